@@ -1,0 +1,121 @@
+"""The `rebuild` command line: one mailbox (default), --map CSV, and inspect/export/verify/status/sandbox.
+
+Parsing and exit codes live here; each command's work lives in the module named for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from pipeline import __version__
+from pipeline.settings import Settings, SettingsError, load_settings
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_USAGE = 2
+
+#: Words that name a subcommand; anything else after `rebuild` means the main job (`rebuild run`).
+SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox")
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: printed as one line, exit code 2."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state", dest="state_dir", metavar="DIR",
+                        help="state directory for logs, journal and the sandbox (default ./.rebuild)")
+    common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"))
+    return common
+
+
+def _add_source_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--ost", metavar="PATH", required=required, help="the OST or PST file to read")
+    parser.add_argument("--recover", action="store_true",
+                        help="also read the orphan items libpff recovers from unallocated space")
+
+
+def _add_target_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", metavar="URL",
+                        help="EWS URL of the target Exchange (default: the embedded sandbox)")
+    parser.add_argument("--auth", choices=("ntlm", "basic", "oauth"))
+    parser.add_argument("--username", help="account to log in as (password: REBUILD_PASSWORD or prompt)")
+    parser.add_argument("--ca-bundle", dest="ca_bundle", metavar="PEM")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="rebuild",
+        description="Rebuild Exchange mailboxes from cached OST files. "
+        "Without a subcommand: `rebuild --ost PATH --mailbox ADDR` (or --map users.csv).",
+    )
+    parser.add_argument("--version", action="version", version=f"rebuild {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("inspect", parents=[common], help="show the folder tree and counts of an OST/PST")
+    _add_source_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON (shape documented in README)")
+    p.set_defaults(func=_cmd_inspect, needs_state=False)
+
+    for register in _registrars():
+        register(sub, common)
+    return parser
+
+
+def _registrars() -> list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]]:
+    """Subcommands that live in their own modules register themselves here."""
+    found = []
+    for module_name in ("pipeline.commands", "pipeline.sandbox.cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        found.append(module.register)
+    return found
+
+
+def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.inspect import run_inspect
+
+    return run_inspect(args.ost, as_json=args.json, recover=args.recover)
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {key: getattr(args, key, None) for key in (
+        "state_dir", "server", "auth", "username", "ca_bundle", "batch_items", "batch_bytes",
+        "workers", "log_level", "max_attempts")}
+    return load_settings(overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["run", *argv]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        settings = _settings_from(args)
+        from pipeline import logs
+
+        log_dir = settings.log_dir if getattr(args, "needs_state", True) else None
+        logs.configure(log_dir, settings.log_level)
+        return int(args.func(args, settings))
+    except (UsageError, SettingsError) as exc:
+        print(f"rebuild: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("rebuild: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Plain values handed from the OST reader to conversion, and from conversion to the uploader.
+
+They are the contracts between stages: source/ fills them, convert/ reads them, target/ sends them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A named property key: (property-set GUID in lower-case canonical form, numeric id or string name).
+NamedKey = tuple[str, int | str]
+
+
+class FolderRole(enum.StrEnum):
+    """What a folder is to Outlook, taken from the store's own entry ids, never from its name.
+
+    The values are EWS distinguished folder ids where one exists, so target/ can map them directly.
+    """
+
+    ROOT = "root"  # the store's root folder (not IPM)
+    IPM_SUBTREE = "msgfolderroot"  # 'Top of Information Store'
+    INBOX = "inbox"
+    SENT = "sentitems"
+    DELETED = "deleteditems"
+    OUTBOX = "outbox"
+    DRAFTS = "drafts"
+    CALENDAR = "calendar"
+    CONTACTS = "contacts"
+    TASKS = "tasks"
+    NOTES = "notes"
+    JOURNAL = "journal"
+    JUNK = "junkemail"
+    CONFLICTS = "conflicts"
+    SYNC_ISSUES = "syncissues"
+    LOCAL_FAILURES = "localfailures"
+    SERVER_FAILURES = "serverfailures"
+    RSS = "rssfeeds"
+    CONVERSATION_HISTORY = "conversationhistory"
+    SEARCH = "search"  # search folders (Finder and below): never uploaded
+    SYSTEM = "system"  # views, Freebusy, Reminders, sync state and other non-IPM folders
+    NONE = "none"  # an ordinary user folder
+
+    @property
+    def is_uploadable(self) -> bool:
+        """Search folders and system folders hold no user content of their own."""
+        return self not in (FolderRole.SEARCH, FolderRole.SYSTEM, FolderRole.ROOT)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFolder:
+    """A folder of the OST as found by the walk; path is relative to the IPM subtree where possible."""
+
+    node_id: int
+    path: tuple[str, ...]
+    display_name: str
+    container_class: str
+    role: FolderRole
+    item_count: int
+    parent_node_id: int | None = None
+    subfolder_count: int = 0
+    outside_ipm: bool = False  # True for folders that are not under the IPM subtree
+
+    @property
+    def path_str(self) -> str:
+        return "/".join(self.path)
+
+
+@dataclass(slots=True)
+class Recipient:
+    """A row of the recipient table: kind is 'to', 'cc' or 'bcc' (PR_RECIPIENT_TYPE 1, 2, 3)."""
+
+    kind: str
+    display_name: str | None
+    email: str | None  # PR_EMAIL_ADDRESS: SMTP, or a legacyExchangeDN when address_type is 'EX'
+    address_type: str | None
+    smtp_address: str | None  # PR_SMTP_ADDRESS when cached
+    properties: dict[int, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Attachment:
+    """An attachment; its bytes and embedded message are read only when asked for.
+
+    method follows PR_ATTACH_METHOD: 1 by value, 2-4 reference, 5 embedded message, 6 OLE.
+    """
+
+    index: int
+    method: int
+    filename: str | None
+    mime_type: str | None
+    content_id: str | None
+    size: int
+    is_inline: bool
+    properties: dict[int, Any] = field(default_factory=dict)
+    _read: Callable[[], bytes] | None = field(default=None, repr=False)
+    _open_embedded: Callable[[], SourceItem | None] | None = field(default=None, repr=False)
+
+    def read(self) -> bytes:
+        """The attachment data (for method 5 the raw PR_ATTACH_DATA_OBJ, rarely useful)."""
+        return self._read() if self._read else b""
+
+    def embedded(self) -> SourceItem | None:
+        """The embedded message of a method-5 attachment, or None for other kinds."""
+        if self.method != 5 or self._open_embedded is None:
+            return None
+        return self._open_embedded()
+
+
+@dataclass(slots=True)
+class SourceItem:
+    """One item of the OST with every MAPI property decoded.
+
+    properties is keyed by 16-bit property id (e.g. 0x0037 for PR_SUBJECT), named by NamedKey.
+    """
+
+    node_id: int
+    folder_path: tuple[str, ...]
+    message_class: str
+    properties: dict[int, Any]
+    named: dict[NamedKey, Any]
+    recipients: list[Recipient]
+    attachments: list[Attachment]
+    codepage: int | None = None  # PR_INTERNET_CPID / PR_MESSAGE_CODEPAGE, for ANSI strings
+    recovered: bool = False  # an orphan item recovered by libpff, not found in any folder
+
+    def prop(self, prop_id: int, default: Any = None) -> Any:
+        return self.properties.get(prop_id, default)
+
+    def named_prop(self, guid: str, name: int | str, default: Any = None) -> Any:
+        return self.named.get((guid.lower(), name), default)
+
+    @property
+    def subject(self) -> str:
+        value = self.properties.get(0x0037)
+        return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceError:
+    """Something the reader could not read: reported and skipped, never fatal to the walk."""
+
+    folder_path: tuple[str, ...]
+    node_id: int | None
+    what: str  # 'folder', 'item', 'attachment', 'recovered'
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendedProperty:
+    """An extended property to stamp on the uploaded item.
+
+    Either tag (a property tag id, e.g. 0x0E07) or propset_guid plus name (int id or str name).
+    mapi_type is an EWS PropertyType name: 'Integer', 'SystemTime', 'Boolean', 'String', 'StringArray'...
+    """
+
+    mapi_type: str
+    value: Any
+    tag: int | None = None
+    propset_guid: str | None = None
+    name: int | str | None = None
+
+
+@dataclass(slots=True)
+class UploadItem:
+    """What conversion hands to the uploader for one source item.
+
+    kind selects the EWS item type: 'message' (mime holds RFC 5322 bytes), or a typed kind whose
+    fields are exchangelib field names: 'calendar', 'contact', 'distlist', 'task', plus 'note' and
+    'journal', which travel as messages of their own item class.
+    """
+
+    kind: str
+    item_class: str
+    folder_path: tuple[str, ...]
+    fingerprint: str
+    subject: str
+    source_node_id: int
+    mime: bytes | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    extended: list[ExtendedProperty] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what could not be carried, for the report
+
+    @property
+    def size(self) -> int:
+        """Approximate wire size, used to bound batches by bytes."""
+        if self.mime is not None:
+            return len(self.mime)
+        return sum(len(v) if isinstance(v, bytes | str) else 64 for v in self.fields.values()) + 512
+
