@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _registrars() -> list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]]:
     """Subcommands that live in their own modules register themselves here."""
     found = []
-    for module_name in ("pipeline.commands", "pipeline.sandbox.cli"):
+    for module_name in ("pipeline.commands", "pipeline.export", "pipeline.sandbox.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:
