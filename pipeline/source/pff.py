@@ -1,0 +1,407 @@
+"""The OST/PST walk with pypff: folders with roles, then items one at a time, damage contained.
+
+A folder or item libpff cannot read becomes a SourceError in the stream; the walk always goes on.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pypff
+
+from pipeline import mapi
+from pipeline.model import Attachment, FolderRole, Recipient, SourceError, SourceFolder, SourceItem
+from pipeline.source import embedded
+from pipeline.source.namemap import NameMap, parse_name_map
+from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, assign_roles
+from pipeline.source.values import decode_value, python_codepage, strip_subject_prefix_marker
+
+_ROLE_PROPS = frozenset({
+    mapi.PR_IPM_APPOINTMENT_ENTRYID, mapi.PR_IPM_CONTACT_ENTRYID, mapi.PR_IPM_JOURNAL_ENTRYID,
+    mapi.PR_IPM_NOTE_ENTRYID, mapi.PR_IPM_TASK_ENTRYID, mapi.PR_REM_ONLINE_ENTRYID,
+    mapi.PR_IPM_DRAFTS_ENTRYID, mapi.PR_ADDITIONAL_REN_ENTRYIDS, mapi.PR_ADDITIONAL_REN_ENTRYIDS_EX,
+    mapi.PR_FREEBUSY_ENTRYIDS,
+})
+_RECIPIENT_KINDS = {1: "to", 2: "cc", 3: "bcc"}
+#: Attachment properties whose value is the content itself: read on demand, never up front.
+_LAZY_ATTACHMENT_PROPS = frozenset({mapi.PR_ATTACH_DATA_BIN})
+#: Upper bound of the embedded-message depth we follow (Outlook itself stops far below this).
+MAX_EMBED_DEPTH = 32
+
+
+class SourceOpenError(Exception):
+    """The file cannot be read as an OST/PST at all: one line naming the file, exit code 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    path: Path
+    kind: str  # 'ost' or 'pst', from the header, whatever the file name says
+    format: str  # 'ansi', 'unicode', 'unicode-4k'
+    version: int  # wVer
+    encryption: str  # 'none', 'permute', 'cyclic'
+    codepage: str  # Python codec for 8-bit strings
+    size: int
+    orphan_items: int
+
+
+_ENCRYPTIONS = {0: "none", 1: "permute", 2: "cyclic"}
+
+
+def read_header(path: Path) -> tuple[str, str, int, int, int]:
+    """Check the file header before libpff sees it: (kind, format, version, crypt method, declared EOF)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(0x210)
+    except OSError as exc:
+        raise SourceOpenError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(head) == 0:
+        raise SourceOpenError(f"{path}: empty file, not an OST/PST")
+    if len(head) < 0x200 or head[:4] != b"!BDN":
+        raise SourceOpenError(f"{path}: not an OST/PST file (no '!BDN' signature)")
+    client = head[8:10]
+    kinds = {b"SM": "pst", b"SO": "ost", b"AB": "pab"}
+    if client not in kinds or kinds[client] == "pab":
+        raise SourceOpenError(f"{path}: unsupported client magic {client!r} (not an OST/PST)")
+    (version,) = struct.unpack_from("<H", head, 10)
+    if version in (14, 15):
+        fmt, crypt, eof = "ansi", head[0x1CD], struct.unpack_from("<I", head, 0xA8 + 4)[0]
+    elif version >= 23:
+        fmt = "unicode-4k" if version >= 36 else "unicode"
+        crypt, eof = head[0x201], struct.unpack_from("<Q", head, 0xB4 + 4)[0]
+    else:
+        raise SourceOpenError(f"{path}: unsupported format version {version}")
+    if crypt not in _ENCRYPTIONS:
+        raise SourceOpenError(f"{path}: unsupported encryption method {crypt:#04x}")
+    return kinds[client], fmt, version, crypt, eof
+
+
+def _props(record_sets: Any, codepage: str) -> dict[int, Any]:
+    """Decode every entry of a folder's or store's record set(s), by property id."""
+    return {entry.entry_type: decode_value(entry.value_type, entry.data, codepage)
+            for record_set in record_sets for entry in record_set.entries}
+
+
+class PffSource:
+    """An open OST/PST: folder tree with roles up front (small), items streamed on demand."""
+
+    def __init__(self, path: str | Path, recover: bool = False) -> None:
+        self.path = Path(path)
+        kind, fmt, version, crypt, eof = read_header(self.path)
+        size = self.path.stat().st_size
+        if eof and size < eof:
+            raise SourceOpenError(f"{self.path}: truncated: {size} bytes of the {eof} its header declares")
+        self._file = pypff.file()
+        try:
+            self._file.open(str(self.path))
+        except (OSError, ValueError) as exc:
+            raise SourceOpenError(f"{self.path}: libpff cannot open it: {_one_line(exc)}") from None
+        try:
+            codepage = python_codepage(None, (self._file.ascii_codepage or b"cp1252").decode())
+        except Exception:
+            codepage = "cp1252"
+        try:
+            orphans = self._file.number_of_orphan_items
+        except OSError:
+            orphans = 0
+        self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, orphans)
+        self.recover = recover
+        self.errors: list[SourceError] = []
+        self._names = self._load_name_map()
+        self._folders: list[SourceFolder] = []
+        self._handles: dict[int, Any] = {}
+        self._load_tree()
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._handles.clear()
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
+    def __enter__(self) -> PffSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- folders ----------------------------------------------------------------------------------
+    def _load_name_map(self) -> NameMap:
+        try:
+            item = self._file.name_to_id_map
+            if item is None:
+                return NameMap()
+            streams = {}
+            for record_set in item.record_sets:
+                for entry in record_set.entries:
+                    if entry.entry_type in (2, 3, 4):
+                        streams[entry.entry_type] = entry.data or b""
+            return parse_name_map(streams)
+        except OSError as exc:
+            self.errors.append(SourceError((), 0x61, "namemap", _one_line(exc)))
+            return NameMap()
+
+    def _load_tree(self) -> None:
+        try:
+            store = self._file.message_store
+            store_props = _props(store.record_sets, self.info.codepage) if store is not None else {}
+        except OSError as exc:
+            self.errors.append(SourceError((), 0x21, "store", _one_line(exc)))
+            store_props = {}
+        try:
+            root = self._file.root_folder
+        except OSError as exc:
+            raise SourceOpenError(f"{self.path}: the root folder cannot be read: {_one_line(exc)}") from None
+        facts: dict[int, FolderFacts] = {}
+        raw: dict[int, tuple[str, str, int, int | None, int]] = {}
+        stack: list[tuple[Any, int | None, tuple[str, ...]]] = [(root, None, ())]
+        while stack:
+            folder, parent, chain = stack.pop()
+            nid = folder.identifier
+            try:
+                props = _props(folder.record_sets, self.info.codepage)
+            except OSError as exc:
+                self.errors.append(SourceError(chain, nid, "folder", _one_line(exc)))
+                props = {}
+            name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
+            container_class = props.get(mapi.PR_CONTAINER_CLASS) or ""
+            folder_type = props.get(mapi.PR_FOLDER_TYPE)
+            try:
+                count = folder.number_of_sub_messages
+            except OSError:
+                count = 0  # items() and summaries() report the unreadable contents table
+            self._handles[nid] = folder
+            ltid = props.get(PR_LTID)
+            facts[nid] = FolderFacts(nid, parent, container_class, folder_type,
+                                     {k: v for k, v in props.items() if k in _ROLE_PROPS},
+                                     ltid.to_bytes(8, "little", signed=True)[2:] if isinstance(ltid, int) else None)
+            try:
+                children = [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
+            except OSError as exc:
+                self.errors.append(SourceError((*chain, name), nid, "folder",
+                                               f"subfolders unreadable: {_one_line(exc)}"))
+                children = []
+            raw[nid] = (name, container_class, count, parent, len(children))
+            here = (*chain, name) if nid != ROOT_NID else ()
+            for child in reversed(children):
+                stack.append((child, nid, here))
+        roles = assign_roles(store_props, facts)
+        self.role_evidence = {nid: how for nid, (_, how) in roles.items()}
+        subtree = next((n for n, (r, _) in roles.items() if r is FolderRole.IPM_SUBTREE), None)
+        paths: dict[int, tuple[str, ...]] = {}
+        for nid, (name, _cls, _count, parent, _subs) in raw.items():  # parents come before children
+            if nid == ROOT_NID or nid == subtree:
+                paths[nid] = ()
+            elif parent is not None and parent in paths:
+                paths[nid] = (*paths[parent], name)
+            else:
+                paths[nid] = (name,)
+        for nid, (name, cls, count, parent, subs) in raw.items():
+            role = roles.get(nid, (FolderRole.NONE, ""))[0]
+            outside = subtree is None or not _below(nid, subtree, facts)
+            self._folders.append(SourceFolder(nid, paths[nid], name, cls, role, count, parent, subs, outside))
+
+    def folders(self) -> list[SourceFolder]:
+        """Every folder, parents before children, system and search folders included."""
+        return list(self._folders)
+
+    # -- items ------------------------------------------------------------------------------------
+    def items(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
+        """The folder's messages one at a time; unreadable ones come out as SourceError."""
+        handle = self._handles.get(folder.node_id)
+        if handle is None:
+            return
+        try:
+            count = handle.number_of_sub_messages
+        except OSError as exc:
+            yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
+            return
+        for index in range(count):
+            node_id = None
+            try:
+                message = handle.get_sub_message(index)
+                node_id = message.identifier
+                yield self.read_message(message, folder.path)
+            except (OSError, ValueError, struct.error, UnicodeError) as exc:
+                yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
+
+    def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
+        """(node id, message class, size) per item: the cheap walk behind `inspect`."""
+        handle = self._handles.get(folder.node_id)
+        if handle is None:
+            return
+        try:
+            count = handle.number_of_sub_messages
+        except OSError as exc:
+            yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
+            return
+        for index in range(count):
+            node_id = None
+            try:
+                message = handle.get_sub_message(index)
+                node_id = message.identifier
+                message_class, size = "IPM.Note", 0
+                for record_set in message.record_sets:
+                    for entry in record_set.entries:
+                        if entry.entry_type == mapi.PR_MESSAGE_CLASS:
+                            message_class = decode_value(entry.value_type, entry.data, self.info.codepage) or message_class
+                        elif entry.entry_type == mapi.PR_MESSAGE_SIZE:
+                            size = decode_value(entry.value_type, entry.data) or 0
+                yield node_id, message_class, size
+            except (OSError, ValueError, struct.error, UnicodeError) as exc:
+                yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
+
+    def recovered(self) -> Iterator[SourceItem | SourceError]:
+        """Orphan items libpff recovers from the file's free space (offered by --recover)."""
+        path = ("Recovered items",)
+        for index in range(self.info.orphan_items):
+            node_id = None
+            try:
+                item = self._file.get_orphan_item(index)
+                node_id = item.identifier
+                if not isinstance(item, pypff.message):
+                    continue
+                source = self.read_message(item, path)
+                source.recovered = True
+                yield source
+            except (OSError, ValueError, struct.error, UnicodeError) as exc:
+                yield SourceError(path, node_id, "recovered", _one_line(exc))
+
+    def read_message(self, message: Any, folder_path: tuple[str, ...], depth: int = 0) -> SourceItem:
+        codepage = self.info.codepage
+        props, named = self._item_props(message.record_sets, codepage)
+        cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
+        if self.info.format == "ansi" and cpid and python_codepage(cpid, codepage) != codepage:
+            codepage = python_codepage(cpid, codepage)
+            props, named = self._item_props(message.record_sets, codepage)
+        subject = props.get(mapi.PR_SUBJECT)
+        if isinstance(subject, str):
+            props[mapi.PR_SUBJECT] = strip_subject_prefix_marker(subject)
+        message_class = props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note"
+        return SourceItem(
+            node_id=message.identifier,
+            folder_path=folder_path,
+            message_class=message_class,
+            properties=props,
+            named=named,
+            recipients=self._recipients(message, codepage),
+            attachments=self._attachments(message, folder_path, codepage, depth),
+            codepage=cpid if isinstance(cpid, int) else None,
+        )
+
+    def _item_props(self, record_sets: Any, codepage: str) -> tuple[dict[int, Any], dict]:
+        props: dict[int, Any] = {}
+        named: dict[tuple[str, int | str], Any] = {}
+        for record_set in record_sets:
+            for entry in record_set.entries:
+                prop_id = entry.entry_type
+                value = decode_value(entry.value_type, entry.data, codepage)
+                if prop_id >= 0x8000:
+                    key = self._names.resolve(prop_id)
+                    if key is not None:
+                        named[key] = value
+                        continue
+                props[prop_id] = value
+        return props, named
+
+    def _recipients(self, message: Any, codepage: str) -> list[Recipient]:
+        try:
+            table = getattr(message, "recipients", None)
+        except OSError:
+            return []
+        if table is None:
+            return []
+        result = []
+        for record_set in table.record_sets:
+            props = {}
+            for entry in record_set.entries:
+                props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
+            result.append(Recipient(
+                kind=_RECIPIENT_KINDS.get(props.get(mapi.PR_RECIPIENT_TYPE, 1) & 0xF, "to"),
+                display_name=props.get(mapi.PR_DISPLAY_NAME) or None,
+                email=props.get(mapi.PR_EMAIL_ADDRESS) or None,
+                address_type=props.get(mapi.PR_ADDRTYPE) or None,
+                smtp_address=props.get(mapi.PR_SMTP_ADDRESS) or None,
+                properties=props,
+            ))
+        return result
+
+    def _attachments(self, message: Any, folder_path: tuple[str, ...], codepage: str,
+                     depth: int) -> list[Attachment]:
+        try:
+            count = getattr(message, "number_of_attachments", 0)
+        except OSError:
+            return []
+        result = []
+        for index in range(count):
+            try:
+                handle = message.get_attachment(index)
+                props: dict[int, Any] = {}
+                for record_set in handle.record_sets:
+                    for entry in record_set.entries:
+                        if entry.entry_type in _LAZY_ATTACHMENT_PROPS:
+                            continue
+                        props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
+                size = handle.size or 0
+            except OSError:
+                continue  # reported by the caller through a missing attachment count mismatch
+            method = props.get(mapi.PR_ATTACH_METHOD) or 1
+            flags = props.get(mapi.PR_ATTACH_FLAGS) or 0
+            content_id = props.get(mapi.PR_ATTACH_CONTENT_ID) or None
+            filename = (props.get(mapi.PR_ATTACH_LONG_FILENAME) or props.get(mapi.PR_ATTACH_FILENAME)
+                        or props.get(mapi.PR_DISPLAY_NAME) or None)
+            result.append(Attachment(
+                index=index,
+                method=method,
+                filename=filename,
+                mime_type=props.get(mapi.PR_ATTACH_MIME_TAG) or None,
+                content_id=content_id,
+                size=size,
+                is_inline=bool(flags & 0x4) or bool(content_id and props.get(mapi.PR_ATTACHMENT_HIDDEN)),
+                properties=props,
+                _read=_reader(handle),
+                _open_embedded=self._embedded_opener(handle, folder_path, depth) if method == 5 else None,
+            ))
+        return result
+
+    def _embedded_opener(self, handle: Any, folder_path: tuple[str, ...], depth: int) -> Any:
+        def open_it() -> SourceItem | None:
+            if depth >= MAX_EMBED_DEPTH:
+                return None
+            try:
+                message = embedded.open_embedded(handle)
+                return self.read_message(message, folder_path, depth + 1)
+            except (OSError, embedded.EmbeddedMessageError, ValueError):
+                return None
+        return open_it
+
+
+def _reader(handle: Any) -> Any:
+    def read() -> bytes:
+        size = handle.size or 0
+        if size == 0:
+            return b""
+        handle.seek_offset(0)
+        return handle.read_buffer(size)
+    return read
+
+
+def _below(nid: int, ancestor: int, facts: dict[int, FolderFacts]) -> bool:
+    current: int | None = nid
+    seen = set()
+    while current is not None and current not in seen:
+        if current == ancestor:
+            return True
+        seen.add(current)
+        current = facts[current].parent_id if current in facts else None
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__

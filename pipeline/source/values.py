@@ -1,0 +1,145 @@
+"""Decoding of raw MAPI property values (type + bytes, as libpff hands them over) into Python values.
+
+Pure functions: the reader passes bytes in, gets str/int/bool/float/datetime/bytes/list out.
+"""
+
+from __future__ import annotations
+
+import codecs
+import struct
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline import mapi
+
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+_OLE_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
+_MAX_FILETIME = 0x7FFFFFFFFFFFFFFF // 10 // 1_000_000  # seconds; beyond this datetime overflows
+
+# Fixed-size scalar types and their struct codes.
+_FIXED = {
+    mapi.PT_SHORT: "<h",
+    mapi.PT_LONG: "<i",
+    mapi.PT_FLOAT: "<f",
+    mapi.PT_DOUBLE: "<d",
+    mapi.PT_CURRENCY: "<q",
+    mapi.PT_APPTIME: "<d",
+    mapi.PT_ERROR: "<I",
+    mapi.PT_LONGLONG: "<q",
+    mapi.PT_SYSTIME: "<Q",
+}
+_SIZES = {k: struct.calcsize(v) for k, v in _FIXED.items()} | {mapi.PT_CLSID: 16}
+
+
+def filetime_to_datetime(value: int) -> datetime | None:
+    """FILETIME (100 ns since 1601) to an aware UTC datetime; 0 and 'never' values become None."""
+    if value <= 0 or value >= 0x7FFFFFFFFFFFFFFF:
+        return None
+    try:
+        dt = _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+    except OverflowError:
+        return None
+    # 4500-08-31 is MAPI's conventional 'no date'.
+    return None if dt.year >= 4500 else dt
+
+
+def apptime_to_datetime(value: float) -> datetime | None:
+    try:
+        return _OLE_EPOCH + timedelta(days=value)
+    except (OverflowError, ValueError):
+        return None
+
+
+def decode_string8(data: bytes, codepage: str) -> str:
+    data = data.split(b"\x00", 1)[0]
+    try:
+        return data.decode(codepage)
+    except (UnicodeDecodeError, LookupError):
+        return data.decode("cp1252", errors="replace")
+
+
+def decode_unicode(data: bytes) -> str:
+    if len(data) % 2:
+        data = data[:-1]
+    text = data.decode("utf-16-le", errors="replace")
+    end = text.find("\x00")
+    return text if end < 0 else text[:end]
+
+
+def _scalar(ptype: int, data: bytes, codepage: str) -> Any:
+    if ptype == mapi.PT_UNICODE:
+        return decode_unicode(data)
+    if ptype == mapi.PT_STRING8:
+        return decode_string8(data, codepage)
+    if ptype == mapi.PT_BOOLEAN:
+        return any(data[:4]) if data else False
+    if ptype == mapi.PT_CLSID:
+        return str(uuid.UUID(bytes_le=bytes(data[:16]))) if len(data) >= 16 else bytes(data)
+    fmt = _FIXED.get(ptype)
+    if fmt is None:
+        return bytes(data)  # binary, object, server entry id, restriction, actions, unknown
+    size = _SIZES[ptype]
+    if len(data) < size:
+        if ptype in (mapi.PT_LONG, mapi.PT_SHORT, mapi.PT_LONGLONG, mapi.PT_ERROR) and data:
+            return int.from_bytes(data, "little", signed=ptype != mapi.PT_ERROR)
+        return None
+    (value,) = struct.unpack_from(fmt, data)
+    if ptype == mapi.PT_SYSTIME:
+        return filetime_to_datetime(value)
+    if ptype == mapi.PT_APPTIME:
+        return apptime_to_datetime(value)
+    return value
+
+
+def _multi(base: int, data: bytes, codepage: str) -> list[Any]:
+    """Multi-valued properties: fixed types are packed arrays; variable ones have count + offsets."""
+    if not data:
+        return []
+    if base in _SIZES:
+        size = _SIZES[base]
+        return [_scalar(base, data[i : i + size], codepage) for i in range(0, len(data) - size + 1, size)]
+    (count,) = struct.unpack_from("<I", data)
+    if count == 0 or 4 + 4 * count > len(data):
+        return []
+    offsets = list(struct.unpack_from(f"<{count}I", data, 4)) + [len(data)]
+    values = []
+    for i in range(count):
+        start, end = offsets[i], offsets[i + 1]
+        if not 0 <= start <= end <= len(data):
+            break
+        values.append(_scalar(base, data[start:end], codepage))
+    return values
+
+
+def decode_value(ptype: int, data: bytes | None, codepage: str = "cp1252") -> Any:
+    """Decode one property value of MAPI type ptype; missing data decodes to the type's empty value."""
+    if ptype & mapi.MV_FLAG:
+        return _multi(ptype & ~mapi.MV_FLAG & 0xFFFF, data or b"", codepage)
+    if data is None:
+        if ptype in (mapi.PT_UNICODE, mapi.PT_STRING8):
+            return ""
+        if ptype in (mapi.PT_BINARY, mapi.PT_OBJECT):
+            return b""
+        return None
+    return _scalar(ptype, data, codepage)
+
+
+def strip_subject_prefix_marker(subject: str) -> str:
+    """PR_SUBJECT may start with 0x01 and a length char marking the prefix ('RE: '): drop the marker."""
+    if len(subject) >= 2 and subject[0] == "\x01":
+        return subject[2:]
+    return subject
+
+
+def python_codepage(cpid: int | None, fallback: str = "cp1252") -> str:
+    """A Windows code page id (1252, 65001, 932...) as a Python codec name, if Python knows it."""
+    if not cpid:
+        return fallback
+    name = {65001: "utf-8", 1200: "utf-16-le", 20127: "ascii", 28591: "latin-1", 50220: "iso2022_jp",
+            51932: "euc_jp", 936: "gbk", 949: "cp949", 950: "big5", 20866: "koi8_r"}.get(cpid, f"cp{cpid}")
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return fallback
+    return name
