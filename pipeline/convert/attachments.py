@@ -1,0 +1,135 @@
+"""Attachments as MIME parts: files by value, OLE objects and references kept as files, embedded
+messages as message/rfc822 (recursively), inline images ready for multipart/related.
+
+Names and types are chosen here so the uploader and the export see the same file names.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage, MIMEPart
+
+from pipeline import mapi
+from pipeline.convert import props
+from pipeline.convert.headers import POLICY
+from pipeline.model import Attachment, SourceItem
+
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
+_CID_TRIM = re.compile(r"^<|>$")
+
+
+@dataclass(slots=True)
+class AttachmentPart:
+    """One attachment turned into a MIME part, and whether it belongs next to the HTML body."""
+
+    part: MIMEPart
+    filename: str | None
+    inline: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def attachment_name(att: Attachment, codepage: int | None = None) -> str | None:
+    """The long file name, else the 8.3 name, else the display name."""
+    for candidate in (att.filename, att.properties.get(mapi.PR_ATTACH_LONG_FILENAME),
+                      att.properties.get(mapi.PR_ATTACH_FILENAME), att.properties.get(mapi.PR_DISPLAY_NAME)):
+        value = props.decode_text(candidate, codepage)
+        if value and value.strip():
+            return _BAD_NAME.sub("", value.strip())
+    return None
+
+
+def content_id(att: Attachment) -> str | None:
+    value = att.content_id or props.decode_text(att.properties.get(mapi.PR_ATTACH_CONTENT_ID))
+    if not value:
+        return None
+    value = _CID_TRIM.sub("", value.strip())
+    return value or None
+
+
+def mime_type(att: Attachment, filename: str | None) -> tuple[str, str]:
+    """PR_ATTACH_MIME_TAG when it is a well-formed type, else a guess from the name."""
+    declared = att.mime_type or props.decode_text(att.properties.get(mapi.PR_ATTACH_MIME_TAG))
+    if declared and re.fullmatch(r"[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+", declared.strip()):
+        maintype, subtype = declared.strip().lower().split("/", 1)
+        if maintype not in ("multipart", "message"):
+            return maintype, subtype
+    if filename:
+        guessed, _ = mimetypes.guess_type(filename, strict=False)
+        if guessed:
+            maintype, subtype = guessed.split("/", 1)
+            if maintype not in ("multipart", "message"):
+                return maintype, subtype
+    return "application", "octet-stream"
+
+
+def _file_part(data: bytes, filename: str | None, maintype: str, subtype: str, inline: bool,
+               cid: str | None) -> MIMEPart:
+    part = MIMEPart(policy=POLICY)
+    part.set_content(data, maintype=maintype, subtype=subtype, disposition="inline" if inline else "attachment",
+                     filename=filename, cid=f"<{cid}>" if cid else None)
+    if filename:
+        part.set_param("name", filename)
+    return part
+
+
+def _reference_shortcut(att: Attachment, filename: str | None, codepage: int | None) -> tuple[bytes, str]:
+    """A by-reference attachment without data becomes an Internet shortcut to where it pointed."""
+    path = (props.decode_text(att.properties.get(mapi.PR_ATTACH_LONG_PATHNAME), codepage)
+            or props.decode_text(att.properties.get(mapi.PR_ATTACH_PATHNAME), codepage) or "")
+    target = path if "://" in path else "file:///" + path.replace("\\", "/").lstrip("/")
+    name = (filename or "reference") + ".url"
+    return f"[InternetShortcut]\r\nURL={target}\r\n".encode(), name
+
+
+def build_part(att: Attachment, owner: SourceItem, referenced_cids: set[str],
+               build_embedded: Callable[[SourceItem], EmailMessage]) -> AttachmentPart:
+    """The MIME part for one attachment; problems reading it become warnings, not exceptions."""
+    codepage = props.item_codepage(owner)
+    filename = attachment_name(att, codepage)
+    warnings: list[str] = []
+    if att.method == mapi.ATTACH_EMBEDDED_MSG:
+        inner = None
+        try:
+            inner = att.embedded()
+        except Exception as exc:  # the reader failed on the nested item
+            warnings.append(f"embedded message {att.index} unreadable ({type(exc).__name__}); kept as raw bytes")
+        if inner is not None:
+            message = build_embedded(inner)
+            part = MIMEPart(policy=POLICY)
+            part.set_content(message, disposition="attachment", filename=filename)
+            return AttachmentPart(part, filename, warnings=warnings)
+        data = _safe_read(att, warnings)
+        name = filename or f"attachment-{att.index}"
+        if not name.lower().endswith(".msg"):
+            name += ".msg"
+        return AttachmentPart(_file_part(data, name, "application", "vnd.ms-outlook", False, None), name,
+                              warnings=warnings)
+    data = _safe_read(att, warnings)
+    if att.method in (mapi.ATTACH_BY_REFERENCE, mapi.ATTACH_BY_REF_RESOLVE, mapi.ATTACH_BY_REF_ONLY) and not data:
+        data, filename = _reference_shortcut(att, filename, codepage)
+        return AttachmentPart(_file_part(data, filename, "application", "internet-shortcut", False, None),
+                              filename, warnings=warnings)
+    if att.method == mapi.ATTACH_OLE and not filename:
+        filename = f"OLE object {att.index}.bin"
+    maintype, subtype = mime_type(att, filename)
+    cid = content_id(att)
+    inline = bool(cid and cid in referenced_cids)
+    return AttachmentPart(_file_part(data, filename, maintype, subtype, inline, cid), filename, inline, warnings)
+
+
+def _safe_read(att: Attachment, warnings: list[str]) -> bytes:
+    try:
+        return att.read() or b""
+    except Exception as exc:  # a broken data tree loses this attachment's bytes, not the message
+        warnings.append(f"attachment {att.index} data unreadable ({type(exc).__name__})")
+        return b""
+
+
+def referenced_cids(html: str | None) -> set[str]:
+    """Content ids the HTML body points at (cid:...)."""
+    if not html:
+        return set()
+    return {m.group(1) for m in re.finditer(r"""cid:([^"'\s>)]+)""", html, re.IGNORECASE)}

@@ -1,0 +1,217 @@
+"""MIME parsing for CreateItem: the subject, addresses, dates, class and attachments Exchange derives from MIME.
+
+Uses only Python's email package, independently of how the pipeline writes MIME, so a disagreement shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.errors
+import email.utils
+import hashlib
+from dataclasses import dataclass, field
+from email import policy
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesParser
+
+_PARSER = BytesParser(policy=policy.compat32)
+
+
+@dataclass(slots=True)
+class Address:
+    name: str
+    email: str
+
+
+@dataclass(slots=True)
+class Attachment:
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    is_inline: bool = False
+    content_id: str = ""
+
+
+@dataclass(slots=True)
+class ParsedMime:
+    subject: str | None = None
+    sender: list[Address] = field(default_factory=list)
+    from_: list[Address] = field(default_factory=list)
+    to: list[Address] = field(default_factory=list)
+    cc: list[Address] = field(default_factory=list)
+    bcc: list[Address] = field(default_factory=list)
+    reply_to: list[Address] = field(default_factory=list)
+    date_sent: str | None = None  # UTC ISO 'Z'
+    date_received: str | None = None  # from the newest Received: header
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: str | None = None
+    importance: str | None = None
+    item_class: str = "IPM.Note"
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+def text_header(msg: Message, name: str) -> str | None:
+    raw = msg.get(name)
+    if raw is None:
+        return None
+    try:
+        return str(make_header(decode_header(str(raw)))).strip()
+    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+        return str(raw).strip()
+
+
+def _addresses(msg: Message, name: str) -> list[Address]:
+    values = msg.get_all(name)
+    if not values:
+        return []
+    decoded = []
+    for raw in values:
+        try:
+            decoded.append(str(make_header(decode_header(str(raw)))))
+        except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+            decoded.append(str(raw))
+    return [Address(n, a) for n, a in email.utils.getaddresses(decoded) if a or n]
+
+
+def to_utc_iso(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _item_class(msg: Message) -> str:
+    ctype = msg.get_content_type()
+    if ctype == "multipart/signed":
+        return "IPM.Note.SMIME.MultipartSigned"
+    if ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+        return "IPM.Note.SMIME"
+    if ctype == "multipart/report":
+        report = (msg.get_param("report-type") or "").lower()
+        if report == "delivery-status":
+            return "REPORT.IPM.Note.NDR"
+        if report == "disposition-notification":
+            return "REPORT.IPM.Note.IPNRN"
+    for part in msg.walk():
+        if part.get_content_type() == "text/calendar":
+            method = (part.get_param("method") or "").upper()
+            if method == "REQUEST":
+                return "IPM.Schedule.Meeting.Request"
+            if method == "CANCEL":
+                return "IPM.Schedule.Meeting.Canceled"
+            if method == "REPLY":
+                return "IPM.Schedule.Meeting.Resp"
+    return "IPM.Note"
+
+
+def parse(data: bytes) -> ParsedMime:
+    msg = _PARSER.parsebytes(data)
+    parsed = ParsedMime()
+    parsed.subject = text_header(msg, "Subject")
+    parsed.from_ = _addresses(msg, "From")
+    parsed.sender = _addresses(msg, "Sender") or parsed.from_
+    parsed.to = _addresses(msg, "To")
+    parsed.cc = _addresses(msg, "Cc")
+    parsed.bcc = _addresses(msg, "Bcc")
+    parsed.reply_to = _addresses(msg, "Reply-To")
+    parsed.date_sent = to_utc_iso(msg.get("Date"))
+    received = msg.get_all("Received") or []
+    if received:
+        stamp = str(received[0]).rsplit(";", 1)
+        if len(stamp) == 2:
+            parsed.date_received = to_utc_iso(stamp[1].strip())
+    parsed.message_id = text_header(msg, "Message-ID")
+    parsed.in_reply_to = text_header(msg, "In-Reply-To")
+    parsed.references = text_header(msg, "References")
+    importance = (text_header(msg, "Importance") or "").lower()
+    priority = (text_header(msg, "X-Priority") or "").strip()[:1]
+    if importance in ("high", "low", "normal"):
+        parsed.importance = importance.capitalize()
+    elif priority in ("1", "2"):
+        parsed.importance = "High"
+    elif priority in ("4", "5"):
+        parsed.importance = "Low"
+    parsed.item_class = _item_class(msg)
+    parsed.attachments = _walk_attachments(msg)
+    return parsed
+
+
+def _walk_attachments(msg: Message) -> list[Attachment]:
+    """Top-level attachments only: an attached message's inner parts stay inside it."""
+    found: list[Attachment] = []
+
+    def visit(part: Message) -> None:
+        ctype = part.get_content_type()
+        if part is not msg and ctype == "message/rfc822":
+            found.extend(_one(part))
+            return
+        if part.is_multipart():
+            for sub in part.get_payload():
+                visit(sub)
+            return
+        if part is not msg:
+            found.extend(_one(part))
+
+    if msg.is_multipart():
+        visit(msg)
+    return found
+
+
+def _one(part: Message) -> list[Attachment]:
+    ctype = part.get_content_type()
+    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    filename = part.get_filename()
+    if filename:
+        try:
+            filename = str(make_header(decode_header(filename)))
+        except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+            pass
+    if ctype == "message/rfc822":
+        inner = part.get_payload()
+        inner_msg = inner[0] if isinstance(inner, list) and inner else None
+        name = filename or (text_header(inner_msg, "Subject") if inner_msg is not None else None) or ""
+        data = inner_msg.as_bytes() if inner_msg is not None else b""
+    elif filename or disposition == "attachment" or not ctype.startswith("text/"):
+        name = filename or ("smime.p7s" if ctype.endswith("pkcs7-signature") else "")
+        data = part.get_payload(decode=True) or b""
+    else:
+        return []
+    cid = (part.get("Content-ID") or "").strip().strip("<>")
+    return [Attachment(
+        name=name, content_type=ctype, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+        is_inline=disposition == "inline" or (bool(cid) and disposition != "attachment"), content_id=cid,
+    )]
+
+
+def body(data: bytes) -> tuple[str, str]:
+    """(BodyType, text) of the best body part: HTML if present, else plain text; for GetItem's Body."""
+    msg = _PARSER.parsebytes(data)
+    plain = None
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        if (part.get("Content-Disposition") or "").lower().startswith("attachment"):
+            continue
+        if ctype in ("text/html", "text/plain"):
+            payload = part.get_payload(decode=True) or b""
+            charset = part.get_content_charset() or "utf-8"
+            try:
+                text = payload.decode(charset, errors="replace")
+            except LookupError:
+                text = payload.decode("utf-8", errors="replace")
+            if ctype == "text/html":
+                return "HTML", text
+            if plain is None:
+                plain = text
+    return "Text", plain or ""
