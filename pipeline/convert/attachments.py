@@ -133,3 +133,39 @@ def referenced_cids(html: str | None) -> set[str]:
     if not html:
         return set()
     return {m.group(1) for m in re.finditer(r"""cid:([^"'\s>)]+)""", html, re.IGNORECASE)}
+
+
+def typed_attachments(item: SourceItem, skip: Callable[[Attachment], bool] | None = None,
+                      domain: str | None = None) -> tuple[list[dict[str, object]], list[str]]:
+    """Attachments of a typed item (appointment, contact, task...) as plain dicts for EWS
+    FileAttachment ({name, content_type, content, content_id, is_inline}) or ItemAttachment
+    ({name, item_mime}: the embedded message as RFC 5322 bytes)."""
+    from pipeline.convert import mime
+
+    codepage = props.item_codepage(item)
+    out: list[dict[str, object]] = []
+    warnings: list[str] = []
+    for att in item.attachments:
+        if skip is not None and skip(att):
+            continue
+        name = attachment_name(att, codepage)
+        if att.method == mapi.ATTACH_EMBEDDED_MSG:
+            try:
+                inner = att.embedded()
+            except Exception as exc:
+                warnings.append(f"embedded item {att.index} unreadable ({type(exc).__name__})")
+                inner = None
+            if inner is not None:
+                result = mime.to_mime(inner, domain)
+                warnings.extend(result.warnings)
+                out.append({"name": name or props.text(inner, mapi.PR_SUBJECT) or "item", "item_mime": result.data})
+                continue
+        data = _safe_read(att, warnings)
+        if att.method in (mapi.ATTACH_BY_REFERENCE, mapi.ATTACH_BY_REF_RESOLVE, mapi.ATTACH_BY_REF_ONLY) and not data:
+            data, name = _reference_shortcut(att, name, codepage)
+        if not name:
+            name = f"attachment-{att.index}"
+        maintype, subtype = mime_type(att, name)
+        out.append({"name": name, "content_type": f"{maintype}/{subtype}", "content": data,
+                    "content_id": content_id(att), "is_inline": bool(att.is_inline)})
+    return out, warnings

@@ -1,0 +1,131 @@
+"""Conversion of one SourceItem into one UploadItem: pure functions, no pypff, no exchangelib.
+
+`convert_item` picks the path by item class: mail-like classes become RFC 5322 bytes, appointments,
+contacts, lists and tasks become EWS fields, notes and journal become messages of their own class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline import mapi
+from pipeline.convert import attachments, preserved, props
+from pipeline.convert.fingerprint import FINGERPRINT_SCHEME, fingerprint
+from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
+
+__all__ = ["FINGERPRINT_SCHEME", "ConvertOptions", "convert_item", "fingerprint", "kind_of"]
+
+#: Message-class prefixes that travel as MIME, checked case-insensitively and on whole dotted parts.
+MAIL_CLASSES = ("IPM.Note", "IPM.Schedule.Meeting", "REPORT", "IPM.Post", "IPM.Outlook.Recall", "IPM.Recall",
+                "IPM.Sharing", "IPM.TaskRequest", "IPM.Document", "IPM.Conflict", "IPM.Resend", "IPM.Microsoft",
+                "IPM.Notification", "IPM.Voicenotes", "IPM.Note.Rules")
+TYPED_CLASSES = (("IPM.Appointment", "calendar"), ("IPM.Contact", "contact"), ("IPM.DistList", "distlist"),
+                 ("IPM.Task", "task"), ("IPM.StickyNote", "note"), ("IPM.Activity", "journal"))
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertOptions:
+    """x500_domain: the domain for IMCEAEX addresses of Exchange-internal senders without a cached
+    SMTP address (the target organisation's domain is best); None guesses from the item."""
+
+    x500_domain: str | None = None
+
+
+def _has_prefix(value: str, prefix: str) -> bool:
+    value, prefix = value.lower(), prefix.lower()
+    return value == prefix or value.startswith(prefix + ".")
+
+
+def kind_of(message_class: str) -> str:
+    """'message', 'calendar', 'contact', 'distlist', 'task', 'note', 'journal', or 'unknown'."""
+    for prefix, kind in TYPED_CLASSES:
+        if _has_prefix(message_class, prefix):
+            return kind
+    if any(_has_prefix(message_class, prefix) for prefix in MAIL_CLASSES):
+        return "message"
+    if message_class.upper() == "IPM":
+        return "message"
+    return "unknown"
+
+
+def _is_exception_message(att: Attachment) -> bool:
+    """Recurrence exceptions of an appointment are embedded messages flagged hidden."""
+    return att.method == mapi.ATTACH_EMBEDDED_MSG and bool(att.properties.get(mapi.PR_ATTACHMENT_HIDDEN))
+
+
+def _is_photo(att: Attachment) -> bool:
+    return bool(att.properties.get(0x7FFF))
+
+
+def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
+                 options: ConvertOptions | None = None) -> UploadItem:
+    """The UploadItem for one source item; per-property problems become warnings on it."""
+    options = options or ConvertOptions()
+    item_class = props.message_class(item)
+    kind = kind_of(item_class)
+    path = tuple(folder_path) if folder_path is not None else tuple(item.folder_path)
+    upload = UploadItem(kind="message", item_class=item_class, folder_path=path, fingerprint=fingerprint(item),
+                        subject=props.text(item, mapi.PR_SUBJECT) or "", source_node_id=item.node_id)
+    upload.extended = preserved.standard(item)
+    domain = options.x500_domain
+    if kind in ("message", "unknown"):
+        from pipeline.convert.mime import to_mime
+
+        result = to_mime(item, domain)
+        upload.mime = result.data
+        upload.warnings.extend(result.warnings)
+        if kind == "unknown":
+            upload.fields["item_class"] = item_class
+            extra, skipped = preserved.everything(item, upload.extended)
+            upload.extended.extend(extra)
+            note = f"unknown item class {item_class}: sent as a message keeping its class"
+            if skipped:
+                note += f"; properties without an EWS type left out: {', '.join(skipped)}"
+            upload.warnings.append(note)
+        elif item_class.lower() != "ipm.note":
+            upload.fields["item_class"] = item_class
+        return upload
+    upload.kind = kind
+    from pipeline.convert.addresses import domain_hint
+
+    hint = domain_hint(item, domain)
+    skip = None
+    if kind == "calendar":
+        from pipeline.convert.calendar import calendar_fields
+
+        fields, warnings = calendar_fields(item, hint)
+        skip = _is_exception_message
+    elif kind == "contact":
+        from pipeline.convert.contacts import contact_fields
+
+        fields, warnings = contact_fields(item)
+        skip = _is_photo
+    elif kind == "distlist":
+        from pipeline.convert.distlists import distlist_fields
+
+        fields, warnings = distlist_fields(item)
+    elif kind == "task":
+        from pipeline.convert.tasks import task_fields
+
+        fields, warnings = task_fields(item)
+    else:
+        from pipeline.convert.notes import journal_fields, note_fields
+
+        fields, extra = note_fields(item) if kind == "note" else journal_fields(item)
+        upload.extended.extend(extra)
+        warnings = []
+    files, file_warnings = attachments.typed_attachments(item, skip, domain)
+    if files:
+        fields["attachments"] = files
+    upload.fields = fields
+    upload.warnings.extend(warnings + file_warnings)
+    return upload
+
+
+def extended_by_name(upload: UploadItem) -> dict[str, ExtendedProperty]:
+    """The item's extended properties keyed by a readable name (tag hex or guid/name), for tests and export."""
+    out = {}
+    for prop in upload.extended:
+        key = f"0x{prop.tag:04X}" if prop.tag is not None else f"{prop.propset_guid}/{prop.name}"
+        out[key] = prop
+    return out

@@ -1,0 +1,251 @@
+"""PidLidAppointmentRecur (MS-OXOCAL 2.2.1.44): the series pattern, its range, deleted occurrences
+and modified occurrences (exceptions), turned into a plain description the uploader maps to EWS.
+
+Times inside the blob are local to the series' zone in minutes since 1601-01-01, hence `TimeZone`.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipeline.convert.timezones import UTC_ZONE, TimeZone
+
+EPOCH_1601 = datetime(1601, 1, 1)
+WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+WEEK_NUMBERS = {1: "First", 2: "Second", 3: "Third", 4: "Fourth", 5: "Last"}
+END_BY_DATE, END_AFTER_N, END_NEVER, END_NEVER_OLD = 0x2021, 0x2022, 0x2023, 0xFFFFFFFF
+FREQ_DAILY, FREQ_WEEKLY, FREQ_MONTHLY, FREQ_YEARLY = 0x200A, 0x200B, 0x200C, 0x200D
+PATTERN_DAY, PATTERN_WEEK, PATTERN_MONTH, PATTERN_MONTH_NTH, PATTERN_MONTH_END = 0, 1, 2, 3, 4
+HJ_PATTERNS = (0x0A, 0x0B, 0x0C)
+ARO_SUBJECT, ARO_MEETINGTYPE, ARO_REMINDERDELTA, ARO_REMINDER = 0x01, 0x02, 0x04, 0x08
+ARO_LOCATION, ARO_BUSYSTATUS, ARO_ATTACHMENT, ARO_SUBTYPE = 0x10, 0x20, 0x40, 0x80
+ARO_APPTCOLOR, ARO_EXCEPTIONAL_BODY = 0x100, 0x200
+BUSY_STATUS = {0: "Free", 1: "Tentative", 2: "Busy", 3: "OOF", 4: "WorkingElsewhere"}
+
+
+class RecurrenceError(ValueError):
+    """The blob is truncated or inconsistent."""
+
+
+def minutes_to_local(minutes: int) -> datetime:
+    return EPOCH_1601 + timedelta(minutes=minutes)
+
+
+@dataclass(slots=True)
+class ExceptionInfo:
+    """One modified occurrence, local times; None for what the exception does not override."""
+
+    start: datetime
+    end: datetime
+    original_start: datetime
+    flags: int
+    subject: str | None = None
+    location: str | None = None
+    meeting_type: int | None = None
+    reminder_delta: int | None = None
+    reminder_set: bool | None = None
+    busy_status: int | None = None
+    has_attachment: bool | None = None
+    is_all_day: bool | None = None
+    color: int | None = None
+
+
+@dataclass(slots=True)
+class Recurrence:
+    """The parsed blob (local times) before conversion to the uploader's description."""
+
+    frequency: int
+    pattern_type: int
+    calendar_type: int
+    period: int
+    day_mask: int = 0
+    day_of_month: int = 0
+    nth: int = 0
+    end_type: int = END_NEVER
+    occurrence_count: int = 0
+    first_dow: int = 0
+    deleted_dates: list[datetime] = field(default_factory=list)
+    modified_dates: list[datetime] = field(default_factory=list)
+    start_date: datetime = EPOCH_1601
+    end_date: datetime = EPOCH_1601
+    start_offset: int = 0  # minutes after local midnight
+    end_offset: int = 0
+    exceptions: list[ExceptionInfo] = field(default_factory=list)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, fmt: str) -> Any:
+        try:
+            values = struct.unpack_from("<" + fmt, self.data, self.pos)
+        except struct.error:
+            raise RecurrenceError(f"recurrence blob truncated at byte {self.pos}") from None
+        self.pos += struct.calcsize("<" + fmt)
+        return values[0] if len(values) == 1 else values
+
+    def raw(self, size: int) -> bytes:
+        if size < 0 or self.pos + size > len(self.data):
+            raise RecurrenceError(f"recurrence blob truncated at byte {self.pos}")
+        chunk = self.data[self.pos:self.pos + size]
+        self.pos += size
+        return chunk
+
+    @property
+    def remaining(self) -> int:
+        return len(self.data) - self.pos
+
+
+def parse(data: bytes, codec: str = "cp1252") -> Recurrence:
+    """Parse the AppointmentRecurrencePattern (or a bare RecurrencePattern, as tasks store)."""
+    r = _Reader(data)
+    _reader_version, _writer_version, frequency, pattern_type, calendar_type = r.take("5H")
+    first_datetime, period, _sliding = r.take("3I")
+    del first_datetime
+    rec = Recurrence(frequency, pattern_type, calendar_type, period)
+    if pattern_type == PATTERN_WEEK:
+        rec.day_mask = r.take("I")
+    elif pattern_type in (PATTERN_MONTH, PATTERN_MONTH_END, 0x0A, 0x0C):
+        rec.day_of_month = r.take("I")
+    elif pattern_type in (PATTERN_MONTH_NTH, 0x0B):
+        rec.day_mask, rec.nth = r.take("2I")
+    rec.end_type, rec.occurrence_count, rec.first_dow = r.take("3I")
+    deleted = r.take("I")
+    rec.deleted_dates = [minutes_to_local(r.take("I")) for _ in range(deleted)]
+    modified = r.take("I")
+    rec.modified_dates = [minutes_to_local(r.take("I")) for _ in range(modified)]
+    start_date, end_date = r.take("2I")
+    rec.start_date, rec.end_date = minutes_to_local(start_date), minutes_to_local(end_date)
+    if r.remaining < 16:
+        return rec  # a task recurrence: no appointment part
+    _reader2, writer2, rec.start_offset, rec.end_offset = r.take("4I")
+    count = r.take("H")
+    for _ in range(count):
+        start, end, original, flags = r.take("3IH")
+        info = ExceptionInfo(minutes_to_local(start), minutes_to_local(end), minutes_to_local(original), flags)
+        if flags & ARO_SUBJECT:
+            _length, length2 = r.take("2H")
+            info.subject = r.raw(length2).decode(codec, errors="replace")
+        if flags & ARO_MEETINGTYPE:
+            info.meeting_type = r.take("I")
+        if flags & ARO_REMINDERDELTA:
+            info.reminder_delta = r.take("i")
+        if flags & ARO_REMINDER:
+            info.reminder_set = bool(r.take("I"))
+        if flags & ARO_LOCATION:
+            _length, length2 = r.take("2H")
+            info.location = r.raw(length2).decode(codec, errors="replace")
+        if flags & ARO_BUSYSTATUS:
+            info.busy_status = r.take("I")
+        if flags & ARO_ATTACHMENT:
+            info.has_attachment = bool(r.take("I"))
+        if flags & ARO_SUBTYPE:
+            info.is_all_day = bool(r.take("I"))
+        if flags & ARO_APPTCOLOR:
+            info.color = r.take("I")
+        rec.exceptions.append(info)
+    r.raw(r.take("I"))  # ReservedBlock1
+    for info in rec.exceptions:  # ExtendedException: the Unicode subject and location
+        if r.remaining < 4:
+            break
+        if writer2 >= 0x3009:
+            r.raw(r.take("I"))  # ChangeHighlight (size includes the value)
+        r.raw(r.take("I"))  # ReservedBlockEE1
+        if info.flags & (ARO_SUBJECT | ARO_LOCATION):
+            r.take("3I")
+            if info.flags & ARO_SUBJECT:
+                info.subject = r.raw(2 * r.take("H")).decode("utf-16-le", errors="replace")
+            if info.flags & ARO_LOCATION:
+                info.location = r.raw(2 * r.take("H")).decode("utf-16-le", errors="replace")
+            r.raw(r.take("I"))  # ReservedBlockEE2
+    return rec
+
+
+def _weekdays(mask: int) -> list[str]:
+    return [name for bit, name in enumerate(WEEKDAYS) if mask & (1 << bit)]
+
+
+def _relative_weekday(mask: int) -> str:
+    """A MonthNth day mask as EWS names it: one weekday, or Day / Weekday / WeekendDay."""
+    if mask == 0x7F:
+        return "Day"
+    if mask == 0x3E:
+        return "Weekday"
+    if mask == 0x41:
+        return "WeekendDay"
+    days = _weekdays(mask)
+    return days[0] if days else "Day"
+
+
+def pattern(rec: Recurrence) -> dict[str, Any]:
+    """The pattern part of the description, in exchangelib's vocabulary."""
+    if rec.pattern_type in HJ_PATTERNS:
+        raise RecurrenceError("Hijri calendar recurrences have no EWS equivalent")
+    if rec.pattern_type == PATTERN_DAY:
+        return {"pattern": "daily", "interval": max(1, rec.period // 1440)}
+    if rec.pattern_type == PATTERN_WEEK:
+        interval = max(1, rec.period)
+        return {"pattern": "weekly", "interval": interval, "weekdays": _weekdays(rec.day_mask),
+                "first_day_of_week": WEEKDAYS[rec.first_dow % 7]}
+    yearly = rec.frequency == FREQ_YEARLY
+    month = rec.start_date.month
+    if rec.pattern_type in (PATTERN_MONTH, PATTERN_MONTH_END):
+        day = 31 if rec.pattern_type == PATTERN_MONTH_END else rec.day_of_month
+        if yearly:
+            return {"pattern": "absolute_yearly", "day_of_month": day, "month": month}
+        return {"pattern": "absolute_monthly", "interval": max(1, rec.period), "day_of_month": day}
+    if rec.pattern_type == PATTERN_MONTH_NTH:
+        base = {"weekday": _relative_weekday(rec.day_mask), "week_number": WEEK_NUMBERS.get(rec.nth, "Last")}
+        if yearly:
+            return {"pattern": "relative_yearly", **base, "month": month}
+        return {"pattern": "relative_monthly", "interval": max(1, rec.period), **base}
+    raise RecurrenceError(f"unknown recurrence pattern type {rec.pattern_type}")
+
+
+def describe(rec: Recurrence, zone: TimeZone | None) -> dict[str, Any]:
+    """The plain dict the uploader maps to exchangelib Recurrence, plus deleted/modified occurrences.
+
+    Keys: pattern fields (see `pattern`), start (date), end (date or None), count (int or None),
+    deleted_occurrences (UTC datetimes of the original starts), modified_occurrences (dicts).
+    """
+    zone = zone or UTC_ZONE
+    out = pattern(rec)
+    out["start"] = rec.start_date.date()
+    out["end"] = None
+    out["count"] = None
+    if rec.end_type == END_BY_DATE:
+        out["end"] = rec.end_date.date()
+    elif rec.end_type == END_AFTER_N:
+        out["count"] = rec.occurrence_count
+    modified_days = {info.original_start.date() for info in rec.exceptions}
+    out["deleted_occurrences"] = [
+        zone.to_utc(datetime.combine(day.date(), datetime.min.time()) + timedelta(minutes=rec.start_offset))
+        for day in rec.deleted_dates if day.date() not in modified_days]
+    out["modified_occurrences"] = [_exception(info, zone) for info in rec.exceptions]
+    return out
+
+
+def _exception(info: ExceptionInfo, zone: TimeZone) -> dict[str, Any]:
+    entry: dict[str, Any] = {"original_start": zone.to_utc(info.original_start), "start": zone.to_utc(info.start),
+                             "end": zone.to_utc(info.end)}
+    if info.subject is not None:
+        entry["subject"] = info.subject
+    if info.location is not None:
+        entry["location"] = info.location
+    if info.busy_status is not None:
+        entry["legacy_free_busy_status"] = BUSY_STATUS.get(info.busy_status, "Busy")
+    if info.reminder_set is not None:
+        entry["reminder_is_set"] = info.reminder_set
+    if info.reminder_delta is not None:
+        entry["reminder_minutes_before_start"] = info.reminder_delta
+    if info.is_all_day is not None:
+        entry["is_all_day"] = info.is_all_day
+    if info.meeting_type is not None:
+        entry["meeting_type"] = info.meeting_type
+    entry["has_exceptional_body"] = bool(info.flags & ARO_EXCEPTIONAL_BODY)
+    return entry
