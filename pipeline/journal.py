@@ -1,0 +1,195 @@
+"""The journal: SQLite in the state directory, recording every folder and item a rebuild has handled.
+
+It lets a rerun skip finished work quickly; the fingerprints on the server remain the final word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS items (
+    mailbox     TEXT NOT NULL,
+    folder      TEXT NOT NULL,      -- source folder path, '/'-joined
+    fingerprint TEXT NOT NULL,
+    source      TEXT NOT NULL,      -- source file identity (see source_identity)
+    node_id     INTEGER,
+    item_class  TEXT,
+    state       TEXT NOT NULL,      -- uploaded | present | failed | skipped
+    server_id   TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    subject     TEXT,               -- kept for failed items only, for the admin's failure report
+    updated     REAL NOT NULL,
+    PRIMARY KEY (mailbox, folder, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS folders (
+    mailbox      TEXT NOT NULL,
+    folder       TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    source_count INTEGER NOT NULL DEFAULT 0,
+    done         INTEGER NOT NULL DEFAULT 0,   -- every source item is uploaded or present
+    server_id    TEXT,
+    updated      REAL NOT NULL,
+    PRIMARY KEY (mailbox, folder)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    mailbox   TEXT NOT NULL,
+    source    TEXT NOT NULL,
+    started   REAL NOT NULL,
+    finished  REAL,
+    status    TEXT NOT NULL DEFAULT 'running',
+    summary   TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    folder: str
+    fingerprint: str
+    node_id: int | None
+    item_class: str
+    state: str
+    server_id: str | None = None
+    last_error: str | None = None
+    subject: str | None = None
+
+
+def source_identity(path: Path) -> str:
+    """Identifies one OST copy: resolved path, size and modification time (cheap, no full read)."""
+    stat = path.stat()
+    text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class Journal:
+    """One connection per Journal object; give each worker thread its own (SQLite WAL handles the rest)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path), timeout=60, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs -------------------------------------------------------------------------------------
+    def start_run(self, mailbox: str, source: str) -> int:
+        with self._lock:
+            cur = self._db.execute("INSERT INTO runs (mailbox, source, started) VALUES (?, ?, ?)",
+                                   (mailbox, source, time.time()))
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: str, summary_json: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE runs SET finished=?, status=?, summary=? WHERE id=?",
+                             (time.time(), status, summary_json, run_id))
+
+    # -- folders ----------------------------------------------------------------------------------
+    def folder_done(self, mailbox: str, folder: str, source: str, source_count: int) -> bool:
+        """True when a previous run finished this folder from this very OST with the same item count."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT source, source_count, done FROM folders WHERE mailbox=? AND folder=?",
+                (mailbox, folder)).fetchone()
+        return bool(row and row[0] == source and row[1] == source_count and row[2])
+
+    def set_folder(self, mailbox: str, folder: str, source: str, source_count: int, done: bool,
+                   server_id: str | None = None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO folders (mailbox, folder, source, source_count, done, server_id, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mailbox, folder) DO UPDATE SET source=excluded.source,"
+                " source_count=excluded.source_count, done=excluded.done,"
+                " server_id=COALESCE(excluded.server_id, folders.server_id), updated=excluded.updated",
+                (mailbox, folder, source, source_count, int(done), server_id, time.time()))
+
+    # -- items ------------------------------------------------------------------------------------
+    def done_fingerprints(self, mailbox: str, folder: str) -> set[str]:
+        """Fingerprints this journal knows to be on the server in that folder."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT fingerprint FROM items WHERE mailbox=? AND folder=? AND state IN ('uploaded', 'present')",
+                (mailbox, folder)).fetchall()
+        return {r[0] for r in rows}
+
+    def record(self, mailbox: str, source: str, records: Iterable[ItemRecord]) -> None:
+        """Write a batch of outcomes in one transaction (attempts counts every outcome written)."""
+        now = time.time()
+        rows = [(mailbox, r.folder, r.fingerprint, source, r.node_id, r.item_class, r.state, r.server_id,
+                 r.last_error, r.subject if r.state == "failed" else None, now) for r in records]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO items (mailbox, folder, fingerprint, source, node_id, item_class, state, server_id,"
+                    " attempts, last_error, subject, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+                    " ON CONFLICT (mailbox, folder, fingerprint) DO UPDATE SET state=excluded.state,"
+                    " server_id=COALESCE(excluded.server_id, items.server_id), attempts=items.attempts + 1,"
+                    " last_error=excluded.last_error, subject=excluded.subject, updated=excluded.updated,"
+                    " source=excluded.source, node_id=excluded.node_id", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def forget_mailbox(self, mailbox: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM items WHERE mailbox=?", (mailbox,))
+            self._db.execute("DELETE FROM folders WHERE mailbox=?", (mailbox,))
+
+    # -- status -----------------------------------------------------------------------------------
+    def status(self) -> list[dict]:
+        """Per mailbox: counts by state, folders done, last run and its status."""
+        with self._lock:
+            counts = self._db.execute(
+                "SELECT mailbox, state, COUNT(*) FROM items GROUP BY mailbox, state").fetchall()
+            folders = self._db.execute(
+                "SELECT mailbox, SUM(done), COUNT(*) FROM folders GROUP BY mailbox").fetchall()
+            runs = self._db.execute(
+                "SELECT mailbox, MAX(id), status, started, finished FROM runs GROUP BY mailbox").fetchall()
+        result: dict[str, dict] = {}
+        for mailbox, state, n in counts:
+            result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})["items"][state] = n
+        for mailbox, done, total in folders:
+            entry = result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})
+            entry["folders_done"], entry["folders"] = int(done or 0), total
+        for mailbox, _id, status, started, finished in runs:
+            entry = result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})
+            entry["last_run"] = {"status": status, "started": started, "finished": finished}
+        return sorted(result.values(), key=lambda e: e["mailbox"])
+
+    def failed_items(self, mailbox: str | None = None) -> list[tuple]:
+        query = "SELECT mailbox, folder, item_class, subject, last_error FROM items WHERE state='failed'"
+        args: tuple = ()
+        if mailbox:
+            query += " AND mailbox=?"
+            args = (mailbox,)
+        with self._lock:
+            return self._db.execute(query + " ORDER BY mailbox, folder", args).fetchall()

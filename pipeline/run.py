@@ -1,0 +1,291 @@
+"""One mailbox end to end: read the OST, convert each item, mirror folders, upload, journal every outcome.
+
+The only module that wires source/, convert/ and target/ together (ARCHITECTURE.md's rule of the house).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from pipeline.convert import convert_item
+from pipeline.convert.fingerprint import fingerprint
+from pipeline.journal import ItemRecord, Journal, source_identity
+from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.settings import Settings
+from pipeline.source import open_source
+from pipeline.target.connect import Target, open_account
+from pipeline.target.errors import MailboxFatalError, describe
+from pipeline.target.folders import FolderMirror, skip_reason
+from pipeline.target.upload import Batcher, Outcome, RetryPolicy, Uploader
+
+log = structlog.get_logger(__name__)
+
+RECOVERED_FOLDER = SourceFolder(node_id=0, path=("Recovered items",), display_name="Recovered items",
+                                container_class="IPF.Note", role=FolderRole.NONE, item_count=0)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    ost: Path
+    mailbox: str
+    target_root: str | None = None
+    dry_run: bool = False
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    since: datetime | None = None
+    recover: bool = False
+    include_sync_issues: bool = False
+
+
+@dataclass
+class Summary:
+    """The closing account of one mailbox, for people (render) and machines (as_dict)."""
+
+    mailbox: str
+    source: str
+    found: int = 0
+    uploaded: int = 0
+    present: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    failed: Counter = field(default_factory=Counter)
+    failures: list[dict[str, Any]] = field(default_factory=list)  # folder, class, subject, reason
+    folders: dict[str, Any] = field(default_factory=dict)
+    source_errors: int = 0
+    bytes_uploaded: int = 0
+    retries: int = 0
+    in_doubt_found: int = 0
+    elapsed: float = 0.0
+    status: str = "ok"  # ok | failed-items | fatal | dry-run
+    fatal: str | None = None
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["skipped"] = dict(self.skipped)
+        data["failed"] = dict(self.failed)
+        data["failed_total"] = self.failed_total
+        return data
+
+
+def _matches(path: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
+    """A folder matches FOLDER when its path is FOLDER or below it (case-insensitive, '/'-separated)."""
+    text = "/".join(path).casefold()
+    return any(text == p.strip("/").casefold() or text.startswith(p.strip("/").casefold() + "/")
+               for p in patterns)
+
+
+def _item_time(item: SourceItem) -> datetime | None:
+    for prop in (0x0E06, 0x0039, 0x3007):  # delivery, submit, creation
+        value = item.properties.get(prop)
+        if isinstance(value, datetime):
+            return value
+    return None
+
+
+class MailboxRun:
+    """State of one mailbox's rebuild; call run() once."""
+
+    def __init__(self, options: RunOptions, settings: Settings, target: Target | None, journal: Journal,
+                 progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.options = options
+        self.settings = settings
+        self.target = target
+        self.journal = journal
+        self.progress = progress or (lambda event, data: None)
+        self.summary = Summary(options.mailbox, str(options.ost))
+        self.source_id = ""
+        self._folder_failed = False
+        self._folder_path = ""
+
+    # -- outcomes ---------------------------------------------------------------------------------
+    def _record(self, outcomes: list[Outcome]) -> None:
+        records = []
+        for outcome in outcomes:
+            upload = outcome.item
+            folder = "/".join(upload.folder_path)
+            if outcome.state == "uploaded":
+                self.summary.uploaded += 1
+                self.summary.bytes_uploaded += upload.size
+            elif outcome.state == "present":
+                self.summary.present += 1
+            else:
+                self._fail(folder, upload.item_class, upload.subject, outcome.error or "failed", upload.source_node_id)
+            records.append(ItemRecord(folder, upload.fingerprint, upload.source_node_id, upload.item_class,
+                                      outcome.state, str(outcome.server_id) if outcome.server_id else None,
+                                      outcome.error, upload.subject))
+        self.journal.record(self.options.mailbox, self.source_id, records)
+        self.progress("items", {"mailbox": self.options.mailbox, "done": self.summary.uploaded + self.summary.present,
+                                "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
+
+    def _fail(self, folder: str, item_class: str, subject: str, reason: str, node_id: int | None) -> None:
+        kind = reason.split(":", 1)[0]
+        self.summary.failed[kind] += 1
+        self.summary.failures.append({"folder": folder, "item_class": item_class, "subject": subject,
+                                      "reason": reason, "node_id": node_id})
+        self._folder_failed = True
+        log.warning("item failed", mailbox=self.options.mailbox, folder=folder, node_id=node_id,
+                    item_class=item_class, reason=reason)
+
+    # -- the run ----------------------------------------------------------------------------------
+    def run(self) -> Summary:
+        started = time.monotonic()
+        opts = self.options
+        run_id = 0
+        try:
+            with open_source(opts.ost, recover=opts.recover) as source:
+                self.source_id = source_identity(opts.ost)
+                run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
+                mirror = uploader = None
+                if not opts.dry_run:
+                    assert self.target is not None
+                    try:
+                        account = open_account(self.target, opts.mailbox)
+                        account.msg_folder_root  # noqa: B018 - the first request: proves access now
+                    except MailboxFatalError:
+                        raise
+                    except Exception as exc:
+                        raise MailboxFatalError(f"cannot open mailbox {opts.mailbox}: {describe(exc)}") from exc
+                    mirror = FolderMirror(account, opts.target_root)
+                    uploader = Uploader(account, self._record, RetryPolicy(
+                        self.settings.max_attempts, self.settings.backoff_initial, self.settings.backoff_max))
+                folder_skips: Counter[str] = Counter()
+                for folder in source.folders():
+                    reason = self._folder_skip(folder)
+                    if reason:
+                        folder_skips[reason] += 1
+                        if folder.item_count:
+                            self.summary.found += folder.item_count
+                            self.summary.skipped[reason] += folder.item_count
+                        continue
+                    self._do_folder(source, folder, source.items(folder), mirror, uploader)
+                if opts.recover:
+                    self._do_folder(source, RECOVERED_FOLDER, source.recovered(), mirror, uploader)
+                for error in source.errors:
+                    self.summary.source_errors += 1
+                    self._fail("/".join(error.folder_path), error.what, "", f"unreadable {error.what}: {error.reason}",
+                               error.node_id)
+                self.summary.folders = {"skipped": dict(folder_skips)}
+                if mirror is not None:
+                    stats = mirror.stats
+                    self.summary.folders.update(mapped=stats.mapped, created=stats.created, found=stats.found,
+                                                renamed=stats.renamed)
+                if uploader is not None:
+                    self.summary.retries = uploader.stats.retries
+                    self.summary.in_doubt_found = uploader.stats.in_doubt_found
+            if opts.dry_run:
+                self.summary.status = "dry-run"
+            else:
+                self.summary.status = "failed-items" if self.summary.failed_total else "ok"
+        except MailboxFatalError as exc:
+            self.summary.status = "fatal"
+            self.summary.fatal = str(exc)
+            log.error("mailbox stopped", mailbox=opts.mailbox, reason=str(exc))
+        finally:
+            self.summary.elapsed = round(time.monotonic() - started, 3)
+            if run_id:
+                self.journal.finish_run(run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str))
+        return self.summary
+
+    def _folder_skip(self, folder: SourceFolder) -> str | None:
+        reason = skip_reason(folder, self.options.include_sync_issues)
+        if reason:
+            return reason
+        if folder.role is FolderRole.IPM_SUBTREE or not folder.path:
+            return None if folder.item_count else "empty subtree root"
+        if self.options.only and not _matches(folder.path, self.options.only):
+            return "not in --only"
+        if self.options.exclude and _matches(folder.path, self.options.exclude):
+            return "in --exclude"
+        return None
+
+    def _do_folder(self, source: Any, folder: SourceFolder, entries: Any, mirror: FolderMirror | None,
+                   uploader: Uploader | None) -> None:
+        opts = self.options
+        path = folder.path_str
+        self._folder_failed = False
+        whole = opts.since is None
+        if whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count):
+            self.summary.found += folder.item_count
+            self.summary.present += folder.item_count
+            log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
+            return
+        known = self.journal.done_fingerprints(opts.mailbox, path)
+        ews_folder = None
+        if mirror is not None and uploader is not None:
+            ews_folder = mirror.ensure(folder)
+            known |= uploader.server_fingerprints(ews_folder)
+        log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
+        batcher = Batcher(self.settings.batch_items, self.settings.batch_bytes)
+        present: list[Outcome] = []
+        count = 0
+        for entry in entries:
+            if isinstance(entry, SourceError):
+                self.summary.found += 1
+                self.summary.source_errors += 1
+                self._fail(path, entry.what, "", f"unreadable {entry.what}: {entry.reason}", entry.node_id)
+                continue
+            count += 1
+            self.summary.found += 1
+            if opts.since is not None:
+                when = _item_time(entry)
+                if when is not None and when < opts.since:
+                    self.summary.skipped["before --since"] += 1
+                    continue
+            try:
+                print_ = fingerprint(entry)
+            except Exception as exc:  # noqa: BLE001 - a broken item must not stop the walk
+                self._fail(path, entry.message_class, entry.subject, f"fingerprint: {describe(exc)}", entry.node_id)
+                continue
+            if print_ in known:
+                present.append(Outcome(_stub(entry, folder, print_), "present"))
+                if len(present) >= 500:
+                    self._record(present)
+                    present = []
+                continue
+            known.add(print_)
+            try:
+                upload = convert_item(entry, folder.path)
+                upload.fingerprint = print_
+            except Exception as exc:  # noqa: BLE001 - conversion bugs are per item, never fatal
+                self._fail(path, entry.message_class, entry.subject, f"conversion: {describe(exc)}", entry.node_id)
+                continue
+            if opts.dry_run or uploader is None:
+                self.summary.skipped["dry run: would upload"] += 1
+                continue
+            full = batcher.add(upload)
+            if full:
+                uploader.send(ews_folder, full)
+        if present:
+            self._record(present)
+        if uploader is not None and batcher.items:
+            uploader.send(ews_folder, batcher.take())
+        if whole and not opts.dry_run and not self._folder_failed and folder is not RECOVERED_FOLDER:
+            self.journal.set_folder(opts.mailbox, path, self.source_id, count,
+                                    done=count == folder.item_count,
+                                    server_id=getattr(ews_folder, "id", None))
+
+
+def _stub(item: SourceItem, folder: SourceFolder, print_: str) -> UploadItem:
+    """A record of an item found already on the server: enough for the journal, no conversion."""
+    return UploadItem(kind="message", item_class=item.message_class, folder_path=folder.path, fingerprint=print_,
+                      subject=item.subject, source_node_id=item.node_id)
+
+
+def parse_since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
