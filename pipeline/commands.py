@@ -42,6 +42,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_run, needs_state=True)
 
+    v = sub.add_parser("verify", parents=[common], help="compare source and server by fingerprint",
+                       description="Exit 1 when anything is missing or duplicated on the server.")
+    v.add_argument("--ost", metavar="PATH")
+    v.add_argument("--mailbox", metavar="ADDR")
+    add_target_flags(v)
+    v.add_argument("--target-root", metavar="NAME")
+    v.add_argument("--include-sync-issues", action="store_true")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_verify, needs_state=True)
+
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status, needs_state=True)
@@ -144,6 +154,28 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"rebuild: {args.mailbox}: {summary.fatal}", file=sys.stderr)
         return EXIT_FAILURES
     return EXIT_FAILURES if summary.failed_total else EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli import UsageError
+    from pipeline.run import RunOptions
+    from pipeline.verify import render, verify_mailbox
+
+    if getattr(args, "map", None):
+        from pipeline.bulk import verify_map
+
+        return verify_map(args, settings)
+    if not args.ost or not args.mailbox:
+        raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
+    options = RunOptions(ost=Path(args.ost), mailbox=args.mailbox, target_root=args.target_root)
+    with target_for(settings, args, []) as target:
+        result = verify_mailbox(options, target, args.include_sync_issues)
+    if args.json:
+        json.dump(result.as_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render(result))
+    return EXIT_OK if result.ok else EXIT_FAILURES
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -77,10 +77,10 @@ class FolderMirror:
     ('Recovered 2026-11-24/Inbox/...') and nothing is merged into the live special folders.
     """
 
-    def __init__(self, account: Account, target_root: str | None = None, dry_run: bool = False) -> None:
+    def __init__(self, account: Account, target_root: str | None = None, create: bool = True) -> None:
         self.account = account
         self.target_root = target_root
-        self.dry_run = dry_run
+        self.create = create  # False: look up only (verify), a missing folder maps to None
         self.stats = FolderStats()
         self._by_path: dict[tuple[str, ...], Any] = {}
         self._children: dict[str, dict[str, list[Any]]] = {}
@@ -110,6 +110,8 @@ class FolderMirror:
                 return compatible[0]
             if existing:
                 continue  # same name, another class: try the disambiguated name
+            if not self.create:
+                return None
             if candidate_name != name:
                 self.stats.renamed += 1
             return self._create(parent, candidate_name, cls)
@@ -135,7 +137,9 @@ class FolderMirror:
         """The folder that stands for the IPM subtree: the message folder root, or the target root."""
         if self._base is None:
             root = self.account.msg_folder_root
-            self._base = root if not self.target_root else self._find_or_create(root, self.target_root, "IPF.Note")
+            if not self.target_root:
+                return root
+            self._base = self._find_or_create(root, self.target_root, "IPF.Note")
         return self._base
 
     def distinguished(self, role: FolderRole) -> Any | None:
@@ -160,7 +164,8 @@ class FolderMirror:
             parent = self._by_path.get(path[:-1])
             if parent is None:
                 parent = self.base() if len(path) == 1 else self._ensure_path(path[:-1])
-            target = self._find_or_create(parent, folder.display_name or "(unnamed)", folder_class(folder))
+            target = None if parent is None else self._find_or_create(
+                parent, folder.display_name or "(unnamed)", folder_class(folder))
         self._by_path[path] = target
         return target
 
@@ -169,7 +174,7 @@ class FolderMirror:
         if path in self._by_path:
             return self._by_path[path]
         parent = self.base() if len(path) == 1 else self._ensure_path(path[:-1])
-        target = self._find_or_create(parent, path[-1], "IPF.Note")
+        target = None if parent is None else self._find_or_create(parent, path[-1], "IPF.Note")
         self._by_path[path] = target
         return target
 

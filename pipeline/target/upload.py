@@ -189,7 +189,8 @@ class Uploader:
 
     def _wait(self, state: RetryCallState) -> float:
         """Exponential back-off with jitter, but never shorter than what the server asked for."""
-        base = wait_exponential_jitter(multiplier=self.policy.initial, max=self.policy.maximum)(state)
+        base = wait_exponential_jitter(multiplier=self.policy.initial, max=self.policy.maximum,
+                                       jitter=self.policy.initial)(state)
         exc = state.outcome.exception() if state.outcome else None
         cause = getattr(exc, "cause", exc)
         hint = back_off_hint(cause) if cause else None
