@@ -74,6 +74,9 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
         result = to_mime(item, domain)
         upload.mime = result.data
         upload.warnings.extend(result.warnings)
+        if result.message_id_dropped:
+            upload.extended.append(ExtendedProperty("String", props.text(item, mapi.PR_INTERNET_MESSAGE_ID),
+                                                    tag=mapi.PR_INTERNET_MESSAGE_ID))
         if kind == "unknown":
             upload.fields["item_class"] = item_class
             extra, skipped = preserved.everything(item, upload.extended)

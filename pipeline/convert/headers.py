@@ -113,7 +113,7 @@ def synthesized(item: SourceItem, domain: str) -> list[tuple[str, object]]:
             out.append((header, found))
     subject = props.text(item, mapi.PR_SUBJECT)
     if subject:
-        out.append(("Subject", _single_line(subject)))
+        out.append(("Subject", subject.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")))
     date = message_date(item)
     if date is not None:
         out.append(("Date", format_datetime(date)))
@@ -162,6 +162,7 @@ def top_headers(item: SourceItem, domain: str, use_transport: bool = True) -> tu
             seen = {n.lower() for n, _ in chosen}
             # Fill what the transport copy lacks (or lost to a defect) from the properties.
             chosen += [(n, v) for n, v in ours if n.lower() not in seen]
+            dropped = [n for n in dropped if n.lower() not in seen and n.lower() != "message-id"]
             if dropped:
                 warnings.append("transport headers dropped as malformed: " + ", ".join(sorted(set(dropped))))
         else:
@@ -176,7 +177,10 @@ def top_headers(item: SourceItem, domain: str, use_transport: bool = True) -> tu
             continue  # a second From/Subject/... is itself a defect
         header = value if not isinstance(value, str | list) else clean_header(name, value)
         if header is None:
-            warnings.append(f"header {name} dropped as malformed")
+            if lowered == "message-id":
+                warnings.append("Message-ID is not RFC 5322; carried as PR_INTERNET_MESSAGE_ID only")
+            else:
+                warnings.append(f"header {name} dropped as malformed")
             continue
         counts[lowered] = counts.get(lowered, 0) + 1
         result.append((name, header))

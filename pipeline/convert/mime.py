@@ -26,6 +26,7 @@ class MimeResult:
 
     data: bytes
     warnings: list[str] = field(default_factory=list)
+    message_id_dropped: bool = False  # the source's Message-ID could not appear in the headers
 
 
 def _multipart(subtype: str, parts: list[MIMEPart]) -> MIMEPart:
@@ -145,8 +146,21 @@ def parse(data: bytes) -> EmailMessage:
     return email.message_from_bytes(data, policy=email.policy.default)  # type: ignore[return-value]
 
 
+def _dedupe(warnings: list[str]) -> list[str]:
+    return list(dict.fromkeys(warnings))
+
+
 def to_mime(item: SourceItem, domain: str | None = None) -> MimeResult:
     """RFC 5322 bytes for a mail item, falling back to synthesized headers if the cached ones misbehave."""
+    result = _to_mime(item, domain)
+    result.warnings = _dedupe(result.warnings)
+    if props.text(item, mapi.PR_INTERNET_MESSAGE_ID):
+        head = result.data.split(b"\r\n\r\n", 1)[0].lower()
+        result.message_id_dropped = not (head.startswith(b"message-id:") or b"\r\nmessage-id:" in head)
+    return result
+
+
+def _to_mime(item: SourceItem, domain: str | None) -> MimeResult:
     warnings: list[str] = []
     smime = _smime_body(item, _Context(domain, warnings))
     if smime is not None:

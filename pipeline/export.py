@@ -1,0 +1,191 @@
+"""`rebuild export`: the converted tree on disk, to look at before uploading and to compare with readpst.
+
+Folders become directories with safe names; mail is written as .eml, appointments as .ics, contacts
+as .vcf, everything else as JSON; a manifest.json lists every item with its fingerprint and warnings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import sys
+import time
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.model import SourceError, SourceFolder, SourceItem, UploadItem
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("export", parents=[common],
+                                   help="write the converted items to a directory tree (.eml/.ics/.vcf/.json)")
+    parser.add_argument("--ost", metavar="PATH", required=True, help="the OST or PST file to read")
+    parser.add_argument("--out", metavar="DIR", required=True, help="directory to write (created if needed)")
+    parser.add_argument("--recover", action="store_true",
+                        help="also export the orphan items libpff recovers, under 'Recovered items'")
+    parser.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
+                        help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address")
+    parser.set_defaults(func=handler, needs_state=False)
+
+
+def safe_name(name: str, limit: int = 80) -> str:
+    """A file or directory name valid on Windows, macOS and Linux, never empty nor '.'/'..'."""
+    cleaned = _UNSAFE.sub("_", name).strip().rstrip(". ")
+    cleaned = cleaned[:limit].rstrip(". ")
+    if not cleaned or cleaned in (".", "..") or cleaned.split(".")[0].upper() in _RESERVED:
+        cleaned = f"_{cleaned}"
+    return cleaned
+
+
+def folder_dir(root: Path, path: tuple[str, ...]) -> Path:
+    return root.joinpath(*(safe_name(part) for part in path)) if path else root
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def item_payload(upload: UploadItem) -> tuple[str, bytes]:
+    """(file extension, bytes) for one converted item."""
+    if upload.mime is not None:
+        return ".eml", upload.mime
+    if upload.kind == "calendar":
+        from pipeline.convert.calendar import to_ics
+
+        return ".ics", to_ics(upload.fields, upload.item_class)
+    if upload.kind == "contact":
+        from pipeline.convert.contacts import to_vcard
+
+        return ".vcf", to_vcard(upload.fields)
+    document = {"kind": upload.kind, "item_class": upload.item_class, "fields": _jsonable(upload.fields),
+                "extended": [_jsonable({"type": p.mapi_type, "value": p.value, "tag": p.tag,
+                                        "propset": p.propset_guid, "name": p.name}) for p in upload.extended]}
+    return ".json", json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def _typed_attachments(upload: UploadItem, target: Path) -> None:
+    """Attachments of typed items (appointments, contacts...) go next to the item, in NAME.attachments/."""
+    files = upload.fields.get("attachments") or []
+    if not files or upload.kind not in ("calendar", "contact"):
+        return
+    folder = target.with_suffix(".attachments")
+    folder.mkdir(exist_ok=True)
+    for index, entry in enumerate(files):
+        name = safe_name(str(entry.get("name") or f"attachment-{index}"))
+        if "item_mime" in entry:
+            (folder / f"{index:02d}-{name}.eml").write_bytes(entry["item_mime"])
+        else:
+            (folder / f"{index:02d}-{name}").write_bytes(entry.get("content") or b"")
+
+
+class Exporter:
+    """Writes one file per item and remembers what it wrote for the manifest and the summary."""
+
+    def __init__(self, out: Path, x500_domain: str | None) -> None:
+        from pipeline.convert import ConvertOptions
+
+        self.out = out
+        self.options = ConvertOptions(x500_domain=x500_domain)
+        self.counts: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self.manifest: list[dict[str, Any]] = []
+        self.seq: Counter[Path] = Counter()
+        self.warned = 0
+
+    def write(self, item: SourceItem, path: tuple[str, ...]) -> None:
+        from pipeline.convert import convert_item
+
+        try:
+            upload = convert_item(item, path, self.options)
+            extension, data = item_payload(upload)
+        except Exception as exc:  # one bad item is reported and skipped, never fatal
+            self.fail(path, item.node_id, f"conversion failed: {type(exc).__name__}: {exc}")
+            return
+        directory = folder_dir(self.out, path)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.seq[directory] += 1
+        name = f"{self.seq[directory]:05d} {safe_name(upload.subject or '(no subject)', 60)}{extension}"
+        target = directory / name
+        target.write_bytes(data)
+        _typed_attachments(upload, target)
+        self.counts[upload.kind] += 1
+        if upload.warnings:
+            self.warned += 1
+        self.manifest.append({"file": str(target.relative_to(self.out)), "folder": "/".join(path),
+                              "node_id": item.node_id, "kind": upload.kind, "item_class": upload.item_class,
+                              "fingerprint": upload.fingerprint, "warnings": upload.warnings})
+
+    def fail(self, path: tuple[str, ...], node_id: int | None, reason: str) -> None:
+        self.counts["failed"] += 1
+        self.failures.append(f"{'/'.join(path) or '(root)'}\t{node_id}\t{reason}")
+
+
+def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | None = None) -> int:
+    from pipeline.source import SourceOpenError, open_source
+
+    started = time.monotonic()
+    root = Path(out)
+    try:
+        source = open_source(ost, recover=recover)
+    except SourceOpenError as exc:
+        print(f"rebuild: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"rebuild: error: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    exporter = Exporter(root, x500_domain)
+    folders = 0
+    with source:
+        for folder in source.folders():
+            if not _exported(folder):
+                continue
+            folders += 1
+            for entry in source.items(folder):
+                if isinstance(entry, SourceError):
+                    exporter.fail(entry.folder_path, entry.node_id, entry.reason)
+                else:
+                    exporter.write(entry, folder.path)
+        if recover:
+            for entry in source.recovered():
+                if isinstance(entry, SourceError):
+                    exporter.fail(entry.folder_path, entry.node_id, entry.reason)
+                else:
+                    exporter.write(entry, ("Recovered items",))
+    (root / "manifest.json").write_text(json.dumps({"source": str(ost), "items": exporter.manifest,
+                                                    "failures": exporter.failures}, indent=1, ensure_ascii=False),
+                                        encoding="utf-8")
+    for line in exporter.failures:
+        print(f"failed\t{line}", file=sys.stderr)
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(exporter.counts.items()) if kind != "failed")
+    elapsed = time.monotonic() - started
+    print(f"exported {sum(v for k, v in exporter.counts.items() if k != 'failed')} items ({kinds or 'none'}) "
+          f"from {folders} folders to {root} in {elapsed:.1f}s; {exporter.warned} with warnings, "
+          f"{exporter.counts['failed']} failed")
+    return EXIT_FAILURES if exporter.failures else EXIT_OK
+
+
+def _exported(folder: SourceFolder) -> bool:
+    """User content only: search folders, views and other system folders are not exported."""
+    return folder.role.is_uploadable and not folder.outside_ipm
+
+
+def handler(args: argparse.Namespace, settings: object) -> int:
+    return run_export(args.ost, args.out, recover=args.recover, x500_domain=args.x500_domain)
