@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        description="Rebuild one mailbox from its OST (--ost PATH --mailbox ADDR).")
     p.add_argument("--ost", metavar="PATH", help="the user's OST (or PST) file")
     p.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox")
+    p.add_argument("--map", metavar="CSV", help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude]")
+    p.add_argument("--workers", type=int, metavar="N", help="mailboxes rebuilt at once with --map")
+    p.add_argument("--skip-invalid", action="store_true", help="with --map: go on with the valid rows only")
     add_target_flags(p)
     p.add_argument("--target-root", metavar="NAME",
                    help="put everything under one new folder (e.g. 'Recovered 2026-11-24') instead of merging")
@@ -46,6 +49,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        description="Exit 1 when anything is missing or duplicated on the server.")
     v.add_argument("--ost", metavar="PATH")
     v.add_argument("--mailbox", metavar="ADDR")
+    v.add_argument("--map", metavar="CSV", help="verify every row of a users CSV")
     add_target_flags(v)
     v.add_argument("--target-root", metavar="NAME")
     v.add_argument("--include-sync-issues", action="store_true")
@@ -113,13 +117,15 @@ def target_for(settings: Settings, args: argparse.Namespace, mailboxes: list[str
 
 # -- run ----------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.bulk import run_rows
     from pipeline.cli import UsageError
-    from pipeline.journal import Journal
+    from pipeline.mapping import MappingRow
+    from pipeline.progress import make_progress
     from pipeline.report import render_summary
-    from pipeline.run import MailboxRun, RunOptions, parse_since
+    from pipeline.run import parse_since
     from pipeline.source import SourceOpenError, read_header
 
-    if getattr(args, "map", None):
+    if args.map:
         from pipeline.bulk import run_map
 
         return run_map(args, settings)
@@ -133,18 +139,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if "@" not in args.mailbox:
         raise UsageError(f"--mailbox {args.mailbox!r} is not an SMTP address")
     try:
-        since = parse_since(args.since)
+        parse_since(args.since)
     except ValueError:
         raise UsageError(f"--since {args.since!r} is not an ISO date (e.g. 2024-01-31)") from None
-    options = RunOptions(ost=ost, mailbox=args.mailbox, target_root=args.target_root, dry_run=args.dry_run,
-                         only=tuple(args.only), exclude=tuple(args.exclude), since=since, recover=args.recover,
-                         include_sync_issues=args.include_sync_issues)
-    with Journal(settings.journal_path) as journal:
+    row = MappingRow(line=0, ost=ost, mailbox=args.mailbox)
+    with make_progress(not args.json) as progress:
         if args.dry_run:
-            summary = MailboxRun(options, settings, None, journal).run()
+            (summary,) = run_rows([row], args, settings, None, 1, progress)
         else:
             with target_for(settings, args, [args.mailbox]) as target:
-                summary = MailboxRun(options, settings, target, journal).run()
+                (summary,) = run_rows([row], args, settings, target, 1, progress)
     if args.json:
         json.dump(summary.as_dict(), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -153,7 +157,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if summary.status == "fatal":
         print(f"rebuild: {args.mailbox}: {summary.fatal}", file=sys.stderr)
         return EXIT_FAILURES
-    return EXIT_FAILURES if summary.failed_total else EXIT_OK
+    return EXIT_FAILURES if summary.failed_total or summary.status == "interrupted" else EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,7 +165,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.run import RunOptions
     from pipeline.verify import render, verify_mailbox
 
-    if getattr(args, "map", None):
+    if args.map:
         from pipeline.bulk import verify_map
 
         return verify_map(args, settings)

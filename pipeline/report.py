@@ -5,6 +5,11 @@ Subjects appear only here (the admin's own report), never in logs.
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -34,3 +39,33 @@ def render_summary(summary: Any) -> str:
     if len(s.failures) > 50:
         lines.append(f"  ... and {len(s.failures) - 50} more failures (see the JSON report)")
     return "\n".join(lines)
+
+
+def render_table(summaries: list[Any]) -> str:
+    """One row per mailbox: found, uploaded, already present, skipped, failed, status."""
+    header = f"{'mailbox':<36} {'found':>7} {'uploaded':>9} {'present':>8} {'skipped':>8} {'failed':>7}  status"
+    lines = [header, "-" * len(header)]
+    for s in summaries:
+        lines.append(f"{s.mailbox[:36]:<36} {s.found:>7} {s.uploaded:>9} {s.present:>8} {sum(s.skipped.values()):>8}"
+                     f" {s.failed_total:>7}  {s.status}" + (f": {s.fatal}" if s.fatal else ""))
+    return "\n".join(lines)
+
+
+def write_reports(folder: Path, summaries: list[Any]) -> list[Path]:
+    """A JSON report of every mailbox, and a CSV of failed items readable by the owner only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    json_path = folder / f"run-{stamp}.json"
+    json_path.write_text(json.dumps([s.as_dict() for s in summaries], indent=2, default=str))
+    csv_path = folder / f"failed-{stamp}.csv"
+    fd = os.open(csv_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["mailbox", "folder", "item_class", "subject", "reason"])
+        for s in summaries:
+            if s.fatal:
+                writer.writerow([s.mailbox, "", "", "", f"mailbox stopped: {s.fatal}"])
+            for failure in s.failures:
+                writer.writerow([s.mailbox, failure["folder"], failure["item_class"], failure["subject"],
+                                 failure["reason"]])
+    return [json_path, csv_path]

@@ -94,12 +94,18 @@ def _item_time(item: SourceItem) -> datetime | None:
     return None
 
 
+class Interrupted(Exception):
+    """Ctrl-C: the batch in flight was finished and journaled; nothing new is started."""
+
+
 class MailboxRun:
     """State of one mailbox's rebuild; call run() once."""
 
     def __init__(self, options: RunOptions, settings: Settings, target: Target | None, journal: Journal,
-                 progress: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 progress: Callable[[str, dict[str, Any]], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.options = options
+        self.should_stop = should_stop or (lambda: False)
         self.settings = settings
         self.target = target
         self.journal = journal
@@ -161,7 +167,10 @@ class MailboxRun:
                     uploader = Uploader(account, self._record, RetryPolicy(
                         self.settings.max_attempts, self.settings.backoff_initial, self.settings.backoff_max))
                 folder_skips: Counter[str] = Counter()
-                for folder in source.folders():
+                folders = source.folders()
+                total = sum(f.item_count for f in folders if not self._folder_skip(f))
+                self.progress("start", {"mailbox": opts.mailbox, "total": total})
+                for folder in folders:
                     reason = self._folder_skip(folder)
                     if reason:
                         folder_skips[reason] += 1
@@ -188,6 +197,9 @@ class MailboxRun:
                 self.summary.status = "dry-run"
             else:
                 self.summary.status = "failed-items" if self.summary.failed_total else "ok"
+        except Interrupted:
+            self.summary.status = "interrupted"
+            log.warning("mailbox interrupted", mailbox=opts.mailbox)
         except MailboxFatalError as exc:
             self.summary.status = "fatal"
             self.summary.fatal = str(exc)
@@ -231,6 +243,10 @@ class MailboxRun:
         present: list[Outcome] = []
         count = 0
         for entry in entries:
+            if self.should_stop():
+                if present:
+                    self._record(present)
+                raise Interrupted()  # the unsent partial batch is simply redone by the rerun
             if isinstance(entry, SourceError):
                 self.summary.found += 1
                 self.summary.source_errors += 1

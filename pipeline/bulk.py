@@ -1,0 +1,136 @@
+"""Many mailboxes at once: the CSV mapping checked whole, then a worker pool across mailboxes.
+
+One mailbox's failure never stops the others; Ctrl-C lets batches in flight finish, then says how to resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from pipeline.journal import Journal
+from pipeline.mapping import MappingRow, load_mapping
+from pipeline.report import render_table, write_reports
+from pipeline.run import MailboxRun, RunOptions, Summary, parse_since
+from pipeline.settings import Settings
+from pipeline.target.connect import Target
+
+log = structlog.get_logger(__name__)
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def _options(row: MappingRow, args: argparse.Namespace) -> RunOptions:
+    return RunOptions(
+        ost=row.ost, mailbox=row.mailbox, target_root=row.target_root or getattr(args, "target_root", None),
+        dry_run=getattr(args, "dry_run", False), only=row.only or tuple(getattr(args, "only", ()) or ()),
+        exclude=row.exclude or tuple(getattr(args, "exclude", ()) or ()),
+        since=parse_since(getattr(args, "since", None)), recover=getattr(args, "recover", False),
+        include_sync_issues=getattr(args, "include_sync_issues", False))
+
+
+def _row_target(target: Target | None, row: MappingRow) -> Target | None:
+    """A row asking for impersonation acts for its mailbox as the service account."""
+    if target is None or not row.impersonate or target.impersonate:
+        return target
+    return dataclasses.replace(target, impersonate=True)
+
+
+def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Settings, target: Target | None,
+             workers: int, progress: Any) -> list[Summary]:
+    """Rebuild every row with up to `workers` mailboxes at a time; Ctrl-C stops cleanly."""
+    stop = threading.Event()
+    results: dict[str, Summary] = {}
+
+    def one(row: MappingRow) -> None:
+        row_target = _row_target(target, row)
+        with Journal(settings.journal_path) as journal:
+            try:
+                run = MailboxRun(_options(row, args), settings, row_target, journal, progress, stop.is_set)
+                results[row.mailbox] = run.run()
+            except Exception as exc:  # noqa: BLE001 - one mailbox's crash must not stop the others
+                summary = Summary(row.mailbox, str(row.ost), status="fatal", fatal=f"{type(exc).__name__}: {exc}")
+                log.exception("mailbox crashed", mailbox=row.mailbox)
+                results[row.mailbox] = summary
+
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="mailbox")
+    futures = [pool.submit(one, row) for row in rows]
+    try:
+        while wait(futures, timeout=0.5).not_done:
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+        print("\nrebuild: stopping: finishing the batches in flight (Ctrl-C again to abort at once)...",
+              file=sys.stderr)
+    pool.shutdown(wait=True, cancel_futures=True)
+    ordered = []
+    for row in rows:
+        ordered.append(results.get(row.mailbox) or Summary(row.mailbox, str(row.ost), status="interrupted"))
+    if stop.is_set():
+        print("rebuild: interrupted; the journal is consistent. Run the same command again to resume.",
+              file=sys.stderr)
+    return ordered
+
+
+def run_map(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli import UsageError
+    from pipeline.commands import target_for
+    from pipeline.progress import make_progress
+
+    path = Path(args.map)
+    rows, errors = load_mapping(path)
+    if errors:
+        for error in errors:
+            print(f"rebuild: {error.render(path)}", file=sys.stderr)
+        if not getattr(args, "skip_invalid", False) or not rows:
+            raise UsageError(f"{path}: {len(errors)} error(s); nothing was uploaded"
+                             + ("" if getattr(args, "skip_invalid", False) else " (fix them, or --skip-invalid)"))
+        print(f"rebuild: --skip-invalid: going on with the {len(rows)} valid row(s)", file=sys.stderr)
+    workers = getattr(args, "workers", None) or settings.workers
+    with make_progress(not args.json) as progress:
+        if args.dry_run:
+            summaries = run_rows(rows, args, settings, None, workers, progress)
+        else:
+            with target_for(settings, args, [r.mailbox for r in rows]) as target:
+                summaries = run_rows(rows, args, settings, target, workers, progress)
+    report_paths = write_reports(settings.state_dir / "reports", summaries)
+    if args.json:
+        json.dump([s.as_dict() for s in summaries], sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(render_table(summaries))
+        print(f"reports: {', '.join(str(p) for p in report_paths)}")
+    bad = [s for s in summaries if s.status in ("fatal", "interrupted") or s.failed_total]
+    return EXIT_FAILURES if bad else EXIT_OK
+
+
+def verify_map(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cli import UsageError
+    from pipeline.commands import target_for
+    from pipeline.verify import render, verify_mailbox
+
+    path = Path(args.map)
+    rows, errors = load_mapping(path)
+    if errors:
+        for error in errors:
+            print(f"rebuild: {error.render(path)}", file=sys.stderr)
+        raise UsageError(f"{path}: {len(errors)} error(s)")
+    results = []
+    with target_for(settings, args, []) as target:
+        for row in rows:
+            results.append(verify_mailbox(_options(row, args), _row_target(target, row),
+                                          getattr(args, "include_sync_issues", False)))
+    if args.json:
+        json.dump([r.as_dict() for r in results], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for result in results:
+            print(render(result))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES

@@ -1,0 +1,117 @@
+"""The CSV mapping file for a whole server: one row per user (ost, mailbox, and optional settings).
+
+Every row is checked before any upload starts, and every error is listed with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.source import SourceOpenError, read_header
+
+REQUIRED = ("ost", "mailbox")
+OPTIONAL = ("target_root", "impersonate", "only", "exclude")
+_ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*$")
+_TRUE = {"1", "true", "yes", "y"}
+_FALSE = {"", "0", "false", "no", "n"}
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRow:
+    line: int
+    ost: Path
+    mailbox: str
+    target_root: str | None = None
+    impersonate: bool = False
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MappingError:
+    line: int
+    message: str
+
+    def render(self, path: Path) -> str:
+        return f"{path}:{self.line}: {self.message}"
+
+
+def _folders(value: str) -> tuple[str, ...]:
+    """Folder lists in one cell are separated by ';' (folder names may hold commas)."""
+    return tuple(p.strip() for p in value.split(";") if p.strip())
+
+
+def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
+    """Parse and check the whole file; rows with errors are left out of the first list."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [], [MappingError(0, f"cannot read the mapping file: {exc.strerror or exc}")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return [], [MappingError(line, f"not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8")]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    errors: list[MappingError] = []
+    if not header:
+        return [], [MappingError(1, "empty file: expected a header line 'ost,mailbox'")]
+    unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
+    if unknown:
+        errors.append(MappingError(1, f"unknown column(s) {', '.join(unknown)}; known: "
+                                      f"{', '.join(REQUIRED + OPTIONAL)}"))
+    missing = [h for h in REQUIRED if h not in header]
+    if missing:
+        errors.append(MappingError(1, f"missing required column(s) {', '.join(missing)}"))
+        return [], errors
+    reader.fieldnames = header
+    rows: list[MappingRow] = []
+    seen_mailbox: dict[str, int] = {}
+    seen_ost: dict[Path, int] = {}
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            errors.append(MappingError(line, "more cells than columns in the header"))
+            continue
+        values = {k: (v or "").strip() for k, v in record.items()}
+        if not any(values.values()):
+            continue  # blank line
+        row_errors = []
+        ost_text, mailbox = values.get("ost", ""), values.get("mailbox", "")
+        ost = (path.parent / ost_text).resolve() if ost_text else Path()
+        if not ost_text:
+            row_errors.append("ost is empty")
+        elif not ost.is_file():
+            row_errors.append(f"ost {ost_text!r}: no such file")
+        else:
+            try:
+                read_header(ost)
+            except SourceOpenError as exc:
+                row_errors.append(f"ost {ost_text!r}: {str(exc).split(': ', 1)[-1]}")
+        if not _ADDRESS.match(mailbox):
+            row_errors.append(f"mailbox {mailbox!r} is not an SMTP address")
+        impersonate = values.get("impersonate", "").lower()
+        if impersonate not in _TRUE | _FALSE:
+            row_errors.append(f"impersonate {values.get('impersonate')!r} is not yes/no/true/false/1/0")
+        key = mailbox.casefold()
+        if mailbox and key in seen_mailbox:
+            row_errors.append(f"mailbox {mailbox} is already on line {seen_mailbox[key]}")
+        if ost_text and ost in seen_ost:
+            row_errors.append(f"ost {ost_text!r} is already on line {seen_ost[ost]}")
+        seen_mailbox.setdefault(key, line)
+        if ost_text:
+            seen_ost.setdefault(ost, line)
+        if row_errors:
+            errors.extend(MappingError(line, message) for message in row_errors)
+            continue
+        rows.append(MappingRow(line=line, ost=ost, mailbox=mailbox, target_root=values.get("target_root") or None,
+                               impersonate=impersonate in _TRUE, only=_folders(values.get("only", "")),
+                               exclude=_folders(values.get("exclude", ""))))
+    if not rows and not errors:
+        errors.append(MappingError(1, "no rows: the file has a header but no users"))
+    return rows, errors
