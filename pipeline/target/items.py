@@ -79,14 +79,13 @@ _PATTERNS = {"daily": DailyPattern, "weekly": WeeklyPattern, "absolute_monthly":
 
 
 def _recurrence(spec: dict[str, Any]) -> Recurrence:
-    """{'pattern': {'type': 'weekly', 'interval': 1, 'weekdays': [1, 3]...}, 'start': date,
-    'end': date | None, 'number': int | None}"""
-    pattern_spec = dict(spec["pattern"])
-    pattern_cls = _PATTERNS[pattern_spec.pop("type")]
-    pattern = pattern_cls(**{k: v for k, v in pattern_spec.items() if v is not None})
+    """convert/recurrence.describe()'s dict: pattern name and its fields, start, end or count."""
+    pattern_cls = _PATTERNS[spec["pattern"]]
+    wanted = {f.name for f in pattern_cls.FIELDS}
+    pattern = pattern_cls(**{k: v for k, v in spec.items() if k in wanted and v is not None})
     start = _ews(spec["start"])
-    if spec.get("number"):
-        boundary = NumberedPattern(start=start, number=spec["number"])
+    if spec.get("count"):
+        boundary = NumberedPattern(start=start, number=spec["count"])
     elif spec.get("end"):
         boundary = EndDatePattern(start=start, end=_ews(spec["end"]))
     else:
