@@ -1,0 +1,305 @@
+"""`rebuild sandbox ...` commands: serve, add-mailbox, add-account, ls, faults, stats.
+
+Registered into the rebuild CLI by `register`, and runnable alone as `python -m pipeline.sandbox` for subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ENV_PASSWORD = "REBUILD_SANDBOX_PASSWORD"
+DEFAULT_PORT = 8765
+READY_PREFIX = "SANDBOX READY "
+
+
+def _data_dir(args: argparse.Namespace, settings: Any) -> Path:
+    if getattr(args, "data", None):
+        return Path(args.data)
+    return Path(settings.sandbox_dir)
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("sandbox", parents=[common], help="the local EWS sandbox server and its mailboxes")
+    parser.set_defaults(func=lambda args, settings: _no_command(parser), needs_state=False)
+    _add_commands(parser, common)
+
+
+def _no_command(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="sandbox_command", metavar="SANDBOX_COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = commands.add_parser(name, parents=[common], help=help_text)
+        p.add_argument("--data", metavar="DIR", help="sandbox data folder (default <state>/sandbox)")
+        p.set_defaults(needs_state=True)
+        return p
+
+    p = add("serve", "run the sandbox EWS server in the foreground")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (loopback unless --allow-remote)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
+    p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    p.add_argument("--max-item-mb", type=float, help="per-item size limit in MB (default 25)")
+    p.add_argument("--ready-file", metavar="PATH", help=argparse.SUPPRESS)
+    p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_serve)
+
+    p = add("add-mailbox", "create a mailbox with Exchange's default folders")
+    p.add_argument("address")
+    p.add_argument("--name", help="display name")
+    p.set_defaults(func=cmd_add_mailbox)
+
+    p = add("add-account", f"create or replace a login (password from {ENV_PASSWORD} or a prompt)")
+    p.add_argument("username")
+    p.add_argument("--impersonation", action="store_true", help="grant the ApplicationImpersonation right")
+    p.set_defaults(func=cmd_add_account)
+
+    p = add("ls", "show a mailbox: folder tree, counts, items with their properties")
+    p.add_argument("--mailbox", required=False, help="mailbox address (default: list mailboxes and accounts)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_ls)
+
+    p = add("faults", "show, set or clear injected faults (of the running server, or for its next start)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--set", metavar="JSON", help='e.g. \'{"seed": 1, "rules": [{"kind": "throttle", "count": 2}]}\'')
+    group.add_argument("--clear", action="store_true")
+    p.set_defaults(func=cmd_faults)
+
+    p = add("stats", "counters of the running (or last) server: requests, errors, schema violations, faults")
+    p.set_defaults(func=cmd_stats)
+
+
+# -- commands -----------------------------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox.limits import Limits
+    from pipeline.sandbox.server import LoopbackOnly, make_server, serve
+
+    limits = Limits()
+    if args.max_item_mb:
+        limits = Limits(max_item_bytes=int(args.max_item_mb * 1024 * 1024))
+    try:
+        server = make_server(_data_dir(args, settings), args.host, args.port, args.allow_remote, limits)
+    except LoopbackOnly as exc:
+        print(f"rebuild sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"rebuild sandbox: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    if args.watch_stdin:
+        threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
+    if args.parent_pid:
+        threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), daemon=True).start()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    info = {"url": server.url, "admin_url": server.admin_url, "port": server.server_address[1], "pid": os.getpid()}
+    if args.ready_file:
+        Path(args.ready_file).write_text(json.dumps(info), encoding="utf-8")
+    print(READY_PREFIX + json.dumps(info), flush=True)
+    logging.getLogger("pipeline.sandbox").info("sandbox serving %s (data %s)", server.url, server.app.data_dir)
+    try:
+        serve(server, stop)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _watch_stdin(stop: threading.Event) -> None:
+    """Stop when the parent closes our stdin (or dies, which closes it too)."""
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    stop.set()
+
+
+def _watch_parent(pid: int, stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        if os.getppid() != pid:
+            stop.set()
+
+
+def cmd_add_mailbox(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox.store import SandboxStore
+
+    store = SandboxStore(_data_dir(args, settings))
+    mailbox = store.add_mailbox(args.address, args.name)
+    print(f"mailbox {mailbox.address} ({mailbox.display_name})")
+    return 0
+
+
+def cmd_add_account(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox.store import SandboxStore
+
+    password = os.environ.get(ENV_PASSWORD)
+    if not password:
+        if not sys.stdin.isatty():
+            print(f"rebuild sandbox: error: set {ENV_PASSWORD} or run in a terminal", file=sys.stderr)
+            return 2
+        password = getpass.getpass(f"password for {args.username}: ")
+    if not password:
+        print("rebuild sandbox: error: empty password", file=sys.stderr)
+        return 2
+    SandboxStore(_data_dir(args, settings)).add_account(args.username, password, args.impersonation)
+    print(f"account {args.username.lower()}{' (impersonation)' if args.impersonation else ''}")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox.store import SandboxStore
+
+    store = SandboxStore(_data_dir(args, settings))
+    if not args.mailbox:
+        listing = {"mailboxes": [{"address": m.address, "display_name": m.display_name} for m in store.mailboxes()],
+                   "accounts": [{"username": a.username, "impersonation": a.impersonation}
+                                for a in store.accounts()]}
+        if args.json:
+            print(json.dumps(listing, indent=1))
+        else:
+            for m in listing["mailboxes"]:
+                print(f"mailbox {m['address']}  ({m['display_name']})")
+            for a in listing["accounts"]:
+                print(f"account {a['username']}{'  [impersonation]' if a['impersonation'] else ''}")
+        return 0
+    if not store.has_mailbox(args.mailbox):
+        print(f"rebuild sandbox: error: no mailbox {args.mailbox}", file=sys.stderr)
+        return 2
+    tree = store.folder_tree(args.mailbox)
+    items = store.items(args.mailbox)
+    for item in items:
+        item.pop("mime", None)
+        item["folder_path"] = list(item["folder_path"])
+        item["extended_properties"] = {k: (v.hex() if isinstance(v, bytes) else v)
+                                       for k, v in item["extended_properties"].items()}
+    if args.json:
+        print(json.dumps({"mailbox": args.mailbox, "folders": [dict(f, path=list(f["path"])) for f in tree],
+                          "items": items}, indent=1, default=str))
+        return 0
+    by_folder: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for item in items:
+        by_folder.setdefault(tuple(item["folder_path"]), []).append(item)
+    for folder in tree:
+        path = folder["path"]
+        label = "/".join(path) or "(Top of Information Store)"
+        role = f" [{folder['distinguished_id']}]" if folder["distinguished_id"] else ""
+        print(f"{'  ' * max(len(path) - 1, 0)}{label}{role}  {folder['folder_class'] or '-'}  "
+              f"{folder['item_count']} item(s)")
+        for item in by_folder.get(path, []):
+            flags = ("draft " if item["is_draft"] else "") + ("read" if item["is_read"] else "unread")
+            print(f"{'  ' * len(path)}- {item['item_class']}  {item['subject']!r}  {flags}  "
+                  f"sent={item['datetime_sent']} received={item['datetime_received']} size={item['size']}")
+            for key, value in item["extended_properties"].items():
+                print(f"{'  ' * len(path)}    {key} = {value!r}")
+    return 0
+
+
+def _running(data_dir: Path) -> dict[str, Any] | None:
+    from pipeline.sandbox.server import SERVER_FILE
+
+    try:
+        info = json.loads((data_dir / SERVER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (OSError, KeyError, ValueError):
+        return None
+    return info
+
+
+def _admin(url: str, payload: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def cmd_faults(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox.faults import FaultConfigError, FaultEngine
+
+    data_dir = _data_dir(args, settings)
+    running = _running(data_dir)
+    config: dict[str, Any] | None = None
+    if args.clear:
+        config = {}
+    elif args.set:
+        try:
+            config = json.loads(args.set)
+        except ValueError as exc:
+            print(f"rebuild sandbox: error: --set is not JSON: {exc}", file=sys.stderr)
+            return 2
+    try:
+        if running is not None:
+            url = running["admin_url"] + "/faults"
+            result = _admin(url, config) if config is not None else _admin(url)
+        else:
+            engine = FaultEngine(data_dir)
+            if config is not None:
+                engine.configure(config)
+            result = engine.snapshot()
+    except FaultConfigError as exc:
+        print(f"rebuild sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    except urllib.error.HTTPError as exc:
+        print(f"rebuild sandbox: error: {exc.read().decode(errors='replace')}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox.stats import read_saved
+
+    data_dir = _data_dir(args, settings)
+    running = _running(data_dir)
+    if running is not None:
+        result = _admin(running["admin_url"] + "/stats")
+        result["running"] = running["url"]
+    else:
+        result = read_saved(data_dir) or {"counters": {}}
+        result["running"] = None
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+# -- standalone entry point ---------------------------------------------------------------------------------
+
+def standalone_main(argv: list[str]) -> int:
+    """`python -m pipeline.sandbox COMMAND ...` with the same commands, without the rest of rebuild."""
+    from pipeline.settings import SettingsError, load_settings
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state", dest="state_dir", metavar="DIR", help="state directory (default ./.rebuild)")
+    common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"))
+    parser = argparse.ArgumentParser(prog="python -m pipeline.sandbox", parents=[common])
+    _add_commands(parser, common)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings({"state_dir": args.state_dir, "log_level": args.log_level})
+    except SettingsError as exc:
+        print(f"sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=getattr(logging, (args.log_level or "info").upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args, settings))

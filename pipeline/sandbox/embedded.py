@@ -1,0 +1,156 @@
+"""Starting the sandbox from Python: in a child process by default (its own GIL), or in a thread for quick tests.
+
+The child watches its stdin and parent pid, so it exits when the handle stops or the parent dies: no orphans.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from pipeline.sandbox.cli import READY_PREFIX
+from pipeline.sandbox.faults import FaultEngine
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 30.0
+
+
+class SandboxStartError(RuntimeError):
+    """The server did not come up; the message carries the tail of its log."""
+
+
+class SandboxHandle:
+    """A running sandbox: `.url` (EWS endpoint), `.admin_url`, faults and counters, `.stop()`."""
+
+    def __init__(self, url: str, admin_url: str, data_dir: Path, process: subprocess.Popen[bytes] | None = None,
+                 thread: threading.Thread | None = None, stop_event: threading.Event | None = None,
+                 log_file: IO[bytes] | None = None) -> None:
+        self.url = url
+        self.admin_url = admin_url
+        self.data_dir = data_dir
+        self._process = process
+        self._thread = thread
+        self._stop_event = stop_event
+        self._log_file = log_file
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _admin(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(f"{self.admin_url}/{path}", data=data,
+                                         method="POST" if data is not None else "GET",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def set_faults(self, config: dict[str, Any] | None) -> dict[str, Any]:
+        """Replace the fault rules (None or {} clears them); answers the new fault snapshot."""
+        return self._admin("faults", config or {})
+
+    def faults(self) -> dict[str, Any]:
+        return self._admin("faults")
+
+    def stats(self) -> dict[str, Any]:
+        return self._admin("stats")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._process is not None:
+            process, self._process = self._process, None
+            try:
+                if process.stdin is not None:
+                    process.stdin.close()  # the child's stdin watcher stops the server
+            except OSError:
+                pass
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._stop_event is not None:
+            self._stop_event.set()
+            if self._thread is not None:
+                self._thread.join(timeout)
+            self._stop_event = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> SandboxHandle:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        try:
+            self.stop(timeout=2)
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0, faults: dict[str, Any] | None = None,
+          in_process: bool = False, log_level: str = "info") -> SandboxHandle:
+    """Start a sandbox on `data_dir` (created if needed) and wait until it answers."""
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if faults is not None:
+        FaultEngine(data_dir).configure(faults)
+    if in_process:
+        return _start_thread(data_dir, host, port)
+    return _start_process(data_dir, host, port, log_level)
+
+
+def _start_thread(data_dir: Path, host: str, port: int) -> SandboxHandle:
+    from pipeline.sandbox.server import make_server, serve
+
+    server = make_server(data_dir, host, port)
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(server, stop), name="sandbox-server", daemon=True)
+    thread.start()
+    return SandboxHandle(server.url, server.admin_url, data_dir, thread=thread, stop_event=stop)
+
+
+def _start_process(data_dir: Path, host: str, port: int, log_level: str) -> SandboxHandle:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    log_path = data_dir / "server.log"
+    log_file = open(log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+    command = [sys.executable, "-m", "pipeline.sandbox", "serve", "--log-level", log_level, "--data", str(data_dir),
+               "--host", host, "--port", str(port), "--watch-stdin", "--parent-pid", str(os.getpid())]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                               cwd=str(REPO_ROOT), env=env)
+    assert process.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT
+    info: dict[str, Any] | None = None
+    result: list[bytes] = []
+    reader = threading.Thread(target=lambda: result.append(process.stdout.readline() if process.stdout else b""),
+                              daemon=True)
+    reader.start()
+    reader.join(max(deadline - time.monotonic(), 0.1))
+    line = result[0].decode("utf-8", errors="replace") if result else ""
+    if line.startswith(READY_PREFIX):
+        info = json.loads(line[len(READY_PREFIX):])
+    if info is None:
+        process.kill()
+        process.wait()
+        log_file.close()
+        tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise SandboxStartError(f"sandbox did not start (exit {process.returncode}): {tail}")
+    return SandboxHandle(info["url"], info["admin_url"], data_dir, process=process, log_file=log_file)

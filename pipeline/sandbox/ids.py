@@ -1,0 +1,62 @@
+"""Opaque EWS ids for folders and items, and their change keys: base64 of a tag, the mailbox and the row.
+
+Ids carry their mailbox so an id from another mailbox is recognised (and refused) instead of mis-resolved.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+from dataclasses import dataclass
+
+_FOLDER = b"SBXF"
+_ITEM = b"SBXI"
+_LAYOUT = struct.Struct(">4sIQ")
+
+
+class MalformedId(ValueError):
+    """Not an id this server handed out (ErrorInvalidIdMalformed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowRef:
+    mailbox_id: int
+    row_id: int
+
+
+def _encode(tag: bytes, mailbox_id: int, row_id: int) -> str:
+    return base64.b64encode(_LAYOUT.pack(tag, mailbox_id, row_id)).decode("ascii")
+
+
+def _decode(tag: bytes, text: str) -> RowRef:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedId(text) from exc
+    if len(raw) != _LAYOUT.size:
+        raise MalformedId(text)
+    found, mailbox_id, row_id = _LAYOUT.unpack(raw)
+    if found != tag:
+        raise MalformedId(text)
+    return RowRef(mailbox_id, row_id)
+
+
+def folder_id(mailbox_id: int, row_id: int) -> str:
+    return _encode(_FOLDER, mailbox_id, row_id)
+
+
+def item_id(mailbox_id: int, row_id: int) -> str:
+    return _encode(_ITEM, mailbox_id, row_id)
+
+
+def parse_folder_id(text: str) -> RowRef:
+    return _decode(_FOLDER, text)
+
+
+def parse_item_id(text: str) -> RowRef:
+    return _decode(_ITEM, text)
+
+
+def change_key(version: int) -> str:
+    return base64.b64encode(b"CQAAABYAAAB" + struct.pack(">I", version)).decode("ascii")

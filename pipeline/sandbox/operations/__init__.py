@@ -1,0 +1,149 @@
+"""EWS operations, one module each, and what they share: the request context, folder resolution, access checks.
+
+An operation is a function (ctx, request element) -> the <m:XResponse> XML; the registry maps operation names to it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from pipeline.sandbox import ids
+from pipeline.sandbox.faults import RequestFaults
+from pipeline.sandbox.limits import Limits
+from pipeline.sandbox.soap import M_NS, T_NS
+from pipeline.sandbox.store import Account, FolderRow, Mailbox, SandboxStore
+
+T = f"{{{T_NS}}}"
+M = f"{{{M_NS}}}"
+
+
+class ResponseError(Exception):
+    """An error answered in one response message (ResponseClass="Error"), not for the whole request."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+class RequestFault(Exception):
+    """An error answered as a SOAP fault for the whole request (HTTP 500)."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+@dataclass(slots=True)
+class Context:
+    """Who is asking, on whose mailbox, under which limits and injected faults."""
+
+    store: SandboxStore
+    account: Account
+    mailbox: Mailbox | None  # the impersonated mailbox, or the account's own
+    impersonating: bool
+    limits: Limits
+    faults: RequestFaults
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def may_open(self, mailbox: Mailbox) -> bool:
+        if self.mailbox is not None and mailbox.id == self.mailbox.id:
+            return True
+        return self.account.impersonation and not self.impersonating
+
+    def acting_mailbox(self) -> Mailbox:
+        if self.mailbox is None:
+            raise ResponseError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+        return self.mailbox
+
+    def mailbox_by_address(self, address: str) -> Mailbox:
+        mailbox = self.store.mailbox(address)
+        if mailbox is None:
+            raise ResponseError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+        if not self.may_open(mailbox):
+            raise ResponseError("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        return mailbox
+
+    def mailbox_by_id(self, mailbox_id: int) -> Mailbox:
+        if self.mailbox is not None and self.mailbox.id == mailbox_id:
+            return self.mailbox
+        mailbox = self.store.mailbox_by_id(mailbox_id)
+        if mailbox is None:
+            raise ResponseError("ErrorItemNotFound", "The specified object was not found in the store.")
+        if not self.may_open(mailbox):
+            raise ResponseError("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        return mailbox
+
+
+def local(elem: etree._Element) -> str:
+    return etree.QName(elem).localname
+
+
+def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element) -> FolderRow:
+    """A FolderId or DistinguishedFolderId element of the request -> the folder row, with access checks."""
+    kind = local(elem)
+    if kind == "DistinguishedFolderId":
+        mailbox_elem = elem.find(f"{T}Mailbox/{T}EmailAddress")
+        if mailbox_elem is not None and (mailbox_elem.text or "").strip():
+            mailbox = ctx.mailbox_by_address(mailbox_elem.text or "")
+        else:
+            mailbox = ctx.acting_mailbox()
+        ctx.faults.check_mailbox(mailbox.address)
+        folder = ctx.store.distinguished(conn, mailbox.id, elem.get("Id", ""))
+        if folder is None:
+            raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
+        return folder
+    if kind == "FolderId":
+        try:
+            ref = ids.parse_folder_id(elem.get("Id", ""))
+        except ids.MalformedId as exc:
+            raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
+        mailbox = ctx.mailbox_by_id(ref.mailbox_id)
+        ctx.faults.check_mailbox(mailbox.address)
+        folder = ctx.store.folder(conn, ref.row_id)
+        if folder is None or folder.mailbox_id != ref.mailbox_id:
+            raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
+        return folder
+    raise ResponseError("ErrorInvalidRequest", f"Unsupported folder reference {kind}.")
+
+
+def folder_refs(parent: etree._Element | None) -> list[etree._Element]:
+    return [] if parent is None else [c for c in parent if local(c) in ("FolderId", "DistinguishedFolderId")]
+
+
+Operation = Callable[[Context, etree._Element], str]
+REGISTRY: dict[str, Operation] = {}
+
+
+def operation(name: str) -> Callable[[Operation], Operation]:
+    def register(func: Operation) -> Operation:
+        REGISTRY[name] = func
+        return func
+
+    return register
+
+
+def load_all() -> dict[str, Operation]:
+    """Import every operation module so each registers itself."""
+    from pipeline.sandbox.operations import (  # noqa: F401
+        convert_id,
+        create_folder,
+        create_item,
+        delete_item,
+        find_folder,
+        find_item,
+        get_folder,
+        get_item,
+        misc,
+        update_item,
+    )
+
+    return REGISTRY

@@ -1,0 +1,220 @@
+"""CreateItem: store MIME and typed items with their extended properties, one response message per item.
+
+Exchange's rules kept here: an item is a draft unless PR_MESSAGE_FLAGS clears MSGFLAG_UNSENT, read state comes
+from IsRead or MSGFLAG_READ, an oversized item fails alone, and the whole batch is stored in one transaction.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+
+from pipeline.sandbox import ids, mime, props, shapes, soap
+from pipeline.sandbox.operations import (
+    Context,
+    M,
+    ResponseError,
+    T,
+    folder_refs,
+    local,
+    operation,
+    resolve_folder,
+)
+from pipeline.sandbox.store import ExtValue, FolderRow, NewItem
+
+DEFAULT_FOLDER = {"Message": "drafts", "CalendarItem": "calendar", "Contact": "contacts",
+                  "DistributionList": "contacts", "Task": "tasks", "PostItem": "inbox", "Item": "drafts"}
+DEFAULT_CLASS = {"Message": "IPM.Note", "CalendarItem": "IPM.Appointment", "Contact": "IPM.Contact",
+                 "DistributionList": "IPM.DistList", "Task": "IPM.Task", "PostItem": "IPM.Post", "Item": "IPM.Note",
+                 "MeetingRequest": "IPM.Schedule.Meeting.Request"}
+#: Kinds that are drafts until PR_MESSAGE_FLAGS says they were sent (messages; not appointments or contacts).
+DRAFT_KINDS = {"Message", "Item"}
+_SKIP_FIELDS = {"MimeContent", "ExtendedProperty", "ItemClass", "Subject", "IsRead", "ItemId", "ParentFolderId",
+                "DateTimeReceived", "DateTimeSent", "DateTimeCreated", "Size", "IsDraft", "HasAttachments",
+                "LastModifiedTime"}
+_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr)\s*:\s*)+", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    index: int
+    item: NewItem | None = None
+    error: tuple[str, str] | None = None
+
+
+def _recipients_xml(name: str, addresses: list[mime.Address]) -> str:
+    return f"<t:{name}>" + "".join(shapes.mailbox_xml(a) for a in addresses) + f"</t:{name}>"
+
+
+def _mime_fields(parsed: mime.ParsedMime) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    if parsed.importance:
+        fields["Importance"] = f"<t:Importance>{parsed.importance}</t:Importance>"
+    if parsed.in_reply_to:
+        fields["InReplyTo"] = f"<t:InReplyTo>{soap.esc(parsed.in_reply_to)}</t:InReplyTo>"
+    if parsed.cc:
+        fields["DisplayCc"] = f"<t:DisplayCc>{soap.esc('; '.join(a.name or a.email for a in parsed.cc))}</t:DisplayCc>"
+    if parsed.to:
+        fields["DisplayTo"] = f"<t:DisplayTo>{soap.esc('; '.join(a.name or a.email for a in parsed.to))}</t:DisplayTo>"
+    if parsed.sender:
+        fields["Sender"] = f"<t:Sender>{shapes.mailbox_xml(parsed.sender[0])}</t:Sender>"
+    for name, addresses in (("ToRecipients", parsed.to), ("CcRecipients", parsed.cc),
+                            ("BccRecipients", parsed.bcc)):
+        if addresses:
+            fields[name] = _recipients_xml(name, addresses)
+    if parsed.subject is not None:
+        topic = _PREFIX.sub("", parsed.subject)
+        fields["ConversationTopic"] = f"<t:ConversationTopic>{soap.esc(topic)}</t:ConversationTopic>"
+    if parsed.from_:
+        fields["From"] = f"<t:From>{shapes.mailbox_xml(parsed.from_[0])}</t:From>"
+    if parsed.message_id:
+        fields["InternetMessageId"] = f"<t:InternetMessageId>{soap.esc(parsed.message_id)}</t:InternetMessageId>"
+    if parsed.references:
+        fields["References"] = f"<t:References>{soap.esc(parsed.references)}</t:References>"
+    if parsed.reply_to:
+        fields["ReplyTo"] = _recipients_xml("ReplyTo", parsed.reply_to)
+    return fields
+
+
+def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bool) -> NewItem:
+    """One <t:Message>/<t:CalendarItem>/... element -> the row to insert, or ResponseError for this item only."""
+    kind = local(elem)
+    mime_bytes: bytes | None = None
+    parsed: mime.ParsedMime | None = None
+    mime_elem = elem.find(f"{T}MimeContent")
+    if mime_elem is not None:
+        try:
+            mime_bytes = binascii.a2b_base64(mime_elem.text or "")
+        except (binascii.Error, ValueError) as exc:
+            raise ResponseError("ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.") from exc
+    if mime_bytes is not None and len(mime_bytes) > ctx.limits.max_item_bytes:
+        raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
+    fields: dict[str, str] = {}
+    if mime_bytes is not None:
+        try:
+            parsed = mime.parse(mime_bytes)
+        except Exception as exc:  # noqa: BLE001 - any parser failure is Exchange's conversion failure
+            raise ResponseError("ErrorMimeContentConversionFailed", "MIME content conversion failed.") from exc
+        fields.update(_mime_fields(parsed))
+    ext: list[ExtValue] = []
+    explicit: dict[str, str] = {}
+    typed_size = 0
+    for child in elem:
+        name = local(child)
+        if name == "ExtendedProperty":
+            try:
+                uri, value = props.read_values(child)
+            except props.PropertyError as exc:
+                raise ResponseError("ErrorInvalidExtendedPropertyValue", str(exc)) from exc
+            ext.append(ExtValue(uri.key, uri.ptype, value))
+            continue
+        if name in ("ItemClass", "Subject", "IsRead"):
+            explicit[name] = child.text or ""
+            continue
+        if name in _SKIP_FIELDS:
+            continue
+        xml = etree.tostring(child, encoding="unicode")
+        typed_size += len(xml)
+        fields[name] = xml
+    if mime_bytes is None and typed_size > ctx.limits.max_item_bytes:
+        raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
+    by_key = {e.key: e for e in ext}
+
+    def ext_text(key: str) -> str | None:
+        found = by_key.get(key)
+        return found.value if found is not None and isinstance(found.value, str) else None
+
+    flags_text = ext_text(props.TAG_MESSAGE_FLAGS)
+    flags = int(flags_text) if flags_text is not None else None
+    if flags is not None:
+        is_draft = bool(flags & props.MSGFLAG_UNSENT)
+    else:
+        is_draft = kind in DRAFT_KINDS and not sent_copy
+    if "IsRead" in explicit:
+        is_read = explicit["IsRead"].strip().lower() == "true"
+    elif flags is not None:
+        is_read = bool(flags & props.MSGFLAG_READ)
+    else:
+        is_read = True
+    item_class = (explicit.get("ItemClass") or ext_text(props.TAG_MESSAGE_CLASS)
+                  or (parsed.item_class if parsed else None) or DEFAULT_CLASS.get(kind, "IPM.Note"))
+    subject = explicit.get("Subject")
+    if subject is None:
+        subject = ext_text(props.TAG_SUBJECT)
+    if subject is None and parsed is not None:
+        subject = parsed.subject
+    sent = ext_text(props.TAG_SUBMIT_TIME) or (parsed.date_sent if parsed else None)
+    received = ext_text(props.TAG_DELIVERY_TIME)
+    message_id = parsed.message_id if parsed else None
+    if message_id is None and "InternetMessageId" in fields:
+        message_id = etree.fromstring(fields["InternetMessageId"]).text
+    size = len(mime_bytes) if mime_bytes is not None else typed_size + 200
+    return NewItem(folder_id=folder.id, kind=kind, item_class=item_class, subject=subject, is_draft=is_draft,
+                   is_read=is_read, sent=sent, received=received, size=size, mime=mime_bytes, fields=fields, ext=ext,
+                   attachments=parsed.attachments if parsed else [], message_id=message_id)
+
+
+@operation("CreateItem")
+def create_item(ctx: Context, request: etree._Element) -> str:
+    disposition = request.get("MessageDisposition", "SaveOnly")
+    items_elem = request.find(f"{M}Items")
+    elements = list(items_elem) if items_elem is not None else []
+    refs = folder_refs(request.find(f"{M}SavedItemFolderId"))
+    prepared = [_Prepared(i) for i in range(len(elements))]
+    with ctx.store.connection() as conn:
+        folder_cache: dict[str, FolderRow] = {}
+        mailbox = None
+        for slot, elem in zip(prepared, elements, strict=True):
+            kind = local(elem)
+            try:
+                if refs:
+                    folder = folder_cache.get("saved") or resolve_folder(ctx, conn, refs[0])
+                    folder_cache["saved"] = folder
+                else:
+                    target = "sentitems" if disposition == "SendAndSaveCopy" else DEFAULT_FOLDER.get(kind, "drafts")
+                    folder = folder_cache.get(target) or _distinguished(ctx, conn, target)
+                    folder_cache[target] = folder
+                mailbox = folder.mailbox_id
+                injected = ctx.faults.item_error()
+                if injected:
+                    raise ResponseError(injected, f"Injected fault {injected}.")
+                slot.item = prepare(ctx, elem, folder, sent_copy=disposition != "SaveOnly")
+            except ResponseError as exc:
+                slot.error = (exc.code, exc.text)
+    to_store = [s for s in prepared if s.item is not None]
+    if disposition == "SendOnly":
+        to_store = []
+    row_ids: list[int] = []
+    if to_store:
+        # Parsing happened above, outside the write lock; the batch is one transaction.
+        with ctx.store.write() as conn:
+            row_ids = ctx.store.insert_items(conn, mailbox or 0, [s.item for s in to_store if s.item])
+    by_index = {s.index: row_id for s, row_id in zip(to_store, row_ids, strict=True)}
+    messages = []
+    for slot in prepared:
+        if slot.error is not None:
+            messages.append(soap.error("CreateItem", slot.error[0], slot.error[1], "<m:Items/>"))
+            continue
+        row_id = by_index.get(slot.index)
+        if row_id is None or slot.item is None:
+            messages.append(soap.success("CreateItem", "<m:Items/>"))
+            continue
+        kind = slot.item.kind
+        messages.append(soap.success(
+            "CreateItem", f'<m:Items><t:{kind}><t:ItemId Id="{ids.item_id(mailbox or 0, row_id)}" '
+                          f'ChangeKey="{ids.change_key(1)}"/></t:{kind}></m:Items>'))
+    ctx.count("items_created", len(row_ids))
+    ctx.count("items_failed", sum(1 for s in prepared if s.error))
+    return soap.operation_response("CreateItem", messages)
+
+
+def _distinguished(ctx: Context, conn: object, name: str) -> FolderRow:
+    mailbox = ctx.acting_mailbox()
+    ctx.faults.check_mailbox(mailbox.address)
+    folder = ctx.store.distinguished(conn, mailbox.id, name)  # type: ignore[arg-type]
+    if folder is None:
+        raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
+    return folder

@@ -1,0 +1,477 @@
+"""The HTTP side of the sandbox: SOAP endpoint, Basic/NTLM auth, impersonation, faults, admin endpoints.
+
+A ThreadingHTTPServer with keep-alive (NTLM authenticates a connection, as IIS does), one write per answer,
+and everything a request costs kept to one XML parse, one schema check and one store transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from pipeline.sandbox import ntlm, schema, soap
+from pipeline.sandbox.faults import FaultConfigError, FaultEngine, RequestFaults
+from pipeline.sandbox.limits import Limits
+from pipeline.sandbox.operations import Context, RequestFault, load_all
+from pipeline.sandbox.stats import Stats
+from pipeline.sandbox.store import Account, Mailbox, SandboxStore
+
+log = logging.getLogger("pipeline.sandbox.server")
+
+EWS_PATH = "/EWS/Exchange.asmx"
+ADMIN_PREFIX = "/sandbox/admin"
+SERVER_FILE = "server.json"
+REALM = "sandbox.local"
+
+_SOAP_ENV = f"{{{soap.SOAP_NS}}}"
+_T = f"{{{soap.T_NS}}}"
+#: Containers whose children each get one response message (for faults that answer every message).
+_LIST_CONTAINERS = {"Items", "ItemIds", "FolderIds", "Folders", "ParentFolderIds", "ItemChanges", "SourceIds",
+                    "FolderChanges"}
+
+_IIS_500 = (b"<html><head><title>Runtime Error</title></head><body><h1>Server Error in '/EWS' Application.</h1>"
+            b"<h2>Runtime Error</h2></body></html>")
+_IIS_503 = b"<html><body><h1>Service Unavailable</h1><p>HTTP Error 503. The service is unavailable.</p></body></html>"
+
+
+class LoopbackOnly(ValueError):
+    """A non-loopback bind address without --allow-remote."""
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    if allow_remote:
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        if host == "localhost":
+            return
+    raise LoopbackOnly(f"refusing to listen on non-loopback host {host!r} without --allow-remote")
+
+
+_parsers = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
+        _parsers.parser = parser
+    return parser
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "text/xml; charset=utf-8"
+    drop: bool = False  # close the connection without answering (commit-then-drop)
+    reset: bool = False  # reset the connection without answering
+
+
+class SandboxApp:
+    """What the handlers share: the store, faults, counters and limits of one server."""
+
+    def __init__(self, data_dir: Path, limits: Limits | None = None, validate: bool = True) -> None:
+        self.data_dir = Path(data_dir)
+        self.store = SandboxStore(self.data_dir)
+        self.faults = FaultEngine(self.data_dir)
+        self.stats = Stats(self.data_dir)
+        self.limits = limits or Limits()
+        self.operations = load_all()
+        self.validate = validate and schema.available()
+
+    # -- principals ------------------------------------------------------------------------------------------
+
+    def account_for_ntlm(self, auth: ntlm.Authenticate) -> Account | None:
+        user, domain = auth.user.lower(), auth.domain.lower()
+        for candidate in (user, f"{domain}\\{user}", f"{user}@{domain}"):
+            account = self.store.account(candidate)
+            if account is not None:
+                return account
+        if "@" not in user:
+            matches = [a for a in self.store.accounts() if a.username.split("@")[0].split("\\")[-1] == user]
+            if len(matches) == 1:
+                return matches[0]
+        return None
+
+    def own_mailbox(self, account: Account) -> Mailbox | None:
+        name = account.username.split("\\")[-1]
+        mailbox = self.store.mailbox(name)
+        if mailbox is not None or "@" in name:
+            return mailbox
+        matches = [m for m in self.store.mailboxes() if m.address.split("@")[0] == name]
+        return matches[0] if len(matches) == 1 else None
+
+    # -- SOAP ------------------------------------------------------------------------------------------------
+
+    def handle_soap(self, account: Account, body: bytes) -> Reply:
+        started = time.perf_counter()
+        self.faults.maybe_reload()
+        try:
+            root = etree.fromstring(body, _parser())
+        except etree.XMLSyntaxError as exc:
+            self.stats.add("schema_violations")
+            self.stats.add("malformed_xml")
+            line, column = exc.position if exc.position else (0, 0)
+            return Reply(500, soap.schema_fault(str(exc), line, column))
+        soap_body = root.find(f"{_SOAP_ENV}Body")
+        if soap_body is None or len(soap_body) == 0:
+            self.stats.add("schema_violations")
+            return Reply(500, soap.schema_fault("The request has no SOAP body.", 1, 1))
+        request = soap_body[0]
+        operation = etree.QName(request).localname
+        header = root.find(f"{_SOAP_ENV}Header")
+        impersonated = self._impersonated_address(header)
+        own = None if impersonated else self.own_mailbox(account)
+        faults = self.faults.decide(operation, impersonated or (own.address if own else None))
+        self.stats.add(f"op:{operation}")
+        if faults.reset:
+            return Reply(0, b"", reset=True)
+        if faults.delay:
+            time.sleep(faults.delay)
+        if faults.http_status == 503:
+            return Reply(503, _IIS_503, "text/html")
+        if faults.http_status == 500:
+            return Reply(500, _IIS_500, "text/html")
+        if faults.throttle_ms is not None:
+            return Reply(500, soap.server_busy_fault(faults.throttle_ms))
+        if self.validate:
+            violation = schema.validate(request)
+            if violation is not None:
+                self.stats.add("schema_violations")
+                log.warning("schema violation in %s: %s (line %s)", operation, violation.message, violation.line)
+                return Reply(500, soap.schema_fault(violation.message, violation.line, violation.column))
+        try:
+            mailbox, impersonating = self._acting_mailbox(account, impersonated, own)
+        except RequestFault as exc:
+            self.stats.add(f"fault:{exc.code}")
+            return Reply(500, soap.fault(exc.code, exc.text))
+        ctx = Context(self.store, account, mailbox, impersonating, self.limits, faults)
+        if faults.error_code:
+            return Reply(200, soap.envelope(self._error_everywhere(operation, request, faults)))
+        handler = self.operations.get(operation)
+        if handler is None:
+            self.stats.add("unknown_operations")
+            log.warning("sandbox: operation %s is not implemented", operation)
+            return Reply(200, soap.envelope(soap.operation_response(operation, [soap.error(
+                operation, "ErrorInvalidRequest", f"The sandbox does not implement {operation}.")])))
+        try:
+            answer = handler(ctx, request)
+        except RequestFault as exc:
+            return Reply(500, soap.fault(exc.code, exc.text))
+        except Exception:  # noqa: BLE001 - a bug must answer like a server error, not kill the connection
+            log.error("sandbox: %s failed:\n%s", operation, traceback.format_exc())
+            self.stats.add("internal_errors")
+            return Reply(500, soap.fault("ErrorInternalServerError", "An internal server error occurred."))
+        if ctx.counters:
+            self.stats.add_many(ctx.counters)
+        log.debug("sandbox %s for %s in %.1f ms", operation, mailbox.address if mailbox else "-",
+                  (time.perf_counter() - started) * 1000)
+        self.stats.flush()
+        if faults.commit_then_drop:
+            return Reply(0, b"", drop=True)
+        return Reply(200, soap.envelope(answer))
+
+    @staticmethod
+    def _impersonated_address(header: etree._Element | None) -> str | None:
+        if header is None:
+            return None
+        sid = header.find(f"{_T}ExchangeImpersonation/{_T}ConnectingSID")
+        if sid is None:
+            return None
+        for name in ("PrimarySmtpAddress", "SmtpAddress", "PrincipalName"):
+            value = sid.findtext(f"{_T}{name}")
+            if value:
+                return value.strip().lower()
+        return ""
+
+    def _acting_mailbox(self, account: Account, impersonated: str | None,
+                        own: Mailbox | None) -> tuple[Mailbox | None, bool]:
+        if impersonated is None:
+            return own, False
+        if not account.impersonation:
+            raise RequestFault("ErrorImpersonateUserDenied",
+                               "The account does not have permission to impersonate the requested user.")
+        mailbox = self.store.mailbox(impersonated) if impersonated else None
+        if mailbox is None:
+            raise RequestFault("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+        return mailbox, True
+
+    @staticmethod
+    def _error_everywhere(operation: str, request: etree._Element, faults: RequestFaults) -> str:
+        count = 1
+        for child in request:
+            if etree.QName(child).localname in _LIST_CONTAINERS:
+                count = max(len(child), 1)
+                break
+        text = f"Injected fault {faults.error_code}."
+        return soap.operation_response(operation, [soap.error(operation, faults.error_code, text)] * count)
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
+        self.app = app
+        super().__init__(address, Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        shown = f"[{host}]" if ":" in str(host) else host
+        return f"http://{shown}:{port}{EWS_PATH}"
+
+    @property
+    def admin_url(self) -> str:
+        return self.url.replace(EWS_PATH, ADMIN_PREFIX)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Microsoft-IIS/10.0"
+    sys_version = ""
+    server: SandboxHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.ntlm_account: Account | None = None
+        self.ntlm_challenge: bytes | None = None
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("http %s " + format, self.client_address[0], *args)
+
+    # -- plumbing ------------------------------------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/xml; charset=utf-8",
+              extra: list[tuple[str, str]] | None = None) -> None:
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+                 f"Content-Type: {content_type}", f"Content-Length: {len(body)}",
+                 "Server: Microsoft-IIS/10.0", "X-AspNet-Version: 4.0.30319", "X-Powered-By: ASP.NET"]
+        for key, value in extra or []:
+            lines.append(f"{key}: {value}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering 413 (the body is drained so the connection stays usable)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        limit = self.server.app.limits.max_request_bytes
+        if length > limit:
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            self.server.app.stats.add("http_413")
+            self._send(413, b"<html><body><h1>413 Request Entity Too Large</h1></body></html>", "text/html")
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _unauthorized(self, ntlm_token: str | None = None) -> None:
+        self.server.app.stats.add("http_401")
+        if ntlm_token:
+            headers = [("WWW-Authenticate", f"NTLM {ntlm_token}")]
+        else:
+            headers = [("WWW-Authenticate", "NTLM"), ("WWW-Authenticate", f'Basic realm="{REALM}"')]
+        self._send(401, b"", "text/html", headers)
+
+    def _authenticate(self) -> Account | None:
+        """The caller's account, or None after a 401 (which may carry the NTLM challenge)."""
+        header = self.headers.get("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        scheme = scheme.lower()
+        app = self.server.app
+        if scheme == "basic":
+            try:
+                user, _, password = base64.b64decode(token.strip()).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user, password = "", ""
+            account = app.store.check_password(user, password) if user else None
+            if account is None:
+                log.info("sandbox: Basic login refused for %r", user)
+                self._unauthorized()
+            return account
+        if scheme in ("ntlm", "negotiate"):
+            try:
+                raw = base64.b64decode(token.strip())
+                kind = ntlm.message_type(raw)
+                if kind == 1:
+                    message, self.ntlm_challenge = ntlm.challenge(raw)
+                    self.ntlm_account = None
+                    self._unauthorized(base64.b64encode(message).decode())
+                    return None
+                if kind == 3 and self.ntlm_challenge is not None:
+                    auth = ntlm.parse_authenticate(raw)
+                    found: list[Account] = []
+
+                    def secret(a: ntlm.Authenticate) -> bytes | None:
+                        account = app.account_for_ntlm(a)
+                        if account is None:
+                            return None
+                        found.append(account)
+                        return account.nt_hash
+
+                    ok = ntlm.verify(auth, self.ntlm_challenge, secret)
+                    self.ntlm_challenge = None
+                    if ok and found:
+                        self.ntlm_account = found[0]
+                        return found[0]
+                    log.info("sandbox: NTLM login refused for %r", auth.user)
+            except (ntlm.NtlmError, binascii.Error, struct.error, ValueError):
+                log.info("sandbox: malformed NTLM token")
+            self.ntlm_account = None
+            self._unauthorized()
+            return None
+        if self.ntlm_account is not None:
+            return self.ntlm_account  # an NTLM-authenticated keep-alive connection, as IIS keeps it
+        self._unauthorized()
+        return None
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    # -- verbs ---------------------------------------------------------------------------------------------------
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        path = urlsplit(self.path).path
+        if path.lower() == EWS_PATH.lower():
+            self._ews()
+        elif path.startswith(ADMIN_PREFIX):
+            self._admin("POST", path)
+        else:
+            self._read_body()
+            self._send(404, b"", "text/html")
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = urlsplit(self.path).path
+        if path.startswith(ADMIN_PREFIX):
+            self._admin("GET", path)
+        elif path.lower() == EWS_PATH.lower():
+            if self._authenticate() is not None:
+                self._send(200, b"<html><body>Exchange Web Services (sandbox)</body></html>", "text/html")
+        else:
+            self._send(404, b"", "text/html")
+
+    def _ews(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        account = self._authenticate()
+        if account is None:
+            return
+        app = self.server.app
+        reply = app.handle_soap(account, body)
+        if reply.reset:
+            self._reset()
+            return
+        if reply.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self._send(reply.status, reply.body, reply.content_type)
+
+    def _admin(self, method: str, path: str) -> None:
+        body = self._read_body() if method == "POST" else b""
+        if body is None:
+            return
+        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            self._send(403, b'{"error": "admin endpoints answer loopback clients only"}', "application/json")
+            return
+        app = self.server.app
+        name = path[len(ADMIN_PREFIX):].strip("/")
+        if name == "faults" and method == "POST":
+            try:
+                config = json.loads(body or b"{}")
+                app.faults.configure(config)
+            except (ValueError, FaultConfigError) as exc:
+                self._json(400, {"error": str(exc)})
+                return
+            self._json(200, {"ok": True, "faults": app.faults.snapshot()})
+        elif name == "faults":
+            self._json(200, app.faults.snapshot())
+        elif name == "stats":
+            self._json(200, server_stats(app))
+        else:
+            self._json(404, {"error": f"unknown admin endpoint {name!r}"})
+
+    def _json(self, status: int, value: Any) -> None:
+        self._send(status, json.dumps(value, indent=1).encode(), "application/json")
+
+
+def server_stats(app: SandboxApp) -> dict[str, Any]:
+    snapshot = app.stats.snapshot()
+    snapshot["schema_validation"] = app.validate
+    snapshot["schema_violations"] = snapshot["counters"].get("schema_violations", 0)
+    snapshot["faults"] = app.faults.snapshot()
+    return snapshot
+
+
+def make_server(data_dir: Path, host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False,
+                limits: Limits | None = None) -> SandboxHTTPServer:
+    check_host(host, allow_remote)
+    app = SandboxApp(data_dir, limits)
+    return SandboxHTTPServer((host, port), app)
+
+
+def write_server_file(server: SandboxHTTPServer) -> Path:
+    import os
+
+    path = server.app.data_dir / SERVER_FILE
+    path.write_text(json.dumps({"pid": os.getpid(), "url": server.url, "admin_url": server.admin_url,
+                                "port": server.server_address[1]}), encoding="utf-8")
+    return path
+
+
+def serve(server: SandboxHTTPServer, stop: threading.Event | None = None) -> None:
+    """Run until `stop` is set (or forever); flushes counters and removes server.json on the way out."""
+    server_file = write_server_file(server)
+    flusher_stop = threading.Event()
+
+    def flush_loop() -> None:
+        while not flusher_stop.wait(1.0):
+            server.app.stats.flush()
+
+    threading.Thread(target=flush_loop, name="sandbox-stats", daemon=True).start()
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), server.shutdown()), name="sandbox-stop", daemon=True).start()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        flusher_stop.set()
+        server.server_close()
+        server.app.stats.flush(force=True)
+        server.app.store.close()
+        try:
+            server_file.unlink()
+        except FileNotFoundError:
+            pass
