@@ -6,6 +6,7 @@ convert/ hands plain values keyed by exchangelib field names; this module makes 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from exchangelib import (
@@ -127,6 +128,16 @@ def _field_value(name: str, value: Any, fields: dict[str, Any]) -> Any:
     return _ews(value)
 
 
+def _coerce(value: Any, ews_field: Any) -> Any:
+    """Small type adjustments exchangelib insists on: date-only fields, decimals."""
+    value_cls = getattr(ews_field, "value_cls", None)
+    if isinstance(value, EWSDateTime) and value_cls is EWSDate:
+        return value.date()  # date-only fields (task due and start dates)
+    if value_cls is Decimal and isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return value
+
+
 def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
     """The exchangelib item to create for one UploadItem, fingerprint and preserved state stamped on."""
     cls = ITEM_TYPES.get(upload.kind, Message)
@@ -141,7 +152,7 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
             continue
         if name not in known:
             continue  # convert/ may describe more than this server version's item type holds
-        converted = _field_value(name, value, upload.fields)
+        converted = _coerce(_field_value(name, value, upload.fields), cls.get_field_by_fieldname(name))
         if converted is not None:
             kwargs[name] = converted
     if upload.mime is not None:
