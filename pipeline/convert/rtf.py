@@ -63,9 +63,7 @@ def open_rtf(data: bytes) -> RtfBody:
     kind = _encapsulation(rtf)
     if kind in ("html", "text"):
         try:
-            from RTFDE.deencapsulate import DeEncapsulator
-
-            found = DeEncapsulator(rtf)
+            found = _deencapsulator()(rtf, grammar=_grammar())
             found.deencapsulate()
             content = found.content
             value = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else str(content)
@@ -77,6 +75,37 @@ def open_rtf(data: bytes) -> RtfBody:
                 return RtfBody(rtf, "text", text=rtf_to_text(rtf))
             return RtfBody(rtf, "rtf", text=rtf_to_text(rtf))
     return RtfBody(rtf, "rtf", text=rtf_to_text(rtf))
+
+
+_CACHE: dict[str, object] = {}
+
+
+def _grammar() -> str:
+    if "grammar" not in _CACHE:
+        from RTFDE.grammar import make_concise_grammar
+
+        _CACHE["grammar"] = make_concise_grammar()
+    return _CACHE["grammar"]  # type: ignore[return-value]
+
+
+def _deencapsulator() -> type:
+    """RTFDE's DeEncapsulator, but building its Lark parser once: per item it costs ~80 ms."""
+    if "class" not in _CACHE:
+        from lark import Lark
+        from RTFDE.deencapsulate import DeEncapsulator
+
+        class CachedDeEncapsulator(DeEncapsulator):
+            def parse_rtf(self, rtf: bytes) -> None:
+                parser = _CACHE.get("parser")
+                if parser is None:
+                    parser = Lark(self.grammar, parser="lalr", keep_all_tokens=True, use_bytes=True,
+                                  propagate_positions=True)
+                    _CACHE["parser"] = parser
+                self.parser = parser
+                self.full_tree = parser.parse(rtf)
+
+        _CACHE["class"] = CachedDeEncapsulator
+    return _CACHE["class"]  # type: ignore[return-value]
 
 
 # Destinations whose text is not part of the document body.
