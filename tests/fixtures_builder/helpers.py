@@ -76,15 +76,29 @@ def read_store(path: Path) -> dict[str, ReadFolder]:
     out: dict[str, ReadFolder] = {}
 
     def walk(folder: pypff.folder, path: str) -> None:
-        rf = ReadFolder(name=folder.name or "")
+        try:
+            name = folder.name or ""
+        except OSError as exc:
+            name = ""
+            out.setdefault("!errors", ReadFolder("!errors")).errors.append(str(exc))
+        rf = ReadFolder(name=name)
         out[path] = rf
-        for i in range(folder.number_of_sub_messages):
+        try:
+            count = folder.number_of_sub_messages
+        except OSError as exc:
+            rf.errors.append(str(exc))
+            count = 0
+        for i in range(count):
             try:
                 rf.items.append(read_item(folder.get_sub_message(i)))
             except OSError as exc:
                 rf.errors.append(str(exc))
-        for sub in folder.sub_folders:
-            walk(sub, f"{path}/{escape(sub.name)}" if path else escape(sub.name))
+        for n, sub in enumerate(folder.sub_folders):
+            try:
+                sub_name = escape(sub.name)
+            except OSError:
+                sub_name = f"!unreadable-{n}"
+            walk(sub, f"{path}/{sub_name}" if path else sub_name)
 
     walk(f.get_root_folder(), "")
     f.close()
