@@ -80,8 +80,8 @@ def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Setting
 
 
 def run_map(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.cli import UsageError
     from pipeline.commands import target_for
+    from pipeline.errors import UsageError
     from pipeline.progress import make_progress
 
     path = Path(args.map)
@@ -112,8 +112,8 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def verify_map(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.cli import UsageError
     from pipeline.commands import target_for
+    from pipeline.errors import UsageError
     from pipeline.verify import render, verify_mailbox
 
     path = Path(args.map)

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pipeline import __version__
+from pipeline.errors import UsageError
 from pipeline.settings import Settings, SettingsError, load_settings
 
 EXIT_OK = 0
@@ -18,10 +19,6 @@ EXIT_USAGE = 2
 
 #: Words that name a subcommand; anything else after `rebuild` means the main job (`rebuild run`).
 SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox")
-
-
-class UsageError(Exception):
-    """Bad usage or bad input: printed as one line, exit code 2."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -119,3 +116,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+__all__ = ["UsageError", "main"]

@@ -118,7 +118,7 @@ def target_for(settings: Settings, args: argparse.Namespace, mailboxes: list[str
 # -- run ----------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.bulk import run_rows
-    from pipeline.cli import UsageError
+    from pipeline.errors import UsageError
     from pipeline.mapping import MappingRow
     from pipeline.progress import make_progress
     from pipeline.report import render_summary
@@ -161,7 +161,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.cli import UsageError
+    from pipeline.errors import UsageError
     from pipeline.run import RunOptions
     from pipeline.verify import render, verify_mailbox
 

@@ -28,5 +28,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
             timeout: float = 300, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run `rebuild` as a real process, the way an admin does."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or REPO, timeout=timeout, input=input)
+
+
+@pytest.fixture(scope="session")
+def small_ost() -> Path:
+    """The canonical small fixture (every item kind, localized names) as an OST, built once per cache."""
+    import fixtures
+
+    return fixtures.cached("small", format="ost")

@@ -159,6 +159,8 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
         kwargs["mime_content"] = upload.mime
     for prop in upload.extended:
         kwargs[register(prop)] = ews_value(prop.value)
+        if prop.tag == 0x0E07 and "is_read" in known and isinstance(prop.value, int):
+            kwargs["is_read"] = bool(prop.value & 0x1)  # IsRead too: servers differ in honouring the flags
     kwargs[FINGERPRINT_FIELD] = upload.fingerprint
     item = cls(account=account, folder=folder, **kwargs)
     for attachment in attachments:
