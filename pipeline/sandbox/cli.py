@@ -6,6 +6,7 @@ Registered into the rebuild CLI by `register`, and runnable alone as `python -m 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import logging
@@ -54,6 +55,9 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     p.add_argument("--max-item-mb", type=float, help="per-item size limit in MB (default 25)")
+    p.add_argument("--max-request-mb", type=float, help="request size limit in MB (default 35)")
+    p.add_argument("--max-item-bytes", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--max-request-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument("--ready-file", metavar="PATH", help=argparse.SUPPRESS)
     p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
@@ -91,8 +95,13 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.sandbox.server import LoopbackOnly, make_server, serve
 
     limits = Limits()
-    if args.max_item_mb:
-        limits = Limits(max_item_bytes=int(args.max_item_mb * 1024 * 1024))
+    item_bytes = args.max_item_bytes or (int(args.max_item_mb * 1024 * 1024) if args.max_item_mb else None)
+    request_bytes = args.max_request_bytes or (
+        int(args.max_request_mb * 1024 * 1024) if args.max_request_mb else None)
+    if item_bytes:
+        limits = dataclasses.replace(limits, max_item_bytes=item_bytes)
+    if request_bytes:
+        limits = dataclasses.replace(limits, max_request_bytes=request_bytes)
     try:
         server = make_server(_data_dir(args, settings), args.host, args.port, args.allow_remote, limits)
     except LoopbackOnly as exc:

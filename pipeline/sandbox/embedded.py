@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from pipeline.sandbox.cli import READY_PREFIX
 from pipeline.sandbox.faults import FaultEngine
+from pipeline.sandbox.limits import Limits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -106,34 +107,39 @@ class SandboxHandle:
 
 
 def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0, faults: dict[str, Any] | None = None,
-          in_process: bool = False, log_level: str = "info") -> SandboxHandle:
-    """Start a sandbox on `data_dir` (created if needed) and wait until it answers."""
+          in_process: bool = False, log_level: str = "info", limits: Limits | None = None) -> SandboxHandle:
+    """Start a sandbox on `data_dir` (created if needed) and wait until it answers.
+
+    `faults` replaces the data folder's faults.json before the start; `limits` overrides size limits.
+    """
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if faults is not None:
         FaultEngine(data_dir).configure(faults)
     if in_process:
-        return _start_thread(data_dir, host, port)
-    return _start_process(data_dir, host, port, log_level)
+        return _start_thread(data_dir, host, port, limits)
+    return _start_process(data_dir, host, port, log_level, limits)
 
 
-def _start_thread(data_dir: Path, host: str, port: int) -> SandboxHandle:
+def _start_thread(data_dir: Path, host: str, port: int, limits: Limits | None) -> SandboxHandle:
     from pipeline.sandbox.server import make_server, serve
 
-    server = make_server(data_dir, host, port)
+    server = make_server(data_dir, host, port, limits=limits)
     stop = threading.Event()
     thread = threading.Thread(target=serve, args=(server, stop), name="sandbox-server", daemon=True)
     thread.start()
     return SandboxHandle(server.url, server.admin_url, data_dir, thread=thread, stop_event=stop)
 
 
-def _start_process(data_dir: Path, host: str, port: int, log_level: str) -> SandboxHandle:
+def _start_process(data_dir: Path, host: str, port: int, log_level: str, limits: Limits | None) -> SandboxHandle:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     log_path = data_dir / "server.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
     command = [sys.executable, "-m", "pipeline.sandbox", "serve", "--log-level", log_level, "--data", str(data_dir),
                "--host", host, "--port", str(port), "--watch-stdin", "--parent-pid", str(os.getpid())]
+    if limits is not None:
+        command += ["--max-item-bytes", str(limits.max_item_bytes), "--max-request-bytes", str(limits.max_request_bytes)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                cwd=str(REPO_ROOT), env=env)
     assert process.stdout is not None

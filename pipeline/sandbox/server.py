@@ -101,6 +101,8 @@ class SandboxApp:
 
     def account_for_ntlm(self, auth: ntlm.Authenticate) -> Account | None:
         user, domain = auth.user.lower(), auth.domain.lower()
+        if "\\" in user:  # 'DOMAIN\\user' given whole as a UPN-looking name
+            domain, _, user = user.rpartition("\\")
         for candidate in (user, f"{domain}\\{user}", f"{user}@{domain}"):
             account = self.store.account(candidate)
             if account is not None:

@@ -102,6 +102,7 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     ext: list[ExtValue] = []
     explicit: dict[str, str] = {}
     typed_size = 0
+    read_state: bool | None = None  # IsRead and MSGFLAG_READ both set it; applied in document order
     for child in elem:
         name = local(child)
         if name == "ExtendedProperty":
@@ -110,9 +111,13 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
             except props.PropertyError as exc:
                 raise ResponseError("ErrorInvalidExtendedPropertyValue", str(exc)) from exc
             ext.append(ExtValue(uri.key, uri.ptype, value))
+            if uri.key == props.TAG_MESSAGE_FLAGS and isinstance(value, str):
+                read_state = bool(int(value) & props.MSGFLAG_READ)
             continue
         if name in ("ItemClass", "Subject", "IsRead"):
             explicit[name] = child.text or ""
+            if name == "IsRead":
+                read_state = (child.text or "").strip().lower() in ("true", "1")
             continue
         if name in _SKIP_FIELDS:
             continue
@@ -133,12 +138,7 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         is_draft = bool(flags & props.MSGFLAG_UNSENT)
     else:
         is_draft = kind in DRAFT_KINDS and not sent_copy
-    if "IsRead" in explicit:
-        is_read = explicit["IsRead"].strip().lower() == "true"
-    elif flags is not None:
-        is_read = bool(flags & props.MSGFLAG_READ)
-    else:
-        is_read = True
+    is_read = True if read_state is None else read_state
     item_class = (explicit.get("ItemClass") or ext_text(props.TAG_MESSAGE_CLASS)
                   or (parsed.item_class if parsed else None) or DEFAULT_CLASS.get(kind, "IPM.Note"))
     subject = explicit.get("Subject")

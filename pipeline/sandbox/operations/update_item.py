@@ -53,7 +53,7 @@ def _apply(ctx: Context, conn: object, row_id: int, updates: etree._Element) -> 
             raise ResponseError("ErrorInvalidPropertySet", f"No value given for {name}.")
         if name in _COLUMNS:
             text = value_elem.text or ""
-            value_sql: object = int(text.strip().lower() == "true") if name == "IsRead" else text
+            value_sql: object = int(text.strip().lower() in ("true", "1")) if name == "IsRead" else text
             db.execute(f"UPDATE items SET {_COLUMNS[name]}=? WHERE id=?", (value_sql, row_id))  # type: ignore
         else:
             fields[name] = etree.tostring(value_elem, encoding="unicode")
