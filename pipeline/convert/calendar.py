@@ -68,6 +68,9 @@ def calendar_fields(item: SourceItem, domain: str) -> tuple[dict[str, Any], list
     description = props.named_text(item, mapi.PSETID_APPOINTMENT, mapi.LID_TIMEZONE_DESCRIPTION)
     if description:
         fields["timezone_description"] = description
+        # Without a TZDEFINITION the description is all we have; some writers put the key name there.
+        if "start_timezone" not in fields and not description.lstrip().startswith("("):
+            fields["start_timezone"] = fields.setdefault("end_timezone", description)
     location = props.named_text(item, mapi.PSETID_APPOINTMENT, mapi.LID_LOCATION)
     if location:
         fields["location"] = location

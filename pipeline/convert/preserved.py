@@ -68,12 +68,14 @@ def _plain(value: Any) -> Any:
 
 
 def is_draft(item: SourceItem) -> bool:
-    """An unsent draft: flagged unsent and never submitted nor delivered."""
+    """An unsent draft: flagged unsent, and nothing shows it ever went through a transport."""
     flags = props.integer(item, mapi.PR_MESSAGE_FLAGS) or 0
     if not flags & mapi.MSGFLAG_UNSENT:
         return False
-    return (props.time(item, mapi.PR_CLIENT_SUBMIT_TIME) is None and props.time(item, mapi.PR_MESSAGE_DELIVERY_TIME)
-            is None and not props.text(item, mapi.PR_TRANSPORT_MESSAGE_HEADERS))
+    # Delivered mail carries transport headers or a received-by; tools that leave UNSENT on imported
+    # mail do not invent those, so their items are not taken for drafts.
+    return not (props.text(item, mapi.PR_TRANSPORT_MESSAGE_HEADERS) or props.text(item, mapi.PR_RECEIVED_BY_NAME)
+                or props.text(item, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS))
 
 
 def message_flags(item: SourceItem) -> int:

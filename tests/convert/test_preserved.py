@@ -16,7 +16,7 @@ def received(extra=None):
     props = {mapi.PR_MESSAGE_FLAGS: mapi.MSGFLAG_READ | mapi.MSGFLAG_UNSENT | mapi.MSGFLAG_HASATTACH,
              mapi.PR_CLIENT_SUBMIT_TIME: WHEN, mapi.PR_MESSAGE_DELIVERY_TIME: WHEN + timedelta(seconds=3),
              mapi.PR_INTERNET_MESSAGE_ID: "<m1@example.com>", mapi.PR_SENDER_EMAIL_ADDRESS: "a@example.com",
-             mapi.PR_BODY: "body", mapi.PR_IMPORTANCE: 0, mapi.PR_SENSITIVITY: 1, mapi.PR_FLAG_STATUS: 2}
+             mapi.PR_BODY: "body", mapi.PR_IMPORTANCE: 0, mapi.PR_RECEIVED_BY_NAME: "Me", mapi.PR_SENSITIVITY: 1, mapi.PR_FLAG_STATUS: 2}
     props.update(extra or {})
     return props
 
@@ -25,7 +25,7 @@ def test_standard_properties():
     source = item(props=received(), named={(mapi.PS_PUBLIC_STRINGS, "Keywords"): ["Work"],
                                            (mapi.PSETID_TASK, mapi.LID_TASK_DUE_DATE): WHEN})
     names = extended_by_name(convert_item(source))
-    assert names["0x0E07"].value == mapi.MSGFLAG_READ  # read kept, not a draft: UNSENT cleared
+    assert names["0x0E07"].value == mapi.MSGFLAG_READ  # read kept; it was received, so UNSENT is cleared
     assert names["0x0E06"].value == WHEN + timedelta(seconds=3)
     assert names["0x0039"].mapi_type == "SystemTime"
     assert (names["0x0017"].value, names["0x0036"].value, names["0x1090"].value) == (0, 1, 2)
