@@ -70,6 +70,8 @@ def members(item: SourceItem) -> tuple[list[dict[str, Any]], list[str]]:
 
 def distlist_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
     fields = base_fields(item)
+    for key in ("reminder_is_set", "reminder_minutes_before_start", "reminder_due_by"):
+        fields.pop(key, None)  # a DistributionList has no reminder in EWS
     name = (props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_DISTRIBUTION_LIST_NAME)
             or props.text(item, mapi.PR_DISPLAY_NAME) or fields.get("subject") or "")
     fields["display_name"] = name
