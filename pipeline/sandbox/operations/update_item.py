@@ -48,7 +48,7 @@ def _apply(ctx: Context, conn: object, row_id: int, updates: etree._Element) -> 
             fields.pop(name, None)
             continue
         holder = change[1] if len(change) > 1 else None
-        value_elem = holder[0].find(f"{T}{name}") if holder is not None and len(holder) else None
+        value_elem = holder.find(f"{T}{name}") if holder is not None else None
         if value_elem is None:
             raise ResponseError("ErrorInvalidPropertySet", f"No value given for {name}.")
         if name in _COLUMNS:
