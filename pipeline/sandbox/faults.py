@@ -156,7 +156,8 @@ class FaultEngine:
         self._mtime: float | None = None
         self._seed = 0
         self._rules: list[Rule] = []
-        self._totals: dict[str, int] = {}
+        self._totals: dict[str, int] = {}  # injected under the current rules
+        self._lifetime: dict[str, int] = {}  # injected since the server started
         self.maybe_reload()
 
     def maybe_reload(self) -> None:
@@ -183,6 +184,7 @@ class FaultEngine:
         seed, rules = parse_rules(config)
         with self._lock:
             self._seed, self._rules = seed, rules
+            self._totals = {}
 
     def configure(self, config: dict[str, Any]) -> None:
         """Replace the rules (validating first) and persist them so a restart keeps them."""
@@ -206,7 +208,7 @@ class FaultEngine:
                     continue
                 if not rule.fire():
                     continue
-                self._totals[rule.kind] = self._totals.get(rule.kind, 0) + 1
+                self._count(rule.kind)
                 if rule.kind == "delay":
                     result.delay += rule.seconds
                 elif rule.kind == "reset":
@@ -227,19 +229,24 @@ class FaultEngine:
         with self._lock:
             for rule in self._rules:
                 if rule.kind == "item_error" and rule.applies(operation, mailbox) and rule.fire():
-                    self._totals["item_error"] = self._totals.get("item_error", 0) + 1
+                    self._count("item_error")
                     return rule.code
         return None
+
+    def _count(self, kind: str) -> None:
+        self._totals[kind] = self._totals.get(kind, 0) + 1
+        self._lifetime[kind] = self._lifetime.get(kind, 0) + 1
 
     def mailbox_error(self, operation: str, address: str) -> str | None:
         with self._lock:
             for rule in self._rules:
                 if (rule.kind == "error" and rule.mailbox is not None and rule.applies(operation, address)
                         and rule.count is None and rule.rate >= 1.0):
+                    self._count("error")
                     return rule.code
         return None
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"seed": self._seed, "injected": dict(self._totals),
+            return {"seed": self._seed, "injected": dict(self._totals), "injected_total": dict(self._lifetime),
                     "rules": [r.describe() for r in self._rules]}
