@@ -98,3 +98,20 @@ def test_spec_errors_are_loud() -> None:
         fixtures.load_spec({"folders": [{"name": "A", "role": "inboxx"}]})
     with pytest.raises(fixtures.SpecError, match="unknown kind"):
         fixtures.load_spec({"folders": [{"name": "A", "items": [{"kind": "fax"}]}]})
+
+
+def test_file_beyond_128_amaps_has_fmap_and_reads(tmp_path: Path) -> None:
+    spec = {"folders": [{"name": "Inbox", "role": "inbox"}],
+            "bulk": [{"count": 400, "size_min": 90000, "size_max": 110000, "folders": 2, "seed": 5,
+                      "parent": "Inbox", "attachment_ratio": 1.0}]}
+    path = tmp_path / "big.pst"
+    manifest = fixtures.build(spec, path, item_details=False)
+    r = NdbReader(path)
+    fm = r.fmt
+    assert manifest.size > fm.amap_first + 129 * fm.amap_coverage
+    region = fm.amap_first + 128 * fm.amap_coverage
+    kinds = [r.data[region + i * fm.page_size + fm.page_data] for i in range(3)]
+    assert kinds == [0x84, 0x83, 0x82]  # AMap, PMap (every 8th), FMap (after the header's 128)
+    tree = read_store(path)
+    assert sum(len(f.items) for f in tree.values()) == 400
+    assert not any(f.errors for f in tree.values())
