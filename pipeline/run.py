@@ -22,10 +22,12 @@ from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.settings import Settings
 from pipeline.source import open_source
+from pipeline.target import retry
 from pipeline.target.connect import Target, open_account
 from pipeline.target.errors import MailboxFatalError, describe
 from pipeline.target.folders import FolderMirror, skip_reason
-from pipeline.target.upload import Batcher, Outcome, RetryPolicy, Uploader
+from pipeline.target.retry import RetryPolicy
+from pipeline.target.upload import Batcher, Outcome, Uploader
 
 log = structlog.get_logger(__name__)
 
@@ -111,6 +113,7 @@ class MailboxRun:
         self.journal = journal
         self.progress = progress or (lambda event, data: None)
         self.summary = Summary(options.mailbox, str(options.ost))
+        self.policy = RetryPolicy(settings.max_attempts, settings.backoff_initial, settings.backoff_max)
         self.source_id = ""
         self._folder_failed = False
         self._folder_path = ""
@@ -156,16 +159,10 @@ class MailboxRun:
                 mirror = uploader = None
                 if not opts.dry_run:
                     assert self.target is not None
-                    try:
-                        account = open_account(self.target, opts.mailbox)
-                        account.msg_folder_root  # noqa: B018 - the first request: proves access now
-                    except MailboxFatalError:
-                        raise
-                    except Exception as exc:
-                        raise MailboxFatalError(f"cannot open mailbox {opts.mailbox}: {describe(exc)}") from exc
+                    account = open_account(self.target, opts.mailbox)
+                    retry.call(lambda: account.msg_folder_root, self.policy)  # the first request proves access
                     mirror = FolderMirror(account, opts.target_root)
-                    uploader = Uploader(account, self._record, RetryPolicy(
-                        self.settings.max_attempts, self.settings.backoff_initial, self.settings.backoff_max))
+                    uploader = Uploader(account, self._record, self.policy)
                 folder_skips: Counter[str] = Counter()
                 folders = source.folders()
                 total = sum(f.item_count for f in folders if not self._folder_skip(f))
@@ -236,7 +233,7 @@ class MailboxRun:
         known = self.journal.done_fingerprints(opts.mailbox, path)
         ews_folder = None
         if mirror is not None and uploader is not None:
-            ews_folder = mirror.ensure(folder)
+            ews_folder = retry.call(lambda: mirror.ensure(folder), self.policy)
             known |= uploader.server_fingerprints(ews_folder)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
         batcher = Batcher(self.settings.batch_items, self.settings.batch_bytes)

@@ -20,6 +20,7 @@ from exchangelib import (
     EWSTimeZone,
     FileAttachment,
     HTMLBody,
+    ItemAttachment,
     Mailbox,
     Message,
     PostItem,
@@ -69,7 +70,7 @@ def _mailbox(entry: Any) -> Mailbox:
 def _attendees(values: list[Any]) -> list[Attendee]:
     result = []
     for entry in values:
-        response = (entry.get("response") if isinstance(entry, dict) else None) or "Unknown"
+        response = (entry.get("response_type") if isinstance(entry, dict) else None) or "Unknown"
         result.append(Attendee(mailbox=_mailbox(entry), response_type=response))
     return result
 
@@ -94,10 +95,17 @@ def _recurrence(spec: dict[str, Any]) -> Recurrence:
     return Recurrence(pattern=pattern, boundary=boundary)
 
 
-def _attachments(values: list[dict[str, Any]]) -> list[FileAttachment]:
-    return [FileAttachment(name=a.get("name") or "attachment", content=a.get("content") or b"",
-                           content_type=a.get("content_type"), content_id=a.get("content_id"),
-                           is_inline=bool(a.get("is_inline"))) for a in values]
+def _attachments(values: list[dict[str, Any]]) -> list[Any]:
+    """Files, and embedded items ({name, item_mime}) as item attachments holding a MIME message."""
+    result: list[Any] = []
+    for a in values:
+        if a.get("item_mime") is not None:
+            result.append(ItemAttachment(name=a.get("name") or "item", item=Message(mime_content=a["item_mime"])))
+        else:
+            result.append(FileAttachment(name=a.get("name") or "attachment", content=a.get("content") or b"",
+                                         content_type=a.get("content_type"), content_id=a.get("content_id"),
+                                         is_inline=bool(a.get("is_inline"))))
+    return result
 
 
 def _field_value(name: str, value: Any, fields: dict[str, Any]) -> Any:
@@ -143,7 +151,7 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
     cls = ITEM_TYPES.get(upload.kind, Message)
     known = {f.name for f in cls.FIELDS}
     kwargs: dict[str, Any] = {}
-    attachments: list[FileAttachment] = []
+    attachments: list[Any] = []
     for name, value in upload.fields.items():
         if name == "body_type":
             continue

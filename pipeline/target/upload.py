@@ -11,22 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 from exchangelib import Account
 from exchangelib.items import SAVE_ONLY, SEND_TO_NONE
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from pipeline.model import UploadItem
-from pipeline.target.errors import ErrorKind, MailboxFatalError, back_off_hint, classify, describe
+from pipeline.target import retry
+from pipeline.target.errors import ErrorKind, MailboxFatalError, classify, describe
 from pipeline.target.items import build_item
 from pipeline.target.properties import FINGERPRINT_FIELD, register_fingerprint
 
-log = structlog.get_logger(__name__)
-
 #: Page size when reading fingerprints back (Exchange's default FindItem page limit).
 FINGERPRINT_PAGE = 1000
-#: The longest server-requested back-off we honour before treating the server as down.
-MAX_HONOURED_BACKOFF = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +34,6 @@ class Outcome:
     error: str | None = None
 
 
-@dataclass(slots=True)
-class RetryPolicy:
-    max_attempts: int = 8
-    initial: float = 0.5
-    maximum: float = 60.0
-
-
 @dataclass
 class UploadStats:
     requests: int = 0
@@ -53,22 +41,14 @@ class UploadStats:
     in_doubt_found: int = 0  # items a retry found already stored (the server committed, we never heard)
 
 
-class _Transient(Exception):
-    """Raised inside the retry loop for a batch whose request failed in a retryable way."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(describe(cause))
-        self.cause = cause
-
-
 class Uploader:
     """Sends batches into one folder at a time and reports an Outcome per item through on_outcomes."""
 
     def __init__(self, account: Account, on_outcomes: Callable[[list[Outcome]], None],
-                 policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 policy: retry.RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.account = account
         self.on_outcomes = on_outcomes
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or retry.RetryPolicy()
         self.sleep = sleep
         self.stats = UploadStats()
         register_fingerprint()
@@ -76,9 +56,12 @@ class Uploader:
     # -- reading back -----------------------------------------------------------------------------
     def server_fingerprints(self, folder: Any) -> set[str]:
         """Every fingerprint stamped in the folder, paged, that property only."""
-        query = folder.all().only(FINGERPRINT_FIELD)
-        query.page_size = FINGERPRINT_PAGE
-        return self._retrying(lambda: {v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v})
+        def read() -> set[str]:
+            query = folder.all().only(FINGERPRINT_FIELD)
+            query.page_size = FINGERPRINT_PAGE
+            return {v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v}
+
+        return retry.call(read, self.policy, self.sleep)
 
     def present_among(self, folder: Any, fingerprints: list[str]) -> set[str]:
         """Which of these fingerprints the folder already holds (one restricted FindItem)."""
@@ -88,22 +71,13 @@ class Uploader:
         query.page_size = FINGERPRINT_PAGE
         return {v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v}
 
-    def _retrying(self, call: Callable[[], Any]) -> Any:
-        for attempt in self._retry_loop():
-            with attempt:
-                try:
-                    return call()
-                except Exception as exc:
-                    self._raise_classified(exc)
-        raise AssertionError("unreachable")
-
     # -- sending ----------------------------------------------------------------------------------
     def send(self, folder: Any, batch: list[UploadItem]) -> None:
         """Create the batch's items in folder; every item ends up with exactly one Outcome."""
         pending = list(batch)
         first = True
         try:
-            for attempt in self._retry_loop():
+            for attempt in retry.retrying(self.policy, self.sleep):
                 with attempt:
                     if not first:
                         self.stats.retries += 1
@@ -113,8 +87,12 @@ class Uploader:
                     first = False
                     pending = self._send_once(folder, pending)
                     if pending:
-                        raise _Transient(RuntimeError(f"{len(pending)} items refused for now"))
-        except _Transient as exc:
+                        raise retry.Transient(_ItemsRefused(f"{len(pending)} items refused for now"))
+        except retry.Transient as exc:
+            if not isinstance(exc.cause, _ItemsRefused):
+                # The server kept failing whole requests: stop this mailbox; the rerun resumes it.
+                raise MailboxFatalError(f"the server kept failing after {self.policy.max_attempts} attempts: "
+                                        f"{exc}") from exc
             self.on_outcomes([Outcome(u, "failed", error=f"gave up after {self.policy.max_attempts} attempts: {exc}")
                               for u in pending])
         except _SplitBatch:
@@ -150,8 +128,8 @@ class Uploader:
                 self.on_outcomes([*outcomes, Outcome(sendable[0], "failed", error=describe(exc))])
                 return []
             self.on_outcomes(outcomes)
-            raise _Transient(exc) from exc
-        retry: list[UploadItem] = []
+            raise retry.Transient(exc) from exc
+        again: list[UploadItem] = []
         for upload, result in zip(sendable, results, strict=True):
             if isinstance(result, Exception):
                 kind = classify(result)
@@ -159,54 +137,28 @@ class Uploader:
                     self.on_outcomes(outcomes)
                     raise MailboxFatalError(describe(result))
                 if kind is ErrorKind.TRANSIENT:
-                    retry.append(upload)
+                    again.append(upload)
                 else:
                     outcomes.append(Outcome(upload, "failed", error=describe(result)))
             else:
                 outcomes.append(Outcome(upload, "uploaded", server_id=getattr(result, "id", None)))
         self.on_outcomes(outcomes)
-        return retry
+        return again
 
     def _drop_in_doubt(self, folder: Any, pending: list[UploadItem]) -> list[UploadItem]:
         """Before a resend: the items the server stored although we never heard back are done."""
         try:
             present = self.present_among(folder, [u.fingerprint for u in pending])
         except Exception as exc:
-            self._raise_classified(exc)
+            retry.raise_classified(exc)
         if present:
             self.stats.in_doubt_found += len(present)
             self.on_outcomes([Outcome(u, "present") for u in pending if u.fingerprint in present])
         return [u for u in pending if u.fingerprint not in present]
 
-    # -- retry policy -----------------------------------------------------------------------------
-    def _raise_classified(self, exc: BaseException) -> None:
-        kind = classify(exc)
-        if kind is ErrorKind.FATAL:
-            raise MailboxFatalError(describe(exc)) from exc
-        if kind is ErrorKind.TRANSIENT:
-            raise _Transient(exc) from exc
-        raise exc
 
-    def _wait(self, state: RetryCallState) -> float:
-        """Exponential back-off with jitter, but never shorter than what the server asked for."""
-        base = wait_exponential_jitter(multiplier=self.policy.initial, max=self.policy.maximum,
-                                       jitter=self.policy.initial)(state)
-        exc = state.outcome.exception() if state.outcome else None
-        cause = getattr(exc, "cause", exc)
-        hint = back_off_hint(cause) if cause else None
-        wait = max(base, min(hint or 0.0, MAX_HONOURED_BACKOFF))
-        log.info("retrying", attempt=state.attempt_number, wait_s=round(wait, 2),
-                 reason=describe(cause) if cause else "")
-        return wait
-
-    def _retry_loop(self) -> Retrying:
-        return Retrying(
-            stop=stop_after_attempt(self.policy.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
-            sleep=self.sleep,
-            reraise=True,
-        )
+class _ItemsRefused(Exception):
+    """Some items of a batch were refused with a transient per-item error."""
 
 
 class _SplitBatch(Exception):

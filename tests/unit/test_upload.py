@@ -8,7 +8,8 @@ from exchangelib import errors as ews
 from pipeline.model import UploadItem
 from pipeline.target import upload as upload_module
 from pipeline.target.errors import MailboxFatalError
-from pipeline.target.upload import Batcher, RetryPolicy, Uploader
+from pipeline.target.retry import RetryPolicy
+from pipeline.target.upload import Batcher, Uploader
 
 
 def item(n: int, size: int = 10) -> UploadItem:
@@ -42,6 +43,8 @@ class FakeServer:
                     self.stored.append(u.fingerprint)
                     results.append(type("R", (), {"id": f"id-{u.fingerprint}"})())
             return results
+        if action == "item-busy":
+            return [ews.ErrorInternalServerTransientError("try later") for _ in items]
         if action == "unauthorized":
             raise ews.ErrorAccessDenied("no")
         if action == "schema":
@@ -100,8 +103,15 @@ def test_throttling_retries_then_succeeds():
     assert [o.state for o in outcomes] == ["uploaded"]
 
 
-def test_gives_up_after_max_attempts_and_records_failure():
+def test_server_failing_every_request_stops_the_mailbox():
     uploader, server, folder, outcomes = make(["busy"] * 10)
+    with pytest.raises(MailboxFatalError, match="after 4 attempts"):
+        uploader.send(folder, [item(1)])
+    assert server.calls == 4 and outcomes == []
+
+
+def test_item_refused_every_time_is_recorded_and_the_run_goes_on():
+    uploader, server, folder, outcomes = make(["item-busy"] * 10)
     uploader.send(folder, [item(1)])
     assert server.calls == 4
     assert [o.state for o in outcomes] == ["failed"]

@@ -1,0 +1,101 @@
+"""Rerun safety: runs killed with SIGKILL at random moments, with commit-then-drop and throttling on.
+
+In the end the mailbox holds exactly one copy of every item, nothing missing. A fixed, seeded count of
+trials keeps the default test command bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import fixtures
+from pipeline.convert.fingerprint import fingerprint
+from pipeline.model import SourceItem
+from pipeline.sandbox.embedded import start
+from pipeline.sandbox.store import SandboxStore
+from pipeline.source import open_source
+from pipeline.target.folders import skip_reason
+from tests.conftest import REPO
+
+TRIALS = 20
+SERVICE, PASSWORD, MAILBOX = "svc-rebuild", "kill-trials-pw", "victim@corp.example"
+SPEC = {
+    "store": {"name": "Kill trials", "seed": 11},
+    "folders": [{"name": "Inbox", "role": "inbox"}, {"name": "Sent Items", "role": "sentitems"}],
+    "bulk": [{"count": 900, "size_min": 500, "size_max": 3000, "folders": 3, "seed": 5, "parent": "Inbox",
+              "attachment_ratio": 0.2}],
+}
+FAULTS = {"seed": 42, "rules": [
+    {"kind": "commit_then_drop", "rate": 0.2, "operations": ["CreateItem"]},
+    {"kind": "throttle", "rate": 0.1, "back_off_ms": 50},
+    {"kind": "delay", "seconds": 0.04, "operations": ["CreateItem"]},  # keeps runs long enough to kill
+]}
+FP_KEY = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
+
+
+def expected_fingerprints(ost: Path) -> Counter:
+    wanted: Counter = Counter()
+    with open_source(ost) as source:
+        for folder in source.folders():
+            if skip_reason(folder) or not folder.path:
+                continue
+            wanted.update({fingerprint(i) for i in source.items(folder) if isinstance(i, SourceItem)})
+    return wanted
+
+
+def rebuild_process(handle, state: Path, ost: Path) -> subprocess.Popen:
+    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05",
+           "REBUILD_BACKOFF_MAX": "0.5"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url,
+         "--username", SERVICE, "--impersonate", "--state", str(state), "--batch-items", "4",
+         "--log-level", "warning"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path):
+    ost = fixtures.cached(SPEC, format="ost")
+    data = tmp_path / "sandbox"
+    store = SandboxStore(data)
+    store.add_account(SERVICE, PASSWORD, impersonation=True)
+    store.add_mailbox(MAILBOX)
+    store.close()
+    rng = random.Random(2026)
+    state = tmp_path / "state"
+    killed = 0
+    with start(data, faults=FAULTS) as handle:
+        for _trial in range(TRIALS):
+            process = rebuild_process(handle, state, ost)
+            deadline = time.monotonic() + rng.uniform(1.0, 3.0)
+            while time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.02)
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                killed += 1
+            process.communicate(timeout=60)
+        final = rebuild_process(handle, state, ost)
+        out, err = final.communicate(timeout=600)
+        stats = handle.stats()
+    assert final.returncode == 0, out + err
+    assert killed >= TRIALS * 3 // 4, f"only {killed} of {TRIALS} runs were still running when killed"
+    injected = {r["kind"]: r["injected"] for r in stats["faults"]["rules"]}
+    assert injected["commit_then_drop"] > 0 and injected["throttle"] > 0, stats
+    assert stats["schema_violations"] == 0
+
+    store = SandboxStore(data)
+    try:
+        on_server = Counter(item["extended_properties"].get(FP_KEY) for item in store.items(MAILBOX))
+    finally:
+        store.close()
+    wanted = expected_fingerprints(ost)
+    duplicates = {fp: n for fp, n in on_server.items() if n > 1}
+    assert not duplicates, f"{len(duplicates)} items stored more than once"
+    assert set(wanted) - set(on_server) == set(), "items missing after the final rerun"
+    assert len(wanted) >= 200
