@@ -1,0 +1,147 @@
+"""The server as a process: restarts keep data, loopback-only binding, schema validation, the CLI commands.
+
+CLI commands run in-process through pipeline.cli.main, the way the rebuild entry point dispatches them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+from exchangelib import Folder, Message
+from exchangelib.errors import ErrorSchemaValidation
+
+from pipeline.sandbox import embedded, schema
+from tests.sandbox.helpers import ALICE, connect, mime_message, needs_schema, populate
+
+REPO = embedded.REPO_ROOT
+
+
+def test_restart_keeps_data(tmp_path):
+    populate(tmp_path)
+    with embedded.start(tmp_path) as first:
+        account = connect(first.url, ALICE)
+        folder = Folder(parent=account.inbox, name="Kept")
+        folder.save()
+        account.bulk_create(folder=folder, items=[Message(folder=folder, mime_content=mime_message("kept"))])
+        pid = first.pid
+    assert pid is not None
+    with pytest.raises(OSError):
+        os.kill(pid, 0)  # the child is gone, not orphaned
+    with embedded.start(tmp_path) as second:
+        account = connect(second.url, ALICE)
+        folder = account.inbox / "Kept"
+        assert [m.subject for m in folder.all().only("subject")] == ["kept"]
+
+
+def test_child_dies_with_its_parent(tmp_path):
+    """A parent that dies without stopping the handle must not leave the server running."""
+    script = (f"import sys, time; sys.path.insert(0, {str(REPO)!r}); from pipeline.sandbox import embedded; "
+              f"h = embedded.start({str(tmp_path)!r}); print(h.pid, flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    import time
+
+    for _ in range(50):
+        try:
+            os.kill(child_pid, 0)
+        except OSError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child_pid, 9)
+        pytest.fail("sandbox child outlived its parent")
+
+
+def test_serve_refuses_non_loopback_host(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pipeline.sandbox", "serve", "--data", str(tmp_path),
+                             "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True, cwd=REPO,
+                            timeout=60)
+    assert result.returncode == 2
+    assert "--allow-remote" in result.stderr
+
+
+@needs_schema
+def test_schema_violation_is_answered_and_counted(tmp_path):
+    populate(tmp_path)
+    with embedded.start(tmp_path, in_process=True) as handle:
+        body = ('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+                'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
+                "<s:Body><m:GetFolder><m:Bogus/></m:GetFolder></s:Body></s:Envelope>")
+        answer = requests.post(handle.url, data=body.encode(), auth=ALICE, timeout=30)
+        assert answer.status_code == 500
+        assert "ErrorSchemaValidation" in answer.text
+        assert handle.stats()["schema_violations"] == 1
+        # exchangelib maps the fault to its own exception class
+        from exchangelib.services.common import EWSService
+        from lxml import etree
+
+        with pytest.raises(ErrorSchemaValidation):
+            EWSService._raise_soap_errors(etree.fromstring(answer.content).find(
+                ".//{http://schemas.xmlsoap.org/soap/envelope/}Fault"))
+
+
+def test_schema_absent_means_validation_off(monkeypatch, tmp_path):
+    monkeypatch.setenv(schema.ENV_VAR, str(tmp_path / "nowhere"))
+    monkeypatch.setattr(schema, "_loaded", False)
+    monkeypatch.setattr(schema, "_schema", None)
+    assert schema.validate(None) is None  # type: ignore[arg-type]
+    assert not schema.available()
+
+
+def test_zero_schema_violations_after_exchangelib_traffic(sandbox):
+    if not schema.schema_dir():
+        pytest.skip("EWS schema not found (../shared/ews-schema or REBUILD_EWS_SCHEMA): nothing was validated")
+    stats = sandbox.stats()
+    assert stats["schema_validation"] is True
+    assert stats["schema_violations"] == 0
+    assert stats["counters"].get("unknown_operations", 0) == 0
+
+
+def _cli(*args: str) -> int:
+    from pipeline.cli import main
+
+    return main(list(args))
+
+
+def test_cli_commands(tmp_path, monkeypatch, capsys):
+    state = str(tmp_path / "state")
+    monkeypatch.setenv("REBUILD_SANDBOX_PASSWORD", "s3cret")
+    assert _cli("sandbox", "add-mailbox", "dave@sandbox.local", "--name", "Dave", "--state", state) == 0
+    assert _cli("sandbox", "add-account", "dave@sandbox.local", "--state", state) == 0
+    assert _cli("sandbox", "add-account", "svc@sandbox.local", "--impersonation", "--state", state) == 0
+    capsys.readouterr()
+    assert _cli("sandbox", "ls", "--json", "--state", state) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["mailboxes"] == [{"address": "dave@sandbox.local", "display_name": "Dave"}]
+    assert {"username": "svc@sandbox.local", "impersonation": True} in listing["accounts"]
+    assert "s3cret" not in json.dumps(listing)
+
+    data = tmp_path / "state" / "sandbox"
+    with embedded.start(data) as handle:
+        account = connect(handle.url, ("dave@sandbox.local", "s3cret"))
+        account.bulk_create(folder=account.inbox, items=[Message(folder=account.inbox,
+                                                                 mime_content=mime_message("cli"))])
+        assert _cli("sandbox", "faults", "--set", '{"rules": [{"kind": "delay", "seconds": 0}]}',
+                    "--state", state) == 0
+        assert handle.faults()["rules"][0]["kind"] == "delay"
+        assert _cli("sandbox", "faults", "--clear", "--state", state) == 0
+        assert handle.faults()["rules"] == []
+        capsys.readouterr()
+        assert _cli("sandbox", "stats", "--state", state) == 0
+        stats = json.loads(capsys.readouterr().out)
+        assert stats["running"] == handle.url and stats["counters"]["op:CreateItem"] == 1
+    capsys.readouterr()
+    assert _cli("sandbox", "ls", "--mailbox", "dave@sandbox.local", "--json", "--state", state) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [i["subject"] for i in shown["items"]] == ["cli"]
+    assert any(f["distinguished_id"] == "inbox" and f["item_count"] == 1 for f in shown["folders"])
+    assert _cli("sandbox", "ls", "--mailbox", "dave@sandbox.local", "--state", state) == 0
+    assert "cli" in capsys.readouterr().out
