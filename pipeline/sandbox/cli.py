@@ -1,6 +1,6 @@
 """`rebuild sandbox ...` commands: serve, add-mailbox, add-account, ls, faults, stats.
 
-Registered into the rebuild CLI by `register`, and runnable alone as `python -m pipeline.sandbox` for subprocesses.
+Registered into the rebuild CLI by `register`; runnable alone as `python -m pipeline.sandbox` (subprocesses).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def _data_dir(args: argparse.Namespace, settings: Any) -> Path:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("sandbox", parents=[common], help="the local EWS sandbox server and its mailboxes")
+    parser = sub.add_parser(
+        "sandbox", parents=[common], help="the local EWS sandbox server and its mailboxes"
+    )
     parser.set_defaults(func=lambda args, settings: _no_command(parser), needs_state=False)
     _add_commands(parser, common)
 
@@ -52,7 +54,9 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
 
     p = add("serve", "run the sandbox EWS server in the foreground")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (loopback unless --allow-remote)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)"
+    )
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     p.add_argument("--max-item-mb", type=float, help="per-item size limit in MB (default 25)")
     p.add_argument("--max-request-mb", type=float, help="request size limit in MB (default 35)")
@@ -80,7 +84,9 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
 
     p = add("faults", "show, set or clear injected faults (of the running server, or for its next start)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--set", metavar="JSON", help='e.g. \'{"seed": 1, "rules": [{"kind": "throttle", "count": 2}]}\'')
+    group.add_argument(
+        "--set", metavar="JSON", help='e.g. \'{"seed": 1, "rules": [{"kind": "throttle", "count": 2}]}\''
+    )
     group.add_argument("--clear", action="store_true")
     p.set_defaults(func=cmd_faults)
 
@@ -88,7 +94,8 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.set_defaults(func=cmd_stats)
 
 
-# -- commands -----------------------------------------------------------------------------------------------
+# -- commands ------------------------------------------------------------------------------------
+
 
 def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.sandbox.limits import Limits
@@ -97,7 +104,8 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
     limits = Limits()
     item_bytes = args.max_item_bytes or (int(args.max_item_mb * 1024 * 1024) if args.max_item_mb else None)
     request_bytes = args.max_request_bytes or (
-        int(args.max_request_mb * 1024 * 1024) if args.max_request_mb else None)
+        int(args.max_request_mb * 1024 * 1024) if args.max_request_mb else None
+    )
     if item_bytes:
         limits = dataclasses.replace(limits, max_item_bytes=item_bytes)
     if request_bytes:
@@ -117,11 +125,18 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
         threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    info = {"url": server.url, "admin_url": server.admin_url, "port": server.server_address[1], "pid": os.getpid()}
+    info = {
+        "url": server.url,
+        "admin_url": server.admin_url,
+        "port": server.server_address[1],
+        "pid": os.getpid(),
+    }
     if args.ready_file:
         Path(args.ready_file).write_text(json.dumps(info), encoding="utf-8")
     print(READY_PREFIX + json.dumps(info), flush=True)
-    logging.getLogger("pipeline.sandbox").info("sandbox serving %s (data %s)", server.url, server.app.data_dir)
+    logging.getLogger("pipeline.sandbox").info(
+        "sandbox serving %s (data %s)", server.url, server.app.data_dir
+    )
     try:
         serve(server, stop)
     except KeyboardInterrupt:
@@ -176,9 +191,12 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
 
     store = SandboxStore(_data_dir(args, settings))
     if not args.mailbox:
-        listing = {"mailboxes": [{"address": m.address, "display_name": m.display_name} for m in store.mailboxes()],
-                   "accounts": [{"username": a.username, "impersonation": a.impersonation}
-                                for a in store.accounts()]}
+        listing = {
+            "mailboxes": [{"address": m.address, "display_name": m.display_name} for m in store.mailboxes()],
+            "accounts": [
+                {"username": a.username, "impersonation": a.impersonation} for a in store.accounts()
+            ],
+        }
         if args.json:
             print(json.dumps(listing, indent=1))
         else:
@@ -195,11 +213,21 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
     for item in items:
         item.pop("mime", None)
         item["folder_path"] = list(item["folder_path"])
-        item["extended_properties"] = {k: (v.hex() if isinstance(v, bytes) else v)
-                                       for k, v in item["extended_properties"].items()}
+        item["extended_properties"] = {
+            k: (v.hex() if isinstance(v, bytes) else v) for k, v in item["extended_properties"].items()
+        }
     if args.json:
-        print(json.dumps({"mailbox": args.mailbox, "folders": [dict(f, path=list(f["path"])) for f in tree],
-                          "items": items}, indent=1, default=str))
+        print(
+            json.dumps(
+                {
+                    "mailbox": args.mailbox,
+                    "folders": [dict(f, path=list(f["path"])) for f in tree],
+                    "items": items,
+                },
+                indent=1,
+                default=str,
+            )
+        )
         return 0
     by_folder: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for item in items:
@@ -208,12 +236,16 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
         path = folder["path"]
         label = "/".join(path) or "(Top of Information Store)"
         role = f" [{folder['distinguished_id']}]" if folder["distinguished_id"] else ""
-        print(f"{'  ' * max(len(path) - 1, 0)}{label}{role}  {folder['folder_class'] or '-'}  "
-              f"{folder['item_count']} item(s)")
+        print(
+            f"{'  ' * max(len(path) - 1, 0)}{label}{role}  {folder['folder_class'] or '-'}  "
+            f"{folder['item_count']} item(s)"
+        )
         for item in by_folder.get(path, []):
             flags = ("draft " if item["is_draft"] else "") + ("read" if item["is_read"] else "unread")
-            print(f"{'  ' * len(path)}- {item['item_class']}  {item['subject']!r}  {flags}  "
-                  f"sent={item['datetime_sent']} received={item['datetime_received']} size={item['size']}")
+            print(
+                f"{'  ' * len(path)}- {item['item_class']}  {item['subject']!r}  {flags}  "
+                f"sent={item['datetime_sent']} received={item['datetime_received']} size={item['size']}"
+            )
             for key, value in item["extended_properties"].items():
                 print(f"{'  ' * len(path)}    {key} = {value!r}")
     return 0
@@ -235,8 +267,12 @@ def _running(data_dir: Path) -> dict[str, Any] | None:
 
 def _admin(url: str, payload: dict[str, Any] | None = None) -> Any:
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="POST" if data is not None else "GET",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -289,14 +325,17 @@ def cmd_stats(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-# -- standalone entry point ---------------------------------------------------------------------------------
+# -- standalone entry point ----------------------------------------------------------------------
+
 
 def standalone_main(argv: list[str]) -> int:
     """`python -m pipeline.sandbox COMMAND ...` with the same commands, without the rest of rebuild."""
     from pipeline.settings import SettingsError, load_settings
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--state", dest="state_dir", metavar="DIR", help="state directory (default ./.rebuild)")
+    common.add_argument(
+        "--state", dest="state_dir", metavar="DIR", help="state directory (default ./.rebuild)"
+    )
     common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"))
     parser = argparse.ArgumentParser(prog="python -m pipeline.sandbox", parents=[common])
     _add_commands(parser, common)
@@ -309,6 +348,9 @@ def standalone_main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"sandbox: error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=getattr(logging, (args.log_level or "info").upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, (args.log_level or "info").upper()),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return int(args.func(args, settings))

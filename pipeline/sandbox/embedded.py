@@ -1,4 +1,4 @@
-"""Starting the sandbox from Python: in a child process by default (its own GIL), or in a thread for quick tests.
+"""Starting the sandbox from Python: a child process by default (its own GIL), or a thread for quick tests.
 
 The child watches its stdin and parent pid, so it exits when the handle stops or the parent dies: no orphans.
 """
@@ -31,9 +31,16 @@ class SandboxStartError(RuntimeError):
 class SandboxHandle:
     """A running sandbox: `.url` (EWS endpoint), `.admin_url`, faults and counters, `.stop()`."""
 
-    def __init__(self, url: str, admin_url: str, data_dir: Path, process: subprocess.Popen[bytes] | None = None,
-                 thread: threading.Thread | None = None, stop_event: threading.Event | None = None,
-                 log_file: IO[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        admin_url: str,
+        data_dir: Path,
+        process: subprocess.Popen[bytes] | None = None,
+        thread: threading.Thread | None = None,
+        stop_event: threading.Event | None = None,
+        log_file: IO[bytes] | None = None,
+    ) -> None:
         self.url = url
         self.admin_url = admin_url
         self.data_dir = data_dir
@@ -48,9 +55,12 @@ class SandboxHandle:
 
     def _admin(self, path: str, payload: dict[str, Any] | None = None) -> Any:
         data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(f"{self.admin_url}/{path}", data=data,
-                                         method="POST" if data is not None else "GET",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.admin_url}/{path}",
+            data=data,
+            method="POST" if data is not None else "GET",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
@@ -95,8 +105,9 @@ class SandboxHandle:
     def __enter__(self) -> SandboxHandle:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def __del__(self) -> None:
@@ -106,8 +117,15 @@ class SandboxHandle:
             pass
 
 
-def start(data_dir: Path, host: str = "127.0.0.1", port: int = 0, faults: dict[str, Any] | None = None,
-          in_process: bool = False, log_level: str = "info", limits: Limits | None = None) -> SandboxHandle:
+def start(
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    faults: dict[str, Any] | None = None,
+    in_process: bool = False,
+    log_level: str = "info",
+    limits: Limits | None = None,
+) -> SandboxHandle:
     """Start a sandbox on `data_dir` (created if needed) and wait until it answers.
 
     `faults` replaces the data folder's faults.json before the start; `limits` overrides size limits.
@@ -131,28 +149,52 @@ def _start_thread(data_dir: Path, host: str, port: int, limits: Limits | None) -
     return SandboxHandle(server.url, server.admin_url, data_dir, thread=thread, stop_event=stop)
 
 
-def _start_process(data_dir: Path, host: str, port: int, log_level: str, limits: Limits | None) -> SandboxHandle:
+def _start_process(
+    data_dir: Path, host: str, port: int, log_level: str, limits: Limits | None
+) -> SandboxHandle:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     log_path = data_dir / "server.log"
     log_file = open(log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-    command = [sys.executable, "-m", "pipeline.sandbox", "serve", "--log-level", log_level, "--data", str(data_dir),
-               "--host", host, "--port", str(port), "--watch-stdin", "--parent-pid", str(os.getpid())]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.sandbox",
+        "serve",
+        "--log-level",
+        log_level,
+        "--data",
+        str(data_dir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--watch-stdin",
+        "--parent-pid",
+        str(os.getpid()),
+    ]
     if limits is not None:
-        command += ["--max-item-bytes", str(limits.max_item_bytes), "--max-request-bytes", str(limits.max_request_bytes)]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
-                               cwd=str(REPO_ROOT), env=env)
+        command += [
+            "--max-item-bytes",
+            str(limits.max_item_bytes),
+            "--max-request-bytes",
+            str(limits.max_request_bytes),
+        ]
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=str(REPO_ROOT), env=env
+    )
     assert process.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT
     info: dict[str, Any] | None = None
     result: list[bytes] = []
-    reader = threading.Thread(target=lambda: result.append(process.stdout.readline() if process.stdout else b""),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: result.append(process.stdout.readline() if process.stdout else b""), daemon=True
+    )
     reader.start()
     reader.join(max(deadline - time.monotonic(), 0.1))
     line = result[0].decode("utf-8", errors="replace") if result else ""
     if line.startswith(READY_PREFIX):
-        info = json.loads(line[len(READY_PREFIX):])
+        info = json.loads(line[len(READY_PREFIX) :])
     if info is None:
         process.kill()
         process.wait()

@@ -91,7 +91,17 @@ def parse_rules(config: dict[str, Any]) -> tuple[int, list[Rule]]:
     for index, raw in enumerate(config.get("rules") or []):
         if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
             raise FaultConfigError(f"rule {index}: 'kind' must be one of {sorted(KINDS)}")
-        allowed = {"kind", "operations", "mailbox", "count", "rate", "after", "back_off_ms", "seconds", "code"}
+        allowed = {
+            "kind",
+            "operations",
+            "mailbox",
+            "count",
+            "rate",
+            "after",
+            "back_off_ms",
+            "seconds",
+            "code",
+        }
         extra = set(raw) - allowed
         if extra:
             raise FaultConfigError(f"rule {index}: unknown keys {sorted(extra)}")
@@ -100,12 +110,16 @@ def parse_rules(config: dict[str, Any]) -> tuple[int, list[Rule]]:
             ops = [ops]
         try:
             rule = Rule(
-                kind=raw["kind"], operations=frozenset(ops) if ops else None,
+                kind=raw["kind"],
+                operations=frozenset(ops) if ops else None,
                 mailbox=str(raw["mailbox"]).lower() if raw.get("mailbox") else None,
                 count=int(raw["count"]) if raw.get("count") is not None else None,
-                rate=float(raw.get("rate", 1.0)), after=int(raw.get("after", 0)),
-                back_off_ms=int(raw.get("back_off_ms", 1000)), seconds=float(raw.get("seconds", 0.0)),
-                code=str(raw.get("code", "")), rng=random.Random(f"{seed}:{index}"),
+                rate=float(raw.get("rate", 1.0)),
+                after=int(raw.get("after", 0)),
+                back_off_ms=int(raw.get("back_off_ms", 1000)),
+                seconds=float(raw.get("seconds", 0.0)),
+                code=str(raw.get("code", "")),
+                rng=random.Random(f"{seed}:{index}"),
             )
         except (TypeError, ValueError) as exc:
             raise FaultConfigError(f"rule {index}: {exc}") from exc
@@ -240,13 +254,22 @@ class FaultEngine:
     def mailbox_error(self, operation: str, address: str) -> str | None:
         with self._lock:
             for rule in self._rules:
-                if (rule.kind == "error" and rule.mailbox is not None and rule.applies(operation, address)
-                        and rule.count is None and rule.rate >= 1.0):
+                if (
+                    rule.kind == "error"
+                    and rule.mailbox is not None
+                    and rule.applies(operation, address)
+                    and rule.count is None
+                    and rule.rate >= 1.0
+                ):
                     self._count("error")
                     return rule.code
         return None
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"seed": self._seed, "injected": dict(self._totals), "injected_total": dict(self._lifetime),
-                    "rules": [r.describe() for r in self._rules]}
+            return {
+                "seed": self._seed,
+                "injected": dict(self._totals),
+                "injected_total": dict(self._lifetime),
+                "rules": [r.describe() for r in self._rules],
+            }

@@ -1,4 +1,4 @@
-"""MIME parsing for CreateItem: the subject, addresses, dates, class and attachments Exchange derives from MIME.
+"""MIME parsing for CreateItem: the subject, addresses, dates, class and attachments Exchange derives.
 
 Uses only Python's email package, independently of how the pipeline writes MIME, so a disagreement shows.
 """
@@ -187,10 +187,16 @@ def _one(part: Message) -> list[Attachment]:
     else:
         return []
     cid = (part.get("Content-ID") or "").strip().strip("<>")
-    return [Attachment(
-        name=name, content_type=ctype, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-        is_inline=disposition == "inline" or (bool(cid) and disposition != "attachment"), content_id=cid,
-    )]
+    return [
+        Attachment(
+            name=name,
+            content_type=ctype,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            is_inline=disposition == "inline" or (bool(cid) and disposition != "attachment"),
+            content_id=cid,
+        )
+    ]
 
 
 def body(data: bytes) -> tuple[str, str]:

@@ -29,9 +29,17 @@ NEGOTIATE_128 = 0x20000000
 NEGOTIATE_KEY_EXCH = 0x40000000
 NEGOTIATE_56 = 0x80000000
 
-_ECHOED = (NEGOTIATE_UNICODE | NEGOTIATE_SIGN | NEGOTIATE_SEAL | NEGOTIATE_ALWAYS_SIGN
-           | NEGOTIATE_EXTENDED_SESSIONSECURITY | NEGOTIATE_VERSION | NEGOTIATE_128 | NEGOTIATE_KEY_EXCH
-           | NEGOTIATE_56)
+_ECHOED = (
+    NEGOTIATE_UNICODE
+    | NEGOTIATE_SIGN
+    | NEGOTIATE_SEAL
+    | NEGOTIATE_ALWAYS_SIGN
+    | NEGOTIATE_EXTENDED_SESSIONSECURITY
+    | NEGOTIATE_VERSION
+    | NEGOTIATE_128
+    | NEGOTIATE_KEY_EXCH
+    | NEGOTIATE_56
+)
 
 NB_DOMAIN = "SANDBOX"
 NB_COMPUTER = "EXCH01"
@@ -73,29 +81,42 @@ def challenge(negotiate: bytes) -> tuple[bytes, bytes]:
     if message_type(negotiate) != 1:
         raise NtlmError("expected NEGOTIATE_MESSAGE")
     client_flags = struct.unpack_from("<I", negotiate, 12)[0] if len(negotiate) >= 16 else NEGOTIATE_UNICODE
-    flags = (client_flags & _ECHOED) | REQUEST_TARGET | TARGET_TYPE_DOMAIN | NEGOTIATE_TARGET_INFO | NEGOTIATE_NTLM
+    flags = (
+        (client_flags & _ECHOED)
+        | REQUEST_TARGET
+        | TARGET_TYPE_DOMAIN
+        | NEGOTIATE_TARGET_INFO
+        | NEGOTIATE_NTLM
+    )
     if not flags & NEGOTIATE_UNICODE:
         flags |= NEGOTIATE_OEM
     flags |= NEGOTIATE_VERSION
     server_challenge = os.urandom(8)
     target_name = NB_DOMAIN.encode("utf-16-le")
-    target_info = b"".join((
-        _av_pair(2, NB_DOMAIN.encode("utf-16-le")),
-        _av_pair(1, NB_COMPUTER.encode("utf-16-le")),
-        _av_pair(4, DNS_DOMAIN.encode("utf-16-le")),
-        _av_pair(3, DNS_COMPUTER.encode("utf-16-le")),
-        _av_pair(7, _filetime_now()),
-        _av_pair(0, b""),
-    ))
+    target_info = b"".join(
+        (
+            _av_pair(2, NB_DOMAIN.encode("utf-16-le")),
+            _av_pair(1, NB_COMPUTER.encode("utf-16-le")),
+            _av_pair(4, DNS_DOMAIN.encode("utf-16-le")),
+            _av_pair(3, DNS_COMPUTER.encode("utf-16-le")),
+            _av_pair(7, _filetime_now()),
+            _av_pair(0, b""),
+        )
+    )
     header_len = 56
     name_offset = header_len
     info_offset = name_offset + len(target_name)
     message = (
-        SIGNATURE + struct.pack("<I", 2)
+        SIGNATURE
+        + struct.pack("<I", 2)
         + struct.pack("<HHI", len(target_name), len(target_name), name_offset)
-        + struct.pack("<I", flags) + server_challenge + b"\x00" * 8
+        + struct.pack("<I", flags)
+        + server_challenge
+        + b"\x00" * 8
         + struct.pack("<HHI", len(target_info), len(target_info), info_offset)
-        + _VERSION + target_name + target_info
+        + _VERSION
+        + target_name
+        + target_info
     )
     return message, server_challenge
 
@@ -104,7 +125,7 @@ def _field(token: bytes, offset: int) -> bytes:
     length, _max, start = struct.unpack_from("<HHI", token, offset)
     if start + length > len(token):
         raise NtlmError("field outside the message")
-    return token[start:start + length]
+    return token[start : start + length]
 
 
 def parse_authenticate(token: bytes) -> Authenticate:
@@ -121,7 +142,9 @@ def parse_authenticate(token: bytes) -> Authenticate:
     )
 
 
-def verify(auth: Authenticate, server_challenge: bytes, nt_hash_of: Callable[[Authenticate], bytes | None]) -> bool:
+def verify(
+    auth: Authenticate, server_challenge: bytes, nt_hash_of: Callable[[Authenticate], bytes | None]
+) -> bool:
     """NTLMv2 check: HMAC-MD5 over the challenge and the client's blob, keyed by NTOWFv2 of the account."""
     if len(auth.nt_response) <= 24 or not auth.user:
         return False  # anonymous, LM or NTLMv1: refused like a hardened Exchange

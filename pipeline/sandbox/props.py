@@ -61,7 +61,7 @@ def _number(text: str) -> int:
 
 
 def parse_uri(elem: etree._Element) -> ExtendedUri:
-    """Canonical key of an ExtendedFieldURI element: 'tag:0x0e07', 'name:<guid>:Name' or 'id:<guid>:0x8005'."""
+    """Canonical key of an ExtendedFieldURI: 'tag:0x0e07', 'name:<guid>:Name' or 'id:<guid>:0x8005'."""
     get = elem.get
     ptype = get("PropertyType") or ""
     attrs = tuple((k, v) for k, v in elem.attrib.items())

@@ -36,8 +36,14 @@ FOLDER_COLUMNS: dict[str, tuple[str, str]] = {
     "folder:FolderClass": ("folder_class", "text"),
 }
 
-_OPS = {"IsEqualTo": "=", "IsNotEqualTo": "!=", "IsGreaterThan": ">", "IsGreaterThanOrEqualTo": ">=",
-        "IsLessThan": "<", "IsLessThanOrEqualTo": "<="}
+_OPS = {
+    "IsEqualTo": "=",
+    "IsNotEqualTo": "!=",
+    "IsGreaterThan": ">",
+    "IsGreaterThanOrEqualTo": ">=",
+    "IsLessThan": "<",
+    "IsLessThanOrEqualTo": "<=",
+}
 
 
 class RestrictionError(ValueError):
@@ -191,7 +197,9 @@ def order_by(sort_order: etree._Element | None) -> tuple[str, list[Any]]:
             continue
         uri_text = path.get("FieldURI", "")
         if uri_text not in ITEM_COLUMNS:
-            raise RestrictionError(f"sorting on {uri_text} is not supported", "ErrorUnsupportedPathForSortGroup")
+            raise RestrictionError(
+                f"sorting on {uri_text} is not supported", "ErrorUnsupportedPathForSortGroup"
+            )
         column, kind = ITEM_COLUMNS[uri_text]
         clauses.append(f"{column}{' COLLATE NOCASE' if kind == 'text' else ''} {direction}")
     clauses.append("items.id ASC")

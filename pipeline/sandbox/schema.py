@@ -45,8 +45,11 @@ def get_schema() -> etree.XMLSchema | None:
         if not _loaded:
             folder = schema_dir()
             if folder is None:
-                log.warning("EWS schema not found (set %s or provide ../shared/ews-schema): "
-                            "request validation is off", ENV_VAR)
+                log.warning(
+                    "EWS schema not found (set %s or provide ../shared/ews-schema): "
+                    "request validation is off",
+                    ENV_VAR,
+                )
             else:
                 _schema = etree.XMLSchema(etree.parse(str(folder / "messages.xsd")))
                 log.info("EWS schema loaded from %s", folder)

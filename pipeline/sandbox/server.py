@@ -41,12 +41,25 @@ REALM = "sandbox.local"
 _SOAP_ENV = f"{{{soap.SOAP_NS}}}"
 _T = f"{{{soap.T_NS}}}"
 #: Containers whose children each get one response message (for faults that answer every message).
-_LIST_CONTAINERS = {"Items", "ItemIds", "FolderIds", "Folders", "ParentFolderIds", "ItemChanges", "SourceIds",
-                    "FolderChanges"}
+_LIST_CONTAINERS = {
+    "Items",
+    "ItemIds",
+    "FolderIds",
+    "Folders",
+    "ParentFolderIds",
+    "ItemChanges",
+    "SourceIds",
+    "FolderChanges",
+}
 
-_IIS_500 = (b"<html><head><title>Runtime Error</title></head><body><h1>Server Error in '/EWS' Application.</h1>"
-            b"<h2>Runtime Error</h2></body></html>")
-_IIS_503 = b"<html><body><h1>Service Unavailable</h1><p>HTTP Error 503. The service is unavailable.</p></body></html>"
+_IIS_500 = (
+    b"<html><head><title>Runtime Error</title></head><body><h1>Server Error in '/EWS' Application.</h1>"
+    b"<h2>Runtime Error</h2></body></html>"
+)
+_IIS_503 = (
+    b"<html><body><h1>Service Unavailable</h1>"
+    b"<p>HTTP Error 503. The service is unavailable.</p></body></html>"
+)
 
 
 class LoopbackOnly(ValueError):
@@ -97,7 +110,7 @@ class SandboxApp:
         self.operations = load_all()
         self.validate = validate and schema.available()
 
-    # -- principals ------------------------------------------------------------------------------------------
+    # -- principals -------------------------------------------------------------------------------
 
     def account_for_ntlm(self, auth: ntlm.Authenticate) -> Account | None:
         user, domain = auth.user.lower(), auth.domain.lower()
@@ -121,7 +134,7 @@ class SandboxApp:
         matches = [m for m in self.store.mailboxes() if m.address.split("@")[0] == name]
         return matches[0] if len(matches) == 1 else None
 
-    # -- SOAP ------------------------------------------------------------------------------------------------
+    # -- SOAP -------------------------------------------------------------------------------------
 
     def handle_soap(self, account: Account, body: bytes) -> Reply:
         started = time.perf_counter()
@@ -158,7 +171,9 @@ class SandboxApp:
             violation = schema.validate(request)
             if violation is not None:
                 self.stats.add("schema_violations")
-                log.warning("schema violation in %s: %s (line %s)", operation, violation.message, violation.line)
+                log.warning(
+                    "schema violation in %s: %s (line %s)", operation, violation.message, violation.line
+                )
                 return Reply(500, soap.schema_fault(violation.message, violation.line, violation.column))
         try:
             mailbox, impersonating = self._acting_mailbox(account, impersonated, own)
@@ -172,8 +187,21 @@ class SandboxApp:
         if handler is None:
             self.stats.add("unknown_operations")
             log.warning("sandbox: operation %s is not implemented", operation)
-            return Reply(200, soap.envelope(soap.operation_response(operation, [soap.error(
-                operation, "ErrorInvalidRequest", f"The sandbox does not implement {operation}.")])))
+            return Reply(
+                200,
+                soap.envelope(
+                    soap.operation_response(
+                        operation,
+                        [
+                            soap.error(
+                                operation,
+                                "ErrorInvalidRequest",
+                                f"The sandbox does not implement {operation}.",
+                            )
+                        ],
+                    )
+                ),
+            )
         try:
             answer = handler(ctx, request)
         except RequestFault as exc:
@@ -184,8 +212,12 @@ class SandboxApp:
             return Reply(500, soap.fault("ErrorInternalServerError", "An internal server error occurred."))
         if ctx.counters:
             self.stats.add_many(ctx.counters)
-        log.debug("sandbox %s for %s in %.1f ms", operation, mailbox.address if mailbox else "-",
-                  (time.perf_counter() - started) * 1000)
+        log.debug(
+            "sandbox %s for %s in %.1f ms",
+            operation,
+            mailbox.address if mailbox else "-",
+            (time.perf_counter() - started) * 1000,
+        )
         self.stats.flush()
         if faults.commit_then_drop:
             return Reply(0, b"", drop=True)
@@ -204,16 +236,21 @@ class SandboxApp:
                 return value.strip().lower()
         return ""
 
-    def _acting_mailbox(self, account: Account, impersonated: str | None,
-                        own: Mailbox | None) -> tuple[Mailbox | None, bool]:
+    def _acting_mailbox(
+        self, account: Account, impersonated: str | None, own: Mailbox | None
+    ) -> tuple[Mailbox | None, bool]:
         if impersonated is None:
             return own, False
         if not account.impersonation:
-            raise RequestFault("ErrorImpersonateUserDenied",
-                               "The account does not have permission to impersonate the requested user.")
+            raise RequestFault(
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
+            )
         mailbox = self.store.mailbox(impersonated) if impersonated else None
         if mailbox is None:
-            raise RequestFault("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+            raise RequestFault(
+                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
+            )
         return mailbox, True
 
     @staticmethod
@@ -262,13 +299,23 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("http %s " + format, self.client_address[0], *args)
 
-    # -- plumbing ------------------------------------------------------------------------------------------------
+    # -- plumbing ---------------------------------------------------------------------------------
 
-    def _send(self, status: int, body: bytes, content_type: str = "text/xml; charset=utf-8",
-              extra: list[tuple[str, str]] | None = None) -> None:
-        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
-                 f"Content-Type: {content_type}", f"Content-Length: {len(body)}",
-                 "Server: Microsoft-IIS/10.0", "X-AspNet-Version: 4.0.30319", "X-Powered-By: ASP.NET"]
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/xml; charset=utf-8",
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
+        lines = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+            "Server: Microsoft-IIS/10.0",
+            "X-AspNet-Version: 4.0.30319",
+            "X-Powered-By: ASP.NET",
+        ]
         for key, value in extra or []:
             lines.append(f"{key}: {value}")
         if self.close_connection:
@@ -276,7 +323,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
     def _read_body(self) -> bytes | None:
-        """The request body, or None after answering 413 (the body is drained so the connection stays usable)."""
+        """The request body, or None after answering 413 (drained, so the connection stays usable)."""
         length = int(self.headers.get("Content-Length") or 0)
         limit = self.server.app.limits.max_request_bytes
         if length > limit:
@@ -359,7 +406,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    # -- verbs ---------------------------------------------------------------------------------------------------
+    # -- verbs ------------------------------------------------------------------------------------
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         path = urlsplit(self.path).path
@@ -410,7 +457,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(403, b'{"error": "admin endpoints answer loopback clients only"}', "application/json")
             return
         app = self.server.app
-        name = path[len(ADMIN_PREFIX):].strip("/")
+        name = path[len(ADMIN_PREFIX) :].strip("/")
         if name == "faults" and method == "POST":
             try:
                 config = json.loads(body or b"{}")
@@ -438,8 +485,13 @@ def server_stats(app: SandboxApp) -> dict[str, Any]:
     return snapshot
 
 
-def make_server(data_dir: Path, host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False,
-                limits: Limits | None = None) -> SandboxHTTPServer:
+def make_server(
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allow_remote: bool = False,
+    limits: Limits | None = None,
+) -> SandboxHTTPServer:
     check_host(host, allow_remote)
     app = SandboxApp(data_dir, limits)
     return SandboxHTTPServer((host, port), app)
@@ -449,8 +501,17 @@ def write_server_file(server: SandboxHTTPServer) -> Path:
     import os
 
     path = server.app.data_dir / SERVER_FILE
-    path.write_text(json.dumps({"pid": os.getpid(), "url": server.url, "admin_url": server.admin_url,
-                                "port": server.server_address[1]}), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "url": server.url,
+                "admin_url": server.admin_url,
+                "port": server.server_address[1],
+            }
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -465,7 +526,9 @@ def serve(server: SandboxHTTPServer, stop: threading.Event | None = None) -> Non
 
     threading.Thread(target=flush_loop, name="sandbox-stats", daemon=True).start()
     if stop is not None:
-        threading.Thread(target=lambda: (stop.wait(), server.shutdown()), name="sandbox-stop", daemon=True).start()
+        threading.Thread(
+            target=lambda: (stop.wait(), server.shutdown()), name="sandbox-stop", daemon=True
+        ).start()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

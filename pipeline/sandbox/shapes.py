@@ -1,7 +1,7 @@
 """FolderShape and ItemShape: which properties a request asks for, and rendering folders and items as EWS XML.
 
-Core properties come from typed columns; typed-item fields are echoed from what CreateItem stored, so a field the
-sandbox does not interpret still round-trips.
+Core properties come from typed columns; typed-item fields are echoed from what CreateItem stored, so a
+field the sandbox does not interpret still round-trips.
 """
 
 from __future__ import annotations
@@ -18,33 +18,62 @@ from pipeline.sandbox.store import FolderRow, ItemRow
 _T = f"{{{T_NS}}}"
 
 #: FieldURI local names whose element is named differently (indexed contact fields).
-INDEXED_ELEMENTS = {"EmailAddress": "EmailAddresses", "PhysicalAddress": "PhysicalAddresses",
-                    "PhoneNumber": "PhoneNumbers", "ImAddress": "ImAddresses"}
+INDEXED_ELEMENTS = {
+    "EmailAddress": "EmailAddresses",
+    "PhysicalAddress": "PhysicalAddresses",
+    "PhoneNumber": "PhoneNumbers",
+    "ImAddress": "ImAddresses",
+}
 
 #: Element order of ItemType and its subtypes in types.xsd, for the elements the sandbox renders.
 _ORDER_NAMES = (
-    "MimeContent ItemId ParentFolderId ItemClass Subject Sensitivity Body Attachments DateTimeReceived Size "
-    "Categories Importance InReplyTo IsSubmitted IsDraft IsFromMe IsResend IsUnmodified InternetMessageHeaders "
-    "DateTimeSent DateTimeCreated ResponseObjects ReminderDueBy ReminderIsSet ReminderNextTime "
-    "ReminderMinutesBeforeStart DisplayCc DisplayTo HasAttachments ExtendedProperty Culture EffectiveRights "
-    "LastModifiedName LastModifiedTime IsAssociated WebClientReadFormQueryString WebClientEditFormQueryString "
-    "ConversationId UniqueBody Flag StoreEntryId InstanceKey NormalizedBody EntityExtractionResult PolicyTag "
-    "ArchiveTag RetentionDate Preview RightsManagementLicenseData PredictedActionReasons IsClutter BlockStatus "
-    "HasBlockedImages TextBody "
-    # MessageType
-    "Sender ToRecipients CcRecipients BccRecipients IsReadReceiptRequested IsDeliveryReceiptRequested "
-    "ConversationIndex ConversationTopic From InternetMessageId IsRead IsResponseRequested References ReplyTo "
-    "ReceivedBy ReceivedRepresenting ApprovalRequestData VotingInformation ReminderMessageData PostedTime"
+    "MimeContent ItemId ParentFolderId ItemClass Subject Sensitivity Body Attachments "
+    "DateTimeReceived Size Categories Importance InReplyTo IsSubmitted IsDraft IsFromMe IsResend "
+    "IsUnmodified InternetMessageHeaders DateTimeSent DateTimeCreated ResponseObjects ReminderDueBy "
+    "ReminderIsSet ReminderNextTime ReminderMinutesBeforeStart DisplayCc DisplayTo HasAttachments "
+    "ExtendedProperty Culture EffectiveRights LastModifiedName LastModifiedTime IsAssociated "
+    "WebClientReadFormQueryString WebClientEditFormQueryString ConversationId UniqueBody Flag "
+    "StoreEntryId InstanceKey NormalizedBody EntityExtractionResult PolicyTag ArchiveTag "
+    "RetentionDate Preview RightsManagementLicenseData PredictedActionReasons IsClutter BlockStatus "
+    "HasBlockedImages TextBody Sender ToRecipients CcRecipients BccRecipients IsReadReceiptRequested "
+    "IsDeliveryReceiptRequested ConversationIndex ConversationTopic From InternetMessageId IsRead "
+    "IsResponseRequested References ReplyTo ReceivedBy ReceivedRepresenting ApprovalRequestData "
+    "VotingInformation ReminderMessageData PostedTime "
 ).split()
 ITEM_ORDER = {name: i for i, name in enumerate(_ORDER_NAMES)}
 
 #: Kinds whose schema type has IsRead (MessageType and PostItemType).
-READ_KINDS = {"Message", "PostItem", "MeetingRequest", "MeetingResponse", "MeetingCancellation", "MeetingMessage"}
+READ_KINDS = {
+    "Message",
+    "PostItem",
+    "MeetingRequest",
+    "MeetingResponse",
+    "MeetingCancellation",
+    "MeetingMessage",
+}
 
-_DEFAULT_ITEM_FIELDS = {"ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "DateTimeReceived",
-                        "Size", "Importance", "IsDraft", "DateTimeSent", "DateTimeCreated", "HasAttachments",
-                        "LastModifiedTime", "IsRead", "From", "ToRecipients", "CcRecipients", "DisplayTo",
-                        "DisplayCc", "Attachments"}
+_DEFAULT_ITEM_FIELDS = {
+    "ItemId",
+    "ParentFolderId",
+    "ItemClass",
+    "Subject",
+    "Sensitivity",
+    "DateTimeReceived",
+    "Size",
+    "Importance",
+    "IsDraft",
+    "DateTimeSent",
+    "DateTimeCreated",
+    "HasAttachments",
+    "LastModifiedTime",
+    "IsRead",
+    "From",
+    "ToRecipients",
+    "CcRecipients",
+    "DisplayTo",
+    "DisplayCc",
+    "Attachments",
+}
 
 
 @dataclass(slots=True)
@@ -96,7 +125,8 @@ def parse_shape(elem: etree._Element | None) -> Shape:
     return shape
 
 
-# -- folders ----------------------------------------------------------------------------------------------------
+# -- folders -------------------------------------------------------------------------------------
+
 
 def folder_element(folder: FolderRow) -> str:
     if folder.is_search:
@@ -117,8 +147,10 @@ def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_c
     parts = [f'<t:{element}><t:FolderId Id="{fid}" ChangeKey="{ids.change_key(folder.version)}"/>']
     everything = shape.base != "IdOnly"
     if (everything or "ParentFolderId" in shape.fields) and folder.parent_id is not None:
-        parts.append(f'<t:ParentFolderId Id="{ids.folder_id(folder.mailbox_id, folder.parent_id)}" '
-                     f'ChangeKey="{ids.change_key(1)}"/>')
+        parts.append(
+            f'<t:ParentFolderId Id="{ids.folder_id(folder.mailbox_id, folder.parent_id)}" '
+            f'ChangeKey="{ids.change_key(1)}"/>'
+        )
     if (everything or "FolderClass" in shape.fields) and folder.folder_class:
         parts.append(f"<t:FolderClass>{esc(folder.folder_class)}</t:FolderClass>")
     if everything or "DisplayName" in shape.fields:
@@ -132,12 +164,17 @@ def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_c
         if value is not None:
             parts.append(f"<t:ExtendedProperty>{uri.to_xml()}{props.value_xml(value)}</t:ExtendedProperty>")
     if "EffectiveRights" in shape.fields or shape.base == "AllProperties":
-        parts.append("<t:EffectiveRights><t:CreateAssociated>true</t:CreateAssociated>"
-                     "<t:CreateContents>true</t:CreateContents><t:CreateHierarchy>true</t:CreateHierarchy>"
-                     "<t:Delete>true</t:Delete><t:Modify>true</t:Modify><t:Read>true</t:Read>"
-                     "<t:ViewPrivateItems>true</t:ViewPrivateItems></t:EffectiveRights>")
-    if element != "CalendarFolder" and element != "ContactsFolder" and (
-            everything or "UnreadCount" in shape.fields):
+        parts.append(
+            "<t:EffectiveRights><t:CreateAssociated>true</t:CreateAssociated>"
+            "<t:CreateContents>true</t:CreateContents><t:CreateHierarchy>true</t:CreateHierarchy>"
+            "<t:Delete>true</t:Delete><t:Modify>true</t:Modify><t:Read>true</t:Read>"
+            "<t:ViewPrivateItems>true</t:ViewPrivateItems></t:EffectiveRights>"
+        )
+    if (
+        element != "CalendarFolder"
+        and element != "ContactsFolder"
+        and (everything or "UnreadCount" in shape.fields)
+    ):
         parts.append(f"<t:UnreadCount>{counts[1]}</t:UnreadCount>")
     parts.append(f"</t:{element}>")
     return "".join(parts)
@@ -154,16 +191,19 @@ def _folder_ext(folder: FolderRow, key: str) -> str | None:
     return None
 
 
-# -- items ------------------------------------------------------------------------------------------------------
+# -- items ---------------------------------------------------------------------------------------
+
 
 def mailbox_xml(address: mime.Address) -> str:
     name = f"<t:Name>{esc(address.name)}</t:Name>" if address.name else ""
-    return (f"<t:Mailbox>{name}<t:EmailAddress>{esc(address.email)}</t:EmailAddress>"
-            "<t:RoutingType>SMTP</t:RoutingType><t:MailboxType>OneOff</t:MailboxType></t:Mailbox>")
+    return (
+        f"<t:Mailbox>{name}<t:EmailAddress>{esc(address.email)}</t:EmailAddress>"
+        "<t:RoutingType>SMTP</t:RoutingType><t:MailboxType>OneOff</t:MailboxType></t:Mailbox>"
+    )
 
 
 def message_flags(item: ItemRow) -> str:
-    """PR_MESSAGE_FLAGS as Exchange computes it: the stored bits with READ and UNSENT from the item's state."""
+    """PR_MESSAGE_FLAGS as Exchange computes it: stored bits, with READ and UNSENT from the item's state."""
     stored = item.ext.get(props.TAG_MESSAGE_FLAGS)
     flags = int(stored.value) if stored is not None and isinstance(stored.value, str) else 0
     flags &= ~(props.MSGFLAG_READ | props.MSGFLAG_UNSENT)
@@ -201,12 +241,16 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
         out.append((ITEM_ORDER.get(name, 900), xml))
 
     if shape.include_mime and item.mime is not None:
-        add("MimeContent", f'<t:MimeContent CharacterSet="UTF-8">{base64.b64encode(item.mime).decode()}'
-                           "</t:MimeContent>")
+        add(
+            "MimeContent",
+            f'<t:MimeContent CharacterSet="UTF-8">{base64.b64encode(item.mime).decode()}</t:MimeContent>',
+        )
     add("ItemId", f'<t:ItemId Id="{ids.item_id(mid, item.id)}" ChangeKey="{ids.change_key(item.version)}"/>')
     if wants("ParentFolderId"):
-        add("ParentFolderId", f'<t:ParentFolderId Id="{ids.folder_id(mid, item.folder_id)}" '
-                              f'ChangeKey="{ids.change_key(1)}"/>')
+        add(
+            "ParentFolderId",
+            f'<t:ParentFolderId Id="{ids.folder_id(mid, item.folder_id)}" ChangeKey="{ids.change_key(1)}"/>',
+        )
     if wants("ItemClass"):
         add("ItemClass", f"<t:ItemClass>{esc(item.item_class)}</t:ItemClass>")
     if wants("Subject") and item.subject is not None:
@@ -224,7 +268,10 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
     if wants("DateTimeCreated"):
         add("DateTimeCreated", f"<t:DateTimeCreated>{item.created}</t:DateTimeCreated>")
     if wants("HasAttachments"):
-        add("HasAttachments", f"<t:HasAttachments>{'true' if item.has_attachments else 'false'}</t:HasAttachments>")
+        add(
+            "HasAttachments",
+            f"<t:HasAttachments>{'true' if item.has_attachments else 'false'}</t:HasAttachments>",
+        )
     if wants("LastModifiedTime"):
         add("LastModifiedTime", f"<t:LastModifiedTime>{item.modified}</t:LastModifiedTime>")
     if wants("IsRead") and item.kind in READ_KINDS:
@@ -237,9 +284,22 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
             add("Body", f'<t:Body BodyType="{body_type}">{esc(text)}</t:Body>')
         if wants("TextBody") and body_type == "Text":
             add("TextBody", f'<t:TextBody BodyType="Text">{esc(text)}</t:TextBody>')
-    handled = {"MimeContent", "ItemId", "ParentFolderId", "ItemClass", "Subject", "DateTimeReceived", "Size",
-               "IsDraft", "DateTimeSent", "DateTimeCreated", "HasAttachments", "LastModifiedTime", "IsRead",
-               "Attachments"}
+    handled = {
+        "MimeContent",
+        "ItemId",
+        "ParentFolderId",
+        "ItemClass",
+        "Subject",
+        "DateTimeReceived",
+        "Size",
+        "IsDraft",
+        "DateTimeSent",
+        "DateTimeCreated",
+        "HasAttachments",
+        "LastModifiedTime",
+        "IsRead",
+        "Attachments",
+    }
     for position, (name, xml) in enumerate(item.fields.items()):
         if name in handled or (name in ("Body", "TextBody") and item.mime is not None):
             continue
@@ -254,7 +314,9 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
         else:
             value = stored.value
         if value is not None:
-            out.append((rank, f"<t:ExtendedProperty>{uri.to_xml()}{props.value_xml(value)}</t:ExtendedProperty>"))
+            out.append(
+                (rank, f"<t:ExtendedProperty>{uri.to_xml()}{props.value_xml(value)}</t:ExtendedProperty>")
+            )
     out.sort(key=lambda pair: pair[0])
     return f"<t:{item.kind}>" + "".join(x for _, x in out) + f"</t:{item.kind}>"
 
@@ -265,10 +327,16 @@ def _attachments_xml(item: ItemRow, mailbox_id: int) -> str:
     for pos, att in enumerate(item.attachments):
         kind = "ItemAttachment" if att.content_type == "message/rfc822" else "FileAttachment"
         att_id = base64.b64encode(f"{base}:{pos}".encode()).decode()
-        inline = "" if kind == "ItemAttachment" else f"<t:IsInline>{'true' if att.is_inline else 'false'}</t:IsInline>"
+        inline = (
+            ""
+            if kind == "ItemAttachment"
+            else f"<t:IsInline>{'true' if att.is_inline else 'false'}</t:IsInline>"
+        )
         cid = f"<t:ContentId>{esc(att.content_id)}</t:ContentId>" if att.content_id else ""
-        parts.append(f'<t:{kind}><t:AttachmentId Id="{att_id}"/><t:Name>{esc(att.name)}</t:Name>'
-                     f"<t:ContentType>{esc(att.content_type)}</t:ContentType>{cid}<t:Size>{att.size}</t:Size>"
-                     f"{inline}</t:{kind}>")
+        parts.append(
+            f'<t:{kind}><t:AttachmentId Id="{att_id}"/><t:Name>{esc(att.name)}</t:Name>'
+            f"<t:ContentType>{esc(att.content_type)}</t:ContentType>{cid}<t:Size>{att.size}</t:Size>"
+            f"{inline}</t:{kind}>"
+        )
     parts.append("</t:Attachments>")
     return "".join(parts)

@@ -28,7 +28,8 @@ _HEADER = (
 _ENVELOPE_START = (
     '<?xml version="1.0" encoding="utf-8"?>'
     f'<s:Envelope xmlns:s="{SOAP_NS}">{_HEADER}'
-    '<s:Body xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">'
+    '<s:Body xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xmlns:xsd="http://www.w3.org/2001/XMLSchema">'
 )
 _ENVELOPE_END = "</s:Body></s:Envelope>"
 

@@ -1,7 +1,7 @@
 """Counters of a running sandbox (requests per operation, errors per code, schema violations, faults).
 
-Kept in memory and flushed to `stats.json` in the data folder now and then, so `rebuild sandbox stats` can read
-them after the server is gone.
+Kept in memory and flushed to `stats.json` in the data folder now and then, so `rebuild sandbox stats`
+can read them after the server is gone.
 """
 
 from __future__ import annotations

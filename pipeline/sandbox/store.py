@@ -1,6 +1,6 @@
-"""SQLite state of the sandbox: accounts, mailboxes with their default folder tree, items and their properties.
+"""SQLite state of the sandbox: accounts, mailboxes with their default folders, items and their properties.
 
-One database file in WAL mode under the data folder, so the mailboxes survive restarts and many threads can read.
+One database file in WAL mode under the data folder: mailboxes survive restarts and many threads can read.
 """
 
 from __future__ import annotations
@@ -66,12 +66,24 @@ DEFAULT_TREE: tuple[tuple[tuple[str, ...], str | None, str | None, bool], ...] =
     (("Top of Information Store", "Junk Email"), "IPF.Note", "junkemail", False),
     (("Top of Information Store", "Calendar"), "IPF.Appointment", "calendar", False),
     (("Top of Information Store", "Contacts"), "IPF.Contact", "contacts", False),
-    (("Top of Information Store", "Contacts", "Recipient Cache"), "IPF.Contact.RecipientCache",
-     "recipientcache", False),
-    (("Top of Information Store", "Contacts", "{06967759-274D-40B2-A3EB-D7F9E73727D7}"),
-     "IPF.Contact.MOC.QuickContacts", "quickcontacts", False),
-    (("Top of Information Store", "Contacts", "{A9E2BC46-B3A0-4243-B315-60D991004455}"),
-     "IPF.Contact.MOC.ImContactList", "imcontactlist", False),
+    (
+        ("Top of Information Store", "Contacts", "Recipient Cache"),
+        "IPF.Contact.RecipientCache",
+        "recipientcache",
+        False,
+    ),
+    (
+        ("Top of Information Store", "Contacts", "{06967759-274D-40B2-A3EB-D7F9E73727D7}"),
+        "IPF.Contact.MOC.QuickContacts",
+        "quickcontacts",
+        False,
+    ),
+    (
+        ("Top of Information Store", "Contacts", "{A9E2BC46-B3A0-4243-B315-60D991004455}"),
+        "IPF.Contact.MOC.ImContactList",
+        "imcontactlist",
+        False,
+    ),
     (("Top of Information Store", "Tasks"), "IPF.Task", "tasks", False),
     (("Top of Information Store", "Notes"), "IPF.StickyNote", "notes", False),
     (("Top of Information Store", "Journal"), "IPF.Journal", "journal", False),
@@ -216,13 +228,32 @@ class ItemRow:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-ITEM_COLUMNS = ("id, mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, sent, received, "
-                "created, modified, size, fields, has_attachments, message_id, version")
+ITEM_COLUMNS = (
+    "id, mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, sent, received, "
+    "created, modified, size, fields, has_attachments, message_id, version"
+)
 
 
 def _item_from_row(row: Sequence[Any]) -> ItemRow:
-    return ItemRow(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), bool(row[7]), row[8], row[9],
-                   row[10], row[11], row[12], json.loads(row[13]), bool(row[14]), row[15], row[16])
+    return ItemRow(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        bool(row[6]),
+        bool(row[7]),
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+        json.loads(row[13]),
+        bool(row[14]),
+        row[15],
+        row[16],
+    )
 
 
 def _folder_from_row(row: Sequence[Any]) -> FolderRow:
@@ -245,7 +276,7 @@ class SandboxStore:
         with self.connection() as conn:
             conn.executescript(_SCHEMA)
 
-    # -- connections -------------------------------------------------------------------------------------
+    # -- connections ------------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -286,27 +317,32 @@ class SandboxStore:
             except queue.Empty:
                 return
 
-    # -- accounts and mailboxes ------------------------------------------------------------------------
+    # -- accounts and mailboxes -------------------------------------------------------------------
 
     def add_account(self, username: str, password: str, impersonation: bool = False) -> None:
-        """Create or replace an account; the NT hash is kept because NTLM needs it (as a domain controller does)."""
+        """Create or replace an account; the NT hash is kept because NTLM needs it (as a DC keeps it)."""
         salt = os.urandom(16)
         pw_hash = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, _PBKDF2_ROUNDS)
         with self.write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO accounts(username, salt, pw_hash, nt_hash, impersonation) VALUES (?,?,?,?,?)",
-                (username.lower(), salt, pw_hash, nt_hash(password), int(impersonation)))
+                "INSERT OR REPLACE INTO accounts(username, salt, pw_hash, nt_hash, impersonation) "
+                "VALUES (?,?,?,?,?)",
+                (username.lower(), salt, pw_hash, nt_hash(password), int(impersonation)),
+            )
         self._login_cache.clear()
 
     def account(self, username: str) -> Account | None:
         with self.connection() as conn:
-            row = conn.execute("SELECT username, impersonation, nt_hash FROM accounts WHERE username=?",
-                               (username.lower(),)).fetchone()
+            row = conn.execute(
+                "SELECT username, impersonation, nt_hash FROM accounts WHERE username=?", (username.lower(),)
+            ).fetchone()
         return Account(row[0], bool(row[1]), bytes(row[2])) if row else None
 
     def accounts(self) -> list[Account]:
         with self.connection() as conn:
-            rows = conn.execute("SELECT username, impersonation, nt_hash FROM accounts ORDER BY username").fetchall()
+            rows = conn.execute(
+                "SELECT username, impersonation, nt_hash FROM accounts ORDER BY username"
+            ).fetchall()
         return [Account(r[0], bool(r[1]), bytes(r[2])) for r in rows]
 
     def check_password(self, username: str, password: str) -> Account | None:
@@ -316,8 +352,10 @@ class SandboxStore:
         if cached is not None:
             return cached
         with self.connection() as conn:
-            row = conn.execute("SELECT username, impersonation, nt_hash, salt, pw_hash FROM accounts WHERE username=?",
-                               (username.lower(),)).fetchone()
+            row = conn.execute(
+                "SELECT username, impersonation, nt_hash, salt, pw_hash FROM accounts WHERE username=?",
+                (username.lower(),),
+            ).fetchone()
         if row is None:
             return None
         candidate = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), row[3], _PBKDF2_ROUNDS)
@@ -339,26 +377,43 @@ class SandboxStore:
             mailbox_id = int(cur.lastrowid or 0)
             root = conn.execute(
                 "INSERT INTO folders(mailbox_id, parent_id, name, name_key, folder_class, distinguished_id) "
-                "VALUES (?, NULL, '', '', NULL, 'root')", (mailbox_id,)).lastrowid
+                "VALUES (?, NULL, '', '', NULL, 'root')",
+                (mailbox_id,),
+            ).lastrowid
             by_path: dict[tuple[str, ...], int] = {(): int(root or 0)}
             for path, folder_class, distinguished, is_search in DEFAULT_TREE:
                 parent = by_path[path[:-1]]
-                by_path[path] = int(conn.execute(
-                    "INSERT INTO folders(mailbox_id, parent_id, name, name_key, folder_class, distinguished_id, "
-                    "is_search) VALUES (?,?,?,?,?,?,?)",
-                    (mailbox_id, parent, path[-1], path[-1].casefold(), folder_class, distinguished, int(is_search)),
-                ).lastrowid or 0)
+                by_path[path] = int(
+                    conn.execute(
+                        "INSERT INTO folders(mailbox_id, parent_id, name, name_key, folder_class, "
+                        "distinguished_id, "
+                        "is_search) VALUES (?,?,?,?,?,?,?)",
+                        (
+                            mailbox_id,
+                            parent,
+                            path[-1],
+                            path[-1].casefold(),
+                            folder_class,
+                            distinguished,
+                            int(is_search),
+                        ),
+                    ).lastrowid
+                    or 0
+                )
         return Mailbox(mailbox_id, address, name)
 
     def mailbox(self, address: str) -> Mailbox | None:
         with self.connection() as conn:
-            row = conn.execute("SELECT id, address, display_name FROM mailboxes WHERE address=?",
-                               (address.strip().lower(),)).fetchone()
+            row = conn.execute(
+                "SELECT id, address, display_name FROM mailboxes WHERE address=?", (address.strip().lower(),)
+            ).fetchone()
         return Mailbox(*row) if row else None
 
     def mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
         with self.connection() as conn:
-            row = conn.execute("SELECT id, address, display_name FROM mailboxes WHERE id=?", (mailbox_id,)).fetchone()
+            row = conn.execute(
+                "SELECT id, address, display_name FROM mailboxes WHERE id=?", (mailbox_id,)
+            ).fetchone()
         return Mailbox(*row) if row else None
 
     def mailboxes(self) -> list[Mailbox]:
@@ -369,40 +424,47 @@ class SandboxStore:
     def has_mailbox(self, address: str) -> bool:
         return self.mailbox(address) is not None
 
-    # -- folders -------------------------------------------------------------------------------------------
+    # -- folders ----------------------------------------------------------------------------------
 
     def folder(self, conn: sqlite3.Connection, folder_id: int) -> FolderRow | None:
         row = conn.execute(f"SELECT {FOLDER_COLUMNS} FROM folders WHERE id=?", (folder_id,)).fetchone()
         return _folder_from_row(row) if row else None
 
     def distinguished(self, conn: sqlite3.Connection, mailbox_id: int, name: str) -> FolderRow | None:
-        row = conn.execute(f"SELECT {FOLDER_COLUMNS} FROM folders WHERE mailbox_id=? AND distinguished_id=?",
-                           (mailbox_id, name)).fetchone()
+        row = conn.execute(
+            f"SELECT {FOLDER_COLUMNS} FROM folders WHERE mailbox_id=? AND distinguished_id=?",
+            (mailbox_id, name),
+        ).fetchone()
         return _folder_from_row(row) if row else None
 
     def all_folders(self, conn: sqlite3.Connection, mailbox_id: int) -> list[FolderRow]:
-        rows = conn.execute(f"SELECT {FOLDER_COLUMNS} FROM folders WHERE mailbox_id=? ORDER BY id",
-                            (mailbox_id,)).fetchall()
+        rows = conn.execute(
+            f"SELECT {FOLDER_COLUMNS} FROM folders WHERE mailbox_id=? ORDER BY id", (mailbox_id,)
+        ).fetchall()
         return [_folder_from_row(r) for r in rows]
 
     def counts(self, conn: sqlite3.Connection, mailbox_id: int) -> dict[int, tuple[int, int]]:
         """folder id -> (total items, unread items), one query for the whole mailbox."""
-        rows = conn.execute("SELECT folder_id, COUNT(*), SUM(1 - is_read) FROM items WHERE mailbox_id=? "
-                            "GROUP BY folder_id", (mailbox_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT folder_id, COUNT(*), SUM(1 - is_read) FROM items WHERE mailbox_id=? GROUP BY folder_id",
+            (mailbox_id,),
+        ).fetchall()
         return {r[0]: (r[1], r[2] or 0) for r in rows}
 
-    def create_folder(self, conn: sqlite3.Connection, mailbox_id: int, parent_id: int, name: str,
-                      folder_class: str | None) -> FolderRow:
+    def create_folder(
+        self, conn: sqlite3.Connection, mailbox_id: int, parent_id: int, name: str, folder_class: str | None
+    ) -> FolderRow:
         """Insert inside the caller's write transaction; a case-insensitive duplicate is ErrorFolderExists."""
         try:
             cur = conn.execute(
                 "INSERT INTO folders(mailbox_id, parent_id, name, name_key, folder_class) VALUES (?,?,?,?,?)",
-                (mailbox_id, parent_id, name, name.casefold(), folder_class))
+                (mailbox_id, parent_id, name, name.casefold(), folder_class),
+            )
         except sqlite3.IntegrityError as exc:
             raise FolderExists(name) from exc
         return FolderRow(int(cur.lastrowid or 0), mailbox_id, parent_id, name, folder_class, None, False, 1)
 
-    # -- items ---------------------------------------------------------------------------------------------
+    # -- items ------------------------------------------------------------------------------------
 
     def insert_items(self, conn: sqlite3.Connection, mailbox_id: int, items: Sequence[NewItem]) -> list[int]:
         """Insert many items inside the caller's write transaction; returns their row ids in order."""
@@ -412,35 +474,73 @@ class SandboxStore:
         stamp = now_iso()
         for item in items:
             cur = conn.execute(
-                "INSERT INTO items(mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, sent, "
+                "INSERT INTO items(mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, "
+                "sent, "
                 "received, created, modified, size, mime, fields, has_attachments, message_id) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (mailbox_id, item.folder_id, item.kind, item.item_class, item.subject, int(item.is_draft),
-                 int(item.is_read), item.sent, item.received or stamp, item.created or stamp, stamp, item.size,
-                 item.mime, json.dumps(item.fields), int(bool(item.attachments)), item.message_id))
+                (
+                    mailbox_id,
+                    item.folder_id,
+                    item.kind,
+                    item.item_class,
+                    item.subject,
+                    int(item.is_draft),
+                    int(item.is_read),
+                    item.sent,
+                    item.received or stamp,
+                    item.created or stamp,
+                    stamp,
+                    item.size,
+                    item.mime,
+                    json.dumps(item.fields),
+                    int(bool(item.attachments)),
+                    item.message_id,
+                ),
+            )
             row_id = int(cur.lastrowid or 0)
             ids.append(row_id)
             for ext in item.ext:
                 if isinstance(ext.value, list):
                     ext_rows.append((row_id, ext.key, ext.ptype, json.dumps(ext.value), None))
                 else:
-                    ext_rows.append((row_id, ext.key, ext.ptype, ext.value, props.numeric(ext.ptype, ext.value)))
+                    ext_rows.append(
+                        (row_id, ext.key, ext.ptype, ext.value, props.numeric(ext.ptype, ext.value))
+                    )
             for pos, att in enumerate(item.attachments):
-                att_rows.append((row_id, pos, att.name, att.content_type, att.size, att.sha256, int(att.is_inline),
-                                 att.content_id))
+                att_rows.append(
+                    (
+                        row_id,
+                        pos,
+                        att.name,
+                        att.content_type,
+                        att.size,
+                        att.sha256,
+                        int(att.is_inline),
+                        att.content_id,
+                    )
+                )
         if ext_rows:
-            conn.executemany("INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",
-                             ext_rows)
+            conn.executemany(
+                "INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",
+                ext_rows,
+            )
         if att_rows:
             conn.executemany("INSERT INTO attachments VALUES (?,?,?,?,?,?,?,?)", att_rows)
         return ids
 
-    def load_items(self, conn: sqlite3.Connection, row_ids: Sequence[int], *, with_mime: bool = False,
-                   ext_keys: Sequence[str] | None = (), with_attachments: bool = False) -> dict[int, ItemRow]:
+    def load_items(
+        self,
+        conn: sqlite3.Connection,
+        row_ids: Sequence[int],
+        *,
+        with_mime: bool = False,
+        ext_keys: Sequence[str] | None = (),
+        with_attachments: bool = False,
+    ) -> dict[int, ItemRow]:
         """Rows by id, with only the extras asked for (`ext_keys=None` means every extended property)."""
         found: dict[int, ItemRow] = {}
         for start in range(0, len(row_ids), 500):
-            chunk = list(row_ids[start:start + 500])
+            chunk = list(row_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             cols = ITEM_COLUMNS + (", mime" if with_mime else "")
             for row in conn.execute(f"SELECT {cols} FROM items WHERE id IN ({marks})", chunk):
@@ -460,26 +560,31 @@ class SandboxStore:
                         found[item_id].ext[key] = ExtValue(key, ptype, parsed)
             if with_attachments:
                 for row in conn.execute(
-                        "SELECT item_id, name, content_type, size, sha256, is_inline, content_id FROM attachments "
-                        f"WHERE item_id IN ({marks}) ORDER BY item_id, position", chunk):
+                    "SELECT item_id, name, content_type, size, sha256, is_inline, content_id "
+                    "FROM attachments "
+                    f"WHERE item_id IN ({marks}) ORDER BY item_id, position",
+                    chunk,
+                ):
                     if row[0] in found:
-                        found[row[0]].attachments.append(Attachment(row[1], row[2], row[3], row[4], bool(row[5]),
-                                                                    row[6]))
+                        found[row[0]].attachments.append(
+                            Attachment(row[1], row[2], row[3], row[4], bool(row[5]), row[6])
+                        )
         return found
 
     def delete_items(self, conn: sqlite3.Connection, row_ids: Sequence[int]) -> None:
         for start in range(0, len(row_ids), 500):
-            chunk = list(row_ids[start:start + 500])
+            chunk = list(row_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             conn.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM ext_props WHERE item_id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM attachments WHERE item_id IN ({marks})", chunk)
 
     def move_items(self, conn: sqlite3.Connection, row_ids: Sequence[int], folder_id: int) -> None:
-        conn.executemany("UPDATE items SET folder_id=?, version=version+1 WHERE id=?",
-                         [(folder_id, r) for r in row_ids])
+        conn.executemany(
+            "UPDATE items SET folder_id=?, version=version+1 WHERE id=?", [(folder_id, r) for r in row_ids]
+        )
 
-    # -- read helpers for tests and `sandbox ls` ------------------------------------------------------------
+    # -- read helpers for tests and `sandbox ls` --------------------------------------------------
 
     def _paths(self, folders: list[FolderRow]) -> dict[int, tuple[str, ...]]:
         """Folder id -> path of names below msgfolderroot (folders outside it get a path from the root)."""
@@ -516,12 +621,19 @@ class SandboxStore:
             folders = self.all_folders(conn, mailbox.id)
             counts = self.counts(conn, mailbox.id)
         paths = self._paths(folders)
-        return [dict(path=paths[f.id], folder_class=f.folder_class, distinguished_id=f.distinguished_id,
-                     item_count=counts.get(f.id, (0, 0))[0]) for f in folders
-                if f.distinguished_id != "root"]
+        return [
+            dict(
+                path=paths[f.id],
+                folder_class=f.folder_class,
+                distinguished_id=f.distinguished_id,
+                item_count=counts.get(f.id, (0, 0))[0],
+            )
+            for f in folders
+            if f.distinguished_id != "root"
+        ]
 
     def items(self, address: str, path: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Every item of the mailbox (or of the folder at `path`), with its MIME, properties and attachments."""
+        """Every item of the mailbox (or of the folder at `path`) with MIME, properties and attachments."""
         from pipeline.sandbox import ids
 
         mailbox = self.mailbox(address)
@@ -531,24 +643,43 @@ class SandboxStore:
             folders = self.all_folders(conn, mailbox.id)
             paths = self._paths(folders)
             if path is None:
-                row_ids = [r[0] for r in conn.execute("SELECT id FROM items WHERE mailbox_id=? ORDER BY id",
-                                                      (mailbox.id,))]
+                row_ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM items WHERE mailbox_id=? ORDER BY id", (mailbox.id,)
+                    )
+                ]
             else:
                 wanted = tuple(path)
                 folder_ids = [fid for fid, p in paths.items() if p == wanted]
                 if not folder_ids:
                     raise KeyError(f"{address}: no folder {wanted!r}")
-                row_ids = [r[0] for r in conn.execute("SELECT id FROM items WHERE folder_id=? ORDER BY id",
-                                                      (folder_ids[0],))]
+                row_ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM items WHERE folder_id=? ORDER BY id", (folder_ids[0],)
+                    )
+                ]
             rows = self.load_items(conn, row_ids, with_mime=True, ext_keys=None, with_attachments=True)
         result = []
         for row_id in row_ids:
             item = rows[row_id]
-            result.append(dict(
-                item_id=ids.item_id(mailbox.id, item.id), folder_path=paths.get(item.folder_id, ()),
-                item_class=item.item_class, subject=item.subject, is_draft=item.is_draft, is_read=item.is_read,
-                datetime_sent=item.sent, datetime_received=item.received, size=item.size, mime=item.mime,
-                extended_properties={k: props.python_value(v.ptype, v.value) for k, v in item.ext.items()},
-                attachments=[(a.name, a.sha256) for a in item.attachments],
-            ))
+            result.append(
+                dict(
+                    item_id=ids.item_id(mailbox.id, item.id),
+                    folder_path=paths.get(item.folder_id, ()),
+                    item_class=item.item_class,
+                    subject=item.subject,
+                    is_draft=item.is_draft,
+                    is_read=item.is_read,
+                    datetime_sent=item.sent,
+                    datetime_received=item.received,
+                    size=item.size,
+                    mime=item.mime,
+                    extended_properties={
+                        k: props.python_value(v.ptype, v.value) for k, v in item.ext.items()
+                    },
+                    attachments=[(a.name, a.sha256) for a in item.attachments],
+                )
+            )
         return result

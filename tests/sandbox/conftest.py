@@ -45,7 +45,9 @@ def _no_schema_violations(request: pytest.FixtureRequest) -> Iterator[None]:
     before = handle.stats()["schema_violations"]
     yield
     after = handle.stats()["schema_violations"]
-    assert after == before, f"exchangelib requests failed schema validation ({after - before} new violation(s))"
+    assert after == before, (
+        f"exchangelib requests failed schema validation ({after - before} new violation(s))"
+    )
 
 
 @pytest.fixture
@@ -56,5 +58,3 @@ def alice(sandbox: embedded.SandboxHandle) -> Account:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]
-
-

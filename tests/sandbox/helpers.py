@@ -1,6 +1,6 @@
 """Helpers for the sandbox tests: accounts, extended properties, exchangelib connections, MIME samples.
 
-The tests talk to the sandbox with plain exchangelib only (never pipeline/target), with a fail-fast retry policy.
+The tests talk to the sandbox with plain exchangelib only (never pipeline/target), fail-fast retry policy.
 """
 
 from __future__ import annotations
@@ -68,8 +68,13 @@ class ReminderSet(ExtendedProperty):
     property_type = "Boolean"
 
 
-EXT_FIELDS = {"sbx_flags": MessageFlags, "sbx_source_key": SourceKey, "sbx_batch": Batch, "sbx_serial": Serial,
-              "sbx_reminder_set": ReminderSet}
+EXT_FIELDS = {
+    "sbx_flags": MessageFlags,
+    "sbx_source_key": SourceKey,
+    "sbx_batch": Batch,
+    "sbx_serial": Serial,
+    "sbx_reminder_set": ReminderSet,
+}
 
 
 def _register() -> None:
@@ -87,8 +92,9 @@ def schema_present() -> bool:
     return schema.schema_dir() is not None
 
 
-needs_schema = pytest.mark.skipif(not schema_present(),
-                                  reason="EWS schema not found (../shared/ews-schema or REBUILD_EWS_SCHEMA)")
+needs_schema = pytest.mark.skipif(
+    not schema_present(), reason="EWS schema not found (../shared/ews-schema or REBUILD_EWS_SCHEMA)"
+)
 
 
 def populate(data_dir: Path) -> SandboxStore:
@@ -102,29 +108,45 @@ def populate(data_dir: Path) -> SandboxStore:
     return store
 
 
-def connect(url: str, creds: tuple[str, str], address: str | None = None, auth: str = BASIC,
-            access: str = DELEGATE, version: object = None) -> Account:
-    config = Configuration(service_endpoint=url, credentials=Credentials(*creds), auth_type=auth,
-                           version=version, retry_policy=FailFast())
+def connect(
+    url: str,
+    creds: tuple[str, str],
+    address: str | None = None,
+    auth: str = BASIC,
+    access: str = DELEGATE,
+    version: object = None,
+) -> Account:
+    config = Configuration(
+        service_endpoint=url,
+        credentials=Credentials(*creds),
+        auth_type=auth,
+        version=version,
+        retry_policy=FailFast(),
+    )
     return Account(address or creds[0], config=config, autodiscover=False, access_type=access)
 
 
-def mime_message(subject: str, body_size: int = 200, attachment: bytes | None = None, index: int = 0) -> bytes:
+def mime_message(
+    subject: str, body_size: int = 200, attachment: bytes | None = None, index: int = 0
+) -> bytes:
     """A plain RFC 5322 message with CRLF line ends (optionally one base64 attachment)."""
     import base64
 
     text = ("Lorem ipsum dolor sit amet. " * (body_size // 28 + 1))[:body_size]
-    head = (f"From: Bob Sender <bob@example.com>\r\nTo: Alice Example <alice@sandbox.local>\r\n"
-            f"Cc: Carol <carol@example.com>\r\nSubject: {subject}\r\n"
-            f"Date: Mon, 03 Jan 2022 10:{index % 60:02d}:00 +0100\r\nMessage-ID: <{subject}.{index}@example.com>\r\n"
-            "MIME-Version: 1.0\r\n")
+    head = (
+        f"From: Bob Sender <bob@example.com>\r\nTo: Alice Example <alice@sandbox.local>\r\n"
+        f"Cc: Carol <carol@example.com>\r\nSubject: {subject}\r\n"
+        f"Date: Mon, 03 Jan 2022 10:{index % 60:02d}:00 +0100\r\n"
+        f"Message-ID: <{subject}.{index}@example.com>\r\n"
+        "MIME-Version: 1.0\r\n"
+    )
     if attachment is None:
         return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n").encode()
     encoded = base64.encodebytes(attachment).decode().replace("\n", "\r\n")
-    return (head + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\n'
-            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n--b1\r\n"
-            'Content-Type: application/octet-stream; name="data.bin"\r\n'
-            'Content-Disposition: attachment; filename="data.bin"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n" + encoded + "--b1--\r\n").encode()
-
-
+    return (
+        head + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\n'
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n--b1\r\n"
+        'Content-Type: application/octet-stream; name="data.bin"\r\n'
+        'Content-Disposition: attachment; filename="data.bin"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + encoded + "--b1--\r\n"
+    ).encode()

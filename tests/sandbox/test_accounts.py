@@ -1,6 +1,7 @@
 """Account set-up over Basic and NTLM, wrong passwords, impersonation and access to other mailboxes.
 
-Each case is what exchangelib sees from a real Exchange: 401 -> UnauthorizedError, SOAP faults for impersonation.
+Each case is what exchangelib sees from a real Exchange: 401 -> UnauthorizedError, SOAP faults for
+impersonation.
 """
 
 from __future__ import annotations
@@ -19,10 +20,17 @@ from exchangelib.version import Build, Version
 from tests.sandbox.helpers import ADMIN, ALICE, BOB, CAROL, connect
 
 DISTINGUISHED = {
-    "inbox": ("Inbox", "IPF.Note"), "sent": ("Sent Items", "IPF.Note"), "trash": ("Deleted Items", "IPF.Note"),
-    "drafts": ("Drafts", "IPF.Note"), "outbox": ("Outbox", "IPF.Note"), "junk": ("Junk Email", "IPF.Note"),
-    "calendar": ("Calendar", "IPF.Appointment"), "contacts": ("Contacts", "IPF.Contact"),
-    "tasks": ("Tasks", "IPF.Task"), "notes": ("Notes", "IPF.StickyNote"), "journal": ("Journal", "IPF.Journal"),
+    "inbox": ("Inbox", "IPF.Note"),
+    "sent": ("Sent Items", "IPF.Note"),
+    "trash": ("Deleted Items", "IPF.Note"),
+    "drafts": ("Drafts", "IPF.Note"),
+    "outbox": ("Outbox", "IPF.Note"),
+    "junk": ("Junk Email", "IPF.Note"),
+    "calendar": ("Calendar", "IPF.Appointment"),
+    "contacts": ("Contacts", "IPF.Contact"),
+    "tasks": ("Tasks", "IPF.Task"),
+    "notes": ("Notes", "IPF.StickyNote"),
+    "journal": ("Journal", "IPF.Journal"),
     "conflicts": ("Conflicts", "IPF.Note"),
 }
 

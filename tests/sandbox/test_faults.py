@@ -1,4 +1,4 @@
-"""Injected faults as exchangelib (fail-fast) experiences them, switched at run time through the admin endpoint.
+"""Injected faults as exchangelib (fail-fast) experiences them, switched at run time through the admin API.
 
 Each kind is checked for its effect on the client, its counter, and (for rates) its determinism under a seed.
 """
@@ -48,8 +48,9 @@ def _messages(folder, n, tag="m"):
 
 def test_throttle_answers_server_busy_with_back_off(faulty, account):
     account.inbox  # noqa: B018 - settle folders before switching faults on
-    faulty.set_faults({"rules": [{"kind": "throttle", "count": 1, "back_off_ms": 250,
-                                  "operations": ["CreateItem"]}]})
+    faulty.set_faults(
+        {"rules": [{"kind": "throttle", "count": 1, "back_off_ms": 250, "operations": ["CreateItem"]}]}
+    )
     with pytest.raises(ErrorServerBusy) as caught:
         account.bulk_create(folder=account.inbox, items=_messages(account.inbox, 2))
     assert caught.value.back_off == 0.25
@@ -122,7 +123,9 @@ def test_commit_then_drop_stores_items_but_never_answers(faulty, account, unique
 
 
 def test_permanent_error_for_one_mailbox(faulty, account):
-    faulty.set_faults({"rules": [{"kind": "error", "code": "ErrorMailboxStoreUnavailable", "mailbox": BOB[0]}]})
+    faulty.set_faults(
+        {"rules": [{"kind": "error", "code": "ErrorMailboxStoreUnavailable", "mailbox": BOB[0]}]}
+    )
     bob = connect(faulty.url, ADMIN, address=BOB[0], access=IMPERSONATION)
     with pytest.raises(ErrorMailboxStoreUnavailable):
         bob.inbox.all().count()

@@ -19,7 +19,10 @@ def test_children_walk_and_glob(alice, store):
     assert len(walked) == len(tree)  # the root itself is in neither
     assert [f.name for f in alice.root.glob("Top of Information Store/Sync Issues/*")] != []
     assert {f.name for f in alice.msg_folder_root.glob("Sync Issues/*")} == {
-        "Conflicts", "Local Failures", "Server Failures"}
+        "Conflicts",
+        "Local Failures",
+        "Server Failures",
+    }
 
 
 def test_create_folders_with_classes(alice, store, unique):

@@ -1,4 +1,4 @@
-"""Items through exchangelib: MIME and typed creates with extended properties, find, fetch, paging, limits, delete.
+"""Items through exchangelib: MIME and typed creates with extended properties, find, fetch, paging, limits.
 
 Checks both what exchangelib reads back and what the sandbox stored (SandboxStore.items), so neither side can
 agree with itself by accident.
@@ -45,16 +45,46 @@ def _folder(account, name):
 def test_mime_items_with_extended_properties_round_trip(alice, store, unique):
     folder = _folder(alice, f"mime-{unique}")
     payload = b"\x00\x01binary attachment\xff" * 50
-    mimes = [mime_message(f"msg-{unique}-{i}", 2000, attachment=payload if i == 0 else None, index=i)
-             for i in range(5)]
-    items = [Message(folder=folder, mime_content=m, is_read=True, sbx_flags=1, sbx_source_key=f"{unique}-{i}",
-                     sbx_serial=i, sbx_reminder_set=False) for i, m in enumerate(mimes)]
+    mimes = [
+        mime_message(f"msg-{unique}-{i}", 2000, attachment=payload if i == 0 else None, index=i)
+        for i in range(5)
+    ]
+    items = [
+        Message(
+            folder=folder,
+            mime_content=m,
+            is_read=True,
+            sbx_flags=1,
+            sbx_source_key=f"{unique}-{i}",
+            sbx_serial=i,
+            sbx_reminder_set=False,
+        )
+        for i, m in enumerate(mimes)
+    ]
     results = alice.bulk_create(folder=folder, items=items)
     assert len(results) == 5 and all(not isinstance(r, Exception) for r in results)
 
-    fetched = list(alice.fetch(ids=results, only_fields=[
-        "mime_content", "subject", "sbx_source_key", "sbx_serial", "sbx_flags", "sbx_reminder_set", "is_draft",
-        "is_read", "datetime_sent", "sender", "to_recipients", "cc_recipients", "has_attachments", "attachments"]))
+    fetched = list(
+        alice.fetch(
+            ids=results,
+            only_fields=[
+                "mime_content",
+                "subject",
+                "sbx_source_key",
+                "sbx_serial",
+                "sbx_flags",
+                "sbx_reminder_set",
+                "is_draft",
+                "is_read",
+                "datetime_sent",
+                "sender",
+                "to_recipients",
+                "cc_recipients",
+                "has_attachments",
+                "attachments",
+            ],
+        )
+    )
     for i, item in enumerate(fetched):
         assert item.mime_content == mimes[i]
         assert item.subject == f"msg-{unique}-{i}"
@@ -79,13 +109,16 @@ def test_mime_items_with_extended_properties_round_trip(alice, store, unique):
     assert first["datetime_sent"] == "2022-01-03T09:00:00Z"
 
 
-@pytest.mark.parametrize("flags, is_read, draft, read", [
-    (None, None, True, False),  # no PR_MESSAGE_FLAGS: a draft; exchangelib always sends IsRead (false)
-    (None, True, True, True),
-    (1, True, False, True),  # MSGFLAG_READ only: sent and read
-    (0, False, False, False),  # no flags: sent and unread
-    (8, True, True, True),  # MSGFLAG_UNSENT: still a draft
-])
+@pytest.mark.parametrize(
+    "flags, is_read, draft, read",
+    [
+        (None, None, True, False),  # no PR_MESSAGE_FLAGS: a draft; exchangelib always sends IsRead (false)
+        (None, True, True, True),
+        (1, True, False, True),  # MSGFLAG_READ only: sent and read
+        (0, False, False, False),  # no flags: sent and unread
+        (8, True, True, True),  # MSGFLAG_UNSENT: still a draft
+    ],
+)
 def test_draft_and_read_state_from_message_flags(alice, store, unique, flags, is_read, draft, read):
     folder = _folder(alice, f"flags-{unique}")
     kwargs = {"sbx_flags": flags} if flags is not None else {}
@@ -102,18 +135,41 @@ def test_draft_and_read_state_from_message_flags(alice, store, unique, flags, is
 
 def test_typed_items_with_extended_properties(alice, store, unique):
     tz = EWSTimeZone("Europe/Paris")
-    calendar = CalendarItem(folder=alice.calendar, subject=f"meet-{unique}", location="Room 1",
-                            start=EWSDateTime(2022, 3, 1, 10, tzinfo=tz), end=EWSDateTime(2022, 3, 1, 11, tzinfo=tz),
-                            sbx_source_key=f"cal-{unique}")
-    contact = Contact(folder=alice.contacts, display_name=f"Ann {unique}", given_name="Ann", surname="Lee",
-                      email_addresses=[EmailAddress(email="ann@example.com", label="EmailAddress1")],
-                      sbx_source_key=f"con-{unique}")
-    group = DistributionList(folder=alice.contacts, display_name=f"Team {unique}", sbx_source_key=f"dl-{unique}",
-                             members=[Member(mailbox=Mailbox(email_address="ann@example.com"))])
-    task = Task(folder=alice.tasks, subject=f"task-{unique}", status="InProgress", percent_complete=Decimal(50),
-                sbx_source_key=f"task-{unique}")
-    assert not any(isinstance(r, Exception) for r in alice.bulk_create(folder=alice.calendar, items=[calendar]))
-    assert not any(isinstance(r, Exception) for r in alice.bulk_create(folder=alice.contacts, items=[contact, group]))
+    calendar = CalendarItem(
+        folder=alice.calendar,
+        subject=f"meet-{unique}",
+        location="Room 1",
+        start=EWSDateTime(2022, 3, 1, 10, tzinfo=tz),
+        end=EWSDateTime(2022, 3, 1, 11, tzinfo=tz),
+        sbx_source_key=f"cal-{unique}",
+    )
+    contact = Contact(
+        folder=alice.contacts,
+        display_name=f"Ann {unique}",
+        given_name="Ann",
+        surname="Lee",
+        email_addresses=[EmailAddress(email="ann@example.com", label="EmailAddress1")],
+        sbx_source_key=f"con-{unique}",
+    )
+    group = DistributionList(
+        folder=alice.contacts,
+        display_name=f"Team {unique}",
+        sbx_source_key=f"dl-{unique}",
+        members=[Member(mailbox=Mailbox(email_address="ann@example.com"))],
+    )
+    task = Task(
+        folder=alice.tasks,
+        subject=f"task-{unique}",
+        status="InProgress",
+        percent_complete=Decimal(50),
+        sbx_source_key=f"task-{unique}",
+    )
+    assert not any(
+        isinstance(r, Exception) for r in alice.bulk_create(folder=alice.calendar, items=[calendar])
+    )
+    assert not any(
+        isinstance(r, Exception) for r in alice.bulk_create(folder=alice.contacts, items=[contact, group])
+    )
     assert not any(isinstance(r, Exception) for r in alice.bulk_create(folder=alice.tasks, items=[task]))
 
     got_cal = alice.calendar.get(sbx_source_key=f"cal-{unique}")
@@ -125,7 +181,11 @@ def test_typed_items_with_extended_properties(alice, store, unique):
     got_group = alice.contacts.get(sbx_source_key=f"dl-{unique}")
     assert isinstance(got_group, DistributionList) and got_group.display_name == f"Team {unique}"
     got_task = alice.tasks.get(sbx_source_key=f"task-{unique}")
-    assert (got_task.subject, got_task.status, got_task.percent_complete) == (f"task-{unique}", "InProgress", 50)
+    assert (got_task.subject, got_task.status, got_task.percent_complete) == (
+        f"task-{unique}",
+        "InProgress",
+        50,
+    )
     classes = {s["extended_properties"].get(NAME_KEY): s["item_class"] for s in store.items(ALICE_ADDR)}
     assert classes[f"cal-{unique}"] == "IPM.Appointment"
     assert classes[f"con-{unique}"] == "IPM.Contact"
@@ -136,8 +196,16 @@ def test_typed_items_with_extended_properties(alice, store, unique):
 def test_find_by_extended_property_with_paging_over_1000(alice, unique):
     folder = _folder(alice, f"many-{unique}")
     small = b"From: a@example.com\r\nSubject: s\r\n\r\nx\r\n"
-    batch = [Message(folder=folder, mime_content=small, sbx_batch="big", sbx_serial=i,
-                     sbx_source_key=f"{unique}-{i:05d}") for i in range(1100)]
+    batch = [
+        Message(
+            folder=folder,
+            mime_content=small,
+            sbx_batch="big",
+            sbx_serial=i,
+            sbx_source_key=f"{unique}-{i:05d}",
+        )
+        for i in range(1100)
+    ]
     batch += [Message(folder=folder, mime_content=small, sbx_batch="other", sbx_serial=-1) for _ in range(5)]
     results = alice.bulk_create(folder=folder, items=batch, chunk_size=250)
     assert sum(1 for r in results if not isinstance(r, Exception)) == 1105
@@ -147,7 +215,9 @@ def test_find_by_extended_property_with_paging_over_1000(alice, unique):
     keys = [m.sbx_source_key for m in query]
     assert len(keys) == 1100 and len(set(keys)) == 1100
     assert folder.filter(sbx_batch="other").count() == 5
-    ordered = list(folder.filter(sbx_batch="big").order_by("-sbx_serial").values_list("sbx_serial", flat=True)[:3])
+    ordered = list(
+        folder.filter(sbx_batch="big").order_by("-sbx_serial").values_list("sbx_serial", flat=True)[:3]
+    )
     assert ordered == [1099, 1098, 1097]
     assert folder.filter(sbx_serial__gte=1095).count() == 5
     assert folder.filter(sbx_source_key=f"{unique}-00042").get().sbx_source_key == f"{unique}-00042"
@@ -165,8 +235,9 @@ def test_find_page_is_capped_at_1000(sandbox, alice, unique):
 
     folder = _folder(alice, f"cap-{unique}")
     small = b"Subject: s\r\n\r\nx\r\n"
-    alice.bulk_create(folder=folder, items=[Message(folder=folder, mime_content=small) for _ in range(1005)],
-                      chunk_size=500)
+    alice.bulk_create(
+        folder=folder, items=[Message(folder=folder, mime_content=small) for _ in range(1005)], chunk_size=500
+    )
     query = folder.all().only("subject")
     query.page_size = 2000
     assert len(list(query)) == 1005  # exchangelib follows IndexedPagingOffset to the second page
@@ -178,16 +249,28 @@ def test_find_page_is_capped_at_1000(sandbox, alice, unique):
 <s:Body><m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>
 <m:IndexedPageItemView MaxEntriesReturned="2000" Offset="0" BasePoint="Beginning"/>
 <m:ParentFolderIds><t:FolderId Id="{folder.id}"/></m:ParentFolderIds></m:FindItem></s:Body></s:Envelope>"""
-    answer = requests.post(sandbox.url, data=body.encode(), auth=ALICE, timeout=30,
-                           headers={"Content-Type": "text/xml; charset=utf-8"}).text
+    answer = requests.post(
+        sandbox.url,
+        data=body.encode(),
+        auth=ALICE,
+        timeout=30,
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+    ).text
     assert answer.count("<t:ItemId ") == 1000
-    assert re.search(r'IndexedPagingOffset="1000" TotalItemsInView="1005" IncludesLastItemInRange="false"', answer)
+    assert re.search(
+        r'IndexedPagingOffset="1000" TotalItemsInView="1005" IncludesLastItemInRange="false"', answer
+    )
 
 
 def test_delete_and_update(alice, store, unique):
     folder = _folder(alice, f"del-{unique}")
-    results = alice.bulk_create(folder=folder, items=[
-        Message(folder=folder, mime_content=mime_message(f"d{i}-{unique}"), is_read=False) for i in range(4)])
+    results = alice.bulk_create(
+        folder=folder,
+        items=[
+            Message(folder=folder, mime_content=mime_message(f"d{i}-{unique}"), is_read=False)
+            for i in range(4)
+        ],
+    )
     items = list(folder.all().only("is_read", "subject"))
     for item in items:
         item.is_read = True
@@ -206,9 +289,11 @@ def test_item_size_limit_fails_only_that_item(tmp_path):
     populate(tmp_path)
     with embedded.start(tmp_path, in_process=True, limits=Limits(max_item_bytes=50_000)) as handle:
         account = connect(handle.url, ALICE)
-        items = [Message(folder=account.inbox, mime_content=mime_message("small-1")),
-                 Message(folder=account.inbox, mime_content=mime_message("big", 60_000)),
-                 Message(folder=account.inbox, mime_content=mime_message("small-2"))]
+        items = [
+            Message(folder=account.inbox, mime_content=mime_message("small-1")),
+            Message(folder=account.inbox, mime_content=mime_message("big", 60_000)),
+            Message(folder=account.inbox, mime_content=mime_message("small-2")),
+        ]
         results = account.bulk_create(folder=account.inbox, items=items)
         assert isinstance(results[1], ErrorMessageSizeExceeded)
         assert not isinstance(results[0], Exception) and not isinstance(results[2], Exception)

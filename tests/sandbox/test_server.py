@@ -40,8 +40,10 @@ def test_restart_keeps_data(tmp_path):
 
 def test_child_dies_with_its_parent(tmp_path):
     """A parent that dies without stopping the handle must not leave the server running."""
-    script = (f"import sys, time; sys.path.insert(0, {str(REPO)!r}); from pipeline.sandbox import embedded; "
-              f"h = embedded.start({str(tmp_path)!r}); print(h.pid, flush=True); time.sleep(60)")
+    script = (
+        f"import sys, time; sys.path.insert(0, {str(REPO)!r}); from pipeline.sandbox import embedded; "
+        f"h = embedded.start({str(tmp_path)!r}); print(h.pid, flush=True); time.sleep(60)"
+    )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
     assert parent.stdout is not None
     child_pid = int(parent.stdout.readline())
@@ -61,9 +63,24 @@ def test_child_dies_with_its_parent(tmp_path):
 
 
 def test_serve_refuses_non_loopback_host(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pipeline.sandbox", "serve", "--data", str(tmp_path),
-                             "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True, cwd=REPO,
-                            timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.sandbox",
+            "serve",
+            "--data",
+            str(tmp_path),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "--allow-remote" in result.stderr
 
@@ -72,9 +89,11 @@ def test_serve_refuses_non_loopback_host(tmp_path):
 def test_schema_violation_is_answered_and_counted(tmp_path):
     populate(tmp_path)
     with embedded.start(tmp_path, in_process=True) as handle:
-        body = ('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
-                'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
-                "<s:Body><m:GetFolder><m:Bogus/></m:GetFolder></s:Body></s:Envelope>")
+        body = (
+            '<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
+            "<s:Body><m:GetFolder><m:Bogus/></m:GetFolder></s:Body></s:Envelope>"
+        )
         answer = requests.post(handle.url, data=body.encode(), auth=ALICE, timeout=30)
         assert answer.status_code == 500
         assert "ErrorSchemaValidation" in answer.text
@@ -84,8 +103,9 @@ def test_schema_violation_is_answered_and_counted(tmp_path):
         from lxml import etree
 
         with pytest.raises(ErrorSchemaValidation):
-            EWSService._raise_soap_errors(etree.fromstring(answer.content).find(
-                ".//{http://schemas.xmlsoap.org/soap/envelope/}Fault"))
+            EWSService._raise_soap_errors(
+                etree.fromstring(answer.content).find(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault")
+            )
 
 
 def test_schema_absent_means_validation_off(monkeypatch, tmp_path):
@@ -98,7 +118,9 @@ def test_schema_absent_means_validation_off(monkeypatch, tmp_path):
 
 def test_zero_schema_violations_after_exchangelib_traffic(sandbox):
     if not schema.schema_dir():
-        pytest.skip("EWS schema not found (../shared/ews-schema or REBUILD_EWS_SCHEMA): nothing was validated")
+        pytest.skip(
+            "EWS schema not found (../shared/ews-schema or REBUILD_EWS_SCHEMA): nothing was validated"
+        )
     stats = sandbox.stats()
     assert stats["schema_validation"] is True
     assert stats["schema_violations"] == 0
@@ -127,10 +149,15 @@ def test_cli_commands(tmp_path, monkeypatch, capsys):
     data = tmp_path / "state" / "sandbox"
     with embedded.start(data) as handle:
         account = connect(handle.url, ("dave@sandbox.local", "s3cret"))
-        account.bulk_create(folder=account.inbox, items=[Message(folder=account.inbox,
-                                                                 mime_content=mime_message("cli"))])
-        assert _cli("sandbox", "faults", "--set", '{"rules": [{"kind": "delay", "seconds": 0}]}',
-                    "--state", state) == 0
+        account.bulk_create(
+            folder=account.inbox, items=[Message(folder=account.inbox, mime_content=mime_message("cli"))]
+        )
+        assert (
+            _cli(
+                "sandbox", "faults", "--set", '{"rules": [{"kind": "delay", "seconds": 0}]}', "--state", state
+            )
+            == 0
+        )
         assert handle.faults()["rules"][0]["kind"] == "delay"
         assert _cli("sandbox", "faults", "--clear", "--state", state) == 0
         assert handle.faults()["rules"] == []

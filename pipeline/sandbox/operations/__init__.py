@@ -1,6 +1,6 @@
-"""EWS operations, one module each, and what they share: the request context, folder resolution, access checks.
+"""EWS operations, one module each, and what they share: request context, folder resolution, access checks.
 
-An operation is a function (ctx, request element) -> the <m:XResponse> XML; the registry maps operation names to it.
+An operation is a function (ctx, request element) -> <m:XResponse> XML; the registry maps names to them.
 """
 
 from __future__ import annotations
@@ -61,13 +61,17 @@ class Context:
 
     def acting_mailbox(self) -> Mailbox:
         if self.mailbox is None:
-            raise ResponseError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+            raise ResponseError(
+                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
+            )
         return self.mailbox
 
     def mailbox_by_address(self, address: str) -> Mailbox:
         mailbox = self.store.mailbox(address)
         if mailbox is None:
-            raise ResponseError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+            raise ResponseError(
+                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
+            )
         if not self.may_open(mailbox):
             raise ResponseError("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         return mailbox
@@ -99,7 +103,9 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
         ctx.faults.check_mailbox(mailbox.address)
         folder = ctx.store.distinguished(conn, mailbox.id, elem.get("Id", ""))
         if folder is None:
-            raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
+            raise ResponseError(
+                "ErrorFolderNotFound", "The specified folder could not be found in the store."
+            )
         return folder
     if kind == "FolderId":
         try:
@@ -110,7 +116,9 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
         ctx.faults.check_mailbox(mailbox.address)
         folder = ctx.store.folder(conn, ref.row_id)
         if folder is None or folder.mailbox_id != ref.mailbox_id:
-            raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
+            raise ResponseError(
+                "ErrorFolderNotFound", "The specified folder could not be found in the store."
+            )
         return folder
     raise ResponseError("ErrorInvalidRequest", f"Unsupported folder reference {kind}.")
 

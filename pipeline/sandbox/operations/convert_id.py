@@ -1,6 +1,6 @@
 """ConvertId: between EwsId, EntryId and HexEntryId forms of this server's ids.
 
-exchangelib sends ConvertId with a dummy id to learn the server version, so malformed ids must fail per message.
+exchangelib sends ConvertId with a dummy id to learn the server version: malformed ids fail per message.
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ def convert_id(ctx: Context, request: etree._Element) -> str:
                 ids.parse_folder_id(encoded)
             mailbox = ctx.mailbox_by_address(source.get("Mailbox", ""))
             value = raw.hex().upper() if destination == "HexEntryId" else encoded
-            messages.append(soap.success(
-                "ConvertId", f'<m:AlternateId xsi:type="t:AlternateIdType" Format="{destination}" '
-                             f"Id={soap.attr(value)} Mailbox={soap.attr(mailbox.address)}/>"))
+            messages.append(
+                soap.success(
+                    "ConvertId",
+                    f'<m:AlternateId xsi:type="t:AlternateIdType" Format="{destination}" '
+                    f"Id={soap.attr(value)} Mailbox={soap.attr(mailbox.address)}/>",
+                )
+            )
         except ids.MalformedId:
             messages.append(soap.error("ConvertId", "ErrorInvalidIdMalformed", "Id is malformed."))
         except ResponseError as exc:

@@ -25,16 +25,43 @@ from pipeline.sandbox.operations import (
 )
 from pipeline.sandbox.store import ExtValue, FolderRow, NewItem
 
-DEFAULT_FOLDER = {"Message": "drafts", "CalendarItem": "calendar", "Contact": "contacts",
-                  "DistributionList": "contacts", "Task": "tasks", "PostItem": "inbox", "Item": "drafts"}
-DEFAULT_CLASS = {"Message": "IPM.Note", "CalendarItem": "IPM.Appointment", "Contact": "IPM.Contact",
-                 "DistributionList": "IPM.DistList", "Task": "IPM.Task", "PostItem": "IPM.Post", "Item": "IPM.Note",
-                 "MeetingRequest": "IPM.Schedule.Meeting.Request"}
+DEFAULT_FOLDER = {
+    "Message": "drafts",
+    "CalendarItem": "calendar",
+    "Contact": "contacts",
+    "DistributionList": "contacts",
+    "Task": "tasks",
+    "PostItem": "inbox",
+    "Item": "drafts",
+}
+DEFAULT_CLASS = {
+    "Message": "IPM.Note",
+    "CalendarItem": "IPM.Appointment",
+    "Contact": "IPM.Contact",
+    "DistributionList": "IPM.DistList",
+    "Task": "IPM.Task",
+    "PostItem": "IPM.Post",
+    "Item": "IPM.Note",
+    "MeetingRequest": "IPM.Schedule.Meeting.Request",
+}
 #: Kinds that are drafts until PR_MESSAGE_FLAGS says they were sent (messages; not appointments or contacts).
 DRAFT_KINDS = {"Message", "Item"}
-_SKIP_FIELDS = {"MimeContent", "ExtendedProperty", "ItemClass", "Subject", "IsRead", "ItemId", "ParentFolderId",
-                "DateTimeReceived", "DateTimeSent", "DateTimeCreated", "Size", "IsDraft", "HasAttachments",
-                "LastModifiedTime"}
+_SKIP_FIELDS = {
+    "MimeContent",
+    "ExtendedProperty",
+    "ItemClass",
+    "Subject",
+    "IsRead",
+    "ItemId",
+    "ParentFolderId",
+    "DateTimeReceived",
+    "DateTimeSent",
+    "DateTimeCreated",
+    "Size",
+    "IsDraft",
+    "HasAttachments",
+    "LastModifiedTime",
+}
 _PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -56,13 +83,20 @@ def _mime_fields(parsed: mime.ParsedMime) -> dict[str, str]:
     if parsed.in_reply_to:
         fields["InReplyTo"] = f"<t:InReplyTo>{soap.esc(parsed.in_reply_to)}</t:InReplyTo>"
     if parsed.cc:
-        fields["DisplayCc"] = f"<t:DisplayCc>{soap.esc('; '.join(a.name or a.email for a in parsed.cc))}</t:DisplayCc>"
+        fields["DisplayCc"] = (
+            f"<t:DisplayCc>{soap.esc('; '.join(a.name or a.email for a in parsed.cc))}</t:DisplayCc>"
+        )
     if parsed.to:
-        fields["DisplayTo"] = f"<t:DisplayTo>{soap.esc('; '.join(a.name or a.email for a in parsed.to))}</t:DisplayTo>"
+        fields["DisplayTo"] = (
+            f"<t:DisplayTo>{soap.esc('; '.join(a.name or a.email for a in parsed.to))}</t:DisplayTo>"
+        )
     if parsed.sender:
         fields["Sender"] = f"<t:Sender>{shapes.mailbox_xml(parsed.sender[0])}</t:Sender>"
-    for name, addresses in (("ToRecipients", parsed.to), ("CcRecipients", parsed.cc),
-                            ("BccRecipients", parsed.bcc)):
+    for name, addresses in (
+        ("ToRecipients", parsed.to),
+        ("CcRecipients", parsed.cc),
+        ("BccRecipients", parsed.bcc),
+    ):
         if addresses:
             fields[name] = _recipients_xml(name, addresses)
     if parsed.subject is not None:
@@ -71,7 +105,9 @@ def _mime_fields(parsed: mime.ParsedMime) -> dict[str, str]:
     if parsed.from_:
         fields["From"] = f"<t:From>{shapes.mailbox_xml(parsed.from_[0])}</t:From>"
     if parsed.message_id:
-        fields["InternetMessageId"] = f"<t:InternetMessageId>{soap.esc(parsed.message_id)}</t:InternetMessageId>"
+        fields["InternetMessageId"] = (
+            f"<t:InternetMessageId>{soap.esc(parsed.message_id)}</t:InternetMessageId>"
+        )
     if parsed.references:
         fields["References"] = f"<t:References>{soap.esc(parsed.references)}</t:References>"
     if parsed.reply_to:
@@ -80,7 +116,7 @@ def _mime_fields(parsed: mime.ParsedMime) -> dict[str, str]:
 
 
 def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bool) -> NewItem:
-    """One <t:Message>/<t:CalendarItem>/... element -> the row to insert, or ResponseError for this item only."""
+    """One <t:Message>/<t:CalendarItem>/... element -> the row to insert, or ResponseError for this item."""
     kind = local(elem)
     mime_bytes: bytes | None = None
     parsed: mime.ParsedMime | None = None
@@ -89,7 +125,9 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         try:
             mime_bytes = binascii.a2b_base64(mime_elem.text or "")
         except (binascii.Error, ValueError) as exc:
-            raise ResponseError("ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.") from exc
+            raise ResponseError(
+                "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content."
+            ) from exc
     if mime_bytes is not None and len(mime_bytes) > ctx.limits.max_item_bytes:
         raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
     fields: dict[str, str] = {}
@@ -97,7 +135,9 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         try:
             parsed = mime.parse(mime_bytes)
         except Exception as exc:  # noqa: BLE001 - any parser failure is Exchange's conversion failure
-            raise ResponseError("ErrorMimeContentConversionFailed", "MIME content conversion failed.") from exc
+            raise ResponseError(
+                "ErrorMimeContentConversionFailed", "MIME content conversion failed."
+            ) from exc
         fields.update(_mime_fields(parsed))
     ext: list[ExtValue] = []
     explicit: dict[str, str] = {}
@@ -139,8 +179,12 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     else:
         is_draft = kind in DRAFT_KINDS and not sent_copy
     is_read = True if read_state is None else read_state
-    item_class = (explicit.get("ItemClass") or ext_text(props.TAG_MESSAGE_CLASS)
-                  or (parsed.item_class if parsed else None) or DEFAULT_CLASS.get(kind, "IPM.Note"))
+    item_class = (
+        explicit.get("ItemClass")
+        or ext_text(props.TAG_MESSAGE_CLASS)
+        or (parsed.item_class if parsed else None)
+        or DEFAULT_CLASS.get(kind, "IPM.Note")
+    )
     subject = explicit.get("Subject")
     if subject is None:
         subject = ext_text(props.TAG_SUBJECT)
@@ -152,9 +196,22 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     if message_id is None and "InternetMessageId" in fields:
         message_id = etree.fromstring(fields["InternetMessageId"]).text
     size = len(mime_bytes) if mime_bytes is not None else typed_size + 200
-    return NewItem(folder_id=folder.id, kind=kind, item_class=item_class, subject=subject, is_draft=is_draft,
-                   is_read=is_read, sent=sent, received=received, size=size, mime=mime_bytes, fields=fields, ext=ext,
-                   attachments=parsed.attachments if parsed else [], message_id=message_id)
+    return NewItem(
+        folder_id=folder.id,
+        kind=kind,
+        item_class=item_class,
+        subject=subject,
+        is_draft=is_draft,
+        is_read=is_read,
+        sent=sent,
+        received=received,
+        size=size,
+        mime=mime_bytes,
+        fields=fields,
+        ext=ext,
+        attachments=parsed.attachments if parsed else [],
+        message_id=message_id,
+    )
 
 
 @operation("CreateItem")
@@ -174,7 +231,11 @@ def create_item(ctx: Context, request: etree._Element) -> str:
                     folder = folder_cache.get("saved") or resolve_folder(ctx, conn, refs[0])
                     folder_cache["saved"] = folder
                 else:
-                    target = "sentitems" if disposition == "SendAndSaveCopy" else DEFAULT_FOLDER.get(kind, "drafts")
+                    target = (
+                        "sentitems"
+                        if disposition == "SendAndSaveCopy"
+                        else DEFAULT_FOLDER.get(kind, "drafts")
+                    )
                     folder = folder_cache.get(target) or _distinguished(ctx, conn, target)
                     folder_cache[target] = folder
                 mailbox = folder.mailbox_id
@@ -203,9 +264,13 @@ def create_item(ctx: Context, request: etree._Element) -> str:
             messages.append(soap.success("CreateItem", "<m:Items/>"))
             continue
         kind = slot.item.kind
-        messages.append(soap.success(
-            "CreateItem", f'<m:Items><t:{kind}><t:ItemId Id="{ids.item_id(mailbox or 0, row_id)}" '
-                          f'ChangeKey="{ids.change_key(1)}"/></t:{kind}></m:Items>'))
+        messages.append(
+            soap.success(
+                "CreateItem",
+                f'<m:Items><t:{kind}><t:ItemId Id="{ids.item_id(mailbox or 0, row_id)}" '
+                f'ChangeKey="{ids.change_key(1)}"/></t:{kind}></m:Items>',
+            )
+        )
     ctx.count("items_created", len(row_ids))
     ctx.count("items_failed", sum(1 for s in prepared if s.error))
     return soap.operation_response("CreateItem", messages)

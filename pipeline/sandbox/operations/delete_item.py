@@ -23,8 +23,9 @@ def delete_item(ctx: Context, request: etree._Element) -> str:
         for ref in refs:
             try:
                 mailbox_id, row_id = parse_ref(ctx, ref)
-                row = conn.execute("SELECT folder_id FROM items WHERE id=? AND mailbox_id=?",
-                                   (row_id, mailbox_id)).fetchone()
+                row = conn.execute(
+                    "SELECT folder_id FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
+                ).fetchone()
                 if row is None:
                     raise NOT_FOUND
                 target = None

@@ -91,8 +91,9 @@ def _descendants(ctx: Context, conn: object, parent: FolderRow, deep: bool) -> l
     return out
 
 
-def _root_folder(found: list[FolderRow], page: etree._Element | None, shape: shapes.Shape, view: FolderView,
-                 ctx: Context) -> str:
+def _root_folder(
+    found: list[FolderRow], page: etree._Element | None, shape: shapes.Shape, view: FolderView, ctx: Context
+) -> str:
     total = len(found)
     offset = 0
     limit = ctx.limits.max_page_entries
@@ -102,8 +103,11 @@ def _root_folder(found: list[FolderRow], page: etree._Element | None, shape: sha
         offset = int(page.get("Offset", "0") or 0)
         if page.get("BasePoint", "Beginning") == "End":
             offset = max(total - offset - limit, 0)
-    chosen = found[offset:offset + limit]
+    chosen = found[offset : offset + limit]
     last = offset + len(chosen) >= total
     body = "".join(view.render(f, shape) for f in chosen)
-    return (f'<m:RootFolder IndexedPagingOffset="{offset + len(chosen)}" TotalItemsInView="{total}" '
-            f'IncludesLastItemInRange="{"true" if last else "false"}"><t:Folders>{body}</t:Folders></m:RootFolder>')
+    return (
+        f'<m:RootFolder IndexedPagingOffset="{offset + len(chosen)}" TotalItemsInView="{total}" '
+        f'IncludesLastItemInRange="{"true" if last else "false"}">'
+        f"<t:Folders>{body}</t:Folders></m:RootFolder>"
+    )

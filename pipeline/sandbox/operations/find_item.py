@@ -24,7 +24,9 @@ def find_item(ctx: Context, request: etree._Element) -> str:
     except (RestrictionError, PropertyError) as exc:
         code = getattr(exc, "code", "ErrorInvalidExtendedProperty")
         refs = folder_refs(request.find(f"{M}ParentFolderIds"))
-        return soap.operation_response("FindItem", [soap.error("FindItem", code, str(exc)) for _ in refs or [0]])
+        return soap.operation_response(
+            "FindItem", [soap.error("FindItem", code, str(exc)) for _ in refs or [0]]
+        )
     page = request.find(f"{M}IndexedPageItemView")
     if page is None:
         page = request.find(f"{M}FractionalPageItemView")
@@ -50,12 +52,23 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                         offset = int(page.get("Offset") or 0)
                         if page.get("BasePoint", "Beginning") == "End":
                             offset = max(total - offset - limit, 0)
-                row_ids = [r[0] for r in conn.execute(
-                    f"SELECT items.id {base_sql} ORDER BY {order} LIMIT ? OFFSET ?",
-                    [*params, *order_params, limit, offset])]
-                rows = ctx.store.load_items(conn, row_ids, with_mime=_needs_mime(shape), ext_keys=shape.ext_keys,
-                                            with_attachments=shape.wants("Attachments"))
-                body = "".join(shapes.item_xml(rows[i], shape, folder.mailbox_id) for i in row_ids if i in rows)
+                row_ids = [
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT items.id {base_sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                        [*params, *order_params, limit, offset],
+                    )
+                ]
+                rows = ctx.store.load_items(
+                    conn,
+                    row_ids,
+                    with_mime=_needs_mime(shape),
+                    ext_keys=shape.ext_keys,
+                    with_attachments=shape.wants("Attachments"),
+                )
+                body = "".join(
+                    shapes.item_xml(rows[i], shape, folder.mailbox_id) for i in row_ids if i in rows
+                )
                 last = offset + len(row_ids) >= total
                 messages.append(soap.success("FindItem", _root_xml(body, offset + len(row_ids), total, last)))
             except ResponseError as exc:
@@ -69,6 +82,7 @@ def _needs_mime(shape: shapes.Shape) -> bool:
 
 
 def _root_xml(body: str, next_offset: int, total: int, last: bool) -> str:
-    return (f'<m:RootFolder IndexedPagingOffset="{next_offset}" TotalItemsInView="{total}" '
-            f'IncludesLastItemInRange="{"true" if last else "false"}"><t:Items>{body}</t:Items></m:RootFolder>')
-
+    return (
+        f'<m:RootFolder IndexedPagingOffset="{next_offset}" TotalItemsInView="{total}" '
+        f'IncludesLastItemInRange="{"true" if last else "false"}"><t:Items>{body}</t:Items></m:RootFolder>'
+    )

@@ -22,13 +22,15 @@ class FolderView:
         if mailbox_id in self._counts:
             return
         self._counts[mailbox_id] = self._store.counts(self._conn, mailbox_id)
-        rows = self._conn.execute("SELECT parent_id, COUNT(*) FROM folders WHERE mailbox_id=? GROUP BY parent_id",
-                                  (mailbox_id,)).fetchall()
+        rows = self._conn.execute(
+            "SELECT parent_id, COUNT(*) FROM folders WHERE mailbox_id=? GROUP BY parent_id", (mailbox_id,)
+        ).fetchall()
         self._children[mailbox_id] = {r[0]: r[1] for r in rows}
 
     def render(self, folder: FolderRow, shape: shapes.Shape) -> str:
         if shape.base == "IdOnly" and not shape.fields.intersection(
-                {"TotalCount", "ChildFolderCount", "UnreadCount"}):
+            {"TotalCount", "ChildFolderCount", "UnreadCount"}
+        ):
             return shapes.folder_xml(folder, shape, (0, 0), 0)
         self._load(folder.mailbox_id)
         counts = self._counts[folder.mailbox_id].get(folder.id, (0, 0))

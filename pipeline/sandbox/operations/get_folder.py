@@ -1,6 +1,6 @@
 """GetFolder: folders by FolderId or DistinguishedFolderId, one response message per requested folder.
 
-Missing distinguished folders answer ErrorFolderNotFound, which exchangelib expects while it probes well-known ids.
+Missing distinguished folders answer ErrorFolderNotFound, as exchangelib expects when probing well-known ids.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ def get_folder(ctx: Context, request: etree._Element) -> str:
         for ref in folder_refs(request.find(f"{M}FolderIds")):
             try:
                 folder = resolve_folder(ctx, conn, ref)
-                messages.append(soap.success("GetFolder", f"<m:Folders>{view.render(folder, shape)}</m:Folders>"))
+                messages.append(
+                    soap.success("GetFolder", f"<m:Folders>{view.render(folder, shape)}</m:Folders>")
+                )
             except ResponseError as exc:
                 messages.append(soap.error("GetFolder", exc.code, exc.text, "<m:Folders/>"))
     return soap.operation_response("GetFolder", messages)

@@ -1,4 +1,4 @@
-"""GetItem: items by id with the asked-for shape: MimeContent byte-equal to what was stored, extended properties.
+"""GetItem: items by id in the asked-for shape: MimeContent byte-equal to what was stored, extended props.
 
 One response message per id; an unknown id is ErrorItemNotFound for that id only.
 """
@@ -20,8 +20,10 @@ def get_item(ctx: Context, request: etree._Element) -> str:
     try:
         shape = shapes.parse_shape(request.find(f"{M}ItemShape"))
     except PropertyError as exc:
-        return soap.operation_response("GetItem", [soap.error("GetItem", "ErrorInvalidExtendedProperty", str(exc),
-                                                              "<m:Items/>") for _ in refs])
+        return soap.operation_response(
+            "GetItem",
+            [soap.error("GetItem", "ErrorInvalidExtendedProperty", str(exc), "<m:Items/>") for _ in refs],
+        )
     resolved: list[tuple[int, int] | ResponseError] = []
     for ref in refs:
         try:
@@ -30,8 +32,9 @@ def get_item(ctx: Context, request: etree._Element) -> str:
             resolved.append(exc)
     wanted = [r[1] for r in resolved if isinstance(r, tuple)]
     with ctx.store.connection() as conn:
-        rows = ctx.store.load_items(conn, wanted, with_mime=True, ext_keys=shape.ext_keys,
-                                    with_attachments=shape.wants("Attachments"))
+        rows = ctx.store.load_items(
+            conn, wanted, with_mime=True, ext_keys=shape.ext_keys, with_attachments=shape.wants("Attachments")
+        )
     messages = []
     for entry in resolved:
         if isinstance(entry, ResponseError):
@@ -41,6 +44,8 @@ def get_item(ctx: Context, request: etree._Element) -> str:
         if row is None or row.mailbox_id != entry[0]:
             messages.append(soap.error("GetItem", NOT_FOUND.code, NOT_FOUND.text, "<m:Items/>"))
             continue
-        messages.append(soap.success("GetItem", f"<m:Items>{shapes.item_xml(row, shape, entry[0])}</m:Items>"))
+        messages.append(
+            soap.success("GetItem", f"<m:Items>{shapes.item_xml(row, shape, entry[0])}</m:Items>")
+        )
     ctx.count("items_read", len(rows))
     return soap.operation_response("GetItem", messages)

@@ -1,4 +1,4 @@
-"""UpdateItem: SetItemField/AppendToItemField/DeleteItemField on stored items, one response message per change.
+"""UpdateItem: SetItemField/AppendToItemField/DeleteItemField on stored items, one message per change.
 
 Covers what bulk_update sends for read state, subject, class, extended properties and echoed typed fields.
 """
@@ -6,6 +6,7 @@ Covers what bulk_update sends for read state, subject, class, extended propertie
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from lxml import etree
 
@@ -17,9 +18,8 @@ from pipeline.sandbox.shapes import INDEXED_ELEMENTS
 _COLUMNS = {"Subject": "subject", "ItemClass": "item_class", "IsRead": "is_read"}
 
 
-def _apply(ctx: Context, conn: object, row_id: int, updates: etree._Element) -> None:
-    db = conn  # sqlite3.Connection
-    fields_row = db.execute("SELECT fields FROM items WHERE id=?", (row_id,)).fetchone()  # type: ignore[attr-defined]
+def _apply(ctx: Context, db: sqlite3.Connection, row_id: int, updates: etree._Element) -> None:
+    fields_row = db.execute("SELECT fields FROM items WHERE id=?", (row_id,)).fetchone()
     fields = json.loads(fields_row[0])
     for change in updates:
         kind = local(change)
@@ -28,7 +28,7 @@ def _apply(ctx: Context, conn: object, row_id: int, updates: etree._Element) -> 
         if path_kind == "ExtendedFieldURI":
             uri = props.parse_uri(path)
             if kind == "DeleteItemField":
-                db.execute("DELETE FROM ext_props WHERE item_id=? AND key=?", (row_id, uri.key))  # type: ignore
+                db.execute("DELETE FROM ext_props WHERE item_id=? AND key=?", (row_id, uri.key))
                 continue
             prop = change.find(f".//{T}ExtendedProperty")
             if prop is None:
@@ -36,11 +36,15 @@ def _apply(ctx: Context, conn: object, row_id: int, updates: etree._Element) -> 
             uri, value = props.read_values(prop)
             stored = json.dumps(value) if isinstance(value, list) else value
             number = None if isinstance(value, list) else props.numeric(uri.ptype, value)
-            db.execute("INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",  # type: ignore
-                       (row_id, uri.key, uri.ptype, stored, number))
+            db.execute(
+                "INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",
+                (row_id, uri.key, uri.ptype, stored, number),
+            )
             if uri.key == props.TAG_MESSAGE_FLAGS and isinstance(value, str):
-                db.execute("UPDATE items SET is_read=? WHERE id=?",  # type: ignore[attr-defined]
-                           (int(bool(int(value) & props.MSGFLAG_READ)), row_id))
+                db.execute(
+                    "UPDATE items SET is_read=? WHERE id=?",
+                    (int(bool(int(value) & props.MSGFLAG_READ)), row_id),
+                )
             continue
         name = path.get("FieldURI", "").split(":", 1)[-1]
         name = INDEXED_ELEMENTS.get(name, name) if path_kind == "IndexedFieldURI" else name
@@ -54,11 +58,14 @@ def _apply(ctx: Context, conn: object, row_id: int, updates: etree._Element) -> 
         if name in _COLUMNS:
             text = value_elem.text or ""
             value_sql: object = int(text.strip().lower() in ("true", "1")) if name == "IsRead" else text
-            db.execute(f"UPDATE items SET {_COLUMNS[name]}=? WHERE id=?", (value_sql, row_id))  # type: ignore
+            db.execute(f"UPDATE items SET {_COLUMNS[name]}=? WHERE id=?", (value_sql, row_id))
         else:
             fields[name] = etree.tostring(value_elem, encoding="unicode")
-    db.execute("UPDATE items SET fields=?, version=version+1, modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') "  # type: ignore
-               "WHERE id=?", (json.dumps(fields), row_id))
+    db.execute(
+        "UPDATE items SET fields=?, version=version+1, "
+        "modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?",
+        (json.dumps(fields), row_id),
+    )
 
 
 @operation("UpdateItem")
@@ -73,8 +80,9 @@ def update_item(ctx: Context, request: etree._Element) -> str:
                 if ref is None:
                     raise ResponseError("ErrorInvalidRequest", "Only ItemId references are supported.")
                 mailbox_id, row_id = parse_ref(ctx, ref)
-                row = conn.execute("SELECT kind FROM items WHERE id=? AND mailbox_id=?",
-                                   (row_id, mailbox_id)).fetchone()
+                row = conn.execute(
+                    "SELECT kind FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
+                ).fetchone()
                 if row is None:
                     raise NOT_FOUND
                 updates = change.find(f"{T}Updates")
@@ -87,12 +95,18 @@ def update_item(ctx: Context, request: etree._Element) -> str:
                 finally:
                     conn.execute("RELEASE one_change")
                 version = conn.execute("SELECT version FROM items WHERE id=?", (row_id,)).fetchone()[0]
-                messages.append(soap.success(
-                    "UpdateItem", f'<m:Items><t:{row[0]}><t:ItemId Id="{ids.item_id(mailbox_id, row_id)}" '
-                                  f'ChangeKey="{ids.change_key(version)}"/></t:{row[0]}></m:Items>'
-                                  "<m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>"))
+                messages.append(
+                    soap.success(
+                        "UpdateItem",
+                        f'<m:Items><t:{row[0]}><t:ItemId Id="{ids.item_id(mailbox_id, row_id)}" '
+                        f'ChangeKey="{ids.change_key(version)}"/></t:{row[0]}></m:Items>'
+                        "<m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>",
+                    )
+                )
             except props.PropertyError as exc:
-                messages.append(soap.error("UpdateItem", "ErrorInvalidExtendedPropertyValue", str(exc), "<m:Items/>"))
+                messages.append(
+                    soap.error("UpdateItem", "ErrorInvalidExtendedPropertyValue", str(exc), "<m:Items/>")
+                )
             except ResponseError as exc:
                 messages.append(soap.error("UpdateItem", exc.code, exc.text, "<m:Items/>"))
     return soap.operation_response("UpdateItem", messages)
