@@ -52,6 +52,13 @@ def test_sample_ost_is_an_ost_with_roles(samples: Path):
     assert folders["Junk E-Mail"]["role"] == "junkemail"
 
 
+def test_truncated_sample_exits_2(tmp_path: Path, samples: Path):
+    cut = tmp_path / "cut.pst"
+    cut.write_bytes((samples / "Outlook.pst").read_bytes()[:200_000])
+    result = run_cli("inspect", "--ost", str(cut))
+    assert result.returncode == 2 and "truncated" in result.stderr and str(cut) in result.stderr
+
+
 def test_header_decides_kind_not_name(samples: Path):
     assert build_report(samples / "PersonalStorageFile.ost")["kind"] == "pst"
 
@@ -98,10 +105,11 @@ def test_embedded_messages_are_reachable(samples: Path):
     assert all(e.message_class == "IPM.Note" for e in embedded)
 
 
-@pytest.mark.parametrize("content", [b"", os.urandom(4096), None], ids=["zero-bytes", "random", "truncated"])
-def test_bad_files_exit_2_with_one_line(tmp_path: Path, content: bytes | None, samples: Path):
+@pytest.mark.parametrize("content", [b"", os.urandom(4096), b"!BDN" + os.urandom(4092)],
+                         ids=["zero-bytes", "random", "signature-then-noise"])
+def test_bad_files_exit_2_with_one_line(tmp_path: Path, content: bytes):
     bad = tmp_path / "bad.ost"
-    bad.write_bytes(content if content is not None else (samples / "Outlook.pst").read_bytes()[:200_000])
+    bad.write_bytes(content)
     result = run_cli("inspect", "--ost", str(bad))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
