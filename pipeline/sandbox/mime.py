@@ -5,17 +5,21 @@ Uses only Python's email package, independently of how the pipeline writes MIME,
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import email.errors
 import email.utils
 import hashlib
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 
 _PARSER = BytesParser(policy=policy.compat32)
+_HEADER_PARSER = BytesHeaderParser(policy=policy.compat32)
 
 
 @dataclass(slots=True)
@@ -90,7 +94,77 @@ def to_utc_iso(value: str | None) -> str | None:
     return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _item_class(msg: Message) -> str:
+@dataclass(slots=True)
+class _Part:
+    """One MIME entity: headers parsed by the email package, the raw body, and sub-parts for multiparts."""
+
+    headers: Message
+    body: bytes
+    children: list[_Part] = field(default_factory=list)
+
+
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def _tree(data: bytes, depth: int = 0) -> _Part:
+    """Split the structure with bytes searches; only headers go through the (line-by-line) email parser."""
+    if data.startswith((b"\r\n", b"\n")):
+        head, body = b"", data.split(b"\n", 1)[1]
+    else:
+        found = _BLANK_LINE.search(data)
+        head, body = (data, b"") if found is None else (data[: found.start()], data[found.end() :])
+    part = _Part(_HEADER_PARSER.parsebytes(head), body)
+    if part.headers.get_content_maintype() == "multipart" and depth < 32:
+        boundary = part.headers.get_boundary()
+        if boundary:
+            part.children = [_tree(piece, depth + 1) for piece in _split(body, boundary)]
+    return part
+
+
+def _split(body: bytes, boundary: str) -> list[bytes]:
+    """Body parts between delimiter lines ('--boundary' at a line start; the CRLF before it belongs to it)."""
+    marker = b"--" + boundary.encode("latin-1", "replace")
+    pieces: list[bytes] = []
+    start: int | None = None
+    pos = 0
+    while True:
+        found = body.find(marker, pos)
+        if found < 0:
+            break
+        pos = found + len(marker)
+        if found and body[found - 1 : found] != b"\n":
+            continue
+        line_end = body.find(b"\n", pos)
+        after = len(body) if line_end < 0 else line_end + 1
+        if start is not None:
+            cut = found - 2 if body[found - 2 : found] == b"\r\n" else max(found - 1, start)
+            pieces.append(body[start:cut])
+        if body[pos : pos + 2] == b"--":
+            return pieces
+        start = after
+        pos = after
+    if start is not None:
+        pieces.append(body[start:])  # no closing delimiter: keep what is there
+    return pieces
+
+
+def _decoded(part: _Part) -> bytes:
+    encoding = (part.headers.get("Content-Transfer-Encoding") or "").strip().lower()
+    if encoding == "base64":
+        return binascii.a2b_base64(part.body)
+    if encoding == "quoted-printable":
+        return binascii.a2b_qp(part.body)
+    return part.body
+
+
+def _walk(part: _Part) -> Iterator[_Part]:
+    yield part
+    for child in part.children:
+        yield from _walk(child)
+
+
+def _item_class(root: _Part) -> str:
+    msg = root.headers
     ctype = msg.get_content_type()
     if ctype == "multipart/signed":
         return "IPM.Note.SMIME.MultipartSigned"
@@ -102,9 +176,9 @@ def _item_class(msg: Message) -> str:
             return "REPORT.IPM.Note.NDR"
         if report == "disposition-notification":
             return "REPORT.IPM.Note.IPNRN"
-    for part in msg.walk():
-        if part.get_content_type() == "text/calendar":
-            method = (part.get_param("method") or "").upper()
+    for part in _walk(root):
+        if part.headers.get_content_type() == "text/calendar":
+            method = str(part.headers.get_param("method") or "").upper()
             if method == "REQUEST":
                 return "IPM.Schedule.Meeting.Request"
             if method == "CANCEL":
@@ -115,7 +189,8 @@ def _item_class(msg: Message) -> str:
 
 
 def parse(data: bytes) -> ParsedMime:
-    msg = _PARSER.parsebytes(data)
+    root = _tree(data)
+    msg = root.headers
     parsed = ParsedMime()
     parsed.subject = text_header(msg, "Subject")
     parsed.from_ = _addresses(msg, "From")
@@ -141,52 +216,49 @@ def parse(data: bytes) -> ParsedMime:
         parsed.importance = "High"
     elif priority in ("4", "5"):
         parsed.importance = "Low"
-    parsed.item_class = _item_class(msg)
-    parsed.attachments = _walk_attachments(msg)
+    parsed.item_class = _item_class(root)
+    parsed.attachments = _attachments(root)
     return parsed
 
 
-def _walk_attachments(msg: Message) -> list[Attachment]:
+def _attachments(root: _Part) -> list[Attachment]:
     """Top-level attachments only: an attached message's inner parts stay inside it."""
     found: list[Attachment] = []
 
-    def visit(part: Message) -> None:
-        ctype = part.get_content_type()
-        if part is not msg and ctype == "message/rfc822":
+    def visit(part: _Part) -> None:
+        if part is not root and part.headers.get_content_type() == "message/rfc822":
             found.extend(_one(part))
-            return
-        if part.is_multipart():
-            for sub in part.get_payload():
-                visit(sub)
-            return
-        if part is not msg:
+        elif part.children:
+            for child in part.children:
+                visit(child)
+        elif part is not root:
             found.extend(_one(part))
 
-    if msg.is_multipart():
-        visit(msg)
+    if root.headers.get_content_maintype() == "multipart":
+        visit(root)
     return found
 
 
-def _one(part: Message) -> list[Attachment]:
-    ctype = part.get_content_type()
-    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
-    filename = part.get_filename()
+def _one(part: _Part) -> list[Attachment]:
+    headers = part.headers
+    ctype = headers.get_content_type()
+    disposition = (headers.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    filename = headers.get_filename()
     if filename:
         try:
             filename = str(make_header(decode_header(filename)))
         except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
             pass
     if ctype == "message/rfc822":
-        inner = part.get_payload()
-        inner_msg = inner[0] if isinstance(inner, list) and inner else None
-        name = filename or (text_header(inner_msg, "Subject") if inner_msg is not None else None) or ""
-        data = inner_msg.as_bytes() if inner_msg is not None else b""
+        data = _decoded(part)
+        inner = _tree(data).headers
+        name = filename or text_header(inner, "Subject") or ""
     elif filename or disposition == "attachment" or not ctype.startswith("text/"):
         name = filename or ("smime.p7s" if ctype.endswith("pkcs7-signature") else "")
-        data = part.get_payload(decode=True) or b""
+        data = _decoded(part)
     else:
         return []
-    cid = (part.get("Content-ID") or "").strip().strip("<>")
+    cid = (headers.get("Content-ID") or "").strip().strip("<>")
     return [
         Attachment(
             name=name,

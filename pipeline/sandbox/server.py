@@ -521,8 +521,12 @@ def serve(server: SandboxHTTPServer, stop: threading.Event | None = None) -> Non
     flusher_stop = threading.Event()
 
     def flush_loop() -> None:
-        while not flusher_stop.wait(1.0):
+        while not flusher_stop.wait(0.5):
             server.app.stats.flush()
+            try:
+                server.app.store.checkpoint()
+            except Exception as exc:  # noqa: BLE001 - a busy database only delays the checkpoint
+                log.debug("sandbox: checkpoint skipped: %s", exc)
 
     threading.Thread(target=flush_loop, name="sandbox-stats", daemon=True).start()
     if stop is not None:
@@ -535,6 +539,7 @@ def serve(server: SandboxHTTPServer, stop: threading.Event | None = None) -> Non
         flusher_stop.set()
         server.server_close()
         server.app.stats.flush(force=True)
+        server.app.store.checkpoint()
         server.app.store.close()
         try:
             server_file.unlink()

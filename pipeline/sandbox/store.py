@@ -283,6 +283,8 @@ class SandboxStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-32000")
+        # Checkpoints run in the background (checkpoint()), not inside a request's commit.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
     @contextmanager
@@ -309,6 +311,11 @@ class SandboxStore:
                 conn.rollback()
                 raise
             conn.commit()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database without blocking writers; the server calls it every second."""
+        with self.connection() as conn:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         while True:
