@@ -1,0 +1,108 @@
+"""Options of the main job against the sandbox: --dry-run, --only, --exclude, --since, and Ctrl-C.
+
+Each is checked by what lands on the server, not by what the command prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import fixtures
+from pipeline.sandbox.embedded import start
+from pipeline.sandbox.store import SandboxStore
+from tests.conftest import REPO, run_cli
+
+SERVICE, PASSWORD, MAILBOX = "svc-rebuild", "options-pw", "dana@corp.example"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path):
+    data = tmp_path / "sandbox-data"
+    store = SandboxStore(data)
+    store.add_account(SERVICE, PASSWORD, impersonation=True)
+    store.add_mailbox(MAILBOX)
+    store.close()
+    with start(data) as handle:
+        yield handle, data
+
+
+def run(handle, state: Path, ost: Path, *args: str):
+    return run_cli("run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url, "--username", SERVICE,
+                   "--impersonate", "--state", str(state), "--log-level", "warning", "--json", *args,
+                   env={"REBUILD_PASSWORD": PASSWORD})
+
+
+def server_items(data: Path) -> list[dict]:
+    store = SandboxStore(data)
+    try:
+        return store.items(MAILBOX)
+    finally:
+        store.close()
+
+
+def test_dry_run_writes_nothing(tmp_path: Path, sandbox, small_ost: Path):
+    handle, data = sandbox
+    result = run(handle, tmp_path / "s", small_ost, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "dry-run" and summary["skipped"]["dry run: would upload"] > 10
+    assert server_items(data) == []
+
+
+def test_only_and_exclude(tmp_path: Path, sandbox, small_ost: Path):
+    handle, data = sandbox
+    result = run(handle, tmp_path / "s", small_ost, "--only", "Posteingang", "--exclude", "Posteingang/Sub")
+    assert result.returncode == 0, result.stderr
+    folders = {item["folder_path"] for item in server_items(data)}
+    assert folders == {("Inbox",)}
+
+
+def test_since_skips_older_items(tmp_path: Path, sandbox):
+    handle, data = sandbox
+    spec = {"store": {"name": "since", "seed": 1}, "folders": [{"name": "Inbox", "role": "inbox", "items": [
+        {"kind": "mail", "subject": "old", "body": "x", "sent": "2019-01-01T10:00:00",
+         "received": "2019-01-01T10:00:00"},
+        {"kind": "mail", "subject": "new", "body": "y", "sent": "2024-06-01T10:00:00",
+         "received": "2024-06-01T10:00:00"},
+    ]}]}
+    ost = fixtures.cached(spec, format="ost")
+    result = run(handle, tmp_path / "s", ost, "--since", "2024-01-01")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["skipped"] == {"before --since": 1}
+    assert [i["subject"] for i in server_items(data)] == ["new"]
+
+
+def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path, sandbox):
+    handle, data = sandbox
+    spec = {"store": {"name": "sigint", "seed": 2}, "folders": [{"name": "Inbox", "role": "inbox"}],
+            "bulk": [{"count": 300, "size_min": 500, "size_max": 2000, "folders": 2, "seed": 3, "parent": "Inbox"}]}
+    ost = fixtures.cached(spec, format="ost")
+    handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.05, "operations": ["CreateItem"]}]})
+    state = tmp_path / "s"
+    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url,
+         "--username", SERVICE, "--impersonate", "--state", str(state), "--batch-items", "5"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, out + err
+    assert "Run the same command again to resume" in err
+    assert "Traceback" not in err
+    stored = len(server_items(data))
+    assert 0 < stored < 300
+    handle.set_faults({})
+    rerun = run(handle, state, ost)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert summary["uploaded"] + summary["present"] == 300
+    assert len(server_items(data)) == 300
