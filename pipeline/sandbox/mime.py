@@ -36,6 +36,7 @@ class Attachment:
     sha256: str
     is_inline: bool = False
     content_id: str = ""
+    content: bytes | None = None  # kept only for attachments created through EWS (not derived from MIME)
 
 
 @dataclass(slots=True)
@@ -267,6 +268,7 @@ def _one(part: _Part) -> list[Attachment]:
             sha256=hashlib.sha256(data).hexdigest(),
             is_inline=disposition == "inline" or (bool(cid) and disposition != "attachment"),
             content_id=cid,
+            content=data,
         )
     ]
 

@@ -321,12 +321,31 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
     return f"<t:{item.kind}>" + "".join(x for _, x in out) + f"</t:{item.kind}>"
 
 
+def attachment_id(item_id: str, position: int) -> str:
+    return base64.b64encode(f"{item_id}:{position}".encode()).decode()
+
+
+def parse_attachment_id(text: str) -> tuple[str, int]:
+    """(item id, position) of an AttachmentId; ValueError if it is not one of ours."""
+    raw = base64.b64decode(text, validate=True).decode("ascii")
+    item_id, _, position = raw.rpartition(":")
+    return item_id, int(position)
+
+
+def attachment_id_xml(item_id: str, position: int, att: mime.Attachment) -> str:
+    kind = "ItemAttachment" if att.content_type == "message/rfc822" else "FileAttachment"
+    return (
+        f'<t:{kind}><t:AttachmentId Id="{attachment_id(item_id, position)}" RootItemId="{item_id}" '
+        f'RootItemChangeKey="{ids.change_key(1)}"/></t:{kind}>'
+    )
+
+
 def _attachments_xml(item: ItemRow, mailbox_id: int) -> str:
     parts = ["<t:Attachments>"]
     base = ids.item_id(mailbox_id, item.id)
     for pos, att in enumerate(item.attachments):
         kind = "ItemAttachment" if att.content_type == "message/rfc822" else "FileAttachment"
-        att_id = base64.b64encode(f"{base}:{pos}".encode()).decode()
+        att_id = attachment_id(base, pos)
         inline = (
             ""
             if kind == "ItemAttachment"

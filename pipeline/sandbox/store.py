@@ -52,7 +52,7 @@ CREATE INDEX IF NOT EXISTS ext_props_num ON ext_props(key, num) WHERE num IS NOT
 CREATE TABLE IF NOT EXISTS attachments(
     item_id INTEGER NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL, content_type TEXT NOT NULL,
     size INTEGER NOT NULL, sha256 TEXT NOT NULL, is_inline INTEGER NOT NULL, content_id TEXT NOT NULL,
-    PRIMARY KEY(item_id, position)) WITHOUT ROWID;
+    content BLOB, PRIMARY KEY(item_id, position)) WITHOUT ROWID;
 """
 
 #: The folders of a new Exchange 2016 mailbox: (path from the root, FolderClass, distinguished id, search?).
@@ -275,6 +275,9 @@ class SandboxStore:
         self._login_cache: dict[bytes, Account] = {}
         with self.connection() as conn:
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(attachments)")}
+            if "content" not in columns:  # data folders from before attachments kept their content
+                conn.execute("ALTER TABLE attachments ADD COLUMN content BLOB")
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -524,6 +527,7 @@ class SandboxStore:
                         att.sha256,
                         int(att.is_inline),
                         att.content_id,
+                        att.content,
                     )
                 )
         if ext_rows:
@@ -532,7 +536,11 @@ class SandboxStore:
                 ext_rows,
             )
         if att_rows:
-            conn.executemany("INSERT INTO attachments VALUES (?,?,?,?,?,?,?,?)", att_rows)
+            conn.executemany(
+                "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
+                "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)",
+                att_rows,
+            )
         return ids
 
     def load_items(
@@ -577,6 +585,16 @@ class SandboxStore:
                             Attachment(row[1], row[2], row[3], row[4], bool(row[5]), row[6])
                         )
         return found
+
+    def attachment(self, conn: sqlite3.Connection, item_id: int, position: int) -> Attachment | None:
+        row = conn.execute(
+            "SELECT name, content_type, size, sha256, is_inline, content_id, content FROM attachments "
+            "WHERE item_id=? AND position=?",
+            (item_id, position),
+        ).fetchone()
+        if row is None:
+            return None
+        return Attachment(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6])
 
     def delete_items(self, conn: sqlite3.Connection, row_ids: Sequence[int]) -> None:
         for start in range(0, len(row_ids), 500):

@@ -148,6 +148,7 @@ def load_all() -> dict[str, Operation]:
         delete_item,
         find_folder,
         find_item,
+        get_attachment,
         get_folder,
         get_item,
         misc,

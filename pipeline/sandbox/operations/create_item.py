@@ -7,6 +7,8 @@ from IsRead or MSGFLAG_READ, an oversized item fails alone, and the whole batch 
 from __future__ import annotations
 
 import binascii
+import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -62,6 +64,16 @@ _SKIP_FIELDS = {
     "HasAttachments",
     "LastModifiedTime",
 }
+_ATTACHMENT_META = {
+    "AttachmentId",
+    "Name",
+    "ContentType",
+    "ContentId",
+    "ContentLocation",
+    "Size",
+    "LastModifiedTime",
+    "IsInline",
+}
 _PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -115,6 +127,40 @@ def _mime_fields(parsed: mime.ParsedMime) -> dict[str, str]:
     return fields
 
 
+def _attachments(container: etree._Element) -> list[mime.Attachment]:
+    """FileAttachment and ItemAttachment elements sent inside a CreateItem (Exchange 2013+ does this in one go)."""
+    found = []
+    for elem in container:
+        kind = local(elem)
+        name = elem.findtext(f"{T}Name") or ""
+        if kind == "FileAttachment":
+            try:
+                data = binascii.a2b_base64(elem.findtext(f"{T}Content") or "")
+            except (binascii.Error, ValueError) as exc:
+                raise ResponseError(
+                    "ErrorInvalidAttachment", "Attachment content is not valid base64."
+                ) from exc
+            content_type = elem.findtext(f"{T}ContentType") or "application/octet-stream"
+            inline = (elem.findtext(f"{T}IsInline") or "").strip().lower() in ("true", "1")
+            cid = elem.findtext(f"{T}ContentId") or ""
+        elif kind == "ItemAttachment":
+            inner = next((c for c in elem if local(c) not in _ATTACHMENT_META), None)
+            mime_text = inner.findtext(f"{T}MimeContent") if inner is not None else None
+            if mime_text is not None:
+                data = binascii.a2b_base64(mime_text)
+            else:
+                data = etree.tostring(inner) if inner is not None else b""
+            content_type, inline, cid = "message/rfc822", False, ""
+        else:
+            raise ResponseError("ErrorInvalidAttachment", f"Unsupported attachment kind {kind}.")
+        found.append(
+            mime.Attachment(
+                name, content_type, len(data), hashlib.sha256(data).hexdigest(), inline, cid, data
+            )
+        )
+    return found
+
+
 def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bool) -> NewItem:
     """One <t:Message>/<t:CalendarItem>/... element -> the row to insert, or ResponseError for this item."""
     kind = local(elem)
@@ -142,6 +188,7 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     ext: list[ExtValue] = []
     explicit: dict[str, str] = {}
     typed_size = 0
+    attachments: list[mime.Attachment] = []
     read_state: bool | None = None  # IsRead and MSGFLAG_READ both set it; applied in document order
     for child in elem:
         name = local(child)
@@ -158,6 +205,9 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
             explicit[name] = child.text or ""
             if name == "IsRead":
                 read_state = (child.text or "").strip().lower() in ("true", "1")
+            continue
+        if name == "Attachments":
+            attachments.extend(_attachments(child))
             continue
         if name in _SKIP_FIELDS:
             continue
@@ -195,7 +245,14 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     message_id = parsed.message_id if parsed else None
     if message_id is None and "InternetMessageId" in fields:
         message_id = etree.fromstring(fields["InternetMessageId"]).text
-    size = len(mime_bytes) if mime_bytes is not None else typed_size + 200
+    size = (len(mime_bytes) if mime_bytes is not None else typed_size + 200) + sum(
+        a.size for a in attachments
+    )
+    if size > ctx.limits.max_item_bytes:
+        raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
+    if parsed is not None:
+        # MIME-derived attachments are not stored twice: GetAttachment re-reads them from the MIME.
+        attachments = [dataclasses.replace(a, content=None) for a in parsed.attachments] + attachments
     return NewItem(
         folder_id=folder.id,
         kind=kind,
@@ -209,7 +266,7 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         mime=mime_bytes,
         fields=fields,
         ext=ext,
-        attachments=parsed.attachments if parsed else [],
+        attachments=attachments,
         message_id=message_id,
     )
 
@@ -264,11 +321,21 @@ def create_item(ctx: Context, request: etree._Element) -> str:
             messages.append(soap.success("CreateItem", "<m:Items/>"))
             continue
         kind = slot.item.kind
+        item_id = ids.item_id(mailbox or 0, row_id)
+        attachments_xml = ""
+        if slot.item.attachments:
+            attachments_xml = (
+                "<t:Attachments>"
+                + "".join(
+                    shapes.attachment_id_xml(item_id, n, a) for n, a in enumerate(slot.item.attachments)
+                )
+                + "</t:Attachments>"
+            )
         messages.append(
             soap.success(
                 "CreateItem",
-                f'<m:Items><t:{kind}><t:ItemId Id="{ids.item_id(mailbox or 0, row_id)}" '
-                f'ChangeKey="{ids.change_key(1)}"/></t:{kind}></m:Items>',
+                f'<m:Items><t:{kind}><t:ItemId Id="{item_id}" ChangeKey="{ids.change_key(1)}"/>'
+                f"{attachments_xml}</t:{kind}></m:Items>",
             )
         )
     ctx.count("items_created", len(row_ids))
