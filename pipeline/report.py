@@ -30,6 +30,8 @@ def render_summary(summary: Any) -> str:
         made = ", ".join(f"{k} {folders[k]}" for k in ("mapped", "created", "found", "renamed") if k in folders)
         skipped = ", ".join(f"{v} {k}" for k, v in sorted(folders.get("skipped", {}).items()))
         lines.append(f"  folders: {made or 'none touched'}" + (f"; skipped {skipped}" if skipped else ""))
+    for warning, count in sorted(getattr(s, "warnings", {}).items()):
+        lines.append(f"  carried with a warning {count}: {warning}")
     if s.retries or s.in_doubt_found:
         lines.append(f"  retries {s.retries}; items found already stored on retry {s.in_doubt_found}")
     for failure in s.failures[:50]:

@@ -60,6 +60,8 @@ class Summary:
     skipped: Counter = field(default_factory=Counter)
     failed: Counter = field(default_factory=Counter)
     failures: list[dict[str, Any]] = field(default_factory=list)  # folder, class, subject, reason
+    warnings: Counter = field(default_factory=Counter)  # what conversion could not carry, by kind
+    warning_items: list[dict[str, Any]] = field(default_factory=list)  # the first few, for the report
     folders: dict[str, Any] = field(default_factory=dict)
     source_errors: int = 0
     bytes_uploaded: int = 0
@@ -78,6 +80,7 @@ class Summary:
         data["skipped"] = dict(self.skipped)
         data["failed"] = dict(self.failed)
         data["failed_total"] = self.failed_total
+        data["warnings"] = dict(self.warnings)
         return data
 
 
@@ -207,6 +210,22 @@ class MailboxRun:
                 self.journal.finish_run(run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str))
         return self.summary
 
+    def _note_warnings(self, upload: UploadItem) -> None:
+        """What the converter could not carry is uploaded anyway, and counted and listed in the report."""
+        recurrence = upload.fields.get("recurrence") if upload.kind == "calendar" else None
+        notes = list(upload.warnings)
+        if isinstance(recurrence, dict):
+            deleted = len(recurrence.get("deleted_occurrences") or [])
+            modified = len(recurrence.get("modified_occurrences") or [])
+            if deleted or modified:
+                notes.append(f"series exceptions not applied: {deleted} deleted and {modified} modified "
+                             "occurrence(s) keep the series pattern")
+        for note in notes:
+            self.summary.warnings[note.split(":", 1)[0][:80]] += 1
+            if len(self.summary.warning_items) < 200:
+                self.summary.warning_items.append({"folder": "/".join(upload.folder_path), "item_class":
+                                                   upload.item_class, "subject": upload.subject, "warning": note})
+
     def _folder_skip(self, folder: SourceFolder) -> str | None:
         reason = skip_reason(folder, self.options.include_sync_issues)
         if reason:
@@ -274,6 +293,7 @@ class MailboxRun:
             except Exception as exc:  # noqa: BLE001 - conversion bugs are per item, never fatal
                 self._fail(path, entry.message_class, entry.subject, f"conversion: {describe(exc)}", entry.node_id)
                 continue
+            self._note_warnings(upload)
             if opts.dry_run or uploader is None:
                 self.summary.skipped["dry run: would upload"] += 1
                 continue
