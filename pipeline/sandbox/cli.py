@@ -58,6 +58,7 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)"
     )
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    p.add_argument("--config", metavar="FILE", help="load accounts and mailboxes from a TOML/JSON file first")
     p.add_argument("--max-item-mb", type=float, help="per-item size limit in MB (default 25)")
     p.add_argument("--max-request-mb", type=float, help="request size limit in MB (default 35)")
     p.add_argument("--max-item-bytes", type=int, help=argparse.SUPPRESS)
@@ -76,6 +77,14 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.add_argument("username")
     p.add_argument("--impersonation", action="store_true", help="grant the ApplicationImpersonation right")
     p.set_defaults(func=cmd_add_account)
+
+    p = add("load", "create the accounts and mailboxes listed in a TOML or JSON file")
+    p.add_argument(
+        "file",
+        help="file with [[mailboxes]] (address, name) and [[accounts]] "
+        "(username, password_env or password, impersonation)",
+    )
+    p.set_defaults(func=cmd_load)
 
     p = add("ls", "show a mailbox: folder tree, counts, items with their properties")
     p.add_argument("--mailbox", required=False, help="mailbox address (default: list mailboxes and accounts)")
@@ -110,6 +119,8 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
         limits = dataclasses.replace(limits, max_item_bytes=item_bytes)
     if request_bytes:
         limits = dataclasses.replace(limits, max_request_bytes=request_bytes)
+    if args.config and cmd_load(argparse.Namespace(file=args.config, data=args.data), settings, quiet=True):
+        return 2
     try:
         server = make_server(_data_dir(args, settings), args.host, args.port, args.allow_remote, limits)
     except LoopbackOnly as exc:
@@ -183,6 +194,20 @@ def cmd_add_account(args: argparse.Namespace, settings: Any) -> int:
         return 2
     SandboxStore(_data_dir(args, settings)).add_account(args.username, password, args.impersonation)
     print(f"account {args.username.lower()}{' (impersonation)' if args.impersonation else ''}")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace, settings: Any, quiet: bool = False) -> int:
+    from pipeline.sandbox.provision import ProvisionError, apply
+    from pipeline.sandbox.store import SandboxStore
+
+    try:
+        done = apply(SandboxStore(_data_dir(args, settings)), Path(args.file))
+    except (OSError, ProvisionError) as exc:
+        print(f"rebuild sandbox: error: {exc}", file=sys.stderr)
+        return 2
+    if not quiet:
+        print(f"{done.mailboxes} mailbox(es), {done.accounts} account(s) from {args.file}")
     return 0
 
 

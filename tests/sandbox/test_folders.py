@@ -60,3 +60,22 @@ def test_bulk_create_folders_one_message_each(alice, unique):
     assert len(results) == 3
     assert not isinstance(results[0], Exception) and not isinstance(results[1], Exception)
     assert isinstance(results[2], ErrorFolderExists)
+
+
+def test_folder_filters_and_delete(alice, store, unique):
+    parent = Folder(parent=alice.msg_folder_root, name=f"F-{unique}")
+    parent.save()
+    for name in ("One", "Two"):
+        Folder(parent=parent, name=name).save()
+    from exchangelib.folders.queryset import SingleFolderQuerySet
+
+    assert [f.name for f in SingleFolderQuerySet(account=alice, folder=parent).filter(name="two")] == ["Two"]
+    doomed = parent / "One"
+    doomed.delete()
+    assert [f.name for f in parent.children] == ["Two"]
+    parent.delete()
+    assert not any(f["path"][:1] == (f"F-{unique}",) for f in store.folder_tree("alice@sandbox.local"))
+    from exchangelib.errors import ErrorDeleteDistinguishedFolder
+
+    with pytest.raises(ErrorDeleteDistinguishedFolder):
+        alice.inbox.delete()

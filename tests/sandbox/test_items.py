@@ -314,9 +314,13 @@ def test_attachments_on_typed_items_and_mime(alice, store, unique):
 
     payload = bytes(range(256)) * 40
     inner = mime_message(f"inner-{unique}")
-    event = CalendarItem(folder=alice.calendar, subject=f"att-{unique}", sbx_source_key=f"att-{unique}",
-                         start=EWSDateTime(2022, 5, 1, 8, tzinfo=EWSTimeZone("UTC")),
-                         end=EWSDateTime(2022, 5, 1, 9, tzinfo=EWSTimeZone("UTC")))
+    event = CalendarItem(
+        folder=alice.calendar,
+        subject=f"att-{unique}",
+        sbx_source_key=f"att-{unique}",
+        start=EWSDateTime(2022, 5, 1, 8, tzinfo=EWSTimeZone("UTC")),
+        end=EWSDateTime(2022, 5, 1, 9, tzinfo=EWSTimeZone("UTC")),
+    )
     event.attach(FileAttachment(name="agenda.pdf", content=payload, content_type="application/pdf"))
     event.attach(ItemAttachment(name="forwarded", item=Message(mime_content=inner)))
     result = alice.bulk_create(folder=alice.calendar, items=[event])[0]
@@ -327,11 +331,15 @@ def test_attachments_on_typed_items_and_mime(alice, store, unique):
     assert files["agenda.pdf"].content == payload
     assert files["forwarded"].item.mime_content == inner
     stored = next(s for s in store.items(ALICE_ADDR) if s["subject"] == f"att-{unique}")
-    assert stored["attachments"] == [("agenda.pdf", hashlib.sha256(payload).hexdigest()),
-                                     ("forwarded", hashlib.sha256(inner).hexdigest())]
+    assert stored["attachments"] == [
+        ("agenda.pdf", hashlib.sha256(payload).hexdigest()),
+        ("forwarded", hashlib.sha256(inner).hexdigest()),
+    ]
     # an attachment that lives in MIME is cut from it on demand
     folder = _folder(alice, f"matt-{unique}")
-    alice.bulk_create(folder=folder, items=[Message(folder=folder, mime_content=mime_message(
-        f"m-{unique}", attachment=payload))])
+    alice.bulk_create(
+        folder=folder,
+        items=[Message(folder=folder, mime_content=mime_message(f"m-{unique}", attachment=payload))],
+    )
     message = list(folder.all())[0]
     assert message.attachments[0].name == "data.bin" and message.attachments[0].content == payload

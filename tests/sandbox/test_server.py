@@ -172,3 +172,20 @@ def test_cli_commands(tmp_path, monkeypatch, capsys):
     assert any(f["distinguished_id"] == "inbox" and f["item_count"] == 1 for f in shown["folders"])
     assert _cli("sandbox", "ls", "--mailbox", "dave@sandbox.local", "--state", state) == 0
     assert "cli" in capsys.readouterr().out
+
+
+def test_load_accounts_and_mailboxes_from_a_file(tmp_path, monkeypatch, capsys):
+    from pipeline.sandbox.store import SandboxStore
+
+    spec = tmp_path / "users.toml"
+    spec.write_text(
+        '[[mailboxes]]\naddress = "erin@sandbox.local"\nname = "Erin"\n\n'
+        '[[accounts]]\nusername = "svc@sandbox.local"\npassword_env = "SVC_PW"\nimpersonation = true\n'
+    )
+    state = str(tmp_path / "state")
+    assert _cli("sandbox", "load", str(spec), "--state", state) == 2  # SVC_PW not set yet
+    monkeypatch.setenv("SVC_PW", "pw")
+    assert _cli("sandbox", "load", str(spec), "--state", state) == 0
+    store = SandboxStore(tmp_path / "state" / "sandbox")
+    assert store.has_mailbox("erin@sandbox.local")
+    assert store.check_password("svc@sandbox.local", "pw").impersonation

@@ -145,6 +145,7 @@ def load_all() -> dict[str, Operation]:
         convert_id,
         create_folder,
         create_item,
+        delete_folder,
         delete_item,
         find_folder,
         find_item,
