@@ -172,7 +172,7 @@ class SandboxApp:
             if violation is not None:
                 self.stats.add("schema_violations")
                 log.warning(
-                    "schema violation in %s: %s (line %s)", operation, violation.message, violation.line
+                    "schema violation in %s: %.160s (line %s)", operation, violation.message, violation.line
                 )
                 return Reply(500, soap.schema_fault(violation.message, violation.line, violation.column))
         try:

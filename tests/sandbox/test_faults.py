@@ -147,3 +147,27 @@ def test_bad_fault_config_is_refused(faulty):
     with pytest.raises(urllib.error.HTTPError) as caught:
         faulty.set_faults({"rules": [{"kind": "meteor"}]})
     assert caught.value.code == 400
+
+
+def test_fault_tolerant_client_rides_out_throttling(faulty, account, unique):
+    """With exchangelib's FaultTolerance policy the back-off is honoured and the batch goes through once."""
+    from exchangelib import Account as EwsAccount
+    from exchangelib import Configuration, Credentials, FaultTolerance
+
+    # exchangelib caches protocols per endpoint and credentials: use a login no fail-fast test used here
+    config = Configuration(
+        service_endpoint=faulty.url,
+        credentials=Credentials(*BOB),
+        auth_type="basic",
+        retry_policy=FaultTolerance(max_wait=10),
+    )
+    patient = EwsAccount(BOB[0], config=config, autodiscover=False, access_type="delegate")
+    folder = Folder(parent=patient.inbox, name=f"patient-{unique}")
+    folder.save()
+    faulty.set_faults(
+        {"rules": [{"kind": "throttle", "count": 2, "back_off_ms": 100, "operations": ["CreateItem"]}]}
+    )
+    results = patient.bulk_create(folder=folder, items=_messages(folder, 3))
+    assert not any(isinstance(r, Exception) for r in results)
+    assert folder.all().count() == 3
+    assert faulty.faults()["injected"] == {"throttle": 2}
