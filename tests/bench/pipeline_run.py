@@ -1,0 +1,56 @@
+"""The real `rebuild` CLI run in-process with exclusive timers on each stage, so the upload bench can say
+where each second goes (read, convert, dedupe, journal, folders, build, bulk_create). Optional cProfile.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import sys
+import time
+
+from exchangelib import Account
+
+import pipeline.run
+import pipeline.target.upload
+from pipeline import cli
+from pipeline.journal import Journal
+from pipeline.source.pff import PffSource
+from pipeline.target.folders import FolderMirror
+from pipeline.target.upload import Uploader
+from tests.bench import timers
+
+
+def instrument() -> None:
+    timers.wrap_iter(PffSource, "items", "read")
+    timers.wrap(pipeline.run, "fingerprint", "dedupe: fingerprint per item")
+    timers.wrap(pipeline.run, "convert_item", "convert")
+    for name in ("record", "done_fingerprints", "folder_done", "set_folder", "start_run", "finish_run"):
+        timers.wrap(Journal, name, "journal")
+    timers.wrap(Uploader, "server_fingerprints", "dedupe: server fingerprint read-back")
+    timers.wrap(Uploader, "_drop_in_doubt", "retries: in-doubt checks")
+    timers.wrap(FolderMirror, "ensure", "folders")
+    timers.wrap(pipeline.target.upload, "build_item", "build_item")
+    timers.wrap(Account, "bulk_create", "bulk_create")
+    timers.wrap(pipeline.run.MailboxRun, "_record", "outcomes + progress")
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    instrument()
+    profile_out = os.environ.get("BENCH_CPROFILE")
+    start = time.perf_counter()
+    if profile_out:
+        prof = cProfile.Profile()
+        code = prof.runcall(cli.main, argv)
+        prof.dump_stats(profile_out)
+    else:
+        code = cli.main(argv)
+    result = {"code": code, "wall_inside": round(time.perf_counter() - start, 3), **timers.snapshot()}
+    print("BENCH_JSON " + json.dumps(result), flush=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
