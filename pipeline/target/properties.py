@@ -57,6 +57,11 @@ def register(prop: ExtendedProperty) -> str:
         cls = type(f"Xp_{name}", (EwsExtendedProperty,), attrs)
         for item_cls in ITEM_CLASSES:
             item_cls.register(name, cls)
+            if name == FINGERPRINT_FIELD:
+                # exchangelib marks every extended property 'complex' and then reads it with one GetItem per
+                # 100 items after the FindItem. EWS's FindItem returns short extended properties itself,
+                # so the fingerprint read-back costs one request per 1000 items instead.
+                item_cls.get_field_by_fieldname(name).is_complex = False
         _registered[key] = name
         return name
 
