@@ -75,7 +75,8 @@ def item_payload(upload: UploadItem) -> tuple[str, bytes]:
         return ".vcf", to_vcard(upload.fields)
     document = {"kind": upload.kind, "item_class": upload.item_class, "fields": _jsonable(upload.fields),
                 "extended": [_jsonable({"type": p.mapi_type, "value": p.value, "tag": p.tag,
-                                        "propset": p.propset_guid, "name": p.name}) for p in upload.extended]}
+                                        "propset": p.propset_guid, "name": p.name})
+                             for p in [*upload.extended, *upload.extra_extended]]}
     return ".json", json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 

@@ -181,6 +181,8 @@ class UploadItem:
     mime: bytes | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     extended: list[ExtendedProperty] = field(default_factory=list)
+    #: Carried on a best-effort basis (every property of an unknown item): dropped if the server refuses them.
+    extra_extended: list[ExtendedProperty] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what could not be carried, for the report
 
     @property

@@ -80,7 +80,7 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
         if kind == "unknown":
             upload.fields["item_class"] = item_class
             extra, skipped = preserved.everything(item, upload.extended)
-            upload.extended.extend(extra)
+            upload.extra_extended.extend(extra)
             note = f"unknown item class {item_class}: sent as a message keeping its class"
             if skipped:
                 note += f"; properties without an EWS type left out: {', '.join(skipped)}"
@@ -128,7 +128,7 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
 def extended_by_name(upload: UploadItem) -> dict[str, ExtendedProperty]:
     """The item's extended properties keyed by a readable name (tag hex or guid/name), for tests and export."""
     out = {}
-    for prop in upload.extended:
+    for prop in [*upload.extended, *upload.extra_extended]:
         key = f"0x{prop.tag:04X}" if prop.tag is not None else f"{prop.propset_guid}/{prop.name}"
         out[key] = prop
     return out

@@ -165,7 +165,7 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
             kwargs[name] = converted
     if upload.mime is not None:
         kwargs["mime_content"] = upload.mime
-    for prop in upload.extended:
+    for prop in [*upload.extended, *upload.extra_extended]:
         kwargs[register(prop)] = ews_value(prop.value)
         if prop.tag == 0x0E07 and "is_read" in known and isinstance(prop.value, int):
             kwargs["is_read"] = bool(prop.value & 0x1)  # IsRead too: servers differ in honouring the flags

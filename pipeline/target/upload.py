@@ -6,6 +6,7 @@ server committed but never answered (commit-then-drop, a killed run) is never st
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +126,9 @@ class Uploader:
                 if len(sendable) > 1:
                     self.on_outcomes(outcomes)
                     raise _SplitBatch() from exc
+                if sendable[0].extra_extended:
+                    self.on_outcomes(outcomes)
+                    return [_without_extras(sendable[0], exc)]
                 self.on_outcomes([*outcomes, Outcome(sendable[0], "failed", error=describe(exc))])
                 return []
             self.on_outcomes(outcomes)
@@ -138,6 +142,8 @@ class Uploader:
                     raise MailboxFatalError(describe(result))
                 if kind is ErrorKind.TRANSIENT:
                     again.append(upload)
+                elif upload.extra_extended:
+                    again.append(_without_extras(upload, result))
                 else:
                     outcomes.append(Outcome(upload, "failed", error=describe(result)))
             else:
@@ -155,6 +161,12 @@ class Uploader:
             self.stats.in_doubt_found += len(present)
             self.on_outcomes([Outcome(u, "present") for u in pending if u.fingerprint in present])
         return [u for u in pending if u.fingerprint not in present]
+
+
+def _without_extras(upload: UploadItem, cause: BaseException) -> UploadItem:
+    """The item again with only its standard properties: the server refused one of the best-effort ones."""
+    return dataclasses.replace(upload, extra_extended=[], warnings=[
+        *upload.warnings, f"extra properties dropped: the server refused them ({describe(cause)})"])
 
 
 class _ItemsRefused(Exception):

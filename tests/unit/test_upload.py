@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from exchangelib import errors as ews
 
-from pipeline.model import UploadItem
+from pipeline.model import ExtendedProperty, UploadItem
 from pipeline.target import upload as upload_module
 from pipeline.target.errors import MailboxFatalError
 from pipeline.target.retry import RetryPolicy
@@ -43,6 +43,9 @@ class FakeServer:
                     self.stored.append(u.fingerprint)
                     results.append(type("R", (), {"id": f"id-{u.fingerprint}"})())
             return results
+        if action == "refuse-extras":
+            return [ews.ErrorInvalidExtendedPropertyValue("no") if u.extra_extended else
+                    type("R", (), {"id": "x"})() for u in items]
         if action == "item-busy":
             return [ews.ErrorInternalServerTransientError("try later") for _ in items]
         if action == "unauthorized":
@@ -146,3 +149,13 @@ def test_batcher_bounds_count_and_bytes():
     batcher = Batcher(max_items=100, max_bytes=100)
     assert batcher.add(item(1, size=60)) is None
     assert [u.fingerprint for u in batcher.add(item(2, size=60))] == ["fp1"]
+
+
+def test_refused_extra_properties_are_dropped_and_the_item_lands():
+    uploader, server, folder, outcomes = make(["refuse-extras", "ok"])
+    extra = item(1)
+    extra.extra_extended = [ExtendedProperty("Integer", 5, tag=0x6A00)]
+    uploader.send(folder, [extra])
+    assert [o.state for o in outcomes] == ["uploaded"]
+    assert outcomes[0].item.extra_extended == []
+    assert any("extra properties dropped" in w for w in outcomes[0].item.warnings)
