@@ -11,6 +11,7 @@ import binascii
 import ipaddress
 import json
 import logging
+import re
 import socket
 import struct
 import threading
@@ -52,6 +53,7 @@ _LIST_CONTAINERS = {
     "FolderChanges",
 }
 
+_ERROR_CODE = re.compile(r"<m:ResponseCode>(Error\w+)</m:ResponseCode>")
 _IIS_500 = (
     b"<html><head><title>Runtime Error</title></head><body><h1>Server Error in '/EWS' Application.</h1>"
     b"<h2>Runtime Error</h2></body></html>"
@@ -178,7 +180,7 @@ class SandboxApp:
         try:
             mailbox, impersonating = self._acting_mailbox(account, impersonated, own)
         except RequestFault as exc:
-            self.stats.add(f"fault:{exc.code}")
+            self.stats.add(f"error:{exc.code}")
             return Reply(500, soap.fault(exc.code, exc.text))
         ctx = Context(self.store, account, mailbox, impersonating, self.limits, faults)
         if faults.error_code:
@@ -210,6 +212,9 @@ class SandboxApp:
             log.error("sandbox: %s failed:\n%s", operation, traceback.format_exc())
             self.stats.add("internal_errors")
             return Reply(500, soap.fault("ErrorInternalServerError", "An internal server error occurred."))
+        if 'ResponseClass="Error"' in answer:
+            for code in _ERROR_CODE.findall(answer):
+                ctx.count(f"error:{code}")
         if ctx.counters:
             self.stats.add_many(ctx.counters)
         log.debug(
@@ -218,7 +223,6 @@ class SandboxApp:
             mailbox.address if mailbox else "-",
             (time.perf_counter() - started) * 1000,
         )
-        self.stats.flush()
         if faults.commit_then_drop:
             return Reply(0, b"", drop=True)
         return Reply(200, soap.envelope(answer))
