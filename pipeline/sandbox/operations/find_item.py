@@ -62,7 +62,7 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                 rows = ctx.store.load_items(
                     conn,
                     row_ids,
-                    with_mime=_needs_mime(shape),
+                    with_mime=needs_mime(shape),
                     ext_keys=shape.ext_keys,
                     with_attachments=shape.wants("Attachments"),
                 )
@@ -77,7 +77,7 @@ def find_item(ctx: Context, request: etree._Element) -> str:
     return soap.operation_response("FindItem", messages)
 
 
-def _needs_mime(shape: shapes.Shape) -> bool:
+def needs_mime(shape: shapes.Shape) -> bool:
     return shape.include_mime or shape.base == "AllProperties" or bool(shape.fields & {"Body", "TextBody"})
 
 

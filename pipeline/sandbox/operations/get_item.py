@@ -9,6 +9,7 @@ from lxml import etree
 
 from pipeline.sandbox import shapes, soap
 from pipeline.sandbox.operations import Context, M, ResponseError, local, operation
+from pipeline.sandbox.operations.find_item import needs_mime
 from pipeline.sandbox.operations.item_refs import NOT_FOUND, parse_ref
 from pipeline.sandbox.props import PropertyError
 
@@ -33,7 +34,7 @@ def get_item(ctx: Context, request: etree._Element) -> str:
     wanted = [r[1] for r in resolved if isinstance(r, tuple)]
     with ctx.store.connection() as conn:
         rows = ctx.store.load_items(
-            conn, wanted, with_mime=True, ext_keys=shape.ext_keys, with_attachments=shape.wants("Attachments")
+            conn, wanted, with_mime=needs_mime(shape), ext_keys=shape.ext_keys, with_attachments=shape.wants("Attachments")
         )
     messages = []
     for entry in resolved:
