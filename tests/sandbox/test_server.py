@@ -189,3 +189,51 @@ def test_load_accounts_and_mailboxes_from_a_file(tmp_path, monkeypatch, capsys):
     store = SandboxStore(tmp_path / "state" / "sandbox")
     assert store.has_mailbox("erin@sandbox.local")
     assert store.check_password("svc@sandbox.local", "pw").impersonation
+
+
+def _soap(url: str, body: str) -> requests.Response:
+    envelope = (
+        '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+        'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">'
+        '<s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header>'
+        f"<s:Body>{body}</s:Body></s:Envelope>"
+    )
+    return requests.post(
+        url,
+        data=envelope.encode(),
+        auth=ALICE,
+        timeout=30,
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+    )
+
+
+def test_unknown_operation_is_invalid_request_and_counted(tmp_path):
+    populate(tmp_path)
+    with embedded.start(tmp_path, in_process=True) as handle:
+        answer = _soap(handle.url, "<m:GetRoomLists/>")
+        assert answer.status_code == 200
+        assert "<m:ResponseCode>ErrorInvalidRequest</m:ResponseCode>" in answer.text
+        assert "ServerVersionInfo" in answer.text
+        assert handle.stats()["counters"]["unknown_operations"] == 1
+
+
+def test_deep_find_folder_pages(sandbox):
+    import re
+
+    def page(offset: int) -> str:
+        return _soap(
+            sandbox.url,
+            (
+                '<m:FindFolder Traversal="Deep"><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>'
+                f'<m:IndexedPageFolderView MaxEntriesReturned="10" Offset="{offset}" BasePoint="Beginning"/>'
+                '<m:ParentFolderIds><t:DistinguishedFolderId Id="root"/></m:ParentFolderIds></m:FindFolder>'
+            ),
+        ).text
+
+    first = page(0)
+    total = int(re.search(r'TotalItemsInView="(\d+)"', first).group(1))
+    assert total > 40 and first.count("<t:FolderId ") == 10
+    assert 'IndexedPagingOffset="10"' in first and 'IncludesLastItemInRange="false"' in first
+    last = page(total - 3)
+    assert last.count("<t:FolderId ") == 3 and 'IncludesLastItemInRange="true"' in last
