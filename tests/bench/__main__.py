@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, action="append", help="OST sizes for the memory bench")
     parser.add_argument("--mailbox-items", type=int, help="items per mailbox for the concurrency bench")
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts for the concurrency bench")
-    parser.add_argument("--cprofile", action="store_true", help="also profile a pipeline upload run (cProfile)")
+    parser.add_argument("--cprofile", type=int, metavar="ITEMS", default=0,
+                        help="also cProfile a pipeline upload of a bulk OST of ITEMS items (e.g. 1000)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "rebuild-bench-work",
                         help="scratch folder (sandboxes, exports, profiles, results.json)")
     args = parser.parse_args(argv)
@@ -46,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     if "extract" in wanted or "upload" in wanted:
         bulk = built(bulk_spec(items), label=f"bulk{items}")
     if "extract" in wanted:
-        extract.run(results, bulk, args.work, profile_items=mode["profile_items"])
+        extract.run(results, bulk, args.work, profile_items=mode["profile_items"], with_export=args.quick)
     if "upload" in wanted:
-        upload.run(results, bulk, args.work, items, cprofile=args.cprofile)
+        profile_ost = built(bulk_spec(args.cprofile), label=f"bulk{args.cprofile}") if args.cprofile else None
+        upload.run(results, bulk, args.work, items, cprofile=profile_ost)
     if "memory" in wanted:
         memory.run(results, args.work, tuple(args.memory_mb or mode["memory_mb"]))
     if "concurrency" in wanted:

@@ -47,7 +47,7 @@ def _excluded(wall: float, buckets: dict[str, Any]) -> float:
     return wall - sum(buckets.get(k, 0.0) for k in SOURCE_SIDE)
 
 
-def run(results: Results, ost: Path, work: Path, items: int, cprofile: bool = False) -> dict[str, Any]:
+def run(results: Results, ost: Path, work: Path, items: int, cprofile: Path | None = None) -> dict[str, Any]:
     print(f"\n== upload to the sandbox: {ost.name}, {items} items, {mb(ost):.0f} MB", flush=True)
     shutil.rmtree(work / "upload", ignore_errors=True)
     work = work / "upload"
@@ -73,20 +73,16 @@ def run(results: Results, ost: Path, work: Path, items: int, cprofile: bool = Fa
             path.unlink()
         lost, lost_b = run_pipeline(handle, state, ost, "pipe@bench.example")
         print(f"  rerun without journal: {lost.wall:.1f}s rc {lost.returncode}, {lost_b}", flush=True)
-        if cprofile:
-            shutil.rmtree(state, ignore_errors=True)
-            with sandbox(work / "prof", ["prof@bench.example"]) as prof_handle:
-                run_pipeline(prof_handle, work / "prof-state", ost, "prof@bench.example",
-                             env={"BENCH_CPROFILE": str(work.parent / "profile-upload.pstats")})
-            print_profile(work.parent / "profile-upload.pstats")
+    if cprofile:
+        with sandbox(work / "prof", ["prof@bench.example"]) as prof_handle:
+            run_pipeline(prof_handle, work / "prof-state", cprofile, "prof@bench.example",
+                         env={"BENCH_CPROFILE": str(work.parent / "profile-upload.pstats")})
+        print_profile(work.parent / "profile-upload.pstats")
     results.add("upload", "wall, read+convert counted on both", first.wall, "s", "plain bulk_create", plain.wall,
                 "<= 1.15", note=f"{items / first.wall:.0f} vs {items / plain.wall:.0f} items/s")
     results.add("upload", "wall, read+convert excluded on both", _excluded(first.wall, pipe_b), "s",
                 "plain bulk_create", _excluded(plain.wall, plain_b), "<= 1.15")
-    buckets = sorted(set(pipe_b) | set(plain_b) - {"code", "wall_inside", "uploaded"})
-    for key in buckets:
-        if key in ("code", "wall_inside", "uploaded"):
-            continue
+    for key in sorted((set(pipe_b) | set(plain_b)) - {"code", "wall_inside", "uploaded"}):
         results.add("upload", f"stage: {key}", float(pipe_b.get(key, 0.0)), "s", "plain bulk_create",
                     float(plain_b.get(key, 0.0)) or None)
     for label, measured, data in (("pipeline", first, pipe_b), ("plain", plain, plain_b)):
