@@ -292,6 +292,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-IIS/10.0"
     sys_version = ""
+    timeout = 120  # idle keep-alive connections close like IIS's connection timeout
     server: SandboxHTTPServer
 
     def setup(self) -> None:
@@ -328,8 +329,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         """The request body, or None after answering 413 (drained, so the connection stays usable)."""
-        length = int(self.headers.get("Content-Length") or 0)
         limit = self.server.app.limits.max_request_bytes
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked(limit)
+        length = int(self.headers.get("Content-Length") or 0)
         if length > limit:
             remaining = length
             while remaining > 0:
@@ -341,6 +344,26 @@ class Handler(BaseHTTPRequestHandler):
             self._send(413, b"<html><body><h1>413 Request Entity Too Large</h1></body></html>", "text/html")
             return None
         return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self, limit: int) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                break
+            chunk = self.rfile.read(size)
+            self.rfile.readline()
+            total += len(chunk)
+            if total <= limit:
+                chunks.append(chunk)
+        if total > limit:
+            self.server.app.stats.add("http_413")
+            self._send(413, b"<html><body><h1>413 Request Entity Too Large</h1></body></html>", "text/html")
+            return None
+        return b"".join(chunks)
 
     def _unauthorized(self, ntlm_token: str | None = None) -> None:
         self.server.app.stats.add("http_401")
