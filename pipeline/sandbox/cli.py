@@ -63,6 +63,9 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.add_argument("--max-request-mb", type=float, help="request size limit in MB (default 35)")
     p.add_argument("--max-item-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument("--max-request-bytes", type=int, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--faults", metavar="JSON", help="fault rules for this run only (not written to faults.json)"
+    )
     p.add_argument("--ready-file", metavar="PATH", help=argparse.SUPPRESS)
     p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
@@ -129,6 +132,15 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
     except OSError as exc:
         print(f"rebuild sandbox: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
+    if args.faults:
+        from pipeline.sandbox.faults import FaultConfigError
+
+        try:
+            server.app.faults.configure(json.loads(args.faults))
+        except (ValueError, FaultConfigError) as exc:
+            print(f"rebuild sandbox: error: --faults: {exc}", file=sys.stderr)
+            server.server_close()
+            return 2
     stop = threading.Event()
     if args.watch_stdin:
         threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
@@ -323,7 +335,7 @@ def cmd_faults(args: argparse.Namespace, settings: Any) -> int:
         else:
             engine = FaultEngine(data_dir)
             if config is not None:
-                engine.configure(config)
+                engine.configure(config, persist=True)
             result = engine.snapshot()
     except FaultConfigError as exc:
         print(f"rebuild sandbox: error: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from pipeline.sandbox.cli import READY_PREFIX
-from pipeline.sandbox.faults import FaultEngine
+from pipeline.sandbox.faults import parse_rules
 from pipeline.sandbox.limits import Limits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -128,21 +128,26 @@ def start(
 ) -> SandboxHandle:
     """Start a sandbox on `data_dir` (created if needed) and wait until it answers.
 
-    `faults` replaces the data folder's faults.json before the start; `limits` overrides size limits.
+    `faults` are rules for this run only (faults.json in the data folder is left alone and still applies
+    when `faults` is None); `limits` overrides size limits.
     """
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if faults is not None:
-        FaultEngine(data_dir).configure(faults)
+        parse_rules(faults)  # a bad config fails here, in the caller, not in the child
     if in_process:
-        return _start_thread(data_dir, host, port, limits)
-    return _start_process(data_dir, host, port, log_level, limits)
+        return _start_thread(data_dir, host, port, limits, faults)
+    return _start_process(data_dir, host, port, log_level, limits, faults)
 
 
-def _start_thread(data_dir: Path, host: str, port: int, limits: Limits | None) -> SandboxHandle:
+def _start_thread(
+    data_dir: Path, host: str, port: int, limits: Limits | None, faults: dict[str, Any] | None
+) -> SandboxHandle:
     from pipeline.sandbox.server import make_server, serve
 
     server = make_server(data_dir, host, port, limits=limits)
+    if faults is not None:
+        server.app.faults.configure(faults)
     stop = threading.Event()
     thread = threading.Thread(target=serve, args=(server, stop), name="sandbox-server", daemon=True)
     thread.start()
@@ -150,7 +155,12 @@ def _start_thread(data_dir: Path, host: str, port: int, limits: Limits | None) -
 
 
 def _start_process(
-    data_dir: Path, host: str, port: int, log_level: str, limits: Limits | None
+    data_dir: Path,
+    host: str,
+    port: int,
+    log_level: str,
+    limits: Limits | None,
+    faults: dict[str, Any] | None,
 ) -> SandboxHandle:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -173,6 +183,8 @@ def _start_process(
         "--parent-pid",
         str(os.getpid()),
     ]
+    if faults is not None:
+        command += ["--faults", json.dumps(faults)]
     if limits is not None:
         command += [
             "--max-item-bytes",

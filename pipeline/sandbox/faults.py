@@ -1,7 +1,7 @@
 """Faults injected on demand: throttling, HTTP errors, resets, delays, per-item failures and commit-then-drop.
 
-Rules come from `faults.json` in the data folder or the admin endpoint; decisions use one seeded RNG per rule,
-so a run is reproducible, and every injection is counted.
+Rules come from `faults.json` in the data folder (read at start and when it changes) or from the admin
+endpoint (until restart); one seeded RNG per rule makes a run reproducible; every injection is counted.
 """
 
 from __future__ import annotations
@@ -200,10 +200,14 @@ class FaultEngine:
             self._seed, self._rules = seed, rules
             self._totals = {}
 
-    def configure(self, config: dict[str, Any]) -> None:
-        """Replace the rules (validating first) and persist them so a restart keeps them."""
+    def configure(self, config: dict[str, Any], persist: bool = False) -> None:
+        """Replace the rules (validating first); only `persist` writes faults.json, which a restart reads.
+
+        Rules set at run time (admin endpoint) die with the server, so a restarted server in a kill trial
+        does not fire a one-shot fault again.
+        """
         parse_rules(config)
-        if self._path is not None:
+        if persist and self._path is not None:
             tmp = self._path.with_suffix(".tmp")
             tmp.write_text(json.dumps(config, indent=2), encoding="utf-8")
             os.replace(tmp, self._path)

@@ -132,13 +132,21 @@ def test_permanent_error_for_one_mailbox(faulty, account):
     assert account.inbox.all().count() >= 0  # alice is not affected
 
 
-def test_faults_file_is_read_at_start(tmp_path):
+def test_faults_given_at_start_and_from_the_file(tmp_path):
+    import json
+
     populate(tmp_path)
     rules = {"rules": [{"kind": "throttle", "count": 1, "operations": ["GetFolder"]}]}
-    with embedded.start(tmp_path, faults=rules, in_process=True) as handle:
+    with embedded.start(tmp_path, faults=rules) as handle:
         assert handle.faults()["rules"][0]["kind"] == "throttle"
         with pytest.raises(ErrorServerBusy):
             connect(handle.url, ALICE).inbox  # noqa: B018
+    assert not (tmp_path / "faults.json").exists()  # run-time rules are not persisted
+    (tmp_path / "faults.json").write_text(json.dumps({"rules": [{"kind": "http_503", "count": 1}]}))
+    with embedded.start(tmp_path, in_process=True) as handle:
+        assert handle.faults()["rules"][0]["kind"] == "http_503"
+        handle.set_faults({})
+    assert json.loads((tmp_path / "faults.json").read_text())["rules"][0]["kind"] == "http_503"
 
 
 def test_bad_fault_config_is_refused(faulty):

@@ -34,7 +34,11 @@ def get_item(ctx: Context, request: etree._Element) -> str:
     wanted = [r[1] for r in resolved if isinstance(r, tuple)]
     with ctx.store.connection() as conn:
         rows = ctx.store.load_items(
-            conn, wanted, with_mime=needs_mime(shape), ext_keys=shape.ext_keys, with_attachments=shape.wants("Attachments")
+            conn,
+            wanted,
+            with_mime=needs_mime(shape),
+            ext_keys=shape.ext_keys,
+            with_attachments=shape.wants("Attachments"),
         )
     messages = []
     for entry in resolved:
