@@ -76,6 +76,28 @@ _DEFAULT_ITEM_FIELDS = {
 }
 
 
+#: Properties rendered from typed columns rather than from stored fields.
+CORE_FIELDS = frozenset(
+    {
+        "MimeContent",
+        "ItemId",
+        "ParentFolderId",
+        "ItemClass",
+        "Subject",
+        "DateTimeReceived",
+        "Size",
+        "IsDraft",
+        "DateTimeSent",
+        "DateTimeCreated",
+        "HasAttachments",
+        "LastModifiedTime",
+        "IsRead",
+        "Attachments",
+        "IsSubmitted",
+    }
+)
+
+
 @dataclass(slots=True)
 class Shape:
     base: str = "IdOnly"
@@ -83,6 +105,11 @@ class Shape:
     ext: list[props.ExtendedUri] = field(default_factory=list)
     include_mime: bool = False
     body_type: str | None = None
+
+    @property
+    def needs_fields(self) -> bool:
+        """Whether stored typed-item fields can be asked for (not for IdOnly with core properties only)."""
+        return self.base != "IdOnly" or bool(self.fields - CORE_FIELDS)
 
     @property
     def ext_keys(self) -> list[str]:

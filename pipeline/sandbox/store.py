@@ -234,7 +234,7 @@ ITEM_COLUMNS = (
 )
 
 
-def _item_from_row(row: Sequence[Any]) -> ItemRow:
+def _item_from_row(row: Sequence[Any], with_fields: bool = True) -> ItemRow:
     return ItemRow(
         row[0],
         row[1],
@@ -249,7 +249,7 @@ def _item_from_row(row: Sequence[Any]) -> ItemRow:
         row[10],
         row[11],
         row[12],
-        json.loads(row[13]),
+        json.loads(row[13]) if with_fields else {},
         bool(row[14]),
         row[15],
         row[16],
@@ -551,6 +551,7 @@ class SandboxStore:
         with_mime: bool = False,
         ext_keys: Sequence[str] | None = (),
         with_attachments: bool = False,
+        with_fields: bool = True,
     ) -> dict[int, ItemRow]:
         """Rows by id, with only the extras asked for (`ext_keys=None` means every extended property)."""
         found: dict[int, ItemRow] = {}
@@ -559,7 +560,7 @@ class SandboxStore:
             marks = ",".join("?" * len(chunk))
             cols = ITEM_COLUMNS + (", mime" if with_mime else "")
             for row in conn.execute(f"SELECT {cols} FROM items WHERE id IN ({marks})", chunk):
-                item = _item_from_row(row)
+                item = _item_from_row(row, with_fields)
                 if with_mime:
                     item.mime = row[17]
                 found[item.id] = item

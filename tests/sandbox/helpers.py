@@ -68,12 +68,21 @@ class ReminderSet(ExtendedProperty):
     property_type = "Boolean"
 
 
+class Keywords(ExtendedProperty):
+    """A multi-valued named property in a distinguished set (PublicStrings), like Outlook's categories."""
+
+    distinguished_property_set_id = "PublicStrings"
+    property_name = "Keywords"
+    property_type = "StringArray"
+
+
 EXT_FIELDS = {
     "sbx_flags": MessageFlags,
     "sbx_source_key": SourceKey,
     "sbx_batch": Batch,
     "sbx_serial": Serial,
     "sbx_reminder_set": ReminderSet,
+    "sbx_keywords": Keywords,
 }
 
 

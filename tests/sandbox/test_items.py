@@ -58,6 +58,7 @@ def test_mime_items_with_extended_properties_round_trip(alice, store, unique):
             sbx_source_key=f"{unique}-{i}",
             sbx_serial=i,
             sbx_reminder_set=False,
+            sbx_keywords=["Red", f"k{i}"],
         )
         for i, m in enumerate(mimes)
     ]
@@ -74,6 +75,7 @@ def test_mime_items_with_extended_properties_round_trip(alice, store, unique):
                 "sbx_serial",
                 "sbx_flags",
                 "sbx_reminder_set",
+                "sbx_keywords",
                 "is_draft",
                 "is_read",
                 "datetime_sent",
@@ -105,6 +107,8 @@ def test_mime_items_with_extended_properties_round_trip(alice, store, unique):
     assert first["extended_properties"][NAME_KEY] == f"{unique}-0"
     assert first["extended_properties"][ID_KEY] == 0
     assert first["extended_properties"][COMMON_KEY] is False
+    assert first["extended_properties"]["name:00020329-0000-0000-c000-000000000046:Keywords"] == ["Red", "k0"]
+    assert [m.sbx_keywords for m in fetched] == [["Red", f"k{i}"] for i in range(5)]
     assert first["attachments"] == [("data.bin", hashlib.sha256(payload).hexdigest())]
     assert first["datetime_sent"] == "2022-01-03T09:00:00Z"
 

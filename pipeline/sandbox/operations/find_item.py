@@ -65,6 +65,7 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                     with_mime=needs_mime(shape),
                     ext_keys=shape.ext_keys,
                     with_attachments=shape.wants("Attachments"),
+                    with_fields=shape.needs_fields,
                 )
                 body = "".join(
                     shapes.item_xml(rows[i], shape, folder.mailbox_id) for i in row_ids if i in rows

@@ -39,6 +39,7 @@ def get_item(ctx: Context, request: etree._Element) -> str:
             with_mime=needs_mime(shape),
             ext_keys=shape.ext_keys,
             with_attachments=shape.wants("Attachments"),
+            with_fields=shape.needs_fields,
         )
     messages = []
     for entry in resolved:
