@@ -273,6 +273,16 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that vanish (killed runs, resets) are routine here; anything else is logged in full."""
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("sandbox: connection from %s ended: %s", client_address[0], error)
+            return
+        log.error("sandbox: request from %s failed:\n%s", client_address[0], traceback.format_exc())
+
     def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
         self.app = app
         super().__init__(address, Handler)
@@ -343,7 +353,13 @@ class Handler(BaseHTTPRequestHandler):
             self.server.app.stats.add("http_413")
             self._send(413, b"<html><body><h1>413 Request Entity Too Large</h1></body></html>", "text/html")
             return None
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client went away mid-request (a killed run): nothing to answer, nothing to count.
+            self.server.app.stats.add("aborted_requests")
+            self.close_connection = True
+            return None
+        return body
 
     def _read_chunked(self, limit: int) -> bytes | None:
         chunks: list[bytes] = []
