@@ -241,6 +241,8 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
                 print(f"mailbox {m['address']}  ({m['display_name']})")
             for a in listing["accounts"]:
                 print(f"account {a['username']}{'  [impersonation]' if a['impersonation'] else ''}")
+            if not listing["mailboxes"] and not listing["accounts"]:
+                print(f"no mailboxes or accounts in {store.path}")
         return 0
     if not store.has_mailbox(args.mailbox):
         print(f"rebuild sandbox: error: no mailbox {args.mailbox}", file=sys.stderr)
@@ -357,6 +359,7 @@ def cmd_stats(args: argparse.Namespace, settings: Any) -> int:
         result["running"] = running["url"]
     else:
         result = read_saved(data_dir) or {"counters": {}}
+        result["schema_violations"] = result["counters"].get("schema_violations", 0)
         result["running"] = None
     print(json.dumps(result, indent=1))
     return 0
