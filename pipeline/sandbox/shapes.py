@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pipeline.sandbox import ids, mime, props
-from pipeline.sandbox.soap import T_NS, esc
+from pipeline.sandbox.soap import esc
 from pipeline.sandbox.store import FolderRow, ItemRow
-
-_T = f"{{{T_NS}}}"
 
 #: FieldURI local names whose element is named differently (indexed contact fields).
 INDEXED_ELEMENTS = {

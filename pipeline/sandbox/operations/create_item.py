@@ -10,6 +10,7 @@ import binascii
 import dataclasses
 import hashlib
 import re
+import sqlite3
 from dataclasses import dataclass
 
 from lxml import etree
@@ -343,10 +344,10 @@ def create_item(ctx: Context, request: etree._Element) -> str:
     return soap.operation_response("CreateItem", messages)
 
 
-def _distinguished(ctx: Context, conn: object, name: str) -> FolderRow:
+def _distinguished(ctx: Context, conn: sqlite3.Connection, name: str) -> FolderRow:
     mailbox = ctx.acting_mailbox()
     ctx.faults.check_mailbox(mailbox.address)
-    folder = ctx.store.distinguished(conn, mailbox.id, name)  # type: ignore[arg-type]
+    folder = ctx.store.distinguished(conn, mailbox.id, name)
     if folder is None:
         raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
     return folder

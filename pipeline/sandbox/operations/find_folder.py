@@ -5,6 +5,8 @@ Deep traversal lists folders depth-first in creation order, like Exchange's hier
 
 from __future__ import annotations
 
+import sqlite3
+
 from lxml import etree
 
 from pipeline.sandbox import shapes, soap
@@ -75,8 +77,8 @@ def find_folder(ctx: Context, request: etree._Element) -> str:
     return soap.operation_response("FindFolder", messages)
 
 
-def _descendants(ctx: Context, conn: object, parent: FolderRow, deep: bool) -> list[FolderRow]:
-    folders = ctx.store.all_folders(conn, parent.mailbox_id)  # type: ignore[arg-type]
+def _descendants(ctx: Context, conn: sqlite3.Connection, parent: FolderRow, deep: bool) -> list[FolderRow]:
+    folders = ctx.store.all_folders(conn, parent.mailbox_id)
     children: dict[int | None, list[FolderRow]] = {}
     for folder in folders:
         children.setdefault(folder.parent_id, []).append(folder)

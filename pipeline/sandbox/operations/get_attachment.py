@@ -6,6 +6,7 @@ Attachments created through EWS keep their bytes; those derived from an item's M
 from __future__ import annotations
 
 import base64
+import sqlite3
 
 from lxml import etree
 
@@ -17,13 +18,15 @@ from pipeline.sandbox.shapes import parse_attachment_id
 _NOT_FOUND = ResponseError("ErrorInvalidAttachmentId", "The attachment could not be found.")
 
 
-def _content(ctx: Context, conn: object, row_id: int, position: int) -> tuple[mime.Attachment, bytes]:
-    att = ctx.store.attachment(conn, row_id, position)  # type: ignore[arg-type]
+def _content(
+    ctx: Context, conn: sqlite3.Connection, row_id: int, position: int
+) -> tuple[mime.Attachment, bytes]:
+    att = ctx.store.attachment(conn, row_id, position)
     if att is None:
         raise _NOT_FOUND
     if att.content is not None:
         return att, att.content
-    rows = ctx.store.load_items(conn, [row_id], with_mime=True)  # type: ignore[arg-type]
+    rows = ctx.store.load_items(conn, [row_id], with_mime=True)
     item = rows.get(row_id)
     if item is None or item.mime is None:
         raise _NOT_FOUND
