@@ -1,0 +1,4 @@
+"""Tests of the EWS sandbox, driven with plain exchangelib (never pipeline/target).
+
+Shared fixtures live in conftest.py, helpers (accounts, extended properties, MIME samples) in helpers.py.
+"""
