@@ -79,20 +79,27 @@ def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Setting
     return ordered
 
 
+def checked_rows(path: Path, skip_invalid: bool) -> list[MappingRow]:
+    """The mapping's rows, or UsageError after listing every error (unless skip_invalid keeps the good rows)."""
+    from pipeline.errors import UsageError
+
+    rows, errors = load_mapping(path)
+    if not errors:
+        return rows
+    for error in errors:
+        print(f"rebuild: {error.render(path)}", file=sys.stderr)
+    if not skip_invalid or not rows:
+        raise UsageError(f"{path}: {len(errors)} error(s); nothing was uploaded"
+                         + ("" if skip_invalid else " (fix them, or --skip-invalid)"))
+    print(f"rebuild: --skip-invalid: going on with the {len(rows)} valid row(s)", file=sys.stderr)
+    return rows
+
+
 def run_map(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.commands import target_for
-    from pipeline.errors import UsageError
     from pipeline.progress import make_progress
 
-    path = Path(args.map)
-    rows, errors = load_mapping(path)
-    if errors:
-        for error in errors:
-            print(f"rebuild: {error.render(path)}", file=sys.stderr)
-        if not getattr(args, "skip_invalid", False) or not rows:
-            raise UsageError(f"{path}: {len(errors)} error(s); nothing was uploaded"
-                             + ("" if getattr(args, "skip_invalid", False) else " (fix them, or --skip-invalid)"))
-        print(f"rebuild: --skip-invalid: going on with the {len(rows)} valid row(s)", file=sys.stderr)
+    rows = checked_rows(Path(args.map), getattr(args, "skip_invalid", False))
     workers = getattr(args, "workers", None) or settings.workers
     with make_progress(not args.json) as progress:
         if args.dry_run:
@@ -113,15 +120,9 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
 
 def verify_map(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.commands import target_for
-    from pipeline.errors import UsageError
     from pipeline.verify import render, verify_mailbox
 
-    path = Path(args.map)
-    rows, errors = load_mapping(path)
-    if errors:
-        for error in errors:
-            print(f"rebuild: {error.render(path)}", file=sys.stderr)
-        raise UsageError(f"{path}: {len(errors)} error(s)")
+    rows = checked_rows(Path(args.map), skip_invalid=False)
     results = []
     with target_for(settings, args, []) as target:
         for row in rows:

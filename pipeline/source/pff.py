@@ -6,10 +6,10 @@ A folder or item libpff cannot read becomes a SourceError in the stream; the wal
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pypff
 
@@ -17,7 +17,7 @@ from pipeline import mapi
 from pipeline.model import Attachment, FolderRole, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import embedded
 from pipeline.source.namemap import NameMap, parse_name_map
-from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, assign_roles
+from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, assign_roles, is_below
 from pipeline.source.values import decode_value, python_codepage, strip_subject_prefix_marker
 
 _ROLE_PROPS = frozenset({
@@ -50,6 +50,7 @@ class SourceInfo:
 
 
 _ENCRYPTIONS = {0: "none", 1: "permute", 2: "cyclic"}
+T = TypeVar("T")
 
 
 def read_header(path: Path) -> tuple[str, str, int, int, int]:
@@ -203,7 +204,7 @@ class PffSource:
                 paths[nid] = (name,)
         for nid, (name, cls, count, parent, subs) in raw.items():
             role = roles.get(nid, (FolderRole.NONE, ""))[0]
-            outside = subtree is None or not _below(nid, subtree, facts)
+            outside = subtree is None or not is_below(nid, subtree, facts)
             self._folders.append(SourceFolder(nid, paths[nid], name, cls, role, count, parent, subs, outside))
 
     def folders(self) -> list[SourceFolder]:
@@ -211,8 +212,8 @@ class PffSource:
         return list(self._folders)
 
     # -- items ------------------------------------------------------------------------------------
-    def items(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
-        """The folder's messages one at a time; unreadable ones come out as SourceError."""
+    def _walk(self, folder: SourceFolder, read: Callable[[Any], T]) -> Iterator[T | SourceError]:
+        """read(message) for each message of the folder; what libpff cannot read becomes a SourceError."""
         handle = self._handles.get(folder.node_id)
         if handle is None:
             return
@@ -226,35 +227,27 @@ class PffSource:
             try:
                 message = handle.get_sub_message(index)
                 node_id = message.identifier
-                yield self.read_message(message, folder.path)
+                yield read(message)
             except (OSError, ValueError, struct.error, UnicodeError) as exc:
                 yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
 
+    def items(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
+        """The folder's messages one at a time; unreadable ones come out as SourceError."""
+        return self._walk(folder, lambda message: self.read_message(message, folder.path))
+
     def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""
-        handle = self._handles.get(folder.node_id)
-        if handle is None:
-            return
-        try:
-            count = handle.number_of_sub_messages
-        except OSError as exc:
-            yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
-            return
-        for index in range(count):
-            node_id = None
-            try:
-                message = handle.get_sub_message(index)
-                node_id = message.identifier
-                message_class, size = "IPM.Note", 0
-                for record_set in message.record_sets:
-                    for entry in record_set.entries:
-                        if entry.entry_type == mapi.PR_MESSAGE_CLASS:
-                            message_class = decode_value(entry.value_type, entry.data, self.info.codepage) or message_class
-                        elif entry.entry_type == mapi.PR_MESSAGE_SIZE:
-                            size = decode_value(entry.value_type, entry.data) or 0
-                yield node_id, message_class, size
-            except (OSError, ValueError, struct.error, UnicodeError) as exc:
-                yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
+        return self._walk(folder, self._summary)
+
+    def _summary(self, message: Any) -> tuple[int, str, int]:
+        message_class, size = "IPM.Note", 0
+        for record_set in message.record_sets:
+            for entry in record_set.entries:
+                if entry.entry_type == mapi.PR_MESSAGE_CLASS:
+                    message_class = decode_value(entry.value_type, entry.data, self.info.codepage) or message_class
+                elif entry.entry_type == mapi.PR_MESSAGE_SIZE:
+                    size = decode_value(entry.value_type, entry.data) or 0
+        return message.identifier, message_class, size
 
     def recovered(self) -> Iterator[SourceItem | SourceError]:
         """Orphan items libpff recovers from the file's free space (offered by --recover)."""
@@ -389,17 +382,6 @@ def _reader(handle: Any) -> Any:
         handle.seek_offset(0)
         return handle.read_buffer(size)
     return read
-
-
-def _below(nid: int, ancestor: int, facts: dict[int, FolderFacts]) -> bool:
-    current: int | None = nid
-    seen = set()
-    while current is not None and current not in seen:
-        if current == ancestor:
-            return True
-        seen.add(current)
-        current = facts[current].parent_id if current in facts else None
-    return False
 
 
 def _one_line(exc: BaseException) -> str:

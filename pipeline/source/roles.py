@@ -146,7 +146,7 @@ def assign_roles(store_props: dict[int, Any], folders: dict[int, FolderFacts]) -
             continue
         if facts.folder_type == SEARCH_FOLDER_TYPE or _under(nid, folders, roles, FolderRole.SEARCH):
             roles[nid] = (FolderRole.SEARCH, "structure")
-        elif subtree is None or not _is_below(nid, subtree, folders):
+        elif subtree is None or not is_below(nid, subtree, folders):
             roles[nid] = (FolderRole.SYSTEM, "structure")
         elif facts.container_class.startswith(_SYSTEM_CLASSES):
             roles[nid] = (FolderRole.SYSTEM, "class")
@@ -184,7 +184,7 @@ def _nid_order_fallback(roles: dict[int, tuple[FolderRole, str]], folders: dict[
                 break
 
 
-def _is_below(nid: int, ancestor: int, folders: dict[int, FolderFacts]) -> bool:
+def is_below(nid: int, ancestor: int, folders: dict[int, FolderFacts]) -> bool:
     seen = set()
     current: int | None = nid
     while current is not None and current not in seen:
@@ -197,4 +197,4 @@ def _is_below(nid: int, ancestor: int, folders: dict[int, FolderFacts]) -> bool:
 
 def _under(nid: int, folders: dict[int, FolderFacts], roles: dict[int, tuple[FolderRole, str]],
            role: FolderRole) -> bool:
-    return any(r is role and _is_below(nid, other, folders) for other, (r, _) in roles.items())
+    return any(r is role and is_below(nid, other, folders) for other, (r, _) in roles.items())
