@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import struct
 from dataclasses import dataclass
 
 _FOLDER = b"SBXF"
 _ITEM = b"SBXI"
+_OCCURRENCE = b"SBXO"
 _LAYOUT = struct.Struct(">4sIQ")
+#: An occurrence id: tag, mailbox, the master's row and the occurrence's original start (UTC epoch seconds).
+_OCCURRENCE_LAYOUT = struct.Struct(">4sIQq")
 
 
 class MalformedId(ValueError):
@@ -23,6 +27,15 @@ class MalformedId(ValueError):
 class RowRef:
     mailbox_id: int
     row_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OccurrenceRef:
+    """One occurrence of a series: the master's row and the occurrence's original start."""
+
+    mailbox_id: int
+    row_id: int
+    original_start: dt.datetime
 
 
 def _encode(tag: bytes, mailbox_id: int, row_id: int) -> str:
@@ -56,6 +69,30 @@ def parse_folder_id(text: str) -> RowRef:
 
 def parse_item_id(text: str) -> RowRef:
     return _decode(_ITEM, text)
+
+
+def occurrence_id(mailbox_id: int, row_id: int, original_start: dt.datetime) -> str:
+    raw = _OCCURRENCE_LAYOUT.pack(_OCCURRENCE, mailbox_id, row_id, int(original_start.timestamp()))
+    return base64.b64encode(raw).decode("ascii")
+
+
+def parse_occurrence_id(text: str) -> OccurrenceRef:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedId(text) from exc
+    if len(raw) != _OCCURRENCE_LAYOUT.size or raw[:4] != _OCCURRENCE:
+        raise MalformedId(text)
+    _, mailbox_id, row_id, stamp = _OCCURRENCE_LAYOUT.unpack(raw)
+    return OccurrenceRef(mailbox_id, row_id, dt.datetime.fromtimestamp(stamp, dt.UTC))
+
+
+def is_occurrence_id(text: str) -> bool:
+    try:
+        parse_occurrence_id(text)
+    except MalformedId:
+        return False
+    return True
 
 
 def change_key(version: int) -> str:

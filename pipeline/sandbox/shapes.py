@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from pipeline.sandbox import ids, mime, props
+from pipeline.sandbox import ids, mime, props, series
 from pipeline.sandbox.soap import esc
 from pipeline.sandbox.store import FolderRow, ItemRow
 
@@ -270,7 +270,12 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
             "MimeContent",
             f'<t:MimeContent CharacterSet="UTF-8">{base64.b64encode(item.mime).decode()}</t:MimeContent>',
         )
-    add("ItemId", f'<t:ItemId Id="{ids.item_id(mid, item.id)}" ChangeKey="{ids.change_key(item.version)}"/>')
+    own_id = (
+        ids.item_id(mid, item.id)
+        if item.occurrence_start is None
+        else ids.occurrence_id(mid, item.id, item.occurrence_start)
+    )
+    add("ItemId", f'<t:ItemId Id="{own_id}" ChangeKey="{ids.change_key(item.version)}"/>')
     if wants("ParentFolderId"):
         add(
             "ParentFolderId",
@@ -325,11 +330,16 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
         "IsRead",
         "Attachments",
     }
-    for position, (name, xml) in enumerate(item.fields.items()):
+    stored = item.fields
+    order = ITEM_ORDER
+    if item.kind == "CalendarItem":
+        stored = {**item.fields, **series.calendar_fields(item, mid, wants)}
+        order = {**ITEM_ORDER, **series.CALENDAR_ORDER}
+    for position, (name, xml) in enumerate(stored.items()):
         if name in handled or (name in ("Body", "TextBody") and item.mime is not None):
             continue
         if wants(name):
-            out.append((ITEM_ORDER.get(name, 1000 + position), xml))
+            out.append((order.get(name, 1000 + position), xml))
     rank = ITEM_ORDER["ExtendedProperty"]
     for uri in shape.ext:
         stored = item.ext.get(uri.key)

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS attachments(
     item_id INTEGER NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL, content_type TEXT NOT NULL,
     size INTEGER NOT NULL, sha256 TEXT NOT NULL, is_inline INTEGER NOT NULL, content_id TEXT NOT NULL,
     content BLOB, PRIMARY KEY(item_id, position)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series(item_id INTEGER PRIMARY KEY, exceptions TEXT NOT NULL);
 """
 
 #: The folders of a new Exchange 2016 mailbox: (path from the root, FolderClass, distinguished id, search?).
@@ -226,6 +227,10 @@ class ItemRow:
     mime: bytes | None = None
     ext: dict[str, ExtValue] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    #: Deleted and modified occurrences of a recurring master (series.Exceptions as JSON data), if any.
+    exceptions: dict[str, Any] | None = None
+    #: Set on the rows GetItem builds for one occurrence of a series: its original start (UTC).
+    occurrence_start: dt.datetime | None = None
 
 
 ITEM_COLUMNS = (
@@ -564,6 +569,12 @@ class SandboxStore:
                 if with_mime:
                     item.mime = row[17]
                 found[item.id] = item
+            if with_fields:
+                for item_id, data in conn.execute(
+                    f"SELECT item_id, exceptions FROM series WHERE item_id IN ({marks})", chunk
+                ):
+                    if item_id in found:
+                        found[item_id].exceptions = json.loads(data)
             if ext_keys is None or ext_keys:
                 sql = f"SELECT item_id, key, ptype, value FROM ext_props WHERE item_id IN ({marks})"
                 params: list[Any] = list(chunk)
@@ -604,6 +615,20 @@ class SandboxStore:
             conn.execute(f"DELETE FROM items WHERE id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM ext_props WHERE item_id IN ({marks})", chunk)
             conn.execute(f"DELETE FROM attachments WHERE item_id IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM series WHERE item_id IN ({marks})", chunk)
+
+    def exceptions(self, conn: sqlite3.Connection, row_id: int) -> dict[str, Any]:
+        """The stored deleted/modified occurrences of a series ({} when none were recorded)."""
+        row = conn.execute("SELECT exceptions FROM series WHERE item_id=?", (row_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_exceptions(self, conn: sqlite3.Connection, row_id: int, data: dict[str, Any] | None) -> None:
+        if data:
+            conn.execute(
+                "INSERT OR REPLACE INTO series(item_id, exceptions) VALUES (?, ?)", (row_id, json.dumps(data))
+            )
+        else:
+            conn.execute("DELETE FROM series WHERE item_id=?", (row_id,))
 
     def move_items(self, conn: sqlite3.Connection, row_ids: Sequence[int], folder_id: int) -> None:
         conn.executemany(
@@ -659,8 +684,9 @@ class SandboxStore:
         ]
 
     def items(self, address: str, path: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Every item of the mailbox (or of the folder at `path`) with MIME, properties and attachments."""
-        from pipeline.sandbox import ids
+        """Every item of the mailbox (or of the folder at `path`) with MIME, properties and attachments;
+        calendar series add `recurrence` (a summary), `deleted_occurrences` and `modified_occurrences`."""
+        from pipeline.sandbox import ids, series
 
         mailbox = self.mailbox(address)
         if mailbox is None:
@@ -706,6 +732,7 @@ class SandboxStore:
                         k: props.python_value(v.ptype, v.value) for k, v in item.ext.items()
                     },
                     attachments=[(a.name, a.sha256) for a in item.attachments],
+                    **series.summary(item),
                 )
             )
         return result

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from pipeline.sandbox import ids, mime, props, shapes, soap
+from pipeline.sandbox import ids, mime, props, series, shapes, soap
 from pipeline.sandbox.operations import (
     Context,
     M,
@@ -26,6 +26,7 @@ from pipeline.sandbox.operations import (
     operation,
     resolve_folder,
 )
+from pipeline.sandbox.recurrence import RecurrenceError
 from pipeline.sandbox.store import ExtValue, FolderRow, NewItem
 
 DEFAULT_FOLDER = {
@@ -217,6 +218,11 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         fields[name] = xml
     if mime_bytes is None and typed_size > ctx.limits.max_item_bytes:
         raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
+    if kind == "CalendarItem":
+        try:
+            series.prepare_master(fields)
+        except RecurrenceError as exc:
+            raise ResponseError(exc.code, str(exc)) from exc
     by_key = {e.key: e for e in ext}
 
     def ext_text(key: str) -> str | None:
