@@ -1,10 +1,11 @@
 """`python -m pipeline`: the same as the `rebuild` console script.
 
-Used by tests to run the CLI as a real process with the test interpreter.
+Guarded, because conversion worker processes re-import the main module when they start.
 """
 
 import sys
 
 from pipeline.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

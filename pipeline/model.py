@@ -97,13 +97,19 @@ class Attachment:
     properties: dict[int, Any] = field(default_factory=dict)
     _read: Callable[[], bytes] | None = field(default=None, repr=False)
     _open_embedded: Callable[[], SourceItem | None] | None = field(default=None, repr=False)
+    _data: bytes | None = field(default=None, repr=False)  # set by materialize()
+    _embedded: SourceItem | None = field(default=None, repr=False)  # set by materialize()
 
     def read(self) -> bytes:
         """The attachment data (for method 5 the raw PR_ATTACH_DATA_OBJ, rarely useful)."""
+        if self._data is not None:
+            return self._data
         return self._read() if self._read else b""
 
     def embedded(self) -> SourceItem | None:
         """The embedded message of a method-5 attachment, or None for other kinds."""
+        if self._embedded is not None:
+            return self._embedded
         if self.method != 5 or self._open_embedded is None:
             return None
         return self._open_embedded()
@@ -125,6 +131,19 @@ class SourceItem:
     attachments: list[Attachment]
     codepage: int | None = None  # PR_INTERNET_CPID / PR_MESSAGE_CODEPAGE, for ANSI strings
     recovered: bool = False  # an orphan item recovered by libpff, not found in any folder
+
+    def materialize(self) -> SourceItem:
+        """This item with every attachment and embedded message read into memory, and no link left to
+        the open file: a plain value that can cross to a worker process (pickle)."""
+        for attachment in self.attachments:
+            if attachment.method == 5:
+                inner = attachment.embedded()
+                attachment._embedded = inner.materialize() if inner is not None else None
+                attachment._data = b""
+            elif attachment._data is None:
+                attachment._data = attachment.read()
+            attachment._read = attachment._open_embedded = None
+        return self
 
     def prop(self, prop_id: int, default: Any = None) -> Any:
         return self.properties.get(prop_id, default)

@@ -16,7 +16,6 @@ from typing import Any
 
 import structlog
 
-from pipeline.convert import convert_item
 from pipeline.convert.fingerprint import fingerprint
 from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
@@ -28,6 +27,7 @@ from pipeline.target.errors import MailboxFatalError, describe
 from pipeline.target.folders import FolderMirror, skip_reason
 from pipeline.target.retry import RetryPolicy
 from pipeline.target.upload import Batcher, Outcome, Uploader
+from pipeline.workers import Converted, ConvertQueue, default_workers
 
 log = structlog.get_logger(__name__)
 
@@ -117,6 +117,7 @@ class MailboxRun:
         self.progress = progress or (lambda event, data: None)
         self.summary = Summary(options.mailbox, str(options.ost))
         self.policy = RetryPolicy(settings.max_attempts, settings.backoff_initial, settings.backoff_max)
+        self.convert_workers = settings.convert_workers or default_workers()
         self.source_id = ""
         self._folder_failed = False
         self._folder_path = ""
@@ -210,6 +211,22 @@ class MailboxRun:
                 self.journal.finish_run(run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str))
         return self.summary
 
+    def _accept(self, converted: Converted, batcher: Batcher, uploader: Uploader | None, ews_folder: Any) -> None:
+        """A converted item joins the batch (sent when full); a conversion failure is recorded."""
+        entry, upload = converted.item, converted.upload
+        if upload is None:
+            self._fail("/".join(entry.folder_path), entry.message_class, entry.subject,
+                       f"conversion: {converted.error}", entry.node_id)
+            return
+        upload.fingerprint = converted.tag
+        self._note_warnings(upload)
+        if self.options.dry_run or uploader is None:
+            self.summary.skipped["dry run: would upload"] += 1
+            return
+        full = batcher.add(upload)
+        if full:
+            uploader.send(ews_folder, full)
+
     def _note_warnings(self, upload: UploadItem) -> None:
         """What the converter could not carry is uploaded anyway, and counted and listed in the report."""
         recurrence = upload.fields.get("recurrence") if upload.kind == "calendar" else None
@@ -256,13 +273,14 @@ class MailboxRun:
             known |= uploader.server_fingerprints(ews_folder)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
         batcher = Batcher(self.settings.batch_items, self.settings.batch_bytes)
+        queue = ConvertQueue(self.convert_workers, window=max(2 * self.settings.batch_items, 32))
         present: list[Outcome] = []
         count = 0
         for entry in entries:
             if self.should_stop():
                 if present:
                     self._record(present)
-                raise Interrupted()  # the unsent partial batch is simply redone by the rerun
+                raise Interrupted()  # converted but unsent items are simply redone by the rerun
             if isinstance(entry, SourceError):
                 self.summary.found += 1
                 self.summary.source_errors += 1
@@ -287,19 +305,11 @@ class MailboxRun:
                     present = []
                 continue
             known.add(print_)
-            try:
-                upload = convert_item(entry, folder.path)
-                upload.fingerprint = print_
-            except Exception as exc:  # noqa: BLE001 - conversion bugs are per item, never fatal
-                self._fail(path, entry.message_class, entry.subject, f"conversion: {describe(exc)}", entry.node_id)
-                continue
-            self._note_warnings(upload)
-            if opts.dry_run or uploader is None:
-                self.summary.skipped["dry run: would upload"] += 1
-                continue
-            full = batcher.add(upload)
-            if full:
-                uploader.send(ews_folder, full)
+            queue.submit(entry, folder.path, print_)
+            for converted in queue.ready():
+                self._accept(converted, batcher, uploader, ews_folder)
+        for converted in queue.drain():
+            self._accept(converted, batcher, uploader, ews_folder)
         if present:
             self._record(present)
         if uploader is not None and batcher.items:

@@ -35,6 +35,7 @@ class Settings:
     backoff_max: float = 60.0
     request_timeout: int = 120
     workers: int = 2
+    convert_workers: int = 0
     log_level: str = "info"
 
     @property
@@ -99,6 +100,8 @@ def load_settings(
     settings = Settings(**values)
     if settings.auth not in _AUTHS:
         raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.auth!r}")
+    if settings.convert_workers < 0:
+        raise SettingsError("setting 'convert_workers' must be 0 (one per core) or more")
     for key in ("batch_items", "batch_bytes", "max_attempts", "workers"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")
