@@ -10,11 +10,9 @@ import mimetypes
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage, MIMEPart
 
 from pipeline import mapi
-from pipeline.convert import props
-from pipeline.convert.headers import POLICY
+from pipeline.convert import headers, parts, props
 from pipeline.model import Attachment, SourceItem
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
@@ -25,10 +23,11 @@ _CID_TRIM = re.compile(r"^<|>$")
 class AttachmentPart:
     """One attachment turned into a MIME part, and whether it belongs next to the HTML body."""
 
-    part: MIMEPart
+    part: parts.Part
     filename: str | None
     inline: bool = False
     warnings: list[str] = field(default_factory=list)
+    slow: bool = False  # a header of it needed the email package (see headers.render)
 
 
 def attachment_name(att: Attachment, codepage: int | None = None) -> str | None:
@@ -66,13 +65,12 @@ def mime_type(att: Attachment, filename: str | None) -> tuple[str, str]:
 
 
 def _file_part(data: bytes, filename: str | None, maintype: str, subtype: str, inline: bool,
-               cid: str | None) -> MIMEPart:
-    part = MIMEPart(policy=POLICY)
-    part.set_content(data, maintype=maintype, subtype=subtype, disposition="inline" if inline else "attachment",
-                     filename=filename, cid=f"<{cid}>" if cid else None)
-    if filename:
-        part.set_param("name", filename)
-    return part
+               cid: str | None) -> tuple[parts.Part, bool]:
+    """The part, and whether its Content-ID needed the slow path; a Content-ID that cannot be written
+    without a defect is left out (the image then shows as an attachment instead of inline)."""
+    cid_line, slow = headers.render("Content-ID", f"<{cid}>") if cid else (None, False)
+    part = parts.file_part(data, maintype, subtype, "inline" if inline else "attachment", filename, cid_line)
+    return part, slow
 
 
 def _reference_shortcut(att: Attachment, filename: str | None, codepage: int | None) -> tuple[bytes, str]:
@@ -85,7 +83,7 @@ def _reference_shortcut(att: Attachment, filename: str | None, codepage: int | N
 
 
 def build_part(att: Attachment, owner: SourceItem, referenced_cids: set[str],
-               build_embedded: Callable[[SourceItem], EmailMessage]) -> AttachmentPart:
+               build_embedded: Callable[[SourceItem], bytes]) -> AttachmentPart:
     """The MIME part for one attachment; problems reading it become warnings, not exceptions."""
     codepage = props.item_codepage(owner)
     filename = attachment_name(att, codepage)
@@ -97,27 +95,25 @@ def build_part(att: Attachment, owner: SourceItem, referenced_cids: set[str],
         except Exception as exc:  # the reader failed on the nested item
             warnings.append(f"embedded message {att.index} unreadable ({type(exc).__name__}); kept as raw bytes")
         if inner is not None:
-            message = build_embedded(inner)
-            part = MIMEPart(policy=POLICY)
-            part.set_content(message, disposition="attachment", filename=filename)
-            return AttachmentPart(part, filename, warnings=warnings)
+            return AttachmentPart(parts.message_part(build_embedded(inner), filename), filename, warnings=warnings)
         data = _safe_read(att, warnings)
         name = filename or f"attachment-{att.index}"
         if not name.lower().endswith(".msg"):
             name += ".msg"
-        return AttachmentPart(_file_part(data, name, "application", "vnd.ms-outlook", False, None), name,
-                              warnings=warnings)
+        part, _ = _file_part(data, name, "application", "vnd.ms-outlook", False, None)
+        return AttachmentPart(part, name, warnings=warnings)
     data = _safe_read(att, warnings)
     if att.method in (mapi.ATTACH_BY_REFERENCE, mapi.ATTACH_BY_REF_RESOLVE, mapi.ATTACH_BY_REF_ONLY) and not data:
         data, filename = _reference_shortcut(att, filename, codepage)
-        return AttachmentPart(_file_part(data, filename, "application", "internet-shortcut", False, None),
-                              filename, warnings=warnings)
+        part, _ = _file_part(data, filename, "application", "internet-shortcut", False, None)
+        return AttachmentPart(part, filename, warnings=warnings)
     if att.method == mapi.ATTACH_OLE and not filename:
         filename = f"OLE object {att.index}.bin"
     maintype, subtype = mime_type(att, filename)
     cid = content_id(att)
     inline = bool(cid and cid in referenced_cids)
-    return AttachmentPart(_file_part(data, filename, maintype, subtype, inline, cid), filename, inline, warnings)
+    part, slow = _file_part(data, filename, maintype, subtype, inline, cid)
+    return AttachmentPart(part, filename, inline, warnings, slow)
 
 
 def _safe_read(att: Attachment, warnings: list[str]) -> bytes:

@@ -1,31 +1,46 @@
 """Top-level RFC 5322 headers: the cached transport headers when the item has them, else synthesized.
 
 Transport headers keep what only the original delivery knew (Received, List-*, authentication
-results); MIME structure headers are always ours. Each header is checked so no parser defect leaks out.
+results); MIME structure headers are always ours. Each header is checked so no parser defect leaks out:
+cheaply (folding.py) for the shapes seen every day, by the email package's header registry otherwise.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy as email_policy
 from email.headerregistry import Address
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 
 from pipeline import mapi
-from pipeline.convert import addresses, props
+from pipeline.convert import addresses, folding, props
 from pipeline.model import SourceItem
 
-#: Generation policy: CRLF line ends, 7-bit transfer so every server accepts the bytes as they are.
+#: Policy of the slow path: CRLF line ends, 7-bit transfer so every server accepts the bytes as they are.
 POLICY = email_policy.default.clone(linesep="\r\n", cte_type="7bit", max_line_length=78)
 
 _HEADER_LINE = re.compile(r"^([!-9;-~]+):[ \t]?(.*)$")
-_ADDRESS_HEADERS = {"from", "sender", "to", "cc", "bcc", "reply-to", "resent-from", "resent-to", "resent-cc"}
+#: Headers the registry parses as addresses (anything it does not list is unstructured to it).
+_ADDRESS_HEADERS = {"from", "sender", "to", "cc", "bcc", "reply-to", "resent-from", "resent-to", "resent-cc",
+                    "resent-bcc", "resent-sender"}
+_SINGLE_ADDRESS = {"sender", "resent-sender"}
+_DATES = {"date", "resent-date", "orig-date"}
+_REGISTRY_ONLY = {"mime-version", "content-type", "content-disposition", "content-transfer-encoding"}
 _SINGLE = {"from", "sender", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to", "references",
-           "reply-to", "importance", "sensitivity", "keywords", "x-priority"}
+           "reply-to", "importance", "sensitivity", "keywords", "x-priority", "orig-date"}
 IMPORTANCE = {0: "low", 1: "normal", 2: "high"}
 PRIORITY = {0: "5 (Lowest)", 1: "3 (Normal)", 2: "1 (Highest)"}
 SENSITIVITY = {1: "Personal", 2: "Private", 3: "Company-Confidential"}
+
+# Cached address headers written back as they are: atoms or a plain quoted string, then <addr-spec>.
+_ATEXT = r"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~"
+_ADDR = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
+_NAME = rf'(?:[{_ATEXT}]+(?:[ \t]+[{_ATEXT}]+)*[ \t]+|"[ !#-\[\]-~]*"[ \t]*)'
+_MAILBOX = rf"(?:{_NAME}?<{_ADDR}>|{_ADDR})"
+_ONE_MAILBOX = re.compile(rf"{_MAILBOX}\Z")
+_MAILBOX_LIST = re.compile(rf"{_MAILBOX}(?:[ \t]*,[ \t]*{_MAILBOX})*\Z")
 
 
 def parse_transport_headers(raw: str) -> list[tuple[str, str]]:
@@ -55,7 +70,8 @@ def is_structure_header(name: str) -> bool:
 
 
 def clean_header(name: str, value: object) -> object | None:
-    """The header object if it folds and parses without defect, else None."""
+    """The header object if it folds and parses without defect, else None (the email package's way:
+    slow, so only for values the fast renderers in folding.py decline)."""
     try:
         header = POLICY.header_factory(name, value)
         if header.defects:
@@ -64,6 +80,25 @@ def clean_header(name: str, value: object) -> object | None:
     except Exception:  # the email package raises assorted errors on pathological values
         return None
     return header
+
+
+def _slow(name: str, value: object) -> str | None:
+    header = clean_header(name, value)
+    if header is None:
+        return None
+    try:
+        return header.fold(policy=POLICY)  # type: ignore[attr-defined]
+    except Exception:  # clean_header folded it once already; kept for symmetry
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A mailbox ready for a header: tokens when folding.py can write it, None to leave it to `email`."""
+
+    name: str
+    addr: str
+    tokens: list[str] | None
 
 
 def _address(party: addresses.Party | None) -> Address | None:
@@ -81,6 +116,72 @@ def _address(party: addresses.Party | None) -> Address | None:
             return None
 
 
+def mailbox(party: addresses.Party | None) -> Mailbox | None:
+    """The party as a mailbox, or None when it has no address the header registry would accept."""
+    if party is None or not party.address:
+        return None
+    name = (party.name or "").replace("\r", " ").replace("\n", " ").strip()
+    if name == party.address:
+        name = ""
+    tokens = folding.address(name, party.address)
+    if tokens is not None:
+        return Mailbox(name, party.address, tokens)
+    found = _address(party)
+    if found is None:
+        return None
+    return Mailbox(found.display_name, found.addr_spec, None)
+
+
+def _mailbox_header(name: str, boxes: list[Mailbox]) -> tuple[str | None, bool]:
+    if all(box.tokens is not None for box in boxes):
+        text = folding.address_list(name, [box.tokens for box in boxes if box.tokens is not None])
+        if text is not None:
+            return text, False
+    return _slow(name, [Address(display_name=box.name, addr_spec=box.addr) for box in boxes]), True
+
+
+def _transport_addresses(name: str, value: str) -> str | None:
+    """A cached address header as it is, when its shape is one the parser certainly takes without defect."""
+    if "=?" in value or not value.isascii():
+        return None
+    pattern = _ONE_MAILBOX if name.lower() in _SINGLE_ADDRESS else _MAILBOX_LIST
+    if not pattern.match(value):
+        return None
+    return folding.fold(name, folding.words(value))
+
+
+def _date(name: str, value: str | datetime) -> str | None:
+    """Dates are rewritten the way the header registry does (format_datetime of the parsed value)."""
+    try:
+        when = value if isinstance(value, datetime) else parsedate_to_datetime(value)
+        return folding.fold(name, folding.words(format_datetime(when)))
+    except Exception:  # unparseable: left to the registry, which reports the defect
+        return None
+
+
+def render(name: str, value: str | datetime | list[Mailbox]) -> tuple[str | None, bool]:
+    """(the folded header line, or None if it cannot be written without a parser defect; whether the
+    email package had to render it, which makes a parse-back check of the result worthwhile)."""
+    if isinstance(value, list):
+        return _mailbox_header(name, value)
+    lowered = name.lower()
+    if lowered in _DATES:
+        text = _date(name, value)
+    elif isinstance(value, datetime):
+        text = None
+    elif lowered in _ADDRESS_HEADERS:
+        text = _transport_addresses(name, value)
+    elif lowered == "message-id":
+        text = folding.fold(name, [("", value)]) if folding.MSG_ID.match(value) else None
+    elif lowered in _REGISTRY_ONLY:
+        text = None
+    else:
+        text = folding.unstructured(name, value)
+    if text is not None:
+        return text, False
+    return _slow(name, format_datetime(value) if isinstance(value, datetime) else value), True
+
+
 def _single_line(value: str) -> str:
     return " ".join(value.split())
 
@@ -94,29 +195,30 @@ def message_date(item: SourceItem) -> datetime | None:
     return None
 
 
-def synthesized(item: SourceItem, domain: str) -> list[tuple[str, object]]:
+HeaderValue = str | datetime | list[Mailbox]
+
+
+def synthesized(item: SourceItem, domain: str) -> list[tuple[str, HeaderValue]]:
     """Headers built from MAPI properties, for items that never went through SMTP (or lost the cache)."""
-    out: list[tuple[str, object]] = []
-    author = addresses.sent_representing(item, domain)
-    actual = addresses.sender(item, domain)
-    from_address = _address(author)
-    if from_address is not None:
-        out.append(("From", [from_address]))
-        sender_address = _address(actual)
-        if sender_address is not None and sender_address.addr_spec.lower() != from_address.addr_spec.lower():
-            out.append(("Sender", [sender_address]))
+    out: list[tuple[str, HeaderValue]] = []
+    author = mailbox(addresses.sent_representing(item, domain))
+    if author is not None:
+        out.append(("From", [author]))
+        actual = mailbox(addresses.sender(item, domain))
+        if actual is not None and actual.addr.lower() != author.addr.lower():
+            out.append(("Sender", [actual]))
     codepage = props.item_codepage(item)
     for kind, header in (("to", "To"), ("cc", "Cc"), ("bcc", "Bcc")):
-        found = [_address(addresses.recipient(r, domain, codepage)) for r in item.recipients if r.kind == kind]
-        found = [a for a in found if a is not None]
-        if found:
-            out.append((header, found))
+        found = [mailbox(addresses.recipient(r, domain, codepage)) for r in item.recipients if r.kind == kind]
+        boxes = [box for box in found if box is not None]
+        if boxes:
+            out.append((header, boxes))
     subject = props.text(item, mapi.PR_SUBJECT)
     if subject:
         out.append(("Subject", subject.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")))
     date = message_date(item)
     if date is not None:
-        out.append(("Date", format_datetime(date)))
+        out.append(("Date", date))
     for header, prop_id in (("Message-ID", mapi.PR_INTERNET_MESSAGE_ID), ("In-Reply-To", mapi.PR_IN_REPLY_TO_ID),
                             ("References", mapi.PR_INTERNET_REFERENCES)):
         value = props.text(item, prop_id)
@@ -125,9 +227,9 @@ def synthesized(item: SourceItem, domain: str) -> list[tuple[str, object]]:
     return out
 
 
-def annotations(item: SourceItem) -> list[tuple[str, object]]:
+def annotations(item: SourceItem) -> list[tuple[str, HeaderValue]]:
     """Importance, sensitivity and categories as headers (also stamped as MAPI properties)."""
-    out: list[tuple[str, object]] = []
+    out: list[tuple[str, HeaderValue]] = []
     importance = props.integer(item, mapi.PR_IMPORTANCE)
     if importance in (0, 2):
         out.append(("Importance", IMPORTANCE[importance]))
@@ -141,47 +243,66 @@ def annotations(item: SourceItem) -> list[tuple[str, object]]:
     return out
 
 
-def top_headers(item: SourceItem, domain: str, use_transport: bool = True) -> tuple[list[tuple[str, object]],
-                                                                                     list[str]]:
-    """The top-level header list and warnings (names of headers dropped for defects, never values)."""
-    warnings: list[str] = []
+@dataclass(slots=True)
+class HeaderBlock:
+    """The top-level header lines (name, folded text), warnings (header names, never values), and
+    whether the email package rendered any of them (then the caller parses the result back)."""
+
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    slow: bool = False
+
+    def render(self, name: str, value: HeaderValue) -> str | None:
+        text, slow = render(name, value)
+        self.slow = self.slow or slow
+        return text
+
+    @property
+    def text(self) -> str:
+        return "".join(line for _, line in self.lines)
+
+
+def top_headers(item: SourceItem, domain: str, use_transport: bool = True) -> HeaderBlock:
+    """The top-level headers: cached transport ones first when usable, then what they lack."""
+    block = HeaderBlock()
     ours = synthesized(item, domain) + annotations(item)
     raw = props.text(item, mapi.PR_TRANSPORT_MESSAGE_HEADERS) if use_transport else None
-    chosen: list[tuple[str, object]] = []
+    # (name, rendered line or None when still to render, value)
+    chosen: list[tuple[str, str | None, HeaderValue]] = []
     if raw:
         transport = [(n, v) for n, v in parse_transport_headers(raw) if not is_structure_header(n)]
         present = {n.lower() for n, _ in transport}
         if "from" in present or "date" in present or "received" in present:
             dropped = []
             for name, value in transport:
-                header = clean_header(name, value)
-                if header is None:
+                text = block.render(name, value)
+                if text is None:
                     dropped.append(name)
                     continue
-                chosen.append((name, header))
-            seen = {n.lower() for n, _ in chosen}
+                chosen.append((name, text, value))
+            seen = {n.lower() for n, _, _ in chosen}
             # Fill what the transport copy lacks (or lost to a defect) from the properties.
-            chosen += [(n, v) for n, v in ours if n.lower() not in seen]
+            chosen += [(n, None, v) for n, v in ours if n.lower() not in seen]
             dropped = [n for n in dropped if n.lower() not in seen and n.lower() != "message-id"]
             if dropped:
-                warnings.append("transport headers dropped as malformed: " + ", ".join(sorted(set(dropped))))
+                block.warnings.append("transport headers dropped as malformed: " + ", ".join(sorted(set(dropped))))
         else:
-            chosen = list(ours)
+            chosen = [(n, None, v) for n, v in ours]
     else:
-        chosen = list(ours)
-    result: list[tuple[str, object]] = []
+        chosen = [(n, None, v) for n, v in ours]
     counts: dict[str, int] = {}
-    for name, value in chosen:
+    for name, text, value in chosen:
         lowered = name.lower()
         if lowered in _SINGLE and counts.get(lowered):
             continue  # a second From/Subject/... is itself a defect
-        header = value if not isinstance(value, str | list) else clean_header(name, value)
-        if header is None:
+        if text is None:
+            text = block.render(name, value)
+        if text is None:
             if lowered == "message-id":
-                warnings.append("Message-ID is not RFC 5322; carried as PR_INTERNET_MESSAGE_ID only")
+                block.warnings.append("Message-ID is not RFC 5322; carried as PR_INTERNET_MESSAGE_ID only")
             else:
-                warnings.append(f"header {name} dropped as malformed")
+                block.warnings.append(f"header {name} dropped as malformed")
             continue
         counts[lowered] = counts.get(lowered, 0) + 1
-        result.append((name, header))
-    return result, warnings
+        block.lines.append((name, text))
+    return block

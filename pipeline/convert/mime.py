@@ -2,22 +2,25 @@
 
 The structure is multipart/mixed( multipart/alternative( text/plain, multipart/related( text/html,
 images ) [, text/rtf] ), attachments ), collapsed wherever a level would hold a single part.
+Bytes are written directly (parts.py, folding.py): the email package only renders the rare header the
+fast writers decline, and only then is the result parsed back to look for defects.
 """
 
 from __future__ import annotations
 
-import base64
 import email
+import email.policy
 from dataclasses import dataclass, field
-from email.message import EmailMessage, Message, MIMEPart
+from email.message import EmailMessage, Message
 
 from pipeline import mapi
-from pipeline.convert import addresses, attachments, bodies, props
-from pipeline.convert.headers import POLICY, top_headers
+from pipeline.convert import addresses, attachments, bodies, folding, parts, props
+from pipeline.convert.headers import top_headers
 from pipeline.model import SourceItem
 
 #: Deeper nesting than this is flattened into raw attachments: a guard against loops in damaged files.
 MAX_DEPTH = 32
+_MIME_VERSION = "MIME-Version: 1.0\r\n"
 
 
 @dataclass(slots=True)
@@ -29,36 +32,18 @@ class MimeResult:
     message_id_dropped: bool = False  # the source's Message-ID could not appear in the headers
 
 
-def _multipart(subtype: str, parts: list[MIMEPart]) -> MIMEPart:
-    if len(parts) == 1:
-        return parts[0]
-    container = MIMEPart(policy=POLICY)
-    container["Content-Type"] = f"multipart/{subtype}"
-    for part in parts:
-        container.attach(part)
-    return container
-
-
-def _text_part(value: str, subtype: str) -> MIMEPart:
-    part = MIMEPart(policy=POLICY)
-    part.set_content(value.replace("\r\n", "\n"), subtype=subtype, charset="utf-8")
-    return part
-
-
-def _body_tree(found: bodies.Bodies, inline_parts: list[MIMEPart]) -> MIMEPart:
-    alternatives: list[MIMEPart] = []
+def _body_tree(found: bodies.Bodies, inline_parts: list[parts.Part]) -> parts.Part:
+    alternatives: list[parts.Part] = []
     if found.plain or not (found.html or found.rtf):
-        alternatives.append(_text_part(found.plain or "", "plain"))
+        alternatives.append(parts.text_part(found.plain or "", "plain"))
     if found.html:
-        alternatives.append(_multipart("related", [_text_part(found.html, "html"), *inline_parts]))
+        alternatives.append(parts.multipart("related", [parts.text_part(found.html, "html"), *inline_parts]))
         inline_parts = []
     if found.rtf:
-        rtf = MIMEPart(policy=POLICY)
-        rtf.set_content(found.rtf, maintype="text", subtype="rtf")
-        alternatives.append(rtf)
-    body = _multipart("alternative", alternatives)
+        alternatives.append(parts.file_part(found.rtf, "text", "rtf"))
+    body = parts.multipart("alternative", alternatives)
     if inline_parts:  # inline images but no HTML to hold them: they go along as plain inline parts
-        return _multipart("mixed", [body, *inline_parts])
+        return parts.multipart("mixed", [body, *inline_parts])
     return body
 
 
@@ -67,9 +52,10 @@ class _Context:
     domain: str | None
     warnings: list[str]
     depth: int = 0
+    slow: bool = False  # the email package rendered something somewhere in the tree
 
 
-def _smime_body(item: SourceItem, ctx: _Context) -> bytes | None:
+def _smime_body(item: SourceItem) -> bytes | None:
     """S/MIME items keep the signed or encrypted entity as their only attachment: it is the body."""
     if not props.message_class(item).upper().startswith("IPM.NOTE.SMIME") or len(item.attachments) != 1:
         return None
@@ -87,49 +73,55 @@ def _smime_body(item: SourceItem, ctx: _Context) -> bytes | None:
             return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         return None
     name = attachments.attachment_name(att) or "smime.p7m"
-    encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
-    return (f'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="{name}"\r\n'
-            f'Content-Disposition: attachment; filename="{name}"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + encoded
+    head_lines = [folding.mime_header("Content-Type", "application/pkcs7-mime",
+                                      [("smime-type", "enveloped-data"), ("name", name)]),
+                  folding.mime_header("Content-Disposition", "attachment", [("filename", name)]),
+                  "Content-Transfer-Encoding: base64\r\n"]
+    return "".join(head_lines).encode("ascii") + b"\r\n" + parts.base64_body(data)
 
 
-def build(item: SourceItem, domain: str | None, warnings: list[str], depth: int = 0,
-          use_transport: bool = True) -> EmailMessage:
-    """The message object for an item (embedded messages are built by the same function)."""
-    ctx = _Context(domain, warnings, depth)
+def _build(item: SourceItem, ctx: _Context, use_transport: bool = True) -> bytes:
     found = bodies.extract(item)
-    warnings.extend(found.warnings)
+    ctx.warnings.extend(found.warnings)
     cids = attachments.referenced_cids(found.html)
-    inline_parts: list[MIMEPart] = []
-    files: list[MIMEPart] = []
+    inline_parts: list[parts.Part] = []
+    files: list[parts.Part] = []
 
-    def embedded(inner: SourceItem) -> EmailMessage:
-        if depth + 1 > MAX_DEPTH:
+    def embedded(inner: SourceItem) -> bytes:
+        if ctx.depth + 1 > MAX_DEPTH:
             raise RecursionError("embedded messages nested too deep")
-        return build(inner, domain, warnings, depth + 1)
+        return _nested(inner, ctx)
 
     for att in item.attachments:
         try:
             built = attachments.build_part(att, item, cids, embedded)
         except RecursionError:
-            warnings.append(f"embedded messages nested deeper than {MAX_DEPTH} levels were cut")
+            ctx.warnings.append(f"embedded messages nested deeper than {MAX_DEPTH} levels were cut")
             continue
-        warnings.extend(built.warnings)
+        ctx.warnings.extend(built.warnings)
+        ctx.slow = ctx.slow or built.slow
         (inline_parts if built.inline else files).append(built.part)
 
     body = _body_tree(found, inline_parts)
-    root = _multipart("mixed", [body, *files]) if files else body
-    message = EmailMessage(policy=POLICY)
-    header_domain = addresses.domain_hint(item, ctx.domain)
-    header_list, header_warnings = top_headers(item, header_domain, use_transport)
-    warnings.extend(header_warnings)
-    for name, value in header_list:
-        message[name] = value
-    message["MIME-Version"] = "1.0"
-    for name, value in root.items():
-        message[name] = value
-    message.set_payload(root.get_payload())
-    return message
+    root = parts.multipart("mixed", [body, *files]) if files else body
+    block = top_headers(item, addresses.domain_hint(item, ctx.domain), use_transport)
+    ctx.warnings.extend(block.warnings)
+    ctx.slow = ctx.slow or block.slow
+    head = block.text + _MIME_VERSION + "".join(root.headers)
+    return head.encode("ascii") + b"\r\n" + root.body
+
+
+def _nested(inner: SourceItem, ctx: _Context) -> bytes:
+    child = _Context(ctx.domain, ctx.warnings, ctx.depth + 1)
+    data = _build(inner, child)
+    ctx.slow = ctx.slow or child.slow
+    return data
+
+
+def build(item: SourceItem, domain: str | None, warnings: list[str], depth: int = 0,
+          use_transport: bool = True) -> bytes:
+    """The message bytes for an item (embedded messages are built by the same function)."""
+    return _build(item, _Context(domain, warnings, depth), use_transport)
 
 
 def defects(message: Message) -> list[str]:
@@ -162,22 +154,19 @@ def to_mime(item: SourceItem, domain: str | None = None) -> MimeResult:
 
 def _to_mime(item: SourceItem, domain: str | None) -> MimeResult:
     warnings: list[str] = []
-    smime = _smime_body(item, _Context(domain, warnings))
+    smime = _smime_body(item)
     if smime is not None:
-        header_list, header_warnings = top_headers(item, addresses.domain_hint(item, domain))
-        head = EmailMessage(policy=POLICY)
-        for name, value in header_list:
-            head[name] = value
-        head["MIME-Version"] = "1.0"
-        data = head.as_bytes(policy=POLICY).rstrip(b"\r\n") + b"\r\n" + smime
-        if not defects(parse(data)):
-            return MimeResult(data, warnings + header_warnings)
+        block = top_headers(item, addresses.domain_hint(item, domain))
+        data = (block.text + _MIME_VERSION).encode("ascii") + smime
+        if not defects(parse(data)):  # foreign bytes (a signed entity): always checked
+            return MimeResult(data, warnings + block.warnings)
         warnings.append("S/MIME entity malformed; kept as an attachment")
     for use_transport in (True, False):
         attempt: list[str] = []
-        message = build(item, domain, attempt, use_transport=use_transport)
-        data = message.as_bytes(policy=POLICY)
-        problems = defects(parse(data))
+        ctx = _Context(domain, attempt)
+        data = _build(item, ctx, use_transport)
+        # Our writers cannot produce a defect; what the email package rendered is checked by parsing back.
+        problems = defects(parse(data)) if ctx.slow else []
         if not problems:
             if not use_transport and props.text(item, mapi.PR_TRANSPORT_MESSAGE_HEADERS):
                 attempt.append("cached transport headers unusable; headers synthesized")
