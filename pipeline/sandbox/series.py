@@ -251,6 +251,8 @@ def summary(item: ItemRow) -> dict[str, Any]:
         if "subject" in change:
             entry["subject"] = change["subject"]
         for name, xml in change.get("fields", {}).items():
+            if name in ("StartTimeZone", "EndTimeZone", "MeetingTimeZone"):
+                continue  # exchangelib sends them with every Start/End; the times above are UTC anyway
             elem = etree.fromstring(xml)
             entry[snake(name)] = (elem.text or "") if len(elem) == 0 else xml
         modified.append(entry)

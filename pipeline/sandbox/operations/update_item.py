@@ -1,26 +1,39 @@
 """UpdateItem: SetItemField/AppendToItemField/DeleteItemField on stored items, one message per change.
 
 Covers what bulk_update sends for read state, subject, class, extended properties and echoed typed fields.
+An occurrence of a series becomes an exception kept on its master; a master whose pattern, zone or time of
+day changes loses its exceptions, as in Outlook.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
+from typing import Any
 
 from lxml import etree
 
-from pipeline.sandbox import ids, props, soap
+from pipeline.sandbox import ids, props, series, soap
 from pipeline.sandbox.operations import Context, ResponseError, T, local, operation
-from pipeline.sandbox.operations.item_refs import NOT_FOUND, parse_ref
+from pipeline.sandbox.operations.item_refs import ITEM_REFS, NOT_FOUND, Ref, occurrence, resolve
+from pipeline.sandbox.recurrence import RecurrenceError, Series
 from pipeline.sandbox.shapes import INDEXED_ELEMENTS
 
 _COLUMNS = {"Subject": "subject", "ItemClass": "item_class", "IsRead": "is_read"}
 
 
+def _series(fields: dict[str, str]) -> Series | None:
+    try:
+        return series.series_of(fields)
+    except RecurrenceError:
+        return None
+
+
 def _apply(ctx: Context, db: sqlite3.Connection, row_id: int, updates: etree._Element) -> None:
-    fields_row = db.execute("SELECT fields FROM items WHERE id=?", (row_id,)).fetchone()
+    fields_row = db.execute("SELECT fields, kind FROM items WHERE id=?", (row_id,)).fetchone()
     fields = json.loads(fields_row[0])
+    before = _series(fields) if fields_row[1] == "CalendarItem" else None
     for change in updates:
         kind = local(change)
         path = change[0]
@@ -59,8 +72,17 @@ def _apply(ctx: Context, db: sqlite3.Connection, row_id: int, updates: etree._El
             text = value_elem.text or ""
             value_sql: object = int(text.strip().lower() in ("true", "1")) if name == "IsRead" else text
             db.execute(f"UPDATE items SET {_COLUMNS[name]}=? WHERE id=?", (value_sql, row_id))
-        else:
+        elif name not in series.COMPUTED:
             fields[name] = etree.tostring(value_elem, encoding="unicode")
+    if fields_row[1] == "CalendarItem" and ("Recurrence" in fields or before is not None):
+        try:
+            series.prepare_master(fields)
+        except RecurrenceError as exc:
+            raise ResponseError(exc.code, str(exc)) from exc
+        after = _series(fields)
+        if before is not None and (after is None or (after.pattern, after.zone, after.clock)
+                                   != (before.pattern, before.zone, before.clock)):
+            ctx.store.set_exceptions(db, row_id, None)
     db.execute(
         "UPDATE items SET fields=?, version=version+1, "
         "modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?",
@@ -76,10 +98,14 @@ def update_item(ctx: Context, request: etree._Element) -> str:
     with ctx.store.write() as conn:
         for change in changes:
             try:
-                ref = change.find(f"{T}ItemId")
+                ref = next((c for c in change if local(c) in ITEM_REFS), None)
                 if ref is None:
-                    raise ResponseError("ErrorInvalidRequest", "Only ItemId references are supported.")
-                mailbox_id, row_id = parse_ref(ctx, ref)
+                    raise ResponseError("ErrorInvalidRequest", "ItemChange without an item id.")
+                target = resolve(ctx, ref)
+                if target.is_occurrence:
+                    messages.append(_update_occurrence(ctx, conn, target, change.find(f"{T}Updates")))
+                    continue
+                mailbox_id, row_id = target.mailbox_id, target.row_id
                 row = conn.execute(
                     "SELECT kind FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
                 ).fetchone()
@@ -110,3 +136,93 @@ def update_item(ctx: Context, request: etree._Element) -> str:
             except ResponseError as exc:
                 messages.append(soap.error("UpdateItem", exc.code, exc.text, "<m:Items/>"))
     return soap.operation_response("UpdateItem", messages)
+
+
+def _local_day(found: Series, when: dt.datetime) -> dt.date:
+    return when.astimezone(found.zone).date()
+
+
+def _check_boundaries(found: Series, exceptions: series.Exceptions, original: dt.datetime, start: dt.datetime,
+                      end: dt.datetime) -> None:
+    """Exchange's rules for moving an occurrence: it ends after it starts, lasts less than the pattern's
+    shortest gap, and stays strictly between the days of its neighbours (as they now are)."""
+    if end < start:
+        raise ResponseError(
+            "ErrorCalendarEndDateIsEarlierThanStartDate", "EndDate is earlier than StartDate"
+        )
+    before, after = found.neighbours(original)
+    for neighbour, later in ((before, False), (after, True)):
+        if neighbour is None or series.iso(neighbour) in exceptions.deleted:
+            continue
+        moved = exceptions.modified.get(series.iso(neighbour))
+        actual = series.parse_time(moved["start"]) if moved else neighbour
+        if (later and _local_day(found, start) >= _local_day(found, actual)) or (
+            not later and _local_day(found, start) <= _local_day(found, actual)
+        ):
+            raise ResponseError(
+                "ErrorOccurrenceCrossingBoundary",
+                "An occurrence cannot be moved to or past the day of an adjacent occurrence.",
+            )
+
+
+def _update_occurrence(ctx: Context, db: sqlite3.Connection, ref: Ref, updates: etree._Element | None) -> str:
+    """Turn one occurrence into an exception (or change an exception) with the item changes sent."""
+    master = ctx.store.load_items(db, [ref.row_id]).get(ref.row_id)
+    if master is None or master.mailbox_id != ref.mailbox_id:
+        raise NOT_FOUND
+    found, original = occurrence(master, ref)
+    exceptions = series.Exceptions.load(master.exceptions)
+    key = series.iso(original)
+    change: dict[str, Any] = exceptions.modified.get(key) or {
+        "start": key, "end": series.iso(original + found.duration), "fields": {}, "ext": {}, "version": 0,
+    }
+    for update in updates if updates is not None else []:
+        kind, path = local(update), update[0]
+        if local(path) == "ExtendedFieldURI":
+            uri = props.parse_uri(path)
+            if kind == "DeleteItemField":
+                change["ext"].pop(uri.key, None)
+                continue
+            prop = update.find(f".//{T}ExtendedProperty")
+            if prop is None:
+                raise ResponseError("ErrorInvalidPropertySet", "SetItemField without an ExtendedProperty.")
+            uri, value = props.read_values(prop)
+            change["ext"][uri.key] = [uri.ptype, value]
+            continue
+        name = path.get("FieldURI", "").split(":", 1)[-1]
+        if name in series.MASTER_ONLY or name in series.COMPUTED:
+            raise ResponseError("ErrorInvalidPropertySet", f"{name} cannot be set on an occurrence.")
+        if kind == "DeleteItemField":
+            change["fields"].pop(name, None)
+            if name == "Subject":
+                change.pop("subject", None)
+            continue
+        holder = update[1] if len(update) > 1 else None
+        value_elem = holder.find(f"{T}{name}") if holder is not None else None
+        if value_elem is None:
+            raise ResponseError("ErrorInvalidPropertySet", f"No value given for {name}.")
+        if name in ("Start", "End"):
+            try:
+                change[name.lower()] = series.iso(series.parse_time(value_elem.text or ""))
+            except ValueError as exc:
+                raise ResponseError("ErrorInvalidValueForProperty", f"{name} is not a date-time.") from exc
+        elif name == "Subject":
+            change["subject"] = value_elem.text or ""
+        else:
+            change["fields"][name] = etree.tostring(value_elem, encoding="unicode")
+    _check_boundaries(found, exceptions, original, series.parse_time(change["start"]),
+                      series.parse_time(change["end"]))
+    change["version"] = int(change.get("version", 0)) + 1
+    exceptions.modified[key] = change
+    ctx.store.set_exceptions(db, ref.row_id, exceptions.dump())
+    db.execute(
+        "UPDATE items SET version=version+1, modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?",
+        (ref.row_id,),
+    )
+    version = master.version + 1 + change["version"]
+    return soap.success(
+        "UpdateItem",
+        f'<m:Items><t:CalendarItem><t:ItemId Id="{ids.occurrence_id(ref.mailbox_id, ref.row_id, original)}" '
+        f'ChangeKey="{ids.change_key(version)}"/></t:CalendarItem></m:Items>'
+        "<m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>",
+    )
