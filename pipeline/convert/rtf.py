@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
+import zlib
 from dataclasses import dataclass
 
-import compressed_rtf
+from compressed_rtf.compressed_rtf import INIT_DICT
 
 # RTFDE logs document content at debug level: keep it quiet whatever the app's log level is.
 for _name in ("RTFDE", "RTFDE.text_extraction", "RTFDE.transform", "RTFDE.grammar", "RTFDE.validation_logger"):
@@ -27,11 +29,72 @@ class RtfBody:
     text: str | None = None
 
 
+_DICT_SIZE = 4096
+#: The dictionary as a linear history: slot p of the 4096-byte ring is history[-((write - p) % 4096)],
+#: so positions 207..4095 (spaces) come first, then the 207-byte initial string (MS-OXRTFCP 2.1.3.1.1).
+_HISTORY = b" " * (_DICT_SIZE - len(INIT_DICT)) + INIT_DICT
+
+
 def decompress(data: bytes) -> bytes:
-    """The RTF of a PR_RTF_COMPRESSED value; already-plain RTF (some readers decompress) passes through."""
+    """The RTF of a PR_RTF_COMPRESSED value; already-plain RTF (some readers decompress) passes through.
+
+    Our own LZFu decoder: compressed_rtf's byte-at-a-time loop with a Python CRC cost ~10 ms a body;
+    here the CRC is zlib's and copies are slices of a linear history. Same results, same errors."""
     if data[:5] == b"{\\rtf":
         return data
-    return compressed_rtf.decompress(data)
+    if len(data) < 16:
+        raise ValueError("compressed RTF must be at least 16 bytes long")
+    comp_size, raw_size, kind, crc = struct.unpack_from("<II4sI", data)
+    contents = data[16:4 + comp_size]
+    if kind == b"MELA":
+        if crc != 0:
+            raise ValueError("uncompressed RTF with a non-zero CRC")
+        return contents[:raw_size]
+    if kind != b"LZFu":
+        raise ValueError("unknown RTF compression")
+    if crc != zlib.crc32(contents, 0xFFFFFFFF) ^ 0xFFFFFFFF:  # MS-OXRTFCP's CRC: no pre/post inversion
+        raise ValueError("compressed RTF fails its CRC")
+    return _lzfu(contents)
+
+
+def _lzfu(contents: bytes) -> bytes:
+    history = bytearray(_HISTORY)
+    write = len(INIT_DICT)  # the ring position of the next byte
+    size = len(contents)
+    i = 0
+    while i < size:
+        control = contents[i]
+        i += 1
+        if control == 0 and i + 8 <= size:  # eight literals: the common case in text
+            history += contents[i:i + 8]
+            i += 8
+            write = (write + 8) & 4095
+            continue
+        for bit in range(8):
+            if control & (1 << bit):
+                if i + 2 > size:
+                    return bytes(history[_DICT_SIZE:])
+                token = (contents[i] << 8) | contents[i + 1]
+                i += 2
+                offset = token >> 4
+                if offset == write:  # the end marker
+                    return bytes(history[_DICT_SIZE:])
+                length = (token & 15) + 2
+                distance = (write - offset) & 4095
+                start = len(history) - distance
+                if distance >= length:
+                    history += history[start:start + length]
+                else:  # an overlapping copy repeats the last `distance` bytes
+                    for _ in range(length):
+                        history.append(history[-distance])
+                write = (write + length) & 4095
+            else:
+                if i >= size:
+                    return bytes(history[_DICT_SIZE:])
+                history.append(contents[i])
+                i += 1
+                write = (write + 1) & 4095
+    return bytes(history[_DICT_SIZE:])
 
 
 def _encapsulation(rtf: bytes) -> str:
@@ -56,23 +119,23 @@ def open_rtf(data: bytes) -> RtfBody:
     """Decompress and de-encapsulate; raises ValueError when the data is not RTF at all."""
     try:
         rtf = decompress(data)
-    except Exception as exc:  # compressed_rtf raises bare Exceptions on bad headers or CRC
+    except Exception as exc:  # bad headers, CRC, truncated data
         raise ValueError(f"compressed RTF unreadable: {type(exc).__name__}") from None
     if not rtf.lstrip()[:5] == b"{\\rtf":
         raise ValueError("compressed RTF does not hold an RTF document")
     kind = _encapsulation(rtf)
-    if kind in ("html", "text"):
+    if kind == "text":
+        # Text encapsulation is plain text in RTF dress: our flattening gives what RTFDE gives (checked
+        # on every sample body) at 1/50 of the cost, without the tidying rtf_to_text does for real RTF.
+        return RtfBody(rtf, "text", text=_flatten(rtf))
+    if kind == "html":
         try:
             found = _deencapsulator()(rtf, grammar=_grammar())
             found.deencapsulate()
             content = found.content
             value = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else str(content)
-            if kind == "html":
-                return RtfBody(rtf, "html", html=value)
-            return RtfBody(rtf, "text", text=value)
+            return RtfBody(rtf, "html", html=value)
         except Exception:  # RTFDE is strict; fall back to our own flattening
-            if kind == "text":
-                return RtfBody(rtf, "text", text=rtf_to_text(rtf))
             return RtfBody(rtf, "rtf", text=rtf_to_text(rtf))
     return RtfBody(rtf, "rtf", text=rtf_to_text(rtf))
 
@@ -125,6 +188,12 @@ _BREAKS = {b"par": "\n", b"line": "\n", b"sect": "\n\n", b"page": "\n\n", b"tab"
 
 def rtf_to_text(rtf: bytes) -> str:
     """Plain text of an RTF document: good enough for a text/plain alternative, not a renderer."""
+    text = re.sub(r"[ \t]+\n", "\n", _flatten(rtf))
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def _flatten(rtf: bytes) -> str:
+    """The document text as RTF states it: paragraph marks as line ends, destinations skipped."""
     codec = _ansi_codec(rtf)
     out: list[str] = []
     pending = bytearray()  # \'xx bytes waiting to be decoded together (multi-byte code pages)
@@ -196,6 +265,4 @@ def rtf_to_text(rtf: bytes) -> str:
                 out.append(literal.decode(codec, errors="replace"))
             first_in_group = False
     flush()
-    text = "".join(out)
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return "".join(out)
