@@ -287,7 +287,22 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
             )
             for key, value in item["extended_properties"].items():
                 print(f"{'  ' * len(path)}    {key} = {value!r}")
+            _print_series(item, "  " * len(path) + "    ")
     return 0
+
+
+def _print_series(item: dict[str, Any], indent: str) -> None:
+    """A recurring master's pattern and its deleted and modified occurrences, one line each."""
+    recurrence = item.get("recurrence")
+    if not recurrence:
+        return
+    print(f"{indent}recurrence: " + ", ".join(f"{k}={v}" for k, v in recurrence.items()))
+    for start in item.get("deleted_occurrences") or []:
+        print(f"{indent}deleted occurrence {start}")
+    for change in item.get("modified_occurrences") or []:
+        rest = ", ".join(f"{k}={v!r}" for k, v in change.items() if k not in ("original_start", "start", "end"))
+        print(f"{indent}modified occurrence {change['original_start']} -> {change['start']}..{change['end']}"
+              + (f"  {rest}" if rest else ""))
 
 
 def _running(data_dir: Path) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ against the documented rules rather than against another implementation.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone, ExtendedProperty
@@ -236,3 +237,25 @@ def test_monthly_and_yearly_patterns(alice, unique, pattern, boundary, start, ex
         assert master.last_occurrence is None
     else:
         assert master.last_occurrence.start == _utc(*expected[-1], 12)
+
+
+def test_sandbox_ls_shows_series(alice, sandbox_dir, unique, capsys):
+    from pipeline.cli import main
+
+    master = _weekly(alice, unique)
+    master.occurrence(3).refresh().delete(send_meeting_cancellations=SEND_TO_NONE)
+    second = master.occurrence(2).refresh()
+    second.subject = f"moved-{unique}"
+    second.save(update_fields=["subject"], conflict_resolution=ALWAYS_OVERWRITE,
+                send_meeting_invitations=SEND_TO_NONE)
+    capsys.readouterr()
+    assert main(["sandbox", "ls", "--mailbox", ALICE[0], "--data", str(sandbox_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "recurrence: pattern=weekly, interval=1, days=['Monday', 'Wednesday', 'Friday']" in out
+    assert "deleted occurrence 2024-01-05T08:00:00Z" in out
+    assert (f"modified occurrence 2024-01-03T08:00:00Z -> 2024-01-03T08:00:00Z..2024-01-03T09:00:00Z  "
+            f"subject='moved-{unique}'") in out
+    assert main(["sandbox", "ls", "--mailbox", ALICE[0], "--data", str(sandbox_dir), "--json"]) == 0
+    [shown] = [i for i in json.loads(capsys.readouterr().out)["items"] if i["subject"] == f"weekly-{unique}"]
+    assert shown["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
+    assert shown["modified_occurrences"][0]["subject"] == f"moved-{unique}"
