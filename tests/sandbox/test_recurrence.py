@@ -30,7 +30,8 @@ from exchangelib.recurrence import (
     WeeklyPattern,
 )
 
-from tests.sandbox.helpers import ALICE
+from pipeline.sandbox import schema
+from tests.sandbox.helpers import ALICE, needs_schema
 
 BERLIN = EWSTimeZone("Europe/Berlin")
 UTC = dt.UTC
@@ -259,3 +260,48 @@ def test_sandbox_ls_shows_series(alice, sandbox_dir, unique, capsys):
     [shown] = [i for i in json.loads(capsys.readouterr().out)["items"] if i["subject"] == f"weekly-{unique}"]
     assert shown["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
     assert shown["modified_occurrences"][0]["subject"] == f"moved-{unique}"
+
+
+def _soap_body(url: str, body: str):
+    import requests
+    from lxml import etree
+
+    envelope = (
+        '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+        'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">'
+        '<s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header>'
+        f"<s:Body>{body}</s:Body></s:Envelope>"
+    )
+    answer = requests.post(url, data=envelope.encode(), auth=ALICE, timeout=30,
+                           headers={"Content-Type": "text/xml; charset=utf-8"})
+    return etree.fromstring(answer.content).find("{http://schemas.xmlsoap.org/soap/envelope/}Body")[0]
+
+
+@needs_schema
+def test_series_responses_follow_the_schema(sandbox, alice, unique):
+    master = _weekly(alice, unique)
+    master.occurrence(3).refresh().delete(send_meeting_cancellations=SEND_TO_NONE)
+    second = master.occurrence(2).refresh()
+    second.location = "Room 2"
+    second.save(update_fields=["location"], conflict_resolution=ALWAYS_OVERWRITE,
+                send_meeting_invitations=SEND_TO_NONE)
+    names = ("CalendarItemType IsRecurring FirstOccurrence LastOccurrence ModifiedOccurrences DeletedOccurrences "
+             "Recurrence OriginalStart RecurrenceId Start End Location StartTimeZone").split()
+    extra = "".join(f'<t:FieldURI FieldURI="calendar:{n}"/>' for n in names)
+    for ids_xml in (
+        f'<t:ItemId Id="{master.id}"/>',
+        f'<t:OccurrenceItemId RecurringMasterId="{master.id}" InstanceIndex="1"/>',
+        f'<t:OccurrenceItemId RecurringMasterId="{master.id}" InstanceIndex="2"/>',
+        f'<t:OccurrenceItemId RecurringMasterId="{master.id}" InstanceIndex="3"/>',
+        f'<t:RecurringMasterItemId OccurrenceId="{second.id}"/>',
+    ):
+        for base in ("AllProperties", "IdOnly"):
+            response = _soap_body(
+                sandbox.url,
+                f"<m:GetItem><m:ItemShape><t:BaseShape>{base}</t:BaseShape><t:AdditionalProperties>{extra}"
+                f"</t:AdditionalProperties></m:ItemShape><m:ItemIds>{ids_xml}</m:ItemIds></m:GetItem>",
+            )
+            assert schema.validate(response) is None, (ids_xml, base, schema.validate(response))
+    master_again = CalendarItem(account=alice, folder=alice.calendar, id=second.id).recurring_master().refresh()
+    assert master_again.id == master.id and master_again.type == "RecurringMaster"
