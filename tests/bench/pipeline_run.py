@@ -14,6 +14,7 @@ from exchangelib import Account
 
 import pipeline.run
 import pipeline.target.upload
+import pipeline.workers
 from pipeline import cli
 from pipeline.journal import Journal
 from pipeline.source.pff import PffSource
@@ -25,7 +26,10 @@ from tests.bench import timers
 def instrument() -> None:
     timers.wrap_iter(PffSource, "items", "read")
     timers.wrap(pipeline.run, "fingerprint", "dedupe: fingerprint per item")
-    timers.wrap(pipeline.run, "convert_item", "convert")
+    if hasattr(pipeline.run, "convert_item"):  # before the conversion queue (pipeline/workers.py)
+        timers.wrap(pipeline.run, "convert_item", "convert")
+    else:  # in-process conversion of the queue; pool workers are not instrumented (convert then ~0)
+        timers.wrap(pipeline.workers, "_convert", "convert")
     for name in ("record", "done_fingerprints", "folder_done", "set_folder", "start_run", "finish_run"):
         timers.wrap(Journal, name, "journal")
     timers.wrap(Uploader, "server_fingerprints", "dedupe: server fingerprint read-back")
