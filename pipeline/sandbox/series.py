@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -99,10 +100,14 @@ def series_of(fields: dict[str, str]) -> Series | None:
 
 
 def prepare_master(fields: dict[str, str]) -> None:
-    """Validate a new or changed master and move its Start/End onto the first occurrence, as Exchange does
-    when the given start does not fit the pattern (times are stored in UTC)."""
+    """Give a calendar item its UID; for a master, validate the series and move Start/End onto the first
+    occurrence, as Exchange does when the given start does not fit the pattern (times are stored in UTC)."""
     for name in COMPUTED:
         fields.pop(name, None)
+    if "UID" not in fields:
+        # Exchange gives every calendar item a UID (its global object id); occurrences share the master's.
+        goid = "040000008200E00074C5B7101A82E008" + "0" * 32 + "10000000" + uuid.uuid4().hex.upper()
+        fields["UID"] = element("UID", goid)
     found = series_of(fields)
     if found is None:
         return
@@ -152,6 +157,26 @@ def _info_xml(name: str, item: ItemRow, mailbox_id: int, found: Series, original
     )
 
 
+def _offset(found: Series, day: dt.date) -> str:
+    offset = dt.datetime.combine(day, found.clock, tzinfo=found.zone).utcoffset() or dt.timedelta(0)
+    if not offset:
+        return "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def recurrence_xml(stored: str, found: Series) -> str:
+    """The Recurrence as Exchange answers it: range dates carry the series' UTC offset ('2024-01-01+01:00'),
+    which is also how exchangelib tells them from date-times."""
+    elem = etree.fromstring(stored)
+    for name in ("StartDate", "EndDate"):
+        for date_elem in elem.iter(f"{{{T_NS}}}{name}"):
+            day = dt.date.fromisoformat((date_elem.text or "").strip()[:10])
+            date_elem.text = day.isoformat() + _offset(found, day)
+    return etree.tostring(elem, encoding="unicode")
+
+
 def calendar_fields(item: ItemRow, mailbox_id: int, wants: Callable[[str], bool]) -> dict[str, str]:
     """The computed CalendarItem elements of a stored item (single or master) that the shape asks for."""
     if item.occurrence_start is not None:
@@ -170,6 +195,8 @@ def calendar_fields(item: ItemRow, mailbox_id: int, wants: Callable[[str], bool]
         out["IsRecurring"] = "<t:IsRecurring>false</t:IsRecurring>"
     if found is None:
         return out
+    if wants("Recurrence"):
+        out["Recurrence"] = recurrence_xml(item.fields["Recurrence"], found)
     exceptions = Exceptions.load(item.exceptions)
     deleted = set(exceptions.deleted)
     if wants("FirstOccurrence") or wants("LastOccurrence"):

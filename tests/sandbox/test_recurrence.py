@@ -305,3 +305,24 @@ def test_series_responses_follow_the_schema(sandbox, alice, unique):
             assert schema.validate(response) is None, (ids_xml, base, schema.validate(response))
     master_again = CalendarItem(account=alice, folder=alice.calendar, id=second.id).recurring_master().refresh()
     assert master_again.id == master.id and master_again.type == "RecurringMaster"
+
+
+def test_full_saves_keep_exceptions_and_a_new_pattern_drops_them(alice, unique):
+    master = _weekly(alice, unique)
+    assert master.uid  # every calendar item has one; exchangelib needs it to save an occurrence in full
+    master.occurrence(3).refresh().delete(send_meeting_cancellations=SEND_TO_NONE)
+    second = master.occurrence(2).refresh()
+    second.subject = f"changed-{unique}"
+    second.save()  # every updatable field, as exchangelib sends them
+    assert (second.refresh().type, second.uid) == ("Exception", master.uid)
+    master.refresh()
+    assert master.recurrence.boundary.start == dt.date(2024, 1, 1)  # a date (sent with its offset), not a time
+    master.subject = f"renamed-{unique}"
+    master.save()
+    master.refresh()
+    assert len(master.deleted_occurrences) == 1 and len(master.modified_occurrences) == 1
+    master.recurrence.boundary.number = 5
+    master.save(update_fields=["recurrence"])
+    master.refresh()
+    assert master.last_occurrence.start == _utc(2024, 1, 10, 8)
+    assert master.deleted_occurrences is None and master.modified_occurrences is None
