@@ -151,20 +151,40 @@ def quote_string(value: str) -> str:
 
 
 def display_name(name: str) -> list[str] | None:
-    """The display name as phrase tokens (atoms, one quoted string, or encoded words), or None."""
+    """The display name as phrase tokens (atoms, one quoted string, or atoms and encoded words), or None.
+
+    Runs of non-ASCII words must fit one encoded word: parsers disagree on the space between two
+    adjacent encoded words in a phrase (Python keeps one, RFC 2047 drops it), so longer runs are left
+    to the email package."""
     if "=?" in name or _CONTROL.search(name):
         return None
     if name.isascii():
         if _ATOM_PHRASE.match(name):
             return name.split(" ")
         return [quote_string(name)]
-    if name != name.strip() or "  " in name:
+    if " ".join(name.split()) != name:  # the parser folds whitespace runs (even U+00A0) in a phrase
         return None
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return None
-    return encoded_words(name)
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in [*name.split(" "), ""]:
+        if word and not word.isascii():
+            run.append(word)
+            continue
+        if run:
+            encoded = encoded_words(" ".join(run))
+            if len(encoded) > 1:
+                return None
+            tokens.append(encoded[0])
+            run = []
+        if word:
+            if not _ATOM_PHRASE.match(word):
+                return None
+            tokens.append(word)
+    return tokens
 
 
 def address(name: str | None, addr: str) -> list[str] | None:
@@ -193,7 +213,7 @@ def address_list(header: str, mailboxes: list[list[str]]) -> str | None:
 def param(name: str, value: str) -> list[str]:
     """A MIME parameter as one or more 'name=value' pieces: quoted ASCII, else RFC 2231 UTF-8, split into
     numbered sections when too long for a line (as the email package writes them)."""
-    if is_plain(value) and "\t" not in value:
+    if is_plain(value) and "\t" not in value and "=?" not in value:  # (parsers decode '=?' in quotes)
         whole = f"{name}={quote_string(value)}"
         if len(whole) + 4 <= MAX_LINE:
             return [whole]

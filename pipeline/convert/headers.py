@@ -137,7 +137,8 @@ def _mailbox_header(name: str, boxes: list[Mailbox]) -> tuple[str | None, bool]:
         text = folding.address_list(name, [box.tokens for box in boxes if box.tokens is not None])
         if text is not None:
             return text, False
-    return _slow(name, [Address(display_name=box.name, addr_spec=box.addr) for box in boxes]), True
+    text = _slow(name, [Address(display_name=box.name, addr_spec=box.addr) for box in boxes])
+    return text, text is not None
 
 
 def _transport_addresses(name: str, value: str) -> str | None:
@@ -161,7 +162,7 @@ def _date(name: str, value: str | datetime) -> str | None:
 
 def render(name: str, value: str | datetime | list[Mailbox]) -> tuple[str | None, bool]:
     """(the folded header line, or None if it cannot be written without a parser defect; whether the
-    email package had to render it, which makes a parse-back check of the result worthwhile)."""
+    email package rendered the line, which makes a parse-back check of the result worthwhile)."""
     if isinstance(value, list):
         return _mailbox_header(name, value)
     lowered = name.lower()
@@ -179,7 +180,8 @@ def render(name: str, value: str | datetime | list[Mailbox]) -> tuple[str | None
         text = folding.unstructured(name, value)
     if text is not None:
         return text, False
-    return _slow(name, format_datetime(value) if isinstance(value, datetime) else value), True
+    text = _slow(name, format_datetime(value) if isinstance(value, datetime) else value)
+    return text, text is not None
 
 
 def _single_line(value: str) -> str:

@@ -80,7 +80,7 @@ def message_part(message: bytes, filename: str | None) -> Part:
     return Part(headers, message)
 
 
-def boundary(children: list[bytes], level: int) -> str:
+def boundary(children: list[bytes]) -> str:
     """A boundary from the content itself, so output is deterministic; '=_' never occurs in base64 or
     quoted-printable text, and a 7bit or passed-through body that happens to hold it moves us on."""
     seed = 0
@@ -88,7 +88,7 @@ def boundary(children: list[bytes], level: int) -> str:
         seed = zlib.crc32(child, seed)
     salt = 0
     while True:
-        candidate = f"=_rebuild_{level}_{seed:08x}_{salt}"
+        candidate = f"=_rebuild_{seed:08x}_{salt}"
         marker = b"--" + candidate.encode("ascii")
         if not any(marker in child for child in children):
             return candidate
@@ -96,12 +96,12 @@ def boundary(children: list[bytes], level: int) -> str:
         seed = zlib.crc32(marker, seed)
 
 
-def multipart(subtype: str, parts: list[Part], level: int = 0) -> Part:
+def multipart(subtype: str, parts: list[Part]) -> Part:
     """multipart/<subtype> holding the parts; a single part stands alone instead."""
     if len(parts) == 1:
         return parts[0]
     children = [part.to_bytes() for part in parts]
-    mark = boundary(children, level)
+    mark = boundary(children)
     delimiter = b"--" + mark.encode("ascii")
     body = b"".join([delimiter + _CRLF + child + _CRLF for child in children]) + delimiter + b"--" + _CRLF
     header = folding.mime_header("Content-Type", f"multipart/{subtype}", [("boundary", mark)])
