@@ -200,33 +200,37 @@ def message_date(item: SourceItem) -> datetime | None:
 HeaderValue = str | datetime | list[Mailbox]
 
 
-def synthesized(item: SourceItem, domain: str) -> list[tuple[str, HeaderValue]]:
-    """Headers built from MAPI properties, for items that never went through SMTP (or lost the cache)."""
+def synthesized(item: SourceItem, domain: str, skip: frozenset[str] = frozenset()) -> list[tuple[str, HeaderValue]]:
+    """Headers built from MAPI properties, for items that never went through SMTP (or lost the cache);
+    headers named (lower-case) in skip are not even worked out."""
     out: list[tuple[str, HeaderValue]] = []
-    author = mailbox(addresses.sent_representing(item, domain))
-    if author is not None:
-        out.append(("From", [author]))
-        actual = mailbox(addresses.sender(item, domain))
-        if actual is not None and actual.addr.lower() != author.addr.lower():
-            out.append(("Sender", [actual]))
+    if "from" not in skip or "sender" not in skip:
+        author = mailbox(addresses.sent_representing(item, domain))
+        if author is not None:
+            out.append(("From", [author]))
+            actual = mailbox(addresses.sender(item, domain))
+            if actual is not None and actual.addr.lower() != author.addr.lower():
+                out.append(("Sender", [actual]))
     codepage = props.item_codepage(item)
     for kind, header in (("to", "To"), ("cc", "Cc"), ("bcc", "Bcc")):
+        if kind in skip:
+            continue
         found = [mailbox(addresses.recipient(r, domain, codepage)) for r in item.recipients if r.kind == kind]
         boxes = [box for box in found if box is not None]
         if boxes:
             out.append((header, boxes))
-    subject = props.text(item, mapi.PR_SUBJECT)
+    subject = props.text(item, mapi.PR_SUBJECT) if "subject" not in skip else None
     if subject:
         out.append(("Subject", subject.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")))
-    date = message_date(item)
+    date = message_date(item) if "date" not in skip else None
     if date is not None:
         out.append(("Date", date))
     for header, prop_id in (("Message-ID", mapi.PR_INTERNET_MESSAGE_ID), ("In-Reply-To", mapi.PR_IN_REPLY_TO_ID),
                             ("References", mapi.PR_INTERNET_REFERENCES)):
-        value = props.text(item, prop_id)
+        value = props.text(item, prop_id) if header.lower() not in skip else None
         if value:
             out.append((header, _single_line(value)))
-    return out
+    return [(name, value) for name, value in out if name.lower() not in skip]
 
 
 def annotations(item: SourceItem) -> list[tuple[str, HeaderValue]]:
@@ -267,7 +271,6 @@ class HeaderBlock:
 def top_headers(item: SourceItem, domain: str, use_transport: bool = True) -> HeaderBlock:
     """The top-level headers: cached transport ones first when usable, then what they lack."""
     block = HeaderBlock()
-    ours = synthesized(item, domain) + annotations(item)
     raw = props.text(item, mapi.PR_TRANSPORT_MESSAGE_HEADERS) if use_transport else None
     # (name, rendered line or None when still to render, value)
     chosen: list[tuple[str, str | None, HeaderValue]] = []
@@ -282,16 +285,17 @@ def top_headers(item: SourceItem, domain: str, use_transport: bool = True) -> He
                     dropped.append(name)
                     continue
                 chosen.append((name, text, value))
-            seen = {n.lower() for n, _, _ in chosen}
+            seen = frozenset(n.lower() for n, _, _ in chosen)
             # Fill what the transport copy lacks (or lost to a defect) from the properties.
+            ours = synthesized(item, domain, seen) + annotations(item)
             chosen += [(n, None, v) for n, v in ours if n.lower() not in seen]
             dropped = [n for n in dropped if n.lower() not in seen and n.lower() != "message-id"]
             if dropped:
                 block.warnings.append("transport headers dropped as malformed: " + ", ".join(sorted(set(dropped))))
         else:
-            chosen = [(n, None, v) for n, v in ours]
+            chosen = [(n, None, v) for n, v in synthesized(item, domain) + annotations(item)]
     else:
-        chosen = [(n, None, v) for n, v in ours]
+        chosen = [(n, None, v) for n, v in synthesized(item, domain) + annotations(item)]
     counts: dict[str, int] = {}
     for name, text, value in chosen:
         lowered = name.lower()
