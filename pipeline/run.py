@@ -5,6 +5,7 @@ The only module that wires source/, convert/ and target/ together (ARCHITECTURE.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter
@@ -21,10 +22,11 @@ from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.settings import Settings
 from pipeline.source import open_source
-from pipeline.target import retry
+from pipeline.target import occurrences, retry
 from pipeline.target.connect import Target, open_account
 from pipeline.target.errors import MailboxFatalError, describe
 from pipeline.target.folders import FolderMirror, skip_reason
+from pipeline.target.properties import FINGERPRINT_FIELD
 from pipeline.target.retry import RetryPolicy
 from pipeline.target.upload import Batcher, Outcome, Uploader
 from pipeline.workers import Converted, ConvertQueue, default_workers
@@ -119,7 +121,10 @@ class MailboxRun:
         self.policy = RetryPolicy(settings.max_attempts, settings.backoff_initial, settings.backoff_max)
         self.convert_workers = settings.convert_workers or default_workers()
         self.source_id = ""
-        self._folder_failed = False
+        self._folder_incomplete = False
+        self._account: Any = None
+        self._ews_folder: Any = None
+        self._known: set[str] = set()
         self._folder_path = ""
 
     # -- outcomes ---------------------------------------------------------------------------------
@@ -128,9 +133,13 @@ class MailboxRun:
         for outcome in outcomes:
             upload = outcome.item
             folder = "/".join(upload.folder_path)
-            if outcome.state == "uploaded":
+            if outcome.state == "uploaded" and upload.fingerprint.endswith(occurrences.PENDING):
+                outcome = self._complete_series(upload, str(outcome.server_id))
+                upload = outcome.item
+            if outcome.state in ("uploaded", "pending"):  # pending: on the server, exceptions to finish
                 self.summary.uploaded += 1
                 self.summary.bytes_uploaded += upload.size
+                self._folder_incomplete |= outcome.state == "pending"  # the rerun must look at this folder
             elif outcome.state == "present":
                 self.summary.present += 1
             else:
@@ -142,12 +151,42 @@ class MailboxRun:
         self.progress("items", {"mailbox": self.options.mailbox, "done": self.summary.uploaded + self.summary.present,
                                 "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
 
+    def _complete_series(self, upload: UploadItem, server_id: str) -> Outcome:
+        """Apply a series' deleted and modified occurrences, then stamp its real fingerprint."""
+        fingerprint_ = upload.fingerprint.removesuffix(occurrences.PENDING)
+        try:
+            warnings = retry.call(lambda: occurrences.apply_exceptions(self._account, self._ews_folder, server_id,
+                                                                       upload), self.policy)
+            retry.call(lambda: occurrences.finish(self._account, self._ews_folder, server_id, fingerprint_),
+                       self.policy)
+        except MailboxFatalError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the series exists; the rerun finishes its exceptions
+            upload.warnings.append(f"series exceptions pending: {describe(exc)}")
+            self._note_warnings(upload, only_new=1)
+            return Outcome(upload, "pending", server_id=server_id, error=describe(exc))
+        if warnings:
+            upload.warnings.extend(warnings)
+            self._note_warnings(upload, only_new=len(warnings))
+        return Outcome(dataclasses.replace(upload, fingerprint=fingerprint_), "uploaded", server_id=server_id)
+
+    def _finish_pending(self, upload: UploadItem) -> None:
+        """A series a killed run created but did not finish: find it by its pending stamp and finish it."""
+        pending = upload.fingerprint + occurrences.PENDING
+        ids = retry.call(lambda: list(self._ews_folder.filter(**{FINGERPRINT_FIELD: pending})
+                                      .values_list("id", flat=True)), self.policy)
+        if not ids:
+            return
+        for extra in ids[1:]:
+            log.warning("duplicate pending series", mailbox=self.options.mailbox, server_id=extra)
+        self._record([Outcome(dataclasses.replace(upload, fingerprint=pending), "uploaded", server_id=ids[0])])
+
     def _fail(self, folder: str, item_class: str, subject: str, reason: str, node_id: int | None) -> None:
         kind = reason.split(":", 1)[0]
         self.summary.failed[kind] += 1
         self.summary.failures.append({"folder": folder, "item_class": item_class, "subject": subject,
                                       "reason": reason, "node_id": node_id})
-        self._folder_failed = True
+        self._folder_incomplete = True
         log.warning("item failed", mailbox=self.options.mailbox, folder=folder, node_id=node_id,
                     item_class=item_class, reason=reason)
 
@@ -163,7 +202,7 @@ class MailboxRun:
                 mirror = uploader = None
                 if not opts.dry_run:
                     assert self.target is not None
-                    account = open_account(self.target, opts.mailbox)
+                    account = self._account = open_account(self.target, opts.mailbox)
                     retry.call(lambda: account.msg_folder_root, self.policy)  # the first request proves access
                     mirror = FolderMirror(account, opts.target_root)
                     uploader = Uploader(account, self._record, self.policy)
@@ -223,20 +262,18 @@ class MailboxRun:
         if self.options.dry_run or uploader is None:
             self.summary.skipped["dry run: would upload"] += 1
             return
+        if occurrences.has_exceptions(upload):
+            if upload.fingerprint + occurrences.PENDING in self._known:
+                self._finish_pending(upload)
+                return
+            upload.fingerprint += occurrences.PENDING
         full = batcher.add(upload)
         if full:
             uploader.send(ews_folder, full)
 
-    def _note_warnings(self, upload: UploadItem) -> None:
+    def _note_warnings(self, upload: UploadItem, only_new: int = 0) -> None:
         """What the converter could not carry is uploaded anyway, and counted and listed in the report."""
-        recurrence = upload.fields.get("recurrence") if upload.kind == "calendar" else None
-        notes = list(upload.warnings)
-        if isinstance(recurrence, dict):
-            deleted = len(recurrence.get("deleted_occurrences") or [])
-            modified = len(recurrence.get("modified_occurrences") or [])
-            if deleted or modified:
-                notes.append(f"series exceptions not applied: {deleted} deleted and {modified} modified "
-                             "occurrence(s) keep the series pattern")
+        notes = upload.warnings[-only_new:] if only_new else list(upload.warnings)
         for note in notes:
             self.summary.warnings[note.split(":", 1)[0][:80]] += 1
             if len(self.summary.warning_items) < 200:
@@ -259,17 +296,17 @@ class MailboxRun:
                    uploader: Uploader | None) -> None:
         opts = self.options
         path = folder.path_str
-        self._folder_failed = False
+        self._folder_incomplete = False
         whole = opts.since is None
         if whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count):
             self.summary.found += folder.item_count
             self.summary.present += folder.item_count
             log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
             return
-        known = self.journal.done_fingerprints(opts.mailbox, path)
-        ews_folder = None
+        known = self._known = self.journal.done_fingerprints(opts.mailbox, path)
+        ews_folder = self._ews_folder = None
         if mirror is not None and uploader is not None:
-            ews_folder = retry.call(lambda: mirror.ensure(folder), self.policy)
+            ews_folder = self._ews_folder = retry.call(lambda: mirror.ensure(folder), self.policy)
             known |= uploader.server_fingerprints(ews_folder)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
         batcher = Batcher(self.settings.batch_items, self.settings.batch_bytes)
@@ -314,7 +351,7 @@ class MailboxRun:
             self._record(present)
         if uploader is not None and batcher.items:
             uploader.send(ews_folder, batcher.take())
-        if whole and not opts.dry_run and not self._folder_failed and folder is not RECOVERED_FOLDER:
+        if whole and not opts.dry_run and not self._folder_incomplete and folder is not RECOVERED_FOLDER:
             self.journal.set_folder(opts.mailbox, path, self.source_id, count,
                                     done=count == folder.item_count,
                                     server_id=getattr(ews_folder, "id", None))

@@ -16,6 +16,7 @@ from pipeline.source import open_source
 from pipeline.target.connect import Target, open_account
 from pipeline.target.errors import MailboxFatalError, describe
 from pipeline.target.folders import FolderMirror, skip_reason
+from pipeline.target.occurrences import PENDING
 from pipeline.target.properties import FINGERPRINT_FIELD, register_fingerprint
 
 
@@ -35,6 +36,7 @@ class VerifyResult:
     source: str
     folders: list[FolderCheck] = field(default_factory=list)
     unreadable: int = 0
+    pending: int = 0  # recurring series whose exceptions a killed run left unfinished (the rerun finishes them)
     fatal: str | None = None
 
     @property
@@ -51,11 +53,12 @@ class VerifyResult:
 
     @property
     def ok(self) -> bool:
-        return self.fatal is None and self.missing == 0 and self.duplicated == 0
+        return self.fatal is None and self.missing == 0 and self.duplicated == 0 and self.pending == 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"mailbox": self.mailbox, "source": self.source, "ok": self.ok, "missing": self.missing,
                 "duplicated": self.duplicated, "extra": self.extra, "unreadable": self.unreadable,
+                "pending": self.pending,
                 "fatal": self.fatal, "folders": [vars(f) for f in self.folders]}
 
 
@@ -80,7 +83,12 @@ def verify_mailbox(options: RunOptions, target: Target, include_sync_issues: boo
                 if server_folder is not None:
                     query = server_folder.all().only(FINGERPRINT_FIELD)
                     query.page_size = 1000
-                    have.update(v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v)
+                    for value in query.values_list(FINGERPRINT_FIELD, flat=True):
+                        if value and value.endswith(PENDING):
+                            result.pending += 1
+                            value = value.removesuffix(PENDING)
+                        if value:
+                            have[value] += 1
                 if not wanted and not have:
                     continue
                 result.folders.append(FolderCheck(
@@ -104,5 +112,5 @@ def render(result: VerifyResult) -> str:
         lines.append(f"  {check.path or '(top)'}: source {check.source}, server {check.server}, missing "
                      f"{check.missing}, duplicated {check.duplicated}, extra {check.extra}{flag}")
     lines.append(f"  total: missing {result.missing}, duplicated {result.duplicated}, extra {result.extra}, "
-                 f"unreadable in source {result.unreadable}")
+                 f"unreadable in source {result.unreadable}, series pending {result.pending}")
     return "\n".join(lines)

@@ -125,8 +125,6 @@ def _field_value(name: str, value: Any, fields: dict[str, Any]) -> Any:
         return [Member(mailbox=_mailbox(m)) for m in value]
     if name == "recurrence":
         return _recurrence(value)
-    if name in ("start_timezone", "end_timezone", "_start_timezone", "_end_timezone"):
-        return EWSTimeZone(value) if isinstance(value, str) else value
     if name in ("sender", "author", "organizer"):
         return _mailbox(value)
     if name in ("to_recipients", "cc_recipients", "bcc_recipients"):
@@ -144,6 +142,27 @@ def _coerce(value: Any, ews_field: Any) -> Any:
     if value_cls is Decimal and isinstance(value, int | float) and not isinstance(value, bool):
         return Decimal(str(value))
     return value
+
+
+def _zone(key: Any) -> EWSTimeZone | None:
+    """A Windows time zone name (what Outlook stores) as an EWSTimeZone, or None if unknown."""
+    if not isinstance(key, str) or not key:
+        return None
+    try:
+        return EWSTimeZone.from_ms_id(key)
+    except Exception:  # noqa: BLE001 - unknown zones leave the times in UTC, which is still exact
+        return None
+
+
+def _localize(kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Start and end in the series' own zone: exchangelib sends StartTimeZone/EndTimeZone from their tzinfo,
+    and Exchange expands a recurrence in that zone (a weekly 09:00 in Berlin stays 09:00 across DST)."""
+    start_zone = _zone(fields.get("start_timezone"))
+    end_zone = _zone(fields.get("end_timezone")) or start_zone
+    for name, zone in (("start", start_zone), ("end", end_zone)):
+        value = kwargs.get(name)
+        if zone is not None and isinstance(value, EWSDateTime):
+            kwargs[name] = value.astimezone(zone)
 
 
 def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
@@ -170,6 +189,8 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
         if prop.tag == 0x0E07 and "is_read" in known and isinstance(prop.value, int):
             kwargs["is_read"] = bool(prop.value & 0x1)  # IsRead too: servers differ in honouring the flags
     kwargs[FINGERPRINT_FIELD] = upload.fingerprint
+    if cls is CalendarItem:
+        _localize(kwargs, upload.fields)
     item = cls(account=account, folder=folder, **kwargs)
     for attachment in attachments:
         item.attach(attachment)

@@ -179,3 +179,32 @@ def test_no_secret_or_body_in_logs(tmp_path: Path, sandbox, small_ost: Path):
     assert PASSWORD not in logs
     assert "this is the plain body" not in logs.lower()
     assert shutil.which("true") is not None
+
+
+def test_series_exceptions_land_and_a_half_done_series_is_finished_by_the_rerun(tmp_path: Path, sandbox,
+                                                                                 small_ost: Path):
+    handle, data = sandbox
+    state = tmp_path / "state"
+    # UpdateItem refused: the series is created, but its exceptions and final stamp cannot be applied.
+    handle.set_faults({"rules": [{"kind": "error", "operations": ["UpdateItem", "DeleteItem"],
+                                  "code": "ErrorItemSave"}]})
+    first = rebuild(handle, state, "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["warnings"].get("series exceptions pending") == 1
+    half = run_cli("verify", "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--server", handle.url,
+                   "--username", SERVICE, "--impersonate", "--state", str(state), "--json",
+                   env={"REBUILD_PASSWORD": PASSWORD})
+    assert half.returncode == 1 and json.loads(half.stdout)["pending"] == 1, half.stdout
+    handle.set_faults({})
+    second = rebuild(handle, state, "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--json")
+    assert second.returncode == 0, second.stderr
+    store = SandboxStore(data)
+    try:
+        series = [i for i in store.items("alice@corp.example") if i.get("recurrence")]
+    finally:
+        store.close()
+    assert len(series) == 1, "one series, no duplicate"
+    assert len(series[0]["deleted_occurrences"]) == 1 and len(series[0]["modified_occurrences"]) == 1
+    done = run_cli("verify", "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--server", handle.url,
+                   "--username", SERVICE, "--impersonate", "--state", str(state), env={"REBUILD_PASSWORD": PASSWORD})
+    assert done.returncode == 0, done.stdout

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-import pytest
 from exchangelib import CalendarItem
 
 from pipeline.model import UploadItem
@@ -91,9 +90,6 @@ def test_rerun_is_idempotent(alice, store, unique):
     assert len(stored["modified_occurrences"]) == 1
 
 
-@pytest.mark.xfail(reason="pipeline/target/items.py drops fields['start_timezone'] (exchangelib's field is "
-                          "_start_timezone, and a Windows name needs EWSTimeZone.from_ms_id), so the series "
-                          "is created in UTC and its occurrences drift by the DST offset")
 def test_series_keeps_its_windows_time_zone(alice, store, unique):
     register_fingerprint()
     _create_master(alice, _upload(unique))
