@@ -110,7 +110,7 @@ def unstructured(name: str, value: str) -> str | None:
     words; None for what only the email package renders faithfully (controls, literal '=?' beside
     non-ASCII text, surrogates)."""
     if is_plain(value):
-        return fold(name, _trail(words(value), value))
+        return fold(name, _trail(words(value)))
     if "=?" in value or _CONTROL.search(value) or "\r" in value or "\n" in value:
         return None
     try:
@@ -134,10 +134,10 @@ def unstructured(name: str, value: str) -> str | None:
         encoded = encoded_words(run)
         out.append((space, encoded[0]))
         out += [(" ", ew) for ew in encoded[1:]]
-    return fold(name, _trail(out, value))
+    return fold(name, _trail(out))
 
 
-def _trail(segments: list[tuple[str, str]], value: str) -> list[tuple[str, str]]:
+def _trail(segments: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Trailing whitespace survives a parse, so it is kept (as the split left it, an empty last word)."""
     if segments and not segments[-1][1] and len(segments) > 1:
         space = segments.pop()[0]

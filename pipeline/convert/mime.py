@@ -80,7 +80,8 @@ def _smime_body(item: SourceItem) -> bytes | None:
     return "".join(head_lines).encode("ascii") + b"\r\n" + parts.base64_body(data)
 
 
-def _build(item: SourceItem, ctx: _Context, use_transport: bool = True) -> bytes:
+def build(item: SourceItem, ctx: _Context, use_transport: bool = True) -> bytes:
+    """The message bytes for an item (embedded messages are built by the same function)."""
     found = bodies.extract(item)
     ctx.warnings.extend(found.warnings)
     cids = attachments.referenced_cids(found.html)
@@ -113,15 +114,9 @@ def _build(item: SourceItem, ctx: _Context, use_transport: bool = True) -> bytes
 
 def _nested(inner: SourceItem, ctx: _Context) -> bytes:
     child = _Context(ctx.domain, ctx.warnings, ctx.depth + 1)
-    data = _build(inner, child)
+    data = build(inner, child)
     ctx.slow = ctx.slow or child.slow
     return data
-
-
-def build(item: SourceItem, domain: str | None, warnings: list[str], depth: int = 0,
-          use_transport: bool = True) -> bytes:
-    """The message bytes for an item (embedded messages are built by the same function)."""
-    return _build(item, _Context(domain, warnings, depth), use_transport)
 
 
 def defects(message: Message) -> list[str]:
@@ -164,7 +159,7 @@ def _to_mime(item: SourceItem, domain: str | None) -> MimeResult:
     for use_transport in (True, False):
         attempt: list[str] = []
         ctx = _Context(domain, attempt)
-        data = _build(item, ctx, use_transport)
+        data = build(item, ctx, use_transport)
         # Our writers cannot produce a defect; what the email package rendered is checked by parsing back.
         problems = defects(parse(data)) if ctx.slow else []
         if not problems:
