@@ -102,7 +102,7 @@ def _item_time(item: SourceItem) -> datetime | None:
 
 
 class Interrupted(Exception):
-    """Ctrl-C: the batch in flight was finished and journaled; nothing new is started."""
+    """Ctrl-C: the request in flight finished and was journaled; nothing new is started."""
 
 
 class MailboxRun:
@@ -125,7 +125,6 @@ class MailboxRun:
         self._account: Any = None
         self._ews_folder: Any = None
         self._known: set[str] = set()
-        self._folder_path = ""
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -218,9 +217,9 @@ class MailboxRun:
                             self.summary.found += folder.item_count
                             self.summary.skipped[reason] += folder.item_count
                         continue
-                    self._do_folder(source, folder, source.items(folder), mirror, uploader)
+                    self._do_folder(folder, source.items(folder), mirror, uploader)
                 if opts.recover:
-                    self._do_folder(source, RECOVERED_FOLDER, source.recovered(), mirror, uploader)
+                    self._do_folder(RECOVERED_FOLDER, source.recovered(), mirror, uploader)
                 for error in source.errors:
                     self.summary.source_errors += 1
                     self._fail("/".join(error.folder_path), error.what, "", f"unreadable {error.what}: {error.reason}",
@@ -292,7 +291,7 @@ class MailboxRun:
             return "in --exclude"
         return None
 
-    def _do_folder(self, source: Any, folder: SourceFolder, entries: Any, mirror: FolderMirror | None,
+    def _do_folder(self, folder: SourceFolder, entries: Any, mirror: FolderMirror | None,
                    uploader: Uploader | None) -> None:
         opts = self.options
         path = folder.path_str
