@@ -363,14 +363,22 @@ class PffSource:
         return result
 
     def _embedded_opener(self, handle: Any, folder_path: tuple[str, ...], depth: int) -> Any:
+        """Opens the embedded message once: libpff hands an attachment's sub-item out a single time, so a
+        second libpff_attachment_get_item() on the same attachment fails; the first result is kept."""
+        opened: list[SourceItem | None] = []
+
         def open_it() -> SourceItem | None:
-            if depth >= MAX_EMBED_DEPTH:
-                return None
-            try:
-                message = embedded.open_embedded(handle)
-                return self.read_message(message, folder_path, depth + 1)
-            except (OSError, embedded.EmbeddedMessageError, ValueError):
-                return None
+            if opened:
+                return opened[0]
+            result = None
+            if depth < MAX_EMBED_DEPTH:
+                try:
+                    message = embedded.open_embedded(handle)
+                    result = self.read_message(message, folder_path, depth + 1)
+                except (OSError, embedded.EmbeddedMessageError, ValueError):
+                    result = None
+            opened.append(result)
+            return result
         return open_it
 
 
