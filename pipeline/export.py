@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import multiprocessing
 import re
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="also export the orphan items libpff recovers, under 'Recovered items'")
     parser.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
                         help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="processes sharing the work (folders and ranges of big folders); default 1")
     parser.set_defaults(func=handler, needs_state=False)
 
 
@@ -96,7 +100,10 @@ def _typed_attachments(upload: UploadItem, target: Path) -> None:
 
 
 class Exporter:
-    """Writes one file per item and remembers what it wrote for the manifest and the summary."""
+    """Writes one file per item and remembers what it wrote for the manifest and the summary.
+
+    Files are numbered by the item's position in its folder, so workers sharing a folder never collide.
+    """
 
     def __init__(self, out: Path, x500_domain: str | None) -> None:
         from pipeline.convert import ConvertOptions
@@ -106,10 +113,9 @@ class Exporter:
         self.counts: Counter[str] = Counter()
         self.failures: list[str] = []
         self.manifest: list[dict[str, Any]] = []
-        self.seq: Counter[Path] = Counter()
         self.warned = 0
 
-    def write(self, item: SourceItem, path: tuple[str, ...]) -> None:
+    def write(self, item: SourceItem, path: tuple[str, ...], number: int) -> None:
         from pipeline.convert import convert_item
 
         try:
@@ -120,8 +126,7 @@ class Exporter:
             return
         directory = folder_dir(self.out, path)
         directory.mkdir(parents=True, exist_ok=True)
-        self.seq[directory] += 1
-        name = f"{self.seq[directory]:05d} {safe_name(upload.subject or '(no subject)', 60)}{extension}"
+        name = f"{number:05d} {safe_name(upload.subject or '(no subject)', 60)}{extension}"
         target = directory / name
         target.write_bytes(data)
         _typed_attachments(upload, target)
@@ -136,8 +141,53 @@ class Exporter:
         self.counts["failed"] += 1
         self.failures.append(f"{'/'.join(path) or '(root)'}\t{node_id}\t{reason}")
 
+    def merge(self, other: dict[str, Any]) -> None:
+        self.counts.update(other["counts"])
+        self.failures.extend(other["failures"])
+        self.manifest.extend(other["manifest"])
+        self.warned += other["warned"]
 
-def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | None = None) -> int:
+
+#: Items per task when several processes share the export (big folders are split in ranges of this size).
+TASK_ITEMS = 250
+_open_sources: dict[str, Any] = {}
+
+
+def _tasks(source: Any) -> list[tuple[int, int, int | None]]:
+    """(folder node id, start, stop) ranges covering every exported folder, in source order."""
+    tasks: list[tuple[int, int, int | None]] = []
+    for folder in source.folders():
+        if not _exported(folder):
+            continue
+        if folder.item_count <= TASK_ITEMS:
+            tasks.append((folder.node_id, 0, None))
+            continue
+        for start in range(0, folder.item_count, TASK_ITEMS):
+            last = start + TASK_ITEMS >= folder.item_count
+            tasks.append((folder.node_id, start, None if last else start + TASK_ITEMS))
+    return tasks
+
+
+def _export_task(ost: str, out: str, x500_domain: str | None, task: tuple[int, int, int | None]) -> dict[str, Any]:
+    """One range of one folder; in a worker process the source stays open from task to task."""
+    from pipeline.source import open_source
+
+    source = _open_sources.get(ost)
+    if source is None:
+        source = _open_sources[ost] = open_source(ost)
+    node_id, start, stop = task
+    folder = next(f for f in source.folders() if f.node_id == node_id)
+    exporter = Exporter(Path(out), x500_domain)
+    for offset, entry in enumerate(source.items(folder, start, stop)):
+        if isinstance(entry, SourceError):
+            exporter.fail(entry.folder_path, entry.node_id, entry.reason)
+        else:
+            exporter.write(entry, folder.path, start + offset + 1)
+    return {"counts": exporter.counts, "failures": exporter.failures, "manifest": exporter.manifest,
+            "warned": exporter.warned}
+
+
+def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | None = None, workers: int = 1) -> int:
     from pipeline.source import SourceOpenError, open_source
 
     started = time.monotonic()
@@ -153,23 +203,26 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
         print(f"rebuild: error: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     exporter = Exporter(root, x500_domain)
-    folders = 0
     with source:
-        for folder in source.folders():
-            if not _exported(folder):
-                continue
-            folders += 1
-            for entry in source.items(folder):
-                if isinstance(entry, SourceError):
-                    exporter.fail(entry.folder_path, entry.node_id, entry.reason)
-                else:
-                    exporter.write(entry, folder.path)
+        tasks = _tasks(source)
+        folders = len({node_id for node_id, _, _ in tasks})
+        if workers <= 1 or len(tasks) < 2:
+            _open_sources[ost] = source
+            try:
+                for task in tasks:
+                    exporter.merge(_export_task(ost, out, x500_domain, task))
+            finally:
+                _open_sources.pop(ost, None)
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for result in pool.map(_export_task, *zip(*[(ost, out, x500_domain, t) for t in tasks], strict=True)):
+                    exporter.merge(result)
         if recover:
-            for entry in source.recovered():
+            for number, entry in enumerate(source.recovered(), start=1):
                 if isinstance(entry, SourceError):
                     exporter.fail(entry.folder_path, entry.node_id, entry.reason)
                 else:
-                    exporter.write(entry, ("Recovered items",))
+                    exporter.write(entry, ("Recovered items",), number)
     (root / "manifest.json").write_text(json.dumps({"source": str(ost), "items": exporter.manifest,
                                                     "failures": exporter.failures}, indent=1, ensure_ascii=False),
                                         encoding="utf-8")
@@ -189,4 +242,5 @@ def _exported(folder: SourceFolder) -> bool:
 
 
 def handler(args: argparse.Namespace, settings: object) -> int:
-    return run_export(args.ost, args.out, recover=args.recover, x500_domain=args.x500_domain)
+    return run_export(args.ost, args.out, recover=args.recover, x500_domain=args.x500_domain,
+                      workers=max(1, args.workers))

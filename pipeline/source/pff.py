@@ -212,17 +212,20 @@ class PffSource:
         return list(self._folders)
 
     # -- items ------------------------------------------------------------------------------------
-    def _walk(self, folder: SourceFolder, read: Callable[[Any], T]) -> Iterator[T | SourceError]:
-        """read(message) for each message of the folder; what libpff cannot read becomes a SourceError."""
+    def _walk(self, folder: SourceFolder, read: Callable[[Any], T], start: int = 0,
+              stop: int | None = None) -> Iterator[T | SourceError]:
+        """read(message) for each message of the folder (or of the index range [start, stop)); what libpff
+        cannot read becomes a SourceError."""
         handle = self._handles.get(folder.node_id)
         if handle is None:
             return
         try:
             count = handle.number_of_sub_messages
         except OSError as exc:
-            yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
+            if start == 0:
+                yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
             return
-        for index in range(count):
+        for index in range(start, count if stop is None else min(stop, count)):
             node_id = None
             try:
                 message = handle.get_sub_message(index)
@@ -231,9 +234,10 @@ class PffSource:
             except (OSError, ValueError, struct.error, UnicodeError) as exc:
                 yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
 
-    def items(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
-        """The folder's messages one at a time; unreadable ones come out as SourceError."""
-        return self._walk(folder, lambda message: self.read_message(message, folder.path))
+    def items(self, folder: SourceFolder, start: int = 0, stop: int | None = None) -> Iterator[SourceItem | SourceError]:
+        """The folder's messages one at a time (optionally the index range [start, stop), so that workers can
+        share a large folder); unreadable ones come out as SourceError."""
+        return self._walk(folder, lambda message: self.read_message(message, folder.path), start, stop)
 
     def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""

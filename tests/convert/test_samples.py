@@ -103,3 +103,16 @@ def test_cli_registers_export(samples: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "3 note" in result.stdout
     assert len(list((tmp_path / "Notes").glob("*.json"))) == 3
+
+
+def test_export_with_two_workers_writes_the_same_files(tmp_path: Path):
+    import fixtures
+
+    ost = fixtures.cached("small", format="ost")
+    assert run_export(str(ost), str(tmp_path / "one")) == 0
+    assert run_export(str(ost), str(tmp_path / "two"), workers=2) == 0
+    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*")
+           if p.is_file() and p.name != "manifest.json"}
+    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*")
+           if p.is_file() and p.name != "manifest.json"}
+    assert one and one == two
