@@ -1,6 +1,6 @@
 """Entry point: `python -m tests.bench [--quick] [--only NAME ...]` runs the benchmarks and prints a table.
 
-Full mode: 20,000-item bulk OST, 250/500/1000 MB memory runs, 8 x 500-item mailboxes; quick mode: small sizes.
+Full mode: 20,000-item bulk OST, 250/500/1000 MB memory runs, 8 x 250-item mailboxes; quick mode: small sizes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.bench.common import Results
 from tests.bench.data import built, bulk_spec
 
 BENCHES = ("extract", "upload", "memory", "concurrency")  # upload includes the rerun figure
-FULL = {"items": 20000, "memory_mb": (250, 500, 1000), "mailbox_items": 500, "profile_items": 1000}
+FULL = {"items": 20000, "memory_mb": (250, 500, 1000), "mailbox_items": 250, "profile_items": 1000}
 QUICK = {"items": 1000, "memory_mb": (25, 50, 100), "mailbox_items": 60, "profile_items": 300}
 
 
