@@ -341,7 +341,7 @@ class MailboxRun:
                     present = []
                 continue
             known.add(print_)
-            queue.submit(entry, folder.path, print_)
+            queue.submit(entry, folder.path, print_, fingerprint=print_)
             for converted in queue.ready():
                 self._accept(converted, batcher, uploader, ews_folder)
         for converted in queue.drain():

@@ -30,9 +30,10 @@ class Converted:
     error: str | None
 
 
-def _convert(item: SourceItem, folder_path: tuple[str, ...]) -> tuple[UploadItem | None, str | None]:
+def _convert(item: SourceItem, folder_path: tuple[str, ...],
+             fingerprint: str | None = None) -> tuple[UploadItem | None, str | None]:
     try:
-        return convert_item(item, folder_path), None
+        return convert_item(item, folder_path, fingerprint_=fingerprint), None
     except Exception as exc:  # noqa: BLE001 - a conversion bug is one item's failure, never the run's
         text = " ".join(str(exc).split())[:300]
         return None, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -83,12 +84,13 @@ class ConvertQueue:
         self.submitted = 0
         self._pending: deque[tuple[SourceItem, Any, Future | tuple[UploadItem | None, str | None]]] = deque()
 
-    def submit(self, item: SourceItem, folder_path: tuple[str, ...], tag: Any = None) -> None:
+    def submit(self, item: SourceItem, folder_path: tuple[str, ...], tag: Any = None,
+               fingerprint: str | None = None) -> None:
         self.submitted += 1
         if self.workers <= 1 or self.submitted <= self.warmup:
-            self._pending.append((item, tag, _convert(item, folder_path)))
+            self._pending.append((item, tag, _convert(item, folder_path, fingerprint)))
         else:
-            future = _shared_pool(self.workers).submit(_convert, item.materialize(), folder_path)
+            future = _shared_pool(self.workers).submit(_convert, item.materialize(), folder_path, fingerprint)
             self._pending.append((item, tag, future))
 
     @property

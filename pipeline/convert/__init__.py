@@ -58,13 +58,16 @@ def _is_photo(att: Attachment) -> bool:
 
 
 def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
-                 options: ConvertOptions | None = None) -> UploadItem:
-    """The UploadItem for one source item; per-property problems become warnings on it."""
+                 options: ConvertOptions | None = None, fingerprint_: str | None = None) -> UploadItem:
+    """The UploadItem for one source item; per-property problems become warnings on it.
+
+    fingerprint_ is the item's fingerprint when the caller has computed it already (the uploader has)."""
     options = options or ConvertOptions()
     item_class = props.message_class(item)
     kind = kind_of(item_class)
     path = tuple(folder_path) if folder_path is not None else tuple(item.folder_path)
-    upload = UploadItem(kind="message", item_class=item_class, folder_path=path, fingerprint=fingerprint(item),
+    upload = UploadItem(kind="message", item_class=item_class, folder_path=path,
+                        fingerprint=fingerprint_ or fingerprint(item),
                         subject=props.text(item, mapi.PR_SUBJECT) or "", source_node_id=item.node_id)
     upload.extended = preserved.standard(item)
     domain = options.x500_domain
