@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
+import queue
+import signal
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -43,36 +46,89 @@ def _row_target(target: Target | None, row: MappingRow) -> Target | None:
     return dataclasses.replace(target, impersonate=True)
 
 
+def _rebuild_one(row: MappingRow, args: argparse.Namespace, settings: Settings, target: Target | None,
+                 progress: Any, should_stop: Any) -> Summary:
+    """One mailbox, start to end; a crash becomes that mailbox's fatal summary, never the run's."""
+    with Journal(settings.journal_path) as journal:
+        try:
+            run = MailboxRun(_options(row, args), settings, _row_target(target, row), journal, progress, should_stop)
+            return run.run()
+        except Exception as exc:  # noqa: BLE001 - one mailbox's crash must not stop the others
+            log.exception("mailbox crashed", mailbox=row.mailbox)
+            return Summary(row.mailbox, str(row.ost), status="fatal", fatal=f"{type(exc).__name__}: {exc}")
+
+
+# -- in a mailbox worker process --------------------------------------------------------------------------
+_child: dict[str, Any] = {}
+
+
+def _init_child(stop: Any, events: Any, settings: Settings) -> None:
+    """Ctrl-C belongs to the parent, which tells the children through `stop`; logs go to the same file."""
+    from pipeline import logs
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logs.configure(settings.log_dir, "error")
+    _child.update(stop=stop, events=events)
+
+
+def _child_rebuild(row: MappingRow, args: argparse.Namespace, settings: Settings, target: Target | None) -> Summary:
+    events = _child["events"]
+    return _rebuild_one(row, args, settings, target, lambda event, data: events.put((event, data)),
+                        _child["stop"].is_set)
+
+
 def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Settings, target: Target | None,
              workers: int, progress: Any) -> list[Summary]:
-    """Rebuild every row with up to `workers` mailboxes at a time; Ctrl-C stops cleanly."""
-    stop = threading.Event()
-    results: dict[str, Summary] = {}
+    """Rebuild every row with up to `workers` mailboxes at a time; Ctrl-C stops cleanly.
 
-    def one(row: MappingRow) -> None:
-        row_target = _row_target(target, row)
-        with Journal(settings.journal_path) as journal:
-            try:
-                run = MailboxRun(_options(row, args), settings, row_target, journal, progress, stop.is_set)
-                results[row.mailbox] = run.run()
-            except Exception as exc:  # noqa: BLE001 - one mailbox's crash must not stop the others
-                summary = Summary(row.mailbox, str(row.ost), status="fatal", fatal=f"{type(exc).__name__}: {exc}")
-                log.exception("mailbox crashed", mailbox=row.mailbox)
-                results[row.mailbox] = summary
+    One mailbox runs in a thread of this process; several run in worker processes, because reading and
+    converting are CPU-bound Python and threads would share one core (measured: x1.2 at most with threads).
+    """
+    if workers <= 1 or len(rows) <= 1:
+        stop = threading.Event()
+        pool: Any = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbox")
+        futures = {pool.submit(_rebuild_one, row, args, settings, target, progress, stop.is_set): row
+                   for row in rows}
+        drain = None
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        stop, events = ctx.Event(), ctx.Queue()
+        # Each mailbox process converts in-process: the parallelism is across mailboxes.
+        child_settings = dataclasses.replace(settings, convert_workers=1)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_child,
+                                   initargs=(stop, events, child_settings))
+        futures = {pool.submit(_child_rebuild, row, args, child_settings, target): row for row in rows}
 
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="mailbox")
-    futures = [pool.submit(one, row) for row in rows]
+        def drain() -> None:
+            while True:
+                try:
+                    event, data = events.get_nowait()
+                except queue.Empty:
+                    return
+                progress(event, data)
     try:
-        while wait(futures, timeout=0.5).not_done:
-            pass
+        while wait(futures, timeout=0.2).not_done:
+            if drain:
+                drain()
     except KeyboardInterrupt:
         stop.set()
         print("\nrebuild: stopping: finishing the batches in flight (Ctrl-C again to abort at once)...",
               file=sys.stderr)
+        while wait(futures, timeout=0.2).not_done:
+            if drain:
+                drain()
     pool.shutdown(wait=True, cancel_futures=True)
-    ordered = []
-    for row in rows:
-        ordered.append(results.get(row.mailbox) or Summary(row.mailbox, str(row.ost), status="interrupted"))
+    if drain:
+        drain()
+    results: dict[str, Summary] = {}
+    for future, row in futures.items():
+        try:
+            results[row.mailbox] = future.result()
+        except Exception as exc:  # noqa: BLE001 - a worker process that died takes only its mailbox
+            results[row.mailbox] = Summary(row.mailbox, str(row.ost), status="fatal",
+                                           fatal=f"worker process: {type(exc).__name__}: {exc}")
+    ordered = [results.get(row.mailbox) or Summary(row.mailbox, str(row.ost), status="interrupted")
+               for row in rows]
     if stop.is_set():
         print("rebuild: interrupted; the journal is consistent. Run the same command again to resume.",
               file=sys.stderr)

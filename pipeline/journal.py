@@ -145,7 +145,7 @@ class Journal:
         if not rows:
             return
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlock between writers
             try:
                 self._db.executemany(
                     "INSERT INTO items (mailbox, folder, fingerprint, source, node_id, item_class, state, server_id,"

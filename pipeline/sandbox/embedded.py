@@ -192,8 +192,11 @@ def _start_process(
             "--max-request-bytes",
             str(limits.max_request_bytes),
         ]
+    # A session of its own: the terminal's Ctrl-C is meant for `rebuild`, which lets the batches in flight
+    # finish against this server; the server ends when its stdin closes or its parent dies.
     process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=str(REPO_ROOT), env=env
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=str(REPO_ROOT), env=env,
+        start_new_session=True,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT

@@ -106,3 +106,34 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path, sandbox):
     summary = json.loads(rerun.stdout)
     assert summary["uploaded"] + summary["present"] == 300
     assert len(server_items(data)) == 300
+
+
+def test_terminal_ctrl_c_on_a_map_run_with_the_embedded_sandbox(tmp_path: Path):
+    """Ctrl-C in a terminal reaches the whole process group: mailbox workers and the embedded sandbox must
+    let the batches in flight finish, and the rerun must complete both mailboxes."""
+    spec = {"store": {"name": "group", "seed": 4}, "folders": [{"name": "Inbox", "role": "inbox"}],
+            "bulk": [{"count": 400, "size_min": 500, "size_max": 2000, "folders": 2, "seed": 6, "parent": "Inbox"}]}
+    ost = fixtures.cached(spec, format="ost")
+    mapping = tmp_path / "users.csv"
+    mapping.write_text(f"ost,mailbox\n{ost},erin@corp.example\n{tmp_path / 'copy.ost'},finn@corp.example\n")
+    (tmp_path / "copy.ost").write_bytes(ost.read_bytes())
+    state = tmp_path / "state"
+    (state / "sandbox").mkdir(parents=True)
+    slow = {"rules": [{"kind": "delay", "seconds": 0.05, "operations": ["CreateItem"]}]}
+    (state / "sandbox" / "faults.json").write_text(json.dumps(slow))  # the embedded sandbox reads it at start
+    command = [sys.executable, "-m", "pipeline", "--map", str(mapping), "--workers", "2", "--state", str(state),
+               "--batch-items", "2"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    time.sleep(4)
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, out + err
+    assert "Run the same command again to resume" in err
+    assert "Traceback" not in err, err
+    (state / "sandbox" / "faults.json").write_text("{}")
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    verify = subprocess.run([sys.executable, "-m", "pipeline", "verify", "--map", str(mapping), "--state", str(state)],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
