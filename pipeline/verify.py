@@ -17,7 +17,8 @@ from pipeline.target.connect import Target, open_account
 from pipeline.target.errors import MailboxFatalError, describe
 from pipeline.target.folders import FolderMirror, skip_reason
 from pipeline.target.occurrences import PENDING
-from pipeline.target.properties import FINGERPRINT_FIELD, register_fingerprint
+from pipeline.target.properties import register_fingerprint
+from pipeline.target.upload import stamped_fingerprints
 
 
 @dataclass
@@ -80,15 +81,10 @@ def verify_mailbox(options: RunOptions, target: Target, include_sync_issues: boo
                         wanted[fingerprint(entry)] += 1
                 server_folder = mirror.ensure(folder)
                 have: Counter[str] = Counter()
-                if server_folder is not None:
-                    query = server_folder.all().only(FINGERPRINT_FIELD)
-                    query.page_size = 1000
-                    for value in query.values_list(FINGERPRINT_FIELD, flat=True):
-                        if value and value.endswith(PENDING):
-                            result.pending += 1
-                            value = value.removesuffix(PENDING)
-                        if value:
-                            have[value] += 1
+                for value in stamped_fingerprints(server_folder) if server_folder is not None else ():
+                    if value.endswith(PENDING):
+                        result.pending += 1
+                    have[value.removesuffix(PENDING)] += 1
                 if not wanted and not have:
                     continue
                 result.folders.append(FolderCheck(

@@ -116,6 +116,27 @@ def _ews_time(value: dt.datetime) -> EWSDateTime:
     return EWSDateTime.from_datetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
 
 
+def _reach(master: CalendarItem, upload: UploadItem, original: dt.datetime, what: str,
+           warnings: list[str]) -> CalendarItem | None:
+    """The occurrence that originally started at `original`, fetched; None (with a warning unless it is
+    simply deleted already, by an earlier run) when it cannot be had."""
+    index = instance_index(upload, original)
+    if index is None:
+        warnings.append(f"{what} occurrence {original:%Y-%m-%d} is not in the series pattern")
+        return None
+    occurrence = master.occurrence(index)
+    try:
+        occurrence.refresh()
+    except (ErrorCalendarOccurrenceIsDeletedFromRecurrence, ErrorItemNotFound):
+        if what != "deleted":
+            warnings.append(f"{what} occurrence {original:%Y-%m-%d} is deleted on the server")
+        return None
+    except ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange:
+        warnings.append(f"{what} occurrence {original:%Y-%m-%d} is outside the series on the server")
+        return None
+    return occurrence
+
+
 def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadItem) -> list[str]:
     """Delete and modify the master's occurrences as the source says; returns warnings (never raises for
     an occurrence that is already in the wanted state, so a rerun can apply the same list again)."""
@@ -123,30 +144,12 @@ def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadIt
     master = CalendarItem(account=account, folder=folder, id=server_id)
     warnings: list[str] = []
     for original in recurrence.get("deleted_occurrences") or []:
-        index = instance_index(upload, original)
-        if index is None:
-            warnings.append(f"deleted occurrence {original:%Y-%m-%d} is not in the series pattern")
-            continue
-        occurrence = master.occurrence(index)
-        try:
-            occurrence.refresh()
-        except (ErrorCalendarOccurrenceIsDeletedFromRecurrence, ErrorItemNotFound):
-            continue  # deleted by an earlier run
-        except ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange:
-            warnings.append(f"deleted occurrence {original:%Y-%m-%d} is outside the series on the server")
-            continue
-        occurrence.delete(send_meeting_cancellations=SEND_TO_NONE)
+        occurrence = _reach(master, upload, original, "deleted", warnings)
+        if occurrence is not None:
+            occurrence.delete(send_meeting_cancellations=SEND_TO_NONE)
     for change in recurrence.get("modified_occurrences") or []:
-        index = instance_index(upload, change["original_start"])
-        if index is None:
-            warnings.append(f"modified occurrence {change['original_start']:%Y-%m-%d} is not in the series pattern")
-            continue
-        occurrence = master.occurrence(index)
-        try:
-            occurrence.refresh()
-        except (ErrorCalendarOccurrenceIsDeletedFromRecurrence, ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange,
-                ErrorItemNotFound):
-            warnings.append(f"modified occurrence {change['original_start']:%Y-%m-%d} cannot be reached")
+        occurrence = _reach(master, upload, change["original_start"], "modified", warnings)
+        if occurrence is None:
             continue
         fields = ["start", "end"]
         occurrence.start = _ews_time(change["start"])

@@ -42,6 +42,13 @@ class UploadStats:
     in_doubt_found: int = 0  # items a retry found already stored (the server committed, we never heard)
 
 
+def stamped_fingerprints(folder: Any) -> list[str]:
+    """The fingerprints stamped on the folder's items, one per item (FindItem pages of that property only)."""
+    query = folder.all().only(FINGERPRINT_FIELD)
+    query.page_size = FINGERPRINT_PAGE
+    return [v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v]
+
+
 class Uploader:
     """Sends batches into one folder at a time and reports an Outcome per item through on_outcomes."""
 
@@ -57,12 +64,7 @@ class Uploader:
     # -- reading back -----------------------------------------------------------------------------
     def server_fingerprints(self, folder: Any) -> set[str]:
         """Every fingerprint stamped in the folder, paged, that property only."""
-        def read() -> set[str]:
-            query = folder.all().only(FINGERPRINT_FIELD)
-            query.page_size = FINGERPRINT_PAGE
-            return {v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v}
-
-        return retry.call(read, self.policy, self.sleep)
+        return retry.call(lambda: set(stamped_fingerprints(folder)), self.policy, self.sleep)
 
     def present_among(self, folder: Any, fingerprints: list[str]) -> set[str]:
         """Which of these fingerprints the folder already holds (one restricted FindItem)."""
