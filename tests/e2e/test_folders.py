@@ -1,0 +1,61 @@
+"""The folder recreator against the sandbox: reruns create nothing twice, and a name already taken by a
+folder of another class is resolved by the documented rule ('Name (kind)' beside it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from exchangelib import DELEGATE, NTLM, Account, Configuration, Credentials, FailFast, Folder
+
+import fixtures
+from pipeline.sandbox.embedded import start
+from pipeline.sandbox.store import SandboxStore
+from tests.conftest import run_cli
+
+USER, PASSWORD = "gina@corp.example", "folders-pw"
+SPEC = {"store": {"name": "folders", "seed": 9}, "folders": [
+    {"name": "Inbox", "role": "inbox"},
+    {"name": "Projekte", "items": [{"kind": "mail", "subject": "Plan", "body": "plan"}],
+     "folders": [{"name": "Alt", "items": [{"kind": "mail", "subject": "Old plan", "body": "old"}]}]},
+]}
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path):
+    data = tmp_path / "data"
+    store = SandboxStore(data)
+    store.add_account(USER, PASSWORD)  # the user's own account: no impersonation
+    store.add_mailbox(USER)
+    store.close()
+    with start(data) as handle:
+        yield handle, data
+
+
+def tree(data: Path) -> dict[str, tuple[str, int]]:
+    store = SandboxStore(data)
+    try:
+        return {"/".join(f["path"]): (f["folder_class"], f["item_count"]) for f in store.folder_tree(USER)}
+    finally:
+        store.close()
+
+
+def test_class_conflict_gets_a_sibling_and_reruns_reuse_it(tmp_path: Path, sandbox):
+    handle, data = sandbox
+    account = Account(USER, config=Configuration(service_endpoint=handle.url, credentials=Credentials(USER, PASSWORD),
+                                                 auth_type=NTLM, retry_policy=FailFast()),
+                      autodiscover=False, access_type=DELEGATE)
+    Folder(parent=account.msg_folder_root, name="projekte", folder_class="IPF.Appointment").save()
+    ost = fixtures.cached(SPEC, format="ost")
+    args = ("run", "--ost", str(ost), "--mailbox", USER, "--server", handle.url, "--username", USER,
+            "--state", str(tmp_path / "state"), "--log-level", "warning")
+    first = run_cli(*args, env={"REBUILD_PASSWORD": PASSWORD})
+    assert first.returncode == 0, first.stdout + first.stderr
+    folders = tree(data)
+    assert folders["projekte"] == ("IPF.Appointment", 0), "the user's calendar folder is left alone"
+    assert folders["Projekte (mail)"] == ("IPF.Note", 1)
+    assert folders["Projekte (mail)/Alt"] == ("IPF.Note", 1)
+    (tmp_path / "state" / "journal.sqlite").unlink()
+    again = run_cli(*args, env={"REBUILD_PASSWORD": PASSWORD})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert tree(data) == folders, "a rerun without journal creates no folder and no item twice"
