@@ -15,6 +15,7 @@ import pytest
 import fixtures
 from pipeline.inspect import build_report
 from pipeline.model import SourceError
+from pipeline.sandbox.store import SandboxStore
 from pipeline.source import open_source
 from tests.conftest import run_cli
 
@@ -88,3 +89,29 @@ def test_truncated_fixture_exits_2_with_one_line(tmp_path: Path):
     result = run_cli("inspect", "--ost", str(cut))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "truncated" in result.stderr and str(cut) in result.stderr
+
+
+def test_orphans_are_counted_and_recover_offers_them(tmp_path: Path):
+    spec = {"store": {"name": "orphans", "seed": 5},
+            "folders": [{"name": "Inbox", "role": "inbox", "items": [{"subject": "kept", "body": "k"}]}],
+            "orphans": [{"subject": f"Lost {i}", "body": "recovered"} for i in range(3)]}
+    ost = fixtures.cached(spec, format="ost")
+    plain = build_report(ost)
+    assert plain["orphan_items"] == 3 and plain["recovered"] is None
+    recovered = json.loads(run_cli("inspect", "--ost", str(ost), "--recover", "--json").stdout)
+    assert recovered["recovered"] == {"items": 3, "classes": {"IPM.Note": 3}}
+
+    state = tmp_path / "state"
+    without = run_cli("--ost", str(ost), "--mailbox", "orphans@sandbox.local", "--state", str(state), "--json")
+    assert without.returncode == 0, without.stderr
+    assert json.loads(without.stdout)["uploaded"] == 1
+    with_recover = run_cli("--ost", str(ost), "--mailbox", "orphans@sandbox.local", "--state", str(state),
+                           "--recover", "--json")
+    assert with_recover.returncode == 0, with_recover.stderr
+    assert json.loads(with_recover.stdout)["uploaded"] == 3
+    store = SandboxStore(state / "sandbox")
+    try:
+        subjects = sorted(i["subject"] for i in store.items("orphans@sandbox.local", ("Recovered items",)))
+    finally:
+        store.close()
+    assert subjects == ["Lost 0", "Lost 1", "Lost 2"]
