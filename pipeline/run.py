@@ -28,7 +28,8 @@ from pipeline.target.errors import MailboxFatalError, describe
 from pipeline.target.folders import FolderMirror, skip_reason
 from pipeline.target.properties import FINGERPRINT_FIELD
 from pipeline.target.retry import RetryPolicy
-from pipeline.target.upload import Batcher, Outcome, Uploader
+from pipeline.target.sender import Sender
+from pipeline.target.upload import Batcher, Outcome
 from pipeline.workers import Converted, ConvertQueue, default_workers
 
 log = structlog.get_logger(__name__)
@@ -125,6 +126,7 @@ class MailboxRun:
         self._account: Any = None
         self._ews_folder: Any = None
         self._known: set[str] = set()
+        self._sender: Sender | None = None
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -204,7 +206,8 @@ class MailboxRun:
                     account = self._account = open_account(self.target, opts.mailbox)
                     retry.call(lambda: account.msg_folder_root, self.policy)  # the first request proves access
                     mirror = FolderMirror(account, opts.target_root)
-                    uploader = Uploader(account, self._record, self.policy)
+                    uploader = self._sender = Sender(account, self.policy, self._record,
+                                                     self.settings.requests_in_flight)
                 folder_skips: Counter[str] = Counter()
                 folders = source.folders()
                 total = sum(f.item_count for f in folders if not self._folder_skip(f))
@@ -244,12 +247,14 @@ class MailboxRun:
             self.summary.fatal = str(exc)
             log.error("mailbox stopped", mailbox=opts.mailbox, reason=str(exc))
         finally:
+            if self._sender is not None:
+                self._sender.close()
             self.summary.elapsed = round(time.monotonic() - started, 3)
             if run_id:
                 self.journal.finish_run(run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str))
         return self.summary
 
-    def _accept(self, converted: Converted, batcher: Batcher, uploader: Uploader | None, ews_folder: Any) -> None:
+    def _accept(self, converted: Converted, batcher: Batcher, uploader: Sender | None, ews_folder: Any) -> None:
         """A converted item joins the batch (sent when full); a conversion failure is recorded."""
         entry, upload = converted.item, converted.upload
         if upload is None:
@@ -292,7 +297,7 @@ class MailboxRun:
         return None
 
     def _do_folder(self, folder: SourceFolder, entries: Any, mirror: FolderMirror | None,
-                   uploader: Uploader | None) -> None:
+                   uploader: Sender | None) -> None:
         opts = self.options
         path = folder.path_str
         self._folder_incomplete = False
@@ -316,6 +321,8 @@ class MailboxRun:
             if self.should_stop():
                 if present:
                     self._record(present)
+                if uploader is not None:
+                    uploader.wait()  # the requests in flight finish and are journaled
                 raise Interrupted()  # converted but unsent items are simply redone by the rerun
             if isinstance(entry, SourceError):
                 self.summary.found += 1
@@ -348,8 +355,10 @@ class MailboxRun:
             self._accept(converted, batcher, uploader, ews_folder)
         if present:
             self._record(present)
-        if uploader is not None and batcher.items:
-            uploader.send(ews_folder, batcher.take())
+        if uploader is not None:
+            if batcher.items:
+                uploader.send(ews_folder, batcher.take())
+            uploader.wait()
         if whole and not opts.dry_run and not self._folder_incomplete and folder is not RECOVERED_FOLDER:
             self.journal.set_folder(opts.mailbox, path, self.source_id, count,
                                     done=count == folder.item_count,

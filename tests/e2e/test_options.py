@@ -85,7 +85,7 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path, sandbox):
     spec = {"store": {"name": "sigint", "seed": 2}, "folders": [{"name": "Inbox", "role": "inbox"}],
             "bulk": [{"count": 300, "size_min": 500, "size_max": 2000, "folders": 2, "seed": 3, "parent": "Inbox"}]}
     ost = fixtures.cached(spec, format="ost")
-    handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.05, "operations": ["CreateItem"]}]})
+    handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.15, "operations": ["CreateItem"]}]})
     state = tmp_path / "s"
     env = {**os.environ, "REBUILD_PASSWORD": PASSWORD}
     process = subprocess.Popen(
@@ -119,7 +119,7 @@ def test_terminal_ctrl_c_on_a_map_run_with_the_embedded_sandbox(tmp_path: Path):
     (tmp_path / "copy.ost").write_bytes(ost.read_bytes())
     state = tmp_path / "state"
     (state / "sandbox").mkdir(parents=True)
-    slow = {"rules": [{"kind": "delay", "seconds": 0.05, "operations": ["CreateItem"]}]}
+    slow = {"rules": [{"kind": "delay", "seconds": 0.1, "operations": ["CreateItem"]}]}
     (state / "sandbox" / "faults.json").write_text(json.dumps(slow))  # the embedded sandbox reads it at start
     command = [sys.executable, "-m", "pipeline", "--map", str(mapping), "--workers", "2", "--state", str(state),
                "--batch-items", "2"]
