@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exchangelib import Account
-from exchangelib.errors import ErrorFolderExists
+from exchangelib.errors import ErrorFolderExists, ErrorFolderNotFound
 from exchangelib.folders import SHALLOW, Folder, FolderCollection
 from exchangelib.folders.known_folders import WellknownFolder
 
@@ -146,7 +146,10 @@ class FolderMirror:
         cls = self._distinguished.get(role.value)
         if cls is None:
             return None
-        return self.account.root.get_default_folder(cls)
+        try:
+            return self.account.root.get_default_folder(cls)
+        except ErrorFolderNotFound:
+            return None  # this server has no such well-known folder: the folder is created by name
 
     # -- the mapping ------------------------------------------------------------------------------
     def ensure(self, folder: SourceFolder) -> Any:
