@@ -231,7 +231,7 @@ class PffSource:
                 message = handle.get_sub_message(index)
                 node_id = message.identifier
                 yield read(message)
-            except (OSError, ValueError, struct.error, UnicodeError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
                 yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
 
     def items(self, folder: SourceFolder, start: int = 0, stop: int | None = None) -> Iterator[SourceItem | SourceError]:
@@ -266,7 +266,7 @@ class PffSource:
                 source = self.read_message(item, path)
                 source.recovered = True
                 yield source
-            except (OSError, ValueError, struct.error, UnicodeError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
                 yield SourceError(path, node_id, "recovered", _one_line(exc))
 
     def read_message(self, message: Any, folder_path: tuple[str, ...], depth: int = 0) -> SourceItem:
