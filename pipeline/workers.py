@@ -90,7 +90,12 @@ class ConvertQueue:
         if self.workers <= 1 or self.submitted <= self.warmup:
             self._pending.append((item, tag, _convert(item, folder_path, fingerprint)))
         else:
-            future = _shared_pool(self.workers).submit(_convert, item.materialize(), folder_path, fingerprint)
+            try:
+                materialized = item.materialize()
+            except Exception as exc:  # noqa: BLE001 - an unreadable attachment fails its item only
+                self._pending.append((item, tag, (None, f"reading attachments: {type(exc).__name__}: {exc}")))
+                return
+            future = _shared_pool(self.workers).submit(_convert, materialized, folder_path, fingerprint)
             self._pending.append((item, tag, future))
 
     @property
