@@ -115,3 +115,19 @@ def test_orphans_are_counted_and_recover_offers_them(tmp_path: Path):
     finally:
         store.close()
     assert subjects == ["Lost 0", "Lost 1", "Lost 2"]
+
+
+def test_rebuild_of_a_damaged_ost_reports_the_bad_item_and_uploads_the_rest(tmp_path: Path):
+    path, manifest = fixtures.cached_build("small", format="ost")
+    damaged = tmp_path / "damaged.ost"
+    shutil.copy(path, damaged)
+    victim = next(i for i in manifest.items if i.subject.startswith("Plain hello"))
+    fixtures.corrupt_item(damaged, victim.nid)
+    state = tmp_path / "state"
+    result = run_cli("--ost", str(damaged), "--mailbox", "damaged@sandbox.local", "--state", str(state), "--json")
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["failed_total"] == 1 and summary["source_errors"] == 1
+    (failure,) = summary["failures"]
+    assert failure["folder"] == "Posteingang" and failure["reason"].startswith("unreadable item")
+    assert summary["uploaded"] == summary["found"] - 1 - sum(summary["skipped"].values())
