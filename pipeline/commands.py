@@ -34,8 +34,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="put everything under one new folder (e.g. 'Recovered 2026-11-24') instead of merging")
     p.add_argument("--dry-run", action="store_true", help="plan and count, write nothing to the server")
     p.add_argument("--only", action="append", default=[], metavar="FOLDER",
-                   help="only this folder path and its subfolders (repeatable), e.g. 'Inbox/Projects'")
-    p.add_argument("--exclude", action="append", default=[], metavar="FOLDER", help="skip this folder and below")
+                   help="only this folder path and its subfolders (repeatable), e.g. 'Inbox/Projects' or "
+                        "'role:inbox'")
+    p.add_argument("--exclude", action="append", default=[], metavar="FOLDER",
+                   help="skip this folder and below (a path, or a role such as 'role:deleteditems')")
     p.add_argument("--since", metavar="DATE", help="only items delivered or sent on or after DATE (ISO 8601)")
     p.add_argument("--recover", action="store_true", help="also upload libpff's recovered orphan items")
     p.add_argument("--include-sync-issues", action="store_true",

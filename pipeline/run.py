@@ -127,6 +127,8 @@ class MailboxRun:
         self._ews_folder: Any = None
         self._known: set[str] = set()
         self._sender: Sender | None = None
+        self._only: tuple[str, ...] | None = options.only or None
+        self._exclude: tuple[str, ...] = options.exclude
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -210,6 +212,7 @@ class MailboxRun:
                                                      self.settings.requests_in_flight)
                 folder_skips: Counter[str] = Counter()
                 folders = source.folders()
+                self._resolve_roles(folders)
                 total = sum(f.item_count for f in folders if not self._folder_skip(f))
                 self.progress("start", {"mailbox": opts.mailbox, "total": total})
                 for folder in folders:
@@ -290,11 +293,31 @@ class MailboxRun:
             return reason
         if folder.role is FolderRole.IPM_SUBTREE or not folder.path:
             return None if folder.item_count else "empty subtree root"
-        if self.options.only and not _matches(folder.path, self.options.only):
+        if self._only is not None and not _matches(folder.path, self._only):
             return "not in --only"
-        if self.options.exclude and _matches(folder.path, self.options.exclude):
+        if self._exclude and _matches(folder.path, self._exclude):
             return "in --exclude"
         return None
+
+    def _resolve_roles(self, folders: list[SourceFolder]) -> None:
+        """--only/--exclude take folder paths or 'role:NAME' (role:deleteditems), which names a folder by its
+        role whatever the OST's language calls it."""
+        by_role = {f.role.value: "/".join(f.path) for f in folders if not f.outside_ipm and f.path}
+
+        def resolve(patterns: tuple[str, ...]) -> tuple[str, ...]:
+            out = []
+            for pattern in patterns:
+                if pattern.lower().startswith("role:"):
+                    role = pattern[5:].strip().lower()
+                    if role in by_role:
+                        out.append(by_role[role])
+                else:
+                    out.append(pattern)
+            return tuple(out)
+
+        # An --only whose roles this OST lacks matches nothing (an empty tuple), not everything (None).
+        self._only = resolve(self.options.only) if self.options.only else None
+        self._exclude = resolve(self.options.exclude)
 
     def _do_folder(self, folder: SourceFolder, entries: Any, mirror: FolderMirror | None,
                    uploader: Sender | None) -> None:

@@ -65,6 +65,14 @@ def test_only_and_exclude(tmp_path: Path, sandbox, small_ost: Path):
     assert folders == {("Inbox",)}
 
 
+def test_only_and_exclude_by_role_whatever_the_language(tmp_path: Path, sandbox, small_ost: Path):
+    handle, data = sandbox
+    result = run(handle, tmp_path / "s", small_ost, "--only", "role:inbox", "--only", "role:calendar",
+                 "--exclude", "Posteingang/Sub")
+    assert result.returncode == 0, result.stderr
+    assert {item["folder_path"] for item in server_items(data)} == {("Inbox",), ("Calendar",)}
+
+
 def test_since_skips_older_items(tmp_path: Path, sandbox):
     handle, data = sandbox
     spec = {"store": {"name": "since", "seed": 1}, "folders": [{"name": "Inbox", "role": "inbox", "items": [
