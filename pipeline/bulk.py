@@ -91,6 +91,7 @@ def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Setting
                    for row in rows}
         drain = None
     else:
+        Journal(settings.journal_path).close()  # schema and WAL mode set up once, before the workers start
         ctx = multiprocessing.get_context("spawn")
         stop, events = ctx.Event(), ctx.Queue()
         # Each mailbox process converts in-process: the parallelism is across mailboxes.
