@@ -5,10 +5,13 @@ Tests that need ../shared/samples skip with a message naming the missing folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,3 +41,34 @@ def small_ost() -> Path:
     import fixtures
 
     return fixtures.cached("small", format="ost")
+
+
+@contextlib.contextmanager
+def own_sandbox(data: Path, accounts: dict[str, tuple[str, bool]], mailboxes: list[str],
+                **start_options: Any) -> Iterator[tuple[Any, Path]]:
+    """A sandbox server of the test's own (not the CLI's embedded one), as a real Exchange would be:
+    accounts are {username: (password, impersonation right)}; yields (handle, data folder)."""
+    from pipeline.sandbox.embedded import start
+    from pipeline.sandbox.store import SandboxStore
+
+    store = SandboxStore(data)
+    try:
+        for username, (password, impersonation) in accounts.items():
+            store.add_account(username, password, impersonation=impersonation)
+        for address in mailboxes:
+            store.add_mailbox(address)
+    finally:
+        store.close()
+    with start(data, **start_options) as handle:
+        yield handle, data
+
+
+def sandbox_items(data: Path, mailbox: str, path: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """What the sandbox holds for a mailbox (read straight from its store, for assertions)."""
+    from pipeline.sandbox.store import SandboxStore
+
+    store = SandboxStore(data)
+    try:
+        return store.items(mailbox, path)
+    finally:
+        store.close()

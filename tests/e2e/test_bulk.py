@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from pipeline.sandbox.embedded import start
 from pipeline.sandbox.limits import Limits
-from pipeline.sandbox.store import SandboxStore
-from tests.conftest import run_cli
+from tests.conftest import own_sandbox, run_cli, sandbox_items
 
 SERVICE, PASSWORD = "svc-rebuild", "bulk-tests-pw"
 USERS = ("alice@corp.example", "bob@corp.example", "carol@corp.example")
@@ -57,14 +55,9 @@ def users(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sandbox(tmp_path: Path):
-    data = tmp_path / "sandbox-data"
-    store = SandboxStore(data)
-    store.add_account(SERVICE, PASSWORD, impersonation=True)
-    for address in USERS:
-        store.add_mailbox(address)
-    store.close()
-    with start(data, limits=Limits(max_item_bytes=200_000)) as handle:
-        yield handle, data
+    with own_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)}, list(USERS),
+                     limits=Limits(max_item_bytes=200_000)) as running:
+        yield running
 
 
 def cli(handle, state: Path, *args: str):
@@ -73,11 +66,7 @@ def cli(handle, state: Path, *args: str):
 
 
 def items_in(data: Path, address: str) -> int:
-    store = SandboxStore(data)
-    try:
-        return len(store.items(address))
-    finally:
-        store.close()
+    return len(sandbox_items(data, address))
 
 
 def test_three_users_then_verify(tmp_path: Path, sandbox, users: Path):

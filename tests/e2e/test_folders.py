@@ -9,9 +9,8 @@ import pytest
 from exchangelib import DELEGATE, NTLM, Account, Configuration, Credentials, FailFast, Folder
 
 import fixtures
-from pipeline.sandbox.embedded import start
 from pipeline.sandbox.store import SandboxStore
-from tests.conftest import run_cli
+from tests.conftest import own_sandbox, run_cli
 
 USER, PASSWORD = "gina@corp.example", "folders-pw"
 SPEC = {"store": {"name": "folders", "seed": 9}, "folders": [
@@ -23,13 +22,9 @@ SPEC = {"store": {"name": "folders", "seed": 9}, "folders": [
 
 @pytest.fixture
 def sandbox(tmp_path: Path):
-    data = tmp_path / "data"
-    store = SandboxStore(data)
-    store.add_account(USER, PASSWORD)  # the user's own account: no impersonation
-    store.add_mailbox(USER)
-    store.close()
-    with start(data) as handle:
-        yield handle, data
+    # The user's own account: no impersonation.
+    with own_sandbox(tmp_path / "data", {USER: (PASSWORD, False)}, [USER]) as running:
+        yield running
 
 
 def tree(data: Path) -> dict[str, tuple[str, int]]:

@@ -18,11 +18,9 @@ from pathlib import Path
 import fixtures
 from pipeline.convert.fingerprint import fingerprint
 from pipeline.model import SourceItem
-from pipeline.sandbox.embedded import start
-from pipeline.sandbox.store import SandboxStore
 from pipeline.source import open_source
 from pipeline.target.folders import skip_reason
-from tests.conftest import REPO
+from tests.conftest import REPO, own_sandbox, sandbox_items
 
 TRIALS = 20  # runs killed in the middle of their work
 MAX_RUNS = 40  # runs started at most (one that finishes before its kill time does not count)
@@ -63,15 +61,10 @@ def rebuild_process(handle, state: Path, ost: Path) -> subprocess.Popen:
 
 def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path):
     ost = fixtures.cached(SPEC, format="ost")
-    data = tmp_path / "sandbox"
-    store = SandboxStore(data)
-    store.add_account(SERVICE, PASSWORD, impersonation=True)
-    store.add_mailbox(MAILBOX)
-    store.close()
     rng = random.Random(2026)
     state = tmp_path / "state"
     killed = 0
-    with start(data, faults=FAULTS) as handle:
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX], faults=FAULTS) as (handle, data):
         for _run in range(MAX_RUNS):
             if killed == TRIALS:
                 break
@@ -94,11 +87,7 @@ def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path):
     assert injected["commit_then_drop"] > 0 and injected["throttle"] > 0, stats
     assert stats["schema_violations"] == 0
 
-    store = SandboxStore(data)
-    try:
-        on_server = Counter(item["extended_properties"].get(FP_KEY) for item in store.items(MAILBOX))
-    finally:
-        store.close()
+    on_server = Counter(item["extended_properties"].get(FP_KEY) for item in sandbox_items(data, MAILBOX))
     wanted = expected_fingerprints(ost)
     duplicates = {fp: n for fp, n in on_server.items() if n > 1}
     assert not duplicates, f"{len(duplicates)} items stored more than once"

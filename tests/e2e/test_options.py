@@ -16,22 +16,15 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from pipeline.sandbox.embedded import start
-from pipeline.sandbox.store import SandboxStore
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, own_sandbox, run_cli, sandbox_items
 
 SERVICE, PASSWORD, MAILBOX = "svc-rebuild", "options-pw", "dana@corp.example"
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path):
-    data = tmp_path / "sandbox-data"
-    store = SandboxStore(data)
-    store.add_account(SERVICE, PASSWORD, impersonation=True)
-    store.add_mailbox(MAILBOX)
-    store.close()
-    with start(data) as handle:
-        yield handle, data
+    with own_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as running:
+        yield running
 
 
 def run(handle, state: Path, ost: Path, *args: str):
@@ -41,11 +34,7 @@ def run(handle, state: Path, ost: Path, *args: str):
 
 
 def server_items(data: Path) -> list[dict]:
-    store = SandboxStore(data)
-    try:
-        return store.items(MAILBOX)
-    finally:
-        store.close()
+    return sandbox_items(data, MAILBOX)
 
 
 def test_dry_run_writes_nothing(tmp_path: Path, sandbox, small_ost: Path):

@@ -14,26 +14,19 @@ from pathlib import Path
 import pytest
 
 from pipeline.model import FolderRole
-from pipeline.sandbox.embedded import start
 from pipeline.sandbox.store import SandboxStore
 from pipeline.source import open_source
-from tests.conftest import run_cli
+from tests.conftest import own_sandbox, run_cli, sandbox_items
 
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
+FP_KEY = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path):
-    """A sandbox server of its own (not the CLI's embedded one), as a real Exchange would be."""
-    data = tmp_path / "sandbox-data"
-    store = SandboxStore(data)
-    store.add_account(SERVICE, PASSWORD, impersonation=True)
-    for address in ("alice@corp.example", "bob@corp.example"):
-        store.add_mailbox(address)
-    store.close()
-    handle = start(data)
-    yield handle, data
-    handle.stop()
+    with own_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)},
+                     ["alice@corp.example", "bob@corp.example"]) as running:
+        yield running
 
 
 def rebuild(handle, state: Path, *args: str, timeout: float = 300):
@@ -42,12 +35,7 @@ def rebuild(handle, state: Path, *args: str, timeout: float = 300):
 
 
 def fingerprints(data: Path, mailbox: str) -> Counter:
-    store = SandboxStore(data)
-    try:
-        return Counter(i["extended_properties"].get(
-            "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint") for i in store.items(mailbox))
-    finally:
-        store.close()
+    return Counter(i["extended_properties"].get(FP_KEY) for i in sandbox_items(data, mailbox))
 
 
 def server_counts(data: Path, mailbox: str) -> dict[str, int]:
