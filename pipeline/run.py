@@ -26,6 +26,7 @@ from pipeline.target import occurrences, retry
 from pipeline.target.connect import Target, open_account
 from pipeline.target.errors import MailboxFatalError, describe
 from pipeline.target.folders import FolderMirror, skip_reason
+from pipeline.target.items import unsupported_fields
 from pipeline.target.properties import FINGERPRINT_FIELD
 from pipeline.target.retry import RetryPolicy
 from pipeline.target.sender import Sender
@@ -265,6 +266,9 @@ class MailboxRun:
                        f"conversion: {converted.error}", entry.node_id)
             return
         upload.fingerprint = converted.tag
+        missing = unsupported_fields(upload)
+        if missing:
+            upload.warnings.append(f"fields EWS cannot take for a {upload.kind}: {', '.join(missing)}")
         self._note_warnings(upload)
         if self.options.dry_run or uploader is None:
             self.summary.skipped["dry run: would upload"] += 1

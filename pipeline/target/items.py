@@ -42,6 +42,7 @@ from exchangelib.recurrence import (
 )
 
 from pipeline.model import UploadItem
+from pipeline.target.classed import ClassedMessage
 from pipeline.target.properties import FINGERPRINT_FIELD, ews_value, register
 
 ITEM_TYPES: dict[str, type] = {
@@ -165,9 +166,38 @@ def _localize(kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
             kwargs[name] = value.astimezone(zone)
 
 
+#: Fields convert/ describes that build_item carries some other way (or that only describe another one).
+_CARRIED_OTHERWISE = {"body_type", "attachments", "start_timezone", "end_timezone", "timezone_description",
+                      "photo"}
+
+
+def _item_type(upload: UploadItem) -> type:
+    cls = ITEM_TYPES.get(upload.kind, Message)
+    if cls is Message and upload.fields.get("item_class"):
+        return ClassedMessage
+    return cls
+
+
+def unsupported_fields(upload: UploadItem) -> list[str]:
+    """Fields with a value that the EWS item type cannot take: reported, never dropped in silence.
+
+    A calendar item's is_meeting is carried by its attendees, a journal entry's start and end by its
+    PSETID_Log extended properties, and a list's file_as equal to its name by the name."""
+    cls = _item_type(upload)
+    known = {f.name for f in cls.FIELDS if not f.is_read_only}
+    fields = upload.fields
+    carried = set(_CARRIED_OTHERWISE) | {"is_meeting"}
+    if fields.get("file_as") == fields.get("display_name"):
+        carried.add("file_as")
+    if upload.kind == "journal":
+        carried |= {"start", "end"}
+    return sorted(name for name, value in fields.items()
+                  if name not in known and name not in carried and value not in (None, False, "", [], {}))
+
+
 def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
     """The exchangelib item to create for one UploadItem, fingerprint and preserved state stamped on."""
-    cls = ITEM_TYPES.get(upload.kind, Message)
+    cls = _item_type(upload)
     known = {f.name for f in cls.FIELDS}
     kwargs: dict[str, Any] = {}
     attachments: list[Any] = []
@@ -191,6 +221,10 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
     kwargs[FINGERPRINT_FIELD] = upload.fingerprint
     if cls is CalendarItem:
         _localize(kwargs, upload.fields)
+    if cls is Contact and upload.fields.get("photo"):
+        # Contact.photo is read-only in EWS: the picture travels as an attachment flagged IsContactPhoto.
+        attachments.append(FileAttachment(name="ContactPicture.jpg", content=upload.fields["photo"],
+                                          content_type="image/jpeg", is_contact_photo=True))
     item = cls(account=account, folder=folder, **kwargs)
     for attachment in attachments:
         item.attach(attachment)

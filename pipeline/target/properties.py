@@ -16,9 +16,10 @@ from exchangelib.items import MeetingCancellation, MeetingRequest, MeetingRespon
 
 from pipeline import mapi
 from pipeline.model import ExtendedProperty
+from pipeline.target.classed import ClassedMessage
 
-ITEM_CLASSES = (Message, CalendarItem, Contact, DistributionList, Task, PostItem, MeetingRequest,
-                MeetingResponse, MeetingCancellation)
+ITEM_CLASSES = (Message, ClassedMessage, CalendarItem, Contact, DistributionList, Task, PostItem,
+                MeetingRequest, MeetingResponse, MeetingCancellation)
 FINGERPRINT_FIELD = "rebuild_fingerprint"
 
 _lock = threading.Lock()

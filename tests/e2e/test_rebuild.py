@@ -196,3 +196,29 @@ def test_series_exceptions_land_and_a_half_done_series_is_finished_by_the_rerun(
     done = run_cli("verify", "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--server", handle.url,
                    "--username", SERVICE, "--impersonate", "--state", str(state), env={"REBUILD_PASSWORD": PASSWORD})
     assert done.returncode == 0, done.stdout
+
+
+def test_contact_photo_travels_as_a_contact_photo_attachment(tmp_path: Path, sandbox, small_ost: Path):
+    handle, data = sandbox
+    result = rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", "bob@corp.example")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open_source(small_ost) as source:
+        photos = {item.subject: hashlib.sha256(a.read()).hexdigest()
+                  for folder in source.folders() for item in source.items(folder)
+                  if item.message_class.startswith("IPM.Contact")
+                  for a in item.attachments if a.properties.get(0x7FFF)}
+    assert photos, "the fixture's contact has a photo"
+    contacts = {i["subject"]: i for i in sandbox_items(data, "bob@corp.example") if i["item_class"] == "IPM.Contact"}
+    for subject, sha in photos.items():
+        assert ("ContactPicture.jpg", sha) in [tuple(a) for a in contacts[subject]["attachments"]]
+
+
+def test_every_item_keeps_its_class(tmp_path: Path, sandbox, small_ost: Path):
+    handle, data = sandbox
+    result = rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", "alice@corp.example")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open_source(small_ost) as source:
+        wanted = {item.subject: item.message_class for folder in source.folders() if folder.role.is_uploadable
+                  and not folder.outside_ipm for item in source.items(folder)}
+    got = {i["subject"]: i["item_class"] for i in sandbox_items(data, "alice@corp.example")}
+    assert {s: got.get(s) for s in wanted} == wanted  # sticky notes stay notes, journal entries stay journal
