@@ -30,7 +30,7 @@ from pipeline.target.items import unsupported_fields
 from pipeline.target.properties import FINGERPRINT_FIELD
 from pipeline.target.retry import RetryPolicy
 from pipeline.target.sender import Sender
-from pipeline.target.upload import Batcher, Outcome
+from pipeline.target.upload import FALLBACK_WARNINGS, Batcher, Outcome
 from pipeline.workers import Converted, ConvertQueue, default_workers
 
 log = structlog.get_logger(__name__)
@@ -141,6 +141,9 @@ class MailboxRun:
                 outcome = self._complete_series(upload, str(outcome.server_id))
                 upload = outcome.item
             if outcome.state in ("uploaded", "pending"):  # pending: on the server, exceptions to finish
+                fallbacks = sum(w.startswith(FALLBACK_WARNINGS) for w in upload.warnings)
+                if fallbacks:  # the uploader had to send a simpler form: counted like conversion warnings
+                    self._note_warnings(upload, only_new=fallbacks)
                 self.summary.uploaded += 1
                 self.summary.bytes_uploaded += upload.size
                 self._folder_incomplete |= outcome.state == "pending"  # the rerun must look at this folder

@@ -128,9 +128,10 @@ class Uploader:
                 if len(sendable) > 1:
                     self.on_outcomes(outcomes)
                     raise _SplitBatch() from exc
-                if sendable[0].extra_extended:
+                simpler = _simpler(sendable[0], exc)
+                if simpler is not None:
                     self.on_outcomes(outcomes)
-                    return [_without_extras(sendable[0], exc)]
+                    return [simpler]
                 self.on_outcomes([*outcomes, Outcome(sendable[0], "failed", error=describe(exc))])
                 return []
             self.on_outcomes(outcomes)
@@ -144,8 +145,8 @@ class Uploader:
                     raise MailboxFatalError(describe(result))
                 if kind is ErrorKind.TRANSIENT:
                     again.append(upload)
-                elif upload.extra_extended:
-                    again.append(_without_extras(upload, result))
+                elif (simpler := _simpler(upload, result)) is not None:
+                    again.append(simpler)
                 else:
                     outcomes.append(Outcome(upload, "failed", error=describe(result)))
             else:
@@ -165,10 +166,23 @@ class Uploader:
         return [u for u in pending if u.fingerprint not in present]
 
 
-def _without_extras(upload: UploadItem, cause: BaseException) -> UploadItem:
-    """The item again with only its standard properties: the server refused one of the best-effort ones."""
-    return dataclasses.replace(upload, extra_extended=[], warnings=[
-        *upload.warnings, f"extra properties dropped: the server refused them ({describe(cause)})"])
+#: How the warnings _simpler() adds begin (run.py counts them in the summary).
+FALLBACK_WARNINGS = ("extra properties dropped", "kept as a plain message")
+
+
+def _simpler(upload: UploadItem, cause: BaseException) -> UploadItem | None:
+    """The item again in a form the server is more likely to take, or None when there is none left:
+    first without its best-effort properties, then as a plain message (its original class stays recorded
+    in the RebuildOriginalItemClass property)."""
+    reason = describe(cause)
+    if upload.extra_extended:
+        return dataclasses.replace(upload, extra_extended=[], warnings=[
+            *upload.warnings, f"extra properties dropped: the server refused them ({reason})"])
+    if upload.kind in ("message", "note", "journal") and upload.fields.get("item_class"):
+        fields = {k: v for k, v in upload.fields.items() if k != "item_class"}
+        return dataclasses.replace(upload, fields=fields, warnings=[
+            *upload.warnings, f"kept as a plain message: the server refused class {upload.item_class} ({reason})"])
+    return None
 
 
 class _ItemsRefused(Exception):

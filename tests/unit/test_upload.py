@@ -43,6 +43,9 @@ class FakeServer:
                     self.stored.append(u.fingerprint)
                     results.append(type("R", (), {"id": f"id-{u.fingerprint}"})())
             return results
+        if action == "refuse-class":
+            return [ews.ErrorInvalidPropertyRequest("no") if u.fields.get("item_class") else
+                    type("R", (), {"id": "x"})() for u in items]
         if action == "refuse-extras":
             return [ews.ErrorInvalidExtendedPropertyValue("no") if u.extra_extended else
                     type("R", (), {"id": "x"})() for u in items]
@@ -159,3 +162,14 @@ def test_refused_extra_properties_are_dropped_and_the_item_lands():
     assert [o.state for o in outcomes] == ["uploaded"]
     assert outcomes[0].item.extra_extended == []
     assert any("extra properties dropped" in w for w in outcomes[0].item.warnings)
+
+
+def test_refused_item_class_falls_back_to_a_plain_message():
+    uploader, server, folder, outcomes = make(["refuse-class", "ok"])
+    note = item(1)
+    note.fields = {"item_class": "IPM.Schedule.Meeting.Request"}
+    note.item_class = "IPM.Schedule.Meeting.Request"
+    uploader.send(folder, [note])
+    assert [o.state for o in outcomes] == ["uploaded"]
+    assert "item_class" not in outcomes[0].item.fields
+    assert any("kept as a plain message" in w for w in outcomes[0].item.warnings)
