@@ -38,6 +38,7 @@ from exchangelib.recurrence import (
     Recurrence,
     RelativeMonthlyPattern,
     RelativeYearlyPattern,
+    TaskRecurrence,
     WeeklyPattern,
 )
 
@@ -81,7 +82,7 @@ _PATTERNS = {"daily": DailyPattern, "weekly": WeeklyPattern, "absolute_monthly":
              "relative_yearly": RelativeYearlyPattern}
 
 
-def _recurrence(spec: dict[str, Any]) -> Recurrence:
+def _recurrence(spec: dict[str, Any], task: bool = False) -> Recurrence | TaskRecurrence:
     """convert/recurrence.describe()'s dict: pattern name and its fields, start, end or count."""
     pattern_cls = _PATTERNS[spec["pattern"]]
     wanted = {f.name for f in pattern_cls.FIELDS}
@@ -93,7 +94,7 @@ def _recurrence(spec: dict[str, Any]) -> Recurrence:
         boundary = EndDatePattern(start=start, end=_ews(spec["end"]))
     else:
         boundary = NoEndPattern(start=start)
-    return Recurrence(pattern=pattern, boundary=boundary)
+    return (TaskRecurrence if task else Recurrence)(pattern=pattern, boundary=boundary)
 
 
 def _attachments(values: list[dict[str, Any]]) -> list[Any]:
@@ -109,7 +110,7 @@ def _attachments(values: list[dict[str, Any]]) -> list[Any]:
     return result
 
 
-def _field_value(name: str, value: Any, fields: dict[str, Any]) -> Any:
+def _field_value(name: str, value: Any, fields: dict[str, Any], kind: str) -> Any:
     if value is None:
         return None
     if name == "body":
@@ -125,7 +126,7 @@ def _field_value(name: str, value: Any, fields: dict[str, Any]) -> Any:
     if name == "members":
         return [Member(mailbox=_mailbox(m)) for m in value]
     if name == "recurrence":
-        return _recurrence(value)
+        return _recurrence(value, task=kind == "task")
     if name in ("sender", "author", "organizer"):
         return _mailbox(value)
     if name in ("to_recipients", "cc_recipients", "bcc_recipients"):
@@ -209,7 +210,7 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
             continue
         if name not in known:
             continue  # convert/ may describe more than this server version's item type holds
-        converted = _coerce(_field_value(name, value, upload.fields), cls.get_field_by_fieldname(name))
+        converted = _coerce(_field_value(name, value, upload.fields, upload.kind), cls.get_field_by_fieldname(name))
         if converted is not None:
             kwargs[name] = converted
     if upload.mime is not None:
