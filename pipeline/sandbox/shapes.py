@@ -314,22 +314,7 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
             add("Body", f'<t:Body BodyType="{body_type}">{esc(text)}</t:Body>')
         if wants("TextBody") and body_type == "Text":
             add("TextBody", f'<t:TextBody BodyType="Text">{esc(text)}</t:TextBody>')
-    handled = {
-        "MimeContent",
-        "ItemId",
-        "ParentFolderId",
-        "ItemClass",
-        "Subject",
-        "DateTimeReceived",
-        "Size",
-        "IsDraft",
-        "DateTimeSent",
-        "DateTimeCreated",
-        "HasAttachments",
-        "LastModifiedTime",
-        "IsRead",
-        "Attachments",
-    }
+    handled = CORE_FIELDS  # rendered above from typed columns, never again from stored fields
     stored = item.fields
     order = ITEM_ORDER
     if item.kind == "CalendarItem":
