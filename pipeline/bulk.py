@@ -19,12 +19,12 @@ from typing import Any
 
 import structlog
 
+from pipeline.destination.ews.connect import Target
 from pipeline.journal import Journal
 from pipeline.mapping import MappingRow, load_mapping
 from pipeline.report import render_table, write_reports
 from pipeline.run import MailboxRun, RunOptions, Summary, parse_since
 from pipeline.settings import Settings
-from pipeline.target.connect import Target
 
 log = structlog.get_logger(__name__)
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2

@@ -90,7 +90,7 @@ def _embedded_credentials(settings: Settings) -> tuple[str, str]:
 @contextlib.contextmanager
 def target_for(settings: Settings, args: argparse.Namespace, mailboxes: list[str]) -> Iterator[Any]:
     """The Target to upload to: the named server, or the embedded sandbox started for this run."""
-    from pipeline.target.connect import Target
+    from pipeline.destination.ews.connect import Target
 
     if not settings.uses_sandbox:
         yield Target(server=settings.server, username=settings.username, auth=settings.auth,

@@ -18,19 +18,19 @@ from typing import Any
 import structlog
 
 from pipeline.convert.fingerprint import fingerprint
+from pipeline.destination.ews import occurrences, retry
+from pipeline.destination.ews.connect import Target, open_account
+from pipeline.destination.ews.errors import MailboxFatalError, describe
+from pipeline.destination.ews.folders import FolderMirror, skip_reason
+from pipeline.destination.ews.items import unsupported_fields
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD
+from pipeline.destination.ews.retry import RetryPolicy
+from pipeline.destination.ews.sender import Sender
+from pipeline.destination.ews.upload import FALLBACK_WARNINGS, Batcher, Outcome
 from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.settings import Settings
 from pipeline.source import open_source
-from pipeline.target import occurrences, retry
-from pipeline.target.connect import Target, open_account
-from pipeline.target.errors import MailboxFatalError, describe
-from pipeline.target.folders import FolderMirror, skip_reason
-from pipeline.target.items import unsupported_fields
-from pipeline.target.properties import FINGERPRINT_FIELD
-from pipeline.target.retry import RetryPolicy
-from pipeline.target.sender import Sender
-from pipeline.target.upload import FALLBACK_WARNINGS, Batcher, Outcome
 from pipeline.workers import Converted, ConvertQueue, default_workers
 
 log = structlog.get_logger(__name__)

@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.convert.fingerprint import fingerprint
+from pipeline.destination.ews.connect import Target, open_account
+from pipeline.destination.ews.errors import MailboxFatalError, describe
+from pipeline.destination.ews.folders import FolderMirror, skip_reason
+from pipeline.destination.ews.occurrences import PENDING
+from pipeline.destination.ews.properties import register_fingerprint
+from pipeline.destination.ews.upload import stamped_fingerprints
 from pipeline.model import SourceError
 from pipeline.run import RunOptions
 from pipeline.source import open_source
-from pipeline.target.connect import Target, open_account
-from pipeline.target.errors import MailboxFatalError, describe
-from pipeline.target.folders import FolderMirror, skip_reason
-from pipeline.target.occurrences import PENDING
-from pipeline.target.properties import register_fingerprint
-from pipeline.target.upload import stamped_fingerprints
 
 
 @dataclass

@@ -12,14 +12,14 @@ import time
 
 from exchangelib import Account
 
+import pipeline.destination.ews.upload
 import pipeline.run
-import pipeline.target.upload
 import pipeline.workers
 from pipeline import cli
+from pipeline.destination.ews.folders import FolderMirror
+from pipeline.destination.ews.upload import Uploader
 from pipeline.journal import Journal
 from pipeline.source.pff import PffSource
-from pipeline.target.folders import FolderMirror
-from pipeline.target.upload import Uploader
 from tests.bench import timers
 
 
@@ -35,7 +35,7 @@ def instrument() -> None:
     timers.wrap(Uploader, "server_fingerprints", "dedupe: server fingerprint read-back")
     timers.wrap(Uploader, "_drop_in_doubt", "retries: in-doubt checks")
     timers.wrap(FolderMirror, "ensure", "folders")
-    timers.wrap(pipeline.target.upload, "build_item", "build_item")
+    timers.wrap(pipeline.destination.ews.upload, "build_item", "build_item")
     timers.wrap(Account, "bulk_create", "bulk_create")
     timers.wrap(pipeline.run.MailboxRun, "_record", "outcomes + progress")
 

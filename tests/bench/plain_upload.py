@@ -14,11 +14,11 @@ from exchangelib import DELEGATE, IMPERSONATION, NTLM, Account, Configuration, C
 from exchangelib.items import SAVE_ONLY, SEND_TO_NONE
 
 from pipeline.convert import convert_item
+from pipeline.destination.ews.items import build_item
+from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.model import SourceError
 from pipeline.source import open_source
 from pipeline.source.pff import PffSource
-from pipeline.target.items import build_item
-from pipeline.target.properties import register_fingerprint
 from tests.bench import timers
 from tests.bench.extract import exported_folders
 

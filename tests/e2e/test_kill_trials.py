@@ -17,9 +17,9 @@ from pathlib import Path
 
 import fixtures
 from pipeline.convert.fingerprint import fingerprint
+from pipeline.destination.ews.folders import skip_reason
 from pipeline.model import SourceItem
 from pipeline.source import open_source
-from pipeline.target.folders import skip_reason
 from tests.conftest import REPO, own_sandbox, sandbox_items
 
 TRIALS = 20  # runs killed in the middle of their work

@@ -1,6 +1,6 @@
 """Helpers for the sandbox tests: accounts, extended properties, exchangelib connections, MIME samples.
 
-The tests talk to the sandbox with plain exchangelib only (never pipeline/target), fail-fast retry policy.
+The tests talk to the sandbox with plain exchangelib only (never pipeline/destination/ews), fail-fast retry policy.
 """
 
 from __future__ import annotations

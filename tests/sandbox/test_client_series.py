@@ -12,10 +12,10 @@ import datetime as dt
 
 from exchangelib import CalendarItem
 
+from pipeline.destination.ews import occurrences
+from pipeline.destination.ews.items import build_item
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD, register_fingerprint
 from pipeline.model import UploadItem
-from pipeline.target import occurrences
-from pipeline.target.items import build_item
-from pipeline.target.properties import FINGERPRINT_FIELD, register_fingerprint
 from tests.sandbox.helpers import ALICE
 
 UTC = dt.UTC

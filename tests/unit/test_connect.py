@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from exchangelib import Credentials, OAuth2Credentials
 
-from pipeline.target import connect
-from pipeline.target.connect import Target, _credentials, configure_tls
-from pipeline.target.errors import MailboxFatalError
+from pipeline.destination.ews import connect
+from pipeline.destination.ews.connect import Target, _credentials, configure_tls
+from pipeline.destination.ews.errors import MailboxFatalError
 
 
 def test_password_from_environment(monkeypatch):

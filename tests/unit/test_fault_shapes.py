@@ -12,10 +12,10 @@ import responses
 from exchangelib import BASIC, DELEGATE, Account, Build, Configuration, Credentials, FailFast, Version
 from exchangelib.folders import Inbox, Root
 
+from pipeline.destination.ews.errors import MailboxFatalError
+from pipeline.destination.ews.retry import RetryPolicy
+from pipeline.destination.ews.upload import Uploader
 from pipeline.model import UploadItem
-from pipeline.target.errors import MailboxFatalError
-from pipeline.target.retry import RetryPolicy
-from pipeline.target.upload import Uploader
 
 URL = "https://mail.example.test/EWS/Exchange.asmx"
 HEADER = ('<s:Header><h:ServerVersionInfo MajorVersion="15" MinorVersion="1" MajorBuildNumber="2507" '

@@ -8,9 +8,9 @@ from exchangelib.recurrence import Recurrence, TaskRecurrence
 from exchangelib.util import xml_to_str
 from exchangelib.version import Build, Version
 
+from pipeline.destination.ews.items import build_item, unsupported_fields
+from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.model import UploadItem
-from pipeline.target.items import build_item, unsupported_fields
-from pipeline.target.properties import register_fingerprint
 
 VERSION = Version(build=Build(15, 1))
 WEEKLY = {"pattern": "weekly", "interval": 1, "weekdays": ["Friday"], "first_day_of_week": "Sunday",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pipeline.destination.ews.occurrences import has_exceptions, instance_index
 from pipeline.model import UploadItem
-from pipeline.target.occurrences import has_exceptions, instance_index
 
 
 def series(recurrence: dict, start: dt.datetime, zone: str | None = None) -> UploadItem:

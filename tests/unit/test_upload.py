@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from exchangelib import errors as ews
 
+from pipeline.destination.ews import upload as upload_module
+from pipeline.destination.ews.errors import MailboxFatalError
+from pipeline.destination.ews.retry import RetryPolicy
+from pipeline.destination.ews.upload import Batcher, Uploader
 from pipeline.model import ExtendedProperty, UploadItem
-from pipeline.target import upload as upload_module
-from pipeline.target.errors import MailboxFatalError
-from pipeline.target.retry import RetryPolicy
-from pipeline.target.upload import Batcher, Uploader
 
 
 def item(n: int, size: int = 10) -> UploadItem:

@@ -11,9 +11,9 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from pipeline.destination.ews.errors import MailboxFatalError
+from pipeline.destination.ews.upload import Outcome, Uploader
 from pipeline.model import UploadItem
-from pipeline.target.errors import MailboxFatalError
-from pipeline.target.upload import Outcome, Uploader
 
 
 class Sender:

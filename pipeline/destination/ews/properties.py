@@ -15,8 +15,8 @@ from exchangelib.extended_properties import ExtendedProperty as EwsExtendedPrope
 from exchangelib.items import MeetingCancellation, MeetingRequest, MeetingResponse
 
 from pipeline import mapi
+from pipeline.destination.ews.classed import ClassedMessage
 from pipeline.model import ExtendedProperty
-from pipeline.target.classed import ClassedMessage
 
 ITEM_CLASSES = (Message, ClassedMessage, CalendarItem, Contact, DistributionList, Task, PostItem,
                 MeetingRequest, MeetingResponse, MeetingCancellation)

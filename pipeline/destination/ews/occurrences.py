@@ -20,8 +20,8 @@ from exchangelib.errors import (
 )
 from exchangelib.items import ALWAYS_OVERWRITE, SEND_TO_NONE
 
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD
 from pipeline.model import UploadItem
-from pipeline.target.properties import FINGERPRINT_FIELD
 
 PENDING = "~series-pending"
 _WEEKDAYS = {"Monday": rrule.MO, "Tuesday": rrule.TU, "Wednesday": rrule.WE, "Thursday": rrule.TH,

@@ -13,7 +13,7 @@ from typing import TypeVar
 import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from pipeline.target.errors import ErrorKind, MailboxFatalError, back_off_hint, classify, describe
+from pipeline.destination.ews.errors import ErrorKind, MailboxFatalError, back_off_hint, classify, describe
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -15,11 +15,11 @@ from typing import Any
 from exchangelib import Account
 from exchangelib.items import SAVE_ONLY, SEND_TO_NONE
 
+from pipeline.destination.ews import retry
+from pipeline.destination.ews.errors import ErrorKind, MailboxFatalError, classify, describe
+from pipeline.destination.ews.items import build_item
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD, register_fingerprint
 from pipeline.model import UploadItem
-from pipeline.target import retry
-from pipeline.target.errors import ErrorKind, MailboxFatalError, classify, describe
-from pipeline.target.items import build_item
-from pipeline.target.properties import FINGERPRINT_FIELD, register_fingerprint
 
 #: Page size when reading fingerprints back (Exchange's default FindItem page limit).
 FINGERPRINT_PAGE = 1000

@@ -24,7 +24,7 @@ from exchangelib import (
 )
 from exchangelib.protocol import BaseProtocol
 
-from pipeline.target.errors import MailboxFatalError
+from pipeline.destination.ews.errors import MailboxFatalError
 
 PASSWORD_ENV = "REBUILD_PASSWORD"
 OAUTH_ENV = ("REBUILD_OAUTH_CLIENT_ID", "REBUILD_OAUTH_CLIENT_SECRET", "REBUILD_OAUTH_TENANT_ID")

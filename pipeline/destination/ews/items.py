@@ -42,9 +42,9 @@ from exchangelib.recurrence import (
     WeeklyPattern,
 )
 
+from pipeline.destination.ews.classed import ClassedMessage
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD, ews_value, register
 from pipeline.model import UploadItem
-from pipeline.target.classed import ClassedMessage
-from pipeline.target.properties import FINGERPRINT_FIELD, ews_value, register
 
 ITEM_TYPES: dict[str, type] = {
     "message": Message, "calendar": CalendarItem, "contact": Contact, "distlist": DistributionList,
