@@ -85,8 +85,9 @@ def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     overrides = {key: getattr(args, key, None) for key in (
-        "state_dir", "server", "auth", "username", "ca_bundle", "batch_items", "batch_bytes",
-        "workers", "log_level", "max_attempts")}
+        "state_dir", "batch_items", "batch_bytes", "log_level", "max_attempts", "max_item_mb", "large_items")}
+    overrides.update({f"ews.{key}": getattr(args, key, None) for key in ("server", "auth", "username", "ca_bundle")})
+    overrides["mailbox_workers"] = getattr(args, "workers", None)
     return load_settings(overrides)
 
 

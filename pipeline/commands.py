@@ -1,4 +1,4 @@
-"""The main job's commands: `rebuild run` (the default), `rebuild status`, and the embedded sandbox target.
+"""The main job's commands: `rebuild run` (the default), `rebuild verify` and `rebuild status`.
 
 Argument parsing and printing only; the work is in run.py, journal.py and verify.py.
 """
@@ -6,19 +6,13 @@ Argument parsing and printing only; the work is in run.py, journal.py and verify
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import secrets
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from pipeline.settings import Settings
 
-EMBEDDED_USER = "rebuild-service"
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -42,6 +36,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--recover", action="store_true", help="also upload libpff's recovered orphan items")
     p.add_argument("--include-sync-issues", action="store_true",
                    help="also upload Outlook's Sync Issues/Conflicts/Local and Server Failures folders")
+    p.add_argument("--break-lease", action="store_true",
+                   help="take the mailbox even if another run's lease says it is busy (when that run is gone)")
+    p.add_argument("--max-item-mb", dest="max_item_mb", type=int, metavar="MB",
+                   help="items larger than this are not sent (default 35, Exchange's limit)")
+    p.add_argument("--large-items", dest="large_items", choices=("skip", "strip"),
+                   help="skip (report) items over the limit, or strip their largest attachments (saved in reports/)")
     p.add_argument("--batch-items", dest="batch_items", type=int, metavar="N")
     p.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     v.add_argument("--map", metavar="CSV", help="verify every row of a users CSV")
     add_target_flags(v)
     v.add_argument("--target-root", metavar="NAME")
+    v.add_argument("--only", action="append", default=[], metavar="FOLDER", help="as for the run")
+    v.add_argument("--exclude", action="append", default=[], metavar="FOLDER", help="as for the run")
+    v.add_argument("--since", metavar="DATE", help="as for the run")
     v.add_argument("--include-sync-issues", action="store_true")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify, needs_state=True)
@@ -72,59 +75,16 @@ def add_target_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ca-bundle", dest="ca_bundle", metavar="PEM", help="CA certificates to trust for the server")
 
 
-# -- the embedded sandbox -----------------------------------------------------------------------------
-def _embedded_credentials(settings: Settings) -> tuple[str, str]:
-    """The service account of the embedded sandbox: made once, kept owner-only in the state dir."""
-    path = settings.sandbox_dir / "embedded-account.json"
-    if path.exists():
-        data = json.loads(path.read_text())
-        return data["username"], data["password"]
-    settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(18)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"username": EMBEDDED_USER, "password": password}, fh)
-    return EMBEDDED_USER, password
-
-
-@contextlib.contextmanager
-def target_for(settings: Settings, args: argparse.Namespace, mailboxes: list[str]) -> Iterator[Any]:
-    """The Target to upload to: the named server, or the embedded sandbox started for this run."""
-    from pipeline.destination.ews.connect import Target
-
-    if not settings.uses_sandbox:
-        yield Target(server=settings.server, username=settings.username, auth=settings.auth,
-                     impersonate=bool(getattr(args, "impersonate", False)), ca_bundle=settings.ca_bundle,
-                     timeout=settings.request_timeout)
-        return
-    from pipeline.sandbox.embedded import start
-    from pipeline.sandbox.store import SandboxStore
-
-    username, password = _embedded_credentials(settings)
-    store = SandboxStore(settings.sandbox_dir)
-    try:
-        if store.account(username) is None:
-            store.add_account(username, password, impersonation=True)
-        for mailbox in mailboxes:
-            if not store.has_mailbox(mailbox):
-                store.add_mailbox(mailbox)
-                print(f"sandbox: created mailbox {mailbox} (the embedded sandbox stands in for Exchange)",
-                      file=sys.stderr)
-    finally:
-        store.close()
-    with start(settings.sandbox_dir) as handle:
-        yield Target(server=handle.url, username=username, auth="ntlm", impersonate=True, password=password,
-                     timeout=settings.request_timeout)
-
-
 # -- run ----------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.bulk import run_rows
+    from pipeline.bulk import jobs
+    from pipeline.endpoint import endpoint_for
     from pipeline.errors import UsageError
+    from pipeline.execution.local import LocalExecutor
     from pipeline.mapping import MappingRow
     from pipeline.progress import make_progress
     from pipeline.report import render_summary
-    from pipeline.run import parse_since
+    from pipeline.selection import parse_since
     from pipeline.source import SourceOpenError, read_header
 
     if args.map:
@@ -145,37 +105,46 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise UsageError(f"--since {args.since!r} is not an ISO date (e.g. 2024-01-31)") from None
     row = MappingRow(line=0, ost=ost, mailbox=args.mailbox)
+    executor = LocalExecutor(settings, 1)
     with make_progress(not args.json) as progress:
         if args.dry_run:
-            (summary,) = run_rows([row], args, settings, None, 1, progress)
+            (summary,) = executor.submit(jobs([row], args, None), progress)
         else:
-            with target_for(settings, args, [args.mailbox]) as target:
-                (summary,) = run_rows([row], args, settings, target, 1, progress)
+            with endpoint_for(settings, bool(args.impersonate), [args.mailbox]) as endpoint:
+                (summary,) = executor.submit(jobs([row], args, endpoint), progress)
     if args.json:
         json.dump(summary.as_dict(), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
         print(render_summary(summary))
-    if summary.status == "fatal":
+    if summary.status in ("fatal", "busy"):
         print(f"rebuild: {args.mailbox}: {summary.fatal}", file=sys.stderr)
-        return EXIT_FAILURES
+        return EXIT_BUSY if summary.status == "busy" else EXIT_FAILURES
     return EXIT_FAILURES if summary.failed_total or summary.status == "interrupted" else EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.bulk import row_options
+    from pipeline.destination import open_destination
+    from pipeline.endpoint import endpoint_for
     from pipeline.errors import UsageError
-    from pipeline.run import RunOptions
+    from pipeline.mapping import MappingRow
+    from pipeline.selection import parse_since
     from pipeline.verify import render, verify_mailbox
 
+    try:
+        parse_since(args.since)
+    except ValueError:
+        raise UsageError(f"--since {args.since!r} is not an ISO date (e.g. 2024-01-31)") from None
     if args.map:
         from pipeline.bulk import verify_map
 
         return verify_map(args, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
-    options = RunOptions(ost=Path(args.ost), mailbox=args.mailbox, target_root=args.target_root)
-    with target_for(settings, args, []) as target:
-        result = verify_mailbox(options, target, args.include_sync_issues)
+    options = row_options(MappingRow(line=0, ost=Path(args.ost), mailbox=args.mailbox), args)
+    with endpoint_for(settings, bool(args.impersonate), []) as endpoint:
+        result = verify_mailbox(options, open_destination(endpoint, settings))
     if args.json:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.model import SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.selection import is_user_content
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
@@ -117,9 +118,10 @@ class Exporter:
 
     def write(self, item: SourceItem, path: tuple[str, ...], number: int) -> None:
         from pipeline.convert import convert_item
+        from pipeline.fingerprint import fingerprint
 
         try:
-            upload = convert_item(item, path, self.options)
+            upload = convert_item(item.materialize(), path, self.options, identity=fingerprint(item))
             extension, data = item_payload(upload)
         except Exception as exc:  # one bad item is reported and skipped, never fatal
             self.fail(path, item.node_id, f"conversion failed: {type(exc).__name__}: {exc}")
@@ -238,7 +240,7 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
 
 def _exported(folder: SourceFolder) -> bool:
     """User content only: search folders, views and other system folders are not exported."""
-    return folder.role.is_uploadable and not folder.outside_ipm
+    return is_user_content(folder)
 
 
 def handler(args: argparse.Namespace, settings: object) -> int:

@@ -29,6 +29,10 @@ def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+#: Libraries that log message content at debug level (RTFDE logs RTF documents): errors only, always.
+QUIET_LOGGERS = ("RTFDE", "RTFDE.text_extraction", "RTFDE.transform", "RTFDE.grammar", "RTFDE.validation_logger")
+
+
 def configure(log_dir: Path | None, console_level: str = "info", json_console: bool = False) -> Path | None:
     """Route structlog through stdlib logging to stderr (people) and a JSON-lines file (machines).
 
@@ -52,6 +56,8 @@ def configure(log_dir: Path | None, console_level: str = "info", json_console: b
             root.removeHandler(handler)
             handler.close()
     root.setLevel(logging.DEBUG)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(getattr(logging, console_level.upper(), logging.INFO))

@@ -200,10 +200,8 @@ def prop_type(tag: int) -> int:
 
 # --- Added for convert/ (additive) ---------------------------------------------------------------
 
-#: The project's own property set: the fingerprint and the original item class are stamped in it.
+#: The project's own property set: the identity (pipeline.fingerprint) and the original item class live in it.
 PS_REBUILD = "74594eaa-9d20-45ad-b806-df062a3740a3"
-FINGERPRINT_PROPERTY = "RebuildFingerprint"
-FINGERPRINT_SCHEME = "v1"
 ORIGINAL_CLASS_PROPERTY = "RebuildOriginalItemClass"
 
 PR_FLAG_COMPLETE = PR_FLAG_COMPLETE_TIME

@@ -97,22 +97,48 @@ class Attachment:
     properties: dict[int, Any] = field(default_factory=dict)
     _read: Callable[[], bytes] | None = field(default=None, repr=False)
     _open_embedded: Callable[[], SourceItem | None] | None = field(default=None, repr=False)
-    _data: bytes | None = field(default=None, repr=False)  # set by materialize()
-    _embedded: SourceItem | None = field(default=None, repr=False)  # set by materialize()
+    _data: bytes | None = field(default=None, repr=False)  # set by load()
+    _embedded: SourceItem | None = field(default=None, repr=False)  # set by load()
+    _data_error: BaseException | None = field(default=None, repr=False)  # what reading the data raised
+    _embedded_error: BaseException | None = field(default=None, repr=False)  # what opening the item raised
 
     def read(self) -> bytes:
         """The attachment data (for method 5 the raw PR_ATTACH_DATA_OBJ, rarely useful)."""
+        if self._data_error is not None:
+            raise self._data_error
         if self._data is not None:
             return self._data
         return self._read() if self._read else b""
 
     def embedded(self) -> SourceItem | None:
         """The embedded message of a method-5 attachment, or None for other kinds."""
+        if self._embedded_error is not None:
+            raise self._embedded_error
         if self._embedded is not None:
             return self._embedded
         if self.method != 5 or self._open_embedded is None:
             return None
         return self._open_embedded()
+
+    def load(self) -> None:
+        """Read the bytes (or the embedded message) now and drop the link to the open file. What the file
+        refuses is kept and raised again by read()/embedded(), so conversion reports it as before."""
+        if self._read is None and self._open_embedded is None:
+            return
+        if self.method == 5:
+            try:
+                inner = self._open_embedded() if self._open_embedded else None
+                self._embedded = inner.materialize() if inner is not None else None
+            except Exception as exc:  # noqa: BLE001 - kept for conversion to report
+                self._embedded_error = exc
+        if self._embedded is not None:
+            self._data = b""
+        else:
+            try:
+                self._data = self._read() if self._read else b""
+            except Exception as exc:  # noqa: BLE001 - kept for conversion to report
+                self._data_error, self._data = exc, b""
+        self._read = self._open_embedded = None
 
 
 @dataclass(slots=True)
@@ -134,15 +160,10 @@ class SourceItem:
 
     def materialize(self) -> SourceItem:
         """This item with every attachment and embedded message read into memory, and no link left to
-        the open file: a plain value that can cross to a worker process (pickle)."""
+        the open file: a plain value that conversion reads without touching the file, and that can cross
+        to a worker process (pickle)."""
         for attachment in self.attachments:
-            if attachment.method == 5:
-                inner = attachment.embedded()
-                attachment._embedded = inner.materialize() if inner is not None else None
-                attachment._data = b""
-            elif attachment._data is None:
-                attachment._data = attachment.read()
-            attachment._read = attachment._open_embedded = None
+            attachment.load()
         return self
 
     def prop(self, prop_id: int, default: Any = None) -> Any:
@@ -203,6 +224,17 @@ class UploadItem:
     #: Carried on a best-effort basis (every property of an unknown item): dropped if the server refuses them.
     extra_extended: list[ExtendedProperty] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what could not be carried, for the report
+    #: Set by the destination when the server took the item only in a simpler form (also in warnings).
+    fallbacks: list[str] = field(default_factory=list)
+    #: A recurring series whose exceptions are applied after creation: stamped pending until they are.
+    series_pending: bool = False
+
+    @property
+    def has_series_exceptions(self) -> bool:
+        """A recurring series with deleted or modified occurrences (applied after the master is created)."""
+        recurrence = self.fields.get("recurrence") if self.kind == "calendar" else None
+        return isinstance(recurrence, dict) and bool(recurrence.get("deleted_occurrences")
+                                                      or recurrence.get("modified_occurrences"))
 
     @property
     def size(self) -> int:

@@ -1,34 +1,45 @@
 """One mailbox end to end: read the OST, convert each item, mirror folders, upload, journal every outcome.
 
-The only module that wires source/, convert/ and target/ together (ARCHITECTURE.md's rule of the house).
+The only module that wires source/, convert/ and a destination together (ARCHITECTURE.md's rule of the
+house); it sees the destination through destination/base.py's Protocol alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from pipeline.convert.fingerprint import fingerprint
-from pipeline.destination.ews import occurrences, retry
-from pipeline.destination.ews.connect import Target, open_account
-from pipeline.destination.ews.errors import MailboxFatalError, describe
-from pipeline.destination.ews.folders import FolderMirror, skip_reason
-from pipeline.destination.ews.items import unsupported_fields
-from pipeline.destination.ews.properties import FINGERPRINT_FIELD
-from pipeline.destination.ews.retry import RetryPolicy
-from pipeline.destination.ews.sender import Sender
-from pipeline.destination.ews.upload import FALLBACK_WARNINGS, Batcher, Outcome
+from pipeline.convert import convert_item
+from pipeline.destination.base import (
+    BatchSender,
+    Destination,
+    Failure,
+    FailureKind,
+    Mailbox,
+    MailboxBusy,
+    MailboxFatalError,
+    Outcome,
+    OutcomeState,
+    ServerFolder,
+)
+from pipeline.export import safe_name
+from pipeline.fingerprint import Ordinals, fingerprint
+from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.journal import ItemRecord, Journal, source_identity
-from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.large_items import MIB, LargeItems, note_for, strip_largest, with_note
+from pipeline.lease import LeaseHolder, LeaseKeeper
+from pipeline.model import Attachment, FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
 from pipeline.source import open_source
 from pipeline.workers import Converted, ConvertQueue, default_workers
@@ -37,10 +48,13 @@ log = structlog.get_logger(__name__)
 
 RECOVERED_FOLDER = SourceFolder(node_id=0, path=("Recovered items",), display_name="Recovered items",
                                 container_class="IPF.Note", role=FolderRole.NONE, item_count=0)
+RECOVERED_PLAN = PlannedFolder(RECOVERED_FOLDER, None, "Recovered items", "Recovered items")
 
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
+    """What to rebuild, as plain data (a MailboxJob carries it to whichever executor runs it)."""
+
     ost: Path
     mailbox: str
     target_root: str | None = None
@@ -50,6 +64,11 @@ class RunOptions:
     since: datetime | None = None
     recover: bool = False
     include_sync_issues: bool = False
+    break_lease: bool = False
+
+    @property
+    def selection(self) -> Selection:
+        return Selection(self.only, self.exclude, self.since, self.include_sync_issues)
 
 
 @dataclass
@@ -63,7 +82,7 @@ class Summary:
     present: int = 0
     skipped: Counter = field(default_factory=Counter)
     failed: Counter = field(default_factory=Counter)
-    failures: list[dict[str, Any]] = field(default_factory=list)  # folder, class, subject, reason
+    failures: list[dict[str, Any]] = field(default_factory=list)  # folder, class, subject, kind, reason
     warnings: Counter = field(default_factory=Counter)  # what conversion could not carry, by kind
     warning_items: list[dict[str, Any]] = field(default_factory=list)  # the first few, for the report
     folders: dict[str, Any] = field(default_factory=dict)
@@ -72,7 +91,7 @@ class Summary:
     retries: int = 0
     in_doubt_found: int = 0
     elapsed: float = 0.0
-    status: str = "ok"  # ok | failed-items | fatal | dry-run
+    status: str = "ok"  # ok | failed-items | fatal | busy | interrupted | dry-run
     fatal: str | None = None
 
     @property
@@ -88,21 +107,6 @@ class Summary:
         return data
 
 
-def _matches(path: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
-    """A folder matches FOLDER when its path is FOLDER or below it (case-insensitive, '/'-separated)."""
-    text = "/".join(path).casefold()
-    return any(text == p.strip("/").casefold() or text.startswith(p.strip("/").casefold() + "/")
-               for p in patterns)
-
-
-def _item_time(item: SourceItem) -> datetime | None:
-    for prop in (0x0E06, 0x0039, 0x3007):  # delivery, submit, creation
-        value = item.properties.get(prop)
-        if isinstance(value, datetime):
-            return value
-    return None
-
-
 class Interrupted(Exception):
     """Ctrl-C: the request in flight finished and was journaled; nothing new is started."""
 
@@ -110,26 +114,25 @@ class Interrupted(Exception):
 class MailboxRun:
     """State of one mailbox's rebuild; call run() once."""
 
-    def __init__(self, options: RunOptions, settings: Settings, target: Target | None, journal: Journal,
+    def __init__(self, options: RunOptions, settings: Settings, destination: Destination | None, journal: Journal,
                  progress: Callable[[str, dict[str, Any]], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> None:
         self.options = options
         self.should_stop = should_stop or (lambda: False)
         self.settings = settings
-        self.target = target
+        self.destination = destination
         self.journal = journal
         self.progress = progress or (lambda event, data: None)
         self.summary = Summary(options.mailbox, str(options.ost))
-        self.policy = RetryPolicy(settings.max_attempts, settings.backoff_initial, settings.backoff_max)
-        self.convert_workers = settings.convert_workers or default_workers()
+        self.convert_processes = settings.convert_processes or default_workers()
         self.source_id = ""
         self._folder_incomplete = False
-        self._account: Any = None
-        self._ews_folder: Any = None
-        self._known: set[str] = set()
-        self._sender: Sender | None = None
-        self._only: tuple[str, ...] | None = options.only or None
-        self._exclude: tuple[str, ...] = options.exclude
+        self._mailbox: Mailbox | None = None
+        self._sender: BatchSender | None = None
+        self._plan: dict[int, PlannedFolder] = {}
+        self._server: dict[int, ServerFolder | None] = {}
+        self._current: ServerFolder | None = None
+        self._keeper: LeaseKeeper | None = None
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -137,65 +140,70 @@ class MailboxRun:
         for outcome in outcomes:
             upload = outcome.item
             folder = "/".join(upload.folder_path)
-            if outcome.state == "uploaded" and upload.fingerprint.endswith(occurrences.PENDING):
+            if outcome.state is OutcomeState.UPLOADED and upload.series_pending:
                 outcome = self._complete_series(upload, str(outcome.server_id))
                 upload = outcome.item
-            if outcome.state in ("uploaded", "pending"):  # pending: on the server, exceptions to finish
-                fallbacks = sum(w.startswith(FALLBACK_WARNINGS) for w in upload.warnings)
-                if fallbacks:  # the uploader had to send a simpler form: counted like conversion warnings
-                    self._note_warnings(upload, only_new=fallbacks)
+            if outcome.state in (OutcomeState.UPLOADED, OutcomeState.PENDING):
+                if upload.fallbacks:  # the server took a simpler form: counted like conversion warnings
+                    self._note(upload, upload.fallbacks)
                 self.summary.uploaded += 1
                 self.summary.bytes_uploaded += upload.size
-                self._folder_incomplete |= outcome.state == "pending"  # the rerun must look at this folder
-            elif outcome.state == "present":
+                self._folder_incomplete |= outcome.state is OutcomeState.PENDING  # the rerun must look again
+            elif outcome.state is OutcomeState.PRESENT:
                 self.summary.present += 1
             else:
-                self._fail(folder, upload.item_class, upload.subject, outcome.error or "failed", upload.source_node_id)
+                self._fail(folder, upload.item_class, upload.subject,
+                           outcome.failure or Failure(FailureKind.REFUSED), upload.source_node_id)
             records.append(ItemRecord(folder, upload.fingerprint, upload.source_node_id, upload.item_class,
-                                      outcome.state, str(outcome.server_id) if outcome.server_id else None,
+                                      str(outcome.state), str(outcome.server_id) if outcome.server_id else None,
                                       outcome.error, upload.subject))
         self.journal.record(self.options.mailbox, self.source_id, records)
         self.progress("items", {"mailbox": self.options.mailbox, "done": self.summary.uploaded + self.summary.present,
                                 "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
 
     def _complete_series(self, upload: UploadItem, server_id: str) -> Outcome:
-        """Apply a series' deleted and modified occurrences, then stamp its real fingerprint."""
-        fingerprint_ = upload.fingerprint.removesuffix(occurrences.PENDING)
+        """Apply a series' deleted and modified occurrences, then clear its pending state."""
+        assert self._mailbox is not None and self._current is not None
         try:
-            warnings = retry.call(lambda: occurrences.apply_exceptions(self._account, self._ews_folder, server_id,
-                                                                       upload), self.policy)
-            retry.call(lambda: occurrences.finish(self._account, self._ews_folder, server_id, fingerprint_),
-                       self.policy)
+            warnings = self._mailbox.complete_series(self._current, server_id, upload)
         except MailboxFatalError:
             raise
         except Exception as exc:  # noqa: BLE001 - the series exists; the rerun finishes its exceptions
-            upload.warnings.append(f"series exceptions pending: {describe(exc)}")
-            self._note_warnings(upload, only_new=1)
-            return Outcome(upload, "pending", server_id=server_id, error=describe(exc))
+            note = f"series exceptions pending: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            upload.warnings.append(note)
+            self._note(upload, [note])
+            return Outcome(upload, OutcomeState.PENDING, server_id=server_id)
         if warnings:
             upload.warnings.extend(warnings)
-            self._note_warnings(upload, only_new=len(warnings))
-        return Outcome(dataclasses.replace(upload, fingerprint=fingerprint_), "uploaded", server_id=server_id)
+            self._note(upload, warnings)
+        return Outcome(dataclasses.replace(upload, series_pending=False), OutcomeState.UPLOADED, server_id=server_id)
 
     def _finish_pending(self, upload: UploadItem) -> None:
-        """A series a killed run created but did not finish: find it by its pending stamp and finish it."""
-        pending = upload.fingerprint + occurrences.PENDING
-        ids = retry.call(lambda: list(self._ews_folder.filter(**{FINGERPRINT_FIELD: pending})
-                                      .values_list("id", flat=True)), self.policy)
+        """A series a killed run created but did not finish: find it by its stamp and finish it."""
+        assert self._mailbox is not None and self._current is not None
+        ids = self._mailbox.find_stamped(self._current, upload.fingerprint)
         if not ids:
             return
         for extra in ids[1:]:
             log.warning("duplicate pending series", mailbox=self.options.mailbox, server_id=extra)
-        self._record([Outcome(dataclasses.replace(upload, fingerprint=pending), "uploaded", server_id=ids[0])])
+        upload.series_pending = True
+        self._record([Outcome(upload, OutcomeState.UPLOADED, server_id=ids[0])])
 
-    def _fail(self, folder: str, item_class: str, subject: str, reason: str, node_id: int | None) -> None:
-        kind = reason.split(":", 1)[0]
-        self.summary.failed[kind] += 1
+    def _fail(self, folder: str, item_class: str, subject: str, failure: Failure, node_id: int | None) -> None:
+        self.summary.failed[str(failure.kind)] += 1
         self.summary.failures.append({"folder": folder, "item_class": item_class, "subject": subject,
-                                      "reason": reason, "node_id": node_id})
+                                      "kind": str(failure.kind), "reason": str(failure), "node_id": node_id})
         self._folder_incomplete = True
         log.warning("item failed", mailbox=self.options.mailbox, folder=folder, node_id=node_id,
-                    item_class=item_class, reason=reason)
+                    item_class=item_class, reason=str(failure))
+
+    def _note(self, upload: UploadItem, notes: Iterable[str]) -> None:
+        """What could not be carried is uploaded anyway, and counted and listed in the report."""
+        for note in notes:
+            self.summary.warnings[note.split(":", 1)[0][:80]] += 1
+            if len(self.summary.warning_items) < 200:
+                self.summary.warning_items.append({"folder": "/".join(upload.folder_path), "item_class":
+                                                   upload.item_class, "subject": upload.subject, "warning": note})
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -205,205 +213,255 @@ class MailboxRun:
         try:
             with open_source(opts.ost, recover=opts.recover) as source:
                 self.source_id = source_identity(opts.ost)
-                run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
-                mirror = uploader = None
-                if not opts.dry_run:
-                    assert self.target is not None
-                    account = self._account = open_account(self.target, opts.mailbox)
-                    retry.call(lambda: account.msg_folder_root, self.policy)  # the first request proves access
-                    mirror = FolderMirror(account, opts.target_root)
-                    uploader = self._sender = Sender(account, self.policy, self._record,
-                                                     self.settings.requests_in_flight)
-                folder_skips: Counter[str] = Counter()
                 folders = source.folders()
-                self._resolve_roles(folders)
-                total = sum(f.item_count for f in folders if not self._folder_skip(f))
-                self.progress("start", {"mailbox": opts.mailbox, "total": total})
-                for folder in folders:
-                    reason = self._folder_skip(folder)
-                    if reason:
-                        folder_skips[reason] += 1
-                        if folder.item_count:
-                            self.summary.found += folder.item_count
-                            self.summary.skipped[reason] += folder.item_count
-                        continue
-                    self._do_folder(folder, source.items(folder), mirror, uploader)
-                if opts.recover:
-                    self._do_folder(RECOVERED_FOLDER, source.recovered(), mirror, uploader)
-                for error in source.errors:
-                    self.summary.source_errors += 1
-                    self._fail("/".join(error.folder_path), error.what, "", f"unreadable {error.what}: {error.reason}",
-                               error.node_id)
-                self.summary.folders = {"skipped": dict(folder_skips)}
-                if mirror is not None:
-                    stats = mirror.stats
-                    self.summary.folders.update(mapped=stats.mapped, created=stats.created, found=stats.found,
-                                                renamed=stats.renamed)
-                if uploader is not None:
-                    self.summary.retries = uploader.stats.retries
-                    self.summary.in_doubt_found = uploader.stats.in_doubt_found
-            if opts.dry_run:
-                self.summary.status = "dry-run"
-            else:
-                self.summary.status = "failed-items" if self.summary.failed_total else "ok"
+                self._plan = plan_folders(folders)
+                if not opts.dry_run:
+                    assert self.destination is not None
+                    self._mailbox = self.destination.open(opts.mailbox, opts.target_root)
+                    self._mailbox.check_access()
+                    holder = LeaseHolder.me()
+                    self._mailbox.take_lease(holder, opts.break_lease)  # before anything is written
+                    self._keeper = LeaseKeeper(self._mailbox.renew_lease, holder).start()
+                    self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
+                run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
+                self._walk(source, folders, opts.selection.bind(folders))
+            self.summary.status = "dry-run" if opts.dry_run else ("failed-items" if self.summary.failed_total else "ok")
         except Interrupted:
             self.summary.status = "interrupted"
             log.warning("mailbox interrupted", mailbox=opts.mailbox)
+        except MailboxBusy as exc:
+            self.summary.status = "busy"
+            self.summary.fatal = str(exc)
+            log.error("mailbox busy", mailbox=opts.mailbox, holder=exc.holder, until=exc.expires.isoformat())
         except MailboxFatalError as exc:
             self.summary.status = "fatal"
             self.summary.fatal = str(exc)
             log.error("mailbox stopped", mailbox=opts.mailbox, reason=str(exc))
         finally:
-            if self._sender is not None:
-                self._sender.close()
+            self._close()
             self.summary.elapsed = round(time.monotonic() - started, 3)
             if run_id:
                 self.journal.finish_run(run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str))
         return self.summary
 
-    def _accept(self, converted: Converted, batcher: Batcher, uploader: Sender | None, ews_folder: Any) -> None:
-        """A converted item joins the batch (sent when full); a conversion failure is recorded."""
-        entry, upload = converted.item, converted.upload
-        if upload is None:
-            self._fail("/".join(entry.folder_path), entry.message_class, entry.subject,
-                       f"conversion: {converted.error}", entry.node_id)
-            return
-        upload.fingerprint = converted.tag
-        missing = unsupported_fields(upload)
-        if missing:
-            upload.warnings.append(f"fields EWS cannot take for a {upload.kind}: {', '.join(missing)}")
-        self._note_warnings(upload)
-        if self.options.dry_run or uploader is None:
-            self.summary.skipped["dry run: would upload"] += 1
-            return
-        if occurrences.has_exceptions(upload):
-            if upload.fingerprint + occurrences.PENDING in self._known:
-                self._finish_pending(upload)
-                return
-            upload.fingerprint += occurrences.PENDING
-        full = batcher.add(upload)
-        if full:
-            uploader.send(ews_folder, full)
+    def _walk(self, source: Any, folders: list[SourceFolder], selection: BoundSelection) -> None:
+        folder_skips: Counter[str] = Counter()
+        total = sum(f.item_count for f in folders if not selection.folder_skip(f))
+        self.progress("start", {"mailbox": self.options.mailbox, "total": total})
+        try:
+            for folder in folders:
+                reason = selection.folder_skip(folder)
+                if reason:
+                    folder_skips[str(reason)] += 1
+                    if folder.item_count:
+                        self.summary.found += folder.item_count
+                        self.summary.skipped[str(reason)] += folder.item_count
+                    continue
+                self._do_folder(folder, self._plan[folder.node_id], source.items(folder), selection)
+            if self.options.recover:
+                self._do_folder(RECOVERED_FOLDER, RECOVERED_PLAN, source.recovered(), selection)
+            for error in source.errors:
+                self.summary.source_errors += 1
+                self._fail("/".join(error.folder_path), error.what, "",
+                           Failure(FailureKind.UNREADABLE, error.reason, error.what), error.node_id)
+        finally:
+            self.summary.folders = {"skipped": dict(folder_skips)}
+            if self._mailbox is not None:
+                stats = self._mailbox.folder_stats
+                self.summary.folders.update(mapped=stats.mapped, created=stats.created, found=stats.found,
+                                            renamed=stats.renamed)
+            if self._sender is not None:
+                self.summary.retries = self._sender.stats.retries
+                self.summary.in_doubt_found = self._sender.stats.in_doubt_found
 
-    def _note_warnings(self, upload: UploadItem, only_new: int = 0) -> None:
-        """What the converter could not carry is uploaded anyway, and counted and listed in the report."""
-        notes = upload.warnings[-only_new:] if only_new else list(upload.warnings)
-        for note in notes:
-            self.summary.warnings[note.split(":", 1)[0][:80]] += 1
-            if len(self.summary.warning_items) < 200:
-                self.summary.warning_items.append({"folder": "/".join(upload.folder_path), "item_class":
-                                                   upload.item_class, "subject": upload.subject, "warning": note})
+    def _close(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+        if self._keeper is not None:
+            self._keeper.stop()
+            if not self._keeper.lost:
+                assert self._mailbox is not None
+                try:
+                    self._mailbox.release_lease()
+                except Exception as exc:  # noqa: BLE001 - it expires by itself; the run's outcome stands
+                    log.warning("lease not released", mailbox=self.options.mailbox, reason=f"{type(exc).__name__}")
+        if self._mailbox is not None:
+            self._mailbox.close()
 
-    def _folder_skip(self, folder: SourceFolder) -> str | None:
-        reason = skip_reason(folder, self.options.include_sync_issues)
-        if reason:
-            return reason
-        if folder.role is FolderRole.IPM_SUBTREE or not folder.path:
-            return None if folder.item_count else "empty subtree root"
-        if self._only is not None and not _matches(folder.path, self._only):
-            return "not in --only"
-        if self._exclude and _matches(folder.path, self._exclude):
-            return "in --exclude"
-        return None
+    def _check_lease(self) -> None:
+        if self._keeper is not None and self._keeper.lost:
+            raise MailboxFatalError(f"lease lost, stopped writing: {self._keeper.lost}")
 
-    def _resolve_roles(self, folders: list[SourceFolder]) -> None:
-        """--only/--exclude take folder paths or 'role:NAME' (role:deleteditems), which names a folder by its
-        role whatever the OST's language calls it."""
-        by_role = {f.role.value: "/".join(f.path) for f in folders if not f.outside_ipm and f.path}
+    # -- folders ----------------------------------------------------------------------------------
+    def _server_folder(self, planned: PlannedFolder) -> ServerFolder | None:
+        """The server folder of a planned folder, its ancestors resolved first through the plan (so a
+        localized inbox is the server's Inbox, whatever an earlier run did or skipped)."""
+        assert self._mailbox is not None
+        parent: ServerFolder | None = None
+        for step in (chain(self._plan, planned.node_id) if planned.node_id in self._plan else [planned]):
+            if step.node_id not in self._server:
+                self._server[step.node_id] = self._mailbox.folder(step, parent)
+            parent = self._server[step.node_id]
+        return parent
 
-        def resolve(patterns: tuple[str, ...]) -> tuple[str, ...]:
-            out = []
-            for pattern in patterns:
-                if pattern.lower().startswith("role:"):
-                    role = pattern[5:].strip().lower()
-                    if role in by_role:
-                        out.append(by_role[role])
-                else:
-                    out.append(pattern)
-            return tuple(out)
-
-        # An --only whose roles this OST lacks matches nothing (an empty tuple), not everything (None).
-        self._only = resolve(self.options.only) if self.options.only else None
-        self._exclude = resolve(self.options.exclude)
-
-    def _do_folder(self, folder: SourceFolder, entries: Any, mirror: FolderMirror | None,
-                   uploader: Sender | None) -> None:
+    def _do_folder(self, folder: SourceFolder, planned: PlannedFolder, entries: Iterable[SourceItem | SourceError],
+                   selection: BoundSelection) -> None:
         opts = self.options
         path = folder.path_str
+        whole = selection.selection.whole
         self._folder_incomplete = False
-        whole = opts.since is None
         if whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count):
             self.summary.found += folder.item_count
             self.summary.present += folder.item_count
             log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
             return
-        known = self._known = self.journal.done_fingerprints(opts.mailbox, path)
-        ews_folder = self._ews_folder = None
-        if mirror is not None and uploader is not None:
-            ews_folder = self._ews_folder = retry.call(lambda: mirror.ensure(folder), self.policy)
-            known |= uploader.server_fingerprints(ews_folder)
+        known, pending = self._known(path, planned)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
-        batcher = Batcher(self.settings.batch_items, self.settings.batch_bytes)
-        queue = ConvertQueue(self.convert_workers, window=max(2 * self.settings.batch_items, 32))
+        count = self._items(folder, entries, selection, known, pending)
+        if whole and not opts.dry_run and not self._folder_incomplete and folder is not RECOVERED_FOLDER:
+            self.journal.set_folder(opts.mailbox, path, self.source_id, count, done=count == folder.item_count,
+                                    server_id=self._current.id if self._current else None)
+
+    def _known(self, path: str, planned: PlannedFolder) -> tuple[set[str], set[str]]:
+        """Identities already in the folder, and those of series still pending. The server's stamps are the
+        final word; without a destination (dry run) the journal says what earlier runs stored."""
+        self._current = None
+        if self._mailbox is None:
+            return self.journal.done_fingerprints(self.options.mailbox, path), set()
+        self._current = self._server_folder(planned)
+        stamps = self._mailbox.stamps(self._current) if self._current is not None else []
+        return {s.identity for s in stamps if not s.pending}, {s.identity for s in stamps if s.pending}
+
+    def _items(self, folder: SourceFolder, entries: Iterable[SourceItem | SourceError], selection: BoundSelection,
+               known: set[str], pending: set[str]) -> int:
+        """Every item of the folder: identity, dedupe, conversion, batches. Returns the items read."""
+        path = folder.path_str
+        ordinals = Ordinals()
+        batch: list[UploadItem] = []
+        batch_size = 0
+        queue = ConvertQueue(self.convert_processes, window=max(2 * self.settings.batch_items, 32))
         present: list[Outcome] = []
         count = 0
+
+        def accept(converted: Converted) -> None:
+            nonlocal batch, batch_size
+            upload = self._accepted(converted, pending)
+            if upload is None:
+                return
+            if batch and (len(batch) >= self.settings.batch_items
+                          or batch_size + upload.size > self.settings.batch_bytes):
+                self._send(batch)
+                batch, batch_size = [], 0
+            batch.append(upload)
+            batch_size += upload.size
+
         for entry in entries:
             if self.should_stop():
                 if present:
                     self._record(present)
-                if uploader is not None:
-                    uploader.wait()  # the requests in flight finish and are journaled
+                if self._sender is not None:
+                    self._sender.wait()  # the requests in flight finish and are journaled
                 raise Interrupted()  # converted but unsent items are simply redone by the rerun
             if isinstance(entry, SourceError):
                 self.summary.found += 1
                 self.summary.source_errors += 1
-                self._fail(path, entry.what, "", f"unreadable {entry.what}: {entry.reason}", entry.node_id)
+                self._fail(path, entry.what, "", Failure(FailureKind.UNREADABLE, entry.reason, entry.what),
+                           entry.node_id)
                 continue
             count += 1
             self.summary.found += 1
-            if opts.since is not None:
-                when = _item_time(entry)
-                if when is not None and when < opts.since:
-                    self.summary.skipped["before --since"] += 1
-                    continue
             try:
-                print_ = fingerprint(entry)
+                identity = ordinals.next(fingerprint(entry))  # every item counts, skipped ones too
             except Exception as exc:  # noqa: BLE001 - a broken item must not stop the walk
-                self._fail(path, entry.message_class, entry.subject, f"fingerprint: {describe(exc)}", entry.node_id)
+                self._fail(path, entry.message_class, entry.subject,
+                           Failure(FailureKind.FINGERPRINT, f"{type(exc).__name__}: {exc}"), entry.node_id)
                 continue
-            if print_ in known:
-                present.append(Outcome(_stub(entry, folder, print_), "present"))
+            skip = selection.item_skip(entry)
+            if skip:
+                self.summary.skipped[str(skip)] += 1
+                continue
+            if identity in known:
+                present.append(Outcome(_stub(entry, folder, identity), OutcomeState.PRESENT))
                 if len(present) >= 500:
                     self._record(present)
                     present = []
                 continue
-            known.add(print_)
-            queue.submit(entry, folder.path, print_, fingerprint=print_)
+            known.add(identity)
+            queue.submit(entry.materialize(), folder.path, identity)
             for converted in queue.ready():
-                self._accept(converted, batcher, uploader, ews_folder)
+                accept(converted)
         for converted in queue.drain():
-            self._accept(converted, batcher, uploader, ews_folder)
+            accept(converted)
         if present:
             self._record(present)
-        if uploader is not None:
-            if batcher.items:
-                uploader.send(ews_folder, batcher.take())
-            uploader.wait()
-        if whole and not opts.dry_run and not self._folder_incomplete and folder is not RECOVERED_FOLDER:
-            self.journal.set_folder(opts.mailbox, path, self.source_id, count,
-                                    done=count == folder.item_count,
-                                    server_id=getattr(ews_folder, "id", None))
+        if batch:
+            self._send(batch)
+        if self._sender is not None:
+            self._sender.wait()
+        return count
 
+    def _accepted(self, converted: Converted, pending: set[str]) -> UploadItem | None:
+        """A converted item ready to join a batch, or None (a conversion failure, a dry run, a pending series
+        finished instead of sent again)."""
+        entry, upload = converted.item, converted.upload
+        if upload is None:
+            self._fail("/".join(entry.folder_path), entry.message_class, entry.subject,
+                       Failure(FailureKind.CONVERSION, converted.error or ""), entry.node_id)
+            return None
+        if self._mailbox is not None:
+            upload.warnings.extend(self._mailbox.cannot_carry(upload))
+        self._note(upload, upload.warnings)
+        if upload.size > self.settings.max_item_mb * MIB:
+            upload = self._too_large(entry, upload)
+            if upload is None:
+                return None
+        if self.options.dry_run or self._mailbox is None:
+            self.summary.skipped["dry run: would upload"] += 1
+            return None
+        if upload.has_series_exceptions:
+            if upload.fingerprint in pending:
+                self._finish_pending(upload)
+                return None
+            upload.series_pending = True
+        return upload
 
-def _stub(item: SourceItem, folder: SourceFolder, print_: str) -> UploadItem:
-    """A record of an item found already on the server: enough for the journal, no conversion."""
-    return UploadItem(kind="message", item_class=item.message_class, folder_path=folder.path, fingerprint=print_,
-                      subject=item.subject, source_node_id=item.node_id)
-
-
-def parse_since(text: str | None) -> datetime | None:
-    if not text:
+    def _too_large(self, entry: SourceItem, upload: UploadItem) -> UploadItem | None:
+        """An item over --max-item-mb: reported (skip), or sent without its largest attachments (strip),
+        which are saved under reports/large-attachments/. None when it is not sent."""
+        limit = self.settings.max_item_mb * MIB
+        folder = "/".join(upload.folder_path)
+        failure = Failure(FailureKind.TOO_LARGE, f"{upload.size / MIB:.1f} MB, over the {self.settings.max_item_mb}"
+                          f" MB limit (--large-items=strip sends it without its largest attachments)")
+        if self.settings.large_items == LargeItems.STRIP and (found := strip_largest(entry, upload.size, limit)):
+            smaller, dropped = found
+            saved = [(a, self._save_attachment(a, upload)) for a in dropped]
+            note = note_for(saved)
+            stripped = convert_item(with_note(smaller, note), upload.folder_path, identity=upload.fingerprint)
+            if stripped.size <= limit:
+                stripped.warnings.append(f"large attachments left out: {len(saved)} saved in reports")
+                self._note(stripped, stripped.warnings[-1:])
+                return stripped
+        self._fail(folder, upload.item_class, upload.subject, failure, upload.source_node_id)
         return None
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
+    def _save_attachment(self, attachment: Attachment, upload: UploadItem) -> str:
+        """Writes a left-out attachment (owner-only) and returns where, relative to the reports folder."""
+        folder = self.settings.reports_dir / "large-attachments" / safe_name(self.options.mailbox)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = f"{upload.fingerprint[:16]}-{safe_name(attachment.filename or f'attachment-{attachment.index}')}"
+        path = folder / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(attachment.read())
+        return str(path.relative_to(self.settings.reports_dir))
+
+    def _send(self, batch: list[UploadItem]) -> None:
+        self._check_lease()
+        if self._sender is not None and self._current is not None:
+            self._sender.send(self._current, batch)
+
+
+def _stub(item: SourceItem, folder: SourceFolder, identity: str) -> UploadItem:
+    """A record of an item found already on the server: enough for the journal, no conversion."""
+    return UploadItem(kind="message", item_class=item.message_class, folder_path=folder.path, fingerprint=identity,
+                      subject=item.subject, source_node_id=item.node_id)

@@ -1,6 +1,9 @@
 """Settings: config/default.toml, then REBUILD_* environment variables, then flags, as one frozen value.
 
-Later layers win; every layer is optional except the defaults shipped in config/default.toml.
+Later layers win; every layer is optional except the defaults shipped in config/default.toml. General
+settings sit at the top level; each destination has a section of its own ([ews] today), read only by
+that destination. Environment variables are REBUILD_<NAME> for top-level settings and
+REBUILD_<SECTION>_<NAME> for a section's (REBUILD_SERVER, REBUILD_USERNAME, … still name [ews]'s).
 """
 
 from __future__ import annotations
@@ -9,12 +12,13 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_PREFIX = "REBUILD_"
+DESTINATIONS = ("ews",)
 
 
 class SettingsError(ValueError):
@@ -22,26 +26,40 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    state_dir: Path = Path(".rebuild")
-    server: str = "sandbox"
+class EwsSettings:
+    """[ews]: Exchange Web Services (on-premises Exchange, or the embedded sandbox)."""
+
+    server: str = "sandbox"  # "sandbox" runs the embedded local EWS server; else the EWS URL
     auth: str = "ntlm"
     username: str = ""
     ca_bundle: str = ""
-    batch_items: int = 50
-    batch_bytes: int = 10_000_000
-    requests_in_flight: int = 2
-    max_attempts: int = 8
-    backoff_initial: float = 0.5
-    backoff_max: float = 60.0
     request_timeout: int = 120
-    workers: int = 2
-    convert_workers: int = 0
-    log_level: str = "info"
 
     @property
     def uses_sandbox(self) -> bool:
         return self.server == "sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    state_dir: Path = Path(".rebuild")
+    destination: str = "ews"
+    batch_items: int = 50
+    batch_bytes: int = 10_000_000
+    requests_in_flight: int = 2  # CreateItem requests in flight per mailbox
+    max_item_mb: int = 35  # items larger than this are not sent (Exchange's default limit)
+    large_items: str = "skip"  # skip | strip (send without the largest attachments, saved beside the reports)
+    max_attempts: int = 8
+    backoff_initial: float = 0.5
+    backoff_max: float = 60.0
+    mailbox_workers: int = 2  # mailboxes rebuilt at once (--map --workers)
+    convert_processes: int = 0  # conversion processes per mailbox; 0 = automatic
+    log_level: str = "info"
+    ews: EwsSettings = field(default_factory=EwsSettings)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.destination == "ews" and self.ews.uses_sandbox
 
     @property
     def log_dir(self) -> Path:
@@ -52,16 +70,25 @@ class Settings:
         return self.state_dir / "journal.sqlite"
 
     @property
+    def reports_dir(self) -> Path:
+        return self.state_dir / "reports"
+
+    @property
     def sandbox_dir(self) -> Path:
         return self.state_dir / "sandbox"
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_SECTIONS: dict[str, type] = {"ews": EwsSettings}
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _SECTIONS}
+_SECTION_FIELDS = {name: {f.name: f for f in dataclasses.fields(cls)} for name, cls in _SECTIONS.items()}
+#: Names kept from before the sections and the clearer names: old name -> (section or "", new name).
+_ALIASES = {"server": ("ews", "server"), "auth": ("ews", "auth"), "username": ("ews", "username"),
+            "ca_bundle": ("ews", "ca_bundle"), "request_timeout": ("ews", "request_timeout"),
+            "workers": ("", "mailbox_workers"), "convert_workers": ("", "convert_processes")}
 _AUTHS = ("ntlm", "basic", "oauth")
 
 
-def _coerce(name: str, raw: Any, origin: str) -> Any:
-    kind = _FIELDS[name].type
+def _coerce(kind: Any, name: str, raw: Any, origin: str) -> Any:
     try:
         if kind in ("int", int):
             return int(str(raw).replace("_", ""))
@@ -74,36 +101,70 @@ def _coerce(name: str, raw: Any, origin: str) -> Any:
         raise SettingsError(f"{origin}: setting {name!r} has a bad value {raw!r}") from None
 
 
+class _Layers:
+    """Collects values per section ("" is the top level), each coerced and checked as it comes."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, Any]] = {"": {}, **{s: {} for s in _SECTIONS}}
+
+    def put(self, section: str, key: str, raw: Any, origin: str) -> None:
+        if section == "" and key in _ALIASES:
+            section, key = _ALIASES[key]
+        fields = _FIELDS if section == "" else _SECTION_FIELDS.get(section, {})
+        if key not in fields:
+            where = f"[{section}] " if section else ""
+            raise SettingsError(f"{origin}: unknown setting {where}{key!r}")
+        self.values[section][key] = _coerce(fields[key].type, key, raw, origin)
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     defaults_file: Path = DEFAULTS_FILE,
 ) -> Settings:
-    """Merge the three layers; None values in overrides mean 'flag not given'."""
-    values: dict[str, Any] = {}
+    """Merge the three layers; None values in overrides mean 'flag not given'. Overrides use top-level
+    names or aliases ('server', 'workers'); 'ews.server' names a section's setting explicitly."""
+    layers = _Layers()
     if defaults_file.exists():
         with defaults_file.open("rb") as fh:
             for key, raw in tomllib.load(fh).items():
-                if key not in _FIELDS:
-                    raise SettingsError(f"{defaults_file}: unknown setting {key!r}")
-                values[key] = _coerce(key, raw, str(defaults_file))
+                if isinstance(raw, dict) and key in _SECTIONS:
+                    for sub, value in raw.items():
+                        layers.put(key, sub, value, str(defaults_file))
+                else:
+                    layers.put("", key, raw, str(defaults_file))
     env = os.environ if environ is None else environ
-    for key in _FIELDS:
+    for key in [*_FIELDS, *_ALIASES]:
         env_key = ENV_PREFIX + key.upper()
-        if env_key in env and env[env_key] != "":
-            values[key] = _coerce(key, env[env_key], f"environment {env_key}")
+        if env.get(env_key):
+            layers.put("", key, env[env_key], f"environment {env_key}")
+    for section, fields in _SECTION_FIELDS.items():
+        for key in fields:
+            env_key = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            if env.get(env_key):
+                layers.put(section, key, env[env_key], f"environment {env_key}")
     for key, raw in (overrides or {}).items():
         if raw is None:
             continue
-        if key not in _FIELDS:
-            raise SettingsError(f"unknown setting {key!r}")
-        values[key] = _coerce(key, raw, f"--{key.replace('_', '-')}")
-    settings = Settings(**values)
-    if settings.auth not in _AUTHS:
-        raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.auth!r}")
-    if settings.convert_workers < 0:
-        raise SettingsError("setting 'convert_workers' must be 0 (one per core) or more")
-    for key in ("batch_items", "batch_bytes", "max_attempts", "workers", "requests_in_flight"):
+        section, _, name = key.rpartition(".")
+        layers.put(section, name, raw, f"--{name.replace('_', '-')}")
+    sections = {name: cls(**layers.values[name]) for name, cls in _SECTIONS.items()}
+    settings = Settings(**layers.values[""], **sections)
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    if settings.destination not in DESTINATIONS:
+        raise SettingsError(f"setting 'destination' must be one of {', '.join(DESTINATIONS)}, "
+                            f"not {settings.destination!r}")
+    if settings.ews.auth not in _AUTHS:
+        raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.ews.auth!r}")
+    if settings.large_items not in ("skip", "strip"):
+        raise SettingsError(f"setting 'large_items' must be skip or strip, not {settings.large_items!r}")
+    if settings.convert_processes < 0:
+        raise SettingsError("setting 'convert_processes' must be 0 (automatic) or more")
+    for key in ("batch_items", "batch_bytes", "max_attempts", "mailbox_workers", "requests_in_flight",
+                "max_item_mb"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")
-    return settings

@@ -1,6 +1,9 @@
-"""`rebuild verify`: source and server compared folder by folder by fingerprint.
+"""`rebuild verify`: the source and the server compared folder by folder, without trusting the journal.
 
-Reports what is missing on the server, what is there twice, and stamped items the source lacks.
+Per folder, the multiset of identities on the server against the source (so copies in the source count):
+missing items, doubled items, items that sit in another folder than their source folder's, stamped items
+the source lacks, and stamped folders under the rebuilt tree that no source folder explains (a stray copy
+of a folder). The same folder and item selection as the run (--only/--exclude/--since, a CSV row's columns).
 """
 
 from __future__ import annotations
@@ -9,13 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.convert.fingerprint import fingerprint
-from pipeline.destination.ews.connect import Target, open_account
-from pipeline.destination.ews.errors import MailboxFatalError, describe
-from pipeline.destination.ews.folders import FolderMirror, skip_reason
-from pipeline.destination.ews.occurrences import PENDING
-from pipeline.destination.ews.properties import register_fingerprint
-from pipeline.destination.ews.upload import stamped_fingerprints
+from pipeline.destination.base import Destination, Mailbox, MailboxFatalError, ServerFolder
+from pipeline.fingerprint import Ordinals, fingerprint
+from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.model import SourceError
 from pipeline.run import RunOptions
 from pipeline.source import open_source
@@ -29,6 +28,15 @@ class FolderCheck:
     missing: int
     duplicated: int
     extra: int
+    misplaced: int = 0  # source items of this folder found in another server folder
+
+
+@dataclass
+class StrayFolder:
+    """A server folder under the rebuilt tree holding stamped items, that no source folder maps to."""
+
+    name: str
+    items: int
 
 
 @dataclass
@@ -36,6 +44,7 @@ class VerifyResult:
     mailbox: str
     source: str
     folders: list[FolderCheck] = field(default_factory=list)
+    strays: list[StrayFolder] = field(default_factory=list)
     unreadable: int = 0
     pending: int = 0  # recurring series whose exceptions a killed run left unfinished (the rerun finishes them)
     fatal: str | None = None
@@ -53,50 +62,97 @@ class VerifyResult:
         return sum(f.extra for f in self.folders)
 
     @property
+    def misplaced(self) -> int:
+        return sum(f.misplaced for f in self.folders)
+
+    @property
     def ok(self) -> bool:
-        return self.fatal is None and self.missing == 0 and self.duplicated == 0 and self.pending == 0
+        return (self.fatal is None and self.missing == 0 and self.duplicated == 0 and self.pending == 0
+                and self.misplaced == 0 and not self.strays)
 
     def as_dict(self) -> dict[str, Any]:
         return {"mailbox": self.mailbox, "source": self.source, "ok": self.ok, "missing": self.missing,
-                "duplicated": self.duplicated, "extra": self.extra, "unreadable": self.unreadable,
-                "pending": self.pending,
-                "fatal": self.fatal, "folders": [vars(f) for f in self.folders]}
+                "duplicated": self.duplicated, "extra": self.extra, "misplaced": self.misplaced,
+                "unreadable": self.unreadable, "pending": self.pending, "fatal": self.fatal,
+                "strays": [vars(s) for s in self.strays], "folders": [vars(f) for f in self.folders]}
 
 
-def verify_mailbox(options: RunOptions, target: Target, include_sync_issues: bool = False) -> VerifyResult:
+def verify_mailbox(options: RunOptions, destination: Destination) -> VerifyResult:
     result = VerifyResult(options.mailbox, str(options.ost))
     try:
-        account = open_account(target, options.mailbox)
-        mirror = FolderMirror(account, options.target_root, create=False)
-        register_fingerprint()
-        with open_source(options.ost) as source:
-            for folder in source.folders():
-                if skip_reason(folder, include_sync_issues) or (not folder.path and not folder.item_count):
-                    continue
-                wanted: Counter[str] = Counter()
-                for entry in source.items(folder):
-                    if isinstance(entry, SourceError):
-                        result.unreadable += 1
-                    else:
-                        wanted[fingerprint(entry)] += 1
-                server_folder = mirror.ensure(folder)
-                have: Counter[str] = Counter()
-                for value in stamped_fingerprints(server_folder) if server_folder is not None else ():
-                    if value.endswith(PENDING):
-                        result.pending += 1
-                    have[value.removesuffix(PENDING)] += 1
-                if not wanted and not have:
-                    continue
-                result.folders.append(FolderCheck(
-                    path=folder.path_str, source=sum(wanted.values()), server=sum(have.values()),
-                    missing=len(set(wanted) - set(have)),
-                    duplicated=sum(n - 1 for n in have.values() if n > 1),
-                    extra=len(set(have) - set(wanted))))
+        mailbox = destination.open(options.mailbox, options.target_root)
+        try:
+            _verify(options, mailbox, result)
+        finally:
+            mailbox.close()
     except MailboxFatalError as exc:
         result.fatal = str(exc)
     except Exception as exc:  # noqa: BLE001 - one mailbox's failure is reported, never a traceback
-        result.fatal = describe(exc)
+        result.fatal = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
     return result
+
+
+def _verify(options: RunOptions, mailbox: Mailbox, result: VerifyResult) -> None:
+    with open_source(options.ost) as source:
+        folders = source.folders()
+        plan = plan_folders(folders)
+        selection = options.selection.bind(folders)
+        resolved: dict[int, ServerFolder | None] = {}
+
+        def server_folder(planned: PlannedFolder) -> ServerFolder | None:
+            parent: ServerFolder | None = None
+            for step in chain(plan, planned.node_id):
+                if step.node_id not in resolved:
+                    resolved[step.node_id] = (mailbox.folder(step, parent, create=False)
+                                              if parent is not None or step.parent is None else None)
+                parent = resolved[step.node_id]
+            return parent
+
+        wanted_by: dict[str, Counter[str]] = {}
+        have_by: dict[str, Counter[str]] = {}
+        for folder in folders:
+            if selection.folder_skip(folder) or folder.node_id not in plan:
+                continue
+            wanted: Counter[str] = Counter()
+            ordinals = Ordinals()
+            for entry in source.items(folder):
+                if isinstance(entry, SourceError):
+                    result.unreadable += 1
+                    continue
+                identity = ordinals.next(fingerprint(entry))
+                if not selection.item_skip(entry):
+                    wanted[identity] += 1
+            target = server_folder(plan[folder.node_id])
+            have: Counter[str] = Counter()
+            for stamp in mailbox.stamps(target) if target is not None else ():
+                result.pending += stamp.pending
+                have[stamp.identity] += 1
+            wanted_by[folder.path_str], have_by[folder.path_str] = wanted, have
+        for planned in plan.values():  # folders outside the selection explain their own items too
+            server_folder(planned)
+        mapped = {f.id for f in resolved.values() if f is not None}
+        result.strays = [StrayFolder(f.name, n) for f in mailbox.folders_below()
+                         if f.id not in mapped and (n := len(mailbox.stamps(f)))]
+    _compare(wanted_by, have_by, result)
+
+
+def _compare(wanted_by: dict[str, Counter[str]], have_by: dict[str, Counter[str]], result: VerifyResult) -> None:
+    """Per folder: missing, doubled, extra; an identity missing here but extra elsewhere is misplaced."""
+    extra_anywhere: Counter[str] = Counter()
+    for path, have in have_by.items():
+        wanted = wanted_by[path]
+        extra_anywhere.update({i: n - wanted[i] for i, n in have.items() if i not in wanted})
+    for path, wanted in wanted_by.items():
+        have = have_by[path]
+        lacking = {i: n - have[i] for i, n in wanted.items() if have[i] < n}
+        misplaced = sum(min(n, extra_anywhere[i]) for i, n in lacking.items())
+        if not wanted and not have:
+            continue
+        result.folders.append(FolderCheck(
+            path=path, source=sum(wanted.values()), server=sum(have.values()),
+            missing=sum(lacking.values()) - misplaced,
+            duplicated=sum(n - max(wanted[i], 1) for i, n in have.items() if n > max(wanted[i], 1)),
+            extra=sum(n for i, n in have.items() if i not in wanted), misplaced=misplaced))
 
 
 def render(result: VerifyResult) -> str:
@@ -104,9 +160,13 @@ def render(result: VerifyResult) -> str:
     if result.fatal:
         lines.append(f"  cannot verify: {result.fatal}")
     for check in result.folders:
-        flag = "" if not (check.missing or check.duplicated) else "  <--"
+        flag = "" if not (check.missing or check.duplicated or check.misplaced) else "  <--"
         lines.append(f"  {check.path or '(top)'}: source {check.source}, server {check.server}, missing "
-                     f"{check.missing}, duplicated {check.duplicated}, extra {check.extra}{flag}")
-    lines.append(f"  total: missing {result.missing}, duplicated {result.duplicated}, extra {result.extra}, "
+                     f"{check.missing}, duplicated {check.duplicated}, in another folder {check.misplaced}, "
+                     f"extra {check.extra}{flag}")
+    for stray in result.strays:
+        lines.append(f"  stray folder {stray.name!r}: {stray.items} rebuilt items no source folder explains  <--")
+    lines.append(f"  total: missing {result.missing}, duplicated {result.duplicated}, in another folder "
+                 f"{result.misplaced}, extra {result.extra}, stray folders {len(result.strays)}, "
                  f"unreadable in source {result.unreadable}, series pending {result.pending}")
     return "\n".join(lines)

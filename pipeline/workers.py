@@ -25,15 +25,14 @@ class Converted:
     """One item's conversion: the upload, or why it failed (as text: exceptions may not pickle)."""
 
     item: SourceItem
-    tag: Any  # whatever the caller attached (the fingerprint)
     upload: UploadItem | None
     error: str | None
 
 
 def _convert(item: SourceItem, folder_path: tuple[str, ...],
-             fingerprint: str | None = None) -> tuple[UploadItem | None, str | None]:
+             identity: str = "") -> tuple[UploadItem | None, str | None]:
     try:
-        return convert_item(item, folder_path, fingerprint_=fingerprint), None
+        return convert_item(item, folder_path, identity=identity), None
     except Exception as exc:  # noqa: BLE001 - a conversion bug is one item's failure, never the run's
         text = " ".join(str(exc).split())[:300]
         return None, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -82,21 +81,16 @@ class ConvertQueue:
         self.window = max(1, window)
         self.warmup = warmup
         self.submitted = 0
-        self._pending: deque[tuple[SourceItem, Any, Future | tuple[UploadItem | None, str | None]]] = deque()
+        self._pending: deque[tuple[SourceItem, Future | tuple[UploadItem | None, str | None]]] = deque()
 
-    def submit(self, item: SourceItem, folder_path: tuple[str, ...], tag: Any = None,
-               fingerprint: str | None = None) -> None:
+    def submit(self, item: SourceItem, folder_path: tuple[str, ...], identity: str = "") -> None:
+        """Queue a materialized item (SourceItem.materialize(): conversion never reads the file)."""
         self.submitted += 1
         if self.workers <= 1 or self.submitted <= self.warmup:
-            self._pending.append((item, tag, _convert(item, folder_path, fingerprint)))
+            self._pending.append((item, _convert(item, folder_path, identity)))
         else:
-            try:
-                materialized = item.materialize()
-            except Exception as exc:  # noqa: BLE001 - an unreadable attachment fails its item only
-                self._pending.append((item, tag, (None, f"reading attachments: {type(exc).__name__}: {exc}")))
-                return
-            future = _shared_pool(self.workers).submit(_convert, materialized, folder_path, fingerprint)
-            self._pending.append((item, tag, future))
+            future = _shared_pool(self.workers).submit(_convert, item, folder_path, identity)
+            self._pending.append((item, future))
 
     @property
     def full(self) -> bool:
@@ -108,19 +102,19 @@ class ConvertQueue:
     def ready(self) -> Iterator[Converted]:
         """Results at the head of the queue that are done (all of them, blocking, while over the window)."""
         while self._pending:
-            item, tag, result = self._pending[0]
+            item, result = self._pending[0]
             if isinstance(result, Future) and not result.done() and not self.full:
                 return
             self._pending.popleft()
-            yield self._result(item, tag, result)
+            yield self._result(item, result)
 
     def drain(self) -> Iterator[Converted]:
         while self._pending:
-            item, tag, result = self._pending.popleft()
-            yield self._result(item, tag, result)
+            item, result = self._pending.popleft()
+            yield self._result(item, result)
 
     @staticmethod
-    def _result(item: SourceItem, tag: Any, result: Any) -> Converted:
+    def _result(item: SourceItem, result: Any) -> Converted:
         if isinstance(result, Future):
             try:
                 upload, error = result.result()
@@ -128,4 +122,4 @@ class ConvertQueue:
                 upload, error = None, f"worker: {type(exc).__name__}: {exc}"
         else:
             upload, error = result
-        return Converted(item, tag, upload, error)
+        return Converted(item, upload, error)

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 from pipeline import mapi
 from pipeline.convert import attachments, preserved, props
-from pipeline.convert.fingerprint import FINGERPRINT_SCHEME, fingerprint
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
-__all__ = ["FINGERPRINT_SCHEME", "ConvertOptions", "convert_item", "fingerprint", "kind_of"]
+__all__ = ["ConvertOptions", "convert_item", "kind_of"]
 
 #: Message-class prefixes that travel as MIME, checked case-insensitively and on whole dotted parts.
 MAIL_CLASSES = ("IPM.Note", "IPM.Schedule.Meeting", "REPORT", "IPM.Post", "IPM.Outlook.Recall", "IPM.Recall",
@@ -58,16 +57,16 @@ def _is_photo(att: Attachment) -> bool:
 
 
 def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
-                 options: ConvertOptions | None = None, fingerprint_: str | None = None) -> UploadItem:
+                 options: ConvertOptions | None = None, identity: str = "") -> UploadItem:
     """The UploadItem for one source item; per-property problems become warnings on it.
 
-    fingerprint_ is the item's fingerprint when the caller has computed it already (the uploader has)."""
+    identity is what the caller stamps on it (pipeline.fingerprint); conversion never computes it."""
     options = options or ConvertOptions()
     item_class = props.message_class(item)
     kind = kind_of(item_class)
     path = tuple(folder_path) if folder_path is not None else tuple(item.folder_path)
     upload = UploadItem(kind="message", item_class=item_class, folder_path=path,
-                        fingerprint=fingerprint_ or fingerprint(item),
+                        fingerprint=identity,
                         subject=props.text(item, mapi.PR_SUBJECT) or "", source_node_id=item.node_id)
     upload.extended = preserved.standard(item)
     domain = options.x500_domain

@@ -6,13 +6,12 @@ Names and types are chosen here so the uploader and the export see the same file
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline import mapi
-from pipeline.convert import headers, parts, props
+from pipeline.convert import headers, mime_types, parts, props
 from pipeline.model import Attachment, SourceItem
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
@@ -56,7 +55,7 @@ def mime_type(att: Attachment, filename: str | None) -> tuple[str, str]:
         if maintype not in ("multipart", "message"):
             return maintype, subtype
     if filename:
-        guessed, _ = mimetypes.guess_type(filename, strict=False)
+        guessed = mime_types.by_name(filename)
         if guessed:
             maintype, subtype = guessed.split("/", 1)
             if maintype not in ("multipart", "message"):

@@ -6,17 +6,12 @@ that must come back out as such, the rest are real RTF that we keep and flatten 
 
 from __future__ import annotations
 
-import logging
 import re
 import struct
 import zlib
 from dataclasses import dataclass
 
 from compressed_rtf.compressed_rtf import INIT_DICT
-
-# RTFDE logs document content at debug level: keep it quiet whatever the app's log level is.
-for _name in ("RTFDE", "RTFDE.text_extraction", "RTFDE.transform", "RTFDE.grammar", "RTFDE.validation_logger"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import pipeline.run
 import pipeline.workers
 from pipeline import cli
 from pipeline.destination.ews.folders import FolderMirror
+from pipeline.destination.ews.mailbox import EwsMailbox
 from pipeline.destination.ews.upload import Uploader
 from pipeline.journal import Journal
 from pipeline.source.pff import PffSource
@@ -26,15 +27,13 @@ from tests.bench import timers
 def instrument() -> None:
     timers.wrap_iter(PffSource, "items", "read")
     timers.wrap(pipeline.run, "fingerprint", "dedupe: fingerprint per item")
-    if hasattr(pipeline.run, "convert_item"):  # before the conversion queue (pipeline/workers.py)
-        timers.wrap(pipeline.run, "convert_item", "convert")
-    else:  # in-process conversion of the queue; pool workers are not instrumented (convert then ~0)
-        timers.wrap(pipeline.workers, "_convert", "convert")
+    # in-process conversion of the queue; pool workers are not instrumented (convert then ~0)
+    timers.wrap(pipeline.workers, "_convert", "convert")
     for name in ("record", "done_fingerprints", "folder_done", "set_folder", "start_run", "finish_run"):
         timers.wrap(Journal, name, "journal")
-    timers.wrap(Uploader, "server_fingerprints", "dedupe: server fingerprint read-back")
+    timers.wrap(EwsMailbox, "stamps", "dedupe: server fingerprint read-back")
     timers.wrap(Uploader, "_drop_in_doubt", "retries: in-doubt checks")
-    timers.wrap(FolderMirror, "ensure", "folders")
+    timers.wrap(FolderMirror, "resolve", "folders")
     timers.wrap(pipeline.destination.ews.upload, "build_item", "build_item")
     timers.wrap(Account, "bulk_create", "bulk_create")
     timers.wrap(pipeline.run.MailboxRun, "_record", "outcomes + progress")

@@ -16,6 +16,7 @@ from exchangelib.items import SAVE_ONLY, SEND_TO_NONE
 from pipeline.convert import convert_item
 from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import register_fingerprint
+from pipeline.fingerprint import fingerprint
 from pipeline.model import SourceError
 from pipeline.source import open_source
 from pipeline.source.pff import PffSource
@@ -44,7 +45,7 @@ def upload(ost: str, server: str, username: str, mailbox: str, batch_items: int,
                 if isinstance(entry, SourceError):
                     continue
                 with timers.timed("convert"):
-                    item = convert_item(entry, folder.path)
+                    item = convert_item(entry, folder.path, identity=fingerprint(entry))
                 if batch and (len(batch) >= batch_items or size + item.size > batch_bytes):
                     uploaded += _send(account, target, batch)
                     batch, size = [], 0

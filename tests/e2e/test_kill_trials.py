@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 import fixtures
-from pipeline.convert.fingerprint import fingerprint
-from pipeline.destination.ews.folders import skip_reason
+from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET, fingerprint
 from pipeline.model import SourceItem
+from pipeline.selection import system_skip as skip_reason
 from pipeline.source import open_source
 from tests.conftest import REPO, own_sandbox, sandbox_items
 
@@ -36,7 +36,7 @@ FAULTS = {"seed": 42, "rules": [
     {"kind": "throttle", "rate": 0.1, "back_off_ms": 50},
     {"kind": "delay", "seconds": 0.1, "operations": ["CreateItem"]},  # keeps runs long enough to kill
 ]}
-FP_KEY = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
+FP_KEY = f"name:{PROPERTY_SET}:{PROPERTY_NAME}"
 
 
 def expected_fingerprints(ost: Path) -> Counter:

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
 from pipeline.model import FolderRole
 from pipeline.sandbox.store import SandboxStore
 from pipeline.source import open_source
 from tests.conftest import own_sandbox, run_cli, sandbox_items
 
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
-FP_KEY = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
+
+FP_KEY = f"name:{PROPERTY_SET}:{PROPERTY_NAME}"
 
 
 @pytest.fixture

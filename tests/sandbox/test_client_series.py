@@ -12,9 +12,10 @@ import datetime as dt
 
 from exchangelib import CalendarItem
 
+from pipeline import fingerprint
 from pipeline.destination.ews import occurrences
 from pipeline.destination.ews.items import build_item
-from pipeline.destination.ews.properties import FINGERPRINT_FIELD, register_fingerprint
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
 from pipeline.model import UploadItem
 from tests.sandbox.helpers import ALICE
 
@@ -41,7 +42,7 @@ def _upload(unique: str) -> UploadItem:
 
 
 def _create_master(account, upload: UploadItem) -> str:
-    pending = dataclasses.replace(upload, fingerprint=upload.fingerprint + occurrences.PENDING)
+    pending = dataclasses.replace(upload, series_pending=True)
     result = account.bulk_create(account.calendar, [build_item(pending, account, account.calendar)])[0]
     assert not isinstance(result, Exception), result
     return result.id
@@ -50,7 +51,7 @@ def _create_master(account, upload: UploadItem) -> str:
 def test_apply_exceptions_and_finish(alice, store, unique):
     register_fingerprint()
     upload = _upload(unique)
-    assert occurrences.has_exceptions(upload)
+    assert upload.has_series_exceptions
     server_id = _create_master(alice, upload)
     assert occurrences.apply_exceptions(alice, alice.calendar, server_id, upload) == []
     occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
@@ -62,13 +63,14 @@ def test_apply_exceptions_and_finish(alice, store, unique):
         {"original_start": "2024-01-10T08:00:00Z", "start": "2024-01-10T14:00:00Z", "end": "2024-01-10T15:30:00Z",
          "subject": f"moved-{unique}", "location": "Room 9"},
     ]
-    key = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
+    key = f"name:{fingerprint.PROPERTY_SET}:{fingerprint.PROPERTY_NAME}"
     assert stored["extended_properties"][key] == f"fp-{unique}"
+    assert not stored["extended_properties"][f"name:{fingerprint.PROPERTY_SET}:{fingerprint.PENDING_PROPERTY_NAME}"]
 
     # The rerun's lookup: the fingerprint restriction, ids only.
     ids = list(alice.calendar.filter(**{FINGERPRINT_FIELD: f"fp-{unique}"}).values_list("id", flat=True))
     assert ids == [server_id]
-    pending = alice.calendar.filter(**{FINGERPRINT_FIELD: f"fp-{unique}{occurrences.PENDING}"})
+    pending = alice.calendar.filter(**{FINGERPRINT_FIELD: f"fp-{unique}", PENDING_FIELD: True})
     assert not list(pending.values_list("id"))
 
     master = CalendarItem(account=alice, folder=alice.calendar, id=server_id).refresh()

@@ -30,20 +30,21 @@ from exchangelib.recurrence import (
     WeeklyPattern,
 )
 
+from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
 from pipeline.sandbox import schema
 from tests.sandbox.helpers import ALICE, needs_schema
 
 BERLIN = EWSTimeZone("Europe/Berlin")
 UTC = dt.UTC
 EWS_UTC = EWSTimeZone("UTC")
-FINGERPRINT_KEY = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
+FINGERPRINT_KEY = f"name:{PROPERTY_SET}:{PROPERTY_NAME}"
 
 
 class Fingerprint(ExtendedProperty):
     """The pipeline's fingerprint property, declared here with plain exchangelib."""
 
-    property_set_id = "74594eaa-9d20-45ad-b806-df062a3740a3"
-    property_name = "RebuildFingerprint"
+    property_set_id = PROPERTY_SET
+    property_name = PROPERTY_NAME
     property_type = "String"
 
 

@@ -15,6 +15,7 @@ from exchangelib.folders import Inbox, Root
 from pipeline.destination.ews.errors import MailboxFatalError
 from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.upload import Uploader
+from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
 from pipeline.model import UploadItem
 
 URL = "https://mail.example.test/EWS/Exchange.asmx"
@@ -52,7 +53,7 @@ def create_response(*codes: str) -> str:
 def find_response(fingerprints: list[str]) -> str:
     items = "".join(
         f'<t:Message><t:ItemId Id="F{i}" ChangeKey="CK"/><t:ExtendedProperty><t:ExtendedFieldURI '
-        'PropertySetId="74594eaa-9d20-45ad-b806-df062a3740a3" PropertyName="RebuildFingerprint" '
+        f'PropertySetId="{PROPERTY_SET}" PropertyName="{PROPERTY_NAME}" '
         f'PropertyType="String"/><t:Value>{fp}</t:Value></t:ExtendedProperty></t:Message>'
         for i, fp in enumerate(fingerprints))
     body = (f'<m:FindItemResponse {M} {T}><m:ResponseMessages><m:FindItemResponseMessage ResponseClass="Success">'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.destination.ews.occurrences import has_exceptions, instance_index
+from pipeline.destination.ews.occurrences import instance_index
 from pipeline.model import UploadItem
 
 
@@ -21,7 +21,7 @@ def test_weekly_mon_wed_fri():
                      "first_day_of_week": "Sunday", "start": dt.date(2024, 1, 1), "end": None, "count": 10,
                      "deleted_occurrences": [dt.datetime(2024, 1, 5, 9, tzinfo=dt.UTC)]},
                     dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC))
-    assert has_exceptions(upload)
+    assert upload.has_series_exceptions
     assert instance_index(upload, dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC)) == 1
     assert instance_index(upload, dt.datetime(2024, 1, 5, 9, tzinfo=dt.UTC)) == 3
     assert instance_index(upload, dt.datetime(2024, 1, 8, 9, tzinfo=dt.UTC)) == 4

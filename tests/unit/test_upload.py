@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from exchangelib import errors as ews
 
+from pipeline.destination.base import FailureKind
 from pipeline.destination.ews import upload as upload_module
 from pipeline.destination.ews.errors import MailboxFatalError
 from pipeline.destination.ews.retry import RetryPolicy
@@ -121,7 +122,7 @@ def test_item_refused_every_time_is_recorded_and_the_run_goes_on():
     uploader.send(folder, [item(1)])
     assert server.calls == 4
     assert [o.state for o in outcomes] == ["failed"]
-    assert "gave up after 4 attempts" in outcomes[0].error
+    assert outcomes[0].failure.kind is FailureKind.GAVE_UP and "after 4 attempts" in outcomes[0].error
 
 
 def test_one_item_too_large_the_rest_lands():

@@ -15,10 +15,10 @@ def convert_all(workers: int) -> list[tuple[str, bytes | None, str]]:
         for folder in source.folders():
             for item in source.items(folder):
                 if isinstance(item, SourceItem):
-                    queue.submit(item, folder.path, item.node_id)
+                    queue.submit(item.materialize(), folder.path, str(item.node_id))
                     out.extend(queue.ready())
         out.extend(queue.drain())
-    return [(c.tag, c.upload.mime if c.upload else None, c.upload.subject if c.upload else c.error) for c in out]
+    return [(c.item.node_id, c.upload.mime if c.upload else None, c.upload.subject if c.upload else c.error) for c in out]
 
 
 def test_pool_and_inline_agree():

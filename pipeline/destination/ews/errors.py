@@ -6,9 +6,14 @@ One table, so the uploader, the folder recreator and the reports agree on what e
 from __future__ import annotations
 
 import enum
+import re
 
 import requests
 from exchangelib import errors as ews
+
+from pipeline.destination.base import MailboxFatalError
+
+__all__ = ["SIZE_ERRORS", "ErrorKind", "is_size_refusal", "MailboxFatalError", "back_off_hint", "classify", "describe"]
 
 
 class ErrorKind(enum.StrEnum):
@@ -17,8 +22,17 @@ class ErrorKind(enum.StrEnum):
     FATAL = "fatal"  # nothing more can be done for this mailbox: stop it with one clear line
 
 
-class MailboxFatalError(Exception):
-    """Stops one mailbox (bad credentials, no such mailbox, no permission); others go on."""
+#: Refusals for size: the item (or request) is too big for this server, never worth a retry.
+SIZE_ERRORS = (ews.ErrorMessageSizeExceeded, ews.ErrorDataSizeLimitExceeded)
+#: HTTP statuses IIS and Exchange answer an oversized request with (exchangelib reports them as
+#: MalformedResponseError "Unknown failure in response. Code: 413 …").
+_SIZE_STATUS = re.compile(r"\bCode: 413\b")
+
+
+def is_size_refusal(exc: BaseException) -> bool:
+    """The server refused the request (or the item) for its size: split it, or report the item."""
+    return isinstance(exc, SIZE_ERRORS) or (isinstance(exc, ews.MalformedResponseError)
+                                            and bool(_SIZE_STATUS.search(str(exc))))
 
 
 _TRANSIENT = (
@@ -50,6 +64,8 @@ def classify(exc: BaseException) -> ErrorKind:
     """What to do about exc. Order matters: the tuples above overlap through inheritance."""
     if isinstance(exc, _FATAL):
         return ErrorKind.FATAL
+    if is_size_refusal(exc):
+        return ErrorKind.ITEM
     if isinstance(exc, _ITEM):
         return ErrorKind.ITEM
     if isinstance(exc, _TRANSIENT):

@@ -1,12 +1,12 @@
-"""The folder recreator: mirrors the OST's folder tree in the target mailbox, idempotently.
+"""The folder recreator: mirrors the folder plan (pipeline/folder_plan.py) in the mailbox, idempotently.
 
-Roles map to the server's distinguished folders; other folders are found by case-insensitive name
-under their parent before anything is created, so a rerun creates nothing twice.
+Roles map to the server's distinguished folders; other folders are found by their planned name
+(case-insensitively, as Exchange compares) under their parent's server folder before anything is
+created, so a rerun creates nothing twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from exchangelib import Account
@@ -14,11 +14,10 @@ from exchangelib.errors import ErrorFolderExists, ErrorFolderNotFound
 from exchangelib.folders import SHALLOW, Folder, FolderCollection
 from exchangelib.folders.known_folders import WellknownFolder
 
+from pipeline.destination.base import FolderStats
+from pipeline.folder_plan import PlannedFolder, name_key
 from pipeline.model import FolderRole, SourceFolder
 
-#: Roles whose folders hold Outlook's own sync logs: skipped unless asked for (--include-sync-issues).
-SYNC_ROLES = frozenset({FolderRole.SYNC_ISSUES, FolderRole.CONFLICTS, FolderRole.LOCAL_FAILURES,
-                        FolderRole.SERVER_FAILURES})
 #: Default folder class by role when the OST's folder carries none (Outlook leaves Inbox without one).
 ROLE_CLASS = {
     FolderRole.CALENDAR: "IPF.Appointment", FolderRole.CONTACTS: "IPF.Contact", FolderRole.TASKS: "IPF.Task",
@@ -27,17 +26,6 @@ ROLE_CLASS = {
 #: What a folder class is called in a disambiguated name ('Notes (sticky notes)').
 KIND_LABEL = {"IPF.Appointment": "calendar", "IPF.Contact": "contacts", "IPF.Task": "tasks",
               "IPF.StickyNote": "notes", "IPF.Journal": "journal", "IPF.Note": "mail"}
-
-
-def skip_reason(folder: SourceFolder, include_sync_issues: bool = False) -> str | None:
-    """Why a source folder is not mirrored, or None when it is."""
-    if folder.role is FolderRole.SEARCH:
-        return "search folder"
-    if folder.role in (FolderRole.SYSTEM, FolderRole.ROOT) or folder.outside_ipm:
-        return "system folder"
-    if folder.role in SYNC_ROLES and not include_sync_issues:
-        return "sync issues (Outlook's own logs)"
-    return None
 
 
 def folder_class(folder: SourceFolder) -> str:
@@ -61,15 +49,6 @@ def _distinguished_classes() -> dict[str, type]:
     return found
 
 
-@dataclass
-class FolderStats:
-    mapped: int = 0  # roles mapped onto the server's distinguished folders
-    created: int = 0
-    found: int = 0  # existing folders reused (rerun, or a folder the user had)
-    renamed: int = 0  # created under a disambiguated name (class conflict)
-    skipped: dict[str, int] = field(default_factory=dict)
-
-
 class FolderMirror:
     """Maps each uploadable source folder to a server folder, creating what is missing.
 
@@ -82,7 +61,7 @@ class FolderMirror:
         self.target_root = target_root
         self.create = create  # False: look up only (verify), a missing folder maps to None
         self.stats = FolderStats()
-        self._by_path: dict[tuple[str, ...], Any] = {}
+        self._by_node: dict[int, Any] = {}
         self._children: dict[str, dict[str, list[Any]]] = {}
         self._distinguished = _distinguished_classes()
         self._base: Any = None
@@ -95,7 +74,7 @@ class FolderMirror:
             for child in FolderCollection(account=self.account, folders=[parent]).find_folders(depth=SHALLOW):
                 if isinstance(child, Exception):
                     raise child
-                listing.setdefault((child.name or "").casefold(), []).append(child)
+                listing.setdefault(name_key(child.name or ""), []).append(child)
             self._children[key] = listing
         return self._children[key]
 
@@ -103,7 +82,7 @@ class FolderMirror:
         """The child named name with a compatible class, created if absent; conflicts get a suffix."""
         label = KIND_LABEL.get(_base_class(cls), cls)
         for candidate_name in (name, f"{name} ({label})", f"{name} ({cls})"):
-            existing = self._children_of(parent).get(candidate_name.casefold(), [])
+            existing = self._children_of(parent).get(name_key(candidate_name), [])
             compatible = [f for f in existing if _base_class(f.folder_class or "IPF.Note") == _base_class(cls)]
             if compatible:
                 self.stats.found += 1
@@ -124,13 +103,13 @@ class FolderMirror:
         except ErrorFolderExists:
             # Created meanwhile (a crash between the server's commit and our bookkeeping): look again.
             self._children.pop(parent.id, None)
-            existing = self._children_of(parent).get(name.casefold(), [])
+            existing = self._children_of(parent).get(name_key(name), [])
             if not existing:
                 raise
             self.stats.found += 1
             return existing[0]
         self.stats.created += 1
-        self._children.setdefault(parent.id, {}).setdefault(name.casefold(), []).append(folder)
+        self._children.setdefault(parent.id, {}).setdefault(name_key(name), []).append(folder)
         return folder
 
     def base(self) -> Any:
@@ -152,34 +131,21 @@ class FolderMirror:
             return None  # this server has no such well-known folder: the folder is created by name
 
     # -- the mapping ------------------------------------------------------------------------------
-    def ensure(self, folder: SourceFolder) -> Any:
-        """The server folder for an uploadable source folder (parents are ensured first)."""
-        path = folder.path
-        if path in self._by_path:
-            return self._by_path[path]
-        if folder.role is FolderRole.IPM_SUBTREE or not path:
+    def resolve(self, planned: PlannedFolder, parent: Any | None) -> Any | None:
+        """The server folder for a planned folder whose parent is already resolved (None: at the top)."""
+        if planned.node_id in self._by_node:
+            return self._by_node[planned.node_id]
+        if planned.role is FolderRole.IPM_SUBTREE or not planned.source.path:
             target = self.base()
-        elif (not self.target_root and folder.role is not FolderRole.NONE
-              and (special := self.distinguished(folder.role)) is not None):
+            if planned.holds_top_items and not self.target_root and target is not None:
+                target = self._find_or_create(target, planned.name, "IPF.Note")
+        elif (not self.target_root and planned.role is not FolderRole.NONE
+              and (special := self.distinguished(planned.role)) is not None):
             target = special
             self.stats.mapped += 1
         else:
-            parent = self._by_path.get(path[:-1])
-            if parent is None:
-                parent = self.base() if len(path) == 1 else self._ensure_path(path[:-1])
-            target = None if parent is None else self._find_or_create(
-                parent, folder.display_name or "(unnamed)", folder_class(folder))
-        self._by_path[path] = target
+            parent = parent if parent is not None else self.base()
+            target = None if parent is None else self._find_or_create(parent, planned.name,
+                                                                       folder_class(planned.source))
+        self._by_node[planned.node_id] = target
         return target
-
-    def _ensure_path(self, path: tuple[str, ...]) -> Any:
-        """A parent the walk has not mapped yet (e.g. it was skipped): ensure it as a plain folder."""
-        if path in self._by_path:
-            return self._by_path[path]
-        parent = self.base() if len(path) == 1 else self._ensure_path(path[:-1])
-        target = None if parent is None else self._find_or_create(parent, path[-1], "IPF.Note")
-        self._by_path[path] = target
-        return target
-
-    def skip(self, reason: str) -> None:
-        self.stats.skipped[reason] = self.stats.skipped.get(reason, 0) + 1

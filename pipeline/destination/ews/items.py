@@ -42,8 +42,9 @@ from exchangelib.recurrence import (
     WeeklyPattern,
 )
 
+from pipeline import fingerprint
 from pipeline.destination.ews.classed import ClassedMessage
-from pipeline.destination.ews.properties import FINGERPRINT_FIELD, ews_value, register
+from pipeline.destination.ews.properties import ews_value, register
 from pipeline.model import UploadItem
 
 ITEM_TYPES: dict[str, type] = {
@@ -219,7 +220,8 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
         kwargs[register(prop)] = ews_value(prop.value)
         if prop.tag == 0x0E07 and "is_read" in known and isinstance(prop.value, int):
             kwargs["is_read"] = bool(prop.value & 0x1)  # IsRead too: servers differ in honouring the flags
-    kwargs[FINGERPRINT_FIELD] = upload.fingerprint
+    for prop in fingerprint.stamp_properties(upload.fingerprint, upload.series_pending):
+        kwargs[register(prop)] = prop.value
     if cls is CalendarItem:
         _localize(kwargs, upload.fields)
     if cls is Contact and upload.fields.get("photo"):

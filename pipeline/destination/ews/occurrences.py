@@ -1,8 +1,8 @@
 """Exceptions of recurring series: deleted and modified occurrences, applied after the master is created.
 
-EWS cannot create them with the master, so the master is stamped '<fingerprint>~series-pending' first and
-gets its real fingerprint only once every exception is applied: a run killed in between is finished by the
-rerun, which finds the pending stamp on the server.
+EWS cannot create them with the master, so the master is created with its pending flag set
+(pipeline.fingerprint) and the flag is cleared only once every exception is applied: a run killed in
+between is finished by the rerun, which finds the pending flag on the server.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from exchangelib.errors import (
 )
 from exchangelib.items import ALWAYS_OVERWRITE, SEND_TO_NONE
 
-from pipeline.destination.ews.properties import FINGERPRINT_FIELD
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
 from pipeline.model import UploadItem
 
-PENDING = "~series-pending"
 _WEEKDAYS = {"Monday": rrule.MO, "Tuesday": rrule.TU, "Wednesday": rrule.WE, "Thursday": rrule.TH,
              "Friday": rrule.FR, "Saturday": rrule.SA, "Sunday": rrule.SU}
 _DAY_GROUPS = {"Day": list(_WEEKDAYS.values()), "Weekday": [rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR],
@@ -34,12 +33,6 @@ MODIFIABLE = ("subject", "location", "legacy_free_busy_status", "reminder_is_set
               "is_all_day")
 #: Upper bound of occurrences enumerated to find an index (a daily series over 30 years).
 MAX_OCCURRENCES = 11_000
-
-
-def has_exceptions(upload: UploadItem) -> bool:
-    recurrence = upload.fields.get("recurrence") if upload.kind == "calendar" else None
-    return isinstance(recurrence, dict) and bool(recurrence.get("deleted_occurrences")
-                                                  or recurrence.get("modified_occurrences"))
 
 
 def _zone(upload: UploadItem) -> dt.tzinfo:
@@ -163,10 +156,13 @@ def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadIt
     return warnings
 
 
-def finish(account: Any, folder: Any, server_id: str, fingerprint: str) -> None:
-    """Replace the pending stamp with the real fingerprint: the series is complete on the server."""
+def finish(account: Any, folder: Any, server_id: str, identity: str) -> None:
+    """Clear the pending flag (and write the identity, which v1 stamped with a suffix): the series is
+    complete on the server."""
+    register_fingerprint()
     master = CalendarItem(account=account, folder=folder, id=server_id)
     master.refresh()
-    setattr(master, FINGERPRINT_FIELD, fingerprint)
-    master.save(update_fields=[FINGERPRINT_FIELD], conflict_resolution=ALWAYS_OVERWRITE,
+    setattr(master, FINGERPRINT_FIELD, identity)
+    setattr(master, PENDING_FIELD, False)
+    master.save(update_fields=[FINGERPRINT_FIELD, PENDING_FIELD], conflict_resolution=ALWAYS_OVERWRITE,
                 send_meeting_invitations=SEND_TO_NONE)

@@ -1,4 +1,4 @@
-"""Extended properties on uploaded items: the fingerprint, and the preserved MAPI state from convert/.
+"""Extended properties on uploaded items: the identity stamp, and the preserved MAPI state from convert/.
 
 exchangelib needs one registered ExtendedProperty class per property; they are made once, on demand.
 """
@@ -14,13 +14,14 @@ from exchangelib.ewsdatetime import EWSDateTime
 from exchangelib.extended_properties import ExtendedProperty as EwsExtendedProperty
 from exchangelib.items import MeetingCancellation, MeetingRequest, MeetingResponse
 
-from pipeline import mapi
+from pipeline import fingerprint
 from pipeline.destination.ews.classed import ClassedMessage
 from pipeline.model import ExtendedProperty
 
 ITEM_CLASSES = (Message, ClassedMessage, CalendarItem, Contact, DistributionList, Task, PostItem,
                 MeetingRequest, MeetingResponse, MeetingCancellation)
 FINGERPRINT_FIELD = "rebuild_fingerprint"
+PENDING_FIELD = "rebuild_series_pending"
 
 _lock = threading.Lock()
 _registered: dict[tuple, str] = {}
@@ -54,11 +55,11 @@ def register(prop: ExtendedProperty) -> str:
         else:
             attrs["property_set_id"] = prop.propset_guid
             attrs["property_name" if isinstance(prop.name, str) else "property_id"] = prop.name
-        name = FINGERPRINT_FIELD if _is_fingerprint(prop) else _field_name(key)
+        name = _stamp_field(prop) or _field_name(key)
         cls = type(f"Xp_{name}", (EwsExtendedProperty,), attrs)
         for item_cls in ITEM_CLASSES:
             item_cls.register(name, cls)
-            if name == FINGERPRINT_FIELD:
+            if name in (FINGERPRINT_FIELD, PENDING_FIELD):
                 # exchangelib marks every extended property 'complex' and then reads it with one GetItem per
                 # 100 items after the FindItem. EWS's FindItem returns short extended properties itself,
                 # so the fingerprint read-back costs one request per 1000 items instead.
@@ -67,17 +68,19 @@ def register(prop: ExtendedProperty) -> str:
         return name
 
 
-def _is_fingerprint(prop: ExtendedProperty) -> bool:
-    return (prop.tag is None and (prop.propset_guid or "").lower() == mapi.PS_REBUILD
-            and prop.name == mapi.FINGERPRINT_PROPERTY)
-
-
-def fingerprint_property(value: str = "") -> ExtendedProperty:
-    return ExtendedProperty("String", value, propset_guid=mapi.PS_REBUILD, name=mapi.FINGERPRINT_PROPERTY)
+def _stamp_field(prop: ExtendedProperty) -> str | None:
+    """The fixed field names of the two stamp properties (pipeline.fingerprint), None for any other."""
+    if prop.tag is not None or (prop.propset_guid or "").lower() != fingerprint.PROPERTY_SET:
+        return None
+    return {fingerprint.PROPERTY_NAME: FINGERPRINT_FIELD, fingerprint.PENDING_PROPERTY_NAME: PENDING_FIELD}.get(
+        str(prop.name))
 
 
 def register_fingerprint() -> str:
-    return register(fingerprint_property())
+    """Registers the identity and pending-series fields; returns the identity's field name."""
+    for prop in fingerprint.stamp_properties("", pending=True):
+        register(prop)
+    return FINGERPRINT_FIELD
 
 
 def ews_value(value: Any) -> Any:

@@ -11,8 +11,8 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from pipeline.destination.ews.errors import MailboxFatalError
-from pipeline.destination.ews.upload import Outcome, Uploader
+from pipeline.destination.base import MailboxFatalError, Outcome, ServerFolder
+from pipeline.destination.ews.upload import Uploader
 from pipeline.model import UploadItem
 
 
@@ -33,15 +33,12 @@ class Sender:
     def stats(self) -> Any:
         return self.uploader.stats
 
-    def server_fingerprints(self, folder: Any) -> set[str]:
-        return self.uploader.server_fingerprints(folder)
-
-    def send(self, folder: Any, batch: list[UploadItem]) -> None:
+    def send(self, folder: ServerFolder, batch: list[UploadItem]) -> None:
         """Queue a batch; blocks while `depth` batches are already in flight (memory stays bounded)."""
         self.drain()
         while not self._slots.acquire(timeout=0.2):
             self.drain()
-        future = self._pool.submit(self._send, folder, batch)
+        future = self._pool.submit(self._send, folder.handle, batch)
         self._inflight.add(future)
         future.add_done_callback(self._inflight.discard)
 

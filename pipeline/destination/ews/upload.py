@@ -15,38 +15,44 @@ from typing import Any
 from exchangelib import Account
 from exchangelib.items import SAVE_ONLY, SEND_TO_NONE
 
+from pipeline.destination.base import (
+    Failure,
+    FailureKind,
+    MailboxFatalError,
+    Outcome,
+    OutcomeState,
+    SendStats,
+)
 from pipeline.destination.ews import retry
-from pipeline.destination.ews.errors import ErrorKind, MailboxFatalError, classify, describe
+from pipeline.destination.ews.errors import ErrorKind, classify, describe, is_size_refusal
 from pipeline.destination.ews.items import build_item
-from pipeline.destination.ews.properties import FINGERPRINT_FIELD, register_fingerprint
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
+from pipeline.fingerprint import Stamp, read_stamp
 from pipeline.model import UploadItem
 
 #: Page size when reading fingerprints back (Exchange's default FindItem page limit).
 FINGERPRINT_PAGE = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What happened to one item: state is 'uploaded', 'present' or 'failed'."""
-
-    item: UploadItem
-    state: str
-    server_id: str | None = None
-    error: str | None = None
+UploadStats = SendStats
 
 
-@dataclass
-class UploadStats:
-    requests: int = 0
-    retries: int = 0
-    in_doubt_found: int = 0  # items a retry found already stored (the server committed, we never heard)
+def stamps(folder: Any) -> list[Stamp]:
+    """The stamps on the folder's items, one per stamped item (FindItem pages of those properties only)."""
+    register_fingerprint()
+    query = folder.all().only(FINGERPRINT_FIELD, PENDING_FIELD)
+    query.page_size = FINGERPRINT_PAGE
+    return [read_stamp(value, pending) for value, pending in query.values_list(FINGERPRINT_FIELD, PENDING_FIELD)
+            if value]
 
 
 def stamped_fingerprints(folder: Any) -> list[str]:
-    """The fingerprints stamped on the folder's items, one per item (FindItem pages of that property only)."""
-    query = folder.all().only(FINGERPRINT_FIELD)
-    query.page_size = FINGERPRINT_PAGE
-    return [v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v]
+    """The identities stamped on the folder's items, one per item."""
+    return [stamp.identity for stamp in stamps(folder)]
+
+
+def _failed(upload: UploadItem, kind: FailureKind, detail: str) -> Outcome:
+    return Outcome(upload, OutcomeState.FAILED, failure=Failure(kind, detail))
 
 
 class Uploader:
@@ -96,7 +102,7 @@ class Uploader:
                 # The server kept failing whole requests: stop this mailbox; the rerun resumes it.
                 raise MailboxFatalError(f"the server kept failing after {self.policy.max_attempts} attempts: "
                                         f"{exc}") from exc
-            self.on_outcomes([Outcome(u, "failed", error=f"gave up after {self.policy.max_attempts} attempts: {exc}")
+            self.on_outcomes([_failed(u, FailureKind.GAVE_UP, f"after {self.policy.max_attempts} attempts: {exc}")
                               for u in pending])
         except _SplitBatch:
             for upload in pending:
@@ -112,7 +118,7 @@ class Uploader:
                 items.append(build_item(upload, self.account, folder))
                 sendable.append(upload)
             except (ValueError, TypeError, KeyError) as exc:
-                outcomes.append(Outcome(upload, "failed", error=f"cannot build the EWS item: {describe(exc)}"))
+                outcomes.append(_failed(upload, FailureKind.BUILD, f"the EWS item: {describe(exc)}"))
         if not sendable:
             self.on_outcomes(outcomes)
             return []
@@ -128,11 +134,11 @@ class Uploader:
                 if len(sendable) > 1:
                     self.on_outcomes(outcomes)
                     raise _SplitBatch() from exc
-                simpler = _simpler(sendable[0], exc)
+                simpler = None if is_size_refusal(exc) else _simpler(sendable[0], exc)
                 if simpler is not None:
                     self.on_outcomes(outcomes)
                     return [simpler]
-                self.on_outcomes([*outcomes, Outcome(sendable[0], "failed", error=describe(exc))])
+                self.on_outcomes([*outcomes, _failed(sendable[0], _refusal(exc), describe(exc))])
                 return []
             self.on_outcomes(outcomes)
             raise retry.Transient(exc) from exc
@@ -145,12 +151,12 @@ class Uploader:
                     raise MailboxFatalError(describe(result))
                 if kind is ErrorKind.TRANSIENT:
                     again.append(upload)
-                elif (simpler := _simpler(upload, result)) is not None:
+                elif not is_size_refusal(result) and (simpler := _simpler(upload, result)) is not None:
                     again.append(simpler)
                 else:
-                    outcomes.append(Outcome(upload, "failed", error=describe(result)))
+                    outcomes.append(_failed(upload, _refusal(result), describe(result)))
             else:
-                outcomes.append(Outcome(upload, "uploaded", server_id=getattr(result, "id", None)))
+                outcomes.append(Outcome(upload, OutcomeState.UPLOADED, server_id=getattr(result, "id", None)))
         self.on_outcomes(outcomes)
         return again
 
@@ -162,12 +168,12 @@ class Uploader:
             retry.raise_classified(exc)
         if present:
             self.stats.in_doubt_found += len(present)
-            self.on_outcomes([Outcome(u, "present") for u in pending if u.fingerprint in present])
+            self.on_outcomes([Outcome(u, OutcomeState.PRESENT) for u in pending if u.fingerprint in present])
         return [u for u in pending if u.fingerprint not in present]
 
 
-#: How the warnings _simpler() adds begin (run.py counts them in the summary).
-FALLBACK_WARNINGS = ("extra properties dropped", "kept as a plain message")
+def _refusal(exc: BaseException) -> FailureKind:
+    return FailureKind.TOO_LARGE if is_size_refusal(exc) else FailureKind.REFUSED
 
 
 def _simpler(upload: UploadItem, cause: BaseException) -> UploadItem | None:
@@ -176,12 +182,14 @@ def _simpler(upload: UploadItem, cause: BaseException) -> UploadItem | None:
     in the RebuildOriginalItemClass property)."""
     reason = describe(cause)
     if upload.extra_extended:
-        return dataclasses.replace(upload, extra_extended=[], warnings=[
-            *upload.warnings, f"extra properties dropped: the server refused them ({reason})"])
+        note = f"extra properties dropped: the server refused them ({reason})"
+        return dataclasses.replace(upload, extra_extended=[], warnings=[*upload.warnings, note],
+                                   fallbacks=[*upload.fallbacks, note])
     if upload.kind in ("message", "note", "journal") and upload.fields.get("item_class"):
         fields = {k: v for k, v in upload.fields.items() if k != "item_class"}
-        return dataclasses.replace(upload, fields=fields, warnings=[
-            *upload.warnings, f"kept as a plain message: the server refused class {upload.item_class} ({reason})"])
+        note = f"kept as a plain message: the server refused class {upload.item_class} ({reason})"
+        return dataclasses.replace(upload, fields=fields, warnings=[*upload.warnings, note],
+                                   fallbacks=[*upload.fallbacks, note])
     return None
 
 

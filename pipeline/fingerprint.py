@@ -1,7 +1,14 @@
-"""The dedupe fingerprint: a SHA-256 over a canonical, versioned choice of source properties.
+"""The identity of an uploaded item, in one place: scheme, stamped properties, computation, ordinal, state.
 
-It must come out the same for two OST copies of one item and across releases (hence the scheme
-version, pipeline.mapi.FINGERPRINT_SCHEME), yet differ for distinct items that look alike.
+The content fingerprint is a SHA-256 over a canonical, versioned choice of source properties: the same for
+two OST copies of one item and across releases, yet different for distinct items that look alike. Items
+that no property tells apart (two copies of one message in a folder) are told apart by their ordinal
+among equals in the folder's walk order. The identity stamped on the server is the fingerprint for the
+first of equals and `<fingerprint>#<n>` for the n-th (scheme v2): the first is exactly what scheme v1
+stamped, so a mailbox written by v1 is recognised without a migration, and the copies v1 merged are added.
+
+A recurring series whose exceptions are not applied yet carries a second property, RebuildSeriesPending,
+beside its identity (v1 wrote it inside the identity as a '~series-pending' suffix; still read).
 """
 
 from __future__ import annotations
@@ -10,13 +17,22 @@ import hashlib
 import json
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline import mapi
 from pipeline.convert import props
-from pipeline.model import SourceItem
+from pipeline.model import ExtendedProperty, SourceItem
 
-FINGERPRINT_SCHEME = mapi.FINGERPRINT_SCHEME
+#: The identity scheme: v2 = content hash (HASH_SCHEME) + ordinal among equals.
+SCHEME = "v2"
+#: The version inside the hashed text; unchanged since v1, so identities of first copies are stable.
+HASH_SCHEME = "v1"
+#: The named properties (in the project's property set, mapi.PS_REBUILD) stamped on every uploaded item.
+PROPERTY_SET = mapi.PS_REBUILD
+PROPERTY_NAME = "RebuildFingerprint"
+PENDING_PROPERTY_NAME = "RebuildSeriesPending"
+LEGACY_PENDING_SUFFIX = "~series-pending"  # scheme v1 kept the pending state inside the identity
 _PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|rv|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
@@ -96,4 +112,51 @@ def canonical(item: SourceItem) -> dict[str, object]:
 def fingerprint(item: SourceItem) -> str:
     """SHA-256 hex of the scheme version and the canonical JSON of the item's identifying properties."""
     payload = json.dumps(canonical(item), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{FINGERPRINT_SCHEME}:{payload}".encode()).hexdigest()
+    return hashlib.sha256(f"{HASH_SCHEME}:{payload}".encode()).hexdigest()
+
+
+def identity(print_: str, ordinal: int = 1) -> str:
+    """The identity stamped on the server for the ordinal-th item (1-based) with this fingerprint."""
+    return print_ if ordinal <= 1 else f"{print_}#{ordinal}"
+
+
+class Ordinals:
+    """Numbers equal fingerprints within one folder in walk order: identity() of the 1st, 2nd, … copy.
+
+    Every item of the folder must pass through next(), skipped ones included, so the numbering is the same
+    on every run whatever --since or a previous run left out."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def next(self, print_: str) -> str:
+        count = self._seen.get(print_, 0) + 1
+        self._seen[print_] = count
+        return identity(print_, count)
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What one server item carries: its identity, and whether it is a series with exceptions pending."""
+
+    identity: str
+    pending: bool = False
+
+
+def read_stamp(value: str, pending: bool | None = None) -> Stamp:
+    """The stamp of a server item from its two properties (v1's '~series-pending' suffix understood)."""
+    if value.endswith(LEGACY_PENDING_SUFFIX):
+        return Stamp(value.removesuffix(LEGACY_PENDING_SUFFIX), True)
+    return Stamp(value, bool(pending))
+
+
+def stamp_properties(upload_identity: str, pending: bool = False) -> list[ExtendedProperty]:
+    """The extended properties that stamp an uploaded item (the pending flag only while it is pending)."""
+    props_ = [ExtendedProperty("String", upload_identity, propset_guid=PROPERTY_SET, name=PROPERTY_NAME)]
+    if pending:
+        props_.append(pending_property(True))
+    return props_
+
+
+def pending_property(value: bool) -> ExtendedProperty:
+    return ExtendedProperty("Boolean", value, propset_guid=PROPERTY_SET, name=PENDING_PROPERTY_NAME)

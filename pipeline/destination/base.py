@@ -1,0 +1,168 @@
+"""The Protocol a run needs from a destination, and the typed values that cross it.
+
+A destination opens mailboxes; a mailbox maps source folders to server folders, lists the identities
+stamped in a folder, sends batches (outcomes come back as typed values, never text to parse), finishes
+recurring series and holds the mailbox lease. ews/ implements it with exchangelib; fake.py in memory.
+Like structlog's BindableLogger, it is a small Protocol that every implementation satisfies.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pipeline.fingerprint import Stamp
+from pipeline.folder_plan import PlannedFolder
+from pipeline.lease import LeaseHolder
+from pipeline.model import UploadItem
+
+
+class MailboxFatalError(Exception):
+    """Stops one mailbox (bad credentials, no such mailbox, no permission); others go on."""
+
+
+class MailboxBusy(MailboxFatalError):
+    """Another run holds the mailbox's lease: nothing was written. Carries who holds it and until when."""
+
+    def __init__(self, holder: str, expires: datetime) -> None:
+        super().__init__(f"another run holds this mailbox: {holder}, lease until {expires:%Y-%m-%d %H:%M:%S} UTC "
+                         f"(wait, or --break-lease if that run is gone)")
+        self.holder = holder
+        self.expires = expires
+
+
+class OutcomeState(enum.StrEnum):
+    UPLOADED = "uploaded"
+    PRESENT = "present"  # already on the server (a rerun, or a request committed but never answered)
+    PENDING = "pending"  # on the server; a recurring series whose exceptions the rerun must finish
+    FAILED = "failed"
+
+
+class FailureKind(enum.StrEnum):
+    """Why an item did not arrive; the value is what the summary and the reports show."""
+
+    UNREADABLE = "unreadable"  # the source could not be read
+    FINGERPRINT = "fingerprint"  # its identity could not be computed
+    CONVERSION = "conversion"
+    BUILD = "cannot build"  # the destination's client could not express it
+    TOO_LARGE = "too large"  # over the item or request size limit
+    REFUSED = "refused"  # the server refused this item
+    GAVE_UP = "gave up"  # transient refusals until the retry budget ran out
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """kind says what went wrong; what names the part (e.g. 'item', 'folder'); detail is the server's or
+    the reader's own words."""
+
+    kind: FailureKind
+    detail: str = ""
+    what: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.kind} {self.what}" if self.what else str(self.kind)
+        return f"{head}: {self.detail}" if self.detail else head
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one item (the simpler forms the server needed are in item.fallbacks)."""
+
+    item: UploadItem
+    state: OutcomeState
+    server_id: str | None = None
+    failure: Failure | None = None
+
+    @property
+    def error(self) -> str | None:
+        return str(self.failure) if self.failure else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFolder:
+    """A folder on the destination: id for the journal, handle for the destination's own use."""
+
+    id: str
+    name: str
+    handle: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class FolderStats:
+    mapped: int = 0  # roles mapped onto the server's well-known folders
+    created: int = 0
+    found: int = 0  # existing folders reused (rerun, or a folder the user had)
+    renamed: int = 0  # created under a disambiguated name
+
+
+@dataclass
+class SendStats:
+    requests: int = 0
+    retries: int = 0
+    in_doubt_found: int = 0  # items a retry found already stored (the server committed, we never heard)
+
+
+class BatchSender(Protocol):
+    """Sends batches into folders; each item's Outcome reaches the run's handler in the run's thread."""
+
+    stats: SendStats
+
+    def send(self, folder: ServerFolder, batch: list[UploadItem]) -> None: ...
+
+    def wait(self) -> None:
+        """Every batch sent and its outcomes handled."""
+
+    def close(self) -> None: ...
+
+
+class Mailbox(Protocol):
+    """One open mailbox on a destination."""
+
+    folder_stats: FolderStats
+
+    def check_access(self) -> None:
+        """The first request: proves the credentials and the mailbox (MailboxFatalError otherwise)."""
+
+    def take_lease(self, holder: LeaseHolder, force: bool = False) -> None:
+        """Become the mailbox's one writer, or raise MailboxBusy (pipeline/lease.py says who may take it)."""
+
+    def renew_lease(self, holder: LeaseHolder) -> None:
+        """Extend the held lease; LeaseLost when another run has taken it."""
+
+    def release_lease(self) -> None: ...
+
+    def folder(self, planned: PlannedFolder, parent: ServerFolder | None,
+               create: bool = True) -> ServerFolder | None:
+        """The server folder for a planned folder, under parent (None: the top), created unless create is
+        False (then None when it does not exist). The caller resolves parents first."""
+
+    def folders_below(self) -> list[ServerFolder]:
+        """Every folder under the rebuilt tree's top (the message folder root, or --target-root)."""
+
+    def stamps(self, folder: ServerFolder) -> list[Stamp]:
+        """The stamp of every item in the folder that carries one (one entry per server item)."""
+
+    def cannot_carry(self, upload: UploadItem) -> list[str]:
+        """Fields of upload this destination cannot store (reported as warnings, never dropped silently)."""
+
+    def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> BatchSender: ...
+
+    def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
+        """Server ids of the folder's items stamped with identity."""
+
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
+        """Apply a series' deleted and modified occurrences, then clear its pending state; warnings back."""
+
+    def close(self) -> None: ...
+
+
+class Destination(Protocol):
+    """Where mailboxes are written; opened once per run (per process), holding no password."""
+
+    name: str
+
+    def open(self, mailbox: str, target_root: str | None = None) -> Mailbox:
+        """The mailbox, with everything under one new folder target_root when given."""

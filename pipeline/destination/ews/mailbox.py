@@ -1,0 +1,109 @@
+"""The EWS destination: base.Destination and base.Mailbox over exchangelib, every call under one retry policy.
+
+The run sees only the Protocol; folders are mirrored by folders.py, items sent by sender.py/upload.py,
+recurring series finished by occurrences.py, the lease kept by lease.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from exchangelib.folders import DEEP, FolderCollection
+
+from pipeline import fingerprint
+from pipeline.destination.base import FolderStats, Outcome, ServerFolder
+from pipeline.destination.ews import lease, occurrences, retry
+from pipeline.destination.ews.connect import Target, open_account
+from pipeline.destination.ews.folders import FolderMirror
+from pipeline.destination.ews.items import unsupported_fields
+from pipeline.destination.ews.properties import FINGERPRINT_FIELD, register_fingerprint
+from pipeline.destination.ews.retry import RetryPolicy
+from pipeline.destination.ews.sender import Sender
+from pipeline.destination.ews.upload import stamps
+from pipeline.fingerprint import Stamp
+from pipeline.folder_plan import PlannedFolder
+from pipeline.lease import LeaseHolder
+from pipeline.model import UploadItem
+
+
+class EwsDestination:
+    """Exchange over EWS (on-premises, or the sandbox): opens mailboxes as target says."""
+
+    name = "ews"
+
+    def __init__(self, target: Target, policy: RetryPolicy | None = None) -> None:
+        self.target = target
+        self.policy = policy or RetryPolicy()
+
+    def open(self, mailbox: str, target_root: str | None = None) -> EwsMailbox:
+        register_fingerprint()
+        return EwsMailbox(open_account(self.target, mailbox), self.policy, target_root)
+
+
+class EwsMailbox:
+    def __init__(self, account: Any, policy: RetryPolicy, target_root: str | None = None) -> None:
+        self.account = account
+        self.policy = policy
+        self._mirror = FolderMirror(account, target_root)
+        self._lookup = FolderMirror(account, target_root, create=False)
+        self._lease: lease.HeldLease | None = None
+
+    @property
+    def folder_stats(self) -> FolderStats:
+        return self._mirror.stats
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        return retry.call(fn, self.policy)
+
+    def check_access(self) -> None:
+        self._call(lambda: self.account.msg_folder_root)
+
+    def take_lease(self, holder: LeaseHolder, force: bool = False) -> None:
+        self._lease = self._call(lambda: lease.take(self.account, holder, force))
+
+    def renew_lease(self, holder: LeaseHolder) -> None:
+        if self._lease is not None:
+            held = self._lease
+            self._call(lambda: lease.renew(held, holder))
+
+    def release_lease(self) -> None:
+        if self._lease is not None:
+            held, self._lease = self._lease, None
+            self._call(lambda: lease.release(held))
+
+    def folder(self, planned: PlannedFolder, parent: ServerFolder | None,
+               create: bool = True) -> ServerFolder | None:
+        mirror = self._mirror if create else self._lookup
+        handle = self._call(lambda: mirror.resolve(planned, parent.handle if parent is not None else None))
+        return None if handle is None else ServerFolder(id=str(handle.id), name=handle.name or "", handle=handle)
+
+    def folders_below(self) -> list[ServerFolder]:
+        base = self._call(self._lookup.base)
+        if base is None:
+            return []
+        found = self._call(lambda: list(FolderCollection(account=self.account, folders=[base]).find_folders(depth=DEEP)))
+        return [ServerFolder(str(f.id), f.name or "", f) for f in found if not isinstance(f, Exception)]
+
+    def stamps(self, folder: ServerFolder) -> list[Stamp]:
+        return self._call(lambda: stamps(folder.handle))
+
+    def cannot_carry(self, upload: UploadItem) -> list[str]:
+        missing = unsupported_fields(upload)
+        return [f"fields EWS cannot take for a {upload.kind}: {', '.join(missing)}"] if missing else []
+
+    def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> Sender:
+        return Sender(self.account, self.policy, handle, in_flight)
+
+    def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
+        wanted = [identity, identity + fingerprint.LEGACY_PENDING_SUFFIX]
+        return self._call(lambda: list(folder.handle.filter(**{f"{FINGERPRINT_FIELD}__in": wanted})
+                                       .values_list("id", flat=True)))
+
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
+        warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id, upload))
+        self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.fingerprint))
+        return warnings
+
+    def close(self) -> None:
+        """exchangelib keeps a connection pool per protocol; nothing of ours to release."""

@@ -1,0 +1,252 @@
+"""An in-memory destination for unit tests of the run, shipped in the package like structlog.testing.
+
+FakeDestination satisfies destination/base.py's Protocol with plain dicts: folders by (parent id, name),
+items with their stamps, and faults on demand (a folder whose items the server refuses, requests that
+commit and then drop their answer). Tests read `store` directly to judge what landed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.destination.base import (
+    Failure,
+    FailureKind,
+    FolderStats,
+    MailboxBusy,
+    MailboxFatalError,
+    Outcome,
+    OutcomeState,
+    SendStats,
+    ServerFolder,
+)
+from pipeline.fingerprint import Stamp
+from pipeline.folder_plan import PlannedFolder, name_key
+from pipeline.lease import LeaseHolder, LeaseLost, may_take
+from pipeline.model import FolderRole, UploadItem
+
+ROOT_ID = "msgfolderroot"
+
+
+@dataclass
+class FakeItem:
+    id: str
+    folder: str
+    subject: str
+    item_class: str
+    stamp: Stamp
+    exceptions_applied: bool = False
+    upload: UploadItem | None = field(default=None, repr=False)  # what was sent, for assertions
+
+
+@dataclass
+class FakeStore:
+    """What the fake server holds for every mailbox: folders {id: (parent id, name)} and items."""
+
+    folders: dict[str, dict[str, tuple[str | None, str]]] = field(default_factory=dict)
+    items: dict[str, list[FakeItem]] = field(default_factory=dict)
+    leases: dict[str, LeaseHolder] = field(default_factory=dict)
+    ids: itertools.count = field(default_factory=itertools.count)
+
+    def mailbox(self, address: str) -> None:
+        if address not in self.folders:
+            roles = {ROOT_ID: (None, "Top of Information Store")}
+            roles.update({role.value: (ROOT_ID, role.name.title()) for role in
+                          (FolderRole.INBOX, FolderRole.SENT, FolderRole.DELETED, FolderRole.DRAFTS,
+                           FolderRole.CALENDAR, FolderRole.CONTACTS, FolderRole.TASKS, FolderRole.NOTES,
+                           FolderRole.JOURNAL, FolderRole.JUNK, FolderRole.OUTBOX)})
+            self.folders[address] = roles
+            self.items[address] = []
+
+    def path(self, address: str, folder_id: str) -> str:
+        """The folder's path from the root, names joined by '/' (for assertions)."""
+        parts = []
+        current: str | None = folder_id
+        while current is not None and current != ROOT_ID:
+            parent, name = self.folders[address][current]
+            parts.append(name)
+            current = parent
+        return "/".join(reversed(parts))
+
+    def listing(self, address: str) -> dict[str, list[str]]:
+        """Subjects per folder path (sorted), for assertions."""
+        out: dict[str, list[str]] = {}
+        for item in self.items.get(address, []):
+            out.setdefault(self.path(address, item.folder), []).append(item.subject)
+        return {k: sorted(v) for k, v in out.items()}
+
+
+@dataclass
+class Faults:
+    """refuse: item subjects the server refuses for good; drop_answers: the next N batches are stored but
+    their answer is lost (the sender's retry must find them); fatal_after: requests until the mailbox's
+    credentials stop working."""
+
+    refuse: set[str] = field(default_factory=set)
+    drop_answers: int = 0
+    fatal_after: int | None = None
+
+
+class FakeDestination:
+    name = "fake"
+
+    def __init__(self, store: FakeStore | None = None, faults: Faults | None = None) -> None:
+        self.store = store or FakeStore()
+        self.faults = faults or Faults()
+        self.opened: list[str] = []
+
+    def open(self, mailbox: str, target_root: str | None = None) -> FakeMailbox:
+        self.store.mailbox(mailbox)
+        self.opened.append(mailbox)
+        return FakeMailbox(self, mailbox, target_root)
+
+
+class FakeMailbox:
+    def __init__(self, destination: FakeDestination, address: str, target_root: str | None) -> None:
+        self.destination = destination
+        self.store = destination.store
+        self.address = address
+        self.target_root = target_root
+        self.folder_stats = FolderStats()
+        self.requests = 0
+
+    # -- folders ----------------------------------------------------------------------------------
+    def _child(self, parent: str, name: str) -> str | None:
+        for folder_id, (p, n) in self.store.folders[self.address].items():
+            if p == parent and name_key(n) == name_key(name):
+                return folder_id
+        return None
+
+    def _find_or_create(self, parent: str, name: str, create: bool) -> str | None:
+        found = self._child(parent, name)
+        if found is not None:
+            self.folder_stats.found += 1
+            return found
+        if not create:
+            return None
+        folder_id = f"f{next(self.store.ids)}"
+        self.store.folders[self.address][folder_id] = (parent, name)
+        self.folder_stats.created += 1
+        return folder_id
+
+    def _base(self, create: bool) -> str | None:
+        return self._find_or_create(ROOT_ID, self.target_root, create) if self.target_root else ROOT_ID
+
+    def check_access(self) -> None:
+        self._tick()
+
+    def take_lease(self, holder: LeaseHolder, force: bool = False) -> None:
+        current = self.store.leases.get(self.address)
+        if not may_take(current, holder, force):
+            assert current is not None
+            raise MailboxBusy(current.describe(), current.expires)
+        self.store.leases[self.address] = holder
+
+    def renew_lease(self, holder: LeaseHolder) -> None:
+        current = self.store.leases.get(self.address)
+        if current is None or current.token != holder.token:
+            raise LeaseLost("taken over by another run")
+        self.store.leases[self.address] = holder
+
+    def release_lease(self) -> None:
+        self.store.leases.pop(self.address, None)
+
+    def folder(self, planned: PlannedFolder, parent: ServerFolder | None, create: bool = True) -> ServerFolder | None:
+        base = self._base(create)
+        if base is None:
+            return None
+        if planned.role is FolderRole.IPM_SUBTREE or not planned.source.path:
+            folder_id = base
+            if planned.holds_top_items and not self.target_root:
+                folder_id = self._find_or_create(base, planned.name, create)
+        elif not self.target_root and planned.role.value in self.store.folders[self.address]:
+            folder_id = planned.role.value
+            self.folder_stats.mapped += 1
+        else:
+            folder_id = self._find_or_create(parent.id if parent else base, planned.name, create)
+        return None if folder_id is None else ServerFolder(folder_id, self.store.folders[self.address][folder_id][1])
+
+    def folders_below(self) -> list[ServerFolder]:
+        base = self._base(create=False)
+        below = []
+        for folder_id in self.store.folders[self.address]:
+            current = self.store.folders[self.address][folder_id][0]
+            while current is not None and current != base:
+                current = self.store.folders[self.address][current][0]
+            if current == base and folder_id != base:
+                below.append(ServerFolder(folder_id, self.store.folders[self.address][folder_id][1]))
+        return below
+
+    # -- items ------------------------------------------------------------------------------------
+    def stamps(self, folder: ServerFolder) -> list[Stamp]:
+        self._tick()
+        return [i.stamp for i in self.store.items[self.address] if i.folder == folder.id]
+
+    def cannot_carry(self, upload: UploadItem) -> list[str]:
+        return []
+
+    def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> FakeSender:
+        return FakeSender(self, handle)
+
+    def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
+        return [i.id for i in self.store.items[self.address] if i.folder == folder.id and i.stamp.identity == identity]
+
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
+        self._tick()
+        for item in self.store.items[self.address]:
+            if item.id == server_id:
+                item.exceptions_applied = True
+                item.stamp = Stamp(item.stamp.identity, False)
+        return []
+
+    def _tick(self) -> None:
+        self.requests += 1
+        fatal_after = self.destination.faults.fatal_after
+        if fatal_after is not None and self.requests > fatal_after:
+            raise MailboxFatalError("UnauthorizedError: the fake server stopped accepting the credentials")
+
+    def close(self) -> None:
+        pass
+
+
+class FakeSender:
+    """Sends at once, in the caller's thread; a dropped answer is retried after an in-doubt check."""
+
+    def __init__(self, mailbox: FakeMailbox, handle: Callable[[list[Outcome]], None]) -> None:
+        self.mailbox = mailbox
+        self.handle = handle
+        self.stats = SendStats()
+
+    def send(self, folder: ServerFolder, batch: list[UploadItem]) -> None:
+        mailbox, faults = self.mailbox, self.mailbox.destination.faults
+        mailbox._tick()
+        self.stats.requests += 1
+        outcomes: list[Outcome] = []
+        stored: list[tuple[UploadItem, FakeItem]] = []
+        for upload in batch:
+            if upload.subject in faults.refuse:
+                outcomes.append(Outcome(upload, OutcomeState.FAILED,
+                                        failure=Failure(FailureKind.REFUSED, "ErrorItemSave: refused by the fake")))
+                continue
+            item = FakeItem(f"i{next(mailbox.store.ids)}", folder.id, upload.subject, upload.item_class,
+                            Stamp(upload.fingerprint, upload.series_pending), upload=upload)
+            mailbox.store.items[mailbox.address].append(item)
+            stored.append((upload, item))
+        if faults.drop_answers > 0 and stored:
+            faults.drop_answers -= 1
+            self.stats.retries += 1
+            present = {s.identity for s in mailbox.stamps(folder)}  # the in-doubt check before a resend
+            found = [u for u, _ in stored if u.fingerprint in present]
+            self.stats.in_doubt_found += len(found)
+            outcomes.extend(Outcome(u, OutcomeState.PRESENT) for u in found)
+        else:
+            outcomes.extend(Outcome(u, OutcomeState.UPLOADED, server_id=i.id) for u, i in stored)
+        self.handle(outcomes)
+
+    def wait(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,106 @@
+"""The folder plan: for every source folder, its parent and the exact name it gets on the server.
+
+Pure and deterministic: the same store gives the same plan on every run, whatever was uploaded, skipped
+or excluded before, so every source folder maps to exactly one server folder. Names are normalized on
+our side (control characters, surrounding spaces, length) so the outcome never depends on what a server
+would trim or refuse, and siblings whose names differ only in case get distinct names ("casetest (2)"),
+because Exchange compares folder names case-insensitively.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pipeline.model import FolderRole, SourceFolder
+
+#: Exchange's limit for a folder's display name.
+MAX_NAME = 255
+UNNAMED = "(unnamed)"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFolder:
+    """One source folder as the destination must mirror it.
+
+    parent is the node id of the planned parent, None for folders at the top (they go under the base:
+    the message folder root, or --target-root). holds_top_items marks the store's top folder when it
+    holds items itself: they go to a visible folder named `name` (or into --target-root), never into the
+    mailbox root where Outlook shows nothing."""
+
+    source: SourceFolder
+    parent: int | None
+    name: str
+    original: str
+    holds_top_items: bool = False
+
+    @property
+    def node_id(self) -> int:
+        return self.source.node_id
+
+    @property
+    def role(self) -> FolderRole:
+        return self.source.role
+
+    @property
+    def renamed(self) -> bool:
+        return self.name != self.original
+
+
+def name_key(name: str) -> str:
+    """How Exchange compares folder names (case-insensitive; 'ß' is not 'ss')."""
+    return name.lower()
+
+
+def normalize_name(name: str | None) -> str:
+    """Control characters become spaces, surrounding spaces go, the length is capped at MAX_NAME."""
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in (name or ""))
+    text = text.strip()
+    return text[:MAX_NAME].rstrip() or UNNAMED
+
+
+def _with_suffix(name: str, n: int) -> str:
+    suffix = f" ({n})"
+    return name[:MAX_NAME - len(suffix)].rstrip() + suffix
+
+
+def plan_folders(folders: Iterable[SourceFolder]) -> dict[int, PlannedFolder]:
+    """The plan for every folder of the IPM subtree, keyed by node id (folders in walk order, parents first)."""
+    folders = list(folders)
+    by_id = {f.node_id: f for f in folders}
+    plan: dict[int, PlannedFolder] = {}
+    taken: dict[int | None, set[str]] = {}
+    for folder in folders:
+        if folder.outside_ipm:
+            continue
+        if folder.role is FolderRole.IPM_SUBTREE or not folder.path:
+            name = normalize_name(folder.display_name or "Top of Information Store")
+            plan[folder.node_id] = PlannedFolder(folder, None, name, folder.display_name or "",
+                                                 holds_top_items=folder.item_count > 0)
+            if folder.item_count:
+                taken.setdefault(None, set()).add(name_key(name))
+            continue
+        parent_folder = by_id.get(folder.parent_node_id) if folder.parent_node_id is not None else None
+        parent = None
+        if parent_folder is not None and parent_folder.node_id in plan and parent_folder.path:
+            parent = parent_folder.node_id
+        siblings = taken.setdefault(parent, set())
+        base = normalize_name(folder.display_name or (folder.path[-1] if folder.path else ""))
+        name, n = base, 1
+        while name_key(name) in siblings:
+            n += 1
+            name = _with_suffix(base, n)
+        siblings.add(name_key(name))
+        plan[folder.node_id] = PlannedFolder(folder, parent, name, folder.display_name or "")
+    return plan
+
+
+def chain(plan: dict[int, PlannedFolder], node_id: int) -> list[PlannedFolder]:
+    """The planned folder and its planned ancestors, top first."""
+    out: list[PlannedFolder] = []
+    current: int | None = node_id
+    while current is not None and current in plan:
+        out.append(plan[current])
+        current = plan[current].parent
+    return out[::-1]

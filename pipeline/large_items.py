@@ -1,0 +1,63 @@
+"""Items over the server's size limit: reported and skipped, or sent without their largest attachments.
+
+Exchange refuses an item over its limit (35 MB by default) however often it is sent; MailboxImportRequest's
+LargeItemLimit skips such an item whole. `--large-items=strip` keeps the item: its largest attachments are
+left out until it fits, saved beside the reports, and the item says so in a note appended to its body.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import html
+
+from pipeline import mapi
+from pipeline.model import Attachment, SourceItem
+
+MIB = 1024 * 1024
+#: Attachment bytes on the wire: base64 with line breaks.
+WIRE_FACTOR = 1.37
+
+
+class LargeItems(enum.StrEnum):
+    SKIP = "skip"
+    STRIP = "strip"
+
+
+def strip_largest(item: SourceItem, size: int, limit: int) -> tuple[SourceItem, list[Attachment]] | None:
+    """A copy of item without its largest attachments, dropped until its estimated size fits under limit,
+    and the attachments dropped; None when dropping every attachment would not be enough."""
+    candidates = sorted((a for a in item.attachments if a.size > 0), key=lambda a: a.size, reverse=True)
+    dropped: list[Attachment] = []
+    estimate = size
+    for attachment in candidates:
+        if estimate <= limit:
+            break
+        dropped.append(attachment)
+        estimate -= int(attachment.size * WIRE_FACTOR)
+    if estimate > limit or not dropped:
+        return None
+    kept = [a for a in item.attachments if all(a is not d for d in dropped)]
+    return dataclasses.replace(item, attachments=kept), dropped
+
+
+def with_note(item: SourceItem, note: str) -> SourceItem:
+    """The item with `note` appended to its text and HTML bodies (an RTF-only body gets a text one)."""
+    properties = dict(item.properties)
+    text = properties.get(mapi.PR_BODY)
+    properties[mapi.PR_BODY] = f"{text.rstrip()}\n\n{note}\n" if isinstance(text, str) and text else note
+    markup = properties.get(mapi.PR_HTML)
+    if isinstance(markup, bytes):
+        markup = markup.decode("utf-8", "replace")
+    if isinstance(markup, str) and markup:
+        addition = f"<p><i>{html.escape(note)}</i></p>"
+        at = markup.lower().rfind("</body>")
+        properties[mapi.PR_HTML] = markup[:at] + addition + markup[at:] if at >= 0 else markup + addition
+    return dataclasses.replace(item, properties=properties)
+
+
+def note_for(saved: list[tuple[Attachment, str]]) -> str:
+    """What the stripped item tells its reader."""
+    names = "; ".join(f"'{a.filename or f'attachment {a.index}'}' ({a.size / MIB:.1f} MB) saved as {where}"
+                      for a, where in saved)
+    return f"[Mailbox rebuild: attachments too large for the server were left out: {names}. Ask your administrator.]"

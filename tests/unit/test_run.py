@@ -1,0 +1,238 @@
+"""The run against the in-memory destination (pipeline.destination.fake): folders, dedupe, identical items,
+interrupts, lost answers, refusals, pending series, and verify. The oracle is the fixture's own manifest
+(what the builder wrote), compared with what the fake server holds."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import fixtures
+from pipeline.destination.base import FailureKind
+from pipeline.destination.fake import FakeDestination, FakeItem, Faults
+from pipeline.fingerprint import Stamp
+from pipeline.folder_plan import MAX_NAME
+from pipeline.journal import Journal
+from pipeline.lease import LeaseHolder
+from pipeline.run import MailboxRun, RunOptions
+from pipeline.settings import load_settings
+from pipeline.verify import verify_mailbox
+
+MAILBOX = "alice@corp.example"
+LONG = "L" * 300
+
+
+def mail(subject: str, **extra: object) -> dict:
+    return {"kind": "mail", "subject": subject, "body": f"body of {subject}", "sender": "a@example.com",
+            "to": ["b@example.com"], **extra}
+
+
+SPEC = {"store": {"name": "Integrity", "seed": 3}, "folders": [
+    {"name": "Posteingang", "role": "inbox", "items": [mail("a"), mail("b")], "folders": [
+        {"name": "Projekte", "items": [mail("twin"), mail("twin"), mail("c")]},
+        {"name": "Archiv", "folders": [{"name": "2023", "items": [mail("d")]}]}]},
+    {"name": "Notizen", "role": "notes", "items": [
+        {"kind": "note", "subject": "N", "body": "same", "color": "yellow"},
+        {"kind": "note", "subject": "N", "body": "same", "color": "blue"},
+        {"kind": "note", "subject": "N", "body": "same", "color": "yellow"}]},
+    {"name": "CaseTest", "items": [mail("e")]},
+    {"name": "casetest", "items": [mail("f")]},
+    {"name": "  Padded\x07 ", "items": [mail("g")]},
+    {"name": LONG, "items": [mail("h")]},
+]}
+
+#: What the server must hold, by folder path (role folders by the fake server's own names).
+EXPECTED = {"Inbox": ["a", "b"], "Inbox/Projekte": ["c", "twin", "twin"], "Inbox/Archiv/2023": ["d"],
+            "Notes": ["N", "N", "N"], "CaseTest": ["e"], "casetest (2)": ["f"], "Padded": ["g"],
+            "L" * MAX_NAME: ["h"]}
+
+
+@pytest.fixture(scope="module")
+def ost() -> Path:
+    path, manifest = fixtures.cached_build(SPEC, "ost", "permute")
+    written = Counter(i.subject for i in manifest.items)
+    assert written == Counter(s for subjects in EXPECTED.values() for s in subjects)  # the oracle holds
+    return path
+
+
+def rebuild(ost: Path, tmp_path: Path, destination: FakeDestination, journal_name: str = "journal.sqlite",
+            stop_after: int | None = None, settings: dict | None = None, **options: object) -> object:
+    settings = load_settings({"state_dir": str(tmp_path), "batch_items": 2, **(settings or {})}, {})
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return stop_after is not None and calls["n"] > stop_after
+
+    with Journal(tmp_path / journal_name) as journal:
+        return MailboxRun(RunOptions(ost, MAILBOX, **options), settings, destination, journal,
+                          should_stop=should_stop).run()
+
+
+def test_full_run_then_rerun(ost: Path, tmp_path: Path):
+    fake = FakeDestination()
+    first = rebuild(ost, tmp_path, fake)
+    assert first.status == "ok" and first.uploaded == 13
+    assert fake.store.listing(MAILBOX) == EXPECTED
+    again = rebuild(ost, tmp_path, fake)
+    assert (again.uploaded, again.present) == (0, 13)
+    assert fake.store.listing(MAILBOX) == EXPECTED
+
+
+def test_partial_run_then_full_run_makes_no_stray_inbox(ost: Path, tmp_path: Path):
+    fake = FakeDestination()
+    partial = rebuild(ost, tmp_path, fake, exclude=("Posteingang/Projekte",))
+    assert partial.status == "ok" and "Inbox/Projekte" not in fake.store.listing(MAILBOX)
+    rebuild(ost, tmp_path, fake)
+    assert fake.store.listing(MAILBOX) == EXPECTED
+    names = {name for parent, name in fake.store.folders[MAILBOX].values() if parent == "msgfolderroot"}
+    assert "Posteingang" not in names
+
+
+def test_only_a_subfolder_goes_under_the_real_inbox(ost: Path, tmp_path: Path):
+    fake = FakeDestination()
+    rebuild(ost, tmp_path, fake, only=("Posteingang/Archiv",))
+    assert fake.store.listing(MAILBOX) == {"Inbox/Archiv/2023": ["d"]}
+
+
+def test_lost_journal_uploads_nothing_again(ost: Path, tmp_path: Path):
+    fake = FakeDestination()
+    rebuild(ost, tmp_path, fake)
+    again = rebuild(ost, tmp_path, fake, journal_name="other.sqlite")
+    assert (again.uploaded, again.present) == (0, 13)
+    assert fake.store.listing(MAILBOX) == EXPECTED
+
+
+def test_interrupt_then_resume(ost: Path, tmp_path: Path):
+    fake = FakeDestination()
+    stopped = rebuild(ost, tmp_path, fake, stop_after=5)
+    assert stopped.status == "interrupted"
+    assert sum(map(len, fake.store.listing(MAILBOX).values())) < 13
+    rebuild(ost, tmp_path, fake)
+    assert fake.store.listing(MAILBOX) == EXPECTED
+
+
+def test_lost_answers_make_no_duplicate(ost: Path, tmp_path: Path):
+    fake = FakeDestination(faults=Faults(drop_answers=3))
+    summary = rebuild(ost, tmp_path, fake)
+    assert summary.status == "ok" and summary.in_doubt_found >= 3
+    assert fake.store.listing(MAILBOX) == EXPECTED
+
+
+def test_refused_item_is_a_typed_failure_and_the_rest_lands(ost: Path, tmp_path: Path):
+    fake = FakeDestination(faults=Faults(refuse={"c"}))
+    summary = rebuild(ost, tmp_path, fake)
+    assert summary.status == "failed-items"
+    assert summary.failed == Counter({str(FailureKind.REFUSED): 1})
+    assert summary.failures[0]["kind"] == "refused" and summary.failures[0]["folder"] == "Posteingang/Projekte"
+    expected = {k: [s for s in v if s != "c"] for k, v in EXPECTED.items()}
+    assert fake.store.listing(MAILBOX) == expected
+
+
+def test_fatal_error_stops_the_mailbox_with_true_counts(ost: Path, tmp_path: Path):
+    fake = FakeDestination(faults=Faults(fatal_after=6))
+    summary = rebuild(ost, tmp_path, fake)
+    assert summary.status == "fatal" and "UnauthorizedError" in summary.fatal
+    assert summary.uploaded == sum(map(len, fake.store.listing(MAILBOX).values())) > 0
+    assert summary.found >= summary.uploaded
+
+
+def test_verify_finds_every_defect(ost: Path, tmp_path: Path):
+    fake = FakeDestination()
+    rebuild(ost, tmp_path, fake)
+    options = RunOptions(ost, MAILBOX)
+    assert verify_mailbox(options, fake).ok
+    items = fake.store.items[MAILBOX]
+    inbox = [i for i in items if i.folder == "inbox"]
+
+    items.append(FakeItem("dup", inbox[0].folder, inbox[0].subject, inbox[0].item_class, inbox[0].stamp))
+    result = verify_mailbox(options, fake)
+    assert not result.ok and result.duplicated == 1
+    items.remove(items[-1])
+
+    removed = inbox[1]
+    items.remove(removed)
+    result = verify_mailbox(options, fake)
+    assert not result.ok and result.missing == 1
+
+    items.append(FakeItem("moved", "notes", removed.subject, removed.item_class, removed.stamp))
+    result = verify_mailbox(options, fake)
+    assert not result.ok and (result.missing, result.misplaced) == (0, 1)
+    items.remove(items[-1])
+    items.append(removed)
+
+    fake.store.folders[MAILBOX]["stray"] = ("msgfolderroot", "Posteingang")
+    items.append(FakeItem("copy", "stray", removed.subject, removed.item_class, removed.stamp))
+    result = verify_mailbox(options, fake)
+    assert not result.ok and [s.name for s in result.strays] == ["Posteingang"]
+    items.remove(items[-1])
+    items.append(FakeItem("pending", "inbox", "s", "IPM.Appointment", Stamp("x", pending=True)))
+    assert verify_mailbox(options, fake).pending == 1
+
+
+def test_verify_applies_the_runs_selection(ost: Path, tmp_path: Path):
+    fake = FakeDestination()
+    rebuild(ost, tmp_path, fake, exclude=("Notizen",))
+    assert not verify_mailbox(RunOptions(ost, MAILBOX), fake).ok  # the notes are missing
+    assert verify_mailbox(RunOptions(ost, MAILBOX, exclude=("Notizen",)), fake).ok
+
+
+def _other_holder(**changes: object) -> LeaseHolder:
+    return dataclasses.replace(LeaseHolder.me(), token="someone-else", **changes)
+
+
+def test_a_second_run_is_refused_before_writing_anything(ost: Path, tmp_path: Path):
+    fake = FakeDestination()
+    fake.store.mailbox(MAILBOX)
+    live = _other_holder(host="other-machine", pid=4242)
+    fake.store.leases[MAILBOX] = live
+    summary = rebuild(ost, tmp_path, fake)
+    assert summary.status == "busy" and "other-machine" in summary.fatal
+    assert fake.store.items[MAILBOX] == [] and len(fake.store.folders[MAILBOX]) == 12  # nothing created
+    assert fake.store.leases[MAILBOX] == live  # and the holder keeps it
+
+
+def test_expired_dead_or_broken_leases_are_taken_over(ost: Path, tmp_path: Path):
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    for held, options in ((_other_holder(host="other-machine", expires=past), {}),
+                          (_other_holder(pid=2**22 + 12345), {}),  # this host, a process that is gone
+                          (_other_holder(host="other-machine"), {"break_lease": True})):
+        fake = FakeDestination()
+        fake.store.mailbox(MAILBOX)
+        fake.store.leases[MAILBOX] = held
+        assert rebuild(ost, tmp_path / str(id(held)), fake, **options).status == "ok"
+        assert MAILBOX not in fake.store.leases  # released at the end
+
+
+BIG = {"store": {"name": "Big", "seed": 5}, "folders": [{"name": "Posteingang", "role": "inbox", "items": [
+    mail("small one"),
+    mail("big one", attachments=[{"name": "huge.bin", "size": 2_500_000}, {"name": "small.txt", "size": 100}]),
+    mail("small two")]}]}
+
+
+def test_an_item_over_the_limit_is_reported_and_the_rest_lands(tmp_path: Path):
+    ost, _ = fixtures.cached_build(BIG, "ost", "permute")
+    fake = FakeDestination()
+    summary = rebuild(ost, tmp_path, fake, settings={"max_item_mb": 1})
+    assert summary.status == "failed-items" and summary.failed == Counter({"too large": 1})
+    failure = summary.failures[0]
+    assert (failure["folder"], failure["subject"]) == ("Posteingang", "big one") and "MB, over the 1 MB" in failure["reason"]
+    assert fake.store.listing(MAILBOX) == {"Inbox": ["small one", "small two"]}
+
+
+def test_strip_sends_it_without_its_largest_attachment(tmp_path: Path):
+    ost, manifest = fixtures.cached_build(BIG, "ost", "permute")
+    [big] = [i for i in manifest.items if i.subject == "big one"]
+    [huge] = [a for a in big.attachments if a.name == "huge.bin"]
+    fake = FakeDestination()
+    summary = rebuild(ost, tmp_path, fake, settings={"max_item_mb": 1, "large_items": "strip"})
+    assert summary.status == "ok" and summary.uploaded == 3
+    [sent] = [i.upload for i in fake.store.items[MAILBOX] if i.subject == "big one"]
+    assert sent.size < 1024 * 1024 and b"small.txt" in sent.mime and b"huge.bin" in sent.mime  # named in the note
+    [saved] = (tmp_path / "reports" / "large-attachments").rglob("*huge.bin")
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == huge.sha256
