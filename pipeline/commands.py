@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli import add_reader_flag
 from pipeline.settings import Settings
 
 EMBEDDED_USER = "rebuild-service"
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--batch-items", dest="batch_items", type=int, metavar="N")
     p.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_reader_flag(p)
     p.set_defaults(func=cmd_run, needs_state=True)
 
     v = sub.add_parser("verify", parents=[common], help="compare source and server by fingerprint",
@@ -56,6 +58,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     v.add_argument("--target-root", metavar="NAME")
     v.add_argument("--include-sync-issues", action="store_true")
     v.add_argument("--json", action="store_true")
+    add_reader_flag(v)
     v.set_defaults(func=cmd_verify, needs_state=True)
 
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")

@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="processes sharing the work (folders and ranges of big folders); default 1")
+    from pipeline.cli import add_reader_flag
+
+    add_reader_flag(parser)
     parser.set_defaults(func=handler, needs_state=False)
 
 

@@ -37,6 +37,7 @@ class Settings:
     request_timeout: int = 120
     workers: int = 2
     convert_workers: int = 0
+    reader: str = "libpff"
     log_level: str = "info"
 
     @property
@@ -58,6 +59,7 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _AUTHS = ("ntlm", "basic", "oauth")
+_READERS = ("native", "libpff")
 
 
 def _coerce(name: str, raw: Any, origin: str) -> Any:
@@ -101,6 +103,8 @@ def load_settings(
     settings = Settings(**values)
     if settings.auth not in _AUTHS:
         raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.auth!r}")
+    if settings.reader not in _READERS:
+        raise SettingsError(f"setting 'reader' must be one of {', '.join(_READERS)}, not {settings.reader!r}")
     if settings.convert_workers < 0:
         raise SettingsError("setting 'convert_workers' must be 0 (one per core) or more")
     for key in ("batch_items", "batch_bytes", "max_attempts", "workers", "requests_in_flight"):
