@@ -108,6 +108,7 @@ class NativeSource:
         codepage = _DEFAULT_CODEPAGE
         self._orphans = self._orphan_nids()
         self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, len(self._orphans))
+        self._names_damaged = ""  # why the name-to-id map could not be read, if it could not
         self._names = self._load_name_map()
         self._folders: list[SourceFolder] = []
         self._contents: dict[int, Table | Exception | None] = {}
@@ -139,6 +140,7 @@ class NativeSource:
             return parse_name_map({pid: raw[pid][1] or b"" for pid in (2, 3, 4) if pid in raw})
         except (NdbError, struct.error) as exc:
             self.errors.append(SourceError((), NID_NAME_TO_ID_MAP, "namemap", _one_line(exc)))
+            self._names_damaged = _one_line(exc)
             return NameMap()
 
     def _table(self, nid: int) -> Table | None:
@@ -321,6 +323,8 @@ class NativeSource:
         for prop_id, (ptype, data) in raw.items():
             value = decode_value(ptype, data, codepage)
             if prop_id >= 0x8000:
+                if self._names_damaged:
+                    raise NdbError(f"named properties unresolved: name-to-id map {self._names_damaged}")
                 key = resolve(prop_id)
                 if key is not None:
                     named[key] = value
