@@ -37,7 +37,7 @@ class Settings:
     request_timeout: int = 120
     workers: int = 2
     convert_workers: int = 0
-    reader: str = "libpff"
+    reader: str = "native"
     log_level: str = "info"
 
     @property

@@ -37,7 +37,7 @@ def source_view(source: Any) -> dict[str, Any]:
         for index, entry in enumerate(source.items(folder)):
             key = (folder.node_id, index)
             if isinstance(entry, SourceError):
-                items[key] = ("error", entry.node_id)
+                items[key] = ("error",)  # libpff may fail before it knows the node id; native names it
             else:
                 items[key] = item_view(entry)
     return {"folders": folders, "items": items, "info": (source.info.kind, source.info.format,

@@ -15,6 +15,7 @@ _HN_SIG = 0xEC
 _BTH_TYPE = 0xB5
 _PC_SIG = 0xBC
 _TC_SIG = 0x7C
+_PC_RECORD = struct.Struct("<HHI")
 #: Types whose value sits in the PC record itself, and the number of bytes libpff hands out for them.
 _PC_INLINE = {0x0002: 2, 0x0003: 4, 0x0004: 4, 0x000A: 4, 0x000B: 1}
 #: Types stored in the row of a table (the cell width says how many bytes).
@@ -28,7 +29,7 @@ RawValue = tuple[int, bytes | None]
 class Heap:
     """A heap-on-node over the node's data blocks; items are addressed by HID."""
 
-    __slots__ = ("_blocks", "_index_bits", "_maps", "client_sig", "root")
+    __slots__ = ("_blocks", "_maps", "_mask", "_shift", "_sizes", "client_sig", "root")
 
     def __init__(self, blocks: list[bytes], index_bits: int) -> None:
         if not blocks or len(blocks[0]) < 12:
@@ -37,7 +38,9 @@ class Heap:
         if first[2] != _HN_SIG:
             raise NdbError("heap-on-node: bad signature")
         self._blocks = blocks
-        self._index_bits = index_bits
+        self._sizes = [len(b) for b in blocks]
+        self._shift = 5 + index_bits
+        self._mask = (1 << index_bits) - 1
         self._maps: dict[int, tuple[int, ...]] = {}
         self.client_sig = first[3]
         self.root = struct.unpack_from("<I", first, 4)[0]
@@ -56,49 +59,56 @@ class Heap:
         return offsets
 
     def item(self, hid: int) -> bytes:
-        if hid & 0x1F:
-            raise NdbError(f"heap-on-node: {hid:#x} is not a HID")
-        index = (hid >> 5) & ((1 << self._index_bits) - 1)
-        block_index = hid >> (5 + self._index_bits)
-        if block_index >= len(self._blocks):
-            raise NdbError(f"heap-on-node: HID {hid:#x} names a missing block")
-        offsets = self._map(block_index)
-        if not 0 < index < len(offsets):
+        block_index = hid >> self._shift
+        offsets = self._maps.get(block_index)
+        if offsets is None:
+            if hid & 0x1F or block_index >= len(self._blocks):
+                raise NdbError(f"heap-on-node: {hid:#x} is not a HID of this heap")
+            offsets = self._map(block_index)
+        index = (hid >> 5) & self._mask
+        if not 0 < index < len(offsets) or hid & 0x1F:
             raise NdbError(f"heap-on-node: HID {hid:#x} names a missing item")
         start, end = offsets[index - 1], offsets[index]
-        if not start <= end <= len(self._blocks[block_index]):
+        if start > end or end > self._sizes[block_index]:
             raise NdbError(f"heap-on-node: HID {hid:#x} runs past its block")
         return self._blocks[block_index][start:end]
 
 
-def bth_records(heap: Heap, header_hid: int) -> tuple[int, int, list[tuple[int, bytes]]]:
-    """(key size, data size, [(key, data)]) of a BTH, leaves in key order."""
+def bth_leaves(heap: Heap, header_hid: int) -> tuple[int, int, list[bytes]]:
+    """(key size, data size, leaf heap items) of a BTH, in key order; every leaf holds whole records."""
     header = heap.item(header_hid)
     if len(header) < 8 or header[0] != _BTH_TYPE:
         raise NdbError("BTH: bad header")
     key_size, data_size, levels, root = header[1], header[2], header[3], struct.unpack_from("<I", header, 4)[0]
     if key_size not in (2, 4, 8) or data_size == 0 or levels > 8:
         raise NdbError("BTH: bad header")
-    kfmt = {2: "<H", 4: "<I", 8: "<Q"}[key_size]
-    out: list[tuple[int, bytes]] = []
+    out: list[bytes] = []
     if root:
-        _bth_walk(heap, root, levels, key_size, data_size, kfmt, out)
+        _bth_walk(heap, root, levels, key_size, data_size, out)
     return key_size, data_size, out
 
 
-def _bth_walk(heap: Heap, hid: int, level: int, key_size: int, data_size: int, kfmt: str,
-              out: list[tuple[int, bytes]]) -> None:
+def _bth_walk(heap: Heap, hid: int, level: int, key_size: int, data_size: int, out: list[bytes]) -> None:
     data = heap.item(hid)
     size = key_size + (4 if level else data_size)
     if len(data) % size:
         raise NdbError("BTH: records do not fill their heap item")
-    for off in range(0, len(data), size):
-        (key,) = struct.unpack_from(kfmt, data, off)
-        if level:
-            (child,) = struct.unpack_from("<I", data, off + key_size)
-            _bth_walk(heap, child, level - 1, key_size, data_size, kfmt, out)
-        else:
-            out.append((key, data[off + key_size:off + size]))
+    if not level:
+        out.append(data)
+        return
+    for off in range(key_size, len(data), size):
+        (child,) = struct.unpack_from("<I", data, off)
+        _bth_walk(heap, child, level - 1, key_size, data_size, out)
+
+
+def bth_records(heap: Heap, header_hid: int) -> tuple[int, int, list[tuple[int, bytes]]]:
+    """(key size, data size, [(key, data)]) of a BTH, in key order."""
+    key_size, data_size, leaves = bth_leaves(heap, header_hid)
+    kfmt = {2: "<H", 4: "<I", 8: "<Q"}[key_size]
+    size = key_size + data_size
+    out = [(struct.unpack_from(kfmt, leaf, off)[0], leaf[off + key_size:off + size])
+           for leaf in leaves for off in range(0, len(leaf), size)]
+    return key_size, data_size, out
 
 
 def _hnid_value(heap: Heap, hnid: int, subnode: SubnodeReader) -> bytes | None:
@@ -119,19 +129,24 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
     heap = Heap(blocks, index_bits)
     if heap.client_sig != _PC_SIG:
         raise NdbError("property context: bad client signature")
-    key_size, data_size, records = bth_records(heap, heap.root)
+    key_size, data_size, leaves = bth_leaves(heap, heap.root)
     if key_size != 2 or data_size != 6:
         raise NdbError("property context: bad BTH shape")
     props: dict[int, RawValue] = {}
-    for pid, record in records:
-        ptype, slot = struct.unpack_from("<HI", record)
-        width = _PC_INLINE.get(ptype)
-        if width is not None:
-            props[pid] = (ptype, record[2:2 + width])
-        elif deferred is not None and pid in deferred and slot & 0x1F:
-            deferred[pid] = (ptype, slot)
-        else:
-            props[pid] = (ptype, _hnid_value(heap, slot, subnode))
+    item = heap.item
+    for leaf in leaves:
+        for pid, ptype, slot in _PC_RECORD.iter_unpack(leaf):
+            width = _PC_INLINE.get(ptype)
+            if width is not None:
+                props[pid] = (ptype, slot.to_bytes(4, "little")[:width])
+            elif slot == 0:
+                props[pid] = (ptype, None)
+            elif not slot & 0x1F:
+                props[pid] = (ptype, item(slot))
+            elif deferred is not None and pid in deferred:
+                deferred[pid] = (ptype, slot)
+            else:
+                props[pid] = (ptype, subnode(slot))
     if deferred is not None:
         for pid in [p for p, (_t, nid) in deferred.items() if nid == 0]:
             del deferred[pid]

@@ -87,6 +87,28 @@ UNICODE = Geometry(False, False, 512, 16, 488, 64, 16, 8, 11)
 UNICODE_4K = Geometry(False, True, 4096, 24, 4056, 512, 24, 8, 14)
 
 
+_UNICODE_TRAILER = struct.Struct("<HHIQ")
+_4K_TRAILER = struct.Struct("<HHIQ2xH")
+_ANSI_TRAILER = struct.Struct("<HHII")
+
+
+def _trailer_unicode(data: mmap.mmap, offset: int) -> tuple[int, ...]:
+    return (*_UNICODE_TRAILER.unpack_from(data, offset), 0)
+
+
+def _trailer_4k(data: mmap.mmap, offset: int) -> tuple[int, ...]:
+    return _4K_TRAILER.unpack_from(data, offset)
+
+
+def _trailer_ansi(data: mmap.mmap, offset: int) -> tuple[int, ...]:
+    cb, sig, bid, crc = _ANSI_TRAILER.unpack_from(data, offset)
+    return cb, sig, crc, bid, 0
+
+
+#: Block trailer readers -> (cb, wSig, CRC, BID, inflated size or 0), by four_k + 2 * ansi.
+_TRAILERS = (_trailer_unicode, _trailer_4k, _trailer_ansi)
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     nid: int
@@ -111,6 +133,7 @@ class NodeDatabase:
             self._fh.close()
             raise
         self.size = len(self.data)
+        self._trailer = _TRAILERS[self.geometry.four_k + 2 * self.geometry.ansi]
         #: Pages of the B-trees that failed their checks (their entries are left out), as (tree, ib, reason).
         self.bad_pages: list[tuple[str, int, str]] = []
         nbt_ref, bbt_ref = self._roots()
@@ -208,27 +231,20 @@ class NodeDatabase:
     # -- blocks ---------------------------------------------------------------------------------------
     def block(self, bid: int) -> bytes:
         """One block's payload, checked, inflated (4 KiB-page files) and decrypted."""
-        g = self.geometry
         ref = self.blocks.get(bid & ~1)
         if ref is None:
             raise NdbError(f"block {bid:#x} is not in the block B-tree")
         ib, cb = ref
-        total = (cb + g.block_trailer + g.block_align - 1) // g.block_align * g.block_align
-        t = ib + total - g.block_trailer
+        g = self.geometry
+        t = ib + ((cb + g.block_trailer + g.block_align - 1) & -g.block_align) - g.block_trailer
         if ib < 0 or t + g.block_trailer > self.size:
             raise DamagedBlock(f"damaged block, {bid:#x} lies outside the file")
         d = self.data
-        inflated = 0
-        if g.ansi:
-            tcb, sig, tbid, crc = struct.unpack_from("<HHII", d, t)
-        elif g.four_k:
-            tcb, sig, crc, tbid, _unknown, inflated = struct.unpack_from("<HHIQHH", d, t)
-        else:
-            tcb, sig, crc, tbid = struct.unpack_from("<HHIQ", d, t)
+        tcb, sig, crc, tbid, inflated = self._trailer(d, t)
         raw = d[ib:ib + cb]
-        if crc != weak_crc32(raw):
+        if crc != ~zlib.crc32(raw, 0xFFFFFFFF) & 0xFFFFFFFF:
             raise DamagedBlock(f"damaged block, CRC mismatch (block {bid:#x} at {ib:#x})")
-        if tcb != cb or (tbid & ~1) != (bid & ~1) or sig != compute_sig(ib, tbid):
+        if tcb != cb or (tbid ^ bid) & ~1 or sig != compute_sig(ib, tbid):
             raise DamagedBlock(f"damaged block, bad trailer (block {bid:#x} at {ib:#x})")
         if inflated and inflated != cb:
             try:

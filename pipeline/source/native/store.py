@@ -210,8 +210,9 @@ class NativeSource:
         if table is None:
             return []
         for row_id in table.row_ids:
-            if row_id not in self._db.nodes:
-                raise NdbError(f"subfolder {row_id:#x} is not in the node B-tree")
+            node = self._db.nodes.get(row_id)
+            if node is None or node.parent != nid:
+                raise NdbError(f"subfolder {row_id:#x} is not in the node B-tree under this folder")
         return list(table.row_ids)
 
     def _contents_table(self, nid: int) -> Table | None:
@@ -255,9 +256,13 @@ class NativeSource:
         if table is None:
             return
         ids = table.row_ids
+        nodes = self._db.nodes
         for index in range(start, len(ids) if stop is None else min(stop, len(ids))):
             node_id = ids[index]
             try:
+                node = nodes.get(node_id)
+                if node is None or node.parent != folder.node_id:
+                    raise NdbError(f"node {node_id:#x} is not in the node B-tree under this folder")
                 yield read(node_id)
             except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
                 yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
