@@ -36,6 +36,9 @@ _PERMUTE_DECODE = bytes(_PERMUTE_ENCODE.index(i) for i in range(256))
 CRYPT_NONE, CRYPT_PERMUTE, CRYPT_CYCLIC = 0, 1, 2
 PTYPE_BBT, PTYPE_NBT = 0x80, 0x81
 _BTYPE_XBLOCK, _BTYPE_SLBLOCK = 0x01, 0x02
+#: Bytes read through the map after which its pages are given back, so RSS does not grow with the file.
+_RELEASE_EVERY = 64 << 20
+_MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 #: Deeper B-trees than this are damage, not data (Outlook's are 2-4 levels deep).
 _MAX_LEVELS = 16
 
@@ -134,6 +137,7 @@ class NodeDatabase:
             raise
         self.size = len(self.data)
         self._trailer = _TRAILERS[self.geometry.four_k + 2 * self.geometry.ansi]
+        self._mapped = 0  # bytes read through the map since its pages were last given back
         #: Pages of the B-trees that failed their checks (their entries are left out), as (tree, ib, reason).
         self.bad_pages: list[tuple[str, int, str]] = []
         nbt_ref, bbt_ref = self._roots()
@@ -141,6 +145,7 @@ class NodeDatabase:
         self.nodes: dict[int, Node] = {}
         self._load_tree(bbt_ref, PTYPE_BBT, self._bbt_leaf)
         self._load_tree(nbt_ref, PTYPE_NBT, self._nbt_leaf)
+        self._release()
 
     def close(self) -> None:
         try:
@@ -148,6 +153,16 @@ class NodeDatabase:
         except BufferError:  # a memoryview still points into the map; the OS unmaps at exit
             pass
         self._fh.close()
+
+    def _release(self) -> None:
+        """Give the map's resident pages back (they stay in the OS page cache): the process's RSS stays flat
+        however big the file. Without madvise (Windows) the OS trims a mapped view's working set itself."""
+        self._mapped = 0
+        if _MADV_DONTNEED is not None:
+            try:
+                self.data.madvise(_MADV_DONTNEED)
+            except (OSError, ValueError):
+                pass
 
     # -- header and B-trees -------------------------------------------------------------------------
     def _roots(self) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -242,6 +257,9 @@ class NodeDatabase:
         d = self.data
         tcb, sig, crc, tbid, inflated = self._trailer(d, t)
         raw = d[ib:ib + cb]
+        self._mapped += cb
+        if self._mapped > _RELEASE_EVERY:
+            self._release()
         if crc != ~zlib.crc32(raw, 0xFFFFFFFF) & 0xFFFFFFFF:
             raise DamagedBlock(f"damaged block, CRC mismatch (block {bid:#x} at {ib:#x})")
         if tcb != cb or (tbid ^ bid) & ~1 or sig != compute_sig(ib, tbid):
