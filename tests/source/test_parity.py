@@ -58,12 +58,13 @@ def test_native_reads_what_the_writer_wrote(fmt: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["item-bytes", "orphan-item", "item-crc"])
-def test_native_matches_libpff_on_damaged_fixtures(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_native_matches_libpff_on_damaged_fixtures(tmp_path: Path, fmt: str, kind: str) -> None:
     """Both readers report a garbled item and an item whose NBT entry names another folder. A flipped
     stored CRC is the documented difference: libpff never checks block CRCs and reads the item as if it
     were sound; the native reader reports it ("damaged block, CRC mismatch")."""
-    source, manifest = fixtures.cached_build("small", format="pst")
-    path = tmp_path / "damaged.pst"
+    source, manifest = fixtures.cached_build("small", format=fmt)
+    path = tmp_path / f"damaged{source.suffix}"
     path.write_bytes(source.read_bytes())
     fixtures.apply(path, manifest, [fixtures.Damage(kind, "HTML with inline image")])
     with PffSource(path, recover=True) as pff, NativeSource(path, recover=True) as native:
