@@ -138,7 +138,7 @@ class NativeSource:
         try:
             raw = self._node(NID_NAME_TO_ID_MAP).props()
             return parse_name_map({pid: raw[pid][1] or b"" for pid in (2, 3, 4) if pid in raw})
-        except (NdbError, struct.error) as exc:
+        except (NdbError, struct.error, ValueError, IndexError) as exc:
             self.errors.append(SourceError((), NID_NAME_TO_ID_MAP, "namemap", _one_line(exc)))
             self._names_damaged = _one_line(exc)
             return NameMap()
@@ -152,7 +152,7 @@ class NativeSource:
         codepage = self.info.codepage
         try:
             store_props = _decode(self._node(NID_MESSAGE_STORE).props(), codepage)
-        except (NdbError, struct.error) as exc:
+        except (NdbError, struct.error, ValueError, IndexError) as exc:
             self.errors.append(SourceError((), NID_MESSAGE_STORE, "store", _one_line(exc)))
             store_props = {}
         if ROOT_NID not in self._db.nodes:
@@ -168,7 +168,7 @@ class NativeSource:
             seen.add(nid)
             try:
                 props = _decode(self._node(nid).props(), codepage)
-            except (NdbError, struct.error) as exc:
+            except (NdbError, struct.error, ValueError, IndexError) as exc:
                 self.errors.append(SourceError(chain, nid, "folder", _one_line(exc)))
                 props = {}
             name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
@@ -181,7 +181,7 @@ class NativeSource:
                                      ltid.to_bytes(8, "little", signed=True)[2:] if isinstance(ltid, int) else None)
             try:
                 children = self._children(nid)
-            except (NdbError, struct.error) as exc:
+            except (NdbError, struct.error, ValueError, IndexError) as exc:
                 self.errors.append(SourceError((*chain, name), nid, "folder",
                                                f"subfolders unreadable: {_one_line(exc)}"))
                 children = []
@@ -220,7 +220,7 @@ class NativeSource:
         if nid not in self._contents:
             try:
                 self._contents[nid] = self._table((nid & ~0x1F) | _NID_TYPE_CONTENTS)
-            except (NdbError, struct.error) as exc:
+            except (NdbError, struct.error, ValueError, IndexError) as exc:
                 self._contents[nid] = exc
         found = self._contents[nid]
         if isinstance(found, Exception):
@@ -230,7 +230,7 @@ class NativeSource:
     def _count(self, nid: int) -> int:
         try:
             table = self._contents_table(nid)
-        except (NdbError, struct.error):
+        except (NdbError, struct.error, ValueError, IndexError):
             return 0  # items() and summaries() report the unreadable contents table
         return len(table.row_ids) if table is not None else 0
 
@@ -249,7 +249,7 @@ class NativeSource:
               stop: int | None = None) -> Iterator[T | SourceError]:
         try:
             table = self._contents_table(folder.node_id)
-        except (NdbError, struct.error) as exc:
+        except (NdbError, struct.error, ValueError, IndexError) as exc:
             if start == 0:
                 yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
             return
