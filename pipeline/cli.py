@@ -33,6 +33,12 @@ def _add_source_args(parser: argparse.ArgumentParser, required: bool = True) -> 
     parser.add_argument("--ost", metavar="PATH", required=required, help="the OST or PST file to read")
     parser.add_argument("--recover", action="store_true",
                         help="also read the orphan items libpff recovers from unallocated space")
+    add_reader_flag(parser)
+
+
+def add_reader_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reader", choices=("native", "libpff"),
+                        help="how to read the OST/PST: the native reader (every block checked) or libpff")
 
 
 def _add_target_args(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +91,7 @@ def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     overrides = {key: getattr(args, key, None) for key in (
-        "state_dir", "batch_items", "batch_bytes", "log_level", "max_attempts", "max_item_mb", "large_items")}
+        "state_dir", "batch_items", "batch_bytes", "log_level", "max_attempts", "max_item_mb", "large_items", "reader")}
     overrides.update({f"ews.{key}": getattr(args, key, None) for key in ("server", "auth", "username", "ca_bundle")})
     overrides["mailbox_workers"] = getattr(args, "workers", None)
     return load_settings(overrides)
@@ -102,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         settings = _settings_from(args)
+        from pipeline.source import use_reader
+
+        use_reader(settings.reader)
         from pipeline import logs
 
         log_dir = settings.log_dir if getattr(args, "needs_state", True) else None

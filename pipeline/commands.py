@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline.cli import add_reader_flag
 from pipeline.settings import Settings
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--batch-items", dest="batch_items", type=int, metavar="N")
     p.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_reader_flag(p)
     p.set_defaults(func=cmd_run, needs_state=True)
 
     v = sub.add_parser("verify", parents=[common], help="compare source and server by fingerprint",
@@ -59,6 +61,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     v.add_argument("--since", metavar="DATE", help="as for the run")
     v.add_argument("--include-sync-issues", action="store_true")
     v.add_argument("--json", action="store_true")
+    add_reader_flag(v)
     v.set_defaults(func=cmd_verify, needs_state=True)
 
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")

@@ -10,6 +10,7 @@ import argparse
 import base64
 import json
 import multiprocessing
+import os
 import re
 import sys
 import time
@@ -36,8 +37,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="also export the orphan items libpff recovers, under 'Recovered items'")
     parser.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
                         help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address")
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="processes sharing the work (folders and ranges of big folders); default 1")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="processes sharing the work (folders and ranges of big folders); default: one per "
+                             f"core for files of {AUTO_WORKERS_FROM:,} items or more, else 1")
+    from pipeline.cli import add_reader_flag
+
+    add_reader_flag(parser)
     parser.set_defaults(func=handler, needs_state=False)
 
 
@@ -152,6 +157,8 @@ class Exporter:
 
 #: Items per task when several processes share the export (big folders are split in ranges of this size).
 TASK_ITEMS = 250
+#: Below this many items, starting worker processes costs more than it saves.
+AUTO_WORKERS_FROM = 1000
 _open_sources: dict[str, Any] = {}
 
 
@@ -189,7 +196,8 @@ def _export_task(ost: str, out: str, x500_domain: str | None, task: tuple[int, i
             "warned": exporter.warned}
 
 
-def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | None = None, workers: int = 1) -> int:
+def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | None = None,
+               workers: int | None = 1) -> int:
     from pipeline.source import SourceOpenError, open_source
 
     started = time.monotonic()
@@ -208,6 +216,9 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
     with source:
         tasks = _tasks(source)
         folders = len({node_id for node_id, _, _ in tasks})
+        if workers is None:  # automatic: every core, once the file is big enough to pay for the processes
+            total = sum(f.item_count for f in source.folders() if _exported(f))
+            workers = (os.cpu_count() or 1) if total >= AUTO_WORKERS_FROM else 1
         if workers <= 1 or len(tasks) < 2:
             _open_sources[ost] = source
             try:
@@ -245,4 +256,4 @@ def _exported(folder: SourceFolder) -> bool:
 
 def handler(args: argparse.Namespace, settings: object) -> int:
     return run_export(args.ost, args.out, recover=args.recover, x500_domain=args.x500_domain,
-                      workers=max(1, args.workers))
+                      workers=None if args.workers is None else max(1, args.workers))

@@ -55,6 +55,7 @@ class Settings:
     mailbox_workers: int = 2  # mailboxes rebuilt at once (--map --workers)
     convert_processes: int = 0  # conversion processes per mailbox; 0 = automatic
     log_level: str = "info"
+    reader: str = "native"  # native | libpff: which reader opens OST/PST files
     ews: EwsSettings = field(default_factory=EwsSettings)
 
     @property
@@ -86,6 +87,7 @@ _ALIASES = {"server": ("ews", "server"), "auth": ("ews", "auth"), "username": ("
             "ca_bundle": ("ews", "ca_bundle"), "request_timeout": ("ews", "request_timeout"),
             "workers": ("", "mailbox_workers"), "convert_workers": ("", "convert_processes")}
 _AUTHS = ("ntlm", "basic", "oauth")
+_READERS = ("native", "libpff")
 
 
 def _coerce(kind: Any, name: str, raw: Any, origin: str) -> Any:
@@ -160,6 +162,8 @@ def _check(settings: Settings) -> None:
                             f"not {settings.destination!r}")
     if settings.ews.auth not in _AUTHS:
         raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.ews.auth!r}")
+    if settings.reader not in _READERS:
+        raise SettingsError(f"setting 'reader' must be one of {', '.join(_READERS)}, not {settings.reader!r}")
     if settings.large_items not in ("skip", "strip"):
         raise SettingsError(f"setting 'large_items' must be skip or strip, not {settings.large_items!r}")
     if settings.convert_processes < 0:

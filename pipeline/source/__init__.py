@@ -1,17 +1,54 @@
-"""The reading stage: OST and PST files opened with pypff and walked one item at a time.
+"""The reading stage: OST and PST files opened and walked one item at a time.
 
-open_source() is the only entry point the rest of the pipeline needs.
+open_source() is the only entry point the rest of the pipeline needs. Two readers give the same values:
+`native` (pipeline/source/native: this package's own [MS-PST] code, every block checked) and `libpff`
+(pipeline/source/pff.py, through pypff). The `reader` setting picks one.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from pipeline.source.pff import PffSource, SourceInfo, SourceOpenError, read_header
 
-__all__ = ["PffSource", "SourceInfo", "SourceOpenError", "open_source", "read_header"]
+__all__ = ["PffSource", "READERS", "SourceInfo", "SourceOpenError", "open_source", "read_header", "use_reader"]
+
+READERS = ("native", "libpff")
+_READER_ENV = "REBUILD_READER"
 
 
-def open_source(path: str | Path, recover: bool = False) -> PffSource:
-    """Open an OST/PST for reading; raises SourceOpenError with a one-line message naming the file."""
+def use_reader(name: str) -> None:
+    """Make `name` the reader of this process and of the worker processes it starts (they inherit it)."""
+    if name not in READERS:
+        raise ValueError(f"unknown reader {name!r} (one of {', '.join(READERS)})")
+    os.environ[_READER_ENV] = name
+
+
+def default_reader() -> str:
+    """The configured reader: REBUILD_READER (set by the CLI from --reader or the settings), else config."""
+    name = os.environ.get(_READER_ENV)
+    if name:
+        return name
+    from pipeline.settings import load_settings
+
+    return load_settings().reader
+
+
+def open_source(path: str | Path, recover: bool = False, reader: str | None = None) -> Any:
+    """Open an OST/PST for reading; raises SourceOpenError with a one-line message naming the file.
+
+    A file the native reader does not handle (cyclic encryption) is read with libpff instead.
+    """
+    name = reader or default_reader()
+    if name == "native":
+        from pipeline.source.native import NativeSource, UnsupportedFile
+
+        try:
+            return NativeSource(path, recover=recover)
+        except UnsupportedFile:
+            return PffSource(path, recover=recover)
+    if name != "libpff":
+        raise SourceOpenError(f"{path}: unknown reader {name!r} (one of {', '.join(READERS)})")
     return PffSource(path, recover=recover)

@@ -32,7 +32,9 @@ def _need(tool: str) -> str:
 def test_readpst_exports_every_item(tmp_path: Path, fmt: str, enc: str) -> None:
     readpst = _need("readpst")
     src = tmp_path / f"small.{fmt}"
-    manifest = fixtures.build("small", src, format=fmt, encryption=enc)
+    # readpst (libpst 0.6.76) skips compressed 4 KiB-page blocks without a word (0 items, exit 0): it reads
+    # the same layout written uncompressed.
+    manifest = fixtures.build("small", src, format=fmt, encryption=enc, compress=False)
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.run([readpst, "-e", "-o", str(out), str(src)], capture_output=True, timeout=120)

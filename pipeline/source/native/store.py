@@ -1,0 +1,421 @@
+"""Messaging layer ([MS-PST] 2.4) over the native NDB/LTP reader: store, folders, messages, attachments.
+
+Same interface and values as pipeline/source/pff.py (PffSource): folders() with roles, items() streamed,
+summaries(), recovered(); what cannot be read, or fails a block check, becomes a SourceError.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline import mapi
+from pipeline.model import Attachment, FolderRole, Recipient, SourceError, SourceFolder, SourceItem
+from pipeline.source.namemap import NameMap, parse_name_map
+from pipeline.source.native.ltp import RawValue, Table, property_context
+from pipeline.source.native.ndb import DamagedBlock, NdbError, NodeDatabase, UnsupportedFile
+from pipeline.source.pff import (
+    _ENCRYPTIONS,
+    _LAZY_ATTACHMENT_PROPS,
+    _RECIPIENT_KINDS,
+    _ROLE_PROPS,
+    MAX_EMBED_DEPTH,
+    SourceInfo,
+    SourceOpenError,
+    read_header,
+)
+from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, assign_roles, is_below
+from pipeline.source.values import decode_value, python_codepage, strip_subject_prefix_marker
+
+NID_MESSAGE_STORE = 0x21
+NID_NAME_TO_ID_MAP = 0x61
+NID_RECIPIENT_TABLE = 0x692
+NID_ATTACHMENT_TABLE = 0x671
+_NID_TYPE_HIERARCHY, _NID_TYPE_CONTENTS = 0x0D, 0x0E
+_NID_TYPE_FOLDER, _NID_TYPE_MESSAGE = 0x02, 0x04
+#: libpff's ANSI code page when the file names none; the pff reader ends up with the same.
+_DEFAULT_CODEPAGE = "cp1252"
+T = TypeVar("T")
+
+
+class _Node:
+    """A node's data (PC or TC blocks) and its subnode tree, loaded on first use."""
+
+    __slots__ = ("_db", "bid_data", "bid_sub", "_subs")
+
+    def __init__(self, db: NodeDatabase, bid_data: int, bid_sub: int) -> None:
+        self._db = db
+        self.bid_data = bid_data
+        self.bid_sub = bid_sub
+        self._subs: dict[int, tuple[int, int]] | None = None
+
+    def subnodes(self) -> dict[int, tuple[int, int]]:
+        if self._subs is None:
+            self._subs = self._db.subnodes(self.bid_sub)
+        return self._subs
+
+    def sub(self, nid: int) -> _Node:
+        entry = self.subnodes().get(nid)
+        if entry is None:
+            raise NdbError(f"subnode {nid:#x} is missing")
+        return _Node(self._db, *entry)
+
+    def sub_stream(self, nid: int) -> bytes:
+        return self._db.stream(self.sub(nid).bid_data)
+
+    def sub_blocks(self, nid: int) -> list[bytes]:
+        return self._db.data_blocks(self.sub(nid).bid_data)
+
+    def props(self, deferred: dict[int, tuple[int, int]] | None = None) -> dict[int, RawValue]:
+        db = self._db
+        return property_context(db.data_blocks(self.bid_data), db.geometry.hid_index_bits, self.sub_stream,
+                                deferred)
+
+    def sub_size(self, nid: int) -> int:
+        return self._db.stream_size(self.sub(nid).bid_data)
+
+    def table(self) -> Table:
+        db = self._db
+        return Table(db.data_blocks(self.bid_data), db.geometry.hid_index_bits, self.sub_stream, self.sub_blocks,
+                     db.geometry.ansi)
+
+
+def _decode(raw: dict[int, RawValue], codepage: str, skip: frozenset[int] = frozenset()) -> dict[int, Any]:
+    return {pid: decode_value(ptype, data, codepage) for pid, (ptype, data) in raw.items() if pid not in skip}
+
+
+class NativeSource:
+    """An open OST/PST read by this package's own NDB/LTP code (no libpff): the PffSource interface."""
+
+    def __init__(self, path: str | Path, recover: bool = False) -> None:
+        self.path = Path(path)
+        kind, fmt, version, crypt, eof = read_header(self.path)
+        size = self.path.stat().st_size
+        if eof and size < eof:
+            raise SourceOpenError(f"{self.path}: truncated: {size} bytes of the {eof} its header declares")
+        try:
+            self._db = NodeDatabase(self.path, version, crypt)
+        except UnsupportedFile:
+            raise
+        except (NdbError, OSError, ValueError, struct.error) as exc:
+            raise SourceOpenError(f"{self.path}: cannot read its B-trees: {_one_line(exc)}") from None
+        self.recover = recover
+        self.errors: list[SourceError] = []
+        for tree, ib, reason in self._db.bad_pages:
+            self.errors.append(SourceError((), None, "btree", f"{tree} page at {ib:#x}: {reason}"))
+        codepage = _DEFAULT_CODEPAGE
+        self._orphans = self._orphan_nids()
+        self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, len(self._orphans))
+        self._names_damaged = ""  # why the name-to-id map could not be read, if it could not
+        self._names = self._load_name_map()
+        self._folders: list[SourceFolder] = []
+        self._contents: dict[int, Table | Exception | None] = {}
+        self._load_tree()
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._contents.clear()
+        self._db.close()
+
+    def __enter__(self) -> NativeSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _node(self, nid: int) -> _Node:
+        node = self._db.nodes.get(nid)
+        if node is None:
+            raise NdbError(f"node {nid:#x} is not in the node B-tree")
+        return _Node(self._db, node.bid_data, node.bid_sub)
+
+    # -- folders ----------------------------------------------------------------------------------
+    def _load_name_map(self) -> NameMap:
+        if NID_NAME_TO_ID_MAP not in self._db.nodes:
+            return NameMap()
+        try:
+            raw = self._node(NID_NAME_TO_ID_MAP).props()
+            return parse_name_map({pid: raw[pid][1] or b"" for pid in (2, 3, 4) if pid in raw})
+        except (NdbError, struct.error, ValueError, IndexError) as exc:
+            self.errors.append(SourceError((), NID_NAME_TO_ID_MAP, "namemap", _one_line(exc)))
+            self._names_damaged = _one_line(exc)
+            return NameMap()
+
+    def _table(self, nid: int) -> Table | None:
+        if nid not in self._db.nodes:
+            return None
+        return self._node(nid).table()
+
+    def _load_tree(self) -> None:
+        codepage = self.info.codepage
+        try:
+            store_props = _decode(self._node(NID_MESSAGE_STORE).props(), codepage)
+        except (NdbError, struct.error, ValueError, IndexError) as exc:
+            self.errors.append(SourceError((), NID_MESSAGE_STORE, "store", _one_line(exc)))
+            store_props = {}
+        if ROOT_NID not in self._db.nodes:
+            raise SourceOpenError(f"{self.path}: the root folder cannot be read: node {ROOT_NID:#x} is missing")
+        facts: dict[int, FolderFacts] = {}
+        raw: dict[int, tuple[str, str, int, int | None, int]] = {}
+        stack: list[tuple[int, int | None, tuple[str, ...]]] = [(ROOT_NID, None, ())]
+        seen: set[int] = set()
+        while stack:
+            nid, parent, chain = stack.pop()
+            if nid in seen:
+                continue
+            seen.add(nid)
+            try:
+                props = _decode(self._node(nid).props(), codepage)
+            except (NdbError, struct.error, ValueError, IndexError) as exc:
+                self.errors.append(SourceError(chain, nid, "folder", _one_line(exc)))
+                props = {}
+            name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
+            container_class = props.get(mapi.PR_CONTAINER_CLASS) or ""
+            folder_type = props.get(mapi.PR_FOLDER_TYPE)
+            count = self._count(nid)
+            ltid = props.get(PR_LTID)
+            facts[nid] = FolderFacts(nid, parent, container_class, folder_type,
+                                     {k: v for k, v in props.items() if k in _ROLE_PROPS},
+                                     ltid.to_bytes(8, "little", signed=True)[2:] if isinstance(ltid, int) else None)
+            try:
+                children = self._children(nid)
+            except (NdbError, struct.error, ValueError, IndexError) as exc:
+                self.errors.append(SourceError((*chain, name), nid, "folder",
+                                               f"subfolders unreadable: {_one_line(exc)}"))
+                children = []
+            raw[nid] = (name, container_class, count, parent, len(children))
+            here = (*chain, name) if nid != ROOT_NID else ()
+            for child in reversed(children):
+                stack.append((child, nid, here))
+        roles = assign_roles(store_props, facts)
+        self.role_evidence = {nid: how for nid, (_, how) in roles.items()}
+        subtree = next((n for n, (r, _) in roles.items() if r is FolderRole.IPM_SUBTREE), None)
+        paths: dict[int, tuple[str, ...]] = {}
+        for nid, (name, _cls, _count, parent, _subs) in raw.items():  # parents come before children
+            if nid == ROOT_NID or nid == subtree:
+                paths[nid] = ()
+            elif parent is not None and parent in paths:
+                paths[nid] = (*paths[parent], name)
+            else:
+                paths[nid] = (name,)
+        for nid, (name, cls, count, parent, subs) in raw.items():
+            role = roles.get(nid, (FolderRole.NONE, ""))[0]
+            outside = subtree is None or not is_below(nid, subtree, facts)
+            self._folders.append(SourceFolder(nid, paths[nid], name, cls, role, count, parent, subs, outside))
+
+    def _children(self, nid: int) -> list[int]:
+        table = self._table((nid & ~0x1F) | _NID_TYPE_HIERARCHY)
+        if table is None:
+            return []
+        for row_id in table.row_ids:
+            node = self._db.nodes.get(row_id)
+            if node is None or node.parent != nid:
+                raise NdbError(f"subfolder {row_id:#x} is not in the node B-tree under this folder")
+        return list(table.row_ids)
+
+    def _contents_table(self, nid: int) -> Table | None:
+        """The folder's contents table, read once (its failure is kept and reported by items())."""
+        if nid not in self._contents:
+            try:
+                self._contents[nid] = self._table((nid & ~0x1F) | _NID_TYPE_CONTENTS)
+            except (NdbError, struct.error, ValueError, IndexError) as exc:
+                self._contents[nid] = exc
+        found = self._contents[nid]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def _count(self, nid: int) -> int:
+        try:
+            table = self._contents_table(nid)
+        except (NdbError, struct.error, ValueError, IndexError):
+            return 0  # items() and summaries() report the unreadable contents table
+        return len(table.row_ids) if table is not None else 0
+
+    def _orphan_nids(self) -> list[int]:
+        """Message nodes whose parent folder is not in the NBT: no folder lists them."""
+        nodes = self._db.nodes
+        return [n.nid for n in nodes.values()
+                if n.nid & 0x1F == _NID_TYPE_MESSAGE and n.parent and n.parent not in nodes]
+
+    def folders(self) -> list[SourceFolder]:
+        """Every folder, parents before children, system and search folders included."""
+        return list(self._folders)
+
+    # -- items ------------------------------------------------------------------------------------
+    def _walk(self, folder: SourceFolder, read: Callable[[int], T], start: int = 0,
+              stop: int | None = None) -> Iterator[T | SourceError]:
+        try:
+            table = self._contents_table(folder.node_id)
+        except (NdbError, struct.error, ValueError, IndexError) as exc:
+            if start == 0:
+                yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
+            return
+        if table is None:
+            return
+        ids = table.row_ids
+        nodes = self._db.nodes
+        for index in range(start, len(ids) if stop is None else min(stop, len(ids))):
+            node_id = ids[index]
+            try:
+                node = nodes.get(node_id)
+                if node is None or node.parent != folder.node_id:
+                    raise NdbError(f"node {node_id:#x} is not in the node B-tree under this folder")
+                yield read(node_id)
+            except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
+                yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
+
+    def items(self, folder: SourceFolder, start: int = 0, stop: int | None = None) -> Iterator[SourceItem | SourceError]:
+        """The folder's messages one at a time (optionally the index range [start, stop)); unreadable or
+        damaged ones come out as SourceError."""
+        return self._walk(folder, lambda nid: self.read_message(self._node(nid), nid, folder.path), start, stop)
+
+    def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
+        """(node id, message class, size) per item: the cheap walk behind `inspect`."""
+        return self._walk(folder, self._summary)
+
+    def _summary(self, nid: int) -> tuple[int, str, int]:
+        raw = self._node(nid).props()
+        message_class, size = "IPM.Note", 0
+        if mapi.PR_MESSAGE_CLASS in raw:
+            ptype, data = raw[mapi.PR_MESSAGE_CLASS]
+            message_class = decode_value(ptype, data, self.info.codepage) or message_class
+        if mapi.PR_MESSAGE_SIZE in raw:
+            ptype, data = raw[mapi.PR_MESSAGE_SIZE]
+            size = decode_value(ptype, data) or 0
+        return nid, message_class, size
+
+    def recovered(self) -> Iterator[SourceItem | SourceError]:
+        """Message nodes no folder lists (their parent folder is gone from the NBT), offered by --recover."""
+        path = ("Recovered items",)
+        for nid in self._orphans:
+            try:
+                source = self.read_message(self._node(nid), nid, path)
+                source.recovered = True
+                yield source
+            except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
+                yield SourceError(path, nid, "recovered", _one_line(exc))
+
+    def read_message(self, node: _Node, nid: int, folder_path: tuple[str, ...], depth: int = 0) -> SourceItem:
+        codepage = self.info.codepage
+        raw = node.props()
+        props, named = self._item_props(raw, codepage)
+        cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
+        if self.info.format == "ansi" and cpid and python_codepage(cpid, codepage) != codepage:
+            codepage = python_codepage(cpid, codepage)
+            props, named = self._item_props(raw, codepage)
+        subject = props.get(mapi.PR_SUBJECT)
+        if isinstance(subject, str):
+            props[mapi.PR_SUBJECT] = strip_subject_prefix_marker(subject)
+        message_class = props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note"
+        return SourceItem(
+            node_id=nid,
+            folder_path=folder_path,
+            message_class=message_class,
+            properties=props,
+            named=named,
+            recipients=self._recipients(node, codepage),
+            attachments=self._attachments(node, folder_path, codepage, depth),
+            codepage=cpid if isinstance(cpid, int) else None,
+        )
+
+    def _item_props(self, raw: dict[int, RawValue], codepage: str) -> tuple[dict[int, Any], dict]:
+        props: dict[int, Any] = {}
+        named: dict[tuple[str, int | str], Any] = {}
+        resolve = self._names.resolve
+        for prop_id, (ptype, data) in raw.items():
+            value = decode_value(ptype, data, codepage)
+            if prop_id >= 0x8000:
+                if self._names_damaged:
+                    raise NdbError(f"named properties unresolved: name-to-id map {self._names_damaged}")
+                key = resolve(prop_id)
+                if key is not None:
+                    named[key] = value
+                    continue
+            props[prop_id] = value
+        return props, named
+
+    def _recipients(self, node: _Node, codepage: str) -> list[Recipient]:
+        if NID_RECIPIENT_TABLE not in node.subnodes():
+            return []
+        table = node.sub(NID_RECIPIENT_TABLE).table()
+        result = []
+        for row in table.rows():
+            props = _decode(row, codepage)
+            result.append(Recipient(
+                kind=_RECIPIENT_KINDS.get((props.get(mapi.PR_RECIPIENT_TYPE, 1) or 0) & 0xF, "to"),
+                display_name=props.get(mapi.PR_DISPLAY_NAME) or None,
+                email=props.get(mapi.PR_EMAIL_ADDRESS) or None,
+                address_type=props.get(mapi.PR_ADDRTYPE) or None,
+                smtp_address=props.get(mapi.PR_SMTP_ADDRESS) or None,
+                properties=props,
+            ))
+        return result
+
+    def _attachments(self, node: _Node, folder_path: tuple[str, ...], codepage: str,
+                     depth: int) -> list[Attachment]:
+        if NID_ATTACHMENT_TABLE not in node.subnodes():
+            return []
+        table = node.sub(NID_ATTACHMENT_TABLE).table()
+        result = []
+        for index, att_nid in enumerate(table.row_ids):
+            handle = node.sub(att_nid)
+            deferred = {pid: (0, 0) for pid in _LAZY_ATTACHMENT_PROPS}
+            raw = handle.props(deferred)
+            props = _decode(raw, codepage, _LAZY_ATTACHMENT_PROPS)
+            data_type, size, read = self._data(handle, raw, deferred)
+            method = props.get(mapi.PR_ATTACH_METHOD) or 1
+            flags = props.get(mapi.PR_ATTACH_FLAGS) or 0
+            content_id = props.get(mapi.PR_ATTACH_CONTENT_ID) or None
+            filename = (props.get(mapi.PR_ATTACH_LONG_FILENAME) or props.get(mapi.PR_ATTACH_FILENAME)
+                        or props.get(mapi.PR_DISPLAY_NAME) or None)
+            result.append(Attachment(
+                index=index,
+                method=method,
+                filename=filename,
+                mime_type=props.get(mapi.PR_ATTACH_MIME_TAG) or None,
+                content_id=content_id,
+                size=size,
+                is_inline=bool(flags & 0x4) or bool(content_id and props.get(mapi.PR_ATTACHMENT_HIDDEN)),
+                properties=props,
+                _read=read,
+                _open_embedded=self._embedded_opener(handle, raw, folder_path, depth)
+                if method == 5 else None,
+            ))
+        return result
+
+    @staticmethod
+    def _data(handle: _Node, raw: dict[int, RawValue],
+              deferred: dict[int, tuple[int, int]]) -> tuple[int | None, int, Callable[[], bytes]]:
+        """PR_ATTACH_DATA_BIN/OBJ: (type, size, read); data kept in a subnode is read (and checked) on demand."""
+        if mapi.PR_ATTACH_DATA_BIN in deferred:
+            ptype, nid = deferred[mapi.PR_ATTACH_DATA_BIN]
+            return ptype, handle.sub_size(nid), lambda: handle.sub_stream(nid)
+        ptype, data = raw.get(mapi.PR_ATTACH_DATA_BIN, (None, None))
+        data = data or b""
+        if ptype == mapi.PT_OBJECT and len(data) >= 4:
+            # An object (OLE storage, embedded message) lives in a subnode named by the value's first 4 bytes;
+            # like libpff, its size and bytes are that subnode's data.
+            (obj,) = struct.unpack_from("<I", data)
+            return ptype, handle.sub_size(obj), lambda: handle.sub_stream(obj)
+        return ptype, len(data), lambda: data
+
+    def _embedded_opener(self, handle: _Node, raw: dict[int, RawValue], folder_path: tuple[str, ...],
+                         depth: int) -> Callable[[], SourceItem | None]:
+        ptype, data = raw.get(mapi.PR_ATTACH_DATA_BIN, (None, None))
+
+        def open_it() -> SourceItem | None:
+            if depth >= MAX_EMBED_DEPTH or ptype != mapi.PT_OBJECT or not data or len(data) < 4:
+                return None
+            (nid,) = struct.unpack_from("<I", data)
+            return self.read_message(handle.sub(nid), nid, folder_path, depth + 1)
+        return open_it
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, DamagedBlock) and not text.startswith("damaged"):
+        text = f"damaged block: {text}"
+    return text[:300] or type(exc).__name__
