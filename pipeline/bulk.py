@@ -96,6 +96,8 @@ def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Setting
         stop, events = ctx.Event(), ctx.Queue()
         # Each mailbox process converts in-process: the parallelism is across mailboxes.
         child_settings = dataclasses.replace(settings, convert_workers=1)
+        if target is not None:  # the account's concurrent requests are shared out among the processes
+            target = dataclasses.replace(target, max_connections=max(1, target.max_connections // workers))
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_child,
                                    initargs=(stop, events, child_settings))
         futures = {pool.submit(_child_rebuild, row, args, child_settings, target): row for row in rows}

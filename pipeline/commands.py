@@ -95,7 +95,7 @@ def target_for(settings: Settings, args: argparse.Namespace, mailboxes: list[str
     if not settings.uses_sandbox:
         yield Target(server=settings.server, username=settings.username, auth=settings.auth,
                      impersonate=bool(getattr(args, "impersonate", False)), ca_bundle=settings.ca_bundle,
-                     timeout=settings.request_timeout)
+                     timeout=settings.request_timeout, max_connections=settings.max_concurrent_requests)
         return
     from pipeline.sandbox.embedded import start
     from pipeline.sandbox.store import SandboxStore
@@ -114,7 +114,7 @@ def target_for(settings: Settings, args: argparse.Namespace, mailboxes: list[str
         store.close()
     with start(settings.sandbox_dir) as handle:
         yield Target(server=handle.url, username=username, auth="ntlm", impersonate=True, password=password,
-                     timeout=settings.request_timeout)
+                     timeout=settings.request_timeout, max_connections=settings.max_concurrent_requests)
 
 
 # -- run ----------------------------------------------------------------------------------------------

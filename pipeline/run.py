@@ -27,10 +27,9 @@ from pipeline.target.connect import Target, open_account
 from pipeline.target.errors import MailboxFatalError, describe
 from pipeline.target.folders import FolderMirror, skip_reason
 from pipeline.target.items import unsupported_fields
-from pipeline.target.properties import FINGERPRINT_FIELD
 from pipeline.target.retry import RetryPolicy
 from pipeline.target.sender import Sender
-from pipeline.target.upload import FALLBACK_WARNINGS, Batcher, Outcome
+from pipeline.target.upload import FALLBACK_WARNINGS, Batcher, Outcome, ids_stamped
 from pipeline.workers import Converted, ConvertQueue, default_workers
 
 log = structlog.get_logger(__name__)
@@ -180,8 +179,7 @@ class MailboxRun:
     def _finish_pending(self, upload: UploadItem) -> None:
         """A series a killed run created but did not finish: find it by its pending stamp and finish it."""
         pending = upload.fingerprint + occurrences.PENDING
-        ids = retry.call(lambda: list(self._ews_folder.filter(**{FINGERPRINT_FIELD: pending})
-                                      .values_list("id", flat=True)), self.policy)
+        ids = retry.call(lambda: ids_stamped(self._ews_folder, pending), self.policy)  # no restricted search
         if not ids:
             return
         for extra in ids[1:]:

@@ -31,6 +31,7 @@ class Settings:
     batch_items: int = 50
     batch_bytes: int = 10_000_000
     requests_in_flight: int = 2
+    max_concurrent_requests: int = 10
     max_attempts: int = 8
     backoff_initial: float = 0.5
     backoff_max: float = 60.0
@@ -103,7 +104,8 @@ def load_settings(
         raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.auth!r}")
     if settings.convert_workers < 0:
         raise SettingsError("setting 'convert_workers' must be 0 (one per core) or more")
-    for key in ("batch_items", "batch_bytes", "max_attempts", "workers", "requests_in_flight"):
+    for key in ("batch_items", "batch_bytes", "max_attempts", "workers", "requests_in_flight",
+                "max_concurrent_requests"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")
     return settings

@@ -10,6 +10,8 @@ import enum
 import requests
 from exchangelib import errors as ews
 
+from pipeline.target.http_answers import RequestTooLarge
+
 
 class ErrorKind(enum.StrEnum):
     TRANSIENT = "transient"  # retry with back-off: the server or network will get better
@@ -43,6 +45,7 @@ _ITEM = (
     ews.ErrorCalendarInvalidRecurrence, ews.ErrorInvalidRecipientSubfilter, ews.ErrorDataSizeLimitExceeded,
     ews.ErrorInvalidAttachmentId, ews.ErrorPropertyValidationFailure, ews.ErrorSchemaValidation,
     ews.ErrorCalendarEndDateIsEarlierThanStartDate, ews.ErrorInvalidOperation, ews.ErrorMimeContentInvalid,
+    RequestTooLarge,  # HTTP 507/413/404.13: split the batch; an item too large alone fails
 )
 
 

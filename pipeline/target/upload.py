@@ -49,6 +49,13 @@ def stamped_fingerprints(folder: Any) -> list[str]:
     return [v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v]
 
 
+def ids_stamped(folder: Any, fingerprint_: str) -> list[str]:
+    """Ids of the folder's items stamped with this fingerprint (unrestricted read-back, as above)."""
+    query = folder.all().only(FINGERPRINT_FIELD)
+    query.page_size = FINGERPRINT_PAGE
+    return [item_id for item_id, value in query.values_list("id", FINGERPRINT_FIELD) if value == fingerprint_]
+
+
 class Uploader:
     """Sends batches into one folder at a time and reports an Outcome per item through on_outcomes."""
 
@@ -67,12 +74,12 @@ class Uploader:
         return retry.call(lambda: set(stamped_fingerprints(folder)), self.policy, self.sleep)
 
     def present_among(self, folder: Any, fingerprints: list[str]) -> set[str]:
-        """Which of these fingerprints the folder already holds (one restricted FindItem)."""
+        """Which of these fingerprints the folder already holds, from an unrestricted read-back of the
+        folder's fingerprints: Exchange's restricted FindItem can miss items committed seconds ago (the
+        answer the retry follows), the folder's contents cannot."""
         if not fingerprints:
             return set()
-        query = folder.filter(**{f"{FINGERPRINT_FIELD}__in": fingerprints}).only(FINGERPRINT_FIELD)
-        query.page_size = FINGERPRINT_PAGE
-        return {v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v}
+        return set(fingerprints) & set(stamped_fingerprints(folder))
 
     # -- sending ----------------------------------------------------------------------------------
     def send(self, folder: Any, batch: list[UploadItem]) -> None:
