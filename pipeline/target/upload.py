@@ -106,7 +106,10 @@ class Uploader:
             self.on_outcomes([Outcome(u, "failed", error=f"gave up after {self.policy.max_attempts} attempts: {exc}")
                               for u in pending])
         except _SplitBatch:
-            for upload in pending:
+            # exchangelib raises for the whole request when one item is refused (unless the error is one it
+            # catches per item), although the server stored the others: those are done, the rest goes singly.
+            rest = retry.call(lambda: self._drop_in_doubt(folder, pending), self.policy, self.sleep)
+            for upload in rest:
                 self.send(folder, [upload])
 
     def _send_once(self, folder: Any, pending: list[UploadItem]) -> list[UploadItem]:

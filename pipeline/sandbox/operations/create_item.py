@@ -236,6 +236,8 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         xml = etree.tostring(child, encoding="unicode")
         typed_size += len(xml)
         fields[name] = xml
+    if kind == "Contact":
+        fields.setdefault("HasPicture", "<t:HasPicture>false</t:HasPicture>")
     if mime_bytes is None and typed_size > ctx.limits.max_item_bytes:
         raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
     if kind == "CalendarItem":
