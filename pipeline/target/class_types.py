@@ -50,6 +50,10 @@ def _classed(cls: type) -> type:
     return type(f"Classed{cls.__name__}", (cls,), {"FIELDS": Fields(*fields), "__doc__": cls.__doc__})
 
 
+#: Every variant, so extended properties can be registered on each (properties.ITEM_CLASSES).
+CLASSED_TYPES: tuple[type, ...] = tuple(_classed(cls) for _, cls in _TYPES)
+
+
 def type_for_class(item_class: str) -> type:
     """The exchangelib type (ItemClass writable) to create an item of this class with."""
     low = item_class.strip().lower()

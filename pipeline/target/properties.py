@@ -16,10 +16,11 @@ from exchangelib.items import MeetingCancellation, MeetingRequest, MeetingRespon
 
 from pipeline import mapi
 from pipeline.model import ExtendedProperty
+from pipeline.target.class_types import CLASSED_TYPES
 from pipeline.target.classed import ClassedMessage
 
 ITEM_CLASSES = (Message, ClassedMessage, CalendarItem, Contact, DistributionList, Task, PostItem,
-                MeetingRequest, MeetingResponse, MeetingCancellation)
+                MeetingRequest, MeetingResponse, MeetingCancellation, *CLASSED_TYPES)
 FINGERPRINT_FIELD = "rebuild_fingerprint"
 
 _lock = threading.Lock()
