@@ -41,7 +41,8 @@ def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str]) ->
     ews = settings.ews
     if not settings.uses_sandbox:
         yield Target(server=ews.server, username=ews.username, auth=ews.auth, impersonate=impersonate,
-                     ca_bundle=ews.ca_bundle, timeout=ews.request_timeout)
+                     ca_bundle=ews.ca_bundle, timeout=ews.request_timeout,
+                     max_connections=settings.max_concurrent_requests)
         return
     from pipeline.sandbox.embedded import start
     from pipeline.sandbox.store import SandboxStore
@@ -60,4 +61,4 @@ def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str]) ->
         store.close()
     with start(settings.sandbox_dir) as handle:
         yield Target(server=handle.url, username=username, auth="ntlm", impersonate=True, password=password,
-                     timeout=ews.request_timeout)
+                     timeout=ews.request_timeout, max_connections=settings.max_concurrent_requests)

@@ -47,6 +47,7 @@ class Settings:
     batch_items: int = 50
     batch_bytes: int = 10_000_000
     requests_in_flight: int = 2  # CreateItem requests in flight per mailbox
+    max_concurrent_requests: int = 10  # EWS requests at once for the account, over the whole run
     max_item_mb: int = 35  # items larger than this are not sent (Exchange's default limit)
     large_items: str = "skip"  # skip | strip (send without the largest attachments, saved beside the reports)
     max_attempts: int = 8
@@ -169,6 +170,6 @@ def _check(settings: Settings) -> None:
     if settings.convert_processes < 0:
         raise SettingsError("setting 'convert_processes' must be 0 (automatic) or more")
     for key in ("batch_items", "batch_bytes", "max_attempts", "mailbox_workers", "requests_in_flight",
-                "max_item_mb"):
+                "max_item_mb", "max_concurrent_requests"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")

@@ -39,6 +39,15 @@ def rebuild_one(job: MailboxJob, settings: Settings, progress: Progress, should_
             return Summary(job.mailbox, str(job.options.ost), status="fatal", fatal=f"{type(exc).__name__}: {exc}")
 
 
+def _share_connections(job: MailboxJob, processes: int) -> MailboxJob:
+    """The job with its endpoint's connection budget divided among the processes that share the account."""
+    budget = getattr(job.endpoint, "max_connections", None)
+    if not isinstance(budget, int):
+        return job
+    return dataclasses.replace(job, endpoint=dataclasses.replace(job.endpoint,
+                                                                 max_connections=max(1, budget // processes)))
+
+
 # -- in a mailbox worker process --------------------------------------------------------------------------
 _child: dict[str, Any] = {}
 
@@ -78,6 +87,8 @@ class LocalExecutor:
             stop, events = ctx.Event(), ctx.Queue()
             # Each mailbox process converts in-process: the parallelism is across mailboxes.
             child_settings = dataclasses.replace(settings, convert_processes=1)
+            # The account's concurrent requests are shared out among the processes (EWSMaxConcurrency).
+            jobs = [_share_connections(job, self.mailbox_workers) for job in jobs]
             pool = ProcessPoolExecutor(max_workers=self.mailbox_workers, mp_context=ctx, initializer=_init_child,
                                        initargs=(stop, events, child_settings))
             # The workers start with Ctrl-C ignored (an ignored signal stays ignored in a new process), so a

@@ -61,6 +61,12 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.add_argument("--config", metavar="FILE", help="load accounts and mailboxes from a TOML/JSON file first")
     p.add_argument("--max-item-mb", type=float, help="per-item size limit in MB (default 25)")
     p.add_argument("--max-request-mb", type=float, help="request size limit in MB (default 35)")
+    p.add_argument("--oversize-answer", choices=("404.13", "413", "507"),
+                   help="how an oversized request is refused (default 404.13, IIS request filtering)")
+    p.add_argument("--max-concurrency", type=int,
+                   help="EWSMaxConcurrency: requests one account may have in progress (default 27; 0 = no limit)")
+    p.add_argument("--search-lag-s", type=float,
+                   help="seconds a new or changed item stays invisible to restricted FindItem (default 0)")
     p.add_argument("--max-item-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument("--max-request-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument(
@@ -122,6 +128,12 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
         limits = dataclasses.replace(limits, max_item_bytes=item_bytes)
     if request_bytes:
         limits = dataclasses.replace(limits, max_request_bytes=request_bytes)
+    if args.oversize_answer:
+        limits = dataclasses.replace(limits, oversize_answer=args.oversize_answer)
+    if args.max_concurrency is not None:
+        limits = dataclasses.replace(limits, max_concurrency=args.max_concurrency)
+    if args.search_lag_s is not None:
+        limits = dataclasses.replace(limits, search_lag_s=args.search_lag_s)
     if args.config and cmd_load(argparse.Namespace(file=args.config, data=args.data), settings, quiet=True):
         return 2
     try:

@@ -191,6 +191,12 @@ def _start_process(
             str(limits.max_item_bytes),
             "--max-request-bytes",
             str(limits.max_request_bytes),
+            "--oversize-answer",
+            limits.oversize_answer,
+            "--max-concurrency",
+            str(limits.max_concurrency),
+            "--search-lag-s",
+            str(limits.search_lag_s),
         ]
     # A session of its own: the terminal's Ctrl-C is meant for `rebuild`, which lets the batches in flight
     # finish against this server; the server ends when its stdin closes or its parent dies.

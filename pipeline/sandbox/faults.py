@@ -1,5 +1,8 @@
 """Faults injected on demand: throttling, HTTP errors, resets, delays, per-item failures and commit-then-drop.
 
+Besides rules, a config may set `search_lag_s` and `max_concurrency` (EWSMaxConcurrency per account) for the
+running server, overriding its Limits.
+
 Rules come from `faults.json` in the data folder (read at start and when it changes) or from the admin
 endpoint (until restart); one seeded RNG per rule makes a run reproducible; every injection is counted.
 """
@@ -24,13 +27,18 @@ KINDS = {
     "throttle": "SOAP fault ErrorServerBusy with BackOffMilliseconds (HTTP 500)",
     "http_503": "HTTP 503 Service Unavailable",
     "http_500": "HTTP 500 with IIS's 'Server Error in /EWS Application' page",
+    "http_507_close": "HTTP 507 with an empty body and `Connection: close` (Exchange refusing a large request)",
+    "http_401_throttle": "HTTP 401 to an authenticated request (Exchange throttling by refusing the login)",
     "reset": "read the request, then reset the TCP connection without answering",
     "delay": "sleep `seconds` before answering",
     "item_error": "fail single items of CreateItem with `code` (default ErrorInternalServerTransientError)",
     "commit_then_drop": "store a CreateItem's items, then close the connection with no answer",
     "error": "answer every response message of the request with `code` (e.g. ErrorMailboxStoreUnavailable)",
 }
-_REQUEST_KINDS = ("reset", "http_503", "http_500", "throttle", "error")
+_REQUEST_KINDS = ("reset", "http_503", "http_500", "http_507_close", "http_401_throttle", "throttle", "error")
+_HTTP_STATUS = {"http_503": 503, "http_500": 500, "http_507_close": 507, "http_401_throttle": 401}
+#: Top-level keys of a fault config besides the rules.
+SETTINGS = ("search_lag_s", "max_concurrency")
 
 
 class FaultConfigError(ValueError):
@@ -83,9 +91,10 @@ class Rule:
 def parse_rules(config: dict[str, Any]) -> tuple[int, list[Rule]]:
     if not isinstance(config, dict):
         raise FaultConfigError("fault config must be a JSON object with 'rules' (and optionally 'seed')")
-    unknown = set(config) - {"seed", "rules"}
+    unknown = set(config) - {"seed", "rules", *SETTINGS}
     if unknown:
-        raise FaultConfigError(f"unknown keys {sorted(unknown)}; expected 'seed' and 'rules'")
+        raise FaultConfigError(f"unknown keys {sorted(unknown)}; expected 'seed', 'rules', {', '.join(SETTINGS)}")
+    settings_of(config)
     seed = int(config.get("seed", 0))
     rules: list[Rule] = []
     for index, raw in enumerate(config.get("rules") or []):
@@ -133,6 +142,18 @@ def parse_rules(config: dict[str, Any]) -> tuple[int, list[Rule]]:
     return seed, rules
 
 
+def settings_of(config: dict[str, Any]) -> tuple[float | None, int | None]:
+    """(search_lag_s, max_concurrency) of a fault config, None where it leaves the server's limit alone."""
+    try:
+        lag = float(config["search_lag_s"]) if config.get("search_lag_s") is not None else None
+        concurrency = int(config["max_concurrency"]) if config.get("max_concurrency") is not None else None
+    except (TypeError, ValueError) as exc:
+        raise FaultConfigError(f"search_lag_s/max_concurrency: {exc}") from exc
+    if (lag is not None and lag < 0) or (concurrency is not None and concurrency < 0):
+        raise FaultConfigError("search_lag_s and max_concurrency must not be negative")
+    return lag, concurrency
+
+
 @dataclass(slots=True)
 class RequestFaults:
     """What to do to one request; item errors are decided lazily, one per created item."""
@@ -170,6 +191,8 @@ class FaultEngine:
         self._mtime: float | None = None
         self._seed = 0
         self._rules: list[Rule] = []
+        self.search_lag_s: float | None = None
+        self.max_concurrency: int | None = None
         self._totals: dict[str, int] = {}  # injected under the current rules
         self._lifetime: dict[str, int] = {}  # injected since the server started
         self.maybe_reload()
@@ -196,8 +219,10 @@ class FaultEngine:
 
     def _install(self, config: dict[str, Any]) -> None:
         seed, rules = parse_rules(config)
+        lag, concurrency = settings_of(config)
         with self._lock:
             self._seed, self._rules = seed, rules
+            self.search_lag_s, self.max_concurrency = lag, concurrency
             self._totals = {}
 
     def configure(self, config: dict[str, Any], persist: bool = False) -> None:
@@ -231,10 +256,8 @@ class FaultEngine:
                     result.delay += rule.seconds
                 elif rule.kind == "reset":
                     result.reset = True
-                elif rule.kind == "http_503":
-                    result.http_status = result.http_status or 503
-                elif rule.kind == "http_500":
-                    result.http_status = result.http_status or 500
+                elif rule.kind in _HTTP_STATUS:
+                    result.http_status = result.http_status or _HTTP_STATUS[rule.kind]
                 elif rule.kind == "throttle":
                     result.throttle_ms = rule.back_off_ms
                 elif rule.kind == "error":
@@ -273,6 +296,8 @@ class FaultEngine:
         with self._lock:
             return {
                 "seed": self._seed,
+                "search_lag_s": self.search_lag_s,
+                "max_concurrency": self.max_concurrency,
                 "injected": dict(self._totals),
                 "injected_total": dict(self._lifetime),
                 "rules": [r.describe() for r in self._rules],

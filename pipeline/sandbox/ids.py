@@ -95,5 +95,8 @@ def is_occurrence_id(text: str) -> bool:
     return True
 
 
-def change_key(version: int) -> str:
+def change_key(version: int, row_id: int = 0) -> str:
+    """The ChangeKey of a version; with `row_id` (items) it is the item's own, so no other item's key fits."""
+    if row_id:
+        return base64.b64encode(b"CQAAABYAAAB" + struct.pack(">IQ", version, row_id)).decode("ascii")
     return base64.b64encode(b"CQAAABYAAAB" + struct.pack(">I", version)).decode("ascii")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -58,6 +59,14 @@ _IIS_500 = (
     b"<html><head><title>Runtime Error</title></head><body><h1>Server Error in '/EWS' Application.</h1>"
     b"<h2>Runtime Error</h2></body></html>"
 )
+_IIS_404_13 = (
+    b"<html><body><h1>HTTP Error 404.13 - Not Found</h1><p>The request filtering module is configured to "
+    b"deny a request that exceeds the request content length.</p></body></html>"
+)
+_CONCURRENCY_TEXT = (
+    "You have exceeded the available concurrent connections for your account. "
+    "Try again once your other requests have completed."
+)
 _IIS_503 = (
     b"<html><body><h1>Service Unavailable</h1>"
     b"<p>HTTP Error 503. The service is unavailable.</p></body></html>"
@@ -98,6 +107,8 @@ class Reply:
     content_type: str = "text/xml; charset=utf-8"
     drop: bool = False  # close the connection without answering (commit-then-drop)
     reset: bool = False  # reset the connection without answering
+    close: bool = False  # answer, then close the connection (Connection: close)
+    headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
 class SandboxApp:
@@ -111,6 +122,33 @@ class SandboxApp:
         self.limits = limits or Limits()
         self.operations = load_all()
         self.validate = validate and schema.available()
+        self._active: dict[str, int] = {}  # requests in progress per account (EWSMaxConcurrency)
+        self._active_lock = threading.Lock()
+
+    def current_limits(self) -> Limits:
+        """The server's limits with the fault config's search lag and concurrency, when it sets them."""
+        lag, concurrency = self.faults.search_lag_s, self.faults.max_concurrency
+        if lag is None and concurrency is None:
+            return self.limits
+        return dataclasses.replace(
+            self.limits,
+            search_lag_s=self.limits.search_lag_s if lag is None else lag,
+            max_concurrency=self.limits.max_concurrency if concurrency is None else concurrency,
+        )
+
+    def enter(self, account: Account) -> bool:
+        """Count one request of `account` in progress; False (nothing counted) past EWSMaxConcurrency."""
+        limit = self.current_limits().max_concurrency
+        with self._active_lock:
+            active = self._active.get(account.username, 0)
+            if limit and active >= limit:
+                return False
+            self._active[account.username] = active + 1
+            return True
+
+    def leave(self, account: Account) -> None:
+        with self._active_lock:
+            self._active[account.username] -= 1
 
     # -- principals -------------------------------------------------------------------------------
 
@@ -167,6 +205,11 @@ class SandboxApp:
             return Reply(503, _IIS_503, "text/html")
         if faults.http_status == 500:
             return Reply(500, _IIS_500, "text/html")
+        if faults.http_status == 507:
+            return Reply(507, b"", "text/html", close=True)
+        if faults.http_status == 401:
+            return Reply(401, b"", "text/html", headers=[("WWW-Authenticate", "Negotiate"),
+                                                       ("WWW-Authenticate", "NTLM")])
         if faults.throttle_ms is not None:
             return Reply(500, soap.server_busy_fault(faults.throttle_ms))
         if self.validate:
@@ -182,7 +225,7 @@ class SandboxApp:
         except RequestFault as exc:
             self.stats.add(f"error:{exc.code}")
             return Reply(500, soap.fault(exc.code, exc.text))
-        ctx = Context(self.store, account, mailbox, impersonating, self.limits, faults)
+        ctx = Context(self.store, account, mailbox, impersonating, self.current_limits(), faults)
         if faults.error_code:
             return Reply(200, soap.envelope(self._error_everywhere(operation, request, faults)))
         handler = self.operations.get(operation)
@@ -350,8 +393,7 @@ class Handler(BaseHTTPRequestHandler):
                 if not chunk:
                     break
                 remaining -= len(chunk)
-            self.server.app.stats.add("http_413")
-            self._send(413, b"<html><body><h1>413 Request Entity Too Large</h1></body></html>", "text/html")
+            self._too_large()
             return None
         body = self.rfile.read(length) if length else b""
         if len(body) < length:
@@ -376,10 +418,21 @@ class Handler(BaseHTTPRequestHandler):
             if total <= limit:
                 chunks.append(chunk)
         if total > limit:
-            self.server.app.stats.add("http_413")
-            self._send(413, b"<html><body><h1>413 Request Entity Too Large</h1></body></html>", "text/html")
+            self._too_large()
             return None
         return b"".join(chunks)
+
+    def _too_large(self) -> None:
+        """Refuse an oversized request the way the server's Limits say Exchange's front end does."""
+        answer = self.server.app.limits.oversize_answer
+        self.server.app.stats.add(f"http_{answer}")
+        if answer == "507":
+            self.close_connection = True
+            self._send(507, b"", "text/html")
+        elif answer == "404.13":
+            self._send(404, _IIS_404_13, "text/html")
+        else:
+            self._send(413, b"<html><body><h1>413 Request Entity Too Large</h1></body></html>", "text/html")
 
     def _unauthorized(self, ntlm_token: str | None = None) -> None:
         self.server.app.stats.add("http_401")
@@ -479,7 +532,22 @@ class Handler(BaseHTTPRequestHandler):
         if account is None:
             return
         app = self.server.app
-        reply = app.handle_soap(account, body)
+        if not app.enter(account):
+            app.stats.add("error:ErrorExceededConnectionCount")
+            self._send(500, soap.fault("ErrorExceededConnectionCount", _CONCURRENCY_TEXT, _concurrency_detail(
+                app.current_limits().max_concurrency)))
+            return
+        try:
+            reply = app.handle_soap(account, body)
+        finally:
+            app.leave(account)
+        if reply.close:
+            self.close_connection = True
+        if reply.status == 401:
+            self.ntlm_account = None  # the connection must authenticate again, as after any 401
+            app.stats.add("http_401")
+        elif reply.status == 507:
+            app.stats.add("http_507")
         if reply.reset:
             self._reset()
             return
@@ -490,7 +558,7 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        self._send(reply.status, reply.body, reply.content_type)
+        self._send(reply.status, reply.body, reply.content_type, reply.headers)
 
     def _admin(self, method: str, path: str) -> None:
         body = self._read_body() if method == "POST" else b""
@@ -518,6 +586,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _json(self, status: int, value: Any) -> None:
         self._send(status, json.dumps(value, indent=1).encode(), "application/json")
+
+
+def _concurrency_detail(limit: int) -> str:
+    return (
+        '<t:Value Name="Policy">MaxConcurrency</t:Value>'
+        f'<t:Value Name="MaxConcurrencyLimit">{int(limit)}</t:Value>'
+        '<t:Value Name="BackOffMilliseconds">0</t:Value>'
+    )
 
 
 def server_stats(app: SandboxApp) -> dict[str, Any]:

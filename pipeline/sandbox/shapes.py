@@ -275,7 +275,8 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
         if item.occurrence_start is None
         else ids.occurrence_id(mid, item.id, item.occurrence_start)
     )
-    add("ItemId", f'<t:ItemId Id="{own_id}" ChangeKey="{ids.change_key(item.version)}"/>')
+    own_key = ids.change_key(item.version, item.id if item.occurrence_start is None else 0)
+    add("ItemId", f'<t:ItemId Id="{own_id}" ChangeKey="{own_key}"/>')
     if wants("ParentFolderId"):
         add(
             "ParentFolderId",

@@ -13,6 +13,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS items(
     item_class TEXT NOT NULL, subject TEXT, is_draft INTEGER NOT NULL, is_read INTEGER NOT NULL,
     sent TEXT, received TEXT, created TEXT NOT NULL, modified TEXT NOT NULL, size INTEGER NOT NULL,
     mime BLOB, fields TEXT NOT NULL DEFAULT '{}', has_attachments INTEGER NOT NULL DEFAULT 0,
-    message_id TEXT, version INTEGER NOT NULL DEFAULT 1);
+    message_id TEXT, version INTEGER NOT NULL DEFAULT 1, touched REAL NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS items_folder ON items(folder_id, received, id);
 CREATE TABLE IF NOT EXISTS ext_props(
     item_id INTEGER NOT NULL, key TEXT NOT NULL, ptype TEXT NOT NULL, value TEXT NOT NULL, num REAL,
@@ -135,6 +136,13 @@ class FolderExists(StoreError):
 
 class NotFound(StoreError):
     code = "ErrorItemNotFound"
+
+
+def folder_key(name: str) -> str:
+    """How folder names are compared under one parent: case-insensitively, one character at a time (simple
+    upper-case mapping, as .NET's ordinal ignore-case comparison does), so 'ß' and 'ss' stay different and
+    surrounding spaces count. Exchange documents no rule; this is the strict reading (assumed)."""
+    return "".join(c if len(c.upper()) != 1 else c.upper() for c in name)
 
 
 def now_iso() -> str:
@@ -283,6 +291,9 @@ class SandboxStore:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(attachments)")}
             if "content" not in columns:  # data folders from before attachments kept their content
                 conn.execute("ALTER TABLE attachments ADD COLUMN content BLOB")
+            if "touched" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
+                # when an item was last written (epoch seconds): restricted searches lag behind it
+                conn.execute("ALTER TABLE items ADD COLUMN touched REAL NOT NULL DEFAULT 0")
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -407,7 +418,7 @@ class SandboxStore:
                             mailbox_id,
                             parent,
                             path[-1],
-                            path[-1].casefold(),
+                            folder_key(path[-1]),
                             folder_class,
                             distinguished,
                             int(is_search),
@@ -473,7 +484,7 @@ class SandboxStore:
         try:
             cur = conn.execute(
                 "INSERT INTO folders(mailbox_id, parent_id, name, name_key, folder_class) VALUES (?,?,?,?,?)",
-                (mailbox_id, parent_id, name, name.casefold(), folder_class),
+                (mailbox_id, parent_id, name, folder_key(name), folder_class),
             )
         except sqlite3.IntegrityError as exc:
             raise FolderExists(name) from exc
@@ -487,12 +498,13 @@ class SandboxStore:
         ext_rows: list[tuple[Any, ...]] = []
         att_rows: list[tuple[Any, ...]] = []
         stamp = now_iso()
+        touched = time.time()
         for item in items:
             cur = conn.execute(
                 "INSERT INTO items(mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, "
                 "sent, "
-                "received, created, modified, size, mime, fields, has_attachments, message_id) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "received, created, modified, size, mime, fields, has_attachments, message_id, touched) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     mailbox_id,
                     item.folder_id,
@@ -510,6 +522,7 @@ class SandboxStore:
                     json.dumps(item.fields),
                     int(bool(item.attachments)),
                     item.message_id,
+                    touched,
                 ),
             )
             row_id = int(cur.lastrowid or 0)
@@ -632,7 +645,8 @@ class SandboxStore:
 
     def move_items(self, conn: sqlite3.Connection, row_ids: Sequence[int], folder_id: int) -> None:
         conn.executemany(
-            "UPDATE items SET folder_id=?, version=version+1 WHERE id=?", [(folder_id, r) for r in row_ids]
+            "UPDATE items SET folder_id=?, version=version+1, touched=? WHERE id=?",
+            [(folder_id, time.time(), r) for r in row_ids],
         )
 
     # -- read helpers for tests and `sandbox ls` --------------------------------------------------

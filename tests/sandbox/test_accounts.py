@@ -98,9 +98,12 @@ def test_delegate_access_to_other_mailbox_denied(sandbox):
         account.inbox  # noqa: B018
 
 
-def test_delegate_access_with_impersonation_right(sandbox):
+def test_delegate_access_with_impersonation_right_denied(sandbox):
+    """Ledger: impersonation-not-delegation. The impersonation right opens no mailbox in delegate mode."""
     account = connect(sandbox.url, ADMIN, address=BOB[0], access=DELEGATE)
-    assert account.inbox.name == "Inbox"
+    with pytest.raises(ErrorAccessDenied):
+        account.inbox  # noqa: B018
+    assert connect(sandbox.url, ADMIN, address=BOB[0], access=IMPERSONATION).inbox.name == "Inbox"
 
 
 def test_delegate_unknown_mailbox(sandbox):

@@ -139,3 +139,90 @@ def test_no_such_mailbox_is_fatal(ews):
     script(mock, [(200, create_response("ErrorNonExistentMailbox"))])
     with pytest.raises(MailboxFatalError, match="ErrorNonExistentMailbox"):
         uploader.send(folder, [upload(1)])
+
+
+# -- HTTP answers exchangelib's fail-fast policy misreads (pipeline/destination/ews/http_answers.py) -----------------
+#: On-premises Exchange refusing a 76 MB request (exchangelib issue #590): 507, empty body, Connection: close.
+HTTP_507 = (507, "", {"Connection": "close", "Content-Length": "0"})
+#: IIS request filtering (requestLimits maxAllowedContentLength): 404.13 with its error page.
+HTTP_404_13 = (404, "<html><body><h3>HTTP Error 404.13 - Not Found</h3><p>The request filtering module is "
+                    "configured to deny a request that exceeds the request content length.</p></body></html>", {})
+
+
+@pytest.fixture
+def ours():
+    """The uploader on the project's own retry policy (RebuildFailFast), as connect.open_account sets it."""
+    import uuid
+
+    from pipeline.destination.ews.http_answers import RebuildFailFast
+
+    # a login of its own: exchangelib caches one protocol (and its retry policy) per endpoint and login
+    config = Configuration(service_endpoint=URL, credentials=Credentials(uuid.uuid4().hex, "p"), auth_type=BASIC,
+                           version=Version(build=Build(15, 1, 2507, 6)), retry_policy=RebuildFailFast())
+    account = Account("user@example.test", config=config, autodiscover=False, access_type=DELEGATE)
+    folder = Inbox(root=Root(account=account, id="ROOTID", changekey="CK"), id="INBOXID", changekey="CK")
+    waits: list[float] = []
+    outcomes: list = []
+    uploader = Uploader(account, outcomes.extend, RetryPolicy(max_attempts=3, initial=0.01, maximum=0.02),
+                        sleep=waits.append)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock, uploader, folder, outcomes, waits
+
+
+def answer(mock: responses.RequestsMock, answers: list[tuple[int, str, dict[str, str]]]) -> list[str]:
+    """Like script(), with headers per answer (GetFolder of the root answered 200 on the side)."""
+    sent: list[str] = []
+
+    def callback(request):
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        operation = re.search(r"<m:(\w+)[ >]", body).group(1)
+        if operation == "GetFolder":
+            return 200, {"Content-Type": "text/xml; charset=utf-8"}, ROOT_FOLDER
+        sent.append(operation)
+        status, text, headers = answers.pop(0)
+        return status, {"Content-Type": "text/xml; charset=utf-8", **headers}, text
+
+    mock.add_callback(responses.POST, URL, callback=callback)
+    return sent
+
+
+@pytest.mark.parametrize("too_large", [HTTP_507, HTTP_404_13], ids=["507-close", "404.13"])
+def test_request_too_large_splits_the_batch_instead_of_retrying(ours, too_large):
+    mock, uploader, folder, outcomes, waits = ours
+    sent = answer(mock, [too_large, (200, find_response([]), {}), (200, create_response("NoError"), {}),
+                         (200, create_response("NoError"), {})])
+    uploader.send(folder, [upload(1), upload(2)])
+    assert sent == ["CreateItem", "FindItem", "CreateItem", "CreateItem"]  # no resend of the whole request
+    assert waits == []
+    assert [o.state for o in outcomes] == ["uploaded", "uploaded"]
+
+
+def test_single_item_too_large_fails_alone_without_retries(ours):
+    mock, uploader, folder, outcomes, waits = ours
+    sent = answer(mock, [HTTP_507])
+    uploader.send(folder, [upload(1)])
+    assert sent == ["CreateItem"] and waits == []
+    [outcome] = outcomes
+    assert outcome.state == "failed" and "RequestTooLarge" in (outcome.error or "")
+
+
+def test_http_401_after_answers_is_throttling_and_retried(ours):
+    mock, uploader, folder, outcomes, waits = ours
+    sent = answer(mock, [(200, create_response("NoError"), {}), (401, "", {"WWW-Authenticate": "Basic"}),
+                         (200, find_response([]), {}), (200, create_response("NoError"), {})])
+    uploader.send(folder, [upload(1)])
+    uploader.send(folder, [upload(2)])
+    assert sent == ["CreateItem", "CreateItem", "FindItem", "CreateItem"]
+    assert len(waits) == 1
+    assert [o.state for o in outcomes] == ["uploaded", "uploaded"]
+
+
+def test_http_401_before_any_answer_is_a_login_failure(ours):
+    mock, uploader, folder, _, _ = ours
+
+    def refuse(request):
+        return 401, {"WWW-Authenticate": "Basic"}, ""
+
+    mock.add_callback(responses.POST, URL, callback=refuse)
+    with pytest.raises(MailboxFatalError, match="UnauthorizedError"):
+        uploader.send(folder, [upload(1)])

@@ -78,7 +78,8 @@ class FakeFolder:
         return self
 
     def values_list(self, *names, flat=False):
-        return [fp for fp in self.server.stored if self._filter is None or fp in self._filter]
+        values = [fp for fp in self.server.stored if self._filter is None or fp in self._filter]
+        return values if flat or len(names) == 1 else [(fp, None) for fp in values]  # (stamp, pending flag)
 
 
 @pytest.fixture(autouse=True)

@@ -19,12 +19,12 @@ from exchangelib import (
     Account,
     Configuration,
     Credentials,
-    FailFast,
     OAuth2Credentials,
 )
 from exchangelib.protocol import BaseProtocol
 
 from pipeline.destination.ews.errors import MailboxFatalError
+from pipeline.destination.ews.http_answers import RebuildFailFast
 
 PASSWORD_ENV = "REBUILD_PASSWORD"
 OAUTH_ENV = ("REBUILD_OAUTH_CLIENT_ID", "REBUILD_OAUTH_CLIENT_SECRET", "REBUILD_OAUTH_TENANT_ID")
@@ -42,6 +42,7 @@ class Target:
     ca_bundle: str = ""
     timeout: int = 120
     password: str | None = None  # set only for the embedded sandbox, whose password we generated
+    max_connections: int = 4  # requests at once for this account from this process (EWSMaxConcurrency)
 
 
 def read_password(username: str, interactive: bool = True) -> str:
@@ -91,8 +92,8 @@ def open_account(target: Target, mailbox: str) -> Account:
         service_endpoint=target.server,
         credentials=_credentials(target),
         auth_type=_AUTH_TYPES[target.auth],
-        retry_policy=FailFast(),
-        max_connections=4,
+        retry_policy=RebuildFailFast(),
+        max_connections=max(1, target.max_connections),
     )
     return Account(
         primary_smtp_address=mailbox,

@@ -12,6 +12,7 @@ import requests
 from exchangelib import errors as ews
 
 from pipeline.destination.base import MailboxFatalError
+from pipeline.destination.ews.http_answers import RequestTooLarge
 
 __all__ = ["SIZE_ERRORS", "ErrorKind", "is_size_refusal", "MailboxFatalError", "back_off_hint", "classify", "describe"]
 
@@ -23,7 +24,7 @@ class ErrorKind(enum.StrEnum):
 
 
 #: Refusals for size: the item (or request) is too big for this server, never worth a retry.
-SIZE_ERRORS = (ews.ErrorMessageSizeExceeded, ews.ErrorDataSizeLimitExceeded)
+SIZE_ERRORS = (ews.ErrorMessageSizeExceeded, ews.ErrorDataSizeLimitExceeded, RequestTooLarge)
 #: HTTP statuses IIS and Exchange answer an oversized request with (exchangelib reports them as
 #: MalformedResponseError "Unknown failure in response. Code: 413 …").
 _SIZE_STATUS = re.compile(r"\bCode: 413\b")
@@ -57,6 +58,7 @@ _ITEM = (
     ews.ErrorCalendarInvalidRecurrence, ews.ErrorInvalidRecipientSubfilter, ews.ErrorDataSizeLimitExceeded,
     ews.ErrorInvalidAttachmentId, ews.ErrorPropertyValidationFailure, ews.ErrorSchemaValidation,
     ews.ErrorCalendarEndDateIsEarlierThanStartDate, ews.ErrorInvalidOperation, ews.ErrorMimeContentInvalid,
+    RequestTooLarge,  # HTTP 507/413/404.13: split the batch; an item too large alone fails
 )
 
 

@@ -43,7 +43,7 @@ from exchangelib.recurrence import (
 )
 
 from pipeline import fingerprint
-from pipeline.destination.ews.classed import ClassedMessage
+from pipeline.destination.ews.class_types import type_for_class
 from pipeline.destination.ews.properties import ews_value, register
 from pipeline.model import UploadItem
 
@@ -68,6 +68,14 @@ def _mailbox(entry: Any) -> Mailbox:
         return Mailbox(email_address=entry)
     return Mailbox(name=entry.get("name") or None, email_address=entry.get("email") or None,
                    routing_type=entry.get("routing_type") or "SMTP")
+
+
+def _member(entry: dict[str, Any]) -> Mailbox:
+    """A list member as a OneOff address, as Outlook stored it: MailboxType Mailbox (exchangelib's default)
+    must name an account of the organisation, which outside members are not."""
+    return Mailbox(name=entry.get("name") or None, email_address=entry.get("email") or None,
+                   routing_type=entry.get("address_type") or entry.get("routing_type") or "SMTP",
+                   mailbox_type="OneOff")
 
 
 def _attendees(values: list[Any]) -> list[Attendee]:
@@ -125,7 +133,7 @@ def _field_value(name: str, value: Any, fields: dict[str, Any], kind: str) -> An
     if name == "physical_addresses":
         return [PhysicalAddress(**{k: v for k, v in a.items() if v}) for a in value]
     if name == "members":
-        return [Member(mailbox=_mailbox(m)) for m in value]
+        return [Member(mailbox=_member(m)) for m in value]
     if name == "recurrence":
         return _recurrence(value, task=kind == "task")
     if name in ("sender", "author", "organizer"):
@@ -176,7 +184,7 @@ _CARRIED_OTHERWISE = {"body_type", "attachments", "start_timezone", "end_timezon
 def _item_type(upload: UploadItem) -> type:
     cls = ITEM_TYPES.get(upload.kind, Message)
     if cls is Message and upload.fields.get("item_class"):
-        return ClassedMessage
+        return type_for_class(upload.fields["item_class"])  # PostItem, meeting types, or ClassedMessage
     return cls
 
 

@@ -11,16 +11,15 @@ from typing import Any
 
 from exchangelib.folders import DEEP, FolderCollection
 
-from pipeline import fingerprint
 from pipeline.destination.base import FolderStats, Outcome, ServerFolder
 from pipeline.destination.ews import lease, occurrences, retry
 from pipeline.destination.ews.connect import Target, open_account
 from pipeline.destination.ews.folders import FolderMirror
 from pipeline.destination.ews.items import unsupported_fields
-from pipeline.destination.ews.properties import FINGERPRINT_FIELD, register_fingerprint
+from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.sender import Sender
-from pipeline.destination.ews.upload import stamps
+from pipeline.destination.ews.upload import ids_stamped, stamps
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder
 from pipeline.lease import LeaseHolder
@@ -96,9 +95,7 @@ class EwsMailbox:
         return Sender(self.account, self.policy, handle, in_flight)
 
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
-        wanted = [identity, identity + fingerprint.LEGACY_PENDING_SUFFIX]
-        return self._call(lambda: list(folder.handle.filter(**{f"{FINGERPRINT_FIELD}__in": wanted})
-                                       .values_list("id", flat=True)))
+        return self._call(lambda: ids_stamped(folder.handle, identity))  # no restricted search (search lag)
 
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
         warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id, upload))

@@ -15,11 +15,12 @@ from exchangelib.extended_properties import ExtendedProperty as EwsExtendedPrope
 from exchangelib.items import MeetingCancellation, MeetingRequest, MeetingResponse
 
 from pipeline import fingerprint
+from pipeline.destination.ews.class_types import CLASSED_TYPES
 from pipeline.destination.ews.classed import ClassedMessage
 from pipeline.model import ExtendedProperty
 
 ITEM_CLASSES = (Message, ClassedMessage, CalendarItem, Contact, DistributionList, Task, PostItem,
-                MeetingRequest, MeetingResponse, MeetingCancellation)
+                MeetingRequest, MeetingResponse, MeetingCancellation, *CLASSED_TYPES)
 FINGERPRINT_FIELD = "rebuild_fingerprint"
 PENDING_FIELD = "rebuild_series_pending"
 

@@ -55,6 +55,15 @@ def _failed(upload: UploadItem, kind: FailureKind, detail: str) -> Outcome:
     return Outcome(upload, OutcomeState.FAILED, failure=Failure(kind, detail))
 
 
+def ids_stamped(folder: Any, identity: str) -> list[str]:
+    """Ids of the folder's items stamped with this identity (unrestricted read-back, as above)."""
+    register_fingerprint()
+    query = folder.all().only(FINGERPRINT_FIELD)
+    query.page_size = FINGERPRINT_PAGE
+    return [item_id for item_id, value in query.values_list("id", FINGERPRINT_FIELD)
+            if value and read_stamp(value).identity == identity]
+
+
 class Uploader:
     """Sends batches into one folder at a time and reports an Outcome per item through on_outcomes."""
 
@@ -73,12 +82,12 @@ class Uploader:
         return retry.call(lambda: set(stamped_fingerprints(folder)), self.policy, self.sleep)
 
     def present_among(self, folder: Any, fingerprints: list[str]) -> set[str]:
-        """Which of these fingerprints the folder already holds (one restricted FindItem)."""
+        """Which of these fingerprints the folder already holds, from an unrestricted read-back of the
+        folder's fingerprints: Exchange's restricted FindItem can miss items committed seconds ago (the
+        answer the retry follows), the folder's contents cannot."""
         if not fingerprints:
             return set()
-        query = folder.filter(**{f"{FINGERPRINT_FIELD}__in": fingerprints}).only(FINGERPRINT_FIELD)
-        query.page_size = FINGERPRINT_PAGE
-        return {v for v in query.values_list(FINGERPRINT_FIELD, flat=True) if v}
+        return set(fingerprints) & set(stamped_fingerprints(folder))
 
     # -- sending ----------------------------------------------------------------------------------
     def send(self, folder: Any, batch: list[UploadItem]) -> None:
@@ -105,7 +114,10 @@ class Uploader:
             self.on_outcomes([_failed(u, FailureKind.GAVE_UP, f"after {self.policy.max_attempts} attempts: {exc}")
                               for u in pending])
         except _SplitBatch:
-            for upload in pending:
+            # exchangelib raises for the whole request when one item is refused (unless the error is one it
+            # catches per item), although the server stored the others: those are done, the rest goes singly.
+            rest = retry.call(lambda: self._drop_in_doubt(folder, pending), self.policy, self.sleep)
+            for upload in rest:
                 self.send(folder, [upload])
 
     def _send_once(self, folder: Any, pending: list[UploadItem]) -> list[UploadItem]:

@@ -55,9 +55,9 @@ class Context:
         self.counters[name] = self.counters.get(name, 0) + n
 
     def may_open(self, mailbox: Mailbox) -> bool:
-        if self.mailbox is not None and mailbox.id == self.mailbox.id:
-            return True
-        return self.account.impersonation and not self.impersonating
+        """Only the acting mailbox: the impersonation right works through ExchangeImpersonation alone and
+        grants no delegate (full) access to other mailboxes, as in Exchange."""
+        return self.mailbox is not None and mailbox.id == self.mailbox.id
 
     def acting_mailbox(self) -> Mailbox:
         if self.mailbox is None:

@@ -1,6 +1,7 @@
 """CreateFolder: new folders under one parent, one response message per folder.
 
 A name already used under that parent (compared case-insensitively, as Exchange does) is ErrorFolderExists.
+Names are kept exactly as given (surrounding spaces too): Exchange documents no trimming.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ def create_folder(ctx: Context, request: etree._Element) -> str:
             )
         for elem in new_folders:
             kind = local(elem)
-            name = (elem.findtext(f"{T}DisplayName") or "").strip()
+            name = elem.findtext(f"{T}DisplayName") or ""
             folder_class = elem.findtext(f"{T}FolderClass") or DEFAULT_CLASSES.get(kind, "IPF.Note")
-            if not name:
+            if not name.strip():
                 messages.append(
                     soap.error(
                         "CreateFolder",

@@ -2,6 +2,9 @@
 
 Exchange's rules kept here: an item is a draft unless PR_MESSAGE_FLAGS clears MSGFLAG_UNSENT, read state comes
 from IsRead or MSGFLAG_READ, an oversized item fails alone, and the whole batch is stored in one transaction.
+Refused as Exchange refuses them: an ItemClass the element's type cannot carry, a distribution-list member of
+MailboxType Mailbox that is no mailbox here (outside addresses must be OneOff), a Contact's Photo written
+directly (a picture is an attachment flagged IsContactPhoto, which sets HasPicture).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from pipeline.sandbox import ids, mime, props, series, shapes, soap
+from pipeline.sandbox import classes, ids, mime, props, series, shapes, soap
 from pipeline.sandbox.operations import (
     Context,
     M,
@@ -37,6 +40,10 @@ DEFAULT_FOLDER = {
     "Task": "tasks",
     "PostItem": "inbox",
     "Item": "drafts",
+    "MeetingMessage": "inbox",
+    "MeetingRequest": "inbox",
+    "MeetingResponse": "inbox",
+    "MeetingCancellation": "inbox",
 }
 DEFAULT_CLASS = {
     "Message": "IPM.Note",
@@ -47,6 +54,9 @@ DEFAULT_CLASS = {
     "PostItem": "IPM.Post",
     "Item": "IPM.Note",
     "MeetingRequest": "IPM.Schedule.Meeting.Request",
+    "MeetingResponse": "IPM.Schedule.Meeting.Resp.Pos",
+    "MeetingCancellation": "IPM.Schedule.Meeting.Canceled",
+    "MeetingMessage": "IPM.Schedule.Meeting.Request",
 }
 #: Kinds that are drafts until PR_MESSAGE_FLAGS says they were sent (messages; not appointments or contacts).
 DRAFT_KINDS = {"Message", "Item"}
@@ -210,12 +220,24 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
             continue
         if name == "Attachments":
             attachments.extend(_attachments(child))
+            if kind == "Contact" and any(
+                (a.findtext(f"{T}IsContactPhoto") or "").strip().lower() in ("true", "1") for a in child
+            ):
+                fields["HasPicture"] = "<t:HasPicture>true</t:HasPicture>"
             continue
+        if name == "Photo" and kind == "Contact":
+            raise ResponseError(
+                "ErrorInvalidPropertyRequest", "Property Photo can't be set; attach the picture with IsContactPhoto."
+            )
+        if name == "Members" and kind == "DistributionList":
+            _check_members(ctx, child)
         if name in _SKIP_FIELDS:
             continue
         xml = etree.tostring(child, encoding="unicode")
         typed_size += len(xml)
         fields[name] = xml
+    if kind == "Contact":
+        fields.setdefault("HasPicture", "<t:HasPicture>false</t:HasPicture>")
     if mime_bytes is None and typed_size > ctx.limits.max_item_bytes:
         raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
     if kind == "CalendarItem":
@@ -236,10 +258,14 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     else:
         is_draft = kind in DRAFT_KINDS and not sent_copy
     is_read = True if read_state is None else read_state
+    given_class = explicit.get("ItemClass") or ext_text(props.TAG_MESSAGE_CLASS)
+    if given_class and not classes.consistent(kind, given_class):
+        raise ResponseError(
+            "ErrorObjectTypeChanged", f"Item class {given_class} is not consistent with a {kind} item."
+        )
     item_class = (
-        explicit.get("ItemClass")
-        or ext_text(props.TAG_MESSAGE_CLASS)
-        or (parsed.item_class if parsed else None)
+        given_class
+        or (parsed.item_class if parsed and kind in DRAFT_KINDS else None)
         or DEFAULT_CLASS.get(kind, "IPM.Note")
     )
     subject = explicit.get("Subject")
@@ -276,6 +302,19 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         attachments=attachments,
         message_id=message_id,
     )
+
+
+def _check_members(ctx: Context, members: etree._Element) -> None:
+    """Members of type Mailbox must be mailboxes of this organisation; outside addresses are OneOff."""
+    for mailbox in members.iter(f"{T}Mailbox"):
+        if (mailbox.findtext(f"{T}MailboxType") or "").strip() != "Mailbox":
+            continue
+        address = (mailbox.findtext(f"{T}EmailAddress") or "").strip()
+        if not ctx.store.has_mailbox(address):
+            raise ResponseError(
+                "ErrorNameResolutionNoResults",
+                "No results were found for a distribution list member of MailboxType Mailbox.",
+            )
 
 
 @operation("CreateItem")
@@ -341,7 +380,7 @@ def create_item(ctx: Context, request: etree._Element) -> str:
         messages.append(
             soap.success(
                 "CreateItem",
-                f'<m:Items><t:{kind}><t:ItemId Id="{item_id}" ChangeKey="{ids.change_key(1)}"/>'
+                f'<m:Items><t:{kind}><t:ItemId Id="{item_id}" ChangeKey="{ids.change_key(1, row_id)}"/>'
                 f"{attachments_xml}</t:{kind}></m:Items>",
             )
         )

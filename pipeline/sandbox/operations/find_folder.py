@@ -13,7 +13,7 @@ from pipeline.sandbox import shapes, soap
 from pipeline.sandbox.operations import Context, M, ResponseError, folder_refs, operation, resolve_folder
 from pipeline.sandbox.operations.folder_view import FolderView
 from pipeline.sandbox.restriction import RestrictionError
-from pipeline.sandbox.store import FolderRow
+from pipeline.sandbox.store import FolderRow, folder_key
 
 
 def _matches(folder: FolderRow, restriction: etree._Element | None) -> bool:
@@ -44,11 +44,11 @@ def _eval(folder: FolderRow, node: etree._Element) -> bool:
     if actual is None:
         return False
     if kind == "IsEqualTo":
-        return actual.casefold() == expected.casefold()
+        return folder_key(actual) == folder_key(expected)
     if kind == "IsNotEqualTo":
-        return actual.casefold() != expected.casefold()
+        return folder_key(actual) != folder_key(expected)
     if kind == "Contains":
-        return expected.casefold() in actual.casefold()
+        return folder_key(expected) in folder_key(actual)
     raise RestrictionError(f"folder restriction {kind} is not supported")
 
 

@@ -1,9 +1,13 @@
 """FindItem: items of each parent folder filtered by a Restriction, sorted, paged (at most 1000 per page).
 
-Filtering and paging run in SQL so a folder of many thousand items pages as fast as a small one.
+Filtering and paging run in SQL so a folder of many thousand items pages as fast as a small one. With a
+search lag, a restricted FindItem does not see items written in the last `search_lag_s` seconds (as
+Exchange's restriction results can trail a commit); a FindItem without a Restriction always sees them.
 """
 
 from __future__ import annotations
+
+import time
 
 from lxml import etree
 
@@ -27,6 +31,7 @@ def find_item(ctx: Context, request: etree._Element) -> str:
         return soap.operation_response(
             "FindItem", [soap.error("FindItem", code, str(exc)) for _ in refs or [0]]
         )
+    lagging = ctx.limits.search_lag_s > 0 and request.find(f"{M}Restriction") is not None
     page = request.find(f"{M}IndexedPageItemView")
     if page is None:
         page = request.find(f"{M}FractionalPageItemView")
@@ -39,6 +44,9 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                     continue
                 base_sql = f"FROM items WHERE folder_id=? AND {where.where}"
                 params = [folder.id, *where.params]
+                if lagging:
+                    base_sql += " AND touched <= ?"
+                    params.append(time.time() - ctx.limits.search_lag_s)
                 total = conn.execute(f"SELECT COUNT(*) {base_sql}", params).fetchone()[0]
                 limit = ctx.limits.max_page_entries
                 offset = 0

@@ -1,6 +1,9 @@
 """UpdateItem: SetItemField/AppendToItemField/DeleteItemField on stored items, one message per change.
 
 Covers what bulk_update sends for read state, subject, class, extended properties and echoed typed fields.
+Optimistic concurrency as in Exchange: every update moves the item's ChangeKey on, and an ItemId whose
+ChangeKey is stale fails with ErrorIrresolvableConflict unless ConflictResolution is AlwaysOverwrite (the
+sandbox does not merge disjoint changes the way AutoResolve may, so it treats every stale key as a conflict).
 An occurrence of a series becomes an exception kept on its master; a master whose pattern, zone or time of
 day changes loses its exceptions, as in Outlook.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import time
 from typing import Any
 
 from lxml import etree
@@ -20,6 +24,10 @@ from pipeline.sandbox.operations.item_refs import ITEM_REFS, NOT_FOUND, Ref, occ
 from pipeline.sandbox.recurrence import RecurrenceError, Series
 from pipeline.sandbox.shapes import INDEXED_ELEMENTS
 
+_CONFLICT_TEXT = (
+    "The send or update operation could not be performed because the change key passed in the request does "
+    "not match the current change key for the item."
+)
 _COLUMNS = {"Subject": "subject", "ItemClass": "item_class", "IsRead": "is_read"}
 
 
@@ -84,9 +92,9 @@ def _apply(ctx: Context, db: sqlite3.Connection, row_id: int, updates: etree._El
                                    != (before.pattern, before.zone, before.clock)):
             ctx.store.set_exceptions(db, row_id, None)
     db.execute(
-        "UPDATE items SET fields=?, version=version+1, "
+        "UPDATE items SET fields=?, version=version+1, touched=?, "
         "modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?",
-        (json.dumps(fields), row_id),
+        (json.dumps(fields), time.time(), row_id),
     )
 
 
@@ -94,6 +102,7 @@ def _apply(ctx: Context, db: sqlite3.Connection, row_id: int, updates: etree._El
 def update_item(ctx: Context, request: etree._Element) -> str:
     changes_elem = request.find(f"{{{soap.M_NS}}}ItemChanges")
     changes = list(changes_elem) if changes_elem is not None else []
+    overwrite = request.get("ConflictResolution", "AutoResolve") == "AlwaysOverwrite"
     messages = []
     with ctx.store.write() as conn:
         for change in changes:
@@ -107,10 +116,13 @@ def update_item(ctx: Context, request: etree._Element) -> str:
                     continue
                 mailbox_id, row_id = target.mailbox_id, target.row_id
                 row = conn.execute(
-                    "SELECT kind FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
+                    "SELECT kind, version FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
                 ).fetchone()
                 if row is None:
                     raise NOT_FOUND
+                given_key = ref.get("ChangeKey") if local(ref) == "ItemId" else None
+                if given_key and not overwrite and given_key != ids.change_key(row[1], row_id):
+                    raise ResponseError("ErrorIrresolvableConflict", _CONFLICT_TEXT)
                 updates = change.find(f"{T}Updates")
                 conn.execute("SAVEPOINT one_change")
                 try:
@@ -125,7 +137,7 @@ def update_item(ctx: Context, request: etree._Element) -> str:
                     soap.success(
                         "UpdateItem",
                         f'<m:Items><t:{row[0]}><t:ItemId Id="{ids.item_id(mailbox_id, row_id)}" '
-                        f'ChangeKey="{ids.change_key(version)}"/></t:{row[0]}></m:Items>'
+                        f'ChangeKey="{ids.change_key(version, row_id)}"/></t:{row[0]}></m:Items>'
                         "<m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>",
                     )
                 )
@@ -142,20 +154,39 @@ def _local_day(found: Series, when: dt.datetime) -> dt.date:
     return when.astimezone(found.zone).date()
 
 
+def _shortest_gap(found: Series, limit: int = 400) -> dt.timedelta | None:
+    """The shortest time between two consecutive occurrences of the pattern (over its first `limit`)."""
+    gap = None
+    previous = None
+    for count, start in enumerate(found.starts()):
+        if count >= limit:
+            break
+        if previous is not None and (gap is None or start - previous < gap):
+            gap = start - previous
+        previous = start
+    return gap
+
+
 def _check_boundaries(found: Series, exceptions: series.Exceptions, original: dt.datetime, start: dt.datetime,
                       end: dt.datetime) -> None:
-    """Exchange's rules for moving an occurrence: it ends after it starts, lasts less than the pattern's
-    shortest gap, and stays strictly between the days of its neighbours (as they now are)."""
+    """Exchange's rules for moving an occurrence: it ends after it starts, stays strictly between the days of
+    its neighbours (as they now are: ErrorOccurrenceCrossingBoundary), lasts less than the pattern's shortest
+    gap and overlaps no neighbour (ErrorOccurrenceTimeSpanTooBig)."""
     if end < start:
         raise ResponseError(
             "ErrorCalendarEndDateIsEarlierThanStartDate", "EndDate is earlier than StartDate"
         )
+    if (start, end) == (original, original + found.duration):
+        return  # not moved: the pattern itself placed it
     before, after = found.neighbours(original)
+    spans: list[tuple[dt.datetime, dt.datetime, bool]] = []
     for neighbour, later in ((before, False), (after, True)):
         if neighbour is None or series.iso(neighbour) in exceptions.deleted:
             continue
         moved = exceptions.modified.get(series.iso(neighbour))
         actual = series.parse_time(moved["start"]) if moved else neighbour
+        actual_end = series.parse_time(moved["end"]) if moved else neighbour + found.duration
+        spans.append((actual, actual_end, later))
         if (later and _local_day(found, start) >= _local_day(found, actual)) or (
             not later and _local_day(found, start) <= _local_day(found, actual)
         ):
@@ -163,6 +194,13 @@ def _check_boundaries(found: Series, exceptions: series.Exceptions, original: dt
                 "ErrorOccurrenceCrossingBoundary",
                 "An occurrence cannot be moved to or past the day of an adjacent occurrence.",
             )
+    gap = _shortest_gap(found)
+    overlaps = any((later and end > n_start) or (not later and start < n_end) for n_start, n_end, later in spans)
+    if overlaps or (gap is not None and end - start >= gap):
+        raise ResponseError(
+            "ErrorOccurrenceTimeSpanTooBig",
+            "The occurrence is longer than the time between occurrences, or overlaps an adjacent occurrence.",
+        )
 
 
 def _update_occurrence(ctx: Context, db: sqlite3.Connection, ref: Ref, updates: etree._Element | None) -> str:
@@ -216,8 +254,9 @@ def _update_occurrence(ctx: Context, db: sqlite3.Connection, ref: Ref, updates: 
     exceptions.modified[key] = change
     ctx.store.set_exceptions(db, ref.row_id, exceptions.dump())
     db.execute(
-        "UPDATE items SET version=version+1, modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?",
-        (ref.row_id,),
+        "UPDATE items SET version=version+1, touched=?, modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') "
+        "WHERE id=?",
+        (time.time(), ref.row_id),
     )
     version = master.version + 1 + change["version"]
     return soap.success(
