@@ -36,7 +36,8 @@ def _options(row: MappingRow, args: argparse.Namespace) -> RunOptions:
         dry_run=getattr(args, "dry_run", False), only=row.only or tuple(getattr(args, "only", ()) or ()),
         exclude=row.exclude or tuple(getattr(args, "exclude", ()) or ()),
         since=parse_since(getattr(args, "since", None)), recover=getattr(args, "recover", False),
-        include_sync_issues=getattr(args, "include_sync_issues", False))
+        include_sync_issues=getattr(args, "include_sync_issues", False),
+        x500_domain=getattr(args, "x500_domain", None), codepage=getattr(args, "codepage", None))
 
 
 def _row_target(target: Target | None, row: MappingRow) -> Target | None:

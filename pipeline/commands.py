@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="also upload Outlook's Sync Issues/Conflicts/Local and Server Failures folders")
     p.add_argument("--batch-items", dest="batch_items", type=int, metavar="N")
     p.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES")
+    p.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
+                   help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
+                        "address for (default: the mailbox's domain)")
+    add_codepage_flag(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_run, needs_state=True)
 
@@ -55,12 +59,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add_target_flags(v)
     v.add_argument("--target-root", metavar="NAME")
     v.add_argument("--include-sync-issues", action="store_true")
+    add_codepage_flag(v)
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify, needs_state=True)
 
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status, needs_state=True)
+
+
+def add_codepage_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--codepage", type=int, metavar="CP",
+                   help="ANSI (Outlook 97-2002) stores: the Windows code page of their 8-bit strings (e.g. 932, "
+                        "1251), overriding what the items say")
 
 
 def add_target_flags(p: argparse.ArgumentParser) -> None:
@@ -173,7 +184,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         return verify_map(args, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
-    options = RunOptions(ost=Path(args.ost), mailbox=args.mailbox, target_root=args.target_root)
+    options = RunOptions(ost=Path(args.ost), mailbox=args.mailbox, target_root=args.target_root,
+                         codepage=args.codepage)
     with target_for(settings, args, []) as target:
         result = verify_mailbox(options, target, args.include_sync_issues)
     if args.json:

@@ -203,6 +203,8 @@ class UploadItem:
     #: Carried on a best-effort basis (every property of an unknown item): dropped if the server refuses them.
     extra_extended: list[ExtendedProperty] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what could not be carried, for the report
+    #: How the item's Exchange (legacyExchangeDN) parties got an address, counted (convert/addressbook.py).
+    address_sources: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:

@@ -17,7 +17,9 @@ from typing import Any
 
 import structlog
 
+from pipeline.addressing import codepage_note, convert_options
 from pipeline.convert.fingerprint import fingerprint
+from pipeline.convert.preserved import is_draft
 from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.settings import Settings
@@ -50,6 +52,8 @@ class RunOptions:
     since: datetime | None = None
     recover: bool = False
     include_sync_issues: bool = False
+    x500_domain: str | None = None  # IMCEAEX domain for unresolved Exchange senders (default: the mailbox's)
+    codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
 
 
 @dataclass
@@ -66,6 +70,9 @@ class Summary:
     failures: list[dict[str, Any]] = field(default_factory=list)  # folder, class, subject, reason
     warnings: Counter = field(default_factory=Counter)  # what conversion could not carry, by kind
     warning_items: list[dict[str, Any]] = field(default_factory=list)  # the first few, for the report
+    addresses: Counter = field(default_factory=Counter)  # how Exchange senders/recipients were resolved
+    drafts: list[dict[str, Any]] = field(default_factory=list)  # unsent mail restored as drafts: folder, subject
+    codepage: str | None = None  # ANSI stores: the code page guessed for folder names and untagged items
     folders: dict[str, Any] = field(default_factory=dict)
     source_errors: int = 0
     bytes_uploaded: int = 0
@@ -85,6 +92,7 @@ class Summary:
         data["failed"] = dict(self.failed)
         data["failed_total"] = self.failed_total
         data["warnings"] = dict(self.warnings)
+        data["addresses"] = dict(self.addresses)
         return data
 
 
@@ -130,6 +138,7 @@ class MailboxRun:
         self._sender: Sender | None = None
         self._only: tuple[str, ...] | None = options.only or None
         self._exclude: tuple[str, ...] = options.exclude
+        self._convert_options: Any = None
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -203,7 +212,7 @@ class MailboxRun:
         opts = self.options
         run_id = 0
         try:
-            with open_source(opts.ost, recover=opts.recover) as source:
+            with open_source(opts.ost, recover=opts.recover, codepage=opts.codepage) as source:
                 self.source_id = source_identity(opts.ost)
                 run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
                 mirror = uploader = None
@@ -217,6 +226,8 @@ class MailboxRun:
                 folder_skips: Counter[str] = Counter()
                 folders = source.folders()
                 self._resolve_roles(folders)
+                self._convert_options = convert_options(source, folders, opts, lambda f: not self._folder_skip(f))
+                self.summary.codepage = codepage_note(source.info)
                 total = sum(f.item_count for f in folders if not self._folder_skip(f))
                 self.progress("start", {"mailbox": opts.mailbox, "total": total})
                 for folder in folders:
@@ -273,6 +284,9 @@ class MailboxRun:
         if missing:
             upload.warnings.append(f"fields EWS cannot take for a {upload.kind}: {', '.join(missing)}")
         self._note_warnings(upload)
+        self.summary.addresses.update(upload.address_sources)
+        if upload.kind == "message" and is_draft(entry):
+            self.summary.drafts.append({"folder": "/".join(upload.folder_path), "subject": upload.subject})
         if self.options.dry_run or uploader is None:
             self.summary.skipped["dry run: would upload"] += 1
             return
@@ -344,7 +358,8 @@ class MailboxRun:
             known |= uploader.server_fingerprints(ews_folder)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
         batcher = Batcher(self.settings.batch_items, self.settings.batch_bytes)
-        queue = ConvertQueue(self.convert_workers, window=max(2 * self.settings.batch_items, 32))
+        queue = ConvertQueue(self.convert_workers, window=max(2 * self.settings.batch_items, 32),
+                             options=self._convert_options)
         present: list[Outcome] = []
         count = 0
         for entry in entries:

@@ -69,7 +69,7 @@ def verify_mailbox(options: RunOptions, target: Target, include_sync_issues: boo
         account = open_account(target, options.mailbox)
         mirror = FolderMirror(account, options.target_root, create=False)
         register_fingerprint()
-        with open_source(options.ost) as source:
+        with open_source(options.ost, codepage=options.codepage) as source:
             for folder in source.folders():
                 if skip_reason(folder, include_sync_issues) or (not folder.path and not folder.item_count):
                     continue

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.convert import convert_item
+from pipeline.convert import ConvertOptions, convert_item
 from pipeline.model import SourceItem, UploadItem
 
 
@@ -30,10 +30,10 @@ class Converted:
     error: str | None
 
 
-def _convert(item: SourceItem, folder_path: tuple[str, ...],
-             fingerprint: str | None = None) -> tuple[UploadItem | None, str | None]:
+def _convert(item: SourceItem, folder_path: tuple[str, ...], fingerprint: str | None = None,
+             options: ConvertOptions | None = None) -> tuple[UploadItem | None, str | None]:
     try:
-        return convert_item(item, folder_path, fingerprint_=fingerprint), None
+        return convert_item(item, folder_path, options, fingerprint_=fingerprint), None
     except Exception as exc:  # noqa: BLE001 - a conversion bug is one item's failure, never the run's
         text = " ".join(str(exc).split())[:300]
         return None, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -77,8 +77,10 @@ class ConvertQueue:
     The first `warmup` items convert in-process: a small mailbox never pays for starting the pool.
     """
 
-    def __init__(self, workers: int, window: int = 64, warmup: int = 100) -> None:
+    def __init__(self, workers: int, window: int = 64, warmup: int = 100,
+                 options: ConvertOptions | None = None) -> None:
         self.workers = workers
+        self.options = options
         self.window = max(1, window)
         self.warmup = warmup
         self.submitted = 0
@@ -88,14 +90,15 @@ class ConvertQueue:
                fingerprint: str | None = None) -> None:
         self.submitted += 1
         if self.workers <= 1 or self.submitted <= self.warmup:
-            self._pending.append((item, tag, _convert(item, folder_path, fingerprint)))
+            self._pending.append((item, tag, _convert(item, folder_path, fingerprint, self.options)))
         else:
             try:
                 materialized = item.materialize()
             except Exception as exc:  # noqa: BLE001 - an unreadable attachment fails its item only
                 self._pending.append((item, tag, (None, f"reading attachments: {type(exc).__name__}: {exc}")))
                 return
-            future = _shared_pool(self.workers).submit(_convert, materialized, folder_path, fingerprint)
+            future = _shared_pool(self.workers).submit(_convert, materialized, folder_path, fingerprint,
+                                                       self.options)
             self._pending.append((item, tag, future))
 
     @property

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pipeline import mapi
 from pipeline.convert import attachments, preserved, props
+from pipeline.convert.addressbook import AddressBook, resolved
 from pipeline.convert.fingerprint import FINGERPRINT_SCHEME, fingerprint
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
@@ -26,9 +27,11 @@ TYPED_CLASSES = (("IPM.Appointment", "calendar"), ("IPM.Contact", "contact"), ("
 @dataclass(frozen=True, slots=True)
 class ConvertOptions:
     """x500_domain: the domain for IMCEAEX addresses of Exchange-internal senders without a cached
-    SMTP address (the target organisation's domain is best); None guesses from the item."""
+    SMTP address (the target organisation's domain is best); None guesses from the item.
+    book: the store's address book (legacyExchangeDN -> SMTP), which resolves Exchange parties first."""
 
     x500_domain: str | None = None
+    book: AddressBook | None = None
 
 
 def _has_prefix(value: str, prefix: str) -> bool:
@@ -63,12 +66,15 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
 
     fingerprint_ is the item's fingerprint when the caller has computed it already (the uploader has)."""
     options = options or ConvertOptions()
+    original = item
+    item, address_sources = resolved(item, options.book)
     item_class = props.message_class(item)
     kind = kind_of(item_class)
     path = tuple(folder_path) if folder_path is not None else tuple(item.folder_path)
     upload = UploadItem(kind="message", item_class=item_class, folder_path=path,
-                        fingerprint=fingerprint_ or fingerprint(item),
-                        subject=props.text(item, mapi.PR_SUBJECT) or "", source_node_id=item.node_id)
+                        fingerprint=fingerprint_ or fingerprint(original),
+                        subject=props.text(item, mapi.PR_SUBJECT) or "", source_node_id=item.node_id,
+                        address_sources=dict(address_sources))
     upload.extended = preserved.standard(item)
     domain = options.x500_domain
     if kind in ("message", "unknown"):

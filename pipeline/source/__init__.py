@@ -12,6 +12,7 @@ from pipeline.source.pff import PffSource, SourceInfo, SourceOpenError, read_hea
 __all__ = ["PffSource", "SourceInfo", "SourceOpenError", "open_source", "read_header"]
 
 
-def open_source(path: str | Path, recover: bool = False) -> PffSource:
-    """Open an OST/PST for reading; raises SourceOpenError with a one-line message naming the file."""
-    return PffSource(path, recover=recover)
+def open_source(path: str | Path, recover: bool = False, codepage: int | None = None) -> PffSource:
+    """Open an OST/PST for reading; raises SourceOpenError with a one-line message naming the file.
+    codepage: the Windows code page of an ANSI store's 8-bit strings, overriding what the items say."""
+    return PffSource(path, recover=recover, codepage=codepage)
