@@ -119,6 +119,10 @@ class AddressBook:
             key, _ = self.sent_by.most_common(1)[0]
             if key in self.entries:
                 self.entries[key].owner = True
+        if owner_smtp:  # a DN the store itself resolves to the owner's address is the owner's as well
+            for entry in self.entries.values():
+                if any(smtp.casefold() == owner_smtp.casefold() for smtp in entry.smtp):
+                    entry.owner = True
 
     def owner_dns(self) -> list[str]:
         """The legacyExchangeDN(s) of the mailbox owner (for X500 proxy addresses)."""
