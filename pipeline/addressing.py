@@ -7,11 +7,15 @@ Outbox and Drafts, and maps to --mailbox. Items libpff cannot read are left to t
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from pipeline.convert import ConvertOptions
-from pipeline.convert.addressbook import AddressBook, learn
+from pipeline.convert.addressbook import AddressBook, from_dict, learn, to_dict
 from pipeline.model import FolderRole, SourceError, SourceFolder
 
 #: Folders whose items the owner sent (or was about to).
@@ -26,19 +30,52 @@ def build_book(source: Any, folders: Iterable[SourceFolder], mailbox: str | None
         if not folder.role.is_uploadable or folder.outside_ipm or not folder.item_count or not wanted(folder):
             continue
         sent = folder.role in OWNER_ROLES
-        for item in source.items(folder):
+        walk = getattr(source, "parties", source.items)  # a reader's cheap walk when it has one
+        for item in walk(folder):
             if not isinstance(item, SourceError):
                 learn(book, item, sent)
     book.finish(mailbox)
     return book
 
 
+def cached_book(cache_dir: Path | None, key: str, build: Callable[[], AddressBook]) -> AddressBook:
+    """The book kept under cache_dir for this key (source copy, mailbox, folders, code page), else built and
+    kept (owner-only: it names people); a cache that cannot be read or written is simply not used."""
+    if cache_dir is None:
+        return build()
+    path = cache_dir / f"{key}.json"
+    try:
+        found = from_dict(json.loads(path.read_text(encoding="utf-8")))
+        if found is not None:
+            return found
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    book = build()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(to_dict(book), fh)
+        os.replace(partial, path)
+    except OSError:
+        pass
+    return book
+
+
 def convert_options(source: Any, folders: Iterable[SourceFolder], options: Any,
-                    wanted: Callable[[SourceFolder], bool] = lambda folder: True) -> ConvertOptions:
+                    wanted: Callable[[SourceFolder], bool] = lambda folder: True,
+                    cache_dir: Path | None = None, source_id: str = "") -> ConvertOptions:
     """What conversion needs to know about the whole store: its address book and the IMCEAEX domain
-    (--x500-domain, else the new mailbox's own domain, which the target server accepts)."""
+    (--x500-domain, else the new mailbox's own domain, which the target server accepts). With cache_dir
+    and source_id, a rerun on the same OST copy reads the book from the state dir instead of the OST."""
     domain = options.x500_domain or (options.mailbox.rsplit("@", 1)[1].lower() if "@" in options.mailbox else None)
-    return ConvertOptions(x500_domain=domain, book=build_book(source, folders, options.mailbox, wanted))
+    folders = [f for f in folders if wanted(f)]
+    key = hashlib.sha256(json.dumps([source_id, options.mailbox.lower(), sorted(f.node_id for f in folders),
+                                     getattr(options, "codepage", None)]).encode()).hexdigest()[:32]
+    book = cached_book(cache_dir if source_id else None, key,
+                       lambda: build_book(source, folders, options.mailbox))
+    return ConvertOptions(x500_domain=domain, book=book)
 
 
 def codepage_note(info: Any) -> str | None:

@@ -226,7 +226,8 @@ class MailboxRun:
                 folder_skips: Counter[str] = Counter()
                 folders = source.folders()
                 self._resolve_roles(folders)
-                self._convert_options = convert_options(source, folders, opts, lambda f: not self._folder_skip(f))
+                self._convert_options = convert_options(source, folders, opts, lambda f: not self._folder_skip(f),
+                                                        self.settings.state_dir / "addressbooks", self.source_id)
                 self.summary.codepage = codepage_note(source.info)
                 total = sum(f.item_count for f in folders if not self._folder_skip(f))
                 self.progress("start", {"mailbox": opts.mailbox, "total": total})

@@ -199,3 +199,25 @@ def resolved(item: SourceItem, book: AddressBook | None) -> tuple[SourceItem, Co
     properties = {**item.properties, **new} if new else item.properties
     return dataclasses.replace(item, properties=properties,
                                recipients=recipients if recipients is not None else item.recipients), counts
+
+
+BOOK_FORMAT = 1
+
+
+def to_dict(book: AddressBook) -> dict[str, object]:
+    """The book as JSON-ready data (kept in the state dir so a rerun need not read the OST twice)."""
+    return {"format": BOOK_FORMAT, "owner_smtp": book.owner_smtp, "sent_by": dict(book.sent_by),
+            "entries": [{"dn": e.legacy_dn, "smtp": dict(e.smtp), "name": e.name, "owner": e.owner, "seen": e.seen}
+                        for e in book.entries.values()]}
+
+
+def from_dict(data: dict) -> AddressBook | None:
+    """The book again, or None when the data is of another format (then it is simply built anew)."""
+    if not isinstance(data, dict) or data.get("format") != BOOK_FORMAT:
+        return None
+    book = AddressBook(owner_smtp=data.get("owner_smtp"), sent_by=Counter(data.get("sent_by") or {}))
+    for raw in data.get("entries") or []:
+        entry = Entry(raw["dn"], Counter(raw.get("smtp") or {}), raw.get("name"), bool(raw.get("owner")),
+                      int(raw.get("seen") or 0))
+        book.entries[_key(entry.legacy_dn)] = entry
+    return book

@@ -30,6 +30,13 @@ _ROLE_PROPS = frozenset({
 _RECIPIENT_KINDS = {1: "to", 2: "cc", 3: "bcc"}
 #: Attachment properties whose value is the content itself: read on demand, never up front.
 _LAZY_ATTACHMENT_PROPS = frozenset({mapi.PR_ATTACH_DATA_BIN})
+#: What the address book reads of an item (parties()): sender, represented party, class, code pages.
+_PARTY_PROPS = frozenset({
+    mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID,
+    mapi.PR_SENDER_NAME, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_SMTP_ADDRESS,
+    mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_ADDRTYPE, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+    mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+})
 #: Upper bound of the embedded-message depth we follow (Outlook itself stops far below this).
 MAX_EMBED_DEPTH = 32
 
@@ -247,6 +254,34 @@ class PffSource:
         """The folder's messages one at a time (optionally the index range [start, stop), so that workers can
         share a large folder); unreadable ones come out as SourceError."""
         return self._walk(folder, lambda message: self.read_message(message, folder.path), start, stop)
+
+    def parties(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
+        """The folder's items with only what names people (sender, represented and recipient addresses,
+        contact e-mail entries, class, code pages) and no attachments: the cheap walk behind the address
+        book (about twice as fast as items())."""
+        return self._walk(folder, lambda message: self._parties(message, folder.path))
+
+    def _parties(self, message: Any, folder_path: tuple[str, ...]) -> SourceItem:
+        raw = [entry for record_set in message.record_sets for entry in record_set.entries
+               if entry.entry_type in _PARTY_PROPS or entry.entry_type >= 0x8000]
+        codepage = self.info.codepage
+        if self.info.format == "ansi":
+            found = {e.entry_type: decode_value(e.value_type, e.data) for e in raw
+                     if e.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)}
+            own = self._override or codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE),
+                                                            found.get(mapi.PR_INTERNET_CPID))
+            codepage = (codepages.codec(own) if own else None) or codepage
+        props: dict[int, Any] = {}
+        named: dict[tuple[str, int | str], Any] = {}
+        for entry in raw:
+            if entry.entry_type >= 0x8000:
+                key = self._names.resolve(entry.entry_type)
+                if key is not None and key[0] == mapi.PSETID_ADDRESS:
+                    named[key] = decode_value(entry.value_type, entry.data, codepage)
+                continue
+            props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
+        return SourceItem(message.identifier, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props,
+                          named, self._recipients(message, codepage), [])
 
     def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""
