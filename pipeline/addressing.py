@@ -75,6 +75,14 @@ def convert_options(source: Any, folders: Iterable[SourceFolder], options: Any,
                                      getattr(options, "codepage", None)]).encode()).hexdigest()[:32]
     book = cached_book(cache_dir if source_id else None, key,
                        lambda: build_book(source, folders, options.mailbox))
+    site = getattr(options, "site_book", None)
+    if site:  # --map: what the other users' OSTs know (the file site_book() wrote)
+        try:
+            shared = from_dict(json.loads(Path(site).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            shared = None
+        if shared is not None:
+            book.merge(shared)
     return ConvertOptions(x500_domain=domain, book=book)
 
 
@@ -88,3 +96,47 @@ def codepage_note(info: Any) -> str | None:
     if how == "override":
         return f"{info.codepage} (--codepage)"
     return None
+
+
+def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> AddressBook:
+    """One user's book over every uploadable folder of the OST (kept in cache_dir), for the site book."""
+    from pipeline.journal import source_identity
+    from pipeline.source import open_source
+
+    key = hashlib.sha256(json.dumps(["site", source_identity(ost), mailbox.lower(), codepage]).encode()).hexdigest()
+    with open_source(ost, codepage=codepage) as source:
+        return cached_book(cache_dir, key[:32], lambda: build_book(source, source.folders(), mailbox))
+
+
+def _row_book_task(job: tuple[Path, str, int | None, Path]) -> dict[str, object] | None:
+    try:
+        return to_dict(row_book(*job))
+    except Exception:  # noqa: BLE001 - an OST that cannot be read is that mailbox's problem, reported by its run
+        return None
+
+
+def site_book(jobs: list[tuple[Path, str]], codepage: int | None, cache_dir: Path, workers: int = 1) -> Path:
+    """With --map: the books of every user's OST merged into one (a site's legacyExchangeDNs resolve from
+    any OST, each user's own DN to that user's new mailbox), written to cache_dir; its path."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    tasks = [(Path(ost), mailbox, codepage, cache_dir) for ost, mailbox in jobs]
+    if workers > 1 and len(tasks) > 1:
+        import multiprocessing
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            books = list(pool.map(_row_book_task, tasks))
+    else:
+        books = [_row_book_task(task) for task in tasks]
+    site = AddressBook()
+    for data in books:
+        book = from_dict(data) if data is not None else None
+        if book is not None:
+            site.merge(book)
+    key = hashlib.sha256(json.dumps(sorted(str(t[:2]) for t in tasks)).encode()).hexdigest()[:32]
+    path = cache_dir / f"site-{key}.json"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(to_dict(site), fh)
+    return path

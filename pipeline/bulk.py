@@ -37,7 +37,8 @@ def _options(row: MappingRow, args: argparse.Namespace) -> RunOptions:
         exclude=row.exclude or tuple(getattr(args, "exclude", ()) or ()),
         since=parse_since(getattr(args, "since", None)), recover=getattr(args, "recover", False),
         include_sync_issues=getattr(args, "include_sync_issues", False),
-        x500_domain=getattr(args, "x500_domain", None), codepage=getattr(args, "codepage", None))
+        x500_domain=getattr(args, "x500_domain", None), codepage=getattr(args, "codepage", None),
+        site_book=getattr(args, "site_book", None))
 
 
 def _row_target(target: Target | None, row: MappingRow) -> Target | None:
@@ -159,6 +160,10 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
 
     rows = checked_rows(Path(args.map), getattr(args, "skip_invalid", False))
     workers = getattr(args, "workers", None) or settings.workers
+    from pipeline.addressing import site_book
+
+    args.site_book = site_book([(r.ost, r.mailbox) for r in rows], getattr(args, "codepage", None),
+                               settings.state_dir / "addressbooks", workers)
     with make_progress(not args.json) as progress:
         if args.dry_run:
             summaries = run_rows(rows, args, settings, None, workers, progress)

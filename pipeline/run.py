@@ -54,6 +54,7 @@ class RunOptions:
     include_sync_issues: bool = False
     x500_domain: str | None = None  # IMCEAEX domain for unresolved Exchange senders (default: the mailbox's)
     codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
+    site_book: Path | None = None  # --map: every user's address book merged (pipeline/addressing.py)
 
 
 @dataclass

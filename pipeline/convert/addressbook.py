@@ -101,13 +101,17 @@ class AddressBook:
         return None, IMCEAEX
 
     def merge(self, other: AddressBook) -> None:
-        """Take in another store's book (with --map, a site's legacy DNs resolve from any OST)."""
+        """Take in another store's book (with --map, a site's legacy DNs resolve from any OST): its owner's
+        DN resolves to its owner's new mailbox; owners of this book stay this book's only."""
         for key, theirs in other.entries.items():
+            smtp = Counter(theirs.smtp)
+            if theirs.owner and other.owner_smtp:
+                smtp[other.owner_smtp] += max(1, theirs.seen)
             mine = self.entries.get(key)
             if mine is None:
-                self.entries[key] = Entry(theirs.legacy_dn, Counter(theirs.smtp), theirs.name, False, theirs.seen)
+                self.entries[key] = Entry(theirs.legacy_dn, smtp, theirs.name, False, theirs.seen)
                 continue
-            mine.smtp.update(theirs.smtp)
+            mine.smtp.update(smtp)
             mine.name = mine.name or theirs.name
             mine.seen += theirs.seen
 

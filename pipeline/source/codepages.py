@@ -46,9 +46,12 @@ def ansi_codepage(codepage: int | None) -> int | None:
 
 def item_codepage(message_codepage: object, internet_cpid: object) -> int | None:
     """An item's 8-bit code page: PR_MESSAGE_CODEPAGE, else PR_INTERNET_CPID, as a Windows ANSI page;
-    None when the item names none (or only one Python has no codec for)."""
-    for candidate in (message_codepage, internet_cpid):
+    None when the item names none (or only one Python has no codec for). A Unicode PR_INTERNET_CPID
+    (65001: the HTML body is UTF-8) says nothing about the 8-bit MAPI strings, which are ANSI."""
+    for from_internet, candidate in ((False, message_codepage), (True, internet_cpid)):
         found = ansi_codepage(candidate)  # type: ignore[arg-type]
+        if from_internet and found in _UNICODE:
+            continue
         if found is not None and codec(found) is not None:
             return found
     return None

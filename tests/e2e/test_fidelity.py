@@ -139,3 +139,38 @@ def test_date_only_values_keep_the_users_date(tmp_path: Path, sandbox):
     assert contacts["Honolulu"].birthday == date(1970, 3, 3)
     (task,) = root.get_default_folder(Tasks).all()
     assert (task.start_date, task.due_date) == (date(2024, 3, 4), date(2024, 3, 8))
+
+
+ORG = "/o=Corp/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn="
+
+
+def _user_ost(user: str, other: str) -> Path:
+    """An OST whose owner `user` sent one mail, and received one from `other`, whose SMTP address this
+    OST never caches (only the other user's own OST knows that DN is theirs)."""
+    spec = {"store": {"name": f"{user} mailbox", "seed": 31}, "folders": [
+        {"name": "Inbox", "role": "inbox", "items": [
+            {"subject": f"Hello from {other}", "body": "internal", "headers": False,
+             "sender": {"name": other.title(), "email": ORG + other}}]},
+        {"name": "Sent Items", "role": "sentitems", "items": [
+            {"subject": f"Sent by {user}", "body": "mine", "sender": {"name": user.title(), "email": ORG + user},
+             "to": ["Outside <someone@example.net>"]}]}]}
+    return fixtures.cached(spec, format="ost")
+
+
+def test_map_shares_the_address_book_across_the_site(tmp_path: Path):
+    users = {"anna": "bert", "bert": "anna"}
+    csv_path = tmp_path / "users.csv"
+    csv_path.write_text("ost,mailbox\n" + "".join(f"{_user_ost(u, o)},{u}@corp.example\n" for u, o in users.items()),
+                        encoding="utf-8")
+    with own_sandbox(tmp_path / "data", {"svc": ("svc-pw", True)}, [f"{u}@corp.example" for u in users]) as (handle, _):
+        result = run_cli("--map", str(csv_path), "--server", handle.url, "--username", "svc", "--impersonate",
+                         "--state", str(tmp_path / "state"), "--log-level", "warning", "--workers", "1",
+                         env={"REBUILD_PASSWORD": "svc-pw"})
+        assert result.returncode == 0, result.stdout + result.stderr
+        config = Configuration(service_endpoint=handle.url, credentials=Credentials("svc", "svc-pw"), auth_type=NTLM,
+                               retry_policy=FailFast())
+        for user, other in users.items():
+            acc = Account(f"{user}@corp.example", config=config, autodiscover=False, access_type="impersonation")
+            (mail,) = acc.root.get_default_folder(Inbox).all()
+            # The other user's DN is known only to the other user's OST: it resolves to their new mailbox.
+            assert (mail.subject, mail.author.email_address) == (f"Hello from {other}", f"{other}@corp.example")

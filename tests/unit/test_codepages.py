@@ -27,7 +27,9 @@ def test_undecodable_bytes_become_replacement_characters_not_errors():
 
 @pytest.mark.parametrize(("message_cp", "internet_cpid", "expected"), [
     (932, None, 932), (None, 50220, 932), (None, 51932, 932), (None, 20866, 1251), (None, 28595, 1251),
-    (1251, 65001, 1251), (None, 65001, 65001), (None, None, None), (None, 28591, 1252), (0, 50221, 932),
+    (1251, 65001, 1251), (None, 65001, None), (65001, None, 65001), (65001, 65001, 65001), (None, None, None),
+    (None, 28591, 1252),
+    (0, 50221, 932),
 ])
 def test_item_codepage_prefers_message_codepage_then_internet_family(message_cp, internet_cpid, expected):
     assert codepages.item_codepage(message_cp, internet_cpid) == expected
