@@ -174,3 +174,17 @@ def test_map_shares_the_address_book_across_the_site(tmp_path: Path):
             (mail,) = acc.root.get_default_folder(Inbox).all()
             # The other user's DN is known only to the other user's OST: it resolves to their new mailbox.
             assert (mail.subject, mail.author.email_address) == (f"Hello from {other}", f"{other}@corp.example")
+
+
+def test_export_gives_sent_items_their_sender(tmp_path: Path, samples: Path):
+    """`rebuild export` resolves senders through the same book: every exported Sent Item has a From."""
+    import email
+    import email.policy
+
+    result = run_cli("export", "--ost", str(samples / "SampleOstFile.ost"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    sent = sorted((tmp_path / "out" / "Sent Items").glob("*.eml"))
+    assert len(sent) == 6
+    for path in sent:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert message["From"].addresses[0].addr_spec == "saqib.razzaq@ex2010.local", path.name
