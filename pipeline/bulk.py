@@ -30,7 +30,9 @@ def row_options(row: MappingRow, args: argparse.Namespace) -> RunOptions:
         exclude=row.exclude or tuple(getattr(args, "exclude", ()) or ()),
         since=parse_since(getattr(args, "since", None)), recover=getattr(args, "recover", False),
         include_sync_issues=getattr(args, "include_sync_issues", False),
-        break_lease=getattr(args, "break_lease", False))
+        break_lease=getattr(args, "break_lease", False),
+        x500_domain=getattr(args, "x500_domain", None), codepage=getattr(args, "codepage", None),
+        site_book=getattr(args, "site_book", None))
 
 
 def row_endpoint(endpoint: Any, row: MappingRow) -> Any:
@@ -67,6 +69,10 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
 
     rows = checked_rows(Path(args.map), getattr(args, "skip_invalid", False))
     executor = LocalExecutor(settings, getattr(args, "workers", None))
+    from pipeline.addressing import site_book
+
+    args.site_book = site_book([(r.ost, r.mailbox) for r in rows], getattr(args, "codepage", None),
+                               settings.state_dir / "addressbooks", executor.mailbox_workers)
     with make_progress(not args.json) as progress:
         if args.dry_run:
             summaries = executor.submit(jobs(rows, args, None), progress)

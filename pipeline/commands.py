@@ -45,6 +45,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="skip (report) items over the limit, or strip their largest attachments (saved in reports/)")
     p.add_argument("--batch-items", dest="batch_items", type=int, metavar="N")
     p.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES")
+    p.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
+                   help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
+                        "address for (default: the mailbox's domain)")
+    add_codepage_flag(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_reader_flag(p)
     p.set_defaults(func=cmd_run, needs_state=True)
@@ -60,6 +64,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     v.add_argument("--exclude", action="append", default=[], metavar="FOLDER", help="as for the run")
     v.add_argument("--since", metavar="DATE", help="as for the run")
     v.add_argument("--include-sync-issues", action="store_true")
+    add_codepage_flag(v)
     v.add_argument("--json", action="store_true")
     add_reader_flag(v)
     v.set_defaults(func=cmd_verify, needs_state=True)
@@ -67,6 +72,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status, needs_state=True)
+
+
+def add_codepage_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--codepage", type=int, metavar="CP",
+                   help="ANSI (Outlook 97-2002) stores: the Windows code page of their 8-bit strings (e.g. 932, "
+                        "1251), overriding what the items say")
 
 
 def add_target_flags(p: argparse.ArgumentParser) -> None:

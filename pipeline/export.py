@@ -37,6 +37,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="also export the orphan items libpff recovers, under 'Recovered items'")
     parser.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
                         help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address")
+    parser.add_argument("--mailbox", metavar="ADDR",
+                        help="the owner's SMTP address: their own Exchange (legacyExchangeDN) sender resolves to it")
+    parser.add_argument("--codepage", type=int, metavar="CP",
+                        help="ANSI stores: the Windows code page of their 8-bit strings (overrides the items')")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="processes sharing the work (folders and ranges of big folders); default: one per "
                              f"core for files of {AUTO_WORKERS_FROM:,} items or more, else 1")
@@ -111,11 +115,9 @@ class Exporter:
     Files are numbered by the item's position in its folder, so workers sharing a folder never collide.
     """
 
-    def __init__(self, out: Path, x500_domain: str | None) -> None:
-        from pipeline.convert import ConvertOptions
-
+    def __init__(self, out: Path, options: Any) -> None:
         self.out = out
-        self.options = ConvertOptions(x500_domain=x500_domain)
+        self.options = options  # ConvertOptions: IMCEAEX domain and the store's address book
         self.counts: Counter[str] = Counter()
         self.failures: list[str] = []
         self.manifest: list[dict[str, Any]] = []
@@ -177,16 +179,17 @@ def _tasks(source: Any) -> list[tuple[int, int, int | None]]:
     return tasks
 
 
-def _export_task(ost: str, out: str, x500_domain: str | None, task: tuple[int, int, int | None]) -> dict[str, Any]:
+def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | None],
+                 codepage: int | None = None) -> dict[str, Any]:
     """One range of one folder; in a worker process the source stays open from task to task."""
     from pipeline.source import open_source
 
     source = _open_sources.get(ost)
     if source is None:
-        source = _open_sources[ost] = open_source(ost)
+        source = _open_sources[ost] = open_source(ost, codepage=codepage)
     node_id, start, stop = task
     folder = next(f for f in source.folders() if f.node_id == node_id)
-    exporter = Exporter(Path(out), x500_domain)
+    exporter = Exporter(Path(out), options)
     for offset, entry in enumerate(source.items(folder, start, stop)):
         if isinstance(entry, SourceError):
             exporter.fail(entry.folder_path, entry.node_id, entry.reason)
@@ -197,13 +200,16 @@ def _export_task(ost: str, out: str, x500_domain: str | None, task: tuple[int, i
 
 
 def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | None = None,
-               workers: int | None = 1) -> int:
+               workers: int | None = 1,
+               mailbox: str | None = None, codepage: int | None = None) -> int:
+    from pipeline.addressing import build_book
+    from pipeline.convert import ConvertOptions
     from pipeline.source import SourceOpenError, open_source
 
     started = time.monotonic()
     root = Path(out)
     try:
-        source = open_source(ost, recover=recover)
+        source = open_source(ost, recover=recover, codepage=codepage)
     except SourceOpenError as exc:
         print(f"rebuild: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -212,8 +218,11 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
     except OSError as exc:
         print(f"rebuild: error: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    exporter = Exporter(root, x500_domain)
     with source:
+        if x500_domain is None and mailbox and "@" in mailbox:
+            x500_domain = mailbox.rsplit("@", 1)[1].lower()
+        options = ConvertOptions(x500_domain=x500_domain, book=build_book(source, source.folders(), mailbox))
+        exporter = Exporter(root, options)
         tasks = _tasks(source)
         folders = len({node_id for node_id, _, _ in tasks})
         if workers is None:  # automatic: every core, once the file is big enough to pay for the processes
@@ -223,12 +232,13 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
             _open_sources[ost] = source
             try:
                 for task in tasks:
-                    exporter.merge(_export_task(ost, out, x500_domain, task))
+                    exporter.merge(_export_task(ost, out, options, task, codepage))
             finally:
                 _open_sources.pop(ost, None)
         else:
             with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                for result in pool.map(_export_task, *zip(*[(ost, out, x500_domain, t) for t in tasks], strict=True)):
+                jobs = [(ost, out, options, t, codepage) for t in tasks]
+                for result in pool.map(_export_task, *zip(*jobs, strict=True)):
                     exporter.merge(result)
         if recover:
             for number, entry in enumerate(source.recovered(), start=1):
@@ -256,4 +266,5 @@ def _exported(folder: SourceFolder) -> bool:
 
 def handler(args: argparse.Namespace, settings: object) -> int:
     return run_export(args.ost, args.out, recover=args.recover, x500_domain=args.x500_domain,
-                      workers=None if args.workers is None else max(1, args.workers))
+                      workers=None if args.workers is None else max(1, args.workers),
+                      mailbox=args.mailbox, codepage=args.codepage)

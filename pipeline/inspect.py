@@ -72,6 +72,7 @@ def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
             "version": info.version,
             "encryption": info.encryption,
             "codepage": info.codepage,
+            "codepage_source": info.codepage_source,
             "size": info.size,
             "orphan_items": info.orphan_items,
             "recovered": recovered,
@@ -89,7 +90,9 @@ def _error(error: SourceError) -> dict[str, Any]:
 
 def render_text(report: dict[str, Any]) -> str:
     lines = [f"{report['file']}: {report['kind'].upper()} ({report['format']}, wVer {report['version']}, "
-             f"encryption {report['encryption']}, code page {report['codepage']}), {report['size']:,} bytes"]
+             f"encryption {report['encryption']}, code page {report['codepage']}"
+             + (f" ({report['codepage_source']})" if report["codepage_source"] != "unicode" else "")
+             + f"), {report['size']:,} bytes"]
     lines.append(f"{'folder':<48} {'role':<15} {'class':<24} {'items':>6} {'bytes':>12}")
     for folder in report["folders"]:
         label = folder["path"] or ("(root)" if folder["role"] == "root" else "(IPM subtree)")

@@ -235,6 +235,8 @@ class UploadItem:
         recurrence = self.fields.get("recurrence") if self.kind == "calendar" else None
         return isinstance(recurrence, dict) and bool(recurrence.get("deleted_occurrences")
                                                       or recurrence.get("modified_occurrences"))
+    #: How the item's Exchange (legacyExchangeDN) parties got an address, counted (convert/addressbook.py).
+    address_sources: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:

@@ -30,6 +30,15 @@ def render_summary(summary: Any) -> str:
         made = ", ".join(f"{k} {folders[k]}" for k in ("mapped", "created", "found", "renamed") if k in folders)
         skipped = ", ".join(f"{v} {k}" for k, v in sorted(folders.get("skipped", {}).items()))
         lines.append(f"  folders: {made or 'none touched'}" + (f"; skipped {skipped}" if skipped else ""))
+    if getattr(s, "codepage", None):
+        lines.append(f"  8-bit strings decoded as {s.codepage}")
+    drafts = getattr(s, "drafts", [])
+    if drafts:
+        lines.append(f"  unsent mail restored as drafts {len(drafts)} (tell their authors; nothing was sent):")
+        lines.extend(f"    {d['folder'] or '(root)'} | {d['subject'] or '(no subject)'}" for d in drafts[:50])
+    addresses = getattr(s, "addresses", {})
+    if addresses:
+        lines.append("  Exchange addresses: " + ", ".join(f"{k} {v}" for k, v in sorted(addresses.items())))
     for warning, count in sorted(getattr(s, "warnings", {}).items()):
         lines.append(f"  carried with a warning {count}: {warning}")
     if s.retries or s.in_doubt_found:

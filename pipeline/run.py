@@ -19,7 +19,9 @@ from typing import Any
 
 import structlog
 
+from pipeline.addressing import codepage_note, convert_options
 from pipeline.convert import convert_item
+from pipeline.convert.preserved import is_draft
 from pipeline.destination.base import (
     BatchSender,
     Destination,
@@ -65,6 +67,9 @@ class RunOptions:
     recover: bool = False
     include_sync_issues: bool = False
     break_lease: bool = False
+    x500_domain: str | None = None  # IMCEAEX domain for unresolved Exchange senders (default: the mailbox's)
+    codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
+    site_book: Path | None = None  # --map: every user's address book merged (pipeline/addressing.py)
 
     @property
     def selection(self) -> Selection:
@@ -85,6 +90,9 @@ class Summary:
     failures: list[dict[str, Any]] = field(default_factory=list)  # folder, class, subject, kind, reason
     warnings: Counter = field(default_factory=Counter)  # what conversion could not carry, by kind
     warning_items: list[dict[str, Any]] = field(default_factory=list)  # the first few, for the report
+    addresses: Counter = field(default_factory=Counter)  # how Exchange senders/recipients were resolved
+    drafts: list[dict[str, Any]] = field(default_factory=list)  # unsent mail restored as drafts: folder, subject
+    codepage: str | None = None  # ANSI stores: the code page guessed for folder names and untagged items
     folders: dict[str, Any] = field(default_factory=dict)
     source_errors: int = 0
     bytes_uploaded: int = 0
@@ -104,6 +112,7 @@ class Summary:
         data["failed"] = dict(self.failed)
         data["failed_total"] = self.failed_total
         data["warnings"] = dict(self.warnings)
+        data["addresses"] = dict(self.addresses)
         return data
 
 
@@ -133,6 +142,7 @@ class MailboxRun:
         self._server: dict[int, ServerFolder | None] = {}
         self._current: ServerFolder | None = None
         self._keeper: LeaseKeeper | None = None
+        self._convert_options: Any = None
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -211,10 +221,14 @@ class MailboxRun:
         opts = self.options
         run_id = 0
         try:
-            with open_source(opts.ost, recover=opts.recover) as source:
+            with open_source(opts.ost, recover=opts.recover, codepage=opts.codepage) as source:
                 self.source_id = source_identity(opts.ost)
                 folders = source.folders()
                 self._plan = plan_folders(folders)
+                selection = opts.selection.bind(folders)
+                self._convert_options = convert_options(source, folders, opts, lambda f: not selection.folder_skip(f),
+                                                        self.settings.state_dir / "addressbooks", self.source_id)
+                self.summary.codepage = codepage_note(source.info)
                 if not opts.dry_run:
                     assert self.destination is not None
                     self._mailbox = self.destination.open(opts.mailbox, opts.target_root)
@@ -224,7 +238,7 @@ class MailboxRun:
                     self._keeper = LeaseKeeper(self._mailbox.renew_lease, holder).start()
                     self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
                 run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
-                self._walk(source, folders, opts.selection.bind(folders))
+                self._walk(source, folders, selection)
             self.summary.status = "dry-run" if opts.dry_run else ("failed-items" if self.summary.failed_total else "ok")
         except Interrupted:
             self.summary.status = "interrupted"
@@ -339,7 +353,8 @@ class MailboxRun:
         ordinals = Ordinals()
         batch: list[UploadItem] = []
         batch_size = 0
-        queue = ConvertQueue(self.convert_processes, window=max(2 * self.settings.batch_items, 32))
+        queue = ConvertQueue(self.convert_processes, window=max(2 * self.settings.batch_items, 32),
+                             options=self._convert_options)
         present: list[Outcome] = []
         count = 0
 
@@ -411,6 +426,9 @@ class MailboxRun:
         if self._mailbox is not None:
             upload.warnings.extend(self._mailbox.cannot_carry(upload))
         self._note(upload, upload.warnings)
+        self.summary.addresses.update(upload.address_sources)
+        if upload.kind == "message" and is_draft(entry):
+            self.summary.drafts.append({"folder": "/".join(upload.folder_path), "subject": upload.subject})
         if upload.size > self.settings.max_item_mb * MIB:
             upload = self._too_large(entry, upload)
             if upload is None:
@@ -436,7 +454,8 @@ class MailboxRun:
             smaller, dropped = found
             saved = [(a, self._save_attachment(a, upload)) for a in dropped]
             note = note_for(saved)
-            stripped = convert_item(with_note(smaller, note), upload.folder_path, identity=upload.fingerprint)
+            stripped = convert_item(with_note(smaller, note), upload.folder_path, self._convert_options,
+                                    identity=upload.fingerprint)
             if stripped.size <= limit:
                 stripped.warnings.append(f"large attachments left out: {len(saved)} saved in reports")
                 self._note(stripped, stripped.warnings[-1:])

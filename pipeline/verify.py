@@ -93,7 +93,7 @@ def verify_mailbox(options: RunOptions, destination: Destination) -> VerifyResul
 
 
 def _verify(options: RunOptions, mailbox: Mailbox, result: VerifyResult) -> None:
-    with open_source(options.ost) as source:
+    with open_source(options.ost, codepage=options.codepage) as source:
         folders = source.folders()
         plan = plan_folders(folders)
         selection = options.selection.bind(folders)

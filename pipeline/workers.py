@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.convert import convert_item
+from pipeline.convert import ConvertOptions, convert_item
 from pipeline.model import SourceItem, UploadItem
 
 
@@ -30,9 +30,10 @@ class Converted:
 
 
 def _convert(item: SourceItem, folder_path: tuple[str, ...],
-             identity: str = "") -> tuple[UploadItem | None, str | None]:
+             identity: str = "",
+             options: ConvertOptions | None = None) -> tuple[UploadItem | None, str | None]:
     try:
-        return convert_item(item, folder_path, identity=identity), None
+        return convert_item(item, folder_path, options, identity=identity), None
     except Exception as exc:  # noqa: BLE001 - a conversion bug is one item's failure, never the run's
         text = " ".join(str(exc).split())[:300]
         return None, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -76,8 +77,10 @@ class ConvertQueue:
     The first `warmup` items convert in-process: a small mailbox never pays for starting the pool.
     """
 
-    def __init__(self, workers: int, window: int = 64, warmup: int = 100) -> None:
+    def __init__(self, workers: int, window: int = 64, warmup: int = 100,
+                 options: ConvertOptions | None = None) -> None:
         self.workers = workers
+        self.options = options
         self.window = max(1, window)
         self.warmup = warmup
         self.submitted = 0
@@ -87,9 +90,9 @@ class ConvertQueue:
         """Queue a materialized item (SourceItem.materialize(): conversion never reads the file)."""
         self.submitted += 1
         if self.workers <= 1 or self.submitted <= self.warmup:
-            self._pending.append((item, _convert(item, folder_path, identity)))
+            self._pending.append((item, _convert(item, folder_path, identity, self.options)))
         else:
-            future = _shared_pool(self.workers).submit(_convert, item, folder_path, identity)
+            future = _shared_pool(self.workers).submit(_convert, item, folder_path, identity, self.options)
             self._pending.append((item, future))
 
     @property

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pipeline import mapi
 from pipeline.convert import attachments, preserved, props
+from pipeline.convert.addressbook import AddressBook, resolved
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
 __all__ = ["ConvertOptions", "convert_item", "kind_of"]
@@ -25,9 +26,11 @@ TYPED_CLASSES = (("IPM.Appointment", "calendar"), ("IPM.Contact", "contact"), ("
 @dataclass(frozen=True, slots=True)
 class ConvertOptions:
     """x500_domain: the domain for IMCEAEX addresses of Exchange-internal senders without a cached
-    SMTP address (the target organisation's domain is best); None guesses from the item."""
+    SMTP address (the target organisation's domain is best); None guesses from the item.
+    book: the store's address book (legacyExchangeDN -> SMTP), which resolves Exchange parties first."""
 
     x500_domain: str | None = None
+    book: AddressBook | None = None
 
 
 def _has_prefix(value: str, prefix: str) -> bool:
@@ -62,12 +65,14 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
 
     identity is what the caller stamps on it (pipeline.fingerprint); conversion never computes it."""
     options = options or ConvertOptions()
+    item, address_sources = resolved(item, options.book)
     item_class = props.message_class(item)
     kind = kind_of(item_class)
     path = tuple(folder_path) if folder_path is not None else tuple(item.folder_path)
     upload = UploadItem(kind="message", item_class=item_class, folder_path=path,
                         fingerprint=identity,
-                        subject=props.text(item, mapi.PR_SUBJECT) or "", source_node_id=item.node_id)
+                        subject=props.text(item, mapi.PR_SUBJECT) or "", source_node_id=item.node_id,
+                        address_sources=dict(address_sources))
     upload.extended = preserved.standard(item)
     domain = options.x500_domain
     if kind in ("message", "unknown"):

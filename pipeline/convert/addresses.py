@@ -84,9 +84,14 @@ def sent_representing(item: SourceItem, domain: str) -> Party | None:
                     _text(item, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS),
                     _text(item, mapi.PR_SENT_REPRESENTING_ADDRTYPE),
                     _text(item, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS), domain)
-    if party.name or party.address:
+    if party.address:
         return party
-    return sender(item, domain)
+    # Exchange often caches only the name of the represented party: the sender's address stands in,
+    # so a message never loses its From.
+    actual = sender(item, domain)
+    if actual is not None and actual.address:
+        return Party(party.name or actual.name, actual.address, actual.original, actual.address_type)
+    return party if party.name else actual
 
 
 def recipient(r: Recipient, domain: str, codepage: int | None = None) -> Party:

@@ -7,11 +7,10 @@ PhysicalAddress 'Business'/'Home'/'Other') so the uploader builds its objects wi
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from pipeline import mapi
-from pipeline.convert import props
+from pipeline.convert import dates, props
 from pipeline.convert.common import base_fields
 from pipeline.model import SourceItem
 
@@ -53,11 +52,6 @@ EMAILS = (("EmailAddress1", mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRT
           ("EmailAddress2", mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL2_ADDRTYPE, mapi.LID_EMAIL2_DISPLAY_NAME),
           ("EmailAddress3", mapi.LID_EMAIL3_EMAIL_ADDRESS, mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_DISPLAY_NAME))
 POSTAL_INDEX = {1: "Home", 2: "Business", 3: "Other"}
-
-
-def _date(value: Any) -> date | None:
-    moment = props.as_time(value)
-    return moment.date() if moment else None
 
 
 def photo(item: SourceItem) -> bytes | None:
@@ -117,8 +111,9 @@ def contact_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
     index = props.named_int(item, mapi.PSETID_ADDRESS, mapi.LID_POSTAL_ADDRESS_ID)
     if index in POSTAL_INDEX:
         fields["postal_address_index"] = POSTAL_INDEX[index]
-    for name, tag in (("birthday", mapi.PR_BIRTHDAY), ("wedding_anniversary", mapi.PR_WEDDING_ANNIVERSARY)):
-        value = _date(item.prop(tag))
+    for name, tag, lid in (("birthday", mapi.PR_BIRTHDAY, dates.LID_BIRTHDAY_LOCAL),
+                           ("wedding_anniversary", mapi.PR_WEDDING_ANNIVERSARY, dates.LID_WEDDING_ANNIVERSARY_LOCAL)):
+        value = dates.calendar_date(item.prop(tag), item.named_prop(mapi.PSETID_ADDRESS, lid))
         if value:
             fields[name] = value
     children = props.string_list(item.prop(mapi.PR_CHILDRENS_NAMES), props.item_codepage(item))

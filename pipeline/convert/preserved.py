@@ -67,15 +67,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+PR_RECEIVED_BY_ENTRYID = 0x003F
+
+
 def is_draft(item: SourceItem) -> bool:
-    """An unsent draft: flagged unsent, and nothing shows it ever went through a transport."""
+    """An unsent draft: MSGFLAG_UNSENT decides, unless the item was received.
+
+    Received mail carries who received it (PR_RECEIVED_BY_*, stamped by the delivering store); transport
+    headers prove nothing, since other mail programs write them into their drafts too."""
     flags = props.integer(item, mapi.PR_MESSAGE_FLAGS) or 0
     if not flags & mapi.MSGFLAG_UNSENT:
         return False
-    # Delivered mail carries transport headers or a received-by; tools that leave UNSENT on imported
-    # mail do not invent those, so their items are not taken for drafts.
-    return not (props.text(item, mapi.PR_TRANSPORT_MESSAGE_HEADERS) or props.text(item, mapi.PR_RECEIVED_BY_NAME)
-                or props.text(item, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS))
+    return not (props.text(item, mapi.PR_RECEIVED_BY_NAME) or props.text(item, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS)
+                or props.binary(item.prop(PR_RECEIVED_BY_ENTRYID)))
 
 
 def message_flags(item: SourceItem) -> int:

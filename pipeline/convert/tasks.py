@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline import mapi
-from pipeline.convert import props, recurrence
+from pipeline.convert import dates, props, recurrence
 from pipeline.convert.common import base_fields
 from pipeline.model import SourceItem
 
@@ -27,7 +27,8 @@ def task_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
                       ("complete_date", mapi.LID_TASK_DATE_COMPLETED)):
         value = props.named_time(item, mapi.PSETID_TASK, lid)
         if value is not None:
-            fields[name] = value
+            # Start and due are dates (EWS keeps no time): the date the user saw, not UTC's.
+            fields[name] = value if name == "complete_date" else dates.nearest_midnight(value)
     for name, lid in (("actual_work", mapi.LID_TASK_ACTUAL_EFFORT), ("total_work", mapi.LID_TASK_ESTIMATED_EFFORT)):
         value = props.named_int(item, mapi.PSETID_TASK, lid)
         if value:

@@ -58,14 +58,39 @@ class ParsedMime:
     attachments: list[Attachment] = field(default_factory=list)
 
 
+class MimeHeaderError(ValueError):
+    """A MimeContent header holds raw 8-bit bytes: EWS takes an ASCII MIME stream (RFC 2047/2231 encode
+    anything else), and Exchange's treatment of such bytes is undocumented, so the item is refused."""
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def unfold(value: str) -> str:
+    """RFC 5322 2.2.3: a folded header is unfolded by removing each CRLF that precedes white space."""
+    return _FOLD.sub("", value)
+
+
+def check_ascii_header(head: bytes, where: str) -> None:
+    """Raise MimeHeaderError naming the first header line that holds a byte above 0x7F."""
+    if head.isascii():
+        return
+    for number, line in enumerate(head.split(b"\n"), 1):
+        if not line.isascii():
+            name = line.split(b":", 1)[0].decode("ascii", "replace").strip() or "?"
+            raise MimeHeaderError(f"raw 8-bit bytes in MIME header {name!r} ({where}line {number}); "
+                                  "MimeContent headers must be ASCII (RFC 2047/2231 encoded words)")
+
+
 def text_header(msg: Message, name: str) -> str | None:
     raw = msg.get(name)
     if raw is None:
         return None
+    value = unfold(str(raw))
     try:
-        return str(make_header(decode_header(str(raw)))).strip()
+        return str(make_header(decode_header(value))).strip()
     except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
-        return str(raw).strip()
+        return value.strip()
 
 
 def _addresses(msg: Message, name: str) -> list[Address]:
@@ -74,10 +99,11 @@ def _addresses(msg: Message, name: str) -> list[Address]:
         return []
     decoded = []
     for raw in values:
+        value = unfold(str(raw))
         try:
-            decoded.append(str(make_header(decode_header(str(raw)))))
+            decoded.append(str(make_header(decode_header(value))))
         except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
-            decoded.append(str(raw))
+            decoded.append(value)
     return [Address(n, a) for n, a in email.utils.getaddresses(decoded) if a or n]
 
 
@@ -114,6 +140,7 @@ def _tree(data: bytes, depth: int = 0) -> _Part:
     else:
         found = _BLANK_LINE.search(data)
         head, body = (data, b"") if found is None else (data[: found.start()], data[found.end() :])
+    check_ascii_header(head, f"part at depth {depth}, " if depth else "")
     part = _Part(_HEADER_PARSER.parsebytes(head), body)
     if part.headers.get_content_maintype() == "multipart" and depth < 32:
         boundary = part.headers.get_boundary()

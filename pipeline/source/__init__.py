@@ -36,19 +36,24 @@ def default_reader() -> str:
     return load_settings().reader
 
 
-def open_source(path: str | Path, recover: bool = False, reader: str | None = None) -> Any:
+def open_source(path: str | Path, recover: bool = False, reader: str | None = None,
+                codepage: int | None = None) -> Any:
     """Open an OST/PST for reading; raises SourceOpenError with a one-line message naming the file.
+    codepage: the Windows code page of an ANSI store's 8-bit strings, overriding what the items say.
 
-    A file the native reader does not handle (cyclic encryption) is read with libpff instead.
+    Files the native reader does not handle yet are read with libpff instead: cyclic encryption, and ANSI
+    (97-2002) stores, whose 8-bit strings libpff's reader decodes in each item's own code page.
     """
     name = reader or default_reader()
     if name == "native":
         from pipeline.source.native import NativeSource, UnsupportedFile
 
-        try:
-            return NativeSource(path, recover=recover)
-        except UnsupportedFile:
-            return PffSource(path, recover=recover)
+        if read_header(Path(path))[1] != "ansi":
+            try:
+                return NativeSource(path, recover=recover)
+            except UnsupportedFile:
+                pass
+        return PffSource(path, recover=recover, codepage=codepage)
     if name != "libpff":
         raise SourceOpenError(f"{path}: unknown reader {name!r} (one of {', '.join(READERS)})")
-    return PffSource(path, recover=recover)
+    return PffSource(path, recover=recover, codepage=codepage)

@@ -5,6 +5,7 @@ A folder or item libpff cannot read becomes a SourceError in the stream; the wal
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import pypff
 
 from pipeline import mapi
 from pipeline.model import Attachment, FolderRole, Recipient, SourceError, SourceFolder, SourceItem
-from pipeline.source import embedded
+from pipeline.source import codepages, embedded
 from pipeline.source.namemap import NameMap, parse_name_map
 from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, assign_roles, is_below
 from pipeline.source.values import decode_value, python_codepage, strip_subject_prefix_marker
@@ -29,6 +30,13 @@ _ROLE_PROPS = frozenset({
 _RECIPIENT_KINDS = {1: "to", 2: "cc", 3: "bcc"}
 #: Attachment properties whose value is the content itself: read on demand, never up front.
 _LAZY_ATTACHMENT_PROPS = frozenset({mapi.PR_ATTACH_DATA_BIN})
+#: What the address book reads of an item (parties()): sender, represented party, class, code pages.
+_PARTY_PROPS = frozenset({
+    mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID,
+    mapi.PR_SENDER_NAME, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_SMTP_ADDRESS,
+    mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_ADDRTYPE, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+    mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+})
 #: Upper bound of the embedded-message depth we follow (Outlook itself stops far below this).
 MAX_EMBED_DEPTH = 32
 
@@ -47,6 +55,9 @@ class SourceInfo:
     codepage: str  # Python codec for 8-bit strings
     size: int
     orphan_items: int
+    #: How the store's code page was chosen (ANSI stores): 'override', 'dominant' (most items name it),
+    #: or 'default' (no item names one: cp1252 guessed); Unicode stores: 'unicode'.
+    codepage_source: str = "unicode"
 
 
 _ENCRYPTIONS = {0: "none", 1: "permute", 2: "cyclic"}
@@ -90,8 +101,9 @@ def _props(record_sets: Any, codepage: str) -> dict[int, Any]:
 class PffSource:
     """An open OST/PST: folder tree with roles up front (small), items streamed on demand."""
 
-    def __init__(self, path: str | Path, recover: bool = False) -> None:
+    def __init__(self, path: str | Path, recover: bool = False, codepage: int | None = None) -> None:
         self.path = Path(path)
+        self._override = codepages.ansi_codepage(codepage)  # the admin's --codepage beats what items say
         kind, fmt, version, crypt, eof = read_header(self.path)
         size = self.path.stat().st_size
         if eof and size < eof:
@@ -110,6 +122,10 @@ class PffSource:
         except OSError:
             orphans = 0
         self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, orphans)
+        if fmt == "ansi":
+            store_cp, how = store_codepage(self._file, self._override)
+            self.info = dataclasses.replace(self.info, codepage=codepages.codec(store_cp) or "cp1252",
+                                            codepage_source=how)
         self.recover = recover
         self.errors: list[SourceError] = []
         self._names = self._load_name_map()
@@ -239,6 +255,34 @@ class PffSource:
         share a large folder); unreadable ones come out as SourceError."""
         return self._walk(folder, lambda message: self.read_message(message, folder.path), start, stop)
 
+    def parties(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
+        """The folder's items with only what names people (sender, represented and recipient addresses,
+        contact e-mail entries, class, code pages) and no attachments: the cheap walk behind the address
+        book (about twice as fast as items())."""
+        return self._walk(folder, lambda message: self._parties(message, folder.path))
+
+    def _parties(self, message: Any, folder_path: tuple[str, ...]) -> SourceItem:
+        raw = [entry for record_set in message.record_sets for entry in record_set.entries
+               if entry.entry_type in _PARTY_PROPS or entry.entry_type >= 0x8000]
+        codepage = self.info.codepage
+        if self.info.format == "ansi":
+            found = {e.entry_type: decode_value(e.value_type, e.data) for e in raw
+                     if e.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)}
+            own = self._override or codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE),
+                                                            found.get(mapi.PR_INTERNET_CPID))
+            codepage = (codepages.codec(own) if own else None) or codepage
+        props: dict[int, Any] = {}
+        named: dict[tuple[str, int | str], Any] = {}
+        for entry in raw:
+            if entry.entry_type >= 0x8000:
+                key = self._names.resolve(entry.entry_type)
+                if key is not None and key[0] == mapi.PSETID_ADDRESS:
+                    named[key] = decode_value(entry.value_type, entry.data, codepage)
+                continue
+            props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
+        return SourceItem(message.identifier, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props,
+                          named, self._recipients(message, codepage), [])
+
     def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""
         return self._walk(folder, self._summary)
@@ -273,9 +317,12 @@ class PffSource:
         codepage = self.info.codepage
         props, named = self._item_props(message.record_sets, codepage)
         cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
-        if self.info.format == "ansi" and cpid and python_codepage(cpid, codepage) != codepage:
-            codepage = python_codepage(cpid, codepage)
-            props, named = self._item_props(message.record_sets, codepage)
+        if self.info.format == "ansi":
+            own = self._override or codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE),
+                                                            props.get(mapi.PR_INTERNET_CPID))
+            if own and codepages.codec(own) != codepage:
+                codepage = codepages.codec(own) or codepage
+                props, named = self._item_props(message.record_sets, codepage)
         subject = props.get(mapi.PR_SUBJECT)
         if isinstance(subject, str):
             props[mapi.PR_SUBJECT] = strip_subject_prefix_marker(subject)
@@ -384,6 +431,41 @@ class PffSource:
             opened.append(result)
             return result
         return open_it
+
+
+#: Items sampled for a store's dominant code page (ANSI stores are small; this bounds the cost anyway).
+CODEPAGE_SAMPLE = 2000
+
+
+def store_codepage(file: Any, override: int | None = None) -> tuple[int, str]:
+    """(the code page of an ANSI store's folder names and code-page-less items, how it was chosen): the
+    admin's override, else the one most items name (PR_MESSAGE_CODEPAGE, then PR_INTERNET_CPID), else
+    cp1252."""
+    if override:
+        return override, "override"
+    seen: list[int | None] = []
+    try:
+        stack = [file.root_folder]
+    except OSError:
+        stack = []
+    while stack and len(seen) < CODEPAGE_SAMPLE:
+        folder = stack.pop()
+        try:
+            stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
+            count = folder.number_of_sub_messages
+        except OSError:
+            continue
+        for index in range(min(count, CODEPAGE_SAMPLE - len(seen))):
+            try:
+                found = {entry.entry_type: decode_value(entry.value_type, entry.data)
+                         for record_set in folder.get_sub_message(index).record_sets for entry in record_set.entries
+                         if entry.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)}
+            except OSError:
+                continue
+            seen.append(codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID)))
+    if any(seen):
+        return codepages.dominant(seen), "dominant"
+    return codepages.DEFAULT_CODEPAGE, "default"
 
 
 def _reader(handle: Any) -> Any:

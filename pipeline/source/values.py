@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline import mapi
+from pipeline.source import codepages
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _OLE_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
@@ -52,11 +53,7 @@ def apptime_to_datetime(value: float) -> datetime | None:
 
 
 def decode_string8(data: bytes, codepage: str) -> str:
-    data = data.split(b"\x00", 1)[0]
-    try:
-        return data.decode(codepage)
-    except (UnicodeDecodeError, LookupError):
-        return data.decode("cp1252", errors="replace")
+    return codepages.decode(data, codepage)
 
 
 def decode_unicode(data: bytes) -> str:

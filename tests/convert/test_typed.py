@@ -70,7 +70,8 @@ def test_task_fields():
     upload = convert_item(source)
     f = upload.fields
     assert upload.kind == "task"
-    assert (f["status"], f["percent_complete"], f["due_date"], f["importance"]) == ("InProgress", 50.0, due, "High")
+    assert (f["status"], f["percent_complete"], f["due_date"], f["importance"]) == ("InProgress", 50.0, due.date(),
+                                                                                   "High")
     assert extended_by_name(upload)[f"{mapi.PSETID_TASK}/{mapi.LID_TASK_DUE_DATE}"].value == due
 
 

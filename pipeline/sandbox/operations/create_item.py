@@ -192,6 +192,8 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     if mime_bytes is not None:
         try:
             parsed = mime.parse(mime_bytes)
+        except mime.MimeHeaderError as exc:
+            raise ResponseError("ErrorMimeContentConversionFailed", f"MIME content conversion failed: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - any parser failure is Exchange's conversion failure
             raise ResponseError(
                 "ErrorMimeContentConversionFailed", "MIME content conversion failed."

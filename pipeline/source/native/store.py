@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pipeline import mapi
 from pipeline.model import Attachment, FolderRole, Recipient, SourceError, SourceFolder, SourceItem
+from pipeline.source import codepages
 from pipeline.source.namemap import NameMap, parse_name_map
 from pipeline.source.native.ltp import RawValue, Table, property_context
 from pipeline.source.native.ndb import DamagedBlock, NdbError, NodeDatabase, UnsupportedFile
@@ -27,7 +28,7 @@ from pipeline.source.pff import (
     read_header,
 )
 from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, assign_roles, is_below
-from pipeline.source.values import decode_value, python_codepage, strip_subject_prefix_marker
+from pipeline.source.values import decode_value, strip_subject_prefix_marker
 
 NID_MESSAGE_STORE = 0x21
 NID_NAME_TO_ID_MAP = 0x61
@@ -303,9 +304,11 @@ class NativeSource:
         raw = node.props()
         props, named = self._item_props(raw, codepage)
         cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
-        if self.info.format == "ansi" and cpid and python_codepage(cpid, codepage) != codepage:
-            codepage = python_codepage(cpid, codepage)
-            props, named = self._item_props(raw, codepage)
+        if self.info.format == "ansi":
+            own = codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE), props.get(mapi.PR_INTERNET_CPID))
+            if own and codepages.codec(own) != codepage:
+                codepage = codepages.codec(own) or codepage
+                props, named = self._item_props(raw, codepage)
         subject = props.get(mapi.PR_SUBJECT)
         if isinstance(subject, str):
             props[mapi.PR_SUBJECT] = strip_subject_prefix_marker(subject)

@@ -1,0 +1,142 @@
+"""The address book of one OST, learnt in a first pass over its folders before anything is converted.
+
+Every folder a run would upload is read once for the (legacyExchangeDN, SMTP, name) triples its items
+name (convert/addressbook.py); the owner's legacyExchangeDN is the one that sent the mail of Sent Items,
+Outbox and Drafts, and maps to --mailbox. Items libpff cannot read are left to the main pass to report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from pipeline.convert import ConvertOptions
+from pipeline.convert.addressbook import AddressBook, from_dict, learn, to_dict
+from pipeline.model import FolderRole, SourceError, SourceFolder
+
+#: Folders whose items the owner sent (or was about to).
+OWNER_ROLES = frozenset({FolderRole.SENT, FolderRole.OUTBOX, FolderRole.DRAFTS})
+
+
+def build_book(source: Any, folders: Iterable[SourceFolder], mailbox: str | None,
+               wanted: Callable[[SourceFolder], bool] = lambda folder: True) -> AddressBook:
+    """The book of every folder `wanted` accepts (search and system folders never are)."""
+    book = AddressBook()
+    for folder in folders:
+        if not folder.role.is_uploadable or folder.outside_ipm or not folder.item_count or not wanted(folder):
+            continue
+        sent = folder.role in OWNER_ROLES
+        walk = getattr(source, "parties", source.items)  # a reader's cheap walk when it has one
+        for item in walk(folder):
+            if not isinstance(item, SourceError):
+                learn(book, item, sent)
+    book.finish(mailbox)
+    return book
+
+
+def cached_book(cache_dir: Path | None, key: str, build: Callable[[], AddressBook]) -> AddressBook:
+    """The book kept under cache_dir for this key (source copy, mailbox, folders, code page), else built and
+    kept (owner-only: it names people); a cache that cannot be read or written is simply not used."""
+    if cache_dir is None:
+        return build()
+    path = cache_dir / f"{key}.json"
+    try:
+        found = from_dict(json.loads(path.read_text(encoding="utf-8")))
+        if found is not None:
+            return found
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    book = build()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(to_dict(book), fh)
+        os.replace(partial, path)
+    except OSError:
+        pass
+    return book
+
+
+def convert_options(source: Any, folders: Iterable[SourceFolder], options: Any,
+                    wanted: Callable[[SourceFolder], bool] = lambda folder: True,
+                    cache_dir: Path | None = None, source_id: str = "") -> ConvertOptions:
+    """What conversion needs to know about the whole store: its address book and the IMCEAEX domain
+    (--x500-domain, else the new mailbox's own domain, which the target server accepts). With cache_dir
+    and source_id, a rerun on the same OST copy reads the book from the state dir instead of the OST."""
+    domain = options.x500_domain or (options.mailbox.rsplit("@", 1)[1].lower() if "@" in options.mailbox else None)
+    folders = [f for f in folders if wanted(f)]
+    key = hashlib.sha256(json.dumps([source_id, options.mailbox.lower(), sorted(f.node_id for f in folders),
+                                     getattr(options, "codepage", None)]).encode()).hexdigest()[:32]
+    book = cached_book(cache_dir if source_id else None, key,
+                       lambda: build_book(source, folders, options.mailbox))
+    site = getattr(options, "site_book", None)
+    if site:  # --map: what the other users' OSTs know (the file site_book() wrote)
+        try:
+            shared = from_dict(json.loads(Path(site).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            shared = None
+        if shared is not None:
+            book.merge(shared)
+    return ConvertOptions(x500_domain=domain, book=book)
+
+
+def codepage_note(info: Any) -> str | None:
+    """For the report: the code page an ANSI store's untagged strings were decoded with, when guessed."""
+    how = getattr(info, "codepage_source", "unicode")
+    if how == "dominant":
+        return f"{info.codepage} (the code page most items name)"
+    if how == "default":
+        return f"{info.codepage} (no item names a code page: Outlook's default guessed; --codepage overrides)"
+    if how == "override":
+        return f"{info.codepage} (--codepage)"
+    return None
+
+
+def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> AddressBook:
+    """One user's book over every uploadable folder of the OST (kept in cache_dir), for the site book."""
+    from pipeline.journal import source_identity
+    from pipeline.source import open_source
+
+    key = hashlib.sha256(json.dumps(["site", source_identity(ost), mailbox.lower(), codepage]).encode()).hexdigest()
+    with open_source(ost, codepage=codepage) as source:
+        return cached_book(cache_dir, key[:32], lambda: build_book(source, source.folders(), mailbox))
+
+
+def _row_book_task(job: tuple[Path, str, int | None, Path]) -> dict[str, object] | None:
+    try:
+        return to_dict(row_book(*job))
+    except Exception:  # noqa: BLE001 - an OST that cannot be read is that mailbox's problem, reported by its run
+        return None
+
+
+def site_book(jobs: list[tuple[Path, str]], codepage: int | None, cache_dir: Path, workers: int = 1) -> Path:
+    """With --map: the books of every user's OST merged into one (a site's legacyExchangeDNs resolve from
+    any OST, each user's own DN to that user's new mailbox), written to cache_dir; its path."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    tasks = [(Path(ost), mailbox, codepage, cache_dir) for ost, mailbox in jobs]
+    if workers > 1 and len(tasks) > 1:
+        import multiprocessing
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            books = list(pool.map(_row_book_task, tasks))
+    else:
+        books = [_row_book_task(task) for task in tasks]
+    site = AddressBook()
+    for data in books:
+        book = from_dict(data) if data is not None else None
+        if book is not None:
+            site.merge(book)
+    key = hashlib.sha256(json.dumps(sorted(str(t[:2]) for t in tasks)).encode()).hexdigest()[:32]
+    path = cache_dir / f"site-{key}.json"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(to_dict(site), fh)
+    return path

@@ -1,0 +1,124 @@
+"""`rebuild x500`: the old legacyExchangeDN(s) of each mailbox, as a CSV and a ready PowerShell script.
+
+After a server is rebuilt, replies to old internal mail bounce: old items address people by the
+legacyExchangeDN of the lost organisation. Adding each old DN to the new mailbox as an X500 proxy
+address makes Exchange deliver them again. The DNs come from each user's own OST (the address book of
+convert/addressbook.py: the DN that sent the mail of Sent Items, and any DN the store resolves to the
+mailbox's address); the admin reviews the CSV and runs the script in the Exchange Management Shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_SOME_MISSING, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyRow:
+    """One X500 proxy address to add to one mailbox."""
+
+    mailbox: str
+    legacy_dn: str
+    source: str  # the OST it was found in
+
+    @property
+    def proxy(self) -> str:
+        return f"X500:{self.legacy_dn}"
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("x500", parents=[common], help="old legacyExchangeDNs as X500 proxy addresses (CSV + PowerShell)",
+                       description="For each mailbox, the legacyExchangeDN(s) its OST shows it had, written as "
+                                   "x500.csv and x500.ps1 (Set-Mailbox -EmailAddresses @{add='X500:...'}).")
+    p.add_argument("--ost", metavar="PATH", help="one user's OST (with --mailbox)")
+    p.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox")
+    p.add_argument("--map", metavar="CSV", help="the users CSV of the main job")
+    p.add_argument("--out", metavar="DIR", default=".", help="where to write x500.csv and x500.ps1 (default .)")
+    p.add_argument("--codepage", type=int, metavar="CP", help="ANSI stores: the code page of their strings")
+    p.set_defaults(func=cmd_x500, needs_state=False)
+
+
+def proxies_of(ost: Path, mailbox: str, codepage: int | None = None) -> list[ProxyRow]:
+    """The mailbox owner's legacyExchangeDN(s) found in its OST, first-seen spelling, no duplicates."""
+    from pipeline.addressing import build_book
+    from pipeline.source import open_source
+
+    with open_source(ost, codepage=codepage) as source:
+        book = build_book(source, source.folders(), mailbox)
+    return [ProxyRow(mailbox, dn, str(ost)) for dn in sorted(book.owner_dns(), key=str.casefold)]
+
+
+def _ps_quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def powershell(rows: list[ProxyRow], when: datetime | None = None) -> str:
+    """One Set-Mailbox line per mailbox adding all its X500 proxies (idempotent: Exchange ignores a proxy
+    the mailbox already has)."""
+    stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"# Written by `rebuild x500` on {stamp}. Run in the Exchange Management Shell.",
+             "# Adds each mailbox's old legacyExchangeDN as an X500 proxy address, so that replies to mail",
+             "# sent before the rebuild reach the new mailbox.",
+             "$ErrorActionPreference = 'Stop'"]
+    by_mailbox: dict[str, list[str]] = {}
+    for row in rows:
+        by_mailbox.setdefault(row.mailbox, []).append(row.proxy)
+    for mailbox, proxies in by_mailbox.items():
+        added = ",".join(_ps_quote(p) for p in proxies)
+        lines.append(f"Set-Mailbox -Identity {_ps_quote(mailbox)} -EmailAddresses @{{add={added}}}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def csv_text(rows: list[ProxyRow]) -> str:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["mailbox", "legacy_dn", "proxy_address", "found_in"])
+    for row in rows:
+        writer.writerow([row.mailbox, row.legacy_dn, row.proxy, row.source])
+    return out.getvalue()
+
+
+def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.errors import UsageError
+    from pipeline.source import SourceOpenError
+
+    if args.map:
+        from pipeline.bulk import checked_rows
+
+        jobs = [(row.ost, row.mailbox) for row in checked_rows(Path(args.map), skip_invalid=False)]
+    elif args.ost and args.mailbox:
+        if "@" not in args.mailbox:
+            raise UsageError(f"--mailbox {args.mailbox!r} is not an SMTP address")
+        jobs = [(Path(args.ost), args.mailbox)]
+    else:
+        raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
+    rows: list[ProxyRow] = []
+    missing = []
+    for ost, mailbox in jobs:
+        try:
+            found = proxies_of(ost, mailbox, args.codepage)
+        except SourceOpenError as exc:
+            raise UsageError(str(exc)) from None
+        if not found:
+            missing.append(mailbox)
+        rows.extend(found)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "x500.csv").write_text(csv_text(rows), encoding="utf-8", newline="")
+    # UTF-8 with a BOM: Windows PowerShell 5.1 reads a BOM-less script as the ANSI code page.
+    (out / "x500.ps1").write_text(powershell(rows), encoding="utf-8-sig", newline="")
+    for row in rows:
+        print(f"{row.mailbox}: {row.proxy}")
+    for mailbox in missing:
+        print(f"rebuild x500: {mailbox}: no legacyExchangeDN found in its OST (not an Exchange OST, or no sent mail)",
+              file=sys.stderr)
+    print(f"wrote {out / 'x500.csv'} and {out / 'x500.ps1'} ({len(rows)} proxy address(es))")
+    return EXIT_SOME_MISSING if missing else EXIT_OK
