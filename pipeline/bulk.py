@@ -19,12 +19,13 @@ from typing import Any
 
 import structlog
 
+from pipeline.interrupts import children_ignore_sigint
 from pipeline.journal import Journal
 from pipeline.mapping import MappingRow, load_mapping
-from pipeline.report import render_table, write_reports
 from pipeline.run import MailboxRun, RunOptions, Summary, parse_since
 from pipeline.settings import Settings
 from pipeline.target.connect import Target
+from pipeline.terminal import shown
 
 log = structlog.get_logger(__name__)
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -67,7 +68,7 @@ def _init_child(stop: Any, events: Any, settings: Settings) -> None:
     from pipeline import logs
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logs.configure(settings.log_dir, "error")
+    logs.configure(settings.log_dir, "error", max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     _child.update(stop=stop, events=events)
 
 
@@ -98,7 +99,8 @@ def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Setting
         child_settings = dataclasses.replace(settings, convert_workers=1)
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_child,
                                    initargs=(stop, events, child_settings))
-        futures = {pool.submit(_child_rebuild, row, args, child_settings, target): row for row in rows}
+        with children_ignore_sigint():  # processes start here: a Ctrl-C while they import is the parent's
+            futures = {pool.submit(_child_rebuild, row, args, child_settings, target): row for row in rows}
 
         def drain() -> None:
             while True:
@@ -144,7 +146,7 @@ def checked_rows(path: Path, skip_invalid: bool) -> list[MappingRow]:
     if not errors:
         return rows
     for error in errors:
-        print(f"rebuild: {error.render(path)}", file=sys.stderr)
+        print(f"rebuild: {shown(error.render(path))}", file=sys.stderr)
     if not skip_invalid or not rows:
         raise UsageError(f"{path}: {len(errors)} error(s); nothing was uploaded"
                          + ("" if skip_invalid else " (fix them, or --skip-invalid)"))
@@ -153,6 +155,7 @@ def checked_rows(path: Path, skip_invalid: bool) -> list[MappingRow]:
 
 
 def run_map(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.closing import finish
     from pipeline.commands import target_for
     from pipeline.progress import make_progress
 
@@ -164,15 +167,7 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
         else:
             with target_for(settings, args, [r.mailbox for r in rows]) as target:
                 summaries = run_rows(rows, args, settings, target, workers, progress)
-    report_paths = write_reports(settings.state_dir / "reports", summaries)
-    if args.json:
-        json.dump([s.as_dict() for s in summaries], sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        print(render_table(summaries))
-        print(f"reports: {', '.join(str(p) for p in report_paths)}")
-    bad = [s for s in summaries if s.status in ("fatal", "interrupted") or s.failed_total]
-    return EXIT_FAILURES if bad else EXIT_OK
+    return finish(summaries, args, settings)
 
 
 def verify_map(args: argparse.Namespace, settings: Settings) -> int:

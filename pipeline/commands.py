@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
     s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_status, needs_state=True)
+    s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
 
 
 def add_target_flags(p: argparse.ArgumentParser) -> None:
@@ -93,6 +93,9 @@ def target_for(settings: Settings, args: argparse.Namespace, mailboxes: list[str
     from pipeline.target.connect import Target
 
     if not settings.uses_sandbox:
+        from pipeline.reach import check_target
+
+        check_target(settings)  # flags, then one request: nothing is read or sent for a server that is down
         yield Target(server=settings.server, username=settings.username, auth=settings.auth,
                      impersonate=bool(getattr(args, "impersonate", False)), ca_bundle=settings.ca_bundle,
                      timeout=settings.request_timeout)
@@ -120,12 +123,12 @@ def target_for(settings: Settings, args: argparse.Namespace, mailboxes: list[str
 # -- run ----------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.bulk import run_rows
+    from pipeline.closing import finish
     from pipeline.errors import UsageError
+    from pipeline.gate import check_inputs
     from pipeline.mapping import MappingRow
     from pipeline.progress import make_progress
-    from pipeline.report import render_summary
     from pipeline.run import parse_since
-    from pipeline.source import SourceOpenError, read_header
 
     if args.map:
         from pipeline.bulk import run_map
@@ -133,13 +136,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return run_map(args, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
-    ost = Path(args.ost)
-    try:
-        read_header(ost)
-    except SourceOpenError as exc:
-        raise UsageError(str(exc)) from None
-    if "@" not in args.mailbox:
-        raise UsageError(f"--mailbox {args.mailbox!r} is not an SMTP address")
+    ost = check_inputs(args.ost, args.mailbox)
     try:
         parse_since(args.since)
     except ValueError:
@@ -151,19 +148,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             with target_for(settings, args, [args.mailbox]) as target:
                 (summary,) = run_rows([row], args, settings, target, 1, progress)
-    if args.json:
-        json.dump(summary.as_dict(), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        print(render_summary(summary))
-    if summary.status == "fatal":
-        print(f"rebuild: {args.mailbox}: {summary.fatal}", file=sys.stderr)
-        return EXIT_FAILURES
-    return EXIT_FAILURES if summary.failed_total or summary.status == "interrupted" else EXIT_OK
+    return finish([summary], args, settings)
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.errors import UsageError
+    from pipeline.gate import check_inputs
     from pipeline.run import RunOptions
     from pipeline.verify import render, verify_mailbox
 
@@ -173,6 +163,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         return verify_map(args, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
+    check_inputs(args.ost, args.mailbox)
     options = RunOptions(ost=Path(args.ost), mailbox=args.mailbox, target_root=args.target_root)
     with target_for(settings, args, []) as target:
         result = verify_mailbox(options, target, args.include_sync_issues)
@@ -196,9 +187,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         json.dump(status, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
-    for entry in status:
-        items = ", ".join(f"{k} {v}" for k, v in sorted(entry["items"].items())) or "no items"
-        last = entry.get("last_run", {})
-        print(f"{entry['mailbox']}: {items}; folders done {entry.get('folders_done', 0)}/{entry.get('folders', 0)};"
-              f" last run {last.get('status', '-')}")
+    from pipeline.closing import render_status
+
+    print(render_status(status))
     return EXIT_OK

@@ -21,7 +21,7 @@ from pipeline.convert.fingerprint import fingerprint
 from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.settings import Settings
-from pipeline.source import open_source
+from pipeline.source import SourceOpenError, open_source
 from pipeline.target import occurrences, retry
 from pipeline.target.connect import Target, open_account
 from pipeline.target.errors import MailboxFatalError, describe
@@ -249,10 +249,10 @@ class MailboxRun:
         except Interrupted:
             self.summary.status = "interrupted"
             log.warning("mailbox interrupted", mailbox=opts.mailbox)
-        except MailboxFatalError as exc:
+        except (MailboxFatalError, SourceOpenError) as exc:  # the source can still fail after the gate (a race)
             self.summary.status = "fatal"
             self.summary.fatal = str(exc)
-            log.error("mailbox stopped", mailbox=opts.mailbox, reason=str(exc))
+            log.error("mailbox stopped", mailbox=opts.mailbox, reason=str(exc), file_only=True)  # summary shows it
         finally:
             if self._sender is not None:
                 self._sender.close()

@@ -38,6 +38,8 @@ class Settings:
     workers: int = 2
     convert_workers: int = 0
     log_level: str = "info"
+    log_max_bytes: int = 50_000_000
+    log_backups: int = 5
 
     @property
     def uses_sandbox(self) -> bool:
@@ -103,7 +105,7 @@ def load_settings(
         raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.auth!r}")
     if settings.convert_workers < 0:
         raise SettingsError("setting 'convert_workers' must be 0 (one per core) or more")
-    for key in ("batch_items", "batch_bytes", "max_attempts", "workers", "requests_in_flight"):
+    for key in ("batch_items", "batch_bytes", "max_attempts", "workers", "requests_in_flight", "log_max_bytes"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")
     return settings

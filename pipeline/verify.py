@@ -19,6 +19,7 @@ from pipeline.target.folders import FolderMirror, skip_reason
 from pipeline.target.occurrences import PENDING
 from pipeline.target.properties import register_fingerprint
 from pipeline.target.upload import stamped_fingerprints
+from pipeline.terminal import shown
 
 
 @dataclass
@@ -100,12 +101,12 @@ def verify_mailbox(options: RunOptions, target: Target, include_sync_issues: boo
 
 
 def render(result: VerifyResult) -> str:
-    lines = [f"{result.mailbox} <- {result.source}: {'OK' if result.ok else 'NOT OK'}"]
+    lines = [f"{shown(result.mailbox)} <- {shown(result.source)}: {'OK' if result.ok else 'NOT OK'}"]
     if result.fatal:
-        lines.append(f"  cannot verify: {result.fatal}")
+        lines.append(f"  cannot verify: {shown(result.fatal)}")
     for check in result.folders:
         flag = "" if not (check.missing or check.duplicated) else "  <--"
-        lines.append(f"  {check.path or '(top)'}: source {check.source}, server {check.server}, missing "
+        lines.append(f"  {shown(check.path) or '(top)'}: source {check.source}, server {check.server}, missing "
                      f"{check.missing}, duplicated {check.duplicated}, extra {check.extra}{flag}")
     lines.append(f"  total: missing {result.missing}, duplicated {result.duplicated}, extra {result.extra}, "
                  f"unreadable in source {result.unreadable}, series pending {result.pending}")
