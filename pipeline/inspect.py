@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.gate import open_checked
 from pipeline.model import FolderRole, SourceError
 from pipeline.source import SourceOpenError
-from pipeline.terminal import shown
+from pipeline.terminal import json_for_terminal, shown
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -118,8 +118,7 @@ def run_inspect(path: str, as_json: bool = False, recover: bool = False) -> int:
         print(f"rebuild: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if as_json:
-        json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        sys.stdout.write(json_for_terminal(json.dumps(report, indent=2, ensure_ascii=False)) + "\n")
     else:
         print(render_text(report))
     return EXIT_ERRORS if report["errors"] else EXIT_OK

@@ -37,3 +37,10 @@ def shown_values(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str,
         if isinstance(value, str):
             event[key] = shown(value)
     return event
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON written with ensure_ascii=False, made safe for a terminal: the characters `shown` escapes and
+    that JSON leaves raw (DEL, C1 controls, reordering marks, separators) become \\uXXXX escapes."""
+    return "".join(f"\\u{ord(c):04x}" if c != "\n" and (ord(c) in _INVISIBLE or unicodedata.category(c) in _ESCAPED)
+                   else c for c in text)  # raw newlines are the layout's: JSON escapes those in strings

@@ -226,6 +226,7 @@ def cmd_load(args: argparse.Namespace, settings: Any, quiet: bool = False) -> in
 
 def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.sandbox.store import SandboxStore
+    from pipeline.terminal import shown
 
     store = SandboxStore(_data_dir(args, settings))
     if not args.mailbox:
@@ -239,7 +240,7 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
             print(json.dumps(listing, indent=1))
         else:
             for m in listing["mailboxes"]:
-                print(f"mailbox {m['address']}  ({m['display_name']})")
+                print(f"mailbox {shown(m['address'])}  ({shown(m['display_name'])})")
             for a in listing["accounts"]:
                 print(f"account {a['username']}{'  [impersonation]' if a['impersonation'] else ''}")
             if not listing["mailboxes"] and not listing["accounts"]:
@@ -385,4 +386,11 @@ def standalone_main(argv: list[str]) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.func(args, settings))
+    try:
+        return int(args.func(args, settings))
+    except BrokenPipeError:  # `python -m pipeline.sandbox faults | head`: the reader left
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1

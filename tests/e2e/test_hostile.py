@@ -338,3 +338,13 @@ def test_log_file_rotates_by_size(tmp_path: Path, small_ost: Path, monkeypatch: 
     names = sorted(p.name for p in (state / "logs").iterdir())
     assert names == ["rebuild.jsonl", "rebuild.jsonl.1", "rebuild.jsonl.2"], names
     assert all(p.stat().st_size <= 2000 + 1000 for p in (state / "logs").iterdir())
+
+
+def test_inspect_shows_hostile_names_escaped_and_json_keeps_them(hostile_ost: Path):
+    text = run_cli("inspect", "--ost", str(hostile_ost), timeout=60)
+    as_json = run_cli("inspect", "--ost", str(hostile_ost), "--json", timeout=60)
+    assert text.returncode == 0 and as_json.returncode == 0
+    assert raw_control(text.stdout + as_json.stdout) == []
+    assert "Inbox/Evil\\x1b]0;title\\x07" in text.stdout
+    paths = {f["path"] for f in json.loads(as_json.stdout)["folders"]}
+    assert f"Inbox/{EVIL_FOLDER}" in paths, "JSON carries the raw name, escaped the JSON way"
