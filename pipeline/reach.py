@@ -1,7 +1,8 @@
 """Can the EWS server be reached at all? One plain HTTP request, retried within a small budget shown on the
 console, before any mailbox work starts: a server that is down ends the run in one line, not after minutes.
 
-Any HTTP answer (401 included) means the server is there; only transport failures count as unreachable.
+Any HTTP answer (401 included) means the server is there; transport failures count as unreachable, and so
+does a 404 (a web server without EWS at that path), at once.
 """
 
 from __future__ import annotations
@@ -57,13 +58,16 @@ def reason_in_words(exc: BaseException) -> str:
 def check_reachable(url: str, ca_bundle: str = "", waits: tuple[float, ...] = DEFAULT_WAITS,
                     timeout: float = PROBE_TIMEOUT, sleep: Callable[[float], None] = time.sleep,
                     say: Callable[[str], None] | None = None) -> None:
-    """Return when url answers HTTP; raise Unreachable after len(waits) + 1 attempts."""
+    """Return when url answers HTTP (other than 404); raise Unreachable after len(waits) + 1 attempts."""
     say = say or (lambda line: print(line, file=sys.stderr))
     attempts = len(waits) + 1
     reason = ""
     for attempt in range(1, attempts + 1):
         try:
-            requests.get(url, timeout=timeout, verify=ca_bundle or True, allow_redirects=False).close()
+            with requests.get(url, timeout=timeout, verify=ca_bundle or True, allow_redirects=False) as answer:
+                if answer.status_code == 404:  # a web server, but no EWS there: retrying will not help
+                    raise Unreachable(url, "HTTP 404, no EWS endpoint at this URL (it usually ends in "
+                                           "/EWS/Exchange.asmx)", attempt)
             return
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema) as exc:

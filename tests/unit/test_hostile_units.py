@@ -69,3 +69,19 @@ def test_summary_names_items_carried_with_a_warning():
                                   "subject": "Weekly\x1b[2J sync", "warning": "fields EWS cannot take: organizer"})
     text = render_summary(summary)
     assert "warning: Kalender | IPM.Appointment | Weekly\\x1b[2J sync | fields EWS cannot take: organizer" in text
+
+
+def test_a_web_server_without_ews_is_refused_at_once(tmp_path: Path):
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/EWS/Exchange.asmx"
+    try:
+        with pytest.raises(Unreachable, match="HTTP 404, no EWS endpoint") as caught:
+            check_reachable(url, sleep=lambda s: pytest.fail("a 404 is not retried"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.attempts == 1
