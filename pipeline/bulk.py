@@ -14,10 +14,10 @@ from typing import Any
 
 from pipeline.execution.base import MailboxJob
 from pipeline.mapping import MappingRow, load_mapping
-from pipeline.report import render_table, write_reports
 from pipeline.run import RunOptions
 from pipeline.selection import parse_since
 from pipeline.settings import Settings
+from pipeline.terminal import shown
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
@@ -54,7 +54,7 @@ def checked_rows(path: Path, skip_invalid: bool) -> list[MappingRow]:
     if not errors:
         return rows
     for error in errors:
-        print(f"rebuild: {error.render(path)}", file=sys.stderr)
+        print(f"rebuild: {shown(error.render(path))}", file=sys.stderr)
     if not skip_invalid or not rows:
         raise UsageError(f"{path}: {len(errors)} error(s); nothing was uploaded"
                          + ("" if skip_invalid else " (fix them, or --skip-invalid)"))
@@ -63,6 +63,7 @@ def checked_rows(path: Path, skip_invalid: bool) -> list[MappingRow]:
 
 
 def run_map(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.closing import finish
     from pipeline.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
     from pipeline.progress import make_progress
@@ -79,17 +80,7 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
         else:
             with endpoint_for(settings, bool(getattr(args, "impersonate", False)), [r.mailbox for r in rows]) as ep:
                 summaries = executor.submit(jobs(rows, args, ep), progress)
-    report_paths = write_reports(settings.state_dir / "reports", summaries)
-    if args.json:
-        json.dump([s.as_dict() for s in summaries], sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        print(render_table(summaries))
-        print(f"reports: {', '.join(str(p) for p in report_paths)}")
-    bad = [s for s in summaries if s.status in ("fatal", "interrupted") or s.failed_total]
-    if bad:
-        return EXIT_FAILURES
-    return EXIT_BUSY if any(s.status == "busy" for s in summaries) else EXIT_OK
+    return finish(summaries, args, settings)
 
 
 def verify_map(args: argparse.Namespace, settings: Settings) -> int:

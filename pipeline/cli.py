@@ -23,9 +23,12 @@ SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox", "x500"
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--state", dest="state_dir", metavar="DIR",
+    # SUPPRESS: a subcommand's own copy of these flags must not reset what was given before it
+    # (`rebuild sandbox --state X add-mailbox ...`).
+    common.add_argument("--state", dest="state_dir", metavar="DIR", default=argparse.SUPPRESS,
                         help="state directory for logs, journal and the sandbox (default ./.rebuild)")
-    common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"))
+    common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"),
+                        default=argparse.SUPPRESS)
     return common
 
 
@@ -106,22 +109,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from pipeline.reach import Unreachable
+    from pipeline.terminal import shown
+
     try:
         settings = _settings_from(args)
         from pipeline.source import use_reader
 
         use_reader(settings.reader)
-        from pipeline import logs
+        from pipeline import logs, private
 
-        log_dir = settings.log_dir if getattr(args, "needs_state", True) else None
-        logs.configure(log_dir, settings.log_level)
+        private.restrict_new_files()
+        log_dir = None
+        if getattr(args, "needs_state", True):
+            private.state_dir(settings.state_dir)
+            log_dir = settings.log_dir
+        logs.configure(log_dir, settings.log_level, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
         return int(args.func(args, settings))
     except (UsageError, SettingsError) as exc:
-        print(f"rebuild: error: {exc}", file=sys.stderr)
+        print(f"rebuild: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except Unreachable as exc:
+        print(f"rebuild: {shown(exc)}; nothing was done", file=sys.stderr)
+        return EXIT_FAILURES
+    except BrokenPipeError:
+        _quiet_stdout()  # `rebuild ... | head`: the reader left; say nothing more
+        return EXIT_FAILURES
     except KeyboardInterrupt:
         print("rebuild: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at the null device so that the interpreter's final flush is silent."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

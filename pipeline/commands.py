@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
     s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_status, needs_state=True)
+    s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
 
 
 def add_codepage_flag(p: argparse.ArgumentParser) -> None:
@@ -92,14 +92,14 @@ def add_target_flags(p: argparse.ArgumentParser) -> None:
 # -- run ----------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.bulk import jobs
+    from pipeline.closing import finish
     from pipeline.endpoint import endpoint_for
     from pipeline.errors import UsageError
     from pipeline.execution.local import LocalExecutor
+    from pipeline.gate import check_inputs
     from pipeline.mapping import MappingRow
     from pipeline.progress import make_progress
-    from pipeline.report import render_summary
     from pipeline.selection import parse_since
-    from pipeline.source import SourceOpenError, read_header
 
     if args.map:
         from pipeline.bulk import run_map
@@ -107,13 +107,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return run_map(args, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
-    ost = Path(args.ost)
-    try:
-        read_header(ost)
-    except SourceOpenError as exc:
-        raise UsageError(str(exc)) from None
-    if "@" not in args.mailbox:
-        raise UsageError(f"--mailbox {args.mailbox!r} is not an SMTP address")
+    ost = check_inputs(args.ost, args.mailbox)
     try:
         parse_since(args.since)
     except ValueError:
@@ -126,15 +120,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             with endpoint_for(settings, bool(args.impersonate), [args.mailbox]) as endpoint:
                 (summary,) = executor.submit(jobs([row], args, endpoint), progress)
-    if args.json:
-        json.dump(summary.as_dict(), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        print(render_summary(summary))
-    if summary.status in ("fatal", "busy"):
-        print(f"rebuild: {args.mailbox}: {summary.fatal}", file=sys.stderr)
-        return EXIT_BUSY if summary.status == "busy" else EXIT_FAILURES
-    return EXIT_FAILURES if summary.failed_total or summary.status == "interrupted" else EXIT_OK
+    return finish([summary], args, settings)
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,6 +128,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.destination import open_destination
     from pipeline.endpoint import endpoint_for
     from pipeline.errors import UsageError
+    from pipeline.gate import check_inputs
     from pipeline.mapping import MappingRow
     from pipeline.selection import parse_since
     from pipeline.verify import render, verify_mailbox
@@ -156,6 +143,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         return verify_map(args, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
+    check_inputs(args.ost, args.mailbox)
     options = row_options(MappingRow(line=0, ost=Path(args.ost), mailbox=args.mailbox), args)
     with endpoint_for(settings, bool(args.impersonate), []) as endpoint:
         result = verify_mailbox(options, open_destination(endpoint, settings))
@@ -179,9 +167,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         json.dump(status, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
-    for entry in status:
-        items = ", ".join(f"{k} {v}" for k, v in sorted(entry["items"].items())) or "no items"
-        last = entry.get("last_run", {})
-        print(f"{entry['mailbox']}: {items}; folders done {entry.get('folders_done', 0)}/{entry.get('folders', 0)};"
-              f" last run {last.get('status', '-')}")
+    from pipeline.closing import render_status
+
+    print(render_status(status))
     return EXIT_OK

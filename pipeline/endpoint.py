@@ -40,6 +40,9 @@ def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str]) ->
 
     ews = settings.ews
     if not settings.uses_sandbox:
+        from pipeline.reach import check_target
+
+        check_target(ews)  # flags, then one request: nothing is read or sent for a server that is down
         yield Target(server=ews.server, username=ews.username, auth=ews.auth, impersonate=impersonate,
                      ca_bundle=ews.ca_bundle, timeout=ews.request_timeout,
                      max_connections=settings.max_concurrent_requests)

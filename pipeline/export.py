@@ -20,8 +20,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.model import SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content
+from pipeline.terminal import shown
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
@@ -61,6 +62,34 @@ def safe_name(name: str, limit: int = 80) -> str:
 
 def folder_dir(root: Path, path: tuple[str, ...]) -> Path:
     return root.joinpath(*(safe_name(part) for part in path)) if path else root
+
+
+#: The pseudo-folder of --recover's orphan items (node id 0 is never a real folder's).
+RECOVERED = SourceFolder(0, ("Recovered items",), "Recovered items", "IPF.Note", FolderRole.NONE, 0)
+
+
+def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
+    """Each exported folder's directory (relative parts) by node id, unique even when names sanitize alike
+    ('Reports?' and 'Reports*', or 'Inbox' and 'INBOX' on a case-insensitive disk): the later folder in
+    source order gets ' (2)', ' (3)'... Deterministic, so every worker process computes the same answer."""
+    dirs: dict[int, tuple[str, ...]] = {}
+    taken: dict[tuple[str, ...], set[str]] = {}
+    for folder in [*folders, RECOVERED]:
+        if folder is not RECOVERED and not _exported(folder):
+            continue
+        if not folder.path:
+            dirs[folder.node_id] = ()
+            continue
+        parent = dirs.get(folder.parent_node_id or -1, tuple(safe_name(p) for p in folder.path[:-1]))
+        used = taken.setdefault(parent, set())
+        base = safe_name(folder.path[-1])
+        name, n = base, 1
+        while name.casefold() in used:
+            n += 1
+            name = f"{base[:72]} ({n})"
+        used.add(name.casefold())
+        dirs[folder.node_id] = (*parent, name)
+    return dirs
 
 
 def _jsonable(value: Any) -> Any:
@@ -119,11 +148,12 @@ class Exporter:
         self.out = out
         self.options = options  # ConvertOptions: IMCEAEX domain and the store's address book
         self.counts: Counter[str] = Counter()
-        self.failures: list[str] = []
+        self.failures: list[dict[str, Any]] = []
         self.manifest: list[dict[str, Any]] = []
         self.warned = 0
 
-    def write(self, item: SourceItem, path: tuple[str, ...], number: int) -> None:
+    def write(self, item: SourceItem, path: tuple[str, ...], number: int,
+              relative: tuple[str, ...] | None = None) -> None:
         from pipeline.convert import convert_item
         from pipeline.fingerprint import fingerprint
 
@@ -131,9 +161,9 @@ class Exporter:
             upload = convert_item(item.materialize(), path, self.options, identity=fingerprint(item))
             extension, data = item_payload(upload)
         except Exception as exc:  # one bad item is reported and skipped, never fatal
-            self.fail(path, item.node_id, f"conversion failed: {type(exc).__name__}: {exc}")
+            self.fail(path, item.node_id, f"conversion failed: {type(exc).__name__}: {exc}", "item")
             return
-        directory = folder_dir(self.out, path)
+        directory = folder_dir(self.out, path) if relative is None else self.out.joinpath(*relative)
         directory.mkdir(parents=True, exist_ok=True)
         name = f"{number:05d} {safe_name(upload.subject or '(no subject)', 60)}{extension}"
         target = directory / name
@@ -146,9 +176,10 @@ class Exporter:
                               "node_id": item.node_id, "kind": upload.kind, "item_class": upload.item_class,
                               "fingerprint": upload.fingerprint, "warnings": upload.warnings})
 
-    def fail(self, path: tuple[str, ...], node_id: int | None, reason: str) -> None:
+    def fail(self, path: tuple[str, ...], node_id: int | None, reason: str, what: str = "item") -> None:
+        """An unreadable folder or item, or one that would not convert: listed in the manifest, exit code 1."""
         self.counts["failed"] += 1
-        self.failures.append(f"{'/'.join(path) or '(root)'}\t{node_id}\t{reason}")
+        self.failures.append({"folder": "/".join(path), "node_id": node_id, "what": what, "reason": reason})
 
     def merge(self, other: dict[str, Any]) -> None:
         self.counts.update(other["counts"])
@@ -188,13 +219,15 @@ def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | N
     if source is None:
         source = _open_sources[ost] = open_source(ost, codepage=codepage)
     node_id, start, stop = task
-    folder = next(f for f in source.folders() if f.node_id == node_id)
+    folders = source.folders()
+    folder = next(f for f in folders if f.node_id == node_id)
+    relative = folder_dirs(folders)[node_id]
     exporter = Exporter(Path(out), options)
     for offset, entry in enumerate(source.items(folder, start, stop)):
         if isinstance(entry, SourceError):
-            exporter.fail(entry.folder_path, entry.node_id, entry.reason)
+            exporter.fail(entry.folder_path, entry.node_id, entry.reason, entry.what)
         else:
-            exporter.write(entry, folder.path, start + offset + 1)
+            exporter.write(entry, folder.path, start + offset + 1, relative)
     return {"counts": exporter.counts, "failures": exporter.failures, "manifest": exporter.manifest,
             "warned": exporter.warned}
 
@@ -204,14 +237,15 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
                mailbox: str | None = None, codepage: int | None = None) -> int:
     from pipeline.addressing import build_book
     from pipeline.convert import ConvertOptions
-    from pipeline.source import SourceOpenError, open_source
+    from pipeline.gate import open_checked
+    from pipeline.source import SourceOpenError
 
     started = time.monotonic()
     root = Path(out)
     try:
-        source = open_source(ost, recover=recover, codepage=codepage)
+        source = open_checked(ost, recover=recover, codepage=codepage)
     except SourceOpenError as exc:
-        print(f"rebuild: error: {exc}", file=sys.stderr)
+        print(f"rebuild: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -223,6 +257,8 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
             x500_domain = mailbox.rsplit("@", 1)[1].lower()
         options = ConvertOptions(x500_domain=x500_domain, book=build_book(source, source.folders(), mailbox))
         exporter = Exporter(root, options)
+        for error in source.errors:  # folders (or their subfolder lists) libpff could not read, as inspect shows
+            exporter.fail(error.folder_path, error.node_id, error.reason, error.what)
         tasks = _tasks(source)
         folders = len({node_id for node_id, _, _ in tasks})
         if workers is None:  # automatic: every core, once the file is big enough to pay for the processes
@@ -241,20 +277,22 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
                 for result in pool.map(_export_task, *zip(*jobs, strict=True)):
                     exporter.merge(result)
         if recover:
+            relative = folder_dirs(source.folders())[RECOVERED.node_id]
             for number, entry in enumerate(source.recovered(), start=1):
                 if isinstance(entry, SourceError):
-                    exporter.fail(entry.folder_path, entry.node_id, entry.reason)
+                    exporter.fail(entry.folder_path, entry.node_id, entry.reason, entry.what)
                 else:
-                    exporter.write(entry, ("Recovered items",), number)
+                    exporter.write(entry, RECOVERED.path, number, relative)
     (root / "manifest.json").write_text(json.dumps({"source": str(ost), "items": exporter.manifest,
                                                     "failures": exporter.failures}, indent=1, ensure_ascii=False),
                                         encoding="utf-8")
-    for line in exporter.failures:
-        print(f"failed\t{line}", file=sys.stderr)
+    for failure in exporter.failures:
+        print(f"failed: {failure['what']} {shown(failure['folder']) or '(root)'} node {failure['node_id']}: "
+              f"{shown(failure['reason'])}", file=sys.stderr)
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(exporter.counts.items()) if kind != "failed")
     elapsed = time.monotonic() - started
     print(f"exported {sum(v for k, v in exporter.counts.items() if k != 'failed')} items ({kinds or 'none'}) "
-          f"from {folders} folders to {root} in {elapsed:.1f}s; {exporter.warned} with warnings, "
+          f"from {folders} folders to {shown(root)} in {elapsed:.1f}s; {exporter.warned} with warnings, "
           f"{exporter.counts['failed']} failed")
     return EXIT_FAILURES if exporter.failures else EXIT_OK
 

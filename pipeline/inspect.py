@@ -11,15 +11,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pipeline.gate import open_checked
 from pipeline.model import FolderRole, SourceError
-from pipeline.source import SourceOpenError, open_source
+from pipeline.source import SourceOpenError
+from pipeline.terminal import json_for_terminal, shown
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
     """The inspect report as a plain dict (the JSON shape documented in README.md)."""
-    with open_source(path, recover=recover) as source:
+    with open_checked(path, recover=recover) as source:
         info = source.info
         folders = []
         errors = [_error(e) for e in source.errors]
@@ -89,24 +91,25 @@ def _error(error: SourceError) -> dict[str, Any]:
 
 
 def render_text(report: dict[str, Any]) -> str:
-    lines = [f"{report['file']}: {report['kind'].upper()} ({report['format']}, wVer {report['version']}, "
+    lines = [f"{shown(report['file'])}: {report['kind'].upper()} ({report['format']}, wVer {report['version']}, "
              f"encryption {report['encryption']}, code page {report['codepage']}"
              + (f" ({report['codepage_source']})" if report["codepage_source"] != "unicode" else "")
              + f"), {report['size']:,} bytes"]
     lines.append(f"{'folder':<48} {'role':<15} {'class':<24} {'items':>6} {'bytes':>12}")
     for folder in report["folders"]:
-        label = folder["path"] or ("(root)" if folder["role"] == "root" else "(IPM subtree)")
+        label = shown(folder["path"]) or ("(root)" if folder["role"] == "root" else "(IPM subtree)")
         if folder["outside_ipm"] and folder["role"] != "root":
             label = "~ " + label
-        classes = ", ".join(f"{k} {v}" for k, v in folder["classes"].items())
-        lines.append(f"{label[:48]:<48} {folder['role']:<15} {folder['container_class'][:24]:<24} "
+        classes = ", ".join(f"{shown(k)} {v}" for k, v in folder["classes"].items())
+        lines.append(f"{label[:48]:<48} {folder['role']:<15} {shown(folder['container_class'])[:24]:<24} "
                      f"{folder['items_read']:>6} {folder['bytes']:>12,}" + (f"  [{classes}]" if classes else ""))
     totals = report["totals"]
     lines.append(f"{totals['folders']} folders, {totals['items']} items, {totals['bytes']:,} bytes, "
                  f"{totals['errors']} errors, {report['orphan_items']} recoverable orphan items"
                  + ("" if report["recovered"] is None else f" ({report['recovered']['items']} recovered)"))
     for error in report["errors"]:
-        lines.append(f"error: {error['what']} {error['folder'] or '(root)'} node {error['node_id']}: {error['reason']}")
+        lines.append(f"error: {error['what']} {shown(error['folder']) or '(root)'} node {error['node_id']}: "
+                     f"{shown(error['reason'])}")
     lines.append("(~ marks folders outside the IPM subtree: Outlook's own, never uploaded)")
     return "\n".join(lines)
 
@@ -115,11 +118,10 @@ def run_inspect(path: str, as_json: bool = False, recover: bool = False) -> int:
     try:
         report = build_report(path, recover=recover)
     except SourceOpenError as exc:
-        print(f"rebuild: error: {exc}", file=sys.stderr)
+        print(f"rebuild: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if as_json:
-        json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        sys.stdout.write(json_for_terminal(json.dumps(report, indent=2, ensure_ascii=False)) + "\n")
     else:
         print(render_text(report))
     return EXIT_ERRORS if report["errors"] else EXIT_OK

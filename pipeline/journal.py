@@ -6,6 +6,7 @@ It lets a rerun skip finished work quickly; the fingerprints on the server remai
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import threading
 import time
@@ -163,7 +164,10 @@ class Journal:
                 self._db.executemany(
                     "INSERT INTO items (mailbox, folder, fingerprint, source, node_id, item_class, state, server_id,"
                     " attempts, last_error, subject, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
-                    " ON CONFLICT (mailbox, folder, fingerprint) DO UPDATE SET state=excluded.state,"
+                    " ON CONFLICT (mailbox, folder, fingerprint) DO UPDATE SET"
+                    # an item uploaded earlier in this folder stays 'uploaded' when its twin is found present
+                    " state=CASE WHEN excluded.state='present' AND items.state='uploaded' THEN items.state"
+                    " ELSE excluded.state END,"
                     " server_id=COALESCE(excluded.server_id, items.server_id), attempts=items.attempts + 1,"
                     " last_error=excluded.last_error, subject=excluded.subject, updated=excluded.updated,"
                     " source=excluded.source, node_id=excluded.node_id", rows)
@@ -186,16 +190,17 @@ class Journal:
             folders = self._db.execute(
                 "SELECT mailbox, SUM(done), COUNT(*) FROM folders GROUP BY mailbox").fetchall()
             runs = self._db.execute(
-                "SELECT mailbox, MAX(id), status, started, finished FROM runs GROUP BY mailbox").fetchall()
+                "SELECT mailbox, MAX(id), status, started, finished, summary FROM runs GROUP BY mailbox").fetchall()
         result: dict[str, dict] = {}
         for mailbox, state, n in counts:
             result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})["items"][state] = n
         for mailbox, done, total in folders:
             entry = result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})
             entry["folders_done"], entry["folders"] = int(done or 0), total
-        for mailbox, _id, status, started, finished in runs:
+        for mailbox, _id, status, started, finished, summary in runs:
             entry = result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})
-            entry["last_run"] = {"status": status, "started": started, "finished": finished}
+            entry["last_run"] = {"status": status, "started": started, "finished": finished,
+                                 **_run_counts(summary)}
         return sorted(result.values(), key=lambda e: e["mailbox"])
 
     def failed_items(self, mailbox: str | None = None) -> list[tuple]:
@@ -206,3 +211,15 @@ class Journal:
             args = (mailbox,)
         with self._lock:
             return self._db.execute(query + " ORDER BY mailbox, folder", args).fetchall()
+
+
+def _run_counts(summary_json: str | None) -> dict[str, int]:
+    """The counts a run printed in its closing summary (found, uploaded, present, skipped, failed)."""
+    try:
+        data = json.loads(summary_json or "{}")
+    except ValueError:
+        return {}
+    counts = {key: data.get(key) for key in ("found", "uploaded", "present", "failed_total")}
+    if isinstance(data.get("skipped"), dict):
+        counts["skipped"] = sum(v for v in data["skipped"].values() if isinstance(v, int))
+    return {k: v for k, v in counts.items() if isinstance(v, int)}

@@ -13,6 +13,8 @@ from typing import Any
 
 import structlog
 
+from pipeline.terminal import shown, shown_values
+
 #: Event keys whose values are never written anywhere: credentials and message content.
 SECRET_KEYS = frozenset(
     {"password", "passwd", "secret", "token", "authorization", "auth_header", "body", "html", "rtf",
@@ -33,10 +35,25 @@ def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
 QUIET_LOGGERS = ("RTFDE", "RTFDE.text_extraction", "RTFDE.transform", "RTFDE.grammar", "RTFDE.validation_logger")
 
 
-def configure(log_dir: Path | None, console_level: str = "info", json_console: bool = False) -> Path | None:
+#: Size at which logs/rebuild.jsonl is rotated, and how many rotated files are kept (rebuild.jsonl.1 ...).
+LOG_MAX_BYTES = 50_000_000
+LOG_BACKUPS = 5
+
+
+class _ConsoleFilter(logging.Filter):
+    """Events logged with file_only=True (libpff's error chains, a stopped mailbox's reason, which the
+    closing summary already shows) stay out of the console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, dict) and record.msg.get("file_only"))
+
+
+def configure(log_dir: Path | None, console_level: str = "info", json_console: bool = False,
+              max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> Path | None:
     """Route structlog through stdlib logging to stderr (people) and a JSON-lines file (machines).
 
-    Returns the log file path, or None when no state directory is used (e.g. `inspect` on its own).
+    The file is rotated at max_bytes, keeping `backups` old files. Returns the log file path, or None when
+    no state directory is used (e.g. `inspect` on its own).
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -66,7 +83,10 @@ def configure(log_dir: Path | None, console_level: str = "info", json_console: b
         if json_console
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=_one_line)
     )
-    console.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared))
+    console.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, shown_values, renderer],
+        foreign_pre_chain=shared))
+    console.addFilter(_ConsoleFilter())
     console._rebuild = True  # type: ignore[attr-defined]
     root.addHandler(console)
 
@@ -74,7 +94,8 @@ def configure(log_dir: Path | None, console_level: str = "info", json_console: b
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_file = log_dir / "rebuild.jsonl"
-        fh = logging.handlers.RotatingFileHandler(log_file, maxBytes=50_000_000, backupCount=5, encoding="utf-8")
+        fh = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
+                                                  encoding="utf-8")
         fh.setLevel(logging.DEBUG)
         fh.setFormatter(
             structlog.stdlib.ProcessorFormatter(
@@ -97,7 +118,7 @@ def configure(log_dir: Path | None, console_level: str = "info", json_console: b
 def _one_line(sio: Any, exc_info: Any) -> None:
     """Console exceptions as one line: the full traceback goes to the JSON file only."""
     _type, value, _tb = exc_info
-    sio.write(f"\n{_type.__name__}: {value}")
+    sio.write(f"\n{_type.__name__}: {shown(value)}")
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.source import SourceOpenError, read_header
+from pipeline.address import is_smtp_address
+from pipeline.gate import check_source
+from pipeline.source import SourceOpenError
 
 REQUIRED = ("ost", "mailbox")
 OPTIONAL = ("target_root", "impersonate", "only", "exclude")
-_ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*$")
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"", "0", "false", "no", "n"}
 
@@ -61,6 +61,15 @@ def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
     errors: list[MappingError] = []
     if not header:
         return [], [MappingError(1, "empty file: expected a header line 'ost,mailbox'")]
+    empty = [str(i + 1) for i, h in enumerate(header) if not h]
+    if empty:
+        errors.append(MappingError(1, f"empty column name in the header (column {', '.join(empty)}; "
+                                      "a trailing comma?)"))
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        errors.append(MappingError(1, f"column(s) named twice in the header: {', '.join(twice)}"))
+    if empty or twice:
+        return [], errors  # which cell is which is unknown: no row can be read
     unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
     if unknown:
         errors.append(MappingError(1, f"unknown column(s) {', '.join(unknown)}; known: "
@@ -86,14 +95,12 @@ def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
         ost = (path.parent / ost_text).resolve() if ost_text else Path()
         if not ost_text:
             row_errors.append("ost is empty")
-        elif not ost.is_file():
-            row_errors.append(f"ost {ost_text!r}: no such file")
         else:
             try:
-                read_header(ost)
+                check_source(ost)  # the same gate as every command: regular file, header, libpff, root
             except SourceOpenError as exc:
-                row_errors.append(f"ost {ost_text!r}: {str(exc).split(': ', 1)[-1]}")
-        if not _ADDRESS.match(mailbox):
+                row_errors.append(f"ost {ost_text!r}: {str(exc).removeprefix(f'{ost}: ')}")
+        if not is_smtp_address(mailbox):
             row_errors.append(f"mailbox {mailbox!r} is not an SMTP address")
         impersonate = values.get("impersonate", "").lower()
         if impersonate not in _TRUE | _FALSE:

@@ -43,7 +43,7 @@ from pipeline.lease import LeaseHolder, LeaseKeeper
 from pipeline.model import Attachment, FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
-from pipeline.source import open_source
+from pipeline.source import SourceOpenError, open_source
 from pipeline.workers import Converted, ConvertQueue, default_workers
 
 log = structlog.get_logger(__name__)
@@ -247,10 +247,10 @@ class MailboxRun:
             self.summary.status = "busy"
             self.summary.fatal = str(exc)
             log.error("mailbox busy", mailbox=opts.mailbox, holder=exc.holder, until=exc.expires.isoformat())
-        except MailboxFatalError as exc:
+        except (MailboxFatalError, SourceOpenError) as exc:  # the source can still fail after the gate (a race)
             self.summary.status = "fatal"
             self.summary.fatal = str(exc)
-            log.error("mailbox stopped", mailbox=opts.mailbox, reason=str(exc))
+            log.error("mailbox stopped", mailbox=opts.mailbox, reason=str(exc), file_only=True)  # summary shows it
         finally:
             self._close()
             self.summary.elapsed = round(time.monotonic() - started, 3)

@@ -56,6 +56,8 @@ class Settings:
     mailbox_workers: int = 2  # mailboxes rebuilt at once (--map --workers)
     convert_processes: int = 0  # conversion processes per mailbox; 0 = automatic
     log_level: str = "info"
+    log_max_bytes: int = 50_000_000  # logs/rebuild.jsonl rotated at this size
+    log_backups: int = 5  # rotated files kept
     reader: str = "native"  # native | libpff: which reader opens OST/PST files
     ews: EwsSettings = field(default_factory=EwsSettings)
 
@@ -170,6 +172,6 @@ def _check(settings: Settings) -> None:
     if settings.convert_processes < 0:
         raise SettingsError("setting 'convert_processes' must be 0 (automatic) or more")
     for key in ("batch_items", "batch_bytes", "max_attempts", "mailbox_workers", "requests_in_flight",
-                "max_item_mb", "max_concurrent_requests"):
+                "max_item_mb", "max_concurrent_requests", "log_max_bytes"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")

@@ -18,6 +18,7 @@ from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.model import SourceError
 from pipeline.run import RunOptions
 from pipeline.source import open_source
+from pipeline.terminal import shown
 
 
 @dataclass
@@ -156,16 +157,16 @@ def _compare(wanted_by: dict[str, Counter[str]], have_by: dict[str, Counter[str]
 
 
 def render(result: VerifyResult) -> str:
-    lines = [f"{result.mailbox} <- {result.source}: {'OK' if result.ok else 'NOT OK'}"]
+    lines = [f"{shown(result.mailbox)} <- {shown(result.source)}: {'OK' if result.ok else 'NOT OK'}"]
     if result.fatal:
-        lines.append(f"  cannot verify: {result.fatal}")
+        lines.append(f"  cannot verify: {shown(result.fatal)}")
     for check in result.folders:
         flag = "" if not (check.missing or check.duplicated or check.misplaced) else "  <--"
-        lines.append(f"  {check.path or '(top)'}: source {check.source}, server {check.server}, missing "
+        lines.append(f"  {shown(check.path) or '(top)'}: source {check.source}, server {check.server}, missing "
                      f"{check.missing}, duplicated {check.duplicated}, in another folder {check.misplaced}, "
                      f"extra {check.extra}{flag}")
     for stray in result.strays:
-        lines.append(f"  stray folder {stray.name!r}: {stray.items} rebuilt items no source folder explains  <--")
+        lines.append(f"  stray folder {shown(repr(stray.name))}: {stray.items} rebuilt items no source folder explains  <--")
     lines.append(f"  total: missing {result.missing}, duplicated {result.duplicated}, in another folder "
                  f"{result.misplaced}, extra {result.extra}, stray folders {len(result.strays)}, "
                  f"unreadable in source {result.unreadable}, series pending {result.pending}")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,20 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("REBUILD_SHARED", REPO.parent / "shared"))
 SAMPLES = SHARED / "samples"
+CHECKOUT_STATE = REPO / ".rebuild"
+#: Tests never write into the checkout: a command given no --state (in this process or a CLI subprocess,
+#: which inherits the environment) uses a throw-away state directory instead of ./.rebuild.
+_DEFAULT_STATE = tempfile.mkdtemp(prefix="rebuild-test-state-")
+os.environ["REBUILD_STATE_DIR"] = _DEFAULT_STATE
+_CHECKOUT_STATE_BEFORE = CHECKOUT_STATE.exists()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if any test created the checkout's own ./.rebuild."""
+    shutil.rmtree(_DEFAULT_STATE, ignore_errors=True)
+    if CHECKOUT_STATE.exists() and not _CHECKOUT_STATE_BEFORE:
+        print(f"\nFAILED: a test wrote into the checkout ({CHECKOUT_STATE}); give it a tmp_path --state")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

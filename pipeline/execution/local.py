@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from pipeline.execution.base import MailboxJob, Progress
+from pipeline.interrupts import children_ignore_sigint
 from pipeline.journal import Journal
 from pipeline.run import MailboxRun, Summary
 from pipeline.settings import Settings
@@ -57,7 +58,7 @@ def _init_child(stop: Any, events: Any, settings: Settings) -> None:
     from pipeline import logs
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logs.configure(settings.log_dir, "error")
+    logs.configure(settings.log_dir, "error", max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     _child.update(stop=stop, events=events)
 
 
@@ -91,13 +92,8 @@ class LocalExecutor:
             jobs = [_share_connections(job, self.mailbox_workers) for job in jobs]
             pool = ProcessPoolExecutor(max_workers=self.mailbox_workers, mp_context=ctx, initializer=_init_child,
                                        initargs=(stop, events, child_settings))
-            # The workers start with Ctrl-C ignored (an ignored signal stays ignored in a new process), so a
-            # Ctrl-C to the process group while they are still importing cannot kill them mid-way.
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
+            with children_ignore_sigint():  # processes start here: a Ctrl-C while they import is the parent's
                 futures = {pool.submit(_child_rebuild, job, child_settings): job for job in jobs}
-            finally:
-                signal.signal(signal.SIGINT, previous)
 
             def drain() -> None:
                 while True:

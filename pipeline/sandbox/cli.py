@@ -97,6 +97,7 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
 
     p = add("ls", "show a mailbox: folder tree, counts, items with their properties")
     p.add_argument("--mailbox", required=False, help="mailbox address (default: list mailboxes and accounts)")
+    p.add_argument("--props", action="store_true", help="also every extended property of each item")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_ls)
 
@@ -237,6 +238,7 @@ def cmd_load(args: argparse.Namespace, settings: Any, quiet: bool = False) -> in
 
 def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.sandbox.store import SandboxStore
+    from pipeline.terminal import shown
 
     store = SandboxStore(_data_dir(args, settings))
     if not args.mailbox:
@@ -250,7 +252,7 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
             print(json.dumps(listing, indent=1))
         else:
             for m in listing["mailboxes"]:
-                print(f"mailbox {m['address']}  ({m['display_name']})")
+                print(f"mailbox {shown(m['address'])}  ({shown(m['display_name'])})")
             for a in listing["accounts"]:
                 print(f"account {a['username']}{'  [impersonation]' if a['impersonation'] else ''}")
             if not listing["mailboxes"] and not listing["accounts"]:
@@ -261,8 +263,10 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
         return 2
     tree = store.folder_tree(args.mailbox)
     items = store.items(args.mailbox)
+    from pipeline.sandbox.listing import sender_of
+
     for item in items:
-        item.pop("mime", None)
+        item["sender"] = sender_of(item.pop("mime", None))
         item["folder_path"] = list(item["folder_path"])
         item["extended_properties"] = {
             k: (v.hex() if isinstance(v, bytes) else v) for k, v in item["extended_properties"].items()
@@ -280,41 +284,10 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
             )
         )
         return 0
-    by_folder: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for item in items:
-        by_folder.setdefault(tuple(item["folder_path"]), []).append(item)
-    for folder in tree:
-        path = folder["path"]
-        label = "/".join(path) or "(Top of Information Store)"
-        role = f" [{folder['distinguished_id']}]" if folder["distinguished_id"] else ""
-        print(
-            f"{'  ' * max(len(path) - 1, 0)}{label}{role}  {folder['folder_class'] or '-'}  "
-            f"{folder['item_count']} item(s)"
-        )
-        for item in by_folder.get(path, []):
-            flags = ("draft " if item["is_draft"] else "") + ("read" if item["is_read"] else "unread")
-            print(
-                f"{'  ' * len(path)}- {item['item_class']}  {item['subject']!r}  {flags}  "
-                f"sent={item['datetime_sent']} received={item['datetime_received']} size={item['size']}"
-            )
-            for key, value in item["extended_properties"].items():
-                print(f"{'  ' * len(path)}    {key} = {value!r}")
-            _print_series(item, "  " * len(path) + "    ")
+    from pipeline.sandbox.listing import render
+
+    print("\n".join(render(tree, items, with_props=args.props)))
     return 0
-
-
-def _print_series(item: dict[str, Any], indent: str) -> None:
-    """A recurring master's pattern and its deleted and modified occurrences, one line each."""
-    recurrence = item.get("recurrence")
-    if not recurrence:
-        return
-    print(f"{indent}recurrence: " + ", ".join(f"{k}={v}" for k, v in recurrence.items()))
-    for start in item.get("deleted_occurrences") or []:
-        print(f"{indent}deleted occurrence {start}")
-    for change in item.get("modified_occurrences") or []:
-        rest = ", ".join(f"{k}={v!r}" for k, v in change.items() if k not in ("original_start", "start", "end"))
-        print(f"{indent}modified occurrence {change['original_start']} -> {change['start']}..{change['end']}"
-              + (f"  {rest}" if rest else ""))
 
 
 def _running(data_dir: Path) -> dict[str, Any] | None:
@@ -401,23 +374,35 @@ def standalone_main(argv: list[str]) -> int:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--state", dest="state_dir", metavar="DIR", help="state directory (default ./.rebuild)"
+        "--state", dest="state_dir", metavar="DIR", default=argparse.SUPPRESS,
+        help="state directory (default ./.rebuild)",
     )
-    common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"))
+    common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"),
+                        default=argparse.SUPPRESS)
     parser = argparse.ArgumentParser(prog="python -m pipeline.sandbox", parents=[common])
     _add_commands(parser, common)
     args = parser.parse_args(argv)
+    if os.name == "posix":
+        os.umask(0o077)  # the data folder holds mail and password equivalents: owner-only files
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        settings = load_settings({"state_dir": args.state_dir, "log_level": args.log_level})
+        settings = load_settings({"state_dir": getattr(args, "state_dir", None),
+                                  "log_level": getattr(args, "log_level", None)})
     except SettingsError as exc:
         print(f"sandbox: error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=getattr(logging, (args.log_level or "info").upper()),
+        level=getattr(logging, (getattr(args, "log_level", None) or "info").upper()),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.func(args, settings))
+    try:
+        return int(args.func(args, settings))
+    except BrokenPipeError:  # `python -m pipeline.sandbox faults | head`: the reader left
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1

@@ -165,7 +165,9 @@ def _start_process(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     log_path = data_dir / "server.log"
-    log_file = open(log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+    # Kept open for the child's lifetime; owner-only like everything in the data folder.
+    log_file = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0),
+                                 0o600), "ab")
     command = [
         sys.executable,
         "-m",

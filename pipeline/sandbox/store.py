@@ -276,6 +276,20 @@ def _folder_from_row(row: Sequence[Any]) -> FolderRow:
 FOLDER_COLUMNS = "id, mailbox_id, parent_id, name, folder_class, distinguished_id, is_search, version"
 
 
+def _owner_only(data_dir: Path) -> None:
+    """The data folder 0700 and its files 0600: it holds every mailbox's mail and the accounts' NT hashes
+    (password equivalents). POSIX only; SQLite gives its -wal/-shm files the database file's mode."""
+    if os.name != "posix":
+        return
+    for path, mode in ((data_dir, 0o700), *((f, 0o600) for f in data_dir.iterdir() if f.is_file()
+                                           and not f.is_symlink())):
+        try:
+            if path.stat().st_mode & 0o777 != mode:
+                os.chmod(path, mode)
+        except OSError:
+            pass
+
+
 class SandboxStore:
     """The sandbox's mailboxes in `data_dir/sandbox.sqlite`; safe to share between threads."""
 
@@ -294,6 +308,7 @@ class SandboxStore:
             if "touched" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
                 # when an item was last written (epoch seconds): restricted searches lag behind it
                 conn.execute("ALTER TABLE items ADD COLUMN touched REAL NOT NULL DEFAULT 0")
+        _owner_only(self.data_dir)
 
     # -- connections ------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.source.pff import PffSource, SourceInfo, SourceOpenError, read_header
+from pipeline.source.pff import PffSource, SourceInfo, SourceOpenError, libpff_reason, read_header
 
 __all__ = ["PffSource", "READERS", "SourceInfo", "SourceOpenError", "open_source", "read_header", "use_reader"]
 
@@ -44,6 +44,16 @@ def open_source(path: str | Path, recover: bool = False, reader: str | None = No
     Files the native reader does not handle yet are read with libpff instead: cyclic encryption, and ANSI
     (97-2002) stores, whose 8-bit strings libpff's reader decodes in each item's own code page.
     """
+    try:
+        return _open(path, recover, reader, codepage)
+    except (SourceOpenError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a reader raises at open time means "does not open"
+        chain = " ".join(str(exc).split()) or type(exc).__name__
+        raise SourceOpenError(f"{path}: {libpff_reason(chain)}", detail=f"{type(exc).__name__}: {chain}") from None
+
+
+def _open(path: str | Path, recover: bool, reader: str | None, codepage: int | None) -> Any:
     name = reader or default_reader()
     if name == "native":
         from pipeline.source.native import NativeSource, UnsupportedFile

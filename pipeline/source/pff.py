@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,13 @@ MAX_EMBED_DEPTH = 32
 
 
 class SourceOpenError(Exception):
-    """The file cannot be read as an OST/PST at all: one line naming the file, exit code 2."""
+    """The file cannot be read as an OST/PST at all: one line naming the file, exit code 2.
+
+    `detail` keeps libpff's own error chain (for the log file only, never the console)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,8 @@ def read_header(path: Path) -> tuple[str, str, int, int, int]:
     kinds = {b"SM": "pst", b"SO": "ost", b"AB": "pab"}
     if client not in kinds or kinds[client] == "pab":
         raise SourceOpenError(f"{path}: unsupported client magic {client!r} (not an OST/PST)")
+    if _header_crc(head[8:8 + 471]) != struct.unpack_from("<I", head, 4)[0]:
+        raise SourceOpenError(f"{path}: the file header is damaged (header checksum mismatch)")
     (version,) = struct.unpack_from("<H", head, 10)
     if version in (14, 15):
         fmt, crypt, eof = "ansi", head[0x1CD], struct.unpack_from("<I", head, 0xA8 + 4)[0]
@@ -87,9 +96,30 @@ def read_header(path: Path) -> tuple[str, str, int, int, int]:
         crypt, eof = head[0x201], struct.unpack_from("<Q", head, 0xB4 + 4)[0]
     else:
         raise SourceOpenError(f"{path}: unsupported format version {version}")
+    if fmt != "ansi" and _header_crc(head[8:8 + 516]) != struct.unpack_from("<I", head, 0x20C)[0]:
+        raise SourceOpenError(f"{path}: the file header is damaged (header checksum mismatch)")
     if crypt not in _ENCRYPTIONS:
         raise SourceOpenError(f"{path}: unsupported encryption method {crypt:#04x}")
     return kinds[client], fmt, version, crypt, eof
+
+
+def _header_crc(data: bytes) -> int:
+    """[MS-PST] 5.3 CRC: CRC-32 without the initial and final inversion."""
+    return zlib.crc32(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+
+def libpff_reason(chain: str) -> str:
+    """libpff's error chain put in words for the one console line (the chain itself goes to the log)."""
+    text = chain.lower()
+    if "checksum" in text and "header" in text:
+        return "the file header is damaged (header checksum mismatch)"
+    if "encryption" in text:
+        return "unsupported encryption"
+    if any(word in text for word in ("index", "block tree", "back pointer", "seek offset", "descriptor")):
+        return "its index (B-trees) is damaged; libpff cannot open it"
+    if "table" in text:
+        return "its store tables are damaged; libpff cannot open it"
+    return "libpff cannot open it (the file is damaged)"
 
 
 def _props(record_sets: Any, codepage: str) -> dict[int, Any]:
@@ -111,15 +141,16 @@ class PffSource:
         self._file = pypff.file()
         try:
             self._file.open(str(self.path))
-        except (OSError, ValueError) as exc:
-            raise SourceOpenError(f"{self.path}: libpff cannot open it: {_one_line(exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - libpff raises OSError, ValueError, MemoryError...
+            chain = _one_line(exc, limit=None)
+            raise SourceOpenError(f"{self.path}: {libpff_reason(chain)}", detail=chain) from None
         try:
             codepage = python_codepage(None, (self._file.ascii_codepage or b"cp1252").decode())
         except Exception:
             codepage = "cp1252"
         try:
             orphans = self._file.number_of_orphan_items
-        except OSError:
+        except Exception:  # noqa: BLE001 - the recovery scan is optional
             orphans = 0
         self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, orphans)
         if fmt == "ansi":
@@ -131,14 +162,18 @@ class PffSource:
         self._names = self._load_name_map()
         self._folders: list[SourceFolder] = []
         self._handles: dict[int, Any] = {}
-        self._load_tree()
+        try:
+            self._load_tree()
+        except BaseException:
+            self.close()
+            raise
 
     # -- life cycle -------------------------------------------------------------------------------
     def close(self) -> None:
         self._handles.clear()
         try:
             self._file.close()
-        except OSError:
+        except Exception:  # noqa: BLE001 - closing a damaged file must not raise
             pass
 
     def __enter__(self) -> PffSource:
@@ -159,7 +194,7 @@ class PffSource:
                     if entry.entry_type in (2, 3, 4):
                         streams[entry.entry_type] = entry.data or b""
             return parse_name_map(streams)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - damage here is reported, never fatal
             self.errors.append(SourceError((), 0x61, "namemap", _one_line(exc)))
             return NameMap()
 
@@ -167,13 +202,16 @@ class PffSource:
         try:
             store = self._file.message_store
             store_props = _props(store.record_sets, self.info.codepage) if store is not None else {}
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - damage here is reported, never fatal
             self.errors.append(SourceError((), 0x21, "store", _one_line(exc)))
             store_props = {}
         try:
             root = self._file.root_folder
-        except OSError as exc:
-            raise SourceOpenError(f"{self.path}: the root folder cannot be read: {_one_line(exc)}") from None
+            if root is None:
+                raise OSError("no root folder")
+        except Exception as exc:  # noqa: BLE001 - a damaged root raises OSError or MemoryError in pypff
+            raise SourceOpenError(f"{self.path}: the root folder cannot be read (the folder tree is damaged)",
+                                  detail=_one_line(exc, limit=None)) from None
         facts: dict[int, FolderFacts] = {}
         raw: dict[int, tuple[str, str, int, int | None, int]] = {}
         stack: list[tuple[Any, int | None, tuple[str, ...]]] = [(root, None, ())]
@@ -182,7 +220,7 @@ class PffSource:
             nid = folder.identifier
             try:
                 props = _props(folder.record_sets, self.info.codepage)
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - one unreadable folder is reported, the walk goes on
                 self.errors.append(SourceError(chain, nid, "folder", _one_line(exc)))
                 props = {}
             name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
@@ -190,7 +228,7 @@ class PffSource:
             folder_type = props.get(mapi.PR_FOLDER_TYPE)
             try:
                 count = folder.number_of_sub_messages
-            except OSError:
+            except Exception:  # noqa: BLE001
                 count = 0  # items() and summaries() report the unreadable contents table
             self._handles[nid] = folder
             ltid = props.get(PR_LTID)
@@ -199,7 +237,7 @@ class PffSource:
                                      ltid.to_bytes(8, "little", signed=True)[2:] if isinstance(ltid, int) else None)
             try:
                 children = [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - libpff raises OSError or MemoryError
                 self.errors.append(SourceError((*chain, name), nid, "folder",
                                                f"subfolders unreadable: {_one_line(exc)}"))
                 children = []
@@ -237,7 +275,7 @@ class PffSource:
             return
         try:
             count = handle.number_of_sub_messages
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - reported as the folder's error
             if start == 0:
                 yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
             return
@@ -478,6 +516,9 @@ def _reader(handle: Any) -> Any:
     return read
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__
+def _one_line(exc: BaseException, limit: int | None = 300) -> str:
+    """The exception's text on one line, cut at a word boundary when longer than limit."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if limit is not None and len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return text

@@ -78,7 +78,7 @@ def test_every_sample_exports_without_defects(samples: Path, tmp_path: Path, nam
     assert code in (0, 1)
     assert captured.out.startswith("exported ")
     if code == 1:
-        assert "failed\t" in captured.err
+        assert "failed: " in captured.err
     for path in tmp_path.rglob("*.eml"):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert all_defects(message) == [], path.name

@@ -142,7 +142,7 @@ def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_
 
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 3], results
-    refused = next(err for code, _, err in results if code == 3)
+    refused = next(out + err for code, out, err in results if code == 3)
     assert "another run holds this mailbox" in refused and "pid " in refused, refused
     assert stats["schema_violations"] == 0
     assert stats["faults"]["injected"].get("commit_then_drop", 0) > 0

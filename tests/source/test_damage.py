@@ -121,9 +121,9 @@ def test_export_names_the_damaged_item_and_exits_1(tmp_path: Path) -> None:
     _flip(path, ref.ib + 7, bit=0)
     result = run_cli("export", "--ost", str(path), "--out", str(tmp_path / "out"), "--reader", "native")
     assert result.returncode == 1
-    assert f"\t{nid}\t" in result.stderr and "damaged block, CRC mismatch" in result.stderr
+    assert f"node {nid}:" in result.stderr and "damaged block, CRC mismatch" in result.stderr
     result = run_cli("export", "--ost", str(path), "--out", str(tmp_path / "out2"), "--reader", "libpff")
-    assert f"\t{nid}\t" not in result.stderr  # libpff reads the bad bytes as if they were data
+    assert f"node {nid}:" not in result.stderr  # libpff reads the bad bytes as if they were data
 
 
 def _view(path: Path) -> tuple[dict[int, Any], set[tuple[str, ...]]] | None:

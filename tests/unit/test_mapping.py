@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fixtures
 from pipeline.mapping import load_mapping
-
-PST_HEADER = b"!BDN" + b"\0" * 4 + b"SM" + (23).to_bytes(2, "little") + b"\0" * 0x1F0
 
 
 def fake_ost(path: Path) -> Path:
-    path.write_bytes(PST_HEADER + b"\0" * 64)
+    """A real (fixture-built) OST: the check opens every file with libpff, as the run will."""
+    path.write_bytes(fixtures.cached("small", format="ost").read_bytes())
     return path
 
 

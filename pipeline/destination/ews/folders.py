@@ -13,6 +13,7 @@ from exchangelib import Account
 from exchangelib.errors import ErrorFolderExists, ErrorFolderNotFound
 from exchangelib.folders import SHALLOW, Folder, FolderCollection
 from exchangelib.folders.known_folders import WellknownFolder
+from exchangelib.util import safe_xml_value
 
 from pipeline.destination.base import FolderStats
 from pipeline.folder_plan import PlannedFolder, name_key
@@ -80,6 +81,7 @@ class FolderMirror:
 
     def _find_or_create(self, parent: Any, name: str, cls: str) -> Any:
         """The child named name with a compatible class, created if absent; conflicts get a suffix."""
+        name = safe_xml_value(name)  # as exchangelib will send it ('?' for controls XML cannot carry)
         label = KIND_LABEL.get(_base_class(cls), cls)
         for candidate_name in (name, f"{name} ({label})", f"{name} ({cls})"):
             existing = self._children_of(parent).get(name_key(candidate_name), [])

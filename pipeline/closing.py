@@ -1,0 +1,120 @@
+"""The end of a run on the console: the summary, then where the state, log and reports are and the command
+to run next. One mailbox (`--ost`) and many (`--map`) end the same way and write the same reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.report import render_summary, render_table, write_reports
+from pipeline.settings import Settings
+from pipeline.terminal import shown
+
+EXIT_OK, EXIT_FAILURES, EXIT_BUSY = 0, 1, 3
+
+
+def finish(summaries: list[Any], args: argparse.Namespace, settings: Settings) -> int:
+    """Write the reports, print the summary and what to do next; the exit code of the run."""
+    reports = write_reports(settings.state_dir / "reports", summaries)
+    single = not getattr(args, "map", None)
+    if args.json:
+        data = [s.as_dict() for s in summaries]
+        json.dump(data[0] if single else data, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        for s in summaries:  # the JSON holds it too; stderr says it once for the person watching
+            if s.fatal:
+                print(f"rebuild: {shown(s.mailbox)}: {shown(s.fatal)}", file=sys.stderr)
+    else:
+        print(render_summary(summaries[0]) if single else render_table(summaries))
+        print("\n".join(where_and_next(summaries, args, settings, reports)))
+    bad = [s for s in summaries if s.status in ("fatal", "interrupted") or s.failed_total]
+    if bad:
+        return EXIT_FAILURES
+    return EXIT_BUSY if any(s.status == "busy" for s in summaries) else EXIT_OK
+
+
+def command_line(words: list[str]) -> str:
+    """words as one line the admin can paste into this system's shell."""
+    if os.name == "nt":
+        return subprocess.list2cmdline(words)
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _target_flags(args: argparse.Namespace, settings: Settings) -> list[str]:
+    words = ["--state", str(settings.state_dir)]
+    if not settings.uses_sandbox:
+        words += ["--server", settings.ews.server]
+        if settings.ews.username:
+            words += ["--username", settings.ews.username]
+        if settings.ews.auth != "ntlm":
+            words += ["--auth", settings.ews.auth]
+        if getattr(args, "impersonate", False):
+            words.append("--impersonate")
+    if getattr(args, "target_root", None):
+        words += ["--target-root", args.target_root]
+    return words
+
+
+def next_commands(summaries: list[Any], args: argparse.Namespace, settings: Settings) -> list[str]:
+    """What to run next, by how the run ended."""
+    statuses = {s.status for s in summaries}
+    if "interrupted" in statuses:
+        return ["run the same command again to resume (finished folders are skipped at once)"]
+    if "dry-run" in statuses:
+        return ["run the same command without --dry-run to upload"]
+    hints = []
+    if "busy" in statuses:
+        hints.append("another run holds the mailbox (see above): wait for it, or if it is gone, run the same "
+                     "command with --break-lease")
+    if "fatal" in statuses:
+        hints.append("fix the cause printed above, then run the same command again (done work is kept)")
+    elif any(s.failed_total for s in summaries):
+        hints.append("see the failed items in the reports; the same command again retries them")
+    if getattr(args, "map", None):
+        source = ["--map", str(args.map)]
+    else:
+        source = ["--ost", str(summaries[0].source), "--mailbox", summaries[0].mailbox]
+    hints.append(command_line(["rebuild", "verify", *source, *_target_flags(args, settings)]))
+    if settings.uses_sandbox:
+        for s in summaries[:3]:
+            hints.append(command_line(["rebuild", "sandbox", "ls", "--mailbox", s.mailbox,
+                                       "--state", str(settings.state_dir)]))
+    return hints
+
+
+def where_and_next(summaries: list[Any], args: argparse.Namespace, settings: Settings,
+                   reports: list[Path]) -> list[str]:
+    """The closing lines: where the state, the log and the reports are, and the next commands."""
+    state = settings.state_dir.resolve()
+    lines = [f"state:   {shown(state)} (journal.sqlite" + (", sandbox/" if settings.uses_sandbox else "") + ")",
+             f"log:     {shown(settings.log_dir.resolve() / 'rebuild.jsonl')}",
+             f"reports: {', '.join(shown(p.resolve()) for p in reports)}"]
+    commands = next_commands(summaries, args, settings)
+    lines.append(f"next:    {shown(commands[0])}")
+    lines.extend(f"         {shown(c)}" for c in commands[1:])
+    return lines
+
+
+def render_status(status: list[dict[str, Any]]) -> str:
+    """`rebuild status`: per mailbox, the last run in the words of its own closing summary, then what the
+    journal holds (distinct items: an item found twice in one folder is one journal entry)."""
+    lines = []
+    for entry in status:
+        last = entry.get("last_run", {})
+        run = f"last run {last.get('status', '-')}"
+        if "found" in last:
+            run += (f": found {last['found']}, uploaded {last.get('uploaded', 0)}, already present "
+                    f"{last.get('present', 0)}, skipped {last.get('skipped', 0)}, failed {last.get('failed_total', 0)}")
+        items = entry["items"]
+        on_server = items.get("uploaded", 0) + items.get("present", 0)
+        lines.append(f"{shown(entry['mailbox'])}: {run}; journal: {on_server} items on the server, "
+                     f"{items.get('failed', 0)} failed; folders done {entry.get('folders_done', 0)}/"
+                     f"{entry.get('folders', 0)}")
+    return "\n".join(lines) or "the journal holds no mailbox yet"
