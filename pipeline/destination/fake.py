@@ -82,11 +82,12 @@ class FakeStore:
 class Faults:
     """refuse: item subjects the server refuses for good; drop_answers: the next N batches are stored but
     their answer is lost (the sender's retry must find them); fatal_after: requests until the mailbox's
-    credentials stop working."""
+    credentials stop working; series_fail: attempts to finish a series that fail."""
 
     refuse: set[str] = field(default_factory=set)
     drop_answers: int = 0
     fatal_after: int | None = None
+    series_fail: int = 0  # the next N attempts to finish a recurring series fail (a run killed in between)
 
 
 class FakeDestination:
@@ -195,6 +196,9 @@ class FakeMailbox:
 
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
         self._tick()
+        if self.destination.faults.series_fail > 0:
+            self.destination.faults.series_fail -= 1
+            raise ConnectionResetError("connection reset while applying the series' exceptions")
         for item in self.store.items[self.address]:
             if item.id == server_id:
                 item.exceptions_applied = True

@@ -236,3 +236,27 @@ def test_strip_sends_it_without_its_largest_attachment(tmp_path: Path):
     assert sent.size < 1024 * 1024 and b"small.txt" in sent.mime and b"huge.bin" in sent.mime  # named in the note
     [saved] = (tmp_path / "reports" / "large-attachments").rglob("*huge.bin")
     assert hashlib.sha256(saved.read_bytes()).hexdigest() == huge.sha256
+
+
+SERIES = {"store": {"name": "Series", "seed": 6}, "folders": [{"name": "Kalender", "role": "calendar", "items": [
+    {"kind": "meeting", "subject": "Weekly sync", "start": "2024-03-04T09:00:00", "end": "2024-03-04T09:30:00",
+     "timezone": "W. Europe Standard Time", "sender": "a@example.com", "attendees": ["b@example.com"],
+     "recurrence": {"pattern": "weekly", "days": ["mo"], "count": 10, "deleted": ["2024-03-18T00:00:00"],
+                    "exceptions": [{"date": "2024-03-11T00:00:00", "start": "2024-03-11T10:00:00",
+                                    "end": "2024-03-11T10:30:00", "subject": "Weekly sync (moved)"}]}},
+    {"kind": "appointment", "subject": "Dentist", "start": "2024-03-05T08:00:00", "end": "2024-03-05T09:00:00"}]}]}
+
+
+def test_a_series_left_pending_is_finished_by_the_rerun(tmp_path: Path):
+    ost, _ = fixtures.cached_build(SERIES, "ost", "permute")
+    fake = FakeDestination(faults=Faults(series_fail=1))
+    first = rebuild(ost, tmp_path, fake)
+    [series] = [i for i in fake.store.items[MAILBOX] if i.subject == "Weekly sync"]
+    assert first.warnings["series exceptions pending"] == 1
+    assert series.stamp.pending and not series.exceptions_applied
+    assert not verify_mailbox(RunOptions(ost, MAILBOX), fake).ok  # verify says the series is not done
+    again = rebuild(ost, tmp_path, fake)
+    assert again.status == "ok" and again.uploaded == 1 and again.present == 1  # finished, not sent again
+    assert [i.subject for i in fake.store.items[MAILBOX]] == ["Weekly sync", "Dentist"]
+    assert not series.stamp.pending and series.exceptions_applied
+    assert verify_mailbox(RunOptions(ost, MAILBOX), fake).ok
