@@ -101,7 +101,7 @@ def test_fifo_is_refused_at_once_by_verify_and_the_csv_check(tmp_path: Path):
     assert result.returncode == 2 and "named pipe" in one_line(result, fifo)
     users = tmp_path / "users.csv"
     users.write_text(f"ost,mailbox\n{fifo},alice@sandbox.local\n", encoding="utf-8")
-    result = run_cli("--map", str(users), "--state", str(state), timeout=60)
+    result = run_cli("--map", str(users), "--state", str(state), "--reader", "libpff", timeout=60)
     assert result.returncode == 2 and f"{users}:2: ost" in result.stderr and "named pipe" in result.stderr
     assert not (state / "sandbox").exists(), "nothing may be created on the server"
 
@@ -126,7 +126,9 @@ def test_gate_refuses_what_is_not_a_regular_file_without_opening_it(tmp_path: Pa
 def test_file_libpff_refuses_is_one_line_exit_2_and_nothing_reaches_the_server(tmp_path: Path, small_ost: Path):
     bad = libpff_refused_variant(small_ost, tmp_path / "flipped.ost")
     state = tmp_path / "state"
-    result = run_cli("--ost", str(bad), "--mailbox", "flip@sandbox.local", "--state", str(state), timeout=60)
+    # The libpff reader (the native one refuses this file itself, with its own reason: tests/source).
+    result = run_cli("--ost", str(bad), "--mailbox", "flip@sandbox.local", "--state", str(state), "--reader", "libpff",
+                     timeout=60)
     assert result.returncode == 2
     reason = one_line(result, bad).split(str(bad), 1)[1]
     assert "libpff_" not in reason and "pypff_" not in reason, "libpff's chain stays in the log"
@@ -226,9 +228,11 @@ def test_export_never_lets_two_folders_share_a_directory(tmp_path: Path, hostile
 
 
 def test_export_reports_unreadable_folders_like_inspect(tmp_path: Path, samples: Path):
+    # libpff cannot read this sample's Deleted Items (the native reader reads it as the empty folder it is).
     damaged = run_cli("export", "--ost", str(samples / "damaged-Outlook_part0.pst"), "--out", str(tmp_path / "d"),
-                      timeout=120)
-    inspect = json.loads(run_cli("inspect", "--ost", str(samples / "damaged-Outlook_part0.pst"), "--json").stdout)
+                      "--reader", "libpff", timeout=120)
+    inspect = json.loads(run_cli("inspect", "--ost", str(samples / "damaged-Outlook_part0.pst"), "--json",
+                                 "--reader", "libpff").stdout)
     manifest = json.loads((tmp_path / "d" / "manifest.json").read_text(encoding="utf-8"))
     assert damaged.returncode == 1 and f"{len(manifest['failures'])} failed" in damaged.stdout
     unreadable_folders = {e["node_id"] for e in inspect["errors"] if e["what"] == "folder"}
@@ -284,7 +288,8 @@ def test_run_console_reports_and_private_state(tmp_path: Path, hostile_ost: Path
 
 
 def test_failed_items_csv_is_spreadsheet_safe(tmp_path: Path, hostile_ost: Path):
-    refuse = {"rules": [{"kind": "item_error", "code": "ErrorItemSave"}]}
+    # Every item is refused but the first one created, which is the run's mailbox lease (pipeline/lease.py).
+    refuse = {"rules": [{"kind": "item_error", "code": "ErrorItemSave", "after": 1}]}
     with own_sandbox(tmp_path / "data", {SERVICE: (PASSWORD, True)}, ["eve@corp.example"], faults=refuse) as (h, _):
         result = run_cli("--ost", str(hostile_ost), "--mailbox", "eve@corp.example", "--server", h.url,
                          "--username", SERVICE, "--impersonate", "--state", str(tmp_path / "state"),
