@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from pipeline.addressing import codepage_note, convert_options
+from pipeline.addressing import Stopped, codepage_note, convert_options
 from pipeline.convert.fingerprint import fingerprint
 from pipeline.convert.preserved import is_draft
 from pipeline.journal import ItemRecord, Journal, source_identity
@@ -228,7 +228,8 @@ class MailboxRun:
                 folders = source.folders()
                 self._resolve_roles(folders)
                 self._convert_options = convert_options(source, folders, opts, lambda f: not self._folder_skip(f),
-                                                        self.settings.state_dir / "addressbooks", self.source_id)
+                                                        self.settings.state_dir / "addressbooks", self.source_id,
+                                                        self.should_stop)
                 self.summary.codepage = codepage_note(source.info)
                 total = sum(f.item_count for f in folders if not self._folder_skip(f))
                 self.progress("start", {"mailbox": opts.mailbox, "total": total})
@@ -259,7 +260,7 @@ class MailboxRun:
                 self.summary.status = "dry-run"
             else:
                 self.summary.status = "failed-items" if self.summary.failed_total else "ok"
-        except Interrupted:
+        except (Interrupted, Stopped):
             self.summary.status = "interrupted"
             log.warning("mailbox interrupted", mailbox=opts.mailbox)
         except MailboxFatalError as exc:
