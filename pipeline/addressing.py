@@ -116,6 +116,13 @@ def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> 
         return cached_book(cache_dir, key[:32], lambda: build_book(source, source.folders(), mailbox))
 
 
+def _quiet_child() -> None:
+    """Ctrl-C belongs to the parent (a terminal sends it to the whole process group)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _row_book_task(job: tuple[Path, str, int | None, Path]) -> dict[str, object] | None:
     try:
         return to_dict(row_book(*job))
@@ -129,11 +136,16 @@ def site_book(jobs: list[tuple[Path, str]], codepage: int | None, cache_dir: Pat
     from concurrent.futures import ProcessPoolExecutor
 
     tasks = [(Path(ost), mailbox, codepage, cache_dir) for ost, mailbox in jobs]
-    if workers > 1 and len(tasks) > 1:
+    if workers > 1 and len(tasks) > 2 * workers:  # below that, starting processes costs more than it saves
         import multiprocessing
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            books = list(pool.map(_row_book_task, tasks))
+        from pipeline.workers import sigint_ignored_for_children
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_quiet_child) as pool:
+            with sigint_ignored_for_children():
+                futures = [pool.submit(_row_book_task, task) for task in tasks]
+            books = [future.result() for future in futures]
     else:
         books = [_row_book_task(task) for task in tasks]
     site = AddressBook()

@@ -25,6 +25,7 @@ from pipeline.report import render_table, write_reports
 from pipeline.run import MailboxRun, RunOptions, Summary, parse_since
 from pipeline.settings import Settings
 from pipeline.target.connect import Target
+from pipeline.workers import sigint_ignored_for_children
 
 log = structlog.get_logger(__name__)
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -98,9 +99,10 @@ def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Setting
         stop, events = ctx.Event(), ctx.Queue()
         # Each mailbox process converts in-process: the parallelism is across mailboxes.
         child_settings = dataclasses.replace(settings, convert_workers=1)
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_child,
-                                   initargs=(stop, events, child_settings))
-        futures = {pool.submit(_child_rebuild, row, args, child_settings, target): row for row in rows}
+        with sigint_ignored_for_children():  # the workers start with Ctrl-C ignored, never mid-import
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_child,
+                                       initargs=(stop, events, child_settings))
+            futures = {pool.submit(_child_rebuild, row, args, child_settings, target): row for row in rows}
 
         def drain() -> None:
             while True:
@@ -162,8 +164,13 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
     workers = getattr(args, "workers", None) or settings.workers
     from pipeline.addressing import site_book
 
-    args.site_book = site_book([(r.ost, r.mailbox) for r in rows], getattr(args, "codepage", None),
-                               settings.state_dir / "addressbooks", workers)
+    try:
+        args.site_book = site_book([(r.ost, r.mailbox) for r in rows], getattr(args, "codepage", None),
+                                   settings.state_dir / "addressbooks", workers)
+    except KeyboardInterrupt:
+        print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
+              "Run the same command again to resume.", file=sys.stderr)
+        return EXIT_FAILURES
     with make_progress(not args.json) as progress:
         if args.dry_run:
             summaries = run_rows(rows, args, settings, None, workers, progress)

@@ -7,8 +7,10 @@ thread uploads, so reading, converting and uploading overlap on every core.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -37,6 +39,21 @@ def _convert(item: SourceItem, folder_path: tuple[str, ...], fingerprint: str | 
     except Exception as exc:  # noqa: BLE001 - a conversion bug is one item's failure, never the run's
         text = " ".join(str(exc).split())[:300]
         return None, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def sigint_ignored_for_children() -> Iterator[None]:
+    """While processes are started: SIGINT ignored, which spawned children inherit (so a Ctrl-C sent to the
+    whole process group cannot interrupt their start-up with a traceback; the pool initializers keep it
+    ignored, since Ctrl-C belongs to the parent). The parent's handler is back as soon as they are started."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def default_workers() -> int:
