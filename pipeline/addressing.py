@@ -22,8 +22,13 @@ from pipeline.model import FolderRole, SourceError, SourceFolder
 OWNER_ROLES = frozenset({FolderRole.SENT, FolderRole.OUTBOX, FolderRole.DRAFTS})
 
 
+class Stopped(Exception):
+    """Ctrl-C while the book was being read: nothing was uploaded, and no partial book is kept."""
+
+
 def build_book(source: Any, folders: Iterable[SourceFolder], mailbox: str | None,
-               wanted: Callable[[SourceFolder], bool] = lambda folder: True) -> AddressBook:
+               wanted: Callable[[SourceFolder], bool] = lambda folder: True,
+               should_stop: Callable[[], bool] = lambda: False) -> AddressBook:
     """The book of every folder `wanted` accepts (search and system folders never are)."""
     book = AddressBook()
     for folder in folders:
@@ -31,7 +36,9 @@ def build_book(source: Any, folders: Iterable[SourceFolder], mailbox: str | None
             continue
         sent = folder.role in OWNER_ROLES
         walk = getattr(source, "parties", source.items)  # a reader's cheap walk when it has one
-        for item in walk(folder):
+        for count, item in enumerate(walk(folder)):
+            if count % 100 == 0 and should_stop():
+                raise Stopped()
             if not isinstance(item, SourceError):
                 learn(book, item, sent)
     book.finish(mailbox)
@@ -65,7 +72,8 @@ def cached_book(cache_dir: Path | None, key: str, build: Callable[[], AddressBoo
 
 def convert_options(source: Any, folders: Iterable[SourceFolder], options: Any,
                     wanted: Callable[[SourceFolder], bool] = lambda folder: True,
-                    cache_dir: Path | None = None, source_id: str = "") -> ConvertOptions:
+                    cache_dir: Path | None = None, source_id: str = "",
+                    should_stop: Callable[[], bool] = lambda: False) -> ConvertOptions:
     """What conversion needs to know about the whole store: its address book and the IMCEAEX domain
     (--x500-domain, else the new mailbox's own domain, which the target server accepts). With cache_dir
     and source_id, a rerun on the same OST copy reads the book from the state dir instead of the OST."""
@@ -74,7 +82,7 @@ def convert_options(source: Any, folders: Iterable[SourceFolder], options: Any,
     key = hashlib.sha256(json.dumps([source_id, options.mailbox.lower(), sorted(f.node_id for f in folders),
                                      getattr(options, "codepage", None)]).encode()).hexdigest()[:32]
     book = cached_book(cache_dir if source_id else None, key,
-                       lambda: build_book(source, folders, options.mailbox))
+                       lambda: build_book(source, folders, options.mailbox, should_stop=should_stop))
     site = getattr(options, "site_book", None)
     if site:  # --map: what the other users' OSTs know (the file site_book() wrote)
         try:
@@ -108,6 +116,13 @@ def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> 
         return cached_book(cache_dir, key[:32], lambda: build_book(source, source.folders(), mailbox))
 
 
+def _quiet_child() -> None:
+    """Ctrl-C belongs to the parent (a terminal sends it to the whole process group)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _row_book_task(job: tuple[Path, str, int | None, Path]) -> dict[str, object] | None:
     try:
         return to_dict(row_book(*job))
@@ -121,11 +136,16 @@ def site_book(jobs: list[tuple[Path, str]], codepage: int | None, cache_dir: Pat
     from concurrent.futures import ProcessPoolExecutor
 
     tasks = [(Path(ost), mailbox, codepage, cache_dir) for ost, mailbox in jobs]
-    if workers > 1 and len(tasks) > 1:
+    if workers > 1 and len(tasks) > 2 * workers:  # below that, starting processes costs more than it saves
         import multiprocessing
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            books = list(pool.map(_row_book_task, tasks))
+        from pipeline.interrupts import children_ignore_sigint
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_quiet_child) as pool:
+            with children_ignore_sigint():
+                futures = [pool.submit(_row_book_task, task) for task in tasks]
+            books = [future.result() for future in futures]
     else:
         books = [_row_book_task(task) for task in tasks]
     site = AddressBook()

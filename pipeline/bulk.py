@@ -72,8 +72,13 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
     executor = LocalExecutor(settings, getattr(args, "workers", None))
     from pipeline.addressing import site_book
 
-    args.site_book = site_book([(r.ost, r.mailbox) for r in rows], getattr(args, "codepage", None),
-                               settings.state_dir / "addressbooks", executor.mailbox_workers)
+    try:
+        args.site_book = site_book([(r.ost, r.mailbox) for r in rows], getattr(args, "codepage", None),
+                                   settings.state_dir / "addressbooks", executor.mailbox_workers)
+    except KeyboardInterrupt:
+        print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
+              "Run the same command again to resume.", file=sys.stderr)
+        return EXIT_FAILURES
     with make_progress(not args.json) as progress:
         if args.dry_run:
             summaries = executor.submit(jobs(rows, args, None), progress)

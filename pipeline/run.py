@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from pipeline.addressing import codepage_note, convert_options
+from pipeline.addressing import Stopped, codepage_note, convert_options
 from pipeline.convert import convert_item
 from pipeline.convert.preserved import is_draft
 from pipeline.destination.base import (
@@ -227,7 +227,8 @@ class MailboxRun:
                 self._plan = plan_folders(folders)
                 selection = opts.selection.bind(folders)
                 self._convert_options = convert_options(source, folders, opts, lambda f: not selection.folder_skip(f),
-                                                        self.settings.state_dir / "addressbooks", self.source_id)
+                                                        self.settings.state_dir / "addressbooks", self.source_id,
+                                                        self.should_stop)
                 self.summary.codepage = codepage_note(source.info)
                 if not opts.dry_run:
                     assert self.destination is not None
@@ -240,7 +241,7 @@ class MailboxRun:
                 run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
                 self._walk(source, folders, selection)
             self.summary.status = "dry-run" if opts.dry_run else ("failed-items" if self.summary.failed_total else "ok")
-        except Interrupted:
+        except (Interrupted, Stopped):
             self.summary.status = "interrupted"
             log.warning("mailbox interrupted", mailbox=opts.mailbox)
         except MailboxBusy as exc:

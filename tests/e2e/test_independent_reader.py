@@ -303,13 +303,7 @@ def flag_status_field():
 
 
 def _marks(sample: str) -> list[Any]:
-    marks = [] if sample in DEFAULT else [pytest.mark.slow]
-    if sample == "notes.pst":
-        marks.append(pytest.mark.xfail(
-            strict=True, reason="3 identical sticky notes share one fingerprint, so 2 are taken as already present; "
-                                "the seam's identity (fingerprint + ordinal among equals, pipeline/fingerprint.py) "
-                                "fixes it: drop this mark when it lands"))
-    return marks
+    return [] if sample in DEFAULT else [pytest.mark.slow]
 
 
 def test_every_sample_is_listed(samples: Path):
