@@ -115,9 +115,11 @@ def fingerprint(item: SourceItem) -> str:
     return hashlib.sha256(f"{HASH_SCHEME}:{payload}".encode()).hexdigest()
 
 
-def identity(print_: str, ordinal: int = 1) -> str:
-    """The identity stamped on the server for the ordinal-th item (1-based) with this fingerprint."""
-    return print_ if ordinal <= 1 else f"{print_}#{ordinal}"
+def identity(print_: str, ordinal: int = 1, scope: str = "") -> str:
+    """The identity stamped on the server for the ordinal-th item (1-based) with this fingerprint; scope
+    keeps apart the items of source folders that share one server folder (folder_plan.identity_scope)."""
+    base = f"{print_}@{scope}" if scope else print_
+    return base if ordinal <= 1 else f"{base}#{ordinal}"
 
 
 class Ordinals:
@@ -126,13 +128,14 @@ class Ordinals:
     Every item of the folder must pass through next(), skipped ones included, so the numbering is the same
     on every run whatever --since or a previous run left out."""
 
-    def __init__(self) -> None:
+    def __init__(self, scope: str = "") -> None:
+        self.scope = scope
         self._seen: dict[str, int] = {}
 
     def next(self, print_: str) -> str:
         count = self._seen.get(print_, 0) + 1
         self._seen[print_] = count
-        return identity(print_, count)
+        return identity(print_, count, self.scope)
 
 
 @dataclass(frozen=True, slots=True)

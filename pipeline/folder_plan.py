@@ -44,6 +44,18 @@ class PlannedFolder:
         return self.source.role
 
     @property
+    def server_role(self) -> FolderRole:
+        """The well-known server folder this folder's items go to: mail written offline and left in the
+        Outbox goes to Drafts, where the user sees it and can send it (a rebuild never sends anything)."""
+        return FolderRole.DRAFTS if self.source.role is FolderRole.OUTBOX else self.source.role
+
+    @property
+    def identity_scope(self) -> str:
+        """Items of a folder that shares its server folder with another (the Outbox with Drafts) keep
+        identities of their own, so an Outbox item and an identical draft stay two items."""
+        return "outbox" if self.source.role is FolderRole.OUTBOX else ""
+
+    @property
     def renamed(self) -> bool:
         return self.name != self.original
 

@@ -332,7 +332,7 @@ class MailboxRun:
             return
         known, pending = self._known(path, planned)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
-        count = self._items(folder, entries, selection, known, pending)
+        count = self._items(folder, planned, entries, selection, known, pending)
         if whole and not opts.dry_run and not self._folder_incomplete and folder is not RECOVERED_FOLDER:
             self.journal.set_folder(opts.mailbox, path, self.source_id, count, done=count == folder.item_count,
                                     server_id=self._current.id if self._current else None)
@@ -347,11 +347,11 @@ class MailboxRun:
         stamps = self._mailbox.stamps(self._current) if self._current is not None else []
         return {s.identity for s in stamps if not s.pending}, {s.identity for s in stamps if s.pending}
 
-    def _items(self, folder: SourceFolder, entries: Iterable[SourceItem | SourceError], selection: BoundSelection,
-               known: set[str], pending: set[str]) -> int:
+    def _items(self, folder: SourceFolder, planned: PlannedFolder, entries: Iterable[SourceItem | SourceError],
+               selection: BoundSelection, known: set[str], pending: set[str]) -> int:
         """Every item of the folder: identity, dedupe, conversion, batches. Returns the items read."""
         path = folder.path_str
-        ordinals = Ordinals()
+        ordinals = Ordinals(planned.identity_scope)
         batch: list[UploadItem] = []
         batch_size = 0
         queue = ConvertQueue(self.convert_processes, window=max(2 * self.settings.batch_items, 32),

@@ -109,13 +109,14 @@ def _verify(options: RunOptions, mailbox: Mailbox, result: VerifyResult) -> None
                 parent = resolved[step.node_id]
             return parent
 
-        wanted_by: dict[str, Counter[str]] = {}
+        wanted_by: dict[str, Counter[str]] = {}  # by server folder
         have_by: dict[str, Counter[str]] = {}
+        labels: dict[str, str] = {}  # the source folder path(s) of each
         for folder in folders:
             if selection.folder_skip(folder) or folder.node_id not in plan:
                 continue
             wanted: Counter[str] = Counter()
-            ordinals = Ordinals()
+            ordinals = Ordinals(plan[folder.node_id].identity_scope)
             for entry in source.items(folder):
                 if isinstance(entry, SourceError):
                     result.unreadable += 1
@@ -124,33 +125,39 @@ def _verify(options: RunOptions, mailbox: Mailbox, result: VerifyResult) -> None
                 if not selection.item_skip(entry):
                     wanted[identity] += 1
             target = server_folder(plan[folder.node_id])
+            key = target.id if target is not None else f"missing:{folder.node_id}"
+            if key in have_by:  # a server folder two source folders share (Outbox and Drafts): one count
+                wanted_by[key].update(wanted)
+                labels[key] += f" + {folder.path_str}"
+                continue
             have: Counter[str] = Counter()
             for stamp in mailbox.stamps(target) if target is not None else ():
                 result.pending += stamp.pending
                 have[stamp.identity] += 1
-            wanted_by[folder.path_str], have_by[folder.path_str] = wanted, have
+            wanted_by[key], have_by[key], labels[key] = wanted, have, folder.path_str
         for planned in plan.values():  # folders outside the selection explain their own items too
             server_folder(planned)
         mapped = {f.id for f in resolved.values() if f is not None}
         result.strays = [StrayFolder(f.name, n) for f in mailbox.folders_below()
                          if f.id not in mapped and (n := len(mailbox.stamps(f)))]
-    _compare(wanted_by, have_by, result)
+    _compare(wanted_by, have_by, labels, result)
 
 
-def _compare(wanted_by: dict[str, Counter[str]], have_by: dict[str, Counter[str]], result: VerifyResult) -> None:
+def _compare(wanted_by: dict[str, Counter[str]], have_by: dict[str, Counter[str]], labels: dict[str, str],
+             result: VerifyResult) -> None:
     """Per folder: missing, doubled, extra; an identity missing here but extra elsewhere is misplaced."""
     extra_anywhere: Counter[str] = Counter()
     for path, have in have_by.items():
         wanted = wanted_by[path]
         extra_anywhere.update({i: n - wanted[i] for i, n in have.items() if i not in wanted})
-    for path, wanted in wanted_by.items():
-        have = have_by[path]
+    for key, wanted in wanted_by.items():
+        have = have_by[key]
         lacking = {i: n - have[i] for i, n in wanted.items() if have[i] < n}
         misplaced = sum(min(n, extra_anywhere[i]) for i, n in lacking.items())
         if not wanted and not have:
             continue
         result.folders.append(FolderCheck(
-            path=path, source=sum(wanted.values()), server=sum(have.values()),
+            path=labels[key], source=sum(wanted.values()), server=sum(have.values()),
             missing=sum(lacking.values()) - misplaced,
             duplicated=sum(n - max(wanted[i], 1) for i, n in have.items() if n > max(wanted[i], 1)),
             extra=sum(n for i, n in have.items() if i not in wanted), misplaced=misplaced))

@@ -162,8 +162,8 @@ class FakeMailbox:
             folder_id = base
             if planned.holds_top_items and not self.target_root:
                 folder_id = self._find_or_create(base, planned.name, create)
-        elif not self.target_root and planned.role.value in self.store.folders[self.address]:
-            folder_id = planned.role.value
+        elif not self.target_root and planned.server_role.value in self.store.folders[self.address]:
+            folder_id = planned.server_role.value
             self.folder_stats.mapped += 1
         else:
             folder_id = self._find_or_create(parent.id if parent else base, planned.name, create)

@@ -160,3 +160,24 @@ def test_verify_reports_each_defect_made_by_hand(tmp_path: Path):
         Message(account=owner, folder=stray, subject="one", test_stamp=one.test_stamp).save()
         found = verify()
         assert not found["ok"] and [s["name"] for s in found["strays"]] == ["Posteingang"]
+
+
+TOP_ITEMS = ["Also in the top folder", "Kept in the top folder"]
+
+
+def test_items_of_the_store_top_folder_land_where_outlook_shows_them(tmp_path: Path):
+    pst = fixtures.cached("top-folder", format="pst")
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _):
+        assert cli(handle, tmp_path / "state", "--ost", str(pst), "--mailbox", MAILBOX).returncode == 0
+        owner = account(handle.url)
+        at_root = list(owner.msg_folder_root.all().values_list("subject", flat=True))
+        [top] = [f for f in FolderCollection(account=owner, folders=[owner.msg_folder_root]).find_folders(
+            depth=SHALLOW) if f.name == "Top of Personal Folders"]
+        in_top = sorted(top.all().values_list("subject", flat=True))
+        assert cli(handle, tmp_path / "state2", "--ost", str(pst), "--mailbox", MAILBOX,
+                   "--target-root", "Recovered").returncode == 0
+        recovered = child(owner.msg_folder_root, "Recovered")
+        in_recovered = sorted(recovered.all().values_list("subject", flat=True))
+        inbox = sorted(child(recovered, "Inbox").all().values_list("subject", flat=True))
+    assert at_root == [] and in_top == TOP_ITEMS
+    assert in_recovered == TOP_ITEMS and inbox == ["An ordinary inbox mail"]

@@ -142,7 +142,7 @@ class FolderMirror:
             if planned.holds_top_items and not self.target_root and target is not None:
                 target = self._find_or_create(target, planned.name, "IPF.Note")
         elif (not self.target_root and planned.role is not FolderRole.NONE
-              and (special := self.distinguished(planned.role)) is not None):
+              and (special := self.distinguished(planned.server_role)) is not None):
             target = special
             self.stats.mapped += 1
         else:
