@@ -17,6 +17,7 @@ import pipeline.target.upload
 import pipeline.workers
 from pipeline import cli
 from pipeline.journal import Journal
+from pipeline.source.native import NativeSource
 from pipeline.source.pff import PffSource
 from pipeline.target.folders import FolderMirror
 from pipeline.target.upload import Uploader
@@ -25,6 +26,7 @@ from tests.bench import timers
 
 def instrument() -> None:
     timers.wrap_iter(PffSource, "items", "read")
+    timers.wrap_iter(NativeSource, "items", "read")
     timers.wrap(pipeline.run, "fingerprint", "dedupe: fingerprint per item")
     if hasattr(pipeline.run, "convert_item"):  # before the conversion queue (pipeline/workers.py)
         timers.wrap(pipeline.run, "convert_item", "convert")
