@@ -13,11 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench import concurrency, extract, memory, readers, upload
+from tests.bench import concurrency, extract, memory, mime_upload, readers, upload
 from tests.bench.common import Results
 from tests.bench.data import built, bulk_spec
 
-BENCHES = ("extract", "readers", "upload", "memory", "concurrency")  # upload includes the rerun figure
+BENCHES = ("extract", "readers", "mime-upload", "upload", "memory", "concurrency")  # upload includes the rerun figure
 FULL = {"items": 20000, "memory_mb": (250, 500, 1000), "mailbox_items": 250, "profile_items": 1000}
 QUICK = {"items": 1000, "memory_mb": (25, 50, 100), "mailbox_items": 60, "profile_items": 300}
 
@@ -44,12 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     results = Results()
     started = time.perf_counter()
     bulk = None
-    if "extract" in wanted or "upload" in wanted or "readers" in wanted:
+    if {"extract", "upload", "readers", "mime-upload"} & set(wanted):
         bulk = built(bulk_spec(items), label=f"bulk{items}")
     if "extract" in wanted:
         extract.run(results, bulk, args.work, profile_items=mode["profile_items"], with_export=args.quick)
     if "readers" in wanted:
         readers.run(results, bulk, args.work)
+    if "mime-upload" in wanted:
+        mime_upload.run(results, built(bulk_spec(3000), label="bulk3000") if not args.quick else bulk, args.work)
     if "upload" in wanted:
         profile_ost = built(bulk_spec(args.cprofile), label=f"bulk{args.cprofile}") if args.cprofile else None
         upload.run(results, bulk, args.work, items, cprofile=profile_ost)

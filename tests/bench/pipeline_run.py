@@ -20,12 +20,14 @@ from pipeline.destination.ews.folders import FolderMirror
 from pipeline.destination.ews.mailbox import EwsMailbox
 from pipeline.destination.ews.upload import Uploader
 from pipeline.journal import Journal
+from pipeline.source.native import NativeSource
 from pipeline.source.pff import PffSource
 from tests.bench import timers
 
 
 def instrument() -> None:
     timers.wrap_iter(PffSource, "items", "read")
+    timers.wrap_iter(NativeSource, "items", "read")
     timers.wrap(pipeline.run, "fingerprint", "dedupe: fingerprint per item")
     # in-process conversion of the queue; pool workers are not instrumented (convert then ~0)
     timers.wrap(pipeline.workers, "_convert", "convert")

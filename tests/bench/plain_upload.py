@@ -19,6 +19,7 @@ from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.fingerprint import fingerprint
 from pipeline.model import SourceError
 from pipeline.source import open_source
+from pipeline.source.native import NativeSource
 from pipeline.source.pff import PffSource
 from tests.bench import timers
 from tests.bench.extract import exported_folders
@@ -27,6 +28,7 @@ from tests.bench.extract import exported_folders
 def upload(ost: str, server: str, username: str, mailbox: str, batch_items: int, batch_bytes: int,
            impersonate: bool = True) -> dict[str, float]:
     timers.wrap_iter(PffSource, "items", "read")
+    timers.wrap_iter(NativeSource, "items", "read")
     config = Configuration(service_endpoint=server, credentials=Credentials(username, os.environ["REBUILD_PASSWORD"]),
                            auth_type=NTLM, retry_policy=FailFast(), max_connections=4)
     account = Account(mailbox, config=config, autodiscover=False,

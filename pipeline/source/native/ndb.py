@@ -12,6 +12,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.source.native.index import BlockIndex, NodeIndex
+
 #: [MS-PST] 5.1 mpbbCrypt, first third: the byte substitution NDB_CRYPT_PERMUTE encodes with.
 _PERMUTE_ENCODE = bytes((
     65, 54, 19, 98, 168, 33, 110, 187, 244, 22, 204, 4, 127, 100, 232, 93,
@@ -112,14 +114,6 @@ def _trailer_ansi(data: mmap.mmap, offset: int) -> tuple[int, ...]:
 _TRAILERS = (_trailer_unicode, _trailer_4k, _trailer_ansi)
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    nid: int
-    bid_data: int
-    bid_sub: int
-    parent: int
-
-
 class NodeDatabase:
     """The open file: header fields, the NBT (nid -> Node) and the BBT (bid -> (ib, cb)), and block access."""
 
@@ -141,10 +135,12 @@ class NodeDatabase:
         #: Pages of the B-trees that failed their checks (their entries are left out), as (tree, ib, reason).
         self.bad_pages: list[tuple[str, int, str]] = []
         nbt_ref, bbt_ref = self._roots()
-        self.blocks: dict[int, tuple[int, int]] = {}
-        self.nodes: dict[int, Node] = {}
+        self.blocks = BlockIndex()
+        self.nodes = NodeIndex()
         self._load_tree(bbt_ref, PTYPE_BBT, self._bbt_leaf)
         self._load_tree(nbt_ref, PTYPE_NBT, self._nbt_leaf)
+        self.blocks.seal()
+        self.nodes.seal()
         self._release()
 
     def close(self) -> None:
@@ -225,23 +221,17 @@ class NodeDatabase:
                 stack.extend((cbid, cib, budget - 1) for _key, cbid, cib in reversed(children))
 
     def _bbt_leaf(self, ib: int, count: int, cb: int) -> None:
-        d, blocks = self.data, self.blocks
-        if self.geometry.ansi:
-            for off in range(ib, ib + count * cb, cb):
-                bid, bib, bcb = struct.unpack_from("<IIH", d, off)
-                blocks[bid & ~1] = (bib, bcb)
-        else:
-            for off in range(ib, ib + count * cb, cb):
-                bid, bib, bcb = struct.unpack_from("<QQH", d, off)
-                blocks[bid & ~1] = (bib, bcb)
+        d, add = self.data, self.blocks.add
+        fmt = "<IIH" if self.geometry.ansi else "<QQH"
+        for off in range(ib, ib + count * cb, cb):
+            add(*struct.unpack_from(fmt, d, off))
 
     def _nbt_leaf(self, ib: int, count: int, cb: int) -> None:
-        d, nodes = self.data, self.nodes
+        d, add = self.data, self.nodes.add
         fmt = "<IIII" if self.geometry.ansi else "<QQQI"
         for off in range(ib, ib + count * cb, cb):
             nid, bid_data, bid_sub, parent = struct.unpack_from(fmt, d, off)
-            nid &= 0xFFFFFFFF
-            nodes[nid] = Node(nid, bid_data, bid_sub, parent)
+            add(nid & 0xFFFFFFFF, bid_data, bid_sub, parent)
 
     # -- blocks ---------------------------------------------------------------------------------------
     def block(self, bid: int) -> bytes:
