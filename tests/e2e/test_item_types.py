@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import fixtures
 from exchangelib import IMPERSONATION, Account, Configuration, Credentials, DistributionList, FailFast
+
+import fixtures
 from tests.conftest import own_sandbox, run_cli
 
 SERVICE, PASSWORD, MAILBOX = "svc-types", "types-pw", "tess@corp.example"
