@@ -15,6 +15,7 @@ from exchangelib.folders import SHALLOW, Folder, FolderCollection
 from exchangelib.folders.known_folders import WellknownFolder
 
 from pipeline.model import FolderRole, SourceFolder
+from pipeline.target.names import folder_key
 
 #: Roles whose folders hold Outlook's own sync logs: skipped unless asked for (--include-sync-issues).
 SYNC_ROLES = frozenset({FolderRole.SYNC_ISSUES, FolderRole.CONFLICTS, FolderRole.LOCAL_FAILURES,
@@ -95,7 +96,7 @@ class FolderMirror:
             for child in FolderCollection(account=self.account, folders=[parent]).find_folders(depth=SHALLOW):
                 if isinstance(child, Exception):
                     raise child
-                listing.setdefault((child.name or "").casefold(), []).append(child)
+                listing.setdefault(folder_key(child.name or ""), []).append(child)
             self._children[key] = listing
         return self._children[key]
 
@@ -103,7 +104,7 @@ class FolderMirror:
         """The child named name with a compatible class, created if absent; conflicts get a suffix."""
         label = KIND_LABEL.get(_base_class(cls), cls)
         for candidate_name in (name, f"{name} ({label})", f"{name} ({cls})"):
-            existing = self._children_of(parent).get(candidate_name.casefold(), [])
+            existing = self._children_of(parent).get(folder_key(candidate_name), [])
             compatible = [f for f in existing if _base_class(f.folder_class or "IPF.Note") == _base_class(cls)]
             if compatible:
                 self.stats.found += 1
@@ -124,13 +125,13 @@ class FolderMirror:
         except ErrorFolderExists:
             # Created meanwhile (a crash between the server's commit and our bookkeeping): look again.
             self._children.pop(parent.id, None)
-            existing = self._children_of(parent).get(name.casefold(), [])
+            existing = self._children_of(parent).get(folder_key(name), [])
             if not existing:
                 raise
             self.stats.found += 1
             return existing[0]
         self.stats.created += 1
-        self._children.setdefault(parent.id, {}).setdefault(name.casefold(), []).append(folder)
+        self._children.setdefault(parent.id, {}).setdefault(folder_key(name), []).append(folder)
         return folder
 
     def base(self) -> Any:
