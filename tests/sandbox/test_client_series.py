@@ -16,6 +16,7 @@ from pipeline.model import UploadItem
 from pipeline.target import occurrences
 from pipeline.target.items import build_item
 from pipeline.target.properties import FINGERPRINT_FIELD, register_fingerprint
+from pipeline.target.upload import ids_stamped
 from tests.sandbox.helpers import ALICE
 
 UTC = dt.UTC
@@ -65,7 +66,8 @@ def test_apply_exceptions_and_finish(alice, store, unique):
     key = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
     assert stored["extended_properties"][key] == f"fp-{unique}"
 
-    # The rerun's lookup: the fingerprint restriction, ids only.
+    # The rerun's lookup (an unrestricted read-back, immune to search lag), and a plain restriction.
+    assert ids_stamped(alice.calendar, f"fp-{unique}") == [server_id]
     ids = list(alice.calendar.filter(**{FINGERPRINT_FIELD: f"fp-{unique}"}).values_list("id", flat=True))
     assert ids == [server_id]
     pending = alice.calendar.filter(**{FINGERPRINT_FIELD: f"fp-{unique}{occurrences.PENDING}"})
