@@ -10,15 +10,17 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 import fixtures
 from pipeline.sandbox.limits import Limits
 from tests.conftest import own_sandbox, run_cli, sandbox_items
 
 SERVICE, PASSWORD, MAILBOX = "svc-http", "http-pw", "hugo@corp.example"
 FP_KEY = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
-COUNT = 60
+COUNT = 40
 SPEC = {"store": {"name": "HTTP shapes", "seed": 21}, "folders": [{"name": "Inbox", "role": "inbox"}],
-        "bulk": [{"count": COUNT, "size_min": 20_000, "size_max": 40_000, "folders": 1, "seed": 3,
+        "bulk": [{"count": COUNT, "size_min": 15_000, "size_max": 30_000, "folders": 1, "seed": 3,
                   "parent": "Inbox"}]}
 
 
@@ -54,4 +56,25 @@ def test_401_throttling_on_ntlm_connections_is_ridden_out(tmp_path: Path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert injected.get("http_401_throttle", 0) >= 1
     assert json.loads(done.stdout)["failed_total"] == 0
+    assert once_each(data)
+
+
+@pytest.mark.parametrize("cap", [2, 8])
+def test_concurrent_requests_against_the_servers_limit(tmp_path: Path, cap: int):
+    """Four batches in flight against EWSMaxConcurrency 2: with max_concurrent_requests 2 the server never
+    refuses one; with 8 it does (ErrorExceededConnectionCount), and the run still completes (exchangelib's
+    pool shrinking used to deadlock on that answer, see target/pool.py)."""
+    faults = {"max_concurrency": 2, "rules": [{"kind": "delay", "seconds": 0.2, "operations": ["CreateItem"]}]}
+    with own_sandbox(tmp_path / "sb", {SERVICE: (PASSWORD, True)}, [MAILBOX], faults=faults) as (handle, data):
+        done = run_cli("run", "--ost", str(fixtures.cached(SPEC, format="ost")), "--mailbox", MAILBOX, "--server",
+                       handle.url, "--username", SERVICE, "--impersonate", "--state", str(tmp_path / "state"),
+                       "--json", "--batch-items", "5", timeout=120,
+                       env={"REBUILD_PASSWORD": PASSWORD, "REBUILD_REQUESTS_IN_FLIGHT": "4",
+                            "REBUILD_MAX_CONCURRENT_REQUESTS": str(cap), "REBUILD_BACKOFF_INITIAL": "0.05",
+                            "REBUILD_BACKOFF_MAX": "0.2"})
+        stats = handle.stats()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert stats["counters"]["op:CreateItem"] >= COUNT // 5
+    refused = stats["counters"].get("error:ErrorExceededConnectionCount", 0)
+    assert (refused == 0) if cap == 2 else (refused > 0), stats["counters"]
     assert once_each(data)
