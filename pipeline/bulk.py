@@ -24,6 +24,7 @@ from pipeline.mapping import MappingRow, load_mapping
 from pipeline.report import render_table, write_reports
 from pipeline.run import MailboxRun, RunOptions, Summary, parse_since
 from pipeline.settings import Settings
+from pipeline.sigint import children_ignore_sigint
 from pipeline.target.connect import Target
 
 log = structlog.get_logger(__name__)
@@ -98,9 +99,10 @@ def run_rows(rows: list[MappingRow], args: argparse.Namespace, settings: Setting
         child_settings = dataclasses.replace(settings, convert_workers=1)
         if target is not None:  # the account's concurrent requests are shared out among the processes
             target = dataclasses.replace(target, max_connections=max(1, target.max_connections // workers))
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_child,
-                                   initargs=(stop, events, child_settings))
-        futures = {pool.submit(_child_rebuild, row, args, child_settings, target): row for row in rows}
+        with children_ignore_sigint():  # the workers are spawned by the submits below
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_child,
+                                       initargs=(stop, events, child_settings))
+            futures = {pool.submit(_child_rebuild, row, args, child_settings, target): row for row in rows}
 
         def drain() -> None:
             while True:
