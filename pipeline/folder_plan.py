@@ -61,8 +61,10 @@ class PlannedFolder:
 
 
 def name_key(name: str) -> str:
-    """How Exchange compares folder names (case-insensitive; 'ß' is not 'ss')."""
-    return name.lower()
+    """How Exchange compares sibling folder names: it refuses one that differs only in case
+    (ErrorFolderExists) but documents no folding rule, so compare one character at a time by its simple
+    upper-case form ('Straße' and 'Strasse' stay apart, as Exchange keeps them; casefold would merge them)."""
+    return "".join(c if len(c.upper()) != 1 else c.upper() for c in name)
 
 
 def normalize_name(name: str | None) -> str:

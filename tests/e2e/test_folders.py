@@ -54,3 +54,28 @@ def test_class_conflict_gets_a_sibling_and_reruns_reuse_it(tmp_path: Path, sandb
     again = run_cli(*args, env={"REBUILD_PASSWORD": PASSWORD})
     assert again.returncode == 0, again.stdout + again.stderr
     assert tree(data) == folders, "a rerun without journal creates no folder and no item twice"
+
+
+def test_names_exchange_keeps_apart_stay_apart(tmp_path: Path, sandbox):
+    """Ledger: folder-names. 'Straße' and 'Strasse' (equal under Python's casefold, apart for Exchange) and a
+    name with a trailing space each get a server folder of their own, on the first run and on a rerun. The
+    client trims surrounding spaces itself (folder_plan.py, the same on every run), so 'Archiv ' and
+    'Archiv' become siblings 'Archiv' and 'Archiv (2)'."""
+    handle, data = sandbox
+    spec = {"store": {"name": "names", "seed": 12}, "folders": [
+        {"name": "Inbox", "role": "inbox"},
+        {"name": "Straße", "items": [{"kind": "mail", "subject": "eszett", "body": "a"}]},
+        {"name": "Strasse", "items": [{"kind": "mail", "subject": "double s", "body": "b"}]},
+        {"name": "Archiv ", "items": [{"kind": "mail", "subject": "trailing space", "body": "c"}]},
+        {"name": "Archiv", "items": [{"kind": "mail", "subject": "no space", "body": "d"}]},
+    ]}
+    ost = fixtures.cached(spec, format="ost")
+    args = ("run", "--ost", str(ost), "--mailbox", USER, "--server", handle.url, "--username", USER,
+            "--state", str(tmp_path / "state"), "--log-level", "warning")
+    for _ in range(2):
+        done = run_cli(*args, env={"REBUILD_PASSWORD": PASSWORD})
+        assert done.returncode == 0, done.stdout + done.stderr
+        folders = tree(data)
+        assert {name: folders.get(name) for name in ("Straße", "Strasse", "Archiv", "Archiv (2)")} == {
+            "Straße": ("IPF.Note", 1), "Strasse": ("IPF.Note", 1), "Archiv": ("IPF.Note", 1),
+            "Archiv (2)": ("IPF.Note", 1)}

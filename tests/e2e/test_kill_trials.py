@@ -1,4 +1,5 @@
-"""Rerun safety: runs killed with SIGKILL at random moments, with commit-then-drop and throttling on.
+"""Rerun safety: runs killed with SIGKILL at random moments, with commit-then-drop and throttling on, against a
+sandbox as strict as Exchange: restricted searches lag 2 s behind writes, 10 requests at once per account.
 
 In the end the mailbox holds exactly one copy of every item, nothing missing. A fixed, seeded count of
 trials keeps the default test command bounded.
@@ -31,7 +32,7 @@ SPEC = {
     "bulk": [{"count": 1500, "size_min": 500, "size_max": 3000, "folders": 3, "seed": 5, "parent": "Inbox",
               "attachment_ratio": 0.2}],
 }
-FAULTS = {"seed": 42, "rules": [
+FAULTS = {"seed": 42, "search_lag_s": 2, "max_concurrency": 10, "rules": [
     {"kind": "commit_then_drop", "rate": 0.2, "operations": ["CreateItem"]},
     {"kind": "throttle", "rate": 0.1, "back_off_ms": 50},
     {"kind": "delay", "seconds": 0.1, "operations": ["CreateItem"]},  # keeps runs long enough to kill
@@ -86,6 +87,8 @@ def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path):
     injected = stats["faults"]["injected"]  # since start-up, across the rule change
     assert injected["commit_then_drop"] > 0 and injected["throttle"] > 0, stats
     assert stats["schema_violations"] == 0
+    assert (stats["faults"]["search_lag_s"], stats["faults"]["max_concurrency"]) == (2, 10)
+    assert not stats["counters"].get("error:ErrorExceededConnectionCount"), "the client exceeded 10 at once"
 
     on_server = Counter(item["extended_properties"].get(FP_KEY) for item in sandbox_items(data, MAILBOX))
     wanted = expected_fingerprints(ost)

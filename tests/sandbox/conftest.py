@@ -13,6 +13,7 @@ import pytest
 from exchangelib import Account
 
 from pipeline.sandbox import embedded
+from pipeline.sandbox.limits import Limits
 from pipeline.sandbox.store import SandboxStore
 from tests.sandbox.helpers import ALICE, connect, populate
 
@@ -26,7 +27,9 @@ def sandbox_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sandbox(sandbox_dir: Path) -> Iterator[embedded.SandboxHandle]:
-    with embedded.start(sandbox_dir) as handle:
+    # These tests check what restrictions find, so the search lag stays 0 here even when the environment
+    # turns it on for a whole suite (REBUILD_SANDBOX_SEARCH_LAG_S); test_realism.py tests the lag itself.
+    with embedded.start(sandbox_dir, limits=Limits(search_lag_s=0.0)) as handle:
         yield handle
 
 

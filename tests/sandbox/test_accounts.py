@@ -65,6 +65,7 @@ def test_unknown_user_is_unauthorized(sandbox):
 
 @pytest.mark.parametrize("username", ["SANDBOX\\alice", "SANDBOX\\alice@sandbox.local"])
 def test_ntlm_with_domain_style_username(sandbox, username):
+    """Ledger: ntlm."""
     account = connect(sandbox.url, (username, ALICE[1]), address=ALICE[0], auth=NTLM)
     assert account.inbox.name == "Inbox"
 
@@ -81,18 +82,21 @@ def test_impersonation_allowed(sandbox, store, auth, unique):
 
 
 def test_impersonation_denied_without_right(sandbox):
+    """Ledger: impersonation-not-delegation."""
     account = connect(sandbox.url, ALICE, address=BOB[0], access=IMPERSONATION)
     with pytest.raises(ErrorImpersonateUserDenied):
         account.inbox  # noqa: B018
 
 
 def test_impersonation_of_unknown_mailbox(sandbox):
+    """Ledger: impersonation-not-delegation."""
     account = connect(sandbox.url, ADMIN, address="ghost@sandbox.local", access=IMPERSONATION)
     with pytest.raises(ErrorNonExistentMailbox):
         account.inbox  # noqa: B018
 
 
 def test_delegate_access_to_other_mailbox_denied(sandbox):
+    """Ledger: impersonation-not-delegation."""
     account = connect(sandbox.url, ALICE, address=BOB[0], access=DELEGATE)
     with pytest.raises(ErrorAccessDenied):
         account.inbox  # noqa: B018

@@ -16,6 +16,7 @@ from pipeline import fingerprint
 from pipeline.destination.ews import occurrences
 from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
+from pipeline.destination.ews.upload import ids_stamped
 from pipeline.model import UploadItem
 from tests.sandbox.helpers import ALICE
 
@@ -67,7 +68,8 @@ def test_apply_exceptions_and_finish(alice, store, unique):
     assert stored["extended_properties"][key] == f"fp-{unique}"
     assert not stored["extended_properties"][f"name:{fingerprint.PROPERTY_SET}:{fingerprint.PENDING_PROPERTY_NAME}"]
 
-    # The rerun's lookup: the fingerprint restriction, ids only.
+    # The rerun's lookup (an unrestricted read-back, immune to search lag), and a plain restriction.
+    assert ids_stamped(alice.calendar, f"fp-{unique}") == [server_id]
     ids = list(alice.calendar.filter(**{FINGERPRINT_FIELD: f"fp-{unique}"}).values_list("id", flat=True))
     assert ids == [server_id]
     pending = alice.calendar.filter(**{FINGERPRINT_FIELD: f"fp-{unique}", PENDING_FIELD: True})
@@ -97,3 +99,23 @@ def test_series_keeps_its_windows_time_zone(alice, store, unique):
     _create_master(alice, _upload(unique))
     [stored] = [i for i in store.items(ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["recurrence"]["time_zone"] == "Europe/Berlin"
+
+
+def test_refused_occurrence_time_is_reported_and_the_series_completes(alice, store, unique):
+    """Ledger: occurrence-span. An exception Exchange refuses (it reaches into the next occurrence) keeps its
+    pattern time with a warning, its other changes land, and finish() completes the series."""
+    register_fingerprint()
+    upload = _upload(unique)
+    change = upload.fields["recurrence"]["modified_occurrences"][0]
+    change["end"] = dt.datetime(2024, 1, 12, 9, tzinfo=UTC)  # past occurrence 6 (Fri 12 Jan, 08:00 UTC)
+    server_id = _create_master(alice, upload)
+    warnings = occurrences.apply_exceptions(alice, alice.calendar, server_id, upload)
+    occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
+    assert warnings == ["modified occurrence 2024-01-10 kept at its pattern time: the server refused its new "
+                        "time (ErrorOccurrenceTimeSpanTooBig)"]
+    [stored] = [i for i in store.items(ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
+    assert stored["modified_occurrences"] == [
+        {"original_start": "2024-01-10T08:00:00Z", "start": "2024-01-10T08:00:00Z", "end": "2024-01-10T09:00:00Z",
+         "subject": f"moved-{unique}", "location": "Room 9"}]
+    assert stored["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
+    assert ids_stamped(alice.calendar, f"fp-{unique}") == [server_id]

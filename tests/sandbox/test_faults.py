@@ -47,6 +47,7 @@ def _messages(folder, n, tag="m"):
 
 
 def test_throttle_answers_server_busy_with_back_off(faulty, account):
+    """Ledger: throttle."""
     account.inbox  # noqa: B018 - settle folders before switching faults on
     faulty.set_faults(
         {"rules": [{"kind": "throttle", "count": 1, "back_off_ms": 250, "operations": ["CreateItem"]}]}
@@ -102,7 +103,7 @@ def test_item_errors_at_a_rate_are_deterministic(faulty, account, unique):
 
 
 def test_transient_item_error_is_the_default_code(faulty, account, unique):
-    """exchangelib raises a transient per-item error for the whole call; the other items were stored."""
+    """Ledger: transient-item. exchangelib raises a transient per-item error for the whole call; the other items were stored."""
     folder = Folder(parent=account.inbox, name=f"transient-{unique}")
     folder.save()
     faulty.set_faults({"rules": [{"kind": "item_error", "count": 1}]})

@@ -45,6 +45,7 @@ def test_create_folders_with_classes(alice, store, unique):
 
 
 def test_duplicate_folder_name_case_insensitive(alice, unique):
+    """Ledger: folder-names."""
     Folder(parent=alice.inbox, name=f"Dup-{unique}").save()
     with pytest.raises(ErrorFolderExists):
         Folder(parent=alice.inbox, name=f"dup-{unique.upper()}").save()

@@ -124,6 +124,7 @@ def test_mime_items_with_extended_properties_round_trip(alice, store, unique):
     ],
 )
 def test_draft_and_read_state_from_message_flags(alice, store, unique, flags, is_read, draft, read):
+    """Ledger: draft-flags."""
     folder = _folder(alice, f"flags-{unique}")
     kwargs = {"sbx_flags": flags} if flags is not None else {}
     if is_read is not None:
@@ -233,6 +234,7 @@ def test_find_by_extended_property_with_paging_over_1000(alice, unique):
 
 
 def test_find_page_is_capped_at_1000(sandbox, alice, unique):
+    """Ledger: sizes."""
     import re
 
     import requests
@@ -290,6 +292,7 @@ def test_delete_and_update(alice, store, unique):
 
 
 def test_item_size_limit_fails_only_that_item(tmp_path):
+    """Ledger: sizes."""
     populate(tmp_path)
     with embedded.start(tmp_path, in_process=True, limits=Limits(max_item_bytes=50_000)) as handle:
         account = connect(handle.url, ALICE)

@@ -82,6 +82,7 @@ def own(tmp_path: Path):
     populate(tmp_path)
 
     def start(**options):
+        options.setdefault("limits", Limits(search_lag_s=0.0))  # lag only where a test asks for it
         return embedded.start(tmp_path, in_process=True, **options)
 
     return start
@@ -196,7 +197,7 @@ def test_lease_item_in_the_non_ipm_root(tmp_path):
     """Ledger: lease-root. A hidden item in the distinguished folder `root` with an extended property is
     created, found and updated with its ChangeKey; of two takers holding the same key only one wins."""
     populate(tmp_path)
-    with embedded.start(tmp_path, in_process=True) as handle:
+    with embedded.start(tmp_path, in_process=True, limits=Limits(search_lag_s=0.0)) as handle:
         svc = connect(handle.url, ADMIN, address=ALICE[0], access=IMPERSONATION)
         root = svc.root
         _saved(svc, root, subject="rebuild lease", realism_lease="free")

@@ -172,6 +172,7 @@ def test_modify_occurrence(alice, store, unique):
 
 
 def test_occurrence_cannot_cross_its_neighbours(alice, unique):
+    """Ledger: occurrence-crossing."""
     master = _weekly(alice, unique)
     second = master.occurrence(2).refresh()
     second.start = EWSDateTime(2024, 1, 5, 13, tzinfo=EWS_UTC)  # the day of occurrence 3

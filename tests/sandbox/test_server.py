@@ -87,6 +87,7 @@ def test_serve_refuses_non_loopback_host(tmp_path):
 
 @needs_schema
 def test_schema_violation_is_answered_and_counted(tmp_path):
+    """Ledger: schema."""
     populate(tmp_path)
     with embedded.start(tmp_path, in_process=True) as handle:
         body = (

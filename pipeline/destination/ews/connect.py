@@ -25,6 +25,7 @@ from exchangelib.protocol import BaseProtocol
 
 from pipeline.destination.ews.errors import MailboxFatalError
 from pipeline.destination.ews.http_answers import RebuildFailFast
+from pipeline.destination.ews.pool import keep_pool_size
 
 PASSWORD_ENV = "REBUILD_PASSWORD"
 OAUTH_ENV = ("REBUILD_OAUTH_CLIENT_ID", "REBUILD_OAUTH_CLIENT_SECRET", "REBUILD_OAUTH_TENANT_ID")
@@ -95,9 +96,11 @@ def open_account(target: Target, mailbox: str) -> Account:
         retry_policy=RebuildFailFast(),
         max_connections=max(1, target.max_connections),
     )
-    return Account(
+    account = Account(
         primary_smtp_address=mailbox,
         config=config,
         autodiscover=False,
         access_type=IMPERSONATION if target.impersonate else DELEGATE,
     )
+    keep_pool_size(account.protocol)
+    return account

@@ -17,6 +17,8 @@ from exchangelib.errors import (
     ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange,
     ErrorCalendarOccurrenceIsDeletedFromRecurrence,
     ErrorItemNotFound,
+    ErrorOccurrenceCrossingBoundary,
+    ErrorOccurrenceTimeSpanTooBig,
 )
 from exchangelib.items import ALWAYS_OVERWRITE, SEND_TO_NONE
 
@@ -151,8 +153,20 @@ def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadIt
             if name in change and change[name] is not None:
                 setattr(occurrence, name, change[name])
                 fields.append(name)
-        occurrence.save(update_fields=fields, conflict_resolution=ALWAYS_OVERWRITE,
-                        send_meeting_invitations=SEND_TO_NONE)
+        try:
+            occurrence.save(update_fields=fields, conflict_resolution=ALWAYS_OVERWRITE,
+                            send_meeting_invitations=SEND_TO_NONE)
+        except (ErrorOccurrenceCrossingBoundary, ErrorOccurrenceTimeSpanTooBig) as exc:
+            # Exchange refuses a time that crosses or overlaps a neighbour: keep the pattern's time and the
+            # other changes, and say so, rather than leave the series pending on every rerun.
+            warnings.append(f"modified occurrence {change['original_start']:%Y-%m-%d} kept at its pattern time: "
+                            f"the server refused its new time ({type(exc).__name__})")
+            occurrence = _reach(master, upload, change["original_start"], "modified", warnings)
+            if occurrence is not None and len(fields) > 2:
+                for name in fields[2:]:
+                    setattr(occurrence, name, change[name])
+                occurrence.save(update_fields=fields[2:], conflict_resolution=ALWAYS_OVERWRITE,
+                                send_meeting_invitations=SEND_TO_NONE)
     return warnings
 
 
