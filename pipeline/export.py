@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="processes sharing the work (folders and ranges of big folders); default 1")
-    parser.set_defaults(func=handler, needs_state=False)
+    parser.set_defaults(func=handler, needs_state="if-given")  # a log file only with an explicit --state
 
 
 def safe_name(name: str, limit: int = 80) -> str:

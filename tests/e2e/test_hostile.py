@@ -348,3 +348,14 @@ def test_inspect_shows_hostile_names_escaped_and_json_keeps_them(hostile_ost: Pa
     assert "Inbox/Evil\\x1b]0;title\\x07" in text.stdout
     paths = {f["path"] for f in json.loads(as_json.stdout)["folders"]}
     assert f"Inbox/{EVIL_FOLDER}" in paths, "JSON carries the raw name, escaped the JSON way"
+
+
+def test_inspect_with_a_state_dir_logs_libpff_chain_once(tmp_path: Path, small_ost: Path):
+    bad = libpff_refused_variant(small_ost, tmp_path / "flipped.ost")
+    state = tmp_path / "state"
+    result = run_cli("inspect", "--ost", str(bad), "--state", str(state), timeout=60)
+    assert result.returncode == 2
+    one_line(result, bad)
+    log = (state / "logs" / "rebuild.jsonl").read_text(encoding="utf-8")
+    refusals = [json.loads(x) for x in log.splitlines() if '"source refused"' in x]
+    assert len(refusals) == 1 and refusals[0]["libpff"]
