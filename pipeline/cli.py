@@ -113,7 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dir = None
         needs_state = getattr(args, "needs_state", True)
         if needs_state is True or (needs_state == "if-given" and hasattr(args, "state_dir")):
-            private.state_dir(settings.state_dir)
+            try:
+                private.state_dir(settings.state_dir)
+            except OSError as exc:
+                raise UsageError(f"--state {settings.state_dir}: not a usable state directory: "
+                                 f"{exc.strerror or exc}") from None
             log_dir = settings.log_dir
         logs.configure(log_dir, settings.log_level, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
         return int(args.func(args, settings))

@@ -359,3 +359,13 @@ def test_inspect_with_a_state_dir_logs_libpff_chain_once(tmp_path: Path, small_o
     log = (state / "logs" / "rebuild.jsonl").read_text(encoding="utf-8")
     refusals = [json.loads(x) for x in log.splitlines() if '"source refused"' in x]
     assert len(refusals) == 1 and refusals[0]["libpff"]
+
+
+def test_a_file_given_as_state_dir_is_a_usage_error(tmp_path: Path, small_ost: Path,
+                                                   capsys: pytest.CaptureFixture[str]):
+    from pipeline.cli import main
+
+    not_a_dir = tmp_path / "state"
+    not_a_dir.write_text("")
+    assert main(["--ost", str(small_ost), "--mailbox", "a@corp.example", "--state", str(not_a_dir)]) == 2
+    assert "not a usable state directory" in capsys.readouterr().err
