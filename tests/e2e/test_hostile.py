@@ -103,6 +103,8 @@ def test_fifo_is_refused_at_once_by_verify_and_the_csv_check(tmp_path: Path):
     users.write_text(f"ost,mailbox\n{fifo},alice@sandbox.local\n", encoding="utf-8")
     result = run_cli("--map", str(users), "--state", str(state), timeout=60)
     assert result.returncode == 2 and f"{users}:2: ost" in result.stderr and "named pipe" in result.stderr
+    result = run_cli("--map", str(fifo), "--state", str(state), timeout=60)  # the CSV itself a FIFO
+    assert result.returncode == 2 and "named pipe (FIFO), not a CSV file" in result.stderr, result.stderr
     assert not (state / "sandbox").exists(), "nothing may be created on the server"
 
 
