@@ -36,10 +36,13 @@ HOSTILE = {
                   {"kind": "mail", "subject": FORMULA_SUBJECT, "body": "y", "sender": "B <b@example.com>"}],
         "folders": [{"name": "Reports?", "items": [{"kind": "mail", "subject": "r1", "body": "1"}]},
                     {"name": "Reports*", "items": [{"kind": "mail", "subject": "r2", "body": "2"}]},
-                    {"name": EVIL_FOLDER, "items": [{"kind": "mail", "subject": "e1", "body": "3"}]}],
-    }],
+                    {"name": EVIL_FOLDER, "items": [{"kind": "mail", "subject": "e1", "body": "3"}],
+                     # named like the export's file of the item beside it
+                     "folders": [{"name": "00001 e1.eml", "items": [{"kind": "mail", "subject": "e2",
+                                                                      "body": "4"}]}]}],
+    }, {"name": "manifest.json", "items": [{"kind": "mail", "subject": "m1", "body": "5"}]}],
 }
-HOSTILE_ITEMS = 5
+HOSTILE_ITEMS = 7
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
 POSIX = os.name == "posix"
 
@@ -219,11 +222,14 @@ def test_export_never_lets_two_folders_share_a_directory(tmp_path: Path, hostile
     out = tmp_path / "out"
     result = run_cli("export", "--ost", str(hostile_ost), "--out", str(out), timeout=120)
     assert result.returncode == 0, result.stderr
-    files = list(out.rglob("*.eml"))
+    files = [p for p in out.rglob("*.eml") if p.is_file()]
     assert len(files) == HOSTILE_ITEMS, "one file per item of the spec: none overwritten"
     reports = sorted(p.name for p in (out / "Inbox").iterdir() if p.is_dir() and p.name.startswith("Reports"))
     assert reports == ["Reports_", "Reports_ (2)"], reports
     assert {p.read_bytes().count(b"Subject: r") for p in out.rglob("Reports_*/*.eml")} == {1}
+    assert (out / "manifest.json").is_file() and (out / "manifest.json (2)").is_dir()
+    evil = next(p for p in (out / "Inbox").iterdir() if p.name.startswith("Evil"))
+    assert (evil / "00001 e1.eml").is_file() and (evil / "_00001 e1.eml").is_dir()
     assert raw_control(result.stdout + result.stderr) == []
 
 
