@@ -279,6 +279,9 @@ def test_run_console_reports_and_private_state(tmp_path: Path, hostile_ost: Path
     order = [line.strip().split(" [")[0].split("  ")[0] for line in lines if line.startswith("  ") and
              not line.startswith("    ")]
     assert order.index("Inbox") < order.index("Calendar") < order.index("Sync Issues"), order
+    props = run_cli(*ls_words[1:], "--props", timeout=60)
+    assert "PR_MESSAGE_FLAGS (0x0e07) = " in props.stdout and "RebuildFingerprint {" in props.stdout
+    assert "tag:0x0e07" not in props.stdout and raw_control(props.stdout) == []
 
     summary = json.loads(sorted((state / "reports").glob("run-*.json"))[-1].read_text())[0]
     status = run_cli("status", "--state", str(state), timeout=60)
