@@ -85,3 +85,15 @@ def test_a_web_server_without_ews_is_refused_at_once(tmp_path: Path):
         server.shutdown()
         server.server_close()
     assert caught.value.attempts == 1
+
+
+def test_map_table_counts_and_names_warnings():
+    from pipeline.report import render_table
+
+    summary = Summary("b@corp.example", "b.ost", found=2, uploaded=2)
+    summary.warnings["fields EWS cannot take"] = 1
+    summary.warning_items.append({"folder": "Calendar", "item_class": "IPM.Appointment", "subject": "Sync",
+                                  "warning": "fields EWS cannot take: organizer"})
+    lines = render_table([summary]).splitlines()
+    assert lines[2].split()[-2:] == ["1", "ok"]
+    assert lines[3] == "warning: b@corp.example | Calendar | IPM.Appointment | Sync | fields EWS cannot take: organizer"
