@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", parents=[common], help="show the folder tree and counts of an OST/PST")
     _add_source_args(p)
     p.add_argument("--json", action="store_true", help="print JSON (shape documented in README)")
-    p.set_defaults(func=_cmd_inspect, needs_state=False)
+    p.set_defaults(func=_cmd_inspect, needs_state="if-given")  # a log file only with an explicit --state
 
     for register in _registrars():
         register(sub, common)
@@ -121,8 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         private.restrict_new_files()
         log_dir = None
-        if getattr(args, "needs_state", True):
-            private.state_dir(settings.state_dir)
+        needs_state = getattr(args, "needs_state", True)
+        if needs_state is True or (needs_state == "if-given" and hasattr(args, "state_dir")):
+            try:
+                private.state_dir(settings.state_dir)
+            except OSError as exc:
+                raise UsageError(f"--state {settings.state_dir}: not a usable state directory: "
+                                 f"{exc.strerror or exc}") from None
             log_dir = settings.log_dir
         logs.configure(log_dir, settings.log_level, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
         return int(args.func(args, settings))

@@ -26,6 +26,7 @@ from pipeline.terminal import shown
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_ITEM_FILE = re.compile(r"^\d{5} ")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     from pipeline.cli import add_reader_flag
 
     add_reader_flag(parser)
-    parser.set_defaults(func=handler, needs_state=False)
+    parser.set_defaults(func=handler, needs_state="if-given")  # a log file only with an explicit --state
 
 
 def safe_name(name: str, limit: int = 80) -> str:
@@ -73,7 +74,7 @@ def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
     ('Reports?' and 'Reports*', or 'Inbox' and 'INBOX' on a case-insensitive disk): the later folder in
     source order gets ' (2)', ' (3)'... Deterministic, so every worker process computes the same answer."""
     dirs: dict[int, tuple[str, ...]] = {}
-    taken: dict[tuple[str, ...], set[str]] = {}
+    taken: dict[tuple[str, ...], set[str]] = {(): {"manifest.json"}}  # the manifest's name is kept free
     for folder in [*folders, RECOVERED]:
         if folder is not RECOVERED and not _exported(folder):
             continue
@@ -83,6 +84,8 @@ def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
         parent = dirs.get(folder.parent_node_id or -1, tuple(safe_name(p) for p in folder.path[:-1]))
         used = taken.setdefault(parent, set())
         base = safe_name(folder.path[-1])
+        if _ITEM_FILE.match(base):  # '00001 x.eml' is how item files are named: a folder never takes it
+            base = f"_{base}"
         name, n = base, 1
         while name.casefold() in used:
             n += 1
@@ -164,11 +167,15 @@ class Exporter:
             self.fail(path, item.node_id, f"conversion failed: {type(exc).__name__}: {exc}", "item")
             return
         directory = folder_dir(self.out, path) if relative is None else self.out.joinpath(*relative)
-        directory.mkdir(parents=True, exist_ok=True)
         name = f"{number:05d} {safe_name(upload.subject or '(no subject)', 60)}{extension}"
         target = directory / name
-        target.write_bytes(data)
-        _typed_attachments(upload, target)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            _typed_attachments(upload, target)
+        except OSError as exc:  # a full disk, a name the file system refuses: this item fails, the rest goes on
+            self.fail(path, item.node_id, f"cannot write {name}: {exc.strerror or exc}", "item")
+            return
         self.counts[upload.kind] += 1
         if upload.warnings:
             self.warned += 1

@@ -19,11 +19,11 @@ from pipeline.source import PffSource, SourceInfo, SourceOpenError, open_source
 log = structlog.get_logger(__name__)
 
 _KINDS = (
-    (stat.S_ISDIR, "a directory, not an OST/PST file"),
-    (stat.S_ISFIFO, "a named pipe (FIFO), not an OST/PST file"),
-    (stat.S_ISSOCK, "a socket, not an OST/PST file"),
-    (stat.S_ISCHR, "a character device, not an OST/PST file"),
-    (stat.S_ISBLK, "a block device, not an OST/PST file"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
 )
 
 
@@ -41,9 +41,22 @@ def regular_file(path: str | Path) -> Path:
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
         raise SourceOpenError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if not stat.S_ISREG(mode):
-        reason = next((text for test, text in _KINDS if test(mode)), "not a regular file")
-        raise SourceOpenError(f"{path}: {reason}")
+        raise SourceOpenError(f"{path}: {_kind(mode)}, not an OST/PST file")
     return path
+
+
+def _kind(mode: int) -> str:
+    return next((text for test, text in _KINDS if test(mode)), "a special file")
+
+
+def not_regular(path: Path) -> str | None:
+    """What path is when it exists and is not a regular file ('a named pipe (FIFO)'...), else None: the same
+    check for any input file read whole (the users CSV), from stat() alone."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None  # missing or unreadable: the caller's own read says so
+    return None if stat.S_ISREG(mode) else _kind(mode)
 
 
 def open_checked(path: str | Path, recover: bool = False, codepage: int | None = None) -> PffSource:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.address import is_smtp_address
-from pipeline.gate import check_source
+from pipeline.gate import check_source, not_regular
 from pipeline.source import SourceOpenError
 
 REQUIRED = ("ost", "mailbox")
@@ -47,6 +48,9 @@ def _folders(value: str) -> tuple[str, ...]:
 
 def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
     """Parse and check the whole file; rows with errors are left out of the first list."""
+    problem = not_regular(path)
+    if problem:
+        return [], [MappingError(0, f"the mapping file is {problem}, not a CSV file")]
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -57,7 +61,10 @@ def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
         line = raw[: exc.start].count(b"\n") + 1
         return [], [MappingError(line, f"not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8")]
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return [], [MappingError(reader.line_num + 1, f"not readable as CSV: {exc}")]
     errors: list[MappingError] = []
     if not header:
         return [], [MappingError(1, "empty file: expected a header line 'ost,mailbox'")]
@@ -82,7 +89,15 @@ def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
     rows: list[MappingRow] = []
     seen_mailbox: dict[str, int] = {}
     seen_ost: dict[Path, int] = {}
-    for record in reader:
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a cell longer than the csv module's limit
+            errors.append(MappingError(reader.line_num + 1, f"not readable as CSV: {exc}"))
+            return [], errors
         line = reader.line_num
         if None in record:
             errors.append(MappingError(line, "more cells than columns in the header"))
@@ -91,6 +106,9 @@ def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
         if not any(values.values()):
             continue  # blank line
         row_errors = []
+        controls = [k for k, v in values.items() if any(unicodedata.category(c) == "Cc" for c in v)]
+        if controls:
+            row_errors.append(f"control characters in {', '.join(controls)}")
         ost_text, mailbox = values.get("ost", ""), values.get("mailbox", "")
         ost = (path.parent / ost_text).resolve() if ost_text else Path()
         if not ost_text:

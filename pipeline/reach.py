@@ -66,8 +66,7 @@ def check_reachable(url: str, ca_bundle: str = "", waits: tuple[float, ...] = DE
         try:
             with requests.get(url, timeout=timeout, verify=ca_bundle or True, allow_redirects=False) as answer:
                 if answer.status_code == 404:  # a web server, but no EWS there: retrying will not help
-                    raise Unreachable(url, "HTTP 404, no EWS endpoint at this URL (it usually ends in "
-                                           "/EWS/Exchange.asmx)", attempt)
+                    raise Unreachable(url, "HTTP 404, no EWS endpoint at this URL", attempt)
             return
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema) as exc:

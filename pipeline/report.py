@@ -64,12 +64,21 @@ def render_summary(summary: Any) -> str:
 
 
 def render_table(summaries: list[Any]) -> str:
-    """One row per mailbox: found, uploaded, already present, skipped, failed, status."""
-    header = f"{'mailbox':<36} {'found':>7} {'uploaded':>9} {'present':>8} {'skipped':>8} {'failed':>7}  status"
+    """One row per mailbox: found, uploaded, already present, skipped, failed, warnings, status; then the first
+    items carried with a warning, by name."""
+    header = (f"{'mailbox':<36} {'found':>7} {'uploaded':>9} {'present':>8} {'skipped':>8} {'failed':>7} "
+              f"{'warned':>7}  status")
     lines = [header, "-" * len(header)]
     for s in summaries:
         lines.append(f"{shown(s.mailbox)[:36]:<36} {s.found:>7} {s.uploaded:>9} {s.present:>8} {sum(s.skipped.values()):>8}"
-                     f" {s.failed_total:>7}  {s.status}" + (f": {shown(s.fatal)}" if s.fatal else ""))
+                     f" {s.failed_total:>7} {sum(getattr(s, 'warnings', {}).values()):>7}  {s.status}"
+                     + (f": {shown(s.fatal)}" if s.fatal else ""))
+    items = [(s.mailbox, item) for s in summaries for item in getattr(s, "warning_items", [])]
+    for mailbox, item in items[:WARNINGS_SHOWN]:
+        lines.append(f"warning: {shown(mailbox)} | {shown(item['folder']) or '(root)'} | {shown(item['item_class'])} | "
+                     f"{shown(item['subject'] or '(no subject)')} | {shown(item['warning'])}")
+    if len(items) > WARNINGS_SHOWN:
+        lines.append(f"... and {len(items) - WARNINGS_SHOWN} more items with warnings (see the JSON report)")
     return "\n".join(lines)
 
 

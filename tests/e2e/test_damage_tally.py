@@ -142,16 +142,30 @@ def drive(jobs: list[tuple[int, str]], out: Path, state: Path) -> tuple[list[dic
 
 
 def test_damaged_variants_never_crash_hang_or_touch_the_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    rng = random.Random(20261130)
     bases = [fixtures.cached("small", format="ost")]
     sample = SAMPLES / "Outlook.pst"
     if sample.is_file():
         bases.append(sample)
+    tally_variants(tmp_path, capsys, bases, VARIANTS, seed=20261130)
+
+
+@pytest.mark.slow
+def test_many_more_damaged_variants_of_every_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """The same trial, 1,200 variants over the fixture (OST and PST) and every real sample."""
+    bases = [fixtures.cached("small", format="ost"), fixtures.cached("small", format="pst")]
+    if SAMPLES.is_dir():
+        bases += sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in (".ost", ".pst"))
+    tally_variants(tmp_path, capsys, bases, 1200, seed=7)
+
+
+def tally_variants(tmp_path: Path, capsys: pytest.CaptureFixture[str], bases: list[Path], count: int,
+                   seed: int) -> None:
+    rng = random.Random(seed)
     files = tmp_path / "variants"
     files.mkdir()
     variants: list[tuple[str, Path]] = []
     for number, base in enumerate(bases):
-        share = (VARIANTS - 2) // len(bases) + (1 if number < (VARIANTS - 2) % len(bases) else 0)
+        share = (count - 2) // len(bases) + (1 if number < (count - 2) % len(bases) else 0)
         variants += make_variants(base, share, files, rng)
     directory = files / "a-directory.ost"
     directory.mkdir()

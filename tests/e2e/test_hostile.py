@@ -36,10 +36,13 @@ HOSTILE = {
                   {"kind": "mail", "subject": FORMULA_SUBJECT, "body": "y", "sender": "B <b@example.com>"}],
         "folders": [{"name": "Reports?", "items": [{"kind": "mail", "subject": "r1", "body": "1"}]},
                     {"name": "Reports*", "items": [{"kind": "mail", "subject": "r2", "body": "2"}]},
-                    {"name": EVIL_FOLDER, "items": [{"kind": "mail", "subject": "e1", "body": "3"}]}],
-    }],
+                    {"name": EVIL_FOLDER, "items": [{"kind": "mail", "subject": "e1", "body": "3"}],
+                     # named like the export's file of the item beside it
+                     "folders": [{"name": "00001 e1.eml", "items": [{"kind": "mail", "subject": "e2",
+                                                                      "body": "4"}]}]}],
+    }, {"name": "manifest.json", "items": [{"kind": "mail", "subject": "m1", "body": "5"}]}],
 }
-HOSTILE_ITEMS = 5
+HOSTILE_ITEMS = 7
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
 POSIX = os.name == "posix"
 
@@ -103,6 +106,8 @@ def test_fifo_is_refused_at_once_by_verify_and_the_csv_check(tmp_path: Path):
     users.write_text(f"ost,mailbox\n{fifo},alice@sandbox.local\n", encoding="utf-8")
     result = run_cli("--map", str(users), "--state", str(state), "--reader", "libpff", timeout=60)
     assert result.returncode == 2 and f"{users}:2: ost" in result.stderr and "named pipe" in result.stderr
+    result = run_cli("--map", str(fifo), "--state", str(state), timeout=60)  # the CSV itself a FIFO
+    assert result.returncode == 2 and "named pipe (FIFO), not a CSV file" in result.stderr, result.stderr
     assert not (state / "sandbox").exists(), "nothing may be created on the server"
 
 
@@ -219,11 +224,14 @@ def test_export_never_lets_two_folders_share_a_directory(tmp_path: Path, hostile
     out = tmp_path / "out"
     result = run_cli("export", "--ost", str(hostile_ost), "--out", str(out), timeout=120)
     assert result.returncode == 0, result.stderr
-    files = list(out.rglob("*.eml"))
+    files = [p for p in out.rglob("*.eml") if p.is_file()]
     assert len(files) == HOSTILE_ITEMS, "one file per item of the spec: none overwritten"
     reports = sorted(p.name for p in (out / "Inbox").iterdir() if p.is_dir() and p.name.startswith("Reports"))
     assert reports == ["Reports_", "Reports_ (2)"], reports
     assert {p.read_bytes().count(b"Subject: r") for p in out.rglob("Reports_*/*.eml")} == {1}
+    assert (out / "manifest.json").is_file() and (out / "manifest.json (2)").is_dir()
+    evil = next(p for p in (out / "Inbox").iterdir() if p.name.startswith("Evil"))
+    assert (evil / "00001 e1.eml").is_file() and (evil / "_00001 e1.eml").is_dir()
     assert raw_control(result.stdout + result.stderr) == []
 
 
@@ -275,6 +283,9 @@ def test_run_console_reports_and_private_state(tmp_path: Path, hostile_ost: Path
     order = [line.strip().split(" [")[0].split("  ")[0] for line in lines if line.startswith("  ") and
              not line.startswith("    ")]
     assert order.index("Inbox") < order.index("Calendar") < order.index("Sync Issues"), order
+    props = run_cli(*ls_words[1:], "--props", timeout=60)
+    assert "PR_MESSAGE_FLAGS (0x0e07) = " in props.stdout and "RebuildFingerprint {" in props.stdout
+    assert "tag:0x0e07" not in props.stdout and raw_control(props.stdout) == []
 
     summary = json.loads(sorted((state / "reports").glob("run-*.json"))[-1].read_text())[0]
     status = run_cli("status", "--state", str(state), timeout=60)
@@ -353,3 +364,24 @@ def test_inspect_shows_hostile_names_escaped_and_json_keeps_them(hostile_ost: Pa
     assert "Inbox/Evil\\x1b]0;title\\x07" in text.stdout
     paths = {f["path"] for f in json.loads(as_json.stdout)["folders"]}
     assert f"Inbox/{EVIL_FOLDER}" in paths, "JSON carries the raw name, escaped the JSON way"
+
+
+def test_inspect_with_a_state_dir_logs_libpff_chain_once(tmp_path: Path, small_ost: Path):
+    bad = libpff_refused_variant(small_ost, tmp_path / "flipped.ost")
+    state = tmp_path / "state"
+    result = run_cli("inspect", "--ost", str(bad), "--state", str(state), "--reader", "libpff", timeout=60)
+    assert result.returncode == 2
+    one_line(result, bad)
+    log = (state / "logs" / "rebuild.jsonl").read_text(encoding="utf-8")
+    refusals = [json.loads(x) for x in log.splitlines() if '"source refused"' in x]
+    assert len(refusals) == 1 and refusals[0]["libpff"]
+
+
+def test_a_file_given_as_state_dir_is_a_usage_error(tmp_path: Path, small_ost: Path,
+                                                   capsys: pytest.CaptureFixture[str]):
+    from pipeline.cli import main
+
+    not_a_dir = tmp_path / "state"
+    not_a_dir.write_text("")
+    assert main(["--ost", str(small_ost), "--mailbox", "a@corp.example", "--state", str(not_a_dir)]) == 2
+    assert "not a usable state directory" in capsys.readouterr().err

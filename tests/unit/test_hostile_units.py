@@ -85,3 +85,44 @@ def test_a_web_server_without_ews_is_refused_at_once(tmp_path: Path):
         server.shutdown()
         server.server_close()
     assert caught.value.attempts == 1
+
+
+def test_map_table_counts_and_names_warnings():
+    from pipeline.report import render_table
+
+    summary = Summary("b@corp.example", "b.ost", found=2, uploaded=2)
+    summary.warnings["fields EWS cannot take"] = 1
+    summary.warning_items.append({"folder": "Calendar", "item_class": "IPM.Appointment", "subject": "Sync",
+                                  "warning": "fields EWS cannot take: organizer"})
+    lines = render_table([summary]).splitlines()
+    assert lines[2].split()[-2:] == ["1", "ok"]
+    assert lines[3] == "warning: b@corp.example | Calendar | IPM.Appointment | Sync | fields EWS cannot take: organizer"
+
+
+def test_a_root_folder_libpff_cannot_build_is_one_line(monkeypatch: pytest.MonkeyPatch):
+    """Two bit-flip variants made pypff raise MemoryError from root_folder: that is 'does not open'."""
+    import fixtures
+    from pipeline.source import SourceOpenError, open_source, pff
+
+    class Broken:
+        ascii_codepage = b"cp1252"
+        number_of_orphan_items = 0
+        message_store = None
+        name_to_id_map = None
+
+        def open(self, path: str) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+        @property
+        def root_folder(self) -> None:
+            raise MemoryError("pypff_file_get_root_folder: unable to create folder object.")
+
+    monkeypatch.setattr(pff.pypff, "file", Broken)
+    ost = fixtures.cached("small", format="ost")
+    with pytest.raises(SourceOpenError) as caught:
+        open_source(ost, reader="libpff")  # the libpff reader (the native one reads this file)
+    assert str(caught.value) == f"{ost}: the root folder cannot be read (the folder tree is damaged)"
+    assert "pypff_file_get_root_folder" in caught.value.detail

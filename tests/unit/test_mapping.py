@@ -60,3 +60,30 @@ def test_unknown_column_and_bad_encoding(tmp_path: Path):
     csv.write_bytes("ost,mailbox\nx.ost,j\xf6rg@corp.example\n".encode("latin-1"))
     _, errors = load_mapping(csv)
     assert errors[0].line == 2 and "UTF-8" in errors[0].message
+
+
+def test_hostile_csvs_end_in_errors_with_their_line(tmp_path: Path):
+    """Cells beyond the csv module's limit, controls in a cell, an unclosed quote, a semicolon file, a header
+    naming a column twice or none: each is one error with its line, never an exception."""
+    ost = fake_ost(tmp_path / "a.ost")
+    cases = {
+        "long": (f"ost,mailbox\n{'x' * 200_000},a@corp.example\n", 2, "not readable as CSV"),
+        "controls": (f"ost,mailbox,target_root\n{ost},a@corp.example,Re\x1b[2Jcovered\n", 2,
+                     "control characters in target_root"),
+        "quote": (f'ost,mailbox\n"{ost},a@corp.example\n', 2, "no such file"),
+        "semicolons": (f"ost;mailbox\n{ost};a@corp.example\n", 1, "unknown column"),
+        "twice": (f"ost,mailbox,ost\n{ost},a@corp.example,{ost}\n", 1, "named twice"),
+        "trailing comma": (f"ost,mailbox,\n{ost},a@corp.example,\n", 1, "empty column name"),
+        "nul": (f"ost,mailbox\n{ost},a@corp.example\x00\n", 2, "control characters in mailbox"),
+    }
+    for name, (text, line, words) in cases.items():
+        csv = tmp_path / f"{name}.csv"
+        csv.write_text(text, encoding="utf-8")
+        rows, errors = load_mapping(csv)
+        assert rows == [] and errors, name
+        assert errors[0].line == line and words in errors[0].message, (name, errors)
+
+
+def test_a_mapping_path_that_is_not_a_file(tmp_path: Path):
+    _, errors = load_mapping(tmp_path)
+    assert errors[0].message == "the mapping file is a directory, not a CSV file"
