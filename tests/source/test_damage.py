@@ -11,6 +11,7 @@ import hashlib
 import json
 import random
 import shutil
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,30 @@ def test_flipped_bit_in_one_attachment_fails_that_attachment_only(tmp_path: Path
     warned = next(i for i in listed if i["node_id"] == entry.nid)
     assert any("data unreadable (DamagedBlock)" in w for w in warned["warnings"])
     assert sum(1 for i in listed if i["warnings"]) >= 1 and len(listed) >= manifest.item_count - 2
+
+
+def test_flipped_bit_in_an_attachments_own_node_fails_that_attachment_only(tmp_path: Path) -> None:
+    """The attachment's property context (found through the message's SLBLOCK with the writer's reader)."""
+    path, manifest = _copy(tmp_path, "pst")
+    entry = next(i for i in manifest.items if i.subject == WITH_ATTACHMENTS)
+    ndb = NdbReader(path)
+    blocks = ndb.blocks()
+    sl = ndb.block_payload(blocks[ndb.nodes()[entry.nid][1] & ~1])  # SLBLOCK: 8-byte header, 24-byte entries
+    count = struct.unpack_from("<H", sl, 2)[0]
+    subnodes = [struct.unpack_from("<QQQ", sl, 8 + 24 * i) for i in range(count)]
+    first_attachment = min(s for s in subnodes if s[0] & 0x1F == 0x05)
+    ref = blocks[first_attachment[1] & ~1]
+    _flip(path, ref.ib + ref.cb // 2)
+    with NativeSource(path) as source:
+        entries = {e.node_id: e for folder in source.folders() for e in source.items(folder)}
+        item = entries[entry.nid]
+        assert not isinstance(item, SourceError)
+        assert len(item.attachments) == len(entry.attachments) >= 2
+        with pytest.raises(DamagedBlock, match="damaged block, CRC mismatch"):
+            item.attachments[0].read()
+        rest = {(a.filename, hashlib.sha256(a.read()).hexdigest()) for a in item.attachments[1:]}
+    assert rest == {(a.name, a.sha256) for a in entry.attachments[1:]}
+    assert not any(isinstance(e, SourceError) for e in entries.values())
 
 
 def test_export_names_the_damaged_item_and_exits_1(tmp_path: Path) -> None:

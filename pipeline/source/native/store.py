@@ -364,11 +364,15 @@ class NativeSource:
         table = node.sub(NID_ATTACHMENT_TABLE).table()
         result = []
         for index, att_nid in enumerate(table.row_ids):
-            handle = node.sub(att_nid)
-            deferred = {pid: (0, 0) for pid in _LAZY_ATTACHMENT_PROPS}
-            raw = handle.props(deferred)
-            props = _decode(raw, codepage, _LAZY_ATTACHMENT_PROPS)
-            data_type, size, read = self._data(handle, raw, deferred)
+            try:
+                handle = node.sub(att_nid)
+                deferred = {pid: (0, 0) for pid in _LAZY_ATTACHMENT_PROPS}
+                raw = handle.props(deferred)
+                props = _decode(raw, codepage, _LAZY_ATTACHMENT_PROPS)
+                _type, size, read = self._data(handle, raw, deferred)
+            except (NdbError, struct.error, ValueError, IndexError) as exc:
+                result.append(_unreadable(index, exc))  # this attachment fails, not the item
+                continue
             method = props.get(mapi.PR_ATTACH_METHOD) or 1
             flags = props.get(mapi.PR_ATTACH_FLAGS) or 0
             content_id = props.get(mapi.PR_ATTACH_CONTENT_ID) or None
@@ -415,6 +419,14 @@ class NativeSource:
             (nid,) = struct.unpack_from("<I", data)
             return self.read_message(handle.sub(nid), nid, folder_path, depth + 1)
         return open_it
+
+
+def _unreadable(index: int, error: Exception) -> Attachment:
+    """An attachment whose own nodes cannot be read: listed, and reading it raises what went wrong."""
+    def fail() -> bytes:
+        raise error
+    return Attachment(index=index, method=mapi.ATTACH_BY_VALUE, filename=None, mime_type=None, content_id=None,
+                      size=0, is_inline=False, _read=fail)
 
 
 def _one_line(exc: BaseException) -> str:
