@@ -10,7 +10,7 @@ import enum
 import requests
 from exchangelib import errors as ews
 
-from pipeline.target.http_answers import RequestTooLarge
+from pipeline.target.http_answers import RequestTooLarge, ThrottledLogin
 
 
 class ErrorKind(enum.StrEnum):
@@ -29,7 +29,7 @@ _TRANSIENT = (
     ews.ErrorInternalServerError, ews.ErrorBatchProcessingStopped, ews.ErrorTooManyObjectsOpened,
     ews.RateLimitError, ews.MalformedResponseError, ews.ErrorExceededConnectionCount,
     requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
-    ConnectionError, TimeoutError,
+    ConnectionError, TimeoutError, ThrottledLogin,
 )
 _FATAL = (
     ews.UnauthorizedError, ews.ErrorNonExistentMailbox, ews.ErrorImpersonateUserDenied,
