@@ -233,6 +233,7 @@ class FaultEngine:
         """
         parse_rules(config)
         if persist and self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)  # a data folder no server has used yet
             tmp = self._path.with_suffix(".tmp")
             tmp.write_text(json.dumps(config, indent=2), encoding="utf-8")
             os.replace(tmp, self._path)

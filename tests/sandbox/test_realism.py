@@ -329,3 +329,20 @@ def test_occurrence_longer_than_the_gap_or_overlapping_is_refused(alice, unique)
     second.save(update_fields=["start", "end"], conflict_resolution=ALWAYS_OVERWRITE,
                 send_meeting_invitations=SEND_TO_NONE)
     assert master.refresh().modified_occurrences[0].start == EWSDateTime(2024, 2, 6, 8, tzinfo=UTC)
+
+
+def test_fault_settings_from_the_cli(tmp_path, capsys):
+    """search_lag_s and max_concurrency through `rebuild sandbox faults --set`, into a fresh data folder; a
+    negative value is bad input (exit 2, one line)."""
+    import json
+
+    from pipeline.cli import main
+
+    state = str(tmp_path / "state")
+    assert main(["sandbox", "faults", "--state", state, "--set",
+                 '{"search_lag_s": 2, "max_concurrency": 5, "rules": [{"kind": "http_401_throttle"}]}']) == 0
+    written = json.loads((tmp_path / "state" / "sandbox" / "faults.json").read_text())
+    assert (written["search_lag_s"], written["max_concurrency"]) == (2, 5)
+    capsys.readouterr()
+    assert main(["sandbox", "faults", "--state", state, "--set", '{"search_lag_s": -1}']) == 2
+    assert "must not be negative" in capsys.readouterr().err

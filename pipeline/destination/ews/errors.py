@@ -12,7 +12,7 @@ import requests
 from exchangelib import errors as ews
 
 from pipeline.destination.base import MailboxFatalError
-from pipeline.destination.ews.http_answers import RequestTooLarge
+from pipeline.destination.ews.http_answers import RequestTooLarge, ThrottledLogin
 
 __all__ = ["SIZE_ERRORS", "ErrorKind", "is_size_refusal", "MailboxFatalError", "back_off_hint", "classify", "describe"]
 
@@ -42,7 +42,7 @@ _TRANSIENT = (
     ews.ErrorInternalServerError, ews.ErrorBatchProcessingStopped, ews.ErrorTooManyObjectsOpened,
     ews.RateLimitError, ews.MalformedResponseError, ews.ErrorExceededConnectionCount,
     requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
-    ConnectionError, TimeoutError,
+    ConnectionError, TimeoutError, ThrottledLogin,
 )
 _FATAL = (
     ews.UnauthorizedError, ews.ErrorNonExistentMailbox, ews.ErrorImpersonateUserDenied,

@@ -5,8 +5,9 @@
   `RequestTooLarge`, classified as a refusal of the request's content (the batch is split, an item that is
   too large alone fails) instead of being retried as a busy server.
 - HTTP 401 after this account has already been answered: Exchange uses 401 to throttle (exchangelib's own
-  fault-tolerant policy retries it), so it becomes ErrorServerBusy and is retried; a 401 before any answer
-  is still a login failure (UnauthorizedError, fatal for the mailbox).
+  fault-tolerant policy retries it), so it becomes `ThrottledLogin`, retried with our back-off (not
+  ErrorServerBusy, which exchangelib would give a fixed 10 s back-off and answer by shrinking its pool); a
+  401 before any answer is still a login failure (UnauthorizedError, fatal for the mailbox).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class RequestTooLarge(ews.TransportError):
         super().__init__(f"HTTP {shown}: the request is too large for the server")
         self.status = status
         self.substatus = substatus
+
+
+class ThrottledLogin(ews.TransportError):
+    """HTTP 401 on an account the server has already answered: throttling, to be retried."""
 
 
 def too_large(status: int, body: bytes) -> RequestTooLarge | None:
@@ -52,5 +57,5 @@ class RebuildFailFast(FailFast):
         if refused is not None:
             raise refused
         if status == 401 and self.answered:
-            raise ews.ErrorServerBusy("HTTP 401 after successful requests (Exchange throttling)")
+            raise ThrottledLogin("HTTP 401 after successful requests (Exchange throttling)")
         super().raise_response_errors(response)
