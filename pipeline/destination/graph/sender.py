@@ -9,6 +9,7 @@ first asked, by a $filter on the identity, whether it landed; only then is it re
 from __future__ import annotations
 
 import base64
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable
@@ -73,11 +74,15 @@ class Creator:
         outcomes: list[Outcome] = []
         to_patch: list[tuple[UploadItem, str]] = []
         for upload in batch:
-            kind = upload.kind if upload.kind in ACCEPTS[ref.kind] or upload.mime is None else "message"
-            if kind not in ACCEPTS[ref.kind]:
-                outcomes.append(_failed(upload, FailureKind.BUILD, f"Graph cannot store a {upload.kind} in a "
-                                                                   f"{ref.kind} folder"))
-                continue
+            if upload.kind not in ACCEPTS[ref.kind]:
+                if ref.kind != MAIL:
+                    outcomes.append(_failed(upload, FailureKind.BUILD, f"Graph cannot store a {upload.kind} in a "
+                                                                       f"{ref.kind} folder"))
+                    continue
+                # An appointment, contact or task in a mail folder (Deleted Items): kept as a message of its class.
+                note = f"over Graph, a {upload.kind} in a mail folder is kept as a message of class {upload.item_class}"
+                upload = dataclasses.replace(upload, kind="note", warnings=[*upload.warnings, note],
+                                             fallbacks=[*upload.fallbacks, note])
             try:
                 outcome, patch_id = self._create(ref, folder, upload)
             except MailboxFatalError:
@@ -110,6 +115,10 @@ class Creator:
             created = self._once(ref, upload, lambda: self._import(ref, upload), items.HEADER_PROPERTY, True)
             if created is not None:  # finished by the PATCH, whether this attempt or a lost one stored it
                 return Outcome(upload, OutcomeState.UPLOADED, server_id=created["id"]), created["id"]
+        if ref.kind == MAIL and upload.kind in ("message", "unknown") and upload.mime is not None \
+                and not items.is_draft(upload):
+            note = "raw MIME headers lost: created from JSON (importMime not available here)"
+            upload = dataclasses.replace(upload, warnings=[*upload.warnings, note], fallbacks=[*upload.fallbacks, note])
         body = self._body(ref, upload)
         created = self._once(ref, upload, lambda: self.http.call("POST", items_path(ref), json_body=body,
                                                                  idempotent=False), items.FINGERPRINT_PROPERTY)

@@ -755,8 +755,11 @@ class GraphFace:
                                                             "attendees": body["attendees"]})
         subject = body.get("subject") if folder_class == CALENDAR else body.get(
             "title" if folder_class == TASK else "displayName")
+        by_key = {e.key: e for e in ext}  # PR_CLIENT_SUBMIT_TIME and PR_MESSAGE_DELIVERY_TIME, as on any item
+        sent, received = by_key.get(props.TAG_SUBMIT_TIME), by_key.get(props.TAG_DELIVERY_TIME)
         item = NewItem(folder_id=folder.id, kind=_KIND[folder_class], item_class=_CLASS[folder_class],
-                       subject=str(subject or ""), is_draft=False, is_read=True, sent=None, received=None,
+                       subject=str(subject or ""), is_draft=False, is_read=True,
+                       sent=str(sent.value) if sent else None, received=str(received.value) if received else None,
                        size=len(call.body), mime=None, fields=_ews_fields(folder_class, body), ext=ext, attachments=[])
         row = self._insert(mailbox_id, item, body)
         self.app.stats.add("items_created")
