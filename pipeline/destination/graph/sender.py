@@ -27,7 +27,14 @@ from pipeline.destination.base import (
 )
 from pipeline.destination.graph import items
 from pipeline.destination.graph.folders import CALENDAR, CONTACTS, MAIL, TODO, Ref
-from pipeline.destination.graph.transport import ErrorKind, GraphError, GraphHttp, Unanswered, answer_error
+from pipeline.destination.graph.transport import (
+    MAX_IN_FLIGHT,
+    ErrorKind,
+    GraphError,
+    GraphHttp,
+    Unanswered,
+    answer_error,
+)
 from pipeline.model import UploadItem
 
 BATCH_LIMIT = 20
@@ -62,45 +69,45 @@ class Creator:
     """Creates one batch's items in one folder; every item gets exactly one Outcome."""
 
     def __init__(self, http: GraphHttp, imports: Imports, unfinished: dict[str, dict[str, list[str]]],
-                 stats: SendStats, lock: threading.Lock) -> None:
+                 stats: SendStats, lock: threading.Lock, pool: ThreadPoolExecutor) -> None:
         self.http = http
+        self.pool = pool
         self.imports = imports
         self.unfinished = unfinished
         self.stats = stats
         self.lock = lock
 
     def send(self, folder: ServerFolder, batch: list[UploadItem]) -> list[Outcome]:
+        """Each item is one request: up to MAX_IN_FLIGHT of them at once (the mailbox's GraphHttp caps the
+        total), then the imported ones are finished by $batch PATCHes."""
         ref: Ref = folder.handle
-        outcomes: list[Outcome] = []
-        to_patch: list[tuple[UploadItem, str]] = []
-        for upload in batch:
-            if upload.kind not in ACCEPTS[ref.kind]:
-                if ref.kind != MAIL:
-                    outcomes.append(_failed(upload, FailureKind.BUILD, f"Graph cannot store a {upload.kind} in a "
-                                                                       f"{ref.kind} folder"))
-                    continue
-                # An appointment, contact or task in a mail folder (Deleted Items): kept as a message of its class.
-                note = f"over Graph, a {upload.kind} in a mail folder is kept as a message of class {upload.item_class}"
-                upload = dataclasses.replace(upload, kind="note", warnings=[*upload.warnings, note],
-                                             fallbacks=[*upload.fallbacks, note])
-            try:
-                outcome, patch_id = self._create(ref, folder, upload)
-            except MailboxFatalError:
-                raise
-            except GraphError as exc:
-                kind_ = FailureKind.TOO_LARGE if exc.status == 413 else (
-                    FailureKind.GAVE_UP if exc.kind is ErrorKind.TRANSIENT else FailureKind.REFUSED)
-                outcome, patch_id = _failed(upload, kind_, str(exc)), None
-            except Unanswered as exc:
-                outcome, patch_id = _failed(upload, FailureKind.GAVE_UP, f"no answer: {exc}"), None
-            except (ValueError, TypeError, KeyError) as exc:
-                outcome, patch_id = _failed(upload, FailureKind.BUILD, f"the Graph item: {exc}"), None
-            if patch_id is not None:
-                to_patch.append((upload, patch_id))
-            else:
-                outcomes.append(outcome)
-        outcomes.extend(self._finish(to_patch))
+        results = list(self.pool.map(lambda upload: self._one(ref, folder, upload), batch))
+        outcomes = [outcome for outcome, patch_id in results if patch_id is None]
+        outcomes.extend(self._finish([(outcome.item, patch_id) for outcome, patch_id in results
+                                      if patch_id is not None]))
         return outcomes
+
+    def _one(self, ref: Ref, folder: ServerFolder, upload: UploadItem) -> tuple[Outcome, str | None]:
+        if upload.kind not in ACCEPTS[ref.kind]:
+            if ref.kind != MAIL:
+                return _failed(upload, FailureKind.BUILD, f"Graph cannot store a {upload.kind} in a {ref.kind} "
+                                                          "folder"), None
+            # An appointment, contact or task in a mail folder (Deleted Items): kept as a message of its class.
+            note = f"over Graph, a {upload.kind} in a mail folder is kept as a message of class {upload.item_class}"
+            upload = dataclasses.replace(upload, kind="note", warnings=[*upload.warnings, note],
+                                         fallbacks=[*upload.fallbacks, note])
+        try:
+            return self._create(ref, folder, upload)
+        except MailboxFatalError:
+            raise
+        except GraphError as exc:
+            kind = FailureKind.TOO_LARGE if exc.status == 413 else (
+                FailureKind.GAVE_UP if exc.kind is ErrorKind.TRANSIENT else FailureKind.REFUSED)
+            return _failed(upload, kind, str(exc)), None
+        except Unanswered as exc:
+            return _failed(upload, FailureKind.GAVE_UP, f"no answer: {exc}"), None
+        except (ValueError, TypeError, KeyError) as exc:
+            return _failed(upload, FailureKind.BUILD, f"the Graph item: {exc}"), None
 
     # -- creation ---------------------------------------------------------------------------------
     def _create(self, ref: Ref, folder: ServerFolder, upload: UploadItem) -> tuple[Outcome, str | None]:
@@ -228,9 +235,12 @@ class GraphSender:
                  handle: Callable[[list[Outcome]], None], in_flight: int) -> None:
         self.handle = handle
         self.stats = SendStats()
-        self.depth = max(1, min(in_flight, 4))
+        # Graph takes one item per request (EWS: a batch per request): batches go `in_flight` at a time, and
+        # their items share the mailbox's budget of Graph's 4 requests in flight.
+        self.depth = max(1, min(in_flight, MAX_IN_FLIGHT))
         self._lock = threading.Lock()
-        self.creator = Creator(http, imports, unfinished, self.stats, self._lock)
+        self._items = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="graph-item")
+        self.creator = Creator(http, imports, unfinished, self.stats, self._lock, self._items)
         self._outcomes: queue.Queue[list[Outcome]] = queue.Queue()
         self._slots = threading.Semaphore(self.depth)
         self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="graph-send")
@@ -277,3 +287,4 @@ class GraphSender:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._items.shutdown(wait=True)

@@ -154,7 +154,7 @@ class GraphFace:
             faults = self.app.faults.decide(operation, user)
             if faults.reset and not in_batch:
                 return GraphReply(0, reset=True)
-            if faults.delay:
+            if faults.delay and not in_batch:  # a delay is per HTTP request, not per $batch part
                 time.sleep(faults.delay)
             if faults.http_status:
                 return _error(GraphError(faults.http_status, "ServiceUnavailable" if faults.http_status == 503
