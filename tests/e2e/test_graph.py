@@ -161,24 +161,39 @@ def test_without_import_mime_mail_is_created_from_json(tmp_path: Path, graph_san
     assert [m["isDraft"] for m in graph.messages("drafts")] == [True]
 
 
-def _kill_trials(tmp_path: Path, handle, ost: Path, mailbox: str, kills: int) -> None:
-    handle.set_faults({"seed": 5, "rules": [{"kind": "delay", "seconds": 0.15}]})
+def _kill_trials(tmp_path: Path, handle, ost: Path, mailbox: str, kills: int, storm: bool = False) -> dict:
+    """Runs killed at random moments (SIGKILL: no clean-up), then one run to the end; its summary."""
+    rules: list[dict] = [{"kind": "delay", "seconds": 0.15}]
+    if storm:
+        rules.append({"kind": "throttle", "rate": 0.2, "back_off_ms": 1000})
+    handle.set_faults({"seed": 5, "rules": rules})
     state = tmp_path / "state"
     rng = random.Random(11)
     command = [sys.executable, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url,
                "--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(state), "--log-level", "error",
                "--ost", str(ost), "--mailbox", mailbox, "--batch-items", "3"]
     env = {**__import__("os").environ, "REBUILD_GRAPH_SECRET": SECRET}
+    from tests.conftest import sandbox_items
+
+    stored = 0
     for _ in range(kills):
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 2.0))
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:  # kill once it has stored something new
+            if len(sandbox_items(handle.data_dir, mailbox)) > stored:
+                time.sleep(rng.uniform(0.0, 0.6))
+                break
+            time.sleep(0.05)
         process.kill()  # SIGKILL on POSIX, TerminateProcess on Windows: no clean-up runs
         process.wait()
+        stored = len(sandbox_items(handle.data_dir, mailbox))
     handle.set_faults({})
     final = subprocess.run(command + ["--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     summary = json.loads(final.stdout)
     assert final.returncode == 0, final.stderr[-2000:]
     assert summary["failed_total"] == 0
+    assert summary["present"] > 0, "the killed runs stored nothing: they were killed too early to test anything"
+    return summary
 
 
 def test_killed_runs_end_with_exactly_the_source(tmp_path: Path, graph_sandbox, small_ost: Path):
@@ -193,7 +208,7 @@ def test_killed_runs_end_with_exactly_the_source(tmp_path: Path, graph_sandbox, 
 def test_twenty_kills_under_429_storms(tmp_path: Path, graph_sandbox, small_ost: Path):
     handle, _ = graph_sandbox
     handle.set_graph({"concurrency": 1})
-    _kill_trials(tmp_path, handle, small_ost, ALICE, kills=20)
+    _kill_trials(tmp_path, handle, small_ost, ALICE, kills=20, storm=True)
     stamps = graph_stamps(PlainGraph(handle.graph_url, ALICE))
     assert sum(stamps.values()) == 18 and max(stamps.values()) == 1
     assert handle.graph_sent() == []
