@@ -238,3 +238,31 @@ def test_samples_same_folders_and_counts_as_over_ews(tmp_path: Path, graph_sandb
 
     assert states(ALICE) == states(BOB)
     assert handle.graph_sent() == []
+
+
+def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox, small_ost: Path):
+    """The lease over Graph: while one run writes, another (another state dir) stops at once with exit 3 and
+    one line naming the holder; the first run ends well and releases the lease."""
+    handle, _ = graph_sandbox
+    handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.3, "operations": ["Graph:createImportMime"]}]})
+    command = [sys.executable, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url,
+               "--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(tmp_path / "first"), "--log-level",
+               "error", "--ost", str(small_ost), "--mailbox", ALICE]
+    env = {**__import__("os").environ, "REBUILD_GRAPH_SECRET": SECRET}
+    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        graph = PlainGraph(handle.graph_url, ALICE)
+        deadline = time.monotonic() + 60
+        while not graph.get("/mailFolders", **{"$filter": "displayName eq 'Mailbox rebuild lease'",
+                                               "includeHiddenFolders": "true"})["value"]:
+            assert time.monotonic() < deadline and first.poll() is None, "the first run never took its lease"
+            time.sleep(0.05)
+        second = rebuild(handle, tmp_path / "second", "--ost", str(small_ost), "--mailbox", ALICE)
+        assert second.returncode == 3, second.stdout + second.stderr
+        assert "another run holds this mailbox" in second.stderr and f"pid {first.pid}" in second.stderr
+    finally:
+        first.wait(timeout=120)
+        handle.set_faults({})
+    assert first.returncode == 0
+    assert not graph.get("/mailFolders", **{"$filter": "displayName eq 'Mailbox rebuild lease'",
+                                            "includeHiddenFolders": "true"})["value"], "the lease is released"
