@@ -266,3 +266,28 @@ def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox,
     assert first.returncode == 0
     assert not graph.get("/mailFolders", **{"$filter": "displayName eq 'Mailbox rebuild lease'",
                                             "includeHiddenFolders": "true"})["value"], "the lease is released"
+
+
+def test_an_import_never_finished_is_finished_by_the_rerun_not_imported_again(tmp_path: Path, graph_sandbox,
+                                                                               small_ost: Path):
+    """Every finishing PATCH refused: the imported messages stay without their stamp (the run says so, exit 1);
+    the rerun finds them by the imported identity header and finishes them instead of importing them again."""
+    handle, _ = graph_sandbox
+    handle.set_faults({"rules": [{"kind": "error", "code": "ErrorInternalServerError",
+                                  "operations": ["Graph:PATCH:messages"]}]})
+    env_fast = {"REBUILD_MAX_ATTEMPTS": "2", "REBUILD_BACKOFF_INITIAL": "0.05"}
+    first = run_cli("run", "--destination", "graph", "--graph-url", handle.graph_url, "--tenant", TENANT,
+                    "--client-id", CLIENT_ID, "--state", str(tmp_path / "state"), "--log-level", "error", "--ost",
+                    str(small_ost), "--mailbox", ALICE, "--json", env={"REBUILD_GRAPH_SECRET": SECRET, **env_fast})
+    assert first.returncode == 1
+    unfinished = json.loads(first.stdout)["failed_total"]
+    assert unfinished == 9  # the imported mails: 7 in the inbox, 1 in its subfolder, 1 sent
+    imported = handle.stats()["counters"]["graph:imported"]
+    handle.set_faults({})
+    summary = summary_of(rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", ALICE, "--json"))
+    assert summary["uploaded"] == 9 and summary["failed_total"] == 0
+    assert handle.stats()["counters"]["graph:imported"] == imported, "nothing was imported twice"
+    graph = PlainGraph(handle.graph_url, ALICE)
+    inbox = graph.messages("inbox")
+    assert len(inbox) == 7 and all(stamp(m) for m in inbox)
+    assert {m["subject"]: m["isRead"] for m in inbox}["Plain hello — grüße 你好"] is False

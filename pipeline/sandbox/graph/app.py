@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from pipeline.sandbox import ids, mime, props
+from pipeline.sandbox import ids, mime, props, timezones
 from pipeline.sandbox.graph import extprops, metadata, shapes
 from pipeline.sandbox.graph import series as graph_series
 from pipeline.sandbox.graph.throttle import GraphLimits, Throttle
@@ -897,10 +897,11 @@ def _ews_fields(folder_class: str, body: dict[str, Any]) -> dict[str, str]:
         for key, name in (("start", "Start"), ("end", "End")):
             value = body.get(key) or {}
             if value.get("dateTime"):
-                try:
-                    fields[name] = _element(name, props.normalize_datetime(str(value["dateTime"])))
-                except props.PropertyError as exc:
+                try:  # wall-clock time in the given zone (Windows or IANA name), kept in UTC like EWS's
+                    moment = graph_series.utc(value)
+                except (ValueError, KeyError, timezones.UnknownZone) as exc:
                     raise GraphError(400, "ErrorInvalidRequest", f"{key}: {exc}") from exc
+                fields[name] = _element(name, moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
         location = (body.get("location") or {}).get("displayName")
         if location:
             fields["Location"] = _element("Location", str(location))
