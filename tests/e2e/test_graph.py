@@ -102,6 +102,8 @@ def test_small_fixture_over_graph(tmp_path: Path, graph_sandbox, small_ost: Path
     stamps = graph_stamps(graph)
     assert sum(stamps.values()) == 18 and max(stamps.values()) == 1 and None not in stamps
     assert handle.graph_sent() == [], "nothing may be sent (invitations, mail)"
+    # Every request and answer matched Microsoft's v1.0 metadata (when ../shared/graph-metadata is there).
+    assert handle.stats()["counters"].get("schema_violations", 0) == 0
 
     # The same mailbox through the EWS face, listed with plain exchangelib.
     ews = ews_listing(handle.url, SERVICE, PASSWORD, ALICE)

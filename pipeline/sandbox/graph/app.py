@@ -323,8 +323,24 @@ class GraphFace:
                   for f in wanted]
         return self._page(call, values)
 
+    def _check_answer(self, entity: str, data: dict[str, Any]) -> None:
+        """What the face answers must be what the metadata declares too (counted as schema violations)."""
+        unknown = metadata.unknown_properties(entity, data)
+        if unknown:
+            self.app.stats.add("schema_violations")
+            self.app.stats.add("graph:answer_violations")
+            log.warning("graph face: answer of type %s has undeclared properties %s", entity, unknown[:5])
+
     def _folder_json(self, mailbox_id: int, folder: FolderRow, counts: dict, children: int, hidden: bool,
                      classes: tuple[str, ...] | None) -> dict[str, Any]:
+        answer = self._folder_shape(mailbox_id, folder, counts, children, hidden, classes)
+        entity = "mailFolder" if classes is None or classes == (None,) else {
+            CALENDAR: "calendar", CONTACT: "contactFolder", TASK: "todoTaskList"}.get(classes[0] or "", "mailFolder")
+        self._check_answer(entity, answer)
+        return answer
+
+    def _folder_shape(self, mailbox_id: int, folder: FolderRow, counts: dict, children: int, hidden: bool,
+                      classes: tuple[str, ...] | None) -> dict[str, Any]:
         data = shapes.folder_json(mailbox_id, folder, counts, children, hidden)
         if classes is None or classes == (None,):
             return data
@@ -366,8 +382,8 @@ class GraphFace:
             elif len(rest) == 1 and method == "GET":
                 hidden = conn.execute("SELECT 1 FROM graph_hidden WHERE folder_id=?", (folder.id,)).fetchone()
                 kids = conn.execute("SELECT COUNT(*) FROM folders WHERE parent_id=?", (folder.id,)).fetchone()[0]
-                return _json(200, shapes.folder_json(mailbox_id, folder, self.store.counts(conn, mailbox_id), kids,
-                                                     bool(hidden)))
+                return _json(200, self._folder_json(mailbox_id, folder, self.store.counts(conn, mailbox_id), kids,
+                                                    bool(hidden), None))
             elif len(rest) == 1 and method == "DELETE":
                 return self._delete_folder(conn, mailbox_id, folder)
             elif len(rest) == 2 and rest[1] == "messages":
@@ -527,6 +543,8 @@ class GraphFace:
                    select: set[str] | None, stored: str | None, extensions: bool = False) -> dict[str, Any]:
         data = shapes.message_json(mailbox_id, item) if item.kind not in _KIND.values() else \
             shapes.typed_json(mailbox_id, item, stored)
+        self._check_answer({"Message": "message", "CalendarItem": "event", "Contact": "contact",
+                            "Task": "todoTask"}.get(item.kind, "message"), data)
         if select is not None:
             data = {k: v for k, v in data.items() if k in select}
         if wanted is not None:
@@ -715,7 +733,7 @@ class GraphFace:
         row = self._insert(mailbox_id, item)
         self.app.stats.add("items_created")
         self.app.stats.add("graph:drafts_created" if is_draft else "graph:json_nondrafts")
-        return _json(201, shapes.message_json(mailbox_id, row))
+        return _json(201, self._item_json(mailbox_id, row, None, None, None))
 
     def _import_mime(self, call: Call, mailbox_id: int, folder: FolderRow) -> GraphReply:
         if not call.headers.get("content-type", "").lower().startswith("text/plain"):
@@ -739,7 +757,7 @@ class GraphFace:
         row = self._insert(mailbox_id, item)
         self.app.stats.add("items_created")
         self.app.stats.add("graph:imported")
-        return _json(201, shapes.message_json(mailbox_id, row))
+        return _json(201, self._item_json(mailbox_id, row, None, None, None))
 
     def _create_typed(self, call: Call, mailbox_id: int, folder: FolderRow, folder_class: str) -> GraphReply:
         body = self._body(call, _ENTITY[folder_class])
