@@ -98,15 +98,18 @@ class GraphHttp:
     """Requests for one mailbox, relative to /v1.0/users/{mailbox} (or /beta/… for beta actions)."""
 
     def __init__(self, target: GraphTarget, mailbox: str, policy: RetryPolicy | None = None,
-                 in_flight: int = MAX_IN_FLIGHT, sleep: Callable[[float], None] = time.sleep) -> None:
+                 in_flight: int = MAX_IN_FLIGHT, sleep: Callable[[float], None] = time.sleep,
+                 client: httpx.Client | None = None, tokens: Any = None) -> None:
+        """client and tokens are made from target unless given (tests give scripted ones)."""
         self.target = target
         self.mailbox = mailbox
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         secure = target.graph_url.startswith("https://")
-        self.client = httpx.Client(http2=secure, timeout=target.timeout,
-                                   limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight))
-        self.tokens = Tokens(target, self.client)
+        self.client = client or httpx.Client(
+            http2=secure, timeout=target.timeout,
+            limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight))
+        self.tokens = tokens or Tokens(target, self.client)
         self._slots = threading.BoundedSemaphore(min(in_flight, MAX_IN_FLIGHT))
         self.pacer = Pacer()
         self.requests = 0
