@@ -483,9 +483,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._graph("DELETE")
 
+    def do_PUT(self) -> None:  # noqa: N802 - Graph's upload sessions
+        self._graph("PUT")
+
     def _graph(self, method: str) -> None:
         """The Graph face (graph/app.py): JSON over the same store."""
-        body = self._read_body() if method in ("POST", "PATCH") else b""
+        body = self._read_body() if method in ("POST", "PATCH", "PUT") else b""
         if body is None:
             return
         headers = {k.lower(): v for k, v in self.headers.items()}

@@ -293,3 +293,52 @@ def test_an_import_never_finished_is_finished_by_the_rerun_not_imported_again(tm
     inbox = graph.messages("inbox")
     assert len(inbox) == 7 and all(stamp(m) for m in inbox)
     assert {m["subject"]: m["isRead"] for m in inbox}["Plain hello — grüße 你好"] is False
+
+
+LARGE_SPEC = {
+    "store": {"name": "Large attachments", "seed": 3},
+    "folders": [
+        {"name": "Inbox", "role": "inbox", "items": [
+            {"kind": "mail", "subject": "Four megabytes", "body": "see attached", "sender": "A <a@example.com>",
+             "to": ["B <b@example.com>"], "sent": "2024-05-01T10:00:00", "received": "2024-05-01T10:01:00",
+             "attachments": [{"name": "big.bin", "size": 4_200_000}, {"name": "small.txt", "data": "small"}]}]},
+        {"name": "Drafts", "role": "drafts", "items": [
+            {"subject": "Draft with a big file", "body": "draft", "to": ["B <b@example.com>"],
+             "attachments": [{"name": "draft.bin", "size": 3_500_000}]}]},
+    ],
+}
+
+
+def test_large_attachments_of_json_messages_go_through_upload_sessions(tmp_path: Path, graph_sandbox):
+    """Without importMime, attachments over 3 MB travel through upload sessions after the message; the
+    server's attachments have the spec's sizes and the source's bytes."""
+    import hashlib
+    import sqlite3
+
+    import fixtures
+
+    ost = fixtures.cached(LARGE_SPEC, format="ost")
+    handle, data = graph_sandbox
+    handle.set_graph({"import_mime": False})
+    summary = summary_of(rebuild(handle, tmp_path / "state", "--ost", str(ost), "--mailbox", ALICE, "--json"))
+    assert summary["uploaded"] == 2 and summary["failed_total"] == 0
+    assert handle.stats()["counters"]["graph:upload_sessions"] == 2
+    graph = PlainGraph(handle.graph_url, ALICE)
+    (mail,) = graph.messages("inbox")
+    assert mail["isDraft"] is False and mail["hasAttachments"] is True
+    with sqlite3.connect(data / "sandbox.sqlite") as db:
+        rows = db.execute("SELECT name, size, sha256 FROM attachments").fetchall()
+    assert {name: size for name, size, _ in rows} == {"big.bin": 4_200_000, "small.txt": 5, "draft.bin": 3_500_000}
+    found = {name: digest for name, _, digest in rows}
+    assert found["small.txt"] == hashlib.sha256(b"small").hexdigest()
+    from pipeline.source import open_source
+
+    expected = {}
+    with open_source(ost) as source:
+        for folder in source.folders():
+            for entry in source.items(folder):
+                for attachment in getattr(entry, "attachments", []):
+                    expected[attachment.filename] = hashlib.sha256(attachment.read()).hexdigest()
+    assert found == expected
+    again = summary_of(rebuild(handle, tmp_path / "state", "--ost", str(ost), "--mailbox", ALICE, "--json"))
+    assert again["uploaded"] == 0

@@ -17,6 +17,7 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,9 +29,11 @@ IDENTITY_HEADER = "X-Rebuild-Fingerprint"
 HEADER_PROPERTY = f"String {{{mapi.PS_INTERNET_HEADERS}}} Name {IDENTITY_HEADER}"
 FINGERPRINT_PROPERTY = f"String {{{fingerprint.PROPERTY_SET}}} Name {fingerprint.PROPERTY_NAME}"
 PENDING_PROPERTY = f"Boolean {{{fingerprint.PROPERTY_SET}}} Name {fingerprint.PENDING_PROPERTY_NAME}"
+#: Set on a JSON-created message until its large attachments are uploaded (a rerun then makes it again).
+ATTACHMENTS_PENDING = f"Boolean {{{fingerprint.PROPERTY_SET}}} Name RebuildAttachmentsPending"
 #: The open extension holding a To Do task's identity (To Do takes no MAPI properties).
 EXTENSION_NAME = "com.mailboxrebuild.identity"
-#: Attachments larger than this need an upload session on Graph (not done: such items are refused).
+#: Attachments larger than this go through upload sessions (Graph's limit for inline contentBytes).
 INLINE_ATTACHMENT_MAX = 3 * 1024 * 1024
 KEYWORDS = (mapi.PS_PUBLIC_STRINGS.lower(), "Keywords")
 #: PidLidToAttendeesString, PidLidCcAttendeesString (PSETID_Appointment): who was invited, as Outlook shows.
@@ -147,9 +150,29 @@ def _recipients(message: Any, header: str) -> list[dict[str, Any]]:
             if pair[1]]
 
 
-def json_message(upload: UploadItem) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class LargeAttachment:
+    """An attachment sent after the message through an upload session."""
+
+    name: str
+    content_type: str
+    data: bytes = field(repr=False)
+    is_inline: bool = False
+    content_id: str = ""
+
+    def session_body(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"attachmentType": "file", "name": self.name, "size": len(self.data),
+                                "contentType": self.content_type, "isInline": self.is_inline}
+        if self.content_id:
+            item["contentId"] = self.content_id
+        return {"AttachmentItem": item}
+
+
+def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None) -> dict[str, Any]:
     """A message created as JSON: non-draft unless the source item was an unsent draft; MIME's
-    headers other than the addresses are not kept (the report says so)."""
+    headers other than the addresses are not kept (the report says so). Attachments over 3 MB go to
+    `large` (then the message is stamped ATTACHMENTS_PENDING until they are uploaded); without `large`
+    they are refused."""
     body: dict[str, Any] = {"subject": upload.subject}
     if upload.mime is not None:
         message = email.message_from_bytes(upload.mime, policy=email.policy.default)
@@ -168,8 +191,12 @@ def json_message(upload: UploadItem) -> dict[str, Any]:
         for item in message.iter_attachments():
             data = item.get_payload(decode=True) or b""
             if len(data) > INLINE_ATTACHMENT_MAX:
-                raise ValueError(f"attachment over {INLINE_ATTACHMENT_MAX // 1048576} MB needs an upload "
-                                 "session, not done for JSON messages")
+                if large is None:
+                    raise ValueError(f"attachment over {INLINE_ATTACHMENT_MAX // 1048576} MB needs an upload session")
+                large.append(LargeAttachment(item.get_filename() or "attachment", item.get_content_type(), data,
+                                             item.get_content_disposition() == "inline",
+                                             str(item["Content-ID"] or "").strip("<>")))
+                continue
             attachments.append({"@odata.type": "#microsoft.graph.fileAttachment",
                                 "name": item.get_filename() or "attachment", "contentType": item.get_content_type(),
                                 "contentBytes": base64.b64encode(data).decode("ascii"),
@@ -188,7 +215,8 @@ def json_message(upload: UploadItem) -> dict[str, Any]:
     item_class = upload.fields.get("item_class") or (upload.item_class if upload.item_class != "IPM.Note" else None)
     if item_class:
         extended["singleValueExtendedProperties"].append({"id": "String 0x001A", "value": str(item_class)})
-    extended["singleValueExtendedProperties"] = stamps(upload) + extended["singleValueExtendedProperties"]
+    pending = [{"id": ATTACHMENTS_PENDING, "value": "true"}] if large else []
+    extended["singleValueExtendedProperties"] = stamps(upload) + pending + extended["singleValueExtendedProperties"]
     body.update(extended)
     body["isRead"] = bool(flags & mapi.MSGFLAG_READ)
     status = _tag(upload, mapi.PR_FLAG_STATUS)

@@ -2,7 +2,8 @@
 
 Identities are read back per folder (the stamp properties through $expand, pages of 1000 by
 @odata.nextLink; To Do tasks through their open extension); an imported message whose finishing PATCH
-never happened (a killed run) is remembered and finished by the next send instead of imported again.
+never happened (a killed run) is remembered and finished by the next send instead of imported again, and a
+JSON message whose large attachments never all arrived is deleted and made again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pipeline.destination.base import FolderStats, Outcome, ServerFolder
 from pipeline.destination.graph import items, lease
 from pipeline.destination.graph.connect import GraphTarget, require_extra
 from pipeline.destination.graph.folders import TODO, GraphFolders, Ref
-from pipeline.destination.graph.sender import GraphSender, Imports, item_path, items_path
+from pipeline.destination.graph.sender import GraphSender, Imports, Leftovers, item_path, items_path
 from pipeline.destination.graph.transport import GraphHttp, RetryPolicy
 from pipeline.fingerprint import Stamp, read_stamp
 from pipeline.folder_plan import PlannedFolder
@@ -45,8 +46,7 @@ class GraphMailbox:
         self._lookup = GraphFolders(http, target_root, create=False)
         self._lease: lease.HeldLease | None = None
         self._imports = Imports(import_mime)
-        #: folder id -> identity -> ids of imported messages not finished yet (see the module's docstring)
-        self._unfinished: dict[str, dict[str, list[str]]] = {}
+        self._leftovers = Leftovers()
 
     @property
     def folder_stats(self) -> FolderStats:
@@ -89,7 +89,7 @@ class GraphMailbox:
             return out
         wanted = [items.FINGERPRINT_PROPERTY, items.PENDING_PROPERTY]
         if ref.kind == "mail":
-            wanted.append(items.HEADER_PROPERTY)
+            wanted += [items.HEADER_PROPERTY, items.ATTACHMENTS_PENDING]
         expand = "singleValueExtendedProperties($filter=" + " or ".join(f"id eq '{w}'" for w in wanted) + ")"
         out = []
         for entry in self.http.pages(items_path(ref), {"$select": "id", "$expand": expand, "$top": PAGE}):
@@ -100,8 +100,12 @@ class GraphMailbox:
     def stamps(self, folder: ServerFolder) -> list[Stamp]:
         found: list[Stamp] = []
         unfinished: dict[str, list[str]] = {}
+        half_made: dict[str, list[str]] = {}
         for server_id, values in self._stamped(folder):
             identity = values.get(_canonical(items.FINGERPRINT_PROPERTY))
+            if identity and values.get(_canonical(items.ATTACHMENTS_PENDING)) == "true":
+                half_made.setdefault(identity, []).append(server_id)  # made again by the next send
+                continue
             if identity:
                 pending = values.get(_canonical(items.PENDING_PROPERTY)) == "true"
                 found.append(read_stamp(identity, pending))
@@ -109,14 +113,15 @@ class GraphMailbox:
             header = values.get(_canonical(items.HEADER_PROPERTY))
             if header:  # imported, never finished: the next send of that identity finishes it
                 unfinished.setdefault(header, []).append(server_id)
-        self._unfinished[folder.id] = unfinished
+        self._leftovers.imported[folder.id] = unfinished
+        self._leftovers.half_made[folder.id] = half_made
         return found
 
     def cannot_carry(self, upload: UploadItem) -> list[str]:
         return items.cannot_carry(upload)
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> GraphSender:
-        return GraphSender(self.http, self._imports, self._unfinished, handle, in_flight)
+        return GraphSender(self.http, self._imports, self._leftovers, handle, in_flight)
 
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
         wanted = {identity, identity + fingerprint.LEGACY_PENDING_SUFFIX}

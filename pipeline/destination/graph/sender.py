@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.destination.base import (
@@ -38,6 +39,8 @@ from pipeline.destination.graph.transport import (
 from pipeline.model import UploadItem
 
 BATCH_LIMIT = 20
+#: Upload-session ranges: a multiple of 320 KiB under Graph's 4 MiB per request.
+UPLOAD_CHUNK = 10 * 320 * 1024
 #: Which item kinds each folder kind takes over Graph.
 ACCEPTS = {MAIL: ("message", "note", "journal", "unknown"), CALENDAR: ("calendar",),
            CONTACTS: ("contact", "distlist"), TODO: ("task",)}
@@ -58,6 +61,15 @@ def item_path(ref: Ref, server_id: str) -> str:
         ref.kind, f"/todo/lists/{ref.id}/tasks/") + server_id
 
 
+@dataclass
+class Leftovers:
+    """What killed runs left half done, per folder id and identity (found by GraphMailbox.stamps):
+    imported messages never finished by their PATCH, JSON messages whose large attachments never arrived."""
+
+    imported: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    half_made: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+
 class Imports:
     """Whether importMime works here (it does not on other clouds, or when refused): learnt once."""
 
@@ -68,12 +80,12 @@ class Imports:
 class Creator:
     """Creates one batch's items in one folder; every item gets exactly one Outcome."""
 
-    def __init__(self, http: GraphHttp, imports: Imports, unfinished: dict[str, dict[str, list[str]]],
+    def __init__(self, http: GraphHttp, imports: Imports, leftovers: Leftovers,
                  stats: SendStats, lock: threading.Lock, pool: ThreadPoolExecutor) -> None:
         self.http = http
         self.pool = pool
         self.imports = imports
-        self.unfinished = unfinished
+        self.leftovers = leftovers
         self.stats = stats
         self.lock = lock
 
@@ -112,11 +124,17 @@ class Creator:
     # -- creation ---------------------------------------------------------------------------------
     def _create(self, ref: Ref, folder: ServerFolder, upload: UploadItem) -> tuple[Outcome, str | None]:
         """(the outcome, or the id of an imported message still to be finished by a PATCH)."""
-        half = self.unfinished.get(folder.id, {}).get(upload.fingerprint)
+        half = self.leftovers.imported.get(folder.id, {}).get(upload.fingerprint)
         if half:
             with self.lock:
                 server_id = half.pop(0)
             return Outcome(upload, OutcomeState.UPLOADED, server_id=server_id), server_id
+        for doomed in self.leftovers.half_made.get(folder.id, {}).pop(upload.fingerprint, []):
+            try:  # its large attachments never all arrived: made again below
+                self.http.call("DELETE", item_path(ref, doomed))
+            except GraphError as exc:
+                if exc.status != 404:
+                    raise
         if ref.kind == MAIL and upload.mime is not None and upload.kind in ("message", "unknown") \
                 and not items.is_draft(upload) and self.imports.enabled:
             created = self._once(ref, upload, lambda: self._import(ref, upload), items.HEADER_PROPERTY, True)
@@ -126,15 +144,30 @@ class Creator:
                 and not items.is_draft(upload):
             note = "raw MIME headers lost: created from JSON (importMime not available here)"
             upload = dataclasses.replace(upload, warnings=[*upload.warnings, note], fallbacks=[*upload.fallbacks, note])
-        body = self._body(ref, upload)
+        large: list[items.LargeAttachment] = []
+        body = items.json_message(upload, large) if ref.kind == MAIL else self._body(ref, upload)
         created = self._once(ref, upload, lambda: self.http.call("POST", items_path(ref), json_body=body,
                                                                  idempotent=False), items.FINGERPRINT_PROPERTY)
         assert created is not None
-        if created.get("_present"):
+        if large:  # stored stamped as pending: the attachments, then the pending mark cleared
+            for attachment in large:
+                self._upload(created["id"], attachment)
+            self.http.call("PATCH", f"/messages/{created['id']}", json_body={
+                "singleValueExtendedProperties": [{"id": items.ATTACHMENTS_PENDING, "value": "false"}]})
+        if created.get("_present") and not large:
             with self.lock:
                 self.stats.in_doubt_found += 1
             return Outcome(upload, OutcomeState.PRESENT, server_id=created["id"]), None
         return Outcome(upload, OutcomeState.UPLOADED, server_id=created["id"]), None
+
+    def _upload(self, message_id: str, attachment: items.LargeAttachment) -> None:
+        """One attachment through an upload session, in ranges of UPLOAD_CHUNK bytes."""
+        session = self.http.call("POST", f"/messages/{message_id}/attachments/createUploadSession",
+                                 json_body=attachment.session_body())
+        url, data = str(session["uploadUrl"]), attachment.data
+        for start in range(0, len(data), UPLOAD_CHUNK):
+            chunk = data[start:start + UPLOAD_CHUNK]
+            self.http.put_range(url, chunk, start, len(data))
 
     def _body(self, ref: Ref, upload: UploadItem) -> dict[str, Any]:
         if ref.kind == MAIL:
@@ -231,7 +264,7 @@ def _failed(upload: UploadItem, kind: FailureKind, detail: str) -> Outcome:
 class GraphSender:
     """base.BatchSender over Graph: `in_flight` batches at once (Graph allows 4 requests per mailbox)."""
 
-    def __init__(self, http: GraphHttp, imports: Imports, unfinished: dict[str, dict[str, list[str]]],
+    def __init__(self, http: GraphHttp, imports: Imports, leftovers: Leftovers,
                  handle: Callable[[list[Outcome]], None], in_flight: int) -> None:
         self.handle = handle
         self.stats = SendStats()
@@ -240,7 +273,7 @@ class GraphSender:
         self.depth = max(1, min(in_flight, MAX_IN_FLIGHT))
         self._lock = threading.Lock()
         self._items = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="graph-item")
-        self.creator = Creator(http, imports, unfinished, self.stats, self._lock, self._items)
+        self.creator = Creator(http, imports, leftovers, self.stats, self._lock, self._items)
         self._outcomes: queue.Queue[list[Outcome]] = queue.Queue()
         self._slots = threading.Semaphore(self.depth)
         self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="graph-send")

@@ -168,6 +168,27 @@ class GraphHttp:
                     raise
                 self._wait(attempt, exc.retry_after)
 
+    def put_range(self, url: str, chunk: bytes, start: int, total: int) -> None:
+        """One range of an upload session (its URL is pre-authenticated: no token is sent), retried alike."""
+        headers = {"Content-Range": f"bytes {start}-{start + len(chunk) - 1}/{total}",
+                   "Content-Type": "application/octet-stream"}
+        for attempt in range(1, self.policy.max_attempts + 1):
+            self.pacer.admit(len(chunk), self.sleep)
+            try:
+                with self._slots:
+                    response = self.client.put(url, content=chunk, headers=headers)
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                if attempt == self.policy.max_attempts:
+                    raise Unanswered(f"{type(exc).__name__}: {exc}") from exc
+                self._wait(attempt, None)
+                continue
+            if response.status_code < 400:
+                return
+            error = error_of(response.status_code, response.content, response.headers.get("Retry-After"))
+            if error.kind is not ErrorKind.TRANSIENT or attempt == self.policy.max_attempts:
+                raise error
+            self._wait(attempt, error.retry_after)
+
     def _wait(self, attempt: int, retry_after: float | None) -> None:
         with self._lock:
             self.retries += 1

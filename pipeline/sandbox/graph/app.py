@@ -30,6 +30,7 @@ from pipeline.sandbox.graph import extprops, metadata, shapes
 from pipeline.sandbox.graph import series as graph_series
 from pipeline.sandbox.graph.throttle import GraphLimits, Throttle
 from pipeline.sandbox.graph.tokens import TokenIssuer
+from pipeline.sandbox.graph.uploads import UPLOAD_PREFIX, Session, UploadError, Uploads
 from pipeline.sandbox.store import ExtValue, FolderExists, FolderRow, ItemRow, NewItem, now_iso
 
 log = logging.getLogger("pipeline.sandbox.graph")
@@ -102,6 +103,7 @@ class GraphFace:
         self.tokens = TokenIssuer(app.data_dir, app.store)
         self.throttle = Throttle(GraphLimits())
         self.import_mime = True  # False: importMime answers as on a cloud without it
+        self.uploads = Uploads()
         self._sent_lock = threading.Lock()
         with self.store.connection() as conn:
             conn.executescript(_SIDE_TABLES)
@@ -119,6 +121,10 @@ class GraphFace:
             return _json(status, answer)
         if method == "GET" and segments[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             return _json(200, self._openid(base, segments[0]))
+        if parts.path.startswith(UPLOAD_PREFIX):
+            if method != "PUT":
+                return _error(GraphError(405, "ErrorInvalidRequest", "Upload URLs take PUT."))
+            return self.upload(parts.path[len(UPLOAD_PREFIX):], headers, body)
         if not segments or segments[0] not in VERSIONS:
             return _error(GraphError(400, "BadRequest", f"Invalid version: {segments[0] if segments else ''}"))
         app_id = self.tokens.check(headers.get("authorization", ""))
@@ -234,6 +240,8 @@ class GraphFace:
             return self._mail_folders(call, mailbox_id, rest[1:])
         if head == "messages" and len(rest) == 2:
             return self._item(call, mailbox_id, rest[1], "Message")
+        if head == "messages" and rest[2:] == ["attachments", "createUploadSession"] and method == "POST":
+            return self._upload_session(call, mailbox_id, rest[1])
         if head == "messages" and len(rest) == 3 and rest[2] == "send" and method == "POST":
             return self._record_send(mailbox_id, "message.send", {"id": rest[1]})
         if head == "sendMail" and method == "POST":
@@ -626,6 +634,50 @@ class GraphFace:
             new_stored = self._stored_bodies(conn, [item.id]).get(item.id)
         return _json(200, self._item_json(mailbox_id, found, None, None, new_stored))
 
+    # -- upload sessions --------------------------------------------------------------------------
+    def _upload_session(self, call: Call, mailbox_id: int, ref: str) -> GraphReply:
+        body = self._body(call)
+        attachment = body.get("AttachmentItem") or {}
+        unknown = metadata.unknown_properties("attachmentItem", attachment)
+        if unknown:
+            self.app.stats.add("schema_violations")
+            raise GraphError(400, "RequestBodyRead", f"The property '{unknown[0]}' does not exist on type "
+                                                     "'microsoft.graph.attachmentItem'.")
+        with self.store.connection() as conn:
+            item = self._row(conn, mailbox_id, ref, ("Message",))
+        try:
+            token = self.uploads.open(Session(mailbox_id, item.id, str(attachment.get("name") or "attachment"),
+                                              str(attachment.get("contentType") or "application/octet-stream"),
+                                              int(attachment.get("size") or 0), bool(attachment.get("isInline")),
+                                              str(attachment.get("contentId") or ""), time.monotonic() + 900))
+        except UploadError as exc:
+            raise GraphError(exc.status, exc.code, str(exc)) from exc
+        self.app.stats.add("graph:upload_sessions")
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=900)
+        return _json(201, {"uploadUrl": f"{call.base}{UPLOAD_PREFIX}{token}",
+                           "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%SZ"), "nextExpectedRanges": ["0-"]})
+
+    def upload(self, token: str, headers: dict[str, str], data: bytes) -> GraphReply:
+        """PUT to an uploadUrl (pre-authenticated: no bearer token, as on Graph)."""
+        try:
+            done = self.uploads.put(token, headers.get("content-range", ""), data)
+        except UploadError as exc:
+            return _error(GraphError(exc.status, exc.code, str(exc)))
+        self.app.stats.add("graph:upload_bytes", len(data))
+        if done is None:
+            return _json(200, {"nextExpectedRanges": [self.uploads.next_expected(token)]})
+        content = bytes(done.received)
+        with self.store.write() as conn:
+            position = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?",
+                                    (done.item_id,)).fetchone()[0]
+            conn.execute("INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
+                         "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)",
+                         (done.item_id, position, done.name, done.content_type, len(content),
+                          hashlib.sha256(content).hexdigest(), int(done.is_inline), done.content_id, content))
+            conn.execute("UPDATE items SET has_attachments=1, size=size+?, version=version+1 WHERE id=?",
+                         (len(content), done.item_id))
+        return _json(201, {"name": done.name, "size": len(content)})
+
     # -- recurring series -------------------------------------------------------------------------
     def _series(self, mailbox_id: int, ref: str) -> tuple[ItemRow, dict[str, Any]]:
         with self.store.connection() as conn:
@@ -933,4 +985,4 @@ _TOKEN_PATH = re.compile(r"^/[\w.-]+/(oauth2/v2\.0/token|v2\.0/\.well-known/open
 
 def is_graph_path(path: str) -> bool:
     """Requests the Graph face answers: /v1.0/…, /beta/…, and the token endpoint /{tenant}/oauth2/v2.0/token."""
-    return path.startswith(("/v1.0/", "/beta/")) or bool(_TOKEN_PATH.match(path))
+    return path.startswith(("/v1.0/", "/beta/", UPLOAD_PREFIX)) or bool(_TOKEN_PATH.match(path))
