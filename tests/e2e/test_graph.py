@@ -98,6 +98,12 @@ def test_small_fixture_over_graph(tmp_path: Path, graph_sandbox, small_ost: Path
     assert len(instances) == 9  # ten weekly occurrences, one deleted
     assert [i["subject"] for i in instances].count("Weekly sync (moved)") == 1
     assert {c["displayName"] for c in graph.contacts()} == {"Zoë Müller", "Team list"}
+    import sqlite3
+
+    with sqlite3.connect(data / "sandbox.sqlite") as db:  # the spec's photo: 2048 bytes of JPEG
+        (photo,) = db.execute("SELECT a.size, a.content FROM attachments a JOIN items i ON i.id = a.item_id "
+                              "WHERE i.subject = 'Zoë Müller' AND a.name = 'ContactPicture.jpg'").fetchall()
+    assert photo[0] == 2048 and bytes(photo[1]).startswith(b"\xff\xd8\xff\xe0")
     assert [t["title"] for t in graph.tasks()] == ["File the report"]
     stamps = graph_stamps(graph)
     assert sum(stamps.values()) == 18 and max(stamps.values()) == 1 and None not in stamps

@@ -359,9 +359,16 @@ def contact(upload: UploadItem) -> dict[str, Any]:
         body["categories"] = [str(c) for c in f["categories"]]
     extended = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS}))
     extended.pop("categories", None)
-    extended["singleValueExtendedProperties"] = stamps(upload) + extended["singleValueExtendedProperties"]
+    pending = [{"id": ATTACHMENTS_PENDING, "value": "true"}] if photo(upload) else []
+    extended["singleValueExtendedProperties"] = stamps(upload) + pending + extended["singleValueExtendedProperties"]
     body.update(extended)
     return body
+
+
+def photo(upload: UploadItem) -> bytes | None:
+    """A contact's picture, sent after the contact (PUT …/photo/$value) while it is stamped pending."""
+    value = upload.fields.get("photo") if upload.kind == "contact" else None
+    return bytes(value) if isinstance(value, bytes | bytearray) and value else None
 
 
 def _utc(value: Any) -> dict[str, str] | None:
@@ -413,8 +420,6 @@ def cannot_carry(upload: UploadItem) -> list[str]:
     if upload.kind == "calendar" and (upload.fields.get("required_attendees") or upload.fields.get("optional_attendees")
                                       or upload.fields.get("resources")):
         notes.append("over Graph, meeting attendees are kept as display text only (creating them would invite them)")
-    if upload.kind == "contact" and upload.fields.get("photo"):
-        notes.append("over Graph, the contact photo is not uploaded")
     if upload.kind == "message" and is_draft(upload):
         notes.append("over Graph, an unsent draft is created from JSON: its MIME headers are not kept")
     return notes

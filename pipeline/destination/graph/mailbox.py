@@ -89,7 +89,9 @@ class GraphMailbox:
             return out
         wanted = [items.FINGERPRINT_PROPERTY, items.PENDING_PROPERTY]
         if ref.kind == "mail":
-            wanted += [items.HEADER_PROPERTY, items.ATTACHMENTS_PENDING]
+            wanted.append(items.HEADER_PROPERTY)
+        if ref.kind in ("mail", "contacts"):
+            wanted.append(items.ATTACHMENTS_PENDING)
         expand = "singleValueExtendedProperties($filter=" + " or ".join(f"id eq '{w}'" for w in wanted) + ")"
         out = []
         for entry in self.http.pages(items_path(ref), {"$select": "id", "$expand": expand, "$top": PAGE}):

@@ -149,12 +149,17 @@ class Creator:
         created = self._once(ref, upload, lambda: self.http.call("POST", items_path(ref), json_body=body,
                                                                  idempotent=False), items.FINGERPRINT_PROPERTY)
         assert created is not None
-        if large:  # stored stamped as pending: the attachments, then the pending mark cleared
+        picture = items.photo(upload) if ref.kind == CONTACTS else None
+        if large or picture:  # stored stamped as pending: the attachments or photo, then the mark cleared
             for attachment in large:
                 self._upload(created["id"], attachment)
-            self.http.call("PATCH", f"/messages/{created['id']}", json_body={
+            if picture:
+                kind = "image/png" if picture.startswith(b"\x89PNG") else "image/jpeg"
+                self.http.call("PUT", f"/contacts/{created['id']}/photo/$value", content=picture,
+                               headers={"Content-Type": kind})
+            self.http.call("PATCH", item_path(ref, created["id"]), json_body={
                 "singleValueExtendedProperties": [{"id": items.ATTACHMENTS_PENDING, "value": "false"}]})
-        if created.get("_present") and not large:
+        if created.get("_present") and not (large or picture):
             with self.lock:
                 self.stats.in_doubt_found += 1
             return Outcome(upload, OutcomeState.PRESENT, server_id=created["id"]), None

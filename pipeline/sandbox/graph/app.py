@@ -256,6 +256,8 @@ class GraphFace:
             return self._item(call, mailbox_id, rest[1], "CalendarItem")
         if head == "contactFolders" or (head == "contacts" and len(rest) == 1):
             return self._collection(call, mailbox_id, rest, CONTACT)
+        if head == "contacts" and rest[2:] == ["photo", "$value"] and method == "PUT":
+            return self._photo(call, mailbox_id, rest[1])
         if head == "contacts" and len(rest) == 2:
             return self._item(call, mailbox_id, rest[1], "Contact")
         if rest[:2] == ["todo", "lists"]:
@@ -633,6 +635,26 @@ class GraphFace:
             found = self.store.load_items(conn, [item.id], ext_keys=None)[item.id]
             new_stored = self._stored_bodies(conn, [item.id]).get(item.id)
         return _json(200, self._item_json(mailbox_id, found, None, None, new_stored))
+
+    def _photo(self, call: Call, mailbox_id: int, ref: str) -> GraphReply:
+        """A contact's photo (image/jpeg or image/png, at most 4 MB), kept as Exchange keeps it: an attachment
+        named ContactPicture.jpg (IsContactPhoto on the EWS face)."""
+        if not call.headers.get("content-type", "").lower().startswith("image/"):
+            raise GraphError(415, "UnsupportedMediaType", "A photo takes Content-Type image/jpeg or image/png.")
+        if not call.body or len(call.body) > 4 * 1024 * 1024:
+            raise GraphError(400, "ErrorInvalidRequest", "A photo is 1 byte to 4 MB.")
+        with self.store.connection() as conn:
+            item = self._row(conn, mailbox_id, ref, ("Contact",))
+        with self.store.write() as conn:
+            conn.execute("DELETE FROM attachments WHERE item_id=? AND name='ContactPicture.jpg'", (item.id,))
+            position = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?",
+                                    (item.id,)).fetchone()[0]
+            conn.execute("INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
+                         "content_id, content) VALUES (?,?,?,?,?,?,0,'',?)",
+                         (item.id, position, "ContactPicture.jpg", call.headers["content-type"], len(call.body),
+                          hashlib.sha256(call.body).hexdigest(), call.body))
+            conn.execute("UPDATE items SET has_attachments=1, version=version+1 WHERE id=?", (item.id,))
+        return GraphReply(200)
 
     # -- upload sessions --------------------------------------------------------------------------
     def _upload_session(self, call: Call, mailbox_id: int, ref: str) -> GraphReply:
