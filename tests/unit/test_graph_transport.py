@@ -4,6 +4,7 @@ that went unanswered never resent blindly, fatal answers stop the mailbox, $batc
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -82,3 +83,21 @@ def test_batch_parts_answered_429_are_sent_again_alone():
     resent = json.loads(seen[1].content)["requests"]
     assert [r["id"] for r in resent] == ["1"] and resent[0]["url"] == "/users/a@b.example/messages/b"
     assert 2 <= sleeps[0] < 2.5
+
+
+def test_uploads_are_paced_under_the_byte_budget():
+    from pipeline.destination.graph.transport import Pacer
+
+    pacer = Pacer(budget=100, window=0.3)
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        time.sleep(seconds)
+
+    pacer.admit(60, sleep)
+    pacer.admit(30, sleep)
+    assert waited == []  # 90 bytes: within the budget
+    started = time.monotonic()
+    pacer.admit(30, sleep)  # 120 bytes would be over it: waits until the first upload leaves the window
+    assert waited and time.monotonic() - started >= 0.25
