@@ -145,6 +145,7 @@ def test_throttling_storm_and_lost_answers_make_no_duplicate(tmp_path: Path, gra
     assert summary["failed_total"] == 0 and summary["uploaded"] + summary["present"] == 18
     counters = handle.stats()["counters"]
     assert counters.get("graph:429:MailboxConcurrency", 0) > 0, counters
+    assert summary["retries"] >= counters["graph:429:MailboxConcurrency"]  # each one waited for and resent
     assert handle.faults()["rules"][2]["injected"] == 3
     handle.set_faults({})
     stamps = graph_stamps(PlainGraph(handle.graph_url, BOB))

@@ -132,6 +132,8 @@ def after_import(upload: UploadItem) -> dict[str, Any]:
     """The PATCH that finishes an imported message: identity, read state, flag, categories, times."""
     body = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS, mapi.PR_FLAG_STATUS}))
     body["singleValueExtendedProperties"] = stamps(upload) + body["singleValueExtendedProperties"]
+    if upload.fields.get("item_class"):  # the class MIME does not say (a report, a sharing message, …)
+        body["singleValueExtendedProperties"].append({"id": "String 0x001A", "value": str(upload.fields["item_class"])})
     body["isRead"] = bool(message_flags(upload) & mapi.MSGFLAG_READ)
     status = _tag(upload, mapi.PR_FLAG_STATUS)
     if isinstance(status, int) and status in _FLAG_STATUS:
@@ -420,6 +422,9 @@ def cannot_carry(upload: UploadItem) -> list[str]:
     if upload.kind == "calendar" and (upload.fields.get("required_attendees") or upload.fields.get("optional_attendees")
                                       or upload.fields.get("resources")):
         notes.append("over Graph, meeting attendees are kept as display text only (creating them would invite them)")
+    if upload.extra_extended:
+        notes.append(f"over Graph, {len(upload.extra_extended)} best-effort properties of class {upload.item_class} "
+                     "are not carried")
     if upload.kind == "message" and is_draft(upload):
         notes.append("over Graph, an unsent draft is created from JSON: its MIME headers are not kept")
     return notes

@@ -272,18 +272,25 @@ class GraphSender:
     def __init__(self, http: GraphHttp, imports: Imports, leftovers: Leftovers,
                  handle: Callable[[list[Outcome]], None], in_flight: int) -> None:
         self.handle = handle
-        self.stats = SendStats()
+        self.http = http
+        self._stats = SendStats()
         # Graph takes one item per request (EWS: a batch per request): batches go `in_flight` at a time, and
         # their items share the mailbox's budget of Graph's 4 requests in flight.
         self.depth = max(1, min(in_flight, MAX_IN_FLIGHT))
         self._lock = threading.Lock()
         self._items = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="graph-item")
-        self.creator = Creator(http, imports, leftovers, self.stats, self._lock, self._items)
+        self.creator = Creator(http, imports, leftovers, self._stats, self._lock, self._items)
         self._outcomes: queue.Queue[list[Outcome]] = queue.Queue()
         self._slots = threading.Semaphore(self.depth)
         self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="graph-send")
         self._inflight: set[Future] = set()
         self._fatal: BaseException | None = None
+
+    @property
+    def stats(self) -> SendStats:
+        """Requests and retries as the mailbox's HTTP counted them (429s and resends included)."""
+        return SendStats(requests=self.http.requests, retries=self.http.retries + self._stats.retries,
+                         in_doubt_found=self._stats.in_doubt_found)
 
     def send(self, folder: ServerFolder, batch: list[UploadItem]) -> None:
         self.drain()

@@ -615,6 +615,8 @@ class GraphFace:
                 columns["received"] = value.value
             if value.key == props.TAG_SUBMIT_TIME and isinstance(value.value, str):
                 columns["sent"] = value.value
+            if value.key == props.TAG_MESSAGE_CLASS and isinstance(value.value, str):
+                columns["item_class"] = value.value
             if value.key == props.TAG_MESSAGE_FLAGS:
                 raise GraphError(400, "ErrorInvalidPropertyUpdateSentMessage",
                                  "PR_MESSAGE_FLAGS can only be set when the item is created.")
