@@ -1,8 +1,9 @@
 """Destinations: where a rebuilt mailbox is written, chosen by the `destination` setting.
 
 base.py holds the Protocol a run needs and the typed values that cross it; ews/ speaks EWS with
-exchangelib (Exchange on-premises, the sandbox); graph/ speaks Microsoft Graph (Exchange Online); fake.py is an in-memory destination for unit tests of the
-run, shipped in the package like structlog.testing. A run imports base.py and open_destination() only.
+exchangelib (Exchange on-premises, the sandbox); graph/ speaks Microsoft Graph (Exchange Online, the
+sandbox's Graph face); fake.py is an in-memory destination for unit tests of the run, shipped in the
+package like structlog.testing. A run imports base.py and open_destination() only.
 """
 
 from __future__ import annotations
