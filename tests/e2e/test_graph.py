@@ -349,3 +349,25 @@ def test_large_attachments_of_json_messages_go_through_upload_sessions(tmp_path:
     assert found == expected
     again = summary_of(rebuild(handle, tmp_path / "state", "--ost", str(ost), "--mailbox", ALICE, "--json"))
     assert again["uploaded"] == 0
+
+
+def test_target_root_keeps_everything_apart_from_the_live_folders(tmp_path: Path, graph_sandbox, small_ost: Path):
+    handle, _ = graph_sandbox
+    root = "Recovered 2026"
+    summary = summary_of(rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", BOB, "--json",
+                                 "--target-root", root))
+    assert summary["uploaded"] == 18
+    graph = PlainGraph(handle.graph_url, BOB)
+    assert graph.messages("inbox") == [] and graph.events() == [] and graph.contacts() == []
+    top = graph.child("msgfolderroot", root)
+    assert len(graph.messages(graph.child(top, "Posteingang"))) == 7
+    (calendar,) = [c for c in graph.all("/calendars") if c["name"] == f"{root} - Kalender"]
+    assert len(graph.all(f"/calendars/{calendar['id']}/events")) == 3
+    (contacts,) = [f for f in graph.all("/contactFolders") if f["displayName"] == f"{root} - Kontakte"]
+    assert len(graph.all(f"/contactFolders/{contacts['id']}/contacts")) == 2
+    (tasks,) = [t for t in graph.all("/todo/lists") if t["displayName"] == f"{root} - Aufgaben"]
+    assert len(graph.all(f"/todo/lists/{tasks['id']}/tasks")) == 1
+    verify = run_cli("verify", "--destination", "graph", "--graph-url", handle.graph_url, "--tenant", TENANT,
+                     "--client-id", CLIENT_ID, "--state", str(tmp_path / "state"), "--ost", str(small_ost),
+                     "--mailbox", BOB, "--target-root", root, env={"REBUILD_GRAPH_SECRET": SECRET})
+    assert verify.returncode == 0, verify.stdout + verify.stderr
