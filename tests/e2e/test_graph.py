@@ -253,7 +253,9 @@ def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox,
     """The lease over Graph: while one run writes, another (another state dir) stops at once with exit 3 and
     one line naming the holder; the first run ends well and releases the lease."""
     handle, _ = graph_sandbox
-    handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.3, "operations": ["Graph:createImportMime"]}]})
+    creations = ["Graph:createImportMime", "Graph:createMessage", "Graph:createEvent", "Graph:createContact",
+                 "Graph:createTask"]  # slow enough (18 × 0.8 s, 4 at a time) for the second run to meet it
+    handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.8, "operations": creations}]})
     command = [sys.executable, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url,
                "--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(tmp_path / "first"), "--log-level",
                "error", "--ost", str(small_ost), "--mailbox", ALICE]
