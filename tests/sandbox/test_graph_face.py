@@ -186,3 +186,29 @@ def test_graph_and_ews_ids_name_the_same_item(face, client, tmp_path: Path):
     finally:
         store.close()
     assert created["id"].replace("-", "+").replace("_", "/") in ews_ids
+
+
+def test_upload_budget_answers_429_and_upload_sessions_take_ranges_in_order(face, client):
+    face.set_graph({"upload_bytes": 3000, "upload_window": 60})
+    try:
+        big = {"subject": "x" * 4000}
+        answer = client.post(f"/v1.0/users/{USER}/mailFolders/inbox/messages", json=big)
+        assert answer.status_code == 429 and "UploadBytes" in answer.json()["error"]["message"]
+        assert int(answer.headers["Retry-After"]) >= 1
+    finally:
+        face.set_graph({"upload_bytes": 150 * 1024 * 1024, "upload_window": 300})
+    message = client.post(f"/v1.0/users/{USER}/mailFolders/drafts/messages", json={"subject": "with a file"}).json()
+    session = client.post(f"/v1.0/users/{USER}/messages/{message['id']}/attachments/createUploadSession",
+                          json={"AttachmentItem": {"attachmentType": "file", "name": "f.bin", "size": 10}}).json()
+    url = session["uploadUrl"]
+    assert httpx.put(url, content=b"56789", headers={"Content-Range": "bytes 5-9/10"}).status_code == 416
+    assert httpx.put(url, content=b"01234", headers={"Content-Range": "bytes 0-4/10"}).status_code == 200
+    assert httpx.put(url, content=b"56789", headers={"Content-Range": "bytes 5-9/10"}).status_code == 201
+    store = SandboxStore(face.data_dir)
+    try:
+        (item,) = [i for i in store.items(USER, ("Drafts",)) if i["subject"] == "with a file"]
+    finally:
+        store.close()
+    import hashlib
+
+    assert item["attachments"] == [("f.bin", hashlib.sha256(b"0123456789").hexdigest())]

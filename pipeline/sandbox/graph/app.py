@@ -670,7 +670,7 @@ class GraphFace:
         with self.store.connection() as conn:
             item = self._row(conn, mailbox_id, ref, ("Message",))
         try:
-            token = self.uploads.open(Session(mailbox_id, item.id, str(attachment.get("name") or "attachment"),
+            token = self.uploads.open(Session(call.app, call.segments[1].lower(), mailbox_id, item.id, str(attachment.get("name") or "attachment"),
                                               str(attachment.get("contentType") or "application/octet-stream"),
                                               int(attachment.get("size") or 0), bool(attachment.get("isInline")),
                                               str(attachment.get("contentId") or ""), time.monotonic() + 900))
@@ -682,11 +682,22 @@ class GraphFace:
                            "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%SZ"), "nextExpectedRanges": ["0-"]})
 
     def upload(self, token: str, headers: dict[str, str], data: bytes) -> GraphReply:
-        """PUT to an uploadUrl (pre-authenticated: no bearer token, as on Graph)."""
+        """PUT to an uploadUrl (pre-authenticated: no bearer token, as on Graph); the bytes count against the
+        mailbox's upload budget like any other."""
+        session = self.uploads.owner(token)
+        if session is not None:
+            throttled = self.throttle.enter(session.app, session.mailbox, len(data))
+            if throttled is not None:
+                self.app.stats.add(f"graph:429:{throttled.reason}")
+                return _error(GraphError(429, "ApplicationThrottled", f"Application is over its {throttled.reason} "
+                                         "limit.", [("Retry-After", str(int(throttled.retry_after)))]))
         try:
             done = self.uploads.put(token, headers.get("content-range", ""), data)
         except UploadError as exc:
             return _error(GraphError(exc.status, exc.code, str(exc)))
+        finally:
+            if session is not None:
+                self.throttle.leave(session.app, session.mailbox)
         self.app.stats.add("graph:upload_bytes", len(data))
         if done is None:
             return _json(200, {"nextExpectedRanges": [self.uploads.next_expected(token)]})

@@ -25,6 +25,8 @@ class UploadError(ValueError):
 
 @dataclass
 class Session:
+    app: str  # whose budget the bytes count against
+    mailbox: str
     mailbox_id: int
     item_id: int
     name: str
@@ -68,6 +70,10 @@ class Uploads:
             if len(session.received) < session.size:
                 return None
             return self._sessions.pop(token)
+
+    def owner(self, token: str) -> Session | None:
+        with self._lock:
+            return self._sessions.get(token)
 
     def next_expected(self, token: str) -> str:
         with self._lock:
