@@ -97,6 +97,9 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         "state_dir", "batch_items", "batch_bytes", "log_level", "max_attempts", "max_item_mb", "large_items", "reader")}
     overrides.update({f"ews.{key}": getattr(args, key, None) for key in ("server", "auth", "username", "ca_bundle")})
     overrides["mailbox_workers"] = getattr(args, "workers", None)
+    overrides["destination"] = getattr(args, "destination", None)
+    overrides.update({f"graph.{key}": getattr(args, key, None) for key in ("tenant", "client_id")})
+    overrides["graph.server"] = getattr(args, "graph_url", None)
     return load_settings(overrides)
 
 

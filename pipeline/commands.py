@@ -87,6 +87,17 @@ def add_target_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--impersonate", action="store_true",
                    help="act for each mailbox as a service account holding the impersonation right")
     p.add_argument("--ca-bundle", dest="ca_bundle", metavar="PEM", help="CA certificates to trust for the server")
+    add_graph_flags(p)
+
+
+def add_graph_flags(p: argparse.ArgumentParser) -> None:
+    """--destination graph (Exchange Online over Microsoft Graph) and its app registration."""
+    p.add_argument("--destination", choices=("ews", "graph"), help="ews (default) or graph (Exchange Online)")
+    p.add_argument("--tenant", help="Graph: the Entra ID tenant (id or domain)")
+    p.add_argument("--client-id", dest="client_id", help="Graph: the app registration's client id "
+                   "(secret from REBUILD_GRAPH_SECRET, or certificate from REBUILD_GRAPH_CERT)")
+    p.add_argument("--graph-url", dest="graph_url", metavar="URL",
+                   help="Graph's base URL (default: the embedded sandbox; https://graph.microsoft.com for Exchange Online)")
 
 
 # -- run ----------------------------------------------------------------------------------------------

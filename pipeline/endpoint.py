@@ -36,6 +36,12 @@ def _embedded_credentials(settings: Settings) -> tuple[str, str]:
 @contextlib.contextmanager
 def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str]) -> Iterator[Any]:
     """The destination's connection data for this run: the named server, or the embedded sandbox."""
+    if settings.destination == "graph":  # endpoint_graph.py: Exchange Online, or the sandbox's Graph face
+        from pipeline.endpoint_graph import graph_endpoint
+
+        with graph_endpoint(settings, mailboxes) as target:
+            yield target
+        return
     from pipeline.destination.ews.connect import Target
 
     ews = settings.ews

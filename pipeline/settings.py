@@ -1,7 +1,7 @@
 """Settings: config/default.toml, then REBUILD_* environment variables, then flags, as one frozen value.
 
 Later layers win; every layer is optional except the defaults shipped in config/default.toml. General
-settings sit at the top level; each destination has a section of its own ([ews] today), read only by
+settings sit at the top level; each destination has a section of its own ([ews], [graph]), read only by
 that destination. Environment variables are REBUILD_<NAME> for top-level settings and
 REBUILD_<SECTION>_<NAME> for a section's (REBUILD_SERVER, REBUILD_USERNAME, … still name [ews]'s).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_PREFIX = "REBUILD_"
-DESTINATIONS = ("ews",)
+DESTINATIONS = ("ews", "graph")
 
 
 class SettingsError(ValueError):
@@ -34,6 +34,23 @@ class EwsSettings:
     username: str = ""
     ca_bundle: str = ""
     request_timeout: int = 120
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.server == "sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSettings:
+    """[graph]: Microsoft Graph (Exchange Online, or the embedded sandbox's Graph face). The app's secret
+    or certificate comes from the environment only (REBUILD_GRAPH_SECRET, REBUILD_GRAPH_CERT)."""
+
+    server: str = "sandbox"  # "sandbox" runs the embedded sandbox's Graph face; else Graph's base URL
+    login: str = "https://login.microsoftonline.com"  # the identity platform (national clouds differ)
+    tenant: str = ""
+    client_id: str = ""
+    request_timeout: int = 120
+    import_mime: str = "yes"  # yes: mail through the beta importMime action; no: JSON creation only
 
     @property
     def uses_sandbox(self) -> bool:
@@ -60,9 +77,12 @@ class Settings:
     log_backups: int = 5  # rotated files kept
     reader: str = "native"  # native | libpff: which reader opens OST/PST files
     ews: EwsSettings = field(default_factory=EwsSettings)
+    graph: GraphSettings = field(default_factory=GraphSettings)
 
     @property
     def uses_sandbox(self) -> bool:
+        if self.destination == "graph":
+            return self.graph.uses_sandbox
         return self.destination == "ews" and self.ews.uses_sandbox
 
     @property
@@ -82,7 +102,7 @@ class Settings:
         return self.state_dir / "sandbox"
 
 
-_SECTIONS: dict[str, type] = {"ews": EwsSettings}
+_SECTIONS: dict[str, type] = {"ews": EwsSettings, "graph": GraphSettings}
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _SECTIONS}
 _SECTION_FIELDS = {name: {f.name: f for f in dataclasses.fields(cls)} for name, cls in _SECTIONS.items()}
 #: Names kept from before the sections and the clearer names: old name -> (section or "", new name).
@@ -167,6 +187,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.ews.auth!r}")
     if settings.reader not in _READERS:
         raise SettingsError(f"setting 'reader' must be one of {', '.join(_READERS)}, not {settings.reader!r}")
+    if settings.graph.import_mime not in ("yes", "no"):
+        raise SettingsError(f"setting [graph] 'import_mime' must be yes or no, not {settings.graph.import_mime!r}")
     if settings.large_items not in ("skip", "strip"):
         raise SettingsError(f"setting 'large_items' must be skip or strip, not {settings.large_items!r}")
     if settings.convert_processes < 0:

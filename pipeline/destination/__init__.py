@@ -1,8 +1,9 @@
 """Destinations: where a rebuilt mailbox is written, chosen by the `destination` setting.
 
 base.py holds the Protocol a run needs and the typed values that cross it; ews/ speaks EWS with
-exchangelib (Exchange on-premises, the sandbox); fake.py is an in-memory destination for unit tests of the
-run, shipped in the package like structlog.testing. A run imports base.py and open_destination() only.
+exchangelib (Exchange on-premises, the sandbox); graph/ speaks Microsoft Graph (Exchange Online, the
+sandbox's Graph face); fake.py is an in-memory destination for unit tests of the run, shipped in the
+package like structlog.testing. A run imports base.py and open_destination() only.
 """
 
 from __future__ import annotations
@@ -22,4 +23,10 @@ def open_destination(endpoint: Any, settings: Settings) -> Destination:
 
         return EwsDestination(endpoint, RetryPolicy(settings.max_attempts, settings.backoff_initial,
                                                     settings.backoff_max))
+    if settings.destination == "graph":
+        from pipeline.destination.graph.mailbox import GraphDestination
+        from pipeline.destination.graph.transport import RetryPolicy as GraphRetry
+
+        return GraphDestination(endpoint, GraphRetry(settings.max_attempts, settings.backoff_initial,
+                                                     settings.backoff_max))
     raise ValueError(f"unknown destination {settings.destination!r}")

@@ -1,4 +1,4 @@
-"""`rebuild sandbox ...` commands: serve, add-mailbox, add-account, ls, faults, stats.
+"""`rebuild sandbox ...` commands: serve, add-mailbox, add-account, add-app, ls, faults, stats.
 
 Registered into the rebuild CLI by `register`; runnable alone as `python -m pipeline.sandbox` (subprocesses).
 """
@@ -86,6 +86,11 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.add_argument("username")
     p.add_argument("--impersonation", action="store_true", help="grant the ApplicationImpersonation right")
     p.set_defaults(func=cmd_add_account)
+
+    p = add("add-app", "register a Graph app: client id and secret (secret from REBUILD_SANDBOX_APP_SECRET "
+                       "or a prompt), with application rights on every mailbox (graph/tokens.py)")
+    p.add_argument("client_id")
+    p.set_defaults(func=cmd_add_app)
 
     p = add("load", "create the accounts and mailboxes listed in a TOML or JSON file")
     p.add_argument(
@@ -219,6 +224,21 @@ def cmd_add_account(args: argparse.Namespace, settings: Any) -> int:
         return 2
     SandboxStore(_data_dir(args, settings)).add_account(args.username, password, args.impersonation)
     print(f"account {args.username.lower()}{' (impersonation)' if args.impersonation else ''}")
+    return 0
+
+
+def cmd_add_app(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox.graph.tokens import add_app
+    from pipeline.sandbox.store import SandboxStore
+
+    secret = os.environ.get("REBUILD_SANDBOX_APP_SECRET")
+    if not secret and sys.stdin.isatty():
+        secret = getpass.getpass(f"client secret for {args.client_id}: ")
+    if not secret:
+        print("rebuild sandbox: error: set REBUILD_SANDBOX_APP_SECRET or run in a terminal", file=sys.stderr)
+        return 2
+    add_app(SandboxStore(_data_dir(args, settings)), args.client_id, secret)
+    print(f"Graph app {args.client_id} (application rights on every mailbox)")
     return 0
 
 

@@ -74,6 +74,19 @@ class SandboxHandle:
     def stats(self) -> dict[str, Any]:
         return self._admin("stats")
 
+    def set_graph(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Graph face settings: its budgets (graph/throttle.py GraphLimits) and `import_mime` on or off."""
+        return self._admin("graph", config)
+
+    def graph_sent(self) -> list[dict[str, Any]]:
+        """Every message the Graph face would have sent (invitations, sendMail): tests expect none."""
+        return self._admin("graph-sent")
+
+    @property
+    def graph_url(self) -> str:
+        """The Graph face's base (append /v1.0/… or /beta/…)."""
+        return self.url.split("/EWS/")[0]
+
     def stop(self, timeout: float = 10.0) -> None:
         if self._process is not None:
             process, self._process = self._process, None

@@ -248,7 +248,8 @@ class FaultEngine:
             for rule in self._rules:
                 if rule.kind == "item_error" or not rule.applies(operation, mailbox):
                     continue
-                if rule.kind == "commit_then_drop" and operation != "CreateItem":
+                if rule.kind == "commit_then_drop" and not (operation == "CreateItem"
+                                                            or operation.startswith("Graph:create")):
                     continue
                 if not rule.fire():
                     continue

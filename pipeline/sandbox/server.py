@@ -28,6 +28,7 @@ from lxml import etree
 
 from pipeline.sandbox import ntlm, schema, soap
 from pipeline.sandbox.faults import FaultConfigError, FaultEngine, RequestFaults
+from pipeline.sandbox.graph.app import GraphFace, is_graph_path
 from pipeline.sandbox.limits import Limits
 from pipeline.sandbox.operations import Context, RequestFault, load_all
 from pipeline.sandbox.stats import Stats
@@ -122,6 +123,7 @@ class SandboxApp:
         self.limits = limits or Limits()
         self.operations = load_all()
         self.validate = validate and schema.available()
+        self.graph = GraphFace(self)  # the same store served as Microsoft Graph (graph/)
         self._active: dict[str, int] = {}  # requests in progress per account (EWSMaxConcurrency)
         self._active_lock = threading.Lock()
 
@@ -506,7 +508,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         path = urlsplit(self.path).path
-        if path.lower() == EWS_PATH.lower():
+        if is_graph_path(path):
+            self._graph("POST")
+        elif path.lower() == EWS_PATH.lower():
             self._ews()
         elif path.startswith(ADMIN_PREFIX):
             self._admin("POST", path)
@@ -516,13 +520,43 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         path = urlsplit(self.path).path
-        if path.startswith(ADMIN_PREFIX):
+        if is_graph_path(path):
+            self._graph("GET")
+        elif path.startswith(ADMIN_PREFIX):
             self._admin("GET", path)
         elif path.lower() == EWS_PATH.lower():
             if self._authenticate() is not None:
                 self._send(200, b"<html><body>Exchange Web Services (sandbox)</body></html>", "text/html")
         else:
             self._send(404, b"", "text/html")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._graph("PATCH")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._graph("DELETE")
+
+    def do_PUT(self) -> None:  # noqa: N802 - Graph's upload sessions
+        self._graph("PUT")
+
+    def _graph(self, method: str) -> None:
+        """The Graph face (graph/app.py): JSON over the same store."""
+        body = self._read_body() if method in ("POST", "PATCH", "PUT") else b""
+        if body is None:
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        reply = self.server.app.graph.handle(method, self.path, headers, body, f"http://{self.headers.get('Host', '')}")
+        if reply.reset:
+            self._reset()
+            return
+        if reply.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self._send(reply.status, reply.body, reply.content_type, reply.headers)
 
     def _ews(self) -> None:
         body = self._read_body()
@@ -581,6 +615,15 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, app.faults.snapshot())
         elif name == "stats":
             self._json(200, server_stats(app))
+        elif name == "graph" and method == "POST":
+            try:
+                self._json(200, app.graph.configure(json.loads(body or b"{}")))
+            except (ValueError, TypeError) as exc:
+                self._json(400, {"error": str(exc)})
+        elif name == "graph":
+            self._json(200, app.graph.snapshot())
+        elif name == "graph-sent":
+            self._json(200, app.graph.sent())
         else:
             self._json(404, {"error": f"unknown admin endpoint {name!r}"})
 

@@ -17,7 +17,7 @@ from tests.bench import concurrency, extract, memory, mime_upload, readers, uplo
 from tests.bench.common import Results
 from tests.bench.data import built, bulk_spec
 
-BENCHES = ("extract", "readers", "mime-upload", "upload", "memory", "concurrency")  # upload includes the rerun figure
+BENCHES = ("extract", "readers", "mime-upload", "upload", "memory", "concurrency", "graph")  # upload includes the rerun figure
 FULL = {"items": 20000, "memory_mb": (250, 500, 1000), "mailbox_items": 250, "profile_items": 1000}
 QUICK = {"items": 1000, "memory_mb": (25, 50, 100), "mailbox_items": 60, "profile_items": 300}
 
@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if "concurrency" in wanted:
         workers = tuple(int(n) for n in args.workers.split(","))
         concurrency.run(results, args.work, args.mailbox_items or mode["mailbox_items"], workers)
+    if "graph" in wanted:  # Graph vs EWS on one sandbox (needs the graph extra: msal, httpx)
+        from tests.bench import graph
+
+        graph.run(results, args.work / "graph", min(items, 1000))
     print(f"\n== results ({time.perf_counter() - started:.0f}s; ratio = value / baseline measured in the same run)")
     print(results.table())
     results.dump(args.work / "results.json")

@@ -1,0 +1,430 @@
+"""UploadItem -> what Graph is sent: pure functions, no I/O.
+
+Mail goes through importMime (the MIME as delivered, with one added header, X-Rebuild-Fingerprint, that
+Exchange's content conversion keeps as a named property, so an import whose answer was lost is found
+again), then one PATCH carries what MIME cannot: the identity stamp, read state, flag, categories,
+delivery time and the other preserved properties. Drafts, sticky notes, journal entries and (where
+importMime is unavailable) all mail are created as JSON messages with their extended properties, so
+PR_MESSAGE_FLAGS decides at creation whether they are drafts. Appointments become events (never with
+attendees: Graph would invite them), contacts contacts, lists contacts listing their members, tasks To Do
+tasks carrying the identity in an open extension.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email
+import email.policy
+import email.utils
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipeline import fingerprint, mapi
+from pipeline.model import ExtendedProperty, UploadItem
+
+#: The MIME header carrying the identity through importMime, and the named property Exchange makes of it.
+IDENTITY_HEADER = "X-Rebuild-Fingerprint"
+HEADER_PROPERTY = f"String {{{mapi.PS_INTERNET_HEADERS}}} Name {IDENTITY_HEADER}"
+FINGERPRINT_PROPERTY = f"String {{{fingerprint.PROPERTY_SET}}} Name {fingerprint.PROPERTY_NAME}"
+PENDING_PROPERTY = f"Boolean {{{fingerprint.PROPERTY_SET}}} Name {fingerprint.PENDING_PROPERTY_NAME}"
+#: Set on a JSON-created message until its large attachments are uploaded (a rerun then makes it again).
+ATTACHMENTS_PENDING = f"Boolean {{{fingerprint.PROPERTY_SET}}} Name RebuildAttachmentsPending"
+#: The open extension holding a To Do task's identity (To Do takes no MAPI properties).
+EXTENSION_NAME = "com.mailboxrebuild.identity"
+#: Attachments larger than this go through upload sessions (Graph's limit for inline contentBytes).
+INLINE_ATTACHMENT_MAX = 3 * 1024 * 1024
+KEYWORDS = (mapi.PS_PUBLIC_STRINGS.lower(), "Keywords")
+#: PidLidToAttendeesString, PidLidCcAttendeesString (PSETID_Appointment): who was invited, as Outlook shows.
+TO_ATTENDEES = f"String {{{mapi.PSETID_APPOINTMENT}}} Id 0x823B"
+CC_ATTENDEES = f"String {{{mapi.PSETID_APPOINTMENT}}} Id 0x823C"
+ORGANIZER_NAME = "String 0x0042"  # PR_SENT_REPRESENTING_NAME
+_FLAG_STATUS = {2: "flagged", 1: "complete"}
+_TASK_STATUS = {"NotStarted": "notStarted", "InProgress": "inProgress", "Completed": "completed",
+                "WaitingOnOthers": "waitingOnOthers", "Deferred": "deferred"}
+_SHOW_AS = {"Free": "free", "Tentative": "tentative", "Busy": "busy", "OOF": "oof", "WorkingElsewhere":
+            "workingElsewhere", "NoData": "unknown"}
+_PATTERNS = {"daily": "daily", "weekly": "weekly", "absolute_monthly": "absoluteMonthly",
+             "relative_monthly": "relativeMonthly", "absolute_yearly": "absoluteYearly",
+             "relative_yearly": "relativeYearly"}
+_DAY_GROUPS = {"Day": ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"],
+               "Weekday": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+               "WeekendDay": ["saturday", "sunday"]}
+
+
+# -- extended properties ----------------------------------------------------------------------------
+def property_id(prop: ExtendedProperty) -> str:
+    """Graph's id of an extended property ('Integer 0x0E07', 'String {guid} Name X', '… Id 0x8501')."""
+    ptype = prop.mapi_type
+    if prop.tag is not None:
+        return f"{ptype} 0x{prop.tag:04X}"
+    if isinstance(prop.name, int):
+        return f"{ptype} {{{prop.propset_guid}}} Id 0x{prop.name:04X}"
+    return f"{ptype} {{{prop.propset_guid}}} Name {prop.name}"
+
+
+def wire_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return str(value)
+
+
+def _is_keywords(prop: ExtendedProperty) -> bool:
+    return prop.tag is None and ((prop.propset_guid or "").lower(), prop.name) == KEYWORDS
+
+
+def split_extended(props: list[ExtendedProperty], skip_tags: frozenset[int] = frozenset()) -> dict[str, Any]:
+    """singleValueExtendedProperties / multiValueExtendedProperties of a body, categories apart."""
+    single, multi, categories = [], [], None
+    for prop in props:
+        if prop.tag is not None and prop.tag in skip_tags:
+            continue
+        if _is_keywords(prop):
+            categories = [str(v) for v in prop.value or []]
+        elif prop.mapi_type.endswith("Array"):
+            multi.append({"id": property_id(prop), "value": [wire_value(v) for v in prop.value or []]})
+        else:
+            single.append({"id": property_id(prop), "value": wire_value(prop.value)})
+    out: dict[str, Any] = {"singleValueExtendedProperties": single}
+    if multi:
+        out["multiValueExtendedProperties"] = multi
+    if categories is not None:
+        out["categories"] = categories
+    return out
+
+
+def stamps(upload: UploadItem) -> list[dict[str, str]]:
+    return [{"id": property_id(p), "value": wire_value(p.value)}
+            for p in fingerprint.stamp_properties(upload.fingerprint, upload.series_pending)]
+
+
+def _tag(upload: UploadItem, tag: int) -> Any:
+    for prop in upload.extended:
+        if prop.tag == tag:
+            return prop.value
+    return None
+
+
+def message_flags(upload: UploadItem) -> int:
+    value = _tag(upload, mapi.PR_MESSAGE_FLAGS)
+    return int(value) if isinstance(value, int) else mapi.MSGFLAG_READ
+
+
+def is_draft(upload: UploadItem) -> bool:
+    """An unsent draft in the source stays a draft (Graph's JSON creation makes drafts by default)."""
+    return bool(message_flags(upload) & mapi.MSGFLAG_UNSENT)
+
+
+# -- mail -------------------------------------------------------------------------------------------
+def mime_for_import(upload: UploadItem) -> bytes:
+    """The item's MIME with the identity header first (the rest byte for byte)."""
+    assert upload.mime is not None
+    return f"{IDENTITY_HEADER}: {upload.fingerprint}\r\n".encode("ascii") + upload.mime
+
+
+def after_import(upload: UploadItem) -> dict[str, Any]:
+    """The PATCH that finishes an imported message: identity, read state, flag, categories, times."""
+    body = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS, mapi.PR_FLAG_STATUS}))
+    body["singleValueExtendedProperties"] = stamps(upload) + body["singleValueExtendedProperties"]
+    if upload.fields.get("item_class"):  # the class MIME does not say (a report, a sharing message, …)
+        body["singleValueExtendedProperties"].append({"id": "String 0x001A", "value": str(upload.fields["item_class"])})
+    body["isRead"] = bool(message_flags(upload) & mapi.MSGFLAG_READ)
+    status = _tag(upload, mapi.PR_FLAG_STATUS)
+    if isinstance(status, int) and status in _FLAG_STATUS:
+        body["flag"] = {"flagStatus": _FLAG_STATUS[status]}
+    return body
+
+
+def _address(text: str) -> dict[str, Any]:
+    name, addr = email.utils.parseaddr(text)
+    return {"emailAddress": {"name": name or addr, "address": addr}}
+
+
+def _recipients(message: Any, header: str) -> list[dict[str, Any]]:
+    values = message.get_all(header) or []
+    return [_address(email.utils.formataddr(pair)) for pair in email.utils.getaddresses([str(v) for v in values])
+            if pair[1]]
+
+
+@dataclass(frozen=True, slots=True)
+class LargeAttachment:
+    """An attachment sent after the message through an upload session."""
+
+    name: str
+    content_type: str
+    data: bytes = field(repr=False)
+    is_inline: bool = False
+    content_id: str = ""
+
+    def session_body(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"attachmentType": "file", "name": self.name, "size": len(self.data),
+                                "contentType": self.content_type, "isInline": self.is_inline}
+        if self.content_id:
+            item["contentId"] = self.content_id
+        return {"AttachmentItem": item}
+
+
+def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None) -> dict[str, Any]:
+    """A message created as JSON: non-draft unless the source item was an unsent draft; MIME's
+    headers other than the addresses are not kept (the report says so). Attachments over 3 MB go to
+    `large` (then the message is stamped ATTACHMENTS_PENDING until they are uploaded); without `large`
+    they are refused."""
+    body: dict[str, Any] = {"subject": upload.subject}
+    if upload.mime is not None:
+        message = email.message_from_bytes(upload.mime, policy=email.policy.default)
+        for header, key in (("To", "toRecipients"), ("Cc", "ccRecipients"), ("Bcc", "bccRecipients"),
+                            ("Reply-To", "replyTo")):
+            found = _recipients(message, header)
+            if found:
+                body[key] = found
+        if message.get("From"):
+            body["from"] = _address(str(message["From"]))
+        part = message.get_body(preferencelist=("html", "plain"))
+        if part is not None:
+            body["body"] = {"contentType": "html" if part.get_content_type() == "text/html" else "text",
+                            "content": part.get_content()}
+        attachments = []
+        for item in message.iter_attachments():
+            data = item.get_payload(decode=True) or b""
+            if len(data) > INLINE_ATTACHMENT_MAX:
+                if large is None:
+                    raise ValueError(f"attachment over {INLINE_ATTACHMENT_MAX // 1048576} MB needs an upload session")
+                large.append(LargeAttachment(item.get_filename() or "attachment", item.get_content_type(), data,
+                                             item.get_content_disposition() == "inline",
+                                             str(item["Content-ID"] or "").strip("<>")))
+                continue
+            attachments.append({"@odata.type": "#microsoft.graph.fileAttachment",
+                                "name": item.get_filename() or "attachment", "contentType": item.get_content_type(),
+                                "contentBytes": base64.b64encode(data).decode("ascii"),
+                                "isInline": item.get_content_disposition() == "inline",
+                                **({"contentId": str(item["Content-ID"]).strip("<>")} if item["Content-ID"] else {})})
+        if attachments:
+            body["attachments"] = attachments
+    elif upload.fields.get("body"):
+        body["body"] = {"contentType": "html" if upload.fields.get("body_type") == "html" else "text",
+                        "content": str(upload.fields["body"])}
+    extended = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS, mapi.PR_FLAG_STATUS}))
+    flags = message_flags(upload)
+    if not is_draft(upload):
+        flags &= ~mapi.MSGFLAG_UNSENT
+        extended["singleValueExtendedProperties"].append({"id": "Integer 0x0E07", "value": str(flags & 0x23)})
+    item_class = upload.fields.get("item_class") or (upload.item_class if upload.item_class != "IPM.Note" else None)
+    if item_class:
+        extended["singleValueExtendedProperties"].append({"id": "String 0x001A", "value": str(item_class)})
+    pending = [{"id": ATTACHMENTS_PENDING, "value": "true"}] if large else []
+    extended["singleValueExtendedProperties"] = stamps(upload) + pending + extended["singleValueExtendedProperties"]
+    body.update(extended)
+    body["isRead"] = bool(flags & mapi.MSGFLAG_READ)
+    status = _tag(upload, mapi.PR_FLAG_STATUS)
+    if isinstance(status, int) and status in _FLAG_STATUS:
+        body["flag"] = {"flagStatus": _FLAG_STATUS[status]}
+    return body
+
+
+# -- calendar ---------------------------------------------------------------------------------------
+def _zone_name(upload: UploadItem, key: str = "start_timezone") -> tuple[str, dt.tzinfo]:
+    """The item's Windows time zone name (Graph takes it as is) and the zone, UTC when unknown."""
+    from tzlocal.windows_tz import win_tz
+
+    name = upload.fields.get(key) or upload.fields.get("start_timezone")
+    if isinstance(name, str) and name in win_tz:
+        return name, ZoneInfo(win_tz[name])
+    return "UTC", dt.UTC
+
+
+def _when(value: Any, zone_name: str, zone: dt.tzinfo) -> dict[str, str]:
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        local = moment.astimezone(zone).replace(tzinfo=None)
+        return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": zone_name}
+    return {"dateTime": f"{value.isoformat()}T00:00:00", "timeZone": zone_name}
+
+
+def recurrence(spec: dict[str, Any], zone_name: str) -> dict[str, Any]:
+    """convert/recurrence.describe()'s dict as Graph's patternedRecurrence."""
+    pattern: dict[str, Any] = {"type": _PATTERNS[spec["pattern"]], "interval": int(spec.get("interval") or 1)}
+    if spec.get("weekdays"):
+        pattern["daysOfWeek"] = [d.lower() for d in spec["weekdays"]]
+    if spec.get("first_day_of_week"):
+        pattern["firstDayOfWeek"] = str(spec["first_day_of_week"]).lower()
+    if spec.get("day_of_month"):
+        pattern["dayOfMonth"] = int(spec["day_of_month"])
+    if spec.get("month"):
+        pattern["month"] = int(spec["month"])
+    if spec.get("weekday"):
+        pattern["daysOfWeek"] = _DAY_GROUPS.get(spec["weekday"], [str(spec["weekday"]).lower()])
+    if spec.get("week_number"):
+        pattern["index"] = str(spec["week_number"]).lower()
+    start = spec["start"]
+    rng: dict[str, Any] = {"type": "noEnd", "startDate": start.isoformat(), "recurrenceTimeZone": zone_name}
+    if spec.get("count"):
+        rng.update(type="numbered", numberOfOccurrences=int(spec["count"]))
+    elif spec.get("end"):
+        rng.update(type="endDate", endDate=spec["end"].isoformat())
+    return {"pattern": pattern, "range": rng}
+
+
+def _people(values: list[Any]) -> str:
+    return "; ".join(str(v.get("name") or v.get("email") or "") if isinstance(v, dict) else str(v) for v in values)
+
+
+def event(upload: UploadItem) -> dict[str, Any]:
+    """An event without attendees (creating one with attendees sends invitations): who was invited and
+    the organizer travel as the display properties Outlook shows."""
+    f = upload.fields
+    zone_name, zone = _zone_name(upload)
+    end_name, end_zone = _zone_name(upload, "end_timezone")
+    body: dict[str, Any] = {"subject": upload.subject or f.get("subject") or "",
+                            "start": _when(f["start"], zone_name, zone), "end": _when(f["end"], end_name, end_zone),
+                            "isAllDay": bool(f.get("is_all_day"))}
+    if f.get("body"):
+        body["body"] = {"contentType": "html" if f.get("body_type") == "html" else "text", "content": str(f["body"])}
+    if f.get("location"):
+        body["location"] = {"displayName": str(f["location"])}
+    if f.get("legacy_free_busy_status") in _SHOW_AS:
+        body["showAs"] = _SHOW_AS[f["legacy_free_busy_status"]]
+    if "reminder_is_set" in f:
+        body["isReminderOn"] = bool(f["reminder_is_set"])
+    if f.get("reminder_minutes_before_start") is not None:
+        body["reminderMinutesBeforeStart"] = int(f["reminder_minutes_before_start"])
+    for key, graph in (("sensitivity", "sensitivity"), ("importance", "importance")):
+        if isinstance(f.get(key), str):
+            body[graph] = f[key].lower()
+    if f.get("recurrence"):
+        body["recurrence"] = recurrence(f["recurrence"], zone_name)
+    if f.get("categories"):
+        body["categories"] = [str(c) for c in f["categories"]]
+    extended = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS}))
+    people = extended["singleValueExtendedProperties"]
+    required = [*(f.get("required_attendees") or []), *(f.get("resources") or [])]
+    if required:
+        people.append({"id": TO_ATTENDEES, "value": _people(required)})
+    if f.get("optional_attendees"):
+        people.append({"id": CC_ATTENDEES, "value": _people(f["optional_attendees"])})
+    if isinstance(f.get("organizer"), dict):
+        people.append({"id": ORGANIZER_NAME, "value": _people([f["organizer"]])})
+    extended["singleValueExtendedProperties"] = stamps(upload) + people
+    extended.pop("categories", None)
+    body.update(extended)
+    return body
+
+
+# -- contacts, lists, tasks -------------------------------------------------------------------------
+_CONTACT_TEXT = {"given_name": "givenName", "surname": "surname", "middle_name": "middleName",
+                 "nickname": "nickName", "generation": "generation", "initials": "initials",
+                 "display_name": "displayName", "file_as": "fileAs", "company_name": "companyName",
+                 "job_title": "jobTitle", "department": "department", "manager": "manager",
+                 "assistant_name": "assistantName", "office_location": "officeLocation", "profession": "profession",
+                 "spouse_name": "spouseName", "business_homepage": "businessHomePage", "title": "title"}
+_PHONES = {"BusinessPhone": "businessPhones", "BusinessPhone2": "businessPhones", "HomePhone": "homePhones",
+           "HomePhone2": "homePhones"}
+_ADDRESS_KEYS = {"street": "street", "city": "city", "state": "state", "country": "countryOrRegion",
+                 "zipcode": "postalCode"}
+
+
+def contact(upload: UploadItem) -> dict[str, Any]:
+    f = upload.fields
+    body: dict[str, Any] = {graph: str(f[key]) for key, graph in _CONTACT_TEXT.items() if f.get(key)}
+    emails = [{"address": e["email"], "name": e.get("name") or e["email"]}
+              for e in f.get("email_addresses") or [] if e.get("email")]
+    if emails:
+        body["emailAddresses"] = emails[:3]
+    for phone in f.get("phone_numbers") or []:
+        label, number = phone.get("label"), phone.get("phone_number")
+        if label == "MobilePhone":
+            body["mobilePhone"] = number
+        elif label in _PHONES:
+            body.setdefault(_PHONES[label], []).append(number)
+    for address in f.get("physical_addresses") or []:
+        key = {"Business": "businessAddress", "Home": "homeAddress"}.get(address.get("label"), "otherAddress")
+        body[key] = {graph: str(address[k]) for k, graph in _ADDRESS_KEYS.items() if address.get(k)}
+    if isinstance(f.get("birthday"), dt.date):
+        body["birthday"] = f"{f['birthday'].isoformat()}T00:00:00Z"
+    if f.get("children"):
+        body["children"] = [str(c) for c in f["children"]]
+    if f.get("im_addresses"):
+        body["imAddresses"] = [str(a.get("address")) for a in f["im_addresses"] if a.get("address")]
+    notes = str(f.get("body") or "")
+    if upload.kind == "distlist":
+        body.setdefault("displayName", upload.subject)
+        members = [f"{m.get('name') or ''} <{m.get('email') or ''}>".strip() for m in f.get("members") or []]
+        notes = "Distribution list members:\n" + "\n".join(members) + (f"\n\n{notes}" if notes else "")
+    if notes:
+        body["personalNotes"] = notes
+    if f.get("categories"):
+        body["categories"] = [str(c) for c in f["categories"]]
+    extended = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS}))
+    extended.pop("categories", None)
+    pending = [{"id": ATTACHMENTS_PENDING, "value": "true"}] if photo(upload) else []
+    extended["singleValueExtendedProperties"] = stamps(upload) + pending + extended["singleValueExtendedProperties"]
+    body.update(extended)
+    return body
+
+
+def photo(upload: UploadItem) -> bytes | None:
+    """A contact's picture, sent after the contact (PUT …/photo/$value) while it is stamped pending."""
+    value = upload.fields.get("photo") if upload.kind == "contact" else None
+    return bytes(value) if isinstance(value, bytes | bytearray) and value else None
+
+
+def _utc(value: Any) -> dict[str, str] | None:
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return {"dateTime": moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+                "timeZone": "UTC"}
+    if isinstance(value, dt.date):
+        return {"dateTime": f"{value.isoformat()}T00:00:00", "timeZone": "UTC"}
+    return None
+
+
+def todo_task(upload: UploadItem) -> dict[str, Any]:
+    f = upload.fields
+    body: dict[str, Any] = {"title": upload.subject or str(f.get("subject") or ""),
+                            "status": _TASK_STATUS.get(str(f.get("status")), "notStarted")}
+    if f.get("body"):
+        body["body"] = {"contentType": "html" if f.get("body_type") == "html" else "text", "content": str(f["body"])}
+    if isinstance(f.get("importance"), str):
+        body["importance"] = f["importance"].lower()
+    for key, graph in (("due_date", "dueDateTime"), ("start_date", "startDateTime"),
+                       ("complete_date", "completedDateTime"), ("reminder_due_by", "reminderDateTime")):
+        when = _utc(f.get(key))
+        if when:
+            body[graph] = when
+    if f.get("reminder_is_set"):
+        body["isReminderOn"] = True
+    if f.get("categories"):
+        body["categories"] = [str(c) for c in f["categories"]]
+    body["extensions"] = [{"@odata.type": "#microsoft.graph.openTypeExtension", "extensionName": EXTENSION_NAME,
+                           "identity": upload.fingerprint}]
+    return body
+
+
+#: What each kind keeps over Graph, and what it cannot carry (reported as a warning on every such item).
+LOSSES = {
+    "task": "To Do keeps title, body, status, dates, importance and categories; percent complete, effort, "
+            "owner, companies, recurrence and the MAPI properties are not kept",
+    "distlist": "kept as a contact listing the members in its notes (Graph has no personal lists)",
+    "note": "kept as a message of class IPM.StickyNote in a mail folder (Graph has no sticky notes)",
+    "journal": "kept as a message of class IPM.Activity in a mail folder (Graph has no journal)",
+}
+
+
+def cannot_carry(upload: UploadItem) -> list[str]:
+    notes = []
+    if upload.kind in LOSSES:
+        notes.append(f"over Graph, a {upload.kind}: {LOSSES[upload.kind]}")
+    if upload.kind == "calendar" and (upload.fields.get("required_attendees") or upload.fields.get("optional_attendees")
+                                      or upload.fields.get("resources")):
+        notes.append("over Graph, meeting attendees are kept as display text only (creating them would invite them)")
+    if upload.extra_extended:
+        notes.append(f"over Graph, {len(upload.extra_extended)} best-effort properties of class {upload.item_class} "
+                     "are not carried")
+    if upload.kind == "message" and is_draft(upload):
+        notes.append("over Graph, an unsent draft is created from JSON: its MIME headers are not kept")
+    return notes
