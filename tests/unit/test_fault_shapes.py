@@ -226,3 +226,20 @@ def test_http_401_before_any_answer_is_a_login_failure(ours):
     mock.add_callback(responses.POST, URL, callback=refuse)
     with pytest.raises(MailboxFatalError, match="UnauthorizedError"):
         uploader.send(folder, [upload(1)])
+
+
+def test_exchangelibs_own_back_off_for_a_lost_connection_is_not_honoured():
+    """exchangelib re-raises a lost connection as ErrorServerBusy with a made-up 10 s back-off: only a
+    server's own BackOffMilliseconds (or Retry-After) makes us wait that long."""
+    from exchangelib.errors import ErrorServerBusy, ErrorTimeoutExpired
+
+    from pipeline.destination.ews.errors import back_off_hint
+
+    try:
+        try:
+            raise ErrorTimeoutExpired("Reraised from ConnectionError(reset)")
+        except ErrorTimeoutExpired as lost:
+            raise ErrorServerBusy(f"Reraised from {lost!r}", back_off=10) from None
+    except ErrorServerBusy as made_up:
+        assert back_off_hint(made_up) is None
+    assert back_off_hint(ErrorServerBusy("busy", back_off=2.5)) == 2.5

@@ -79,8 +79,16 @@ def classify(exc: BaseException) -> ErrorKind:
     return ErrorKind.ITEM
 
 
+#: What exchangelib turns into an ErrorServerBusy of its own, with its own fixed back-off (10 s, doubled per
+#: attempt) that no server asked for: a lost connection above all (a request committed but never answered).
+_SELF_MADE_BUSY = (ews.ErrorTimeoutExpired, ews.ErrorTooManyObjectsOpened, ews.ErrorInternalServerTransientError)
+
+
 def back_off_hint(exc: BaseException) -> float | None:
-    """The server's requested back-off (BackOffMilliseconds or Retry-After) in seconds, if any."""
+    """The server's requested back-off (BackOffMilliseconds or Retry-After) in seconds, if any; never the
+    back-off exchangelib makes up itself when it re-raises a lost connection as ErrorServerBusy."""
+    if isinstance(exc, ews.ErrorServerBusy) and isinstance(exc.__context__, _SELF_MADE_BUSY):
+        return None
     value = getattr(exc, "back_off", None)
     if isinstance(value, int | float) and value > 0:
         return float(value)
