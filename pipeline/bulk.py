@@ -66,6 +66,10 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.progress import make_progress
 
     rows = checked_rows(Path(args.map), getattr(args, "skip_invalid", False))
+    if getattr(args, "engine", "local") == "temporal":
+        from pipeline.execution.temporal_cli import run_map_temporal
+
+        return run_map_temporal(args, settings, rows)
     executor = LocalExecutor(settings, getattr(args, "workers", None))
     with make_progress(not args.json) as progress:
         if args.dry_run:

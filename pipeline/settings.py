@@ -55,6 +55,8 @@ class Settings:
     mailbox_workers: int = 2  # mailboxes rebuilt at once (--map --workers)
     convert_processes: int = 0  # conversion processes per mailbox; 0 = automatic
     log_level: str = "info"
+    temporal_task_queue: str = "rebuild"  # --engine temporal: the task queue workers poll
+    temporal_heartbeat_seconds: int = 30  # a worker silent this long loses its mailbox to another worker
     ews: EwsSettings = field(default_factory=EwsSettings)
 
     @property
@@ -165,6 +167,6 @@ def _check(settings: Settings) -> None:
     if settings.convert_processes < 0:
         raise SettingsError("setting 'convert_processes' must be 0 (automatic) or more")
     for key in ("batch_items", "batch_bytes", "max_attempts", "mailbox_workers", "requests_in_flight",
-                "max_item_mb"):
+                "max_item_mb", "temporal_heartbeat_seconds"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")

