@@ -57,6 +57,7 @@ class Settings:
     log_level: str = "info"
     temporal_task_queue: str = "rebuild"  # --engine temporal: the task queue workers poll
     temporal_heartbeat_seconds: int = 30  # a worker silent this long loses its mailbox to another worker
+    temporal_mailboxes_per_server: int = 8  # mailboxes in flight per destination server, all workers; 0 = no cap
     ews: EwsSettings = field(default_factory=EwsSettings)
 
     @property

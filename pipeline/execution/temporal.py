@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
@@ -42,7 +43,7 @@ class MailboxState:
     """One mailbox as Temporal sees it: its latest workflow's state, and its progress or its summary."""
 
     mailbox: str
-    state: str  # running | completed | failed | terminated | canceled | timed_out
+    state: str  # waiting | running | completed | failed | terminated | canceled | timed_out
     done: int = 0
     total: int = 0
     failed: int = 0
@@ -62,9 +63,11 @@ async def state_of(client: Client, handle: WorkflowHandle) -> MailboxState:
     description = await handle.describe()
     status = description.status
     mailbox = handle.id
-    if status == WorkflowExecutionStatus.RUNNING:
-        state = MailboxState(mailbox, "running")
-        for pending in description.raw_description.pending_activities:
+    if status == WorkflowExecutionStatus.RUNNING:  # running, or waiting for a slot or a free worker
+        pending_activities = description.raw_description.pending_activities
+        started = any(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for p in pending_activities)
+        state = MailboxState(mailbox, "running" if started else "waiting")  # for a slot or a free worker
+        for pending in pending_activities:
             state.worker = pending.last_worker_identity
             state.attempt = pending.attempt
             if pending.heartbeat_details.payloads:
@@ -133,6 +136,7 @@ class TemporalExecutor:
         for job in jobs:
             payload = job_to_wire(job, self.settings.destination)
             payload["heartbeat_seconds"] = self.settings.temporal_heartbeat_seconds
+            payload["mailboxes_per_server"] = self.settings.temporal_mailboxes_per_server
             wid = workflow_id(job.mailbox)
             try:
                 handles[job.mailbox] = await client.start_workflow(

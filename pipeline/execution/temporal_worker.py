@@ -35,6 +35,7 @@ from pipeline.execution.temporal_workflow import (
     FATAL,
     INTERRUPTED,
     MailboxWorkflow,
+    SlotWorkflow,
 )
 from pipeline.execution.wire import job_from_wire
 from pipeline.journal import Journal
@@ -115,7 +116,7 @@ async def _serve(settings: Settings, address: str, namespace: str, mailboxes: in
     identity = worker_identity()
     activities = MailboxActivities(settings, path_map, identity)
     with ThreadPoolExecutor(max_workers=mailboxes, thread_name_prefix="mailbox") as pool:
-        worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[MailboxWorkflow],
+        worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[MailboxWorkflow, SlotWorkflow],
                         activities=[activities.rebuild_mailbox], activity_executor=pool,
                         max_concurrent_activities=mailboxes, identity=identity,
                         graceful_shutdown_timeout=timedelta(seconds=60))

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.cache import cached_build
-from tests.conftest import REPO, own_sandbox, run_cli, sandbox_items
+from pipeline.sandbox.store import SandboxStore
+from tests.conftest import REPO, own_sandbox, run_cli
 from tests.temporal_server import dev_server, temporal_missing
 
 pytestmark = pytest.mark.skipif(temporal_missing() is not None, reason=str(temporal_missing()))
@@ -65,14 +66,33 @@ def listing(url: str, mailbox: str) -> Counter:
     return found
 
 
-def workflows(address: str) -> dict[str, list[dict]]:
+@pytest.fixture(scope="module")
+def temporal(tmp_path_factory) -> str:
+    """One dev server for the module's tests (each uses its own sandbox, so its own slots and mailboxes)."""
+    with dev_server(tmp_path_factory.mktemp("temporal")) as address:
+        yield address
+
+
+def users_csv(folder: Path, builds: list, users: list[str]) -> Path:
+    mapping = folder / "users.csv"
+    with mapping.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ost", "mailbox", "impersonate"])
+        for (ost, _), address in zip(builds, users, strict=True):
+            writer.writerow([str(ost), address, "yes"])
+    return mapping
+
+
+def workflows(address: str, only: set[str] | None = None) -> dict[str, list[dict]]:
     """Every execution per workflow id, with its status and, once closed, its result: plain temporalio."""
     from temporalio.client import Client, WorkflowExecutionStatus
 
     async def read() -> dict[str, list[dict]]:
         client = await Client.connect(address)
         found: dict[str, list[dict]] = {}
-        async for execution in client.list_workflows():
+        async for execution in client.list_workflows('WorkflowType="MailboxRebuild"'):
+            if only is not None and execution.id not in only:
+                continue
             entry = {"status": execution.status, "run_id": execution.run_id, "result": None, "workers": []}
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             if execution.status == WorkflowExecutionStatus.COMPLETED:
@@ -85,6 +105,15 @@ def workflows(address: str) -> dict[str, list[dict]]:
         return found
 
     return asyncio.run(read())
+
+
+def stored(data: Path, mailbox: str) -> int:
+    """Items the sandbox holds for the mailbox (its folder counts), to know when to kill a worker."""
+    store = SandboxStore(data)
+    try:
+        return sum(f["item_count"] for f in store.folder_tree(mailbox))
+    finally:
+        store.close()
 
 
 def start_worker(address: str, state: Path, log: Path) -> subprocess.Popen:
@@ -103,18 +132,13 @@ def wait_for(what: str, check, timeout: float, every: float = 0.2):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_four_mailboxes_two_workers_one_killed(tmp_path: Path):
+def test_four_mailboxes_two_workers_one_killed(tmp_path: Path, temporal: str):
     from temporalio.client import WorkflowExecutionStatus
 
+    address = temporal
     builds = [cached_build(user_spec(i), format="ost") for i in range(4)]
-    mapping = tmp_path / "users.csv"
-    with mapping.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["ost", "mailbox", "impersonate"])
-        for (ost, _), address in zip(builds, USERS, strict=True):
-            writer.writerow([str(ost), address, "yes"])
-    with (dev_server(tmp_path / "temporal") as address,
-          own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, USERS, faults=FAULTS) as (handle, data)):
+    mapping = users_csv(tmp_path, builds, USERS)
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, USERS, faults=FAULTS) as (handle, data):
         worker_a = start_worker(address, tmp_path / "state-a", tmp_path / "worker-a.log")
         worker_b = start_worker(address, tmp_path / "state-b", tmp_path / "worker-b.log")
         try:
@@ -130,18 +154,18 @@ def test_four_mailboxes_two_workers_one_killed(tmp_path: Path):
 
             # SIGKILL worker A once it holds a mailbox that has items on the server but is not finished.
             def a_mid_mailbox() -> str | None:
-                for mailbox, runs in workflows(address).items():
+                for mailbox, runs in workflows(address, set(USERS)).items():
                     held = [w for w, _ in runs[-1]["workers"] if w.startswith(f"{worker_a.pid}@")]
-                    if held and 0 < len(sandbox_items(data, mailbox)) < ITEMS:
+                    if held and 0 < stored(data, mailbox) < ITEMS:
                         return mailbox
                 return None
 
-            victim = wait_for("worker A to hold a mailbox half done", a_mid_mailbox, timeout=90)
+            victim = wait_for("worker A to hold a mailbox half done", a_mid_mailbox, timeout=90, every=0.5)
             worker_a.send_signal(signal.SIGKILL)
             worker_a.wait(timeout=10)
 
             def all_closed() -> dict | None:
-                state = workflows(address)
+                state = workflows(address, set(USERS))
                 done = all(r["status"] != WorkflowExecutionStatus.RUNNING for runs in state.values() for r in runs)
                 return state if done and len(state) == 4 else None
 
@@ -183,3 +207,76 @@ def test_four_mailboxes_two_workers_one_killed(tmp_path: Path):
     report = json.loads(sorted((tmp_path / "reports").glob("run-*.json"))[-1].read_text())
     assert sorted(r["mailbox"] for r in report) == sorted(USERS)
 
+
+
+def activity_spans(address: str, mailboxes: list[str]) -> list[tuple[float, float]]:
+    """(started, closed) of every activity attempt of these workflows, from their histories."""
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.client import Client
+
+    async def read() -> list[tuple[float, float]]:
+        client = await Client.connect(address)
+        spans = []
+        for mailbox in mailboxes:
+            history = await client.get_workflow_handle(mailbox).fetch_history()
+            started = None
+            for event in history.events:
+                if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                    started = event.event_time.ToDatetime().timestamp()
+                elif event.event_type in (EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+                                          EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED):
+                    spans.append((started, event.event_time.ToDatetime().timestamp()))
+        return spans
+
+    return asyncio.run(read())
+
+
+def test_wait_fatal_mailbox_and_one_mailbox_per_server(tmp_path: Path, temporal: str):
+    """--wait follows to the end; a mailbox the server refuses fails its workflow with the one-line reason
+    while the others complete; a cap of 1 mailbox per server holds even on a worker taking 3 at once."""
+    from temporalio.client import Client, WorkflowFailureError
+
+    users = [f"small{i}@cap.example" for i in range(3)]
+    denied = users[1]
+    builds = [cached_build({**user_spec(i), "bulk": [{**user_spec(i)["bulk"][0], "count": 40}]}, format="ost")
+              for i in range(3)]
+    mapping = users_csv(tmp_path, builds, users)
+    faults = {"rules": [{"kind": "error", "mailbox": denied, "code": "ErrorAccessDenied"}]}
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, users, faults=faults) as (handle, data):
+        worker = subprocess.Popen([sys.executable, "-m", "pipeline", "worker", "--temporal", temporal, "--mailboxes",
+                                   "3", "--state", str(tmp_path / "state-w"), "--log-level", "warning"], cwd=REPO,
+                                  env={**os.environ, **WORKER_ENV}, stdout=(tmp_path / "worker.log").open("w"),
+                                  stderr=subprocess.STDOUT)
+        try:
+            result = run_cli("run", "--map", str(mapping), "--engine", "temporal", "--temporal", temporal, "--wait",
+                             "--json", "--server", handle.url, "--username", SERVICE, "--state",
+                             str(tmp_path / "submitter"), env={"REBUILD_TEMPORAL_MAILBOXES_PER_SERVER": "1"},
+                             timeout=180)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        listings = {mailbox: listing(handle.url, mailbox) for mailbox in users if mailbox != denied}
+    assert result.returncode == 1, result.stdout + result.stderr
+    summaries = {s["mailbox"]: s for s in json.loads(result.stdout)}
+    assert summaries[denied]["status"] == "fatal" and "ErrorAccessDenied" in summaries[denied]["fatal"]
+    for (_, manifest), mailbox in zip(builds, users, strict=True):
+        if mailbox != denied:
+            assert summaries[mailbox]["status"] == "ok"
+            assert listings[mailbox] == expected(manifest), mailbox
+    assert sorted(r["mailbox"] for r in json.loads(
+        sorted((tmp_path / "submitter" / "reports").glob("run-*.json"))[-1].read_text())) == sorted(users)
+
+    async def failure() -> str:
+        client = await Client.connect(temporal)
+        try:
+            await client.get_workflow_handle(denied).result()
+        except WorkflowFailureError as err:
+            return str(err.cause)
+        return "completed"
+
+    reason = asyncio.run(failure())
+    assert "ErrorAccessDenied" in reason and "\n" not in reason, reason
+    spans = sorted(activity_spans(temporal, users))
+    assert len(spans) == 3, spans
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end, f"two mailboxes of one server in flight at once: {spans}"
