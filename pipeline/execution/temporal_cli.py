@@ -113,6 +113,10 @@ def run_map_temporal(args: argparse.Namespace, settings: Settings, rows: list[An
             summaries = executor.submit(mailbox_jobs, progress)
     except RuntimeError as exc:
         raise UsageError(f"--temporal {address}: {' '.join(str(exc).split())[:300]}") from None
+    except KeyboardInterrupt:
+        print(f"\nrebuild: stopped following; the mailboxes go on on the workers ({ui_hint(address, args.namespace)})",
+              file=sys.stderr)
+        return 130
     if not args.wait:
         if args.json:
             json.dump([{"mailbox": s.mailbox, "status": s.status} for s in summaries], sys.stdout, indent=2)

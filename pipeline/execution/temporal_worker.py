@@ -43,6 +43,10 @@ from pipeline.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+#: Progress reaches the server at least this often (for `status` and `--wait`); the SDK sends the latest
+#: details at most every HEARTBEAT_THROTTLE seconds.
+HEARTBEAT_EVERY, HEARTBEAT_THROTTLE = 2.0, 5.0
+
 
 def worker_identity() -> str:
     """pid@host, as Temporal shows it (and as `rebuild status` prints it)."""
@@ -84,7 +88,7 @@ class MailboxActivities:
                 with lock:
                     details = dict(state)
                 context.run(activity.heartbeat, details)
-                if stop.wait(max(heartbeat / 4, 0.5)):
+                if stop.wait(min(max(heartbeat / 4, 0.5), HEARTBEAT_EVERY)):
                     return
 
         beater = threading.Thread(target=beat, name=f"heartbeat {job.mailbox}", daemon=True)
@@ -119,7 +123,8 @@ async def _serve(settings: Settings, address: str, namespace: str, mailboxes: in
         worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[MailboxWorkflow, SlotWorkflow],
                         activities=[activities.rebuild_mailbox], activity_executor=pool,
                         max_concurrent_activities=mailboxes, identity=identity,
-                        graceful_shutdown_timeout=timedelta(seconds=60))
+                        graceful_shutdown_timeout=timedelta(seconds=60),
+                        max_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_THROTTLE))
         loop = asyncio.get_running_loop()
 
         def on_signal(signum: int, frame: Any) -> None:

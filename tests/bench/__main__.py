@@ -1,6 +1,7 @@
 """Entry point: `python -m tests.bench [--quick] [--only NAME ...]` runs the benchmarks and prints a table.
 
-Full mode: 20,000-item bulk OST, 250/500/1000 MB memory runs, 8 x 250-item mailboxes; quick mode: small sizes.
+Full mode: 20,000-item bulk OST, 250/500/1000 MB memory runs, 8 x 250-item mailboxes (local, then Temporal);
+quick mode: small sizes.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench import concurrency, extract, memory, upload
+from tests.bench import concurrency, extract, memory, temporal_engine, upload
 from tests.bench.common import Results
 from tests.bench.data import built, bulk_spec
 
-BENCHES = ("extract", "upload", "memory", "concurrency")  # upload includes the rerun figure
+BENCHES = ("extract", "upload", "memory", "concurrency", "temporal")  # upload includes the rerun figure
 FULL = {"items": 20000, "memory_mb": (250, 500, 1000), "mailbox_items": 250, "profile_items": 1000}
 QUICK = {"items": 1000, "memory_mb": (25, 50, 100), "mailbox_items": 60, "profile_items": 300}
 
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     if "concurrency" in wanted:
         workers = tuple(int(n) for n in args.workers.split(","))
         concurrency.run(results, args.work, args.mailbox_items or mode["mailbox_items"], workers)
+    if "temporal" in wanted:
+        temporal_engine.run(results, args.work, args.mailbox_items or mode["mailbox_items"])
     print(f"\n== results ({time.perf_counter() - started:.0f}s; ratio = value / baseline measured in the same run)")
     print(results.table())
     results.dump(args.work / "results.json")
