@@ -49,11 +49,12 @@ class MailboxState:
     failed: int = 0
     worker: str = ""
     attempt: int = 0
+    retrying: str = ""  # why the last attempt did not finish, while the next one waits
     summary: Summary | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"mailbox": self.mailbox, "state": self.state, "done": self.done, "total": self.total,
-                "failed": self.failed, "worker": self.worker, "attempt": self.attempt,
+                "failed": self.failed, "worker": self.worker, "attempt": self.attempt, "retrying": self.retrying,
                 "status": self.summary.status if self.summary else None,
                 "fatal": self.summary.fatal if self.summary else None}
 
@@ -70,6 +71,8 @@ async def state_of(client: Client, handle: WorkflowHandle) -> MailboxState:
         for pending in pending_activities:
             state.worker = pending.last_worker_identity
             state.attempt = pending.attempt
+            if pending.attempt > 1 and pending.HasField("last_failure"):
+                state.retrying = " ".join(pending.last_failure.message.split())[:200]
             if pending.heartbeat_details.payloads:
                 (details,) = await client.data_converter.decode(pending.heartbeat_details.payloads)
                 state.done, state.total = int(details.get("done", 0)), int(details.get("total", 0))

@@ -165,6 +165,7 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
         for s in states:
             done = f"{s.done}/{s.total}"
             why = f"  {s.summary.fatal}" if s.summary is not None and s.summary.fatal else ""
+            why = why or (f"  attempt {s.attempt}, retrying: {s.retrying}" if s.retrying else "")
             print(f"{s.mailbox[:36]:<36} {s.state:<10} {done:>15} {s.failed:>7}  {s.worker or '-'}{why}")
         if not states:
             print(f"no mailbox workflows on {address} (namespace {args.namespace})")

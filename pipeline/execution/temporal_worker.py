@@ -34,6 +34,7 @@ from pipeline.execution.temporal_workflow import (
     DEFAULT_HEARTBEAT_SECONDS,
     FATAL,
     INTERRUPTED,
+    NOT_HERE,
     MailboxWorkflow,
     SlotWorkflow,
 )
@@ -65,6 +66,9 @@ class MailboxActivities:
     def rebuild_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:
         job = job_from_wire(data, self.path_map)
         info = activity.info()
+        if not job.options.ost.is_file():  # another worker may see it (its share, its --path-map)
+            raise ApplicationError(f"{job.options.ost}: no such file on worker {self.identity} (--path-map?)",
+                                   type=NOT_HERE)
         state: dict[str, Any] = {"mailbox": job.mailbox, "done": 0, "total": 0, "failed": 0, "bytes": 0,
                                  "worker": self.identity, "attempt": info.attempt}
         lock = threading.Lock()

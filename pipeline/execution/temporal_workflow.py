@@ -26,8 +26,9 @@ SLOT_WORKFLOW = "MailboxSlot"
 ACTIVITY = "rebuild_mailbox"
 TASK_QUEUE = "rebuild"
 #: ApplicationError types the activity raises: a fatal mailbox is not retried; a busy one (another run
-#: holds its lease, e.g. a killed worker's on another host until it expires) and an interrupted one are.
-FATAL, BUSY, INTERRUPTED = "MailboxFatal", "MailboxBusy", "MailboxInterrupted"
+#: holds its lease, e.g. a killed worker's on another host until it expires), an interrupted one and one
+#: whose OST this worker cannot see (another may) are retried with back-off.
+FATAL, BUSY, INTERRUPTED, NOT_HERE = "MailboxFatal", "MailboxBusy", "MailboxInterrupted", "OstNotOnWorker"
 DEFAULT_HEARTBEAT_SECONDS = 30
 SLOT_WAIT_FIRST, SLOT_WAIT_MAX = 2.0, 60.0  # seconds between rounds of trying every slot
 

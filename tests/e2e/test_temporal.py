@@ -233,18 +233,28 @@ def activity_spans(address: str, mailboxes: list[str]) -> list[tuple[float, floa
 
 def test_wait_fatal_mailbox_and_one_mailbox_per_server(tmp_path: Path, temporal: str):
     """--wait follows to the end; a mailbox the server refuses fails its workflow with the one-line reason
-    while the others complete; a cap of 1 mailbox per server holds even on a worker taking 3 at once."""
+    while the others complete; a cap of 1 mailbox per server holds even on a worker taking 3 at once; the
+    worker reads the OSTs through --path-map (the submitter's paths hold only the files' headers)."""
     from temporalio.client import Client, WorkflowFailureError
 
     users = [f"small{i}@cap.example" for i in range(3)]
     denied = users[1]
     builds = [cached_build({**user_spec(i), "bulk": [{**user_spec(i)["bulk"][0], "count": 40}]}, format="ost")
               for i in range(3)]
-    mapping = users_csv(tmp_path, builds, users)
+    share, mount = tmp_path / "share", tmp_path / "mount"
+    share.mkdir()
+    mount.mkdir()
+    for n, (ost, _) in enumerate(builds):
+        (mount / f"u{n}.ost").write_bytes(ost.read_bytes())
+        with (share / f"u{n}.ost").open("wb") as fh:  # a valid header, then nothing readable
+            fh.write(ost.read_bytes()[:4096])
+            fh.truncate(ost.stat().st_size)
+    mapping = users_csv(tmp_path, [(share / f"u{n}.ost", None) for n in range(3)], users)
     faults = {"rules": [{"kind": "error", "mailbox": denied, "code": "ErrorAccessDenied"}]}
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, users, faults=faults) as (handle, data):
         worker = subprocess.Popen([sys.executable, "-m", "pipeline", "worker", "--temporal", temporal, "--mailboxes",
-                                   "3", "--state", str(tmp_path / "state-w"), "--log-level", "warning"], cwd=REPO,
+                                   "3", "--path-map", f"{share}={mount}",
+                                   "--state", str(tmp_path / "state-w"), "--log-level", "warning"], cwd=REPO,
                                   env={**os.environ, **WORKER_ENV}, stdout=(tmp_path / "worker.log").open("w"),
                                   stderr=subprocess.STDOUT)
         try:
