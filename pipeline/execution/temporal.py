@@ -47,6 +47,7 @@ class MailboxState:
     done: int = 0
     total: int = 0
     failed: int = 0
+    bytes: int = 0
     worker: str = ""
     attempt: int = 0
     retrying: str = ""  # why the last attempt did not finish, while the next one waits
@@ -76,13 +77,13 @@ async def state_of(client: Client, handle: WorkflowHandle) -> MailboxState:
             if pending.heartbeat_details.payloads:
                 (details,) = await client.data_converter.decode(pending.heartbeat_details.payloads)
                 state.done, state.total = int(details.get("done", 0)), int(details.get("total", 0))
-                state.failed = int(details.get("failed", 0))
+                state.failed, state.bytes = int(details.get("failed", 0)), int(details.get("bytes", 0))
                 state.worker = details.get("worker") or state.worker
         return state
     name = status.name.lower() if status else "unknown"
     summary, worker = await summary_of(handle, status)
     return MailboxState(mailbox, name, done=summary.uploaded + summary.present, total=summary.found,
-                        failed=summary.failed_total, worker=worker, summary=summary)
+                        failed=summary.failed_total, bytes=summary.bytes_uploaded, worker=worker, summary=summary)
 
 
 async def summary_of(handle: WorkflowHandle, status: WorkflowExecutionStatus | None) -> tuple[Summary, str]:
@@ -168,7 +169,7 @@ class TemporalExecutor:
                     progress("start", {"mailbox": job.mailbox, "total": state.total})
                 if state.total or state.done:
                     progress("items", {"mailbox": job.mailbox, "done": state.done, "failed": state.failed,
-                                       "bytes": 0})
+                                       "bytes": state.bytes})
                 if state.summary is not None:
                     state.summary.mailbox = job.mailbox
                     state.summary.source = state.summary.source or str(job.options.ost)
