@@ -51,11 +51,13 @@ class MailboxState:
     worker: str = ""
     attempt: int = 0
     retrying: str = ""  # why the last attempt did not finish, while the next one waits
+    part: str = ""  # "2/3": the part of the mailbox running
     summary: Summary | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"mailbox": self.mailbox, "state": self.state, "done": self.done, "total": self.total,
                 "failed": self.failed, "worker": self.worker, "attempt": self.attempt, "retrying": self.retrying,
+                "part": self.part,
                 "status": self.summary.status if self.summary else None,
                 "fatal": self.summary.fatal if self.summary else None}
 
@@ -79,6 +81,7 @@ async def state_of(client: Client, handle: WorkflowHandle) -> MailboxState:
                 state.done, state.total = int(details.get("done", 0)), int(details.get("total", 0))
                 state.failed, state.bytes = int(details.get("failed", 0)), int(details.get("bytes", 0))
                 state.worker = details.get("worker") or state.worker
+                state.part = f"{details['part']}/{details['parts']}" if "part" in details else ""
         return state
     name = status.name.lower() if status else "unknown"
     summary, worker = await summary_of(handle, status)
@@ -141,6 +144,7 @@ class TemporalExecutor:
             payload = job_to_wire(job, self.settings.destination)
             payload["heartbeat_seconds"] = self.settings.temporal_heartbeat_seconds
             payload["mailboxes_per_server"] = self.settings.temporal_mailboxes_per_server
+            payload["part_items"] = self.settings.temporal_part_items
             wid = workflow_id(job.mailbox)
             try:
                 handles[job.mailbox] = await client.start_workflow(

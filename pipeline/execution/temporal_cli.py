@@ -166,7 +166,8 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
             done = f"{s.done}/{s.total}"
             why = f"  {s.summary.fatal}" if s.summary is not None and s.summary.fatal else ""
             why = why or (f"  attempt {s.attempt}, retrying: {s.retrying}" if s.retrying else "")
-            print(f"{s.mailbox[:36]:<36} {s.state:<10} {done:>15} {s.failed:>7}  {s.worker or '-'}{why}")
+            part = f"  part {s.part}" if s.part else ""
+            print(f"{s.mailbox[:36]:<36} {s.state:<10} {done:>15} {s.failed:>7}  {s.worker or '-'}{part}{why}")
         if not states:
             print(f"no mailbox workflows on {address} (namespace {args.namespace})")
     if args.reports:

@@ -1,8 +1,8 @@
 """`rebuild worker`: a Temporal worker on a machine that can read the OSTs, with its own state dir.
 
-It runs the mailbox workflows and their `rebuild_mailbox` activity: one MailboxRun per mailbox (the same
-code as the local executor, in a thread of this process), heartbeating its progress (items done/total,
-failures, this worker's identity) while it runs. Correctness never rests on this worker's journal: the
+It runs the mailbox workflows and their activities: `plan_mailbox` (the store's folders and item counts)
+and `rebuild_mailbox`, one MailboxRun per part of a mailbox (the same code as the local executor, in a
+thread of this process), heartbeating its progress (items done/total, failures, this worker's identity). Correctness never rests on this worker's journal: the
 mailbox lease and the identities stamped on the server decide what is done, so another worker resumes a
 killed one's mailbox exactly. Ctrl-C (or SIGTERM) lets the batches in flight finish, then the mailbox is
 handed back to Temporal for another worker.
@@ -27,6 +27,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
+from pipeline.execution.base import MailboxJob
 from pipeline.execution.local import rebuild_one
 from pipeline.execution.temporal_workflow import (
     ACTIVITY,
@@ -35,12 +36,15 @@ from pipeline.execution.temporal_workflow import (
     FATAL,
     INTERRUPTED,
     NOT_HERE,
+    PLAN_ACTIVITY,
     MailboxWorkflow,
     SlotWorkflow,
 )
 from pipeline.execution.wire import job_from_wire
 from pipeline.journal import Journal
+from pipeline.run import Summary
 from pipeline.settings import Settings
+from pipeline.source import SourceOpenError, open_source
 
 log = structlog.get_logger(__name__)
 
@@ -62,23 +66,46 @@ class MailboxActivities:
         self.path_map = path_map
         self.identity = identity
 
+    def _here(self, job: MailboxJob) -> None:
+        if not job.options.ost.is_file():  # another worker may see it (its share, its --path-map)
+            raise ApplicationError(f"{job.options.ost}: no such file on worker {self.identity} (--path-map?)",
+                                   type=NOT_HERE)
+
+    @activity.defn(name=PLAN_ACTIVITY)
+    def plan_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Every folder of the store in its order ({"node_id", "items"}), and the items a run would take."""
+        job = job_from_wire(data, self.path_map)
+        self._here(job)
+        try:
+            with open_source(job.options.ost, recover=job.options.recover) as source:
+                folders = source.folders()
+        except SourceOpenError as exc:
+            summary = Summary(job.mailbox, str(job.options.ost), status="fatal", fatal=str(exc))
+            raise ApplicationError(str(exc), {**summary.as_dict(), "worker": self.identity}, type=FATAL,
+                                   non_retryable=True) from None
+        selection = job.options.selection.bind(folders)
+        return {"folders": [{"node_id": f.node_id, "items": f.item_count} for f in folders],
+                "total": sum(f.item_count for f in folders if not selection.folder_skip(f))}
+
     @activity.defn(name=ACTIVITY)
     def rebuild_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:
         job = job_from_wire(data, self.path_map)
         info = activity.info()
-        if not job.options.ost.is_file():  # another worker may see it (its share, its --path-map)
-            raise ApplicationError(f"{job.options.ost}: no such file on worker {self.identity} (--path-map?)",
-                                   type=NOT_HERE)
-        state: dict[str, Any] = {"mailbox": job.mailbox, "done": 0, "total": 0, "failed": 0, "bytes": 0,
-                                 "worker": self.identity, "attempt": info.attempt}
+        self._here(job)
+        part = data.get("part") or {}
+        before = int(part.get("before") or 0)  # items done by the mailbox's earlier parts
+        state: dict[str, Any] = {"mailbox": job.mailbox, "done": before, "total": int(part.get("total") or 0),
+                                 "failed": 0, "bytes": 0, "worker": self.identity, "attempt": info.attempt,
+                                 "part": int(part.get("index") or 0) + 1, "parts": int(part.get("count") or 1)}
         lock = threading.Lock()
 
         def progress(event: str, values: dict[str, Any]) -> None:
             with lock:
                 if event == "start":
-                    state["total"] = values["total"]
+                    state["total"] = state["total"] or values["total"]
                 else:
-                    state.update(done=values["done"], failed=values.get("failed", 0), bytes=values.get("bytes", 0))
+                    state.update(done=before + values["done"], failed=values.get("failed", 0),
+                                 bytes=values.get("bytes", 0))
 
         def should_stop() -> bool:
             return activity.is_cancelled() or activity.is_worker_shutdown()
@@ -106,6 +133,9 @@ class MailboxActivities:
         result = summary.as_dict()
         result["worker"] = self.identity
         result["attempt"] = info.attempt
+        result["parts"] = [{"part": state["part"], "of": state["parts"], "worker": self.identity,
+                            "attempt": info.attempt, "folders": len(job.options.folders or ()),
+                            "status": summary.status}]
         log.info("mailbox finished", mailbox=job.mailbox, status=summary.status, worker=self.identity)
         if summary.status == "busy":
             raise ApplicationError(summary.fatal or "mailbox busy", type=BUSY)
@@ -125,7 +155,7 @@ async def _serve(settings: Settings, address: str, namespace: str, mailboxes: in
     activities = MailboxActivities(settings, path_map, identity)
     with ThreadPoolExecutor(max_workers=mailboxes, thread_name_prefix="mailbox") as pool:
         worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[MailboxWorkflow, SlotWorkflow],
-                        activities=[activities.rebuild_mailbox], activity_executor=pool,
+                        activities=[activities.plan_mailbox, activities.rebuild_mailbox], activity_executor=pool,
                         max_concurrent_activities=mailboxes, identity=identity,
                         graceful_shutdown_timeout=timedelta(seconds=60),
                         max_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_THROTTLE))

@@ -1,9 +1,12 @@
 """The Temporal workflow of one mailbox: its id is the mailbox address, its input a MailboxJob as plain data.
 
-Workflow code is replayed, so this module imports only temporalio and the standard library (it is loaded
-in Temporal's workflow sandbox). The work itself is the `rebuild_mailbox` activity (temporal_worker.py),
-which heartbeats its progress: a killed worker's activity is retried on another worker once its
-heartbeat times out, and the mailbox lease and the server-side identities make that rerun exact.
+Workflow code is replayed, so this module imports only temporalio, the standard library and parts.py (it
+is loaded in Temporal's workflow sandbox). The work is done by activities (temporal_worker.py):
+`plan_mailbox` lists the store's folders with their item counts, then `rebuild_mailbox` runs once per
+part (consecutive folders of about `part_items` items, parts.py), heartbeating its progress. A killed
+worker's part is retried on another worker once its heartbeat times out, the parts already done stay
+done (the history holds their summaries), and the mailbox lease and the server-side identities make the
+retried part exact.
 
 Mailboxes in flight per destination server are capped across all workers: before its activity, a
 mailbox workflow holds one of the server's N slots, a child workflow whose id names the server and the
@@ -21,9 +24,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
+with workflow.unsafe.imports_passed_through():
+    from pipeline.execution.parts import merge_summaries, parts_of
+
 WORKFLOW = "MailboxRebuild"
 SLOT_WORKFLOW = "MailboxSlot"
 ACTIVITY = "rebuild_mailbox"
+PLAN_ACTIVITY = "plan_mailbox"
+DEFAULT_PART_ITEMS = 5000
 TASK_QUEUE = "rebuild"
 #: ApplicationError types the activity raises: a fatal mailbox is not retried; a busy one (another run
 #: holds its lease, e.g. a killed worker's on another host until it expires), an interrupted one and one
@@ -55,13 +63,23 @@ class SlotWorkflow:
 
 @workflow.defn(name=WORKFLOW)
 class MailboxWorkflow:
-    """Runs the mailbox's activity until it finishes; fails with the one-line reason when it is fatal."""
+    """Plans the mailbox, then runs its parts one after the other (one writer per mailbox); fails with the
+    one-line reason when one is fatal."""
 
     @workflow.run
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
         slot = await self._take_slot(job)
         try:
-            return await self._rebuild(job)
+            plan = await self._activity(PLAN_ACTIVITY, job, None)
+            parts = parts_of(plan["folders"], int(job.get("part_items") or DEFAULT_PART_ITEMS))
+            result: dict[str, Any] | None = None
+            for index, folders in enumerate(parts):
+                before = (result["uploaded"] + result["present"]) if result else 0
+                part = {**job, "options": {**job["options"], "folders": folders, "store_part": index == 0},
+                        "part": {"index": index, "count": len(parts), "before": before, "total": plan["total"]}}
+                result = merge_summaries(result, await self._activity(ACTIVITY, part, result))
+            assert result is not None
+            return result
         finally:
             if slot is not None:
                 await slot.signal(SlotWorkflow.release)
@@ -86,11 +104,13 @@ class MailboxWorkflow:
             await workflow.sleep(wait)
             wait = min(wait * 1.5, SLOT_WAIT_MAX)
 
-    async def _rebuild(self, job: dict[str, Any]) -> dict[str, Any]:
+    async def _activity(self, name: str, job: dict[str, Any], done: dict[str, Any] | None) -> dict[str, Any]:
+        """Run an activity until it succeeds; a fatal one fails the workflow with its one-line reason and
+        the summary of everything done so far (done: the earlier parts')."""
         heartbeat = int(job.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
         try:
             return await workflow.execute_activity(
-                ACTIVITY, job,
+                name, job,
                 start_to_close_timeout=timedelta(days=7),  # a dead worker is found by its heartbeat, not this
                 heartbeat_timeout=timedelta(seconds=heartbeat),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
@@ -100,5 +120,8 @@ class MailboxWorkflow:
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == FATAL:
-                raise ApplicationError(cause.message, *cause.details, type=FATAL, non_retryable=True) from None
+                details = list(cause.details)
+                if details and isinstance(details[0], dict) and done is not None:
+                    details[0] = merge_summaries(done, details[0])
+                raise ApplicationError(cause.message, *details, type=FATAL, non_retryable=True) from None
             raise

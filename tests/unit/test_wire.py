@@ -23,7 +23,7 @@ from pipeline.run import RunOptions, Summary
 
 OPTIONS = RunOptions(ost=Path("/srv/osts/alice.ost"), mailbox="alice@corp.example", target_root="Recovered",
                      only=("Inbox", "role:calendar"), exclude=("Inbox/Spam",), since=datetime(2024, 1, 31),
-                     recover=True, break_lease=True)
+                     recover=True, break_lease=True, folders=(5, 7), store_part=False)
 TARGET = Target(server="https://mail.corp.example/EWS/Exchange.asmx", username="CORP\\svc", auth="ntlm",
                 impersonate=True, ca_bundle="/etc/ca.pem", timeout=90, password="generated-secret")
 
