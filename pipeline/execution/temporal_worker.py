@@ -11,12 +11,14 @@ handed back to Temporal for another worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -53,13 +55,35 @@ log = structlog.get_logger(__name__)
 HEARTBEAT_EVERY, HEARTBEAT_THROTTLE = 2.0, 5.0
 
 
+@contextlib.contextmanager
+def heartbeating(details: Callable[[], dict[str, Any]], heartbeat_seconds: float) -> Iterator[None]:
+    """Heartbeats details() from a thread of its own while the block runs (the block may sit in one long
+    C call, e.g. libpff opening a big OST), in the activity's context."""
+    stop = threading.Event()
+    context = contextvars.copy_context()  # the activity's context, for heartbeats from another thread
+
+    def beat() -> None:
+        while True:
+            context.run(activity.heartbeat, details())
+            if stop.wait(min(max(heartbeat_seconds / 4, 0.5), HEARTBEAT_EVERY)):
+                return
+
+    beater = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beater.join(timeout=5)
+
+
 def worker_identity() -> str:
     """pid@host, as Temporal shows it (and as `rebuild status` prints it)."""
     return f"{os.getpid()}@{socket.gethostname()}"
 
 
 class MailboxActivities:
-    """The activity, bound to this worker's settings and path map."""
+    """The activities, bound to this worker's settings and path map."""
 
     def __init__(self, settings: Settings, path_map: list[tuple[str, str]], identity: str) -> None:
         self.settings = settings
@@ -76,8 +100,10 @@ class MailboxActivities:
         """Every folder of the store in its order ({"node_id", "items"}), and the items a run would take."""
         job = job_from_wire(data, self.path_map)
         self._here(job)
+        heartbeat = float(data.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
         try:
-            with open_source(job.options.ost, recover=job.options.recover) as source:
+            with (heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True},
+                               heartbeat), open_source(job.options.ost, recover=job.options.recover) as source):
                 folders = source.folders()
         except SourceOpenError as exc:
             summary = Summary(job.mailbox, str(job.options.ost), status="fatal", fatal=str(exc))
@@ -110,33 +136,23 @@ class MailboxActivities:
         def should_stop() -> bool:
             return activity.is_cancelled() or activity.is_worker_shutdown()
 
+        def details() -> dict[str, Any]:
+            with lock:
+                return dict(state)
+
         heartbeat = float(data.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
-        stop = threading.Event()
-        context = contextvars.copy_context()  # the activity's context, for heartbeats from another thread
-
-        def beat() -> None:
-            while True:
-                with lock:
-                    details = dict(state)
-                context.run(activity.heartbeat, details)
-                if stop.wait(min(max(heartbeat / 4, 0.5), HEARTBEAT_EVERY)):
-                    return
-
-        beater = threading.Thread(target=beat, name=f"heartbeat {job.mailbox}", daemon=True)
-        beater.start()
-        log.info("mailbox taken", mailbox=job.mailbox, attempt=info.attempt, worker=self.identity)
-        try:
+        log.info("mailbox part taken", mailbox=job.mailbox, part=state["part"], attempt=info.attempt,
+                 worker=self.identity)
+        with heartbeating(details, heartbeat):
             summary = rebuild_one(job, self.settings, progress, should_stop)
-        finally:
-            stop.set()
-            beater.join(timeout=5)
         result = summary.as_dict()
         result["worker"] = self.identity
         result["attempt"] = info.attempt
         result["parts"] = [{"part": state["part"], "of": state["parts"], "worker": self.identity,
                             "attempt": info.attempt, "folders": len(job.options.folders or ()),
                             "status": summary.status}]
-        log.info("mailbox finished", mailbox=job.mailbox, status=summary.status, worker=self.identity)
+        log.info("mailbox part finished", mailbox=job.mailbox, part=state["part"], status=summary.status,
+                 worker=self.identity)
         if summary.status == "busy":
             raise ApplicationError(summary.fatal or "mailbox busy", type=BUSY)
         if summary.status == "fatal":
