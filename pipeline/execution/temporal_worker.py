@@ -44,6 +44,7 @@ from pipeline.execution.temporal_workflow import (
 )
 from pipeline.execution.wire import job_from_wire
 from pipeline.journal import Journal
+from pipeline.report import write_reports
 from pipeline.run import Summary
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source
@@ -53,6 +54,9 @@ log = structlog.get_logger(__name__)
 #: Progress reaches the server at least this often (for `status` and `--wait`); the SDK sends the latest
 #: details at most every HEARTBEAT_THROTTLE seconds.
 HEARTBEAT_EVERY, HEARTBEAT_THROTTLE = 2.0, 5.0
+#: Failed items a part's result carries (Temporal keeps results in its history, whose payloads are
+#: limited to a few MB); past it the whole list is in this worker's own reports.
+FAILURES_SENT = 1000
 
 
 @contextlib.contextmanager
@@ -146,6 +150,12 @@ class MailboxActivities:
         with heartbeating(details, heartbeat):
             summary = rebuild_one(job, self.settings, progress, should_stop)
         result = summary.as_dict()
+        if len(summary.failures) > FAILURES_SENT:
+            paths = write_reports(self.settings.reports_dir, [summary])
+            result["failures"] = summary.failures[:FAILURES_SENT]
+            result["failures"].append({"folder": "", "item_class": "", "subject": "", "kind": "",
+                                       "reason": f"{len(summary.failures) - FAILURES_SENT} more failures in "
+                                                 f"{paths[-1]} on worker {self.identity}", "node_id": None})
         result["worker"] = self.identity
         result["attempt"] = info.attempt
         result["parts"] = [{"part": state["part"], "of": state["parts"], "worker": self.identity,
