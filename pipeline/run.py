@@ -253,7 +253,7 @@ class MailboxRun:
         try:
             for folder in folders:
                 if self.options.folders is not None and folder.node_id not in self.options.folders:
-                    continue  # another part of the mailbox, run separately (execution/temporal.py)
+                    continue  # another part of the mailbox, run separately (execution/parts.py)
                 reason = selection.folder_skip(folder)
                 if reason:
                     folder_skips[str(reason)] += 1
