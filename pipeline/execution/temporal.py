@@ -162,6 +162,9 @@ class TemporalExecutor:
                       progress: Progress) -> list[Summary]:
         results: dict[str, Summary] = {}
         totals: dict[str, int] = {}
+        # Wakes the loop as soon as a workflow closes (the server answers a result request when it does);
+        # progress is read every poll_seconds in between.
+        closing = {job.mailbox: asyncio.ensure_future(_closed(handles[job.mailbox])) for job in jobs}
         while len(results) < len(jobs):
             started = time.monotonic()
             for job in jobs:
@@ -179,5 +182,20 @@ class TemporalExecutor:
                     state.summary.source = state.summary.source or str(job.options.ost)
                     results[job.mailbox] = state.summary
             if len(results) < len(jobs):
-                await asyncio.sleep(max(self.poll_seconds - (time.monotonic() - started), 0.1))
+                left = max(self.poll_seconds - (time.monotonic() - started), 0.1)
+                open_ones = [task for mailbox, task in closing.items() if mailbox not in results and not task.done()]
+                if open_ones:
+                    await asyncio.wait(open_ones, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.sleep(left)
+        for task in closing.values():
+            task.cancel()
         return [results[job.mailbox] for job in jobs]
+
+
+async def _closed(handle: WorkflowHandle) -> None:
+    """Returns when the workflow has closed, however it closed."""
+    try:
+        await handle.result()
+    except Exception:  # noqa: BLE001 - failed, terminated, …: closed all the same; state_of says how
+        return
