@@ -46,11 +46,11 @@ def jobs(rows: list[MappingRow], args: argparse.Namespace, endpoint: Any) -> lis
     return [MailboxJob(row_options(row, args), row_endpoint(endpoint, row)) for row in rows]
 
 
-def checked_rows(path: Path, skip_invalid: bool) -> list[MappingRow]:
+def checked_rows(path: Path, skip_invalid: bool, open_sources: bool = True) -> list[MappingRow]:
     """The mapping's rows, or UsageError after listing every error (unless skip_invalid keeps the good rows)."""
     from pipeline.errors import UsageError
 
-    rows, errors = load_mapping(path)
+    rows, errors = load_mapping(path, open_sources)
     if not errors:
         return rows
     for error in errors:
@@ -68,7 +68,12 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.execution.local import LocalExecutor
     from pipeline.progress import make_progress
 
-    rows = checked_rows(Path(args.map), getattr(args, "skip_invalid", False))
+    temporal = getattr(args, "engine", "local") == "temporal"  # the workers open the OSTs, not this machine
+    rows = checked_rows(Path(args.map), getattr(args, "skip_invalid", False), open_sources=not temporal)
+    if temporal:
+        from pipeline.execution.temporal_cli import run_map_temporal
+
+        return run_map_temporal(args, settings, rows)
     executor = LocalExecutor(settings, getattr(args, "workers", None))
     from pipeline.addressing import site_book
 

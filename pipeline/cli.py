@@ -18,7 +18,7 @@ EXIT_FAILURES = 1
 EXIT_USAGE = 2
 
 #: Words that name a subcommand; anything else after `rebuild` means the main job (`rebuild run`).
-SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox", "x500")
+SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox", "x500", "worker")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _registrars() -> list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]]:
     """Subcommands that live in their own modules register themselves here."""
     found = []
-    for module_name in ("pipeline.commands", "pipeline.export", "pipeline.sandbox.cli", "pipeline.x500"):
+    for module_name in ("pipeline.commands", "pipeline.export", "pipeline.sandbox.cli", "pipeline.x500", "pipeline.execution.temporal_cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from pipeline.cli import add_reader_flag
+from pipeline.execution import temporal_cli
 from pipeline.settings import Settings
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--map", metavar="CSV", help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude]")
     p.add_argument("--workers", type=int, metavar="N", help="mailboxes rebuilt at once with --map")
     p.add_argument("--skip-invalid", action="store_true", help="with --map: go on with the valid rows only")
+    temporal_cli.add_engine_flags(p)
     add_target_flags(p)
     p.add_argument("--target-root", metavar="NAME",
                    help="put everything under one new folder (e.g. 'Recovered 2026-11-24') instead of merging")
@@ -71,6 +73,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
     s.add_argument("--json", action="store_true")
+    temporal_cli.add_status_flags(s)
     s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
 
 
@@ -118,6 +121,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return run_map(args, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
+    if args.engine == "temporal":
+        raise UsageError("--engine temporal takes --map users.csv")
     ost = check_inputs(args.ost, args.mailbox)
     try:
         parse_since(args.since)
@@ -169,6 +174,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.journal import Journal
 
+    if args.temporal:
+        return temporal_cli.cmd_status_temporal(args, settings)
     if not settings.journal_path.exists():
         print(f"no journal at {settings.journal_path}: nothing has run with this state directory")
         return EXIT_OK

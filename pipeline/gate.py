@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from pipeline.source import PffSource, SourceInfo, SourceOpenError, open_source
+from pipeline.source import PffSource, SourceInfo, SourceOpenError, open_source, read_header
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +63,17 @@ def open_checked(path: str | Path, recover: bool = False, codepage: int | None =
     """The source opened through the gate (for commands that read it at once: inspect, export)."""
     try:
         return open_source(regular_file(path), recover=recover, codepage=codepage)
+    except SourceOpenError as exc:
+        _log_refusal(path, exc)
+        raise
+
+
+def check_header(path: str | Path) -> None:
+    """The part of the gate a machine that will not read the file itself can apply: a regular file whose
+    header (signature, version, CRC) is an OST/PST's. For `--engine temporal`, whose workers open the file
+    (often through --path-map) with the whole gate before anything touches a server."""
+    try:
+        read_header(regular_file(path))
     except SourceOpenError as exc:
         _log_refusal(path, exc)
         raise

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.address import is_smtp_address
-from pipeline.gate import check_source, not_regular
+from pipeline.gate import check_header, check_source, not_regular
 from pipeline.source import SourceOpenError
 
 REQUIRED = ("ost", "mailbox")
@@ -46,8 +46,9 @@ def _folders(value: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(";") if p.strip())
 
 
-def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
-    """Parse and check the whole file; rows with errors are left out of the first list."""
+def load_mapping(path: Path, open_sources: bool = True) -> tuple[list[MappingRow], list[MappingError]]:
+    """Parse and check the whole file; rows with errors are left out of the first list. open_sources=False
+    checks each OST's header only (other machines will open the files: --engine temporal)."""
     problem = not_regular(path)
     if problem:
         return [], [MappingError(0, f"the mapping file is {problem}, not a CSV file")]
@@ -115,7 +116,9 @@ def load_mapping(path: Path) -> tuple[list[MappingRow], list[MappingError]]:
             row_errors.append("ost is empty")
         else:
             try:
-                check_source(ost)  # the same gate as every command: regular file, header, libpff, root
+                # the same gate as every command: regular file, header, libpff, root (or the header alone when
+                # other machines read the files: --engine temporal)
+                check_source(ost) if open_sources else check_header(ost)
             except SourceOpenError as exc:
                 row_errors.append(f"ost {ost_text!r}: {str(exc).removeprefix(f'{ost}: ')}")
         if not is_smtp_address(mailbox):

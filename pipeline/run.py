@@ -67,6 +67,8 @@ class RunOptions:
     recover: bool = False
     include_sync_issues: bool = False
     break_lease: bool = False
+    folders: tuple[int, ...] | None = None  # node ids of the folders this run covers (a part); None: all
+    store_part: bool = True  # this run also reports the store's own errors and uploads recovered items
     x500_domain: str | None = None  # IMCEAEX domain for unresolved Exchange senders (default: the mailbox's)
     codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
     site_book: Path | None = None  # --map: every user's address book merged (pipeline/addressing.py)
@@ -265,6 +267,8 @@ class MailboxRun:
         self.progress("start", {"mailbox": self.options.mailbox, "total": total})
         try:
             for folder in folders:
+                if self.options.folders is not None and folder.node_id not in self.options.folders:
+                    continue  # another part of the mailbox, run separately (execution/parts.py)
                 reason = selection.folder_skip(folder)
                 if reason:
                     folder_skips[str(reason)] += 1
@@ -273,9 +277,9 @@ class MailboxRun:
                         self.summary.skipped[str(reason)] += folder.item_count
                     continue
                 self._do_folder(folder, self._plan[folder.node_id], source.items(folder), selection)
-            if self.options.recover:
+            if self.options.recover and self.options.store_part:
                 self._do_folder(RECOVERED_FOLDER, RECOVERED_PLAN, source.recovered(), selection)
-            for error in source.errors:
+            for error in source.errors if self.options.store_part else ():
                 self.summary.source_errors += 1
                 self._fail("/".join(error.folder_path), error.what, "",
                            Failure(FailureKind.UNREADABLE, error.reason, error.what), error.node_id)

@@ -76,6 +76,10 @@ class Settings:
     log_max_bytes: int = 50_000_000  # logs/rebuild.jsonl rotated at this size
     log_backups: int = 5  # rotated files kept
     reader: str = "native"  # native | libpff: which reader opens OST/PST files
+    temporal_task_queue: str = "rebuild"  # --engine temporal: the task queue workers poll
+    temporal_heartbeat_seconds: int = 30  # a worker silent this long loses its mailbox to another worker
+    temporal_mailboxes_per_server: int = 8  # mailboxes in flight per destination server, all workers; 0 = no cap
+    temporal_part_items: int = 5000  # a mailbox runs in parts of whole folders of about this many items
     ews: EwsSettings = field(default_factory=EwsSettings)
     graph: GraphSettings = field(default_factory=GraphSettings)
 
@@ -194,6 +198,7 @@ def _check(settings: Settings) -> None:
     if settings.convert_processes < 0:
         raise SettingsError("setting 'convert_processes' must be 0 (automatic) or more")
     for key in ("batch_items", "batch_bytes", "max_attempts", "mailbox_workers", "requests_in_flight",
-                "max_item_mb", "max_concurrent_requests", "log_max_bytes"):
+                "max_item_mb", "max_concurrent_requests", "log_max_bytes", "temporal_heartbeat_seconds",
+                "temporal_part_items"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")

@@ -13,11 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench import concurrency, extract, memory, mime_upload, readers, upload
+from tests.bench import concurrency, extract, memory, mime_upload, readers, temporal_engine, upload
 from tests.bench.common import Results
 from tests.bench.data import built, bulk_spec
 
-BENCHES = ("extract", "readers", "mime-upload", "upload", "memory", "concurrency", "graph")  # upload includes the rerun figure
+BENCHES = ("extract", "readers", "mime-upload", "upload", "memory", "concurrency", "graph", "temporal")  # upload includes the rerun figure
 FULL = {"items": 20000, "memory_mb": (250, 500, 1000), "mailbox_items": 250, "profile_items": 1000}
 QUICK = {"items": 1000, "memory_mb": (25, 50, 100), "mailbox_items": 60, "profile_items": 300}
 
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if "concurrency" in wanted:
         workers = tuple(int(n) for n in args.workers.split(","))
         concurrency.run(results, args.work, args.mailbox_items or mode["mailbox_items"], workers)
+    if "temporal" in wanted:
+        temporal_engine.run(results, args.work, args.mailbox_items or mode["mailbox_items"])
     if "graph" in wanted:  # Graph vs EWS on one sandbox (needs the graph extra: msal, httpx)
         from tests.bench import graph
 

@@ -1,0 +1,127 @@
+"""The Temporal workflow of one mailbox: its id is the mailbox address, its input a MailboxJob as plain data.
+
+Workflow code is replayed, so this module imports only temporalio, the standard library and parts.py (it
+is loaded in Temporal's workflow sandbox). The work is done by activities (temporal_worker.py):
+`plan_mailbox` lists the store's folders with their item counts, then `rebuild_mailbox` runs once per
+part (consecutive folders of about `part_items` items, parts.py), heartbeating its progress. A killed
+worker's part is retried on another worker once its heartbeat times out, the parts already done stay
+done (the history holds their summaries), and the mailbox lease and the server-side identities make the
+retried part exact.
+
+Mailboxes in flight per destination server are capped across all workers: before its activity, a
+mailbox workflow holds one of the server's N slots, a child workflow whose id names the server and the
+slot number (Temporal runs one workflow per id, so at most N are held). The slot is released when the
+mailbox workflow ends, however it ends (the child closes with its parent).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from pipeline.execution.parts import merge_summaries, parts_of
+
+WORKFLOW = "MailboxRebuild"
+SLOT_WORKFLOW = "MailboxSlot"
+ACTIVITY = "rebuild_mailbox"
+PLAN_ACTIVITY = "plan_mailbox"
+DEFAULT_PART_ITEMS = 5000
+TASK_QUEUE = "rebuild"
+#: ApplicationError types the activity raises: a fatal mailbox is not retried; a busy one (another run
+#: holds its lease, e.g. a killed worker's on another host until it expires), an interrupted one and one
+#: whose OST this worker cannot see (another may) are retried with back-off.
+FATAL, BUSY, INTERRUPTED, NOT_HERE = "MailboxFatal", "MailboxBusy", "MailboxInterrupted", "OstNotOnWorker"
+DEFAULT_HEARTBEAT_SECONDS = 30
+SLOT_WAIT_FIRST, SLOT_WAIT_MAX = 2.0, 60.0  # seconds between rounds of trying every slot
+
+
+def slot_id(server: str, number: int) -> str:
+    return f"rebuild-slot:{server.strip().lower()}#{number}"
+
+
+@workflow.defn(name=SLOT_WORKFLOW)
+class SlotWorkflow:
+    """One of a destination server's slots, held until released (or until its mailbox workflow closes)."""
+
+    def __init__(self) -> None:
+        self.released = False
+
+    @workflow.run
+    async def run(self, mailbox: str) -> None:
+        await workflow.wait_condition(lambda: self.released)
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
+
+
+@workflow.defn(name=WORKFLOW)
+class MailboxWorkflow:
+    """Plans the mailbox, then runs its parts one after the other (one writer per mailbox); fails with the
+    one-line reason when one is fatal."""
+
+    @workflow.run
+    async def run(self, job: dict[str, Any]) -> dict[str, Any]:
+        slot = await self._take_slot(job)
+        try:
+            plan = await self._activity(PLAN_ACTIVITY, job, None)
+            parts = parts_of(plan["folders"], int(job.get("part_items") or DEFAULT_PART_ITEMS))
+            result: dict[str, Any] | None = None
+            for index, folders in enumerate(parts):
+                before = (result["uploaded"] + result["present"]) if result else 0
+                part = {**job, "options": {**job["options"], "folders": folders, "store_part": index == 0},
+                        "part": {"index": index, "count": len(parts), "before": before, "total": plan["total"]}}
+                result = merge_summaries(result, await self._activity(ACTIVITY, part, result))
+            assert result is not None
+            return result
+        finally:
+            if slot is not None:
+                await slot.signal(SlotWorkflow.release)
+
+    async def _take_slot(self, job: dict[str, Any]) -> ChildWorkflowHandle | None:
+        """One of the destination server's slots (None when uncapped), waiting until one is free."""
+        cap = int(job.get("mailboxes_per_server") or 0)
+        server = str((job.get("endpoint") or {}).get("server") or "")
+        if cap <= 0 or not server:
+            return None
+        wait = SLOT_WAIT_FIRST
+        while True:
+            numbers = list(range(cap))
+            workflow.random().shuffle(numbers)
+            for number in numbers:
+                try:
+                    return await workflow.start_child_workflow(
+                        SlotWorkflow.run, workflow.info().workflow_id, id=slot_id(server, number),
+                        parent_close_policy=ParentClosePolicy.TERMINATE)
+                except WorkflowAlreadyStartedError:
+                    continue
+            await workflow.sleep(wait)
+            wait = min(wait * 1.5, SLOT_WAIT_MAX)
+
+    async def _activity(self, name: str, job: dict[str, Any], done: dict[str, Any] | None) -> dict[str, Any]:
+        """Run an activity until it succeeds; a fatal one fails the workflow with its one-line reason and
+        the summary of everything done so far (done: the earlier parts')."""
+        heartbeat = int(job.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
+        try:
+            return await workflow.execute_activity(
+                name, job,
+                start_to_close_timeout=timedelta(days=7),  # a dead worker is found by its heartbeat, not this
+                heartbeat_timeout=timedelta(seconds=heartbeat),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                                         maximum_interval=timedelta(seconds=60),
+                                         non_retryable_error_types=[FATAL]),
+                result_type=dict)
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == FATAL:
+                details = list(cause.details)
+                if details and isinstance(details[0], dict) and done is not None:
+                    details[0] = merge_summaries(done, details[0])
+                raise ApplicationError(cause.message, *details, type=FATAL, non_retryable=True) from None
+            raise

@@ -1,0 +1,78 @@
+"""A mailbox in parts (what the Temporal workflow runs): folders grouped into parts, each part one run of
+whole folders, the parts' summaries added back. The oracle is the fixture's manifest (what the builder
+wrote) against what the in-memory destination holds, and the same mailbox run in one piece."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from pathlib import Path
+
+import fixtures
+from pipeline.destination.fake import FakeDestination
+from pipeline.execution.parts import merge_summaries, parts_of
+from pipeline.journal import Journal
+from pipeline.run import MailboxRun, RunOptions
+from pipeline.settings import load_settings
+from pipeline.source import open_source
+
+MAILBOX = "alice@corp.example"
+SPEC = {"store": {"name": "Parts", "seed": 9},
+        "folders": [{"name": "Inbox", "role": "inbox", "items": [
+            {"kind": "mail", "subject": f"top {i}", "body": "x"} for i in range(3)]},
+            {"name": "Sent Items", "role": "sentitems"}],
+        "bulk": [{"count": 50, "size_min": 300, "size_max": 900, "folders": 4, "seed": 2, "parent": "Inbox"}]}
+
+
+def test_parts_hold_whole_folders_in_order_each_once():
+    folders = [{"node_id": n, "items": items} for n, items in enumerate([0, 120, 3, 90, 0, 10, 7])]
+    assert parts_of(folders, 100) == [[0, 1], [2, 3, 4, 5], [6]]
+    assert parts_of(folders, 10_000) == [[0, 1, 2, 3, 4, 5, 6]]
+    assert parts_of([], 100) == [[]]
+
+
+def test_merged_summary_adds_up_and_keeps_the_worst_status():
+    first = {"mailbox": "m", "found": 5, "uploaded": 4, "present": 1, "failed": {"refused": 1}, "failed_total": 1,
+             "skipped": {}, "warnings": {"w": 2}, "failures": [{"subject": "a"}], "warning_items": [],
+             "folders": {"created": 2, "skipped": {"search folder": 1}}, "status": "failed-items", "elapsed": 1.0,
+             "attempt": 2, "parts": [{"part": 1}]}
+    then = {"mailbox": "m", "found": 3, "uploaded": 0, "present": 3, "failed": {}, "failed_total": 0,
+            "skipped": {"before --since": 1}, "warnings": {"w": 1}, "failures": [], "warning_items": [],
+            "folders": {"created": 1, "skipped": {"system folder": 2}}, "status": "ok", "elapsed": 0.5,
+            "attempt": 1, "parts": [{"part": 2}]}
+    merged = merge_summaries(merge_summaries(None, first), then)
+    assert (merged["found"], merged["uploaded"], merged["present"], merged["failed_total"]) == (8, 4, 4, 1)
+    assert merged["warnings"] == {"w": 3} and merged["skipped"] == {"before --since": 1}
+    assert merged["folders"] == {"created": 3, "skipped": {"search folder": 1, "system folder": 2}}
+    assert merged["status"] == "failed-items" and merged["attempt"] == 2 and merged["elapsed"] == 1.5
+    assert [p["part"] for p in merged["parts"]] == [1, 2]
+
+
+def test_a_mailbox_run_part_by_part_holds_exactly_its_source(tmp_path: Path):
+    ost, manifest = fixtures.cached_build(SPEC, "ost", "permute")
+    settings = load_settings({"state_dir": str(tmp_path), "batch_items": 7}, {})
+    with open_source(ost) as source:
+        plan = [{"node_id": f.node_id, "items": f.item_count} for f in source.folders()]
+    parts = parts_of(plan, 20)
+    assert len(parts) >= 3
+    fake = FakeDestination()
+    merged = None
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        for index, folders in enumerate(parts):
+            options = RunOptions(ost, MAILBOX, folders=tuple(folders), store_part=index == 0)
+            summary = MailboxRun(options, settings, fake, journal).run()
+            merged = merge_summaries(merged, json.loads(json.dumps(summary.as_dict(), default=str)))
+    with Journal(tmp_path / "whole.sqlite") as journal:
+        whole = MailboxRun(RunOptions(ost, MAILBOX), settings, FakeDestination(), journal).run()
+    # Every item the builder wrote, once, in its folder (the fake server names the inbox by its role).
+    held = Counter((path.rsplit("/", 1)[-1], subject) for path, subjects in fake.store.listing(MAILBOX).items()
+                   for subject in subjects)
+    wanted = Counter((item.folder.rsplit("/", 1)[-1], item.subject) for item in manifest.items)
+    assert held == wanted
+    # The parts' summaries add up to the one-piece run's.
+    assert merged is not None and merged["status"] == "ok"
+    for key in ("found", "uploaded", "present", "failed_total"):
+        assert merged[key] == dataclasses.asdict(whole).get(key, whole.failed_total), key
+    assert merged["skipped"] == dict(whole.skipped)
+    assert merged["folders"]["skipped"] == whole.folders["skipped"]
