@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 import pypff
 
 from pipeline import mapi
-from pipeline.model import Attachment, FolderRole, Recipient, SourceError, SourceFolder, SourceItem
+from pipeline.model import Attachment, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import codepages, embedded
 from pipeline.source.namemap import NameMap, parse_name_map
-from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, assign_roles, is_below
+from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
 from pipeline.source.values import decode_value, python_codepage, strip_subject_prefix_marker
 
 _ROLE_PROPS = frozenset({
@@ -245,21 +245,7 @@ class PffSource:
             here = (*chain, name) if nid != ROOT_NID else ()
             for child in reversed(children):
                 stack.append((child, nid, here))
-        roles = assign_roles(store_props, facts)
-        self.role_evidence = {nid: how for nid, (_, how) in roles.items()}
-        subtree = next((n for n, (r, _) in roles.items() if r is FolderRole.IPM_SUBTREE), None)
-        paths: dict[int, tuple[str, ...]] = {}
-        for nid, (name, _cls, _count, parent, _subs) in raw.items():  # parents come before children
-            if nid == ROOT_NID or nid == subtree:
-                paths[nid] = ()
-            elif parent is not None and parent in paths:
-                paths[nid] = (*paths[parent], name)
-            else:
-                paths[nid] = (name,)
-        for nid, (name, cls, count, parent, subs) in raw.items():
-            role = roles.get(nid, (FolderRole.NONE, ""))[0]
-            outside = subtree is None or not is_below(nid, subtree, facts)
-            self._folders.append(SourceFolder(nid, paths[nid], name, cls, role, count, parent, subs, outside))
+        self._folders, self.role_evidence = folder_tree(raw, store_props, facts)
 
     def folders(self) -> list[SourceFolder]:
         """Every folder, parents before children, system and search folders included."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import mapi
-from pipeline.model import FolderRole
+from pipeline.model import FolderRole, SourceFolder
 
 ROOT_NID = 0x122
 SEARCH_FOLDER_TYPE = 2  # PR_FOLDER_TYPE: FOLDER_SEARCH
@@ -198,3 +198,30 @@ def is_below(nid: int, ancestor: int, folders: dict[int, FolderFacts]) -> bool:
 def _under(nid: int, folders: dict[int, FolderFacts], roles: dict[int, tuple[FolderRole, str]],
            role: FolderRole) -> bool:
     return any(r is role and is_below(nid, other, folders) for other, (r, _) in roles.items())
+
+
+#: One folder as a reader found it: (name, container class, item count, parent node id, subfolder count).
+RawFolder = tuple[str, str, int, "int | None", int]
+
+
+def folder_tree(raw: dict[int, RawFolder], store_props: dict[int, Any],
+                facts: dict[int, FolderFacts]) -> tuple[list[SourceFolder], dict[int, str]]:
+    """The SourceFolders of a walked tree (raw in walk order, parents before children), with their roles and
+    paths (relative to the IPM subtree where they are below it), and how each role was found. Both readers
+    hand their walk to this one function, so they agree on folders by construction of the rules."""
+    roles = assign_roles(store_props, facts)
+    subtree = next((n for n, (r, _) in roles.items() if r is FolderRole.IPM_SUBTREE), None)
+    paths: dict[int, tuple[str, ...]] = {}
+    for nid, (name, _cls, _count, parent, _subs) in raw.items():  # parents come before children
+        if nid == ROOT_NID or nid == subtree:
+            paths[nid] = ()
+        elif parent is not None and parent in paths:
+            paths[nid] = (*paths[parent], name)
+        else:
+            paths[nid] = (name,)
+    folders = []
+    for nid, (name, cls, count, parent, subs) in raw.items():
+        role = roles.get(nid, (FolderRole.NONE, ""))[0]
+        outside = subtree is None or not is_below(nid, subtree, facts)
+        folders.append(SourceFolder(nid, paths[nid], name, cls, role, count, parent, subs, outside))
+    return folders, {nid: how for nid, (_, how) in roles.items()}

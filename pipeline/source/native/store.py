@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline import mapi
-from pipeline.model import Attachment, FolderRole, Recipient, SourceError, SourceFolder, SourceItem
+from pipeline.model import Attachment, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import codepages
 from pipeline.source.namemap import NameMap, parse_name_map
 from pipeline.source.native.ltp import RawValue, Table, property_context
@@ -27,7 +27,7 @@ from pipeline.source.pff import (
     SourceOpenError,
     read_header,
 )
-from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, assign_roles, is_below
+from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
 from pipeline.source.values import decode_value, strip_subject_prefix_marker
 
 NID_MESSAGE_STORE = 0x21
@@ -190,21 +190,7 @@ class NativeSource:
             here = (*chain, name) if nid != ROOT_NID else ()
             for child in reversed(children):
                 stack.append((child, nid, here))
-        roles = assign_roles(store_props, facts)
-        self.role_evidence = {nid: how for nid, (_, how) in roles.items()}
-        subtree = next((n for n, (r, _) in roles.items() if r is FolderRole.IPM_SUBTREE), None)
-        paths: dict[int, tuple[str, ...]] = {}
-        for nid, (name, _cls, _count, parent, _subs) in raw.items():  # parents come before children
-            if nid == ROOT_NID or nid == subtree:
-                paths[nid] = ()
-            elif parent is not None and parent in paths:
-                paths[nid] = (*paths[parent], name)
-            else:
-                paths[nid] = (name,)
-        for nid, (name, cls, count, parent, subs) in raw.items():
-            role = roles.get(nid, (FolderRole.NONE, ""))[0]
-            outside = subtree is None or not is_below(nid, subtree, facts)
-            self._folders.append(SourceFolder(nid, paths[nid], name, cls, role, count, parent, subs, outside))
+        self._folders, self.role_evidence = folder_tree(raw, store_props, facts)
 
     def _children(self, nid: int) -> list[int]:
         table = self._table((nid & ~0x1F) | _NID_TYPE_HIERARCHY)
