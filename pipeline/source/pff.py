@@ -20,7 +20,12 @@ from pipeline.model import Attachment, Recipient, SourceError, SourceFolder, Sou
 from pipeline.source import codepages, embedded
 from pipeline.source.namemap import NameMap, parse_name_map
 from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
-from pipeline.source.values import decode_value, python_codepage, strip_subject_prefix_marker
+from pipeline.source.values import (
+    attachment_record,
+    decode_value,
+    python_codepage,
+    strip_subject_prefix_marker,
+)
 
 _ROLE_PROPS = frozenset({
     mapi.PR_IPM_APPOINTMENT_ENTRYID, mapi.PR_IPM_CONTACT_ENTRYID, mapi.PR_IPM_JOURNAL_ENTRYID,
@@ -418,23 +423,8 @@ class PffSource:
                 size = handle.size or 0
             except OSError:
                 continue  # reported by the caller through a missing attachment count mismatch
-            method = props.get(mapi.PR_ATTACH_METHOD) or 1
-            flags = props.get(mapi.PR_ATTACH_FLAGS) or 0
-            content_id = props.get(mapi.PR_ATTACH_CONTENT_ID) or None
-            filename = (props.get(mapi.PR_ATTACH_LONG_FILENAME) or props.get(mapi.PR_ATTACH_FILENAME)
-                        or props.get(mapi.PR_DISPLAY_NAME) or None)
-            result.append(Attachment(
-                index=index,
-                method=method,
-                filename=filename,
-                mime_type=props.get(mapi.PR_ATTACH_MIME_TAG) or None,
-                content_id=content_id,
-                size=size,
-                is_inline=bool(flags & 0x4) or bool(content_id and props.get(mapi.PR_ATTACHMENT_HIDDEN)),
-                properties=props,
-                _read=_reader(handle),
-                _open_embedded=self._embedded_opener(handle, folder_path, depth) if method == 5 else None,
-            ))
+            opener = self._embedded_opener(handle, folder_path, depth)  # used for method 5 only
+            result.append(attachment_record(index, props, size, _reader(handle), opener))
         return result
 
     def _embedded_opener(self, handle: Any, folder_path: tuple[str, ...], depth: int) -> Any:

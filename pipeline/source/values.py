@@ -140,3 +140,27 @@ def python_codepage(cpid: int | None, fallback: str = "cp1252") -> str:
     except LookupError:
         return fallback
     return name
+
+
+def attachment_record(index: int, props: dict[int, Any], size: int, read: Any, open_embedded: Any) -> Any:
+    """An Attachment from its decoded properties, as both readers build it (read and open_embedded are the
+    reader's lazy callbacks; open_embedded is used only for embedded messages, method 5)."""
+    from pipeline.model import Attachment
+
+    method = props.get(mapi.PR_ATTACH_METHOD) or 1
+    flags = props.get(mapi.PR_ATTACH_FLAGS) or 0
+    content_id = props.get(mapi.PR_ATTACH_CONTENT_ID) or None
+    filename = (props.get(mapi.PR_ATTACH_LONG_FILENAME) or props.get(mapi.PR_ATTACH_FILENAME)
+                or props.get(mapi.PR_DISPLAY_NAME) or None)
+    return Attachment(
+        index=index,
+        method=method,
+        filename=filename,
+        mime_type=props.get(mapi.PR_ATTACH_MIME_TAG) or None,
+        content_id=content_id,
+        size=size,
+        is_inline=bool(flags & 0x4) or bool(content_id and props.get(mapi.PR_ATTACHMENT_HIDDEN)),
+        properties=props,
+        _read=read,
+        _open_embedded=open_embedded if method == 5 else None,
+    )

@@ -28,7 +28,7 @@ from pipeline.source.pff import (
     read_header,
 )
 from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
-from pipeline.source.values import decode_value, strip_subject_prefix_marker
+from pipeline.source.values import attachment_record, decode_value, strip_subject_prefix_marker
 
 NID_MESSAGE_STORE = 0x21
 NID_NAME_TO_ID_MAP = 0x61
@@ -359,24 +359,8 @@ class NativeSource:
             except (NdbError, struct.error, ValueError, IndexError) as exc:
                 result.append(_unreadable(index, exc))  # this attachment fails, not the item
                 continue
-            method = props.get(mapi.PR_ATTACH_METHOD) or 1
-            flags = props.get(mapi.PR_ATTACH_FLAGS) or 0
-            content_id = props.get(mapi.PR_ATTACH_CONTENT_ID) or None
-            filename = (props.get(mapi.PR_ATTACH_LONG_FILENAME) or props.get(mapi.PR_ATTACH_FILENAME)
-                        or props.get(mapi.PR_DISPLAY_NAME) or None)
-            result.append(Attachment(
-                index=index,
-                method=method,
-                filename=filename,
-                mime_type=props.get(mapi.PR_ATTACH_MIME_TAG) or None,
-                content_id=content_id,
-                size=size,
-                is_inline=bool(flags & 0x4) or bool(content_id and props.get(mapi.PR_ATTACHMENT_HIDDEN)),
-                properties=props,
-                _read=read,
-                _open_embedded=self._embedded_opener(handle, raw, folder_path, depth)
-                if method == 5 else None,
-            ))
+            opener = self._embedded_opener(handle, raw, folder_path, depth)  # used for method 5 only
+            result.append(attachment_record(index, props, size, read, opener))
         return result
 
     @staticmethod
