@@ -546,6 +546,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         reply = self.server.app.graph.handle(method, self.path, headers, body, f"http://{self.headers.get('Host', '')}")
+        self._deliver(reply)
+
+    def _deliver(self, reply: Any) -> None:
+        """Send a face's reply, or act out the fault it carries: a reset, or a request committed and the
+        connection dropped without an answer."""
         if reply.reset:
             self._reset()
             return
@@ -582,17 +587,7 @@ class Handler(BaseHTTPRequestHandler):
             app.stats.add("http_401")
         elif reply.status == 507:
             app.stats.add("http_507")
-        if reply.reset:
-            self._reset()
-            return
-        if reply.drop:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        self._send(reply.status, reply.body, reply.content_type, reply.headers)
+        self._deliver(reply)
 
     def _admin(self, method: str, path: str) -> None:
         body = self._read_body() if method == "POST" else b""

@@ -24,6 +24,7 @@ from pipeline.source.values import (
     attachment_record,
     decode_value,
     python_codepage,
+    recipient_record,
     strip_subject_prefix_marker,
 )
 
@@ -33,7 +34,6 @@ _ROLE_PROPS = frozenset({
     mapi.PR_IPM_DRAFTS_ENTRYID, mapi.PR_ADDITIONAL_REN_ENTRYIDS, mapi.PR_ADDITIONAL_REN_ENTRYIDS_EX,
     mapi.PR_FREEBUSY_ENTRYIDS,
 })
-_RECIPIENT_KINDS = {1: "to", 2: "cc", 3: "bcc"}
 #: Attachment properties whose value is the content itself: read on demand, never up front.
 _LAZY_ATTACHMENT_PROPS = frozenset({mapi.PR_ATTACH_DATA_BIN})
 #: What the address book reads of an item (parties()): sender, represented party, class, code pages.
@@ -394,14 +394,7 @@ class PffSource:
             props = {}
             for entry in record_set.entries:
                 props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
-            result.append(Recipient(
-                kind=_RECIPIENT_KINDS.get(props.get(mapi.PR_RECIPIENT_TYPE, 1) & 0xF, "to"),
-                display_name=props.get(mapi.PR_DISPLAY_NAME) or None,
-                email=props.get(mapi.PR_EMAIL_ADDRESS) or None,
-                address_type=props.get(mapi.PR_ADDRTYPE) or None,
-                smtp_address=props.get(mapi.PR_SMTP_ADDRESS) or None,
-                properties=props,
-            ))
+            result.append(recipient_record(props))
         return result
 
     def _attachments(self, message: Any, folder_path: tuple[str, ...], codepage: str,

@@ -164,3 +164,21 @@ def attachment_record(index: int, props: dict[int, Any], size: int, read: Any, o
         _read=read,
         _open_embedded=open_embedded if method == 5 else None,
     )
+
+
+#: PR_RECIPIENT_TYPE (low bits) -> the kind a Recipient carries.
+RECIPIENT_KINDS = {1: "to", 2: "cc", 3: "bcc"}
+
+
+def recipient_record(props: dict[int, Any]) -> Any:
+    """A Recipient from a recipient-table row's decoded properties, as both readers build it."""
+    from pipeline.model import Recipient
+
+    return Recipient(
+        kind=RECIPIENT_KINDS.get((props.get(mapi.PR_RECIPIENT_TYPE, 1) or 0) & 0xF, "to"),
+        display_name=props.get(mapi.PR_DISPLAY_NAME) or None,
+        email=props.get(mapi.PR_EMAIL_ADDRESS) or None,
+        address_type=props.get(mapi.PR_ADDRTYPE) or None,
+        smtp_address=props.get(mapi.PR_SMTP_ADDRESS) or None,
+        properties=props,
+    )

@@ -20,7 +20,6 @@ from pipeline.source.native.ndb import DamagedBlock, NdbError, NodeDatabase, Uns
 from pipeline.source.pff import (
     _ENCRYPTIONS,
     _LAZY_ATTACHMENT_PROPS,
-    _RECIPIENT_KINDS,
     _ROLE_PROPS,
     MAX_EMBED_DEPTH,
     SourceInfo,
@@ -28,7 +27,12 @@ from pipeline.source.pff import (
     read_header,
 )
 from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
-from pipeline.source.values import attachment_record, decode_value, strip_subject_prefix_marker
+from pipeline.source.values import (
+    attachment_record,
+    decode_value,
+    recipient_record,
+    strip_subject_prefix_marker,
+)
 
 NID_MESSAGE_STORE = 0x21
 NID_NAME_TO_ID_MAP = 0x61
@@ -332,15 +336,7 @@ class NativeSource:
         table = node.sub(NID_RECIPIENT_TABLE).table()
         result = []
         for row in table.rows():
-            props = _decode(row, codepage)
-            result.append(Recipient(
-                kind=_RECIPIENT_KINDS.get((props.get(mapi.PR_RECIPIENT_TYPE, 1) or 0) & 0xF, "to"),
-                display_name=props.get(mapi.PR_DISPLAY_NAME) or None,
-                email=props.get(mapi.PR_EMAIL_ADDRESS) or None,
-                address_type=props.get(mapi.PR_ADDRTYPE) or None,
-                smtp_address=props.get(mapi.PR_SMTP_ADDRESS) or None,
-                properties=props,
-            ))
+            result.append(recipient_record(_decode(row, codepage)))
         return result
 
     def _attachments(self, node: _Node, folder_path: tuple[str, ...], codepage: str,
