@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from pipeline.destination.graph.transport import (
     Unanswered,
     answer_error,
 )
+from pipeline.destination.inflight import InFlight
 from pipeline.model import UploadItem
 
 BATCH_LIMIT = 20
@@ -266,25 +266,19 @@ def _failed(upload: UploadItem, kind: FailureKind, detail: str) -> Outcome:
     return Outcome(upload, OutcomeState.FAILED, failure=Failure(kind, detail))
 
 
-class GraphSender:
+class GraphSender(InFlight):
     """base.BatchSender over Graph: `in_flight` batches at once (Graph allows 4 requests per mailbox)."""
 
     def __init__(self, http: GraphHttp, imports: Imports, leftovers: Leftovers,
                  handle: Callable[[list[Outcome]], None], in_flight: int) -> None:
-        self.handle = handle
-        self.http = http
-        self._stats = SendStats()
         # Graph takes one item per request (EWS: a batch per request): batches go `in_flight` at a time, and
         # their items share the mailbox's budget of Graph's 4 requests in flight.
-        self.depth = max(1, min(in_flight, MAX_IN_FLIGHT))
+        super().__init__(handle, min(in_flight, MAX_IN_FLIGHT), "graph-send")
+        self.http = http
+        self._stats = SendStats()
         self._lock = threading.Lock()
         self._items = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="graph-item")
         self.creator = Creator(http, imports, leftovers, self._stats, self._lock, self._items)
-        self._outcomes: queue.Queue[list[Outcome]] = queue.Queue()
-        self._slots = threading.Semaphore(self.depth)
-        self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="graph-send")
-        self._inflight: set[Future] = set()
-        self._fatal: BaseException | None = None
 
     @property
     def stats(self) -> SendStats:
@@ -292,44 +286,9 @@ class GraphSender:
         return SendStats(requests=self.http.requests, retries=self.http.retries + self._stats.retries,
                          in_doubt_found=self._stats.in_doubt_found)
 
-    def send(self, folder: ServerFolder, batch: list[UploadItem]) -> None:
-        self.drain()
-        while not self._slots.acquire(timeout=0.2):
-            self.drain()
-        future = self._pool.submit(self._send, folder, batch)
-        self._inflight.add(future)
-        future.add_done_callback(self._inflight.discard)
-
-    def _send(self, folder: ServerFolder, batch: list[UploadItem]) -> None:
-        try:
-            if self._fatal is None:
-                self._outcomes.put(self.creator.send(folder, batch))
-        except BaseException as exc:  # noqa: BLE001 - handed to the run's thread, which raises it
-            self._fatal = exc
-        finally:
-            self._slots.release()
-
-    def drain(self) -> None:
-        while True:
-            try:
-                outcomes = self._outcomes.get_nowait()
-            except queue.Empty:
-                break
-            self.handle(outcomes)
-        if self._fatal is not None:
-            fatal = self._fatal
-            raise fatal if isinstance(fatal, MailboxFatalError) else MailboxFatalError(str(fatal)) from fatal
-
-    def wait(self) -> None:
-        for future in list(self._inflight):
-            while not future.done():
-                self.drain()
-                try:
-                    future.result(timeout=0.2)
-                except Exception:  # noqa: BLE001 - a timeout here: drain and wait again
-                    pass
-        self.drain()
+    def _deliver(self, folder: ServerFolder, batch: list[UploadItem]) -> None:
+        self.outcomes.put(self.creator.send(folder, batch))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        super().close()
         self._items.shutdown(wait=True)

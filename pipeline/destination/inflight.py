@@ -1,0 +1,78 @@
+"""Batches in flight, for any destination: up to `depth` batches are sent on threads while the run's thread
+reads and converts.
+
+Outcomes come back through a queue and are handled in the run's thread (drain), so the journal, the summary
+and recurring-series follow-ups never race; a fatal error in any request stops the mailbox at the next
+check. A destination's sender subclasses InFlight and says how one batch is sent (_deliver), putting its
+outcomes on `self.outcomes`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from pipeline.destination.base import MailboxFatalError, Outcome
+from pipeline.model import UploadItem
+
+
+class InFlight:
+    def __init__(self, handle: Callable[[list[Outcome]], None], depth: int, name: str) -> None:
+        self.depth = max(1, depth)
+        self.handle = handle
+        self.outcomes: queue.Queue[list[Outcome]] = queue.Queue()
+        self._slots = threading.Semaphore(self.depth)
+        self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix=name)
+        self._inflight: set[Future] = set()
+        self._fatal: BaseException | None = None
+
+    def _deliver(self, folder: Any, batch: list[UploadItem]) -> None:
+        """Send one batch (on a pool thread); every item's Outcome goes onto self.outcomes."""
+        raise NotImplementedError
+
+    def send(self, folder: Any, batch: list[UploadItem]) -> None:
+        """Queue a batch; blocks while `depth` batches are already in flight (memory stays bounded)."""
+        self.drain()
+        while not self._slots.acquire(timeout=0.2):
+            self.drain()
+        future = self._pool.submit(self._send, folder, batch)
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+
+    def _send(self, folder: Any, batch: list[UploadItem]) -> None:
+        try:
+            if self._fatal is None:
+                self._deliver(folder, batch)
+        except BaseException as exc:  # noqa: BLE001 - handed to the run's thread, which raises it
+            self._fatal = exc
+        finally:
+            self._slots.release()
+
+    def drain(self) -> None:
+        """Handle the outcomes that have arrived; raise a request's fatal error in the caller's thread."""
+        while True:
+            try:
+                outcomes = self.outcomes.get_nowait()
+            except queue.Empty:
+                break
+            self.handle(outcomes)
+        if self._fatal is not None:
+            fatal = self._fatal
+            raise fatal if isinstance(fatal, MailboxFatalError) else MailboxFatalError(str(fatal)) from fatal
+
+    def wait(self) -> None:
+        """Every batch sent and its outcomes handled (the end of a folder, or a clean stop)."""
+        for future in list(self._inflight):
+            while not future.done():
+                self.drain()
+                try:
+                    future.result(timeout=0.2)
+                except Exception:  # noqa: BLE001 - a timeout here just means: drain and wait again
+                    pass
+        self.drain()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
