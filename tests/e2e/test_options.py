@@ -89,8 +89,12 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(tmp_path: Path, sandbox):
         [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url,
          "--username", SERVICE, "--impersonate", "--state", str(state), "--batch-items", "5"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60  # Ctrl-C once the upload is under way (on a busy machine it starts later)
-    while not server_items(data) and time.monotonic() < deadline and process.poll() is None:
+    # Ctrl-C once the upload is under way (on a busy machine it starts later): the lease's item and two
+    # batches created, read from the server's request counters (opening its store while it writes would
+    # compete with the run for the database).
+    deadline = time.monotonic() + 60
+    while (handle.stats()["counters"].get("op:CreateItem", 0) < 3 and time.monotonic() < deadline
+           and process.poll() is None):
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
