@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
@@ -217,33 +218,79 @@ def _tasks(source: Any) -> list[tuple[int, int, int | None]]:
     return tasks
 
 
-def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | None],
-                 codepage: int | None = None) -> dict[str, Any]:
-    """One range of one folder; in a worker process the source stays open from task to task."""
+def _source(ost: str, codepage: int | None) -> Any:
+    """The open source of this process (a worker keeps it open from task to task)."""
     from pipeline.source import open_source
 
     source = _open_sources.get(ost)
     if source is None:
         source = _open_sources[ost] = open_source(ost, codepage=codepage)
+    return source
+
+
+def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | None],
+                 codepage: int | None = None) -> dict[str, Any]:
+    """One range of one folder, in one pass: every item teaches the address book, and is written at once
+    unless its conversion needs the whole store's book (an Exchange party without a cached SMTP address):
+    those are listed as deferred and written by _deferred_task once every part's book is merged."""
+    from pipeline.addressing import OWNER_ROLES
+    from pipeline.convert.addressbook import AddressBook, learn, needs_book
+
+    source = _source(ost, codepage)
     node_id, start, stop = task
     folders = source.folders()
     folder = next(f for f in folders if f.node_id == node_id)
     relative = folder_dirs(folders)[node_id]
     exporter = Exporter(Path(out), options)
+    book, sent, deferred = AddressBook(), folder.role in OWNER_ROLES, []
     for offset, entry in enumerate(source.items(folder, start, stop)):
         if isinstance(entry, SourceError):
             exporter.fail(entry.folder_path, entry.node_id, entry.reason, entry.what)
+            continue
+        learn(book, entry, sent)
+        if needs_book(entry):
+            deferred.append(start + offset)
         else:
             exporter.write(entry, folder.path, start + offset + 1, relative)
     return {"counts": exporter.counts, "failures": exporter.failures, "manifest": exporter.manifest,
+            "warned": exporter.warned, "book": book, "deferred": deferred}
+
+
+def _deferred_task(ost: str, out: str, options: Any, task: tuple[int, list[int]],
+                   codepage: int | None = None) -> dict[str, Any]:
+    """The deferred items of one folder (by index), converted with the whole store's book."""
+    source = _source(ost, codepage)
+    node_id, indexes = task
+    folders = source.folders()
+    folder = next(f for f in folders if f.node_id == node_id)
+    relative = folder_dirs(folders)[node_id]
+    exporter = Exporter(Path(out), options)
+    for index in indexes:
+        for entry in source.items(folder, index, index + 1):
+            if isinstance(entry, SourceError):
+                exporter.fail(entry.folder_path, entry.node_id, entry.reason, entry.what)
+            else:
+                exporter.write(entry, folder.path, index + 1, relative)
+    return {"counts": exporter.counts, "failures": exporter.failures, "manifest": exporter.manifest,
             "warned": exporter.warned}
+
+
+def _deferred_tasks(tasks: list[tuple[int, int, int | None]],
+                    deferred: list[list[int]]) -> list[tuple[int, list[int]]]:
+    """The deferred indexes of each range, in groups of at most TASK_ITEMS per task, in source order."""
+    out: list[tuple[int, list[int]]] = []
+    for (node_id, _start, _stop), indexes in zip(tasks, deferred, strict=True):
+        for i in range(0, len(indexes), TASK_ITEMS):
+            out.append((node_id, indexes[i:i + TASK_ITEMS]))
+    return out
 
 
 def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | None = None,
                workers: int | None = 1,
                mailbox: str | None = None, codepage: int | None = None) -> int:
-    from pipeline.addressing import build_book
+    """One pass over the store (see _export_task), then the few items that needed the whole address book."""
     from pipeline.convert import ConvertOptions
+    from pipeline.convert.addressbook import AddressBook
     from pipeline.gate import open_checked
     from pipeline.source import SourceOpenError
 
@@ -262,8 +309,8 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
     with source:
         if x500_domain is None and mailbox and "@" in mailbox:
             x500_domain = mailbox.rsplit("@", 1)[1].lower()
-        options = ConvertOptions(x500_domain=x500_domain, book=build_book(source, source.folders(), mailbox))
-        exporter = Exporter(root, options)
+        first = ConvertOptions(x500_domain=x500_domain)  # the book is not needed by the items written at once
+        exporter = Exporter(root, first)
         for error in source.errors:  # folders (or their subfolder lists) libpff could not read, as inspect shows
             exporter.fail(error.folder_path, error.node_id, error.reason, error.what)
         tasks = _tasks(source)
@@ -271,18 +318,34 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
         if workers is None:  # automatic: every core, once the file is big enough to pay for the processes
             total = sum(f.item_count for f in source.folders() if _exported(f))
             workers = (os.cpu_count() or 1) if total >= AUTO_WORKERS_FROM else 1
-        if workers <= 1 or len(tasks) < 2:
-            _open_sources[ost] = source
-            try:
-                for task in tasks:
-                    exporter.merge(_export_task(ost, out, options, task, codepage))
-            finally:
-                _open_sources.pop(ost, None)
+        book = AddressBook()
+        deferred: list[list[int]] = []
+        pool = None
+        if workers > 1 and len(tasks) >= 2:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                jobs = [(ost, out, options, t, codepage) for t in tasks]
-                for result in pool.map(_export_task, *zip(*jobs, strict=True)):
-                    exporter.merge(result)
+            _open_sources[ost] = source
+
+        def each(function: Any, task_list: list[Any], options: ConvertOptions) -> Iterator[dict[str, Any]]:
+            if pool is None:
+                return (function(ost, out, options, task, codepage) for task in task_list)
+            jobs = [(ost, out, options, t, codepage) for t in task_list]
+            return pool.map(function, *zip(*jobs, strict=True)) if jobs else iter(())
+
+        try:
+            for result in each(_export_task, tasks, first):  # in source order, so the merged book is the same
+                exporter.merge(result)
+                book.extend(result["book"])
+                deferred.append(result["deferred"])
+            book.finish(mailbox)
+            options = ConvertOptions(x500_domain=x500_domain, book=book)
+            for result in each(_deferred_task, _deferred_tasks(tasks, deferred), options):
+                exporter.merge(result)
+        finally:
+            _open_sources.pop(ost, None)
+            if pool is not None:
+                pool.shutdown()
+        exporter.options = options
         if recover:
             relative = folder_dirs(source.folders())[RECOVERED.node_id]
             for number, entry in enumerate(source.recovered(), start=1):
@@ -290,7 +353,8 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
                     exporter.fail(entry.folder_path, entry.node_id, entry.reason, entry.what)
                 else:
                     exporter.write(entry, RECOVERED.path, number, relative)
-    (root / "manifest.json").write_text(json.dumps({"source": str(ost), "items": exporter.manifest,
+    manifest = sorted(exporter.manifest, key=_manifest_order(source.folders()))
+    (root / "manifest.json").write_text(json.dumps({"source": str(ost), "items": manifest,
                                                     "failures": exporter.failures}, indent=1, ensure_ascii=False),
                                         encoding="utf-8")
     for failure in exporter.failures:
@@ -302,6 +366,19 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
           f"from {folders} folders to {shown(root)} in {elapsed:.1f}s; {exporter.warned} with warnings, "
           f"{exporter.counts['failed']} failed")
     return EXIT_FAILURES if exporter.failures else EXIT_OK
+
+
+def _manifest_order(folders: list[SourceFolder]) -> Any:
+    """Manifest entries in source order (deferred items were written last): folders as the store lists them,
+    items by their number in the folder."""
+    dirs = folder_dirs(folders)
+    rank = {parts: i for i, parts in enumerate(dirs[f.node_id] for f in [*folders, RECOVERED] if f.node_id in dirs)}
+
+    def key(entry: dict[str, Any]) -> tuple[int, int]:
+        path = Path(entry["file"])
+        number = path.name.split(" ", 1)[0]
+        return rank.get(path.parent.parts, len(rank)), int(number) if number.isdigit() else 0
+    return key
 
 
 def _exported(folder: SourceFolder) -> bool:

@@ -115,6 +115,19 @@ class AddressBook:
             mine.name = mine.name or theirs.name
             mine.seen += theirs.seen
 
+    def extend(self, part: AddressBook) -> None:
+        """Take in what another part of the same store taught (a worker's folders), before finish(): merged in
+        source order, the result is the book one pass over the whole store would have learnt."""
+        for key, theirs in part.entries.items():
+            mine = self.entries.get(key)
+            if mine is None:
+                self.entries[key] = Entry(theirs.legacy_dn, Counter(theirs.smtp), theirs.name, False, theirs.seen)
+                continue
+            mine.smtp.update(theirs.smtp)
+            mine.name = mine.name or theirs.name
+            mine.seen += theirs.seen
+        self.sent_by.update(part.sent_by)
+
     def finish(self, owner_smtp: str | None) -> None:
         """After learning: the DN that sent most of the owner's sent mail is the owner, whose SMTP address
         is the new mailbox's unless the store cached another one."""
@@ -176,6 +189,20 @@ def _party_how(item: SourceItem, email_id: int, smtp_id: int, book: AddressBook 
     return how
 
 
+def needs_book(item: SourceItem) -> bool:
+    """Whether resolved() would ask the book about this item: an Exchange party (sender, represented sender
+    or recipient) without a cached SMTP address. For any other item the book changes nothing, so it can be
+    converted before the store's book is complete."""
+    for email_id, _type_id, smtp_id, _name_id in _PARTIES:
+        if is_legacy_dn(_text(item.prop(email_id))) and not is_smtp(_text(item.prop(smtp_id))):
+            return True
+    return any(is_legacy_dn(r.email) and not _recipient_smtp(r) for r in item.recipients)
+
+
+def _recipient_smtp(r: Recipient) -> bool:
+    return is_smtp(r.smtp_address) or is_smtp(_text(r.properties.get(mapi.PR_SMTP_ADDRESS)))
+
+
 def resolved(item: SourceItem, book: AddressBook | None) -> tuple[SourceItem, Counter]:
     """The item with the SMTP addresses the book knows filled in for its Exchange parties (a copy: the
     source value is never changed), and how many parties were resolved which way."""
@@ -189,7 +216,7 @@ def resolved(item: SourceItem, book: AddressBook | None) -> tuple[SourceItem, Co
     for index, r in enumerate(item.recipients):
         if not is_legacy_dn(r.email):
             continue
-        if is_smtp(r.smtp_address) or is_smtp(_text(r.properties.get(mapi.PR_SMTP_ADDRESS))):
+        if _recipient_smtp(r):
             counts[CACHED] += 1
             continue
         smtp, how = book.lookup(r.email) if book is not None else (None, IMCEAEX)

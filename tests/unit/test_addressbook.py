@@ -14,6 +14,7 @@ from pipeline.convert.addressbook import (
     AddressBook,
     from_dict,
     learn,
+    needs_book,
     resolved,
     to_dict,
 )
@@ -95,3 +96,42 @@ def test_book_round_trips_and_the_cache_spares_a_second_read(tmp_path):
     assert built == [1]
     assert to_dict(second) == to_dict(first)
     assert (tmp_path / "k.json").stat().st_mode & 0o077 == 0, "the cache names people: owner-only"
+
+
+def test_items_that_do_not_need_the_book_convert_the_same_without_it():
+    """needs_book() decides which items export writes before the store's book is complete: for the others
+    the book must change nothing (oracle: resolved() with a book that knows every DN vs without a book)."""
+    book = AddressBook()
+    for dn in (ALICE, OWNER_DN):
+        book.add(dn, dn.rsplit("=", 1)[1] + "@corp.example", "x")
+    book.finish("owner@new.example")
+    cases = {
+        "smtp only": (item(props={mapi.PR_SENDER_EMAIL_ADDRESS: "a@b.example"}), False),
+        "ex sender, cached": (item(props=ex_sender(ALICE, "Alice", "alice@corp.example")), False),
+        "ex sender": (item(props=ex_sender(ALICE, "Alice")), True),
+        "ex recipient, cached": (item(recipients=[recipient("to", "Alice", ALICE, "EX", smtp="alice@corp.example")]),
+                                 False),
+        "ex recipient": (item(recipients=[recipient("to", "Alice", ALICE, "EX")]), True),
+        "represented only": (item(props={mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS: OWNER_DN}), True),
+    }
+    for name, (mail, expected) in cases.items():
+        assert needs_book(mail) is expected, name
+        with_book, without = resolved(mail, book), resolved(mail, None)
+        assert (with_book == without) is not expected, name
+
+
+def test_parts_of_one_store_merge_into_the_book_of_one_pass():
+    """Workers learn separate folders; merged in source order, the book equals one learnt in one pass."""
+    mails = [item(recipients=[recipient("cc", "Alice", ALICE, "EX", smtp="alice@corp.example")]),
+             item(props=ex_sender(OWNER_DN, "Owner")), item(props=ex_sender(ALICE, "Al", "alice@other.example")),
+             item(recipients=[recipient("to", "Alice", ALICE, "EX", smtp="alice@corp.example")])]
+    whole, first, second, merged = AddressBook(), AddressBook(), AddressBook(), AddressBook()
+    for index, mail in enumerate(mails):
+        learn(whole, mail, sent_folder=index == 1)
+        learn(first if index < 2 else second, mail, sent_folder=index == 1)
+    merged.extend(first)
+    merged.extend(second)
+    for book in (whole, merged):
+        book.finish("owner@new.example")
+    assert to_dict(merged) == to_dict(whole)
+    assert merged.lookup(ALICE) == (whole.lookup(ALICE)[0], BOOK) == ("alice@corp.example", BOOK)
