@@ -155,6 +155,7 @@ class Exporter:
         self.failures: list[dict[str, Any]] = []
         self.manifest: list[dict[str, Any]] = []
         self.warned = 0
+        self._made: set[Path] = set()
 
     def write(self, item: SourceItem, path: tuple[str, ...], number: int,
               relative: tuple[str, ...] | None = None) -> None:
@@ -171,7 +172,9 @@ class Exporter:
         name = f"{number:05d} {safe_name(upload.subject or '(no subject)', 60)}{extension}"
         target = directory / name
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            if directory not in self._made:  # one mkdir per folder, not per item
+                directory.mkdir(parents=True, exist_ok=True)
+                self._made.add(directory)
             target.write_bytes(data)
             _typed_attachments(upload, target)
         except OSError as exc:  # a full disk, a name the file system refuses: this item fails, the rest goes on
