@@ -7,7 +7,7 @@ so that both readers decode with the same functions (pipeline/source/values.py).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 
 from pipeline.source.native.ndb import NdbError
 
@@ -120,11 +120,13 @@ def _hnid_value(heap: Heap, hnid: int, subnode: SubnodeReader) -> bytes | None:
 
 
 def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReader,
-                     deferred: dict[int, tuple[int, int]] | None = None) -> dict[int, RawValue]:
+                     deferred: dict[int, tuple[int, int]] | None = None,
+                     wanted: Container[int] | None = None) -> dict[int, RawValue]:
     """Every property of a PC: prop id -> (type, raw value bytes or None).
 
     With `deferred`, the values kept in subnodes of the properties already in it (by prop id) are not
-    read: their entry becomes (type, subnode id) for the caller to read when asked.
+    read: their entry becomes (type, subnode id) for the caller to read when asked. With `wanted`, only
+    the properties it holds are read (the others, and their subnodes, are not even looked at).
     """
     heap = Heap(blocks, index_bits)
     if heap.client_sig != _PC_SIG:
@@ -136,6 +138,8 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
     item = heap.item
     for leaf in leaves:
         for pid, ptype, slot in _PC_RECORD.iter_unpack(leaf):
+            if wanted is not None and pid not in wanted:
+                continue
             width = _PC_INLINE.get(ptype)
             if width is not None:
                 props[pid] = (ptype, slot.to_bytes(4, "little")[:width])

@@ -7,7 +7,7 @@ summaries(), recovered(); what cannot be read, or fails a block check, becomes a
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from pipeline.source.native.ndb import DamagedBlock, NdbError, NodeDatabase, Uns
 from pipeline.source.pff import (
     _ENCRYPTIONS,
     _LAZY_ATTACHMENT_PROPS,
+    _PARTY_PROPS,
     _ROLE_PROPS,
     MAX_EMBED_DEPTH,
     SourceInfo,
@@ -42,6 +43,13 @@ _NID_TYPE_HIERARCHY, _NID_TYPE_CONTENTS = 0x0D, 0x0E
 _NID_TYPE_FOLDER, _NID_TYPE_MESSAGE = 0x02, 0x04
 #: libpff's ANSI code page when the file names none; the pff reader ends up with the same.
 _DEFAULT_CODEPAGE = "cp1252"
+#: What the address book reads of a contact (parties()): its three e-mail entries (PSETID_ADDRESS LIDs).
+_PARTY_LIDS = frozenset({
+    mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
+    mapi.LID_EMAIL1_DISPLAY_NAME, mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL2_ADDRTYPE,
+    mapi.LID_EMAIL2_ORIGINAL_DISPLAY_NAME, mapi.LID_EMAIL2_DISPLAY_NAME, mapi.LID_EMAIL3_EMAIL_ADDRESS,
+    mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME, mapi.LID_EMAIL3_DISPLAY_NAME,
+})
 T = TypeVar("T")
 
 
@@ -73,10 +81,11 @@ class _Node:
     def sub_blocks(self, nid: int) -> list[bytes]:
         return self._db.data_blocks(self.sub(nid).bid_data)
 
-    def props(self, deferred: dict[int, tuple[int, int]] | None = None) -> dict[int, RawValue]:
+    def props(self, deferred: dict[int, tuple[int, int]] | None = None,
+              wanted: Container[int] | None = None) -> dict[int, RawValue]:
         db = self._db
         return property_context(db.data_blocks(self.bid_data), db.geometry.hid_index_bits, self.sub_stream,
-                                deferred)
+                                deferred, wanted)
 
     def sub_size(self, nid: int) -> int:
         return self._db.stream_size(self.sub(nid).bid_data)
@@ -115,6 +124,7 @@ class NativeSource:
         self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, len(self._orphans))
         self._names_damaged = ""  # why the name-to-id map could not be read, if it could not
         self._names = self._load_name_map()
+        self._party_ids = self._party_prop_ids()
         self._folders: list[SourceFolder] = []
         self._contents: dict[int, Table | Exception | None] = {}
         self._load_tree()
@@ -147,6 +157,15 @@ class NativeSource:
             self.errors.append(SourceError((), NID_NAME_TO_ID_MAP, "namemap", _one_line(exc)))
             self._names_damaged = _one_line(exc)
             return NameMap()
+
+    def _party_prop_ids(self) -> frozenset[int]:
+        """The prop ids parties() reads: _PARTY_PROPS and the ids the name map gives the contact e-mail
+        entries. With the map unreadable every named id is read, so that an item items() refuses for its
+        named properties is refused by parties() as well."""
+        if self._names_damaged:
+            return _PARTY_PROPS | frozenset(range(0x8000, 0x10000))
+        return _PARTY_PROPS | frozenset(pid for pid, (guid, name) in self._names.names.items()
+                                        if guid == mapi.PSETID_ADDRESS and name in _PARTY_LIDS)
 
     def _table(self, nid: int) -> Table | None:
         if nid not in self._db.nodes:
@@ -263,6 +282,18 @@ class NativeSource:
         damaged ones come out as SourceError."""
         return self._walk(folder, lambda nid: self.read_message(self._node(nid), nid, folder.path), start, stop)
 
+    def parties(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
+        """The folder's items with only what names people (sender, represented party, recipients, contact
+        e-mail entries, class, code pages) and no attachments: the cheap walk behind the address book. Only
+        the message's property context (without the subnodes of unwanted values, such as bodies) and its
+        recipient table are read; their values are those items() gives."""
+        return self._walk(folder, lambda nid: self._parties(self._node(nid), nid, folder.path))
+
+    def _parties(self, node: _Node, nid: int, folder_path: tuple[str, ...]) -> SourceItem:
+        props, named, codepage, cpid = self._message_props(node.props(wanted=self._party_ids))
+        return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props, named,
+                          self._recipients(node, codepage), [], codepage=cpid)
+
     def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""
         return self._walk(folder, self._summary)
@@ -290,15 +321,7 @@ class NativeSource:
                 yield SourceError(path, nid, "recovered", _one_line(exc))
 
     def read_message(self, node: _Node, nid: int, folder_path: tuple[str, ...], depth: int = 0) -> SourceItem:
-        codepage = self.info.codepage
-        raw = node.props()
-        props, named = self._item_props(raw, codepage)
-        cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
-        if self.info.format == "ansi":
-            own = codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE), props.get(mapi.PR_INTERNET_CPID))
-            if own and codepages.codec(own) != codepage:
-                codepage = codepages.codec(own) or codepage
-                props, named = self._item_props(raw, codepage)
+        props, named, codepage, cpid = self._message_props(node.props())
         subject = props.get(mapi.PR_SUBJECT)
         if isinstance(subject, str):
             props[mapi.PR_SUBJECT] = strip_subject_prefix_marker(subject)
@@ -311,8 +334,20 @@ class NativeSource:
             named=named,
             recipients=self._recipients(node, codepage),
             attachments=self._attachments(node, folder_path, codepage, depth),
-            codepage=cpid if isinstance(cpid, int) else None,
+            codepage=cpid,
         )
+
+    def _message_props(self, raw: dict[int, RawValue]) -> tuple[dict[int, Any], dict, str, int | None]:
+        """(properties, named properties, codec of its 8-bit strings, its code page id) of a message."""
+        codepage = self.info.codepage
+        props, named = self._item_props(raw, codepage)
+        cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
+        if self.info.format == "ansi":
+            own = codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE), props.get(mapi.PR_INTERNET_CPID))
+            if own and codepages.codec(own) != codepage:
+                codepage = codepages.codec(own) or codepage
+                props, named = self._item_props(raw, codepage)
+        return props, named, codepage, cpid if isinstance(cpid, int) else None
 
     def _item_props(self, raw: dict[int, RawValue], codepage: str) -> tuple[dict[int, Any], dict]:
         props: dict[int, Any] = {}
