@@ -16,6 +16,8 @@ _BTH_TYPE = 0xB5
 _PC_SIG = 0xBC
 _TC_SIG = 0x7C
 _PC_RECORD = struct.Struct("<HHI")
+_TC_COLUMN = struct.Struct("<IHBB")
+_U32 = struct.Struct("<I")
 #: Types whose value sits in the PC record itself, and the number of bytes libpff hands out for them.
 _PC_INLINE = {0x0002: 2, 0x0003: 4, 0x0004: 4, 0x000A: 4, 0x000B: 1}
 #: Types stored in the row of a table (the cell width says how many bytes).
@@ -160,7 +162,7 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
 class Table:
     """A table context: column descriptions and rows (in row-matrix order), cells resolved on demand."""
 
-    __slots__ = ("_heap", "_subnode", "columns", "row_ids", "_rows", "_ceb")
+    __slots__ = ("_heap", "_subnode", "columns", "row_ids", "_rows", "_ceb", "_cells")
 
     def __init__(self, blocks: list[bytes], index_bits: int, subnode: SubnodeReader,
                  subnode_blocks: Callable[[int], list[bytes]], ansi: bool) -> None:
@@ -177,11 +179,15 @@ class Table:
             raise NdbError("table context: column descriptions run past TCINFO")
         #: (prop id, type, offset in the row, width, cell-existence bit)
         self.columns: list[tuple[int, int, int, int, int]] = []
-        for i in range(count):
-            tag, ib, cb, bit = struct.unpack_from("<IHBB", info, 22 + 8 * i)
+        #: Per column, what row() needs: (prop id, type, start, end, its cell-existence byte and bit mask,
+        #: held in the row itself); worked out once per table rather than once per cell.
+        self._cells: list[tuple[int, int, int, int, int, int, bool]] = []
+        for tag, ib, cb, bit in _TC_COLUMN.iter_unpack(info[22:22 + 8 * count]):
             if ib + cb > row_size:
                 raise NdbError("table context: a column lies outside the row")
-            self.columns.append((tag >> 16, tag & 0xFFFF, ib, cb, bit))
+            pid, ptype = tag >> 16, tag & 0xFFFF
+            self.columns.append((pid, ptype, ib, cb, bit))
+            self._cells.append((pid, ptype, ib, ib + cb, _ib1 + (bit >> 3), 0x80 >> (bit & 7), ptype in _TC_INLINE))
         self._ceb = _ib1
         _k, _d, index = bth_records(heap, row_index_hid) if row_index_hid else (4, 4, [])
         fmt = "<H" if ansi else "<I"
@@ -211,17 +217,17 @@ class Table:
     def row(self, index: int) -> dict[int, RawValue]:
         """Every column of one row, as libpff reads it (cells marked absent hold no value)."""
         data = self._rows[index]
-        ceb = self._ceb
+        size = len(data)
+        heap, subnode = self._heap, self._subnode
         out: dict[int, RawValue] = {}
-        for pid, ptype, ib, cb, bit in self.columns:
-            present = data[ceb + (bit >> 3)] & (0x80 >> (bit & 7)) if ceb + (bit >> 3) < len(data) else 0
-            if ptype in _TC_INLINE:
-                out[pid] = (ptype, data[ib:ib + cb])
-            elif not present:
+        for pid, ptype, start, end, ceb_byte, ceb_mask, inline in self._cells:
+            if inline:
+                out[pid] = (ptype, data[start:end])
+            elif ceb_byte >= size or not data[ceb_byte] & ceb_mask:
                 out[pid] = (ptype, None)
             else:
-                (hnid,) = struct.unpack_from("<I", data, ib)
-                out[pid] = (ptype, _hnid_value(self._heap, hnid, self._subnode))
+                (hnid,) = _U32.unpack_from(data, start)
+                out[pid] = (ptype, _hnid_value(heap, hnid, subnode))
         return out
 
     def rows(self) -> Iterator[dict[int, RawValue]]:

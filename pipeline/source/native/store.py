@@ -31,6 +31,7 @@ from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
 from pipeline.source.values import (
     attachment_record,
     decode_value,
+    decode_values,
     recipient_record,
     strip_subject_prefix_marker,
 )
@@ -97,7 +98,7 @@ class _Node:
 
 
 def _decode(raw: dict[int, RawValue], codepage: str, skip: frozenset[int] = frozenset()) -> dict[int, Any]:
-    return {pid: decode_value(ptype, data, codepage) for pid, (ptype, data) in raw.items() if pid not in skip}
+    return decode_values(raw, codepage, skip)
 
 
 class NativeSource:
@@ -352,17 +353,20 @@ class NativeSource:
     def _item_props(self, raw: dict[int, RawValue], codepage: str) -> tuple[dict[int, Any], dict]:
         props: dict[int, Any] = {}
         named: dict[tuple[str, int | str], Any] = {}
-        resolve = self._names.resolve
-        for prop_id, (ptype, data) in raw.items():
-            value = decode_value(ptype, data, codepage)
-            if prop_id >= 0x8000:
-                if self._names_damaged:
+        if self._names_damaged:  # decoded in order up to the first named property, which fails the item
+            for prop_id, (ptype, data) in raw.items():
+                value = decode_value(ptype, data, codepage)
+                if prop_id >= 0x8000:
                     raise NdbError(f"named properties unresolved: name-to-id map {self._names_damaged}")
-                key = resolve(prop_id)
-                if key is not None:
-                    named[key] = value
-                    continue
-            props[prop_id] = value
+                props[prop_id] = value
+            return props, named
+        names = self._names.names
+        for prop_id, value in decode_values(raw, codepage).items():
+            key = names.get(prop_id) if prop_id >= 0x8000 else None
+            if key is not None:
+                named[key] = value
+            else:
+                props[prop_id] = value
         return props, named
 
     def _recipients(self, node: _Node, codepage: str) -> list[Recipient]:
