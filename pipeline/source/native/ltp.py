@@ -214,13 +214,16 @@ class Table:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def row(self, index: int) -> dict[int, RawValue]:
-        """Every column of one row, as libpff reads it (cells marked absent hold no value)."""
+    def row(self, index: int, wanted: Container[int] | None = None) -> dict[int, RawValue]:
+        """Every column of one row (or those `wanted` holds), as libpff reads it (cells marked absent hold
+        no value)."""
         data = self._rows[index]
         size = len(data)
         heap, subnode = self._heap, self._subnode
         out: dict[int, RawValue] = {}
         for pid, ptype, start, end, ceb_byte, ceb_mask, inline in self._cells:
+            if wanted is not None and pid not in wanted:
+                continue
             if inline:
                 out[pid] = (ptype, data[start:end])
             elif ceb_byte >= size or not data[ceb_byte] & ceb_mask:
@@ -230,6 +233,6 @@ class Table:
                 out[pid] = (ptype, _hnid_value(heap, hnid, subnode))
         return out
 
-    def rows(self) -> Iterator[dict[int, RawValue]]:
+    def rows(self, wanted: Container[int] | None = None) -> Iterator[dict[int, RawValue]]:
         for index in range(len(self._rows)):
-            yield self.row(index)
+            yield self.row(index, wanted)

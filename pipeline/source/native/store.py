@@ -44,6 +44,9 @@ _NID_TYPE_HIERARCHY, _NID_TYPE_CONTENTS = 0x0D, 0x0E
 _NID_TYPE_FOLDER, _NID_TYPE_MESSAGE = 0x02, 0x04
 #: libpff's ANSI code page when the file names none; the pff reader ends up with the same.
 _DEFAULT_CODEPAGE = "cp1252"
+#: What the address book reads of a recipient (parties()): what a Recipient is made of.
+_PARTY_RECIPIENT_PROPS = frozenset({mapi.PR_RECIPIENT_TYPE, mapi.PR_DISPLAY_NAME, mapi.PR_EMAIL_ADDRESS,
+                                    mapi.PR_ADDRTYPE, mapi.PR_SMTP_ADDRESS})
 #: What the address book reads of a contact (parties()): its three e-mail entries (PSETID_ADDRESS LIDs).
 _PARTY_LIDS = frozenset({
     mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
@@ -286,14 +289,14 @@ class NativeSource:
     def parties(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
         """The folder's items with only what names people (sender, represented party, recipients, contact
         e-mail entries, class, code pages) and no attachments: the cheap walk behind the address book. Only
-        the message's property context (without the subnodes of unwanted values, such as bodies) and its
-        recipient table are read; their values are those items() gives."""
+        the message's property context (without the subnodes of unwanted values, such as bodies) and the
+        columns of its recipient table a Recipient is made of are read; their values are those items() gives."""
         return self._walk(folder, lambda nid: self._parties(self._node(nid), nid, folder.path))
 
     def _parties(self, node: _Node, nid: int, folder_path: tuple[str, ...]) -> SourceItem:
         props, named, codepage, cpid = self._message_props(node.props(wanted=self._party_ids))
         return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props, named,
-                          self._recipients(node, codepage), [], codepage=cpid)
+                          self._recipients(node, codepage, _PARTY_RECIPIENT_PROPS), [], codepage=cpid)
 
     def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""
@@ -369,12 +372,12 @@ class NativeSource:
                 props[prop_id] = value
         return props, named
 
-    def _recipients(self, node: _Node, codepage: str) -> list[Recipient]:
+    def _recipients(self, node: _Node, codepage: str, wanted: Container[int] | None = None) -> list[Recipient]:
         if NID_RECIPIENT_TABLE not in node.subnodes():
             return []
         table = node.sub(NID_RECIPIENT_TABLE).table()
         result = []
-        for row in table.rows():
+        for row in table.rows(wanted):
             result.append(recipient_record(_decode(row, codepage)))
         return result
 
