@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Container, Iterator
+from functools import lru_cache
 
 from pipeline.source.native.ndb import NdbError
 
@@ -159,6 +160,23 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
     return props
 
 
+@lru_cache(maxsize=256)
+def _layout(descriptors: bytes, row_size: int, ceb: int) -> tuple[tuple[tuple[int, int, int, int, int], ...],
+                                                                 tuple[tuple[int, int, int, int, int, int, bool], ...]]:
+    """A table's columns (prop id, type, offset, width, cell-existence bit) from its TCOLDESCs, and per column
+    what Table.row() needs: (prop id, type, start, end, its cell-existence byte and bit mask, held in the row
+    itself). Kept by descriptors: the tables of one kind (every message's recipient table) share one layout,
+    worked out once (it was a fifth of Table's time)."""
+    columns, cells = [], []
+    for tag, ib, cb, bit in _TC_COLUMN.iter_unpack(descriptors):
+        if ib + cb > row_size:
+            raise NdbError("table context: a column lies outside the row")
+        pid, ptype = tag >> 16, tag & 0xFFFF
+        columns.append((pid, ptype, ib, cb, bit))
+        cells.append((pid, ptype, ib, ib + cb, ceb + (bit >> 3), 0x80 >> (bit & 7), ptype in _TC_INLINE))
+    return tuple(columns), tuple(cells)
+
+
 class Table:
     """A table context: column descriptions and rows (in row-matrix order), cells resolved on demand."""
 
@@ -178,16 +196,7 @@ class Table:
         if len(info) < 22 + 8 * count:
             raise NdbError("table context: column descriptions run past TCINFO")
         #: (prop id, type, offset in the row, width, cell-existence bit)
-        self.columns: list[tuple[int, int, int, int, int]] = []
-        #: Per column, what row() needs: (prop id, type, start, end, its cell-existence byte and bit mask,
-        #: held in the row itself); worked out once per table rather than once per cell.
-        self._cells: list[tuple[int, int, int, int, int, int, bool]] = []
-        for tag, ib, cb, bit in _TC_COLUMN.iter_unpack(info[22:22 + 8 * count]):
-            if ib + cb > row_size:
-                raise NdbError("table context: a column lies outside the row")
-            pid, ptype = tag >> 16, tag & 0xFFFF
-            self.columns.append((pid, ptype, ib, cb, bit))
-            self._cells.append((pid, ptype, ib, ib + cb, _ib1 + (bit >> 3), 0x80 >> (bit & 7), ptype in _TC_INLINE))
+        self.columns, self._cells = _layout(info[22:22 + 8 * count], row_size, _ib1)
         self._ceb = _ib1
         _k, _d, index = bth_records(heap, row_index_hid) if row_index_hid else (4, 4, [])
         fmt = "<H" if ansi else "<I"
