@@ -160,7 +160,7 @@ def decode_values(raw: dict[int, tuple[int, bytes | None]], codepage: str = "cp1
     out: dict[int, Any] = {}
     scalar = _SCALARS.get
     for pid, (ptype, data) in raw.items():
-        if pid in skip:
+        if skip and pid in skip:
             continue
         decode = scalar(ptype)
         out[pid] = decode(data, codepage) if decode is not None and data is not None else \

@@ -79,11 +79,17 @@ class _Node:
             raise NdbError(f"subnode {nid:#x} is missing")
         return _Node(self._db, *entry)
 
+    def _sub_data(self, nid: int) -> int:
+        entry = self.subnodes().get(nid)
+        if entry is None:
+            raise NdbError(f"subnode {nid:#x} is missing")
+        return entry[0]
+
     def sub_stream(self, nid: int) -> bytes:
-        return self._db.stream(self.sub(nid).bid_data)
+        return self._db.stream(self._sub_data(nid))
 
     def sub_blocks(self, nid: int) -> list[bytes]:
-        return self._db.data_blocks(self.sub(nid).bid_data)
+        return self._db.data_blocks(self._sub_data(nid))
 
     def props(self, deferred: dict[int, tuple[int, int]] | None = None,
               wanted: Container[int] | None = None) -> dict[int, RawValue]:
@@ -92,7 +98,7 @@ class _Node:
                                 deferred, wanted)
 
     def sub_size(self, nid: int) -> int:
-        return self._db.stream_size(self.sub(nid).bid_data)
+        return self._db.stream_size(self._sub_data(nid))
 
     def table(self) -> Table:
         db = self._db
