@@ -145,7 +145,7 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
     props: dict[int, RawValue] = {}
     item = heap.item
     # The items of the heap's first block are cut here without a call to Heap.item (which stays the path of
-    # any other HID, and of its errors): most values of a message are there (a tenth of the PC's time).
+    # any other HID, and of its errors): most values of a message are there (a sixth of the PC's time).
     first, offsets = blocks[0], heap.loaded_map(0)
     count, size, limit = len(offsets), len(first), 1 << (5 + index_bits)
     for leaf in leaves:
@@ -179,7 +179,7 @@ def _layout(descriptors: bytes, row_size: int, ceb: int) -> tuple[tuple[tuple[in
     """A table's columns (prop id, type, offset, width, cell-existence bit) from its TCOLDESCs, and per column
     what Table.row() needs: (prop id, type, start, end, its cell-existence byte and bit mask, held in the row
     itself). Kept by descriptors: the tables of one kind (every message's recipient table) share one layout,
-    worked out once (it was a fifth of Table's time)."""
+    worked out once (it was a third of Table's time)."""
     columns, cells = [], []
     for tag, ib, cb, bit in _TC_COLUMN.iter_unpack(descriptors):
         if ib + cb > row_size:

@@ -222,7 +222,8 @@ class NodeDatabase:
     def _leaf_entries(self, fields: str, ib: int, count: int, cb: int) -> Iterator[tuple[int, ...]]:
         """The leading `fields` of each of a leaf page's `count` entries of `cb` bytes."""
         pad = cb - struct.calcsize(fields)
-        if pad >= 0:  # whole entries, unpacked by one call per page (one call per entry was 2x slower)
+        if pad >= 0:  # one unpack call per page, not per entry: with seal() checking in C, opening the
+            # 2.2 GB bulk OST takes a quarter fewer instructions
             return struct.iter_unpack(f"{fields}{pad}x", self.data[ib:ib + count * cb])
         return (struct.unpack_from(fields, self.data, off) for off in range(ib, ib + count * cb, cb))
 
@@ -230,7 +231,7 @@ class NodeDatabase:
     def block(self, bid: int) -> bytes:
         """One block's payload, checked, inflated (4 KiB-page files) and decrypted."""
         # The BBT lookup, trailer read and ComputeSig are written inline: they were a call each per block,
-        # a third of block()'s own time on the bulk OST.
+        # a fifth of block()'s time under cProfile on the 3,000-item bulk OST.
         key = bid & ~1
         keys = self._block_keys
         i = bisect_left(keys, key)
