@@ -141,7 +141,7 @@ def _walks(path: Path) -> tuple[dict[int, Any], dict[int, Any]]:
                 {e.node_id: e for f in source.folders() for e in source.parties(f)})
 
 
-@pytest.mark.parametrize("where", ["property context", "recipient table"])
+@pytest.mark.parametrize("where", ["property context", "subnode tree", "recipient table"])
 def test_a_damaged_block_parties_reads_is_a_source_error_as_in_items(tmp_path: Path, where: str) -> None:
     source, manifest = fixtures.cached_build("small", format="pst")
     path = tmp_path / "damaged.pst"
@@ -150,6 +150,8 @@ def test_a_damaged_block_parties_reads_is_a_source_error_as_in_items(tmp_path: P
     ndb = NdbReader(path)
     if where == "property context":
         bid = ndb.nodes()[nid][0]
+    elif where == "subnode tree":
+        bid = ndb.nodes()[nid][1]
     else:
         bid = next(s[1] for s in _subnodes(ndb, nid) if s[0] == 0x692)
     ref = ndb.blocks()[bid & ~1]
