@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import lt
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class _Sorted:
 
     def seal(self) -> None:
         keys = self.keys
-        if all(keys[i] < keys[i + 1] for i in range(len(keys) - 1)):
+        if all(map(lt, keys, keys[1:])):  # already in order (the usual case), checked in C
             return
         order = sorted(range(len(keys)), key=keys.__getitem__)  # damaged or odd trees only
         last = None
@@ -60,10 +61,13 @@ class BlockIndex(_Sorted):
     def __init__(self) -> None:
         super().__init__("Q", "H")
 
-    def add(self, bid: int, ib: int, cb: int) -> None:
-        self.keys.append(bid & ~1)
-        self.columns[0].append(ib)
-        self.columns[1].append(cb)
+    def add_rows(self, rows: Iterable[tuple[int, int, int]]) -> None:
+        """Appends (bid, ib, cb) rows (bid with its low bit cleared)."""
+        keys, ibs, cbs = self.keys, *self.columns
+        for bid, ib, cb in rows:
+            keys.append(bid & ~1)
+            ibs.append(ib)
+            cbs.append(cb)
 
     def get(self, bid: int) -> tuple[int, int] | None:
         i = self.find(bid & ~1)
@@ -78,11 +82,14 @@ class NodeIndex(_Sorted):
     def __init__(self) -> None:
         super().__init__("Q", "Q", "L")
 
-    def add(self, nid: int, bid_data: int, bid_sub: int, parent: int) -> None:
-        self.keys.append(nid)
-        self.columns[0].append(bid_data)
-        self.columns[1].append(bid_sub)
-        self.columns[2].append(parent)
+    def add_rows(self, rows: Iterable[tuple[int, int, int, int]]) -> None:
+        """Appends (nid, bid_data, bid_sub, parent) rows (nid: its low 32 bits)."""
+        keys, data, sub, parents = self.keys, *self.columns
+        for nid, bid_data, bid_sub, parent in rows:
+            keys.append(nid & 0xFFFFFFFF)
+            data.append(bid_data)
+            sub.append(bid_sub)
+            parents.append(parent)
 
     def get(self, nid: int) -> Node | None:
         i = self.find(nid)

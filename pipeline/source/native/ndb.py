@@ -9,6 +9,8 @@ from __future__ import annotations
 import mmap
 import struct
 import zlib
+from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,26 +94,11 @@ UNICODE = Geometry(False, False, 512, 16, 488, 64, 16, 8, 11)
 UNICODE_4K = Geometry(False, True, 4096, 24, 4056, 512, 24, 8, 14)
 
 
+#: Block trailers: (cb, wSig, CRC, BID) in Unicode files, then the inflated size in 4 KiB-page ones;
+#: (cb, wSig, BID, CRC) in ANSI files.
 _UNICODE_TRAILER = struct.Struct("<HHIQ")
 _4K_TRAILER = struct.Struct("<HHIQ2xH")
 _ANSI_TRAILER = struct.Struct("<HHII")
-
-
-def _trailer_unicode(data: mmap.mmap, offset: int) -> tuple[int, ...]:
-    return (*_UNICODE_TRAILER.unpack_from(data, offset), 0)
-
-
-def _trailer_4k(data: mmap.mmap, offset: int) -> tuple[int, ...]:
-    return _4K_TRAILER.unpack_from(data, offset)
-
-
-def _trailer_ansi(data: mmap.mmap, offset: int) -> tuple[int, ...]:
-    cb, sig, bid, crc = _ANSI_TRAILER.unpack_from(data, offset)
-    return cb, sig, crc, bid, 0
-
-
-#: Block trailer readers -> (cb, wSig, CRC, BID, inflated size or 0), by four_k + 2 * ansi.
-_TRAILERS = (_trailer_unicode, _trailer_4k, _trailer_ansi)
 
 
 class NodeDatabase:
@@ -130,7 +117,11 @@ class NodeDatabase:
             self._fh.close()
             raise
         self.size = len(self.data)
-        self._trailer = _TRAILERS[self.geometry.four_k + 2 * self.geometry.ansi]
+        g = self.geometry
+        self._four_k, self._ansi = g.four_k, g.ansi
+        self._trailer = (_ANSI_TRAILER if g.ansi else _4K_TRAILER if g.four_k else _UNICODE_TRAILER).unpack_from
+        self._trailer_size, self._trailer_pad = g.block_trailer, g.block_trailer + g.block_align - 1
+        self._align_mask = -g.block_align
         self._mapped = 0  # bytes read through the map since its pages were last given back
         #: Pages of the B-trees that failed their checks (their entries are left out), as (tree, ib, reason).
         self.bad_pages: list[tuple[str, int, str]] = []
@@ -141,6 +132,8 @@ class NodeDatabase:
         self._load_tree(nbt_ref, PTYPE_NBT, self._nbt_leaf)
         self.blocks.seal()
         self.nodes.seal()
+        #: The BBT's columns, for block() to search without a call per lookup.
+        self._block_keys, (self._block_ibs, self._block_cbs) = self.blocks.keys, self.blocks.columns
         self._release()
 
     def close(self) -> None:
@@ -221,38 +214,49 @@ class NodeDatabase:
                 stack.extend((cbid, cib, budget - 1) for _key, cbid, cib in reversed(children))
 
     def _bbt_leaf(self, ib: int, count: int, cb: int) -> None:
-        d, add = self.data, self.blocks.add
-        fmt = "<IIH" if self.geometry.ansi else "<QQH"
-        for off in range(ib, ib + count * cb, cb):
-            add(*struct.unpack_from(fmt, d, off))
+        self.blocks.add_rows(self._leaf_entries("<IIH" if self.geometry.ansi else "<QQH", ib, count, cb))
 
     def _nbt_leaf(self, ib: int, count: int, cb: int) -> None:
-        d, add = self.data, self.nodes.add
-        fmt = "<IIII" if self.geometry.ansi else "<QQQI"
-        for off in range(ib, ib + count * cb, cb):
-            nid, bid_data, bid_sub, parent = struct.unpack_from(fmt, d, off)
-            add(nid & 0xFFFFFFFF, bid_data, bid_sub, parent)
+        self.nodes.add_rows(self._leaf_entries("<IIII" if self.geometry.ansi else "<QQQI", ib, count, cb))
+
+    def _leaf_entries(self, fields: str, ib: int, count: int, cb: int) -> Iterator[tuple[int, ...]]:
+        """The leading `fields` of each of a leaf page's `count` entries of `cb` bytes."""
+        pad = cb - struct.calcsize(fields)
+        if pad >= 0:  # one unpack call per page, not per entry: with seal() checking in C, opening the
+            # 2.2 GB bulk OST takes a quarter fewer instructions
+            return struct.iter_unpack(f"{fields}{pad}x", self.data[ib:ib + count * cb])
+        return (struct.unpack_from(fields, self.data, off) for off in range(ib, ib + count * cb, cb))
 
     # -- blocks ---------------------------------------------------------------------------------------
     def block(self, bid: int) -> bytes:
         """One block's payload, checked, inflated (4 KiB-page files) and decrypted."""
-        ref = self.blocks.get(bid & ~1)
-        if ref is None:
+        # The BBT lookup, trailer read and ComputeSig are written inline: they were a call each per block,
+        # a fifth of block()'s time under cProfile on the 3,000-item bulk OST.
+        key = bid & ~1
+        keys = self._block_keys
+        i = bisect_left(keys, key)
+        if i == len(keys) or keys[i] != key:
             raise NdbError(f"block {bid:#x} is not in the block B-tree")
-        ib, cb = ref
-        g = self.geometry
-        t = ib + ((cb + g.block_trailer + g.block_align - 1) & -g.block_align) - g.block_trailer
-        if ib < 0 or t + g.block_trailer > self.size:
+        ib, cb = self._block_ibs[i], self._block_cbs[i]
+        t = ib + ((cb + self._trailer_pad) & self._align_mask) - self._trailer_size
+        if ib < 0 or t + self._trailer_size > self.size:
             raise DamagedBlock(f"damaged block, {bid:#x} lies outside the file")
         d = self.data
-        tcb, sig, crc, tbid, inflated = self._trailer(d, t)
+        inflated = 0
+        if self._four_k:
+            tcb, sig, crc, tbid, inflated = self._trailer(d, t)
+        elif self._ansi:
+            tcb, sig, tbid, crc = self._trailer(d, t)
+        else:
+            tcb, sig, crc, tbid = self._trailer(d, t)
         raw = d[ib:ib + cb]
         self._mapped += cb
         if self._mapped > _RELEASE_EVERY:
             self._release()
         if crc != ~zlib.crc32(raw, 0xFFFFFFFF) & 0xFFFFFFFF:
             raise DamagedBlock(f"damaged block, CRC mismatch (block {bid:#x} at {ib:#x})")
-        if tcb != cb or (tbid ^ bid) & ~1 or sig != compute_sig(ib, tbid):
+        sig_value = (ib ^ tbid) & 0xFFFFFFFF  # [MS-PST] 5.5 ComputeSig, as compute_sig()
+        if tcb != cb or (tbid ^ bid) & ~1 or sig != ((sig_value >> 16) ^ sig_value) & 0xFFFF:
             raise DamagedBlock(f"damaged block, bad trailer (block {bid:#x} at {ib:#x})")
         if inflated and inflated != cb:
             try:

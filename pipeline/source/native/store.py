@@ -7,7 +7,7 @@ summaries(), recovered(); what cannot be read, or fails a block check, becomes a
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from pipeline.source.native.ndb import DamagedBlock, NdbError, NodeDatabase, Uns
 from pipeline.source.pff import (
     _ENCRYPTIONS,
     _LAZY_ATTACHMENT_PROPS,
+    _PARTY_PROPS,
     _ROLE_PROPS,
     MAX_EMBED_DEPTH,
     SourceInfo,
@@ -30,6 +31,7 @@ from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
 from pipeline.source.values import (
     attachment_record,
     decode_value,
+    decode_values,
     recipient_record,
     strip_subject_prefix_marker,
 )
@@ -42,6 +44,16 @@ _NID_TYPE_HIERARCHY, _NID_TYPE_CONTENTS = 0x0D, 0x0E
 _NID_TYPE_FOLDER, _NID_TYPE_MESSAGE = 0x02, 0x04
 #: libpff's ANSI code page when the file names none; the pff reader ends up with the same.
 _DEFAULT_CODEPAGE = "cp1252"
+#: What the address book reads of a recipient (parties()): what a Recipient is made of.
+_PARTY_RECIPIENT_PROPS = frozenset({mapi.PR_RECIPIENT_TYPE, mapi.PR_DISPLAY_NAME, mapi.PR_EMAIL_ADDRESS,
+                                    mapi.PR_ADDRTYPE, mapi.PR_SMTP_ADDRESS})
+#: What the address book reads of a contact (parties()): its three e-mail entries (PSETID_ADDRESS LIDs).
+_PARTY_LIDS = frozenset({
+    mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
+    mapi.LID_EMAIL1_DISPLAY_NAME, mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL2_ADDRTYPE,
+    mapi.LID_EMAIL2_ORIGINAL_DISPLAY_NAME, mapi.LID_EMAIL2_DISPLAY_NAME, mapi.LID_EMAIL3_EMAIL_ADDRESS,
+    mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME, mapi.LID_EMAIL3_DISPLAY_NAME,
+})
 T = TypeVar("T")
 
 
@@ -67,19 +79,26 @@ class _Node:
             raise NdbError(f"subnode {nid:#x} is missing")
         return _Node(self._db, *entry)
 
+    def _sub_data(self, nid: int) -> int:
+        entry = self.subnodes().get(nid)
+        if entry is None:
+            raise NdbError(f"subnode {nid:#x} is missing")
+        return entry[0]
+
     def sub_stream(self, nid: int) -> bytes:
-        return self._db.stream(self.sub(nid).bid_data)
+        return self._db.stream(self._sub_data(nid))
 
     def sub_blocks(self, nid: int) -> list[bytes]:
-        return self._db.data_blocks(self.sub(nid).bid_data)
+        return self._db.data_blocks(self._sub_data(nid))
 
-    def props(self, deferred: dict[int, tuple[int, int]] | None = None) -> dict[int, RawValue]:
+    def props(self, deferred: dict[int, tuple[int, int]] | None = None,
+              wanted: Container[int] | None = None) -> dict[int, RawValue]:
         db = self._db
         return property_context(db.data_blocks(self.bid_data), db.geometry.hid_index_bits, self.sub_stream,
-                                deferred)
+                                deferred, wanted)
 
     def sub_size(self, nid: int) -> int:
-        return self._db.stream_size(self.sub(nid).bid_data)
+        return self._db.stream_size(self._sub_data(nid))
 
     def table(self) -> Table:
         db = self._db
@@ -88,7 +107,7 @@ class _Node:
 
 
 def _decode(raw: dict[int, RawValue], codepage: str, skip: frozenset[int] = frozenset()) -> dict[int, Any]:
-    return {pid: decode_value(ptype, data, codepage) for pid, (ptype, data) in raw.items() if pid not in skip}
+    return decode_values(raw, codepage, skip)
 
 
 class NativeSource:
@@ -115,6 +134,7 @@ class NativeSource:
         self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, len(self._orphans))
         self._names_damaged = ""  # why the name-to-id map could not be read, if it could not
         self._names = self._load_name_map()
+        self._party_ids = self._party_prop_ids()
         self._folders: list[SourceFolder] = []
         self._contents: dict[int, Table | Exception | None] = {}
         self._load_tree()
@@ -147,6 +167,15 @@ class NativeSource:
             self.errors.append(SourceError((), NID_NAME_TO_ID_MAP, "namemap", _one_line(exc)))
             self._names_damaged = _one_line(exc)
             return NameMap()
+
+    def _party_prop_ids(self) -> frozenset[int]:
+        """The prop ids parties() reads: _PARTY_PROPS and the ids the name map gives the contact e-mail
+        entries. With the map unreadable every named id is read, so that an item items() refuses for its
+        named properties is refused by parties() as well."""
+        if self._names_damaged:
+            return _PARTY_PROPS | frozenset(range(0x8000, 0x10000))
+        return _PARTY_PROPS | frozenset(pid for pid, (guid, name) in self._names.names.items()
+                                        if guid == mapi.PSETID_ADDRESS and name in _PARTY_LIDS)
 
     def _table(self, nid: int) -> Table | None:
         if nid not in self._db.nodes:
@@ -263,6 +292,18 @@ class NativeSource:
         damaged ones come out as SourceError."""
         return self._walk(folder, lambda nid: self.read_message(self._node(nid), nid, folder.path), start, stop)
 
+    def parties(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
+        """The folder's items with only what names people (sender, represented party, recipients, contact
+        e-mail entries, class, code pages) and no attachments: the cheap walk behind the address book. Only
+        the message's property context (without the subnodes of unwanted values, such as bodies) and the
+        columns of its recipient table a Recipient is made of are read; their values are those items() gives."""
+        return self._walk(folder, lambda nid: self._parties(self._node(nid), nid, folder.path))
+
+    def _parties(self, node: _Node, nid: int, folder_path: tuple[str, ...]) -> SourceItem:
+        props, named, codepage, cpid = self._message_props(node.props(wanted=self._party_ids))
+        return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props, named,
+                          self._recipients(node, codepage, _PARTY_RECIPIENT_PROPS), [], codepage=cpid)
+
     def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""
         return self._walk(folder, self._summary)
@@ -290,15 +331,7 @@ class NativeSource:
                 yield SourceError(path, nid, "recovered", _one_line(exc))
 
     def read_message(self, node: _Node, nid: int, folder_path: tuple[str, ...], depth: int = 0) -> SourceItem:
-        codepage = self.info.codepage
-        raw = node.props()
-        props, named = self._item_props(raw, codepage)
-        cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
-        if self.info.format == "ansi":
-            own = codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE), props.get(mapi.PR_INTERNET_CPID))
-            if own and codepages.codec(own) != codepage:
-                codepage = codepages.codec(own) or codepage
-                props, named = self._item_props(raw, codepage)
+        props, named, codepage, cpid = self._message_props(node.props())
         subject = props.get(mapi.PR_SUBJECT)
         if isinstance(subject, str):
             props[mapi.PR_SUBJECT] = strip_subject_prefix_marker(subject)
@@ -311,31 +344,46 @@ class NativeSource:
             named=named,
             recipients=self._recipients(node, codepage),
             attachments=self._attachments(node, folder_path, codepage, depth),
-            codepage=cpid if isinstance(cpid, int) else None,
+            codepage=cpid,
         )
+
+    def _message_props(self, raw: dict[int, RawValue]) -> tuple[dict[int, Any], dict, str, int | None]:
+        """(properties, named properties, codec of its 8-bit strings, its code page id) of a message."""
+        codepage = self.info.codepage
+        props, named = self._item_props(raw, codepage)
+        cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
+        if self.info.format == "ansi":
+            own = codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE), props.get(mapi.PR_INTERNET_CPID))
+            if own and codepages.codec(own) != codepage:
+                codepage = codepages.codec(own) or codepage
+                props, named = self._item_props(raw, codepage)
+        return props, named, codepage, cpid if isinstance(cpid, int) else None
 
     def _item_props(self, raw: dict[int, RawValue], codepage: str) -> tuple[dict[int, Any], dict]:
         props: dict[int, Any] = {}
         named: dict[tuple[str, int | str], Any] = {}
-        resolve = self._names.resolve
-        for prop_id, (ptype, data) in raw.items():
-            value = decode_value(ptype, data, codepage)
-            if prop_id >= 0x8000:
-                if self._names_damaged:
+        if self._names_damaged:  # decoded in order up to the first named property, which fails the item
+            for prop_id, (ptype, data) in raw.items():
+                value = decode_value(ptype, data, codepage)
+                if prop_id >= 0x8000:
                     raise NdbError(f"named properties unresolved: name-to-id map {self._names_damaged}")
-                key = resolve(prop_id)
-                if key is not None:
-                    named[key] = value
-                    continue
-            props[prop_id] = value
+                props[prop_id] = value
+            return props, named
+        names = self._names.names
+        for prop_id, value in decode_values(raw, codepage).items():
+            key = names.get(prop_id) if prop_id >= 0x8000 else None
+            if key is not None:
+                named[key] = value
+            else:
+                props[prop_id] = value
         return props, named
 
-    def _recipients(self, node: _Node, codepage: str) -> list[Recipient]:
+    def _recipients(self, node: _Node, codepage: str, wanted: Container[int] | None = None) -> list[Recipient]:
         if NID_RECIPIENT_TABLE not in node.subnodes():
             return []
         table = node.sub(NID_RECIPIENT_TABLE).table()
         result = []
-        for row in table.rows():
+        for row in table.rows(wanted):
             result.append(recipient_record(_decode(row, codepage)))
         return result
 
