@@ -29,10 +29,12 @@ _SNIFF_LINES = 10
 
 @dataclass(slots=True)
 class Part:
-    """One MIME entity: its folded header lines (each ending in CRLF) and its encoded body."""
+    """One MIME entity: its folded header lines (each ending in CRLF) and its encoded body; encoded says
+    the body is base64 or quoted-printable, where '=_' never occurs (so no boundary of ours either)."""
 
     headers: list[str]
     body: bytes
+    encoded: bool = False
 
     def head(self) -> bytes:
         """The header lines and the blank line that ends them."""
@@ -93,7 +95,7 @@ def text_part(value: str, subtype: str) -> Part:
     cte, body = _text_body(value)
     headers = [folding.mime_header("Content-Type", f"text/{subtype}", [("charset", "utf-8")]),
                f"Content-Transfer-Encoding: {cte}\r\n"]
-    return Part(headers, body)
+    return Part(headers, body, encoded=cte != "7bit")
 
 
 def file_part(data: bytes, maintype: str, subtype: str, disposition: str | None = None,
@@ -105,7 +107,7 @@ def file_part(data: bytes, maintype: str, subtype: str, disposition: str | None 
         headers.append(folding.mime_header("Content-Disposition", disposition, [("filename", filename)]))
     if cid_header is not None:
         headers.append(cid_header)
-    return Part(headers, base64_body(data))
+    return Part(headers, base64_body(data), encoded=True)
 
 
 def message_part(message: bytes, filename: str | None) -> Part:
@@ -116,20 +118,24 @@ def message_part(message: bytes, filename: str | None) -> Part:
     return Part(headers, message)
 
 
-def boundary(children: list[tuple[bytes, bytes]]) -> str:
+def boundary(children: list[tuple[bytes, bytes]], encoded: list[bool] | None = None) -> str:
     """A boundary from the content itself, so output is deterministic; '=_' never occurs in base64 or
     quoted-printable text, and a 7bit or passed-through body that happens to hold it moves us on.
 
     Each child comes as (header block, body), the two halves of its bytes (Part.head(), Part.body): a
-    marker cannot straddle them, since it holds no CR or LF and a header block ends in CRLF."""
+    marker cannot straddle them, since it holds no CR or LF and a header block ends in CRLF. The bodies
+    that encoded marks as base64 or quoted-printable are not searched (they were 2% of a conversion)."""
     seed = 0
     for head, body in children:
         seed = zlib.crc32(body, zlib.crc32(head, seed))
+    skip = encoded or [False] * len(children)
+    searched = [piece for (head, body), done in zip(children, skip, strict=True)
+                for piece in ((head,) if done else (head, body))]
     salt = 0
     while True:
         candidate = f"=_rebuild_{seed:08x}_{salt}"
         marker = b"--" + candidate.encode("ascii")
-        if not any(marker in head or marker in body for head, body in children):
+        if not any(marker in piece for piece in searched):
             return candidate
         salt += 1
         seed = zlib.crc32(marker, seed)
@@ -140,7 +146,7 @@ def multipart(subtype: str, parts: list[Part]) -> Part:
     if len(parts) == 1:
         return parts[0]
     children = [(part.head(), part.body) for part in parts]
-    mark = boundary(children)
+    mark = boundary(children, [part.encoded for part in parts])
     delimiter = b"--" + mark.encode("ascii") + _CRLF
     # Pieces joined once: each child's bytes are copied once, not three times (to_bytes, +, join).
     pieces: list[bytes] = []

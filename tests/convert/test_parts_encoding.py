@@ -98,3 +98,47 @@ def test_multipart_matches_joined_child_bytes() -> None:
         mark = f"=_rebuild_{seed:08x}_0"
         assert whole.headers == [f'Content-Type: multipart/mixed; boundary="{mark}"\r\n']
         assert whole.body == reference_multipart_body(old, mark)
+
+
+def test_encoded_bodies_never_hold_a_boundary() -> None:
+    """What lets multipart() skip searching base64 and quoted-printable bodies for its marker."""
+    rnd = random.Random(11)
+    trap = ["=_", "--=_rebuild_0000_0", "=", "_", "-"]
+    for _ in range(400):
+        text = "".join(rnd.choice(PIECES + trap) for _ in range(rnd.randint(0, 200)))
+        part = parts.text_part(text, "plain")
+        assert part.encoded and b"=_" not in part.body
+        blob = rnd.randbytes(rnd.randint(0, 2000)) + b"=_" * rnd.randint(0, 3)
+        assert b"=_" not in parts.file_part(blob, "application", "octet-stream").body
+
+
+class _FlatCrc:
+    """zlib stand-in whose CRC is always 0, so the test knows every candidate boundary in advance."""
+
+    @staticmethod
+    def crc32(data: bytes, value: int = 0) -> int:
+        return 0
+
+
+def reference_boundary(children: list[bytes]) -> str:
+    """parts.boundary as it was before the rewrite, over whole child bytes (with the flat CRC)."""
+    salt = 0
+    while True:
+        candidate = f"=_rebuild_{0:08x}_{salt}"
+        if not any(b"--" + candidate.encode() in child for child in children):
+            return candidate
+        salt += 1
+
+
+def test_boundary_moves_past_markers_in_headers_and_unencoded_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parts, "zlib", _FlatCrc)
+    taken = [f"--=_rebuild_00000000_{salt}" for salt in range(4)]
+    children = [parts.text_part(f"{taken[3]}\n", "plain"),  # quoted-printable: '=' is written '=3D'
+                parts.message_part(f"Subject: x\r\n\r\n{taken[0]}\r\n".encode(), None),  # 7bit, searched
+                parts.file_part(taken[2].encode() * 3, "application", "octet-stream", "attachment",
+                                f"{taken[1]}.bin")]  # the name is in the header block
+    whole = parts.multipart("mixed", children)
+    old = [child.to_bytes() for child in children]
+    assert reference_boundary(old) == "=_rebuild_00000000_2"
+    assert whole.headers == ['Content-Type: multipart/mixed; boundary="=_rebuild_00000000_2"\r\n']
+    assert whole.body == reference_multipart_body(old, "=_rebuild_00000000_2")
