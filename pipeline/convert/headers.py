@@ -154,21 +154,27 @@ def _transport_addresses(name: str, value: str) -> str | None:
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-#: A date exactly as format_datetime writes it (4-digit year from 1000, a zone under 24 hours): parsed and
-#: formatted again it comes back unchanged, once its weekday is checked against the date.
-_CANONICAL_DATE = re.compile(rf"({'|'.join(_DAYS)}), (0[1-9]|[12][0-9]|3[01]) ({'|'.join(_MONTHS)}) ([1-9][0-9]{{3}}) "
-                             r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-](?:[01][0-9]|2[0-3])[0-5][0-9]\Z")
+#: The dates of everyday mail (RFC 5322 with a 4-digit year, a numeric or GMT/UT/UTC/Z zone, maybe a comment
+#: after it): what parsedate_to_datetime and format_datetime make of them, _fast_date writes directly.
+_COMMON_DATE = re.compile(rf"(?:(?:{'|'.join(_DAYS)}), )?([0-9]{{1,2}}) ({'|'.join(_MONTHS)}) ([1-9][0-9]{{3}}) "
+                          r"([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]) "
+                          r"([+-](?:[01][0-9]|2[0-3])[0-5][0-9]|GMT|UTC|UT|Z)(?: \([ -'*-~]*\))?\Z")
+_UTC_NAMES = {"GMT", "UTC", "UT", "Z"}
 
 
-def _canonical_date(value: str) -> bool:
-    match = _CANONICAL_DATE.match(value)
+def _fast_date(value: str) -> str | None:
+    """format_datetime(parsedate_to_datetime(value)) for a _COMMON_DATE (the weekday is worked out again,
+    as there), None for anything else."""
+    match = _COMMON_DATE.match(value)
     if match is None:
-        return False
-    weekday, day, month, year = match.groups()
+        return None
+    day, month, year, hour, minute, second, zone = match.groups()
     try:
-        return _DAYS[date(int(year), _MONTHS.index(month) + 1, int(day)).weekday()] == weekday
+        weekday = date(int(year), _MONTHS.index(month) + 1, int(day)).weekday()
     except ValueError:  # 31 Feb and the like
-        return False
+        return None
+    zone = "+0000" if zone in _UTC_NAMES else zone
+    return f"{_DAYS[weekday]}, {int(day):02d} {month} {year} {hour}:{minute}:{second} {zone}"
 
 
 def _format_date(when: datetime) -> str:
@@ -185,14 +191,12 @@ def _format_date(when: datetime) -> str:
 
 def _date(name: str, value: str | datetime) -> str | None:
     """Dates are rewritten the way the header registry does (format_datetime of the parsed value).
-    Parsing and formatting were 5% of a mail's conversion; a value already in that form is kept as is."""
+    The email package's parse and format were 5% of a mail's conversion: common shapes are written directly."""
     try:
         if isinstance(value, datetime):
             text = _format_date(value)
-        elif _canonical_date(value):
-            text = value
         else:
-            text = format_datetime(parsedate_to_datetime(value))
+            text = _fast_date(value) or format_datetime(parsedate_to_datetime(value))
         return folding.fold(name, folding.words(text))
     except Exception:  # unparseable: left to the registry, which reports the defect
         return None
