@@ -149,7 +149,7 @@ def _transport_addresses(name: str, value: str) -> str | None:
     pattern = _ONE_MAILBOX if name.lower() in _SINGLE_ADDRESS else _MAILBOX_LIST
     if not pattern.match(value):
         return None
-    return folding.fold(name, folding.words(value))
+    return folding.fold_words(name, value)
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -197,7 +197,7 @@ def _date(name: str, value: str | datetime) -> str | None:
             text = _format_date(value)
         else:
             text = _fast_date(value) or format_datetime(parsedate_to_datetime(value))
-        return folding.fold(name, folding.words(text))
+        return folding.fold_words(name, text)
     except Exception:  # unparseable: left to the registry, which reports the defect
         return None
 

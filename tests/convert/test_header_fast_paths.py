@@ -1,5 +1,6 @@
-"""Dates written without the email package's parse and format, and the fingerprint's seconds without
-strftime, against the stdlib routines they stand in for (email.utils, datetime.strftime)."""
+"""Header fast paths against what they stand in for: dates written without the email package's parse and
+format (email.utils), short headers without their segments (folding.fold of folding.words), and the
+fingerprint's seconds without strftime."""
 
 from __future__ import annotations
 
@@ -87,3 +88,15 @@ def test_seconds_match_strftime() -> None:
                         rnd.randint(0, 59), rnd.randint(0, 59), rnd.randint(0, 999999), tzinfo=UTC)
         assert fingerprint._second(when) == when.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert fingerprint._second(None) == ""
+
+
+def test_fold_words_matches_fold_of_words() -> None:
+    rnd = random.Random(4)
+    pieces = ["a", "word", "longerword", " ", "  ", "\t", " \t", "x" * 40, "y" * 90, "=?utf-8?q?a?=", "<a@b.c>"]
+    for _ in range(3000):
+        name = rnd.choice(["Subject", "X", "Received", "X-" + "h" * rnd.randint(0, 80)])
+        value = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 30)))
+        for trail in (False, True):
+            segments = folding.words(value)
+            expected = folding.fold(name, folding._trail(segments) if trail else segments)
+            assert folding.fold_words(name, value, trail) == expected, (name, value, trail)
