@@ -142,3 +142,16 @@ def test_boundary_moves_past_markers_in_headers_and_unencoded_bodies(monkeypatch
     assert reference_boundary(old) == "=_rebuild_00000000_2"
     assert whole.headers == ['Content-Type: multipart/mixed; boundary="=_rebuild_00000000_2"\r\n']
     assert whole.body == reference_multipart_body(old, "=_rebuild_00000000_2")
+
+
+def test_nested_multiparts_take_distinct_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inner multipart's delimiters are in the pieces the outer one searches (flat CRC: same seed)."""
+    monkeypatch.setattr(parts, "zlib", _FlatCrc)
+    inner = parts.multipart("alternative", [parts.text_part("a\n", "plain"), parts.text_part("<p>a</p>\n", "html")])
+    image = parts.file_part(b"\x89PNG" * 50, "image", "png", "inline", "i.png")
+    outer = parts.multipart("mixed", [inner, image])
+    assert inner.headers == ['Content-Type: multipart/alternative; boundary="=_rebuild_00000000_0"\r\n']
+    assert outer.headers == ['Content-Type: multipart/mixed; boundary="=_rebuild_00000000_1"\r\n']
+    old = [inner.to_bytes(), image.to_bytes()]
+    assert reference_boundary(old) == "=_rebuild_00000000_1"
+    assert outer.to_bytes() == outer.head() + reference_multipart_body(old, "=_rebuild_00000000_1")
