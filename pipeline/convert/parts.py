@@ -23,7 +23,7 @@ _B64_BLOCK = struct.Struct(f"{_B64_LINE}s" * 32)
 #: Lines of a 7bit body stay this short, as the email package's policy had them (max_line_length=78).
 _MAX_7BIT = 78
 _CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
-_LONG_7BIT = re.compile(rb"[^\r\n]{%d}" % (_MAX_7BIT + 1))
+_LONG_7BIT = re.compile(rb"^[^\r\n]{%d}" % (_MAX_7BIT + 1), re.MULTILINE)  # tried at line starts only
 _SNIFF_LINES = 10
 
 
