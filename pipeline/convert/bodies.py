@@ -83,7 +83,7 @@ def extract(item: SourceItem) -> Bodies:
             else:
                 bodies.rtf = found.rtf
                 bodies.plain = bodies.plain or found.text
-    if bodies.plain:
+    if bodies.plain and "\r" in bodies.plain:  # (a 1-character search is 30x faster than replace's)
         bodies.plain = bodies.plain.replace("\r\n", "\n")
     return bodies
 

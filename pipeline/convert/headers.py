@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from email import policy as email_policy
 from email.headerregistry import Address
 from email.utils import format_datetime, parsedate_to_datetime
@@ -33,6 +33,7 @@ _SINGLE = {"from", "sender", "to", "cc", "bcc", "subject", "date", "message-id",
 IMPORTANCE = {0: "low", 1: "normal", 2: "high"}
 PRIORITY = {0: "5 (Lowest)", 1: "3 (Normal)", 2: "1 (Highest)"}
 SENSITIVITY = {1: "Personal", 2: "Private", 3: "Company-Confidential"}
+_ZERO = timedelta(0)
 
 # Cached address headers written back as they are: atoms or a plain quoted string, then <addr-spec>.
 _ATEXT = r"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~"
@@ -148,14 +149,55 @@ def _transport_addresses(name: str, value: str) -> str | None:
     pattern = _ONE_MAILBOX if name.lower() in _SINGLE_ADDRESS else _MAILBOX_LIST
     if not pattern.match(value):
         return None
-    return folding.fold(name, folding.words(value))
+    return folding.fold_words(name, value)
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+#: The dates of everyday mail (RFC 5322 with a 4-digit year, a numeric or GMT/UT/UTC/Z zone, maybe a comment
+#: after it): what parsedate_to_datetime and format_datetime make of them, _fast_date writes directly.
+_COMMON_DATE = re.compile(rf"(?:(?:{'|'.join(_DAYS)}), )?([0-9]{{1,2}}) ({'|'.join(_MONTHS)}) ([1-9][0-9]{{3}}) "
+                          r"([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]) "
+                          r"([+-](?:[01][0-9]|2[0-3])[0-5][0-9]|GMT|UTC|UT|Z)(?: \([ -'*-~]*\))?\Z")
+_UTC_NAMES = {"GMT", "UTC", "UT", "Z"}
+
+
+def _fast_date(value: str) -> str | None:
+    """format_datetime(parsedate_to_datetime(value)) for a _COMMON_DATE (the weekday is worked out again,
+    as there), None for anything else."""
+    match = _COMMON_DATE.match(value)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, zone = match.groups()
+    try:
+        weekday = date(int(year), _MONTHS.index(month) + 1, int(day)).weekday()
+    except ValueError:  # 31 Feb and the like
+        return None
+    zone = "+0000" if zone in _UTC_NAMES else zone
+    return f"{_DAYS[weekday]}, {int(day):02d} {month} {year} {hour}:{minute}:{second} {zone}"
+
+
+def _format_date(when: datetime) -> str:
+    """format_datetime(when), written directly for the naive and UTC values properties hold."""
+    if when.tzinfo is None:
+        zone = "-0000"
+    elif when.utcoffset() == _ZERO:
+        zone = "+0000"
+    else:
+        return format_datetime(when)
+    return (f"{_DAYS[when.weekday()]}, {when.day:02d} {_MONTHS[when.month - 1]} {when.year:04d} "
+            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}")
 
 
 def _date(name: str, value: str | datetime) -> str | None:
-    """Dates are rewritten the way the header registry does (format_datetime of the parsed value)."""
+    """Dates are rewritten the way the header registry does (format_datetime of the parsed value).
+    The email package's parse and format were 5% of a mail's conversion: common shapes are written directly."""
     try:
-        when = value if isinstance(value, datetime) else parsedate_to_datetime(value)
-        return folding.fold(name, folding.words(format_datetime(when)))
+        if isinstance(value, datetime):
+            text = _format_date(value)
+        else:
+            text = _fast_date(value) or format_datetime(parsedate_to_datetime(value))
+        return folding.fold_words(name, text)
     except Exception:  # unparseable: left to the registry, which reports the defect
         return None
 

@@ -109,7 +109,7 @@ def build(item: SourceItem, ctx: _Context, use_transport: bool = True) -> bytes:
     ctx.warnings.extend(block.warnings)
     ctx.slow = ctx.slow or block.slow
     head = block.text + _MIME_VERSION + "".join(root.headers)
-    return head.encode("ascii") + b"\r\n" + root.body
+    return b"".join([head.encode("ascii"), b"\r\n", *root.pieces])
 
 
 def _nested(inner: SourceItem, ctx: _Context) -> bytes:
@@ -142,7 +142,8 @@ def to_mime(item: SourceItem, domain: str | None = None) -> MimeResult:
     result = _to_mime(item, domain)
     result.warnings = _dedupe(result.warnings)
     if props.text(item, mapi.PR_INTERNET_MESSAGE_ID):
-        head = result.data.split(b"\r\n\r\n", 1)[0].lower()
+        end = result.data.find(b"\r\n\r\n")  # (split() would copy the whole body too)
+        head = (result.data if end < 0 else result.data[:end]).lower()
         result.message_id_dropped = not (head.startswith(b"message-id:") or b"\r\nmessage-id:" in head)
     return result
 

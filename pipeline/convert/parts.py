@@ -7,46 +7,90 @@ few C-level calls (binascii, bytes.join). The same input always gives the same b
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
+import struct
 import zlib
 from dataclasses import dataclass
+from itertools import chain
 
 from pipeline.convert import folding
 
 _CRLF = b"\r\n"
 _B64_LINE = 76
+_B64_LINES = re.compile(rb".{1,%d}" % _B64_LINE, re.DOTALL)
+_B64_BLOCK = struct.Struct(f"{_B64_LINE}s" * 32)
 #: Lines of a 7bit body stay this short, as the email package's policy had them (max_line_length=78).
 _MAX_7BIT = 78
 _CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+_LONG_7BIT = re.compile(rb"^[^\r\n]{%d}" % (_MAX_7BIT + 1), re.MULTILINE)  # tried at line starts only
 _SNIFF_LINES = 10
 
 
 @dataclass(slots=True)
 class Part:
-    """One MIME entity: its folded header lines (each ending in CRLF) and its encoded body."""
+    """One MIME entity: its folded header lines (each ending in CRLF) and its encoded body, kept as the
+    pieces it was built from so that a message is copied once, when its pieces are joined (a multipart
+    holds its children's pieces: measured 2% of an export per copy); encoded says the body is base64 or
+    quoted-printable, where '=_' never occurs (so no boundary of ours either)."""
 
     headers: list[str]
-    body: bytes
+    pieces: list[bytes]
+    encoded: bool = False
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.pieces)
+
+    def head(self) -> bytes:
+        """The header lines and the blank line that ends them."""
+        return "".join(self.headers).encode("ascii") + _CRLF
 
     def to_bytes(self) -> bytes:
-        return "".join(self.headers).encode("ascii") + _CRLF + self.body
+        return b"".join([self.head(), *self.pieces])
 
 
 def base64_body(data: bytes) -> bytes:
-    """Base64 in 76-character lines with CRLF ends (encodebytes measured fastest of the C-level ways)."""
-    return base64.encodebytes(data).replace(b"\n", _CRLF) if data else b""
+    """Base64 in 76-character lines with CRLF ends, as base64.encodebytes writes them (with CRLF)."""
+    if not data:
+        return b""
+    encoded = binascii.b2a_base64(data, newline=False)
+    whole = len(encoded) - len(encoded) % _B64_BLOCK.size
+    # One C-level encode, then whole blocks of 32 lines cut by struct: 40% less CPU than encodebytes'
+    # per-57-byte loop (measured 130 vs 230 µs for 52 KB, 540 vs 990 µs for 200 KB).
+    lines = [*chain.from_iterable(_B64_BLOCK.iter_unpack(memoryview(encoded)[:whole])),
+             *_B64_LINES.findall(encoded, whole), b""]
+    return _CRLF.join(lines)
+
+
+def _crlf_lines(data: bytes) -> bytes:
+    """The lines of data (split as bytes.splitlines does: at CRLF, CR or LF) each ended by CRLF; an
+    empty text is one empty line."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    data = data.replace(b"\n", _CRLF)
+    return data if data.endswith(_CRLF) else data + _CRLF
+
+
+def _sniff(joined: bytes) -> bytes:
+    """The first lines of CRLF-ended text (all of it when it has fewer)."""
+    end = -2
+    for _ in range(_SNIFF_LINES):
+        end = joined.find(_CRLF, end + 2)
+        if end < 0:
+            return joined
+    return joined[:end + 2]
 
 
 def _text_body(value: str) -> tuple[str, bytes]:
     """(transfer encoding, body) for text: 7bit when it is short-lined ASCII, else quoted-printable or
     base64, whichever the first lines say is smaller (the email package's own rule)."""
-    lines = value.encode("utf-8", errors="replace").splitlines()
-    joined = _CRLF.join(lines) + _CRLF
-    if joined.isascii() and max(map(len, lines), default=0) <= _MAX_7BIT and not _CONTROLS.search(joined):
+    # Whole-buffer replaces instead of splitlines() and a join: the lines never become objects.
+    joined = _crlf_lines(value.encode("utf-8", errors="replace"))
+    # (CR is one of _CONTROLS, so CRLF-ended text is never 7bit today: kept so the bytes stay the same.)
+    if joined.isascii() and not _CONTROLS.search(joined) and not _LONG_7BIT.search(joined):
         return "7bit", joined
-    sniff = _CRLF.join(lines[:_SNIFF_LINES]) + _CRLF
+    sniff = _sniff(joined)
     if len(binascii.b2a_qp(sniff)) > (len(sniff) + 2) // 3 * 4:
         return "base64", base64_body(joined)
     return "quoted-printable", binascii.b2a_qp(joined)
@@ -57,7 +101,7 @@ def text_part(value: str, subtype: str) -> Part:
     cte, body = _text_body(value)
     headers = [folding.mime_header("Content-Type", f"text/{subtype}", [("charset", "utf-8")]),
                f"Content-Transfer-Encoding: {cte}\r\n"]
-    return Part(headers, body)
+    return Part(headers, [body], encoded=cte != "7bit")
 
 
 def file_part(data: bytes, maintype: str, subtype: str, disposition: str | None = None,
@@ -69,7 +113,7 @@ def file_part(data: bytes, maintype: str, subtype: str, disposition: str | None 
         headers.append(folding.mime_header("Content-Disposition", disposition, [("filename", filename)]))
     if cid_header is not None:
         headers.append(cid_header)
-    return Part(headers, base64_body(data))
+    return Part(headers, [base64_body(data)], encoded=True)
 
 
 def message_part(message: bytes, filename: str | None) -> Part:
@@ -77,20 +121,27 @@ def message_part(message: bytes, filename: str | None) -> Part:
     headers = ["Content-Type: message/rfc822\r\n",
                f"Content-Transfer-Encoding: {'7bit' if message.isascii() else '8bit'}\r\n",
                folding.mime_header("Content-Disposition", "attachment", [("filename", filename)])]
-    return Part(headers, message)
+    return Part(headers, [message])
 
 
-def boundary(children: list[bytes]) -> str:
+def boundary(children: list[list[bytes]], encoded: list[bool] | None = None) -> str:
     """A boundary from the content itself, so output is deterministic; '=_' never occurs in base64 or
-    quoted-printable text, and a 7bit or passed-through body that happens to hold it moves us on."""
+    quoted-printable text, and a 7bit or passed-through body that happens to hold it moves us on.
+
+    Each child comes as its pieces, header block first ([Part.head(), *Part.pieces]). A marker cannot
+    straddle two pieces: it holds no CR or LF, and each piece ends in LF or is followed by CRLF. The
+    bodies that encoded marks as base64 or quoted-printable are not searched (2% of a conversion)."""
     seed = 0
     for child in children:
-        seed = zlib.crc32(child, seed)
+        for piece in child:
+            seed = zlib.crc32(piece, seed)
+    skip = encoded or [False] * len(children)
+    searched = [piece for child, done in zip(children, skip, strict=True) for piece in (child[:1] if done else child)]
     salt = 0
     while True:
         candidate = f"=_rebuild_{seed:08x}_{salt}"
         marker = b"--" + candidate.encode("ascii")
-        if not any(marker in child for child in children):
+        if not any(marker in piece for piece in searched):
             return candidate
         salt += 1
         seed = zlib.crc32(marker, seed)
@@ -100,9 +151,14 @@ def multipart(subtype: str, parts: list[Part]) -> Part:
     """multipart/<subtype> holding the parts; a single part stands alone instead."""
     if len(parts) == 1:
         return parts[0]
-    children = [part.to_bytes() for part in parts]
-    mark = boundary(children)
-    delimiter = b"--" + mark.encode("ascii")
-    body = b"".join([delimiter + _CRLF + child + _CRLF for child in children]) + delimiter + b"--" + _CRLF
+    children = [[part.head(), *part.pieces] for part in parts]
+    mark = boundary(children, [part.encoded for part in parts])
+    delimiter = b"--" + mark.encode("ascii") + _CRLF
+    pieces: list[bytes] = []
+    for child in children:
+        pieces.append(delimiter)
+        pieces += child
+        pieces.append(_CRLF)
+    pieces.append(delimiter[:-2] + b"--" + _CRLF)
     header = folding.mime_header("Content-Type", f"multipart/{subtype}", [("boundary", mark)])
-    return Part([header], body)
+    return Part([header], pieces)

@@ -41,7 +41,10 @@ def decode_text(value: Any, codepage: int | None = None) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        # Look before replacing: 'in' is memchr-fast on ASCII text but slow on wider strings, where count()
+        # is twice as fast as replace() (100K characters: 1 or 33 µs instead of 34-66 µs).
+        has_nul = "\x00" in value if value.isascii() else value.count("\x00")
+        return value.replace("\x00", "") if has_nul else value
     if isinstance(value, bytes | bytearray):
         return bytes(value).rstrip(b"\x00").decode(codec_for(codepage), errors="replace")
     return None
