@@ -115,7 +115,7 @@ def item_payload(upload: UploadItem) -> tuple[str, bytes]:
     if upload.kind == "calendar":
         from pipeline.convert.calendar import to_ics
 
-        return ".ics", to_ics(upload.fields, upload.item_class)
+        return ".ics", to_ics(upload.fields, upload.item_class, upload.fingerprint)
     if upload.kind == "contact":
         from pipeline.convert.contacts import to_vcard
 

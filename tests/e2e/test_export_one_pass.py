@@ -50,3 +50,18 @@ def test_senders_resolved_by_later_items_and_other_folders(tmp_path: Path, worke
     files = [Path(entry["file"]) for entry in manifest["items"]]
     assert [f.parent.name for f in files] == ["Inbox"] * 3 + ["Sent Items"] * 2, files
     assert [f.name[:5] for f in files] == ["00001", "00002", "00003", "00001", "00002"]
+
+
+def test_the_same_store_exports_the_same_bytes(tmp_path: Path):
+    """Every file, manifest included, is the same from run to run and with one or two worker processes."""
+    ost = fixtures.cached("small", format="ost")
+    trees = []
+    for run, workers in enumerate(("1", "2", "2")):
+        out = tmp_path / f"out{run}"
+        result = run_cli("export", "--ost", str(ost), "--out", str(out), "--workers", workers)
+        assert result.returncode in (0, 1), result.stdout + result.stderr
+        trees.append({p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()})
+    assert any(p.suffix == ".ics" for p in trees[0]) and len(trees[0]) > 15
+    for other in trees[1:]:
+        assert other.keys() == trees[0].keys()
+        assert [p for p in other if other[p] != trees[0][p]] == []
