@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import re
+import stat
 import sys
 import time
 from collections import Counter
@@ -299,14 +300,18 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
 
     started = time.monotonic()
     root = Path(out)
+    early = _early_pool(ost, workers, codepage)
     try:
         source = open_checked(ost, recover=recover, codepage=codepage)
     except SourceOpenError as exc:
+        _stop(early)
         print(f"rebuild: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        _stop(early)
+        source.close()
         print(f"rebuild: error: cannot create {out}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     with source:
@@ -325,9 +330,11 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
         deferred: list[list[int]] = []
         pool = None
         if workers > 1 and len(tasks) >= 2:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = early or _new_pool(workers)  # the early pool has one process per core, as auto mode
         else:
             _open_sources[ost] = source
+        if early is not pool:
+            _stop(early)
 
         def each(function: Any, task_list: list[Any], options: ConvertOptions) -> Iterator[dict[str, Any]]:
             if pool is None:
@@ -369,6 +376,43 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
           f"from {folders} folders to {shown(root)} in {elapsed:.1f}s; {exporter.warned} with warnings, "
           f"{exporter.counts['failed']} failed")
     return EXIT_FAILURES if exporter.failures else EXIT_OK
+
+
+#: A file this big will likely be exported by several processes: they start while this one opens it.
+EARLY_POOL_BYTES = 128 << 20
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _early_pool(ost: str, workers: int | None, codepage: int | None) -> ProcessPoolExecutor | None:
+    """Worker processes started before this one opens the file (starting and importing take about half a
+    second each, opening the 2.2 GB bulk OST as long), for a regular file big enough to be shared out (or
+    --workers N); each opens the file as its first step. None when the export will likely run here alone."""
+    count = (os.cpu_count() or 1) if workers is None else workers
+    try:
+        info = os.stat(ost)
+    except OSError:
+        return None
+    if count <= 1 or not stat.S_ISREG(info.st_mode) or (workers is None and info.st_size < EARLY_POOL_BYTES):
+        return None  # not a FIFO or a device either: a worker must never block opening it
+    pool = _new_pool(count)
+    for _ in range(count):
+        pool.submit(_warm, ost, codepage)
+    return pool
+
+
+def _warm(ost: str, codepage: int | None) -> None:
+    try:
+        _source(ost, codepage)
+    except Exception:  # noqa: BLE001 - the gate, in the parent, says what is wrong with the file
+        pass
+
+
+def _stop(pool: ProcessPoolExecutor | None) -> None:
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _manifest_order(folders: list[SourceFolder]) -> Any:
