@@ -78,6 +78,7 @@ class _Slot:
     default: Any  # the element exchangelib writes when the item has no value (None: nothing)
     ext_type: str | None = None  # PropertyType of an extended property field
     uri: dict[str, str] | None = None  # its ExtendedFieldURI attributes
+    tag: str = ""  # the element's qualified name
 
 
 _plans: dict[tuple, tuple[tuple[_Slot, ...], frozenset[str]]] = {}
@@ -102,7 +103,7 @@ def _plan(cls: type, version: Any) -> tuple[tuple[_Slot, ...], frozenset[str]]:
                 continue
             default = f.clean(None, version=version)
             element = None if default is None or (f.is_list and not default) else f.to_xml(default, version=version)
-            slots.append(_Slot(f, element))
+            slots.append(_Slot(f, element, tag=f"{{{f.namespace}}}{f.field_uri_postfix}"))
         plan = _plans[key] = (tuple(slots), frozenset(slot.field.name for slot in slots))
         return plan
 
@@ -156,6 +157,9 @@ def item_element(upload: UploadItem, version: Any) -> Any:
             if value is None:
                 if slot.default is not None:
                     root.append(copy.copy(slot.default))
+            elif slot.field.name == "mime_content" and type(value) is bytes:
+                # lxml takes ASCII bytes as text ~3x faster than the same str (110 KB: 280 vs 780 us)
+                etree.SubElement(root, slot.tag).text = b64encode(value)
             elif slot.ext_type is None:
                 f = slot.field
                 value = f.clean(value, version=version)
