@@ -158,7 +158,7 @@ def item_element(upload: UploadItem, version: Any) -> Any:
                 if slot.default is not None:
                     root.append(copy.copy(slot.default))
             elif slot.field.name == "mime_content" and type(value) is bytes:
-                # lxml takes ASCII bytes as text ~3x faster than the same str (110 KB: 280 vs 780 us)
+                # lxml takes ASCII bytes as text faster than the same str (fresh 80 KB: 455 vs 660 us, encoding included)
                 etree.SubElement(root, slot.tag).text = b64encode(value)
             elif slot.ext_type is None:
                 f = slot.field
