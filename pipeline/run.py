@@ -137,12 +137,13 @@ class MailboxRun:
         self.summary = Summary(options.mailbox, str(options.ost))
         self.convert_processes = settings.convert_processes or default_workers()
         self.source_id = ""
-        self._folder_incomplete = False
+        self._incomplete: set[str] = set()  # folders (path) with an item failed or left pending in this run
         self._mailbox: Mailbox | None = None
         self._sender: BatchSender | None = None
         self._plan: dict[int, PlannedFolder] = {}
         self._server: dict[int, ServerFolder | None] = {}
         self._current: ServerFolder | None = None
+        self._by_path: dict[str, ServerFolder] = {}  # the server folder of each source folder walked (path)
         self._keeper: LeaseKeeper | None = None
         self._convert_options: Any = None
 
@@ -160,7 +161,8 @@ class MailboxRun:
                     self._note(upload, upload.fallbacks)
                 self.summary.uploaded += 1
                 self.summary.bytes_uploaded += upload.size
-                self._folder_incomplete |= outcome.state is OutcomeState.PENDING  # the rerun must look again
+                if outcome.state is OutcomeState.PENDING:
+                    self._incomplete.add(folder)  # the rerun must look again
             elif outcome.state is OutcomeState.PRESENT:
                 self.summary.present += 1
             else:
@@ -175,9 +177,10 @@ class MailboxRun:
 
     def _complete_series(self, upload: UploadItem, server_id: str) -> Outcome:
         """Apply a series' deleted and modified occurrences, then clear its pending state."""
-        assert self._mailbox is not None and self._current is not None
+        folder = self._by_path.get("/".join(upload.folder_path), self._current)  # its outcome may come later
+        assert self._mailbox is not None and folder is not None
         try:
-            warnings = self._mailbox.complete_series(self._current, server_id, upload)
+            warnings = self._mailbox.complete_series(folder, server_id, upload)
         except MailboxFatalError:
             raise
         except Exception as exc:  # noqa: BLE001 - the series exists; the rerun finishes its exceptions
@@ -205,7 +208,7 @@ class MailboxRun:
         self.summary.failed[str(failure.kind)] += 1
         self.summary.failures.append({"folder": folder, "item_class": item_class, "subject": subject,
                                       "kind": str(failure.kind), "reason": str(failure), "node_id": node_id})
-        self._folder_incomplete = True
+        self._incomplete.add(folder)
         log.warning("item failed", mailbox=self.options.mailbox, folder=folder, node_id=node_id,
                     item_class=item_class, reason=str(failure))
 
@@ -279,6 +282,8 @@ class MailboxRun:
                 self._do_folder(folder, self._plan[folder.node_id], source.items(folder), selection)
             if self.options.recover and self.options.store_part:
                 self._do_folder(RECOVERED_FOLDER, RECOVERED_PLAN, source.recovered(), selection)
+            if self._sender is not None:
+                self._sender.wait()  # every outcome handled and every folder recorded
             for error in source.errors if self.options.store_part else ():
                 self.summary.source_errors += 1
                 self._fail("/".join(error.folder_path), error.what, "",
@@ -328,7 +333,6 @@ class MailboxRun:
         opts = self.options
         path = folder.path_str
         whole = selection.selection.whole
-        self._folder_incomplete = False
         if whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count):
             self.summary.found += folder.item_count
             self.summary.present += folder.item_count
@@ -337,9 +341,20 @@ class MailboxRun:
         known, pending = self._known(path, planned)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
         count = self._items(folder, planned, entries, selection, known, pending)
-        if whole and not opts.dry_run and not self._folder_incomplete and folder is not RECOVERED_FOLDER:
-            self.journal.set_folder(opts.mailbox, path, self.source_id, count, done=count == folder.item_count,
-                                    server_id=self._current.id if self._current else None)
+        if not whole or opts.dry_run or folder is RECOVERED_FOLDER:
+            return
+        server_id = self._current.id if self._current else None
+
+        def record_folder() -> None:
+            if path not in self._incomplete:
+                self.journal.set_folder(opts.mailbox, path, self.source_id, count, done=count == folder.item_count,
+                                        server_id=server_id)
+
+        if self._sender is not None:
+            # once the folder's batches are handled: meanwhile the next folder is read and sent
+            self._sender.after(record_folder)
+        else:
+            record_folder()
 
     def _known(self, path: str, planned: PlannedFolder) -> tuple[set[str], set[str]]:
         """Identities already in the folder, and those of series still pending. The server's stamps are the
@@ -348,6 +363,8 @@ class MailboxRun:
         if self._mailbox is None:
             return self.journal.done_fingerprints(self.options.mailbox, path), set()
         self._current = self._server_folder(planned)
+        if self._current is not None:
+            self._by_path[path] = self._current
         stamps = self._mailbox.stamps(self._current) if self._current is not None else []
         return {s.identity for s in stamps if not s.pending}, {s.identity for s in stamps if s.pending}
 
@@ -416,8 +433,6 @@ class MailboxRun:
             self._record(present)
         if batch:
             self._send(batch)
-        if self._sender is not None:
-            self._sender.wait()
         return count
 
     def _accepted(self, converted: Converted, pending: set[str]) -> UploadItem | None:

@@ -112,8 +112,11 @@ class BatchSender(Protocol):
 
     def send(self, folder: ServerFolder, batch: list[UploadItem]) -> None: ...
 
+    def after(self, step: Callable[[], None]) -> None:
+        """Run step in the caller's thread once every batch sent so far has been handled."""
+
     def wait(self) -> None:
-        """Every batch sent and its outcomes handled."""
+        """Every batch sent, its outcomes handled and every step run."""
 
     def close(self) -> None: ...
 

@@ -249,6 +249,9 @@ class FakeSender:
             outcomes.extend(Outcome(u, OutcomeState.UPLOADED, server_id=i.id) for u, i in stored)
         self.handle(outcomes)
 
+    def after(self, step: Callable[[], None]) -> None:
+        step()  # batches are handled as they are sent
+
     def wait(self) -> None:
         pass
 

@@ -4,7 +4,8 @@ reads and converts.
 Outcomes come back through a queue and are handled in the run's thread (drain), so the journal, the summary
 and recurring-series follow-ups never race; a fatal error in any request stops the mailbox at the next
 check. A destination's sender subclasses InFlight and says how one batch is sent (_deliver), putting its
-outcomes on `self.outcomes`.
+outcomes on `self.outcomes`. `after` runs a step (a folder's bookkeeping) in the run's thread once every
+batch sent before it has been handled, so the next folder's batches need not wait for it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ class InFlight:
         self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix=name)
         self._inflight: set[Future] = set()
         self._fatal: BaseException | None = None
+        self._batches_lock = threading.Lock()
+        self._sent = 0  # batches submitted; batch n is the n-th
+        self._unfinished: set[int] = set()  # batches whose outcomes may not all be on the queue yet
+        self._steps: list[tuple[int, Callable[[], None]]] = []  # (batches sent before it, step)
 
     def _deliver(self, folder: Any, batch: list[UploadItem]) -> None:
         """Send one batch (on a pool thread); every item's Outcome goes onto self.outcomes."""
@@ -38,21 +43,45 @@ class InFlight:
         self.drain()
         while not self._slots.acquire(timeout=0.2):
             self.drain()
-        future = self._pool.submit(self._send, folder, batch)
+        number = self._sent
+        self._sent += 1
+        with self._batches_lock:
+            self._unfinished.add(number)
+        future = self._pool.submit(self._send, number, folder, batch)
         self._inflight.add(future)
         future.add_done_callback(self._inflight.discard)
 
-    def _send(self, folder: Any, batch: list[UploadItem]) -> None:
+    def after(self, step: Callable[[], None]) -> None:
+        """Run step in the run's thread (from drain or wait) once every batch sent so far has been handled."""
+        self._steps.append((self._sent, step))
+        self.drain()
+
+    def _send(self, number: int, folder: Any, batch: list[UploadItem]) -> None:
         try:
             if self._fatal is None:
                 self._deliver(folder, batch)
         except BaseException as exc:  # noqa: BLE001 - handed to the run's thread, which raises it
             self._fatal = exc
         finally:
+            with self._batches_lock:
+                self._unfinished.discard(number)  # its outcomes are all on the queue by now
             self._slots.release()
 
+    def _handled_below(self) -> int:
+        """Batches numbered below the answer have put all their outcomes on the queue (they are handled once
+        the queue is drained after this call)."""
+        with self._batches_lock:
+            return min(self._unfinished, default=self._sent)
+
+    def _run_steps(self, below: int) -> None:
+        while self._steps and self._steps[0][0] <= below:
+            _, step = self._steps.pop(0)
+            step()
+
     def drain(self) -> None:
-        """Handle the outcomes that have arrived; raise a request's fatal error in the caller's thread."""
+        """Handle the outcomes that have arrived, then the steps whose batches are all handled; raise a
+        request's fatal error in the caller's thread."""
+        below = self._handled_below()  # before the queue is read: those batches' outcomes are all in it
         while True:
             try:
                 outcomes = self.outcomes.get_nowait()
@@ -62,9 +91,10 @@ class InFlight:
         if self._fatal is not None:
             fatal = self._fatal
             raise fatal if isinstance(fatal, MailboxFatalError) else MailboxFatalError(str(fatal)) from fatal
+        self._run_steps(below)
 
     def wait(self) -> None:
-        """Every batch sent and its outcomes handled (the end of a folder, or a clean stop)."""
+        """Every batch sent, its outcomes handled and every step run (the end of the walk, or a clean stop)."""
         for future in list(self._inflight):
             while not future.done():
                 self.drain()

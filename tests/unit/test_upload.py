@@ -21,6 +21,8 @@ def item(n: int, size: int = 10) -> UploadItem:
 class FakeServer:
     """Stores fingerprints; script is a list of actions consumed one per bulk_create call."""
 
+    version = None  # read by the uploader for the fast path (patched out below)
+
     def __init__(self, script: list[str]) -> None:
         self.script = list(script)
         self.stored: list[str] = []
@@ -85,6 +87,7 @@ class FakeFolder:
 @pytest.fixture(autouse=True)
 def no_ews_items(monkeypatch):
     monkeypatch.setattr(upload_module, "build_item", lambda upload, account, folder: upload)
+    monkeypatch.setattr(upload_module, "prebuilt_item", lambda upload, version: None)
 
 
 def make(script: list[str]) -> tuple[Uploader, FakeServer, FakeFolder, list]:

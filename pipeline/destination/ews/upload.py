@@ -25,6 +25,7 @@ from pipeline.destination.base import (
 )
 from pipeline.destination.ews import retry
 from pipeline.destination.ews.errors import ErrorKind, classify, describe, is_size_refusal
+from pipeline.destination.ews.item_xml import prebuilt_item
 from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
 from pipeline.fingerprint import Stamp, read_stamp
@@ -125,9 +126,10 @@ class Uploader:
         items = []
         outcomes: list[Outcome] = []
         sendable: list[UploadItem] = []
+        version = self.account.version
         for upload in pending:
             try:
-                items.append(build_item(upload, self.account, folder))
+                items.append(prebuilt_item(upload, version) or build_item(upload, self.account, folder))
                 sendable.append(upload)
             except (ValueError, TypeError, KeyError) as exc:
                 outcomes.append(_failed(upload, FailureKind.BUILD, f"the EWS item: {describe(exc)}"))
