@@ -23,11 +23,15 @@ def reference_base64(data: bytes) -> bytes:
 
 
 def reference_text_body(value: str) -> tuple[str, bytes]:
-    """parts._text_body as it was before the rewrite (commit 04a0615), CR fix included (see _CONTROLS)."""
+    """parts._text_body as it was before the rewrite (commit 04a0615), with the CR fix (see _CONTROLS) and
+    the 8bit rule added since."""
     lines = value.encode("utf-8", errors="replace").splitlines()
     joined = b"\r\n".join(lines) + b"\r\n"
-    if joined.isascii() and max(map(len, lines), default=0) <= 78 and not _CONTROLS.search(joined):
-        return "7bit", joined
+    if not _CONTROLS.search(joined):
+        if joined.isascii() and max(map(len, lines), default=0) <= 78:
+            return "7bit", joined
+        if max(map(len, lines), default=0) <= 998:  # since issue 17: UTF-8 text as it is (RFC 2045 2.8)
+            return "8bit", joined
     sniff = b"\r\n".join(lines[:10]) + b"\r\n"
     if len(binascii.b2a_qp(sniff)) > (len(sniff) + 2) // 3 * 4:
         return "base64", reference_base64(joined)
@@ -83,7 +87,7 @@ def test_text_body_matches_previous_implementation_random() -> None:
         got = parts._text_body(value)
         assert got == reference_text_body(value), repr(value)
         seen.add(got[0])
-    assert seen == {"7bit", "base64", "quoted-printable"}  # every way was taken
+    assert seen == {"7bit", "8bit", "base64", "quoted-printable"}  # every way was taken
 
 
 def test_multipart_matches_joined_child_bytes() -> None:
