@@ -1,7 +1,8 @@
 """`rebuild export`: the converted tree on disk, to look at before uploading and to compare with readpst.
 
 Folders become directories with safe names; mail is written as .eml, appointments as .ics, contacts
-as .vcf, everything else as JSON; a manifest.json lists every item with its fingerprint and warnings.
+as .vcf, everything else as JSON; a manifest.json lists every item with its fingerprint and warnings (written
+as the items are, so memory stays flat however big the store).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
     ('Reports?' and 'Reports*', or 'Inbox' and 'INBOX' on a case-insensitive disk): the later folder in
     source order gets ' (2)', ' (3)'... Deterministic, so every worker process computes the same answer."""
     dirs: dict[int, tuple[str, ...]] = {}
-    taken: dict[tuple[str, ...], set[str]] = {(): {"manifest.json"}}  # the manifest's name is kept free
+    taken: dict[tuple[str, ...], set[str]] = {(): {"manifest.json", "manifest.json.partial"}}  # kept free
     for folder in [*folders, RECOVERED]:
         if folder is not RECOVERED and not _exported(folder):
             continue
@@ -193,11 +194,40 @@ class Exporter:
         self.counts["failed"] += 1
         self.failures.append({"folder": "/".join(path), "node_id": node_id, "what": what, "reason": reason})
 
-    def merge(self, other: dict[str, Any]) -> None:
+    def merge(self, other: dict[str, Any], sink: ManifestWriter | None = None) -> None:
         self.counts.update(other["counts"])
         self.failures.extend(other["failures"])
-        self.manifest.extend(other["manifest"])
+        if sink is not None:
+            sink.add(other["manifest"])
+        else:
+            self.manifest.extend(other["manifest"])
         self.warned += other["warned"]
+
+
+class ManifestWriter:
+    """manifest.json written as the items are (one line per item), so the export's memory does not grow with
+    the store: {"source": …, "items": [in the order written], "failures": […]}; complete only once closed."""
+
+    def __init__(self, path: Path, source: str) -> None:
+        self.path = path
+        self._partial = path.with_name(path.name + ".partial")
+        self._fh = self._partial.open("w", encoding="utf-8")
+        self._fh.write('{\n "source": ' + json.dumps(source, ensure_ascii=False) + ',\n "items": [')
+        self._first = True
+
+    def add(self, entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            self._fh.write(("\n  " if self._first else ",\n  ") + json.dumps(entry, ensure_ascii=False))
+            self._first = False
+
+    def close(self, failures: list[dict[str, Any]]) -> None:
+        self._fh.write('\n ],\n "failures": ' + json.dumps(failures, indent=1, ensure_ascii=False) + "\n}\n")
+        self._fh.close()
+        os.replace(self._partial, self.path)
+
+    def discard(self) -> None:
+        self._fh.close()
+        self._partial.unlink(missing_ok=True)
 
 
 #: Items per task when several processes share the export (big folders are split in ranges of this size).
@@ -319,6 +349,12 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
             x500_domain = mailbox.rsplit("@", 1)[1].lower()
         first = ConvertOptions(x500_domain=x500_domain)  # the book is not needed by the items written at once
         exporter = Exporter(root, first)
+        try:
+            sink = ManifestWriter(root / "manifest.json", str(ost))
+        except OSError as exc:
+            _stop(early)
+            print(f"rebuild: error: cannot write {shown(root / 'manifest.json')}: {exc.strerror}", file=sys.stderr)
+            return EXIT_USAGE
         for error in source.errors:  # folders (or their subfolder lists) libpff could not read, as inspect shows
             exporter.fail(error.folder_path, error.node_id, error.reason, error.what)
         tasks = _tasks(source)
@@ -344,13 +380,16 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
 
         try:
             for result in each(_export_task, tasks, first):  # in source order, so the merged book is the same
-                exporter.merge(result)
+                exporter.merge(result, sink)
                 book.extend(result["book"])
                 deferred.append(result["deferred"])
             book.finish(mailbox)
             options = ConvertOptions(x500_domain=x500_domain, book=book)
             for result in each(_deferred_task, _deferred_tasks(tasks, deferred), options):
-                exporter.merge(result)
+                exporter.merge(result, sink)
+        except BaseException:
+            sink.discard()
+            raise
         finally:
             _open_sources.pop(ost, None)
             if pool is not None:
@@ -363,10 +402,8 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
                     exporter.fail(entry.folder_path, entry.node_id, entry.reason, entry.what)
                 else:
                     exporter.write(entry, RECOVERED.path, number, relative)
-    manifest = sorted(exporter.manifest, key=_manifest_order(source.folders()))
-    (root / "manifest.json").write_text(json.dumps({"source": str(ost), "items": manifest,
-                                                    "failures": exporter.failures}, indent=1, ensure_ascii=False),
-                                        encoding="utf-8")
+    sink.add(exporter.manifest)  # the recovered items
+    sink.close(exporter.failures)
     for failure in exporter.failures:
         print(f"failed: {failure['what']} {shown(failure['folder']) or '(root)'} node {failure['node_id']}: "
               f"{shown(failure['reason'])}", file=sys.stderr)
@@ -413,19 +450,6 @@ def _warm(ost: str, codepage: int | None) -> None:
 def _stop(pool: ProcessPoolExecutor | None) -> None:
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _manifest_order(folders: list[SourceFolder]) -> Any:
-    """Manifest entries in source order (deferred items were written last): folders as the store lists them,
-    items by their number in the folder."""
-    dirs = folder_dirs(folders)
-    rank = {parts: i for i, parts in enumerate(dirs[f.node_id] for f in [*folders, RECOVERED] if f.node_id in dirs)}
-
-    def key(entry: dict[str, Any]) -> tuple[int, int]:
-        path = Path(entry["file"])
-        number = path.name.split(" ", 1)[0]
-        return rank.get(path.parent.parts, len(rank)), int(number) if number.isdigit() else 0
-    return key
 
 
 def _exported(folder: SourceFolder) -> bool:
