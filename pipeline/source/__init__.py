@@ -41,8 +41,7 @@ def open_source(path: str | Path, recover: bool = False, reader: str | None = No
     """Open an OST/PST for reading; raises SourceOpenError with a one-line message naming the file.
     codepage: the Windows code page of an ANSI store's 8-bit strings, overriding what the items say.
 
-    Files the native reader does not handle yet are read with libpff instead: cyclic encryption, and ANSI
-    (97-2002) stores, whose 8-bit strings libpff's reader decodes in each item's own code page.
+    Files the native reader does not handle yet (cyclic encryption) are read with libpff instead.
     """
     try:
         return _open(path, recover, reader, codepage)
@@ -58,11 +57,10 @@ def _open(path: str | Path, recover: bool, reader: str | None, codepage: int | N
     if name == "native":
         from pipeline.source.native import NativeSource, UnsupportedFile
 
-        if read_header(Path(path))[1] != "ansi":
-            try:
-                return NativeSource(path, recover=recover)
-            except UnsupportedFile:
-                pass
+        try:
+            return NativeSource(path, recover=recover, codepage=codepage)
+        except UnsupportedFile:
+            pass
         return PffSource(path, recover=recover, codepage=codepage)
     if name != "libpff":
         raise SourceOpenError(f"{path}: unknown reader {name!r} (one of {', '.join(READERS)})")

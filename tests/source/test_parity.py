@@ -127,3 +127,16 @@ def test_cyclic_encryption_is_left_to_libpff(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(SourceOpenError, match="unsupported encryption"):  # libpff's refusal, in words
         open_source(path, reader="native")
+
+
+@pytest.mark.parametrize("codepage", [None, 1251, 932])
+@pytest.mark.parametrize("spec", ["ansi-cp1251", "ansi-cp932"])
+def test_native_decodes_ansi_stores_as_libpff_does(spec: str, codepage: int | None) -> None:
+    """ANSI stores: each item in its own code page, folder names in the store's dominant one (or --codepage,
+    which beats both); the two readers choose alike and decode alike."""
+    path = fixtures.cached(spec, format="ansi")
+    with PffSource(path, codepage=codepage) as pff, NativeSource(path, codepage=codepage) as native:
+        assert (native.info.codepage, native.info.codepage_source) == (pff.info.codepage, pff.info.codepage_source)
+        assert differences(source_view(pff), source_view(native)) == []
+    with open_source(path, codepage=codepage) as default:
+        assert isinstance(default, NativeSource)  # ANSI stores are read natively by default

@@ -22,6 +22,7 @@ from pipeline.source.pff import (
     _LAZY_ATTACHMENT_PROPS,
     _PARTY_PROPS,
     _ROLE_PROPS,
+    CODEPAGE_SAMPLE,
     MAX_EMBED_DEPTH,
     SourceInfo,
     SourceOpenError,
@@ -113,8 +114,9 @@ def _decode(raw: dict[int, RawValue], codepage: str, skip: frozenset[int] = froz
 class NativeSource:
     """An open OST/PST read by this package's own NDB/LTP code (no libpff): the PffSource interface."""
 
-    def __init__(self, path: str | Path, recover: bool = False) -> None:
+    def __init__(self, path: str | Path, recover: bool = False, codepage: int | None = None) -> None:
         self.path = Path(path)
+        self._override = codepages.ansi_codepage(codepage)  # the admin's --codepage beats what items say
         kind, fmt, version, crypt, eof = read_header(self.path)
         size = self.path.stat().st_size
         if eof and size < eof:
@@ -129,9 +131,13 @@ class NativeSource:
         self.errors: list[SourceError] = []
         for tree, ib, reason in self._db.bad_pages:
             self.errors.append(SourceError((), None, "btree", f"{tree} page at {ib:#x}: {reason}"))
-        codepage = _DEFAULT_CODEPAGE
+        codepage, how = _DEFAULT_CODEPAGE, "unicode"
+        if fmt == "ansi":  # folder names and items that name no code page: the store's own (as PffSource)
+            store_cp, how = self._store_codepage()
+            codepage = codepages.codec(store_cp) or _DEFAULT_CODEPAGE
         self._orphans = self._orphan_nids()
-        self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, len(self._orphans))
+        self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, len(self._orphans),
+                               how)
         self._names_damaged = ""  # why the name-to-id map could not be read, if it could not
         self._names = self._load_name_map()
         self._party_ids = self._party_prop_ids()
@@ -176,6 +182,28 @@ class NativeSource:
             return _PARTY_PROPS | frozenset(range(0x8000, 0x10000))
         return _PARTY_PROPS | frozenset(pid for pid, (guid, name) in self._names.names.items()
                                         if guid == mapi.PSETID_ADDRESS and name in _PARTY_LIDS)
+
+    def _store_codepage(self) -> tuple[int, str]:
+        """(code page, how chosen) of an ANSI store: --codepage, else the one most messages name (the first
+        CODEPAGE_SAMPLE message nodes), else cp1252, as pipeline.source.pff.store_codepage decides."""
+        if self._override:
+            return self._override, "override"
+        seen: list[int | None] = []
+        wanted = frozenset({mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID})
+        for node in self._db.nodes.values():
+            if len(seen) >= CODEPAGE_SAMPLE:
+                break
+            if node.nid & 0x1F != _NID_TYPE_MESSAGE:
+                continue
+            try:
+                raw = _Node(self._db, node.bid_data, node.bid_sub).props(wanted=wanted)
+            except (NdbError, struct.error, ValueError, IndexError):
+                continue  # the item's own read reports it
+            found = {pid: decode_value(ptype, data) for pid, (ptype, data) in raw.items()}
+            seen.append(codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID)))
+        if any(seen):
+            return codepages.dominant(seen), "dominant"
+        return codepages.DEFAULT_CODEPAGE, "default"
 
     def _table(self, nid: int) -> Table | None:
         if nid not in self._db.nodes:
@@ -353,7 +381,8 @@ class NativeSource:
         props, named = self._item_props(raw, codepage)
         cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
         if self.info.format == "ansi":
-            own = codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE), props.get(mapi.PR_INTERNET_CPID))
+            own = self._override or codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE),
+                                                            props.get(mapi.PR_INTERNET_CPID))
             if own and codepages.codec(own) != codepage:
                 codepage = codepages.codec(own) or codepage
                 props, named = self._item_props(raw, codepage)
