@@ -13,6 +13,8 @@ import codecs
 from collections import Counter
 from collections.abc import Iterable
 
+from pipeline import mapi
+
 #: What Outlook assumes when nothing says otherwise.
 DEFAULT_CODEPAGE = 1252
 
@@ -82,3 +84,11 @@ def dominant(codepages: Iterable[int | None], fallback: int = DEFAULT_CODEPAGE) 
     """The code page most of a store's items name (folder names are written in it), else fallback."""
     counts = Counter(cp for cp in codepages if cp)
     return counts.most_common(1)[0][0] if counts else fallback
+
+
+
+def item_codec(props: dict[int, object], store_codec: str, override: int | None = None) -> str:
+    """The codec of an ANSI store item's 8-bit strings: --codepage, else the code page the item names
+    (PR_MESSAGE_CODEPAGE, else PR_INTERNET_CPID), else the store's; both readers decide with this."""
+    own = override or item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE), props.get(mapi.PR_INTERNET_CPID))
+    return (codec(own) if own else None) or store_codec

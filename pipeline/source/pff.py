@@ -297,9 +297,7 @@ class PffSource:
         if self.info.format == "ansi":
             found = {e.entry_type: decode_value(e.value_type, e.data) for e in raw
                      if e.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)}
-            own = self._override or codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE),
-                                                            found.get(mapi.PR_INTERNET_CPID))
-            codepage = (codepages.codec(own) if own else None) or codepage
+            codepage = codepages.item_codec(found, codepage, self._override)
         props: dict[int, Any] = {}
         named: dict[tuple[str, int | str], Any] = {}
         for entry in raw:
@@ -347,10 +345,9 @@ class PffSource:
         props, named = self._item_props(message.record_sets, codepage)
         cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
         if self.info.format == "ansi":
-            own = self._override or codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE),
-                                                            props.get(mapi.PR_INTERNET_CPID))
-            if own and codepages.codec(own) != codepage:
-                codepage = codepages.codec(own) or codepage
+            own = codepages.item_codec(props, codepage, self._override)
+            if own != codepage:
+                codepage = own
                 props, named = self._item_props(message.record_sets, codepage)
         subject = props.get(mapi.PR_SUBJECT)
         if isinstance(subject, str):

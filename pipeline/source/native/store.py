@@ -381,10 +381,9 @@ class NativeSource:
         props, named = self._item_props(raw, codepage)
         cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
         if self.info.format == "ansi":
-            own = self._override or codepages.item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE),
-                                                            props.get(mapi.PR_INTERNET_CPID))
-            if own and codepages.codec(own) != codepage:
-                codepage = codepages.codec(own) or codepage
+            own = codepages.item_codec(props, codepage, self._override)
+            if own != codepage:
+                codepage = own
                 props, named = self._item_props(raw, codepage)
         return props, named, codepage, cpid if isinstance(cpid, int) else None
 
