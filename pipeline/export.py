@@ -194,6 +194,10 @@ class Exporter:
         self.counts["failed"] += 1
         self.failures.append({"folder": "/".join(path), "node_id": node_id, "what": what, "reason": reason})
 
+    def result(self) -> dict[str, Any]:
+        """What a worker hands back to be merged (plain data: it crosses processes)."""
+        return {"counts": self.counts, "failures": self.failures, "manifest": self.manifest, "warned": self.warned}
+
     def merge(self, other: dict[str, Any], sink: ManifestWriter | None = None) -> None:
         self.counts.update(other["counts"])
         self.failures.extend(other["failures"])
@@ -262,6 +266,15 @@ def _source(ost: str, codepage: int | None) -> Any:
     return source
 
 
+def _task_start(ost: str, out: str, options: Any, node_id: int,
+                codepage: int | None) -> tuple[Any, SourceFolder, tuple[str, ...], Exporter]:
+    """What a task works with: this process's open source, the folder, its directory and an Exporter."""
+    source = _source(ost, codepage)
+    folders = source.folders()
+    folder = next(f for f in folders if f.node_id == node_id)
+    return source, folder, folder_dirs(folders)[node_id], Exporter(Path(out), options)
+
+
 def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | None],
                  codepage: int | None = None) -> dict[str, Any]:
     """One range of one folder, in one pass: every item teaches the address book, and is written at once
@@ -270,12 +283,8 @@ def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | N
     from pipeline.addressing import OWNER_ROLES
     from pipeline.convert.addressbook import AddressBook, learn, needs_book
 
-    source = _source(ost, codepage)
     node_id, start, stop = task
-    folders = source.folders()
-    folder = next(f for f in folders if f.node_id == node_id)
-    relative = folder_dirs(folders)[node_id]
-    exporter = Exporter(Path(out), options)
+    source, folder, relative, exporter = _task_start(ost, out, options, node_id, codepage)
     book, sent, deferred = AddressBook(), folder.role in OWNER_ROLES, []
     for offset, entry in enumerate(source.items(folder, start, stop)):
         if isinstance(entry, SourceError):
@@ -286,27 +295,21 @@ def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | N
             deferred.append(start + offset)
         else:
             exporter.write(entry, folder.path, start + offset + 1, relative)
-    return {"counts": exporter.counts, "failures": exporter.failures, "manifest": exporter.manifest,
-            "warned": exporter.warned, "book": book, "deferred": deferred}
+    return {**exporter.result(), "book": book, "deferred": deferred}
 
 
 def _deferred_task(ost: str, out: str, options: Any, task: tuple[int, list[int]],
                    codepage: int | None = None) -> dict[str, Any]:
     """The deferred items of one folder (by index), converted with the whole store's book."""
-    source = _source(ost, codepage)
     node_id, indexes = task
-    folders = source.folders()
-    folder = next(f for f in folders if f.node_id == node_id)
-    relative = folder_dirs(folders)[node_id]
-    exporter = Exporter(Path(out), options)
+    source, folder, relative, exporter = _task_start(ost, out, options, node_id, codepage)
     for index in indexes:
         for entry in source.items(folder, index, index + 1):
             if isinstance(entry, SourceError):
                 exporter.fail(entry.folder_path, entry.node_id, entry.reason, entry.what)
             else:
                 exporter.write(entry, folder.path, index + 1, relative)
-    return {"counts": exporter.counts, "failures": exporter.failures, "manifest": exporter.manifest,
-            "warned": exporter.warned}
+    return exporter.result()
 
 
 def _deferred_tasks(tasks: list[tuple[int, int, int | None]],
