@@ -16,14 +16,11 @@ from exchangelib.errors import ErrorFolderExists, ErrorFolderNotFound, ErrorItem
 from exchangelib.folders import SHALLOW, Folder, FolderCollection
 from exchangelib.items import ALWAYS_OVERWRITE, HARD_DELETE
 
-from pipeline.destination.base import MailboxBusy, MailboxFatalError
-from pipeline.lease import LeaseHolder, LeaseLost, may_take
+from pipeline.destination import lease as protocol
+from pipeline.destination.lease import EMPTY, LEASE_FOLDER, Empty
+from pipeline.lease import LeaseHolder, LeaseLost
 
-LEASE_FOLDER = "Mailbox rebuild lease"
 LEASE_SUBJECT = "mailbox rebuild lease"
-#: How long a lease folder may stay empty (its creator writes the holder right after) before it is void.
-EMPTY_GRACE = 5.0
-ATTEMPTS = 12
 
 
 @dataclass
@@ -32,16 +29,41 @@ class HeldLease:
     item: Any
 
 
-def _find(account: Any) -> Any | None:
-    for child in FolderCollection(account=account, folders=[account.root]).find_folders(depth=SHALLOW):
-        if not isinstance(child, Exception) and (child.name or "").lower() == LEASE_FOLDER.lower():
-            return child
-    return None
+class _Store:
+    """The lease folder in the account's non-IPM root (destination/lease.py takes it)."""
 
+    def __init__(self, account: Any) -> None:
+        self.account = account
 
-def _holder_item(folder: Any) -> Any | None:
-    items = [i for i in folder.all().only("subject", "body") if not isinstance(i, Exception)]
-    return items[0] if items else None
+    def find(self) -> Any | None:
+        account = self.account
+        for child in FolderCollection(account=account, folders=[account.root]).find_folders(depth=SHALLOW):
+            if not isinstance(child, Exception) and (child.name or "").lower() == LEASE_FOLDER.lower():
+                return child
+        return None
+
+    def create(self) -> Any | None:
+        try:
+            folder = Folder(parent=self.account.root, name=LEASE_FOLDER, folder_class="IPF.Note")
+            folder.save()
+        except ErrorFolderExists:
+            return None
+        return folder
+
+    def write(self, folder: Any, me: LeaseHolder) -> HeldLease | None:
+        try:
+            item = Message(account=self.account, folder=folder, subject=LEASE_SUBJECT, body=Body(me.to_json()))
+            item.save()
+        except (ErrorFolderNotFound, ErrorItemNotFound):
+            return None
+        return HeldLease(folder, item)
+
+    def read(self, folder: Any) -> LeaseHolder | Empty | None:
+        items = [i for i in folder.all().only("subject", "body") if not isinstance(i, Exception)]
+        return LeaseHolder.from_json(_text(items[0].body)) if items else EMPTY
+
+    def delete(self, folder: Any) -> None:
+        _delete(folder)
 
 
 def _delete(folder: Any) -> None:
@@ -53,36 +75,7 @@ def _delete(folder: Any) -> None:
 
 def take(account: Any, me: LeaseHolder, force: bool = False, sleep: Any = time.sleep) -> HeldLease:
     """Take the mailbox's lease for `me`, or raise MailboxBusy naming the live holder."""
-    empty_since: float | None = None
-    for _ in range(ATTEMPTS):
-        folder = _find(account)
-        if folder is None:
-            try:
-                folder = Folder(parent=account.root, name=LEASE_FOLDER, folder_class="IPF.Note")
-                folder.save()
-            except ErrorFolderExists:
-                continue  # another run created it a moment ago: read what it says
-            try:
-                item = Message(account=account, folder=folder, subject=LEASE_SUBJECT, body=Body(me.to_json()))
-                item.save()
-            except (ErrorFolderNotFound, ErrorItemNotFound):
-                continue  # deleted as void before we wrote ourselves in: start again
-            return HeldLease(folder, item)
-        item = _holder_item(folder)
-        if item is None:
-            empty_since = empty_since or time.monotonic()
-            if time.monotonic() - empty_since < EMPTY_GRACE and not force:
-                sleep(0.5)  # its creator is writing the holder now
-                continue
-            _delete(folder)
-            continue
-        current = LeaseHolder.from_json(_text(item.body))
-        if not may_take(current, me, force):
-            assert current is not None
-            raise MailboxBusy(current.describe(), current.expires)
-        _delete(folder)
-    raise MailboxFatalError(f"could not take the mailbox lease after {ATTEMPTS} attempts (another run keeps "
-                            f"taking it?)")
+    return protocol.take(_Store(account), me, force, sleep)
 
 
 def renew(lease: HeldLease, me: LeaseHolder) -> None:

@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline import mapi
-from pipeline.destination.base import MailboxBusy, MailboxFatalError
+from pipeline.destination import lease as protocol
 from pipeline.destination.graph.transport import GraphError, GraphHttp
-from pipeline.lease import LeaseHolder, LeaseLost, may_take
+from pipeline.destination.lease import EMPTY, LEASE_FOLDER, Empty
+from pipeline.lease import LeaseHolder, LeaseLost
 
-LEASE_FOLDER = "Mailbox rebuild lease"
 LEASE_PROPERTY = f"String {{{mapi.PS_REBUILD}}} Name RebuildLease"
-EMPTY_GRACE = 5.0
-ATTEMPTS = 12
 
 
 @dataclass
@@ -59,38 +57,44 @@ def _message(holder: LeaseHolder) -> dict[str, Any]:
             "singleValueExtendedProperties": [{"id": LEASE_PROPERTY, "value": holder.to_json()}]}
 
 
+class _Store:
+    """The lease folder at the top of the mailbox (destination/lease.py takes it)."""
+
+    def __init__(self, http: GraphHttp) -> None:
+        self.http = http
+
+    def find(self) -> str | None:
+        return _find(self.http)
+
+    def create(self) -> str | None:
+        try:
+            made = self.http.call("POST", "/mailFolders", json_body={"displayName": LEASE_FOLDER, "isHidden": True})
+        except GraphError as exc:
+            if exc.status == 409:
+                return None
+            raise
+        return str(made["id"])
+
+    def write(self, folder_id: str, me: LeaseHolder) -> HeldLease | None:
+        try:
+            message = self.http.call("POST", f"/mailFolders/{folder_id}/messages", json_body=_message(me))
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return HeldLease(folder_id, str(message["id"]))
+
+    def read(self, folder_id: str) -> LeaseHolder | Empty | None:
+        found = _holder(self.http, folder_id)
+        return EMPTY if found is None else found[1]
+
+    def delete(self, folder_id: str) -> None:
+        _delete(self.http, folder_id)
+
+
 def take(http: GraphHttp, me: LeaseHolder, force: bool = False, sleep: Any = time.sleep) -> HeldLease:
-    empty_since: float | None = None
-    for _ in range(ATTEMPTS):
-        folder_id = _find(http)
-        if folder_id is None:
-            try:
-                made = http.call("POST", "/mailFolders", json_body={"displayName": LEASE_FOLDER, "isHidden": True})
-            except GraphError as exc:
-                if exc.status == 409:
-                    continue  # another run created it a moment ago: read what it says
-                raise
-            try:
-                message = http.call("POST", f"/mailFolders/{made['id']}/messages", json_body=_message(me))
-            except GraphError as exc:
-                if exc.status == 404:
-                    continue  # deleted as void before we wrote ourselves in
-                raise
-            return HeldLease(str(made["id"]), str(message["id"]))
-        found = _holder(http, folder_id)
-        if found is None:
-            empty_since = empty_since or time.monotonic()
-            if time.monotonic() - empty_since < EMPTY_GRACE and not force:
-                sleep(0.5)
-                continue
-            _delete(http, folder_id)
-            continue
-        _, current = found
-        if not may_take(current, me, force):
-            assert current is not None
-            raise MailboxBusy(current.describe(), current.expires)
-        _delete(http, folder_id)
-    raise MailboxFatalError(f"could not take the mailbox lease after {ATTEMPTS} attempts")
+    """Take the mailbox's lease for `me`, or raise MailboxBusy naming the live holder."""
+    return protocol.take(_Store(http), me, force, sleep)
 
 
 def renew(http: GraphHttp, lease: HeldLease, me: LeaseHolder) -> None:
