@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipeline.settings import Settings
@@ -19,18 +19,42 @@ from pipeline.settings import Settings
 EMBEDDED_USER = "rebuild-service"
 
 
-def _embedded_credentials(settings: Settings) -> tuple[str, str]:
-    """The service account of the embedded sandbox: made once, kept owner-only in the state dir."""
-    path = settings.sandbox_dir / "embedded-account.json"
+def kept_secret(settings: Settings, filename: str, fresh: dict[str, str]) -> dict[str, str]:
+    """A credential of the embedded sandbox, made once and kept owner-only in the state dir: what filename
+    holds, else `fresh`, written there."""
+    path = settings.sandbox_dir / filename
     if path.exists():
-        data = json.loads(path.read_text())
-        return data["username"], data["password"]
+        return json.loads(path.read_text())
     settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(18)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"username": EMBEDDED_USER, "password": password}, fh)
-    return EMBEDDED_USER, password
+        json.dump(fresh, fh)
+    return fresh
+
+
+def prepare_sandbox(settings: Settings, mailboxes: list[str], enroll: Callable[[Any], None],
+                    stands_in_for: str) -> None:
+    """The embedded sandbox's store made ready for a run: its credential (enroll(store)) and every mailbox,
+    each one missing created with a line on the console."""
+    from pipeline.sandbox.store import SandboxStore
+
+    store = SandboxStore(settings.sandbox_dir)
+    try:
+        enroll(store)
+        for mailbox in mailboxes:
+            if not store.has_mailbox(mailbox):
+                store.add_mailbox(mailbox)
+                print(f"sandbox: created mailbox {mailbox} (the embedded sandbox stands in for {stands_in_for})",
+                      file=sys.stderr)
+    finally:
+        store.close()
+
+
+def _embedded_credentials(settings: Settings) -> tuple[str, str]:
+    """The service account of the embedded sandbox."""
+    data = kept_secret(settings, "embedded-account.json",
+                       {"username": EMBEDDED_USER, "password": secrets.token_urlsafe(18)})
+    return data["username"], data["password"]
 
 
 @contextlib.contextmanager
@@ -54,20 +78,14 @@ def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str]) ->
                      max_connections=settings.max_concurrent_requests)
         return
     from pipeline.sandbox.embedded import start
-    from pipeline.sandbox.store import SandboxStore
 
     username, password = _embedded_credentials(settings)
-    store = SandboxStore(settings.sandbox_dir)
-    try:
+
+    def enroll(store: Any) -> None:
         if store.account(username) is None:
             store.add_account(username, password, impersonation=True)
-        for mailbox in mailboxes:
-            if not store.has_mailbox(mailbox):
-                store.add_mailbox(mailbox)
-                print(f"sandbox: created mailbox {mailbox} (the embedded sandbox stands in for Exchange)",
-                      file=sys.stderr)
-    finally:
-        store.close()
+
+    prepare_sandbox(settings, mailboxes, enroll, "Exchange")
     with start(settings.sandbox_dir) as handle:
         yield Target(server=handle.url, username=username, auth="ntlm", impersonate=True, password=password,
                      timeout=ews.request_timeout, max_connections=settings.max_concurrent_requests)

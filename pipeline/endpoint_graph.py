@@ -7,10 +7,7 @@ Yields a GraphTarget (plain, picklable). The app's secret or certificate comes f
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import secrets
-import sys
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -20,6 +17,7 @@ from pipeline.destination.graph.connect import (
     credential_from_env,
     require_extra,
 )
+from pipeline.endpoint import kept_secret, prepare_sandbox
 from pipeline.errors import UsageError
 from pipeline.settings import Settings
 
@@ -28,16 +26,9 @@ EMBEDDED_TENANT = "sandbox"
 
 
 def _embedded_app(settings: Settings) -> str:
-    """The embedded sandbox's app secret: made once, kept owner-only in the state dir."""
-    path = settings.sandbox_dir / "embedded-graph-app.json"
-    if path.exists():
-        return str(json.loads(path.read_text())["secret"])
-    settings.sandbox_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"client_id": EMBEDDED_CLIENT, "secret": secret}, fh)
-    return secret
+    """The embedded sandbox's app secret."""
+    return str(kept_secret(settings, "embedded-graph-app.json",
+                           {"client_id": EMBEDDED_CLIENT, "secret": secrets.token_urlsafe(24)})["secret"])
 
 
 def _is_loopback(url: str) -> bool:
@@ -60,19 +51,9 @@ def graph_endpoint(settings: Settings, mailboxes: list[str]) -> Iterator[GraphTa
         raise UsageError(str(exc)) from None
     from pipeline.sandbox.embedded import start
     from pipeline.sandbox.graph.tokens import add_app
-    from pipeline.sandbox.store import SandboxStore
 
     secret = _embedded_app(settings)
-    store = SandboxStore(settings.sandbox_dir)
-    try:
-        add_app(store, EMBEDDED_CLIENT, secret)
-        for mailbox in mailboxes:
-            if not store.has_mailbox(mailbox):
-                store.add_mailbox(mailbox)
-                print(f"sandbox: created mailbox {mailbox} (the embedded sandbox stands in for Exchange Online)",
-                      file=sys.stderr)
-    finally:
-        store.close()
+    prepare_sandbox(settings, mailboxes, lambda store: add_app(store, EMBEDDED_CLIENT, secret), "Exchange Online")
     with start(settings.sandbox_dir) as handle:
         yield GraphTarget(graph_url=handle.graph_url, login_url=handle.graph_url, tenant=EMBEDDED_TENANT,
                           client_id=EMBEDDED_CLIENT, secret=secret, timeout=graph.request_timeout,
