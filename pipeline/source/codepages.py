@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 from collections import Counter
 from collections.abc import Iterable
+from itertools import islice
 
 from pipeline import mapi
 
@@ -92,3 +93,19 @@ def item_codec(props: dict[int, object], store_codec: str, override: int | None 
     (PR_MESSAGE_CODEPAGE, else PR_INTERNET_CPID), else the store's; both readers decide with this."""
     own = override or item_codepage(props.get(mapi.PR_MESSAGE_CODEPAGE), props.get(mapi.PR_INTERNET_CPID))
     return (codec(own) if own else None) or store_codec
+
+
+#: Items sampled for a store's dominant code page (ANSI stores are small; this bounds the cost anyway).
+CODEPAGE_SAMPLE = 2000
+
+
+def store_codepage(override: int | None, sampled: Iterable[int | None]) -> tuple[int, str]:
+    """(the code page of an ANSI store's folder names and code-page-less items, how it was chosen): the
+    admin's override, else the one most of the first CODEPAGE_SAMPLE sampled items name, else cp1252.
+    sampled is read lazily (never with an override); each reader samples its own way."""
+    if override:
+        return override, "override"
+    seen = list(islice(sampled, CODEPAGE_SAMPLE))
+    if any(seen):
+        return dominant(seen), "dominant"
+    return DEFAULT_CODEPAGE, "default"

@@ -159,7 +159,7 @@ class PffSource:
             orphans = 0
         self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, orphans)
         if fmt == "ansi":
-            store_cp, how = store_codepage(self._file, self._override)
+            store_cp, how = codepages.store_codepage(self._override, sampled_codepages(self._file))
             self.info = dataclasses.replace(self.info, codepage=codepages.codec(store_cp) or "cp1252",
                                             codepage_source=how)
         self.recover = recover
@@ -437,39 +437,27 @@ class PffSource:
         return open_it
 
 
-#: Items sampled for a store's dominant code page (ANSI stores are small; this bounds the cost anyway).
-CODEPAGE_SAMPLE = 2000
-
-
-def store_codepage(file: Any, override: int | None = None) -> tuple[int, str]:
-    """(the code page of an ANSI store's folder names and code-page-less items, how it was chosen): the
-    admin's override, else the one most items name (PR_MESSAGE_CODEPAGE, then PR_INTERNET_CPID), else
-    cp1252."""
-    if override:
-        return override, "override"
-    seen: list[int | None] = []
+def sampled_codepages(file: Any) -> Iterator[int | None]:
+    """The code page each item names (PR_MESSAGE_CODEPAGE, then PR_INTERNET_CPID), folder by folder."""
     try:
         stack = [file.root_folder]
     except OSError:
         stack = []
-    while stack and len(seen) < CODEPAGE_SAMPLE:
+    while stack:
         folder = stack.pop()
         try:
             stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
             count = folder.number_of_sub_messages
         except OSError:
             continue
-        for index in range(min(count, CODEPAGE_SAMPLE - len(seen))):
+        for index in range(count):
             try:
                 found = {entry.entry_type: decode_value(entry.value_type, entry.data)
                          for record_set in folder.get_sub_message(index).record_sets for entry in record_set.entries
                          if entry.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)}
             except OSError:
                 continue
-            seen.append(codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID)))
-    if any(seen):
-        return codepages.dominant(seen), "dominant"
-    return codepages.DEFAULT_CODEPAGE, "default"
+            yield codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID))
 
 
 def _reader(handle: Any) -> Any:

@@ -22,7 +22,6 @@ from pipeline.source.pff import (
     _LAZY_ATTACHMENT_PROPS,
     _PARTY_PROPS,
     _ROLE_PROPS,
-    CODEPAGE_SAMPLE,
     MAX_EMBED_DEPTH,
     SourceInfo,
     SourceOpenError,
@@ -133,7 +132,7 @@ class NativeSource:
             self.errors.append(SourceError((), None, "btree", f"{tree} page at {ib:#x}: {reason}"))
         codepage, how = _DEFAULT_CODEPAGE, "unicode"
         if fmt == "ansi":  # folder names and items that name no code page: the store's own (as PffSource)
-            store_cp, how = self._store_codepage()
+            store_cp, how = codepages.store_codepage(self._override, self._sampled_codepages())
             codepage = codepages.codec(store_cp) or _DEFAULT_CODEPAGE
         self._orphans = self._orphan_nids()
         self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, len(self._orphans),
@@ -183,16 +182,10 @@ class NativeSource:
         return _PARTY_PROPS | frozenset(pid for pid, (guid, name) in self._names.names.items()
                                         if guid == mapi.PSETID_ADDRESS and name in _PARTY_LIDS)
 
-    def _store_codepage(self) -> tuple[int, str]:
-        """(code page, how chosen) of an ANSI store: --codepage, else the one most messages name (the first
-        CODEPAGE_SAMPLE message nodes), else cp1252, as pipeline.source.pff.store_codepage decides."""
-        if self._override:
-            return self._override, "override"
-        seen: list[int | None] = []
+    def _sampled_codepages(self) -> Iterator[int | None]:
+        """The code page each message node names (PR_MESSAGE_CODEPAGE, then PR_INTERNET_CPID), in NBT order."""
         wanted = frozenset({mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID})
         for node in self._db.nodes.values():
-            if len(seen) >= CODEPAGE_SAMPLE:
-                break
             if node.nid & 0x1F != _NID_TYPE_MESSAGE:
                 continue
             try:
@@ -200,10 +193,7 @@ class NativeSource:
             except (NdbError, struct.error, ValueError, IndexError):
                 continue  # the item's own read reports it
             found = {pid: decode_value(ptype, data) for pid, (ptype, data) in raw.items()}
-            seen.append(codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID)))
-        if any(seen):
-            return codepages.dominant(seen), "dominant"
-        return codepages.DEFAULT_CODEPAGE, "default"
+            yield codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID))
 
     def _table(self, nid: int) -> Table | None:
         if nid not in self._db.nodes:
