@@ -37,7 +37,7 @@ def finish(summaries: list[Any], args: argparse.Namespace, settings: Settings) -
     bad = [s for s in summaries if s.status in ("fatal", "interrupted") or s.failed_total]
     if bad:
         return EXIT_FAILURES
-    return EXIT_BUSY if any(s.status == "busy" for s in summaries) else EXIT_OK
+    return EXIT_BUSY if any(s.status in ("busy", "lease-lost") for s in summaries) else EXIT_OK
 
 
 def command_line(words: list[str]) -> str:
@@ -73,6 +73,9 @@ def next_commands(summaries: list[Any], args: argparse.Namespace, settings: Sett
     if "busy" in statuses:
         hints.append("another run holds the mailbox (see above): wait for it, or if it is gone, run the same "
                      "command with --break-lease")
+    if "lease-lost" in statuses:
+        hints.append("this run stopped writing when its lease ran out (another run may hold the mailbox now): "
+                     "when no other run is writing, run the same command again (it reconciles what is there)")
     if "fatal" in statuses:
         hints.append("fix the cause printed above, then run the same command again (done work is kept)")
     elif any(s.failed_total for s in summaries):

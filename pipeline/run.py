@@ -39,7 +39,7 @@ from pipeline.fingerprint import Ordinals, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.large_items import MIB, LargeItems, note_for, strip_largest, with_note
-from pipeline.lease import LeaseHolder, LeaseKeeper
+from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
 from pipeline.model import Attachment, FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
@@ -101,7 +101,7 @@ class Summary:
     retries: int = 0
     in_doubt_found: int = 0
     elapsed: float = 0.0
-    status: str = "ok"  # ok | failed-items | fatal | busy | interrupted | dry-run
+    status: str = "ok"  # ok | failed-items | fatal | busy | lease-lost | interrupted | dry-run
     fatal: str | None = None
 
     @property
@@ -145,6 +145,7 @@ class MailboxRun:
         self._current: ServerFolder | None = None
         self._by_path: dict[str, ServerFolder] = {}  # the server folder of each source folder walked (path)
         self._keeper: LeaseKeeper | None = None
+        self._fence: Fence | None = None
         self._convert_options: Any = None
 
     # -- outcomes ---------------------------------------------------------------------------------
@@ -239,9 +240,7 @@ class MailboxRun:
                     assert self.destination is not None
                     self._mailbox = self.destination.open(opts.mailbox, opts.target_root)
                     self._mailbox.check_access()
-                    holder = LeaseHolder.me()
-                    self._mailbox.take_lease(holder, opts.break_lease)  # before anything is written
-                    self._keeper = LeaseKeeper(self._mailbox.renew_lease, holder).start()
+                    self._take_lease()  # before anything is written
                     self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
                 run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
                 self._walk(source, folders, selection)
@@ -253,11 +252,13 @@ class MailboxRun:
             self.summary.status = "busy"
             self.summary.fatal = str(exc)
             log.error("mailbox busy", mailbox=opts.mailbox, holder=exc.holder, until=exc.expires.isoformat())
-        except (MailboxFatalError, SourceOpenError) as exc:  # the source can still fail after the gate (a race)
-            self.summary.status = "fatal"
-            self.summary.fatal = str(exc)
-            log.error("mailbox stopped", mailbox=opts.mailbox, reason=str(exc), file_only=True)  # summary shows it
+        except (MailboxFatalError, SourceOpenError, LeaseLost) as exc:  # the source can still fail after the gate
+            lost = self._fence.lost if self._fence is not None else None
+            self.summary.status = "lease-lost" if lost else "fatal"
+            self.summary.fatal = f"stopped writing: {lost}" if lost else str(exc)
+            log.error("mailbox stopped", mailbox=opts.mailbox, reason=self.summary.fatal, file_only=True)
         finally:
+            bind(None)
             self._close()
             self.summary.elapsed = round(time.monotonic() - started, 3)
             if run_id:
@@ -312,9 +313,24 @@ class MailboxRun:
         if self._mailbox is not None:
             self._mailbox.close()
 
+    def _take_lease(self) -> None:
+        """Take the mailbox's lease, renew it once to start the fence from an acknowledged renewal (taking
+        may have meant watching another holder's lease for minutes), bind the fence to this thread (every
+        request checks it) and keep renewing it on a thread."""
+        assert self._mailbox is not None
+        holder = LeaseHolder.me(self.settings.lease_seconds)
+        self._mailbox.take_lease(holder, self.options.break_lease)
+        self._fence = Fence(self.settings.lease_seconds, self.settings.request_timeout + MARGIN_EXTRA)
+        sent_at = self._fence.clock()
+        holder = holder.renewed()
+        self._mailbox.renew_lease(holder)
+        self._fence.acknowledged(sent_at)
+        bind(self._fence)
+        self._keeper = LeaseKeeper(self._mailbox.renew_lease, holder, self._fence).start()
+
     def _check_lease(self) -> None:
-        if self._keeper is not None and self._keeper.lost:
-            raise MailboxFatalError(f"lease lost, stopped writing: {self._keeper.lost}")
+        if self._fence is not None:
+            self._fence.check()
 
     # -- folders ----------------------------------------------------------------------------------
     def _server_folder(self, planned: PlannedFolder) -> ServerFolder | None:

@@ -76,6 +76,7 @@ class Settings:
     log_max_bytes: int = 50_000_000  # logs/rebuild.jsonl rotated at this size
     log_backups: int = 5  # rotated files kept
     reader: str = "native"  # native | libpff: which reader opens OST/PST files
+    lease_seconds: int = 300  # a lease unrenewed this long is taken over (pipeline/lease.py)
     temporal_task_queue: str = "rebuild"  # --engine temporal: the task queue workers poll
     temporal_heartbeat_seconds: int = 30  # a worker silent this long loses its mailbox to another worker
     temporal_mailboxes_per_server: int = 8  # mailboxes in flight per destination server, all workers; 0 = no cap
@@ -88,6 +89,11 @@ class Settings:
         if self.destination == "graph":
             return self.graph.uses_sandbox
         return self.destination == "ews" and self.ews.uses_sandbox
+
+    @property
+    def request_timeout(self) -> int:
+        """The request timeout of the destination in use."""
+        return self.graph.request_timeout if self.destination == "graph" else self.ews.request_timeout
 
     @property
     def log_dir(self) -> Path:
@@ -197,6 +203,10 @@ def _check(settings: Settings) -> None:
         raise SettingsError(f"setting 'large_items' must be skip or strip, not {settings.large_items!r}")
     if settings.convert_processes < 0:
         raise SettingsError("setting 'convert_processes' must be 0 (automatic) or more")
+    if settings.lease_seconds < 2 * (settings.request_timeout + 1):
+        raise SettingsError(f"setting 'lease_seconds' ({settings.lease_seconds}) must be at least twice the "
+                            f"request timeout plus a second ({settings.request_timeout} s): the run stops writing "
+                            f"that long before its lease could expire")
     for key in ("batch_items", "batch_bytes", "max_attempts", "mailbox_workers", "requests_in_flight",
                 "max_item_mb", "max_concurrent_requests", "log_max_bytes", "temporal_heartbeat_seconds",
                 "temporal_part_items"):

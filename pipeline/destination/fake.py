@@ -11,20 +11,21 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pipeline.destination import lease as protocol
 from pipeline.destination.base import (
     Failure,
     FailureKind,
     FolderStats,
-    MailboxBusy,
     MailboxFatalError,
     Outcome,
     OutcomeState,
     SendStats,
     ServerFolder,
 )
+from pipeline.destination.lease import EMPTY, Empty
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder, name_key
-from pipeline.lease import LeaseHolder, LeaseLost, may_take
+from pipeline.lease import LeaseHolder, LeaseLost, check_fence
 from pipeline.model import FolderRole, UploadItem
 
 ROOT_ID = "msgfolderroot"
@@ -97,6 +98,13 @@ class FakeDestination:
         self.store = store or FakeStore()
         self.faults = faults or Faults()
         self.opened: list[str] = []
+        self.now = 0.0  # the fake's own clock: a taker watching a lease sleeps on it, in no time
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
     def open(self, mailbox: str, target_root: str | None = None) -> FakeMailbox:
         self.store.mailbox(mailbox)
@@ -139,19 +147,17 @@ class FakeMailbox:
         self._tick()
 
     def take_lease(self, holder: LeaseHolder, force: bool = False) -> None:
-        current = self.store.leases.get(self.address)
-        if not may_take(current, holder, force):
-            assert current is not None
-            raise MailboxBusy(current.describe(), current.expires)
-        self.store.leases[self.address] = holder
+        protocol.take(_FakeLeaseStore(self), holder, force, self.destination.sleep, self.destination.clock)
 
     def renew_lease(self, holder: LeaseHolder) -> None:
+        check_fence()
         current = self.store.leases.get(self.address)
         if current is None or current.token != holder.token:
             raise LeaseLost("taken over by another run")
         self.store.leases[self.address] = holder
 
     def release_lease(self) -> None:
+        check_fence()
         self.store.leases.pop(self.address, None)
 
     def folder(self, planned: PlannedFolder, parent: ServerFolder | None, create: bool = True) -> ServerFolder | None:
@@ -206,6 +212,7 @@ class FakeMailbox:
         return []
 
     def _tick(self) -> None:
+        check_fence()  # as every real destination does before a request
         self.requests += 1
         fatal_after = self.destination.faults.fatal_after
         if fatal_after is not None and self.requests > fatal_after:
@@ -257,3 +264,27 @@ class FakeSender:
 
     def close(self) -> None:
         pass
+
+
+class _FakeLeaseStore:
+    """The lease 'folder' of the fake: the dict entry, created only when absent (destination/lease.py)."""
+
+    def __init__(self, mailbox: FakeMailbox) -> None:
+        self.leases = mailbox.store.leases
+        self.address = mailbox.address
+
+    def find(self) -> str | None:
+        return self.address if self.address in self.leases else None
+
+    def create(self) -> str | None:
+        return None if self.address in self.leases else self.address
+
+    def write(self, folder: str, me: LeaseHolder) -> str | None:
+        self.leases[folder] = me
+        return folder
+
+    def read(self, folder: str) -> LeaseHolder | Empty | None:
+        return self.leases.get(folder, EMPTY)
+
+    def delete(self, folder: str) -> None:
+        self.leases.pop(folder, None)

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pipeline.destination.base import MailboxFatalError, Outcome
+from pipeline.lease import LeaseLost, bind, current_fence
 from pipeline.model import UploadItem
 
 
@@ -26,7 +27,9 @@ class InFlight:
         self.handle = handle
         self.outcomes: queue.Queue[list[Outcome]] = queue.Queue()
         self._slots = threading.Semaphore(self.depth)
-        self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix=name)
+        # each request checks the run's lease fence (pipeline/lease.py), from these threads too
+        self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix=name,
+                                        initializer=bind, initargs=(current_fence(),))
         self._inflight: set[Future] = set()
         self._fatal: BaseException | None = None
         self._batches_lock = threading.Lock()
@@ -90,7 +93,9 @@ class InFlight:
             self.handle(outcomes)
         if self._fatal is not None:
             fatal = self._fatal
-            raise fatal if isinstance(fatal, MailboxFatalError) else MailboxFatalError(str(fatal)) from fatal
+            if isinstance(fatal, MailboxFatalError | LeaseLost):
+                raise fatal
+            raise MailboxFatalError(str(fatal)) from fatal
         self._run_steps(below)
 
     def wait(self) -> None:

@@ -5,6 +5,7 @@ The lease folders in the mailbox's non-IPM root are counted with plain exchangel
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,14 +26,20 @@ def other(**changes) -> LeaseHolder:
 
 
 def test_one_holder_at_a_time(alice):
+    """A holder that renews while a second run watches is alive: the second run is refused at once."""
     first = other()
     held = lease.take(alice, first)
+    renewals = [first]
+
+    def renewing(seconds: float) -> None:  # the first holder renews while the second one watches
+        renewals.append(renewals[-1].renewed())
+        lease.renew(held, renewals[-1])
+
     try:
         with pytest.raises(MailboxBusy, match="other-machine") as refused:
-            lease.take(alice, LeaseHolder.me())
+            lease.take(alice, LeaseHolder.me(), sleep=renewing)
         assert refused.value.holder.endswith(f"pid {first.pid}")
-        assert len(lease_folders(alice)) == 1
-        lease.renew(held, first.renewed())
+        assert len(lease_folders(alice)) == 1 and len(renewals) == 2  # one renewal seen was enough
     finally:
         lease.release(held)
     assert lease_folders(alice) == []
@@ -40,12 +47,16 @@ def test_one_holder_at_a_time(alice):
     lease.release(lease.take(alice, mine))
 
 
-def test_expired_lease_is_taken_over_and_its_holder_learns_it(alice):
-    stale = other(expires=datetime.now(UTC) - timedelta(seconds=5))
+def test_unrenewed_lease_is_taken_over_after_a_full_period_and_its_holder_learns_it(alice):
+    """Whatever its record's wall-clock expiry says (a day ahead here, as a skewed clock would write it),
+    a lease left unrenewed for its whole period, watched on the taker's clock, is taken over."""
+    stale = other(expires=datetime.now(UTC) + timedelta(days=1), seconds=1)
     old = lease.take(alice, stale)
     mine = LeaseHolder.me()
+    started = time.monotonic()
     new = lease.take(alice, mine)
     try:
+        assert time.monotonic() - started >= 1.0  # it watched the holder's full period first
         assert len(lease_folders(alice)) == 1
         with pytest.raises(LeaseLost):
             lease.renew(old, stale.renewed())

@@ -186,27 +186,72 @@ def _other_holder(**changes: object) -> LeaseHolder:
     return dataclasses.replace(LeaseHolder.me(), token="someone-else", **changes)
 
 
+def _renewing(fake: FakeDestination) -> None:
+    """The holder in the fake's store is alive: it renews its lease while a taker watches."""
+    def sleep(seconds: float) -> None:
+        fake.now += seconds
+        fake.store.leases[MAILBOX] = fake.store.leases[MAILBOX].renewed()
+    fake.sleep = sleep  # type: ignore[method-assign]
+
+
 def test_a_second_run_is_refused_before_writing_anything(ost: Path, tmp_path: Path):
+    """A holder seen renewing is alive, whatever its record's wall-clock expiry says (here: long past, as
+    a machine whose clock runs behind would write it)."""
     fake = FakeDestination()
     fake.store.mailbox(MAILBOX)
-    live = _other_holder(host="other-machine", pid=4242)
+    live = _other_holder(host="other-machine", pid=4242, expires=datetime.now(UTC) - timedelta(hours=1))
     fake.store.leases[MAILBOX] = live
+    _renewing(fake)
     summary = rebuild(ost, tmp_path, fake)
     assert summary.status == "busy" and "other-machine" in summary.fatal
     assert fake.store.items[MAILBOX] == [] and len(fake.store.folders[MAILBOX]) == 12  # nothing created
-    assert fake.store.leases[MAILBOX] == live  # and the holder keeps it
+    assert fake.store.leases[MAILBOX].token == live.token  # and the holder keeps it
+    assert fake.now < live.seconds  # decided as soon as the renewal was seen
 
 
 def test_expired_dead_or_broken_leases_are_taken_over(ost: Path, tmp_path: Path):
-    past = datetime.now(UTC) - timedelta(seconds=1)
-    for held, options in ((_other_holder(host="other-machine", expires=past), {}),
-                          (_other_holder(pid=2**22 + 12345), {}),  # this host, a process that is gone
-                          (_other_holder(host="other-machine"), {"break_lease": True})):
+    """An unrenewed holder elsewhere is taken over after a full period watched on the taker's own clock,
+    even when its record says it runs for another day (a clock ahead); a holder on this host whose process
+    is gone, or --break-lease, at once."""
+    ahead = datetime.now(UTC) + timedelta(days=1)
+    for held, options, watched in ((_other_holder(host="other-machine", expires=ahead), {}, True),
+                                   (_other_holder(pid=2**22 + 12345), {}, False),  # this host, a process gone
+                                   (_other_holder(host="other-machine"), {"break_lease": True}, False)):
         fake = FakeDestination()
         fake.store.mailbox(MAILBOX)
         fake.store.leases[MAILBOX] = held
         assert rebuild(ost, tmp_path / str(id(held)), fake, **options).status == "ok"
         assert MAILBOX not in fake.store.leases  # released at the end
+        assert (fake.now >= held.seconds) is watched, (held, fake.now)
+
+
+def test_a_run_whose_lease_ran_out_sends_nothing_more(ost: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The fence: once the last acknowledged renewal is older than the lease minus the margin on the run's
+    own clock, no request is sent; the run stops as lease-lost (exit 3) and does not release a lease that
+    may be another run's by now."""
+    fake = FakeDestination()
+    run_clock = {"now": 0.0}
+    sent: list[int] = []
+    original = fake.open
+
+    def open_(mailbox: str, target_root: str | None = None):  # noqa: ANN202
+        box = original(mailbox, target_root)
+        tick = box._tick
+
+        def ticking() -> None:
+            tick()
+            sent.append(1)
+            if len(sent) == 5:
+                run_clock["now"] += 10_000  # the machine slept (a paused VM): far past the lease
+        box._tick = ticking  # type: ignore[method-assign]
+        return box
+
+    fake.open = open_  # type: ignore[method-assign]
+    monkeypatch.setattr("pipeline.lease.steady", lambda: run_clock["now"])
+    summary = rebuild(ost, tmp_path, fake, settings={"lease_seconds": 400})
+    assert summary.status == "lease-lost" and "could not be renewed" in summary.fatal
+    assert len(sent) == 5  # not one request after the clock jumped
+    assert MAILBOX in fake.store.leases  # not released: it may be another run's by now
 
 
 BIG = {"store": {"name": "Big", "seed": 5}, "folders": [{"name": "Posteingang", "role": "inbox", "items": [

@@ -22,7 +22,7 @@ from pipeline.destination.ews.sender import Sender
 from pipeline.destination.ews.upload import ids_stamped, stamps
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder
-from pipeline.lease import LeaseHolder
+from pipeline.lease import LeaseHolder, check_fence
 from pipeline.model import UploadItem
 
 
@@ -53,7 +53,12 @@ class EwsMailbox:
         return self._mirror.stats
 
     def _call(self, fn: Callable[[], Any]) -> Any:
-        return retry.call(fn, self.policy)
+        """fn under the retry policy; each attempt first checks the run's lease fence (pipeline/lease.py)."""
+        def attempt() -> Any:
+            check_fence()
+            return fn()
+
+        return retry.call(attempt, self.policy)
 
     def check_access(self) -> None:
         self._call(lambda: self.account.msg_folder_root)

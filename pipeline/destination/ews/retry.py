@@ -14,6 +14,7 @@ import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from pipeline.destination.ews.errors import ErrorKind, MailboxFatalError, back_off_hint, classify, describe
+from pipeline.lease import LeaseLost
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -69,7 +70,7 @@ def call(fn: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None
             with attempt:
                 try:
                     return fn()
-                except (Transient, MailboxFatalError):
+                except (Transient, MailboxFatalError, LeaseLost):
                     raise
                 except Exception as exc:  # noqa: BLE001 - classified right here
                     raise_classified(exc)

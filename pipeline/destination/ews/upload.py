@@ -29,6 +29,7 @@ from pipeline.destination.ews.item_xml import prebuilt_item
 from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
 from pipeline.fingerprint import Stamp, read_stamp
+from pipeline.lease import check_fence
 from pipeline.model import UploadItem
 
 #: Page size when reading fingerprints back (Exchange's default FindItem page limit).
@@ -98,6 +99,7 @@ class Uploader:
         try:
             for attempt in retry.retrying(self.policy, self.sleep):
                 with attempt:
+                    check_fence()
                     if not first:
                         self.stats.retries += 1
                         pending = self._drop_in_doubt(folder, pending)
@@ -136,6 +138,7 @@ class Uploader:
         if not sendable:
             self.on_outcomes(outcomes)
             return []
+        check_fence()  # building the items took a while: the lease may have passed meanwhile
         self.stats.requests += 1
         try:
             results = self.account.bulk_create(folder=folder, items=items, message_disposition=SAVE_ONLY,

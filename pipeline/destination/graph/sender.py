@@ -37,6 +37,7 @@ from pipeline.destination.graph.transport import (
     answer_error,
 )
 from pipeline.destination.inflight import InFlight
+from pipeline.lease import bind, current_fence
 from pipeline.model import UploadItem
 
 BATCH_LIMIT = 20
@@ -278,7 +279,8 @@ class GraphSender(InFlight):
         self.http = http
         self._stats = SendStats()
         self._lock = threading.Lock()
-        self._items = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="graph-item")
+        self._items = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="graph-item",
+                                         initializer=bind, initargs=(current_fence(),))
         self.creator = Creator(http, imports, leftovers, self._stats, self._lock, self._items)
 
     @property

@@ -22,6 +22,7 @@ import httpx
 
 from pipeline.destination.base import MailboxFatalError
 from pipeline.destination.graph.connect import GraphTarget, Tokens
+from pipeline.lease import check_fence
 
 #: httpx logs every request at INFO (URLs name mailboxes and folders): only its warnings reach our logs.
 for _name in ("httpx", "httpcore", "hpack"):
@@ -128,7 +129,9 @@ class GraphHttp:
     def once(self, method: str, path: str, *, json_body: Any = None, content: bytes | None = None,
              headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
              beta: bool = False) -> Any:
-        """One request, no retry: the answer's JSON (None when empty), GraphError, or Unanswered."""
+        """One request, no retry: the answer's JSON (None when empty), GraphError, or Unanswered; LeaseLost
+        instead once the run's lease fence has passed (nothing is sent)."""
+        check_fence()
         size = len(content) if content is not None else len(json.dumps(json_body)) if json_body is not None else 0
         if size > 64 * 1024:
             self.pacer.admit(size, self.sleep)
@@ -174,6 +177,7 @@ class GraphHttp:
                    "Content-Type": "application/octet-stream"}
         for attempt in range(1, self.policy.max_attempts + 1):
             self.pacer.admit(len(chunk), self.sleep)
+            check_fence()
             try:
                 with self._slots:
                     response = self.client.put(url, content=chunk, headers=headers)
