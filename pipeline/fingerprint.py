@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipeline import mapi
@@ -151,13 +151,14 @@ class Stamp:
 
     identity: str
     pending: bool = False
+    server_id: str = field(default="", compare=False)  # the server item carrying it (for reconciliation)
 
 
-def read_stamp(value: str, pending: bool | None = None) -> Stamp:
+def read_stamp(value: str, pending: bool | None = None, server_id: str = "") -> Stamp:
     """The stamp of a server item from its two properties (v1's '~series-pending' suffix understood)."""
     if value.endswith(LEGACY_PENDING_SUFFIX):
-        return Stamp(value.removesuffix(LEGACY_PENDING_SUFFIX), True)
-    return Stamp(value, bool(pending))
+        return Stamp(value.removesuffix(LEGACY_PENDING_SUFFIX), True, server_id)
+    return Stamp(value, bool(pending), server_id)
 
 
 def stamp_properties(upload_identity: str, pending: bool = False) -> list[ExtendedProperty]:

@@ -26,8 +26,8 @@ def render_summary(summary: Any) -> str:
         lines.append(f"  stopped: {shown(s.fatal)}")
     lines.append(f"  found {s.found}, uploaded {s.uploaded}, already present {s.present}, "
                  f"skipped {sum(s.skipped.values())}, failed {s.failed_total}")
-    if s.uploaded == 0 and s.status == "ok":
-        lines.append("  nothing new to upload: every item is already in the mailbox")
+    if s.uploaded == 0 and not s.restored and s.status == "ok":
+        lines.append("  nothing new to upload: every item is already in the mailbox (read back from the server)")
     for reason, count in sorted(s.skipped.items()):
         lines.append(f"  skipped {count}: {shown(reason)}")
     folders = s.folders or {}
@@ -52,6 +52,9 @@ def render_summary(summary: Any) -> str:
                      f"{shown(item['subject'] or '(no subject)')} | {shown(item['warning'])}")
     if len(items) > WARNINGS_SHOWN:
         lines.append(f"  ... and {len(items) - WARNINGS_SHOWN} more items with warnings (see the JSON report)")
+    if s.duplicates_removed or s.restored:
+        lines.append(f"  reconciled with the server: {s.duplicates_removed} extra copies removed, {s.restored} items "
+                     f"that had gone missing sent again")
     if s.retries or s.in_doubt_found:
         lines.append(f"  retries {s.retries}; items found already stored on retry {s.in_doubt_found}")
     for failure in s.failures[:50]:

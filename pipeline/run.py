@@ -35,7 +35,7 @@ from pipeline.destination.base import (
     ServerFolder,
 )
 from pipeline.export import safe_name
-from pipeline.fingerprint import Ordinals, fingerprint
+from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.large_items import MIB, LargeItems, note_for, strip_largest, with_note
@@ -100,6 +100,8 @@ class Summary:
     bytes_uploaded: int = 0
     retries: int = 0
     in_doubt_found: int = 0
+    duplicates_removed: int = 0  # extra copies of one identity reconciliation deleted (one copy kept)
+    restored: int = 0  # items stored earlier and found missing at the end, uploaded again
     elapsed: float = 0.0
     status: str = "ok"  # ok | failed-items | fatal | busy | lease-lost | interrupted | dry-run
     fatal: str | None = None
@@ -144,6 +146,9 @@ class MailboxRun:
         self._server: dict[int, ServerFolder | None] = {}
         self._current: ServerFolder | None = None
         self._by_path: dict[str, ServerFolder] = {}  # the server folder of each source folder walked (path)
+        self._walked: dict[str, tuple[SourceFolder, PlannedFolder]] = {}  # what reconciliation may walk again
+        self._expected: dict[str, set[str]] = {}  # identities this run knows belong in each folder (path)
+        self._restoring = False  # reconciliation's second walk: uploads count as restored
         self._keeper: LeaseKeeper | None = None
         self._fence: Fence | None = None
         self._convert_options: Any = None
@@ -158,14 +163,20 @@ class MailboxRun:
                 outcome = self._complete_series(upload, str(outcome.server_id))
                 upload = outcome.item
             if outcome.state in (OutcomeState.UPLOADED, OutcomeState.PENDING):
-                if upload.fallbacks:  # the server took a simpler form: counted like conversion warnings
+                if upload.fallbacks and not self._restoring:  # a simpler form: counted like conversion warnings
                     self._note(upload, upload.fallbacks)
-                self.summary.uploaded += 1
+                if self._restoring:
+                    self.summary.restored += 1  # counted once already, when first stored
+                else:
+                    self.summary.uploaded += 1
                 self.summary.bytes_uploaded += upload.size
+                self._expected.setdefault(folder, set()).add(upload.fingerprint)
                 if outcome.state is OutcomeState.PENDING:
                     self._incomplete.add(folder)  # the rerun must look again
             elif outcome.state is OutcomeState.PRESENT:
-                self.summary.present += 1
+                if not self._restoring:
+                    self.summary.present += 1
+                self._expected.setdefault(folder, set()).add(upload.fingerprint)
             else:
                 self._fail(folder, upload.item_class, upload.subject,
                            outcome.failure or Failure(FailureKind.REFUSED), upload.source_node_id)
@@ -285,6 +296,7 @@ class MailboxRun:
                 self._do_folder(RECOVERED_FOLDER, RECOVERED_PLAN, source.recovered(), selection)
             if self._sender is not None:
                 self._sender.wait()  # every outcome handled and every folder recorded
+                self._reconcile(source, selection)
             for error in source.errors if self.options.store_part else ():
                 self.summary.source_errors += 1
                 self._fail("/".join(error.folder_path), error.what, "",
@@ -345,18 +357,24 @@ class MailboxRun:
         return parent
 
     def _do_folder(self, folder: SourceFolder, planned: PlannedFolder, entries: Iterable[SourceItem | SourceError],
-                   selection: BoundSelection) -> None:
+                   selection: BoundSelection, only: set[str] | None = None) -> None:
+        """One folder: skipped when the journal says it is complete and the server agrees, else every item
+        read, compared with the server's stamps and the missing ones sent (only: just those identities,
+        reconciliation's second walk)."""
         opts = self.options
         path = folder.path_str
         whole = selection.selection.whole
-        if whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count):
+        if folder is not RECOVERED_FOLDER:
+            self._walked[path] = (folder, planned)
+        if (whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count)
+                and self._journal_confirmed(path, planned)):
             self.summary.found += folder.item_count
             self.summary.present += folder.item_count
             log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
             return
         known, pending = self._known(path, planned)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
-        count = self._items(folder, planned, entries, selection, known, pending)
+        count = self._items(folder, planned, entries, selection, known, pending, only)
         if not whole or opts.dry_run or folder is RECOVERED_FOLDER:
             return
         server_id = self._current.id if self._current else None
@@ -372,6 +390,64 @@ class MailboxRun:
         else:
             record_folder()
 
+    def _journal_confirmed(self, path: str, planned: PlannedFolder) -> bool:
+        """Whether the server still holds every item the journal says this folder holds: one read of the
+        folder's stamps instead of the journal's word alone (a folder deleted or emptied on the server since
+        is walked again). Without a destination (dry run) the journal is all there is."""
+        if self._mailbox is None:
+            return True
+        server = self._server_folder(planned)
+        if server is None:
+            return False
+        self._by_path[path] = server
+        recorded = self.journal.done_fingerprints(self.options.mailbox, path)
+        present = {s.identity for s in self._mailbox.stamps(server) if not s.pending}
+        self._expected.setdefault(path, set()).update(recorded)
+        missing = len(recorded - present)
+        if missing:
+            log.warning("folder complete in the journal but not on the server: walking it again",
+                        mailbox=self.options.mailbox, folder=path, missing=missing, journal=len(recorded))
+        return not missing
+
+    def _reconcile(self, source: Any, selection: BoundSelection) -> None:
+        """The last step of a run: every folder it touched is read back from the server. Extra copies of an
+        identity (a paused writer's late batch, a server that committed twice) are deleted, keeping one: a
+        finished copy over a pending series, then the smallest server id, an order any run computes alike,
+        so two runs reconciling at once keep the same copy. An item without a stamp is never touched (only
+        stamped items are listed). Identities this run stored or found that are gone are sent again (one more round);
+        still gone after it, they are reported as failures."""
+        assert self._mailbox is not None and self._sender is not None
+        for round_ in (1, 2):
+            missing_by_path: dict[str, set[str]] = {}
+            for path, server in list(self._by_path.items()):
+                self._check_lease()
+                stamps = self._mailbox.stamps(server)
+                extras = duplicate_copies(stamps)
+                if extras:
+                    self._mailbox.delete_items(server, extras)
+                    self.summary.duplicates_removed += len(extras)
+                    log.warning("extra copies removed", mailbox=self.options.mailbox, folder=path, copies=len(extras))
+                missing = self._expected.get(path, set()) - {s.identity for s in stamps}
+                if missing:
+                    missing_by_path[path] = missing
+            if not missing_by_path:
+                return
+            for path, missing in missing_by_path.items():
+                log.warning("items gone from the server since they were stored: sending them again",
+                            mailbox=self.options.mailbox, folder=path, items=len(missing), round=round_)
+                if round_ == 2 or path not in self._walked:
+                    self._fail(path, "", f"{len(missing)} items", Failure(
+                        FailureKind.VANISHED, f"{len(missing)} items stored, then gone from the server folder"),
+                        None)
+                    continue
+                folder, planned = self._walked[path]
+                self._restoring = True
+                try:
+                    self._do_folder(folder, planned, source.items(folder), selection, only=missing)
+                    self._sender.wait()
+                finally:
+                    self._restoring = False
+
     def _known(self, path: str, planned: PlannedFolder) -> tuple[set[str], set[str]]:
         """Identities already in the folder, and those of series still pending. The server's stamps are the
         final word; without a destination (dry run) the journal says what earlier runs stored."""
@@ -385,8 +461,9 @@ class MailboxRun:
         return {s.identity for s in stamps if not s.pending}, {s.identity for s in stamps if s.pending}
 
     def _items(self, folder: SourceFolder, planned: PlannedFolder, entries: Iterable[SourceItem | SourceError],
-               selection: BoundSelection, known: set[str], pending: set[str]) -> int:
-        """Every item of the folder: identity, dedupe, conversion, batches. Returns the items read."""
+               selection: BoundSelection, known: set[str], pending: set[str], only: set[str] | None = None) -> int:
+        """Every item of the folder: identity, dedupe, conversion, batches. Returns the items read. With only,
+        just those identities are considered (and nothing is counted twice: the first walk counted them)."""
         path = folder.path_str
         ordinals = Ordinals(planned.identity_scope)
         batch: list[UploadItem] = []
@@ -416,18 +493,24 @@ class MailboxRun:
                     self._sender.wait()  # the requests in flight finish and are journaled
                 raise Interrupted()  # converted but unsent items are simply redone by the rerun
             if isinstance(entry, SourceError):
+                if only is not None:
+                    continue
                 self.summary.found += 1
                 self.summary.source_errors += 1
                 self._fail(path, entry.what, "", Failure(FailureKind.UNREADABLE, entry.reason, entry.what),
                            entry.node_id)
                 continue
             count += 1
-            self.summary.found += 1
+            if only is None:
+                self.summary.found += 1
             try:
                 identity = ordinals.next(fingerprint(entry))  # every item counts, skipped ones too
             except Exception as exc:  # noqa: BLE001 - a broken item must not stop the walk
-                self._fail(path, entry.message_class, entry.subject,
-                           Failure(FailureKind.FINGERPRINT, f"{type(exc).__name__}: {exc}"), entry.node_id)
+                if only is None:
+                    self._fail(path, entry.message_class, entry.subject,
+                               Failure(FailureKind.FINGERPRINT, f"{type(exc).__name__}: {exc}"), entry.node_id)
+                continue
+            if only is not None and identity not in only:
                 continue
             skip = selection.item_skip(entry)
             if skip:
@@ -520,3 +603,17 @@ def _stub(item: SourceItem, folder: SourceFolder, identity: str) -> UploadItem:
     """A record of an item found already on the server: enough for the journal, no conversion."""
     return UploadItem(kind="message", item_class=item.message_class, folder_path=folder.path, fingerprint=identity,
                       subject=item.subject, source_node_id=item.node_id)
+
+
+def duplicate_copies(stamps: list[Stamp]) -> list[str]:
+    """Server ids of the copies to delete so that each identity is held once: per identity, a finished copy
+    is kept over a pending one, then the smallest server id (the same choice in every run)."""
+    by_identity: dict[str, list[Stamp]] = {}
+    for stamp in stamps:
+        by_identity.setdefault(stamp.identity, []).append(stamp)
+    extras: list[str] = []
+    for copies in by_identity.values():
+        if len(copies) > 1:
+            _kept, *rest = sorted(copies, key=lambda s: (s.pending, s.server_id))
+            extras.extend(s.server_id for s in rest if s.server_id)
+    return extras

@@ -51,6 +51,7 @@ class FailureKind(enum.StrEnum):
     TOO_LARGE = "too large"  # over the item or request size limit
     REFUSED = "refused"  # the server refused this item
     GAVE_UP = "gave up"  # transient refusals until the retry budget ran out
+    VANISHED = "vanished"  # stored, then gone from the server before the run ended, twice over
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,9 @@ class Mailbox(Protocol):
 
     def stamps(self, folder: ServerFolder) -> list[Stamp]:
         """The stamp of every item in the folder that carries one (one entry per server item)."""
+
+    def delete_items(self, folder: ServerFolder, server_ids: list[str]) -> None:
+        """Remove these items of the folder for good (reconciliation's extra copies); already gone is fine."""
 
     def cannot_carry(self, upload: UploadItem) -> list[str]:
         """Fields of upload this destination cannot store (reported as warnings, never dropped silently)."""

@@ -7,6 +7,7 @@ commit and then drop their answer). Tests read `store` directly to judge what la
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -189,7 +190,13 @@ class FakeMailbox:
     # -- items ------------------------------------------------------------------------------------
     def stamps(self, folder: ServerFolder) -> list[Stamp]:
         self._tick()
-        return [i.stamp for i in self.store.items[self.address] if i.folder == folder.id]
+        return [dataclasses.replace(i.stamp, server_id=i.id) for i in self.store.items[self.address]
+                if i.folder == folder.id]
+
+    def delete_items(self, folder: ServerFolder, server_ids: list[str]) -> None:
+        self._tick()
+        doomed = set(server_ids)
+        self.store.items[self.address] = [i for i in self.store.items[self.address] if i.id not in doomed]
 
     def cannot_carry(self, upload: UploadItem) -> list[str]:
         return []

@@ -19,7 +19,7 @@ from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import MAX_NAME
 from pipeline.journal import Journal
 from pipeline.lease import LeaseHolder
-from pipeline.run import MailboxRun, RunOptions
+from pipeline.run import MailboxRun, RunOptions, duplicate_copies
 from pipeline.settings import load_settings
 from pipeline.verify import verify_mailbox
 
@@ -81,6 +81,69 @@ def test_full_run_then_rerun(ost: Path, tmp_path: Path):
     assert fake.store.listing(MAILBOX) == EXPECTED
     again = rebuild(ost, tmp_path, fake)
     assert (again.uploaded, again.present) == (0, 13)
+    assert fake.store.listing(MAILBOX) == EXPECTED
+
+
+def test_a_folder_emptied_on_the_server_after_a_complete_run_is_restored(ost: Path, tmp_path: Path):
+    """The journal says every folder is complete; the server has lost the Inbox's items since. The rerun
+    does not believe the journal alone: it reads the folder's stamps, walks it again and restores it."""
+    fake = FakeDestination()
+    assert rebuild(ost, tmp_path, fake).status == "ok"
+    inbox = [i for i in fake.store.items[MAILBOX] if fake.store.path(MAILBOX, i.folder) == "Inbox"]
+    assert inbox
+    fake.store.items[MAILBOX] = [i for i in fake.store.items[MAILBOX] if i not in inbox]
+    again = rebuild(ost, tmp_path, fake)
+    assert again.status == "ok" and again.uploaded == len(inbox)
+    assert fake.store.listing(MAILBOX) == EXPECTED
+
+
+def test_extra_copies_are_removed_keeping_one_and_never_an_unstamped_item(ost: Path, tmp_path: Path):
+    """Copies of one identity (a paused writer's late batch) are reduced to one at the end of the next run:
+    the finished copy over a pending one, then the smallest server id. Items without a stamp stay."""
+    fake = FakeDestination()
+    rebuild(ost, tmp_path, fake)
+    items = fake.store.items[MAILBOX]
+    original = items[0]
+    twin = dataclasses.replace(original, id="a-copy", stamp=Stamp(original.stamp.identity, True))
+    stranger = dataclasses.replace(original, id="b-users-own", stamp=Stamp("", False), subject="mine")
+    items.extend([twin, stranger])
+    again = rebuild(ost, tmp_path, fake)
+    assert again.status == "ok" and again.duplicates_removed == 1
+    ids = [i.id for i in fake.store.items[MAILBOX]]
+    assert original.id in ids and "a-copy" not in ids and "b-users-own" in ids
+    assert duplicate_copies([Stamp("x", False, "z9"), Stamp("x", False, "a1"), Stamp("x", True, "a0")]) == ["z9", "a0"]
+
+
+def test_items_gone_during_the_run_are_sent_again_before_ok(ost: Path, tmp_path: Path):
+    """Items stored and then deleted on the server before the run ends (here: right after each batch) are
+    found missing by the read-back at the end and sent again; ok only after that."""
+    fake = FakeDestination()
+    original = fake.open
+    vanished: list[str] = []
+
+    def open_(mailbox: str, target_root: str | None = None):  # noqa: ANN202
+        box = original(mailbox, target_root)
+        make_sender = box.sender
+
+        def sender(handle, in_flight):  # noqa: ANN001, ANN202
+            real = make_sender(handle, in_flight)
+            send = real.send
+
+            def send_and_lose(folder, batch):  # noqa: ANN001, ANN202
+                send(folder, batch)
+                if not vanished:  # the first batch is lost once, after it was acknowledged
+                    lost = [i for i in fake.store.items[MAILBOX] if i.folder == folder.id]
+                    vanished.extend(i.id for i in lost)
+                    fake.store.items[MAILBOX] = [i for i in fake.store.items[MAILBOX] if i not in lost]
+            real.send = send_and_lose
+            return real
+        box.sender = sender  # type: ignore[method-assign]
+        return box
+
+    fake.open = open_  # type: ignore[method-assign]
+    summary = rebuild(ost, tmp_path, fake)
+    assert vanished and summary.status == "ok" and summary.restored == len(vanished)
+    assert summary.uploaded == 13 and summary.found == 13
     assert fake.store.listing(MAILBOX) == EXPECTED
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from exchangelib.errors import ErrorItemNotFound
 from exchangelib.folders import DEEP, FolderCollection
+from exchangelib.items import ALL_OCCURRENCES, HARD_DELETE, SEND_TO_NONE
+from exchangelib.properties import ItemId
 
 from pipeline.destination.base import FolderStats, Outcome, ServerFolder
 from pipeline.destination.ews import lease, occurrences, retry
@@ -24,6 +27,9 @@ from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder
 from pipeline.lease import LeaseHolder, check_fence
 from pipeline.model import UploadItem
+
+#: Items per DeleteItem request when reconciliation removes copies.
+DELETE_BATCH = 100
 
 
 class EwsDestination:
@@ -91,6 +97,18 @@ class EwsMailbox:
 
     def stamps(self, folder: ServerFolder) -> list[Stamp]:
         return self._call(lambda: stamps(folder.handle))
+
+    def delete_items(self, folder: ServerFolder, server_ids: list[str]) -> None:
+        """Hard-delete these items (copies reconciliation removes: never to Deleted Items, where a later
+        rebuild of that folder would meet them)."""
+        for start in range(0, len(server_ids), DELETE_BATCH):
+            chunk = [ItemId(id=i) for i in server_ids[start:start + DELETE_BATCH]]
+            results = self._call(lambda chunk=chunk: list(self.account.bulk_delete(
+                chunk, delete_type=HARD_DELETE, send_meeting_cancellations=SEND_TO_NONE,
+                affected_task_occurrences=ALL_OCCURRENCES, suppress_read_receipts=True)))
+            for result in results:
+                if isinstance(result, Exception) and not isinstance(result, ErrorItemNotFound):
+                    raise result  # already gone is fine: another reconciler removed it first
 
     def cannot_carry(self, upload: UploadItem) -> list[str]:
         missing = unsupported_fields(upload)

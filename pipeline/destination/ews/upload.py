@@ -44,8 +44,8 @@ def stamps(folder: Any) -> list[Stamp]:
     register_fingerprint()
     query = folder.all().only(FINGERPRINT_FIELD, PENDING_FIELD)
     query.page_size = FINGERPRINT_PAGE
-    return [read_stamp(value, pending) for value, pending in query.values_list(FINGERPRINT_FIELD, PENDING_FIELD)
-            if value]
+    return [read_stamp(value, pending, str(item_id))
+            for item_id, value, pending in query.values_list("id", FINGERPRINT_FIELD, PENDING_FIELD) if value]
 
 
 def stamped_fingerprints(folder: Any) -> list[str]:

@@ -16,7 +16,7 @@ from pipeline.destination.graph import items, lease
 from pipeline.destination.graph.connect import GraphTarget, require_extra
 from pipeline.destination.graph.folders import TODO, GraphFolders, Ref
 from pipeline.destination.graph.sender import GraphSender, Imports, Leftovers, item_path, items_path
-from pipeline.destination.graph.transport import GraphHttp, RetryPolicy
+from pipeline.destination.graph.transport import GraphError, GraphHttp, RetryPolicy
 from pipeline.fingerprint import Stamp, read_stamp
 from pipeline.folder_plan import PlannedFolder
 from pipeline.lease import LeaseHolder
@@ -110,7 +110,7 @@ class GraphMailbox:
                 continue
             if identity:
                 pending = values.get(_canonical(items.PENDING_PROPERTY)) == "true"
-                found.append(read_stamp(identity, pending))
+                found.append(read_stamp(identity, pending, server_id))
                 continue
             header = values.get(_canonical(items.HEADER_PROPERTY))
             if header:  # imported, never finished: the next send of that identity finishes it
@@ -118,6 +118,15 @@ class GraphMailbox:
         self._leftovers.imported[folder.id] = unfinished
         self._leftovers.half_made[folder.id] = half_made
         return found
+
+    def delete_items(self, folder: ServerFolder, server_ids: list[str]) -> None:
+        """Delete these items (copies reconciliation removes); already gone is fine."""
+        for server_id in server_ids:
+            try:
+                self.http.call("DELETE", item_path(folder.handle, server_id))
+            except GraphError as exc:
+                if exc.status != 404:
+                    raise
 
     def cannot_carry(self, upload: UploadItem) -> list[str]:
         return items.cannot_carry(upload)
