@@ -41,6 +41,14 @@ log = structlog.get_logger(__name__)
 LEASE_SECONDS = 300
 #: Seconds added to the request timeout to make the fence's margin.
 MARGIN_EXTRA = 1.0
+#: Tests only: seconds added to this process's wall clock where the lease writes it (a machine whose clock
+#: is wrong), to show that no decision depends on it (tests/e2e/test_fencing_trials.py).
+SKEW_ENV = "REBUILD_TEST_CLOCK_SKEW_S"
+
+
+def wall_now() -> datetime:
+    """This machine's wall clock as the lease writes it (for people only; see SKEW_ENV)."""
+    return datetime.now(UTC) + timedelta(seconds=float(os.environ.get(SKEW_ENV) or 0))
 
 
 class LeaseLost(Exception):
@@ -88,10 +96,10 @@ class LeaseHolder:
         except Exception:  # noqa: BLE001 - no user name on this platform: the host and pid still tell
             user = "unknown"
         return cls(user, socket.gethostname(), os.getpid(), secrets.token_hex(8),
-                   datetime.now(UTC) + timedelta(seconds=seconds), seconds)
+                   wall_now() + timedelta(seconds=seconds), seconds)
 
     def renewed(self) -> LeaseHolder:
-        return replace(self, expires=datetime.now(UTC) + timedelta(seconds=self.seconds),
+        return replace(self, expires=wall_now() + timedelta(seconds=self.seconds),
                        renewals=self.renewals + 1)
 
     def to_json(self) -> str:

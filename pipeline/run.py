@@ -326,18 +326,21 @@ class MailboxRun:
             self._mailbox.close()
 
     def _take_lease(self) -> None:
-        """Take the mailbox's lease, renew it once to start the fence from an acknowledged renewal (taking
-        may have meant watching another holder's lease for minutes), bind the fence to this thread (every
-        request checks it) and keep renewing it on a thread."""
+        """Take the mailbox's lease and start the fence from when the taking began (its winning write was
+        sent no earlier), or, when taking meant watching another holder's lease for a while, from a renewal
+        made at once; bind the fence to this thread (every request checks it); keep renewing on a thread."""
         assert self._mailbox is not None
         holder = LeaseHolder.me(self.settings.lease_seconds)
+        fence = Fence(self.settings.lease_seconds, self.settings.request_timeout + MARGIN_EXTRA)
+        sent_at = fence.clock()
         self._mailbox.take_lease(holder, self.options.break_lease)
-        self._fence = Fence(self.settings.lease_seconds, self.settings.request_timeout + MARGIN_EXTRA)
-        sent_at = self._fence.clock()
-        holder = holder.renewed()
-        self._mailbox.renew_lease(holder)
-        self._fence.acknowledged(sent_at)
-        bind(self._fence)
+        if fence.clock() - sent_at > fence.window / 2:
+            sent_at = fence.clock()
+            holder = holder.renewed()
+            self._mailbox.renew_lease(holder)
+        fence.acknowledged(sent_at)
+        self._fence = fence
+        bind(fence)
         self._keeper = LeaseKeeper(self._mailbox.renew_lease, holder, self._fence).start()
 
     def _check_lease(self) -> None:

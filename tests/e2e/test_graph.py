@@ -250,8 +250,9 @@ def test_samples_same_folders_and_counts_as_over_ews(tmp_path: Path, graph_sandb
 
 
 def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox, small_ost: Path):
-    """The lease over Graph: while one run writes, another (another state dir) stops at once with exit 3 and
-    one line naming the holder; the first run ends well and releases the lease."""
+    """The lease over Graph: while one run writes, another (another state dir) stops with exit 3 and one line
+    naming the holder as soon as it sees the holder renew (a short lease here: renewals every second or so);
+    the first run ends well and releases the lease."""
     handle, _ = graph_sandbox
     creations = ["Graph:createImportMime", "Graph:createMessage", "Graph:createEvent", "Graph:createContact",
                  "Graph:createTask"]  # slow enough (18 × 0.8 s, 4 at a time) for the second run to meet it
@@ -259,7 +260,8 @@ def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox,
     command = [sys.executable, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url,
                "--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(tmp_path / "first"), "--log-level",
                "error", "--ost", str(small_ost), "--mailbox", ALICE]
-    env = {**__import__("os").environ, "REBUILD_GRAPH_SECRET": SECRET}
+    short_lease = {"REBUILD_LEASE_SECONDS": "10", "REBUILD_GRAPH_REQUEST_TIMEOUT": "3"}
+    env = {**__import__("os").environ, "REBUILD_GRAPH_SECRET": SECRET, **short_lease}
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         graph = PlainGraph(handle.graph_url, ALICE)
@@ -268,7 +270,10 @@ def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox,
                                                "includeHiddenFolders": "true"})["value"]:
             assert time.monotonic() < deadline and first.poll() is None, "the first run never took its lease"
             time.sleep(0.05)
-        second = rebuild(handle, tmp_path / "second", "--ost", str(small_ost), "--mailbox", ALICE)
+        second = run_cli("run", "--destination", "graph", "--graph-url", handle.graph_url, "--tenant", TENANT,
+                         "--client-id", CLIENT_ID, "--state", str(tmp_path / "second"), "--log-level", "warning",
+                         "--ost", str(small_ost), "--mailbox", ALICE,
+                         env={"REBUILD_GRAPH_SECRET": SECRET, **short_lease})
         assert second.returncode == 3, second.stdout + second.stderr
         said = second.stdout + second.stderr  # the closing summary names the holder
         assert "another run holds this mailbox" in said and f"pid {first.pid}" in said

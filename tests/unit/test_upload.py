@@ -81,7 +81,11 @@ class FakeFolder:
 
     def values_list(self, *names, flat=False):
         values = [fp for fp in self.server.stored if self._filter is None or fp in self._filter]
-        return values if flat or len(names) == 1 else [(fp, None) for fp in values]  # (stamp, pending flag)
+        if flat or len(names) == 1:
+            return values
+        if names[0] == "id":
+            return [(f"id-{fp}", fp, None)[:len(names)] for fp in values]  # (id, stamp, pending flag)
+        return [(fp, None) for fp in values]  # (stamp, pending flag)
 
 
 @pytest.fixture(autouse=True)

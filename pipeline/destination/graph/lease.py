@@ -33,15 +33,20 @@ def _find(http: GraphHttp) -> str | None:
     return str(values[0]["id"]) if values else None
 
 
-def _holder(http: GraphHttp, folder_id: str) -> tuple[str, LeaseHolder | None] | None:
-    """(message id, holder) of the lease message, None when the folder is still empty."""
+def _holder(http: GraphHttp, folder_id: str, token: str | None = None) -> tuple[str, LeaseHolder | None] | None:
+    """(message id, holder) of the lease message, None when the folder is still empty. A creation whose
+    answer was lost and sent again leaves two messages of one holder: the one naming `token` is preferred."""
     expand = f"singleValueExtendedProperties($filter=id eq '{LEASE_PROPERTY}')"
     found = http.call("GET", f"/mailFolders/{folder_id}/messages",
                       params={"$select": "id", "$expand": expand, "$top": "10"})
+    first: tuple[str, LeaseHolder | None] | None = None
     for entry in found.get("value") or []:
         for prop in entry.get("singleValueExtendedProperties") or []:
-            return str(entry["id"]), LeaseHolder.from_json(str(prop.get("value") or ""))
-    return None
+            holder = LeaseHolder.from_json(str(prop.get("value") or ""))
+            if token is not None and holder is not None and holder.token == token:
+                return str(entry["id"]), holder
+            first = first or (str(entry["id"]), holder)
+    return first
 
 
 def _delete(http: GraphHttp, folder_id: str) -> None:
@@ -99,14 +104,15 @@ def take(http: GraphHttp, me: LeaseHolder, force: bool = False, sleep: Any = tim
 
 def renew(http: GraphHttp, lease: HeldLease, me: LeaseHolder) -> None:
     try:
-        found = _holder(http, lease.folder_id)
+        found = _holder(http, lease.folder_id, me.token)
     except GraphError as exc:
         if exc.status == 404:
             raise LeaseLost("the lease was broken or taken over by another run") from exc
         raise
     current = found[1] if found else None
-    if found is None or found[0] != lease.message_id or current is None or current.token != me.token:
+    if found is None or current is None or current.token != me.token:
         raise LeaseLost(f"taken over by {current.describe() if current else 'another run'}")
+    lease.message_id = found[0]  # ours, whichever copy of it the folder lists
     http.call("PATCH", f"/messages/{lease.message_id}",
               json_body={"singleValueExtendedProperties": [{"id": LEASE_PROPERTY, "value": me.to_json()}]})
 
