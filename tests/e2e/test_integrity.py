@@ -162,6 +162,30 @@ def test_verify_reports_each_defect_made_by_hand(tmp_path: Path):
         assert not found["ok"] and [s["name"] for s in found["strays"]] == ["Posteingang"]
 
 
+def test_a_folder_deleted_on_the_server_after_a_complete_run_is_restored_by_the_next_run(tmp_path: Path):
+    """The journal calls every folder finished; the server lost one (deleted by hand, plain exchangelib) and
+    holds a doubled item in another. The rerun is not "ok" until both are put right: exit 0 only after it,
+    and the server (read with plain exchangelib) holds each item once."""
+    ost, _ = fixtures.cached_build(SMALL, "ost", "permute")
+    state = tmp_path / "state"
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _):
+        assert cli(handle, state, "--ost", str(ost), "--mailbox", MAILBOX).returncode == 0
+        owner = account(handle.url)
+        child(owner.inbox, "Projekte").delete()
+        [one] = owner.inbox.filter(subject="one")
+        Message(account=owner, folder=owner.inbox, subject="one", test_stamp=one.test_stamp).save()
+        Message(account=owner, folder=owner.inbox, subject="the user's own").save()  # no stamp: never touched
+        rerun = cli(handle, state, "--ost", str(ost), "--mailbox", MAILBOX, "--json")
+        inbox = sorted(owner.inbox.all().values_list("subject", flat=True))
+        projects = sorted(child(owner.inbox, "Projekte").all().values_list("subject", flat=True))
+        kept = [m.id for m in owner.inbox.filter(subject="one")]
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert summary["status"] == "ok" and summary["uploaded"] == 2 and summary["duplicates_removed"] == 1
+    assert projects == ["five", "four"]
+    assert inbox == ["one", "the user's own", "three", "two"] and len(kept) == 1
+
+
 TOP_ITEMS = ["Also in the top folder", "Kept in the top folder"]
 
 
