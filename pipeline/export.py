@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.filenames import Folder, UnsafePath, descend, name_key, numbered, safe_name
+from pipeline.filenames import Folder, descend, name_key, numbered, safe_name
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content
 from pipeline.terminal import shown
@@ -202,8 +202,7 @@ class Exporter:
         except OSError as exc:  # a full disk, a planted link: this item fails, leaves nothing, the rest goes on
             if written is not None:
                 written.remove(name)
-            reason = str(exc) if isinstance(exc, UnsafePath) else exc.strerror or str(exc)
-            self.fail(path, item.node_id, f"cannot write {name}: {reason}", "item")
+            self.fail(path, item.node_id, f"cannot write {name}: {exc.strerror or exc}", "item")
             return
         self.counts[upload.kind] += 1
         if upload.warnings:

@@ -25,7 +25,7 @@ import secrets
 import stat
 import unicodedata
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 #: What a name may take in UTF-8 bytes: room is left under the file systems' 255 for " (NNNN)" and more.
 NAME_BYTES = 200
@@ -51,11 +51,8 @@ class UnsafePath(OSError):
     """A place the project will not write into: the path and what was found there (a link, a file...)."""
 
     def __init__(self, path: Path, found: str) -> None:
-        super().__init__(errno.EEXIST, f"refused: {found}", str(path))
+        super().__init__(errno.EEXIST, f"{path} is {found}, refused (never written through)")
         self.path, self.found = path, found
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.found}, refused (the project never writes through it)"
 
 
 def cap_bytes(text: str, limit: int) -> str:
@@ -126,6 +123,13 @@ def _found(info: os.stat_result) -> str | None:
     if not stat.S_ISDIR(info.st_mode):
         return "not a folder"
     return None
+
+
+class Added(NamedTuple):
+    """Where Folder.add put a file, and whether it wrote it (False: the same bytes were there already)."""
+
+    name: str
+    new: bool
 
 
 class Folder:
@@ -221,9 +225,9 @@ class Folder:
         self.publish(self._temporary(data, mode), name)
         return name
 
-    def add(self, name: str, data: bytes, mode: int = 0o666) -> str:
-        """Write data under name or its first free numbered variant ('scan (2).pdf') and return the name used;
-        a variant already holding exactly these bytes (the same file saved by an earlier run) is reused."""
+    def add(self, name: str, data: bytes, mode: int = 0o666) -> Added:
+        """Write data under name or its first free numbered variant ('scan (2).pdf'); a variant already holding
+        exactly these bytes (the same file saved by an earlier run, or by a copy of the item) is reused."""
         temporary = self._temporary(data, mode)
         try:
             for n in range(1, MAX_VARIANTS + 1):
@@ -234,10 +238,10 @@ class Folder:
                 except FileExistsError:
                     if self._holds(candidate, data):
                         self.remove(temporary)
-                        return candidate
+                        return Added(candidate, new=False)
                     continue
                 self._rename(temporary, candidate)
-                return candidate
+                return Added(candidate, new=True)
             raise OSError(errno.EEXIST, f"{MAX_VARIANTS} files of that name already", str(self.path / name))
         except BaseException:
             self.remove(temporary)
