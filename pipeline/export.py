@@ -125,12 +125,12 @@ def item_payload(upload: UploadItem) -> tuple[str, bytes]:
     return ".json", json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def _typed_attachments(upload: UploadItem, directory: Folder, item_file: str) -> str | None:
+def _typed_attachments(upload: UploadItem, directory: Folder, item_file: str) -> None:
     """Attachments of typed items (appointments, contacts...) go next to the item, in NAME.attachments/;
-    returns that folder's name. Nothing of it is left when one of them cannot be written."""
+    nothing of it is left when one of them cannot be written."""
     files = upload.fields.get("attachments") or []
     if not files or upload.kind not in ("calendar", "contact"):
-        return None
+        return
     name = f"{Path(item_file).stem}.attachments"
     written: list[str] = []
     with directory.child(name) as folder:
@@ -146,7 +146,6 @@ def _typed_attachments(upload: UploadItem, directory: Folder, item_file: str) ->
                 folder.remove(file)
             directory.remove_folder(name)
             raise
-    return name
 
 
 class Exporter:
