@@ -41,7 +41,8 @@ _EXTENSION_BYTES = 16
 _REPARSE_POINT = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_PRIVATE_FD = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOINHERIT", 0)  # not inherited by child processes
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0) | _PRIVATE_FD
 #: Whole walks relative to directory descriptors (Linux, the BSDs, macOS); elsewhere paths checked by lstat.
 DIR_FD = bool(_NOFOLLOW and _DIRECTORY) and {os.open, os.mkdir, os.stat, os.unlink, os.rename, os.rmdir} <= \
     os.supports_dir_fd
@@ -143,7 +144,7 @@ class Folder:
     def open(cls, path: Path) -> Folder:
         """A folder the admin named (--out, the state's reports): a link there is their choice and is followed."""
         if DIR_FD:
-            return cls(path, os.open(path, os.O_RDONLY | _DIRECTORY | getattr(os, "O_CLOEXEC", 0)))
+            return cls(path, os.open(path, os.O_RDONLY | _DIRECTORY | _PRIVATE_FD))
         if not path.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path))
         return cls(path, None)
@@ -182,7 +183,7 @@ class Folder:
                 raise UnsafePath(self.path / name, found)
             return Folder(self.path / name, None)
         try:
-            fd = os.open(where, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), **at)
+            fd = os.open(where, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _PRIVATE_FD, **at)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
                 raise UnsafePath(self.path / name, _found(self._lstat(name)) or "not a folder") from None
@@ -254,7 +255,7 @@ class Folder:
             if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
                 return False
             where, at = self._at(name)
-            fd = os.open(where, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_BINARY", 0), **at)
+            fd = os.open(where, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_BINARY", 0) | _PRIVATE_FD, **at)
         except OSError:
             return False
         digest = hashlib.sha256()
