@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.filenames import Folder, descend, name_key, numbered, safe_name
+from pipeline.filenames import Folder, descend, name_key, safe_name, unique
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content
 from pipeline.terminal import shown
@@ -73,7 +73,7 @@ def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
     ('Reports?' and 'Reports*', or 'Inbox' and 'INBOX' on a case-insensitive disk): the later folder in
     source order gets ' (2)', ' (3)'... Deterministic, so every worker process computes the same answer."""
     dirs: dict[int, tuple[str, ...]] = {}
-    taken: dict[tuple[str, ...], set[str]] = {(): {"manifest.json"}}  # kept free
+    taken: dict[tuple[str, ...], set[str]] = {(): {name_key("manifest.json")}}  # kept free
     for folder in [*folders, RECOVERED]:
         if folder is not RECOVERED and not _exported(folder):
             continue
@@ -85,12 +85,7 @@ def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
         base = safe_name(folder.path[-1], file=False)
         if _ITEM_FILE.match(base):  # '00001 x.eml' is how item files are named: a folder never takes it
             base = f"_{base}"
-        name, n = base, 1
-        while name_key(name) in used:
-            n += 1
-            name = numbered(base, n, file=False)
-        used.add(name_key(name))
-        dirs[folder.node_id] = (*parent, name)
+        dirs[folder.node_id] = (*parent, unique(base, used, file=False))
     return dirs
 
 
