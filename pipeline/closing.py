@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipeline.reach import public_url
 from pipeline.report import render_summary, render_table, write_reports
 from pipeline.settings import Settings
 from pipeline.terminal import shown
@@ -50,7 +51,7 @@ def command_line(words: list[str]) -> str:
 def _target_flags(args: argparse.Namespace, settings: Settings) -> list[str]:
     words = ["--state", str(settings.state_dir)]
     if not settings.uses_sandbox:
-        words += ["--server", settings.ews.server]
+        words += ["--server", public_url(settings.ews.server)]  # never a password the URL carries
         if settings.ews.username:
             words += ["--username", settings.ews.username]
         if settings.ews.auth != "ntlm":

@@ -2,13 +2,16 @@
 
 Folders become directories with safe names; mail is written as .eml, appointments as .ics, contacts
 as .vcf, everything else as JSON; a manifest.json lists every item with its fingerprint and warnings (written
-as the items are, so memory stays flat however big the store).
+as the items are, so memory stays flat however big the store). Names and files are made by
+pipeline/filenames.py: capped in bytes, never written through a link planted in --out, and an item that
+fails leaves none of its files behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import multiprocessing
 import os
@@ -23,14 +26,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.filenames import Folder, descend, name_key, safe_name, unique
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content
 from pipeline.terminal import shown
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 _ITEM_FILE = re.compile(r"^\d{5} ")
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+#: UTF-8 bytes of an item's subject in its file name ('00001 <subject>.eml').
+SUBJECT_BYTES = 100
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -55,17 +59,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser.set_defaults(func=handler, needs_state="if-given")  # a log file only with an explicit --state
 
 
-def safe_name(name: str, limit: int = 80) -> str:
-    """A file or directory name valid on Windows, macOS and Linux, never empty nor '.'/'..'."""
-    cleaned = _UNSAFE.sub("_", name).strip().rstrip(". ")
-    cleaned = cleaned[:limit].rstrip(". ")
-    if not cleaned or cleaned in (".", "..") or cleaned.split(".")[0].upper() in _RESERVED:
-        cleaned = f"_{cleaned}"
-    return cleaned
-
-
-def folder_dir(root: Path, path: tuple[str, ...]) -> Path:
-    return root.joinpath(*(safe_name(part) for part in path)) if path else root
+def folder_parts(path: tuple[str, ...]) -> tuple[str, ...]:
+    """A folder path's directory names, each made safe (folder_dirs also keeps siblings apart)."""
+    return tuple(safe_name(part, file=False) for part in path)
 
 
 #: The pseudo-folder of --recover's orphan items (node id 0 is never a real folder's).
@@ -77,24 +73,19 @@ def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
     ('Reports?' and 'Reports*', or 'Inbox' and 'INBOX' on a case-insensitive disk): the later folder in
     source order gets ' (2)', ' (3)'... Deterministic, so every worker process computes the same answer."""
     dirs: dict[int, tuple[str, ...]] = {}
-    taken: dict[tuple[str, ...], set[str]] = {(): {"manifest.json", "manifest.json.partial"}}  # kept free
+    taken: dict[tuple[str, ...], set[str]] = {(): {name_key("manifest.json")}}  # kept free
     for folder in [*folders, RECOVERED]:
         if folder is not RECOVERED and not _exported(folder):
             continue
         if not folder.path:
             dirs[folder.node_id] = ()
             continue
-        parent = dirs.get(folder.parent_node_id or -1, tuple(safe_name(p) for p in folder.path[:-1]))
+        parent = dirs.get(folder.parent_node_id or -1, folder_parts(folder.path[:-1]))
         used = taken.setdefault(parent, set())
-        base = safe_name(folder.path[-1])
+        base = safe_name(folder.path[-1], file=False)
         if _ITEM_FILE.match(base):  # '00001 x.eml' is how item files are named: a folder never takes it
             base = f"_{base}"
-        name, n = base, 1
-        while name.casefold() in used:
-            n += 1
-            name = f"{base[:72]} ({n})"
-        used.add(name.casefold())
-        dirs[folder.node_id] = (*parent, name)
+        dirs[folder.node_id] = (*parent, unique(base, used, file=False))
     return dirs
 
 
@@ -129,19 +120,27 @@ def item_payload(upload: UploadItem) -> tuple[str, bytes]:
     return ".json", json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def _typed_attachments(upload: UploadItem, target: Path) -> None:
-    """Attachments of typed items (appointments, contacts...) go next to the item, in NAME.attachments/."""
+def _typed_attachments(upload: UploadItem, directory: Folder, item_file: str) -> None:
+    """Attachments of typed items (appointments, contacts...) go next to the item, in NAME.attachments/;
+    nothing of it is left when one of them cannot be written."""
     files = upload.fields.get("attachments") or []
     if not files or upload.kind not in ("calendar", "contact"):
         return
-    folder = target.with_suffix(".attachments")
-    folder.mkdir(exist_ok=True)
-    for index, entry in enumerate(files):
-        name = safe_name(str(entry.get("name") or f"attachment-{index}"))
-        if "item_mime" in entry:
-            (folder / f"{index:02d}-{name}.eml").write_bytes(entry["item_mime"])
-        else:
-            (folder / f"{index:02d}-{name}").write_bytes(entry.get("content") or b"")
+    name = f"{Path(item_file).stem}.attachments"
+    written: list[str] = []
+    with directory.child(name) as folder:
+        try:
+            for index, entry in enumerate(files):
+                file = f"{index:02d}-{safe_name(str(entry.get('name') or f'attachment-{index}'))}"
+                if "item_mime" in entry:
+                    written.append(folder.replace(f"{file}.eml", entry["item_mime"]))
+                else:
+                    written.append(folder.replace(file, entry.get("content") or b""))
+        except BaseException:
+            for file in written:
+                folder.remove(file)
+            directory.remove_folder(name)
+            raise
 
 
 class Exporter:
@@ -157,7 +156,23 @@ class Exporter:
         self.failures: list[dict[str, Any]] = []
         self.manifest: list[dict[str, Any]] = []
         self.warned = 0
-        self._made: set[Path] = set()
+        self._root: Folder | None = None
+        self._folders: dict[tuple[str, ...], Folder] = {}
+
+    def _folder(self, relative: tuple[str, ...]) -> Folder:
+        """The open directory of a folder's items (made once per folder, never through a planted link)."""
+        folder = self._folders.get(relative)
+        if folder is None:
+            if self._root is None:
+                self._root = Folder.open(self.out)
+            folder = self._folders[relative] = descend(self._root, relative)
+        return folder
+
+    def close(self) -> None:
+        for folder in [*self._folders.values(), *([self._root] if self._root else [])]:
+            folder.close()
+        self._folders.clear()
+        self._root = None
 
     def write(self, item: SourceItem, path: tuple[str, ...], number: int,
               relative: tuple[str, ...] | None = None) -> None:
@@ -170,22 +185,23 @@ class Exporter:
         except Exception as exc:  # one bad item is reported and skipped, never fatal
             self.fail(path, item.node_id, f"conversion failed: {type(exc).__name__}: {exc}", "item")
             return
-        directory = folder_dir(self.out, path) if relative is None else self.out.joinpath(*relative)
-        name = f"{number:05d} {safe_name(upload.subject or '(no subject)', 60)}{extension}"
-        target = directory / name
+        relative = folder_parts(path) if relative is None else relative
+        name = f"{number:05d} {safe_name(upload.subject or '(no subject)', SUBJECT_BYTES)}{extension}"
+        written: Folder | None = None
         try:
-            if directory not in self._made:  # one mkdir per folder, not per item
-                directory.mkdir(parents=True, exist_ok=True)
-                self._made.add(directory)
-            target.write_bytes(data)
-            _typed_attachments(upload, target)
-        except OSError as exc:  # a full disk, a name the file system refuses: this item fails, the rest goes on
+            directory = self._folder(relative)
+            directory.replace(name, data)
+            written = directory
+            _typed_attachments(upload, directory, name)
+        except OSError as exc:  # a full disk, a planted link: this item fails, leaves nothing, the rest goes on
+            if written is not None:
+                written.remove(name)
             self.fail(path, item.node_id, f"cannot write {name}: {exc.strerror or exc}", "item")
             return
         self.counts[upload.kind] += 1
         if upload.warnings:
             self.warned += 1
-        self.manifest.append({"file": str(target.relative_to(self.out)), "folder": "/".join(path),
+        self.manifest.append({"file": str(Path(*relative, name)), "folder": "/".join(path),
                               "node_id": item.node_id, "kind": upload.kind, "item_class": upload.item_class,
                               "fingerprint": upload.fingerprint, "warnings": upload.warnings})
 
@@ -195,7 +211,8 @@ class Exporter:
         self.failures.append({"folder": "/".join(path), "node_id": node_id, "what": what, "reason": reason})
 
     def result(self) -> dict[str, Any]:
-        """What a worker hands back to be merged (plain data: it crosses processes)."""
+        """What a worker hands back to be merged (plain data: it crosses processes); the writing is over."""
+        self.close()
         return {"counts": self.counts, "failures": self.failures, "manifest": self.manifest, "warned": self.warned}
 
     def merge(self, other: dict[str, Any], sink: ManifestWriter | None = None) -> None:
@@ -212,10 +229,11 @@ class ManifestWriter:
     """manifest.json written as the items are (one line per item), so the export's memory does not grow with
     the store: {"source": …, "items": [in the order written], "failures": […]}; complete only once closed."""
 
-    def __init__(self, path: Path, source: str) -> None:
-        self.path = path
-        self._partial = path.with_name(path.name + ".partial")
-        self._fh = self._partial.open("w", encoding="utf-8")
+    def __init__(self, folder: Folder, name: str, source: str) -> None:
+        self.path = folder.path / name
+        self._folder, self._name = folder, name
+        self._partial, raw = folder.create_temporary()
+        self._fh = io.TextIOWrapper(raw, encoding="utf-8")
         self._fh.write('{\n "source": ' + json.dumps(source, ensure_ascii=False) + ',\n "items": [')
         self._first = True
 
@@ -227,11 +245,11 @@ class ManifestWriter:
     def close(self, failures: list[dict[str, Any]]) -> None:
         self._fh.write('\n ],\n "failures": ' + json.dumps(failures, indent=1, ensure_ascii=False) + "\n}\n")
         self._fh.close()
-        os.replace(self._partial, self.path)
+        self._folder.publish(self._partial, self._name)
 
     def discard(self) -> None:
         self._fh.close()
-        self._partial.unlink(missing_ok=True)
+        self._folder.remove(self._partial)
 
 
 #: Items per task when several processes share the export (big folders are split in ranges of this size).
@@ -352,9 +370,13 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
             x500_domain = mailbox.rsplit("@", 1)[1].lower()
         first = ConvertOptions(x500_domain=x500_domain)  # the book is not needed by the items written at once
         exporter = Exporter(root, first)
+        top: Folder | None = None
         try:
-            sink = ManifestWriter(root / "manifest.json", str(ost))
+            top = Folder.open(root)
+            sink = ManifestWriter(top, "manifest.json", str(ost))
         except OSError as exc:
+            if top is not None:
+                top.close()
             _stop(early)
             print(f"rebuild: error: cannot write {shown(root / 'manifest.json')}: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE
@@ -392,6 +414,7 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
                 exporter.merge(result, sink)
         except BaseException:
             sink.discard()
+            top.close()
             raise
         finally:
             _open_sources.pop(ost, None)
@@ -405,8 +428,12 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
                     exporter.fail(entry.folder_path, entry.node_id, entry.reason, entry.what)
                 else:
                     exporter.write(entry, RECOVERED.path, number, relative)
+            exporter.close()
     sink.add(exporter.manifest)  # the recovered items
-    sink.close(exporter.failures)
+    try:
+        sink.close(exporter.failures)
+    finally:
+        top.close()
     for failure in exporter.failures:
         print(f"failed: {failure['what']} {shown(failure['folder']) or '(root)'} node {failure['node_id']}: "
               f"{shown(failure['reason'])}", file=sys.stderr)

@@ -3,6 +3,8 @@
 Exchange refuses an item over its limit (35 MB by default) however often it is sent; MailboxImportRequest's
 LargeItemLimit skips such an item whole. `--large-items=strip` keeps the item: its largest attachments are
 left out until it fits, saved beside the reports, and the item says so in a note appended to its body.
+Saved files are named by pipeline/filenames.py: two attachments of one name both kept ('scan (2).pdf'),
+names capped in bytes, owner-only, never written through a link.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 import dataclasses
 import enum
 import html
+from pathlib import Path
 
 from pipeline import mapi
+from pipeline.filenames import Folder, descend, safe_name
 from pipeline.model import Attachment, SourceItem
 
 MIB = 1024 * 1024
 #: Attachment bytes on the wire: base64 with line breaks.
 WIRE_FACTOR = 1.37
+#: The folder below the reports where left-out attachments are saved, one folder per mailbox.
+SAVED_FOLDER = "large-attachments"
 
 
 class LargeItems(enum.StrEnum):
@@ -61,3 +67,28 @@ def note_for(saved: list[tuple[Attachment, str]]) -> str:
     names = "; ".join(f"'{a.filename or f'attachment {a.index}'}' ({a.size / MIB:.1f} MB) saved as {where}"
                       for a, where in saved)
     return f"[Mailbox rebuild: attachments too large for the server were left out: {names}. Ask your administrator.]"
+
+
+def save_left_out(reports: Path, mailbox: str, identity: str,
+                  attachments: list[Attachment]) -> list[tuple[Attachment, str]]:
+    """Each attachment saved owner-only as <reports>/large-attachments/<mailbox>/<identity>-<name>, with where
+    (relative to the reports folder). A name already taken by other bytes gets ' (2)', ' (3)'...; the same
+    bytes saved by an earlier run are reused. OSError (filenames.UnsafePath for a planted link) when one
+    cannot be saved; those this call wrote are removed again."""
+    reports.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mailbox_folder = safe_name(mailbox, file=False)
+    saved: list[tuple[Attachment, str]] = []
+    with Folder.open(reports) as top, descend(top, (SAVED_FOLDER, mailbox_folder), 0o700) as folder:
+        written: list[str] = []
+        try:
+            for attachment in attachments:
+                name = safe_name(f"{identity[:16]}-{attachment.filename or f'attachment-{attachment.index}'}")
+                added = folder.add(name, attachment.read(), 0o600)
+                if added.new:
+                    written.append(added.name)
+                saved.append((attachment, str(Path(SAVED_FOLDER, mailbox_folder, added.name))))
+        except BaseException:
+            for name in written:
+                folder.remove(name)
+            raise
+    return saved

@@ -7,6 +7,7 @@ does a 404 (a web server without EWS at that path), at once.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -19,10 +20,20 @@ DEFAULT_WAITS = (1.0, 3.0)
 PROBE_TIMEOUT = 10.0
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def public_url(url: str) -> str:
+    """url without the user name and password it may carry (http://user:pw@host/... -> http://host/...): the
+    only form of a server URL the console, the logs and the closing lines show."""
+    return _USERINFO.sub(r"\1", url)
+
+
 class Unreachable(Exception):
     """The server gave no HTTP answer within the budget: url, reason in words, attempts made."""
 
     def __init__(self, url: str, reason: str, attempts: int) -> None:
+        url = public_url(url)
         super().__init__(url, reason, attempts)
         self.url, self.reason, self.attempts = url, reason, attempts
 
@@ -75,7 +86,7 @@ def check_reachable(url: str, ca_bundle: str = "", waits: tuple[float, ...] = DE
             reason = reason_in_words(exc)
         if attempt < attempts:
             wait = waits[attempt - 1]
-            say(f"rebuild: cannot reach {url}: {reason}; trying again in {wait:g} s "
+            say(f"rebuild: cannot reach {public_url(url)}: {reason}; trying again in {wait:g} s "
                 f"(attempt {attempt} of {attempts})")
             sleep(wait)
     raise Unreachable(url, reason, attempts)
@@ -89,6 +100,6 @@ def check_target(settings: Any) -> None:
     if settings.auth != "oauth" and not settings.username:
         raise UsageError("--server needs --username (the account to log in as; password from REBUILD_PASSWORD)")
     if not settings.server.lower().startswith(("http://", "https://")):
-        raise UsageError(f"--server {settings.server!r} is not an http(s) URL "
+        raise UsageError(f"--server {public_url(settings.server)!r} is not an http(s) URL "
                          "(e.g. https://mail.corp.example/EWS/Exchange.asmx)")
     check_reachable(settings.server, settings.ca_bundle)

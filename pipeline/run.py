@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -34,13 +33,12 @@ from pipeline.destination.base import (
     OutcomeState,
     ServerFolder,
 )
-from pipeline.export import safe_name
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.journal import ItemRecord, Journal, source_identity
-from pipeline.large_items import MIB, LargeItems, note_for, strip_largest, with_note
+from pipeline.large_items import MIB, LargeItems, note_for, save_left_out, strip_largest, with_note
 from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
-from pipeline.model import Attachment, FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source
@@ -574,7 +572,15 @@ class MailboxRun:
                           f" MB limit (--large-items=strip sends it without its largest attachments)")
         if self.settings.large_items == LargeItems.STRIP and (found := strip_largest(entry, upload.size, limit)):
             smaller, dropped = found
-            saved = [(a, self._save_attachment(a, upload)) for a in dropped]
+            try:
+                saved = save_left_out(self.settings.reports_dir, self.options.mailbox, upload.fingerprint, dropped)
+            except OSError as exc:  # a full disk, a planted link: never sent without its attachments kept
+                reason = exc.strerror or str(exc)
+                failure = Failure(FailureKind.TOO_LARGE, f"{upload.size / MIB:.1f} MB, over the "
+                                  f"{self.settings.max_item_mb} MB limit; its largest attachments could not be "
+                                  f"saved to leave them out: {reason}")
+                self._fail(folder, upload.item_class, upload.subject, failure, upload.source_node_id)
+                return None
             note = note_for(saved)
             stripped = convert_item(with_note(smaller, note), upload.folder_path, self._convert_options,
                                     identity=upload.fingerprint)
@@ -584,17 +590,6 @@ class MailboxRun:
                 return stripped
         self._fail(folder, upload.item_class, upload.subject, failure, upload.source_node_id)
         return None
-
-    def _save_attachment(self, attachment: Attachment, upload: UploadItem) -> str:
-        """Writes a left-out attachment (owner-only) and returns where, relative to the reports folder."""
-        folder = self.settings.reports_dir / "large-attachments" / safe_name(self.options.mailbox)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        name = f"{upload.fingerprint[:16]}-{safe_name(attachment.filename or f'attachment-{attachment.index}')}"
-        path = folder / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(attachment.read())
-        return str(path.relative_to(self.settings.reports_dir))
 
     def _send(self, batch: list[UploadItem]) -> None:
         self._check_lease()

@@ -205,13 +205,32 @@ def unsupported_fields(upload: UploadItem) -> list[str]:
                   if name not in known and name not in carried and value not in (None, False, "", [], {}))
 
 
+def _text_limits(cls: type) -> dict[str, int]:
+    """Text fields of an item type with the most characters exchangelib lets through (subject: 255)."""
+    return {f.name: f.max_length for f in cls.FIELDS
+            if isinstance(getattr(f, "max_length", None), int) and not f.is_read_only}
+
+
+def too_long_fields(upload: UploadItem) -> list[tuple[str, int, int]]:
+    """(field, characters in the source, characters EWS takes) of each text field build_item must cut.
+
+    Exchange keeps long subjects on mail (which travels as MIME), but exchangelib refuses a typed item's
+    subject, names... over 255 characters with a ValueError: such a value is cut, and reported."""
+    limits = _text_limits(_item_type(upload))
+    return [(name, len(value), limits[name]) for name, value in upload.fields.items()
+            if name in limits and isinstance(value, str) and len(value) > limits[name]]
+
+
 def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
     """The exchangelib item to create for one UploadItem, fingerprint and preserved state stamped on."""
     cls = _item_type(upload)
     known = {f.name for f in cls.FIELDS}
+    limits = _text_limits(cls)
     kwargs: dict[str, Any] = {}
     attachments: list[Any] = []
     for name, value in upload.fields.items():
+        if isinstance(value, str) and len(value) > limits.get(name, len(value)):
+            value = value[:limits[name]]  # whole characters; reported by too_long_fields (cannot_carry)
         if name == "body_type":
             continue
         if name == "attachments":

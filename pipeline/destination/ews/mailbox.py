@@ -18,7 +18,7 @@ from pipeline.destination.base import FolderStats, Outcome, ServerFolder
 from pipeline.destination.ews import lease, occurrences, retry
 from pipeline.destination.ews.connect import Target, open_account
 from pipeline.destination.ews.folders import FolderMirror
-from pipeline.destination.ews.items import unsupported_fields
+from pipeline.destination.ews.items import too_long_fields, unsupported_fields
 from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.sender import Sender
@@ -112,7 +112,9 @@ class EwsMailbox:
 
     def cannot_carry(self, upload: UploadItem) -> list[str]:
         missing = unsupported_fields(upload)
-        return [f"fields EWS cannot take for a {upload.kind}: {', '.join(missing)}"] if missing else []
+        notes = [f"fields EWS cannot take for a {upload.kind}: {', '.join(missing)}"] if missing else []
+        return notes + [f"{name} cut to {limit} characters, the most EWS takes for a {upload.kind}: it had {length}"
+                        for name, length, limit in too_long_fields(upload)]
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> Sender:
         return Sender(self.account, self.policy, handle, in_flight)
