@@ -162,7 +162,7 @@ def run_map_temporal(args: argparse.Namespace, settings: Settings, rows: list[An
         print(f"reports: {', '.join(str(p) for p in report_paths)}")
     if any(s.status in ("fatal", "interrupted") or s.failed_total for s in summaries):
         return EXIT_FAILURES
-    return EXIT_BUSY if any(s.status == "busy" for s in summaries) else EXIT_OK
+    return EXIT_BUSY if any(s.status in ("busy", "lease-lost") for s in summaries) else EXIT_OK
 
 
 @_skips_teardown

@@ -163,7 +163,7 @@ class MailboxActivities:
                             "status": summary.status}]
         log.info("mailbox part finished", mailbox=job.mailbox, part=state["part"], status=summary.status,
                  worker=self.identity)
-        if summary.status == "busy":
+        if summary.status in ("busy", "lease-lost"):  # another run holds it, or did while this one stalled
             raise ApplicationError(summary.fatal or "mailbox busy", type=BUSY)
         if summary.status == "fatal":
             raise ApplicationError(summary.fatal or "mailbox stopped", result, type=FATAL, non_retryable=True)
