@@ -189,16 +189,20 @@ class SandboxApp:
         self.faults.maybe_reload()
         try:
             root = etree.fromstring(body, _parser())
-        except etree.XMLSyntaxError as exc:
+        except (etree.XMLSyntaxError, ValueError) as exc:  # ValueError: e.g. an encoding lxml refuses
             self.stats.add("schema_violations")
             self.stats.add("malformed_xml")
-            line, column = exc.position if exc.position else (0, 0)
-            return Reply(500, soap.schema_fault(str(exc), line, column))
-        soap_body = root.find(f"{_SOAP_ENV}Body")
-        if soap_body is None or len(soap_body) == 0:
+            position = getattr(exc, "position", None) or (0, 0)
+            return Reply(500, soap.schema_fault(str(exc), *position))
+        soap_body = root.find(f"{_SOAP_ENV}Body") if root.tag == f"{_SOAP_ENV}Envelope" else None
+        # Comments and processing instructions are not content: an XML reader skips them, as Exchange's does.
+        elements = [child for child in soap_body if isinstance(child.tag, str)] if soap_body is not None else []
+        if len(elements) != 1:
             self.stats.add("schema_violations")
-            return Reply(500, soap.schema_fault("The request has no SOAP body.", 1, 1))
-        request = soap_body[0]
+            text = "The SOAP body must hold exactly one request element." if elements else \
+                "The request has no SOAP body."
+            return Reply(500, soap.schema_fault(text, 1, 1))
+        request = elements[0]
         operation = etree.QName(request).localname
         header = root.find(f"{_SOAP_ENV}Header")
         impersonated = self._impersonated_address(header)
