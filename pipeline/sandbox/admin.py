@@ -123,13 +123,14 @@ def check_request(
         loopback_client = False
     if not loopback_client:
         return Refusal(403, "admin endpoints answer loopback clients only")
-    host = _host_part(headers.get("Host") or "")
+    host_header = (headers.get("Host") or "").strip().lower()
+    host = _host_part(host_header)
     if not host or not _is_local_name(host, bound_host):
         return Refusal(403, "admin endpoints answer requests addressed to a loopback name only (Host)")
     origin = headers.get("Origin")
-    if origin is not None:
+    if origin is not None:  # the same scheme, name and port: another local service's page is another site
         parts = urlsplit(origin.strip())
-        if parts.scheme != "http" or not parts.netloc or _host_part(parts.netloc) != host:
+        if parts.scheme != "http" or parts.netloc.lower() != host_header:
             return Refusal(403, "cross-site request refused (Origin is not this server)")
     if (headers.get("Sec-Fetch-Site") or "").strip().lower() == "cross-site":
         return Refusal(403, "cross-site request refused (Sec-Fetch-Site)")

@@ -90,6 +90,8 @@ def test_a_browser_text_plain_post_from_another_site_sets_no_fault(server):
     [
         ({"Origin": "http://evil.example"}, 403),
         ({"Origin": "null"}, 403),
+        ({"Origin": "http://127.0.0.1:1"}, 403),  # a page of another service on this machine
+        ({"Origin": "https://127.0.0.1"}, 403),
         ({"Sec-Fetch-Site": "cross-site"}, 403),
         ({"Host": "evil.example"}, 403),  # DNS rebinding: a foreign name resolving to 127.0.0.1
         ({"Content-Type": "text/plain"}, 415),
