@@ -160,5 +160,7 @@ def call(admin_url: str, data_dir: Path, path: str, payload: Any = None, timeout
         method="POST" if data is not None else "GET",
         headers={"Content-Type": "application/json", "Authorization": auth_header(token)},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    # Straight to the server, never through a proxy from the environment: the token stays on this machine.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=timeout) as response:
         return json.loads(response.read())
