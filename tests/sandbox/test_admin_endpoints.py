@@ -123,3 +123,26 @@ def test_the_admin_with_the_token_and_its_own_origin_sets_faults(server):
 def test_the_token_file_is_owner_only(server):
     mode = stat.S_IMODE(os.stat(Path(server.data_dir) / "admin-token").st_mode)
     assert mode == 0o600
+
+
+def test_the_cli_without_the_token_says_so_in_one_line(tmp_path, capsys):
+    from pipeline.cli import main
+
+    data = tmp_path / "sandbox"
+    populate(data)
+    with embedded.start(data, in_process=True):
+        (data / "admin-token").rename(tmp_path / "elsewhere")
+        assert main(["sandbox", "stats", "--data", str(data), "--state", str(tmp_path / "state")]) == 2
+        err = _cli_lines(capsys)
+        assert len(err) == 1 and "admin token" in err[0]
+        (data / "admin-token").write_text("wrong", encoding="ascii")
+        assert main(["sandbox", "faults", "--clear", "--data", str(data), "--state", str(tmp_path / "state")]) == 2
+        err = _cli_lines(capsys)
+        assert len(err) == 1 and "refused (401)" in err[0]
+
+
+def _cli_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """What the CLI said (the in-process server's own log lines share stderr here)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return [line for line in err.splitlines() if line.startswith("rebuild sandbox:")]
