@@ -1,7 +1,9 @@
 """The HTTP side of the sandbox: SOAP endpoint, Basic/NTLM auth, impersonation, faults, admin endpoints.
 
 A ThreadingHTTPServer with keep-alive (NTLM authenticates a connection, as IIS does), one write per answer,
-and everything a request costs kept to one XML parse, one schema check and one store transaction.
+and everything a request costs kept to one XML parse, one schema check and one store transaction. A request
+is judged from its headers first (credentials, admin checks: admin.py) and only then is its body read, within
+the limit (bodies.py); every request gets an answer unless a fault says to drop it.
 """
 
 from __future__ import annotations
