@@ -58,7 +58,7 @@ class SandboxHandle:
         return admin.call(self.admin_url, self.data_dir, path, payload)
 
     def set_faults(self, config: dict[str, Any] | None) -> dict[str, Any]:
-        """Replace the fault rules (None or {} clears them); answers the new fault snapshot."""
+        """Replace the fault rules (None or {} clears them); answers {"ok": True, "faults": <snapshot>}."""
         return self._admin("faults", config or {})
 
     def faults(self) -> dict[str, Any]:
