@@ -122,6 +122,7 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
 
 
 def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox.admin import AdminTokenError
     from pipeline.sandbox.limits import Limits
     from pipeline.sandbox.server import LoopbackOnly, make_server, serve
 
@@ -144,7 +145,7 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
         return 2
     try:
         server = make_server(_data_dir(args, settings), args.host, args.port, args.allow_remote, limits)
-    except LoopbackOnly as exc:
+    except (LoopbackOnly, AdminTokenError) as exc:
         print(f"rebuild sandbox: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -324,16 +325,12 @@ def _running(data_dir: Path) -> dict[str, Any] | None:
     return info
 
 
-def _admin(url: str, payload: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method="POST" if data is not None else "GET",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+def _admin(url: str, data_dir: Path, payload: dict[str, Any] | None = None) -> Any:
+    """The running server's admin endpoint, with the admin token kept in its data folder."""
+    from pipeline.sandbox import admin
+
+    base, _, path = url.rpartition("/")
+    return admin.call(base, data_dir, path, payload, timeout=10)
 
 
 def cmd_faults(args: argparse.Namespace, settings: Any) -> int:
@@ -353,7 +350,7 @@ def cmd_faults(args: argparse.Namespace, settings: Any) -> int:
     try:
         if running is not None:
             url = running["admin_url"] + "/faults"
-            result = _admin(url, config) if config is not None else _admin(url)
+            result = _admin(url, data_dir, config)
         else:
             engine = FaultEngine(data_dir)
             if config is not None:
@@ -362,11 +359,24 @@ def cmd_faults(args: argparse.Namespace, settings: Any) -> int:
     except FaultConfigError as exc:
         print(f"rebuild sandbox: error: {exc}", file=sys.stderr)
         return 2
-    except urllib.error.HTTPError as exc:
-        print(f"rebuild sandbox: error: {exc.read().decode(errors='replace')}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError) as exc:
+        return _admin_failed(exc)
     print(json.dumps(result, indent=1))
     return 0
+
+
+def _admin_failed(exc: Exception) -> int:
+    """One line for an admin call that failed: the server's own words for a refusal, else the cause."""
+    if isinstance(exc, urllib.error.HTTPError):
+        text = exc.read().decode(errors="replace")
+        try:
+            text = json.loads(text).get("error", text)
+        except (ValueError, AttributeError):
+            pass
+        print(f"rebuild sandbox: error: the server refused ({exc.code}): {text}", file=sys.stderr)
+    else:
+        print(f"rebuild sandbox: error: {exc}", file=sys.stderr)
+    return 2
 
 
 def cmd_stats(args: argparse.Namespace, settings: Any) -> int:
@@ -375,7 +385,10 @@ def cmd_stats(args: argparse.Namespace, settings: Any) -> int:
     data_dir = _data_dir(args, settings)
     running = _running(data_dir)
     if running is not None:
-        result = _admin(running["admin_url"] + "/stats")
+        try:
+            result = _admin(running["admin_url"] + "/stats", data_dir)
+        except (OSError, ValueError) as exc:
+            return _admin_failed(exc)
         result["running"] = running["url"]
     else:
         result = read_saved(data_dir) or {"counters": {}}

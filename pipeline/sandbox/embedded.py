@@ -11,11 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from pipeline.sandbox import admin
 from pipeline.sandbox.cli import READY_PREFIX
 from pipeline.sandbox.faults import parse_rules
 from pipeline.sandbox.limits import Limits
@@ -54,18 +54,11 @@ class SandboxHandle:
         return self._process.pid if self._process is not None else None
 
     def _admin(self, path: str, payload: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(
-            f"{self.admin_url}/{path}",
-            data=data,
-            method="POST" if data is not None else "GET",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+        """An admin endpoint, called with the data folder's admin token (admin.py)."""
+        return admin.call(self.admin_url, self.data_dir, path, payload)
 
     def set_faults(self, config: dict[str, Any] | None) -> dict[str, Any]:
-        """Replace the fault rules (None or {} clears them); answers the new fault snapshot."""
+        """Replace the fault rules (None or {} clears them); answers {"ok": True, "faults": <snapshot>}."""
         return self._admin("faults", config or {})
 
     def faults(self) -> dict[str, Any]:

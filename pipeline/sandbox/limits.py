@@ -5,7 +5,8 @@ request filtering); items are capped separately (configurable, 25 MB here), Find
 entries (EWSFindCountLimit) and concurrent requests per account at EWSMaxConcurrency (27 in Exchange 2013+'s
 default throttling policy). Restricted searches may lag behind writes (`search_lag_s`, 0 = consistent).
 `REBUILD_SANDBOX_SEARCH_LAG_S` and `REBUILD_SANDBOX_MAX_CONCURRENCY` change the defaults, so a whole test
-suite can run against the stricter settings.
+suite can run against the stricter settings. `max_request_bytes` is enforced before a body is held: a larger
+Content-Length is refused unread, a chunked body as soon as its count passes the limit (bodies.py).
 """
 
 from __future__ import annotations

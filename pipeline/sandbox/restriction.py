@@ -46,6 +46,21 @@ _OPS = {
 }
 
 
+#: Search expressions one Restriction may hold: "ErrorRestrictionTooLong: This error occurs if the restriction
+#: contains more than 255 nodes" (learn.microsoft.com/exchange/client-developer/web-service-reference/responsecode).
+MAX_NODES = 255
+#: Nesting of And/Or/Not the SQL translation takes after double negations and same-kind And/Or are folded
+#: away. SQLite's parser stack (100 entries) overflows near 30 levels of our clauses; deeper restrictions
+#: are answered ErrorRestrictionTooComplex, "the restriction cannot be evaluated by Exchange Web Services"
+#: (same page): the sandbox cannot evaluate them, and a client must not rely on that depth anyway.
+MAX_DEPTH = 20
+
+_EXPRESSIONS = frozenset(
+    {"And", "Or", "Not", "Exists", "Excludes", "Contains", "IsEqualTo", "IsNotEqualTo", "IsGreaterThan",
+     "IsGreaterThanOrEqualTo", "IsLessThan", "IsLessThanOrEqualTo"}
+)
+
+
 class RestrictionError(ValueError):
     """A restriction the sandbox cannot evaluate; answered with `code`."""
 
@@ -156,27 +171,55 @@ def _contains(elem: etree._Element, column: str) -> Sql:
     return Sql(f"{column} LIKE ? ESCAPE '\\'", [pattern])
 
 
+def check_size(restriction: etree._Element | None) -> None:
+    """ErrorRestrictionTooLong for a restriction of more than MAX_NODES search expressions (counted without
+    recursion, so any depth is safe to count)."""
+    if restriction is None:
+        return
+    nodes = sum(1 for elem in restriction.iter() if isinstance(elem.tag, str) and _local(elem) in _EXPRESSIONS)
+    if nodes > MAX_NODES:
+        raise RestrictionError(
+            f"The restriction has {nodes} nodes; at most {MAX_NODES} are allowed.", "ErrorRestrictionTooLong"
+        )
+
+
 def to_sql(restriction: etree._Element | None, table: str = "items") -> Sql:
     """WHERE clause for a <m:Restriction> element (None: everything)."""
     if restriction is None or len(restriction) == 0:
         return Sql()
+    check_size(restriction)
     columns = ITEM_COLUMNS if table == "items" else FOLDER_COLUMNS
-    return _node(restriction[0], columns, table)
+    return _node(restriction[0], columns, table, 0)
 
 
-def _node(elem: etree._Element, columns: dict[str, tuple[str, str]], table: str) -> Sql:
+def _node(elem: etree._Element, columns: dict[str, tuple[str, str]], table: str, depth: int) -> Sql:
     local = _local(elem)
+    if local == "Not":
+        negations = 0
+        while _local(elem) == "Not":  # NOT NOT x is x: fold pairs instead of nesting them
+            if len(elem) != 1:
+                raise RestrictionError("Not needs exactly one child", "ErrorInvalidRestriction")
+            elem, negations = elem[0], negations + 1
+        inner = _node(elem, columns, table, depth + negations % 2)
+        return Sql(f"NOT ({inner.where})", inner.params) if negations % 2 else inner
+    if depth > MAX_DEPTH:
+        raise RestrictionError(
+            f"The restriction nests And/Or/Not more than {MAX_DEPTH} levels deep.", "ErrorRestrictionTooComplex"
+        )
     if local in ("And", "Or"):
-        parts = [_node(child, columns, table) for child in elem]
+        operands: list[etree._Element] = []
+        pending = list(elem)
+        while pending:  # (a AND (b AND c)) is (a AND b AND c): same-kind operands are lifted, not nested
+            child = pending.pop(0)
+            if _local(child) == local:
+                pending[:0] = list(child)
+            else:
+                operands.append(child)
+        parts = [_node(child, columns, table, depth + 1) for child in operands]
         if not parts:
             return Sql()
         joiner = " AND " if local == "And" else " OR "
         return Sql("(" + joiner.join(p.where for p in parts) + ")", [v for p in parts for v in p.params])
-    if local == "Not":
-        if len(elem) != 1:
-            raise RestrictionError("Not needs exactly one child", "ErrorInvalidRestriction")
-        inner = _node(elem[0], columns, table)
-        return Sql(f"NOT ({inner.where})", inner.params)
     return _leaf(elem, local, columns, table)
 
 

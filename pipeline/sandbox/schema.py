@@ -67,8 +67,12 @@ def validate(request: etree._Element) -> Violation | None:
     if schema is None:
         return None
     with _lock:
-        if schema.validate(request):
-            return None
+        try:
+            if schema.validate(request):
+                return None
+        except (etree.LxmlError, ValueError, TypeError, RecursionError) as exc:
+            # A tree the validator cannot walk is a request that failed validation, never a dropped connection.
+            return Violation(f"the request could not be validated: {exc}", request.sourceline or 0, 0)
         errors = list(schema.error_log)
     if not errors:
         return Violation("invalid", 0, 0)

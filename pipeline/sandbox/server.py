@@ -1,7 +1,9 @@
 """The HTTP side of the sandbox: SOAP endpoint, Basic/NTLM auth, impersonation, faults, admin endpoints.
 
 A ThreadingHTTPServer with keep-alive (NTLM authenticates a connection, as IIS does), one write per answer,
-and everything a request costs kept to one XML parse, one schema check and one store transaction.
+and everything a request costs kept to one XML parse, one schema check and one store transaction. A request
+is judged from its headers first (credentials, admin checks: admin.py) and only then is its body read, within
+the limit (bodies.py); every request gets an answer unless a fault says to drop it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import struct
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,7 +29,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from pipeline.sandbox import ntlm, schema, soap
+from pipeline.sandbox import admin, bodies, ntlm, schema, soap
 from pipeline.sandbox.faults import FaultConfigError, FaultEngine, RequestFaults
 from pipeline.sandbox.graph.app import GraphFace, is_graph_path
 from pipeline.sandbox.limits import Limits
@@ -60,6 +63,10 @@ _IIS_500 = (
     b"<html><head><title>Runtime Error</title></head><body><h1>Server Error in '/EWS' Application.</h1>"
     b"<h2>Runtime Error</h2></body></html>"
 )
+_IIS_400 = b"<html><body><h1>Bad Request</h1><p>HTTP Error 400. The request is badly formed.</p></body></html>"
+#: How long a connection refused mid-body keeps reading (and dropping) what the client still sends, so the
+#: client reads the answer instead of a reset.
+LINGER_SECONDS = 5.0
 _IIS_404_13 = (
     b"<html><body><h1>HTTP Error 404.13 - Not Found</h1><p>The request filtering module is configured to "
     b"deny a request that exceeds the request content length.</p></body></html>"
@@ -123,6 +130,7 @@ class SandboxApp:
         self.limits = limits or Limits()
         self.operations = load_all()
         self.validate = validate and schema.available()
+        self.admin_token = admin.ensure_token(self.data_dir)  # the admin endpoints' credential (admin.py)
         self.graph = GraphFace(self)  # the same store served as Microsoft Graph (graph/)
         self._active: dict[str, int] = {}  # requests in progress per account (EWSMaxConcurrency)
         self._active_lock = threading.Lock()
@@ -183,16 +191,20 @@ class SandboxApp:
         self.faults.maybe_reload()
         try:
             root = etree.fromstring(body, _parser())
-        except etree.XMLSyntaxError as exc:
+        except (etree.XMLSyntaxError, ValueError) as exc:  # ValueError: e.g. an encoding lxml refuses
             self.stats.add("schema_violations")
             self.stats.add("malformed_xml")
-            line, column = exc.position if exc.position else (0, 0)
-            return Reply(500, soap.schema_fault(str(exc), line, column))
-        soap_body = root.find(f"{_SOAP_ENV}Body")
-        if soap_body is None or len(soap_body) == 0:
+            position = getattr(exc, "position", None) or (0, 0)
+            return Reply(500, soap.schema_fault(str(exc), *position))
+        soap_body = root.find(f"{_SOAP_ENV}Body") if root.tag == f"{_SOAP_ENV}Envelope" else None
+        # Comments and processing instructions are not content: an XML reader skips them, as Exchange's does.
+        elements = [child for child in soap_body if isinstance(child.tag, str)] if soap_body is not None else []
+        if len(elements) != 1:
             self.stats.add("schema_violations")
-            return Reply(500, soap.schema_fault("The request has no SOAP body.", 1, 1))
-        request = soap_body[0]
+            text = "The SOAP body must hold exactly one request element." if elements else \
+                "The request has no SOAP body."
+            return Reply(500, soap.schema_fault(text, 1, 1))
+        request = elements[0]
         operation = etree.QName(request).localname
         header = root.find(f"{_SOAP_ENV}Header")
         impersonated = self._impersonated_address(header)
@@ -382,47 +394,67 @@ class Handler(BaseHTTPRequestHandler):
             lines.append("Connection: close")
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
-    def _read_body(self) -> bytes | None:
-        """The request body, or None after answering 413 (drained, so the connection stays usable)."""
-        limit = self.server.app.limits.max_request_bytes
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked(limit)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            remaining = length
-            while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-            self._too_large()
+    # -- bodies: read only after the headers let the request in, and never more than the limit ---------
+
+    def _framing(self) -> bodies.Framing | None:
+        """How the body is delimited (kept as pending until it is read or dropped), or None after a 400."""
+        frame = bodies.framing(self.headers.get("Transfer-Encoding"), self.headers.get("Content-Length"))
+        if isinstance(frame, bodies.Malformed):
+            log.info("sandbox: bad request framing from %s: %s", self.client_address[0], frame.reason)
+            self.close_connection = True
+            self._send(400, _IIS_400, "text/html")
             return None
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:
+        self._pending = frame
+        return frame
+
+    def _read_body(self, limit: int, too_large: Callable[[], None]) -> bytes | None:
+        """The pending body if it is at most `limit` bytes, else None after answering (too_large() for an
+        oversized one, 400 for bad chunking; nothing for a client that went away)."""
+        frame, self._pending = self._pending, None
+        if frame is None:
+            return b""
+        outcome = bodies.read(self.rfile, frame, limit)
+        if isinstance(outcome, bodies.Body):
+            return outcome.data
+        self.close_connection = True
+        if isinstance(outcome, bodies.TooLarge):
+            too_large()
+            self._linger(frame.length - outcome.read if not frame.chunked else 1 << 40)
+        elif isinstance(outcome, bodies.Malformed):
+            log.info("sandbox: bad request body from %s: %s", self.client_address[0], outcome.reason)
+            self._send(400, _IIS_400, "text/html")
+        else:
             # The client went away mid-request (a killed run): nothing to answer, nothing to count.
             self.server.app.stats.add("aborted_requests")
-            self.close_connection = True
-            return None
-        return body
+        return None
 
-    def _read_chunked(self, limit: int) -> bytes | None:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                break
-            chunk = self.rfile.read(size)
-            self.rfile.readline()
-            total += len(chunk)
-            if total <= limit:
-                chunks.append(chunk)
-        if total > limit:
-            self._too_large()
-            return None
-        return b"".join(chunks)
+    def _drop_pending(self) -> bool:
+        """Drop the body of a request refused from its headers (within the request limit), so the
+        connection can take the next request (NTLM's handshake needs that); False: it must close."""
+        frame, self._pending = self._pending, None
+        if frame is None or (not frame.chunked and frame.length == 0):
+            return True
+        if bodies.discard(self.rfile, frame, self.server.app.limits.max_request_bytes, LINGER_SECONDS):
+            return True
+        self.close_connection = True
+        return False
+
+    def _refuse(self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None
+                ) -> None:
+        """Answer a request refused before its body was read: the body dropped first when it fits the
+        limit, otherwise the answer goes out with Connection: close and the rest is lingered over."""
+        frame = self._pending
+        ended = self._drop_pending()
+        self._send(status, body, content_type, headers)
+        if not ended and frame is not None:
+            self._linger(frame.length if not frame.chunked else 1 << 40)
+
+    def _linger(self, most: int) -> None:
+        try:
+            self.connection.settimeout(1.0)
+            bodies.linger(self.rfile, most, LINGER_SECONDS)
+        except OSError:
+            pass
 
     def _too_large(self) -> None:
         """Refuse an oversized request the way the server's Limits say Exchange's front end does."""
@@ -442,7 +474,7 @@ class Handler(BaseHTTPRequestHandler):
             headers = [("WWW-Authenticate", f"NTLM {ntlm_token}")]
         else:
             headers = [("WWW-Authenticate", "NTLM"), ("WWW-Authenticate", f'Basic realm="{REALM}"')]
-        self._send(401, b"", "text/html", headers)
+        self._refuse(401, b"", "text/html", headers)
 
     def _authenticate(self) -> Account | None:
         """The caller's account, or None after a 401 (which may carry the NTLM challenge)."""
@@ -507,45 +539,65 @@ class Handler(BaseHTTPRequestHandler):
     # -- verbs ------------------------------------------------------------------------------------
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        path = urlsplit(self.path).path
-        if is_graph_path(path):
-            self._graph("POST")
-        elif path.lower() == EWS_PATH.lower():
-            self._ews()
-        elif path.startswith(ADMIN_PREFIX):
-            self._admin("POST", path)
-        else:
-            self._read_body()
-            self._send(404, b"", "text/html")
+        self._dispatch("POST")
 
     def do_GET(self) -> None:  # noqa: N802
-        path = urlsplit(self.path).path
-        if is_graph_path(path):
-            self._graph("GET")
-        elif path.startswith(ADMIN_PREFIX):
-            self._admin("GET", path)
-        elif path.lower() == EWS_PATH.lower():
-            if self._authenticate() is not None:
-                self._send(200, b"<html><body>Exchange Web Services (sandbox)</body></html>", "text/html")
-        else:
-            self._send(404, b"", "text/html")
+        self._dispatch("GET")
 
     def do_PATCH(self) -> None:  # noqa: N802
-        self._graph("PATCH")
+        self._dispatch("PATCH")
 
     def do_DELETE(self) -> None:  # noqa: N802
-        self._graph("DELETE")
+        self._dispatch("DELETE")
 
     def do_PUT(self) -> None:  # noqa: N802 - Graph's upload sessions
-        self._graph("PUT")
+        self._dispatch("PUT")
+
+    def _dispatch(self, method: str) -> None:
+        self._pending: bodies.Framing | None = None
+        if self._framing() is None:
+            return
+        path = urlsplit(self.path).path
+        try:
+            if is_graph_path(path):
+                self._graph(method)
+            elif path.lower() == EWS_PATH.lower() and method in ("POST", "GET"):
+                self._ews(method)
+            elif path.startswith(ADMIN_PREFIX) and method in ("POST", "GET"):
+                self._admin(method, path)
+            else:
+                self._refuse(404, b"", "text/html")
+        except (ConnectionError, TimeoutError):
+            raise
+        except Exception:  # noqa: BLE001 - a bug must be answered, never a connection dropped unanswered
+            log.error("sandbox: %s %s failed:\n%s", method, path, traceback.format_exc())
+            self.server.app.stats.add("internal_errors")
+            self.close_connection = True
+            if is_graph_path(path):
+                self._send(500, b'{"error": {"code": "InternalServerError", "message": "An internal server '
+                                b'error occurred."}}', "application/json")
+            else:
+                self._send(500, soap.fault("ErrorInternalServerError", "An internal server error occurred."))
 
     def _graph(self, method: str) -> None:
-        """The Graph face (graph/app.py): JSON over the same store."""
-        body = self._read_body() if method in ("POST", "PATCH", "PUT") else b""
-        if body is None:
-            return
+        """The Graph face (graph/app.py): JSON over the same store; tokens checked before the body is read."""
+        graph = self.server.app.graph
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.app.graph.handle(method, self.path, headers, body, f"http://{self.headers.get('Host', '')}")
+        refusal = graph.precheck(method, self.path, headers)
+        if refusal is not None:
+            self._refuse(refusal.status, refusal.body, refusal.content_type, refusal.headers)
+            return
+        limit = self.server.app.limits.max_request_bytes
+        if method in ("POST", "PATCH", "PUT"):
+            body = self._read_body(limit, lambda: self._deliver(graph.too_large(limit)))
+            if body is None:
+                return
+        else:
+            if not self._drop_pending():
+                self._refuse(400, _IIS_400, "text/html")
+                return
+            body = b""
+        reply = graph.handle(method, self.path, headers, body, f"http://{self.headers.get('Host', '')}")
         self._deliver(reply)
 
     def _deliver(self, reply: Any) -> None:
@@ -563,12 +615,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._send(reply.status, reply.body, reply.content_type, reply.headers)
 
-    def _ews(self) -> None:
-        body = self._read_body()
-        if body is None:
-            return
-        account = self._authenticate()
+    def _ews(self, method: str) -> None:
+        account = self._authenticate()  # from the headers alone: nothing is read for a stranger
         if account is None:
+            return
+        if method == "GET":
+            self._refuse(200, b"<html><body>Exchange Web Services (sandbox)</body></html>", "text/html")
+            return
+        body = self._read_body(self.server.app.limits.max_request_bytes, self._too_large)
+        if body is None:
             return
         app = self.server.app
         if not app.enter(account):
@@ -590,13 +645,19 @@ class Handler(BaseHTTPRequestHandler):
         self._deliver(reply)
 
     def _admin(self, method: str, path: str) -> None:
-        body = self._read_body() if method == "POST" else b""
+        """Admin endpoints: loopback, same-site, with the admin token (admin.py), JSON bodies within 1 MiB."""
+        app = self.server.app
+        refusal = admin.check_request(method, self.headers, self.client_address[0],
+                                      str(self.server.server_address[0]), app.admin_token)
+        if refusal is not None:
+            app.stats.add(f"admin_refused_{refusal.status}")
+            log.info("sandbox: admin request %s %s refused: %s", method, path, refusal.reason)
+            headers = [("WWW-Authenticate", f'{admin.SCHEME} realm="sandbox admin"')] if refusal.status == 401 else []
+            self._refuse(refusal.status, json.dumps({"error": refusal.reason}).encode(), "application/json", headers)
+            return
+        body = self._read_body(admin.MAX_BODY, lambda: self._json(413, {"error": "admin request body too large"}))
         if body is None:
             return
-        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
-            self._send(403, b'{"error": "admin endpoints answer loopback clients only"}', "application/json")
-            return
-        app = self.server.app
         name = path[len(ADMIN_PREFIX) :].strip("/")
         if name == "faults" and method == "POST":
             try:

@@ -97,9 +97,12 @@ def server_busy_fault(back_off_ms: int) -> bytes:
 
 
 def schema_fault(violation: str, line: int, position: int) -> bytes:
+    """ErrorSchemaValidation, HTTP 500, as Exchange words it: "The request failed schema validation: <what>"
+    (learn.microsoft.com/archive/blogs/dhruvkh/the-request-failed-schema-validation-but-why), the line,
+    position and violation in MessageXml."""
     return fault(
         "ErrorSchemaValidation",
-        "The request failed schema validation.",
+        f"The request failed schema validation: {violation}",
         f"<t:LineNumber>{line}</t:LineNumber><t:LinePosition>{position}</t:LinePosition>"
         f"<t:Violation>{esc(violation)}</t:Violation>",
     )

@@ -111,6 +111,31 @@ class GraphFace:
             threading.Thread(target=metadata.properties, args=("message",), daemon=True).start()
 
     # -- entry ------------------------------------------------------------------------------------
+    def precheck(self, method: str, target: str, headers: dict[str, str]) -> GraphReply | None:
+        """The answer to a request refused from its headers alone (unknown version, no valid bearer token,
+        unknown upload session), before its body is read; None when the body may be read."""
+        parts = urlsplit(target)
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        if len(segments) in (4, 5) and segments[1] in ("oauth2", "v2.0"):
+            return None  # the token endpoint (credentials in the body) and msal's discovery document
+        if parts.path.startswith(UPLOAD_PREFIX):
+            if method == "PUT" and self.uploads.owner(parts.path[len(UPLOAD_PREFIX):]) is None:
+                return _error(GraphError(404, "ItemNotFound", "The upload session does not exist or has expired."))
+            return None
+        if not segments or segments[0] not in VERSIONS:
+            return _error(GraphError(400, "BadRequest", f"Invalid version: {segments[0] if segments else ''}"))
+        if self.tokens.check(headers.get("authorization", "")) is None:
+            self.app.stats.add("graph:401")
+            return _error(GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid."))
+        return None
+
+    @staticmethod
+    def too_large(limit: int) -> GraphReply:
+        """A body over the server's request limit, refused as Graph's front end does: 413 with Graph's error
+        JSON (the status is documented for Graph, learn.microsoft.com/graph/errors; the code is assumed)."""
+        return _error(GraphError(413, "RequestEntityTooLarge",
+                                 f"The request body exceeds the maximum of {limit} bytes."))
+
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, base: str) -> GraphReply:
         parts = urlsplit(target)
         segments = [unquote(s) for s in parts.path.split("/") if s]

@@ -12,7 +12,7 @@ from lxml import etree
 from pipeline.sandbox import shapes, soap
 from pipeline.sandbox.operations import Context, M, ResponseError, folder_refs, operation, resolve_folder
 from pipeline.sandbox.operations.folder_view import FolderView
-from pipeline.sandbox.restriction import RestrictionError
+from pipeline.sandbox.restriction import RestrictionError, check_size
 from pipeline.sandbox.store import FolderRow, folder_key
 
 
@@ -20,6 +20,7 @@ def _matches(folder: FolderRow, restriction: etree._Element | None) -> bool:
     """Folder restrictions are rare and small: evaluate the few forms clients send in Python."""
     if restriction is None or len(restriction) == 0:
         return True
+    check_size(restriction)  # at most 255 expressions, so the recursion below stays shallow
     return _eval(folder, restriction[0])
 
 
@@ -30,6 +31,8 @@ def _eval(folder: FolderRow, node: etree._Element) -> bool:
     if kind == "Or":
         return any(_eval(folder, c) for c in node)
     if kind == "Not":
+        if len(node) != 1:
+            raise RestrictionError("Not needs exactly one child", "ErrorInvalidRestriction")
         return not _eval(folder, node[0])
     path = node[0]
     uri = path.get("FieldURI", "")

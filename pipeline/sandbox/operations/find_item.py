@@ -7,6 +7,7 @@ Exchange's restriction results can trail a commit); a FindItem without a Restric
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from lxml import etree
@@ -82,6 +83,13 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                 messages.append(soap.success("FindItem", _root_xml(body, offset + len(row_ids), total, last)))
             except ResponseError as exc:
                 messages.append(soap.error("FindItem", exc.code, exc.text))
+            except sqlite3.OperationalError as exc:
+                if where.where == "1":
+                    raise
+                # The backstop behind restriction.MAX_DEPTH: a restriction SQLite cannot take is one the
+                # sandbox cannot evaluate, answered as such, never as an internal error.
+                messages.append(soap.error("FindItem", "ErrorRestrictionTooComplex",
+                                           f"The restriction cannot be evaluated: {exc}"))
     ctx.count("items_found", sum(m.count("<t:ItemId ") for m in messages))
     return soap.operation_response("FindItem", messages)
 
