@@ -92,9 +92,9 @@ def listing(url: str) -> tuple[Counter, list[str]]:
     return found, top
 
 
-def rebuild(handle, state: Path, ost: Path, *extra: str) -> subprocess.Popen:
+def rebuild(handle, state: Path, ost: Path, *extra: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05",
-           "REBUILD_BACKOFF_MAX": "0.5"}
+           "REBUILD_BACKOFF_MAX": "0.5", **(env_extra or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url,
          "--username", SERVICE, "--impersonate", "--state", str(state), "--batch-items", "5",
@@ -134,9 +134,12 @@ def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_
         assert final.returncode == 0, out + err
         violations = handle.stats()["schema_violations"]
 
-        # Two runs at once (two state dirs, as from two machines), slowed so that they overlap.
+        # Two runs at once (two state dirs, as from two machines), slowed so that they overlap; a short lease
+        # (renewed every second or so) lets the second one see the first renew well before it ends.
         handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.15, "operations": ["FindItem"]}]})
-        pair = [rebuild(handle, tmp_path / "one", ost), rebuild(handle, tmp_path / "two", ost)]
+        short = {"REBUILD_LEASE_SECONDS": "10", "REBUILD_EWS_REQUEST_TIMEOUT": "3"}
+        pair = [rebuild(handle, tmp_path / "one", ost, env_extra=short),
+                rebuild(handle, tmp_path / "two", ost, env_extra=short)]
         results = [(p.wait(timeout=600), *p.communicate()) for p in pair]
         handle.set_faults({})
         found, top = listing(handle.url)
