@@ -63,6 +63,48 @@ class UnsupportedFile(NdbError):
     """A valid file this reader does not handle (e.g. cyclic encryption); libpff may."""
 
 
+class DamagedTree(NdbError):
+    """A data tree (XBLOCK/XXBLOCK) whose shape cannot be true: a block listed twice, more blocks than the
+    file has room for, a declared total its blocks do not add up to. Refused before its data is read."""
+
+    def __init__(self, bid: int, reason: str) -> None:
+        self.bid, self.reason = bid, reason
+        super().__init__(f"damaged data tree {bid:#x}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class DataTree:
+    """A checked data tree: its leaf block ids in order and the bytes they hold."""
+
+    bid: int
+    leaves: tuple[int, ...]
+    size: int
+
+
+def inflate(raw: bytes, size: int, bid: int, ib: int) -> bytes:
+    """A compressed block's payload, inflated to the `size` bytes its trailer declares and never further:
+    a stream that holds more (a "bomb": a few KiB that inflate to megabytes), less, or is cut short is
+    refused as DamagedBlock after at most size + 1 bytes of output."""
+    where = f"(block {bid:#x} at {ib:#x})"
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(raw, size)
+        if not inflater.eof and inflater.decompress(inflater.unconsumed_tail, 1):
+            raise DamagedBlock(f"damaged block, inflates past the {size} bytes it declares {where}")
+    except zlib.error:
+        raise DamagedBlock(f"damaged block, cannot inflate {where}") from None
+    if not inflater.eof:
+        raise DamagedBlock(f"damaged block, cannot inflate: its stream is cut short {where}")
+    if len(out) != size:
+        raise DamagedBlock(f"damaged block, inflates to {len(out)} bytes, not the {size} it declares {where}")
+    return out
+
+
+def _once(bid: int, ids: tuple[int, ...], what: str) -> None:
+    if len(set(i & ~1 for i in ids)) != len(ids):
+        raise DamagedTree(bid, f"lists an {what} more than once")
+
+
 def weak_crc32(data: bytes | memoryview) -> int:
     """[MS-PST] 5.3: the reflected CRC-32 register started at 0 and never inverted (zlib's, undone)."""
     return ~zlib.crc32(data, 0xFFFFFFFF) & 0xFFFFFFFF
@@ -268,62 +310,110 @@ class NodeDatabase:
         if tcb != cb or (tbid ^ bid) & ~1 or sig != ((sig_value >> 16) ^ sig_value) & 0xFFFF:
             raise DamagedBlock(f"damaged block, bad trailer (block {bid:#x} at {ib:#x})")
         if inflated and inflated != cb:
-            try:
-                raw = zlib.decompress(raw)
-            except zlib.error:
-                raise DamagedBlock(f"damaged block, cannot inflate (block {bid:#x} at {ib:#x})") from None
-            if len(raw) != inflated:
-                raise DamagedBlock(f"damaged block, inflated size mismatch (block {bid:#x} at {ib:#x})")
+            raw = inflate(raw, inflated, bid, ib)
         if self.crypt == CRYPT_PERMUTE and not bid & 2:
             return raw.translate(_PERMUTE_DECODE)
         return raw
 
+    def declared(self, bid: int) -> tuple[int, int]:
+        """(stored size, payload size) of one block, from the BBT (and, in 4 KiB-page files, the inflated size
+        its trailer declares) without reading or checking its bytes; block() checks them when it reads it."""
+        ref = self.blocks.get(bid & ~1)
+        if ref is None:
+            raise NdbError(f"block {bid:#x} is not in the block B-tree")
+        ib, cb = ref
+        if self._four_k:
+            t = ib + ((cb + self._trailer_pad) & self._align_mask) - self._trailer_size
+            if ib < 0 or t + self._trailer_size > self.size:
+                raise DamagedBlock(f"damaged block, {bid:#x} lies outside the file")
+            return cb, struct.unpack_from("<H", self.data, t + 18)[0] or cb
+        return cb, cb
+
+    def tree(self, bid: int) -> DataTree:
+        """The leaves of a data tree, checked before any of them is read ([MS-PST] 2.2.2.8.3.2: XBLOCK,
+        XXBLOCK): each block listed once in the whole tree, no more leaves than the file has room for, and the
+        tree's declared total (lcbTotal, each XBLOCK's and the XXBLOCK's) equal to the sum of its leaves'
+        sizes, whose stored bytes fit in the file. What fails raises DamagedTree; nothing is materialized."""
+        if bid == 0:
+            return DataTree(bid, (), 0)
+        if not bid & 2:
+            return DataTree(bid, (bid,), self.declared(bid)[1])
+        level, ids, total = self._xblock(bid, (1, 2))
+        capacity = self.size // self.geometry.block_align  # blocks of the smallest size the file could hold
+        if total > capacity * 0xFFFF:
+            raise DamagedTree(bid, f"declares {total:,} bytes, more than a file of {self.size:,} bytes can hold")
+        if level == 1:
+            children = [(bid, ids, total)]
+        else:
+            _once(bid, ids, "XBLOCK")
+            if len(ids) > capacity:
+                raise DamagedTree(bid, f"lists {len(ids):,} XBLOCKs, more blocks than the file can hold")
+            children = []
+            for child in ids:
+                child_level, child_ids, child_total = self._xblock(child, (1,))
+                children.append((child, child_ids, child_total))
+        leaves: list[int] = []
+        seen: set[int] = set()
+        size = stored = 0
+        for child, child_ids, child_total in children:
+            child_size = 0
+            for leaf in child_ids:
+                key = leaf & ~1
+                if key in seen or leaf & 2:
+                    why = "a block more than once" if key in seen else "an XBLOCK where a data block belongs"
+                    raise DamagedTree(bid, f"lists {why} ({leaf:#x})")
+                seen.add(key)
+                if len(seen) > capacity:
+                    raise DamagedTree(bid, f"lists more blocks than a file of {self.size:,} bytes can hold")
+                cb, payload = self.declared(leaf)
+                stored += cb
+                child_size += payload
+                if child_size > child_total:
+                    raise DamagedTree(child, f"its blocks hold more than the {child_total:,} bytes it declares")
+            if child_size != child_total:
+                raise DamagedTree(child, f"its blocks hold {child_size:,} bytes, it declares {child_total:,}")
+            leaves.extend(child_ids)
+            size += child_size
+        if size != total:
+            raise DamagedTree(bid, f"its blocks hold {size:,} bytes, it declares {total:,}")
+        if stored > self.size:
+            raise DamagedTree(bid, f"its blocks take {stored:,} bytes, more than the file's {self.size:,}")
+        return DataTree(bid, tuple(leaves), total)
+
+    def _xblock(self, bid: int, levels: tuple[int, ...]) -> tuple[int, tuple[int, ...], int]:
+        """(level, child block ids, declared total) of one XBLOCK or XXBLOCK, its shape checked."""
+        if not bid & 2:
+            raise DamagedTree(bid, "a data block where an XBLOCK belongs")
+        head = self.block(bid)
+        if len(head) < 8 or head[0] != _BTYPE_XBLOCK or head[1] not in levels:
+            raise DamagedTree(bid, "not an XBLOCK" if 1 in levels and 2 in levels else
+                              "not an XBLOCK of the level its XXBLOCK needs")
+        level, (count, total) = head[1], struct.unpack_from("<HI", head, 2)
+        if count == 0:
+            raise DamagedTree(bid, "lists no block")
+        try:
+            ids = self._ids(head, 8, count)
+        except NdbError:
+            raise DamagedTree(bid, f"lists {count} blocks, more than it has room for") from None
+        return level, ids, total
+
     def data_blocks(self, bid: int) -> list[bytes]:
-        """The blocks of a data tree in order: one data block, or the leaves of an XBLOCK/XXBLOCK."""
+        """The blocks of a data tree in order: one data block, or the leaves of an XBLOCK/XXBLOCK (checked
+        by tree() before the first is read; block() then checks each leaf's bytes and inflated size)."""
         if bid == 0:
             return []
         if not bid & 2:
             return [self.block(bid)]
-        head = self.block(bid)
-        if len(head) < 8 or head[0] != _BTYPE_XBLOCK or head[1] not in (1, 2):
-            raise NdbError(f"block {bid:#x}: not an XBLOCK")
-        level, count, total = head[1], *struct.unpack_from("<HI", head, 2)
-        ids = self._ids(head, 8, count)
-        out: list[bytes] = []
-        for child in ids:
-            if level == 2:
-                out.extend(self.data_blocks(child))
-            else:
-                out.append(self.block(child))
-        size = sum(len(b) for b in out)
-        if size != total:
-            raise NdbError(f"block {bid:#x}: data tree holds {size} bytes, its header says {total}")
-        return out
+        return [self.block(leaf) for leaf in self.tree(bid).leaves]
 
     def stream(self, bid: int) -> bytes:
         blocks = self.data_blocks(bid)
         return blocks[0] if len(blocks) == 1 else b"".join(blocks)
 
     def stream_size(self, bid: int) -> int:
-        """Bytes in a data tree, from the BBT (or the XBLOCK header) without reading its data blocks."""
-        if bid == 0:
-            return 0
-        if bid & 2:
-            head = self.block(bid)
-            if len(head) < 8 or head[0] != _BTYPE_XBLOCK:
-                raise NdbError(f"block {bid:#x}: not an XBLOCK")
-            return struct.unpack_from("<I", head, 4)[0]
-        ref = self.blocks.get(bid & ~1)
-        if ref is None:
-            raise NdbError(f"block {bid:#x} is not in the block B-tree")
-        ib, cb = ref
-        if self.geometry.four_k:
-            g = self.geometry
-            t = ib + (cb + g.block_trailer + g.block_align - 1) // g.block_align * g.block_align - g.block_trailer
-            if 0 <= t and t + g.block_trailer <= self.size:
-                inflated = struct.unpack_from("<H", self.data, t + 18)[0]
-                return inflated or cb
-        return cb
+        """Bytes in a data tree, from the BBT and the XBLOCK headers (checked by tree()) without reading its
+        data blocks."""
+        return self.tree(bid).size
 
     def _ids(self, data: bytes, offset: int, count: int) -> tuple[int, ...]:
         fmt = f"<{count}{'I' if self.geometry.ansi else 'Q'}"
@@ -332,13 +422,18 @@ class NodeDatabase:
         return struct.unpack_from(fmt, data, offset)
 
     def subnodes(self, bid: int) -> dict[int, tuple[int, int]]:
-        """A node's subnode tree (SLBLOCK, or SIBLOCK over SLBLOCKs): nid -> (bid_data, bid_sub)."""
+        """A node's subnode tree (SLBLOCK, or SIBLOCK over SLBLOCKs): nid -> (bid_data, bid_sub). A block the
+        tree lists twice is damage (read again, a SIBLOCK of one SLBLOCK listed 8,000 times would be read
+        8,000 times)."""
         result: dict[int, tuple[int, int]] = {}
         if bid:
-            self._subnodes(bid, result, 4)
+            self._subnodes(bid, result, 4, set())
         return result
 
-    def _subnodes(self, bid: int, result: dict[int, tuple[int, int]], budget: int) -> None:
+    def _subnodes(self, bid: int, result: dict[int, tuple[int, int]], budget: int, seen: set[int]) -> None:
+        if bid & ~1 in seen:
+            raise NdbError(f"block {bid:#x}: a subnode block listed more than once")
+        seen.add(bid & ~1)
         data = self.block(bid)
         ansi = self.geometry.ansi
         head = 4 if ansi else 8
@@ -358,4 +453,4 @@ class NodeDatabase:
                 raise NdbError(f"block {bid:#x}: subnode entries run past the block")
             for off in range(head, head + count * size, size):
                 _nid, child = struct.unpack_from(fmt, data, off)
-                self._subnodes(child, result, budget - 1)
+                self._subnodes(child, result, budget - 1, seen)
