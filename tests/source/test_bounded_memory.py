@@ -106,7 +106,7 @@ def test_an_honest_xblock_and_xxblock_give_their_leaves_in_order():
 
 
 @pytest.mark.parametrize(("blocks", "top", "words"), [
-    ({0x10: b"a" * 65512, 0x22: xblock([0x10] * 8188, 8188 * 65512)}, 0x22, "lists a block more than once"),
+    ({0x10: b"a" * 4000, 0x22: xblock([0x10] * 8188, 8188 * 4000)}, 0x22, "lists a block more than once"),
     ({**LEAVES, 0x22: xblock([0x10, 0x14], 3000), 0x2A: xblock([0x22] * 8188, 8188 * 3000, level=2)}, 0x2A,
      "lists an XBLOCK more than once"),
     ({**LEAVES, 0x22: xblock([0x10, 0x14], 3000), 0x26: xblock([0x14, 0x18], 2500),
@@ -137,18 +137,23 @@ def test_more_leaves_than_the_file_has_room_for_is_damage():
     assert len(CraftedBlocks(tree, size=20 * 512).data_blocks(0x102)) == 20
     with pytest.raises(DamagedTree, match="more blocks than a file of 9,728 bytes can hold"):
         CraftedBlocks(tree, size=19 * 512).data_blocks(0x102)
-    big = {0x10 + 4 * i: b"z" * 1000 for i in range(20)}
-    tree = {**big, 0x102: xblock(sorted(big), 20 * 1000)}
-    assert len(CraftedBlocks(tree, size=20 * 1000, geometry=UNICODE).data_blocks(0x102)) == 20
-    with pytest.raises(DamagedTree, match="take 20,000 bytes, more than the file's 19,999"):
-        CraftedBlocks(tree, size=20 * 1000 - 1, geometry=UNICODE).data_blocks(0x102)
+    zero_sized = {0x10 + 4 * i: b"" for i in range(20)}  # no bytes to add up: only the count stops them
+    tree = {**zero_sized, 0x102: xblock(sorted(zero_sized), 0)}
+    with pytest.raises(DamagedTree, match="more blocks than a file of 1,279 bytes can hold"):
+        CraftedBlocks(tree, size=20 * 64 - 1, geometry=UNICODE).data_blocks(0x102)
 
 
-def test_a_declared_total_no_file_of_its_size_could_hold_is_refused_before_its_leaves_are_listed():
+def test_a_stream_larger_than_the_whole_file_is_refused_before_its_leaves_are_listed():
+    leaves = {0x10 + 4 * i: b"z" * 1000 for i in range(20)}
+    tree = {**leaves, 0x102: xblock(sorted(leaves), 20 * 1000)}
+    assert CraftedBlocks(tree, size=20 * 1000, geometry=UNICODE).stream_size(0x102) == 20 * 1000
+    db = CraftedBlocks(tree, size=20 * 1000 - 1)
+    with pytest.raises(DamagedTree, match="declares 20,000 bytes, more than the whole file \\(19,999 bytes\\)"):
+        db.stream_size(0x102)
+    assert db.reads == [0x102], "only the XBLOCK itself is read"
     db = CraftedBlocks({**LEAVES, 0x22: xblock([0x10, 0x14], 0xFFFF0000)}, size=16 * MIB)
-    with pytest.raises(DamagedTree, match="declares 4,294,901,760 bytes, more than a file of 16,777,216 bytes"):
-        db.stream_size(0x22)
-    assert db.reads == [0x22]
+    with pytest.raises(DamagedTree, match="declares 4,294,901,760 bytes, more than the whole file"):
+        db.data_blocks(0x22)
 
 
 def test_the_damaged_tree_error_carries_its_block_and_reason():
@@ -224,7 +229,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, fixtures.Ma
 def test_every_hostile_item_fails_alone_and_every_other_reads_intact(hostile: tuple[Path, fixtures.Manifest]):
     path, manifest = hostile
     expected_hostile = set(fixtures.hostile_subjects(manifest))
-    assert len(expected_hostile) == 6 + 4
+    assert len(expected_hostile) == 6 + 5
     digests = {(i.subject, a.name): a.sha256 for i in manifest.items for a in i.attachments}
     refused: dict[str, str] = {}
     intact: set[str] = set()
@@ -248,4 +253,5 @@ def test_every_hostile_item_fails_alone_and_every_other_reads_intact(hostile: tu
     assert set(refused) == expected_hostile
     assert intact == {i.subject for i in manifest.items} - expected_hostile
     assert all(reason.startswith("damaged") for reason in refused.values()), refused
+    assert "lists a block more than once" in refused["xblock repeats one block 200 times"]
     assert peak < 16 * MIB, f"the walk allocated {peak / MIB:.0f} MiB at its peak"
