@@ -81,6 +81,22 @@ class DataTree:
     size: int
 
 
+class Allowance:
+    """The bytes one item may still read: no more than the whole file, however its nodes, subnodes and
+    attachments share data trees (a thousand attachments, or properties, naming one big stream would read
+    it a thousand times). Charged with a data tree's declared size before any of its blocks is read."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.left = self.limit = limit
+
+    def take(self, size: int, bid: int) -> None:
+        if size > self.left:
+            raise DamagedTree(bid, f"the item's data trees add up to more than the whole file ({self.limit:,} bytes)")
+        self.left -= size
+
+
 def inflate(raw: bytes, size: int, bid: int, ib: int) -> bytes:
     """A compressed block's payload, inflated to the `size` bytes its trailer declares and never further:
     a stream that holds more (a "bomb": a few KiB that inflate to megabytes), less, or is cut short is
@@ -397,17 +413,24 @@ class NodeDatabase:
             raise DamagedTree(bid, f"lists {count} blocks, more than it has room for") from None
         return level, ids, total
 
-    def data_blocks(self, bid: int) -> list[bytes]:
+    def data_blocks(self, bid: int, allowance: Allowance | None = None) -> list[bytes]:
         """The blocks of a data tree in order: one data block, or the leaves of an XBLOCK/XXBLOCK (checked
-        by tree() before the first is read; block() then checks each leaf's bytes and inflated size)."""
+        by tree() before the first is read; block() then checks each leaf's bytes and inflated size). With
+        `allowance`, the tree's size is charged to it first."""
         if bid == 0:
             return []
         if not bid & 2:
-            return [self.block(bid)]
-        return [self.block(leaf) for leaf in self.tree(bid).leaves]
+            block = self.block(bid)  # at most 64 KiB: charged once read
+            if allowance is not None:
+                allowance.take(len(block), bid)
+            return [block]
+        tree = self.tree(bid)
+        if allowance is not None:
+            allowance.take(tree.size, bid)
+        return [self.block(leaf) for leaf in tree.leaves]
 
-    def stream(self, bid: int) -> bytes:
-        blocks = self.data_blocks(bid)
+    def stream(self, bid: int, allowance: Allowance | None = None) -> bytes:
+        blocks = self.data_blocks(bid, allowance)
         return blocks[0] if len(blocks) == 1 else b"".join(blocks)
 
     def stream_size(self, bid: int) -> int:
