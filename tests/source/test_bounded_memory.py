@@ -258,3 +258,23 @@ def test_every_hostile_item_fails_alone_and_every_other_reads_intact(hostile: tu
     assert "lists a block more than once" in refused["xblock repeats one block 200 times"]
     assert "add up to more than the whole file" in refused["attachments share one data tree"]
     assert peak < 16 * MIB, f"the walk allocated {peak / MIB:.0f} MiB at its peak"
+
+
+def test_the_libpff_reader_refuses_attachments_past_what_the_file_holds(hostile: tuple[Path, fixtures.Manifest]):
+    from pipeline.source.pff import PffSource
+
+    path, manifest = hostile
+    with PffSource(path) as source:
+        [inbox] = [f for f in source.folders() if f.path == ("Inbox",)]
+        # Only that item: libpff takes seconds over the XBLOCK items (their own refusals are the native reader's).
+        at = [i.subject for i in manifest.items if i.folder.endswith("/Inbox")].index("attachments share one data tree")
+        [item] = list(source.items(inbox, at, at + 1))
+        assert item.subject == "attachments share one data tree"
+        read, refused = 0, []
+        for attachment in item.attachments:
+            try:
+                read += len(attachment.read())
+            except ValueError as exc:
+                refused.append(str(exc))
+    assert 0 < read <= manifest.size and len(refused) == len(item.attachments) - 4, (read, refused)
+    assert all(r.startswith("damaged attachment") for r in refused)
