@@ -47,6 +47,8 @@ _RELEASE_EVERY = 64 << 20
 #: 60 MB instead of 142 MB, and a walk of its 20,000 items peaks at 62 MB instead of 203 MB.
 _FAULT_AROUND = 256 << 10
 _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+#: Checked data trees kept (by XBLOCK id), so that an attachment's size and then its bytes check it once.
+_TREES_KEPT = 256
 #: Deeper B-trees than this are damage, not data (Outlook's are 2-4 levels deep).
 _MAX_LEVELS = 16
 
@@ -185,6 +187,7 @@ class NodeDatabase:
         self._trailer_size, self._trailer_pad = g.block_trailer, g.block_trailer + g.block_align - 1
         self._align_mask = -g.block_align
         self._mapped = 0  # bytes read through the map since its pages were last given back
+        self._trees: dict[int, DataTree] = {}
         #: Pages of the B-trees that failed their checks (their entries are left out), as (tree, ib, reason).
         self.bad_pages: list[tuple[str, int, str]] = []
         nbt_ref, bbt_ref = self._roots()
@@ -334,10 +337,12 @@ class NodeDatabase:
     def declared(self, bid: int) -> tuple[int, int]:
         """(stored size, payload size) of one block, from the BBT (and, in 4 KiB-page files, the inflated size
         its trailer declares) without reading or checking its bytes; block() checks them when it reads it."""
-        ref = self.blocks.get(bid & ~1)
-        if ref is None:
+        key = bid & ~1
+        keys = self._block_keys
+        i = bisect_left(keys, key)
+        if i == len(keys) or keys[i] != key:
             raise NdbError(f"block {bid:#x} is not in the block B-tree")
-        ib, cb = ref
+        ib, cb = self._block_ibs[i], self._block_cbs[i]
         if self._four_k:
             t = ib + ((cb + self._trailer_pad) & self._align_mask) - self._trailer_size
             if ib < 0 or t + self._trailer_size > self.size:
@@ -358,39 +363,45 @@ class NodeDatabase:
             return DataTree(bid, (), 0)
         if not bid & 2:
             return DataTree(bid, (bid,), self.declared(bid)[1])
+        found = self._trees.get(bid)
+        if found is None:
+            found = self._check_tree(bid)
+            if len(self._trees) >= _TREES_KEPT:
+                self._trees.clear()
+            self._trees[bid] = found
+        return found
+
+    def _check_tree(self, bid: int) -> DataTree:
         level, ids, total = self._xblock(bid, (1, 2))
         if total > self.size:
             raise DamagedTree(bid, f"declares {total:,} bytes, more than the whole file ({self.size:,} bytes)")
         capacity = self.size // self.geometry.block_align  # blocks of the smallest size the file could hold
-        if level == 1:
-            children = [(bid, ids, total)]
-        else:
+        if level == 2:
             _once(bid, ids, "XBLOCK")
             if len(ids) > capacity:
                 raise DamagedTree(bid, f"lists {len(ids):,} XBLOCKs, more blocks than the file can hold")
-            children = []
-            for child in ids:
-                child_level, child_ids, child_total = self._xblock(child, (1,))
-                children.append((child, child_ids, child_total))
         leaves: list[int] = []
         seen: set[int] = set()
         size = 0
-        for child, child_ids, child_total in children:
-            child_size = 0
-            for leaf in child_ids:
-                key = leaf & ~1
-                if key in seen or leaf & 2:
-                    why = "a block more than once" if key in seen else "an XBLOCK where a data block belongs"
-                    raise DamagedTree(bid, f"lists {why} ({leaf:#x})")
-                seen.add(key)
-                if len(seen) > capacity:
-                    raise DamagedTree(bid, f"lists more blocks than a file of {self.size:,} bytes can hold")
-                child_size += self.declared(leaf)[1]
-                if child_size > child_total:
-                    raise DamagedTree(child, f"its blocks hold more than the {child_total:,} bytes it declares")
+        # Child by child (an XXBLOCK's XBLOCKs read one at a time): a tree listing too much is refused as soon
+        # as it does, with no more block ids held than the file has room for.
+        for child in ids if level == 2 else (bid,):
+            if level == 2:
+                _level, child_ids, child_total = self._xblock(child, (1,))
+            else:
+                child_ids, child_total = ids, total
+            seen.update([leaf & ~1 for leaf in child_ids])
+            leaves.extend(child_ids)
+            if len(seen) != len(leaves):
+                raise DamagedTree(bid, "lists a block more than once")
+            if len(leaves) > capacity:
+                raise DamagedTree(bid, f"lists more blocks than a file of {self.size:,} bytes can hold")
+            if any(leaf & 2 for leaf in child_ids):
+                raise DamagedTree(bid, "lists an XBLOCK where a data block belongs")
+            declared = self.declared
+            child_size = sum([declared(leaf)[1] for leaf in child_ids])
             if child_size != child_total:
                 raise DamagedTree(child, f"its blocks hold {child_size:,} bytes, it declares {child_total:,}")
-            leaves.extend(child_ids)
             size += child_size
         if size != total:
             raise DamagedTree(bid, f"its blocks hold {size:,} bytes, it declares {total:,}")
