@@ -279,3 +279,34 @@ def test_the_libpff_reader_refuses_attachments_past_what_the_file_holds(hostile:
                 refused.append(str(exc))
     assert 0 < read <= manifest.size and len(refused) == len(item.attachments) - 4, (read, refused)
     assert all(r.startswith("damaged attachment") for r in refused)
+
+
+def table(row_index: list[tuple[int, int]], cells: list[int], items: list[bytes]) -> bytes:
+    """[MS-PST] 2.3.4: a one-block table context: TCINFO with two columns (the row id, 4 bytes at 0; a
+    PT_BINARY HNID, 4 bytes at 4; the cell-existence byte at 8: rows of 9 bytes), its row index (a BTH of
+    row id -> row number), its row matrix (one heap item, a row per HNID in `cells`) and `items` (HIDs 5...)."""
+    columns = struct.pack("<IHBB", 0x67F20003, 0, 4, 0) + struct.pack("<IHBB", 0x10000102, 4, 4, 1)
+    tcinfo = struct.pack("<BB4HIII", 0x7C, 2, 8, 8, 8, 9, 2 << 5, 4 << 5, 0) + columns
+    index = b"".join(struct.pack("<II", row_id, number) for row_id, number in row_index)
+    matrix = b"".join(struct.pack("<IIB", 0x100 + i, hnid, 0xC0) for i, hnid in enumerate(cells))
+    return heap([tcinfo, bth(4, 4, 0, 3 << 5), index, matrix, *items], 0x7C, 1 << 5)
+
+
+def read_table(block: bytes) -> list[dict]:
+    from pipeline.source.native.ltp import Table
+
+    return list(Table([block], 11, lambda nid: b"", lambda nid: [], ansi=False).rows())
+
+
+def test_a_table_whose_row_index_lists_one_row_twice_is_refused():
+    honest = table([(0x100, 0), (0x101, 1)], [5 << 5, 6 << 5], [b"x" * 100, b"y" * 100])
+    assert [row[0x1000] for row in read_table(honest)] == [(0x0102, b"x" * 100), (0x0102, b"y" * 100)]
+    twice = table([(0x100, 0), (0x101, 0)], [5 << 5, 6 << 5], [b"x" * 100, b"y" * 100])
+    with pytest.raises(NdbError, match="a row of the row matrix is listed more than once"):
+        read_table(twice)
+
+
+def test_a_table_whose_cells_share_one_value_is_refused():
+    shared = table([(0x100, 0), (0x101, 1)], [5 << 5, 5 << 5], [b"x" * 30000])
+    with pytest.raises(NdbError, match="heap item or subnode 0xa0 named by two cells"):
+        read_table(shared)
