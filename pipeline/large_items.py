@@ -30,6 +30,13 @@ class LargeItems(enum.StrEnum):
     STRIP = "strip"
 
 
+def declared_size(item: SourceItem) -> int:
+    """The bytes an item's attachments declare before any is read (the native reader checks each declared
+    size against the file): a lower bound of the item's size on the wire, where attachments grow by a third.
+    An item whose attachments alone exceed the limit is over it whatever its body."""
+    return sum(a.size for a in item.attachments if a.size > 0)
+
+
 def strip_largest(item: SourceItem, size: int, limit: int) -> tuple[SourceItem, list[Attachment]] | None:
     """A copy of item without its largest attachments, dropped until its estimated size fits under limit,
     and the attachments dropped; None when dropping every attachment would not be enough."""

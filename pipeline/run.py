@@ -36,7 +36,15 @@ from pipeline.destination.base import (
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.journal import ItemRecord, Journal, source_identity
-from pipeline.large_items import MIB, LargeItems, note_for, save_left_out, strip_largest, with_note
+from pipeline.large_items import (
+    MIB,
+    LargeItems,
+    declared_size,
+    note_for,
+    save_left_out,
+    strip_largest,
+    with_note,
+)
 from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import BoundSelection, Selection
@@ -524,6 +532,12 @@ class MailboxRun:
                     present = []
                 continue
             known.add(identity)
+            size = declared_size(entry)  # an item surely over the limit is refused before a byte is read
+            if self.settings.large_items == LargeItems.SKIP and size > self.settings.max_item_mb * MIB:
+                self._fail(path, entry.message_class, entry.subject, Failure(FailureKind.TOO_LARGE, (
+                    f"its attachments hold {size / MIB:.1f} MB, over the {self.settings.max_item_mb} MB limit "
+                    "(--large-items=strip sends it without its largest attachments)")), entry.node_id)
+                continue
             queue.submit(entry.materialize(), folder.path, identity)
             for converted in queue.ready():
                 accept(converted)

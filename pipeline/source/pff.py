@@ -401,6 +401,7 @@ class PffSource:
         except OSError:
             return []
         result = []
+        room = self.info.size  # an item's attachments hold no more than the whole file, as in the native reader
         for index in range(count):
             try:
                 handle = message.get_attachment(index)
@@ -414,7 +415,8 @@ class PffSource:
             except OSError:
                 continue  # reported by the caller through a missing attachment count mismatch
             opener = self._embedded_opener(handle, folder_path, depth)  # used for method 5 only
-            result.append(attachment_record(index, props, size, _reader(handle), opener))
+            result.append(attachment_record(index, props, size, _reader(handle, room), opener))
+            room -= min(size, room)
         return result
 
     def _embedded_opener(self, handle: Any, folder_path: tuple[str, ...], depth: int) -> Any:
@@ -460,11 +462,16 @@ def sampled_codepages(file: Any) -> Iterator[int | None]:
             yield codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID))
 
 
-def _reader(handle: Any) -> Any:
+def _reader(handle: Any, room: int) -> Any:
+    """Reads the attachment's bytes, unless it declares more than `room`: what the file holds beside the
+    item's earlier attachments (libpff would read it; README: "Files built to explode memory")."""
     def read() -> bytes:
         size = handle.size or 0
         if size == 0:
             return b""
+        if size > room:
+            raise ValueError(f"damaged attachment: with the item's other attachments, {size:,} bytes are more than "
+                             "the whole file holds")
         handle.seek_offset(0)
         return handle.read_buffer(size)
     return read

@@ -92,11 +92,15 @@ def bth_leaves(heap: Heap, header_hid: int) -> tuple[int, int, list[bytes]]:
         raise NdbError("BTH: bad header")
     out: list[bytes] = []
     if root:
-        _bth_walk(heap, root, levels, key_size, data_size, out)
+        _bth_walk(heap, root, levels, key_size, data_size, out, set())
     return key_size, data_size, out
 
 
-def _bth_walk(heap: Heap, hid: int, level: int, key_size: int, data_size: int, out: list[bytes]) -> None:
+def _bth_walk(heap: Heap, hid: int, level: int, key_size: int, data_size: int, out: list[bytes],
+              seen: set[int]) -> None:
+    if hid in seen:  # read again, an index listing one leaf thousands of times would multiply it
+        raise NdbError(f"BTH: heap item {hid:#x} listed more than once")
+    seen.add(hid)
     data = heap.item(hid)
     size = key_size + (4 if level else data_size)
     if len(data) % size:
@@ -106,7 +110,7 @@ def _bth_walk(heap: Heap, hid: int, level: int, key_size: int, data_size: int, o
         return
     for off in range(key_size, len(data), size):
         (child,) = struct.unpack_from("<I", data, off)
-        _bth_walk(heap, child, level - 1, key_size, data_size, out)
+        _bth_walk(heap, child, level - 1, key_size, data_size, out, seen)
 
 
 def bth_records(heap: Heap, header_hid: int) -> tuple[int, int, list[tuple[int, bytes]]]:
@@ -144,6 +148,11 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
         raise NdbError("property context: bad BTH shape")
     props: dict[int, RawValue] = {}
     item = heap.item
+    # Each value is its own heap item or subnode: values adding up to more bytes than the heap holds, or a
+    # subnode named twice, mean records that share one value (thousands of copies of one big item).
+    budget = sum(len(b) for b in blocks)
+    taken = 0
+    subnodes: set[int] = set()
     # The items of the heap's first block are cut here without a call to Heap.item (which stays the path of
     # any other HID, and of its errors): most values of a message are there (a sixth of the PC's time).
     first, offsets = blocks[0], heap.loaded_map(0)
@@ -160,13 +169,21 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
             elif not slot & 0x1F:
                 index = slot >> 5
                 if slot < limit and 0 < index < count and offsets[index - 1] <= offsets[index] <= size:
-                    props[pid] = (ptype, first[offsets[index - 1]:offsets[index]])
+                    value = first[offsets[index - 1]:offsets[index]]
                 else:
-                    props[pid] = (ptype, item(slot))
-            elif deferred is not None and pid in deferred:
-                deferred[pid] = (ptype, slot)
+                    value = item(slot)
+                taken += len(value)
+                if taken > budget:
+                    raise NdbError("property context: its values hold more bytes than its heap")
+                props[pid] = (ptype, value)
+            elif slot in subnodes:
+                raise NdbError(f"property context: subnode {slot:#x} named by more than one property")
             else:
-                props[pid] = (ptype, subnode(slot))
+                subnodes.add(slot)
+                if deferred is not None and pid in deferred:
+                    deferred[pid] = (ptype, slot)
+                else:
+                    props[pid] = (ptype, subnode(slot))
     if deferred is not None:
         for pid in [p for p, (_t, nid) in deferred.items() if nid == 0]:
             del deferred[pid]
@@ -224,6 +241,8 @@ class Table:
         per_block = len(matrix[0]) // row_size if matrix and row_size else 0
         if by_row and per_block == 0:
             raise NdbError("table context: row index entries but no row matrix")
+        if len({row_index for row_index, _ in by_row}) != len(by_row):
+            raise NdbError("table context: a row of the row matrix is listed more than once")
         self.row_ids: list[int] = []
         self._rows: list[bytes] = []
         for row_index, row_id in by_row:
@@ -236,9 +255,11 @@ class Table:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def row(self, index: int, wanted: Container[int] | None = None) -> dict[int, RawValue]:
+    def row(self, index: int, wanted: Container[int] | None = None,
+            seen: set[int] | None = None) -> dict[int, RawValue]:
         """Every column of one row (or those `wanted` holds), as libpff reads it (cells marked absent hold
-        no value)."""
+        no value). With `seen`, the heap items and subnodes its cells name are added to it, and one already
+        there is damage (cells of many rows sharing one big value)."""
         data = self._rows[index]
         size = len(data)
         heap, subnode = self._heap, self._subnode
@@ -252,9 +273,14 @@ class Table:
                 out[pid] = (ptype, None)
             else:
                 (hnid,) = _U32.unpack_from(data, start)
+                if seen is not None and hnid:
+                    if hnid in seen:
+                        raise NdbError(f"table context: heap item or subnode {hnid:#x} named by two cells")
+                    seen.add(hnid)
                 out[pid] = (ptype, _hnid_value(heap, hnid, subnode))
         return out
 
     def rows(self, wanted: Container[int] | None = None) -> Iterator[dict[int, RawValue]]:
+        seen: set[int] = set()
         for index in range(len(self._rows)):
-            yield self.row(index, wanted)
+            yield self.row(index, wanted, seen)

@@ -47,6 +47,8 @@ _RELEASE_EVERY = 64 << 20
 #: 60 MB instead of 142 MB, and a walk of its 20,000 items peaks at 62 MB instead of 203 MB.
 _FAULT_AROUND = 256 << 10
 _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+#: Checked data trees kept (by XBLOCK id), so that an attachment's size and then its bytes check it once.
+_TREES_KEPT = 256
 #: Deeper B-trees than this are damage, not data (Outlook's are 2-4 levels deep).
 _MAX_LEVELS = 16
 
@@ -61,6 +63,64 @@ class DamagedBlock(NdbError):
 
 class UnsupportedFile(NdbError):
     """A valid file this reader does not handle (e.g. cyclic encryption); libpff may."""
+
+
+class DamagedTree(NdbError):
+    """A data tree (XBLOCK/XXBLOCK) whose shape cannot be true: a block listed twice, more blocks than the
+    file has room for, a declared total its blocks do not add up to. Refused before its data is read."""
+
+    def __init__(self, bid: int, reason: str) -> None:
+        self.bid, self.reason = bid, reason
+        super().__init__(f"damaged data tree {bid:#x}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class DataTree:
+    """A checked data tree: its leaf block ids in order and the bytes they hold."""
+
+    bid: int
+    leaves: tuple[int, ...]
+    size: int
+
+
+class Allowance:
+    """The bytes one item may still read: no more than the whole file, however its nodes, subnodes and
+    attachments share data trees (a thousand attachments, or properties, naming one big stream would read
+    it a thousand times). Charged with a data tree's declared size before any of its blocks is read."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.left = self.limit = limit
+
+    def take(self, size: int, bid: int) -> None:
+        if size > self.left:
+            raise DamagedTree(bid, f"the item's data trees add up to more than the whole file ({self.limit:,} bytes)")
+        self.left -= size
+
+
+def inflate(raw: bytes, size: int, bid: int, ib: int) -> bytes:
+    """A compressed block's payload, inflated to the `size` bytes its trailer declares and never further:
+    a stream that holds more (a "bomb": a few KiB that inflate to megabytes), less, or is cut short is
+    refused as DamagedBlock after at most size + 1 bytes of output."""
+    where = f"(block {bid:#x} at {ib:#x})"
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(raw, size)
+        if not inflater.eof and inflater.decompress(inflater.unconsumed_tail, 1):
+            raise DamagedBlock(f"damaged block, inflates past the {size} bytes it declares {where}")
+    except zlib.error:
+        raise DamagedBlock(f"damaged block, cannot inflate {where}") from None
+    if not inflater.eof:
+        raise DamagedBlock(f"damaged block, cannot inflate: its stream is cut short {where}")
+    if len(out) != size:
+        raise DamagedBlock(f"damaged block, inflates to {len(out)} bytes, not the {size} it declares {where}")
+    return out
+
+
+def _once(bid: int, ids: tuple[int, ...], what: str) -> None:
+    if len(set(i & ~1 for i in ids)) != len(ids):
+        raise DamagedTree(bid, f"lists an {what} more than once")
 
 
 def weak_crc32(data: bytes | memoryview) -> int:
@@ -127,6 +187,7 @@ class NodeDatabase:
         self._trailer_size, self._trailer_pad = g.block_trailer, g.block_trailer + g.block_align - 1
         self._align_mask = -g.block_align
         self._mapped = 0  # bytes read through the map since its pages were last given back
+        self._trees: dict[int, DataTree] = {}
         #: Pages of the B-trees that failed their checks (their entries are left out), as (tree, ib, reason).
         self.bad_pages: list[tuple[str, int, str]] = []
         nbt_ref, bbt_ref = self._roots()
@@ -268,62 +329,125 @@ class NodeDatabase:
         if tcb != cb or (tbid ^ bid) & ~1 or sig != ((sig_value >> 16) ^ sig_value) & 0xFFFF:
             raise DamagedBlock(f"damaged block, bad trailer (block {bid:#x} at {ib:#x})")
         if inflated and inflated != cb:
-            try:
-                raw = zlib.decompress(raw)
-            except zlib.error:
-                raise DamagedBlock(f"damaged block, cannot inflate (block {bid:#x} at {ib:#x})") from None
-            if len(raw) != inflated:
-                raise DamagedBlock(f"damaged block, inflated size mismatch (block {bid:#x} at {ib:#x})")
+            raw = inflate(raw, inflated, bid, ib)
         if self.crypt == CRYPT_PERMUTE and not bid & 2:
             return raw.translate(_PERMUTE_DECODE)
         return raw
 
-    def data_blocks(self, bid: int) -> list[bytes]:
-        """The blocks of a data tree in order: one data block, or the leaves of an XBLOCK/XXBLOCK."""
+    def declared(self, bid: int) -> tuple[int, int]:
+        """(stored size, payload size) of one block, from the BBT (and, in 4 KiB-page files, the inflated size
+        its trailer declares) without reading or checking its bytes; block() checks them when it reads it."""
+        key = bid & ~1
+        keys = self._block_keys
+        i = bisect_left(keys, key)
+        if i == len(keys) or keys[i] != key:
+            raise NdbError(f"block {bid:#x} is not in the block B-tree")
+        ib, cb = self._block_ibs[i], self._block_cbs[i]
+        if self._four_k:
+            t = ib + ((cb + self._trailer_pad) & self._align_mask) - self._trailer_size
+            if ib < 0 or t + self._trailer_size > self.size:
+                raise DamagedBlock(f"damaged block, {bid:#x} lies outside the file")
+            return cb, struct.unpack_from("<H", self.data, t + 18)[0] or cb
+        return cb, cb
+
+    def tree(self, bid: int) -> DataTree:
+        """The leaves of a data tree, checked before any of them is read ([MS-PST] 2.2.2.8.3.2: XBLOCK,
+        XXBLOCK): a declared total (lcbTotal) no larger than the whole file, each block listed once in the
+        whole tree, no more leaves than the file has room for, and each XBLOCK's and the XXBLOCK's total
+        equal to the sum of its leaves' sizes. What fails raises DamagedTree; no leaf has been read.
+
+        No larger than the file: honest compression could in theory make a stream inflate past the file
+        that holds it (4 KiB-page files), but an item bigger than its whole OST is damage in practice, and
+        the rule makes a file's streams no larger than the file itself: no amplification."""
+        if bid == 0:
+            return DataTree(bid, (), 0)
+        if not bid & 2:
+            return DataTree(bid, (bid,), self.declared(bid)[1])
+        found = self._trees.get(bid)
+        if found is None:
+            found = self._check_tree(bid)
+            if len(self._trees) >= _TREES_KEPT:
+                self._trees.clear()
+            self._trees[bid] = found
+        return found
+
+    def _check_tree(self, bid: int) -> DataTree:
+        level, ids, total = self._xblock(bid, (1, 2))
+        if total > self.size:
+            raise DamagedTree(bid, f"declares {total:,} bytes, more than the whole file ({self.size:,} bytes)")
+        capacity = self.size // self.geometry.block_align  # blocks of the smallest size the file could hold
+        if level == 2:
+            _once(bid, ids, "XBLOCK")
+            if len(ids) > capacity:
+                raise DamagedTree(bid, f"lists {len(ids):,} XBLOCKs, more blocks than the file can hold")
+        leaves: list[int] = []
+        seen: set[int] = set()
+        size = 0
+        # Child by child (an XXBLOCK's XBLOCKs read one at a time): a tree listing too much is refused as soon
+        # as it does, with no more block ids held than the file has room for.
+        for child in ids if level == 2 else (bid,):
+            if level == 2:
+                _level, child_ids, child_total = self._xblock(child, (1,))
+            else:
+                child_ids, child_total = ids, total
+            seen.update([leaf & ~1 for leaf in child_ids])
+            leaves.extend(child_ids)
+            if len(seen) != len(leaves):
+                raise DamagedTree(bid, "lists a block more than once")
+            if len(leaves) > capacity:
+                raise DamagedTree(bid, f"lists more blocks than a file of {self.size:,} bytes can hold")
+            if any(leaf & 2 for leaf in child_ids):
+                raise DamagedTree(bid, "lists an XBLOCK where a data block belongs")
+            declared = self.declared
+            child_size = sum([declared(leaf)[1] for leaf in child_ids])
+            if child_size != child_total:
+                raise DamagedTree(child, f"its blocks hold {child_size:,} bytes, it declares {child_total:,}")
+            size += child_size
+        if size != total:
+            raise DamagedTree(bid, f"its blocks hold {size:,} bytes, it declares {total:,}")
+        return DataTree(bid, tuple(leaves), total)
+
+    def _xblock(self, bid: int, levels: tuple[int, ...]) -> tuple[int, tuple[int, ...], int]:
+        """(level, child block ids, declared total) of one XBLOCK or XXBLOCK, its shape checked."""
+        if not bid & 2:
+            raise DamagedTree(bid, "a data block where an XBLOCK belongs")
+        head = self.block(bid)
+        if len(head) < 8 or head[0] != _BTYPE_XBLOCK or head[1] not in levels:
+            raise DamagedTree(bid, "not an XBLOCK" if 1 in levels and 2 in levels else
+                              "not an XBLOCK of the level its XXBLOCK needs")
+        level, (count, total) = head[1], struct.unpack_from("<HI", head, 2)
+        if count == 0:
+            raise DamagedTree(bid, "lists no block")
+        try:
+            ids = self._ids(head, 8, count)
+        except NdbError:
+            raise DamagedTree(bid, f"lists {count} blocks, more than it has room for") from None
+        return level, ids, total
+
+    def data_blocks(self, bid: int, allowance: Allowance | None = None) -> list[bytes]:
+        """The blocks of a data tree in order: one data block, or the leaves of an XBLOCK/XXBLOCK (checked
+        by tree() before the first is read; block() then checks each leaf's bytes and inflated size). With
+        `allowance`, the tree's size is charged to it first."""
         if bid == 0:
             return []
         if not bid & 2:
-            return [self.block(bid)]
-        head = self.block(bid)
-        if len(head) < 8 or head[0] != _BTYPE_XBLOCK or head[1] not in (1, 2):
-            raise NdbError(f"block {bid:#x}: not an XBLOCK")
-        level, count, total = head[1], *struct.unpack_from("<HI", head, 2)
-        ids = self._ids(head, 8, count)
-        out: list[bytes] = []
-        for child in ids:
-            if level == 2:
-                out.extend(self.data_blocks(child))
-            else:
-                out.append(self.block(child))
-        size = sum(len(b) for b in out)
-        if size != total:
-            raise NdbError(f"block {bid:#x}: data tree holds {size} bytes, its header says {total}")
-        return out
+            block = self.block(bid)  # at most 64 KiB: charged once read
+            if allowance is not None:
+                allowance.take(len(block), bid)
+            return [block]
+        tree = self.tree(bid)
+        if allowance is not None:
+            allowance.take(tree.size, bid)
+        return [self.block(leaf) for leaf in tree.leaves]
 
-    def stream(self, bid: int) -> bytes:
-        blocks = self.data_blocks(bid)
+    def stream(self, bid: int, allowance: Allowance | None = None) -> bytes:
+        blocks = self.data_blocks(bid, allowance)
         return blocks[0] if len(blocks) == 1 else b"".join(blocks)
 
     def stream_size(self, bid: int) -> int:
-        """Bytes in a data tree, from the BBT (or the XBLOCK header) without reading its data blocks."""
-        if bid == 0:
-            return 0
-        if bid & 2:
-            head = self.block(bid)
-            if len(head) < 8 or head[0] != _BTYPE_XBLOCK:
-                raise NdbError(f"block {bid:#x}: not an XBLOCK")
-            return struct.unpack_from("<I", head, 4)[0]
-        ref = self.blocks.get(bid & ~1)
-        if ref is None:
-            raise NdbError(f"block {bid:#x} is not in the block B-tree")
-        ib, cb = ref
-        if self.geometry.four_k:
-            g = self.geometry
-            t = ib + (cb + g.block_trailer + g.block_align - 1) // g.block_align * g.block_align - g.block_trailer
-            if 0 <= t and t + g.block_trailer <= self.size:
-                inflated = struct.unpack_from("<H", self.data, t + 18)[0]
-                return inflated or cb
-        return cb
+        """Bytes in a data tree, from the BBT and the XBLOCK headers (checked by tree()) without reading its
+        data blocks."""
+        return self.tree(bid).size
 
     def _ids(self, data: bytes, offset: int, count: int) -> tuple[int, ...]:
         fmt = f"<{count}{'I' if self.geometry.ansi else 'Q'}"
@@ -332,13 +456,18 @@ class NodeDatabase:
         return struct.unpack_from(fmt, data, offset)
 
     def subnodes(self, bid: int) -> dict[int, tuple[int, int]]:
-        """A node's subnode tree (SLBLOCK, or SIBLOCK over SLBLOCKs): nid -> (bid_data, bid_sub)."""
+        """A node's subnode tree (SLBLOCK, or SIBLOCK over SLBLOCKs): nid -> (bid_data, bid_sub). A block the
+        tree lists twice is damage (read again, a SIBLOCK of one SLBLOCK listed 8,000 times would be read
+        8,000 times)."""
         result: dict[int, tuple[int, int]] = {}
         if bid:
-            self._subnodes(bid, result, 4)
+            self._subnodes(bid, result, 4, set())
         return result
 
-    def _subnodes(self, bid: int, result: dict[int, tuple[int, int]], budget: int) -> None:
+    def _subnodes(self, bid: int, result: dict[int, tuple[int, int]], budget: int, seen: set[int]) -> None:
+        if bid & ~1 in seen:
+            raise NdbError(f"block {bid:#x}: a subnode block listed more than once")
+        seen.add(bid & ~1)
         data = self.block(bid)
         ansi = self.geometry.ansi
         head = 4 if ansi else 8
@@ -358,4 +487,4 @@ class NodeDatabase:
                 raise NdbError(f"block {bid:#x}: subnode entries run past the block")
             for off in range(head, head + count * size, size):
                 _nid, child = struct.unpack_from(fmt, data, off)
-                self._subnodes(child, result, budget - 1)
+                self._subnodes(child, result, budget - 1, seen)

@@ -16,7 +16,7 @@ from pipeline.model import Attachment, Recipient, SourceError, SourceFolder, Sou
 from pipeline.source import codepages
 from pipeline.source.namemap import NameMap, parse_name_map
 from pipeline.source.native.ltp import RawValue, Table, property_context
-from pipeline.source.native.ndb import DamagedBlock, NdbError, NodeDatabase, UnsupportedFile
+from pipeline.source.native.ndb import Allowance, DamagedBlock, NdbError, NodeDatabase, UnsupportedFile
 from pipeline.source.pff import (
     _ENCRYPTIONS,
     _LAZY_ATTACHMENT_PROPS,
@@ -58,15 +58,18 @@ T = TypeVar("T")
 
 
 class _Node:
-    """A node's data (PC or TC blocks) and its subnode tree, loaded on first use."""
+    """A node's data (PC or TC blocks) and its subnode tree, loaded on first use. A node and the subnodes
+    reached from it (attachments, embedded messages) read no more bytes in all than the file holds: they
+    share one Allowance."""
 
-    __slots__ = ("_db", "bid_data", "bid_sub", "_subs")
+    __slots__ = ("_db", "bid_data", "bid_sub", "_subs", "allowance")
 
-    def __init__(self, db: NodeDatabase, bid_data: int, bid_sub: int) -> None:
+    def __init__(self, db: NodeDatabase, bid_data: int, bid_sub: int, allowance: Allowance | None = None) -> None:
         self._db = db
         self.bid_data = bid_data
         self.bid_sub = bid_sub
         self._subs: dict[int, tuple[int, int]] | None = None
+        self.allowance = allowance or Allowance(db.size)
 
     def subnodes(self) -> dict[int, tuple[int, int]]:
         if self._subs is None:
@@ -77,7 +80,7 @@ class _Node:
         entry = self.subnodes().get(nid)
         if entry is None:
             raise NdbError(f"subnode {nid:#x} is missing")
-        return _Node(self._db, *entry)
+        return _Node(self._db, *entry, self.allowance)
 
     def _sub_data(self, nid: int) -> int:
         entry = self.subnodes().get(nid)
@@ -86,24 +89,24 @@ class _Node:
         return entry[0]
 
     def sub_stream(self, nid: int) -> bytes:
-        return self._db.stream(self._sub_data(nid))
+        return self._db.stream(self._sub_data(nid), self.allowance)
 
     def sub_blocks(self, nid: int) -> list[bytes]:
-        return self._db.data_blocks(self._sub_data(nid))
+        return self._db.data_blocks(self._sub_data(nid), self.allowance)
 
     def props(self, deferred: dict[int, tuple[int, int]] | None = None,
               wanted: Container[int] | None = None) -> dict[int, RawValue]:
         db = self._db
-        return property_context(db.data_blocks(self.bid_data), db.geometry.hid_index_bits, self.sub_stream,
-                                deferred, wanted)
+        return property_context(db.data_blocks(self.bid_data, self.allowance), db.geometry.hid_index_bits,
+                                self.sub_stream, deferred, wanted)
 
     def sub_size(self, nid: int) -> int:
         return self._db.stream_size(self._sub_data(nid))
 
     def table(self) -> Table:
         db = self._db
-        return Table(db.data_blocks(self.bid_data), db.geometry.hid_index_bits, self.sub_stream, self.sub_blocks,
-                     db.geometry.ansi)
+        return Table(db.data_blocks(self.bid_data, self.allowance), db.geometry.hid_index_bits, self.sub_stream,
+                     self.sub_blocks, db.geometry.ansi)
 
 
 def _decode(raw: dict[int, RawValue], codepage: str, skip: frozenset[int] = frozenset()) -> dict[int, Any]:
