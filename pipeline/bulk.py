@@ -84,13 +84,15 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
         print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
               "Run the same command again to resume.", file=sys.stderr)
         return EXIT_FAILURES
-    with make_progress(not args.json) as progress:
+    from pipeline.interrupts import terminate_requests
+
+    with terminate_requests(), make_progress(not args.json) as progress:  # SIGTERM stops as Ctrl-C does
         if args.dry_run:
             summaries = executor.submit(jobs(rows, args, None), progress)
         else:
             with endpoint_for(settings, bool(getattr(args, "impersonate", False)), [r.mailbox for r in rows]) as ep:
                 summaries = executor.submit(jobs(rows, args, ep), progress)
-    return finish(summaries, args, settings)
+        return finish(summaries, args, settings)
 
 
 def verify_map(args: argparse.Namespace, settings: Settings) -> int:
