@@ -173,7 +173,10 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    import sqlite3
+
     from pipeline.journal import Journal
+    from pipeline.state_problems import state_problem
 
     if args.temporal:
         return temporal_cli.cmd_status_temporal(args, settings)
@@ -181,7 +184,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"no journal at {settings.journal_path}: nothing has run with this state directory")
         return EXIT_OK
     with Journal(settings.journal_path, read_only=True) as journal:  # writes nothing: works on a full disk
-        status = journal.status()
+        try:
+            status = journal.status()
+        except sqlite3.DatabaseError as exc:  # damaged beyond its first page
+            raise state_problem(exc, settings.journal_path) or exc from None
     if args.json:
         json.dump(status, sys.stdout, indent=2)
         sys.stdout.write("\n")

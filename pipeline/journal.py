@@ -99,9 +99,7 @@ class Journal:
         self._lock = threading.Lock()
         try:
             if read_only:
-                self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=lock_wait,
-                                           check_same_thread=False, isolation_level=None)
-                self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a damaged file says so here
+                self._db = self._reader(path, lock_wait)
                 return
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), timeout=lock_wait, check_same_thread=False, isolation_level=None)
@@ -113,6 +111,23 @@ class Journal:
             if problem is None:
                 raise
             raise problem from None
+
+    @staticmethod
+    def _reader(path: Path, lock_wait: float) -> sqlite3.Connection:
+        """A read-only connection; on a read-only file system, where SQLite cannot make the WAL's shared-memory
+        file, the file is read as immutable (nobody can be writing it there)."""
+        uri = path.resolve().as_uri()
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            db = sqlite3.connect(f"{uri}{query}", uri=True, timeout=lock_wait, check_same_thread=False,
+                                 isolation_level=None)
+            try:
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a damaged file says so here
+                return db
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "unable to open" not in str(exc).lower() or query.endswith("immutable=1"):
+                    raise
+        raise AssertionError("unreachable")
 
     def _setup(self, deadline: float) -> None:
         """WAL mode and the schema, then a write lock taken and given back: a journal another process keeps

@@ -81,12 +81,12 @@ class LocalExecutor:
     def __init__(self, settings: Settings, mailbox_workers: int | None = None) -> None:
         self.settings = settings
         self.mailbox_workers = mailbox_workers or settings.mailbox_workers
+        # a locked, damaged or unwritable journal stops everything here, in one line (StateError), before a
+        # server is started or a lease taken; the schema and WAL mode are set up once, before any worker
+        Journal(settings.journal_path).close()
 
     def submit(self, jobs: Sequence[MailboxJob], progress: Progress) -> list[Summary]:
         settings = self.settings
-        # a locked, damaged or unwritable journal stops everything here, in one line, before any lease is taken;
-        # the schema and WAL mode are set up once, before the workers start
-        Journal(settings.journal_path).close()
         if stop_requested():  # SIGTERM before any mailbox started: nothing to finish
             return [Summary(job.mailbox, str(job.options.ost), status=RunStatus.INTERRUPTED) for job in jobs]
         drain: Callable[[], None] | None = None
