@@ -233,7 +233,8 @@ class Journal:
                     " source=excluded.source, node_id=excluded.node_id", rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                    self._db.execute("ROLLBACK")
                 raise
 
     def forget_mailbox(self, mailbox: str) -> None:
