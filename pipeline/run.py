@@ -291,18 +291,21 @@ class MailboxRun:
         sender = self._sender
         if sender is None:
             return
+        unjournaled: list[str] = []
         try:
             sender.close()  # every batch in flight has put its outcomes on the queue
             while True:
                 try:
                     outcomes = sender.outcomes.get_nowait()
                 except Exception:  # noqa: BLE001 - queue.Empty: all counted
-                    return
+                    break
                 try:
                     self._record(outcomes)  # counts first, then the journal (which may be what failed)
                 except Exception as exc:  # noqa: BLE001 - counted; the rerun finds them on the server
-                    log.warning("outcomes counted, not journaled", mailbox=self.options.mailbox,
-                                reason=crash_reason(exc, self.journal.path))
+                    unjournaled.append(crash_reason(exc, self.journal.path))
+            if unjournaled:
+                log.warning("outcomes counted, not journaled", mailbox=self.options.mailbox, batches=len(unjournaled),
+                            reason=unjournaled[0], file_only=True)
         except Exception as exc:  # noqa: BLE001 - best effort after a crash
             log.warning("batches in flight not counted", mailbox=self.options.mailbox, reason=crash_reason(exc, None))
 
