@@ -294,9 +294,10 @@ class MailboxRun:
         unjournaled: list[str] = []
         try:
             sender.close()  # every batch in flight has put its outcomes on the queue
-            while True:
+            waiting = getattr(sender, "outcomes", None)  # a sender without a queue handled each batch at once
+            while waiting is not None:
                 try:
-                    outcomes = sender.outcomes.get_nowait()
+                    outcomes = waiting.get_nowait()
                 except Exception:  # noqa: BLE001 - queue.Empty: all counted
                     break
                 try:
