@@ -131,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 private.state_dir(settings.state_dir)
             except OSError as exc:
+                if settings.state_dir.exists() and not settings.state_dir.is_dir():  # bad input: exit 2
+                    raise UsageError(f"--state {settings.state_dir}: not a usable state directory: "
+                                     f"{exc.strerror or exc}") from None
                 raise StateError(f"--state {settings.state_dir}", f"not a usable state directory: "
                                  f"{exc.strerror or exc}", "give a directory this user can create and write") from None
             log_dir = settings.log_dir
@@ -142,14 +145,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StateError as exc:
         print(f"rebuild: {shown(exc)}", file=sys.stderr)
         return EXIT_STATE
-    except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only folder, a lock: one line, what to do
-        from pipeline.state_problems import state_problem
-
-        problem = state_problem(exc, getattr(exc, "filename", None) or "rebuild")
-        if problem is None:
-            raise
-        print(f"rebuild: {shown(problem)}", file=sys.stderr)
-        return EXIT_STATE
     except Unreachable as exc:
         print(f"rebuild: {shown(exc)}; nothing was done", file=sys.stderr)
         return EXIT_FAILURES
@@ -159,6 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rebuild: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only folder, a lock: one line, what to do
+        from pipeline.state_problems import state_problem
+
+        problem = state_problem(exc, getattr(exc, "filename", None) or "rebuild")
+        if problem is None:
+            raise
+        print(f"rebuild: {shown(problem)}", file=sys.stderr)
+        return EXIT_STATE
 
 
 def _quiet_stdout() -> None:
