@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.reach import Unreachable
     from pipeline.terminal import shown
 
+    settings: Settings | None = None
     try:
         settings = _settings_from(args)
         from pipeline.source import use_reader
@@ -157,7 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only folder, a lock: one line, what to do
         from pipeline.state_problems import state_problem
 
-        problem = state_problem(exc, getattr(exc, "filename", None) or "rebuild")
+        where = getattr(args, "out", None) or (settings.state_dir if settings is not None else "rebuild")
+        problem = state_problem(exc, getattr(exc, "filename", None) or where)
         if problem is None:
             raise
         print(f"rebuild: {shown(problem)}", file=sys.stderr)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pipeline.errors import StateError
 
-FREE_SPACE = "free some space there, then run the same command again (done work is kept)"
+FREE_SPACE = "free some space there, then run the same command again"
 JOURNAL_IS_A_CACHE = ("the journal is only a cache of what the server holds: delete it (with its -wal and -shm "
                       "files) and run again; nothing on the server is lost and nothing is uploaded twice")
 
