@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.report import render_summary, render_table, write_reports
-from pipeline.run_status import FAILED, RunStatus
+from pipeline.run_status import FAILED, HELD_ELSEWHERE, RunStatus
 from pipeline.settings import Settings
 from pipeline.state_problems import state_problem
 from pipeline.terminal import shown
@@ -50,7 +50,7 @@ def finish(summaries: list[Any], args: argparse.Namespace, settings: Settings) -
     bad = [s for s in summaries if s.status in FAILED or s.failed_total]
     if bad or unwritten:
         return EXIT_FAILURES
-    return EXIT_BUSY if any(s.status == RunStatus.BUSY for s in summaries) else EXIT_OK
+    return EXIT_BUSY if any(s.status in HELD_ELSEWHERE for s in summaries) else EXIT_OK
 
 
 def command_line(words: list[str]) -> str:

@@ -17,9 +17,12 @@ class RunStatus(enum.StrEnum):
     DRY_RUN = "dry-run"
     INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM: the batches in flight finished, the lease was released
     BUSY = "busy"  # another run holds the mailbox's lease; nothing was written
+    LEASE_LOST = "lease-lost"  # stopped writing when its lease could have run out (exit 3, as busy)
     FATAL = "fatal"  # stopped for a known cause (credentials, no such mailbox, the source), in one line
     CRASHED = "crashed"  # stopped by an unexpected error (a full disk, a bug); the counts are those so far
 
 
 #: Statuses that make the run's exit code 1 (besides failed items).
 FAILED = frozenset({RunStatus.FATAL, RunStatus.INTERRUPTED, RunStatus.CRASHED, RunStatus.RUNNING})
+#: Statuses that make it 3 when nothing worse happened: another run holds, or took, the mailbox.
+HELD_ELSEWHERE = frozenset({RunStatus.BUSY, RunStatus.LEASE_LOST})

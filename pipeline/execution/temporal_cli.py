@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
-from pipeline.run_status import FAILED
+from pipeline.run_status import FAILED, HELD_ELSEWHERE
 from pipeline.settings import Settings
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -163,7 +163,7 @@ def run_map_temporal(args: argparse.Namespace, settings: Settings, rows: list[An
         print(f"reports: {', '.join(str(p) for p in report_paths)}")
     if any(s.status in FAILED or s.failed_total for s in summaries):
         return EXIT_FAILURES
-    return EXIT_BUSY if any(s.status == "busy" for s in summaries) else EXIT_OK
+    return EXIT_BUSY if any(s.status in HELD_ELSEWHERE for s in summaries) else EXIT_OK
 
 
 @_skips_teardown
