@@ -72,6 +72,9 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
     rows = checked_rows(Path(args.map), getattr(args, "skip_invalid", False), open_sources=not temporal)
     if temporal:
         from pipeline.execution.temporal_cli import run_map_temporal
+        from pipeline.interrupts import default_terminate
+
+        default_terminate()  # submitting and following have their own stop: SIGTERM ends it as it always did
 
         return run_map_temporal(args, settings, rows)
     executor = LocalExecutor(settings, getattr(args, "workers", None))

@@ -25,6 +25,7 @@ TERMINATE_SIGNALS: tuple[int, ...] = tuple(getattr(signal, name) for name in ("S
                                            if hasattr(signal, name))
 
 _requested = threading.Event()
+_previous: dict[int, Any] = {}  # the handlers stop_on_terminate replaced, while it is in force
 
 
 def stop_requested() -> bool:
@@ -38,25 +39,56 @@ def _on_terminate(signum: int, frame: Any) -> None:
     _requested.set()
 
 
-@contextlib.contextmanager
-def terminate_requests() -> Iterator[None]:
-    """While inside, SIGTERM/SIGBREAK request a clean stop (see the module's docstring) instead of ending the
-    process at once. Only the main thread can set signal handlers: elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    _requested.clear()
-    previous = {}
+def is_main_job(argv: list[str]) -> bool:
+    """Whether these arguments run the main job on this machine (`rebuild …` or `rebuild run …`, not
+    `--engine temporal`, whose workers stop by themselves)."""
+    from_here = list(argv)
+    if from_here and from_here[0] == "run":
+        from_here = from_here[1:]
+    elif from_here and not from_here[0].startswith("-") and from_here[0] in _OTHER_COMMANDS:
+        return False
+    return not any(word == "--engine=temporal" or (word == "--engine" and following == "temporal")
+                   for word, following in zip(from_here, [*from_here[1:], ""], strict=True))
+
+
+_OTHER_COMMANDS = ("inspect", "export", "verify", "status", "sandbox", "x500", "worker")
+
+
+def stop_on_terminate() -> bool:
+    """From now on SIGTERM/SIGBREAK request a clean stop (see the module's docstring) instead of ending the
+    process at once. True when installed by this call (False: already in force, or not the main thread,
+    where Python cannot set signal handlers)."""
+    if _previous or threading.current_thread() is not threading.main_thread():
+        return False
     for signum in TERMINATE_SIGNALS:
         try:
-            previous[signum] = signal.signal(signum, _on_terminate)
+            _previous[signum] = signal.signal(signum, _on_terminate)
         except (OSError, ValueError):  # a signal this platform cannot catch
             continue
+    return bool(_previous)
+
+
+def default_terminate(honour_request: bool = True) -> None:
+    """The handlers from before stop_on_terminate back. With honour_request, a stop already requested ends
+    the process now, as the signal would have (for a command that has no clean stop of its own)."""
+    for signum, handler in _previous.items():
+        signal.signal(signum, handler)
+    _previous.clear()
+    if honour_request and _requested.is_set():
+        _requested.clear()
+        signal.raise_signal(TERMINATE_SIGNALS[0])
+
+
+@contextlib.contextmanager
+def terminate_requests() -> Iterator[None]:
+    """SIGTERM/SIGBREAK request a clean stop while inside (installed early by `python -m pipeline` for the
+    main job, so that a signal during start-up is kept too)."""
+    installed = stop_on_terminate()
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if installed:
+            default_terminate(honour_request=False)
 
 
 def ignore_stop_signals() -> None:

@@ -77,6 +77,25 @@ def rebuild(url: str, state: Path, ost: Path, *extra: str) -> subprocess.Popen:
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def catches_sigterm(pid: int, timeout: float = 20.0) -> None:
+    """Wait until the process has its SIGTERM handler (Linux: SigCgt in /proc/PID/status), else 1 s."""
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        time.sleep(1.0)
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            caught = next(int(line.split()[1], 16) for line in status.read_text().splitlines()
+                          if line.startswith("SigCgt:"))
+        except (OSError, StopIteration):
+            return  # it has ended already
+        if caught & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.005)
+    raise AssertionError("the run never installed its SIGTERM handler")
+
+
 def status_json(state: Path) -> dict:
     result = subprocess.run([sys.executable, "-m", "pipeline", "status", "--state", str(state), "--json"],
                             cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -105,7 +124,8 @@ def test_sigterm_at_random_points_then_rerun_leaves_exactly_the_source(tmp_path:
             reports = set((state / "reports").glob("run-*.json"))
             started = time.monotonic()
             process = rebuild(handle.url, state, ost)
-            deadline = started + rng.uniform(0.5, 3.0)
+            catches_sigterm(process.pid)  # a signal before the interpreter runs our code ends any program
+            deadline = time.monotonic() + rng.uniform(0.0, 2.5)
             while time.monotonic() < deadline and process.poll() is None:
                 time.sleep(0.02)
             signalled = process.poll() is None
@@ -115,6 +135,7 @@ def test_sigterm_at_random_points_then_rerun_leaves_exactly_the_source(tmp_path:
             assert "Traceback" not in err, err
             # the previous SIGTERM released the lease: this run (its rerun) was never refused as busy
             assert process.returncode != EXIT_BUSY, err
+            assert out.strip(), (process.returncode, err[-3000:])  # the summary, as JSON
             summary = json.loads(out)
             report = newest_report(state, reports)
             assert [r["mailbox"] for r in report] == [MAILBOX]
