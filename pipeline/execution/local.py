@@ -21,7 +21,7 @@ import structlog
 from pipeline.errors import StateError
 from pipeline.execution.base import MailboxJob, Progress
 from pipeline.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
-from pipeline.journal import Journal
+from pipeline.journal import BUSY_TIMEOUT_MS, Journal
 from pipeline.run import MailboxRun, Summary, crash_reason
 from pipeline.run_status import RunStatus
 from pipeline.settings import Settings
@@ -34,9 +34,9 @@ def rebuild_one(job: MailboxJob, settings: Settings, progress: Progress, should_
     keeps them itself), never the run's."""
     from pipeline.destination import open_destination
 
-    try:
-        journal = Journal(settings.journal_path)
-    except StateError as exc:  # checked before the jobs started: another process took the lock since
+    try:  # a foreign holder was ruled out when the executor was made: wait as long as for any write
+        journal = Journal(settings.journal_path, lock_wait=BUSY_TIMEOUT_MS / 1000)
+    except StateError as exc:  # another process took the lock since, or the disk filled up
         return Summary(job.mailbox, str(job.options.ost), status=RunStatus.FATAL, fatal=str(exc))
     with journal:
         try:
