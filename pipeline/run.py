@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -298,7 +299,7 @@ class MailboxRun:
             while waiting is not None:
                 try:
                     outcomes = waiting.get_nowait()
-                except Exception:  # noqa: BLE001 - queue.Empty: all counted
+                except queue.Empty:  # all counted
                     break
                 try:
                     self._record(outcomes)  # counts first, then the journal (which may be what failed)
