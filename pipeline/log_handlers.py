@@ -1,8 +1,8 @@
 """Logging handlers that degrade once, in one line, when their stream fails (a full disk, a closed pipe).
 
 The standard handlers answer every failed write with "--- Logging error ---" and a traceback on stderr:
-on a full disk, one per event (hundreds of lines). These stop writing after the first failure and say so
-in one line on the process's original stderr (which is itself silenced if it fails too). Used by the
+on a full disk, one per event (hundreds of lines). These say the first failure in one line on the
+process's original stderr (silent when that is what failed) and no later one. Used by the
 rebuild's own logs (logs.py) and by the sandbox, a separate program (standard library only).
 """
 
@@ -14,7 +14,8 @@ import sys
 
 
 class _FailOnce:
-    """Mixin: the first failed emit turns the handler off and prints one line naming the target."""
+    """Mixin: the first failed emit is said in one line naming the target; later failures are silent (the
+    handler keeps trying: a rotation refused for a moment, or space freed, and the log goes on)."""
 
     _failed = False
 
@@ -29,14 +30,11 @@ class _FailOnce:
         if stream is None or getattr(self, "stream", None) is stream:
             return  # the console itself failed: nowhere left to say it
         try:
-            stream.write(f"rebuild: logging to {target} stopped: {reason}\n")
+            stream.write(f"rebuild: cannot write the log {target}: {reason}; the work goes on "
+                         "(further log errors are not shown)\n")
             stream.flush()
         except Exception:  # noqa: BLE001 - stderr is gone too: stay silent
             pass
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self._failed:
-            super().emit(record)  # type: ignore[misc]
 
     @property
     def failed(self) -> bool:
