@@ -4,7 +4,9 @@ The CLI runs as a process against a sandbox of the test's own over HTTP. Oracles
 (what the builder wrote) against the server listed with plain exchangelib calls written here; the JSON
 summary, report and `rebuild status --json` parsed with the json module; exit codes as the README's table
 gives them. The disk-full trial puts the state directory on a small tmpfs (root and mount(8) needed; the
-container the suite runs in allows it), else it is skipped with the reason.
+container the suite runs in allows it), else it is skipped with the reason; a second trial, run everywhere,
+makes the journal's writes fail as SQLite does on a full disk (a monkeypatch of Journal.record in an
+in-process run of the CLI: no environment variable or hook in the product).
 """
 
 from __future__ import annotations
@@ -208,5 +210,51 @@ def test_state_disk_full_is_one_line_a_crashed_status_and_an_exact_rerun(tmp_pat
             on_server = listing(handle.url)
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    server_items = Counter({key: n for key, n in on_server.items() if key[0].startswith("Inbox")})
+    assert server_items == wanted
+
+
+def test_injected_full_journal_is_one_line_a_crashed_status_and_an_exact_rerun(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    import sqlite3
+
+    from pipeline.cli import main
+    from pipeline.journal import Journal
+
+    ost, manifest = fixtures.cached_build(SPEC, "ost", "permute")
+    wanted = expected(manifest)
+    state = tmp_path / "state"
+    real_record = Journal.record
+    room = {"batches": 10}
+
+    def record(self, mailbox, source, records):  # the disk fills up after 10 batches of outcomes
+        records = list(records)
+        if records and room["batches"] <= 0:
+            raise sqlite3.OperationalError("database or disk is full")
+        room["batches"] -= bool(records)
+        return real_record(self, mailbox, source, records)
+
+    monkeypatch.setenv("REBUILD_PASSWORD", PASSWORD)
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _):
+        args = ["run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url, "--username", SERVICE,
+                "--impersonate", "--state", str(state), "--batch-items", "3", "--json", "--log-level", "warning"]
+        with monkeypatch.context() as patched:
+            patched.setattr(Journal, "record", record)
+            code = main(args)
+        out, err = capsys.readouterr()
+        assert code == EXIT_FAILURES and "Traceback" not in out + err, err
+        summary = json.loads(out)
+        assert summary["status"] == "crashed" and "no space left on the device" in summary["fatal"], summary
+        assert err.count("no space left") == 1, err  # the mailbox's one line
+        on_server = listing(handle.url)
+        stored = sum(n for key, n in on_server.items() if key[0].startswith("Inbox"))
+        assert summary["uploaded"] == stored > 0  # items the server took are counted, none more
+        assert status_json(state)["last_run"]["status"] == "crashed"
+        report = json.loads(sorted((state / "reports").glob("run-*.json"))[-1].read_text("utf-8"))
+        assert report[0]["status"] == "crashed"
+
+        assert main(args) == 0  # space freed
+        assert json.loads(capsys.readouterr().out)["status"] == "ok"
+        on_server = listing(handle.url)
     server_items = Counter({key: n for key, n in on_server.items() if key[0].startswith("Inbox")})
     assert server_items == wanted
