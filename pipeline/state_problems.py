@@ -56,7 +56,7 @@ def _sqlite_problem(exc: sqlite3.DatabaseError, path: Path) -> StateError | None
         return StateError(path, "the journal cannot be written (read-only or inaccessible)",
                           "give a --state directory this user can write to")
     if "disk i/o error" in text:
-        return StateError(path, "disk I/O error", FREE_SPACE)
+        return StateError(path, "disk I/O error (is the disk full?)", FREE_SPACE)
     return None
 
 
