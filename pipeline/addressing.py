@@ -117,10 +117,10 @@ def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> 
 
 
 def _quiet_child() -> None:
-    """Ctrl-C belongs to the parent (a terminal sends it to the whole process group)."""
-    import signal
+    """Ctrl-C and SIGTERM belong to the parent (a terminal or systemd sends them to the whole group)."""
+    from pipeline.interrupts import ignore_stop_signals
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_stop_signals()
 
 
 def _row_book_task(job: tuple[Path, str, int | None, Path]) -> dict[str, object] | None:

@@ -72,6 +72,9 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
     rows = checked_rows(Path(args.map), getattr(args, "skip_invalid", False), open_sources=not temporal)
     if temporal:
         from pipeline.execution.temporal_cli import run_map_temporal
+        from pipeline.interrupts import default_terminate
+
+        default_terminate()  # submitting and following have their own stop: SIGTERM ends it as it always did
 
         return run_map_temporal(args, settings, rows)
     executor = LocalExecutor(settings, getattr(args, "workers", None))
@@ -84,13 +87,15 @@ def run_map(args: argparse.Namespace, settings: Settings) -> int:
         print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
               "Run the same command again to resume.", file=sys.stderr)
         return EXIT_FAILURES
-    with make_progress(not args.json) as progress:
+    from pipeline.interrupts import terminate_requests
+
+    with terminate_requests(), make_progress(not args.json) as progress:  # SIGTERM stops as Ctrl-C does
         if args.dry_run:
             summaries = executor.submit(jobs(rows, args, None), progress)
         else:
             with endpoint_for(settings, bool(getattr(args, "impersonate", False)), [r.mailbox for r in rows]) as ep:
                 summaries = executor.submit(jobs(rows, args, ep), progress)
-    return finish(summaries, args, settings)
+        return finish(summaries, args, settings)
 
 
 def verify_map(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,16 +6,18 @@ Parsing and exit codes live here; each command's work lives in the module named 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
 from pipeline import __version__
-from pipeline.errors import UsageError
+from pipeline.errors import StateError, UsageError
 from pipeline.settings import Settings, SettingsError, load_settings
 
 EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
+EXIT_STATE = 4  # the state directory, its disk or the journal's lock: one line saying what to do
 
 #: Words that name a subcommand; anything else after `rebuild` means the main job (`rebuild run`).
 SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox", "x500", "worker")
@@ -115,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.reach import Unreachable
     from pipeline.terminal import shown
 
+    settings: Settings | None = None
     try:
         settings = _settings_from(args)
         from pipeline.source import use_reader
@@ -129,14 +132,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 private.state_dir(settings.state_dir)
             except OSError as exc:
-                raise UsageError(f"--state {settings.state_dir}: not a usable state directory: "
-                                 f"{exc.strerror or exc}") from None
+                if settings.state_dir.exists() and not settings.state_dir.is_dir():  # bad input: exit 2
+                    raise UsageError(f"--state {settings.state_dir}: not a usable state directory: "
+                                     f"{exc.strerror or exc}") from None
+                raise StateError(f"--state {settings.state_dir}", f"not a usable state directory: "
+                                 f"{exc.strerror or exc}", "give a directory this user can create and write") from None
             log_dir = settings.log_dir
         logs.configure(log_dir, settings.log_level, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
         return int(args.func(args, settings))
     except (UsageError, SettingsError) as exc:
         print(f"rebuild: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except StateError as exc:
+        print(f"rebuild: {shown(exc)}", file=sys.stderr)
+        return EXIT_STATE
     except Unreachable as exc:
         print(f"rebuild: {shown(exc)}; nothing was done", file=sys.stderr)
         return EXIT_FAILURES
@@ -146,6 +155,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rebuild: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only folder, a lock: one line, what to do
+        from pipeline.state_problems import state_problem
+
+        where = getattr(args, "out", None) or (settings.state_dir if settings is not None else "rebuild")
+        problem = state_problem(exc, getattr(exc, "filename", None) or where)
+        if problem is None:
+            raise
+        print(f"rebuild: {shown(problem)}", file=sys.stderr)
+        return EXIT_STATE
 
 
 def _quiet_stdout() -> None:

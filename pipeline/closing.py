@@ -15,15 +15,26 @@ from typing import Any
 
 from pipeline.reach import public_url
 from pipeline.report import render_summary, render_table, write_reports
+from pipeline.run_status import FAILED, HELD_ELSEWHERE, RunStatus
 from pipeline.settings import Settings
+from pipeline.state_problems import state_problem
 from pipeline.terminal import shown
 
 EXIT_OK, EXIT_FAILURES, EXIT_BUSY = 0, 1, 3
 
 
 def finish(summaries: list[Any], args: argparse.Namespace, settings: Settings) -> int:
-    """Write the reports, print the summary and what to do next; the exit code of the run."""
-    reports = write_reports(settings.state_dir / "reports", summaries)
+    """Write the reports, print the summary and what to do next; the exit code of the run. Reports that
+    cannot be written (a full disk) are said in one line after the summary, which is printed anyway."""
+    reports: list[Path] = []
+    unwritten = None
+    try:
+        reports = write_reports(settings.state_dir / "reports", summaries)
+    except OSError as exc:
+        problem = state_problem(exc, settings.state_dir / "reports")
+        if problem is None:
+            raise
+        unwritten = f"rebuild: reports not written: {shown(problem)}"
     single = not getattr(args, "map", None)
     if args.json:
         data = [s.as_dict() for s in summaries]
@@ -35,10 +46,12 @@ def finish(summaries: list[Any], args: argparse.Namespace, settings: Settings) -
     else:
         print(render_summary(summaries[0]) if single else render_table(summaries))
         print("\n".join(where_and_next(summaries, args, settings, reports)))
-    bad = [s for s in summaries if s.status in ("fatal", "interrupted") or s.failed_total]
-    if bad:
+    if unwritten:
+        print(unwritten, file=sys.stderr)
+    bad = [s for s in summaries if s.status in FAILED or s.failed_total]
+    if bad or unwritten:
         return EXIT_FAILURES
-    return EXIT_BUSY if any(s.status in ("busy", "lease-lost") for s in summaries) else EXIT_OK
+    return EXIT_BUSY if any(s.status in HELD_ELSEWHERE for s in summaries) else EXIT_OK
 
 
 def command_line(words: list[str]) -> str:
@@ -66,18 +79,18 @@ def _target_flags(args: argparse.Namespace, settings: Settings) -> list[str]:
 def next_commands(summaries: list[Any], args: argparse.Namespace, settings: Settings) -> list[str]:
     """What to run next, by how the run ended."""
     statuses = {s.status for s in summaries}
-    if "interrupted" in statuses:
+    if RunStatus.INTERRUPTED in statuses:
         return ["run the same command again to resume (finished folders are skipped at once)"]
-    if "dry-run" in statuses:
+    if RunStatus.DRY_RUN in statuses:
         return ["run the same command without --dry-run to upload"]
     hints = []
-    if "busy" in statuses:
+    if RunStatus.BUSY in statuses:
         hints.append("another run holds the mailbox (see above): wait for it, or if it is gone, run the same "
                      "command with --break-lease")
-    if "lease-lost" in statuses:
+    if RunStatus.LEASE_LOST in statuses:
         hints.append("this run stopped writing when its lease ran out (another run may hold the mailbox now): "
                      "when no other run is writing, run the same command again (it reconciles what is there)")
-    if "fatal" in statuses:
+    if statuses & {RunStatus.FATAL, RunStatus.CRASHED}:
         hints.append("fix the cause printed above, then run the same command again (done work is kept)")
     elif any(s.failed_total for s in summaries):
         hints.append("see the failed items in the reports; the same command again retries them")
@@ -99,7 +112,7 @@ def where_and_next(summaries: list[Any], args: argparse.Namespace, settings: Set
     state = settings.state_dir.resolve()
     lines = [f"state:   {shown(state)} (journal.sqlite" + (", sandbox/" if settings.uses_sandbox else "") + ")",
              f"log:     {shown(settings.log_dir.resolve() / 'rebuild.jsonl')}",
-             f"reports: {', '.join(shown(p.resolve()) for p in reports)}"]
+             f"reports: {', '.join(shown(p.resolve()) for p in reports) or 'not written (see below)'}"]
     commands = next_commands(summaries, args, settings)
     lines.append(f"next:    {shown(commands[0])}")
     lines.extend(f"         {shown(c)}" for c in commands[1:])

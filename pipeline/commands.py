@@ -111,6 +111,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.errors import UsageError
     from pipeline.execution.local import LocalExecutor
     from pipeline.gate import check_inputs
+    from pipeline.interrupts import terminate_requests
     from pipeline.mapping import MappingRow
     from pipeline.progress import make_progress
     from pipeline.selection import parse_since
@@ -130,13 +131,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"--since {args.since!r} is not an ISO date (e.g. 2024-01-31)") from None
     row = MappingRow(line=0, ost=ost, mailbox=args.mailbox)
     executor = LocalExecutor(settings, 1)
-    with make_progress(not args.json) as progress:
+    with terminate_requests(), make_progress(not args.json) as progress:  # SIGTERM stops as Ctrl-C does
         if args.dry_run:
             (summary,) = executor.submit(jobs([row], args, None), progress)
         else:
             with endpoint_for(settings, bool(args.impersonate), [args.mailbox]) as endpoint:
                 (summary,) = executor.submit(jobs([row], args, endpoint), progress)
-    return finish([summary], args, settings)
+        return finish([summary], args, settings)
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -172,15 +173,21 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    import sqlite3
+
     from pipeline.journal import Journal
+    from pipeline.state_problems import state_problem
 
     if args.temporal:
         return temporal_cli.cmd_status_temporal(args, settings)
     if not settings.journal_path.exists():
         print(f"no journal at {settings.journal_path}: nothing has run with this state directory")
         return EXIT_OK
-    with Journal(settings.journal_path) as journal:
-        status = journal.status()
+    with Journal(settings.journal_path, read_only=True) as journal:  # writes nothing: works on a full disk
+        try:
+            status = journal.status()
+        except sqlite3.DatabaseError as exc:  # damaged beyond its first page
+            raise state_problem(exc, settings.journal_path) or exc from None
     if args.json:
         json.dump(status, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -8,10 +8,11 @@ spreadsheet shows as text and hides.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from pipeline.atomic import atomic_open
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -23,9 +24,9 @@ def spreadsheet_safe(value: Any) -> str:
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    """Write a UTF-8 CSV (with a BOM, so that spreadsheets read it as UTF-8), mode 0600 from creation."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8-sig") as fh:
+    """Write a UTF-8 CSV (with a BOM, so that spreadsheets read it as UTF-8), mode 0600 from creation, whole
+    or not at all (pipeline/atomic.py)."""
+    with atomic_open(path, "w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
         writer.writerow([spreadsheet_safe(h) for h in header])
         for row in rows:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -14,7 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.run_status import RunStatus
+from pipeline.state_problems import journal_locked, state_problem
+
 SCHEMA_VERSION = 1
+#: How long opening the journal waits for a lock another process holds before saying so (seconds).
+LOCK_WAIT = 5.0
+#: How long a write waits for another of our processes (--map workers share the journal) once it is open.
+BUSY_TIMEOUT_MS = 60_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -50,9 +59,13 @@ CREATE TABLE IF NOT EXISTS runs (
     started   REAL NOT NULL,
     finished  REAL,
     status    TEXT NOT NULL DEFAULT 'running',
-    summary   TEXT
+    summary   TEXT,
+    pid       INTEGER,            -- the process of a run, to tell a crashed run from a running one
+    host      TEXT
 );
 """
+#: Columns added after the first journals were written: (table, column, type).
+_ADDED_COLUMNS = (("runs", "pid", "INTEGER"), ("runs", "host", "TEXT"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,31 +88,78 @@ def source_identity(path: Path) -> str:
 
 
 class Journal:
-    """One connection per Journal object; give each worker thread its own (SQLite WAL handles the rest)."""
+    """One connection per Journal object; give each worker thread its own (SQLite WAL handles the rest).
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    Opening it fails fast with a StateError (one line, what to do) when it is locked by another process for
+    more than `lock_wait` seconds, damaged, or cannot be written; `read_only` opens it for `rebuild status`,
+    which creates and writes nothing (and so works on a full disk)."""
+
+    def __init__(self, path: Path, lock_wait: float = LOCK_WAIT, read_only: bool = False) -> None:
         self.path = path
-        self._db = sqlite3.connect(str(path), timeout=60, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        with self._lock:
-            self._setup()
+        try:
+            if read_only:
+                self._db = self._reader(path, lock_wait)
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=lock_wait, check_same_thread=False, isolation_level=None)
+            with self._lock:
+                self._setup(time.monotonic() + lock_wait)
+                self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except (OSError, sqlite3.Error) as exc:
+            problem = state_problem(exc, path)
+            if problem is None:
+                raise
+            raise problem from None
 
-    def _setup(self, attempts: int = 50) -> None:
-        """WAL mode and the schema. Several mailbox processes may open the journal at the same moment, and
-        switching to WAL takes an exclusive lock that SQLite's busy timeout does not wait for: retry."""
-        for attempt in range(attempts):
+    @staticmethod
+    def _reader(path: Path, lock_wait: float) -> sqlite3.Connection:
+        """A read-only connection; on a read-only file system, where SQLite cannot make the WAL's shared-memory
+        file, the file is read as immutable (nobody can be writing it there)."""
+        uri = path.resolve().as_uri()
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            db = sqlite3.connect(f"{uri}{query}", uri=True, timeout=lock_wait, check_same_thread=False,
+                                 isolation_level=None)
+            try:
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a damaged file says so here
+                return db
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "unable to open" not in str(exc).lower() or query.endswith("immutable=1"):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _setup(self, deadline: float) -> None:
+        """WAL mode and the schema, then a write lock taken and given back: a journal another process keeps
+        locked is reported now (StateError naming the holder where the system tells), before anything is
+        done. Several mailbox processes may open the journal at the same moment, and switching to WAL takes
+        an exclusive lock that SQLite's busy timeout does not wait for: retry until the deadline."""
+        attempt = 0
+        while True:
             try:
                 if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                     self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
+                self._migrate()
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("ROLLBACK")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == attempts - 1:
+                text = str(exc).lower()
+                if "locked" not in text and "busy" not in text:
                     raise
-                time.sleep(0.1 + 0.02 * attempt)
+                if time.monotonic() >= deadline:
+                    raise journal_locked(self.path) from None
+                attempt += 1
+                time.sleep(min(0.1 + 0.02 * attempt, 0.5))
+
+    def _migrate(self) -> None:
+        for table, column, kind in _ADDED_COLUMNS:
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -114,8 +174,8 @@ class Journal:
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, mailbox: str, source: str) -> int:
         with self._lock:
-            cur = self._db.execute("INSERT INTO runs (mailbox, source, started) VALUES (?, ?, ?)",
-                                   (mailbox, source, time.time()))
+            cur = self._db.execute("INSERT INTO runs (mailbox, source, started, pid, host) VALUES (?, ?, ?, ?, ?)",
+                                   (mailbox, source, time.time(), os.getpid(), socket.gethostname()))
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: str, summary_json: str) -> None:
@@ -173,7 +233,8 @@ class Journal:
                     " source=excluded.source, node_id=excluded.node_id", rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                    self._db.execute("ROLLBACK")
                 raise
 
     def forget_mailbox(self, mailbox: str) -> None:
@@ -189,17 +250,20 @@ class Journal:
                 "SELECT mailbox, state, COUNT(*) FROM items GROUP BY mailbox, state").fetchall()
             folders = self._db.execute(
                 "SELECT mailbox, SUM(done), COUNT(*) FROM folders GROUP BY mailbox").fetchall()
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            who = "pid, host" if "pid" in columns else "NULL, NULL"  # a journal from before pid was kept
             runs = self._db.execute(
-                "SELECT mailbox, MAX(id), status, started, finished, summary FROM runs GROUP BY mailbox").fetchall()
+                f"SELECT mailbox, MAX(id), status, started, finished, summary, {who} FROM runs GROUP BY mailbox"
+            ).fetchall()
         result: dict[str, dict] = {}
         for mailbox, state, n in counts:
             result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})["items"][state] = n
         for mailbox, done, total in folders:
             entry = result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})
             entry["folders_done"], entry["folders"] = int(done or 0), total
-        for mailbox, _id, status, started, finished, summary in runs:
+        for mailbox, _id, status, started, finished, summary, pid, host in runs:
             entry = result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})
-            entry["last_run"] = {"status": status, "started": started, "finished": finished,
+            entry["last_run"] = {"status": _truthful(status, pid, host), "started": started, "finished": finished,
                                  **_run_counts(summary)}
         return sorted(result.values(), key=lambda e: e["mailbox"])
 
@@ -211,6 +275,16 @@ class Journal:
             args = (mailbox,)
         with self._lock:
             return self._db.execute(query + " ORDER BY mailbox, folder", args).fetchall()
+
+
+def _truthful(status: str, pid: int | None, host: str | None) -> str:
+    """A run the journal still calls running whose process is gone from this host ended without writing its
+    end (killed, or its disk was full): it crashed."""
+    if status != RunStatus.RUNNING or not pid or host != socket.gethostname():
+        return status
+    from pipeline.lease import pid_alive
+
+    return status if pid_alive(pid) else str(RunStatus.CRASHED)
 
 
 def _run_counts(summary_json: str | None) -> dict[str, int]:

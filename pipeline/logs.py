@@ -13,6 +13,8 @@ from typing import Any
 
 import structlog
 
+from pipeline.log_handlers import SafeRotatingFileHandler, SafeStreamHandler
+from pipeline.state_problems import state_problem
 from pipeline.terminal import shown, shown_values
 
 #: Event keys whose values are never written anywhere: credentials and message content.
@@ -76,7 +78,7 @@ def configure(log_dir: Path | None, console_level: str = "info", json_console: b
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
 
-    console = logging.StreamHandler(sys.stderr)
+    console = SafeStreamHandler(sys.stderr)
     console.setLevel(getattr(logging, console_level.upper(), logging.INFO))
     renderer = (
         structlog.processors.JSONRenderer()
@@ -92,10 +94,16 @@ def configure(log_dir: Path | None, console_level: str = "info", json_console: b
 
     log_file = None
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
         log_file = log_dir / "rebuild.jsonl"
-        fh = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
-                                                  encoding="utf-8")
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            fh: logging.Handler = SafeRotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
+                                                          encoding="utf-8")
+        except OSError as exc:  # read-only, full, or a directory where the log file belongs: one line
+            problem = state_problem(exc, log_file)
+            if problem is None:
+                raise
+            raise problem from None
         fh.setLevel(logging.DEBUG)
         fh.setFormatter(
             structlog.stdlib.ProcessorFormatter(

@@ -6,12 +6,13 @@ Subjects appear only here (the admin's own report), never in logs.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.atomic import atomic_open
 from pipeline.csvfile import write_csv
+from pipeline.run_status import RunStatus
 from pipeline.terminal import shown
 
 #: Items carried with a warning that the console names (all of them are in the JSON report).
@@ -26,7 +27,7 @@ def render_summary(summary: Any) -> str:
         lines.append(f"  stopped: {shown(s.fatal)}")
     lines.append(f"  found {s.found}, uploaded {s.uploaded}, already present {s.present}, "
                  f"skipped {sum(s.skipped.values())}, failed {s.failed_total}")
-    if s.uploaded == 0 and not s.restored and s.status == "ok":
+    if s.uploaded == 0 and not s.restored and s.status == RunStatus.OK:
         lines.append("  nothing new to upload: every item is already in the mailbox (read back from the server)")
     for reason, count in sorted(s.skipped.items()):
         lines.append(f"  skipped {count}: {shown(reason)}")
@@ -90,8 +91,7 @@ def write_reports(folder: Path, summaries: list[Any]) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     json_path = folder / f"run-{stamp}.json"
-    fd = os.open(json_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_open(json_path, "w", encoding="utf-8") as fh:  # whole or not at all, even on a full disk
         json.dump([s.as_dict() for s in summaries], fh, indent=2, default=str)
     rows = []
     for s in summaries:

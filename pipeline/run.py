@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -47,9 +48,11 @@ from pipeline.large_items import (
 )
 from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.run_status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source
+from pipeline.state_problems import state_problem
 from pipeline.workers import Converted, ConvertQueue, default_workers
 
 log = structlog.get_logger(__name__)
@@ -109,7 +112,7 @@ class Summary:
     duplicates_removed: int = 0  # extra copies of one identity reconciliation deleted (one copy kept)
     restored: int = 0  # items stored earlier and found missing at the end, uploaded again
     elapsed: float = 0.0
-    status: str = "ok"  # ok | failed-items | fatal | busy | lease-lost | interrupted | dry-run
+    status: RunStatus = RunStatus.RUNNING  # "ok" only once the run has reached its end (run_status.py)
     fatal: str | None = None
 
     @property
@@ -261,26 +264,70 @@ class MailboxRun:
                     self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
                 run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
                 self._walk(source, folders, selection)
-            self.summary.status = "dry-run" if opts.dry_run else ("failed-items" if self.summary.failed_total else "ok")
+            self.summary.status = (RunStatus.DRY_RUN if opts.dry_run else
+                                   RunStatus.FAILED_ITEMS if self.summary.failed_total else RunStatus.OK)
         except (Interrupted, Stopped):
-            self.summary.status = "interrupted"
+            self.summary.status = RunStatus.INTERRUPTED
             log.warning("mailbox interrupted", mailbox=opts.mailbox)
         except MailboxBusy as exc:
-            self.summary.status = "busy"
+            self.summary.status = RunStatus.BUSY
             self.summary.fatal = str(exc)
             log.error("mailbox busy", mailbox=opts.mailbox, holder=exc.holder, until=exc.expires.isoformat())
         except (MailboxFatalError, SourceOpenError, LeaseLost) as exc:  # the source can still fail after the gate
             lost = self._fence.lost if self._fence is not None else None
-            self.summary.status = "lease-lost" if lost else "fatal"
+            self.summary.status = RunStatus.LEASE_LOST if lost else RunStatus.FATAL
             self.summary.fatal = f"stopped writing: {lost}" if lost else str(exc)
             log.error("mailbox stopped", mailbox=opts.mailbox, reason=self.summary.fatal, file_only=True)
+            self._count_in_flight()
+        except Exception as exc:  # noqa: BLE001 - a full disk or a bug: this mailbox crashed, with true counts
+            self.summary.status = RunStatus.CRASHED
+            self.summary.fatal = crash_reason(exc, self.journal.path)
+            log.error("mailbox crashed", mailbox=opts.mailbox, reason=self.summary.fatal, exc_info=True,
+                      file_only=True)  # the traceback goes to the JSON log; the summary shows the one line
+            self._count_in_flight()
         finally:
             bind(None)
-            self._close()
+            try:
+                self._close()
+            except Exception as exc:  # noqa: BLE001 - the lease expires by itself; the counts stand
+                log.warning("mailbox not closed cleanly", mailbox=opts.mailbox, reason=crash_reason(exc, None))
             self.summary.elapsed = round(time.monotonic() - started, 3)
+            if self.summary.status is RunStatus.RUNNING:  # a BaseException on its way through (never "ok")
+                self.summary.status = RunStatus.CRASHED
             if run_id:
-                self.journal.finish_run(run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str))
+                try:
+                    self.journal.finish_run(run_id, self.summary.status,
+                                            json.dumps(self.summary.as_dict(), default=str))
+                except Exception as exc:  # noqa: BLE001 - `status` then calls the run crashed (its pid is gone)
+                    log.warning("run not recorded in the journal", mailbox=opts.mailbox,
+                                reason=crash_reason(exc, self.journal.path))
         return self.summary
+
+    def _count_in_flight(self) -> None:
+        """After a crash or a fatal stop: the outcomes of the batches that were in flight are counted (and
+        journaled where the journal still takes them), so that items the server took are counted as
+        uploaded. The batches end by themselves (their requests are bounded by the request timeout)."""
+        sender = self._sender
+        if sender is None:
+            return
+        unjournaled: list[str] = []
+        try:
+            sender.close()  # every batch in flight has put its outcomes on the queue
+            waiting = getattr(sender, "outcomes", None)  # a sender without a queue handled each batch at once
+            while waiting is not None:
+                try:
+                    outcomes = waiting.get_nowait()
+                except queue.Empty:  # all counted
+                    break
+                try:
+                    self._record(outcomes)  # counts first, then the journal (which may be what failed)
+                except Exception as exc:  # noqa: BLE001 - counted; the rerun finds them on the server
+                    unjournaled.append(crash_reason(exc, self.journal.path))
+            if unjournaled:
+                log.warning("outcomes counted, not journaled", mailbox=self.options.mailbox, batches=len(unjournaled),
+                            reason=unjournaled[0], file_only=True)
+        except Exception as exc:  # noqa: BLE001 - best effort after a crash
+            log.warning("batches in flight not counted", mailbox=self.options.mailbox, reason=crash_reason(exc, None))
 
     def _walk(self, source: Any, folders: list[SourceFolder], selection: BoundSelection) -> None:
         folder_skips: Counter[str] = Counter()
@@ -609,6 +656,14 @@ class MailboxRun:
         self._check_lease()
         if self._sender is not None and self._current is not None:
             self._sender.send(self._current, batch)
+
+
+def crash_reason(exc: BaseException, state_path: Path | None) -> str:
+    """One line for an unexpected error: what to do for a state-dir or disk problem, else its type and text."""
+    problem = state_problem(exc, state_path) if state_path is not None else None
+    if problem is not None:
+        return str(problem)
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
 def _stub(item: SourceItem, folder: SourceFolder, identity: str) -> UploadItem:

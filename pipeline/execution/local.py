@@ -1,7 +1,8 @@
 """The local executor: mailboxes rebuilt on this machine, one at a time in a thread or several in processes.
 
 Reading and converting are CPU-bound Python, so parallel mailboxes run in worker processes (threads were
-measured at x1.2 at most). Ctrl-C lets the batches in flight finish, then says how to resume.
+measured at x1.2 at most). Ctrl-C and SIGTERM (pipeline/interrupts.py) let the batches in flight finish, then
+say how to resume.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import queue
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -18,26 +18,34 @@ from typing import Any
 
 import structlog
 
+from pipeline.errors import StateError
 from pipeline.execution.base import MailboxJob, Progress
-from pipeline.interrupts import children_ignore_sigint
-from pipeline.journal import Journal
-from pipeline.run import MailboxRun, Summary
+from pipeline.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
+from pipeline.journal import BUSY_TIMEOUT_MS, Journal
+from pipeline.run import MailboxRun, Summary, crash_reason
+from pipeline.run_status import RunStatus
 from pipeline.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
 def rebuild_one(job: MailboxJob, settings: Settings, progress: Progress, should_stop: Callable[[], bool]) -> Summary:
-    """One mailbox, start to end; a crash becomes that mailbox's fatal summary, never the run's."""
+    """One mailbox, start to end; a crash becomes that mailbox's summary (crashed, its counts so far: the run
+    keeps them itself), never the run's."""
     from pipeline.destination import open_destination
 
-    with Journal(settings.journal_path) as journal:
+    try:  # a foreign holder was ruled out when the executor was made: wait as long as for any write
+        journal = Journal(settings.journal_path, lock_wait=BUSY_TIMEOUT_MS / 1000)
+    except StateError as exc:  # another process took the lock since, or the disk filled up
+        return Summary(job.mailbox, str(job.options.ost), status=RunStatus.FATAL, fatal=str(exc))
+    with journal:
         try:
             destination = open_destination(job.endpoint, settings) if job.endpoint is not None else None
             return MailboxRun(job.options, settings, destination, journal, progress, should_stop).run()
         except Exception as exc:  # noqa: BLE001 - one mailbox's crash must not stop the others
-            log.exception("mailbox crashed", mailbox=job.mailbox)
-            return Summary(job.mailbox, str(job.options.ost), status="fatal", fatal=f"{type(exc).__name__}: {exc}")
+            log.error("mailbox crashed", mailbox=job.mailbox, exc_info=True, file_only=True)
+            return Summary(job.mailbox, str(job.options.ost), status=RunStatus.CRASHED,
+                           fatal=crash_reason(exc, settings.journal_path))
 
 
 def _share_connections(job: MailboxJob, processes: int) -> MailboxJob:
@@ -57,7 +65,7 @@ def _init_child(stop: Any, events: Any, settings: Settings) -> None:
     """Ctrl-C belongs to the parent, which tells the children through `stop`; logs go to the same file."""
     from pipeline import logs
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_stop_signals()
     logs.configure(settings.log_dir, "error", max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     _child.update(stop=stop, events=events)
 
@@ -73,9 +81,14 @@ class LocalExecutor:
     def __init__(self, settings: Settings, mailbox_workers: int | None = None) -> None:
         self.settings = settings
         self.mailbox_workers = mailbox_workers or settings.mailbox_workers
+        # a locked, damaged or unwritable journal stops everything here, in one line (StateError), before a
+        # server is started or a lease taken; the schema and WAL mode are set up once, before any worker
+        Journal(settings.journal_path).close()
 
     def submit(self, jobs: Sequence[MailboxJob], progress: Progress) -> list[Summary]:
         settings = self.settings
+        if stop_requested():  # SIGTERM before any mailbox started: nothing to finish
+            return [Summary(job.mailbox, str(job.options.ost), status=RunStatus.INTERRUPTED) for job in jobs]
         drain: Callable[[], None] | None = None
         if self.mailbox_workers <= 1 or len(jobs) <= 1:
             stop: Any = threading.Event()
@@ -83,7 +96,6 @@ class LocalExecutor:
             futures: dict[Future, MailboxJob] = {
                 pool.submit(rebuild_one, job, settings, progress, stop.is_set): job for job in jobs}
         else:
-            Journal(settings.journal_path).close()  # schema and WAL mode set up once, before the workers start
             ctx = multiprocessing.get_context("spawn")
             stop, events = ctx.Event(), ctx.Queue()
             # Each mailbox process converts in-process: the parallelism is across mailboxes.
@@ -106,9 +118,12 @@ class LocalExecutor:
             while wait(futures, timeout=0.2).not_done:
                 if drain:
                     drain()
+                if stop_requested():
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             stop.set()
-            print("\nrebuild: stopping: finishing the batches in flight (Ctrl-C again to abort at once)...",
+            how = "SIGTERM" if stop_requested() else "Ctrl-C"
+            print(f"\nrebuild: stopping: finishing the batches in flight ({how} again to abort at once)...",
                   file=sys.stderr)
             while wait(futures, timeout=0.2).not_done:
                 if drain:
@@ -121,11 +136,12 @@ class LocalExecutor:
             try:
                 results[job.mailbox] = future.result()
             except Exception as exc:  # noqa: BLE001 - a worker process that died takes only its mailbox
-                results[job.mailbox] = Summary(job.mailbox, str(job.options.ost), status="fatal",
+                results[job.mailbox] = Summary(job.mailbox, str(job.options.ost), status=RunStatus.CRASHED,
                                                fatal=f"worker process: {type(exc).__name__}: {exc}")
-        ordered = [results.get(job.mailbox) or Summary(job.mailbox, str(job.options.ost), status="interrupted")
+        ordered = [results.get(job.mailbox) or Summary(job.mailbox, str(job.options.ost),
+                                                      status=RunStatus.INTERRUPTED)
                    for job in jobs]
-        if stop.is_set():
+        if stop.is_set() or stop_requested():
             print("rebuild: interrupted; the journal is consistent. Run the same command again to resume.",
                   file=sys.stderr)
         return ordered

@@ -14,7 +14,8 @@ from typing import Any
 _ADDED = ("found", "uploaded", "present", "source_errors", "bytes_uploaded", "retries", "in_doubt_found",
           "failed_total")
 _COUNTERS = ("skipped", "failed", "warnings")
-_STATUS_RANK = {"ok": 0, "dry-run": 0, "failed-items": 1, "interrupted": 2, "busy": 3, "lease-lost": 3, "fatal": 4}
+_STATUS_RANK = {"ok": 0, "dry-run": 0, "failed-items": 1, "interrupted": 2, "busy": 3, "lease-lost": 3, "fatal": 4,
+                "running": 5, "crashed": 5}  # run_status.RANK, kept import-free for Temporal's workflow sandbox
 WARNING_ITEMS = 200
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
+from pipeline.run_status import FAILED, HELD_ELSEWHERE
 from pipeline.settings import Settings
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -160,9 +161,9 @@ def run_map_temporal(args: argparse.Namespace, settings: Settings, rows: list[An
     else:
         print(render_table(summaries))
         print(f"reports: {', '.join(str(p) for p in report_paths)}")
-    if any(s.status in ("fatal", "interrupted") or s.failed_total for s in summaries):
+    if any(s.status in FAILED or s.failed_total for s in summaries):
         return EXIT_FAILURES
-    return EXIT_BUSY if any(s.status in ("busy", "lease-lost") for s in summaries) else EXIT_OK
+    return EXIT_BUSY if any(s.status in HELD_ELSEWHERE for s in summaries) else EXIT_OK
 
 
 @_skips_teardown

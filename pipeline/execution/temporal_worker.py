@@ -165,7 +165,7 @@ class MailboxActivities:
                  worker=self.identity)
         if summary.status in ("busy", "lease-lost"):  # another run holds it, or did while this one stalled
             raise ApplicationError(summary.fatal or "mailbox busy", type=BUSY)
-        if summary.status == "fatal":
+        if summary.status in ("fatal", "crashed"):  # crashed: as a crash escaping the run always was
             raise ApplicationError(summary.fatal or "mailbox stopped", result, type=FATAL, non_retryable=True)
         if summary.status == "interrupted":
             if activity.is_cancelled():

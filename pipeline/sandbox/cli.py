@@ -426,9 +426,11 @@ def standalone_main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"sandbox: error: {exc}", file=sys.stderr)
         return 2
+    from pipeline.log_handlers import SafeStreamHandler  # a full disk under its log: one stop, not a flood
+
     logging.basicConfig(
         level=getattr(logging, (getattr(args, "log_level", None) or "info").upper()),
-        stream=sys.stderr,
+        handlers=[SafeStreamHandler(sys.stderr)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

@@ -63,7 +63,7 @@ def test_unreachable_server_is_one_line_after_the_shown_budget():
 
 
 def test_summary_names_items_carried_with_a_warning():
-    summary = Summary("a@corp.example", "a.ost", found=1, uploaded=1)
+    summary = Summary("a@corp.example", "a.ost", found=1, uploaded=1, status="ok")
     summary.warnings["fields EWS cannot take"] = 1
     summary.warning_items.append({"folder": "Kalender", "item_class": "IPM.Appointment",
                                   "subject": "Weekly\x1b[2J sync", "warning": "fields EWS cannot take: organizer"})
@@ -90,7 +90,7 @@ def test_a_web_server_without_ews_is_refused_at_once(tmp_path: Path):
 def test_map_table_counts_and_names_warnings():
     from pipeline.report import render_table
 
-    summary = Summary("b@corp.example", "b.ost", found=2, uploaded=2)
+    summary = Summary("b@corp.example", "b.ost", found=2, uploaded=2, status="ok")  # a run that reached its end
     summary.warnings["fields EWS cannot take"] = 1
     summary.warning_items.append({"folder": "Calendar", "item_class": "IPM.Appointment", "subject": "Sync",
                                   "warning": "fields EWS cannot take: organizer"})
