@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.filenames import Folder
+
 EXIT_OK, EXIT_SOME_MISSING, EXIT_USAGE = 0, 1, 2
 
 
@@ -112,9 +114,10 @@ def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
         rows.extend(found)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "x500.csv").write_text(csv_text(rows), encoding="utf-8", newline="")
-    # UTF-8 with a BOM: Windows PowerShell 5.1 reads a BOM-less script as the ANSI code page.
-    (out / "x500.ps1").write_text(powershell(rows), encoding="utf-8-sig", newline="")
+    with Folder.open(out) as folder:  # a link planted at either name is replaced, never written through
+        folder.replace("x500.csv", csv_text(rows).encode("utf-8"))
+        # UTF-8 with a BOM: Windows PowerShell 5.1 reads a BOM-less script as the ANSI code page.
+        folder.replace("x500.ps1", powershell(rows).encode("utf-8-sig"))
     for row in rows:
         print(f"{row.mailbox}: {row.proxy}")
     for mailbox in missing:

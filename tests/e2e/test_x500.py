@@ -7,8 +7,11 @@ Sent Items carry (literal below, as pffexport and readpst show it).
 from __future__ import annotations
 
 import csv
+import os
 import tomllib
 from pathlib import Path
+
+import pytest
 
 import fixtures
 from tests.conftest import run_cli
@@ -61,3 +64,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path):
     result = run_cli("x500", "--ost", str(junk), "--mailbox", "a@b.example", "--out", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "junk.ost" in result.stderr
+
+
+def test_links_planted_in_out_are_replaced_never_written_through(tmp_path: Path):
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symbolic links on this platform")
+    ost = fixtures.cached("exchange-senders", format="ost")
+    out, victim = tmp_path / "out", tmp_path / "victim.txt"
+    out.mkdir()
+    victim.write_text("precious")
+    try:
+        (out / "x500.csv").symlink_to(victim)
+    except OSError:
+        pytest.skip("cannot make symbolic links here")
+    result = run_cli("x500", "--ost", str(ost), "--mailbox", "owen@corp.example", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert victim.read_text() == "precious"
+    assert not (out / "x500.csv").is_symlink() and rows(out)
