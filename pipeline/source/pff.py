@@ -6,6 +6,7 @@ A folder or item libpff cannot read becomes a SourceError in the stream; the wal
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,14 +66,14 @@ class PffSource(MessageStore[Any, Any, Any]):
             chain = _one_line(exc, limit=None)
             raise SourceOpenError(f"{self.path}: {libpff_reason(chain)}", detail=chain) from None
         try:
-            codepage = python_codepage(None, (self._file.ascii_codepage or b"cp1252").decode())
+            codec = python_codepage(None, (self._file.ascii_codepage or b"cp1252").decode())
         except Exception:
-            codepage = "cp1252"
+            codec = "cp1252"
         try:
             orphans = self._file.number_of_orphan_items
         except Exception:  # noqa: BLE001 - the recovery scan is optional
             orphans = 0
-        self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codepage,
+        self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codec,
                                size, orphans)
         if header.format == "ansi":
             store_cp, how = codepages.store_codepage(self._override, sampled_codepages(self._file))
@@ -163,7 +164,7 @@ class PffSource(MessageStore[Any, Any, Any]):
     def _orphans(self) -> Iterator[Orphan]:
         """The orphan items libpff recovers from the file's free space."""
         for index in range(self.info.orphan_items):
-            yield None, lambda index=index: self._orphan(index)
+            yield None, functools.partial(self._orphan, index)
 
     def _orphan(self, index: int) -> tuple[Any, int] | None:
         item = self._file.get_orphan_item(index)

@@ -7,6 +7,7 @@ recipient and attachment tables. What cannot be read, or fails a block check, be
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Container, Iterator
 from pathlib import Path
@@ -124,12 +125,12 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         self.errors: list[SourceError] = []
         for tree, ib, reason in self._db.bad_pages:
             self.errors.append(SourceError((), None, "btree", f"{tree} page at {ib:#x}: {reason}"))
-        codepage, how = _DEFAULT_CODEPAGE, "unicode"
+        codec, how = _DEFAULT_CODEPAGE, "unicode"
         if header.format == "ansi":  # folder names and items that name no code page: the store's own (as PffSource)
             store_cp, how = codepages.store_codepage(self._override, self._sampled_codepages())
-            codepage = codepages.codec(store_cp) or _DEFAULT_CODEPAGE
+            codec = codepages.codec(store_cp) or _DEFAULT_CODEPAGE
         self._orphan_ids = self._orphan_nids()
-        self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codepage,
+        self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codec,
                                size, len(self._orphan_ids), how)
         # why the name-to-id map could not be read, if it could not
         self._names, self._names_damaged = self._load_name_map()
@@ -262,7 +263,10 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
     def _orphans(self) -> Iterator[Orphan]:
         """Message nodes no folder lists (their parent folder is gone from the NBT)."""
         for nid in self._orphan_ids:
-            yield nid, lambda nid=nid: (self._node(nid), nid)
+            yield nid, functools.partial(self._opened, nid)
+
+    def _opened(self, nid: int) -> tuple[_Node, int]:
+        return self._node(nid), nid
 
     def _parties(self, node: _Node, nid: int, folder_path: tuple[str, ...]) -> SourceItem:
         """Only the message's property context (without the subnodes of unwanted values, such as bodies) and
