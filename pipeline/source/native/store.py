@@ -132,8 +132,7 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         self._orphan_ids = self._orphan_nids()
         self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codec,
                                size, len(self._orphan_ids), how)
-        # why the name-to-id map could not be read, if it could not
-        self._names, self._names_damaged = self._load_name_map()
+        self._names, self._names_damaged = self._load_name_map()  # damaged: why it could not be read, or ''
         self._party_ids = self._party_prop_ids()
         self._contents: dict[int, Table | Exception | None] = {}
         self._load_tree()
