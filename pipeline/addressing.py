@@ -17,6 +17,7 @@ from typing import Any
 from pipeline.convert import ConvertOptions
 from pipeline.convert.addressbook import AddressBook, from_dict, learn, to_dict
 from pipeline.model import FolderRole, SourceError, SourceFolder
+from pipeline.source.base import Source, SourceInfo
 
 #: Folders whose items the owner sent (or was about to).
 OWNER_ROLES = frozenset({FolderRole.SENT, FolderRole.OUTBOX, FolderRole.DRAFTS})
@@ -26,7 +27,7 @@ class Stopped(Exception):
     """Ctrl-C while the book was being read: nothing was uploaded, and no partial book is kept."""
 
 
-def build_book(source: Any, folders: Iterable[SourceFolder], mailbox: str | None,
+def build_book(source: Source, folders: Iterable[SourceFolder], mailbox: str | None,
                wanted: Callable[[SourceFolder], bool] = lambda folder: True,
                should_stop: Callable[[], bool] = lambda: False) -> AddressBook:
     """The book of every folder `wanted` accepts (search and system folders never are)."""
@@ -35,8 +36,7 @@ def build_book(source: Any, folders: Iterable[SourceFolder], mailbox: str | None
         if not folder.role.is_uploadable or folder.outside_ipm or not folder.item_count or not wanted(folder):
             continue
         sent = folder.role in OWNER_ROLES
-        walk = getattr(source, "parties", source.items)  # a reader's cheap walk when it has one
-        for count, item in enumerate(walk(folder)):
+        for count, item in enumerate(source.parties(folder)):  # the reader's cheap walk
             if count % 100 == 0 and should_stop():
                 raise Stopped()
             if not isinstance(item, SourceError):
@@ -70,7 +70,7 @@ def cached_book(cache_dir: Path | None, key: str, build: Callable[[], AddressBoo
     return book
 
 
-def convert_options(source: Any, folders: Iterable[SourceFolder], options: Any,
+def convert_options(source: Source, folders: Iterable[SourceFolder], options: Any,
                     wanted: Callable[[SourceFolder], bool] = lambda folder: True,
                     cache_dir: Path | None = None, source_id: str = "",
                     should_stop: Callable[[], bool] = lambda: False) -> ConvertOptions:
@@ -94,9 +94,9 @@ def convert_options(source: Any, folders: Iterable[SourceFolder], options: Any,
     return ConvertOptions(x500_domain=domain, book=book)
 
 
-def codepage_note(info: Any) -> str | None:
+def codepage_note(info: SourceInfo) -> str | None:
     """For the report: the code page an ANSI store's untagged strings were decoded with, when guessed."""
-    how = getattr(info, "codepage_source", "unicode")
+    how = info.codepage_source
     if how == "dominant":
         return f"{info.codepage} (the code page most items name)"
     if how == "default":

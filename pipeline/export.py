@@ -24,12 +24,15 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.filenames import Folder, descend, name_key, safe_name, unique
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content
 from pipeline.terminal import shown
+
+if TYPE_CHECKING:
+    from pipeline.source import Source
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 _ITEM_FILE = re.compile(r"^\d{5} ")
@@ -256,10 +259,10 @@ class ManifestWriter:
 TASK_ITEMS = 250
 #: Below this many items, starting worker processes costs more than it saves.
 AUTO_WORKERS_FROM = 1000
-_open_sources: dict[str, Any] = {}
+_open_sources: dict[str, Source] = {}
 
 
-def _tasks(source: Any) -> list[tuple[int, int, int | None]]:
+def _tasks(source: Source) -> list[tuple[int, int, int | None]]:
     """(folder node id, start, stop) ranges covering every exported folder, in source order."""
     tasks: list[tuple[int, int, int | None]] = []
     for folder in source.folders():
@@ -274,7 +277,7 @@ def _tasks(source: Any) -> list[tuple[int, int, int | None]]:
     return tasks
 
 
-def _source(ost: str, codepage: int | None) -> Any:
+def _source(ost: str, codepage: int | None) -> Source:
     """The open source of this process (a worker keeps it open from task to task)."""
     from pipeline.source import open_source
 
@@ -285,7 +288,7 @@ def _source(ost: str, codepage: int | None) -> Any:
 
 
 def _task_start(ost: str, out: str, options: Any, node_id: int,
-                codepage: int | None) -> tuple[Any, SourceFolder, tuple[str, ...], Exporter]:
+                codepage: int | None) -> tuple[Source, SourceFolder, tuple[str, ...], Exporter]:
     """What a task works with: this process's open source, the folder, its directory and an Exporter."""
     source = _source(ost, codepage)
     folders = source.folders()

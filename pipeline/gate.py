@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from pipeline.source import PffSource, SourceInfo, SourceOpenError, open_source, read_header
+from pipeline.source import Source, SourceInfo, SourceOpenError, open_source, read_header
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,7 @@ def not_regular(path: Path) -> str | None:
     return None if stat.S_ISREG(mode) else _kind(mode)
 
 
-def open_checked(path: str | Path, recover: bool = False, codepage: int | None = None) -> PffSource:
+def open_checked(path: str | Path, recover: bool = False, codepage: int | None = None) -> Source:
     """The source opened through the gate (for commands that read it at once: inspect, export)."""
     try:
         return open_source(regular_file(path), recover=recover, codepage=codepage)

@@ -51,7 +51,7 @@ from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, Up
 from pipeline.run_status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
-from pipeline.source import SourceOpenError, open_source
+from pipeline.source import Source, SourceOpenError, open_source
 from pipeline.state_problems import state_problem
 from pipeline.workers import Converted, ConvertQueue, default_workers
 
@@ -329,7 +329,7 @@ class MailboxRun:
         except Exception as exc:  # noqa: BLE001 - best effort after a crash
             log.warning("batches in flight not counted", mailbox=self.options.mailbox, reason=crash_reason(exc, None))
 
-    def _walk(self, source: Any, folders: list[SourceFolder], selection: BoundSelection) -> None:
+    def _walk(self, source: Source, folders: list[SourceFolder], selection: BoundSelection) -> None:
         folder_skips: Counter[str] = Counter()
         total = sum(f.item_count for f in folders if not selection.folder_skip(f))
         self.progress("start", {"mailbox": self.options.mailbox, "total": total})
@@ -465,7 +465,7 @@ class MailboxRun:
                         mailbox=self.options.mailbox, folder=path, missing=missing, journal=len(recorded))
         return not missing
 
-    def _reconcile(self, source: Any, selection: BoundSelection) -> None:
+    def _reconcile(self, source: Source, selection: BoundSelection) -> None:
         """The last step of a run: every folder it touched is read back from the server. Extra copies of an
         identity (a paused writer's late batch, a server that committed twice) are deleted, keeping one: a
         finished copy over a pending series, then the smallest server id, an order any run computes alike,

@@ -1,19 +1,23 @@
 """The reading stage: OST and PST files opened and walked one item at a time.
 
-open_source() is the only entry point the rest of the pipeline needs. Two readers give the same values:
+open_source() is the only entry point the rest of the pipeline needs; what it returns is a Source
+(base.py: the Protocol, and the records only a source speaks of). Two readers give the same values:
 `native` (pipeline/source/native: this package's own [MS-PST] code, every block checked) and `libpff`
-(pipeline/source/pff.py, through pypff). The `reader` setting picks one.
+(pipeline/source/pff.py, through pypff), both node access under one messaging layer (messaging.py).
+The `reader` setting picks one. fake.py is an in-memory Source for tests.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-from pipeline.source.pff import PffSource, SourceInfo, SourceOpenError, libpff_reason, read_header
+from pipeline.source.base import ItemSummary, Source, SourceInfo, SourceOpenError
+from pipeline.source.header import read_header
+from pipeline.source.pff import PffSource, libpff_reason
 
-__all__ = ["PffSource", "READERS", "SourceInfo", "SourceOpenError", "open_source", "read_header", "use_reader"]
+__all__ = ["READERS", "ItemSummary", "Source", "SourceInfo", "SourceOpenError", "open_source", "read_header",
+           "use_reader"]
 
 READERS = ("native", "libpff")
 _READER_ENV = "REBUILD_READER"
@@ -37,7 +41,7 @@ def default_reader() -> str:
 
 
 def open_source(path: str | Path, recover: bool = False, reader: str | None = None,
-                codepage: int | None = None) -> Any:
+                codepage: int | None = None) -> Source:
     """Open an OST/PST for reading; raises SourceOpenError with a one-line message naming the file.
     codepage: the Windows code page of an ANSI store's 8-bit strings, overriding what the items say.
 
@@ -52,7 +56,7 @@ def open_source(path: str | Path, recover: bool = False, reader: str | None = No
         raise SourceOpenError(f"{path}: {libpff_reason(chain)}", detail=f"{type(exc).__name__}: {chain}") from None
 
 
-def _open(path: str | Path, recover: bool, reader: str | None, codepage: int | None) -> Any:
+def _open(path: str | Path, recover: bool, reader: str | None, codepage: int | None) -> Source:
     name = reader or default_reader()
     if name == "native":
         from pipeline.source.native import NativeSource, UnsupportedFile

@@ -1,4 +1,4 @@
-"""The OST/PST walk with pypff: folders with roles, then items one at a time, damage contained.
+"""The libpff reader: node access through pypff under the shared messaging layer (messaging.py).
 
 A folder or item libpff cannot read becomes a SourceError in the stream; the walk always goes on.
 """
@@ -6,111 +6,28 @@ A folder or item libpff cannot read becomes a SourceError in the stream; the wal
 from __future__ import annotations
 
 import dataclasses
-import struct
-import zlib
+import functools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pypff
 
 from pipeline import mapi
-from pipeline.model import Attachment, Recipient, SourceError, SourceFolder, SourceItem
+from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import codepages, embedded
-from pipeline.source.namemap import NameMap, parse_name_map
-from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
-from pipeline.source.values import (
-    attachment_record,
-    decode_value,
-    python_codepage,
-    recipient_record,
-    strip_subject_prefix_marker,
+from pipeline.source.base import ItemSummary, SourceInfo, SourceOpenError
+from pipeline.source.header import whole_file
+from pipeline.source.messaging import (
+    LAZY_ATTACHMENT_PROPS,
+    MAX_EMBED_DEPTH,
+    PARTY_PROPS,
+    MessageStore,
+    Orphan,
 )
+from pipeline.source.values import attachment_record, decode_value, python_codepage, recipient_record
 
-_ROLE_PROPS = frozenset({
-    mapi.PR_IPM_APPOINTMENT_ENTRYID, mapi.PR_IPM_CONTACT_ENTRYID, mapi.PR_IPM_JOURNAL_ENTRYID,
-    mapi.PR_IPM_NOTE_ENTRYID, mapi.PR_IPM_TASK_ENTRYID, mapi.PR_REM_ONLINE_ENTRYID,
-    mapi.PR_IPM_DRAFTS_ENTRYID, mapi.PR_ADDITIONAL_REN_ENTRYIDS, mapi.PR_ADDITIONAL_REN_ENTRYIDS_EX,
-    mapi.PR_FREEBUSY_ENTRYIDS,
-})
-#: Attachment properties whose value is the content itself: read on demand, never up front.
-_LAZY_ATTACHMENT_PROPS = frozenset({mapi.PR_ATTACH_DATA_BIN})
-#: What the address book reads of an item (parties()): sender, represented party, class, code pages.
-_PARTY_PROPS = frozenset({
-    mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID,
-    mapi.PR_SENDER_NAME, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_SMTP_ADDRESS,
-    mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_ADDRTYPE, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
-    mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
-})
-#: Upper bound of the embedded-message depth we follow (Outlook itself stops far below this).
-MAX_EMBED_DEPTH = 32
-
-
-class SourceOpenError(Exception):
-    """The file cannot be read as an OST/PST at all: one line naming the file, exit code 2.
-
-    `detail` keeps libpff's own error chain (for the log file only, never the console)."""
-
-    def __init__(self, message: str, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class SourceInfo:
-    path: Path
-    kind: str  # 'ost' or 'pst', from the header, whatever the file name says
-    format: str  # 'ansi', 'unicode', 'unicode-4k'
-    version: int  # wVer
-    encryption: str  # 'none', 'permute', 'cyclic'
-    codepage: str  # Python codec for 8-bit strings
-    size: int
-    orphan_items: int
-    #: How the store's code page was chosen (ANSI stores): 'override', 'dominant' (most items name it),
-    #: or 'default' (no item names one: cp1252 guessed); Unicode stores: 'unicode'.
-    codepage_source: str = "unicode"
-
-
-_ENCRYPTIONS = {0: "none", 1: "permute", 2: "cyclic"}
 T = TypeVar("T")
-
-
-def read_header(path: Path) -> tuple[str, str, int, int, int]:
-    """Check the file header before libpff sees it: (kind, format, version, crypt method, declared EOF)."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(0x210)
-    except OSError as exc:
-        raise SourceOpenError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(head) == 0:
-        raise SourceOpenError(f"{path}: empty file, not an OST/PST")
-    if len(head) < 0x200 or head[:4] != b"!BDN":
-        raise SourceOpenError(f"{path}: not an OST/PST file (no '!BDN' signature)")
-    client = head[8:10]
-    kinds = {b"SM": "pst", b"SO": "ost", b"AB": "pab"}
-    if client not in kinds or kinds[client] == "pab":
-        raise SourceOpenError(f"{path}: unsupported client magic {client!r} (not an OST/PST)")
-    if _header_crc(head[8:8 + 471]) != struct.unpack_from("<I", head, 4)[0]:
-        raise SourceOpenError(f"{path}: the file header is damaged (header checksum mismatch)")
-    (version,) = struct.unpack_from("<H", head, 10)
-    if version in (14, 15):
-        fmt, crypt, eof = "ansi", head[0x1CD], struct.unpack_from("<I", head, 0xA8 + 4)[0]
-    elif version >= 23:
-        fmt = "unicode-4k" if version >= 36 else "unicode"
-        crypt, eof = head[0x201], struct.unpack_from("<Q", head, 0xB4 + 4)[0]
-    else:
-        raise SourceOpenError(f"{path}: unsupported format version {version}")
-    if fmt != "ansi" and _header_crc(head[8:8 + 516]) != struct.unpack_from("<I", head, 0x20C)[0]:
-        raise SourceOpenError(f"{path}: the file header is damaged (header checksum mismatch)")
-    if crypt not in _ENCRYPTIONS:
-        raise SourceOpenError(f"{path}: unsupported encryption method {crypt:#04x}")
-    return kinds[client], fmt, version, crypt, eof
-
-
-def _header_crc(data: bytes) -> int:
-    """[MS-PST] 5.3 CRC: CRC-32 without the initial and final inversion."""
-    return zlib.crc32(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
 
 
 def libpff_reason(chain: str) -> str:
@@ -133,16 +50,15 @@ def _props(record_sets: Any, codepage: str) -> dict[int, Any]:
             for record_set in record_sets for entry in record_set.entries}
 
 
-class PffSource:
-    """An open OST/PST: folder tree with roles up front (small), items streamed on demand."""
+class PffSource(MessageStore[Any, Any, Any]):
+    """An open OST/PST read through libpff: folder tree with roles up front (small), items streamed on demand.
+    Folder and message handles are pypff objects; a message's undecoded properties are the message itself
+    (pypff hands its record sets out afresh on each read)."""
 
     def __init__(self, path: str | Path, recover: bool = False, codepage: int | None = None) -> None:
         self.path = Path(path)
         self._override = codepages.ansi_codepage(codepage)  # the admin's --codepage beats what items say
-        kind, fmt, version, crypt, eof = read_header(self.path)
-        size = self.path.stat().st_size
-        if eof and size < eof:
-            raise SourceOpenError(f"{self.path}: truncated: {size} bytes of the {eof} its header declares")
+        header, size = whole_file(self.path)
         self._file = pypff.file()
         try:
             self._file.open(str(self.path))
@@ -150,66 +66,56 @@ class PffSource:
             chain = _one_line(exc, limit=None)
             raise SourceOpenError(f"{self.path}: {libpff_reason(chain)}", detail=chain) from None
         try:
-            codepage = python_codepage(None, (self._file.ascii_codepage or b"cp1252").decode())
+            codec = python_codepage(None, (self._file.ascii_codepage or b"cp1252").decode())
         except Exception:
-            codepage = "cp1252"
+            codec = "cp1252"
         try:
             orphans = self._file.number_of_orphan_items
         except Exception:  # noqa: BLE001 - the recovery scan is optional
             orphans = 0
-        self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, orphans)
-        if fmt == "ansi":
+        self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codec,
+                               size, orphans)
+        if header.format == "ansi":
             store_cp, how = codepages.store_codepage(self._override, sampled_codepages(self._file))
             self.info = dataclasses.replace(self.info, codepage=codepages.codec(store_cp) or "cp1252",
                                             codepage_source=how)
         self.recover = recover
         self.errors: list[SourceError] = []
-        self._names = self._load_name_map()
-        self._folders: list[SourceFolder] = []
-        self._handles: dict[int, Any] = {}
+        self._names, _damaged = self._load_name_map()
         try:
             self._load_tree()
         except BaseException:
             self.close()
             raise
 
-    # -- life cycle -------------------------------------------------------------------------------
     def close(self) -> None:
-        self._handles.clear()
+        self._folder_handles = {}
         try:
             self._file.close()
         except Exception:  # noqa: BLE001 - closing a damaged file must not raise
             pass
 
-    def __enter__(self) -> PffSource:
-        return self
+    @staticmethod
+    def _reason(exc: BaseException) -> str:
+        return _one_line(exc)
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    # -- folders: node access -----------------------------------------------------------------------
+    def _name_map_streams(self) -> dict[int, bytes] | None:
+        item = self._file.name_to_id_map
+        if item is None:
+            return None
+        streams = {}
+        for record_set in item.record_sets:
+            for entry in record_set.entries:
+                if entry.entry_type in (2, 3, 4):
+                    streams[entry.entry_type] = entry.data or b""
+        return streams
 
-    # -- folders ----------------------------------------------------------------------------------
-    def _load_name_map(self) -> NameMap:
-        try:
-            item = self._file.name_to_id_map
-            if item is None:
-                return NameMap()
-            streams = {}
-            for record_set in item.record_sets:
-                for entry in record_set.entries:
-                    if entry.entry_type in (2, 3, 4):
-                        streams[entry.entry_type] = entry.data or b""
-            return parse_name_map(streams)
-        except Exception as exc:  # noqa: BLE001 - damage here is reported, never fatal
-            self.errors.append(SourceError((), 0x61, "namemap", _one_line(exc)))
-            return NameMap()
+    def _store_props(self) -> dict[int, Any]:
+        store = self._file.message_store
+        return _props(store.record_sets, self.info.codepage) if store is not None else {}
 
-    def _load_tree(self) -> None:
-        try:
-            store = self._file.message_store
-            store_props = _props(store.record_sets, self.info.codepage) if store is not None else {}
-        except Exception as exc:  # noqa: BLE001 - damage here is reported, never fatal
-            self.errors.append(SourceError((), 0x21, "store", _one_line(exc)))
-            store_props = {}
+    def _root(self) -> Any:
         try:
             root = self._file.root_folder
             if root is None:
@@ -217,51 +123,27 @@ class PffSource:
         except Exception as exc:  # noqa: BLE001 - a damaged root raises OSError or MemoryError in pypff
             raise SourceOpenError(f"{self.path}: the root folder cannot be read (the folder tree is damaged)",
                                   detail=_one_line(exc, limit=None)) from None
-        facts: dict[int, FolderFacts] = {}
-        raw: dict[int, tuple[str, str, int, int | None, int]] = {}
-        stack: list[tuple[Any, int | None, tuple[str, ...]]] = [(root, None, ())]
-        while stack:
-            folder, parent, chain = stack.pop()
-            nid = folder.identifier
-            try:
-                props = _props(folder.record_sets, self.info.codepage)
-            except Exception as exc:  # noqa: BLE001 - one unreadable folder is reported, the walk goes on
-                self.errors.append(SourceError(chain, nid, "folder", _one_line(exc)))
-                props = {}
-            name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
-            container_class = props.get(mapi.PR_CONTAINER_CLASS) or ""
-            folder_type = props.get(mapi.PR_FOLDER_TYPE)
-            try:
-                count = folder.number_of_sub_messages
-            except Exception:  # noqa: BLE001
-                count = 0  # items() and summaries() report the unreadable contents table
-            self._handles[nid] = folder
-            ltid = props.get(PR_LTID)
-            facts[nid] = FolderFacts(nid, parent, container_class, folder_type,
-                                     {k: v for k, v in props.items() if k in _ROLE_PROPS},
-                                     ltid.to_bytes(8, "little", signed=True)[2:] if isinstance(ltid, int) else None)
-            try:
-                children = [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
-            except Exception as exc:  # noqa: BLE001 - libpff raises OSError or MemoryError
-                self.errors.append(SourceError((*chain, name), nid, "folder",
-                                               f"subfolders unreadable: {_one_line(exc)}"))
-                children = []
-            raw[nid] = (name, container_class, count, parent, len(children))
-            here = (*chain, name) if nid != ROOT_NID else ()
-            for child in reversed(children):
-                stack.append((child, nid, here))
-        self._folders, self.role_evidence = folder_tree(raw, store_props, facts)
+        return root
 
-    def folders(self) -> list[SourceFolder]:
-        """Every folder, parents before children, system and search folders included."""
-        return list(self._folders)
+    def _folder_id(self, folder: Any) -> int:
+        return folder.identifier
 
-    # -- items ------------------------------------------------------------------------------------
-    def _walk(self, folder: SourceFolder, read: Callable[[Any], T], start: int = 0,
+    def _folder_props(self, folder: Any) -> dict[int, Any]:
+        return _props(folder.record_sets, self.info.codepage)
+
+    def _item_count(self, folder: Any) -> int:
+        try:
+            return folder.number_of_sub_messages
+        except Exception:  # noqa: BLE001
+            return 0  # items() and summaries() report the unreadable contents table
+
+    def _subfolders(self, folder: Any) -> list[Any]:
+        return [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
+
+    # -- items: node access -------------------------------------------------------------------------
+    def _walk(self, folder: SourceFolder, read: Callable[[Any, int], T], start: int = 0,
               stop: int | None = None) -> Iterator[T | SourceError]:
-        """read(message) for each message of the folder (or of the index range [start, stop)); what libpff
-        cannot read becomes a SourceError."""
-        handle = self._handles.get(folder.node_id)
+        handle = self._folder_handles.get(folder.node_id)
         if handle is None:
             return
         try:
@@ -275,31 +157,30 @@ class PffSource:
             try:
                 message = handle.get_sub_message(index)
                 node_id = message.identifier
-                yield read(message)
+                yield read(message, node_id)
             except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
                 yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
 
-    def items(self, folder: SourceFolder, start: int = 0, stop: int | None = None) -> Iterator[SourceItem | SourceError]:
-        """The folder's messages one at a time (optionally the index range [start, stop), so that workers can
-        share a large folder); unreadable ones come out as SourceError."""
-        return self._walk(folder, lambda message: self.read_message(message, folder.path), start, stop)
+    def _orphans(self) -> Iterator[Orphan]:
+        """The orphan items libpff recovers from the file's free space."""
+        for index in range(self.info.orphan_items):
+            yield None, functools.partial(self._orphan, index)
 
-    def parties(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
-        """The folder's items with only what names people (sender, represented and recipient addresses,
-        contact e-mail entries, class, code pages) and no attachments: the cheap walk behind the address
-        book (about twice as fast as items())."""
-        return self._walk(folder, lambda message: self._parties(message, folder.path))
+    def _orphan(self, index: int) -> tuple[Any, int] | None:
+        item = self._file.get_orphan_item(index)
+        node_id = item.identifier
+        return (item, node_id) if isinstance(item, pypff.message) else None
 
-    def _parties(self, message: Any, folder_path: tuple[str, ...]) -> SourceItem:
+    def _parties(self, message: Any, nid: int, folder_path: tuple[str, ...]) -> SourceItem:
         raw = [entry for record_set in message.record_sets for entry in record_set.entries
-               if entry.entry_type in _PARTY_PROPS or entry.entry_type >= 0x8000]
+               if entry.entry_type in PARTY_PROPS or entry.entry_type >= 0x8000]
         codepage = self.info.codepage
         if self.info.format == "ansi":
             found = {e.entry_type: decode_value(e.value_type, e.data) for e in raw
                      if e.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)}
             codepage = codepages.item_codec(found, codepage, self._override)
         props: dict[int, Any] = {}
-        named: dict[tuple[str, int | str], Any] = {}
+        named: dict[NamedKey, Any] = {}
         for entry in raw:
             if entry.entry_type >= 0x8000:
                 key = self._names.resolve(entry.entry_type)
@@ -307,14 +188,10 @@ class PffSource:
                     named[key] = decode_value(entry.value_type, entry.data, codepage)
                 continue
             props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
-        return SourceItem(message.identifier, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props,
+        return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props,
                           named, self._recipients(message, codepage), [])
 
-    def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
-        """(node id, message class, size) per item: the cheap walk behind `inspect`."""
-        return self._walk(folder, self._summary)
-
-    def _summary(self, message: Any) -> tuple[int, str, int]:
+    def _summary(self, message: Any, nid: int) -> ItemSummary:
         message_class, size = "IPM.Note", 0
         for record_set in message.record_sets:
             for entry in record_set.entries:
@@ -322,52 +199,16 @@ class PffSource:
                     message_class = decode_value(entry.value_type, entry.data, self.info.codepage) or message_class
                 elif entry.entry_type == mapi.PR_MESSAGE_SIZE:
                     size = decode_value(entry.value_type, entry.data) or 0
-        return message.identifier, message_class, size
+        return ItemSummary(nid, message_class, size)
 
-    def recovered(self) -> Iterator[SourceItem | SourceError]:
-        """Orphan items libpff recovers from the file's free space (offered by --recover)."""
-        path = ("Recovered items",)
-        for index in range(self.info.orphan_items):
-            node_id = None
-            try:
-                item = self._file.get_orphan_item(index)
-                node_id = item.identifier
-                if not isinstance(item, pypff.message):
-                    continue
-                source = self.read_message(item, path)
-                source.recovered = True
-                yield source
-            except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
-                yield SourceError(path, node_id, "recovered", _one_line(exc))
+    # -- a message: node access ---------------------------------------------------------------------
+    def _message_raw(self, message: Any) -> Any:
+        return message
 
-    def read_message(self, message: Any, folder_path: tuple[str, ...], depth: int = 0) -> SourceItem:
-        codepage = self.info.codepage
-        props, named = self._item_props(message.record_sets, codepage)
-        cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
-        if self.info.format == "ansi":
-            own = codepages.item_codec(props, codepage, self._override)
-            if own != codepage:
-                codepage = own
-                props, named = self._item_props(message.record_sets, codepage)
-        subject = props.get(mapi.PR_SUBJECT)
-        if isinstance(subject, str):
-            props[mapi.PR_SUBJECT] = strip_subject_prefix_marker(subject)
-        message_class = props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note"
-        return SourceItem(
-            node_id=message.identifier,
-            folder_path=folder_path,
-            message_class=message_class,
-            properties=props,
-            named=named,
-            recipients=self._recipients(message, codepage),
-            attachments=self._attachments(message, folder_path, codepage, depth),
-            codepage=cpid if isinstance(cpid, int) else None,
-        )
-
-    def _item_props(self, record_sets: Any, codepage: str) -> tuple[dict[int, Any], dict]:
+    def _item_props(self, message: Any, codepage: str) -> tuple[dict[int, Any], dict[NamedKey, Any]]:
         props: dict[int, Any] = {}
-        named: dict[tuple[str, int | str], Any] = {}
-        for record_set in record_sets:
+        named: dict[NamedKey, Any] = {}
+        for record_set in message.record_sets:
             for entry in record_set.entries:
                 prop_id = entry.entry_type
                 value = decode_value(entry.value_type, entry.data, codepage)
@@ -408,7 +249,7 @@ class PffSource:
                 props: dict[int, Any] = {}
                 for record_set in handle.record_sets:
                     for entry in record_set.entries:
-                        if entry.entry_type in _LAZY_ATTACHMENT_PROPS:
+                        if entry.entry_type in LAZY_ATTACHMENT_PROPS:
                             continue
                         props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
                 size = handle.size or 0
@@ -431,7 +272,7 @@ class PffSource:
             if depth < MAX_EMBED_DEPTH:
                 try:
                     message = embedded.open_embedded(handle)
-                    result = self.read_message(message, folder_path, depth + 1)
+                    result = self.read_message(message, message.identifier, folder_path, depth + 1)
                 except (OSError, embedded.EmbeddedMessageError, ValueError):
                     result = None
             opened.append(result)

@@ -91,8 +91,7 @@ def profile(path: Path, items: int, top: int = 18) -> str:
     stats = pstats.Stats(prof)
     total = stats.total_tt  # type: ignore[attr-defined]
     stages = {
-        "read (PffSource.read_message: pypff + decoding)": ("pff.py", "read_message"),
-        "read (NativeSource.read_message: native reader + decoding)": ("store.py", "read_message"),
+        "read (read_message: the reader's node access + decoding)": ("source/messaging.py", "read_message"),
         "  get_sub_message (libpff item lookup)": ("~", "<method 'get_sub_message' of 'pypff.folder' objects>"),
         "  of which decode_value": ("values.py", "decode_value"),
         "convert_item (all conversion)": ("convert/__init__.py", "convert_item"),

@@ -58,10 +58,10 @@ def _stores() -> list[Any]:
 
 
 class _ItemsOnly:
-    """The source seen without its cheap walk: build_book then reads every item in full."""
+    """The source seen without its cheap walk: its parties() are its items() in full."""
 
     def __init__(self, source: NativeSource) -> None:
-        self.items = source.items
+        self.items = self.parties = source.items
 
 
 def _entry_view(entry: SourceItem | SourceError) -> Any:

@@ -1,43 +1,37 @@
-"""Messaging layer ([MS-PST] 2.4) over the native NDB/LTP reader: store, folders, messages, attachments.
+"""The native reader's node access ([MS-PST] 2.4 over the NDB/LTP layers) under the shared messaging layer.
 
-Same interface and values as pipeline/source/pff.py (PffSource): folders() with roles, items() streamed,
-summaries(), recovered(); what cannot be read, or fails a block check, becomes a SourceError.
+MessageStore (pipeline/source/messaging.py) does the folder walk and turns messages into SourceItems; this
+module reaches the nodes: folders and messages by node id, property contexts, hierarchy, contents,
+recipient and attachment tables. What cannot be read, or fails a block check, becomes a SourceError.
 """
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline import mapi
-from pipeline.model import Attachment, Recipient, SourceError, SourceFolder, SourceItem
+from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import codepages
-from pipeline.source.namemap import NameMap, parse_name_map
+from pipeline.source.base import ItemSummary, SourceInfo, SourceOpenError
+from pipeline.source.header import whole_file
+from pipeline.source.messaging import (
+    LAZY_ATTACHMENT_PROPS,
+    MAX_EMBED_DEPTH,
+    NID_MESSAGE_STORE,
+    NID_NAME_TO_ID_MAP,
+    PARTY_PROPS,
+    MessageStore,
+    Orphan,
+)
 from pipeline.source.native.ltp import RawValue, Table, property_context
 from pipeline.source.native.ndb import Allowance, DamagedBlock, NdbError, NodeDatabase, UnsupportedFile
-from pipeline.source.pff import (
-    _ENCRYPTIONS,
-    _LAZY_ATTACHMENT_PROPS,
-    _PARTY_PROPS,
-    _ROLE_PROPS,
-    MAX_EMBED_DEPTH,
-    SourceInfo,
-    SourceOpenError,
-    read_header,
-)
-from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
-from pipeline.source.values import (
-    attachment_record,
-    decode_value,
-    decode_values,
-    recipient_record,
-    strip_subject_prefix_marker,
-)
+from pipeline.source.roles import ROOT_NID
+from pipeline.source.values import attachment_record, decode_value, decode_values, recipient_record
 
-NID_MESSAGE_STORE = 0x21
-NID_NAME_TO_ID_MAP = 0x61
 NID_RECIPIENT_TABLE = 0x692
 NID_ATTACHMENT_TABLE = 0x671
 _NID_TYPE_HIERARCHY, _NID_TYPE_CONTENTS = 0x0D, 0x0E
@@ -55,6 +49,8 @@ _PARTY_LIDS = frozenset({
     mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME, mapi.LID_EMAIL3_DISPLAY_NAME,
 })
 T = TypeVar("T")
+#: What node access raises for a damaged part of the file (reported, and the walk goes on).
+_DAMAGE = (NdbError, struct.error, ValueError, IndexError)
 
 
 class _Node:
@@ -109,22 +105,18 @@ class _Node:
                      self.sub_blocks, db.geometry.ansi)
 
 
-def _decode(raw: dict[int, RawValue], codepage: str, skip: frozenset[int] = frozenset()) -> dict[int, Any]:
-    return decode_values(raw, codepage, skip)
+class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
+    """An open OST/PST read by this package's own NDB/LTP code (no libpff). Folders are reached by node id,
+    messages as _Nodes; a message's undecoded properties are its property context's raw values."""
 
-
-class NativeSource:
-    """An open OST/PST read by this package's own NDB/LTP code (no libpff): the PffSource interface."""
+    damage = _DAMAGE
 
     def __init__(self, path: str | Path, recover: bool = False, codepage: int | None = None) -> None:
         self.path = Path(path)
         self._override = codepages.ansi_codepage(codepage)  # the admin's --codepage beats what items say
-        kind, fmt, version, crypt, eof = read_header(self.path)
-        size = self.path.stat().st_size
-        if eof and size < eof:
-            raise SourceOpenError(f"{self.path}: truncated: {size} bytes of the {eof} its header declares")
+        header, size = whole_file(self.path)
         try:
-            self._db = NodeDatabase(self.path, version, crypt)
+            self._db = NodeDatabase(self.path, header.version, header.crypt)
         except UnsupportedFile:
             raise
         except (NdbError, OSError, ValueError, struct.error) as exc:
@@ -133,30 +125,25 @@ class NativeSource:
         self.errors: list[SourceError] = []
         for tree, ib, reason in self._db.bad_pages:
             self.errors.append(SourceError((), None, "btree", f"{tree} page at {ib:#x}: {reason}"))
-        codepage, how = _DEFAULT_CODEPAGE, "unicode"
-        if fmt == "ansi":  # folder names and items that name no code page: the store's own (as PffSource)
+        codec, how = _DEFAULT_CODEPAGE, "unicode"
+        if header.format == "ansi":  # folder names and items that name no code page: the store's own (as PffSource)
             store_cp, how = codepages.store_codepage(self._override, self._sampled_codepages())
-            codepage = codepages.codec(store_cp) or _DEFAULT_CODEPAGE
-        self._orphans = self._orphan_nids()
-        self.info = SourceInfo(self.path, kind, fmt, version, _ENCRYPTIONS[crypt], codepage, size, len(self._orphans),
-                               how)
-        self._names_damaged = ""  # why the name-to-id map could not be read, if it could not
-        self._names = self._load_name_map()
+            codec = codepages.codec(store_cp) or _DEFAULT_CODEPAGE
+        self._orphan_ids = self._orphan_nids()
+        self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codec,
+                               size, len(self._orphan_ids), how)
+        self._names, self._names_damaged = self._load_name_map()  # damaged: why it could not be read, or ''
         self._party_ids = self._party_prop_ids()
-        self._folders: list[SourceFolder] = []
         self._contents: dict[int, Table | Exception | None] = {}
         self._load_tree()
 
-    # -- life cycle -------------------------------------------------------------------------------
     def close(self) -> None:
         self._contents.clear()
         self._db.close()
 
-    def __enter__(self) -> NativeSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    @staticmethod
+    def _reason(exc: BaseException) -> str:
+        return _one_line(exc)
 
     def _node(self, nid: int) -> _Node:
         node = self._db.nodes.get(nid)
@@ -164,26 +151,15 @@ class NativeSource:
             raise NdbError(f"node {nid:#x} is not in the node B-tree")
         return _Node(self._db, node.bid_data, node.bid_sub)
 
-    # -- folders ----------------------------------------------------------------------------------
-    def _load_name_map(self) -> NameMap:
-        if NID_NAME_TO_ID_MAP not in self._db.nodes:
-            return NameMap()
-        try:
-            raw = self._node(NID_NAME_TO_ID_MAP).props()
-            return parse_name_map({pid: raw[pid][1] or b"" for pid in (2, 3, 4) if pid in raw})
-        except (NdbError, struct.error, ValueError, IndexError) as exc:
-            self.errors.append(SourceError((), NID_NAME_TO_ID_MAP, "namemap", _one_line(exc)))
-            self._names_damaged = _one_line(exc)
-            return NameMap()
-
+    # -- the store ----------------------------------------------------------------------------------
     def _party_prop_ids(self) -> frozenset[int]:
-        """The prop ids parties() reads: _PARTY_PROPS and the ids the name map gives the contact e-mail
+        """The prop ids parties() reads: PARTY_PROPS and the ids the name map gives the contact e-mail
         entries. With the map unreadable every named id is read, so that an item items() refuses for its
         named properties is refused by parties() as well."""
         if self._names_damaged:
-            return _PARTY_PROPS | frozenset(range(0x8000, 0x10000))
-        return _PARTY_PROPS | frozenset(pid for pid, (guid, name) in self._names.names.items()
-                                        if guid == mapi.PSETID_ADDRESS and name in _PARTY_LIDS)
+            return PARTY_PROPS | frozenset(range(0x8000, 0x10000))
+        return PARTY_PROPS | frozenset(pid for pid, (guid, name) in self._names.names.items()
+                                       if guid == mapi.PSETID_ADDRESS and name in _PARTY_LIDS)
 
     def _sampled_codepages(self) -> Iterator[int | None]:
         """The code page each message node names (PR_MESSAGE_CODEPAGE, then PR_INTERNET_CPID), in NBT order."""
@@ -193,66 +169,50 @@ class NativeSource:
                 continue
             try:
                 raw = _Node(self._db, node.bid_data, node.bid_sub).props(wanted=wanted)
-            except (NdbError, struct.error, ValueError, IndexError):
+            except _DAMAGE:
                 continue  # the item's own read reports it
             found = {pid: decode_value(ptype, data) for pid, (ptype, data) in raw.items()}
             yield codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID))
+
+    def _name_map_streams(self) -> dict[int, bytes] | None:
+        if NID_NAME_TO_ID_MAP not in self._db.nodes:
+            return None
+        raw = self._node(NID_NAME_TO_ID_MAP).props()
+        return {pid: raw[pid][1] or b"" for pid in (2, 3, 4) if pid in raw}
+
+    def _store_props(self) -> dict[int, Any]:
+        return decode_values(self._node(NID_MESSAGE_STORE).props(), self.info.codepage)
+
+    def _orphan_nids(self) -> list[int]:
+        """Message nodes whose parent folder is not in the NBT: no folder lists them."""
+        nodes = self._db.nodes
+        return [n.nid for n in nodes.values()
+                if n.nid & 0x1F == _NID_TYPE_MESSAGE and n.parent and n.parent not in nodes]
+
+    # -- folders: node access -----------------------------------------------------------------------
+    def _root(self) -> int:
+        if ROOT_NID not in self._db.nodes:
+            raise SourceOpenError(f"{self.path}: the root folder cannot be read: node {ROOT_NID:#x} is missing")
+        return ROOT_NID
+
+    def _folder_id(self, folder: int) -> int:
+        return folder
+
+    def _folder_props(self, folder: int) -> dict[int, Any]:
+        return decode_values(self._node(folder).props(), self.info.codepage)
 
     def _table(self, nid: int) -> Table | None:
         if nid not in self._db.nodes:
             return None
         return self._node(nid).table()
 
-    def _load_tree(self) -> None:
-        codepage = self.info.codepage
-        try:
-            store_props = _decode(self._node(NID_MESSAGE_STORE).props(), codepage)
-        except (NdbError, struct.error, ValueError, IndexError) as exc:
-            self.errors.append(SourceError((), NID_MESSAGE_STORE, "store", _one_line(exc)))
-            store_props = {}
-        if ROOT_NID not in self._db.nodes:
-            raise SourceOpenError(f"{self.path}: the root folder cannot be read: node {ROOT_NID:#x} is missing")
-        facts: dict[int, FolderFacts] = {}
-        raw: dict[int, tuple[str, str, int, int | None, int]] = {}
-        stack: list[tuple[int, int | None, tuple[str, ...]]] = [(ROOT_NID, None, ())]
-        seen: set[int] = set()
-        while stack:
-            nid, parent, chain = stack.pop()
-            if nid in seen:
-                continue
-            seen.add(nid)
-            try:
-                props = _decode(self._node(nid).props(), codepage)
-            except (NdbError, struct.error, ValueError, IndexError) as exc:
-                self.errors.append(SourceError(chain, nid, "folder", _one_line(exc)))
-                props = {}
-            name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
-            container_class = props.get(mapi.PR_CONTAINER_CLASS) or ""
-            folder_type = props.get(mapi.PR_FOLDER_TYPE)
-            count = self._count(nid)
-            ltid = props.get(PR_LTID)
-            facts[nid] = FolderFacts(nid, parent, container_class, folder_type,
-                                     {k: v for k, v in props.items() if k in _ROLE_PROPS},
-                                     ltid.to_bytes(8, "little", signed=True)[2:] if isinstance(ltid, int) else None)
-            try:
-                children = self._children(nid)
-            except (NdbError, struct.error, ValueError, IndexError) as exc:
-                self.errors.append(SourceError((*chain, name), nid, "folder",
-                                               f"subfolders unreadable: {_one_line(exc)}"))
-                children = []
-            raw[nid] = (name, container_class, count, parent, len(children))
-            here = (*chain, name) if nid != ROOT_NID else ()
-            for child in reversed(children):
-                stack.append((child, nid, here))
-        self._folders, self.role_evidence = folder_tree(raw, store_props, facts)
-
-    def _children(self, nid: int) -> list[int]:
-        table = self._table((nid & ~0x1F) | _NID_TYPE_HIERARCHY)
+    def _subfolders(self, folder: int) -> list[int]:
+        table = self._table((folder & ~0x1F) | _NID_TYPE_HIERARCHY)
         if table is None:
             return []
         for row_id in table.row_ids:
             node = self._db.nodes.get(row_id)
-            if node is None or node.parent != nid:
+            if node is None or node.parent != folder:
                 raise NdbError(f"subfolder {row_id:#x} is not in the node B-tree under this folder")
         return list(table.row_ids)
 
@@ -261,36 +221,26 @@ class NativeSource:
         if nid not in self._contents:
             try:
                 self._contents[nid] = self._table((nid & ~0x1F) | _NID_TYPE_CONTENTS)
-            except (NdbError, struct.error, ValueError, IndexError) as exc:
+            except _DAMAGE as exc:
                 self._contents[nid] = exc
         found = self._contents[nid]
         if isinstance(found, Exception):
             raise found
         return found
 
-    def _count(self, nid: int) -> int:
+    def _item_count(self, folder: int) -> int:
         try:
-            table = self._contents_table(nid)
-        except (NdbError, struct.error, ValueError, IndexError):
+            table = self._contents_table(folder)
+        except _DAMAGE:
             return 0  # items() and summaries() report the unreadable contents table
         return len(table.row_ids) if table is not None else 0
 
-    def _orphan_nids(self) -> list[int]:
-        """Message nodes whose parent folder is not in the NBT: no folder lists them."""
-        nodes = self._db.nodes
-        return [n.nid for n in nodes.values()
-                if n.nid & 0x1F == _NID_TYPE_MESSAGE and n.parent and n.parent not in nodes]
-
-    def folders(self) -> list[SourceFolder]:
-        """Every folder, parents before children, system and search folders included."""
-        return list(self._folders)
-
-    # -- items ------------------------------------------------------------------------------------
-    def _walk(self, folder: SourceFolder, read: Callable[[int], T], start: int = 0,
+    # -- items: node access -------------------------------------------------------------------------
+    def _walk(self, folder: SourceFolder, read: Callable[[_Node, int], T], start: int = 0,
               stop: int | None = None) -> Iterator[T | SourceError]:
         try:
             table = self._contents_table(folder.node_id)
-        except (NdbError, struct.error, ValueError, IndexError) as exc:
+        except _DAMAGE as exc:
             if start == 0:
                 yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
             return
@@ -298,39 +248,35 @@ class NativeSource:
             return
         ids = table.row_ids
         nodes = self._db.nodes
+        db = self._db
         for index in range(start, len(ids) if stop is None else min(stop, len(ids))):
             node_id = ids[index]
             try:
                 node = nodes.get(node_id)
                 if node is None or node.parent != folder.node_id:
                     raise NdbError(f"node {node_id:#x} is not in the node B-tree under this folder")
-                yield read(node_id)
+                yield read(_Node(db, node.bid_data, node.bid_sub), node_id)
             except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
                 yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
 
-    def items(self, folder: SourceFolder, start: int = 0, stop: int | None = None) -> Iterator[SourceItem | SourceError]:
-        """The folder's messages one at a time (optionally the index range [start, stop)); unreadable or
-        damaged ones come out as SourceError."""
-        return self._walk(folder, lambda nid: self.read_message(self._node(nid), nid, folder.path), start, stop)
+    def _orphans(self) -> Iterator[Orphan]:
+        """Message nodes no folder lists (their parent folder is gone from the NBT)."""
+        for nid in self._orphan_ids:
+            yield nid, functools.partial(self._opened, nid)
 
-    def parties(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
-        """The folder's items with only what names people (sender, represented party, recipients, contact
-        e-mail entries, class, code pages) and no attachments: the cheap walk behind the address book. Only
-        the message's property context (without the subnodes of unwanted values, such as bodies) and the
-        columns of its recipient table a Recipient is made of are read; their values are those items() gives."""
-        return self._walk(folder, lambda nid: self._parties(self._node(nid), nid, folder.path))
+    def _opened(self, nid: int) -> tuple[_Node, int]:
+        return self._node(nid), nid
 
     def _parties(self, node: _Node, nid: int, folder_path: tuple[str, ...]) -> SourceItem:
+        """Only the message's property context (without the subnodes of unwanted values, such as bodies) and
+        the columns of its recipient table a Recipient is made of are read; their values are those items()
+        gives."""
         props, named, codepage, cpid = self._message_props(node.props(wanted=self._party_ids))
         return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props, named,
                           self._recipients(node, codepage, _PARTY_RECIPIENT_PROPS), [], codepage=cpid)
 
-    def summaries(self, folder: SourceFolder) -> Iterator[tuple[int, str, int] | SourceError]:
-        """(node id, message class, size) per item: the cheap walk behind `inspect`."""
-        return self._walk(folder, self._summary)
-
-    def _summary(self, nid: int) -> tuple[int, str, int]:
-        raw = self._node(nid).props()
+    def _summary(self, node: _Node, nid: int) -> ItemSummary:
+        raw = node.props()
         message_class, size = "IPM.Note", 0
         if mapi.PR_MESSAGE_CLASS in raw:
             ptype, data = raw[mapi.PR_MESSAGE_CLASS]
@@ -338,51 +284,15 @@ class NativeSource:
         if mapi.PR_MESSAGE_SIZE in raw:
             ptype, data = raw[mapi.PR_MESSAGE_SIZE]
             size = decode_value(ptype, data) or 0
-        return nid, message_class, size
+        return ItemSummary(nid, message_class, size)
 
-    def recovered(self) -> Iterator[SourceItem | SourceError]:
-        """Message nodes no folder lists (their parent folder is gone from the NBT), offered by --recover."""
-        path = ("Recovered items",)
-        for nid in self._orphans:
-            try:
-                source = self.read_message(self._node(nid), nid, path)
-                source.recovered = True
-                yield source
-            except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
-                yield SourceError(path, nid, "recovered", _one_line(exc))
+    # -- a message: node access ---------------------------------------------------------------------
+    def _message_raw(self, node: _Node) -> dict[int, RawValue]:
+        return node.props()
 
-    def read_message(self, node: _Node, nid: int, folder_path: tuple[str, ...], depth: int = 0) -> SourceItem:
-        props, named, codepage, cpid = self._message_props(node.props())
-        subject = props.get(mapi.PR_SUBJECT)
-        if isinstance(subject, str):
-            props[mapi.PR_SUBJECT] = strip_subject_prefix_marker(subject)
-        message_class = props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note"
-        return SourceItem(
-            node_id=nid,
-            folder_path=folder_path,
-            message_class=message_class,
-            properties=props,
-            named=named,
-            recipients=self._recipients(node, codepage),
-            attachments=self._attachments(node, folder_path, codepage, depth),
-            codepage=cpid,
-        )
-
-    def _message_props(self, raw: dict[int, RawValue]) -> tuple[dict[int, Any], dict, str, int | None]:
-        """(properties, named properties, codec of its 8-bit strings, its code page id) of a message."""
-        codepage = self.info.codepage
-        props, named = self._item_props(raw, codepage)
-        cpid = props.get(mapi.PR_MESSAGE_CODEPAGE) or props.get(mapi.PR_INTERNET_CPID)
-        if self.info.format == "ansi":
-            own = codepages.item_codec(props, codepage, self._override)
-            if own != codepage:
-                codepage = own
-                props, named = self._item_props(raw, codepage)
-        return props, named, codepage, cpid if isinstance(cpid, int) else None
-
-    def _item_props(self, raw: dict[int, RawValue], codepage: str) -> tuple[dict[int, Any], dict]:
+    def _item_props(self, raw: dict[int, RawValue], codepage: str) -> tuple[dict[int, Any], dict[NamedKey, Any]]:
         props: dict[int, Any] = {}
-        named: dict[tuple[str, int | str], Any] = {}
+        named: dict[NamedKey, Any] = {}
         if self._names_damaged:  # decoded in order up to the first named property, which fails the item
             for prop_id, (ptype, data) in raw.items():
                 value = decode_value(ptype, data, codepage)
@@ -405,7 +315,7 @@ class NativeSource:
         table = node.sub(NID_RECIPIENT_TABLE).table()
         result = []
         for row in table.rows(wanted):
-            result.append(recipient_record(_decode(row, codepage)))
+            result.append(recipient_record(decode_values(row, codepage)))
         return result
 
     def _attachments(self, node: _Node, folder_path: tuple[str, ...], codepage: str,
@@ -417,11 +327,11 @@ class NativeSource:
         for index, att_nid in enumerate(table.row_ids):
             try:
                 handle = node.sub(att_nid)
-                deferred = {pid: (0, 0) for pid in _LAZY_ATTACHMENT_PROPS}
+                deferred = {pid: (0, 0) for pid in LAZY_ATTACHMENT_PROPS}
                 raw = handle.props(deferred)
-                props = _decode(raw, codepage, _LAZY_ATTACHMENT_PROPS)
+                props = decode_values(raw, codepage, LAZY_ATTACHMENT_PROPS)
                 _type, size, read = self._data(handle, raw, deferred)
-            except (NdbError, struct.error, ValueError, IndexError) as exc:
+            except _DAMAGE as exc:
                 result.append(_unreadable(index, exc))  # this attachment fails, not the item
                 continue
             opener = self._embedded_opener(handle, raw, folder_path, depth)  # used for method 5 only

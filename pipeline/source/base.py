@@ -1,0 +1,97 @@
+"""What the rest of the pipeline needs from an opened OST/PST: the Source Protocol and its neutral records.
+
+Both readers (native/, pff.py) and the in-memory FakeSource (fake.py) satisfy `Source`; run, export,
+inspect, verify and the address book use nothing else. The records a walk hands out (SourceFolder,
+SourceItem, SourceError, ...) are the pipeline's plain values in pipeline/model.py; the ones only a
+source speaks of (SourceInfo, ItemSummary, SourceOpenError) live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol, Self
+
+from pipeline.model import SourceError, SourceFolder, SourceItem
+
+
+class SourceOpenError(Exception):
+    """The file cannot be read as an OST/PST at all: one line naming the file, exit code 2.
+
+    `detail` keeps the reader's own error chain (for the log file only, never the console)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """The opened file as a whole: what its header says, and how its 8-bit strings are decoded."""
+
+    path: Path
+    kind: str  # 'ost' or 'pst', from the header, whatever the file name says
+    format: str  # 'ansi', 'unicode', 'unicode-4k'
+    version: int  # wVer
+    encryption: str  # 'none', 'permute', 'cyclic'
+    codepage: str  # Python codec for 8-bit strings
+    size: int
+    orphan_items: int
+    #: How the store's code page was chosen (ANSI stores): 'override', 'dominant' (most items name it),
+    #: or 'default' (no item names one: cp1252 guessed); Unicode stores: 'unicode'.
+    codepage_source: str = "unicode"
+
+
+class ItemSummary(NamedTuple):
+    """One item as `inspect` counts it, read without its other properties."""
+
+    node_id: int
+    message_class: str
+    size: int  # PR_MESSAGE_SIZE (0 when the item does not say)
+
+
+class Source(Protocol):
+    """An opened OST/PST, walked one item at a time. What cannot be read comes out as a SourceError in the
+    stream (or in `errors`, for the store, its folders and their lists), never as an exception that stops
+    the walk; only opening the file raises (SourceOpenError)."""
+
+    @property
+    def info(self) -> SourceInfo: ...
+
+    @property
+    def errors(self) -> Sequence[SourceError]:
+        """What the opening walk could not read (B-tree pages, the store, the name map, folders)."""
+        ...
+
+    @property
+    def role_evidence(self) -> Mapping[int, str]:
+        """How each folder's role was found, by folder node id (for `inspect`)."""
+        ...
+
+    def folders(self) -> list[SourceFolder]:
+        """Every folder, parents before children, system and search folders included."""
+        ...
+
+    def items(self, folder: SourceFolder, start: int = 0, stop: int | None = None) -> Iterator[SourceItem | SourceError]:
+        """The folder's items one at a time (or those of the index range [start, stop))."""
+        ...
+
+    def parties(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
+        """The folder's items with what names people (sender, represented party, recipients, contact e-mail
+        entries, class, code pages) and no attachments: the cheap walk behind the address book."""
+        ...
+
+    def summaries(self, folder: SourceFolder) -> Iterator[ItemSummary | SourceError]:
+        """Each item's node id, class and size: the cheap walk behind `inspect`."""
+        ...
+
+    def recovered(self) -> Iterator[SourceItem | SourceError]:
+        """Items no folder lists (offered by --recover), their `recovered` flag set."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
