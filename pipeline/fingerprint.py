@@ -107,9 +107,11 @@ def canonical(item: SourceItem) -> dict[str, object]:
     if goid:
         fields["goid"] = goid
     for lid in (mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL3_EMAIL_ADDRESS):
-        value = props.named_text(item, mapi.PSETID_ADDRESS, lid)
-        if value:
-            fields.setdefault("emails", []).append(_address(value))  # type: ignore[union-attr]
+        email = props.named_text(item, mapi.PSETID_ADDRESS, lid)
+        if email:
+            emails = fields.setdefault("emails", [])
+            assert isinstance(emails, list)
+            emails.append(_address(email))
     display = props.text(item, mapi.PR_DISPLAY_NAME)
     if display and not message_id:
         fields["display_name"] = _norm(display)

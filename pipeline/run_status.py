@@ -20,6 +20,8 @@ class RunStatus(enum.StrEnum):
     LEASE_LOST = "lease-lost"  # stopped writing when its lease could have run out (exit 3, as busy)
     FATAL = "fatal"  # stopped for a known cause (credentials, no such mailbox, the source), in one line
     CRASHED = "crashed"  # stopped by an unexpected error (a full disk, a bug); the counts are those so far
+    SUBMITTED = "submitted"  # --engine temporal without --wait: handed to the workers
+    ALREADY_RUNNING = "already running"  # --engine temporal without --wait: its workflow was already running
 
 
 #: Statuses that make the run's exit code 1 (besides failed items).

@@ -40,7 +40,7 @@ _CONTACT_EMAILS = ((mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, map
 
 def is_legacy_dn(value: str | None) -> bool:
     """An X500 / legacyExchangeDN address ('/o=Org/ou=…/cn=Recipients/cn=alice')."""
-    return bool(value) and value.strip().startswith("/") and "=" in value
+    return value is not None and value.strip().startswith("/") and "=" in value
 
 
 def _key(legacy_dn: str) -> str:

@@ -29,7 +29,7 @@ class Party:
 
 
 def is_smtp(value: str | None) -> bool:
-    return bool(value) and bool(_SMTP.match(value.strip()))
+    return value is not None and bool(_SMTP.match(value.strip()))
 
 
 def imceaex(legacy_dn: str, domain: str) -> str:

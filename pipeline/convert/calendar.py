@@ -201,7 +201,7 @@ def to_ics(fields: dict[str, Any], item_class: str = "IPM.Appointment", identity
         event.add("location", fields["location"])
     if fields.get("body") and fields.get("body_type") == "text":
         event.add("description", fields["body"])
-    event.add("class", {"Private": "PRIVATE", "Confidential": "CONFIDENTIAL"}.get(fields.get("sensitivity"),
+    event.add("class", {"Private": "PRIVATE", "Confidential": "CONFIDENTIAL"}.get(str(fields.get("sensitivity")),
                                                                                    "PUBLIC"))
     event.add("transp", "TRANSPARENT" if fields.get("legacy_free_busy_status") == "Free" else "OPAQUE")
     event.add("x-microsoft-cdo-busystatus", fields.get("legacy_free_busy_status", "Busy").upper())

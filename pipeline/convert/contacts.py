@@ -96,16 +96,16 @@ def contact_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
         fields["phone_numbers"] = phones
     addresses = []
     for label, parts in ADDRESSES.items():
-        entry: dict[str, Any] = {"label": label}
+        postal: dict[str, Any] = {"label": label}
         for key, ident in parts:
             value = (props.named_text(item, mapi.PSETID_ADDRESS, ident) if ident >= 0x8000
                      else props.text(item, ident))
             if not value and label == "Business":
                 value = props.text(item, BUSINESS_TAGGED[key])
             if value:
-                entry[key] = value
-        if len(entry) > 1:
-            addresses.append(entry)
+                postal[key] = value
+        if len(postal) > 1:
+            addresses.append(postal)
     if addresses:
         fields["physical_addresses"] = addresses
     index = props.named_int(item, mapi.PSETID_ADDRESS, mapi.LID_POSTAL_ADDRESS_ID)
@@ -113,9 +113,9 @@ def contact_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
         fields["postal_address_index"] = POSTAL_INDEX[index]
     for name, tag, lid in (("birthday", mapi.PR_BIRTHDAY, dates.LID_BIRTHDAY_LOCAL),
                            ("wedding_anniversary", mapi.PR_WEDDING_ANNIVERSARY, dates.LID_WEDDING_ANNIVERSARY_LOCAL)):
-        value = dates.calendar_date(item.prop(tag), item.named_prop(mapi.PSETID_ADDRESS, lid))
-        if value:
-            fields[name] = value
+        day = dates.calendar_date(item.prop(tag), item.named_prop(mapi.PSETID_ADDRESS, lid))
+        if day:
+            fields[name] = day
     children = props.string_list(item.prop(mapi.PR_CHILDRENS_NAMES), props.item_codepage(item))
     if children:
         fields["children"] = children

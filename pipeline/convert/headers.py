@@ -275,7 +275,7 @@ def synthesized(item: SourceItem, domain: str, skip: frozenset[str] = frozenset(
     return [(name, value) for name, value in out if name.lower() not in skip]
 
 
-def annotations(item: SourceItem) -> list[tuple[str, HeaderValue]]:
+def marking_headers(item: SourceItem) -> list[tuple[str, HeaderValue]]:
     """Importance, sensitivity and categories as headers (also stamped as MAPI properties)."""
     out: list[tuple[str, HeaderValue]] = []
     importance = props.integer(item, mapi.PR_IMPORTANCE)
@@ -321,23 +321,23 @@ def top_headers(item: SourceItem, domain: str, use_transport: bool = True) -> He
         present = {n.lower() for n, _ in transport}
         if "from" in present or "date" in present or "received" in present:
             dropped = []
-            for name, value in transport:
-                text = block.render(name, value)
-                if text is None:
+            for name, found in transport:
+                rendered = block.render(name, found)
+                if rendered is None:
                     dropped.append(name)
                     continue
-                chosen.append((name, text, value))
+                chosen.append((name, rendered, found))
             seen = frozenset(n.lower() for n, _, _ in chosen)
             # Fill what the transport copy lacks (or lost to a defect) from the properties.
-            ours = synthesized(item, domain, seen) + annotations(item)
+            ours = synthesized(item, domain, seen) + marking_headers(item)
             chosen += [(n, None, v) for n, v in ours if n.lower() not in seen]
             dropped = [n for n in dropped if n.lower() not in seen and n.lower() != "message-id"]
             if dropped:
                 block.warnings.append("transport headers dropped as malformed: " + ", ".join(sorted(set(dropped))))
         else:
-            chosen = [(n, None, v) for n, v in synthesized(item, domain) + annotations(item)]
+            chosen = [(n, None, v) for n, v in synthesized(item, domain) + marking_headers(item)]
     else:
-        chosen = [(n, None, v) for n, v in synthesized(item, domain) + annotations(item)]
+        chosen = [(n, None, v) for n, v in synthesized(item, domain) + marking_headers(item)]
     counts: dict[str, int] = {}
     for name, text, value in chosen:
         lowered = name.lower()

@@ -101,9 +101,9 @@ def standard(item: SourceItem) -> list[ExtendedProperty]:
             out.append(ExtendedProperty("SystemTime", value, tag=tag))
     for tag in (mapi.PR_FLAG_STATUS, mapi.PR_IMPORTANCE, mapi.PR_SENSITIVITY, mapi.PR_ICON_INDEX,
                 PR_LAST_VERB_EXECUTED, mapi.PR_FOLLOWUP_ICON, mapi.PR_TODO_ITEM_FLAGS):
-        value = props.integer(item, tag)
-        if value is not None:
-            out.append(ExtendedProperty("Integer", value, tag=tag))
+        number = props.integer(item, tag)
+        if number is not None:
+            out.append(ExtendedProperty("Integer", number, tag=tag))
     for lid in (mapi.LID_TASK_DUE_DATE, mapi.LID_TASK_START_DATE):
         value = props.named_time(item, mapi.PSETID_TASK, lid)
         if value is not None:

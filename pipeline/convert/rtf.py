@@ -10,6 +10,7 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from compressed_rtf.compressed_rtf import INIT_DICT
 
@@ -135,7 +136,7 @@ def open_rtf(data: bytes) -> RtfBody:
     return RtfBody(rtf, "rtf", text=rtf_to_text(rtf))
 
 
-_CACHE: dict[str, object] = {}
+_CACHE: dict[str, Any] = {}
 
 
 def _grammar() -> str:

@@ -30,9 +30,9 @@ def task_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
             # Start and due are dates (EWS keeps no time): the date the user saw, not UTC's.
             fields[name] = value if name == "complete_date" else dates.nearest_midnight(value)
     for name, lid in (("actual_work", mapi.LID_TASK_ACTUAL_EFFORT), ("total_work", mapi.LID_TASK_ESTIMATED_EFFORT)):
-        value = props.named_int(item, mapi.PSETID_TASK, lid)
-        if value:
-            fields[name] = value
+        minutes = props.named_int(item, mapi.PSETID_TASK, lid)
+        if minutes:
+            fields[name] = minutes
     owner = props.named_text(item, mapi.PSETID_TASK, mapi.LID_TASK_OWNER)
     if owner:
         fields["owner"] = owner
@@ -40,9 +40,9 @@ def task_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
     if companies:
         fields["companies"] = companies
     for name, lid in (("billing_information", mapi.LID_BILLING), ("mileage", mapi.LID_MILEAGE)):
-        value = props.named_text(item, mapi.PSETID_COMMON, lid)
-        if value:
-            fields[name] = value
+        text = props.named_text(item, mapi.PSETID_COMMON, lid)
+        if text:
+            fields[name] = text
     blob = props.binary(item.named_prop(mapi.PSETID_TASK, mapi.LID_TASK_RECURRENCE))
     if blob and props.named_bool(item, mapi.PSETID_TASK, mapi.LID_TASK_FRECURRING):
         try:

@@ -109,7 +109,8 @@ class SendStats:
 class BatchSender(Protocol):
     """Sends batches into folders; each item's Outcome reaches the run's handler in the run's thread."""
 
-    stats: SendStats
+    @property
+    def stats(self) -> SendStats: ...
 
     def send(self, folder: ServerFolder, batch: list[UploadItem]) -> None: ...
 
@@ -125,7 +126,8 @@ class BatchSender(Protocol):
 class Mailbox(Protocol):
     """One open mailbox on a destination."""
 
-    folder_stats: FolderStats
+    @property
+    def folder_stats(self) -> FolderStats: ...
 
     def check_access(self) -> None:
         """The first request: proves the credentials and the mailbox (MailboxFatalError otherwise)."""

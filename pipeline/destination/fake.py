@@ -54,7 +54,7 @@ class FakeStore:
 
     def mailbox(self, address: str) -> None:
         if address not in self.folders:
-            roles = {ROOT_ID: (None, "Top of Information Store")}
+            roles: dict[str, tuple[str | None, str]] = {ROOT_ID: (None, "Top of Information Store")}
             roles.update({role.value: (ROOT_ID, role.name.title()) for role in
                           (FolderRole.INBOX, FolderRole.SENT, FolderRole.DELETED, FolderRole.DRAFTS,
                            FolderRole.CALENDAR, FolderRole.CONTACTS, FolderRole.TASKS, FolderRole.NOTES,
@@ -165,6 +165,7 @@ class FakeMailbox:
         base = self._base(create)
         if base is None:
             return None
+        folder_id: str | None
         if planned.role is FolderRole.IPM_SUBTREE or not planned.source.path:
             folder_id = base
             if planned.holds_top_items and not self.target_root:

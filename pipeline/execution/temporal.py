@@ -23,6 +23,7 @@ from pipeline.execution.base import MailboxJob, Progress
 from pipeline.execution.temporal_workflow import FATAL, WORKFLOW
 from pipeline.execution.wire import job_to_wire, summary_from_wire
 from pipeline.run import Summary
+from pipeline.run_status import RunStatus
 from pipeline.settings import Settings
 
 CLOSED_FATAL = {WorkflowExecutionStatus.TERMINATED: "workflow terminated",
@@ -103,10 +104,10 @@ async def summary_of(handle: WorkflowHandle, status: WorkflowExecutionStatus | N
             if isinstance(cause, ApplicationError) and cause.type == FATAL:
                 if cause.details and isinstance(cause.details[0], dict):
                     return summary_from_wire(cause.details[0]), str(cause.details[0].get("worker", ""))
-                return Summary(handle.id, "", status="fatal", fatal=cause.message), ""
-            return Summary(handle.id, "", status="fatal", fatal=f"workflow failed: {cause}"), ""
+                return Summary(handle.id, "", status=RunStatus.FATAL, fatal=cause.message), ""
+            return Summary(handle.id, "", status=RunStatus.FATAL, fatal=f"workflow failed: {cause}"), ""
     reason = CLOSED_FATAL.get(status) if status else None  # type: ignore[arg-type]
-    return Summary(handle.id, "", status="fatal", fatal=reason or f"workflow {status}"), ""
+    return Summary(handle.id, "", status=RunStatus.FATAL, fatal=reason or f"workflow {status}"), ""
 
 
 async def mailbox_states(client: Client) -> list[MailboxState]:
@@ -154,7 +155,8 @@ class TemporalExecutor:
                 handles[job.mailbox] = client.get_workflow_handle(wid)
         if not self.wait:
             return [Summary(job.mailbox, str(job.options.ost),
-                            status="already running" if job.mailbox in self.already_running else "submitted")
+                            status=RunStatus.ALREADY_RUNNING if job.mailbox in self.already_running
+                            else RunStatus.SUBMITTED)
                     for job in jobs]
         return await self._follow(client, jobs, handles, progress)
 

@@ -46,6 +46,7 @@ from pipeline.execution.wire import job_from_wire
 from pipeline.journal import Journal
 from pipeline.report import write_reports
 from pipeline.run import Summary
+from pipeline.run_status import RunStatus
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source
 
@@ -110,7 +111,7 @@ class MailboxActivities:
                                heartbeat), open_source(job.options.ost, recover=job.options.recover) as source):
                 folders = source.folders()
         except SourceOpenError as exc:
-            summary = Summary(job.mailbox, str(job.options.ost), status="fatal", fatal=str(exc))
+            summary = Summary(job.mailbox, str(job.options.ost), status=RunStatus.FATAL, fatal=str(exc))
             raise ApplicationError(str(exc), {**summary.as_dict(), "worker": self.identity}, type=FATAL,
                                    non_retryable=True) from None
         selection = job.options.selection.bind(folders)

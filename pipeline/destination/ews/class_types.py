@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from functools import cache
+from typing import Any
 
 from exchangelib import PostItem
 from exchangelib.items import MeetingCancellation, MeetingMessage, MeetingRequest, MeetingResponse
@@ -34,7 +35,7 @@ _MEETING_DROPPED = {"response_type", "associated_calendar_item_id"}
 
 
 @cache
-def _classed(cls: type) -> type:
+def _classed(cls: Any) -> Any:  # exchangelib item classes (untyped)
     """cls with a writable ItemClass (and, for meeting types, only the fields of a stored message)."""
     keep = None
     if issubclass(cls, BaseMeetingItem):
@@ -54,7 +55,7 @@ def _classed(cls: type) -> type:
 CLASSED_TYPES: tuple[type, ...] = tuple(_classed(cls) for _, cls in _TYPES)
 
 
-def type_for_class(item_class: str) -> type:
+def type_for_class(item_class: str) -> Any:
     """The exchangelib type (ItemClass writable) to create an item of this class with."""
     low = item_class.strip().lower()
     for prefix, cls in _TYPES:

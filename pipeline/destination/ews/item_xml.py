@@ -85,7 +85,7 @@ _plans: dict[tuple, tuple[tuple[_Slot, ...], frozenset[str]]] = {}
 _plans_lock = threading.Lock()
 
 
-def _plan(cls: type, version: Any) -> tuple[tuple[_Slot, ...], frozenset[str]]:
+def _plan(cls: Any, version: Any) -> tuple[tuple[_Slot, ...], frozenset[str]]:
     """The type's writable fields for this version, with their default elements, and their names; made again
     whenever an extended property has been registered since (registration inserts fields)."""
     key = (cls, version.build, version.api_version, len(cls.FIELDS))
@@ -110,7 +110,7 @@ def _plan(cls: type, version: Any) -> tuple[tuple[_Slot, ...], frozenset[str]]:
         return plan
 
 
-def _values(upload: UploadItem, cls: type) -> dict[str, Any] | None:
+def _values(upload: UploadItem, cls: Any) -> dict[str, Any] | None:
     """The field values build_item would give the item (by field name), or None to decline."""
     values: dict[str, Any] = {}
     known = cls.FIELDS

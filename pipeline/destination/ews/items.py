@@ -181,7 +181,7 @@ _CARRIED_OTHERWISE = {"body_type", "attachments", "start_timezone", "end_timezon
                       "photo"}
 
 
-def _item_type(upload: UploadItem) -> type:
+def _item_type(upload: UploadItem) -> Any:
     cls = ITEM_TYPES.get(upload.kind, Message)
     if cls is Message and upload.fields.get("item_class"):
         return type_for_class(upload.fields["item_class"])  # PostItem, meeting types, or ClassedMessage
@@ -205,7 +205,7 @@ def unsupported_fields(upload: UploadItem) -> list[str]:
                   if name not in known and name not in carried and value not in (None, False, "", [], {}))
 
 
-def _text_limits(cls: type) -> dict[str, int]:
+def _text_limits(cls: Any) -> dict[str, int]:
     """Text fields of an item type with the most characters exchangelib lets through (subject: 255)."""
     return {f.name: f.max_length for f in cls.FIELDS
             if isinstance(getattr(f, "max_length", None), int) and not f.is_read_only}

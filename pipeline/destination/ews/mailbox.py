@@ -103,9 +103,12 @@ class EwsMailbox:
         rebuild of that folder would meet them)."""
         for start in range(0, len(server_ids), DELETE_BATCH):
             chunk = [ItemId(id=i) for i in server_ids[start:start + DELETE_BATCH]]
-            results = self._call(lambda chunk=chunk: list(self.account.bulk_delete(
-                chunk, delete_type=HARD_DELETE, send_meeting_cancellations=SEND_TO_NONE,
-                affected_task_occurrences=ALL_OCCURRENCES, suppress_read_receipts=True)))
+            def delete(chunk: list[Any] = chunk) -> list[Any]:
+                return list(self.account.bulk_delete(
+                    chunk, delete_type=HARD_DELETE, send_meeting_cancellations=SEND_TO_NONE,
+                    affected_task_occurrences=ALL_OCCURRENCES, suppress_read_receipts=True))
+
+            results = self._call(delete)
             for result in results:
                 if isinstance(result, Exception) and not isinstance(result, ErrorItemNotFound):
                     raise result  # already gone is fine: another reconciler removed it first

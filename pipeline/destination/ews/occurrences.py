@@ -83,7 +83,8 @@ def occurrence_dates(upload: UploadItem) -> Iterator[dt.date]:
         clock = local_start.time().replace(tzinfo=None)
     else:
         clock = dt.time(0, 0)
-    first_day = recurrence.get("start") or (start.date() if isinstance(start, dt.date) else None)
+    day = start.date() if isinstance(start, dt.datetime) else start if isinstance(start, dt.date) else None
+    first_day = recurrence.get("start") or day
     if first_day is None:
         return
     first = dt.datetime.combine(first_day, clock)

@@ -191,7 +191,8 @@ def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None)
                             "content": part.get_content()}
         attachments = []
         for item in message.iter_attachments():
-            data = item.get_payload(decode=True) or b""
+            payload = item.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
             if len(data) > INLINE_ATTACHMENT_MAX:
                 if large is None:
                     raise ValueError(f"attachment over {INLINE_ATTACHMENT_MAX // 1048576} MB needs an upload session")

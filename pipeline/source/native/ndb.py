@@ -13,6 +13,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from pipeline.source.native.index import BlockIndex, NodeIndex
 
@@ -284,10 +285,12 @@ class NodeDatabase:
                 stack.extend((cbid, cib, budget - 1) for _key, cbid, cib in reversed(children))
 
     def _bbt_leaf(self, ib: int, count: int, cb: int) -> None:
-        self.blocks.add_rows(self._leaf_entries("<IIH" if self.geometry.ansi else "<QQH", ib, count, cb))
+        rows = self._leaf_entries("<IIH" if self.geometry.ansi else "<QQH", ib, count, cb)
+        self.blocks.add_rows(cast("Iterator[tuple[int, int, int]]", rows))  # three fields per the format
 
     def _nbt_leaf(self, ib: int, count: int, cb: int) -> None:
-        self.nodes.add_rows(self._leaf_entries("<IIII" if self.geometry.ansi else "<QQQI", ib, count, cb))
+        rows = self._leaf_entries("<IIII" if self.geometry.ansi else "<QQQI", ib, count, cb)
+        self.nodes.add_rows(cast("Iterator[tuple[int, int, int, int]]", rows))  # four fields per the format
 
     def _leaf_entries(self, fields: str, ib: int, count: int, cb: int) -> Iterator[tuple[int, ...]]:
         """The leading `fields` of each of a leaf page's `count` entries of `cb` bytes."""

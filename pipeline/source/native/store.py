@@ -343,8 +343,8 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
               deferred: dict[int, tuple[int, int]]) -> tuple[int | None, int, Callable[[], bytes]]:
         """PR_ATTACH_DATA_BIN/OBJ: (type, size, read); data kept in a subnode is read (and checked) on demand."""
         if mapi.PR_ATTACH_DATA_BIN in deferred:
-            ptype, nid = deferred[mapi.PR_ATTACH_DATA_BIN]
-            return ptype, handle.sub_size(nid), lambda: handle.sub_stream(nid)
+            sub_type, nid = deferred[mapi.PR_ATTACH_DATA_BIN]
+            return sub_type, handle.sub_size(nid), lambda: handle.sub_stream(nid)
         ptype, data = raw.get(mapi.PR_ATTACH_DATA_BIN, (None, None))
         data = data or b""
         if ptype == mapi.PT_OBJECT and len(data) >= 4:
