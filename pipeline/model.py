@@ -157,6 +157,7 @@ class SourceItem:
     attachments: list[Attachment]
     codepage: int | None = None  # PR_INTERNET_CPID / PR_MESSAGE_CODEPAGE, for ANSI strings
     recovered: bool = False  # an orphan item recovered by libpff, not found in any folder
+    associated: bool = False  # a folder-associated (FAI) message: a view, rule or configuration object
 
     def materialize(self) -> SourceItem:
         """This item with every attachment and embedded message read into memory, and no link left to

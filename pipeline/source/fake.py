@@ -43,7 +43,7 @@ class FakeSource:
 
     def __init__(self, folders: Mapping[str, Sequence[Entry]], *, roles: Mapping[str, FolderRole] | None = None,
                  recovered: Sequence[Entry] = (), errors: Sequence[SourceError] = (),
-                 path: Path = Path("fake.ost")) -> None:
+                 associated: Mapping[str, Sequence[Entry]] | None = None, path: Path = Path("fake.ost")) -> None:
         roles = dict(roles or {})
         item_ids = itertools.count(FIRST_ITEM_NID, 0x20)
         paths: list[tuple[str, ...]] = []
@@ -66,6 +66,13 @@ class FakeSource:
             self._folders.append(SourceFolder(
                 nids[folder_path], folder_path, folder_path[-1], CONTAINER_CLASSES.get(role, "IPF.Note"), role,
                 len(found), nids[folder_path[:-1]], sum(p[:-1] == folder_path for p in paths)))
+        self._associated: dict[int, list[Entry]] = {}
+        for name, found_fai in (associated or {}).items():
+            folder_path = tuple(name.split("/"))
+            self._associated[nids[folder_path]] = [_placed(e, folder_path, item_ids) for e in found_fai]
+            for entry in self._associated[nids[folder_path]]:
+                if isinstance(entry, SourceItem):
+                    entry.associated = True
         self._recovered = [_placed(entry, RECOVERED_PATH, item_ids) for entry in recovered]
         for entry in self._recovered:
             if isinstance(entry, SourceItem):
@@ -92,6 +99,9 @@ class FakeSource:
 
     def recovered(self) -> Iterator[Entry]:
         return iter(self._recovered)
+
+    def associated(self, folder: SourceFolder) -> Iterator[Entry]:
+        return iter(self._associated.get(folder.node_id, []))
 
     def close(self) -> None:
         self.closed = True

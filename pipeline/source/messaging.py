@@ -110,6 +110,10 @@ class MessageStore(ABC, Generic[F, M, R]):
         what cannot be read becomes a SourceError."""
 
     @abstractmethod
+    def _walk_associated(self, folder: SourceFolder, read: Callable[[M, int], T]) -> Iterator[T | SourceError]:
+        """read() of each row of the folder's associated contents table (none where a reader cannot reach it)."""
+        return iter(())
+
     def _orphans(self) -> Iterator[Orphan]:
         """The messages no folder lists."""
 
@@ -214,6 +218,18 @@ class MessageStore(ABC, Generic[F, M, R]):
     def summaries(self, folder: SourceFolder) -> Iterator[ItemSummary | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""
         return self._walk(folder, self._summary)
+
+    def associated(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
+        """The folder's associated (FAI) messages: what Outlook and Exchange keep beside the items, never
+        shown as items (views, navigation shortcuts, search folder definitions, rules, configuration
+        objects such as the category list, work hours or the autocomplete stream), `associated` set."""
+        path = folder.path
+
+        def read(message: M, nid: int) -> SourceItem:
+            item = self.read_message(message, nid, path)
+            item.associated = True
+            return item
+        return self._walk_associated(folder, read)
 
     def recovered(self) -> Iterator[SourceItem | SourceError]:
         """The messages no folder lists (offered by --recover), their `recovered` flag set."""

@@ -34,7 +34,7 @@ from pipeline.source.values import attachment_record, decode_value, decode_value
 
 NID_RECIPIENT_TABLE = 0x692
 NID_ATTACHMENT_TABLE = 0x671
-_NID_TYPE_HIERARCHY, _NID_TYPE_CONTENTS = 0x0D, 0x0E
+_NID_TYPE_HIERARCHY, _NID_TYPE_CONTENTS, _NID_TYPE_ASSOC_CONTENTS = 0x0D, 0x0E, 0x0F
 _NID_TYPE_FOLDER, _NID_TYPE_MESSAGE = 0x02, 0x04
 #: libpff's ANSI code page when the file names none; the pff reader ends up with the same.
 _DEFAULT_CODEPAGE = "cp1252"
@@ -244,6 +244,19 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
             if start == 0:
                 yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
             return
+        yield from self._rows(folder, table, read, start, stop)
+
+    def _walk_associated(self, folder: SourceFolder, read: Callable[[_Node, int], T]) -> Iterator[T | SourceError]:
+        try:
+            table = self._table((folder.node_id & ~0x1F) | _NID_TYPE_ASSOC_CONTENTS)
+        except _DAMAGE as exc:
+            yield SourceError(folder.path, folder.node_id, "associated contents", _one_line(exc))
+            return
+        yield from self._rows(folder, table, read)
+
+    def _rows(self, folder: SourceFolder, table: Table | None, read: Callable[[_Node, int], T], start: int = 0,
+              stop: int | None = None) -> Iterator[T | SourceError]:
+        """read() of each message a folder's table lists, from start to stop; a row that fails is a SourceError."""
         if table is None:
             return
         ids = table.row_ids
