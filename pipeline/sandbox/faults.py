@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.sandbox.ews.errors import ResponseError
+
 log = logging.getLogger("pipeline.sandbox.faults")
 
 FAULTS_FILE = "faults.json"
@@ -177,8 +179,6 @@ class RequestFaults:
             return
         code = self.engine.mailbox_error(self.operation, address)
         if code:
-            from pipeline.sandbox.operations import ResponseError
-
             raise ResponseError(code, f"Injected fault {code} for {address}.")
 
 

@@ -14,9 +14,11 @@ import dataclasses
 import ipaddress
 import json
 import logging
+import os
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import traceback
@@ -29,11 +31,18 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from pipeline.sandbox import admin, bodies, ntlm, schema, soap
+from pipeline.sandbox import admin, bodies, ntlm
+from pipeline.sandbox.ews import (
+    operations,  # noqa: F401  (importing it registers every operation)
+    schema,
+    soap,
+)
+from pipeline.sandbox.ews.context import Context
+from pipeline.sandbox.ews.errors import RequestFault
+from pipeline.sandbox.ews.registry import REGISTRY
 from pipeline.sandbox.faults import FaultConfigError, FaultEngine, RequestFaults
 from pipeline.sandbox.graph.app import GraphFace, is_graph_path
 from pipeline.sandbox.limits import Limits
-from pipeline.sandbox.operations import Context, RequestFault, load_all
 from pipeline.sandbox.stats import Stats
 from pipeline.sandbox.store import Account, Mailbox, SandboxStore
 
@@ -128,7 +137,7 @@ class SandboxApp:
         self.faults = FaultEngine(self.data_dir)
         self.stats = Stats(self.data_dir)
         self.limits = limits or Limits()
-        self.operations = load_all()
+        self.operations = REGISTRY
         self.validate = validate and schema.available()
         self.admin_token = admin.ensure_token(self.data_dir)  # the admin endpoints' credential (admin.py)
         self.graph = GraphFace(self)  # the same store served as Microsoft Graph (graph/)
@@ -332,8 +341,6 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that vanish (killed runs, resets) are routine here; anything else is logged in full."""
-        import sys
-
         error = sys.exc_info()[1]
         if isinstance(error, (ConnectionError, TimeoutError)):
             log.debug("sandbox: connection from %s ended: %s", client_address[0], error)
@@ -716,8 +723,6 @@ def make_server(
 
 
 def write_server_file(server: SandboxHTTPServer) -> Path:
-    import os
-
     path = server.app.data_dir / SERVER_FILE
     path.write_text(
         json.dumps(

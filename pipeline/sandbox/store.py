@@ -715,7 +715,8 @@ class SandboxStore:
     def items(self, address: str, path: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Every item of the mailbox (or of the folder at `path`) with MIME, properties and attachments;
         calendar series add `recurrence` (a summary), `deleted_occurrences` and `modified_occurrences`."""
-        from pipeline.sandbox import ids, series
+        from pipeline.sandbox import ids
+        from pipeline.sandbox.ews import series
 
         mailbox = self.mailbox(address)
         if mailbox is None:

@@ -31,7 +31,7 @@ from exchangelib.recurrence import (
 )
 
 from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
-from pipeline.sandbox import schema
+from pipeline.sandbox.ews import schema
 from tests.sandbox.helpers import ALICE, needs_schema
 
 BERLIN = EWSTimeZone("Europe/Berlin")

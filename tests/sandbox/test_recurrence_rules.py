@@ -9,7 +9,8 @@ import datetime as dt
 
 import pytest
 
-from pipeline.sandbox import ids, recurrence, series
+from pipeline.sandbox import ids
+from pipeline.sandbox.ews import recurrence, series
 
 T = 'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"'
 

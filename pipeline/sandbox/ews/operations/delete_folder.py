@@ -9,8 +9,10 @@ import sqlite3
 
 from lxml import etree
 
-from pipeline.sandbox import soap
-from pipeline.sandbox.operations import Context, M, ResponseError, folder_refs, operation, resolve_folder
+from pipeline.sandbox.ews import soap
+from pipeline.sandbox.ews.context import Context, M, folder_refs, resolve_folder
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.registry import operation
 
 
 def _subtree(conn: sqlite3.Connection, folder_id: int) -> list[int]:

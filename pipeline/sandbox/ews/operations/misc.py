@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-from pipeline.sandbox import soap
-from pipeline.sandbox.operations import Context, M, operation
+from pipeline.sandbox.ews import soap
+from pipeline.sandbox.ews.context import Context, M
+from pipeline.sandbox.ews.registry import operation
 
 
 @operation("ResolveNames")

@@ -10,9 +10,11 @@ import sqlite3
 
 from lxml import etree
 
-from pipeline.sandbox import series, soap
-from pipeline.sandbox.operations import Context, M, ResponseError, operation
-from pipeline.sandbox.operations.item_refs import NOT_FOUND, Ref, item_refs, occurrence, resolve
+from pipeline.sandbox.ews import series, soap
+from pipeline.sandbox.ews.context import Context, M
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.item_refs import NOT_FOUND, Ref, item_refs, occurrence, resolve
+from pipeline.sandbox.ews.registry import operation
 
 
 def delete_occurrence(ctx: Context, conn: sqlite3.Connection, ref: Ref) -> None:

@@ -8,17 +8,11 @@ from __future__ import annotations
 
 from lxml import etree
 
-from pipeline.sandbox import ids, shapes, soap
-from pipeline.sandbox.operations import (
-    Context,
-    M,
-    ResponseError,
-    T,
-    folder_refs,
-    local,
-    operation,
-    resolve_folder,
-)
+from pipeline.sandbox import ids
+from pipeline.sandbox.ews import shapes, soap
+from pipeline.sandbox.ews.context import Context, M, T, folder_refs, local, resolve_folder
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.store import FolderExists
 
 DEFAULT_CLASSES = {

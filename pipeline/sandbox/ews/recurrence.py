@@ -16,7 +16,7 @@ from itertools import count, islice
 
 from lxml import etree
 
-from pipeline.sandbox.soap import T_NS
+from pipeline.sandbox.ews.soap import T_NS
 
 _T = f"{{{T_NS}}}"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -1,42 +1,23 @@
-"""EWS operations, one module each, and what they share: request context, folder resolution, access checks.
-
-An operation is a function (ctx, request element) -> <m:XResponse> XML; the registry maps names to them.
+"""What every EWS operation shares: the request context (who asks, on whose mailbox, under which limits and
+faults) and folder references resolved with their access checks.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from pipeline.sandbox import ids
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.soap import M_NS, T_NS
 from pipeline.sandbox.faults import RequestFaults
 from pipeline.sandbox.limits import Limits
-from pipeline.sandbox.soap import M_NS, T_NS
 from pipeline.sandbox.store import Account, FolderRow, Mailbox, SandboxStore
 
 T = f"{{{T_NS}}}"
 M = f"{{{M_NS}}}"
-
-
-class ResponseError(Exception):
-    """An error answered in one response message (ResponseClass="Error"), not for the whole request."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-
-
-class RequestFault(Exception):
-    """An error answered as a SOAP fault for the whole request (HTTP 500)."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
 
 
 @dataclass(slots=True)
@@ -125,35 +106,3 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
 
 def folder_refs(parent: etree._Element | None) -> list[etree._Element]:
     return [] if parent is None else [c for c in parent if local(c) in ("FolderId", "DistinguishedFolderId")]
-
-
-Operation = Callable[[Context, etree._Element], str]
-REGISTRY: dict[str, Operation] = {}
-
-
-def operation(name: str) -> Callable[[Operation], Operation]:
-    def register(func: Operation) -> Operation:
-        REGISTRY[name] = func
-        return func
-
-    return register
-
-
-def load_all() -> dict[str, Operation]:
-    """Import every operation module so each registers itself."""
-    from pipeline.sandbox.operations import (  # noqa: F401
-        convert_id,
-        create_folder,
-        create_item,
-        delete_folder,
-        delete_item,
-        find_folder,
-        find_item,
-        get_attachment,
-        get_folder,
-        get_item,
-        misc,
-        update_item,
-    )
-
-    return REGISTRY

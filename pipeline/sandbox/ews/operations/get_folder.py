@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from lxml import etree
 
-from pipeline.sandbox import shapes, soap
-from pipeline.sandbox.operations import Context, M, ResponseError, folder_refs, operation, resolve_folder
-from pipeline.sandbox.operations.folder_view import FolderView
+from pipeline.sandbox.ews import shapes, soap
+from pipeline.sandbox.ews.context import Context, M, folder_refs, resolve_folder
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.folder_view import FolderView
+from pipeline.sandbox.ews.registry import operation
 
 
 @operation("GetFolder")

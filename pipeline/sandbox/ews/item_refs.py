@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from pipeline.sandbox import ids, series
-from pipeline.sandbox.operations import Context, ResponseError, local
-from pipeline.sandbox.recurrence import RecurrenceError, Series
+from pipeline.sandbox import ids
+from pipeline.sandbox.ews import series
+from pipeline.sandbox.ews.context import Context, local
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.recurrence import RecurrenceError, Series
 from pipeline.sandbox.store import ItemRow
 
 #: Request elements that name an item (NonEmptyArrayOfBaseItemIdsType, ItemChange).

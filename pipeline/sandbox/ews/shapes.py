@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from pipeline.sandbox import ids, mime, props, series
-from pipeline.sandbox.soap import esc
+from pipeline.sandbox import ids, mime, props
+from pipeline.sandbox.ews import extended, series
+from pipeline.sandbox.ews.soap import esc
 from pipeline.sandbox.store import FolderRow, ItemRow
 
 #: FieldURI local names whose element is named differently (indexed contact fields).
@@ -100,7 +101,7 @@ CORE_FIELDS = frozenset(
 class Shape:
     base: str = "IdOnly"
     fields: set[str] = field(default_factory=set)  # element local names asked for
-    ext: list[props.ExtendedUri] = field(default_factory=list)
+    ext: list[extended.ExtendedUri] = field(default_factory=list)
     include_mime: bool = False
     body_type: str | None = None
 
@@ -144,7 +145,7 @@ def parse_shape(elem: etree._Element | None) -> Shape:
                     name = path.get("FieldURI", "").split(":", 1)[-1]
                     shape.fields.add(INDEXED_ELEMENTS.get(name, name))
                 elif path_local == "ExtendedFieldURI":
-                    shape.ext.append(props.parse_uri(path))
+                    shape.ext.append(extended.parse_uri(path))
     if "MimeContent" in shape.fields:
         shape.include_mime = True
     return shape
@@ -187,7 +188,7 @@ def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_c
     for uri in shape.ext:
         value = _folder_ext(folder, uri.key)
         if value is not None:
-            parts.append(f"<t:ExtendedProperty>{uri.to_xml()}{props.value_xml(value)}</t:ExtendedProperty>")
+            parts.append(f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")
     if "EffectiveRights" in shape.fields or shape.base == "AllProperties":
         parts.append(
             "<t:EffectiveRights><t:CreateAssociated>true</t:CreateAssociated>"
@@ -336,7 +337,7 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
             value = stored.value
         if value is not None:
             out.append(
-                (rank, f"<t:ExtendedProperty>{uri.to_xml()}{props.value_xml(value)}</t:ExtendedProperty>")
+                (rank, f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")
             )
     out.sort(key=lambda pair: pair[0])
     return f"<t:{item.kind}>" + "".join(x for _, x in out) + f"</t:{item.kind}>"

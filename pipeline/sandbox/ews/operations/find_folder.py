@@ -9,10 +9,12 @@ import sqlite3
 
 from lxml import etree
 
-from pipeline.sandbox import shapes, soap
-from pipeline.sandbox.operations import Context, M, ResponseError, folder_refs, operation, resolve_folder
-from pipeline.sandbox.operations.folder_view import FolderView
-from pipeline.sandbox.restriction import RestrictionError, check_size
+from pipeline.sandbox.ews import shapes, soap
+from pipeline.sandbox.ews.context import Context, M, folder_refs, resolve_folder
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.folder_view import FolderView
+from pipeline.sandbox.ews.registry import operation
+from pipeline.sandbox.ews.restriction import RestrictionError, check_size
 from pipeline.sandbox.store import FolderRow, folder_key
 
 

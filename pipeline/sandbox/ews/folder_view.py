@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from pipeline.sandbox import shapes
+from pipeline.sandbox.ews import shapes
 from pipeline.sandbox.store import FolderRow, SandboxStore
 
 

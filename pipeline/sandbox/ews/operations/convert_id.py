@@ -9,8 +9,11 @@ import base64
 
 from lxml import etree
 
-from pipeline.sandbox import ids, soap
-from pipeline.sandbox.operations import Context, M, ResponseError, local, operation
+from pipeline.sandbox import ids
+from pipeline.sandbox.ews import soap
+from pipeline.sandbox.ews.context import Context, M, local
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.registry import operation
 
 
 def _raw(source_format: str, text: str) -> bytes:

@@ -12,10 +12,12 @@ import time
 
 from lxml import etree
 
-from pipeline.sandbox import shapes, soap
-from pipeline.sandbox.operations import Context, M, ResponseError, folder_refs, operation, resolve_folder
+from pipeline.sandbox.ews import shapes, soap
+from pipeline.sandbox.ews.context import Context, M, folder_refs, resolve_folder
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.registry import operation
+from pipeline.sandbox.ews.restriction import RestrictionError, order_by, to_sql
 from pipeline.sandbox.props import PropertyError
-from pipeline.sandbox.restriction import RestrictionError, order_by, to_sql
 
 
 @operation("FindItem")

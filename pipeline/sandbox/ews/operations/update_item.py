@@ -18,11 +18,14 @@ from typing import Any
 
 from lxml import etree
 
-from pipeline.sandbox import ids, props, series, soap
-from pipeline.sandbox.operations import Context, ResponseError, T, local, operation
-from pipeline.sandbox.operations.item_refs import ITEM_REFS, NOT_FOUND, Ref, occurrence, resolve
-from pipeline.sandbox.recurrence import RecurrenceError, Series
-from pipeline.sandbox.shapes import INDEXED_ELEMENTS
+from pipeline.sandbox import ids, props
+from pipeline.sandbox.ews import extended, series, soap
+from pipeline.sandbox.ews.context import Context, T, local
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.item_refs import ITEM_REFS, NOT_FOUND, Ref, occurrence, resolve
+from pipeline.sandbox.ews.recurrence import RecurrenceError, Series
+from pipeline.sandbox.ews.registry import operation
+from pipeline.sandbox.ews.shapes import INDEXED_ELEMENTS
 
 _CONFLICT_TEXT = (
     "The send or update operation could not be performed because the change key passed in the request does "
@@ -47,14 +50,14 @@ def _apply(ctx: Context, db: sqlite3.Connection, row_id: int, updates: etree._El
         path = change[0]
         path_kind = local(path)
         if path_kind == "ExtendedFieldURI":
-            uri = props.parse_uri(path)
+            uri = extended.parse_uri(path)
             if kind == "DeleteItemField":
                 db.execute("DELETE FROM ext_props WHERE item_id=? AND key=?", (row_id, uri.key))
                 continue
             prop = change.find(f".//{T}ExtendedProperty")
             if prop is None:
                 raise ResponseError("ErrorInvalidPropertySet", "SetItemField without an ExtendedProperty.")
-            uri, value = props.read_values(prop)
+            uri, value = extended.read_values(prop)
             stored = json.dumps(value) if isinstance(value, list) else value
             number = None if isinstance(value, list) else props.numeric(uri.ptype, value)
             db.execute(
@@ -217,14 +220,14 @@ def _update_occurrence(ctx: Context, db: sqlite3.Connection, ref: Ref, updates: 
     for update in updates if updates is not None else []:
         kind, path = local(update), update[0]
         if local(path) == "ExtendedFieldURI":
-            uri = props.parse_uri(path)
+            uri = extended.parse_uri(path)
             if kind == "DeleteItemField":
                 change["ext"].pop(uri.key, None)
                 continue
             prop = update.find(f".//{T}ExtendedProperty")
             if prop is None:
                 raise ResponseError("ErrorInvalidPropertySet", "SetItemField without an ExtendedProperty.")
-            uri, value = props.read_values(prop)
+            uri, value = extended.read_values(prop)
             change["ext"][uri.key] = [uri.ptype, value]
             continue
         name = path.get("FieldURI", "").split(":", 1)[-1]

@@ -18,18 +18,12 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from pipeline.sandbox import classes, ids, mime, props, series, shapes, soap
-from pipeline.sandbox.operations import (
-    Context,
-    M,
-    ResponseError,
-    T,
-    folder_refs,
-    local,
-    operation,
-    resolve_folder,
-)
-from pipeline.sandbox.recurrence import RecurrenceError
+from pipeline.sandbox import ids, mime, props
+from pipeline.sandbox.ews import classes, extended, series, shapes, soap
+from pipeline.sandbox.ews.context import Context, M, T, folder_refs, local, resolve_folder
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.recurrence import RecurrenceError
+from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.store import ExtValue, FolderRow, NewItem
 
 DEFAULT_FOLDER = {
@@ -208,7 +202,7 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         name = local(child)
         if name == "ExtendedProperty":
             try:
-                uri, value = props.read_values(child)
+                uri, value = extended.read_values(child)
             except props.PropertyError as exc:
                 raise ResponseError("ErrorInvalidExtendedPropertyValue", str(exc)) from exc
             ext.append(ExtValue(uri.key, uri.ptype, value))

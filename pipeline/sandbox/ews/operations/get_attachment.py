@@ -10,10 +10,13 @@ import sqlite3
 
 from lxml import etree
 
-from pipeline.sandbox import ids, mime, soap
-from pipeline.sandbox.operations import Context, M, ResponseError, local, operation
-from pipeline.sandbox.operations.item_refs import NOT_FOUND
-from pipeline.sandbox.shapes import parse_attachment_id
+from pipeline.sandbox import ids, mime
+from pipeline.sandbox.ews import soap
+from pipeline.sandbox.ews.context import Context, M, local
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.item_refs import NOT_FOUND
+from pipeline.sandbox.ews.registry import operation
+from pipeline.sandbox.ews.shapes import parse_attachment_id
 
 _NOT_FOUND = ResponseError("ErrorInvalidAttachmentId", "The attachment could not be found.")
 

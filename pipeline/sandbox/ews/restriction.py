@@ -12,7 +12,8 @@ from typing import Any
 from lxml import etree
 
 from pipeline.sandbox import props
-from pipeline.sandbox.soap import T_NS
+from pipeline.sandbox.ews import extended
+from pipeline.sandbox.ews.soap import T_NS
 
 _T = f"{{{T_NS}}}"
 
@@ -112,7 +113,7 @@ def _leaf(elem: etree._Element, local: str, columns: dict[str, tuple[str, str]],
     if path_local == "ExtendedFieldURI":
         if table != "items":
             raise RestrictionError("extended properties in folder restrictions are not supported")
-        return _ext_leaf(elem, local, props.parse_uri(path))
+        return _ext_leaf(elem, local, extended.parse_uri(path))
     uri = path.get("FieldURI", "")
     if uri not in columns:
         raise RestrictionError(f"restriction on {uri} is not supported", "ErrorUnsupportedPathForQuery")
@@ -131,7 +132,7 @@ def _leaf(elem: etree._Element, local: str, columns: dict[str, tuple[str, str]],
     raise RestrictionError(f"{local} is not supported")
 
 
-def _ext_leaf(elem: etree._Element, local: str, uri: props.ExtendedUri) -> Sql:
+def _ext_leaf(elem: etree._Element, local: str, uri: extended.ExtendedUri) -> Sql:
     base = "items.id IN (SELECT item_id FROM ext_props WHERE key=?"
     if local == "Exists":
         return Sql(base + ")", [uri.key])
@@ -233,7 +234,7 @@ def order_by(sort_order: etree._Element | None) -> tuple[str, list[Any]]:
         direction = "DESC" if order.get("Order", "Ascending") == "Descending" else "ASC"
         path = _target(order)
         if _local(path) == "ExtendedFieldURI":
-            uri = props.parse_uri(path)
+            uri = extended.parse_uri(path)
             column = "num" if uri.ptype in props.NUMERIC_TYPES else "value"
             clauses.append(f"(SELECT {column} FROM ext_props WHERE item_id=items.id AND key=?) {direction}")
             params.append(uri.key)

@@ -16,9 +16,10 @@ from typing import Any
 
 from lxml import etree
 
-from pipeline.sandbox import ids, recurrence, timezones
-from pipeline.sandbox.recurrence import RecurrenceError, Series
-from pipeline.sandbox.soap import T_NS
+from pipeline.sandbox import ids, timezones
+from pipeline.sandbox.ews import recurrence
+from pipeline.sandbox.ews.recurrence import RecurrenceError, Series
+from pipeline.sandbox.ews.soap import T_NS
 from pipeline.sandbox.store import ExtValue, ItemRow
 
 #: Element order of CalendarItemType's own elements in types.xsd (they follow ItemType's).

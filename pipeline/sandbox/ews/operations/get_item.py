@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from pipeline.sandbox import series, shapes, soap
-from pipeline.sandbox.operations import Context, M, ResponseError, operation
-from pipeline.sandbox.operations.find_item import needs_mime
-from pipeline.sandbox.operations.item_refs import NOT_FOUND, Ref, item_refs, occurrence, resolve
+from pipeline.sandbox.ews import series, shapes, soap
+from pipeline.sandbox.ews.context import Context, M
+from pipeline.sandbox.ews.errors import ResponseError
+from pipeline.sandbox.ews.item_refs import NOT_FOUND, Ref, item_refs, occurrence, resolve
+from pipeline.sandbox.ews.operations.find_item import needs_mime
+from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.props import PropertyError
 
 
