@@ -282,8 +282,10 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
     if not store.has_mailbox(args.mailbox):
         print(f"rebuild sandbox: error: no mailbox {args.mailbox}", file=sys.stderr)
         return 2
-    tree = store.folder_tree(args.mailbox)
-    items = store.items(args.mailbox)
+    from pipeline.sandbox import views
+
+    tree = views.folder_tree(store, args.mailbox)
+    items = views.items(store, args.mailbox)
     from pipeline.sandbox.listing import sender_of
 
     for item in items:

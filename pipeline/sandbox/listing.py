@@ -13,7 +13,7 @@ import email.policy
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline.sandbox.store import DEFAULT_TREE
+from pipeline.sandbox.default_folders import DEFAULT_TREE
 from pipeline.terminal import shown
 
 #: Outlook's order of the well-known folders in the folder pane.

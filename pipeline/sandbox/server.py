@@ -43,8 +43,9 @@ from pipeline.sandbox.ews.registry import REGISTRY
 from pipeline.sandbox.faults import FaultConfigError, FaultEngine, RequestFaults
 from pipeline.sandbox.graph.app import GraphFace, is_graph_path
 from pipeline.sandbox.limits import Limits
+from pipeline.sandbox.rows import Account, Mailbox
 from pipeline.sandbox.stats import Stats
-from pipeline.sandbox.store import Account, Mailbox, SandboxStore
+from pipeline.sandbox.store import SandboxStore
 
 log = logging.getLogger("pipeline.sandbox.server")
 

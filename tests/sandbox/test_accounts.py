@@ -16,6 +16,7 @@ from exchangelib.errors import (
 )
 from exchangelib.version import Build, Version
 
+from pipeline.sandbox import views
 from tests.sandbox.helpers import ADMIN, ALICE, BOB, CAROL, connect
 
 DISTINGUISHED = {
@@ -77,7 +78,7 @@ def test_impersonation_allowed(sandbox, store, auth, unique):
     from exchangelib import Folder
 
     Folder(parent=account.inbox, name=f"imp-{unique}").save()
-    paths = [f["path"] for f in store.folder_tree(CAROL)]
+    paths = [f["path"] for f in views.folder_tree(store, CAROL)]
     assert ("Inbox", f"imp-{unique}") in paths
 
 

@@ -18,6 +18,7 @@ from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
 from pipeline.destination.ews.upload import ids_stamped
 from pipeline.model import UploadItem
+from pipeline.sandbox import views
 from tests.sandbox.helpers import ALICE
 
 UTC = dt.UTC
@@ -57,7 +58,7 @@ def test_apply_exceptions_and_finish(alice, store, unique):
     assert occurrences.apply_exceptions(alice, alice.calendar, server_id, upload) == []
     occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
 
-    [stored] = [i for i in store.items(ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
+    [stored] = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["recurrence"]["pattern"] == "weekly" and stored["recurrence"]["count"] == 10
     assert stored["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
     assert stored["modified_occurrences"] == [
@@ -89,7 +90,7 @@ def test_rerun_is_idempotent(alice, store, unique):
     assert occurrences.apply_exceptions(alice, alice.calendar, server_id, upload) == []
     assert occurrences.apply_exceptions(alice, alice.calendar, server_id, upload) == []
     occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
-    [stored] = [i for i in store.items(ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
+    [stored] = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
     assert len(stored["modified_occurrences"]) == 1
 
@@ -97,7 +98,7 @@ def test_rerun_is_idempotent(alice, store, unique):
 def test_series_keeps_its_windows_time_zone(alice, store, unique):
     register_fingerprint()
     _create_master(alice, _upload(unique))
-    [stored] = [i for i in store.items(ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
+    [stored] = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["recurrence"]["time_zone"] == "Europe/Berlin"
 
 
@@ -113,7 +114,7 @@ def test_refused_occurrence_time_is_reported_and_the_series_completes(alice, sto
     occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
     assert warnings == ["modified occurrence 2024-01-10 kept at its pattern time: the server refused its new "
                         "time (ErrorOccurrenceTimeSpanTooBig)"]
-    [stored] = [i for i in store.items(ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
+    [stored] = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["modified_occurrences"] == [
         {"original_start": "2024-01-10T08:00:00Z", "start": "2024-01-10T08:00:00Z", "end": "2024-01-10T09:00:00Z",
          "subject": f"moved-{unique}", "location": "Room 9"}]

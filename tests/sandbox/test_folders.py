@@ -10,12 +10,14 @@ from exchangelib import Folder
 from exchangelib.errors import ErrorFolderExists
 from exchangelib.folders import Calendar, Contacts, Tasks
 
+from pipeline.sandbox import views
+
 
 def test_children_walk_and_glob(alice, store):
     names = {f.name for f in alice.msg_folder_root.children}
     assert {"Inbox", "Sent Items", "Deleted Items", "Drafts", "Calendar", "Contacts", "Tasks"} <= names
     walked = list(alice.root.walk())
-    tree = store.folder_tree("alice@sandbox.local")
+    tree = views.folder_tree(store, "alice@sandbox.local")
     assert len(walked) == len(tree)  # the root itself is in neither
     assert [f.name for f in alice.root.glob("Top of Information Store/Sync Issues/*")] != []
     assert {f.name for f in alice.msg_folder_root.glob("Sync Issues/*")} == {
@@ -32,7 +34,7 @@ def test_create_folders_with_classes(alice, store, unique):
     Contacts(parent=parent, name="Con").save()
     Tasks(parent=parent, name="Tsk").save()
     Folder(parent=parent, name="Notes", folder_class="IPF.StickyNote").save()
-    by_path = {f["path"]: f for f in store.folder_tree("alice@sandbox.local")}
+    by_path = {f["path"]: f for f in views.folder_tree(store, "alice@sandbox.local")}
     base = (f"Restore-{unique}",)
     assert by_path[base]["folder_class"] == "IPF.Note"
     assert by_path[(*base, "Cal")]["folder_class"] == "IPF.Appointment"
@@ -75,7 +77,7 @@ def test_folder_filters_and_delete(alice, store, unique):
     doomed.delete()
     assert [f.name for f in parent.children] == ["Two"]
     parent.delete()
-    assert not any(f["path"][:1] == (f"F-{unique}",) for f in store.folder_tree("alice@sandbox.local"))
+    assert not any(f["path"][:1] == (f"F-{unique}",) for f in views.folder_tree(store, "alice@sandbox.local"))
     from exchangelib.errors import ErrorDeleteDistinguishedFolder
 
     with pytest.raises(ErrorDeleteDistinguishedFolder):

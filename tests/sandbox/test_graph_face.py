@@ -12,6 +12,7 @@ import pytest
 
 httpx = pytest.importorskip("httpx", reason="httpx is not installed (pip install -e '.[graph]')")
 
+from pipeline.sandbox import views  # noqa: E402
 from pipeline.sandbox.embedded import start  # noqa: E402
 from pipeline.sandbox.graph import metadata  # noqa: E402
 from pipeline.sandbox.graph.tokens import add_app  # noqa: E402
@@ -182,7 +183,7 @@ def test_graph_and_ews_ids_name_the_same_item(face, client, tmp_path: Path):
     created = client.post(f"/v1.0/users/{USER}/mailFolders/drafts/messages", json={"subject": "both faces"}).json()
     store = SandboxStore(face.data_dir)
     try:
-        ews_ids = {i["item_id"] for i in store.items(USER, ("Drafts",))}
+        ews_ids = {i["item_id"] for i in views.items(store, USER, ("Drafts",))}
     finally:
         store.close()
     assert created["id"].replace("-", "+").replace("_", "/") in ews_ids
@@ -206,7 +207,7 @@ def test_upload_budget_answers_429_and_upload_sessions_take_ranges_in_order(face
     assert httpx.put(url, content=b"56789", headers={"Content-Range": "bytes 5-9/10"}).status_code == 201
     store = SandboxStore(face.data_dir)
     try:
-        (item,) = [i for i in store.items(USER, ("Drafts",)) if i["subject"] == "with a file"]
+        (item,) = [i for i in views.items(store, USER, ("Drafts",)) if i["subject"] == "with a file"]
     finally:
         store.close()
     import hashlib

@@ -25,7 +25,7 @@ from exchangelib.errors import ErrorItemNotFound, ErrorMessageSizeExceeded
 from exchangelib.indexed_properties import EmailAddress
 from exchangelib.properties import Member
 
-from pipeline.sandbox import embedded
+from pipeline.sandbox import embedded, views
 from pipeline.sandbox.limits import Limits
 from tests.sandbox.helpers import ALICE, CUSTOM_GUID, connect, mime_message, populate
 
@@ -99,7 +99,7 @@ def test_mime_items_with_extended_properties_round_trip(alice, store, unique):
         assert item.datetime_sent == EWSDateTime(2022, 1, 3, 9, i % 60, tzinfo=EWSTimeZone("UTC"))
     assert fetched[0].has_attachments and fetched[0].attachments[0].name == "data.bin"
 
-    stored = {s["subject"]: s for s in store.items(ALICE_ADDR, ("Inbox", f"mime-{unique}"))}
+    stored = {s["subject"]: s for s in views.items(store, ALICE_ADDR, ("Inbox", f"mime-{unique}"))}
     first = stored[f"msg-{unique}-0"]
     assert first["mime"] == mimes[0]
     assert first["item_class"] == "IPM.Note"
@@ -133,7 +133,7 @@ def test_draft_and_read_state_from_message_flags(alice, store, unique, flags, is
     alice.bulk_create(folder=folder, items=[item])
     got = list(folder.all().only("is_draft", "is_read", "sbx_flags"))[0]
     assert (got.is_draft, got.is_read) == (draft, read)
-    stored = store.items(ALICE_ADDR, ("Inbox", f"flags-{unique}"))[0]
+    stored = views.items(store, ALICE_ADDR, ("Inbox", f"flags-{unique}"))[0]
     assert (stored["is_draft"], stored["is_read"]) == (draft, read)
     assert bool(got.sbx_flags & 0x8) == draft
 
@@ -191,7 +191,7 @@ def test_typed_items_with_extended_properties(alice, store, unique):
         "InProgress",
         50,
     )
-    classes = {s["extended_properties"].get(NAME_KEY): s["item_class"] for s in store.items(ALICE_ADDR)}
+    classes = {s["extended_properties"].get(NAME_KEY): s["item_class"] for s in views.items(store, ALICE_ADDR)}
     assert classes[f"cal-{unique}"] == "IPM.Appointment"
     assert classes[f"con-{unique}"] == "IPM.Contact"
     assert classes[f"dl-{unique}"] == "IPM.DistList"
@@ -288,7 +288,7 @@ def test_delete_and_update(alice, store, unique):
     assert isinstance(gone[0], ErrorItemNotFound)
     alice.bulk_delete(ids=results[2:3], delete_type="MoveToDeletedItems")
     assert folder.all().count() == 1
-    assert any(s["subject"] == f"d2-{unique}" for s in store.items(ALICE_ADDR, ("Deleted Items",)))
+    assert any(s["subject"] == f"d2-{unique}" for s in views.items(store, ALICE_ADDR, ("Deleted Items",)))
 
 
 def test_item_size_limit_fails_only_that_item(tmp_path):
@@ -328,7 +328,7 @@ def test_attachments_on_typed_items_and_mime(alice, store, unique):
     files = {a.name: a for a in got.attachments}
     assert files["agenda.pdf"].content == payload
     assert files["forwarded"].item.mime_content == inner
-    stored = next(s for s in store.items(ALICE_ADDR) if s["subject"] == f"att-{unique}")
+    stored = next(s for s in views.items(store, ALICE_ADDR) if s["subject"] == f"att-{unique}")
     assert stored["attachments"] == [
         ("agenda.pdf", hashlib.sha256(payload).hexdigest()),
         ("forwarded", hashlib.sha256(inner).hexdigest()),

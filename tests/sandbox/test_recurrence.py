@@ -31,6 +31,7 @@ from exchangelib.recurrence import (
 )
 
 from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
+from pipeline.sandbox import views
 from pipeline.sandbox.ews import schema
 from tests.sandbox.helpers import ALICE, needs_schema
 
@@ -64,7 +65,7 @@ def _create(account, subject, start, end, pattern, boundary, **extra):
 
 
 def _stored(store, subject):
-    found = [i for i in store.items(ALICE[0], ("Calendar",)) if i["subject"] == subject]
+    found = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == subject]
     assert len(found) == 1
     return found[0]
 

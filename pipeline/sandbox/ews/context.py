@@ -14,7 +14,8 @@ from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.soap import M_NS, T_NS
 from pipeline.sandbox.faults import RequestFaults
 from pipeline.sandbox.limits import Limits
-from pipeline.sandbox.store import Account, FolderRow, Mailbox, SandboxStore
+from pipeline.sandbox.rows import Account, FolderRow, Mailbox
+from pipeline.sandbox.store import SandboxStore
 
 T = f"{{{T_NS}}}"
 M = f"{{{M_NS}}}"

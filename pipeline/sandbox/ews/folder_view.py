@@ -8,7 +8,8 @@ from __future__ import annotations
 import sqlite3
 
 from pipeline.sandbox.ews import shapes
-from pipeline.sandbox.store import FolderRow, SandboxStore
+from pipeline.sandbox.rows import FolderRow
+from pipeline.sandbox.store import SandboxStore
 
 
 class FolderView:

@@ -16,7 +16,7 @@ from pipeline.sandbox.ews import series
 from pipeline.sandbox.ews.context import Context, local
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.recurrence import RecurrenceError, Series
-from pipeline.sandbox.store import ItemRow
+from pipeline.sandbox.rows import ItemRow
 
 #: Request elements that name an item (NonEmptyArrayOfBaseItemIdsType, ItemChange).
 ITEM_REFS = ("ItemId", "OccurrenceItemId", "RecurringMasterItemId")

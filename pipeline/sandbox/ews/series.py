@@ -20,7 +20,7 @@ from pipeline.sandbox import ids, timezones
 from pipeline.sandbox.ews import recurrence
 from pipeline.sandbox.ews.recurrence import RecurrenceError, Series
 from pipeline.sandbox.ews.soap import T_NS
-from pipeline.sandbox.store import ExtValue, ItemRow
+from pipeline.sandbox.rows import ExtValue, ItemRow
 
 #: Element order of CalendarItemType's own elements in types.xsd (they follow ItemType's).
 CALENDAR_ORDER = {

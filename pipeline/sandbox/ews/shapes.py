@@ -14,7 +14,7 @@ from lxml import etree
 from pipeline.sandbox import ids, mime, props
 from pipeline.sandbox.ews import extended, series
 from pipeline.sandbox.ews.soap import esc
-from pipeline.sandbox.store import FolderRow, ItemRow
+from pipeline.sandbox.rows import FolderRow, ItemRow
 
 #: FieldURI local names whose element is named differently (indexed contact fields).
 INDEXED_ELEMENTS = {

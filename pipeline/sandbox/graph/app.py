@@ -31,7 +31,8 @@ from pipeline.sandbox.graph import series as graph_series
 from pipeline.sandbox.graph.throttle import GraphLimits, Throttle
 from pipeline.sandbox.graph.tokens import TokenIssuer
 from pipeline.sandbox.graph.uploads import UPLOAD_PREFIX, Session, UploadError, Uploads
-from pipeline.sandbox.store import ExtValue, FolderExists, FolderRow, ItemRow, NewItem, now_iso
+from pipeline.sandbox.rows import ExtValue, FolderRow, ItemRow, NewItem, now_iso
+from pipeline.sandbox.store import FolderExists
 
 log = logging.getLogger("pipeline.sandbox.graph")
 

@@ -24,7 +24,7 @@ from pipeline.sandbox.ews.context import Context, M, T, folder_refs, local, reso
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.recurrence import RecurrenceError
 from pipeline.sandbox.ews.registry import operation
-from pipeline.sandbox.store import ExtValue, FolderRow, NewItem
+from pipeline.sandbox.rows import ExtValue, FolderRow, NewItem
 
 DEFAULT_FOLDER = {
     "Message": "drafts",

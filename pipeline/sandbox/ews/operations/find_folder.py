@@ -15,7 +15,7 @@ from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.folder_view import FolderView
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.ews.restriction import RestrictionError, check_size
-from pipeline.sandbox.store import FolderRow, folder_key
+from pipeline.sandbox.rows import FolderRow, folder_key
 
 
 def _matches(folder: FolderRow, restriction: etree._Element | None) -> bool:
