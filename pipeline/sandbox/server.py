@@ -31,7 +31,7 @@ from pipeline.sandbox import admin, bodies, ntlm
 from pipeline.sandbox.ews import soap
 from pipeline.sandbox.ews.dispatch import EwsFace
 from pipeline.sandbox.faults import FaultConfigError, FaultEngine
-from pipeline.sandbox.graph.app import GraphFace, is_graph_path
+from pipeline.sandbox.graph.face import GraphFace, is_graph_path
 from pipeline.sandbox.limits import Limits
 from pipeline.sandbox.rows import Account
 from pipeline.sandbox.stats import Stats
@@ -364,7 +364,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(500, soap.fault("ErrorInternalServerError", "An internal server error occurred."))
 
     def _graph(self, method: str) -> None:
-        """The Graph face (graph/app.py): JSON over the same store; tokens checked before the body is read."""
+        """The Graph face (graph/face.py): JSON over the same store; tokens checked before the body is read."""
         graph = self.server.app.graph
         headers = {k.lower(): v for k, v in self.headers.items()}
         refusal = graph.precheck(method, self.path, headers)
