@@ -41,6 +41,12 @@ class Context:
         grants no delegate (full) access to other mailboxes, as in Exchange."""
         return self.mailbox is not None and mailbox.id == self.mailbox.id
 
+    def check_mailbox_faults(self, address: str) -> None:
+        """An injected `error` rule scoped to this mailbox fails the response message that names it."""
+        code = self.faults.mailbox_error(address)
+        if code:
+            raise ResponseError(code, f"Injected fault {code} for {address}.")
+
     def acting_mailbox(self) -> Mailbox:
         if self.mailbox is None:
             raise ResponseError(
@@ -82,7 +88,7 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
             mailbox = ctx.mailbox_by_address(mailbox_elem.text or "")
         else:
             mailbox = ctx.acting_mailbox()
-        ctx.faults.check_mailbox(mailbox.address)
+        ctx.check_mailbox_faults(mailbox.address)
         folder = ctx.store.distinguished(conn, mailbox.id, elem.get("Id", ""))
         if folder is None:
             raise ResponseError(
@@ -95,7 +101,7 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
         except ids.MalformedId as exc:
             raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
         mailbox = ctx.mailbox_by_id(ref.mailbox_id)
-        ctx.faults.check_mailbox(mailbox.address)
+        ctx.check_mailbox_faults(mailbox.address)
         folder = ctx.store.folder(conn, ref.row_id)
         if folder is None or folder.mailbox_id != ref.mailbox_id:
             raise ResponseError(

@@ -43,13 +43,13 @@ def parse_ref(ctx: Context, elem: etree._Element) -> tuple[int, int]:
     except ids.MalformedId as exc:
         raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
     mailbox = ctx.mailbox_by_id(ref.mailbox_id)
-    ctx.faults.check_mailbox(mailbox.address)
+    ctx.check_mailbox_faults(mailbox.address)
     return ref.mailbox_id, ref.row_id
 
 
 def _checked(ctx: Context, ref: Ref) -> Ref:
     mailbox = ctx.mailbox_by_id(ref.mailbox_id)
-    ctx.faults.check_mailbox(mailbox.address)
+    ctx.check_mailbox_faults(mailbox.address)
     return ref
 
 

@@ -387,7 +387,7 @@ def create_item(ctx: Context, request: etree._Element) -> str:
 
 def _distinguished(ctx: Context, conn: sqlite3.Connection, name: str) -> FolderRow:
     mailbox = ctx.acting_mailbox()
-    ctx.faults.check_mailbox(mailbox.address)
+    ctx.check_mailbox_faults(mailbox.address)
     folder = ctx.store.distinguished(conn, mailbox.id, name)
     if folder is None:
         raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
