@@ -1,6 +1,6 @@
 """Items through exchangelib: MIME and typed creates with extended properties, find, fetch, paging, limits.
 
-Checks both what exchangelib reads back and what the sandbox stored (SandboxStore.items), so neither side can
+Checks both what exchangelib reads back and what the sandbox stored (views.items), so neither side can
 agree with itself by accident.
 """
 
