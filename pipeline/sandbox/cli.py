@@ -1,8 +1,8 @@
 """`rebuild sandbox ...` commands: serve, add-mailbox, add-account, add-app, ls, faults, stats.
 
 Registered into the rebuild CLI by `register`; runnable alone as `python -m pipeline.sandbox` (subprocesses).
-Each command imports what it needs when it runs: every `rebuild` start registers this module, and the server,
-the store and lxml are not its cost.
+Each command imports what it needs when it runs: every `rebuild` start registers this module, so what it
+imports at the top is paid by every command (importing the sandbox's own modules here too costs ~15 ms).
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ def cmd_load(args: argparse.Namespace, settings: Any, quiet: bool = False) -> in
 
 def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.sandbox import views
-    from pipeline.sandbox.ls import render, sender_of
+    from pipeline.sandbox.ls import render, sender_of  # the email parser
     from pipeline.sandbox.store import SandboxStore
     from pipeline.terminal import shown
 
