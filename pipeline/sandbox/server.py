@@ -1,16 +1,15 @@
-"""The HTTP side of the sandbox: serving, Basic/NTLM auth, routing to the two faces, and the admin endpoints.
+"""The HTTP side of the sandbox: serving, routing to the two faces, and the admin endpoints.
 
-`/EWS/Exchange.asmx` goes to the EWS face (`ews/dispatch.py`), Graph's paths to the Graph face (`graph/`),
-`/sandbox/admin/*` to the admin endpoints here. A ThreadingHTTPServer with keep-alive (NTLM authenticates a connection, as IIS does), one write per answer,
-and everything a request costs kept to one XML parse, one schema check and one store transaction. A request
-is judged from its headers first (credentials, admin checks: admin.py) and only then is its body read, within
+`/EWS/Exchange.asmx` goes to the EWS face (`ews/dispatch.py`) once `http_auth.py` knows the caller (Basic, or
+NTLM authenticating the keep-alive connection as IIS does), Graph's paths to the Graph face (`graph/`),
+`/sandbox/admin/*` to the admin endpoints here. A ThreadingHTTPServer with one write per answer, and
+everything a request costs kept to one XML parse, one schema check and one store transaction. A request is
+judged from its headers first (credentials, admin checks: admin.py) and only then is its body read, within
 the limit (bodies.py); every request gets an answer unless a fault says to drop it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import ipaddress
 import json
@@ -27,11 +26,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.sandbox import admin, bodies, ntlm
+from pipeline.sandbox import admin, bodies
 from pipeline.sandbox.ews import soap
 from pipeline.sandbox.ews.dispatch import EwsFace
 from pipeline.sandbox.faults import FaultConfigError, FaultEngine
 from pipeline.sandbox.graph.face import GraphFace, is_graph_path
+from pipeline.sandbox.http_auth import Challenge, ConnectionAuth
 from pipeline.sandbox.limits import Limits
 from pipeline.sandbox.rows import Account
 from pipeline.sandbox.stats import Stats
@@ -94,22 +94,6 @@ class SandboxApp:
             max_concurrency=self.limits.max_concurrency if concurrency is None else concurrency,
         )
 
-    # -- principals -------------------------------------------------------------------------------
-
-    def account_for_ntlm(self, auth: ntlm.Authenticate) -> Account | None:
-        user, domain = auth.user.lower(), auth.domain.lower()
-        if "\\" in user:  # 'DOMAIN\\user' given whole as a UPN-looking name
-            domain, _, user = user.rpartition("\\")
-        for candidate in (user, f"{domain}\\{user}", f"{user}@{domain}"):
-            account = self.store.account(candidate)
-            if account is not None:
-                return account
-        if "@" not in user:
-            matches = [a for a in self.store.accounts() if a.username.split("@")[0].split("\\")[-1] == user]
-            if len(matches) == 1:
-                return matches[0]
-        return None
-
 
 class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -149,8 +133,7 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.ntlm_account: Account | None = None
-        self.ntlm_challenge: bytes | None = None
+        self.auth = ConnectionAuth()  # NTLM authenticates the connection, as IIS does
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("http %s " + format, self.client_address[0], *args)
@@ -262,55 +245,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authenticate(self) -> Account | None:
         """The caller's account, or None after a 401 (which may carry the NTLM challenge)."""
-        header = self.headers.get("Authorization") or ""
-        scheme, _, token = header.partition(" ")
-        scheme = scheme.lower()
-        app = self.server.app
-        if scheme == "basic":
-            try:
-                user, _, password = base64.b64decode(token.strip()).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                user, password = "", ""
-            account = app.store.check_password(user, password) if user else None
-            if account is None:
-                log.info("sandbox: Basic login refused for %r", user)
-                self._unauthorized()
-            return account
-        if scheme in ("ntlm", "negotiate"):
-            try:
-                raw = base64.b64decode(token.strip())
-                kind = ntlm.message_type(raw)
-                if kind == 1:
-                    message, self.ntlm_challenge = ntlm.challenge(raw)
-                    self.ntlm_account = None
-                    self._unauthorized(base64.b64encode(message).decode())
-                    return None
-                if kind == 3 and self.ntlm_challenge is not None:
-                    auth = ntlm.parse_authenticate(raw)
-                    found: list[Account] = []
-
-                    def secret(a: ntlm.Authenticate) -> bytes | None:
-                        account = app.account_for_ntlm(a)
-                        if account is None:
-                            return None
-                        found.append(account)
-                        return account.nt_hash
-
-                    ok = ntlm.verify(auth, self.ntlm_challenge, secret)
-                    self.ntlm_challenge = None
-                    if ok and found:
-                        self.ntlm_account = found[0]
-                        return found[0]
-                    log.info("sandbox: NTLM login refused for %r", auth.user)
-            except (ntlm.NtlmError, binascii.Error, struct.error, ValueError):
-                log.info("sandbox: malformed NTLM token")
-            self.ntlm_account = None
-            self._unauthorized()
+        outcome = self.auth.authenticate(self.headers.get("Authorization") or "", self.server.app.store)
+        if isinstance(outcome, Challenge):
+            self._unauthorized(outcome.token)
             return None
-        if self.ntlm_account is not None:
-            return self.ntlm_account  # an NTLM-authenticated keep-alive connection, as IIS keeps it
-        self._unauthorized()
-        return None
+        if outcome is None:
+            self._unauthorized()
+        return outcome
 
     def _reset(self) -> None:
         self.close_connection = True
@@ -414,7 +355,7 @@ class Handler(BaseHTTPRequestHandler):
         if reply.close:
             self.close_connection = True
         if reply.status == 401:
-            self.ntlm_account = None  # the connection must authenticate again, as after any 401
+            self.auth.forget()  # the connection must authenticate again, as after any 401
             app.stats.add("http_401")
         elif reply.status == 507:
             app.stats.add("http_507")
