@@ -1,7 +1,8 @@
 """Read-only views of a mailbox for tests and `rebuild sandbox ls`: the folder tree with paths and counts, and
 every item with its MIME, properties, attachments and (for calendar series) a summary of the recurrence.
 
-An independent reader of what the faces stored: plain SQL over the store, no face's request code.
+A reader of what either face stored, through the store's own queries (no face's request handling); a
+series' summary comes from the stored EWS fields, as `ews/series.py` reads them.
 """
 
 from __future__ import annotations
