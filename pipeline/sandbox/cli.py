@@ -267,7 +267,7 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
 
     store = SandboxStore(_data_dir(args, settings))
     if not args.mailbox:
-        listing = {
+        listing: dict[str, list[dict[str, Any]]] = {
             "mailboxes": [{"address": m.address, "display_name": m.display_name} for m in store.mailboxes()],
             "accounts": [
                 {"username": a.username, "impersonation": a.impersonation} for a in store.accounts()

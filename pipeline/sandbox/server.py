@@ -114,8 +114,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else host
+        host, port = str(self.server_address[0]), self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}{EWS_PATH}"
 
     @property
@@ -134,6 +134,7 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.auth = ConnectionAuth()  # NTLM authenticates the connection, as IIS does
+        self._pending: bodies.Framing | None = None  # the body of the request at hand, until read or dropped
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("http %s " + format, self.client_address[0], *args)
@@ -279,7 +280,7 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("PUT")
 
     def _dispatch(self, method: str) -> None:
-        self._pending: bodies.Framing | None = None
+        self._pending = None
         if self._framing() is None:
             return
         path = urlsplit(self.path).path
@@ -455,9 +456,11 @@ def serve(server: SandboxHTTPServer, stop: threading.Event | None = None) -> Non
 
     threading.Thread(target=flush_loop, name="sandbox-stats", daemon=True).start()
     if stop is not None:
-        threading.Thread(
-            target=lambda: (stop.wait(), server.shutdown()), name="sandbox-stop", daemon=True
-        ).start()
+        def stop_when_asked() -> None:
+            stop.wait()
+            server.shutdown()
+
+        threading.Thread(target=stop_when_asked, name="sandbox-stop", daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

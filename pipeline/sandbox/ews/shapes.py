@@ -329,12 +329,12 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
             out.append((order.get(name, 1000 + position), xml))
     rank = ITEM_ORDER["ExtendedProperty"]
     for uri in shape.ext:
-        stored = item.ext.get(uri.key)
+        kept = item.ext.get(uri.key)
         value: list[str] | str | None
-        if uri.key == props.TAG_MESSAGE_FLAGS or stored is None:
+        if uri.key == props.TAG_MESSAGE_FLAGS or kept is None:
             value = _derived_ext(item, uri.key)
         else:
-            value = stored.value
+            value = kept.value
         if value is not None:
             out.append(
                 (rank, f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")
