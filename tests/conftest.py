@@ -81,10 +81,11 @@ def own_sandbox(data: Path, accounts: dict[str, tuple[str, bool]], mailboxes: li
 
 def sandbox_items(data: Path, mailbox: str, path: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """What the sandbox holds for a mailbox (read straight from its store, for assertions)."""
+    from pipeline.sandbox import views
     from pipeline.sandbox.store import SandboxStore
 
     store = SandboxStore(data)
     try:
-        return store.items(mailbox, path)
+        return views.items(store, mailbox, path)
     finally:
         store.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import BinaryIO
+from io import BufferedIOBase
 
 #: Longest chunk-size or trailer line taken (RFC 9112 chunk extensions included).
 MAX_LINE = 4096
@@ -64,7 +64,7 @@ def framing(transfer_encoding: str | None, content_length: str | None) -> Framin
     return Framing(False, int(text))
 
 
-def _chunk_size(rfile: BinaryIO) -> int | Malformed | Aborted:
+def _chunk_size(rfile: BufferedIOBase) -> int | Malformed | Aborted:
     line = rfile.readline(MAX_LINE + 1)
     if not line:
         return Aborted()
@@ -77,7 +77,7 @@ def _chunk_size(rfile: BinaryIO) -> int | Malformed | Aborted:
         return Malformed(f"chunk size {text[:20]!r} is not hexadecimal")
 
 
-def _end_of_chunked(rfile: BinaryIO) -> Malformed | Aborted | None:
+def _end_of_chunked(rfile: BufferedIOBase) -> Malformed | Aborted | None:
     """Read the trailer section after the last chunk."""
     while True:
         line = rfile.readline(MAX_LINE + 1)
@@ -89,7 +89,7 @@ def _end_of_chunked(rfile: BinaryIO) -> Malformed | Aborted | None:
             return None
 
 
-def read(rfile: BinaryIO, frame: Framing, limit: int) -> Outcome:
+def read(rfile: BufferedIOBase, frame: Framing, limit: int) -> Outcome:
     """The body, whole, if it is at most `limit` bytes; never holds more than `limit` (+ one piece)."""
     if not frame.chunked:
         if frame.length > limit:
@@ -116,7 +116,7 @@ def read(rfile: BinaryIO, frame: Framing, limit: int) -> Outcome:
             return Malformed("chunk not followed by CRLF")
 
 
-def discard(rfile: BinaryIO, frame: Framing, budget: int, seconds: float) -> bool:
+def discard(rfile: BufferedIOBase, frame: Framing, budget: int, seconds: float) -> bool:
     """Read and drop a body nothing of which was read yet, at most `budget` bytes and `seconds`; True when it
     ended inside them (the connection can take the next request), False when the connection must close."""
     deadline = time.monotonic() + seconds
@@ -138,14 +138,14 @@ def discard(rfile: BinaryIO, frame: Framing, budget: int, seconds: float) -> boo
             return False
 
 
-def linger(rfile: BinaryIO, most: int, seconds: float) -> None:
+def linger(rfile: BufferedIOBase, most: int, seconds: float) -> None:
     """Before closing a connection whose body is not all read: read and drop up to `most` bytes for at most
     `seconds`, so a client still sending gets to read the answer instead of a reset (nginx's lingering
     close). Memory stays flat; the caller closes the connection afterwards."""
     _drop(rfile, most, time.monotonic() + seconds, partial=True)
 
 
-def _drop(rfile: BinaryIO, count: int, deadline: float, partial: bool = False) -> bool:
+def _drop(rfile: BufferedIOBase, count: int, deadline: float, partial: bool = False) -> bool:
     """Read and drop `count` bytes; False if the client stopped or the deadline passed first."""
     while count > 0:
         if time.monotonic() > deadline:

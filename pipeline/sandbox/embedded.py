@@ -149,6 +149,7 @@ def start(
 def _start_thread(
     data_dir: Path, host: str, port: int, limits: Limits | None, faults: dict[str, Any] | None
 ) -> SandboxHandle:
+    # Only a sandbox in a thread loads the server (and lxml) into this process; a child process is the default.
     from pipeline.sandbox.server import make_server, serve
 
     server = make_server(data_dir, host, port, limits=limits)

@@ -171,15 +171,10 @@ class RequestFaults:
     def item_error(self) -> str | None:
         return self.engine.item_error(self.operation, self.mailbox) if self.engine is not None else None
 
-    def check_mailbox(self, address: str) -> None:
-        """Permanent `error` rules scoped to a mailbox also hit requests that name it in a folder id."""
-        if self.engine is None:
-            return
-        code = self.engine.mailbox_error(self.operation, address)
-        if code:
-            from pipeline.sandbox.operations import ResponseError
-
-            raise ResponseError(code, f"Injected fault {code} for {address}.")
+    def mailbox_error(self, address: str) -> str | None:
+        """The code of a permanent `error` rule scoped to this mailbox, which also hits requests that name it
+        in a folder or item id (the face answers it as its own error), or None."""
+        return self.engine.mailbox_error(self.operation, address) if self.engine is not None else None
 
 
 class FaultEngine:

@@ -17,6 +17,7 @@ from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
+from typing import cast
 
 _PARSER = BytesParser(policy=policy.compat32)
 _HEADER_PARSER = BytesHeaderParser(policy=policy.compat32)
@@ -199,7 +200,7 @@ def _item_class(root: _Part) -> str:
     if ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
         return "IPM.Note.SMIME"
     if ctype == "multipart/report":
-        report = (msg.get_param("report-type") or "").lower()
+        report = cast(str, msg.get_param("report-type") or "").lower()
         if report == "delivery-status":
             return "REPORT.IPM.Note.NDR"
         if report == "disposition-notification":
@@ -311,7 +312,7 @@ def body(data: bytes) -> tuple[str, str]:
         if (part.get("Content-Disposition") or "").lower().startswith("attachment"):
             continue
         if ctype in ("text/html", "text/plain"):
-            payload = part.get_payload(decode=True) or b""
+            payload = cast(bytes, part.get_payload(decode=True) or b"")
             charset = part.get_content_charset() or "utf-8"
             try:
                 text = payload.decode(charset, errors="replace")

@@ -1,18 +1,14 @@
-"""Extended (MAPI) properties on the wire: canonical keys for ExtendedFieldURI and normalised values.
+"""Extended (MAPI) properties as the store keeps them: canonical keys, property types, normalised values.
 
-One key per property whatever spelling the request used (hex or decimal tag, distinguished set name or GUID),
-so a property written one way can be found and filtered another way, as on Exchange.
+A key is 'tag:0x0e07', 'name:<guid>:Name' or 'id:<guid>:0x8005' whatever spelling the request used (hex or
+decimal tag, distinguished set name or GUID), so a property written through one face, one way, can be found
+and filtered through the other, as on Exchange. How EWS spells them in XML is `ews/extended.py`.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-from dataclasses import dataclass
-
-from lxml import etree
-
-from pipeline.sandbox.soap import T_NS, attr, esc
 
 #: DistinguishedPropertySetId names and the property-set GUIDs they stand for (MS-OXPROPS).
 DISTINGUISHED_SETS = {
@@ -43,53 +39,6 @@ MSGFLAG_UNSENT = 0x8
 
 class PropertyError(ValueError):
     """An ExtendedFieldURI or value that Exchange would reject (ErrorInvalidExtendedProperty...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExtendedUri:
-    key: str
-    ptype: str
-    attrs: tuple[tuple[str, str], ...]  # as the client spelled it, echoed back in answers
-
-    def to_xml(self) -> str:
-        return "<t:ExtendedFieldURI " + " ".join(f"{k}={attr(v)}" for k, v in self.attrs) + "/>"
-
-
-def _number(text: str) -> int:
-    text = text.strip()
-    return int(text, 16) if text.lower().startswith("0x") else int(text)
-
-
-def parse_uri(elem: etree._Element) -> ExtendedUri:
-    """Canonical key of an ExtendedFieldURI: 'tag:0x0e07', 'name:<guid>:Name' or 'id:<guid>:0x8005'."""
-    get = elem.get
-    ptype = get("PropertyType") or ""
-    attrs = tuple((k, v) for k, v in elem.attrib.items())
-    tag = get("PropertyTag")
-    if tag is not None:
-        try:
-            return ExtendedUri(f"tag:0x{_number(tag):04x}", ptype, attrs)
-        except ValueError as exc:
-            raise PropertyError(f"bad PropertyTag {tag!r}") from exc
-    set_name = get("DistinguishedPropertySetId")
-    if set_name is not None:
-        guid = DISTINGUISHED_SETS.get(set_name)
-        if guid is None:
-            raise PropertyError(f"unknown DistinguishedPropertySetId {set_name!r}")
-    else:
-        guid = (get("PropertySetId") or "").strip().strip("{}").lower()
-        if not guid:
-            raise PropertyError("ExtendedFieldURI needs PropertyTag, a property set or both")
-    name = get("PropertyName")
-    if name is not None:
-        return ExtendedUri(f"name:{guid}:{name}", ptype, attrs)
-    pid = get("PropertyId")
-    if pid is not None:
-        try:
-            return ExtendedUri(f"id:{guid}:0x{_number(pid):04x}", ptype, attrs)
-        except ValueError as exc:
-            raise PropertyError(f"bad PropertyId {pid!r}") from exc
-    raise PropertyError("ExtendedFieldURI with a property set needs PropertyName or PropertyId")
 
 
 def normalize(ptype: str, text: str) -> str:
@@ -140,27 +89,6 @@ def numeric(ptype: str, value: str) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def read_values(prop: etree._Element) -> tuple[ExtendedUri, list[str] | str]:
-    """The URI and value(s) of an <t:ExtendedProperty> element of a request."""
-    uri_elem = prop.find(f"{{{T_NS}}}ExtendedFieldURI")
-    if uri_elem is None:
-        raise PropertyError("ExtendedProperty without ExtendedFieldURI")
-    uri = parse_uri(uri_elem)
-    single = prop.find(f"{{{T_NS}}}Value")
-    if single is not None:
-        return uri, normalize(uri.ptype, single.text or "")
-    values = prop.find(f"{{{T_NS}}}Values")
-    if values is None:
-        raise PropertyError("ExtendedProperty without Value or Values")
-    return uri, [normalize(uri.ptype, v.text or "") for v in values]
-
-
-def value_xml(value: list[str] | str) -> str:
-    if isinstance(value, list):
-        return "<t:Values>" + "".join(f"<t:Value>{esc(v)}</t:Value>" for v in value) + "</t:Values>"
-    return f"<t:Value>{esc(value)}</t:Value>"
 
 
 def python_value(ptype: str, value: list[str] | str) -> object:

@@ -1,41 +1,41 @@
-"""The HTTP side of the sandbox: SOAP endpoint, Basic/NTLM auth, impersonation, faults, admin endpoints.
+"""The HTTP side of the sandbox: serving, routing to the two faces, and the admin endpoints.
 
-A ThreadingHTTPServer with keep-alive (NTLM authenticates a connection, as IIS does), one write per answer,
-and everything a request costs kept to one XML parse, one schema check and one store transaction. A request
-is judged from its headers first (credentials, admin checks: admin.py) and only then is its body read, within
+`/EWS/Exchange.asmx` goes to the EWS face (`ews/dispatch.py`) once `http_auth.py` knows the caller (Basic, or
+NTLM authenticating the keep-alive connection as IIS does), Graph's paths to the Graph face (`graph/`),
+`/sandbox/admin/*` to the admin endpoints here. A ThreadingHTTPServer with one write per answer, and
+everything a request costs kept to one XML parse, one schema check and one store transaction. A request is
+judged from its headers first (credentials, admin checks: admin.py) and only then is its body read, within
 the limit (bodies.py); every request gets an answer unless a fault says to drop it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import ipaddress
 import json
 import logging
-import re
+import os
 import socket
 import struct
+import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lxml import etree
-
-from pipeline.sandbox import admin, bodies, ntlm, schema, soap
-from pipeline.sandbox.faults import FaultConfigError, FaultEngine, RequestFaults
-from pipeline.sandbox.graph.app import GraphFace, is_graph_path
+from pipeline.sandbox import admin, bodies
+from pipeline.sandbox.ews import soap
+from pipeline.sandbox.ews.dispatch import EwsFace
+from pipeline.sandbox.faults import FaultConfigError, FaultEngine
+from pipeline.sandbox.graph.face import GraphFace, is_graph_path
+from pipeline.sandbox.http_auth import Challenge, ConnectionAuth
 from pipeline.sandbox.limits import Limits
-from pipeline.sandbox.operations import Context, RequestFault, load_all
+from pipeline.sandbox.rows import Account
 from pipeline.sandbox.stats import Stats
-from pipeline.sandbox.store import Account, Mailbox, SandboxStore
+from pipeline.sandbox.store import SandboxStore
 
 log = logging.getLogger("pipeline.sandbox.server")
 
@@ -44,25 +44,6 @@ ADMIN_PREFIX = "/sandbox/admin"
 SERVER_FILE = "server.json"
 REALM = "sandbox.local"
 
-_SOAP_ENV = f"{{{soap.SOAP_NS}}}"
-_T = f"{{{soap.T_NS}}}"
-#: Containers whose children each get one response message (for faults that answer every message).
-_LIST_CONTAINERS = {
-    "Items",
-    "ItemIds",
-    "FolderIds",
-    "Folders",
-    "ParentFolderIds",
-    "ItemChanges",
-    "SourceIds",
-    "FolderChanges",
-}
-
-_ERROR_CODE = re.compile(r"<m:ResponseCode>(Error\w+)</m:ResponseCode>")
-_IIS_500 = (
-    b"<html><head><title>Runtime Error</title></head><body><h1>Server Error in '/EWS' Application.</h1>"
-    b"<h2>Runtime Error</h2></body></html>"
-)
 _IIS_400 = b"<html><body><h1>Bad Request</h1><p>HTTP Error 400. The request is badly formed.</p></body></html>"
 #: How long a connection refused mid-body keeps reading (and dropping) what the client still sends, so the
 #: client reads the answer instead of a reset.
@@ -70,14 +51,6 @@ LINGER_SECONDS = 5.0
 _IIS_404_13 = (
     b"<html><body><h1>HTTP Error 404.13 - Not Found</h1><p>The request filtering module is configured to "
     b"deny a request that exceeds the request content length.</p></body></html>"
-)
-_CONCURRENCY_TEXT = (
-    "You have exceeded the available concurrent connections for your account. "
-    "Try again once your other requests have completed."
-)
-_IIS_503 = (
-    b"<html><body><h1>Service Unavailable</h1>"
-    b"<p>HTTP Error 503. The service is unavailable.</p></body></html>"
 )
 
 
@@ -97,28 +70,6 @@ def check_host(host: str, allow_remote: bool) -> None:
     raise LoopbackOnly(f"refusing to listen on non-loopback host {host!r} without --allow-remote")
 
 
-_parsers = threading.local()
-
-
-def _parser() -> etree.XMLParser:
-    parser = getattr(_parsers, "parser", None)
-    if parser is None:
-        parser = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
-        _parsers.parser = parser
-    return parser
-
-
-@dataclass(slots=True)
-class Reply:
-    status: int
-    body: bytes
-    content_type: str = "text/xml; charset=utf-8"
-    drop: bool = False  # close the connection without answering (commit-then-drop)
-    reset: bool = False  # reset the connection without answering
-    close: bool = False  # answer, then close the connection (Connection: close)
-    headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-
-
 class SandboxApp:
     """What the handlers share: the store, faults, counters and limits of one server."""
 
@@ -128,12 +79,9 @@ class SandboxApp:
         self.faults = FaultEngine(self.data_dir)
         self.stats = Stats(self.data_dir)
         self.limits = limits or Limits()
-        self.operations = load_all()
-        self.validate = validate and schema.available()
         self.admin_token = admin.ensure_token(self.data_dir)  # the admin endpoints' credential (admin.py)
+        self.ews = EwsFace(self.store, self.faults, self.stats, self.current_limits, validate)  # ews/
         self.graph = GraphFace(self)  # the same store served as Microsoft Graph (graph/)
-        self._active: dict[str, int] = {}  # requests in progress per account (EWSMaxConcurrency)
-        self._active_lock = threading.Lock()
 
     def current_limits(self) -> Limits:
         """The server's limits with the fault config's search lag and concurrency, when it sets them."""
@@ -146,184 +94,6 @@ class SandboxApp:
             max_concurrency=self.limits.max_concurrency if concurrency is None else concurrency,
         )
 
-    def enter(self, account: Account) -> bool:
-        """Count one request of `account` in progress; False (nothing counted) past EWSMaxConcurrency."""
-        limit = self.current_limits().max_concurrency
-        with self._active_lock:
-            active = self._active.get(account.username, 0)
-            if limit and active >= limit:
-                return False
-            self._active[account.username] = active + 1
-            return True
-
-    def leave(self, account: Account) -> None:
-        with self._active_lock:
-            self._active[account.username] -= 1
-
-    # -- principals -------------------------------------------------------------------------------
-
-    def account_for_ntlm(self, auth: ntlm.Authenticate) -> Account | None:
-        user, domain = auth.user.lower(), auth.domain.lower()
-        if "\\" in user:  # 'DOMAIN\\user' given whole as a UPN-looking name
-            domain, _, user = user.rpartition("\\")
-        for candidate in (user, f"{domain}\\{user}", f"{user}@{domain}"):
-            account = self.store.account(candidate)
-            if account is not None:
-                return account
-        if "@" not in user:
-            matches = [a for a in self.store.accounts() if a.username.split("@")[0].split("\\")[-1] == user]
-            if len(matches) == 1:
-                return matches[0]
-        return None
-
-    def own_mailbox(self, account: Account) -> Mailbox | None:
-        name = account.username.split("\\")[-1]
-        mailbox = self.store.mailbox(name)
-        if mailbox is not None or "@" in name:
-            return mailbox
-        matches = [m for m in self.store.mailboxes() if m.address.split("@")[0] == name]
-        return matches[0] if len(matches) == 1 else None
-
-    # -- SOAP -------------------------------------------------------------------------------------
-
-    def handle_soap(self, account: Account, body: bytes) -> Reply:
-        started = time.perf_counter()
-        self.faults.maybe_reload()
-        try:
-            root = etree.fromstring(body, _parser())
-        except (etree.XMLSyntaxError, ValueError) as exc:  # ValueError: e.g. an encoding lxml refuses
-            self.stats.add("schema_violations")
-            self.stats.add("malformed_xml")
-            position = getattr(exc, "position", None) or (0, 0)
-            return Reply(500, soap.schema_fault(str(exc), *position))
-        soap_body = root.find(f"{_SOAP_ENV}Body") if root.tag == f"{_SOAP_ENV}Envelope" else None
-        # Comments and processing instructions are not content: an XML reader skips them, as Exchange's does.
-        elements = [child for child in soap_body if isinstance(child.tag, str)] if soap_body is not None else []
-        if len(elements) != 1:
-            self.stats.add("schema_violations")
-            text = "The SOAP body must hold exactly one request element." if elements else \
-                "The request has no SOAP body."
-            return Reply(500, soap.schema_fault(text, 1, 1))
-        request = elements[0]
-        operation = etree.QName(request).localname
-        header = root.find(f"{_SOAP_ENV}Header")
-        impersonated = self._impersonated_address(header)
-        own = None if impersonated else self.own_mailbox(account)
-        faults = self.faults.decide(operation, impersonated or (own.address if own else None))
-        self.stats.add(f"op:{operation}")
-        if faults.reset:
-            return Reply(0, b"", reset=True)
-        if faults.delay:
-            time.sleep(faults.delay)
-        if faults.http_status == 503:
-            return Reply(503, _IIS_503, "text/html")
-        if faults.http_status == 500:
-            return Reply(500, _IIS_500, "text/html")
-        if faults.http_status == 507:
-            return Reply(507, b"", "text/html", close=True)
-        if faults.http_status == 401:
-            return Reply(401, b"", "text/html", headers=[("WWW-Authenticate", "Negotiate"),
-                                                       ("WWW-Authenticate", "NTLM")])
-        if faults.throttle_ms is not None:
-            return Reply(500, soap.server_busy_fault(faults.throttle_ms))
-        if self.validate:
-            violation = schema.validate(request)
-            if violation is not None:
-                self.stats.add("schema_violations")
-                log.warning(
-                    "schema violation in %s: %.160s (line %s)", operation, violation.message, violation.line
-                )
-                return Reply(500, soap.schema_fault(violation.message, violation.line, violation.column))
-        try:
-            mailbox, impersonating = self._acting_mailbox(account, impersonated, own)
-        except RequestFault as exc:
-            self.stats.add(f"error:{exc.code}")
-            return Reply(500, soap.fault(exc.code, exc.text))
-        ctx = Context(self.store, account, mailbox, impersonating, self.current_limits(), faults)
-        if faults.error_code:
-            return Reply(200, soap.envelope(self._error_everywhere(operation, request, faults)))
-        handler = self.operations.get(operation)
-        if handler is None:
-            self.stats.add("unknown_operations")
-            log.warning("sandbox: operation %s is not implemented", operation)
-            return Reply(
-                200,
-                soap.envelope(
-                    soap.operation_response(
-                        operation,
-                        [
-                            soap.error(
-                                operation,
-                                "ErrorInvalidRequest",
-                                f"The sandbox does not implement {operation}.",
-                            )
-                        ],
-                    )
-                ),
-            )
-        try:
-            answer = handler(ctx, request)
-        except RequestFault as exc:
-            return Reply(500, soap.fault(exc.code, exc.text))
-        except Exception:  # noqa: BLE001 - a bug must answer like a server error, not kill the connection
-            log.error("sandbox: %s failed:\n%s", operation, traceback.format_exc())
-            self.stats.add("internal_errors")
-            return Reply(500, soap.fault("ErrorInternalServerError", "An internal server error occurred."))
-        if 'ResponseClass="Error"' in answer:
-            for code in _ERROR_CODE.findall(answer):
-                ctx.count(f"error:{code}")
-        if ctx.counters:
-            self.stats.add_many(ctx.counters)
-        log.debug(
-            "sandbox %s for %s in %.1f ms",
-            operation,
-            mailbox.address if mailbox else "-",
-            (time.perf_counter() - started) * 1000,
-        )
-        if faults.commit_then_drop:
-            return Reply(0, b"", drop=True)
-        return Reply(200, soap.envelope(answer))
-
-    @staticmethod
-    def _impersonated_address(header: etree._Element | None) -> str | None:
-        if header is None:
-            return None
-        sid = header.find(f"{_T}ExchangeImpersonation/{_T}ConnectingSID")
-        if sid is None:
-            return None
-        for name in ("PrimarySmtpAddress", "SmtpAddress", "PrincipalName"):
-            value = sid.findtext(f"{_T}{name}")
-            if value:
-                return value.strip().lower()
-        return ""
-
-    def _acting_mailbox(
-        self, account: Account, impersonated: str | None, own: Mailbox | None
-    ) -> tuple[Mailbox | None, bool]:
-        if impersonated is None:
-            return own, False
-        if not account.impersonation:
-            raise RequestFault(
-                "ErrorImpersonateUserDenied",
-                "The account does not have permission to impersonate the requested user.",
-            )
-        mailbox = self.store.mailbox(impersonated) if impersonated else None
-        if mailbox is None:
-            raise RequestFault(
-                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
-            )
-        return mailbox, True
-
-    @staticmethod
-    def _error_everywhere(operation: str, request: etree._Element, faults: RequestFaults) -> str:
-        count = 1
-        for child in request:
-            if etree.QName(child).localname in _LIST_CONTAINERS:
-                count = max(len(child), 1)
-                break
-        text = f"Injected fault {faults.error_code}."
-        return soap.operation_response(operation, [soap.error(operation, faults.error_code, text)] * count)
-
 
 class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -332,8 +102,6 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that vanish (killed runs, resets) are routine here; anything else is logged in full."""
-        import sys
-
         error = sys.exc_info()[1]
         if isinstance(error, (ConnectionError, TimeoutError)):
             log.debug("sandbox: connection from %s ended: %s", client_address[0], error)
@@ -346,8 +114,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else host
+        host, port = str(self.server_address[0]), self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}{EWS_PATH}"
 
     @property
@@ -365,8 +133,8 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.ntlm_account: Account | None = None
-        self.ntlm_challenge: bytes | None = None
+        self.auth = ConnectionAuth()  # NTLM authenticates the connection, as IIS does
+        self._pending: bodies.Framing | None = None  # the body of the request at hand, until read or dropped
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("http %s " + format, self.client_address[0], *args)
@@ -478,55 +246,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authenticate(self) -> Account | None:
         """The caller's account, or None after a 401 (which may carry the NTLM challenge)."""
-        header = self.headers.get("Authorization") or ""
-        scheme, _, token = header.partition(" ")
-        scheme = scheme.lower()
-        app = self.server.app
-        if scheme == "basic":
-            try:
-                user, _, password = base64.b64decode(token.strip()).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                user, password = "", ""
-            account = app.store.check_password(user, password) if user else None
-            if account is None:
-                log.info("sandbox: Basic login refused for %r", user)
-                self._unauthorized()
-            return account
-        if scheme in ("ntlm", "negotiate"):
-            try:
-                raw = base64.b64decode(token.strip())
-                kind = ntlm.message_type(raw)
-                if kind == 1:
-                    message, self.ntlm_challenge = ntlm.challenge(raw)
-                    self.ntlm_account = None
-                    self._unauthorized(base64.b64encode(message).decode())
-                    return None
-                if kind == 3 and self.ntlm_challenge is not None:
-                    auth = ntlm.parse_authenticate(raw)
-                    found: list[Account] = []
-
-                    def secret(a: ntlm.Authenticate) -> bytes | None:
-                        account = app.account_for_ntlm(a)
-                        if account is None:
-                            return None
-                        found.append(account)
-                        return account.nt_hash
-
-                    ok = ntlm.verify(auth, self.ntlm_challenge, secret)
-                    self.ntlm_challenge = None
-                    if ok and found:
-                        self.ntlm_account = found[0]
-                        return found[0]
-                    log.info("sandbox: NTLM login refused for %r", auth.user)
-            except (ntlm.NtlmError, binascii.Error, struct.error, ValueError):
-                log.info("sandbox: malformed NTLM token")
-            self.ntlm_account = None
-            self._unauthorized()
+        outcome = self.auth.authenticate(self.headers.get("Authorization") or "", self.server.app.store)
+        if isinstance(outcome, Challenge):
+            self._unauthorized(outcome.token)
             return None
-        if self.ntlm_account is not None:
-            return self.ntlm_account  # an NTLM-authenticated keep-alive connection, as IIS keeps it
-        self._unauthorized()
-        return None
+        if outcome is None:
+            self._unauthorized()
+        return outcome
 
     def _reset(self) -> None:
         self.close_connection = True
@@ -554,7 +280,7 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("PUT")
 
     def _dispatch(self, method: str) -> None:
-        self._pending: bodies.Framing | None = None
+        self._pending = None
         if self._framing() is None:
             return
         path = urlsplit(self.path).path
@@ -580,7 +306,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(500, soap.fault("ErrorInternalServerError", "An internal server error occurred."))
 
     def _graph(self, method: str) -> None:
-        """The Graph face (graph/app.py): JSON over the same store; tokens checked before the body is read."""
+        """The Graph face (graph/face.py): JSON over the same store; tokens checked before the body is read."""
         graph = self.server.app.graph
         headers = {k.lower(): v for k, v in self.headers.items()}
         refusal = graph.precheck(method, self.path, headers)
@@ -626,19 +352,11 @@ class Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         app = self.server.app
-        if not app.enter(account):
-            app.stats.add("error:ErrorExceededConnectionCount")
-            self._send(500, soap.fault("ErrorExceededConnectionCount", _CONCURRENCY_TEXT, _concurrency_detail(
-                app.current_limits().max_concurrency)))
-            return
-        try:
-            reply = app.handle_soap(account, body)
-        finally:
-            app.leave(account)
+        reply = app.ews.answer(account, body)
         if reply.close:
             self.close_connection = True
         if reply.status == 401:
-            self.ntlm_account = None  # the connection must authenticate again, as after any 401
+            self.auth.forget()  # the connection must authenticate again, as after any 401
             app.stats.add("http_401")
         elif reply.status == 507:
             app.stats.add("http_507")
@@ -687,17 +405,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(value, indent=1).encode(), "application/json")
 
 
-def _concurrency_detail(limit: int) -> str:
-    return (
-        '<t:Value Name="Policy">MaxConcurrency</t:Value>'
-        f'<t:Value Name="MaxConcurrencyLimit">{int(limit)}</t:Value>'
-        '<t:Value Name="BackOffMilliseconds">0</t:Value>'
-    )
-
-
 def server_stats(app: SandboxApp) -> dict[str, Any]:
     snapshot = app.stats.snapshot()
-    snapshot["schema_validation"] = app.validate
+    snapshot["schema_validation"] = app.ews.validate
     snapshot["schema_violations"] = snapshot["counters"].get("schema_violations", 0)
     snapshot["faults"] = app.faults.snapshot()
     return snapshot
@@ -716,8 +426,6 @@ def make_server(
 
 
 def write_server_file(server: SandboxHTTPServer) -> Path:
-    import os
-
     path = server.app.data_dir / SERVER_FILE
     path.write_text(
         json.dumps(
@@ -748,9 +456,11 @@ def serve(server: SandboxHTTPServer, stop: threading.Event | None = None) -> Non
 
     threading.Thread(target=flush_loop, name="sandbox-stats", daemon=True).start()
     if stop is not None:
-        threading.Thread(
-            target=lambda: (stop.wait(), server.shutdown()), name="sandbox-stop", daemon=True
-        ).start()
+        def stop_when_asked() -> None:
+            stop.wait()
+            server.shutdown()
+
+        threading.Thread(target=stop_when_asked, name="sandbox-stop", daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

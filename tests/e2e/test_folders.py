@@ -9,6 +9,7 @@ import pytest
 from exchangelib import DELEGATE, NTLM, Account, Configuration, Credentials, FailFast, Folder
 
 import fixtures
+from pipeline.sandbox import views
 from pipeline.sandbox.store import SandboxStore
 from tests.conftest import own_sandbox, run_cli
 
@@ -30,7 +31,7 @@ def sandbox(tmp_path: Path):
 def tree(data: Path) -> dict[str, tuple[str, int]]:
     store = SandboxStore(data)
     try:
-        return {"/".join(f["path"]): (f["folder_class"], f["item_count"]) for f in store.folder_tree(USER)}
+        return {"/".join(f["path"]): (f["folder_class"], f["item_count"]) for f in views.folder_tree(store, USER)}
     finally:
         store.close()
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import fixtures
+from pipeline.sandbox import views
 from pipeline.sandbox.store import SandboxStore
 from tests.conftest import REPO, own_sandbox, run_cli
 
@@ -292,7 +293,7 @@ def test_run_console_reports_and_private_state(tmp_path: Path, hostile_ost: Path
     assert f"uploaded {summary['uploaded']}," in status.stdout and f"found {summary['found']}," in status.stdout
     store = SandboxStore(state / "sandbox")
     try:
-        on_server = len(store.items(mailbox))
+        on_server = len(views.items(store, mailbox))
     finally:
         store.close()
     assert on_server == HOSTILE_ITEMS and f"journal: {on_server} items on the server" in status.stdout

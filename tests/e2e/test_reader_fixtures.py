@@ -15,6 +15,7 @@ import pytest
 import fixtures
 from pipeline.inspect import build_report
 from pipeline.model import SourceError
+from pipeline.sandbox import views
 from pipeline.sandbox.store import SandboxStore
 from pipeline.source import open_source
 from tests.conftest import run_cli
@@ -111,7 +112,7 @@ def test_orphans_are_counted_and_recover_offers_them(tmp_path: Path):
     assert json.loads(with_recover.stdout)["uploaded"] == 3
     store = SandboxStore(state / "sandbox")
     try:
-        subjects = sorted(i["subject"] for i in store.items("orphans@sandbox.local", ("Recovered items",)))
+        subjects = sorted(i["subject"] for i in views.items(store, "orphans@sandbox.local", ("Recovered items",)))
     finally:
         store.close()
     assert subjects == ["Lost 0", "Lost 1", "Lost 2"]

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
 from pipeline.model import FolderRole
+from pipeline.sandbox import views
 from pipeline.sandbox.store import SandboxStore
 from pipeline.source import open_source
 from tests.conftest import own_sandbox, run_cli, sandbox_items
@@ -43,7 +44,7 @@ def fingerprints(data: Path, mailbox: str) -> Counter:
 def server_counts(data: Path, mailbox: str) -> dict[str, int]:
     store = SandboxStore(data)
     try:
-        return {"/".join(f["path"]): f["item_count"] for f in store.folder_tree(mailbox) if f["item_count"]}
+        return {"/".join(f["path"]): f["item_count"] for f in views.folder_tree(store, mailbox) if f["item_count"]}
     finally:
         store.close()
 
@@ -80,8 +81,8 @@ def test_roles_land_in_distinguished_folders(tmp_path: Path, sandbox, small_ost:
     assert result.returncode == 0, result.stdout + result.stderr
     store = SandboxStore(data)
     try:
-        tree = {f["distinguished_id"]: f for f in store.folder_tree("alice@corp.example") if f["distinguished_id"]}
-        items = store.items("alice@corp.example")
+        tree = {f["distinguished_id"]: f for f in views.folder_tree(store, "alice@corp.example") if f["distinguished_id"]}
+        items = views.items(store, "alice@corp.example")
     finally:
         store.close()
     with open_source(small_ost) as source:
@@ -111,8 +112,8 @@ def test_outlook_pst_tree_dates_read_state_and_attachments(tmp_path: Path, sandb
     assert result.returncode == 0, result.stdout + result.stderr
     store = SandboxStore(data)
     try:
-        tree = {f["distinguished_id"] or "/".join(f["path"]): f for f in store.folder_tree("alice@corp.example")}
-        items = store.items("alice@corp.example")
+        tree = {f["distinguished_id"] or "/".join(f["path"]): f for f in views.folder_tree(store, "alice@corp.example")}
+        items = views.items(store, "alice@corp.example")
     finally:
         store.close()
     assert tree["inbox"]["item_count"] == 6
@@ -191,7 +192,7 @@ def test_series_exceptions_land_and_a_half_done_series_is_finished_by_the_rerun(
     assert second.returncode == 0, second.stderr
     store = SandboxStore(data)
     try:
-        series = [i for i in store.items("alice@corp.example") if i.get("recurrence")]
+        series = [i for i in views.items(store, "alice@corp.example") if i.get("recurrence")]
     finally:
         store.close()
     assert len(series) == 1, "one series, no duplicate"

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.cache import cached_build
+from pipeline.sandbox import views
 from pipeline.sandbox.store import SandboxStore
 from tests.conftest import REPO, own_sandbox, run_cli
 from tests.temporal_server import dev_server, temporal_missing
@@ -112,7 +113,7 @@ def stored(data: Path, mailbox: str) -> int:
     """Items the sandbox holds for the mailbox (its folder counts), to know when to kill a worker."""
     store = SandboxStore(data)
     try:
-        return sum(f["item_count"] for f in store.folder_tree(mailbox))
+        return sum(f["item_count"] for f in views.folder_tree(store, mailbox))
     finally:
         store.close()
 

@@ -23,7 +23,7 @@ from exchangelib import (
     Task,
 )
 
-from pipeline.sandbox import schema
+from pipeline.sandbox.ews import schema
 from pipeline.sandbox.store import SandboxStore
 
 ADMIN = ("admin@sandbox.local", "admin-pw")

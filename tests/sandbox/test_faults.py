@@ -20,7 +20,7 @@ from exchangelib.errors import (
     TransportError,
 )
 
-from pipeline.sandbox import embedded
+from pipeline.sandbox import embedded, views
 from pipeline.sandbox.store import SandboxStore
 from tests.sandbox.helpers import ADMIN, ALICE, BOB, connect, mime_message, populate
 
@@ -118,7 +118,7 @@ def test_commit_then_drop_stores_items_but_never_answers(faulty, account, unique
     faulty.set_faults({"rules": [{"kind": "commit_then_drop", "count": 1}]})
     with pytest.raises(CONNECTION_FAILURES):
         account.bulk_create(folder=folder, items=_messages(folder, 5, tag=f"drop-{unique}-"))
-    stored = SandboxStore(faulty.data_dir).items(ALICE[0], ("Inbox", f"drop-{unique}"))
+    stored = views.items(SandboxStore(faulty.data_dir), ALICE[0], ("Inbox", f"drop-{unique}"))
     assert sorted(s["subject"] for s in stored) == [f"drop-{unique}-{i}" for i in range(5)]
     assert faulty.stats()["faults"]["injected"] == {"commit_then_drop": 1}
 

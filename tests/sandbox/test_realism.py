@@ -38,7 +38,7 @@ from exchangelib.items import ALWAYS_OVERWRITE, AUTO_RESOLVE, NEVER_OVERWRITE, S
 from exchangelib.properties import Fields, Mailbox, Member
 from exchangelib.recurrence import DailyPattern, NumberedPattern, Recurrence
 
-from pipeline.sandbox import embedded
+from pipeline.sandbox import embedded, views
 from pipeline.sandbox.limits import Limits
 from tests.sandbox.helpers import ADMIN, ALICE, BOB, connect, mime_message, populate
 
@@ -288,7 +288,7 @@ def test_contact_photo_written_directly_is_refused(sandbox, store, unique):
     ).encode()
     response = requests.post(sandbox.url, data=body, auth=ALICE, timeout=10, headers={"Content-Type": "text/xml"})
     assert b"<m:ResponseCode>ErrorInvalidPropertyRequest</m:ResponseCode>" in response.content
-    assert not [i for i in store.items(ALICE[0], ("Contacts",)) if f"photo-{unique}" in str(i)]
+    assert not [i for i in views.items(store, ALICE[0], ("Contacts",)) if f"photo-{unique}" in str(i)]
 
 
 # -- folder-names --------------------------------------------------------------------------------------

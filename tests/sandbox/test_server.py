@@ -15,7 +15,8 @@ import requests
 from exchangelib import Folder, Message
 from exchangelib.errors import ErrorSchemaValidation
 
-from pipeline.sandbox import embedded, schema
+from pipeline.sandbox import embedded
+from pipeline.sandbox.ews import schema
 from tests.sandbox.helpers import ALICE, connect, mime_message, needs_schema, populate
 
 REPO = embedded.REPO_ROOT

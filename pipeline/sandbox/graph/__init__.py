@@ -1,7 +1,12 @@
 """The sandbox's Graph face: the same store served as Microsoft Graph (`/v1.0/…`, `/beta/…importMime`).
 
-app.py routes requests; tokens.py is the client-credentials token endpoint; throttle.py the per-mailbox
-budgets (requests, concurrency, upload bytes) that answer 429 with Retry-After; metadata.py checks bodies
-against Microsoft's v1.0 CSDL; extprops.py maps Graph extended-property ids onto the store's keys;
-shapes.py renders rows as Graph JSON. Shares no code with pipeline/destination.
+face.py takes a request (tokens, throttling, faults) and routes it to its resource: folders.py (mail folders,
+calendars, contact folders, To Do lists), listing.py (pages of items), items.py (one item; typed items),
+messages.py (JSON and importMime), events.py (series instances, occurrences), contacts.py (photos),
+attachments.py (upload sessions), batch.py ($batch), sent.py (what would have been sent). Beside them:
+wire.py (requests, replies, Graph's error JSON), state.py (what the resources share), kinds.py, tokens.py
+(client credentials, discovery), throttle.py (per-mailbox budgets answering 429 with Retry-After),
+metadata.py (bodies checked against Microsoft's v1.0 CSDL), extprops.py (extended-property ids onto the
+store's keys), series.py (recurrence of events), shapes.py (rows as Graph JSON), uploads.py (upload sessions'
+byte ranges). Shares no code with pipeline/destination.
 """

@@ -94,7 +94,8 @@ def parse_filter(text: str) -> ExtFilter:
     if not match:
         raise ValueError(f"unsupported $filter: {text[:120]}")
     var, body = match.group(1), match.group(2)
-    ids, values = [], []
+    ids: list[str] = []
+    values: list[str] = []
     for name, what, literal in _EQ.findall(body):
         if name != var:
             raise ValueError(f"unknown range variable {name!r}")

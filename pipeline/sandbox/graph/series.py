@@ -74,7 +74,7 @@ def expand(event: dict[str, Any]) -> list[dt.datetime]:
     if rng.get("type") == "endDate":
         end_date = dt.date.fromisoformat(str(rng.get("endDate")))
     count = int(rng.get("numberOfOccurrences") or 0) if rng.get("type") == "numbered" else 0
-    out = []
+    out: list[dt.datetime] = []
     for local in rule:
         if (count and len(out) >= count) or (end_date and local.date() > end_date):
             break

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.sandbox import ids, props
 from pipeline.sandbox.graph.extprops import PropertyId
-from pipeline.sandbox.store import FolderRow, ItemRow
+from pipeline.sandbox.rows import FolderRow, ItemRow
 
 KEYWORDS = "name:00020329-0000-0000-c000-000000000046:Keywords"
 FLAG_STATUS = "tag:0x1090"

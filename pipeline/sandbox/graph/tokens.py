@@ -14,6 +14,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from pipeline.sandbox.store import SandboxStore
 
@@ -77,3 +78,11 @@ class TokenIssuer:
 
 def _error(code: str, text: str) -> dict:
     return {"error": code, "error_description": text, "error_codes": [int(text[5:12]) if text[5:12].isdigit() else 0]}
+
+
+def openid_configuration(base: str, tenant: str) -> dict[str, Any]:
+    """msal's discovery document for `tenant`: where the token endpoint is."""
+    secure = base.replace("http://", "https://")
+    return {"token_endpoint": f"{secure}/{tenant}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{secure}/{tenant}/oauth2/v2.0/authorize",
+            "issuer": f"{secure}/{tenant}/v2.0", "token_endpoint_auth_methods_supported": ["client_secret_post"]}

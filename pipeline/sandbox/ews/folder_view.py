@@ -1,0 +1,38 @@
+"""Rendering folders with their item and child counts, computed once per mailbox per request.
+
+Shared by GetFolder, FindFolder and CreateFolder, which all answer with folder elements.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from pipeline.sandbox.ews import shapes
+from pipeline.sandbox.rows import FolderRow
+from pipeline.sandbox.store import SandboxStore
+
+
+class FolderView:
+    def __init__(self, store: SandboxStore, conn: sqlite3.Connection) -> None:
+        self._store = store
+        self._conn = conn
+        self._counts: dict[int, dict[int, tuple[int, int]]] = {}
+        self._children: dict[int, dict[int, int]] = {}
+
+    def _load(self, mailbox_id: int) -> None:
+        if mailbox_id in self._counts:
+            return
+        self._counts[mailbox_id] = self._store.counts(self._conn, mailbox_id)
+        rows = self._conn.execute(
+            "SELECT parent_id, COUNT(*) FROM folders WHERE mailbox_id=? GROUP BY parent_id", (mailbox_id,)
+        ).fetchall()
+        self._children[mailbox_id] = {r[0]: r[1] for r in rows}
+
+    def render(self, folder: FolderRow, shape: shapes.Shape) -> str:
+        if shape.base == "IdOnly" and not shape.fields.intersection(
+            {"TotalCount", "ChildFolderCount", "UnreadCount"}
+        ):
+            return shapes.folder_xml(folder, shape, (0, 0), 0)
+        self._load(folder.mailbox_id)
+        counts = self._counts[folder.mailbox_id].get(folder.id, (0, 0))
+        return shapes.folder_xml(folder, shape, counts, self._children[folder.mailbox_id].get(folder.id, 0))

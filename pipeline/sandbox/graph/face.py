@@ -1,0 +1,223 @@
+"""The Graph face's requests: token endpoint, $batch, mail folders and messages (JSON and importMime),
+calendars and events, contact folders and contacts, To Do lists and tasks, over the sandbox's one store.
+
+Exchange Online's documented behaviours kept: a message created through the API is a draft unless
+PR_MESSAGE_FLAGS is set at creation without the unsent bit; importMime (beta only) makes a delivered
+message keeping its MIME; an event with attendees would send invitations (the face records every
+message that would have been sent instead of sending it); 429 with Retry-After beyond the per-mailbox
+budgets; $batch of at most 20 requests; pages of at most 1000 with @odata.nextLink.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import traceback
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pipeline.sandbox import ids
+from pipeline.sandbox.graph import (
+    attachments,
+    batch,
+    contacts,
+    events,
+    folders,
+    items,
+    metadata,
+    shapes,
+    state,
+)
+from pipeline.sandbox.graph.kinds import CALENDAR, CONTACT, TASK
+from pipeline.sandbox.graph.sent import SentLog
+from pipeline.sandbox.graph.state import GraphState
+from pipeline.sandbox.graph.throttle import GraphLimits, Throttle
+from pipeline.sandbox.graph.tokens import TokenIssuer, openid_configuration
+from pipeline.sandbox.graph.uploads import UPLOAD_PREFIX, Uploads
+from pipeline.sandbox.graph.wire import Call, GraphError, GraphReply, error_reply, json_reply
+
+log = logging.getLogger("pipeline.sandbox.graph")
+
+VERSIONS = ("v1.0", "beta")
+_SIDE_TABLES = """
+CREATE TABLE IF NOT EXISTS graph_hidden(folder_id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS graph_items(item_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+"""
+
+
+class GraphFace:
+    """The Graph face of one server: entry (tokens, discovery, upload PUTs), throttling and faults around each
+    request, and routing to the resource modules of this package."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.tokens = TokenIssuer(app.data_dir, app.store)
+        self.state = GraphState(app.store, app.stats, app.data_dir, lambda: app.limits, Throttle(GraphLimits()),
+                                Uploads(), SentLog(app.data_dir, app.store, app.stats))
+        with app.store.connection() as conn:
+            conn.executescript(_SIDE_TABLES)
+        if metadata.available():
+            threading.Thread(target=metadata.properties, args=("message",), daemon=True).start()
+
+    def precheck(self, method: str, target: str, headers: dict[str, str]) -> GraphReply | None:
+        """The answer to a request refused from its headers alone (unknown version, no valid bearer token,
+        unknown upload session), before its body is read; None when the body may be read."""
+        parts = urlsplit(target)
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        if len(segments) in (4, 5) and segments[1] in ("oauth2", "v2.0"):
+            return None  # the token endpoint (credentials in the body) and msal's discovery document
+        if parts.path.startswith(UPLOAD_PREFIX):
+            if method == "PUT" and self.state.uploads.owner(parts.path[len(UPLOAD_PREFIX):]) is None:
+                return error_reply(GraphError(404, "ItemNotFound", "The upload session does not exist or has expired."))
+            return None
+        if not segments or segments[0] not in VERSIONS:
+            return error_reply(GraphError(400, "BadRequest", f"Invalid version: {segments[0] if segments else ''}"))
+        if self.tokens.check(headers.get("authorization", "")) is None:
+            self.app.stats.add("graph:401")
+            return error_reply(GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid."))
+        return None
+
+    @staticmethod
+    def too_large(limit: int) -> GraphReply:
+        """A body over the server's request limit, refused as Graph's front end does: 413 with Graph's error
+        JSON (the status is documented for Graph, learn.microsoft.com/graph/errors; the code is assumed)."""
+        return error_reply(GraphError(413, "RequestEntityTooLarge",
+                                 f"The request body exceeds the maximum of {limit} bytes."))
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, base: str) -> GraphReply:
+        parts = urlsplit(target)
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        if method == "POST" and len(segments) == 4 and segments[1:] == ["oauth2", "v2.0", "token"]:
+            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+            status, answer = self.tokens.issue(form)
+            self.app.stats.add(f"graph:token:{status}")
+            return json_reply(status, answer)
+        if method == "GET" and segments[1:] == ["v2.0", ".well-known", "openid-configuration"]:
+            return json_reply(200, openid_configuration(base, segments[0]))
+        if parts.path.startswith(UPLOAD_PREFIX):
+            if method != "PUT":
+                return error_reply(GraphError(405, "ErrorInvalidRequest", "Upload URLs take PUT."))
+            return attachments.upload(self.state, parts.path[len(UPLOAD_PREFIX):], headers, body)
+        if not segments or segments[0] not in VERSIONS:
+            return error_reply(GraphError(400, "BadRequest", f"Invalid version: {segments[0] if segments else ''}"))
+        app_id = self.tokens.check(headers.get("authorization", ""))
+        if app_id is None:
+            self.app.stats.add("graph:401")
+            return error_reply(GraphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid."))
+        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        call = Call(app_id, segments[0], method, segments[1:], query, headers, body, base)
+        if call.segments == ["$batch"] and method == "POST":
+            return batch.batch(self.state, call, self._guarded)
+        return self._guarded(call)
+
+    def _guarded(self, call: Call, in_batch: bool = False) -> GraphReply:
+        """Throttling, faults and errors around one routed request."""
+        if len(call.segments) < 2 or call.segments[0] != "users":
+            return error_reply(GraphError(400, "BadRequest", "Resource not found for the segment."))
+        user = call.segments[1].lower()
+        operation = self._operation(call)
+        self.app.stats.add(operation)
+        upload = len(call.body) if operation.startswith("Graph:create") else 0
+        throttled = self.state.throttle.enter(call.app, user, upload)
+        if throttled is not None:
+            self.app.stats.add(f"graph:429:{throttled.reason}")
+            return error_reply(GraphError(429, "ApplicationThrottled", f"Application is over its {throttled.reason} limit.",
+                                     [("Retry-After", str(int(throttled.retry_after)))]))
+        try:
+            faults = self.app.faults.decide(operation, user)
+            if faults.reset and not in_batch:
+                return GraphReply(0, reset=True)
+            if faults.delay and not in_batch:  # a delay is per HTTP request, not per $batch part
+                time.sleep(faults.delay)
+            if faults.http_status:
+                return error_reply(GraphError(faults.http_status, "ServiceUnavailable" if faults.http_status == 503
+                                         else "InternalServerError", "Injected fault.",
+                                         [("Retry-After", "1")] if faults.http_status == 503 else []))
+            if faults.throttle_ms is not None:
+                return error_reply(GraphError(429, "ApplicationThrottled", "Injected throttling.",
+                                         [("Retry-After", str(max(1, round(faults.throttle_ms / 1000))))]))
+            if faults.error_code:
+                return error_reply(GraphError(500, faults.error_code, f"Injected fault {faults.error_code}."))
+            mailbox = self.state.store.mailbox(user)
+            if mailbox is None:
+                raise GraphError(404, "ErrorInvalidUser", f"The requested user '{call.segments[1]}' is invalid.")
+            reply = self._route(call, mailbox.id, call.segments[2:])
+            if faults.commit_then_drop and not in_batch:
+                return GraphReply(0, drop=True)
+            return reply
+        except GraphError as exc:
+            self.app.stats.add(f"graph:error:{exc.code}")
+            return error_reply(exc)
+        except Exception:  # noqa: BLE001 - a bug answers like a server error
+            log.error("graph face: %s failed:\n%s", operation, traceback.format_exc())
+            self.app.stats.add("internal_errors")
+            return error_reply(GraphError(500, "InternalServerError", "An internal server error occurred."))
+        finally:
+            self.state.throttle.leave(call.app, user)
+
+    @staticmethod
+    def _operation(call: Call) -> str:
+        rest = call.segments[2:]
+        last = rest[-1] if rest else ""
+        if call.method == "POST" and last == "importMime":
+            return "Graph:createImportMime"
+        if call.method == "POST" and last in ("messages", "events", "contacts", "tasks"):
+            return f"Graph:create{last[:-1].title()}"
+        nouns = [s for s in rest if s in ("mailFolders", "childFolders", "messages", "calendars", "calendar",
+                                           "events", "contactFolders", "contacts", "todo", "lists", "tasks")]
+        return f"Graph:{call.method}:{'/'.join(nouns)}"
+    def _route(self, call: Call, mailbox_id: int, rest: list[str]) -> GraphReply:
+        method = call.method
+        head = rest[0] if rest else ""
+        if head == "mailFolders":
+            return folders.mail_folders(self.state, call, mailbox_id, rest[1:])
+        if head == "messages" and len(rest) == 2:
+            return items.serve_item(self.state, call, mailbox_id, rest[1], "Message")
+        if head == "messages" and rest[2:] == ["attachments", "createUploadSession"] and method == "POST":
+            return attachments.upload_session(self.state, call, mailbox_id, rest[1])
+        if head == "messages" and len(rest) == 3 and rest[2] == "send" and method == "POST":
+            return self.state.sent.record(mailbox_id, "message.send", {"id": rest[1]})
+        if head == "sendMail" and method == "POST":
+            return self.state.sent.record(mailbox_id, "sendMail", state.read_body(self.state, call))
+        if head in ("calendar", "calendars"):
+            return folders.collection(self.state, call, mailbox_id, rest, CALENDAR)
+        if head == "events" and len(rest) == 2 and ids.is_occurrence_id(shapes.ews_id(rest[1])):
+            return events.serve_occurrence(self.state, call, mailbox_id, rest[1])
+        if head == "events" and len(rest) == 3 and rest[2] == "instances" and method == "GET":
+            return events.instances(self.state, call, mailbox_id, rest[1])
+        if head == "events" and len(rest) == 2:
+            return items.serve_item(self.state, call, mailbox_id, rest[1], "CalendarItem")
+        if head == "contactFolders" or (head == "contacts" and len(rest) == 1):
+            return folders.collection(self.state, call, mailbox_id, rest, CONTACT)
+        if head == "contacts" and rest[2:] == ["photo", "$value"] and method == "PUT":
+            return contacts.photo(self.state, call, mailbox_id, rest[1])
+        if head == "contacts" and len(rest) == 2:
+            return items.serve_item(self.state, call, mailbox_id, rest[1], "Contact")
+        if rest[:2] == ["todo", "lists"]:
+            if len(rest) == 5 and rest[3] == "tasks":
+                return items.serve_item(self.state, call, mailbox_id, rest[4], "Task")
+            return folders.collection(self.state, call, mailbox_id, rest[1:], TASK)
+        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{head}'.")
+
+    def sent(self) -> list[dict[str, Any]]:
+        return self.state.sent.entries()
+
+    def configure(self, config: dict[str, Any]) -> dict[str, Any]:
+        config = dict(config)
+        if "import_mime" in config:
+            self.state.import_mime = bool(config.pop("import_mime"))
+        self.state.throttle.configure(GraphLimits.from_dict({**self.state.throttle.limits.as_dict(), **config}))
+        return self.snapshot()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**self.state.throttle.limits.as_dict(), "import_mime": self.state.import_mime}
+
+
+_TOKEN_PATH = re.compile(r"^/[\w.-]+/(oauth2/v2\.0/token|v2\.0/\.well-known/openid-configuration)$")
+
+
+def is_graph_path(path: str) -> bool:
+    """Requests the Graph face answers: /v1.0/…, /beta/…, and the token endpoint /{tenant}/oauth2/v2.0/token."""
+    return path.startswith(("/v1.0/", "/beta/", UPLOAD_PREFIX)) or bool(_TOKEN_PATH.match(path))

@@ -1,0 +1,1 @@
+"""Tests of the sandbox's Graph face (pipeline/sandbox/graph/), driven with plain httpx."""
