@@ -1,6 +1,6 @@
 """Errors every command shares: bad usage or input, printed as one line with exit code 2.
 
-Kept apart from cli.py so that `python -m pipeline.cli` and the console script raise the same class.
+Kept apart from cli.py so that `python -m pipeline.cli.main` and the console script raise the same class.
 """
 
 

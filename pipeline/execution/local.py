@@ -1,7 +1,7 @@
 """The local executor: mailboxes rebuilt on this machine, one at a time in a thread or several in processes.
 
 Reading and converting are CPU-bound Python, so parallel mailboxes run in worker processes (threads were
-measured at x1.2 at most). Ctrl-C and SIGTERM (pipeline/interrupts.py) let the batches in flight finish, then
+measured at x1.2 at most). Ctrl-C and SIGTERM (pipeline/cli/interrupts.py) let the batches in flight finish, then
 say how to resume.
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 
 import structlog
 
+from pipeline.cli.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
 from pipeline.errors import StateError
 from pipeline.execution.base import MailboxJob, Progress
-from pipeline.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
 from pipeline.journal import BUSY_TIMEOUT_MS, Journal
 from pipeline.run import MailboxRun, Summary, crash_reason
 from pipeline.run_status import RunStatus

@@ -29,6 +29,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
+from pipeline.cli.report import write_reports
 from pipeline.execution.base import MailboxJob
 from pipeline.execution.local import rebuild_one
 from pipeline.execution.temporal_workflow import (
@@ -44,7 +45,6 @@ from pipeline.execution.temporal_workflow import (
 )
 from pipeline.execution.wire import job_from_wire
 from pipeline.journal import Journal
-from pipeline.report import write_reports
 from pipeline.run import Summary
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source

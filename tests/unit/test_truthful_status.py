@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 import fixtures
+from pipeline.cli.report import write_reports
 from pipeline.destination.base import Outcome, OutcomeState, SendStats
 from pipeline.destination.fake import FakeDestination, FakeItem, FakeMailbox
 from pipeline.destination.inflight import InFlight
 from pipeline.fingerprint import Stamp
 from pipeline.journal import Journal
-from pipeline.report import write_reports
 from pipeline.run import MailboxRun, RunOptions, Summary
 from pipeline.run_status import RunStatus
 from pipeline.settings import load_settings

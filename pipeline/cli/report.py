@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import atomic_open
-from pipeline.csvfile import write_csv
+from pipeline.cli.csvfile import write_csv
 from pipeline.run_status import RunStatus
 from pipeline.terminal import shown
 

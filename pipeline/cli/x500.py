@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_SOME_MISSING, EXIT_USAGE = 0, 1, 2
+from pipeline.cli.exits import EXIT_FAILURES, EXIT_OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.source import SourceOpenError
 
     if args.map:
-        from pipeline.bulk import checked_rows
+        from pipeline.cli.jobs import checked_rows
 
         jobs = [(row.ost, row.mailbox) for row in checked_rows(Path(args.map), skip_invalid=False)]
     elif args.ost and args.mailbox:
@@ -121,4 +121,4 @@ def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
         print(f"rebuild x500: {mailbox}: no legacyExchangeDN found in its OST (not an Exchange OST, or no sent mail)",
               file=sys.stderr)
     print(f"wrote {out / 'x500.csv'} and {out / 'x500.ps1'} ({len(rows)} proxy address(es))")
-    return EXIT_SOME_MISSING if missing else EXIT_OK
+    return EXIT_FAILURES if missing else EXIT_OK
