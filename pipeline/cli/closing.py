@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.cli.exits import EXIT_BUSY, EXIT_FAILURES, EXIT_OK
 from pipeline.cli.options import RunFlags
 from pipeline.cli.report import render_summary, render_table, write_reports
-from pipeline.reach import public_url
+from pipeline.destination.reach import public_url
 from pipeline.run_status import FAILED, HELD_ELSEWHERE, RunStatus
 from pipeline.settings import Settings
 from pipeline.state_problems import state_problem

@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.jobs import jobs
     from pipeline.cli.mapping import MappingRow
     from pipeline.cli.progress import make_progress
-    from pipeline.endpoint import endpoint_for
+    from pipeline.destination.endpoint import endpoint_for
     from pipeline.errors import UsageError
     from pipeline.execution.local import LocalExecutor
     from pipeline.gate import check_inputs
@@ -140,7 +140,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     from pipeline.cli.interrupts import terminate_requests
     from pipeline.cli.jobs import checked_rows, jobs
     from pipeline.cli.progress import make_progress
-    from pipeline.endpoint import endpoint_for
+    from pipeline.destination.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
 
     assert flags.map is not None
@@ -166,7 +166,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.jobs import row_options
     from pipeline.cli.mapping import MappingRow
     from pipeline.destination import open_destination
-    from pipeline.endpoint import endpoint_for
+    from pipeline.destination.endpoint import endpoint_for
     from pipeline.errors import UsageError
     from pipeline.gate import check_inputs
     from pipeline.verify import render, verify_mailbox
@@ -193,7 +193,7 @@ def verify_map(flags: RunFlags, settings: Settings) -> int:
     """`verify --map`: every row with the row's own columns; exit 1 when any mailbox lacks or doubles items."""
     from pipeline.cli.jobs import checked_rows, jobs
     from pipeline.destination import open_destination
-    from pipeline.endpoint import endpoint_for
+    from pipeline.destination.endpoint import endpoint_for
     from pipeline.verify import render, verify_mailbox
 
     assert flags.map is not None

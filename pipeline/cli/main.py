@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    from pipeline.reach import Unreachable
+    from pipeline.destination.reach import Unreachable
     from pipeline.terminal import shown
 
     settings: Settings | None = None

@@ -123,7 +123,7 @@ def run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings,
     from pipeline.cli.jobs import jobs
     from pipeline.cli.progress import make_progress
     from pipeline.cli.report import render_table, write_reports
-    from pipeline.endpoint import endpoint_for
+    from pipeline.destination.endpoint import endpoint_for
 
     address = _address(engine)
     if flags.dry_run:
