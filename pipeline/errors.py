@@ -10,7 +10,7 @@ class UsageError(Exception):
 
 class StateError(Exception):
     """The state directory (journal, logs, reports) cannot be used: printed as one line naming the path, the
-    problem and what to do, exit code 4. Built by pipeline/state_problems.py from the OS's or SQLite's error."""
+    problem and what to do, exit code 4. Built by pipeline/state/problems.py from the OS's or SQLite's error."""
 
     def __init__(self, path: object, problem: str, advice: str) -> None:
         super().__init__(path, problem, advice)

@@ -275,7 +275,7 @@ def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | N
     """One range of one folder, in one pass: every item teaches the address book, and is written at once
     unless its conversion needs the whole store's book (an Exchange party without a cached SMTP address):
     those are listed as deferred and written by _deferred_task once every part's book is merged."""
-    from pipeline.addressing import OWNER_ROLES
+    from pipeline.address_books import OWNER_ROLES
     from pipeline.convert.addressbook import AddressBook, learn, needs_book
 
     node_id, start, stop = task

@@ -18,7 +18,7 @@ from pipeline.cli.report import render_summary, render_table, write_reports
 from pipeline.destination.reach import public_url
 from pipeline.run_status import FAILED, HELD_ELSEWHERE, RunStatus
 from pipeline.settings import Settings
-from pipeline.state_problems import state_problem
+from pipeline.state.problems import state_problem
 from pipeline.terminal import shown
 
 

@@ -135,7 +135,7 @@ def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings
 
 def run_map(flags: RunFlags, settings: Settings) -> int:
     """Many mailboxes on this machine: one mailbox's failure never stops the others."""
-    from pipeline.addressing import site_book
+    from pipeline.address_books import site_book
     from pipeline.cli.closing import finish
     from pipeline.cli.interrupts import terminate_requests
     from pipeline.cli.jobs import checked_rows, jobs
@@ -214,8 +214,8 @@ def verify_map(flags: RunFlags, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     import sqlite3
 
-    from pipeline.journal import Journal
-    from pipeline.state_problems import state_problem
+    from pipeline.state.journal import Journal
+    from pipeline.state.problems import state_problem
 
     if args.temporal:
         return temporal.cmd_status_temporal(args, settings)

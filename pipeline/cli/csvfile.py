@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import atomic_open
+from pipeline.state.atomic import atomic_open
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -25,7 +25,7 @@ def spreadsheet_safe(value: Any) -> str:
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
     """Write a UTF-8 CSV (with a BOM, so that spreadsheets read it as UTF-8), mode 0600 from creation, whole
-    or not at all (pipeline/atomic.py)."""
+    or not at all (pipeline/state/atomic.py)."""
     with atomic_open(path, "w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
         writer.writerow([spreadsheet_safe(h) for h in header])

@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipeline.source import use_reader
 
         use_reader(settings.reader)
-        from pipeline import logs, private
+        from pipeline.cli import logs
+        from pipeline.state import private
 
         private.restrict_new_files()
         log_dir = None
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("rebuild: interrupted; rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only folder, a lock: one line, what to do
-        from pipeline.state_problems import state_problem
+        from pipeline.state.problems import state_problem
 
         where = getattr(args, "out", None) or (settings.state_dir if settings is not None else "rebuild")
         problem = state_problem(exc, getattr(exc, "filename", None) or where)

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import atomic_open
 from pipeline.cli.csvfile import write_csv
 from pipeline.run_status import RunStatus
+from pipeline.state.atomic import atomic_open
 from pipeline.terminal import shown
 
 #: Items carried with a warning that the console names (all of them are in the JSON report).

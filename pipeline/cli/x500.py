@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def proxies_of(ost: Path, mailbox: str, codepage: int | None = None) -> list[ProxyRow]:
     """The mailbox owner's legacyExchangeDN(s) found in its OST, first-seen spelling, no duplicates."""
-    from pipeline.addressing import build_book
+    from pipeline.address_books import build_book
     from pipeline.source import open_source
 
     with open_source(ost, codepage=codepage) as source:

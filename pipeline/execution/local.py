@@ -21,10 +21,10 @@ import structlog
 from pipeline.cli.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
 from pipeline.errors import StateError
 from pipeline.execution.base import MailboxJob, Progress
-from pipeline.journal import BUSY_TIMEOUT_MS, Journal
 from pipeline.run import MailboxRun, Summary, crash_reason
 from pipeline.run_status import RunStatus
 from pipeline.settings import Settings
+from pipeline.state.journal import BUSY_TIMEOUT_MS, Journal
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +63,7 @@ _child: dict[str, Any] = {}
 
 def _init_child(stop: Any, events: Any, settings: Settings) -> None:
     """Ctrl-C belongs to the parent, which tells the children through `stop`; logs go to the same file."""
-    from pipeline import logs
+    from pipeline.cli import logs
 
     ignore_stop_signals()
     logs.configure(settings.log_dir, "error", max_bytes=settings.log_max_bytes, backups=settings.log_backups)

@@ -44,10 +44,10 @@ from pipeline.execution.temporal_workflow import (
     SlotWorkflow,
 )
 from pipeline.execution.wire import job_from_wire
-from pipeline.journal import Journal
 from pipeline.run import Summary
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source
+from pipeline.state.journal import Journal
 
 log = structlog.get_logger(__name__)
 

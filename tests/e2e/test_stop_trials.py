@@ -219,7 +219,7 @@ def test_injected_full_journal_is_one_line_a_crashed_status_and_an_exact_rerun(
     import sqlite3
 
     from pipeline.cli.main import main
-    from pipeline.journal import Journal
+    from pipeline.state.journal import Journal
 
     ost, manifest = fixtures.cached_build(SPEC, "ost", "permute")
     wanted = expected(manifest)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import fixtures
+from pipeline.execution.conversion_pool import ConvertQueue
 from pipeline.model import SourceItem
 from pipeline.source import open_source
-from pipeline.workers import ConvertQueue
 
 
 def convert_all(workers: int) -> list[tuple[str, bytes | None, str]]:

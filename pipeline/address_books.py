@@ -108,8 +108,8 @@ def codepage_note(info: Any) -> str | None:
 
 def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> AddressBook:
     """One user's book over every uploadable folder of the OST (kept in cache_dir), for the site book."""
-    from pipeline.journal import source_identity
     from pipeline.source import open_source
+    from pipeline.state.journal import source_identity
 
     key = hashlib.sha256(json.dumps(["site", source_identity(ost), mailbox.lower(), codepage]).encode()).hexdigest()
     with open_source(ost, codepage=codepage) as source:
