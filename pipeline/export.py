@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.exits import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
+from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from pipeline.filenames import Folder, descend, name_key, safe_name, unique
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content

@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.exits import EXIT_BUSY, EXIT_FAILURES, EXIT_OK
 from pipeline.cli.options import RunFlags
-from pipeline.cli.report import render_summary, render_table, write_reports
+from pipeline.cli.report import render_summary, render_table
 from pipeline.destination.reach import public_url
+from pipeline.errors import EXIT_BUSY, EXIT_FAILURES, EXIT_OK
 from pipeline.run_status import FAILED, HELD_ELSEWHERE, RunStatus
 from pipeline.settings import Settings
 from pipeline.state.problems import state_problem
+from pipeline.state.reports import write_reports
 from pipeline.terminal import shown
 
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from pipeline.cli import temporal
-from pipeline.cli.exits import EXIT_FAILURES, EXIT_OK
 from pipeline.cli.flags import add_codepage_flag, add_reader_flag, add_target_flags
 from pipeline.cli.options import RunFlags, TemporalFlags
+from pipeline.errors import EXIT_FAILURES, EXIT_OK
 from pipeline.settings import Settings
 
 
@@ -91,12 +91,12 @@ def _checked_since(flags: RunFlags) -> None:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.closing import finish
-    from pipeline.cli.interrupts import terminate_requests
     from pipeline.cli.jobs import jobs
     from pipeline.cli.mapping import MappingRow
     from pipeline.cli.progress import make_progress
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.errors import UsageError
+    from pipeline.execution.interrupts import terminate_requests
     from pipeline.execution.local import LocalExecutor
     from pipeline.gate import check_inputs
 
@@ -124,8 +124,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings) -> int:
     """--map on many machines: the CSV checked whole here (the workers open the OSTs), then submitted."""
-    from pipeline.cli.interrupts import default_terminate
     from pipeline.cli.jobs import checked_rows
+    from pipeline.execution.interrupts import default_terminate
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), flags.skip_invalid, open_sources=False)
@@ -137,10 +137,10 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     """Many mailboxes on this machine: one mailbox's failure never stops the others."""
     from pipeline.address_books import site_book
     from pipeline.cli.closing import finish
-    from pipeline.cli.interrupts import terminate_requests
     from pipeline.cli.jobs import checked_rows, jobs
     from pipeline.cli.progress import make_progress
     from pipeline.destination.endpoint import endpoint_for
+    from pipeline.execution.interrupts import terminate_requests
     from pipeline.execution.local import LocalExecutor
 
     assert flags.map is not None

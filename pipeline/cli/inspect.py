@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.exits import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
+from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from pipeline.gate import open_checked
 from pipeline.model import FolderRole, SourceError
 from pipeline.source import SourceOpenError

@@ -1,7 +1,7 @@
 """The `rebuild` command line: one mailbox (default), --map CSV, and inspect/export/verify/status/sandbox.
 
 The parser, the settings built from the flags, and each error turned into its one line and exit code
-(exits.py); each command registers its own subcommand from the module named for it.
+(pipeline/errors.py); each command registers its own subcommand from the module named for it.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from pipeline import __version__
-from pipeline.cli.exits import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_STATE, EXIT_USAGE
 from pipeline.cli.flags import add_source_flags, common_flags
-from pipeline.errors import StateError, UsageError
+from pipeline.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_STATE, EXIT_USAGE, StateError, UsageError
 from pipeline.settings import Settings, SettingsError, load_settings
 
 #: Words that name a subcommand; anything else after `rebuild` means the main job (`rebuild run`).
@@ -79,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipeline.source import use_reader
 
         use_reader(settings.reader)
-        from pipeline.cli import logs
+        from pipeline import logs
         from pipeline.state import private
 
         private.restrict_new_files()

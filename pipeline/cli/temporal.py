@@ -16,9 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.exits import EXIT_BUSY, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from pipeline.cli.options import RunFlags, TemporalFlags
-from pipeline.errors import UsageError
+from pipeline.errors import EXIT_BUSY, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from pipeline.run_status import FAILED, HELD_ELSEWHERE
 from pipeline.settings import Settings
 
@@ -122,8 +121,9 @@ def run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings,
     """Submit every row as a workflow (the CSV was checked whole before); with --wait, follow and report."""
     from pipeline.cli.jobs import jobs
     from pipeline.cli.progress import make_progress
-    from pipeline.cli.report import render_table, write_reports
+    from pipeline.cli.report import render_table
     from pipeline.destination.endpoint import endpoint_for
+    from pipeline.state.reports import write_reports
 
     address = _address(engine)
     if flags.dry_run:
@@ -176,8 +176,8 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
     engine = TemporalFlags.from_args(args)
     address = _address(engine)
     _need_temporalio()
-    from pipeline.cli.report import write_reports
     from pipeline.execution.temporal import connect, mailbox_states
+    from pipeline.state.reports import write_reports
 
     async def read() -> list[Any]:
         return await mailbox_states(await connect(address, engine.namespace))

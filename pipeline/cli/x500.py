@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.exits import EXIT_FAILURES, EXIT_OK
+from pipeline.errors import EXIT_FAILURES, EXIT_OK
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline import mapi
-from pipeline.convert import preserved, props, typed_attachments
+from pipeline import mapi, props
+from pipeline.convert import preserved, typed_attachments
 from pipeline.convert.addressbook import AddressBook, resolved
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 

@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline import mapi
-from pipeline.convert import headers, mime_types, parts, props
+from pipeline import mapi, props
+from pipeline.convert import headers, mime_types, parts
 from pipeline.model import Attachment, SourceItem
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")

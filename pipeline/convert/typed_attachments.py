@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline import mapi
-from pipeline.convert import mime, props
+from pipeline import mapi, props
+from pipeline.convert import mime
 from pipeline.convert.attachments import attachment_name, content_id, mime_type, reference_shortcut, safe_read
 from pipeline.model import Attachment, SourceItem
 

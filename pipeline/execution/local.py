@@ -1,7 +1,7 @@
 """The local executor: mailboxes rebuilt on this machine, one at a time in a thread or several in processes.
 
 Reading and converting are CPU-bound Python, so parallel mailboxes run in worker processes (threads were
-measured at x1.2 at most). Ctrl-C and SIGTERM (pipeline/cli/interrupts.py) let the batches in flight finish, then
+measured at x1.2 at most). Ctrl-C and SIGTERM (pipeline/execution/interrupts.py) let the batches in flight finish, then
 say how to resume.
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 
 import structlog
 
-from pipeline.cli.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
 from pipeline.errors import StateError
 from pipeline.execution.base import MailboxJob, Progress
+from pipeline.execution.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
 from pipeline.run import MailboxRun, Summary, crash_reason
 from pipeline.run_status import RunStatus
 from pipeline.settings import Settings
@@ -63,7 +63,7 @@ _child: dict[str, Any] = {}
 
 def _init_child(stop: Any, events: Any, settings: Settings) -> None:
     """Ctrl-C belongs to the parent, which tells the children through `stop`; logs go to the same file."""
-    from pipeline.cli import logs
+    from pipeline import logs
 
     ignore_stop_signals()
     logs.configure(settings.log_dir, "error", max_bytes=settings.log_max_bytes, backups=settings.log_backups)

@@ -29,7 +29,6 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
-from pipeline.cli.report import write_reports
 from pipeline.execution.base import MailboxJob
 from pipeline.execution.local import rebuild_one
 from pipeline.execution.temporal_workflow import (
@@ -48,6 +47,7 @@ from pipeline.run import Summary
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source
 from pipeline.state.journal import Journal
+from pipeline.state.reports import write_reports
 
 log = structlog.get_logger(__name__)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.csvfile import spreadsheet_safe, write_csv
 from pipeline.cli.report import render_summary
 from pipeline.destination.reach import Unreachable, check_reachable
 from pipeline.gate import is_smtp_address
 from pipeline.run import Summary
+from pipeline.state.reports import spreadsheet_safe, write_csv
 from pipeline.terminal import shown
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import logs
+from pipeline import logs
 from pipeline.settings import SettingsError, load_settings
 
 
