@@ -34,7 +34,6 @@ from pipeline.destination.base import (
     OutcomeState,
     ServerFolder,
 )
-from pipeline.execution.conversion_pool import Converted, ConvertQueue, default_workers
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.large_items import (
@@ -48,6 +47,7 @@ from pipeline.large_items import (
 )
 from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.processes.conversion_pool import Converted, ConvertQueue, default_workers
 from pipeline.run_status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings

@@ -96,9 +96,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.progress import make_progress
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.errors import UsageError
-    from pipeline.execution.interrupts import terminate_requests
     from pipeline.execution.local import LocalExecutor
     from pipeline.gate import check_inputs
+    from pipeline.processes.interrupts import terminate_requests
 
     flags = RunFlags.from_args(args)
     if flags.map:
@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings) -> int:
     """--map on many machines: the CSV checked whole here (the workers open the OSTs), then submitted."""
     from pipeline.cli.jobs import checked_rows
-    from pipeline.execution.interrupts import default_terminate
+    from pipeline.processes.interrupts import default_terminate
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), flags.skip_invalid, open_sources=False)
@@ -140,8 +140,8 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     from pipeline.cli.jobs import checked_rows, jobs
     from pipeline.cli.progress import make_progress
     from pipeline.destination.endpoint import endpoint_for
-    from pipeline.execution.interrupts import terminate_requests
     from pipeline.execution.local import LocalExecutor
+    from pipeline.processes.interrupts import terminate_requests
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), flags.skip_invalid)

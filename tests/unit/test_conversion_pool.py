@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import fixtures
-from pipeline.execution.conversion_pool import ConvertQueue
 from pipeline.model import SourceItem
+from pipeline.processes.conversion_pool import ConvertQueue
 from pipeline.source import open_source
 
 
