@@ -132,6 +132,8 @@ def test_argparse_only_in_the_shell_package():
     outside = {name for name in users if not name.startswith(SHELL + ".") and not name.startswith("pipeline.sandbox.")}
     assert "pipeline.cli.main" in users
     assert outside == set()
+    # below the commands, the flags travel as frozen values (cli/options.py), never as the Namespace
+    assert users & {"pipeline.cli.jobs", "pipeline.cli.closing", "pipeline.cli.report", "pipeline.cli.mapping"} == set()
 
 
 def test_a_small_entrance_hall():
