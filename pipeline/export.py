@@ -1,4 +1,4 @@
-"""`rebuild export`: the converted tree on disk, to look at before uploading and to compare with readpst.
+"""The converted tree on disk, to look at before uploading and to compare with readpst.
 
 Folders become directories with safe names; mail is written as .eml, appointments as .ics, contacts
 as .vcf, everything else as JSON; a manifest.json lists every item with its fingerprint and warnings (written
@@ -9,7 +9,6 @@ fails leaves none of its files behind.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
@@ -26,6 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from pipeline.filenames import Folder, descend, name_key, safe_name, unique
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content
@@ -34,32 +34,9 @@ from pipeline.terminal import shown
 if TYPE_CHECKING:
     from pipeline.source import Source
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 _ITEM_FILE = re.compile(r"^\d{5} ")
 #: UTF-8 bytes of an item's subject in its file name ('00001 <subject>.eml').
 SUBJECT_BYTES = 100
-
-
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("export", parents=[common],
-                                   help="write the converted items to a directory tree (.eml/.ics/.vcf/.json)")
-    parser.add_argument("--ost", metavar="PATH", required=True, help="the OST or PST file to read")
-    parser.add_argument("--out", metavar="DIR", required=True, help="directory to write (created if needed)")
-    parser.add_argument("--recover", action="store_true",
-                        help="also export the orphan items libpff recovers, under 'Recovered items'")
-    parser.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
-                        help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address")
-    parser.add_argument("--mailbox", metavar="ADDR",
-                        help="the owner's SMTP address: their own Exchange (legacyExchangeDN) sender resolves to it")
-    parser.add_argument("--codepage", type=int, metavar="CP",
-                        help="ANSI stores: the Windows code page of their 8-bit strings (overrides the items')")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="processes sharing the work (folders and ranges of big folders); default: one per "
-                             f"core for files of {AUTO_WORKERS_FROM:,} items or more, else 1")
-    from pipeline.cli import add_reader_flag
-
-    add_reader_flag(parser)
-    parser.set_defaults(func=handler, needs_state="if-given")  # a log file only with an explicit --state
 
 
 def folder_parts(path: tuple[str, ...]) -> tuple[str, ...]:
@@ -301,7 +278,7 @@ def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | N
     """One range of one folder, in one pass: every item teaches the address book, and is written at once
     unless its conversion needs the whole store's book (an Exchange party without a cached SMTP address):
     those are listed as deferred and written by _deferred_task once every part's book is merged."""
-    from pipeline.addressing import OWNER_ROLES
+    from pipeline.address_books import OWNER_ROLES
     from pipeline.convert.addressbook import AddressBook, learn, needs_book
 
     node_id, start, stop = task
@@ -488,9 +465,3 @@ def _stop(pool: ProcessPoolExecutor | None) -> None:
 def _exported(folder: SourceFolder) -> bool:
     """User content only: search folders, views and other system folders are not exported."""
     return is_user_content(folder)
-
-
-def handler(args: argparse.Namespace, settings: object) -> int:
-    return run_export(args.ost, args.out, recover=args.recover, x500_domain=args.x500_domain,
-                      workers=None if args.workers is None else max(1, args.workers),
-                      mailbox=args.mailbox, codepage=args.codepage)

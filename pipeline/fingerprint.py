@@ -20,8 +20,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pipeline import mapi
-from pipeline.convert import props
+from pipeline import mapi, props
 from pipeline.model import ExtendedProperty, SourceItem
 
 #: The identity scheme: v2 = content hash (HASH_SCHEME) + ordinal among equals.

@@ -1,4 +1,5 @@
-"""The one input gate: every command checks an OST/PST here before anything else happens.
+"""The one input gate: every command checks an OST/PST (and a mailbox address) here before anything else
+happens.
 
 A regular file only (a FIFO, socket, device or directory is refused from its metadata, never opened for
 reading, so nothing can block); then the header (signature, version, CRC) and libpff's open of the file
@@ -9,6 +10,7 @@ libpff's own error chain goes to the log file once, never to the console.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -17,6 +19,15 @@ import structlog
 from pipeline.source import Source, SourceInfo, SourceOpenError, open_source, read_header
 
 log = structlog.get_logger(__name__)
+
+#: local@domain: no second '@', no spaces, controls or list separators in the local part; a DNS domain.
+_ADDRESS = re.compile(r"^[^@\s,;<>\"\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+
+
+def is_smtp_address(text: str) -> bool:
+    """True for `user@example.com`; False for `a@b@c`, `user@`, `@example.com`, `a b@c`, ..."""
+    return len(text) <= 320 and bool(_ADDRESS.fullmatch(text)) and not text.startswith(".")
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -94,7 +105,6 @@ def _log_refusal(path: str | Path, exc: SourceOpenError) -> None:
 def check_inputs(ost: str | Path, mailbox: str) -> Path:
     """The command line's --ost and --mailbox, checked as the CSV's rows are: UsageError (exit 2) on the
     first that is wrong, before anything touches a server."""
-    from pipeline.address import is_smtp_address
     from pipeline.errors import UsageError
 
     if not is_smtp_address(mailbox):

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 
 from pipeline.log_handlers import SafeRotatingFileHandler, SafeStreamHandler
-from pipeline.state_problems import state_problem
+from pipeline.state.problems import state_problem
 from pipeline.terminal import shown, shown_values
 
 #: Event keys whose values are never written anywhere: credentials and message content.

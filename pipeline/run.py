@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from pipeline.addressing import Stopped, codepage_note, convert_options
+from pipeline.address_books import Stopped, codepage_note, convert_options
 from pipeline.convert import convert_item
 from pipeline.convert.preserved import is_draft
 from pipeline.destination.base import (
@@ -36,7 +36,6 @@ from pipeline.destination.base import (
 )
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
-from pipeline.journal import ItemRecord, Journal, source_identity
 from pipeline.large_items import (
     MIB,
     LargeItems,
@@ -48,12 +47,13 @@ from pipeline.large_items import (
 )
 from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.processes.conversion_pool import Converted, ConvertQueue, default_workers
 from pipeline.run_status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
 from pipeline.source import Source, SourceOpenError, open_source
-from pipeline.state_problems import state_problem
-from pipeline.workers import Converted, ConvertQueue, default_workers
+from pipeline.state.journal import ItemRecord, Journal, source_identity
+from pipeline.state.problems import state_problem
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +80,7 @@ class RunOptions:
     store_part: bool = True  # this run also reports the store's own errors and uploads recovered items
     x500_domain: str | None = None  # IMCEAEX domain for unresolved Exchange senders (default: the mailbox's)
     codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
-    site_book: Path | None = None  # --map: every user's address book merged (pipeline/addressing.py)
+    site_book: Path | None = None  # --map: every user's address book merged (pipeline/address_books.py)
 
     @property
     def selection(self) -> Selection:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline import mapi
-from pipeline.convert import attachments, preserved, props
+from pipeline import mapi, props
+from pipeline.convert import preserved, typed_attachments
 from pipeline.convert.addressbook import AddressBook, resolved
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
@@ -124,7 +124,7 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
         fields, extra = note_fields(item) if kind == "note" else journal_fields(item)
         upload.extended.extend(extra)
         warnings = []
-    files, file_warnings = attachments.typed_attachments(item, skip, domain)
+    files, file_warnings = typed_attachments.typed_attachments(item, skip, domain)
     if files:
         fields["attachments"] = files
     upload.fields = fields

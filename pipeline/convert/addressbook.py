@@ -14,8 +14,7 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipeline import mapi
-from pipeline.convert import props
+from pipeline import mapi, props
 from pipeline.convert.addresses import is_smtp
 from pipeline.model import Recipient, SourceItem
 

@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline import mapi
-from pipeline.convert import headers, mime_types, parts, props
+from pipeline import mapi, props
+from pipeline.convert import headers, mime_types, parts
 from pipeline.model import Attachment, SourceItem
 
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f]")
@@ -72,7 +72,7 @@ def _file_part(data: bytes, filename: str | None, maintype: str, subtype: str, i
     return part, slow
 
 
-def _reference_shortcut(att: Attachment, filename: str | None, codepage: int | None) -> tuple[bytes, str]:
+def reference_shortcut(att: Attachment, filename: str | None, codepage: int | None) -> tuple[bytes, str]:
     """A by-reference attachment without data becomes an Internet shortcut to where it pointed."""
     path = (props.decode_text(att.properties.get(mapi.PR_ATTACH_LONG_PATHNAME), codepage)
             or props.decode_text(att.properties.get(mapi.PR_ATTACH_PATHNAME), codepage) or "")
@@ -95,15 +95,15 @@ def build_part(att: Attachment, owner: SourceItem, referenced_cids: set[str],
             warnings.append(f"embedded message {att.index} unreadable ({type(exc).__name__}); kept as raw bytes")
         if inner is not None:
             return AttachmentPart(parts.message_part(build_embedded(inner), filename), filename, warnings=warnings)
-        data = _safe_read(att, warnings)
+        data = safe_read(att, warnings)
         name = filename or f"attachment-{att.index}"
         if not name.lower().endswith(".msg"):
             name += ".msg"
         part, _ = _file_part(data, name, "application", "vnd.ms-outlook", False, None)
         return AttachmentPart(part, name, warnings=warnings)
-    data = _safe_read(att, warnings)
+    data = safe_read(att, warnings)
     if att.method in (mapi.ATTACH_BY_REFERENCE, mapi.ATTACH_BY_REF_RESOLVE, mapi.ATTACH_BY_REF_ONLY) and not data:
-        data, filename = _reference_shortcut(att, filename, codepage)
+        data, filename = reference_shortcut(att, filename, codepage)
         part, _ = _file_part(data, filename, "application", "internet-shortcut", False, None)
         return AttachmentPart(part, filename, warnings=warnings)
     if att.method == mapi.ATTACH_OLE and not filename:
@@ -115,7 +115,7 @@ def build_part(att: Attachment, owner: SourceItem, referenced_cids: set[str],
     return AttachmentPart(part, filename, inline, warnings, slow)
 
 
-def _safe_read(att: Attachment, warnings: list[str]) -> bytes:
+def safe_read(att: Attachment, warnings: list[str]) -> bytes:
     try:
         return att.read() or b""
     except Exception as exc:  # a broken data tree loses this attachment's bytes, not the message
@@ -128,39 +128,3 @@ def referenced_cids(html: str | None) -> set[str]:
     if not html:
         return set()
     return {m.group(1) for m in re.finditer(r"""cid:([^"'\s>)]+)""", html, re.IGNORECASE)}
-
-
-def typed_attachments(item: SourceItem, skip: Callable[[Attachment], bool] | None = None,
-                      domain: str | None = None) -> tuple[list[dict[str, object]], list[str]]:
-    """Attachments of a typed item (appointment, contact, task...) as plain dicts for EWS
-    FileAttachment ({name, content_type, content, content_id, is_inline}) or ItemAttachment
-    ({name, item_mime}: the embedded message as RFC 5322 bytes)."""
-    from pipeline.convert import mime
-
-    codepage = props.item_codepage(item)
-    out: list[dict[str, object]] = []
-    warnings: list[str] = []
-    for att in item.attachments:
-        if skip is not None and skip(att):
-            continue
-        name = attachment_name(att, codepage)
-        if att.method == mapi.ATTACH_EMBEDDED_MSG:
-            try:
-                inner = att.embedded()
-            except Exception as exc:
-                warnings.append(f"embedded item {att.index} unreadable ({type(exc).__name__})")
-                inner = None
-            if inner is not None:
-                result = mime.to_mime(inner, domain)
-                warnings.extend(result.warnings)
-                out.append({"name": name or props.text(inner, mapi.PR_SUBJECT) or "item", "item_mime": result.data})
-                continue
-        data = _safe_read(att, warnings)
-        if att.method in (mapi.ATTACH_BY_REFERENCE, mapi.ATTACH_BY_REF_RESOLVE, mapi.ATTACH_BY_REF_ONLY) and not data:
-            data, name = _reference_shortcut(att, name, codepage)
-        if not name:
-            name = f"attachment-{att.index}"
-        maintype, subtype = mime_type(att, name)
-        out.append({"name": name, "content_type": f"{maintype}/{subtype}", "content": data,
-                    "content_id": content_id(att), "is_inline": bool(att.is_inline)})
-    return out, warnings

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pipeline import mapi
-from pipeline.convert import props
+from pipeline import mapi, props
 from pipeline.convert.rtf import open_rtf
 from pipeline.model import SourceItem
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pipeline import mapi
-from pipeline.convert import addresses, people, props, recurrence
+from pipeline import mapi, props
+from pipeline.convert import addresses, people, recurrence
 from pipeline.convert.common import base_fields
 from pipeline.convert.timezones import TimeZone, item_timezone
 from pipeline.model import SourceItem

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import mapi
-from pipeline.convert import bodies, props
+from pipeline import mapi, props
+from pipeline.convert import bodies
 from pipeline.model import SourceItem
 
 SENSITIVITY = {0: "Normal", 1: "Personal", 2: "Private", 3: "Confidential"}

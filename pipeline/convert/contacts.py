@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import mapi
-from pipeline.convert import dates, props
+from pipeline import mapi, props
+from pipeline.convert import dates
 from pipeline.convert.common import base_fields
 from pipeline.model import SourceItem
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pipeline.convert import props
+from pipeline import props
 
 LID_BIRTHDAY_LOCAL = 0x80DE
 LID_WEDDING_ANNIVERSARY_LOCAL = 0x80DF

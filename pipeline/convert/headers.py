@@ -14,8 +14,8 @@ from email import policy as email_policy
 from email.headerregistry import Address
 from email.utils import format_datetime, parsedate_to_datetime
 
-from pipeline import mapi
-from pipeline.convert import addresses, folding, props
+from pipeline import mapi, props
+from pipeline.convert import addresses, folding
 from pipeline.model import SourceItem
 
 #: Policy of the slow path: CRLF line ends, 7-bit transfer so every server accepts the bytes as they are.

@@ -13,8 +13,8 @@ import email.policy
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 
-from pipeline import mapi
-from pipeline.convert import addresses, attachments, bodies, folding, parts, props
+from pipeline import mapi, props
+from pipeline.convert import addresses, attachments, bodies, folding, parts
 from pipeline.convert.headers import top_headers
 from pipeline.model import SourceItem
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import mapi
-from pipeline.convert import props
+from pipeline import mapi, props
 from pipeline.convert.common import base_fields
 from pipeline.model import ExtendedProperty, SourceItem
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import mapi
-from pipeline.convert import addresses, props
+from pipeline import mapi, props
+from pipeline.convert import addresses
 from pipeline.model import Recipient, SourceItem
 
 RESPONSE_TYPES = {0: "Unknown", 1: "Organizer", 2: "Tentative", 3: "Accept", 4: "Decline", 5: "NoResponseReceived"}

@@ -10,8 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pipeline import mapi
-from pipeline.convert import props
+from pipeline import mapi, props
 from pipeline.model import ExtendedProperty, SourceItem
 
 #: Flag bits a client may set when it creates an item; the rest are the store's to compute.

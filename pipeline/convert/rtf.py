@@ -105,7 +105,7 @@ def _encapsulation(rtf: bytes) -> str:
 def _ansi_codec(rtf: bytes) -> str:
     match = re.search(rb"\\ansicpg(\d+)", rtf[:2048])
     if match:
-        from pipeline.convert.props import codec_for
+        from pipeline.props import codec_for
 
         return codec_for(int(match.group(1)))
     return "cp1252"

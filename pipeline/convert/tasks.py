@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import mapi
-from pipeline.convert import dates, props, recurrence
+from pipeline import mapi, props
+from pipeline.convert import dates, recurrence
 from pipeline.convert.common import base_fields
 from pipeline.model import SourceItem
 

@@ -10,8 +10,7 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from pipeline import mapi
-from pipeline.convert import props
+from pipeline import mapi, props
 from pipeline.model import SourceItem
 
 _SYSTEMTIME = struct.Struct("<8H")

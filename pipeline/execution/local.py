@@ -1,7 +1,7 @@
 """The local executor: mailboxes rebuilt on this machine, one at a time in a thread or several in processes.
 
 Reading and converting are CPU-bound Python, so parallel mailboxes run in worker processes (threads were
-measured at x1.2 at most). Ctrl-C and SIGTERM (pipeline/interrupts.py) let the batches in flight finish, then
+measured at x1.2 at most). Ctrl-C and SIGTERM (pipeline/processes/interrupts.py) let the batches in flight finish, then
 say how to resume.
 """
 
@@ -20,11 +20,11 @@ import structlog
 
 from pipeline.errors import StateError
 from pipeline.execution.base import MailboxJob, Progress
-from pipeline.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
-from pipeline.journal import BUSY_TIMEOUT_MS, Journal
+from pipeline.processes.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
 from pipeline.run import MailboxRun, Summary, crash_reason
 from pipeline.run_status import RunStatus
 from pipeline.settings import Settings
+from pipeline.state.journal import BUSY_TIMEOUT_MS, Journal
 
 log = structlog.get_logger(__name__)
 

@@ -43,12 +43,12 @@ from pipeline.execution.temporal_workflow import (
     SlotWorkflow,
 )
 from pipeline.execution.wire import job_from_wire
-from pipeline.journal import Journal
-from pipeline.report import write_reports
 from pipeline.run import Summary
 from pipeline.run_status import RunStatus
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source
+from pipeline.state.journal import Journal
+from pipeline.state.reports import write_reports
 
 log = structlog.get_logger(__name__)
 

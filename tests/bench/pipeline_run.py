@@ -13,15 +13,15 @@ import time
 from exchangelib import Account
 
 import pipeline.destination.ews.upload
+import pipeline.processes.conversion_pool
 import pipeline.run
-import pipeline.workers
 from pipeline import cli
 from pipeline.destination.ews.folders import FolderMirror
 from pipeline.destination.ews.mailbox import EwsMailbox
 from pipeline.destination.ews.upload import Uploader
-from pipeline.journal import Journal
 from pipeline.source.native import NativeSource
 from pipeline.source.pff import PffSource
+from pipeline.state.journal import Journal
 from tests.bench import timers
 
 
@@ -30,7 +30,7 @@ def instrument() -> None:
     timers.wrap_iter(NativeSource, "items", "read")
     timers.wrap(pipeline.run, "fingerprint", "dedupe: fingerprint per item")
     # in-process conversion of the queue; pool workers are not instrumented (convert then ~0)
-    timers.wrap(pipeline.workers, "_convert", "convert")
+    timers.wrap(pipeline.processes.conversion_pool, "_convert", "convert")
     for name in ("record", "done_fingerprints", "folder_done", "set_folder", "start_run", "finish_run"):
         timers.wrap(Journal, name, "journal")
     timers.wrap(EwsMailbox, "stamps", "dedupe: server fingerprint read-back")

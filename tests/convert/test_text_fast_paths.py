@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 
-from pipeline import mapi
-from pipeline.convert import bodies, props
+from pipeline import mapi, props
+from pipeline.convert import bodies
 from tests.convert.helpers import item
 
 PIECES = ["a", "plain words ", "\x00", "\r", "\n", "\r\n", "é", "ß", "Отчёт", "日本", "😀", "\t", " "]

@@ -18,7 +18,7 @@ import traceback
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -161,7 +161,7 @@ def test_bad_header_checksum_is_refused_before_libpff(tmp_path: Path, small_ost:
 
 
 def test_bad_addresses_are_usage_errors_like_the_csv(tmp_path: Path, small_ost: Path):
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     state = str(tmp_path / "state")
     for address in ("a@b@c", "user@", "@example.com", "two words@example.com", "x\x1b@example.com"):
@@ -173,7 +173,7 @@ def test_bad_addresses_are_usage_errors_like_the_csv(tmp_path: Path, small_ost: 
 
 def test_csv_header_naming_a_column_twice_or_none_is_refused(tmp_path: Path, small_ost: Path,
                                                               capsys: pytest.CaptureFixture[str]):
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     users = tmp_path / "users.csv"
     for header, words in (("ost,mailbox,mailbox", "named twice"), ("ost,mailbox,", "empty column name")):
@@ -318,7 +318,7 @@ def test_failed_items_csv_is_spreadsheet_safe(tmp_path: Path, hostile_ost: Path)
 
 
 def test_status_creates_nothing_and_old_state_is_tightened(tmp_path: Path, small_ost: Path):
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     empty = tmp_path / "nothing-ran"
     empty.mkdir()
@@ -344,7 +344,7 @@ def test_status_creates_nothing_and_old_state_is_tightened(tmp_path: Path, small
 
 
 def test_log_file_rotates_by_size(tmp_path: Path, small_ost: Path, monkeypatch: pytest.MonkeyPatch):
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     monkeypatch.setenv("REBUILD_LOG_MAX_BYTES", "2000")
     monkeypatch.setenv("REBUILD_LOG_BACKUPS", "2")
@@ -380,7 +380,7 @@ def test_inspect_with_a_state_dir_logs_libpff_chain_once(tmp_path: Path, small_o
 
 def test_a_file_given_as_state_dir_is_a_usage_error(tmp_path: Path, small_ost: Path,
                                                    capsys: pytest.CaptureFixture[str]):
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     not_a_dir = tmp_path / "state"
     not_a_dir.write_text("")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.inspect import build_report
+from pipeline.cli.inspect import build_report
 from pipeline.source import open_source
 from tests.conftest import run_cli
 

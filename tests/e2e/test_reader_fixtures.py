@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from pipeline.inspect import build_report
+from pipeline.cli.inspect import build_report
 from pipeline.model import SourceError
 from pipeline.sandbox import views
 from pipeline.sandbox.store import SandboxStore

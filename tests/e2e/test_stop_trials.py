@@ -218,8 +218,8 @@ def test_injected_full_journal_is_one_line_a_crashed_status_and_an_exact_rerun(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     import sqlite3
 
-    from pipeline.cli import main
-    from pipeline.journal import Journal
+    from pipeline.cli.main import main
+    from pipeline.state.journal import Journal
 
     ost, manifest = fixtures.cached_build(SPEC, "ost", "permute")
     wanted = expected(manifest)

@@ -126,7 +126,7 @@ def test_the_token_file_is_owner_only(server):
 
 
 def test_the_cli_without_the_token_says_so_in_one_line(tmp_path, capsys):
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     data = tmp_path / "sandbox"
     populate(data)

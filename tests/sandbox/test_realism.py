@@ -336,7 +336,7 @@ def test_fault_settings_from_the_cli(tmp_path, capsys):
     negative value is bad input (exit 2, one line)."""
     import json
 
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     state = str(tmp_path / "state")
     assert main(["sandbox", "faults", "--state", state, "--set",

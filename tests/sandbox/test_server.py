@@ -130,7 +130,7 @@ def test_zero_schema_violations_after_exchangelib_traffic(sandbox):
 
 
 def _cli(*args: str) -> int:
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     return main(list(args))
 

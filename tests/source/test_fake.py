@@ -10,12 +10,12 @@ import pytest
 
 import pipeline.run
 from pipeline.destination.fake import FakeDestination
-from pipeline.journal import Journal
 from pipeline.model import FolderRole, SourceError
 from pipeline.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
 from pipeline.source.base import ItemSummary
 from pipeline.source.fake import FakeSource, message
+from pipeline.state.journal import Journal
 
 MAILBOX = "owner@corp.example"
 

@@ -19,7 +19,7 @@ import pytest
 import fixtures
 from fixtures.reader import NdbReader
 from pipeline import mapi
-from pipeline.addressing import build_book
+from pipeline.address_books import build_book
 from pipeline.convert.addressbook import to_dict
 from pipeline.model import SourceError, SourceItem
 from pipeline.source.native import NativeSource

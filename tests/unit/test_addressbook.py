@@ -4,7 +4,7 @@ the owner's DN mapped to --mailbox, and what conversion makes of it. Items are b
 from __future__ import annotations
 
 from pipeline import mapi
-from pipeline.addressing import cached_book
+from pipeline.address_books import cached_book
 from pipeline.convert import ConvertOptions, convert_item
 from pipeline.convert.addressbook import (
     BOOK,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.address import is_smtp_address
-from pipeline.csvfile import spreadsheet_safe, write_csv
-from pipeline.reach import Unreachable, check_reachable
-from pipeline.report import render_summary
+from pipeline.cli.report import render_summary
+from pipeline.destination.reach import Unreachable, check_reachable
+from pipeline.gate import is_smtp_address
 from pipeline.run import Summary
+from pipeline.state.reports import spreadsheet_safe, write_csv
 from pipeline.terminal import shown
 
 
@@ -88,7 +88,7 @@ def test_a_web_server_without_ews_is_refused_at_once(tmp_path: Path):
 
 
 def test_map_table_counts_and_names_warnings():
-    from pipeline.report import render_table
+    from pipeline.cli.report import render_table
 
     summary = Summary("b@corp.example", "b.ost", found=2, uploaded=2, status="ok")  # a run that reached its end
     summary.warnings["fields EWS cannot take"] = 1

@@ -1,4 +1,4 @@
-"""SIGTERM as a clean stop (pipeline/interrupts.py): which commands take it, the first signal asks, the second
+"""SIGTERM as a clean stop (pipeline/processes/interrupts.py): which commands take it, the first signal asks, the second
 aborts, and the handlers before it come back. Signals are raised in this process with the standard library."""
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ import pytest
 
 import fixtures
 from pipeline.destination.fake import FakeDestination
-from pipeline.journal import Journal
 from pipeline.model import Attachment
 from pipeline.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
+from pipeline.state.journal import Journal
 
 MAILBOX = "alice@corp.example"
 SPEC = {"store": {"name": "Limit", "seed": 9}, "folders": [{"name": "Inbox", "role": "inbox", "items": [

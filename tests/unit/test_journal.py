@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.journal import ItemRecord, Journal
+from pipeline.state.journal import ItemRecord, Journal
 
 MAILBOX = "a@corp.example"
 

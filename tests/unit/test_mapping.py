@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import fixtures
-from pipeline.mapping import load_mapping
+from pipeline.cli.mapping import load_mapping
 
 
 def fake_ost(path: Path) -> Path:

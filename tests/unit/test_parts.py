@@ -12,10 +12,10 @@ from pathlib import Path
 import fixtures
 from pipeline.destination.fake import FakeDestination
 from pipeline.execution.parts import merge_summaries, parts_of
-from pipeline.journal import Journal
 from pipeline.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
 from pipeline.source import open_source
+from pipeline.state.journal import Journal
 
 MAILBOX = "alice@corp.example"
 SPEC = {"store": {"name": "Parts", "seed": 9},

@@ -17,10 +17,10 @@ from pipeline.destination.base import FailureKind
 from pipeline.destination.fake import FakeDestination, FakeItem, Faults
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import MAX_NAME
-from pipeline.journal import Journal
 from pipeline.lease import LeaseHolder
 from pipeline.run import MailboxRun, RunOptions, duplicate_copies
 from pipeline.settings import load_settings
+from pipeline.state.journal import Journal
 from pipeline.verify import verify_mailbox
 
 MAILBOX = "alice@corp.example"

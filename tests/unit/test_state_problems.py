@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import StateError
-from pipeline.journal import Journal
 from pipeline.log_handlers import SafeRotatingFileHandler
+from pipeline.state.journal import Journal
 from tests.conftest import run_cli
 
 EXIT_STATE = 4

@@ -244,7 +244,7 @@ def test_monthly_and_yearly_patterns(alice, unique, pattern, boundary, start, ex
 
 
 def test_sandbox_ls_shows_series(alice, sandbox_dir, unique, capsys):
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     master = _weekly(alice, unique)
     master.occurrence(3).refresh().delete(send_meeting_cancellations=SEND_TO_NONE)

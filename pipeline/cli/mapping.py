@@ -11,8 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.address import is_smtp_address
-from pipeline.gate import check_header, check_source, not_regular
+from pipeline.gate import check_header, check_source, is_smtp_address, not_regular
 from pipeline.source import SourceOpenError
 
 REQUIRED = ("ost", "mailbox")

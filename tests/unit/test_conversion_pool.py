@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import fixtures
 from pipeline.model import SourceItem
+from pipeline.processes.conversion_pool import ConvertQueue
 from pipeline.source import open_source
-from pipeline.workers import ConvertQueue
 
 
 def convert_all(workers: int) -> list[tuple[str, bytes | None, str]]:

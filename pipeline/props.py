@@ -1,7 +1,8 @@
 """Typed reads of SourceItem properties: text in the item's code page, times, numbers, named props.
 
-Every converter goes through these so a property stored with an unexpected type degrades to None
-instead of raising half-way through an item.
+Every converter and the fingerprint go through these, so a property stored with an unexpected type
+degrades to None instead of raising half-way through an item. Beside model.py and mapi.py, not in convert/:
+the identity of an item is computed from its source properties, never by the conversion.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The main job's commands: `rebuild run` (the default), `rebuild verify` and `rebuild status`.
+"""The main job's commands: `rebuild run` (the default, one mailbox or a users CSV), `rebuild verify` and
+`rebuild status`.
 
-Argument parsing and printing only; the work is in run.py, journal.py and verify.py.
+Argument parsing and printing only; the work is in run.py (through an executor), journal.py and verify.py.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline.cli import add_reader_flag
-from pipeline.execution import temporal_cli
+from pipeline.cli import temporal
+from pipeline.cli.flags import add_codepage_flag, add_reader_flag, add_target_flags
+from pipeline.cli.options import RunFlags, TemporalFlags
+from pipeline.errors import EXIT_FAILURES, EXIT_OK
 from pipeline.settings import Settings
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--map", metavar="CSV", help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude]")
     p.add_argument("--workers", type=int, metavar="N", help="mailboxes rebuilt at once with --map")
     p.add_argument("--skip-invalid", action="store_true", help="with --map: go on with the valid rows only")
-    temporal_cli.add_engine_flags(p)
+    temporal.add_engine_flags(p)
     add_target_flags(p)
     p.add_argument("--target-root", metavar="NAME",
                    help="put everything under one new folder (e.g. 'Recovered 2026-11-24') instead of merging")
@@ -73,98 +74,114 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
     s.add_argument("--json", action="store_true")
-    temporal_cli.add_status_flags(s)
+    temporal.add_status_flags(s)
     s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
 
 
-def add_codepage_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--codepage", type=int, metavar="CP",
-                   help="ANSI (Outlook 97-2002) stores: the Windows code page of their 8-bit strings (e.g. 932, "
-                        "1251), overriding what the items say")
-
-
-def add_target_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", metavar="URL", help="EWS URL (default: the embedded sandbox in the state dir)")
-    p.add_argument("--auth", choices=("ntlm", "basic", "oauth"))
-    p.add_argument("--username", help="the account to log in as; password from REBUILD_PASSWORD or a prompt")
-    p.add_argument("--impersonate", action="store_true",
-                   help="act for each mailbox as a service account holding the impersonation right")
-    p.add_argument("--ca-bundle", dest="ca_bundle", metavar="PEM", help="CA certificates to trust for the server")
-    add_graph_flags(p)
-
-
-def add_graph_flags(p: argparse.ArgumentParser) -> None:
-    """--destination graph (Exchange Online over Microsoft Graph) and its app registration."""
-    p.add_argument("--destination", choices=("ews", "graph"), help="ews (default) or graph (Exchange Online)")
-    p.add_argument("--tenant", help="Graph: the Entra ID tenant (id or domain)")
-    p.add_argument("--client-id", dest="client_id", help="Graph: the app registration's client id "
-                   "(secret from REBUILD_GRAPH_SECRET, or certificate from REBUILD_GRAPH_CERT)")
-    p.add_argument("--graph-url", dest="graph_url", metavar="URL",
-                   help="Graph's base URL (default: the embedded sandbox; https://graph.microsoft.com for Exchange Online)")
-
-
 # -- run ----------------------------------------------------------------------------------------------
+def _checked_since(flags: RunFlags) -> None:
+    from pipeline.errors import UsageError
+    from pipeline.selection import parse_since
+
+    try:
+        parse_since(flags.since)
+    except ValueError:
+        raise UsageError(f"--since {flags.since!r} is not an ISO date (e.g. 2024-01-31)") from None
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.bulk import jobs
-    from pipeline.closing import finish
-    from pipeline.endpoint import endpoint_for
+    from pipeline.cli.closing import finish
+    from pipeline.cli.jobs import jobs
+    from pipeline.cli.mapping import MappingRow
+    from pipeline.cli.progress import make_progress
+    from pipeline.destination.endpoint import endpoint_for
     from pipeline.errors import UsageError
     from pipeline.execution.local import LocalExecutor
     from pipeline.gate import check_inputs
-    from pipeline.interrupts import terminate_requests
-    from pipeline.mapping import MappingRow
-    from pipeline.progress import make_progress
-    from pipeline.selection import parse_since
+    from pipeline.processes.interrupts import terminate_requests
 
-    if args.map:
-        from pipeline.bulk import run_map
-
-        return run_map(args, settings)
+    flags = RunFlags.from_args(args)
+    if flags.map:
+        if args.engine == "temporal":
+            return _run_map_temporal(flags, TemporalFlags.from_args(args), settings)
+        return run_map(flags, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
     if args.engine == "temporal":
         raise UsageError("--engine temporal takes --map users.csv")
     ost = check_inputs(args.ost, args.mailbox)
-    try:
-        parse_since(args.since)
-    except ValueError:
-        raise UsageError(f"--since {args.since!r} is not an ISO date (e.g. 2024-01-31)") from None
+    _checked_since(flags)
     row = MappingRow(line=0, ost=ost, mailbox=args.mailbox)
     executor = LocalExecutor(settings, 1)
-    with terminate_requests(), make_progress(not args.json) as progress:  # SIGTERM stops as Ctrl-C does
-        if args.dry_run:
-            (summary,) = executor.submit(jobs([row], args, None), progress)
+    with terminate_requests(), make_progress(not flags.as_json) as progress:  # SIGTERM stops as Ctrl-C does
+        if flags.dry_run:
+            (summary,) = executor.submit(jobs([row], flags, None), progress)
         else:
-            with endpoint_for(settings, bool(args.impersonate), [args.mailbox]) as endpoint:
-                (summary,) = executor.submit(jobs([row], args, endpoint), progress)
-        return finish([summary], args, settings)
+            with endpoint_for(settings, flags.impersonate, [args.mailbox]) as endpoint:
+                (summary,) = executor.submit(jobs([row], flags, endpoint), progress)
+        return finish([summary], flags, settings)
+
+
+def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings) -> int:
+    """--map on many machines: the CSV checked whole here (the workers open the OSTs), then submitted."""
+    from pipeline.cli.jobs import checked_rows
+    from pipeline.processes.interrupts import default_terminate
+
+    assert flags.map is not None
+    rows = checked_rows(Path(flags.map), flags.skip_invalid, open_sources=False)
+    default_terminate()  # submitting and following have their own stop: SIGTERM ends it as it always did
+    return temporal.run_map_temporal(flags, engine, settings, rows)
+
+
+def run_map(flags: RunFlags, settings: Settings) -> int:
+    """Many mailboxes on this machine: one mailbox's failure never stops the others."""
+    from pipeline.address_books import site_book
+    from pipeline.cli.closing import finish
+    from pipeline.cli.jobs import checked_rows, jobs
+    from pipeline.cli.progress import make_progress
+    from pipeline.destination.endpoint import endpoint_for
+    from pipeline.execution.local import LocalExecutor
+    from pipeline.processes.interrupts import terminate_requests
+
+    assert flags.map is not None
+    rows = checked_rows(Path(flags.map), flags.skip_invalid)
+    executor = LocalExecutor(settings, flags.workers)
+    try:
+        book = site_book([(r.ost, r.mailbox) for r in rows], flags.codepage, settings.state_dir / "addressbooks",
+                         executor.mailbox_workers)
+    except KeyboardInterrupt:
+        print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
+              "Run the same command again to resume.", file=sys.stderr)
+        return EXIT_FAILURES
+    with terminate_requests(), make_progress(not flags.as_json) as progress:  # SIGTERM stops as Ctrl-C does
+        if flags.dry_run:
+            summaries = executor.submit(jobs(rows, flags, None, book), progress)
+        else:
+            with endpoint_for(settings, flags.impersonate, [r.mailbox for r in rows]) as endpoint:
+                summaries = executor.submit(jobs(rows, flags, endpoint, book), progress)
+        return finish(summaries, flags, settings)
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.bulk import row_options
+    from pipeline.cli.jobs import row_options
+    from pipeline.cli.mapping import MappingRow
     from pipeline.destination import open_destination
-    from pipeline.endpoint import endpoint_for
+    from pipeline.destination.endpoint import endpoint_for
     from pipeline.errors import UsageError
     from pipeline.gate import check_inputs
-    from pipeline.mapping import MappingRow
-    from pipeline.selection import parse_since
     from pipeline.verify import render, verify_mailbox
 
-    try:
-        parse_since(args.since)
-    except ValueError:
-        raise UsageError(f"--since {args.since!r} is not an ISO date (e.g. 2024-01-31)") from None
-    if args.map:
-        from pipeline.bulk import verify_map
-
-        return verify_map(args, settings)
+    flags = RunFlags.from_args(args)
+    _checked_since(flags)
+    if flags.map:
+        return verify_map(flags, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
     check_inputs(args.ost, args.mailbox)
-    options = row_options(MappingRow(line=0, ost=Path(args.ost), mailbox=args.mailbox), args)
-    with endpoint_for(settings, bool(args.impersonate), []) as endpoint:
+    options = row_options(MappingRow(line=0, ost=Path(args.ost), mailbox=args.mailbox), flags)
+    with endpoint_for(settings, flags.impersonate, []) as endpoint:
         result = verify_mailbox(options, open_destination(endpoint, settings))
-    if args.json:
+    if flags.as_json:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -172,14 +189,36 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if result.ok else EXIT_FAILURES
 
 
+def verify_map(flags: RunFlags, settings: Settings) -> int:
+    """`verify --map`: every row with the row's own columns; exit 1 when any mailbox lacks or doubles items."""
+    from pipeline.cli.jobs import checked_rows, jobs
+    from pipeline.destination import open_destination
+    from pipeline.destination.endpoint import endpoint_for
+    from pipeline.verify import render, verify_mailbox
+
+    assert flags.map is not None
+    rows = checked_rows(Path(flags.map), skip_invalid=False)
+    results = []
+    with endpoint_for(settings, flags.impersonate, []) as endpoint:
+        for job in jobs(rows, flags, endpoint):
+            results.append(verify_mailbox(job.options, open_destination(job.endpoint, settings)))
+    if flags.as_json:
+        json.dump([r.as_dict() for r in results], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for result in results:
+            print(render(result))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURES
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     import sqlite3
 
-    from pipeline.journal import Journal
-    from pipeline.state_problems import state_problem
+    from pipeline.state.journal import Journal
+    from pipeline.state.problems import state_problem
 
     if args.temporal:
-        return temporal_cli.cmd_status_temporal(args, settings)
+        return temporal.cmd_status_temporal(args, settings)
     if not settings.journal_path.exists():
         print(f"no journal at {settings.journal_path}: nothing has run with this state directory")
         return EXIT_OK
@@ -192,7 +231,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         json.dump(status, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
-    from pipeline.closing import render_status
+    from pipeline.cli.closing import render_status
 
     print(render_status(status))
     return EXIT_OK

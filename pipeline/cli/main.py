@@ -1,6 +1,7 @@
 """The `rebuild` command line: one mailbox (default), --map CSV, and inspect/export/verify/status/sandbox.
 
-Parsing and exit codes live here; each command's work lives in the module named for it.
+The parser, the settings built from the flags, and each error turned into its one line and exit code
+(pipeline/errors.py); each command registers its own subcommand from the module named for it.
 """
 
 from __future__ import annotations
@@ -8,54 +9,19 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from pipeline import __version__
-from pipeline.errors import StateError, UsageError
+from pipeline.cli.flags import add_source_flags, common_flags
+from pipeline.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_STATE, EXIT_USAGE, StateError, UsageError
 from pipeline.settings import Settings, SettingsError, load_settings
-
-EXIT_OK = 0
-EXIT_FAILURES = 1
-EXIT_USAGE = 2
-EXIT_STATE = 4  # the state directory, its disk or the journal's lock: one line saying what to do
 
 #: Words that name a subcommand; anything else after `rebuild` means the main job (`rebuild run`).
 SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox", "x500", "worker")
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    # SUPPRESS: a subcommand's own copy of these flags must not reset what was given before it
-    # (`rebuild sandbox --state X add-mailbox ...`).
-    common.add_argument("--state", dest="state_dir", metavar="DIR", default=argparse.SUPPRESS,
-                        help="state directory for logs, journal and the sandbox (default ./.rebuild)")
-    common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"),
-                        default=argparse.SUPPRESS)
-    return common
-
-
-def _add_source_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--ost", metavar="PATH", required=required, help="the OST or PST file to read")
-    parser.add_argument("--recover", action="store_true",
-                        help="also read the orphan items libpff recovers from unallocated space")
-    add_reader_flag(parser)
-
-
-def add_reader_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reader", choices=("native", "libpff"),
-                        help="how to read the OST/PST: the native reader (every block checked) or libpff")
-
-
-def _add_target_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", metavar="URL",
-                        help="EWS URL of the target Exchange (default: the embedded sandbox)")
-    parser.add_argument("--auth", choices=("ntlm", "basic", "oauth"))
-    parser.add_argument("--username", help="account to log in as (password: REBUILD_PASSWORD or prompt)")
-    parser.add_argument("--ca-bundle", dest="ca_bundle", metavar="PEM")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
+    common = common_flags()
     parser = argparse.ArgumentParser(
         prog="rebuild",
         description="Rebuild Exchange mailboxes from cached OST files. "
@@ -65,31 +31,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("inspect", parents=[common], help="show the folder tree and counts of an OST/PST")
-    _add_source_args(p)
+    add_source_flags(p)
     p.add_argument("--json", action="store_true", help="print JSON (shape documented in README)")
     p.set_defaults(func=_cmd_inspect, needs_state="if-given")  # a log file only with an explicit --state
 
-    for register in _registrars():
+    from pipeline.cli import commands, export, temporal, x500
+    from pipeline.sandbox import cli as sandbox_cli
+
+    for register in (commands.register, export.register, sandbox_cli.register, x500.register, temporal.register):
         register(sub, common)
     return parser
 
 
-def _registrars() -> list[Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]]:
-    """Subcommands that live in their own modules register themselves here."""
-    found = []
-    for module_name in ("pipeline.commands", "pipeline.export", "pipeline.sandbox.cli", "pipeline.x500", "pipeline.execution.temporal_cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        found.append(module.register)
-    return found
-
-
 def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.inspect import run_inspect
+    from pipeline.cli.inspect import run_inspect
 
     return run_inspect(args.ost, as_json=args.json, recover=args.recover)
 
@@ -114,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    from pipeline.reach import Unreachable
+    from pipeline.destination.reach import Unreachable
     from pipeline.terminal import shown
 
     settings: Settings | None = None
@@ -123,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipeline.source import use_reader
 
         use_reader(settings.reader)
-        from pipeline import logs, private
+        from pipeline import logs
+        from pipeline.state import private
 
         private.restrict_new_files()
         log_dir = None
@@ -154,9 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURES
     except KeyboardInterrupt:
         print("rebuild: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only folder, a lock: one line, what to do
-        from pipeline.state_problems import state_problem
+        from pipeline.state.problems import state_problem
 
         where = getattr(args, "out", None) or (settings.state_dir if settings is not None else "rebuild")
         problem = state_problem(exc, getattr(exc, "filename", None) or where)

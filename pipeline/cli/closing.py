@@ -4,7 +4,6 @@ to run next. One mailbox (`--ost`) and many (`--map`) end the same way and write
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -13,17 +12,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.reach import public_url
-from pipeline.report import render_summary, render_table, write_reports
+from pipeline.cli.options import RunFlags
+from pipeline.cli.report import render_summary, render_table
+from pipeline.destination.reach import public_url
+from pipeline.errors import EXIT_BUSY, EXIT_FAILURES, EXIT_OK
 from pipeline.run_status import FAILED, HELD_ELSEWHERE, RunStatus
 from pipeline.settings import Settings
-from pipeline.state_problems import state_problem
+from pipeline.state.problems import state_problem
+from pipeline.state.reports import write_reports
 from pipeline.terminal import shown
 
-EXIT_OK, EXIT_FAILURES, EXIT_BUSY = 0, 1, 3
 
-
-def finish(summaries: list[Any], args: argparse.Namespace, settings: Settings) -> int:
+def finish(summaries: list[Any], flags: RunFlags, settings: Settings) -> int:
     """Write the reports, print the summary and what to do next; the exit code of the run. Reports that
     cannot be written (a full disk) are said in one line after the summary, which is printed anyway."""
     reports: list[Path] = []
@@ -35,8 +35,8 @@ def finish(summaries: list[Any], args: argparse.Namespace, settings: Settings) -
         if problem is None:
             raise
         unwritten = f"rebuild: reports not written: {shown(problem)}"
-    single = not getattr(args, "map", None)
-    if args.json:
+    single = not flags.map
+    if flags.as_json:
         data = [s.as_dict() for s in summaries]
         json.dump(data[0] if single else data, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -45,7 +45,7 @@ def finish(summaries: list[Any], args: argparse.Namespace, settings: Settings) -
                 print(f"rebuild: {shown(s.mailbox)}: {shown(s.fatal)}", file=sys.stderr)
     else:
         print(render_summary(summaries[0]) if single else render_table(summaries))
-        print("\n".join(where_and_next(summaries, args, settings, reports)))
+        print("\n".join(where_and_next(summaries, flags, settings, reports)))
     if unwritten:
         print(unwritten, file=sys.stderr)
     bad = [s for s in summaries if s.status in FAILED or s.failed_total]
@@ -61,7 +61,7 @@ def command_line(words: list[str]) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def _target_flags(args: argparse.Namespace, settings: Settings) -> list[str]:
+def _target_flags(flags: RunFlags, settings: Settings) -> list[str]:
     words = ["--state", str(settings.state_dir)]
     if not settings.uses_sandbox:
         words += ["--server", public_url(settings.ews.server)]  # never a password the URL carries
@@ -69,14 +69,14 @@ def _target_flags(args: argparse.Namespace, settings: Settings) -> list[str]:
             words += ["--username", settings.ews.username]
         if settings.ews.auth != "ntlm":
             words += ["--auth", settings.ews.auth]
-        if getattr(args, "impersonate", False):
+        if flags.impersonate:
             words.append("--impersonate")
-    if getattr(args, "target_root", None):
-        words += ["--target-root", args.target_root]
+    if flags.target_root:
+        words += ["--target-root", flags.target_root]
     return words
 
 
-def next_commands(summaries: list[Any], args: argparse.Namespace, settings: Settings) -> list[str]:
+def next_commands(summaries: list[Any], flags: RunFlags, settings: Settings) -> list[str]:
     """What to run next, by how the run ended."""
     statuses = {s.status for s in summaries}
     if RunStatus.INTERRUPTED in statuses:
@@ -94,11 +94,11 @@ def next_commands(summaries: list[Any], args: argparse.Namespace, settings: Sett
         hints.append("fix the cause printed above, then run the same command again (done work is kept)")
     elif any(s.failed_total for s in summaries):
         hints.append("see the failed items in the reports; the same command again retries them")
-    if getattr(args, "map", None):
-        source = ["--map", str(args.map)]
+    if flags.map:
+        source = ["--map", str(flags.map)]
     else:
         source = ["--ost", str(summaries[0].source), "--mailbox", summaries[0].mailbox]
-    hints.append(command_line(["rebuild", "verify", *source, *_target_flags(args, settings)]))
+    hints.append(command_line(["rebuild", "verify", *source, *_target_flags(flags, settings)]))
     if settings.uses_sandbox:
         for s in summaries[:3]:
             hints.append(command_line(["rebuild", "sandbox", "ls", "--mailbox", s.mailbox,
@@ -106,14 +106,14 @@ def next_commands(summaries: list[Any], args: argparse.Namespace, settings: Sett
     return hints
 
 
-def where_and_next(summaries: list[Any], args: argparse.Namespace, settings: Settings,
+def where_and_next(summaries: list[Any], flags: RunFlags, settings: Settings,
                    reports: list[Path]) -> list[str]:
     """The closing lines: where the state, the log and the reports are, and the next commands."""
     state = settings.state_dir.resolve()
     lines = [f"state:   {shown(state)} (journal.sqlite" + (", sandbox/" if settings.uses_sandbox else "") + ")",
              f"log:     {shown(settings.log_dir.resolve() / 'rebuild.jsonl')}",
              f"reports: {', '.join(shown(p.resolve()) for p in reports) or 'not written (see below)'}"]
-    commands = next_commands(summaries, args, settings)
+    commands = next_commands(summaries, flags, settings)
     lines.append(f"next:    {shown(commands[0])}")
     lines.extend(f"         {shown(c)}" for c in commands[1:])
     return lines

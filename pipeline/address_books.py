@@ -108,8 +108,8 @@ def codepage_note(info: SourceInfo) -> str | None:
 
 def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> AddressBook:
     """One user's book over every uploadable folder of the OST (kept in cache_dir), for the site book."""
-    from pipeline.journal import source_identity
     from pipeline.source import open_source
+    from pipeline.state.journal import source_identity
 
     key = hashlib.sha256(json.dumps(["site", source_identity(ost), mailbox.lower(), codepage]).encode()).hexdigest()
     with open_source(ost, codepage=codepage) as source:
@@ -118,7 +118,7 @@ def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> 
 
 def _quiet_child() -> None:
     """Ctrl-C and SIGTERM belong to the parent (a terminal or systemd sends them to the whole group)."""
-    from pipeline.interrupts import ignore_stop_signals
+    from pipeline.processes.interrupts import ignore_stop_signals
 
     ignore_stop_signals()
 
@@ -139,7 +139,7 @@ def site_book(jobs: list[tuple[Path, str]], codepage: int | None, cache_dir: Pat
     if workers > 1 and len(tasks) > 2 * workers:  # below that, starting processes costs more than it saves
         import multiprocessing
 
-        from pipeline.interrupts import children_ignore_sigint
+        from pipeline.processes.interrupts import children_ignore_sigint
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_quiet_child) as pool:

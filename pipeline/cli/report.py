@@ -1,17 +1,13 @@
-"""Reports for people and machines: the closing summary of a mailbox, JSON reports, the failures CSV.
+"""The closing summary of a mailbox and the table of many, as the console shows them (the files they are
+written to: pipeline/state/reports.py).
 
-Subjects appear only here (the admin's own report), never in logs.
+Subjects appear only here and in the reports (the admin's own), never in logs.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import atomic_open
-from pipeline.csvfile import write_csv
 from pipeline.run_status import RunStatus
 from pipeline.terminal import shown
 
@@ -84,20 +80,3 @@ def render_table(summaries: list[Any]) -> str:
     if len(items) > WARNINGS_SHOWN:
         lines.append(f"... and {len(items) - WARNINGS_SHOWN} more items with warnings (see the JSON report)")
     return "\n".join(lines)
-
-
-def write_reports(folder: Path, summaries: list[Any]) -> list[Path]:
-    """A JSON report of every mailbox, and a CSV of failed items (spreadsheet-safe), both owner-only."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    json_path = folder / f"run-{stamp}.json"
-    with atomic_open(json_path, "w", encoding="utf-8") as fh:  # whole or not at all, even on a full disk
-        json.dump([s.as_dict() for s in summaries], fh, indent=2, default=str)
-    rows = []
-    for s in summaries:
-        if s.fatal:
-            rows.append([s.mailbox, "", "", "", f"mailbox stopped: {s.fatal}"])
-        rows.extend([s.mailbox, f["folder"], f["item_class"], f["subject"], f["reason"]] for f in s.failures)
-    csv_path = write_csv(folder / f"failed-{stamp}.csv", ["mailbox", "folder", "item_class", "subject", "reason"],
-                         rows)
-    return [json_path, csv_path]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.run_status import RunStatus
-from pipeline.state_problems import journal_locked, state_problem
+from pipeline.state.problems import journal_locked, state_problem
 
 SCHEMA_VERSION = 1
 #: How long opening the journal waits for a lock another process holds before saying so (seconds).
