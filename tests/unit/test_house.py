@@ -1,7 +1,8 @@
 """The house's shape, read from the code with `ast` (imports inside functions included): no import cycle
 among the pipeline's modules, argparse only in the shell package, a small entrance hall.
 
-pipeline/sandbox/ and pipeline/source/ are left out of the cycle check for now (being rebuilt elsewhere).
+The whole package is checked, the sandbox and the readers included (tests/sandbox/test_import_graph.py
+says the same of the sandbox alone).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 SHELL = "pipeline.cli"
-OUTSIDE_THE_CYCLE_CHECK = ("pipeline.sandbox", "pipeline.source")
+OUTSIDE_THE_CYCLE_CHECK: tuple[str, ...] = ()
 #: Modules at pipeline/ top level, __init__.py and __main__.py included.
 TOP_LEVEL_AT_MOST = 22  # the aim is 12; lowered as rooms move
 
