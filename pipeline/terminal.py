@@ -7,6 +7,7 @@ Logs keep the raw value (JSON-escaped by the JSON renderer); only what a person 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import MutableMapping
 from typing import Any
 
 #: Format characters that reorder or hide text on a terminal (bidi overrides and isolates, line separators).
@@ -31,7 +32,7 @@ def shown(text: Any) -> str:
                    for c in value)
 
 
-def shown_values(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def shown_values(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor for the console only: every string value passes through `shown`."""
     for key, value in event.items():
         if isinstance(value, str):

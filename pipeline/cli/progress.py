@@ -66,7 +66,7 @@ class RichProgress:
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=False)
         self._tasks: dict[str, Any] = {}
-        self._overall = None
+        self._overall: Any = None  # rich's TaskID of the overall bar, once started
         self._done: dict[str, int] = {}
         self._lock = threading.Lock()
         self._start = time.monotonic()

@@ -109,11 +109,11 @@ class MessageStore(ABC, Generic[F, M, R]):
         """read(message, node id) for each message of the folder (or of the index range [start, stop));
         what cannot be read becomes a SourceError."""
 
-    @abstractmethod
     def _walk_associated(self, folder: SourceFolder, read: Callable[[M, int], T]) -> Iterator[T | SourceError]:
         """read() of each row of the folder's associated contents table (none where a reader cannot reach it)."""
         return iter(())
 
+    @abstractmethod
     def _orphans(self) -> Iterator[Orphan]:
         """The messages no folder lists."""
 
