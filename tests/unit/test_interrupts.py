@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from pipeline import interrupts
+from pipeline.processes import interrupts
 
 
 @pytest.mark.parametrize(("argv", "main_job"), [
