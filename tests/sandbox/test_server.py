@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -17,7 +18,7 @@ from exchangelib.errors import ErrorSchemaValidation
 
 from pipeline.sandbox import embedded
 from pipeline.sandbox.ews import schema
-from tests.sandbox.helpers import ALICE, connect, mime_message, needs_schema, populate
+from tests.sandbox.helpers import ALICE, connect, mime_message, needs_schema, populate, schema_present
 
 REPO = embedded.REPO_ROOT
 
@@ -239,3 +240,12 @@ def test_deep_find_folder_pages(sandbox):
     assert 'IndexedPagingOffset="10"' in first and 'IncludesLastItemInRange="false"' in first
     last = page(total - 3)
     assert last.count("<t:FolderId ") == 3 and 'IncludesLastItemInRange="true"' in last
+
+
+def test_the_schema_beside_the_repository_is_found():
+    """The shared EWS schema, found from the tests' own place: when it is there, the sandbox must find it
+    too (a move of schema.py once made it look one folder too high, and validation went off in silence)."""
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "ews-schema"
+    if not shared.is_dir():
+        pytest.skip(f"no EWS schema at {shared}")
+    assert schema_present(), f"the sandbox does not find the schema at {shared}"

@@ -17,7 +17,7 @@ from lxml import etree
 log = logging.getLogger("pipeline.sandbox.schema")
 
 ENV_VAR = "REBUILD_EWS_SCHEMA"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]  # pipeline/sandbox/ews/schema.py -> the repository
 
 _lock = threading.Lock()
 _loaded = False
