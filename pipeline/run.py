@@ -12,6 +12,7 @@ import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -158,6 +159,7 @@ class MailboxRun:
         self._walked: dict[str, tuple[SourceFolder, PlannedFolder]] = {}  # what reconciliation may walk again
         self._expected: dict[str, set[str]] = {}  # identities this run knows belong in each folder (path)
         self._restoring = False  # reconciliation's second walk: uploads count as restored
+        self._confirmed: set[str] = set()  # folders skipped because the server agreed with the journal
         self._keeper: LeaseKeeper | None = None
         self._fence: Fence | None = None
         self._convert_options: Any = None
@@ -424,6 +426,7 @@ class MailboxRun:
             self._walked[path] = (folder, planned)
         if (whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count)
                 and self._journal_confirmed(path, planned)):
+            self._confirmed.add(path)
             self.summary.found += folder.item_count
             self.summary.present += folder.item_count
             log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
@@ -457,7 +460,9 @@ class MailboxRun:
             return False
         self._by_path[path] = server
         recorded = self.journal.done_fingerprints(self.options.mailbox, path)
-        present = {s.identity for s in self._mailbox.stamps(server) if not s.pending}
+        stamps = self._mailbox.stamps(server)
+        self._remove_copies(path, server, stamps)  # this read is the folder's reconciliation too
+        present = {s.identity for s in stamps if not s.pending}
         self._expected.setdefault(path, set()).update(recorded)
         missing = len(recorded - present)
         if missing:
@@ -473,20 +478,26 @@ class MailboxRun:
         stamped items are listed). Identities this run stored or found that are gone are sent again (one more round);
         still gone after it, they are reported as failures."""
         assert self._mailbox is not None and self._sender is not None
+        mailbox = self._mailbox
+        started = time.monotonic()
         for round_ in (1, 2):
             missing_by_path: dict[str, set[str]] = {}
-            for path, server in list(self._by_path.items()):
+            touched = {path: server for path, server in self._by_path.items() if self._touched(path)}
+            # the read-backs go `requests_in_flight` at a time (each checks the fence, from its own thread)
+            with ThreadPoolExecutor(max_workers=max(1, self.settings.requests_in_flight),
+                                    thread_name_prefix="reconcile", initializer=bind,
+                                    initargs=(self._fence,)) as pool:
+                read = dict(zip(touched, pool.map(mailbox.stamps, touched.values()), strict=True))
+            for path, server in touched.items():
                 self._check_lease()
-                stamps = self._mailbox.stamps(server)
-                extras = duplicate_copies(stamps)
-                if extras:
-                    self._mailbox.delete_items(server, extras)
-                    self.summary.duplicates_removed += len(extras)
-                    log.warning("extra copies removed", mailbox=self.options.mailbox, folder=path, copies=len(extras))
+                stamps = read[path]
+                self._remove_copies(path, server, stamps)
                 missing = self._expected.get(path, set()) - {s.identity for s in stamps}
                 if missing:
                     missing_by_path[path] = missing
             if not missing_by_path:
+                log.info("reconciled with the server", mailbox=self.options.mailbox, folders=len(touched),
+                         seconds=round(time.monotonic() - started, 2))
                 return
             for path, missing in missing_by_path.items():
                 log.warning("items gone from the server since they were stored: sending them again",
@@ -503,6 +514,25 @@ class MailboxRun:
                     self._sender.wait()
                 finally:
                     self._restoring = False
+
+    def _remove_copies(self, path: str, server: ServerFolder, stamps: list[Stamp]) -> None:
+        """Delete the extra copies these stamps show (duplicate_copies says which copy stays)."""
+        assert self._mailbox is not None
+        extras = duplicate_copies(stamps)
+        if extras:
+            self._check_lease()
+            self._mailbox.delete_items(server, extras)
+            self.summary.duplicates_removed += len(extras)
+            log.warning("extra copies removed", mailbox=self.options.mailbox, folder=path, copies=len(extras))
+
+    def _touched(self, path: str) -> bool:
+        """Whether reconciliation reads this folder back: one this run walked on the server, unless it holds
+        nothing and is to hold nothing (no writer, paused or not, had anything to put there); a folder only
+        confirmed from the journal was read moments ago and this run wrote nothing into it."""
+        if path in self._confirmed:
+            return False
+        walked = self._walked.get(path)
+        return bool(self._expected.get(path)) or walked is None or walked[0].item_count > 0
 
     def _known(self, path: str, planned: PlannedFolder) -> tuple[set[str], set[str]]:
         """Identities already in the folder, and those of series still pending. The server's stamps are the

@@ -15,7 +15,7 @@ from exchangelib import Account
 import pipeline.destination.ews.upload
 import pipeline.processes.conversion_pool
 import pipeline.run
-from pipeline import cli
+from pipeline.cli.main import main as cli_main
 from pipeline.destination.ews.folders import FolderMirror
 from pipeline.destination.ews.mailbox import EwsMailbox
 from pipeline.destination.ews.upload import Uploader
@@ -57,7 +57,7 @@ def main() -> None:
 
         pipeline.run.MailboxRun.run = profiled  # type: ignore[method-assign]
     start = time.perf_counter()
-    code = cli.main(argv)
+    code = cli_main(argv)
     result = {"code": code, "wall_inside": round(time.perf_counter() - start, 3), **timers.snapshot()}
     print("BENCH_JSON " + json.dumps(result), flush=True)
     sys.exit(code)
