@@ -50,6 +50,9 @@ _IIS_400 = b"<html><body><h1>Bad Request</h1><p>HTTP Error 400. The request is b
 #: API, HTTP_TIMEOUT_LIMIT_INFO), under IIS. Shorter would be stricter than Exchange: a 40 MB request from a
 #: loaded client met a reset instead of the 404.13 and was sent again.
 LINGER_SECONDS = 120.0
+#: How long that drain waits for the next bytes: http.sys's idle connection timer, 120 s by default too (a
+#: second here once cut a loaded client's 40 MB request short, which then met a reset and was sent again).
+IDLE_SECONDS = 120.0
 _IIS_404_13 = (
     b"<html><body><h1>HTTP Error 404.13 - Not Found</h1><p>The request filtering module is configured to "
     b"deny a request that exceeds the request content length.</p></body></html>"
@@ -221,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _linger(self, most: int) -> None:
         try:
-            self.connection.settimeout(1.0)
+            self.connection.settimeout(IDLE_SECONDS)  # a client busy encoding its next megabytes is not gone
             bodies.linger(self.rfile, most, LINGER_SECONDS)
         except OSError:
             pass
