@@ -14,7 +14,8 @@ import pytest
 
 import fixtures
 from pipeline.sandbox.limits import Limits
-from tests.conftest import own_sandbox, run_cli, sandbox_items
+from tests.conftest import run_cli, sandbox_items
+from tests.e2e.conftest import ews_cli
 
 SERVICE, PASSWORD = "svc-rebuild", "bulk-tests-pw"
 USERS = ("alice@corp.example", "bob@corp.example", "carol@corp.example")
@@ -53,16 +54,13 @@ def users(tmp_path: Path) -> Path:
     return mapping
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    with own_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)}, list(USERS),
-                     limits=Limits(max_item_bytes=200_000)) as running:
-        yield running
+ACCOUNTS = {SERVICE: (PASSWORD, True)}
+SANDBOX_OPTIONS = {"limits": Limits(max_item_bytes=200_000)}
 
 
 def cli(handle, state: Path, *args: str):
-    return run_cli(*args, "--server", handle.url, "--username", SERVICE, "--state", str(state),
-                   "--log-level", "warning", env={"REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05"})
+    return ews_cli(handle, state, *args, "--log-level", "warning", username=SERVICE, password=PASSWORD,
+                   env={"REBUILD_BACKOFF_INITIAL": "0.05"})
 
 
 def items_in(data: Path, address: str) -> int:

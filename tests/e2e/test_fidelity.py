@@ -19,6 +19,7 @@ from exchangelib.folders import Contacts, Drafts, Inbox, Outbox, SentItems, Task
 
 import fixtures
 from tests.conftest import own_sandbox, run_cli
+from tests.e2e.conftest import ews_cli
 
 OWNER, PASSWORD = "owen@corp.example", "fidelity-pw"
 SPECS = Path(fixtures.__file__).parent / "specs"
@@ -30,12 +31,6 @@ def spec(name: str) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    with own_sandbox(tmp_path / "data", {OWNER: (PASSWORD, False)}, [OWNER]) as running:
-        yield running
-
-
 def account(handle: Any) -> Account:
     config = Configuration(service_endpoint=handle.url, credentials=Credentials(OWNER, PASSWORD), auth_type=NTLM,
                            retry_policy=FailFast())
@@ -43,9 +38,8 @@ def account(handle: Any) -> Account:
 
 
 def rebuild(handle: Any, state: Path, ost: Path, *extra: str) -> dict[str, Any]:
-    result = run_cli("run", "--ost", str(ost), "--mailbox", OWNER, "--server", handle.url, "--username", OWNER,
-                     "--state", str(state), "--log-level", "warning", "--json", *extra,
-                     env={"REBUILD_PASSWORD": PASSWORD})
+    result = ews_cli(handle, state, "run", "--ost", str(ost), "--mailbox", OWNER, "--log-level", "warning", "--json",
+                     *extra, username=OWNER, password=PASSWORD)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
 

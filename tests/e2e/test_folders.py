@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from exchangelib import DELEGATE, NTLM, Account, Configuration, Credentials, FailFast, Folder
 
 import fixtures
 from pipeline.sandbox import views
 from pipeline.sandbox.store import SandboxStore
-from tests.conftest import own_sandbox, run_cli
+from tests.conftest import run_cli
 
 USER, PASSWORD = "gina@corp.example", "folders-pw"
 SPEC = {"store": {"name": "folders", "seed": 9}, "folders": [
@@ -19,13 +18,6 @@ SPEC = {"store": {"name": "folders", "seed": 9}, "folders": [
     {"name": "Projekte", "items": [{"kind": "mail", "subject": "Plan", "body": "plan"}],
      "folders": [{"name": "Alt", "items": [{"kind": "mail", "subject": "Old plan", "body": "old"}]}]},
 ]}
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    # The user's own account: no impersonation.
-    with own_sandbox(tmp_path / "data", {USER: (PASSWORD, False)}, [USER]) as running:
-        yield running
 
 
 def tree(data: Path) -> dict[str, tuple[str, int]]:

@@ -15,6 +15,7 @@ import pytest
 import fixtures
 from pipeline.sandbox.limits import Limits
 from tests.conftest import own_sandbox, run_cli, sandbox_items
+from tests.e2e.conftest import ews_cli
 
 SERVICE, PASSWORD, MAILBOX = "svc-http", "http-pw", "hugo@corp.example"
 FP_KEY = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
@@ -25,10 +26,9 @@ SPEC = {"store": {"name": "HTTP shapes", "seed": 21}, "folders": [{"name": "Inbo
 
 
 def rebuild(handle, state: Path):
-    return run_cli("run", "--ost", str(fixtures.cached(SPEC, format="ost")), "--mailbox", MAILBOX, "--server",
-                   handle.url, "--username", SERVICE, "--impersonate", "--state", str(state), "--json",
-                   "--batch-items", "20", env={"REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05",
-                                               "REBUILD_BACKOFF_MAX": "0.2"})
+    return ews_cli(handle, state, "run", "--ost", str(fixtures.cached(SPEC, format="ost")), "--mailbox", MAILBOX,
+                   "--json", "--batch-items", "20", username=SERVICE, password=PASSWORD, impersonate=True,
+                   env={"REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.2"})
 
 
 def once_each(data: Path) -> bool:

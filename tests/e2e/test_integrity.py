@@ -25,7 +25,8 @@ from exchangelib.folders import SHALLOW, Folder, FolderCollection
 
 import fixtures
 from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
-from tests.conftest import own_sandbox, run_cli
+from tests.conftest import own_sandbox
+from tests.e2e.conftest import ews_cli
 
 SERVICE, PASSWORD, MAILBOX = "svc-integrity", "integrity-pw", "owner@corp.example"
 
@@ -54,8 +55,7 @@ def account(url: str) -> Account:
 
 
 def cli(handle, state: Path, *args: str):
-    return run_cli(*args, "--server", handle.url, "--username", SERVICE, "--impersonate", "--state", str(state),
-                   env={"REBUILD_PASSWORD": PASSWORD})
+    return ews_cli(handle, state, *args, username=SERVICE, password=PASSWORD, impersonate=True)
 
 
 def child(folder, name: str):

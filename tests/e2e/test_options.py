@@ -13,24 +13,16 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import fixtures
-from tests.conftest import REPO, own_sandbox, run_cli, sandbox_items
+from tests.conftest import REPO, sandbox_items
+from tests.e2e.conftest import ews_cli
 
 SERVICE, PASSWORD, MAILBOX = "svc-rebuild", "options-pw", "dana@corp.example"
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    with own_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as running:
-        yield running
-
-
 def run(handle, state: Path, ost: Path, *args: str):
-    return run_cli("run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url, "--username", SERVICE,
-                   "--impersonate", "--state", str(state), "--log-level", "warning", "--json", *args,
-                   env={"REBUILD_PASSWORD": PASSWORD})
+    return ews_cli(handle, state, "run", "--ost", str(ost), "--mailbox", MAILBOX, "--log-level", "warning", "--json",
+                   *args, username=SERVICE, password=PASSWORD, impersonate=True)
 
 
 def server_items(data: Path) -> list[dict]:

@@ -11,30 +11,25 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
 from pipeline.model import FolderRole
 from pipeline.sandbox import views
 from pipeline.sandbox.store import SandboxStore
 from pipeline.source import open_source
-from tests.conftest import own_sandbox, run_cli, sandbox_items
+from tests.conftest import run_cli, sandbox_items
+from tests.e2e.conftest import ews_cli
 
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
 
 FP_KEY = f"name:{PROPERTY_SET}:{PROPERTY_NAME}"
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path):
-    with own_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)},
-                     ["alice@corp.example", "bob@corp.example"]) as running:
-        yield running
+MAILBOXES = ["alice@corp.example", "bob@corp.example"]
 
 
 def rebuild(handle, state: Path, *args: str, timeout: float = 300):
-    return run_cli("run", "--server", handle.url, "--username", SERVICE, "--impersonate", "--state", str(state),
-                   "--log-level", "warning", *args, env={"REBUILD_PASSWORD": PASSWORD}, timeout=timeout)
+    return ews_cli(handle, state, "run", "--log-level", "warning", *args, username=SERVICE, password=PASSWORD,
+                   impersonate=True, timeout=timeout)
 
 
 def fingerprints(data: Path, mailbox: str) -> Counter:

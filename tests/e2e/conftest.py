@@ -1,0 +1,60 @@
+"""The end-to-end tests' shared fixtures: a sandbox of the test's own, and the CLI run against it.
+
+A test module says who may log in and which mailboxes exist with module constants, and the `sandbox`
+fixture builds that server for each test:
+
+- `ACCOUNTS`: {username: (password, impersonation right)}; default {SERVICE: (PASSWORD, True)}.
+- `MAILBOXES`: the mailboxes that exist; default `USERS`, else `[MAILBOX]`, else `[USER]`/`[OWNER]`.
+- `SANDBOX_OPTIONS`: keyword options for the server's start (limits=, faults=); default none.
+
+`ews_cli` runs `rebuild` as a real process against such a server, with the credentials in the environment
+(never on the command line), as an admin would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import own_sandbox, run_cli
+
+
+def _accounts(module: Any) -> dict[str, tuple[str, bool]]:
+    accounts = getattr(module, "ACCOUNTS", None)
+    if accounts is not None:
+        return dict(accounts)
+    if hasattr(module, "SERVICE"):
+        return {module.SERVICE: (module.PASSWORD, True)}
+    own = getattr(module, "USER", None) or module.OWNER  # the user's own account: no impersonation
+    return {own: (module.PASSWORD, False)}
+
+
+def _mailboxes(module: Any) -> list[str]:
+    for name in ("MAILBOXES", "USERS"):
+        if hasattr(module, name):
+            return list(getattr(module, name))
+    for name in ("MAILBOX", "USER", "OWNER"):
+        if hasattr(module, name):
+            return [getattr(module, name)]
+    raise AssertionError(f"{module.__name__} names no MAILBOXES, USERS, MAILBOX, USER or OWNER for its sandbox")
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
+    """(handle, data folder) of a running sandbox laid out by the test module's constants (see above)."""
+    module = request.module
+    options = dict(getattr(module, "SANDBOX_OPTIONS", {}))
+    with own_sandbox(tmp_path / "sandbox-data", _accounts(module), _mailboxes(module), **options) as running:
+        yield running
+
+
+def ews_cli(handle: Any, state: Path, *args: str, username: str, password: str, impersonate: bool = False,
+            env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`rebuild ARGS` against the sandbox's EWS face, logged in as username (password from the environment)."""
+    connection = ["--server", handle.url, "--username", username, *(["--impersonate"] if impersonate else []),
+                  "--state", str(state)]
+    return run_cli(*args, *connection, env={"REBUILD_PASSWORD": password, **(env or {})}, timeout=timeout)
