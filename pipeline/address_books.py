@@ -11,12 +11,14 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.convert import ConvertOptions
 from pipeline.convert.addressbook import AddressBook, from_dict, learn, to_dict
 from pipeline.model import FolderRole, SourceError, SourceFolder
+from pipeline.selection import Selection
 from pipeline.source.base import Source, SourceInfo
 
 #: Folders whose items the owner sent (or was about to).
@@ -70,6 +72,13 @@ def cached_book(cache_dir: Path | None, key: str, build: Callable[[], AddressBoo
     return book
 
 
+def book_key(source_id: str, mailbox: str, folders: Iterable[SourceFolder], codepage: int | None) -> str:
+    """Names one book in the cache: the source copy, the mailbox, the folders read and the code page. The run
+    and the --map survey name it alike, so a book the survey read is the run's own."""
+    return hashlib.sha256(json.dumps([source_id, mailbox.lower(), sorted(f.node_id for f in folders),
+                                      codepage]).encode()).hexdigest()[:32]
+
+
 def convert_options(source: Source, folders: Iterable[SourceFolder], options: Any,
                     wanted: Callable[[SourceFolder], bool] = lambda folder: True,
                     cache_dir: Path | None = None, source_id: str = "",
@@ -79,8 +88,7 @@ def convert_options(source: Source, folders: Iterable[SourceFolder], options: An
     and source_id, a rerun on the same OST copy reads the book from the state dir instead of the OST."""
     domain = options.x500_domain or (options.mailbox.rsplit("@", 1)[1].lower() if "@" in options.mailbox else None)
     folders = [f for f in folders if wanted(f)]
-    key = hashlib.sha256(json.dumps([source_id, options.mailbox.lower(), sorted(f.node_id for f in folders),
-                                     getattr(options, "codepage", None)]).encode()).hexdigest()[:32]
+    key = book_key(source_id, options.mailbox, folders, getattr(options, "codepage", None))
     book = cached_book(cache_dir if source_id else None, key,
                        lambda: build_book(source, folders, options.mailbox, should_stop=should_stop))
     site = getattr(options, "site_book", None)
@@ -106,14 +114,47 @@ def codepage_note(info: SourceInfo) -> str | None:
     return None
 
 
-def row_book(ost: Path, mailbox: str, codepage: int | None, cache_dir: Path) -> AddressBook:
-    """One user's book over every uploadable folder of the OST (kept in cache_dir), for the site book."""
-    from pipeline.source import open_source
+@dataclass(frozen=True, slots=True)
+class SurveyTask:
+    """One row of --map for the survey: its file, mailbox, folder selection and code page."""
+
+    line: int
+    ost: Path
+    mailbox: str
+    selection: Selection
+    codepage: int | None
+    cache_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """What the survey of one row found: its book (as a dict, to cross processes), or why the file is refused."""
+
+    line: int
+    book: dict[str, object] | None = None
+    refused: str | None = None  # the gate's one line, for the mapping's error list
+
+
+def survey_row(task: SurveyTask) -> Survey:
+    """Open the row's file once, through the gate every command uses, and read its address book over the
+    folders its run will carry, kept in the cache under the run's own key: the check, the site book and the
+    run's book are one opening of the file and one pass over its parties."""
+    from pipeline.gate import open_checked
+    from pipeline.source import SourceOpenError
     from pipeline.state.journal import source_identity
 
-    key = hashlib.sha256(json.dumps(["site", source_identity(ost), mailbox.lower(), codepage]).encode()).hexdigest()
-    with open_source(ost, codepage=codepage) as source:
-        return cached_book(cache_dir, key[:32], lambda: build_book(source, source.folders(), mailbox))
+    try:
+        with open_checked(task.ost, codepage=task.codepage) as source:
+            folders = source.folders()
+            bound = task.selection.bind(folders)
+            wanted = [f for f in folders if not bound.folder_skip(f)]
+            key = book_key(source_identity(task.ost), task.mailbox, wanted, task.codepage)
+            book = cached_book(task.cache_dir, key, lambda: build_book(source, wanted, task.mailbox))
+            return Survey(task.line, book=to_dict(book))
+    except SourceOpenError as exc:
+        return Survey(task.line, refused=str(exc).removeprefix(f"{task.ost}: "))
+    except Exception:  # noqa: BLE001 - a file that opens but cannot be walked is that mailbox's problem, reported by its run
+        return Survey(task.line)
 
 
 def _quiet_child() -> None:
@@ -123,19 +164,10 @@ def _quiet_child() -> None:
     ignore_stop_signals()
 
 
-def _row_book_task(job: tuple[Path, str, int | None, Path]) -> dict[str, object] | None:
-    try:
-        return to_dict(row_book(*job))
-    except Exception:  # noqa: BLE001 - an OST that cannot be read is that mailbox's problem, reported by its run
-        return None
-
-
-def site_book(jobs: list[tuple[Path, str]], codepage: int | None, cache_dir: Path, workers: int = 1) -> Path:
-    """With --map: the books of every user's OST merged into one (a site's legacyExchangeDNs resolve from
-    any OST, each user's own DN to that user's new mailbox), written to cache_dir; its path."""
+def survey(tasks: list[SurveyTask], workers: int = 1) -> list[Survey]:
+    """Every row surveyed (in worker processes when there are many), in the rows' order."""
     from concurrent.futures import ProcessPoolExecutor
 
-    tasks = [(Path(ost), mailbox, codepage, cache_dir) for ost, mailbox in jobs]
     if workers > 1 and len(tasks) > 2 * workers:  # below that, starting processes costs more than it saves
         import multiprocessing
 
@@ -144,17 +176,20 @@ def site_book(jobs: list[tuple[Path, str]], codepage: int | None, cache_dir: Pat
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_quiet_child) as pool:
             with children_ignore_sigint():
-                futures = [pool.submit(_row_book_task, task) for task in tasks]
-            books = [future.result() for future in futures]
-    else:
-        books = [_row_book_task(task) for task in tasks]
+                futures = [pool.submit(survey_row, task) for task in tasks]
+            return [future.result() for future in futures]
+    return [survey_row(task) for task in tasks]
+
+
+def site_book(found: list[Survey], cache_dir: Path, name: str) -> Path:
+    """With --map: the books of every user's file merged into one (a site's legacyExchangeDNs resolve from
+    any file, each user's own DN to that user's new mailbox), written to cache_dir; its path."""
     site = AddressBook()
-    for data in books:
-        book = from_dict(data) if data is not None else None
+    for one in found:
+        book = from_dict(one.book) if one.book is not None else None
         if book is not None:
             site.merge(book)
-    key = hashlib.sha256(json.dumps(sorted(str(t[:2]) for t in tasks)).encode()).hexdigest()[:32]
-    path = cache_dir / f"site-{key}.json"
+    path = cache_dir / f"site-{hashlib.sha256(name.encode()).hexdigest()[:32]}.json"
     cache_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

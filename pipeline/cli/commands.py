@@ -135,24 +135,34 @@ def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings
 
 def run_map(flags: RunFlags, settings: Settings) -> int:
     """Many mailboxes on this machine: one mailbox's failure never stops the others."""
-    from pipeline.address_books import site_book
+    from pipeline.address_books import SurveyTask, site_book, survey
     from pipeline.cli.closing import finish
-    from pipeline.cli.jobs import checked_rows, jobs
+    from pipeline.cli.jobs import accepted, jobs, row_options
+    from pipeline.cli.mapping import load_mapping
     from pipeline.cli.progress import make_progress
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
     from pipeline.processes.interrupts import terminate_requests
 
     assert flags.map is not None
-    rows = checked_rows(Path(flags.map), flags.skip_invalid)
+    path = Path(flags.map)
+    # Each file is opened once before anything is uploaded: the gate's check and its address book in one
+    # survey (worker processes for many rows); the run reads the book the survey kept under its own key.
+    rows, errors = load_mapping(path, survey_later=True)
     executor = LocalExecutor(settings, flags.workers)
+    cache = settings.state_dir / "addressbooks"
     try:
-        book = site_book([(r.ost, r.mailbox) for r in rows], flags.codepage, settings.state_dir / "addressbooks",
-                         executor.mailbox_workers)
+        found = survey([SurveyTask(r.line, r.ost, r.mailbox, row_options(r, flags).selection, flags.codepage, cache)
+                        for r in rows], executor.mailbox_workers)
     except KeyboardInterrupt:
         print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
               "Run the same command again to resume.", file=sys.stderr)
         return EXIT_FAILURES
+    refused = {one.line: one.refused for one in found if one.refused is not None}
+    errors += [row.refused(refused[row.line]) for row in rows if row.line in refused]
+    rows = accepted(path, [row for row in rows if row.line not in refused], errors, flags.skip_invalid)
+    book = site_book([one for one in found if one.line not in refused], cache,
+                     json.dumps(sorted(f"{r.ost}|{r.mailbox}" for r in rows)))
     with terminate_requests(), make_progress(not flags.as_json) as progress:  # SIGTERM stops as Ctrl-C does
         if flags.dry_run:
             summaries = executor.submit(jobs(rows, flags, None, book), progress)

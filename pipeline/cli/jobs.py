@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.mapping import MappingRow, load_mapping
+from pipeline.cli.mapping import MappingError, MappingRow, load_mapping
 from pipeline.cli.options import RunFlags
 from pipeline.errors import UsageError
 from pipeline.execution.base import MailboxJob
@@ -44,6 +44,12 @@ def jobs(rows: list[MappingRow], flags: RunFlags, endpoint: Any, site_book: Path
 def checked_rows(path: Path, skip_invalid: bool, open_sources: bool = True) -> list[MappingRow]:
     """The mapping's rows, or UsageError after listing every error (unless skip_invalid keeps the good rows)."""
     rows, errors = load_mapping(path, open_sources)
+    return accepted(path, rows, errors, skip_invalid)
+
+
+def accepted(path: Path, rows: list[MappingRow], errors: list[MappingError], skip_invalid: bool) -> list[MappingRow]:
+    """The good rows when there are no errors (or skip_invalid), else UsageError after listing every error."""
+    errors = sorted(errors, key=lambda error: error.line)
     if not errors:
         return rows
     for error in errors:

@@ -29,6 +29,11 @@ class MappingRow:
     impersonate: bool = False
     only: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    ost_cell: str = ""  # the ost cell as written, for error lines
+
+    def refused(self, reason: str) -> MappingError:
+        """This row's error line for a file the gate refused."""
+        return MappingError(self.line, f"ost {self.ost_cell!r}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +50,11 @@ def _folders(value: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(";") if p.strip())
 
 
-def load_mapping(path: Path, open_sources: bool = True) -> tuple[list[MappingRow], list[MappingError]]:
+def load_mapping(path: Path, open_sources: bool = True,
+                 survey_later: bool = False) -> tuple[list[MappingRow], list[MappingError]]:
     """Parse and check the whole file; rows with errors are left out of the first list. open_sources=False
-    checks each OST's header only (other machines will open the files: --engine temporal)."""
+    checks each OST's header only (other machines will open the files: --engine temporal); survey_later
+    leaves the files alone (the local --map run opens each once, in its survey, with the same gate)."""
     problem = not_regular(path)
     if problem:
         return [], [MappingError(0, f"the mapping file is {problem}, not a CSV file")]
@@ -113,13 +120,13 @@ def load_mapping(path: Path, open_sources: bool = True) -> tuple[list[MappingRow
         ost = (path.parent / ost_text).resolve() if ost_text else Path()
         if not ost_text:
             row_errors.append("ost is empty")
-        else:
+        elif not survey_later:
             try:
                 # the same gate as every command: regular file, header, libpff, root (or the header alone when
                 # other machines read the files: --engine temporal)
                 check_source(ost) if open_sources else check_header(ost)
             except SourceOpenError as exc:
-                row_errors.append(f"ost {ost_text!r}: {str(exc).removeprefix(f'{ost}: ')}")
+                row_errors.append(f"ost {ost_text!r}: {str(exc).removeprefix(f'{ost}: ')}")  # as refused() says
         if not is_smtp_address(mailbox):
             row_errors.append(f"mailbox {mailbox!r} is not an SMTP address")
         impersonate = values.get("impersonate", "").lower()
@@ -138,7 +145,7 @@ def load_mapping(path: Path, open_sources: bool = True) -> tuple[list[MappingRow
             continue
         rows.append(MappingRow(line=line, ost=ost, mailbox=mailbox, target_root=values.get("target_root") or None,
                                impersonate=impersonate in _TRUE, only=_folders(values.get("only", "")),
-                               exclude=_folders(values.get("exclude", ""))))
+                               exclude=_folders(values.get("exclude", "")), ost_cell=ost_text))
     if not rows and not errors:
         errors.append(MappingError(1, "no rows: the file has a header but no users"))
     return rows, errors
