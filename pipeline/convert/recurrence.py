@@ -96,6 +96,12 @@ class _Reader:
         self.pos += size
         return chunk
 
+    def ansi_text(self, codec: str) -> str:
+        """An exception's subject or location: two lengths (with and without the terminator, [MS-OXOCAL]
+        2.2.1.44.2), then the 8-bit string of the second."""
+        _length, length2 = self.take("2H")
+        return self.raw(length2).decode(codec, errors="replace")
+
     @property
     def remaining(self) -> int:
         return len(self.data) - self.pos
@@ -129,8 +135,7 @@ def parse(data: bytes, codec: str = "cp1252") -> Recurrence:
         start, end, original, flags = r.take("3IH")
         info = ExceptionInfo(minutes_to_local(start), minutes_to_local(end), minutes_to_local(original), flags)
         if flags & ARO_SUBJECT:
-            _length, length2 = r.take("2H")
-            info.subject = r.raw(length2).decode(codec, errors="replace")
+            info.subject = r.ansi_text(codec)
         if flags & ARO_MEETINGTYPE:
             info.meeting_type = r.take("I")
         if flags & ARO_REMINDERDELTA:
@@ -138,8 +143,7 @@ def parse(data: bytes, codec: str = "cp1252") -> Recurrence:
         if flags & ARO_REMINDER:
             info.reminder_set = bool(r.take("I"))
         if flags & ARO_LOCATION:
-            _length, length2 = r.take("2H")
-            info.location = r.raw(length2).decode(codec, errors="replace")
+            info.location = r.ansi_text(codec)
         if flags & ARO_BUSYSTATUS:
             info.busy_status = r.take("I")
         if flags & ARO_ATTACHMENT:
