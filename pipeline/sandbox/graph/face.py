@@ -26,6 +26,7 @@ from pipeline.sandbox.graph import (
     events,
     folders,
     items,
+    messages,
     metadata,
     shapes,
     state,
@@ -129,7 +130,7 @@ class GraphFace:
             faults = self.app.faults.decide(operation, user)
             if faults.reset and not in_batch:
                 return GraphReply(0, reset=True)
-            if faults.delay and not in_batch:  # a delay is per HTTP request, not per $batch part
+            if faults.delay:  # per request, $batch parts too (they run up to 4 at once, as on Graph)
                 time.sleep(faults.delay)
             if faults.http_status:
                 return error_reply(GraphError(faults.http_status, "ServiceUnavailable" if faults.http_status == 503
@@ -175,6 +176,10 @@ class GraphFace:
             return folders.mail_folders(self.state, call, mailbox_id, rest[1:])
         if head == "messages" and len(rest) == 2:
             return items.serve_item(self.state, call, mailbox_id, rest[1], "Message")
+        if head == "messages" and rest[2:] == ["$value"] and method == "GET":
+            return messages.mime_value(self.state, mailbox_id, rest[1])
+        if head == "messages" and rest[2:] == ["attachments"] and method == "GET":
+            return attachments.listing(self.state, call, mailbox_id, rest[1])
         if head == "messages" and rest[2:] == ["attachments", "createUploadSession"] and method == "POST":
             return attachments.upload_session(self.state, call, mailbox_id, rest[1])
         if head == "messages" and len(rest) == 3 and rest[2] == "send" and method == "POST":
@@ -183,6 +188,8 @@ class GraphFace:
             return self.state.sent.record(mailbox_id, "sendMail", state.read_body(self.state, call))
         if head in ("calendar", "calendars"):
             return folders.collection(self.state, call, mailbox_id, rest, CALENDAR)
+        if head == "events" and len(rest) == 1 and method == "POST":  # the default calendar's events
+            return folders.collection(self.state, call, mailbox_id, ["calendar", "events"], CALENDAR)
         if head == "events" and len(rest) == 2 and ids.is_occurrence_id(shapes.ews_id(rest[1])):
             return events.serve_occurrence(self.state, call, mailbox_id, rest[1])
         if head == "events" and len(rest) == 3 and rest[2] == "instances" and method == "GET":
