@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+#: Seconds between looks at the fence while a Retry-After holds.
+CHECK_EVERY = 1.0
+
 
 class Lane(enum.Enum):
     ITEMS = "items"  # everything but the lease
@@ -54,8 +57,9 @@ class Lanes:
         with self._cond:
             return max(0.0, self._hold_until - self.clock())
 
-    def _enter(self, lane: Lane) -> None:
+    def _enter(self, lane: Lane, check: Callable[[], None]) -> None:
         while True:
+            check()
             with self._cond:
                 held = self._hold_until - self.clock()
                 if held <= 0:
@@ -64,16 +68,17 @@ class Lanes:
                         return
                     self._cond.wait(1.0)  # woken by a request leaving, or the lease taking its slot
                     continue
-            self.sleep(held)  # the Retry-After, outside the lock
+            self.sleep(min(held, CHECK_EVERY))  # the Retry-After, outside the lock, looking at `check` now and then
 
     @contextmanager
-    def slot(self, lane: Lane = Lane.ITEMS) -> Iterator[None]:
-        """One request in flight, once its lane may send."""
+    def slot(self, lane: Lane = Lane.ITEMS, check: Callable[[], None] = lambda: None) -> Iterator[None]:
+        """One request in flight, once its lane may send; `check` (the lease fence) is called while waiting
+        and may raise to give up the wait."""
         if lane is Lane.LEASE:
             with self._cond:
                 self._lease_waiting += 1
         try:
-            self._enter(lane)
+            self._enter(lane, check)
         finally:
             if lane is Lane.LEASE:
                 with self._cond:

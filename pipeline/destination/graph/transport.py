@@ -24,8 +24,8 @@ import httpx
 
 from pipeline.destination.base import MailboxFatalError
 from pipeline.destination.graph.connect import GraphTarget, Tokens
-from pipeline.destination.graph.lanes import Lane, Lanes, ScriptedTime
-from pipeline.lease import check_fence
+from pipeline.destination.graph.lanes import CHECK_EVERY, Lane, Lanes, ScriptedTime
+from pipeline.lease import check_fence, current_fence
 
 #: httpx logs every request at INFO (URLs name mailboxes and folders): only its warnings reach our logs.
 for _name in ("httpx", "httpcore", "hpack"):
@@ -144,7 +144,7 @@ class GraphHttp:
         if size > 64 * 1024 and lane is Lane.ITEMS:
             self.pacer.admit(size, self.sleep)
         all_headers = {"Authorization": self.tokens.header(), **(headers or {})}
-        with self.lanes.slot(lane):
+        with self.lanes.slot(lane, check_fence):
             check_fence()  # the wait for a slot or a Retry-After may have outlasted the fence
             with self._lock:
                 self.requests += 1
@@ -196,7 +196,7 @@ class GraphHttp:
             self.pacer.admit(len(chunk), self.sleep)
             check_fence()
             try:
-                with self.lanes.slot():
+                with self.lanes.slot(Lane.ITEMS, check_fence):
                     check_fence()
                     response = self.client.put(url, content=chunk, headers=headers)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -222,7 +222,14 @@ class GraphHttp:
             delay = retry_after + random.uniform(0, 0.25)
         else:
             delay = min(self.policy.maximum, self.policy.initial * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-        self.sleep(delay)
+        if current_fence() is None:
+            self.sleep(delay)
+            return
+        while delay > 0:  # a run holding a lease stops waiting as soon as its fence has passed
+            check_fence()
+            self.sleep(min(delay, CHECK_EVERY))
+            delay -= CHECK_EVERY
+        check_fence()
 
     def pages(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         """Every entry of a collection, following @odata.nextLink."""
