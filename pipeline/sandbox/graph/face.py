@@ -124,6 +124,9 @@ class GraphFace:
         arrived = time.time()
         reply, mailbox_id = self._answer(call, in_batch)
         rest = call.segments[2:]
+        if mailbox_id is None and len(call.segments) > 1:  # refused before routing: the folder it aimed at
+            found = self.state.store.mailbox(call.segments[1].lower())
+            mailbox_id = found.id if found is not None else None
         self.wirelog.add({"at": arrived, "done": time.time(), "method": call.method, "path": "/".join(rest),
                           "user": call.segments[1].lower() if len(call.segments) > 1 else None,
                           "status": reply.status, "dropped": reply.drop, "batch": in_batch,
