@@ -1,10 +1,11 @@
 """The lease never lapses while its holder writes, under throttling (issue 26): a run against a Graph budget of
-12 requests per 10 s keeps renewing (its renewals go ahead of item uploads and wait out Retry-After), and a
+12 requests per 10 s keeps renewing (its renewals go ahead of item uploads and wait out Retry-After); a
 run whose renewals are all refused with a Retry-After longer than its lease stops writing before the lease
-expires.
+expires; a run over EWS in a storm of ErrorServerBusy (BackOffMilliseconds 2000) never writes outside it.
 
-The oracle is the sandbox's own request log (`handle.graph_log()`: when each request arrived, its status and
-the folder it touched), read in the test: every write to the mailbox outside the lease folder must arrive
+The oracles are the sandbox's, read in the test: over Graph its request log (`handle.graph_log()`: when
+each request arrived, its status and the folder it touched); over EWS its store, watched every 0.1 s (the
+lease item's version, new items elsewhere). Every write to the mailbox outside the lease folder must come
 no later than lease_seconds after the last lease write the server accepted before it (the take or a
 renewal). The run itself is only asked for its exit code. Short leases keep each trial bounded (< 60 s).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -123,3 +125,77 @@ def test_a_run_whose_renewals_are_all_refused_stops_writing_before_its_lease_exp
     assert refused, "no renewal was refused: this trial tests nothing"
     assert took < 45, f"the run slept out the Retry-After ({took:.0f} s) instead of stopping at its fence"
     assert late_writes(log, lease_s) == []
+
+
+SERVICE, PASSWORD = "svc-storm", "storm-pw"
+STORM = {"seed": 26, "rules": [{"kind": "throttle", "back_off_ms": 2000, "rate": 0.3}]}
+
+
+class StoreWatcher(threading.Thread):
+    """Watches the sandbox's store from outside: when the lease item changed (its version), and when each
+    item outside the lease folder first appeared."""
+
+    def __init__(self, data: Path, mailbox: str) -> None:
+        super().__init__(daemon=True)
+        self.data, self.mailbox = data, mailbox
+        self.renewals: list[float] = []
+        self.writes: list[float] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        from pipeline.sandbox.store import SandboxStore
+
+        store = SandboxStore(self.data)
+        seen_lease: set[tuple[int, int]] = set()
+        last_item = 0
+        try:
+            while not self.done.is_set():
+                with store.connection() as conn:
+                    now = time.time()
+                    rows = conn.execute(
+                        "SELECT i.id, i.version, f.name FROM items i JOIN folders f ON f.id=i.folder_id "
+                        "JOIN mailboxes m ON m.id=i.mailbox_id WHERE m.address=? AND (f.name=? OR i.id>?)",
+                        (self.mailbox, LEASE_FOLDER, last_item)).fetchall()
+                for item_id, version, folder in rows:
+                    if folder == LEASE_FOLDER:
+                        if (item_id, version) not in seen_lease:
+                            seen_lease.add((item_id, version))
+                            self.renewals.append(now)
+                    elif item_id > last_item:
+                        self.writes.append(now)
+                last_item = max([last_item, *(r[0] for r in rows if r[2] != LEASE_FOLDER)])
+                time.sleep(0.1)
+        finally:
+            store.close()
+
+
+def test_in_an_ews_back_off_storm_the_run_never_writes_outside_its_lease(tmp_path: Path, ost: Path):
+    """30 % of EWS requests answered ErrorServerBusy with BackOffMilliseconds 2000: the run (a 12-s lease)
+    renews through the storm and ends well, and no item appears later than 12 s after the lease item last
+    changed. (Before renewals counted from their successful write, this run lost its lease.)"""
+    lease_s, timeout_s = 12, 3
+    mailbox = "storm@corp.example"
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [mailbox], faults=STORM) as (handle, data):
+        watcher = StoreWatcher(data, mailbox)
+        watcher.start()
+        env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_LEASE_SECONDS": str(lease_s),
+               "REBUILD_EWS_REQUEST_TIMEOUT": str(timeout_s), "REBUILD_BACKOFF_INITIAL": "0.2",
+               "REBUILD_BACKOFF_MAX": "2"}
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", mailbox, "--server",
+                 handle.url, "--username", SERVICE, "--impersonate", "--state", str(tmp_path / "state"),
+                 "--batch-items", "2", "--log-level", "warning"],
+                cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        finally:
+            time.sleep(0.3)
+            watcher.done.set()
+            watcher.join(5)
+        storms = handle.stats()["faults"]
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said[-2000:]  # renewed through the storm: the lease never lapsed
+    assert watcher.writes and len(watcher.renewals) >= 3, (watcher.writes, watcher.renewals)
+    assert "throttle" in str(storms), f"the storm never blew: {storms}"
+    late = [w for w in watcher.writes
+            if not [r for r in watcher.renewals if r <= w] or w > max(r for r in watcher.renewals if r <= w) + lease_s]
+    assert late == [], f"{len(late)} items appeared after the lease had expired"

@@ -25,7 +25,7 @@ import httpx
 from pipeline.destination.base import MailboxFatalError
 from pipeline.destination.graph.connect import GraphTarget, Tokens
 from pipeline.destination.graph.lanes import CHECK_EVERY, Lane, Lanes, ScriptedTime
-from pipeline.lease import check_fence, current_fence
+from pipeline.lease import check_fence, current_fence, note_lease_write
 
 #: httpx logs every request at INFO (URLs name mailboxes and folders): only its warnings reach our logs.
 for _name in ("httpx", "httpcore", "hpack"):
@@ -146,6 +146,8 @@ class GraphHttp:
         all_headers = {"Authorization": self.tokens.header(), **(headers or {})}
         with self.lanes.slot(lane, check_fence):
             check_fence()  # the wait for a slot or a Retry-After may have outlasted the fence
+            if lane is Lane.LEASE and method != "GET":
+                note_lease_write()
             with self._lock:
                 self.requests += 1
             try:
