@@ -80,6 +80,10 @@ def test_internet_message_headers_come_with_select_only(client):
     headers = {h["name"]: h["value"] for h in selected.json()["internetMessageHeaders"]}
     assert headers["X-Custom-Thing"] == "yes" and headers["Message-ID"] == "<headers@example.com>"
     assert selected.json()["subject"] == "with headers"
+    listed = client.get("/mailFolders/inbox/messages", params={"$select": "internetMessageHeaders", "$top": "50"})
+    assert listed.status_code == 200
+    (mine,) = [m for m in listed.json()["value"] if m["id"] == imported["id"]]
+    assert {h["name"]: h["value"] for h in mine["internetMessageHeaders"]}["X-Custom-Thing"] == "yes"
 
 
 def test_batch_depends_on_answers_424_for_a_failed_dependency(client):
