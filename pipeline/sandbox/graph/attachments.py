@@ -88,13 +88,18 @@ def upload(g: GraphState, token: str, headers: dict[str, str], data: bytes) -> G
     return GraphReply(201, headers=[("Location", location)])
 
 
-def listing(g: GraphState, call: Call, mailbox_id: int, ref: str) -> GraphReply:
+def listing(g: GraphState, call: Call, mailbox_id: int, ref: str, attachment: str | None = None) -> GraphReply:
     """`GET …/messages/{id}/attachments`: every attachment as fileAttachment (itemAttachment for an attached
-    message), contentBytes included, as learn.microsoft.com/graph/api/message-list-attachments shows."""
+    message), contentBytes included, as learn.microsoft.com/graph/api/message-list-attachments shows; with
+    `attachment` (`…/attachments/{id}`, where an upload session's Location points) that one alone."""
     with g.store.connection() as conn:
         item = items.stored_item(g, conn, mailbox_id, ref, ("Message", "Item", "PostItem", "MeetingRequest"))
         rows = conn.execute("SELECT position, name, content_type, size, is_inline, content_id, content "
                             "FROM attachments WHERE item_id=? ORDER BY position", (item.id,)).fetchall()
+    if attachment is not None:
+        rows = [r for r in rows if shapes.attachment_id(mailbox_id, item.id, r[0]) == attachment]
+        if not rows:
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
     values = []
     for position, name, content_type, size, is_inline, content_id, content in rows:
         embedded = content_type == "message/rfc822"
@@ -107,4 +112,4 @@ def listing(g: GraphState, call: Call, mailbox_id: int, ref: str) -> GraphReply:
                           "contentBytes": base64.b64encode(content or b"").decode("ascii")})
         state.check_answer(g, "itemAttachment" if embedded else "fileAttachment", value)
         values.append(value)
-    return json_reply(200, {"value": values})
+    return json_reply(200, values[0] if attachment is not None else {"value": values})

@@ -200,8 +200,8 @@ class GraphFace:
             return items.serve_item(self.state, call, mailbox_id, rest[1], "Message")
         if head == "messages" and rest[2:] == ["$value"] and method == "GET":
             return messages.mime_value(self.state, mailbox_id, rest[1])
-        if head == "messages" and rest[2:] == ["attachments"] and method == "GET":
-            return attachments.listing(self.state, call, mailbox_id, rest[1])
+        if head == "messages" and rest[2:3] == ["attachments"] and len(rest) in (3, 4) and method == "GET":
+            return attachments.listing(self.state, call, mailbox_id, rest[1], rest[3] if len(rest) == 4 else None)
         if head == "messages" and rest[2:] == ["attachments", "createUploadSession"] and method == "POST":
             return attachments.upload_session(self.state, call, mailbox_id, rest[1])
         if head == "messages" and len(rest) == 3 and rest[2] == "send" and method == "POST":

@@ -154,6 +154,9 @@ def test_upload_sessions_refuse_small_files_and_answer_location(client):
     assert f"/messages/{message['id']}/attachments/" in location
     listed = client.get(f"/messages/{message['id']}/attachments").json()["value"]
     assert [a["id"] for a in listed] == [location.rsplit("/", 1)[1]]
+    followed = httpx.get(location, headers=client.headers)
+    assert followed.status_code == 200 and followed.json()["name"] == "big.bin"
+    assert base64.b64decode(followed.json()["contentBytes"]) == data
 
 
 def test_list_attachments_gives_file_attachments_with_their_bytes(client):
