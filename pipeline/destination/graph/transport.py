@@ -108,6 +108,7 @@ class GraphHttp:
         self.target = target
         self.mailbox = mailbox
         self.policy = policy or RetryPolicy()
+        self.sleep: Callable[[float], None]
         if sleep is time.sleep:
             self.sleep = sleep
             self.lanes = Lanes(min(in_flight, MAX_IN_FLIGHT))
