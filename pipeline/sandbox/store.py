@@ -411,7 +411,7 @@ class SandboxStore:
                         found[item_id].ext[key] = ExtValue(key, ptype, parsed)
             if with_attachments:
                 for row in conn.execute(
-                    "SELECT item_id, name, content_type, size, sha256, is_inline, content_id "
+                    "SELECT item_id, name, content_type, size, sha256, is_inline, content_id, position "
                     "FROM attachments "
                     f"WHERE item_id IN ({marks}) ORDER BY item_id, position",
                     chunk,
@@ -420,6 +420,7 @@ class SandboxStore:
                         found[row[0]].attachments.append(
                             Attachment(row[1], row[2], row[3], row[4], bool(row[5]), row[6])
                         )
+                        found[row[0]].attachment_positions.append(row[7])
         return found
 
     def attachment(self, conn: sqlite3.Connection, item_id: int, position: int) -> Attachment | None:
