@@ -93,6 +93,12 @@ def test_convert_id_checks_only_the_mailbox_address_format(sandbox, alice):
     back = soap(sandbox.url, '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
                 f'<t:AlternateId Format="HexEntryId" Id="{entry}" Mailbox="{ALICE[0]}"/></m:SourceIds></m:ConvertId>')
     assert back.find(f".//{M}AlternateId").get("Id") == root
+    short = base64.b64encode(b"SBXF" + (1).to_bytes(4, "big") + (1).to_bytes(8, "big")).decode()  # an old id
+    renewed = soap(sandbox.url, '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
+                   f'<t:AlternateId Format="EwsId" Id="{short}" Mailbox="{ALICE[0]}"/>'
+                   '<t:AlternateId Format="EwsId" Id="DUMMY" Mailbox="a@b.example"/></m:SourceIds></m:ConvertId>')
+    assert codes(renewed) == ["NoError", "ErrorInvalidIdMalformed"]
+    assert len(renewed.find(f".//{M}AlternateId").get("Id")) == 120
 
 
 # -- ids -------------------------------------------------------------------------------------------
