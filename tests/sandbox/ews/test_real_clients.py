@@ -334,6 +334,8 @@ def test_get_user_availability(sandbox, alice, unique):
     CalendarItem(folder=alice.calendar, subject=f"busy {unique}", start=start, end=start + dt.timedelta(hours=1),
                  recurrence=Recurrence(pattern=DailyPattern(interval=1),
                                        boundary=NumberedPattern(start=start.date(), number=2))).save()
+    CalendarItem(folder=alice.calendar, subject=f"free {unique}", start=start + dt.timedelta(hours=3),
+                 end=start + dt.timedelta(hours=4), legacy_free_busy_status="Free").save()
     # Central European time as a SerializableTimeZone: UTC = local - 60 min, daylight (-60 more) from the
     # last Sunday of March 02:00 to the last Sunday of October 03:00.
     zone = ("<t:TimeZone><t:Bias>-60</t:Bias><t:StandardTime><t:Bias>0</t:Bias><t:Time>03:00:00</t:Time>"
@@ -353,9 +355,11 @@ def test_get_user_availability(sandbox, alice, unique):
     events = [(e.findtext(f"{T}StartTime"), e.findtext(f"{T}EndTime"), e.findtext(f"{T}BusyType"))
               for e in view.iter(f"{T}CalendarEvent") if unique in (e.findtext(f".//{T}Subject") or "")]
     assert events == [("2032-05-10T09:00:00", "2032-05-10T10:00:00", "Busy"),
+                      ("2032-05-10T12:00:00", "2032-05-10T13:00:00", "Free"),
                       ("2032-05-11T09:00:00", "2032-05-11T10:00:00", "Busy")]
     merged = view.findtext(f"{T}MergedFreeBusy")
     assert len(merged) == 96 and merged[18:20] == "22" and merged[66:68] == "22"
+    assert set(merged[:18] + merged[20:66] + merged[68:]) == {"0"}  # the free hour stays 0
 
 
 def test_expand_dl_and_get_user_photo(sandbox, alice, unique):

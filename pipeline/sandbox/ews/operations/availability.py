@@ -3,7 +3,7 @@
 As Exchange: times in the request are wall-clock times of its SerializableTimeZone (Bias and the standard/
 daylight transitions) and the answer's event times are in that zone too; recurring series are expanded
 (deleted occurrences left out, modified ones at their own times); each event's BusyType is its
-LegacyFreeBusyStatus (Busy when not set), Free events are not listed; a merged view (MergedFreeBusy) has one
+LegacyFreeBusyStatus (Busy when not set; Free events are listed too, BusyType Free); a merged view (MergedFreeBusy) has one
 digit per interval: 0 free, 1 tentative, 2 busy, 3 away (OOF), 4 working elsewhere, highest one wins. A
 window longer than 42 days is ErrorTimeIntervalTooBig; an address without a mailbox here is
 ErrorMailRecipientNotFound in its FreeBusyResponse. Free/busy is readable for every mailbox of the
@@ -169,14 +169,13 @@ def _merged(events: list[_Event], start: dt.datetime, end: dt.datetime, minutes:
 
 
 def _view(zone: _Zone, events: list[_Event], view: str, start: dt.datetime, end: dt.datetime, minutes: int) -> str:
-    shown = [e for e in events if e.busy != "Free"]
     parts = [f"<t:FreeBusyViewType>{view}</t:FreeBusyViewType>"]
     if "Merged" in view:
-        parts.append(f"<t:MergedFreeBusy>{_merged(shown, start, end, minutes)}</t:MergedFreeBusy>")
+        parts.append(f"<t:MergedFreeBusy>{_merged(events, start, end, minutes)}</t:MergedFreeBusy>")
     if view != "MergedOnly":
         detailed = view.startswith("Detailed")
         parts.append("<t:CalendarEventArray>")
-        for event in sorted(shown, key=lambda e: e.start):
+        for event in sorted(events, key=lambda e: e.start):
             parts.append(f"<t:CalendarEvent><t:StartTime>{_local_text(zone, event.start)}</t:StartTime>"
                          f"<t:EndTime>{_local_text(zone, event.end)}</t:EndTime><t:BusyType>{event.busy}</t:BusyType>")
             if detailed:
