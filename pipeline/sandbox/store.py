@@ -282,14 +282,15 @@ class SandboxStore:
         att_rows: list[tuple[Any, ...]] = []
         stamp = now_iso()
         touched = time.time()
-        for item in items:
+        next_row = self.next_item_row(conn)  # the trigger keeps the counter; rows follow each other here
+        for offset, item in enumerate(items):
             cur = conn.execute(
                 "INSERT INTO items(id, mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, "
                 "sent, "
                 "received, created, modified, size, mime, fields, has_attachments, message_id, touched) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    self.next_item_row(conn),
+                    next_row + offset,
                     mailbox_id,
                     item.folder_id,
                     item.kind,
