@@ -381,3 +381,34 @@ def test_expand_dl_and_get_user_photo(sandbox, alice, unique):
     photo = soap(sandbox.url, f"<m:GetUserPhoto><m:Email>{ALICE[0]}</m:Email><m:SizeRequested>HR48x48"
                  "</m:SizeRequested></m:GetUserPhoto>", version="Exchange2013")
     assert codes(photo) == ["ErrorItemNotFound"]
+
+
+def test_get_user_availability_bounds(sandbox):
+    """Ledger: availability. "The maximum value for this time period is 42 days ... requests beyond the maximum
+    value will return an error" (learn.microsoft.com/exchange/client-developer/web-service-reference/timewindow);
+    the merged interval is 5 to 1440 minutes (.../mergedfreebusyintervalinminutes)."""
+    def ask(end: str, minutes: int) -> requests.Response:
+        period = ("<t:Bias>0</t:Bias><t:Time>00:00:00</t:Time><t:DayOrder>1</t:DayOrder><t:Month>0</t:Month>"
+                  "<t:DayOfWeek>Sunday</t:DayOfWeek>")
+        body = (f"<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>0</t:Bias><t:StandardTime>{period}"
+                f"</t:StandardTime><t:DaylightTime>{period}</t:DaylightTime></t:TimeZone><m:MailboxDataArray>"
+                f"<t:MailboxData><t:Email><t:Address>{ALICE[0]}</t:Address></t:Email><t:AttendeeType>Required"
+                "</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData>"
+                "</m:MailboxDataArray><t:FreeBusyViewOptions><t:TimeWindow>"
+                f"<t:StartTime>2032-01-01T00:00:00</t:StartTime><t:EndTime>{end}</t:EndTime></t:TimeWindow>"
+                f"<t:MergedFreeBusyIntervalInMinutes>{minutes}</t:MergedFreeBusyIntervalInMinutes>"
+                "<t:RequestedView>MergedOnly</t:RequestedView></t:FreeBusyViewOptions>"
+                "</m:GetUserAvailabilityRequest>")
+        envelope = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+                    'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+                    'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
+                    'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
+                    f"<s:Body>{body}</s:Body></s:Envelope>")
+        return requests.post(sandbox.url, data=envelope.encode(), auth=ALICE, timeout=20,
+                             headers={"Content-Type": "text/xml"})
+
+    assert ask("2032-02-12T00:00:00", 30).status_code == 200  # exactly 42 days
+    too_long = ask("2032-02-12T00:00:01", 30)
+    assert too_long.status_code == 500 and b"ErrorTimeIntervalTooBig" in too_long.content
+    for minutes, status in ((4, 500), (5, 200), (1440, 200), (1441, 500)):
+        assert ask("2032-01-03T00:00:00", minutes).status_code == status, minutes

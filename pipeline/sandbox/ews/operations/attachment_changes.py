@@ -53,7 +53,10 @@ def _file_or_item(elem: etree._Element) -> tuple[Attachment, bool]:
         raise ResponseError("ErrorMissingItemForCreateItemAttachment", "An item attachment needs its item.")
     mime_text = item.findtext(f"{T}MimeContent")
     if mime_text:
-        content = base64.b64decode(mime_text)
+        try:
+            content = base64.b64decode(mime_text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ResponseError("ErrorInvalidRequest", "The item attachment's MimeContent is not base64.") from exc
     else:
         subject = (item.findtext(f"{T}Subject") or name).replace("\r", " ").replace("\n", " ")
         content = f"Subject: {subject}\r\nMIME-Version: 1.0\r\n\r\n".encode()

@@ -26,6 +26,10 @@ from pipeline.sandbox.ews.recurrence import RecurrenceError
 from pipeline.sandbox.ews.registry import operation
 
 MAX_WINDOW = dt.timedelta(days=42)
+#: Bounds of MergedFreeBusyIntervalInMinutes, used only by the merged views ("Five minutes is the minimum
+#: interval and one day (1440 minutes) is the maximum", learn.microsoft.com/exchange/client-developer/
+#: web-service-reference/mergedfreebusyintervalinminutes).
+MIN_INTERVAL, MAX_INTERVAL = 5, 1440
 _BUSY_DIGIT = {"Free": 0, "Tentative": 1, "Busy": 2, "OOF": 3, "WorkingElsewhere": 4, "NoData": 5}
 _DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 #: Occurrences looked at per series: a bound on work for patterns without end.
@@ -81,17 +85,23 @@ class _Zone:
 def _transition(elem: etree._Element | None) -> _Transition | None:
     if elem is None:
         return None
-    hours, minutes, seconds = (int(x) for x in (elem.findtext(f"{T}Time") or "00:00:00").split(":"))
-    return _Transition(int(elem.findtext(f"{T}Bias") or 0), int(elem.findtext(f"{T}Month") or 0),
-                       int(elem.findtext(f"{T}DayOrder") or 1),
-                       _DAYS.index(elem.findtext(f"{T}DayOfWeek") or "Sunday"), dt.time(hours, minutes, seconds))
+    try:
+        at = dt.time.fromisoformat((elem.findtext(f"{T}Time") or "00:00:00").strip()).replace(tzinfo=None)
+        return _Transition(int(elem.findtext(f"{T}Bias") or 0), int(elem.findtext(f"{T}Month") or 0),
+                           int(elem.findtext(f"{T}DayOrder") or 1),
+                           _DAYS.index((elem.findtext(f"{T}DayOfWeek") or "Sunday").strip()), at)
+    except ValueError as exc:
+        raise RequestFault("ErrorInvalidRequest", f"The time zone's {etree.QName(elem).localname} is not valid.") from exc
 
 
 def _zone(elem: etree._Element | None) -> _Zone:
     if elem is None:
         return _Zone(0, None, None)
-    return _Zone(int(elem.findtext(f"{T}Bias") or 0), _transition(elem.find(f"{T}StandardTime")),
-                 _transition(elem.find(f"{T}DaylightTime")))
+    try:
+        bias = int(elem.findtext(f"{T}Bias") or 0)
+    except ValueError as exc:
+        raise RequestFault("ErrorInvalidRequest", "The time zone's Bias is not a number.") from exc
+    return _Zone(bias, _transition(elem.find(f"{T}StandardTime")), _transition(elem.find(f"{T}DaylightTime")))
 
 
 def _local_text(zone: _Zone, utc: dt.datetime) -> str:
@@ -209,8 +219,14 @@ def get_user_availability(ctx: Context, request: etree._Element) -> str:
         raise RequestFault("ErrorInvalidTimeInterval", "The end of the time window is before its start.")
     if end - start > MAX_WINDOW:
         raise RequestFault("ErrorTimeIntervalTooBig", "The time window is longer than 42 days.")
-    minutes = int(options.findtext(f"{T}MergedFreeBusyIntervalInMinutes") or 30)
+    try:
+        minutes = int(options.findtext(f"{T}MergedFreeBusyIntervalInMinutes") or 30)
+    except ValueError:
+        minutes = 0
     view = (options.findtext(f"{T}RequestedView") or "FreeBusy").strip()
+    if "Merged" in view and not MIN_INTERVAL <= minutes <= MAX_INTERVAL:
+        raise RequestFault("ErrorInvalidRequest",
+                           f"MergedFreeBusyIntervalInMinutes must be between {MIN_INTERVAL} and {MAX_INTERVAL}.")
     answers = []
     holder = request.find(f"{M}MailboxDataArray")
     for data in holder if holder is not None else []:
