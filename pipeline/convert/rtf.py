@@ -184,12 +184,13 @@ _BREAKS = {b"par": "\n", b"line": "\n", b"sect": "\n\n", b"page": "\n\n", b"tab"
 
 def rtf_to_text(rtf: bytes) -> str:
     """Plain text of an RTF document: good enough for a text/plain alternative, not a renderer."""
-    text = re.sub(r"[ \t]+\n", "\n", _flatten(rtf))
+    text = re.sub(r"[ \t]+\n", "\n", _flatten(rtf).replace("\x00", ""))
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
 def _flatten(rtf: bytes) -> str:
-    """The document text as RTF states it: paragraph marks as line ends, destinations skipped."""
+    """The document text as RTF states it: paragraph marks as line ends, destinations and the raw bytes
+    of \\binN (N bytes after the control word's delimiter) skipped."""
     codec = _ansi_codec(rtf)
     out: list[str] = []
     pending = bytearray()  # \'xx bytes waiting to be decoded together (multi-byte code pages)
@@ -205,8 +206,19 @@ def _flatten(rtf: bytes) -> str:
                 out.append(pending.decode(codec, errors="replace"))
             pending.clear()
 
-    for match in _TOKEN.finditer(rtf):
+    pos, end = 0, len(rtf)
+    while pos < end:
+        match = _TOKEN.match(rtf, pos)
+        if match is None:  # a lone backslash at the very end
+            break
+        pos = match.end()
         word, arg, hexbyte, symbol, brace, newline, literal = match.groups()
+        if word == b"bin":
+            # \binN: N raw bytes follow (a picture's data), never text, whatever they look like.
+            pos += max(0, int(arg or 0))
+            first_in_group = False
+            flush()
+            continue
         if hexbyte is not None:
             if to_skip:
                 to_skip -= 1
