@@ -10,6 +10,7 @@ import email
 import email.policy
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from collections import defaultdict
@@ -20,6 +21,8 @@ import pytest
 from pipeline.export import run_export
 from tests.convert.helpers import all_defects
 
+#: C0 controls that are no text (tab, line ends and form feed are).
+CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
 SAMPLE_FILES = ("Outlook.pst", "SampleOstFile.ost", "variousBodyTypes.pst", "dist-list.pst", "notes.pst",
                 "SampleContacts.pst", "ansi-32-bit.pst", "PersonalStorageFile.ost", "damaged-Outlook_part0.pst")
 
@@ -82,6 +85,13 @@ def test_every_sample_exports_without_defects(samples: Path, tmp_path: Path, nam
     for path in tmp_path.rglob("*.eml"):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert all_defects(message) == [], path.name
+        for part in message.walk():
+            if part.get_content_maintype() == "text" and part.get_content_subtype() != "rtf":
+                # Issue 26 (found by readpst and pffexport on these files): a picture's \binN bytes and a
+                # trailing NUL of RTF bodies reached the text as control characters.
+                assert not CONTROLS.search(part.get_content()), (path.name, part.get_content_type())
+    for path in [*tmp_path.rglob("*.ics"), *tmp_path.rglob("*.vcf")]:
+        assert b"\x00" not in path.read_bytes(), path.name
     for path in tmp_path.rglob("*.ics"):
         import icalendar
 
