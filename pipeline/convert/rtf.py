@@ -206,71 +206,68 @@ def _flatten(rtf: bytes) -> str:
                 out.append(pending.decode(codec, errors="replace"))
             pending.clear()
 
-    pos, end = 0, len(rtf)
-    while pos < end:
-        match = _TOKEN.match(rtf, pos)
-        if match is None:  # a lone backslash at the very end
-            break
-        pos = match.end()
-        word, arg, hexbyte, symbol, brace, newline, literal = match.groups()
-        if word == b"bin":
-            # \binN: N raw bytes follow (a picture's data), never text, whatever they look like.
-            pos += max(0, int(arg or 0))
-            first_in_group = False
+    resume: int | None = 0
+    while resume is not None:  # one pass of the tokenizer, started again after each \binN's raw bytes
+        tokens, resume = _TOKEN.finditer(rtf, resume), None
+        for match in tokens:
+            word, arg, hexbyte, symbol, brace, newline, literal = match.groups()
+            if hexbyte is not None:
+                if to_skip:
+                    to_skip -= 1
+                else:
+                    pending.append(int(hexbyte, 16))
+                first_in_group = False
+                continue
             flush()
-            continue
-        if hexbyte is not None:
-            if to_skip:
-                to_skip -= 1
-            else:
-                pending.append(int(hexbyte, 16))
-            first_in_group = False
-            continue
-        flush()
-        if brace == b"{":
-            stack.append((skip, uc))
-            first_in_group = True
-            continue
-        if brace == b"}":
-            skip, uc = stack.pop() if stack else (False, 1)
-            first_in_group = False
-            continue
-        if newline is not None:
-            continue
-        if symbol is not None:
-            if symbol == b"*":
-                skip = True
-            elif symbol in (b"\\", b"{", b"}") and not skip:
-                out.append(symbol.decode())
-            elif symbol == b"~" and not skip:
-                out.append("\u00a0")
-            elif symbol in (b"\n", b"\r") and not skip:
-                out.append("\n")
-            first_in_group = False
-            continue
-        if word is not None:
-            if first_in_group and word in _SKIP_DESTINATIONS or word in _SKIP_DESTINATIONS:
-                skip = True
-            elif word == b"uc" and arg is not None:
-                uc = int(arg)
-            elif word == b"u" and arg is not None:
-                code = int(arg)
-                if code < 0:
-                    code += 65536
-                if not skip:
-                    out.append(chr(code))
-                to_skip = uc
-            elif not skip and word in _BREAKS:
-                out.append(_BREAKS[word])
-            first_in_group = False
-            continue
-        if literal is not None:
-            if to_skip:
-                cut = min(to_skip, len(literal))
-                literal = literal[cut:]
-                to_skip -= cut
-            if literal and not skip:
-                out.append(literal.decode(codec, errors="replace"))
-            first_in_group = False
+            if brace == b"{":
+                stack.append((skip, uc))
+                first_in_group = True
+                continue
+            if brace == b"}":
+                skip, uc = stack.pop() if stack else (False, 1)
+                first_in_group = False
+                continue
+            if newline is not None:
+                continue
+            if symbol is not None:
+                if symbol == b"*":
+                    skip = True
+                elif symbol in (b"\\", b"{", b"}") and not skip:
+                    out.append(symbol.decode())
+                elif symbol == b"~" and not skip:
+                    out.append("\u00a0")
+                elif symbol in (b"\n", b"\r") and not skip:
+                    out.append("\n")
+                first_in_group = False
+                continue
+            if word is not None:
+                if word == b"bin":
+                    # \binN: N raw bytes follow (a picture's data), never text, whatever they look like.
+                    resume = match.end() + max(0, int(arg or 0))
+                    first_in_group = False
+                    break
+                if first_in_group and word in _SKIP_DESTINATIONS or word in _SKIP_DESTINATIONS:
+                    skip = True
+                elif word == b"uc" and arg is not None:
+                    uc = int(arg)
+                elif word == b"u" and arg is not None:
+                    code = int(arg)
+                    if code < 0:
+                        code += 65536
+                    if not skip:
+                        out.append(chr(code))
+                    to_skip = uc
+                elif not skip and word in _BREAKS:
+                    out.append(_BREAKS[word])
+                first_in_group = False
+                continue
+            if literal is not None:
+                if to_skip:
+                    cut = min(to_skip, len(literal))
+                    literal = literal[cut:]
+                    to_skip -= cut
+                if literal and not skip:
+                    out.append(literal.decode(codec, errors="replace"))
+                first_in_group = False
     flush()
     return "".join(out)
