@@ -64,6 +64,28 @@ def test_outlook_pst_agrees_with_readpst(samples: Path, outlook_export: Path, tm
     assert len(list(tmp_path.rglob("*.vcf"))) == len(list(outlook_export.rglob("*.vcf"))) == 1
 
 
+def message_ids(root: Path) -> list[tuple[str, str | None]]:
+    """(Subject, Message-ID as written) of every .eml below root; compat32 keeps the header's own string."""
+    out = []
+    for path in root.rglob("*.eml"):
+        if path.parent.suffix != ".attachments":
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
+            out.append((str(message["Subject"] or ""), message["Message-ID"]))
+    return sorted(out, key=lambda pair: (pair[0], pair[1] or ""))
+
+
+def test_message_ids_outside_rfc_5322_as_readpst_writes_them(samples: Path, outlook_export: Path,
+                                                           tmp_path: Path) -> None:
+    """Outlook.pst's ids have two '@' ('<…$@razzaq@xp.local>'): kept, as Exchange and readpst write them."""
+    if shutil.which("readpst") is None:
+        pytest.skip("readpst (Debian pst-utils) is not installed")
+    subprocess.run(["readpst", "-e", "-q", "-o", str(tmp_path), str(samples / "Outlook.pst")], check=True,
+                   capture_output=True, timeout=120)
+    theirs = message_ids(tmp_path)
+    assert sum(1 for _, mid in theirs if mid and mid.count("@") == 2) >= 6
+    assert message_ids(outlook_export) == theirs
+
+
 def test_manifest_lists_every_item(outlook_export: Path) -> None:
     manifest = json.loads((outlook_export / "manifest.json").read_text(encoding="utf-8"))
     assert len(manifest["items"]) == 13 and manifest["failures"] == []
@@ -86,6 +108,10 @@ def test_every_sample_exports_without_defects(samples: Path, tmp_path: Path, nam
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert all_defects(message) == [], path.name
         for part in message.walk():
+            if part.get_content_type() == "text/calendar" and not part.get_filename():  # a meeting message's
+                import icalendar
+
+                assert str(icalendar.Calendar.from_ical(part.get_content())["METHOD"]) == part.get_param("method")
             if part.get_content_maintype() == "text" and part.get_content_subtype() != "rtf":
                 # Issue 26 (found by readpst and pffexport on these files): a picture's \binN bytes and a
                 # trailing NUL of RTF bodies reached the text as control characters.
