@@ -269,14 +269,14 @@ def meeting_ics(item: SourceItem, domain: str) -> tuple[str, bytes] | None:
     """(method, VCALENDAR) for a meeting request, cancellation or response, from its appointment properties,
     as the text/calendar part Exchange puts in such a message's MIME ([MS-OXCICAL], [MS-OXCMAIL] 2.4.3):
     what lets a client accept, decline or remove the meeting. None for other items, or a meeting without
-    a global object id (no UID a calendar could match)."""
+    a global object id (no UID a calendar could match) or without a start time."""
     item_class = props.message_class(item)
     method = meeting_method(item_class)
     if method is None:
         return None
-    fields, _ = calendar_fields(item, domain)
-    if not fields.get("uid"):
-        return None
+    fields, warnings = calendar_fields(item, domain)
+    if not fields.get("uid") or any(w.startswith("appointment has no start time") for w in warnings):
+        return None  # no meeting a calendar could match, or none with a time of its own
     fields.pop("body", None)  # the body travels in its own part
     sender = people.mailbox(addresses.sent_representing(item, domain))
     if method == "REPLY":

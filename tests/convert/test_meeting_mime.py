@@ -64,8 +64,11 @@ def test_responses_are_replies_from_their_sender(suffix: str, partstat: str):
     assert event["attendee"].params["PARTSTAT"] == partstat
 
 
-def test_mail_and_meetings_without_a_global_id_have_no_calendar_part():
-    for source in (item("IPM.Note", props={mapi.PR_BODY: "x"}), meeting("IPM.Schedule.Meeting.Request")):
-        source.named.pop((MEETING, mapi.LID_GLOBAL_OBJECT_ID), None)
+def test_mail_and_meetings_without_a_global_id_or_a_start_have_no_calendar_part():
+    no_start = meeting("IPM.Schedule.Meeting.Request")
+    no_start.named.pop((APPT, mapi.LID_APPOINTMENT_START_WHOLE))
+    no_id = meeting("IPM.Schedule.Meeting.Request")
+    no_id.named.pop((MEETING, mapi.LID_GLOBAL_OBJECT_ID))
+    for source in (item("IPM.Note", props={mapi.PR_BODY: "x"}), no_id, no_start):
         message = parse(convert_item(source).mime)
         assert not [p for p in message.walk() if p.get_content_type() == "text/calendar"]
