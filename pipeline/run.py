@@ -420,7 +420,7 @@ class MailboxRun:
         read, compared with the server's stamps and the missing ones sent (only: just those identities,
         reconciliation's second walk)."""
         opts = self.options
-        path = folder.path_str
+        path = planned.folder_key
         whole = selection.selection.whole
         if folder is not RECOVERED_FOLDER:
             self._walked[path] = (folder, planned)
@@ -550,7 +550,7 @@ class MailboxRun:
                selection: BoundSelection, known: set[str], pending: set[str], only: set[str] | None = None) -> int:
         """Every item of the folder: identity, dedupe, conversion, batches. Returns the items read. With only,
         just those identities are considered (and nothing is counted twice: the first walk counted them)."""
-        path = folder.path_str
+        path = planned.folder_key
         ordinals = Ordinals(planned.identity_scope)
         batch: list[UploadItem] = []
         batch_size = 0
@@ -615,7 +615,7 @@ class MailboxRun:
                     f"its attachments hold {size / MIB:.1f} MB, over the {self.settings.max_item_mb} MB limit "
                     "(--large-items=strip sends it without its largest attachments)")), entry.node_id)
                 continue
-            queue.submit(entry.materialize(), folder.path, identity)
+            queue.submit(entry.materialize(), planned.folder_path, identity)
             for converted in queue.ready():
                 accept(converted)
         for converted in queue.drain():
