@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol, Self
 
 from pipeline.model import SourceError, SourceFolder, SourceItem
+from pipeline.source.cache_identity import ReplicaMap
 
 
 class SourceOpenError(Exception):
@@ -93,6 +94,11 @@ class Source(Protocol):
     def associated(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
         """The folder's associated (FAI) messages (views, rules, configuration objects), `associated` set;
         none from a reader that cannot reach them (libpff's Python binding has no call for them)."""
+        ...
+
+    def replica_map(self) -> ReplicaMap:
+        """The store's REPLID -> REPLGUID mapping (source/cache_identity.py): what turns an OST item's message id
+        into the server item's source key. Empty, saying why, for a PST or when it cannot be read."""
         ...
 
     def close(self) -> None: ...
