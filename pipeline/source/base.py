@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from pipeline.model import SourceError, SourceFolder, SourceItem
 from pipeline.source.cache_identity import ReplicaMap
@@ -68,6 +68,12 @@ class Source(Protocol):
     @property
     def role_evidence(self) -> Mapping[int, str]:
         """How each folder's role was found, by folder node id (for `inspect`)."""
+        ...
+
+    @property
+    def store_properties(self) -> Mapping[int, Any]:
+        """The message store object's own properties, decoded (its owner entry, name, record key...); empty when
+        the store cannot be read (that is one of `errors`)."""
         ...
 
     def folders(self) -> list[SourceFolder]:

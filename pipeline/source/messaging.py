@@ -65,6 +65,7 @@ class MessageStore(ABC, Generic[F, M, R]):
     info: SourceInfo
     errors: list[SourceError]
     role_evidence: dict[int, str]
+    store_properties: dict[int, Any]
     _override: int | None  # the admin's --codepage, which beats what the items say
     _folders: list[SourceFolder]
     _folder_handles: dict[int, F]
@@ -164,6 +165,7 @@ class MessageStore(ABC, Generic[F, M, R]):
         except self.damage as exc:  # damage here is reported, never fatal
             self.errors.append(SourceError((), NID_MESSAGE_STORE, "store", self._reason(exc)))
             store_props = {}
+        self.store_properties = store_props
         root = self._root()
         self._folder_handles = {}
         facts: dict[int, FolderFacts] = {}
