@@ -3,7 +3,7 @@
 
 The node is a heap-on-node whose client signature is 0x6C (bTypeReserved1 in [MS-PST] 2.3.1.2). Its user
 root holds two HIDs: a BTH keyed by the 16-byte replica GUID whose 2-byte data is the REPLID, then an array
-of GUIDs indexed by REPLID. Both are read and must agree; PSTs have no such node (an empty map).
+of GUIDs indexed by REPLID (an all-zero GUID: no replica of that id). Both are read and must agree; PSTs have no such node (an empty map).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def parse_replica_heap(heap: Heap) -> dict[int, bytes]:
         _walk(heap, top, levels, pairs, 0)
     array = heap.item(array_hid) if array_hid else b""
     listed = {index: array[index * _GUID:(index + 1) * _GUID] for index in range(len(array) // _GUID)}
+    listed = {index: guid for index, guid in listed.items() if any(guid)}  # an unused REPLID: all zeros
     if listed and listed != pairs:
         raise NdbError("replica map: its index and its array disagree")
     return pairs
