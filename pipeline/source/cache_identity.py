@@ -177,20 +177,33 @@ class ContentNumbers:
         return key if count == 1 else f"{key}#{count}"
 
 
-def cache_identity(item: SourceItem, keys: CacheKeys, numbers: ContentNumbers) -> CacheIdentity:
-    """The item's identity across caches (see the module's docstring for the order of preference)."""
+def cache_identity(item: SourceItem, keys: CacheKeys, content: str) -> CacheIdentity:
+    """The item's identity across caches (see the module's docstring for the order of preference); `content`
+    is its numbered content key (ContentNumbers), used when the file gives no source key."""
     if keys.source_key is not None and (keys.source_key_origin == "property" or keys.synchronized):
         return CacheIdentity("source-key", keys.source_key.hex())
-    return CacheIdentity("content", numbers.next(content_key(item)))
+    return CacheIdentity("content", content)
 
 
-def identities(items: Iterable[SourceItem], replicas: ReplicaMap) -> list[tuple[SourceItem, CacheKeys, CacheIdentity]]:
-    """Every item of one file with its keys and identity, in the order given (the file's walk order)."""
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """One item of one file with its keys, its identity, and its numbered content key (always computed: it is
+    what links a copy that has no source key, e.g. in an Outlook-made archive PST, to a copy that has one)."""
+
+    item: SourceItem
+    keys: CacheKeys
+    identity: CacheIdentity
+    content: str
+
+
+def identities(items: Iterable[SourceItem], replicas: ReplicaMap) -> list[Identified]:
+    """Every item of one file with its keys and identities, in the order given (the file's walk order)."""
     numbers = ContentNumbers()
     out = []
     for item in items:
         keys = cache_keys(item, replicas)
-        out.append((item, keys, cache_identity(item, keys, numbers)))
+        content = numbers.next(content_key(item))
+        out.append(Identified(item, keys, cache_identity(item, keys, content), content))
     return out
 
 

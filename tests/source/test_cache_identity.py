@@ -25,7 +25,6 @@ from pipeline.source.cache_identity import (
     PR_OST_CHANGE_NUMBER,
     PR_SOURCE_KEY,
     CacheKeys,
-    ContentNumbers,
     ReplicaMap,
     cache_identity,
     cache_keys,
@@ -65,10 +64,10 @@ def test_source_key_derived_through_each_files_own_replica_id() -> None:
     b = _item("x", {PR_MID: make_id(5, 77), PR_OST_CHANGE_NUMBER: 12})
     ka, kb = cache_keys(a, ReplicaMap({1: guid})), cache_keys(b, ReplicaMap({5: guid, 1: uuid.uuid4().bytes_le}))
     assert ka.source_key == kb.source_key == guid + (77).to_bytes(6, "big")
-    assert cache_identity(a, ka, ContentNumbers()) == cache_identity(b, kb, ContentNumbers())
+    assert cache_identity(a, ka, "") == cache_identity(b, kb, "")
     # without the map there is nothing to derive from: the content identity stands in
     kc = cache_keys(a, ReplicaMap())
-    assert kc.source_key is None and cache_identity(a, kc, ContentNumbers()).kind == "content"
+    assert kc.source_key is None and cache_identity(a, kc, "c").kind == "content"
 
 
 def test_pr_source_key_wins_and_matches_a_derived_one() -> None:
@@ -77,25 +76,25 @@ def test_pr_source_key_wins_and_matches_a_derived_one() -> None:
     cached = _item("x", {PR_MID: make_id(1, 9), PR_OST_CHANGE_NUMBER: 3})
     ke, kc = cache_keys(exported, ReplicaMap()), cache_keys(cached, ReplicaMap({1: guid}))
     assert ke.source_key_origin == "property" and kc.source_key_origin == "derived"
-    assert cache_identity(exported, ke, ContentNumbers()) == cache_identity(cached, kc, ContentNumbers())
+    assert cache_identity(exported, ke, "") == cache_identity(cached, kc, "")
 
 
 def test_local_never_synchronized_item_gets_a_content_identity() -> None:
     local = _item("draft", {PR_MID: make_id(2, 5)})
     keys = cache_keys(local, ReplicaMap({1: b"s" * 16, 2: b"l" * 16}))
     assert keys.local and not keys.synchronized
-    assert cache_identity(local, keys, ContentNumbers()).kind == "content"
+    assert cache_identity(local, keys, "c").kind == "content"
 
 
 def test_genuine_copies_stay_apart_and_meet_their_copies_in_another_file() -> None:
     same = b"\x11" * 16
     one = _item("copy", {mapi.PR_SEARCH_KEY: same})
     two = _item("copy", {mapi.PR_SEARCH_KEY: same})  # the same content twice in one file
-    first = [i for _, _, i in identities([one, two], ReplicaMap())]
-    again = [i for _, _, i in identities([two, one], ReplicaMap())]
+    first = [found.identity for found in identities([one, two], ReplicaMap())]
+    again = [found.identity for found in identities([two, one], ReplicaMap())]
     assert first[0] != first[1] and first == again
     other = _item("other", {mapi.PR_SEARCH_KEY: same})  # same search key, other content: not merged
-    assert identities([other], ReplicaMap())[0][2] != first[0]
+    assert identities([other], ReplicaMap())[0].identity != first[0]
 
 
 def _keys(change: int | None, modified: datetime | None) -> CacheKeys:
@@ -155,11 +154,12 @@ def test_sample_ost_search_keys_are_not_unique_but_identities_are(sample_ost: Pa
                for key in shared}
     assert all(len(set(names)) == 2 for names in folders.values())  # each pair sits in two folders
     found = identities(walked, replicas)
-    assert len({identity for _, _, identity in found}) == 92  # every item its own identity
-    kinds = Counter(identity.kind for _, _, identity in found)
+    assert len({one.identity for one in found}) == 92  # every item its own identity
+    kinds = Counter(one.identity.kind for one in found)
     # synchronized items (REPLID 1, or a local id that carries 0x6743): source keys; the 15 others: content
     assert kinds == {"source-key": 77, "content": 15}
-    assert all(len(bytes.fromhex(i.value)) == 22 for _, _, i in found if i.kind == "source-key")
+    assert all(len(bytes.fromhex(one.identity.value)) == 22 for one in found if one.identity.kind == "source-key")
+    assert len({one.content for one in found}) == 92  # the content keys keep the 5 pairs apart as well
 
 
 _ENTRY = re.compile(r"Entry type:\s+0x0000([0-9a-f]{4})\s*\nValue type:\s+0x([0-9a-f]{8})\s*\nValue:\s*\n((?:0x[0-9a-f]{8}: .*\n)+)")
