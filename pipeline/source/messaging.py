@@ -40,6 +40,8 @@ PARTY_PROPS = frozenset({
     mapi.PR_SENDER_NAME, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_SMTP_ADDRESS,
     mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_ADDRTYPE, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
     mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+    # whom the item was delivered to (the delivering store's stamp): one of the owner's marks (source/owner.py)
+    mapi.PR_RECEIVED_BY_NAME, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS, mapi.PR_RECEIVED_BY_SMTP_ADDRESS,
 })
 #: Upper bound of the embedded-message depth we follow (Outlook itself stops far below this).
 MAX_EMBED_DEPTH = 32
