@@ -37,11 +37,11 @@ _PARTIES = (
 
 
 def is_legacy_dn(value: str | None) -> bool:
-    return bool(value) and value.strip().startswith("/") and "=" in value  # type: ignore[union-attr]
+    return value is not None and value.strip().startswith("/") and "=" in value
 
 
 def is_smtp(value: str | None) -> bool:
-    return bool(value) and _SMTP.match(value.strip()) is not None  # type: ignore[union-attr]
+    return value is not None and _SMTP.match(value.strip()) is not None
 
 
 def _text(value: object) -> str | None:
@@ -93,8 +93,8 @@ class _Smtps:
         self.by_dn: dict[str, Counter[str]] = {}
 
     def learn(self, address: str | None, smtp: str | None) -> None:
-        if is_legacy_dn(address) and is_smtp(smtp):
-            self.by_dn.setdefault(address.casefold(), Counter())[smtp.strip()] += 1  # type: ignore[union-attr]
+        if address is not None and smtp is not None and is_legacy_dn(address) and is_smtp(smtp):
+            self.by_dn.setdefault(address.casefold(), Counter())[smtp.strip()] += 1
 
     def of(self, dn: str | None) -> str | None:
         found = self.by_dn.get(dn.casefold()) if dn else None
@@ -108,10 +108,24 @@ def _learn_item(smtps: _Smtps, item: SourceItem) -> None:
         smtps.learn(recipient.email, recipient.smtp_address or _text(recipient.properties.get(mapi.PR_SMTP_ADDRESS)))
 
 
-def _majority(how: str, seen: Counter[tuple[str, str | None]]) -> Claim | None:
-    if not seen:
+class _Tally:
+    """Addresses counted case-insensitively, each kept as first spelt and with the first name seen beside it."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.first: dict[str, tuple[str, str | None]] = {}
+
+    def add(self, address: str, name: str | None) -> None:
+        key = address.casefold()
+        self.counts[key] += 1
+        self.first.setdefault(key, (address, name))
+
+
+def _majority(how: str, seen: _Tally) -> Claim | None:
+    if not seen.counts:
         return None
-    (address, name), count = seen.most_common(1)[0]
+    key, count = seen.counts.most_common(1)[0]
+    address, name = seen.first[key]
     if is_legacy_dn(address):
         return Claim(how, address, None, name, count)
     return Claim(how, None, address, name, count) if is_smtp(address) else None
@@ -120,19 +134,18 @@ def _majority(how: str, seen: Counter[tuple[str, str | None]]) -> Claim | None:
 def claims_of(store: Mapping[int, Any], items: Iterable[tuple[FolderRole, SourceItem]]) -> tuple[list[Claim], _Smtps]:
     """The owner claims of one file: its store properties and its items (with the role of their folder)."""
     smtps = _Smtps()
-    sent: Counter[tuple[str, str | None]] = Counter()
-    received: Counter[tuple[str, str | None]] = Counter()
+    sent, received = _Tally(), _Tally()
     for role, item in items:
         _learn_item(smtps, item)
         if role is FolderRole.SENT:
             address = _text(item.prop(mapi.PR_SENDER_EMAIL_ADDRESS))
             if address:
-                sent[(address, _text(item.prop(mapi.PR_SENDER_NAME)))] += 1
+                sent.add(address, _text(item.prop(mapi.PR_SENDER_NAME)))
         elif role is FolderRole.INBOX:
             address = _text(item.prop(mapi.PR_RECEIVED_BY_EMAIL_ADDRESS)) or _text(
                 item.prop(mapi.PR_RECEIVED_BY_SMTP_ADDRESS))
             if address:
-                received[(address, _text(item.prop(mapi.PR_RECEIVED_BY_NAME)))] += 1
+                received.add(address, _text(item.prop(mapi.PR_RECEIVED_BY_NAME)))
     claims: list[Claim] = []
     dn = owner_dn_from_entry(store.get(PR_MAILBOX_OWNER_ENTRYID))
     if dn:
