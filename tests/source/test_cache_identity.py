@@ -197,3 +197,16 @@ def test_sample_ost_values_equal_pffexports(sample_ost: Path, tmp_path: Path) ->
     assert sum(oracle.values()) == 92
     assert ours == oracle
     assert sum(count for (_, _, change, _), count in oracle.items() if change is None) == 15
+
+
+def test_a_damaged_or_foreign_replica_node_is_an_empty_map_saying_why() -> None:
+    from pipeline.source.native.replicas import replica_map
+
+    assert replica_map(None, 5).where == "none"
+    assert replica_map([b"\x00" * 64], 5).where.startswith("unreadable: node 0x801")  # no heap signature
+    # a well-formed heap of another kind (a property context's client signature 0xBC)
+    heap = bytearray(64)
+    heap[0:12] = bytes([0x0C, 0x00, 0xEC, 0xBC]) + (0x20).to_bytes(4, "little") + bytes(4)
+    heap[12:16] = (0).to_bytes(2, "little") + (0).to_bytes(2, "little")
+    found = replica_map([bytes(heap)], 5)
+    assert found.guids == {} and "client signature 0xbc" in found.where
