@@ -134,7 +134,7 @@ def _read(path: Path, reader: str) -> tuple[ReplicaMap, list[tuple[str, dict[int
 def test_sample_ost_replica_map_and_local_items(sample_ost: Path, reader: str) -> None:
     replicas, items = _read(sample_ost, reader)
     assert replicas.where == "node 0x801"
-    # REPLID 1 is the GUID the server's folders carry in their PR_CHANGE_KEY (read here from the Inbox folder)
+    # REPLID 1 is the GUID the server's folders carry in their PR_CHANGE_KEY (pffexport shows it for the Inbox below)
     assert replicas.guid(1) == SERVER_GUID.bytes_le and set(replicas.guids) == {0, 1, 2}
     assert len(items) == 92
     local = Counter(path for path, props in items if split_id(props[PR_MID])[0] != 1)  # type: ignore[arg-type]
@@ -197,6 +197,10 @@ def test_sample_ost_values_equal_pffexports(sample_ost: Path, tmp_path: Path) ->
     assert sum(oracle.values()) == 92
     assert ours == oracle
     assert sum(count for (_, _, change, _), count in oracle.items() if change is None) == 15
+    inbox = (tmp_path / "out.export" / "Root - Mailbox" / "IPM_SUBTREE" / "Inbox" / "ItemValues.txt").read_text()
+    change_key = next(bytes.fromhex("".join(line.split(":", 1)[1][:49].replace(" ", "") for line in dump.splitlines()))
+                      for tag, _t, dump in _ENTRY.findall(inbox) if tag == "65e2")
+    assert change_key[:16] == SERVER_GUID.bytes_le  # the Inbox folder's PR_CHANGE_KEY: the server replica's GUID
 
 
 def test_a_damaged_or_foreign_replica_node_is_an_empty_map_saying_why() -> None:
