@@ -188,12 +188,19 @@ def _same(a: Claim, b: Claim) -> bool:
                 or (a.smtp and b.smtp and a.smtp.casefold() == b.smtp.casefold()))
 
 
+#: The folders read for claims and cached SMTP addresses: where the owner's own mail is (a 50 GB OST is not
+#: walked whole to find whose it is).
+OWNER_FOLDERS = frozenset({FolderRole.INBOX, FolderRole.SENT, FolderRole.OUTBOX, FolderRole.DRAFTS,
+                           FolderRole.DELETED})
+
+
 def owner_of(source: Source) -> Ownership:
-    """Whose mailbox the open file is: the claims of its store and of its mail folders' items (the cheap
-    parties() walk: no bodies, no attachments); items that cannot be read are skipped."""
+    """Whose mailbox the open file is: the claims of its store and of the items of its Inbox, Sent Items,
+    Outbox, Drafts and Deleted Items (the cheap parties() walk: no bodies, no attachments); items that cannot
+    be read are skipped."""
     def walk() -> Iterable[tuple[FolderRole, SourceItem]]:
         for folder in source.folders():
-            if folder.outside_ipm or not folder.role.is_uploadable or not folder.item_count:
+            if folder.outside_ipm or folder.role not in OWNER_FOLDERS or not folder.item_count:
                 continue
             for item in source.parties(folder):
                 if isinstance(item, SourceItem):
