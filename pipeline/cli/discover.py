@@ -75,8 +75,8 @@ def cmd_discover(args: argparse.Namespace, settings: Any) -> int:
         try:
             with open_checked(path) as source:
                 found = owner_of(source)
-        except SourceOpenError as exc:
-            unassigned.append([str(path), f"does not open: {exc}"])
+        except SourceOpenError as exc:  # the gate's one line, without the path the row already names
+            unassigned.append([str(path), f"does not open: {str(exc).removeprefix(f'{path}: ')}"])
             continue
         evidence = "; ".join(f"{c.how}: {c.names()} ({c.items} item(s))" if c.how != "store owner entry"
                              else f"{c.how}: {c.legacy_dn}" for c in found.claims)
