@@ -212,7 +212,11 @@ _NEVER = datetime.min
 
 def newness(keys: CacheKeys) -> tuple[int, int, datetime]:
     """The sort key of "newest state": a copy with a change number beats one without, then the higher
-    change number, then the later modification time. max(copies, key=newness) is the copy that decides."""
+    change number, then the later modification time. max(copies, key=newness) is the copy that decides.
+
+    Measured on SampleOstFile.ost: 0x6743 looks like a counter of the OST's own synchronizations (the 25 items
+    of Inbox/sub1 share one value), and no OST item carries PR_LAST_MODIFICATION_TIME; equal keys are the
+    caller's to break (deterministically, so that any order of the files gives the same mailbox)."""
     modified = keys.modified.replace(tzinfo=None) if keys.modified is not None else _NEVER
     has_change = keys.change_number is not None
     return (int(has_change), keys.change_number or 0, modified)
