@@ -50,8 +50,8 @@ def _mid(replid: int, counter: int) -> int:
     return struct.unpack("<q", struct.pack("<H", replid) + counter.to_bytes(6, "big"))[0]
 
 
-def _read(path: Path):  # noqa: ANN202
-    with open_source(path, reader="native") as source:
+def _read(path: Path, reader: str = "native"):  # noqa: ANN202
+    with open_source(path, reader=reader) as source:
         items = [item for folder in source.folders() for item in source.items(folder)]
         return source.replica_map(), items, owner_of(source)
 
@@ -90,13 +90,14 @@ def test_the_reader_reads_back_what_the_spec_wrote(built: dict[str, Path]) -> No
                 assert 0x65E0 not in item.properties
 
 
-def test_identities_group_the_copies_as_the_spec_keys_do(built: dict[str, Path]) -> None:
+@pytest.mark.parametrize("reader", ["native", "libpff"])
+def test_identities_group_the_copies_as_the_spec_keys_do(built: dict[str, Path], reader: str) -> None:
     data = _spec()
     key_of = {item["subject"]: item["key"] for item in data["items"]}
     by_key: dict[str, set[str]] = defaultdict(set)
     content_of: dict[str, set[str]] = defaultdict(set)
     for path in built.values():
-        replicas, items, _ = _read(path)
+        replicas, items, _ = _read(path, reader)
         for one in identities(items, replicas):
             by_key[key_of[one.item.subject]].add(str(one.identity))
             content_of[key_of[one.item.subject]].add(one.content)
