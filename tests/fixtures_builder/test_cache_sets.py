@@ -121,3 +121,16 @@ def test_the_merged_expectation() -> None:
     assert (invoice.decided_by, invoice.read, invoice.flag, invoice.categories) == ("laptop", True, "followup", ("Finance",))
     assert found["thread"].caches == ("archive", "laptop") and found["thread"].read is True  # the OST's copy
     assert found["budget"].folder == "Archive2019" and found["draft"].folder == "Drafts"
+
+
+def test_the_command_line_builds_a_cache_set_and_its_expectation(tmp_path: Path) -> None:
+    import json
+
+    from fixtures.cli import main
+
+    assert main(["caches", str(SET), str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.pst", "desktop.ost", "expected.json", "laptop.ost"]
+    written = json.loads((tmp_path / "expected.json").read_text(encoding="utf-8"))
+    assert [(e["key"], e["folder"], e["decided_by"]) for e in written] == [
+        (e.key, e.folder, e.decided_by) for e in expected(load_cache_set(SET))]
+    assert main(["caches", str(tmp_path / "missing.toml"), str(tmp_path / "x")]) == 2
