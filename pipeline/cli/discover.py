@@ -43,12 +43,18 @@ def data_files(dirs: list[Path]) -> Iterator[Path]:
     seen: set[Path] = set()
     for top in dirs:
         for root, folders, files in os.walk(top):
-            folders.sort()
+            folders[:] = sorted(name for name in folders if not _is_link(os.path.join(root, name)))
             for name in sorted(files):
                 path = Path(root) / name
                 if path.suffix.lower() in SUFFIXES and Path(os.path.abspath(path)) not in seen:
                     seen.add(Path(os.path.abspath(path)))
                     yield Path(os.path.abspath(path))
+
+
+def _is_link(path: str) -> bool:
+    """A symbolic link, or on Windows a junction (os.path.isjunction: Python 3.12+), to a folder."""
+    isjunction = getattr(os.path, "isjunction", None)
+    return os.path.islink(path) or bool(isjunction and isjunction(path))
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> bytes:
