@@ -52,6 +52,10 @@ def _files(top: Path) -> dict[str, str | None]:
     (top / "share" / "broken.ost").write_bytes(b"not an outlook file" * 10)
     expected[str(top / "share" / "broken.ost")] = None
     (top / "share" / "notes.txt").write_text("not a data file")  # not *.ost/*.pst: not looked at
+    try:  # a link to a folder already walked: not followed (no second row for the same files)
+        (top / "again").symlink_to(top / "share", target_is_directory=True)
+    except OSError:
+        pass  # Windows without the privilege to make links
     return expected
 
 
