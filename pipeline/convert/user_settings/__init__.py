@@ -21,6 +21,7 @@ from pipeline.convert.user_settings.rules import (
     JUNK_PROVIDER,
     PR_EXTENDED_RULE_MSG_ACTIONS,
     PR_EXTENDED_RULE_MSG_CONDITION,
+    PR_RULE_MSG_NAME,
     PR_RULE_MSG_PROVIDER,
     PR_RW_RULES_STREAM,
     read_extended_rule,
@@ -84,7 +85,7 @@ def _int(item: SourceItem, prop_id: int) -> int | None:
 
 
 def _name(item: SourceItem) -> str:
-    for prop_id in (PR_DISPLAY_NAME, 0x0037):
+    for prop_id in (PR_DISPLAY_NAME, PR_RULE_MSG_NAME, 0x0037):
         value = item.properties.get(prop_id)
         if isinstance(value, str) and value:
             return value
