@@ -14,6 +14,8 @@ from dataclasses import dataclass
 _FOLDER = b"SBXF"
 _ITEM = b"SBXI"
 _OCCURRENCE = b"SBXO"
+_CONFIGURATION = b"SBXC"  # a user configuration object (an associated message of its folder)
+_RULE = b"SBXR"  # an inbox rule
 _LAYOUT = struct.Struct(">4sIQ")
 #: An occurrence id: tag, mailbox, the master's row and the occurrence's original start (UTC epoch seconds).
 _OCCURRENCE_LAYOUT = struct.Struct(">4sIQq")
@@ -61,6 +63,18 @@ def folder_id(mailbox_id: int, row_id: int) -> str:
 
 def item_id(mailbox_id: int, row_id: int) -> str:
     return _encode(_ITEM, mailbox_id, row_id)
+
+
+def configuration_id(mailbox_id: int, row_id: int) -> str:
+    return _encode(_CONFIGURATION, mailbox_id, row_id)
+
+
+def rule_id(mailbox_id: int, row_id: int) -> str:
+    return _encode(_RULE, mailbox_id, row_id)
+
+
+def parse_rule_id(text: str) -> RowRef:
+    return _decode(_RULE, text)
 
 
 def parse_folder_id(text: str) -> RowRef:

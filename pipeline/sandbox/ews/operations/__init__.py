@@ -15,4 +15,5 @@ from pipeline.sandbox.ews.operations import (  # noqa: F401  (each registers its
     get_item,
     misc,
     update_item,
+    user_configuration,
 )
