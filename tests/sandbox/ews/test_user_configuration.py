@@ -11,9 +11,9 @@ import pytest
 from exchangelib import Folder
 from exchangelib.errors import ErrorInvalidRequest, ErrorItemNotFound, ErrorItemSave
 
-CATEGORIES = ('<?xml version="1.0" encoding="utf-8"?><categories xmlns="CategoryList.xsd">'
-              '<category name="Red Category" color="0" keyboardShortcut="1"/>'
-              '<category name="Project &amp; more" color="7" keyboardShortcut="0"/></categories>').encode()
+CATEGORIES = (b'<?xml version="1.0" encoding="utf-8"?><categories xmlns="CategoryList.xsd">'
+              b'<category name="Red Category" color="0" keyboardShortcut="1"/>'
+              b'<category name="Project &amp; more" color="7" keyboardShortcut="0"/></categories>')
 
 
 @pytest.fixture
