@@ -13,6 +13,7 @@ from pipeline.sandbox.ews.operations import (  # noqa: F401  (each registers its
     get_attachment,
     get_folder,
     get_item,
+    inbox_rules,
     misc,
     update_item,
     user_configuration,
