@@ -27,7 +27,7 @@ def row_options(row: MappingRow, flags: RunFlags, site_book: Path | None = None)
         dry_run=flags.dry_run, only=row.only or flags.only, exclude=row.exclude or flags.exclude,
         since=parse_since(flags.since), recover=flags.recover, include_sync_issues=flags.include_sync_issues,
         break_lease=flags.break_lease, x500_domain=flags.x500_domain, codepage=flags.codepage,
-        site_book=site_book)
+        site_book=site_book, **({} if flags.settings is None else {"settings": flags.settings}))
 
 
 def row_endpoint(endpoint: Any, row: MappingRow) -> Any:
