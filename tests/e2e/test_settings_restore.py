@@ -38,7 +38,8 @@ def account(handle, address: str) -> Account:
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str, *args: str):
     return run_cli("run", "--server", handle.url, "--username", SERVICE, "--impersonate", "--state", str(state),
-                   "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json", *args,
+                   "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json",
+                   "--only", "role:calendar", *args,  # the settings come from every folder whatever --only says
                    env={"REBUILD_PASSWORD": PASSWORD}, timeout=600)
 
 
@@ -108,3 +109,9 @@ def test_settings_none_and_a_list(samples: Path, sandbox, tmp_path: Path):
                   str(tmp_path / "state-bad"))
     assert bad.returncode == 2 and "argument --settings: unknown setting 'colours'" in bad.stderr
     assert "Traceback" not in bad.stderr
+    text = run_cli("run", "--server", handle.url, "--username", SERVICE, "--impersonate", "--state",
+                   str(tmp_path / "state-none"), "--ost", str(ost), "--mailbox", BOB, "--settings", "all",
+                   "--only", "role:calendar",
+                   env={"REBUILD_PASSWORD": PASSWORD}, timeout=600)
+    assert "setting category_list: created (added 6)" in text.stdout, text.stdout
+    assert "setting work_hours: kept (kept 1); already restored" in text.stdout, text.stdout

@@ -32,6 +32,7 @@ def _clear(alice) -> None:
 
 
 def test_a_rule_with_conditions_exceptions_and_actions_reads_back(alice, target, unique):
+    """Ledger: inbox-rules."""
     _clear(alice)
     rule = Rule(account=alice, display_name=f"Receipts {unique}", priority=1, is_enabled=True,
                 conditions=Conditions(contains_subject_strings=["receipt", "invoice"],
@@ -78,6 +79,7 @@ def _rule(name: str, actions: str, conditions: str = "") -> str:
 
 
 def test_exchanges_validation_errors_per_operation(sandbox, alice):
+    """Ledger: inbox-rules."""
     _clear(alice)
     missing_folder = '<t:MoveToFolder><t:FolderId Id="U0JYRgAAAAEAAAAAAAOGoA=="/></t:MoveToFolder>'
     bad_address = ('<t:Conditions><t:FromAddresses><t:Address><t:EmailAddress>not an address</t:EmailAddress>'
@@ -112,7 +114,7 @@ def _missing_action(alice) -> None:
 
 
 def test_the_outlook_rules_blob(sandbox, alice, store):
-    """Outlook's blob exists: UpdateInboxRules without RemoveOutlookRuleBlob fails and changes nothing;
+    """Ledger: inbox-rules. Outlook's blob exists: UpdateInboxRules without RemoveOutlookRuleBlob fails and changes nothing;
     with it (exchangelib's default) the blob is gone."""
     _clear(alice)
     mailbox = store.mailbox("alice@sandbox.local")

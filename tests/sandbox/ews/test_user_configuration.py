@@ -25,6 +25,7 @@ def folder(alice, unique):
 
 
 def test_create_get_update_delete_round_trip(folder, alice, unique):
+    """Ledger: user-config."""
     name = f"Rebuild.{unique}"
     with pytest.raises(ErrorItemNotFound):
         folder.get_user_configuration(name=name)
@@ -53,18 +54,20 @@ def test_create_get_update_delete_round_trip(folder, alice, unique):
 
 
 def test_names_follow_exchanges_rule(alice):
+    """Ledger: user-config."""
     for bad in ("IPM.Configuration.CategoryList", "has space", "x" * 237):
         with pytest.raises(ErrorInvalidRequest):
             alice.calendar.get_user_configuration(name=bad)
 
 
 def test_update_of_a_missing_configuration(alice, unique):
+    """Ledger: user-config."""
     with pytest.raises(ErrorItemNotFound):
         alice.calendar.update_user_configuration(name=f"Missing{unique}", xml_data=b"<x/>")
 
 
 def test_the_calendars_category_list_and_work_hours(alice, unique):
-    """What a restore writes: CategoryList and WorkHours in the calendar, read back byte for byte."""
+    """Ledger: user-config. What a restore writes: CategoryList and WorkHours in the calendar, read back byte for byte."""
     name = f"CategoryList{unique}"
     alice.calendar.create_user_configuration(name=name, xml_data=CATEGORIES)
     assert alice.calendar.get_user_configuration(name=name).xml_data == CATEGORIES
