@@ -384,8 +384,14 @@ class MailboxRun:
         reported as failed; the mailbox goes on."""
         if not self.options.settings or not self.options.store_part or self._mailbox is None:
             return
-        messages = [read_setting(entry) for folder in folders for entry in source.associated(folder)
-                    if isinstance(entry, SourceItem)]
+        messages = []
+        for folder in folders:
+            for entry in source.associated(folder):
+                if isinstance(entry, SourceItem):
+                    messages.append(read_setting(entry))
+                else:  # listed, not counted as failed: it may hold no setting this run restores
+                    self.summary.settings.append({"setting": "unreadable", "folder": "/".join(entry.folder_path),
+                                                  "action": SettingAction.SKIP.value, "reason": entry.reason})
         configurations = getattr(self._mailbox, "configurations", None)
         for message in wanted(messages, self.options.settings):
             target = TARGETS[message.kind]

@@ -80,3 +80,24 @@ def test_export_of_the_sample_keeps_the_original_bytes(samples: Path, tmp_path: 
     hours = next((out / "_settings").glob("* work_hours *.xml")).read_bytes()
     ns = {"w": "WorkingHours.xsd"}
     assert ET.fromstring(hours).findtext(".//w:TimeZone/w:Name", namespaces=ns) == "Pakistan Standard Time"
+
+
+def test_a_damaged_associated_message_is_listed_and_the_rest_still_read(tmp_path: Path):
+    """The first associated message the writer stores (NID 0x100008) garbled: inspect names it as an error,
+    export lists it as failed and still writes every other setting."""
+    built, _ = fixtures.cached_build("settings", "ost", "none")
+    path = tmp_path / "damaged.ost"
+    path.write_bytes(built.read_bytes())
+    fixtures.corrupt_item(path, 0x100008, mode="bytes")
+    result = run_cli("inspect", "--ost", str(path), "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert [e["node_id"] for e in report["errors"]] == [0x100008]
+    total = sum(len(f.associated) for f in SPEC.folders) + len(SPEC.common_views)
+    assert report["totals"]["settings"] == total - 1
+    out = tmp_path / "out"
+    exported = run_cli("export", "--ost", str(path), "--out", str(out))
+    assert exported.returncode == 1 and "Traceback" not in exported.stderr
+    assert len(json.loads((out / "_settings" / "settings.json").read_text(encoding="utf-8"))) == total - 1
+    failures = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["failures"]
+    assert [(f["what"], f["node_id"]) for f in failures] == [("setting", 0x100008)]
