@@ -138,6 +138,11 @@ def test_search_folders_and_shortcuts_point_at_the_folders(built):
         record = searches[spec.name]
         assert (record.template_id, record.text_search) == (spec.template_id, spec.text)
         assert [nid_of(e) for e in record.folder_entry_ids] == [folder_nid(manifest, p) for p in spec.folders]
+        assert record.restriction_problem is None and record.restriction.kind == "and"
+        nodes = {(n.kind, n.tag, n.value) for n, _, _ in record.restriction.walk() if n.kind != "and"}
+        wanted = {("bitmask", 0x0E070003, 1)} if spec.template_id == 1 else set()
+        wanted |= {("content", 0x0037001F, spec.text)} if spec.text else set()
+        assert nodes == wanted, spec.name
     [shortcut] = of(found, SettingKind.SHORTCUT)
     [spec] = spec_of("shortcut")
     assert shortcut.record.name == spec.name

@@ -130,6 +130,14 @@ def test_the_two_search_folders(ost, ost_by_libpff):
         assert message.record.raw in oracle
         assert struct.unpack_from("<I", message.record.raw)[0] == 0x1004 == message.record.version
         assert len(message.record.folder_entry_ids) == 1  # both search the whole mailbox from its root
+    by_name = {m.record.name: m.record for m in found}
+    unread, categorized = by_name["Unread Mail"], by_name["Categorized Mail"]
+    # Oracles in the bytes: BITMASK (6), BMR_EQZ (0), PR_MESSAGE_FLAGS, MSGFLAG_READ; EXIST (8) of a named tag
+    assert struct.pack("<IIII", 6, 0, 0x0E070003, 1) in unread.raw
+    assert ("bitmask", 0x0E070003, 1, 0) in {(n.kind, n.tag, n.value, n.op) for n, _, _ in unread.restriction.walk()}
+    kind, tag = struct.unpack_from("<II", categorized.raw, len(categorized.raw) - 12)
+    assert categorized.restriction.kind == "exist" and (kind, tag) == (8, categorized.restriction.tag)
+    assert categorized.restriction.tag >> 16 >= 0x8000  # a named property: the Keywords (categories)
 
 
 def test_the_junk_rule_and_the_calendar_options(ost):
