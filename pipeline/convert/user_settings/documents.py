@@ -12,7 +12,7 @@ from typing import Any
 from pipeline.convert.user_settings import read_setting
 from pipeline.convert.user_settings.autocomplete import AutocompleteList
 from pipeline.convert.user_settings.configuration import CategoryList, WorkHours
-from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
+from pipeline.convert.user_settings.records import SettingsMessage
 from pipeline.convert.user_settings.restrictions import Restriction
 from pipeline.convert.user_settings.rules import ExtendedRule, JunkEmailRule, RulesStream
 from pipeline.convert.user_settings.search_folders import SearchFolderDefinition
@@ -137,4 +137,4 @@ def settings_of(source: Any, folder: Any, failed: Callable[[Any], None]) -> list
     return found
 
 
-__all__ = ["STREAM_NAMES", "SettingKind", "document", "export_files", "listed", "plain", "settings_of", "summary"]
+__all__ = ["STREAM_NAMES", "document", "export_files", "listed", "plain", "settings_of", "summary"]
