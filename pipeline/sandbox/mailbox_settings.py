@@ -3,7 +3,8 @@ name, with their dictionary, XML and binary data, as Outlook keeps them in assoc
 (kept as the RuleType XML they were given, in priority order) and the Outlook rules blob (the
 IPM.RuleOrganizer message Outlook writes; UpdateInboxRules may remove it).
 
-Both faces can read them; the tables are made on first use, so older data folders need no migration.
+Both faces can read them; the tables are made on first use, so older data folders need no migration. A
+deleted folder takes its user configurations with it (a trigger), as its associated messages go with it.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-TABLES = """
-CREATE TABLE IF NOT EXISTS user_configurations(
-    id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, folder_id INTEGER NOT NULL, name TEXT NOT NULL,
-    name_key TEXT NOT NULL, dictionary TEXT, xml BLOB, binary BLOB, version INTEGER NOT NULL DEFAULT 1);
-CREATE UNIQUE INDEX IF NOT EXISTS user_configurations_name ON user_configurations(folder_id, name_key);
-CREATE TABLE IF NOT EXISTS inbox_rules(
-    id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, priority INTEGER NOT NULL, xml TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outlook_rule_blobs(mailbox_id INTEGER PRIMARY KEY, data BLOB NOT NULL);
-"""
+#: The tables (made on first use, inside the caller's transaction), one statement each.
+STATEMENTS = (
+    "CREATE TABLE IF NOT EXISTS user_configurations(id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, "
+    "folder_id INTEGER NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, dictionary TEXT, xml BLOB, "
+    "binary BLOB, version INTEGER NOT NULL DEFAULT 1)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS user_configurations_name ON user_configurations(folder_id, name_key)",
+    "CREATE TABLE IF NOT EXISTS inbox_rules(id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, "
+    "priority INTEGER NOT NULL, xml TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS outlook_rule_blobs(mailbox_id INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS user_configurations_of_deleted_folders AFTER DELETE ON folders "
+    "BEGIN DELETE FROM user_configurations WHERE folder_id = OLD.id; END",
+)
 
 #: A dictionary entry as stored: ((key type, key values), (value type, value values) or None for nil).
 Entry = tuple[tuple[str, list[str]], tuple[str, list[str]] | None]
@@ -46,12 +50,9 @@ class InboxRule:
     xml: str  # a <t:Rule> element without its RuleId (added when answered)
 
 
-_STATEMENTS = [s.strip() for s in TABLES.split(";") if s.strip()]
-
-
 def ready(conn: sqlite3.Connection) -> sqlite3.Connection:
     """The connection, its tables made if they are not there yet (inside the caller's transaction)."""
-    for statement in _STATEMENTS:
+    for statement in STATEMENTS:
         conn.execute(statement)
     return conn
 

@@ -72,3 +72,19 @@ def test_the_calendars_category_list_and_work_hours(alice, unique):
     alice.calendar.create_user_configuration(name=name, xml_data=CATEGORIES)
     assert alice.calendar.get_user_configuration(name=name).xml_data == CATEGORIES
     alice.calendar.delete_user_configuration(name=name)
+
+
+def test_a_deleted_folder_takes_its_configurations_with_it(alice, store, unique):
+    """Ledger: user-config. Its associated messages go with the folder: nothing is left for a later folder."""
+    from pipeline.sandbox import mailbox_settings
+
+    made = Folder(parent=alice.msg_folder_root, name=f"Gone-{unique}", folder_class="IPF.Note")
+    made.save()
+    made.create_user_configuration(name="Left", xml_data=b"<x/>")
+    with store.connection() as conn:
+        mailbox = store.mailbox("alice@sandbox.local")
+        before = [c.name for c in mailbox_settings.configurations(conn, mailbox.id)]
+    made.delete()
+    with store.connection() as conn:
+        after = [c.name for c in mailbox_settings.configurations(conn, mailbox.id)]
+    assert "Left" in before and "Left" not in after
