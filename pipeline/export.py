@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 _ITEM_FILE = re.compile(r"^\d{5} ")
 #: UTF-8 bytes of an item's subject in its file name ('00001 <subject>.eml').
 SUBJECT_BYTES = 100
+#: Where the user's settings (every folder's associated messages) are written, beside the folders.
+SETTINGS_DIR = "_settings"
 
 
 def folder_parts(path: tuple[str, ...]) -> tuple[str, ...]:
@@ -53,7 +55,7 @@ def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
     ('Reports?' and 'Reports*', or 'Inbox' and 'INBOX' on a case-insensitive disk): the later folder in
     source order gets ' (2)', ' (3)'... Deterministic, so every worker process computes the same answer."""
     dirs: dict[int, tuple[str, ...]] = {}
-    taken: dict[tuple[str, ...], set[str]] = {(): {name_key("manifest.json")}}  # kept free
+    taken: dict[tuple[str, ...], set[str]] = {(): {name_key("manifest.json"), name_key(SETTINGS_DIR)}}  # kept free
     for folder in [*folders, RECOVERED]:
         if folder is not RECOVERED and not _exported(folder):
             continue
@@ -409,6 +411,7 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
                 else:
                     exporter.write(entry, RECOVERED.path, number, relative)
             exporter.close()
+        settings = _export_settings(source, top, exporter)
     sink.add(exporter.manifest)  # the recovered items
     try:
         sink.close(exporter.failures)
@@ -422,7 +425,34 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
     print(f"exported {sum(v for k, v in exporter.counts.items() if k != 'failed')} items ({kinds or 'none'}) "
           f"from {folders} folders to {shown(root)} in {elapsed:.1f}s; {exporter.warned} with warnings, "
           f"{exporter.counts['failed']} failed")
+    if settings:
+        print(f"{settings} settings (folder-associated messages) written to {shown(root / SETTINGS_DIR)}")
     return EXIT_FAILURES if exporter.failures else EXIT_OK
+
+
+def _export_settings(source: Source, top: Folder, exporter: Exporter) -> int:
+    """Every folder's associated messages, read as settings, into _settings/ (see documents.export_files);
+    what cannot be read or written is listed as failed like an item. Returns how many were written."""
+    from pipeline.convert.user_settings import read_setting
+    from pipeline.convert.user_settings.documents import export_files
+
+    messages = []
+    for folder in source.folders():
+        for entry in source.associated(folder):
+            if isinstance(entry, SourceError):
+                exporter.fail(entry.folder_path, entry.node_id, entry.reason, "setting")
+            else:
+                messages.append(read_setting(entry))
+    if not messages:
+        return 0
+    try:
+        with top.child(SETTINGS_DIR) as directory:
+            for name, data in export_files(messages):
+                directory.replace(name, data)
+    except OSError as exc:
+        exporter.fail((SETTINGS_DIR,), None, f"cannot write {SETTINGS_DIR}: {exc.strerror or exc}", "setting")
+        return 0
+    return len(messages)
 
 
 #: A file this big will likely be exported by several processes: they start while this one opens it.

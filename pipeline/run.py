@@ -23,6 +23,15 @@ import structlog
 from pipeline.address_books import Stopped, codepage_note, convert_options
 from pipeline.convert import convert_item
 from pipeline.convert.preserved import is_draft
+from pipeline.convert.user_settings import read_setting
+from pipeline.convert.user_settings.merge import (
+    SELECTABLE,
+    TARGETS,
+    SettingAction,
+    SettingPlan,
+    plan_setting,
+    wanted,
+)
 from pipeline.destination.base import (
     BatchSender,
     Destination,
@@ -82,6 +91,7 @@ class RunOptions:
     x500_domain: str | None = None  # IMCEAEX domain for unresolved Exchange senders (default: the mailbox's)
     codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
     site_book: Path | None = None  # --map: every user's address book merged (pipeline/address_books.py)
+    settings: tuple[str, ...] = tuple(SELECTABLE)  # --settings: the user's settings to restore (merge.py)
 
     @property
     def selection(self) -> Selection:
@@ -112,6 +122,7 @@ class Summary:
     in_doubt_found: int = 0
     duplicates_removed: int = 0  # extra copies of one identity reconciliation deleted (one copy kept)
     restored: int = 0  # items stored earlier and found missing at the end, uploaded again
+    settings: list[dict[str, Any]] = field(default_factory=list)  # the user's settings: SettingPlan.as_dict
     elapsed: float = 0.0
     status: RunStatus = RunStatus.RUNNING  # "ok" only once the run has reached its end (run_status.py)
     fatal: str | None = None
@@ -352,6 +363,7 @@ class MailboxRun:
             if self._sender is not None:
                 self._sender.wait()  # every outcome handled and every folder recorded
                 self._reconcile(source, selection)
+                self._restore_settings(source, folders)
             for error in source.errors if self.options.store_part else ():
                 self.summary.source_errors += 1
                 self._fail("/".join(error.folder_path), error.what, "",
@@ -365,6 +377,43 @@ class MailboxRun:
             if self._sender is not None:
                 self.summary.retries = self._sender.stats.retries
                 self.summary.in_doubt_found = self._sender.stats.in_doubt_found
+
+    def _restore_settings(self, source: Source, folders: list[SourceFolder]) -> None:
+        """The user's settings --settings names (category list, work hours), after the items, from the
+        folders' associated messages, merged with what the mailbox has (merge.py says how). One that fails is
+        reported as failed; the mailbox goes on."""
+        if not self.options.settings or not self.options.store_part or self._mailbox is None:
+            return
+        messages = []
+        for folder in folders:
+            for entry in source.associated(folder):
+                if isinstance(entry, SourceItem):
+                    messages.append(read_setting(entry))
+                else:  # listed, not counted as failed: it may hold no setting this run restores
+                    self.summary.settings.append({"setting": "unreadable", "folder": "/".join(entry.folder_path),
+                                                  "action": SettingAction.SKIP.value, "reason": entry.reason})
+        configurations = getattr(self._mailbox, "configurations", None)
+        for message in wanted(messages, self.options.settings):
+            target = TARGETS[message.kind]
+            if configurations is None:
+                plan = SettingPlan(message.kind, target, SettingAction.SKIP,
+                                   reason="this destination cannot write user configurations yet")
+            else:
+                store = configurations()
+                try:
+                    plan = plan_setting(message, store.read(target))
+                    if plan.action in (SettingAction.CREATE, SettingAction.UPDATE) and plan.xml is not None:
+                        store.write(target, plan.xml, create=plan.action is SettingAction.CREATE)
+                except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one setting refused: reported, the mailbox goes on
+                    self.summary.failed["setting"] += 1
+                    self.summary.settings.append({"setting": message.kind.value, "folder": target.folder,
+                                                  "name": target.name, "action": "failed",
+                                                  "reason": f"{type(exc).__name__}: {exc}"})
+                    continue
+            self.summary.settings.append(plan.as_dict())
+            log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
 
     def _close(self) -> None:
         if self._sender is not None:

@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
                         "address for (default: the mailbox's domain)")
     add_codepage_flag(p)
+    p.add_argument("--settings", type=_settings_flag, metavar="all|none|LIST",
+                   help="the user's settings to restore after the items, merged with the mailbox's own: "
+                        "all (default), none, or a comma-separated list of categories, workhours")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_reader_flag(p)
     p.set_defaults(func=cmd_run, needs_state=True)
@@ -245,3 +248,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     print(render_status(status))
     return EXIT_OK
+
+
+def _settings_flag(text: str) -> tuple[str, ...]:
+    from pipeline.convert.user_settings.merge import SelectionError, parse_selection
+
+    try:
+        return parse_selection(text)
+    except SelectionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

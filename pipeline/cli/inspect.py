@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pipeline.convert.user_settings.documents import settings_of
 from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from pipeline.gate import open_checked
 from pipeline.model import FolderRole, SourceError
@@ -25,7 +26,7 @@ def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
         folders = []
         errors = [_error(e) for e in source.errors]
         totals: Counter[str] = Counter()
-        total_items = total_bytes = 0
+        total_items = total_bytes = total_settings = 0
         for folder in source.folders():
             classes: Counter[str] = Counter()
             size = read = 0
@@ -39,7 +40,9 @@ def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
                 classes[message_class] += 1
                 size += item_size
                 read += 1
+            settings = settings_of(source, folder, lambda e: errors.append(_error(e)))
             totals.update(classes)
+            total_settings += len(settings)
             total_items += read
             total_bytes += size
             folders.append({
@@ -56,6 +59,7 @@ def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
                 "classes": dict(sorted(classes.items())),
                 "bytes": size,
                 "errors": folder_errors,
+                "settings": settings,
             })
         recovered = None
         if recover:
@@ -78,7 +82,8 @@ def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
             "orphan_items": info.orphan_items,
             "recovered": recovered,
             "totals": {"folders": len(folders), "items": total_items, "bytes": total_bytes,
-                       "classes": dict(sorted(totals.items())), "errors": len(errors)},
+                       "classes": dict(sorted(totals.items())), "errors": len(errors),
+                       "settings": total_settings},
             "folders": folders,
             "errors": errors,
         }
@@ -102,9 +107,12 @@ def render_text(report: dict[str, Any]) -> str:
         classes = ", ".join(f"{shown(k)} {v}" for k, v in folder["classes"].items())
         lines.append(f"{label[:48]:<48} {folder['role']:<15} {shown(folder['container_class'])[:24]:<24} "
                      f"{folder['items_read']:>6} {folder['bytes']:>12,}" + (f"  [{classes}]" if classes else ""))
+        for setting in folder["settings"]:
+            lines.append(f"    setting {setting['kind']}: {shown(setting['summary'])}")
     totals = report["totals"]
     lines.append(f"{totals['folders']} folders, {totals['items']} items, {totals['bytes']:,} bytes, "
-                 f"{totals['errors']} errors, {report['orphan_items']} recoverable orphan items"
+                 f"{totals['errors']} errors, {totals['settings']} settings, "
+                 f"{report['orphan_items']} recoverable orphan items"
                  + ("" if report["recovered"] is None else f" ({report['recovered']['items']} recovered)"))
     for error in report["errors"]:
         lines.append(f"error: {error['what']} {shown(error['folder']) or '(root)'} node {error['node_id']}: "

@@ -22,12 +22,13 @@ from pipeline.terminal import shown
 
 def row_options(row: MappingRow, flags: RunFlags, site_book: Path | None = None) -> RunOptions:
     """A row's RunOptions: its own columns first, the command line's flags for what the row leaves empty."""
-    return RunOptions(
+    options = RunOptions(
         ost=row.ost, mailbox=row.mailbox, target_root=row.target_root or flags.target_root,
         dry_run=flags.dry_run, only=row.only or flags.only, exclude=row.exclude or flags.exclude,
         since=parse_since(flags.since), recover=flags.recover, include_sync_issues=flags.include_sync_issues,
         break_lease=flags.break_lease, x500_domain=flags.x500_domain, codepage=flags.codepage,
         site_book=site_book)
+    return options if flags.settings is None else dataclasses.replace(options, settings=flags.settings)
 
 
 def row_endpoint(endpoint: Any, row: MappingRow) -> Any:

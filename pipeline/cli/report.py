@@ -49,6 +49,10 @@ def render_summary(summary: Any) -> str:
                      f"{shown(item['subject'] or '(no subject)')} | {shown(item['warning'])}")
     if len(items) > WARNINGS_SHOWN:
         lines.append(f"  ... and {len(items) - WARNINGS_SHOWN} more items with warnings (see the JSON report)")
+    for setting in getattr(s, "settings", []):  # the user's settings (--settings): what was done, and why
+        done = ", ".join(f"{key} {len(setting[key])}" for key in ("added", "kept") if setting.get(key))
+        lines.append(f"  setting {setting['setting']}: {setting['action']}" + (f" ({done})" if done else "")
+                     + (f"; {shown(setting['reason'])}" if setting.get("reason") else ""))
     if s.duplicates_removed or s.restored:
         lines.append(f"  reconciled with the server: {s.duplicates_removed} extra copies removed, {s.restored} items "
                      f"that had gone missing sent again")

@@ -44,6 +44,8 @@ def job_from_wire(data: dict[str, Any], path_map: list[tuple[str, str]] | None =
     raw["ost"] = Path(map_path(raw["ost"], path_map or []))
     raw["since"] = datetime.fromisoformat(raw["since"]) if raw.get("since") else None
     raw["only"], raw["exclude"] = tuple(raw.get("only") or ()), tuple(raw.get("exclude") or ())
+    if raw.get("settings") is not None:
+        raw["settings"] = tuple(raw["settings"])
     if raw.get("folders") is not None:
         raw["folders"] = tuple(int(n) for n in raw["folders"])
     known = {f.name for f in dataclasses.fields(RunOptions)}

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 _FOLDER = b"SBXF"
 _ITEM = b"SBXI"
 _OCCURRENCE = b"SBXO"
+_CONFIGURATION = b"SBXC"  # a user configuration object (an associated message of its folder)
+_RULE = b"SBXR"  # an inbox rule
 _LAYOUT = struct.Struct(">4sIQ")
 _OCCURRENCE_LAYOUT = struct.Struct(">4sIQq")
 
@@ -178,6 +180,31 @@ def entry_id_of(text: str) -> bytes:
     return (folder_entry_id if parsed.entry_type == _TYPE_FOLDER else item_entry_id)(
         parsed.mailbox_id, parsed.row_id
     )
+
+
+def _encode(tag: bytes, mailbox_id: int, row_id: int) -> str:
+    """The short opaque id of what is no item or folder of its own here: a user configuration, an inbox rule
+    (Exchange's rule ids are short opaque strings too)."""
+    return base64.b64encode(_LAYOUT.pack(tag, mailbox_id, row_id)).decode("ascii")
+
+
+def _decode(tag: bytes, text: str) -> RowRef:
+    try:
+        return _decode_short(tag, text)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedId(text) from exc
+
+
+def configuration_id(mailbox_id: int, row_id: int) -> str:
+    return _encode(_CONFIGURATION, mailbox_id, row_id)
+
+
+def rule_id(mailbox_id: int, row_id: int) -> str:
+    return _encode(_RULE, mailbox_id, row_id)
+
+
+def parse_rule_id(text: str) -> RowRef:
+    return _decode(_RULE, text)
 
 
 def parse_folder_id(text: str) -> RowRef:

@@ -23,6 +23,7 @@ from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.sender import Sender
 from pipeline.destination.ews.upload import ids_stamped, stamps
+from pipeline.destination.ews.user_settings import EwsConfigurations
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder
 from pipeline.lease import LeaseHolder, check_fence
@@ -129,6 +130,10 @@ class EwsMailbox:
         warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id, upload))
         self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.fingerprint))
         return warnings
+
+    def configurations(self) -> EwsConfigurations:
+        """The mailbox's user configurations (the user's settings restore: category list, work hours)."""
+        return EwsConfigurations(self.account, self._call)
 
     def close(self) -> None:
         """exchangelib keeps a connection pool per protocol; nothing of ours to release."""

@@ -17,7 +17,9 @@ from pipeline.sandbox.ews.operations import (  # noqa: F401  (each registers its
     get_attachment,
     get_folder,
     get_item,
+    inbox_rules,
     misc,
     move_copy_item,
     update_item,
+    user_configuration,
 )

@@ -1,4 +1,5 @@
-"""Small operations clients send around the main work: ResolveNames, GetServerTimeZones, GetUserConfiguration.
+"""Small operations clients send around the main work: ResolveNames, GetServerTimeZones (user
+configurations: user_configuration.py).
 
 They answer the way an Exchange with default settings would, without storing anything.
 """
@@ -54,16 +55,3 @@ def get_server_time_zones(ctx: Context, request: etree._Element) -> str:
         "GetServerTimeZones", [soap.success("GetServerTimeZones", "<m:TimeZoneDefinitions/>")]
     )
 
-
-@operation("GetUserConfiguration")
-def get_user_configuration(ctx: Context, request: etree._Element) -> str:
-    return soap.operation_response(
-        "GetUserConfiguration",
-        [
-            soap.error(
-                "GetUserConfiguration",
-                "ErrorItemNotFound",
-                "The specified object was not found in the store.",
-            )
-        ],
-    )

@@ -1,0 +1,149 @@
+"""Rules kept as folder-associated messages: extended rules of [MS-OXORULE] 2.2.4 (IPM.ExtendedRule.Message),
+among them the junk e-mail rule of [MS-OXCSPAM] with its safe and blocked senders, and Outlook's own rules
+stream (IPM.RuleOrganizer, PR_RW_RULES_STREAM 0x6802), which no Microsoft spec describes: kept as bytes.
+
+How the junk rule's lists are told apart: [MS-OXCSPAM] builds its condition as "blocked senders, or a spam
+confidence level above the threshold, and not a trusted party". So an address compared with a sender
+property outside every NOT is a blocked sender; inside a NOT it is a safe sender, and inside the
+recipients' sub-object restriction (PR_MESSAGE_RECIPIENTS) a safe recipient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.convert.user_settings.restrictions import (
+    NamedProperty,
+    Restriction,
+    RuleAction,
+    parse_actions,
+    parse_condition,
+)
+
+PR_RULE_MSG_STATE = 0x65E9
+PR_RULE_MSG_USER_FLAGS = 0x65EA
+PR_RULE_MSG_PROVIDER = 0x65EB
+PR_RULE_MSG_NAME = 0x65EC
+PR_RULE_MSG_LEVEL = 0x65ED
+PR_RULE_MSG_PROVIDER_DATA = 0x65EE
+PR_RULE_MSG_SEQUENCE = 0x65F3
+PR_EXTENDED_RULE_MSG_ACTIONS = 0x0E99
+PR_EXTENDED_RULE_MSG_CONDITION = 0x0E9A
+PR_RW_RULES_STREAM = 0x6802
+PR_JUNK_INCLUDE_CONTACTS = 0x6100
+PR_JUNK_THRESHOLD = 0x6101
+PR_JUNK_PERMANENTLY_DELETE = 0x6102
+PR_JUNK_ADD_RECIPS_TO_SSL = 0x6103
+PR_JUNK_PHISHING_ENABLE_LINKS = 0x6107
+PR_MESSAGE_RECIPIENTS = 0x0E12000D
+JUNK_PROVIDER = "JunkEmailRule"
+ST_ENABLED = 0x1
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendedRule:
+    """An extended rule message: its name, provider, order, state, and condition and actions decoded."""
+
+    name: str
+    provider: str | None
+    sequence: int | None
+    state: int | None
+    level: int | None
+    user_flags: int | None
+    provider_data: bytes | None
+    named_properties: tuple[NamedProperty, ...]
+    condition: Restriction | None
+    version: int | None
+    actions: tuple[RuleAction, ...]
+    raw_condition: bytes
+    raw_actions: bytes
+
+    @property
+    def enabled(self) -> bool:
+        return bool((self.state or 0) & ST_ENABLED)
+
+
+@dataclass(frozen=True, slots=True)
+class JunkEmailRule:
+    """The junk e-mail rule: its options and the three lists, read from the rule's condition."""
+
+    rule: ExtendedRule
+    safe_senders: tuple[str, ...]
+    safe_recipients: tuple[str, ...]
+    blocked_senders: tuple[str, ...]
+    include_contacts: bool | None
+    threshold: int | None
+    permanently_delete: bool | None
+    add_recipients_to_safe_senders: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class RulesStream:
+    """Outlook's rules organizer stream: undocumented by Microsoft, kept byte for byte."""
+
+    size: int
+    raw: bytes
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _flag(value: object) -> bool | None:
+    number = _int(value)
+    return None if number is None else number != 0
+
+
+def read_extended_rule(properties: dict[int, object]) -> ExtendedRule:
+    raw_condition = properties.get(PR_EXTENDED_RULE_MSG_CONDITION)
+    raw_actions = properties.get(PR_EXTENDED_RULE_MSG_ACTIONS)
+    raw_condition = raw_condition if isinstance(raw_condition, bytes) else b""
+    raw_actions = raw_actions if isinstance(raw_actions, bytes) else b""
+    named, condition = parse_condition(raw_condition) if raw_condition else ((), None)
+    named_actions, version, actions = parse_actions(raw_actions) if raw_actions else ((), None, ())
+    name, provider = properties.get(PR_RULE_MSG_NAME), properties.get(PR_RULE_MSG_PROVIDER)
+    provider_data = properties.get(PR_RULE_MSG_PROVIDER_DATA)
+    return ExtendedRule(
+        name=name if isinstance(name, str) else "", provider=provider if isinstance(provider, str) else None,
+        sequence=_int(properties.get(PR_RULE_MSG_SEQUENCE)), state=_int(properties.get(PR_RULE_MSG_STATE)),
+        level=_int(properties.get(PR_RULE_MSG_LEVEL)), user_flags=_int(properties.get(PR_RULE_MSG_USER_FLAGS)),
+        provider_data=provider_data if isinstance(provider_data, bytes) else None,
+        named_properties=named + named_actions, condition=condition, version=version, actions=actions,
+        raw_condition=raw_condition, raw_actions=raw_actions)
+
+
+def _addresses(condition: Restriction | None) -> tuple[list[str], list[str], list[str]]:
+    safe_senders: list[str] = []
+    safe_recipients: list[str] = []
+    blocked: list[str] = []
+    if condition is None:
+        return safe_senders, safe_recipients, blocked
+    for node, inside_not, sub_object in condition.walk():
+        if node.kind not in ("content", "property"):
+            continue
+        values = node.value if isinstance(node.value, list) else [node.value]
+        for value in values:
+            if isinstance(value, bytes):  # a search key: "SMTP:ADDRESS\0"
+                value = value.rstrip(b"\0").decode("latin-1").partition(":")[2] or None
+            if not isinstance(value, str) or not value.strip():
+                continue
+            target = (safe_recipients if sub_object == PR_MESSAGE_RECIPIENTS else safe_senders) if inside_not \
+                else blocked
+            if value not in target:
+                target.append(value)
+    return safe_senders, safe_recipients, blocked
+
+
+def read_junk_rule(properties: dict[int, object]) -> JunkEmailRule:
+    rule = read_extended_rule(properties)
+    safe_senders, safe_recipients, blocked = _addresses(rule.condition)
+    return JunkEmailRule(
+        rule=rule, safe_senders=tuple(safe_senders), safe_recipients=tuple(safe_recipients),
+        blocked_senders=tuple(blocked), include_contacts=_flag(properties.get(PR_JUNK_INCLUDE_CONTACTS)),
+        threshold=_int(properties.get(PR_JUNK_THRESHOLD)),
+        permanently_delete=_flag(properties.get(PR_JUNK_PERMANENTLY_DELETE)),
+        add_recipients_to_safe_senders=_flag(properties.get(PR_JUNK_ADD_RECIPS_TO_SSL)))
+
+
+def read_rules_stream(raw: bytes) -> RulesStream:
+    return RulesStream(size=len(raw), raw=raw)
