@@ -113,8 +113,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _checked_since(flags)
     row = MappingRow(line=0, ost=ost, mailbox=args.mailbox)
     executor = LocalExecutor(settings, 1)
-    with terminate_requests(), make_progress(not flags.as_json) as progress:  # SIGTERM stops as Ctrl-C does
-        if flags.dry_run:
+    with terminate_requests(), make_progress(not flags.as_json, per_folder=not flags.as_json) as progress:
+        if flags.dry_run:  # (SIGTERM stops as Ctrl-C does)
             (summary,) = executor.submit(jobs([row], flags, None), progress)
         else:
             with endpoint_for(settings, flags.impersonate, [args.mailbox]) as endpoint:
@@ -153,8 +153,8 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
         print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
               "Run the same command again to resume.", file=sys.stderr)
         return EXIT_FAILURES
-    with terminate_requests(), make_progress(not flags.as_json) as progress:  # SIGTERM stops as Ctrl-C does
-        if flags.dry_run:
+    with terminate_requests(), make_progress(not flags.as_json, per_folder=False) as progress:
+        if flags.dry_run:  # (SIGTERM stops as Ctrl-C does)
             summaries = executor.submit(jobs(rows, flags, None, book), progress)
         else:
             with endpoint_for(settings, flags.impersonate, [r.mailbox for r in rows]) as endpoint:

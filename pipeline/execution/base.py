@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from pipeline.run import RunOptions, Summary
 
-#: Progress events: (event, data), e.g. ("items", {"mailbox": …, "done": 12}).
+#: Progress events: (event, data): ("start", {"mailbox", "total"}), ("folder", {"mailbox", "folder", "items",
+#: "present": already in the mailbox}) as the run enters a folder, ("items", {"mailbox", "done", "failed", "bytes"}).
 Progress = Callable[[str, dict[str, Any]], None]
 
 
