@@ -12,7 +12,22 @@ import sys
 from pathlib import Path
 
 from pipeline.cli import temporal
-from pipeline.cli.flags import add_codepage_flag, add_reader_flag, add_target_flags
+from pipeline.cli.flags import (
+    MANY_MACHINES,
+    MANY_USERS,
+    READ,
+    SAFETY,
+    SELECTION,
+    STATE,
+    TUNING,
+    WRITE,
+    add_codepage_flag,
+    add_reader_flag,
+    add_recover_flag,
+    add_target_flags,
+    group,
+    shipped,
+)
 from pipeline.cli.options import RunFlags, TemporalFlags
 from pipeline.errors import EXIT_FAILURES, EXIT_OK
 from pipeline.settings import Settings
@@ -20,62 +35,93 @@ from pipeline.settings import Settings
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", parents=[common], help="rebuild mailboxes (the default command)",
-                       description="Rebuild one mailbox from its OST (--ost PATH --mailbox ADDR).")
-    p.add_argument("--ost", metavar="PATH", help="the user's OST (or PST) file")
-    p.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox")
-    p.add_argument("--map", metavar="CSV", help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude]")
-    p.add_argument("--workers", type=int, metavar="N", help="mailboxes rebuilt at once with --map")
-    p.add_argument("--skip-invalid", action="store_true", help="with --map: go on with the valid rows only")
-    temporal.add_engine_flags(p)
+                       description="Rebuild one mailbox from its OST (--ost PATH --mailbox ADDR), or every "
+                                   "mailbox of a users CSV (--map users.csv).")
+    read = group(p, READ)
+    read.add_argument("--ost", metavar="PATH", help="the user's OST (or PST) file (required without --map)")
+    add_reader_flag(read)
+    add_codepage_flag(read)
+    read.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
+                      help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
+                           "address for (default: the mailbox's domain)")
+    write = group(p, WRITE)
+    write.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox (required without --map)")
+    write.add_argument("--target-root", metavar="NAME",
+                       help="put everything under one new folder (e.g. 'Recovered 2026-11-24') (default: merge "
+                            "into the mailbox's own folders)")
+    group(p, STATE).add_argument("--json", action="store_true", help="print the summary as JSON (default: text)")
     add_target_flags(p)
-    p.add_argument("--target-root", metavar="NAME",
-                   help="put everything under one new folder (e.g. 'Recovered 2026-11-24') instead of merging")
-    p.add_argument("--dry-run", action="store_true", help="plan and count, write nothing to the server")
-    p.add_argument("--only", action="append", default=[], metavar="FOLDER",
-                   help="only this folder path and its subfolders (repeatable), e.g. 'Inbox/Projects' or "
-                        "'role:inbox'")
-    p.add_argument("--exclude", action="append", default=[], metavar="FOLDER",
-                   help="skip this folder and below (a path, or a role such as 'role:deleteditems')")
-    p.add_argument("--since", metavar="DATE", help="only items delivered or sent on or after DATE (ISO 8601)")
-    p.add_argument("--recover", action="store_true", help="also upload libpff's recovered orphan items")
-    p.add_argument("--include-sync-issues", action="store_true",
-                   help="also upload Outlook's Sync Issues/Conflicts/Local and Server Failures folders")
-    p.add_argument("--break-lease", action="store_true",
-                   help="take the mailbox even if another run's lease says it is busy (when that run is gone)")
-    p.add_argument("--max-item-mb", dest="max_item_mb", type=int, metavar="MB",
-                   help="items larger than this are not sent (default 35, Exchange's limit)")
-    p.add_argument("--large-items", dest="large_items", choices=("skip", "strip"),
-                   help="skip (report) items over the limit, or strip their largest attachments (saved in reports/)")
-    p.add_argument("--batch-items", dest="batch_items", type=int, metavar="N")
-    p.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES")
-    p.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
-                   help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
-                        "address for (default: the mailbox's domain)")
-    add_codepage_flag(p)
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    add_reader_flag(p)
+    users = group(p, MANY_USERS)
+    users.add_argument("--map", metavar="CSV",
+                       help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude] (default: one "
+                            "mailbox from --ost and --mailbox)")
+    users.add_argument("--workers", type=int, metavar="N",
+                       help=f"mailboxes rebuilt at once with --map (default {shipped('mailbox_workers')})")
+    users.add_argument("--skip-invalid", action="store_true",
+                       help="with --map: go on with the valid rows only (default: stop at a bad row)")
+    temporal.add_engine_flags(group(p, MANY_MACHINES))
+    sel = group(p, SELECTION)
+    add_selection_flags(sel)
+    add_recover_flag(sel, "also upload", ", into 'Recovered items'")
+    safety = group(p, SAFETY)
+    safety.add_argument("--dry-run", action="store_true",
+                        help="read, plan and count; write nothing to the server (default: off)")
+    safety.add_argument("--break-lease", action="store_true",
+                        help="take the mailbox even if another run's lease says it is busy, when that run is "
+                             "gone (default: off)")
+    safety.add_argument("--max-item-mb", dest="max_item_mb", type=int, metavar="MB",
+                        help=f"items larger than this are not sent (default {shipped('max_item_mb')}, "
+                             "Exchange's limit)")
+    safety.add_argument("--large-items", dest="large_items", choices=("skip", "strip"),
+                        help="skip (and report) items over the limit, or strip their largest attachments "
+                             f"(saved in reports/) (default {shipped('large_items')})")
+    tuning = group(p, TUNING)
+    tuning.add_argument("--batch-items", dest="batch_items", type=int, metavar="N",
+                        help=f"items per upload request (default {shipped('batch_items')})")
+    tuning.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES",
+                        help=f"bytes per upload request at most (default {shipped('batch_bytes')})")
     p.set_defaults(func=cmd_run, needs_state=True)
 
     v = sub.add_parser("verify", parents=[common], help="compare source and server by fingerprint",
-                       description="Exit 1 when anything is missing or duplicated on the server.")
-    v.add_argument("--ost", metavar="PATH")
-    v.add_argument("--mailbox", metavar="ADDR")
-    v.add_argument("--map", metavar="CSV", help="verify every row of a users CSV")
+                       description="Source against server, folder by folder, without the journal. "
+                                   "Exit 1 when anything is missing or duplicated on the server.")
+    read = group(v, READ)
+    read.add_argument("--ost", metavar="PATH", help="the OST (or PST) file the run read (required without --map)")
+    add_reader_flag(read)
+    add_codepage_flag(read)
+    write = group(v, WRITE)
+    write.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the mailbox the run wrote (required without --map)")
+    write.add_argument("--target-root", metavar="NAME", help="as for the run: the folder it wrote under "
+                                                             "(default: the mailbox's own folders)")
+    group(v, STATE).add_argument("--json", action="store_true", help="print the result as JSON (default: text)")
     add_target_flags(v)
-    v.add_argument("--target-root", metavar="NAME")
-    v.add_argument("--only", action="append", default=[], metavar="FOLDER", help="as for the run")
-    v.add_argument("--exclude", action="append", default=[], metavar="FOLDER", help="as for the run")
-    v.add_argument("--since", metavar="DATE", help="as for the run")
-    v.add_argument("--include-sync-issues", action="store_true")
-    add_codepage_flag(v)
-    v.add_argument("--json", action="store_true")
-    add_reader_flag(v)
+    group(v, MANY_USERS).add_argument("--map", metavar="CSV",
+                                      help="verify every row of a users CSV, with each row's own columns (default: one mailbox "
+                                           "from --ost and --mailbox)")
+    add_selection_flags(group(v, SELECTION), "as for the run: ")
     v.set_defaults(func=cmd_verify, needs_state=True)
 
-    s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
-    s.add_argument("--json", action="store_true")
-    temporal.add_status_flags(s)
+    s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox",
+                       description="Per mailbox, the last run and what the journal holds (read-only: creates "
+                                   "and writes nothing); with --temporal, every submitted mailbox.")
+    group(s, STATE).add_argument("--json", action="store_true", help="print JSON (default: text)")
+    temporal.add_status_flags(group(s, MANY_MACHINES))
     s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
+
+
+def add_selection_flags(g: argparse._ArgumentGroup, prefix: str = "") -> None:
+    """--only, --exclude, --since, --include-sync-issues: which folders and items (pipeline/selection.py)."""
+    g.add_argument("--only", action="append", default=[], metavar="FOLDER",
+                   help=f"{prefix}only this folder path and its subfolders (repeatable), e.g. 'Inbox/Projects' "
+                        "or 'role:inbox' (default: every folder)")
+    g.add_argument("--exclude", action="append", default=[], metavar="FOLDER",
+                   help=f"{prefix}skip this folder and below (repeatable; a path, or a role such as "
+                        "'role:deleteditems') (default: none)")
+    g.add_argument("--since", metavar="DATE",
+                   help=f"{prefix}only items delivered or sent on or after DATE (ISO 8601) (default: all)")
+    g.add_argument("--include-sync-issues", action="store_true",
+                   help=f"{prefix}also Outlook's Sync Issues/Conflicts/Local and Server Failures folders "
+                        "(default: off)")
 
 
 # -- run ----------------------------------------------------------------------------------------------

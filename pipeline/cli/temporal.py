@@ -51,32 +51,36 @@ def _need_temporalio() -> None:
         raise UsageError(EXTRA) from None
 
 
-def _connection_flags(p: argparse.ArgumentParser, required: bool = False) -> None:
+def _connection_flags(p: Any, required: bool = False) -> None:
     p.add_argument("--temporal", metavar="HOST:PORT", required=required,
-                   help="the Temporal server's frontend (e.g. 127.0.0.1:7233)")
+                   help="the Temporal server's frontend, e.g. 127.0.0.1:7233" + ("" if required else " (default: none)"))
     p.add_argument("--namespace", default="default", metavar="NS", help="Temporal namespace (default: default)")
 
 
-def add_engine_flags(p: argparse.ArgumentParser) -> None:
+def add_engine_flags(p: Any) -> None:
     """The main job's flags for where --map runs: this machine (local) or many (temporal)."""
     p.add_argument("--engine", choices=("local", "temporal"), default="local",
-                   help="with --map: local process pool (default) or one Temporal workflow per mailbox")
+                   help="with --map: local process pool or one Temporal workflow per mailbox (default: local)")
     _connection_flags(p)
-    p.add_argument("--wait", action="store_true", help="with --engine temporal: follow progress to the end")
+    p.add_argument("--wait", action="store_true",
+                   help="with --engine temporal: follow progress to the end (default: submit and return)")
 
 
-def add_status_flags(p: argparse.ArgumentParser) -> None:
+def add_status_flags(p: Any) -> None:
     _connection_flags(p)
-    p.add_argument("--reports", metavar="DIR", help="with --temporal: write the finished mailboxes' reports here")
+    p.add_argument("--reports", metavar="DIR",
+                   help="with --temporal: write the finished mailboxes' reports here (default: none written)")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     w = sub.add_parser("worker", parents=[common], help="run mailbox workflows from a Temporal server",
                        description="Serve mailbox rebuilds submitted with --engine temporal, until Ctrl-C.")
     _connection_flags(w, required=True)
-    w.add_argument("--mailboxes", type=int, default=1, metavar="N", help="mailboxes at once in this worker")
+    w.add_argument("--mailboxes", type=int, default=1, metavar="N",
+                   help="mailboxes at once in this worker (default: 1)")
     w.add_argument("--path-map", action="append", default=[], metavar="OLD=NEW",
-                   help="read OSTs submitted as OLD/... from NEW/... (repeatable; the share mounted elsewhere)")
+                   help="read OSTs submitted as OLD/... from NEW/... (repeatable; the share mounted elsewhere) "
+                        "(default: paths as submitted)")
     w.set_defaults(func=cmd_worker, needs_state=True)
 
 
