@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     write.add_argument("--target-root", metavar="NAME",
                        help="put everything under one new folder (e.g. 'Recovered 2026-11-24') (default: merge "
                             "into the mailbox's own folders)")
+    write.add_argument("--create", action="store_true",
+                       help="the embedded sandbox: make the mailboxes it does not have (default: only on its first "
+                            "run; a new address beside existing ones is refused, naming the nearest, as a likely typo)")
     group(p, STATE).add_argument("--json", action="store_true", help="print the summary as JSON (default: text)")
     add_target_flags(p)
     users = group(p, MANY_USERS)
@@ -163,7 +166,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         if flags.dry_run:  # (SIGTERM stops as Ctrl-C does)
             (summary,) = executor.submit(jobs([row], flags, None), progress)
         else:
-            with endpoint_for(settings, flags.impersonate, [args.mailbox]) as endpoint:
+            with endpoint_for(settings, flags.impersonate, [args.mailbox], flags.create) as endpoint:
                 (summary,) = executor.submit(jobs([row], flags, endpoint), progress)
         return finish([summary], flags, settings)
 
@@ -203,7 +206,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
         if flags.dry_run:  # (SIGTERM stops as Ctrl-C does)
             summaries = executor.submit(jobs(rows, flags, None, book), progress)
         else:
-            with endpoint_for(settings, flags.impersonate, [r.mailbox for r in rows]) as endpoint:
+            with endpoint_for(settings, flags.impersonate, [r.mailbox for r in rows], flags.create) as endpoint:
                 summaries = executor.submit(jobs(rows, flags, endpoint, book), progress)
         return finish(summaries, flags, settings)
 

@@ -30,6 +30,7 @@ class RunFlags:
     workers: int | None = None
     skip_invalid: bool = False
     as_json: bool = False
+    create: bool = False  # the embedded sandbox: make mailboxes it lacks though it has others (typo guard)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunFlags:
@@ -43,7 +44,7 @@ class RunFlags:
                    break_lease=bool(given.get("break_lease")), impersonate=bool(given.get("impersonate")),
                    x500_domain=given.get("x500_domain"), codepage=given.get("codepage"),
                    workers=given.get("workers"), skip_invalid=bool(given.get("skip_invalid")),
-                   as_json=bool(given.get("json")))
+                   as_json=bool(given.get("json")), create=bool(given.get("create")))
 
 
 @dataclass(frozen=True, slots=True)
