@@ -24,13 +24,19 @@ from pipeline.state.reports import write_reports
 from pipeline.terminal import shown
 
 
-def finish(summaries: list[Any], flags: RunFlags, settings: Settings) -> int:
-    """Write the reports, print the summary and what to do next; the exit code of the run. Reports that
-    cannot be written (a full disk) are said in one line after the summary, which is printed anyway."""
+def finish(summaries: list[Any], flags: RunFlags, settings: Settings, site: Any = None) -> int:
+    """Write the reports (and, for --map, the site page as the run ended: reports/site.html), print the summary
+    and what to do next; the exit code of the run. Reports that cannot be written (a full disk) are said in
+    one line after the summary, which is printed anyway."""
     reports: list[Path] = []
     unwritten = None
     try:
         reports = write_reports(settings.state_dir / "reports", summaries)
+        if site is not None:
+            from pipeline.site.server import write_static
+
+            site.finish(summaries, reports)
+            reports.append(write_static(site.snapshot(), settings.state_dir / "reports"))
     except OSError as exc:
         problem = state_problem(exc, settings.state_dir / "reports")
         if problem is None:
@@ -133,7 +139,7 @@ def where_and_next(summaries: list[Any], flags: RunFlags, settings: Settings,
     lines = [f"state:   {shown(state)} (journal.sqlite" + (", sandbox/" if settings.uses_sandbox else "") + ")",
              f"log:     {shown(settings.log_dir.resolve() / 'rebuild.jsonl')}",
              f"reports: {', '.join(shown(p.resolve()) for p in reports) or 'not written (see below)'}"
-             + (" (no failures)" if len(reports) == 1 else "")]
+             + ("" if not reports or any(p.name.startswith("failed-") for p in reports) else " (no failures)")]
     commands = next_commands(summaries, flags, settings)
     lines.append(f"next:    {shown(commands[0])}")
     lines.extend(f"         {shown(c)}" for c in commands[1:])

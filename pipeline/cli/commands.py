@@ -7,9 +7,12 @@ Argument parsing and printing only; the work is in run.py (through an executor),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pipeline.cli import temporal
 from pipeline.cli.flags import (
@@ -18,6 +21,7 @@ from pipeline.cli.flags import (
     READ,
     SAFETY,
     SELECTION,
+    SITE,
     STATE,
     TUNING,
     WRITE,
@@ -29,7 +33,7 @@ from pipeline.cli.flags import (
     shipped,
 )
 from pipeline.cli.options import RunFlags, TemporalFlags
-from pipeline.errors import EXIT_FAILURES, EXIT_OK
+from pipeline.errors import EXIT_FAILURES, EXIT_OK, UsageError
 from pipeline.settings import Settings
 
 
@@ -62,6 +66,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        help=f"mailboxes rebuilt at once with --map (default {shipped('mailbox_workers')})")
     users.add_argument("--skip-invalid", action="store_true",
                        help="with --map: go on with the valid rows only (default: stop at a bad row)")
+    add_site_flags(group(p, SITE), "with --map on this machine: serve the live site page while the run goes "
+                                   "(default: off; reports/site.html is written at the end of every --map run)")
     temporal.add_engine_flags(group(p, MANY_MACHINES))
     sel = group(p, SELECTION)
     add_selection_flags(sel)
@@ -109,7 +115,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "and writes nothing); with --temporal, every submitted mailbox.")
     group(s, STATE).add_argument("--json", action="store_true", help="print JSON (default: text)")
     temporal.add_status_flags(group(s, MANY_MACHINES))
+    add_site_flags(group(s, SITE), "serve the live site page from the journal until Ctrl-C (default: print "
+                                   "and exit)")
     s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
+
+
+def add_site_flags(g: argparse._ArgumentGroup, serve_help: str) -> None:
+    from pipeline.site.server import DEFAULT_PORT
+
+    g.add_argument("--serve", action="store_true", help=serve_help)
+    g.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="P",
+                   help=f"the site page's port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
 
 
 def add_selection_flags(g: argparse._ArgumentGroup, prefix: str = "") -> None:
@@ -191,10 +207,12 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
     from pipeline.processes.interrupts import terminate_requests
+    from pipeline.site.live import LiveSite, tee
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), flags.skip_invalid)
     executor = LocalExecutor(settings, flags.workers)
+    site = LiveSite(Path(flags.map).name, [r.mailbox for r in rows])
     try:
         book = site_book([(r.ost, r.mailbox) for r in rows], flags.codepage, settings.state_dir / "addressbooks",
                          executor.mailbox_workers)
@@ -202,13 +220,32 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
         print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
               "Run the same command again to resume.", file=sys.stderr)
         return EXIT_FAILURES
-    with terminate_requests(), make_progress(not flags.as_json, per_folder=False) as progress:
-        if flags.dry_run:  # (SIGTERM stops as Ctrl-C does)
+    with terminate_requests(), make_progress(not flags.as_json, per_folder=False) as console, \
+            served(site, settings, flags.serve_port):
+        progress = tee(console, site)  # (SIGTERM stops as Ctrl-C does)
+        if flags.dry_run:
             summaries = executor.submit(jobs(rows, flags, None, book), progress)
         else:
             with endpoint_for(settings, flags.impersonate, [r.mailbox for r in rows], flags.create) as endpoint:
                 summaries = executor.submit(jobs(rows, flags, endpoint, book), progress)
-        return finish(summaries, flags, settings)
+        return finish(summaries, flags, settings, site)
+
+
+@contextlib.contextmanager
+def served(site: Any, settings: Settings, port: int | None) -> Iterator[None]:
+    """The live site page of a --map run while it goes, when --serve asked for it (port None: not served)."""
+    if port is None:
+        yield
+        return
+    from pipeline.site.server import SiteServer
+
+    try:
+        server = SiteServer(site.snapshot, settings.reports_dir, port)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot serve the site page there: {exc.strerror or exc}") from None
+    with server:
+        print(f"site: {server.url} (while the run goes; reports/site.html when it ends)", file=sys.stderr)
+        yield
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -268,6 +305,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.temporal:
         return temporal.cmd_status_temporal(args, settings)
+    if args.serve:
+        return serve_status(settings, args.port)
     if not settings.journal_path.exists():
         print(f"no journal at {settings.journal_path}: nothing has run with this state directory")
         return EXIT_OK
@@ -284,3 +323,42 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     print(render_status(status))
     return EXIT_OK
+
+
+def serve_status(settings: Settings, port: int) -> int:
+    """`rebuild status --serve`: the site page from the journal (read-only, read again at each refresh) until
+    Ctrl-C; the rate of items over time is what this process saw while serving."""
+    import sqlite3
+    import time
+
+    from pipeline.site.model import RateSeries, Snapshot, failure_files, rows_from_status
+    from pipeline.site.server import SiteServer
+    from pipeline.state.journal import Journal
+
+    rate = RateSeries()
+    title = str(settings.state_dir.resolve())
+
+    def snapshot() -> Snapshot:
+        status: list[dict] = []
+        if settings.journal_path.exists():
+            try:
+                with Journal(settings.journal_path, read_only=True) as journal:
+                    status = journal.status()
+            except (sqlite3.Error, OSError):
+                status = []  # locked for a moment, or damaged: the next refresh tries again
+        rows = rows_from_status(status, failure_files(settings.reports_dir))
+        rate.sample(sum(r.done for r in rows))
+        return Snapshot(title, rows, rate.points())
+
+    try:
+        server = SiteServer(snapshot, settings.reports_dir, port)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot serve the site page there: {exc.strerror or exc}") from None
+    with server:
+        print(f"site: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(1)
+                snapshot()  # the rate is sampled even while no browser looks
+        except KeyboardInterrupt:
+            return EXIT_OK

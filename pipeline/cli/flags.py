@@ -15,6 +15,7 @@ from pipeline.settings import DEFAULTS_FILE
 READ, WRITE, EWS, GRAPH = "what to read", "where to write", "EWS (Exchange on-premises)", "Microsoft Graph (Exchange Online)"
 MANY_USERS, MANY_MACHINES, SELECTION = "many users (--map)", "many machines (Temporal)", "selection"
 SAFETY, TUNING, STATE = "safety", "tuning", "state, logs and output"
+SITE = "site page"
 
 
 @functools.cache

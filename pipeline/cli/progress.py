@@ -68,7 +68,7 @@ class PlainProgress:
                 if self.per_folder:
                     print(f"  {shown(folder_line(data))}", file=self.stream)
                 return
-            else:
+            if event == "items":
                 entry.update(done=data["done"], bytes=data["bytes"], failed=data.get("failed", 0))
         self._print()
 
@@ -131,6 +131,8 @@ class RichProgress:
                 return
             task = self._tasks.get(mailbox)
             if task is None:
+                return
+            if event not in ("folder", "items"):
                 return
             if event == "folder":
                 where = shown(str(data["folder"]))
