@@ -66,15 +66,17 @@ function show(data) {
     outer.appendChild(inner); bar.appendChild(outer);
     const f = cell(tr, String(r.failed), r.failed ? "n bad" : "n");
     if (r.failures_file) { f.textContent = ""; const a = document.createElement("a");
-      a.href = LINKS + encodeURIComponent(r.failures_file); a.textContent = r.failed + " (list)";
+      a.href = LINKS + encodeURIComponent(r.failures_file); a.textContent = r.failed ? r.failed + " (list)" : "see list";
       a.className = "failures"; f.appendChild(a); }
     cell(tr, r.usable === null ? "\\u2014" : (r.usable ? "yes" : "not yet"));
     body.appendChild(tr);
     done += r.done; total += r.total || 0; failed += r.failed; if (BAD.has(r.state)) stopped += 1;
   }
   const sums = document.getElementById("sums"); sums.replaceChildren();
-  for (const text of [data.rows.length + " mailboxes", done + " of " + total + " items done",
-                      failed + " failed items", stopped + " mailboxes not ok"]) {
+  const n = (count, noun) => count + " " + noun + (count === 1 ? "" : "s");
+  for (const text of [n(data.rows.length, "mailbox").replace("mailboxs", "mailboxes"),
+                      done + " of " + n(total, "item") + " done", n(failed, "failed item"),
+                      n(stopped, "mailbox").replace("mailboxs", "mailboxes") + " not ok"]) {
     const s = document.createElement("span"); s.textContent = text; sums.appendChild(s); }
   chart(data.rate);
 }
