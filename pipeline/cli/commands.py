@@ -115,8 +115,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                    "and writes nothing); with --temporal, every submitted mailbox.")
     group(s, STATE).add_argument("--json", action="store_true", help="print JSON (default: text)")
     temporal.add_status_flags(group(s, MANY_MACHINES))
-    add_site_flags(group(s, SITE), "serve the live site page from the journal until Ctrl-C (default: print "
-                                   "and exit)")
+    add_site_flags(group(s, SITE), "serve the live site page until Ctrl-C, from the journal (with --temporal: "
+                                   "from the workflows) (default: print and exit)")
     s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
 
 

@@ -161,6 +161,7 @@ def run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings,
         print(ui_hint(address, engine.namespace), file=sys.stderr)
         return EXIT_OK
     report_paths = write_reports(settings.reports_dir, summaries)
+    report_paths.append(_static_site(summaries, report_paths, flags, settings))
     if flags.as_json:
         json.dump([s.as_dict() for s in summaries], sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -190,6 +191,8 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
         states = asyncio.run(read())
     except RuntimeError as exc:
         raise UsageError(f"--temporal {address}: {' '.join(str(exc).split())[:300]}") from None
+    if getattr(args, "serve", False):
+        return _serve_temporal(lambda: asyncio.run(read()), states, address, settings, args.port)
     if args.json:
         json.dump([s.as_dict() for s in states], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -210,3 +213,51 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
         paths = write_reports(Path(args.reports), finished)
         print(f"reports ({len(finished)} finished mailboxes): {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _static_site(summaries: list[Any], reports: list[Path], flags: RunFlags, settings: Settings) -> Path:
+    """reports/site.html as the followed run ended (the same page as a local --map run's)."""
+    from pipeline.site.live import LiveSite
+    from pipeline.site.server import write_static
+
+    site = LiveSite(Path(flags.map or "users.csv").name, [s.mailbox for s in summaries])
+    site.finish(summaries, reports)
+    return write_static(site.snapshot(), settings.reports_dir)
+
+
+def _serve_temporal(read: Any, first: list[Any], address: str, settings: Settings, port: int) -> int:
+    """`status --temporal --serve`: the site page from the workflows' heartbeats and results, read again at
+    most once a second, until Ctrl-C."""
+    import threading
+    import time
+
+    from pipeline.site.model import RateSeries, Snapshot, rows_from_temporal
+    from pipeline.site.server import SiteServer
+
+    rate, lock = RateSeries(), threading.Lock()
+    latest: dict[str, Any] = {"states": first, "at": time.monotonic()}
+
+    def snapshot() -> Snapshot:
+        with lock:
+            if time.monotonic() - latest["at"] >= 1.0:
+                try:
+                    latest["states"] = read()
+                except Exception:  # noqa: BLE001 - the server unreachable for a moment: last states shown
+                    pass
+                latest["at"] = time.monotonic()
+            rows = rows_from_temporal(latest["states"])
+        rate.sample(sum(r.done for r in rows))
+        return Snapshot(f"Temporal {address}", rows, rate.points())
+
+    try:
+        server = SiteServer(snapshot, settings.reports_dir, port)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot serve the site page there: {exc.strerror or exc}") from None
+    with server:
+        print(f"site: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(1)
+                snapshot()
+        except KeyboardInterrupt:
+            return EXIT_OK

@@ -111,3 +111,18 @@ def rows_from_status(status: list[dict[str, Any]], failures: dict[str, str]) -> 
                                failed=int(items.get("failed", 0)), reason=str(last.get("fatal") or ""),
                                failures_file=failures.get(entry["mailbox"])))
     return rows
+
+
+def rows_from_temporal(states: list[Any]) -> list[MailboxRow]:
+    """The page's rows from Temporal's mailbox states (pipeline/execution/temporal.py: the workflows'
+    heartbeats while they run, their summaries once closed); a failure's list is on its worker (the reason
+    says which), so no file is linked."""
+    rows = []
+    for s in states:
+        summary = s.summary
+        state = str(summary.status) if summary is not None else str(s.state)
+        reason = (summary.fatal if summary is not None and summary.fatal else "") or (
+            f"attempt {s.attempt}, retrying: {s.retrying}" if s.retrying else "")
+        rows.append(MailboxRow(mailbox=s.mailbox, state=state, done=int(s.done), total=int(s.total) or None,
+                               failed=int(s.failed), reason=str(reason)))
+    return rows

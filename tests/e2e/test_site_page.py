@@ -139,3 +139,44 @@ def test_live_page_follows_a_map_run_and_ends_on_the_server_counts(tmp_path: Pat
         assert [r for r in resources if not r.startswith(("file:", "data:"))] == []  # nothing fetched from afar
     finally:
         browser.quit()
+
+
+def test_status_serve_shows_the_journal_and_serves_only_reports(tmp_path: Path, small_ost: Path):
+    """`rebuild status --serve` over plain HTTP (no browser needed): the rows from the journal, equal to what the
+    sandbox holds; the page has no outside resource; only report files are served from the state."""
+    import json
+    import signal
+    import urllib.error
+    import urllib.request
+
+    from tests.conftest import run_cli, sandbox_items
+
+    state, mailbox = tmp_path / "state", "demo@sandbox.local"
+    done = run_cli("--ost", str(small_ost), "--mailbox", mailbox, "--state", str(state))
+    assert done.returncode == 0, done.stderr
+    held = len(sandbox_items(state / "sandbox", mailbox))
+    serve = subprocess.Popen([sys.executable, "-m", "pipeline", "status", "--serve", "--port", "0", "--state",
+                              str(state)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = serve.stderr.readline()
+        assert line.startswith("site: http://127.0.0.1:"), line
+        url = line.split()[1]
+        data = json.loads(urllib.request.urlopen(url + "status.json", timeout=10).read())
+        assert [(r["mailbox"], r["state"], r["done"], r["total"]) for r in data["rows"]] == [
+            (mailbox, "ok", held, held)]
+        page = urllib.request.urlopen(url, timeout=10).read().decode("utf-8")
+        assert "<link" not in page and 'src="' not in page and "//cdn" not in page  # works offline
+        report = sorted((state / "reports").glob("run-*.json"))[-1]
+        assert urllib.request.urlopen(url + "reports/" + report.name, timeout=10).read() == report.read_bytes()
+        for other in ("reports/..%2Fjournal.sqlite", "reports/../journal.sqlite", "journal.sqlite",
+                      "reports/site.html"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(url + other, timeout=10)
+            assert refused.value.code == 404, other
+    finally:
+        if os.name == "posix":
+            serve.send_signal(signal.SIGINT)
+            assert serve.wait(timeout=30) == 0
+        else:  # pragma: no cover
+            serve.kill()
+        serve.communicate(timeout=30)
