@@ -74,7 +74,9 @@ def add_status_flags(p: Any) -> None:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     w = sub.add_parser("worker", parents=[common], help="run mailbox workflows from a Temporal server",
-                       description="Serve mailbox rebuilds submitted with --engine temporal, until Ctrl-C.")
+                       description="Serve mailbox rebuilds submitted with --engine temporal, until Ctrl-C. A "
+                                   "service: its console shows log records from info unless --log-level says "
+                                   "otherwise.")
     _connection_flags(w, required=True)
     w.add_argument("--mailboxes", type=int, default=1, metavar="N",
                    help="mailboxes at once in this worker (default: 1)")
@@ -111,6 +113,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _need_temporalio()
+    if "log_level" not in vars(args) and "REBUILD_LOG_LEVEL" not in os.environ:
+        from pipeline import logs  # a service: its console is its log (parts taken and finished), from info
+
+        logs.configure(settings.log_dir, "info", max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     from pipeline.execution.temporal_worker import run_worker
 
     try:
