@@ -166,6 +166,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.processes.interrupts import terminate_requests
 
     flags = RunFlags.from_args(args)
+    if flags.serve_port is not None and (not flags.map or args.engine == "temporal"):
+        raise UsageError("--serve shows a --map run on this machine; for one mailbox or --engine temporal, "
+                         "`rebuild status --serve` (with --temporal HOST:PORT) shows the same page")
     if flags.map:
         if args.engine == "temporal":
             return _run_map_temporal(flags, TemporalFlags.from_args(args), settings)
