@@ -50,7 +50,7 @@ class _ConsoleFilter(logging.Filter):
         return not (isinstance(record.msg, dict) and record.msg.get("file_only"))
 
 
-def configure(log_dir: Path | None, console_level: str = "info", json_console: bool = False,
+def configure(log_dir: Path | None, console_level: str = "warning", json_console: bool = False,
               max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> Path | None:
     """Route structlog through stdlib logging to stderr (people) and a JSON-lines file (machines).
 

@@ -479,9 +479,15 @@ class MailboxRun:
             self.summary.found += folder.item_count
             self.summary.present += folder.item_count
             log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
+            self.progress("folder", {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count,
+                                     "present": folder.item_count})
+            self.progress("items", {"mailbox": opts.mailbox, "done": self.summary.uploaded + self.summary.present,
+                                    "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
             return
         known, pending = self._known(path, planned)
         log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
+        self.progress("folder", {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count,
+                                 "present": len(known)})
         count = self._items(folder, planned, entries, selection, known, pending, only)
         if not whole or opts.dry_run or folder is RECOVERED_FOLDER:
             return

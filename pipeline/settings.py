@@ -72,7 +72,7 @@ class Settings:
     backoff_max: float = 60.0
     mailbox_workers: int = 2  # mailboxes rebuilt at once (--map --workers)
     convert_processes: int = 0  # conversion processes per mailbox; 0 = automatic
-    log_level: str = "info"
+    log_level: str = "warning"
     log_max_bytes: int = 50_000_000  # logs/rebuild.jsonl rotated at this size
     log_backups: int = 5  # rotated files kept
     reader: str = "native"  # native | libpff: which reader opens OST/PST files

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.destination.base import Destination, Mailbox, MailboxFatalError, ServerFolder
+from pipeline.destination.base import Destination, Mailbox, MailboxFatalError, NoSuchMailbox, ServerFolder
 from pipeline.fingerprint import Ordinals, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.model import SourceError
@@ -48,7 +48,8 @@ class VerifyResult:
     strays: list[StrayFolder] = field(default_factory=list)
     unreadable: int = 0
     pending: int = 0  # recurring series whose exceptions a killed run left unfinished (the rerun finishes them)
-    fatal: str | None = None
+    fatal: str | None = None  # why nothing could be compared
+    no_mailbox: bool = False  # the server has no mailbox at this address
 
     @property
     def missing(self) -> int:
@@ -75,6 +76,7 @@ class VerifyResult:
         return {"mailbox": self.mailbox, "source": self.source, "ok": self.ok, "missing": self.missing,
                 "duplicated": self.duplicated, "extra": self.extra, "misplaced": self.misplaced,
                 "unreadable": self.unreadable, "pending": self.pending, "fatal": self.fatal,
+                "no_mailbox": self.no_mailbox,
                 "strays": [vars(s) for s in self.strays], "folders": [vars(f) for f in self.folders]}
 
 
@@ -86,6 +88,9 @@ def verify_mailbox(options: RunOptions, destination: Destination) -> VerifyResul
             _verify(options, mailbox, result)
         finally:
             mailbox.close()
+    except NoSuchMailbox:
+        result.fatal = "no such mailbox on the server"
+        result.no_mailbox = True
     except MailboxFatalError as exc:
         result.fatal = str(exc)
     except Exception as exc:  # noqa: BLE001 - one mailbox's failure is reported, never a traceback
@@ -164,9 +169,9 @@ def _compare(wanted_by: dict[str, Counter[str]], have_by: dict[str, Counter[str]
 
 
 def render(result: VerifyResult) -> str:
+    if result.fatal:  # nothing was compared: one line, no table of zeros
+        return f"{shown(result.mailbox)} <- {shown(result.source)}: cannot verify: {shown(result.fatal)}"
     lines = [f"{shown(result.mailbox)} <- {shown(result.source)}: {'OK' if result.ok else 'NOT OK'}"]
-    if result.fatal:
-        lines.append(f"  cannot verify: {shown(result.fatal)}")
     for check in result.folders:
         flag = "" if not (check.missing or check.duplicated or check.misplaced) else "  <--"
         lines.append(f"  {shown(check.path) or '(top)'}: source {check.source}, server {check.server}, missing "

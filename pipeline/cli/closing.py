@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,13 +24,19 @@ from pipeline.state.reports import write_reports
 from pipeline.terminal import shown
 
 
-def finish(summaries: list[Any], flags: RunFlags, settings: Settings) -> int:
-    """Write the reports, print the summary and what to do next; the exit code of the run. Reports that
-    cannot be written (a full disk) are said in one line after the summary, which is printed anyway."""
+def finish(summaries: list[Any], flags: RunFlags, settings: Settings, site: Any = None) -> int:
+    """Write the reports (and, for --map, the site page as the run ended: reports/site.html), print the summary
+    and what to do next; the exit code of the run. Reports that cannot be written (a full disk) are said in
+    one line after the summary, which is printed anyway."""
     reports: list[Path] = []
     unwritten = None
     try:
         reports = write_reports(settings.state_dir / "reports", summaries)
+        if site is not None:
+            from pipeline.site.server import write_static
+
+            site.finish(summaries, reports)
+            reports.append(write_static(site.snapshot(), settings.state_dir / "reports"))
     except OSError as exc:
         problem = state_problem(exc, settings.state_dir / "reports")
         if problem is None:
@@ -59,6 +66,25 @@ def command_line(words: list[str]) -> str:
     if os.name == "nt":
         return subprocess.list2cmdline(words)
     return " ".join(shlex.quote(w) for w in words)
+
+
+def program() -> list[str]:
+    """How this shell starts this program again: `rebuild` when PATH finds the very command that runs, else the
+    path it was started by (a virtual environment's script, not activated), or the interpreter with
+    `-m pipeline`; `rebuild` when called as a library."""
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if main_spec is not None and main_spec.name in ("pipeline", "pipeline.__main__"):
+        return [sys.executable, "-m", "pipeline"]
+    started = sys.argv[0] if sys.argv else ""
+    if Path(started).stem.lower().removesuffix("-script") != "rebuild":
+        return ["rebuild"]
+    found = shutil.which("rebuild")
+    try:
+        if found and Path(found).resolve() == Path(started).resolve():
+            return ["rebuild"]
+    except OSError:
+        pass
+    return [started]
 
 
 def _target_flags(flags: RunFlags, settings: Settings) -> list[str]:
@@ -98,10 +124,10 @@ def next_commands(summaries: list[Any], flags: RunFlags, settings: Settings) -> 
         source = ["--map", str(flags.map)]
     else:
         source = ["--ost", str(summaries[0].source), "--mailbox", summaries[0].mailbox]
-    hints.append(command_line(["rebuild", "verify", *source, *_target_flags(flags, settings)]))
+    hints.append(command_line([*program(), "verify", *source, *_target_flags(flags, settings)]))
     if settings.uses_sandbox:
         for s in summaries[:3]:
-            hints.append(command_line(["rebuild", "sandbox", "ls", "--mailbox", s.mailbox,
+            hints.append(command_line([*program(), "sandbox", "ls", "--mailbox", s.mailbox,
                                        "--state", str(settings.state_dir)]))
     return hints
 
@@ -112,7 +138,8 @@ def where_and_next(summaries: list[Any], flags: RunFlags, settings: Settings,
     state = settings.state_dir.resolve()
     lines = [f"state:   {shown(state)} (journal.sqlite" + (", sandbox/" if settings.uses_sandbox else "") + ")",
              f"log:     {shown(settings.log_dir.resolve() / 'rebuild.jsonl')}",
-             f"reports: {', '.join(shown(p.resolve()) for p in reports) or 'not written (see below)'}"]
+             f"reports: {', '.join(shown(p.resolve()) for p in reports) or 'not written (see below)'}"
+             + ("" if not reports or any(p.name.startswith("failed-") for p in reports) else " (no failures)")]
     commands = next_commands(summaries, flags, settings)
     lines.append(f"next:    {shown(commands[0])}")
     lines.extend(f"         {shown(c)}" for c in commands[1:])

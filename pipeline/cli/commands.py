@@ -7,78 +7,143 @@ Argument parsing and printing only; the work is in run.py (through an executor),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pipeline.cli import temporal
-from pipeline.cli.flags import add_codepage_flag, add_reader_flag, add_target_flags
+from pipeline.cli.flags import (
+    MANY_MACHINES,
+    MANY_USERS,
+    READ,
+    SAFETY,
+    SELECTION,
+    SITE,
+    STATE,
+    TUNING,
+    WRITE,
+    add_codepage_flag,
+    add_reader_flag,
+    add_recover_flag,
+    add_target_flags,
+    group,
+    shipped,
+)
 from pipeline.cli.options import RunFlags, TemporalFlags
-from pipeline.errors import EXIT_FAILURES, EXIT_OK
+from pipeline.errors import EXIT_FAILURES, EXIT_OK, UsageError
 from pipeline.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", parents=[common], help="rebuild mailboxes (the default command)",
-                       description="Rebuild one mailbox from its OST (--ost PATH --mailbox ADDR).")
-    p.add_argument("--ost", metavar="PATH", help="the user's OST (or PST) file")
-    p.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox")
-    p.add_argument("--map", metavar="CSV", help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude]")
-    p.add_argument("--workers", type=int, metavar="N", help="mailboxes rebuilt at once with --map")
-    p.add_argument("--skip-invalid", action="store_true", help="with --map: go on with the valid rows only")
-    temporal.add_engine_flags(p)
+                       description="Rebuild one mailbox from its OST (--ost PATH --mailbox ADDR), or every "
+                                   "mailbox of a users CSV (--map users.csv).")
+    read = group(p, READ)
+    read.add_argument("--ost", metavar="PATH", help="the user's OST (or PST) file (required without --map)")
+    add_reader_flag(read)
+    add_codepage_flag(read)
+    read.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
+                      help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
+                           "address for (default: the mailbox's domain)")
+    write = group(p, WRITE)
+    write.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox (required without --map)")
+    write.add_argument("--target-root", metavar="NAME",
+                       help="put everything under one new folder (e.g. 'Recovered 2026-11-24') (default: merge "
+                            "into the mailbox's own folders)")
+    write.add_argument("--create", action="store_true",
+                       help="the embedded sandbox: make the mailboxes it does not have (default: only on its first "
+                            "run; a new address beside existing ones is refused, naming the nearest, as a likely typo)")
+    group(p, STATE).add_argument("--json", action="store_true", help="print the summary as JSON (default: text)")
     add_target_flags(p)
-    p.add_argument("--target-root", metavar="NAME",
-                   help="put everything under one new folder (e.g. 'Recovered 2026-11-24') instead of merging")
-    p.add_argument("--dry-run", action="store_true", help="plan and count, write nothing to the server")
-    p.add_argument("--only", action="append", default=[], metavar="FOLDER",
-                   help="only this folder path and its subfolders (repeatable), e.g. 'Inbox/Projects' or "
-                        "'role:inbox'")
-    p.add_argument("--exclude", action="append", default=[], metavar="FOLDER",
-                   help="skip this folder and below (a path, or a role such as 'role:deleteditems')")
-    p.add_argument("--since", metavar="DATE", help="only items delivered or sent on or after DATE (ISO 8601)")
-    p.add_argument("--recover", action="store_true", help="also upload libpff's recovered orphan items")
-    p.add_argument("--include-sync-issues", action="store_true",
-                   help="also upload Outlook's Sync Issues/Conflicts/Local and Server Failures folders")
-    p.add_argument("--break-lease", action="store_true",
-                   help="take the mailbox even if another run's lease says it is busy (when that run is gone)")
-    p.add_argument("--max-item-mb", dest="max_item_mb", type=int, metavar="MB",
-                   help="items larger than this are not sent (default 35, Exchange's limit)")
-    p.add_argument("--large-items", dest="large_items", choices=("skip", "strip"),
-                   help="skip (report) items over the limit, or strip their largest attachments (saved in reports/)")
-    p.add_argument("--batch-items", dest="batch_items", type=int, metavar="N")
-    p.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES")
-    p.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
-                   help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
-                        "address for (default: the mailbox's domain)")
-    add_codepage_flag(p)
-    p.add_argument("--settings", type=_settings_flag, metavar="all|none|LIST",
-                   help="the user's settings to restore after the items, merged with the mailbox's own: "
-                        "all (default), none, or a comma-separated list of categories, workhours")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    add_reader_flag(p)
+    users = group(p, MANY_USERS)
+    users.add_argument("--map", metavar="CSV",
+                       help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude] (default: one "
+                            "mailbox from --ost and --mailbox)")
+    users.add_argument("--workers", type=int, metavar="N",
+                       help=f"mailboxes rebuilt at once with --map (default {shipped('mailbox_workers')})")
+    users.add_argument("--skip-invalid", action="store_true",
+                       help="with --map: go on with the valid rows only (default: stop at a bad row)")
+    add_site_flags(group(p, SITE), "with --map on this machine: serve the live site page while the run goes "
+                                   "(default: off; reports/site.html is written at the end of every --map run)")
+    temporal.add_engine_flags(group(p, MANY_MACHINES))
+    sel = group(p, SELECTION)
+    add_selection_flags(sel)
+    add_recover_flag(sel, "also upload", ", into 'Recovered items'")
+    sel.add_argument("--settings", type=_settings_flag, metavar="all|none|LIST",
+                     help="the user's settings to restore after the items, merged with the mailbox's own: all, "
+                          "none, or a comma-separated list of categories, workhours (default all)")
+    safety = group(p, SAFETY)
+    safety.add_argument("--dry-run", action="store_true",
+                        help="read, plan and count; write nothing to the server (default: off)")
+    safety.add_argument("--break-lease", action="store_true",
+                        help="take the mailbox even if another run's lease says it is busy, when that run is "
+                             "gone (default: off)")
+    safety.add_argument("--max-item-mb", dest="max_item_mb", type=int, metavar="MB",
+                        help=f"items larger than this are not sent (default {shipped('max_item_mb')}, "
+                             "Exchange's limit)")
+    safety.add_argument("--large-items", dest="large_items", choices=("skip", "strip"),
+                        help="skip (and report) items over the limit, or strip their largest attachments "
+                             f"(saved in reports/) (default {shipped('large_items')})")
+    tuning = group(p, TUNING)
+    tuning.add_argument("--batch-items", dest="batch_items", type=int, metavar="N",
+                        help=f"items per upload request (default {shipped('batch_items')})")
+    tuning.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES",
+                        help=f"bytes per upload request at most (default {shipped('batch_bytes')})")
     p.set_defaults(func=cmd_run, needs_state=True)
 
     v = sub.add_parser("verify", parents=[common], help="compare source and server by fingerprint",
-                       description="Exit 1 when anything is missing or duplicated on the server.")
-    v.add_argument("--ost", metavar="PATH")
-    v.add_argument("--mailbox", metavar="ADDR")
-    v.add_argument("--map", metavar="CSV", help="verify every row of a users CSV")
+                       description="Source against server, folder by folder, without the journal. "
+                                   "Exit 1 when anything is missing or duplicated on the server.")
+    read = group(v, READ)
+    read.add_argument("--ost", metavar="PATH", help="the OST (or PST) file the run read (required without --map)")
+    add_reader_flag(read)
+    add_codepage_flag(read)
+    write = group(v, WRITE)
+    write.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the mailbox the run wrote (required without --map)")
+    write.add_argument("--target-root", metavar="NAME", help="as for the run: the folder it wrote under "
+                                                             "(default: the mailbox's own folders)")
+    group(v, STATE).add_argument("--json", action="store_true", help="print the result as JSON (default: text)")
     add_target_flags(v)
-    v.add_argument("--target-root", metavar="NAME")
-    v.add_argument("--only", action="append", default=[], metavar="FOLDER", help="as for the run")
-    v.add_argument("--exclude", action="append", default=[], metavar="FOLDER", help="as for the run")
-    v.add_argument("--since", metavar="DATE", help="as for the run")
-    v.add_argument("--include-sync-issues", action="store_true")
-    add_codepage_flag(v)
-    v.add_argument("--json", action="store_true")
-    add_reader_flag(v)
+    group(v, MANY_USERS).add_argument("--map", metavar="CSV",
+                                      help="verify every row of a users CSV, with each row's own columns (default: one mailbox "
+                                           "from --ost and --mailbox)")
+    add_selection_flags(group(v, SELECTION), "as for the run: ")
     v.set_defaults(func=cmd_verify, needs_state=True)
 
-    s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox")
-    s.add_argument("--json", action="store_true")
-    temporal.add_status_flags(s)
+    s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox",
+                       description="Per mailbox, the last run and what the journal holds (read-only: creates "
+                                   "and writes nothing); with --temporal, every submitted mailbox.")
+    group(s, STATE).add_argument("--json", action="store_true", help="print JSON (default: text)")
+    temporal.add_status_flags(group(s, MANY_MACHINES))
+    add_site_flags(group(s, SITE), "serve the live site page until Ctrl-C, from the journal (with --temporal: "
+                                   "from the workflows) (default: print and exit)")
     s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
+
+
+def add_site_flags(g: argparse._ArgumentGroup, serve_help: str) -> None:
+    from pipeline.site.server import DEFAULT_PORT
+
+    g.add_argument("--serve", action="store_true", help=serve_help)
+    g.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="P",
+                   help=f"the site page's port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
+
+
+def add_selection_flags(g: argparse._ArgumentGroup, prefix: str = "") -> None:
+    """--only, --exclude, --since, --include-sync-issues: which folders and items (pipeline/selection.py)."""
+    g.add_argument("--only", action="append", default=[], metavar="FOLDER",
+                   help=f"{prefix}only this folder path and its subfolders (repeatable), e.g. 'Inbox/Projects' "
+                        "or 'role:inbox' (default: every folder)")
+    g.add_argument("--exclude", action="append", default=[], metavar="FOLDER",
+                   help=f"{prefix}skip this folder and below (repeatable; a path, or a role such as "
+                        "'role:deleteditems') (default: none)")
+    g.add_argument("--since", metavar="DATE",
+                   help=f"{prefix}only items delivered or sent on or after DATE (ISO 8601) (default: all)")
+    g.add_argument("--include-sync-issues", action="store_true",
+                   help=f"{prefix}also Outlook's Sync Issues/Conflicts/Local and Server Failures folders "
+                        "(default: off)")
 
 
 # -- run ----------------------------------------------------------------------------------------------
@@ -104,6 +169,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.processes.interrupts import terminate_requests
 
     flags = RunFlags.from_args(args)
+    if flags.serve_port is not None and (not flags.map or args.engine == "temporal"):
+        raise UsageError("--serve shows a --map run on this machine; for one mailbox or --engine temporal, "
+                         "`rebuild status --serve` (with --temporal HOST:PORT) shows the same page")
     if flags.map:
         if args.engine == "temporal":
             return _run_map_temporal(flags, TemporalFlags.from_args(args), settings)
@@ -116,11 +184,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _checked_since(flags)
     row = MappingRow(line=0, ost=ost, mailbox=args.mailbox)
     executor = LocalExecutor(settings, 1)
-    with terminate_requests(), make_progress(not flags.as_json) as progress:  # SIGTERM stops as Ctrl-C does
-        if flags.dry_run:
+    with terminate_requests(), make_progress(not flags.as_json, per_folder=not flags.as_json) as progress:
+        if flags.dry_run:  # (SIGTERM stops as Ctrl-C does)
             (summary,) = executor.submit(jobs([row], flags, None), progress)
         else:
-            with endpoint_for(settings, flags.impersonate, [args.mailbox]) as endpoint:
+            with endpoint_for(settings, flags.impersonate, [args.mailbox], flags.create) as endpoint:
                 (summary,) = executor.submit(jobs([row], flags, endpoint), progress)
         return finish([summary], flags, settings)
 
@@ -146,6 +214,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
     from pipeline.processes.interrupts import terminate_requests
+    from pipeline.site.live import LiveSite, tee
 
     assert flags.map is not None
     path = Path(flags.map)
@@ -166,13 +235,33 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     rows = accepted(path, [row for row in rows if row.line not in refused], errors, flags.skip_invalid)
     book = site_book([one for one in found if one.line not in refused], cache,
                      json.dumps(sorted(f"{r.ost}|{r.mailbox}" for r in rows)))
-    with terminate_requests(), make_progress(not flags.as_json) as progress:  # SIGTERM stops as Ctrl-C does
+    site = LiveSite(path.name, [r.mailbox for r in rows])
+    with terminate_requests(), make_progress(not flags.as_json, per_folder=False) as console, \
+            served(site, settings, flags.serve_port):
+        progress = tee(console, site)  # (SIGTERM stops as Ctrl-C does)
         if flags.dry_run:
             summaries = executor.submit(jobs(rows, flags, None, book), progress)
         else:
-            with endpoint_for(settings, flags.impersonate, [r.mailbox for r in rows]) as endpoint:
+            with endpoint_for(settings, flags.impersonate, [r.mailbox for r in rows], flags.create) as endpoint:
                 summaries = executor.submit(jobs(rows, flags, endpoint, book), progress)
-        return finish(summaries, flags, settings)
+        return finish(summaries, flags, settings, site)
+
+
+@contextlib.contextmanager
+def served(site: Any, settings: Settings, port: int | None) -> Iterator[None]:
+    """The live site page of a --map run while it goes, when --serve asked for it (port None: not served)."""
+    if port is None:
+        yield
+        return
+    from pipeline.site.server import SiteServer
+
+    try:
+        server = SiteServer(site.snapshot, settings.reports_dir, port)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot serve the site page there: {exc.strerror or exc}") from None
+    with server:
+        print(f"site: {server.url} (while the run goes; reports/site.html when it ends)", file=sys.stderr)
+        yield
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -232,6 +321,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.temporal:
         return temporal.cmd_status_temporal(args, settings)
+    if args.serve:
+        return serve_status(settings, args.port)
     if not settings.journal_path.exists():
         print(f"no journal at {settings.journal_path}: nothing has run with this state directory")
         return EXIT_OK
@@ -257,3 +348,42 @@ def _settings_flag(text: str) -> tuple[str, ...]:
         return parse_selection(text)
     except SelectionError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def serve_status(settings: Settings, port: int) -> int:
+    """`rebuild status --serve`: the site page from the journal (read-only, read again at each refresh) until
+    Ctrl-C; the rate of items over time is what this process saw while serving."""
+    import sqlite3
+    import time
+
+    from pipeline.site.model import RateSeries, Snapshot, failure_files, rows_from_status
+    from pipeline.site.server import SiteServer
+    from pipeline.state.journal import Journal
+
+    rate = RateSeries()
+    title = str(settings.state_dir.resolve())
+
+    def snapshot() -> Snapshot:
+        status: list[dict] = []
+        if settings.journal_path.exists():
+            try:
+                with Journal(settings.journal_path, read_only=True) as journal:
+                    status = journal.status()
+            except (sqlite3.Error, OSError):
+                status = []  # locked for a moment, or damaged: the next refresh tries again
+        rows = rows_from_status(status, failure_files(settings.reports_dir))
+        rate.sample(sum(r.done for r in rows))
+        return Snapshot(title, rows, rate.points())
+
+    try:
+        server = SiteServer(snapshot, settings.reports_dir, port)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot serve the site page there: {exc.strerror or exc}") from None
+    with server:
+        print(f"site: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(1)
+                snapshot()  # the rate is sampled even while no browser looks
+        except KeyboardInterrupt:
+            return EXIT_OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli.flags import add_reader_flag
+from pipeline.cli.flags import add_reader_flag, add_recover_flag
 from pipeline.export import AUTO_WORKERS_FROM, run_export
 
 
@@ -13,14 +13,16 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                                    help="write the converted items to a directory tree (.eml/.ics/.vcf/.json)")
     parser.add_argument("--ost", metavar="PATH", required=True, help="the OST or PST file to read")
     parser.add_argument("--out", metavar="DIR", required=True, help="directory to write (created if needed)")
-    parser.add_argument("--recover", action="store_true",
-                        help="also export the orphan items libpff recovers, under 'Recovered items'")
+    add_recover_flag(parser, "also export", ", under 'Recovered items'")
     parser.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
-                        help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address")
+                        help="domain for IMCEAEX addresses of Exchange senders without a cached SMTP address "
+                             "(default: --mailbox's domain)")
     parser.add_argument("--mailbox", metavar="ADDR",
-                        help="the owner's SMTP address: their own Exchange (legacyExchangeDN) sender resolves to it")
+                        help="the owner's SMTP address: their own Exchange (legacyExchangeDN) sender resolves to it "
+                             "(default: none)")
     parser.add_argument("--codepage", type=int, metavar="CP",
-                        help="ANSI stores: the Windows code page of their 8-bit strings (overrides the items')")
+                        help="ANSI stores: the Windows code page of their 8-bit strings, overriding the items' "
+                             "(default: what each item says)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="processes sharing the work (folders and ranges of big folders); default: one per "
                              f"core for files of {AUTO_WORKERS_FROM:,} items or more, else 1")

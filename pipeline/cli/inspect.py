@@ -105,7 +105,10 @@ def render_text(report: dict[str, Any]) -> str:
         if folder["outside_ipm"] and folder["role"] != "root":
             label = "~ " + label
         classes = ", ".join(f"{shown(k)} {v}" for k, v in folder["classes"].items())
-        lines.append(f"{label[:48]:<48} {folder['role']:<15} {shown(folder['container_class'])[:24]:<24} "
+        if len(label) > 48:  # never cut: the whole path on a line of its own, its columns below
+            lines.append(label)
+            label = ""
+        lines.append(f"{label:<48} {folder['role']:<15} {shown(folder['container_class'])[:24]:<24} "
                      f"{folder['items_read']:>6} {folder['bytes']:>12,}" + (f"  [{classes}]" if classes else ""))
         for setting in folder["settings"]:
             lines.append(f"    setting {setting['kind']}: {shown(setting['summary'])}")

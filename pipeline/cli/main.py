@@ -30,16 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rebuild {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("inspect", parents=[common], help="show the folder tree and counts of an OST/PST")
+    no_state = common_flags(state_made=False)  # inspect and export: a state directory only when one is given
+    p = sub.add_parser("inspect", parents=[no_state], help="show the folder tree and counts of an OST/PST")
     add_source_flags(p)
-    p.add_argument("--json", action="store_true", help="print JSON (shape documented in README)")
+    p.add_argument("--json", action="store_true", help="print JSON, its shape documented in the README "
+                                                       "(default: text)")
     p.set_defaults(func=_cmd_inspect, needs_state="if-given")  # a log file only with an explicit --state
 
     from pipeline.cli import commands, discover, export, temporal, x500
     from pipeline.sandbox import cli as sandbox_cli
 
-    for register in (commands.register, export.register, sandbox_cli.register, x500.register, temporal.register,
-                     discover.register):
+    export.register(sub, no_state)
+    x500.register(sub, no_state)
+    discover.register(sub, no_state)
+    for register in (commands.register, sandbox_cli.register, temporal.register):
         register(sub, common)
     return parser
 

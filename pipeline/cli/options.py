@@ -31,6 +31,8 @@ class RunFlags:
     skip_invalid: bool = False
     as_json: bool = False
     settings: tuple[str, ...] | None = None  # --settings, parsed (None: the default, all)
+    create: bool = False  # the embedded sandbox: make mailboxes it lacks though it has others (typo guard)
+    serve_port: int | None = None  # --map --serve: the live site page's port (None: not served)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunFlags:
@@ -44,7 +46,8 @@ class RunFlags:
                    break_lease=bool(given.get("break_lease")), impersonate=bool(given.get("impersonate")),
                    x500_domain=given.get("x500_domain"), codepage=given.get("codepage"),
                    workers=given.get("workers"), skip_invalid=bool(given.get("skip_invalid")),
-                   as_json=bool(given.get("json")), settings=given.get("settings"))
+                   as_json=bool(given.get("json")), settings=given.get("settings"), create=bool(given.get("create")),
+                   serve_port=given.get("port") if given.get("serve") else None)
 
 
 @dataclass(frozen=True, slots=True)

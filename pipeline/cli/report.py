@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.cli.progress import counted
 from pipeline.run_status import RunStatus
 from pipeline.terminal import shown
 
@@ -30,7 +31,7 @@ def render_summary(summary: Any) -> str:
     folders = s.folders or {}
     if folders:
         made = ", ".join(f"{k} {folders[k]}" for k in ("mapped", "created", "found", "renamed") if k in folders)
-        skipped = ", ".join(f"{v} {k}" for k, v in sorted(folders.get("skipped", {}).items()))
+        skipped = ", ".join(counted(v, k) for k, v in sorted(folders.get("skipped", {}).items()))
         lines.append(f"  folders: {made or 'none touched'}" + (f"; skipped {skipped}" if skipped else ""))
     if getattr(s, "codepage", None):
         lines.append(f"  8-bit strings decoded as {s.codepage}")

@@ -51,32 +51,38 @@ def _need_temporalio() -> None:
         raise UsageError(EXTRA) from None
 
 
-def _connection_flags(p: argparse.ArgumentParser, required: bool = False) -> None:
+def _connection_flags(p: Any, required: bool = False) -> None:
     p.add_argument("--temporal", metavar="HOST:PORT", required=required,
-                   help="the Temporal server's frontend (e.g. 127.0.0.1:7233)")
+                   help="the Temporal server's frontend, e.g. 127.0.0.1:7233" + ("" if required else " (default: none)"))
     p.add_argument("--namespace", default="default", metavar="NS", help="Temporal namespace (default: default)")
 
 
-def add_engine_flags(p: argparse.ArgumentParser) -> None:
+def add_engine_flags(p: Any) -> None:
     """The main job's flags for where --map runs: this machine (local) or many (temporal)."""
     p.add_argument("--engine", choices=("local", "temporal"), default="local",
-                   help="with --map: local process pool (default) or one Temporal workflow per mailbox")
+                   help="with --map: local process pool or one Temporal workflow per mailbox (default: local)")
     _connection_flags(p)
-    p.add_argument("--wait", action="store_true", help="with --engine temporal: follow progress to the end")
+    p.add_argument("--wait", action="store_true",
+                   help="with --engine temporal: follow progress to the end (default: submit and return)")
 
 
-def add_status_flags(p: argparse.ArgumentParser) -> None:
+def add_status_flags(p: Any) -> None:
     _connection_flags(p)
-    p.add_argument("--reports", metavar="DIR", help="with --temporal: write the finished mailboxes' reports here")
+    p.add_argument("--reports", metavar="DIR",
+                   help="with --temporal: write the finished mailboxes' reports here (default: none written)")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     w = sub.add_parser("worker", parents=[common], help="run mailbox workflows from a Temporal server",
-                       description="Serve mailbox rebuilds submitted with --engine temporal, until Ctrl-C.")
+                       description="Serve mailbox rebuilds submitted with --engine temporal, until Ctrl-C. A "
+                                   "service: its console shows log records from info unless --log-level says "
+                                   "otherwise.")
     _connection_flags(w, required=True)
-    w.add_argument("--mailboxes", type=int, default=1, metavar="N", help="mailboxes at once in this worker")
+    w.add_argument("--mailboxes", type=int, default=1, metavar="N",
+                   help="mailboxes at once in this worker (default: 1)")
     w.add_argument("--path-map", action="append", default=[], metavar="OLD=NEW",
-                   help="read OSTs submitted as OLD/... from NEW/... (repeatable; the share mounted elsewhere)")
+                   help="read OSTs submitted as OLD/... from NEW/... (repeatable; the share mounted elsewhere) "
+                        "(default: paths as submitted)")
     w.set_defaults(func=cmd_worker, needs_state=True)
 
 
@@ -107,6 +113,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _need_temporalio()
+    if "log_level" not in vars(args) and "REBUILD_LOG_LEVEL" not in os.environ:
+        from pipeline import logs  # a service: its console is its log (parts taken and finished), from info
+
+        logs.configure(settings.log_dir, "info", max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     from pipeline.execution.temporal_worker import run_worker
 
     try:
@@ -157,6 +167,7 @@ def run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings,
         print(ui_hint(address, engine.namespace), file=sys.stderr)
         return EXIT_OK
     report_paths = write_reports(settings.reports_dir, summaries)
+    report_paths.append(_static_site(summaries, report_paths, flags, settings))
     if flags.as_json:
         json.dump([s.as_dict() for s in summaries], sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -186,6 +197,8 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
         states = asyncio.run(read())
     except RuntimeError as exc:
         raise UsageError(f"--temporal {address}: {' '.join(str(exc).split())[:300]}") from None
+    if getattr(args, "serve", False):
+        return _serve_temporal(lambda: asyncio.run(read()), states, address, settings, args.port)
     if args.json:
         json.dump([s.as_dict() for s in states], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -206,3 +219,51 @@ def cmd_status_temporal(args: argparse.Namespace, settings: Settings) -> int:
         paths = write_reports(Path(args.reports), finished)
         print(f"reports ({len(finished)} finished mailboxes): {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _static_site(summaries: list[Any], reports: list[Path], flags: RunFlags, settings: Settings) -> Path:
+    """reports/site.html as the followed run ended (the same page as a local --map run's)."""
+    from pipeline.site.live import LiveSite
+    from pipeline.site.server import write_static
+
+    site = LiveSite(Path(flags.map or "users.csv").name, [s.mailbox for s in summaries])
+    site.finish(summaries, reports)
+    return write_static(site.snapshot(), settings.reports_dir)
+
+
+def _serve_temporal(read: Any, first: list[Any], address: str, settings: Settings, port: int) -> int:
+    """`status --temporal --serve`: the site page from the workflows' heartbeats and results, read again at
+    most once a second, until Ctrl-C."""
+    import threading
+    import time
+
+    from pipeline.site.model import RateSeries, Snapshot, rows_from_temporal
+    from pipeline.site.server import SiteServer
+
+    rate, lock = RateSeries(), threading.Lock()
+    latest: dict[str, Any] = {"states": first, "at": time.monotonic()}
+
+    def snapshot() -> Snapshot:
+        with lock:
+            if time.monotonic() - latest["at"] >= 1.0:
+                try:
+                    latest["states"] = read()
+                except Exception:  # noqa: BLE001 - the server unreachable for a moment: last states shown
+                    pass
+                latest["at"] = time.monotonic()
+            rows = rows_from_temporal(latest["states"])
+        rate.sample(sum(r.done for r in rows))
+        return Snapshot(f"Temporal {address}", rows, rate.points())
+
+    try:
+        server = SiteServer(snapshot, settings.reports_dir, port)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot serve the site page there: {exc.strerror or exc}") from None
+    with server:
+        print(f"site: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(1)
+                snapshot()
+        except KeyboardInterrupt:
+            return EXIT_OK

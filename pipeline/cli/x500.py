@@ -39,12 +39,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("x500", parents=[common], help="old legacyExchangeDNs as X500 proxy addresses (CSV + PowerShell)",
                        description="For each mailbox, the legacyExchangeDN(s) its OST shows it had, written as "
                                    "x500.csv and x500.ps1 (Set-Mailbox -EmailAddresses @{add='X500:...'}).")
-    p.add_argument("--ost", metavar="PATH", help="one user's OST (with --mailbox)")
-    p.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox")
-    p.add_argument("--map", metavar="CSV", help="the users CSV of the main job")
+    p.add_argument("--ost", metavar="PATH", help="one user's OST (with --mailbox) (default: none; or --map)")
+    p.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox (required with --ost)")
+    p.add_argument("--map", metavar="CSV",
+                   help="the users CSV of the main job (default: one mailbox from --ost and --mailbox)")
     p.add_argument("--out", metavar="DIR", default=".", help="where to write x500.csv and x500.ps1 (default .)")
-    p.add_argument("--codepage", type=int, metavar="CP", help="ANSI stores: the code page of their strings")
-    p.set_defaults(func=cmd_x500, needs_state=False)
+    p.add_argument("--codepage", type=int, metavar="CP",
+                   help="ANSI stores: the Windows code page of their 8-bit strings (default: what each item says)")
+    p.set_defaults(func=cmd_x500, needs_state="if-given")  # a log file only with an explicit --state
 
 
 def proxies_of(ost: Path, mailbox: str, codepage: int | None = None) -> list[ProxyRow]:

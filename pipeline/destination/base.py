@@ -24,6 +24,11 @@ class MailboxFatalError(Exception):
     """Stops one mailbox (bad credentials, no such mailbox, no permission); others go on."""
 
 
+class NoSuchMailbox(MailboxFatalError):
+    """The server has no mailbox at this address (EWS ErrorNonExistentMailbox, Graph ErrorInvalidUser); the
+    message is the server's own words."""
+
+
 class MailboxBusy(MailboxFatalError):
     """Another run holds the mailbox's lease: nothing was written. Carries who holds it and until when."""
 

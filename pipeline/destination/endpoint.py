@@ -21,10 +21,12 @@ EMBEDDED_TENANT = "sandbox"
 
 
 @contextlib.contextmanager
-def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str]) -> Iterator[Any]:
-    """The destination's connection data for this run: the named server, or the embedded sandbox."""
+def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str], create: bool = False) -> Iterator[Any]:
+    """The destination's connection data for this run: the named server, or the embedded sandbox (where a
+    mailbox it lacks while it has others is made only with `create`: else a UsageError naming it and the
+    nearest existing address, before anything is written)."""
     if settings.destination == "graph":  # Exchange Online, or the sandbox's Graph face
-        with graph_endpoint(settings, mailboxes) as target:
+        with graph_endpoint(settings, mailboxes, create) as target:
             yield target
         return
     from pipeline.destination.ews.connect import Target
@@ -41,10 +43,21 @@ def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str]) ->
     from pipeline.sandbox.embedded import start
     from pipeline.sandbox.embedded_setup import ews_account
 
-    username, password = ews_account(settings.sandbox_dir, mailboxes)
+    username, password = _checked(ews_account, settings, mailboxes, create)
     with start(settings.sandbox_dir) as handle:
         yield Target(server=handle.url, username=username, auth="ntlm", impersonate=True, password=password,
                      timeout=ews.request_timeout, max_connections=settings.max_concurrent_requests)
+
+
+def _checked(prepare: Any, settings: Settings, mailboxes: list[str], create: bool) -> tuple[str, str]:
+    """The embedded sandbox's credential from prepare (ews_account, graph_app); new mailboxes refused as
+    bad usage (exit 2) unless `create`."""
+    from pipeline.sandbox.embedded_setup import NewMailboxes
+
+    try:
+        return prepare(settings.sandbox_dir, mailboxes, create)
+    except NewMailboxes as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _is_loopback(url: str) -> bool:
@@ -53,7 +66,7 @@ def _is_loopback(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def graph_endpoint(settings: Settings, mailboxes: list[str]) -> Iterator[Any]:
+def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = False) -> Iterator[Any]:
     """Graph: Exchange Online (or any Graph URL), or the embedded sandbox's Graph face."""
     from pipeline.destination.graph.connect import (
         GraphSetupError,
@@ -76,7 +89,7 @@ def graph_endpoint(settings: Settings, mailboxes: list[str]) -> Iterator[Any]:
     from pipeline.sandbox.embedded import start
     from pipeline.sandbox.embedded_setup import graph_app
 
-    client_id, secret = graph_app(settings.sandbox_dir, mailboxes)
+    client_id, secret = _checked(graph_app, settings, mailboxes, create)
     with start(settings.sandbox_dir) as handle:
         yield GraphTarget(graph_url=handle.graph_url, login_url=handle.graph_url, tenant=EMBEDDED_TENANT,
                           client_id=client_id, secret=secret, timeout=graph.request_timeout,

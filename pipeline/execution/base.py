@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 from pipeline.run import RunOptions, Summary
 
-#: Progress events: (event, data), e.g. ("items", {"mailbox": …, "done": 12}).
+#: Progress events: (event, data): ("start", {"mailbox", "total"}), ("folder", {"mailbox", "folder", "items",
+#: "present": already in the mailbox}) as the run enters a folder, ("items", {"mailbox", "done", "failed", "bytes"}),
+#: ("finished", {"mailbox", "status", "fatal", "done", "failed"}) when a mailbox's run has ended (local executor).
 Progress = Callable[[str, dict[str, Any]], None]
 
 

@@ -41,11 +41,14 @@ def rebuild_one(job: MailboxJob, settings: Settings, progress: Progress, should_
     with journal:
         try:
             destination = open_destination(job.endpoint, settings) if job.endpoint is not None else None
-            return MailboxRun(job.options, settings, destination, journal, progress, should_stop).run()
+            summary = MailboxRun(job.options, settings, destination, journal, progress, should_stop).run()
         except Exception as exc:  # noqa: BLE001 - one mailbox's crash must not stop the others
             log.error("mailbox crashed", mailbox=job.mailbox, exc_info=True, file_only=True)
-            return Summary(job.mailbox, str(job.options.ost), status=RunStatus.CRASHED,
-                           fatal=crash_reason(exc, settings.journal_path))
+            summary = Summary(job.mailbox, str(job.options.ost), status=RunStatus.CRASHED,
+                              fatal=crash_reason(exc, settings.journal_path))
+    progress("finished", {"mailbox": job.mailbox, "status": str(summary.status), "fatal": summary.fatal,
+                          "done": summary.uploaded + summary.present, "failed": summary.failed_total})
+    return summary
 
 
 def _share_connections(job: MailboxJob, processes: int) -> MailboxJob:

@@ -55,13 +55,14 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
         return p
 
     p = add("serve", "run the sandbox EWS server in the foreground")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (loopback unless --allow-remote)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind, loopback unless --allow-remote (default 127.0.0.1)")
     p.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)"
     )
-    p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
-    p.add_argument("--config", metavar="FILE", help="load accounts and mailboxes from a TOML/JSON file first")
-    p.add_argument("--max-item-mb", type=float, help="per-item size limit in MB (default 25)")
+    p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address (default: off)")
+    p.add_argument("--config", metavar="FILE", help="load accounts and mailboxes from a TOML/JSON file first (default: none)")
+    p.add_argument("--max-item-mb", type=float,
+                   help="per-item size limit in MB (default 35, as the run's --max-item-mb)")
     p.add_argument("--max-request-mb", type=float, help="request size limit in MB (default 35)")
     p.add_argument("--oversize-answer", choices=("404.13", "413", "507"),
                    help="how an oversized request is refused (default 404.13, IIS request filtering)")
@@ -72,7 +73,7 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.add_argument("--max-item-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument("--max-request-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument(
-        "--faults", metavar="JSON", help="fault rules for this run only (not written to faults.json)"
+        "--faults", metavar="JSON", help="fault rules for this run only, not written to faults.json (default: faults.json's)"
     )
     p.add_argument("--ready-file", metavar="PATH", help=argparse.SUPPRESS)
     p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
@@ -80,18 +81,19 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.set_defaults(func=cmd_serve)
 
     p = add("add-mailbox", "create a mailbox with Exchange's default folders")
-    p.add_argument("address")
-    p.add_argument("--name", help="display name")
+    p.add_argument("address", help="the mailbox's SMTP address")
+    p.add_argument("--name", help="display name (default: the address's local part)")
     p.set_defaults(func=cmd_add_mailbox)
 
     p = add("add-account", f"create or replace a login (password from {ENV_PASSWORD} or a prompt)")
-    p.add_argument("username")
-    p.add_argument("--impersonation", action="store_true", help="grant the ApplicationImpersonation right")
+    p.add_argument("username", help="the login name, e.g. svc-rebuild")
+    p.add_argument("--impersonation", action="store_true",
+                   help="grant the ApplicationImpersonation right (default: off)")
     p.set_defaults(func=cmd_add_account)
 
     p = add("add-app", "register a Graph app: client id and secret (secret from REBUILD_SANDBOX_APP_SECRET "
-                       "or a prompt), with application rights on every mailbox (graph/tokens.py)")
-    p.add_argument("client_id")
+                       "or a prompt), with application rights on every mailbox")
+    p.add_argument("client_id", help="the app's client id, as --client-id gives it to a run")
     p.set_defaults(func=cmd_add_app)
 
     p = add("load", "create the accounts and mailboxes listed in a TOML or JSON file")
@@ -103,17 +105,17 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p.set_defaults(func=cmd_load)
 
     p = add("ls", "show a mailbox: folder tree, counts, items with their properties")
-    p.add_argument("--mailbox", required=False, help="mailbox address (default: list mailboxes and accounts)")
-    p.add_argument("--props", action="store_true", help="also every extended property of each item")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--mailbox", required=False, help="mailbox address (default: list the mailboxes and accounts)")
+    p.add_argument("--props", action="store_true", help="also every extended property of each item (default: off)")
+    p.add_argument("--json", action="store_true", help="print JSON (default: text)")
     p.set_defaults(func=cmd_ls)
 
     p = add("faults", "show, set or clear injected faults (of the running server, or for its next start)")
     group = p.add_mutually_exclusive_group()
     group.add_argument(
-        "--set", metavar="JSON", help='e.g. \'{"seed": 1, "rules": [{"kind": "throttle", "count": 2}]}\''
-    )
-    group.add_argument("--clear", action="store_true")
+        "--set", metavar="JSON", help='the fault rules, e.g. \'{"seed": 1, "rules": [{"kind": "throttle", "count": '
+        '2}]}\' (default: show them)')
+    group.add_argument("--clear", action="store_true", help="remove every fault rule (default: show them)")
     p.set_defaults(func=cmd_faults)
 
     p = add("stats", "counters of the running (or last) server: requests, errors, schema violations, faults")
@@ -411,7 +413,7 @@ def standalone_main(argv: list[str]) -> int:
         help="state directory (default ./.rebuild)",
     )
     common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"),
-                        default=argparse.SUPPRESS)
+                        default=argparse.SUPPRESS, help="the server's log records shown (default info)")
     parser = argparse.ArgumentParser(prog="python -m pipeline.sandbox", parents=[common])
     _add_commands(parser, common)
     args = parser.parse_args(argv)

@@ -1,5 +1,6 @@
 """The embedded sandbox made ready for a run on this machine: the credential the run logs in with (made once,
-kept owner-only beside the store) and the run's mailboxes, each one missing created with a line on the console.
+kept owner-only beside the store) and the run's mailboxes, each one missing created with a line on the console:
+at once when the sandbox has no mailbox yet (the first run), else only with --create (a typo guard).
 
 Called by the run's connection code (pipeline/destination/endpoint.py) before it starts the sandbox
 (embedded.py); the sandbox itself knows nothing of the run.
@@ -36,14 +37,46 @@ def kept_secret(sandbox_dir: Path, filename: str, fresh: dict[str, str]) -> dict
     return fresh
 
 
+class NewMailboxes(Exception):
+    """The run names mailboxes the sandbox does not have while it has others: a typo would fill a mailbox nobody
+    reads, so they are made only with --create. Carries each new address with the nearest existing one."""
+
+    def __init__(self, nearest: dict[str, str]) -> None:
+        super().__init__(nearest)
+        self.nearest = nearest
+
+    def __str__(self) -> str:
+        address, near = next(iter(self.nearest.items()))
+        more = len(self.nearest) - 1
+        return (f"the sandbox has no mailbox {address} (nearest existing: {near})"
+                + (f" nor {more} more of this run's" if more else "")
+                + "; check the address, or add --create to make " + ("them" if more else "it"))
+
+
+def nearest_address(address: str, existing: list[str]) -> str:
+    """The existing address most like `address` (difflib's ratio, the local part first)."""
+    import difflib
+
+    def likeness(other: str) -> tuple[float, float]:
+        return (difflib.SequenceMatcher(None, address.split("@")[0], other.split("@")[0]).ratio(),
+                difflib.SequenceMatcher(None, address, other).ratio())
+
+    return max(existing, key=likeness)
+
+
 def _prepare(sandbox_dir: Path, mailboxes: list[str], enroll: Callable[[SandboxStore], None],
-             stands_in_for: str) -> None:
-    """The store made ready: its credential (enroll(store)) and every mailbox, each one missing created."""
+             stands_in_for: str, create: bool = True) -> None:
+    """The store made ready: its credential (enroll(store)) and every mailbox, each one missing created when the
+    sandbox has none yet or `create` says so (else NewMailboxes, before anything is created)."""
     store = SandboxStore(sandbox_dir)
     try:
         enroll(store)
-        for mailbox in mailboxes:
-            if not store.has_mailbox(mailbox):
+        missing = [m for m in mailboxes if not store.has_mailbox(m)]
+        existing = [m.address for m in store.mailboxes()]
+        if missing and existing and not create:
+            raise NewMailboxes({m: nearest_address(m.strip().lower(), existing) for m in missing})
+        for mailbox in missing:
+            if not store.has_mailbox(mailbox):  # named twice
                 store.add_mailbox(mailbox)
                 print(f"sandbox: created mailbox {mailbox} (the embedded sandbox stands in for {stands_in_for})",
                       file=sys.stderr)
@@ -51,8 +84,8 @@ def _prepare(sandbox_dir: Path, mailboxes: list[str], enroll: Callable[[SandboxS
         store.close()
 
 
-def ews_account(sandbox_dir: Path, mailboxes: list[str]) -> tuple[str, str]:
-    """The EWS service account (username, password), enrolled once, and the run's mailboxes."""
+def ews_account(sandbox_dir: Path, mailboxes: list[str], create: bool = True) -> tuple[str, str]:
+    """The EWS service account (username, password), enrolled once, and the run's mailboxes (see _prepare)."""
     data = kept_secret(sandbox_dir, "embedded-account.json",
                        {"username": EMBEDDED_USER, "password": secrets.token_urlsafe(18)})
     username, password = data["username"], data["password"]
@@ -61,13 +94,15 @@ def ews_account(sandbox_dir: Path, mailboxes: list[str]) -> tuple[str, str]:
         if store.account(username) is None:
             store.add_account(username, password, impersonation=True)
 
-    _prepare(sandbox_dir, mailboxes, enroll, "Exchange")
+    _prepare(sandbox_dir, mailboxes, enroll, "Exchange", create)
     return username, password
 
 
-def graph_app(sandbox_dir: Path, mailboxes: list[str]) -> tuple[str, str]:
-    """The Graph app registration (client id, secret), registered for this run, and the run's mailboxes."""
+def graph_app(sandbox_dir: Path, mailboxes: list[str], create: bool = True) -> tuple[str, str]:
+    """The Graph app registration (client id, secret), registered for this run, and the run's mailboxes (see
+    _prepare)."""
     secret = str(kept_secret(sandbox_dir, "embedded-graph-app.json",
                              {"client_id": EMBEDDED_CLIENT, "secret": secrets.token_urlsafe(24)})["secret"])
-    _prepare(sandbox_dir, mailboxes, lambda store: add_app(store, EMBEDDED_CLIENT, secret), "Exchange Online")
+    _prepare(sandbox_dir, mailboxes, lambda store: add_app(store, EMBEDDED_CLIENT, secret), "Exchange Online",
+             create)
     return EMBEDDED_CLIENT, secret

@@ -1,7 +1,7 @@
 """Size, paging, concurrency and search-lag limits of the sandbox, with on-premises Exchange 2016 defaults.
 
 EWS's web.config caps a request at about 35 MB (IIS's maxAllowedContentLength, answered with 404.13 by IIS's
-request filtering); items are capped separately (configurable, 25 MB here), FindItem/FindFolder pages at 1000
+request filtering); items are capped separately (configurable; 35 MB here, the same default as the run's --max-item-mb), FindItem/FindFolder pages at 1000
 entries (EWSFindCountLimit) and concurrent requests per account at EWSMaxConcurrency (27 in Exchange 2013+'s
 default throttling policy). Restricted searches may lag behind writes (`search_lag_s`, 0 = consistent).
 `REBUILD_SANDBOX_SEARCH_LAG_S` and `REBUILD_SANDBOX_MAX_CONCURRENCY` change the defaults, so a whole test
@@ -29,7 +29,7 @@ def _env_float(name: str, default: float) -> float:
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_request_bytes: int = 35 * 1024 * 1024
-    max_item_bytes: int = 25 * 1024 * 1024
+    max_item_bytes: int = 35 * 1024 * 1024
     max_page_entries: int = 1000
     oversize_answer: str = "404.13"
     #: EWSMaxConcurrency: requests one account may have in progress at once (0 = no limit).

@@ -38,7 +38,8 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 
 
 def write_reports(folder: Path, summaries: list[Any]) -> list[Path]:
-    """A JSON report of every mailbox, and a CSV of failed items (spreadsheet-safe), both owner-only."""
+    """A JSON report of every mailbox, and a CSV of failed items (spreadsheet-safe) when any failed, both
+    owner-only: [the JSON report] or [the JSON report, the failures CSV]."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     json_path = folder / f"run-{stamp}.json"
@@ -49,6 +50,8 @@ def write_reports(folder: Path, summaries: list[Any]) -> list[Path]:
         if s.fatal:
             rows.append([s.mailbox, "", "", "", f"mailbox stopped: {s.fatal}"])
         rows.extend([s.mailbox, f["folder"], f["item_class"], f["subject"], f["reason"]] for f in s.failures)
+    if not rows:  # no empty failures file: the summary says "no failures"
+        return [json_path]
     csv_path = write_csv(folder / f"failed-{stamp}.csv", ["mailbox", "folder", "item_class", "subject", "reason"],
                          rows)
     return [json_path, csv_path]

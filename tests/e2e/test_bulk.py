@@ -80,8 +80,9 @@ def test_three_users_then_verify(tmp_path: Path, sandbox, users: Path):
     assert verify.returncode == 0, verify.stdout + verify.stderr
     status = run_cli("status", "--state", str(state), "--json")
     assert {e["mailbox"] for e in json.loads(status.stdout)} == set(USERS)
-    failed_csv = sorted((state / "reports").glob("failed-*.csv"))[-1]
-    assert stat.S_IMODE(failed_csv.stat().st_mode) == 0o600
+    assert list((state / "reports").glob("failed-*.csv")) == []  # nothing failed: no empty failures file
+    for report in [sorted((state / "reports").glob("run-*.json"))[-1], state / "reports" / "site.html"]:
+        assert stat.S_IMODE(report.stat().st_mode) == 0o600, report
 
 
 def test_csv_with_errors_on_two_lines_uploads_nothing(tmp_path: Path, sandbox, users: Path):

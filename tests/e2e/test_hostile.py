@@ -268,13 +268,16 @@ def test_run_console_reports_and_private_state(tmp_path: Path, hostile_ost: Path
         assert (state / "sandbox" / "sandbox.sqlite").exists() and (state / "journal.sqlite").exists()
 
     assert len(list((state / "reports").glob("run-*.json"))) == 1
-    assert len(list((state / "reports").glob("failed-*.csv"))) == 1
+    assert list((state / "reports").glob("failed-*.csv")) == []  # nothing failed: no empty failures file
     closing = result.stdout.strip().splitlines()[-5:]
+    assert closing[2].endswith("(no failures)")
     assert closing[0] == f"state:   {state.resolve()} (journal.sqlite, sandbox/)"
     assert closing[1].startswith("log:     ") and closing[2].startswith("reports: ")
     verify_words = shlex.split(closing[3].removeprefix("next:    "))
     ls_words = shlex.split(closing[4].strip())
-    assert verify_words[:2] == ["rebuild", "verify"] and ls_words[:3] == ["rebuild", "sandbox", "ls"]
+    program = [sys.executable, "-m", "pipeline"]  # how run_cli started it: printed so, to run as printed
+    assert verify_words[:4] == [*program, "verify"] and ls_words[:5] == [*program, "sandbox", "ls"]
+    verify_words, ls_words = verify_words[2:], ls_words[2:]
     verify = run_cli(*verify_words[1:], timeout=120)
     assert verify.returncode == 0 and raw_control(verify.stdout + verify.stderr) == [], verify.stdout
     listing = run_cli(*ls_words[1:], timeout=60)
@@ -314,7 +317,7 @@ def test_failed_items_csv_is_spreadsheet_safe(tmp_path: Path, hostile_ost: Path)
     subjects = {row["subject"] for row in rows}
     assert "'" + FORMULA_SUBJECT in subjects and FORMULA_SUBJECT not in subjects
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row.values())
-    assert "--server" in result.stdout and "rebuild verify" in result.stdout
+    assert "--server" in result.stdout and "-m pipeline verify" in result.stdout
 
 
 def test_status_creates_nothing_and_old_state_is_tightened(tmp_path: Path, small_ost: Path):

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
+from exchangelib import errors as ews_errors
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from pipeline.destination.base import NoSuchMailbox
 from pipeline.destination.ews.errors import ErrorKind, MailboxFatalError, back_off_hint, classify, describe
 from pipeline.lease import LeaseLost
 
@@ -42,6 +44,8 @@ def raise_classified(exc: BaseException) -> None:
     """Re-raise exc as what it means: Transient, MailboxFatalError, or itself (a per-item refusal)."""
     kind = classify(exc)
     if kind is ErrorKind.FATAL:
+        if isinstance(exc, ews_errors.ErrorNonExistentMailbox):
+            raise NoSuchMailbox(describe(exc)) from exc
         raise MailboxFatalError(describe(exc)) from exc
     if kind is ErrorKind.TRANSIENT:
         raise Transient(exc) from exc

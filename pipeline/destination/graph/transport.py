@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.destination.base import MailboxFatalError
+from pipeline.destination.base import MailboxFatalError, NoSuchMailbox
 from pipeline.destination.graph.connect import GraphTarget, Tokens
 from pipeline.destination.graph.lanes import CHECK_EVERY, Lane, Lanes, ScriptedTime
 from pipeline.lease import check_fence, current_fence, note_lease_write
@@ -179,7 +179,8 @@ class GraphHttp:
                 self._wait(attempt, None)
             except GraphError as exc:
                 if exc.kind is ErrorKind.FATAL:
-                    raise MailboxFatalError(f"Graph refused the mailbox {self.mailbox}: {exc}") from exc
+                    refused = NoSuchMailbox if exc.code == "ErrorInvalidUser" else MailboxFatalError
+                    raise refused(f"Graph refused the mailbox {self.mailbox}: {exc}") from exc
                 if exc.kind is ErrorKind.ITEM or attempt >= self.policy.max_attempts:
                     raise
                 if exc.status >= 500 and not idempotent:
