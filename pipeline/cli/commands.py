@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--recover", action="store_true", help="also upload libpff's recovered orphan items")
     p.add_argument("--include-sync-issues", action="store_true",
                    help="also upload Outlook's Sync Issues/Conflicts/Local and Server Failures folders")
+    p.add_argument("--order", choices=("usable-first", "folders"),
+                   help="usable-first (default): the folder tree, contacts, the calendar, then the last 30 days' "
+                        "mail newest first, then the rest newest first; folders: folder by folder in the store's order")
     p.add_argument("--break-lease", action="store_true",
                    help="take the mailbox even if another run's lease says it is busy (when that run is gone)")
     p.add_argument("--max-item-mb", dest="max_item_mb", type=int, metavar="MB",
