@@ -33,7 +33,7 @@ class PlainProgress:
                                                               "start": time.monotonic()})
             if event == "start":
                 entry["total"] = data["total"]
-            else:
+            elif event == "items":
                 entry.update(done=data["done"], bytes=data["bytes"], failed=data.get("failed", 0))
         self._print()
 
@@ -88,7 +88,7 @@ class RichProgress:
                 self._progress.update(self._overall, total=total)
                 return
             task = self._tasks.get(mailbox)
-            if task is None:
+            if task is None or event != "items":
                 return
             self._done[mailbox] = data["done"]
             elapsed = max(time.monotonic() - self._start, 1e-6)

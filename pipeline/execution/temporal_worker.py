@@ -134,7 +134,9 @@ class MailboxActivities:
             with lock:
                 if event == "start":
                     state["total"] = state["total"] or values["total"]
-                else:
+                elif event == "usable":
+                    state["usable_after"] = values["after"]
+                elif event == "items":
                     state.update(done=before + values["done"], failed=values.get("failed", 0),
                                  bytes=values.get("bytes", 0))
 
