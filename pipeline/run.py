@@ -171,6 +171,7 @@ class MailboxRun:
         self._known_by_path: dict[str, tuple[set[str], set[str]]] = {}  # the server's stamps, read on a first visit
         self._counted: Counter[str] = Counter()  # items read per folder (path), over its visits
         self._started = time.monotonic()
+        self._run_id = 0  # the journal's record of this run (0: a dry run keeps none)
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -272,7 +273,7 @@ class MailboxRun:
                     self._mailbox.check_access()
                     self._take_lease()  # before anything is written
                     self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
-                run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
+                run_id = self._run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
                 self._walk(source, folders, selection)
             self.summary.status = (RunStatus.DRY_RUN if opts.dry_run else
                                    RunStatus.FAILED_ITEMS if self.summary.failed_total else RunStatus.OK)
@@ -410,6 +411,8 @@ class MailboxRun:
         """Once every item sent so far is answered: the mailbox is usable (its usable phases are done)."""
         def mark() -> None:
             self.summary.usable_after = round(time.monotonic() - self._started, 3)
+            if self._run_id:
+                self.journal.mark_usable(self._run_id)
             self.progress("usable", {"mailbox": self.options.mailbox, "after": self.summary.usable_after})
             log.info("mailbox usable", mailbox=self.options.mailbox, after=self.summary.usable_after)
 
