@@ -4,14 +4,17 @@ Pure and deterministic: the same store gives the same plan on every run, whateve
 or excluded before, so every source folder maps to exactly one server folder. Names are normalized on
 our side (control characters, surrounding spaces, length) so the outcome never depends on what a server
 would trim or refuse, and siblings whose names differ only in case get distinct names ("casetest (2)"),
-because Exchange compares folder names case-insensitively.
+because Exchange compares folder names case-insensitively. Among siblings, folders with a role name
+themselves first, and two source folders with one path (two top-level folders of the same name) are
+recorded by their planned paths, so they are never merged, on the server or in a run's bookkeeping.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.model import FolderRole, SourceFolder
 
@@ -34,6 +37,9 @@ class PlannedFolder:
     name: str
     original: str
     holds_top_items: bool = False
+    #: The planned names from the top ('Inbox (2)/Sub') when another source folder has the same path: a run's
+    #: journal and read-backs know a folder by this key (folder_key), never two folders by one path.
+    unique_path: tuple[str, ...] | None = None
 
     @property
     def node_id(self) -> int:
@@ -54,6 +60,17 @@ class PlannedFolder:
         """Items of a folder that shares its server folder with another (the Outbox with Drafts) keep
         identities of their own, so an Outbox item and an identical draft stay two items."""
         return "outbox" if self.source.role is FolderRole.OUTBOX else ""
+
+    @property
+    def folder_path(self) -> tuple[str, ...]:
+        """How a run records the folder and its items (journal, read-backs, report): its source path, unless
+        two source folders share that path (two top-level 'Inbox'), then its planned path, unique by
+        construction."""
+        return self.unique_path if self.unique_path is not None else self.source.path
+
+    @property
+    def folder_key(self) -> str:
+        return "/".join(self.folder_path)
 
     @property
     def renamed(self) -> bool:
@@ -85,7 +102,7 @@ def plan_folders(folders: Iterable[SourceFolder]) -> dict[int, PlannedFolder]:
     by_id = {f.node_id: f for f in folders}
     plan: dict[int, PlannedFolder] = {}
     taken: dict[int | None, set[str]] = {}
-    for folder in folders:
+    for folder in _roles_first(folders):
         if folder.outside_ipm:
             continue
         if folder.role is FolderRole.IPM_SUBTREE or not folder.path:
@@ -107,7 +124,25 @@ def plan_folders(folders: Iterable[SourceFolder]) -> dict[int, PlannedFolder]:
             name = _with_suffix(base, n)
         siblings.add(name_key(name))
         plan[folder.node_id] = PlannedFolder(folder, parent, name, folder.display_name or "")
-    return plan
+    paths = Counter(p.source.path_str for p in plan.values())
+    for node_id, planned in plan.items():
+        if paths[planned.source.path_str] > 1 and planned.source.path:
+            plan[node_id] = replace(planned, unique_path=tuple(step.name for step in chain(plan, node_id)))
+    return {f.node_id: plan[f.node_id] for f in folders if f.node_id in plan}
+
+
+def _roles_first(folders: list[SourceFolder]) -> list[SourceFolder]:
+    """Walk order, but among siblings the folders with a role first: a role folder goes to the server's
+    well-known folder under the name the server gives it, so a plain folder that shares its name (a second
+    'Inbox' at the top) must get the suffix, whatever the walk order. Without this it kept the bare name and
+    was found on the server as the well-known folder itself: two source folders merged into one."""
+    order = {f.node_id: i for i, f in enumerate(folders)}
+    plain = (FolderRole.NONE, FolderRole.IPM_SUBTREE)
+    return sorted(folders, key=lambda f: (_depth(f), f.role in plain, order[f.node_id]))
+
+
+def _depth(folder: SourceFolder) -> int:
+    return len(folder.path)
 
 
 def chain(plan: dict[int, PlannedFolder], node_id: int) -> list[PlannedFolder]:

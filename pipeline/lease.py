@@ -250,6 +250,15 @@ def current_fence() -> Fence | None:
     return getattr(_bound, "fence", None)
 
 
+def note_lease_write() -> None:
+    """Called by a destination right before it sends the write that renews the lease (from the keeper's
+    thread): the fence then counts from when the write that succeeded was sent, not from when the renewal
+    began, so time spent in back-offs and retries before it is not lost from the lease's window."""
+    fence = current_fence()
+    if fence is not None:
+        _bound.lease_sent = fence.clock()
+
+
 def check_fence() -> None:
     """Called by every destination before it sends a request: raises once this thread's run may not write."""
     fence = getattr(_bound, "fence", None)
@@ -285,6 +294,7 @@ class LeaseKeeper:
             if self.fence.lost:
                 return
             sent_at = self.fence.clock()
+            _bound.lease_sent = None
             try:
                 holder = self.holder.renewed()
                 self._renew(holder)
@@ -299,7 +309,8 @@ class LeaseKeeper:
                 wait = min(self.every, max(0.2, self.fence.remaining() / 4))
                 continue
             self.holder = holder
-            self.fence.acknowledged(sent_at)
+            noted = getattr(_bound, "lease_sent", None)  # when the write that succeeded was sent
+            self.fence.acknowledged(noted if noted is not None and noted >= sent_at else sent_at)
             wait = self.every
 
     def stop(self) -> None:

@@ -404,8 +404,8 @@ class MailboxRun:
     def _settled(self, folder: SourceFolder, selection: BoundSelection) -> bool:
         """A folder the journal says is complete (its timeline is not read: the first visit confirms it with
         the server, and a folder the server does not confirm is then walked whole, in store order)."""
-        return selection.selection.whole and self.journal.folder_done(self.options.mailbox, folder.path_str,
-                                                                      self.source_id, folder.item_count)
+        return selection.selection.whole and self.journal.folder_done(
+            self.options.mailbox, self._plan[folder.node_id].folder_key, self.source_id, folder.item_count)
 
     def _mark_usable(self) -> None:
         """Once every item sent so far is answered: the mailbox is usable (its usable phases are done)."""
@@ -477,7 +477,7 @@ class MailboxRun:
         journal is asked and the stamps read on the first, the ordinals among equals carry on from visit to
         visit, and the folder is recorded complete on its last (`last`)."""
         opts = self.options
-        path = folder.path_str
+        path = planned.folder_key
         whole = selection.selection.whole
         if path in self._confirmed:
             return  # complete on the server: its other steps have nothing to do
@@ -625,7 +625,7 @@ class MailboxRun:
                ordinals: Ordinals | None = None) -> int:
         """Every item of the folder: identity, dedupe, conversion, batches. Returns the items read. With only,
         just those identities are considered (and nothing is counted twice: the first walk counted them)."""
-        path = folder.path_str
+        path = planned.folder_key
         ordinals = ordinals or Ordinals(planned.identity_scope)
         batch: list[UploadItem] = []
         batch_size = 0
@@ -690,7 +690,7 @@ class MailboxRun:
                     f"its attachments hold {size / MIB:.1f} MB, over the {self.settings.max_item_mb} MB limit "
                     "(--large-items=strip sends it without its largest attachments)")), entry.node_id)
                 continue
-            queue.submit(entry.materialize(), folder.path, identity)
+            queue.submit(entry.materialize(), planned.folder_path, identity)
             for converted in queue.ready():
                 accept(converted)
         for converted in queue.drain():

@@ -17,7 +17,7 @@ from pipeline.errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_STATE, EXIT_US
 from pipeline.settings import Settings, SettingsError, load_settings
 
 #: Words that name a subcommand; anything else after `rebuild` means the main job (`rebuild run`).
-SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox", "x500", "worker")
+SUBCOMMANDS = ("run", "inspect", "export", "verify", "status", "sandbox", "x500", "worker", "discover")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,10 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (shape documented in README)")
     p.set_defaults(func=_cmd_inspect, needs_state="if-given")  # a log file only with an explicit --state
 
-    from pipeline.cli import commands, export, temporal, x500
+    from pipeline.cli import commands, discover, export, temporal, x500
     from pipeline.sandbox import cli as sandbox_cli
 
-    for register in (commands.register, export.register, sandbox_cli.register, x500.register, temporal.register):
+    for register in (commands.register, export.register, sandbox_cli.register, x500.register, temporal.register,
+                     discover.register):
         register(sub, common)
     return parser
 

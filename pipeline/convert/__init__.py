@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline import mapi, props
-from pipeline.convert import preserved, typed_attachments
+from pipeline.convert import addresses, preserved, typed_attachments
 from pipeline.convert.addressbook import AddressBook, resolved
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
@@ -75,6 +75,8 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
                         address_sources=dict(address_sources))
     upload.extended = preserved.standard(item)
     domain = options.x500_domain
+    if encapsulated := addresses.encapsulated(item, addresses.domain_hint(item, domain)):
+        upload.warnings.append(f"{addresses.IMCEA_WARNING}: {encapsulated}")
     if kind in ("message", "unknown"):
         from pipeline.convert.mime import to_mime
 

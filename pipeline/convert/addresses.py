@@ -110,3 +110,23 @@ def domain_hint(item: SourceItem, configured: str | None = None) -> str:
         if value and is_smtp(value):
             return value.rsplit("@", 1)[1].lower()
     return DEFAULT_X500_DOMAIN
+
+
+#: The conversion warning for parties whose address is no SMTP address: they travel IMCEA-encapsulated.
+IMCEA_WARNING = "addresses without a domain kept as IMCEA<type>-…@<mailbox domain>"
+
+
+def encapsulated(item: SourceItem, domain: str) -> int:
+    """How many of the item's parties (sender, represented, recipients) have an address that is neither
+    SMTP nor Exchange ('bob', an X400 or FAX address) and so travel as IMCEA<type>-…@domain, which
+    Exchange accepts but nobody can answer: the run report says so (IMCEA_WARNING)."""
+    parties = [resolve(_text(item, name), _text(item, email), _text(item, kind), _text(item, smtp), domain)
+               for name, email, kind, smtp in (
+                   (mapi.PR_SENDER_NAME, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_ADDRTYPE,
+                    mapi.PR_SENDER_SMTP_ADDRESS),
+                   (mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+                    mapi.PR_SENT_REPRESENTING_ADDRTYPE, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS))]
+    codepage = props.item_codepage(item)
+    parties += [recipient(r, domain, codepage) for r in item.recipients]
+    return sum(1 for party in parties
+               if party.address and party.address.startswith("IMCEA") and not party.address.startswith("IMCEAEX-"))

@@ -84,6 +84,11 @@ def extract(item: SourceItem) -> Bodies:
                 bodies.plain = bodies.plain or found.text
     if bodies.plain and "\r" in bodies.plain:  # (a 1-character search is 30x faster than replace's)
         bodies.plain = bodies.plain.replace("\r\n", "\n")
+    # A NUL is no text: RTF bodies often end with one after the last brace, and a server shows it as "?".
+    if bodies.plain and "\x00" in bodies.plain:
+        bodies.plain = bodies.plain.replace("\x00", "")
+    if bodies.html and "\x00" in bodies.html:
+        bodies.html = bodies.html.replace("\x00", "")
     return bodies
 
 

@@ -183,17 +183,26 @@ def _ical_person(entry: dict[str, Any], role: str | None = None) -> Any:
     return address
 
 
-def to_ics(fields: dict[str, Any], item_class: str = "IPM.Appointment", identity: str = "") -> bytes:
+def to_ics(fields: dict[str, Any], item_class: str = "IPM.Appointment", identity: str = "",
+           itip: dict[str, Any] | None = None) -> bytes:
     """A VCALENDAR with the master VEVENT and one VEVENT per modified occurrence. An appointment without a
-    UID of its own gets one from its identity (the fingerprint), so the same store exports the same bytes."""
+    UID of its own gets one from its identity (the fingerprint), so the same store exports the same bytes.
+    itip (meeting messages, RFC 5546): method, stamp (DTSTAMP), sequence, and status for a cancellation."""
     from icalendar import Alarm, Calendar, Event
 
     cal = Calendar()
     cal.add("prodid", "-//rebuild//convert//EN")
     cal.add("version", "2.0")
+    if itip:
+        cal.add("method", itip["method"])
     event = Event()
     uid = fields.get("uid") or f"rebuild-{identity.replace('#', '-') or 'no-uid'}"
     event.add("uid", uid)
+    if itip:
+        event.add("dtstamp", itip["stamp"])
+        event.add("sequence", itip["sequence"])
+        if itip.get("status"):
+            event.add("status", itip["status"])
     event.add("summary", fields.get("subject", ""))
     event.add("dtstart", fields["start"])
     event.add("dtend", fields["end"])
@@ -236,3 +245,53 @@ def to_ics(fields: dict[str, Any], item_class: str = "IPM.Appointment", identity
             occurrence.add("location", entry.get("location", fields.get("location")))
         cal.add_component(occurrence)
     return cal.to_ical()
+
+
+#: Meeting messages and the iTIP method of the text/calendar part a client acts on (RFC 5546; the classes of
+#: [MS-OXOCAL] 2.2.6, 2.2.7 and 2.2.8), checked case-insensitively on whole dotted parts.
+MEETING_METHODS = (("IPM.Schedule.Meeting.Request", "REQUEST"), ("IPM.Schedule.Meeting.Canceled", "CANCEL"),
+                   ("IPM.Schedule.Meeting.Resp.Pos", "REPLY"), ("IPM.Schedule.Meeting.Resp.Neg", "REPLY"),
+                   ("IPM.Schedule.Meeting.Resp.Tent", "REPLY"))
+_REPLIES = {"pos": "Accept", "neg": "Decline", "tent": "Tentative"}
+
+
+def meeting_method(message_class: str) -> str | None:
+    """REQUEST, CANCEL or REPLY for a meeting message's class; None for anything else."""
+    lowered = message_class.lower()
+    for prefix, method in MEETING_METHODS:
+        prefix = prefix.lower()
+        if lowered == prefix or lowered.startswith(prefix + "."):
+            return method
+    return None
+
+
+def meeting_ics(item: SourceItem, domain: str) -> tuple[str, bytes] | None:
+    """(method, VCALENDAR) for a meeting request, cancellation or response, from its appointment properties,
+    as the text/calendar part Exchange puts in such a message's MIME ([MS-OXCICAL], [MS-OXCMAIL] 2.4.3):
+    what lets a client accept, decline or remove the meeting. None for other items, or a meeting without
+    a global object id (no UID a calendar could match) or without a start time."""
+    item_class = props.message_class(item)
+    method = meeting_method(item_class)
+    if method is None:
+        return None
+    fields, warnings = calendar_fields(item, domain)
+    if not fields.get("uid") or any(w.startswith("appointment has no start time") for w in warnings):
+        return None  # no meeting a calendar could match, or none with a time of its own
+    fields.pop("body", None)  # the body travels in its own part
+    sender = people.mailbox(addresses.sent_representing(item, domain))
+    if method == "REPLY":
+        # A response goes from an attendee (its sender) to the organizer (its recipient).
+        organizer = (fields.get("required_attendees") or [None])[0]
+        if sender is None or organizer is None:
+            return None
+        reply = dict(sender, response_type=_REPLIES[item_class.lower().split(".")[4]])
+        fields.update(organizer=organizer, required_attendees=[reply], optional_attendees=[], resources=[])
+    elif sender is not None:
+        fields["organizer"] = sender
+    sequence = props.named_int(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_SEQUENCE) or 0
+    stamp = props.time(item, mapi.PR_CLIENT_SUBMIT_TIME) or props.time(item, mapi.PR_CREATION_TIME) or fields["start"]
+    if not isinstance(stamp, datetime):
+        stamp = datetime.combine(stamp, datetime.min.time(), tzinfo=UTC)
+    itip = {"method": method, "stamp": stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC),
+            "sequence": sequence, "status": "CANCELLED" if method == "CANCEL" else None}
+    return method, to_ics(fields, item_class, itip=itip)

@@ -215,7 +215,7 @@ def render(name: str, value: str | datetime | list[Mailbox]) -> tuple[str | None
     elif lowered in _ADDRESS_HEADERS:
         text = _transport_addresses(name, value)
     elif lowered == "message-id":
-        text = folding.fold(name, [("", value)]) if folding.MSG_ID.match(value) else None
+        return message_id(name, value), False
     elif lowered in _REGISTRY_ONLY:
         text = None
     else:
@@ -224,6 +224,20 @@ def render(name: str, value: str | datetime | list[Mailbox]) -> tuple[str | None
         return text, False
     text = _slow(name, format_datetime(value) if isinstance(value, datetime) else value)
     return text, text is not None
+
+
+def message_id(name: str, value: str) -> str | None:
+    """The Message-ID line: RFC 5322 ids folded as usual; any other id written as it is, on one line, as
+    Exchange's MIME writer copies PidTagInternetMessageId ([MS-OXCMAIL] 2.1.3.2.11). Clients thread on the
+    string (In-Reply-To and References, written as they are too, name it the same way), so an id with two
+    '@' or a space still threads; only what no header can hold (non-ASCII, control characters, longer than
+    a line) is left out, and then travels as the property alone."""
+    if folding.MSG_ID.match(value):
+        return folding.fold(name, [("", value)])
+    text = _single_line(value)
+    if not text or not text.isascii() or not text.isprintable() or len(name) + 2 + len(text) > 998:
+        return None
+    return f"{name}: {text}\r\n"
 
 
 def _single_line(value: str) -> str:
@@ -347,7 +361,7 @@ def top_headers(item: SourceItem, domain: str, use_transport: bool = True) -> He
             text = block.render(name, value)
         if text is None:
             if lowered == "message-id":
-                block.warnings.append("Message-ID is not RFC 5322; carried as PR_INTERNET_MESSAGE_ID only")
+                block.warnings.append("Message-ID cannot be a header line; carried as PR_INTERNET_MESSAGE_ID only")
             else:
                 block.warnings.append(f"header {name} dropped as malformed")
             continue

@@ -1,7 +1,8 @@
 """Mail items as RFC 5322 bytes: headers, the body alternatives, related inline images, attachments.
 
 The structure is multipart/mixed( multipart/alternative( text/plain, multipart/related( text/html,
-images ) [, text/rtf] ), attachments ), collapsed wherever a level would hold a single part.
+images ) [, text/rtf] [, text/calendar for meeting messages] ), attachments ), collapsed wherever a level
+would hold a single part.
 Bytes are written directly (parts.py, folding.py): the email package only renders the rare header the
 fast writers decline, and only then is the result parsed back to look for defects.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 
 from pipeline import mapi, props
-from pipeline.convert import addresses, attachments, bodies, folding, parts
+from pipeline.convert import addresses, attachments, bodies, calendar, folding, parts
 from pipeline.convert.headers import top_headers
 from pipeline.model import SourceItem
 
@@ -32,7 +33,8 @@ class MimeResult:
     message_id_dropped: bool = False  # the source's Message-ID could not appear in the headers
 
 
-def _body_tree(found: bodies.Bodies, inline_parts: list[parts.Part]) -> parts.Part:
+def _body_tree(found: bodies.Bodies, inline_parts: list[parts.Part],
+               meeting: tuple[str, bytes] | None = None) -> parts.Part:
     alternatives: list[parts.Part] = []
     if found.plain or not (found.html or found.rtf):
         alternatives.append(parts.text_part(found.plain or "", "plain"))
@@ -41,6 +43,9 @@ def _body_tree(found: bodies.Bodies, inline_parts: list[parts.Part]) -> parts.Pa
         inline_parts = []
     if found.rtf:
         alternatives.append(parts.file_part(found.rtf, "text", "rtf"))
+    if meeting is not None:  # what a client accepts or declines: text/calendar beside the text, as Exchange writes it
+        method, ics = meeting
+        alternatives.append(parts.text_part(ics.decode("utf-8"), "calendar", (("method", method),)))
     body = parts.multipart("alternative", alternatives)
     if inline_parts:  # inline images but no HTML to hold them: they go along as plain inline parts
         return parts.multipart("mixed", [body, *inline_parts])
@@ -103,9 +108,10 @@ def build(item: SourceItem, ctx: _Context, use_transport: bool = True) -> bytes:
         ctx.slow = ctx.slow or built.slow
         (inline_parts if built.inline else files).append(built.part)
 
-    body = _body_tree(found, inline_parts)
+    domain = addresses.domain_hint(item, ctx.domain)
+    body = _body_tree(found, inline_parts, calendar.meeting_ics(item, domain))
     root = parts.multipart("mixed", [body, *files]) if files else body
-    block = top_headers(item, addresses.domain_hint(item, ctx.domain), use_transport)
+    block = top_headers(item, domain, use_transport)
     ctx.warnings.extend(block.warnings)
     ctx.slow = ctx.slow or block.slow
     head = block.text + _MIME_VERSION + "".join(root.headers)
@@ -120,11 +126,13 @@ def _nested(inner: SourceItem, ctx: _Context) -> bytes:
 
 
 def defects(message: Message) -> list[str]:
-    """Every defect the standard parser reports, in any part and any header (class names only)."""
+    """Every defect the standard parser reports, in any part and any header but Message-ID (class names only)."""
     found: list[str] = []
     for part in message.walk():
         found.extend(type(d).__name__ for d in part.defects)
-        for value in part.values():
+        for name, value in part.items():
+            if name.lower() == "message-id":
+                continue  # written as Exchange writes it, RFC 5322 or not (headers.message_id)
             found.extend(type(d).__name__ for d in getattr(value, "defects", ()))
     return found
 

@@ -107,10 +107,11 @@ def _text_body(value: str) -> tuple[str, bytes]:
     return "quoted-printable", binascii.b2a_qp(joined)
 
 
-def text_part(value: str, subtype: str) -> Part:
-    """A UTF-8 text/<subtype> part (line ends normalised to CRLF, a final line end always present)."""
+def text_part(value: str, subtype: str, params: tuple[tuple[str, str], ...] = ()) -> Part:
+    """A UTF-8 text/<subtype> part (line ends normalised to CRLF, a final line end always present); params
+    are further Content-Type parameters (text/calendar's method)."""
     cte, body = _text_body(value)
-    headers = [folding.mime_header("Content-Type", f"text/{subtype}", [("charset", "utf-8")]),
+    headers = [folding.mime_header("Content-Type", f"text/{subtype}", [("charset", "utf-8"), *params]),
                f"Content-Transfer-Encoding: {cte}\r\n"]
     return Part(headers, [body], encoded=cte in ("base64", "quoted-printable"))
 

@@ -184,12 +184,13 @@ _BREAKS = {b"par": "\n", b"line": "\n", b"sect": "\n\n", b"page": "\n\n", b"tab"
 
 def rtf_to_text(rtf: bytes) -> str:
     """Plain text of an RTF document: good enough for a text/plain alternative, not a renderer."""
-    text = re.sub(r"[ \t]+\n", "\n", _flatten(rtf))
+    text = re.sub(r"[ \t]+\n", "\n", _flatten(rtf).replace("\x00", ""))
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
 def _flatten(rtf: bytes) -> str:
-    """The document text as RTF states it: paragraph marks as line ends, destinations skipped."""
+    """The document text as RTF states it: paragraph marks as line ends, destinations and the raw bytes
+    of \\binN (N bytes after the control word's delimiter) skipped."""
     codec = _ansi_codec(rtf)
     out: list[str] = []
     pending = bytearray()  # \'xx bytes waiting to be decoded together (multi-byte code pages)
@@ -205,60 +206,68 @@ def _flatten(rtf: bytes) -> str:
                 out.append(pending.decode(codec, errors="replace"))
             pending.clear()
 
-    for match in _TOKEN.finditer(rtf):
-        word, arg, hexbyte, symbol, brace, newline, literal = match.groups()
-        if hexbyte is not None:
-            if to_skip:
-                to_skip -= 1
-            else:
-                pending.append(int(hexbyte, 16))
-            first_in_group = False
-            continue
-        flush()
-        if brace == b"{":
-            stack.append((skip, uc))
-            first_in_group = True
-            continue
-        if brace == b"}":
-            skip, uc = stack.pop() if stack else (False, 1)
-            first_in_group = False
-            continue
-        if newline is not None:
-            continue
-        if symbol is not None:
-            if symbol == b"*":
-                skip = True
-            elif symbol in (b"\\", b"{", b"}") and not skip:
-                out.append(symbol.decode())
-            elif symbol == b"~" and not skip:
-                out.append("\u00a0")
-            elif symbol in (b"\n", b"\r") and not skip:
-                out.append("\n")
-            first_in_group = False
-            continue
-        if word is not None:
-            if first_in_group and word in _SKIP_DESTINATIONS or word in _SKIP_DESTINATIONS:
-                skip = True
-            elif word == b"uc" and arg is not None:
-                uc = int(arg)
-            elif word == b"u" and arg is not None:
-                code = int(arg)
-                if code < 0:
-                    code += 65536
-                if not skip:
-                    out.append(chr(code))
-                to_skip = uc
-            elif not skip and word in _BREAKS:
-                out.append(_BREAKS[word])
-            first_in_group = False
-            continue
-        if literal is not None:
-            if to_skip:
-                cut = min(to_skip, len(literal))
-                literal = literal[cut:]
-                to_skip -= cut
-            if literal and not skip:
-                out.append(literal.decode(codec, errors="replace"))
-            first_in_group = False
+    resume: int | None = 0
+    while resume is not None:  # one pass of the tokenizer, started again after each \binN's raw bytes
+        tokens, resume = _TOKEN.finditer(rtf, resume), None
+        for match in tokens:
+            word, arg, hexbyte, symbol, brace, newline, literal = match.groups()
+            if hexbyte is not None:
+                if to_skip:
+                    to_skip -= 1
+                else:
+                    pending.append(int(hexbyte, 16))
+                first_in_group = False
+                continue
+            flush()
+            if brace == b"{":
+                stack.append((skip, uc))
+                first_in_group = True
+                continue
+            if brace == b"}":
+                skip, uc = stack.pop() if stack else (False, 1)
+                first_in_group = False
+                continue
+            if newline is not None:
+                continue
+            if symbol is not None:
+                if symbol == b"*":
+                    skip = True
+                elif symbol in (b"\\", b"{", b"}") and not skip:
+                    out.append(symbol.decode())
+                elif symbol == b"~" and not skip:
+                    out.append("\u00a0")
+                elif symbol in (b"\n", b"\r") and not skip:
+                    out.append("\n")
+                first_in_group = False
+                continue
+            if word is not None:
+                if word == b"bin":
+                    # \binN: N raw bytes follow (a picture's data), never text, whatever they look like.
+                    resume = match.end() + max(0, int(arg or 0))
+                    first_in_group = False
+                    break
+                if first_in_group and word in _SKIP_DESTINATIONS or word in _SKIP_DESTINATIONS:
+                    skip = True
+                elif word == b"uc" and arg is not None:
+                    uc = int(arg)
+                elif word == b"u" and arg is not None:
+                    code = int(arg)
+                    if code < 0:
+                        code += 65536
+                    if not skip:
+                        out.append(chr(code))
+                    to_skip = uc
+                elif not skip and word in _BREAKS:
+                    out.append(_BREAKS[word])
+                first_in_group = False
+                continue
+            if literal is not None:
+                if to_skip:
+                    cut = min(to_skip, len(literal))
+                    literal = literal[cut:]
+                    to_skip -= cut
+                if literal and not skip:
+                    out.append(literal.decode(codec, errors="replace"))
+                first_in_group = False
     flush()
     return "".join(out)

@@ -1,6 +1,6 @@
 """The admin credential of the sandbox and the checks its admin endpoints make before answering.
 
-The admin endpoints (`/sandbox/admin/faults`, `graph`, `stats`, `graph-sent`) change how the server behaves
+The admin endpoints (`/sandbox/admin/faults`, `graph`, `stats`, `graph-sent`, `graph-log`) change how the server behaves
 and show what it holds, so they answer only a request that
 - comes from a loopback client, addressed to a loopback name or the bound address (`Host`), which shuts
   out DNS rebinding;

@@ -75,6 +75,10 @@ class SandboxHandle:
         """Every message the Graph face would have sent (invitations, sendMail): tests expect none."""
         return self._admin("graph-sent")
 
+    def graph_log(self) -> list[dict[str, Any]]:
+        """The Graph face's requests so far (graph/wirelog.py): when, what, status, which folder."""
+        return self._admin("graph-log")
+
     @property
     def graph_url(self) -> str:
         """The Graph face's base (append /v1.0/… or /beta/…)."""

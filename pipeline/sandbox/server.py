@@ -403,6 +403,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, app.graph.snapshot())
         elif name == "graph-sent":
             self._json(200, app.graph.sent())
+        elif name == "graph-log":
+            self._json(200, app.graph.log())
         else:
             self._json(404, {"error": f"unknown admin endpoint {name!r}"})
 

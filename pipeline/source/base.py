@@ -12,9 +12,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from pipeline.model import SourceError, SourceFolder, SourceItem
+from pipeline.source.cache_identity import ReplicaMap
 
 
 class SourceOpenError(Exception):
@@ -82,6 +83,12 @@ class Source(Protocol):
         """How each folder's role was found, by folder node id (for `inspect`)."""
         ...
 
+    @property
+    def store_properties(self) -> Mapping[int, Any]:
+        """The message store object's own properties, decoded (its owner entry, name, record key...); empty when
+        the store cannot be read (that is one of `errors`)."""
+        ...
+
     def folders(self) -> list[SourceFolder]:
         """Every folder, parents before children, system and search folders included."""
         ...
@@ -115,6 +122,11 @@ class Source(Protocol):
     def associated(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
         """The folder's associated (FAI) messages (views, rules, configuration objects), `associated` set;
         none from a reader that cannot reach them (libpff's Python binding has no call for them)."""
+        ...
+
+    def replica_map(self) -> ReplicaMap:
+        """The store's REPLID -> REPLGUID mapping (source/cache_identity.py): what turns an OST item's message id
+        into the server item's source key. Empty, saying why, for a PST or when it cannot be read."""
         ...
 
     def close(self) -> None: ...

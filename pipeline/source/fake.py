@@ -3,7 +3,7 @@ structlog.testing (destination/fake.py is its counterpart on the other side).
 
 FakeSource satisfies base.py's Source Protocol from plain values: folders named by path ('Inbox/Projects')
 with their entries (SourceItems, or SourceErrors standing for items that cannot be read), the roles of
-some of them, recovered items and the store's own errors. Nothing touches a file. Folders are numbered as
+some of them, recovered items, the store's own errors, properties and replica map. Nothing touches a file. Folders are numbered as
 a store numbers them, under a root and an IPM subtree; missing parent folders are made. message() builds
 a plain mail item.
 """
@@ -22,6 +22,7 @@ from pipeline import mapi
 from pipeline.model import FolderRole, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source.base import ItemSummary, Moment, SourceInfo
 from pipeline.source.messaging import MOMENT_NAMES, MOMENT_PROPS, moment_of
+from pipeline.source.cache_identity import ReplicaMap
 from pipeline.source.roles import ROOT_NID
 
 Entry = SourceItem | SourceError
@@ -44,7 +45,8 @@ class FakeSource:
 
     def __init__(self, folders: Mapping[str, Sequence[Entry]], *, roles: Mapping[str, FolderRole] | None = None,
                  recovered: Sequence[Entry] = (), errors: Sequence[SourceError] = (),
-                 associated: Mapping[str, Sequence[Entry]] | None = None, path: Path = Path("fake.ost")) -> None:
+                 associated: Mapping[str, Sequence[Entry]] | None = None, path: Path = Path("fake.ost"),
+                 replicas: Mapping[int, bytes] | None = None, store: Mapping[int, Any] | None = None) -> None:
         roles = dict(roles or {})
         item_ids = itertools.count(FIRST_ITEM_NID, 0x20)
         paths: list[tuple[str, ...]] = []
@@ -81,7 +83,12 @@ class FakeSource:
         self.info = SourceInfo(path, "ost", "unicode", 23, "none", "cp1252", 0, len(self._recovered))
         self.errors = list(errors)
         self.role_evidence = {f.node_id: "fake" for f in self._folders if f.role is not FolderRole.NONE}
+        self._replicas = ReplicaMap(dict(replicas), "fake") if replicas is not None else ReplicaMap()
+        self.store_properties = dict(store or {})
         self.closed = False
+
+    def replica_map(self) -> ReplicaMap:
+        return self._replicas
 
     def folders(self) -> list[SourceFolder]:
         return list(self._folders)

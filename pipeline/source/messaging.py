@@ -41,6 +41,8 @@ PARTY_PROPS = frozenset({
     mapi.PR_SENDER_NAME, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_SMTP_ADDRESS,
     mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_ADDRTYPE, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
     mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+    # whom the item was delivered to (the delivering store's stamp): one of the owner's marks (source/owner.py)
+    mapi.PR_RECEIVED_BY_NAME, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS, mapi.PR_RECEIVED_BY_SMTP_ADDRESS,
 })
 #: Upper bound of the embedded-message depth we follow (Outlook itself stops far below this).
 MAX_EMBED_DEPTH = 32
@@ -83,6 +85,7 @@ class MessageStore(ABC, Generic[F, M, R]):
     info: SourceInfo
     errors: list[SourceError]
     role_evidence: dict[int, str]
+    store_properties: dict[int, Any]
     _override: int | None  # the admin's --codepage, which beats what the items say
     _folders: list[SourceFolder]
     _folder_handles: dict[int, F]
@@ -190,6 +193,7 @@ class MessageStore(ABC, Generic[F, M, R]):
         except self.damage as exc:  # damage here is reported, never fatal
             self.errors.append(SourceError((), NID_MESSAGE_STORE, "store", self._reason(exc)))
             store_props = {}
+        self.store_properties = store_props
         root = self._root()
         self._folder_handles = {}
         facts: dict[int, FolderFacts] = {}

@@ -17,6 +17,7 @@ from pipeline import mapi
 from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import codepages, embedded
 from pipeline.source.base import ItemSummary, Moment, SourceInfo, SourceOpenError
+from pipeline.source.cache_identity import ReplicaMap
 from pipeline.source.header import whole_file
 from pipeline.source.messaging import (
     LAZY_ATTACHMENT_PROPS,
@@ -97,6 +98,25 @@ class PffSource(MessageStore[Any, Any, Any]):
             self._file.close()
         except Exception:  # noqa: BLE001 - closing a damaged file must not raise
             pass
+
+    def replica_map(self) -> ReplicaMap:
+        """The store's REPLID -> REPLGUID mapping. pypff has no call for internal nodes, so node 0x801 is read
+        through the node database of the native package (only that node); a file it cannot open (cyclic
+        encryption, damaged B-trees) gives an empty map saying why."""
+        from pipeline.source.native.ndb import NodeDatabase, UnsupportedFile
+        from pipeline.source.native.store import read_replica_map
+
+        header, _size = whole_file(self.path)
+        try:
+            db = NodeDatabase(self.path, header.version, header.crypt)
+        except UnsupportedFile as exc:
+            return ReplicaMap({}, f"unavailable: {_one_line(exc)}")
+        except Exception as exc:  # noqa: BLE001 - whatever stops the node database, the map is only missing
+            return ReplicaMap({}, f"unreadable: {_one_line(exc)}")
+        try:
+            return read_replica_map(db)
+        finally:
+            db.close()
 
     @staticmethod
     def _reason(exc: BaseException) -> str:

@@ -49,11 +49,13 @@ def parse(data: bytes) -> email.message.EmailMessage:
 
 
 def all_defects(message: email.message.Message) -> list[str]:
-    """Defects of every part and header, walking into message/rfc822 parts as well."""
+    """Defects of every part and header, walking into message/rfc822 parts as well; but Message-ID, which is
+    written as Exchange writes it, RFC 5322 or not ([MS-OXCMAIL] 2.1.3.2.11)."""
     found = []
     for part in message.walk():
         found += [repr(d) for d in part.defects]
-        found += [f"{k}: {d!r}" for k, v in part.items() for d in getattr(v, "defects", ())]
+        found += [f"{k}: {d!r}" for k, v in part.items() if k.lower() != "message-id"
+                  for d in getattr(v, "defects", ())]
         if part.get_content_type() == "message/rfc822":
             for inner in part.iter_parts():
                 found += all_defects(inner)

@@ -3,6 +3,8 @@ parser defect anywhere in what we write."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 
 from pipeline import mapi
@@ -90,11 +92,21 @@ def test_transport_headers_kept_but_mime_structure_is_ours():
     assert len(message.get_all("MIME-Version")) == 1
 
 
-def test_bad_message_id_travels_as_property_not_header():
+def test_message_id_outside_rfc_5322_stays_in_the_header_as_it_is():
+    """As Exchange writes it ([MS-OXCMAIL] 2.1.3.2.11): a reply's In-Reply-To names the same string."""
     source = item(props=mail({mapi.PR_INTERNET_MESSAGE_ID: "<a$b$@user@host.local>"}))
     upload, message = convert(source)
+    raw = email.message_from_bytes(upload.mime, policy=email.policy.compat32)
+    assert raw["Message-ID"] == "<a$b$@user@host.local>"
+    assert "0x1035" not in extended_by_name(upload)
+    assert not upload.warnings
+
+
+def test_message_id_no_header_can_hold_travels_as_property_only():
+    source = item(props=mail({mapi.PR_INTERNET_MESSAGE_ID: "<caf\u00e9@host>"}))
+    upload, message = convert(source)
     assert message["Message-ID"] is None
-    assert extended_by_name(upload)["0x1035"].value == "<a$b$@user@host.local>"
+    assert extended_by_name(upload)["0x1035"].value == "<caf\u00e9@host>"
 
 
 def test_html_with_inline_images_and_attachments():

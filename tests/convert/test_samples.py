@@ -10,6 +10,7 @@ import email
 import email.policy
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from collections import defaultdict
@@ -20,6 +21,8 @@ import pytest
 from pipeline.export import run_export
 from tests.convert.helpers import all_defects
 
+#: C0 controls that are no text (tab, line ends and form feed are).
+CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
 SAMPLE_FILES = ("Outlook.pst", "SampleOstFile.ost", "variousBodyTypes.pst", "dist-list.pst", "notes.pst",
                 "SampleContacts.pst", "ansi-32-bit.pst", "PersonalStorageFile.ost", "damaged-Outlook_part0.pst")
 
@@ -61,6 +64,28 @@ def test_outlook_pst_agrees_with_readpst(samples: Path, outlook_export: Path, tm
     assert len(list(tmp_path.rglob("*.vcf"))) == len(list(outlook_export.rglob("*.vcf"))) == 1
 
 
+def message_ids(root: Path) -> list[tuple[str, str | None]]:
+    """(Subject, Message-ID as written) of every .eml below root; compat32 keeps the header's own string."""
+    out = []
+    for path in root.rglob("*.eml"):
+        if path.parent.suffix != ".attachments":
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
+            out.append((str(message["Subject"] or ""), message["Message-ID"]))
+    return sorted(out, key=lambda pair: (pair[0], pair[1] or ""))
+
+
+def test_message_ids_outside_rfc_5322_as_readpst_writes_them(samples: Path, outlook_export: Path,
+                                                           tmp_path: Path) -> None:
+    """Outlook.pst's ids have two '@' ('<…$@razzaq@xp.local>'): kept, as Exchange and readpst write them."""
+    if shutil.which("readpst") is None:
+        pytest.skip("readpst (Debian pst-utils) is not installed")
+    subprocess.run(["readpst", "-e", "-q", "-o", str(tmp_path), str(samples / "Outlook.pst")], check=True,
+                   capture_output=True, timeout=120)
+    theirs = message_ids(tmp_path)
+    assert sum(1 for _, mid in theirs if mid and mid.count("@") == 2) >= 6
+    assert message_ids(outlook_export) == theirs
+
+
 def test_manifest_lists_every_item(outlook_export: Path) -> None:
     manifest = json.loads((outlook_export / "manifest.json").read_text(encoding="utf-8"))
     assert len(manifest["items"]) == 13 and manifest["failures"] == []
@@ -82,6 +107,17 @@ def test_every_sample_exports_without_defects(samples: Path, tmp_path: Path, nam
     for path in tmp_path.rglob("*.eml"):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert all_defects(message) == [], path.name
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar" and not part.get_filename():  # a meeting message's
+                import icalendar
+
+                assert str(icalendar.Calendar.from_ical(part.get_content())["METHOD"]) == part.get_param("method")
+            if part.get_content_maintype() == "text" and part.get_content_subtype() != "rtf":
+                # Issue 26 (found by readpst and pffexport on these files): a picture's \binN bytes and a
+                # trailing NUL of RTF bodies reached the text as control characters.
+                assert not CONTROLS.search(part.get_content()), (path.name, part.get_content_type())
+    for path in [*tmp_path.rglob("*.ics"), *tmp_path.rglob("*.vcf")]:
+        assert b"\x00" not in path.read_bytes(), path.name
     for path in tmp_path.rglob("*.ics"):
         import icalendar
 

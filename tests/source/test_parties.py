@@ -27,11 +27,13 @@ from pipeline.source.native import NativeSource
 SPECS = Path(fixtures.__file__).parent / "specs"
 #: The format each canonical spec is built in (its tests' own), small in two layouts.
 FORMATS = {"ansi-cp1251": ["ansi"], "ansi-cp932": ["ansi"], "exchange-senders": ["ost"], "small": ["pst", "ost4k"]}
-#: What learn() reads of an item (sender and represented party, class, code pages) and of a contact.
+#: What learn() reads of an item (sender and represented party, class, code pages) and of a contact, and
+#: whom it was delivered to (source/owner.py, for `rebuild discover`).
 PARTY_IDS = {mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID,
              mapi.PR_SENDER_NAME, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_SMTP_ADDRESS,
              mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_ADDRTYPE,
-             mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS}
+             mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+             mapi.PR_RECEIVED_BY_NAME, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS, mapi.PR_RECEIVED_BY_SMTP_ADDRESS}
 #: What a Recipient is made of (and learn() reads of a recipient).
 RECIPIENT_IDS = {mapi.PR_RECIPIENT_TYPE, mapi.PR_DISPLAY_NAME, mapi.PR_EMAIL_ADDRESS, mapi.PR_ADDRTYPE,
                  mapi.PR_SMTP_ADDRESS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 
@@ -74,3 +75,27 @@ def test_a_renewal_changes_the_version_a_taker_watches():
     assert restored is not None and restored.seconds == 30 and restored.version == holder.version
     old_record = '{"user": "u", "host": "h", "pid": 1, "token": "t", "expires": "2026-01-01T00:00:00+00:00"}'
     assert LeaseHolder.from_json(old_record).seconds == 300  # records of earlier releases still read
+
+
+def test_a_renewal_that_retried_before_its_write_counts_from_the_write_that_succeeded():
+    """The keeper acknowledges a renewal from when its successful write was sent (note_lease_write), not from
+    when the renewal began: back-offs spent before it (an EWS storm, a Graph Retry-After) are not lost."""
+    from pipeline.lease import LeaseKeeper, note_lease_write
+
+    now = [100.0]
+    fence = Fence(10, 1, clock=lambda: now[0])
+    fence.acknowledged(100.0)
+    renewed = threading.Event()
+
+    def renew(holder: LeaseHolder) -> None:
+        now[0] += 3.0  # two refused attempts and their back-off
+        note_lease_write()
+        now[0] += 0.5  # the write's round trip
+        renewed.set()
+
+    keeper = LeaseKeeper(renew, LeaseHolder.me(10), fence, every=0.01).start()
+    try:
+        assert renewed.wait(5)
+    finally:
+        keeper.stop()
+    assert fence.remaining() == pytest.approx(9 - 0.5)  # from the write, not from the start (9 - 3.5)

@@ -18,7 +18,7 @@ from exchangelib.items import ALWAYS_OVERWRITE, HARD_DELETE
 
 from pipeline.destination import lease as protocol
 from pipeline.destination.lease import EMPTY, LEASE_FOLDER, Empty
-from pipeline.lease import LeaseHolder, LeaseLost
+from pipeline.lease import LeaseHolder, LeaseLost, note_lease_write
 
 LEASE_SUBJECT = "mailbox rebuild lease"
 
@@ -86,6 +86,7 @@ def renew(lease: HeldLease, me: LeaseHolder) -> None:
         if current is None or current.token != me.token:
             raise LeaseLost(f"taken over by {current.describe() if current else 'another run'}")
         lease.item.body = Body(me.to_json())
+        note_lease_write()  # the fence counts from this write's sending (pipeline/lease.py)
         lease.item.save(update_fields=["body"], conflict_resolution=ALWAYS_OVERWRITE)
     except (ErrorItemNotFound, ErrorFolderNotFound) as exc:
         raise LeaseLost("the lease was broken or taken over by another run") from exc

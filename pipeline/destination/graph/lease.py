@@ -2,7 +2,8 @@
 whose extended property names the holder (pipeline/lease.py says who may take it).
 
 Creating a folder whose name exists fails (409 ErrorFolderExists), so taking a free lease is atomic; an
-expired or dead holder's folder is deleted by id and created anew, as over EWS.
+expired or dead holder's folder is deleted by id and created anew, as over EWS. Every request of the lease
+goes in its own lane (lanes.py): ahead of item uploads, waiting only for the Retry-After the server set.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from pipeline import mapi
 from pipeline.destination import lease as protocol
+from pipeline.destination.graph.lanes import Lane
 from pipeline.destination.graph.transport import GraphError, GraphHttp
 from pipeline.destination.lease import EMPTY, LEASE_FOLDER, Empty
 from pipeline.lease import LeaseHolder, LeaseLost
@@ -28,7 +30,8 @@ class HeldLease:
 
 def _find(http: GraphHttp) -> str | None:
     flt = f"displayName eq '{LEASE_FOLDER}'"
-    found = http.call("GET", "/mailFolders", params={"$filter": flt, "includeHiddenFolders": "true"})
+    found = http.call("GET", "/mailFolders", params={"$filter": flt, "includeHiddenFolders": "true"},
+                      lane=Lane.LEASE)
     values = found.get("value") or []
     return str(values[0]["id"]) if values else None
 
@@ -38,7 +41,7 @@ def _holder(http: GraphHttp, folder_id: str, token: str | None = None) -> tuple[
     answer was lost and sent again leaves two messages of one holder: the one naming `token` is preferred."""
     expand = f"singleValueExtendedProperties($filter=id eq '{LEASE_PROPERTY}')"
     found = http.call("GET", f"/mailFolders/{folder_id}/messages",
-                      params={"$select": "id", "$expand": expand, "$top": "10"})
+                      params={"$select": "id", "$expand": expand, "$top": "10"}, lane=Lane.LEASE)
     first: tuple[str, LeaseHolder | None] | None = None
     for entry in found.get("value") or []:
         for prop in entry.get("singleValueExtendedProperties") or []:
@@ -51,7 +54,7 @@ def _holder(http: GraphHttp, folder_id: str, token: str | None = None) -> tuple[
 
 def _delete(http: GraphHttp, folder_id: str) -> None:
     try:
-        http.call("DELETE", f"/mailFolders/{folder_id}")
+        http.call("DELETE", f"/mailFolders/{folder_id}", lane=Lane.LEASE)
     except GraphError as exc:
         if exc.status != 404:
             raise
@@ -73,7 +76,8 @@ class _Store:
 
     def create(self) -> str | None:
         try:
-            made = self.http.call("POST", "/mailFolders", json_body={"displayName": LEASE_FOLDER, "isHidden": True})
+            made = self.http.call("POST", "/mailFolders", json_body={"displayName": LEASE_FOLDER, "isHidden": True},
+                                  lane=Lane.LEASE)
         except GraphError as exc:
             if exc.status == 409:
                 return None
@@ -82,7 +86,8 @@ class _Store:
 
     def write(self, folder_id: str, me: LeaseHolder) -> HeldLease | None:
         try:
-            message = self.http.call("POST", f"/mailFolders/{folder_id}/messages", json_body=_message(me))
+            message = self.http.call("POST", f"/mailFolders/{folder_id}/messages", json_body=_message(me),
+                                     lane=Lane.LEASE)
         except GraphError as exc:
             if exc.status == 404:
                 return None
@@ -114,7 +119,8 @@ def renew(http: GraphHttp, lease: HeldLease, me: LeaseHolder) -> None:
         raise LeaseLost(f"taken over by {current.describe() if current else 'another run'}")
     lease.message_id = found[0]  # ours, whichever copy of it the folder lists
     http.call("PATCH", f"/messages/{lease.message_id}",
-              json_body={"singleValueExtendedProperties": [{"id": LEASE_PROPERTY, "value": me.to_json()}]})
+              json_body={"singleValueExtendedProperties": [{"id": LEASE_PROPERTY, "value": me.to_json()}]},
+              lane=Lane.LEASE)
 
 
 def release(http: GraphHttp, lease: HeldLease) -> None:

@@ -1,6 +1,8 @@
 """HTTP to Graph for one mailbox: httpx (HTTP/2 where the server offers it, one pooled connection set),
 at most MAX_IN_FLIGHT requests at once (Graph's 4 concurrent requests per app and mailbox), Retry-After
-honoured, exponential back-off with jitter otherwise, and typed errors.
+honoured by every request of the mailbox (lanes.py), the lease's requests ahead of the others, exponential
+back-off with jitter otherwise, and typed errors. The lease fence is checked right before each request
+goes out, after any wait for a slot, a Retry-After or the upload pacing.
 
 An error is transient (429, 5xx, a lost connection: retried), about one item (400, 413, 404 on an item:
 reported, the rest goes on) or fatal for the mailbox (401 after a fresh token, 403, an unknown user).
@@ -22,7 +24,8 @@ import httpx
 
 from pipeline.destination.base import MailboxFatalError
 from pipeline.destination.graph.connect import GraphTarget, Tokens
-from pipeline.lease import check_fence
+from pipeline.destination.graph.lanes import CHECK_EVERY, Lane, Lanes, ScriptedTime
+from pipeline.lease import check_fence, current_fence, note_lease_write
 
 #: httpx logs every request at INFO (URLs name mailboxes and folders): only its warnings reach our logs.
 for _name in ("httpx", "httpcore", "hpack"):
@@ -105,13 +108,19 @@ class GraphHttp:
         self.target = target
         self.mailbox = mailbox
         self.policy = policy or RetryPolicy()
-        self.sleep = sleep
+        self.sleep: Callable[[float], None]
+        if sleep is time.sleep:
+            self.sleep = sleep
+            self.lanes = Lanes(min(in_flight, MAX_IN_FLIGHT))
+        else:  # a scripted sleep: Retry-After holds pass on the clock it moves
+            scripted = ScriptedTime(sleep)
+            self.sleep = scripted.sleep
+            self.lanes = Lanes(min(in_flight, MAX_IN_FLIGHT), scripted.clock, scripted.sleep)
         secure = target.graph_url.startswith("https://")
         self.client = client or httpx.Client(
             http2=secure, timeout=target.timeout,
             limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight))
         self.tokens = tokens or Tokens(target, self.client)
-        self._slots = threading.BoundedSemaphore(min(in_flight, MAX_IN_FLIGHT))
         self.pacer = Pacer()
         self.requests = 0
         self.retries = 0
@@ -128,15 +137,18 @@ class GraphHttp:
 
     def once(self, method: str, path: str, *, json_body: Any = None, content: bytes | None = None,
              headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
-             beta: bool = False) -> Any:
+             beta: bool = False, lane: Lane = Lane.ITEMS) -> Any:
         """One request, no retry: the answer's JSON (None when empty), GraphError, or Unanswered; LeaseLost
         instead once the run's lease fence has passed (nothing is sent)."""
         check_fence()
         size = len(content) if content is not None else len(json.dumps(json_body)) if json_body is not None else 0
-        if size > 64 * 1024:
+        if size > 64 * 1024 and lane is Lane.ITEMS:
             self.pacer.admit(size, self.sleep)
         all_headers = {"Authorization": self.tokens.header(), **(headers or {})}
-        with self._slots:
+        with self.lanes.slot(lane, check_fence):
+            check_fence()  # the wait for a slot or a Retry-After may have outlasted the fence
+            if lane is Lane.LEASE and method != "GET":
+                note_lease_write()
             with self._lock:
                 self.requests += 1
             try:
@@ -145,7 +157,10 @@ class GraphHttp:
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 raise Unanswered(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
-            raise error_of(response.status_code, response.content, response.headers.get("Retry-After"))
+            error = error_of(response.status_code, response.content, response.headers.get("Retry-After"))
+            if error.retry_after is not None and error.kind is ErrorKind.TRANSIENT:
+                self.lanes.hold(error.retry_after)  # the whole mailbox waits, the lease included
+            raise error
         if not response.content:
             return None
         return response.json()
@@ -169,6 +184,11 @@ class GraphHttp:
                     raise
                 if exc.status >= 500 and not idempotent:
                     raise
+                if kwargs.get("lane") is Lane.LEASE and exc.retry_after is not None:
+                    with self._lock:
+                        self.retries += 1
+                        self.throttled += 1
+                    continue  # the lease's slot waits out the Retry-After itself, and not a moment longer
                 self._wait(attempt, exc.retry_after)
 
     def put_range(self, url: str, chunk: bytes, start: int, total: int) -> None:
@@ -179,7 +199,8 @@ class GraphHttp:
             self.pacer.admit(len(chunk), self.sleep)
             check_fence()
             try:
-                with self._slots:
+                with self.lanes.slot(Lane.ITEMS, check_fence):
+                    check_fence()
                     response = self.client.put(url, content=chunk, headers=headers)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 if attempt == self.policy.max_attempts:
@@ -189,6 +210,8 @@ class GraphHttp:
             if response.status_code < 400:
                 return
             error = error_of(response.status_code, response.content, response.headers.get("Retry-After"))
+            if error.retry_after is not None and error.kind is ErrorKind.TRANSIENT:
+                self.lanes.hold(error.retry_after)
             if error.kind is not ErrorKind.TRANSIENT or attempt == self.policy.max_attempts:
                 raise error
             self._wait(attempt, error.retry_after)
@@ -202,7 +225,14 @@ class GraphHttp:
             delay = retry_after + random.uniform(0, 0.25)
         else:
             delay = min(self.policy.maximum, self.policy.initial * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-        self.sleep(delay)
+        if current_fence() is None:
+            self.sleep(delay)
+            return
+        while delay > 0:  # a run holding a lease stops waiting as soon as its fence has passed
+            check_fence()
+            self.sleep(min(delay, CHECK_EVERY))
+            delay -= CHECK_EVERY
+        check_fence()
 
     def pages(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         """Every entry of a collection, following @odata.nextLink."""
@@ -236,6 +266,7 @@ class GraphHttp:
                 answers[rid] = answer
                 pending.pop(rid, None)
             if pending:
+                self.lanes.hold(retry_after)
                 self._wait(attempt, retry_after)
         return answers
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pipeline.sandbox import ids, mime, props
-from pipeline.sandbox.ews import extended, series
+from pipeline.sandbox.ews import computed, extended, series
 from pipeline.sandbox.ews.soap import esc
 from pipeline.sandbox.rows import FolderRow, ItemRow
 
@@ -108,7 +108,8 @@ class Shape:
     @property
     def needs_fields(self) -> bool:
         """Whether stored typed-item fields can be asked for (not for IdOnly with core properties only)."""
-        return self.base != "IdOnly" or bool(self.fields - CORE_FIELDS)
+        return (self.base != "IdOnly" or bool(self.fields - CORE_FIELDS)
+                or any(u.key == computed.IS_RECURRING for u in self.ext))
 
     @property
     def ext_keys(self) -> list[str]:
@@ -167,7 +168,8 @@ def folder_element(folder: FolderRow) -> str:
     return "Folder"
 
 
-def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_count: int) -> str:
+def folder_xml(folder: FolderRow, shape: Shape, facts: computed.FolderFacts) -> str:
+    counts, child_count = (facts.total, facts.unread), facts.children
     element = folder_element(folder)
     fid = ids.folder_id(folder.mailbox_id, folder.id)
     parts = [f'<t:{element}><t:FolderId Id="{fid}" ChangeKey="{ids.change_key(folder.version)}"/>']
@@ -186,7 +188,7 @@ def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_c
     if everything or "ChildFolderCount" in shape.fields:
         parts.append(f"<t:ChildFolderCount>{child_count}</t:ChildFolderCount>")
     for uri in shape.ext:
-        value = _folder_ext(folder, uri.key)
+        value = computed.folder_value(folder, uri.key, facts)
         if value is not None:
             parts.append(f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")
     if "EffectiveRights" in shape.fields or shape.base == "AllProperties":
@@ -204,17 +206,6 @@ def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_c
         parts.append(f"<t:UnreadCount>{counts[1]}</t:UnreadCount>")
     parts.append(f"</t:{element}>")
     return "".join(parts)
-
-
-def _folder_ext(folder: FolderRow, key: str) -> str | None:
-    """The few MAPI folder properties clients ask for: display name, container class, folder type."""
-    if key == "tag:0x3001":
-        return folder.name
-    if key == "tag:0x3613" and folder.folder_class:
-        return folder.folder_class
-    if key == "tag:0x3601":
-        return "2" if folder.is_search else "1"
-    return None
 
 
 # -- items ---------------------------------------------------------------------------------------
@@ -245,8 +236,6 @@ def message_flags(item: ItemRow) -> str:
 def _derived_ext(item: ItemRow, key: str) -> str | None:
     if key == props.TAG_MESSAGE_FLAGS:
         return message_flags(item)
-    if key == props.TAG_MESSAGE_CLASS:
-        return item.item_class
     if key == props.TAG_SUBJECT:
         return item.subject
     if key == props.TAG_DELIVERY_TIME:
@@ -330,11 +319,10 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
     rank = ITEM_ORDER["ExtendedProperty"]
     for uri in shape.ext:
         kept = item.ext.get(uri.key)
-        value: list[str] | str | None
-        if uri.key == props.TAG_MESSAGE_FLAGS or kept is None:
-            value = _derived_ext(item, uri.key)
-        else:
-            value = kept.value
+        value: list[str] | str | None = computed.item_value(item, uri.key, mid)
+        if value is None:
+            value = _derived_ext(item, uri.key) if uri.key == props.TAG_MESSAGE_FLAGS or kept is None \
+                else kept.value
         if value is not None:
             out.append(
                 (rank, f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")
@@ -365,7 +353,8 @@ def attachment_id_xml(item_id: str, position: int, att: mime.Attachment) -> str:
 def _attachments_xml(item: ItemRow, mailbox_id: int) -> str:
     parts = ["<t:Attachments>"]
     base = ids.item_id(mailbox_id, item.id)
-    for pos, att in enumerate(item.attachments):
+    positions = item.attachment_positions or list(range(len(item.attachments)))
+    for pos, att in zip(positions, item.attachments, strict=True):
         kind = "ItemAttachment" if att.content_type == "message/rfc822" else "FileAttachment"
         att_id = attachment_id(base, pos)
         inline = (

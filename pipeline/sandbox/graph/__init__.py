@@ -8,5 +8,6 @@ wire.py (requests, replies, Graph's error JSON), state.py (what the resources sh
 (client credentials, discovery), throttle.py (per-mailbox budgets answering 429 with Retry-After),
 metadata.py (bodies checked against Microsoft's v1.0 CSDL), extprops.py (extended-property ids onto the
 store's keys), series.py (recurrence of events), shapes.py (rows as Graph JSON), uploads.py (upload sessions'
-byte ranges). Shares no code with pipeline/destination.
+byte ranges), content.py (a message's MIME), wirelog.py (the log of requests, for tests). Shares no code with
+pipeline/destination.
 """

@@ -26,6 +26,7 @@ from pipeline.sandbox.graph import (
     events,
     folders,
     items,
+    messages,
     metadata,
     shapes,
     state,
@@ -37,6 +38,7 @@ from pipeline.sandbox.graph.throttle import GraphLimits, Throttle
 from pipeline.sandbox.graph.tokens import TokenIssuer, openid_configuration
 from pipeline.sandbox.graph.uploads import UPLOAD_PREFIX, Uploads
 from pipeline.sandbox.graph.wire import Call, GraphError, GraphReply, error_reply, json_reply
+from pipeline.sandbox.graph.wirelog import WireLog, folder_name
 
 log = logging.getLogger("pipeline.sandbox.graph")
 
@@ -56,6 +58,7 @@ class GraphFace:
         self.tokens = TokenIssuer(app.data_dir, app.store)
         self.state = GraphState(app.store, app.stats, app.data_dir, lambda: app.limits, Throttle(GraphLimits()),
                                 Uploads(), SentLog(app.data_dir, app.store, app.stats))
+        self.wirelog = WireLog()
         with app.store.connection() as conn:
             conn.executescript(_SIDE_TABLES)
         if metadata.available():
@@ -99,7 +102,11 @@ class GraphFace:
         if parts.path.startswith(UPLOAD_PREFIX):
             if method != "PUT":
                 return error_reply(GraphError(405, "ErrorInvalidRequest", "Upload URLs take PUT."))
-            return attachments.upload(self.state, parts.path[len(UPLOAD_PREFIX):], headers, body)
+            arrived = time.time()
+            reply = attachments.upload(self.state, parts.path[len(UPLOAD_PREFIX):], headers, body)
+            self.wirelog.add({"at": arrived, "done": time.time(), "method": method, "path": "sandbox-upload",
+                              "user": None, "status": reply.status, "folder": None})
+            return reply
         if not segments or segments[0] not in VERSIONS:
             return error_reply(GraphError(400, "BadRequest", f"Invalid version: {segments[0] if segments else ''}"))
         app_id = self.tokens.check(headers.get("authorization", ""))
@@ -113,9 +120,23 @@ class GraphFace:
         return self._guarded(call)
 
     def _guarded(self, call: Call, in_batch: bool = False) -> GraphReply:
-        """Throttling, faults and errors around one routed request."""
+        """One routed request, logged (wirelog.py)."""
+        arrived = time.time()
+        reply, mailbox_id = self._answer(call, in_batch)
+        rest = call.segments[2:]
+        if mailbox_id is None and len(call.segments) > 1:  # refused before routing: the folder it aimed at
+            found = self.state.store.mailbox(call.segments[1].lower())
+            mailbox_id = found.id if found is not None else None
+        self.wirelog.add({"at": arrived, "done": time.time(), "method": call.method, "path": "/".join(rest),
+                          "user": call.segments[1].lower() if len(call.segments) > 1 else None,
+                          "status": reply.status, "dropped": reply.drop, "batch": in_batch,
+                          "folder": folder_name(self.state, mailbox_id, rest, reply)})
+        return reply
+
+    def _answer(self, call: Call, in_batch: bool) -> tuple[GraphReply, int | None]:
+        """Throttling, faults and errors around one routed request; the mailbox's row id when known."""
         if len(call.segments) < 2 or call.segments[0] != "users":
-            return error_reply(GraphError(400, "BadRequest", "Resource not found for the segment."))
+            return error_reply(GraphError(400, "BadRequest", "Resource not found for the segment.")), None
         user = call.segments[1].lower()
         operation = self._operation(call)
         self.app.stats.add(operation)
@@ -124,36 +145,38 @@ class GraphFace:
         if throttled is not None:
             self.app.stats.add(f"graph:429:{throttled.reason}")
             return error_reply(GraphError(429, "ApplicationThrottled", f"Application is over its {throttled.reason} limit.",
-                                     [("Retry-After", str(int(throttled.retry_after)))]))
+                                     [("Retry-After", str(int(throttled.retry_after)))])), None
+        mailbox_id: int | None = None
         try:
             faults = self.app.faults.decide(operation, user)
             if faults.reset and not in_batch:
-                return GraphReply(0, reset=True)
-            if faults.delay and not in_batch:  # a delay is per HTTP request, not per $batch part
+                return GraphReply(0, reset=True), None
+            if faults.delay:  # per request, $batch parts too (they run up to 4 at once, as on Graph)
                 time.sleep(faults.delay)
             if faults.http_status:
                 return error_reply(GraphError(faults.http_status, "ServiceUnavailable" if faults.http_status == 503
                                          else "InternalServerError", "Injected fault.",
-                                         [("Retry-After", "1")] if faults.http_status == 503 else []))
+                                         [("Retry-After", "1")] if faults.http_status == 503 else [])), None
             if faults.throttle_ms is not None:
                 return error_reply(GraphError(429, "ApplicationThrottled", "Injected throttling.",
-                                         [("Retry-After", str(max(1, round(faults.throttle_ms / 1000))))]))
+                                         [("Retry-After", str(max(1, round(faults.throttle_ms / 1000))))])), None
             if faults.error_code:
-                return error_reply(GraphError(500, faults.error_code, f"Injected fault {faults.error_code}."))
+                return error_reply(GraphError(500, faults.error_code, f"Injected fault {faults.error_code}.")), None
             mailbox = self.state.store.mailbox(user)
             if mailbox is None:
                 raise GraphError(404, "ErrorInvalidUser", f"The requested user '{call.segments[1]}' is invalid.")
+            mailbox_id = mailbox.id
             reply = self._route(call, mailbox.id, call.segments[2:])
             if faults.commit_then_drop and not in_batch:
-                return GraphReply(0, drop=True)
-            return reply
+                return GraphReply(0, drop=True), mailbox_id
+            return reply, mailbox_id
         except GraphError as exc:
             self.app.stats.add(f"graph:error:{exc.code}")
-            return error_reply(exc)
+            return error_reply(exc), mailbox_id
         except Exception:  # noqa: BLE001 - a bug answers like a server error
             log.error("graph face: %s failed:\n%s", operation, traceback.format_exc())
             self.app.stats.add("internal_errors")
-            return error_reply(GraphError(500, "InternalServerError", "An internal server error occurred."))
+            return error_reply(GraphError(500, "InternalServerError", "An internal server error occurred.")), mailbox_id
         finally:
             self.state.throttle.leave(call.app, user)
 
@@ -175,6 +198,10 @@ class GraphFace:
             return folders.mail_folders(self.state, call, mailbox_id, rest[1:])
         if head == "messages" and len(rest) == 2:
             return items.serve_item(self.state, call, mailbox_id, rest[1], "Message")
+        if head == "messages" and rest[2:] == ["$value"] and method == "GET":
+            return messages.mime_value(self.state, mailbox_id, rest[1])
+        if head == "messages" and rest[2:3] == ["attachments"] and len(rest) in (3, 4) and method == "GET":
+            return attachments.listing(self.state, call, mailbox_id, rest[1], rest[3] if len(rest) == 4 else None)
         if head == "messages" and rest[2:] == ["attachments", "createUploadSession"] and method == "POST":
             return attachments.upload_session(self.state, call, mailbox_id, rest[1])
         if head == "messages" and len(rest) == 3 and rest[2] == "send" and method == "POST":
@@ -183,6 +210,8 @@ class GraphFace:
             return self.state.sent.record(mailbox_id, "sendMail", state.read_body(self.state, call))
         if head in ("calendar", "calendars"):
             return folders.collection(self.state, call, mailbox_id, rest, CALENDAR)
+        if head == "events" and len(rest) == 1 and method == "POST":  # the default calendar's events
+            return folders.collection(self.state, call, mailbox_id, ["calendar", "events"], CALENDAR)
         if head == "events" and len(rest) == 2 and ids.is_occurrence_id(shapes.ews_id(rest[1])):
             return events.serve_occurrence(self.state, call, mailbox_id, rest[1])
         if head == "events" and len(rest) == 3 and rest[2] == "instances" and method == "GET":
@@ -203,6 +232,10 @@ class GraphFace:
 
     def sent(self) -> list[dict[str, Any]]:
         return self.state.sent.entries()
+
+    def log(self) -> list[dict[str, Any]]:
+        """The requests answered so far (wirelog.py), oldest first."""
+        return self.wirelog.entries()
 
     def configure(self, config: dict[str, Any]) -> dict[str, Any]:
         config = dict(config)

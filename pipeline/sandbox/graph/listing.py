@@ -1,5 +1,6 @@
 """Listing items over Graph: pages with @odata.nextLink, $top/$skip, $select, $expand of extended
-properties or open extensions, $filter on an extended property, and one item's JSON.
+properties or open extensions, $filter on an extended property (strings compared without regard to case,
+as Graph compares them), internetMessageHeaders when selected, and one item's JSON.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline.sandbox import props
-from pipeline.sandbox.graph import extprops, metadata, shapes, state
+from pipeline.sandbox.graph import content, extprops, metadata, shapes, state
 from pipeline.sandbox.graph.kinds import KIND, OPEN_EXTENSIONS
 from pipeline.sandbox.graph.state import GraphState
 from pipeline.sandbox.graph.wire import Call, GraphError, GraphReply, json_reply
@@ -20,6 +21,11 @@ _EXPAND = re.compile(r"singleValueExtendedProperties\(\$filter=(.*)\)$", re.IGNO
 
 
 _ID_EQ = re.compile(r"id\s+eq\s+'((?:[^']|'')*)'", re.IGNORECASE)
+
+
+def _fold(value: str | None) -> str | None:
+    """A string as Graph's $filter compares it: without regard to case."""
+    return value.casefold() if isinstance(value, str) else value
 
 
 def wants_extensions(call: Call) -> bool:
@@ -57,9 +63,15 @@ def items_page(g: GraphState, call: Call, conn: sqlite3.Connection, mailbox_id: 
         except (ValueError, extprops.BadPropertyId, props.PropertyError) as exc:
             raise GraphError(400, "ErrorInvalidUrlQueryFilter", str(exc)) from exc
         marks = ",".join("?" * len(parsed.values))
-        sql += (" AND EXISTS (SELECT 1 FROM ext_props e WHERE e.item_id=i.id AND e.key=? "
-                f"AND e.value IN ({marks}))")
-        params += [parsed.prop.key, *parsed.values]
+        if parsed.prop.ptype == "String":
+            conn.create_function("graph_fold", 1, _fold, deterministic=True)
+            sql += (" AND EXISTS (SELECT 1 FROM ext_props e WHERE e.item_id=i.id AND e.key=? "
+                    f"AND graph_fold(e.value) IN ({marks}))")
+            params += [parsed.prop.key, *(_fold(v) for v in parsed.values)]
+        else:
+            sql += (" AND EXISTS (SELECT 1 FROM ext_props e WHERE e.item_id=i.id AND e.key=? "
+                    f"AND e.value IN ({marks}))")
+            params += [parsed.prop.key, *parsed.values]
     total = conn.execute(sql.replace("SELECT id", "SELECT COUNT(*)", 1), params).fetchone()[0]
     row_ids = [r[0] for r in conn.execute(sql + " ORDER BY id LIMIT ? OFFSET ?", [*params, top, skip])]
     wanted = expanded_properties(g, call)
@@ -116,6 +128,8 @@ def item_json(g: GraphState, mailbox_id: int, item: ItemRow, wanted: list[extpro
                         "Task": "todoTask"}.get(item.kind, "message"), data)
     if select is not None:
         data = {k: v for k, v in data.items() if k in select}
+        if "internetMessageHeaders" in select and item.kind not in KIND.values():  # only when selected
+            data["internetMessageHeaders"] = content.internet_headers(content.message_mime(g, item))
     if wanted is not None:
         data["singleValueExtendedProperties"] = shapes.extended(item, wanted)
     if extensions:

@@ -1,5 +1,5 @@
-"""Creating messages over Graph: JSON (a draft unless PR_MESSAGE_FLAGS clears the unsent bit at creation)
-and beta importMime (base64 MIME, a delivered message; X- headers kept as PS_INTERNET_HEADERS properties).
+"""Messages over Graph: their MIME (`$value`); creating them from JSON (a draft unless PR_MESSAGE_FLAGS
+clears the unsent bit at creation) and beta importMime (base64 MIME, a delivered message; X- headers kept as PS_INTERNET_HEADERS properties).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from pipeline.sandbox import mime, props
-from pipeline.sandbox.graph import items, listing, state
+from pipeline.sandbox.graph import content, items, listing, state
 from pipeline.sandbox.graph.state import GraphState
 from pipeline.sandbox.graph.wire import Call, GraphError, GraphReply, json_reply
 from pipeline.sandbox.rows import ExtValue, FolderRow, NewItem, now_iso
@@ -90,3 +90,10 @@ def import_mime(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow) -
     g.stats.add("items_created")
     g.stats.add("graph:imported")
     return json_reply(201, listing.item_json(g, mailbox_id, row, None, None, None))
+
+
+def mime_value(g: GraphState, mailbox_id: int, ref: str) -> GraphReply:
+    """`GET …/messages/{id}/$value`: the message's MIME (learn.microsoft.com/graph/outlook-get-mime-message)."""
+    with g.store.connection() as conn:
+        item = items.stored_item(g, conn, mailbox_id, ref, ("Message", "Item", "PostItem", "MeetingRequest"))
+    return GraphReply(200, content.message_mime(g, item), content_type="text/plain")

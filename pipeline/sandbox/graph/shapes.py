@@ -6,6 +6,7 @@ translateExchangeIds relates them on Exchange Online).
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -27,6 +28,11 @@ def graph_id(ews_id: str) -> str:
 
 def ews_id(graph: str) -> str:
     return graph.replace("-", "+").replace("_", "/")
+
+
+def attachment_id(mailbox_id: int, row_id: int, position: int) -> str:
+    """An attachment's Graph id: its message's id and its position, URL-safe."""
+    return graph_id(base64.b64encode(f"{ids.item_id(mailbox_id, row_id)}:{position}".encode()).decode("ascii"))
 
 
 def folder_json(mailbox_id: int, folder: FolderRow, counts: dict[int, tuple[int, int]], children: int,
@@ -102,9 +108,18 @@ def typed_json(mailbox_id: int, item: ItemRow, stored: str | None) -> dict[str, 
     if item.kind == "Task":
         out.pop("changeKey", None)
         out["title"] = item.subject or ""
+        for name, default in task_defaults(item).items():  # the whole resource, as To Do answers it
+            out.setdefault(name, default)
     else:
         out["subject" if item.kind == "CalendarItem" else "displayName"] = item.subject or ""
     return out
+
+
+def task_defaults(item: ItemRow) -> dict[str, Any]:
+    """What To Do fills in on a todoTask the client did not set (the response of
+    learn.microsoft.com/graph/api/todotasklist-post-tasks answers every one of them)."""
+    return {"importance": "normal", "isReminderOn": False, "status": "notStarted", "hasAttachments": False,
+            "body": {"content": "", "contentType": "text"}, "bodyLastModifiedDateTime": item.created}
 
 
 def python_value(ptype: str, value: str) -> Any:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 UPLOAD_PREFIX = "/sandbox-upload/"
 MAX_BYTES = 150 * 1024 * 1024
+#: Smaller files go in one POST: an upload session refuses them (Graph's documented 3 MB).
+MIN_BYTES = 3 * 1024 * 1024
 LIFETIME = 900.0
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
@@ -35,6 +37,8 @@ class Session:
     is_inline: bool
     content_id: str
     expires: float
+    version: str  # v1.0 or beta, and the server's base URL: where the finished attachment's Location points
+    base: str = ""
     received: bytearray = field(default_factory=bytearray)
 
 

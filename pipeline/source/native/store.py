@@ -17,6 +17,7 @@ from pipeline import mapi
 from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import codepages
 from pipeline.source.base import ItemSummary, Moment, SourceInfo, SourceOpenError
+from pipeline.source.cache_identity import ReplicaMap
 from pipeline.source.header import whole_file
 from pipeline.source.messaging import (
     LAZY_ATTACHMENT_PROPS,
@@ -32,6 +33,7 @@ from pipeline.source.messaging import (
 )
 from pipeline.source.native.ltp import RawValue, Table, property_context
 from pipeline.source.native.ndb import Allowance, DamagedBlock, NdbError, NodeDatabase, UnsupportedFile
+from pipeline.source.native.replicas import NID_REPLICA_MAP, replica_map
 from pipeline.source.roles import ROOT_NID
 from pipeline.source.values import attachment_record, decode_value, decode_values, recipient_record
 
@@ -106,6 +108,18 @@ class _Node:
         db = self._db
         return Table(db.data_blocks(self.bid_data, self.allowance), db.geometry.hid_index_bits, self.sub_stream,
                      self.sub_blocks, db.geometry.ansi)
+
+
+def read_replica_map(db: NodeDatabase) -> ReplicaMap:
+    """Node 0x801 of an open node database as a ReplicaMap (its damage is the map's `where`, never raised)."""
+    node = db.nodes.get(NID_REPLICA_MAP)
+    if node is None:
+        return replica_map(None, db.geometry.hid_index_bits)
+    try:
+        blocks = db.data_blocks(node.bid_data, Allowance(db.size))
+    except _DAMAGE as exc:
+        return ReplicaMap({}, f"unreadable: node {NID_REPLICA_MAP:#x}: {_one_line(exc)}")
+    return replica_map(blocks, db.geometry.hid_index_bits)
 
 
 class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
@@ -192,6 +206,10 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         nodes = self._db.nodes
         return [n.nid for n in nodes.values()
                 if n.nid & 0x1F == _NID_TYPE_MESSAGE and n.parent and n.parent not in nodes]
+
+    def replica_map(self) -> ReplicaMap:
+        """The store's REPLID -> REPLGUID mapping (an OST's node 0x801; empty for a PST)."""
+        return read_replica_map(self._db)
 
     # -- folders: node access -----------------------------------------------------------------------
     def _root(self) -> int:

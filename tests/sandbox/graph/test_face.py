@@ -199,12 +199,16 @@ def test_upload_budget_answers_429_and_upload_sessions_take_ranges_in_order(face
     finally:
         face.set_graph({"upload_bytes": 150 * 1024 * 1024, "upload_window": 300})
     message = client.post(f"/v1.0/users/{USER}/mailFolders/drafts/messages", json={"subject": "with a file"}).json()
+    size = 3 * 1024 * 1024 + 10  # upload sessions take 3 MB and more (test_documented.py)
+    data = bytes(n % 251 for n in range(size))
     session = client.post(f"/v1.0/users/{USER}/messages/{message['id']}/attachments/createUploadSession",
-                          json={"AttachmentItem": {"attachmentType": "file", "name": "f.bin", "size": 10}}).json()
+                          json={"AttachmentItem": {"attachmentType": "file", "name": "f.bin", "size": size}}).json()
     url = session["uploadUrl"]
-    assert httpx.put(url, content=b"56789", headers={"Content-Range": "bytes 5-9/10"}).status_code == 416
-    assert httpx.put(url, content=b"01234", headers={"Content-Range": "bytes 0-4/10"}).status_code == 200
-    assert httpx.put(url, content=b"56789", headers={"Content-Range": "bytes 5-9/10"}).status_code == 201
+    half = size // 2
+    tail = {"Content-Range": f"bytes {half}-{size - 1}/{size}"}
+    assert httpx.put(url, content=data[half:], headers=tail).status_code == 416
+    assert httpx.put(url, content=data[:half], headers={"Content-Range": f"bytes 0-{half - 1}/{size}"}).status_code == 200
+    assert httpx.put(url, content=data[half:], headers=tail).status_code == 201
     store = SandboxStore(face.data_dir)
     try:
         (item,) = [i for i in views.items(store, USER, ("Drafts",)) if i["subject"] == "with a file"]
@@ -212,4 +216,4 @@ def test_upload_budget_answers_429_and_upload_sessions_take_ranges_in_order(face
         store.close()
     import hashlib
 
-    assert item["attachments"] == [("f.bin", hashlib.sha256(b"0123456789").hexdigest())]
+    assert item["attachments"] == [("f.bin", hashlib.sha256(data).hexdigest())]
