@@ -21,8 +21,8 @@ from typing import Any, Self
 from pipeline import mapi
 from pipeline.model import FolderRole, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source.base import ItemSummary, Moment, SourceInfo
-from pipeline.source.messaging import MOMENT_NAMES, MOMENT_PROPS, moment_of
 from pipeline.source.cache_identity import ReplicaMap
+from pipeline.source.messaging import MOMENT_NAMES, MOMENT_PROPS, moment_of
 from pipeline.source.roles import ROOT_NID
 
 Entry = SourceItem | SourceError
