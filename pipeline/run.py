@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ from pipeline.large_items import (
 from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.processes.conversion_pool import Converted, ConvertQueue, default_workers
+from pipeline.rebuild.order import Order, Windows, folder_steps, plan
 from pipeline.run_status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
@@ -123,6 +124,9 @@ class Summary:
     duplicates_removed: int = 0  # extra copies of one identity reconciliation deleted (one copy kept)
     restored: int = 0  # items stored earlier and found missing at the end, uploaded again
     settings: list[dict[str, Any]] = field(default_factory=list)  # the user's settings: SettingPlan.as_dict
+    #: Seconds from the start until the mailbox was usable: the last item of the usable phases answered
+    #: (rebuild/order.py); None when the run did not get that far, or ran in folder order.
+    usable_after: float | None = None
     elapsed: float = 0.0
     status: RunStatus = RunStatus.RUNNING  # "ok" only once the run has reached its end (run_status.py)
     fatal: str | None = None
@@ -174,6 +178,11 @@ class MailboxRun:
         self._keeper: LeaseKeeper | None = None
         self._fence: Fence | None = None
         self._convert_options: Any = None
+        self._ordinals: dict[str, Ordinals] = {}  # per folder (path), across the visits of a usable-first run
+        self._known_by_path: dict[str, tuple[set[str], set[str]]] = {}  # the server's stamps, read on a first visit
+        self._counted: Counter[str] = Counter()  # items read per folder (path), over its visits
+        self._started = time.monotonic()
+        self._run_id = 0  # the journal's record of this run (0: a dry run keeps none)
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -256,7 +265,7 @@ class MailboxRun:
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> Summary:
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         opts = self.options
         run_id = 0
         try:
@@ -275,7 +284,7 @@ class MailboxRun:
                     self._mailbox.check_access()
                     self._take_lease()  # before anything is written
                     self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
-                run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
+                run_id = self._run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
                 self._walk(source, folders, selection)
             self.summary.status = (RunStatus.DRY_RUN if opts.dry_run else
                                    RunStatus.FAILED_ITEMS if self.summary.failed_total else RunStatus.OK)
@@ -347,6 +356,7 @@ class MailboxRun:
         total = sum(f.item_count for f in folders if not selection.folder_skip(f))
         self.progress("start", {"mailbox": self.options.mailbox, "total": total})
         try:
+            carried = []
             for folder in folders:
                 if self.options.folders is not None and folder.node_id not in self.options.folders:
                     continue  # another part of the mailbox, run separately (execution/parts.py)
@@ -357,13 +367,15 @@ class MailboxRun:
                         self.summary.found += folder.item_count
                         self.summary.skipped[str(reason)] += folder.item_count
                     continue
-                self._do_folder(folder, self._plan[folder.node_id], source.items(folder), selection)
+                carried.append(folder)
+            self._steps(source, folders, carried, selection)
             if self.options.recover and self.options.store_part:
                 self._do_folder(RECOVERED_FOLDER, RECOVERED_PLAN, source.recovered(), selection)
             if self._sender is not None:
                 self._sender.wait()  # every outcome handled and every folder recorded
                 self._reconcile(source, selection)
-                self._restore_settings(source, folders)
+                if self.settings.order == Order.FOLDERS:
+                    self._restore_settings(source, folders)  # usable first: with the tree (_steps)
             for error in source.errors if self.options.store_part else ():
                 self.summary.source_errors += 1
                 self._fail("/".join(error.folder_path), error.what, "",
@@ -415,6 +427,53 @@ class MailboxRun:
             self.summary.settings.append(plan.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
 
+    def _steps(self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder],
+               selection: BoundSelection) -> None:
+        """The folders' items in the run's order (rebuild/order.py): usable first (the tree and the user's
+        settings before any item), or folder by folder (the settings after the items)."""
+        by_id = {folder.node_id: folder for folder in carried}
+        if self.settings.order == Order.FOLDERS:
+            steps = folder_steps(carried)
+        else:
+            timelines = {f.node_id: list(source.timeline(f)) for f in carried
+                         if f.item_count and not self._settled(f, selection)}
+            windows = Windows(self.settings.usable_mail_days, self.settings.usable_calendar_days)
+            steps = plan(carried, timelines, datetime.now(UTC), windows)
+            if self._mailbox is not None:
+                for folder in carried:  # phase 1: the whole tree before any item, and the user's settings
+                    self._server_folder(self._plan[folder.node_id])
+                self._restore_settings(source, folders)
+        usable_marked = self.settings.order == Order.FOLDERS
+        for step in steps:
+            if not usable_marked and not step.phase.usable:
+                self._mark_usable()
+                usable_marked = True
+            folder = by_id[step.node_id]
+            entries = source.items(folder) if step.indexes is None else source.items_at(folder, step.indexes)
+            self._do_folder(folder, self._plan[folder.node_id], entries, selection, last=step.last)
+        if not usable_marked:
+            self._mark_usable()
+
+    def _settled(self, folder: SourceFolder, selection: BoundSelection) -> bool:
+        """A folder the journal says is complete (its timeline is not read: the first visit confirms it with
+        the server, and a folder the server does not confirm is then walked whole, in store order)."""
+        return selection.selection.whole and self.journal.folder_done(
+            self.options.mailbox, self._plan[folder.node_id].folder_key, self.source_id, folder.item_count)
+
+    def _mark_usable(self) -> None:
+        """Once every item sent so far is answered: the mailbox is usable (its usable phases are done)."""
+        def mark() -> None:
+            self.summary.usable_after = round(time.monotonic() - self._started, 3)
+            if self._run_id:
+                self.journal.mark_usable(self._run_id)
+            self.progress("usable", {"mailbox": self.options.mailbox, "after": self.summary.usable_after})
+            log.info("mailbox usable", mailbox=self.options.mailbox, after=self.summary.usable_after)
+
+        if self._sender is not None:
+            self._sender.after(mark)
+        else:
+            mark()
+
     def _close(self) -> None:
         if self._sender is not None:
             self._sender.close()
@@ -464,33 +523,52 @@ class MailboxRun:
         return parent
 
     def _do_folder(self, folder: SourceFolder, planned: PlannedFolder, entries: Iterable[SourceItem | SourceError],
-                   selection: BoundSelection, only: set[str] | None = None) -> None:
-        """One folder: skipped when the journal says it is complete and the server agrees, else every item
-        read, compared with the server's stamps and the missing ones sent (only: just those identities,
-        reconciliation's second walk)."""
+                   selection: BoundSelection, only: set[str] | None = None, last: bool = True) -> None:
+        """One visit of a folder: skipped when the journal says it is complete and the server agrees, else the
+        visit's items read, compared with the server's stamps and the missing ones sent (only: just those
+        identities, reconciliation's second walk). A usable-first run visits a folder in several steps: the
+        journal is asked and the stamps read on the first, the ordinals among equals carry on from visit to
+        visit, and the folder is recorded complete on its last (`last`)."""
         opts = self.options
         path = planned.folder_key
         whole = selection.selection.whole
-        if folder is not RECOVERED_FOLDER:
+        if path in self._confirmed:
+            return  # complete on the server: its other steps have nothing to do
+        first = only is not None or path not in self._known_by_path
+        if first and only is None and folder is not RECOVERED_FOLDER:
             self._walked[path] = (folder, planned)
-        if (whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count)
-                and self._journal_confirmed(path, planned)):
-            self._confirmed.add(path)
-            self.summary.found += folder.item_count
-            self.summary.present += folder.item_count
-            log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
+            if (whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count)
+                    and self._journal_confirmed(path, planned)):
+                self._confirmed.add(path)
+                self.summary.found += folder.item_count
+                self.summary.present += folder.item_count
+                log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
+                self.progress("folder", {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count,
+                                         "present": folder.item_count})
+                self.progress("items", {"mailbox": opts.mailbox, "done": self.summary.uploaded + self.summary.present,
+                                        "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
+                return
+        if only is not None:
+            known, pending = self._known(path, planned)
+            ordinals = Ordinals(planned.identity_scope)  # the second walk is a whole walk in store order
+        else:
+            if first:
+                self._known_by_path[path] = self._known(path, planned)
+                self._ordinals[path] = Ordinals(planned.identity_scope)
+            else:
+                self._current = self._by_path.get(path)
+            known, pending = self._known_by_path[path]
+            ordinals = self._ordinals[path]
+        if first:
+            log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
             self.progress("folder", {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count,
-                                     "present": folder.item_count})
-            self.progress("items", {"mailbox": opts.mailbox, "done": self.summary.uploaded + self.summary.present,
-                                    "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
+                                     "present": len(known)})
+        count = self._items(folder, planned, entries, selection, known, pending, only, ordinals)
+        if only is None:
+            self._counted[path] += count
+        if not whole or opts.dry_run or folder is RECOVERED_FOLDER or only is not None or not last:
             return
-        known, pending = self._known(path, planned)
-        log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
-        self.progress("folder", {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count,
-                                 "present": len(known)})
-        count = self._items(folder, planned, entries, selection, known, pending, only)
-        if not whole or opts.dry_run or folder is RECOVERED_FOLDER:
-            return
+        count = self._counted[path]
         server_id = self._current.id if self._current else None
 
         def record_folder() -> None:
@@ -602,11 +680,12 @@ class MailboxRun:
         return {s.identity for s in stamps if not s.pending}, {s.identity for s in stamps if s.pending}
 
     def _items(self, folder: SourceFolder, planned: PlannedFolder, entries: Iterable[SourceItem | SourceError],
-               selection: BoundSelection, known: set[str], pending: set[str], only: set[str] | None = None) -> int:
+               selection: BoundSelection, known: set[str], pending: set[str], only: set[str] | None = None,
+               ordinals: Ordinals | None = None) -> int:
         """Every item of the folder: identity, dedupe, conversion, batches. Returns the items read. With only,
         just those identities are considered (and nothing is counted twice: the first walk counted them)."""
         path = planned.folder_key
-        ordinals = Ordinals(planned.identity_scope)
+        ordinals = ordinals or Ordinals(planned.identity_scope)
         batch: list[UploadItem] = []
         batch_size = 0
         queue = ConvertQueue(self.convert_processes, window=max(2 * self.settings.batch_items, 32),

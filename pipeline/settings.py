@@ -77,6 +77,9 @@ class Settings:
     log_backups: int = 5  # rotated files kept
     reader: str = "native"  # native | libpff: which reader opens OST/PST files
     lease_seconds: int = 300  # a lease unrenewed this long is taken over (pipeline/lease.py)
+    order: str = "usable-first"  # usable-first | folders: the order items go in (pipeline/rebuild/order.py)
+    usable_mail_days: int = 30  # usable first: mail of this many days before the newest item comes first
+    usable_calendar_days: int = 30  # usable first: calendar items ending this many days back or later
     temporal_task_queue: str = "rebuild"  # --engine temporal: the task queue workers poll
     temporal_heartbeat_seconds: int = 30  # a worker silent this long loses its mailbox to another worker
     temporal_mailboxes_per_server: int = 8  # mailboxes in flight per destination server, all workers; 0 = no cap
@@ -199,6 +202,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError(f"setting 'reader' must be one of {', '.join(_READERS)}, not {settings.reader!r}")
     if settings.graph.import_mime not in ("yes", "no"):
         raise SettingsError(f"setting [graph] 'import_mime' must be yes or no, not {settings.graph.import_mime!r}")
+    if settings.order not in ("usable-first", "folders"):
+        raise SettingsError(f"setting 'order' must be usable-first or folders, not {settings.order!r}")
     if settings.large_items not in ("skip", "strip"):
         raise SettingsError(f"setting 'large_items' must be skip or strip, not {settings.large_items!r}")
     if settings.convert_processes < 0:
@@ -209,6 +214,6 @@ def _check(settings: Settings) -> None:
                             f"that long before its lease could expire")
     for key in ("batch_items", "batch_bytes", "max_attempts", "mailbox_workers", "requests_in_flight",
                 "max_item_mb", "max_concurrent_requests", "log_max_bytes", "temporal_heartbeat_seconds",
-                "temporal_part_items"):
+                "temporal_part_items", "usable_mail_days", "usable_calendar_days"):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")

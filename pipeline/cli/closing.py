@@ -158,7 +158,8 @@ def render_status(status: list[dict[str, Any]]) -> str:
                     f"{last.get('present', 0)}, skipped {last.get('skipped', 0)}, failed {last.get('failed_total', 0)}")
         items = entry["items"]
         on_server = items.get("uploaded", 0) + items.get("present", 0)
-        lines.append(f"{shown(entry['mailbox'])}: {run}; journal: {on_server} items on the server, "
+        usable = "usable" if entry.get("usable_since") else "not usable yet"
+        lines.append(f"{shown(entry['mailbox'])}: {usable}; {run}; journal: {on_server} items on the server, "
                      f"{items.get('failed', 0)} failed; folders done {entry.get('folders_done', 0)}/"
                      f"{entry.get('folders', 0)}")
     return "\n".join(lines) or "the journal holds no mailbox yet"

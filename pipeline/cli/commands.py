@@ -88,6 +88,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="skip (and report) items over the limit, or strip their largest attachments "
                              f"(saved in reports/) (default {shipped('large_items')})")
     tuning = group(p, TUNING)
+    tuning.add_argument("--order", choices=("usable-first", "folders"),
+                        help="usable-first: the folder tree, contacts, the calendar, then the last 30 days' mail "
+                             "newest first, then the rest newest first; folders: folder by folder in the store's "
+                             f"order (default {shipped('order')})")
     tuning.add_argument("--batch-items", dest="batch_items", type=int, metavar="N",
                         help=f"items per upload request (default {shipped('batch_items')})")
     tuning.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES",

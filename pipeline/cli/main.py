@@ -56,7 +56,8 @@ def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     overrides = {key: getattr(args, key, None) for key in (
-        "state_dir", "batch_items", "batch_bytes", "log_level", "max_attempts", "max_item_mb", "large_items", "reader")}
+        "state_dir", "batch_items", "batch_bytes", "log_level", "max_attempts", "max_item_mb", "large_items", "reader",
+        "order")}
     overrides.update({f"ews.{key}": getattr(args, key, None) for key in ("server", "auth", "username", "ca_bundle")})
     overrides["mailbox_workers"] = getattr(args, "workers", None)
     overrides["destination"] = getattr(args, "destination", None)

@@ -130,9 +130,7 @@ class RichProgress:
                 self._progress.update(self._overall, total=total)
                 return
             task = self._tasks.get(mailbox)
-            if task is None:
-                return
-            if event not in ("folder", "items"):
+            if task is None or event not in ("folder", "items"):
                 return
             if event == "folder":
                 where = shown(str(data["folder"]))

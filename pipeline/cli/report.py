@@ -20,6 +20,9 @@ def render_summary(summary: Any) -> str:
     """The closing summary of one mailbox: found, uploaded, already present, skipped, failed (and why)."""
     s = summary
     lines = [f"{shown(s.mailbox)} <- {shown(s.source)}: {s.status} in {s.elapsed:.1f} s"]
+    if getattr(s, "usable_after", None) is not None and s.uploaded:
+        lines.append(f"  usable after {s.usable_after:.1f} s: the folders, contacts, calendar and the last "
+                     f"days' mail were in place then; the older mail followed")
     if s.fatal:
         lines.append(f"  stopped: {shown(s.fatal)}")
     lines.append(f"  found {s.found}, uploaded {s.uploaded}, already present {s.present}, "

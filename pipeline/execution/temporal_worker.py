@@ -134,6 +134,8 @@ class MailboxActivities:
             with lock:
                 if event == "start":
                     state["total"] = state["total"] or values["total"]
+                elif event == "usable":
+                    state["usable_after"] = values["after"]
                 elif event == "items":  # ("folder": which folder the run is in, for a console)
                     state.update(done=before + values["done"], failed=values.get("failed", 0),
                                  bytes=values.get("bytes", 0))

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.source.base import ItemSummary, Source, SourceInfo, SourceOpenError
+from pipeline.source.base import ItemSummary, Moment, Source, SourceInfo, SourceOpenError
 from pipeline.source.header import read_header
 from pipeline.source.pff import PffSource, libpff_reason
 
-__all__ = ["READERS", "ItemSummary", "Source", "SourceInfo", "SourceOpenError", "open_source", "read_header",
+__all__ = ["READERS", "ItemSummary", "Moment", "Source", "SourceInfo", "SourceOpenError", "open_source", "read_header",
            "use_reader"]
 
 READERS = ("native", "libpff")

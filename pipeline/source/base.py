@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, Self
 
@@ -52,6 +53,18 @@ class ItemSummary(NamedTuple):
     size: int  # PR_MESSAGE_SIZE (0 when the item does not say)
 
 
+class Moment(NamedTuple):
+    """When an item is, read without the rest of it: what the usable-first order sorts by (run/order.py)."""
+
+    node_id: int
+    message_class: str
+    #: PR_MESSAGE_DELIVERY_TIME, else PR_CLIENT_SUBMIT_TIME, else PR_CREATION_TIME: the fingerprint's own
+    #: choice of time, so that two items it cannot tell apart always share their moment.
+    when: datetime | None
+    end: datetime | None = None  # an appointment's end (PidLidAppointmentEndWhole)
+    recurring: bool = False  # PidLidRecurring: a recurring series
+
+
 class Source(Protocol):
     """An opened OST/PST, walked one item at a time. What cannot be read comes out as a SourceError in the
     stream (or in `errors`, for the store, its folders and their lists), never as an exception that stops
@@ -91,6 +104,15 @@ class Source(Protocol):
 
     def summaries(self, folder: SourceFolder) -> Iterator[ItemSummary | SourceError]:
         """Each item's node id, class and size: the cheap walk behind `inspect`."""
+        ...
+
+    def timeline(self, folder: SourceFolder) -> Iterator[Moment | SourceError]:
+        """Each item's moment, one per row of the folder in the order items() gives them (a row that cannot
+        be read is a SourceError in its place): the cheap walk behind the usable-first order."""
+        ...
+
+    def items_at(self, folder: SourceFolder, indexes: Sequence[int]) -> Iterator[SourceItem | SourceError]:
+        """The folder's items at these row indexes (as items() numbers them), in the order given."""
         ...
 
     def recovered(self) -> Iterator[SourceItem | SourceError]:

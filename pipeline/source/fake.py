@@ -20,8 +20,9 @@ from typing import Any, Self
 
 from pipeline import mapi
 from pipeline.model import FolderRole, Recipient, SourceError, SourceFolder, SourceItem
-from pipeline.source.base import ItemSummary, SourceInfo
+from pipeline.source.base import ItemSummary, Moment, SourceInfo
 from pipeline.source.cache_identity import ReplicaMap
+from pipeline.source.messaging import MOMENT_NAMES, MOMENT_PROPS, moment_of
 from pipeline.source.roles import ROOT_NID
 
 Entry = SourceItem | SourceError
@@ -103,6 +104,16 @@ class FakeSource:
         for entry in self.items(folder):
             yield entry if isinstance(entry, SourceError) else ItemSummary(
                 entry.node_id, entry.message_class, entry.prop(mapi.PR_MESSAGE_SIZE) or 0)
+
+    def timeline(self, folder: SourceFolder) -> Iterator[Moment | SourceError]:
+        for entry in self.items(folder):
+            yield entry if isinstance(entry, SourceError) else moment_of(
+                entry.node_id, {k: v for k, v in entry.properties.items() if k in MOMENT_PROPS},
+                {k: v for k, v in entry.named.items() if k in MOMENT_NAMES})
+
+    def items_at(self, folder: SourceFolder, indexes: Sequence[int]) -> Iterator[Entry]:
+        found = self._items.get(folder.node_id, [])
+        return iter([found[index] for index in indexes if 0 <= index < len(found)])
 
     def recovered(self) -> Iterator[Entry]:
         return iter(self._recovered)

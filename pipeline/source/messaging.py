@@ -12,13 +12,14 @@ per property, so they cost the native reader's hot path nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pipeline import mapi
 from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
+from pipeline.props import as_time
 from pipeline.source import codepages
-from pipeline.source.base import ItemSummary, SourceInfo
+from pipeline.source.base import ItemSummary, Moment, SourceInfo
 from pipeline.source.namemap import NameMap, parse_name_map
 from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
 from pipeline.source.values import strip_subject_prefix_marker
@@ -55,6 +56,23 @@ T = TypeVar("T")
 #: An orphan message: its node id when known before opening it, and how to open it ((message, node id),
 #: or None for an orphan that is no message).
 Orphan = tuple[int | None, Callable[[], tuple[Any, int] | None]]
+
+
+#: What a moment is read from (the message's own properties; the named ones through the store's name map).
+MOMENT_PROPS = frozenset({mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_DELIVERY_TIME, mapi.PR_CLIENT_SUBMIT_TIME,
+                          mapi.PR_CREATION_TIME})
+MOMENT_NAMES = frozenset({(mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_END_WHOLE),
+                          (mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING)})
+
+
+def moment_of(nid: int, props: Mapping[int, Any], named: Mapping[NamedKey, Any]) -> Moment:
+    """The moment of a message from its decoded MOMENT_PROPS and MOMENT_NAMES (both readers build it here)."""
+    message_class = props.get(mapi.PR_MESSAGE_CLASS)
+    when = (as_time(props.get(mapi.PR_MESSAGE_DELIVERY_TIME)) or as_time(props.get(mapi.PR_CLIENT_SUBMIT_TIME))
+            or as_time(props.get(mapi.PR_CREATION_TIME)))
+    return Moment(nid, message_class if isinstance(message_class, str) and message_class else "IPM.Note", when,
+                  as_time(named.get((mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_END_WHOLE))),
+                  bool(named.get((mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING))))
 
 
 class MessageStore(ABC, Generic[F, M, R]):
@@ -112,6 +130,11 @@ class MessageStore(ABC, Generic[F, M, R]):
         """read(message, node id) for each message of the folder (or of the index range [start, stop));
         what cannot be read becomes a SourceError."""
 
+    @abstractmethod
+    def _walk_at(self, folder: SourceFolder, read: Callable[[M, int], T],
+                 indexes: Sequence[int]) -> Iterator[T | SourceError]:
+        """read(message, node id) for the messages at these row indexes, in the order given."""
+
     def _walk_associated(self, folder: SourceFolder, read: Callable[[M, int], T]) -> Iterator[T | SourceError]:
         """read() of each row of the folder's associated contents table (none where a reader cannot reach it)."""
         return iter(())
@@ -140,6 +163,9 @@ class MessageStore(ABC, Generic[F, M, R]):
 
     @abstractmethod
     def _summary(self, message: M, nid: int) -> ItemSummary: ...
+
+    @abstractmethod
+    def _moment(self, message: M, nid: int) -> Moment: ...
 
     # -- life cycle ---------------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -222,6 +248,16 @@ class MessageStore(ABC, Generic[F, M, R]):
     def summaries(self, folder: SourceFolder) -> Iterator[ItemSummary | SourceError]:
         """(node id, message class, size) per item: the cheap walk behind `inspect`."""
         return self._walk(folder, self._summary)
+
+    def timeline(self, folder: SourceFolder) -> Iterator[Moment | SourceError]:
+        """Each item's moment (class, time, an appointment's end and recurrence), row by row: the cheap walk
+        behind the usable-first order."""
+        return self._walk(folder, self._moment)
+
+    def items_at(self, folder: SourceFolder, indexes: Sequence[int]) -> Iterator[SourceItem | SourceError]:
+        """The folder's messages at these row indexes, in the order given."""
+        path = folder.path
+        return self._walk_at(folder, lambda message, nid: self.read_message(message, nid, path), indexes)
 
     def associated(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
         """The folder's associated (FAI) messages: what Outlook and Exchange keep beside the items, never

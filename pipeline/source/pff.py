@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,15 +16,18 @@ import pypff
 from pipeline import mapi
 from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import codepages, embedded
-from pipeline.source.base import ItemSummary, SourceInfo, SourceOpenError
+from pipeline.source.base import ItemSummary, Moment, SourceInfo, SourceOpenError
 from pipeline.source.cache_identity import ReplicaMap
 from pipeline.source.header import whole_file
 from pipeline.source.messaging import (
     LAZY_ATTACHMENT_PROPS,
     MAX_EMBED_DEPTH,
+    MOMENT_NAMES,
+    MOMENT_PROPS,
     PARTY_PROPS,
     MessageStore,
     Orphan,
+    moment_of,
 )
 from pipeline.source.values import attachment_record, decode_value, python_codepage, recipient_record
 
@@ -173,13 +176,31 @@ class PffSource(MessageStore[Any, Any, Any]):
                 yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
             return
         for index in range(start, count if stop is None else min(stop, count)):
-            node_id = None
-            try:
-                message = handle.get_sub_message(index)
-                node_id = message.identifier
-                yield read(message, node_id)
-            except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
-                yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
+            yield self._row(folder, handle, index, read)
+
+    def _walk_at(self, folder: SourceFolder, read: Callable[[Any, int], T],
+                 indexes: Sequence[int]) -> Iterator[T | SourceError]:
+        handle = self._folder_handles.get(folder.node_id)
+        if handle is None:
+            return
+        try:
+            count = handle.number_of_sub_messages
+        except Exception as exc:  # noqa: BLE001 - reported as the folder's error
+            yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
+            return
+        for index in indexes:
+            if 0 <= index < count:
+                yield self._row(folder, handle, index, read)
+
+    @staticmethod
+    def _row(folder: SourceFolder, handle: Any, index: int, read: Callable[[Any, int], T]) -> T | SourceError:
+        node_id = None
+        try:
+            message = handle.get_sub_message(index)
+            node_id = message.identifier
+            return read(message, node_id)
+        except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
+            return SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
 
     def _orphans(self) -> Iterator[Orphan]:
         """The orphan items libpff recovers from the file's free space."""
@@ -210,6 +231,18 @@ class PffSource(MessageStore[Any, Any, Any]):
             props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
         return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props,
                           named, self._recipients(message, codepage), [])
+
+    def _moment(self, message: Any, nid: int) -> Moment:
+        props: dict[int, Any] = {}
+        named: dict[NamedKey, Any] = {}
+        for record_set in message.record_sets:
+            for entry in record_set.entries:
+                prop_id = entry.entry_type
+                if prop_id in MOMENT_PROPS:
+                    props[prop_id] = decode_value(entry.value_type, entry.data, self.info.codepage)
+                elif prop_id >= 0x8000 and (key := self._names.resolve(prop_id)) in MOMENT_NAMES:
+                    named[key] = decode_value(entry.value_type, entry.data)
+        return moment_of(nid, props, named)
 
     def _summary(self, message: Any, nid: int) -> ItemSummary:
         message_class, size = "IPM.Note", 0

@@ -61,11 +61,12 @@ CREATE TABLE IF NOT EXISTS runs (
     status    TEXT NOT NULL DEFAULT 'running',
     summary   TEXT,
     pid       INTEGER,            -- the process of a run, to tell a crashed run from a running one
-    host      TEXT
+    host      TEXT,
+    usable    REAL                -- when its usable phases were answered (pipeline/rebuild/order.py)
 );
 """
 #: Columns added after the first journals were written: (table, column, type).
-_ADDED_COLUMNS = (("runs", "pid", "INTEGER"), ("runs", "host", "TEXT"))
+_ADDED_COLUMNS = (("runs", "pid", "INTEGER"), ("runs", "host", "TEXT"), ("runs", "usable", "REAL"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,11 @@ class Journal:
                                    (mailbox, source, time.time(), os.getpid(), socket.gethostname()))
             return int(cur.lastrowid or 0)
 
+    def mark_usable(self, run_id: int) -> None:
+        """The run's usable phases are answered: the user can work (`status` says so from now on)."""
+        with self._lock:
+            self._db.execute("UPDATE runs SET usable=? WHERE id=? AND usable IS NULL", (time.time(), run_id))
+
     def finish_run(self, run_id: int, status: str, summary_json: str) -> None:
         with self._lock:
             self._db.execute("UPDATE runs SET finished=?, status=?, summary=? WHERE id=?",
@@ -255,6 +261,12 @@ class Journal:
             runs = self._db.execute(
                 f"SELECT mailbox, MAX(id), status, started, finished, summary, {who} FROM runs GROUP BY mailbox"
             ).fetchall()
+            # usable since: the first run that answered its usable phases, or that ended ok (an earlier release,
+            # or --order folders); None: not yet
+            usable_column = "usable" if "usable" in columns else "NULL"
+            usable = dict(self._db.execute(
+                f"SELECT mailbox, MIN(COALESCE({usable_column}, CASE WHEN status='ok' THEN finished END)) FROM runs "
+                "GROUP BY mailbox").fetchall())
         result: dict[str, dict] = {}
         for mailbox, state, n in counts:
             result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})["items"][state] = n
@@ -265,6 +277,7 @@ class Journal:
             entry = result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})
             entry["last_run"] = {"status": _truthful(status, pid, host), "started": started, "finished": finished,
                                  **_run_counts(summary)}
+            entry["usable_since"] = usable.get(mailbox)
         return sorted(result.values(), key=lambda e: e["mailbox"])
 
     def failed_items(self, mailbox: str | None = None) -> list[tuple]:

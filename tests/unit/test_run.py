@@ -197,11 +197,14 @@ def test_refused_item_is_a_typed_failure_and_the_rest_lands(ost: Path, tmp_path:
     assert fake.store.listing(MAILBOX) == expected
 
 
-def test_fatal_error_stops_the_mailbox_with_true_counts(ost: Path, tmp_path: Path):
-    fake = FakeDestination(faults=Faults(fatal_after=6))
-    summary = rebuild(ost, tmp_path, fake)
+@pytest.mark.parametrize(("order", "fatal_after"), [("folders", 6), ("usable-first", 16)])
+def test_fatal_error_stops_the_mailbox_with_true_counts(ost: Path, tmp_path: Path, order: str, fatal_after: int):
+    # usable first makes the whole folder tree (a request per folder) before the first item
+    fake = FakeDestination(faults=Faults(fatal_after=fatal_after))
+    summary = rebuild(ost, tmp_path, fake, settings={"order": order})
     assert summary.status == "fatal" and "UnauthorizedError" in summary.fatal
-    assert summary.uploaded == sum(map(len, fake.store.listing(MAILBOX).values())) > 0
+    stored = sum(map(len, fake.store.listing(MAILBOX).values()))
+    assert summary.uploaded == stored > 0 and stored < sum(map(len, EXPECTED.values()))
     assert summary.found >= summary.uploaded
 
 

@@ -9,24 +9,27 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline import mapi
 from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
 from pipeline.source import codepages
-from pipeline.source.base import ItemSummary, SourceInfo, SourceOpenError
+from pipeline.source.base import ItemSummary, Moment, SourceInfo, SourceOpenError
 from pipeline.source.cache_identity import ReplicaMap
 from pipeline.source.header import whole_file
 from pipeline.source.messaging import (
     LAZY_ATTACHMENT_PROPS,
     MAX_EMBED_DEPTH,
+    MOMENT_NAMES,
+    MOMENT_PROPS,
     NID_MESSAGE_STORE,
     NID_NAME_TO_ID_MAP,
     PARTY_PROPS,
     MessageStore,
     Orphan,
+    moment_of,
 )
 from pipeline.source.native.ltp import RawValue, Table, property_context
 from pipeline.source.native.ndb import Allowance, DamagedBlock, NdbError, NodeDatabase, UnsupportedFile
@@ -148,6 +151,7 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
                                size, len(self._orphan_ids), how)
         self._names, self._names_damaged = self._load_name_map()  # damaged: why it could not be read, or ''
         self._party_ids = self._party_prop_ids()
+        self._moment_ids = MOMENT_PROPS | frozenset(pid for pid, key in self._names.names.items() if key in MOMENT_NAMES)
         self._contents: dict[int, Table | Exception | None] = {}
         self._load_tree()
 
@@ -278,17 +282,32 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         if table is None:
             return
         ids = table.row_ids
-        nodes = self._db.nodes
-        db = self._db
         for index in range(start, len(ids) if stop is None else min(stop, len(ids))):
-            node_id = ids[index]
-            try:
-                node = nodes.get(node_id)
-                if node is None or node.parent != folder.node_id:
-                    raise NdbError(f"node {node_id:#x} is not in the node B-tree under this folder")
-                yield read(_Node(db, node.bid_data, node.bid_sub), node_id)
-            except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
-                yield SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
+            yield self._row(folder, ids, index, read)
+
+    def _walk_at(self, folder: SourceFolder, read: Callable[[_Node, int], T],
+                 indexes: Sequence[int]) -> Iterator[T | SourceError]:
+        try:
+            table = self._contents_table(folder.node_id)
+        except _DAMAGE as exc:
+            yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
+            return
+        ids = table.row_ids if table is not None else []
+        for index in indexes:
+            if 0 <= index < len(ids):
+                yield self._row(folder, ids, index, read)
+
+    def _row(self, folder: SourceFolder, ids: Sequence[int], index: int,
+             read: Callable[[_Node, int], T]) -> T | SourceError:
+        """read() of one row of a folder's table; a row that fails is a SourceError."""
+        node_id = ids[index]
+        try:
+            node = self._db.nodes.get(node_id)
+            if node is None or node.parent != folder.node_id:
+                raise NdbError(f"node {node_id:#x} is not in the node B-tree under this folder")
+            return read(_Node(self._db, node.bid_data, node.bid_sub), node_id)
+        except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
+            return SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
 
     def _orphans(self) -> Iterator[Orphan]:
         """Message nodes no folder lists (their parent folder is gone from the NBT)."""
@@ -305,6 +324,11 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         props, named, codepage, cpid = self._message_props(node.props(wanted=self._party_ids))
         return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props, named,
                           self._recipients(node, codepage, _PARTY_RECIPIENT_PROPS), [], codepage=cpid)
+
+    def _moment(self, node: _Node, nid: int) -> Moment:
+        """Only the property context's values a moment is made of (no body, no subnode of other values)."""
+        props, named = self._item_props(node.props(wanted=self._moment_ids), self.info.codepage)
+        return moment_of(nid, props, named)
 
     def _summary(self, node: _Node, nid: int) -> ItemSummary:
         raw = node.props()
