@@ -29,6 +29,8 @@ class LiveSite:
                 row.state, row.total = "running", int(data["total"])
             elif event == "items":
                 row.done, row.failed = int(data["done"]), int(data.get("failed", 0))
+            elif event == "usable":
+                row.usable = True
             elif event == "finished":
                 row.state, row.reason = str(data["status"]), str(data.get("fatal") or "")
                 row.done, row.failed = int(data.get("done", row.done)), int(data.get("failed", row.failed))
@@ -45,6 +47,7 @@ class LiveSite:
                 row.done, row.failed = s.uploaded + s.present, s.failed_total
                 row.total = max(row.total or 0, s.found)
                 row.failures_file = failures if (s.failed_total or s.fatal) else None
+                row.usable = row.usable or s.usable_after is not None or str(s.status) == "ok"
             self._finished = True
             done = sum(r.done for r in self._rows.values())
         self.rate.sample(done, force=True)

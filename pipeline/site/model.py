@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-#: What the "usable" column says until the usable-first phases (issue 25) exist: nothing to report yet.
+#: What the "usable" column says when nothing tells (a Temporal mailbox without a heartbeat saying so yet).
 USABLE_UNKNOWN = None
 #: Rate samples kept (one a second at most: ten minutes of a live run, or the whole run thinned).
 RATE_SAMPLES = 600
@@ -30,7 +30,7 @@ class MailboxRow:
     failed: int = 0
     reason: str = ""  # why a mailbox stopped (a fatal or crashed run)
     failures_file: str | None = None  # the failures CSV naming its failed items, a name in reports/
-    usable: bool | None = USABLE_UNKNOWN  # issue 25's "usable at": not built yet, so always unknown
+    usable: bool | None = False  # its usable phases answered (pipeline/rebuild/order.py); None: unknown
 
 
 @dataclass
@@ -109,7 +109,8 @@ def rows_from_status(status: list[dict[str, Any]], failures: dict[str, str]) -> 
         rows.append(MailboxRow(mailbox=entry["mailbox"], state=state, done=done,
                                total=int(total) if isinstance(total, int) else None,
                                failed=int(items.get("failed", 0)), reason=str(last.get("fatal") or ""),
-                               failures_file=failures.get(entry["mailbox"])))
+                               failures_file=failures.get(entry["mailbox"]),
+                               usable=entry.get("usable_since") is not None))
     return rows
 
 
@@ -123,6 +124,8 @@ def rows_from_temporal(states: list[Any]) -> list[MailboxRow]:
         state = str(summary.status) if summary is not None else str(s.state)
         reason = (summary.fatal if summary is not None and summary.fatal else "") or (
             f"attempt {s.attempt}, retrying: {s.retrying}" if s.retrying else "")
+        usable = getattr(summary, "usable_after", None) is not None or str(state) == "ok" if summary is not None \
+            else (True if getattr(s, "usable_after", None) is not None else USABLE_UNKNOWN)
         rows.append(MailboxRow(mailbox=s.mailbox, state=state, done=int(s.done), total=int(s.total) or None,
-                               failed=int(s.failed), reason=str(reason)))
+                               failed=int(s.failed), reason=str(reason), usable=usable))
     return rows

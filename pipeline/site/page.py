@@ -35,7 +35,7 @@ svg { border: 1px solid #ddd; background: #fafafa; }
 <div id="when"></div>
 <div id="sums"></div>
 <table><thead><tr><th>mailbox</th><th>state</th><th>items done / total</th><th></th><th>failed</th>
-<th title="usable first (issue 25) is not built yet: no phase to report">usable</th></tr></thead>
+<th title="the folders, contacts, calendar and the last days' mail are in place (usable first)">usable</th></tr></thead>
 <tbody id="rows"></tbody></table>
 <h2 style="font-size:1.05em">Items a second</h2>
 <svg id="chart" width="640" height="140" viewBox="0 0 640 140" role="img" aria-label="items a second over time"></svg>
