@@ -8,7 +8,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.item_values import ItemValue
 
 #: A named property key: (property-set GUID in lower-case canonical form, numeric id or string name).
 NamedKey = tuple[str, int | str]
@@ -229,6 +232,8 @@ class UploadItem:
     fallbacks: list[str] = field(default_factory=list)
     #: A recurring series whose exceptions are applied after creation: stamped pending until they are.
     series_pending: bool = False
+    #: What the item is, typed per kind (pipeline.item_values): what the destinations map.
+    value: ItemValue | None = None
 
     @property
     def has_series_exceptions(self) -> bool:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pipeline import mapi, props
 from pipeline.convert import preserved, typed_attachments
 from pipeline.convert.addressbook import AddressBook, resolved
+from pipeline.convert.typed_values import typed
+from pipeline.item_values import MailMessage
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
 __all__ = ["ConvertOptions", "convert_item", "kind_of"]
@@ -94,6 +96,7 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
             upload.warnings.append(note)
         elif item_class.lower() != "ipm.note":
             upload.fields["item_class"] = item_class
+        upload.value = MailMessage(result.data, upload.fields.get("item_class"), unknown=kind == "unknown")
         return upload
     upload.kind = kind
     from pipeline.convert.addresses import domain_hint
@@ -128,6 +131,7 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
     if files:
         fields["attachments"] = files
     upload.fields = fields
+    upload.value = typed(kind, fields)
     upload.warnings.extend(warnings + file_warnings)
     return upload
 
