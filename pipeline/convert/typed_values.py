@@ -7,6 +7,7 @@ two, that are easy to edit); this module is where their names end, so no destina
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pipeline import item_values as v
@@ -103,8 +104,8 @@ def _occurrence(entry: dict[str, Any]) -> v.ModifiedOccurrence:
 
 def appointment(fields: dict[str, Any]) -> v.Appointment:
     spec = fields.get("recurrence")
-    series = v.Series(recurrence(spec), tuple(spec["deleted_occurrences"]),
-                      tuple(_occurrence(e) for e in spec["modified_occurrences"])) if spec else None
+    series = v.Series(recurrence(spec), tuple(spec.get("deleted_occurrences") or ()),
+                      tuple(_occurrence(e) for e in spec.get("modified_occurrences") or ())) if spec else None
     organizer = fields.get("organizer")
     return v.Appointment(
         **_common(fields), start=fields["start"], end=fields["end"], is_all_day=bool(fields.get("is_all_day")),
@@ -126,13 +127,15 @@ _CONTACT_TEXT = {"display_name": "display_name", "given_name": "given_name", "su
 
 def contact(fields: dict[str, Any]) -> v.Contact:
     emails = tuple(v.ContactEmail(int(e.get("label", "EmailAddress1")[-1]), e["email"], e.get("name"),
-                                  e.get("address_type")) for e in fields.get("email_addresses") or ())
-    phones = tuple(v.Phone(PHONES[p["label"]], p["phone_number"]) for p in fields.get("phone_numbers") or ())
+                                  e.get("address_type")) for e in fields.get("email_addresses") or () if e.get("email"))
+    phones = tuple(v.Phone(PHONES[p["label"]], p["phone_number"]) for p in fields.get("phone_numbers") or ()
+                   if p.get("phone_number"))
     postal = tuple(v.PostalAddress(ADDRESS[a["label"]], a.get("street"), a.get("city"), a.get("state"),
                                    a.get("zipcode"), a.get("country")) for a in fields.get("physical_addresses") or ())
     im = [a.get("address") for a in fields.get("im_addresses") or () if a.get("address")]
     index = fields.get("postal_address_index")
-    return v.Contact(**_common(fields), **{key: fields.get(name) for key, name in _CONTACT_TEXT.items()},
+    text: dict[str, Any] = {key: fields.get(name) for key, name in _CONTACT_TEXT.items()}
+    return v.Contact(**_common(fields), **text,
                      emails=emails, phones=phones, addresses=postal, mailing_address=ADDRESS.get(index or ""),
                      birthday=fields.get("birthday"), anniversary=fields.get("wedding_anniversary"),
                      children=tuple(fields.get("children") or ()), im_address=im[0] if im else None,
@@ -167,11 +170,13 @@ def journal_entry(fields: dict[str, Any]) -> v.JournalEntry:
                           start=fields.get("start"), end=fields.get("end"))
 
 
-BUILDERS = {"calendar": appointment, "contact": contact, "distlist": distribution_list, "task": task,
+BUILDERS: dict[str, Callable[[dict[str, Any]], v.ItemValue]] = {"calendar": appointment, "contact": contact, "distlist": distribution_list, "task": task,
             "note": sticky_note, "journal": journal_entry}
 
 
-def typed(kind: str, fields: dict[str, Any]) -> v.ItemValue:
-    """The typed value of one typed kind's fields."""
+def typed(kind: str, fields: dict[str, Any], mime: bytes | None = None) -> v.ItemValue:
+    """The typed value of one kind's fields (a message: its MIME and the class MIME does not say)."""
+    if kind in ("message", "unknown"):
+        return v.MailMessage(mime or b"", fields.get("item_class"), unknown=kind == "unknown")
     return BUILDERS[kind](fields)
 
