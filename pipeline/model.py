@@ -238,9 +238,8 @@ class UploadItem:
     @property
     def has_series_exceptions(self) -> bool:
         """A recurring series with deleted or modified occurrences (applied after the master is created)."""
-        recurrence = self.fields.get("recurrence") if self.kind == "calendar" else None
-        return isinstance(recurrence, dict) and bool(recurrence.get("deleted_occurrences")
-                                                      or recurrence.get("modified_occurrences"))
+        series = getattr(self.value, "series", None)
+        return series is not None and series.has_exceptions
     #: How the item's Exchange (legacyExchangeDN) parties got an address, counted (convert/addressbook.py).
     address_sources: dict[str, int] = field(default_factory=dict)
 
