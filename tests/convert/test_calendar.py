@@ -10,9 +10,10 @@ import icalendar
 
 from pipeline import mapi
 from pipeline.convert import convert_item
-from pipeline.convert.calendar import to_ics
+from pipeline.convert.item_files import to_ics
 from pipeline.convert.recurrence import END_AFTER_N, END_BY_DATE, FREQ_MONTHLY, FREQ_WEEKLY
 from pipeline.convert.timezones import parse_tzdefinition
+from pipeline.convert.typed_values import typed
 from tests.convert.helpers import item, recipient, recurrence_blob, tzdefinition
 
 APPT = mapi.PSETID_APPOINTMENT
@@ -92,7 +93,7 @@ def test_weekly_series_with_exception_and_deleted_occurrence():
                                               datetime(2021, 7, 13, 15, 0, tzinfo=UTC))
     assert (moved["subject"], moved["location"]) == ("Moved standup", "Café")
 
-    cal = icalendar.Calendar.from_ical(to_ics(upload.fields))
+    cal = icalendar.Calendar.from_ical(to_ics(upload.value))
     master, occurrence = [c for c in cal.walk("VEVENT")]
     assert master["RRULE"]["FREQ"] == ["WEEKLY"] and master["RRULE"]["BYDAY"] == ["MO", "WE"]
     assert master["RRULE"]["COUNT"] == [10]
@@ -127,6 +128,6 @@ def test_an_appointment_without_a_uid_exports_the_same_uid_every_time():
     from datetime import UTC, datetime
 
     fields = {"subject": "s", "start": datetime(2026, 1, 5, 9, tzinfo=UTC), "end": datetime(2026, 1, 5, 10, tzinfo=UTC)}
-    first, again = to_ics(dict(fields), identity="ab12#2"), to_ics(dict(fields), identity="ab12#2")
+    first, again = to_ics(typed("calendar", fields), "ab12#2"), to_ics(typed("calendar", fields), "ab12#2")
     assert first == again and b"UID:rebuild-ab12-2\r\n" in first
-    assert b"UID:rebuild-cd34-1" in to_ics(dict(fields), identity="cd34#1")
+    assert b"UID:rebuild-cd34-1" in to_ics(typed("calendar", fields), "cd34#1")

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from pipeline import mapi
 from pipeline.convert import convert_item, extended_by_name
-from pipeline.convert.contacts import to_vcard
+from pipeline.convert.item_files import to_vcard
 from tests.convert.helpers import file_attachment, item
 
 ADDR = mapi.PSETID_ADDRESS
@@ -44,7 +44,7 @@ def test_contact_fields_and_vcard():
     assert f["birthday"] == date(1980, 2, 3)
     assert f["photo"] == photo
     assert [a["name"] for a in f["attachments"]] == ["cv.txt"]
-    card = to_vcard(f).decode()
+    card = to_vcard(upload.value).decode()
     assert "N:Roe;Jane;;;" in card and "EMAIL;TYPE=INTERNET:jane@acme.test" in card
     assert "TEL;TYPE=CELL:+1 555 0101" in card and "PHOTO;ENCODING=b" in card
 
