@@ -6,7 +6,6 @@ house); it sees the destination through destination/base.py's Protocol alone.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import queue
 import time
@@ -170,9 +169,8 @@ class MailboxRun:
         for outcome in outcomes:
             upload = outcome.item
             folder = "/".join(upload.folder_path)
-            if outcome.state is OutcomeState.UPLOADED and upload.series_pending:
-                outcome = self._complete_series(upload, str(outcome.server_id))
-                upload = outcome.item
+            if outcome.notes:  # what finishing it (a series' exceptions) could not carry
+                self._note(upload, outcome.notes)
             if outcome.state in (OutcomeState.UPLOADED, OutcomeState.PENDING):
                 if upload.fallbacks and not self._restoring:  # a simpler form: counted like conversion warnings
                     self._note(upload, upload.fallbacks)
@@ -198,24 +196,6 @@ class MailboxRun:
         self.progress("items", {"mailbox": self.options.mailbox, "done": self.summary.uploaded + self.summary.present,
                                 "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
 
-    def _complete_series(self, upload: UploadItem, server_id: str) -> Outcome:
-        """Apply a series' deleted and modified occurrences, then clear its pending state."""
-        folder = self._by_path.get("/".join(upload.folder_path), self._current)  # its outcome may come later
-        assert self._mailbox is not None and folder is not None
-        try:
-            warnings = self._mailbox.complete_series(folder, server_id, upload)
-        except MailboxFatalError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the series exists; the rerun finishes its exceptions
-            note = f"series exceptions pending: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-            upload.warnings.append(note)
-            self._note(upload, [note])
-            return Outcome(upload, OutcomeState.PENDING, server_id=server_id)
-        if warnings:
-            upload.warnings.extend(warnings)
-            self._note(upload, warnings)
-        return Outcome(dataclasses.replace(upload, series_pending=False), OutcomeState.UPLOADED, server_id=server_id)
-
     def _finish_pending(self, upload: UploadItem) -> None:
         """A series a killed run created but did not finish: find it by its stamp and finish it."""
         assert self._mailbox is not None and self._current is not None
@@ -225,7 +205,7 @@ class MailboxRun:
         for extra in ids[1:]:
             log.warning("duplicate pending series", mailbox=self.options.mailbox, server_id=extra)
         upload.series_pending = True
-        self._record([Outcome(upload, OutcomeState.UPLOADED, server_id=ids[0])])
+        self._record([self._mailbox.complete_series(self._current, ids[0], upload)])
 
     def _fail(self, folder: str, item_class: str, subject: str, failure: Failure, node_id: int | None) -> None:
         self.summary.failed[str(failure.kind)] += 1

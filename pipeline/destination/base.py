@@ -76,6 +76,8 @@ class Outcome:
     state: OutcomeState
     server_id: str | None = None
     failure: Failure | None = None
+    #: What finishing the item (a series' exceptions) could not carry, for the run's report (also in warnings).
+    notes: tuple[str, ...] = ()
 
     @property
     def error(self) -> str | None:
@@ -162,8 +164,9 @@ class Mailbox(Protocol):
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
         """Server ids of the folder's items stamped with identity."""
 
-    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
-        """Apply a series' deleted and modified occurrences, then clear its pending state; warnings back."""
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
+        """Apply a series' deleted and modified occurrences, then clear its pending state (destination/series.py):
+        UPLOADED, or PENDING when the rerun must finish it. Senders call it for each series they create."""
 
     def close(self) -> None: ...
 

@@ -23,6 +23,7 @@ from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.sender import Sender
 from pipeline.destination.ews.upload import ids_stamped, stamps
+from pipeline.destination.series import finished
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder
 from pipeline.lease import LeaseHolder, check_fence
@@ -120,15 +121,19 @@ class EwsMailbox:
                         for name, length, limit in too_long_fields(upload)]
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> Sender:
-        return Sender(self.account, self.policy, handle, in_flight)
+        return Sender(self.account, self.policy, handle, in_flight, self.complete_series)
 
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
         return self._call(lambda: ids_stamped(folder.handle, identity))  # no restricted search (search lag)
 
-    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
-        warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id, upload))
-        self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.fingerprint))
-        return warnings
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
+        def apply() -> list[str]:
+            warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id,
+                                                                       upload))
+            self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.fingerprint))
+            return warnings
+
+        return finished(upload, server_id, apply)
 
     def close(self) -> None:
         """exchangelib keeps a connection pool per protocol; nothing of ours to release."""

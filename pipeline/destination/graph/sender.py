@@ -272,10 +272,11 @@ class GraphSender(InFlight):
     """base.BatchSender over Graph: `in_flight` batches at once (Graph allows 4 requests per mailbox)."""
 
     def __init__(self, http: GraphHttp, imports: Imports, leftovers: Leftovers,
-                 handle: Callable[[list[Outcome]], None], in_flight: int) -> None:
+                 handle: Callable[[list[Outcome]], None], in_flight: int,
+                 finish: Callable[[Any, str, UploadItem], Outcome] | None = None) -> None:
         # Graph takes one item per request (EWS: a batch per request): batches go `in_flight` at a time, and
         # their items share the mailbox's budget of Graph's 4 requests in flight.
-        super().__init__(handle, min(in_flight, MAX_IN_FLIGHT), "graph-send")
+        super().__init__(handle, min(in_flight, MAX_IN_FLIGHT), "graph-send", finish)
         self.http = http
         self._stats = SendStats()
         self._lock = threading.Lock()
