@@ -165,7 +165,7 @@ class Exporter:
             self.warned += 1
         self.manifest.append({"file": str(Path(*relative, name)), "folder": "/".join(path),
                               "node_id": item.node_id, "kind": upload.kind, "item_class": upload.item_class,
-                              "fingerprint": upload.fingerprint, "warnings": upload.warnings})
+                              "fingerprint": upload.fingerprint, "warnings": [str(w) for w in upload.warnings]})
 
     def fail(self, path: tuple[str, ...], node_id: int | None, reason: str, what: str = "item") -> None:
         """An unreadable folder or item, or one that would not convert: listed in the manifest, exit code 1."""

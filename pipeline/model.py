@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.item_values import ItemValue
+    from pipeline.item_values.item_warnings import ItemWarning
 
 #: A named property key: (property-set GUID in lower-case canonical form, numeric id or string name).
 NamedKey = tuple[str, int | str]
@@ -227,9 +228,9 @@ class UploadItem:
     extended: list[ExtendedProperty] = field(default_factory=list)
     #: Carried on a best-effort basis (every property of an unknown item): dropped if the server refuses them.
     extra_extended: list[ExtendedProperty] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # what could not be carried, for the report
+    warnings: list[ItemWarning] = field(default_factory=list)  # what could not be carried, for the report
     #: Set by the destination when the server took the item only in a simpler form (also in warnings).
-    fallbacks: list[str] = field(default_factory=list)
+    fallbacks: list[ItemWarning] = field(default_factory=list)
     #: A recurring series whose exceptions are applied after creation: stamped pending until they are.
     series_pending: bool = False
     #: What the item is, typed per kind (pipeline.item_values): what the destinations map.

@@ -36,6 +36,7 @@ from pipeline.destination.base import (
 )
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
+from pipeline.item_values.item_warnings import ItemWarning, left_out
 from pipeline.large_items import (
     MIB,
     LargeItems,
@@ -215,13 +216,14 @@ class MailboxRun:
         log.warning("item failed", mailbox=self.options.mailbox, folder=folder, node_id=node_id,
                     item_class=item_class, reason=str(failure))
 
-    def _note(self, upload: UploadItem, notes: Iterable[str]) -> None:
-        """What could not be carried is uploaded anyway, and counted and listed in the report."""
+    def _note(self, upload: UploadItem, notes: Iterable[ItemWarning]) -> None:
+        """What could not be carried is uploaded anyway, and counted (under its heading) and listed in the report."""
         for note in notes:
-            self.summary.warnings[note.split(":", 1)[0][:80]] += 1
+            self.summary.warnings[note.heading] += 1
             if len(self.summary.warning_items) < 200:
                 self.summary.warning_items.append({"folder": "/".join(upload.folder_path), "item_class":
-                                                   upload.item_class, "subject": upload.subject, "warning": note})
+                                                   upload.item_class, "subject": upload.subject,
+                                                   "warning": str(note)})
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -656,7 +658,7 @@ class MailboxRun:
             stripped = convert_item(with_note(smaller, note), upload.folder_path, self._convert_options,
                                     identity=upload.fingerprint)
             if stripped.size <= limit:
-                stripped.warnings.append(f"large attachments left out: {len(saved)} saved in reports")
+                stripped.warnings.append(left_out(len(saved)))
                 self._note(stripped, stripped.warnings[-1:])
                 return stripped
         self._fail(folder, upload.item_class, upload.subject, failure, upload.source_node_id)

@@ -13,6 +13,7 @@ from pipeline.convert import preserved, typed_attachments
 from pipeline.convert.addressbook import AddressBook, resolved
 from pipeline.convert.typed_values import typed
 from pipeline.item_values import MailMessage
+from pipeline.item_values.item_warnings import said
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
 __all__ = ["ConvertOptions", "convert_item", "kind_of"]
@@ -82,7 +83,7 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
 
         result = to_mime(item, domain)
         upload.mime = result.data
-        upload.warnings.extend(result.warnings)
+        upload.warnings.extend(said(w) for w in result.warnings)
         if result.message_id_dropped:
             upload.extended.append(ExtendedProperty("String", props.text(item, mapi.PR_INTERNET_MESSAGE_ID),
                                                     tag=mapi.PR_INTERNET_MESSAGE_ID))
@@ -93,7 +94,7 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
             note = f"unknown item class {item_class}: sent as a message keeping its class"
             if skipped:
                 note += f"; properties without an EWS type left out: {', '.join(skipped)}"
-            upload.warnings.append(note)
+            upload.warnings.append(said(note))
         elif item_class.lower() != "ipm.note":
             upload.fields["item_class"] = item_class
         upload.value = MailMessage(result.data, upload.fields.get("item_class"), unknown=kind == "unknown")
@@ -132,7 +133,7 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
         fields["attachments"] = files
     upload.fields = fields
     upload.value = typed(kind, fields)
-    upload.warnings.extend(warnings + file_warnings)
+    upload.warnings.extend(said(w) for w in warnings + file_warnings)
     return upload
 
 

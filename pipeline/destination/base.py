@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder
+from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.lease import LeaseHolder
 from pipeline.model import UploadItem
 
@@ -77,7 +78,7 @@ class Outcome:
     server_id: str | None = None
     failure: Failure | None = None
     #: What finishing the item (a series' exceptions) could not carry, for the run's report (also in warnings).
-    notes: tuple[str, ...] = ()
+    notes: tuple[ItemWarning, ...] = ()
 
     @property
     def error(self) -> str | None:
@@ -156,7 +157,7 @@ class Mailbox(Protocol):
     def delete_items(self, folder: ServerFolder, server_ids: list[str]) -> None:
         """Remove these items of the folder for good (reconciliation's extra copies); already gone is fine."""
 
-    def cannot_carry(self, upload: UploadItem) -> list[str]:
+    def cannot_carry(self, upload: UploadItem) -> list[ItemWarning]:
         """Fields of upload this destination cannot store (reported as warnings, never dropped silently)."""
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> BatchSender: ...

@@ -27,6 +27,7 @@ from pipeline.destination.lease import EMPTY, Empty
 from pipeline.destination.series import finished, finishing
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder, name_key
+from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.lease import LeaseHolder, LeaseLost, check_fence
 from pipeline.model import FolderRole, UploadItem
 
@@ -200,7 +201,7 @@ class FakeMailbox:
         doomed = set(server_ids)
         self.store.items[self.address] = [i for i in self.store.items[self.address] if i.id not in doomed]
 
-    def cannot_carry(self, upload: UploadItem) -> list[str]:
+    def cannot_carry(self, upload: UploadItem) -> list[ItemWarning]:
         return []
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> FakeSender:
@@ -210,7 +211,7 @@ class FakeMailbox:
         return [i.id for i in self.store.items[self.address] if i.folder == folder.id and i.stamp.identity == identity]
 
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
-        def apply() -> list[str]:
+        def apply() -> list[ItemWarning]:
             self._tick()
             if self.destination.faults.series_fail > 0:
                 self.destination.faults.series_fail -= 1

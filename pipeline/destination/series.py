@@ -11,10 +11,11 @@ import dataclasses
 from collections.abc import Callable
 
 from pipeline.destination.base import MailboxFatalError, Outcome, OutcomeState, ServerFolder
+from pipeline.item_values.item_warnings import ItemWarning, series_pending
 from pipeline.model import UploadItem
 
 
-def finished(upload: UploadItem, server_id: str, apply: Callable[[], list[str]]) -> Outcome:
+def finished(upload: UploadItem, server_id: str, apply: Callable[[], list[ItemWarning]]) -> Outcome:
     """The outcome of finishing one series: apply() applies its exceptions and clears the stamp, returning
     what it could not carry. UPLOADED (no longer pending) with those notes, or PENDING with the reason."""
     try:
@@ -22,7 +23,7 @@ def finished(upload: UploadItem, server_id: str, apply: Callable[[], list[str]])
     except MailboxFatalError:
         raise
     except Exception as exc:  # noqa: BLE001 - the series exists; the rerun finishes its exceptions
-        note = f"series exceptions pending: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        note = series_pending(exc)
         return Outcome(dataclasses.replace(upload, warnings=[*upload.warnings, note]), OutcomeState.PENDING,
                        server_id=server_id, notes=(note,))
     done = dataclasses.replace(upload, series_pending=False, warnings=[*upload.warnings, *notes])

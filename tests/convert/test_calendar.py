@@ -120,7 +120,7 @@ def test_truncated_recurrence_is_a_warning():
                          {(APPT, mapi.LID_APPOINTMENT_RECUR): b"\x04\x30\x04\x30\x0b\x20"})
     upload = convert_item(source)
     assert "recurrence" not in upload.fields
-    assert any("recurrence" in w for w in upload.warnings)
+    assert any("recurrence" in str(w) for w in upload.warnings)
 
 
 def test_an_appointment_without_a_uid_exports_the_same_uid_every_time():

@@ -186,7 +186,7 @@ def test_unknown_class_keeps_class_and_properties_with_warning():
     names = extended_by_name(upload)
     assert names["0x6A00"].value == 5 and names["0x6A00"].mapi_type == "Integer"
     assert names["11111111-2222-3333-4444-555555555555/Colour"].value == "teal"
-    assert any("IPM.Custom.Thing" in w for w in upload.warnings)
+    assert any("IPM.Custom.Thing" in str(w) for w in upload.warnings)
 
 
 def test_malformed_transport_header_is_replaced_not_copied():
@@ -195,4 +195,4 @@ def test_malformed_transport_header_is_replaced_not_copied():
                   recipients=[recipient("to", "Bob", "bob@example.com")])
     upload, message = convert(source)
     assert message["To"].addresses[0].addr_spec == "bob@example.com"
-    assert any("To" in w for w in upload.warnings)
+    assert any("To" in str(w) for w in upload.warnings)

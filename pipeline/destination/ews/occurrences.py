@@ -33,6 +33,8 @@ from pipeline.item_values import (
     Weekday,
     WeekIndex,
 )
+from pipeline.item_values.item_warnings import ItemWarning
+from pipeline.item_values.item_warnings import occurrence as occurrence_warning
 from pipeline.model import UploadItem
 
 _WEEKDAYS = {Weekday.MONDAY: rrule.MO, Weekday.TUESDAY: rrule.TU, Weekday.WEDNESDAY: rrule.WE,
@@ -125,22 +127,22 @@ def _ews_time(value: dt.datetime) -> EWSDateTime:
 
 
 def _reach(master: CalendarItem, upload: UploadItem, original: dt.datetime, what: str,
-           warnings: list[str]) -> CalendarItem | None:
+           warnings: list[ItemWarning]) -> CalendarItem | None:
     """The occurrence that originally started at `original`, fetched; None (with a warning unless it is
     simply deleted already, by an earlier run) when it cannot be had."""
     index = instance_index(upload, original)
     if index is None:
-        warnings.append(f"{what} occurrence {original:%Y-%m-%d} is not in the series pattern")
+        warnings.append(occurrence_warning(what, original, "is not in the series pattern"))
         return None
     occurrence = master.occurrence(index)
     try:
         occurrence.refresh()
     except (ErrorCalendarOccurrenceIsDeletedFromRecurrence, ErrorItemNotFound):
         if what != "deleted":
-            warnings.append(f"{what} occurrence {original:%Y-%m-%d} is deleted on the server")
+            warnings.append(occurrence_warning(what, original, "is deleted on the server"))
         return None
     except ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange:
-        warnings.append(f"{what} occurrence {original:%Y-%m-%d} is outside the series on the server")
+        warnings.append(occurrence_warning(what, original, "is outside the series on the server"))
         return None
     return occurrence
 
@@ -154,13 +156,13 @@ def _changes(change: ModifiedOccurrence) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadItem) -> list[str]:
+def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadItem) -> list[ItemWarning]:
     """Delete and modify the master's occurrences as the source says; returns warnings (never raises for
     an occurrence that is already in the wanted state, so a rerun can apply the same list again)."""
     series = _appointment(upload).series
     assert series is not None
     master = CalendarItem(account=account, folder=folder, id=server_id)
-    warnings: list[str] = []
+    warnings: list[ItemWarning] = []
     for original in series.deleted:
         occurrence = _reach(master, upload, original, "deleted", warnings)
         if occurrence is not None:
@@ -180,8 +182,8 @@ def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadIt
         except (ErrorOccurrenceCrossingBoundary, ErrorOccurrenceTimeSpanTooBig) as exc:
             # Exchange refuses a time that crosses or overlaps a neighbour: keep the pattern's time and the
             # other changes, and say so, rather than leave the series pending on every rerun.
-            warnings.append(f"modified occurrence {change.original_start:%Y-%m-%d} kept at its pattern time: "
-                            f"the server refused its new time ({type(exc).__name__})")
+            warnings.append(occurrence_warning("modified", change.original_start, "kept at its pattern time",
+                                               f"the server refused its new time ({type(exc).__name__})"))
             occurrence = _reach(master, upload, change.original_start, "modified", warnings)
             if occurrence is not None and changes:
                 for name, value in changes.items():

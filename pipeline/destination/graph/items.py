@@ -49,6 +49,8 @@ from pipeline.item_values import (
     Weekday,
     WeekIndex,
 )
+from pipeline.item_values import item_warnings as warn
+from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.model import ExtendedProperty, UploadItem
 
 T = TypeVar("T")
@@ -473,15 +475,17 @@ LOSSES = {
 }
 
 
-def cannot_carry(upload: UploadItem) -> list[str]:
+def cannot_carry(upload: UploadItem) -> list[ItemWarning]:
     notes = []
     if upload.kind in LOSSES:
-        notes.append(f"over Graph, a {upload.kind}: {LOSSES[upload.kind]}")
+        notes.append(warn.cannot_carry(f"over Graph, a {upload.kind}", LOSSES[upload.kind]))
     if isinstance(upload.value, Appointment) and upload.value.attendees:
-        notes.append("over Graph, meeting attendees are kept as display text only (creating them would invite them)")
+        notes.append(warn.cannot_carry("over Graph, meeting attendees are kept as display text only",
+                                       "creating them would invite them"))
     if upload.extra_extended:
-        notes.append(f"over Graph, {len(upload.extra_extended)} best-effort properties of class {upload.item_class} "
-                     "are not carried")
+        notes.append(warn.cannot_carry("over Graph, best-effort properties are not carried",
+                                       f"{len(upload.extra_extended)} of class {upload.item_class}"))
     if upload.kind == "message" and is_draft(upload):
-        notes.append("over Graph, an unsent draft is created from JSON: its MIME headers are not kept")
+        notes.append(warn.cannot_carry("over Graph, an unsent draft is created from JSON",
+                                       "its MIME headers are not kept"))
     return notes

@@ -20,6 +20,7 @@ from pipeline.destination.graph.transport import GraphError, GraphHttp, RetryPol
 from pipeline.destination.series import finished
 from pipeline.fingerprint import Stamp, read_stamp
 from pipeline.folder_plan import PlannedFolder
+from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.lease import LeaseHolder
 from pipeline.model import UploadItem
 
@@ -129,7 +130,7 @@ class GraphMailbox:
                 if exc.status != 404:
                     raise
 
-    def cannot_carry(self, upload: UploadItem) -> list[str]:
+    def cannot_carry(self, upload: UploadItem) -> list[ItemWarning]:
         return items.cannot_carry(upload)
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> GraphSender:
@@ -144,7 +145,7 @@ class GraphMailbox:
         """Delete and change the series' occurrences through its instances, then clear the pending flag."""
         from pipeline.destination.graph.occurrences import apply_exceptions
 
-        def apply() -> list[str]:
+        def apply() -> list[ItemWarning]:
             warnings = apply_exceptions(self.http, server_id, upload)
             props = [{"id": items.FINGERPRINT_PROPERTY, "value": upload.fingerprint},
                      {"id": items.PENDING_PROPERTY, "value": "false"}]

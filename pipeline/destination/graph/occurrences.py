@@ -10,6 +10,8 @@ from typing import Any
 
 from pipeline.destination.graph.transport import GraphError, GraphHttp
 from pipeline.item_values import Appointment, ShowAs
+from pipeline.item_values.item_warnings import ItemWarning
+from pipeline.item_values.item_warnings import occurrence as occurrence_warning
 from pipeline.model import UploadItem
 
 #: Show-as values of a modified occurrence written back, as Graph names them.
@@ -29,7 +31,7 @@ def _when(value: dt.datetime) -> dict[str, str]:
     return {"dateTime": _utc(value).replace(tzinfo=None).isoformat(timespec="seconds"), "timeZone": "UTC"}
 
 
-def apply_exceptions(http: GraphHttp, series_id: str, upload: UploadItem) -> list[str]:
+def apply_exceptions(http: GraphHttp, series_id: str, upload: UploadItem) -> list[ItemWarning]:
     series = upload.value.series if isinstance(upload.value, Appointment) else None
     if series is None:
         return []
@@ -43,7 +45,7 @@ def apply_exceptions(http: GraphHttp, series_id: str, upload: UploadItem) -> lis
               "$select": "id,originalStart,start,end", "$top": "1000"}
     instances = {_parse(str(i["originalStart"])): str(i["id"])
                  for i in http.pages(f"/events/{series_id}/instances", window) if i.get("originalStart")}
-    warnings: list[str] = []
+    warnings: list[ItemWarning] = []
     for original in deleted:
         instance = instances.get(original)
         if instance is None:
@@ -57,7 +59,7 @@ def apply_exceptions(http: GraphHttp, series_id: str, upload: UploadItem) -> lis
         original = _utc(change.original_start).replace(microsecond=0)
         instance = instances.get(original)
         if instance is None:
-            warnings.append(f"modified occurrence {original:%Y-%m-%d} is not in the series on the server")
+            warnings.append(occurrence_warning("modified", original, "is not in the series on the server"))
             continue
         body: dict[str, Any] = {"start": _when(change.start), "end": _when(change.end)}
         if change.subject is not None:
