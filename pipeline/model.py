@@ -5,6 +5,7 @@ They are the contracts between stages: source/ fills them, convert/ reads them, 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,9 +213,9 @@ class ExtendedProperty:
 class UploadItem:
     """What conversion hands to the uploader for one source item.
 
-    kind selects the EWS item type: 'message' (mime holds RFC 5322 bytes), or a typed kind whose
-    fields are exchangelib field names: 'calendar', 'contact', 'distlist', 'task', plus 'note' and
-    'journal', which travel as messages of their own item class.
+    kind is 'message' (mime holds RFC 5322 bytes), or a typed kind: 'calendar', 'contact', 'distlist',
+    'task', 'note', 'journal'; value holds what the item is, typed per kind (pipeline.item_values), which
+    each destination maps into its own words.
     """
 
     kind: str
@@ -224,7 +225,6 @@ class UploadItem:
     subject: str
     source_node_id: int
     mime: bytes | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
     extended: list[ExtendedProperty] = field(default_factory=list)
     #: Carried on a best-effort basis (every property of an unknown item): dropped if the server refuses them.
     extra_extended: list[ExtendedProperty] = field(default_factory=list)
@@ -246,8 +246,12 @@ class UploadItem:
 
     @property
     def size(self) -> int:
-        """Approximate wire size, used to bound batches by bytes."""
+        """Approximate wire size, used to bound batches by bytes: a typed item's texts and bytes, 64 for each
+        other value it holds, and 512 for the envelope."""
         if self.mime is not None:
             return len(self.mime)
-        return sum(len(v) if isinstance(v, bytes | str) else 64 for v in self.fields.values()) + 512
+        if self.value is None:
+            return 512
+        values = (getattr(self.value, f.name) for f in dataclasses.fields(self.value))
+        return sum(len(v) if isinstance(v, bytes | str) else 64 for v in values if v not in (None, ())) + 512
 

@@ -1,7 +1,7 @@
 """Conversion of one SourceItem into one UploadItem: pure functions, no pypff, no exchangelib.
 
-`convert_item` picks the path by item class: mail-like classes become RFC 5322 bytes, appointments,
-contacts, lists and tasks become EWS fields, notes and journal become messages of their own class.
+`convert_item` picks the path by item class: mail-like classes become RFC 5322 bytes (a MailMessage),
+appointments, contacts, lists, tasks, notes and journal entries typed values (pipeline.item_values).
 """
 
 from __future__ import annotations
@@ -88,16 +88,15 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
             upload.extended.append(ExtendedProperty("String", props.text(item, mapi.PR_INTERNET_MESSAGE_ID),
                                                     tag=mapi.PR_INTERNET_MESSAGE_ID))
         if kind == "unknown":
-            upload.fields["item_class"] = item_class
             extra, skipped = preserved.everything(item, upload.extended)
             upload.extra_extended.extend(extra)
             note = f"unknown item class {item_class}: sent as a message keeping its class"
             if skipped:
                 note += f"; properties without an EWS type left out: {', '.join(skipped)}"
             upload.warnings.append(said(note))
-        elif item_class.lower() != "ipm.note":
-            upload.fields["item_class"] = item_class
-        upload.value = MailMessage(result.data, upload.fields.get("item_class"), unknown=kind == "unknown")
+        # the class MIME does not say: any but IPM.Note (a report, a sharing message, a class nobody knows)
+        own_class = item_class if kind == "unknown" or item_class.lower() != "ipm.note" else None
+        upload.value = MailMessage(result.data, own_class, unknown=kind == "unknown")
         return upload
     upload.kind = kind
     from pipeline.convert.addresses import domain_hint
@@ -131,7 +130,6 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
     files, file_warnings = typed_attachments.typed_attachments(item, skip, domain)
     if files:
         fields["attachments"] = files
-    upload.fields = fields
     upload.value = typed(kind, fields)
     upload.warnings.extend(said(w) for w in warnings + file_warnings)
     return upload

@@ -20,7 +20,7 @@ MIME = b"From: a@b.c\r\nTo: Bob <bob@example.com>\r\nSubject: s\r\n\r\nhi\r\n"
 def upload(kind: str = "message", flags: int = mapi.MSGFLAG_READ, **fields) -> UploadItem:
     return UploadItem(kind=kind, item_class="IPM.Note", folder_path=("Inbox",), fingerprint="abc#2", subject="s",
                       source_node_id=1, mime=MIME,
-                      fields=fields, value=typed(kind, fields, MIME), extended=[
+                      value=typed(kind, fields, MIME), extended=[
                           ExtendedProperty("Integer", flags, tag=mapi.PR_MESSAGE_FLAGS),
                           ExtendedProperty("Integer", 2, tag=mapi.PR_FLAG_STATUS),
                           ExtendedProperty("SystemTime", dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),

@@ -21,7 +21,7 @@ WEEKLY = {"pattern": "weekly", "interval": 1, "weekdays": ["Friday"], "first_day
 def upload(kind: str, cls: str, **fields) -> UploadItem:
     register_fingerprint()
     return UploadItem(kind=kind, item_class=cls, folder_path=("F",), fingerprint="fp", subject="s",
-                      source_node_id=1, fields=fields, value=typed(kind, fields))
+                      source_node_id=1, value=typed(kind, fields))
 
 
 def test_task_recurrence_is_a_task_recurrence_and_calendar_one_is_not():

@@ -14,7 +14,7 @@ def series(recurrence: dict, start: dt.datetime, zone: str | None = None) -> Upl
     if zone:
         fields["start_timezone"] = zone
     return UploadItem(kind="calendar", item_class="IPM.Appointment", folder_path=("Calendar",), fingerprint="f",
-                      subject="s", source_node_id=1, fields=fields, value=typed("calendar", fields))
+                      subject="s", source_node_id=1, value=typed("calendar", fields))
 
 
 def test_weekly_mon_wed_fri():
