@@ -11,6 +11,7 @@ import base64
 import dataclasses
 import enum
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -91,17 +92,36 @@ def _ical_person(who: Person | Attendee, role: str | None = None) -> Any:
     return address
 
 
-def to_ics(value: Appointment, identity: str = "") -> bytes:
+@dataclass(frozen=True, slots=True)
+class Itip:
+    """What a meeting message's calendar part adds (RFC 5546): its method, DTSTAMP, SEQUENCE, and STATUS
+    for a cancellation."""
+
+    method: str
+    stamp: datetime
+    sequence: int = 0
+    status: str | None = None
+
+
+def to_ics(value: Appointment, identity: str = "", itip: Itip | None = None) -> bytes:
     """A VCALENDAR with the master VEVENT and one VEVENT per modified occurrence. An appointment without a
-    UID of its own gets one from its identity (the fingerprint), so the same store exports the same bytes."""
+    UID of its own gets one from its identity (the fingerprint), so the same store exports the same bytes.
+    itip: the method and stamps of a meeting message's text/calendar part."""
     from icalendar import Alarm, Calendar, Event
 
     cal = Calendar()
     cal.add("prodid", "-//rebuild//convert//EN")
     cal.add("version", "2.0")
+    if itip:
+        cal.add("method", itip.method)
     event = Event()
     uid = value.uid or f"rebuild-{identity.replace('#', '-') or 'no-uid'}"
     event.add("uid", uid)
+    if itip:
+        event.add("dtstamp", itip.stamp)
+        event.add("sequence", itip.sequence)
+        if itip.status:
+            event.add("status", itip.status)
     event.add("summary", value.subject)
     event.add("dtstart", value.start)
     event.add("dtend", value.end)
