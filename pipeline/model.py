@@ -9,11 +9,10 @@ import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pipeline.item_values import ItemValue
-    from pipeline.item_values.item_warnings import ItemWarning
+from pipeline.item_values import Appointment, ItemValue
+from pipeline.item_values.item_warnings import ItemWarning
 
 #: A named property key: (property-set GUID in lower-case canonical form, numeric id or string name).
 NamedKey = tuple[str, int | str]
@@ -239,8 +238,8 @@ class UploadItem:
     @property
     def has_series_exceptions(self) -> bool:
         """A recurring series with deleted or modified occurrences (applied after the master is created)."""
-        series = getattr(self.value, "series", None)
-        return series is not None and series.has_exceptions
+        return isinstance(self.value, Appointment) and self.value.series is not None \
+            and self.value.series.has_exceptions
     #: How the item's Exchange (legacyExchangeDN) parties got an address, counted (convert/addressbook.py).
     address_sources: dict[str, int] = field(default_factory=dict)
 
