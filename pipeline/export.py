@@ -9,7 +9,6 @@ fails leaves none of its files behind.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import multiprocessing
@@ -21,12 +20,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
 from pipeline.filenames import Folder, descend, name_key, safe_name, unique
+from pipeline.item_values import Appointment, Contact, ItemAttachment
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content
 from pipeline.terminal import shown
@@ -71,53 +70,36 @@ def folder_dirs(folders: list[SourceFolder]) -> dict[int, tuple[str, ...]]:
     return dirs
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def item_payload(upload: UploadItem) -> tuple[str, bytes]:
     """(file extension, bytes) for one converted item."""
+    from pipeline.convert import item_files
+
     if upload.mime is not None:
         return ".eml", upload.mime
-    if upload.kind == "calendar":
-        from pipeline.convert.calendar import to_ics
-
-        return ".ics", to_ics(upload.fields, upload.item_class, upload.fingerprint)
-    if upload.kind == "contact":
-        from pipeline.convert.contacts import to_vcard
-
-        return ".vcf", to_vcard(upload.fields)
-    document = {"kind": upload.kind, "item_class": upload.item_class, "fields": _jsonable(upload.fields),
-                "extended": [_jsonable({"type": p.mapi_type, "value": p.value, "tag": p.tag,
-                                        "propset": p.propset_guid, "name": p.name})
-                             for p in [*upload.extended, *upload.extra_extended]]}
-    return ".json", json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    if isinstance(upload.value, Appointment):
+        return ".ics", item_files.to_ics(upload.value, upload.fingerprint)
+    if isinstance(upload.value, Contact):
+        return ".vcf", item_files.to_vcard(upload.value)
+    return ".json", item_files.item_document(upload.kind, upload.item_class, upload.value,
+                                             [*upload.extended, *upload.extra_extended])
 
 
 def _typed_attachments(upload: UploadItem, directory: Folder, item_file: str) -> None:
     """Attachments of typed items (appointments, contacts...) go next to the item, in NAME.attachments/;
     nothing of it is left when one of them cannot be written."""
-    files = upload.fields.get("attachments") or []
-    if not files or upload.kind not in ("calendar", "contact"):
+    files = upload.value.attachments if isinstance(upload.value, Appointment | Contact) else ()
+    if not files:
         return
     name = f"{Path(item_file).stem}.attachments"
     written: list[str] = []
     with directory.child(name) as folder:
         try:
             for index, entry in enumerate(files):
-                file = f"{index:02d}-{safe_name(str(entry.get('name') or f'attachment-{index}'))}"
-                if "item_mime" in entry:
-                    written.append(folder.replace(f"{file}.eml", entry["item_mime"]))
+                file = f"{index:02d}-{safe_name(entry.name or f'attachment-{index}')}"
+                if isinstance(entry, ItemAttachment):
+                    written.append(folder.replace(f"{file}.eml", entry.mime))
                 else:
-                    written.append(folder.replace(file, entry.get("content") or b""))
+                    written.append(folder.replace(file, entry.content))
         except BaseException:
             for file in written:
                 folder.remove(file)
@@ -185,7 +167,7 @@ class Exporter:
             self.warned += 1
         self.manifest.append({"file": str(Path(*relative, name)), "folder": "/".join(path),
                               "node_id": item.node_id, "kind": upload.kind, "item_class": upload.item_class,
-                              "fingerprint": upload.fingerprint, "warnings": upload.warnings})
+                              "fingerprint": upload.fingerprint, "warnings": [str(w) for w in upload.warnings]})
 
     def fail(self, path: tuple[str, ...], node_id: int | None, reason: str, what: str = "item") -> None:
         """An unreadable folder or item, or one that would not convert: listed in the manifest, exit code 1."""

@@ -5,10 +5,14 @@ They are the contracts between stages: source/ fills them, convert/ reads them, 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from pipeline.item_values import Appointment, ItemValue
+from pipeline.item_values.item_warnings import ItemWarning
 
 #: A named property key: (property-set GUID in lower-case canonical form, numeric id or string name).
 NamedKey = tuple[str, int | str]
@@ -208,9 +212,9 @@ class ExtendedProperty:
 class UploadItem:
     """What conversion hands to the uploader for one source item.
 
-    kind selects the EWS item type: 'message' (mime holds RFC 5322 bytes), or a typed kind whose
-    fields are exchangelib field names: 'calendar', 'contact', 'distlist', 'task', plus 'note' and
-    'journal', which travel as messages of their own item class.
+    kind is 'message' (mime holds RFC 5322 bytes), or a typed kind: 'calendar', 'contact', 'distlist',
+    'task', 'note', 'journal'; value holds what the item is, typed per kind (pipeline.item_values), which
+    each destination maps into its own words.
     """
 
     kind: str
@@ -220,29 +224,33 @@ class UploadItem:
     subject: str
     source_node_id: int
     mime: bytes | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
     extended: list[ExtendedProperty] = field(default_factory=list)
     #: Carried on a best-effort basis (every property of an unknown item): dropped if the server refuses them.
     extra_extended: list[ExtendedProperty] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # what could not be carried, for the report
+    warnings: list[ItemWarning] = field(default_factory=list)  # what could not be carried, for the report
     #: Set by the destination when the server took the item only in a simpler form (also in warnings).
-    fallbacks: list[str] = field(default_factory=list)
+    fallbacks: list[ItemWarning] = field(default_factory=list)
     #: A recurring series whose exceptions are applied after creation: stamped pending until they are.
     series_pending: bool = False
+    #: What the item is, typed per kind (pipeline.item_values): what the destinations map.
+    value: ItemValue | None = None
 
     @property
     def has_series_exceptions(self) -> bool:
         """A recurring series with deleted or modified occurrences (applied after the master is created)."""
-        recurrence = self.fields.get("recurrence") if self.kind == "calendar" else None
-        return isinstance(recurrence, dict) and bool(recurrence.get("deleted_occurrences")
-                                                      or recurrence.get("modified_occurrences"))
+        return isinstance(self.value, Appointment) and self.value.series is not None \
+            and self.value.series.has_exceptions
     #: How the item's Exchange (legacyExchangeDN) parties got an address, counted (convert/addressbook.py).
     address_sources: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
-        """Approximate wire size, used to bound batches by bytes."""
+        """Approximate wire size, used to bound batches by bytes: a typed item's texts and bytes, 64 for each
+        other value it holds, and 512 for the envelope."""
         if self.mime is not None:
             return len(self.mime)
-        return sum(len(v) if isinstance(v, bytes | str) else 64 for v in self.fields.values()) + 512
+        if self.value is None:
+            return 512
+        values = (getattr(self.value, f.name) for f in dataclasses.fields(self.value))
+        return sum(len(v) if isinstance(v, bytes | str) else 64 for v in values if v not in (None, ())) + 512
 

@@ -6,7 +6,6 @@ house); it sees the destination through destination/base.py's Protocol alone.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import queue
 import time
@@ -46,6 +45,7 @@ from pipeline.destination.base import (
 )
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
+from pipeline.item_values.item_warnings import ItemWarning, left_out
 from pipeline.large_items import (
     MIB,
     LargeItems,
@@ -190,9 +190,8 @@ class MailboxRun:
         for outcome in outcomes:
             upload = outcome.item
             folder = "/".join(upload.folder_path)
-            if outcome.state is OutcomeState.UPLOADED and upload.series_pending:
-                outcome = self._complete_series(upload, str(outcome.server_id))
-                upload = outcome.item
+            if outcome.notes:  # what finishing it (a series' exceptions) could not carry
+                self._note(upload, outcome.notes)
             if outcome.state in (OutcomeState.UPLOADED, OutcomeState.PENDING):
                 if upload.fallbacks and not self._restoring:  # a simpler form: counted like conversion warnings
                     self._note(upload, upload.fallbacks)
@@ -218,24 +217,6 @@ class MailboxRun:
         self.progress("items", {"mailbox": self.options.mailbox, "done": self.summary.uploaded + self.summary.present,
                                 "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
 
-    def _complete_series(self, upload: UploadItem, server_id: str) -> Outcome:
-        """Apply a series' deleted and modified occurrences, then clear its pending state."""
-        folder = self._by_path.get("/".join(upload.folder_path), self._current)  # its outcome may come later
-        assert self._mailbox is not None and folder is not None
-        try:
-            warnings = self._mailbox.complete_series(folder, server_id, upload)
-        except MailboxFatalError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the series exists; the rerun finishes its exceptions
-            note = f"series exceptions pending: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-            upload.warnings.append(note)
-            self._note(upload, [note])
-            return Outcome(upload, OutcomeState.PENDING, server_id=server_id)
-        if warnings:
-            upload.warnings.extend(warnings)
-            self._note(upload, warnings)
-        return Outcome(dataclasses.replace(upload, series_pending=False), OutcomeState.UPLOADED, server_id=server_id)
-
     def _finish_pending(self, upload: UploadItem) -> None:
         """A series a killed run created but did not finish: find it by its stamp and finish it."""
         assert self._mailbox is not None and self._current is not None
@@ -245,7 +226,7 @@ class MailboxRun:
         for extra in ids[1:]:
             log.warning("duplicate pending series", mailbox=self.options.mailbox, server_id=extra)
         upload.series_pending = True
-        self._record([Outcome(upload, OutcomeState.UPLOADED, server_id=ids[0])])
+        self._record([self._mailbox.complete_series(self._current, ids[0], upload)])
 
     def _fail(self, folder: str, item_class: str, subject: str, failure: Failure, node_id: int | None) -> None:
         self.summary.failed[str(failure.kind)] += 1
@@ -255,13 +236,14 @@ class MailboxRun:
         log.warning("item failed", mailbox=self.options.mailbox, folder=folder, node_id=node_id,
                     item_class=item_class, reason=str(failure))
 
-    def _note(self, upload: UploadItem, notes: Iterable[str]) -> None:
-        """What could not be carried is uploaded anyway, and counted and listed in the report."""
+    def _note(self, upload: UploadItem, notes: Iterable[ItemWarning]) -> None:
+        """What could not be carried is uploaded anyway, and counted (under its heading) and listed in the report."""
         for note in notes:
-            self.summary.warnings[note.split(":", 1)[0][:80]] += 1
+            self.summary.warnings[note.heading] += 1
             if len(self.summary.warning_items) < 200:
                 self.summary.warning_items.append({"folder": "/".join(upload.folder_path), "item_class":
-                                                   upload.item_class, "subject": upload.subject, "warning": note})
+                                                   upload.item_class, "subject": upload.subject,
+                                                   "warning": str(note)})
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -810,7 +792,7 @@ class MailboxRun:
             stripped = convert_item(with_note(smaller, note), upload.folder_path, self._convert_options,
                                     identity=upload.fingerprint)
             if stripped.size <= limit:
-                stripped.warnings.append(f"large attachments left out: {len(saved)} saved in reports")
+                stripped.warnings.append(left_out(len(saved)))
                 self._note(stripped, stripped.warnings[-1:])
                 return stripped
         self._fail(folder, upload.item_class, upload.subject, failure, upload.source_node_id)

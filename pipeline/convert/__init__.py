@@ -1,7 +1,7 @@
 """Conversion of one SourceItem into one UploadItem: pure functions, no pypff, no exchangelib.
 
-`convert_item` picks the path by item class: mail-like classes become RFC 5322 bytes, appointments,
-contacts, lists and tasks become EWS fields, notes and journal become messages of their own class.
+`convert_item` picks the path by item class: mail-like classes become RFC 5322 bytes (a MailMessage),
+appointments, contacts, lists, tasks, notes and journal entries typed values (pipeline.item_values).
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pipeline import mapi, props
 from pipeline.convert import addresses, preserved, typed_attachments
 from pipeline.convert.addressbook import AddressBook, resolved
+from pipeline.convert.typed_values import typed
+from pipeline.item_values import MailMessage
+from pipeline.item_values.item_warnings import ItemWarning, WarningKind, said
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
 __all__ = ["ConvertOptions", "convert_item", "kind_of"]
@@ -76,26 +79,26 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
     upload.extended = preserved.standard(item)
     domain = options.x500_domain
     if encapsulated := addresses.encapsulated(item, addresses.domain_hint(item, domain)):
-        upload.warnings.append(f"{addresses.IMCEA_WARNING}: {encapsulated}")
+        upload.warnings.append(ItemWarning(WarningKind.CONVERSION, addresses.IMCEA_WARNING, str(encapsulated)))
     if kind in ("message", "unknown"):
         from pipeline.convert.mime import to_mime
 
         result = to_mime(item, domain)
         upload.mime = result.data
-        upload.warnings.extend(result.warnings)
+        upload.warnings.extend(said(w) for w in result.warnings)
         if result.message_id_dropped:
             upload.extended.append(ExtendedProperty("String", props.text(item, mapi.PR_INTERNET_MESSAGE_ID),
                                                     tag=mapi.PR_INTERNET_MESSAGE_ID))
         if kind == "unknown":
-            upload.fields["item_class"] = item_class
             extra, skipped = preserved.everything(item, upload.extended)
             upload.extra_extended.extend(extra)
             note = f"unknown item class {item_class}: sent as a message keeping its class"
             if skipped:
                 note += f"; properties without an EWS type left out: {', '.join(skipped)}"
-            upload.warnings.append(note)
-        elif item_class.lower() != "ipm.note":
-            upload.fields["item_class"] = item_class
+            upload.warnings.append(said(note))
+        # the class MIME does not say: any but IPM.Note (a report, a sharing message, a class nobody knows)
+        own_class = item_class if kind == "unknown" or item_class.lower() != "ipm.note" else None
+        upload.value = MailMessage(result.data, own_class, unknown=kind == "unknown")
         return upload
     upload.kind = kind
     from pipeline.convert.addresses import domain_hint
@@ -129,8 +132,8 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
     files, file_warnings = typed_attachments.typed_attachments(item, skip, domain)
     if files:
         fields["attachments"] = files
-    upload.fields = fields
-    upload.warnings.extend(warnings + file_warnings)
+    upload.value = typed(kind, fields)
+    upload.warnings.extend(said(w) for w in warnings + file_warnings)
     return upload
 
 

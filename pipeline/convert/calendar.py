@@ -1,5 +1,5 @@
-"""Appointments and meetings as CalendarItem fields (with recurrence, exceptions and deleted
-occurrences), and the same fields as an iCalendar VEVENT for `rebuild export` and comparison.
+"""Appointments and meetings described as fields (with recurrence, exceptions and deleted occurrences),
+which typed_values.py makes an Appointment; item_files.py writes the iCalendar `rebuild export` keeps.
 
 EWS CalendarItem fields, not iCalendar MIME, are the upload path: Exchange's iCalendar import drops
 per-occurrence exceptions and attendee state, while typed fields keep them.
@@ -11,8 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pipeline import mapi, props
-from pipeline.convert import addresses, people, recurrence
+from pipeline.convert import addresses, item_files, people, recurrence, typed_values
 from pipeline.convert.common import base_fields
+from pipeline.convert.item_files import Itip
 from pipeline.convert.timezones import TimeZone, item_timezone
 from pipeline.model import SourceItem
 
@@ -128,125 +129,6 @@ def _exception_bodies(item: SourceItem, described: dict[str, Any], zone: TimeZon
             entry.update({k: v for k, v in inner_people.items() if v})
 
 
-# -- iCalendar, for export ------------------------------------------------------------------------
-
-_ICAL_DAYS = {"Sunday": "SU", "Monday": "MO", "Tuesday": "TU", "Wednesday": "WE", "Thursday": "TH",
-              "Friday": "FR", "Saturday": "SA"}
-_ICAL_SETPOS = {"First": 1, "Second": 2, "Third": 3, "Fourth": 4, "Last": -1}
-_RELATIVE_DAYS = {"Day": list(_ICAL_DAYS.values()), "Weekday": ["MO", "TU", "WE", "TH", "FR"],
-                  "WeekendDay": ["SA", "SU"]}
-
-
-def rrule(description: dict[str, Any]) -> dict[str, Any]:
-    kind = description["pattern"]
-    rule: dict[str, Any] = {}
-    if kind == "daily":
-        rule = {"FREQ": "DAILY", "INTERVAL": description["interval"]}
-    elif kind == "weekly":
-        rule = {"FREQ": "WEEKLY", "INTERVAL": description["interval"],
-                "BYDAY": [_ICAL_DAYS[d] for d in description["weekdays"]],
-                "WKST": _ICAL_DAYS[description["first_day_of_week"]]}
-    elif kind in ("absolute_monthly", "absolute_yearly"):
-        rule = {"FREQ": "MONTHLY" if kind == "absolute_monthly" else "YEARLY",
-                "BYMONTHDAY": description["day_of_month"] if description["day_of_month"] < 31 else -1}
-        rule["INTERVAL" if kind == "absolute_monthly" else "BYMONTH"] = description.get(
-            "interval") if kind == "absolute_monthly" else description["month"]
-    else:
-        weekday = description["weekday"]
-        days = _RELATIVE_DAYS.get(weekday, [_ICAL_DAYS.get(weekday, "MO")])
-        rule = {"FREQ": "MONTHLY" if kind == "relative_monthly" else "YEARLY", "BYDAY": days,
-                "BYSETPOS": _ICAL_SETPOS[description["week_number"]]}
-        if kind == "relative_monthly":
-            rule["INTERVAL"] = description["interval"]
-        else:
-            rule["BYMONTH"] = description["month"]
-    if description.get("count"):
-        rule["COUNT"] = description["count"]
-    elif description.get("end"):
-        rule["UNTIL"] = datetime.combine(description["end"], datetime.max.time().replace(microsecond=0),
-                                         tzinfo=UTC)
-    return rule
-
-
-def _ical_person(entry: dict[str, Any], role: str | None = None) -> Any:
-    from icalendar import vCalAddress
-
-    address = vCalAddress(f"mailto:{entry.get('email') or ''}")
-    if entry.get("name"):
-        address.params["CN"] = entry["name"]
-    if role:
-        address.params["ROLE"] = role
-    partstat = {"Accept": "ACCEPTED", "Decline": "DECLINED", "Tentative": "TENTATIVE"}.get(
-        entry.get("response_type", ""), "NEEDS-ACTION")
-    if role:
-        address.params["PARTSTAT"] = partstat
-    return address
-
-
-def to_ics(fields: dict[str, Any], item_class: str = "IPM.Appointment", identity: str = "",
-           itip: dict[str, Any] | None = None) -> bytes:
-    """A VCALENDAR with the master VEVENT and one VEVENT per modified occurrence. An appointment without a
-    UID of its own gets one from its identity (the fingerprint), so the same store exports the same bytes.
-    itip (meeting messages, RFC 5546): method, stamp (DTSTAMP), sequence, and status for a cancellation."""
-    from icalendar import Alarm, Calendar, Event
-
-    cal = Calendar()
-    cal.add("prodid", "-//rebuild//convert//EN")
-    cal.add("version", "2.0")
-    if itip:
-        cal.add("method", itip["method"])
-    event = Event()
-    uid = fields.get("uid") or f"rebuild-{identity.replace('#', '-') or 'no-uid'}"
-    event.add("uid", uid)
-    if itip:
-        event.add("dtstamp", itip["stamp"])
-        event.add("sequence", itip["sequence"])
-        if itip.get("status"):
-            event.add("status", itip["status"])
-    event.add("summary", fields.get("subject", ""))
-    event.add("dtstart", fields["start"])
-    event.add("dtend", fields["end"])
-    if fields.get("location"):
-        event.add("location", fields["location"])
-    if fields.get("body") and fields.get("body_type") == "text":
-        event.add("description", fields["body"])
-    event.add("class", {"Private": "PRIVATE", "Confidential": "CONFIDENTIAL"}.get(str(fields.get("sensitivity")),
-                                                                                   "PUBLIC"))
-    event.add("transp", "TRANSPARENT" if fields.get("legacy_free_busy_status") == "Free" else "OPAQUE")
-    event.add("x-microsoft-cdo-busystatus", fields.get("legacy_free_busy_status", "Busy").upper())
-    if fields.get("categories"):
-        event.add("categories", fields["categories"])
-    if fields.get("organizer"):
-        event.add("organizer", _ical_person(fields["organizer"]))
-    for key, role in (("required_attendees", "REQ-PARTICIPANT"), ("optional_attendees", "OPT-PARTICIPANT"),
-                      ("resources", "NON-PARTICIPANT")):
-        for entry in fields.get(key, []):
-            event.add("attendee", _ical_person(entry, role))
-    if fields.get("reminder_is_set"):
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", "Reminder")
-        alarm.add("trigger", timedelta(minutes=-int(fields.get("reminder_minutes_before_start", 15))))
-        event.add_component(alarm)
-    described = fields.get("recurrence")
-    if described:
-        event.add("rrule", rrule(described))
-        for moment in described["deleted_occurrences"]:
-            event.add("exdate", moment)
-    cal.add_component(event)
-    for entry in (described or {}).get("modified_occurrences", []):
-        occurrence = Event()
-        occurrence.add("uid", uid)
-        occurrence.add("recurrence-id", entry["original_start"])
-        occurrence.add("summary", entry.get("subject", fields.get("subject", "")))
-        occurrence.add("dtstart", entry["start"])
-        occurrence.add("dtend", entry["end"])
-        if entry.get("location", fields.get("location")):
-            occurrence.add("location", entry.get("location", fields.get("location")))
-        cal.add_component(occurrence)
-    return cal.to_ical()
-
-
 #: Meeting messages and the iTIP method of the text/calendar part a client acts on (RFC 5546; the classes of
 #: [MS-OXOCAL] 2.2.6, 2.2.7 and 2.2.8), checked case-insensitively on whole dotted parts.
 MEETING_METHODS = (("IPM.Schedule.Meeting.Request", "REQUEST"), ("IPM.Schedule.Meeting.Canceled", "CANCEL"),
@@ -292,6 +174,6 @@ def meeting_ics(item: SourceItem, domain: str) -> tuple[str, bytes] | None:
     stamp = props.time(item, mapi.PR_CLIENT_SUBMIT_TIME) or props.time(item, mapi.PR_CREATION_TIME) or fields["start"]
     if not isinstance(stamp, datetime):
         stamp = datetime.combine(stamp, datetime.min.time(), tzinfo=UTC)
-    itip = {"method": method, "stamp": stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC),
-            "sequence": sequence, "status": "CANCELLED" if method == "CANCEL" else None}
-    return method, to_ics(fields, item_class, itip=itip)
+    itip = Itip(method, stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC), sequence,
+                "CANCELLED" if method == "CANCEL" else None)
+    return method, item_files.to_ics(typed_values.appointment(fields), itip=itip)

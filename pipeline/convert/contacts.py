@@ -1,5 +1,5 @@
-"""Contacts as EWS Contact fields (names, e-mail addresses, phones, postal addresses, photo), and
-the same as a vCard 3.0 for `rebuild export`.
+"""Contacts described as fields (names, e-mail addresses, phones, postal addresses, photo), which
+typed_values.py makes a Contact; item_files.py writes the vCard 3.0 `rebuild export` keeps.
 
 Field and label names follow exchangelib (EmailAddress 'EmailAddress1'.., PhoneNumber labels,
 PhysicalAddress 'Business'/'Home'/'Other') so the uploader builds its objects without a table of its own.
@@ -127,59 +127,3 @@ def contact_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
         fields["photo"] = picture
     return fields, warnings
 
-
-# -- vCard, for export ----------------------------------------------------------------------------
-
-def _escape(value: str) -> str:
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n")
-            .replace("\n", "\\n"))
-
-
-def _fold(line: str) -> str:
-    out, current = [], ""
-    for char in line:
-        if len((current + char).encode("utf-8")) > 75:
-            out.append(current)
-            current = " " + char
-        else:
-            current += char
-    out.append(current)
-    return "\r\n".join(out)
-
-
-def to_vcard(fields: dict[str, Any]) -> bytes:
-    import base64
-
-    lines = ["BEGIN:VCARD", "VERSION:3.0"]
-    name = fields.get("display_name") or fields.get("file_as") or fields.get("subject") or ""
-    lines.append(f"FN:{_escape(name)}")
-    lines.append("N:" + ";".join(_escape(fields.get(k, "")) for k in ("surname", "given_name", "middle_name"))
-                 + ";;" + _escape(fields.get("generation", "")))
-    if fields.get("nickname"):
-        lines.append(f"NICKNAME:{_escape(fields['nickname'])}")
-    if fields.get("company_name") or fields.get("department"):
-        lines.append(f"ORG:{_escape(fields.get('company_name', ''))};{_escape(fields.get('department', ''))}")
-    if fields.get("job_title"):
-        lines.append(f"TITLE:{_escape(fields['job_title'])}")
-    for entry in fields.get("email_addresses", []):
-        lines.append(f"EMAIL;TYPE=INTERNET:{_escape(entry['email'])}")
-    kinds = {"Business": "WORK", "Home": "HOME", "Mobile": "CELL", "Fax": "FAX", "Pager": "PAGER"}
-    for entry in fields.get("phone_numbers", []):
-        types = [v for k, v in kinds.items() if k in entry["label"]] or ["VOICE"]
-        lines.append(f"TEL;TYPE={','.join(types)}:{_escape(entry['phone_number'])}")
-    for entry in fields.get("physical_addresses", []):
-        kind = {"Business": "WORK", "Home": "HOME"}.get(entry["label"], "POSTAL")
-        lines.append(f"ADR;TYPE={kind}:;;" + ";".join(_escape(entry.get(k, "")) for k in
-                                                        ("street", "city", "state", "zipcode", "country")))
-    if fields.get("birthday"):
-        lines.append(f"BDAY:{fields['birthday'].isoformat()}")
-    if fields.get("business_homepage"):
-        lines.append(f"URL:{_escape(fields['business_homepage'])}")
-    if fields.get("categories"):
-        lines.append("CATEGORIES:" + ",".join(_escape(c) for c in fields["categories"]))
-    if fields.get("body") and fields.get("body_type") == "text":
-        lines.append(f"NOTE:{_escape(fields['body'])}")
-    if fields.get("photo"):
-        lines.append("PHOTO;ENCODING=b;TYPE=JPEG:" + base64.b64encode(fields["photo"]).decode())
-    lines.append("END:VCARD")
-    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")

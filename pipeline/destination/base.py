@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder
+from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.lease import LeaseHolder
 from pipeline.model import UploadItem
 
@@ -81,6 +82,8 @@ class Outcome:
     state: OutcomeState
     server_id: str | None = None
     failure: Failure | None = None
+    #: What finishing the item (a series' exceptions) could not carry, for the run's report (also in warnings).
+    notes: tuple[ItemWarning, ...] = ()
 
     @property
     def error(self) -> str | None:
@@ -159,7 +162,7 @@ class Mailbox(Protocol):
     def delete_items(self, folder: ServerFolder, server_ids: list[str]) -> None:
         """Remove these items of the folder for good (reconciliation's extra copies); already gone is fine."""
 
-    def cannot_carry(self, upload: UploadItem) -> list[str]:
+    def cannot_carry(self, upload: UploadItem) -> list[ItemWarning]:
         """Fields of upload this destination cannot store (reported as warnings, never dropped silently)."""
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> BatchSender: ...
@@ -167,8 +170,9 @@ class Mailbox(Protocol):
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
         """Server ids of the folder's items stamped with identity."""
 
-    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
-        """Apply a series' deleted and modified occurrences, then clear its pending state; warnings back."""
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
+        """Apply a series' deleted and modified occurrences, then clear its pending state (destination/series.py):
+        UPLOADED, or PENDING when the rerun must finish it. Senders call it for each series they create."""
 
     def close(self) -> None: ...
 

@@ -24,8 +24,10 @@ from pipeline.destination.base import (
     ServerFolder,
 )
 from pipeline.destination.lease import EMPTY, Empty
+from pipeline.destination.series import finished, finishing
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder, name_key
+from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.lease import LeaseHolder, LeaseLost, check_fence
 from pipeline.model import FolderRole, UploadItem
 
@@ -199,7 +201,7 @@ class FakeMailbox:
         doomed = set(server_ids)
         self.store.items[self.address] = [i for i in self.store.items[self.address] if i.id not in doomed]
 
-    def cannot_carry(self, upload: UploadItem) -> list[str]:
+    def cannot_carry(self, upload: UploadItem) -> list[ItemWarning]:
         return []
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> FakeSender:
@@ -208,16 +210,19 @@ class FakeMailbox:
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
         return [i.id for i in self.store.items[self.address] if i.folder == folder.id and i.stamp.identity == identity]
 
-    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
-        self._tick()
-        if self.destination.faults.series_fail > 0:
-            self.destination.faults.series_fail -= 1
-            raise ConnectionResetError("connection reset while applying the series' exceptions")
-        for item in self.store.items[self.address]:
-            if item.id == server_id:
-                item.exceptions_applied = True
-                item.stamp = Stamp(item.stamp.identity, False)
-        return []
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
+        def apply() -> list[ItemWarning]:
+            self._tick()
+            if self.destination.faults.series_fail > 0:
+                self.destination.faults.series_fail -= 1
+                raise ConnectionResetError("connection reset while applying the series' exceptions")
+            for item in self.store.items[self.address]:
+                if item.id == server_id:
+                    item.exceptions_applied = True
+                    item.stamp = Stamp(item.stamp.identity, False)
+            return []
+
+        return finished(upload, server_id, apply)
 
     def _tick(self) -> None:
         check_fence()  # as every real destination does before a request
@@ -262,7 +267,7 @@ class FakeSender:
             outcomes.extend(Outcome(u, OutcomeState.PRESENT) for u in found)
         else:
             outcomes.extend(Outcome(u, OutcomeState.UPLOADED, server_id=i.id) for u, i in stored)
-        self.handle(outcomes)
+        self.handle([finishing(o, folder, mailbox.complete_series) for o in outcomes])
 
     def after(self, step: Callable[[], None]) -> None:
         step()  # batches are handled as they are sent

@@ -2,8 +2,8 @@
 reads and converts.
 
 Outcomes come back through a queue and are handled in the run's thread (drain), so the journal, the summary
-and recurring-series follow-ups never race; a fatal error in any request stops the mailbox at the next
-check. A destination's sender subclasses InFlight and says how one batch is sent (_deliver), putting its
+and recurring-series follow-ups (a series created is finished there, before its outcome is handled) never
+race; a fatal error in any request stops the mailbox at the next check. A destination's sender subclasses InFlight and says how one batch is sent (_deliver), putting its
 outcomes on `self.outcomes`. `after` runs a step (a folder's bookkeeping) in the run's thread once every
 batch sent before it has been handled, so the next folder's batches need not wait for it.
 """
@@ -17,14 +17,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pipeline.destination.base import MailboxFatalError, Outcome
+from pipeline.destination.series import finishing
 from pipeline.lease import LeaseLost, bind, current_fence
 from pipeline.model import UploadItem
 
 
 class InFlight:
-    def __init__(self, handle: Callable[[list[Outcome]], None], depth: int, name: str) -> None:
+    def __init__(self, handle: Callable[[list[Outcome]], None], depth: int, name: str,
+                 finish: Callable[[Any, str, UploadItem], Outcome] | None = None) -> None:
         self.depth = max(1, depth)
         self.handle = handle
+        self.finish = finish  # the mailbox's complete_series: a series created is finished before it is handled
+        self._series_folders: dict[str, Any] = {}  # identity -> folder of each pending series in flight
         self.outcomes: queue.Queue[list[Outcome]] = queue.Queue()
         self._slots = threading.Semaphore(self.depth)
         # each request checks the run's lease fence (pipeline/lease.py), from these threads too
@@ -46,6 +50,9 @@ class InFlight:
         self.drain()
         while not self._slots.acquire(timeout=0.2):
             self.drain()
+        for upload in batch:
+            if upload.series_pending:
+                self._series_folders[upload.fingerprint] = folder
         number = self._sent
         self._sent += 1
         with self._batches_lock:
@@ -90,7 +97,8 @@ class InFlight:
                 outcomes = self.outcomes.get_nowait()
             except queue.Empty:
                 break
-            self.handle(outcomes)
+            self.handle([finishing(o, self._series_folders.pop(o.item.fingerprint, None), self.finish)
+                         for o in outcomes])
         if self._fatal is not None:
             fatal = self._fatal
             if isinstance(fatal, MailboxFatalError | LeaseLost):

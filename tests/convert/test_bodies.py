@@ -53,7 +53,7 @@ def test_real_rtf_is_kept_and_flattened():
 
 def test_broken_rtf_is_a_warning_not_a_crash():
     upload = convert_item(item(props={mapi.PR_RTF_COMPRESSED: b"\x00" * 20, mapi.PR_BODY: "kept"}))
-    assert any("RTF" in w for w in upload.warnings)
+    assert any("RTF" in str(w) for w in upload.warnings)
     assert "kept" in parse(upload.mime).get_content()
 
 

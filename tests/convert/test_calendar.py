@@ -10,9 +10,22 @@ import icalendar
 
 from pipeline import mapi
 from pipeline.convert import convert_item
-from pipeline.convert.calendar import to_ics
+from pipeline.convert.item_files import to_ics
 from pipeline.convert.recurrence import END_AFTER_N, END_BY_DATE, FREQ_MONTHLY, FREQ_WEEKLY
 from pipeline.convert.timezones import parse_tzdefinition
+from pipeline.convert.typed_values import typed
+from pipeline.item_values import (
+    Attendee,
+    Body,
+    PatternKind,
+    Person,
+    RelativeDay,
+    Response,
+    Sensitivity,
+    ShowAs,
+    Weekday,
+    WeekIndex,
+)
 from tests.convert.helpers import item, recipient, recurrence_blob, tzdefinition
 
 APPT = mapi.PSETID_APPOINTMENT
@@ -48,24 +61,24 @@ def test_single_appointment_fields():
     source.recipients[2].properties[mapi.PR_RECIPIENT_FLAGS] = 3  # sendable + organizer
     source.properties[mapi.PR_SENSITIVITY] = 2
     upload = convert_item(source)
-    f = upload.fields
+    f = upload.value
     assert upload.kind == "calendar"
-    assert (f["start"], f["end"], f["is_all_day"]) == (start, datetime(2021, 7, 1, 13, 30, tzinfo=UTC), False)
-    assert f["start_timezone"] == "Eastern Standard Time"
-    assert (f["location"], f["legacy_free_busy_status"], f["sensitivity"]) == ("Room 1", "Tentative", "Private")
-    assert (f["reminder_is_set"], f["reminder_minutes_before_start"]) == (True, 10)
-    assert f["required_attendees"] == [{"name": "Req", "email": "req@example.com", "response_type": "Accept"}]
-    assert [a["email"] for a in f["optional_attendees"]] == ["opt@example.com"]
-    assert f["is_meeting"] is True
-    assert (f["body"], f["body_type"]) == ("agenda", "text")
-    assert "recurrence" not in f
+    assert (f.start, f.end, f.is_all_day) == (start, datetime(2021, 7, 1, 13, 30, tzinfo=UTC), False)
+    assert f.start_zone == "Eastern Standard Time"
+    assert (f.location, f.show_as, f.sensitivity) == ("Room 1", ShowAs.TENTATIVE, Sensitivity.PRIVATE)
+    assert (f.reminder.is_set, f.reminder.minutes_before) == (True, 10)
+    assert f.attendees.required == (Attendee(Person("Req", "req@example.com"), Response.ACCEPTED),)
+    assert [a.person.email for a in f.attendees.optional] == ["opt@example.com"]
+    assert f.is_meeting is True
+    assert f.body == Body("agenda", html=False)
+    assert f.series is None
 
 
 def test_all_day_uses_local_dates():
     source = appointment(datetime(2021, 7, 1, 4, 0, tzinfo=UTC), datetime(2021, 7, 3, 4, 0, tzinfo=UTC),
                          {(APPT, mapi.LID_APPOINTMENT_SUB_TYPE): True})
-    f = convert_item(source).fields
-    assert (f["is_all_day"], f["start"], f["end"]) == (True, date(2021, 7, 1), date(2021, 7, 3))
+    f = convert_item(source).value
+    assert (f.is_all_day, f.start, f.end) == (True, date(2021, 7, 1), date(2021, 7, 3))
 
 
 def test_weekly_series_with_exception_and_deleted_occurrence():
@@ -80,19 +93,20 @@ def test_weekly_series_with_exception_and_deleted_occurrence():
     source = appointment(datetime(2021, 7, 5, 13, 0, tzinfo=UTC), datetime(2021, 7, 5, 13, 30, tzinfo=UTC),
                          {(APPT, mapi.LID_APPOINTMENT_RECUR): blob, (APPT, mapi.LID_RECURRING): True})
     upload = convert_item(source)
-    rec = upload.fields["recurrence"]
+    series = upload.value.series
     assert upload.warnings == []
-    assert {k: rec[k] for k in ("pattern", "interval", "weekdays", "first_day_of_week", "start", "end", "count")} == {
-        "pattern": "weekly", "interval": 1, "weekdays": ["Monday", "Wednesday"], "first_day_of_week": "Monday",
-        "start": date(2021, 7, 5), "end": None, "count": 10}
-    assert rec["deleted_occurrences"] == [datetime(2021, 7, 7, 13, 0, tzinfo=UTC)]
-    (moved,) = rec["modified_occurrences"]
-    assert moved["original_start"] == datetime(2021, 7, 12, 13, 0, tzinfo=UTC)
-    assert (moved["start"], moved["end"]) == (datetime(2021, 7, 13, 14, 0, tzinfo=UTC),
-                                              datetime(2021, 7, 13, 15, 0, tzinfo=UTC))
-    assert (moved["subject"], moved["location"]) == ("Moved standup", "Café")
+    rec = series.recurrence
+    assert (rec.pattern.kind, rec.pattern.interval, rec.pattern.weekdays, rec.pattern.first_day_of_week, rec.start,
+            rec.end, rec.count) == (PatternKind.WEEKLY, 1, (Weekday.MONDAY, Weekday.WEDNESDAY), Weekday.MONDAY,
+                                    date(2021, 7, 5), None, 10)
+    assert series.deleted == (datetime(2021, 7, 7, 13, 0, tzinfo=UTC),)
+    (moved,) = series.modified
+    assert moved.original_start == datetime(2021, 7, 12, 13, 0, tzinfo=UTC)
+    assert (moved.start, moved.end) == (datetime(2021, 7, 13, 14, 0, tzinfo=UTC),
+                                        datetime(2021, 7, 13, 15, 0, tzinfo=UTC))
+    assert (moved.subject, moved.location) == ("Moved standup", "Café")
 
-    cal = icalendar.Calendar.from_ical(to_ics(upload.fields))
+    cal = icalendar.Calendar.from_ical(to_ics(upload.value))
     master, occurrence = [c for c in cal.walk("VEVENT")]
     assert master["RRULE"]["FREQ"] == ["WEEKLY"] and master["RRULE"]["BYDAY"] == ["MO", "WE"]
     assert master["RRULE"]["COUNT"] == [10]
@@ -108,18 +122,17 @@ def test_monthly_nth_weekday_until_date():
         start_offset=600, end_offset=660)
     source = appointment(datetime(2021, 1, 29, 15, 0, tzinfo=UTC), datetime(2021, 1, 29, 16, 0, tzinfo=UTC),
                          {(APPT, mapi.LID_APPOINTMENT_RECUR): blob})
-    rec = convert_item(source).fields["recurrence"]
-    assert {k: rec[k] for k in ("pattern", "interval", "weekday", "week_number", "end", "count")} == {
-        "pattern": "relative_monthly", "interval": 2, "weekday": "Weekday", "week_number": "Last",
-        "end": date(2021, 12, 31), "count": None}
+    rec = convert_item(source).value.series.recurrence
+    assert (rec.pattern.kind, rec.pattern.interval, rec.pattern.day, rec.pattern.week, rec.end, rec.count) == (
+        PatternKind.RELATIVE_MONTHLY, 2, RelativeDay.WEEKDAY, WeekIndex.LAST, date(2021, 12, 31), None)
 
 
 def test_truncated_recurrence_is_a_warning():
     source = appointment(datetime(2021, 1, 29, 15, 0, tzinfo=UTC), datetime(2021, 1, 29, 16, 0, tzinfo=UTC),
                          {(APPT, mapi.LID_APPOINTMENT_RECUR): b"\x04\x30\x04\x30\x0b\x20"})
     upload = convert_item(source)
-    assert "recurrence" not in upload.fields
-    assert any("recurrence" in w for w in upload.warnings)
+    assert upload.value.series is None
+    assert any("recurrence" in str(w) for w in upload.warnings)
 
 
 def test_an_appointment_without_a_uid_exports_the_same_uid_every_time():
@@ -127,6 +140,6 @@ def test_an_appointment_without_a_uid_exports_the_same_uid_every_time():
     from datetime import UTC, datetime
 
     fields = {"subject": "s", "start": datetime(2026, 1, 5, 9, tzinfo=UTC), "end": datetime(2026, 1, 5, 10, tzinfo=UTC)}
-    first, again = to_ics(dict(fields), identity="ab12#2"), to_ics(dict(fields), identity="ab12#2")
+    first, again = to_ics(typed("calendar", fields), "ab12#2"), to_ics(typed("calendar", fields), "ab12#2")
     assert first == again and b"UID:rebuild-ab12-2\r\n" in first
-    assert b"UID:rebuild-cd34-1" in to_ics(dict(fields), identity="cd34#1")
+    assert b"UID:rebuild-cd34-1" in to_ics(typed("calendar", fields), "cd34#1")

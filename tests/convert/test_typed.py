@@ -1,5 +1,5 @@
-"""Contacts, distribution lists, tasks, sticky notes and journal entries: their EWS fields, their
-vCard/JSON export, and how notes and journal keep their item class."""
+"""Contacts, distribution lists, tasks, sticky notes and journal entries: their typed values, their
+vCard export, and how notes and journal keep their item class."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 
 from pipeline import mapi
 from pipeline.convert import convert_item, extended_by_name
-from pipeline.convert.contacts import to_vcard
+from pipeline.convert.item_files import to_vcard
+from pipeline.item_values import AddressKind, Importance, Phone, PhoneKind, PostalAddress, TaskStatus
 from tests.convert.helpers import file_attachment, item
 
 ADDR = mapi.PSETID_ADDRESS
@@ -33,18 +34,17 @@ def test_contact_fields_and_vcard():
         attachments=[file_attachment(0, "ContactPicture.jpg", photo, props={0x7FFF: True}),
                      file_attachment(1, "cv.txt", b"cv")])
     upload = convert_item(source)
-    f = upload.fields
+    f = upload.value
     assert upload.kind == "contact"
-    assert (f["given_name"], f["surname"], f["company_name"], f["job_title"], f["file_as"]) == (
-        "Jane", "Roe", "Acme", "CTO", "Roe, Jane")
-    assert [e["email"] for e in f["email_addresses"]] == ["jane@acme.test", "jr@home.test"]
-    assert {"label": "MobilePhone", "phone_number": "+1 555 0101"} in f["phone_numbers"]
-    assert {"label": "Home", "street": "1 Main St", "city": "Springfield"} in f["physical_addresses"]
-    assert {"label": "Business", "city": "Metropolis"} in f["physical_addresses"]
-    assert f["birthday"] == date(1980, 2, 3)
-    assert f["photo"] == photo
-    assert [a["name"] for a in f["attachments"]] == ["cv.txt"]
-    card = to_vcard(f).decode()
+    assert (f.given_name, f.surname, f.company, f.job_title, f.file_as) == ("Jane", "Roe", "Acme", "CTO", "Roe, Jane")
+    assert [e.address for e in f.emails] == ["jane@acme.test", "jr@home.test"]
+    assert Phone(PhoneKind.MOBILE, "+1 555 0101") in f.phones
+    assert PostalAddress(AddressKind.HOME, street="1 Main St", city="Springfield") in f.addresses
+    assert PostalAddress(AddressKind.BUSINESS, city="Metropolis") in f.addresses
+    assert f.birthday == date(1980, 2, 3)
+    assert f.photo == photo
+    assert [a.name for a in f.attachments] == ["cv.txt"]
+    card = to_vcard(upload.value).decode()
     assert "N:Roe;Jane;;;" in card and "EMAIL;TYPE=INTERNET:jane@acme.test" in card
     assert "TEL;TYPE=CELL:+1 555 0101" in card and "PHOTO;ENCODING=b" in card
 
@@ -56,9 +56,9 @@ def test_distribution_list_members_from_one_off_entry_ids():
                                                                               one_off("Bé", "be@x.test"), b"junk"]})
     upload = convert_item(source)
     assert upload.kind == "distlist"
-    assert upload.fields["display_name"] == "Team"
-    assert [(m["name"], m["email"]) for m in upload.fields["members"]] == [("Ann", "ann@x.test"), ("Bé", "be@x.test")]
-    assert any("member 2" in w for w in upload.warnings)
+    assert upload.value.display_name == "Team"
+    assert [(m.name, m.email) for m in upload.value.members] == [("Ann", "ann@x.test"), ("Bé", "be@x.test")]
+    assert any("member 2" in str(w) for w in upload.warnings)
 
 
 def test_task_fields():
@@ -68,10 +68,10 @@ def test_task_fields():
                          (mapi.PSETID_TASK, mapi.LID_TASK_DUE_DATE): due,
                          (mapi.PSETID_TASK, mapi.LID_TASK_START_DATE): datetime(2021, 4, 1, tzinfo=UTC)})
     upload = convert_item(source)
-    f = upload.fields
+    f = upload.value
     assert upload.kind == "task"
-    assert (f["status"], f["percent_complete"], f["due_date"], f["importance"]) == ("InProgress", 50.0, due.date(),
-                                                                                   "High")
+    assert (f.status, f.percent_complete, f.due_date, f.importance) == (TaskStatus.IN_PROGRESS, 50.0, due.date(),
+                                                                        Importance.HIGH)
     assert extended_by_name(upload)[f"{mapi.PSETID_TASK}/{mapi.LID_TASK_DUE_DATE}"].value == due
 
 
@@ -79,8 +79,8 @@ def test_sticky_note_keeps_class_and_colour():
     source = item("IPM.StickyNote", props={mapi.PR_SUBJECT: "Call Bob", mapi.PR_BODY: "Call Bob\nabout lunch"},
                   named={(mapi.PSETID_NOTE, mapi.LID_NOTE_COLOR): 3, (mapi.PSETID_NOTE, mapi.LID_NOTE_WIDTH): 200})
     upload = convert_item(source)
-    assert (upload.kind, upload.fields["item_class"]) == ("note", "IPM.StickyNote")
-    assert upload.fields["body"].startswith("Call Bob")
+    assert (upload.kind, upload.value.item_class) == ("note", "IPM.StickyNote")
+    assert upload.value.body.text.startswith("Call Bob")
     assert extended_by_name(upload)[f"{mapi.PSETID_NOTE}/{mapi.LID_NOTE_COLOR}"].value == 3
 
 
@@ -90,7 +90,7 @@ def test_journal_entry():
                   named={(mapi.PSETID_LOG, mapi.LID_LOG_TYPE): "Phone call", (mapi.PSETID_LOG, mapi.LID_LOG_START): start,
                          (mapi.PSETID_LOG, mapi.LID_LOG_DURATION): 15})
     upload = convert_item(source)
-    assert (upload.kind, upload.fields["item_class"], upload.fields["start"]) == ("journal", "IPM.Activity", start)
+    assert (upload.kind, upload.value.item_class, upload.value.start) == ("journal", "IPM.Activity", start)
     names = extended_by_name(upload)
     assert names[f"{mapi.PSETID_LOG}/{mapi.LID_LOG_TYPE}"].value == "Phone call"
     assert names[f"{mapi.PSETID_LOG}/{mapi.LID_LOG_DURATION}"].mapi_type == "Integer"

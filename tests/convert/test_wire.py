@@ -16,6 +16,7 @@ import pytest
 
 from pipeline import mapi
 from pipeline.convert import convert_item, rtf
+from pipeline.item_values import ItemAttachment
 from pipeline.model import SourceError, SourceItem, UploadItem
 from tests.convert.helpers import (
     WHEN,
@@ -44,7 +45,7 @@ def _items(path: Path) -> Iterator[tuple[SourceItem, tuple[str, ...]]]:
 def _messages(upload: UploadItem) -> list[bytes]:
     """The item's MIME and the MIME of embedded items of typed items (ItemAttachment item_mime)."""
     found = [upload.mime] if upload.mime is not None else []
-    found += [a["item_mime"] for a in upload.fields.get("attachments", []) if "item_mime" in a]
+    found += [a.mime for a in getattr(upload.value, "attachments", ()) if isinstance(a, ItemAttachment)]
     return found
 
 

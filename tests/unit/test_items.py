@@ -8,6 +8,7 @@ from exchangelib.recurrence import Recurrence, TaskRecurrence
 from exchangelib.util import xml_to_str
 from exchangelib.version import Build, Version
 
+from pipeline.convert.typed_values import typed
 from pipeline.destination.ews.items import build_item, unsupported_fields
 from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.model import UploadItem
@@ -20,7 +21,7 @@ WEEKLY = {"pattern": "weekly", "interval": 1, "weekdays": ["Friday"], "first_day
 def upload(kind: str, cls: str, **fields) -> UploadItem:
     register_fingerprint()
     return UploadItem(kind=kind, item_class=cls, folder_path=("F",), fingerprint="fp", subject="s",
-                      source_node_id=1, fields=fields)
+                      source_node_id=1, value=typed(kind, fields))
 
 
 def test_task_recurrence_is_a_task_recurrence_and_calendar_one_is_not():
@@ -46,6 +47,7 @@ def test_contact_photo_becomes_a_contact_photo_attachment():
 
 
 def test_fields_ews_cannot_take_are_reported():
+    start = dt.datetime(2024, 1, 5, 8, tzinfo=dt.UTC)
     meeting = upload("calendar", "IPM.Appointment", subject="s", is_meeting=True, organizer={"email": "x@y"},
-                     is_cancelled=False)
+                     is_cancelled=False, start=start, end=start)
     assert unsupported_fields(meeting) == ["organizer"]

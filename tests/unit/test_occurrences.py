@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pipeline.convert.typed_values import typed
 from pipeline.destination.ews.occurrences import instance_index
 from pipeline.model import UploadItem
 
@@ -13,7 +14,7 @@ def series(recurrence: dict, start: dt.datetime, zone: str | None = None) -> Upl
     if zone:
         fields["start_timezone"] = zone
     return UploadItem(kind="calendar", item_class="IPM.Appointment", folder_path=("Calendar",), fingerprint="f",
-                      subject="s", source_node_id=1, fields=fields)
+                      subject="s", source_node_id=1, value=typed("calendar", fields))
 
 
 def test_weekly_mon_wed_fri():

@@ -10,6 +10,7 @@ from pipeline.destination.ews import upload as upload_module
 from pipeline.destination.ews.errors import MailboxFatalError
 from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.upload import Batcher, Uploader
+from pipeline.item_values import MailMessage
 from pipeline.model import ExtendedProperty, UploadItem
 
 
@@ -47,7 +48,7 @@ class FakeServer:
                     results.append(type("R", (), {"id": f"id-{u.fingerprint}"})())
             return results
         if action == "refuse-class":
-            return [ews.ErrorInvalidPropertyRequest("no") if u.fields.get("item_class") else
+            return [ews.ErrorInvalidPropertyRequest("no") if getattr(u.value, "item_class", None) else
                     type("R", (), {"id": "x"})() for u in items]
         if action == "refuse-extras":
             return [ews.ErrorInvalidExtendedPropertyValue("no") if u.extra_extended else
@@ -170,15 +171,15 @@ def test_refused_extra_properties_are_dropped_and_the_item_lands():
     uploader.send(folder, [extra])
     assert [o.state for o in outcomes] == ["uploaded"]
     assert outcomes[0].item.extra_extended == []
-    assert any("extra properties dropped" in w for w in outcomes[0].item.warnings)
+    assert any("extra properties dropped" in str(w) for w in outcomes[0].item.warnings)
 
 
 def test_refused_item_class_falls_back_to_a_plain_message():
     uploader, server, folder, outcomes = make(["refuse-class", "ok"])
     note = item(1)
-    note.fields = {"item_class": "IPM.Schedule.Meeting.Request"}
+    note.value = MailMessage(note.mime or b"", "IPM.Schedule.Meeting.Request")
     note.item_class = "IPM.Schedule.Meeting.Request"
     uploader.send(folder, [note])
     assert [o.state for o in outcomes] == ["uploaded"]
-    assert "item_class" not in outcomes[0].item.fields
-    assert any("kept as a plain message" in w for w in outcomes[0].item.warnings)
+    assert outcomes[0].item.value.item_class is None
+    assert any("kept as a plain message" in str(w) for w in outcomes[0].item.warnings)

@@ -26,7 +26,8 @@ from lxml import etree
 
 from pipeline import fingerprint
 from pipeline.destination.ews.classed import ClassedMessage
-from pipeline.destination.ews.items import _coerce, _field_value, _item_type, build_item
+from pipeline.destination.ews.fields import ATTACHMENTS, ews_fields
+from pipeline.destination.ews.items import _coerce, _item_type, build_item
 from pipeline.destination.ews.properties import register
 from pipeline.model import UploadItem
 
@@ -114,10 +115,8 @@ def _values(upload: UploadItem, cls: Any) -> dict[str, Any] | None:
     """The field values build_item would give the item (by field name), or None to decline."""
     values: dict[str, Any] = {}
     known = cls.FIELDS
-    for name, value in upload.fields.items():
-        if name == "body_type":
-            continue
-        if name == "attachments":
+    for name, value in ews_fields(upload.value).items():
+        if name == ATTACHMENTS:
             if value:
                 return None
             continue
@@ -125,7 +124,7 @@ def _values(upload: UploadItem, cls: Any) -> dict[str, Any] | None:
             continue  # build_item leaves these out too
         if name not in _VALUE_FIELDS:
             return None
-        converted = _coerce(_field_value(name, value, upload.fields, upload.kind), known[name])
+        converted = _coerce(value, known[name])
         if converted is not None:
             values[name] = converted
     if upload.mime is not None:

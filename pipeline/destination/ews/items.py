@@ -1,17 +1,15 @@
 """UploadItem -> exchangelib item: MIME messages and typed calendar, contact, list and task items.
 
-convert/ hands plain values keyed by exchangelib field names; this module makes them exchangelib objects.
+fields.py maps the typed item values to exchangelib's field names and values; this module makes the item of
+the right type from them, cut to what the type holds, with the preserved properties and identity stamped on.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from exchangelib import (
-    Attendee,
-    Body,
     CalendarItem,
     Contact,
     DistributionList,
@@ -19,31 +17,22 @@ from exchangelib import (
     EWSDateTime,
     EWSTimeZone,
     FileAttachment,
-    HTMLBody,
-    ItemAttachment,
-    Mailbox,
     Message,
     PostItem,
     Task,
 )
-from exchangelib.indexed_properties import EmailAddress, PhoneNumber, PhysicalAddress
-from exchangelib.properties import Member
-from exchangelib.recurrence import (
-    AbsoluteMonthlyPattern,
-    AbsoluteYearlyPattern,
-    DailyPattern,
-    EndDatePattern,
-    NoEndPattern,
-    NumberedPattern,
-    Recurrence,
-    RelativeMonthlyPattern,
-    RelativeYearlyPattern,
-    TaskRecurrence,
-    WeeklyPattern,
-)
 
 from pipeline import fingerprint
 from pipeline.destination.ews.class_types import type_for_class
+from pipeline.destination.ews.fields import (
+    ATTACHMENTS,
+    CARRIED_OTHERWISE,
+    END_ZONE,
+    PHOTO,
+    START_ZONE,
+    ews_fields,
+    item_class_of,
+)
 from pipeline.destination.ews.properties import ews_value, register
 from pipeline.model import UploadItem
 
@@ -51,98 +40,6 @@ ITEM_TYPES: dict[str, type] = {
     "message": Message, "calendar": CalendarItem, "contact": Contact, "distlist": DistributionList,
     "task": Task, "post": PostItem, "note": Message, "journal": Message,
 }
-
-
-def _ews(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return EWSDateTime.from_datetime(value)
-    if isinstance(value, dt.date):
-        return EWSDate.from_date(value)
-    return value
-
-
-def _mailbox(entry: Any) -> Mailbox:
-    if isinstance(entry, str):
-        return Mailbox(email_address=entry)
-    return Mailbox(name=entry.get("name") or None, email_address=entry.get("email") or None,
-                   routing_type=entry.get("routing_type") or "SMTP")
-
-
-def _member(entry: dict[str, Any]) -> Mailbox:
-    """A list member as a OneOff address, as Outlook stored it: MailboxType Mailbox (exchangelib's default)
-    must name an account of the organisation, which outside members are not."""
-    return Mailbox(name=entry.get("name") or None, email_address=entry.get("email") or None,
-                   routing_type=entry.get("address_type") or entry.get("routing_type") or "SMTP",
-                   mailbox_type="OneOff")
-
-
-def _attendees(values: list[Any]) -> list[Attendee]:
-    result = []
-    for entry in values:
-        response = (entry.get("response_type") if isinstance(entry, dict) else None) or "Unknown"
-        result.append(Attendee(mailbox=_mailbox(entry), response_type=response))
-    return result
-
-
-_PATTERNS = {"daily": DailyPattern, "weekly": WeeklyPattern, "absolute_monthly": AbsoluteMonthlyPattern,
-             "relative_monthly": RelativeMonthlyPattern, "absolute_yearly": AbsoluteYearlyPattern,
-             "relative_yearly": RelativeYearlyPattern}
-
-
-def _recurrence(spec: dict[str, Any], task: bool = False) -> Recurrence | TaskRecurrence:
-    """convert/recurrence.describe()'s dict: pattern name and its fields, start, end or count."""
-    pattern_cls = _PATTERNS[spec["pattern"]]
-    wanted = {f.name for f in pattern_cls.FIELDS}
-    pattern = pattern_cls(**{k: v for k, v in spec.items() if k in wanted and v is not None})
-    start = _ews(spec["start"])
-    if spec.get("count"):
-        boundary = NumberedPattern(start=start, number=spec["count"])
-    elif spec.get("end"):
-        boundary = EndDatePattern(start=start, end=_ews(spec["end"]))
-    else:
-        boundary = NoEndPattern(start=start)
-    return (TaskRecurrence if task else Recurrence)(pattern=pattern, boundary=boundary)
-
-
-def _attachments(values: list[dict[str, Any]]) -> list[Any]:
-    """Files, and embedded items ({name, item_mime}) as item attachments holding a MIME message."""
-    result: list[Any] = []
-    for a in values:
-        if a.get("item_mime") is not None:
-            result.append(ItemAttachment(name=a.get("name") or "item", item=Message(mime_content=a["item_mime"])))
-        else:
-            result.append(FileAttachment(name=a.get("name") or "attachment", content=a.get("content") or b"",
-                                         content_type=a.get("content_type"), content_id=a.get("content_id"),
-                                         is_inline=bool(a.get("is_inline"))))
-    return result
-
-
-def _field_value(name: str, value: Any, fields: dict[str, Any], kind: str) -> Any:
-    if value is None:
-        return None
-    if name == "body":
-        return HTMLBody(value) if fields.get("body_type") == "html" else Body(value)
-    if name in ("required_attendees", "optional_attendees", "resources"):
-        return _attendees(value)
-    if name == "email_addresses":
-        return [EmailAddress(label=e.get("label", "EmailAddress1"), email=e["email"]) for e in value if e.get("email")]
-    if name == "phone_numbers":
-        return [PhoneNumber(label=p["label"], phone_number=p["phone_number"]) for p in value if p.get("phone_number")]
-    if name == "physical_addresses":
-        return [PhysicalAddress(**{k: v for k, v in a.items() if v}) for a in value]
-    if name == "members":
-        return [Member(mailbox=_member(m)) for m in value]
-    if name == "recurrence":
-        return _recurrence(value, task=kind == "task")
-    if name in ("sender", "author", "organizer"):
-        return _mailbox(value)
-    if name in ("to_recipients", "cc_recipients", "bcc_recipients"):
-        return [_mailbox(v) for v in value]
-    if isinstance(value, list):
-        return [_ews(v) for v in value]
-    return _ews(value)
 
 
 def _coerce(value: Any, ews_field: Any) -> Any:
@@ -168,24 +65,25 @@ def _zone(key: Any) -> EWSTimeZone | None:
 def _localize(kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
     """Start and end in the series' own zone: exchangelib sends StartTimeZone/EndTimeZone from their tzinfo,
     and Exchange expands a recurrence in that zone (a weekly 09:00 in Berlin stays 09:00 across DST)."""
-    start_zone = _zone(fields.get("start_timezone"))
-    end_zone = _zone(fields.get("end_timezone")) or start_zone
+    start_zone = _zone(fields.get(START_ZONE))
+    end_zone = _zone(fields.get(END_ZONE)) or start_zone
     for name, zone in (("start", start_zone), ("end", end_zone)):
         value = kwargs.get(name)
         if zone is not None and isinstance(value, EWSDateTime):
             kwargs[name] = value.astimezone(zone)
 
 
-#: Fields convert/ describes that build_item carries some other way (or that only describe another one).
-_CARRIED_OTHERWISE = {"body_type", "attachments", "start_timezone", "end_timezone", "timezone_description",
-                      "photo"}
-
-
 def _item_type(upload: UploadItem) -> Any:
     cls = ITEM_TYPES.get(upload.kind, Message)
-    if cls is Message and upload.fields.get("item_class"):
-        return type_for_class(upload.fields["item_class"])  # PostItem, meeting types, or ClassedMessage
+    item_class = item_class_of(upload.value)
+    if cls is Message and item_class:
+        return type_for_class(item_class)  # PostItem, meeting types, or ClassedMessage
     return cls
+
+
+def _has_value(value: Any) -> bool:
+    """Something to carry (exchangelib's objects compare by hash, so never with `in` against lists)."""
+    return not (value is None or value is False or (isinstance(value, str | list | dict | int | float) and not value))
 
 
 def unsupported_fields(upload: UploadItem) -> list[str]:
@@ -195,14 +93,14 @@ def unsupported_fields(upload: UploadItem) -> list[str]:
     PSETID_Log extended properties, and a list's file_as equal to its name by the name."""
     cls = _item_type(upload)
     known = {f.name for f in cls.FIELDS if not f.is_read_only}
-    fields = upload.fields
-    carried = set(_CARRIED_OTHERWISE) | {"is_meeting"}
+    fields = ews_fields(upload.value)
+    carried = set(CARRIED_OTHERWISE)
     if fields.get("file_as") == fields.get("display_name"):
         carried.add("file_as")
     if upload.kind == "journal":
         carried |= {"start", "end"}
     return sorted(name for name, value in fields.items()
-                  if name not in known and name not in carried and value not in (None, False, "", [], {}))
+                  if name not in known and name not in carried and _has_value(value))
 
 
 def _text_limits(cls: Any) -> dict[str, int]:
@@ -217,7 +115,7 @@ def too_long_fields(upload: UploadItem) -> list[tuple[str, int, int]]:
     Exchange keeps long subjects on mail (which travels as MIME), but exchangelib refuses a typed item's
     subject, names... over 255 characters with a ValueError: such a value is cut, and reported."""
     limits = _text_limits(_item_type(upload))
-    return [(name, len(value), limits[name]) for name, value in upload.fields.items()
+    return [(name, len(value), limits[name]) for name, value in ews_fields(upload.value).items()
             if name in limits and isinstance(value, str) and len(value) > limits[name]]
 
 
@@ -227,18 +125,14 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
     known = {f.name for f in cls.FIELDS}
     limits = _text_limits(cls)
     kwargs: dict[str, Any] = {}
-    attachments: list[Any] = []
-    for name, value in upload.fields.items():
+    fields = ews_fields(upload.value)
+    attachments: list[Any] = list(fields.get(ATTACHMENTS) or [])
+    for name, value in fields.items():
         if isinstance(value, str) and len(value) > limits.get(name, len(value)):
-            value = value[:limits[name]]  # whole characters; reported by too_long_fields (cannot_carry)
-        if name == "body_type":
-            continue
-        if name == "attachments":
-            attachments = _attachments(value or [])
-            continue
-        if name not in known:
-            continue  # convert/ may describe more than this server version's item type holds
-        converted = _coerce(_field_value(name, value, upload.fields, upload.kind), cls.get_field_by_fieldname(name))
+            value = type(value)(value[:limits[name]])  # whole characters; reported by too_long_fields (cannot_carry)
+        if name == ATTACHMENTS or name not in known:
+            continue  # the mapping may describe more than this server version's item type holds
+        converted = _coerce(value, cls.get_field_by_fieldname(name))
         if converted is not None:
             kwargs[name] = converted
     if upload.mime is not None:
@@ -250,10 +144,10 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
     for prop in fingerprint.stamp_properties(upload.fingerprint, upload.series_pending):
         kwargs[register(prop)] = prop.value
     if cls is CalendarItem:
-        _localize(kwargs, upload.fields)
-    if cls is Contact and upload.fields.get("photo"):
+        _localize(kwargs, fields)
+    if cls is Contact and fields.get(PHOTO):
         # Contact.photo is read-only in EWS: the picture travels as an attachment flagged IsContactPhoto.
-        attachments.append(FileAttachment(name="ContactPicture.jpg", content=upload.fields["photo"],
+        attachments.append(FileAttachment(name="ContactPicture.jpg", content=fields[PHOTO],
                                           content_type="image/jpeg", is_contact_photo=True))
     item = cls(account=account, folder=folder, **kwargs)
     for attachment in attachments:

@@ -24,8 +24,10 @@ from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.sender import Sender
 from pipeline.destination.ews.upload import ids_stamped, stamps
 from pipeline.destination.ews.user_settings import EwsConfigurations
+from pipeline.destination.series import finished
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import PlannedFolder
+from pipeline.item_values.item_warnings import ItemWarning, fields_refused, text_cut
 from pipeline.lease import LeaseHolder, check_fence
 from pipeline.model import UploadItem
 
@@ -114,22 +116,25 @@ class EwsMailbox:
                 if isinstance(result, Exception) and not isinstance(result, ErrorItemNotFound):
                     raise result  # already gone is fine: another reconciler removed it first
 
-    def cannot_carry(self, upload: UploadItem) -> list[str]:
+    def cannot_carry(self, upload: UploadItem) -> list[ItemWarning]:
         missing = unsupported_fields(upload)
-        notes = [f"fields EWS cannot take for a {upload.kind}: {', '.join(missing)}"] if missing else []
-        return notes + [f"{name} cut to {limit} characters, the most EWS takes for a {upload.kind}: it had {length}"
-                        for name, length, limit in too_long_fields(upload)]
+        notes = [fields_refused(upload.kind, missing)] if missing else []
+        return notes + [text_cut(name, limit, upload.kind, length) for name, length, limit in too_long_fields(upload)]
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> Sender:
-        return Sender(self.account, self.policy, handle, in_flight)
+        return Sender(self.account, self.policy, handle, in_flight, self.complete_series)
 
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
         return self._call(lambda: ids_stamped(folder.handle, identity))  # no restricted search (search lag)
 
-    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
-        warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id, upload))
-        self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.fingerprint))
-        return warnings
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
+        def apply() -> list[ItemWarning]:
+            warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id,
+                                                                       upload))
+            self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.fingerprint))
+            return warnings
+
+        return finished(upload, server_id, apply)
 
     def configurations(self) -> EwsConfigurations:
         """The mailbox's user configurations (the user's settings restore: category list, work hours)."""

@@ -22,23 +22,41 @@ from exchangelib.errors import (
 )
 from exchangelib.items import ALWAYS_OVERWRITE, SEND_TO_NONE
 
+from pipeline.destination.ews.fields import SHOW_AS
 from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
+from pipeline.item_values import (
+    Appointment,
+    ModifiedOccurrence,
+    Pattern,
+    PatternKind,
+    RelativeDay,
+    Weekday,
+    WeekIndex,
+)
+from pipeline.item_values.item_warnings import ItemWarning
+from pipeline.item_values.item_warnings import occurrence as occurrence_warning
 from pipeline.model import UploadItem
 
-_WEEKDAYS = {"Monday": rrule.MO, "Tuesday": rrule.TU, "Wednesday": rrule.WE, "Thursday": rrule.TH,
-             "Friday": rrule.FR, "Saturday": rrule.SA, "Sunday": rrule.SU}
-_DAY_GROUPS = {"Day": list(_WEEKDAYS.values()), "Weekday": [rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR],
-               "WeekendDay": [rrule.SA, rrule.SU]}
-_WEEK_NUMBERS = {"First": 1, "Second": 2, "Third": 3, "Fourth": 4, "Last": -1}
-#: Fields of a modified occurrence that are written back, in exchangelib's names.
-MODIFIABLE = ("subject", "location", "legacy_free_busy_status", "reminder_is_set", "reminder_minutes_before_start",
-              "is_all_day")
+_WEEKDAYS = {Weekday.MONDAY: rrule.MO, Weekday.TUESDAY: rrule.TU, Weekday.WEDNESDAY: rrule.WE,
+             Weekday.THURSDAY: rrule.TH, Weekday.FRIDAY: rrule.FR, Weekday.SATURDAY: rrule.SA,
+             Weekday.SUNDAY: rrule.SU}
+_DAY_GROUPS = {RelativeDay.DAY: list(_WEEKDAYS.values()),
+               RelativeDay.WEEKDAY: [rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR],
+               RelativeDay.WEEKEND_DAY: [rrule.SA, rrule.SU]}
+_WEEK_NUMBERS = {WeekIndex.FIRST: 1, WeekIndex.SECOND: 2, WeekIndex.THIRD: 3, WeekIndex.FOURTH: 4,
+                 WeekIndex.LAST: -1}
 #: Upper bound of occurrences enumerated to find an index (a daily series over 30 years).
 MAX_OCCURRENCES = 11_000
 
 
+def _appointment(upload: UploadItem) -> Appointment:
+    if not isinstance(upload.value, Appointment) or upload.value.series is None:
+        raise TypeError(f"{upload.item_class} {upload.fingerprint} is not a recurring series")
+    return upload.value
+
+
 def _zone(upload: UploadItem) -> dt.tzinfo:
-    key = upload.fields.get("start_timezone")
+    key = upload.value.start_zone if isinstance(upload.value, Appointment) else None
     if isinstance(key, str):
         try:
             return EWSTimeZone.from_ms_id(key)
@@ -47,51 +65,47 @@ def _zone(upload: UploadItem) -> dt.tzinfo:
     return dt.UTC
 
 
-def _rule(recurrence: dict[str, Any], first: dt.datetime) -> rrule.rrule:
-    kind = recurrence["pattern"]
-    interval = int(recurrence.get("interval") or 1)
-    common: dict[str, Any] = {"dtstart": first, "interval": interval, "count": MAX_OCCURRENCES}
-    if kind == "daily":
+def _rule(pattern: Pattern, first: dt.datetime) -> rrule.rrule:
+    kind = pattern.kind
+    common: dict[str, Any] = {"dtstart": first, "interval": pattern.interval, "count": MAX_OCCURRENCES}
+    if kind is PatternKind.DAILY:
         return rrule.rrule(rrule.DAILY, **common)
-    if kind == "weekly":
-        days = [_WEEKDAYS[d] for d in recurrence.get("weekdays") or [] if d in _WEEKDAYS] or None
-        wkst = _WEEKDAYS.get(recurrence.get("first_day_of_week") or "Sunday", rrule.SU)
+    if kind is PatternKind.WEEKLY:
+        days = [_WEEKDAYS[d] for d in pattern.weekdays] or None
+        wkst = _WEEKDAYS[pattern.first_day_of_week or Weekday.SUNDAY]
         return rrule.rrule(rrule.WEEKLY, byweekday=days, wkst=wkst, **common)
-    if kind in ("absolute_monthly", "absolute_yearly"):
-        day = int(recurrence.get("day_of_month") or first.day)
+    if kind in (PatternKind.ABSOLUTE_MONTHLY, PatternKind.ABSOLUTE_YEARLY):
+        day = pattern.day_of_month or first.day
         by_day = -1 if day >= 31 else day
-        if kind == "absolute_monthly":
+        if kind is PatternKind.ABSOLUTE_MONTHLY:
             return rrule.rrule(rrule.MONTHLY, bymonthday=by_day, **common)
-        return rrule.rrule(rrule.YEARLY, bymonth=int(recurrence.get("month") or first.month), bymonthday=by_day,
+        return rrule.rrule(rrule.YEARLY, bymonth=pattern.month or first.month, bymonthday=by_day,
                            **{**common, "interval": 1})
-    weekday = recurrence.get("weekday") or "Day"
-    days = _DAY_GROUPS.get(weekday) or [_WEEKDAYS.get(weekday, rrule.MO)]
-    position = _WEEK_NUMBERS.get(recurrence.get("week_number") or "First", 1)
-    if kind == "relative_monthly":
+    relative = pattern.day or RelativeDay.DAY
+    days = _DAY_GROUPS.get(relative) or [_WEEKDAYS[Weekday(relative.value)]]
+    position = _WEEK_NUMBERS[pattern.week or WeekIndex.FIRST]
+    if kind is PatternKind.RELATIVE_MONTHLY:
         return rrule.rrule(rrule.MONTHLY, byweekday=days, bysetpos=position, **common)
-    return rrule.rrule(rrule.YEARLY, bymonth=int(recurrence.get("month") or first.month), byweekday=days,
+    return rrule.rrule(rrule.YEARLY, bymonth=pattern.month or first.month, byweekday=days,
                        bysetpos=position, **{**common, "interval": 1})
 
 
 def occurrence_dates(upload: UploadItem) -> Iterator[dt.date]:
     """Local dates of the series' occurrences, in order (the pattern as Exchange expands it)."""
-    recurrence = upload.fields["recurrence"]
+    item = _appointment(upload)
+    assert item.series is not None
+    spec = item.series.recurrence
     zone = _zone(upload)
-    start = upload.fields.get("start")
+    start = item.start
     if isinstance(start, dt.datetime):
         local_start = start.astimezone(zone) if start.tzinfo else start
         clock = local_start.time().replace(tzinfo=None)
     else:
         clock = dt.time(0, 0)
-    day = start.date() if isinstance(start, dt.datetime) else start if isinstance(start, dt.date) else None
-    first_day = recurrence.get("start") or day
-    if first_day is None:
-        return
-    first = dt.datetime.combine(first_day, clock)
-    end = recurrence.get("end")
-    count = recurrence.get("count")
-    for index, when in enumerate(_rule(recurrence, first)):
-        if (count and index >= count) or (end and when.date() > end):
+    day = start.date() if isinstance(start, dt.datetime) else start
+    first = dt.datetime.combine(spec.start or day, clock)
+    for index, when in enumerate(_rule(spec.pattern, first)):
+        if (spec.count and index >= spec.count) or (spec.end and when.date() > spec.end):
             return
         yield when.date()
 
@@ -113,60 +127,68 @@ def _ews_time(value: dt.datetime) -> EWSDateTime:
 
 
 def _reach(master: CalendarItem, upload: UploadItem, original: dt.datetime, what: str,
-           warnings: list[str]) -> CalendarItem | None:
+           warnings: list[ItemWarning]) -> CalendarItem | None:
     """The occurrence that originally started at `original`, fetched; None (with a warning unless it is
     simply deleted already, by an earlier run) when it cannot be had."""
     index = instance_index(upload, original)
     if index is None:
-        warnings.append(f"{what} occurrence {original:%Y-%m-%d} is not in the series pattern")
+        warnings.append(occurrence_warning(what, original, "is not in the series pattern"))
         return None
     occurrence = master.occurrence(index)
     try:
         occurrence.refresh()
     except (ErrorCalendarOccurrenceIsDeletedFromRecurrence, ErrorItemNotFound):
         if what != "deleted":
-            warnings.append(f"{what} occurrence {original:%Y-%m-%d} is deleted on the server")
+            warnings.append(occurrence_warning(what, original, "is deleted on the server"))
         return None
     except ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange:
-        warnings.append(f"{what} occurrence {original:%Y-%m-%d} is outside the series on the server")
+        warnings.append(occurrence_warning(what, original, "is outside the series on the server"))
         return None
     return occurrence
 
 
-def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadItem) -> list[str]:
+def _changes(change: ModifiedOccurrence) -> dict[str, Any]:
+    """What a modified occurrence changes besides its times, as exchangelib names the fields."""
+    values = {"subject": change.subject, "location": change.location,
+              "legacy_free_busy_status": SHOW_AS[change.show_as] if change.show_as else None,
+              "reminder_is_set": change.reminder_is_set,
+              "reminder_minutes_before_start": change.reminder_minutes_before, "is_all_day": change.is_all_day}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadItem) -> list[ItemWarning]:
     """Delete and modify the master's occurrences as the source says; returns warnings (never raises for
     an occurrence that is already in the wanted state, so a rerun can apply the same list again)."""
-    recurrence = upload.fields["recurrence"]
+    series = _appointment(upload).series
+    assert series is not None
     master = CalendarItem(account=account, folder=folder, id=server_id)
-    warnings: list[str] = []
-    for original in recurrence.get("deleted_occurrences") or []:
+    warnings: list[ItemWarning] = []
+    for original in series.deleted:
         occurrence = _reach(master, upload, original, "deleted", warnings)
         if occurrence is not None:
             occurrence.delete(send_meeting_cancellations=SEND_TO_NONE)
-    for change in recurrence.get("modified_occurrences") or []:
-        occurrence = _reach(master, upload, change["original_start"], "modified", warnings)
+    for change in series.modified:
+        occurrence = _reach(master, upload, change.original_start, "modified", warnings)
         if occurrence is None:
             continue
-        fields = ["start", "end"]
-        occurrence.start = _ews_time(change["start"])
-        occurrence.end = _ews_time(change["end"])
-        for name in MODIFIABLE:
-            if name in change and change[name] is not None:
-                setattr(occurrence, name, change[name])
-                fields.append(name)
+        changes = _changes(change)
+        occurrence.start = _ews_time(change.start)
+        occurrence.end = _ews_time(change.end)
+        for name, value in changes.items():
+            setattr(occurrence, name, value)
         try:
-            occurrence.save(update_fields=fields, conflict_resolution=ALWAYS_OVERWRITE,
+            occurrence.save(update_fields=["start", "end", *changes], conflict_resolution=ALWAYS_OVERWRITE,
                             send_meeting_invitations=SEND_TO_NONE)
         except (ErrorOccurrenceCrossingBoundary, ErrorOccurrenceTimeSpanTooBig) as exc:
             # Exchange refuses a time that crosses or overlaps a neighbour: keep the pattern's time and the
             # other changes, and say so, rather than leave the series pending on every rerun.
-            warnings.append(f"modified occurrence {change['original_start']:%Y-%m-%d} kept at its pattern time: "
-                            f"the server refused its new time ({type(exc).__name__})")
-            occurrence = _reach(master, upload, change["original_start"], "modified", warnings)
-            if occurrence is not None and len(fields) > 2:
-                for name in fields[2:]:
-                    setattr(occurrence, name, change[name])
-                occurrence.save(update_fields=fields[2:], conflict_resolution=ALWAYS_OVERWRITE,
+            warnings.append(occurrence_warning("modified", change.original_start, "kept at its pattern time",
+                                               f"the server refused its new time ({type(exc).__name__})"))
+            occurrence = _reach(master, upload, change.original_start, "modified", warnings)
+            if occurrence is not None and changes:
+                for name, value in changes.items():
+                    setattr(occurrence, name, value)
+                occurrence.save(update_fields=list(changes), conflict_resolution=ALWAYS_OVERWRITE,
                                 send_meeting_invitations=SEND_TO_NONE)
     return warnings
 

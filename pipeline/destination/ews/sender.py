@@ -14,8 +14,8 @@ from pipeline.model import UploadItem
 class Sender(InFlight):
     """Sends batches on `depth` threads; `drain()` hands their outcomes to `handle` in the caller's thread."""
 
-    def __init__(self, account: Any, policy: Any, handle: Any, depth: int = 2) -> None:
-        super().__init__(handle, depth, "ews-send")
+    def __init__(self, account: Any, policy: Any, handle: Any, depth: int = 2, finish: Any = None) -> None:
+        super().__init__(handle, depth, "ews-send", finish)
         self.uploader = Uploader(account, self.outcomes.put, policy)
 
     @property

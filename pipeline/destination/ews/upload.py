@@ -29,6 +29,8 @@ from pipeline.destination.ews.item_xml import prebuilt_item
 from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
 from pipeline.fingerprint import Stamp, read_stamp
+from pipeline.item_values import JournalEntry, MailMessage, StickyNote
+from pipeline.item_values.item_warnings import fallback
 from pipeline.lease import check_fence
 from pipeline.model import UploadItem
 
@@ -199,13 +201,14 @@ def _simpler(upload: UploadItem, cause: BaseException) -> UploadItem | None:
     in the RebuildOriginalItemClass property)."""
     reason = describe(cause)
     if upload.extra_extended:
-        note = f"extra properties dropped: the server refused them ({reason})"
+        note = fallback("extra properties dropped", f"the server refused them ({reason})")
         return dataclasses.replace(upload, extra_extended=[], warnings=[*upload.warnings, note],
                                    fallbacks=[*upload.fallbacks, note])
-    if upload.kind in ("message", "note", "journal") and upload.fields.get("item_class"):
-        fields = {k: v for k, v in upload.fields.items() if k != "item_class"}
-        note = f"kept as a plain message: the server refused class {upload.item_class} ({reason})"
-        return dataclasses.replace(upload, fields=fields, warnings=[*upload.warnings, note],
+    value = upload.value
+    if isinstance(value, MailMessage | StickyNote | JournalEntry) and value.item_class:
+        note = fallback("kept as a plain message", f"the server refused class {upload.item_class} ({reason})")
+        plain = dataclasses.replace(value, item_class=None)
+        return dataclasses.replace(upload, value=plain, warnings=[*upload.warnings, note],
                                    fallbacks=[*upload.fallbacks, note])
     return None
 

@@ -17,12 +17,43 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pipeline import fingerprint, mapi
+from pipeline.item_values import (
+    AddressKind,
+    Appointment,
+    Attendee,
+    Body,
+    Contact,
+    DistributionList,
+    Importance,
+    JournalEntry,
+    MailMessage,
+    PatternKind,
+    Person,
+    PhoneKind,
+    PostalAddress,
+    Recurrence,
+    RelativeDay,
+    Reminder,
+    Sensitivity,
+    ShowAs,
+    StickyNote,
+    Task,
+    TaskStatus,
+    TypedItem,
+    Weekday,
+    WeekIndex,
+)
+from pipeline.item_values import item_warnings as warn
+from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.model import ExtendedProperty, UploadItem
+
+T = TypeVar("T")
 
 #: The MIME header carrying the identity through importMime, and the named property Exchange makes of it.
 IDENTITY_HEADER = "X-Rebuild-Fingerprint"
@@ -41,16 +72,6 @@ TO_ATTENDEES = f"String {{{mapi.PSETID_APPOINTMENT}}} Id 0x823B"
 CC_ATTENDEES = f"String {{{mapi.PSETID_APPOINTMENT}}} Id 0x823C"
 ORGANIZER_NAME = "String 0x0042"  # PR_SENT_REPRESENTING_NAME
 _FLAG_STATUS = {2: "flagged", 1: "complete"}
-_TASK_STATUS = {"NotStarted": "notStarted", "InProgress": "inProgress", "Completed": "completed",
-                "WaitingOnOthers": "waitingOnOthers", "Deferred": "deferred"}
-_SHOW_AS = {"Free": "free", "Tentative": "tentative", "Busy": "busy", "OOF": "oof", "WorkingElsewhere":
-            "workingElsewhere", "NoData": "unknown"}
-_PATTERNS = {"daily": "daily", "weekly": "weekly", "absolute_monthly": "absoluteMonthly",
-             "relative_monthly": "relativeMonthly", "absolute_yearly": "absoluteYearly",
-             "relative_yearly": "relativeYearly"}
-_DAY_GROUPS = {"Day": ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"],
-               "Weekday": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-               "WeekendDay": ["saturday", "sunday"]}
 
 
 # -- extended properties ----------------------------------------------------------------------------
@@ -132,8 +153,9 @@ def after_import(upload: UploadItem) -> dict[str, Any]:
     """The PATCH that finishes an imported message: identity, read state, flag, categories, times."""
     body = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS, mapi.PR_FLAG_STATUS}))
     body["singleValueExtendedProperties"] = stamps(upload) + body["singleValueExtendedProperties"]
-    if upload.fields.get("item_class"):  # the class MIME does not say (a report, a sharing message, …)
-        body["singleValueExtendedProperties"].append({"id": "String 0x001A", "value": str(upload.fields["item_class"])})
+    item_class = upload.value.item_class if isinstance(upload.value, MailMessage) else None
+    if item_class:  # the class MIME does not say (a report, a sharing message, …)
+        body["singleValueExtendedProperties"].append({"id": "String 0x001A", "value": item_class})
     body["isRead"] = bool(message_flags(upload) & mapi.MSGFLAG_READ)
     status = _tag(upload, mapi.PR_FLAG_STATUS)
     if isinstance(status, int) and status in _FLAG_STATUS:
@@ -207,15 +229,16 @@ def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None)
                                 **({"contentId": str(item["Content-ID"]).strip("<>")} if item["Content-ID"] else {})})
         if attachments:
             body["attachments"] = attachments
-    elif upload.fields.get("body"):
-        body["body"] = {"contentType": "html" if upload.fields.get("body_type") == "html" else "text",
-                        "content": str(upload.fields["body"])}
+    elif isinstance(upload.value, TypedItem) and upload.value.body:
+        body["body"] = _body(upload.value.body)
     extended = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS, mapi.PR_FLAG_STATUS}))
     flags = message_flags(upload)
     if not is_draft(upload):
         flags &= ~mapi.MSGFLAG_UNSENT
         extended["singleValueExtendedProperties"].append({"id": "Integer 0x0E07", "value": str(flags & 0x23)})
-    item_class = upload.fields.get("item_class") or (upload.item_class if upload.item_class != "IPM.Note" else None)
+    value = upload.value
+    own = value.item_class if isinstance(value, MailMessage | StickyNote | JournalEntry) else None
+    item_class = own or (upload.item_class if upload.item_class != "IPM.Note" else None)
     if item_class:
         extended["singleValueExtendedProperties"].append({"id": "String 0x001A", "value": str(item_class)})
     pending = [{"id": ATTACHMENTS_PENDING, "value": "true"}] if large else []
@@ -229,11 +252,33 @@ def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None)
 
 
 # -- calendar ---------------------------------------------------------------------------------------
-def _zone_name(upload: UploadItem, key: str = "start_timezone") -> tuple[str, dt.tzinfo]:
-    """The item's Windows time zone name (Graph takes it as is) and the zone, UTC when unknown."""
+_SHOW_AS = {ShowAs.FREE: "free", ShowAs.TENTATIVE: "tentative", ShowAs.BUSY: "busy", ShowAs.OUT_OF_OFFICE: "oof",
+            ShowAs.WORKING_ELSEWHERE: "workingElsewhere"}
+_SENSITIVITY = {Sensitivity.NORMAL: "normal", Sensitivity.PERSONAL: "personal", Sensitivity.PRIVATE: "private",
+                Sensitivity.CONFIDENTIAL: "confidential"}
+_IMPORTANCE = {Importance.LOW: "low", Importance.NORMAL: "normal", Importance.HIGH: "high"}
+_PATTERNS = {PatternKind.DAILY: "daily", PatternKind.WEEKLY: "weekly", PatternKind.ABSOLUTE_MONTHLY: "absoluteMonthly",
+             PatternKind.RELATIVE_MONTHLY: "relativeMonthly", PatternKind.ABSOLUTE_YEARLY: "absoluteYearly",
+             PatternKind.RELATIVE_YEARLY: "relativeYearly"}
+_DAYS = {d: d.value for d in Weekday}  # Graph's dayOfWeek: "sunday" … "saturday"
+_RELATIVE_DAYS = {RelativeDay.DAY: list(_DAYS.values()),
+                  RelativeDay.WEEKDAY: ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                  RelativeDay.WEEKEND_DAY: ["saturday", "sunday"]}
+_INDEX = {WeekIndex.FIRST: "first", WeekIndex.SECOND: "second", WeekIndex.THIRD: "third",
+          WeekIndex.FOURTH: "fourth", WeekIndex.LAST: "last"}
+_TASK_STATUS = {TaskStatus.NOT_STARTED: "notStarted", TaskStatus.IN_PROGRESS: "inProgress",
+                TaskStatus.COMPLETED: "completed", TaskStatus.WAITING_ON_OTHERS: "waitingOnOthers",
+                TaskStatus.DEFERRED: "deferred"}
+
+
+def _body(body: Body) -> dict[str, str]:
+    return {"contentType": "html" if body.html else "text", "content": body.text}
+
+
+def _zone_name(name: str | None) -> tuple[str, dt.tzinfo]:
+    """A Windows time zone name (Graph takes it as is) and the zone, UTC when unknown."""
     from tzlocal.windows_tz import win_tz
 
-    name = upload.fields.get(key) or upload.fields.get("start_timezone")
     if isinstance(name, str) and name in win_tz:
         return name, ZoneInfo(win_tz[name])
     return "UTC", dt.UTC
@@ -247,69 +292,74 @@ def _when(value: Any, zone_name: str, zone: dt.tzinfo) -> dict[str, str]:
     return {"dateTime": f"{value.isoformat()}T00:00:00", "timeZone": zone_name}
 
 
-def recurrence(spec: dict[str, Any], zone_name: str) -> dict[str, Any]:
-    """convert/recurrence.describe()'s dict as Graph's patternedRecurrence."""
-    pattern: dict[str, Any] = {"type": _PATTERNS[spec["pattern"]], "interval": int(spec.get("interval") or 1)}
-    if spec.get("weekdays"):
-        pattern["daysOfWeek"] = [d.lower() for d in spec["weekdays"]]
-    if spec.get("first_day_of_week"):
-        pattern["firstDayOfWeek"] = str(spec["first_day_of_week"]).lower()
-    if spec.get("day_of_month"):
-        pattern["dayOfMonth"] = int(spec["day_of_month"])
-    if spec.get("month"):
-        pattern["month"] = int(spec["month"])
-    if spec.get("weekday"):
-        pattern["daysOfWeek"] = _DAY_GROUPS.get(spec["weekday"], [str(spec["weekday"]).lower()])
-    if spec.get("week_number"):
-        pattern["index"] = str(spec["week_number"]).lower()
-    start = spec["start"]
-    rng: dict[str, Any] = {"type": "noEnd", "startDate": start.isoformat(), "recurrenceTimeZone": zone_name}
-    if spec.get("count"):
-        rng.update(type="numbered", numberOfOccurrences=int(spec["count"]))
-    elif spec.get("end"):
-        rng.update(type="endDate", endDate=spec["end"].isoformat())
+def recurrence(spec: Recurrence, zone_name: str) -> dict[str, Any]:
+    """A series' recurrence as Graph's patternedRecurrence."""
+    rule = spec.pattern
+    pattern: dict[str, Any] = {"type": _PATTERNS[rule.kind], "interval": rule.interval}
+    if rule.weekdays:
+        pattern["daysOfWeek"] = [_DAYS[d] for d in rule.weekdays]
+    if rule.first_day_of_week:
+        pattern["firstDayOfWeek"] = _DAYS[rule.first_day_of_week]
+    if rule.day_of_month:
+        pattern["dayOfMonth"] = rule.day_of_month
+    if rule.month:
+        pattern["month"] = rule.month
+    if rule.day:
+        pattern["daysOfWeek"] = _RELATIVE_DAYS.get(rule.day, [rule.day.value])
+    if rule.week:
+        pattern["index"] = _INDEX[rule.week]
+    rng: dict[str, Any] = {"type": "noEnd", "startDate": spec.start.isoformat(), "recurrenceTimeZone": zone_name}
+    if spec.count:
+        rng.update(type="numbered", numberOfOccurrences=spec.count)
+    elif spec.end:
+        rng.update(type="endDate", endDate=spec.end.isoformat())
     return {"pattern": pattern, "range": rng}
 
 
-def _people(values: list[Any]) -> str:
-    return "; ".join(str(v.get("name") or v.get("email") or "") if isinstance(v, dict) else str(v) for v in values)
+def _people(values: Iterable[Attendee | Person]) -> str:
+    people = [v.person if isinstance(v, Attendee) else v for v in values]
+    return "; ".join(str(p.name or p.email or "") for p in people)
+
+
+def _value(upload: UploadItem, cls: type[T]) -> T:
+    if not isinstance(upload.value, cls):
+        raise TypeError(f"{upload.item_class} holds no {cls.__name__}")
+    return upload.value
 
 
 def event(upload: UploadItem) -> dict[str, Any]:
     """An event without attendees (creating one with attendees sends invitations): who was invited and
     the organizer travel as the display properties Outlook shows."""
-    f = upload.fields
-    zone_name, zone = _zone_name(upload)
-    end_name, end_zone = _zone_name(upload, "end_timezone")
-    body: dict[str, Any] = {"subject": upload.subject or f.get("subject") or "",
-                            "start": _when(f["start"], zone_name, zone), "end": _when(f["end"], end_name, end_zone),
-                            "isAllDay": bool(f.get("is_all_day"))}
-    if f.get("body"):
-        body["body"] = {"contentType": "html" if f.get("body_type") == "html" else "text", "content": str(f["body"])}
-    if f.get("location"):
-        body["location"] = {"displayName": str(f["location"])}
-    if f.get("legacy_free_busy_status") in _SHOW_AS:
-        body["showAs"] = _SHOW_AS[f["legacy_free_busy_status"]]
-    if "reminder_is_set" in f:
-        body["isReminderOn"] = bool(f["reminder_is_set"])
-    if f.get("reminder_minutes_before_start") is not None:
-        body["reminderMinutesBeforeStart"] = int(f["reminder_minutes_before_start"])
-    for key, graph in (("sensitivity", "sensitivity"), ("importance", "importance")):
-        if isinstance(f.get(key), str):
-            body[graph] = f[key].lower()
-    if f.get("recurrence"):
-        body["recurrence"] = recurrence(f["recurrence"], zone_name)
-    if f.get("categories"):
-        body["categories"] = [str(c) for c in f["categories"]]
+    f = _value(upload, Appointment)
+    zone_name, zone = _zone_name(f.start_zone)
+    end_name, end_zone = _zone_name(f.end_zone or f.start_zone)
+    body: dict[str, Any] = {"subject": upload.subject or f.subject,
+                            "start": _when(f.start, zone_name, zone), "end": _when(f.end, end_name, end_zone),
+                            "isAllDay": f.is_all_day}
+    if f.body:
+        body["body"] = _body(f.body)
+    if f.location:
+        body["location"] = {"displayName": f.location}
+    body["showAs"] = _SHOW_AS[f.show_as]
+    if f.reminder is not None and f.reminder.is_set is not None:
+        body["isReminderOn"] = f.reminder.is_set
+    if f.reminder is not None and f.reminder.minutes_before is not None:
+        body["reminderMinutesBeforeStart"] = f.reminder.minutes_before
+    body["sensitivity"] = _SENSITIVITY[f.sensitivity]
+    body["importance"] = _IMPORTANCE[f.importance]
+    if f.series:
+        body["recurrence"] = recurrence(f.series.recurrence, zone_name)
+    if f.categories:
+        body["categories"] = list(f.categories)
     extended = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS}))
     people = extended["singleValueExtendedProperties"]
-    required = [*(f.get("required_attendees") or []), *(f.get("resources") or [])]
+    required = [*f.attendees.required, *f.attendees.resources]
     if required:
         people.append({"id": TO_ATTENDEES, "value": _people(required)})
-    if f.get("optional_attendees"):
-        people.append({"id": CC_ATTENDEES, "value": _people(f["optional_attendees"])})
-    if isinstance(f.get("organizer"), dict):
-        people.append({"id": ORGANIZER_NAME, "value": _people([f["organizer"]])})
+    if f.attendees.optional:
+        people.append({"id": CC_ATTENDEES, "value": _people(f.attendees.optional)})
+    if f.organizer is not None:
+        people.append({"id": ORGANIZER_NAME, "value": _people([f.organizer])})
     extended["singleValueExtendedProperties"] = stamps(upload) + people
     extended.pop("categories", None)
     body.update(extended)
@@ -319,47 +369,57 @@ def event(upload: UploadItem) -> dict[str, Any]:
 # -- contacts, lists, tasks -------------------------------------------------------------------------
 _CONTACT_TEXT = {"given_name": "givenName", "surname": "surname", "middle_name": "middleName",
                  "nickname": "nickName", "generation": "generation", "initials": "initials",
-                 "display_name": "displayName", "file_as": "fileAs", "company_name": "companyName",
+                 "display_name": "displayName", "file_as": "fileAs", "company": "companyName",
                  "job_title": "jobTitle", "department": "department", "manager": "manager",
-                 "assistant_name": "assistantName", "office_location": "officeLocation", "profession": "profession",
-                 "spouse_name": "spouseName", "business_homepage": "businessHomePage", "title": "title"}
-_PHONES = {"BusinessPhone": "businessPhones", "BusinessPhone2": "businessPhones", "HomePhone": "homePhones",
-           "HomePhone2": "homePhones"}
-_ADDRESS_KEYS = {"street": "street", "city": "city", "state": "state", "country": "countryOrRegion",
-                 "zipcode": "postalCode"}
+                 "assistant_name": "assistantName", "profession": "profession",
+                 "spouse_name": "spouseName", "business_homepage": "businessHomePage"}
+_PHONES = {PhoneKind.BUSINESS: "businessPhones", PhoneKind.BUSINESS_2: "businessPhones",
+           PhoneKind.HOME: "homePhones", PhoneKind.HOME_2: "homePhones"}
+_ADDRESSES = {AddressKind.BUSINESS: "businessAddress", AddressKind.HOME: "homeAddress",
+              AddressKind.OTHER: "otherAddress"}
+
+
+def _postal(address: PostalAddress) -> dict[str, str]:
+    parts = (("street", address.street), ("city", address.city), ("state", address.state),
+             ("countryOrRegion", address.country), ("postalCode", address.postal_code))
+    return {graph: value for graph, value in parts if value}
 
 
 def contact(upload: UploadItem) -> dict[str, Any]:
-    f = upload.fields
-    body: dict[str, Any] = {graph: str(f[key]) for key, graph in _CONTACT_TEXT.items() if f.get(key)}
-    emails = [{"address": e["email"], "name": e.get("name") or e["email"]}
-              for e in f.get("email_addresses") or [] if e.get("email")]
-    if emails:
-        body["emailAddresses"] = emails[:3]
-    for phone in f.get("phone_numbers") or []:
-        label, number = phone.get("label"), phone.get("phone_number")
-        if label == "MobilePhone":
-            body["mobilePhone"] = number
-        elif label in _PHONES:
-            body.setdefault(_PHONES[label], []).append(number)
-    for address in f.get("physical_addresses") or []:
-        key = {"Business": "businessAddress", "Home": "homeAddress"}.get(address.get("label"), "otherAddress")
-        body[key] = {graph: str(address[k]) for k, graph in _ADDRESS_KEYS.items() if address.get(k)}
-    if isinstance(f.get("birthday"), dt.date):
-        body["birthday"] = f"{f['birthday'].isoformat()}T00:00:00Z"
-    if f.get("children"):
-        body["children"] = [str(c) for c in f["children"]]
-    if f.get("im_addresses"):
-        body["imAddresses"] = [str(a.get("address")) for a in f["im_addresses"] if a.get("address")]
-    notes = str(f.get("body") or "")
-    if upload.kind == "distlist":
+    """A contact; a distribution list is a contact listing its members in its notes."""
+    f = upload.value
+    if not isinstance(f, Contact | DistributionList):
+        raise TypeError(f"{upload.item_class} holds no contact")
+    body: dict[str, Any] = {}
+    notes = f.body.text if f.body else ""
+    if isinstance(f, Contact):
+        body = {graph: str(getattr(f, key)) for key, graph in _CONTACT_TEXT.items() if getattr(f, key)}
+        emails = [{"address": e.address, "name": e.name or e.address} for e in f.emails]
+        if emails:
+            body["emailAddresses"] = emails[:3]
+        for phone in f.phones:
+            if phone.kind is PhoneKind.MOBILE:
+                body["mobilePhone"] = phone.number
+            elif phone.kind in _PHONES:
+                body.setdefault(_PHONES[phone.kind], []).append(phone.number)
+        for address in f.addresses:
+            body[_ADDRESSES[address.kind]] = _postal(address)
+        if f.birthday is not None:
+            body["birthday"] = f"{f.birthday.isoformat()}T00:00:00Z"
+        if f.children:
+            body["children"] = list(f.children)
+        if f.im_address:
+            body["imAddresses"] = [f.im_address]
+    else:
+        body = {graph: str(getattr(f, key)) for key, graph in (("display_name", "displayName"),
+                                                               ("file_as", "fileAs")) if getattr(f, key)}
         body.setdefault("displayName", upload.subject)
-        members = [f"{m.get('name') or ''} <{m.get('email') or ''}>".strip() for m in f.get("members") or []]
+        members = [f"{m.name or ''} <{m.email or ''}>".strip() for m in f.members]
         notes = "Distribution list members:\n" + "\n".join(members) + (f"\n\n{notes}" if notes else "")
     if notes:
         body["personalNotes"] = notes
-    if f.get("categories"):
-        body["categories"] = [str(c) for c in f["categories"]]
+    if f.categories:
+        body["categories"] = list(f.categories)
     extended = split_extended(upload.extended, frozenset({mapi.PR_MESSAGE_FLAGS}))
     extended.pop("categories", None)
     pending = [{"id": ATTACHMENTS_PENDING, "value": "true"}] if photo(upload) else []
@@ -370,11 +430,11 @@ def contact(upload: UploadItem) -> dict[str, Any]:
 
 def photo(upload: UploadItem) -> bytes | None:
     """A contact's picture, sent after the contact (PUT …/photo/$value) while it is stamped pending."""
-    value = upload.fields.get("photo") if upload.kind == "contact" else None
-    return bytes(value) if isinstance(value, bytes | bytearray) and value else None
+    value = upload.value.photo if isinstance(upload.value, Contact) else None
+    return bytes(value) if value else None
 
 
-def _utc(value: Any) -> dict[str, str] | None:
+def _utc(value: dt.date | None) -> dict[str, str] | None:
     if isinstance(value, dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         return {"dateTime": moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
@@ -385,22 +445,21 @@ def _utc(value: Any) -> dict[str, str] | None:
 
 
 def todo_task(upload: UploadItem) -> dict[str, Any]:
-    f = upload.fields
-    body: dict[str, Any] = {"title": upload.subject or str(f.get("subject") or ""),
-                            "status": _TASK_STATUS.get(str(f.get("status")), "notStarted")}
-    if f.get("body"):
-        body["body"] = {"contentType": "html" if f.get("body_type") == "html" else "text", "content": str(f["body"])}
-    if isinstance(f.get("importance"), str):
-        body["importance"] = f["importance"].lower()
-    for key, graph in (("due_date", "dueDateTime"), ("start_date", "startDateTime"),
-                       ("complete_date", "completedDateTime"), ("reminder_due_by", "reminderDateTime")):
-        when = _utc(f.get(key))
+    f = _value(upload, Task)
+    body: dict[str, Any] = {"title": upload.subject or f.subject, "status": _TASK_STATUS[f.status]}
+    if f.body:
+        body["body"] = _body(f.body)
+    body["importance"] = _IMPORTANCE[f.importance]
+    reminder = f.reminder or Reminder()
+    for value, graph in ((f.due_date, "dueDateTime"), (f.start_date, "startDateTime"),
+                         (f.completed, "completedDateTime"), (reminder.due, "reminderDateTime")):
+        when = _utc(value)
         if when:
             body[graph] = when
-    if f.get("reminder_is_set"):
+    if reminder.is_set:
         body["isReminderOn"] = True
-    if f.get("categories"):
-        body["categories"] = [str(c) for c in f["categories"]]
+    if f.categories:
+        body["categories"] = list(f.categories)
     body["extensions"] = [{"@odata.type": "#microsoft.graph.openTypeExtension", "extensionName": EXTENSION_NAME,
                            "identity": upload.fingerprint}]
     return body
@@ -416,16 +475,17 @@ LOSSES = {
 }
 
 
-def cannot_carry(upload: UploadItem) -> list[str]:
+def cannot_carry(upload: UploadItem) -> list[ItemWarning]:
     notes = []
     if upload.kind in LOSSES:
-        notes.append(f"over Graph, a {upload.kind}: {LOSSES[upload.kind]}")
-    if upload.kind == "calendar" and (upload.fields.get("required_attendees") or upload.fields.get("optional_attendees")
-                                      or upload.fields.get("resources")):
-        notes.append("over Graph, meeting attendees are kept as display text only (creating them would invite them)")
+        notes.append(warn.cannot_carry(f"over Graph, a {upload.kind}", LOSSES[upload.kind]))
+    if isinstance(upload.value, Appointment) and upload.value.attendees:
+        notes.append(warn.cannot_carry("over Graph, meeting attendees are kept as display text only",
+                                       "creating them would invite them"))
     if upload.extra_extended:
-        notes.append(f"over Graph, {len(upload.extra_extended)} best-effort properties of class {upload.item_class} "
-                     "are not carried")
+        notes.append(warn.cannot_carry("over Graph, best-effort properties are not carried",
+                                       f"{len(upload.extra_extended)} of class {upload.item_class}"))
     if upload.kind == "message" and is_draft(upload):
-        notes.append("over Graph, an unsent draft is created from JSON: its MIME headers are not kept")
+        notes.append(warn.cannot_carry("over Graph, an unsent draft is created from JSON",
+                                       "its MIME headers are not kept"))
     return notes

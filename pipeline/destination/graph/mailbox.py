@@ -17,8 +17,10 @@ from pipeline.destination.graph.connect import GraphTarget, require_extra
 from pipeline.destination.graph.folders import TODO, GraphFolders, Ref
 from pipeline.destination.graph.sender import GraphSender, Imports, Leftovers, item_path, items_path
 from pipeline.destination.graph.transport import GraphError, GraphHttp, RetryPolicy
+from pipeline.destination.series import finished
 from pipeline.fingerprint import Stamp, read_stamp
 from pipeline.folder_plan import PlannedFolder
+from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.lease import LeaseHolder
 from pipeline.model import UploadItem
 
@@ -128,26 +130,30 @@ class GraphMailbox:
                 if exc.status != 404:
                     raise
 
-    def cannot_carry(self, upload: UploadItem) -> list[str]:
+    def cannot_carry(self, upload: UploadItem) -> list[ItemWarning]:
         return items.cannot_carry(upload)
 
     def sender(self, handle: Callable[[list[Outcome]], None], in_flight: int) -> GraphSender:
-        return GraphSender(self.http, self._imports, self._leftovers, handle, in_flight)
+        return GraphSender(self.http, self._imports, self._leftovers, handle, in_flight, self.complete_series)
 
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
         wanted = {identity, identity + fingerprint.LEGACY_PENDING_SUFFIX}
         return [server_id for server_id, values in self._stamped(folder)
                 if values.get(_canonical(items.FINGERPRINT_PROPERTY)) in wanted]
 
-    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> list[str]:
+    def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
         """Delete and change the series' occurrences through its instances, then clear the pending flag."""
         from pipeline.destination.graph.occurrences import apply_exceptions
 
-        warnings = apply_exceptions(self.http, server_id, upload)
-        props = [{"id": items.FINGERPRINT_PROPERTY, "value": upload.fingerprint},
-                 {"id": items.PENDING_PROPERTY, "value": "false"}]
-        self.http.call("PATCH", item_path(folder.handle, server_id), json_body={"singleValueExtendedProperties": props})
-        return warnings
+        def apply() -> list[ItemWarning]:
+            warnings = apply_exceptions(self.http, server_id, upload)
+            props = [{"id": items.FINGERPRINT_PROPERTY, "value": upload.fingerprint},
+                     {"id": items.PENDING_PROPERTY, "value": "false"}]
+            self.http.call("PATCH", item_path(folder.handle, server_id),
+                           json_body={"singleValueExtendedProperties": props})
+            return warnings
+
+        return finished(upload, server_id, apply)
 
     def close(self) -> None:
         self.http.close()

@@ -37,6 +37,7 @@ from pipeline.destination.graph.transport import (
     answer_error,
 )
 from pipeline.destination.inflight import InFlight
+from pipeline.item_values.item_warnings import fallback
 from pipeline.lease import bind, current_fence
 from pipeline.model import UploadItem
 
@@ -107,7 +108,8 @@ class Creator:
                 return _failed(upload, FailureKind.BUILD, f"Graph cannot store a {upload.kind} in a {ref.kind} "
                                                           "folder"), None
             # An appointment, contact or task in a mail folder (Deleted Items): kept as a message of its class.
-            note = f"over Graph, a {upload.kind} in a mail folder is kept as a message of class {upload.item_class}"
+            note = fallback(f"over Graph, a {upload.kind} in a mail folder is kept as a message of its class",
+                            upload.item_class)
             upload = dataclasses.replace(upload, kind="note", warnings=[*upload.warnings, note],
                                          fallbacks=[*upload.fallbacks, note])
         try:
@@ -144,7 +146,7 @@ class Creator:
                 return Outcome(upload, OutcomeState.UPLOADED, server_id=created["id"]), created["id"]
         if ref.kind == MAIL and upload.kind in ("message", "unknown") and upload.mime is not None \
                 and not items.is_draft(upload):
-            note = "raw MIME headers lost: created from JSON (importMime not available here)"
+            note = fallback("raw MIME headers lost", "created from JSON (importMime not available here)")
             upload = dataclasses.replace(upload, warnings=[*upload.warnings, note], fallbacks=[*upload.fallbacks, note])
         large: list[items.LargeAttachment] = []
         body = items.json_message(upload, large) if ref.kind == MAIL else self._body(ref, upload)
@@ -272,10 +274,11 @@ class GraphSender(InFlight):
     """base.BatchSender over Graph: `in_flight` batches at once (Graph allows 4 requests per mailbox)."""
 
     def __init__(self, http: GraphHttp, imports: Imports, leftovers: Leftovers,
-                 handle: Callable[[list[Outcome]], None], in_flight: int) -> None:
+                 handle: Callable[[list[Outcome]], None], in_flight: int,
+                 finish: Callable[[Any, str, UploadItem], Outcome] | None = None) -> None:
         # Graph takes one item per request (EWS: a batch per request): batches go `in_flight` at a time, and
         # their items share the mailbox's budget of Graph's 4 requests in flight.
-        super().__init__(handle, min(in_flight, MAX_IN_FLIGHT), "graph-send")
+        super().__init__(handle, min(in_flight, MAX_IN_FLIGHT), "graph-send", finish)
         self.http = http
         self._stats = SendStats()
         self._lock = threading.Lock()
