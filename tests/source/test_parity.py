@@ -98,8 +98,11 @@ def test_open_source_picks_the_reader(tmp_path: Path) -> None:
 
 
 def _exported(out: Path) -> dict[str, str]:
+    """The items' files (the user's settings under _settings/ come from associated messages, which only the
+    native reader reaches: libpff's Python binding has no call for them, see Source.associated)."""
     return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+            for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"
+            and p.relative_to(out).parts[0] != "_settings"}
 
 
 def test_rebuild_export_writes_the_same_bytes_with_either_reader(tmp_path: Path, samples: Path) -> None:
