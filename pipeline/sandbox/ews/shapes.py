@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pipeline.sandbox import ids, mime, props
-from pipeline.sandbox.ews import extended, series
+from pipeline.sandbox.ews import contact_props, extended, ical, series
 from pipeline.sandbox.ews.soap import esc
 from pipeline.sandbox.rows import FolderRow, ItemRow
 
@@ -108,7 +108,8 @@ class Shape:
     @property
     def needs_fields(self) -> bool:
         """Whether stored typed-item fields can be asked for (not for IdOnly with core properties only)."""
-        return self.base != "IdOnly" or bool(self.fields - CORE_FIELDS)
+        return (self.base != "IdOnly" or bool(self.fields - CORE_FIELDS) or self.include_mime
+                or any(key in contact_props.FROM_FIELDS for key in self.ext_keys))
 
     @property
     def ext_keys(self) -> list[str]:
@@ -266,10 +267,13 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
     def add(name: str, xml: str) -> None:
         out.append((ITEM_ORDER.get(name, 900), xml))
 
-    if shape.include_mime and item.mime is not None:
+    mime_content = item.mime
+    if shape.include_mime and mime_content is None and item.kind == "CalendarItem":
+        mime_content = ical.calendar_ics(item)  # Exchange answers a calendar item as iCalendar
+    if shape.include_mime and mime_content is not None:
         add(
             "MimeContent",
-            f'<t:MimeContent CharacterSet="UTF-8">{base64.b64encode(item.mime).decode()}</t:MimeContent>',
+            f'<t:MimeContent CharacterSet="UTF-8">{base64.b64encode(mime_content).decode()}</t:MimeContent>',
         )
     own_id = (
         ids.item_id(mid, item.id)
@@ -335,6 +339,8 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
             value = _derived_ext(item, uri.key)
         else:
             value = kept.value
+        if value is None and item.kind == "Contact":
+            value = contact_props.mapi_value(item.fields, uri.key)
         if value is not None:
             out.append(
                 (rank, f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")
