@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS mailboxes(
 CREATE TABLE IF NOT EXISTS folders(
     id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, parent_id INTEGER, name TEXT NOT NULL,
     name_key TEXT NOT NULL, folder_class TEXT, distinguished_id TEXT, is_search INTEGER NOT NULL DEFAULT 0,
-    version INTEGER NOT NULL DEFAULT 1);
+    version INTEGER NOT NULL DEFAULT 1, changed TEXT,
+    last_article INTEGER NOT NULL DEFAULT 0);
 CREATE UNIQUE INDEX IF NOT EXISTS folders_name ON folders(mailbox_id, parent_id, name_key);
 CREATE INDEX IF NOT EXISTS folders_parent ON folders(parent_id);
 CREATE TABLE IF NOT EXISTS items(
@@ -41,6 +42,34 @@ CREATE TABLE IF NOT EXISTS attachments(
     size INTEGER NOT NULL, sha256 TEXT NOT NULL, is_inline INTEGER NOT NULL, content_id TEXT NOT NULL,
     content BLOB, PRIMARY KEY(item_id, position)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series(item_id INTEGER PRIMARY KEY, exceptions TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+#: Kept by SQLite itself, whichever face or operation writes: a folder's last change (PR_LOCAL_COMMIT_TIME_MAX,
+#: what clients poll to see that a folder changed) and the highest item row ever handed out, so a row, which
+#: is also the item's IMAP number (PR_INTERNET_ARTICLE_NUMBER), is never given twice, even after the newest
+#: item is deleted; and per folder the highest of those numbers it ever held (PR_IMAP_LAST_ARTICLE_ID), so
+#: its next number (PR_ARTICLE_NUM_NEXT) never goes back either. Created after the migrations of older data
+#: folders (the `changed` and `last_article` columns).
+TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS items_inserted AFTER INSERT ON items BEGIN
+    UPDATE folders SET changed=strftime('%Y-%m-%dT%H:%M:%fZ','now'), last_article=max(last_article, NEW.id)
+        WHERE id=NEW.folder_id;
+    INSERT INTO counters(name, value) VALUES ('item_row', NEW.id)
+        ON CONFLICT(name) DO UPDATE SET value=max(value, excluded.value);
+END;
+CREATE TRIGGER IF NOT EXISTS folders_inserted AFTER INSERT ON folders WHEN NEW.changed IS NULL BEGIN
+    UPDATE folders SET changed=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=NEW.id;
+END;
+CREATE TRIGGER IF NOT EXISTS items_deleted AFTER DELETE ON items BEGIN
+    UPDATE folders SET changed=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=OLD.folder_id;
+END;
+CREATE TRIGGER IF NOT EXISTS items_updated AFTER UPDATE ON items BEGIN
+    UPDATE folders SET changed=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id IN (OLD.folder_id, NEW.folder_id);
+    UPDATE folders SET last_article=max(last_article, NEW.id) WHERE id=NEW.folder_id;
+    INSERT INTO counters(name, value) VALUES ('item_row', NEW.id)
+        ON CONFLICT(name) DO UPDATE SET value=max(value, excluded.value);
+END;
 """
 
 def folder_key(name: str) -> str:
@@ -79,6 +108,10 @@ class FolderRow:
     distinguished_id: str | None
     is_search: bool
     version: int
+    #: When its contents or itself last changed (UTC, ISO with milliseconds), kept by the store's triggers.
+    changed: str | None = None
+    #: The highest item row (IMAP number) the folder ever held.
+    last_article: int = 0
 
 
 @dataclass(slots=True)
@@ -166,7 +199,7 @@ def item_from_row(row: Sequence[Any], with_fields: bool = True) -> ItemRow:
 
 
 def folder_from_row(row: Sequence[Any]) -> FolderRow:
-    return FolderRow(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7])
+    return FolderRow(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9])
 
 
-FOLDER_COLUMNS = "id, mailbox_id, parent_id, name, folder_class, distinguished_id, is_search, version"
+FOLDER_COLUMNS = "id, mailbox_id, parent_id, name, folder_class, distinguished_id, is_search, version, changed, last_article"

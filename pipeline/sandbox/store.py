@@ -25,6 +25,7 @@ from pipeline.sandbox.rows import (
     FOLDER_COLUMNS,
     ITEM_COLUMNS,
     TABLES,
+    TRIGGERS,
     Account,
     ExtValue,
     FolderRow,
@@ -85,6 +86,16 @@ class SandboxStore:
             if "touched" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
                 # when an item was last written (epoch seconds): restricted searches lag behind it
                 conn.execute("ALTER TABLE items ADD COLUMN touched REAL NOT NULL DEFAULT 0")
+            if "changed" not in {row[1] for row in conn.execute("PRAGMA table_info(folders)")}:
+                conn.execute("ALTER TABLE folders ADD COLUMN changed TEXT")
+                conn.execute("ALTER TABLE folders ADD COLUMN last_article INTEGER NOT NULL DEFAULT 0")
+                conn.execute("UPDATE folders SET last_article=COALESCE((SELECT MAX(id) FROM items "
+                             "WHERE items.folder_id=folders.id), 0)")
+            conn.executescript(TRIGGERS)
+            conn.execute(
+                "INSERT OR IGNORE INTO counters(name, value) SELECT 'item_row', COALESCE(MAX(id), 0) FROM items"
+            )
+            conn.execute("UPDATE folders SET changed=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE changed IS NULL")
         _owner_only(self.data_dir)
 
     # -- connections ------------------------------------------------------------------------------
@@ -273,11 +284,12 @@ class SandboxStore:
         touched = time.time()
         for item in items:
             cur = conn.execute(
-                "INSERT INTO items(mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, "
+                "INSERT INTO items(id, mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, "
                 "sent, "
                 "received, created, modified, size, mime, fields, has_attachments, message_id, touched) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
+                    self.next_item_row(conn),
                     mailbox_id,
                     item.folder_id,
                     item.kind,
@@ -332,6 +344,33 @@ class SandboxStore:
                 att_rows,
             )
         return ids
+
+    @staticmethod
+    def next_item_row(conn: sqlite3.Connection) -> int:
+        """The row (and IMAP number) of the next item: past every row ever handed out (the counters table,
+        kept by a trigger), never one of a deleted item."""
+        row = conn.execute("SELECT value FROM counters WHERE name='item_row'").fetchone()
+        return int(row[0] if row else 0) + 1
+
+    def copy_item(self, conn: sqlite3.Connection, row_id: int, folder_id: int) -> int:
+        """A copy of an item, with its extended properties, attachments and series, into `folder_id`, as a
+        new row (a new id and IMAP number, as Exchange gives a copied or moved item); returns the new row."""
+        new_id = self.next_item_row(conn)
+        columns = ("mailbox_id, kind, item_class, subject, is_draft, is_read, sent, received, created, size, "
+                   "mime, fields, has_attachments, message_id")
+        conn.execute(
+            f"INSERT INTO items(id, folder_id, modified, touched, {columns}) "
+            f"SELECT ?, ?, ?, ?, {columns} FROM items WHERE id=?",
+            (new_id, folder_id, now_iso(), time.time(), row_id),
+        )
+        conn.execute("INSERT INTO ext_props(item_id, key, ptype, value, num) "
+                     "SELECT ?, key, ptype, value, num FROM ext_props WHERE item_id=?", (new_id, row_id))
+        conn.execute("INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
+                     "content_id, content) SELECT ?, position, name, content_type, size, sha256, is_inline, "
+                     "content_id, content FROM attachments WHERE item_id=?", (new_id, row_id))
+        conn.execute("INSERT INTO series(item_id, exceptions) SELECT ?, exceptions FROM series WHERE item_id=?",
+                     (new_id, row_id))
+        return new_id
 
     def load_items(
         self,
@@ -415,8 +454,15 @@ class SandboxStore:
         else:
             conn.execute("DELETE FROM series WHERE item_id=?", (row_id,))
 
-    def move_items(self, conn: sqlite3.Connection, row_ids: Sequence[int], folder_id: int) -> None:
-        conn.executemany(
-            "UPDATE items SET folder_id=?, version=version+1, touched=? WHERE id=?",
-            [(folder_id, time.time(), r) for r in row_ids],
-        )
+    def move_items(self, conn: sqlite3.Connection, row_ids: Sequence[int], folder_id: int) -> list[int]:
+        """Move items into `folder_id`; each gets a new row (a new id and IMAP number in its new folder, as
+        Exchange gives a moved item). Returns the new rows in order."""
+        moved = []
+        for row_id in row_ids:
+            new_id = self.next_item_row(conn)
+            conn.execute("UPDATE items SET id=?, folder_id=?, version=version+1, touched=? WHERE id=?",
+                         (new_id, folder_id, time.time(), row_id))
+            for table in ("ext_props", "attachments", "series"):
+                conn.execute(f"UPDATE {table} SET item_id=? WHERE item_id=?", (new_id, row_id))
+            moved.append(new_id)
+        return moved

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from pipeline.sandbox.ews import shapes
+from pipeline.sandbox.ews import computed, shapes
 from pipeline.sandbox.rows import FolderRow
 from pipeline.sandbox.store import SandboxStore
 
@@ -28,8 +28,14 @@ class FolderView:
         ).fetchall()
         self._children[mailbox_id] = {r[0]: r[1] for r in rows}
 
+    def facts(self, folder: FolderRow) -> computed.FolderFacts:
+        """Item, unread and child counts of a folder (its computed properties are made of them)."""
+        self._load(folder.mailbox_id)
+        total, unread = self._counts[folder.mailbox_id].get(folder.id, (0, 0))
+        return computed.FolderFacts(total, unread, self._children[folder.mailbox_id].get(folder.id, 0))
+
     def render(self, folder: FolderRow, shape: shapes.Shape) -> str:
-        if shape.base == "IdOnly" and not shape.fields.intersection(
+        if shape.base == "IdOnly" and not shape.ext and not shape.fields.intersection(
             {"TotalCount", "ChildFolderCount", "UnreadCount"}
         ):
             return shapes.folder_xml(folder, shape, (0, 0), 0)

@@ -12,7 +12,7 @@ from typing import Any
 from lxml import etree
 
 from pipeline.sandbox import props
-from pipeline.sandbox.ews import extended
+from pipeline.sandbox.ews import computed, extended
 from pipeline.sandbox.ews.soap import T_NS
 
 _T = f"{{{T_NS}}}"
@@ -132,7 +132,26 @@ def _leaf(elem: etree._Element, local: str, columns: dict[str, tuple[str, str]],
     raise RestrictionError(f"{local} is not supported")
 
 
+def _computed_leaf(elem: etree._Element, local: str, column: computed.ItemColumn) -> Sql:
+    """A comparison on a property Exchange computes (message class, IMAP number, recurring...): its column."""
+    if local == "Exists":
+        return Sql(f"{column.sql} IS NOT NULL")
+    if local in _OPS:
+        try:
+            value = _column_value(column.kind, _constant(elem))
+        except ValueError as exc:
+            raise RestrictionError(str(exc), "ErrorInvalidValueForProperty") from exc
+        collate = " COLLATE NOCASE" if column.kind == "text" else ""
+        return Sql(f"({column.sql} IS NOT NULL AND {column.sql} {_OPS[local]} ?{collate})", [value])
+    if local == "Contains" and column.kind == "text":
+        return _contains(elem, column.sql)
+    raise RestrictionError(f"{local} is not supported on this property")
+
+
 def _ext_leaf(elem: etree._Element, local: str, uri: extended.ExtendedUri) -> Sql:
+    column = computed.ITEM_SQL.get(uri.key)
+    if column is not None:
+        return _computed_leaf(elem, local, column)
     base = "items.id IN (SELECT item_id FROM ext_props WHERE key=?"
     if local == "Exists":
         return Sql(base + ")", [uri.key])
@@ -235,6 +254,10 @@ def order_by(sort_order: etree._Element | None) -> tuple[str, list[Any]]:
         path = _target(order)
         if _local(path) == "ExtendedFieldURI":
             uri = extended.parse_uri(path)
+            known = computed.ITEM_SQL.get(uri.key)
+            if known is not None:
+                clauses.append(f"{known.sql}{' COLLATE NOCASE' if known.kind == 'text' else ''} {direction}")
+                continue
             column = "num" if uri.ptype in props.NUMERIC_TYPES else "value"
             clauses.append(f"(SELECT {column} FROM ext_props WHERE item_id=items.id AND key=?) {direction}")
             params.append(uri.key)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pipeline.sandbox import ids, mime, props
-from pipeline.sandbox.ews import contact_props, extended, ical, series
+from pipeline.sandbox.ews import computed, contact_props, extended, ical, series
 from pipeline.sandbox.ews.soap import esc
 from pipeline.sandbox.rows import FolderRow, ItemRow
 
@@ -109,7 +109,7 @@ class Shape:
     def needs_fields(self) -> bool:
         """Whether stored typed-item fields can be asked for (not for IdOnly with core properties only)."""
         return (self.base != "IdOnly" or bool(self.fields - CORE_FIELDS) or self.include_mime
-                or any(key in contact_props.FROM_FIELDS for key in self.ext_keys))
+                or any(u.key == computed.IS_RECURRING or u.key in contact_props.FROM_FIELDS for u in self.ext))
 
     @property
     def ext_keys(self) -> list[str]:
@@ -186,8 +186,9 @@ def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_c
         parts.append(f"<t:TotalCount>{counts[0]}</t:TotalCount>")
     if everything or "ChildFolderCount" in shape.fields:
         parts.append(f"<t:ChildFolderCount>{child_count}</t:ChildFolderCount>")
+    facts = computed.FolderFacts(counts[0], counts[1], child_count)
     for uri in shape.ext:
-        value = _folder_ext(folder, uri.key)
+        value = computed.folder_value(folder, uri.key, facts)
         if value is not None:
             parts.append(f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")
     if "EffectiveRights" in shape.fields or shape.base == "AllProperties":
@@ -205,17 +206,6 @@ def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_c
         parts.append(f"<t:UnreadCount>{counts[1]}</t:UnreadCount>")
     parts.append(f"</t:{element}>")
     return "".join(parts)
-
-
-def _folder_ext(folder: FolderRow, key: str) -> str | None:
-    """The few MAPI folder properties clients ask for: display name, container class, folder type."""
-    if key == "tag:0x3001":
-        return folder.name
-    if key == "tag:0x3613" and folder.folder_class:
-        return folder.folder_class
-    if key == "tag:0x3601":
-        return "2" if folder.is_search else "1"
-    return None
 
 
 # -- items ---------------------------------------------------------------------------------------
@@ -246,8 +236,6 @@ def message_flags(item: ItemRow) -> str:
 def _derived_ext(item: ItemRow, key: str) -> str | None:
     if key == props.TAG_MESSAGE_FLAGS:
         return message_flags(item)
-    if key == props.TAG_MESSAGE_CLASS:
-        return item.item_class
     if key == props.TAG_SUBJECT:
         return item.subject
     if key == props.TAG_DELIVERY_TIME:
@@ -334,11 +322,10 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
     rank = ITEM_ORDER["ExtendedProperty"]
     for uri in shape.ext:
         kept = item.ext.get(uri.key)
-        value: list[str] | str | None
-        if uri.key == props.TAG_MESSAGE_FLAGS or kept is None:
-            value = _derived_ext(item, uri.key)
-        else:
-            value = kept.value
+        value: list[str] | str | None = computed.item_value(item, uri.key, mid)
+        if value is None:
+            value = _derived_ext(item, uri.key) if uri.key == props.TAG_MESSAGE_FLAGS or kept is None \
+                else kept.value
         if value is None and item.kind == "Contact":
             value = contact_props.mapi_value(item.fields, uri.key)
         if value is not None:

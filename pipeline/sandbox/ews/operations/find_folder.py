@@ -9,43 +9,53 @@ import sqlite3
 
 from lxml import etree
 
-from pipeline.sandbox.ews import shapes, soap
+from pipeline.sandbox import props
+from pipeline.sandbox.ews import computed, extended, shapes, soap
 from pipeline.sandbox.ews.context import Context, M, folder_refs, resolve_folder
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.folder_view import FolderView
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.ews.restriction import RestrictionError, check_size
+from pipeline.sandbox.props import PropertyError
 from pipeline.sandbox.rows import FolderRow, folder_key
 
 
-def _matches(folder: FolderRow, restriction: etree._Element | None) -> bool:
-    """Folder restrictions are rare and small: evaluate the few forms clients send in Python."""
+def _matches(folder: FolderRow, restriction: etree._Element | None, view: FolderView) -> bool:
+    """Folder restrictions are rare and small: evaluate them in Python, on the folder's typed properties and
+    on its extended properties (kept or computed, as GetFolder answers them)."""
     if restriction is None or len(restriction) == 0:
         return True
     check_size(restriction)  # at most 255 expressions, so the recursion below stays shallow
-    return _eval(folder, restriction[0])
+    return _eval(folder, restriction[0], view)
 
 
-def _eval(folder: FolderRow, node: etree._Element) -> bool:
+def _eval(folder: FolderRow, node: etree._Element, view: FolderView) -> bool:
     kind = etree.QName(node).localname
     if kind == "And":
-        return all(_eval(folder, c) for c in node)
+        return all(_eval(folder, c, view) for c in node)
     if kind == "Or":
-        return any(_eval(folder, c) for c in node)
+        return any(_eval(folder, c, view) for c in node)
     if kind == "Not":
         if len(node) != 1:
             raise RestrictionError("Not needs exactly one child", "ErrorInvalidRestriction")
-        return not _eval(folder, node[0])
+        return not _eval(folder, node[0], view)
     path = node[0]
-    uri = path.get("FieldURI", "")
-    values = {"folder:DisplayName": folder.name, "folder:FolderClass": folder.folder_class}
-    if uri not in values:
-        raise RestrictionError(f"folder restriction on {uri or etree.QName(path).localname} is not supported")
-    actual = values[uri]
-    if kind == "Exists":
-        return actual is not None
     constant = node.find(f".//{{{soap.T_NS}}}Constant")
     expected = constant.get("Value", "") if constant is not None else ""
+    if etree.QName(path).localname == "ExtendedFieldURI":
+        try:
+            uri = extended.parse_uri(path)
+        except PropertyError as exc:
+            raise RestrictionError(str(exc), "ErrorInvalidExtendedProperty") from exc
+        return _compare_ext(kind, uri.ptype, computed.folder_value(folder, uri.key, view.facts(folder)),
+                            expected, node)
+    uri_text = path.get("FieldURI", "")
+    values = {"folder:DisplayName": folder.name, "folder:FolderClass": folder.folder_class}
+    if uri_text not in values:
+        raise RestrictionError(f"folder restriction on {uri_text or etree.QName(path).localname} is not supported")
+    actual = values[uri_text]
+    if kind == "Exists":
+        return actual is not None
     if actual is None:
         return False
     if kind == "IsEqualTo":
@@ -55,6 +65,41 @@ def _eval(folder: FolderRow, node: etree._Element) -> bool:
     if kind == "Contains":
         return folder_key(expected) in folder_key(actual)
     raise RestrictionError(f"folder restriction {kind} is not supported")
+
+
+_COMPARE = {
+    "IsEqualTo": lambda a, b: a == b,
+    "IsNotEqualTo": lambda a, b: a != b,
+    "IsGreaterThan": lambda a, b: a > b,
+    "IsGreaterThanOrEqualTo": lambda a, b: a >= b,
+    "IsLessThan": lambda a, b: a < b,
+    "IsLessThanOrEqualTo": lambda a, b: a <= b,
+}
+
+
+def _compare_ext(kind: str, ptype: str, actual: str | None, expected: str, node: etree._Element) -> bool:
+    """A comparison on a folder's extended property: as for items, a folder without the property never
+    matches (not even IsNotEqualTo); strings compare case-insensitively, numbers as numbers."""
+    if kind == "Exists":
+        return actual is not None
+    if actual is None:
+        return False
+    if kind == "Contains":
+        return expected.casefold() in actual.casefold()
+    if kind == "Excludes":
+        bitmask = node.find(f"{{{soap.T_NS}}}Bitmask")
+        mask = int((bitmask.get("Value") if bitmask is not None else "0") or "0", 0)
+        return (int(actual) & mask) == 0
+    if kind not in _COMPARE:
+        raise RestrictionError(f"folder restriction {kind} is not supported")
+    try:
+        wanted = props.normalize(ptype, expected)
+    except PropertyError as exc:
+        raise RestrictionError(str(exc), "ErrorInvalidValueForProperty") from exc
+    number = props.numeric(ptype, wanted)
+    if number is not None:
+        return bool(_COMPARE[kind](float(actual), number))
+    return bool(_COMPARE[kind](actual.casefold(), wanted.casefold()))
 
 
 @operation("FindFolder")
@@ -73,7 +118,7 @@ def find_folder(ctx: Context, request: etree._Element) -> str:
                     found: list[FolderRow] = []
                 else:
                     found = _descendants(ctx, conn, parent, deep=traversal == "Deep")
-                found = [f for f in found if _matches(f, restriction)]
+                found = [f for f in found if _matches(f, restriction, view)]
                 messages.append(soap.success("FindFolder", _root_folder(found, page, shape, view, ctx)))
             except ResponseError as exc:
                 messages.append(soap.error("FindFolder", exc.code, exc.text))
