@@ -23,7 +23,6 @@ from typing import Any
 
 ENV_PASSWORD = "REBUILD_SANDBOX_PASSWORD"
 DEFAULT_PORT = 8765
-READY_PREFIX = "SANDBOX READY "
 
 
 def _data_dir(args: argparse.Namespace, settings: Any) -> Path:
@@ -185,6 +184,8 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
     }
     if args.ready_file:
         Path(args.ready_file).write_text(json.dumps(info), encoding="utf-8")
+    from pipeline.sandbox.embedded import READY_PREFIX
+
     print(READY_PREFIX + json.dumps(info), flush=True)
     logging.getLogger("pipeline.sandbox").info(
         "sandbox serving %s (data %s)", server.url, server.app.data_dir
