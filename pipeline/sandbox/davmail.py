@@ -109,6 +109,7 @@ def properties_text(settings: DavmailSettings) -> str:
         "davmail.enableKeepAlive": "false",
         "davmail.caldavPastDelay": "0",  # every event, however old (the default hides those over 90 days)
         "davmail.folderSizeLimit": "0",
+        "davmail.timezoneId": "UTC",  # the sandbox has no GetUserConfiguration(OWA.UserOptions) to read it from
         "davmail.imapAutoExpunge": "true",
         "davmail.logFilePath": settings.log_path.as_posix(),
         "davmail.logFileSize": "10MB",

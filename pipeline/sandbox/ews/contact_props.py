@@ -83,6 +83,14 @@ FROM_FIELDS: dict[str, tuple[str, str | None, str | None]] = {
 }
 
 
+def _parse(xml: str) -> etree._Element:
+    """A stored field; the ones the sandbox computes itself (HasPicture) carry no namespace declaration."""
+    try:
+        return etree.fromstring(xml)
+    except etree.XMLSyntaxError:
+        return etree.fromstring(f'<w xmlns:t="{T_NS}">{xml}</w>')[0]
+
+
 def mapi_value(fields: dict[str, str], key: str) -> str | None:
     """The value of MAPI property `key` of a contact with these stored fields, or None (not set)."""
     where = FROM_FIELDS.get(key)
@@ -92,7 +100,7 @@ def mapi_value(fields: dict[str, str], key: str) -> str | None:
     xml = fields.get(name)
     if not xml:
         return None
-    elem = etree.fromstring(xml)
+    elem = _parse(xml)
     if entry_key is not None:
         elem = next((e for e in elem.iter(f"{_T}Entry") if e.get("Key") == entry_key), None)
         if elem is None:
