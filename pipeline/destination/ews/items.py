@@ -176,6 +176,15 @@ def _localize(kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
             kwargs[name] = value.astimezone(zone)
 
 
+def _inclusive_end(kwargs: dict[str, Any]) -> None:
+    """convert/ gives an all-day event's end as the day after it (MAPI's and iCalendar's exclusive end);
+    exchangelib takes a date end as the last day and adds one itself (CalendarItem.date_to_datetime)."""
+    end, start = kwargs.get("end"), kwargs.get("start")
+    if kwargs.get("is_all_day") and isinstance(end, dt.date) and not isinstance(end, dt.datetime):
+        last = end - dt.timedelta(days=1)
+        kwargs["end"] = start if isinstance(start, dt.date) and last < start else last
+
+
 #: Fields convert/ describes that build_item carries some other way (or that only describe another one).
 _CARRIED_OTHERWISE = {"body_type", "attachments", "start_timezone", "end_timezone", "timezone_description",
                       "photo"}
@@ -251,6 +260,7 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
         kwargs[register(prop)] = prop.value
     if cls is CalendarItem:
         _localize(kwargs, upload.fields)
+        _inclusive_end(kwargs)
     if cls is Contact and upload.fields.get("photo"):
         # Contact.photo is read-only in EWS: the picture travels as an attachment flagged IsContactPhoto.
         attachments.append(FileAttachment(name="ContactPicture.jpg", content=upload.fields["photo"],
