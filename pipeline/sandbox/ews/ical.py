@@ -217,6 +217,8 @@ def calendar_ics(item: ItemRow) -> bytes:
     lines += [*event, "END:VEVENT"]
     for original, change in sorted(exceptions.get("modified", {}).items()):
         changed = {**fields, **change.get("fields", {})}
+        if change.get("subject") is not None:  # kept beside the fields (series.py)
+            changed["Subject"] = series.element("Subject", _xml_text(change["subject"]))
         lines += ["BEGIN:VEVENT", f"UID:{uid}", clock.prop("RECURRENCE-ID", series.parse_time(original))]
         lines += _text_lines({"Subject": fields.get("Subject") or _subject(item), **changed}, stamp)
         lines += _times(changed, clock, series.parse_time(change["start"]), series.parse_time(change["end"]))
@@ -225,6 +227,9 @@ def calendar_ics(item: ItemRow) -> bytes:
     return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")
 
 
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _subject(item: ItemRow) -> str:
-    return series.element("Subject", "") if item.subject is None else series.element(
-        "Subject", item.subject.replace("&", "&amp;").replace("<", "&lt;"))
+    return series.element("Subject", _xml_text(item.subject or ""))

@@ -326,7 +326,7 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
         if value is None:
             value = _derived_ext(item, uri.key) if uri.key == props.TAG_MESSAGE_FLAGS or kept is None \
                 else kept.value
-        if value is None and item.kind == "Contact":
+        if value is None and item.kind in ("Contact", "DistributionList"):
             value = contact_props.mapi_value(item.fields, uri.key)
         if value is not None:
             out.append(
