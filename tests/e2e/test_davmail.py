@@ -377,3 +377,44 @@ def test_samples_through_davmail(tmp_path: Path, samples: Path, name: str):
         assert len(masters) == defaults["calendar"]
         assert len(dav_report(rebuilt.dm, "contacts")) == defaults["contacts"]
         assert not log_errors(rebuilt.dm), log_errors(rebuilt.dm)
+
+
+# -- `rebuild sandbox preview`, as an admin runs it ----------------------------------------------
+
+
+def test_preview_command_serves_imap_and_stops_davmail(tmp_path: Path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    data = tmp_path / "sandbox"
+    store = SandboxStore(data)
+    store.add_mailbox(MAILBOX, "Alice")
+    store.add_mailbox("bob@corp.example", "Bob")
+    store.add_account(MAILBOX, PASSWORD)
+    store.close()
+    refused = run_cli("sandbox", "preview", "--data", str(data), "--mailbox", "bob@corp.example")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "add-account bob@corp.example" in refused.stderr, refused.stderr
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "sandbox", "preview", "--data", str(data),
+                                "--mailbox", MAILBOX], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=REPO, env={**os.environ})
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        port = int(re.search(r"IMAP:\s+127\.0\.0\.1:(\d+)", "".join(lines)).group(1))
+        client = imaplib.IMAP4("127.0.0.1", port)
+        assert client.login(MAILBOX, PASSWORD)[0] == "OK"
+        status, folders = client.list('""', "*")
+        assert status == "OK" and any(b'"INBOX"' in f or f.endswith(b" INBOX") for f in folders), folders
+        client.logout()
+    finally:
+        process.terminate()  # SIGTERM: the preview stops DavMail and the sandbox, then exits
+        assert process.wait(60) == 0, process.stderr.read() if process.stderr else ""
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
