@@ -180,15 +180,6 @@ def entry_id_of(text: str) -> bytes:
     )
 
 
-def mailbox_of(text: str) -> int:
-    """The mailbox row an item, folder or occurrence id belongs to."""
-    parsed = _parse(text)
-    if parsed is not None:
-        return parsed.mailbox_id
-    raw = base64.b64decode(text, validate=True)
-    return int(struct.unpack(">I", raw[4:8])[0])
-
-
 def parse_folder_id(text: str) -> RowRef:
     parsed = _parse(text)
     if parsed is None:

@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS attachments(
     size INTEGER NOT NULL, sha256 TEXT NOT NULL, is_inline INTEGER NOT NULL, content_id TEXT NOT NULL,
     content BLOB, PRIMARY KEY(item_id, position)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series(item_id INTEGER PRIMARY KEY, exceptions TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folder_props(
+    folder_id INTEGER NOT NULL, key TEXT NOT NULL, ptype TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY(folder_id, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -60,6 +63,9 @@ CREATE TRIGGER IF NOT EXISTS items_inserted AFTER INSERT ON items BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS folders_inserted AFTER INSERT ON folders WHEN NEW.changed IS NULL BEGIN
     UPDATE folders SET changed=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=NEW.id;
+END;
+CREATE TRIGGER IF NOT EXISTS folders_deleted AFTER DELETE ON folders BEGIN
+    DELETE FROM folder_props WHERE folder_id=OLD.id;
 END;
 CREATE TRIGGER IF NOT EXISTS items_deleted AFTER DELETE ON items BEGIN
     UPDATE folders SET changed=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=OLD.folder_id;
@@ -164,6 +170,8 @@ class ItemRow:
     mime: bytes | None = None
     ext: dict[str, ExtValue] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    #: The stored position of each of `attachments` (its AttachmentId): DeleteAttachment leaves gaps.
+    attachment_positions: list[int] = field(default_factory=list)
     #: Deleted and modified occurrences of a recurring master (series.Exceptions as JSON data), if any.
     exceptions: dict[str, Any] | None = None
     #: Set on the rows GetItem builds for one occurrence of a series: its original start (UTC).

@@ -282,14 +282,15 @@ class SandboxStore:
         att_rows: list[tuple[Any, ...]] = []
         stamp = now_iso()
         touched = time.time()
-        for item in items:
+        next_row = self.next_item_row(conn)  # the trigger keeps the counter; rows follow each other here
+        for offset, item in enumerate(items):
             cur = conn.execute(
                 "INSERT INTO items(id, mailbox_id, folder_id, kind, item_class, subject, is_draft, is_read, "
                 "sent, "
                 "received, created, modified, size, mime, fields, has_attachments, message_id, touched) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    self.next_item_row(conn),
+                    next_row + offset,
                     mailbox_id,
                     item.folder_id,
                     item.kind,
@@ -411,7 +412,7 @@ class SandboxStore:
                         found[item_id].ext[key] = ExtValue(key, ptype, parsed)
             if with_attachments:
                 for row in conn.execute(
-                    "SELECT item_id, name, content_type, size, sha256, is_inline, content_id "
+                    "SELECT item_id, name, content_type, size, sha256, is_inline, content_id, position "
                     "FROM attachments "
                     f"WHERE item_id IN ({marks}) ORDER BY item_id, position",
                     chunk,
@@ -420,6 +421,7 @@ class SandboxStore:
                         found[row[0]].attachments.append(
                             Attachment(row[1], row[2], row[3], row[4], bool(row[5]), row[6])
                         )
+                        found[row[0]].attachment_positions.append(row[7])
         return found
 
     def attachment(self, conn: sqlite3.Connection, item_id: int, position: int) -> Attachment | None:

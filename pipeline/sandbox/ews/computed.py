@@ -13,7 +13,7 @@ type already there. A computed value wins over one a client wrote under the same
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.sandbox import ids, props
 from pipeline.sandbox.rows import FolderRow, ItemRow
@@ -80,10 +80,19 @@ class FolderFacts:
     total: int
     unread: int
     children: int
+    #: Extended properties a client wrote on the folder (UpdateFolder), by key: (type, value).
+    kept: dict[str, tuple[str, list[str] | str]] = field(default_factory=dict)
 
 
-def folder_value(folder: FolderRow, key: str, facts: FolderFacts) -> str | None:
-    """The computed (or kept) value of `key` for a folder; None when it has none."""
+def folder_value(folder: FolderRow, key: str, facts: FolderFacts) -> list[str] | str | None:
+    """The computed value of `key` for a folder, else the one a client wrote; None when it has none."""
+    value = _folder_computed(folder, key, facts)
+    if value is None and key in facts.kept:
+        return facts.kept[key][1]
+    return value
+
+
+def _folder_computed(folder: FolderRow, key: str, facts: FolderFacts) -> str | None:
     if key == "tag:0x3001":
         return folder.name
     if key == "tag:0x3613":

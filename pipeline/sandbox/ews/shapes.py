@@ -168,7 +168,8 @@ def folder_element(folder: FolderRow) -> str:
     return "Folder"
 
 
-def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_count: int) -> str:
+def folder_xml(folder: FolderRow, shape: Shape, facts: computed.FolderFacts) -> str:
+    counts, child_count = (facts.total, facts.unread), facts.children
     element = folder_element(folder)
     fid = ids.folder_id(folder.mailbox_id, folder.id)
     parts = [f'<t:{element}><t:FolderId Id="{fid}" ChangeKey="{ids.change_key(folder.version)}"/>']
@@ -186,7 +187,6 @@ def folder_xml(folder: FolderRow, shape: Shape, counts: tuple[int, int], child_c
         parts.append(f"<t:TotalCount>{counts[0]}</t:TotalCount>")
     if everything or "ChildFolderCount" in shape.fields:
         parts.append(f"<t:ChildFolderCount>{child_count}</t:ChildFolderCount>")
-    facts = computed.FolderFacts(counts[0], counts[1], child_count)
     for uri in shape.ext:
         value = computed.folder_value(folder, uri.key, facts)
         if value is not None:
@@ -358,7 +358,8 @@ def attachment_id_xml(item_id: str, position: int, att: mime.Attachment) -> str:
 def _attachments_xml(item: ItemRow, mailbox_id: int) -> str:
     parts = ["<t:Attachments>"]
     base = ids.item_id(mailbox_id, item.id)
-    for pos, att in enumerate(item.attachments):
+    positions = item.attachment_positions or list(range(len(item.attachments)))
+    for pos, att in zip(positions, item.attachments, strict=True):
         kind = "ItemAttachment" if att.content_type == "message/rfc822" else "FileAttachment"
         att_id = attachment_id(base, pos)
         inline = (

@@ -27,16 +27,26 @@ _EWS_FORMATS = ("EwsId", "EwsLegacyId", "OwaId")
 
 def _entry_id(source_format: str, text: str) -> bytes:
     """The entry id a source id stands for (MalformedId when it is none of this server's)."""
+    if source_format in _EWS_FORMATS:
+        return ids.entry_id_of(text)  # MalformedId for a short id of an earlier sandbox: the caller's turn
     try:
-        if source_format in _EWS_FORMATS:
-            return ids.entry_id_of(text)
         if source_format == "EntryId":
             return base64.b64decode(text, validate=True)
         if source_format == "HexEntryId":
             return bytes.fromhex(text)
-    except ValueError as exc:  # binascii.Error and MalformedId are ValueErrors
+    except ValueError as exc:  # binascii.Error
         raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
     raise ResponseError("ErrorInvalidRequest", f"Conversion from {source_format} is not supported.")
+
+
+def _short_id_entry(text: str) -> bytes:
+    """The entry id of a short id handed out by an earlier sandbox (MalformedId if it is none)."""
+    try:
+        ref = ids.parse_item_id(text)
+        return ids.item_entry_id(ref.mailbox_id, ref.row_id)
+    except ids.MalformedId:
+        ref = ids.parse_folder_id(text)
+        return ids.folder_entry_id(ref.mailbox_id, ref.row_id)
 
 
 def _convert(ctx: Context, source: etree._Element, destination: str) -> str:
@@ -47,18 +57,11 @@ def _convert(ctx: Context, source: etree._Element, destination: str) -> str:
     text = source.get("Id", "")
     try:
         entry = _entry_id(source_format, text)
-        mailbox_id, _, _ = ids.parse_entry_id(entry)
-    except ids.MalformedId as exc:
-        if source_format in _EWS_FORMATS:  # a short id of an earlier sandbox: only EwsId to EwsId
-            try:
-                ids.parse_item_id(text)
-            except ids.MalformedId:
-                ids.parse_folder_id(text)
-            if destination not in _EWS_FORMATS:
-                raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
-            owner = ctx.store.mailbox_by_id(ids.mailbox_of(text))
-            return _answer(destination, text, owner.address if owner else address)
-        raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
+    except ids.MalformedId:
+        if source_format not in _EWS_FORMATS:
+            raise
+        entry = _short_id_entry(text)
+    mailbox_id, _, _ = ids.parse_entry_id(entry)
     owner = ctx.store.mailbox_by_id(mailbox_id)
     if destination == "HexEntryId":
         value = entry.hex().upper()

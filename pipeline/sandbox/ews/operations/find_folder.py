@@ -77,13 +77,16 @@ _COMPARE = {
 }
 
 
-def _compare_ext(kind: str, ptype: str, actual: str | None, expected: str, node: etree._Element) -> bool:
+def _compare_ext(kind: str, ptype: str, actual: list[str] | str | None, expected: str,
+                 node: etree._Element) -> bool:
     """A comparison on a folder's extended property: as for items, a folder without the property never
     matches (not even IsNotEqualTo); strings compare case-insensitively, numbers as numbers."""
     if kind == "Exists":
         return actual is not None
     if actual is None:
         return False
+    if isinstance(actual, list):
+        return any(_compare_ext(kind, ptype.removesuffix("Array"), v, expected, node) for v in actual)
     if kind == "Contains":
         return expected.casefold() in actual.casefold()
     if kind == "Excludes":
