@@ -38,7 +38,8 @@ def _fold(line: str) -> str:
     raw = line.encode("utf-8")
     if len(raw) <= 75:
         return line
-    parts, current = [], b""
+    parts: list[str] = []
+    current = b""
     for ch in line:
         encoded = ch.encode("utf-8")
         if len(current) + len(encoded) > (75 if not parts else 74):
@@ -156,7 +157,7 @@ def _times(fields: dict[str, str], clock: _Clock, start: dt.datetime, end: dt.da
     return [clock.prop("DTSTART", start), clock.prop("DTEND", end)]
 
 
-def _text_lines(fields: dict[str, str], stamp: str) -> list[str]:
+def _text_lines(fields: dict[str, str]) -> list[str]:
     lines = []
     for field_name, prop in (("Subject", "SUMMARY"), ("Location", "LOCATION")):
         text = series.field_text(fields, field_name)
@@ -202,7 +203,7 @@ def calendar_ics(item: ItemRow) -> bytes:
         for original in sorted(exceptions.get("deleted", [])):
             event.append(clock.prop("EXDATE", series.parse_time(original)))
     event.append(f"UID:{uid}")
-    event += _text_lines({"Subject": fields.get("Subject") or _subject(item), **fields}, stamp)
+    event += _text_lines({"Subject": fields.get("Subject") or _subject(item), **fields})
     event += _times(fields, clock, start, end)
     event.append(f"CLASS:{_CLASS.get(series.field_text(fields, 'Sensitivity') or 'Normal', 'PUBLIC')}")
     event.append(f"PRIORITY:{_PRIORITY.get(series.field_text(fields, 'Importance') or 'Normal', '5')}")
@@ -220,7 +221,7 @@ def calendar_ics(item: ItemRow) -> bytes:
         if change.get("subject") is not None:  # kept beside the fields (series.py)
             changed["Subject"] = series.element("Subject", _xml_text(change["subject"]))
         lines += ["BEGIN:VEVENT", f"UID:{uid}", clock.prop("RECURRENCE-ID", series.parse_time(original))]
-        lines += _text_lines({"Subject": fields.get("Subject") or _subject(item), **changed}, stamp)
+        lines += _text_lines({"Subject": fields.get("Subject") or _subject(item), **changed})
         lines += _times(changed, clock, series.parse_time(change["start"]), series.parse_time(change["end"]))
         lines += [stamp, "END:VEVENT"]
     lines.append("END:VCALENDAR")
