@@ -1,15 +1,18 @@
 """`rebuild sandbox preview`: a rehearsed mailbox opened in any mail client, through DavMail against the sandbox.
 
-Starts the sandbox on its data folder (or uses a running one, `--server`), then DavMail in front of it
+Starts the sandbox on its data folder (or uses the one already serving it, or `--server`), then DavMail in front of it
 (davmail.py), prints the IMAP, CalDAV and CardDAV addresses and the login, and stops both on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import json
 import signal
+import socket
 import sys
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,19 @@ def addresses(handle: davmail.DavmailHandle, mailbox: str) -> list[str]:
     ]
 
 
+def running_url(data_dir: Path) -> str | None:
+    """The EWS URL of a sandbox already serving `data_dir` (its server.json, and its port answering)."""
+    from pipeline.sandbox.server import SERVER_FILE
+
+    try:
+        info = json.loads((data_dir / SERVER_FILE).read_text(encoding="utf-8"))
+        host, port = urllib.parse.urlsplit(info["url"]).hostname, urllib.parse.urlsplit(info["url"]).port
+        with socket.create_connection((host or "127.0.0.1", port or 80), timeout=1):
+            return str(info["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _stop_on_sigterm() -> threading.Event:
     """SIGTERM (where it exists) ends the preview as Ctrl-C does, so DavMail and the sandbox stop too."""
     stop = threading.Event()
@@ -79,9 +95,10 @@ def run(request: PreviewRequest, out: Callable[[str], None] = print) -> int:
         ports = davmail.DavmailPorts(request.imap_port or davmail.free_port(),
                                      request.caldav_port or davmail.free_port())
     stop = _stop_on_sigterm()
-    sandbox = None if request.server_url else embedded.start(request.data_dir)
+    server_url = request.server_url or running_url(request.data_dir)
+    sandbox = None if server_url else embedded.start(request.data_dir)
     try:
-        url = request.server_url or (sandbox.url if sandbox else "")
+        url = server_url or (sandbox.url if sandbox else "")
         with tempfile.TemporaryDirectory(prefix="rebuild-davmail-") as workdir, \
                 davmail.start(url, Path(workdir), command=command, ports=ports) as handle:
             out(f"DavMail in front of {url} for {request.mailbox}:")
