@@ -412,3 +412,31 @@ def test_get_user_availability_bounds(sandbox):
     assert too_long.status_code == 500 and b"ErrorTimeIntervalTooBig" in too_long.content
     for minutes, status in ((4, 500), (5, 200), (1440, 200), (1441, 500)):
         assert ask("2032-01-03T00:00:00", minutes).status_code == status, minutes
+
+
+def test_mime_content_shows_attachments_added_later(sandbox, alice, unique):
+    """Ledger: attachment-changes. An item's MimeContent shows its current attachments, those added with
+    CreateAttachment after the MIME was stored too (learn.microsoft.com/exchange/client-developer/
+    web-service-reference/mimecontent: "the ASCII MIME stream of an object"); the stored MIME is otherwise
+    unchanged. Read back with Python's email package."""
+    import email
+    from email import policy
+
+    folder = folder_id_of(alice, "mime", unique)
+    for original in (b"Subject: plain\r\nFrom: a@example.com\r\nContent-Type: text/plain\r\n\r\nhello\r\n",
+                     b"Subject: mixed\r\nFrom: a@example.com\r\nMIME-Version: 1.0\r\n"
+                     b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n'
+                     b"hello\r\n--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+                     b'filename="first.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b1--\r\n'):
+        message = Message(folder=folder, mime_content=original)
+        message.save()
+        fresh = next(alice.fetch(ids=[(message.id, None)]))
+        assert fresh.mime_content == original  # nothing added yet: byte for byte what was sent
+        fresh.attach(FileAttachment(name="résumé.pdf", content=b"%PDF-1.4 added"))
+        parsed = email.message_from_bytes(next(alice.fetch(ids=[(message.id, None)])).mime_content,
+                                          policy=policy.default)
+        files = {part.get_filename(): part.get_content() for part in parsed.iter_attachments()}
+        assert files["résumé.pdf"] == b"%PDF-1.4 added"
+        assert parsed["Subject"] in ("plain", "mixed") and parsed.get_body(("plain",)).get_content().strip() == "hello"
+        if b"first.bin" in original:
+            assert files["first.bin"] == b"\x00\x01\x02" and len(files) == 2

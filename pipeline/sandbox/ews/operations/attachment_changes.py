@@ -3,8 +3,9 @@
 As Exchange: each answer carries the attachment id with the root item's id and new ChangeKey (the item's
 ChangeKey moves on with every change, HasAttachments follows what is left); an attachment marked
 IsContactPhoto sets the contact's HasPicture; an item that would grow past the item size limit is
-ErrorMessageSizeExceeded; an attachment id that names nothing is ErrorInvalidAttachmentId. Attachments that
-came with an item's MIME stay in its MimeContent (the sandbox does not rewrite MIME).
+ErrorMessageSizeExceeded; an attachment id that names nothing is ErrorInvalidAttachmentId. GetItem's
+MimeContent shows the attachments added here (ews/mime_content.py); one deleted from those that came with the
+item's MIME stays in it (the sandbox does not rewrite the stored MIME).
 Learn: createattachment-operation, deleteattachment-operation.
 """
 

@@ -1,4 +1,5 @@
-"""GetItem: items by id in the asked-for shape: MimeContent byte-equal to what was stored, extended props;
+"""GetItem: items by id in the asked-for shape: MimeContent byte-equal to what was stored (with the attachments
+added since as further parts), extended props;
 occurrences of a series by OccurrenceItemId (InstanceIndex) or by their own occurrence ItemId.
 
 One response message per id; an unknown id is ErrorItemNotFound for that id only.
@@ -6,15 +7,31 @@ One response message per id; an unknown id is ErrorItemNotFound for that id only
 
 from __future__ import annotations
 
+import sqlite3
+
 from lxml import etree
 
-from pipeline.sandbox.ews import series, shapes, soap
+from pipeline.sandbox.ews import mime_content, series, shapes, soap
 from pipeline.sandbox.ews.context import Context, M
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.item_refs import NOT_FOUND, Ref, item_refs, occurrence, resolve
 from pipeline.sandbox.ews.operations.find_item import needs_mime
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.props import PropertyError
+from pipeline.sandbox.rows import ItemRow
+
+
+def _current_attachments(ctx: Context, conn: sqlite3.Connection, row: ItemRow) -> None:
+    """Attachments added after the item's MIME was stored join its MimeContent (mime_content.py)."""
+    if row.mime is None or not row.has_attachments:
+        return
+    rows = conn.execute("SELECT position, sha256, content IS NOT NULL FROM attachments WHERE item_id=? "
+                        "ORDER BY position", (row.id,)).fetchall()
+    if not any(r[2] for r in rows):  # all cut from the MIME itself (CreateItem keeps no copy of those)
+        return
+    stored = [(r[0], r[1]) for r in rows]
+    extra = [ctx.store.attachment(conn, row.id, position) for position in mime_content.added(row.mime, stored)]
+    row.mime = mime_content.with_attachments(row.mime, [a for a in extra if a is not None and a.content is not None])
 
 
 @operation("GetItem")
@@ -45,6 +62,9 @@ def get_item(ctx: Context, request: etree._Element) -> str:
             with_attachments=shape.wants("Attachments"),
             with_fields=shape.needs_fields or any_occurrence,
         )
+        if shape.include_mime:
+            for row in rows.values():
+                _current_attachments(ctx, conn, row)
     messages = []
     for entry in resolved:
         if isinstance(entry, ResponseError):
