@@ -328,6 +328,32 @@ def test_carddav_contacts_names_phones_emails(small: Rebuilt, spec: Any):
     assert not log_errors(small.dm), log_errors(small.dm)
 
 
+def test_caldav_and_carddav_writes_reach_the_server(small: Rebuilt):
+    """What a client writes through DavMail lands on the server (read back from its store): an event (DavMail
+    first reads the user's VTIMEZONE from a scratch item's MimeContent) and a contact. Runs last on `small`."""
+    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nBEGIN:VEVENT\r\nUID:davmail-put-1\r\n"
+             "SUMMARY:Put through CalDAV\r\nDTSTART:20240610T100000Z\r\nDTEND:20240610T110000Z\r\n"
+             "RRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:davmail-put-2\r\nFN:Paul Put\r\nN:Put;Paul;;;\r\n"
+            "TEL;TYPE=CELL:+1 555 0100\r\nEMAIL;TYPE=WORK:paul@example.com\r\nEND:VCARD\r\n")
+    for folder, name, body, kind in (("calendar", "davmail-put-1.ics", event, "text/calendar"),
+                                     ("contacts", "davmail-put-2.vcf", card, "text/vcard")):
+        answer = requests.put(small.dm.caldav_url(MAILBOX, folder) + name, data=body.encode(), timeout=60,
+                              headers={"Content-Type": kind}, auth=(MAILBOX, PASSWORD))
+        assert answer.status_code in (200, 201, 204), (folder, answer.status_code, answer.text[:300])
+    store = SandboxStore(small.data)
+    try:
+        items = views.items(store, MAILBOX)
+    finally:
+        store.close()
+    put = {i["subject"]: i for i in items if i["subject"] in ("Put through CalDAV", "Paul Put")}
+    assert len(put) == 2, [(i["folder_path"], i["subject"], i["item_class"]) for i in items]
+    assert put["Put through CalDAV"]["item_class"] == "IPM.Appointment"
+    assert put["Put through CalDAV"]["recurrence"]["count"] == 3
+    assert put["Paul Put"]["item_class"] == "IPM.Contact"
+    assert not log_errors(small.dm), log_errors(small.dm)
+
+
 # -- the real samples against the sandbox's own store ---------------------------------------------
 
 

@@ -139,14 +139,12 @@ def _people(fields: dict[str, str], name: str) -> list[tuple[str, str]]:
 
 
 class _Clock:
-    """How a time is written in this item: local with TZID in its zone, or UTC."""
+    """How a time is written in this item: local, with the TZID of its zone."""
 
-    def __init__(self, tzid: str | None, zone: dt.tzinfo) -> None:
+    def __init__(self, tzid: str, zone: dt.tzinfo) -> None:
         self.tzid, self.zone = tzid, zone
 
     def prop(self, name: str, moment: dt.datetime) -> str:
-        if self.tzid is None:
-            return f"{name}:{moment.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
         return f"{name};TZID={self.tzid}:{moment.astimezone(self.zone):%Y%m%dT%H%M%S}"
 
 
@@ -173,16 +171,17 @@ def calendar_ics(item: ItemRow) -> bytes:
     start = series.parse_time(start_text) if start_text else series.parse_time(item.created)
     end = series.parse_time(end_text) if end_text else start
     zone_elem = fields.get("StartTimeZone")
-    tzid = etree.fromstring(zone_elem).get("Id") if zone_elem else None
+    tzid = (etree.fromstring(zone_elem).get("Id") if zone_elem else None) or "UTC"
     try:
-        zone = timezones.zone(tzid) if tzid and tzid != "UTC" else dt.UTC
+        zone = timezones.zone(tzid) if tzid != "UTC" else dt.UTC
     except timezones.UnknownZone:
-        zone = dt.UTC
-    clock = _Clock(tzid if zone is not dt.UTC else None, zone)
+        tzid, zone = "UTC", dt.UTC
+    # Exchange writes every time with its zone's TZID and that zone's VTIMEZONE, UTC included (DavMail reads
+    # the user's VTIMEZONE from such an item: without one it cannot accept a new event).
+    clock = _Clock(tzid, zone)
     stamp = f"DTSTAMP:{series.parse_time(item.modified):%Y%m%dT%H%M%SZ}"
     lines = ["BEGIN:VCALENDAR", "METHOD:PUBLISH", "PRODID:Microsoft Exchange Server 2010", "VERSION:2.0"]
-    if clock.tzid is not None:
-        lines += vtimezone(clock.tzid, zone, start.astimezone(zone).year)
+    lines += vtimezone(tzid, zone, start.astimezone(zone).year)
     uid = series.field_text(fields, "UID") or f"sandbox-{item.mailbox_id}-{item.id}"
     event = ["BEGIN:VEVENT"]
     organizer = _people(fields, "Organizer")
