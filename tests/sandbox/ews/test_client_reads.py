@@ -110,3 +110,28 @@ def test_contact_fields_read_as_mapi_properties(sandbox, alice, unique):
                  f'<t:ExtendedFieldURI PropertyTag="0x3A09" PropertyType="String"/></t:AdditionalProperties>'
                  f'</m:ItemShape><m:ItemIds><t:ItemId Id="{contact.id}"/></m:ItemIds></m:GetItem>')
     assert "0x3A09" not in home.split("</t:ItemId>", 1)[-1]
+
+
+def test_calendar_item_created_from_icalendar_gets_its_fields(sandbox, alice, unique):
+    """Ledger: calendar-ics-import. iCalendar MimeContent (a CalDAV client's event) sent with plain HTTP; the
+    item read back with exchangelib has the VEVENT's subject, times in its zone, location and recurrence."""
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nBEGIN:VEVENT\r\n"
+        f"UID:ics-{unique}\r\nSUMMARY:ics-{unique}\r\nLOCATION:Room 5\r\n"
+        "DTSTART;TZID=W. Europe Standard Time:20240610T100000\r\n"
+        "DTEND;TZID=W. Europe Standard Time:20240610T110000\r\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    answer = _post(sandbox.url, '<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId>'
+                   '<t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem>'
+                   f"<t:MimeContent>{base64.b64encode(ics.encode()).decode()}</t:MimeContent>"
+                   "</t:CalendarItem></m:Items></m:CreateItem>")
+    assert 'ResponseClass="Success"' in answer, answer[-800:]
+    item = alice.calendar.get(subject=f"ics-{unique}")
+    assert item.location == "Room 5"
+    utc = EWSTimeZone("UTC")
+    assert item.start.astimezone(utc) == EWSDateTime(2024, 6, 10, 8, 0, tzinfo=utc)  # 10:00 in Berlin (CEST)
+    assert item.end.astimezone(utc) == EWSDateTime(2024, 6, 10, 9, 0, tzinfo=utc)
+    assert isinstance(item.recurrence.pattern, WeeklyPattern)
+    assert sorted(item.recurrence.pattern.weekdays) == [1, 3]  # exchangelib numbers Monday 1
+    assert item.recurrence.boundary.number == 4
