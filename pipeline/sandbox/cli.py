@@ -1,4 +1,4 @@
-"""`rebuild sandbox ...` commands: serve, add-mailbox, add-account, add-app, ls, faults, stats.
+"""`rebuild sandbox ...` commands: serve, add-mailbox, add-account, add-app, ls, faults, stats, preview.
 
 Registered into the rebuild CLI by `register`; runnable alone as `python -m pipeline.sandbox` (subprocesses).
 Each command imports what it needs when it runs: every `rebuild` start registers this module, so what it
@@ -23,7 +23,6 @@ from typing import Any
 
 ENV_PASSWORD = "REBUILD_SANDBOX_PASSWORD"
 DEFAULT_PORT = 8765
-READY_PREFIX = "SANDBOX READY "
 
 
 def _data_dir(args: argparse.Namespace, settings: Any) -> Path:
@@ -121,6 +120,14 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p = add("stats", "counters of the running (or last) server: requests, errors, schema violations, faults")
     p.set_defaults(func=cmd_stats)
 
+    p = add("preview", "open a mailbox in any mail client: DavMail (IMAP, CalDAV, CardDAV) against the sandbox")
+    p.add_argument("--mailbox", required=True, help="mailbox address (it needs a sandbox account of that name)")
+    p.add_argument("--server", metavar="URL", help="EWS URL of a running sandbox (default: start one on --data)")
+    p.add_argument("--davmail", metavar="PATH", help="DavMail launcher or davmail.jar (default: on PATH)")
+    p.add_argument("--imap-port", type=int, default=0, help="IMAP port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--caldav-port", type=int, default=0, help="CalDAV/CardDAV port (default: a free one)")
+    p.set_defaults(func=cmd_preview)
+
 
 # -- commands ------------------------------------------------------------------------------------
 
@@ -179,6 +186,8 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
     }
     if args.ready_file:
         Path(args.ready_file).write_text(json.dumps(info), encoding="utf-8")
+    from pipeline.sandbox.embedded import READY_PREFIX
+
     print(READY_PREFIX + json.dumps(info), flush=True)
     logging.getLogger("pipeline.sandbox").info(
         "sandbox serving %s (data %s)", server.url, server.app.data_dir
@@ -204,6 +213,18 @@ def _watch_parent(pid: int, stop: threading.Event) -> None:
     while not stop.wait(0.5):
         if os.getppid() != pid:
             stop.set()
+
+
+def cmd_preview(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.sandbox import davmail, preview
+
+    request = preview.PreviewRequest(_data_dir(args, settings), args.mailbox, args.server, args.davmail,
+                                     args.imap_port, args.caldav_port)
+    try:
+        return preview.run(request)
+    except (preview.PreviewError, davmail.DavmailNotFound, davmail.DavmailStartError) as exc:
+        print(f"rebuild sandbox preview: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_add_mailbox(args: argparse.Namespace, settings: Any) -> int:

@@ -16,9 +16,11 @@ from types import TracebackType
 from typing import IO, Any
 
 from pipeline.sandbox import admin
-from pipeline.sandbox.cli import READY_PREFIX
 from pipeline.sandbox.faults import parse_rules
 from pipeline.sandbox.limits import Limits
+
+#: The line `sandbox serve` prints once it listens (JSON after it): what a parent waits for.
+READY_PREFIX = "SANDBOX READY "
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0

@@ -6,6 +6,7 @@ the right type from them, cut to what the type holds, with the preserved propert
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -71,6 +72,15 @@ def _localize(kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
         value = kwargs.get(name)
         if zone is not None and isinstance(value, EWSDateTime):
             kwargs[name] = value.astimezone(zone)
+
+
+def _inclusive_end(kwargs: dict[str, Any]) -> None:
+    """convert/ gives an all-day event's end as the day after it (MAPI's and iCalendar's exclusive end);
+    exchangelib takes a date end as the last day and adds one itself (CalendarItem.date_to_datetime)."""
+    end, start = kwargs.get("end"), kwargs.get("start")
+    if kwargs.get("is_all_day") and isinstance(end, dt.date) and not isinstance(end, dt.datetime):
+        last = end - dt.timedelta(days=1)
+        kwargs["end"] = start if isinstance(start, dt.date) and last < start else last
 
 
 def _item_type(upload: UploadItem) -> Any:
@@ -145,6 +155,7 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
         kwargs[register(prop)] = prop.value
     if cls is CalendarItem:
         _localize(kwargs, fields)
+        _inclusive_end(kwargs)
     if cls is Contact and fields.get(PHOTO):
         # Contact.photo is read-only in EWS: the picture travels as an attachment flagged IsContactPhoto.
         attachments.append(FileAttachment(name="ContactPicture.jpg", content=fields[PHOTO],

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from pipeline.sandbox import ids, mime, props
-from pipeline.sandbox.ews import computed, extended, series
+from pipeline.sandbox.ews import computed, contact_props, extended, ical, series
 from pipeline.sandbox.ews.soap import esc
 from pipeline.sandbox.rows import FolderRow, ItemRow
 
@@ -108,8 +108,8 @@ class Shape:
     @property
     def needs_fields(self) -> bool:
         """Whether stored typed-item fields can be asked for (not for IdOnly with core properties only)."""
-        return (self.base != "IdOnly" or bool(self.fields - CORE_FIELDS)
-                or any(u.key == computed.IS_RECURRING for u in self.ext))
+        return (self.base != "IdOnly" or bool(self.fields - CORE_FIELDS) or self.include_mime
+                or any(u.key == computed.IS_RECURRING or u.key in contact_props.FROM_FIELDS for u in self.ext))
 
     @property
     def ext_keys(self) -> list[str]:
@@ -255,10 +255,13 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
     def add(name: str, xml: str) -> None:
         out.append((ITEM_ORDER.get(name, 900), xml))
 
-    if shape.include_mime and item.mime is not None:
+    mime_content = item.mime
+    if shape.include_mime and mime_content is None and item.kind == "CalendarItem":
+        mime_content = ical.calendar_ics(item)  # Exchange answers a calendar item as iCalendar
+    if shape.include_mime and mime_content is not None:
         add(
             "MimeContent",
-            f'<t:MimeContent CharacterSet="UTF-8">{base64.b64encode(item.mime).decode()}</t:MimeContent>',
+            f'<t:MimeContent CharacterSet="UTF-8">{base64.b64encode(mime_content).decode()}</t:MimeContent>',
         )
     own_id = (
         ids.item_id(mid, item.id)
@@ -323,6 +326,8 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
         if value is None:
             value = _derived_ext(item, uri.key) if uri.key == props.TAG_MESSAGE_FLAGS or kept is None \
                 else kept.value
+        if value is None and item.kind in ("Contact", "DistributionList"):
+            value = contact_props.mapi_value(item.fields, uri.key)
         if value is not None:
             out.append(
                 (rank, f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from pipeline.sandbox import ids, mime, props
-from pipeline.sandbox.ews import classes, extended, series, shapes, soap
+from pipeline.sandbox.ews import classes, extended, ical_import, series, shapes, soap
 from pipeline.sandbox.ews.context import Context, M, T, folder_refs, local, resolve_folder
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.recurrence import RecurrenceError
@@ -193,6 +193,15 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
                 "ErrorMimeContentConversionFailed", "MIME content conversion failed."
             ) from exc
         fields.update(_mime_fields(parsed))
+        if kind == "CalendarItem" and ical_import.is_icalendar(mime_bytes):
+            try:
+                ics_subject, ics_fields = ical_import.fields_from_ics(mime_bytes)
+            except ical_import.IcsError as exc:
+                raise ResponseError("ErrorMimeContentConversionFailed", f"MIME content conversion failed: {exc}") \
+                    from exc
+            fields.update(ics_fields)  # the typed fields of the request, read next, win over these
+            if ics_subject is not None:
+                parsed = dataclasses.replace(parsed, subject=ics_subject)
     ext: list[ExtValue] = []
     explicit: dict[str, str] = {}
     typed_size = 0
