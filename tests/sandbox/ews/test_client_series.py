@@ -13,6 +13,7 @@ import datetime as dt
 from exchangelib import CalendarItem
 
 from pipeline import fingerprint
+from pipeline.convert.typed_values import typed
 from pipeline.destination.ews import occurrences
 from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
@@ -24,7 +25,7 @@ from tests.sandbox.helpers import ALICE
 UTC = dt.UTC
 
 
-def _upload(unique: str) -> UploadItem:
+def _upload(unique: str, moved_end: dt.datetime | None = None) -> UploadItem:
     start = dt.datetime(2024, 1, 1, 8, tzinfo=UTC)  # 09:00 in Berlin
     recurrence = {
         "pattern": "weekly", "interval": 1, "weekdays": ["Monday", "Wednesday", "Friday"],
@@ -32,7 +33,8 @@ def _upload(unique: str) -> UploadItem:
         "deleted_occurrences": [dt.datetime(2024, 1, 5, 8, tzinfo=UTC)],
         "modified_occurrences": [
             {"original_start": dt.datetime(2024, 1, 10, 8, tzinfo=UTC), "start": dt.datetime(2024, 1, 10, 14, tzinfo=UTC),
-             "end": dt.datetime(2024, 1, 10, 15, 30, tzinfo=UTC), "subject": f"moved-{unique}", "location": "Room 9",
+             "end": moved_end or dt.datetime(2024, 1, 10, 15, 30, tzinfo=UTC), "subject": f"moved-{unique}",
+             "location": "Room 9",
              "has_exceptional_body": False},
         ],
     }
@@ -40,7 +42,8 @@ def _upload(unique: str) -> UploadItem:
               "location": "Room 1", "start_timezone": "W. Europe Standard Time",
               "end_timezone": "W. Europe Standard Time", "recurrence": recurrence}
     return UploadItem(kind="calendar", item_class="IPM.Appointment", folder_path=("Calendar",),
-                      fingerprint=f"fp-{unique}", subject=f"series-{unique}", source_node_id=1, fields=fields)
+                      fingerprint=f"fp-{unique}", subject=f"series-{unique}", source_node_id=1,
+                      value=typed("calendar", fields))
 
 
 def _create_master(account, upload: UploadItem) -> str:
@@ -106,14 +109,14 @@ def test_refused_occurrence_time_is_reported_and_the_series_completes(alice, sto
     """Ledger: occurrence-span. An exception Exchange refuses (it reaches into the next occurrence) keeps its
     pattern time with a warning, its other changes land, and finish() completes the series."""
     register_fingerprint()
-    upload = _upload(unique)
-    change = upload.fields["recurrence"]["modified_occurrences"][0]
-    change["end"] = dt.datetime(2024, 1, 12, 9, tzinfo=UTC)  # past occurrence 6 (Fri 12 Jan, 08:00 UTC)
+    upload = _upload(unique, moved_end=dt.datetime(2024, 1, 12, 9, tzinfo=UTC))  # past occurrence 6 (Fri 12 Jan)
     server_id = _create_master(alice, upload)
     warnings = occurrences.apply_exceptions(alice, alice.calendar, server_id, upload)
     occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
-    assert warnings == ["modified occurrence 2024-01-10 kept at its pattern time: the server refused its new "
-                        "time (ErrorOccurrenceTimeSpanTooBig)"]
+    # one heading for every refused occurrence (what the report counts), the date among the particulars
+    assert [(w.heading, w.detail) for w in warnings] == [(
+        "modified occurrence kept at its pattern time",
+        "2024-01-10, the server refused its new time (ErrorOccurrenceTimeSpanTooBig)")]
     [stored] = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["modified_occurrences"] == [
         {"original_start": "2024-01-10T08:00:00Z", "start": "2024-01-10T08:00:00Z", "end": "2024-01-10T09:00:00Z",
