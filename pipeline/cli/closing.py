@@ -17,11 +17,11 @@ from pipeline.cli.options import RunFlags
 from pipeline.cli.report import render_summary, render_table
 from pipeline.destination.reach import public_url
 from pipeline.errors import EXIT_BUSY, EXIT_FAILURES, EXIT_OK
-from pipeline.run_status import FAILED, HELD_ELSEWHERE, RunStatus
+from pipeline.logs.terminal import shown
+from pipeline.rebuild.status import FAILED, HELD_ELSEWHERE, RunStatus
 from pipeline.settings import Settings
 from pipeline.state.problems import state_problem
 from pipeline.state.reports import write_reports
-from pipeline.terminal import shown
 
 
 def finish(summaries: list[Any], flags: RunFlags, settings: Settings, site: Any = None) -> int:

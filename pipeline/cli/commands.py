@@ -169,8 +169,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.errors import UsageError
     from pipeline.execution.local import LocalExecutor
-    from pipeline.gate import check_inputs
     from pipeline.processes.interrupts import terminate_requests
+    from pipeline.source.gate import check_inputs
 
     flags = RunFlags.from_args(args)
     if flags.serve_port is not None and (not flags.map or args.engine == "temporal"):
@@ -210,7 +210,6 @@ def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings
 
 def run_map(flags: RunFlags, settings: Settings) -> int:
     """Many mailboxes on this machine: one mailbox's failure never stops the others."""
-    from pipeline.address_books import SurveyTask, site_book, survey
     from pipeline.cli.closing import finish
     from pipeline.cli.jobs import accepted, jobs, row_options
     from pipeline.cli.mapping import load_mapping
@@ -218,6 +217,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
     from pipeline.processes.interrupts import terminate_requests
+    from pipeline.rebuild.address_books import SurveyTask, site_book, survey
     from pipeline.site.live import LiveSite, tee
 
     assert flags.map is not None
@@ -274,8 +274,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.destination import open_destination
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.errors import UsageError
-    from pipeline.gate import check_inputs
-    from pipeline.verify import render, verify_mailbox
+    from pipeline.rebuild.verify import render, verify_mailbox
+    from pipeline.source.gate import check_inputs
 
     flags = RunFlags.from_args(args)
     _checked_since(flags)
@@ -300,7 +300,7 @@ def verify_map(flags: RunFlags, settings: Settings) -> int:
     from pipeline.cli.jobs import checked_rows, jobs
     from pipeline.destination import open_destination
     from pipeline.destination.endpoint import endpoint_for
-    from pipeline.verify import render, verify_mailbox
+    from pipeline.rebuild.verify import render, verify_mailbox
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), skip_invalid=False)

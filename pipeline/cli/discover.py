@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import EXIT_FAILURES, EXIT_OK, UsageError
-from pipeline.filenames import Folder
+from pipeline.state.filenames import Folder
 
 SUFFIXES = (".ost", ".pst")
 
@@ -66,8 +66,8 @@ def _csv(header: list[str], rows: list[list[str]]) -> bytes:
 
 
 def cmd_discover(args: argparse.Namespace, settings: Any) -> int:
-    from pipeline.gate import open_checked
     from pipeline.source import SourceOpenError
+    from pipeline.source.gate import open_checked
     from pipeline.source.owner import owner_of
 
     dirs = [Path(d) for d in args.dirs]

@@ -1,11 +1,11 @@
-"""`rebuild export`: its flags, and the call into pipeline/export.py that writes the converted tree."""
+"""`rebuild export`: its flags, and the call into pipeline/export/writer.py that writes the converted tree."""
 
 from __future__ import annotations
 
 import argparse
 
 from pipeline.cli.flags import add_reader_flag, add_recover_flag
-from pipeline.export import AUTO_WORKERS_FROM, run_export
+from pipeline.export.writer import AUTO_WORKERS_FROM, run_export
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

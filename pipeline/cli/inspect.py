@@ -13,10 +13,10 @@ from typing import Any
 
 from pipeline.convert.user_settings.documents import settings_of
 from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
-from pipeline.gate import open_checked
+from pipeline.logs.terminal import json_for_terminal, shown
 from pipeline.model import FolderRole, SourceError
 from pipeline.source import SourceOpenError
-from pipeline.terminal import json_for_terminal, shown
+from pipeline.source.gate import open_checked
 
 
 def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from pipeline.cli.mapping import MappingError, MappingRow, load_mapping
 from pipeline.cli.options import RunFlags
 from pipeline.errors import UsageError
 from pipeline.execution.base import MailboxJob
-from pipeline.run import RunOptions
+from pipeline.logs.terminal import shown
+from pipeline.rebuild.run import RunOptions
 from pipeline.selection import parse_since
-from pipeline.terminal import shown
 
 
 def row_options(row: MappingRow, flags: RunFlags, site_book: Path | None = None) -> RunOptions:

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from pipeline.destination.reach import Unreachable
-    from pipeline.terminal import shown
+    from pipeline.logs.terminal import shown
 
     settings: Settings | None = None
     try:

@@ -11,8 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.gate import check_header, check_source, is_smtp_address, not_regular
 from pipeline.source import SourceOpenError
+from pipeline.source.gate import check_header, check_source, is_smtp_address, not_regular
 
 REQUIRED = ("ost", "mailbox")
 OPTIONAL = ("target_root", "impersonate", "only", "exclude")

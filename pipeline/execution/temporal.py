@@ -22,8 +22,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from pipeline.execution.base import MailboxJob, Progress
 from pipeline.execution.temporal_workflow import FATAL, WORKFLOW
 from pipeline.execution.wire import job_to_wire, summary_from_wire
-from pipeline.run import Summary
-from pipeline.run_status import RunStatus
+from pipeline.rebuild.run import Summary
+from pipeline.rebuild.status import RunStatus
 from pipeline.settings import Settings
 
 CLOSED_FATAL = {WorkflowExecutionStatus.TERMINATED: "workflow terminated",

@@ -43,8 +43,8 @@ from pipeline.execution.temporal_workflow import (
     SlotWorkflow,
 )
 from pipeline.execution.wire import job_from_wire
-from pipeline.run import Summary
-from pipeline.run_status import RunStatus
+from pipeline.rebuild.run import Summary
+from pipeline.rebuild.status import RunStatus
 from pipeline.settings import Settings
 from pipeline.source import SourceOpenError, open_source
 from pipeline.state.journal import Journal

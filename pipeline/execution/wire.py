@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from pipeline.execution.base import MailboxJob
-from pipeline.run import RunOptions, Summary
+from pipeline.rebuild.run import RunOptions, Summary
 
 WIRE_VERSION = 1
 

@@ -283,10 +283,10 @@ def cmd_load(args: argparse.Namespace, settings: Any, quiet: bool = False) -> in
 
 
 def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
+    from pipeline.logs.terminal import shown
     from pipeline.sandbox import views
     from pipeline.sandbox.ls import render, sender_of  # the email parser
     from pipeline.sandbox.store import SandboxStore
-    from pipeline.terminal import shown
 
     store = SandboxStore(_data_dir(args, settings))
     if not args.mailbox:
@@ -449,7 +449,7 @@ def standalone_main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"sandbox: error: {exc}", file=sys.stderr)
         return 2
-    from pipeline.log_handlers import SafeStreamHandler  # a full disk under its log: one stop, not a flood
+    from pipeline.logs.handlers import SafeStreamHandler  # a full disk under its log: one stop, not a flood
 
     logging.basicConfig(
         level=getattr(logging, (getattr(args, "log_level", None) or "info").upper()),

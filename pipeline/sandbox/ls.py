@@ -13,8 +13,8 @@ import email.policy
 from collections.abc import Iterator
 from typing import Any
 
+from pipeline.logs.terminal import shown
 from pipeline.sandbox.default_folders import DEFAULT_TREE
-from pipeline.terminal import shown
 
 #: Outlook's order of the well-known folders in the folder pane.
 WELL_KNOWN_ORDER = ("inbox", "drafts", "sentitems", "deleteditems", "junkemail", "outbox", "archive",

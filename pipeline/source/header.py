@@ -1,6 +1,6 @@
 """The OST/PST file header ([MS-PST] 2.2.2.6): checked before any reader touches the rest of the file.
 
-Both readers start here, and so does the input gate (pipeline/gate.py) on machines that only check a file.
+Both readers start here, and so does the input gate (pipeline/source/gate.py) on machines that only check a file.
 """
 
 from __future__ import annotations

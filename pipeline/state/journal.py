@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.run_status import RunStatus
+from pipeline.rebuild.status import RunStatus
 from pipeline.state.problems import journal_locked, state_problem
 
 SCHEMA_VERSION = 1

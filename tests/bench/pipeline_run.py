@@ -14,7 +14,7 @@ from exchangelib import Account
 
 import pipeline.destination.ews.upload
 import pipeline.processes.conversion_pool
-import pipeline.run
+import pipeline.rebuild.run
 from pipeline.cli.main import main as cli_main
 from pipeline.destination.ews.folders import FolderMirror
 from pipeline.destination.ews.mailbox import EwsMailbox
@@ -28,7 +28,7 @@ from tests.bench import timers
 def instrument() -> None:
     timers.wrap_iter(PffSource, "items", "read")
     timers.wrap_iter(NativeSource, "items", "read")
-    timers.wrap(pipeline.run, "fingerprint", "dedupe: fingerprint per item")
+    timers.wrap(pipeline.rebuild.run, "fingerprint", "dedupe: fingerprint per item")
     # in-process conversion of the queue; pool workers are not instrumented (convert then ~0)
     timers.wrap(pipeline.processes.conversion_pool, "_convert", "convert")
     for name in ("record", "done_fingerprints", "folder_done", "set_folder", "start_run", "finish_run"):
@@ -38,7 +38,7 @@ def instrument() -> None:
     timers.wrap(FolderMirror, "resolve", "folders")
     timers.wrap(pipeline.destination.ews.upload, "build_item", "build_item")
     timers.wrap(Account, "bulk_create", "bulk_create")
-    timers.wrap(pipeline.run.MailboxRun, "_record", "outcomes + progress")
+    timers.wrap(pipeline.rebuild.run.MailboxRun, "_record", "outcomes + progress")
 
 
 def main() -> None:
@@ -46,16 +46,16 @@ def main() -> None:
     instrument()
     profile_out = os.environ.get("BENCH_CPROFILE")
     if profile_out:  # the mailbox runs in a pool thread: profile MailboxRun.run itself, in that thread
-        original = pipeline.run.MailboxRun.run
+        original = pipeline.rebuild.run.MailboxRun.run
 
-        def profiled(self: pipeline.run.MailboxRun) -> pipeline.run.Summary:
+        def profiled(self: pipeline.rebuild.run.MailboxRun) -> pipeline.rebuild.run.Summary:
             prof = cProfile.Profile()
             try:
                 return prof.runcall(original, self)
             finally:
                 prof.dump_stats(profile_out)
 
-        pipeline.run.MailboxRun.run = profiled  # type: ignore[method-assign]
+        pipeline.rebuild.run.MailboxRun.run = profiled  # type: ignore[method-assign]
     start = time.perf_counter()
     code = cli_main(argv)
     result = {"code": code, "wall_inside": round(time.perf_counter() - start, 3), **timers.snapshot()}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.export import run_export
+from pipeline.export.writer import run_export
 from tests.convert.helpers import all_defects
 
 #: C0 controls that are no text (tab, line ends and form feed are).

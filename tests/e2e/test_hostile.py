@@ -113,8 +113,8 @@ def test_fifo_is_refused_at_once_by_verify_and_the_csv_check(tmp_path: Path):
 
 
 def test_gate_refuses_what_is_not_a_regular_file_without_opening_it(tmp_path: Path):
-    from pipeline.gate import regular_file
     from pipeline.source import SourceOpenError
+    from pipeline.source.gate import regular_file
 
     cases = {"directory": tmp_path}
     if hasattr(socket, "AF_UNIX"):

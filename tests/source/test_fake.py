@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.run
+import pipeline.rebuild.run
 from pipeline.destination.fake import FakeDestination
 from pipeline.model import FolderRole, SourceError
-from pipeline.run import MailboxRun, RunOptions
+from pipeline.rebuild.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
 from pipeline.source.base import ItemSummary
 from pipeline.source.fake import FakeSource, message
@@ -29,14 +29,14 @@ def _source() -> FakeSource:
 
 
 def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeDestination, source: FakeSource,
-         **options: object) -> pipeline.run.Summary:
+         **options: object) -> pipeline.rebuild.run.Summary:
     opened: list[tuple[object, ...]] = []
 
     def open_source(path: object, recover: bool = False, codepage: object = None) -> FakeSource:
         opened.append((path, recover, codepage))
         return source
 
-    monkeypatch.setattr(pipeline.run, "open_source", open_source)
+    monkeypatch.setattr(pipeline.rebuild.run, "open_source", open_source)
     ost = tmp_path / "mailbox.ost"  # only its identity (path, size, time) is read: the items come from the fake
     ost.write_bytes(b"")
     settings = load_settings({"state_dir": str(tmp_path / "state"), "batch_items": 2, "convert_processes": 1}, {})

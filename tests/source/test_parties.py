@@ -19,9 +19,9 @@ import pytest
 import fixtures
 from fixtures.reader import NdbReader
 from pipeline import mapi
-from pipeline.address_books import build_book
 from pipeline.convert.addressbook import to_dict
 from pipeline.model import SourceError, SourceItem
+from pipeline.rebuild.address_books import build_book
 from pipeline.source.native import NativeSource
 
 SPECS = Path(fixtures.__file__).parent / "specs"

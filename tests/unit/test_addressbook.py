@@ -4,7 +4,6 @@ the owner's DN mapped to --mailbox, and what conversion makes of it. Items are b
 from __future__ import annotations
 
 from pipeline import mapi
-from pipeline.address_books import cached_book
 from pipeline.convert import ConvertOptions, convert_item
 from pipeline.convert.addressbook import (
     BOOK,
@@ -18,6 +17,7 @@ from pipeline.convert.addressbook import (
     resolved,
     to_dict,
 )
+from pipeline.rebuild.address_books import cached_book
 from tests.convert.helpers import item, recipient
 
 ALICE = "/o=Corp/ou=First Administrative Group/cn=Recipients/cn=alice"

@@ -1,4 +1,4 @@
-"""pipeline/filenames.py: names valid everywhere and capped in bytes, files never written through a link.
+"""pipeline/state/filenames.py: names valid everywhere and capped in bytes, files never written through a link.
 
 Oracles: byte lengths from str.encode, the file system read back with os.lstat and plain reads, and
 literal expectations. The folder tests run twice: with directory descriptors (POSIX) and with the path and
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import filenames
-from pipeline.filenames import Folder, UnsafePath, descend, numbered, safe_name, unique
+from pipeline.state import filenames as filenames
+from pipeline.state.filenames import Folder, UnsafePath, descend, numbered, safe_name, unique
 
 LINKS = hasattr(os, "symlink") and os.name == "posix"
 

@@ -12,10 +12,10 @@ import pytest
 
 from pipeline.cli.report import render_summary
 from pipeline.destination.reach import Unreachable, check_reachable
-from pipeline.gate import is_smtp_address
-from pipeline.run import Summary
+from pipeline.logs.terminal import shown
+from pipeline.rebuild.run import Summary
+from pipeline.source.gate import is_smtp_address
 from pipeline.state.reports import spreadsheet_safe, write_csv
-from pipeline.terminal import shown
 
 
 @pytest.mark.parametrize(("raw", "seen"), [

@@ -12,7 +12,7 @@ import pytest
 import fixtures
 from pipeline.destination.fake import FakeDestination
 from pipeline.model import Attachment
-from pipeline.run import MailboxRun, RunOptions
+from pipeline.rebuild.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
 from pipeline.state.journal import Journal
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import fixtures
-import pipeline.gate
-import pipeline.run
+import pipeline.rebuild.run
 import pipeline.source
+import pipeline.source.gate
 from pipeline.cli.main import main
 from pipeline.source.native import NativeSource
 
@@ -36,7 +36,7 @@ def test_each_file_opened_by_the_survey_and_by_its_run_only(tmp_path: Path, monk
         walked[folder.path_str] += 1
         return real_parties(self, folder)
 
-    for module in (pipeline.source, pipeline.gate, pipeline.run):
+    for module in (pipeline.source, pipeline.source.gate, pipeline.rebuild.run):
         monkeypatch.setattr(module, "open_source", counting_open)
     monkeypatch.setattr(NativeSource, "parties", counting_parties)
 

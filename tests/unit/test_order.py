@@ -15,7 +15,7 @@ import fixtures
 from pipeline.destination.fake import FakeDestination
 from pipeline.model import FolderRole, SourceError, SourceFolder
 from pipeline.rebuild.order import Phase, Step, Windows, plan
-from pipeline.run import MailboxRun, RunOptions
+from pipeline.rebuild.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
 from pipeline.source.base import Moment
 from pipeline.state.journal import Journal

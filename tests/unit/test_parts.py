@@ -12,7 +12,7 @@ from pathlib import Path
 import fixtures
 from pipeline.destination.fake import FakeDestination
 from pipeline.execution.parts import merge_summaries, parts_of
-from pipeline.run import MailboxRun, RunOptions
+from pipeline.rebuild.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
 from pipeline.source import open_source
 from pipeline.state.journal import Journal

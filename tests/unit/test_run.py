@@ -18,10 +18,10 @@ from pipeline.destination.fake import FakeDestination, FakeItem, Faults
 from pipeline.fingerprint import Stamp
 from pipeline.folder_plan import MAX_NAME
 from pipeline.lease import LeaseHolder
-from pipeline.run import MailboxRun, RunOptions, duplicate_copies
+from pipeline.rebuild.run import MailboxRun, RunOptions, duplicate_copies
+from pipeline.rebuild.verify import verify_mailbox
 from pipeline.settings import load_settings
 from pipeline.state.journal import Journal
-from pipeline.verify import verify_mailbox
 
 MAILBOX = "alice@corp.example"
 LONG = "L" * 300

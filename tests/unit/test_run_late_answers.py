@@ -12,7 +12,7 @@ import pytest
 import fixtures
 from pipeline.destination.base import Outcome
 from pipeline.destination.fake import FakeDestination, FakeMailbox, FakeSender, Faults
-from pipeline.run import MailboxRun, RunOptions
+from pipeline.rebuild.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
 from pipeline.state.journal import Journal, source_identity
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import StateError
-from pipeline.log_handlers import SafeRotatingFileHandler
+from pipeline.logs.handlers import SafeRotatingFileHandler
 from pipeline.state.journal import Journal
 from tests.conftest import run_cli
 

@@ -19,8 +19,8 @@ from pipeline.destination.base import Outcome, OutcomeState, SendStats
 from pipeline.destination.fake import FakeDestination, FakeItem, FakeMailbox
 from pipeline.destination.inflight import InFlight
 from pipeline.fingerprint import Stamp
-from pipeline.run import MailboxRun, RunOptions, Summary
-from pipeline.run_status import RunStatus
+from pipeline.rebuild.run import MailboxRun, RunOptions, Summary
+from pipeline.rebuild.status import RunStatus
 from pipeline.settings import load_settings
 from pipeline.state.journal import Journal
 from pipeline.state.reports import write_reports

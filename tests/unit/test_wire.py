@@ -19,7 +19,7 @@ from pipeline.execution.wire import (
     parse_path_map,
     summary_from_wire,
 )
-from pipeline.run import RunOptions, Summary
+from pipeline.rebuild.run import RunOptions, Summary
 
 OPTIONS = RunOptions(ost=Path("/srv/osts/alice.ost"), mailbox="alice@corp.example", target_root="Recovered",
                      only=("Inbox", "role:calendar"), exclude=("Inbox/Spam",), since=datetime(2024, 1, 31),

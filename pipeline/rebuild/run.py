@@ -19,7 +19,6 @@ from typing import Any
 
 import structlog
 
-from pipeline.address_books import Stopped, codepage_note, convert_options
 from pipeline.convert import convert_item
 from pipeline.convert.preserved import is_draft
 from pipeline.convert.user_settings import read_setting
@@ -46,7 +45,11 @@ from pipeline.destination.base import (
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.item_values.item_warnings import ItemWarning, left_out
-from pipeline.large_items import (
+from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
+from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
+from pipeline.processes.conversion_pool import Converted, ConvertQueue, default_workers
+from pipeline.rebuild.address_books import Stopped, codepage_note, convert_options
+from pipeline.rebuild.large_items import (
     MIB,
     LargeItems,
     declared_size,
@@ -55,11 +58,8 @@ from pipeline.large_items import (
     strip_largest,
     with_note,
 )
-from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
-from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
-from pipeline.processes.conversion_pool import Converted, ConvertQueue, default_workers
 from pipeline.rebuild.order import Order, Windows, folder_steps, plan
-from pipeline.run_status import RunStatus
+from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
 from pipeline.source import Source, SourceOpenError, open_source
@@ -91,7 +91,7 @@ class RunOptions:
     store_part: bool = True  # this run also reports the store's own errors and uploads recovered items
     x500_domain: str | None = None  # IMCEAEX domain for unresolved Exchange senders (default: the mailbox's)
     codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
-    site_book: Path | None = None  # --map: every user's address book merged (pipeline/address_books.py)
+    site_book: Path | None = None  # --map: every user's address book merged (pipeline/rebuild/address_books.py)
     settings: tuple[str, ...] = tuple(SELECTABLE)  # --settings: the user's settings to restore (merge.py)
 
     @property

@@ -3,7 +3,7 @@
 Folders become directories with safe names; mail is written as .eml, appointments as .ics, contacts
 as .vcf, everything else as JSON; a manifest.json lists every item with its fingerprint and warnings (written
 as the items are, so memory stays flat however big the store). Names and files are made by
-pipeline/filenames.py: capped in bytes, never written through a link planted in --out, and an item that
+pipeline/state/filenames.py: capped in bytes, never written through a link planted in --out, and an item that
 fails leaves none of its files behind.
 """
 
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
-from pipeline.filenames import Folder, descend, name_key, safe_name, unique
 from pipeline.item_values import Appointment, Contact, ItemAttachment
+from pipeline.logs.terminal import shown
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.selection import is_user_content
-from pipeline.terminal import shown
+from pipeline.state.filenames import Folder, descend, name_key, safe_name, unique
 
 if TYPE_CHECKING:
     from pipeline.source import Source
@@ -262,8 +262,8 @@ def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | N
     """One range of one folder, in one pass: every item teaches the address book, and is written at once
     unless its conversion needs the whole store's book (an Exchange party without a cached SMTP address):
     those are listed as deferred and written by _deferred_task once every part's book is merged."""
-    from pipeline.address_books import OWNER_ROLES
     from pipeline.convert.addressbook import AddressBook, learn, needs_book
+    from pipeline.rebuild.address_books import OWNER_ROLES
 
     node_id, start, stop = task
     source, folder, relative, exporter = _task_start(ost, out, options, node_id, codepage)
@@ -310,8 +310,8 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
     """One pass over the store (see _export_task), then the few items that needed the whole address book."""
     from pipeline.convert import ConvertOptions
     from pipeline.convert.addressbook import AddressBook
-    from pipeline.gate import open_checked
     from pipeline.source import SourceOpenError
+    from pipeline.source.gate import open_checked
 
     started = time.monotonic()
     root = Path(out)

@@ -1,6 +1,7 @@
 """Logging set-up with structlog: readable lines on the console, JSON lines in the state directory.
 
-A redaction step runs before both outputs, so secrets and message content never reach a log.
+A redaction step runs before both outputs, so secrets and message content never reach a log. Beside it:
+handlers.py (the private, rotated log file), terminal.py (what reaches a person's terminal, escaped).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 import structlog
 
-from pipeline.log_handlers import SafeRotatingFileHandler, SafeStreamHandler
+from pipeline.logs.handlers import SafeRotatingFileHandler, SafeStreamHandler
+from pipeline.logs.terminal import shown, shown_values
 from pipeline.state.problems import state_problem
-from pipeline.terminal import shown, shown_values
 
 #: Event keys whose values are never written anywhere: credentials and message content.
 SECRET_KEYS = frozenset(

@@ -15,10 +15,10 @@ from typing import Any
 from pipeline.destination.base import Destination, Mailbox, MailboxFatalError, NoSuchMailbox, ServerFolder
 from pipeline.fingerprint import Ordinals, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
+from pipeline.logs.terminal import shown
 from pipeline.model import SourceError
-from pipeline.run import RunOptions
+from pipeline.rebuild.run import RunOptions
 from pipeline.source import open_source
-from pipeline.terminal import shown
 
 
 @dataclass

@@ -139,8 +139,8 @@ def survey_row(task: SurveyTask) -> Survey:
     """Open the row's file once, through the gate every command uses, and read its address book over the
     folders its run will carry, kept in the cache under the run's own key: the check, the site book and the
     run's book are one opening of the file and one pass over its parties."""
-    from pipeline.gate import open_checked
     from pipeline.source import SourceOpenError
+    from pipeline.source.gate import open_checked
     from pipeline.state.journal import source_identity
 
     try:

@@ -3,7 +3,7 @@
 Exchange refuses an item over its limit (35 MB by default) however often it is sent; MailboxImportRequest's
 LargeItemLimit skips such an item whole. `--large-items=strip` keeps the item: its largest attachments are
 left out until it fits, saved beside the reports, and the item says so in a note appended to its body.
-Saved files are named by pipeline/filenames.py: two attachments of one name both kept ('scan (2).pdf'),
+Saved files are named by pipeline/state/filenames.py: two attachments of one name both kept ('scan (2).pdf'),
 names capped in bytes, owner-only, never written through a link.
 """
 
@@ -15,8 +15,8 @@ import html
 from pathlib import Path
 
 from pipeline import mapi
-from pipeline.filenames import Folder, descend, safe_name
 from pipeline.model import Attachment, SourceItem
+from pipeline.state.filenames import Folder, descend, safe_name
 
 MIB = 1024 * 1024
 #: Attachment bytes on the wire: base64 with line breaks.
