@@ -358,10 +358,9 @@ def serve_status(settings: Settings, port: int) -> int:
     """`rebuild status --serve`: the site page from the journal (read-only, read again at each refresh) until
     Ctrl-C; the rate of items over time is what this process saw while serving."""
     import sqlite3
-    import time
 
     from pipeline.site.model import RateSeries, Snapshot, failure_files, rows_from_status
-    from pipeline.site.server import SiteServer
+    from pipeline.site.server import serve_until_stopped
     from pipeline.state.journal import Journal
 
     rate = RateSeries()
@@ -380,14 +379,7 @@ def serve_status(settings: Settings, port: int) -> int:
         return Snapshot(title, rows, rate.points())
 
     try:
-        server = SiteServer(snapshot, settings.reports_dir, port)
+        serve_until_stopped(snapshot, settings.reports_dir, port)
     except OSError as exc:
         raise UsageError(f"--port {port}: cannot serve the site page there: {exc.strerror or exc}") from None
-    with server:
-        print(f"site: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        try:
-            while True:
-                time.sleep(1)
-                snapshot()  # the rate is sampled even while no browser looks
-        except KeyboardInterrupt:
-            return EXIT_OK
+    return EXIT_OK

@@ -238,7 +238,7 @@ def _serve_temporal(read: Any, first: list[Any], address: str, settings: Setting
     import time
 
     from pipeline.site.model import RateSeries, Snapshot, rows_from_temporal
-    from pipeline.site.server import SiteServer
+    from pipeline.site.server import serve_until_stopped
 
     rate, lock = RateSeries(), threading.Lock()
     latest: dict[str, Any] = {"states": first, "at": time.monotonic()}
@@ -256,14 +256,7 @@ def _serve_temporal(read: Any, first: list[Any], address: str, settings: Setting
         return Snapshot(f"Temporal {address}", rows, rate.points())
 
     try:
-        server = SiteServer(snapshot, settings.reports_dir, port)
+        serve_until_stopped(snapshot, settings.reports_dir, port)
     except OSError as exc:
         raise UsageError(f"--port {port}: cannot serve the site page there: {exc.strerror or exc}") from None
-    with server:
-        print(f"site: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        try:
-            while True:
-                time.sleep(1)
-                snapshot()
-        except KeyboardInterrupt:
-            return EXIT_OK
+    return EXIT_OK

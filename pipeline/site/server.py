@@ -93,3 +93,19 @@ def write_static(snapshot: Snapshot, reports: Path) -> Path:
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(render(snapshot, live=False))
     return path
+
+
+def serve_until_stopped(snapshot: Callable[[], Snapshot], reports: Path, port: int) -> None:
+    """Serve the page on loopback until Ctrl-C, taking a snapshot every second even while no browser looks
+    (so the rate over time has its points). OSError when the port cannot be had."""
+    import sys
+    import time
+
+    with SiteServer(snapshot, reports, port) as server:
+        print(f"site: {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(1)
+                snapshot()
+        except KeyboardInterrupt:
+            return

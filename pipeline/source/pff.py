@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -166,31 +166,28 @@ class PffSource(MessageStore[Any, Any, Any]):
     # -- items: node access -------------------------------------------------------------------------
     def _walk(self, folder: SourceFolder, read: Callable[[Any, int], T], start: int = 0,
               stop: int | None = None) -> Iterator[T | SourceError]:
-        handle = self._folder_handles.get(folder.node_id)
-        if handle is None:
-            return
-        try:
-            count = handle.number_of_sub_messages
-        except Exception as exc:  # noqa: BLE001 - reported as the folder's error
-            if start == 0:
-                yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
-            return
-        for index in range(start, count if stop is None else min(stop, count)):
-            yield self._row(folder, handle, index, read)
+        return self._rows(folder, read, lambda count: range(start, count if stop is None else min(stop, count)),
+                          report=start == 0)
 
     def _walk_at(self, folder: SourceFolder, read: Callable[[Any, int], T],
                  indexes: Sequence[int]) -> Iterator[T | SourceError]:
+        return self._rows(folder, read, lambda count: [i for i in indexes if 0 <= i < count], report=True)
+
+    def _rows(self, folder: SourceFolder, read: Callable[[Any, int], T], pick: Callable[[int], Iterable[int]],
+              report: bool) -> Iterator[T | SourceError]:
+        """read() of the rows pick() chooses among the folder's count; an unreadable count is the folder's
+        error (once: report)."""
         handle = self._folder_handles.get(folder.node_id)
         if handle is None:
             return
         try:
             count = handle.number_of_sub_messages
         except Exception as exc:  # noqa: BLE001 - reported as the folder's error
-            yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
+            if report:
+                yield SourceError(folder.path, folder.node_id, "folder", _one_line(exc))
             return
-        for index in indexes:
-            if 0 <= index < count:
-                yield self._row(folder, handle, index, read)
+        for index in pick(count):
+            yield self._row(folder, handle, index, read)
 
     @staticmethod
     def _row(folder: SourceFolder, handle: Any, index: int, read: Callable[[Any, int], T]) -> T | SourceError:
