@@ -16,6 +16,7 @@ from pipeline.sandbox.ews import series
 from pipeline.sandbox.ews.context import Context, local
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.recurrence import RecurrenceError, Series
+from pipeline.sandbox.ews.shapes import parse_attachment_id
 from pipeline.sandbox.rows import ItemRow
 
 #: Request elements that name an item (NonEmptyArrayOfBaseItemIdsType, ItemChange).
@@ -122,3 +123,15 @@ def occurrence(master: ItemRow, ref: Ref) -> tuple[Series, dt.datetime]:
 
 
 NOT_FOUND = ResponseError("ErrorItemNotFound", "The specified object was not found in the store.")
+
+
+def attachment_ref(ctx: Context, text: str) -> tuple[ids.RowRef, int]:
+    """(the item, the attachment's position) an AttachmentId names, its mailbox checked (ErrorInvalidIdMalformed
+    for an id that is not one, as Exchange answers)."""
+    try:
+        item_text, position = parse_attachment_id(text)
+        item_ref = ids.parse_item_id(item_text)
+    except (ValueError, ids.MalformedId) as exc:
+        raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
+    ctx.mailbox_by_id(item_ref.mailbox_id)
+    return item_ref, position

@@ -23,9 +23,9 @@ from pipeline.sandbox import ids
 from pipeline.sandbox.ews import soap
 from pipeline.sandbox.ews.context import Context, M, T, local
 from pipeline.sandbox.ews.errors import ResponseError
-from pipeline.sandbox.ews.item_refs import NOT_FOUND, parse_ref
+from pipeline.sandbox.ews.item_refs import NOT_FOUND, attachment_ref, parse_ref
 from pipeline.sandbox.ews.registry import operation
-from pipeline.sandbox.ews.shapes import attachment_id, parse_attachment_id
+from pipeline.sandbox.ews.shapes import attachment_id
 from pipeline.sandbox.mime import Attachment
 
 _NO_ATTACHMENT = ResponseError("ErrorInvalidAttachmentId", "The attachment could not be found.")
@@ -134,12 +134,7 @@ def delete_attachment(ctx: Context, request: etree._Element) -> str:
     with ctx.store.write() as conn:
         for ref in refs:
             try:
-                try:
-                    item_text, position = parse_attachment_id(ref.get("Id", ""))
-                    item_ref = ids.parse_item_id(item_text)
-                except (ValueError, ids.MalformedId) as exc:
-                    raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
-                ctx.mailbox_by_id(item_ref.mailbox_id)
+                item_ref, position = attachment_ref(ctx, ref.get("Id", ""))
                 found = conn.execute(
                     "SELECT attachments.size FROM attachments JOIN items ON items.id=attachments.item_id "
                     "WHERE item_id=? AND position=? AND items.mailbox_id=?",

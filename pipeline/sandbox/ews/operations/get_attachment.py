@@ -10,13 +10,12 @@ import sqlite3
 
 from lxml import etree
 
-from pipeline.sandbox import ids, mime
+from pipeline.sandbox import mime
 from pipeline.sandbox.ews import soap
 from pipeline.sandbox.ews.context import Context, M, local
 from pipeline.sandbox.ews.errors import ResponseError
-from pipeline.sandbox.ews.item_refs import NOT_FOUND
+from pipeline.sandbox.ews.item_refs import NOT_FOUND, attachment_ref
 from pipeline.sandbox.ews.registry import operation
-from pipeline.sandbox.ews.shapes import parse_attachment_id
 
 _NOT_FOUND = ResponseError("ErrorInvalidAttachmentId", "The attachment could not be found.")
 
@@ -47,12 +46,7 @@ def get_attachment(ctx: Context, request: etree._Element) -> str:
     with ctx.store.connection() as conn:
         for ref in refs:
             try:
-                try:
-                    item_text, position = parse_attachment_id(ref.get("Id", ""))
-                    item_ref = ids.parse_item_id(item_text)
-                except (ValueError, ids.MalformedId) as exc:
-                    raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
-                ctx.mailbox_by_id(item_ref.mailbox_id)
+                item_ref, position = attachment_ref(ctx, ref.get("Id", ""))
                 if (
                     conn.execute(
                         "SELECT 1 FROM items WHERE id=? AND mailbox_id=?",
