@@ -113,3 +113,15 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
 
 def folder_refs(parent: etree._Element | None) -> list[etree._Element]:
     return [] if parent is None else [c for c in parent if local(c) in ("FolderId", "DistinguishedFolderId")]
+
+
+def to_folder(ctx: Context, conn: sqlite3.Connection, request: etree._Element) -> FolderRow:
+    """The ToFolderId of a move or copy, resolved; ErrorToFolderNotFound when it is missing or unknown."""
+    target_refs = folder_refs(request.find(f"{M}ToFolderId"))
+    try:
+        if not target_refs:
+            raise ResponseError("ErrorToFolderNotFound", "The destination folder could not be found.")
+        return resolve_folder(ctx, conn, target_refs[0])
+    except ResponseError as exc:
+        code = "ErrorToFolderNotFound" if exc.code == "ErrorFolderNotFound" else exc.code
+        raise ResponseError(code, exc.text) from None

@@ -16,7 +16,7 @@ from lxml import etree
 
 from pipeline.sandbox import ids, props
 from pipeline.sandbox.ews import extended, shapes, soap
-from pipeline.sandbox.ews.context import Context, M, T, folder_refs, local, resolve_folder
+from pipeline.sandbox.ews.context import Context, M, T, folder_refs, local, resolve_folder, to_folder
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.rows import FolderRow, folder_key
@@ -132,15 +132,11 @@ def move_folder(ctx: Context, request: etree._Element) -> str:
     refs = folder_refs(request.find(f"{M}FolderIds"))
     messages = []
     with ctx.store.write() as conn:
-        target_refs = folder_refs(request.find(f"{M}ToFolderId"))
         try:
-            if not target_refs:
-                raise ResponseError("ErrorToFolderNotFound", "The destination folder could not be found.")
-            target = resolve_folder(ctx, conn, target_refs[0])
+            target = to_folder(ctx, conn, request)
         except ResponseError as exc:
-            code = "ErrorToFolderNotFound" if exc.code == "ErrorFolderNotFound" else exc.code
             return soap.operation_response(
-                "MoveFolder", [soap.error("MoveFolder", code, exc.text, "<m:Folders/>") for _ in refs]
+                "MoveFolder", [soap.error("MoveFolder", exc.code, exc.text, "<m:Folders/>") for _ in refs]
             )
         for ref in refs:
             try:

@@ -13,7 +13,7 @@ from lxml import etree
 
 from pipeline.sandbox import ids
 from pipeline.sandbox.ews import item_refs, soap
-from pipeline.sandbox.ews.context import Context, M, folder_refs, resolve_folder
+from pipeline.sandbox.ews.context import Context, M, to_folder
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.registry import operation
 
@@ -23,14 +23,10 @@ def _move_or_copy(ctx: Context, request: etree._Element, name: str) -> str:
     return_ids = (request.findtext(f"{M}ReturnNewItemIds") or "true").strip().lower() != "false"
     messages = []
     with ctx.store.write() as conn:
-        target_refs = folder_refs(request.find(f"{M}ToFolderId"))
         try:
-            if not target_refs:
-                raise ResponseError("ErrorToFolderNotFound", "The destination folder could not be found.")
-            target = resolve_folder(ctx, conn, target_refs[0])
+            target = to_folder(ctx, conn, request)
         except ResponseError as exc:
-            code = "ErrorToFolderNotFound" if exc.code == "ErrorFolderNotFound" else exc.code
-            return soap.operation_response(name, [soap.error(name, code, exc.text, "<m:Items/>") for _ in refs])
+            return soap.operation_response(name, [soap.error(name, exc.code, exc.text, "<m:Items/>") for _ in refs])
         for elem in refs:
             try:
                 ref = item_refs.resolve(ctx, elem)
