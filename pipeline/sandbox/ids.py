@@ -208,19 +208,20 @@ def parse_rule_id(text: str) -> RowRef:
 
 
 def parse_folder_id(text: str) -> RowRef:
-    parsed = _parse(text)
-    if parsed is None:
-        return _decode_short(_FOLDER, text)
-    if parsed.entry_type != _TYPE_FOLDER or parsed.instruction != _PLAIN or parsed.tail:
-        raise MalformedId(text)
-    return RowRef(parsed.mailbox_id, parsed.row_id)
+    return _plain(text, _TYPE_FOLDER, _FOLDER)
 
 
 def parse_item_id(text: str) -> RowRef:
+    return _plain(text, _TYPE_MESSAGE, _ITEM)
+
+
+def _plain(text: str, entry_type: int, short_tag: bytes) -> RowRef:
+    """The row an EwsId of this entry type names (no occurrence, nothing after the entry id), or one of the
+    short ids earlier sandboxes gave; MalformedId otherwise."""
     parsed = _parse(text)
     if parsed is None:
-        return _decode_short(_ITEM, text)
-    if parsed.entry_type != _TYPE_MESSAGE or parsed.instruction != _PLAIN or parsed.tail:
+        return _decode_short(short_tag, text)
+    if parsed.entry_type != entry_type or parsed.instruction != _PLAIN or parsed.tail:
         raise MalformedId(text)
     return RowRef(parsed.mailbox_id, parsed.row_id)
 

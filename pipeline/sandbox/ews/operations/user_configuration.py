@@ -15,6 +15,8 @@ import base64
 import binascii
 import datetime as dt
 import re
+import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
@@ -157,50 +159,51 @@ def _parts(config_elem: etree._Element) -> tuple[dict[str, Any], set[str]]:
     return values, {named[p] for p in present if p in named}
 
 
-@operation("CreateUserConfiguration")
-def create_user_configuration(ctx: Context, request: etree._Element) -> str:
+def _changed(ctx: Context, operation: str, change: Callable[[sqlite3.Connection], None]) -> str:
+    """One change in a write transaction, answered as Exchange does: success, or the error it raised."""
     with ctx.store.write() as conn:
         try:
-            config_elem = request.find(f"{M}UserConfiguration")
-            folder, name = _target(ctx, conn, config_elem.find(f"{T}UserConfigurationName"))
-            values, _ = _parts(config_elem)
-            if settings.configuration(conn, folder.id, name) is not None:
-                raise ResponseError("ErrorItemSave", "The user configuration object already exists.")
-            settings.create_configuration(conn, folder.mailbox_id, folder.id, name, values["dictionary"],
-                                          values["xml"], values["binary"])
-            message = soap.success("CreateUserConfiguration")
+            change(conn)
+            message = soap.success(operation)
         except ResponseError as exc:
-            message = soap.error("CreateUserConfiguration", exc.code, exc.text)
-    return soap.operation_response("CreateUserConfiguration", [message])
+            message = soap.error(operation, exc.code, exc.text)
+    return soap.operation_response(operation, [message])
+
+
+def _existing(conn: sqlite3.Connection, folder_id: int, name: str) -> Any:
+    config = settings.configuration(conn, folder_id, name)
+    if config is None:
+        raise ResponseError("ErrorItemNotFound", "The specified object was not found in the store.")
+    return config
+
+
+@operation("CreateUserConfiguration")
+def create_user_configuration(ctx: Context, request: etree._Element) -> str:
+    def create(conn: sqlite3.Connection) -> None:
+        config_elem = request.find(f"{M}UserConfiguration")
+        folder, name = _target(ctx, conn, config_elem.find(f"{T}UserConfigurationName"))
+        values, _ = _parts(config_elem)
+        if settings.configuration(conn, folder.id, name) is not None:
+            raise ResponseError("ErrorItemSave", "The user configuration object already exists.")
+        settings.create_configuration(conn, folder.mailbox_id, folder.id, name, values["dictionary"],
+                                      values["xml"], values["binary"])
+    return _changed(ctx, "CreateUserConfiguration", create)
 
 
 @operation("UpdateUserConfiguration")
 def update_user_configuration(ctx: Context, request: etree._Element) -> str:
-    with ctx.store.write() as conn:
-        try:
-            config_elem = request.find(f"{M}UserConfiguration")
-            folder, name = _target(ctx, conn, config_elem.find(f"{T}UserConfigurationName"))
-            values, present = _parts(config_elem)
-            config = settings.configuration(conn, folder.id, name)
-            if config is None:
-                raise ResponseError("ErrorItemNotFound", "The specified object was not found in the store.")
-            settings.update_configuration(conn, config.id, replace=present, **values)  # type: ignore[arg-type]
-            message = soap.success("UpdateUserConfiguration")
-        except ResponseError as exc:
-            message = soap.error("UpdateUserConfiguration", exc.code, exc.text)
-    return soap.operation_response("UpdateUserConfiguration", [message])
+    def update(conn: sqlite3.Connection) -> None:
+        config_elem = request.find(f"{M}UserConfiguration")
+        folder, name = _target(ctx, conn, config_elem.find(f"{T}UserConfigurationName"))
+        values, present = _parts(config_elem)
+        config = _existing(conn, folder.id, name)
+        settings.update_configuration(conn, config.id, replace=present, **values)  # type: ignore[arg-type]
+    return _changed(ctx, "UpdateUserConfiguration", update)
 
 
 @operation("DeleteUserConfiguration")
 def delete_user_configuration(ctx: Context, request: etree._Element) -> str:
-    with ctx.store.write() as conn:
-        try:
-            folder, name = _target(ctx, conn, request.find(f"{M}UserConfigurationName"))
-            config = settings.configuration(conn, folder.id, name)
-            if config is None:
-                raise ResponseError("ErrorItemNotFound", "The specified object was not found in the store.")
-            settings.delete_configuration(conn, config.id)
-            message = soap.success("DeleteUserConfiguration")
-        except ResponseError as exc:
-            message = soap.error("DeleteUserConfiguration", exc.code, exc.text)
-    return soap.operation_response("DeleteUserConfiguration", [message])
+    def delete(conn: sqlite3.Connection) -> None:
+        folder, name = _target(ctx, conn, request.find(f"{M}UserConfigurationName"))
+        settings.delete_configuration(conn, _existing(conn, folder.id, name).id)
+    return _changed(ctx, "DeleteUserConfiguration", delete)
