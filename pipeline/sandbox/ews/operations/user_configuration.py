@@ -170,6 +170,15 @@ def _changed(ctx: Context, operation: str, change: Callable[[sqlite3.Connection]
     return soap.operation_response(operation, [message])
 
 
+def _given(ctx: Context, conn: sqlite3.Connection, request: etree._Element) -> tuple[Any, str, dict[str, Any], set[str]]:
+    """The folder and name of the UserConfiguration a create or update names, its values and which parts it
+    holds."""
+    config_elem = request.find(f"{M}UserConfiguration")
+    folder, name = _target(ctx, conn, config_elem.find(f"{T}UserConfigurationName"))
+    values, present = _parts(config_elem)
+    return folder, name, values, present
+
+
 def _existing(conn: sqlite3.Connection, folder_id: int, name: str) -> Any:
     config = settings.configuration(conn, folder_id, name)
     if config is None:
@@ -180,9 +189,7 @@ def _existing(conn: sqlite3.Connection, folder_id: int, name: str) -> Any:
 @operation("CreateUserConfiguration")
 def create_user_configuration(ctx: Context, request: etree._Element) -> str:
     def create(conn: sqlite3.Connection) -> None:
-        config_elem = request.find(f"{M}UserConfiguration")
-        folder, name = _target(ctx, conn, config_elem.find(f"{T}UserConfigurationName"))
-        values, _ = _parts(config_elem)
+        folder, name, values, _ = _given(ctx, conn, request)
         if settings.configuration(conn, folder.id, name) is not None:
             raise ResponseError("ErrorItemSave", "The user configuration object already exists.")
         settings.create_configuration(conn, folder.mailbox_id, folder.id, name, values["dictionary"],
@@ -193,9 +200,7 @@ def create_user_configuration(ctx: Context, request: etree._Element) -> str:
 @operation("UpdateUserConfiguration")
 def update_user_configuration(ctx: Context, request: etree._Element) -> str:
     def update(conn: sqlite3.Connection) -> None:
-        config_elem = request.find(f"{M}UserConfiguration")
-        folder, name = _target(ctx, conn, config_elem.find(f"{T}UserConfigurationName"))
-        values, present = _parts(config_elem)
+        folder, name, values, present = _given(ctx, conn, request)
         config = _existing(conn, folder.id, name)
         settings.update_configuration(conn, config.id, replace=present, **values)  # type: ignore[arg-type]
     return _changed(ctx, "UpdateUserConfiguration", update)
