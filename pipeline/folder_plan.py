@@ -93,7 +93,7 @@ def normalize_name(name: str | None) -> str:
 
 def _with_suffix(name: str, n: int) -> str:
     suffix = f" ({n})"
-    return name[:MAX_NAME - len(suffix)].rstrip() + suffix
+    return name[: MAX_NAME - len(suffix)].rstrip() + suffix
 
 
 def plan_folders(folders: Iterable[SourceFolder]) -> dict[int, PlannedFolder]:
@@ -107,8 +107,9 @@ def plan_folders(folders: Iterable[SourceFolder]) -> dict[int, PlannedFolder]:
             continue
         if folder.role is FolderRole.IPM_SUBTREE or not folder.path:
             name = normalize_name(folder.display_name or "Top of Information Store")
-            plan[folder.node_id] = PlannedFolder(folder, None, name, folder.display_name or "",
-                                                 holds_top_items=folder.item_count > 0)
+            plan[folder.node_id] = PlannedFolder(
+                folder, None, name, folder.display_name or "", holds_top_items=folder.item_count > 0
+            )
             if folder.item_count:
                 taken.setdefault(None, set()).add(name_key(name))
             continue

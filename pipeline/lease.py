@@ -95,12 +95,17 @@ class LeaseHolder:
             user = getpass.getuser()
         except Exception:  # noqa: BLE001 - no user name on this platform: the host and pid still tell
             user = "unknown"
-        return cls(user, socket.gethostname(), os.getpid(), secrets.token_hex(8),
-                   wall_now() + timedelta(seconds=seconds), seconds)
+        return cls(
+            user,
+            socket.gethostname(),
+            os.getpid(),
+            secrets.token_hex(8),
+            wall_now() + timedelta(seconds=seconds),
+            seconds,
+        )
 
     def renewed(self) -> LeaseHolder:
-        return replace(self, expires=wall_now() + timedelta(seconds=self.seconds),
-                       renewals=self.renewals + 1)
+        return replace(self, expires=wall_now() + timedelta(seconds=self.seconds), renewals=self.renewals + 1)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -112,9 +117,15 @@ class LeaseHolder:
         """The holder written by to_json(); None when the text is not one (then the lease is void)."""
         try:
             data = json.loads(text)
-            return cls(str(data["user"]), str(data["host"]), int(data["pid"]), str(data["token"]),
-                       datetime.fromisoformat(data["expires"]), int(data.get("seconds", LEASE_SECONDS)),
-                       int(data.get("renewals", 0)))
+            return cls(
+                str(data["user"]),
+                str(data["host"]),
+                int(data["pid"]),
+                str(data["token"]),
+                datetime.fromisoformat(data["expires"]),
+                int(data.get("seconds", LEASE_SECONDS)),
+                int(data.get("renewals", 0)),
+            )
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -210,8 +221,10 @@ class Fence:
             if self._lost is None and self._until == float("-inf"):
                 return LeaseExpired("no lease renewal acknowledged yet")  # not latched: the take is under way
             if self._lost is None and self.clock() >= self._until:
-                self._lost = LeaseExpired(f"the lease could not be renewed within {self.window:.0f} s of its last "
-                                          f"renewal (another run may hold the mailbox now)")
+                self._lost = LeaseExpired(
+                    f"the lease could not be renewed within {self.window:.0f} s of its last "
+                    f"renewal (another run may hold the mailbox now)"
+                )
             return self._lost
 
     @property
@@ -270,8 +283,9 @@ class LeaseKeeper:
     """Renews a held lease on a thread until stopped, well inside the fence's window (several tries fit in
     it, so throttling or a slow server does not end the run); the fence tells the run when to stop."""
 
-    def __init__(self, renew: Callable[[LeaseHolder], None], holder: LeaseHolder, fence: Fence,
-                 every: float | None = None) -> None:
+    def __init__(
+        self, renew: Callable[[LeaseHolder], None], holder: LeaseHolder, fence: Fence, every: float | None = None
+    ) -> None:
         self._renew = renew
         self.holder = holder
         self.fence = fence
@@ -304,8 +318,11 @@ class LeaseKeeper:
                 self.fence.lose(str(exc) or "the lease was taken over")
                 return
             except Exception as exc:  # noqa: BLE001 - a failed renewal is tried again until the fence passes
-                log.warning("lease renewal failed", reason=f"{type(exc).__name__}: {exc}",
-                            left_s=round(self.fence.remaining(), 1))
+                log.warning(
+                    "lease renewal failed",
+                    reason=f"{type(exc).__name__}: {exc}",
+                    left_s=round(self.fence.remaining(), 1),
+                )
                 wait = min(self.every, max(0.2, self.fence.remaining() / 4))
                 continue
             self.holder = holder

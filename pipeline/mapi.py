@@ -198,6 +198,7 @@ def prop_type(tag: int) -> int:
     """The 16-bit property type of a 32-bit tag."""
     return tag & 0xFFFF
 
+
 # --- Added for convert/ (additive) ---------------------------------------------------------------
 
 #: The project's own property set: the identity (pipeline.fingerprint) and the original item class live in it.

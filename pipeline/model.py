@@ -238,8 +238,10 @@ class UploadItem:
     @property
     def has_series_exceptions(self) -> bool:
         """A recurring series with deleted or modified occurrences (applied after the master is created)."""
-        return isinstance(self.value, Appointment) and self.value.series is not None \
-            and self.value.series.has_exceptions
+        return (
+            isinstance(self.value, Appointment) and self.value.series is not None and self.value.series.has_exceptions
+        )
+
     #: How the item's Exchange (legacyExchangeDN) parties got an address, counted (convert/addressbook.py).
     address_sources: dict[str, int] = field(default_factory=dict)
 
@@ -253,4 +255,3 @@ class UploadItem:
             return 512
         values = (getattr(self.value, f.name) for f in dataclasses.fields(self.value))
         return sum(len(v) if isinstance(v, bytes | str) else 64 for v in values if v not in (None, ())) + 512
-

@@ -14,10 +14,27 @@ from typing import Any
 from pipeline.model import SourceItem
 
 #: Code pages Python knows under another name, or that decode as their superset.
-_CODEPAGE_ALIASES = {20127: "ascii", 28591: "latin-1", 65001: "utf-8", 1200: "utf-16-le", 20932: "euc_jp",
-                     50220: "iso2022_jp", 50221: "iso2022_jp", 50222: "iso2022_jp", 51932: "euc_jp",
-                     936: "gbk", 54936: "gb18030", 949: "cp949", 950: "big5", 932: "cp932", 52936: "hz",
-                     51949: "euc_kr", 20866: "koi8_r", 21866: "koi8_u", 10000: "mac_roman"}
+_CODEPAGE_ALIASES = {
+    20127: "ascii",
+    28591: "latin-1",
+    65001: "utf-8",
+    1200: "utf-16-le",
+    20932: "euc_jp",
+    50220: "iso2022_jp",
+    50221: "iso2022_jp",
+    50222: "iso2022_jp",
+    51932: "euc_jp",
+    936: "gbk",
+    54936: "gb18030",
+    949: "cp949",
+    950: "big5",
+    932: "cp932",
+    52936: "hz",
+    51949: "euc_kr",
+    20866: "koi8_r",
+    21866: "koi8_u",
+    10000: "mac_roman",
+}
 
 
 def codec_for(codepage: int | None, default: str = "cp1252") -> str:
@@ -137,8 +154,7 @@ def string_list(value: Any, codepage: int | None = None) -> list[str]:
 
 def categories(item: SourceItem) -> list[str]:
     """The item's categories (PS_PUBLIC_STRINGS 'Keywords')."""
-    return string_list(item.named_prop("00020329-0000-0000-c000-000000000046", "Keywords"),
-                       item_codepage(item))
+    return string_list(item.named_prop("00020329-0000-0000-c000-000000000046", "Keywords"), item_codepage(item))
 
 
 def message_class(item: SourceItem) -> str:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pipeline.model import FolderRole, SourceFolder, SourceItem
 
 #: Roles whose folders hold Outlook's own sync logs: skipped unless asked for (--include-sync-issues).
-SYNC_ROLES = frozenset({FolderRole.SYNC_ISSUES, FolderRole.CONFLICTS, FolderRole.LOCAL_FAILURES,
-                        FolderRole.SERVER_FAILURES})
+SYNC_ROLES = frozenset(
+    {FolderRole.SYNC_ISSUES, FolderRole.CONFLICTS, FolderRole.LOCAL_FAILURES, FolderRole.SERVER_FAILURES}
+)
 
 
 class Skip(enum.StrEnum):
@@ -50,8 +51,7 @@ def is_user_content(folder: SourceFolder) -> bool:
 def matches(path: tuple[str, ...], patterns: Iterable[str]) -> bool:
     """A folder matches FOLDER when its path is FOLDER or below it (case-insensitive, '/'-separated)."""
     text = "/".join(path).casefold()
-    return any(text == p.strip("/").casefold() or text.startswith(p.strip("/").casefold() + "/")
-               for p in patterns)
+    return any(text == p.strip("/").casefold() or text.startswith(p.strip("/").casefold() + "/") for p in patterns)
 
 
 def item_time(item: SourceItem) -> datetime | None:

@@ -119,9 +119,15 @@ _SECTIONS: dict[str, type] = {"ews": EwsSettings, "graph": GraphSettings}
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in _SECTIONS}
 _SECTION_FIELDS = {name: {f.name: f for f in dataclasses.fields(cls)} for name, cls in _SECTIONS.items()}
 #: Names kept from before the sections and the clearer names: old name -> (section or "", new name).
-_ALIASES = {"server": ("ews", "server"), "auth": ("ews", "auth"), "username": ("ews", "username"),
-            "ca_bundle": ("ews", "ca_bundle"), "request_timeout": ("ews", "request_timeout"),
-            "workers": ("", "mailbox_workers"), "convert_workers": ("", "convert_processes")}
+_ALIASES = {
+    "server": ("ews", "server"),
+    "auth": ("ews", "auth"),
+    "username": ("ews", "username"),
+    "ca_bundle": ("ews", "ca_bundle"),
+    "request_timeout": ("ews", "request_timeout"),
+    "workers": ("", "mailbox_workers"),
+    "convert_workers": ("", "convert_processes"),
+}
 _AUTHS = ("ntlm", "basic", "oauth")
 _READERS = ("native", "libpff")
 
@@ -194,8 +200,9 @@ def load_settings(
 
 def _check(settings: Settings) -> None:
     if settings.destination not in DESTINATIONS:
-        raise SettingsError(f"setting 'destination' must be one of {', '.join(DESTINATIONS)}, "
-                            f"not {settings.destination!r}")
+        raise SettingsError(
+            f"setting 'destination' must be one of {', '.join(DESTINATIONS)}, not {settings.destination!r}"
+        )
     if settings.ews.auth not in _AUTHS:
         raise SettingsError(f"setting 'auth' must be one of {', '.join(_AUTHS)}, not {settings.ews.auth!r}")
     if settings.reader not in _READERS:
@@ -209,11 +216,24 @@ def _check(settings: Settings) -> None:
     if settings.convert_processes < 0:
         raise SettingsError("setting 'convert_processes' must be 0 (automatic) or more")
     if settings.lease_seconds < 2 * (settings.request_timeout + 1):
-        raise SettingsError(f"setting 'lease_seconds' ({settings.lease_seconds}) must be at least twice the "
-                            f"request timeout plus a second ({settings.request_timeout} s): the run stops writing "
-                            f"that long before its lease could expire")
-    for key in ("batch_items", "batch_bytes", "max_attempts", "mailbox_workers", "requests_in_flight",
-                "max_item_mb", "max_concurrent_requests", "log_max_bytes", "temporal_heartbeat_seconds",
-                "temporal_part_items", "usable_mail_days", "usable_calendar_days"):
+        raise SettingsError(
+            f"setting 'lease_seconds' ({settings.lease_seconds}) must be at least twice the "
+            f"request timeout plus a second ({settings.request_timeout} s): the run stops writing "
+            f"that long before its lease could expire"
+        )
+    for key in (
+        "batch_items",
+        "batch_bytes",
+        "max_attempts",
+        "mailbox_workers",
+        "requests_in_flight",
+        "max_item_mb",
+        "max_concurrent_requests",
+        "log_max_bytes",
+        "temporal_heartbeat_seconds",
+        "temporal_part_items",
+        "usable_mail_days",
+        "usable_calendar_days",
+    ):
         if getattr(settings, key) < 1:
             raise SettingsError(f"setting {key!r} must be at least 1")

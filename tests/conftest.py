@@ -43,12 +43,24 @@ def samples() -> Path:
     return SAMPLES
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 300, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run `rebuild` as a real process, the way an admin does."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or REPO, timeout=timeout, input=input)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=timeout,
+        input=input,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +72,9 @@ def small_ost() -> Path:
 
 
 @contextlib.contextmanager
-def own_sandbox(data: Path, accounts: dict[str, tuple[str, bool]], mailboxes: list[str],
-                **start_options: Any) -> Iterator[tuple[Any, Path]]:
+def own_sandbox(
+    data: Path, accounts: dict[str, tuple[str, bool]], mailboxes: list[str], **start_options: Any
+) -> Iterator[tuple[Any, Path]]:
     """A sandbox server of the test's own (not the CLI's embedded one), as a real Exchange would be:
     accounts are {username: (password, impersonation right)}; yields (handle, data folder)."""
     from pipeline.sandbox.embedded import start

@@ -17,11 +17,18 @@ CLIENT_ID, SECRET, TENANT = "test-app", "app-Secret-for-tests", "contoso"
 
 class PlainGraph:
     def __init__(self, base: str, mailbox: str) -> None:
-        token = httpx.post(f"{base}/{TENANT}/oauth2/v2.0/token", data={
-            "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": SECRET,
-            "scope": "https://graph.microsoft.com/.default"}).json()["access_token"]
-        self.http = httpx.Client(base_url=f"{base}/v1.0/users/{mailbox}", headers={"Authorization": f"Bearer {token}"},
-                                 timeout=60)
+        token = httpx.post(
+            f"{base}/{TENANT}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": CLIENT_ID,
+                "client_secret": SECRET,
+                "scope": "https://graph.microsoft.com/.default",
+            },
+        ).json()["access_token"]
+        self.http = httpx.Client(
+            base_url=f"{base}/v1.0/users/{mailbox}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
 
     def get(self, path: str, **params: str) -> Any:
         answer = self.http.get(path, params=params)
@@ -39,8 +46,10 @@ class PlainGraph:
         return out
 
     def messages(self, folder: str) -> list[dict[str, Any]]:
-        return self.all(f"/mailFolders/{folder}/messages",
-                        **{"$expand": f"singleValueExtendedProperties($filter=id eq '{FINGERPRINT}')"})
+        return self.all(
+            f"/mailFolders/{folder}/messages",
+            **{"$expand": f"singleValueExtendedProperties($filter=id eq '{FINGERPRINT}')"},
+        )
 
     def child(self, parent: str, name: str) -> str:
         found = [f for f in self.all(f"/mailFolders/{parent}/childFolders") if f["displayName"] == name]
@@ -48,7 +57,9 @@ class PlainGraph:
         return found[0]["id"]
 
     def events(self) -> list[dict[str, Any]]:
-        return self.all("/calendar/events", **{"$expand": f"singleValueExtendedProperties($filter=id eq '{FINGERPRINT}')"})
+        return self.all(
+            "/calendar/events", **{"$expand": f"singleValueExtendedProperties($filter=id eq '{FINGERPRINT}')"}
+        )
 
     def contacts(self) -> list[dict[str, Any]]:
         return self.all("/contacts", **{"$expand": f"singleValueExtendedProperties($filter=id eq '{FINGERPRINT}')"})
@@ -71,8 +82,9 @@ def ews_listing(url: str, user: str, password: str, mailbox: str) -> dict[str, C
     from exchangelib import IMPERSONATION, Account, Configuration, Credentials, FailFast
     from exchangelib.folders import Folder
 
-    config = Configuration(service_endpoint=url, credentials=Credentials(user, password), auth_type="basic",
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(user, password), auth_type="basic", retry_policy=FailFast()
+    )
     account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
     root = account.msg_folder_root
     out: dict[str, Counter] = {}

@@ -79,14 +79,31 @@ def dev_server(folder: Path, timeout: float = 60) -> Iterator[DevServer]:
     address = f"127.0.0.1:{port}"
     log = (folder / "temporal-server.log").open("wb")
     process = subprocess.Popen(
-        [str(binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--headless",
-         "--db-filename", str(folder / "temporal.sqlite"), "--log-level", "error"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        [
+            str(binary),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--headless",
+            "--db-filename",
+            str(folder / "temporal.sqlite"),
+            "--log-level",
+            "error",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ},
+    )
     try:
         deadline = time.monotonic() + timeout
         while not _reachable(address):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"temporal dev server did not start: {(folder / 'temporal-server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"temporal dev server did not start: {(folder / 'temporal-server.log').read_text()[-2000:]}"
+                )
             time.sleep(0.3)
         yield DevServer(address, process.pid)
     finally:

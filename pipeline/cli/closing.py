@@ -111,11 +111,15 @@ def next_commands(summaries: list[Any], flags: RunFlags, settings: Settings) -> 
         return ["run the same command without --dry-run to upload"]
     hints = []
     if RunStatus.BUSY in statuses:
-        hints.append("another run holds the mailbox (see above): wait for it, or if it is gone, run the same "
-                     "command with --break-lease")
+        hints.append(
+            "another run holds the mailbox (see above): wait for it, or if it is gone, run the same "
+            "command with --break-lease"
+        )
     if RunStatus.LEASE_LOST in statuses:
-        hints.append("this run stopped writing when its lease ran out (another run may hold the mailbox now): "
-                     "when no other run is writing, run the same command again (it reconciles what is there)")
+        hints.append(
+            "this run stopped writing when its lease ran out (another run may hold the mailbox now): "
+            "when no other run is writing, run the same command again (it reconciles what is there)"
+        )
     if statuses & {RunStatus.FATAL, RunStatus.CRASHED}:
         hints.append("fix the cause printed above, then run the same command again (done work is kept)")
     elif any(s.failed_total for s in summaries):
@@ -127,19 +131,21 @@ def next_commands(summaries: list[Any], flags: RunFlags, settings: Settings) -> 
     hints.append(command_line([*program(), "verify", *source, *_target_flags(flags, settings)]))
     if settings.uses_sandbox:
         for s in summaries[:3]:
-            hints.append(command_line([*program(), "sandbox", "ls", "--mailbox", s.mailbox,
-                                       "--state", str(settings.state_dir)]))
+            hints.append(
+                command_line([*program(), "sandbox", "ls", "--mailbox", s.mailbox, "--state", str(settings.state_dir)])
+            )
     return hints
 
 
-def where_and_next(summaries: list[Any], flags: RunFlags, settings: Settings,
-                   reports: list[Path]) -> list[str]:
+def where_and_next(summaries: list[Any], flags: RunFlags, settings: Settings, reports: list[Path]) -> list[str]:
     """The closing lines: where the state, the log and the reports are, and the next commands."""
     state = settings.state_dir.resolve()
-    lines = [f"state:   {shown(state)} (journal.sqlite" + (", sandbox/" if settings.uses_sandbox else "") + ")",
-             f"log:     {shown(settings.log_dir.resolve() / 'rebuild.jsonl')}",
-             f"reports: {', '.join(shown(p.resolve()) for p in reports) or 'not written (see below)'}"
-             + ("" if not reports or any(p.name.startswith("failed-") for p in reports) else " (no failures)")]
+    lines = [
+        f"state:   {shown(state)} (journal.sqlite" + (", sandbox/" if settings.uses_sandbox else "") + ")",
+        f"log:     {shown(settings.log_dir.resolve() / 'rebuild.jsonl')}",
+        f"reports: {', '.join(shown(p.resolve()) for p in reports) or 'not written (see below)'}"
+        + ("" if not reports or any(p.name.startswith("failed-") for p in reports) else " (no failures)"),
+    ]
     commands = next_commands(summaries, flags, settings)
     lines.append(f"next:    {shown(commands[0])}")
     lines.extend(f"         {shown(c)}" for c in commands[1:])
@@ -154,12 +160,16 @@ def render_status(status: list[dict[str, Any]]) -> str:
         last = entry.get("last_run", {})
         run = f"last run {last.get('status', '-')}"
         if "found" in last:
-            run += (f": found {last['found']}, uploaded {last.get('uploaded', 0)}, already present "
-                    f"{last.get('present', 0)}, skipped {last.get('skipped', 0)}, failed {last.get('failed_total', 0)}")
+            run += (
+                f": found {last['found']}, uploaded {last.get('uploaded', 0)}, already present "
+                f"{last.get('present', 0)}, skipped {last.get('skipped', 0)}, failed {last.get('failed_total', 0)}"
+            )
         items = entry["items"]
         on_server = items.get("uploaded", 0) + items.get("present", 0)
         usable = "usable" if entry.get("usable_since") else "not usable yet"
-        lines.append(f"{shown(entry['mailbox'])}: {usable}; {run}; journal: {on_server} items on the server, "
-                     f"{items.get('failed', 0)} failed; folders done {entry.get('folders_done', 0)}/"
-                     f"{entry.get('folders', 0)}")
+        lines.append(
+            f"{shown(entry['mailbox'])}: {usable}; {run}; journal: {on_server} items on the server, "
+            f"{items.get('failed', 0)} failed; folders done {entry.get('folders_done', 0)}/"
+            f"{entry.get('folders', 0)}"
+        )
     return "\n".join(lines) or "the journal holds no mailbox yet"

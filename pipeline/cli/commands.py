@@ -38,92 +38,168 @@ from pipeline.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("run", parents=[common], help="rebuild mailboxes (the default command)",
-                       description="Rebuild one mailbox from its OST (--ost PATH --mailbox ADDR), or every "
-                                   "mailbox of a users CSV (--map users.csv).")
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="rebuild mailboxes (the default command)",
+        description="Rebuild one mailbox from its OST (--ost PATH --mailbox ADDR), or every "
+        "mailbox of a users CSV (--map users.csv).",
+    )
     read = group(p, READ)
     read.add_argument("--ost", metavar="PATH", help="the user's OST (or PST) file (required without --map)")
     add_reader_flag(read)
     add_codepage_flag(read)
-    read.add_argument("--x500-domain", dest="x500_domain", metavar="DOMAIN",
-                      help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
-                           "address for (default: the mailbox's domain)")
+    read.add_argument(
+        "--x500-domain",
+        dest="x500_domain",
+        metavar="DOMAIN",
+        help="domain of the IMCEAEX addresses given to Exchange senders the OST knows no SMTP "
+        "address for (default: the mailbox's domain)",
+    )
     write = group(p, WRITE)
-    write.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox (required without --map)")
-    write.add_argument("--target-root", metavar="NAME",
-                       help="put everything under one new folder (e.g. 'Recovered 2026-11-24') (default: merge "
-                            "into the mailbox's own folders)")
-    write.add_argument("--create", action="store_true",
-                       help="the embedded sandbox: make the mailboxes it does not have (default: only on its first "
-                            "run; a new address beside existing ones is refused, naming the nearest, as a likely typo)")
+    write.add_argument(
+        "--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox (required without --map)"
+    )
+    write.add_argument(
+        "--target-root",
+        metavar="NAME",
+        help="put everything under one new folder (e.g. 'Recovered 2026-11-24') (default: merge "
+        "into the mailbox's own folders)",
+    )
+    write.add_argument(
+        "--create",
+        action="store_true",
+        help="the embedded sandbox: make the mailboxes it does not have (default: only on its first "
+        "run; a new address beside existing ones is refused, naming the nearest, as a likely typo)",
+    )
     group(p, STATE).add_argument("--json", action="store_true", help="print the summary as JSON (default: text)")
     add_target_flags(p)
     users = group(p, MANY_USERS)
-    users.add_argument("--map", metavar="CSV",
-                       help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude] (default: one "
-                            "mailbox from --ost and --mailbox)")
-    users.add_argument("--workers", type=int, metavar="N",
-                       help=f"mailboxes rebuilt at once with --map (default {shipped('mailbox_workers')})")
-    users.add_argument("--skip-invalid", action="store_true",
-                       help="with --map: go on with the valid rows only (default: stop at a bad row)")
-    add_site_flags(group(p, SITE), "with --map on this machine: serve the live site page while the run goes "
-                                   "(default: off; reports/site.html is written at the end of every --map run)")
+    users.add_argument(
+        "--map",
+        metavar="CSV",
+        help="a CSV of users: ost,mailbox[,target_root,impersonate,only,exclude] (default: one "
+        "mailbox from --ost and --mailbox)",
+    )
+    users.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help=f"mailboxes rebuilt at once with --map (default {shipped('mailbox_workers')})",
+    )
+    users.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="with --map: go on with the valid rows only (default: stop at a bad row)",
+    )
+    add_site_flags(
+        group(p, SITE),
+        "with --map on this machine: serve the live site page while the run goes "
+        "(default: off; reports/site.html is written at the end of every --map run)",
+    )
     temporal.add_engine_flags(group(p, MANY_MACHINES))
     sel = group(p, SELECTION)
     add_selection_flags(sel)
     add_recover_flag(sel, "also upload", ", into 'Recovered items'")
-    sel.add_argument("--settings", type=_settings_flag, metavar="all|none|LIST",
-                     help="the user's settings to restore after the items, merged with the mailbox's own: all, "
-                          "none, or a comma-separated list of categories, workhours (default all)")
+    sel.add_argument(
+        "--settings",
+        type=_settings_flag,
+        metavar="all|none|LIST",
+        help="the user's settings to restore after the items, merged with the mailbox's own: all, "
+        "none, or a comma-separated list of categories, workhours (default all)",
+    )
     safety = group(p, SAFETY)
-    safety.add_argument("--dry-run", action="store_true",
-                        help="read, plan and count; write nothing to the server (default: off)")
-    safety.add_argument("--break-lease", action="store_true",
-                        help="take the mailbox even if another run's lease says it is busy, when that run is "
-                             "gone (default: off)")
-    safety.add_argument("--max-item-mb", dest="max_item_mb", type=int, metavar="MB",
-                        help=f"items larger than this are not sent (default {shipped('max_item_mb')}, "
-                             "Exchange's limit)")
-    safety.add_argument("--large-items", dest="large_items", choices=("skip", "strip"),
-                        help="skip (and report) items over the limit, or strip their largest attachments "
-                             f"(saved in reports/) (default {shipped('large_items')})")
+    safety.add_argument(
+        "--dry-run", action="store_true", help="read, plan and count; write nothing to the server (default: off)"
+    )
+    safety.add_argument(
+        "--break-lease",
+        action="store_true",
+        help="take the mailbox even if another run's lease says it is busy, when that run is gone (default: off)",
+    )
+    safety.add_argument(
+        "--max-item-mb",
+        dest="max_item_mb",
+        type=int,
+        metavar="MB",
+        help=f"items larger than this are not sent (default {shipped('max_item_mb')}, Exchange's limit)",
+    )
+    safety.add_argument(
+        "--large-items",
+        dest="large_items",
+        choices=("skip", "strip"),
+        help="skip (and report) items over the limit, or strip their largest attachments "
+        f"(saved in reports/) (default {shipped('large_items')})",
+    )
     tuning = group(p, TUNING)
-    tuning.add_argument("--order", choices=("usable-first", "folders"),
-                        help="usable-first: the folder tree, contacts, the calendar, then the last 30 days' mail "
-                             "newest first, then the rest newest first; folders: folder by folder in the store's "
-                             f"order (default {shipped('order')})")
-    tuning.add_argument("--batch-items", dest="batch_items", type=int, metavar="N",
-                        help=f"items per upload request (default {shipped('batch_items')})")
-    tuning.add_argument("--batch-bytes", dest="batch_bytes", type=int, metavar="BYTES",
-                        help=f"bytes per upload request at most (default {shipped('batch_bytes')})")
+    tuning.add_argument(
+        "--order",
+        choices=("usable-first", "folders"),
+        help="usable-first: the folder tree, contacts, the calendar, then the last 30 days' mail "
+        "newest first, then the rest newest first; folders: folder by folder in the store's "
+        f"order (default {shipped('order')})",
+    )
+    tuning.add_argument(
+        "--batch-items",
+        dest="batch_items",
+        type=int,
+        metavar="N",
+        help=f"items per upload request (default {shipped('batch_items')})",
+    )
+    tuning.add_argument(
+        "--batch-bytes",
+        dest="batch_bytes",
+        type=int,
+        metavar="BYTES",
+        help=f"bytes per upload request at most (default {shipped('batch_bytes')})",
+    )
     p.set_defaults(func=cmd_run, needs_state=True)
 
-    v = sub.add_parser("verify", parents=[common], help="compare source and server by fingerprint",
-                       description="Source against server, folder by folder, without the journal. "
-                                   "Exit 1 when anything is missing or duplicated on the server.")
+    v = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="compare source and server by fingerprint",
+        description="Source against server, folder by folder, without the journal. "
+        "Exit 1 when anything is missing or duplicated on the server.",
+    )
     read = group(v, READ)
     read.add_argument("--ost", metavar="PATH", help="the OST (or PST) file the run read (required without --map)")
     add_reader_flag(read)
     add_codepage_flag(read)
     write = group(v, WRITE)
-    write.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the mailbox the run wrote (required without --map)")
-    write.add_argument("--target-root", metavar="NAME", help="as for the run: the folder it wrote under "
-                                                             "(default: the mailbox's own folders)")
+    write.add_argument(
+        "--mailbox", metavar="ADDR", help="SMTP address of the mailbox the run wrote (required without --map)"
+    )
+    write.add_argument(
+        "--target-root",
+        metavar="NAME",
+        help="as for the run: the folder it wrote under (default: the mailbox's own folders)",
+    )
     group(v, STATE).add_argument("--json", action="store_true", help="print the result as JSON (default: text)")
     add_target_flags(v)
-    group(v, MANY_USERS).add_argument("--map", metavar="CSV",
-                                      help="verify every row of a users CSV, with each row's own columns (default: one mailbox "
-                                           "from --ost and --mailbox)")
+    group(v, MANY_USERS).add_argument(
+        "--map",
+        metavar="CSV",
+        help="verify every row of a users CSV, with each row's own columns (default: one mailbox "
+        "from --ost and --mailbox)",
+    )
     add_selection_flags(group(v, SELECTION), "as for the run: ")
     v.set_defaults(func=cmd_verify, needs_state=True)
 
-    s = sub.add_parser("status", parents=[common], help="what the journal says, per mailbox",
-                       description="Per mailbox, the last run and what the journal holds (read-only: creates "
-                                   "and writes nothing); with --temporal, every submitted mailbox.")
+    s = sub.add_parser(
+        "status",
+        parents=[common],
+        help="what the journal says, per mailbox",
+        description="Per mailbox, the last run and what the journal holds (read-only: creates "
+        "and writes nothing); with --temporal, every submitted mailbox.",
+    )
     group(s, STATE).add_argument("--json", action="store_true", help="print JSON (default: text)")
     temporal.add_status_flags(group(s, MANY_MACHINES))
-    add_site_flags(group(s, SITE), "serve the live site page until Ctrl-C, from the journal (with --temporal: "
-                                   "from the workflows) (default: print and exit)")
+    add_site_flags(
+        group(s, SITE),
+        "serve the live site page until Ctrl-C, from the journal (with --temporal: "
+        "from the workflows) (default: print and exit)",
+    )
     s.set_defaults(func=cmd_status, needs_state=False)  # reads the journal; creates nothing
 
 
@@ -131,23 +207,43 @@ def add_site_flags(g: argparse._ArgumentGroup, serve_help: str) -> None:
     from pipeline.site.server import DEFAULT_PORT
 
     g.add_argument("--serve", action="store_true", help=serve_help)
-    g.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="P",
-                   help=f"the site page's port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
+    g.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="P",
+        help=f"the site page's port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
 
 
 def add_selection_flags(g: argparse._ArgumentGroup, prefix: str = "") -> None:
     """--only, --exclude, --since, --include-sync-issues: which folders and items (pipeline/selection.py)."""
-    g.add_argument("--only", action="append", default=[], metavar="FOLDER",
-                   help=f"{prefix}only this folder path and its subfolders (repeatable), e.g. 'Inbox/Projects' "
-                        "or 'role:inbox' (default: every folder)")
-    g.add_argument("--exclude", action="append", default=[], metavar="FOLDER",
-                   help=f"{prefix}skip this folder and below (repeatable; a path, or a role such as "
-                        "'role:deleteditems') (default: none)")
-    g.add_argument("--since", metavar="DATE",
-                   help=f"{prefix}only items delivered or sent on or after DATE (ISO 8601) (default: all)")
-    g.add_argument("--include-sync-issues", action="store_true",
-                   help=f"{prefix}also Outlook's Sync Issues/Conflicts/Local and Server Failures folders "
-                        "(default: off)")
+    g.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help=f"{prefix}only this folder path and its subfolders (repeatable), e.g. 'Inbox/Projects' "
+        "or 'role:inbox' (default: every folder)",
+    )
+    g.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help=f"{prefix}skip this folder and below (repeatable; a path, or a role such as "
+        "'role:deleteditems') (default: none)",
+    )
+    g.add_argument(
+        "--since",
+        metavar="DATE",
+        help=f"{prefix}only items delivered or sent on or after DATE (ISO 8601) (default: all)",
+    )
+    g.add_argument(
+        "--include-sync-issues",
+        action="store_true",
+        help=f"{prefix}also Outlook's Sync Issues/Conflicts/Local and Server Failures folders (default: off)",
+    )
 
 
 # -- run ----------------------------------------------------------------------------------------------
@@ -174,8 +270,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     flags = RunFlags.from_args(args)
     if flags.serve_port is not None and (not flags.map or args.engine == "temporal"):
-        raise UsageError("--serve shows a --map run on this machine; for one mailbox or --engine temporal, "
-                         "`rebuild status --serve` (with --temporal HOST:PORT) shows the same page")
+        raise UsageError(
+            "--serve shows a --map run on this machine; for one mailbox or --engine temporal, "
+            "`rebuild status --serve` (with --temporal HOST:PORT) shows the same page"
+        )
     if flags.map:
         if args.engine == "temporal":
             return _run_map_temporal(flags, TemporalFlags.from_args(args), settings)
@@ -228,20 +326,34 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     executor = LocalExecutor(settings, flags.workers)
     cache = settings.state_dir / "addressbooks"
     try:
-        found = survey([SurveyTask(r.line, r.ost, r.mailbox, row_options(r, flags).selection, flags.codepage, cache)
-                        for r in rows], executor.mailbox_workers)
+        found = survey(
+            [
+                SurveyTask(r.line, r.ost, r.mailbox, row_options(r, flags).selection, flags.codepage, cache)
+                for r in rows
+            ],
+            executor.mailbox_workers,
+        )
     except KeyboardInterrupt:
-        print("\nrebuild: interrupted while reading the address books; nothing was uploaded. "
-              "Run the same command again to resume.", file=sys.stderr)
+        print(
+            "\nrebuild: interrupted while reading the address books; nothing was uploaded. "
+            "Run the same command again to resume.",
+            file=sys.stderr,
+        )
         return EXIT_FAILURES
     refused = {one.line: one.refused for one in found if one.refused is not None}
     errors += [row.refused(refused[row.line]) for row in rows if row.line in refused]
     rows = accepted(path, [row for row in rows if row.line not in refused], errors, flags.skip_invalid)
-    book = site_book([one for one in found if one.line not in refused], cache,
-                     json.dumps(sorted(f"{r.ost}|{r.mailbox}" for r in rows)))
+    book = site_book(
+        [one for one in found if one.line not in refused],
+        cache,
+        json.dumps(sorted(f"{r.ost}|{r.mailbox}" for r in rows)),
+    )
     site = LiveSite(path.name, [r.mailbox for r in rows])
-    with terminate_requests(), make_progress(not flags.as_json, per_folder=False) as console, \
-            served(site, settings, flags.serve_port):
+    with (
+        terminate_requests(),
+        make_progress(not flags.as_json, per_folder=False) as console,
+        served(site, settings, flags.serve_port),
+    ):
         progress = tee(console, site)  # (SIGTERM stops as Ctrl-C does)
         if flags.dry_run:
             summaries = executor.submit(jobs(rows, flags, None, book), progress)

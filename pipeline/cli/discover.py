@@ -29,10 +29,14 @@ SUFFIXES = (".ost", ".pst")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("discover", parents=[common], help="find every OST/PST under folders and whose mailbox each is",
-                       description="Reads every OST/PST under the given folders and works out whose mailbox each "
-                                   "is (store owner entry, Sent Items' sender, Inbox delivery stamp, the file's own "
-                                   "address data): users.csv (one row per file), unassigned.csv, owners.csv.")
+    p = sub.add_parser(
+        "discover",
+        parents=[common],
+        help="find every OST/PST under folders and whose mailbox each is",
+        description="Reads every OST/PST under the given folders and works out whose mailbox each "
+        "is (store owner entry, Sent Items' sender, Inbox delivery stamp, the file's own "
+        "address data): users.csv (one row per file), unassigned.csv, owners.csv.",
+    )
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders to search (recursively)")
     p.add_argument("--out", metavar="DIR", default=".", help="where to write the CSV files (default .)")
     p.set_defaults(func=cmd_discover, needs_state=False)
@@ -84,8 +88,10 @@ def cmd_discover(args: argparse.Namespace, settings: Any) -> int:
         except SourceOpenError as exc:  # the gate's one line, without the path the row already names
             unassigned.append([str(path), f"does not open: {str(exc).removeprefix(f'{path}: ')}"])
             continue
-        evidence = "; ".join(f"{c.how}: {c.names()} ({c.items} item(s))" if c.how != "store owner entry"
-                             else f"{c.how}: {c.legacy_dn}" for c in found.claims)
+        evidence = "; ".join(
+            f"{c.how}: {c.names()} ({c.items} item(s))" if c.how != "store owner entry" else f"{c.how}: {c.legacy_dn}"
+            for c in found.claims
+        )
         if found.assigned:
             assert found.mailbox is not None
             users.append([str(path), found.mailbox])
@@ -101,6 +107,8 @@ def cmd_discover(args: argparse.Namespace, settings: Any) -> int:
     mailboxes = len({row[1].casefold() for row in users})
     for path_text, reason in unassigned:
         print(f"rebuild discover: {path_text}: {reason}", file=sys.stderr)
-    print(f"{len(users)} file(s) of {mailboxes} mailbox(es) in {out / 'users.csv'}; "
-          f"{len(unassigned)} not assigned in {out / 'unassigned.csv'}")
+    print(
+        f"{len(users)} file(s) of {mailboxes} mailbox(es) in {out / 'users.csv'}; "
+        f"{len(unassigned)} not assigned in {out / 'unassigned.csv'}"
+    )
     return EXIT_FAILURES if unassigned else EXIT_OK

@@ -45,22 +45,24 @@ def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
             total_settings += len(settings)
             total_items += read
             total_bytes += size
-            folders.append({
-                "path": folder.path_str,
-                "name": folder.display_name,
-                "node_id": folder.node_id,
-                "role": folder.role.value,
-                "role_evidence": source.role_evidence.get(folder.node_id, ""),
-                "container_class": folder.container_class,
-                "system": folder.role in (FolderRole.SYSTEM, FolderRole.SEARCH, FolderRole.ROOT),
-                "outside_ipm": folder.outside_ipm,
-                "item_count": folder.item_count,
-                "items_read": read,
-                "classes": dict(sorted(classes.items())),
-                "bytes": size,
-                "errors": folder_errors,
-                "settings": settings,
-            })
+            folders.append(
+                {
+                    "path": folder.path_str,
+                    "name": folder.display_name,
+                    "node_id": folder.node_id,
+                    "role": folder.role.value,
+                    "role_evidence": source.role_evidence.get(folder.node_id, ""),
+                    "container_class": folder.container_class,
+                    "system": folder.role in (FolderRole.SYSTEM, FolderRole.SEARCH, FolderRole.ROOT),
+                    "outside_ipm": folder.outside_ipm,
+                    "item_count": folder.item_count,
+                    "items_read": read,
+                    "classes": dict(sorted(classes.items())),
+                    "bytes": size,
+                    "errors": folder_errors,
+                    "settings": settings,
+                }
+            )
         recovered = None
         if recover:
             recovered_classes: Counter[str] = Counter()
@@ -81,24 +83,30 @@ def build_report(path: str | Path, recover: bool = False) -> dict[str, Any]:
             "size": info.size,
             "orphan_items": info.orphan_items,
             "recovered": recovered,
-            "totals": {"folders": len(folders), "items": total_items, "bytes": total_bytes,
-                       "classes": dict(sorted(totals.items())), "errors": len(errors),
-                       "settings": total_settings},
+            "totals": {
+                "folders": len(folders),
+                "items": total_items,
+                "bytes": total_bytes,
+                "classes": dict(sorted(totals.items())),
+                "errors": len(errors),
+                "settings": total_settings,
+            },
             "folders": folders,
             "errors": errors,
         }
 
 
 def _error(error: SourceError) -> dict[str, Any]:
-    return {"folder": "/".join(error.folder_path), "node_id": error.node_id, "what": error.what,
-            "reason": error.reason}
+    return {"folder": "/".join(error.folder_path), "node_id": error.node_id, "what": error.what, "reason": error.reason}
 
 
 def render_text(report: dict[str, Any]) -> str:
-    lines = [f"{shown(report['file'])}: {report['kind'].upper()} ({report['format']}, wVer {report['version']}, "
-             f"encryption {report['encryption']}, code page {report['codepage']}"
-             + (f" ({report['codepage_source']})" if report["codepage_source"] != "unicode" else "")
-             + f"), {report['size']:,} bytes"]
+    lines = [
+        f"{shown(report['file'])}: {report['kind'].upper()} ({report['format']}, wVer {report['version']}, "
+        f"encryption {report['encryption']}, code page {report['codepage']}"
+        + (f" ({report['codepage_source']})" if report["codepage_source"] != "unicode" else "")
+        + f"), {report['size']:,} bytes"
+    ]
     lines.append(f"{'folder':<48} {'role':<15} {'class':<24} {'items':>6} {'bytes':>12}")
     for folder in report["folders"]:
         label = shown(folder["path"]) or ("(root)" if folder["role"] == "root" else "(IPM subtree)")
@@ -108,18 +116,24 @@ def render_text(report: dict[str, Any]) -> str:
         if len(label) > 48:  # never cut: the whole path on a line of its own, its columns below
             lines.append(label)
             label = ""
-        lines.append(f"{label:<48} {folder['role']:<15} {shown(folder['container_class'])[:24]:<24} "
-                     f"{folder['items_read']:>6} {folder['bytes']:>12,}" + (f"  [{classes}]" if classes else ""))
+        lines.append(
+            f"{label:<48} {folder['role']:<15} {shown(folder['container_class'])[:24]:<24} "
+            f"{folder['items_read']:>6} {folder['bytes']:>12,}" + (f"  [{classes}]" if classes else "")
+        )
         for setting in folder["settings"]:
             lines.append(f"    setting {setting['kind']}: {shown(setting['summary'])}")
     totals = report["totals"]
-    lines.append(f"{totals['folders']} folders, {totals['items']} items, {totals['bytes']:,} bytes, "
-                 f"{totals['errors']} errors, {totals['settings']} settings, "
-                 f"{report['orphan_items']} recoverable orphan items"
-                 + ("" if report["recovered"] is None else f" ({report['recovered']['items']} recovered)"))
+    lines.append(
+        f"{totals['folders']} folders, {totals['items']} items, {totals['bytes']:,} bytes, "
+        f"{totals['errors']} errors, {totals['settings']} settings, "
+        f"{report['orphan_items']} recoverable orphan items"
+        + ("" if report["recovered"] is None else f" ({report['recovered']['items']} recovered)")
+    )
     for error in report["errors"]:
-        lines.append(f"error: {error['what']} {shown(error['folder']) or '(root)'} node {error['node_id']}: "
-                     f"{shown(error['reason'])}")
+        lines.append(
+            f"error: {error['what']} {shown(error['folder']) or '(root)'} node {error['node_id']}: "
+            f"{shown(error['reason'])}"
+        )
     lines.append("(~ marks folders outside the IPM subtree: Outlook's own, never uploaded)")
     return "\n".join(lines)
 

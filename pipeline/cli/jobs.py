@@ -23,11 +23,20 @@ from pipeline.selection import parse_since
 def row_options(row: MappingRow, flags: RunFlags, site_book: Path | None = None) -> RunOptions:
     """A row's RunOptions: its own columns first, the command line's flags for what the row leaves empty."""
     options = RunOptions(
-        ost=row.ost, mailbox=row.mailbox, target_root=row.target_root or flags.target_root,
-        dry_run=flags.dry_run, only=row.only or flags.only, exclude=row.exclude or flags.exclude,
-        since=parse_since(flags.since), recover=flags.recover, include_sync_issues=flags.include_sync_issues,
-        break_lease=flags.break_lease, x500_domain=flags.x500_domain, codepage=flags.codepage,
-        site_book=site_book)
+        ost=row.ost,
+        mailbox=row.mailbox,
+        target_root=row.target_root or flags.target_root,
+        dry_run=flags.dry_run,
+        only=row.only or flags.only,
+        exclude=row.exclude or flags.exclude,
+        since=parse_since(flags.since),
+        recover=flags.recover,
+        include_sync_issues=flags.include_sync_issues,
+        break_lease=flags.break_lease,
+        x500_domain=flags.x500_domain,
+        codepage=flags.codepage,
+        site_book=site_book,
+    )
     return options if flags.settings is None else dataclasses.replace(options, settings=flags.settings)
 
 
@@ -56,7 +65,9 @@ def accepted(path: Path, rows: list[MappingRow], errors: list[MappingError], ski
     for error in errors:
         print(f"rebuild: {shown(error.render(path))}", file=sys.stderr)
     if not skip_invalid or not rows:
-        raise UsageError(f"{path}: {len(errors)} error(s); nothing was uploaded"
-                         + ("" if skip_invalid else " (fix them, or --skip-invalid)"))
+        raise UsageError(
+            f"{path}: {len(errors)} error(s); nothing was uploaded"
+            + ("" if skip_invalid else " (fix them, or --skip-invalid)")
+        )
     print(f"rebuild: --skip-invalid: going on with the {len(rows)} valid row(s)", file=sys.stderr)
     return rows

@@ -33,8 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     no_state = common_flags(state_made=False)  # inspect and export: a state directory only when one is given
     p = sub.add_parser("inspect", parents=[no_state], help="show the folder tree and counts of an OST/PST")
     add_source_flags(p)
-    p.add_argument("--json", action="store_true", help="print JSON, its shape documented in the README "
-                                                       "(default: text)")
+    p.add_argument("--json", action="store_true", help="print JSON, its shape documented in the README (default: text)")
     p.set_defaults(func=_cmd_inspect, needs_state="if-given")  # a log file only with an explicit --state
 
     from pipeline.cli import commands, discover, export, temporal, x500
@@ -55,9 +54,20 @@ def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {key: getattr(args, key, None) for key in (
-        "state_dir", "batch_items", "batch_bytes", "log_level", "max_attempts", "max_item_mb", "large_items", "reader",
-        "order")}
+    overrides = {
+        key: getattr(args, key, None)
+        for key in (
+            "state_dir",
+            "batch_items",
+            "batch_bytes",
+            "log_level",
+            "max_attempts",
+            "max_item_mb",
+            "large_items",
+            "reader",
+            "order",
+        )
+    }
     overrides.update({f"ews.{key}": getattr(args, key, None) for key in ("server", "auth", "username", "ca_bundle")})
     overrides["mailbox_workers"] = getattr(args, "workers", None)
     overrides["destination"] = getattr(args, "destination", None)
@@ -95,10 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 private.state_dir(settings.state_dir)
             except OSError as exc:
                 if settings.state_dir.exists() and not settings.state_dir.is_dir():  # bad input: exit 2
-                    raise UsageError(f"--state {settings.state_dir}: not a usable state directory: "
-                                     f"{exc.strerror or exc}") from None
-                raise StateError(f"--state {settings.state_dir}", f"not a usable state directory: "
-                                 f"{exc.strerror or exc}", "give a directory this user can create and write") from None
+                    raise UsageError(
+                        f"--state {settings.state_dir}: not a usable state directory: {exc.strerror or exc}"
+                    ) from None
+                raise StateError(
+                    f"--state {settings.state_dir}",
+                    f"not a usable state directory: {exc.strerror or exc}",
+                    "give a directory this user can create and write",
+                ) from None
             log_dir = settings.log_dir
         logs.configure(log_dir, settings.log_level, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
         return int(args.func(args, settings))

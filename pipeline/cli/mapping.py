@@ -50,8 +50,9 @@ def _folders(value: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(";") if p.strip())
 
 
-def load_mapping(path: Path, open_sources: bool = True,
-                 survey_later: bool = False) -> tuple[list[MappingRow], list[MappingError]]:
+def load_mapping(
+    path: Path, open_sources: bool = True, survey_later: bool = False
+) -> tuple[list[MappingRow], list[MappingError]]:
     """Parse and check the whole file; rows with errors are left out of the first list. open_sources=False
     checks each OST's header only (other machines will open the files: --engine temporal); survey_later
     leaves the files alone (the local --map run opens each once, in its survey, with the same gate)."""
@@ -77,8 +78,9 @@ def load_mapping(path: Path, open_sources: bool = True,
         return [], [MappingError(1, "empty file: expected a header line 'ost,mailbox'")]
     empty = [str(i + 1) for i, h in enumerate(header) if not h]
     if empty:
-        errors.append(MappingError(1, f"empty column name in the header (column {', '.join(empty)}; "
-                                      "a trailing comma?)"))
+        errors.append(
+            MappingError(1, f"empty column name in the header (column {', '.join(empty)}; a trailing comma?)")
+        )
     twice = sorted({h for h in header if h and header.count(h) > 1})
     if twice:
         errors.append(MappingError(1, f"column(s) named twice in the header: {', '.join(twice)}"))
@@ -86,8 +88,9 @@ def load_mapping(path: Path, open_sources: bool = True,
         return [], errors  # which cell is which is unknown: no row can be read
     unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
     if unknown:
-        errors.append(MappingError(1, f"unknown column(s) {', '.join(unknown)}; known: "
-                                      f"{', '.join(REQUIRED + OPTIONAL)}"))
+        errors.append(
+            MappingError(1, f"unknown column(s) {', '.join(unknown)}; known: {', '.join(REQUIRED + OPTIONAL)}")
+        )
     missing = [h for h in REQUIRED if h not in header]
     if missing:
         errors.append(MappingError(1, f"missing required column(s) {', '.join(missing)}"))
@@ -143,9 +146,18 @@ def load_mapping(path: Path, open_sources: bool = True,
         if row_errors:
             errors.extend(MappingError(line, message) for message in row_errors)
             continue
-        rows.append(MappingRow(line=line, ost=ost, mailbox=mailbox, target_root=values.get("target_root") or None,
-                               impersonate=impersonate in _TRUE, only=_folders(values.get("only", "")),
-                               exclude=_folders(values.get("exclude", "")), ost_cell=ost_text))
+        rows.append(
+            MappingRow(
+                line=line,
+                ost=ost,
+                mailbox=mailbox,
+                target_root=values.get("target_root") or None,
+                impersonate=impersonate in _TRUE,
+                only=_folders(values.get("only", "")),
+                exclude=_folders(values.get("exclude", "")),
+                ost_cell=ost_text,
+            )
+        )
     if not rows and not errors:
         errors.append(MappingError(1, "no rows: the file has a header but no users"))
     return rows, errors

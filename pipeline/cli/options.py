@@ -38,16 +38,26 @@ class RunFlags:
     def from_args(cls, args: argparse.Namespace) -> RunFlags:
         """The flags given (a command without a flag, e.g. verify's missing --dry-run, takes the default)."""
         given = vars(args)
-        return cls(map=given.get("map"),
-                   target_root=given.get("target_root"), dry_run=bool(given.get("dry_run")),
-                   only=tuple(given.get("only") or ()), exclude=tuple(given.get("exclude") or ()),
-                   since=given.get("since"), recover=bool(given.get("recover")),
-                   include_sync_issues=bool(given.get("include_sync_issues")),
-                   break_lease=bool(given.get("break_lease")), impersonate=bool(given.get("impersonate")),
-                   x500_domain=given.get("x500_domain"), codepage=given.get("codepage"),
-                   workers=given.get("workers"), skip_invalid=bool(given.get("skip_invalid")),
-                   as_json=bool(given.get("json")), settings=given.get("settings"), create=bool(given.get("create")),
-                   serve_port=given.get("port") if given.get("serve") else None)
+        return cls(
+            map=given.get("map"),
+            target_root=given.get("target_root"),
+            dry_run=bool(given.get("dry_run")),
+            only=tuple(given.get("only") or ()),
+            exclude=tuple(given.get("exclude") or ()),
+            since=given.get("since"),
+            recover=bool(given.get("recover")),
+            include_sync_issues=bool(given.get("include_sync_issues")),
+            break_lease=bool(given.get("break_lease")),
+            impersonate=bool(given.get("impersonate")),
+            x500_domain=given.get("x500_domain"),
+            codepage=given.get("codepage"),
+            workers=given.get("workers"),
+            skip_invalid=bool(given.get("skip_invalid")),
+            as_json=bool(given.get("json")),
+            settings=given.get("settings"),
+            create=bool(given.get("create")),
+            serve_port=given.get("port") if given.get("serve") else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,5 +71,6 @@ class TemporalFlags:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TemporalFlags:
         given = vars(args)
-        return cls(address=given.get("temporal"), namespace=given.get("namespace") or "default",
-                   wait=bool(given.get("wait")))
+        return cls(
+            address=given.get("temporal"), namespace=given.get("namespace") or "default", wait=bool(given.get("wait"))
+        )

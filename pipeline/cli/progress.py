@@ -57,8 +57,9 @@ class PlainProgress:
         from pipeline.logs.terminal import shown
 
         with self._lock:
-            entry = self._state.setdefault(data["mailbox"], {"total": 0, "done": 0, "bytes": 0,
-                                                              "start": time.monotonic()})
+            entry = self._state.setdefault(
+                data["mailbox"], {"total": 0, "done": 0, "bytes": 0, "start": time.monotonic()}
+            )
             if event == "start":
                 entry["total"] = data["total"]
                 print(f"{shown(data['mailbox'])}: {counted(data['total'], 'item')} to read", file=self.stream)
@@ -84,8 +85,11 @@ class PlainProgress:
                 rate = entry["done"] / max(now - entry["start"], 1e-6)
                 left = max(entry["total"] - entry["done"], 0)
                 eta = f", about {left / rate:.0f} s left" if rate > 0 and left else ""
-                print(f"{shown(mailbox)}: {entry['done']} of {counted(entry['total'], 'item')} done, "
-                      f"{entry['bytes'] / 1e6:.1f} MB, {rate:.1f} items a second{eta}", file=self.stream)
+                print(
+                    f"{shown(mailbox)}: {entry['done']} of {counted(entry['total'], 'item')} done, "
+                    f"{entry['bytes'] / 1e6:.1f} MB, {rate:.1f} items a second{eta}",
+                    file=self.stream,
+                )
 
 
 class RichProgress:
@@ -101,8 +105,14 @@ class RichProgress:
             TimeRemainingColumn,
         )
 
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=False)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
         self._tasks: dict[str, Any] = {}
         self._overall: Any = None  # rich's TaskID of the overall bar, once started
         self._done: dict[str, int] = {}

@@ -52,37 +52,61 @@ def _need_temporalio() -> None:
 
 
 def _connection_flags(p: Any, required: bool = False) -> None:
-    p.add_argument("--temporal", metavar="HOST:PORT", required=required,
-                   help="the Temporal server's frontend, e.g. 127.0.0.1:7233" + ("" if required else " (default: none)"))
+    p.add_argument(
+        "--temporal",
+        metavar="HOST:PORT",
+        required=required,
+        help="the Temporal server's frontend, e.g. 127.0.0.1:7233" + ("" if required else " (default: none)"),
+    )
     p.add_argument("--namespace", default="default", metavar="NS", help="Temporal namespace (default: default)")
 
 
 def add_engine_flags(p: Any) -> None:
     """The main job's flags for where --map runs: this machine (local) or many (temporal)."""
-    p.add_argument("--engine", choices=("local", "temporal"), default="local",
-                   help="with --map: local process pool or one Temporal workflow per mailbox (default: local)")
+    p.add_argument(
+        "--engine",
+        choices=("local", "temporal"),
+        default="local",
+        help="with --map: local process pool or one Temporal workflow per mailbox (default: local)",
+    )
     _connection_flags(p)
-    p.add_argument("--wait", action="store_true",
-                   help="with --engine temporal: follow progress to the end (default: submit and return)")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="with --engine temporal: follow progress to the end (default: submit and return)",
+    )
 
 
 def add_status_flags(p: Any) -> None:
     _connection_flags(p)
-    p.add_argument("--reports", metavar="DIR",
-                   help="with --temporal: write the finished mailboxes' reports here (default: none written)")
+    p.add_argument(
+        "--reports",
+        metavar="DIR",
+        help="with --temporal: write the finished mailboxes' reports here (default: none written)",
+    )
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    w = sub.add_parser("worker", parents=[common], help="run mailbox workflows from a Temporal server",
-                       description="Serve mailbox rebuilds submitted with --engine temporal, until Ctrl-C. A "
-                                   "service: its console shows log records from info unless --log-level says "
-                                   "otherwise.")
+    w = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="run mailbox workflows from a Temporal server",
+        description="Serve mailbox rebuilds submitted with --engine temporal, until Ctrl-C. A "
+        "service: its console shows log records from info unless --log-level says "
+        "otherwise.",
+    )
     _connection_flags(w, required=True)
-    w.add_argument("--mailboxes", type=int, default=1, metavar="N",
-                   help="mailboxes at once in this worker (default: 1)")
-    w.add_argument("--path-map", action="append", default=[], metavar="OLD=NEW",
-                   help="read OSTs submitted as OLD/... from NEW/... (repeatable; the share mounted elsewhere) "
-                        "(default: paths as submitted)")
+    w.add_argument(
+        "--mailboxes", type=int, default=1, metavar="N", help="mailboxes at once in this worker (default: 1)"
+    )
+    w.add_argument(
+        "--path-map",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="read OSTs submitted as OLD/... from NEW/... (repeatable; the share mounted elsewhere) "
+        "(default: paths as submitted)",
+    )
     w.set_defaults(func=cmd_worker, needs_state=True)
 
 
@@ -96,8 +120,10 @@ def _address(engine: TemporalFlags) -> str:
 
 def ui_hint(address: str, namespace: str) -> str:
     host, _, port = address.rpartition(":")
-    return (f"watch: http://{host}:{int(port) + 1000}/namespaces/{namespace}/workflows (the dev server's web UI; "
-            f"a cluster's UI has its own address), or: rebuild status --temporal {address}")
+    return (
+        f"watch: http://{host}:{int(port) + 1000}/namespaces/{namespace}/workflows (the dev server's web UI; "
+        f"a cluster's UI has its own address), or: rebuild status --temporal {address}"
+    )
 
 
 @_skips_teardown
@@ -139,8 +165,10 @@ def run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings,
     if flags.dry_run:
         raise UsageError("--dry-run runs on this machine: leave out --engine temporal")
     if settings.uses_sandbox:
-        raise UsageError("--engine temporal needs --server URL: workers on other machines cannot reach the "
-                         "embedded sandbox (`rebuild sandbox serve` runs one they can)")
+        raise UsageError(
+            "--engine temporal needs --server URL: workers on other machines cannot reach the "
+            "embedded sandbox (`rebuild sandbox serve` runs one they can)"
+        )
     _need_temporalio()
     from pipeline.execution.temporal import TemporalExecutor
 
@@ -153,8 +181,10 @@ def run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings,
     except RuntimeError as exc:
         raise UsageError(f"--temporal {address}: {' '.join(str(exc).split())[:300]}") from None
     except KeyboardInterrupt:
-        print(f"\nrebuild: stopped following; the mailboxes go on on the workers ({ui_hint(address, engine.namespace)})",
-              file=sys.stderr)
+        print(
+            f"\nrebuild: stopped following; the mailboxes go on on the workers ({ui_hint(address, engine.namespace)})",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     if not engine.wait:
         if flags.as_json:

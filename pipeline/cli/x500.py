@@ -36,16 +36,25 @@ class ProxyRow:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("x500", parents=[common], help="old legacyExchangeDNs as X500 proxy addresses (CSV + PowerShell)",
-                       description="For each mailbox, the legacyExchangeDN(s) its OST shows it had, written as "
-                                   "x500.csv and x500.ps1 (Set-Mailbox -EmailAddresses @{add='X500:...'}).")
+    p = sub.add_parser(
+        "x500",
+        parents=[common],
+        help="old legacyExchangeDNs as X500 proxy addresses (CSV + PowerShell)",
+        description="For each mailbox, the legacyExchangeDN(s) its OST shows it had, written as "
+        "x500.csv and x500.ps1 (Set-Mailbox -EmailAddresses @{add='X500:...'}).",
+    )
     p.add_argument("--ost", metavar="PATH", help="one user's OST (with --mailbox) (default: none; or --map)")
     p.add_argument("--mailbox", metavar="ADDR", help="SMTP address of the re-created mailbox (required with --ost)")
-    p.add_argument("--map", metavar="CSV",
-                   help="the users CSV of the main job (default: one mailbox from --ost and --mailbox)")
+    p.add_argument(
+        "--map", metavar="CSV", help="the users CSV of the main job (default: one mailbox from --ost and --mailbox)"
+    )
     p.add_argument("--out", metavar="DIR", default=".", help="where to write x500.csv and x500.ps1 (default .)")
-    p.add_argument("--codepage", type=int, metavar="CP",
-                   help="ANSI stores: the Windows code page of their 8-bit strings (default: what each item says)")
+    p.add_argument(
+        "--codepage",
+        type=int,
+        metavar="CP",
+        help="ANSI stores: the Windows code page of their 8-bit strings (default: what each item says)",
+    )
     p.set_defaults(func=cmd_x500, needs_state="if-given")  # a log file only with an explicit --state
 
 
@@ -67,10 +76,12 @@ def powershell(rows: list[ProxyRow], when: datetime | None = None) -> str:
     """One Set-Mailbox line per mailbox adding all its X500 proxies (idempotent: Exchange ignores a proxy
     the mailbox already has)."""
     stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"# Written by `rebuild x500` on {stamp}. Run in the Exchange Management Shell.",
-             "# Adds each mailbox's old legacyExchangeDN as an X500 proxy address, so that replies to mail",
-             "# sent before the rebuild reach the new mailbox.",
-             "$ErrorActionPreference = 'Stop'"]
+    lines = [
+        f"# Written by `rebuild x500` on {stamp}. Run in the Exchange Management Shell.",
+        "# Adds each mailbox's old legacyExchangeDN as an X500 proxy address, so that replies to mail",
+        "# sent before the rebuild reach the new mailbox.",
+        "$ErrorActionPreference = 'Stop'",
+    ]
     by_mailbox: dict[str, list[str]] = {}
     for row in rows:
         by_mailbox.setdefault(row.mailbox, []).append(row.proxy)
@@ -122,7 +133,9 @@ def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
     for row in rows:
         print(f"{row.mailbox}: {row.proxy}")
     for mailbox in missing:
-        print(f"rebuild x500: {mailbox}: no legacyExchangeDN found in its OST (not an Exchange OST, or no sent mail)",
-              file=sys.stderr)
+        print(
+            f"rebuild x500: {mailbox}: no legacyExchangeDN found in its OST (not an Exchange OST, or no sent mail)",
+            file=sys.stderr,
+        )
     print(f"wrote {out / 'x500.csv'} and {out / 'x500.ps1'} ({len(rows)} proxy address(es))")
     return EXIT_FAILURES if missing else EXIT_OK

@@ -19,11 +19,31 @@ from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 __all__ = ["ConvertOptions", "convert_item", "kind_of"]
 
 #: Message-class prefixes that travel as MIME, checked case-insensitively and on whole dotted parts.
-MAIL_CLASSES = ("IPM.Note", "IPM.Schedule.Meeting", "REPORT", "IPM.Post", "IPM.Outlook.Recall", "IPM.Recall",
-                "IPM.Sharing", "IPM.TaskRequest", "IPM.Document", "IPM.Conflict", "IPM.Resend", "IPM.Microsoft",
-                "IPM.Notification", "IPM.Voicenotes", "IPM.Note.Rules")
-TYPED_CLASSES = (("IPM.Appointment", "calendar"), ("IPM.Contact", "contact"), ("IPM.DistList", "distlist"),
-                 ("IPM.Task", "task"), ("IPM.StickyNote", "note"), ("IPM.Activity", "journal"))
+MAIL_CLASSES = (
+    "IPM.Note",
+    "IPM.Schedule.Meeting",
+    "REPORT",
+    "IPM.Post",
+    "IPM.Outlook.Recall",
+    "IPM.Recall",
+    "IPM.Sharing",
+    "IPM.TaskRequest",
+    "IPM.Document",
+    "IPM.Conflict",
+    "IPM.Resend",
+    "IPM.Microsoft",
+    "IPM.Notification",
+    "IPM.Voicenotes",
+    "IPM.Note.Rules",
+)
+TYPED_CLASSES = (
+    ("IPM.Appointment", "calendar"),
+    ("IPM.Contact", "contact"),
+    ("IPM.DistList", "distlist"),
+    ("IPM.Task", "task"),
+    ("IPM.StickyNote", "note"),
+    ("IPM.Activity", "journal"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +82,12 @@ def _is_photo(att: Attachment) -> bool:
     return bool(att.properties.get(0x7FFF))
 
 
-def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
-                 options: ConvertOptions | None = None, identity: str = "") -> UploadItem:
+def convert_item(
+    item: SourceItem,
+    folder_path: tuple[str, ...] | None = None,
+    options: ConvertOptions | None = None,
+    identity: str = "",
+) -> UploadItem:
     """The UploadItem for one source item; per-property problems become warnings on it.
 
     identity is what the caller stamps on it (pipeline.fingerprint); conversion never computes it."""
@@ -72,10 +96,15 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
     item_class = props.message_class(item)
     kind = kind_of(item_class)
     path = tuple(folder_path) if folder_path is not None else tuple(item.folder_path)
-    upload = UploadItem(kind="message", item_class=item_class, folder_path=path,
-                        fingerprint=identity,
-                        subject=props.text(item, mapi.PR_SUBJECT) or "", source_node_id=item.node_id,
-                        address_sources=dict(address_sources))
+    upload = UploadItem(
+        kind="message",
+        item_class=item_class,
+        folder_path=path,
+        fingerprint=identity,
+        subject=props.text(item, mapi.PR_SUBJECT) or "",
+        source_node_id=item.node_id,
+        address_sources=dict(address_sources),
+    )
     upload.extended = preserved.standard(item)
     domain = options.x500_domain
     if encapsulated := addresses.encapsulated(item, addresses.domain_hint(item, domain)):
@@ -87,8 +116,11 @@ def convert_item(item: SourceItem, folder_path: tuple[str, ...] | None = None,
         upload.mime = result.data
         upload.warnings.extend(said(w) for w in result.warnings)
         if result.message_id_dropped:
-            upload.extended.append(ExtendedProperty("String", props.text(item, mapi.PR_INTERNET_MESSAGE_ID),
-                                                    tag=mapi.PR_INTERNET_MESSAGE_ID))
+            upload.extended.append(
+                ExtendedProperty(
+                    "String", props.text(item, mapi.PR_INTERNET_MESSAGE_ID), tag=mapi.PR_INTERNET_MESSAGE_ID
+                )
+            )
         if kind == "unknown":
             extra, skipped = preserved.everything(item, upload.extended)
             upload.extra_extended.extend(extra)

@@ -25,16 +25,35 @@ OWNER = "mailbox owner"  # the owner's legacyExchangeDN, mapped to --mailbox
 IMCEAEX = "imceaex"  # nothing known: encapsulated as IMCEAEX-…@domain, which Exchange resolves to X500
 
 #: (email, addrtype, smtp, name) property ids of the two sender parties.
-_PARTIES = ((mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_SMTP_ADDRESS,
-             mapi.PR_SENDER_NAME),
-            (mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS, mapi.PR_SENT_REPRESENTING_ADDRTYPE,
-             mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS, mapi.PR_SENT_REPRESENTING_NAME))
-_CONTACT_EMAILS = ((mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
-                    mapi.LID_EMAIL1_DISPLAY_NAME),
-                   (mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL2_ADDRTYPE, mapi.LID_EMAIL2_ORIGINAL_DISPLAY_NAME,
-                    mapi.LID_EMAIL2_DISPLAY_NAME),
-                   (mapi.LID_EMAIL3_EMAIL_ADDRESS, mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME,
-                    mapi.LID_EMAIL3_DISPLAY_NAME))
+_PARTIES = (
+    (mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_SMTP_ADDRESS, mapi.PR_SENDER_NAME),
+    (
+        mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+        mapi.PR_SENT_REPRESENTING_ADDRTYPE,
+        mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+        mapi.PR_SENT_REPRESENTING_NAME,
+    ),
+)
+_CONTACT_EMAILS = (
+    (
+        mapi.LID_EMAIL1_EMAIL_ADDRESS,
+        mapi.LID_EMAIL1_ADDRTYPE,
+        mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
+        mapi.LID_EMAIL1_DISPLAY_NAME,
+    ),
+    (
+        mapi.LID_EMAIL2_EMAIL_ADDRESS,
+        mapi.LID_EMAIL2_ADDRTYPE,
+        mapi.LID_EMAIL2_ORIGINAL_DISPLAY_NAME,
+        mapi.LID_EMAIL2_DISPLAY_NAME,
+    ),
+    (
+        mapi.LID_EMAIL3_EMAIL_ADDRESS,
+        mapi.LID_EMAIL3_ADDRTYPE,
+        mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME,
+        mapi.LID_EMAIL3_DISPLAY_NAME,
+    ),
+)
 
 
 def is_legacy_dn(value: str | None) -> bool:
@@ -173,8 +192,9 @@ def learn(book: AddressBook, item: SourceItem, sent_folder: bool = False) -> Non
             book.add(email, smtp, (display or "").split(" (")[0] or None)
 
 
-def _party_how(item: SourceItem, email_id: int, smtp_id: int, book: AddressBook | None,
-               new: dict[int, str]) -> str | None:
+def _party_how(
+    item: SourceItem, email_id: int, smtp_id: int, book: AddressBook | None, new: dict[int, str]
+) -> str | None:
     email = _text(item.prop(email_id))
     if not is_legacy_dn(email):
         return None
@@ -227,8 +247,9 @@ def resolved(item: SourceItem, book: AddressBook | None) -> tuple[SourceItem, Co
     if not new and recipients is None:
         return item, counts
     properties = {**item.properties, **new} if new else item.properties
-    return dataclasses.replace(item, properties=properties,
-                               recipients=recipients if recipients is not None else item.recipients), counts
+    return dataclasses.replace(
+        item, properties=properties, recipients=recipients if recipients is not None else item.recipients
+    ), counts
 
 
 BOOK_FORMAT = 1
@@ -236,9 +257,15 @@ BOOK_FORMAT = 1
 
 def to_dict(book: AddressBook) -> dict[str, object]:
     """The book as JSON-ready data (kept in the state dir so a rerun need not read the OST twice)."""
-    return {"format": BOOK_FORMAT, "owner_smtp": book.owner_smtp, "sent_by": dict(book.sent_by),
-            "entries": [{"dn": e.legacy_dn, "smtp": dict(e.smtp), "name": e.name, "owner": e.owner, "seen": e.seen}
-                        for e in book.entries.values()]}
+    return {
+        "format": BOOK_FORMAT,
+        "owner_smtp": book.owner_smtp,
+        "sent_by": dict(book.sent_by),
+        "entries": [
+            {"dn": e.legacy_dn, "smtp": dict(e.smtp), "name": e.name, "owner": e.owner, "seen": e.seen}
+            for e in book.entries.values()
+        ],
+    }
 
 
 def from_dict(data: dict) -> AddressBook | None:
@@ -247,7 +274,12 @@ def from_dict(data: dict) -> AddressBook | None:
         return None
     book = AddressBook(owner_smtp=data.get("owner_smtp"), sent_by=Counter(data.get("sent_by") or {}))
     for raw in data.get("entries") or []:
-        entry = Entry(raw["dn"], Counter(raw.get("smtp") or {}), raw.get("name"), bool(raw.get("owner")),
-                      int(raw.get("seen") or 0))
+        entry = Entry(
+            raw["dn"],
+            Counter(raw.get("smtp") or {}),
+            raw.get("name"),
+            bool(raw.get("owner")),
+            int(raw.get("seen") or 0),
+        )
         book.entries[_key(entry.legacy_dn)] = entry
     return book

@@ -44,8 +44,7 @@ def imceaex(legacy_dn: str, domain: str) -> str:
     return f"IMCEAEX-{''.join(out)}@{domain}"
 
 
-def resolve(name: str | None, email: str | None, addrtype: str | None, smtp: str | None,
-            domain: str) -> Party:
+def resolve(name: str | None, email: str | None, addrtype: str | None, smtp: str | None, domain: str) -> Party:
     """The best SMTP-shaped address from what MAPI cached for one party."""
     name = name.strip() if name else None
     kind = (addrtype or "").upper()
@@ -72,17 +71,25 @@ def _text(item: SourceItem, prop_id: int) -> str | None:
 
 def sender(item: SourceItem, domain: str) -> Party | None:
     """PR_SENDER_*: who actually sent the message."""
-    party = resolve(_text(item, mapi.PR_SENDER_NAME), _text(item, mapi.PR_SENDER_EMAIL_ADDRESS),
-                    _text(item, mapi.PR_SENDER_ADDRTYPE), _text(item, mapi.PR_SENDER_SMTP_ADDRESS), domain)
+    party = resolve(
+        _text(item, mapi.PR_SENDER_NAME),
+        _text(item, mapi.PR_SENDER_EMAIL_ADDRESS),
+        _text(item, mapi.PR_SENDER_ADDRTYPE),
+        _text(item, mapi.PR_SENDER_SMTP_ADDRESS),
+        domain,
+    )
     return party if party.name or party.address else None
 
 
 def sent_representing(item: SourceItem, domain: str) -> Party | None:
     """PR_SENT_REPRESENTING_*: on whose behalf (the From header); falls back to the sender."""
-    party = resolve(_text(item, mapi.PR_SENT_REPRESENTING_NAME),
-                    _text(item, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS),
-                    _text(item, mapi.PR_SENT_REPRESENTING_ADDRTYPE),
-                    _text(item, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS), domain)
+    party = resolve(
+        _text(item, mapi.PR_SENT_REPRESENTING_NAME),
+        _text(item, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS),
+        _text(item, mapi.PR_SENT_REPRESENTING_ADDRTYPE),
+        _text(item, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS),
+        domain,
+    )
     if party.address:
         return party
     # Exchange often caches only the name of the represented party: the sender's address stands in,
@@ -120,13 +127,22 @@ def encapsulated(item: SourceItem, domain: str) -> int:
     """How many of the item's parties (sender, represented, recipients) have an address that is neither
     SMTP nor Exchange ('bob', an X400 or FAX address) and so travel as IMCEA<type>-…@domain, which
     Exchange accepts but nobody can answer: the run report says so (IMCEA_WARNING)."""
-    parties = [resolve(_text(item, name), _text(item, email), _text(item, kind), _text(item, smtp), domain)
-               for name, email, kind, smtp in (
-                   (mapi.PR_SENDER_NAME, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_ADDRTYPE,
-                    mapi.PR_SENDER_SMTP_ADDRESS),
-                   (mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
-                    mapi.PR_SENT_REPRESENTING_ADDRTYPE, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS))]
+    parties = [
+        resolve(_text(item, name), _text(item, email), _text(item, kind), _text(item, smtp), domain)
+        for name, email, kind, smtp in (
+            (mapi.PR_SENDER_NAME, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_SMTP_ADDRESS),
+            (
+                mapi.PR_SENT_REPRESENTING_NAME,
+                mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+                mapi.PR_SENT_REPRESENTING_ADDRTYPE,
+                mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+            ),
+        )
+    ]
     codepage = props.item_codepage(item)
     parties += [recipient(r, domain, codepage) for r in item.recipients]
-    return sum(1 for party in parties
-               if party.address and party.address.startswith("IMCEA") and not party.address.startswith("IMCEAEX-"))
+    return sum(
+        1
+        for party in parties
+        if party.address and party.address.startswith("IMCEA") and not party.address.startswith("IMCEAEX-")
+    )

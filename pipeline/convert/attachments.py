@@ -31,8 +31,12 @@ class AttachmentPart:
 
 def attachment_name(att: Attachment, codepage: int | None = None) -> str | None:
     """The long file name, else the 8.3 name, else the display name."""
-    for candidate in (att.filename, att.properties.get(mapi.PR_ATTACH_LONG_FILENAME),
-                      att.properties.get(mapi.PR_ATTACH_FILENAME), att.properties.get(mapi.PR_DISPLAY_NAME)):
+    for candidate in (
+        att.filename,
+        att.properties.get(mapi.PR_ATTACH_LONG_FILENAME),
+        att.properties.get(mapi.PR_ATTACH_FILENAME),
+        att.properties.get(mapi.PR_DISPLAY_NAME),
+    ):
         value = props.decode_text(candidate, codepage)
         if value and value.strip():
             return _BAD_NAME.sub("", value.strip())
@@ -63,8 +67,9 @@ def mime_type(att: Attachment, filename: str | None) -> tuple[str, str]:
     return "application", "octet-stream"
 
 
-def _file_part(data: bytes, filename: str | None, maintype: str, subtype: str, inline: bool,
-               cid: str | None) -> tuple[parts.Part, bool]:
+def _file_part(
+    data: bytes, filename: str | None, maintype: str, subtype: str, inline: bool, cid: str | None
+) -> tuple[parts.Part, bool]:
     """The part, and whether its Content-ID needed the slow path; a Content-ID that cannot be written
     without a defect is left out (the image then shows as an attachment instead of inline)."""
     cid_line, slow = headers.render("Content-ID", f"<{cid}>") if cid else (None, False)
@@ -74,15 +79,19 @@ def _file_part(data: bytes, filename: str | None, maintype: str, subtype: str, i
 
 def reference_shortcut(att: Attachment, filename: str | None, codepage: int | None) -> tuple[bytes, str]:
     """A by-reference attachment without data becomes an Internet shortcut to where it pointed."""
-    path = (props.decode_text(att.properties.get(mapi.PR_ATTACH_LONG_PATHNAME), codepage)
-            or props.decode_text(att.properties.get(mapi.PR_ATTACH_PATHNAME), codepage) or "")
+    path = (
+        props.decode_text(att.properties.get(mapi.PR_ATTACH_LONG_PATHNAME), codepage)
+        or props.decode_text(att.properties.get(mapi.PR_ATTACH_PATHNAME), codepage)
+        or ""
+    )
     target = path if "://" in path else "file:///" + path.replace("\\", "/").lstrip("/")
     name = (filename or "reference") + ".url"
     return f"[InternetShortcut]\r\nURL={target}\r\n".encode(), name
 
 
-def build_part(att: Attachment, owner: SourceItem, referenced_cids: set[str],
-               build_embedded: Callable[[SourceItem], bytes]) -> AttachmentPart:
+def build_part(
+    att: Attachment, owner: SourceItem, referenced_cids: set[str], build_embedded: Callable[[SourceItem], bytes]
+) -> AttachmentPart:
     """The MIME part for one attachment; problems reading it become warnings, not exceptions."""
     codepage = props.item_codepage(owner)
     filename = attachment_name(att, codepage)

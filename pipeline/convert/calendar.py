@@ -26,7 +26,8 @@ def global_uid(item: SourceItem) -> str | None:
     """The iCalendar UID of a meeting (MS-OXCICAL): the vCal-Uid inside the global object id when
     it carries one, else the clean global object id in upper-case hex."""
     goid = props.binary(item.named_prop(mapi.PSETID_MEETING, mapi.LID_CLEAN_GLOBAL_OBJECT_ID)) or props.binary(
-        item.named_prop(mapi.PSETID_MEETING, mapi.LID_GLOBAL_OBJECT_ID))
+        item.named_prop(mapi.PSETID_MEETING, mapi.LID_GLOBAL_OBJECT_ID)
+    )
     if not goid or len(goid) < 40:
         return None
     clean = goid[:16] + b"\x00\x00\x00\x00" + goid[20:]
@@ -44,15 +45,18 @@ def calendar_fields(item: SourceItem, domain: str) -> tuple[dict[str, Any], list
     warnings: list[str] = []
     fields = base_fields(item)
     start = props.named_time(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_START_WHOLE) or props.named_time(
-        item, mapi.PSETID_COMMON, mapi.LID_COMMON_START)
+        item, mapi.PSETID_COMMON, mapi.LID_COMMON_START
+    )
     end = props.named_time(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_END_WHOLE) or props.named_time(
-        item, mapi.PSETID_COMMON, mapi.LID_COMMON_END)
+        item, mapi.PSETID_COMMON, mapi.LID_COMMON_END
+    )
     if start is None:
         warnings.append("appointment has no start time; using its creation time")
         start = props.time(item, mapi.PR_CREATION_TIME) or datetime(2000, 1, 1, tzinfo=UTC)
     if end is None or end < start:
-        end = start + timedelta(minutes=props.named_int(item, mapi.PSETID_APPOINTMENT,
-                                                         mapi.LID_APPOINTMENT_DURATION) or 30)
+        end = start + timedelta(
+            minutes=props.named_int(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_DURATION) or 30
+        )
     zone = item_timezone(item)
     end_zone = item_timezone(item, end=True)
     all_day = bool(props.named_bool(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_SUB_TYPE))
@@ -131,9 +135,13 @@ def _exception_bodies(item: SourceItem, described: dict[str, Any], zone: TimeZon
 
 #: Meeting messages and the iTIP method of the text/calendar part a client acts on (RFC 5546; the classes of
 #: [MS-OXOCAL] 2.2.6, 2.2.7 and 2.2.8), checked case-insensitively on whole dotted parts.
-MEETING_METHODS = (("IPM.Schedule.Meeting.Request", "REQUEST"), ("IPM.Schedule.Meeting.Canceled", "CANCEL"),
-                   ("IPM.Schedule.Meeting.Resp.Pos", "REPLY"), ("IPM.Schedule.Meeting.Resp.Neg", "REPLY"),
-                   ("IPM.Schedule.Meeting.Resp.Tent", "REPLY"))
+MEETING_METHODS = (
+    ("IPM.Schedule.Meeting.Request", "REQUEST"),
+    ("IPM.Schedule.Meeting.Canceled", "CANCEL"),
+    ("IPM.Schedule.Meeting.Resp.Pos", "REPLY"),
+    ("IPM.Schedule.Meeting.Resp.Neg", "REPLY"),
+    ("IPM.Schedule.Meeting.Resp.Tent", "REPLY"),
+)
 _REPLIES = {"pos": "Accept", "neg": "Decline", "tent": "Tentative"}
 
 
@@ -174,6 +182,10 @@ def meeting_ics(item: SourceItem, domain: str) -> tuple[str, bytes] | None:
     stamp = props.time(item, mapi.PR_CLIENT_SUBMIT_TIME) or props.time(item, mapi.PR_CREATION_TIME) or fields["start"]
     if not isinstance(stamp, datetime):
         stamp = datetime.combine(stamp, datetime.min.time(), tzinfo=UTC)
-    itip = Itip(method, stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC), sequence,
-                "CANCELLED" if method == "CANCEL" else None)
+    itip = Itip(
+        method,
+        stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC),
+        sequence,
+        "CANCELLED" if method == "CANCEL" else None,
+    )
     return method, item_files.to_ics(typed_values.appointment(fields), itip=itip)

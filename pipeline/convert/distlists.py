@@ -25,7 +25,7 @@ def _strings(data: bytes, count: int, unicode: bool) -> list[str]:
     for _ in range(count):
         if unicode:
             end = pos
-            while end + 1 < len(data) and data[end:end + 2] != b"\x00\x00":
+            while end + 1 < len(data) and data[end : end + 2] != b"\x00\x00":
                 end += 2
             out.append(data[pos:end].decode("utf-16-le", errors="replace"))
             pos = end + 2
@@ -71,8 +71,12 @@ def distlist_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
     fields = base_fields(item)
     for key in ("reminder_is_set", "reminder_minutes_before_start", "reminder_due_by"):
         fields.pop(key, None)  # a DistributionList has no reminder in EWS
-    name = (props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_DISTRIBUTION_LIST_NAME)
-            or props.text(item, mapi.PR_DISPLAY_NAME) or fields.get("subject") or "")
+    name = (
+        props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_DISTRIBUTION_LIST_NAME)
+        or props.text(item, mapi.PR_DISPLAY_NAME)
+        or fields.get("subject")
+        or ""
+    )
     fields["display_name"] = name
     file_as = props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_FILE_UNDER)
     if file_as:

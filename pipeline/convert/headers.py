@@ -23,13 +23,40 @@ POLICY = email_policy.default.clone(linesep="\r\n", cte_type="7bit", max_line_le
 
 _HEADER_LINE = re.compile(r"^([!-9;-~]+):[ \t]?(.*)$")
 #: Headers the registry parses as addresses (anything it does not list is unstructured to it).
-_ADDRESS_HEADERS = {"from", "sender", "to", "cc", "bcc", "reply-to", "resent-from", "resent-to", "resent-cc",
-                    "resent-bcc", "resent-sender"}
+_ADDRESS_HEADERS = {
+    "from",
+    "sender",
+    "to",
+    "cc",
+    "bcc",
+    "reply-to",
+    "resent-from",
+    "resent-to",
+    "resent-cc",
+    "resent-bcc",
+    "resent-sender",
+}
 _SINGLE_ADDRESS = {"sender", "resent-sender"}
 _DATES = {"date", "resent-date", "orig-date"}
 _REGISTRY_ONLY = {"mime-version", "content-type", "content-disposition", "content-transfer-encoding"}
-_SINGLE = {"from", "sender", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to", "references",
-           "reply-to", "importance", "sensitivity", "keywords", "x-priority", "orig-date"}
+_SINGLE = {
+    "from",
+    "sender",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "reply-to",
+    "importance",
+    "sensitivity",
+    "keywords",
+    "x-priority",
+    "orig-date",
+}
 IMPORTANCE = {0: "low", 1: "normal", 2: "high"}
 PRIORITY = {0: "5 (Lowest)", 1: "3 (Normal)", 2: "1 (Highest)"}
 SENSITIVITY = {1: "Personal", 2: "Private", 3: "Company-Confidential"}
@@ -156,9 +183,11 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: The dates of everyday mail (RFC 5322 with a 4-digit year, a numeric or GMT/UT/UTC/Z zone, maybe a comment
 #: after it): what parsedate_to_datetime and format_datetime make of them, _fast_date writes directly.
-_COMMON_DATE = re.compile(rf"(?:(?:{'|'.join(_DAYS)}), )?([0-9]{{1,2}}) ({'|'.join(_MONTHS)}) ([1-9][0-9]{{3}}) "
-                          r"([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]) "
-                          r"([+-](?:[01][0-9]|2[0-3])[0-5][0-9]|GMT|UTC|UT|Z)(?: \([ -'*-~]*\))?\Z")
+_COMMON_DATE = re.compile(
+    rf"(?:(?:{'|'.join(_DAYS)}), )?([0-9]{{1,2}}) ({'|'.join(_MONTHS)}) ([1-9][0-9]{{3}}) "
+    r"([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]) "
+    r"([+-](?:[01][0-9]|2[0-3])[0-5][0-9]|GMT|UTC|UT|Z)(?: \([ -'*-~]*\))?\Z"
+)
 _UTC_NAMES = {"GMT", "UTC", "UT", "Z"}
 
 
@@ -185,8 +214,10 @@ def _format_date(when: datetime) -> str:
         zone = "+0000"
     else:
         return format_datetime(when)
-    return (f"{_DAYS[when.weekday()]}, {when.day:02d} {_MONTHS[when.month - 1]} {when.year:04d} "
-            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}")
+    return (
+        f"{_DAYS[when.weekday()]}, {when.day:02d} {_MONTHS[when.month - 1]} {when.year:04d} "
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}"
+    )
 
 
 def _date(name: str, value: str | datetime) -> str | None:
@@ -245,8 +276,12 @@ def _single_line(value: str) -> str:
 
 
 def message_date(item: SourceItem) -> datetime | None:
-    for prop_id in (mapi.PR_CLIENT_SUBMIT_TIME, mapi.PR_MESSAGE_DELIVERY_TIME, mapi.PR_CREATION_TIME,
-                    mapi.PR_LAST_MODIFICATION_TIME):
+    for prop_id in (
+        mapi.PR_CLIENT_SUBMIT_TIME,
+        mapi.PR_MESSAGE_DELIVERY_TIME,
+        mapi.PR_CREATION_TIME,
+        mapi.PR_LAST_MODIFICATION_TIME,
+    ):
         value = props.time(item, prop_id)
         if value is not None:
             return value
@@ -281,8 +316,11 @@ def synthesized(item: SourceItem, domain: str, skip: frozenset[str] = frozenset(
     date = message_date(item) if "date" not in skip else None
     if date is not None:
         out.append(("Date", date))
-    for header, prop_id in (("Message-ID", mapi.PR_INTERNET_MESSAGE_ID), ("In-Reply-To", mapi.PR_IN_REPLY_TO_ID),
-                            ("References", mapi.PR_INTERNET_REFERENCES)):
+    for header, prop_id in (
+        ("Message-ID", mapi.PR_INTERNET_MESSAGE_ID),
+        ("In-Reply-To", mapi.PR_IN_REPLY_TO_ID),
+        ("References", mapi.PR_INTERNET_REFERENCES),
+    ):
         value = props.text(item, prop_id) if header.lower() not in skip else None
         if value:
             out.append((header, _single_line(value)))

@@ -33,15 +33,30 @@ from pipeline.item_values import (
 )
 
 # -- iCalendar ------------------------------------------------------------------------------------
-_DAYS = {Weekday.SUNDAY: "SU", Weekday.MONDAY: "MO", Weekday.TUESDAY: "TU", Weekday.WEDNESDAY: "WE",
-         Weekday.THURSDAY: "TH", Weekday.FRIDAY: "FR", Weekday.SATURDAY: "SA"}
-_RELATIVE_DAYS = {RelativeDay.DAY: list(_DAYS.values()), RelativeDay.WEEKDAY: ["MO", "TU", "WE", "TH", "FR"],
-                  RelativeDay.WEEKEND_DAY: ["SA", "SU"]}
+_DAYS = {
+    Weekday.SUNDAY: "SU",
+    Weekday.MONDAY: "MO",
+    Weekday.TUESDAY: "TU",
+    Weekday.WEDNESDAY: "WE",
+    Weekday.THURSDAY: "TH",
+    Weekday.FRIDAY: "FR",
+    Weekday.SATURDAY: "SA",
+}
+_RELATIVE_DAYS = {
+    RelativeDay.DAY: list(_DAYS.values()),
+    RelativeDay.WEEKDAY: ["MO", "TU", "WE", "TH", "FR"],
+    RelativeDay.WEEKEND_DAY: ["SA", "SU"],
+}
 _SETPOS = {WeekIndex.FIRST: 1, WeekIndex.SECOND: 2, WeekIndex.THIRD: 3, WeekIndex.FOURTH: 4, WeekIndex.LAST: -1}
 _PARTSTAT = {Response.ACCEPTED: "ACCEPTED", Response.DECLINED: "DECLINED", Response.TENTATIVE: "TENTATIVE"}
 _CLASS = {Sensitivity.PRIVATE: "PRIVATE", Sensitivity.CONFIDENTIAL: "CONFIDENTIAL"}
-_BUSY = {ShowAs.FREE: "FREE", ShowAs.TENTATIVE: "TENTATIVE", ShowAs.BUSY: "BUSY", ShowAs.OUT_OF_OFFICE: "OOF",
-         ShowAs.WORKING_ELSEWHERE: "WORKINGELSEWHERE"}
+_BUSY = {
+    ShowAs.FREE: "FREE",
+    ShowAs.TENTATIVE: "TENTATIVE",
+    ShowAs.BUSY: "BUSY",
+    ShowAs.OUT_OF_OFFICE: "OOF",
+    ShowAs.WORKING_ELSEWHERE: "WORKINGELSEWHERE",
+}
 
 
 def rrule(spec: Recurrence) -> dict[str, Any]:
@@ -52,12 +67,18 @@ def rrule(spec: Recurrence) -> dict[str, Any]:
     if kind is PatternKind.DAILY:
         rule = {"FREQ": "DAILY", "INTERVAL": rule_of.interval}
     elif kind is PatternKind.WEEKLY:
-        rule = {"FREQ": "WEEKLY", "INTERVAL": rule_of.interval, "BYDAY": [_DAYS[d] for d in rule_of.weekdays],
-                "WKST": _DAYS[rule_of.first_day_of_week or Weekday.SUNDAY]}
+        rule = {
+            "FREQ": "WEEKLY",
+            "INTERVAL": rule_of.interval,
+            "BYDAY": [_DAYS[d] for d in rule_of.weekdays],
+            "WKST": _DAYS[rule_of.first_day_of_week or Weekday.SUNDAY],
+        }
     elif kind in (PatternKind.ABSOLUTE_MONTHLY, PatternKind.ABSOLUTE_YEARLY):
         day = rule_of.day_of_month or 1
-        rule = {"FREQ": "MONTHLY" if kind is PatternKind.ABSOLUTE_MONTHLY else "YEARLY",
-                "BYMONTHDAY": day if day < 31 else -1}
+        rule = {
+            "FREQ": "MONTHLY" if kind is PatternKind.ABSOLUTE_MONTHLY else "YEARLY",
+            "BYMONTHDAY": day if day < 31 else -1,
+        }
         if kind is PatternKind.ABSOLUTE_MONTHLY:
             rule["INTERVAL"] = rule_of.interval
         else:
@@ -65,8 +86,11 @@ def rrule(spec: Recurrence) -> dict[str, Any]:
     else:
         relative = rule_of.day or RelativeDay.MONDAY
         days = _RELATIVE_DAYS.get(relative) or [_DAYS[Weekday(relative.value)]]
-        rule = {"FREQ": "MONTHLY" if kind is PatternKind.RELATIVE_MONTHLY else "YEARLY", "BYDAY": days,
-                "BYSETPOS": _SETPOS[rule_of.week or WeekIndex.FIRST]}
+        rule = {
+            "FREQ": "MONTHLY" if kind is PatternKind.RELATIVE_MONTHLY else "YEARLY",
+            "BYDAY": days,
+            "BYSETPOS": _SETPOS[rule_of.week or WeekIndex.FIRST],
+        }
         if kind is PatternKind.RELATIVE_MONTHLY:
             rule["INTERVAL"] = rule_of.interval
         else:
@@ -136,8 +160,11 @@ def to_ics(value: Appointment, identity: str = "", itip: Itip | None = None) -> 
         event.add("categories", list(value.categories))
     if value.organizer is not None:
         event.add("organizer", _ical_person(value.organizer))
-    for people, role in ((value.attendees.required, "REQ-PARTICIPANT"), (value.attendees.optional, "OPT-PARTICIPANT"),
-                         (value.attendees.resources, "NON-PARTICIPANT")):
+    for people, role in (
+        (value.attendees.required, "REQ-PARTICIPANT"),
+        (value.attendees.optional, "OPT-PARTICIPANT"),
+        (value.attendees.resources, "NON-PARTICIPANT"),
+    ):
         for attendee in people:
             event.add("attendee", _ical_person(attendee, role))
     reminder = value.reminder
@@ -171,8 +198,9 @@ def to_ics(value: Appointment, identity: str = "", itip: Itip | None = None) -> 
 
 # -- vCard ----------------------------------------------------------------------------------------
 def _escape(value: str) -> str:
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n")
-            .replace("\n", "\\n"))
+    return (
+        value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    )
 
 
 def _fold(line: str) -> str:
@@ -188,9 +216,17 @@ def _fold(line: str) -> str:
 
 
 #: TEL types per telephone number (VOICE for those RFC 2426 names no type for).
-_TEL = {PhoneKind.BUSINESS: ["WORK"], PhoneKind.BUSINESS_2: ["WORK"], PhoneKind.HOME: ["HOME"],
-        PhoneKind.HOME_2: ["HOME"], PhoneKind.MOBILE: ["CELL"], PhoneKind.BUSINESS_FAX: ["WORK", "FAX"],
-        PhoneKind.HOME_FAX: ["HOME", "FAX"], PhoneKind.OTHER_FAX: ["FAX"], PhoneKind.PAGER: ["PAGER"]}
+_TEL = {
+    PhoneKind.BUSINESS: ["WORK"],
+    PhoneKind.BUSINESS_2: ["WORK"],
+    PhoneKind.HOME: ["HOME"],
+    PhoneKind.HOME_2: ["HOME"],
+    PhoneKind.MOBILE: ["CELL"],
+    PhoneKind.BUSINESS_FAX: ["WORK", "FAX"],
+    PhoneKind.HOME_FAX: ["HOME", "FAX"],
+    PhoneKind.OTHER_FAX: ["FAX"],
+    PhoneKind.PAGER: ["PAGER"],
+}
 _ADR = {"business": "WORK", "home": "HOME"}
 
 
@@ -198,8 +234,12 @@ def to_vcard(value: Contact) -> bytes:
     lines = ["BEGIN:VCARD", "VERSION:3.0"]
     name = value.display_name or value.file_as or value.subject or ""
     lines.append(f"FN:{_escape(name)}")
-    lines.append("N:" + ";".join(_escape(part or "") for part in (value.surname, value.given_name, value.middle_name))
-                 + ";;" + _escape(value.generation or ""))
+    lines.append(
+        "N:"
+        + ";".join(_escape(part or "") for part in (value.surname, value.given_name, value.middle_name))
+        + ";;"
+        + _escape(value.generation or "")
+    )
     if value.nickname:
         lines.append(f"NICKNAME:{_escape(value.nickname)}")
     if value.company or value.department:
@@ -212,8 +252,9 @@ def to_vcard(value: Contact) -> bytes:
         lines.append(f"TEL;TYPE={','.join(_TEL.get(phone.kind, ['VOICE']))}:{_escape(phone.number)}")
     for postal in value.addresses:
         parts = (postal.street, postal.city, postal.state, postal.postal_code, postal.country)
-        lines.append(f"ADR;TYPE={_ADR.get(postal.kind.value, 'POSTAL')}:;;" +
-                     ";".join(_escape(part or "") for part in parts))
+        lines.append(
+            f"ADR;TYPE={_ADR.get(postal.kind.value, 'POSTAL')}:;;" + ";".join(_escape(part or "") for part in parts)
+        )
     if value.birthday:
         lines.append(f"BDAY:{value.birthday.isoformat()}")
     if value.business_homepage:
@@ -254,7 +295,13 @@ def to_json(value: ItemValue | None) -> Any:
 
 def item_document(kind: str, item_class: str, value: ItemValue | None, extended: list[Any]) -> bytes:
     """The .json file of an item without a format of its own: its kind, class, value and extended properties."""
-    document = {"kind": kind, "item_class": item_class, "value": to_json(value),
-                "extended": [jsonable({"type": p.mapi_type, "value": p.value, "tag": p.tag,
-                                       "propset": p.propset_guid, "name": p.name}) for p in extended]}
+    document = {
+        "kind": kind,
+        "item_class": item_class,
+        "value": to_json(value),
+        "extended": [
+            jsonable({"type": p.mapi_type, "value": p.value, "tag": p.tag, "propset": p.propset_guid, "name": p.name})
+            for p in extended
+        ],
+    }
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")

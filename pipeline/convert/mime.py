@@ -33,8 +33,9 @@ class MimeResult:
     message_id_dropped: bool = False  # the source's Message-ID could not appear in the headers
 
 
-def _body_tree(found: bodies.Bodies, inline_parts: list[parts.Part],
-               meeting: tuple[str, bytes] | None = None) -> parts.Part:
+def _body_tree(
+    found: bodies.Bodies, inline_parts: list[parts.Part], meeting: tuple[str, bytes] | None = None
+) -> parts.Part:
     alternatives: list[parts.Part] = []
     if found.plain or not (found.html or found.rtf):
         alternatives.append(parts.text_part(found.plain or "", "plain"))
@@ -78,10 +79,13 @@ def _smime_body(item: SourceItem) -> bytes | None:
             return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         return None
     name = attachments.attachment_name(att) or "smime.p7m"
-    head_lines = [folding.mime_header("Content-Type", "application/pkcs7-mime",
-                                      [("smime-type", "enveloped-data"), ("name", name)]),
-                  folding.mime_header("Content-Disposition", "attachment", [("filename", name)]),
-                  "Content-Transfer-Encoding: base64\r\n"]
+    head_lines = [
+        folding.mime_header(
+            "Content-Type", "application/pkcs7-mime", [("smime-type", "enveloped-data"), ("name", name)]
+        ),
+        folding.mime_header("Content-Disposition", "attachment", [("filename", name)]),
+        "Content-Transfer-Encoding: base64\r\n",
+    ]
     return "".join(head_lines).encode("ascii") + b"\r\n" + parts.base64_body(data)
 
 

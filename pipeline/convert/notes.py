@@ -11,10 +11,20 @@ from pipeline import mapi, props
 from pipeline.convert.common import base_fields
 from pipeline.model import ExtendedProperty, SourceItem
 
-NOTE_PROPS = ((mapi.LID_NOTE_COLOR, "Integer"), (mapi.LID_NOTE_WIDTH, "Integer"), (mapi.LID_NOTE_HEIGHT, "Integer"),
-              (mapi.LID_NOTE_X, "Integer"), (mapi.LID_NOTE_Y, "Integer"))
-JOURNAL_PROPS = ((mapi.LID_LOG_TYPE, "String"), (mapi.LID_LOG_TYPE_DESC, "String"), (mapi.LID_LOG_START, "SystemTime"),
-                 (mapi.LID_LOG_END, "SystemTime"), (mapi.LID_LOG_DURATION, "Integer"))
+NOTE_PROPS = (
+    (mapi.LID_NOTE_COLOR, "Integer"),
+    (mapi.LID_NOTE_WIDTH, "Integer"),
+    (mapi.LID_NOTE_HEIGHT, "Integer"),
+    (mapi.LID_NOTE_X, "Integer"),
+    (mapi.LID_NOTE_Y, "Integer"),
+)
+JOURNAL_PROPS = (
+    (mapi.LID_LOG_TYPE, "String"),
+    (mapi.LID_LOG_TYPE_DESC, "String"),
+    (mapi.LID_LOG_START, "SystemTime"),
+    (mapi.LID_LOG_END, "SystemTime"),
+    (mapi.LID_LOG_DURATION, "Integer"),
+)
 
 
 def _named(item: SourceItem, guid: str, spec: tuple[tuple[int, str], ...]) -> list[ExtendedProperty]:
@@ -52,6 +62,7 @@ def journal_fields(item: SourceItem) -> tuple[dict[str, Any], list[ExtendedPrope
             extra.append(ExtendedProperty("SystemTime", value, propset_guid=mapi.PSETID_COMMON, name=lid))
     companions = props.string_list(item.named_prop(mapi.PSETID_COMMON, mapi.LID_COMMON_CONTACTS))
     if companions:
-        extra.append(ExtendedProperty("StringArray", companions, propset_guid=mapi.PSETID_COMMON,
-                                      name=mapi.LID_COMMON_CONTACTS))
+        extra.append(
+            ExtendedProperty("StringArray", companions, propset_guid=mapi.PSETID_COMMON, name=mapi.LID_COMMON_CONTACTS)
+        )
     return fields, extra

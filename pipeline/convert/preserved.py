@@ -21,12 +21,49 @@ PR_LAST_VERB_EXECUTION_TIME = 0x1082
 #: Tagged properties never copied by the generic carrier: store-computed, bodies (MIME carries them),
 #: identifiers of the old store, or ones handled explicitly.
 _NOT_CARRIED = {
-    0x001A, 0x0037, 0x0E1D, 0x0E04, 0x0E03, 0x0E02, 0x0E07, 0x0E08, 0x0E1B, 0x0E20, 0x0E21, 0x0E1F, 0x0E27,
-    0x1000, 0x1009, 0x1013, 0x1016, 0x1035, 0x1039, 0x1042, 0x007D, 0x0FF9, 0x0FFF, 0x300B, 0x3007, 0x3008,
-    0x3FDE, 0x3FFD, 0x3FFA, 0x3FFB, 0x0071, 0x0070,
+    0x001A,
+    0x0037,
+    0x0E1D,
+    0x0E04,
+    0x0E03,
+    0x0E02,
+    0x0E07,
+    0x0E08,
+    0x0E1B,
+    0x0E20,
+    0x0E21,
+    0x0E1F,
+    0x0E27,
+    0x1000,
+    0x1009,
+    0x1013,
+    0x1016,
+    0x1035,
+    0x1039,
+    0x1042,
+    0x007D,
+    0x0FF9,
+    0x0FFF,
+    0x300B,
+    0x3007,
+    0x3008,
+    0x3FDE,
+    0x3FFD,
+    0x3FFA,
+    0x3FFB,
+    0x0071,
+    0x0070,
 }
-_NOT_CARRIED_RANGES = ((0x0E00, 0x0E05), (0x0E09, 0x0E1A), (0x0E22, 0x0E2A), (0x0E2C, 0x0FFF),
-                       (0x3000, 0x3FFF), (0x6000, 0x67FF), (0x7FF0, 0x7FFF), (0x8000, 0xFFFF))
+_NOT_CARRIED_RANGES = (
+    (0x0E00, 0x0E05),
+    (0x0E09, 0x0E1A),
+    (0x0E22, 0x0E2A),
+    (0x0E2C, 0x0FFF),
+    (0x3000, 0x3FFF),
+    (0x6000, 0x67FF),
+    (0x7FF0, 0x7FFF),
+    (0x8000, 0xFFFF),
+)
 
 
 def ews_type(value: Any) -> str | None:
@@ -77,8 +114,11 @@ def is_draft(item: SourceItem) -> bool:
     flags = props.integer(item, mapi.PR_MESSAGE_FLAGS) or 0
     if not flags & mapi.MSGFLAG_UNSENT:
         return False
-    return not (props.text(item, mapi.PR_RECEIVED_BY_NAME) or props.text(item, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS)
-                or props.binary(item.prop(PR_RECEIVED_BY_ENTRYID)))
+    return not (
+        props.text(item, mapi.PR_RECEIVED_BY_NAME)
+        or props.text(item, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS)
+        or props.binary(item.prop(PR_RECEIVED_BY_ENTRYID))
+    )
 
 
 def message_flags(item: SourceItem) -> int:
@@ -90,16 +130,30 @@ def message_flags(item: SourceItem) -> int:
 
 def standard(item: SourceItem) -> list[ExtendedProperty]:
     """The properties stamped on every item, whatever its kind."""
-    out = [ExtendedProperty("Integer", message_flags(item), tag=mapi.PR_MESSAGE_FLAGS),
-           ExtendedProperty("String", props.message_class(item), propset_guid=mapi.PS_REBUILD,
-                            name=mapi.ORIGINAL_CLASS_PROPERTY)]
-    for tag in (mapi.PR_MESSAGE_DELIVERY_TIME, mapi.PR_CLIENT_SUBMIT_TIME, mapi.PR_FLAG_COMPLETE_TIME,
-                PR_LAST_VERB_EXECUTION_TIME):
+    out = [
+        ExtendedProperty("Integer", message_flags(item), tag=mapi.PR_MESSAGE_FLAGS),
+        ExtendedProperty(
+            "String", props.message_class(item), propset_guid=mapi.PS_REBUILD, name=mapi.ORIGINAL_CLASS_PROPERTY
+        ),
+    ]
+    for tag in (
+        mapi.PR_MESSAGE_DELIVERY_TIME,
+        mapi.PR_CLIENT_SUBMIT_TIME,
+        mapi.PR_FLAG_COMPLETE_TIME,
+        PR_LAST_VERB_EXECUTION_TIME,
+    ):
         value = props.time(item, tag)
         if value is not None:
             out.append(ExtendedProperty("SystemTime", value, tag=tag))
-    for tag in (mapi.PR_FLAG_STATUS, mapi.PR_IMPORTANCE, mapi.PR_SENSITIVITY, mapi.PR_ICON_INDEX,
-                PR_LAST_VERB_EXECUTED, mapi.PR_FOLLOWUP_ICON, mapi.PR_TODO_ITEM_FLAGS):
+    for tag in (
+        mapi.PR_FLAG_STATUS,
+        mapi.PR_IMPORTANCE,
+        mapi.PR_SENSITIVITY,
+        mapi.PR_ICON_INDEX,
+        PR_LAST_VERB_EXECUTED,
+        mapi.PR_FOLLOWUP_ICON,
+        mapi.PR_TODO_ITEM_FLAGS,
+    ):
         number = props.integer(item, tag)
         if number is not None:
             out.append(ExtendedProperty("Integer", number, tag=tag))
@@ -112,8 +166,9 @@ def standard(item: SourceItem) -> list[ExtendedProperty]:
         out.append(ExtendedProperty("String", request, propset_guid=mapi.PSETID_COMMON, name=mapi.LID_FLAG_REQUEST))
     keywords = props.categories(item)
     if keywords:
-        out.append(ExtendedProperty("StringArray", keywords, propset_guid=mapi.PS_PUBLIC_STRINGS,
-                                    name=mapi.KEYWORDS_NAME))
+        out.append(
+            ExtendedProperty("StringArray", keywords, propset_guid=mapi.PS_PUBLIC_STRINGS, name=mapi.KEYWORDS_NAME)
+        )
     return out
 
 

@@ -92,7 +92,7 @@ class _Reader:
     def raw(self, size: int) -> bytes:
         if size < 0 or self.pos + size > len(self.data):
             raise RecurrenceError(f"recurrence blob truncated at byte {self.pos}")
-        chunk = self.data[self.pos:self.pos + size]
+        chunk = self.data[self.pos : self.pos + size]
         self.pos += size
         return chunk
 
@@ -194,8 +194,12 @@ def pattern(rec: Recurrence) -> dict[str, Any]:
         return {"pattern": "daily", "interval": max(1, rec.period // 1440)}
     if rec.pattern_type == PATTERN_WEEK:
         interval = max(1, rec.period)
-        return {"pattern": "weekly", "interval": interval, "weekdays": _weekdays(rec.day_mask),
-                "first_day_of_week": WEEKDAYS[rec.first_dow % 7]}
+        return {
+            "pattern": "weekly",
+            "interval": interval,
+            "weekdays": _weekdays(rec.day_mask),
+            "first_day_of_week": WEEKDAYS[rec.first_dow % 7],
+        }
     yearly = rec.frequency == FREQ_YEARLY
     month = rec.start_date.month
     if rec.pattern_type in (PATTERN_MONTH, PATTERN_MONTH_END):
@@ -229,14 +233,19 @@ def describe(rec: Recurrence, zone: TimeZone | None) -> dict[str, Any]:
     modified_days = {info.original_start.date() for info in rec.exceptions}
     out["deleted_occurrences"] = [
         zone.to_utc(datetime.combine(day.date(), datetime.min.time()) + timedelta(minutes=rec.start_offset))
-        for day in rec.deleted_dates if day.date() not in modified_days]
+        for day in rec.deleted_dates
+        if day.date() not in modified_days
+    ]
     out["modified_occurrences"] = [_exception(info, zone) for info in rec.exceptions]
     return out
 
 
 def _exception(info: ExceptionInfo, zone: TimeZone) -> dict[str, Any]:
-    entry: dict[str, Any] = {"original_start": zone.to_utc(info.original_start), "start": zone.to_utc(info.start),
-                             "end": zone.to_utc(info.end)}
+    entry: dict[str, Any] = {
+        "original_start": zone.to_utc(info.original_start),
+        "start": zone.to_utc(info.start),
+        "end": zone.to_utc(info.end),
+    }
     if info.subject is not None:
         entry["subject"] = info.subject
     if info.location is not None:

@@ -41,7 +41,7 @@ def decompress(data: bytes) -> bytes:
     if len(data) < 16:
         raise ValueError("compressed RTF must be at least 16 bytes long")
     comp_size, raw_size, kind, crc = struct.unpack_from("<II4sI", data)
-    contents = data[16:4 + comp_size]
+    contents = data[16 : 4 + comp_size]
     if kind == b"MELA":
         if crc != 0:
             raise ValueError("uncompressed RTF with a non-zero CRC")
@@ -62,7 +62,7 @@ def _lzfu(contents: bytes) -> bytes:
         control = contents[i]
         i += 1
         if control == 0 and i + 8 <= size:  # eight literals: the common case in text
-            history += contents[i:i + 8]
+            history += contents[i : i + 8]
             i += 8
             write = (write + 8) & 4095
             continue
@@ -79,7 +79,7 @@ def _lzfu(contents: bytes) -> bytes:
                 distance = (write - offset) & 4095
                 start = len(history) - distance
                 if distance >= length:
-                    history += history[start:start + length]
+                    history += history[start : start + length]
                 else:  # an overlapping copy repeats the last `distance` bytes
                     for _ in range(length):
                         history.append(history[-distance])
@@ -157,8 +157,9 @@ def _deencapsulator() -> type:
             def parse_rtf(self, rtf: bytes) -> None:
                 parser = _CACHE.get("parser")
                 if parser is None:
-                    parser = Lark(self.grammar, parser="lalr", keep_all_tokens=True, use_bytes=True,
-                                  propagate_positions=True)
+                    parser = Lark(
+                        self.grammar, parser="lalr", keep_all_tokens=True, use_bytes=True, propagate_positions=True
+                    )
                     _CACHE["parser"] = parser
                 self.parser = parser
                 self.full_tree = parser.parse(rtf)
@@ -169,17 +170,57 @@ def _deencapsulator() -> type:
 
 # Destinations whose text is not part of the document body.
 _SKIP_DESTINATIONS = {
-    b"fonttbl", b"colortbl", b"stylesheet", b"info", b"pict", b"object", b"header", b"footer",
-    b"headerl", b"headerr", b"footerl", b"footerr", b"listtable", b"listoverridetable", b"rsidtbl",
-    b"generator", b"xmlnstbl", b"themedata", b"colorschememapping", b"latentstyles", b"datastore",
-    b"filetbl", b"revtbl", b"pgdsctbl", b"mmathPr", b"fldinst", b"bkmkstart", b"bkmkend",
-    b"htmltag", b"mhtmltag",
+    b"fonttbl",
+    b"colortbl",
+    b"stylesheet",
+    b"info",
+    b"pict",
+    b"object",
+    b"header",
+    b"footer",
+    b"headerl",
+    b"headerr",
+    b"footerl",
+    b"footerr",
+    b"listtable",
+    b"listoverridetable",
+    b"rsidtbl",
+    b"generator",
+    b"xmlnstbl",
+    b"themedata",
+    b"colorschememapping",
+    b"latentstyles",
+    b"datastore",
+    b"filetbl",
+    b"revtbl",
+    b"pgdsctbl",
+    b"mmathPr",
+    b"fldinst",
+    b"bkmkstart",
+    b"bkmkend",
+    b"htmltag",
+    b"mhtmltag",
 }
 _TOKEN = re.compile(rb"\\([a-zA-Z]+)(-?\d+)? ?|\\'([0-9a-fA-F]{2})|\\([^a-zA-Z])|([{}])|([\r\n]+)|([^\\{}\r\n]+)")
-_BREAKS = {b"par": "\n", b"line": "\n", b"sect": "\n\n", b"page": "\n\n", b"tab": "\t", b"cell": "\t",
-           b"row": "\n", b"emdash": "\u2014", b"endash": "\u2013", b"bullet": "\u2022", b"lquote": "\u2018",
-           b"rquote": "\u2019", b"ldblquote": "\u201c", b"rdblquote": "\u201d", b"emspace": " ",
-           b"enspace": " ", b"qmspace": " "}
+_BREAKS = {
+    b"par": "\n",
+    b"line": "\n",
+    b"sect": "\n\n",
+    b"page": "\n\n",
+    b"tab": "\t",
+    b"cell": "\t",
+    b"row": "\n",
+    b"emdash": "\u2014",
+    b"endash": "\u2013",
+    b"bullet": "\u2022",
+    b"lquote": "\u2018",
+    b"rquote": "\u2019",
+    b"ldblquote": "\u201c",
+    b"rdblquote": "\u201d",
+    b"emspace": " ",
+    b"enspace": " ",
+    b"qmspace": " ",
+}
 
 
 def rtf_to_text(rtf: bytes) -> str:

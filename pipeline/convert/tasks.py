@@ -23,8 +23,11 @@ def task_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
     percent = item.named_prop(mapi.PSETID_TASK, mapi.LID_PERCENT_COMPLETE)
     if isinstance(percent, int | float) and not isinstance(percent, bool):
         fields["percent_complete"] = round(float(percent) * 100 if percent <= 1 else float(percent), 2)
-    for name, lid in (("start_date", mapi.LID_TASK_START_DATE), ("due_date", mapi.LID_TASK_DUE_DATE),
-                      ("complete_date", mapi.LID_TASK_DATE_COMPLETED)):
+    for name, lid in (
+        ("start_date", mapi.LID_TASK_START_DATE),
+        ("due_date", mapi.LID_TASK_DUE_DATE),
+        ("complete_date", mapi.LID_TASK_DATE_COMPLETED),
+    ):
         value = props.named_time(item, mapi.PSETID_TASK, lid)
         if value is not None:
             # Start and due are dates (EWS keeps no time): the date the user saw, not UTC's.

@@ -120,15 +120,15 @@ def parse_tzdefinition(data: bytes) -> TimeZone | None:
         if major != 2:
             return None
         _reserved, cch_key = struct.unpack_from("<HH", data, 4)
-        key = data[8:8 + 2 * cch_key].decode("utf-16-le", errors="replace")
+        key = data[8 : 8 + 2 * cch_key].decode("utf-16-le", errors="replace")
         (count,) = struct.unpack_from("<H", data, 4 + cb_header - 2)
         pos = 4 + cb_header
         rules = []
         for _ in range(count):
             _major, _minor, _res, _flags, year = struct.unpack_from("<BBHHH", data, pos)
             bias, std_bias, dst_bias = struct.unpack_from("<3i", data, pos + 22)
-            standard = _transition(data[pos + 34:pos + 50])
-            daylight = _transition(data[pos + 50:pos + 66])
+            standard = _transition(data[pos + 34 : pos + 50])
+            daylight = _transition(data[pos + 50 : pos + 66])
             rules.append(Rule(year, bias, std_bias, dst_bias, standard, daylight))
             pos += 66
     except (struct.error, IndexError):

@@ -14,8 +14,9 @@ from pipeline.convert.attachments import attachment_name, content_id, mime_type,
 from pipeline.model import Attachment, SourceItem
 
 
-def typed_attachments(item: SourceItem, skip: Callable[[Attachment], bool] | None = None,
-                      domain: str | None = None) -> tuple[list[dict[str, object]], list[str]]:
+def typed_attachments(
+    item: SourceItem, skip: Callable[[Attachment], bool] | None = None, domain: str | None = None
+) -> tuple[list[dict[str, object]], list[str]]:
     """Attachments of a typed item (appointment, contact, task...) as plain dicts for EWS
     FileAttachment ({name, content_type, content, content_id, is_inline}) or ItemAttachment
     ({name, item_mime}: the embedded message as RFC 5322 bytes)."""
@@ -43,6 +44,13 @@ def typed_attachments(item: SourceItem, skip: Callable[[Attachment], bool] | Non
         if not name:
             name = f"attachment-{att.index}"
         maintype, subtype = mime_type(att, name)
-        out.append({"name": name, "content_type": f"{maintype}/{subtype}", "content": data,
-                    "content_id": content_id(att), "is_inline": bool(att.is_inline)})
+        out.append(
+            {
+                "name": name,
+                "content_type": f"{maintype}/{subtype}",
+                "content": data,
+                "content_id": content_id(att),
+                "is_inline": bool(att.is_inline),
+            }
+        )
     return out, warnings

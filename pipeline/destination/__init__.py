@@ -21,12 +21,14 @@ def open_destination(endpoint: Any, settings: Settings) -> Destination:
         from pipeline.destination.ews.mailbox import EwsDestination
         from pipeline.destination.ews.retry import RetryPolicy
 
-        return EwsDestination(endpoint, RetryPolicy(settings.max_attempts, settings.backoff_initial,
-                                                    settings.backoff_max))
+        return EwsDestination(
+            endpoint, RetryPolicy(settings.max_attempts, settings.backoff_initial, settings.backoff_max)
+        )
     if settings.destination == "graph":
         from pipeline.destination.graph.mailbox import GraphDestination
         from pipeline.destination.graph.transport import RetryPolicy as GraphRetry
 
-        return GraphDestination(endpoint, GraphRetry(settings.max_attempts, settings.backoff_initial,
-                                                     settings.backoff_max))
+        return GraphDestination(
+            endpoint, GraphRetry(settings.max_attempts, settings.backoff_initial, settings.backoff_max)
+        )
     raise ValueError(f"unknown destination {settings.destination!r}")

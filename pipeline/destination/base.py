@@ -34,8 +34,10 @@ class MailboxBusy(MailboxFatalError):
     """Another run holds the mailbox's lease: nothing was written. Carries who holds it and until when."""
 
     def __init__(self, holder: str, expires: datetime) -> None:
-        super().__init__(f"another run holds this mailbox: {holder}, lease until {expires:%Y-%m-%d %H:%M:%S} UTC "
-                         f"(wait, or --break-lease if that run is gone)")
+        super().__init__(
+            f"another run holds this mailbox: {holder}, lease until {expires:%Y-%m-%d %H:%M:%S} UTC "
+            f"(wait, or --break-lease if that run is gone)"
+        )
         self.holder = holder
         self.expires = expires
 
@@ -148,8 +150,7 @@ class Mailbox(Protocol):
 
     def release_lease(self) -> None: ...
 
-    def folder(self, planned: PlannedFolder, parent: ServerFolder | None,
-               create: bool = True) -> ServerFolder | None:
+    def folder(self, planned: PlannedFolder, parent: ServerFolder | None, create: bool = True) -> ServerFolder | None:
         """The server folder for a planned folder, under parent (None: the top), created unless create is
         False (then None when it does not exist). The caller resolves parents first."""
 

@@ -36,17 +36,30 @@ def endpoint_for(settings: Settings, impersonate: bool, mailboxes: list[str], cr
         from pipeline.destination.reach import check_target
 
         check_target(ews)  # flags, then one request: nothing is read or sent for a server that is down
-        yield Target(server=ews.server, username=ews.username, auth=ews.auth, impersonate=impersonate,
-                     ca_bundle=ews.ca_bundle, timeout=ews.request_timeout,
-                     max_connections=settings.max_concurrent_requests)
+        yield Target(
+            server=ews.server,
+            username=ews.username,
+            auth=ews.auth,
+            impersonate=impersonate,
+            ca_bundle=ews.ca_bundle,
+            timeout=ews.request_timeout,
+            max_connections=settings.max_concurrent_requests,
+        )
         return
     from pipeline.sandbox.embedded import start
     from pipeline.sandbox.embedded_setup import ews_account
 
     username, password = _checked(ews_account, settings, mailboxes, create)
     with start(settings.sandbox_dir) as handle:
-        yield Target(server=handle.url, username=username, auth="ntlm", impersonate=True, password=password,
-                     timeout=ews.request_timeout, max_connections=settings.max_concurrent_requests)
+        yield Target(
+            server=handle.url,
+            username=username,
+            auth="ntlm",
+            impersonate=True,
+            password=password,
+            timeout=ews.request_timeout,
+            max_connections=settings.max_concurrent_requests,
+        )
 
 
 def _checked(prepare: Any, settings: Settings, mailboxes: list[str], create: bool) -> tuple[str, str]:
@@ -80,9 +93,16 @@ def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = Fals
         require_extra()
         if not graph.uses_sandbox:
             loopback = _is_loopback(graph.server)
-            yield GraphTarget(graph_url=graph.server, login_url=graph.server if loopback else graph.login,
-                              tenant=graph.tenant, client_id=graph.client_id, timeout=graph.request_timeout,
-                              import_mime=graph.import_mime == "yes", sandbox=loopback, **credential_from_env())
+            yield GraphTarget(
+                graph_url=graph.server,
+                login_url=graph.server if loopback else graph.login,
+                tenant=graph.tenant,
+                client_id=graph.client_id,
+                timeout=graph.request_timeout,
+                import_mime=graph.import_mime == "yes",
+                sandbox=loopback,
+                **credential_from_env(),
+            )
             return
     except GraphSetupError as exc:
         raise UsageError(str(exc)) from None
@@ -91,6 +111,13 @@ def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = Fals
 
     client_id, secret = _checked(graph_app, settings, mailboxes, create)
     with start(settings.sandbox_dir) as handle:
-        yield GraphTarget(graph_url=handle.graph_url, login_url=handle.graph_url, tenant=EMBEDDED_TENANT,
-                          client_id=client_id, secret=secret, timeout=graph.request_timeout,
-                          import_mime=graph.import_mime == "yes", sandbox=True)
+        yield GraphTarget(
+            graph_url=handle.graph_url,
+            login_url=handle.graph_url,
+            tenant=EMBEDDED_TENANT,
+            client_id=client_id,
+            secret=secret,
+            timeout=graph.request_timeout,
+            import_mime=graph.import_mime == "yes",
+            sandbox=True,
+        )

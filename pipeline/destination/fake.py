@@ -57,10 +57,24 @@ class FakeStore:
     def mailbox(self, address: str) -> None:
         if address not in self.folders:
             roles: dict[str, tuple[str | None, str]] = {ROOT_ID: (None, "Top of Information Store")}
-            roles.update({role.value: (ROOT_ID, role.name.title()) for role in
-                          (FolderRole.INBOX, FolderRole.SENT, FolderRole.DELETED, FolderRole.DRAFTS,
-                           FolderRole.CALENDAR, FolderRole.CONTACTS, FolderRole.TASKS, FolderRole.NOTES,
-                           FolderRole.JOURNAL, FolderRole.JUNK, FolderRole.OUTBOX)})
+            roles.update(
+                {
+                    role.value: (ROOT_ID, role.name.title())
+                    for role in (
+                        FolderRole.INBOX,
+                        FolderRole.SENT,
+                        FolderRole.DELETED,
+                        FolderRole.DRAFTS,
+                        FolderRole.CALENDAR,
+                        FolderRole.CONTACTS,
+                        FolderRole.TASKS,
+                        FolderRole.NOTES,
+                        FolderRole.JOURNAL,
+                        FolderRole.JUNK,
+                        FolderRole.OUTBOX,
+                    )
+                }
+            )
             self.folders[address] = roles
             self.items[address] = []
 
@@ -193,8 +207,11 @@ class FakeMailbox:
     # -- items ------------------------------------------------------------------------------------
     def stamps(self, folder: ServerFolder) -> list[Stamp]:
         self._tick()
-        return [dataclasses.replace(i.stamp, server_id=i.id) for i in self.store.items[self.address]
-                if i.folder == folder.id]
+        return [
+            dataclasses.replace(i.stamp, server_id=i.id)
+            for i in self.store.items[self.address]
+            if i.folder == folder.id
+        ]
 
     def delete_items(self, folder: ServerFolder, server_ids: list[str]) -> None:
         self._tick()
@@ -251,11 +268,22 @@ class FakeSender:
         stored: list[tuple[UploadItem, FakeItem]] = []
         for upload in batch:
             if upload.subject in faults.refuse:
-                outcomes.append(Outcome(upload, OutcomeState.FAILED,
-                                        failure=Failure(FailureKind.REFUSED, "ErrorItemSave: refused by the fake")))
+                outcomes.append(
+                    Outcome(
+                        upload,
+                        OutcomeState.FAILED,
+                        failure=Failure(FailureKind.REFUSED, "ErrorItemSave: refused by the fake"),
+                    )
+                )
                 continue
-            item = FakeItem(f"i{next(mailbox.store.ids)}", folder.id, upload.subject, upload.item_class,
-                            Stamp(upload.fingerprint, upload.series_pending), upload=upload)
+            item = FakeItem(
+                f"i{next(mailbox.store.ids)}",
+                folder.id,
+                upload.subject,
+                upload.item_class,
+                Stamp(upload.fingerprint, upload.series_pending),
+                upload=upload,
+            )
             mailbox.store.items[mailbox.address].append(item)
             stored.append((upload, item))
         if faults.drop_answers > 0 and stored:

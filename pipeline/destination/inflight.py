@@ -23,8 +23,13 @@ from pipeline.model import UploadItem
 
 
 class InFlight:
-    def __init__(self, handle: Callable[[list[Outcome]], None], depth: int, name: str,
-                 finish: Callable[[Any, str, UploadItem], Outcome] | None = None) -> None:
+    def __init__(
+        self,
+        handle: Callable[[list[Outcome]], None],
+        depth: int,
+        name: str,
+        finish: Callable[[Any, str, UploadItem], Outcome] | None = None,
+    ) -> None:
         self.depth = max(1, depth)
         self.handle = handle
         self.finish = finish  # the mailbox's complete_series: a series created is finished before it is handled
@@ -32,8 +37,9 @@ class InFlight:
         self.outcomes: queue.Queue[list[Outcome]] = queue.Queue()
         self._slots = threading.Semaphore(self.depth)
         # each request checks the run's lease fence (pipeline/lease.py), from these threads too
-        self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix=name,
-                                        initializer=bind, initargs=(current_fence(),))
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.depth, thread_name_prefix=name, initializer=bind, initargs=(current_fence(),)
+        )
         self._inflight: set[Future] = set()
         self._fatal: BaseException | None = None
         self._batches_lock = threading.Lock()
@@ -97,8 +103,9 @@ class InFlight:
                 outcomes = self.outcomes.get_nowait()
             except queue.Empty:
                 break
-            self.handle([finishing(o, self._series_folders.pop(o.item.fingerprint, None), self.finish)
-                         for o in outcomes])
+            self.handle(
+                [finishing(o, self._series_folders.pop(o.item.fingerprint, None), self.finish) for o in outcomes]
+            )
         if self._fatal is not None:
             fatal = self._fatal
             if isinstance(fatal, MailboxFatalError | LeaseLost):

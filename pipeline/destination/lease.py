@@ -53,8 +53,13 @@ class LeaseStore(Protocol):
         """Delete the folder (already gone is fine: another taker deleted it first)."""
 
 
-def take(store: LeaseStore, me: LeaseHolder, force: bool = False,
-         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = steady) -> Any:
+def take(
+    store: LeaseStore,
+    me: LeaseHolder,
+    force: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = steady,
+) -> Any:
     """Take the mailbox's lease for `me` (the store's held lease), or raise MailboxBusy naming the live
     holder. A held lease is watched (pipeline/lease.py's judge says when): renewed while we watch, its holder
     is alive (MailboxBusy); unchanged for the holder's full period on our own clock, it is dead, and its
@@ -86,15 +91,20 @@ def take(store: LeaseStore, me: LeaseHolder, force: bool = False,
                 raise MailboxBusy(current.describe(), current.expires)  # it renewed while we watched: alive
             if watched is None:
                 watched = (current.version, clock())
-                log.info("lease held: watching whether its holder renews it", holder=current.describe(),
-                         up_to_s=current.seconds)
+                log.info(
+                    "lease held: watching whether its holder renews it",
+                    holder=current.describe(),
+                    up_to_s=current.seconds,
+                )
             if clock() - watched[1] < current.seconds:
                 sleep(min(WATCH_POLL, max(0.2, current.seconds / 10)))
                 continue
-            log.warning("lease unrenewed for a full period: taking it over", holder=current.describe(),
-                        period_s=current.seconds)
+            log.warning(
+                "lease unrenewed for a full period: taking it over", holder=current.describe(), period_s=current.seconds
+            )
         rounds += 1
         watched = None
         store.delete(folder)
-    raise MailboxFatalError(f"could not take the mailbox lease after {ATTEMPTS} attempts (another run keeps "
-                            f"taking it?)")
+    raise MailboxFatalError(
+        f"could not take the mailbox lease after {ATTEMPTS} attempts (another run keeps taking it?)"
+    )

@@ -49,26 +49,34 @@ def reason_in_words(exc: BaseException) -> str:
         return "TLS handshake failed (certificate not trusted? see --ca-bundle)"
     if isinstance(exc, requests.exceptions.Timeout):
         return "no answer in time"
-    for needle, words in (("Name or service not known", "unknown host name"),
-                          ("nodename nor servname", "unknown host name"),
-                          ("getaddrinfo failed", "unknown host name"),
-                          ("Failed to resolve", "unknown host name"),
-                          ("Connection refused", "connection refused"),
-                          ("actively refused", "connection refused"),
-                          ("Network is unreachable", "network unreachable"),
-                          ("No route to host", "no route to host"),
-                          ("Connection reset", "connection reset")):
+    for needle, words in (
+        ("Name or service not known", "unknown host name"),
+        ("nodename nor servname", "unknown host name"),
+        ("getaddrinfo failed", "unknown host name"),
+        ("Failed to resolve", "unknown host name"),
+        ("Connection refused", "connection refused"),
+        ("actively refused", "connection refused"),
+        ("Network is unreachable", "network unreachable"),
+        ("No route to host", "no route to host"),
+        ("Connection reset", "connection reset"),
+    ):
         if needle in text:
             return words
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
-                  | requests.exceptions.InvalidSchema):
+    if isinstance(
+        exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema
+    ):
         return "not a valid http(s) URL"
     return type(exc).__name__
 
 
-def check_reachable(url: str, ca_bundle: str = "", waits: tuple[float, ...] = DEFAULT_WAITS,
-                    timeout: float = PROBE_TIMEOUT, sleep: Callable[[float], None] = time.sleep,
-                    say: Callable[[str], None] | None = None) -> None:
+def check_reachable(
+    url: str,
+    ca_bundle: str = "",
+    waits: tuple[float, ...] = DEFAULT_WAITS,
+    timeout: float = PROBE_TIMEOUT,
+    sleep: Callable[[float], None] = time.sleep,
+    say: Callable[[str], None] | None = None,
+) -> None:
     """Return when url answers HTTP (other than 404); raise Unreachable after len(waits) + 1 attempts."""
     say = say or (lambda line: print(line, file=sys.stderr))
     attempts = len(waits) + 1
@@ -79,15 +87,20 @@ def check_reachable(url: str, ca_bundle: str = "", waits: tuple[float, ...] = DE
                 if answer.status_code == 404:  # a web server, but no EWS there: retrying will not help
                     raise Unreachable(url, "HTTP 404, no EWS endpoint at this URL", attempt)
             return
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema) as exc:
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ) as exc:
             raise Unreachable(url, reason_in_words(exc), attempt) from None
         except requests.exceptions.RequestException as exc:
             reason = reason_in_words(exc)
         if attempt < attempts:
             wait = waits[attempt - 1]
-            say(f"rebuild: cannot reach {public_url(url)}: {reason}; trying again in {wait:g} s "
-                f"(attempt {attempt} of {attempts})")
+            say(
+                f"rebuild: cannot reach {public_url(url)}: {reason}; trying again in {wait:g} s "
+                f"(attempt {attempt} of {attempts})"
+            )
             sleep(wait)
     raise Unreachable(url, reason, attempts)
 
@@ -100,6 +113,8 @@ def check_target(settings: Any) -> None:
     if settings.auth != "oauth" and not settings.username:
         raise UsageError("--server needs --username (the account to log in as; password from REBUILD_PASSWORD)")
     if not settings.server.lower().startswith(("http://", "https://")):
-        raise UsageError(f"--server {public_url(settings.server)!r} is not an http(s) URL "
-                         "(e.g. https://mail.corp.example/EWS/Exchange.asmx)")
+        raise UsageError(
+            f"--server {public_url(settings.server)!r} is not an http(s) URL "
+            "(e.g. https://mail.corp.example/EWS/Exchange.asmx)"
+        )
     check_reachable(settings.server, settings.ca_bundle)

@@ -24,16 +24,25 @@ def finished(upload: UploadItem, server_id: str, apply: Callable[[], list[ItemWa
         raise
     except Exception as exc:  # noqa: BLE001 - the series exists; the rerun finishes its exceptions
         note = series_pending(exc)
-        return Outcome(dataclasses.replace(upload, warnings=[*upload.warnings, note]), OutcomeState.PENDING,
-                       server_id=server_id, notes=(note,))
+        return Outcome(
+            dataclasses.replace(upload, warnings=[*upload.warnings, note]),
+            OutcomeState.PENDING,
+            server_id=server_id,
+            notes=(note,),
+        )
     done = dataclasses.replace(upload, series_pending=False, warnings=[*upload.warnings, *notes])
     return Outcome(done, OutcomeState.UPLOADED, server_id=server_id, notes=tuple(notes))
 
 
-def finishing(outcome: Outcome, folder: ServerFolder | None,
-              finish: Callable[[ServerFolder, str, UploadItem], Outcome] | None) -> Outcome:
+def finishing(
+    outcome: Outcome, folder: ServerFolder | None, finish: Callable[[ServerFolder, str, UploadItem], Outcome] | None
+) -> Outcome:
     """The outcome a sender hands the run: a series just created is finished first (in the run's thread)."""
-    if finish is None or folder is None or outcome.state is not OutcomeState.UPLOADED \
-            or not outcome.item.series_pending:
+    if (
+        finish is None
+        or folder is None
+        or outcome.state is not OutcomeState.UPLOADED
+        or not outcome.item.series_pending
+    ):
         return outcome
     return finish(folder, str(outcome.server_id), outcome.item)

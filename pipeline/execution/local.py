@@ -44,10 +44,22 @@ def rebuild_one(job: MailboxJob, settings: Settings, progress: Progress, should_
             summary = MailboxRun(job.options, settings, destination, journal, progress, should_stop).run()
         except Exception as exc:  # noqa: BLE001 - one mailbox's crash must not stop the others
             log.error("mailbox crashed", mailbox=job.mailbox, exc_info=True, file_only=True)
-            summary = Summary(job.mailbox, str(job.options.ost), status=RunStatus.CRASHED,
-                              fatal=crash_reason(exc, settings.journal_path))
-    progress("finished", {"mailbox": job.mailbox, "status": str(summary.status), "fatal": summary.fatal,
-                          "done": summary.uploaded + summary.present, "failed": summary.failed_total})
+            summary = Summary(
+                job.mailbox,
+                str(job.options.ost),
+                status=RunStatus.CRASHED,
+                fatal=crash_reason(exc, settings.journal_path),
+            )
+    progress(
+        "finished",
+        {
+            "mailbox": job.mailbox,
+            "status": str(summary.status),
+            "fatal": summary.fatal,
+            "done": summary.uploaded + summary.present,
+            "failed": summary.failed_total,
+        },
+    )
     return summary
 
 
@@ -56,8 +68,9 @@ def _share_connections(job: MailboxJob, processes: int) -> MailboxJob:
     budget = getattr(job.endpoint, "max_connections", None)
     if not isinstance(budget, int):
         return job
-    return dataclasses.replace(job, endpoint=dataclasses.replace(job.endpoint,
-                                                                 max_connections=max(1, budget // processes)))
+    return dataclasses.replace(
+        job, endpoint=dataclasses.replace(job.endpoint, max_connections=max(1, budget // processes))
+    )
 
 
 # -- in a mailbox worker process --------------------------------------------------------------------------
@@ -97,7 +110,8 @@ class LocalExecutor:
             stop: Any = threading.Event()
             pool: Any = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbox")
             futures: dict[Future, MailboxJob] = {
-                pool.submit(rebuild_one, job, settings, progress, stop.is_set): job for job in jobs}
+                pool.submit(rebuild_one, job, settings, progress, stop.is_set): job for job in jobs
+            }
         else:
             ctx = multiprocessing.get_context("spawn")
             stop, events = ctx.Event(), ctx.Queue()
@@ -105,8 +119,12 @@ class LocalExecutor:
             child_settings = dataclasses.replace(settings, convert_processes=1)
             # The account's concurrent requests are shared out among the processes (EWSMaxConcurrency).
             jobs = [_share_connections(job, self.mailbox_workers) for job in jobs]
-            pool = ProcessPoolExecutor(max_workers=self.mailbox_workers, mp_context=ctx, initializer=_init_child,
-                                       initargs=(stop, events, child_settings))
+            pool = ProcessPoolExecutor(
+                max_workers=self.mailbox_workers,
+                mp_context=ctx,
+                initializer=_init_child,
+                initargs=(stop, events, child_settings),
+            )
             with children_ignore_sigint():  # processes start here: a Ctrl-C while they import is the parent's
                 futures = {pool.submit(_child_rebuild, job, child_settings): job for job in jobs}
 
@@ -117,6 +135,7 @@ class LocalExecutor:
                     except queue.Empty:
                         return
                     progress(event, data)
+
         try:
             while wait(futures, timeout=0.2).not_done:
                 if drain:
@@ -126,8 +145,10 @@ class LocalExecutor:
         except KeyboardInterrupt:
             stop.set()
             how = "SIGTERM" if stop_requested() else "Ctrl-C"
-            print(f"\nrebuild: stopping: finishing the batches in flight ({how} again to abort at once)...",
-                  file=sys.stderr)
+            print(
+                f"\nrebuild: stopping: finishing the batches in flight ({how} again to abort at once)...",
+                file=sys.stderr,
+            )
             while wait(futures, timeout=0.2).not_done:
                 if drain:
                     drain()
@@ -139,12 +160,19 @@ class LocalExecutor:
             try:
                 results[job.mailbox] = future.result()
             except Exception as exc:  # noqa: BLE001 - a worker process that died takes only its mailbox
-                results[job.mailbox] = Summary(job.mailbox, str(job.options.ost), status=RunStatus.CRASHED,
-                                               fatal=f"worker process: {type(exc).__name__}: {exc}")
-        ordered = [results.get(job.mailbox) or Summary(job.mailbox, str(job.options.ost),
-                                                      status=RunStatus.INTERRUPTED)
-                   for job in jobs]
+                results[job.mailbox] = Summary(
+                    job.mailbox,
+                    str(job.options.ost),
+                    status=RunStatus.CRASHED,
+                    fatal=f"worker process: {type(exc).__name__}: {exc}",
+                )
+        ordered = [
+            results.get(job.mailbox) or Summary(job.mailbox, str(job.options.ost), status=RunStatus.INTERRUPTED)
+            for job in jobs
+        ]
         if stop.is_set() or stop_requested():
-            print("rebuild: interrupted; the journal is consistent. Run the same command again to resume.",
-                  file=sys.stderr)
+            print(
+                "rebuild: interrupted; the journal is consistent. Run the same command again to resume.",
+                file=sys.stderr,
+            )
         return ordered

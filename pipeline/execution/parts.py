@@ -11,11 +11,28 @@ from __future__ import annotations
 from typing import Any
 
 #: Summary fields that add up across parts, and those that are counters by reason.
-_ADDED = ("found", "uploaded", "present", "source_errors", "bytes_uploaded", "retries", "in_doubt_found",
-          "failed_total")
+_ADDED = (
+    "found",
+    "uploaded",
+    "present",
+    "source_errors",
+    "bytes_uploaded",
+    "retries",
+    "in_doubt_found",
+    "failed_total",
+)
 _COUNTERS = ("skipped", "failed", "warnings")
-_STATUS_RANK = {"ok": 0, "dry-run": 0, "failed-items": 1, "interrupted": 2, "busy": 3, "lease-lost": 3, "fatal": 4,
-                "running": 5, "crashed": 5}  # run_status.RANK, kept import-free for Temporal's workflow sandbox
+_STATUS_RANK = {
+    "ok": 0,
+    "dry-run": 0,
+    "failed-items": 1,
+    "interrupted": 2,
+    "busy": 3,
+    "lease-lost": 3,
+    "fatal": 4,
+    "running": 5,
+    "crashed": 5,
+}  # run_status.RANK, kept import-free for Temporal's workflow sandbox
 WARNING_ITEMS = 200
 
 
@@ -61,8 +78,9 @@ def merge_summaries(first: dict[str, Any] | None, then: dict[str, Any]) -> dict[
     merged["folders"] = _add_counts(first.get("folders") or {}, then.get("folders") or {})
     merged["failures"] = [*(first.get("failures") or []), *(then.get("failures") or [])]
     merged["warning_items"] = [*(first.get("warning_items") or []), *(then.get("warning_items") or [])][:WARNING_ITEMS]
-    merged["status"] = max(first.get("status") or "ok", then.get("status") or "ok",
-                           key=lambda status: _STATUS_RANK.get(status, 0))
+    merged["status"] = max(
+        first.get("status") or "ok", then.get("status") or "ok", key=lambda status: _STATUS_RANK.get(status, 0)
+    )
     merged["fatal"] = then.get("fatal") or first.get("fatal")
     merged["attempt"] = max(int(first.get("attempt") or 0), int(then.get("attempt") or 0))
     merged["parts"] = [*(first.get("parts") or []), *(then.get("parts") or [])]

@@ -26,9 +26,11 @@ from pipeline.rebuild.run import Summary
 from pipeline.rebuild.status import RunStatus
 from pipeline.settings import Settings
 
-CLOSED_FATAL = {WorkflowExecutionStatus.TERMINATED: "workflow terminated",
-                WorkflowExecutionStatus.CANCELED: "workflow cancelled",
-                WorkflowExecutionStatus.TIMED_OUT: "workflow timed out"}
+CLOSED_FATAL = {
+    WorkflowExecutionStatus.TERMINATED: "workflow terminated",
+    WorkflowExecutionStatus.CANCELED: "workflow cancelled",
+    WorkflowExecutionStatus.TIMED_OUT: "workflow timed out",
+}
 
 
 def workflow_id(mailbox: str) -> str:
@@ -56,11 +58,19 @@ class MailboxState:
     summary: Summary | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mailbox": self.mailbox, "state": self.state, "done": self.done, "total": self.total,
-                "failed": self.failed, "worker": self.worker, "attempt": self.attempt, "retrying": self.retrying,
-                "part": self.part,
-                "status": self.summary.status if self.summary else None,
-                "fatal": self.summary.fatal if self.summary else None}
+        return {
+            "mailbox": self.mailbox,
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            "failed": self.failed,
+            "worker": self.worker,
+            "attempt": self.attempt,
+            "retrying": self.retrying,
+            "part": self.part,
+            "status": self.summary.status if self.summary else None,
+            "fatal": self.summary.fatal if self.summary else None,
+        }
 
 
 async def state_of(client: Client, handle: WorkflowHandle) -> MailboxState:
@@ -86,8 +96,16 @@ async def state_of(client: Client, handle: WorkflowHandle) -> MailboxState:
         return state
     name = status.name.lower() if status else "unknown"
     summary, worker = await summary_of(handle, status)
-    return MailboxState(mailbox, name, done=summary.uploaded + summary.present, total=summary.found,
-                        failed=summary.failed_total, bytes=summary.bytes_uploaded, worker=worker, summary=summary)
+    return MailboxState(
+        mailbox,
+        name,
+        done=summary.uploaded + summary.present,
+        total=summary.found,
+        failed=summary.failed_total,
+        bytes=summary.bytes_uploaded,
+        worker=worker,
+        summary=summary,
+    )
 
 
 async def summary_of(handle: WorkflowHandle, status: WorkflowExecutionStatus | None) -> tuple[Summary, str]:
@@ -126,8 +144,14 @@ async def mailbox_states(client: Client) -> list[MailboxState]:
 class TemporalExecutor:
     """Submits mailbox jobs as workflows; with wait, follows them to the end."""
 
-    def __init__(self, settings: Settings, address: str, namespace: str = "default", wait: bool = False,
-                 poll_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        address: str,
+        namespace: str = "default",
+        wait: bool = False,
+        poll_seconds: float = 2.0,
+    ) -> None:
         self.settings = settings
         self.address = address
         self.namespace = namespace
@@ -149,19 +173,25 @@ class TemporalExecutor:
             wid = workflow_id(job.mailbox)
             try:
                 handles[job.mailbox] = await client.start_workflow(
-                    WORKFLOW, payload, id=wid, task_queue=self.settings.temporal_task_queue)
+                    WORKFLOW, payload, id=wid, task_queue=self.settings.temporal_task_queue
+                )
             except WorkflowAlreadyStartedError:
                 self.already_running.append(job.mailbox)
                 handles[job.mailbox] = client.get_workflow_handle(wid)
         if not self.wait:
-            return [Summary(job.mailbox, str(job.options.ost),
-                            status=RunStatus.ALREADY_RUNNING if job.mailbox in self.already_running
-                            else RunStatus.SUBMITTED)
-                    for job in jobs]
+            return [
+                Summary(
+                    job.mailbox,
+                    str(job.options.ost),
+                    status=RunStatus.ALREADY_RUNNING if job.mailbox in self.already_running else RunStatus.SUBMITTED,
+                )
+                for job in jobs
+            ]
         return await self._follow(client, jobs, handles, progress)
 
-    async def _follow(self, client: Client, jobs: Sequence[MailboxJob], handles: dict[str, WorkflowHandle],
-                      progress: Progress) -> list[Summary]:
+    async def _follow(
+        self, client: Client, jobs: Sequence[MailboxJob], handles: dict[str, WorkflowHandle], progress: Progress
+    ) -> list[Summary]:
         results: dict[str, Summary] = {}
         totals: dict[str, int] = {}
         # Wakes the loop as soon as a workflow closes (the server answers a result request when it does);
@@ -177,8 +207,10 @@ class TemporalExecutor:
                     totals[job.mailbox] = state.total
                     progress("start", {"mailbox": job.mailbox, "total": state.total})
                 if state.total or state.done:
-                    progress("items", {"mailbox": job.mailbox, "done": state.done, "failed": state.failed,
-                                       "bytes": state.bytes})
+                    progress(
+                        "items",
+                        {"mailbox": job.mailbox, "done": state.done, "failed": state.failed, "bytes": state.bytes},
+                    )
                 if state.summary is not None:
                     state.summary.mailbox = job.mailbox
                     state.summary.source = state.summary.source or str(job.options.ost)

@@ -97,8 +97,9 @@ class MailboxActivities:
 
     def _here(self, job: MailboxJob) -> None:
         if not job.options.ost.is_file():  # another worker may see it (its share, its --path-map)
-            raise ApplicationError(f"{job.options.ost}: no such file on worker {self.identity} (--path-map?)",
-                                   type=NOT_HERE)
+            raise ApplicationError(
+                f"{job.options.ost}: no such file on worker {self.identity} (--path-map?)", type=NOT_HERE
+            )
 
     @activity.defn(name=PLAN_ACTIVITY)
     def plan_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -107,16 +108,21 @@ class MailboxActivities:
         self._here(job)
         heartbeat = float(data.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
         try:
-            with (heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True},
-                               heartbeat), open_source(job.options.ost, recover=job.options.recover) as source):
+            with (
+                heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True}, heartbeat),
+                open_source(job.options.ost, recover=job.options.recover) as source,
+            ):
                 folders = source.folders()
         except SourceOpenError as exc:
             summary = Summary(job.mailbox, str(job.options.ost), status=RunStatus.FATAL, fatal=str(exc))
-            raise ApplicationError(str(exc), {**summary.as_dict(), "worker": self.identity}, type=FATAL,
-                                   non_retryable=True) from None
+            raise ApplicationError(
+                str(exc), {**summary.as_dict(), "worker": self.identity}, type=FATAL, non_retryable=True
+            ) from None
         selection = job.options.selection.bind(folders)
-        return {"folders": [{"node_id": f.node_id, "items": f.item_count} for f in folders],
-                "total": sum(f.item_count for f in folders if not selection.folder_skip(f))}
+        return {
+            "folders": [{"node_id": f.node_id, "items": f.item_count} for f in folders],
+            "total": sum(f.item_count for f in folders if not selection.folder_skip(f)),
+        }
 
     @activity.defn(name=ACTIVITY)
     def rebuild_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -125,9 +131,17 @@ class MailboxActivities:
         self._here(job)
         part = data.get("part") or {}
         before = int(part.get("before") or 0)  # items done by the mailbox's earlier parts
-        state: dict[str, Any] = {"mailbox": job.mailbox, "done": before, "total": int(part.get("total") or 0),
-                                 "failed": 0, "bytes": 0, "worker": self.identity, "attempt": info.attempt,
-                                 "part": int(part.get("index") or 0) + 1, "parts": int(part.get("count") or 1)}
+        state: dict[str, Any] = {
+            "mailbox": job.mailbox,
+            "done": before,
+            "total": int(part.get("total") or 0),
+            "failed": 0,
+            "bytes": 0,
+            "worker": self.identity,
+            "attempt": info.attempt,
+            "part": int(part.get("index") or 0) + 1,
+            "parts": int(part.get("count") or 1),
+        }
         lock = threading.Lock()
 
         def progress(event: str, values: dict[str, Any]) -> None:
@@ -137,8 +151,9 @@ class MailboxActivities:
                 elif event == "usable":
                     state["usable_after"] = values["after"]
                 elif event == "items":  # ("folder": which folder the run is in, for a console)
-                    state.update(done=before + values["done"], failed=values.get("failed", 0),
-                                 bytes=values.get("bytes", 0))
+                    state.update(
+                        done=before + values["done"], failed=values.get("failed", 0), bytes=values.get("bytes", 0)
+                    )
 
         def should_stop() -> bool:
             return activity.is_cancelled() or activity.is_worker_shutdown()
@@ -148,24 +163,45 @@ class MailboxActivities:
                 return dict(state)
 
         heartbeat = float(data.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
-        log.info("mailbox part taken", mailbox=job.mailbox, part=state["part"], attempt=info.attempt,
-                 worker=self.identity)
+        log.info(
+            "mailbox part taken", mailbox=job.mailbox, part=state["part"], attempt=info.attempt, worker=self.identity
+        )
         with heartbeating(details, heartbeat):
             summary = rebuild_one(job, self.settings, progress, should_stop)
         result = summary.as_dict()
         if len(summary.failures) > FAILURES_SENT:
             paths = write_reports(self.settings.reports_dir, [summary])
             result["failures"] = summary.failures[:FAILURES_SENT]
-            result["failures"].append({"folder": "", "item_class": "", "subject": "", "kind": "",
-                                       "reason": f"{len(summary.failures) - FAILURES_SENT} more failures in "
-                                                 f"{paths[-1]} on worker {self.identity}", "node_id": None})
+            result["failures"].append(
+                {
+                    "folder": "",
+                    "item_class": "",
+                    "subject": "",
+                    "kind": "",
+                    "reason": f"{len(summary.failures) - FAILURES_SENT} more failures in "
+                    f"{paths[-1]} on worker {self.identity}",
+                    "node_id": None,
+                }
+            )
         result["worker"] = self.identity
         result["attempt"] = info.attempt
-        result["parts"] = [{"part": state["part"], "of": state["parts"], "worker": self.identity,
-                            "attempt": info.attempt, "folders": len(job.options.folders or ()),
-                            "status": summary.status}]
-        log.info("mailbox part finished", mailbox=job.mailbox, part=state["part"], status=summary.status,
-                 worker=self.identity)
+        result["parts"] = [
+            {
+                "part": state["part"],
+                "of": state["parts"],
+                "worker": self.identity,
+                "attempt": info.attempt,
+                "folders": len(job.options.folders or ()),
+                "status": summary.status,
+            }
+        ]
+        log.info(
+            "mailbox part finished",
+            mailbox=job.mailbox,
+            part=state["part"],
+            status=summary.status,
+            worker=self.identity,
+        )
         if summary.status in ("busy", "lease-lost"):  # another run holds it, or did while this one stalled
             raise ApplicationError(summary.fatal or "mailbox busy", type=BUSY)
         if summary.status in ("fatal", "crashed"):  # crashed: as a crash escaping the run always was
@@ -177,35 +213,48 @@ class MailboxActivities:
         return result
 
 
-async def _serve(settings: Settings, address: str, namespace: str, mailboxes: int,
-                 path_map: list[tuple[str, str]], ready: Any = None) -> None:
+async def _serve(
+    settings: Settings, address: str, namespace: str, mailboxes: int, path_map: list[tuple[str, str]], ready: Any = None
+) -> None:
     client = await Client.connect(address, namespace=namespace)
     identity = worker_identity()
     activities = MailboxActivities(settings, path_map, identity)
     with ThreadPoolExecutor(max_workers=mailboxes, thread_name_prefix="mailbox") as pool:
-        worker = Worker(client, task_queue=settings.temporal_task_queue, workflows=[MailboxWorkflow, SlotWorkflow],
-                        activities=[activities.plan_mailbox, activities.rebuild_mailbox], activity_executor=pool,
-                        max_concurrent_activities=mailboxes, identity=identity,
-                        graceful_shutdown_timeout=timedelta(seconds=60),
-                        max_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_THROTTLE))
+        worker = Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=[MailboxWorkflow, SlotWorkflow],
+            activities=[activities.plan_mailbox, activities.rebuild_mailbox],
+            activity_executor=pool,
+            max_concurrent_activities=mailboxes,
+            identity=identity,
+            graceful_shutdown_timeout=timedelta(seconds=60),
+            max_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_THROTTLE),
+        )
         loop = asyncio.get_running_loop()
 
         def on_signal(signum: int, frame: Any) -> None:
-            print("\nrebuild worker: stopping: finishing the batches in flight, then handing the mailboxes back",
-                  file=sys.stderr)
+            print(
+                "\nrebuild worker: stopping: finishing the batches in flight, then handing the mailboxes back",
+                file=sys.stderr,
+            )
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(worker.shutdown()))
 
         for name in ("SIGINT", "SIGTERM"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), on_signal)
-        print(f"rebuild worker {identity}: task queue {settings.temporal_task_queue!r} on {address} "
-              f"(namespace {namespace}), {mailboxes} mailbox(es) at a time; state {settings.state_dir}",
-              file=sys.stderr, flush=True)
+        print(
+            f"rebuild worker {identity}: task queue {settings.temporal_task_queue!r} on {address} "
+            f"(namespace {namespace}), {mailboxes} mailbox(es) at a time; state {settings.state_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
         await worker.run()
 
 
-def run_worker(settings: Settings, address: str, namespace: str, mailboxes: int,
-               path_map: list[tuple[str, str]]) -> None:
+def run_worker(
+    settings: Settings, address: str, namespace: str, mailboxes: int, path_map: list[tuple[str, str]]
+) -> None:
     """Serve until stopped (Ctrl-C or SIGTERM); RuntimeError when the server cannot be reached."""
     Journal(settings.journal_path).close()  # schema and WAL mode set up before any mailbox starts
     asyncio.run(_serve(settings, address, namespace, mailboxes, path_map))

@@ -75,8 +75,11 @@ class MailboxWorkflow:
             result: dict[str, Any] | None = None
             for index, folders in enumerate(parts):
                 before = (result["uploaded"] + result["present"]) if result else 0
-                part = {**job, "options": {**job["options"], "folders": folders, "store_part": index == 0},
-                        "part": {"index": index, "count": len(parts), "before": before, "total": plan["total"]}}
+                part = {
+                    **job,
+                    "options": {**job["options"], "folders": folders, "store_part": index == 0},
+                    "part": {"index": index, "count": len(parts), "before": before, "total": plan["total"]},
+                }
                 result = merge_summaries(result, await self._activity(ACTIVITY, part, result))
             assert result is not None
             return result
@@ -97,8 +100,11 @@ class MailboxWorkflow:
             for number in numbers:
                 try:
                     return await workflow.start_child_workflow(
-                        SlotWorkflow.run, workflow.info().workflow_id, id=slot_id(server, number),
-                        parent_close_policy=ParentClosePolicy.TERMINATE)
+                        SlotWorkflow.run,
+                        workflow.info().workflow_id,
+                        id=slot_id(server, number),
+                        parent_close_policy=ParentClosePolicy.TERMINATE,
+                    )
                 except WorkflowAlreadyStartedError:
                     continue
             await workflow.sleep(wait)
@@ -110,13 +116,18 @@ class MailboxWorkflow:
         heartbeat = int(job.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
         try:
             return await workflow.execute_activity(
-                name, job,
+                name,
+                job,
                 start_to_close_timeout=timedelta(days=7),  # a dead worker is found by its heartbeat, not this
                 heartbeat_timeout=timedelta(seconds=heartbeat),
-                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                                         maximum_interval=timedelta(seconds=60),
-                                         non_retryable_error_types=[FATAL]),
-                result_type=dict)
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=2),
+                    backoff_coefficient=2.0,
+                    maximum_interval=timedelta(seconds=60),
+                    non_retryable_error_types=[FATAL],
+                ),
+                result_type=dict,
+            )
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == FATAL:

@@ -83,7 +83,7 @@ def map_path(path: str, path_map: list[tuple[str, str]]) -> str:
     for old, new in path_map:
         prefix = old.replace("\\", "/").rstrip("/")
         if norm == prefix or norm.startswith(prefix + "/"):
-            rest = norm[len(prefix):].lstrip("/")
+            rest = norm[len(prefix) :].lstrip("/")
             if not rest:
                 return new
             parts = PurePosixPath(rest).parts

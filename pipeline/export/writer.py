@@ -80,8 +80,9 @@ def item_payload(upload: UploadItem) -> tuple[str, bytes]:
         return ".ics", item_files.to_ics(upload.value, upload.fingerprint)
     if isinstance(upload.value, Contact):
         return ".vcf", item_files.to_vcard(upload.value)
-    return ".json", item_files.item_document(upload.kind, upload.item_class, upload.value,
-                                             [*upload.extended, *upload.extra_extended])
+    return ".json", item_files.item_document(
+        upload.kind, upload.item_class, upload.value, [*upload.extended, *upload.extra_extended]
+    )
 
 
 def _typed_attachments(upload: UploadItem, directory: Folder, item_file: str) -> None:
@@ -138,8 +139,9 @@ class Exporter:
         self._folders.clear()
         self._root = None
 
-    def write(self, item: SourceItem, path: tuple[str, ...], number: int,
-              relative: tuple[str, ...] | None = None) -> None:
+    def write(
+        self, item: SourceItem, path: tuple[str, ...], number: int, relative: tuple[str, ...] | None = None
+    ) -> None:
         from pipeline.convert import convert_item
         from pipeline.fingerprint import fingerprint
 
@@ -165,9 +167,17 @@ class Exporter:
         self.counts[upload.kind] += 1
         if upload.warnings:
             self.warned += 1
-        self.manifest.append({"file": str(Path(*relative, name)), "folder": "/".join(path),
-                              "node_id": item.node_id, "kind": upload.kind, "item_class": upload.item_class,
-                              "fingerprint": upload.fingerprint, "warnings": [str(w) for w in upload.warnings]})
+        self.manifest.append(
+            {
+                "file": str(Path(*relative, name)),
+                "folder": "/".join(path),
+                "node_id": item.node_id,
+                "kind": upload.kind,
+                "item_class": upload.item_class,
+                "fingerprint": upload.fingerprint,
+                "warnings": [str(w) for w in upload.warnings],
+            }
+        )
 
     def fail(self, path: tuple[str, ...], node_id: int | None, reason: str, what: str = "item") -> None:
         """An unreadable folder or item, or one that would not convert: listed in the manifest, exit code 1."""
@@ -248,8 +258,9 @@ def _source(ost: str, codepage: int | None) -> Source:
     return source
 
 
-def _task_start(ost: str, out: str, options: Any, node_id: int,
-                codepage: int | None) -> tuple[Source, SourceFolder, tuple[str, ...], Exporter]:
+def _task_start(
+    ost: str, out: str, options: Any, node_id: int, codepage: int | None
+) -> tuple[Source, SourceFolder, tuple[str, ...], Exporter]:
     """What a task works with: this process's open source, the folder, its directory and an Exporter."""
     source = _source(ost, codepage)
     folders = source.folders()
@@ -257,8 +268,9 @@ def _task_start(ost: str, out: str, options: Any, node_id: int,
     return source, folder, folder_dirs(folders)[node_id], Exporter(Path(out), options)
 
 
-def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | None],
-                 codepage: int | None = None) -> dict[str, Any]:
+def _export_task(
+    ost: str, out: str, options: Any, task: tuple[int, int, int | None], codepage: int | None = None
+) -> dict[str, Any]:
     """One range of one folder, in one pass: every item teaches the address book, and is written at once
     unless its conversion needs the whole store's book (an Exchange party without a cached SMTP address):
     those are listed as deferred and written by _deferred_task once every part's book is merged."""
@@ -280,8 +292,9 @@ def _export_task(ost: str, out: str, options: Any, task: tuple[int, int, int | N
     return {**exporter.result(), "book": book, "deferred": deferred}
 
 
-def _deferred_task(ost: str, out: str, options: Any, task: tuple[int, list[int]],
-                   codepage: int | None = None) -> dict[str, Any]:
+def _deferred_task(
+    ost: str, out: str, options: Any, task: tuple[int, list[int]], codepage: int | None = None
+) -> dict[str, Any]:
     """The deferred items of one folder (by index), converted with the whole store's book."""
     node_id, indexes = task
     source, folder, relative, exporter = _task_start(ost, out, options, node_id, codepage)
@@ -294,19 +307,24 @@ def _deferred_task(ost: str, out: str, options: Any, task: tuple[int, list[int]]
     return exporter.result()
 
 
-def _deferred_tasks(tasks: list[tuple[int, int, int | None]],
-                    deferred: list[list[int]]) -> list[tuple[int, list[int]]]:
+def _deferred_tasks(tasks: list[tuple[int, int, int | None]], deferred: list[list[int]]) -> list[tuple[int, list[int]]]:
     """The deferred indexes of each range, in groups of at most TASK_ITEMS per task, in source order."""
     out: list[tuple[int, list[int]]] = []
     for (node_id, _start, _stop), indexes in zip(tasks, deferred, strict=True):
         for i in range(0, len(indexes), TASK_ITEMS):
-            out.append((node_id, indexes[i:i + TASK_ITEMS]))
+            out.append((node_id, indexes[i : i + TASK_ITEMS]))
     return out
 
 
-def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | None = None,
-               workers: int | None = 1,
-               mailbox: str | None = None, codepage: int | None = None) -> int:
+def run_export(
+    ost: str,
+    out: str,
+    recover: bool = False,
+    x500_domain: str | None = None,
+    workers: int | None = 1,
+    mailbox: str | None = None,
+    codepage: int | None = None,
+) -> int:
     """One pass over the store (see _export_task), then the few items that needed the whole address book."""
     from pipeline.convert import ConvertOptions
     from pipeline.convert.addressbook import AddressBook
@@ -400,13 +418,18 @@ def run_export(ost: str, out: str, recover: bool = False, x500_domain: str | Non
     finally:
         top.close()
     for failure in exporter.failures:
-        print(f"failed: {failure['what']} {shown(failure['folder']) or '(root)'} node {failure['node_id']}: "
-              f"{shown(failure['reason'])}", file=sys.stderr)
+        print(
+            f"failed: {failure['what']} {shown(failure['folder']) or '(root)'} node {failure['node_id']}: "
+            f"{shown(failure['reason'])}",
+            file=sys.stderr,
+        )
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(exporter.counts.items()) if kind != "failed")
     elapsed = time.monotonic() - started
-    print(f"exported {sum(v for k, v in exporter.counts.items() if k != 'failed')} items ({kinds or 'none'}) "
-          f"from {folders} folders to {shown(root)} in {elapsed:.1f}s; {exporter.warned} with warnings, "
-          f"{exporter.counts['failed']} failed")
+    print(
+        f"exported {sum(v for k, v in exporter.counts.items() if k != 'failed')} items ({kinds or 'none'}) "
+        f"from {folders} folders to {shown(root)} in {elapsed:.1f}s; {exporter.warned} with warnings, "
+        f"{exporter.counts['failed']} failed"
+    )
     if settings:
         print(f"{settings} settings (folder-associated messages) written to {shown(root / SETTINGS_DIR)}")
     return EXIT_FAILURES if exporter.failures else EXIT_OK

@@ -44,8 +44,9 @@ def said(text: str) -> ItemWarning:
     """A conversion warning written as a sentence: headed by its words before the first colon."""
     head, _, rest = text.partition(":")
     warning = ItemWarning(WarningKind.CONVERSION, head[:HEADING_MAX], rest.strip())
-    return warning if str(warning) == text else ItemWarning(WarningKind.CONVERSION, head[:HEADING_MAX], rest.strip(),
-                                                            text)
+    return (
+        warning if str(warning) == text else ItemWarning(WarningKind.CONVERSION, head[:HEADING_MAX], rest.strip(), text)
+    )
 
 
 def fields_refused(kind: str, names: list[str], destination: str = "EWS") -> ItemWarning:
@@ -53,8 +54,9 @@ def fields_refused(kind: str, names: list[str], destination: str = "EWS") -> Ite
 
 
 def text_cut(name: str, limit: int, kind: str, length: int) -> ItemWarning:
-    return ItemWarning(WarningKind.TEXT_CUT, f"{name} cut to {limit} characters, the most EWS takes for a {kind}",
-                       f"it had {length}")
+    return ItemWarning(
+        WarningKind.TEXT_CUT, f"{name} cut to {limit} characters, the most EWS takes for a {kind}", f"it had {length}"
+    )
 
 
 def cannot_carry(heading: str, detail: str = "") -> ItemWarning:
@@ -66,14 +68,20 @@ def fallback(heading: str, detail: str = "") -> ItemWarning:
 
 
 def series_pending(error: BaseException) -> ItemWarning:
-    return ItemWarning(WarningKind.SERIES_PENDING, "series exceptions pending",
-                       f"{type(error).__name__}: {' '.join(str(error).split())[:200]}")
+    return ItemWarning(
+        WarningKind.SERIES_PENDING,
+        "series exceptions pending",
+        f"{type(error).__name__}: {' '.join(str(error).split())[:200]}",
+    )
 
 
 def occurrence(what: str, original: dt.datetime, problem: str, why: str = "") -> ItemWarning:
     """what: 'deleted' or 'modified'; problem: what the server made of it; why: its reason, if any."""
-    return ItemWarning(WarningKind.OCCURRENCE, f"{what} occurrence {problem}",
-                       f"{original:%Y-%m-%d}, {why}" if why else f"{original:%Y-%m-%d}")
+    return ItemWarning(
+        WarningKind.OCCURRENCE,
+        f"{what} occurrence {problem}",
+        f"{original:%Y-%m-%d}, {why}" if why else f"{original:%Y-%m-%d}",
+    )
 
 
 def left_out(saved: int) -> ItemWarning:

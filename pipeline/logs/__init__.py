@@ -20,8 +20,21 @@ from pipeline.state.problems import state_problem
 
 #: Event keys whose values are never written anywhere: credentials and message content.
 SECRET_KEYS = frozenset(
-    {"password", "passwd", "secret", "token", "authorization", "auth_header", "body", "html", "rtf",
-     "mime", "content", "payload", "attachment_data"}
+    {
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "authorization",
+        "auth_header",
+        "body",
+        "html",
+        "rtf",
+        "mime",
+        "content",
+        "payload",
+        "attachment_data",
+    }
 )
 REDACTED = "[redacted]"
 
@@ -51,8 +64,13 @@ class _ConsoleFilter(logging.Filter):
         return not (isinstance(record.msg, dict) and record.msg.get("file_only"))
 
 
-def configure(log_dir: Path | None, console_level: str = "warning", json_console: bool = False,
-              max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> Path | None:
+def configure(
+    log_dir: Path | None,
+    console_level: str = "warning",
+    json_console: bool = False,
+    max_bytes: int = LOG_MAX_BYTES,
+    backups: int = LOG_BACKUPS,
+) -> Path | None:
     """Route structlog through stdlib logging to stderr (people) and a JSON-lines file (machines).
 
     The file is rotated at max_bytes, keeping `backups` old files. Returns the log file path, or None when
@@ -86,9 +104,12 @@ def configure(log_dir: Path | None, console_level: str = "warning", json_console
         if json_console
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=_one_line)
     )
-    console.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, shown_values, renderer],
-        foreign_pre_chain=shared))
+    console.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, shown_values, renderer],
+            foreign_pre_chain=shared,
+        )
+    )
     console.addFilter(_ConsoleFilter())
     console._rebuild = True  # type: ignore[attr-defined]
     root.addHandler(console)
@@ -98,8 +119,9 @@ def configure(log_dir: Path | None, console_level: str = "warning", json_console
         log_file = log_dir / "rebuild.jsonl"
         try:
             log_dir.mkdir(parents=True, exist_ok=True)
-            fh: logging.Handler = SafeRotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
-                                                          encoding="utf-8")
+            fh: logging.Handler = SafeRotatingFileHandler(
+                log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+            )
         except OSError as exc:  # read-only, full, or a directory where the log file belongs: one line
             problem = state_problem(exc, log_file)
             if problem is None:

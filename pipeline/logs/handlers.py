@@ -30,8 +30,10 @@ class _FailOnce:
         if stream is None or getattr(self, "stream", None) is stream:
             return  # the console itself failed: nowhere left to say it
         try:
-            stream.write(f"rebuild: cannot write the log {target}: {reason}; the work goes on "
-                         "(further log errors are not shown)\n")
+            stream.write(
+                f"rebuild: cannot write the log {target}: {reason}; the work goes on "
+                "(further log errors are not shown)\n"
+            )
             stream.flush()
         except Exception:  # noqa: BLE001 - stderr is gone too: stay silent
             pass

@@ -29,9 +29,9 @@ class Converted:
     error: str | None
 
 
-def _convert(item: SourceItem, folder_path: tuple[str, ...],
-             identity: str = "",
-             options: ConvertOptions | None = None) -> tuple[UploadItem | None, str | None]:
+def _convert(
+    item: SourceItem, folder_path: tuple[str, ...], identity: str = "", options: ConvertOptions | None = None
+) -> tuple[UploadItem | None, str | None]:
     try:
         return convert_item(item, folder_path, options, identity=identity), None
     except Exception as exc:  # noqa: BLE001 - a conversion bug is one item's failure, never the run's
@@ -77,8 +77,9 @@ class ConvertQueue:
     The first `warmup` items convert in-process: a small mailbox never pays for starting the pool.
     """
 
-    def __init__(self, workers: int, window: int = 64, warmup: int = 100,
-                 options: ConvertOptions | None = None) -> None:
+    def __init__(
+        self, workers: int, window: int = 64, warmup: int = 100, options: ConvertOptions | None = None
+    ) -> None:
         self.workers = workers
         self.options = options
         self.window = max(1, window)

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from typing import Any
 
 #: The signals that ask a run to stop as Ctrl-C does, where this system has them.
-TERMINATE_SIGNALS: tuple[int, ...] = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGBREAK")
-                                           if hasattr(signal, name))
+TERMINATE_SIGNALS: tuple[int, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGBREAK") if hasattr(signal, name)
+)
 
 _requested = threading.Event()
 _previous: dict[int, Any] = {}  # the handlers stop_on_terminate replaced, while it is in force
@@ -47,8 +48,10 @@ def is_main_job(argv: list[str]) -> bool:
         from_here = from_here[1:]
     elif from_here and not from_here[0].startswith("-") and from_here[0] in _OTHER_COMMANDS:
         return False
-    return not any(word == "--engine=temporal" or (word == "--engine" and following == "temporal")
-                   for word, following in zip(from_here, [*from_here[1:], ""], strict=True))
+    return not any(
+        word == "--engine=temporal" or (word == "--engine" and following == "temporal")
+        for word, following in zip(from_here, [*from_here[1:], ""], strict=True)
+    )
 
 
 _OTHER_COMMANDS = ("inspect", "export", "verify", "status", "sandbox", "x500", "worker")

@@ -29,9 +29,13 @@ class Stopped(Exception):
     """Ctrl-C while the book was being read: nothing was uploaded, and no partial book is kept."""
 
 
-def build_book(source: Source, folders: Iterable[SourceFolder], mailbox: str | None,
-               wanted: Callable[[SourceFolder], bool] = lambda folder: True,
-               should_stop: Callable[[], bool] = lambda: False) -> AddressBook:
+def build_book(
+    source: Source,
+    folders: Iterable[SourceFolder],
+    mailbox: str | None,
+    wanted: Callable[[SourceFolder], bool] = lambda folder: True,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> AddressBook:
     """The book of every folder `wanted` accepts (search and system folders never are)."""
     book = AddressBook()
     for folder in folders:
@@ -75,22 +79,31 @@ def cached_book(cache_dir: Path | None, key: str, build: Callable[[], AddressBoo
 def book_key(source_id: str, mailbox: str, folders: Iterable[SourceFolder], codepage: int | None) -> str:
     """Names one book in the cache: the source copy, the mailbox, the folders read and the code page. The run
     and the --map survey name it alike, so a book the survey read is the run's own."""
-    return hashlib.sha256(json.dumps([source_id, mailbox.lower(), sorted(f.node_id for f in folders),
-                                      codepage]).encode()).hexdigest()[:32]
+    return hashlib.sha256(
+        json.dumps([source_id, mailbox.lower(), sorted(f.node_id for f in folders), codepage]).encode()
+    ).hexdigest()[:32]
 
 
-def convert_options(source: Source, folders: Iterable[SourceFolder], options: Any,
-                    wanted: Callable[[SourceFolder], bool] = lambda folder: True,
-                    cache_dir: Path | None = None, source_id: str = "",
-                    should_stop: Callable[[], bool] = lambda: False) -> ConvertOptions:
+def convert_options(
+    source: Source,
+    folders: Iterable[SourceFolder],
+    options: Any,
+    wanted: Callable[[SourceFolder], bool] = lambda folder: True,
+    cache_dir: Path | None = None,
+    source_id: str = "",
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ConvertOptions:
     """What conversion needs to know about the whole store: its address book and the IMCEAEX domain
     (--x500-domain, else the new mailbox's own domain, which the target server accepts). With cache_dir
     and source_id, a rerun on the same OST copy reads the book from the state dir instead of the OST."""
     domain = options.x500_domain or (options.mailbox.rsplit("@", 1)[1].lower() if "@" in options.mailbox else None)
     folders = [f for f in folders if wanted(f)]
     key = book_key(source_id, options.mailbox, folders, getattr(options, "codepage", None))
-    book = cached_book(cache_dir if source_id else None, key,
-                       lambda: build_book(source, folders, options.mailbox, should_stop=should_stop))
+    book = cached_book(
+        cache_dir if source_id else None,
+        key,
+        lambda: build_book(source, folders, options.mailbox, should_stop=should_stop),
+    )
     site = getattr(options, "site_book", None)
     if site:  # --map: what the other users' OSTs know (the file site_book() wrote)
         try:
@@ -173,8 +186,9 @@ def survey(tasks: list[SurveyTask], workers: int = 1) -> list[Survey]:
 
         from pipeline.processes.interrupts import children_ignore_sigint
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_quiet_child) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_child
+        ) as pool:
             with children_ignore_sigint():
                 futures = [pool.submit(survey_row, task) for task in tasks]
             return [future.result() for future in futures]

@@ -71,13 +71,15 @@ def with_note(item: SourceItem, note: str) -> SourceItem:
 
 def note_for(saved: list[tuple[Attachment, str]]) -> str:
     """What the stripped item tells its reader."""
-    names = "; ".join(f"'{a.filename or f'attachment {a.index}'}' ({a.size / MIB:.1f} MB) saved as {where}"
-                      for a, where in saved)
+    names = "; ".join(
+        f"'{a.filename or f'attachment {a.index}'}' ({a.size / MIB:.1f} MB) saved as {where}" for a, where in saved
+    )
     return f"[Mailbox rebuild: attachments too large for the server were left out: {names}. Ask your administrator.]"
 
 
-def save_left_out(reports: Path, mailbox: str, identity: str,
-                  attachments: list[Attachment]) -> list[tuple[Attachment, str]]:
+def save_left_out(
+    reports: Path, mailbox: str, identity: str, attachments: list[Attachment]
+) -> list[tuple[Attachment, str]]:
     """Each attachment saved owner-only as <reports>/large-attachments/<mailbox>/<identity>-<name>, with where
     (relative to the reports folder). A name already taken by other bytes gets ' (2)', ' (3)'...; the same
     bytes saved by an earlier run are reused. OSError (filenames.UnsafePath for a planted link) when one

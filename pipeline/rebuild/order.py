@@ -87,18 +87,31 @@ def _second(value: datetime | None) -> datetime | None:
 
 def anchor_of(timelines: Mapping[int, Sequence[Moment | SourceError]], now: datetime) -> datetime:
     """The newest item's time, never later than now (an item dated in the future does not move it)."""
-    newest = max((m.when for moments in timelines.values() for m in moments
-                  if not isinstance(m, SourceError) and m.when is not None and m.when <= now), default=None)
+    newest = max(
+        (
+            m.when
+            for moments in timelines.values()
+            for m in moments
+            if not isinstance(m, SourceError) and m.when is not None and m.when <= now
+        ),
+        default=None,
+    )
     return newest or now
 
 
-def plan(folders: Iterable[SourceFolder], timelines: Mapping[int, Sequence[Moment | SourceError]],
-         now: datetime, windows: Windows = Windows()) -> list[Step]:
+def plan(
+    folders: Iterable[SourceFolder],
+    timelines: Mapping[int, Sequence[Moment | SourceError]],
+    now: datetime,
+    windows: Windows = Windows(),
+) -> list[Step]:
     """The steps of a usable-first rebuild of these folders (each already selected for upload), from each
     folder's timeline (absent or empty: the folder is walked whole, as an empty or unreadable one is)."""
     folders = list(folders)
-    order = {f.node_id: n for n, f in enumerate(sorted(
-        folders, key=lambda f: _FIRST.index(f.role) if f.role in _FIRST else len(_FIRST)))}  # stable
+    order = {
+        f.node_id: n
+        for n, f in enumerate(sorted(folders, key=lambda f: _FIRST.index(f.role) if f.role in _FIRST else len(_FIRST)))
+    }  # stable
     anchor = anchor_of(timelines, now)
     mail_from = anchor - timedelta(days=windows.mail_days)
     calendar_from = anchor - timedelta(days=windows.calendar_days)
@@ -137,8 +150,9 @@ def plan(folders: Iterable[SourceFolder], timelines: Mapping[int, Sequence[Momen
             rows = now_rows if calendar else _newest_first(now_rows)
             (steps if calendar else recent).append(Step(folder.node_id, phase, tuple(i for _w, i in rows)))
         for year, rows in later.items():
-            by_year.setdefault(year, []).append(Step(folder.node_id, Phase.REST,
-                                                     tuple(i for _w, i in _newest_first(rows))))
+            by_year.setdefault(year, []).append(
+                Step(folder.node_id, Phase.REST, tuple(i for _w, i in _newest_first(rows)))
+            )
         if failed:
             tail.append(Step(folder.node_id, Phase.REST, tuple(failed)))
     steps.sort(key=lambda s: s.phase)  # tree, people, calendar (stable: folders in their order)

@@ -68,8 +68,14 @@ from pipeline.state.problems import state_problem
 
 log = structlog.get_logger(__name__)
 
-RECOVERED_FOLDER = SourceFolder(node_id=0, path=("Recovered items",), display_name="Recovered items",
-                                container_class="IPF.Note", role=FolderRole.NONE, item_count=0)
+RECOVERED_FOLDER = SourceFolder(
+    node_id=0,
+    path=("Recovered items",),
+    display_name="Recovered items",
+    container_class="IPF.Note",
+    role=FolderRole.NONE,
+    item_count=0,
+)
 RECOVERED_PLAN = PlannedFolder(RECOVERED_FOLDER, None, "Recovered items", "Recovered items")
 
 
@@ -152,9 +158,15 @@ class Interrupted(Exception):
 class MailboxRun:
     """State of one mailbox's rebuild; call run() once."""
 
-    def __init__(self, options: RunOptions, settings: Settings, destination: Destination | None, journal: Journal,
-                 progress: Callable[[str, dict[str, Any]], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        settings: Settings,
+        destination: Destination | None,
+        journal: Journal,
+        progress: Callable[[str, dict[str, Any]], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
         self.options = options
         self.should_stop = should_stop or (lambda: False)
         self.settings = settings
@@ -208,14 +220,35 @@ class MailboxRun:
                     self.summary.present += 1
                 self._expected.setdefault(folder, set()).add(upload.fingerprint)
             else:
-                self._fail(folder, upload.item_class, upload.subject,
-                           outcome.failure or Failure(FailureKind.REFUSED), upload.source_node_id)
-            records.append(ItemRecord(folder, upload.fingerprint, upload.source_node_id, upload.item_class,
-                                      str(outcome.state), str(outcome.server_id) if outcome.server_id else None,
-                                      outcome.error, upload.subject))
+                self._fail(
+                    folder,
+                    upload.item_class,
+                    upload.subject,
+                    outcome.failure or Failure(FailureKind.REFUSED),
+                    upload.source_node_id,
+                )
+            records.append(
+                ItemRecord(
+                    folder,
+                    upload.fingerprint,
+                    upload.source_node_id,
+                    upload.item_class,
+                    str(outcome.state),
+                    str(outcome.server_id) if outcome.server_id else None,
+                    outcome.error,
+                    upload.subject,
+                )
+            )
         self.journal.record(self.options.mailbox, self.source_id, records)
-        self.progress("items", {"mailbox": self.options.mailbox, "done": self.summary.uploaded + self.summary.present,
-                                "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
+        self.progress(
+            "items",
+            {
+                "mailbox": self.options.mailbox,
+                "done": self.summary.uploaded + self.summary.present,
+                "failed": self.summary.failed_total,
+                "bytes": self.summary.bytes_uploaded,
+            },
+        )
 
     def _finish_pending(self, upload: UploadItem) -> None:
         """A series a killed run created but did not finish: find it by its stamp and finish it."""
@@ -230,20 +263,39 @@ class MailboxRun:
 
     def _fail(self, folder: str, item_class: str, subject: str, failure: Failure, node_id: int | None) -> None:
         self.summary.failed[str(failure.kind)] += 1
-        self.summary.failures.append({"folder": folder, "item_class": item_class, "subject": subject,
-                                      "kind": str(failure.kind), "reason": str(failure), "node_id": node_id})
+        self.summary.failures.append(
+            {
+                "folder": folder,
+                "item_class": item_class,
+                "subject": subject,
+                "kind": str(failure.kind),
+                "reason": str(failure),
+                "node_id": node_id,
+            }
+        )
         self._incomplete.add(folder)
-        log.warning("item failed", mailbox=self.options.mailbox, folder=folder, node_id=node_id,
-                    item_class=item_class, reason=str(failure))
+        log.warning(
+            "item failed",
+            mailbox=self.options.mailbox,
+            folder=folder,
+            node_id=node_id,
+            item_class=item_class,
+            reason=str(failure),
+        )
 
     def _note(self, upload: UploadItem, notes: Iterable[ItemWarning]) -> None:
         """What could not be carried is uploaded anyway, and counted (under its heading) and listed in the report."""
         for note in notes:
             self.summary.warnings[note.heading] += 1
             if len(self.summary.warning_items) < 200:
-                self.summary.warning_items.append({"folder": "/".join(upload.folder_path), "item_class":
-                                                   upload.item_class, "subject": upload.subject,
-                                                   "warning": str(note)})
+                self.summary.warning_items.append(
+                    {
+                        "folder": "/".join(upload.folder_path),
+                        "item_class": upload.item_class,
+                        "subject": upload.subject,
+                        "warning": str(note),
+                    }
+                )
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -256,9 +308,15 @@ class MailboxRun:
                 folders = source.folders()
                 self._plan = plan_folders(folders)
                 selection = opts.selection.bind(folders)
-                self._convert_options = convert_options(source, folders, opts, lambda f: not selection.folder_skip(f),
-                                                        self.settings.state_dir / "addressbooks", self.source_id,
-                                                        self.should_stop)
+                self._convert_options = convert_options(
+                    source,
+                    folders,
+                    opts,
+                    lambda f: not selection.folder_skip(f),
+                    self.settings.state_dir / "addressbooks",
+                    self.source_id,
+                    self.should_stop,
+                )
                 self.summary.codepage = codepage_note(source.info)
                 if not opts.dry_run:
                     assert self.destination is not None
@@ -268,8 +326,13 @@ class MailboxRun:
                     self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
                 run_id = self._run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
                 self._walk(source, folders, selection)
-            self.summary.status = (RunStatus.DRY_RUN if opts.dry_run else
-                                   RunStatus.FAILED_ITEMS if self.summary.failed_total else RunStatus.OK)
+            self.summary.status = (
+                RunStatus.DRY_RUN
+                if opts.dry_run
+                else RunStatus.FAILED_ITEMS
+                if self.summary.failed_total
+                else RunStatus.OK
+            )
         except (Interrupted, Stopped):
             self.summary.status = RunStatus.INTERRUPTED
             log.warning("mailbox interrupted", mailbox=opts.mailbox)
@@ -286,8 +349,9 @@ class MailboxRun:
         except Exception as exc:  # noqa: BLE001 - a full disk or a bug: this mailbox crashed, with true counts
             self.summary.status = RunStatus.CRASHED
             self.summary.fatal = crash_reason(exc, self.journal.path)
-            log.error("mailbox crashed", mailbox=opts.mailbox, reason=self.summary.fatal, exc_info=True,
-                      file_only=True)  # the traceback goes to the JSON log; the summary shows the one line
+            log.error(
+                "mailbox crashed", mailbox=opts.mailbox, reason=self.summary.fatal, exc_info=True, file_only=True
+            )  # the traceback goes to the JSON log; the summary shows the one line
             self._count_in_flight()
         finally:
             bind(None)
@@ -300,11 +364,15 @@ class MailboxRun:
                 self.summary.status = RunStatus.CRASHED
             if run_id:
                 try:
-                    self.journal.finish_run(run_id, self.summary.status,
-                                            json.dumps(self.summary.as_dict(), default=str))
+                    self.journal.finish_run(
+                        run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str)
+                    )
                 except Exception as exc:  # noqa: BLE001 - `status` then calls the run crashed (its pid is gone)
-                    log.warning("run not recorded in the journal", mailbox=opts.mailbox,
-                                reason=crash_reason(exc, self.journal.path))
+                    log.warning(
+                        "run not recorded in the journal",
+                        mailbox=opts.mailbox,
+                        reason=crash_reason(exc, self.journal.path),
+                    )
         return self.summary
 
     def _count_in_flight(self) -> None:
@@ -328,8 +396,13 @@ class MailboxRun:
                 except Exception as exc:  # noqa: BLE001 - counted; the rerun finds them on the server
                     unjournaled.append(crash_reason(exc, self.journal.path))
             if unjournaled:
-                log.warning("outcomes counted, not journaled", mailbox=self.options.mailbox, batches=len(unjournaled),
-                            reason=unjournaled[0], file_only=True)
+                log.warning(
+                    "outcomes counted, not journaled",
+                    mailbox=self.options.mailbox,
+                    batches=len(unjournaled),
+                    reason=unjournaled[0],
+                    file_only=True,
+                )
         except Exception as exc:  # noqa: BLE001 - best effort after a crash
             log.warning("batches in flight not counted", mailbox=self.options.mailbox, reason=crash_reason(exc, None))
 
@@ -360,14 +433,20 @@ class MailboxRun:
                     self._restore_settings(source, folders)  # usable first: with the tree (_steps)
             for error in source.errors if self.options.store_part else ():
                 self.summary.source_errors += 1
-                self._fail("/".join(error.folder_path), error.what, "",
-                           Failure(FailureKind.UNREADABLE, error.reason, error.what), error.node_id)
+                self._fail(
+                    "/".join(error.folder_path),
+                    error.what,
+                    "",
+                    Failure(FailureKind.UNREADABLE, error.reason, error.what),
+                    error.node_id,
+                )
         finally:
             self.summary.folders = {"skipped": dict(folder_skips)}
             if self._mailbox is not None:
                 stats = self._mailbox.folder_stats
-                self.summary.folders.update(mapped=stats.mapped, created=stats.created, found=stats.found,
-                                            renamed=stats.renamed)
+                self.summary.folders.update(
+                    mapped=stats.mapped, created=stats.created, found=stats.found, renamed=stats.renamed
+                )
             if self._sender is not None:
                 self.summary.retries = self._sender.stats.retries
                 self.summary.in_doubt_found = self._sender.stats.in_doubt_found
@@ -384,14 +463,24 @@ class MailboxRun:
                 if isinstance(entry, SourceItem):
                     messages.append(read_setting(entry))
                 else:  # listed, not counted as failed: it may hold no setting this run restores
-                    self.summary.settings.append({"setting": "unreadable", "folder": "/".join(entry.folder_path),
-                                                  "action": SettingAction.SKIP.value, "reason": entry.reason})
+                    self.summary.settings.append(
+                        {
+                            "setting": "unreadable",
+                            "folder": "/".join(entry.folder_path),
+                            "action": SettingAction.SKIP.value,
+                            "reason": entry.reason,
+                        }
+                    )
         configurations = getattr(self._mailbox, "configurations", None)
         for message in wanted(messages, self.options.settings):
             target = TARGETS[message.kind]
             if configurations is None:
-                plan = SettingPlan(message.kind, target, SettingAction.SKIP,
-                                   reason="this destination cannot write user configurations yet")
+                plan = SettingPlan(
+                    message.kind,
+                    target,
+                    SettingAction.SKIP,
+                    reason="this destination cannot write user configurations yet",
+                )
             else:
                 store = configurations()
                 try:
@@ -402,23 +491,31 @@ class MailboxRun:
                     raise
                 except Exception as exc:  # noqa: BLE001 - one setting refused: reported, the mailbox goes on
                     self.summary.failed["setting"] += 1
-                    self.summary.settings.append({"setting": message.kind.value, "folder": target.folder,
-                                                  "name": target.name, "action": "failed",
-                                                  "reason": f"{type(exc).__name__}: {exc}"})
+                    self.summary.settings.append(
+                        {
+                            "setting": message.kind.value,
+                            "folder": target.folder,
+                            "name": target.name,
+                            "action": "failed",
+                            "reason": f"{type(exc).__name__}: {exc}",
+                        }
+                    )
                     continue
             self.summary.settings.append(plan.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
 
-    def _steps(self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder],
-               selection: BoundSelection) -> None:
+    def _steps(
+        self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder], selection: BoundSelection
+    ) -> None:
         """The folders' items in the run's order (rebuild/order.py): usable first (the tree and the user's
         settings before any item), or folder by folder (the settings after the items)."""
         by_id = {folder.node_id: folder for folder in carried}
         if self.settings.order == Order.FOLDERS:
             steps = folder_steps(carried)
         else:
-            timelines = {f.node_id: list(source.timeline(f)) for f in carried
-                         if f.item_count and not self._settled(f, selection)}
+            timelines = {
+                f.node_id: list(source.timeline(f)) for f in carried if f.item_count and not self._settled(f, selection)
+            }
             windows = Windows(self.settings.usable_mail_days, self.settings.usable_calendar_days)
             steps = plan(carried, timelines, datetime.now(UTC), windows)
             if self._mailbox is not None:
@@ -440,10 +537,12 @@ class MailboxRun:
         """A folder the journal says is complete (its timeline is not read: the first visit confirms it with
         the server, and a folder the server does not confirm is then walked whole, in store order)."""
         return selection.selection.whole and self.journal.folder_done(
-            self.options.mailbox, self._plan[folder.node_id].folder_key, self.source_id, folder.item_count)
+            self.options.mailbox, self._plan[folder.node_id].folder_key, self.source_id, folder.item_count
+        )
 
     def _mark_usable(self) -> None:
         """Once every item sent so far is answered: the mailbox is usable (its usable phases are done)."""
+
         def mark() -> None:
             self.summary.usable_after = round(time.monotonic() - self._started, 3)
             if self._run_id:
@@ -498,14 +597,21 @@ class MailboxRun:
         localized inbox is the server's Inbox, whatever an earlier run did or skipped)."""
         assert self._mailbox is not None
         parent: ServerFolder | None = None
-        for step in (chain(self._plan, planned.node_id) if planned.node_id in self._plan else [planned]):
+        for step in chain(self._plan, planned.node_id) if planned.node_id in self._plan else [planned]:
             if step.node_id not in self._server:
                 self._server[step.node_id] = self._mailbox.folder(step, parent)
             parent = self._server[step.node_id]
         return parent
 
-    def _do_folder(self, folder: SourceFolder, planned: PlannedFolder, entries: Iterable[SourceItem | SourceError],
-                   selection: BoundSelection, only: set[str] | None = None, last: bool = True) -> None:
+    def _do_folder(
+        self,
+        folder: SourceFolder,
+        planned: PlannedFolder,
+        entries: Iterable[SourceItem | SourceError],
+        selection: BoundSelection,
+        only: set[str] | None = None,
+        last: bool = True,
+    ) -> None:
         """One visit of a folder: skipped when the journal says it is complete and the server agrees, else the
         visit's items read, compared with the server's stamps and the missing ones sent (only: just those
         identities, reconciliation's second walk). A usable-first run visits a folder in several steps: the
@@ -519,16 +625,28 @@ class MailboxRun:
         first = only is not None or path not in self._known_by_path
         if first and only is None and folder is not RECOVERED_FOLDER:
             self._walked[path] = (folder, planned)
-            if (whole and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count)
-                    and self._journal_confirmed(path, planned)):
+            if (
+                whole
+                and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count)
+                and self._journal_confirmed(path, planned)
+            ):
                 self._confirmed.add(path)
                 self.summary.found += folder.item_count
                 self.summary.present += folder.item_count
                 log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)
-                self.progress("folder", {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count,
-                                         "present": folder.item_count})
-                self.progress("items", {"mailbox": opts.mailbox, "done": self.summary.uploaded + self.summary.present,
-                                        "failed": self.summary.failed_total, "bytes": self.summary.bytes_uploaded})
+                self.progress(
+                    "folder",
+                    {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count, "present": folder.item_count},
+                )
+                self.progress(
+                    "items",
+                    {
+                        "mailbox": opts.mailbox,
+                        "done": self.summary.uploaded + self.summary.present,
+                        "failed": self.summary.failed_total,
+                        "bytes": self.summary.bytes_uploaded,
+                    },
+                )
                 return
         if only is not None:
             known, pending = self._known(path, planned)
@@ -543,8 +661,9 @@ class MailboxRun:
             ordinals = self._ordinals[path]
         if first:
             log.info("folder", mailbox=opts.mailbox, folder=path, items=folder.item_count, known=len(known))
-            self.progress("folder", {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count,
-                                     "present": len(known)})
+            self.progress(
+                "folder", {"mailbox": opts.mailbox, "folder": path, "items": folder.item_count, "present": len(known)}
+            )
         count = self._items(folder, planned, entries, selection, known, pending, only, ordinals)
         if only is None:
             self._counted[path] += count
@@ -555,8 +674,9 @@ class MailboxRun:
 
         def record_folder() -> None:
             if path not in self._incomplete:
-                self.journal.set_folder(opts.mailbox, path, self.source_id, count, done=count == folder.item_count,
-                                        server_id=server_id)
+                self.journal.set_folder(
+                    opts.mailbox, path, self.source_id, count, done=count == folder.item_count, server_id=server_id
+                )
 
         if self._sender is not None:
             # once the folder's batches are handled: meanwhile the next folder is read and sent
@@ -581,8 +701,13 @@ class MailboxRun:
         self._expected.setdefault(path, set()).update(recorded)
         missing = len(recorded - present)
         if missing:
-            log.warning("folder complete in the journal but not on the server: walking it again",
-                        mailbox=self.options.mailbox, folder=path, missing=missing, journal=len(recorded))
+            log.warning(
+                "folder complete in the journal but not on the server: walking it again",
+                mailbox=self.options.mailbox,
+                folder=path,
+                missing=missing,
+                journal=len(recorded),
+            )
         return not missing
 
     def _reconcile(self, source: Source, selection: BoundSelection) -> None:
@@ -599,9 +724,12 @@ class MailboxRun:
             missing_by_path: dict[str, set[str]] = {}
             touched = {path: server for path, server in self._by_path.items() if self._touched(path)}
             # the read-backs go `requests_in_flight` at a time (each checks the fence, from its own thread)
-            with ThreadPoolExecutor(max_workers=max(1, self.settings.requests_in_flight),
-                                    thread_name_prefix="reconcile", initializer=bind,
-                                    initargs=(self._fence,)) as pool:
+            with ThreadPoolExecutor(
+                max_workers=max(1, self.settings.requests_in_flight),
+                thread_name_prefix="reconcile",
+                initializer=bind,
+                initargs=(self._fence,),
+            ) as pool:
                 read = dict(zip(touched, pool.map(mailbox.stamps, touched.values()), strict=True))
             for path, server in touched.items():
                 self._check_lease()
@@ -611,16 +739,29 @@ class MailboxRun:
                 if missing:
                     missing_by_path[path] = missing
             if not missing_by_path:
-                log.info("reconciled with the server", mailbox=self.options.mailbox, folders=len(touched),
-                         seconds=round(time.monotonic() - started, 2))
+                log.info(
+                    "reconciled with the server",
+                    mailbox=self.options.mailbox,
+                    folders=len(touched),
+                    seconds=round(time.monotonic() - started, 2),
+                )
                 return
             for path, missing in missing_by_path.items():
-                log.warning("items gone from the server since they were stored: sending them again",
-                            mailbox=self.options.mailbox, folder=path, items=len(missing), round=round_)
+                log.warning(
+                    "items gone from the server since they were stored: sending them again",
+                    mailbox=self.options.mailbox,
+                    folder=path,
+                    items=len(missing),
+                    round=round_,
+                )
                 if round_ == 2 or path not in self._walked:
-                    self._fail(path, "", f"{len(missing)} items", Failure(
-                        FailureKind.VANISHED, f"{len(missing)} items stored, then gone from the server folder"),
-                        None)
+                    self._fail(
+                        path,
+                        "",
+                        f"{len(missing)} items",
+                        Failure(FailureKind.VANISHED, f"{len(missing)} items stored, then gone from the server folder"),
+                        None,
+                    )
                     continue
                 folder, planned = self._walked[path]
                 self._restoring = True
@@ -661,17 +802,26 @@ class MailboxRun:
         stamps = self._mailbox.stamps(self._current) if self._current is not None else []
         return {s.identity for s in stamps if not s.pending}, {s.identity for s in stamps if s.pending}
 
-    def _items(self, folder: SourceFolder, planned: PlannedFolder, entries: Iterable[SourceItem | SourceError],
-               selection: BoundSelection, known: set[str], pending: set[str], only: set[str] | None = None,
-               ordinals: Ordinals | None = None) -> int:
+    def _items(
+        self,
+        folder: SourceFolder,
+        planned: PlannedFolder,
+        entries: Iterable[SourceItem | SourceError],
+        selection: BoundSelection,
+        known: set[str],
+        pending: set[str],
+        only: set[str] | None = None,
+        ordinals: Ordinals | None = None,
+    ) -> int:
         """Every item of the folder: identity, dedupe, conversion, batches. Returns the items read. With only,
         just those identities are considered (and nothing is counted twice: the first walk counted them)."""
         path = planned.folder_key
         ordinals = ordinals or Ordinals(planned.identity_scope)
         batch: list[UploadItem] = []
         batch_size = 0
-        queue = ConvertQueue(self.convert_processes, window=max(2 * self.settings.batch_items, 32),
-                             options=self._convert_options)
+        queue = ConvertQueue(
+            self.convert_processes, window=max(2 * self.settings.batch_items, 32), options=self._convert_options
+        )
         present: list[Outcome] = []
         count = 0
 
@@ -680,8 +830,9 @@ class MailboxRun:
             upload = self._accepted(converted, pending)
             if upload is None:
                 return
-            if batch and (len(batch) >= self.settings.batch_items
-                          or batch_size + upload.size > self.settings.batch_bytes):
+            if batch and (
+                len(batch) >= self.settings.batch_items or batch_size + upload.size > self.settings.batch_bytes
+            ):
                 self._send(batch)
                 batch, batch_size = [], 0
             batch.append(upload)
@@ -699,8 +850,9 @@ class MailboxRun:
                     continue
                 self.summary.found += 1
                 self.summary.source_errors += 1
-                self._fail(path, entry.what, "", Failure(FailureKind.UNREADABLE, entry.reason, entry.what),
-                           entry.node_id)
+                self._fail(
+                    path, entry.what, "", Failure(FailureKind.UNREADABLE, entry.reason, entry.what), entry.node_id
+                )
                 continue
             count += 1
             if only is None:
@@ -709,8 +861,13 @@ class MailboxRun:
                 identity = ordinals.next(fingerprint(entry))  # every item counts, skipped ones too
             except Exception as exc:  # noqa: BLE001 - a broken item must not stop the walk
                 if only is None:
-                    self._fail(path, entry.message_class, entry.subject,
-                               Failure(FailureKind.FINGERPRINT, f"{type(exc).__name__}: {exc}"), entry.node_id)
+                    self._fail(
+                        path,
+                        entry.message_class,
+                        entry.subject,
+                        Failure(FailureKind.FINGERPRINT, f"{type(exc).__name__}: {exc}"),
+                        entry.node_id,
+                    )
                 continue
             if only is not None and identity not in only:
                 continue
@@ -727,9 +884,19 @@ class MailboxRun:
             known.add(identity)
             size = declared_size(entry)  # an item surely over the limit is refused before a byte is read
             if self.settings.large_items == LargeItems.SKIP and size > self.settings.max_item_mb * MIB:
-                self._fail(path, entry.message_class, entry.subject, Failure(FailureKind.TOO_LARGE, (
-                    f"its attachments hold {size / MIB:.1f} MB, over the {self.settings.max_item_mb} MB limit "
-                    "(--large-items=strip sends it without its largest attachments)")), entry.node_id)
+                self._fail(
+                    path,
+                    entry.message_class,
+                    entry.subject,
+                    Failure(
+                        FailureKind.TOO_LARGE,
+                        (
+                            f"its attachments hold {size / MIB:.1f} MB, over the {self.settings.max_item_mb} MB limit "
+                            "(--large-items=strip sends it without its largest attachments)"
+                        ),
+                    ),
+                    entry.node_id,
+                )
                 continue
             queue.submit(entry.materialize(), planned.folder_path, identity)
             for converted in queue.ready():
@@ -747,8 +914,13 @@ class MailboxRun:
         finished instead of sent again)."""
         entry, upload = converted.item, converted.upload
         if upload is None:
-            self._fail("/".join(entry.folder_path), entry.message_class, entry.subject,
-                       Failure(FailureKind.CONVERSION, converted.error or ""), entry.node_id)
+            self._fail(
+                "/".join(entry.folder_path),
+                entry.message_class,
+                entry.subject,
+                Failure(FailureKind.CONVERSION, converted.error or ""),
+                entry.node_id,
+            )
             return None
         if self._mailbox is not None:
             upload.warnings.extend(self._mailbox.cannot_carry(upload))
@@ -775,22 +947,29 @@ class MailboxRun:
         which are saved under reports/large-attachments/. None when it is not sent."""
         limit = self.settings.max_item_mb * MIB
         folder = "/".join(upload.folder_path)
-        failure = Failure(FailureKind.TOO_LARGE, f"{upload.size / MIB:.1f} MB, over the {self.settings.max_item_mb}"
-                          f" MB limit (--large-items=strip sends it without its largest attachments)")
+        failure = Failure(
+            FailureKind.TOO_LARGE,
+            f"{upload.size / MIB:.1f} MB, over the {self.settings.max_item_mb}"
+            f" MB limit (--large-items=strip sends it without its largest attachments)",
+        )
         if self.settings.large_items == LargeItems.STRIP and (found := strip_largest(entry, upload.size, limit)):
             smaller, dropped = found
             try:
                 saved = save_left_out(self.settings.reports_dir, self.options.mailbox, upload.fingerprint, dropped)
             except OSError as exc:  # a full disk, a planted link: never sent without its attachments kept
                 reason = exc.strerror or str(exc)
-                failure = Failure(FailureKind.TOO_LARGE, f"{upload.size / MIB:.1f} MB, over the "
-                                  f"{self.settings.max_item_mb} MB limit; its largest attachments could not be "
-                                  f"saved to leave them out: {reason}")
+                failure = Failure(
+                    FailureKind.TOO_LARGE,
+                    f"{upload.size / MIB:.1f} MB, over the "
+                    f"{self.settings.max_item_mb} MB limit; its largest attachments could not be "
+                    f"saved to leave them out: {reason}",
+                )
                 self._fail(folder, upload.item_class, upload.subject, failure, upload.source_node_id)
                 return None
             note = note_for(saved)
-            stripped = convert_item(with_note(smaller, note), upload.folder_path, self._convert_options,
-                                    identity=upload.fingerprint)
+            stripped = convert_item(
+                with_note(smaller, note), upload.folder_path, self._convert_options, identity=upload.fingerprint
+            )
             if stripped.size <= limit:
                 stripped.warnings.append(left_out(len(saved)))
                 self._note(stripped, stripped.warnings[-1:])
@@ -814,8 +993,14 @@ def crash_reason(exc: BaseException, state_path: Path | None) -> str:
 
 def _stub(item: SourceItem, folder: SourceFolder, identity: str) -> UploadItem:
     """A record of an item found already on the server: enough for the journal, no conversion."""
-    return UploadItem(kind="message", item_class=item.message_class, folder_path=folder.path, fingerprint=identity,
-                      subject=item.subject, source_node_id=item.node_id)
+    return UploadItem(
+        kind="message",
+        item_class=item.message_class,
+        folder_path=folder.path,
+        fingerprint=identity,
+        subject=item.subject,
+        source_node_id=item.node_id,
+    )
 
 
 def duplicate_copies(stamps: list[Stamp]) -> list[str]:

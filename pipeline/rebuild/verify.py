@@ -69,15 +69,31 @@ class VerifyResult:
 
     @property
     def ok(self) -> bool:
-        return (self.fatal is None and self.missing == 0 and self.duplicated == 0 and self.pending == 0
-                and self.misplaced == 0 and not self.strays)
+        return (
+            self.fatal is None
+            and self.missing == 0
+            and self.duplicated == 0
+            and self.pending == 0
+            and self.misplaced == 0
+            and not self.strays
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mailbox": self.mailbox, "source": self.source, "ok": self.ok, "missing": self.missing,
-                "duplicated": self.duplicated, "extra": self.extra, "misplaced": self.misplaced,
-                "unreadable": self.unreadable, "pending": self.pending, "fatal": self.fatal,
-                "no_mailbox": self.no_mailbox,
-                "strays": [vars(s) for s in self.strays], "folders": [vars(f) for f in self.folders]}
+        return {
+            "mailbox": self.mailbox,
+            "source": self.source,
+            "ok": self.ok,
+            "missing": self.missing,
+            "duplicated": self.duplicated,
+            "extra": self.extra,
+            "misplaced": self.misplaced,
+            "unreadable": self.unreadable,
+            "pending": self.pending,
+            "fatal": self.fatal,
+            "no_mailbox": self.no_mailbox,
+            "strays": [vars(s) for s in self.strays],
+            "folders": [vars(f) for f in self.folders],
+        }
 
 
 def verify_mailbox(options: RunOptions, destination: Destination) -> VerifyResult:
@@ -109,8 +125,11 @@ def _verify(options: RunOptions, mailbox: Mailbox, result: VerifyResult) -> None
             parent: ServerFolder | None = None
             for step in chain(plan, planned.node_id):
                 if step.node_id not in resolved:
-                    resolved[step.node_id] = (mailbox.folder(step, parent, create=False)
-                                              if parent is not None or step.parent is None else None)
+                    resolved[step.node_id] = (
+                        mailbox.folder(step, parent, create=False)
+                        if parent is not None or step.parent is None
+                        else None
+                    )
                 parent = resolved[step.node_id]
             return parent
 
@@ -143,13 +162,17 @@ def _verify(options: RunOptions, mailbox: Mailbox, result: VerifyResult) -> None
         for planned in plan.values():  # folders outside the selection explain their own items too
             server_folder(planned)
         mapped = {f.id for f in resolved.values() if f is not None}
-        result.strays = [StrayFolder(f.name, n) for f in mailbox.folders_below()
-                         if f.id not in mapped and (n := len(mailbox.stamps(f)))]
+        result.strays = [
+            StrayFolder(f.name, n)
+            for f in mailbox.folders_below()
+            if f.id not in mapped and (n := len(mailbox.stamps(f)))
+        ]
     _compare(wanted_by, have_by, labels, result)
 
 
-def _compare(wanted_by: dict[str, Counter[str]], have_by: dict[str, Counter[str]], labels: dict[str, str],
-             result: VerifyResult) -> None:
+def _compare(
+    wanted_by: dict[str, Counter[str]], have_by: dict[str, Counter[str]], labels: dict[str, str], result: VerifyResult
+) -> None:
     """Per folder: missing, doubled, extra; an identity missing here but extra elsewhere is misplaced."""
     extra_anywhere: Counter[str] = Counter()
     for path, have in have_by.items():
@@ -161,11 +184,17 @@ def _compare(wanted_by: dict[str, Counter[str]], have_by: dict[str, Counter[str]
         misplaced = sum(min(n, extra_anywhere[i]) for i, n in lacking.items())
         if not wanted and not have:
             continue
-        result.folders.append(FolderCheck(
-            path=labels[key], source=sum(wanted.values()), server=sum(have.values()),
-            missing=sum(lacking.values()) - misplaced,
-            duplicated=sum(n - max(wanted[i], 1) for i, n in have.items() if n > max(wanted[i], 1)),
-            extra=sum(n for i, n in have.items() if i not in wanted), misplaced=misplaced))
+        result.folders.append(
+            FolderCheck(
+                path=labels[key],
+                source=sum(wanted.values()),
+                server=sum(have.values()),
+                missing=sum(lacking.values()) - misplaced,
+                duplicated=sum(n - max(wanted[i], 1) for i, n in have.items() if n > max(wanted[i], 1)),
+                extra=sum(n for i, n in have.items() if i not in wanted),
+                misplaced=misplaced,
+            )
+        )
 
 
 def render(result: VerifyResult) -> str:
@@ -174,12 +203,18 @@ def render(result: VerifyResult) -> str:
     lines = [f"{shown(result.mailbox)} <- {shown(result.source)}: {'OK' if result.ok else 'NOT OK'}"]
     for check in result.folders:
         flag = "" if not (check.missing or check.duplicated or check.misplaced) else "  <--"
-        lines.append(f"  {shown(check.path) or '(top)'}: source {check.source}, server {check.server}, missing "
-                     f"{check.missing}, duplicated {check.duplicated}, in another folder {check.misplaced}, "
-                     f"extra {check.extra}{flag}")
+        lines.append(
+            f"  {shown(check.path) or '(top)'}: source {check.source}, server {check.server}, missing "
+            f"{check.missing}, duplicated {check.duplicated}, in another folder {check.misplaced}, "
+            f"extra {check.extra}{flag}"
+        )
     for stray in result.strays:
-        lines.append(f"  stray folder {shown(repr(stray.name))}: {stray.items} rebuilt items no source folder explains  <--")
-    lines.append(f"  total: missing {result.missing}, duplicated {result.duplicated}, in another folder "
-                 f"{result.misplaced}, extra {result.extra}, stray folders {len(result.strays)}, "
-                 f"unreadable in source {result.unreadable}, series pending {result.pending}")
+        lines.append(
+            f"  stray folder {shown(repr(stray.name))}: {stray.items} rebuilt items no source folder explains  <--"
+        )
+    lines.append(
+        f"  total: missing {result.missing}, duplicated {result.duplicated}, in another folder "
+        f"{result.misplaced}, extra {result.extra}, stray folders {len(result.strays)}, "
+        f"unreadable in source {result.unreadable}, series pending {result.pending}"
+    )
     return "\n".join(lines)

@@ -32,9 +32,7 @@ def _data_dir(args: argparse.Namespace, settings: Any) -> Path:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser(
-        "sandbox", parents=[common], help="the local EWS sandbox server and its mailboxes"
-    )
+    parser = sub.add_parser("sandbox", parents=[common], help="the local EWS sandbox server and its mailboxes")
     parser.set_defaults(func=lambda args, settings: _no_command(parser), needs_state=False)
     _add_commands(parser, common)
 
@@ -54,25 +52,39 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
         return p
 
     p = add("serve", "run the sandbox EWS server in the foreground")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind, loopback unless --allow-remote (default 127.0.0.1)")
     p.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)"
+        "--host", default="127.0.0.1", help="address to bind, loopback unless --allow-remote (default 127.0.0.1)"
     )
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks one)")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address (default: off)")
-    p.add_argument("--config", metavar="FILE", help="load accounts and mailboxes from a TOML/JSON file first (default: none)")
-    p.add_argument("--max-item-mb", type=float,
-                   help="per-item size limit in MB (default 35, as the run's --max-item-mb)")
+    p.add_argument(
+        "--config", metavar="FILE", help="load accounts and mailboxes from a TOML/JSON file first (default: none)"
+    )
+    p.add_argument(
+        "--max-item-mb", type=float, help="per-item size limit in MB (default 35, as the run's --max-item-mb)"
+    )
     p.add_argument("--max-request-mb", type=float, help="request size limit in MB (default 35)")
-    p.add_argument("--oversize-answer", choices=("404.13", "413", "507"),
-                   help="how an oversized request is refused (default 404.13, IIS request filtering)")
-    p.add_argument("--max-concurrency", type=int,
-                   help="EWSMaxConcurrency: requests one account may have in progress (default 27; 0 = no limit)")
-    p.add_argument("--search-lag-s", type=float,
-                   help="seconds a new or changed item stays invisible to restricted FindItem (default 0)")
+    p.add_argument(
+        "--oversize-answer",
+        choices=("404.13", "413", "507"),
+        help="how an oversized request is refused (default 404.13, IIS request filtering)",
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        help="EWSMaxConcurrency: requests one account may have in progress (default 27; 0 = no limit)",
+    )
+    p.add_argument(
+        "--search-lag-s",
+        type=float,
+        help="seconds a new or changed item stays invisible to restricted FindItem (default 0)",
+    )
     p.add_argument("--max-item-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument("--max-request-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument(
-        "--faults", metavar="JSON", help="fault rules for this run only, not written to faults.json (default: faults.json's)"
+        "--faults",
+        metavar="JSON",
+        help="fault rules for this run only, not written to faults.json (default: faults.json's)",
     )
     p.add_argument("--ready-file", metavar="PATH", help=argparse.SUPPRESS)
     p.add_argument("--watch-stdin", action="store_true", help=argparse.SUPPRESS)
@@ -86,12 +98,16 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
 
     p = add("add-account", f"create or replace a login (password from {ENV_PASSWORD} or a prompt)")
     p.add_argument("username", help="the login name, e.g. svc-rebuild")
-    p.add_argument("--impersonation", action="store_true",
-                   help="grant the ApplicationImpersonation right (default: off)")
+    p.add_argument(
+        "--impersonation", action="store_true", help="grant the ApplicationImpersonation right (default: off)"
+    )
     p.set_defaults(func=cmd_add_account)
 
-    p = add("add-app", "register a Graph app: client id and secret (secret from REBUILD_SANDBOX_APP_SECRET "
-                       "or a prompt), with application rights on every mailbox")
+    p = add(
+        "add-app",
+        "register a Graph app: client id and secret (secret from REBUILD_SANDBOX_APP_SECRET "
+        "or a prompt), with application rights on every mailbox",
+    )
     p.add_argument("client_id", help="the app's client id, as --client-id gives it to a run")
     p.set_defaults(func=cmd_add_app)
 
@@ -112,8 +128,10 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     p = add("faults", "show, set or clear injected faults (of the running server, or for its next start)")
     group = p.add_mutually_exclusive_group()
     group.add_argument(
-        "--set", metavar="JSON", help='the fault rules, e.g. \'{"seed": 1, "rules": [{"kind": "throttle", "count": '
-        '2}]}\' (default: show them)')
+        "--set",
+        metavar="JSON",
+        help='the fault rules, e.g. \'{"seed": 1, "rules": [{"kind": "throttle", "count": 2}]}\' (default: show them)',
+    )
     group.add_argument("--clear", action="store_true", help="remove every fault rule (default: show them)")
     p.set_defaults(func=cmd_faults)
 
@@ -139,9 +157,7 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
 
     limits = Limits()
     item_bytes = args.max_item_bytes or (int(args.max_item_mb * 1024 * 1024) if args.max_item_mb else None)
-    request_bytes = args.max_request_bytes or (
-        int(args.max_request_mb * 1024 * 1024) if args.max_request_mb else None
-    )
+    request_bytes = args.max_request_bytes or (int(args.max_request_mb * 1024 * 1024) if args.max_request_mb else None)
     if item_bytes:
         limits = dataclasses.replace(limits, max_item_bytes=item_bytes)
     if request_bytes:
@@ -189,9 +205,7 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.sandbox.embedded import READY_PREFIX
 
     print(READY_PREFIX + json.dumps(info), flush=True)
-    logging.getLogger("pipeline.sandbox").info(
-        "sandbox serving %s (data %s)", server.url, server.app.data_dir
-    )
+    logging.getLogger("pipeline.sandbox").info("sandbox serving %s (data %s)", server.url, server.app.data_dir)
     try:
         serve(server, stop)
     except KeyboardInterrupt:
@@ -218,8 +232,9 @@ def _watch_parent(pid: int, stop: threading.Event) -> None:
 def cmd_preview(args: argparse.Namespace, settings: Any) -> int:
     from pipeline.sandbox import davmail, preview
 
-    request = preview.PreviewRequest(_data_dir(args, settings), args.mailbox, args.server, args.davmail,
-                                     args.imap_port, args.caldav_port)
+    request = preview.PreviewRequest(
+        _data_dir(args, settings), args.mailbox, args.server, args.davmail, args.imap_port, args.caldav_port
+    )
     try:
         return preview.run(request)
     except (preview.PreviewError, davmail.DavmailNotFound, davmail.DavmailStartError) as exc:
@@ -292,9 +307,7 @@ def cmd_ls(args: argparse.Namespace, settings: Any) -> int:
     if not args.mailbox:
         listing: dict[str, list[dict[str, Any]]] = {
             "mailboxes": [{"address": m.address, "display_name": m.display_name} for m in store.mailboxes()],
-            "accounts": [
-                {"username": a.username, "impersonation": a.impersonation} for a in store.accounts()
-            ],
+            "accounts": [{"username": a.username, "impersonation": a.impersonation} for a in store.accounts()],
         }
         if args.json:
             print(json.dumps(listing, indent=1))
@@ -430,11 +443,19 @@ def standalone_main(argv: list[str]) -> int:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--state", dest="state_dir", metavar="DIR", default=argparse.SUPPRESS,
+        "--state",
+        dest="state_dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
         help="state directory (default ./.rebuild)",
     )
-    common.add_argument("--log-level", dest="log_level", choices=("debug", "info", "warning", "error"),
-                        default=argparse.SUPPRESS, help="the server's log records shown (default info)")
+    common.add_argument(
+        "--log-level",
+        dest="log_level",
+        choices=("debug", "info", "warning", "error"),
+        default=argparse.SUPPRESS,
+        help="the server's log records shown (default info)",
+    )
     parser = argparse.ArgumentParser(prog="python -m pipeline.sandbox", parents=[common])
     _add_commands(parser, common)
     args = parser.parse_args(argv)
@@ -444,8 +465,9 @@ def standalone_main(argv: list[str]) -> int:
         parser.print_help()
         return 2
     try:
-        settings = load_settings({"state_dir": getattr(args, "state_dir", None),
-                                  "log_level": getattr(args, "log_level", None)})
+        settings = load_settings(
+            {"state_dir": getattr(args, "state_dir", None), "log_level": getattr(args, "log_level", None)}
+        )
     except SettingsError as exc:
         print(f"sandbox: error: {exc}", file=sys.stderr)
         return 2

@@ -196,13 +196,18 @@ class DavmailHandle:
     def __enter__(self) -> DavmailHandle:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
 
-def start(ews_url: str, workdir: Path, command: list[str] | None = None, ports: DavmailPorts | None = None,
-          log_level: str = "INFO", timeout: float = START_TIMEOUT) -> DavmailHandle:
+def start(
+    ews_url: str,
+    workdir: Path,
+    command: list[str] | None = None,
+    ports: DavmailPorts | None = None,
+    log_level: str = "INFO",
+    timeout: float = START_TIMEOUT,
+) -> DavmailHandle:
     """Write davmail.properties into `workdir` (made owner-only) and start DavMail on it; returns once its
     IMAP and CalDAV ports accept connections. DavmailNotFound, DavmailStartError."""
     launcher = command or command_for()
@@ -215,11 +220,17 @@ def start(ews_url: str, workdir: Path, command: list[str] | None = None, ports: 
     )
     props_path = workdir / "davmail.properties"
     _private_file(props_path, properties_text(settings))
-    console_fd = os.open(workdir / "console.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                         | getattr(os, "O_BINARY", 0), 0o600)
+    console_fd = os.open(
+        workdir / "console.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o600
+    )
     console = os.fdopen(console_fd, "ab")
-    process = subprocess.Popen([*launcher, str(props_path)], stdin=subprocess.DEVNULL, stdout=console,
-                               stderr=subprocess.STDOUT, cwd=str(workdir))
+    process = subprocess.Popen(
+        [*launcher, str(props_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        cwd=str(workdir),
+    )
     handle = DavmailHandle(process, settings, console)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

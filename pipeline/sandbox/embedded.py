@@ -179,8 +179,9 @@ def _start_process(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     log_path = data_dir / "server.log"
     # Kept open for the child's lifetime; owner-only like everything in the data folder.
-    log_file = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0),
-                                 0o600), "ab")
+    log_file = os.fdopen(
+        os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o600), "ab"
+    )
     command = [
         sys.executable,
         "-m",
@@ -216,7 +217,12 @@ def _start_process(
     # A session of its own: the terminal's Ctrl-C is meant for `rebuild`, which lets the batches in flight
     # finish against this server; the server ends when its stdin closes or its parent dies.
     process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, cwd=str(REPO_ROOT), env=env,
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log_file,
+        cwd=str(REPO_ROOT),
+        env=env,
         start_new_session=True,
     )
     assert process.stdout is not None

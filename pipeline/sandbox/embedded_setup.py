@@ -48,9 +48,12 @@ class NewMailboxes(Exception):
     def __str__(self) -> str:
         address, near = next(iter(self.nearest.items()))
         more = len(self.nearest) - 1
-        return (f"the sandbox has no mailbox {address} (nearest existing: {near})"
-                + (f" nor {more} more of this run's" if more else "")
-                + "; check the address, or add --create to make " + ("them" if more else "it"))
+        return (
+            f"the sandbox has no mailbox {address} (nearest existing: {near})"
+            + (f" nor {more} more of this run's" if more else "")
+            + "; check the address, or add --create to make "
+            + ("them" if more else "it")
+        )
 
 
 def nearest_address(address: str, existing: list[str]) -> str:
@@ -58,14 +61,21 @@ def nearest_address(address: str, existing: list[str]) -> str:
     import difflib
 
     def likeness(other: str) -> tuple[float, float]:
-        return (difflib.SequenceMatcher(None, address.split("@")[0], other.split("@")[0]).ratio(),
-                difflib.SequenceMatcher(None, address, other).ratio())
+        return (
+            difflib.SequenceMatcher(None, address.split("@")[0], other.split("@")[0]).ratio(),
+            difflib.SequenceMatcher(None, address, other).ratio(),
+        )
 
     return max(existing, key=likeness)
 
 
-def _prepare(sandbox_dir: Path, mailboxes: list[str], enroll: Callable[[SandboxStore], None],
-             stands_in_for: str, create: bool = True) -> None:
+def _prepare(
+    sandbox_dir: Path,
+    mailboxes: list[str],
+    enroll: Callable[[SandboxStore], None],
+    stands_in_for: str,
+    create: bool = True,
+) -> None:
     """The store made ready: its credential (enroll(store)) and every mailbox, each one missing created when the
     sandbox has none yet or `create` says so (else NewMailboxes, before anything is created)."""
     store = SandboxStore(sandbox_dir)
@@ -78,16 +88,19 @@ def _prepare(sandbox_dir: Path, mailboxes: list[str], enroll: Callable[[SandboxS
         for mailbox in missing:
             if not store.has_mailbox(mailbox):  # named twice
                 store.add_mailbox(mailbox)
-                print(f"sandbox: created mailbox {mailbox} (the embedded sandbox stands in for {stands_in_for})",
-                      file=sys.stderr)
+                print(
+                    f"sandbox: created mailbox {mailbox} (the embedded sandbox stands in for {stands_in_for})",
+                    file=sys.stderr,
+                )
     finally:
         store.close()
 
 
 def ews_account(sandbox_dir: Path, mailboxes: list[str], create: bool = True) -> tuple[str, str]:
     """The EWS service account (username, password), enrolled once, and the run's mailboxes (see _prepare)."""
-    data = kept_secret(sandbox_dir, "embedded-account.json",
-                       {"username": EMBEDDED_USER, "password": secrets.token_urlsafe(18)})
+    data = kept_secret(
+        sandbox_dir, "embedded-account.json", {"username": EMBEDDED_USER, "password": secrets.token_urlsafe(18)}
+    )
     username, password = data["username"], data["password"]
 
     def enroll(store: SandboxStore) -> None:
@@ -101,8 +114,10 @@ def ews_account(sandbox_dir: Path, mailboxes: list[str], create: bool = True) ->
 def graph_app(sandbox_dir: Path, mailboxes: list[str], create: bool = True) -> tuple[str, str]:
     """The Graph app registration (client id, secret), registered for this run, and the run's mailboxes (see
     _prepare)."""
-    secret = str(kept_secret(sandbox_dir, "embedded-graph-app.json",
-                             {"client_id": EMBEDDED_CLIENT, "secret": secrets.token_urlsafe(24)})["secret"])
-    _prepare(sandbox_dir, mailboxes, lambda store: add_app(store, EMBEDDED_CLIENT, secret), "Exchange Online",
-             create)
+    secret = str(
+        kept_secret(
+            sandbox_dir, "embedded-graph-app.json", {"client_id": EMBEDDED_CLIENT, "secret": secrets.token_urlsafe(24)}
+        )["secret"]
+    )
+    _prepare(sandbox_dir, mailboxes, lambda store: add_app(store, EMBEDDED_CLIENT, secret), "Exchange Online", create)
     return EMBEDDED_CLIENT, secret

@@ -243,8 +243,9 @@ class FaultEngine:
             for rule in self._rules:
                 if rule.kind == "item_error" or not rule.applies(operation, mailbox):
                     continue
-                if rule.kind == "commit_then_drop" and not (operation == "CreateItem"
-                                                            or operation.startswith("Graph:create")):
+                if rule.kind == "commit_then_drop" and not (
+                    operation == "CreateItem" or operation.startswith("Graph:create")
+                ):
                     continue
                 if not rule.fire():
                     continue

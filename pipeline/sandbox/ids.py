@@ -84,14 +84,12 @@ def folder_entry_id(mailbox_id: int, row_id: int) -> bytes:
 def item_entry_id(mailbox_id: int, row_id: int) -> bytes:
     """PR_ENTRYID of a message (70 bytes); the folder part is left zero (it would change with a move)."""
     guid = mailbox_guid(mailbox_id).bytes
-    return (b"\0\0\0\0" + guid + struct.pack("<H", _TYPE_MESSAGE) + bytes(16) + _counter(0) + guid
-            + _counter(row_id))
+    return b"\0\0\0\0" + guid + struct.pack("<H", _TYPE_MESSAGE) + bytes(16) + _counter(0) + guid + _counter(row_id)
 
 
 def _ews_id(mailbox_id: int, entry_id: bytes, instruction: int = _PLAIN, tail: bytes = b"") -> str:
     moniker = str(mailbox_guid(mailbox_id)).encode("ascii")
-    raw = (_HEAD.pack(0, 3, len(moniker)) + moniker + _STORE.pack(instruction, len(entry_id)) + entry_id
-           + tail)
+    raw = _HEAD.pack(0, 3, len(moniker)) + moniker + _STORE.pack(instruction, len(entry_id)) + entry_id + tail
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -177,9 +175,7 @@ def entry_id_of(text: str) -> bytes:
     parsed = _parse(text)
     if parsed is None:
         raise MalformedId(text)
-    return (folder_entry_id if parsed.entry_type == _TYPE_FOLDER else item_entry_id)(
-        parsed.mailbox_id, parsed.row_id
-    )
+    return (folder_entry_id if parsed.entry_type == _TYPE_FOLDER else item_entry_id)(parsed.mailbox_id, parsed.row_id)
 
 
 def _encode(tag: bytes, mailbox_id: int, row_id: int) -> str:

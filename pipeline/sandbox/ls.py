@@ -17,24 +17,61 @@ from pipeline.logs.terminal import shown
 from pipeline.sandbox.default_folders import DEFAULT_TREE
 
 #: Outlook's order of the well-known folders in the folder pane.
-WELL_KNOWN_ORDER = ("inbox", "drafts", "sentitems", "deleteditems", "junkemail", "outbox", "archive",
-                    "calendar", "contacts", "tasks", "notes", "journal")
+WELL_KNOWN_ORDER = (
+    "inbox",
+    "drafts",
+    "sentitems",
+    "deleteditems",
+    "junkemail",
+    "outbox",
+    "archive",
+    "calendar",
+    "contacts",
+    "tasks",
+    "notes",
+    "journal",
+)
 #: Folders of a new mailbox that hold Exchange's or Outlook's own data, not the user's.
-SYSTEM_IDS = frozenset({"syncissues", "conflicts", "localfailures", "serverfailures", "recipientcache",
-                        "quickcontacts", "imcontactlist", "conversationhistory"})
-_DEFAULT_UNNAMED = frozenset(path[1:] for path, _cls, ident, _search in DEFAULT_TREE
-                             if ident is None and path[:1] == ("Top of Information Store",))
+SYSTEM_IDS = frozenset(
+    {
+        "syncissues",
+        "conflicts",
+        "localfailures",
+        "serverfailures",
+        "recipientcache",
+        "quickcontacts",
+        "imcontactlist",
+        "conversationhistory",
+    }
+)
+_DEFAULT_UNNAMED = frozenset(
+    path[1:]
+    for path, _cls, ident, _search in DEFAULT_TREE
+    if ident is None and path[:1] == ("Top of Information Store",)
+)
 
 #: Readable names of the property tags the pipeline and Outlook set most (anything else: its tag).
 TAG_NAMES = {
-    "tag:0x0e07": "PR_MESSAGE_FLAGS", "tag:0x0e06": "PR_MESSAGE_DELIVERY_TIME",
-    "tag:0x0039": "PR_CLIENT_SUBMIT_TIME", "tag:0x001a": "PR_MESSAGE_CLASS", "tag:0x0037": "PR_SUBJECT",
-    "tag:0x0017": "PR_IMPORTANCE", "tag:0x0036": "PR_SENSITIVITY", "tag:0x1090": "PR_FLAG_STATUS",
-    "tag:0x1091": "PR_FLAG_COMPLETE_TIME", "tag:0x3007": "PR_CREATION_TIME",
-    "tag:0x3008": "PR_LAST_MODIFICATION_TIME", "tag:0x0e1b": "PR_HASATTACH", "tag:0x1000": "PR_BODY",
-    "tag:0x007d": "PR_TRANSPORT_MESSAGE_HEADERS", "tag:0x0c1a": "PR_SENDER_NAME",
-    "tag:0x0042": "PR_SENT_REPRESENTING_NAME", "tag:0x0e08": "PR_MESSAGE_SIZE",
-    "tag:0x0e2b": "PR_TODO_ITEM_FLAGS", "tag:0x1081": "PR_LAST_VERB_EXECUTED", "tag:0x3fde": "PR_INTERNET_CPID",
+    "tag:0x0e07": "PR_MESSAGE_FLAGS",
+    "tag:0x0e06": "PR_MESSAGE_DELIVERY_TIME",
+    "tag:0x0039": "PR_CLIENT_SUBMIT_TIME",
+    "tag:0x001a": "PR_MESSAGE_CLASS",
+    "tag:0x0037": "PR_SUBJECT",
+    "tag:0x0017": "PR_IMPORTANCE",
+    "tag:0x0036": "PR_SENSITIVITY",
+    "tag:0x1090": "PR_FLAG_STATUS",
+    "tag:0x1091": "PR_FLAG_COMPLETE_TIME",
+    "tag:0x3007": "PR_CREATION_TIME",
+    "tag:0x3008": "PR_LAST_MODIFICATION_TIME",
+    "tag:0x0e1b": "PR_HASATTACH",
+    "tag:0x1000": "PR_BODY",
+    "tag:0x007d": "PR_TRANSPORT_MESSAGE_HEADERS",
+    "tag:0x0c1a": "PR_SENDER_NAME",
+    "tag:0x0042": "PR_SENT_REPRESENTING_NAME",
+    "tag:0x0e08": "PR_MESSAGE_SIZE",
+    "tag:0x0e2b": "PR_TODO_ITEM_FLAGS",
+    "tag:0x1081": "PR_LAST_VERB_EXECUTED",
+    "tag:0x3fde": "PR_INTERNET_CPID",
 }
 #: Numbered named properties by (property set, id), as Outlook names them.
 ID_NAMES = {
@@ -136,8 +173,10 @@ def render(tree: list[dict[str, Any]], items: list[dict[str, Any]], with_props: 
         for item in by_folder.get(path, []):
             when = item.get("datetime_received") or item.get("datetime_sent") or "-"
             flags = ["read" if item["is_read"] else "unread"] + (["draft"] if item["is_draft"] else [])
-            lines.append(f"{indent}  - {shown(item['subject'] or '(no subject)')} | from {shown(item.get('sender') or '-')} | "
-                         f"{shown(when)} | {', '.join(flags)} | {_size(item['size'])} | {shown(item['item_class'])}")
+            lines.append(
+                f"{indent}  - {shown(item['subject'] or '(no subject)')} | from {shown(item.get('sender') or '-')} | "
+                f"{shown(when)} | {', '.join(flags)} | {_size(item['size'])} | {shown(item['item_class'])}"
+            )
             lines.extend(f"{indent}      {line}" for line in _series_lines(item))
             if with_props:
                 for key, value in sorted(item["extended_properties"].items()):
@@ -153,8 +192,11 @@ def _series_lines(item: dict[str, Any]) -> list[str]:
     lines = ["recurrence: " + ", ".join(f"{k}={shown(v)}" for k, v in recurrence.items())]
     lines.extend(f"deleted occurrence {start}" for start in item.get("deleted_occurrences") or [])
     for change in item.get("modified_occurrences") or []:
-        rest = ", ".join(f"{k}={shown(repr(v))}" for k, v in change.items()
-                         if k not in ("original_start", "start", "end"))
-        lines.append(f"modified occurrence {change['original_start']} -> {change['start']}..{change['end']}"
-                     + (f"  {rest}" if rest else ""))
+        rest = ", ".join(
+            f"{k}={shown(repr(v))}" for k, v in change.items() if k not in ("original_start", "start", "end")
+        )
+        lines.append(
+            f"modified occurrence {change['original_start']} -> {change['start']}..{change['end']}"
+            + (f"  {rest}" if rest else "")
+        )
     return lines

@@ -62,8 +62,9 @@ def _key(name: str) -> str:
 
 
 def _configuration(row: tuple) -> UserConfiguration:
-    entries = None if row[5] is None else [
-        ((k[0], k[1]), None if v is None else (v[0], v[1])) for k, v in json.loads(row[5])]
+    entries = (
+        None if row[5] is None else [((k[0], k[1]), None if v is None else (v[0], v[1])) for k, v in json.loads(row[5])]
+    )
     return UserConfiguration(row[0], row[1], row[2], row[3], entries, row[6], row[7], row[8])
 
 
@@ -71,29 +72,49 @@ _COLUMNS = "id, mailbox_id, folder_id, name, name_key, dictionary, xml, binary, 
 
 
 def configuration(conn: sqlite3.Connection, folder_id: int, name: str) -> UserConfiguration | None:
-    row = ready(conn).execute(f"SELECT {_COLUMNS} FROM user_configurations WHERE folder_id=? AND name_key=?",
-                              (folder_id, _key(name))).fetchone()
+    row = (
+        ready(conn)
+        .execute(
+            f"SELECT {_COLUMNS} FROM user_configurations WHERE folder_id=? AND name_key=?", (folder_id, _key(name))
+        )
+        .fetchone()
+    )
     return None if row is None else _configuration(row)
 
 
 def configurations(conn: sqlite3.Connection, mailbox_id: int) -> list[UserConfiguration]:
-    rows = ready(conn).execute(f"SELECT {_COLUMNS} FROM user_configurations WHERE mailbox_id=? ORDER BY id",
-                               (mailbox_id,))
+    rows = ready(conn).execute(
+        f"SELECT {_COLUMNS} FROM user_configurations WHERE mailbox_id=? ORDER BY id", (mailbox_id,)
+    )
     return [_configuration(r) for r in rows]
 
 
-def create_configuration(conn: sqlite3.Connection, mailbox_id: int, folder_id: int, name: str,
-                         dictionary: list[Entry] | None, xml: bytes | None, binary: bytes | None) -> int:
+def create_configuration(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    folder_id: int,
+    name: str,
+    dictionary: list[Entry] | None,
+    xml: bytes | None,
+    binary: bytes | None,
+) -> int:
     cursor = ready(conn).execute(
         "INSERT INTO user_configurations(mailbox_id, folder_id, name, name_key, dictionary, xml, binary) "
         "VALUES (?,?,?,?,?,?,?)",
-        (mailbox_id, folder_id, name, _key(name), None if dictionary is None else json.dumps(dictionary), xml,
-         binary))
+        (mailbox_id, folder_id, name, _key(name), None if dictionary is None else json.dumps(dictionary), xml, binary),
+    )
     return int(cursor.lastrowid or 0)
 
 
-def update_configuration(conn: sqlite3.Connection, row_id: int, *, dictionary: list[Entry] | None = None,
-                         xml: bytes | None = None, binary: bytes | None = None, replace: set[str]) -> None:
+def update_configuration(
+    conn: sqlite3.Connection,
+    row_id: int,
+    *,
+    dictionary: list[Entry] | None = None,
+    xml: bytes | None = None,
+    binary: bytes | None = None,
+    replace: set[str],
+) -> None:
     """Replace the parts named in `replace` ("dictionary", "xml", "binary"); the others are kept."""
     values = {"dictionary": None if dictionary is None else json.dumps(dictionary), "xml": xml, "binary": binary}
     for part in sorted(replace):
@@ -106,16 +127,18 @@ def delete_configuration(conn: sqlite3.Connection, row_id: int) -> None:
 
 
 def rules(conn: sqlite3.Connection, mailbox_id: int) -> list[InboxRule]:
-    rows = ready(conn).execute("SELECT id, mailbox_id, priority, xml FROM inbox_rules WHERE mailbox_id=? "
-                               "ORDER BY priority, id", (mailbox_id,))
+    rows = ready(conn).execute(
+        "SELECT id, mailbox_id, priority, xml FROM inbox_rules WHERE mailbox_id=? ORDER BY priority, id", (mailbox_id,)
+    )
     return [InboxRule(*r) for r in rows]
 
 
 def save_rule(conn: sqlite3.Connection, mailbox_id: int, priority: int, xml: str, row_id: int | None = None) -> int:
     ready(conn)
     if row_id is None:
-        cursor = conn.execute("INSERT INTO inbox_rules(mailbox_id, priority, xml) VALUES (?,?,?)",
-                              (mailbox_id, priority, xml))
+        cursor = conn.execute(
+            "INSERT INTO inbox_rules(mailbox_id, priority, xml) VALUES (?,?,?)", (mailbox_id, priority, xml)
+        )
         return int(cursor.lastrowid or 0)
     conn.execute("UPDATE inbox_rules SET priority=?, xml=? WHERE id=?", (priority, xml, row_id))
     return row_id

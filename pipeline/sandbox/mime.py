@@ -79,8 +79,10 @@ def check_ascii_header(head: bytes, where: str) -> None:
     for number, line in enumerate(head.split(b"\n"), 1):
         if not line.isascii():
             name = line.split(b":", 1)[0].decode("ascii", "replace").strip() or "?"
-            raise MimeHeaderError(f"raw 8-bit bytes in MIME header {name!r} ({where}line {number}); "
-                                  "MimeContent headers must be ASCII (RFC 2047/2231 encoded words)")
+            raise MimeHeaderError(
+                f"raw 8-bit bytes in MIME header {name!r} ({where}line {number}); "
+                "MimeContent headers must be ASCII (RFC 2047/2231 encoded words)"
+            )
 
 
 def text_header(msg: Message, name: str) -> str | None:

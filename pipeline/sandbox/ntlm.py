@@ -81,13 +81,7 @@ def challenge(negotiate: bytes) -> tuple[bytes, bytes]:
     if message_type(negotiate) != 1:
         raise NtlmError("expected NEGOTIATE_MESSAGE")
     client_flags = struct.unpack_from("<I", negotiate, 12)[0] if len(negotiate) >= 16 else NEGOTIATE_UNICODE
-    flags = (
-        (client_flags & _ECHOED)
-        | REQUEST_TARGET
-        | TARGET_TYPE_DOMAIN
-        | NEGOTIATE_TARGET_INFO
-        | NEGOTIATE_NTLM
-    )
+    flags = (client_flags & _ECHOED) | REQUEST_TARGET | TARGET_TYPE_DOMAIN | NEGOTIATE_TARGET_INFO | NEGOTIATE_NTLM
     if not flags & NEGOTIATE_UNICODE:
         flags |= NEGOTIATE_OEM
     flags |= NEGOTIATE_VERSION
@@ -142,9 +136,7 @@ def parse_authenticate(token: bytes) -> Authenticate:
     )
 
 
-def verify(
-    auth: Authenticate, server_challenge: bytes, nt_hash_of: Callable[[Authenticate], bytes | None]
-) -> bool:
+def verify(auth: Authenticate, server_challenge: bytes, nt_hash_of: Callable[[Authenticate], bytes | None]) -> bool:
     """NTLMv2 check: HMAC-MD5 over the challenge and the client's blob, keyed by NTOWFv2 of the account."""
     if len(auth.nt_response) <= 24 or not auth.user:
         return False  # anonymous, LM or NTLMv1: refused like a hardened Exchange

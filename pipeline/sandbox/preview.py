@@ -92,15 +92,18 @@ def run(request: PreviewRequest, out: Callable[[str], None] = print) -> int:
     command = davmail.command_for(request.davmail_command)
     ports = None
     if request.imap_port or request.caldav_port:
-        ports = davmail.DavmailPorts(request.imap_port or davmail.free_port(),
-                                     request.caldav_port or davmail.free_port())
+        ports = davmail.DavmailPorts(
+            request.imap_port or davmail.free_port(), request.caldav_port or davmail.free_port()
+        )
     stop = _stop_on_sigterm()
     server_url = request.server_url or running_url(request.data_dir)
     sandbox = None if server_url else embedded.start(request.data_dir)
     try:
         url = server_url or (sandbox.url if sandbox else "")
-        with tempfile.TemporaryDirectory(prefix="rebuild-davmail-") as workdir, \
-                davmail.start(url, Path(workdir), command=command, ports=ports) as handle:
+        with (
+            tempfile.TemporaryDirectory(prefix="rebuild-davmail-") as workdir,
+            davmail.start(url, Path(workdir), command=command, ports=ports) as handle,
+        ):
             out(f"DavMail in front of {url} for {request.mailbox}:")
             for line in addresses(handle, request.mailbox):
                 out("  " + line)
@@ -109,8 +112,7 @@ def run(request: PreviewRequest, out: Callable[[str], None] = print) -> int:
             try:
                 while not stop.wait(0.5):
                     if handle.process.poll() is not None:
-                        raise PreviewError(f"DavMail stopped (exit {handle.process.returncode}); "
-                                           f"see {handle.log_path}")
+                        raise PreviewError(f"DavMail stopped (exit {handle.process.returncode}); see {handle.log_path}")
             except KeyboardInterrupt:
                 pass
     finally:

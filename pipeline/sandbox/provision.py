@@ -62,9 +62,7 @@ def apply(store: SandboxStore, path: Path) -> Provisioned:
         if entry.get("password_env"):
             password = os.environ.get(str(entry["password_env"]))
             if not password:
-                raise ProvisionError(
-                    f"{path}: account {entry['username']}: ${entry['password_env']} is not set"
-                )
+                raise ProvisionError(f"{path}: account {entry['username']}: ${entry['password_env']} is not set")
         if not password:
             raise ProvisionError(f"{path}: account {entry['username']} needs 'password' or 'password_env'")
         store.add_account(str(entry["username"]), str(password), bool(entry.get("impersonation", False)))

@@ -78,6 +78,7 @@ CREATE TRIGGER IF NOT EXISTS items_updated AFTER UPDATE ON items BEGIN
 END;
 """
 
+
 def folder_key(name: str) -> str:
     """How folder names are compared under one parent: case-insensitively, one character at a time (simple
     upper-case mapping, as .NET's ordinal ignore-case comparison does), so 'ß' and 'ss' stay different and
@@ -87,7 +88,6 @@ def folder_key(name: str) -> str:
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 
 @dataclass(slots=True)
@@ -210,4 +210,6 @@ def folder_from_row(row: Sequence[Any]) -> FolderRow:
     return FolderRow(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9])
 
 
-FOLDER_COLUMNS = "id, mailbox_id, parent_id, name, folder_class, distinguished_id, is_search, version, changed, last_article"
+FOLDER_COLUMNS = (
+    "id, mailbox_id, parent_id, name, folder_class, distinguished_id, is_search, version, changed, last_article"
+)

@@ -212,8 +212,9 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         return False
 
-    def _refuse(self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None
-                ) -> None:
+    def _refuse(
+        self, status: int, body: bytes, content_type: str, headers: list[tuple[str, str]] | None = None
+    ) -> None:
         """Answer a request refused before its body was read: the body dropped first when it fits the
         limit, otherwise the answer goes out with Connection: close and the rest is lingered over."""
         frame = self._pending
@@ -305,8 +306,11 @@ class Handler(BaseHTTPRequestHandler):
             self.server.app.stats.add("internal_errors")
             self.close_connection = True
             if is_graph_path(path):
-                self._send(500, b'{"error": {"code": "InternalServerError", "message": "An internal server '
-                                b'error occurred."}}', "application/json")
+                self._send(
+                    500,
+                    b'{"error": {"code": "InternalServerError", "message": "An internal server error occurred."}}',
+                    "application/json",
+                )
             else:
                 self._send(500, soap.fault("ErrorInternalServerError", "An internal server error occurred."))
 
@@ -370,8 +374,9 @@ class Handler(BaseHTTPRequestHandler):
     def _admin(self, method: str, path: str) -> None:
         """Admin endpoints: loopback, same-site, with the admin token (admin.py), JSON bodies within 1 MiB."""
         app = self.server.app
-        refusal = admin.check_request(method, self.headers, self.client_address[0],
-                                      str(self.server.server_address[0]), app.admin_token)
+        refusal = admin.check_request(
+            method, self.headers, self.client_address[0], str(self.server.server_address[0]), app.admin_token
+        )
         if refusal is not None:
             app.stats.add(f"admin_refused_{refusal.status}")
             log.info("sandbox: admin request %s %s refused: %s", method, path, refusal.reason)
@@ -463,6 +468,7 @@ def serve(server: SandboxHTTPServer, stop: threading.Event | None = None) -> Non
 
     threading.Thread(target=flush_loop, name="sandbox-stats", daemon=True).start()
     if stop is not None:
+
         def stop_when_asked() -> None:
             stop.wait()
             server.shutdown()

@@ -40,6 +40,7 @@ from pipeline.sandbox.rows import (
 
 DB_NAME = "sandbox.sqlite"
 
+
 class StoreError(Exception):
     """Base of store errors that map to EWS response codes."""
 
@@ -59,8 +60,10 @@ def _owner_only(data_dir: Path) -> None:
     (password equivalents). POSIX only; SQLite gives its -wal/-shm files the database file's mode."""
     if os.name != "posix":
         return
-    for path, mode in ((data_dir, 0o700), *((f, 0o600) for f in data_dir.iterdir() if f.is_file()
-                                           and not f.is_symlink())):
+    for path, mode in (
+        (data_dir, 0o700),
+        *((f, 0o600) for f in data_dir.iterdir() if f.is_file() and not f.is_symlink()),
+    ):
         try:
             if path.stat().st_mode & 0o777 != mode:
                 os.chmod(path, mode)
@@ -89,8 +92,10 @@ class SandboxStore:
             if "changed" not in {row[1] for row in conn.execute("PRAGMA table_info(folders)")}:
                 conn.execute("ALTER TABLE folders ADD COLUMN changed TEXT")
                 conn.execute("ALTER TABLE folders ADD COLUMN last_article INTEGER NOT NULL DEFAULT 0")
-                conn.execute("UPDATE folders SET last_article=COALESCE((SELECT MAX(id) FROM items "
-                             "WHERE items.folder_id=folders.id), 0)")
+                conn.execute(
+                    "UPDATE folders SET last_article=COALESCE((SELECT MAX(id) FROM items "
+                    "WHERE items.folder_id=folders.id), 0)"
+                )
             conn.executescript(TRIGGERS)
             conn.execute(
                 "INSERT OR IGNORE INTO counters(name, value) SELECT 'item_row', COALESCE(MAX(id), 0) FROM items"
@@ -220,9 +225,7 @@ class SandboxStore:
 
     def mailbox_by_id(self, mailbox_id: int) -> Mailbox | None:
         with self.connection() as conn:
-            row = conn.execute(
-                "SELECT id, address, display_name FROM mailboxes WHERE id=?", (mailbox_id,)
-            ).fetchone()
+            row = conn.execute("SELECT id, address, display_name FROM mailboxes WHERE id=?", (mailbox_id,)).fetchone()
         return Mailbox(*row) if row else None
 
     def mailboxes(self) -> list[Mailbox]:
@@ -316,9 +319,7 @@ class SandboxStore:
                 if isinstance(ext.value, list):
                     ext_rows.append((row_id, ext.key, ext.ptype, json.dumps(ext.value), None))
                 else:
-                    ext_rows.append(
-                        (row_id, ext.key, ext.ptype, ext.value, props.numeric(ext.ptype, ext.value))
-                    )
+                    ext_rows.append((row_id, ext.key, ext.ptype, ext.value, props.numeric(ext.ptype, ext.value)))
             for pos, att in enumerate(item.attachments):
                 att_rows.append(
                     (
@@ -357,20 +358,29 @@ class SandboxStore:
         """A copy of an item, with its extended properties, attachments and series, into `folder_id`, as a
         new row (a new id and IMAP number, as Exchange gives a copied or moved item); returns the new row."""
         new_id = self.next_item_row(conn)
-        columns = ("mailbox_id, kind, item_class, subject, is_draft, is_read, sent, received, created, size, "
-                   "mime, fields, has_attachments, message_id")
+        columns = (
+            "mailbox_id, kind, item_class, subject, is_draft, is_read, sent, received, created, size, "
+            "mime, fields, has_attachments, message_id"
+        )
         conn.execute(
             f"INSERT INTO items(id, folder_id, modified, touched, {columns}) "
             f"SELECT ?, ?, ?, ?, {columns} FROM items WHERE id=?",
             (new_id, folder_id, now_iso(), time.time(), row_id),
         )
-        conn.execute("INSERT INTO ext_props(item_id, key, ptype, value, num) "
-                     "SELECT ?, key, ptype, value, num FROM ext_props WHERE item_id=?", (new_id, row_id))
-        conn.execute("INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
-                     "content_id, content) SELECT ?, position, name, content_type, size, sha256, is_inline, "
-                     "content_id, content FROM attachments WHERE item_id=?", (new_id, row_id))
-        conn.execute("INSERT INTO series(item_id, exceptions) SELECT ?, exceptions FROM series WHERE item_id=?",
-                     (new_id, row_id))
+        conn.execute(
+            "INSERT INTO ext_props(item_id, key, ptype, value, num) "
+            "SELECT ?, key, ptype, value, num FROM ext_props WHERE item_id=?",
+            (new_id, row_id),
+        )
+        conn.execute(
+            "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
+            "content_id, content) SELECT ?, position, name, content_type, size, sha256, is_inline, "
+            "content_id, content FROM attachments WHERE item_id=?",
+            (new_id, row_id),
+        )
+        conn.execute(
+            "INSERT INTO series(item_id, exceptions) SELECT ?, exceptions FROM series WHERE item_id=?", (new_id, row_id)
+        )
         return new_id
 
     def load_items(
@@ -450,9 +460,7 @@ class SandboxStore:
 
     def set_exceptions(self, conn: sqlite3.Connection, row_id: int, data: dict[str, Any] | None) -> None:
         if data:
-            conn.execute(
-                "INSERT OR REPLACE INTO series(item_id, exceptions) VALUES (?, ?)", (row_id, json.dumps(data))
-            )
+            conn.execute("INSERT OR REPLACE INTO series(item_id, exceptions) VALUES (?, ?)", (row_id, json.dumps(data)))
         else:
             conn.execute("DELETE FROM series WHERE item_id=?", (row_id,))
 
@@ -462,8 +470,10 @@ class SandboxStore:
         moved = []
         for row_id in row_ids:
             new_id = self.next_item_row(conn)
-            conn.execute("UPDATE items SET id=?, folder_id=?, version=version+1, touched=? WHERE id=?",
-                         (new_id, folder_id, time.time(), row_id))
+            conn.execute(
+                "UPDATE items SET id=?, folder_id=?, version=version+1, touched=? WHERE id=?",
+                (new_id, folder_id, time.time(), row_id),
+            )
             for table in ("ext_props", "attachments", "series"):
                 conn.execute(f"UPDATE {table} SET item_id=? WHERE item_id=?", (new_id, row_id))
             moved.append(new_id)

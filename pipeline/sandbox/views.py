@@ -41,6 +41,7 @@ def _paths(folders: list[FolderRow]) -> dict[int, tuple[str, ...]]:
         path_of(folder)
     return paths
 
+
 def folder_tree(store: SandboxStore, address: str) -> list[dict[str, Any]]:
     """Every folder: {path (names from msgfolderroot; outside it starts with '..'), folder_class,
     distinguished_id, item_count}; the root and msgfolderroot both have path ()."""
@@ -62,6 +63,7 @@ def folder_tree(store: SandboxStore, address: str) -> list[dict[str, Any]]:
         if f.distinguished_id != "root"
     ]
 
+
 def items(store: SandboxStore, address: str, path: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Every item of the mailbox (or of the folder at `path`) with MIME, properties and attachments;
     calendar series add `recurrence` (a summary), `deleted_occurrences` and `modified_occurrences`."""
@@ -72,22 +74,14 @@ def items(store: SandboxStore, address: str, path: Sequence[str] | None = None) 
         folders = store.all_folders(conn, mailbox.id)
         paths = _paths(folders)
         if path is None:
-            row_ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM items WHERE mailbox_id=? ORDER BY id", (mailbox.id,)
-                )
-            ]
+            row_ids = [r[0] for r in conn.execute("SELECT id FROM items WHERE mailbox_id=? ORDER BY id", (mailbox.id,))]
         else:
             wanted = tuple(path)
             folder_ids = [fid for fid, p in paths.items() if p == wanted]
             if not folder_ids:
                 raise KeyError(f"{address}: no folder {wanted!r}")
             row_ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM items WHERE folder_id=? ORDER BY id", (folder_ids[0],)
-                )
+                r[0] for r in conn.execute("SELECT id FROM items WHERE folder_id=? ORDER BY id", (folder_ids[0],))
             ]
         rows = store.load_items(conn, row_ids, with_mime=True, ext_keys=None, with_attachments=True)
     result = []
@@ -105,9 +99,7 @@ def items(store: SandboxStore, address: str, path: Sequence[str] | None = None) 
                 datetime_received=item.received,
                 size=item.size,
                 mime=item.mime,
-                extended_properties={
-                    k: props.python_value(v.ptype, v.value) for k, v in item.ext.items()
-                },
+                extended_properties={k: props.python_value(v.ptype, v.value) for k, v in item.ext.items()},
                 attachments=[(a.name, a.sha256) for a in item.attachments],
                 **series.summary(item),
             )

@@ -44,8 +44,13 @@ class Snapshot:
     finished: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "generated": self.generated or _now(), "finished": self.finished,
-                "rows": [asdict(r) for r in self.rows], "rate": [list(p) for p in self.rate]}
+        return {
+            "title": self.title,
+            "generated": self.generated or _now(),
+            "finished": self.finished,
+            "rows": [asdict(r) for r in self.rows],
+            "rate": [list(p) for p in self.rate],
+        }
 
 
 def _now() -> str:
@@ -106,11 +111,18 @@ def rows_from_status(status: list[dict[str, Any]], failures: dict[str, str]) -> 
         done = int(items.get("uploaded", 0)) + int(items.get("present", 0))
         state = str(last.get("status") or "waiting")
         total = last.get("found") if state != "running" else None
-        rows.append(MailboxRow(mailbox=entry["mailbox"], state=state, done=done,
-                               total=int(total) if isinstance(total, int) else None,
-                               failed=int(items.get("failed", 0)), reason=str(last.get("fatal") or ""),
-                               failures_file=failures.get(entry["mailbox"]),
-                               usable=entry.get("usable_since") is not None))
+        rows.append(
+            MailboxRow(
+                mailbox=entry["mailbox"],
+                state=state,
+                done=done,
+                total=int(total) if isinstance(total, int) else None,
+                failed=int(items.get("failed", 0)),
+                reason=str(last.get("fatal") or ""),
+                failures_file=failures.get(entry["mailbox"]),
+                usable=entry.get("usable_since") is not None,
+            )
+        )
     return rows
 
 
@@ -123,9 +135,22 @@ def rows_from_temporal(states: list[Any]) -> list[MailboxRow]:
         summary = s.summary
         state = str(summary.status) if summary is not None else str(s.state)
         reason = (summary.fatal if summary is not None and summary.fatal else "") or (
-            f"attempt {s.attempt}, retrying: {s.retrying}" if s.retrying else "")
-        usable = getattr(summary, "usable_after", None) is not None or str(state) == "ok" if summary is not None \
+            f"attempt {s.attempt}, retrying: {s.retrying}" if s.retrying else ""
+        )
+        usable = (
+            getattr(summary, "usable_after", None) is not None or str(state) == "ok"
+            if summary is not None
             else (True if getattr(s, "usable_after", None) is not None else USABLE_UNKNOWN)
-        rows.append(MailboxRow(mailbox=s.mailbox, state=state, done=int(s.done), total=int(s.total) or None,
-                               failed=int(s.failed), reason=str(reason), usable=usable))
+        )
+        rows.append(
+            MailboxRow(
+                mailbox=s.mailbox,
+                state=state,
+                done=int(s.done),
+                total=int(s.total) or None,
+                failed=int(s.failed),
+                reason=str(reason),
+                usable=usable,
+            )
+        )
     return rows

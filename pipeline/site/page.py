@@ -113,6 +113,10 @@ def render(snapshot: Snapshot, live: bool = False, refresh: float = 2.0, links: 
     file's address ("reports/" when served, "" beside the reports)."""
     data = json.dumps(snapshot.as_dict(), ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
     title = html.escape(snapshot.title).replace("_", "&#95;")  # no placeholder can hide in it
-    page = (_PAGE.replace("__LIVE__", "true" if live else "false").replace("__REFRESH__", f"{refresh:g}")
-            .replace("__LINKS__", links.replace('"', "")).replace("__TITLE__", title))
+    page = (
+        _PAGE.replace("__LIVE__", "true" if live else "false")
+        .replace("__REFRESH__", f"{refresh:g}")
+        .replace("__LINKS__", links.replace('"', ""))
+        .replace("__TITLE__", title)
+    )
     return page.replace("__DATA__", data)  # last: the data is never searched for placeholders

@@ -26,8 +26,9 @@ _REPORT_NAME = re.compile(r"(failed|run)-[0-9A-Za-z.]+\.(csv|json)")
 class SiteServer:
     """A running site server; `url` is where the page is. Stop it with close() (or use it as a context)."""
 
-    def __init__(self, snapshot: Callable[[], Snapshot], reports: Path, port: int = DEFAULT_PORT,
-                 refresh: float = 2.0) -> None:
+    def __init__(
+        self, snapshot: Callable[[], Snapshot], reports: Path, port: int = DEFAULT_PORT, refresh: float = 2.0
+    ) -> None:
         handler = _handler(snapshot, reports, refresh)
         self._httpd = ThreadingHTTPServer((LOOPBACK, port), handler)
         self._httpd.daemon_threads = True
@@ -54,8 +55,11 @@ def _handler(snapshot: Callable[[], Snapshot], reports: Path, refresh: float) ->
         def do_GET(self) -> None:  # noqa: N802 - the standard library's name
             path = unquote(urlsplit(self.path).path)
             if path in ("/", "/index.html"):
-                self._send(200, "text/html; charset=utf-8",
-                           render(snapshot(), live=True, refresh=refresh, links="reports/").encode("utf-8"))
+                self._send(
+                    200,
+                    "text/html; charset=utf-8",
+                    render(snapshot(), live=True, refresh=refresh, links="reports/").encode("utf-8"),
+                )
             elif path == "/status.json":
                 import json
 

@@ -16,8 +16,17 @@ from pipeline.source.base import ItemSummary, Moment, Source, SourceInfo, Source
 from pipeline.source.header import read_header
 from pipeline.source.pff import PffSource, libpff_reason
 
-__all__ = ["READERS", "ItemSummary", "Moment", "Source", "SourceInfo", "SourceOpenError", "open_source", "read_header",
-           "use_reader"]
+__all__ = [
+    "READERS",
+    "ItemSummary",
+    "Moment",
+    "Source",
+    "SourceInfo",
+    "SourceOpenError",
+    "open_source",
+    "read_header",
+    "use_reader",
+]
 
 READERS = ("native", "libpff")
 _READER_ENV = "REBUILD_READER"
@@ -40,8 +49,9 @@ def default_reader() -> str:
     return load_settings().reader
 
 
-def open_source(path: str | Path, recover: bool = False, reader: str | None = None,
-                codepage: int | None = None) -> Source:
+def open_source(
+    path: str | Path, recover: bool = False, reader: str | None = None, codepage: int | None = None
+) -> Source:
     """Open an OST/PST for reading; raises SourceOpenError with a one-line message naming the file.
     codepage: the Windows code page of an ANSI store's 8-bit strings, overriding what the items say.
 

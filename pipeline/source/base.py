@@ -93,7 +93,9 @@ class Source(Protocol):
         """Every folder, parents before children, system and search folders included."""
         ...
 
-    def items(self, folder: SourceFolder, start: int = 0, stop: int | None = None) -> Iterator[SourceItem | SourceError]:
+    def items(
+        self, folder: SourceFolder, start: int = 0, stop: int | None = None
+    ) -> Iterator[SourceItem | SourceError]:
         """The folder's items one at a time (or those of the index range [start, stop))."""
         ...
 

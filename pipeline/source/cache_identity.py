@@ -111,8 +111,7 @@ class CacheKeys:
     def synchronized(self) -> bool:
         """The item went through a synchronization with the server: a server replica id, an Exchange source
         key, or the change number an OST stamps on what it synchronized."""
-        return (self.source_key_origin == "property" or self.replica == SERVER_REPLICA
-                or self.change_number is not None)
+        return self.source_key_origin == "property" or self.replica == SERVER_REPLICA or self.change_number is not None
 
 
 def _int(value: object) -> int | None:
@@ -138,9 +137,18 @@ def cache_keys(item: SourceItem, replicas: ReplicaMap) -> CacheKeys:
         if guid is not None and counter is not None:
             key, origin = source_key(guid, counter), "derived"
     modified = props.get(mapi.PR_LAST_MODIFICATION_TIME)
-    return CacheKeys(mid, replica, counter, change, key, origin, _bytes(props.get(PR_CHANGE_KEY)),
-                     _bytes(props.get(PR_PREDECESSOR_CHANGE_LIST)), _bytes(props.get(mapi.PR_SEARCH_KEY)),
-                     modified if isinstance(modified, datetime) else None)
+    return CacheKeys(
+        mid,
+        replica,
+        counter,
+        change,
+        key,
+        origin,
+        _bytes(props.get(PR_CHANGE_KEY)),
+        _bytes(props.get(PR_PREDECESSOR_CHANGE_LIST)),
+        _bytes(props.get(mapi.PR_SEARCH_KEY)),
+        modified if isinstance(modified, datetime) else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

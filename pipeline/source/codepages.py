@@ -87,7 +87,6 @@ def dominant(codepages: Iterable[int | None], fallback: int = DEFAULT_CODEPAGE) 
     return counts.most_common(1)[0][0] if counts else fallback
 
 
-
 def item_codec(props: dict[int, object], store_codec: str, override: int | None = None) -> str:
     """The codec of an ANSI store item's 8-bit strings: --codepage, else the code page the item names
     (PR_MESSAGE_CODEPAGE, else PR_INTERNET_CPID), else the store's; both readers decide with this."""

@@ -20,11 +20,17 @@ class EmbeddedMessageError(RuntimeError):
 @cache
 def _api() -> tuple[Any, int]:
     lib = ctypes.PyDLL(pypff.__file__)
-    lib.libpff_attachment_get_item.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
-                                               ctypes.POINTER(ctypes.c_void_p)]
+    lib.libpff_attachment_get_item.argtypes = [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(ctypes.c_void_p),
+    ]
     lib.libpff_attachment_get_item.restype = ctypes.c_int
-    lib.libpff_attachment_get_type.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
-                                               ctypes.POINTER(ctypes.c_void_p)]
+    lib.libpff_attachment_get_type.argtypes = [
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.POINTER(ctypes.c_void_p),
+    ]
     lib.libpff_attachment_get_type.restype = ctypes.c_int
     lib.libpff_error_free.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
     lib.libpff_error_free.restype = ctypes.c_int

@@ -32,8 +32,11 @@ FIRST_ITEM_NID = 0x200004
 RECOVERED_PATH = ("Recovered items",)
 #: The container class a folder of each role has (any other: mail).
 CONTAINER_CLASSES = {
-    FolderRole.CALENDAR: "IPF.Appointment", FolderRole.CONTACTS: "IPF.Contact", FolderRole.TASKS: "IPF.Task",
-    FolderRole.NOTES: "IPF.StickyNote", FolderRole.JOURNAL: "IPF.Journal",
+    FolderRole.CALENDAR: "IPF.Appointment",
+    FolderRole.CONTACTS: "IPF.Contact",
+    FolderRole.TASKS: "IPF.Task",
+    FolderRole.NOTES: "IPF.StickyNote",
+    FolderRole.JOURNAL: "IPF.Journal",
 }
 SENT = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -43,10 +46,18 @@ class FakeSource:
     free one; every item's folder_path is set to its folder's, as a reader sets it. `closed` tells a test
     that the source was closed."""
 
-    def __init__(self, folders: Mapping[str, Sequence[Entry]], *, roles: Mapping[str, FolderRole] | None = None,
-                 recovered: Sequence[Entry] = (), errors: Sequence[SourceError] = (),
-                 associated: Mapping[str, Sequence[Entry]] | None = None, path: Path = Path("fake.ost"),
-                 replicas: Mapping[int, bytes] | None = None, store: Mapping[int, Any] | None = None) -> None:
+    def __init__(
+        self,
+        folders: Mapping[str, Sequence[Entry]],
+        *,
+        roles: Mapping[str, FolderRole] | None = None,
+        recovered: Sequence[Entry] = (),
+        errors: Sequence[SourceError] = (),
+        associated: Mapping[str, Sequence[Entry]] | None = None,
+        path: Path = Path("fake.ost"),
+        replicas: Mapping[int, bytes] | None = None,
+        store: Mapping[int, Any] | None = None,
+    ) -> None:
         roles = dict(roles or {})
         item_ids = itertools.count(FIRST_ITEM_NID, 0x20)
         paths: list[tuple[str, ...]] = []
@@ -59,16 +70,33 @@ class FakeSource:
         self._items: dict[int, list[Entry]] = {}
         self._folders = [
             SourceFolder(ROOT_NID, (), "", "", FolderRole.ROOT, 0, None, 1, outside_ipm=True),
-            SourceFolder(IPM_SUBTREE_NID, (), "IPM_SUBTREE", "", FolderRole.IPM_SUBTREE, 0, ROOT_NID,
-                         sum(len(p) == 1 for p in paths)),
+            SourceFolder(
+                IPM_SUBTREE_NID,
+                (),
+                "IPM_SUBTREE",
+                "",
+                FolderRole.IPM_SUBTREE,
+                0,
+                ROOT_NID,
+                sum(len(p) == 1 for p in paths),
+            ),
         ]
         for folder_path in paths:
             role = roles.get("/".join(folder_path), FolderRole.NONE)
             found = [_placed(entry, folder_path, item_ids) for entry in entries.get(folder_path, [])]
             self._items[nids[folder_path]] = found
-            self._folders.append(SourceFolder(
-                nids[folder_path], folder_path, folder_path[-1], CONTAINER_CLASSES.get(role, "IPF.Note"), role,
-                len(found), nids[folder_path[:-1]], sum(p[:-1] == folder_path for p in paths)))
+            self._folders.append(
+                SourceFolder(
+                    nids[folder_path],
+                    folder_path,
+                    folder_path[-1],
+                    CONTAINER_CLASSES.get(role, "IPF.Note"),
+                    role,
+                    len(found),
+                    nids[folder_path[:-1]],
+                    sum(p[:-1] == folder_path for p in paths),
+                )
+            )
         self._associated: dict[int, list[Entry]] = {}
         for name, found_fai in (associated or {}).items():
             folder_path = tuple(name.split("/"))
@@ -102,14 +130,23 @@ class FakeSource:
 
     def summaries(self, folder: SourceFolder) -> Iterator[ItemSummary | SourceError]:
         for entry in self.items(folder):
-            yield entry if isinstance(entry, SourceError) else ItemSummary(
-                entry.node_id, entry.message_class, entry.prop(mapi.PR_MESSAGE_SIZE) or 0)
+            yield (
+                entry
+                if isinstance(entry, SourceError)
+                else ItemSummary(entry.node_id, entry.message_class, entry.prop(mapi.PR_MESSAGE_SIZE) or 0)
+            )
 
     def timeline(self, folder: SourceFolder) -> Iterator[Moment | SourceError]:
         for entry in self.items(folder):
-            yield entry if isinstance(entry, SourceError) else moment_of(
-                entry.node_id, {k: v for k, v in entry.properties.items() if k in MOMENT_PROPS},
-                {k: v for k, v in entry.named.items() if k in MOMENT_NAMES})
+            yield (
+                entry
+                if isinstance(entry, SourceError)
+                else moment_of(
+                    entry.node_id,
+                    {k: v for k, v in entry.properties.items() if k in MOMENT_PROPS},
+                    {k: v for k, v in entry.named.items() if k in MOMENT_NAMES},
+                )
+            )
 
     def items_at(self, folder: SourceFolder, indexes: Sequence[int]) -> Iterator[Entry]:
         found = self._items.get(folder.node_id, [])
@@ -137,15 +174,27 @@ def _placed(entry: Entry, folder_path: tuple[str, ...], ids: Iterator[int]) -> E
     return dataclasses.replace(entry, folder_path=folder_path, node_id=entry.node_id or next(ids))
 
 
-def message(subject: str, body: str = "", *, sender: str = "sender@example.com",
-            to: Sequence[str] = ("owner@example.com",), sent: datetime = SENT, message_id: str | None = None,
-            **properties: Any) -> SourceItem:
+def message(
+    subject: str,
+    body: str = "",
+    *,
+    sender: str = "sender@example.com",
+    to: Sequence[str] = ("owner@example.com",),
+    sent: datetime = SENT,
+    message_id: str | None = None,
+    **properties: Any,
+) -> SourceItem:
     """A plain mail item as a reader hands it over (properties by id; `properties` adds or overrides, by
     mapi name: PR_IMPORTANCE=2)."""
     props: dict[int, Any] = {
-        mapi.PR_MESSAGE_CLASS: "IPM.Note", mapi.PR_SUBJECT: subject, mapi.PR_BODY: body,
-        mapi.PR_SENDER_NAME: sender, mapi.PR_SENDER_EMAIL_ADDRESS: sender, mapi.PR_SENDER_ADDRTYPE: "SMTP",
-        mapi.PR_CLIENT_SUBMIT_TIME: sent, mapi.PR_MESSAGE_DELIVERY_TIME: sent,
+        mapi.PR_MESSAGE_CLASS: "IPM.Note",
+        mapi.PR_SUBJECT: subject,
+        mapi.PR_BODY: body,
+        mapi.PR_SENDER_NAME: sender,
+        mapi.PR_SENDER_EMAIL_ADDRESS: sender,
+        mapi.PR_SENDER_ADDRTYPE: "SMTP",
+        mapi.PR_CLIENT_SUBMIT_TIME: sent,
+        mapi.PR_MESSAGE_DELIVERY_TIME: sent,
         mapi.PR_INTERNET_MESSAGE_ID: message_id or f"<{_digest(subject, body, sent)}@fake.example>",
     }
     props.update({getattr(mapi, name): value for name, value in properties.items()})

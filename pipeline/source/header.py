@@ -47,7 +47,7 @@ def read_header(path: Path) -> Header:
     kinds = {b"SM": "pst", b"SO": "ost", b"AB": "pab"}
     if client not in kinds or kinds[client] == "pab":
         raise SourceOpenError(f"{path}: unsupported client magic {client!r} (not an OST/PST)")
-    if _header_crc(head[8:8 + 471]) != struct.unpack_from("<I", head, 4)[0]:
+    if _header_crc(head[8 : 8 + 471]) != struct.unpack_from("<I", head, 4)[0]:
         raise SourceOpenError(f"{path}: the file header is damaged (header checksum mismatch)")
     (version,) = struct.unpack_from("<H", head, 10)
     if version in (14, 15):
@@ -57,7 +57,7 @@ def read_header(path: Path) -> Header:
         crypt, eof = head[0x201], struct.unpack_from("<Q", head, 0xB4 + 4)[0]
     else:
         raise SourceOpenError(f"{path}: unsupported format version {version}")
-    if fmt != "ansi" and _header_crc(head[8:8 + 516]) != struct.unpack_from("<I", head, 0x20C)[0]:
+    if fmt != "ansi" and _header_crc(head[8 : 8 + 516]) != struct.unpack_from("<I", head, 0x20C)[0]:
         raise SourceOpenError(f"{path}: the file header is damaged (header checksum mismatch)")
     if crypt not in ENCRYPTIONS:
         raise SourceOpenError(f"{path}: unsupported encryption method {crypt:#04x}")

@@ -27,23 +27,42 @@ from pipeline.source.values import strip_subject_prefix_marker
 NID_MESSAGE_STORE = 0x21
 NID_NAME_TO_ID_MAP = 0x61
 #: The store properties that name special folders (roles.py reads them); a folder keeps only these.
-ROLE_PROPS = frozenset({
-    mapi.PR_IPM_APPOINTMENT_ENTRYID, mapi.PR_IPM_CONTACT_ENTRYID, mapi.PR_IPM_JOURNAL_ENTRYID,
-    mapi.PR_IPM_NOTE_ENTRYID, mapi.PR_IPM_TASK_ENTRYID, mapi.PR_REM_ONLINE_ENTRYID,
-    mapi.PR_IPM_DRAFTS_ENTRYID, mapi.PR_ADDITIONAL_REN_ENTRYIDS, mapi.PR_ADDITIONAL_REN_ENTRYIDS_EX,
-    mapi.PR_FREEBUSY_ENTRYIDS,
-})
+ROLE_PROPS = frozenset(
+    {
+        mapi.PR_IPM_APPOINTMENT_ENTRYID,
+        mapi.PR_IPM_CONTACT_ENTRYID,
+        mapi.PR_IPM_JOURNAL_ENTRYID,
+        mapi.PR_IPM_NOTE_ENTRYID,
+        mapi.PR_IPM_TASK_ENTRYID,
+        mapi.PR_REM_ONLINE_ENTRYID,
+        mapi.PR_IPM_DRAFTS_ENTRYID,
+        mapi.PR_ADDITIONAL_REN_ENTRYIDS,
+        mapi.PR_ADDITIONAL_REN_ENTRYIDS_EX,
+        mapi.PR_FREEBUSY_ENTRYIDS,
+    }
+)
 #: Attachment properties whose value is the content itself: read on demand, never up front.
 LAZY_ATTACHMENT_PROPS = frozenset({mapi.PR_ATTACH_DATA_BIN})
 #: What the address book reads of an item (parties()): sender, represented party, class, code pages.
-PARTY_PROPS = frozenset({
-    mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID,
-    mapi.PR_SENDER_NAME, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_SMTP_ADDRESS,
-    mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_ADDRTYPE, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
-    mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
-    # whom the item was delivered to (the delivering store's stamp): one of the owner's marks (source/owner.py)
-    mapi.PR_RECEIVED_BY_NAME, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS, mapi.PR_RECEIVED_BY_SMTP_ADDRESS,
-})
+PARTY_PROPS = frozenset(
+    {
+        mapi.PR_MESSAGE_CLASS,
+        mapi.PR_MESSAGE_CODEPAGE,
+        mapi.PR_INTERNET_CPID,
+        mapi.PR_SENDER_NAME,
+        mapi.PR_SENDER_ADDRTYPE,
+        mapi.PR_SENDER_EMAIL_ADDRESS,
+        mapi.PR_SENDER_SMTP_ADDRESS,
+        mapi.PR_SENT_REPRESENTING_NAME,
+        mapi.PR_SENT_REPRESENTING_ADDRTYPE,
+        mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+        mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+        # whom the item was delivered to (the delivering store's stamp): one of the owner's marks (source/owner.py)
+        mapi.PR_RECEIVED_BY_NAME,
+        mapi.PR_RECEIVED_BY_EMAIL_ADDRESS,
+        mapi.PR_RECEIVED_BY_SMTP_ADDRESS,
+    }
+)
 #: Upper bound of the embedded-message depth we follow (Outlook itself stops far below this).
 MAX_EMBED_DEPTH = 32
 #: Where recovered items are said to come from.
@@ -59,20 +78,29 @@ Orphan = tuple[int | None, Callable[[], tuple[Any, int] | None]]
 
 
 #: What a moment is read from (the message's own properties; the named ones through the store's name map).
-MOMENT_PROPS = frozenset({mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_DELIVERY_TIME, mapi.PR_CLIENT_SUBMIT_TIME,
-                          mapi.PR_CREATION_TIME})
-MOMENT_NAMES = frozenset({(mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_END_WHOLE),
-                          (mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING)})
+MOMENT_PROPS = frozenset(
+    {mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_DELIVERY_TIME, mapi.PR_CLIENT_SUBMIT_TIME, mapi.PR_CREATION_TIME}
+)
+MOMENT_NAMES = frozenset(
+    {(mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_END_WHOLE), (mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING)}
+)
 
 
 def moment_of(nid: int, props: Mapping[int, Any], named: Mapping[NamedKey, Any]) -> Moment:
     """The moment of a message from its decoded MOMENT_PROPS and MOMENT_NAMES (both readers build it here)."""
     message_class = props.get(mapi.PR_MESSAGE_CLASS)
-    when = (as_time(props.get(mapi.PR_MESSAGE_DELIVERY_TIME)) or as_time(props.get(mapi.PR_CLIENT_SUBMIT_TIME))
-            or as_time(props.get(mapi.PR_CREATION_TIME)))
-    return Moment(nid, message_class if isinstance(message_class, str) and message_class else "IPM.Note", when,
-                  as_time(named.get((mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_END_WHOLE))),
-                  bool(named.get((mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING))))
+    when = (
+        as_time(props.get(mapi.PR_MESSAGE_DELIVERY_TIME))
+        or as_time(props.get(mapi.PR_CLIENT_SUBMIT_TIME))
+        or as_time(props.get(mapi.PR_CREATION_TIME))
+    )
+    return Moment(
+        nid,
+        message_class if isinstance(message_class, str) and message_class else "IPM.Note",
+        when,
+        as_time(named.get((mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_END_WHOLE))),
+        bool(named.get((mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING))),
+    )
 
 
 class MessageStore(ABC, Generic[F, M, R]):
@@ -125,14 +153,16 @@ class MessageStore(ABC, Generic[F, M, R]):
     def _subfolders(self, folder: F) -> list[F]: ...
 
     @abstractmethod
-    def _walk(self, folder: SourceFolder, read: Callable[[M, int], T], start: int = 0,
-              stop: int | None = None) -> Iterator[T | SourceError]:
+    def _walk(
+        self, folder: SourceFolder, read: Callable[[M, int], T], start: int = 0, stop: int | None = None
+    ) -> Iterator[T | SourceError]:
         """read(message, node id) for each message of the folder (or of the index range [start, stop));
         what cannot be read becomes a SourceError."""
 
     @abstractmethod
-    def _walk_at(self, folder: SourceFolder, read: Callable[[M, int], T],
-                 indexes: Sequence[int]) -> Iterator[T | SourceError]:
+    def _walk_at(
+        self, folder: SourceFolder, read: Callable[[M, int], T], indexes: Sequence[int]
+    ) -> Iterator[T | SourceError]:
         """read(message, node id) for the messages at these row indexes, in the order given."""
 
     def _walk_associated(self, folder: SourceFolder, read: Callable[[M, int], T]) -> Iterator[T | SourceError]:
@@ -155,8 +185,7 @@ class MessageStore(ABC, Generic[F, M, R]):
     def _recipients(self, message: M, codepage: str) -> list[Recipient]: ...
 
     @abstractmethod
-    def _attachments(self, message: M, folder_path: tuple[str, ...], codepage: str,
-                     depth: int) -> list[Attachment]: ...
+    def _attachments(self, message: M, folder_path: tuple[str, ...], codepage: str, depth: int) -> list[Attachment]: ...
 
     @abstractmethod
     def _parties(self, message: M, nid: int, folder_path: tuple[str, ...]) -> SourceItem: ...
@@ -213,15 +242,21 @@ class MessageStore(ABC, Generic[F, M, R]):
             name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
             container_class = props.get(mapi.PR_CONTAINER_CLASS) or ""
             ltid = props.get(PR_LTID)
-            facts[nid] = FolderFacts(nid, parent, container_class, props.get(mapi.PR_FOLDER_TYPE),
-                                     {k: v for k, v in props.items() if k in ROLE_PROPS},
-                                     ltid.to_bytes(8, "little", signed=True)[2:] if isinstance(ltid, int) else None)
+            facts[nid] = FolderFacts(
+                nid,
+                parent,
+                container_class,
+                props.get(mapi.PR_FOLDER_TYPE),
+                {k: v for k, v in props.items() if k in ROLE_PROPS},
+                ltid.to_bytes(8, "little", signed=True)[2:] if isinstance(ltid, int) else None,
+            )
             count = self._item_count(folder)
             try:
                 children = self._subfolders(folder)
             except self.damage as exc:
-                self.errors.append(SourceError((*chain, name), nid, "folder",
-                                               f"subfolders unreadable: {self._reason(exc)}"))
+                self.errors.append(
+                    SourceError((*chain, name), nid, "folder", f"subfolders unreadable: {self._reason(exc)}")
+                )
                 children = []
             raw[nid] = (name, container_class, count, parent, len(children))
             here = (*chain, name) if nid != ROOT_NID else ()
@@ -233,7 +268,9 @@ class MessageStore(ABC, Generic[F, M, R]):
         return list(self._folders)
 
     # -- items --------------------------------------------------------------------------------------
-    def items(self, folder: SourceFolder, start: int = 0, stop: int | None = None) -> Iterator[SourceItem | SourceError]:
+    def items(
+        self, folder: SourceFolder, start: int = 0, stop: int | None = None
+    ) -> Iterator[SourceItem | SourceError]:
         """The folder's messages one at a time (optionally the index range [start, stop), so that workers can
         share a large folder); unreadable or damaged ones come out as SourceError."""
         path = folder.path
@@ -269,6 +306,7 @@ class MessageStore(ABC, Generic[F, M, R]):
             item = self.read_message(message, nid, path)
             item.associated = True
             return item
+
         return self._walk_associated(folder, read)
 
     def recovered(self) -> Iterator[SourceItem | SourceError]:

@@ -143,7 +143,8 @@ def claims_of(store: Mapping[int, Any], items: Iterable[tuple[FolderRole, Source
                 sent.add(address, _text(item.prop(mapi.PR_SENDER_NAME)))
         elif role is FolderRole.INBOX:
             address = _text(item.prop(mapi.PR_RECEIVED_BY_EMAIL_ADDRESS)) or _text(
-                item.prop(mapi.PR_RECEIVED_BY_SMTP_ADDRESS))
+                item.prop(mapi.PR_RECEIVED_BY_SMTP_ADDRESS)
+            )
             if address:
                 received.add(address, _text(item.prop(mapi.PR_RECEIVED_BY_NAME)))
     claims: list[Claim] = []
@@ -177,27 +178,33 @@ def decide(claims: list[Claim], smtps: _Smtps) -> Ownership:
     dn = next((c.legacy_dn for c in group if c.legacy_dn), None)
     smtp = Counter(c.smtp for c in group if c.smtp).most_common(1)
     if not smtp:
-        return Ownership(None, dn, tuple(resolved),
-                         f"owner {dn or group[0].names()} found ({', '.join(c.how for c in group)}) "
-                         "but the file holds no SMTP address for it")
+        return Ownership(
+            None,
+            dn,
+            tuple(resolved),
+            f"owner {dn or group[0].names()} found ({', '.join(c.how for c in group)}) "
+            "but the file holds no SMTP address for it",
+        )
     return Ownership(smtp[0][0], dn, tuple(resolved))
 
 
 def _same(a: Claim, b: Claim) -> bool:
-    return bool((a.legacy_dn and b.legacy_dn and a.legacy_dn.casefold() == b.legacy_dn.casefold())
-                or (a.smtp and b.smtp and a.smtp.casefold() == b.smtp.casefold()))
+    return bool(
+        (a.legacy_dn and b.legacy_dn and a.legacy_dn.casefold() == b.legacy_dn.casefold())
+        or (a.smtp and b.smtp and a.smtp.casefold() == b.smtp.casefold())
+    )
 
 
 #: The folders read for claims and cached SMTP addresses: where the owner's own mail is (a 50 GB OST is not
 #: walked whole to find whose it is).
-OWNER_FOLDERS = frozenset({FolderRole.INBOX, FolderRole.SENT, FolderRole.OUTBOX, FolderRole.DRAFTS,
-                           FolderRole.DELETED})
+OWNER_FOLDERS = frozenset({FolderRole.INBOX, FolderRole.SENT, FolderRole.OUTBOX, FolderRole.DRAFTS, FolderRole.DELETED})
 
 
 def owner_of(source: Source) -> Ownership:
     """Whose mailbox the open file is: the claims of its store and of the items of its Inbox, Sent Items,
     Outbox, Drafts and Deleted Items (the cheap parties() walk: no bodies, no attachments); items that cannot
     be read are skipped."""
+
     def walk() -> Iterable[tuple[FolderRole, SourceItem]]:
         for folder in source.folders():
             if folder.outside_ipm or folder.role not in OWNER_FOLDERS or not folder.item_count:

@@ -50,8 +50,11 @@ def libpff_reason(chain: str) -> str:
 
 def _props(record_sets: Any, codepage: str) -> dict[int, Any]:
     """Decode every entry of a folder's or store's record set(s), by property id."""
-    return {entry.entry_type: decode_value(entry.value_type, entry.data, codepage)
-            for record_set in record_sets for entry in record_set.entries}
+    return {
+        entry.entry_type: decode_value(entry.value_type, entry.data, codepage)
+        for record_set in record_sets
+        for entry in record_set.entries
+    }
 
 
 class PffSource(MessageStore[Any, Any, Any]):
@@ -77,12 +80,14 @@ class PffSource(MessageStore[Any, Any, Any]):
             orphans = self._file.number_of_orphan_items
         except Exception:  # noqa: BLE001 - the recovery scan is optional
             orphans = 0
-        self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codec,
-                               size, orphans)
+        self.info = SourceInfo(
+            self.path, header.kind, header.format, header.version, header.encryption, codec, size, orphans
+        )
         if header.format == "ansi":
             store_cp, how = codepages.store_codepage(self._override, sampled_codepages(self._file))
-            self.info = dataclasses.replace(self.info, codepage=codepages.codec(store_cp) or "cp1252",
-                                            codepage_source=how)
+            self.info = dataclasses.replace(
+                self.info, codepage=codepages.codec(store_cp) or "cp1252", codepage_source=how
+            )
         self.recover = recover
         self.errors: list[SourceError] = []
         self._names, _damaged = self._load_name_map()
@@ -144,8 +149,10 @@ class PffSource(MessageStore[Any, Any, Any]):
             if root is None:
                 raise OSError("no root folder")
         except Exception as exc:  # noqa: BLE001 - a damaged root raises OSError or MemoryError in pypff
-            raise SourceOpenError(f"{self.path}: the root folder cannot be read (the folder tree is damaged)",
-                                  detail=_one_line(exc, limit=None)) from None
+            raise SourceOpenError(
+                f"{self.path}: the root folder cannot be read (the folder tree is damaged)",
+                detail=_one_line(exc, limit=None),
+            ) from None
         return root
 
     def _folder_id(self, folder: Any) -> int:
@@ -164,17 +171,21 @@ class PffSource(MessageStore[Any, Any, Any]):
         return [folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders)]
 
     # -- items: node access -------------------------------------------------------------------------
-    def _walk(self, folder: SourceFolder, read: Callable[[Any, int], T], start: int = 0,
-              stop: int | None = None) -> Iterator[T | SourceError]:
-        return self._rows(folder, read, lambda count: range(start, count if stop is None else min(stop, count)),
-                          report=start == 0)
+    def _walk(
+        self, folder: SourceFolder, read: Callable[[Any, int], T], start: int = 0, stop: int | None = None
+    ) -> Iterator[T | SourceError]:
+        return self._rows(
+            folder, read, lambda count: range(start, count if stop is None else min(stop, count)), report=start == 0
+        )
 
-    def _walk_at(self, folder: SourceFolder, read: Callable[[Any, int], T],
-                 indexes: Sequence[int]) -> Iterator[T | SourceError]:
+    def _walk_at(
+        self, folder: SourceFolder, read: Callable[[Any, int], T], indexes: Sequence[int]
+    ) -> Iterator[T | SourceError]:
         return self._rows(folder, read, lambda count: [i for i in indexes if 0 <= i < count], report=True)
 
-    def _rows(self, folder: SourceFolder, read: Callable[[Any, int], T], pick: Callable[[int], Iterable[int]],
-              report: bool) -> Iterator[T | SourceError]:
+    def _rows(
+        self, folder: SourceFolder, read: Callable[[Any, int], T], pick: Callable[[int], Iterable[int]], report: bool
+    ) -> Iterator[T | SourceError]:
         """read() of the rows pick() chooses among the folder's count; an unreadable count is the folder's
         error (once: report)."""
         handle = self._folder_handles.get(folder.node_id)
@@ -210,12 +221,19 @@ class PffSource(MessageStore[Any, Any, Any]):
         return (item, node_id) if isinstance(item, pypff.message) else None
 
     def _parties(self, message: Any, nid: int, folder_path: tuple[str, ...]) -> SourceItem:
-        raw = [entry for record_set in message.record_sets for entry in record_set.entries
-               if entry.entry_type in PARTY_PROPS or entry.entry_type >= 0x8000]
+        raw = [
+            entry
+            for record_set in message.record_sets
+            for entry in record_set.entries
+            if entry.entry_type in PARTY_PROPS or entry.entry_type >= 0x8000
+        ]
         codepage = self.info.codepage
         if self.info.format == "ansi":
-            found = {e.entry_type: decode_value(e.value_type, e.data) for e in raw
-                     if e.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)}
+            found = {
+                e.entry_type: decode_value(e.value_type, e.data)
+                for e in raw
+                if e.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)
+            }
             codepage = codepages.item_codec(found, codepage, self._override)
         props: dict[int, Any] = {}
         named: dict[NamedKey, Any] = {}
@@ -226,8 +244,15 @@ class PffSource(MessageStore[Any, Any, Any]):
                     named[key] = decode_value(entry.value_type, entry.data, codepage)
                 continue
             props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
-        return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props,
-                          named, self._recipients(message, codepage), [])
+        return SourceItem(
+            nid,
+            folder_path,
+            props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note",
+            props,
+            named,
+            self._recipients(message, codepage),
+            [],
+        )
 
     def _moment(self, message: Any, nid: int) -> Moment:
         props: dict[int, Any] = {}
@@ -285,8 +310,7 @@ class PffSource(MessageStore[Any, Any, Any]):
             result.append(recipient_record(props))
         return result
 
-    def _attachments(self, message: Any, folder_path: tuple[str, ...], codepage: str,
-                     depth: int) -> list[Attachment]:
+    def _attachments(self, message: Any, folder_path: tuple[str, ...], codepage: str, depth: int) -> list[Attachment]:
         try:
             count = getattr(message, "number_of_attachments", 0)
         except OSError:
@@ -327,6 +351,7 @@ class PffSource(MessageStore[Any, Any, Any]):
                     result = None
             opened.append(result)
             return result
+
         return open_it
 
 
@@ -345,9 +370,12 @@ def sampled_codepages(file: Any) -> Iterator[int | None]:
             continue
         for index in range(count):
             try:
-                found = {entry.entry_type: decode_value(entry.value_type, entry.data)
-                         for record_set in folder.get_sub_message(index).record_sets for entry in record_set.entries
-                         if entry.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)}
+                found = {
+                    entry.entry_type: decode_value(entry.value_type, entry.data)
+                    for record_set in folder.get_sub_message(index).record_sets
+                    for entry in record_set.entries
+                    if entry.entry_type in (mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID)
+                }
             except OSError:
                 continue
             yield codepages.item_codepage(found.get(mapi.PR_MESSAGE_CODEPAGE), found.get(mapi.PR_INTERNET_CPID))
@@ -356,15 +384,19 @@ def sampled_codepages(file: Any) -> Iterator[int | None]:
 def _reader(handle: Any, room: int) -> Any:
     """Reads the attachment's bytes, unless it declares more than `room`: what the file holds beside the
     item's earlier attachments (libpff would read it; README: "Files built to explode memory")."""
+
     def read() -> bytes:
         size = handle.size or 0
         if size == 0:
             return b""
         if size > room:
-            raise ValueError(f"damaged attachment: with the item's other attachments, {size:,} bytes are more than "
-                             "the whole file holds")
+            raise ValueError(
+                f"damaged attachment: with the item's other attachments, {size:,} bytes are more than "
+                "the whole file holds"
+            )
         handle.seek_offset(0)
         return handle.read_buffer(size)
+
     return read
 
 

@@ -34,12 +34,25 @@ _INBOX_IDS = {
     mapi.PR_REM_ONLINE_ENTRYID: FolderRole.SYSTEM,  # Reminders
 }
 #: PR_ADDITIONAL_REN_ENTRYIDS, by position (MS-OXOSFLD 2.2.4).
-_ADDITIONAL_REN = (FolderRole.CONFLICTS, FolderRole.SYNC_ISSUES, FolderRole.LOCAL_FAILURES,
-                   FolderRole.SERVER_FAILURES, FolderRole.JUNK)
+_ADDITIONAL_REN = (
+    FolderRole.CONFLICTS,
+    FolderRole.SYNC_ISSUES,
+    FolderRole.LOCAL_FAILURES,
+    FolderRole.SERVER_FAILURES,
+    FolderRole.JUNK,
+)
 #: PR_ADDITIONAL_REN_ENTRYIDS_EX persist block ids (MS-OXOSFLD 2.2.5).
-_REN_EX = {0x8001: FolderRole.RSS, 0x8002: FolderRole.SYSTEM, 0x8004: FolderRole.SEARCH,
-           0x8006: FolderRole.SYSTEM, 0x8007: FolderRole.SYSTEM, 0x8008: FolderRole.NONE,
-           0x8009: FolderRole.SEARCH, 0x800A: FolderRole.SEARCH, 0x800B: FolderRole.SEARCH}
+_REN_EX = {
+    0x8001: FolderRole.RSS,
+    0x8002: FolderRole.SYSTEM,
+    0x8004: FolderRole.SEARCH,
+    0x8006: FolderRole.SYSTEM,
+    0x8007: FolderRole.SYSTEM,
+    0x8008: FolderRole.NONE,
+    0x8009: FolderRole.SEARCH,
+    0x800A: FolderRole.SEARCH,
+    0x800B: FolderRole.SEARCH,
+}
 #: Container classes of folders that hold Outlook's own configuration, never user content.
 _SYSTEM_CLASSES = ("IPF.Configuration", "Outlook.Reminder", "Outlook.ItemProcessor", "IPF.ShortcutFolder")
 
@@ -114,8 +127,7 @@ def assign_roles(store_props: dict[int, Any], folders: dict[int, FolderFacts]) -
 
     # The inbox is the non-root folder carrying the special-folder entry ids (MS-OXOSFLD 2.2.3).
     subtree = next((n for n, (r, _) in roles.items() if r is FolderRole.IPM_SUBTREE), None)
-    candidates = [f for f in folders.values()
-                  if f.node_id != ROOT_NID and mapi.PR_IPM_APPOINTMENT_ENTRYID in f.props]
+    candidates = [f for f in folders.values() if f.node_id != ROOT_NID and mapi.PR_IPM_APPOINTMENT_ENTRYID in f.props]
     candidates.sort(key=lambda f: (f.parent_id != subtree, f.node_id))
     inbox = candidates[0] if candidates else None
     if inbox is not None:
@@ -155,8 +167,12 @@ def assign_roles(store_props: dict[int, Any], folders: dict[int, FolderFacts]) -
     return roles
 
 
-def _nid_order_fallback(roles: dict[int, tuple[FolderRole, str]], folders: dict[int, FolderFacts],
-                        subtree: int | None, inbox: FolderFacts | None) -> None:
+def _nid_order_fallback(
+    roles: dict[int, tuple[FolderRole, str]],
+    folders: dict[int, FolderFacts],
+    subtree: int | None,
+    inbox: FolderFacts | None,
+) -> None:
     """Exchange OSTs carry no PR_IPM_WASTEBASKET/SENTMAIL/OUTBOX_ENTRYID on the store.
 
     Exchange creates Deleted Items, Inbox, Outbox and Sent Items in that fixed order in every mailbox,
@@ -178,8 +194,12 @@ def _nid_order_fallback(roles: dict[int, tuple[FolderRole, str]], folders: dict[
                 candidates.insert(0, (nid, "fid-order"))
         for nid, how in candidates:
             facts = folders.get(nid)
-            if (facts is not None and nid not in roles and facts.parent_id == subtree
-                    and facts.container_class in ("IPF.Note", "")):
+            if (
+                facts is not None
+                and nid not in roles
+                and facts.parent_id == subtree
+                and facts.container_class in ("IPF.Note", "")
+            ):
                 roles[nid] = (role, how)
                 break
 
@@ -195,8 +215,9 @@ def is_below(nid: int, ancestor: int, folders: dict[int, FolderFacts]) -> bool:
     return False
 
 
-def _under(nid: int, folders: dict[int, FolderFacts], roles: dict[int, tuple[FolderRole, str]],
-           role: FolderRole) -> bool:
+def _under(
+    nid: int, folders: dict[int, FolderFacts], roles: dict[int, tuple[FolderRole, str]], role: FolderRole
+) -> bool:
     return any(r is role and is_below(nid, other, folders) for other, (r, _) in roles.items())
 
 
@@ -204,8 +225,9 @@ def _under(nid: int, folders: dict[int, FolderFacts], roles: dict[int, tuple[Fol
 RawFolder = tuple[str, str, int, "int | None", int]
 
 
-def folder_tree(raw: dict[int, RawFolder], store_props: dict[int, Any],
-                facts: dict[int, FolderFacts]) -> tuple[list[SourceFolder], dict[int, str]]:
+def folder_tree(
+    raw: dict[int, RawFolder], store_props: dict[int, Any], facts: dict[int, FolderFacts]
+) -> tuple[list[SourceFolder], dict[int, str]]:
     """The SourceFolders of a walked tree (raw in walk order, parents before children), with their roles and
     paths (relative to the IPM subtree where they are below it), and how each role was found. Both readers
     hand their walk to this one function, so they agree on folders by construction of the rules."""

@@ -101,13 +101,18 @@ def _fixed(ptype: int) -> Any:
             return None
         (value,) = unpack(data)
         return value if convert is None else convert(value)
+
     return decode
 
 
 #: Single-valued type -> decoder(data, codepage): one call per value where a chain of tests and calls was
 #: (decode_value was a fifth of the native reader's CPU on the bulk OST).
-_SCALARS = {mapi.PT_UNICODE: decode_unicode, mapi.PT_STRING8: _string8, mapi.PT_BOOLEAN: _boolean,
-            mapi.PT_CLSID: _clsid} | {ptype: _fixed(ptype) for ptype in _FIXED}
+_SCALARS = {
+    mapi.PT_UNICODE: decode_unicode,
+    mapi.PT_STRING8: _string8,
+    mapi.PT_BOOLEAN: _boolean,
+    mapi.PT_CLSID: _clsid,
+} | {ptype: _fixed(ptype) for ptype in _FIXED}
 
 
 def _scalar(ptype: int, data: bytes, codepage: str) -> Any:
@@ -153,8 +158,9 @@ def decode_value(ptype: int, data: bytes | None, codepage: str = "cp1252") -> An
     return None
 
 
-def decode_values(raw: dict[int, tuple[int, bytes | None]], codepage: str = "cp1252",
-                  skip: frozenset[int] = frozenset()) -> dict[int, Any]:
+def decode_values(
+    raw: dict[int, tuple[int, bytes | None]], codepage: str = "cp1252", skip: frozenset[int] = frozenset()
+) -> dict[int, Any]:
     """decode_value over {prop id: (type, data)} (but the ids in skip), in one loop: one call per value
     where decode_value makes two."""
     out: dict[int, Any] = {}
@@ -163,8 +169,9 @@ def decode_values(raw: dict[int, tuple[int, bytes | None]], codepage: str = "cp1
         if skip and pid in skip:
             continue
         decode = scalar(ptype)
-        out[pid] = decode(data, codepage) if decode is not None and data is not None else \
-            decode_value(ptype, data, codepage)
+        out[pid] = (
+            decode(data, codepage) if decode is not None and data is not None else decode_value(ptype, data, codepage)
+        )
     return out
 
 
@@ -179,8 +186,18 @@ def python_codepage(cpid: int | None, fallback: str = "cp1252") -> str:
     """A Windows code page id (1252, 65001, 932...) as a Python codec name, if Python knows it."""
     if not cpid:
         return fallback
-    name = {65001: "utf-8", 1200: "utf-16-le", 20127: "ascii", 28591: "latin-1", 50220: "iso2022_jp",
-            51932: "euc_jp", 936: "gbk", 949: "cp949", 950: "big5", 20866: "koi8_r"}.get(cpid, f"cp{cpid}")
+    name = {
+        65001: "utf-8",
+        1200: "utf-16-le",
+        20127: "ascii",
+        28591: "latin-1",
+        50220: "iso2022_jp",
+        51932: "euc_jp",
+        936: "gbk",
+        949: "cp949",
+        950: "big5",
+        20866: "koi8_r",
+    }.get(cpid, f"cp{cpid}")
     try:
         codecs.lookup(name)
     except LookupError:
@@ -196,8 +213,12 @@ def attachment_record(index: int, props: dict[int, Any], size: int, read: Any, o
     method = props.get(mapi.PR_ATTACH_METHOD) or 1
     flags = props.get(mapi.PR_ATTACH_FLAGS) or 0
     content_id = props.get(mapi.PR_ATTACH_CONTENT_ID) or None
-    filename = (props.get(mapi.PR_ATTACH_LONG_FILENAME) or props.get(mapi.PR_ATTACH_FILENAME)
-                or props.get(mapi.PR_DISPLAY_NAME) or None)
+    filename = (
+        props.get(mapi.PR_ATTACH_LONG_FILENAME)
+        or props.get(mapi.PR_ATTACH_FILENAME)
+        or props.get(mapi.PR_DISPLAY_NAME)
+        or None
+    )
     return Attachment(
         index=index,
         method=method,

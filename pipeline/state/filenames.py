@@ -35,8 +35,18 @@ MAX_NAME_BYTES = 255
 MAX_VARIANTS = 10_000
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*\ud800-\udfff]')
-_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
-                       *(f"COM{i}" for i in "123456789¹²³"), *(f"LPT{i}" for i in "123456789¹²³")})
+_RESERVED = frozenset(
+    {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        "CONIN$",
+        "CONOUT$",
+        *(f"COM{i}" for i in "123456789¹²³"),
+        *(f"LPT{i}" for i in "123456789¹²³"),
+    }
+)
 _EXTENSION_BYTES = 16
 _REPARSE_POINT = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -44,8 +54,10 @@ _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _PRIVATE_FD = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOINHERIT", 0)  # not inherited by child processes
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_BINARY", 0) | _PRIVATE_FD
 #: Whole walks relative to directory descriptors (Linux, the BSDs, macOS); elsewhere paths checked by lstat.
-DIR_FD = bool(_NOFOLLOW and _DIRECTORY) and {os.open, os.mkdir, os.stat, os.unlink, os.rename, os.rmdir} <= \
-    os.supports_dir_fd
+DIR_FD = (
+    bool(_NOFOLLOW and _DIRECTORY)
+    and {os.open, os.mkdir, os.stat, os.unlink, os.rename, os.rmdir} <= os.supports_dir_fd
+)
 
 
 class UnsafePath(OSError):
@@ -66,8 +78,13 @@ def _split(name: str, file: bool) -> tuple[str, str]:
     """(stem, extension) of a file name ending in a short extension ('report.pdf' -> 'report', '.pdf');
     a folder name is all stem."""
     stem, dot, extension = name.rpartition(".")
-    if file and dot and stem.strip(". ") and 0 < len(extension.encode("utf-8")) < _EXTENSION_BYTES \
-            and " " not in extension:
+    if (
+        file
+        and dot
+        and stem.strip(". ")
+        and 0 < len(extension.encode("utf-8")) < _EXTENSION_BYTES
+        and " " not in extension
+    ):
         return stem, "." + extension
     return name, ""
 

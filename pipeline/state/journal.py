@@ -119,8 +119,9 @@ class Journal:
         file, the file is read as immutable (nobody can be writing it there)."""
         uri = path.resolve().as_uri()
         for query in ("?mode=ro", "?mode=ro&immutable=1"):
-            db = sqlite3.connect(f"{uri}{query}", uri=True, timeout=lock_wait, check_same_thread=False,
-                                 isolation_level=None)
+            db = sqlite3.connect(
+                f"{uri}{query}", uri=True, timeout=lock_wait, check_same_thread=False, isolation_level=None
+            )
             try:
                 db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a damaged file says so here
                 return db
@@ -175,8 +176,10 @@ class Journal:
     # -- runs -------------------------------------------------------------------------------------
     def start_run(self, mailbox: str, source: str) -> int:
         with self._lock:
-            cur = self._db.execute("INSERT INTO runs (mailbox, source, started, pid, host) VALUES (?, ?, ?, ?, ?)",
-                                   (mailbox, source, time.time(), os.getpid(), socket.gethostname()))
+            cur = self._db.execute(
+                "INSERT INTO runs (mailbox, source, started, pid, host) VALUES (?, ?, ?, ?, ?)",
+                (mailbox, source, time.time(), os.getpid(), socket.gethostname()),
+            )
             return int(cur.lastrowid or 0)
 
     def mark_usable(self, run_id: int) -> None:
@@ -186,27 +189,31 @@ class Journal:
 
     def finish_run(self, run_id: int, status: str, summary_json: str) -> None:
         with self._lock:
-            self._db.execute("UPDATE runs SET finished=?, status=?, summary=? WHERE id=?",
-                             (time.time(), status, summary_json, run_id))
+            self._db.execute(
+                "UPDATE runs SET finished=?, status=?, summary=? WHERE id=?",
+                (time.time(), status, summary_json, run_id),
+            )
 
     # -- folders ----------------------------------------------------------------------------------
     def folder_done(self, mailbox: str, folder: str, source: str, source_count: int) -> bool:
         """True when a previous run finished this folder from this very OST with the same item count."""
         with self._lock:
             row = self._db.execute(
-                "SELECT source, source_count, done FROM folders WHERE mailbox=? AND folder=?",
-                (mailbox, folder)).fetchone()
+                "SELECT source, source_count, done FROM folders WHERE mailbox=? AND folder=?", (mailbox, folder)
+            ).fetchone()
         return bool(row and row[0] == source and row[1] == source_count and row[2])
 
-    def set_folder(self, mailbox: str, folder: str, source: str, source_count: int, done: bool,
-                   server_id: str | None = None) -> None:
+    def set_folder(
+        self, mailbox: str, folder: str, source: str, source_count: int, done: bool, server_id: str | None = None
+    ) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT INTO folders (mailbox, folder, source, source_count, done, server_id, updated) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mailbox, folder) DO UPDATE SET source=excluded.source,"
                 " source_count=excluded.source_count, done=excluded.done,"
                 " server_id=COALESCE(excluded.server_id, folders.server_id), updated=excluded.updated",
-                (mailbox, folder, source, source_count, int(done), server_id, time.time()))
+                (mailbox, folder, source, source_count, int(done), server_id, time.time()),
+            )
 
     # -- items ------------------------------------------------------------------------------------
     def done_fingerprints(self, mailbox: str, folder: str) -> set[str]:
@@ -214,14 +221,29 @@ class Journal:
         with self._lock:
             rows = self._db.execute(
                 "SELECT fingerprint FROM items WHERE mailbox=? AND folder=? AND state IN ('uploaded', 'present')",
-                (mailbox, folder)).fetchall()
+                (mailbox, folder),
+            ).fetchall()
         return {r[0] for r in rows}
 
     def record(self, mailbox: str, source: str, records: Iterable[ItemRecord]) -> None:
         """Write a batch of outcomes in one transaction (attempts counts every outcome written)."""
         now = time.time()
-        rows = [(mailbox, r.folder, r.fingerprint, source, r.node_id, r.item_class, r.state, r.server_id,
-                 r.last_error, r.subject if r.state == "failed" else None, now) for r in records]
+        rows = [
+            (
+                mailbox,
+                r.folder,
+                r.fingerprint,
+                source,
+                r.node_id,
+                r.item_class,
+                r.state,
+                r.server_id,
+                r.last_error,
+                r.subject if r.state == "failed" else None,
+                now,
+            )
+            for r in records
+        ]
         if not rows:
             return
         with self._lock:
@@ -236,7 +258,9 @@ class Journal:
                     " ELSE excluded.state END,"
                     " server_id=COALESCE(excluded.server_id, items.server_id), attempts=items.attempts + 1,"
                     " last_error=excluded.last_error, subject=excluded.subject, updated=excluded.updated,"
-                    " source=excluded.source, node_id=excluded.node_id", rows)
+                    " source=excluded.source, node_id=excluded.node_id",
+                    rows,
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
@@ -252,10 +276,8 @@ class Journal:
     def status(self) -> list[dict]:
         """Per mailbox: counts by state, folders done, last run and its status."""
         with self._lock:
-            counts = self._db.execute(
-                "SELECT mailbox, state, COUNT(*) FROM items GROUP BY mailbox, state").fetchall()
-            folders = self._db.execute(
-                "SELECT mailbox, SUM(done), COUNT(*) FROM folders GROUP BY mailbox").fetchall()
+            counts = self._db.execute("SELECT mailbox, state, COUNT(*) FROM items GROUP BY mailbox, state").fetchall()
+            folders = self._db.execute("SELECT mailbox, SUM(done), COUNT(*) FROM folders GROUP BY mailbox").fetchall()
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
             who = "pid, host" if "pid" in columns else "NULL, NULL"  # a journal from before pid was kept
             runs = self._db.execute(
@@ -264,9 +286,12 @@ class Journal:
             # usable since: the first run that answered its usable phases, or that ended ok (an earlier release,
             # or --order folders); None: not yet
             usable_column = "usable" if "usable" in columns else "NULL"
-            usable = dict(self._db.execute(
-                f"SELECT mailbox, MIN(COALESCE({usable_column}, CASE WHEN status='ok' THEN finished END)) FROM runs "
-                "GROUP BY mailbox").fetchall())
+            usable = dict(
+                self._db.execute(
+                    f"SELECT mailbox, MIN(COALESCE({usable_column}, CASE WHEN status='ok' THEN finished END)) FROM runs "
+                    "GROUP BY mailbox"
+                ).fetchall()
+            )
         result: dict[str, dict] = {}
         for mailbox, state, n in counts:
             result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})["items"][state] = n
@@ -275,8 +300,12 @@ class Journal:
             entry["folders_done"], entry["folders"] = int(done or 0), total
         for mailbox, _id, status, started, finished, summary, pid, host in runs:
             entry = result.setdefault(mailbox, {"mailbox": mailbox, "items": {}})
-            entry["last_run"] = {"status": _truthful(status, pid, host), "started": started, "finished": finished,
-                                 **_run_counts(summary)}
+            entry["last_run"] = {
+                "status": _truthful(status, pid, host),
+                "started": started,
+                "finished": finished,
+                **_run_counts(summary),
+            }
             entry["usable_since"] = usable.get(mailbox)
         return sorted(result.values(), key=lambda e: e["mailbox"])
 

@@ -17,8 +17,10 @@ from pathlib import Path
 from pipeline.errors import StateError
 
 FREE_SPACE = "free some space there, then run the same command again"
-JOURNAL_IS_A_CACHE = ("the journal is only a cache of what the server holds: delete it (with its -wal and -shm "
-                      "files) and run again; nothing on the server is lost and nothing is uploaded twice")
+JOURNAL_IS_A_CACHE = (
+    "the journal is only a cache of what the server holds: delete it (with its -wal and -shm "
+    "files) and run again; nothing on the server is lost and nothing is uploaded twice"
+)
 
 
 def state_problem(exc: BaseException, path: Path | str) -> StateError | None:
@@ -53,8 +55,11 @@ def _sqlite_problem(exc: sqlite3.DatabaseError, path: Path) -> StateError | None
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return StateError(path, "the journal is damaged (not a readable SQLite database)", JOURNAL_IS_A_CACHE)
     if "readonly" in text or "read-only" in text or "unable to open" in text:
-        return StateError(path, "the journal cannot be written (read-only or inaccessible)",
-                          "give a --state directory this user can write to")
+        return StateError(
+            path,
+            "the journal cannot be written (read-only or inaccessible)",
+            "give a --state directory this user can write to",
+        )
     if "disk i/o error" in text:
         return StateError(path, "disk I/O error (is the disk full?)", FREE_SPACE)
     return None
@@ -63,9 +68,12 @@ def _sqlite_problem(exc: sqlite3.DatabaseError, path: Path) -> StateError | None
 def journal_locked(path: Path) -> StateError:
     holder = lock_holder(path)
     who = f"process {holder}" if holder else "another process"
-    return StateError(path, f"the journal is locked by {who}",
-                      "wait for it to end (another rebuild with the same --state?) or stop it, then run again"
-                      + (f" (e.g. `kill {holder}`)" if holder and os.name == "posix" else ""))
+    return StateError(
+        path,
+        f"the journal is locked by {who}",
+        "wait for it to end (another rebuild with the same --state?) or stop it, then run again"
+        + (f" (e.g. `kill {holder}`)" if holder and os.name == "posix" else ""),
+    )
 
 
 def lock_holder(path: Path) -> int | None:

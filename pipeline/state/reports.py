@@ -52,6 +52,5 @@ def write_reports(folder: Path, summaries: list[Any]) -> list[Path]:
         rows.extend([s.mailbox, f["folder"], f["item_class"], f["subject"], f["reason"]] for f in s.failures)
     if not rows:  # no empty failures file: the summary says "no failures"
         return [json_path]
-    csv_path = write_csv(folder / f"failed-{stamp}.csv", ["mailbox", "folder", "item_class", "subject", "reason"],
-                         rows)
+    csv_path = write_csv(folder / f"failed-{stamp}.csv", ["mailbox", "folder", "item_class", "subject", "reason"], rows)
     return [json_path, csv_path]

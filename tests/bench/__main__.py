@@ -17,7 +17,16 @@ from tests.bench import concurrency, extract, memory, mime_upload, readers, temp
 from tests.bench.common import Results
 from tests.bench.data import built, bulk_spec
 
-BENCHES = ("extract", "readers", "mime-upload", "upload", "memory", "concurrency", "graph", "temporal")  # upload includes the rerun figure
+BENCHES = (
+    "extract",
+    "readers",
+    "mime-upload",
+    "upload",
+    "memory",
+    "concurrency",
+    "graph",
+    "temporal",
+)  # upload includes the rerun figure
 FULL = {"items": 20000, "memory_mb": (250, 500, 1000), "mailbox_items": 250, "profile_items": 1000}
 QUICK = {"items": 1000, "memory_mb": (25, 50, 100), "mailbox_items": 60, "profile_items": 300}
 
@@ -30,17 +39,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, action="append", help="OST sizes for the memory bench")
     parser.add_argument("--mailbox-items", type=int, help="items per mailbox for the concurrency bench")
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts for the concurrency bench")
-    parser.add_argument("--cprofile", type=int, metavar="ITEMS", default=0,
-                        help="also cProfile a pipeline upload of a bulk OST of ITEMS items (e.g. 1000)")
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "rebuild-bench-work",
-                        help="scratch folder (sandboxes, exports, profiles, results.json)")
+    parser.add_argument(
+        "--cprofile",
+        type=int,
+        metavar="ITEMS",
+        default=0,
+        help="also cProfile a pipeline upload of a bulk OST of ITEMS items (e.g. 1000)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "rebuild-bench-work",
+        help="scratch folder (sandboxes, exports, profiles, results.json)",
+    )
     args = parser.parse_args(argv)
     mode = dict(QUICK if args.quick else FULL)
     items = args.items or mode["items"]
     wanted = args.only or list(BENCHES)
     args.work.mkdir(parents=True, exist_ok=True)
-    print(f"rebuild benchmarks ({'quick' if args.quick else 'full'} mode): {os.cpu_count()} CPUs, "
-          f"{platform.python_version()}, load {os.getloadavg()[0]:.1f}; work {args.work}", flush=True)
+    print(
+        f"rebuild benchmarks ({'quick' if args.quick else 'full'} mode): {os.cpu_count()} CPUs, "
+        f"{platform.python_version()}, load {os.getloadavg()[0]:.1f}; work {args.work}",
+        flush=True,
+    )
     results = Results()
     started = time.perf_counter()
     bulk = None

@@ -21,14 +21,23 @@ if str(REPO) not in sys.path:
 import fixtures  # noqa: E402
 
 
-def run(count: int, size_min: int, size_max: int, folders: int, fmt: str, encryption: str,
-        out: Path | None = None) -> dict[str, float]:
+def run(
+    count: int, size_min: int, size_max: int, folders: int, fmt: str, encryption: str, out: Path | None = None
+) -> dict[str, float]:
     spec = {
         "name": "Bench",
         "seed": 1,
         "folders": [{"name": "Inbox", "role": "inbox"}],
-        "bulk": [{"count": count, "size_min": size_min, "size_max": size_max, "folders": folders, "seed": 1,
-                  "parent": "Inbox"}],
+        "bulk": [
+            {
+                "count": count,
+                "size_min": size_min,
+                "size_max": size_max,
+                "folders": folders,
+                "seed": 1,
+                "parent": "Inbox",
+            }
+        ],
     }
     with tempfile.TemporaryDirectory() as tmp:
         path = out or Path(tmp) / f"bench.{'pst' if fmt == 'pst' else 'ost'}"
@@ -48,9 +57,11 @@ def run(count: int, size_min: int, size_max: int, folders: int, fmt: str, encryp
         "rss_before_mb": rss_before / 1024,
         "blocks": manifest.stats["blocks"],
     }
-    print(f"{fmt}/{encryption}: {result['items']} items, {result['mb']:.0f} MB in {elapsed:.1f}s -> "
-          f"{result['mb_per_s']:.1f} MB/s, {result['items_per_s']:.0f} items/s, "
-          f"peak RSS {result['peak_rss_mb']:.0f} MB (before {result['rss_before_mb']:.0f} MB)")
+    print(
+        f"{fmt}/{encryption}: {result['items']} items, {result['mb']:.0f} MB in {elapsed:.1f}s -> "
+        f"{result['mb_per_s']:.1f} MB/s, {result['items_per_s']:.0f} items/s, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB (before {result['rss_before_mb']:.0f} MB)"
+    )
     return result
 
 

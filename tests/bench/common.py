@@ -57,8 +57,10 @@ class Results:
         ratio = f"  ratio {row.ratio:.2f}" if row.ratio is not None else ""
         base = f"  | {row.baseline_name} {row.baseline:.4g}" if row.baseline is not None else ""
         target = f"  (target {row.target})" if row.target else ""
-        print(f"  {row.figure}: {row.value:.4g} {row.unit}{base}{ratio}{target}"
-              f"{'  ' + row.note if row.note else ''}", flush=True)
+        print(
+            f"  {row.figure}: {row.value:.4g} {row.unit}{base}{ratio}{target}{'  ' + row.note if row.note else ''}",
+            flush=True,
+        )
         return row
 
     def note(self, text: str) -> None:
@@ -66,18 +68,24 @@ class Results:
         print(f"  note: {text}", flush=True)
 
     def table(self) -> str:
-        lines = ["| bench | figure | value | baseline | baseline value | ratio | target |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            "| bench | figure | value | baseline | baseline value | ratio | target |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in self.rows:
             base = f"{r.baseline:.4g}" if r.baseline is not None else ""
             ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
-            lines.append(f"| {r.bench} | {r.figure} | {r.value:.4g} {r.unit} | {r.baseline_name} | {base} | "
-                         f"{ratio} | {r.target} |")
+            lines.append(
+                f"| {r.bench} | {r.figure} | {r.value:.4g} {r.unit} | {r.baseline_name} | {base} | "
+                f"{ratio} | {r.target} |"
+            )
         return "\n".join(lines)
 
     def dump(self, path: Path) -> None:
-        path.write_text(json.dumps({"rows": [asdict(r) | {"ratio": r.ratio} for r in self.rows],
-                                    "notes": self.notes}, indent=1), encoding="utf-8")
+        path.write_text(
+            json.dumps({"rows": [asdict(r) | {"ratio": r.ratio} for r in self.rows], "notes": self.notes}, indent=1),
+            encoding="utf-8",
+        )
 
 
 @dataclass
@@ -89,8 +97,9 @@ class Measured:
     stderr: str
 
 
-def run_timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-              timeout: float = 7200) -> Measured:
+def run_timed(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 7200
+) -> Measured:
     """Run cmd under /usr/bin/time: wall seconds and the process's own peak RSS (not its children's sum)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-time-{os.getpid()}-{time.monotonic_ns()}"
@@ -151,8 +160,22 @@ def sandbox(work: Path, mailboxes: list[str]) -> Iterator[Any]:
 
 
 def rebuild_cmd(handle: Any, state: Path, *args: str) -> list[str]:
-    return [PYTHON, "-m", "pipeline", "run", "--server", handle.url, "--username", SERVICE, "--impersonate",
-            "--state", str(state), "--log-level", "warning", *args]
+    return [
+        PYTHON,
+        "-m",
+        "pipeline",
+        "run",
+        "--server",
+        handle.url,
+        "--username",
+        SERVICE,
+        "--impersonate",
+        "--state",
+        str(state),
+        "--log-level",
+        "warning",
+        *args,
+    ]
 
 
 def cli_env() -> dict[str, str]:

@@ -38,15 +38,23 @@ def run(results: Results, work: Path, items: int, workers: tuple[int, ...] = (1,
         folder = work / f"w{n}"
         with sandbox(folder, addresses) as handle:
             cpu0 = proc_cpu_seconds(handle.pid)
-            measured = run_timed(rebuild_cmd(handle, folder / "state", "--map", str(mapping), "--workers", str(n)),
-                                 env=cli_env())
+            measured = run_timed(
+                rebuild_cmd(handle, folder / "state", "--map", str(mapping), "--workers", str(n)), env=cli_env()
+            )
             sandbox_cpu = proc_cpu_seconds(handle.pid) - cpu0
         if measured.returncode != 0:
             results.note(f"--workers {n} failed (rc {measured.returncode}): {measured.stderr[-800:]}")
             continue
         base = base or measured.wall
         total = items * MAILBOXES
-        results.add("concurrency", f"--workers {n}: wall for {total} items", measured.wall, "s", "--workers 1",
-                    base, note=f"speed-up x{base / measured.wall:.2f}; {total / measured.wall:.0f} items/s; "
-                               f"client peak RSS {measured.peak_rss_mb:.0f} MB; sandbox CPU {sandbox_cpu:.0f}s")
+        results.add(
+            "concurrency",
+            f"--workers {n}: wall for {total} items",
+            measured.wall,
+            "s",
+            "--workers 1",
+            base,
+            note=f"speed-up x{base / measured.wall:.2f}; {total / measured.wall:.0f} items/s; "
+            f"client peak RSS {measured.peak_rss_mb:.0f} MB; sandbox CPU {sandbox_cpu:.0f}s",
+        )
         shutil.rmtree(folder, ignore_errors=True)

@@ -24,14 +24,23 @@ def cache_dir() -> Path:
     return folder
 
 
-def bulk_spec(items: int, size_min: int = 5000, size_max: int = 200000, folders: int = 50,
-              seed: int = 1, name: str = "Bulk Store") -> dict[str, Any]:
+def bulk_spec(
+    items: int, size_min: int = 5000, size_max: int = 200000, folders: int = 50, seed: int = 1, name: str = "Bulk Store"
+) -> dict[str, Any]:
     """The shape of fixtures/specs/bulk.toml with the count and sizes as parameters."""
     return {
         "store": {"name": name, "seed": seed},
         "folders": [{"name": "Inbox", "role": "inbox"}],
-        "bulk": [{"count": items, "size_min": size_min, "size_max": size_max,
-                  "folders": max(1, min(folders, items)), "seed": seed, "parent": "Inbox"}],
+        "bulk": [
+            {
+                "count": items,
+                "size_min": size_min,
+                "size_max": size_max,
+                "folders": max(1, min(folders, items)),
+                "seed": seed,
+                "parent": "Inbox",
+            }
+        ],
     }
 
 
@@ -45,6 +54,9 @@ def built(spec: dict[str, Any], fmt: str = "ost", label: str = "bench") -> Path:
     start = time.perf_counter()
     manifest = fixtures.build(spec, tmp, format=fmt, encryption="permute", item_details=False)
     os.replace(tmp, target)
-    print(f"  (built {target.name}: {manifest.item_count} items, {target.stat().st_size / 1e6:.0f} MB "
-          f"in {time.perf_counter() - start:.0f}s)", flush=True)
+    print(
+        f"  (built {target.name}: {manifest.item_count} items, {target.stat().st_size / 1e6:.0f} MB "
+        f"in {time.perf_counter() - start:.0f}s)",
+        flush=True,
+    )
     return target

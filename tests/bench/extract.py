@@ -72,8 +72,13 @@ def convert_all(path: str, jobs: int) -> dict[str, Any]:
             results = list(pool.map(convert_folder, [f.node_id for f in folders]))
     for result in results:
         totals = [a + b for a, b in zip(totals, result, strict=True)]
-    return {"items": totals[0], "out_bytes": totals[1], "read_s": totals[2], "convert_s": totals[3],
-            "wall": time.perf_counter() - start}
+    return {
+        "items": totals[0],
+        "out_bytes": totals[1],
+        "read_s": totals[2],
+        "convert_s": totals[3],
+        "wall": time.perf_counter() - start,
+    }
 
 
 def profile(path: Path, items: int, top: int = 18) -> str:
@@ -102,19 +107,28 @@ def profile(path: Path, items: int, top: int = 18) -> str:
     }
     lines = [f"profile of {done} items, {total:.2f}s under cProfile (cumulative, share of total):"]
     for label, (file_part, func) in stages.items():
-        cum = sum(v[3] for k, v in stats.stats.items()  # type: ignore[attr-defined]
-                  if k[0].endswith(file_part) and k[2] == func)
+        cum = sum(
+            v[3]
+            for k, v in stats.stats.items()  # type: ignore[attr-defined]
+            if k[0].endswith(file_part) and k[2] == func
+        )
         lines.append(f"  {label:<52} {cum:7.2f}s {100 * cum / total:5.1f}%")
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(top)
     body = buf.getvalue()
     lines.append("top functions by own time:")
-    lines += ["  " + ln for ln in body[body.find("ncalls"):].splitlines() if ln.strip()]
+    lines += ["  " + ln for ln in body[body.find("ncalls") :].splitlines() if ln.strip()]
     return "\n".join(lines)
 
 
-def run(results: Results, ost: Path, work: Path, jobs: tuple[int, ...] = (1, 2), profile_items: int = 1000,
-        with_export: bool = True) -> None:
+def run(
+    results: Results,
+    ost: Path,
+    work: Path,
+    jobs: tuple[int, ...] = (1, 2),
+    profile_items: int = 1000,
+    with_export: bool = True,
+) -> None:
     size = mb(ost)
     print(f"\n== extraction + conversion: {ost.name}, {size:.0f} MB", flush=True)
     out = work / "extract"
@@ -123,8 +137,11 @@ def run(results: Results, ost: Path, work: Path, jobs: tuple[int, ...] = (1, 2),
     (out / "readpst").mkdir()
     readpst = run_timed(["readpst", "-q", "-e", "-o", str(out / "readpst"), str(ost)])
     pff = run_timed(["pffexport", "-q", "-t", str(out / "pffexport"), str(ost)])
-    print(f"  readpst -e: {readpst.wall:.1f}s (rc {readpst.returncode}, {dir_mb(out / 'readpst'):.0f} MB written); "
-          f"pffexport: {pff.wall:.1f}s (rc {pff.returncode})", flush=True)
+    print(
+        f"  readpst -e: {readpst.wall:.1f}s (rc {readpst.returncode}, {dir_mb(out / 'readpst'):.0f} MB written); "
+        f"pffexport: {pff.wall:.1f}s (rc {pff.returncode})",
+        flush=True,
+    )
     shutil.rmtree(out / "readpst", ignore_errors=True)
     shutil.rmtree(out / "pffexport.export", ignore_errors=True)
     base = readpst.wall
@@ -137,18 +154,26 @@ def run(results: Results, ost: Path, work: Path, jobs: tuple[int, ...] = (1, 2),
         data = json.loads(ours.stdout.strip().splitlines()[-1])
         items = data["items"]
         label = "serial" if n == 1 else f"{n} processes over folders"
-        results.add("extract", f"read+convert wall, {label}", ours.wall, "s", "readpst -e", base, "<= 1.0",
-                    note=f"pffexport {pff.wall:.1f}s; read {data['read_s']:.1f}s + convert {data['convert_s']:.1f}s "
-                         f"(CPU-side sums); out {data['out_bytes'] / 1e6:.0f} MB")
-        results.add("extract", f"items/s, {label}", items / ours.wall, "items/s", "readpst -e",
-                    items / base, ">= 1.0")
+        results.add(
+            "extract",
+            f"read+convert wall, {label}",
+            ours.wall,
+            "s",
+            "readpst -e",
+            base,
+            "<= 1.0",
+            note=f"pffexport {pff.wall:.1f}s; read {data['read_s']:.1f}s + convert {data['convert_s']:.1f}s "
+            f"(CPU-side sums); out {data['out_bytes'] / 1e6:.0f} MB",
+        )
+        results.add("extract", f"items/s, {label}", items / ours.wall, "items/s", "readpst -e", items / base, ">= 1.0")
         results.add("extract", f"MB/s of OST, {label}", size / ours.wall, "MB/s", "readpst -e", size / base)
         results.add("extract", f"peak RSS, {label}", ours.peak_rss_mb, "MB", "readpst -e", readpst.peak_rss_mb)
     results.add("extract", "pffexport wall", pff.wall, "s", "readpst -e", base)
     if with_export:
         export = run_timed([PYTHON, "-m", "pipeline", "export", "--ost", str(ost), "--out", str(out / "export")])
-        results.add("extract", "`rebuild export` wall (serial, writes files)", export.wall, "s", "readpst -e", base,
-                    "<= 1.0")
+        results.add(
+            "extract", "`rebuild export` wall (serial, writes files)", export.wall, "s", "readpst -e", base, "<= 1.0"
+        )
         shutil.rmtree(out / "export", ignore_errors=True)
     if profile_items:
         text = profile(ost, profile_items)

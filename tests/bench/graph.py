@@ -43,28 +43,79 @@ def run(results: Results, work: Path, items: int, latency: float = 0.05) -> None
         store = SandboxStore(handle.data_dir)
         add_app(store, CLIENT_ID, SECRET)
         store.close()
-        handle.set_graph({"concurrency": 4, "requests": 10_000, "request_window": 600,
-                          "upload_bytes": 150 * 1024 * 1024, "upload_window": 300})
+        handle.set_graph(
+            {
+                "concurrency": 4,
+                "requests": 10_000,
+                "request_window": 600,
+                "upload_bytes": 150 * 1024 * 1024,
+                "upload_window": 300,
+            }
+        )
         for round_, delay in enumerate((0.0, latency)):
             for state in (work / f"ews-state{round_}", work / f"graph-state{round_}"):
                 shutil.rmtree(state, ignore_errors=True)  # a fresh journal: every item is uploaded
             handle.set_faults({"rules": [{"kind": "delay", "seconds": delay}]} if delay else {})
-            ews_cmd = [PYTHON, "-m", "pipeline", "run", "--server", handle.url, "--username", SERVICE,
-                       "--impersonate", "--state", str(work / f"ews-state{round_}"), "--log-level", "warning",
-                       "--ost", str(ost), "--mailbox", mailboxes[2 * round_], "--json"]
-            graph_cmd = [PYTHON, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url,
-                         "--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(work / f"graph-state{round_}"),
-                         "--log-level", "warning", "--ost", str(ost), "--mailbox", mailboxes[2 * round_ + 1],
-                         "--json"]
+            ews_cmd = [
+                PYTHON,
+                "-m",
+                "pipeline",
+                "run",
+                "--server",
+                handle.url,
+                "--username",
+                SERVICE,
+                "--impersonate",
+                "--state",
+                str(work / f"ews-state{round_}"),
+                "--log-level",
+                "warning",
+                "--ost",
+                str(ost),
+                "--mailbox",
+                mailboxes[2 * round_],
+                "--json",
+            ]
+            graph_cmd = [
+                PYTHON,
+                "-m",
+                "pipeline",
+                "run",
+                "--destination",
+                "graph",
+                "--graph-url",
+                handle.graph_url,
+                "--tenant",
+                TENANT,
+                "--client-id",
+                CLIENT_ID,
+                "--state",
+                str(work / f"graph-state{round_}"),
+                "--log-level",
+                "warning",
+                "--ost",
+                str(ost),
+                "--mailbox",
+                mailboxes[2 * round_ + 1],
+                "--json",
+            ]
             ews_wall, ews = _run(ews_cmd, {"REBUILD_PASSWORD": PASSWORD})
             graph_wall, graph = _run(graph_cmd, {"REBUILD_GRAPH_SECRET": SECRET})
             what = f"{items} items, server latency {delay * 1000:.0f} ms"
-            results.add("graph", f"upload over Graph, {what}", graph["uploaded"] / graph_wall, "items/s",
-                        "over EWS, same sandbox", ews["uploaded"] / ews_wall,
-                        note=f"Graph {graph_wall:.1f} s, EWS {ews_wall:.1f} s")
+            results.add(
+                "graph",
+                f"upload over Graph, {what}",
+                graph["uploaded"] / graph_wall,
+                "items/s",
+                "over EWS, same sandbox",
+                ews["uploaded"] / ews_wall,
+                note=f"Graph {graph_wall:.1f} s, EWS {ews_wall:.1f} s",
+            )
         counters = handle.stats()["counters"]
-        results.note(f"Graph face: {sum(v for k, v in counters.items() if k.startswith('graph:429'))} answers 429, "
-                     f"{counters.get('graph:batch', 0)} $batch requests, {counters.get('graph:imported', 0)} importMime")
+        results.note(
+            f"Graph face: {sum(v for k, v in counters.items() if k.startswith('graph:429'))} answers 429, "
+            f"{counters.get('graph:batch', 0)} $batch requests, {counters.get('graph:imported', 0)} importMime"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,18 +37,25 @@ def send_mime(folder: str, server: str, username: str, mailbox: str, batch_items
     by_dir: dict[Path, list[Path]] = {}
     for path in sorted(root.rglob("*.eml")):
         by_dir.setdefault(path.parent.relative_to(root), []).append(path)
-    config = Configuration(service_endpoint=server, credentials=Credentials(username, os.environ["REBUILD_PASSWORD"]),
-                           auth_type=NTLM, retry_policy=FailFast(), max_connections=4)
+    config = Configuration(
+        service_endpoint=server,
+        credentials=Credentials(username, os.environ["REBUILD_PASSWORD"]),
+        auth_type=NTLM,
+        retry_policy=FailFast(),
+        max_connections=4,
+    )
     account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
     inbox = account.inbox
     sent = 0
     for directory, files in by_dir.items():  # the export's tree: Inbox/<folder>/NNNNN subject.eml
         target = inbox if len(directory.parts) <= 1 else Folder(parent=inbox, name=directory.parts[-1]).save()
         for i in range(0, len(files), batch_items):
-            batch = [Message(account=account, folder=target, mime_content=f.read_bytes())
-                     for f in files[i:i + batch_items]]
-            results = account.bulk_create(folder=target, items=batch, message_disposition=SAVE_ONLY,
-                                          chunk_size=len(batch))
+            batch = [
+                Message(account=account, folder=target, mime_content=f.read_bytes()) for f in files[i : i + batch_items]
+            ]
+            results = account.bulk_create(
+                folder=target, items=batch, message_disposition=SAVE_ONLY, chunk_size=len(batch)
+            )
             failed = [r for r in results if isinstance(r, Exception)]
             if failed:
                 raise RuntimeError(f"{len(failed)} items refused, e.g. {failed[0]}")
@@ -66,17 +73,51 @@ def run(results: Results, ost: Path, work: Path, batch_items: int = 50) -> None:
         results.note(f"export failed: {export.stderr[-500:]}")
         return
     with sandbox(work / "sandbox", ["plain@bench.example", "job@bench.example"]) as handle:
-        plain = run_timed([PYTHON, "-m", "tests.bench.mime_upload", "--worker", str(work / "eml"), "--server",
-                           handle.url, "--mailbox", "plain@bench.example", "--batch-items", str(batch_items)],
-                          env=cli_env())
-        job = run_timed(rebuild_cmd(handle, work / "state", "--ost", str(ost), "--mailbox", "job@bench.example",
-                                    "--batch-items", str(batch_items)), env=cli_env())
+        plain = run_timed(
+            [
+                PYTHON,
+                "-m",
+                "tests.bench.mime_upload",
+                "--worker",
+                str(work / "eml"),
+                "--server",
+                handle.url,
+                "--mailbox",
+                "plain@bench.example",
+                "--batch-items",
+                str(batch_items),
+            ],
+            env=cli_env(),
+        )
+        job = run_timed(
+            rebuild_cmd(
+                handle,
+                work / "state",
+                "--ost",
+                str(ost),
+                "--mailbox",
+                "job@bench.example",
+                "--batch-items",
+                str(batch_items),
+            ),
+            env=cli_env(),
+        )
     if plain.returncode != 0 or job.returncode != 0:
-        results.note(f"mime-upload: plain rc {plain.returncode} {plain.stderr[-300:]}; job rc {job.returncode} "
-                     f"{job.stderr[-300:]}")
+        results.note(
+            f"mime-upload: plain rc {plain.returncode} {plain.stderr[-300:]}; job rc {job.returncode} "
+            f"{job.stderr[-300:]}"
+        )
         return
-    results.add("mime-upload", "whole main job (rebuild run), read+convert+upload", job.wall, "s",
-                "plain bulk_create of exported .eml", plain.wall, "<= 1.2", f"batches of {batch_items}")
+    results.add(
+        "mime-upload",
+        "whole main job (rebuild run), read+convert+upload",
+        job.wall,
+        "s",
+        "plain bulk_create of exported .eml",
+        plain.wall,
+        "<= 1.2",
+        f"batches of {batch_items}",
+    )
 
 
 def main() -> None:
@@ -95,7 +136,11 @@ def main() -> None:
     from tests.bench.data import built, bulk_spec
 
     results = Results()
-    run(results, built(bulk_spec(args.items), label=f"bulk{args.items}"), Path(tempfile.gettempdir()) / "rebuild-bench-work")
+    run(
+        results,
+        built(bulk_spec(args.items), label=f"bulk{args.items}"),
+        Path(tempfile.gettempdir()) / "rebuild-bench-work",
+    )
     print(results.table())
 
 

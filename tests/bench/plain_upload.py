@@ -25,14 +25,21 @@ from tests.bench import timers
 from tests.bench.extract import exported_folders
 
 
-def upload(ost: str, server: str, username: str, mailbox: str, batch_items: int, batch_bytes: int,
-           impersonate: bool = True) -> dict[str, float]:
+def upload(
+    ost: str, server: str, username: str, mailbox: str, batch_items: int, batch_bytes: int, impersonate: bool = True
+) -> dict[str, float]:
     timers.wrap_iter(PffSource, "items", "read")
     timers.wrap_iter(NativeSource, "items", "read")
-    config = Configuration(service_endpoint=server, credentials=Credentials(username, os.environ["REBUILD_PASSWORD"]),
-                           auth_type=NTLM, retry_policy=FailFast(), max_connections=4)
-    account = Account(mailbox, config=config, autodiscover=False,
-                      access_type=IMPERSONATION if impersonate else DELEGATE)
+    config = Configuration(
+        service_endpoint=server,
+        credentials=Credentials(username, os.environ["REBUILD_PASSWORD"]),
+        auth_type=NTLM,
+        retry_policy=FailFast(),
+        max_connections=4,
+    )
+    account = Account(
+        mailbox, config=config, autodiscover=False, access_type=IMPERSONATION if impersonate else DELEGATE
+    )
     register_fingerprint()
     uploaded = 0
     with open_source(ost) as source:
@@ -62,8 +69,13 @@ def _send(account: Account, folder: Folder, batch: list) -> int:
     with timers.timed("build_item"):
         items = [build_item(u, account, folder) for u in batch]
     with timers.timed("bulk_create"):
-        results = account.bulk_create(folder=folder, items=items, message_disposition=SAVE_ONLY,
-                                      send_meeting_invitations=SEND_TO_NONE, chunk_size=len(items))
+        results = account.bulk_create(
+            folder=folder,
+            items=items,
+            message_disposition=SAVE_ONLY,
+            send_meeting_invitations=SEND_TO_NONE,
+            chunk_size=len(items),
+        )
     failed = [r for r in results if isinstance(r, Exception)]
     if failed:
         raise RuntimeError(f"{len(failed)} items refused, e.g. {failed[0]}")

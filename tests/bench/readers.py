@@ -39,8 +39,13 @@ def read_all(path: str, reader: str) -> dict[str, float]:
                         attachment.embedded()
                     else:
                         attachment_bytes += len(attachment.read())
-    return {"items": items, "errors": errors, "attachment_bytes": attachment_bytes,
-            "wall": time.perf_counter() - start, "digest": digest.hexdigest()}
+    return {
+        "items": items,
+        "errors": errors,
+        "attachment_bytes": attachment_bytes,
+        "wall": time.perf_counter() - start,
+        "digest": digest.hexdigest(),
+    }
 
 
 def run(results: Results, ost: Path, work: Path) -> None:
@@ -65,22 +70,44 @@ def run(results: Results, ost: Path, work: Path) -> None:
     items = read.get("native", read.get("libpff", {})).get("items", 0)
     base_rate = items / readpst.wall if readpst.wall else 0
     for reader, data in read.items():
-        results.add("readers", f"read-only items/s, {reader}", data["items"] / data["process_wall"], "items/s",
-                    "readpst -e", base_rate, ">= 1.0" if reader == "native" else "",
-                    f"{data['errors']:.0f} errors, peak RSS {data['peak']:.0f} MB")
+        results.add(
+            "readers",
+            f"read-only items/s, {reader}",
+            data["items"] / data["process_wall"],
+            "items/s",
+            "readpst -e",
+            base_rate,
+            ">= 1.0" if reader == "native" else "",
+            f"{data['errors']:.0f} errors, peak RSS {data['peak']:.0f} MB",
+        )
     if len(read) == 2:
         same = read["native"]["digest"] == read["libpff"]["digest"]
-        results.add("readers", "native vs libpff, read-only items/s", read["native"]["items"] / read["native"]["wall"],
-                    "items/s", "libpff", read["libpff"]["items"] / read["libpff"]["wall"], "",
-                    "same items" if same else "ITEMS DIFFER")
+        results.add(
+            "readers",
+            "native vs libpff, read-only items/s",
+            read["native"]["items"] / read["native"]["wall"],
+            "items/s",
+            "libpff",
+            read["libpff"]["items"] / read["libpff"]["wall"],
+            "",
+            "same items" if same else "ITEMS DIFFER",
+        )
     for reader in ("native", "libpff"):
         target = out / f"export-{reader}"
-        export = run_timed([PYTHON, "-m", "pipeline", "export", "--ost", str(ost), "--out", str(target),
-                            "--reader", reader])
+        export = run_timed(
+            [PYTHON, "-m", "pipeline", "export", "--ost", str(ost), "--out", str(target), "--reader", reader]
+        )
         shutil.rmtree(target, ignore_errors=True)
-        results.add("readers", f"`rebuild export` wall, --reader {reader}", export.wall, "s", "readpst -e",
-                    readpst.wall, "<= 1.0" if reader == "native" else "",
-                    f"rc {export.returncode}, peak RSS {export.peak_rss_mb:.0f} MB")
+        results.add(
+            "readers",
+            f"`rebuild export` wall, --reader {reader}",
+            export.wall,
+            "s",
+            "readpst -e",
+            readpst.wall,
+            "<= 1.0" if reader == "native" else "",
+            f"rc {export.returncode}, peak RSS {export.peak_rss_mb:.0f} MB",
+        )
 
 
 def main() -> None:
@@ -97,8 +124,11 @@ def main() -> None:
     from tests.bench.data import built, bulk_spec
 
     results = Results()
-    run(results, built(bulk_spec(args.items), label=f"bulk{args.items}"),
-        Path(tempfile.gettempdir()) / "rebuild-bench-work")
+    run(
+        results,
+        built(bulk_spec(args.items), label=f"bulk{args.items}"),
+        Path(tempfile.gettempdir()) / "rebuild-bench-work",
+    )
     print(results.table())
 
 

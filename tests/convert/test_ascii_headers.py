@@ -22,7 +22,7 @@ def header_blocks(data: bytes) -> list[bytes]:
         line_end = piece.find(b"\r\n")
         if line_end < 0:
             continue
-        rest = piece[line_end + 2:]
+        rest = piece[line_end + 2 :]
         pieces = rest.split(b"\r\n\r\n", 2)
         if len(pieces) > 1:
             blocks.append(pieces[0])

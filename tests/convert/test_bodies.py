@@ -10,12 +10,16 @@ from pipeline.convert import bodies, convert_item
 from pipeline.convert.rtf import open_rtf, rtf_to_text
 from tests.convert.helpers import all_defects, item, parse
 
-HTML_RTF = (b"{\\rtf1\\ansi\\ansicpg1252\\fromhtml1 \\deff0{\\fonttbl{\\f0\\fswiss Arial;}}"
-            b"{\\*\\htmltag19 <html>}{\\*\\htmltag34 <body>}\\htmlrtf {\\htmlrtf0 Hello "
-            b"{\\*\\htmltag84 <b>}bold{\\*\\htmltag92 </b>}\\htmlrtf }\\htmlrtf0 {\\*\\htmltag35 </body>}"
-            b"{\\*\\htmltag27 </html>}}")
-REAL_RTF = (b"{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Times;}}{\\colortbl;\\red0\\green0\\blue0;}"
-            b"\\f0 First line\\par Caf\\'e9 \\u8364?uro\\par {\\*\\generator Riched20;}Last}")
+HTML_RTF = (
+    b"{\\rtf1\\ansi\\ansicpg1252\\fromhtml1 \\deff0{\\fonttbl{\\f0\\fswiss Arial;}}"
+    b"{\\*\\htmltag19 <html>}{\\*\\htmltag34 <body>}\\htmlrtf {\\htmlrtf0 Hello "
+    b"{\\*\\htmltag84 <b>}bold{\\*\\htmltag92 </b>}\\htmlrtf }\\htmlrtf0 {\\*\\htmltag35 </body>}"
+    b"{\\*\\htmltag27 </html>}}"
+)
+REAL_RTF = (
+    b"{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Times;}}{\\colortbl;\\red0\\green0\\blue0;}"
+    b"\\f0 First line\\par Caf\\'e9 \\u8364?uro\\par {\\*\\generator Riched20;}Last}"
+)
 
 
 def test_plain_only():

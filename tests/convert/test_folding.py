@@ -17,8 +17,11 @@ from pipeline.convert.addresses import Party
 from pipeline.convert.headers import Mailbox, mailbox
 from tests.convert.helpers import all_defects, parse
 
-ALPHABET = (list("abcdefghijklmnopqrstuvwxyzABCZ0123456789") * 3 + list("  \t.,;:!?\"'()<>@[]\\/=_-+*%#&~|")
-            + ["=?", "?=", "=?utf-8?q?x?=", "é", "ü", "ß", "Ж", "中", "文", "😀", "\u0301", "\u00a0", "€"])
+ALPHABET = (
+    list("abcdefghijklmnopqrstuvwxyzABCZ0123456789") * 3
+    + list("  \t.,;:!?\"'()<>@[]\\/=_-+*%#&~|")
+    + ["=?", "?=", "=?utf-8?q?x?=", "é", "ü", "ß", "Ж", "中", "文", "😀", "\u0301", "\u00a0", "€"]
+)
 rng = random.Random(20240304)
 
 
@@ -31,9 +34,19 @@ def random_text(max_words: int = 12, alphabet: list[str] = ALPHABET) -> str:
 
 
 SUBJECTS = [random_text() for _ in range(150)] + [
-    "Grüße aus Köln", "Re: Réunion – ordre du jour", "x" * 120, "é" * 60 + " " + "b" * 90, "Re: foo ",
-    "  leading", "a\tb", "=?utf-8?q?H=C3=A9llo?= x", "Tempor =?utf-8?q?Gr=C3=BC=C3=9Fe?= #1-1", "😀 emoji only",
-    "word " * 40, "Ünïcödé " * 15]
+    "Grüße aus Köln",
+    "Re: Réunion – ordre du jour",
+    "x" * 120,
+    "é" * 60 + " " + "b" * 90,
+    "Re: foo ",
+    "  leading",
+    "a\tb",
+    "=?utf-8?q?H=C3=A9llo?= x",
+    "Tempor =?utf-8?q?Gr=C3=BC=C3=9Fe?= #1-1",
+    "😀 emoji only",
+    "word " * 40,
+    "Ünïcödé " * 15,
+]
 
 
 def message_with(*lines: str) -> bytes:
@@ -67,11 +80,31 @@ def test_plain_and_non_ascii_subjects_take_the_fast_path() -> None:
 
 
 NAMES = [random_text(4) for _ in range(120)] + [
-    "Ann Sender", "Cé Lia", "Doe, John", "O'Brien", "Jean-Luc Picard", "J. R. R. Tolkien", '"quoted"', "back\\slash",
-    "Müller, Hans (IT)", "李小龍", "a  b", " padded ", "=?utf-8?q?x?=", "x" * 90, "ü" * 50, "Hans Müller Jr",
-    "Grüße Müller", "José María García-López"]
-ADDRESSES = ["first.last@sub.example.org", "IMCEAEX-_o=Contoso_ou=Exchange+20Group_cn=kim@x.com",
-             "weird.@example.com", "x@[10.0.0.1]"]
+    "Ann Sender",
+    "Cé Lia",
+    "Doe, John",
+    "O'Brien",
+    "Jean-Luc Picard",
+    "J. R. R. Tolkien",
+    '"quoted"',
+    "back\\slash",
+    "Müller, Hans (IT)",
+    "李小龍",
+    "a  b",
+    " padded ",
+    "=?utf-8?q?x?=",
+    "x" * 90,
+    "ü" * 50,
+    "Hans Müller Jr",
+    "Grüße Müller",
+    "José María García-López",
+]
+ADDRESSES = [
+    "first.last@sub.example.org",
+    "IMCEAEX-_o=Contoso_ou=Exchange+20Group_cn=kim@x.com",
+    "weird.@example.com",
+    "x@[10.0.0.1]",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -92,9 +125,14 @@ def test_display_names_round_trip(name: str) -> None:
 
 
 def test_address_lists_fold_between_mailboxes() -> None:
-    boxes = [Mailbox(f"Person Number {i}", f"person{i}@example.com", [f"Person Number {i}".split()[0], "Number",
-                                                                       str(i), f"<person{i}@example.com>"])
-             for i in range(12)]
+    boxes = [
+        Mailbox(
+            f"Person Number {i}",
+            f"person{i}@example.com",
+            [f"Person Number {i}".split()[0], "Number", str(i), f"<person{i}@example.com>"],
+        )
+        for i in range(12)
+    ]
     text, slow = headers.render("Cc", boxes)
     assert text is not None and not slow
     assert max(len(line) for line in text.split("\r\n")) <= folding.MAX_LINE
@@ -102,18 +140,36 @@ def test_address_lists_fold_between_mailboxes() -> None:
     assert [a.addr_spec for a in parsed] == [b.addr for b in boxes]
 
 
-@pytest.mark.parametrize("value", [
-    "Ann <ann@example.com>", '"Doe, John" <j@example.com>', "a@b.c, \"X Y\" <y@z.example>", "<a@b.example>",
-    "bob@example.com", "saqib.razzaq@ex2010.local", "Test Exchange <test.exchange@ex2010.local>"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Ann <ann@example.com>",
+        '"Doe, John" <j@example.com>',
+        'a@b.c, "X Y" <y@z.example>',
+        "<a@b.example>",
+        "bob@example.com",
+        "saqib.razzaq@ex2010.local",
+        "Test Exchange <test.exchange@ex2010.local>",
+    ],
+)
 def test_common_transport_address_shapes_are_certified(value: str) -> None:
     text, slow = headers.render("To", value)
     assert text is not None and not slow
     assert all_defects(parse(message_with(text))) == []
 
 
-@pytest.mark.parametrize("value", [
-    "undisclosed-recipients:;", "bob@example.com (Bob)", "=?utf-8?q?B=C3=B6b?= <b@example.com>",
-    "saqib.razzaq <saqib.razzaq>", "<<<broken", "<Rolf Petersson>", "a@b, , c@d"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "undisclosed-recipients:;",
+        "bob@example.com (Bob)",
+        "=?utf-8?q?B=C3=B6b?= <b@example.com>",
+        "saqib.razzaq <saqib.razzaq>",
+        "<<<broken",
+        "<Rolf Petersson>",
+        "a@b, , c@d",
+    ],
+)
 def test_other_transport_address_shapes_go_through_the_registry(value: str) -> None:
     text, slow = headers.render("To", value)
     assert text == headers._slow("To", value)
@@ -121,9 +177,17 @@ def test_other_transport_address_shapes_go_through_the_registry(value: str) -> N
         assert slow and all_defects(parse(message_with(text))) == []
 
 
-@pytest.mark.parametrize("value", ["Thu, 4 Mar 2021 05:06:07 +0000", "Mon, 04 Mar 2024 09:30:30 GMT",
-                                   "4 Mar 2021 05:06:07 -0800", "Thu, 4 Mar 2021 05:06:07 -0000 (UTC)",
-                                   "yesterday", ""])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Thu, 4 Mar 2021 05:06:07 +0000",
+        "Mon, 04 Mar 2024 09:30:30 GMT",
+        "4 Mar 2021 05:06:07 -0800",
+        "Thu, 4 Mar 2021 05:06:07 -0000 (UTC)",
+        "yesterday",
+        "",
+    ],
+)
 def test_dates_as_the_registry_writes_them(value: str) -> None:
     text, _ = headers.render("Date", value)
     assert text == headers._slow("Date", value)
@@ -145,8 +209,17 @@ def test_message_ids_outside_rfc_5322_are_written_as_they_are(value: str) -> Non
 
 
 FILENAMES = [random_text(3).replace("\t", " ").strip() or "x" for _ in range(100)] + [
-    "report.pdf", "=?utf-8?q?trap?=.txt", "Résumé 2021.pdf", "a;b=c.txt", 'quote".txt', "back\\slash.txt", "x" * 150 + ".txt",
-    "日本語のファイル名がとても長い場合のテスト" * 3 + ".docx", "it's here.doc", "100% sure.xlsx"]
+    "report.pdf",
+    "=?utf-8?q?trap?=.txt",
+    "Résumé 2021.pdf",
+    "a;b=c.txt",
+    'quote".txt',
+    "back\\slash.txt",
+    "x" * 150 + ".txt",
+    "日本語のファイル名がとても長い場合のテスト" * 3 + ".docx",
+    "it's here.doc",
+    "100% sure.xlsx",
+]
 
 
 @pytest.mark.parametrize("name", FILENAMES)
@@ -191,8 +264,12 @@ def test_multipart_boundary_avoids_content() -> None:
 
 
 def test_multipart_is_deterministic() -> None:
-    make = lambda: parts.multipart("mixed", [parts.text_part("a\n", "plain"),  # noqa: E731
-                                             parts.file_part(b"\x00" * 100, "image", "png", "inline", "i.png")])
+    def make():
+        return parts.multipart(
+            "mixed",
+            [parts.text_part("a\n", "plain"), parts.file_part(b"\x00" * 100, "image", "png", "inline", "i.png")],
+        )
+
     assert make().to_bytes() == make().to_bytes()
 
 

@@ -30,12 +30,26 @@ class _NoOffset(tzinfo):
 
 
 def _random_moment(rnd: random.Random) -> datetime:
-    return datetime(rnd.choice([rnd.randint(1000, 9999), rnd.randint(1900, 2100)]), rnd.randint(1, 12),
-                    rnd.randint(1, 28), rnd.randint(0, 23), rnd.randint(0, 59), rnd.randint(0, 59), rnd.randint(0, 999999))
+    return datetime(
+        rnd.choice([rnd.randint(1000, 9999), rnd.randint(1900, 2100)]),
+        rnd.randint(1, 12),
+        rnd.randint(1, 28),
+        rnd.randint(0, 23),
+        rnd.randint(0, 59),
+        rnd.randint(0, 59),
+        rnd.randint(0, 999999),
+    )
 
 
-ZONES = [None, UTC, timezone(timedelta(0)), timezone(timedelta(hours=9)), timezone(timedelta(hours=-5, minutes=-30)),
-         timezone(timedelta(hours=23, minutes=59)), _NoOffset()]
+ZONES = [
+    None,
+    UTC,
+    timezone(timedelta(0)),
+    timezone(timedelta(hours=9)),
+    timezone(timedelta(hours=-5, minutes=-30)),
+    timezone(timedelta(hours=23, minutes=59)),
+    _NoOffset(),
+]
 
 
 def test_datetimes_format_as_format_datetime() -> None:
@@ -47,18 +61,32 @@ def test_datetimes_format_as_format_datetime() -> None:
 
 def _mangle(rnd: random.Random, text: str) -> str:
     """A canonical date string, or one edit away from it (where a fast path could go wrong)."""
-    edits = [lambda t: t, lambda t: t, lambda t: t.replace(t[:3], rnd.choice(headers._DAYS)),  # wrong weekday
-             lambda t: t.replace(" +", " -"), lambda t: t[:-5] + rnd.choice(["+2400", "-0000", "+0060", "GMT", "UT",
-                                                                             "EST", "+9999", "-2359", "+00000"]),
-             lambda t: t[:5] + rnd.choice(["31", "30", "29", "00", "32", "1", "7 "]) + t[7:],  # impossible days
-             lambda t: t[:12] + rnd.choice(["0999", "0050", "10000", "99", "1000"]) + t[16:],
-             lambda t: t[:17] + rnd.choice(["24", "23", "1", "99"]) + t[19:],
-             lambda t: t.replace(":", rnd.choice([":", "."]), 1)[:-9] + rnd.choice(["60", "59", "61"]) + t[-6:],
-             lambda t: t[5:], lambda t: t.lower(), lambda t: t.replace(" ", "  ", 1), lambda t: " " + t,
-             lambda t: t + " ", lambda t: t.replace("Feb", "Fév"), lambda t: t.replace("0", "\u0660", 1),
-             lambda t: t[:-6], lambda t: t + " (UTC)", lambda t: t + " (Pacific  Daylight Time)", lambda t: t + " (x",
-             lambda t: t + " (é)", lambda t: t + " ((x))", lambda t: t[:-5] + rnd.choice(["GMT", "UT", "UTC", "Z", "gmt"]),
-             lambda t: t[5:] if rnd.random() < 0.5 else t[:5] + t[6:] if t[5] == "0" else t]
+    edits = [
+        lambda t: t,
+        lambda t: t,
+        lambda t: t.replace(t[:3], rnd.choice(headers._DAYS)),  # wrong weekday
+        lambda t: t.replace(" +", " -"),
+        lambda t: t[:-5] + rnd.choice(["+2400", "-0000", "+0060", "GMT", "UT", "EST", "+9999", "-2359", "+00000"]),
+        lambda t: t[:5] + rnd.choice(["31", "30", "29", "00", "32", "1", "7 "]) + t[7:],  # impossible days
+        lambda t: t[:12] + rnd.choice(["0999", "0050", "10000", "99", "1000"]) + t[16:],
+        lambda t: t[:17] + rnd.choice(["24", "23", "1", "99"]) + t[19:],
+        lambda t: t.replace(":", rnd.choice([":", "."]), 1)[:-9] + rnd.choice(["60", "59", "61"]) + t[-6:],
+        lambda t: t[5:],
+        lambda t: t.lower(),
+        lambda t: t.replace(" ", "  ", 1),
+        lambda t: " " + t,
+        lambda t: t + " ",
+        lambda t: t.replace("Feb", "Fév"),
+        lambda t: t.replace("0", "\u0660", 1),
+        lambda t: t[:-6],
+        lambda t: t + " (UTC)",
+        lambda t: t + " (Pacific  Daylight Time)",
+        lambda t: t + " (x",
+        lambda t: t + " (é)",
+        lambda t: t + " ((x))",
+        lambda t: t[:-5] + rnd.choice(["GMT", "UT", "UTC", "Z", "gmt"]),
+        lambda t: t[5:] if rnd.random() < 0.5 else t[:5] + t[6:] if t[5] == "0" else t,
+    ]
     return rnd.choice(edits)(text)
 
 
@@ -73,10 +101,21 @@ def test_date_strings_come_out_as_parse_and_format_make_them() -> None:
     assert fast > 1000  # the fast path was taken often, and agreed
 
 
-@pytest.mark.parametrize("text", ["Mon, 01 Apr 2024 13:35:00 +0000", "Thu, 29 Feb 2024 00:00:00 -0000",
-                                  "Fri, 29 Feb 2023 00:00:00 +0000", "Sun, 31 Dec 9999 23:59:59 -2359",
-                                  "Mon, 01 Jan 1000 00:00:00 +0100", "Tue, 01 Apr 2024 13:35:00 +0000", "", "x",
-                                  "Mon, 1 Apr 2024 13:35:00 +0000", "01 Apr 2024 13:35:00 +0000"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon, 01 Apr 2024 13:35:00 +0000",
+        "Thu, 29 Feb 2024 00:00:00 -0000",
+        "Fri, 29 Feb 2023 00:00:00 +0000",
+        "Sun, 31 Dec 9999 23:59:59 -2359",
+        "Mon, 01 Jan 1000 00:00:00 +0100",
+        "Tue, 01 Apr 2024 13:35:00 +0000",
+        "",
+        "x",
+        "Mon, 1 Apr 2024 13:35:00 +0000",
+        "01 Apr 2024 13:35:00 +0000",
+    ],
+)
 def test_date_edges(text: str) -> None:
     assert _date("Date", text) == reference_date("Date", text)
 
@@ -84,8 +123,16 @@ def test_date_edges(text: str) -> None:
 def test_seconds_match_strftime() -> None:
     rnd = random.Random(3)
     for _ in range(3000):  # the years props.as_time lets through
-        when = datetime(rnd.randint(1602, 4499), rnd.randint(1, 12), rnd.randint(1, 28), rnd.randint(0, 23),
-                        rnd.randint(0, 59), rnd.randint(0, 59), rnd.randint(0, 999999), tzinfo=UTC)
+        when = datetime(
+            rnd.randint(1602, 4499),
+            rnd.randint(1, 12),
+            rnd.randint(1, 28),
+            rnd.randint(0, 23),
+            rnd.randint(0, 59),
+            rnd.randint(0, 59),
+            rnd.randint(0, 999999),
+            tzinfo=UTC,
+        )
         assert fingerprint._second(when) == when.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert fingerprint._second(None) == ""
 

@@ -15,17 +15,36 @@ from tests.convert.helpers import item, parse, recipient
 APPT, MEETING = mapi.PSETID_APPOINTMENT, mapi.PSETID_MEETING
 START, END = datetime(2024, 5, 6, 8, 0, tzinfo=UTC), datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 #: PidLidGlobalObjectId: Outlook's 16-byte class id, instance date 0, creation time, 8 zero bytes, size, data.
-GOID = bytes.fromhex("040000008200E00074C5B7101A82E008") + bytes(4) + bytes(8) + bytes(8) + b"\x10\x00\x00\x00" \
+GOID = (
+    bytes.fromhex("040000008200E00074C5B7101A82E008")
+    + bytes(4)
+    + bytes(8)
+    + bytes(8)
+    + b"\x10\x00\x00\x00"
     + bytes(range(16))
+)
 
 
 def meeting(message_class: str):
-    source = item(message_class, props={
-        mapi.PR_SUBJECT: "Review", mapi.PR_BODY: "See you there", mapi.PR_CLIENT_SUBMIT_TIME: START,
-        mapi.PR_SENDER_NAME: "Ann", mapi.PR_SENDER_EMAIL_ADDRESS: "ann@example.com", mapi.PR_SENDER_ADDRTYPE: "SMTP",
-    }, named={(APPT, mapi.LID_APPOINTMENT_START_WHOLE): START, (APPT, mapi.LID_APPOINTMENT_END_WHOLE): END,
-              (APPT, mapi.LID_LOCATION): "Room 2", (APPT, mapi.LID_APPOINTMENT_STATE_FLAGS): 1,
-              (APPT, mapi.LID_APPOINTMENT_SEQUENCE): 3, (MEETING, mapi.LID_GLOBAL_OBJECT_ID): GOID})
+    source = item(
+        message_class,
+        props={
+            mapi.PR_SUBJECT: "Review",
+            mapi.PR_BODY: "See you there",
+            mapi.PR_CLIENT_SUBMIT_TIME: START,
+            mapi.PR_SENDER_NAME: "Ann",
+            mapi.PR_SENDER_EMAIL_ADDRESS: "ann@example.com",
+            mapi.PR_SENDER_ADDRTYPE: "SMTP",
+        },
+        named={
+            (APPT, mapi.LID_APPOINTMENT_START_WHOLE): START,
+            (APPT, mapi.LID_APPOINTMENT_END_WHOLE): END,
+            (APPT, mapi.LID_LOCATION): "Room 2",
+            (APPT, mapi.LID_APPOINTMENT_STATE_FLAGS): 1,
+            (APPT, mapi.LID_APPOINTMENT_SEQUENCE): 3,
+            (MEETING, mapi.LID_GLOBAL_OBJECT_ID): GOID,
+        },
+    )
     source.recipients = [recipient("to", "Bob", "bob@example.com")]
     return source
 
@@ -41,8 +60,10 @@ def calendar_part(upload):
     return parts[0].get_param("method"), cal, event
 
 
-@pytest.mark.parametrize(("message_class", "method"), [("IPM.Schedule.Meeting.Request", "REQUEST"),
-                                                       ("IPM.Schedule.Meeting.Canceled", "CANCEL")])
+@pytest.mark.parametrize(
+    ("message_class", "method"),
+    [("IPM.Schedule.Meeting.Request", "REQUEST"), ("IPM.Schedule.Meeting.Canceled", "CANCEL")],
+)
 def test_request_and_cancellation(message_class: str, method: str):
     param, cal, event = calendar_part(convert_item(meeting(message_class)))
     assert param == str(cal["method"]) == method

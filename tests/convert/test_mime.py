@@ -23,10 +23,16 @@ EX_DN = "/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipi
 
 
 def mail(extra=None):
-    base = {mapi.PR_BODY: "Plain body\r\nsecond line", mapi.PR_CLIENT_SUBMIT_TIME: WHEN,
-            mapi.PR_MESSAGE_DELIVERY_TIME: WHEN, mapi.PR_SENDER_NAME: "Ann Sender",
-            mapi.PR_SENDER_EMAIL_ADDRESS: "ann@example.com", mapi.PR_SENDER_ADDRTYPE: "SMTP",
-            mapi.PR_INTERNET_MESSAGE_ID: "<abc.123@example.com>", mapi.PR_MESSAGE_FLAGS: mapi.MSGFLAG_READ}
+    base = {
+        mapi.PR_BODY: "Plain body\r\nsecond line",
+        mapi.PR_CLIENT_SUBMIT_TIME: WHEN,
+        mapi.PR_MESSAGE_DELIVERY_TIME: WHEN,
+        mapi.PR_SENDER_NAME: "Ann Sender",
+        mapi.PR_SENDER_EMAIL_ADDRESS: "ann@example.com",
+        mapi.PR_SENDER_ADDRTYPE: "SMTP",
+        mapi.PR_INTERNET_MESSAGE_ID: "<abc.123@example.com>",
+        mapi.PR_MESSAGE_FLAGS: mapi.MSGFLAG_READ,
+    }
     base.update(extra or {})
     return base
 
@@ -40,10 +46,15 @@ def convert(source):
 
 
 def test_synthesized_headers_from_properties():
-    source = item(props=mail(), recipients=[recipient("to", "Bob", "bob@example.com"),
-                                            recipient("cc", "Cé Lia", "celia@example.org"),
-                                            recipient("bcc", "Dan", "dan@example.net")],
-                  named={(mapi.PS_PUBLIC_STRINGS, "Keywords"): ["Red", "Blue"]})
+    source = item(
+        props=mail(),
+        recipients=[
+            recipient("to", "Bob", "bob@example.com"),
+            recipient("cc", "Cé Lia", "celia@example.org"),
+            recipient("bcc", "Dan", "dan@example.net"),
+        ],
+        named={(mapi.PS_PUBLIC_STRINGS, "Keywords"): ["Red", "Blue"]},
+    )
     source.properties[mapi.PR_IMPORTANCE] = 2
     source.properties[mapi.PR_SENSITIVITY] = 3
     source.properties[mapi.PR_IN_REPLY_TO_ID] = "<parent@example.com>"
@@ -65,9 +76,16 @@ def test_synthesized_headers_from_properties():
 
 
 def test_exchange_sender_uses_cached_smtp_or_x500_form():
-    source = item(props=mail({mapi.PR_SENDER_EMAIL_ADDRESS: EX_DN, mapi.PR_SENDER_ADDRTYPE: "EX",
-                                mapi.PR_SENDER_SMTP_ADDRESS: "jdoe@contoso.com"}),
-                  recipients=[recipient("to", "Kim", EX_DN.replace("jdoe", "kim"), "EX")])
+    source = item(
+        props=mail(
+            {
+                mapi.PR_SENDER_EMAIL_ADDRESS: EX_DN,
+                mapi.PR_SENDER_ADDRTYPE: "EX",
+                mapi.PR_SENDER_SMTP_ADDRESS: "jdoe@contoso.com",
+            }
+        ),
+        recipients=[recipient("to", "Kim", EX_DN.replace("jdoe", "kim"), "EX")],
+    )
     _, message = convert(source)
     assert message["From"].addresses[0].addr_spec == "jdoe@contoso.com"
     to = message["To"].addresses[0].addr_spec
@@ -76,12 +94,14 @@ def test_exchange_sender_uses_cached_smtp_or_x500_form():
 
 
 def test_transport_headers_kept_but_mime_structure_is_ours():
-    headers = ("Microsoft Mail Internet Headers Version 2.0\r\n"
-               "Received: from mx.example.com by mail.example.com;\r\n Thu, 4 Mar 2021 05:06:07 +0000\r\n"
-               "From: Ann <ann@example.com>\r\nTo: bob@example.com\r\nSubject: =?utf-8?q?H=C3=A9llo?=\r\n"
-               "Date: Thu, 4 Mar 2021 05:06:07 +0000\r\nMessage-ID: <abc.123@example.com>\r\n"
-               "List-Id: <list.example.com>\r\nMIME-Version: 1.0\r\n"
-               "Content-Type: multipart/alternative; boundary=\"zzz\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n")
+    headers = (
+        "Microsoft Mail Internet Headers Version 2.0\r\n"
+        "Received: from mx.example.com by mail.example.com;\r\n Thu, 4 Mar 2021 05:06:07 +0000\r\n"
+        "From: Ann <ann@example.com>\r\nTo: bob@example.com\r\nSubject: =?utf-8?q?H=C3=A9llo?=\r\n"
+        "Date: Thu, 4 Mar 2021 05:06:07 +0000\r\nMessage-ID: <abc.123@example.com>\r\n"
+        "List-Id: <list.example.com>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/alternative; boundary="zzz"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'
+    )
     source = item(props=mail({mapi.PR_TRANSPORT_MESSAGE_HEADERS: headers, mapi.PR_HTML: b"<p>Hi</p>"}))
     _, message = convert(source)
     assert "mx.example.com" in message["Received"]
@@ -113,10 +133,14 @@ def test_html_with_inline_images_and_attachments():
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
     pdf = b"%PDF-1.4 " + bytes(300)
     html = '<html><body><img src="cid:image001.png@01D0"><p>Caf\xe9</p></body></html>'.encode("cp1252")
-    source = item(props=mail({mapi.PR_HTML: html, mapi.PR_INTERNET_CPID: 1252}),
-                  attachments=[file_attachment(0, "image001.png", png, "image/png", "image001.png@01D0", True),
-                               file_attachment(1, "Résumé 2021.pdf", pdf, None),
-                               file_attachment(2, "notes.txt", b"text", "text/plain")])
+    source = item(
+        props=mail({mapi.PR_HTML: html, mapi.PR_INTERNET_CPID: 1252}),
+        attachments=[
+            file_attachment(0, "image001.png", png, "image/png", "image001.png@01D0", True),
+            file_attachment(1, "Résumé 2021.pdf", pdf, None),
+            file_attachment(2, "notes.txt", b"text", "text/plain"),
+        ],
+    )
     _, message = convert(source)
     assert message.get_content_type() == "multipart/mixed"
     related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
@@ -133,8 +157,7 @@ def test_html_with_inline_images_and_attachments():
 
 
 def test_embedded_messages_to_any_depth():
-    deepest = item(props=mail({mapi.PR_SUBJECT: "level 3"}),
-                   attachments=[file_attachment(0, "deep.bin", b"\x00\x01")])
+    deepest = item(props=mail({mapi.PR_SUBJECT: "level 3"}), attachments=[file_attachment(0, "deep.bin", b"\x00\x01")])
     middle = item(props=mail({mapi.PR_SUBJECT: "level 2"}), attachments=[embedded_attachment(0, deepest)])
     top = item(props=mail({mapi.PR_SUBJECT: "level 1"}), attachments=[embedded_attachment(0, middle, "Fwd")])
     _, message = convert(top)
@@ -145,8 +168,9 @@ def test_embedded_messages_to_any_depth():
 
 
 def test_reference_and_ole_attachments_kept_as_files():
-    reference = file_attachment(0, "budget.xlsx", b"", method=2,
-                                props={mapi.PR_ATTACH_LONG_PATHNAME: r"\\server\share\budget.xlsx"})
+    reference = file_attachment(
+        0, "budget.xlsx", b"", method=2, props={mapi.PR_ATTACH_LONG_PATHNAME: r"\\server\share\budget.xlsx"}
+    )
     ole = file_attachment(1, None, b"\xd0\xcf\x11\xe0OLE", method=6)
     _, message = convert(item(props=mail(), attachments=[reference, ole]))
     files = {p.get_filename(): p for p in message.iter_attachments()}
@@ -155,9 +179,15 @@ def test_reference_and_ole_attachments_kept_as_files():
 
 
 def test_ansi_item_decodes_in_its_code_page():
-    source = item(props=mail({mapi.PR_SUBJECT: "\xc7\xe0\xef\xf0\xee\xf1".encode("latin-1"),
-                                mapi.PR_BODY: "\u0417\u0430\u043f\u0440\u043e\u0441".encode("cp1251"),
-                                mapi.PR_MESSAGE_CODEPAGE: 1251}))
+    source = item(
+        props=mail(
+            {
+                mapi.PR_SUBJECT: "\xc7\xe0\xef\xf0\xee\xf1".encode("latin-1"),
+                mapi.PR_BODY: "\u0417\u0430\u043f\u0440\u043e\u0441".encode("cp1251"),
+                mapi.PR_MESSAGE_CODEPAGE: 1251,
+            }
+        )
+    )
     _, message = convert(source)
     assert message["Subject"] == "Запрос"
     assert "Запрос" in message.get_content()
@@ -165,17 +195,23 @@ def test_ansi_item_decodes_in_its_code_page():
 
 def test_smime_opaque_and_signed():
     p7m = b"\x30\x82\x01\x00" + bytes(200)
-    source = item("IPM.Note.SMIME", props=mail(),
-                  attachments=[file_attachment(0, "smime.p7m", p7m, "application/pkcs7-mime")])
+    source = item(
+        "IPM.Note.SMIME", props=mail(), attachments=[file_attachment(0, "smime.p7m", p7m, "application/pkcs7-mime")]
+    )
     _, message = convert(source)
     assert message.get_content_type() == "application/pkcs7-mime"
     assert message.get_payload(decode=True) == p7m
-    entity = (b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; '
-              b'boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsigned text\r\n--b1\r\n'
-              b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\nContent-Transfer-Encoding: base64'
-              b'\r\n\r\nMIIB\r\n--b1--\r\n')
-    signed = item("IPM.Note.SMIME.MultipartSigned", props=mail(),
-                  attachments=[file_attachment(0, "smime.p7m", entity, "multipart/signed")])
+    entity = (
+        b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; '
+        b'boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsigned text\r\n--b1\r\n'
+        b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\nContent-Transfer-Encoding: base64'
+        b"\r\n\r\nMIIB\r\n--b1--\r\n"
+    )
+    signed = item(
+        "IPM.Note.SMIME.MultipartSigned",
+        props=mail(),
+        attachments=[file_attachment(0, "smime.p7m", entity, "multipart/signed")],
+    )
     upload, message = convert(signed)
     assert message.get_content_type() == "multipart/signed"
     assert entity.split(b"\r\n\r\n", 1)[1] in upload.mime
@@ -190,8 +226,9 @@ def test_meeting_request_and_report_are_messages_keeping_their_class():
 
 
 def test_unknown_class_keeps_class_and_properties_with_warning():
-    source = item("IPM.Custom.Thing", props=mail({0x6A00: 5}),
-                  named={("11111111-2222-3333-4444-555555555555", "Colour"): "teal"})
+    source = item(
+        "IPM.Custom.Thing", props=mail({0x6A00: 5}), named={("11111111-2222-3333-4444-555555555555", "Colour"): "teal"}
+    )
     source.properties[0x0E2D] = 1  # excluded range: store-internal
     upload, _ = convert(source)
     assert upload.value.item_class == "IPM.Custom.Thing"
@@ -203,8 +240,9 @@ def test_unknown_class_keeps_class_and_properties_with_warning():
 
 def test_malformed_transport_header_is_replaced_not_copied():
     headers = "From: Ann <ann@example.com>\r\nTo: <<<broken\r\nDate: Thu, 4 Mar 2021 05:06:07 +0000\r\n\r\n"
-    source = item(props=mail({mapi.PR_TRANSPORT_MESSAGE_HEADERS: headers}),
-                  recipients=[recipient("to", "Bob", "bob@example.com")])
+    source = item(
+        props=mail({mapi.PR_TRANSPORT_MESSAGE_HEADERS: headers}), recipients=[recipient("to", "Bob", "bob@example.com")]
+    )
     upload, message = convert(source)
     assert message["To"].addresses[0].addr_spec == "bob@example.com"
     assert any("To" in str(w) for w in upload.warnings)

@@ -61,20 +61,80 @@ def test_base64_lines_match_encodebytes_random() -> None:
     assert parts.base64_body(bytes(range(256)) * 400) == reference_base64(bytes(range(256)) * 400)
 
 
-PIECES = ["a", "b c", " ", "  ", "\t", "\n", "\r", "\r\n", "\n\r", "\r\r\n", "\x00", "\x0b", "\x0c", "\x1b", "\x7f",
-          "é", "Grüße", "日本語", "😀", "\ud800", "=", "=_", "--", ".", "From ", "x" * 75, "y" * 76, "z" * 77,
-          "w" * 78, "v" * 79, "u" * 200, "trailing  \n", "tab\t\n", "=\n", "\u2028", "\x85"]
+PIECES = [
+    "a",
+    "b c",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r",
+    "\r\n",
+    "\n\r",
+    "\r\r\n",
+    "\x00",
+    "\x0b",
+    "\x0c",
+    "\x1b",
+    "\x7f",
+    "é",
+    "Grüße",
+    "日本語",
+    "😀",
+    "\ud800",
+    "=",
+    "=_",
+    "--",
+    ".",
+    "From ",
+    "x" * 75,
+    "y" * 76,
+    "z" * 77,
+    "w" * 78,
+    "v" * 79,
+    "u" * 200,
+    "trailing  \n",
+    "tab\t\n",
+    "=\n",
+    "\u2028",
+    "\x85",
+]
 
 
 def _random_text(rnd: random.Random) -> str:
     return "".join(rnd.choice(PIECES) for _ in range(rnd.choice([rnd.randint(0, 12), rnd.randint(0, 400)])))
 
 
-@pytest.mark.parametrize("value", ["", "\n", "\r", "\r\n", "\n\n", "\r\r", "a", "a\n", "a\r", "a\r\n", "a\n\r",
-                                   "short ascii\n", "a" * 78, "a" * 79, "a" * 100 + "\n", "é", "é\n",
-                                   "line \nwith trailing space \n", "x\x00y", "\x0c", "\t\t\n",
-                                   "\n".join(f"line {i}" for i in range(9)), "\n".join(f"line {i}" for i in range(10)),
-                                   "\n".join(f"line {i}" for i in range(11)), "\n".join(["é" * 40] * 12) + "\n"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "\n",
+        "\r",
+        "\r\n",
+        "\n\n",
+        "\r\r",
+        "a",
+        "a\n",
+        "a\r",
+        "a\r\n",
+        "a\n\r",
+        "short ascii\n",
+        "a" * 78,
+        "a" * 79,
+        "a" * 100 + "\n",
+        "é",
+        "é\n",
+        "line \nwith trailing space \n",
+        "x\x00y",
+        "\x0c",
+        "\t\t\n",
+        "\n".join(f"line {i}" for i in range(9)),
+        "\n".join(f"line {i}" for i in range(10)),
+        "\n".join(f"line {i}" for i in range(11)),
+        "\n".join(["é" * 40] * 12) + "\n",
+    ],
+)
 def test_text_body_matches_previous_implementation(value: str) -> None:
     assert parts._text_body(value) == reference_text_body(value)
 
@@ -141,10 +201,11 @@ def reference_boundary(children: list[bytes]) -> str:
 def test_boundary_moves_past_markers_in_headers_and_unencoded_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parts, "zlib", _FlatCrc)
     taken = [f"--=_rebuild_00000000_{salt}" for salt in range(4)]
-    children = [parts.text_part(f"{taken[3]}\n", "plain"),  # quoted-printable: '=' is written '=3D'
-                parts.message_part(f"Subject: x\r\n\r\n{taken[0]}\r\n".encode(), None),  # 7bit, searched
-                parts.file_part(taken[2].encode() * 3, "application", "octet-stream", "attachment",
-                                f"{taken[1]}.bin")]  # the name is in the header block
+    children = [
+        parts.text_part(f"{taken[3]}\n", "plain"),  # quoted-printable: '=' is written '=3D'
+        parts.message_part(f"Subject: x\r\n\r\n{taken[0]}\r\n".encode(), None),  # 7bit, searched
+        parts.file_part(taken[2].encode() * 3, "application", "octet-stream", "attachment", f"{taken[1]}.bin"),
+    ]  # the name is in the header block
     whole = parts.multipart("mixed", children)
     old = [child.to_bytes() for child in children]
     assert reference_boundary(old) == "=_rebuild_00000000_2"

@@ -14,17 +14,27 @@ KEYWORDS = f"{mapi.PS_PUBLIC_STRINGS}/Keywords"
 
 
 def received(extra=None):
-    props = {mapi.PR_MESSAGE_FLAGS: mapi.MSGFLAG_READ | mapi.MSGFLAG_UNSENT | mapi.MSGFLAG_HASATTACH,
-             mapi.PR_CLIENT_SUBMIT_TIME: WHEN, mapi.PR_MESSAGE_DELIVERY_TIME: WHEN + timedelta(seconds=3),
-             mapi.PR_INTERNET_MESSAGE_ID: "<m1@example.com>", mapi.PR_SENDER_EMAIL_ADDRESS: "a@example.com",
-             mapi.PR_BODY: "body", mapi.PR_IMPORTANCE: 0, mapi.PR_RECEIVED_BY_NAME: "Me", mapi.PR_SENSITIVITY: 1, mapi.PR_FLAG_STATUS: 2}
+    props = {
+        mapi.PR_MESSAGE_FLAGS: mapi.MSGFLAG_READ | mapi.MSGFLAG_UNSENT | mapi.MSGFLAG_HASATTACH,
+        mapi.PR_CLIENT_SUBMIT_TIME: WHEN,
+        mapi.PR_MESSAGE_DELIVERY_TIME: WHEN + timedelta(seconds=3),
+        mapi.PR_INTERNET_MESSAGE_ID: "<m1@example.com>",
+        mapi.PR_SENDER_EMAIL_ADDRESS: "a@example.com",
+        mapi.PR_BODY: "body",
+        mapi.PR_IMPORTANCE: 0,
+        mapi.PR_RECEIVED_BY_NAME: "Me",
+        mapi.PR_SENSITIVITY: 1,
+        mapi.PR_FLAG_STATUS: 2,
+    }
     props.update(extra or {})
     return props
 
 
 def test_standard_properties():
-    source = item(props=received(), named={(mapi.PS_PUBLIC_STRINGS, "Keywords"): ["Work"],
-                                           (mapi.PSETID_TASK, mapi.LID_TASK_DUE_DATE): WHEN})
+    source = item(
+        props=received(),
+        named={(mapi.PS_PUBLIC_STRINGS, "Keywords"): ["Work"], (mapi.PSETID_TASK, mapi.LID_TASK_DUE_DATE): WHEN},
+    )
     names = extended_by_name(convert_item(source))
     assert names["0x0E07"].value == mapi.MSGFLAG_READ  # read kept; it was received, so UNSENT is cleared
     assert names["0x0E06"].value == WHEN + timedelta(seconds=3)
@@ -43,12 +53,19 @@ def test_real_draft_stays_unsent_and_unread_stays_unread():
 
 
 def test_fingerprint_is_stable_and_versioned():
-    a = item(props=received(), recipients=[recipient("to", "B", "b@example.com"), recipient("cc", "C", "c@x.test")],
-             attachments=[file_attachment(0, "f.txt", b"123")])
-    b = item(props=received({mapi.PR_SUBJECT: "Hello", mapi.PR_MESSAGE_DELIVERY_TIME:
-                               WHEN + timedelta(seconds=3, microseconds=400)}),
-             recipients=[recipient("cc", "C", "C@X.test"), recipient("to", "B", "b@example.com")],
-             attachments=[file_attachment(0, "f.txt", b"123")], node_id=999)
+    a = item(
+        props=received(),
+        recipients=[recipient("to", "B", "b@example.com"), recipient("cc", "C", "c@x.test")],
+        attachments=[file_attachment(0, "f.txt", b"123")],
+    )
+    b = item(
+        props=received(
+            {mapi.PR_SUBJECT: "Hello", mapi.PR_MESSAGE_DELIVERY_TIME: WHEN + timedelta(seconds=3, microseconds=400)}
+        ),
+        recipients=[recipient("cc", "C", "C@X.test"), recipient("to", "B", "b@example.com")],
+        attachments=[file_attachment(0, "f.txt", b"123")],
+        node_id=999,
+    )
     assert fingerprint(a) == fingerprint(b)  # other node id, recipient order, case, sub-second time
     assert len(fingerprint(a)) == 64 and HASH_SCHEME == "v1"
 
@@ -61,10 +78,17 @@ def test_fingerprint_separates_similar_items():
     assert len({fingerprint(x) for x in (base, other_time, other_id, other_class)}) == 4
     appt = mapi.PSETID_APPOINTMENT
     first = datetime(2021, 7, 5, 13, tzinfo=UTC)
-    occurrences = [item("IPM.Schedule.Meeting.Request", props=received(),
-                        named={(appt, mapi.LID_APPOINTMENT_START_WHOLE): first + timedelta(days=7 * n),
-                               (mapi.PSETID_MEETING, mapi.LID_GLOBAL_OBJECT_ID): bytes(40) + bytes([n])})
-                   for n in range(2)]
+    occurrences = [
+        item(
+            "IPM.Schedule.Meeting.Request",
+            props=received(),
+            named={
+                (appt, mapi.LID_APPOINTMENT_START_WHOLE): first + timedelta(days=7 * n),
+                (mapi.PSETID_MEETING, mapi.LID_GLOBAL_OBJECT_ID): bytes(40) + bytes([n]),
+            },
+        )
+        for n in range(2)
+    ]
     assert fingerprint(occurrences[0]) != fingerprint(occurrences[1])
     notes = [item("IPM.StickyNote", props={mapi.PR_BODY: text, mapi.PR_CREATION_TIME: WHEN}) for text in "ab"]
     assert fingerprint(notes[0]) != fingerprint(notes[1])

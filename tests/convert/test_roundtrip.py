@@ -187,8 +187,14 @@ def check_distlist(spec: dict[str, Any], upload: UploadItem) -> None:
 
 def check_task(spec: dict[str, Any], upload: UploadItem) -> None:
     f = upload.value
-    assert f.status == {"in_progress": TaskStatus.IN_PROGRESS, "not_started": TaskStatus.NOT_STARTED,
-                        "completed": TaskStatus.COMPLETED}[spec["status"]]
+    assert (
+        f.status
+        == {
+            "in_progress": TaskStatus.IN_PROGRESS,
+            "not_started": TaskStatus.NOT_STARTED,
+            "completed": TaskStatus.COMPLETED,
+        }[spec["status"]]
+    )
     assert f.percent_complete == spec["percent"] * 100
     assert f.due_date == spec["due"].date()  # a date: EWS keeps no time for it
     assert f.body.text.strip() == spec["body"].strip()
@@ -205,9 +211,17 @@ def check_journal(spec: dict[str, Any], upload: UploadItem) -> None:
     assert extended_by_name(upload)[f"{mapi.PSETID_LOG}/{mapi.LID_LOG_TYPE}"].value == spec["journal_type"]
 
 
-CHECKS = {"mail": check_mail, "smime": None, "appointment": check_calendar, "meeting": check_calendar,
-          "contact": check_contact, "distlist": check_distlist, "task": check_task, "note": check_note,
-          "journal": check_journal}
+CHECKS = {
+    "mail": check_mail,
+    "smime": None,
+    "appointment": check_calendar,
+    "meeting": check_calendar,
+    "contact": check_contact,
+    "distlist": check_distlist,
+    "task": check_task,
+    "note": check_note,
+    "journal": check_journal,
+}
 
 
 @pytest.mark.parametrize("subject", sorted(_spec_items()) if SPEC.exists() else [])

@@ -23,8 +23,17 @@ from tests.convert.helpers import all_defects
 
 #: C0 controls that are no text (tab, line ends and form feed are).
 CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
-SAMPLE_FILES = ("Outlook.pst", "SampleOstFile.ost", "variousBodyTypes.pst", "dist-list.pst", "notes.pst",
-                "SampleContacts.pst", "ansi-32-bit.pst", "PersonalStorageFile.ost", "damaged-Outlook_part0.pst")
+SAMPLE_FILES = (
+    "Outlook.pst",
+    "SampleOstFile.ost",
+    "variousBodyTypes.pst",
+    "dist-list.pst",
+    "notes.pst",
+    "SampleContacts.pst",
+    "ansi-32-bit.pst",
+    "PersonalStorageFile.ost",
+    "damaged-Outlook_part0.pst",
+)
 
 
 def eml_summary(root: Path, skip_levels: int = 0) -> dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]]:
@@ -54,8 +63,12 @@ def outlook_export(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def test_outlook_pst_agrees_with_readpst(samples: Path, outlook_export: Path, tmp_path: Path) -> None:
     if shutil.which("readpst") is None:
         pytest.skip("readpst (Debian pst-utils) is not installed")
-    subprocess.run(["readpst", "-e", "-q", "-o", str(tmp_path), str(samples / "Outlook.pst")], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        ["readpst", "-e", "-q", "-o", str(tmp_path), str(samples / "Outlook.pst")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     theirs = eml_summary(tmp_path, skip_levels=1)  # readpst adds a top directory named after the store
     ours = eml_summary(outlook_export)
     assert sum(len(v) for v in ours.values()) == 11
@@ -74,13 +87,18 @@ def message_ids(root: Path) -> list[tuple[str, str | None]]:
     return sorted(out, key=lambda pair: (pair[0], pair[1] or ""))
 
 
-def test_message_ids_outside_rfc_5322_as_readpst_writes_them(samples: Path, outlook_export: Path,
-                                                           tmp_path: Path) -> None:
+def test_message_ids_outside_rfc_5322_as_readpst_writes_them(
+    samples: Path, outlook_export: Path, tmp_path: Path
+) -> None:
     """Outlook.pst's ids have two '@' ('<…$@razzaq@xp.local>'): kept, as Exchange and readpst write them."""
     if shutil.which("readpst") is None:
         pytest.skip("readpst (Debian pst-utils) is not installed")
-    subprocess.run(["readpst", "-e", "-q", "-o", str(tmp_path), str(samples / "Outlook.pst")], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        ["readpst", "-e", "-q", "-o", str(tmp_path), str(samples / "Outlook.pst")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     theirs = message_ids(tmp_path)
     assert sum(1 for _, mid in theirs if mid and mid.count("@") == 2) >= 6
     assert message_ids(outlook_export) == theirs
@@ -94,8 +112,9 @@ def test_manifest_lists_every_item(outlook_export: Path) -> None:
 
 
 @pytest.mark.parametrize("name", SAMPLE_FILES)
-def test_every_sample_exports_without_defects(samples: Path, tmp_path: Path, name: str,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_sample_exports_without_defects(
+    samples: Path, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not (samples / name).exists():
         pytest.skip(f"{name} not among the samples")
     code = run_export(str(samples / name), str(tmp_path))
@@ -147,8 +166,14 @@ def test_export_with_two_workers_writes_the_same_files(tmp_path: Path):
     ost = fixtures.cached("small", format="ost")
     assert run_export(str(ost), str(tmp_path / "one")) == 0
     assert run_export(str(ost), str(tmp_path / "two"), workers=2) == 0
-    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*")
-           if p.is_file() and p.name != "manifest.json"}
-    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*")
-           if p.is_file() and p.name != "manifest.json"}
+    one = {
+        p.relative_to(tmp_path / "one"): p.read_bytes()
+        for p in (tmp_path / "one").rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
+    two = {
+        p.relative_to(tmp_path / "two"): p.read_bytes()
+        for p in (tmp_path / "two").rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
     assert one and one == two

@@ -22,17 +22,34 @@ def one_off(name: str, email: str) -> bytes:
 
 def test_contact_fields_and_vcard():
     photo = b"\xff\xd8\xff\xe0JPEG"
-    source = item("IPM.Contact", props={
-        mapi.PR_SUBJECT: "Jane Roe", mapi.PR_DISPLAY_NAME: "Jane Roe", mapi.PR_GIVEN_NAME: "Jane",
-        mapi.PR_SURNAME: "Roe", mapi.PR_COMPANY_NAME: "Acme", mapi.PR_TITLE: "CTO",
-        mapi.PR_BUSINESS_TELEPHONE_NUMBER: "+1 555 0100", mapi.PR_MOBILE_TELEPHONE_NUMBER: "+1 555 0101",
-        mapi.PR_HOME_ADDRESS_CITY: "Springfield", mapi.PR_HOME_ADDRESS_STREET: "1 Main St",
-        mapi.PR_BIRTHDAY: datetime(1980, 2, 3, 8, 0, tzinfo=UTC), mapi.PR_BODY: "met at conf"},
-        named={(ADDR, mapi.LID_EMAIL1_EMAIL_ADDRESS): "jane@acme.test", (ADDR, mapi.LID_EMAIL1_ADDRTYPE): "SMTP",
-               (ADDR, mapi.LID_EMAIL2_EMAIL_ADDRESS): "jr@home.test", (ADDR, mapi.LID_FILE_UNDER): "Roe, Jane",
-               (ADDR, mapi.LID_WORK_ADDRESS_CITY): "Metropolis"},
-        attachments=[file_attachment(0, "ContactPicture.jpg", photo, props={0x7FFF: True}),
-                     file_attachment(1, "cv.txt", b"cv")])
+    source = item(
+        "IPM.Contact",
+        props={
+            mapi.PR_SUBJECT: "Jane Roe",
+            mapi.PR_DISPLAY_NAME: "Jane Roe",
+            mapi.PR_GIVEN_NAME: "Jane",
+            mapi.PR_SURNAME: "Roe",
+            mapi.PR_COMPANY_NAME: "Acme",
+            mapi.PR_TITLE: "CTO",
+            mapi.PR_BUSINESS_TELEPHONE_NUMBER: "+1 555 0100",
+            mapi.PR_MOBILE_TELEPHONE_NUMBER: "+1 555 0101",
+            mapi.PR_HOME_ADDRESS_CITY: "Springfield",
+            mapi.PR_HOME_ADDRESS_STREET: "1 Main St",
+            mapi.PR_BIRTHDAY: datetime(1980, 2, 3, 8, 0, tzinfo=UTC),
+            mapi.PR_BODY: "met at conf",
+        },
+        named={
+            (ADDR, mapi.LID_EMAIL1_EMAIL_ADDRESS): "jane@acme.test",
+            (ADDR, mapi.LID_EMAIL1_ADDRTYPE): "SMTP",
+            (ADDR, mapi.LID_EMAIL2_EMAIL_ADDRESS): "jr@home.test",
+            (ADDR, mapi.LID_FILE_UNDER): "Roe, Jane",
+            (ADDR, mapi.LID_WORK_ADDRESS_CITY): "Metropolis",
+        },
+        attachments=[
+            file_attachment(0, "ContactPicture.jpg", photo, props={0x7FFF: True}),
+            file_attachment(1, "cv.txt", b"cv"),
+        ],
+    )
     upload = convert_item(source)
     f = upload.value
     assert upload.kind == "contact"
@@ -50,10 +67,18 @@ def test_contact_fields_and_vcard():
 
 
 def test_distribution_list_members_from_one_off_entry_ids():
-    source = item("IPM.DistList", props={mapi.PR_SUBJECT: "Team", mapi.PR_DISPLAY_NAME: "Team"},
-                  named={(ADDR, mapi.LID_DISTRIBUTION_LIST_NAME): "Team",
-                         (ADDR, mapi.LID_DISTRIBUTION_LIST_ONE_OFF_MEMBERS): [one_off("Ann", "ann@x.test"),
-                                                                              one_off("Bé", "be@x.test"), b"junk"]})
+    source = item(
+        "IPM.DistList",
+        props={mapi.PR_SUBJECT: "Team", mapi.PR_DISPLAY_NAME: "Team"},
+        named={
+            (ADDR, mapi.LID_DISTRIBUTION_LIST_NAME): "Team",
+            (ADDR, mapi.LID_DISTRIBUTION_LIST_ONE_OFF_MEMBERS): [
+                one_off("Ann", "ann@x.test"),
+                one_off("Bé", "be@x.test"),
+                b"junk",
+            ],
+        },
+    )
     upload = convert_item(source)
     assert upload.kind == "distlist"
     assert upload.value.display_name == "Team"
@@ -63,21 +88,34 @@ def test_distribution_list_members_from_one_off_entry_ids():
 
 def test_task_fields():
     due = datetime(2021, 5, 1, tzinfo=UTC)
-    source = item("IPM.Task", props={mapi.PR_SUBJECT: "File taxes", mapi.PR_IMPORTANCE: 2},
-                  named={(mapi.PSETID_TASK, mapi.LID_TASK_STATUS): 1, (mapi.PSETID_TASK, mapi.LID_PERCENT_COMPLETE): 0.5,
-                         (mapi.PSETID_TASK, mapi.LID_TASK_DUE_DATE): due,
-                         (mapi.PSETID_TASK, mapi.LID_TASK_START_DATE): datetime(2021, 4, 1, tzinfo=UTC)})
+    source = item(
+        "IPM.Task",
+        props={mapi.PR_SUBJECT: "File taxes", mapi.PR_IMPORTANCE: 2},
+        named={
+            (mapi.PSETID_TASK, mapi.LID_TASK_STATUS): 1,
+            (mapi.PSETID_TASK, mapi.LID_PERCENT_COMPLETE): 0.5,
+            (mapi.PSETID_TASK, mapi.LID_TASK_DUE_DATE): due,
+            (mapi.PSETID_TASK, mapi.LID_TASK_START_DATE): datetime(2021, 4, 1, tzinfo=UTC),
+        },
+    )
     upload = convert_item(source)
     f = upload.value
     assert upload.kind == "task"
-    assert (f.status, f.percent_complete, f.due_date, f.importance) == (TaskStatus.IN_PROGRESS, 50.0, due.date(),
-                                                                        Importance.HIGH)
+    assert (f.status, f.percent_complete, f.due_date, f.importance) == (
+        TaskStatus.IN_PROGRESS,
+        50.0,
+        due.date(),
+        Importance.HIGH,
+    )
     assert extended_by_name(upload)[f"{mapi.PSETID_TASK}/{mapi.LID_TASK_DUE_DATE}"].value == due
 
 
 def test_sticky_note_keeps_class_and_colour():
-    source = item("IPM.StickyNote", props={mapi.PR_SUBJECT: "Call Bob", mapi.PR_BODY: "Call Bob\nabout lunch"},
-                  named={(mapi.PSETID_NOTE, mapi.LID_NOTE_COLOR): 3, (mapi.PSETID_NOTE, mapi.LID_NOTE_WIDTH): 200})
+    source = item(
+        "IPM.StickyNote",
+        props={mapi.PR_SUBJECT: "Call Bob", mapi.PR_BODY: "Call Bob\nabout lunch"},
+        named={(mapi.PSETID_NOTE, mapi.LID_NOTE_COLOR): 3, (mapi.PSETID_NOTE, mapi.LID_NOTE_WIDTH): 200},
+    )
     upload = convert_item(source)
     assert (upload.kind, upload.value.item_class) == ("note", "IPM.StickyNote")
     assert upload.value.body.text.startswith("Call Bob")
@@ -86,9 +124,15 @@ def test_sticky_note_keeps_class_and_colour():
 
 def test_journal_entry():
     start = datetime(2021, 6, 1, 9, tzinfo=UTC)
-    source = item("IPM.Activity", props={mapi.PR_SUBJECT: "Phone call"},
-                  named={(mapi.PSETID_LOG, mapi.LID_LOG_TYPE): "Phone call", (mapi.PSETID_LOG, mapi.LID_LOG_START): start,
-                         (mapi.PSETID_LOG, mapi.LID_LOG_DURATION): 15})
+    source = item(
+        "IPM.Activity",
+        props={mapi.PR_SUBJECT: "Phone call"},
+        named={
+            (mapi.PSETID_LOG, mapi.LID_LOG_TYPE): "Phone call",
+            (mapi.PSETID_LOG, mapi.LID_LOG_START): start,
+            (mapi.PSETID_LOG, mapi.LID_LOG_DURATION): 15,
+        },
+    )
     upload = convert_item(source)
     assert (upload.kind, upload.value.item_class, upload.value.start) == ("journal", "IPM.Activity", start)
     names = extended_by_name(upload)

@@ -62,12 +62,18 @@ def test_categories_work_hours_and_dictionaries_match_the_spec(built):
     [categories] = of(found, SettingKind.CATEGORY_LIST)
     [spec] = spec_of("category_list")
     assert [(c.name, c.color, c.keyboard_shortcut) for c in categories.record.categories] == [
-        (c.name, c.color, c.shortcut) for c in spec.categories]
+        (c.name, c.color, c.shortcut) for c in spec.categories
+    ]
     [hours] = of(found, SettingKind.WORK_HOURS)
     [spec] = spec_of("work_hours")
     record = hours.record
     assert (record.start, record.end, list(record.work_days), record.time_zone_name, record.bias_minutes) == (
-        spec.start, spec.end, spec.days, spec.time_zone, spec.bias)
+        spec.start,
+        spec.end,
+        spec.days,
+        spec.time_zone,
+        spec.bias,
+    )
     dictionaries = {m.configuration_name: m.dictionary.as_dict() for m in found if m.dictionary is not None}
     assert dictionaries == {s.name: s.entries for s in spec_of("dictionary")}
 
@@ -79,8 +85,9 @@ def test_the_autocomplete_entries_and_their_x500_addresses(built):
     entries = autocomplete.record.entries
     assert [(e.display_name, e.email_address) for e in entries] == [(a.name, a.email) for a in spec.addresses]
     assert [e.legacy_dn for e in entries] == [a.email if a.email.startswith("/") else None for a in spec.addresses]
-    assert [e.smtp_address for e in entries] == [a.smtp or (None if a.email.startswith("/") else a.email)
-                                                for a in spec.addresses]
+    assert [e.smtp_address for e in entries] == [
+        a.smtp or (None if a.email.startswith("/") else a.email) for a in spec.addresses
+    ]
 
 
 def test_the_junk_rules_three_lists(built):
@@ -157,24 +164,32 @@ def test_libpff_reads_the_same_associated_contents(built):
     if by_libpff is None:
         pytest.skip("libpff's shared library is not on this machine")
     assert Counter(cls for entries in by_libpff.values() for cls, _ in entries) == Counter(
-        m.message_class for m in found)
+        m.message_class for m in found
+    )
     assert Counter(d for entries in by_libpff.values() for _, values in entries for d in values.values()) == Counter(
-        d for m in found for d in m.raw.values())
+        d for m in found for d in m.raw.values()
+    )
 
 
-@pytest.mark.parametrize(("message_class", "prop_id", "data"), [
-    ("IPM.Configuration.Autocomplete", 0x7C09, b"\x0d\xf0\xad\xba\x0c\0\0\0\0\0\0\0\xff\xff\xff\x00"),
-    ("IPM.Configuration.Autocomplete", 0x7C09, b"\x0d\xf0\xad\xba\x0c\0\0\0\0\0\0\0\x01\0\0\0\x05\0\0\0"),
-    ("IPM.Configuration.CategoryList", 0x7C08, b"<categories><category name='x'"),
-    ("IPM.Configuration.WorkHours", 0x7C08, b""),
-    ("IPM.Microsoft.WunderBar.SFInfo", 0x6845, b"\x04\x10\0\0\x48\0\0\0"),
-    ("IPM.ExtendedRule.Message", 0x0E9A, b"\0\0\x00\xff\xff\xff\x7f"),
-    ("IPM.ExtendedRule.Message", 0x0E9A, b"\0\0" + b"\x02" * 200),
-    ("IPM.Configuration.Calendar", 0x7C07, b"<UserConfiguration><Data><e k='piX' v='3-True'/></Data></UserConfiguration>"),
-])
+@pytest.mark.parametrize(
+    ("message_class", "prop_id", "data"),
+    [
+        ("IPM.Configuration.Autocomplete", 0x7C09, b"\x0d\xf0\xad\xba\x0c\0\0\0\0\0\0\0\xff\xff\xff\x00"),
+        ("IPM.Configuration.Autocomplete", 0x7C09, b"\x0d\xf0\xad\xba\x0c\0\0\0\0\0\0\0\x01\0\0\0\x05\0\0\0"),
+        ("IPM.Configuration.CategoryList", 0x7C08, b"<categories><category name='x'"),
+        ("IPM.Configuration.WorkHours", 0x7C08, b""),
+        ("IPM.Microsoft.WunderBar.SFInfo", 0x6845, b"\x04\x10\0\0\x48\0\0\0"),
+        ("IPM.ExtendedRule.Message", 0x0E9A, b"\0\0\x00\xff\xff\xff\x7f"),
+        ("IPM.ExtendedRule.Message", 0x0E9A, b"\0\0" + b"\x02" * 200),
+        (
+            "IPM.Configuration.Calendar",
+            0x7C07,
+            b"<UserConfiguration><Data><e k='piX' v='3-True'/></Data></UserConfiguration>",
+        ),
+    ],
+)
 def test_a_malformed_stream_is_reported_on_the_message_never_raised(message_class, prop_id, data):
-    item = SourceItem(7, ("Inbox",), message_class, {0x001A: message_class, prop_id: data}, {}, [], [],
-                      associated=True)
+    item = SourceItem(7, ("Inbox",), message_class, {0x001A: message_class, prop_id: data}, {}, [], [], associated=True)
     message = read_setting(item)
     assert message.problem is not None
     assert message.record is None and message.dictionary is None

@@ -19,8 +19,10 @@ from pipeline.convert.user_settings.merge import (
 )
 from pipeline.model import SourceItem
 
-SPEC = SettingSpec(kind="category_list", categories=[CategorySpec("Project X", 7, 2), CategorySpec("Personal", 4),
-                                                     CategorySpec("Waiting & <watching>", -1)])
+SPEC = SettingSpec(
+    kind="category_list",
+    categories=[CategorySpec("Project X", 7, 2), CategorySpec("Personal", 4), CategorySpec("Waiting & <watching>", -1)],
+)
 
 
 def message(cls: str, xml: bytes):
@@ -45,10 +47,13 @@ def test_categories_on_an_empty_server_travel_byte_for_byte():
     assert plan.action is SettingAction.CREATE and plan.xml == source.xml
 
 
-@pytest.mark.parametrize("server", [
-    b'<?xml version="1.0"?><categories xmlns="CategoryList.xsd"/>',
-    '\ufeff<categories xmlns="CategoryList.xsd"><category name="personal" color="11"/></categories>'.encode(),
-])
+@pytest.mark.parametrize(
+    "server",
+    [
+        b'<?xml version="1.0"?><categories xmlns="CategoryList.xsd"/>',
+        '\ufeff<categories xmlns="CategoryList.xsd"><category name="personal" color="11"/></categories>'.encode(),
+    ],
+)
 def test_categories_merge_with_the_servers_own(server: bytes):
     plan = plan_setting(message("IPM.Configuration.CategoryList", category_list_xml(SPEC)), ServerConfiguration(server))
     merged = colours(plan.xml)
@@ -58,8 +63,9 @@ def test_categories_merge_with_the_servers_own(server: bytes):
         assert merged[name] == colour  # the server's category keeps its colour
     wanted = {c.name: c.color for c in SPEC.categories if c.name.casefold() not in {n.casefold() for n in had}}
     assert {k: v for k, v in merged.items() if k not in had} == wanted
-    again = plan_setting(message("IPM.Configuration.CategoryList", category_list_xml(SPEC)),
-                         ServerConfiguration(plan.xml))
+    again = plan_setting(
+        message("IPM.Configuration.CategoryList", category_list_xml(SPEC)), ServerConfiguration(plan.xml)
+    )
     assert again.action is SettingAction.KEEP and again.xml is None  # a rerun writes nothing
 
 
@@ -75,6 +81,7 @@ def test_work_hours_are_written_once_and_the_servers_kept():
 def test_what_cannot_be_read_is_not_restored_and_says_why():
     broken = plan_setting(message("IPM.Configuration.CategoryList", b"<categories"), None)
     assert broken.action is SettingAction.SKIP and broken.reason.startswith("unreadable")
-    unreadable_server = plan_setting(message("IPM.Configuration.CategoryList", category_list_xml(SPEC)),
-                                     ServerConfiguration(b"not xml"))
+    unreadable_server = plan_setting(
+        message("IPM.Configuration.CategoryList", category_list_xml(SPEC)), ServerConfiguration(b"not xml")
+    )
     assert unreadable_server.action is SettingAction.KEEP and "cannot be read" in unreadable_server.reason

@@ -19,8 +19,14 @@ from tests.source.libpff_fai import UNREADABLE, associated_contents
 
 pytestmark = pytest.mark.samples
 
-ISSUE_CATEGORIES = {"Red Category": 0, "Orange Category": 1, "Yellow Category": 3, "Green Category": 4,
-                    "Blue Category": 7, "Purple Category": 9}
+ISSUE_CATEGORIES = {
+    "Red Category": 0,
+    "Orange Category": 1,
+    "Yellow Category": 3,
+    "Green Category": 4,
+    "Blue Category": 7,
+    "Purple Category": 9,
+}
 
 
 def settings(path: Path) -> list[SettingsMessage]:
@@ -48,8 +54,12 @@ def one(found: list[SettingsMessage], kind: SettingKind) -> SettingsMessage:
 
 
 def libpff_stream(by_libpff, message_class: str, prop_id: int) -> bytes:
-    [data] = [values[prop_id] for entries in by_libpff.values() for cls, values in entries
-              if cls == message_class and prop_id in values]
+    [data] = [
+        values[prop_id]
+        for entries in by_libpff.values()
+        for cls, values in entries
+        if cls == message_class and prop_id in values
+    ]
     return data
 
 
@@ -57,9 +67,17 @@ def test_every_sample_message_reads_without_a_problem(ost: list[SettingsMessage]
     assert len(ost) == 21
     assert [m for m in ost if m.problem is not None] == []
     kinds = Counter(m.kind for m in ost)
-    assert kinds == {SettingKind.SHORTCUT: 5, SettingKind.SEARCH_FOLDER: 2, SettingKind.CONFIGURATION: 7,
-                     SettingKind.JUNK_RULE: 1, SettingKind.RULES_STREAM: 1, SettingKind.OTHER: 2,
-                     SettingKind.AUTOCOMPLETE: 1, SettingKind.CATEGORY_LIST: 1, SettingKind.WORK_HOURS: 1}
+    assert kinds == {
+        SettingKind.SHORTCUT: 5,
+        SettingKind.SEARCH_FOLDER: 2,
+        SettingKind.CONFIGURATION: 7,
+        SettingKind.JUNK_RULE: 1,
+        SettingKind.RULES_STREAM: 1,
+        SettingKind.OTHER: 2,
+        SettingKind.AUTOCOMPLETE: 1,
+        SettingKind.CATEGORY_LIST: 1,
+        SettingKind.WORK_HOURS: 1,
+    }
 
 
 def test_the_category_list_as_elementtree_reads_libpffs_bytes(ost, ost_by_libpff):
@@ -71,8 +89,14 @@ def test_the_category_list_as_elementtree_reads_libpffs_bytes(ost, ost_by_libpff
     assert oracle == ISSUE_CATEGORIES
     assert {c.name: c.color for c in record.categories} == oracle
     assert {c.name: c.guid for c in record.categories} == {e.get("name"): e.get("guid") for e in root}
-    assert {c.graph_color for c in record.categories} == {"preset0", "preset1", "preset3", "preset4", "preset7",
-                                                          "preset9"}
+    assert {c.graph_color for c in record.categories} == {
+        "preset0",
+        "preset1",
+        "preset3",
+        "preset4",
+        "preset7",
+        "preset9",
+    }
 
 
 def test_work_hours_as_elementtree_reads_them(ost, ost_by_libpff):
@@ -98,10 +122,10 @@ def _nickname_cache(data: bytes) -> list[dict[int, object]]:
         row: dict[int, object] = {}
         for _ in range(count):
             tag = struct.unpack_from("<I", data, at)[0]
-            value, at = data[at + 8:at + 16], at + 16
+            value, at = data[at + 8 : at + 16], at + 16
             if tag & 0xFFFF in (0x001F, 0x0102, 0x001E):
                 size = struct.unpack_from("<I", data, at)[0]
-                value, at = data[at + 4:at + 4 + size], at + 4 + size
+                value, at = data[at + 4 : at + 4 + size], at + 4 + size
                 if tag & 0xFFFF == 0x001F:
                     value = value.decode("utf-16-le").rstrip("\0")
             row[tag] = value
@@ -115,7 +139,8 @@ def test_the_autocomplete_entry_with_an_x500_dn(ost, ost_by_libpff):
     assert len(data) == 1595 and message.binary == data and message.record.raw == data
     oracle = _nickname_cache(data)
     assert [(r[0x3001001F], r[0x3002001F], r[0x3003001F], r[0x39FE001F]) for r in oracle] == [
-        (e.display_name, e.address_type, e.email_address, e.smtp_address) for e in message.record.entries]
+        (e.display_name, e.address_type, e.email_address, e.smtp_address) for e in message.record.entries
+    ]
     [entry] = message.record.entries
     assert entry.legacy_dn is not None and entry.legacy_dn.lower().startswith("/o=home organization/")
     assert entry.smtp_address == "saqib.razzaq@ex2010.local"
@@ -125,8 +150,10 @@ def test_the_two_search_folders(ost, ost_by_libpff):
     found = [m for m in ost if m.kind is SettingKind.SEARCH_FOLDER]
     assert sorted(m.record.name for m in found) == ["Categorized Mail", "Unread Mail"]
     for message in found:
-        oracle = [values[0x6845] for values in [v for e in ost_by_libpff.values() for c, v in e
-                                                if c == "IPM.Microsoft.WunderBar.SFInfo"]]
+        oracle = [
+            values[0x6845]
+            for values in [v for e in ost_by_libpff.values() for c, v in e if c == "IPM.Microsoft.WunderBar.SFInfo"]
+        ]
         assert message.record.raw in oracle
         assert struct.unpack_from("<I", message.record.raw)[0] == 0x1004 == message.record.version
         assert len(message.record.folder_entry_ids) == 1  # both search the whole mailbox from its root
@@ -161,10 +188,10 @@ def test_the_native_reader_and_libpff_agree_on_every_sample(samples: Path, name:
     # libpff cannot open the associated entries of Outlook's pooled search folder under Finder (the native
     # reader does not walk Finder): they are the only ones left out of the comparison.
     assert all(where[-2] == "Finder" for where in unreadable), unreadable
-    libpff = Counter((where[-1], cls) for where, entries in by_libpff.items() if where not in unreadable
-                     for cls, _ in entries)
+    libpff = Counter(
+        (where[-1], cls) for where, entries in by_libpff.items() if where not in unreadable for cls, _ in entries
+    )
     native = settings(samples / name)
     assert Counter((m.folder_path[-1], m.message_class) for m in native) == libpff
-    streams = Counter(data for where, entries in by_libpff.items() for _, values in entries
-                      for data in values.values())
+    streams = Counter(data for where, entries in by_libpff.items() for _, values in entries for data in values.values())
     assert Counter(data for m in native for data in m.raw.values()) == streams

@@ -28,8 +28,17 @@ from tests.convert.helpers import (
     recipient,
 )
 
-SAMPLES = ("Outlook.pst", "SampleOstFile.ost", "variousBodyTypes.pst", "dist-list.pst", "notes.pst",
-           "SampleContacts.pst", "ansi-32-bit.pst", "PersonalStorageFile.ost", "damaged-Outlook_part0.pst")
+SAMPLES = (
+    "Outlook.pst",
+    "SampleOstFile.ost",
+    "variousBodyTypes.pst",
+    "dist-list.pst",
+    "notes.pst",
+    "SampleContacts.pst",
+    "ansi-32-bit.pst",
+    "PersonalStorageFile.ost",
+    "damaged-Outlook_part0.pst",
+)
 
 
 def _items(path: Path) -> Iterator[tuple[SourceItem, tuple[str, ...]]]:
@@ -147,18 +156,27 @@ def test_real_rtf_bodies_decode_as_before(sources: list[Path]) -> None:
 
 
 def _mail(extra: dict | None = None) -> dict:
-    base = {mapi.PR_BODY: "Body", mapi.PR_CLIENT_SUBMIT_TIME: WHEN, mapi.PR_SENDER_NAME: "Ann",
-            mapi.PR_SENDER_EMAIL_ADDRESS: "ann@example.com", mapi.PR_SENDER_ADDRTYPE: "SMTP"}
+    base = {
+        mapi.PR_BODY: "Body",
+        mapi.PR_CLIENT_SUBMIT_TIME: WHEN,
+        mapi.PR_SENDER_NAME: "Ann",
+        mapi.PR_SENDER_EMAIL_ADDRESS: "ann@example.com",
+        mapi.PR_SENDER_ADDRTYPE: "SMTP",
+    }
     base.update(extra or {})
     return base
 
 
 def test_non_ascii_subject_and_names_round_trip_as_rfc2047() -> None:
     subject = "Réunion trimestrielle – ordre du jour, budget et 計画 " * 3 + "😀"
-    source = item(props=_mail({mapi.PR_SUBJECT: subject, mapi.PR_SENDER_NAME: "José García"}),
-                  recipients=[recipient("to", "Zoë Müller", "zoe@example.de"),
-                              recipient("to", "Doe, John", "john@example.com"),
-                              recipient("cc", "Grüße Österreich", "gruss@example.at")])
+    source = item(
+        props=_mail({mapi.PR_SUBJECT: subject, mapi.PR_SENDER_NAME: "José García"}),
+        recipients=[
+            recipient("to", "Zoë Müller", "zoe@example.de"),
+            recipient("to", "Doe, John", "john@example.com"),
+            recipient("cc", "Grüße Österreich", "gruss@example.at"),
+        ],
+    )
     data = convert_item(source).mime
     head = data.split(b"\r\n\r\n", 1)[0]
     assert head.isascii() and b"=?utf-8?" in head
@@ -172,9 +190,11 @@ def test_non_ascii_subject_and_names_round_trip_as_rfc2047() -> None:
 
 
 def test_transport_subject_with_encoded_words_is_kept_as_sent() -> None:
-    headers = ("Received: from a by b; Thu, 4 Mar 2021 05:06:07 +0000\r\nFrom: \"Doe, John\" <j@example.com>\r\n"
-               "Subject: Tempor =?utf-8?q?Gr=C3=BC=C3=9Fe?= #1-1\r\nDate: Thu, 4 Mar 2021 05:06:07 +0000\r\n"
-               "X-Long: " + "token " * 30 + "\r\n\r\n")
+    headers = (
+        'Received: from a by b; Thu, 4 Mar 2021 05:06:07 +0000\r\nFrom: "Doe, John" <j@example.com>\r\n'
+        "Subject: Tempor =?utf-8?q?Gr=C3=BC=C3=9Fe?= #1-1\r\nDate: Thu, 4 Mar 2021 05:06:07 +0000\r\n"
+        "X-Long: " + "token " * 30 + "\r\n\r\n"
+    )
     data = convert_item(item(props=_mail({mapi.PR_TRANSPORT_MESSAGE_HEADERS: headers}))).mime
     assert b"Subject: Tempor =?utf-8?q?Gr=C3=BC=C3=9Fe?= #1-1\r\n" in data
     message = parse(data)
@@ -186,20 +206,26 @@ def test_transport_subject_with_encoded_words_is_kept_as_sent() -> None:
 
 def test_long_and_non_ascii_file_names_use_rfc2231() -> None:
     long_name = "Ангебот für die Geschäftsführung – endgültige Fassung mit Anhängen und Notizen.docx"
-    source = item(props=_mail(), attachments=[file_attachment(0, long_name, b"doc"),
-                                              file_attachment(1, "plain name.txt", b"txt", "text/plain")])
+    source = item(
+        props=_mail(),
+        attachments=[file_attachment(0, long_name, b"doc"), file_attachment(1, "plain name.txt", b"txt", "text/plain")],
+    )
     data = convert_item(source).mime
     assert b"filename*0*=utf-8''" in data
     message = parse(data)
     assert all_defects(message) == []
     assert {p.get_filename(): p.get_payload(decode=True) for p in message.iter_attachments()} == {
-        long_name: b"doc", "plain name.txt": b"txt"}
+        long_name: b"doc",
+        "plain name.txt": b"txt",
+    }
 
 
 def test_inline_image_sits_in_multipart_related_beside_the_html() -> None:
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-    source = item(props=_mail({mapi.PR_HTML: b'<img src="cid:logo@x">'}),
-                  attachments=[file_attachment(0, "logo.png", png, "image/png", "logo@x", True)])
+    source = item(
+        props=_mail({mapi.PR_HTML: b'<img src="cid:logo@x">'}),
+        attachments=[file_attachment(0, "logo.png", png, "image/png", "logo@x", True)],
+    )
     message = parse(convert_item(source).mime)
     assert all_defects(message) == []
     alternative = message if message.get_content_type() == "multipart/alternative" else None
@@ -212,8 +238,10 @@ def test_inline_image_sits_in_multipart_related_beside_the_html() -> None:
 
 
 def test_nested_embedded_messages_keep_their_own_headers() -> None:
-    inner = item(props=_mail({mapi.PR_SUBJECT: "Inner – é", mapi.PR_HTML: b"<p>x</p>"}),
-                 attachments=[file_attachment(0, "a.bin", b"\x00\x01")])
+    inner = item(
+        props=_mail({mapi.PR_SUBJECT: "Inner – é", mapi.PR_HTML: b"<p>x</p>"}),
+        attachments=[file_attachment(0, "a.bin", b"\x00\x01")],
+    )
     middle = item(props=_mail({mapi.PR_SUBJECT: "Middle"}), attachments=[embedded_attachment(0, inner, "Inner")])
     top = item(props=_mail({mapi.PR_SUBJECT: "Top"}), attachments=[embedded_attachment(0, middle, "Middle")])
     data = convert_item(top).mime
@@ -227,13 +255,18 @@ def test_nested_embedded_messages_keep_their_own_headers() -> None:
 
 
 def test_smime_signed_entity_passes_byte_for_byte() -> None:
-    entity = (b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; '
-              b'boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n'
-              b"Content-Transfer-Encoding: 8bit\r\n\r\nsign\xc3\xa9d text \r\n--b1\r\n"
-              b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
-              b"Content-Transfer-Encoding: base64\r\n\r\nMIIB\r\n--b1--\r\n")
-    signed = item("IPM.Note.SMIME.MultipartSigned", props=_mail({mapi.PR_SUBJECT: "Signé"}),
-                  attachments=[file_attachment(0, "smime.p7m", entity, "multipart/signed")])
+    entity = (
+        b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; '
+        b'boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n'
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nsign\xc3\xa9d text \r\n--b1\r\n"
+        b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nMIIB\r\n--b1--\r\n"
+    )
+    signed = item(
+        "IPM.Note.SMIME.MultipartSigned",
+        props=_mail({mapi.PR_SUBJECT: "Signé"}),
+        attachments=[file_attachment(0, "smime.p7m", entity, "multipart/signed")],
+    )
     upload = convert_item(signed)
     assert upload.mime.endswith(entity)
     message = parse(upload.mime)

@@ -52,9 +52,24 @@ def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[An
         yield running
 
 
-def ews_cli(handle: Any, state: Path, *args: str, username: str, password: str, impersonate: bool = False,
-            env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def ews_cli(
+    handle: Any,
+    state: Path,
+    *args: str,
+    username: str,
+    password: str,
+    impersonate: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
     """`rebuild ARGS` against the sandbox's EWS face, logged in as username (password from the environment)."""
-    connection = ["--server", handle.url, "--username", username, *(["--impersonate"] if impersonate else []),
-                  "--state", str(state)]
+    connection = [
+        "--server",
+        handle.url,
+        "--username",
+        username,
+        *(["--impersonate"] if impersonate else []),
+        "--state",
+        str(state),
+    ]
     return run_cli(*args, *connection, env={"REBUILD_PASSWORD": password, **(env or {})}, timeout=timeout)

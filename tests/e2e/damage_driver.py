@@ -57,8 +57,16 @@ def main() -> None:
             started = time.monotonic()
             code, _out, err = run(argv)
             codes[name] = code
-            emit({"index": index, "command": name, "code": code, "stderr": err[-2000:],
-                  "stderr_lines": len(err.strip().splitlines()), "seconds": round(time.monotonic() - started, 3)})
+            emit(
+                {
+                    "index": index,
+                    "command": name,
+                    "code": code,
+                    "stderr": err[-2000:],
+                    "stderr_lines": len(err.strip().splitlines()),
+                    "seconds": round(time.monotonic() - started, 3),
+                }
+            )
     emit({"done": True})
 
 

@@ -25,11 +25,22 @@ def user_spec(name: str, mails: int) -> dict:
     return {
         "store": {"name": f"{name}'s mailbox", "seed": len(name)},
         "folders": [
-            {"name": "Inbox", "role": "inbox", "items": [
-                {"kind": "mail", "subject": f"Hello {name} {i}", "body": f"Body {i} for {name}",
-                 "sender": "boss@corp.example", "to": [f"{name}@corp.example"],
-                 "sent": f"2024-05-{i + 1:02d}T09:00:00", "received": f"2024-05-{i + 1:02d}T09:01:00"}
-                for i in range(mails)]},
+            {
+                "name": "Inbox",
+                "role": "inbox",
+                "items": [
+                    {
+                        "kind": "mail",
+                        "subject": f"Hello {name} {i}",
+                        "body": f"Body {i} for {name}",
+                        "sender": "boss@corp.example",
+                        "to": [f"{name}@corp.example"],
+                        "sent": f"2024-05-{i + 1:02d}T09:00:00",
+                        "received": f"2024-05-{i + 1:02d}T09:01:00",
+                    }
+                    for i in range(mails)
+                ],
+            },
             {"name": "Sent Items", "role": "sentitems"},
             {"name": "Projekte", "items": [{"kind": "mail", "subject": f"Plan for {name}", "body": "plan"}]},
         ],
@@ -59,8 +70,16 @@ SANDBOX_OPTIONS = {"limits": Limits(max_item_bytes=200_000)}
 
 
 def cli(handle, state: Path, *args: str):
-    return ews_cli(handle, state, *args, "--log-level", "warning", username=SERVICE, password=PASSWORD,
-                   env={"REBUILD_BACKOFF_INITIAL": "0.05"})
+    return ews_cli(
+        handle,
+        state,
+        *args,
+        "--log-level",
+        "warning",
+        username=SERVICE,
+        password=PASSWORD,
+        env={"REBUILD_BACKOFF_INITIAL": "0.05"},
+    )
 
 
 def items_in(data: Path, address: str) -> int:
@@ -119,15 +138,29 @@ def test_one_mailbox_behind_a_permanent_fault(tmp_path: Path, sandbox, users: Pa
 
 def test_item_over_the_size_limit_is_reported_and_the_rest_lands(tmp_path: Path, sandbox):
     handle, data = sandbox
-    spec = {"store": {"name": "big", "seed": 3}, "folders": [{"name": "Inbox", "role": "inbox", "items": [
-        {"kind": "mail", "subject": "Small before", "body": "a"},
-        {"kind": "mail", "subject": "Quarterly scans (huge)", "body": "see attachment",
-         "attachments": [{"name": "scans.bin", "size": 400_000}]},
-        {"kind": "mail", "subject": "Small after", "body": "b"},
-    ]}]}
+    spec = {
+        "store": {"name": "big", "seed": 3},
+        "folders": [
+            {
+                "name": "Inbox",
+                "role": "inbox",
+                "items": [
+                    {"kind": "mail", "subject": "Small before", "body": "a"},
+                    {
+                        "kind": "mail",
+                        "subject": "Quarterly scans (huge)",
+                        "body": "see attachment",
+                        "attachments": [{"name": "scans.bin", "size": 400_000}],
+                    },
+                    {"kind": "mail", "subject": "Small after", "body": "b"},
+                ],
+            }
+        ],
+    }
     ost = fixtures.cached(spec, format="ost")
-    result = cli(handle, tmp_path / "state", "run", "--ost", str(ost), "--mailbox", "alice@corp.example",
-                 "--impersonate")
+    result = cli(
+        handle, tmp_path / "state", "run", "--ost", str(ost), "--mailbox", "alice@corp.example", "--impersonate"
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     failed = [line for line in result.stdout.splitlines() if line.strip().startswith("failed:")]
     assert len(failed) == 1

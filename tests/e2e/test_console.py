@@ -27,8 +27,7 @@ def _program() -> list[str]:
 
 def _without(folder: Path) -> str:
     """PATH without the virtual environment's scripts: an admin who did not activate it."""
-    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep)
-             if p and Path(p).resolve() != folder.resolve()]
+    parts = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p).resolve() != folder.resolve()]
     return os.pathsep.join(parts)
 
 
@@ -36,7 +35,7 @@ def _next_commands(stdout: str) -> list[str]:
     lines = stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("next:"))
     commands = [lines[start].removeprefix("next:").strip()]
-    commands += [line.strip() for line in lines[start + 1:] if line.startswith("         ") and line.strip()]
+    commands += [line.strip() for line in lines[start + 1 :] if line.startswith("         ") and line.strip()]
     return commands
 
 
@@ -45,8 +44,14 @@ def test_quick_start_console_reads_cleanly_and_next_commands_run(tmp_path: Path,
     env["PATH"] = _without(Path(sys.executable).parent)
     ost = tmp_path / "demo.ost"
     ost.write_bytes(small_ost.read_bytes())
-    run = subprocess.run([*_program(), "--ost", "demo.ost", "--mailbox", "demo@sandbox.local"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [*_program(), "--ost", "demo.ost", "--mailbox", "demo@sandbox.local"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     both = run.stdout + run.stderr
     records = [line for line in both.splitlines() if LOG_RECORD.search(line)]
@@ -62,8 +67,9 @@ def test_quick_start_console_reads_cleanly_and_next_commands_run(tmp_path: Path,
     assert any(" verify " in c for c in commands) and any(" sandbox ls " in c for c in commands)
     if os.name != "nt":
         for command in commands:
-            done = subprocess.run(shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True,
-                                  timeout=300)
+            done = subprocess.run(
+                shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+            )
             assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
     else:  # pragma: no cover - cmd.exe quoting
         pytest.skip("next: commands are pasted into cmd.exe on Windows; checked on POSIX")

@@ -60,7 +60,7 @@ def make_variants(base: Path, count: int, out: Path, rng: random.Random) -> list
     while len(variants) < count:
         roll = rng.random()
         if roll < 0.15:
-            add("truncated", data[:rng.randrange(0x200, len(data))])
+            add("truncated", data[: rng.randrange(0x200, len(data))])
             continue
         damaged = bytearray(data)
         if roll < 0.40:
@@ -106,9 +106,15 @@ def drive(jobs: list[tuple[int, str]], out: Path, state: Path) -> tuple[list[dic
     pending = list(jobs)
     env = {**os.environ, "REBUILD_CONVERT_WORKERS": "1", "PYTHONPATH": str(REPO)}
     while pending:
-        process = subprocess.Popen([sys.executable, "-m", "tests.e2e.damage_driver"], cwd=REPO, env=env,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.e2e.damage_driver"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(json.dumps({"jobs": pending, "out": str(out), "state": str(state)}))
         process.stdin.close()
@@ -158,8 +164,9 @@ def test_many_more_damaged_variants_of_every_sample(tmp_path: Path, capsys: pyte
     tally_variants(tmp_path, capsys, bases, 1200, seed=7)
 
 
-def tally_variants(tmp_path: Path, capsys: pytest.CaptureFixture[str], bases: list[Path], count: int,
-                   seed: int) -> None:
+def tally_variants(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bases: list[Path], count: int, seed: int
+) -> None:
     rng = random.Random(seed)
     files = tmp_path / "variants"
     files.mkdir()
@@ -184,8 +191,10 @@ def tally_variants(tmp_path: Path, capsys: pytest.CaptureFixture[str], bases: li
     results: list[tuple[list[dict], list[tuple[int, str]]]] = [([], [])] * DRIVERS
     threads = []
     for d, chunk in enumerate(chunks):
+
         def work(d: int = d, chunk: list = chunk) -> None:
             results[d] = drive(chunk, tmp_path / f"out{d}", tmp_path / f"state{d}")
+
         threads.append(threading.Thread(target=work))
         threads[-1].start()
     for thread in threads:
@@ -211,7 +220,8 @@ def tally_variants(tmp_path: Path, capsys: pytest.CaptureFixture[str], bases: li
         if len(codes) == 3 and len({code == 2 for code in codes.values()}) != 1:
             problems.append(f"variant {index} ({kind}): commands disagree on whether it opens: {codes}")
         must_refuse = kind in ("zero-length", "random-bytes", "directory", "fifo", "signature-then-noise") or (
-            kind != "fifo" and libpff_refuses(path))
+            kind != "fifo" and libpff_refuses(path)
+        )
         if must_refuse and codes and set(codes.values()) != {2}:
             problems.append(f"variant {index} ({kind}) does not open, yet exit codes {codes}")
         if codes.get("run") == 2 and runs.get("run-for-real", {}).get("code") != 2:
@@ -221,9 +231,11 @@ def tally_variants(tmp_path: Path, capsys: pytest.CaptureFixture[str], bases: li
 
     refused = sum(1 for runs in by_variant.values() if runs.get("run", {}).get("code") == 2)
     with capsys.disabled():
-        print(f"\ndamage tally: {len(variants)} variants of {', '.join(b.name for b in bases)} in {elapsed:.0f} s; "
-              f"{refused} refused with exit 2 (nothing created on the server), {len(hangs)} hangs, "
-              f"{len(problems)} problems")
+        print(
+            f"\ndamage tally: {len(variants)} variants of {', '.join(b.name for b in bases)} in {elapsed:.0f} s; "
+            f"{refused} refused with exit 2 (nothing created on the server), {len(hangs)} hangs, "
+            f"{len(problems)} problems"
+        )
         for (kind, codes), count in sorted(tally.items()):
             print(f"  {count:4d}  {kind:<22} {codes}")
     assert not problems, "\n".join(problems[:20])

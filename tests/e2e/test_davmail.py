@@ -33,8 +33,14 @@ from tests.conftest import REPO, own_sandbox, run_cli
 
 MAILBOX, PASSWORD = "alice@corp.example", "Dav-mail-pw-1"
 #: The IMAP names DavMail gives Exchange's default folders (the spec names them in German, by role).
-ROLE_NAMES = {"inbox": "INBOX", "sentitems": "Sent", "drafts": "Drafts", "deleteditems": "Trash",
-              "junkemail": "Junk", "outbox": "Unsent Messages"}
+ROLE_NAMES = {
+    "inbox": "INBOX",
+    "sentitems": "Sent",
+    "drafts": "Drafts",
+    "deleteditems": "Trash",
+    "junkemail": "Junk",
+    "outbox": "Unsent Messages",
+}
 MAIL_KINDS = {"mail", "smime"}
 #: Item classes whose EWS element has no IsRead (types.xsd), so no \Seen over DavMail.
 NO_IS_READ = {"IPM.Appointment", "IPM.Contact", "IPM.DistList", "IPM.Task"}
@@ -62,9 +68,22 @@ class Rebuilt:
 def rebuilt_behind_davmail(work: Path, source: Path) -> Iterator[Rebuilt]:
     """`source` rebuilt into a mailbox of a sandbox of this test's own, then DavMail started in front of it."""
     with own_sandbox(work / "sandbox-data", {MAILBOX: (PASSWORD, False)}, [MAILBOX]) as (handle, data):
-        result = run_cli("run", "--server", handle.url, "--username", MAILBOX, "--state", str(work / "state"),
-                         "--ost", str(source), "--mailbox", MAILBOX, "--log-level", "warning",
-                         env={"REBUILD_PASSWORD": PASSWORD})
+        result = run_cli(
+            "run",
+            "--server",
+            handle.url,
+            "--username",
+            MAILBOX,
+            "--state",
+            str(work / "state"),
+            "--ost",
+            str(source),
+            "--mailbox",
+            MAILBOX,
+            "--log-level",
+            "warning",
+            env={"REBUILD_PASSWORD": PASSWORD},
+        )
         assert result.returncode in (0, 1), result.stdout + result.stderr
         with davmail.start(handle.url, work / "davmail") as dm:
             yield Rebuilt(dm, data, result.stdout)
@@ -75,12 +94,14 @@ def rebuilt_behind_davmail(work: Path, source: Path) -> Iterator[Rebuilt]:
 
 def _mutf7(name: str) -> str:
     """IMAP's modified UTF-7 (RFC 3501 5.1.3) decoded."""
+
     def part(match: re.Match[str]) -> str:
         text = match.group(1)
         if not text:
             return "&"
         raw = text.replace(",", "/")
         return base64.b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-16-be")
+
     return re.sub(r"&([^-]*)-", part, name)
 
 
@@ -154,11 +175,11 @@ def imap_listing(dm: davmail.DavmailHandle) -> dict[str, list[ImapMessage] | Non
 
 DAV_QUERY = {
     "calendar": '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
-                "<D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name=\"VCALENDAR\">"
-                '<C:comp-filter name="VEVENT"/></C:comp-filter></C:filter></C:calendar-query>',
+    '<D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR">'
+    '<C:comp-filter name="VEVENT"/></C:comp-filter></C:filter></C:calendar-query>',
     "contacts": '<?xml version="1.0"?><C:addressbook-query xmlns:D="DAV:" '
-                'xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>'
-                "</C:addressbook-query>",
+    'xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>'
+    "</C:addressbook-query>",
 }
 
 
@@ -169,12 +190,20 @@ def dav_report(dm: davmail.DavmailHandle, folder: str) -> list[str]:
 
 def dav_resources(dm: davmail.DavmailHandle, folder: str) -> dict[str, str]:
     """{href: calendar-data or address-data} of every resource in the folder, by a plain REPORT."""
-    answer = requests.request("REPORT", dm.caldav_url(MAILBOX, folder), data=DAV_QUERY[folder].encode(),
-                              headers={"Depth": "1", "Content-Type": "text/xml; charset=utf-8"},
-                              auth=(MAILBOX, PASSWORD), timeout=120)
+    answer = requests.request(
+        "REPORT",
+        dm.caldav_url(MAILBOX, folder),
+        data=DAV_QUERY[folder].encode(),
+        headers={"Depth": "1", "Content-Type": "text/xml; charset=utf-8"},
+        auth=(MAILBOX, PASSWORD),
+        timeout=120,
+    )
     assert answer.status_code == 207, answer.text[:500]
-    tag = "{urn:ietf:params:xml:ns:caldav}calendar-data" if folder == "calendar" else \
-        "{urn:ietf:params:xml:ns:carddav}address-data"
+    tag = (
+        "{urn:ietf:params:xml:ns:caldav}calendar-data"
+        if folder == "calendar"
+        else "{urn:ietf:params:xml:ns:carddav}address-data"
+    )
     found = {}
     for response in ET.fromstring(answer.content).iter("{DAV:}response"):
         data = next(response.iter(tag), None)
@@ -258,8 +287,7 @@ def _calendar_items(spec: Any) -> list[ItemSpec]:
 
 
 def test_caldav_events_with_their_recurrence(small: Rebuilt, spec: Any):
-    events = [e for text in dav_report(small.dm, "calendar")
-              for e in icalendar.Calendar.from_ical(text).walk("VEVENT")]
+    events = [e for text in dav_report(small.dm, "calendar") for e in icalendar.Calendar.from_ical(text).walk("VEVENT")]
     masters = {str(e["SUMMARY"]): e for e in events if "RECURRENCE-ID" not in e}
     expected = _calendar_items(spec)
     assert sorted(masters) == sorted(i.subject for i in expected)
@@ -284,8 +312,11 @@ def test_caldav_events_with_their_recurrence(small: Rebuilt, spec: Any):
         exdates = exdates if isinstance(exdates, list) else [exdates] if exdates is not None else []
         excluded = sorted(_utc(d.dt).date() for x in exdates for d in x.dts)
         assert excluded == sorted(d.date() for d in item.recurrence.deleted)
-        overrides = {_utc(e.decoded("RECURRENCE-ID")).date(): e for e in events
-                     if "RECURRENCE-ID" in e and str(e["UID"]) == str(event["UID"])}
+        overrides = {
+            _utc(e.decoded("RECURRENCE-ID")).date(): e
+            for e in events
+            if "RECURRENCE-ID" in e and str(e["UID"]) == str(event["UID"])
+        }
         assert sorted(overrides) == sorted(x.date.date() for x in item.recurrence.exceptions)
         for exception in item.recurrence.exceptions:
             changed = overrides[exception.date.date()]
@@ -304,8 +335,9 @@ def test_carddav_contacts_names_phones_emails(small: Rebuilt, spec: Any):
     # A list's members come with the list itself (DavMail's GET; its REPORT carries the name only).
     for href, card in cards.items():
         if dict(card).get("FN") in lists:
-            got = requests.get(f"http://{small.dm.imap_address[0]}:{small.dm.ports.caldav}{href}",
-                               auth=(MAILBOX, PASSWORD), timeout=60)
+            got = requests.get(
+                f"http://{small.dm.imap_address[0]}:{small.dm.ports.caldav}{href}", auth=(MAILBOX, PASSWORD), timeout=60
+            )
             assert got.status_code == 200, got.text[:300]
             full = vcard_props(got.text)
             assert ("KIND", "group") in full, full
@@ -331,15 +363,26 @@ def test_carddav_contacts_names_phones_emails(small: Rebuilt, spec: Any):
 def test_caldav_and_carddav_writes_reach_the_server(small: Rebuilt):
     """What a client writes through DavMail lands on the server (read back from its store): an event (DavMail
     first reads the user's VTIMEZONE from a scratch item's MimeContent) and a contact. Runs last on `small`."""
-    event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nBEGIN:VEVENT\r\nUID:davmail-put-1\r\n"
-             "SUMMARY:Put through CalDAV\r\nDTSTART:20240610T100000Z\r\nDTEND:20240610T110000Z\r\n"
-             "RRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:davmail-put-2\r\nFN:Paul Put\r\nN:Put;Paul;;;\r\n"
-            "TEL;TYPE=CELL:+1 555 0100\r\nEMAIL;TYPE=WORK:paul@example.com\r\nEND:VCARD\r\n")
-    for folder, name, body, kind in (("calendar", "davmail-put-1.ics", event, "text/calendar"),
-                                     ("contacts", "davmail-put-2.vcf", card, "text/vcard")):
-        answer = requests.put(small.dm.caldav_url(MAILBOX, folder) + name, data=body.encode(), timeout=60,
-                              headers={"Content-Type": kind}, auth=(MAILBOX, PASSWORD))
+    event = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\nBEGIN:VEVENT\r\nUID:davmail-put-1\r\n"
+        "SUMMARY:Put through CalDAV\r\nDTSTART:20240610T100000Z\r\nDTEND:20240610T110000Z\r\n"
+        "RRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    card = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:davmail-put-2\r\nFN:Paul Put\r\nN:Put;Paul;;;\r\n"
+        "TEL;TYPE=CELL:+1 555 0100\r\nEMAIL;TYPE=WORK:paul@example.com\r\nEND:VCARD\r\n"
+    )
+    for folder, name, body, kind in (
+        ("calendar", "davmail-put-1.ics", event, "text/calendar"),
+        ("contacts", "davmail-put-2.vcf", card, "text/vcard"),
+    ):
+        answer = requests.put(
+            small.dm.caldav_url(MAILBOX, folder) + name,
+            data=body.encode(),
+            timeout=60,
+            headers={"Content-Type": kind},
+            auth=(MAILBOX, PASSWORD),
+        )
         assert answer.status_code in (200, 201, 204), (folder, answer.status_code, answer.text[:300])
     store = SandboxStore(small.data)
     try:
@@ -367,20 +410,32 @@ def _store_view(data: Path) -> tuple[dict[str, tuple[int, int]], dict[str, int]]
     finally:
         store.close()
     defaults = {f["distinguished_id"]: f["item_count"] for f in tree if f.get("distinguished_id")}
-    imap_names = {"inbox": "INBOX", "sentitems": "Sent", "drafts": "Drafts", "deleteditems": "Trash",
-                  "junkemail": "Junk", "outbox": "Unsent Messages"}
-    names = {tuple(f["path"]): imap_names.get(f.get("distinguished_id") or "", f["path"][-1]) for f in tree
-             if f["path"]}
+    imap_names = {
+        "inbox": "INBOX",
+        "sentitems": "Sent",
+        "drafts": "Drafts",
+        "deleteditems": "Trash",
+        "junkemail": "Junk",
+        "outbox": "Unsent Messages",
+    }
+    names = {
+        tuple(f["path"]): imap_names.get(f.get("distinguished_id") or "", f["path"][-1]) for f in tree if f["path"]
+    }
     notes: dict[str, tuple[int, int]] = {}
     for folder in tree:
         cls = folder.get("folder_class") or "IPF.Note"
         if cls.startswith("IPF.Note") and folder["item_count"]:
             path = tuple(folder["path"])
-            shown = [names.get(path[:i + 1], path[i]).replace("/", "_xF8FF_") for i in range(len(path))]
+            shown = [names.get(path[: i + 1], path[i]).replace("/", "_xF8FF_") for i in range(len(path))]
             # \Seen is EWS's IsRead, which only message types have (types.xsd: not CalendarItemType, ContactItemType,
             # DistributionListType, TaskType): a deleted appointment shows unread, on Exchange as here.
-            read = sum(1 for i in items if tuple(i["folder_path"]) == path and i["is_read"]
-                       and ".".join(i["item_class"].split(".")[:2]) not in NO_IS_READ)
+            read = sum(
+                1
+                for i in items
+                if tuple(i["folder_path"]) == path
+                and i["is_read"]
+                and ".".join(i["item_class"].split(".")[:2]) not in NO_IS_READ
+            )
             notes["/".join(shown)] = (folder["item_count"], read)
     return notes, {key: defaults.get(key, 0) for key in ("calendar", "contacts")}
 
@@ -398,8 +453,12 @@ def test_samples_through_davmail(tmp_path: Path, samples: Path, name: str):
         listing = imap_listing(rebuilt.dm)
         shown = {path: (len(msgs), sum("\\Seen" in m.flags for m in msgs)) for path, msgs in listing.items() if msgs}
         assert shown == {path: counts for path, counts in notes.items() if listing.get(path, []) is not None}
-        masters = [e for text in dav_report(rebuilt.dm, "calendar")
-                   for e in icalendar.Calendar.from_ical(text).walk("VEVENT") if "RECURRENCE-ID" not in e]
+        masters = [
+            e
+            for text in dav_report(rebuilt.dm, "calendar")
+            for e in icalendar.Calendar.from_ical(text).walk("VEVENT")
+            if "RECURRENCE-ID" not in e
+        ]
         assert len(masters) == defaults["calendar"]
         assert len(dav_report(rebuilt.dm, "contacts")) == defaults["contacts"]
         assert not log_errors(rebuilt.dm), log_errors(rebuilt.dm)
@@ -423,9 +482,14 @@ def test_preview_command_serves_imap_and_stops_davmail(tmp_path: Path):
     refused = run_cli("sandbox", "preview", "--data", str(data), "--mailbox", "bob@corp.example")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "add-account bob@corp.example" in refused.stderr, refused.stderr
-    process = subprocess.Popen([sys.executable, "-m", "pipeline", "sandbox", "preview", "--data", str(data),
-                                "--mailbox", MAILBOX], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               cwd=REPO, env={**os.environ})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "sandbox", "preview", "--data", str(data), "--mailbox", MAILBOX],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ},
+    )
     try:
         assert process.stdout is not None
         lines = []

@@ -34,20 +34,47 @@ def _files(top: Path) -> dict[str, str | None]:
         fixtures.build(spec, target, format=fmt)
         expected[str(target)] = "alice@corp.example" if fmt.startswith("ost") else None  # the archive: no owner
     bob = {"name": "Bob", "email": DN + "bob", "smtp": "bob@corp.example"}
-    fixtures.build({"folders": [
-        {"name": "Inbox", "role": "inbox", "items": [_mail("hi bob", to=[bob])]},
-        {"name": "Sent Items", "role": "sentitems", "items": [_mail("from bob", sender=bob), _mail("again", sender=bob)]},
-    ]}, top / "laptop7" / "mail.ost", format="ost")
+    fixtures.build(
+        {
+            "folders": [
+                {"name": "Inbox", "role": "inbox", "items": [_mail("hi bob", to=[bob])]},
+                {
+                    "name": "Sent Items",
+                    "role": "sentitems",
+                    "items": [_mail("from bob", sender=bob), _mail("again", sender=bob)],
+                },
+            ]
+        },
+        top / "laptop7" / "mail.ost",
+        format="ost",
+    )
     expected[str(top / "laptop7" / "mail.ost")] = "bob@corp.example"
     carol = "Carol <carol@corp.example>"
-    fixtures.build({"folders": [
-        {"name": "Inbox", "role": "inbox", "items": [_mail("to carol", received_by=carol)]},
-        {"name": "Sent Items", "role": "sentitems", "items": [_mail("from carol", sender=carol)]},
-    ]}, top / "share" / "OLD.PST", format="pst")
+    fixtures.build(
+        {
+            "folders": [
+                {"name": "Inbox", "role": "inbox", "items": [_mail("to carol", received_by=carol)]},
+                {"name": "Sent Items", "role": "sentitems", "items": [_mail("from carol", sender=carol)]},
+            ]
+        },
+        top / "share" / "OLD.PST",
+        format="pst",
+    )
     expected[str(top / "share" / "OLD.PST")] = "carol@corp.example"
-    fixtures.build({"owner": {"name": "Dave", "email": DN + "dave"}, "folders": [
-        {"name": "Sent Items", "role": "sentitems", "items": [_mail("from erin", sender="Erin <erin@corp.example>")]},
-    ]}, top / "share" / "two.ost", format="ost")
+    fixtures.build(
+        {
+            "owner": {"name": "Dave", "email": DN + "dave"},
+            "folders": [
+                {
+                    "name": "Sent Items",
+                    "role": "sentitems",
+                    "items": [_mail("from erin", sender="Erin <erin@corp.example>")],
+                },
+            ],
+        },
+        top / "share" / "two.ost",
+        format="ost",
+    )
     expected[str(top / "share" / "two.ost")] = None
     (top / "share" / "broken.ost").write_bytes(b"not an outlook file" * 10)
     expected[str(top / "share" / "broken.ost")] = None
@@ -111,14 +138,22 @@ def test_the_samples_owner_addresses_are_what_pffexport_shows(samples: Path, tmp
     """The oracle of the literal addresses above: pffexport's own dump of the samples' messages."""
     import subprocess
 
-    subprocess.run(["pffexport", "-q", "-d", "-t", str(tmp_path / "d"), str(samples / "damaged-Outlook_part0.pst")],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["pffexport", "-q", "-d", "-t", str(tmp_path / "d"), str(samples / "damaged-Outlook_part0.pst")],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     values = " ".join(p.read_text(errors="replace") for p in (tmp_path / "d.export").rglob("ItemValues.txt"))
     received = "73 00 61 00 71 00 69 00  62 00 2e 00 72 00 61 00"  # 's.a.q.i.b...r.a' in UTF-16: saqib.razzaq@xp.local
     assert "Entry type:\t\t\t0x00000076" in values and received in values
 
-    subprocess.run(["pffexport", "-q", "-t", str(tmp_path / "x"), str(samples / "SampleOstFile.ost")],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["pffexport", "-q", "-t", str(tmp_path / "x"), str(samples / "SampleOstFile.ost")],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     sent = tmp_path / "x.export" / "Root - Mailbox" / "IPM_SUBTREE" / "Sent Items"
     headers = " ".join(p.read_text(errors="replace") for p in sent.rglob("OutlookHeaders.txt"))
     assert "Saqib Razzaq2ee05199" in headers  # the owner's DN sent the Sent Items

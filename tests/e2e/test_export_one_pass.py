@@ -30,8 +30,19 @@ def senders(folder: Path) -> dict[str, tuple[str, str]]:
 def test_senders_resolved_by_later_items_and_other_folders(tmp_path: Path, workers: str):
     ost = fixtures.cached("exchange-senders", format="ost")
     out = tmp_path / "out"
-    result = run_cli("export", "--ost", str(ost), "--out", str(out), "--mailbox", OWNER, "--x500-domain",
-                     "x500.corp.example", "--workers", workers)
+    result = run_cli(
+        "export",
+        "--ost",
+        str(ost),
+        "--out",
+        str(out),
+        "--mailbox",
+        OWNER,
+        "--x500-domain",
+        "x500.corp.example",
+        "--workers",
+        workers,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     inbox, sent = senders(out / "Inbox"), senders(out / "Sent Items")
     # Carol's SMTP address is cached only on the Cc row of a LATER item of the Inbox: her first mail must
@@ -50,8 +61,13 @@ def test_senders_resolved_by_later_items_and_other_folders(tmp_path: Path, worke
     files = [(Path(entry["file"]).parent.name, Path(entry["file"]).name[:5]) for entry in manifest["items"]]
     # Listed as written: the newsletter (no Exchange party without a cached address) during the pass, the
     # four that needed the whole book after it, in source order.
-    assert files == [("Inbox", "00003"), ("Inbox", "00001"), ("Inbox", "00002"), ("Sent Items", "00001"),
-                     ("Sent Items", "00002")], files
+    assert files == [
+        ("Inbox", "00003"),
+        ("Inbox", "00001"),
+        ("Inbox", "00002"),
+        ("Sent Items", "00001"),
+        ("Sent Items", "00002"),
+    ], files
     assert manifest["failures"] == [] and not list(out.glob("*.partial"))
 
 

@@ -51,8 +51,9 @@ if "fencing_stamp" not in {f.name for f in Message.FIELDS}:
 
 def server_stamps(url: str, mailbox: str) -> Counter:
     """Every stamped item of the mailbox, by identity (an identity seen twice is a doubled item)."""
-    config = Configuration(service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
     found: Counter = Counter()
     for folder in FolderCollection(account=account, folders=[account.msg_folder_root]).find_folders(depth=DEEP):
@@ -63,14 +64,43 @@ def server_stamps(url: str, mailbox: str) -> Counter:
 
 
 def start(handle, state: Path, ost: Path, mailbox: str, skew_s: int = 0) -> subprocess.Popen:
-    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_LEASE_SECONDS": str(LEASE_S),
-           "REBUILD_EWS_REQUEST_TIMEOUT": str(TIMEOUT_S), "REBUILD_TEST_CLOCK_SKEW_S": str(skew_s),
-           "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.5"}
+    env = {
+        **os.environ,
+        "REBUILD_PASSWORD": PASSWORD,
+        "REBUILD_LEASE_SECONDS": str(LEASE_S),
+        "REBUILD_EWS_REQUEST_TIMEOUT": str(TIMEOUT_S),
+        "REBUILD_TEST_CLOCK_SKEW_S": str(skew_s),
+        "REBUILD_BACKOFF_INITIAL": "0.05",
+        "REBUILD_BACKOFF_MAX": "0.5",
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", mailbox, "--server", handle.url,
-         "--username", SERVICE, "--impersonate", "--state", str(state), "--batch-items", "4",
-         "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--ost",
+            str(ost),
+            "--mailbox",
+            mailbox,
+            "--server",
+            handle.url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(state),
+            "--batch-items",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_items(url: str, mailbox: str, at_least: int, process: subprocess.Popen, limit: float = 60) -> None:
@@ -88,15 +118,18 @@ def ost_and_identities() -> tuple[Path, int]:
 
 
 # (name, second run's wall-clock skew in seconds, resume the paused run while the second one still writes)
-TRIALS = [("paused, resumed mid-takeover", 0, True),
-          ("paused, resumed after the takeover ended", 0, False),
-          ("paused; the taker's clock 10 minutes ahead", 600, True),
-          ("paused; the taker's clock 10 minutes behind", -600, False)]
+TRIALS = [
+    ("paused, resumed mid-takeover", 0, True),
+    ("paused, resumed after the takeover ended", 0, False),
+    ("paused; the taker's clock 10 minutes ahead", 600, True),
+    ("paused; the taker's clock 10 minutes behind", -600, False),
+]
 
 
 @pytest.mark.parametrize(("name", "skew", "resume_early"), TRIALS, ids=[t[0] for t in TRIALS])
-def test_a_paused_run_never_writes_after_another_took_its_mailbox(tmp_path: Path, ost_and_identities, name: str,
-                                                                   skew: int, resume_early: bool):
+def test_a_paused_run_never_writes_after_another_took_its_mailbox(
+    tmp_path: Path, ost_and_identities, name: str, skew: int, resume_early: bool
+):
     ost, total = ost_and_identities
     mailbox = "paused@corp.example"
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [mailbox], faults=FAULTS) as (handle, _):

@@ -32,14 +32,28 @@ def spec(name: str) -> dict[str, Any]:
 
 
 def account(handle: Any) -> Account:
-    config = Configuration(service_endpoint=handle.url, credentials=Credentials(OWNER, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=handle.url, credentials=Credentials(OWNER, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     return Account(OWNER, config=config, autodiscover=False, access_type=DELEGATE)
 
 
 def rebuild(handle: Any, state: Path, ost: Path, *extra: str) -> dict[str, Any]:
-    result = ews_cli(handle, state, "run", "--ost", str(ost), "--mailbox", OWNER, "--log-level", "warning", "--json",
-                     *extra, username=OWNER, password=PASSWORD)
+    result = ews_cli(
+        handle,
+        state,
+        "run",
+        "--ost",
+        str(ost),
+        "--mailbox",
+        OWNER,
+        "--log-level",
+        "warning",
+        "--json",
+        *extra,
+        username=OWNER,
+        password=PASSWORD,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
 
@@ -80,7 +94,8 @@ def test_sample_ost_sent_items_keep_their_sender(tmp_path: Path, sandbox, sample
     items = list(account(handle).root.get_default_folder(SentItems).all())
     assert len(items) == 6
     assert {(i.author.name, i.author.email_address) for i in items if i.author} == {
-        ("Saqib Razzaq", "saqib.razzaq@ex2010.local")}
+        ("Saqib Razzaq", "saqib.razzaq@ex2010.local")
+    }
     assert all(i.author for i in items), [i.subject for i in items if not i.author]
 
 
@@ -92,13 +107,21 @@ def test_unsent_mail_arrives_as_drafts_and_received_mail_never(tmp_path: Path, s
     outbox = by_subject(root.get_default_folder(Outbox))
     inbox = by_subject(root.get_default_folder(Inbox))
     # Mail written offline and left in the Outbox becomes a draft the user sees in Drafts, never sent.
-    assert {s: i.is_draft for s, i in drafts.items()} == {"Draft with foreign headers": True, "Plain draft": True,
-                                                          "Waiting in the Outbox": True}
+    assert {s: i.is_draft for s, i in drafts.items()} == {
+        "Draft with foreign headers": True,
+        "Plain draft": True,
+        "Waiting in the Outbox": True,
+    }
     assert outbox == {}
-    assert {s: i.is_draft for s, i in inbox.items()} == {"Delivered, flagged unsent by an import tool": False,
-                                                          "Ordinary received mail": False}
-    assert sorted(d["subject"] for d in summary["drafts"]) == ["Draft with foreign headers", "Plain draft",
-                                                               "Waiting in the Outbox"]
+    assert {s: i.is_draft for s, i in inbox.items()} == {
+        "Delivered, flagged unsent by an import tool": False,
+        "Ordinary received mail": False,
+    }
+    assert sorted(d["subject"] for d in summary["drafts"]) == [
+        "Draft with foreign headers",
+        "Plain draft",
+        "Waiting in the Outbox",
+    ]
 
 
 @pytest.mark.parametrize("name", ["ansi-cp932", "ansi-cp1251"])
@@ -143,28 +166,68 @@ ORG = "/o=Corp/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/
 def _user_ost(user: str, other: str) -> Path:
     """An OST whose owner `user` sent one mail, and received one from `other`, whose SMTP address this
     OST never caches (only the other user's own OST knows that DN is theirs)."""
-    spec = {"store": {"name": f"{user} mailbox", "seed": 31}, "folders": [
-        {"name": "Inbox", "role": "inbox", "items": [
-            {"subject": f"Hello from {other}", "body": "internal", "headers": False,
-             "sender": {"name": other.title(), "email": ORG + other}}]},
-        {"name": "Sent Items", "role": "sentitems", "items": [
-            {"subject": f"Sent by {user}", "body": "mine", "sender": {"name": user.title(), "email": ORG + user},
-             "to": ["Outside <someone@example.net>"]}]}]}
+    spec = {
+        "store": {"name": f"{user} mailbox", "seed": 31},
+        "folders": [
+            {
+                "name": "Inbox",
+                "role": "inbox",
+                "items": [
+                    {
+                        "subject": f"Hello from {other}",
+                        "body": "internal",
+                        "headers": False,
+                        "sender": {"name": other.title(), "email": ORG + other},
+                    }
+                ],
+            },
+            {
+                "name": "Sent Items",
+                "role": "sentitems",
+                "items": [
+                    {
+                        "subject": f"Sent by {user}",
+                        "body": "mine",
+                        "sender": {"name": user.title(), "email": ORG + user},
+                        "to": ["Outside <someone@example.net>"],
+                    }
+                ],
+            },
+        ],
+    }
     return fixtures.cached(spec, format="ost")
 
 
 def test_map_shares_the_address_book_across_the_site(tmp_path: Path):
     users = {"anna": "bert", "bert": "anna"}
     csv_path = tmp_path / "users.csv"
-    csv_path.write_text("ost,mailbox\n" + "".join(f"{_user_ost(u, o)},{u}@corp.example\n" for u, o in users.items()),
-                        encoding="utf-8")
+    csv_path.write_text(
+        "ost,mailbox\n" + "".join(f"{_user_ost(u, o)},{u}@corp.example\n" for u, o in users.items()), encoding="utf-8"
+    )
     with own_sandbox(tmp_path / "data", {"svc": ("svc-pw", True)}, [f"{u}@corp.example" for u in users]) as (handle, _):
-        result = run_cli("--map", str(csv_path), "--server", handle.url, "--username", "svc", "--impersonate",
-                         "--state", str(tmp_path / "state"), "--log-level", "warning", "--workers", "1",
-                         env={"REBUILD_PASSWORD": "svc-pw"})
+        result = run_cli(
+            "--map",
+            str(csv_path),
+            "--server",
+            handle.url,
+            "--username",
+            "svc",
+            "--impersonate",
+            "--state",
+            str(tmp_path / "state"),
+            "--log-level",
+            "warning",
+            "--workers",
+            "1",
+            env={"REBUILD_PASSWORD": "svc-pw"},
+        )
         assert result.returncode == 0, result.stdout + result.stderr
-        config = Configuration(service_endpoint=handle.url, credentials=Credentials("svc", "svc-pw"), auth_type=NTLM,
-                               retry_policy=FailFast())
+        config = Configuration(
+            service_endpoint=handle.url,
+            credentials=Credentials("svc", "svc-pw"),
+            auth_type=NTLM,
+            retry_policy=FailFast(),
+        )
         for user, other in users.items():
             acc = Account(f"{user}@corp.example", config=config, autodiscover=False, access_type="impersonation")
             (mail,) = acc.root.get_default_folder(Inbox).all()

@@ -26,8 +26,17 @@ SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
 ALICE, BOB = "alice@corp.example", "bob@corp.example"
 #: What fixtures/specs/small.toml holds, per server folder (roles by their server names; notes and journal
 #: in mail folders named after the source folders).
-SMALL = {"Inbox": 7, "Inbox/Sub/Folder: with *awkward* \\ chars?": 1, "Sent Items": 1, "Drafts": 1,
-         "Calendar": 3, "Contacts": 2, "Tasks": 1, "Notizen": 1, "Journal": 1}
+SMALL = {
+    "Inbox": 7,
+    "Inbox/Sub/Folder: with *awkward* \\ chars?": 1,
+    "Sent Items": 1,
+    "Drafts": 1,
+    "Calendar": 3,
+    "Contacts": 2,
+    "Tasks": 1,
+    "Notizen": 1,
+    "Journal": 1,
+}
 
 
 @pytest.fixture
@@ -44,9 +53,24 @@ def graph_sandbox(tmp_path: Path):
 
 
 def rebuild(handle, state: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return run_cli("run", "--destination", "graph", "--graph-url", handle.graph_url, "--tenant", TENANT,
-                   "--client-id", CLIENT_ID, "--state", str(state), "--log-level", "warning", *args,
-                   env={"REBUILD_GRAPH_SECRET": SECRET}, timeout=timeout)
+    return run_cli(
+        "run",
+        "--destination",
+        "graph",
+        "--graph-url",
+        handle.graph_url,
+        "--tenant",
+        TENANT,
+        "--client-id",
+        CLIENT_ID,
+        "--state",
+        str(state),
+        "--log-level",
+        "warning",
+        *args,
+        env={"REBUILD_GRAPH_SECRET": SECRET},
+        timeout=timeout,
+    )
 
 
 def summary_of(result: subprocess.CompletedProcess[str]) -> dict:
@@ -88,21 +112,27 @@ def test_small_fixture_over_graph(tmp_path: Path, graph_sandbox, small_ost: Path
     (sent,) = graph.messages("sentitems")
     assert sent["subject"] == "Sent mail" and not sent["isDraft"]
     assert [m["subject"] for m in graph.messages(graph.child("inbox", "Sub/Folder: with *awkward* \\ chars?"))] == [
-        "Inside the awkward folder"]
+        "Inside the awkward folder"
+    ]
 
     events = {e["subject"]: e for e in graph.events()}
     assert set(events) == {"Dentist", "Holiday", "Weekly sync"}
     assert "attendees" not in events["Weekly sync"] or not events["Weekly sync"]["attendees"]
-    instances = graph.all(f"/events/{events['Weekly sync']['id']}/instances",
-                          startDateTime="2024-01-01T00:00:00Z", endDateTime="2025-01-01T00:00:00Z")
+    instances = graph.all(
+        f"/events/{events['Weekly sync']['id']}/instances",
+        startDateTime="2024-01-01T00:00:00Z",
+        endDateTime="2025-01-01T00:00:00Z",
+    )
     assert len(instances) == 9  # ten weekly occurrences, one deleted
     assert [i["subject"] for i in instances].count("Weekly sync (moved)") == 1
     assert {c["displayName"] for c in graph.contacts()} == {"Zoë Müller", "Team list"}
     import sqlite3
 
     with sqlite3.connect(data / "sandbox.sqlite") as db:  # the spec's photo: 2048 bytes of JPEG
-        (photo,) = db.execute("SELECT a.size, a.content FROM attachments a JOIN items i ON i.id = a.item_id "
-                              "WHERE i.subject = 'Zoë Müller' AND a.name = 'ContactPicture.jpg'").fetchall()
+        (photo,) = db.execute(
+            "SELECT a.size, a.content FROM attachments a JOIN items i ON i.id = a.item_id "
+            "WHERE i.subject = 'Zoë Müller' AND a.name = 'ContactPicture.jpg'"
+        ).fetchall()
     assert photo[0] == 2048 and bytes(photo[1]).startswith(b"\xff\xd8\xff\xe0")
     assert [t["title"] for t in graph.tasks()] == ["File the report"]
     stamps = graph_stamps(graph)
@@ -123,9 +153,24 @@ def test_small_fixture_over_graph(tmp_path: Path, graph_sandbox, small_ost: Path
     lost = summary_of(rebuild(handle, state, "--ost", str(small_ost), "--mailbox", ALICE, "--json"))
     assert lost["uploaded"] == 0 and lost["present"] == 18
     assert graph_stamps(graph) == stamps
-    verify = run_cli("verify", "--destination", "graph", "--graph-url", handle.graph_url, "--tenant", TENANT,
-                     "--client-id", CLIENT_ID, "--state", str(state), "--ost", str(small_ost), "--mailbox", ALICE,
-                     env={"REBUILD_GRAPH_SECRET": SECRET})
+    verify = run_cli(
+        "verify",
+        "--destination",
+        "graph",
+        "--graph-url",
+        handle.graph_url,
+        "--tenant",
+        TENANT,
+        "--client-id",
+        CLIENT_ID,
+        "--state",
+        str(state),
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        ALICE,
+        env={"REBUILD_GRAPH_SECRET": SECRET},
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -134,13 +179,23 @@ def test_throttling_storm_and_lost_answers_make_no_duplicate(tmp_path: Path, gra
     and creations whose answer is lost after the item was stored: every item lands exactly once."""
     handle, data = graph_sandbox
     handle.set_graph({"concurrency": 2, "concurrency_retry_after": 1})
-    handle.set_faults({"seed": 3, "rules": [
-        {"kind": "delay", "seconds": 0.2, "operations": ["Graph:createImportMime"]},
-        {"kind": "throttle", "rate": 0.05, "back_off_ms": 1000},
-        {"kind": "commit_then_drop", "count": 3, "operations": ["Graph:createImportMime", "Graph:createMessage",
-                                                                "Graph:createEvent"]}]})
-    result = rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", BOB, "--json",
-                     "--batch-items", "2")  # batches of two: several in flight, beyond the one allowed
+    handle.set_faults(
+        {
+            "seed": 3,
+            "rules": [
+                {"kind": "delay", "seconds": 0.2, "operations": ["Graph:createImportMime"]},
+                {"kind": "throttle", "rate": 0.05, "back_off_ms": 1000},
+                {
+                    "kind": "commit_then_drop",
+                    "count": 3,
+                    "operations": ["Graph:createImportMime", "Graph:createMessage", "Graph:createEvent"],
+                },
+            ],
+        }
+    )
+    result = rebuild(
+        handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", BOB, "--json", "--batch-items", "2"
+    )  # batches of two: several in flight, beyond the one allowed
     summary = summary_of(result)
     assert summary["failed_total"] == 0 and summary["uploaded"] + summary["present"] == 18
     counters = handle.stats()["counters"]
@@ -178,9 +233,30 @@ def _kill_trials(tmp_path: Path, handle, ost: Path, mailbox: str, kills: int, st
     handle.set_faults({"seed": 5, "rules": rules})
     state = tmp_path / "state"
     rng = random.Random(11)
-    command = [sys.executable, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url,
-               "--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(state), "--log-level", "error",
-               "--ost", str(ost), "--mailbox", mailbox, "--batch-items", "3"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--destination",
+        "graph",
+        "--graph-url",
+        handle.graph_url,
+        "--tenant",
+        TENANT,
+        "--client-id",
+        CLIENT_ID,
+        "--state",
+        str(state),
+        "--log-level",
+        "error",
+        "--ost",
+        str(ost),
+        "--mailbox",
+        mailbox,
+        "--batch-items",
+        "3",
+    ]
     env = {**__import__("os").environ, "REBUILD_GRAPH_SECRET": SECRET}
     from tests.conftest import sandbox_items
 
@@ -230,9 +306,22 @@ def test_samples_same_folders_and_counts_as_over_ews(tmp_path: Path, graph_sandb
     lists the same folders, counts, drafts and read states for both."""
     handle, _ = graph_sandbox
     source = samples / name
-    over_ews = run_cli("run", "--server", handle.url, "--username", SERVICE, "--impersonate", "--state",
-                       str(tmp_path / "ews-state"), "--ost", str(source), "--mailbox", BOB, "--json",
-                       env={"REBUILD_PASSWORD": PASSWORD})
+    over_ews = run_cli(
+        "run",
+        "--server",
+        handle.url,
+        "--username",
+        SERVICE,
+        "--impersonate",
+        "--state",
+        str(tmp_path / "ews-state"),
+        "--ost",
+        str(source),
+        "--mailbox",
+        BOB,
+        "--json",
+        env={"REBUILD_PASSWORD": PASSWORD},
+    )
     assert over_ews.returncode == 0, over_ews.stderr[-2000:]
     summary = summary_of(rebuild(handle, tmp_path / "state", "--ost", str(source), "--mailbox", ALICE, "--json"))
     assert summary["failed_total"] == 0
@@ -242,8 +331,10 @@ def test_samples_same_folders_and_counts_as_over_ews(tmp_path: Path, graph_sandb
     from tests.conftest import sandbox_items
 
     def states(mailbox: str) -> Counter:
-        return Counter((i["subject"], i["is_draft"], i["is_read"], i["datetime_sent"])
-                       for i in sandbox_items(handle.data_dir, mailbox))
+        return Counter(
+            (i["subject"], i["is_draft"], i["is_read"], i["datetime_sent"])
+            for i in sandbox_items(handle.data_dir, mailbox)
+        )
 
     assert states(ALICE) == states(BOB)
     assert handle.graph_sent() == []
@@ -254,26 +345,67 @@ def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox,
     naming the holder as soon as it sees the holder renew (a short lease here: renewals every second or so);
     the first run ends well and releases the lease."""
     handle, _ = graph_sandbox
-    creations = ["Graph:createImportMime", "Graph:createMessage", "Graph:createEvent", "Graph:createContact",
-                 "Graph:createTask"]  # slow enough (18 × 0.8 s, 4 at a time) for the second run to meet it
+    creations = [
+        "Graph:createImportMime",
+        "Graph:createMessage",
+        "Graph:createEvent",
+        "Graph:createContact",
+        "Graph:createTask",
+    ]  # slow enough (18 × 0.8 s, 4 at a time) for the second run to meet it
     handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.8, "operations": creations}]})
-    command = [sys.executable, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url,
-               "--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(tmp_path / "first"), "--log-level",
-               "error", "--ost", str(small_ost), "--mailbox", ALICE]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--destination",
+        "graph",
+        "--graph-url",
+        handle.graph_url,
+        "--tenant",
+        TENANT,
+        "--client-id",
+        CLIENT_ID,
+        "--state",
+        str(tmp_path / "first"),
+        "--log-level",
+        "error",
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        ALICE,
+    ]
     short_lease = {"REBUILD_LEASE_SECONDS": "10", "REBUILD_GRAPH_REQUEST_TIMEOUT": "3"}
     env = {**__import__("os").environ, "REBUILD_GRAPH_SECRET": SECRET, **short_lease}
     first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         graph = PlainGraph(handle.graph_url, ALICE)
         deadline = time.monotonic() + 60
-        while not graph.get("/mailFolders", **{"$filter": "displayName eq 'Mailbox rebuild lease'",
-                                               "includeHiddenFolders": "true"})["value"]:
+        while not graph.get(
+            "/mailFolders", **{"$filter": "displayName eq 'Mailbox rebuild lease'", "includeHiddenFolders": "true"}
+        )["value"]:
             assert time.monotonic() < deadline and first.poll() is None, "the first run never took its lease"
             time.sleep(0.05)
-        second = run_cli("run", "--destination", "graph", "--graph-url", handle.graph_url, "--tenant", TENANT,
-                         "--client-id", CLIENT_ID, "--state", str(tmp_path / "second"), "--log-level", "warning",
-                         "--ost", str(small_ost), "--mailbox", ALICE,
-                         env={"REBUILD_GRAPH_SECRET": SECRET, **short_lease})
+        second = run_cli(
+            "run",
+            "--destination",
+            "graph",
+            "--graph-url",
+            handle.graph_url,
+            "--tenant",
+            TENANT,
+            "--client-id",
+            CLIENT_ID,
+            "--state",
+            str(tmp_path / "second"),
+            "--log-level",
+            "warning",
+            "--ost",
+            str(small_ost),
+            "--mailbox",
+            ALICE,
+            env={"REBUILD_GRAPH_SECRET": SECRET, **short_lease},
+        )
         assert second.returncode == 3, second.stdout + second.stderr
         said = second.stdout + second.stderr  # the closing summary names the holder
         assert "another run holds this mailbox" in said and f"pid {first.pid}" in said
@@ -281,21 +413,42 @@ def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox,
         first.wait(timeout=120)
         handle.set_faults({})
     assert first.returncode == 0
-    assert not graph.get("/mailFolders", **{"$filter": "displayName eq 'Mailbox rebuild lease'",
-                                            "includeHiddenFolders": "true"})["value"], "the lease is released"
+    assert not graph.get(
+        "/mailFolders", **{"$filter": "displayName eq 'Mailbox rebuild lease'", "includeHiddenFolders": "true"}
+    )["value"], "the lease is released"
 
 
-def test_an_import_never_finished_is_finished_by_the_rerun_not_imported_again(tmp_path: Path, graph_sandbox,
-                                                                               small_ost: Path):
+def test_an_import_never_finished_is_finished_by_the_rerun_not_imported_again(
+    tmp_path: Path, graph_sandbox, small_ost: Path
+):
     """Every finishing PATCH refused: the imported messages stay without their stamp (the run says so, exit 1);
     the rerun finds them by the imported identity header and finishes them instead of importing them again."""
     handle, _ = graph_sandbox
-    handle.set_faults({"rules": [{"kind": "error", "code": "ErrorInternalServerError",
-                                  "operations": ["Graph:PATCH:messages"]}]})
+    handle.set_faults(
+        {"rules": [{"kind": "error", "code": "ErrorInternalServerError", "operations": ["Graph:PATCH:messages"]}]}
+    )
     env_fast = {"REBUILD_MAX_ATTEMPTS": "2", "REBUILD_BACKOFF_INITIAL": "0.05"}
-    first = run_cli("run", "--destination", "graph", "--graph-url", handle.graph_url, "--tenant", TENANT,
-                    "--client-id", CLIENT_ID, "--state", str(tmp_path / "state"), "--log-level", "error", "--ost",
-                    str(small_ost), "--mailbox", ALICE, "--json", env={"REBUILD_GRAPH_SECRET": SECRET, **env_fast})
+    first = run_cli(
+        "run",
+        "--destination",
+        "graph",
+        "--graph-url",
+        handle.graph_url,
+        "--tenant",
+        TENANT,
+        "--client-id",
+        CLIENT_ID,
+        "--state",
+        str(tmp_path / "state"),
+        "--log-level",
+        "error",
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        ALICE,
+        "--json",
+        env={"REBUILD_GRAPH_SECRET": SECRET, **env_fast},
+    )
     assert first.returncode == 1
     unfinished = json.loads(first.stdout)["failed_total"]
     assert unfinished == 9  # the imported mails: 7 in the inbox, 1 in its subfolder, 1 sent
@@ -313,13 +466,34 @@ def test_an_import_never_finished_is_finished_by_the_rerun_not_imported_again(tm
 LARGE_SPEC = {
     "store": {"name": "Large attachments", "seed": 3},
     "folders": [
-        {"name": "Inbox", "role": "inbox", "items": [
-            {"kind": "mail", "subject": "Four megabytes", "body": "see attached", "sender": "A <a@example.com>",
-             "to": ["B <b@example.com>"], "sent": "2024-05-01T10:00:00", "received": "2024-05-01T10:01:00",
-             "attachments": [{"name": "big.bin", "size": 4_200_000}, {"name": "small.txt", "data": "small"}]}]},
-        {"name": "Drafts", "role": "drafts", "items": [
-            {"subject": "Draft with a big file", "body": "draft", "to": ["B <b@example.com>"],
-             "attachments": [{"name": "draft.bin", "size": 3_500_000}]}]},
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [
+                {
+                    "kind": "mail",
+                    "subject": "Four megabytes",
+                    "body": "see attached",
+                    "sender": "A <a@example.com>",
+                    "to": ["B <b@example.com>"],
+                    "sent": "2024-05-01T10:00:00",
+                    "received": "2024-05-01T10:01:00",
+                    "attachments": [{"name": "big.bin", "size": 4_200_000}, {"name": "small.txt", "data": "small"}],
+                }
+            ],
+        },
+        {
+            "name": "Drafts",
+            "role": "drafts",
+            "items": [
+                {
+                    "subject": "Draft with a big file",
+                    "body": "draft",
+                    "to": ["B <b@example.com>"],
+                    "attachments": [{"name": "draft.bin", "size": 3_500_000}],
+                }
+            ],
+        },
     ],
 }
 
@@ -362,8 +536,9 @@ def test_large_attachments_of_json_messages_go_through_upload_sessions(tmp_path:
 def test_target_root_keeps_everything_apart_from_the_live_folders(tmp_path: Path, graph_sandbox, small_ost: Path):
     handle, _ = graph_sandbox
     root = "Recovered 2026"
-    summary = summary_of(rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", BOB, "--json",
-                                 "--target-root", root))
+    summary = summary_of(
+        rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", BOB, "--json", "--target-root", root)
+    )
     assert summary["uploaded"] == 18
     graph = PlainGraph(handle.graph_url, BOB)
     assert graph.messages("inbox") == [] and graph.events() == [] and graph.contacts() == []
@@ -375,7 +550,24 @@ def test_target_root_keeps_everything_apart_from_the_live_folders(tmp_path: Path
     assert len(graph.all(f"/contactFolders/{contacts['id']}/contacts")) == 2
     (tasks,) = [t for t in graph.all("/todo/lists") if t["displayName"] == f"{root} - Aufgaben"]
     assert len(graph.all(f"/todo/lists/{tasks['id']}/tasks")) == 1
-    verify = run_cli("verify", "--destination", "graph", "--graph-url", handle.graph_url, "--tenant", TENANT,
-                     "--client-id", CLIENT_ID, "--state", str(tmp_path / "state"), "--ost", str(small_ost),
-                     "--mailbox", BOB, "--target-root", root, env={"REBUILD_GRAPH_SECRET": SECRET})
+    verify = run_cli(
+        "verify",
+        "--destination",
+        "graph",
+        "--graph-url",
+        handle.graph_url,
+        "--tenant",
+        TENANT,
+        "--client-id",
+        CLIENT_ID,
+        "--state",
+        str(tmp_path / "state"),
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        BOB,
+        "--target-root",
+        root,
+        env={"REBUILD_GRAPH_SECRET": SECRET},
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr

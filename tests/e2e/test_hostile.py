@@ -31,17 +31,27 @@ FORMULA_SUBJECT = '=HYPERLINK("http://evil.example","click")'
 EVIL_FOLDER = "Evil\x1b]0;title\x07"
 HOSTILE = {
     "store": {"name": "hostile", "seed": 3},
-    "folders": [{
-        "name": "Inbox", "role": "inbox",
-        "items": [{"kind": "mail", "subject": ESC_SUBJECT, "body": "x", "sender": "A <a@example.com>"},
-                  {"kind": "mail", "subject": FORMULA_SUBJECT, "body": "y", "sender": "B <b@example.com>"}],
-        "folders": [{"name": "Reports?", "items": [{"kind": "mail", "subject": "r1", "body": "1"}]},
-                    {"name": "Reports*", "items": [{"kind": "mail", "subject": "r2", "body": "2"}]},
-                    {"name": EVIL_FOLDER, "items": [{"kind": "mail", "subject": "e1", "body": "3"}],
-                     # named like the export's file of the item beside it
-                     "folders": [{"name": "00001 e1.eml", "items": [{"kind": "mail", "subject": "e2",
-                                                                      "body": "4"}]}]}],
-    }, {"name": "manifest.json", "items": [{"kind": "mail", "subject": "m1", "body": "5"}]}],
+    "folders": [
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [
+                {"kind": "mail", "subject": ESC_SUBJECT, "body": "x", "sender": "A <a@example.com>"},
+                {"kind": "mail", "subject": FORMULA_SUBJECT, "body": "y", "sender": "B <b@example.com>"},
+            ],
+            "folders": [
+                {"name": "Reports?", "items": [{"kind": "mail", "subject": "r1", "body": "1"}]},
+                {"name": "Reports*", "items": [{"kind": "mail", "subject": "r2", "body": "2"}]},
+                {
+                    "name": EVIL_FOLDER,
+                    "items": [{"kind": "mail", "subject": "e1", "body": "3"}],
+                    # named like the export's file of the item beside it
+                    "folders": [{"name": "00001 e1.eml", "items": [{"kind": "mail", "subject": "e2", "body": "4"}]}],
+                },
+            ],
+        },
+        {"name": "manifest.json", "items": [{"kind": "mail", "subject": "m1", "body": "5"}]},
+    ],
 }
 HOSTILE_ITEMS = 7
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
@@ -71,7 +81,7 @@ def libpff_refused_variant(source: Path, out: Path) -> Path:
     import pypff
 
     data = source.read_bytes()
-    nbt, bbt = (int.from_bytes(data[off:off + 8], "little") for off in (0xE0, 0xF0))  # Unicode ROOT BREFs
+    nbt, bbt = (int.from_bytes(data[off : off + 8], "little") for off in (0xE0, 0xF0))  # Unicode ROOT BREFs
     rng = random.Random(12)
     for _ in range(400):
         damaged = bytearray(data)
@@ -100,8 +110,9 @@ def test_fifo_is_refused_at_once_by_verify_and_the_csv_check(tmp_path: Path):
     fifo = tmp_path / "pipe.ost"
     os.mkfifo(fifo)
     state = tmp_path / "state"
-    result = run_cli("verify", "--ost", str(fifo), "--mailbox", "alice@sandbox.local", "--state", str(state),
-                     timeout=60)
+    result = run_cli(
+        "verify", "--ost", str(fifo), "--mailbox", "alice@sandbox.local", "--state", str(state), timeout=60
+    )
     assert result.returncode == 2 and "named pipe" in one_line(result, fifo)
     users = tmp_path / "users.csv"
     users.write_text(f"ost,mailbox\n{fifo},alice@sandbox.local\n", encoding="utf-8")
@@ -133,8 +144,9 @@ def test_file_libpff_refuses_is_one_line_exit_2_and_nothing_reaches_the_server(t
     bad = libpff_refused_variant(small_ost, tmp_path / "flipped.ost")
     state = tmp_path / "state"
     # The libpff reader (the native one refuses this file itself, with its own reason: tests/source).
-    result = run_cli("--ost", str(bad), "--mailbox", "flip@sandbox.local", "--state", str(state), "--reader", "libpff",
-                     timeout=60)
+    result = run_cli(
+        "--ost", str(bad), "--mailbox", "flip@sandbox.local", "--state", str(state), "--reader", "libpff", timeout=60
+    )
     assert result.returncode == 2
     reason = one_line(result, bad).split(str(bad), 1)[1]
     assert "libpff_" not in reason and "pypff_" not in reason, "libpff's chain stays in the log"
@@ -171,8 +183,9 @@ def test_bad_addresses_are_usage_errors_like_the_csv(tmp_path: Path, small_ost: 
         assert main(["--map", str(users), "--state", state, "--dry-run"]) == 2, address
 
 
-def test_csv_header_naming_a_column_twice_or_none_is_refused(tmp_path: Path, small_ost: Path,
-                                                              capsys: pytest.CaptureFixture[str]):
+def test_csv_header_naming_a_column_twice_or_none_is_refused(
+    tmp_path: Path, small_ost: Path, capsys: pytest.CaptureFixture[str]
+):
     from pipeline.cli.main import main
 
     users = tmp_path / "users.csv"
@@ -185,16 +198,37 @@ def test_csv_header_naming_a_column_twice_or_none_is_refused(tmp_path: Path, sma
 
 def test_server_flags_and_a_server_that_is_down(tmp_path: Path, small_ost: Path):
     state = str(tmp_path / "state")
-    no_user = run_cli("--ost", str(small_ost), "--mailbox", "a@corp.example", "--server",
-                      "http://127.0.0.1:9/EWS/Exchange.asmx", "--state", state, timeout=60)
+    no_user = run_cli(
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        "a@corp.example",
+        "--server",
+        "http://127.0.0.1:9/EWS/Exchange.asmx",
+        "--state",
+        state,
+        timeout=60,
+    )
     assert no_user.returncode == 2 and "--username" in no_user.stderr
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/EWS/Exchange.asmx"
     started = time.monotonic()
-    down = run_cli("--ost", str(small_ost), "--mailbox", "a@corp.example", "--server", url, "--username", "svc",
-                   "--state", state, env={"REBUILD_PASSWORD": "x"}, timeout=120)
+    down = run_cli(
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        "a@corp.example",
+        "--server",
+        url,
+        "--username",
+        "svc",
+        "--state",
+        state,
+        env={"REBUILD_PASSWORD": "x"},
+        timeout=120,
+    )
     elapsed = time.monotonic() - started
     assert down.returncode == 1 and elapsed < 30, (elapsed, down.stderr)
     lines = down.stderr.strip().splitlines()
@@ -212,8 +246,12 @@ def test_sandbox_commands_honour_state_before_the_subcommand_and_a_closed_pipe(t
         assert store.has_mailbox("ann@sandbox.local")
     finally:
         store.close()
-    process = subprocess.Popen([sys.executable, "-m", "pipeline", "sandbox", "faults", "--state", str(state)],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "sandbox", "faults", "--state", str(state)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # `| head` that has already left
     err = process.stderr.read().decode()
@@ -238,10 +276,19 @@ def test_export_never_lets_two_folders_share_a_directory(tmp_path: Path, hostile
 
 def test_export_reports_unreadable_folders_like_inspect(tmp_path: Path, samples: Path):
     # libpff cannot read this sample's Deleted Items (the native reader reads it as the empty folder it is).
-    damaged = run_cli("export", "--ost", str(samples / "damaged-Outlook_part0.pst"), "--out", str(tmp_path / "d"),
-                      "--reader", "libpff", timeout=120)
-    inspect = json.loads(run_cli("inspect", "--ost", str(samples / "damaged-Outlook_part0.pst"), "--json",
-                                 "--reader", "libpff").stdout)
+    damaged = run_cli(
+        "export",
+        "--ost",
+        str(samples / "damaged-Outlook_part0.pst"),
+        "--out",
+        str(tmp_path / "d"),
+        "--reader",
+        "libpff",
+        timeout=120,
+    )
+    inspect = json.loads(
+        run_cli("inspect", "--ost", str(samples / "damaged-Outlook_part0.pst"), "--json", "--reader", "libpff").stdout
+    )
     manifest = json.loads((tmp_path / "d" / "manifest.json").read_text(encoding="utf-8"))
     assert damaged.returncode == 1 and f"{len(manifest['failures'])} failed" in damaged.stdout
     unreadable_folders = {e["node_id"] for e in inspect["errors"] if e["what"] == "folder"}
@@ -284,8 +331,11 @@ def test_run_console_reports_and_private_state(tmp_path: Path, hostile_ost: Path
     assert listing.returncode == 0 and raw_control(listing.stdout) == []
     lines = listing.stdout.splitlines()
     assert "\\x1b]0;pwned\\x07\\x1b[2J clear" in listing.stdout and "tag:0x" not in listing.stdout
-    order = [line.strip().split(" [")[0].split("  ")[0] for line in lines if line.startswith("  ") and
-             not line.startswith("    ")]
+    order = [
+        line.strip().split(" [")[0].split("  ")[0]
+        for line in lines
+        if line.startswith("  ") and not line.startswith("    ")
+    ]
     assert order.index("Inbox") < order.index("Calendar") < order.index("Sync Issues"), order
     props = run_cli(*ls_words[1:], "--props", timeout=60)
     assert "PR_MESSAGE_FLAGS (0x0e07) = " in props.stdout and "RebuildFingerprint {" in props.stdout
@@ -306,9 +356,21 @@ def test_failed_items_csv_is_spreadsheet_safe(tmp_path: Path, hostile_ost: Path)
     # Every item is refused but the first one created, which is the run's mailbox lease (pipeline/lease.py).
     refuse = {"rules": [{"kind": "item_error", "code": "ErrorItemSave", "after": 1}]}
     with own_sandbox(tmp_path / "data", {SERVICE: (PASSWORD, True)}, ["eve@corp.example"], faults=refuse) as (h, _):
-        result = run_cli("--ost", str(hostile_ost), "--mailbox", "eve@corp.example", "--server", h.url,
-                         "--username", SERVICE, "--impersonate", "--state", str(tmp_path / "state"),
-                         env={"REBUILD_PASSWORD": PASSWORD}, timeout=300)
+        result = run_cli(
+            "--ost",
+            str(hostile_ost),
+            "--mailbox",
+            "eve@corp.example",
+            "--server",
+            h.url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(tmp_path / "state"),
+            env={"REBUILD_PASSWORD": PASSWORD},
+            timeout=300,
+        )
     assert result.returncode == 1, result.stdout + result.stderr
     assert raw_control(result.stdout + result.stderr) == []
     report = next((tmp_path / "state" / "reports").glob("failed-*.csv"))
@@ -353,8 +415,22 @@ def test_log_file_rotates_by_size(tmp_path: Path, small_ost: Path, monkeypatch: 
     monkeypatch.setenv("REBUILD_LOG_BACKUPS", "2")
     state = tmp_path / "state"
     for _ in range(3):
-        assert main(["--ost", str(small_ost), "--mailbox", "rot@sandbox.local", "--state", str(state),
-                     "--dry-run", "--log-level", "error"]) == 0
+        assert (
+            main(
+                [
+                    "--ost",
+                    str(small_ost),
+                    "--mailbox",
+                    "rot@sandbox.local",
+                    "--state",
+                    str(state),
+                    "--dry-run",
+                    "--log-level",
+                    "error",
+                ]
+            )
+            == 0
+        )
     names = sorted(p.name for p in (state / "logs").iterdir())
     assert names == ["rebuild.jsonl", "rebuild.jsonl.1", "rebuild.jsonl.2"], names
     assert all(p.stat().st_size <= 2000 + 1000 for p in (state / "logs").iterdir())
@@ -381,8 +457,9 @@ def test_inspect_with_a_state_dir_logs_libpff_chain_once(tmp_path: Path, small_o
     assert len(refusals) == 1 and refusals[0]["libpff"]
 
 
-def test_a_file_given_as_state_dir_is_a_usage_error(tmp_path: Path, small_ost: Path,
-                                                   capsys: pytest.CaptureFixture[str]):
+def test_a_file_given_as_state_dir_is_a_usage_error(
+    tmp_path: Path, small_ost: Path, capsys: pytest.CaptureFixture[str]
+):
     from pipeline.cli.main import main
 
     not_a_dir = tmp_path / "state"

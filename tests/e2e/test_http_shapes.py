@@ -20,15 +20,30 @@ from tests.e2e.conftest import ews_cli
 SERVICE, PASSWORD, MAILBOX = "svc-http", "http-pw", "hugo@corp.example"
 FP_KEY = "name:74594eaa-9d20-45ad-b806-df062a3740a3:RebuildFingerprint"
 COUNT = 40
-SPEC = {"store": {"name": "HTTP shapes", "seed": 21}, "folders": [{"name": "Inbox", "role": "inbox"}],
-        "bulk": [{"count": COUNT, "size_min": 15_000, "size_max": 30_000, "folders": 1, "seed": 3,
-                  "parent": "Inbox"}]}
+SPEC = {
+    "store": {"name": "HTTP shapes", "seed": 21},
+    "folders": [{"name": "Inbox", "role": "inbox"}],
+    "bulk": [{"count": COUNT, "size_min": 15_000, "size_max": 30_000, "folders": 1, "seed": 3, "parent": "Inbox"}],
+}
 
 
 def rebuild(handle, state: Path):
-    return ews_cli(handle, state, "run", "--ost", str(fixtures.cached(SPEC, format="ost")), "--mailbox", MAILBOX,
-                   "--json", "--batch-items", "20", username=SERVICE, password=PASSWORD, impersonate=True,
-                   env={"REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.2"})
+    return ews_cli(
+        handle,
+        state,
+        "run",
+        "--ost",
+        str(fixtures.cached(SPEC, format="ost")),
+        "--mailbox",
+        MAILBOX,
+        "--json",
+        "--batch-items",
+        "20",
+        username=SERVICE,
+        password=PASSWORD,
+        impersonate=True,
+        env={"REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.2"},
+    )
 
 
 def once_each(data: Path) -> bool:
@@ -66,12 +81,31 @@ def test_concurrent_requests_against_the_servers_limit(tmp_path: Path, cap: int)
     pool shrinking used to deadlock on that answer, see target/pool.py)."""
     faults = {"max_concurrency": 2, "rules": [{"kind": "delay", "seconds": 0.2, "operations": ["CreateItem"]}]}
     with own_sandbox(tmp_path / "sb", {SERVICE: (PASSWORD, True)}, [MAILBOX], faults=faults) as (handle, data):
-        done = run_cli("run", "--ost", str(fixtures.cached(SPEC, format="ost")), "--mailbox", MAILBOX, "--server",
-                       handle.url, "--username", SERVICE, "--impersonate", "--state", str(tmp_path / "state"),
-                       "--json", "--batch-items", "5", timeout=120,
-                       env={"REBUILD_PASSWORD": PASSWORD, "REBUILD_REQUESTS_IN_FLIGHT": "4",
-                            "REBUILD_MAX_CONCURRENT_REQUESTS": str(cap), "REBUILD_BACKOFF_INITIAL": "0.05",
-                            "REBUILD_BACKOFF_MAX": "0.2"})
+        done = run_cli(
+            "run",
+            "--ost",
+            str(fixtures.cached(SPEC, format="ost")),
+            "--mailbox",
+            MAILBOX,
+            "--server",
+            handle.url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(tmp_path / "state"),
+            "--json",
+            "--batch-items",
+            "5",
+            timeout=120,
+            env={
+                "REBUILD_PASSWORD": PASSWORD,
+                "REBUILD_REQUESTS_IN_FLIGHT": "4",
+                "REBUILD_MAX_CONCURRENT_REQUESTS": str(cap),
+                "REBUILD_BACKOFF_INITIAL": "0.05",
+                "REBUILD_BACKOFF_MAX": "0.2",
+            },
+        )
         stats = handle.stats()
     assert done.returncode == 0, done.stdout + done.stderr
     assert stats["counters"]["op:CreateItem"] >= COUNT // 5

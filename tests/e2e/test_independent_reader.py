@@ -32,8 +32,17 @@ from tests.conftest import own_sandbox, run_cli
 USER, PASSWORD = "reader@corp.example", "reader-pw"
 #: Every file of ../shared/samples (test_every_sample_is_listed keeps this true). The real cached-mode OST and
 #: Outlook's own PST run in the default test command; the others (about 5 s each) behind `-m slow`.
-SAMPLES = ["SampleOstFile.ost", "Outlook.pst", "ansi-32-bit.pst", "variousBodyTypes.pst", "dist-list.pst",
-           "notes.pst", "SampleContacts.pst", "PersonalStorageFile.ost", "damaged-Outlook_part0.pst"]
+SAMPLES = [
+    "SampleOstFile.ost",
+    "Outlook.pst",
+    "ansi-32-bit.pst",
+    "variousBodyTypes.pst",
+    "dist-list.pst",
+    "notes.pst",
+    "SampleContacts.pst",
+    "PersonalStorageFile.ost",
+    "damaged-Outlook_part0.pst",
+]
 DEFAULT = ("SampleOstFile.ost", "Outlook.pst")
 #: Damaged on purpose: libpff (so pffexport too) cannot read some folders; the run exits 1 for them.
 DAMAGED = ("damaged-Outlook_part0.pst",)
@@ -133,31 +142,43 @@ def _subject(values: dict[int, tuple[int, bytes]]) -> str:
 def _read_item(folder_path: str, item_dir: Path) -> SourceItem:
     values = _entries((item_dir / "ItemValues.txt").read_text(errors="replace")).get(0, {})
     recipients_file = item_dir / "RecipientsItemValues.txt"
-    recipients = list(_entries(recipients_file.read_text(errors="replace")).values()) if recipients_file.exists() else []
+    recipients = (
+        list(_entries(recipients_file.read_text(errors="replace")).values()) if recipients_file.exists() else []
+    )
     item = SourceItem(folder_path, re.sub(r"\d+$", "", item_dir.name), _subject(values), values, recipients)
     attachments = item_dir / "Attachments"
     if attachments.is_dir():
         for child in sorted(attachments.iterdir()):
             if child.is_file() and child.name != "ItemValues.txt":
-                item.files.append((child.name.split("_", 1)[1] if "_" in child.name else child.name,
-                                   child.stat().st_size))
+                item.files.append(
+                    (child.name.split("_", 1)[1] if "_" in child.name else child.name, child.stat().st_size)
+                )
             elif child.is_dir():
                 for inner in child.iterdir():
                     if inner.is_dir() and (inner / "ItemValues.txt").exists():
-                        item.embedded.append(_subject(_entries((inner / "ItemValues.txt").read_text(
-                            errors="replace")).get(0, {})))
+                        item.embedded.append(
+                            _subject(_entries((inner / "ItemValues.txt").read_text(errors="replace")).get(0, {}))
+                        )
     return item
 
 
 def pffexport_items(sample: Path, work: Path) -> list[SourceItem]:
     """Every item under the store's IPM subtree, Sync Issues excepted (Outlook's logs, skipped by design)."""
     target = work / "pff"
-    subprocess.run(["pffexport", "-q", "-d", "-m", "items", "-f", "text", "-t", str(target), str(sample)],
-                   capture_output=True, timeout=300, check=False)
+    subprocess.run(
+        ["pffexport", "-q", "-d", "-m", "items", "-f", "text", "-t", str(target), str(sample)],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     export = Path(f"{target}.export")
     # An OST also caches the public folders' tree (Root - Public): not the user's mailbox.
-    roots = [p for depth in ("*", "*/*") for p in sorted(export.glob(depth))
-             if p.is_dir() and p.name in _IPM_ROOTS and p.parent.name != "Root - Public"]
+    roots = [
+        p
+        for depth in ("*", "*/*")
+        for p in sorted(export.glob(depth))
+        if p.is_dir() and p.name in _IPM_ROOTS and p.parent.name != "Root - Public"
+    ]
     items = []
     for root in roots[:1]:
         for item_dir in sorted(root.rglob("*")):
@@ -172,8 +193,9 @@ def pffexport_items(sample: Path, work: Path) -> list[SourceItem]:
 
 # -- the server, through plain exchangelib ----------------------------------------------------------------
 def server_items(url: str) -> list[Any]:
-    config = Configuration(service_endpoint=url, credentials=Credentials(USER, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(USER, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     account = Account(USER, config=config, autodiscover=False, access_type=DELEGATE)
     found = []
     for folder in account.msg_folder_root.walk():
@@ -225,10 +247,14 @@ def compare(source: SourceItem, server: Any) -> tuple[list[str], set[str]]:
     if not ok:
         check("sender", _source_sender(source), server.author.email_address if server.author else None)
     kinds = {1: "to", 2: "cc", 3: "bcc"}
-    want = sorted((kinds.get((_int(r.get(0x0C15)) or 1) & 0xF, "to"), _string(r.get(0x3003)) or "")
-                  for r in source.recipients)
-    got = sorted((kind, m.email_address or "") for kind, people in (("to", server.to_recipients),
-                 ("cc", server.cc_recipients), ("bcc", server.bcc_recipients)) for m in people or [])
+    want = sorted(
+        (kinds.get((_int(r.get(0x0C15)) or 1) & 0xF, "to"), _string(r.get(0x3003)) or "") for r in source.recipients
+    )
+    got = sorted(
+        (kind, m.email_address or "")
+        for kind, people in (("to", server.to_recipients), ("cc", server.cc_recipients), ("bcc", server.bcc_recipients))
+        for m in people or []
+    )
     # Each source recipient must find a server recipient of its kind, equal or allowed (DNs sort apart
     # from their SMTP forms, so not pairwise by position).
     left = list(got)
@@ -247,8 +273,11 @@ def compare(source: SourceItem, server: Any) -> tuple[list[str], set[str]]:
         else:
             check("recipients", want, got)
     files = sorted((a.name, a.size) for a in server.attachments or [] if isinstance(a, FileAttachment))
-    if sorted(source.files) != files and sorted(size for _, size in source.files) == sorted(s for _, s in files) \
-            and all(name == "Attachment.txt" for name, _ in source.files if (name, _) not in files):
+    if (
+        sorted(source.files) != files
+        and sorted(size for _, size in source.files) == sorted(s for _, s in files)
+        and all(name == "Attachment.txt" for name, _ in source.files if (name, _) not in files)
+    ):
         used.add("ole-name")
     else:
         check("attachments", sorted(source.files), files)
@@ -266,8 +295,12 @@ def compare(source: SourceItem, server: Any) -> tuple[list[str], set[str]]:
     check("read", bool(flags & 0x1), bool(server.is_read))
     received = any(p in source.values for p in (0x0040, 0x0076, 0x003F))
     check("unsent", bool(flags & 0x8) and not received, bool(server.is_draft))
-    categories = sorted(_string((0x1F, part)) or "" for prop_id, (ptype, data) in source.values.items()
-                        if prop_id >= 0x8000 and ptype == 0x101F for part in _mv_strings(data))
+    categories = sorted(
+        _string((0x1F, part)) or ""
+        for prop_id, (ptype, data) in source.values.items()
+        if prop_id >= 0x8000 and ptype == 0x101F
+        for part in _mv_strings(data)
+    )
     check("categories", categories, sorted(server.categories or []))
     importance = {0: "Low", 1: "Normal", 2: "High"}.get(_int(source.values.get(0x0017)) or 1, "Normal")
     check("importance", importance, server.importance)
@@ -292,7 +325,7 @@ def _mv_strings(data: bytes) -> list[bytes]:
         return []
     count = struct.unpack_from("<I", data)[0]
     offsets = [*struct.unpack_from(f"<{count}I", data, 4), len(data)] if 4 + 4 * count <= len(data) else []
-    return [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return [data[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
 @pytest.fixture(scope="module")
@@ -319,9 +352,22 @@ def test_server_matches_pffexport(tmp_path: Path, samples: Path, name: str, flag
         pytest.skip(f"{sample} not present")
     source = pffexport_items(sample, tmp_path)
     with own_sandbox(tmp_path / "data", {USER: (PASSWORD, False)}, [USER]) as (handle, _):
-        result = run_cli("run", "--ost", str(sample), "--mailbox", USER, "--server", handle.url, "--username", USER,
-                         "--state", str(tmp_path / "state"), "--log-level", "warning",
-                         env={"REBUILD_PASSWORD": PASSWORD})
+        result = run_cli(
+            "run",
+            "--ost",
+            str(sample),
+            "--mailbox",
+            USER,
+            "--server",
+            handle.url,
+            "--username",
+            USER,
+            "--state",
+            str(tmp_path / "state"),
+            "--log-level",
+            "warning",
+            env={"REBUILD_PASSWORD": PASSWORD},
+        )
         assert result.returncode == (1 if name in DAMAGED else 0), result.stdout + result.stderr
         server = server_items(handle.url)
         # compared while the server runs: exchangelib fetches embedded messages on demand
@@ -344,8 +390,10 @@ def test_server_matches_pffexport(tmp_path: Path, samples: Path, name: str, flag
             used |= keys
             report.extend(f"{item.path} | {item.subject!r}: {d}" for d in diffs)
         report.extend(f"server only: {type(s).__name__} {s.subject!r}" for s in unmatched_server)
-    print(f"\n{name}: {len(source)} items compared; allowed differences used: "
-          + (", ".join(f"{k} ({ALLOWED[k]})" for k in sorted(used)) or "none"))
+    print(
+        f"\n{name}: {len(source)} items compared; allowed differences used: "
+        + (", ".join(f"{k} ({ALLOWED[k]})" for k in sorted(used)) or "none")
+    )
     for line in report:
         print("  " + line)
     assert not report, f"{len(report)} difference(s) between the server and pffexport for {name}"

@@ -42,8 +42,7 @@ def test_sample_ost_is_an_ost_with_roles(samples: Path):
     report = build_report(samples / "SampleOstFile.ost")
     assert report["kind"] == "ost"
     folders = _by_path(report)
-    expected = {"Inbox": 12, "Inbox/sub1": 25, "Inbox/sub2": 29, "Deleted Items": 10, "Sent Items": 6,
-                "Calendar": 1}
+    expected = {"Inbox": 12, "Inbox/sub1": 25, "Inbox/sub2": 29, "Deleted Items": 10, "Sent Items": 6, "Calendar": 1}
     assert {path: folders[path]["items_read"] for path in expected} == expected
     assert folders["Sync Issues"]["role"] == "syncissues"
     assert folders["Deleted Items"]["role"] == "deleteditems"
@@ -119,8 +118,9 @@ def test_embedded_messages_are_reachable(samples: Path):
     assert all(e.message_class == "IPM.Note" for e in embedded)
 
 
-@pytest.mark.parametrize("content", [b"", os.urandom(4096), b"!BDN" + os.urandom(4092)],
-                         ids=["zero-bytes", "random", "signature-then-noise"])
+@pytest.mark.parametrize(
+    "content", [b"", os.urandom(4096), b"!BDN" + os.urandom(4092)], ids=["zero-bytes", "random", "signature-then-noise"]
+)
 def test_bad_files_exit_2_with_one_line(tmp_path: Path, content: bytes):
     bad = tmp_path / "bad.ost"
     bad.write_bytes(content)

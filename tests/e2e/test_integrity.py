@@ -44,13 +44,21 @@ if "test_stamp" not in {f.name for f in Message.FIELDS}:
 
 
 def mail(subject: str, **extra: object) -> dict:
-    return {"kind": "mail", "subject": subject, "body": f"text of {subject}", "sender": "a@example.com",
-            "to": ["b@example.com"], "message_id": f"<{subject.replace(' ', '-')}@example.com>", **extra}
+    return {
+        "kind": "mail",
+        "subject": subject,
+        "body": f"text of {subject}",
+        "sender": "a@example.com",
+        "to": ["b@example.com"],
+        "message_id": f"<{subject.replace(' ', '-')}@example.com>",
+        **extra,
+    }
 
 
 def account(url: str) -> Account:
-    config = Configuration(service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     return Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
 
 
@@ -65,10 +73,23 @@ def child(folder, name: str):
     raise AssertionError(f"no folder {name!r} under {folder.name!r}")
 
 
-BIG = {"store": {"name": "Big items", "seed": 4}, "folders": [{"name": "Inbox", "role": "inbox", "items": [
-    *(mail(f"ordinary {n}") for n in range(15)),
-    mail("the big one", attachments=[{"name": "video.bin", "size": 40_000_000}, {"name": "note.txt", "size": 200}]),
-    *(mail(f"ordinary {n}") for n in range(15, 30))]}]}
+BIG = {
+    "store": {"name": "Big items", "seed": 4},
+    "folders": [
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [
+                *(mail(f"ordinary {n}") for n in range(15)),
+                mail(
+                    "the big one",
+                    attachments=[{"name": "video.bin", "size": 40_000_000}, {"name": "note.txt", "size": 200}],
+                ),
+                *(mail(f"ordinary {n}") for n in range(15, 30)),
+            ],
+        }
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +102,9 @@ def test_an_item_over_the_limit_is_reported_and_the_rest_arrives(tmp_path: Path,
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _):
         result = cli(handle, tmp_path / "state", "--ost", str(ost), "--mailbox", MAILBOX, "--json")
         # Sent anyway (a server that allows more): Exchange's own refusal is per item, never retried.
-        sent = cli(handle, tmp_path / "state2", "--ost", str(ost), "--mailbox", MAILBOX, "--json",
-                   "--max-item-mb", "100")
+        sent = cli(
+            handle, tmp_path / "state2", "--ost", str(ost), "--mailbox", MAILBOX, "--json", "--max-item-mb", "100"
+        )
         subjects = sorted(account(handle.url).inbox.all().values_list("subject", flat=True))
     assert result.returncode == 1, result.stdout + result.stderr
     summary = json.loads(result.stdout)
@@ -115,9 +137,17 @@ def test_strip_sends_it_without_its_largest_attachment(tmp_path: Path, big):
         assert saved.stat().st_mode & 0o077 == 0
 
 
-SMALL = {"store": {"name": "Verify", "seed": 8}, "folders": [
-    {"name": "Posteingang", "role": "inbox", "items": [mail("one"), mail("two"), mail("three")],
-     "folders": [{"name": "Projekte", "items": [mail("four"), mail("five")]}]}]}
+SMALL = {
+    "store": {"name": "Verify", "seed": 8},
+    "folders": [
+        {
+            "name": "Posteingang",
+            "role": "inbox",
+            "items": [mail("one"), mail("two"), mail("three")],
+            "folders": [{"name": "Projekte", "items": [mail("four"), mail("five")]}],
+        }
+    ],
+}
 
 
 def test_verify_reports_each_defect_made_by_hand(tmp_path: Path):
@@ -195,11 +225,18 @@ def test_items_of_the_store_top_folder_land_where_outlook_shows_them(tmp_path: P
         assert cli(handle, tmp_path / "state", "--ost", str(pst), "--mailbox", MAILBOX).returncode == 0
         owner = account(handle.url)
         at_root = list(owner.msg_folder_root.all().values_list("subject", flat=True))
-        [top] = [f for f in FolderCollection(account=owner, folders=[owner.msg_folder_root]).find_folders(
-            depth=SHALLOW) if f.name == "Top of Personal Folders"]
+        [top] = [
+            f
+            for f in FolderCollection(account=owner, folders=[owner.msg_folder_root]).find_folders(depth=SHALLOW)
+            if f.name == "Top of Personal Folders"
+        ]
         in_top = sorted(top.all().values_list("subject", flat=True))
-        assert cli(handle, tmp_path / "state2", "--ost", str(pst), "--mailbox", MAILBOX,
-                   "--target-root", "Recovered").returncode == 0
+        assert (
+            cli(
+                handle, tmp_path / "state2", "--ost", str(pst), "--mailbox", MAILBOX, "--target-root", "Recovered"
+            ).returncode
+            == 0
+        )
         recovered = child(owner.msg_folder_root, "Recovered")
         in_recovered = sorted(recovered.all().values_list("subject", flat=True))
         inbox = sorted(child(recovered, "Inbox").all().values_list("subject", flat=True))

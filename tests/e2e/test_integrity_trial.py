@@ -29,36 +29,73 @@ KILLS = 20
 MAX_RUNS = 40
 SERVICE, PASSWORD, MAILBOX = "svc-trial", "trial-pw", "trial@corp.example"
 LONG = "Ein sehr langer Ordnername " * 12  # 324 characters
-TWIN = {"kind": "mail", "subject": "Twin", "body": "same body", "sender": "a@example.com", "to": ["b@example.com"],
-        "sent": "2024-03-01T10:00:00", "received": "2024-03-01T10:00:05", "message_id": "<twin@example.com>"}
+TWIN = {
+    "kind": "mail",
+    "subject": "Twin",
+    "body": "same body",
+    "sender": "a@example.com",
+    "to": ["b@example.com"],
+    "sent": "2024-03-01T10:00:00",
+    "received": "2024-03-01T10:00:05",
+    "message_id": "<twin@example.com>",
+}
 SPEC = {
     "store": {"name": "Integrity trial", "seed": 21},
     "folders": [
-        {"name": "Posteingang", "role": "inbox", "folders": [
-            {"name": "Projekte", "items": [TWIN, TWIN, TWIN]},
-            {"name": "Archiv", "folders": [{"name": "2023", "items": [dict(TWIN, subject="Old", message_id="<o@x>")]}]},
-        ]},
-        {"name": "Notizen", "role": "notes", "items": [
-            {"kind": "note", "subject": "Note", "body": "Note", "color": "yellow"},
-            {"kind": "note", "subject": "Note", "body": "Note", "color": "blue"},
-            {"kind": "note", "subject": "Note", "body": "Note", "color": "yellow"}]},
+        {
+            "name": "Posteingang",
+            "role": "inbox",
+            "folders": [
+                {"name": "Projekte", "items": [TWIN, TWIN, TWIN]},
+                {
+                    "name": "Archiv",
+                    "folders": [{"name": "2023", "items": [dict(TWIN, subject="Old", message_id="<o@x>")]}],
+                },
+            ],
+        },
+        {
+            "name": "Notizen",
+            "role": "notes",
+            "items": [
+                {"kind": "note", "subject": "Note", "body": "Note", "color": "yellow"},
+                {"kind": "note", "subject": "Note", "body": "Note", "color": "blue"},
+                {"kind": "note", "subject": "Note", "body": "Note", "color": "yellow"},
+            ],
+        },
         {"name": "CaseTest", "items": [dict(TWIN, subject="Upper", message_id="<u@x>")]},
         {"name": "casetest", "items": [dict(TWIN, subject="Lower", message_id="<l@x>")]},
         {"name": "  Padded\tname ", "items": [dict(TWIN, subject="Padded", message_id="<p@x>")]},
         {"name": LONG, "items": [dict(TWIN, subject="Long", message_id="<lg@x>")]},
     ],
-    "bulk": [{"count": 2500, "size_min": 400, "size_max": 1500, "folders": 4, "seed": 9, "parent": "Posteingang",
-              "attachment_ratio": 0.1}],
+    "bulk": [
+        {
+            "count": 2500,
+            "size_min": 400,
+            "size_max": 1500,
+            "folders": 4,
+            "seed": 9,
+            "parent": "Posteingang",
+            "attachment_ratio": 0.1,
+        }
+    ],
 }
 #: How the server names each source folder: roles by the server's own names, names normalized.
-RENAMED = {"Posteingang": "Inbox", "Notizen": "Notes", "casetest": "casetest (2)", "  Padded\tname ": "Padded name",
-           LONG: LONG.strip()[:255]}
-FAULTS = {"seed": 7, "rules": [
-    {"kind": "commit_then_drop", "rate": 0.15, "operations": ["CreateItem"]},
-    {"kind": "throttle", "rate": 0.08, "back_off_ms": 50},
-    {"kind": "reset", "rate": 0.03, "operations": ["CreateItem"]},
-    {"kind": "delay", "seconds": 0.1, "operations": ["CreateItem"]},  # keeps runs long enough to kill
-]}
+RENAMED = {
+    "Posteingang": "Inbox",
+    "Notizen": "Notes",
+    "casetest": "casetest (2)",
+    "  Padded\tname ": "Padded name",
+    LONG: LONG.strip()[:255],
+}
+FAULTS = {
+    "seed": 7,
+    "rules": [
+        {"kind": "commit_then_drop", "rate": 0.15, "operations": ["CreateItem"]},
+        {"kind": "throttle", "rate": 0.08, "back_off_ms": 50},
+        {"kind": "reset", "rate": 0.03, "operations": ["CreateItem"]},
+        {"kind": "delay", "seconds": 0.1, "operations": ["CreateItem"]},  # keeps runs long enough to kill
+    ],
+}
 
 
 def expected(manifest) -> Counter:
@@ -73,8 +110,9 @@ def expected(manifest) -> Counter:
 def listing(url: str) -> tuple[Counter, list[str]]:
     """Every item under the mailbox's top of information store as (folder path, subject), and the names of
     the top-level folders, with plain exchangelib."""
-    config = Configuration(service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     account = Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
     found: Counter = Counter()
 
@@ -93,13 +131,42 @@ def listing(url: str) -> tuple[Counter, list[str]]:
 
 
 def rebuild(handle, state: Path, ost: Path, *extra: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05",
-           "REBUILD_BACKOFF_MAX": "0.5", **(env_extra or {})}
+    env = {
+        **os.environ,
+        "REBUILD_PASSWORD": PASSWORD,
+        "REBUILD_BACKOFF_INITIAL": "0.05",
+        "REBUILD_BACKOFF_MAX": "0.5",
+        **(env_extra or {}),
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url,
-         "--username", SERVICE, "--impersonate", "--state", str(state), "--batch-items", "5",
-         "--log-level", "warning", *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--ost",
+            str(ost),
+            "--mailbox",
+            MAILBOX,
+            "--server",
+            handle.url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(state),
+            "--batch-items",
+            "5",
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_path: Path):
@@ -140,8 +207,10 @@ def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_
         # (renewed every second or so) lets the second one see the first renew well before it ends.
         handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.15, "operations": ["FindItem"]}]})
         short = {"REBUILD_LEASE_SECONDS": "10", "REBUILD_EWS_REQUEST_TIMEOUT": "3"}
-        pair = [rebuild(handle, tmp_path / "one", ost, env_extra=short),
-                rebuild(handle, tmp_path / "two", ost, env_extra=short)]
+        pair = [
+            rebuild(handle, tmp_path / "one", ost, env_extra=short),
+            rebuild(handle, tmp_path / "two", ost, env_extra=short),
+        ]
         results = [(p.wait(timeout=600), *p.communicate()) for p in pair]
         handle.set_faults({})
         found, top = listing(handle.url)

@@ -26,11 +26,25 @@ MEMBERS = ["Ann Outside <ann@example.com>", "Tess Inside <tess@corp.example>"]
 SPEC = {
     "store": {"name": "Item types", "seed": 8},
     "folders": [
-        {"name": "Inbox", "role": "inbox", "items": [
-            {"kind": "mail", "subject": subject, "message_class": cls, "sender": "Bob <bob@example.com>",
-             "body": f"body of {subject}"} for subject, (cls, _) in CLASSES.items()]},
-        {"name": "Contacts", "role": "contacts", "items": [
-            {"kind": "distlist", "subject": "Mixed list", "members": MEMBERS}]},
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [
+                {
+                    "kind": "mail",
+                    "subject": subject,
+                    "message_class": cls,
+                    "sender": "Bob <bob@example.com>",
+                    "body": f"body of {subject}",
+                }
+                for subject, (cls, _) in CLASSES.items()
+            ],
+        },
+        {
+            "name": "Contacts",
+            "role": "contacts",
+            "items": [{"kind": "distlist", "subject": "Mixed list", "members": MEMBERS}],
+        },
     ],
 }
 STRICT = {"search_lag_s": 2, "max_concurrency": 10, "rules": []}
@@ -39,13 +53,29 @@ STRICT = {"search_lag_s": 2, "max_concurrency": 10, "rules": []}
 def test_posts_meetings_and_lists_arrive_as_their_own_types(tmp_path: Path):
     ost = fixtures.cached(SPEC, format="ost")
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX], faults=STRICT) as (handle, _):
-        done = run_cli("run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url, "--username",
-                       SERVICE, "--impersonate", "--state", str(tmp_path / "state"), "--json",
-                       env={"REBUILD_PASSWORD": PASSWORD})
-        config = Configuration(service_endpoint=handle.url, credentials=Credentials(SERVICE, PASSWORD),
-                               retry_policy=FailFast())
+        done = run_cli(
+            "run",
+            "--ost",
+            str(ost),
+            "--mailbox",
+            MAILBOX,
+            "--server",
+            handle.url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(tmp_path / "state"),
+            "--json",
+            env={"REBUILD_PASSWORD": PASSWORD},
+        )
+        config = Configuration(
+            service_endpoint=handle.url, credentials=Credentials(SERVICE, PASSWORD), retry_policy=FailFast()
+        )
         account = Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
-        arrived = {i.subject: (i.item_class, type(i).__name__) for i in account.inbox.all().only("subject", "item_class")}
+        arrived = {
+            i.subject: (i.item_class, type(i).__name__) for i in account.inbox.all().only("subject", "item_class")
+        }
         lists = [c for c in account.contacts.all() if isinstance(c, DistributionList)]
         stats = handle.stats()
     assert done.returncode == 0, done.stdout + done.stderr
@@ -55,6 +85,8 @@ def test_posts_meetings_and_lists_arrive_as_their_own_types(tmp_path: Path):
     assert arrived == {subject: (cls, element) for subject, (cls, element) in CLASSES.items()}
     [dl] = lists
     assert sorted((m.mailbox.name, m.mailbox.email_address, m.mailbox.mailbox_type) for m in dl.members) == [
-        ("Ann Outside", "ann@example.com", "OneOff"), ("Tess Inside", "tess@corp.example", "OneOff")]
+        ("Ann Outside", "ann@example.com", "OneOff"),
+        ("Tess Inside", "tess@corp.example", "OneOff"),
+    ]
     assert stats["schema_violations"] == 0
     assert not stats["counters"].get("error:ErrorExceededConnectionCount")

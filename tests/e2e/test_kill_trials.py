@@ -29,14 +29,28 @@ SERVICE, PASSWORD, MAILBOX = "svc-rebuild", "kill-trials-pw", "victim@corp.examp
 SPEC = {
     "store": {"name": "Kill trials", "seed": 11},
     "folders": [{"name": "Inbox", "role": "inbox"}, {"name": "Sent Items", "role": "sentitems"}],
-    "bulk": [{"count": 1500, "size_min": 500, "size_max": 3000, "folders": 3, "seed": 5, "parent": "Inbox",
-              "attachment_ratio": 0.2}],
+    "bulk": [
+        {
+            "count": 1500,
+            "size_min": 500,
+            "size_max": 3000,
+            "folders": 3,
+            "seed": 5,
+            "parent": "Inbox",
+            "attachment_ratio": 0.2,
+        }
+    ],
 }
-FAULTS = {"seed": 42, "search_lag_s": 2, "max_concurrency": 10, "rules": [
-    {"kind": "commit_then_drop", "rate": 0.2, "operations": ["CreateItem"]},
-    {"kind": "throttle", "rate": 0.1, "back_off_ms": 50},
-    {"kind": "delay", "seconds": 0.1, "operations": ["CreateItem"]},  # keeps runs long enough to kill
-]}
+FAULTS = {
+    "seed": 42,
+    "search_lag_s": 2,
+    "max_concurrency": 10,
+    "rules": [
+        {"kind": "commit_then_drop", "rate": 0.2, "operations": ["CreateItem"]},
+        {"kind": "throttle", "rate": 0.1, "back_off_ms": 50},
+        {"kind": "delay", "seconds": 0.1, "operations": ["CreateItem"]},  # keeps runs long enough to kill
+    ],
+}
 FP_KEY = f"name:{PROPERTY_SET}:{PROPERTY_NAME}"
 
 
@@ -51,13 +65,35 @@ def expected_fingerprints(ost: Path) -> Counter:
 
 
 def rebuild_process(handle, state: Path, ost: Path) -> subprocess.Popen:
-    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05",
-           "REBUILD_BACKOFF_MAX": "0.5"}
+    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.5"}
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url,
-         "--username", SERVICE, "--impersonate", "--state", str(state), "--batch-items", "3",
-         "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--ost",
+            str(ost),
+            "--mailbox",
+            MAILBOX,
+            "--server",
+            handle.url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(state),
+            "--batch-items",
+            "3",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path):

@@ -45,19 +45,46 @@ def ost() -> Path:
 
 
 def run(handle, state: Path, ost: Path, lease_s: int, timeout_s: int) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REBUILD_GRAPH_SECRET": SECRET, "REBUILD_LEASE_SECONDS": str(lease_s),
-           "REBUILD_GRAPH_REQUEST_TIMEOUT": str(timeout_s), "REBUILD_BACKOFF_INITIAL": "0.2",
-           "REBUILD_BACKOFF_MAX": "2"}
-    command = [sys.executable, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url,
-               "--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(state), "--log-level", "warning",
-               "--ost", str(ost), "--mailbox", MAILBOX]
+    env = {
+        **os.environ,
+        "REBUILD_GRAPH_SECRET": SECRET,
+        "REBUILD_LEASE_SECONDS": str(lease_s),
+        "REBUILD_GRAPH_REQUEST_TIMEOUT": str(timeout_s),
+        "REBUILD_BACKOFF_INITIAL": "0.2",
+        "REBUILD_BACKOFF_MAX": "2",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--destination",
+        "graph",
+        "--graph-url",
+        handle.graph_url,
+        "--tenant",
+        TENANT,
+        "--client-id",
+        CLIENT_ID,
+        "--state",
+        str(state),
+        "--log-level",
+        "warning",
+        "--ost",
+        str(ost),
+        "--mailbox",
+        MAILBOX,
+    ]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
 def lease_and_writes(log: list[dict]) -> tuple[list[float], list[dict]]:
     """(arrival times of the lease writes the server accepted, the other accepted writes) of the mailbox."""
-    mine = [e for e in log if e["user"] in (MAILBOX, None) and e["method"] in WRITES
-            and (200 <= e["status"] < 300 or e.get("dropped"))]
+    mine = [
+        e
+        for e in log
+        if e["user"] in (MAILBOX, None) and e["method"] in WRITES and (200 <= e["status"] < 300 or e.get("dropped"))
+    ]
     lease = sorted(e["at"] for e in mine if e["folder"] == LEASE_FOLDER and e["method"] in ("POST", "PATCH"))
     others = [e for e in mine if e["folder"] != LEASE_FOLDER]
     return lease, others
@@ -86,8 +113,9 @@ def graph_sandbox(tmp_path: Path):
     return own_sandbox(data, {}, [MAILBOX])
 
 
-def test_under_a_tight_graph_budget_the_lease_is_renewed_and_never_lapses_while_the_run_writes(tmp_path: Path,
-                                                                                             ost: Path):
+def test_under_a_tight_graph_budget_the_lease_is_renewed_and_never_lapses_while_the_run_writes(
+    tmp_path: Path, ost: Path
+):
     """12 requests per 10 s for the app and mailbox (Graph answers 429 with Retry-After beyond): the run
     lasts longer than its 24-s lease, keeps renewing it, and never writes outside it."""
     lease_s, timeout_s = 24, 3
@@ -111,8 +139,12 @@ def test_a_run_whose_renewals_are_all_refused_stops_writing_before_its_lease_exp
     """Every PATCH (the renewals too) answered 429 with Retry-After 60, longer than the 10-s lease: the run
     waits it out no longer than its fence, ends with a lease error, and wrote nothing after expiry."""
     lease_s, timeout_s = 10, 3
-    faults = {"rules": [{"kind": "throttle", "back_off_ms": 60_000, "operations": ["Graph:PATCH:messages"]},
-                        {"kind": "delay", "seconds": 1.5, "operations": ["Graph:createImportMime"]}]}
+    faults = {
+        "rules": [
+            {"kind": "throttle", "back_off_ms": 60_000, "operations": ["Graph:PATCH:messages"]},
+            {"kind": "delay", "seconds": 1.5, "operations": ["Graph:createImportMime"]},
+        ]
+    }
     with graph_sandbox(tmp_path) as (handle, _):
         handle.set_faults(faults)
         began = time.monotonic()
@@ -155,7 +187,8 @@ class StoreWatcher(threading.Thread):
                     rows = conn.execute(
                         "SELECT i.id, i.version, f.name FROM items i JOIN folders f ON f.id=i.folder_id "
                         "JOIN mailboxes m ON m.id=i.mailbox_id WHERE m.address=? AND (f.name=? OR i.id>?)",
-                        (self.mailbox, LEASE_FOLDER, last_item)).fetchall()
+                        (self.mailbox, LEASE_FOLDER, last_item),
+                    ).fetchall()
                 for item_id, version, folder in rows:
                     if folder == LEASE_FOLDER:
                         if (item_id, version) not in seen_lease:
@@ -181,15 +214,43 @@ def test_in_an_ews_back_off_storm_the_run_never_writes_outside_its_lease(tmp_pat
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [mailbox], faults=STORM) as (handle, data):
         watcher = StoreWatcher(data, mailbox)
         watcher.start()
-        env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_LEASE_SECONDS": str(lease_s),
-               "REBUILD_EWS_REQUEST_TIMEOUT": str(timeout_s), "REBUILD_BACKOFF_INITIAL": "0.2",
-               "REBUILD_BACKOFF_MAX": "2"}
+        env = {
+            **os.environ,
+            "REBUILD_PASSWORD": PASSWORD,
+            "REBUILD_LEASE_SECONDS": str(lease_s),
+            "REBUILD_EWS_REQUEST_TIMEOUT": str(timeout_s),
+            "REBUILD_BACKOFF_INITIAL": "0.2",
+            "REBUILD_BACKOFF_MAX": "2",
+        }
         try:
             result = subprocess.run(
-                [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", mailbox, "--server",
-                 handle.url, "--username", SERVICE, "--impersonate", "--state", str(tmp_path / "state"),
-                 "--batch-items", "2", "--log-level", "warning"],
-                cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline",
+                    "run",
+                    "--ost",
+                    str(ost),
+                    "--mailbox",
+                    mailbox,
+                    "--server",
+                    handle.url,
+                    "--username",
+                    SERVICE,
+                    "--impersonate",
+                    "--state",
+                    str(tmp_path / "state"),
+                    "--batch-items",
+                    "2",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
         finally:
             time.sleep(0.3)
             watcher.done.set()
@@ -199,6 +260,9 @@ def test_in_an_ews_back_off_storm_the_run_never_writes_outside_its_lease(tmp_pat
     assert result.returncode == 0, said[-2000:]  # renewed through the storm: the lease never lapsed
     assert watcher.writes and len(watcher.renewals) >= 3, (watcher.writes, watcher.renewals)
     assert "throttle" in str(storms), f"the storm never blew: {storms}"
-    late = [w for w in watcher.writes
-            if not [r for r in watcher.renewals if r <= w] or w > max(r for r in watcher.renewals if r <= w) + lease_s]
+    late = [
+        w
+        for w in watcher.writes
+        if not [r for r in watcher.renewals if r <= w] or w > max(r for r in watcher.renewals if r <= w) + lease_s
+    ]
     assert late == [], f"{len(late)} items appeared after the lease had expired"

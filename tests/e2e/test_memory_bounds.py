@@ -44,9 +44,14 @@ sys.exit(code)
 def measured(tmp: Path, *args: str, timeout: float = 180) -> tuple[subprocess.CompletedProcess[str], int | None]:
     """`python -m pipeline ARGS` as the grandchild of this test; (its result, peak RSS in bytes or None)."""
     peak_file = tmp / f"peak-{len(list(tmp.glob('peak-*')))}"
-    result = subprocess.run([sys.executable, "-c", WRAPPER, str(peak_file), sys.executable, "-m", "pipeline", *args],
-                            capture_output=True, text=True, cwd=REPO, timeout=timeout,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(peak_file), sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     text = peak_file.read_text() if peak_file.exists() else ""
     return result, int(text) if text else None
 
@@ -66,7 +71,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, fixtures.Ma
 
 
 def test_export_of_the_hostile_file_stays_flat_and_reports_each_hostile_item(
-        tmp_path: Path, hostile: tuple[Path, fixtures.Manifest]):
+    tmp_path: Path, hostile: tuple[Path, fixtures.Manifest]
+):
     path, manifest = hostile
     hostile_nids = {d["nid"] for d in manifest.damage}
     assert len(hostile_nids) == 120 + 6
@@ -101,11 +107,13 @@ def test_export_of_the_hostile_file_stays_flat_and_reports_each_hostile_item(
 
 
 def test_main_job_on_the_hostile_file_stays_flat_reports_each_item_and_uploads_the_rest(
-        tmp_path: Path, hostile: tuple[Path, fixtures.Manifest]):
+    tmp_path: Path, hostile: tuple[Path, fixtures.Manifest]
+):
     path, manifest = hostile
     state, mailbox = tmp_path / "state", "hostile@sandbox.local"
-    result, peak = measured(tmp_path, "--ost", str(path), "--mailbox", mailbox, "--state", str(state), "--json",
-                            "--log-level", "error")
+    result, peak = measured(
+        tmp_path, "--ost", str(path), "--mailbox", mailbox, "--state", str(state), "--json", "--log-level", "error"
+    )
     assert result.returncode == 1, result.stderr  # README: 1 when some items failed
     assert "Traceback" not in result.stderr
     check_peak(peak, "the main job on the hostile file")

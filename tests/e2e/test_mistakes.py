@@ -15,8 +15,10 @@ from pathlib import Path
 import fixtures
 from tests.conftest import REPO, run_cli
 
-SPEC = {"store": {"name": "typo", "seed": 11}, "folders": [{"name": "Inbox", "role": "inbox", "items": [
-    {"kind": "mail", "subject": "one", "body": "x"}]}]}
+SPEC = {
+    "store": {"name": "typo", "seed": 11},
+    "folders": [{"name": "Inbox", "role": "inbox", "items": [{"kind": "mail", "subject": "one", "body": "x"}]}],
+}
 
 
 def _mailboxes(state: Path) -> set[str]:

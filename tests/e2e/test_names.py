@@ -30,15 +30,30 @@ def spec_items(role: str) -> list[dict]:
 
 
 def account(url: str) -> Account:
-    config = Configuration(service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     return Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
 
 
 def cli(url: str, state: Path, ost: Path, *args: str):
-    return run_cli("--ost", str(ost), "--mailbox", MAILBOX, "--server", url, "--username", SERVICE,
-                   "--impersonate", "--state", str(state), "--json", *args, env={"REBUILD_PASSWORD": PASSWORD},
-                   timeout=300)
+    return run_cli(
+        "--ost",
+        str(ost),
+        "--mailbox",
+        MAILBOX,
+        "--server",
+        url,
+        "--username",
+        SERVICE,
+        "--impersonate",
+        "--state",
+        str(state),
+        "--json",
+        *args,
+        env={"REBUILD_PASSWORD": PASSWORD},
+        timeout=300,
+    )
 
 
 def sha256(path: Path) -> str:
@@ -108,21 +123,48 @@ def test_long_subjects_of_appointments_and_contacts_arrive_cut_with_a_warning(st
 
 def test_a_password_in_the_server_url_is_never_shown(tmp_path: Path):
     secret = "Url-Secr3t-pw"
-    spec = {"store": {"name": "url", "seed": 5}, "folders": [{"name": "Inbox", "role": "inbox", "items": [
-        {"kind": "mail", "subject": "one", "body": "x"}]}]}
+    spec = {
+        "store": {"name": "url", "seed": 5},
+        "folders": [{"name": "Inbox", "role": "inbox", "items": [{"kind": "mail", "subject": "one", "body": "x"}]}],
+    }
     ost = fixtures.cached(spec, format="ost")
     state = tmp_path / "state"
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _):
         url = handle.url.replace("http://", f"http://{SERVICE}:{secret}@", 1)
-        result = run_cli("--ost", str(ost), "--mailbox", MAILBOX, "--server", url, "--username", SERVICE,
-                         "--impersonate", "--state", str(state), env={"REBUILD_PASSWORD": PASSWORD}, timeout=300)
+        result = run_cli(
+            "--ost",
+            str(ost),
+            "--mailbox",
+            MAILBOX,
+            "--server",
+            url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(state),
+            env={"REBUILD_PASSWORD": PASSWORD},
+            timeout=300,
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     [closing] = [line for line in result.stdout.splitlines() if line.startswith("next:")]
     assert " -m pipeline verify " in closing and handle.url in closing  # runnable as printed (not on PATH)
     assert secret not in result.stdout + result.stderr
     assert secret not in (state / "logs" / "rebuild.jsonl").read_text(encoding="utf-8")
-    bad = run_cli("--ost", str(ost), "--mailbox", MAILBOX, "--server", f"ftp://{SERVICE}:{secret}@host/x",
-                  "--username", SERVICE, "--state", str(state), env={"REBUILD_PASSWORD": PASSWORD}, timeout=60)
+    bad = run_cli(
+        "--ost",
+        str(ost),
+        "--mailbox",
+        MAILBOX,
+        "--server",
+        f"ftp://{SERVICE}:{secret}@host/x",
+        "--username",
+        SERVICE,
+        "--state",
+        str(state),
+        env={"REBUILD_PASSWORD": PASSWORD},
+        timeout=60,
+    )
     assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr and secret not in bad.stderr
 
 

@@ -28,34 +28,85 @@ from tests.conftest import own_sandbox, run_cli
 OWNER, PASSWORD = "rita@corp.example", "findings-pw"
 #: The picture's raw bytes: braces, backslashes and words that must never reach the text.
 PAYLOAD = "{\\par PICTURE-BYTES}\\'41\\u66 " + "".join(chr(b) for b in range(256))
-PICTURE_RTF = ("{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Calibri;}}\\f0 Before the picture.\\par "
-               "{\\*\\shppict{\\pict\\pngblip\\picw10\\pich10\\bin" + str(len(PAYLOAD)) + " " + PAYLOAD + "}}"
-               "\\par After the picture.\\par }\x00")
+PICTURE_RTF = (
+    "{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Calibri;}}\\f0 Before the picture.\\par "
+    "{\\*\\shppict{\\pict\\pngblip\\picw10\\pich10\\bin" + str(len(PAYLOAD)) + " " + PAYLOAD + "}}"
+    "\\par After the picture.\\par }\x00"
+)
 NOTE_RTF = "{\\rtf1\\ansi\\ansicpg1252{\\fonttbl{\\f0 Arial;}}\\f0 Met at the fair.\\par }\x00"
 ODD_ID = "<4711.abc@host@example.com>"
 SPACED_ID = "<two words@example.com>"
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 END = datetime(2025, 3, 10, 10, 30, tzinfo=UTC)
 
-SPEC: dict[str, Any] = {"store": {"name": "findings", "seed": 26, "without_roles": ["junkemail"]}, "folders": [
-    # First in the walk: a plain folder that happens to be called Inbox, beside the real one.
-    {"name": "Inbox", "role": "none", "items": [{"subject": "In the other Inbox", "body": "other"}]},
-    {"name": "Inbox", "role": "inbox", "items": [
-        {"subject": "Picture in RTF", "rtf": PICTURE_RTF, "rtf_encoding": "latin-1",
-         "sender": "Ann <ann@example.com>", "to": [OWNER]},
-        {"subject": "Odd id", "body": "first", "message_id": ODD_ID, "sender": "ann@example.com", "to": [OWNER]},
-        {"subject": "Re: Odd id", "body": "reply", "message_id": SPACED_ID, "in_reply_to": ODD_ID,
-         "references": ODD_ID, "sender": "bob@example.com", "to": [OWNER]},
-        {"subject": "To a local name", "body": "x", "sender": "ann@example.com", "to": [{"name": "Postmaster", "email": "postmaster"}]},
-        {"kind": "meeting", "message_class": "IPM.Schedule.Meeting.Request", "subject": "Planning",
-         "body": "Agenda", "sender": "Ann <ann@example.com>", "attendees": [f"Rita <{OWNER}>"],
-         "start": START, "end": END, "location": "Room 4"},
-    ]},
-    {"name": "Junk E-mail", "role": "none", "items": [{"subject": "Maybe spam", "body": "spam?"}]},
-    {"name": "Contacts", "role": "contacts", "items": [
-        {"kind": "contact", "subject": "Cleo", "given_name": "Cleo", "surname": "Contact", "rtf": NOTE_RTF,
-         "emails": ["cleo@example.com"]}]},
-]}
+SPEC: dict[str, Any] = {
+    "store": {"name": "findings", "seed": 26, "without_roles": ["junkemail"]},
+    "folders": [
+        # First in the walk: a plain folder that happens to be called Inbox, beside the real one.
+        {"name": "Inbox", "role": "none", "items": [{"subject": "In the other Inbox", "body": "other"}]},
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [
+                {
+                    "subject": "Picture in RTF",
+                    "rtf": PICTURE_RTF,
+                    "rtf_encoding": "latin-1",
+                    "sender": "Ann <ann@example.com>",
+                    "to": [OWNER],
+                },
+                {
+                    "subject": "Odd id",
+                    "body": "first",
+                    "message_id": ODD_ID,
+                    "sender": "ann@example.com",
+                    "to": [OWNER],
+                },
+                {
+                    "subject": "Re: Odd id",
+                    "body": "reply",
+                    "message_id": SPACED_ID,
+                    "in_reply_to": ODD_ID,
+                    "references": ODD_ID,
+                    "sender": "bob@example.com",
+                    "to": [OWNER],
+                },
+                {
+                    "subject": "To a local name",
+                    "body": "x",
+                    "sender": "ann@example.com",
+                    "to": [{"name": "Postmaster", "email": "postmaster"}],
+                },
+                {
+                    "kind": "meeting",
+                    "message_class": "IPM.Schedule.Meeting.Request",
+                    "subject": "Planning",
+                    "body": "Agenda",
+                    "sender": "Ann <ann@example.com>",
+                    "attendees": [f"Rita <{OWNER}>"],
+                    "start": START,
+                    "end": END,
+                    "location": "Room 4",
+                },
+            ],
+        },
+        {"name": "Junk E-mail", "role": "none", "items": [{"subject": "Maybe spam", "body": "spam?"}]},
+        {
+            "name": "Contacts",
+            "role": "contacts",
+            "items": [
+                {
+                    "kind": "contact",
+                    "subject": "Cleo",
+                    "given_name": "Cleo",
+                    "surname": "Contact",
+                    "rtf": NOTE_RTF,
+                    "emails": ["cleo@example.com"],
+                }
+            ],
+        },
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +114,30 @@ def rebuilt(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("findings")
     ost = fixtures.cached(SPEC, format="ost")
     with own_sandbox(tmp / "data", {OWNER: (PASSWORD, False)}, [OWNER]) as (handle, data):
-        done = run_cli("run", "--ost", str(ost), "--mailbox", OWNER, "--server", handle.url, "--username", OWNER,
-                       "--state", str(tmp / "state"), "--log-level", "warning", "--json",
-                       env={"REBUILD_PASSWORD": PASSWORD})
+        done = run_cli(
+            "run",
+            "--ost",
+            str(ost),
+            "--mailbox",
+            OWNER,
+            "--server",
+            handle.url,
+            "--username",
+            OWNER,
+            "--state",
+            str(tmp / "state"),
+            "--log-level",
+            "warning",
+            "--json",
+            env={"REBUILD_PASSWORD": PASSWORD},
+        )
         assert done.returncode == 0, done.stdout + done.stderr
-        config = Configuration(service_endpoint=handle.url, credentials=Credentials(OWNER, PASSWORD),
-                               auth_type=NTLM, retry_policy=FailFast())
+        config = Configuration(
+            service_endpoint=handle.url,
+            credentials=Credentials(OWNER, PASSWORD),
+            auth_type=NTLM,
+            retry_policy=FailFast(),
+        )
         yield Account(OWNER, config=config, autodiscover=False, access_type=DELEGATE), json.loads(done.stdout)
 
 

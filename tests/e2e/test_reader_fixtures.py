@@ -20,8 +20,15 @@ from pipeline.sandbox.store import SandboxStore
 from pipeline.source import open_source
 from tests.conftest import run_cli
 
-LOCALIZED = {"Posteingang": "inbox", "Gesendete Elemente": "sentitems", "Kalender": "calendar",
-             "Kontakte": "contacts", "Aufgaben": "tasks", "Notizen": "notes", "Entwürfe": "drafts"}
+LOCALIZED = {
+    "Posteingang": "inbox",
+    "Gesendete Elemente": "sentitems",
+    "Kalender": "calendar",
+    "Kontakte": "contacts",
+    "Aufgaben": "tasks",
+    "Notizen": "notes",
+    "Entwürfe": "drafts",
+}
 
 
 @pytest.mark.parametrize("fmt", ["pst", "ost", "ost4k", "ansi"])
@@ -93,9 +100,11 @@ def test_truncated_fixture_exits_2_with_one_line(tmp_path: Path):
 
 
 def test_orphans_are_counted_and_recover_offers_them(tmp_path: Path):
-    spec = {"store": {"name": "orphans", "seed": 5},
-            "folders": [{"name": "Inbox", "role": "inbox", "items": [{"subject": "kept", "body": "k"}]}],
-            "orphans": [{"subject": f"Lost {i}", "body": "recovered"} for i in range(3)]}
+    spec = {
+        "store": {"name": "orphans", "seed": 5},
+        "folders": [{"name": "Inbox", "role": "inbox", "items": [{"subject": "kept", "body": "k"}]}],
+        "orphans": [{"subject": f"Lost {i}", "body": "recovered"} for i in range(3)],
+    }
     ost = fixtures.cached(spec, format="ost")
     plain = build_report(ost)
     assert plain["orphan_items"] == 3 and plain["recovered"] is None
@@ -106,8 +115,9 @@ def test_orphans_are_counted_and_recover_offers_them(tmp_path: Path):
     without = run_cli("--ost", str(ost), "--mailbox", "orphans@sandbox.local", "--state", str(state), "--json")
     assert without.returncode == 0, without.stderr
     assert json.loads(without.stdout)["uploaded"] == 1
-    with_recover = run_cli("--ost", str(ost), "--mailbox", "orphans@sandbox.local", "--state", str(state),
-                           "--recover", "--json")
+    with_recover = run_cli(
+        "--ost", str(ost), "--mailbox", "orphans@sandbox.local", "--state", str(state), "--recover", "--json"
+    )
     assert with_recover.returncode == 0, with_recover.stderr
     assert json.loads(with_recover.stdout)["uploaded"] == 3
     store = SandboxStore(state / "sandbox")

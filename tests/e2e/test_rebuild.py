@@ -28,8 +28,18 @@ MAILBOXES = ["alice@corp.example", "bob@corp.example"]
 
 
 def rebuild(handle, state: Path, *args: str, timeout: float = 300):
-    return ews_cli(handle, state, "run", "--log-level", "warning", *args, username=SERVICE, password=PASSWORD,
-                   impersonate=True, timeout=timeout)
+    return ews_cli(
+        handle,
+        state,
+        "run",
+        "--log-level",
+        "warning",
+        *args,
+        username=SERVICE,
+        password=PASSWORD,
+        impersonate=True,
+        timeout=timeout,
+    )
 
 
 def fingerprints(data: Path, mailbox: str) -> Counter:
@@ -47,8 +57,17 @@ def server_counts(data: Path, mailbox: str) -> dict[str, int]:
 def test_fixture_ost_default_sandbox_rerun_and_lost_journal(tmp_path: Path, small_ost: Path):
     """The README's first command: no --server, the embedded sandbox in the state dir."""
     state = tmp_path / "state"
-    first = run_cli("--ost", str(small_ost), "--mailbox", "demo@sandbox.local", "--state", str(state),
-                    "--json", "--log-level", "warning")
+    first = run_cli(
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        "demo@sandbox.local",
+        "--state",
+        str(state),
+        "--json",
+        "--log-level",
+        "warning",
+    )
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert summary["uploaded"] == summary["found"] - sum(summary["skipped"].values()) > 10
@@ -76,15 +95,21 @@ def test_roles_land_in_distinguished_folders(tmp_path: Path, sandbox, small_ost:
     assert result.returncode == 0, result.stdout + result.stderr
     store = SandboxStore(data)
     try:
-        tree = {f["distinguished_id"]: f for f in views.folder_tree(store, "alice@corp.example") if f["distinguished_id"]}
+        tree = {
+            f["distinguished_id"]: f for f in views.folder_tree(store, "alice@corp.example") if f["distinguished_id"]
+        }
         items = views.items(store, "alice@corp.example")
     finally:
         store.close()
     with open_source(small_ost) as source:
-        expected = {f.role.value: f.item_count for f in source.folders()
-                    if f.role not in (FolderRole.NONE, FolderRole.SEARCH, FolderRole.SYSTEM, FolderRole.ROOT,
-                                      FolderRole.IPM_SUBTREE) and f.role.is_uploadable
-                    and f.role.value not in ("syncissues", "conflicts", "localfailures", "serverfailures")}
+        expected = {
+            f.role.value: f.item_count
+            for f in source.folders()
+            if f.role
+            not in (FolderRole.NONE, FolderRole.SEARCH, FolderRole.SYSTEM, FolderRole.ROOT, FolderRole.IPM_SUBTREE)
+            and f.role.is_uploadable
+            and f.role.value not in ("syncissues", "conflicts", "localfailures", "serverfailures")
+        }
     for role, count in expected.items():
         assert tree[role]["item_count"] == count, role  # 'Posteingang' is the server's Inbox
     mail = [i for i in items if i["item_class"].startswith("IPM.Note") and i["folder_path"] != ("Drafts",)]
@@ -93,8 +118,16 @@ def test_roles_land_in_distinguished_folders(tmp_path: Path, sandbox, small_ost:
 
 def test_target_root_keeps_live_folders_untouched(tmp_path: Path, sandbox, small_ost: Path):
     handle, data = sandbox
-    result = rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", "bob@corp.example",
-                     "--target-root", "Recovered 2026-11-24")
+    result = rebuild(
+        handle,
+        tmp_path / "state",
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        "bob@corp.example",
+        "--target-root",
+        "Recovered 2026-11-24",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     counts = server_counts(data, "bob@corp.example")
     assert counts and all(path.startswith("Recovered 2026-11-24/") for path in counts), counts
@@ -131,8 +164,7 @@ def test_outlook_pst_tree_dates_read_state_and_attachments(tmp_path: Path, sandb
                 delivered = item.properties.get(0x0E06)
                 if delivered:
                     assert uploaded["datetime_received"].startswith(delivered.strftime("%Y-%m-%dT%H:%M:%S"))
-                source_files = sorted(hashlib.sha256(a.read()).hexdigest() for a in item.attachments
-                                      if a.method == 1)
+                source_files = sorted(hashlib.sha256(a.read()).hexdigest() for a in item.attachments if a.method == 1)
                 server_files = sorted(sha for _name, sha in uploaded["attachments"])
                 assert set(source_files) <= set(server_files), item.subject
 
@@ -147,9 +179,21 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path):
 
 def test_wrong_password_stops_with_one_line(tmp_path: Path, sandbox, small_ost: Path):
     handle, _ = sandbox
-    result = run_cli("run", "--server", handle.url, "--username", SERVICE, "--impersonate", "--ost",
-                     str(small_ost), "--mailbox", "alice@corp.example", "--state", str(tmp_path / "s"),
-                     env={"REBUILD_PASSWORD": "wrong"})
+    result = run_cli(
+        "run",
+        "--server",
+        handle.url,
+        "--username",
+        SERVICE,
+        "--impersonate",
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        "alice@corp.example",
+        "--state",
+        str(tmp_path / "s"),
+        env={"REBUILD_PASSWORD": "wrong"},
+    )
     assert result.returncode == 1
     said = result.stdout + result.stderr
     assert said.count("UnauthorizedError") == 1, said  # printed once: the summary's "stopped" line
@@ -168,19 +212,34 @@ def test_no_secret_or_body_in_logs(tmp_path: Path, sandbox, small_ost: Path):
     assert shutil.which("true") is not None
 
 
-def test_series_exceptions_land_and_a_half_done_series_is_finished_by_the_rerun(tmp_path: Path, sandbox,
-                                                                                 small_ost: Path):
+def test_series_exceptions_land_and_a_half_done_series_is_finished_by_the_rerun(
+    tmp_path: Path, sandbox, small_ost: Path
+):
     handle, data = sandbox
     state = tmp_path / "state"
     # UpdateItem refused: the series is created, but its exceptions and final stamp cannot be applied.
-    handle.set_faults({"rules": [{"kind": "error", "operations": ["UpdateItem", "DeleteItem"],
-                                  "code": "ErrorItemSave"}]})
+    handle.set_faults(
+        {"rules": [{"kind": "error", "operations": ["UpdateItem", "DeleteItem"], "code": "ErrorItemSave"}]}
+    )
     first = rebuild(handle, state, "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--json")
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["warnings"].get("series exceptions pending") == 1
-    half = run_cli("verify", "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--server", handle.url,
-                   "--username", SERVICE, "--impersonate", "--state", str(state), "--json",
-                   env={"REBUILD_PASSWORD": PASSWORD})
+    half = run_cli(
+        "verify",
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        "alice@corp.example",
+        "--server",
+        handle.url,
+        "--username",
+        SERVICE,
+        "--impersonate",
+        "--state",
+        str(state),
+        "--json",
+        env={"REBUILD_PASSWORD": PASSWORD},
+    )
     assert half.returncode == 1 and json.loads(half.stdout)["pending"] == 1, half.stdout
     handle.set_faults({})
     second = rebuild(handle, state, "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--json")
@@ -192,8 +251,21 @@ def test_series_exceptions_land_and_a_half_done_series_is_finished_by_the_rerun(
         store.close()
     assert len(series) == 1, "one series, no duplicate"
     assert len(series[0]["deleted_occurrences"]) == 1 and len(series[0]["modified_occurrences"]) == 1
-    done = run_cli("verify", "--ost", str(small_ost), "--mailbox", "alice@corp.example", "--server", handle.url,
-                   "--username", SERVICE, "--impersonate", "--state", str(state), env={"REBUILD_PASSWORD": PASSWORD})
+    done = run_cli(
+        "verify",
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        "alice@corp.example",
+        "--server",
+        handle.url,
+        "--username",
+        SERVICE,
+        "--impersonate",
+        "--state",
+        str(state),
+        env={"REBUILD_PASSWORD": PASSWORD},
+    )
     assert done.returncode == 0, done.stdout
 
 
@@ -202,10 +274,14 @@ def test_contact_photo_travels_as_a_contact_photo_attachment(tmp_path: Path, san
     result = rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", "bob@corp.example")
     assert result.returncode == 0, result.stdout + result.stderr
     with open_source(small_ost) as source:
-        photos = {item.subject: hashlib.sha256(a.read()).hexdigest()
-                  for folder in source.folders() for item in source.items(folder)
-                  if item.message_class.startswith("IPM.Contact")
-                  for a in item.attachments if a.properties.get(0x7FFF)}
+        photos = {
+            item.subject: hashlib.sha256(a.read()).hexdigest()
+            for folder in source.folders()
+            for item in source.items(folder)
+            if item.message_class.startswith("IPM.Contact")
+            for a in item.attachments
+            if a.properties.get(0x7FFF)
+        }
     assert photos, "the fixture's contact has a photo"
     contacts = {i["subject"]: i for i in sandbox_items(data, "bob@corp.example") if i["item_class"] == "IPM.Contact"}
     for subject, sha in photos.items():
@@ -217,7 +293,11 @@ def test_every_item_keeps_its_class(tmp_path: Path, sandbox, small_ost: Path):
     result = rebuild(handle, tmp_path / "state", "--ost", str(small_ost), "--mailbox", "alice@corp.example")
     assert result.returncode == 0, result.stdout + result.stderr
     with open_source(small_ost) as source:
-        wanted = {item.subject: item.message_class for folder in source.folders() if folder.role.is_uploadable
-                  and not folder.outside_ipm for item in source.items(folder)}
+        wanted = {
+            item.subject: item.message_class
+            for folder in source.folders()
+            if folder.role.is_uploadable and not folder.outside_ipm
+            for item in source.items(folder)
+        }
     got = {i["subject"]: i["item_class"] for i in sandbox_items(data, "alice@corp.example")}
     assert {s: got.get(s) for s in wanted} == wanted  # sticky notes stay notes, journal entries stay journal

@@ -29,10 +29,18 @@ def test_inspect_lists_the_settings_per_folder(settings_ost: Path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     by_folder = {f["path"]: [s["kind"] for s in f["settings"]] for f in report["folders"] if f["settings"]}
-    spec_kinds = {f.name: ["extended_rule" if s.kind == "rule" else s.kind if s.kind != "dictionary"
-                           else "configuration" for s in f.associated] for f in SPEC.folders if f.associated}
+    spec_kinds = {
+        f.name: [
+            "extended_rule" if s.kind == "rule" else s.kind if s.kind != "dictionary" else "configuration"
+            for s in f.associated
+        ]
+        for f in SPEC.folders
+        if f.associated
+    }
     assert {path.rpartition("/")[2]: kinds for path, kinds in by_folder.items()} == {
-        **spec_kinds, "Common Views": [s.kind for s in SPEC.common_views]}
+        **spec_kinds,
+        "Common Views": [s.kind for s in SPEC.common_views],
+    }
     assert report["totals"]["settings"] == sum(len(k) for k in spec_kinds.values()) + len(SPEC.common_views)
     assert all(s["problem"] is None for f in report["folders"] for s in f["settings"])
     text = run_cli("inspect", "--ost", str(settings_ost)).stdout
@@ -57,10 +65,12 @@ def test_export_writes_the_settings_beside_the_items(settings_ost: Path, tmp_pat
     stream = (folder / autocomplete["stream_files"]["0x7C09"]).read_bytes()
     assert struct.unpack_from("<4I", stream)[::3] == (0xBAADF00D, 3)  # signature and 3 rows, as the spec has
     assert [e["legacy_dn"] is not None for e in autocomplete["record"]["entries"]] == [False, True, True]
-    rules = [json.loads((folder / e["file"]).read_text(encoding="utf-8")) for e in index
-             if e["kind"] == "extended_rule"]
+    rules = [
+        json.loads((folder / e["file"]).read_text(encoding="utf-8")) for e in index if e["kind"] == "extended_rule"
+    ]
     assert sorted(r["record"]["name"] for r in rules) == sorted(
-        s.rule.name for f in SPEC.folders for s in f.associated if s.kind == "rule")
+        s.rule.name for f in SPEC.folders for s in f.associated if s.kind == "rule"
+    )
     for rule in rules:
         for stream_file in rule["stream_files"].values():
             assert (folder / stream_file).stat().st_size > 0  # the original condition and actions, beside it

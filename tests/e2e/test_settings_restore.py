@@ -19,9 +19,11 @@ from tests.source.libpff_fai import associated_contents
 SERVICE, PASSWORD = "svc-settings", "S3cret-for-settings"
 ALICE, BOB = "alice@corp.example", "bob@corp.example"
 NS = {"w": "WorkingHours.xsd"}
-USER_OWN = (b'<?xml version="1.0" encoding="utf-8"?><categories xmlns="CategoryList.xsd">'
-            b'<category name="red category" color="5" keyboardShortcut="0"/>'
-            b'<category name="Server Only" color="2" keyboardShortcut="3"/></categories>')
+USER_OWN = (
+    b'<?xml version="1.0" encoding="utf-8"?><categories xmlns="CategoryList.xsd">'
+    b'<category name="red category" color="5" keyboardShortcut="0"/>'
+    b'<category name="Server Only" color="2" keyboardShortcut="3"/></categories>'
+)
 
 
 @pytest.fixture
@@ -31,16 +33,38 @@ def sandbox(tmp_path: Path):
 
 
 def account(handle, address: str) -> Account:
-    config = Configuration(service_endpoint=handle.url, credentials=Credentials(SERVICE, PASSWORD),
-                           auth_type=BASIC, retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=handle.url,
+        credentials=Credentials(SERVICE, PASSWORD),
+        auth_type=BASIC,
+        retry_policy=FailFast(),
+    )
     return Account(address, config=config, autodiscover=False, access_type=IMPERSONATION)
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str, *args: str):
-    return run_cli("run", "--server", handle.url, "--username", SERVICE, "--impersonate", "--state", str(state),
-                   "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json",
-                   "--only", "role:calendar", *args,  # the settings come from every folder whatever --only says
-                   env={"REBUILD_PASSWORD": PASSWORD}, timeout=600)
+    return run_cli(
+        "run",
+        "--server",
+        handle.url,
+        "--username",
+        SERVICE,
+        "--impersonate",
+        "--state",
+        str(state),
+        "--log-level",
+        "warning",
+        "--ost",
+        str(ost),
+        "--mailbox",
+        mailbox,
+        "--json",
+        "--only",
+        "role:calendar",
+        *args,  # the settings come from every folder whatever --only says
+        env={"REBUILD_PASSWORD": PASSWORD},
+        timeout=600,
+    )
 
 
 def categories(xml: bytes) -> dict[str, int]:
@@ -53,8 +77,7 @@ def test_categories_and_work_hours_restored_merged_and_left_alone_on_rerun(sampl
     by_libpff = associated_contents(ost)
     if by_libpff is None:
         pytest.skip("libpff's shared library is not on this machine")
-    [source_categories] = [v[0x7C08] for e in by_libpff.values() for c, v in e
-                           if c == "IPM.Configuration.CategoryList"]
+    [source_categories] = [v[0x7C08] for e in by_libpff.values() for c, v in e if c == "IPM.Configuration.CategoryList"]
     [source_hours] = [v[0x7C08] for e in by_libpff.values() for c, v in e if c == "IPM.Configuration.WorkHours"]
     expected = categories(source_categories)
     assert len(expected) == 6
@@ -73,13 +96,16 @@ def test_categories_and_work_hours_restored_merged_and_left_alone_on_rerun(sampl
     assert found["red category"] == 5  # on the server already: keeps the user's colour (names compare as Outlook)
     assert found["Server Only"] == 2
     assert {k: v for k, v in found.items() if k not in ("red category", "Server Only")} == {
-        k: v for k, v in expected.items() if k != "Red Category"}
+        k: v for k, v in expected.items() if k != "Red Category"
+    }
     hours = alice.calendar.get_user_configuration(name="WorkHours").xml_data
     assert hours == source_hours  # byte for byte
     root = ET.fromstring(hours)
     assert root.findtext(".//w:TimeZone/w:Name", namespaces=NS) == "Pakistan Standard Time"
     assert (root.findtext(".//w:Start", namespaces=NS), root.findtext(".//w:End", namespaces=NS)) == (
-        "08:00:00", "17:00:00")
+        "08:00:00",
+        "17:00:00",
+    )
 
     before = {name: alice.calendar.get_user_configuration(name=name) for name in ("CategoryList", "WorkHours")}
     again = rebuild(handle, tmp_path / "state", ost, ALICE)
@@ -105,13 +131,30 @@ def test_settings_none_and_a_list(samples: Path, sandbox, tmp_path: Path):
     assert [s["setting"] for s in json.loads(only.stdout)["settings"]] == ["work_hours"]
     with pytest.raises(ErrorItemNotFound):
         bob.calendar.get_user_configuration(name="CategoryList")
-    bad = run_cli("run", "--ost", str(ost), "--mailbox", BOB, "--settings", "colours", "--state",
-                  str(tmp_path / "state-bad"))
+    bad = run_cli(
+        "run", "--ost", str(ost), "--mailbox", BOB, "--settings", "colours", "--state", str(tmp_path / "state-bad")
+    )
     assert bad.returncode == 2 and "argument --settings: unknown setting 'colours'" in bad.stderr
     assert "Traceback" not in bad.stderr
-    text = run_cli("run", "--server", handle.url, "--username", SERVICE, "--impersonate", "--state",
-                   str(tmp_path / "state-none"), "--ost", str(ost), "--mailbox", BOB, "--settings", "all",
-                   "--only", "role:calendar",
-                   env={"REBUILD_PASSWORD": PASSWORD}, timeout=600)
+    text = run_cli(
+        "run",
+        "--server",
+        handle.url,
+        "--username",
+        SERVICE,
+        "--impersonate",
+        "--state",
+        str(tmp_path / "state-none"),
+        "--ost",
+        str(ost),
+        "--mailbox",
+        BOB,
+        "--settings",
+        "all",
+        "--only",
+        "role:calendar",
+        env={"REBUILD_PASSWORD": PASSWORD},
+        timeout=600,
+    )
     assert "setting category_list: created (added 6)" in text.stdout, text.stdout
     assert "setting work_hours: kept (kept 1); already restored" in text.stdout, text.stdout

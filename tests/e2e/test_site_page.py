@@ -27,8 +27,11 @@ from tests.conftest import REPO, own_sandbox
 SERVICE, PASSWORD = "svc-site", "site-pw"
 GOOD = [f"user{n}@corp.example" for n in range(1, 5)]
 GONE = "nobody@corp.example"  # not on the server: the row must say why it failed
-SPEC = {"store": {"name": "Site page", "seed": 31}, "folders": [{"name": "Inbox", "role": "inbox"}],
-        "bulk": [{"count": 60, "size_min": 300, "size_max": 900, "folders": 2, "seed": 5, "parent": "Inbox"}]}
+SPEC = {
+    "store": {"name": "Site page", "seed": 31},
+    "folders": [{"name": "Inbox", "role": "inbox"}],
+    "bulk": [{"count": 60, "size_min": 300, "size_max": 900, "folders": 2, "seed": 5, "parent": "Inbox"}],
+}
 #: Slow enough that a browser polling every half second sees the counts between 0 and the end.
 FAULTS = {"seed": 3, "rules": [{"kind": "delay", "seconds": 0.25, "operations": ["CreateItem"]}]}
 
@@ -58,8 +61,9 @@ def _free_port() -> int:
 
 def _ews_count(url: str, mailbox: str) -> int:
     """Items in the mailbox's IPM subtree, by plain exchangelib (the lease lives outside it)."""
-    config = Configuration(service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
     folders = FolderCollection(account=account, folders=[account.msg_folder_root]).find_folders(depth=DEEP)
     return sum(f.total_count or 0 for f in folders if not isinstance(f, Exception))
@@ -69,7 +73,8 @@ def _rows(browser) -> dict[str, dict[str, str]]:
     """The table as the page shows it, read in one script (the page redraws between two element reads)."""
     table = browser.execute_script(
         "return Array.from(document.querySelectorAll('#rows tr'))"
-        ".map(tr => [tr.dataset.mailbox, ...Array.from(tr.cells).map(c => c.innerText)])")
+        ".map(tr => [tr.dataset.mailbox, ...Array.from(tr.cells).map(c => c.innerText)])"
+    )
     return {row[0]: {"state": row[2], "done": row[3], "failed": row[5]} for row in table}
 
 
@@ -87,10 +92,33 @@ def test_live_page_follows_a_map_run_and_ends_on_the_server_counts(tmp_path: Pat
         with own_sandbox(tmp_path / "data", {SERVICE: (PASSWORD, True)}, GOOD, faults=FAULTS) as (handle, _):
             env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_MAX_ATTEMPTS": "1"}
             run = subprocess.Popen(
-                [sys.executable, "-m", "pipeline", "--map", str(users), "--server", handle.url, "--username",
-                 SERVICE, "--impersonate", "--state", str(state), "--workers", "2", "--batch-items", "5",
-                 "--serve", "--port", str(port)],
-                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline",
+                    "--map",
+                    str(users),
+                    "--server",
+                    handle.url,
+                    "--username",
+                    SERVICE,
+                    "--impersonate",
+                    "--state",
+                    str(state),
+                    "--workers",
+                    "2",
+                    "--batch-items",
+                    "5",
+                    "--serve",
+                    "--port",
+                    str(port),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             try:
                 deadline = time.monotonic() + 20
                 while time.monotonic() < deadline:  # the page comes up with the run
@@ -134,8 +162,7 @@ def test_live_page_follows_a_map_run_and_ends_on_the_server_counts(tmp_path: Pat
         shot = artifacts / "site-page.png"
         assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 1000
         print(f"screenshot: {shot}")
-        resources = browser.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name)")
+        resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
         assert [r for r in resources if not r.startswith(("file:", "data:"))] == []  # nothing fetched from afar
     finally:
         browser.quit()
@@ -155,21 +182,31 @@ def test_status_serve_shows_the_journal_and_serves_only_reports(tmp_path: Path, 
     done = run_cli("--ost", str(small_ost), "--mailbox", mailbox, "--state", str(state))
     assert done.returncode == 0, done.stderr
     held = len(sandbox_items(state / "sandbox", mailbox))
-    serve = subprocess.Popen([sys.executable, "-m", "pipeline", "status", "--serve", "--port", "0", "--state",
-                              str(state)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "status", "--serve", "--port", "0", "--state", str(state)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = serve.stderr.readline()
         assert line.startswith("site: http://127.0.0.1:"), line
         url = line.split()[1]
         data = json.loads(urllib.request.urlopen(url + "status.json", timeout=10).read())
         assert [(r["mailbox"], r["state"], r["done"], r["total"]) for r in data["rows"]] == [
-            (mailbox, "ok", held, held)]
+            (mailbox, "ok", held, held)
+        ]
         page = urllib.request.urlopen(url, timeout=10).read().decode("utf-8")
         assert "<link" not in page and 'src="' not in page and "//cdn" not in page  # works offline
         report = sorted((state / "reports").glob("run-*.json"))[-1]
         assert urllib.request.urlopen(url + "reports/" + report.name, timeout=10).read() == report.read_bytes()
-        for other in ("reports/..%2Fjournal.sqlite", "reports/../journal.sqlite", "journal.sqlite",
-                      "reports/site.html"):
+        for other in (
+            "reports/..%2Fjournal.sqlite",
+            "reports/../journal.sqlite",
+            "journal.sqlite",
+            "reports/site.html",
+        ):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(url + other, timeout=10)
             assert refused.value.code == 404, other

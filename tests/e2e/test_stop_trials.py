@@ -35,8 +35,17 @@ SERVICE, PASSWORD, MAILBOX = "svc-stop", "stop-trials-pw", "stopped@corp.example
 SPEC = {
     "store": {"name": "Stop trials", "seed": 28},
     "folders": [{"name": "Inbox", "role": "inbox"}],
-    "bulk": [{"count": 600, "size_min": 400, "size_max": 1500, "folders": 3, "seed": 28, "parent": "Inbox",
-              "attachment_ratio": 0.1}],
+    "bulk": [
+        {
+            "count": 600,
+            "size_min": 400,
+            "size_max": 1500,
+            "folders": 3,
+            "seed": 28,
+            "parent": "Inbox",
+            "attachment_ratio": 0.1,
+        }
+    ],
 }
 SLOW = {"seed": 28, "rules": [{"kind": "delay", "seconds": 0.05, "operations": ["CreateItem"]}]}
 EXIT_FAILURES, EXIT_BUSY = 1, 3  # README, "Exit codes"
@@ -53,8 +62,9 @@ def expected(manifest) -> Counter:
 
 def listing(url: str) -> Counter:
     """Every item under the mailbox's top of information store as (folder path, subject), plain exchangelib."""
-    config = Configuration(service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     account = Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
     found: Counter = Counter()
 
@@ -70,13 +80,37 @@ def listing(url: str) -> Counter:
 
 
 def rebuild(url: str, state: Path, ost: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05",
-           "REBUILD_BACKOFF_MAX": "0.3"}
+    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.3"}
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", url,
-         "--username", SERVICE, "--impersonate", "--state", str(state), "--batch-items", "3", "--json",
-         "--log-level", "warning", *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--ost",
+            str(ost),
+            "--mailbox",
+            MAILBOX,
+            "--server",
+            url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(state),
+            "--batch-items",
+            "3",
+            "--json",
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def catches_sigterm(pid: int, timeout: float = 20.0) -> None:
@@ -88,8 +122,9 @@ def catches_sigterm(pid: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            caught = next(int(line.split()[1], 16) for line in status.read_text().splitlines()
-                          if line.startswith("SigCgt:"))
+            caught = next(
+                int(line.split()[1], 16) for line in status.read_text().splitlines() if line.startswith("SigCgt:")
+            )
         except (OSError, StopIteration):
             return  # it has ended already
         if caught & (1 << (signal.SIGTERM - 1)):
@@ -99,8 +134,13 @@ def catches_sigterm(pid: int, timeout: float = 20.0) -> None:
 
 
 def status_json(state: Path) -> dict:
-    result = subprocess.run([sys.executable, "-m", "pipeline", "status", "--state", str(state), "--json"],
-                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "status", "--state", str(state), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     entries = {e["mailbox"]: e for e in json.loads(result.stdout)}
     return entries.get(MAILBOX, {})
@@ -174,8 +214,9 @@ def _mount_tmpfs(where: Path, size: str) -> str | None:
     if os.name != "posix" or not shutil.which("mount") or os.geteuid() != 0:
         return "a small tmpfs needs root and mount(8)"
     where.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)], capture_output=True, text=True
+    )
     return None if result.returncode == 0 else f"mount refused: {result.stderr.strip()}"
 
 
@@ -215,7 +256,8 @@ def test_state_disk_full_is_one_line_a_crashed_status_and_an_exact_rerun(tmp_pat
 
 
 def test_injected_full_journal_is_one_line_a_crashed_status_and_an_exact_rerun(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
     import sqlite3
 
     from pipeline.cli.main import main
@@ -236,8 +278,25 @@ def test_injected_full_journal_is_one_line_a_crashed_status_and_an_exact_rerun(
 
     monkeypatch.setenv("REBUILD_PASSWORD", PASSWORD)
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _):
-        args = ["run", "--ost", str(ost), "--mailbox", MAILBOX, "--server", handle.url, "--username", SERVICE,
-                "--impersonate", "--state", str(state), "--batch-items", "3", "--json", "--log-level", "warning"]
+        args = [
+            "run",
+            "--ost",
+            str(ost),
+            "--mailbox",
+            MAILBOX,
+            "--server",
+            handle.url,
+            "--username",
+            SERVICE,
+            "--impersonate",
+            "--state",
+            str(state),
+            "--batch-items",
+            "3",
+            "--json",
+            "--log-level",
+            "warning",
+        ]
         with monkeypatch.context() as patched:
             patched.setattr(Journal, "record", record)
             code = main(args)

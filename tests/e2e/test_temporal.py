@@ -34,16 +34,31 @@ pytestmark = pytest.mark.skipif(temporal_missing() is not None, reason=str(tempo
 SERVICE, PASSWORD = "svc-rebuild", "temporal-tests-pw"
 USERS = [f"user{i}@site.example" for i in range(4)]
 ITEMS = 520  # per mailbox
-WORKER_ENV = {"REBUILD_PASSWORD": PASSWORD, "REBUILD_BATCH_ITEMS": "10", "REBUILD_BACKOFF_INITIAL": "0.05",
-              "REBUILD_BACKOFF_MAX": "0.5"}
+WORKER_ENV = {
+    "REBUILD_PASSWORD": PASSWORD,
+    "REBUILD_BATCH_ITEMS": "10",
+    "REBUILD_BACKOFF_INITIAL": "0.05",
+    "REBUILD_BACKOFF_MAX": "0.5",
+}
 FAULTS = {"rules": [{"kind": "delay", "seconds": 0.08, "operations": ["CreateItem"]}]}  # mailboxes last seconds
 
 
 def user_spec(index: int) -> dict:
-    return {"store": {"name": f"User {index}", "seed": 40 + index},
-            "folders": [{"name": "Inbox", "role": "inbox"}, {"name": "Sent Items", "role": "sentitems"}],
-            "bulk": [{"count": ITEMS, "size_min": 300, "size_max": 1500, "folders": 2, "seed": 60 + index,
-                      "parent": "Inbox", "prefix": f"U{index}"}]}
+    return {
+        "store": {"name": f"User {index}", "seed": 40 + index},
+        "folders": [{"name": "Inbox", "role": "inbox"}, {"name": "Sent Items", "role": "sentitems"}],
+        "bulk": [
+            {
+                "count": ITEMS,
+                "size_min": 300,
+                "size_max": 1500,
+                "folders": 2,
+                "seed": 60 + index,
+                "parent": "Inbox",
+                "prefix": f"U{index}",
+            }
+        ],
+    }
 
 
 def expected(manifest) -> Counter:
@@ -55,8 +70,9 @@ def listing(url: str, mailbox: str) -> Counter:
     """(folder name, subject) of every item under the mailbox's message folder root: plain exchangelib."""
     from exchangelib import IMPERSONATION, NTLM, Account, Configuration, Credentials, FailFast
 
-    config = Configuration(service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM,
-                           retry_policy=FailFast())
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
     account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
     found: Counter = Counter()
     pending = [account.msg_folder_root]
@@ -101,8 +117,9 @@ def workflows(address: str, only: set[str] | None = None) -> dict[str, list[dict
                 entry["result"] = await handle.result()
             elif execution.status == WorkflowExecutionStatus.RUNNING:
                 description = await handle.describe()
-                entry["workers"] = [(p.last_worker_identity, p.attempt)
-                                    for p in description.raw_description.pending_activities]
+                entry["workers"] = [
+                    (p.last_worker_identity, p.attempt) for p in description.raw_description.pending_activities
+                ]
             found.setdefault(execution.id, []).append(entry)
         return found
 
@@ -119,9 +136,24 @@ def stored(data: Path, mailbox: str) -> int:
 
 
 def start_worker(address: str, state: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline", "worker", "--temporal", address, "--state", str(state),
-                             "--log-level", "warning"], cwd=REPO, env={**os.environ, **WORKER_ENV},
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "worker",
+            "--temporal",
+            address,
+            "--state",
+            str(state),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env={**os.environ, **WORKER_ENV},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.2):
@@ -144,8 +176,21 @@ def test_four_mailboxes_two_workers_one_killed(tmp_path: Path, temporal: str):
         worker_a = start_worker(address, tmp_path / "state-a", tmp_path / "worker-a.log")
         worker_b = start_worker(address, tmp_path / "state-b", tmp_path / "worker-b.log")
         try:
-            submit = ("run", "--map", str(mapping), "--engine", "temporal", "--temporal", address,
-                      "--server", handle.url, "--username", SERVICE, "--state", str(tmp_path / "submitter"))
+            submit = (
+                "run",
+                "--map",
+                str(mapping),
+                "--engine",
+                "temporal",
+                "--temporal",
+                address,
+                "--server",
+                handle.url,
+                "--username",
+                SERVICE,
+                "--state",
+                str(tmp_path / "submitter"),
+            )
             env = {"REBUILD_TEMPORAL_HEARTBEAT_SECONDS": "3", "REBUILD_TEMPORAL_PART_ITEMS": "200"}
             first = run_cli(*submit, env=env)
             assert first.returncode == 0, first.stdout + first.stderr
@@ -172,8 +217,16 @@ def test_four_mailboxes_two_workers_one_killed(tmp_path: Path, temporal: str):
                 return state if done and len(state) == 4 else None
 
             final = wait_for("every mailbox workflow to close", all_closed, timeout=180, every=1.0)
-            status = run_cli("status", "--temporal", address, "--json", "--reports", str(tmp_path / "reports"),
-                             "--state", str(tmp_path / "submitter"))
+            status = run_cli(
+                "status",
+                "--temporal",
+                address,
+                "--json",
+                "--reports",
+                str(tmp_path / "reports"),
+                "--state",
+                str(tmp_path / "submitter"),
+            )
         finally:
             for worker in (worker_a, worker_b):
                 if worker.poll() is None:
@@ -207,10 +260,10 @@ def test_four_mailboxes_two_workers_one_killed(tmp_path: Path, temporal: str):
     assert status.returncode == 0, status.stdout + status.stderr
     rows = {row["mailbox"]: row for row in json.loads(status.stdout)}
     assert {m: (r["state"], r["done"], r["total"]) for m, r in rows.items()} == {
-        m: ("completed", ITEMS, ITEMS) for m in USERS}
+        m: ("completed", ITEMS, ITEMS) for m in USERS
+    }
     report = json.loads(sorted((tmp_path / "reports").glob("run-*.json"))[-1].read_text())
     assert sorted(r["mailbox"] for r in report) == sorted(USERS)
-
 
 
 def activity_spans(address: str, mailboxes: list[str]) -> list[tuple[float, float]]:
@@ -227,8 +280,10 @@ def activity_spans(address: str, mailboxes: list[str]) -> list[tuple[float, floa
             for event in history.events:
                 if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                     started = event.event_time.ToDatetime().timestamp()
-                elif event.event_type in (EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-                                          EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED):
+                elif event.event_type in (
+                    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+                    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+                ):
                     spans.append((started, event.event_time.ToDatetime().timestamp()))
         return spans
 
@@ -243,8 +298,10 @@ def test_wait_fatal_mailbox_and_one_mailbox_per_server(tmp_path: Path, temporal:
 
     users = [f"small{i}@cap.example" for i in range(3)]
     denied = users[1]
-    builds = [cached_build({**user_spec(i), "bulk": [{**user_spec(i)["bulk"][0], "count": 40}]}, format="ost")
-              for i in range(3)]
+    builds = [
+        cached_build({**user_spec(i), "bulk": [{**user_spec(i)["bulk"][0], "count": 40}]}, format="ost")
+        for i in range(3)
+    ]
     share, mount = tmp_path / "share", tmp_path / "mount"
     share.mkdir()
     mount.mkdir()
@@ -256,16 +313,48 @@ def test_wait_fatal_mailbox_and_one_mailbox_per_server(tmp_path: Path, temporal:
     mapping = users_csv(tmp_path, [(share / f"u{n}.ost", None) for n in range(3)], users)
     faults = {"rules": [{"kind": "error", "mailbox": denied, "code": "ErrorAccessDenied"}]}
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, users, faults=faults) as (handle, data):
-        worker = subprocess.Popen([sys.executable, "-m", "pipeline", "worker", "--temporal", temporal, "--mailboxes",
-                                   "3", "--path-map", f"{share}={mount}",
-                                   "--state", str(tmp_path / "state-w"), "--log-level", "warning"], cwd=REPO,
-                                  env={**os.environ, **WORKER_ENV}, stdout=(tmp_path / "worker.log").open("w"),
-                                  stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "worker",
+                "--temporal",
+                temporal,
+                "--mailboxes",
+                "3",
+                "--path-map",
+                f"{share}={mount}",
+                "--state",
+                str(tmp_path / "state-w"),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env={**os.environ, **WORKER_ENV},
+            stdout=(tmp_path / "worker.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
         try:
-            result = run_cli("run", "--map", str(mapping), "--engine", "temporal", "--temporal", temporal, "--wait",
-                             "--json", "--server", handle.url, "--username", SERVICE, "--state",
-                             str(tmp_path / "submitter"), env={"REBUILD_TEMPORAL_MAILBOXES_PER_SERVER": "1"},
-                             timeout=180)
+            result = run_cli(
+                "run",
+                "--map",
+                str(mapping),
+                "--engine",
+                "temporal",
+                "--temporal",
+                temporal,
+                "--wait",
+                "--json",
+                "--server",
+                handle.url,
+                "--username",
+                SERVICE,
+                "--state",
+                str(tmp_path / "submitter"),
+                env={"REBUILD_TEMPORAL_MAILBOXES_PER_SERVER": "1"},
+                timeout=180,
+            )
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=30)
@@ -277,8 +366,10 @@ def test_wait_fatal_mailbox_and_one_mailbox_per_server(tmp_path: Path, temporal:
         if mailbox != denied:
             assert summaries[mailbox]["status"] == "ok"
             assert listings[mailbox] == expected(manifest), mailbox
-    assert sorted(r["mailbox"] for r in json.loads(
-        sorted((tmp_path / "submitter" / "reports").glob("run-*.json"))[-1].read_text())) == sorted(users)
+    assert sorted(
+        r["mailbox"]
+        for r in json.loads(sorted((tmp_path / "submitter" / "reports").glob("run-*.json"))[-1].read_text())
+    ) == sorted(users)
 
     async def failure() -> str:
         client = await Client.connect(temporal)

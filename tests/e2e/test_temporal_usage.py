@@ -23,18 +23,39 @@ def one_line(result) -> str:
 
 
 def test_engine_temporal_needs_a_named_server(tmp_path: Path):
-    result = run_cli("run", "--map", str(users_csv(tmp_path)), "--engine", "temporal", "--temporal", "127.0.0.1:1",
-                     "--state", str(tmp_path / "state"))
+    result = run_cli(
+        "run",
+        "--map",
+        str(users_csv(tmp_path)),
+        "--engine",
+        "temporal",
+        "--temporal",
+        "127.0.0.1:1",
+        "--state",
+        str(tmp_path / "state"),
+    )
     assert "needs --server URL" in one_line(result)
 
 
 def test_engine_temporal_needs_host_and_port(tmp_path: Path):
-    result = run_cli("run", "--map", str(users_csv(tmp_path)), "--engine", "temporal", "--temporal", "nohost",
-                     "--server", "http://127.0.0.1:1/EWS/Exchange.asmx", "--state", str(tmp_path / "state"))
+    result = run_cli(
+        "run",
+        "--map",
+        str(users_csv(tmp_path)),
+        "--engine",
+        "temporal",
+        "--temporal",
+        "nohost",
+        "--server",
+        "http://127.0.0.1:1/EWS/Exchange.asmx",
+        "--state",
+        str(tmp_path / "state"),
+    )
     assert "--temporal 'nohost': expected HOST:PORT" in one_line(result)
 
 
 def test_worker_path_map_must_be_old_equals_new(tmp_path: Path):
-    result = run_cli("worker", "--temporal", "127.0.0.1:1", "--path-map", "//fs01/osts", "--state",
-                     str(tmp_path / "state"))
+    result = run_cli(
+        "worker", "--temporal", "127.0.0.1:1", "--path-map", "//fs01/osts", "--state", str(tmp_path / "state")
+    )
     assert "expected OLD=NEW" in one_line(result)

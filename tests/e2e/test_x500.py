@@ -17,7 +17,9 @@ import fixtures
 from tests.conftest import run_cli
 
 SPEC = Path(fixtures.__file__).parent / "specs" / "exchange-senders.toml"
-SAMPLE_DN = "/o=Home Organization/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=Saqib Razzaq2ee05199"
+SAMPLE_DN = (
+    "/o=Home Organization/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=Saqib Razzaq2ee05199"
+)
 
 
 def rows(out: Path) -> list[dict[str, str]]:
@@ -37,18 +39,23 @@ def test_fixture_owner_dn_becomes_a_proxy(tmp_path: Path):
     assert result.returncode == 0, result.stdout + result.stderr
     dn = owner_dn()
     assert [(r["mailbox"], r["legacy_dn"], r["proxy_address"]) for r in rows(tmp_path)] == [
-        ("owen@corp.example", dn, f"X500:{dn}")]
+        ("owen@corp.example", dn, f"X500:{dn}")
+    ]
     script = (tmp_path / "x500.ps1").read_bytes()
     assert script.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM, so Windows PowerShell 5.1 reads it right"
-    assert f"Set-Mailbox -Identity 'owen@corp.example' -EmailAddresses @{{add='X500:{dn}'}}\r\n" in \
-        script.decode("utf-8-sig")
+    assert f"Set-Mailbox -Identity 'owen@corp.example' -EmailAddresses @{{add='X500:{dn}'}}\r\n" in script.decode(
+        "utf-8-sig"
+    )
 
 
 def test_map_covers_every_row_and_reports_mailboxes_without_dn(tmp_path: Path, samples: Path):
     users = tmp_path / "users.csv"
-    users.write_text("ost,mailbox\n"
-                     f"{samples / 'SampleOstFile.ost'},saqib@ex2010.example\n"
-                     f"{fixtures.cached('small', format='pst')},plain@corp.example\n", encoding="utf-8")
+    users.write_text(
+        "ost,mailbox\n"
+        f"{samples / 'SampleOstFile.ost'},saqib@ex2010.example\n"
+        f"{fixtures.cached('small', format='pst')},plain@corp.example\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     result = run_cli("x500", "--map", str(users), "--out", str(out))
     assert result.returncode == 1, "a mailbox without any legacyExchangeDN is reported"

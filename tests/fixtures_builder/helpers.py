@@ -56,16 +56,25 @@ def read_item(m: pypff.message) -> ReadItem:
     props = _props(m)
     cls = props.get("001A001F", props.get("001A001E", b""))
     cls_text = cls.decode("utf-16-le") if props.get("001A001F") is not None else cls.decode("cp1252")
-    item = ReadItem(subject=m.subject or "", message_class=cls_text, props=props,
-                    recipients=m.recipients.number_of_recipients if m.recipients else 0)
+    item = ReadItem(
+        subject=m.subject or "",
+        message_class=cls_text,
+        props=props,
+        recipients=m.recipients.number_of_recipients if m.recipients else 0,
+    )
     for a in m.attachments:
         aprops = _props(a)
         method = aprops.get("37050003")
         size = a.size
         data = a.read_buffer(size) if size and method != b"\x05\x00\x00\x00" else b""
-        item.attachments.append(ReadAttachment(
-            size=size, method=int.from_bytes(method, "little") if method else None,
-            sha256=hashlib.sha256(data).hexdigest(), name=a.long_filename or ""))
+        item.attachments.append(
+            ReadAttachment(
+                size=size,
+                method=int.from_bytes(method, "little") if method else None,
+                sha256=hashlib.sha256(data).hexdigest(),
+                name=a.long_filename or "",
+            )
+        )
     return item
 
 

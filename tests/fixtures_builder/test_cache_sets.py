@@ -66,8 +66,9 @@ def test_the_reader_reads_back_what_the_spec_wrote(built: dict[str, Path]) -> No
             assert (owner.mailbox, owner.legacy_dn) == ("alice@corp.example", data["mailbox"]["owner"]["email"])
         else:  # no owner entry, no sent mail
             assert not owner.assigned
-        held = {item["subject"]: copy for item in data["items"] for copy in item["copies"]
-                if copy["cache"] == cache["name"]}
+        held = {
+            item["subject"]: copy for item in data["items"] for copy in item["copies"] if copy["cache"] == cache["name"]
+        }
         assert sorted(item.subject for item in items) == sorted(held)
         if cache["kind"] == "ost":
             assert dict(replicas.guids) == {replid: guids[name] for name, replid in cache["replicas"].items()}
@@ -105,7 +106,9 @@ def test_identities_group_the_copies_as_the_spec_keys_do(built: dict[str, Path],
     assert all(len(found) == 1 for found in content_of.values())
     assert len({next(iter(found)) for found in content_of.values()}) == len(data["items"])
     # OST and exported copies share the server item's source key; the archive's have content identities
-    assert by_key["report"] == {f"source-key:{(uuid.UUID(data['mailbox']['replicas']['server']).bytes_le + (0x1001).to_bytes(6, 'big')).hex()}"}
+    assert by_key["report"] == {
+        f"source-key:{(uuid.UUID(data['mailbox']['replicas']['server']).bytes_le + (0x1001).to_bytes(6, 'big')).hex()}"
+    }
     assert len(by_key["sent"]) == 1  # REPLID 2 on the laptop, 3 on the desktop: one GUID, one key
     assert by_key["plan"] != by_key["invoice"]
     assert {i.split(":")[0] for i in by_key["thread"]} == {"source-key", "content"}  # laptop OST + archive
@@ -118,7 +121,12 @@ def test_the_merged_expectation() -> None:
     assert len(found) == 8
     assert (found["plan"].folder, found["plan"].decided_by) == ("Projects", "desktop")  # moved since
     invoice = found["invoice"]
-    assert (invoice.decided_by, invoice.read, invoice.flag, invoice.categories) == ("laptop", True, "followup", ("Finance",))
+    assert (invoice.decided_by, invoice.read, invoice.flag, invoice.categories) == (
+        "laptop",
+        True,
+        "followup",
+        ("Finance",),
+    )
     assert found["thread"].caches == ("archive", "laptop") and found["thread"].read is True  # the OST's copy
     assert found["budget"].folder == "Archive2019" and found["draft"].folder == "Drafts"
 
@@ -132,5 +140,6 @@ def test_the_command_line_builds_a_cache_set_and_its_expectation(tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.pst", "desktop.ost", "expected.json", "laptop.ost"]
     written = json.loads((tmp_path / "expected.json").read_text(encoding="utf-8"))
     assert [(e["key"], e["folder"], e["decided_by"]) for e in written] == [
-        (e.key, e.folder, e.decided_by) for e in expected(load_cache_set(SET))]
+        (e.key, e.folder, e.decided_by) for e in expected(load_cache_set(SET))
+    ]
     assert main(["caches", str(tmp_path / "missing.toml"), str(tmp_path / "x")]) == 2

@@ -70,8 +70,22 @@ def test_cli_damage_flags(tmp_path: Path) -> None:
     from fixtures.cli import main
 
     out = tmp_path / "c.ost"
-    assert main(["build", "small", str(out), "--encryption", "none", "--corrupt-item", "Dentist",
-                 "--manifest", str(tmp_path / "m.json")]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "small",
+                str(out),
+                "--encryption",
+                "none",
+                "--corrupt-item",
+                "Dentist",
+                "--manifest",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 0
+    )
     ok, bad, subjects = _counts(out)
     assert bad == 1 and "Dentist" not in subjects
     assert '"item-bytes"' in (tmp_path / "m.json").read_text()

@@ -66,8 +66,7 @@ def test_pffexport_opens_embedded_messages(tmp_path: Path) -> None:
     src = tmp_path / "small.pst"
     fixtures.build("small", src, format="pst", encryption="permute")
     target = tmp_path / "export"
-    proc = subprocess.run([pffexport, "-q", "-t", str(target), str(src)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([pffexport, "-q", "-t", str(target), str(src)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     root = Path(str(target) + ".export")
     headers = [p.read_text("utf-8", "replace") for p in root.rglob("OutlookHeaders.txt")]

@@ -29,11 +29,16 @@ def test_top_folder_items_are_in_the_top_folder(tmp_path: Path):
     readpst = _need("readpst")
     out = tmp_path / "out"
     out.mkdir()
-    subprocess.run([readpst, "-q", "-e", "-o", str(out), str(fixtures.cached("top-folder", format="pst"))],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [readpst, "-q", "-e", "-o", str(out), str(fixtures.cached("top-folder", format="pst"))],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     (top,) = out.iterdir()
-    here = sorted(str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"])
-                  for p in top.glob("*.eml"))
+    here = sorted(
+        str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]) for p in top.glob("*.eml")
+    )
     spec = tomllib.loads((SPECS / "top-folder.toml").read_text(encoding="utf-8"))
     assert here == sorted(i["subject"] for i in spec["items"])
 
@@ -42,8 +47,12 @@ def test_top_folder_items_are_in_the_top_folder(tmp_path: Path):
 def test_ansi_strings_are_bytes_of_the_code_page(tmp_path: Path, name: str, codec: str):
     pffexport = _need("pffexport")
     target = tmp_path / "pff"
-    subprocess.run([pffexport, "-q", "-d", "-t", str(target), str(fixtures.cached(name, format="ansi"))],
-                   capture_output=True, timeout=120, check=False)
+    subprocess.run(
+        [pffexport, "-q", "-d", "-t", str(target), str(fixtures.cached(name, format="ansi"))],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     dumps = b"".join(p.read_bytes() for p in Path(f"{target}.export").rglob("ItemValues.txt"))
     spec = tomllib.loads((SPECS / f"{name}.toml").read_text(encoding="utf-8"))
     for folder in spec["folders"]:

@@ -101,9 +101,20 @@ def test_spec_errors_are_loud() -> None:
 
 
 def test_file_beyond_128_amaps_has_fmap_and_reads(tmp_path: Path) -> None:
-    spec = {"folders": [{"name": "Inbox", "role": "inbox"}],
-            "bulk": [{"count": 400, "size_min": 90000, "size_max": 110000, "folders": 2, "seed": 5,
-                      "parent": "Inbox", "attachment_ratio": 1.0}]}
+    spec = {
+        "folders": [{"name": "Inbox", "role": "inbox"}],
+        "bulk": [
+            {
+                "count": 400,
+                "size_min": 90000,
+                "size_max": 110000,
+                "folders": 2,
+                "seed": 5,
+                "parent": "Inbox",
+                "attachment_ratio": 1.0,
+            }
+        ],
+    }
     path = tmp_path / "big.pst"
     manifest = fixtures.build(spec, path, item_details=False)
     r = NdbReader(path)

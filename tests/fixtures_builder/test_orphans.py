@@ -74,8 +74,9 @@ def test_spec_orphans_are_libpff_orphan_items(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"o.{fmt}"
     manifest = fixtures.build(SPEC, path, format=fmt, encryption="permute")
     assert [o.subject for o in manifest.orphans] == [o["subject"] for o in SPEC["orphans"]]
-    assert manifest.item_count == 2 and all(o.subject not in {i.subject for i in manifest.items}
-                                            for o in manifest.orphans)
+    assert manifest.item_count == 2 and all(
+        o.subject not in {i.subject for i in manifest.items} for o in manifest.orphans
+    )
     found = _orphans(path)
     assert len(found) == len(SPEC["orphans"])
     by_nid = {o.nid: o for o in manifest.orphans}
@@ -158,11 +159,15 @@ def test_orphan_item_damage_reparents_and_reseals(tmp_path: Path) -> None:
 
 def test_cli_orphan_item_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "s.toml"
-    spec.write_text('[[folders]]\nname = "Inbox"\nrole = "inbox"\n[[folders.items]]\nsubject = "a"\n'
-                    '[[folders.items]]\nsubject = "b"\n[[orphans]]\nsubject = "c"\n', "utf-8")
+    spec.write_text(
+        '[[folders]]\nname = "Inbox"\nrole = "inbox"\n[[folders.items]]\nsubject = "a"\n'
+        '[[folders.items]]\nsubject = "b"\n[[orphans]]\nsubject = "c"\n',
+        "utf-8",
+    )
     out, meta = tmp_path / "s.pst", tmp_path / "s.json"
-    assert cli_main(["build", str(spec), str(out), "--format", "ansi", "--orphan-item", "b",
-                     "--manifest", str(meta)]) == 0
+    assert (
+        cli_main(["build", str(spec), str(out), "--format", "ansi", "--orphan-item", "b", "--manifest", str(meta)]) == 0
+    )
     assert "1 orphans" in capsys.readouterr().err
     data = json.loads(meta.read_text("utf-8"))
     assert [o["subject"] for o in data["orphans"]] == ["c"] and data["damage"][0]["kind"] == "orphan-item"

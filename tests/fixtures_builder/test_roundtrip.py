@@ -95,8 +95,16 @@ def test_items_properties_recipients_attachments(builds, fmt: str, enc: str) -> 
 def test_every_kind_and_class_present(builds) -> None:
     _, manifest = builds[("pst", "permute")]
     classes = {i.message_class for i in manifest.items}
-    assert {"IPM.Note", "IPM.Note.SMIME", "IPM.Appointment", "IPM.Contact", "IPM.DistList", "IPM.Task",
-            "IPM.StickyNote", "IPM.Activity"} <= classes
+    assert {
+        "IPM.Note",
+        "IPM.Note.SMIME",
+        "IPM.Appointment",
+        "IPM.Contact",
+        "IPM.DistList",
+        "IPM.Task",
+        "IPM.StickyNote",
+        "IPM.Activity",
+    } <= classes
     nested = next(i for i in manifest.items if i.subject == "Forward with nested messages")
     depth, node = 0, nested
     while True:

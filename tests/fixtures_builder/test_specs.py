@@ -20,7 +20,11 @@ SAMPLES = REPO.parent / "shared" / "samples"
 def test_canonical_specs_load() -> None:
     bulk = fixtures.load_spec("bulk")
     assert (bulk.bulk[0].count, bulk.bulk[0].size_min, bulk.bulk[0].size_max, bulk.bulk[0].folders) == (
-        20000, 5000, 200000, 50)
+        20000,
+        5000,
+        200000,
+        50,
+    )
     small = fixtures.load_spec("small")
     kinds = set()
 

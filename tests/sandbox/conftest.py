@@ -48,9 +48,7 @@ def _no_schema_violations(request: pytest.FixtureRequest) -> Iterator[None]:
     before = handle.stats()["schema_violations"]
     yield
     after = handle.stats()["schema_violations"]
-    assert after == before, (
-        f"exchangelib requests failed schema validation ({after - before} new violation(s))"
-    )
+    assert after == before, f"exchangelib requests failed schema validation ({after - before} new violation(s))"
 
 
 @pytest.fixture

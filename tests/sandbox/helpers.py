@@ -135,9 +135,7 @@ def connect(
     return Account(address or creds[0], config=config, autodiscover=False, access_type=access)
 
 
-def mime_message(
-    subject: str, body_size: int = 200, attachment: bytes | None = None, index: int = 0
-) -> bytes:
+def mime_message(subject: str, body_size: int = 200, attachment: bytes | None = None, index: int = 0) -> bytes:
     """A plain RFC 5322 message with CRLF line ends (optionally one base64 attachment)."""
     import base64
 

@@ -23,8 +23,11 @@ def _properties(text: str) -> dict[str, str]:
 
 
 def test_properties_headless_ews_loopback_no_other_listener():
-    settings = davmail.DavmailSettings("http://127.0.0.1:8765/EWS/Exchange.asmx", davmail.DavmailPorts(1143, 1080),
-                                       Path("C:\\Users\\admin\\AppData\\Local\\Temp\\x\\davmail.log"))
+    settings = davmail.DavmailSettings(
+        "http://127.0.0.1:8765/EWS/Exchange.asmx",
+        davmail.DavmailPorts(1143, 1080),
+        Path("C:\\Users\\admin\\AppData\\Local\\Temp\\x\\davmail.log"),
+    )
     props = _properties(davmail.properties_text(settings))
     assert props["davmail.mode"] == "EWS" and props["davmail.server"] == "true"
     assert props["davmail.url"] == "http://127.0.0.1:8765/EWS/Exchange.asmx"
@@ -34,8 +37,10 @@ def test_properties_headless_ews_loopback_no_other_listener():
     assert props["davmail.ssl.nosecureimap"] == props["davmail.ssl.nosecurecaldav"] == "true"
     assert props["davmail.caldavPastDelay"] == "0"
     # A Windows path survives the properties file's escaping (a backslash would otherwise vanish).
-    assert props["davmail.logFilePath"] in ("C:\\Users\\admin\\AppData\\Local\\Temp\\x\\davmail.log",
-                                            "C:/Users/admin/AppData/Local/Temp/x/davmail.log")
+    assert props["davmail.logFilePath"] in (
+        "C:\\Users\\admin\\AppData\\Local\\Temp\\x\\davmail.log",
+        "C:/Users/admin/AppData/Local/Temp/x/davmail.log",
+    )
 
 
 def test_launcher_named_by_environment_or_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

@@ -49,9 +49,7 @@ def _messages(folder, n, tag="m"):
 def test_throttle_answers_server_busy_with_back_off(faulty, account):
     """Ledger: throttle."""
     account.inbox  # noqa: B018 - settle folders before switching faults on
-    faulty.set_faults(
-        {"rules": [{"kind": "throttle", "count": 1, "back_off_ms": 250, "operations": ["CreateItem"]}]}
-    )
+    faulty.set_faults({"rules": [{"kind": "throttle", "count": 1, "back_off_ms": 250, "operations": ["CreateItem"]}]})
     with pytest.raises(ErrorServerBusy) as caught:
         account.bulk_create(folder=account.inbox, items=_messages(account.inbox, 2))
     assert caught.value.back_off == 0.25
@@ -125,9 +123,7 @@ def test_commit_then_drop_stores_items_but_never_answers(faulty, account, unique
 
 def test_permanent_error_for_one_mailbox(faulty, account):
     before = account.inbox.all().count()
-    faulty.set_faults(
-        {"rules": [{"kind": "error", "code": "ErrorMailboxStoreUnavailable", "mailbox": BOB[0]}]}
-    )
+    faulty.set_faults({"rules": [{"kind": "error", "code": "ErrorMailboxStoreUnavailable", "mailbox": BOB[0]}]})
     bob = connect(faulty.url, ADMIN, address=BOB[0], access=IMPERSONATION)
     with pytest.raises(ErrorMailboxStoreUnavailable):
         bob.inbox.all().count()
@@ -174,9 +170,7 @@ def test_fault_tolerant_client_rides_out_throttling(faulty, account, unique):
     patient = EwsAccount(BOB[0], config=config, autodiscover=False, access_type="delegate")
     folder = Folder(parent=patient.inbox, name=f"patient-{unique}")
     folder.save()
-    faulty.set_faults(
-        {"rules": [{"kind": "throttle", "count": 2, "back_off_ms": 100, "operations": ["CreateItem"]}]}
-    )
+    faulty.set_faults({"rules": [{"kind": "throttle", "count": 2, "back_off_ms": 100, "operations": ["CreateItem"]}]})
     results = patient.bulk_create(folder=folder, items=_messages(folder, 3))
     assert not any(isinstance(r, Exception) for r in results)
     assert folder.all().count() == 3

@@ -41,8 +41,12 @@ def test_ids_are_told_apart_and_short_ids_still_read():
     start = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     occurrence = ids.occurrence_id(7, 42, start)
     assert ids.parse_occurrence_id(occurrence) == ids.OccurrenceRef(7, 42, start)
-    for text, parse in ((ids.folder_id(7, 1), ids.parse_item_id), (occurrence, ids.parse_item_id),
-                        (ids.item_id(7, 1), ids.parse_folder_id), ("AAMkAB==", ids.parse_item_id)):
+    for text, parse in (
+        (ids.folder_id(7, 1), ids.parse_item_id),
+        (occurrence, ids.parse_item_id),
+        (ids.item_id(7, 1), ids.parse_folder_id),
+        ("AAMkAB==", ids.parse_item_id),
+    ):
         with pytest.raises(ids.MalformedId):
             parse(text)
     short_item = base64.b64encode(b"SBXI" + struct.pack(">IQ", 3, 42)).decode()

@@ -48,7 +48,7 @@ GET_INBOX = (
     b'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
     b'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><s:Header>'
     b'<t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body><m:GetFolder><m:FolderShape>'
-    b"<t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"inbox\"/>"
+    b'<t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/>'
     b"</m:FolderIds></m:GetFolder></s:Body></s:Envelope>"
 )
 
@@ -91,8 +91,9 @@ def own(tmp_path: Path):
 # -- http-oversize, http-507, http-401 ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("answer", "status", "marker"), [("404.13", 404, b"404.13"), ("413", 413, b"413"),
-                                                          ("507", 507, b"")])
+@pytest.mark.parametrize(
+    ("answer", "status", "marker"), [("404.13", 404, b"404.13"), ("413", 413, b"413"), ("507", 507, b"")]
+)
 def test_oversized_request_answers(own, answer, status, marker):
     """Ledger: http-oversize (404.13 by default, 413 and 507 on demand)."""
     limits = Limits(max_request_bytes=10_000, oversize_answer=answer)
@@ -106,15 +107,11 @@ def test_oversized_request_answers(own, answer, status, marker):
 
 def test_fault_http_507_close_and_401_throttle(own):
     """Ledger: http-507, http-401. Authenticated requests answered 507 + Connection: close, then 401."""
-    faults = {"rules": [{"kind": "http_507_close", "count": 1},
-                        {"kind": "http_401_throttle", "count": 1, "after": 1}]}
+    faults = {"rules": [{"kind": "http_507_close", "count": 1}, {"kind": "http_401_throttle", "count": 1, "after": 1}]}
     with own(faults=faults) as handle:
-        first = requests.post(handle.url, data=GET_INBOX, auth=ALICE, timeout=10,
-                              headers={"Content-Type": "text/xml"})
-        second = requests.post(handle.url, data=GET_INBOX, auth=ALICE, timeout=10,
-                               headers={"Content-Type": "text/xml"})
-        third = requests.post(handle.url, data=GET_INBOX, auth=ALICE, timeout=10,
-                              headers={"Content-Type": "text/xml"})
+        first = requests.post(handle.url, data=GET_INBOX, auth=ALICE, timeout=10, headers={"Content-Type": "text/xml"})
+        second = requests.post(handle.url, data=GET_INBOX, auth=ALICE, timeout=10, headers={"Content-Type": "text/xml"})
+        third = requests.post(handle.url, data=GET_INBOX, auth=ALICE, timeout=10, headers={"Content-Type": "text/xml"})
     assert (first.status_code, first.headers.get("Connection"), first.content) == (507, "close", b"")
     assert second.status_code == 401 and "NTLM" in second.headers.get("WWW-Authenticate", "")
     assert third.status_code == 200 and b"NoError" in third.content
@@ -130,8 +127,9 @@ def test_max_concurrency_per_account(own):
     answers: list[requests.Response] = []
 
     def post(auth: tuple[str, str]) -> None:
-        answers.append(requests.post(handle.url, data=GET_INBOX, auth=auth, timeout=20,
-                                     headers={"Content-Type": "text/xml"}))
+        answers.append(
+            requests.post(handle.url, data=GET_INBOX, auth=auth, timeout=20, headers={"Content-Type": "text/xml"})
+        )
 
     with own(faults=faults) as handle:
         threads = [threading.Thread(target=post, args=(ALICE,)) for _ in range(4)]
@@ -227,12 +225,18 @@ def test_item_class_must_fit_the_element(alice, unique):
     post = _classed(PostItem)(folder=alice.inbox, item_class="IPM.Post", mime_content=mime_message(f"post-{unique}"))
     results = alice.bulk_create(folder=alice.inbox, items=[fine, post])
     assert not any(isinstance(r, Exception) for r in results), results
-    kinds = {i.subject: (type(i).__name__, i.item_class)
-             for i in alice.inbox.filter(subject__contains=unique).only("subject", "item_class")}
+    kinds = {
+        i.subject: (type(i).__name__, i.item_class)
+        for i in alice.inbox.filter(subject__contains=unique).only("subject", "item_class")
+    }
     assert kinds == {f"tr-{unique}": ("Message", "IPM.TaskRequest"), f"post-{unique}": ("PostItem", "IPM.Post")}
     with pytest.raises(ErrorObjectTypeChanged):
-        alice.bulk_create(folder=alice.inbox, items=[_classed(PostItem)(
-            folder=alice.inbox, item_class="IPM.Note", mime_content=mime_message(f"p2-{unique}"))])
+        alice.bulk_create(
+            folder=alice.inbox,
+            items=[
+                _classed(PostItem)(folder=alice.inbox, item_class="IPM.Note", mime_content=mime_message(f"p2-{unique}"))
+            ],
+        )
 
 
 # -- dl-members ----------------------------------------------------------------------------------------
@@ -240,17 +244,22 @@ def test_item_class_must_fit_the_element(alice, unique):
 
 def test_distribution_list_members_of_type_mailbox_must_exist(alice, unique):
     """Ledger: dl-members. MailboxType Mailbox must name a mailbox here; outside addresses are OneOff."""
+
     def dl(name: str, *members: Mailbox) -> DistributionList:
-        return DistributionList(folder=alice.contacts, display_name=f"{name}-{unique}",
-                                members=[Member(mailbox=m) for m in members])
+        return DistributionList(
+            folder=alice.contacts, display_name=f"{name}-{unique}", members=[Member(mailbox=m) for m in members]
+        )
 
     outside = Mailbox(email_address="ann@example.com", mailbox_type="Mailbox")
     with pytest.raises(ErrorNameResolutionNoResults):
         alice.bulk_create(folder=alice.contacts, items=[dl("bad", outside)])
-    results = alice.bulk_create(folder=alice.contacts, items=[
-        dl("oneoff", Mailbox(email_address="ann@example.com", mailbox_type="OneOff")),
-        dl("inside", Mailbox(email_address=BOB[0], mailbox_type="Mailbox")),
-    ])
+    results = alice.bulk_create(
+        folder=alice.contacts,
+        items=[
+            dl("oneoff", Mailbox(email_address="ann@example.com", mailbox_type="OneOff")),
+            dl("inside", Mailbox(email_address=BOB[0], mailbox_type="Mailbox")),
+        ],
+    )
     assert not any(isinstance(r, Exception) for r in results), results
     names = {d.display_name for d in alice.contacts.all().only("display_name") if unique in (d.display_name or "")}
     assert names == {f"oneoff-{unique}", f"inside-{unique}"}
@@ -262,13 +271,17 @@ def test_distribution_list_members_of_type_mailbox_must_exist(alice, unique):
 def test_contact_photo_attachment_sets_has_picture(alice, unique):
     """Ledger: contact-photo. An attachment flagged IsContactPhoto sets HasPicture; a plain one does not."""
     with_photo = Contact(folder=alice.contacts, display_name=f"pic-{unique}", given_name=f"pic-{unique}")
-    with_photo.attach(FileAttachment(name="ContactPicture.jpg", content=b"\xff\xd8\xff" + b"0" * 64,
-                                     is_contact_photo=True))
+    with_photo.attach(
+        FileAttachment(name="ContactPicture.jpg", content=b"\xff\xd8\xff" + b"0" * 64, is_contact_photo=True)
+    )
     without = Contact(folder=alice.contacts, display_name=f"nopic-{unique}", given_name=f"nopic-{unique}")
     without.attach(FileAttachment(name="cv.txt", content=b"text"))
     results = alice.bulk_create(folder=alice.contacts, items=[with_photo, without])
-    pictures = {c.display_name: c.has_picture for c in alice.contacts.all().only("display_name", "has_picture")
-                if isinstance(c, Contact) and unique in (c.display_name or "")}
+    pictures = {
+        c.display_name: c.has_picture
+        for c in alice.contacts.all().only("display_name", "has_picture")
+        if isinstance(c, Contact) and unique in (c.display_name or "")
+    }
     assert not any(isinstance(r, Exception) for r in results)
     assert pictures == {f"pic-{unique}": True, f"nopic-{unique}": False}
 
@@ -313,21 +326,28 @@ def test_folder_names_kept_as_given_and_compared_per_character(alice, unique):
 def test_occurrence_longer_than_the_gap_or_overlapping_is_refused(alice, unique):
     """Ledger: occurrence-span. A daily series' occurrence may not last 24 hours or reach into the next."""
     start = EWSDateTime(2024, 2, 5, 9, tzinfo=UTC)
-    item = CalendarItem(folder=alice.calendar, subject=f"daily-{unique}", start=start,
-                        end=start + dt.timedelta(hours=1),
-                        recurrence=Recurrence(pattern=DailyPattern(interval=1),
-                                              boundary=NumberedPattern(start=dt.date(2024, 2, 5), number=5)))
+    item = CalendarItem(
+        folder=alice.calendar,
+        subject=f"daily-{unique}",
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        recurrence=Recurrence(
+            pattern=DailyPattern(interval=1), boundary=NumberedPattern(start=dt.date(2024, 2, 5), number=5)
+        ),
+    )
     [result] = alice.bulk_create(alice.calendar, [item])
     master = CalendarItem(account=alice, folder=alice.calendar, id=result.id).refresh()
     second = master.occurrence(2).refresh()
     second.start = EWSDateTime(2024, 2, 6, 8, tzinfo=UTC)
     second.end = EWSDateTime(2024, 2, 7, 9, 30, tzinfo=UTC)  # into occurrence 3 (Feb 7, 09:00)
     with pytest.raises(ErrorOccurrenceTimeSpanTooBig):
-        second.save(update_fields=["start", "end"], conflict_resolution=ALWAYS_OVERWRITE,
-                    send_meeting_invitations=SEND_TO_NONE)
+        second.save(
+            update_fields=["start", "end"], conflict_resolution=ALWAYS_OVERWRITE, send_meeting_invitations=SEND_TO_NONE
+        )
     second.end = EWSDateTime(2024, 2, 6, 12, tzinfo=UTC)
-    second.save(update_fields=["start", "end"], conflict_resolution=ALWAYS_OVERWRITE,
-                send_meeting_invitations=SEND_TO_NONE)
+    second.save(
+        update_fields=["start", "end"], conflict_resolution=ALWAYS_OVERWRITE, send_meeting_invitations=SEND_TO_NONE
+    )
     assert master.refresh().modified_occurrences[0].start == EWSDateTime(2024, 2, 6, 8, tzinfo=UTC)
 
 
@@ -339,8 +359,19 @@ def test_fault_settings_from_the_cli(tmp_path, capsys):
     from pipeline.cli.main import main
 
     state = str(tmp_path / "state")
-    assert main(["sandbox", "faults", "--state", state, "--set",
-                 '{"search_lag_s": 2, "max_concurrency": 5, "rules": [{"kind": "http_401_throttle"}]}']) == 0
+    assert (
+        main(
+            [
+                "sandbox",
+                "faults",
+                "--state",
+                state,
+                "--set",
+                '{"search_lag_s": 2, "max_concurrency": 5, "rules": [{"kind": "http_401_throttle"}]}',
+            ]
+        )
+        == 0
+    )
     written = json.loads((tmp_path / "state" / "sandbox" / "faults.json").read_text())
     assert (written["search_lag_s"], written["max_concurrency"]) == (2, 5)
     capsys.readouterr()

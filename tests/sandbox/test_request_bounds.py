@@ -118,8 +118,7 @@ def test_an_oversize_chunked_body_is_refused_and_never_held(server, shape, who):
     requests.post(server.url, data=b"warm-up", auth=ALICE, timeout=10)
     before = _peak_rss_kib(pid)
     auth = _basic(ALICE) if who == "alice" else None
-    status, _, sent = _raw(port, _head(port, "/EWS/Exchange.asmx", auth, "Transfer-Encoding: chunked"),
-                           shape(HOSTILE))
+    status, _, sent = _raw(port, _head(port, "/EWS/Exchange.asmx", auth, "Transfer-Encoding: chunked"), shape(HOSTILE))
     growth_mib = (_peak_rss_kib(pid) - before) / 1024
     assert status == (404 if who == "alice" else 401)
     assert sent < HOSTILE, "the server answered only after the whole body"
@@ -130,16 +129,28 @@ def test_an_oversize_chunked_body_is_refused_and_never_held(server, shape, who):
 
 def test_a_chunked_body_within_the_limit_is_read(server):
     """The incremental reader still delivers chunked requests that fit (exchangelib never chunks; others may)."""
-    body = _find_item("<t:Exists><t:FieldURI FieldURI=\"item:Subject\"/></t:Exists>").encode()
-    answer = requests.post(server.url, data=iter([body[:100], body[100:]]), auth=ALICE, timeout=10,
-                           headers={"Content-Type": "text/xml; charset=utf-8"})
+    body = _find_item('<t:Exists><t:FieldURI FieldURI="item:Subject"/></t:Exists>').encode()
+    answer = requests.post(
+        server.url,
+        data=iter([body[:100], body[100:]]),
+        auth=ALICE,
+        timeout=10,
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+    )
     assert answer.status_code == 200 and "NoError" in answer.text
 
 
 def _graph_token(handle: embedded.SandboxHandle) -> str:
-    answer = requests.post(f"{handle.graph_url}/sandbox/oauth2/v2.0/token", timeout=10, data={
-        "grant_type": "client_credentials", "client_id": APP[0], "client_secret": APP[1],
-        "scope": "https://graph.microsoft.com/.default"})
+    answer = requests.post(
+        f"{handle.graph_url}/sandbox/oauth2/v2.0/token",
+        timeout=10,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": APP[0],
+            "client_secret": APP[1],
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["access_token"]
 
@@ -188,8 +199,9 @@ def _fault_code(answer: requests.Response) -> str:
 )
 def test_bodies_the_validator_cannot_take_get_a_schema_fault(server, body):
     with requests.Session() as session:
-        answer = session.post(server.url, data=body.encode(), auth=ALICE, timeout=30,
-                              headers={"Content-Type": "text/xml; charset=utf-8"})
+        answer = session.post(
+            server.url, data=body.encode(), auth=ALICE, timeout=30, headers={"Content-Type": "text/xml; charset=utf-8"}
+        )
         assert answer.status_code == 500
         assert _fault_code(answer) == "ErrorSchemaValidation"
         assert "The request failed schema validation" in answer.text
@@ -204,8 +216,10 @@ def test_a_comment_before_the_request_is_not_content(server):
 
 # -- restrictions nested deep ------------------------------------------------------------------------------
 
-LEAF = ('<t:IsEqualTo><t:FieldURI FieldURI="item:Subject"/><t:FieldURIOrConstant><t:Constant Value="{}"/>'
-        "</t:FieldURIOrConstant></t:IsEqualTo>")
+LEAF = (
+    '<t:IsEqualTo><t:FieldURI FieldURI="item:Subject"/><t:FieldURIOrConstant><t:Constant Value="{}"/>'
+    "</t:FieldURIOrConstant></t:IsEqualTo>"
+)
 
 
 def _find_item(restriction: str, comment: bool = False) -> str:
@@ -219,18 +233,25 @@ def _find_item(restriction: str, comment: bool = False) -> str:
 
 def _find(server: embedded.SandboxHandle, restriction: str) -> tuple[int, list[str], int]:
     """(HTTP status, response codes, items found) of a plain FindItem in Alice's inbox."""
-    answer = requests.post(server.url, data=_find_item(restriction).encode(), auth=ALICE, timeout=30,
-                           headers={"Content-Type": "text/xml; charset=utf-8"})
-    return answer.status_code, re.findall(r"<m:ResponseCode>(\w+)</m:ResponseCode>", answer.text), \
-        answer.text.count("<t:ItemId ")
+    answer = requests.post(
+        server.url,
+        data=_find_item(restriction).encode(),
+        auth=ALICE,
+        timeout=30,
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+    )
+    return (
+        answer.status_code,
+        re.findall(r"<m:ResponseCode>(\w+)</m:ResponseCode>", answer.text),
+        answer.text.count("<t:ItemId "),
+    )
 
 
 @pytest.fixture(scope="module")
 def marked(server: embedded.SandboxHandle) -> str:
     subject = "bounds-marked"
     account = connect(server.url, ALICE)
-    account.bulk_create(folder=account.inbox,
-                        items=[Message(folder=account.inbox, mime_content=mime_message(subject))])
+    account.bulk_create(folder=account.inbox, items=[Message(folder=account.inbox, mime_content=mime_message(subject))])
     return subject
 
 

@@ -121,9 +121,7 @@ def test_schema_absent_means_validation_off(monkeypatch, tmp_path):
 
 def test_zero_schema_violations_after_exchangelib_traffic(sandbox):
     if not schema.schema_dir():
-        pytest.skip(
-            "EWS schema not found (../shared/ews-schema or REBUILD_EWS_SCHEMA): nothing was validated"
-        )
+        pytest.skip("EWS schema not found (../shared/ews-schema or REBUILD_EWS_SCHEMA): nothing was validated")
     stats = sandbox.stats()
     assert stats["schema_validation"] is True
     assert stats["schema_violations"] == 0
@@ -155,12 +153,7 @@ def test_cli_commands(tmp_path, monkeypatch, capsys):
         account.bulk_create(
             folder=account.inbox, items=[Message(folder=account.inbox, mime_content=mime_message("cli"))]
         )
-        assert (
-            _cli(
-                "sandbox", "faults", "--set", '{"rules": [{"kind": "delay", "seconds": 0}]}', "--state", state
-            )
-            == 0
-        )
+        assert _cli("sandbox", "faults", "--set", '{"rules": [{"kind": "delay", "seconds": 0}]}', "--state", state) == 0
         assert handle.faults()["rules"][0]["kind"] == "delay"
         assert _cli("sandbox", "faults", "--clear", "--state", state) == 0
         assert handle.faults()["rules"] == []

@@ -48,32 +48,42 @@ def associated_contents(path: Path) -> dict[tuple[str, ...], list[tuple[str, dic
 
     def string(item: ctypes.c_void_p, entry: int) -> str | None:
         size = ctypes.c_size_t()
-        if lib.libpff_item_get_entry_value_utf8_string_size(item, 0, entry, ctypes.byref(size), 0,
-                                                             ctypes.byref(error)) != 1:
+        if (
+            lib.libpff_item_get_entry_value_utf8_string_size(item, 0, entry, ctypes.byref(size), 0, ctypes.byref(error))
+            != 1
+        ):
             return None
         buffer = ctypes.create_string_buffer(size.value)
-        check(lib.libpff_item_get_entry_value_utf8_string(item, 0, entry, buffer, size, 0, ctypes.byref(error)),
-              "string")
+        check(
+            lib.libpff_item_get_entry_value_utf8_string(item, 0, entry, buffer, size, 0, ctypes.byref(error)), "string"
+        )
         return buffer.value.decode("utf-8")
 
     def binary(item: ctypes.c_void_p, entry: int) -> bytes | None:
         size = ctypes.c_size_t()
-        if lib.libpff_item_get_entry_value_binary_data_size(item, 0, entry, ctypes.byref(size), 0,
-                                                            ctypes.byref(error)) != 1:
+        if (
+            lib.libpff_item_get_entry_value_binary_data_size(item, 0, entry, ctypes.byref(size), 0, ctypes.byref(error))
+            != 1
+        ):
             return None
         buffer = ctypes.create_string_buffer(max(size.value, 1))
-        check(lib.libpff_item_get_entry_value_binary_data(item, 0, entry, buffer, size, 0, ctypes.byref(error)),
-              "binary")
-        return buffer.raw[:size.value]
+        check(
+            lib.libpff_item_get_entry_value_binary_data(item, 0, entry, buffer, size, 0, ctypes.byref(error)), "binary"
+        )
+        return buffer.raw[: size.value]
 
     def walk(folder: ctypes.c_void_p, where: tuple[str, ...]) -> None:
         count = ctypes.c_int()
-        if lib.libpff_folder_get_number_of_sub_associated_contents(folder, ctypes.byref(count),
-                                                                    ctypes.byref(error)) == 1:
+        if (
+            lib.libpff_folder_get_number_of_sub_associated_contents(folder, ctypes.byref(count), ctypes.byref(error))
+            == 1
+        ):
             for index in range(count.value):
                 item = vp()
-                if lib.libpff_folder_get_sub_associated_content(folder, index, ctypes.byref(item),
-                                                                ctypes.byref(error)) != 1:
+                if (
+                    lib.libpff_folder_get_sub_associated_content(folder, index, ctypes.byref(item), ctypes.byref(error))
+                    != 1
+                ):
                     lib.libpff_error_free(ctypes.byref(error))
                     found.setdefault(where, []).append((UNREADABLE, {}))
                     continue
@@ -81,8 +91,10 @@ def associated_contents(path: Path) -> dict[tuple[str, ...], list[tuple[str, dic
                 found.setdefault(where, []).append((string(item, PR_MESSAGE_CLASS) or "", values))
                 lib.libpff_item_free(ctypes.byref(item), None)
         subfolders = ctypes.c_int()
-        check(lib.libpff_folder_get_number_of_sub_folders(folder, ctypes.byref(subfolders), ctypes.byref(error)),
-              "sub folders")
+        check(
+            lib.libpff_folder_get_number_of_sub_folders(folder, ctypes.byref(subfolders), ctypes.byref(error)),
+            "sub folders",
+        )
         for index in range(subfolders.value):
             sub = vp()
             check(lib.libpff_folder_get_sub_folder(folder, index, ctypes.byref(sub), ctypes.byref(error)), "sub")

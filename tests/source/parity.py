@@ -11,37 +11,63 @@ def item_view(item: SourceItem, depth: int = 0) -> dict[str, Any]:
     """Everything a reader hands over for one item, attachment bytes and embedded messages included."""
     attachments = []
     for att in item.attachments:
-        entry: dict[str, Any] = {"index": att.index, "method": att.method, "filename": att.filename,
-                                 "mime": att.mime_type, "cid": att.content_id, "size": att.size,
-                                 "inline": att.is_inline, "props": att.properties}
+        entry: dict[str, Any] = {
+            "index": att.index,
+            "method": att.method,
+            "filename": att.filename,
+            "mime": att.mime_type,
+            "cid": att.content_id,
+            "size": att.size,
+            "inline": att.is_inline,
+            "props": att.properties,
+        }
         if att.method == 5:
             inner = att.embedded()
             entry["embedded"] = item_view(inner, depth + 1) if inner is not None and depth < 4 else None
         else:
             entry["data"] = att.read()
         attachments.append(entry)
-    return {"node_id": item.node_id, "class": item.message_class, "props": item.properties,
-            "named": item.named, "codepage": item.codepage,
-            "recipients": [(r.kind, r.display_name, r.email, r.address_type, r.smtp_address, r.properties)
-                           for r in item.recipients],
-            "attachments": attachments}
+    return {
+        "node_id": item.node_id,
+        "class": item.message_class,
+        "props": item.properties,
+        "named": item.named,
+        "codepage": item.codepage,
+        "recipients": [
+            (r.kind, r.display_name, r.email, r.address_type, r.smtp_address, r.properties) for r in item.recipients
+        ],
+        "attachments": attachments,
+    }
 
 
 def source_view(source: Any) -> dict[str, Any]:
     folders = []
     items: dict[tuple[Any, ...], Any] = {}
     for folder in source.folders():
-        folders.append((folder.node_id, folder.path, folder.display_name, folder.container_class,
-                        folder.role, folder.item_count, folder.parent_node_id, folder.subfolder_count,
-                        folder.outside_ipm))
+        folders.append(
+            (
+                folder.node_id,
+                folder.path,
+                folder.display_name,
+                folder.container_class,
+                folder.role,
+                folder.item_count,
+                folder.parent_node_id,
+                folder.subfolder_count,
+                folder.outside_ipm,
+            )
+        )
         for index, entry in enumerate(source.items(folder)):
             key = (folder.node_id, index)
             if isinstance(entry, SourceError):
                 items[key] = ("error",)  # libpff may fail before it knows the node id; native names it
             else:
                 items[key] = item_view(entry)
-    return {"folders": folders, "items": items, "info": (source.info.kind, source.info.format,
-                                                          source.info.version, source.info.encryption)}
+    return {
+        "folders": folders,
+        "items": items,
+        "info": (source.info.kind, source.info.format, source.info.version, source.info.encryption),
+    }
 
 
 def differences(a: dict[str, Any], b: dict[str, Any], limit: int = 20) -> list[str]:

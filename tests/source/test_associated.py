@@ -18,12 +18,23 @@ PR_ROAMING_XMLSTREAM = 0x7C08
 
 SAMPLE_OST = {
     "Common Views": {"IPM.Microsoft.WunderBar.Link": 5, "IPM.Microsoft.WunderBar.SFInfo": 2},
-    "Inbox": {"IPM.Configuration.ELC": 1, "IPM.ExtendedRule.Message": 1, "IPM.Configuration.RssRule": 1,
-              "IPM.RuleOrganizer": 1, "IPM.Microsoft.MigrationStatus": 1, "IPM.MessageManager": 1,
-              "IPM.Configuration.ConversationPrefs": 1, "IPM.Configuration.TCPrefs": 1,
-              "IPM.Configuration.Autocomplete": 1},
-    "Calendar": {"IPM.Configuration.CategoryList": 1, "IPM.Configuration.WorkHours": 1,
-                 "IPM.Configuration.Calendar": 1, "IPM.Configuration.AvailabilityOptions": 1},
+    "Inbox": {
+        "IPM.Configuration.ELC": 1,
+        "IPM.ExtendedRule.Message": 1,
+        "IPM.Configuration.RssRule": 1,
+        "IPM.RuleOrganizer": 1,
+        "IPM.Microsoft.MigrationStatus": 1,
+        "IPM.MessageManager": 1,
+        "IPM.Configuration.ConversationPrefs": 1,
+        "IPM.Configuration.TCPrefs": 1,
+        "IPM.Configuration.Autocomplete": 1,
+    },
+    "Calendar": {
+        "IPM.Configuration.CategoryList": 1,
+        "IPM.Configuration.WorkHours": 1,
+        "IPM.Configuration.Calendar": 1,
+        "IPM.Configuration.AvailabilityOptions": 1,
+    },
     "Contacts": {"IPM.Configuration.ContactPrefs": 1},
 }
 
@@ -60,8 +71,10 @@ def test_the_outlook_pst_holds_its_10(samples: Path):
 
 
 def test_the_fake_source_offers_them_beside_the_items():
-    source = FakeSource({"Inbox": [message("hello")]},
-                        associated={"Inbox": [message("", PR_MESSAGE_CLASS="IPM.Configuration.Autocomplete")]})
+    source = FakeSource(
+        {"Inbox": [message("hello")]},
+        associated={"Inbox": [message("", PR_MESSAGE_CLASS="IPM.Configuration.Autocomplete")]},
+    )
     [inbox] = [f for f in source.folders() if f.path == ("Inbox",)]
     [fai] = list(source.associated(inbox))
     assert isinstance(fai, SourceItem) and fai.associated and fai.message_class == "IPM.Configuration.Autocomplete"

@@ -56,11 +56,14 @@ def test_a_bomb_is_refused_after_its_declared_size_without_inflating_the_rest():
     assert time.perf_counter() - started < 1.0, "the 63 MiB behind the bomb are never inflated"
 
 
-@pytest.mark.parametrize(("stream", "declared", "words"), [
-    (zlib.compress(b"x" * 100), 200, "inflates to 100 bytes, not the 200"),
-    (zlib.compress(b"x" * 5000)[:-6], 5000, "cut short"),
-    (b"\x00not zlib at all", 10, "cannot inflate"),
-])
+@pytest.mark.parametrize(
+    ("stream", "declared", "words"),
+    [
+        (zlib.compress(b"x" * 100), 200, "inflates to 100 bytes, not the 200"),
+        (zlib.compress(b"x" * 5000)[:-6], 5000, "cut short"),
+        (b"\x00not zlib at all", 10, "cannot inflate"),
+    ],
+)
 def test_a_stream_that_holds_less_or_is_broken_is_refused(stream: bytes, declared: int, words: str):
     with pytest.raises(DamagedBlock, match=words):
         inflate(stream, declared, 1, 2)
@@ -99,31 +102,63 @@ LEAVES = {0x10: b"a" * 1000, 0x14: b"b" * 2000, 0x18: b"c" * 500}
 
 
 def test_an_honest_xblock_and_xxblock_give_their_leaves_in_order():
-    db = CraftedBlocks({**LEAVES, 0x22: xblock([0x10, 0x14], 3000), 0x26: xblock([0x18], 500),
-                        0x2A: xblock([0x22, 0x26], 3500, level=2)})
+    db = CraftedBlocks(
+        {
+            **LEAVES,
+            0x22: xblock([0x10, 0x14], 3000),
+            0x26: xblock([0x18], 500),
+            0x2A: xblock([0x22, 0x26], 3500, level=2),
+        }
+    )
     assert db.data_blocks(0x22) == [LEAVES[0x10], LEAVES[0x14]]
     assert db.stream(0x2A) == LEAVES[0x10] + LEAVES[0x14] + LEAVES[0x18]
     assert db.stream_size(0x2A) == 3500 and db.stream_size(0x10) == 1000 and db.stream_size(0) == 0
 
 
-@pytest.mark.parametrize(("blocks", "top", "words"), [
-    ({0x10: b"a" * 4000, 0x22: xblock([0x10] * 8188, 8188 * 4000)}, 0x22, "lists a block more than once"),
-    ({**LEAVES, 0x22: xblock([0x10, 0x14], 3000), 0x2A: xblock([0x22] * 8188, 8188 * 3000, level=2)}, 0x2A,
-     "lists an XBLOCK more than once"),
-    ({**LEAVES, 0x22: xblock([0x10, 0x14], 3000), 0x26: xblock([0x14, 0x18], 2500),
-      0x2A: xblock([0x22, 0x26], 5500, level=2)}, 0x2A, "lists a block more than once"),
-    ({**LEAVES, 0x22: xblock([0x10, 0x14], 4000)}, 0x22, "its blocks hold 3,000 bytes, it declares 4,000"),
-    ({**LEAVES, 0x22: xblock([0x10, 0x14], 1500)}, 0x22, "its blocks hold 3,000 bytes, it declares 1,500"),
-    ({**LEAVES, 0x22: xblock([0x10, 0x26], 3000), 0x26: xblock([0x18], 500)}, 0x22,
-     "an XBLOCK where a data block belongs"),
-    ({**LEAVES, 0x22: xblock([0x10], 1000, level=2)}, 0x2A, "not in the block B-tree"),
-    ({**LEAVES, 0x22: xblock([0x10], 1000), 0x26: xblock([0x22], 1000, level=2),
-      0x2A: xblock([0x26], 1000, level=2)}, 0x2A, "not an XBLOCK of the level its XXBLOCK needs"),
-    ({**LEAVES, 0x22: xblock([], 0)}, 0x22, "lists no block"),
-    ({**LEAVES, 0x22: xblock([0x10, 0x14], 3000)[:12]}, 0x22, "more than it has room for"),
-])
-def test_a_data_tree_that_cannot_be_true_is_refused_before_a_leaf_is_read(blocks: dict[int, bytes], top: int,
-                                                                           words: str):
+@pytest.mark.parametrize(
+    ("blocks", "top", "words"),
+    [
+        ({0x10: b"a" * 4000, 0x22: xblock([0x10] * 8188, 8188 * 4000)}, 0x22, "lists a block more than once"),
+        (
+            {**LEAVES, 0x22: xblock([0x10, 0x14], 3000), 0x2A: xblock([0x22] * 8188, 8188 * 3000, level=2)},
+            0x2A,
+            "lists an XBLOCK more than once",
+        ),
+        (
+            {
+                **LEAVES,
+                0x22: xblock([0x10, 0x14], 3000),
+                0x26: xblock([0x14, 0x18], 2500),
+                0x2A: xblock([0x22, 0x26], 5500, level=2),
+            },
+            0x2A,
+            "lists a block more than once",
+        ),
+        ({**LEAVES, 0x22: xblock([0x10, 0x14], 4000)}, 0x22, "its blocks hold 3,000 bytes, it declares 4,000"),
+        ({**LEAVES, 0x22: xblock([0x10, 0x14], 1500)}, 0x22, "its blocks hold 3,000 bytes, it declares 1,500"),
+        (
+            {**LEAVES, 0x22: xblock([0x10, 0x26], 3000), 0x26: xblock([0x18], 500)},
+            0x22,
+            "an XBLOCK where a data block belongs",
+        ),
+        ({**LEAVES, 0x22: xblock([0x10], 1000, level=2)}, 0x2A, "not in the block B-tree"),
+        (
+            {
+                **LEAVES,
+                0x22: xblock([0x10], 1000),
+                0x26: xblock([0x22], 1000, level=2),
+                0x2A: xblock([0x26], 1000, level=2),
+            },
+            0x2A,
+            "not an XBLOCK of the level its XXBLOCK needs",
+        ),
+        ({**LEAVES, 0x22: xblock([], 0)}, 0x22, "lists no block"),
+        ({**LEAVES, 0x22: xblock([0x10, 0x14], 3000)[:12]}, 0x22, "more than it has room for"),
+    ],
+)
+def test_a_data_tree_that_cannot_be_true_is_refused_before_a_leaf_is_read(
+    blocks: dict[int, bytes], top: int, words: str
+):
     db = CraftedBlocks(blocks)
     with pytest.raises(NdbError, match=words):
         db.data_blocks(top)
@@ -206,8 +241,9 @@ def test_a_property_context_whose_records_share_one_value_is_refused():
     shared = heap([bth(2, 6, 0, 2 << 5), b"".join(records), big], 0xBC, 1 << 5)
     with pytest.raises(NdbError, match="more bytes than its heap"):
         property_context([shared], 11, lambda nid: b"")
-    honest = heap([bth(2, 6, 0, 2 << 5), records[0] + struct.pack("<HHI", 0x1001, 0x0102, 4 << 5), big, big],
-                  0xBC, 1 << 5)
+    honest = heap(
+        [bth(2, 6, 0, 2 << 5), records[0] + struct.pack("<HHI", 0x1001, 0x0102, 4 << 5), big, big], 0xBC, 1 << 5
+    )
     assert property_context([honest], 11, lambda nid: b"") == {0x1000: (0x0102, big), 0x1001: (0x0102, big)}
 
 

@@ -42,7 +42,7 @@ SERVER_GUID = uuid.UUID("7a2da66a-3a1b-44c5-9d53-431fbea29402")  # the GUID of t
 # -- pure functions, hand-made values --------------------------------------------------------------------------
 def test_message_id_splits_as_ms_oxcdata_lays_it_out() -> None:
     # bytes on disk: 01 00 | 00 00 19 82 1a 8a -> REPLID 1 (little-endian), GLOBCNT 0x000019821a8a (big-endian)
-    value = int.from_bytes(bytes.fromhex("01000000" "19821a8a"), "little", signed=True)
+    value = int.from_bytes(bytes.fromhex("0100000019821a8a"), "little", signed=True)
     assert split_id(value) == (1, 0x000019821A8A)
     assert make_id(1, 0x000019821A8A) == value
     assert split_id(make_id(0xFFFF, 0xFFFFFFFFFFFF)) == (0xFFFF, 0xFFFFFFFFFFFF)
@@ -125,8 +125,12 @@ def sample_ost(samples: Path) -> Path:
 
 def _read(path: Path, reader: str) -> tuple[ReplicaMap, list[tuple[str, dict[int, object]]]]:
     with open_source(path, reader=reader) as source:
-        items = [(folder.path_str, item.properties) for folder in source.folders()
-                 for item in source.items(folder) if not hasattr(item, "reason")]
+        items = [
+            (folder.path_str, item.properties)
+            for folder in source.folders()
+            for item in source.items(folder)
+            if not hasattr(item, "reason")
+        ]
         return source.replica_map(), items
 
 
@@ -150,8 +154,10 @@ def test_sample_ost_search_keys_are_not_unique_but_identities_are(sample_ost: Pa
     by_search = Counter(item.properties[mapi.PR_SEARCH_KEY] for item in walked)
     shared = {key for key, count in by_search.items() if count > 1}
     assert len(shared) == 5 and all(by_search[key] == 2 for key in shared)
-    folders = {key: sorted(item.folder_path[-1] for item in walked if item.properties[mapi.PR_SEARCH_KEY] == key)
-               for key in shared}
+    folders = {
+        key: sorted(item.folder_path[-1] for item in walked if item.properties[mapi.PR_SEARCH_KEY] == key)
+        for key in shared
+    }
     assert all(len(set(names)) == 2 for names in folders.values())  # each pair sits in two folders
     found = identities(walked, replicas)
     assert len({one.identity for one in found}) == 92  # every item its own identity
@@ -162,23 +168,29 @@ def test_sample_ost_search_keys_are_not_unique_but_identities_are(sample_ost: Pa
     assert len({one.content for one in found}) == 92  # the content keys keep the 5 pairs apart as well
 
 
-_ENTRY = re.compile(r"Entry type:\s+0x0000([0-9a-f]{4})\s*\nValue type:\s+0x([0-9a-f]{8})\s*\nValue:\s*\n((?:0x[0-9a-f]{8}: .*\n)+)")
+_ENTRY = re.compile(
+    r"Entry type:\s+0x0000([0-9a-f]{4})\s*\nValue type:\s+0x([0-9a-f]{8})\s*\nValue:\s*\n((?:0x[0-9a-f]{8}: .*\n)+)"
+)
 
 
 def _pffexport_values(path: Path, tmp: Path) -> Counter[tuple[str, int | None, int | None, str]]:
     """(folder, message id, 0x6743, search key hex) of every message pffexport dumps (-d: ItemValues.txt)."""
-    subprocess.run(["pffexport", "-q", "-d", "-t", str(tmp / "out"), str(path)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        ["pffexport", "-q", "-d", "-t", str(tmp / "out"), str(path)], check=True, capture_output=True, timeout=300
+    )
     found: Counter[tuple[str, int | None, int | None, str]] = Counter()
     root = tmp / "out.export" / "Root - Mailbox" / "IPM_SUBTREE"
     for values in root.rglob("ItemValues.txt"):
-        if values.parent == root or not re.match(r"^(Message|Meeting|Appointment|Report|Task|Contact|Note)\d+$",
-                                                 values.parent.name):
+        if values.parent == root or not re.match(
+            r"^(Message|Meeting|Appointment|Report|Task|Contact|Note)\d+$", values.parent.name
+        ):
             continue
         props: dict[int, bytes] = {}
         for tag, _vtype, dump in _ENTRY.findall(values.read_text(errors="replace")):
-            props.setdefault(int(tag, 16), bytes.fromhex("".join(
-                line.split(":", 1)[1][:49].replace(" ", "") for line in dump.splitlines())))
+            props.setdefault(
+                int(tag, 16),
+                bytes.fromhex("".join(line.split(":", 1)[1][:49].replace(" ", "") for line in dump.splitlines())),
+            )
         if 0x67F4 not in props:
             continue  # a set of values that is not a message's own (attachments keep theirs elsewhere)
         folder = str(values.parent.parent.relative_to(root))
@@ -192,14 +204,19 @@ def _pffexport_values(path: Path, tmp: Path) -> Counter[tuple[str, int | None, i
 def test_sample_ost_values_equal_pffexports(sample_ost: Path, tmp_path: Path) -> None:
     oracle = _pffexport_values(sample_ost, tmp_path)
     _, items = _read(sample_ost, "native")
-    ours = Counter((path, props.get(PR_MID), props.get(PR_OST_CHANGE_NUMBER),
-                    (props.get(mapi.PR_SEARCH_KEY) or b"").hex()) for path, props in items)  # type: ignore[union-attr]
+    ours = Counter(
+        (path, props.get(PR_MID), props.get(PR_OST_CHANGE_NUMBER), (props.get(mapi.PR_SEARCH_KEY) or b"").hex())
+        for path, props in items
+    )  # type: ignore[union-attr]
     assert sum(oracle.values()) == 92
     assert ours == oracle
     assert sum(count for (_, _, change, _), count in oracle.items() if change is None) == 15
     inbox = (tmp_path / "out.export" / "Root - Mailbox" / "IPM_SUBTREE" / "Inbox" / "ItemValues.txt").read_text()
-    change_key = next(bytes.fromhex("".join(line.split(":", 1)[1][:49].replace(" ", "") for line in dump.splitlines()))
-                      for tag, _t, dump in _ENTRY.findall(inbox) if tag == "65e2")
+    change_key = next(
+        bytes.fromhex("".join(line.split(":", 1)[1][:49].replace(" ", "") for line in dump.splitlines()))
+        for tag, _t, dump in _ENTRY.findall(inbox)
+        if tag == "65e2"
+    )
     assert change_key[:16] == SERVER_GUID.bytes_le  # the Inbox folder's PR_CHANGE_KEY: the server replica's GUID
 
 

@@ -79,8 +79,11 @@ def test_flipped_bit_in_one_attachment_fails_that_attachment_only(tmp_path: Path
     entry = next(i for i in manifest.items if i.subject == "Big attachment spanning an XBLOCK")
     big = next(a for a in entry.attachments if a.name == "big.bin")
     with NativeSource(path) as source:
-        folder = next(f for f in source.folders() if f.node_id == next(
-            fo.nid for fo in manifest.folders if fo.path == entry.folder))
+        folder = next(
+            f
+            for f in source.folders()
+            if f.node_id == next(fo.nid for fo in manifest.folders if fo.path == entry.folder)
+        )
         item = next(i for i in source.items(folder) if i.node_id == entry.nid)
         data = next(a for a in item.attachments if a.filename == "big.bin").read()
     assert hashlib.sha256(data).hexdigest() == big.sha256
@@ -88,9 +91,9 @@ def test_flipped_bit_in_one_attachment_fails_that_attachment_only(tmp_path: Path
     rng = random.Random(17)
     while True:  # a stretch of the attachment found exactly once in the file
         start = rng.randrange(0, len(data) - 64)
-        if disk.count(data[start:start + 64]) == 1:
+        if disk.count(data[start : start + 64]) == 1:
             break
-    _flip(path, disk.index(data[start:start + 64]) + 10)
+    _flip(path, disk.index(data[start : start + 64]) + 10)
 
     with NativeSource(path) as source:
         entries = {e.node_id: e for folder in source.folders() for e in source.items(folder)}
@@ -174,8 +177,13 @@ def _view(path: Path) -> tuple[dict[int, Any], set[tuple[str, ...]]] | None:
                 except DamagedBlock:
                     items[entry.node_id] = (folder.path, "damaged")
                     continue
-                items[entry.node_id] = (folder.path, entry.properties, entry.named,
-                                        [r.properties for r in entry.recipients], attachments)
+                items[entry.node_id] = (
+                    folder.path,
+                    entry.properties,
+                    entry.named,
+                    [r.properties for r in entry.recipients],
+                    attachments,
+                )
     return items, bad_folders
 
 
@@ -192,8 +200,11 @@ def test_200_bit_flips_none_changes_an_item_silently(tmp_path: Path) -> None:
     blocks = list(ndb.blocks().values())
     # What the file uses (per the writer's own reader): header, B-tree pages, block data and trailers.
     used = [(0, 564)] + [(p.ib, p.ib + ndb.fmt.page_size) for t in ("nbt", "bbt") for p in ndb.pages(t)]
-    used += [r for b in blocks for r in ((b.ib, b.ib + b.cb), (ndb.trailer_offset(b), ndb.trailer_offset(b)
-                                                                + ndb.fmt.block_trailer))]
+    used += [
+        r
+        for b in blocks
+        for r in ((b.ib, b.ib + b.cb), (ndb.trailer_offset(b), ndb.trailer_offset(b) + ndb.fmt.block_trailer))
+    ]
     original = clean_path.read_bytes()
     rng = random.Random(2026)
     path = tmp_path / "variant.pst"

@@ -21,15 +21,20 @@ MAILBOX = "owner@corp.example"
 
 
 def _source() -> FakeSource:
-    return FakeSource({
-        "Posteingang": [message("a"), message("b"), SourceError(("Posteingang",), 0x2000A4, "item", "unreadable")],
-        "Posteingang/Projekte/2024": [message("c", "Plan")],
-        "Ablage": [message("d"), message("d")],  # two copies of one message: both kept
-    }, roles={"Posteingang": FolderRole.INBOX}, recovered=[message("lost")])
+    return FakeSource(
+        {
+            "Posteingang": [message("a"), message("b"), SourceError(("Posteingang",), 0x2000A4, "item", "unreadable")],
+            "Posteingang/Projekte/2024": [message("c", "Plan")],
+            "Ablage": [message("d"), message("d")],  # two copies of one message: both kept
+        },
+        roles={"Posteingang": FolderRole.INBOX},
+        recovered=[message("lost")],
+    )
 
 
-def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeDestination, source: FakeSource,
-         **options: object) -> pipeline.rebuild.run.Summary:
+def _run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeDestination, source: FakeSource, **options: object
+) -> pipeline.rebuild.run.Summary:
     opened: list[tuple[object, ...]] = []
 
     def open_source(path: object, recover: bool = False, codepage: object = None) -> FakeSource:
@@ -49,8 +54,7 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeDestination,
 def test_a_run_over_the_fake_source_lands_every_item_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeDestination()
     first = _run(tmp_path, monkeypatch, fake, _source(), recover=True)
-    expected = {"Inbox": ["a", "b"], "Inbox/Projekte/2024": ["c"], "Ablage": ["d", "d"],
-                "Recovered items": ["lost"]}
+    expected = {"Inbox": ["a", "b"], "Inbox/Projekte/2024": ["c"], "Ablage": ["d", "d"], "Recovered items": ["lost"]}
     assert fake.store.listing(MAILBOX) == expected
     assert (first.uploaded, first.failed_total, first.status) == (6, 1, "failed-items")
     again = _run(tmp_path, monkeypatch, fake, _source(), recover=True)  # the rerun finds them all

@@ -26,16 +26,22 @@ def test_the_owner_entry_names_a_dn() -> None:
 
 
 def test_the_owner_entry_and_sent_mail_agree_through_the_cached_smtp_address() -> None:
-    source = FakeSource({"Sent Items": [_sent(DN + "alice", "alice@corp.example")]},
-                        roles={"Sent Items": FolderRole.SENT}, store={0x661B: _entry("ALICE")})
+    source = FakeSource(
+        {"Sent Items": [_sent(DN + "alice", "alice@corp.example")]},
+        roles={"Sent Items": FolderRole.SENT},
+        store={0x661B: _entry("ALICE")},
+    )
     found = owner_of(source)
     assert (found.mailbox, found.assigned) == ("alice@corp.example", True)
     assert [c.how for c in found.claims] == ["store owner entry", "Sent Items sender"]
 
 
 def test_two_owners_and_no_owner_and_no_smtp_address() -> None:
-    two = FakeSource({"Sent Items": [_sent("erin@corp.example")] * 3}, roles={"Sent Items": FolderRole.SENT},
-                     store={0x661B: _entry("dave")})
+    two = FakeSource(
+        {"Sent Items": [_sent("erin@corp.example")] * 3},
+        roles={"Sent Items": FolderRole.SENT},
+        store={0x661B: _entry("dave")},
+    )
     assert owner_of(two).problem.startswith("two owners claimed: ")
     assert not owner_of(FakeSource({"Inbox": [message("hello")]}, roles={"Inbox": FolderRole.INBOX})).assigned
     dn_only = owner_of(FakeSource({"Inbox": []}, store={0x661B: _entry("ghost")}))
@@ -45,7 +51,10 @@ def test_two_owners_and_no_owner_and_no_smtp_address() -> None:
 def test_the_majority_of_sent_mail_decides_and_inbox_stamps_count() -> None:
     sent = [_sent("owner@corp.example")] * 3 + [_sent("delegate@corp.example")]
     inbox = [message("in", PR_RECEIVED_BY_EMAIL_ADDRESS="Owner@Corp.example")]
-    found = owner_of(FakeSource({"Sent Items": sent, "Inbox": inbox},
-                                roles={"Sent Items": FolderRole.SENT, "Inbox": FolderRole.INBOX}))
+    found = owner_of(
+        FakeSource(
+            {"Sent Items": sent, "Inbox": inbox}, roles={"Sent Items": FolderRole.SENT, "Inbox": FolderRole.INBOX}
+        )
+    )
     assert found.mailbox == "owner@corp.example" and found.claims[0].items == 3
     assert {c.how for c in found.claims} == {"Sent Items sender", "Inbox received-by"}

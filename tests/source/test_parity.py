@@ -52,8 +52,9 @@ def test_native_reads_what_the_writer_wrote(fmt: str) -> None:
         for folder in source.folders():
             for item in source.items(folder):
                 assert not isinstance(item, SourceError), item
-                found[item.node_id] = {(a.filename, hashlib.sha256(a.read()).hexdigest())
-                                       for a in item.attachments if a.method == 1}
+                found[item.node_id] = {
+                    (a.filename, hashlib.sha256(a.read()).hexdigest()) for a in item.attachments if a.method == 1
+                }
     assert found == wanted
 
 
@@ -100,9 +101,11 @@ def test_open_source_picks_the_reader(tmp_path: Path) -> None:
 def _exported(out: Path) -> dict[str, str]:
     """The items' files (the user's settings under _settings/ come from associated messages, which only the
     native reader reaches: libpff's Python binding has no call for them, see Source.associated)."""
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"
-            and p.relative_to(out).parts[0] != "_settings"}
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "manifest.json" and p.relative_to(out).parts[0] != "_settings"
+    }
 
 
 def test_rebuild_export_writes_the_same_bytes_with_either_reader(tmp_path: Path, samples: Path) -> None:
@@ -125,7 +128,7 @@ def test_cyclic_encryption_is_left_to_libpff(tmp_path: Path) -> None:
 
     data = bytearray(fixtures.cached("small", format="pst", encryption="none").read_bytes())
     data[513] = 2  # bCryptMethod: cyclic
-    data[524:528] = weak_crc32(bytes(data[8:8 + 516])).to_bytes(4, "little")
+    data[524:528] = weak_crc32(bytes(data[8 : 8 + 516])).to_bytes(4, "little")
     path = tmp_path / "cyclic.pst"
     path.write_bytes(bytes(data))
     with pytest.raises(SourceOpenError, match="unsupported encryption"):  # libpff's refusal, in words

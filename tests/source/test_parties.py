@@ -29,18 +29,40 @@ SPECS = Path(fixtures.__file__).parent / "specs"
 FORMATS = {"ansi-cp1251": ["ansi"], "ansi-cp932": ["ansi"], "exchange-senders": ["ost"], "small": ["pst", "ost4k"]}
 #: What learn() reads of an item (sender and represented party, class, code pages) and of a contact, and
 #: whom it was delivered to (source/owner.py, for `rebuild discover`).
-PARTY_IDS = {mapi.PR_MESSAGE_CLASS, mapi.PR_MESSAGE_CODEPAGE, mapi.PR_INTERNET_CPID,
-             mapi.PR_SENDER_NAME, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_SMTP_ADDRESS,
-             mapi.PR_SENT_REPRESENTING_NAME, mapi.PR_SENT_REPRESENTING_ADDRTYPE,
-             mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
-             mapi.PR_RECEIVED_BY_NAME, mapi.PR_RECEIVED_BY_EMAIL_ADDRESS, mapi.PR_RECEIVED_BY_SMTP_ADDRESS}
+PARTY_IDS = {
+    mapi.PR_MESSAGE_CLASS,
+    mapi.PR_MESSAGE_CODEPAGE,
+    mapi.PR_INTERNET_CPID,
+    mapi.PR_SENDER_NAME,
+    mapi.PR_SENDER_ADDRTYPE,
+    mapi.PR_SENDER_EMAIL_ADDRESS,
+    mapi.PR_SENDER_SMTP_ADDRESS,
+    mapi.PR_SENT_REPRESENTING_NAME,
+    mapi.PR_SENT_REPRESENTING_ADDRTYPE,
+    mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+    mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+    mapi.PR_RECEIVED_BY_NAME,
+    mapi.PR_RECEIVED_BY_EMAIL_ADDRESS,
+    mapi.PR_RECEIVED_BY_SMTP_ADDRESS,
+}
 #: What a Recipient is made of (and learn() reads of a recipient).
-RECIPIENT_IDS = {mapi.PR_RECIPIENT_TYPE, mapi.PR_DISPLAY_NAME, mapi.PR_EMAIL_ADDRESS, mapi.PR_ADDRTYPE,
-                 mapi.PR_SMTP_ADDRESS}
-CONTACT_LIDS = {lid for n in (1, 2, 3) for lid in (getattr(mapi, f"LID_EMAIL{n}_EMAIL_ADDRESS"),
-                                                    getattr(mapi, f"LID_EMAIL{n}_ADDRTYPE"),
-                                                    getattr(mapi, f"LID_EMAIL{n}_ORIGINAL_DISPLAY_NAME"),
-                                                    getattr(mapi, f"LID_EMAIL{n}_DISPLAY_NAME"))}
+RECIPIENT_IDS = {
+    mapi.PR_RECIPIENT_TYPE,
+    mapi.PR_DISPLAY_NAME,
+    mapi.PR_EMAIL_ADDRESS,
+    mapi.PR_ADDRTYPE,
+    mapi.PR_SMTP_ADDRESS,
+}
+CONTACT_LIDS = {
+    lid
+    for n in (1, 2, 3)
+    for lid in (
+        getattr(mapi, f"LID_EMAIL{n}_EMAIL_ADDRESS"),
+        getattr(mapi, f"LID_EMAIL{n}_ADDRTYPE"),
+        getattr(mapi, f"LID_EMAIL{n}_ORIGINAL_DISPLAY_NAME"),
+        getattr(mapi, f"LID_EMAIL{n}_DISPLAY_NAME"),
+    )
+}
 
 
 def _small_bulk() -> dict[str, Any]:
@@ -84,13 +106,23 @@ def _compare(source: NativeSource) -> tuple[dict[str, object], int]:
                 continue
             assert isinstance(part, SourceItem)
             assert part.properties == {k: v for k, v in whole.properties.items() if k in PARTY_IDS}
-            assert part.named == {k: v for k, v in whole.named.items()
-                                  if k[0] == mapi.PSETID_ADDRESS and k[1] in CONTACT_LIDS}
+            assert part.named == {
+                k: v for k, v in whole.named.items() if k[0] == mapi.PSETID_ADDRESS and k[1] in CONTACT_LIDS
+            }
             assert part.message_class == whole.message_class and part.codepage == whole.codepage
-            assert [(r.kind, r.display_name, r.email, r.address_type, r.smtp_address, r.properties)
-                    for r in part.recipients] == [
-                   (r.kind, r.display_name, r.email, r.address_type, r.smtp_address,
-                    {k: v for k, v in r.properties.items() if k in RECIPIENT_IDS}) for r in whole.recipients]
+            assert [
+                (r.kind, r.display_name, r.email, r.address_type, r.smtp_address, r.properties) for r in part.recipients
+            ] == [
+                (
+                    r.kind,
+                    r.display_name,
+                    r.email,
+                    r.address_type,
+                    r.smtp_address,
+                    {k: v for k, v in r.properties.items() if k in RECIPIENT_IDS},
+                )
+                for r in whole.recipients
+            ]
             assert part.attachments == []
             compared += 1
     folders = source.folders()
@@ -139,8 +171,10 @@ def _flip(path: Path, offset: int) -> None:
 
 def _walks(path: Path) -> tuple[dict[int, Any], dict[int, Any]]:
     with NativeSource(path) as source:
-        return ({e.node_id: e for f in source.folders() for e in source.items(f)},
-                {e.node_id: e for f in source.folders() for e in source.parties(f)})
+        return (
+            {e.node_id: e for f in source.folders() for e in source.items(f)},
+            {e.node_id: e for f in source.folders() for e in source.parties(f)},
+        )
 
 
 @pytest.mark.parametrize("where", ["property context", "subnode tree", "recipient table"])

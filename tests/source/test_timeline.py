@@ -18,11 +18,19 @@ from pipeline.source.fake import FakeSource, message
 
 
 def expected_moment(item: SourceItem) -> tuple:
-    when = (as_time(item.prop(mapi.PR_MESSAGE_DELIVERY_TIME)) or as_time(item.prop(mapi.PR_CLIENT_SUBMIT_TIME))
-            or as_time(item.prop(mapi.PR_CREATION_TIME)))
+    when = (
+        as_time(item.prop(mapi.PR_MESSAGE_DELIVERY_TIME))
+        or as_time(item.prop(mapi.PR_CLIENT_SUBMIT_TIME))
+        or as_time(item.prop(mapi.PR_CREATION_TIME))
+    )
     end = as_time(item.named_prop(mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_END_WHOLE))
-    return (item.node_id, item.message_class, when, end,
-            bool(item.named_prop(mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING)))
+    return (
+        item.node_id,
+        item.message_class,
+        when,
+        end,
+        bool(item.named_prop(mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING)),
+    )
 
 
 def check(path: Path, reader: str) -> int:
@@ -40,8 +48,9 @@ def check(path: Path, reader: str) -> int:
                 rows += 1
             backwards = list(range(len(full)))[::-1]
             again = list(source.items_at(folder, backwards))
-            assert [getattr(e, "node_id", None) for e in again] == [getattr(full[i], "node_id", None)
-                                                                   for i in backwards]
+            assert [getattr(e, "node_id", None) for e in again] == [
+                getattr(full[i], "node_id", None) for i in backwards
+            ]
     return rows
 
 
@@ -59,8 +68,9 @@ def test_sample_moments_agree_between_readers(samples: Path, name: str):
     assert check(path, "native") > 0
     with open_source(path, reader="native") as native, open_source(path, reader="libpff") as pff:
         for a, b in zip(native.folders(), pff.folders(), strict=True):
-            assert [tuple(m) if not isinstance(m, SourceError) else None for m in native.timeline(a)] == \
-                   [tuple(m) if not isinstance(m, SourceError) else None for m in pff.timeline(b)], a.path
+            assert [tuple(m) if not isinstance(m, SourceError) else None for m in native.timeline(a)] == [
+                tuple(m) if not isinstance(m, SourceError) else None for m in pff.timeline(b)
+            ], a.path
 
 
 def test_a_recurring_appointment_has_its_end_and_flag():

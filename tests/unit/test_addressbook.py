@@ -25,8 +25,11 @@ OWNER_DN = "/o=Corp/ou=First Administrative Group/cn=Recipients/cn=owner"
 
 
 def ex_sender(dn: str, name: str, smtp: str | None = None) -> dict[int, object]:
-    props: dict[int, object] = {mapi.PR_SENDER_NAME: name, mapi.PR_SENDER_ADDRTYPE: "EX",
-                                mapi.PR_SENDER_EMAIL_ADDRESS: dn}
+    props: dict[int, object] = {
+        mapi.PR_SENDER_NAME: name,
+        mapi.PR_SENDER_ADDRTYPE: "EX",
+        mapi.PR_SENDER_EMAIL_ADDRESS: dn,
+    }
     if smtp:
         props[mapi.PR_SENDER_SMTP_ADDRESS] = smtp
     return props
@@ -42,8 +45,9 @@ def test_dn_learnt_from_a_recipient_row_resolves_a_sender_elsewhere():
     assert fixed.prop(mapi.PR_SENDER_SMTP_ADDRESS) == "alice@corp.example"
     assert fixed.recipients[0].smtp_address == "owner@new.example"
     assert counts == {BOOK: 1, OWNER: 1}
-    assert mail.prop(mapi.PR_SENDER_SMTP_ADDRESS) is None and mail.recipients[0].smtp_address is None, \
+    assert mail.prop(mapi.PR_SENDER_SMTP_ADDRESS) is None and mail.recipients[0].smtp_address is None, (
         "the source item is never changed"
+    )
     assert book.owner_dns() == [OWNER_DN]
 
 
@@ -52,8 +56,10 @@ def test_unknown_dn_is_imceaex_and_cached_smtp_is_counted():
     book.finish(None)
     _, counts = resolved(item(props=ex_sender(ALICE, "Alice", smtp="alice@corp.example")), book)
     assert counts == {CACHED: 1}
-    upload = convert_item(item(props=ex_sender("/o=Corp/cn=ghost", "Ghost")),
-                          options=ConvertOptions(x500_domain="corp.example", book=book))
+    upload = convert_item(
+        item(props=ex_sender("/o=Corp/cn=ghost", "Ghost")),
+        options=ConvertOptions(x500_domain="corp.example", book=book),
+    )
     assert upload.address_sources == {IMCEAEX: 1}
     assert b"From: Ghost <IMCEAEX-_o=Corp_cn=ghost@corp.example>" in upload.mime
 
@@ -69,11 +75,15 @@ def test_from_is_never_lost_when_the_represented_party_is_a_name_only():
 
 
 def test_contact_entries_teach_the_book():
-    contact = item("IPM.Contact", named={(mapi.PSETID_ADDRESS, mapi.LID_EMAIL1_EMAIL_ADDRESS): ALICE,
-                                         (mapi.PSETID_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE): "EX",
-                                         (mapi.PSETID_ADDRESS, mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME):
-                                             "alice@corp.example",
-                                         (mapi.PSETID_ADDRESS, mapi.LID_EMAIL1_DISPLAY_NAME): "Alice (Work)"})
+    contact = item(
+        "IPM.Contact",
+        named={
+            (mapi.PSETID_ADDRESS, mapi.LID_EMAIL1_EMAIL_ADDRESS): ALICE,
+            (mapi.PSETID_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE): "EX",
+            (mapi.PSETID_ADDRESS, mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME): "alice@corp.example",
+            (mapi.PSETID_ADDRESS, mapi.LID_EMAIL1_DISPLAY_NAME): "Alice (Work)",
+        },
+    )
     book = AddressBook()
     learn(book, contact)
     assert book.lookup(ALICE) == ("alice@corp.example", BOOK)
@@ -109,8 +119,10 @@ def test_items_that_do_not_need_the_book_convert_the_same_without_it():
         "smtp only": (item(props={mapi.PR_SENDER_EMAIL_ADDRESS: "a@b.example"}), False),
         "ex sender, cached": (item(props=ex_sender(ALICE, "Alice", "alice@corp.example")), False),
         "ex sender": (item(props=ex_sender(ALICE, "Alice")), True),
-        "ex recipient, cached": (item(recipients=[recipient("to", "Alice", ALICE, "EX", smtp="alice@corp.example")]),
-                                 False),
+        "ex recipient, cached": (
+            item(recipients=[recipient("to", "Alice", ALICE, "EX", smtp="alice@corp.example")]),
+            False,
+        ),
         "ex recipient": (item(recipients=[recipient("to", "Alice", ALICE, "EX")]), True),
         "represented only": (item(props={mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS: OWNER_DN}), True),
     }
@@ -122,9 +134,12 @@ def test_items_that_do_not_need_the_book_convert_the_same_without_it():
 
 def test_parts_of_one_store_merge_into_the_book_of_one_pass():
     """Workers learn separate folders; merged in source order, the book equals one learnt in one pass."""
-    mails = [item(recipients=[recipient("cc", "Alice", ALICE, "EX", smtp="alice@corp.example")]),
-             item(props=ex_sender(OWNER_DN, "Owner")), item(props=ex_sender(ALICE, "Al", "alice@other.example")),
-             item(recipients=[recipient("to", "Alice", ALICE, "EX", smtp="alice@corp.example")])]
+    mails = [
+        item(recipients=[recipient("cc", "Alice", ALICE, "EX", smtp="alice@corp.example")]),
+        item(props=ex_sender(OWNER_DN, "Owner")),
+        item(props=ex_sender(ALICE, "Al", "alice@other.example")),
+        item(recipients=[recipient("to", "Alice", ALICE, "EX", smtp="alice@corp.example")]),
+    ]
     whole, first, second, merged = AddressBook(), AddressBook(), AddressBook(), AddressBook()
     for index, mail in enumerate(mails):
         learn(whole, mail, sent_folder=index == 1)

@@ -18,7 +18,9 @@ def convert_all(workers: int) -> list[tuple[str, bytes | None, str]]:
                     queue.submit(item.materialize(), folder.path, str(item.node_id))
                     out.extend(queue.ready())
         out.extend(queue.drain())
-    return [(c.item.node_id, c.upload.mime if c.upload else None, c.upload.subject if c.upload else c.error) for c in out]
+    return [
+        (c.item.node_id, c.upload.mime if c.upload else None, c.upload.subject if c.upload else c.error) for c in out
+    ]
 
 
 def test_pool_and_inline_agree():

@@ -20,7 +20,7 @@ LINKS = hasattr(os, "symlink") and os.name == "posix"
 
 
 def test_names_are_valid_on_windows_and_posix():
-    assert safe_name('report?.pdf') == safe_name('report*.pdf') == "report_.pdf"
+    assert safe_name("report?.pdf") == safe_name("report*.pdf") == "report_.pdf"
     assert safe_name('a<b>c:d"e/f\\g|h\x00i\x1fj.txt') == "a_b_c_d_e_f_g_h_i_j.txt"
     for reserved in ("CON", "nul.txt", "Com1.log", "LPT9", "aux .txt", "CONOUT$", "COM¹"):
         assert safe_name(reserved).startswith("_"), reserved
@@ -49,8 +49,12 @@ def test_unique_compares_as_case_and_normalization_insensitive_file_systems_do()
     taken: set[str] = set()
     nfc = unicodedata.normalize("NFC", "Café.pdf")
     nfd = unicodedata.normalize("NFD", "Café.pdf")
-    assert [unique(n, taken) for n in ("scan.pdf", "SCAN.pdf", nfc, nfd)] == \
-        ["scan.pdf", "SCAN (2).pdf", nfc, unicodedata.normalize("NFD", "Café (2).pdf")]
+    assert [unique(n, taken) for n in ("scan.pdf", "SCAN.pdf", nfc, nfd)] == [
+        "scan.pdf",
+        "SCAN (2).pdf",
+        nfc,
+        unicodedata.normalize("NFD", "Café (2).pdf"),
+    ]
 
 
 @pytest.fixture(params=["dir_fd", "paths"])

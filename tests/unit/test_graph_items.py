@@ -18,22 +18,33 @@ MIME = b"From: a@b.c\r\nTo: Bob <bob@example.com>\r\nSubject: s\r\n\r\nhi\r\n"
 
 
 def upload(kind: str = "message", flags: int = mapi.MSGFLAG_READ, **fields) -> UploadItem:
-    return UploadItem(kind=kind, item_class="IPM.Note", folder_path=("Inbox",), fingerprint="abc#2", subject="s",
-                      source_node_id=1, mime=MIME,
-                      value=typed(kind, fields, MIME), extended=[
-                          ExtendedProperty("Integer", flags, tag=mapi.PR_MESSAGE_FLAGS),
-                          ExtendedProperty("Integer", 2, tag=mapi.PR_FLAG_STATUS),
-                          ExtendedProperty("SystemTime", dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
-                                           tag=mapi.PR_MESSAGE_DELIVERY_TIME),
-                          ExtendedProperty("StringArray", ["Red", "Blue"], propset_guid=mapi.PS_PUBLIC_STRINGS,
-                                           name="Keywords"),
-                          ExtendedProperty("Integer", 7, propset_guid=mapi.PSETID_COMMON, name=0x8501)])
+    return UploadItem(
+        kind=kind,
+        item_class="IPM.Note",
+        folder_path=("Inbox",),
+        fingerprint="abc#2",
+        subject="s",
+        source_node_id=1,
+        mime=MIME,
+        value=typed(kind, fields, MIME),
+        extended=[
+            ExtendedProperty("Integer", flags, tag=mapi.PR_MESSAGE_FLAGS),
+            ExtendedProperty("Integer", 2, tag=mapi.PR_FLAG_STATUS),
+            ExtendedProperty(
+                "SystemTime", dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC), tag=mapi.PR_MESSAGE_DELIVERY_TIME
+            ),
+            ExtendedProperty("StringArray", ["Red", "Blue"], propset_guid=mapi.PS_PUBLIC_STRINGS, name="Keywords"),
+            ExtendedProperty("Integer", 7, propset_guid=mapi.PSETID_COMMON, name=0x8501),
+        ],
+    )
 
 
 def test_property_ids_are_graphs_spelling():
     assert items.property_id(ExtendedProperty("Integer", 1, tag=0x0E07)) == "Integer 0x0E07"
-    assert items.property_id(ExtendedProperty("Integer", 1, propset_guid=mapi.PSETID_COMMON, name=0x8501)) == \
-        "Integer {00062008-0000-0000-c000-000000000046} Id 0x8501"
+    assert (
+        items.property_id(ExtendedProperty("Integer", 1, propset_guid=mapi.PSETID_COMMON, name=0x8501))
+        == "Integer {00062008-0000-0000-c000-000000000046} Id 0x8501"
+    )
     assert items.FINGERPRINT_PROPERTY == "String {74594eaa-9d20-45ad-b806-df062a3740a3} Name RebuildFingerprint"
 
 
@@ -62,19 +73,34 @@ def test_import_mime_adds_only_the_identity_header():
 
 
 def test_event_never_carries_attendees_but_keeps_who_was_invited():
-    item = upload("calendar", start=dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.UTC),
-                  end=dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC), start_timezone="W. Europe Standard Time",
-                  required_attendees=[{"name": "Bob", "email": "bob@example.com"}],
-                  optional_attendees=[{"name": "Carol", "email": "carol@example.com"}],
-                  recurrence={"pattern": "weekly", "interval": 1, "weekdays": ["Monday"], "first_day_of_week": "Sunday",
-                              "start": dt.date(2024, 3, 4), "end": None, "count": 10})
+    item = upload(
+        "calendar",
+        start=dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.UTC),
+        end=dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC),
+        start_timezone="W. Europe Standard Time",
+        required_attendees=[{"name": "Bob", "email": "bob@example.com"}],
+        optional_attendees=[{"name": "Carol", "email": "carol@example.com"}],
+        recurrence={
+            "pattern": "weekly",
+            "interval": 1,
+            "weekdays": ["Monday"],
+            "first_day_of_week": "Sunday",
+            "start": dt.date(2024, 3, 4),
+            "end": None,
+            "count": 10,
+        },
+    )
     body = items.event(item)
     assert "attendees" not in body
     assert body["start"] == {"dateTime": "2024-03-04T09:00:00", "timeZone": "W. Europe Standard Time"}
     props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
     assert props[items.TO_ATTENDEES] == "Bob" and props[items.CC_ATTENDEES] == "Carol"
-    assert body["recurrence"]["pattern"] == {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"],
-                                             "firstDayOfWeek": "sunday"}
+    assert body["recurrence"]["pattern"] == {
+        "type": "weekly",
+        "interval": 1,
+        "daysOfWeek": ["monday"],
+        "firstDayOfWeek": "sunday",
+    }
     assert body["recurrence"]["range"]["numberOfOccurrences"] == 10
     assert "Integer 0x0E07" not in props
     assert any("attendees" in str(note) for note in items.cannot_carry(item))
@@ -82,23 +108,38 @@ def test_event_never_carries_attendees_but_keeps_who_was_invited():
 
 def test_todo_task_carries_its_identity_in_an_open_extension():
     body = items.todo_task(upload("task", status="InProgress", due_date=dt.datetime(2024, 3, 8, tzinfo=dt.UTC)))
-    assert body["status"] == "inProgress" and body["dueDateTime"] == {"dateTime": "2024-03-08T00:00:00",
-                                                                     "timeZone": "UTC"}
+    assert body["status"] == "inProgress" and body["dueDateTime"] == {
+        "dateTime": "2024-03-08T00:00:00",
+        "timeZone": "UTC",
+    }
     assert body["extensions"][0]["extensionName"] == items.EXTENSION_NAME
     assert body["extensions"][0]["identity"] == "abc#2"
 
 
 def test_graph_settings_section_and_no_secret_setting():
-    settings = load_settings({"destination": "graph", "graph.tenant": "contoso", "graph.client_id": "cid"},
-                             environ={"REBUILD_GRAPH_SECRET": "not-a-setting"})
+    settings = load_settings(
+        {"destination": "graph", "graph.tenant": "contoso", "graph.client_id": "cid"},
+        environ={"REBUILD_GRAPH_SECRET": "not-a-setting"},
+    )
     assert settings.destination == "graph" and settings.graph.tenant == "contoso" and settings.uses_sandbox
     assert not hasattr(settings.graph, "secret")
 
 
 def test_graph_without_tenant_is_bad_usage_in_one_line(tmp_path, small_ost):
     pytest.importorskip("msal", reason="the Graph extra is not installed: pip install -e '.[graph]'")
-    result = run_cli("run", "--destination", "graph", "--graph-url", "https://graph.microsoft.com", "--ost",
-                     str(small_ost), "--mailbox", "a@b.example", "--state", str(tmp_path / "s"),
-                     env={"REBUILD_GRAPH_SECRET": ""})
+    result = run_cli(
+        "run",
+        "--destination",
+        "graph",
+        "--graph-url",
+        "https://graph.microsoft.com",
+        "--ost",
+        str(small_ost),
+        "--mailbox",
+        "a@b.example",
+        "--state",
+        str(tmp_path / "s"),
+        env={"REBUILD_GRAPH_SECRET": ""},
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "--tenant" in result.stderr

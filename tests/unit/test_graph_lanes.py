@@ -32,8 +32,14 @@ def scripted(answers: list, sleeps: list[float]) -> tuple[GraphHttp, list[httpx.
         return answers.pop(0)
 
     target = GraphTarget("https://graph.example", "https://login.example", "t", "c", secret="s")
-    http = GraphHttp(target, "a@b.example", RetryPolicy(4, 0.01, 0.02), sleep=sleeps.append,
-                     client=httpx.Client(transport=httpx.MockTransport(handler)), tokens=_Tokens())
+    http = GraphHttp(
+        target,
+        "a@b.example",
+        RetryPolicy(4, 0.01, 0.02),
+        sleep=sleeps.append,
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        tokens=_Tokens(),
+    )
     return http, seen
 
 
@@ -70,9 +76,15 @@ def test_a_waiting_lease_request_takes_the_next_slot_before_waiting_uploads():
 
 def test_a_retry_after_answered_to_an_upload_holds_the_lease_request_until_it_passes_and_no_longer():
     sleeps: list[float] = []
-    http, seen = scripted([httpx.Response(429, headers={"Retry-After": "6"},
-                                          json={"error": {"code": "ApplicationThrottled", "message": "x"}}),
-                           httpx.Response(200, json={"value": []})], sleeps)
+    http, seen = scripted(
+        [
+            httpx.Response(
+                429, headers={"Retry-After": "6"}, json={"error": {"code": "ApplicationThrottled", "message": "x"}}
+            ),
+            httpx.Response(200, json={"value": []}),
+        ],
+        sleeps,
+    )
     with pytest.raises(Exception):  # noqa: B017 - the upload's own retries are not the point here
         http.once("POST", "/mailFolders/inbox/messages", json_body={})
     assert http.lanes.held_for() == pytest.approx(6)
@@ -83,9 +95,14 @@ def test_a_retry_after_answered_to_an_upload_holds_the_lease_request_until_it_pa
 def test_a_lease_request_throttled_again_waits_each_retry_after_then_renews():
     sleeps: list[float] = []
     busy = {"error": {"code": "ApplicationThrottled", "message": "ApplicationRequests"}}
-    http, seen = scripted([httpx.Response(429, headers={"Retry-After": "2"}, json=busy),
-                           httpx.Response(429, headers={"Retry-After": "3"}, json=busy),
-                           httpx.Response(200, json={"id": "lease"})], sleeps)
+    http, seen = scripted(
+        [
+            httpx.Response(429, headers={"Retry-After": "2"}, json=busy),
+            httpx.Response(429, headers={"Retry-After": "3"}, json=busy),
+            httpx.Response(200, json={"id": "lease"}),
+        ],
+        sleeps,
+    )
     assert http.call("PATCH", "/messages/x", json_body={}, lane=Lane.LEASE) == {"id": "lease"}
     assert sum(sleeps) == pytest.approx(5) and len(seen) == 3 and http.throttled == 2  # 2 s, then 3 s
 

@@ -32,14 +32,23 @@ def http_with(answers: list, sleeps: list[float]) -> tuple[GraphHttp, list[httpx
         return answer
 
     target = GraphTarget("https://graph.example", "https://login.example", "t", "c", secret="s")
-    http = GraphHttp(target, "a@b.example", RetryPolicy(4, 0.01, 0.02), sleep=sleeps.append,
-                     client=httpx.Client(transport=httpx.MockTransport(handler)), tokens=_Tokens())
+    http = GraphHttp(
+        target,
+        "a@b.example",
+        RetryPolicy(4, 0.01, 0.02),
+        sleep=sleeps.append,
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        tokens=_Tokens(),
+    )
     return http, seen
 
 
 def throttled(seconds: str) -> httpx.Response:
-    return httpx.Response(429, headers={"Retry-After": seconds},
-                          json={"error": {"code": "ApplicationThrottled", "message": "MailboxConcurrency"}})
+    return httpx.Response(
+        429,
+        headers={"Retry-After": seconds},
+        json={"error": {"code": "ApplicationThrottled", "message": "MailboxConcurrency"}},
+    )
 
 
 def test_retry_after_is_honoured_then_the_answer_comes():
@@ -73,12 +82,20 @@ def test_forbidden_stops_the_mailbox_and_bad_request_is_the_items():
 
 def test_batch_parts_answered_429_are_sent_again_alone():
     sleeps: list[float] = []
-    first = {"responses": [{"id": "0", "status": 200, "body": {}},
-                           {"id": "1", "status": 429, "headers": {"Retry-After": "2"}, "body": {}}]}
+    first = {
+        "responses": [
+            {"id": "0", "status": 200, "body": {}},
+            {"id": "1", "status": 429, "headers": {"Retry-After": "2"}, "body": {}},
+        ]
+    }
     second = {"responses": [{"id": "1", "status": 200, "body": {}}]}
     http, seen = http_with([httpx.Response(200, json=first), httpx.Response(200, json=second)], sleeps)
-    answers = http.batch([{"id": "0", "method": "PATCH", "url": "/messages/a", "body": {}},
-                          {"id": "1", "method": "PATCH", "url": "/messages/b", "body": {}}])
+    answers = http.batch(
+        [
+            {"id": "0", "method": "PATCH", "url": "/messages/a", "body": {}},
+            {"id": "1", "method": "PATCH", "url": "/messages/b", "body": {}},
+        ]
+    )
     assert {k: v["status"] for k, v in answers.items()} == {"0": 200, "1": 200}
     resent = json.loads(seen[1].content)["requests"]
     assert [r["id"] for r in resent] == ["1"] and resent[0]["url"] == "/users/a@b.example/messages/b"

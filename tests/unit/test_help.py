@@ -31,8 +31,17 @@ def _options(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
 
 def test_every_option_of_every_command_has_help_with_its_default():
     parsers = dict(_parsers(build_parser()))
-    assert {"rebuild run", "rebuild verify", "rebuild inspect", "rebuild export", "rebuild status",
-            "rebuild worker", "rebuild x500", "rebuild sandbox serve", "rebuild sandbox add-app"} <= set(parsers)
+    assert {
+        "rebuild run",
+        "rebuild verify",
+        "rebuild inspect",
+        "rebuild export",
+        "rebuild status",
+        "rebuild worker",
+        "rebuild x500",
+        "rebuild sandbox serve",
+        "rebuild sandbox add-app",
+    } <= set(parsers)
     missing, no_default, source_paths = [], [], []
     for name, parser in parsers.items():
         for action in _options(parser):
@@ -53,8 +62,17 @@ def test_every_option_of_every_command_has_help_with_its_default():
 def test_help_groups_by_concern_and_says_the_state_default_only_where_true():
     parsers = dict(_parsers(build_parser()))
     titles = {group.title for group in parsers["rebuild run"]._action_groups}
-    assert {"what to read", "where to write", "EWS (Exchange on-premises)", "Microsoft Graph (Exchange Online)",
-            "many users (--map)", "many machines (Temporal)", "selection", "safety", "tuning"} <= titles
+    assert {
+        "what to read",
+        "where to write",
+        "EWS (Exchange on-premises)",
+        "Microsoft Graph (Exchange Online)",
+        "many users (--map)",
+        "many machines (Temporal)",
+        "selection",
+        "safety",
+        "tuning",
+    } <= titles
     for name in ("rebuild inspect", "rebuild export", "rebuild x500"):  # no state directory unless given
         (state,) = [a for a in parsers[name]._actions if "--state" in a.option_strings]
         assert "./.rebuild" not in state.help, name

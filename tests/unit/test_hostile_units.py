@@ -18,14 +18,17 @@ from pipeline.source.gate import is_smtp_address
 from pipeline.state.reports import spreadsheet_safe, write_csv
 
 
-@pytest.mark.parametrize(("raw", "seen"), [
-    ("plain — grüße 你好 😀", "plain — grüße 你好 😀"),
-    ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),
-    ("a\x1b[2Jb\tc\r\nd", "a\\x1b[2Jb\\x09c\\x0d\\x0ad"),
-    ("csi\x9b31m", "csi\\x9b31m"),
-    ("evil\u202etxt.exe", "evil\\u202etxt.exe"),
-    ("nbsp\u00a0ok", "nbsp\u00a0ok"),
-])
+@pytest.mark.parametrize(
+    ("raw", "seen"),
+    [
+        ("plain — grüße 你好 😀", "plain — grüße 你好 😀"),
+        ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),
+        ("a\x1b[2Jb\tc\r\nd", "a\\x1b[2Jb\\x09c\\x0d\\x0ad"),
+        ("csi\x9b31m", "csi\\x9b31m"),
+        ("evil\u202etxt.exe", "evil\\u202etxt.exe"),
+        ("nbsp\u00a0ok", "nbsp\u00a0ok"),
+    ],
+)
 def test_shown_escapes_controls_only(raw: str, seen: str):
     assert shown(raw) == seen
 
@@ -65,8 +68,14 @@ def test_unreachable_server_is_one_line_after_the_shown_budget():
 def test_summary_names_items_carried_with_a_warning():
     summary = Summary("a@corp.example", "a.ost", found=1, uploaded=1, status="ok")
     summary.warnings["fields EWS cannot take"] = 1
-    summary.warning_items.append({"folder": "Kalender", "item_class": "IPM.Appointment",
-                                  "subject": "Weekly\x1b[2J sync", "warning": "fields EWS cannot take: organizer"})
+    summary.warning_items.append(
+        {
+            "folder": "Kalender",
+            "item_class": "IPM.Appointment",
+            "subject": "Weekly\x1b[2J sync",
+            "warning": "fields EWS cannot take: organizer",
+        }
+    )
     text = render_summary(summary)
     assert "warning: Kalender | IPM.Appointment | Weekly\\x1b[2J sync | fields EWS cannot take: organizer" in text
 
@@ -92,8 +101,14 @@ def test_map_table_counts_and_names_warnings():
 
     summary = Summary("b@corp.example", "b.ost", found=2, uploaded=2, status="ok")  # a run that reached its end
     summary.warnings["fields EWS cannot take"] = 1
-    summary.warning_items.append({"folder": "Calendar", "item_class": "IPM.Appointment", "subject": "Sync",
-                                  "warning": "fields EWS cannot take: organizer"})
+    summary.warning_items.append(
+        {
+            "folder": "Calendar",
+            "item_class": "IPM.Appointment",
+            "subject": "Sync",
+            "warning": "fields EWS cannot take: organizer",
+        }
+    )
     lines = render_table([summary]).splitlines()
     assert lines[2].split()[-2:] == ["1", "ok"]
     assert lines[3] == "warning: b@corp.example | Calendar | IPM.Appointment | Sync | fields EWS cannot take: organizer"

@@ -127,7 +127,8 @@ def test_argparse_only_in_the_shell_package():
     for name, path in _modules().items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Import) and any(a.name.split(".")[0] == "argparse" for a in node.names)) or (
-                    isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "argparse"):
+                isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "argparse"
+            ):
                 users.add(name)
     # the sandbox is a separate program with its own command line (`rebuild sandbox`, `python -m pipeline.sandbox`)
     outside = {name for name in users if not name.startswith(SHELL + ".") and not name.startswith("pipeline.sandbox.")}
@@ -146,8 +147,11 @@ def test_nothing_below_the_shell_imports_it():
     """The shell sits on top: `python -m pipeline` (__main__.py) enters it, nothing else reaches up into it."""
     graph = _graph(_modules())
     shell = {name for name in graph if name == SHELL or name.startswith(SHELL + ".")}
-    reaching_up = {name: sorted(targets & shell) for name, targets in graph.items()
-                   if name not in shell and name != "pipeline.__main__" and targets & shell}
+    reaching_up = {
+        name: sorted(targets & shell)
+        for name, targets in graph.items()
+        if name not in shell and name != "pipeline.__main__" and targets & shell
+    }
     assert shell and reaching_up == {}
 
 

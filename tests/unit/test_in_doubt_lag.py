@@ -20,16 +20,26 @@ MAILBOX = "lag@corp.example"
 
 def upload(n: int) -> UploadItem:
     mime = f"Subject: lag {n}\r\nMessage-ID: <lag{n}@example.com>\r\n\r\nbody {n}\r\n".encode()
-    return UploadItem(kind="message", item_class="IPM.Note", folder_path=("Inbox",), fingerprint=f"lag-fp{n}",
-                      subject=f"lag {n}", source_node_id=n, mime=mime)
+    return UploadItem(
+        kind="message",
+        item_class="IPM.Note",
+        folder_path=("Inbox",),
+        fingerprint=f"lag-fp{n}",
+        subject=f"lag {n}",
+        source_node_id=n,
+        mime=mime,
+    )
 
 
 def test_commit_then_drop_under_search_lag_makes_no_duplicate(tmp_path: Path):
     faults = {"search_lag_s": 30, "rules": [{"kind": "commit_then_drop", "count": 1, "operations": ["CreateItem"]}]}
-    with own_sandbox(tmp_path / "sb", {"svc": ("pw", True)}, [MAILBOX], faults=faults,
-                     in_process=True) as (handle, data):
-        config = Configuration(service_endpoint=handle.url, credentials=Credentials("svc", "pw"),
-                               retry_policy=FailFast())
+    with own_sandbox(tmp_path / "sb", {"svc": ("pw", True)}, [MAILBOX], faults=faults, in_process=True) as (
+        handle,
+        data,
+    ):
+        config = Configuration(
+            service_endpoint=handle.url, credentials=Credentials("svc", "pw"), retry_policy=FailFast()
+        )
         account = Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
         outcomes: list = []
         uploader = Uploader(account, outcomes.extend, RetryPolicy(max_attempts=4, initial=0.01, maximum=0.02))

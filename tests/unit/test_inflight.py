@@ -13,8 +13,9 @@ from pipeline.model import UploadItem
 
 
 def upload(name: str) -> UploadItem:
-    return UploadItem(kind="message", item_class="IPM.Note", folder_path=(name,), fingerprint=name, subject=name,
-                      source_node_id=1)
+    return UploadItem(
+        kind="message", item_class="IPM.Note", folder_path=(name,), fingerprint=name, subject=name, source_node_id=1
+    )
 
 
 class Gated(InFlight):

@@ -10,16 +10,19 @@ import pytest
 from pipeline.processes import interrupts
 
 
-@pytest.mark.parametrize(("argv", "main_job"), [
-    (["--ost", "a.ost", "--mailbox", "a@b.c"], True),
-    (["run", "--map", "users.csv"], True),
-    (["run", "--map", "users.csv", "--engine", "temporal"], False),
-    (["--map", "users.csv", "--engine=temporal"], False),
-    (["export", "--ost", "a.ost", "--out", "x"], False),
-    (["sandbox", "serve"], False),
-    (["status"], False),
-    (["worker", "--temporal", "h:1"], False),
-])
+@pytest.mark.parametrize(
+    ("argv", "main_job"),
+    [
+        (["--ost", "a.ost", "--mailbox", "a@b.c"], True),
+        (["run", "--map", "users.csv"], True),
+        (["run", "--map", "users.csv", "--engine", "temporal"], False),
+        (["--map", "users.csv", "--engine=temporal"], False),
+        (["export", "--ost", "a.ost", "--out", "x"], False),
+        (["sandbox", "serve"], False),
+        (["status"], False),
+        (["worker", "--temporal", "h:1"], False),
+    ],
+)
 def test_which_commands_stop_cleanly_on_sigterm(argv: list[str], main_job: bool):
     assert interrupts.is_main_job(argv) is main_job
 

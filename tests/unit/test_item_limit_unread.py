@@ -17,11 +17,25 @@ from pipeline.settings import load_settings
 from pipeline.state.journal import Journal
 
 MAILBOX = "alice@corp.example"
-SPEC = {"store": {"name": "Limit", "seed": 9}, "folders": [{"name": "Inbox", "role": "inbox", "items": [
-    {"kind": "mail", "subject": "small", "body": "s", "attachments": [{"name": "note.txt", "size": 2000}]},
-    {"kind": "mail", "subject": "over", "body": "o",
-     "attachments": [{"name": "huge.bin", "size": 1_200_000}, {"name": "tiny.txt", "size": 10}]},
-    {"kind": "mail", "subject": "after", "body": "a"}]}]}
+SPEC = {
+    "store": {"name": "Limit", "seed": 9},
+    "folders": [
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [
+                {"kind": "mail", "subject": "small", "body": "s", "attachments": [{"name": "note.txt", "size": 2000}]},
+                {
+                    "kind": "mail",
+                    "subject": "over",
+                    "body": "o",
+                    "attachments": [{"name": "huge.bin", "size": 1_200_000}, {"name": "tiny.txt", "size": 10}],
+                },
+                {"kind": "mail", "subject": "after", "body": "a"},
+            ],
+        }
+    ],
+}
 
 
 @pytest.fixture
@@ -32,6 +46,7 @@ def loaded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def recording(self: Attachment) -> None:
         names.append(self.filename or "")
         real(self)
+
     monkeypatch.setattr(Attachment, "load", recording)
     return names
 

@@ -22,11 +22,21 @@ START = dt.datetime(2024, 3, 4, 8, tzinfo=dt.UTC)
 WEEKLY = v.Recurrence(v.Pattern(v.PatternKind.WEEKLY, weekdays=(v.Weekday.MONDAY,)), START.date(), count=3)
 SAMPLES: list[v.ItemValue] = [
     v.MailMessage(b"Subject: s\r\n\r\nhi\r\n", "IPM.Note.Custom"),
-    v.Appointment(subject="s", start=START, end=START + dt.timedelta(hours=1), show_as=v.ShowAs.WORKING_ELSEWHERE,
-                  attendees=v.Attendees(required=(v.Attendee(v.Person("Bob", "bob@x.test"), v.Response.ACCEPTED),)),
-                  series=v.Series(WEEKLY, deleted=(START + dt.timedelta(days=7),))),
-    v.Contact(subject="c", given_name="Zoë", phones=(v.Phone(v.PhoneKind.MOBILE, "+1 555"),),
-              emails=(v.ContactEmail(1, "z@x.test"),), im_address="z@im.test"),
+    v.Appointment(
+        subject="s",
+        start=START,
+        end=START + dt.timedelta(hours=1),
+        show_as=v.ShowAs.WORKING_ELSEWHERE,
+        attendees=v.Attendees(required=(v.Attendee(v.Person("Bob", "bob@x.test"), v.Response.ACCEPTED),)),
+        series=v.Series(WEEKLY, deleted=(START + dt.timedelta(days=7),)),
+    ),
+    v.Contact(
+        subject="c",
+        given_name="Zoë",
+        phones=(v.Phone(v.PhoneKind.MOBILE, "+1 555"),),
+        emails=(v.ContactEmail(1, "z@x.test"),),
+        im_address="z@im.test",
+    ),
     v.DistributionList(subject="l", display_name="Team", members=(v.ListMember("Ann", "ann@x.test"),)),
     v.Task(subject="t", status=v.TaskStatus.WAITING_ON_OTHERS, due_date=START.date(), recurrence=WEEKLY),
     v.StickyNote(subject="n", body=v.Body("note")),
@@ -35,8 +45,16 @@ SAMPLES: list[v.ItemValue] = [
 
 
 def upload(value: v.ItemValue) -> UploadItem:
-    return UploadItem(kind=str(value.kind), item_class="IPM.X", folder_path=("F",), fingerprint="fp#1", subject="s",
-                      source_node_id=1, mime=value.mime if isinstance(value, v.MailMessage) else None, value=value)
+    return UploadItem(
+        kind=str(value.kind),
+        item_class="IPM.X",
+        folder_path=("F",),
+        fingerprint="fp#1",
+        subject="s",
+        source_node_id=1,
+        mime=value.mime if isinstance(value, v.MailMessage) else None,
+        value=value,
+    )
 
 
 def test_every_kind_is_a_sample():
@@ -48,9 +66,15 @@ def test_every_kind_is_a_sample():
 def test_every_kind_maps_to_ews_and_graph(value: v.ItemValue):
     assert isinstance(ews_fields(value), dict)
     item = upload(value)
-    body = (graph.event(item) if isinstance(value, v.Appointment) else graph.contact(item)
-            if isinstance(value, v.Contact | v.DistributionList) else graph.todo_task(item)
-            if isinstance(value, v.Task) else graph.json_message(item))
+    body = (
+        graph.event(item)
+        if isinstance(value, v.Appointment)
+        else graph.contact(item)
+        if isinstance(value, v.Contact | v.DistributionList)
+        else graph.todo_task(item)
+        if isinstance(value, v.Task)
+        else graph.json_message(item)
+    )
     assert body and "fields" not in body
 
 
@@ -74,8 +98,11 @@ def _ews_words() -> set[str]:
 
 
 def _literals(path: Path) -> set[str]:
-    return {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    return {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
 
 
 def test_graph_speaks_no_ews_words():

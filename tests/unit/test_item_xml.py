@@ -28,10 +28,20 @@ from pipeline.model import ExtendedProperty, SourceError, UploadItem
 
 #: Exchange 2010 SP2, 2013, 2016 and Office 365 as exchangelib knows them.
 VERSIONS = [Version(Build(14, 3)), Version(Build(15, 0)), Version(Build(15, 1)), Version(Build(15, 20))]
-SPECS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "fixtures" / "specs").glob("*.toml")
-               if p.stem != "bulk")
-SAMPLES = ("Outlook.pst", "SampleOstFile.ost", "variousBodyTypes.pst", "notes.pst", "ansi-32-bit.pst",
-           "PersonalStorageFile.ost", "damaged-Outlook_part0.pst", "dist-list.pst", "SampleContacts.pst")
+SPECS = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[2] / "fixtures" / "specs").glob("*.toml") if p.stem != "bulk"
+)
+SAMPLES = (
+    "Outlook.pst",
+    "SampleOstFile.ost",
+    "variousBodyTypes.pst",
+    "notes.pst",
+    "ansi-32-bit.pst",
+    "PersonalStorageFile.ost",
+    "damaged-Outlook_part0.pst",
+    "dist-list.pst",
+    "SampleContacts.pst",
+)
 UTC = dt.UTC
 WHEN = dt.datetime(2024, 3, 5, 7, 8, 9, tzinfo=UTC)
 
@@ -75,8 +85,9 @@ def check_source(path: Path) -> tuple[int, int]:
             fast = item_element(upload, version)
             if fast is None:
                 # only types the fast path leaves alone: posts, meeting messages, items with attachments
-                assert getattr(upload.value, "item_class", None) or getattr(upload.value, "attachments", ()), \
+                assert getattr(upload.value, "item_class", None) or getattr(upload.value, "attachments", ()), (
                     upload.item_class
+                )
                 break
             assert canonical(fast) == expected(upload, version), (path.name, upload.subject)
             compared += 1
@@ -96,12 +107,28 @@ def test_sample_items_equal_exchangelibs(samples):
     assert sum(check_source(path)[0] for path in paths) > 0
 
 
-def message(*props: ExtendedProperty, kind: str = "message", mime: bytes | None = b"Subject: x\r\n\r\nhi\r\n",
-            extra: tuple[ExtendedProperty, ...] = (), pending: bool = False, **fields) -> UploadItem:
+def message(
+    *props: ExtendedProperty,
+    kind: str = "message",
+    mime: bytes | None = b"Subject: x\r\n\r\nhi\r\n",
+    extra: tuple[ExtendedProperty, ...] = (),
+    pending: bool = False,
+    **fields,
+) -> UploadItem:
     register_fingerprint()
-    return UploadItem(kind=kind, item_class=fields.get("item_class", "IPM.Note"), folder_path=("Inbox",),
-                      fingerprint="0123abcd#3", subject="s", source_node_id=7, mime=mime, value=typed(kind, fields, mime),
-                      extended=list(props), extra_extended=list(extra), series_pending=pending)
+    return UploadItem(
+        kind=kind,
+        item_class=fields.get("item_class", "IPM.Note"),
+        folder_path=("Inbox",),
+        fingerprint="0123abcd#3",
+        subject="s",
+        source_node_id=7,
+        mime=mime,
+        value=typed(kind, fields, mime),
+        extended=list(props),
+        extra_extended=list(extra),
+        series_pending=pending,
+    )
 
 
 def tag(kind: str, value, number: int) -> ExtendedProperty:
@@ -113,21 +140,35 @@ def named(kind: str, value, name, guid: str = "00020329-0000-0000-C000-000000000
 
 
 EVERY_TYPE = (
-    tag("Integer", 0x21, 0x0E07), tag("Integer", -5, 0x1080), tag("Integer", True, 0x1081),
-    tag("Long", 2**40, 0x6701), tag("Short", 7, 0x6702), tag("Currency", 123456789, 0x6703),
-    tag("Boolean", True, 0x0E1F), tag("Boolean", False, 0x0E69),
+    tag("Integer", 0x21, 0x0E07),
+    tag("Integer", -5, 0x1080),
+    tag("Integer", True, 0x1081),
+    tag("Long", 2**40, 0x6701),
+    tag("Short", 7, 0x6702),
+    tag("Currency", 123456789, 0x6703),
+    tag("Boolean", True, 0x0E1F),
+    tag("Boolean", False, 0x0E69),
     tag("String", "tab\there \x01\x0b\x1f\x7f\x85\x9f\ufdd0\ufffe nul\x00 😀 𝄞 Zoë ≠ <&>\"'", 0x0037),
-    tag("String", "", 0x1000), tag("CLSID", "3d2f1c6a-0000-0000-c000-000000000046", 0x6704),
-    tag("Binary", b"\x00\xff binary \r\n", 0x0FFF), tag("Binary", b"", 0x300B),
-    tag("SystemTime", WHEN, 0x0E06), tag("SystemTime", WHEN.replace(microsecond=123456), 0x0039),
-    tag("StringArray", ["a", "b\x02", "😀", ""], 0x6705), tag("StringArray", ("from", "tuple"), 0x6706),
-    tag("StringArray", [], 0x6707), tag("IntegerArray", [1, -2, 3], 0x6708), tag("LongArray", [2**40], 0x6709),
-    tag("ShortArray", [1], 0x670A), tag("CurrencyArray", [5], 0x670B), tag("BinaryArray", [b"x", b""], 0x670C),
+    tag("String", "", 0x1000),
+    tag("CLSID", "3d2f1c6a-0000-0000-c000-000000000046", 0x6704),
+    tag("Binary", b"\x00\xff binary \r\n", 0x0FFF),
+    tag("Binary", b"", 0x300B),
+    tag("SystemTime", WHEN, 0x0E06),
+    tag("SystemTime", WHEN.replace(microsecond=123456), 0x0039),
+    tag("StringArray", ["a", "b\x02", "😀", ""], 0x6705),
+    tag("StringArray", ("from", "tuple"), 0x6706),
+    tag("StringArray", [], 0x6707),
+    tag("IntegerArray", [1, -2, 3], 0x6708),
+    tag("LongArray", [2**40], 0x6709),
+    tag("ShortArray", [1], 0x670A),
+    tag("CurrencyArray", [5], 0x670B),
+    tag("BinaryArray", [b"x", b""], 0x670C),
     tag("SystemTimeArray", [WHEN, WHEN.replace(microsecond=5)], 0x670D),
     tag("CLSIDArray", ["3d2f1c6a-0000-0000-c000-000000000046"], 0x670E),
-    named("StringArray", ["Red category", "Blue"], "Keywords"), named("Integer", 3, 0x8501,
-                                                                      "00062008-0000-0000-C000-000000000046"),
-    named("String", "v", "x-custom-name with space"), named("Integer", None, "NoneValue"),
+    named("StringArray", ["Red category", "Blue"], "Keywords"),
+    named("Integer", 3, 0x8501, "00062008-0000-0000-C000-000000000046"),
+    named("String", "v", "x-custom-name with space"),
+    named("Integer", None, "NoneValue"),
 )
 
 
@@ -138,38 +179,77 @@ def test_every_property_type_equals_exchangelibs():
 def test_classed_messages_read_state_and_pending_stamp_equal_exchangelibs():
     assert_same(message(tag("Integer", 0, 0x0E07), item_class="IPM.Note.Custom.Thing"))
     assert_same(message(tag("Integer", 1, 0x0E07), tag("Integer", 0, 0x0E07), pending=True))  # the last wins
-    assert_same(message(tag("Integer", 5, 0x1090), extra=(tag("String", "extra", 0x0070), tag("Integer", 1, 0x1090)),
-                        item_class="IPM.Unknown.Class"))
+    assert_same(
+        message(
+            tag("Integer", 5, 0x1090),
+            extra=(tag("String", "extra", 0x0070), tag("Integer", 1, 0x1090)),
+            item_class="IPM.Unknown.Class",
+        )
+    )
     assert_same(message())  # only the stamp
 
 
 def test_notes_and_journal_entries_equal_exchangelibs():
-    assert_same(message(named("Integer", 3, 0x8B00, mapi.PSETID_NOTE), kind="note", mime=None,
-                        item_class="IPM.StickyNote", subject="note \x01 😀", body="<p>x</p>", body_type="html",
-                        sensitivity="Private", importance="High", categories=["a", "b"], reminder_is_set=True,
-                        reminder_minutes_before_start=15, reminder_due_by=WHEN))
-    assert_same(message(kind="journal", mime=None, item_class="IPM.Activity", subject="call", body="text",
-                        body_type="text", sensitivity="Normal", importance="Low", start=WHEN, end=WHEN,
-                        attachments=[]))
+    assert_same(
+        message(
+            named("Integer", 3, 0x8B00, mapi.PSETID_NOTE),
+            kind="note",
+            mime=None,
+            item_class="IPM.StickyNote",
+            subject="note \x01 😀",
+            body="<p>x</p>",
+            body_type="html",
+            sensitivity="Private",
+            importance="High",
+            categories=["a", "b"],
+            reminder_is_set=True,
+            reminder_minutes_before_start=15,
+            reminder_due_by=WHEN,
+        )
+    )
+    assert_same(
+        message(
+            kind="journal",
+            mime=None,
+            item_class="IPM.Activity",
+            subject="call",
+            body="text",
+            body_type="text",
+            sensitivity="Normal",
+            importance="Low",
+            start=WHEN,
+            end=WHEN,
+            attachments=[],
+        )
+    )
 
 
-@pytest.mark.parametrize("upload", [
-    message(tag("Double", 1.5, 0x6710)),  # exchangelib wants a Decimal and raises
-    message(tag("Double", Decimal("1.5"), 0x6711)),
-    message(tag("SystemTime", WHEN.replace(tzinfo=None), 0x6712)),  # naive: exchangelib raises
-    message(tag("SystemTime", WHEN.astimezone(dt.timezone(dt.timedelta(hours=2))), 0x6713)),
-    message(tag("Binary", bytearray(b"x"), 0x6714)),
-    message(tag("CLSID", uuid.UUID(int=1), 0x6715)),
-    message(tag("String", "lone \ud800 surrogate", 0x6716)),
-    message(tag("IntegerArray", [1, "2"], 0x6717)),
-    message(item_class="IPM.Post"), message(item_class="IPM.Schedule.Meeting.Request"),
-    message(kind="note", mime=None, item_class="IPM.StickyNote", subject="s",
-            attachments=[{"name": "a.txt", "content": b"x"}]),
-    message(kind="note", mime=None, item_class="IPM.StickyNote", subject="x" * 256),  # exchangelib refuses
-    # (a message with recipient fields beside its MIME, once a case here, cannot be made any more: a typed
-    # MailMessage holds its MIME and its class only)
-    message(kind="calendar", mime=None, subject="s", start=WHEN, end=WHEN),
-])
+@pytest.mark.parametrize(
+    "upload",
+    [
+        message(tag("Double", 1.5, 0x6710)),  # exchangelib wants a Decimal and raises
+        message(tag("Double", Decimal("1.5"), 0x6711)),
+        message(tag("SystemTime", WHEN.replace(tzinfo=None), 0x6712)),  # naive: exchangelib raises
+        message(tag("SystemTime", WHEN.astimezone(dt.timezone(dt.timedelta(hours=2))), 0x6713)),
+        message(tag("Binary", bytearray(b"x"), 0x6714)),
+        message(tag("CLSID", uuid.UUID(int=1), 0x6715)),
+        message(tag("String", "lone \ud800 surrogate", 0x6716)),
+        message(tag("IntegerArray", [1, "2"], 0x6717)),
+        message(item_class="IPM.Post"),
+        message(item_class="IPM.Schedule.Meeting.Request"),
+        message(
+            kind="note",
+            mime=None,
+            item_class="IPM.StickyNote",
+            subject="s",
+            attachments=[{"name": "a.txt", "content": b"x"}],
+        ),
+        message(kind="note", mime=None, item_class="IPM.StickyNote", subject="x" * 256),  # exchangelib refuses
+        # (a message with recipient fields beside its MIME, once a case here, cannot be made any more: a typed
+        # MailMessage holds its MIME and its class only)
+        message(kind="calendar", mime=None, subject="s", start=WHEN, end=WHEN),
+    ],
+)
 def test_what_the_fast_path_leaves_to_exchangelib(upload):
     assert item_element(upload, VERSIONS[2]) is None
     assert prebuilt_item(upload, VERSIONS[2]) is None
@@ -177,14 +257,18 @@ def test_what_the_fast_path_leaves_to_exchangelib(upload):
 
 def test_prebuilt_items_take_their_place_in_the_request_beside_built_ones():
     version = VERSIONS[2]
-    first, second = message(tag("Integer", 1, 0x0E07)), message(kind="calendar", mime=None, subject="s",
-                                                                 start=WHEN, end=WHEN)
+    first, second = (
+        message(tag("Integer", 1, 0x0E07)),
+        message(kind="calendar", mime=None, subject="s", start=WHEN, end=WHEN),
+    )
     fast = prebuilt_item(first, version)
     assert isinstance(fast, Prebuilt)
     mixed = set_xml_value(create_element("m:Items"), [fast, build_item(second, None, None)], version=version)
-    plain = set_xml_value(create_element("m:Items"), [build_item(first, None, None), build_item(second, None, None)],
-                          version=version)
+    plain = set_xml_value(
+        create_element("m:Items"), [build_item(first, None, None), build_item(second, None, None)], version=version
+    )
     assert canonical(mixed) == canonical(plain)
     again = set_xml_value(create_element("m:Items"), [fast], version=VERSIONS[0])  # another version: rebuilt
-    assert canonical(again) == canonical(set_xml_value(create_element("m:Items"), [build_item(first, None, None)],
-                                                       version=VERSIONS[0]))
+    assert canonical(again) == canonical(
+        set_xml_value(create_element("m:Items"), [build_item(first, None, None)], version=VERSIONS[0])
+    )

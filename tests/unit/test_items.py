@@ -14,23 +14,47 @@ from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.model import UploadItem
 
 VERSION = Version(build=Build(15, 1))
-WEEKLY = {"pattern": "weekly", "interval": 1, "weekdays": ["Friday"], "first_day_of_week": "Sunday",
-          "start": dt.date(2024, 1, 5), "end": None, "count": 5}
+WEEKLY = {
+    "pattern": "weekly",
+    "interval": 1,
+    "weekdays": ["Friday"],
+    "first_day_of_week": "Sunday",
+    "start": dt.date(2024, 1, 5),
+    "end": None,
+    "count": 5,
+}
 
 
 def upload(kind: str, cls: str, **fields) -> UploadItem:
     register_fingerprint()
-    return UploadItem(kind=kind, item_class=cls, folder_path=("F",), fingerprint="fp", subject="s",
-                      source_node_id=1, value=typed(kind, fields))
+    return UploadItem(
+        kind=kind,
+        item_class=cls,
+        folder_path=("F",),
+        fingerprint="fp",
+        subject="s",
+        source_node_id=1,
+        value=typed(kind, fields),
+    )
 
 
 def test_task_recurrence_is_a_task_recurrence_and_calendar_one_is_not():
     task = build_item(upload("task", "IPM.Task", subject="s", status="NotStarted", recurrence=WEEKLY), None, None)
     assert isinstance(task.recurrence, TaskRecurrence)
     start = dt.datetime(2024, 1, 5, 8, tzinfo=dt.UTC)
-    event = build_item(upload("calendar", "IPM.Appointment", subject="s", start=start,
-                              end=start + dt.timedelta(hours=1), recurrence=WEEKLY,
-                              start_timezone="W. Europe Standard Time"), None, None)
+    event = build_item(
+        upload(
+            "calendar",
+            "IPM.Appointment",
+            subject="s",
+            start=start,
+            end=start + dt.timedelta(hours=1),
+            recurrence=WEEKLY,
+            start_timezone="W. Europe Standard Time",
+        ),
+        None,
+        None,
+    )
     assert type(event.recurrence) is Recurrence
     assert str(event.start.tzinfo) == "Europe/Berlin" and event.start.hour == 9  # the series' own zone
 
@@ -48,6 +72,14 @@ def test_contact_photo_becomes_a_contact_photo_attachment():
 
 def test_fields_ews_cannot_take_are_reported():
     start = dt.datetime(2024, 1, 5, 8, tzinfo=dt.UTC)
-    meeting = upload("calendar", "IPM.Appointment", subject="s", is_meeting=True, organizer={"email": "x@y"},
-                     is_cancelled=False, start=start, end=start)
+    meeting = upload(
+        "calendar",
+        "IPM.Appointment",
+        subject="s",
+        is_meeting=True,
+        organizer={"email": "x@y"},
+        is_cancelled=False,
+        start=start,
+        end=start,
+    )
     assert unsupported_fields(meeting) == ["organizer"]

@@ -23,18 +23,25 @@ def test_a_folder_is_done_only_for_the_same_copy_and_count(tmp_path: Path):
 
 def test_outcomes_update_in_place_and_failures_keep_their_subject(tmp_path: Path):
     with Journal(tmp_path / "j.sqlite") as journal:
-        journal.record(MAILBOX, "copy-1", [
-            ItemRecord("Inbox", "fp1", 1, "IPM.Note", "uploaded", "id1", None, "hello"),
-            ItemRecord("Inbox", "fp2", 2, "IPM.Note", "failed", None, "refused: ErrorItemSave", "secret plan"),
-        ])
+        journal.record(
+            MAILBOX,
+            "copy-1",
+            [
+                ItemRecord("Inbox", "fp1", 1, "IPM.Note", "uploaded", "id1", None, "hello"),
+                ItemRecord("Inbox", "fp2", 2, "IPM.Note", "failed", None, "refused: ErrorItemSave", "secret plan"),
+            ],
+        )
         assert journal.done_fingerprints(MAILBOX, "Inbox") == {"fp1"}
         assert journal.failed_items() == [(MAILBOX, "Inbox", "IPM.Note", "secret plan", "refused: ErrorItemSave")]
         journal.record(MAILBOX, "copy-1", [ItemRecord("Inbox", "fp2", 2, "IPM.Note", "uploaded", "id2")])
         assert journal.done_fingerprints(MAILBOX, "Inbox") == {"fp1", "fp2"}
         assert journal.failed_items(MAILBOX) == []
         run = journal.start_run(MAILBOX, "alice.ost")
-        journal.finish_run(run, "ok", json.dumps({"found": 2, "uploaded": 1, "present": 1, "failed_total": 0,
-                                                  "skipped": {"search folder": 3}}))
+        journal.finish_run(
+            run,
+            "ok",
+            json.dumps({"found": 2, "uploaded": 1, "present": 1, "failed_total": 0, "skipped": {"search folder": 3}}),
+        )
         [entry] = journal.status()
         assert entry["items"] == {"uploaded": 2}
         assert entry["last_run"]["status"] == "ok"

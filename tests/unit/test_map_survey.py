@@ -40,8 +40,7 @@ def test_each_file_opened_by_the_survey_and_by_its_run_only(tmp_path: Path, monk
         monkeypatch.setattr(module, "open_source", counting_open)
     monkeypatch.setattr(NativeSource, "parties", counting_parties)
 
-    code = main(["run", "--map", str(csv), "--dry-run", "--workers", "1", "--state", str(tmp_path / "state"),
-                 "--json"])
+    code = main(["run", "--map", str(csv), "--dry-run", "--workers", "1", "--state", str(tmp_path / "state"), "--json"])
     assert code == 0
     # The survey's opening and the run's, nothing else (the CSV check, the site book and the run used to make 3).
     assert opened == {"a.ost": 2, "b.ost": 2}
@@ -51,8 +50,9 @@ def test_each_file_opened_by_the_survey_and_by_its_run_only(tmp_path: Path, monk
     assert len(books) == 3 and sum(name.startswith("site-") for name in books) == 1, books
 
 
-def test_a_file_the_survey_refuses_is_a_line_of_the_mapping_and_nothing_runs(tmp_path: Path,
-                                                                              capsys: pytest.CaptureFixture[str]):
+def test_a_file_the_survey_refuses_is_a_line_of_the_mapping_and_nothing_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     (tmp_path / "a.ost").write_bytes(fixtures.cached("small", format="ost").read_bytes())
     (tmp_path / "bad.ost").write_bytes(b"not a store at all" * 100)
     csv = tmp_path / "users.csv"

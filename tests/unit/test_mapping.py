@@ -18,14 +18,19 @@ def test_valid_mapping(tmp_path: Path):
     fake_ost(tmp_path / "a.ost")
     fake_ost(tmp_path / "b.ost")
     csv = tmp_path / "users.csv"
-    csv.write_text("ost,mailbox,target_root,impersonate,only\n"
-                   "a.ost,alice@corp.example,,yes,Inbox;Sent Items\n"
-                   "\n"
-                   "b.ost,bob@corp.example,Recovered,no,\n", encoding="utf-8")
+    csv.write_text(
+        "ost,mailbox,target_root,impersonate,only\n"
+        "a.ost,alice@corp.example,,yes,Inbox;Sent Items\n"
+        "\n"
+        "b.ost,bob@corp.example,Recovered,no,\n",
+        encoding="utf-8",
+    )
     rows, errors = load_mapping(csv)
     assert errors == []
-    assert [(r.line, r.mailbox, r.impersonate) for r in rows] == [(2, "alice@corp.example", True),
-                                                                  (4, "bob@corp.example", False)]
+    assert [(r.line, r.mailbox, r.impersonate) for r in rows] == [
+        (2, "alice@corp.example", True),
+        (4, "bob@corp.example", False),
+    ]
     assert rows[0].only == ("Inbox", "Sent Items")
     assert rows[1].target_root == "Recovered" and rows[1].ost == (tmp_path / "b.ost").resolve()
 
@@ -34,12 +39,15 @@ def test_every_error_with_its_line(tmp_path: Path):
     fake_ost(tmp_path / "a.ost")
     (tmp_path / "notpst.ost").write_bytes(b"hello")
     csv = tmp_path / "users.csv"
-    csv.write_text("ost,mailbox\n"
-                   "a.ost,alice@corp.example\n"
-                   "missing.ost,bob@corp.example\n"
-                   "a.ost,carol@corp\n"
-                   "notpst.ost,not-an-address\n"
-                   "a.ost,ALICE@corp.example\n", encoding="utf-8")
+    csv.write_text(
+        "ost,mailbox\n"
+        "a.ost,alice@corp.example\n"
+        "missing.ost,bob@corp.example\n"
+        "a.ost,carol@corp\n"
+        "notpst.ost,not-an-address\n"
+        "a.ost,ALICE@corp.example\n",
+        encoding="utf-8",
+    )
     rows, errors = load_mapping(csv)
     assert [r.line for r in rows] == [2]
     by_line = {}
@@ -68,8 +76,11 @@ def test_hostile_csvs_end_in_errors_with_their_line(tmp_path: Path):
     ost = fake_ost(tmp_path / "a.ost")
     cases = {
         "long": (f"ost,mailbox\n{'x' * 200_000},a@corp.example\n", 2, "not readable as CSV"),
-        "controls": (f"ost,mailbox,target_root\n{ost},a@corp.example,Re\x1b[2Jcovered\n", 2,
-                     "control characters in target_root"),
+        "controls": (
+            f"ost,mailbox,target_root\n{ost},a@corp.example,Re\x1b[2Jcovered\n",
+            2,
+            "control characters in target_root",
+        ),
         "quote": (f'ost,mailbox\n"{ost},a@corp.example\n', 2, "no such file"),
         "semicolons": (f"ost;mailbox\n{ost};a@corp.example\n", 1, "unknown column"),
         "twice": (f"ost,mailbox,ost\n{ost},a@corp.example,{ost}\n", 1, "named twice"),

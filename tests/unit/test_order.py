@@ -29,32 +29,96 @@ def at(days_before: float) -> str:
 
 
 def mail(subject: str, days_before: float) -> dict:
-    return {"kind": "mail", "subject": subject, "sender": "a@example.com", "to": ["o@corp.example"],
-            "sent": at(days_before + 0.01), "received": at(days_before)}
+    return {
+        "kind": "mail",
+        "subject": subject,
+        "sender": "a@example.com",
+        "to": ["o@corp.example"],
+        "sent": at(days_before + 0.01),
+        "received": at(days_before),
+    }
 
 
-SPEC = {"store": {"name": "Usable", "seed": 5}, "folders": [
-    {"name": "Inbox", "role": "inbox", "items": [
-        mail("in-old-2023", 600), mail("in-recent-5", 5), mail("in-old-2024", 200), mail("in-newest", 0),
-        mail("twin", 3), mail("twin", 3), mail("in-recent-20", 20), mail("in-old-twin", 400),
-        mail("in-old-twin", 400)]},
-    {"name": "Sent Items", "role": "sentitems", "items": [mail("sent-old", 300), mail("sent-recent", 2)]},
-    {"name": "Projects", "items": [mail("proj-recent", 10), mail("proj-old", 100)]},
-    {"name": "Contacts", "role": "contacts", "items": [
-        {"kind": "contact", "display_name": "Ann Example", "given_name": "Ann", "surname": "Example",
-         "emails": ["ann@example.com"]},
-        {"kind": "contact", "display_name": "Bob Example", "given_name": "Bob", "surname": "Example",
-         "emails": ["bob@example.com"]}]},
-    {"name": "Calendar", "role": "calendar", "items": [
-        {"kind": "appointment", "subject": "cal-old", "start": at(300), "end": at(299.9)},
-        {"kind": "appointment", "subject": "cal-series", "start": at(400), "end": at(399.9),
-         "recurrence": {"pattern": "weekly", "days": ["mo"], "count": 200}},
-        {"kind": "appointment", "subject": "cal-next-week", "start": at(-7), "end": at(-7.1)}]},
-    {"name": "Empty", "items": []},
-]}
-SUBJECTS = Counter(["in-old-2023", "in-recent-5", "in-old-2024", "in-newest", "twin", "twin", "in-recent-20",
-                    "in-old-twin", "in-old-twin", "sent-old", "sent-recent", "proj-recent", "proj-old",
-                    "Ann Example", "Bob Example", "cal-old", "cal-series", "cal-next-week"])
+SPEC = {
+    "store": {"name": "Usable", "seed": 5},
+    "folders": [
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [
+                mail("in-old-2023", 600),
+                mail("in-recent-5", 5),
+                mail("in-old-2024", 200),
+                mail("in-newest", 0),
+                mail("twin", 3),
+                mail("twin", 3),
+                mail("in-recent-20", 20),
+                mail("in-old-twin", 400),
+                mail("in-old-twin", 400),
+            ],
+        },
+        {"name": "Sent Items", "role": "sentitems", "items": [mail("sent-old", 300), mail("sent-recent", 2)]},
+        {"name": "Projects", "items": [mail("proj-recent", 10), mail("proj-old", 100)]},
+        {
+            "name": "Contacts",
+            "role": "contacts",
+            "items": [
+                {
+                    "kind": "contact",
+                    "display_name": "Ann Example",
+                    "given_name": "Ann",
+                    "surname": "Example",
+                    "emails": ["ann@example.com"],
+                },
+                {
+                    "kind": "contact",
+                    "display_name": "Bob Example",
+                    "given_name": "Bob",
+                    "surname": "Example",
+                    "emails": ["bob@example.com"],
+                },
+            ],
+        },
+        {
+            "name": "Calendar",
+            "role": "calendar",
+            "items": [
+                {"kind": "appointment", "subject": "cal-old", "start": at(300), "end": at(299.9)},
+                {
+                    "kind": "appointment",
+                    "subject": "cal-series",
+                    "start": at(400),
+                    "end": at(399.9),
+                    "recurrence": {"pattern": "weekly", "days": ["mo"], "count": 200},
+                },
+                {"kind": "appointment", "subject": "cal-next-week", "start": at(-7), "end": at(-7.1)},
+            ],
+        },
+        {"name": "Empty", "items": []},
+    ],
+}
+SUBJECTS = Counter(
+    [
+        "in-old-2023",
+        "in-recent-5",
+        "in-old-2024",
+        "in-newest",
+        "twin",
+        "twin",
+        "in-recent-20",
+        "in-old-twin",
+        "in-old-twin",
+        "sent-old",
+        "sent-recent",
+        "proj-recent",
+        "proj-old",
+        "Ann Example",
+        "Bob Example",
+        "cal-old",
+        "cal-series",
+        "cal-next-week",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +128,9 @@ def ost() -> Path:
     return path
 
 
-def rebuild(ost: Path, tmp_path: Path, fake: FakeDestination, order: str = "usable-first",
-            stop_after: int | None = None):
+def rebuild(
+    ost: Path, tmp_path: Path, fake: FakeDestination, order: str = "usable-first", stop_after: int | None = None
+):
     settings = load_settings({"state_dir": str(tmp_path), "batch_items": 2, "order": order}, {})
     calls = {"n": 0}
 
@@ -126,8 +191,9 @@ def folder(node_id: int, role: FolderRole = FolderRole.NONE, container: str = "I
 
 def test_plan_places_unreadable_rows_and_timeless_items_last():
     inbox = folder(1, FolderRole.INBOX, count=3)
-    moments = {1: [Moment(10, "IPM.Note", NEWEST), SourceError(("f1",), 11, "item", "bad"),
-                   Moment(12, "IPM.Note", None)]}
+    moments = {
+        1: [Moment(10, "IPM.Note", NEWEST), SourceError(("f1",), 11, "item", "bad"), Moment(12, "IPM.Note", None)]
+    }
     steps = plan([inbox], moments, NEWEST + timedelta(days=1), Windows())
     assert steps == [Step(1, Phase.RECENT, (0,)), Step(1, Phase.REST, (1, 2), last=True)]
 

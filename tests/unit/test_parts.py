@@ -18,11 +18,18 @@ from pipeline.source import open_source
 from pipeline.state.journal import Journal
 
 MAILBOX = "alice@corp.example"
-SPEC = {"store": {"name": "Parts", "seed": 9},
-        "folders": [{"name": "Inbox", "role": "inbox", "items": [
-            {"kind": "mail", "subject": f"top {i}", "body": "x"} for i in range(3)]},
-            {"name": "Sent Items", "role": "sentitems"}],
-        "bulk": [{"count": 50, "size_min": 300, "size_max": 900, "folders": 4, "seed": 2, "parent": "Inbox"}]}
+SPEC = {
+    "store": {"name": "Parts", "seed": 9},
+    "folders": [
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [{"kind": "mail", "subject": f"top {i}", "body": "x"} for i in range(3)],
+        },
+        {"name": "Sent Items", "role": "sentitems"},
+    ],
+    "bulk": [{"count": 50, "size_min": 300, "size_max": 900, "folders": 4, "seed": 2, "parent": "Inbox"}],
+}
 
 
 def test_parts_hold_whole_folders_in_order_each_once():
@@ -33,14 +40,40 @@ def test_parts_hold_whole_folders_in_order_each_once():
 
 
 def test_merged_summary_adds_up_and_keeps_the_worst_status():
-    first = {"mailbox": "m", "found": 5, "uploaded": 4, "present": 1, "failed": {"refused": 1}, "failed_total": 1,
-             "skipped": {}, "warnings": {"w": 2}, "failures": [{"subject": "a"}], "warning_items": [],
-             "folders": {"created": 2, "skipped": {"search folder": 1}}, "status": "failed-items", "elapsed": 1.0,
-             "attempt": 2, "parts": [{"part": 1}]}
-    then = {"mailbox": "m", "found": 3, "uploaded": 0, "present": 3, "failed": {}, "failed_total": 0,
-            "skipped": {"before --since": 1}, "warnings": {"w": 1}, "failures": [], "warning_items": [],
-            "folders": {"created": 1, "skipped": {"system folder": 2}}, "status": "ok", "elapsed": 0.5,
-            "attempt": 1, "parts": [{"part": 2}]}
+    first = {
+        "mailbox": "m",
+        "found": 5,
+        "uploaded": 4,
+        "present": 1,
+        "failed": {"refused": 1},
+        "failed_total": 1,
+        "skipped": {},
+        "warnings": {"w": 2},
+        "failures": [{"subject": "a"}],
+        "warning_items": [],
+        "folders": {"created": 2, "skipped": {"search folder": 1}},
+        "status": "failed-items",
+        "elapsed": 1.0,
+        "attempt": 2,
+        "parts": [{"part": 1}],
+    }
+    then = {
+        "mailbox": "m",
+        "found": 3,
+        "uploaded": 0,
+        "present": 3,
+        "failed": {},
+        "failed_total": 0,
+        "skipped": {"before --since": 1},
+        "warnings": {"w": 1},
+        "failures": [],
+        "warning_items": [],
+        "folders": {"created": 1, "skipped": {"system folder": 2}},
+        "status": "ok",
+        "elapsed": 0.5,
+        "attempt": 1,
+        "parts": [{"part": 2}],
+    }
     merged = merge_summaries(merge_summaries(None, first), then)
     assert (merged["found"], merged["uploaded"], merged["present"], merged["failed_total"]) == (8, 4, 4, 1)
     assert merged["warnings"] == {"w": 3} and merged["skipped"] == {"before --since": 1}
@@ -66,8 +99,11 @@ def test_a_mailbox_run_part_by_part_holds_exactly_its_source(tmp_path: Path):
     with Journal(tmp_path / "whole.sqlite") as journal:
         whole = MailboxRun(RunOptions(ost, MAILBOX), settings, FakeDestination(), journal).run()
     # Every item the builder wrote, once, in its folder (the fake server names the inbox by its role).
-    held = Counter((path.rsplit("/", 1)[-1], subject) for path, subjects in fake.store.listing(MAILBOX).items()
-                   for subject in subjects)
+    held = Counter(
+        (path.rsplit("/", 1)[-1], subject)
+        for path, subjects in fake.store.listing(MAILBOX).items()
+        for subject in subjects
+    )
     wanted = Counter((item.folder.rsplit("/", 1)[-1], item.subject) for item in manifest.items)
     assert held == wanted
     # The parts' summaries add up to the one-piece run's.

@@ -28,28 +28,55 @@ LONG = "L" * 300
 
 
 def mail(subject: str, **extra: object) -> dict:
-    return {"kind": "mail", "subject": subject, "body": f"body of {subject}", "sender": "a@example.com",
-            "to": ["b@example.com"], **extra}
+    return {
+        "kind": "mail",
+        "subject": subject,
+        "body": f"body of {subject}",
+        "sender": "a@example.com",
+        "to": ["b@example.com"],
+        **extra,
+    }
 
 
-SPEC = {"store": {"name": "Integrity", "seed": 3}, "folders": [
-    {"name": "Posteingang", "role": "inbox", "items": [mail("a"), mail("b")], "folders": [
-        {"name": "Projekte", "items": [mail("twin"), mail("twin"), mail("c")]},
-        {"name": "Archiv", "folders": [{"name": "2023", "items": [mail("d")]}]}]},
-    {"name": "Notizen", "role": "notes", "items": [
-        {"kind": "note", "subject": "N", "body": "same", "color": "yellow"},
-        {"kind": "note", "subject": "N", "body": "same", "color": "blue"},
-        {"kind": "note", "subject": "N", "body": "same", "color": "yellow"}]},
-    {"name": "CaseTest", "items": [mail("e")]},
-    {"name": "casetest", "items": [mail("f")]},
-    {"name": "  Padded\x07 ", "items": [mail("g")]},
-    {"name": LONG, "items": [mail("h")]},
-]}
+SPEC = {
+    "store": {"name": "Integrity", "seed": 3},
+    "folders": [
+        {
+            "name": "Posteingang",
+            "role": "inbox",
+            "items": [mail("a"), mail("b")],
+            "folders": [
+                {"name": "Projekte", "items": [mail("twin"), mail("twin"), mail("c")]},
+                {"name": "Archiv", "folders": [{"name": "2023", "items": [mail("d")]}]},
+            ],
+        },
+        {
+            "name": "Notizen",
+            "role": "notes",
+            "items": [
+                {"kind": "note", "subject": "N", "body": "same", "color": "yellow"},
+                {"kind": "note", "subject": "N", "body": "same", "color": "blue"},
+                {"kind": "note", "subject": "N", "body": "same", "color": "yellow"},
+            ],
+        },
+        {"name": "CaseTest", "items": [mail("e")]},
+        {"name": "casetest", "items": [mail("f")]},
+        {"name": "  Padded\x07 ", "items": [mail("g")]},
+        {"name": LONG, "items": [mail("h")]},
+    ],
+}
 
 #: What the server must hold, by folder path (role folders by the fake server's own names).
-EXPECTED = {"Inbox": ["a", "b"], "Inbox/Projekte": ["c", "twin", "twin"], "Inbox/Archiv/2023": ["d"],
-            "Notes": ["N", "N", "N"], "CaseTest": ["e"], "casetest (2)": ["f"], "Padded": ["g"],
-            "L" * MAX_NAME: ["h"]}
+EXPECTED = {
+    "Inbox": ["a", "b"],
+    "Inbox/Projekte": ["c", "twin", "twin"],
+    "Inbox/Archiv/2023": ["d"],
+    "Notes": ["N", "N", "N"],
+    "CaseTest": ["e"],
+    "casetest (2)": ["f"],
+    "Padded": ["g"],
+    "L" * MAX_NAME: ["h"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +87,15 @@ def ost() -> Path:
     return path
 
 
-def rebuild(ost: Path, tmp_path: Path, destination: FakeDestination, journal_name: str = "journal.sqlite",
-            stop_after: int | None = None, settings: dict | None = None, **options: object) -> object:
+def rebuild(
+    ost: Path,
+    tmp_path: Path,
+    destination: FakeDestination,
+    journal_name: str = "journal.sqlite",
+    stop_after: int | None = None,
+    settings: dict | None = None,
+    **options: object,
+) -> object:
     settings = load_settings({"state_dir": str(tmp_path), "batch_items": 2, **(settings or {})}, {})
     calls = {"n": 0}
 
@@ -70,8 +104,9 @@ def rebuild(ost: Path, tmp_path: Path, destination: FakeDestination, journal_nam
         return stop_after is not None and calls["n"] > stop_after
 
     with Journal(tmp_path / journal_name) as journal:
-        return MailboxRun(RunOptions(ost, MAILBOX, **options), settings, destination, journal,
-                          should_stop=should_stop).run()
+        return MailboxRun(
+            RunOptions(ost, MAILBOX, **options), settings, destination, journal, should_stop=should_stop
+        ).run()
 
 
 def test_full_run_then_rerun(ost: Path, tmp_path: Path):
@@ -135,8 +170,10 @@ def test_items_gone_during_the_run_are_sent_again_before_ok(ost: Path, tmp_path:
                     lost = [i for i in fake.store.items[MAILBOX] if i.folder == folder.id]
                     vanished.extend(i.id for i in lost)
                     fake.store.items[MAILBOX] = [i for i in fake.store.items[MAILBOX] if i not in lost]
+
             real.send = send_and_lose
             return real
+
         box.sender = sender  # type: ignore[method-assign]
         return box
 
@@ -254,9 +291,11 @@ def _other_holder(**changes: object) -> LeaseHolder:
 
 def _renewing(fake: FakeDestination) -> None:
     """The holder in the fake's store is alive: it renews its lease while a taker watches."""
+
     def sleep(seconds: float) -> None:
         fake.now += seconds
         fake.store.leases[MAILBOX] = fake.store.leases[MAILBOX].renewed()
+
     fake.sleep = sleep  # type: ignore[method-assign]
 
 
@@ -280,9 +319,11 @@ def test_expired_dead_or_broken_leases_are_taken_over(ost: Path, tmp_path: Path)
     even when its record says it runs for another day (a clock ahead); a holder on this host whose process
     is gone, or --break-lease, at once."""
     ahead = datetime.now(UTC) + timedelta(days=1)
-    for held, options, watched in ((_other_holder(host="other-machine", expires=ahead), {}, True),
-                                   (_other_holder(pid=2**22 + 12345), {}, False),  # this host, a process gone
-                                   (_other_holder(host="other-machine"), {"break_lease": True}, False)):
+    for held, options, watched in (
+        (_other_holder(host="other-machine", expires=ahead), {}, True),
+        (_other_holder(pid=2**22 + 12345), {}, False),  # this host, a process gone
+        (_other_holder(host="other-machine"), {"break_lease": True}, False),
+    ):
         fake = FakeDestination()
         fake.store.mailbox(MAILBOX)
         fake.store.leases[MAILBOX] = held
@@ -309,6 +350,7 @@ def test_a_run_whose_lease_ran_out_sends_nothing_more(ost: Path, tmp_path: Path,
             sent.append(1)
             if len(sent) == 5:
                 run_clock["now"] += 10_000  # the machine slept (a paused VM): far past the lease
+
         box._tick = ticking  # type: ignore[method-assign]
         return box
 
@@ -320,10 +362,22 @@ def test_a_run_whose_lease_ran_out_sends_nothing_more(ost: Path, tmp_path: Path,
     assert MAILBOX in fake.store.leases  # not released: it may be another run's by now
 
 
-BIG = {"store": {"name": "Big", "seed": 5}, "folders": [{"name": "Posteingang", "role": "inbox", "items": [
-    mail("small one"),
-    mail("big one", attachments=[{"name": "huge.bin", "size": 2_500_000}, {"name": "small.txt", "size": 100}]),
-    mail("small two")]}]}
+BIG = {
+    "store": {"name": "Big", "seed": 5},
+    "folders": [
+        {
+            "name": "Posteingang",
+            "role": "inbox",
+            "items": [
+                mail("small one"),
+                mail(
+                    "big one", attachments=[{"name": "huge.bin", "size": 2_500_000}, {"name": "small.txt", "size": 100}]
+                ),
+                mail("small two"),
+            ],
+        }
+    ],
+}
 
 
 def test_an_item_over_the_limit_is_reported_and_the_rest_lands(tmp_path: Path):
@@ -332,7 +386,9 @@ def test_an_item_over_the_limit_is_reported_and_the_rest_lands(tmp_path: Path):
     summary = rebuild(ost, tmp_path, fake, settings={"max_item_mb": 1})
     assert summary.status == "failed-items" and summary.failed == Counter({"too large": 1})
     failure = summary.failures[0]
-    assert (failure["folder"], failure["subject"]) == ("Posteingang", "big one") and "MB, over the 1 MB" in failure["reason"]
+    assert (failure["folder"], failure["subject"]) == ("Posteingang", "big one") and "MB, over the 1 MB" in failure[
+        "reason"
+    ]
     assert fake.store.listing(MAILBOX) == {"Inbox": ["small one", "small two"]}
 
 
@@ -349,13 +405,46 @@ def test_strip_sends_it_without_its_largest_attachment(tmp_path: Path):
     assert hashlib.sha256(saved.read_bytes()).hexdigest() == huge.sha256
 
 
-SERIES = {"store": {"name": "Series", "seed": 6}, "folders": [{"name": "Kalender", "role": "calendar", "items": [
-    {"kind": "meeting", "subject": "Weekly sync", "start": "2024-03-04T09:00:00", "end": "2024-03-04T09:30:00",
-     "timezone": "W. Europe Standard Time", "sender": "a@example.com", "attendees": ["b@example.com"],
-     "recurrence": {"pattern": "weekly", "days": ["mo"], "count": 10, "deleted": ["2024-03-18T00:00:00"],
-                    "exceptions": [{"date": "2024-03-11T00:00:00", "start": "2024-03-11T10:00:00",
-                                    "end": "2024-03-11T10:30:00", "subject": "Weekly sync (moved)"}]}},
-    {"kind": "appointment", "subject": "Dentist", "start": "2024-03-05T08:00:00", "end": "2024-03-05T09:00:00"}]}]}
+SERIES = {
+    "store": {"name": "Series", "seed": 6},
+    "folders": [
+        {
+            "name": "Kalender",
+            "role": "calendar",
+            "items": [
+                {
+                    "kind": "meeting",
+                    "subject": "Weekly sync",
+                    "start": "2024-03-04T09:00:00",
+                    "end": "2024-03-04T09:30:00",
+                    "timezone": "W. Europe Standard Time",
+                    "sender": "a@example.com",
+                    "attendees": ["b@example.com"],
+                    "recurrence": {
+                        "pattern": "weekly",
+                        "days": ["mo"],
+                        "count": 10,
+                        "deleted": ["2024-03-18T00:00:00"],
+                        "exceptions": [
+                            {
+                                "date": "2024-03-11T00:00:00",
+                                "start": "2024-03-11T10:00:00",
+                                "end": "2024-03-11T10:30:00",
+                                "subject": "Weekly sync (moved)",
+                            }
+                        ],
+                    },
+                },
+                {
+                    "kind": "appointment",
+                    "subject": "Dentist",
+                    "start": "2024-03-05T08:00:00",
+                    "end": "2024-03-05T09:00:00",
+                },
+            ],
+        }
+    ],
+}
 
 
 def test_a_series_left_pending_is_finished_by_the_rerun(tmp_path: Path):

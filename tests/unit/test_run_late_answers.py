@@ -20,16 +20,30 @@ MAILBOX = "alice@corp.example"
 
 
 def mail(subject: str) -> dict:
-    return {"kind": "mail", "subject": subject, "body": f"body of {subject}", "sender": "a@example.com",
-            "to": ["b@example.com"]}
+    return {
+        "kind": "mail",
+        "subject": subject,
+        "body": f"body of {subject}",
+        "sender": "a@example.com",
+        "to": ["b@example.com"],
+    }
 
 
-SPEC = {"store": {"name": "Late", "seed": 5}, "folders": [
-    {"name": "Inbox", "role": "inbox", "items": [mail("a"), mail("b")], "folders": [
-        {"name": "Refused", "items": [mail("c"), mail("refused")]},
-        {"name": "Fine", "items": [mail("d"), mail("e")]}]},
-    {"name": "Last", "items": [mail("f")]},
-]}
+SPEC = {
+    "store": {"name": "Late", "seed": 5},
+    "folders": [
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [mail("a"), mail("b")],
+            "folders": [
+                {"name": "Refused", "items": [mail("c"), mail("refused")]},
+                {"name": "Fine", "items": [mail("d"), mail("e")]},
+            ],
+        },
+        {"name": "Last", "items": [mail("f")]},
+    ],
+}
 
 
 class LateSender:
@@ -91,8 +105,14 @@ def test_a_late_refusal_keeps_its_own_folder_unfinished(tmp_path: Path, monkeypa
         assert (summary.uploaded, summary.failed_total) == (6, 1)
         assert senders[0].deferred >= 3  # the folders' steps did wait for answers that came later
         source = source_identity(ost)
-        done = {path: journal.folder_done(MAILBOX, path, source, count)
-                for path, count in (("Inbox", 2), ("Inbox/Refused", 2), ("Inbox/Fine", 2), ("Last", 1))}
+        done = {
+            path: journal.folder_done(MAILBOX, path, source, count)
+            for path, count in (("Inbox", 2), ("Inbox/Refused", 2), ("Inbox/Fine", 2), ("Last", 1))
+        }
     assert done == {"Inbox": True, "Inbox/Refused": False, "Inbox/Fine": True, "Last": True}
-    assert fake.store.listing(MAILBOX) == {"Inbox": ["a", "b"], "Inbox/Refused": ["c"], "Inbox/Fine": ["d", "e"],
-                                           "Last": ["f"]}
+    assert fake.store.listing(MAILBOX) == {
+        "Inbox": ["a", "b"],
+        "Inbox/Refused": ["c"],
+        "Inbox/Fine": ["d", "e"],
+        "Last": ["f"],
+    }

@@ -13,16 +13,23 @@ from pipeline.site.page import render
 
 def test_rows_from_temporal_states():
     summary = SimpleNamespace(status="fatal", fatal="ErrorAccessDenied: no")
-    states = [SimpleNamespace(mailbox="a@x", state="running", done=5, total=9, failed=0, attempt=1, retrying="",
-                              summary=None),
-              SimpleNamespace(mailbox="b@x", state="completed", done=0, total=0, failed=0, attempt=1, retrying="",
-                              summary=summary),
-              SimpleNamespace(mailbox="c@x", state="running", done=1, total=4, failed=0, attempt=2,
-                              retrying="timeout", summary=None)]
+    states = [
+        SimpleNamespace(
+            mailbox="a@x", state="running", done=5, total=9, failed=0, attempt=1, retrying="", summary=None
+        ),
+        SimpleNamespace(
+            mailbox="b@x", state="completed", done=0, total=0, failed=0, attempt=1, retrying="", summary=summary
+        ),
+        SimpleNamespace(
+            mailbox="c@x", state="running", done=1, total=4, failed=0, attempt=2, retrying="timeout", summary=None
+        ),
+    ]
     rows = rows_from_temporal(states)
     assert [(r.state, r.done, r.total, r.reason) for r in rows] == [
-        ("running", 5, 9, ""), ("fatal", 0, None, "ErrorAccessDenied: no"),
-        ("running", 1, 4, "attempt 2, retrying: timeout")]
+        ("running", 5, 9, ""),
+        ("fatal", 0, None, "ErrorAccessDenied: no"),
+        ("running", 1, 4, "attempt 2, retrying: timeout"),
+    ]
 
 
 def test_rate_series_is_items_a_second_between_samples():

@@ -42,10 +42,17 @@ def test_a_journal_locked_by_another_process_fails_fast_naming_it(small_ost: Pat
     state = tmp_path / "state"
     Journal(state / "journal.sqlite").close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time\n"
-         "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-         "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(60)", str(state / "journal.sqlite")],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(60)",
+            str(state / "journal.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
@@ -100,8 +107,9 @@ def _read_only(folder: Path) -> str | None:
         return "root ignores file modes and mount(8) is missing"
     copy = folder.with_name(folder.name + "-copy")
     shutil.copytree(folder, copy)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(folder)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if result.returncode:
         return f"mount refused: {result.stderr.strip()}"
     shutil.copytree(copy, folder, dirs_exist_ok=True)
@@ -156,7 +164,7 @@ def test_a_log_file_on_a_full_disk_stops_once_in_one_line(tmp_path: Path, capfd:
         logger.removeHandler(handler)
     err = capfd.readouterr().err
     assert "Logging error" not in err and "Traceback" not in err, err
-    assert err.strip().splitlines() == [f"rebuild: cannot write the log {tmp_path / 'rebuild.jsonl'}: "
-                                        "No space left on device; the work goes on (further log errors are not shown)"]
-
-
+    assert err.strip().splitlines() == [
+        f"rebuild: cannot write the log {tmp_path / 'rebuild.jsonl'}: "
+        "No space left on device; the work goes on (further log errors are not shown)"
+    ]

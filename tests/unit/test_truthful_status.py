@@ -26,8 +26,11 @@ from pipeline.state.journal import Journal
 from pipeline.state.reports import write_reports
 
 MAILBOX = "crash@corp.example"
-SPEC = {"store": {"name": "Crash", "seed": 5}, "folders": [{"name": "Inbox", "role": "inbox"}],
-        "bulk": [{"count": 60, "size_min": 200, "size_max": 400, "folders": 1, "seed": 5, "parent": "Inbox"}]}
+SPEC = {
+    "store": {"name": "Crash", "seed": 5},
+    "folders": [{"name": "Inbox", "role": "inbox"}],
+    "bulk": [{"count": 60, "size_min": 200, "size_max": 400, "folders": 1, "seed": 5, "parent": "Inbox"}],
+}
 
 
 class FullJournal(Journal):
@@ -62,8 +65,14 @@ class SlowSender(InFlight):
         outcomes = []
         with self._store_lock:
             for upload in batch:
-                item = FakeItem(f"i{next(self.mailbox.store.ids)}", folder.id, upload.subject, upload.item_class,
-                                Stamp(upload.fingerprint, upload.series_pending), upload=upload)
+                item = FakeItem(
+                    f"i{next(self.mailbox.store.ids)}",
+                    folder.id,
+                    upload.subject,
+                    upload.item_class,
+                    Stamp(upload.fingerprint, upload.series_pending),
+                    upload=upload,
+                )
                 self.mailbox.store.items[self.mailbox.address].append(item)
                 outcomes.append(Outcome(upload, OutcomeState.UPLOADED, server_id=item.id))
         self.outcomes.put(outcomes)

@@ -15,8 +15,15 @@ from pipeline.model import ExtendedProperty, UploadItem
 
 
 def item(n: int, size: int = 10) -> UploadItem:
-    return UploadItem(kind="message", item_class="IPM.Note", folder_path=("Inbox",), fingerprint=f"fp{n}",
-                      subject=f"s{n}", source_node_id=n, mime=b"x" * size)
+    return UploadItem(
+        kind="message",
+        item_class="IPM.Note",
+        folder_path=("Inbox",),
+        fingerprint=f"fp{n}",
+        subject=f"s{n}",
+        source_node_id=n,
+        mime=b"x" * size,
+    )
 
 
 class FakeServer:
@@ -48,11 +55,17 @@ class FakeServer:
                     results.append(type("R", (), {"id": f"id-{u.fingerprint}"})())
             return results
         if action == "refuse-class":
-            return [ews.ErrorInvalidPropertyRequest("no") if getattr(u.value, "item_class", None) else
-                    type("R", (), {"id": "x"})() for u in items]
+            return [
+                ews.ErrorInvalidPropertyRequest("no")
+                if getattr(u.value, "item_class", None)
+                else type("R", (), {"id": "x"})()
+                for u in items
+            ]
         if action == "refuse-extras":
-            return [ews.ErrorInvalidExtendedPropertyValue("no") if u.extra_extended else
-                    type("R", (), {"id": "x"})() for u in items]
+            return [
+                ews.ErrorInvalidExtendedPropertyValue("no") if u.extra_extended else type("R", (), {"id": "x"})()
+                for u in items
+            ]
         if action == "item-busy":
             return [ews.ErrorInternalServerTransientError("try later") for _ in items]
         if action == "unauthorized":
@@ -85,7 +98,7 @@ class FakeFolder:
         if flat or len(names) == 1:
             return values
         if names[0] == "id":
-            return [(f"id-{fp}", fp, None)[:len(names)] for fp in values]  # (id, stamp, pending flag)
+            return [(f"id-{fp}", fp, None)[: len(names)] for fp in values]  # (id, stamp, pending flag)
         return [(fp, None) for fp in values]  # (stamp, pending flag)
 
 
@@ -98,8 +111,9 @@ def no_ews_items(monkeypatch):
 def make(script: list[str]) -> tuple[Uploader, FakeServer, FakeFolder, list]:
     server = FakeServer(script)
     outcomes: list = []
-    uploader = Uploader(server, outcomes.extend, RetryPolicy(max_attempts=4, initial=0.001, maximum=0.002),
-                        sleep=lambda s: None)
+    uploader = Uploader(
+        server, outcomes.extend, RetryPolicy(max_attempts=4, initial=0.001, maximum=0.002), sleep=lambda s: None
+    )
     return uploader, server, FakeFolder(server), outcomes
 
 

@@ -59,9 +59,11 @@ def test_name_map():
     guids = custom.bytes_le
     name = "X-Custom".encode("utf-16-le")
     strings = struct.pack("<I", len(name)) + name
-    entries = (struct.pack("<IHH", 0x8501, (3 << 1), 0)            # numeric, custom GUID -> 0x8000
-               + struct.pack("<IHH", 0, (2 << 1) | 1, 1)          # string, PS_PUBLIC_STRINGS -> 0x8001
-               + struct.pack("<IHH", 0x10, (1 << 1), 2))          # numeric, PS_MAPI -> 0x8002
+    entries = (
+        struct.pack("<IHH", 0x8501, (3 << 1), 0)  # numeric, custom GUID -> 0x8000
+        + struct.pack("<IHH", 0, (2 << 1) | 1, 1)  # string, PS_PUBLIC_STRINGS -> 0x8001
+        + struct.pack("<IHH", 0x10, (1 << 1), 2)
+    )  # numeric, PS_MAPI -> 0x8002
     names = parse_name_map({2: guids, 3: entries, 4: strings})
     assert names.resolve(0x8000) == (str(custom), 0x8501)
     assert names.resolve(0x8001) == (mapi.PS_PUBLIC_STRINGS, "X-Custom")

@@ -21,8 +21,15 @@ from pipeline.source.values import decode_value
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _OLE_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
 _FIXED = {
-    mapi.PT_SHORT: "<h", mapi.PT_LONG: "<i", mapi.PT_FLOAT: "<f", mapi.PT_DOUBLE: "<d", mapi.PT_CURRENCY: "<q",
-    mapi.PT_APPTIME: "<d", mapi.PT_ERROR: "<I", mapi.PT_LONGLONG: "<q", mapi.PT_SYSTIME: "<Q",
+    mapi.PT_SHORT: "<h",
+    mapi.PT_LONG: "<i",
+    mapi.PT_FLOAT: "<f",
+    mapi.PT_DOUBLE: "<d",
+    mapi.PT_CURRENCY: "<q",
+    mapi.PT_APPTIME: "<d",
+    mapi.PT_ERROR: "<I",
+    mapi.PT_LONGLONG: "<q",
+    mapi.PT_SYSTIME: "<Q",
 }
 _SIZES = {k: struct.calcsize(v) for k, v in _FIXED.items()} | {mapi.PT_CLSID: 16}
 
@@ -106,27 +113,68 @@ def reference(ptype: int, data: bytes | None, codepage: str = "cp1252") -> Any:
             return b""
         return None
     return _scalar(ptype, data, codepage)
+
+
 # -----------------------------------------------------------------------------------------------------------
 
 
-TYPES = [0x0000, 0x0001, mapi.PT_SHORT, mapi.PT_LONG, mapi.PT_FLOAT, mapi.PT_DOUBLE, mapi.PT_CURRENCY,
-         mapi.PT_APPTIME, mapi.PT_ERROR, mapi.PT_BOOLEAN, mapi.PT_OBJECT, mapi.PT_LONGLONG, mapi.PT_STRING8,
-         mapi.PT_UNICODE, mapi.PT_SYSTIME, mapi.PT_CLSID, mapi.PT_SVREID, mapi.PT_SRESTRICT, mapi.PT_ACTIONS,
-         mapi.PT_BINARY, 0x0033, 0xFFFF]
+TYPES = [
+    0x0000,
+    0x0001,
+    mapi.PT_SHORT,
+    mapi.PT_LONG,
+    mapi.PT_FLOAT,
+    mapi.PT_DOUBLE,
+    mapi.PT_CURRENCY,
+    mapi.PT_APPTIME,
+    mapi.PT_ERROR,
+    mapi.PT_BOOLEAN,
+    mapi.PT_OBJECT,
+    mapi.PT_LONGLONG,
+    mapi.PT_STRING8,
+    mapi.PT_UNICODE,
+    mapi.PT_SYSTIME,
+    mapi.PT_CLSID,
+    mapi.PT_SVREID,
+    mapi.PT_SRESTRICT,
+    mapi.PT_ACTIONS,
+    mapi.PT_BINARY,
+    0x0033,
+    0xFFFF,
+]
 
 
 def _samples(rng: random.Random) -> list[bytes | None]:
     """Missing, empty, every short length, odd lengths, NULs inside, unpaired surrogates, extreme times."""
-    out: list[bytes | None] = [None, b"", b"\x00", b"\x01", b"\x00\x00", b"\xff\xff\xff\xff", b"\x00\x00\x00\x01",
-                               b"\x00\x00\x00\x00\x01",
-                               b"\x00\xd8", b"\x00\xd8a\x00", b"a\x00\x00\x00b\x00", "Grüße 你好".encode("utf-16-le"),
-                               "Grüße".encode("cp1252") + b"\x00junk", "Привет".encode("cp1251"),
-                               struct.pack("<Q", 0), struct.pack("<Q", 0x7FFFFFFFFFFFFFFF),
-                               struct.pack("<Q", 0x7FFFFFFFFFFFFFFE), struct.pack("<Q", 0xFFFFFFFFFFFFFFFF),
-                               struct.pack("<Q", 132_000_000_000_000_000), struct.pack("<Q", 0x0CB34557A3A3C000),
-                               struct.pack("<d", 45000.25), struct.pack("<d", 1e300), struct.pack("<d", float("nan")),
-                               struct.pack("<d", -700000.0), struct.pack("<I3I", 3, 16, 18, 22) + b"ab\x00\x00cd",
-                               struct.pack("<I2I", 2, 12, 99) + b"xyz", struct.pack("<I", 0xFFFFFFFF) + b"abcd"]
+    out: list[bytes | None] = [
+        None,
+        b"",
+        b"\x00",
+        b"\x01",
+        b"\x00\x00",
+        b"\xff\xff\xff\xff",
+        b"\x00\x00\x00\x01",
+        b"\x00\x00\x00\x00\x01",
+        b"\x00\xd8",
+        b"\x00\xd8a\x00",
+        b"a\x00\x00\x00b\x00",
+        "Grüße 你好".encode("utf-16-le"),
+        "Grüße".encode("cp1252") + b"\x00junk",
+        "Привет".encode("cp1251"),
+        struct.pack("<Q", 0),
+        struct.pack("<Q", 0x7FFFFFFFFFFFFFFF),
+        struct.pack("<Q", 0x7FFFFFFFFFFFFFFE),
+        struct.pack("<Q", 0xFFFFFFFFFFFFFFFF),
+        struct.pack("<Q", 132_000_000_000_000_000),
+        struct.pack("<Q", 0x0CB34557A3A3C000),
+        struct.pack("<d", 45000.25),
+        struct.pack("<d", 1e300),
+        struct.pack("<d", float("nan")),
+        struct.pack("<d", -700000.0),
+        struct.pack("<I3I", 3, 16, 18, 22) + b"ab\x00\x00cd",
+        struct.pack("<I2I", 2, 12, 99) + b"xyz",
+        struct.pack("<I", 0xFFFFFFFF) + b"abcd",
+    ]
     for length in range(0, 20):
         out.append(bytes(rng.randrange(256) for _ in range(length)))
     for _ in range(150):
@@ -177,5 +225,6 @@ def test_decode_value_gives_exactly_what_the_previous_implementation_gave() -> N
     # the reference itself decodes as documented (so that the comparison is not between two wrong answers)
     assert reference(mapi.PT_UNICODE, "ab\x00cd".encode("utf-16-le")) == "ab"
     assert reference(mapi.PT_LONG, b"\x01") == 1 and reference(mapi.PT_SYSTIME, b"\x01") is None
-    assert reference(mapi.PT_MV_UNICODE if hasattr(mapi, "PT_MV_UNICODE") else 0x101F,
-                     struct.pack("<I2I", 2, 12, 14) + b"a\x00b\x00") == ["a", "b"]
+    assert reference(
+        mapi.PT_MV_UNICODE if hasattr(mapi, "PT_MV_UNICODE") else 0x101F, struct.pack("<I2I", 2, 12, 14) + b"a\x00b\x00"
+    ) == ["a", "b"]

@@ -21,11 +21,27 @@ from pipeline.execution.wire import (
 )
 from pipeline.rebuild.run import RunOptions, Summary
 
-OPTIONS = RunOptions(ost=Path("/srv/osts/alice.ost"), mailbox="alice@corp.example", target_root="Recovered",
-                     only=("Inbox", "role:calendar"), exclude=("Inbox/Spam",), since=datetime(2024, 1, 31),
-                     recover=True, break_lease=True, folders=(5, 7), store_part=False)
-TARGET = Target(server="https://mail.corp.example/EWS/Exchange.asmx", username="CORP\\svc", auth="ntlm",
-                impersonate=True, ca_bundle="/etc/ca.pem", timeout=90, password="generated-secret")
+OPTIONS = RunOptions(
+    ost=Path("/srv/osts/alice.ost"),
+    mailbox="alice@corp.example",
+    target_root="Recovered",
+    only=("Inbox", "role:calendar"),
+    exclude=("Inbox/Spam",),
+    since=datetime(2024, 1, 31),
+    recover=True,
+    break_lease=True,
+    folders=(5, 7),
+    store_part=False,
+)
+TARGET = Target(
+    server="https://mail.corp.example/EWS/Exchange.asmx",
+    username="CORP\\svc",
+    auth="ntlm",
+    impersonate=True,
+    ca_bundle="/etc/ca.pem",
+    timeout=90,
+    password="generated-secret",
+)
 
 
 def test_a_job_survives_json_and_loses_its_password():
@@ -34,8 +50,15 @@ def test_a_job_survives_json_and_loses_its_password():
     assert "generated-secret" not in text
     back = job_from_wire(json.loads(text))
     assert back.options == OPTIONS
-    assert back.endpoint == Target(server=TARGET.server, username="CORP\\svc", auth="ntlm", impersonate=True,
-                                   ca_bundle="/etc/ca.pem", timeout=90, password=None)
+    assert back.endpoint == Target(
+        server=TARGET.server,
+        username="CORP\\svc",
+        auth="ntlm",
+        impersonate=True,
+        ca_bundle="/etc/ca.pem",
+        timeout=90,
+        password=None,
+    )
 
 
 def test_a_dry_run_job_has_no_endpoint():
@@ -69,9 +92,26 @@ def test_path_map_needs_old_and_new(bad: str):
 
 
 def test_a_summary_survives_json():
-    summary = Summary("alice@corp.example", "/srv/osts/alice.ost", found=10, uploaded=7, present=1,
-                      skipped=Counter({"dry run": 1}), failed=Counter({"refused": 1}),
-                      failures=[{"folder": "Inbox", "item_class": "IPM.Note", "subject": "s", "kind": "refused",
-                                 "reason": "refused: x", "node_id": 5}], status="failed-items", elapsed=1.5)
+    summary = Summary(
+        "alice@corp.example",
+        "/srv/osts/alice.ost",
+        found=10,
+        uploaded=7,
+        present=1,
+        skipped=Counter({"dry run": 1}),
+        failed=Counter({"refused": 1}),
+        failures=[
+            {
+                "folder": "Inbox",
+                "item_class": "IPM.Note",
+                "subject": "s",
+                "kind": "refused",
+                "reason": "refused: x",
+                "node_id": 5,
+            }
+        ],
+        status="failed-items",
+        elapsed=1.5,
+    )
     back = summary_from_wire(json.loads(json.dumps({**summary.as_dict(), "worker": "1@host"})))
     assert back == summary and back.failed_total == 1

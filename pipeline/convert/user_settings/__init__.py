@@ -43,8 +43,15 @@ PR_SEARCH_FOLDER_STORAGE_TYPE = 0x6846
 PR_SEARCH_FOLDER_TEMPLATE_ID = 0x6841
 PR_DISPLAY_NAME = 0x3001
 CONFIGURATION_PREFIX = "IPM.Configuration."
-_STREAMS = (PR_ROAMING_DICTIONARY, PR_ROAMING_XMLSTREAM, PR_ROAMING_BINARYSTREAM, PR_SEARCH_FOLDER_DEFINITION,
-            PR_EXTENDED_RULE_MSG_ACTIONS, PR_EXTENDED_RULE_MSG_CONDITION, PR_RW_RULES_STREAM)
+_STREAMS = (
+    PR_ROAMING_DICTIONARY,
+    PR_ROAMING_XMLSTREAM,
+    PR_ROAMING_BINARYSTREAM,
+    PR_SEARCH_FOLDER_DEFINITION,
+    PR_EXTENDED_RULE_MSG_ACTIONS,
+    PR_EXTENDED_RULE_MSG_CONDITION,
+    PR_RW_RULES_STREAM,
+)
 
 
 def _is(message_class: str, name: str) -> bool:
@@ -102,8 +109,12 @@ def _record(item: SourceItem, kind: SettingKind) -> Record | None:
         return parse_autocomplete(binary or b"")
     if kind is SettingKind.SEARCH_FOLDER:
         return parse_search_folder_definition(
-            _bytes(item, PR_SEARCH_FOLDER_DEFINITION) or b"", _name(item), _int(item, PR_SEARCH_FOLDER_TEMPLATE_ID),
-            _bytes(item, PR_SEARCH_FOLDER_ID), _int(item, PR_SEARCH_FOLDER_STORAGE_TYPE))
+            _bytes(item, PR_SEARCH_FOLDER_DEFINITION) or b"",
+            _name(item),
+            _int(item, PR_SEARCH_FOLDER_TEMPLATE_ID),
+            _bytes(item, PR_SEARCH_FOLDER_ID),
+            _int(item, PR_SEARCH_FOLDER_STORAGE_TYPE),
+        )
     if kind is SettingKind.SHORTCUT:
         return read_shortcut(item.properties, _name(item))
     if kind is SettingKind.JUNK_RULE:
@@ -120,8 +131,9 @@ def read_setting(item: SourceItem) -> SettingsMessage:
     bytes they came from. A malformed stream leaves `record` None and says why in `problem`."""
     kind = kind_of(item)
     cls = item.message_class
-    configuration_name = cls[len(CONFIGURATION_PREFIX):] if cls.casefold().startswith(
-        CONFIGURATION_PREFIX.casefold()) else None
+    configuration_name = (
+        cls[len(CONFIGURATION_PREFIX) :] if cls.casefold().startswith(CONFIGURATION_PREFIX.casefold()) else None
+    )
     problem: SettingsFormatError | None = None
     record: Record | None = None
     dictionary = None
@@ -136,8 +148,16 @@ def read_setting(item: SourceItem) -> SettingsMessage:
         except SettingsFormatError as exc:
             problem = problem or exc
     return SettingsMessage(
-        folder_path=item.folder_path, node_id=item.node_id, message_class=cls, subject=_name(item), kind=kind,
-        record=record, configuration_name=configuration_name, dictionary=dictionary,
-        xml=_bytes(item, PR_ROAMING_XMLSTREAM), binary=_bytes(item, PR_ROAMING_BINARYSTREAM),
+        folder_path=item.folder_path,
+        node_id=item.node_id,
+        message_class=cls,
+        subject=_name(item),
+        kind=kind,
+        record=record,
+        configuration_name=configuration_name,
+        dictionary=dictionary,
+        xml=_bytes(item, PR_ROAMING_XMLSTREAM),
+        binary=_bytes(item, PR_ROAMING_BINARYSTREAM),
         raw={prop_id: value for prop_id in _STREAMS if (value := _bytes(item, prop_id)) is not None},
-        problem=problem)
+        problem=problem,
+    )

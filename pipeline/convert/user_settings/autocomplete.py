@@ -19,7 +19,17 @@ SIGNATURE = 0xBAADF00D
 MAJOR_VERSION = 12
 
 PT_SHORT, PT_LONG, PT_DOUBLE, PT_ERROR, PT_BOOLEAN, PT_I8, PT_STRING8, PT_UNICODE, PT_SYSTIME, PT_CLSID = (
-    0x0002, 0x0003, 0x0005, 0x000A, 0x000B, 0x0014, 0x001E, 0x001F, 0x0040, 0x0048)
+    0x0002,
+    0x0003,
+    0x0005,
+    0x000A,
+    0x000B,
+    0x0014,
+    0x001E,
+    0x001F,
+    0x0040,
+    0x0048,
+)
 PT_BINARY = 0x0102
 _FIXED = {PT_SHORT, PT_LONG, PT_DOUBLE, PT_ERROR, PT_BOOLEAN, PT_I8, PT_SYSTIME, PT_CLSID}
 _SIZED = {PT_STRING8, PT_UNICODE, PT_BINARY}
@@ -112,12 +122,19 @@ def parse_autocomplete(raw: bytes) -> AutocompleteList:
             value = values.get(prop_id)
             return value if isinstance(value, str) and value else None
 
-        entries.append(AutocompleteEntry(display_name=text(PR_DISPLAY_NAME), email_address=text(PR_EMAIL_ADDRESS),
-                                         address_type=text(PR_ADDRTYPE), smtp_address=text(PR_SMTP_ADDRESS),
-                                         properties=properties))
+        entries.append(
+            AutocompleteEntry(
+                display_name=text(PR_DISPLAY_NAME),
+                email_address=text(PR_EMAIL_ADDRESS),
+                address_type=text(PR_ADDRTYPE),
+                smtp_address=text(PR_SMTP_ADDRESS),
+                properties=properties,
+            )
+        )
     extra = b""
     if cursor.remaining >= 4:
         extra = cursor.take(cursor.u32("extra info size"), "extra info")
     trailer = cursor.take(cursor.remaining)
-    return AutocompleteList(major_version=major, minor_version=minor, entries=tuple(entries), extra_info=extra,
-                            trailer=trailer, raw=raw)
+    return AutocompleteList(
+        major_version=major, minor_version=minor, entries=tuple(entries), extra_info=extra, trailer=trailer, raw=raw
+    )

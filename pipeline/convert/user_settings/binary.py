@@ -51,7 +51,7 @@ class Cursor:
     def take(self, size: int, name: str = "bytes") -> bytes:
         if size < 0 or size > self.remaining:
             raise self.fail(f"{name}: {size} bytes wanted, {self.remaining} left")
-        chunk = self.data[self.offset:self.offset + size]
+        chunk = self.data[self.offset : self.offset + size]
         self.offset += size
         return chunk
 
@@ -76,7 +76,7 @@ class Cursor:
     def utf16z(self, name: str = "string") -> str:
         """A UTF-16LE string ended by a 0x0000 code unit (taken, not returned)."""
         end = self.offset
-        while end + 1 < len(self.data) and self.data[end:end + 2] != b"\0\0":
+        while end + 1 < len(self.data) and self.data[end : end + 2] != b"\0\0":
             end += 2
         if end + 1 >= len(self.data):
             raise self.fail(f"{name}: no terminating null")

@@ -115,13 +115,23 @@ def parse_category_list(raw: bytes) -> CategoryList:
         name = attributes.get("name")
         if not name:
             raise SettingsFormatError("CategoryList XML", 0, "a <category> without a name")
-        categories.append(Category(
-            name=name, color=_int(attributes.get("color"), NO_COLOR) or 0,
-            keyboard_shortcut=_int(attributes.get("keyboardShortcut"), 0) or 0, guid=attributes.get("guid"),
-            last_time_used=attributes.get("lastTimeUsed"),
-            rename_on_first_use=attributes.get("renameOnFirstUse") == "1", attributes=attributes))
-    return CategoryList(categories=tuple(categories), default_category=root.get("default"),
-                        last_saved_time=root.get("lastSavedTime"), raw=raw)
+        categories.append(
+            Category(
+                name=name,
+                color=_int(attributes.get("color"), NO_COLOR) or 0,
+                keyboard_shortcut=_int(attributes.get("keyboardShortcut"), 0) or 0,
+                guid=attributes.get("guid"),
+                last_time_used=attributes.get("lastTimeUsed"),
+                rename_on_first_use=attributes.get("renameOnFirstUse") == "1",
+                attributes=attributes,
+            )
+        )
+    return CategoryList(
+        categories=tuple(categories),
+        default_category=root.get("default"),
+        last_saved_time=root.get("lastSavedTime"),
+        raw=raw,
+    )
 
 
 def parse_work_hours(raw: bytes) -> WorkHours:
@@ -144,10 +154,16 @@ def parse_work_hours(raw: bytes) -> WorkHours:
     unknown = [d for d in days if d not in DAY_NAMES]
     if unknown:
         raise SettingsFormatError("WorkHours XML", 0, f"unknown work day {unknown[0]!r}")
-    return WorkHours(time_zone_name=text("TimeZone", "Name"), bias_minutes=_int(text("TimeZone", "Bias")),
-                     standard_bias=_int(text("TimeZone", "Standard", "Bias")),
-                     daylight_bias=_int(text("TimeZone", "DaylightSavings", "Bias")),
-                     start=text("TimeSlot", "Start"), end=text("TimeSlot", "End"), work_days=days, raw=raw)
+    return WorkHours(
+        time_zone_name=text("TimeZone", "Name"),
+        bias_minutes=_int(text("TimeZone", "Bias")),
+        standard_bias=_int(text("TimeZone", "Standard", "Bias")),
+        daylight_bias=_int(text("TimeZone", "DaylightSavings", "Bias")),
+        start=text("TimeSlot", "Start"),
+        end=text("TimeSlot", "End"),
+        work_days=days,
+        raw=raw,
+    )
 
 
 def _typed(text: str, what: str) -> tuple[int, Any, str]:
@@ -175,7 +191,7 @@ def parse_roaming_dictionary(raw: bytes) -> RoamingDictionary:
             continue
         key_type, key, _ = _typed(element.get("k", ""), "roaming dictionary")
         value_type, value, value_text = _typed(element.get("v", ""), "roaming dictionary")
-        entries.append(DictionaryEntry(key=str(key), key_type=key_type, value=value, value_type=value_type,
-                                       value_text=value_text))
-    return RoamingDictionary(version=info.get("version") if info is not None else None, entries=tuple(entries),
-                             raw=raw)
+        entries.append(
+            DictionaryEntry(key=str(key), key_type=key_type, value=value, value_type=value_type, value_text=value_text)
+        )
+    return RoamingDictionary(version=info.get("version") if info is not None else None, entries=tuple(entries), raw=raw)

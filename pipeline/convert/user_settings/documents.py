@@ -20,10 +20,24 @@ from pipeline.convert.user_settings.shortcuts import NavigationShortcut
 from pipeline.model import SourceItem
 
 #: File extension of each stream written beside a setting's JSON, by property id.
-STREAM_NAMES = {0x7C07: "dictionary.xml", 0x7C08: "xml", 0x7C09: "bin", 0x6845: "definition.bin",
-                0x0E99: "actions.bin", 0x0E9A: "condition.bin", 0x6802: "rules-stream.bin"}
-_DAYS = {"Sunday": "Sun", "Monday": "Mon", "Tuesday": "Tue", "Wednesday": "Wed", "Thursday": "Thu",
-         "Friday": "Fri", "Saturday": "Sat"}
+STREAM_NAMES = {
+    0x7C07: "dictionary.xml",
+    0x7C08: "xml",
+    0x7C09: "bin",
+    0x6845: "definition.bin",
+    0x0E99: "actions.bin",
+    0x0E9A: "condition.bin",
+    0x6802: "rules-stream.bin",
+}
+_DAYS = {
+    "Sunday": "Sun",
+    "Monday": "Mon",
+    "Tuesday": "Tue",
+    "Wednesday": "Wed",
+    "Thursday": "Thu",
+    "Friday": "Fri",
+    "Saturday": "Sat",
+}
 
 
 def plain(value: Any) -> Any:
@@ -39,10 +53,16 @@ def plain(value: Any) -> Any:
             node["children"] = [plain(c) for c in value.children]
         return node
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                  if f.name not in ("raw", "raw_condition", "raw_actions")}
-        derived = {name: plain(getattr(value, name)) for name, member in vars(type(value)).items()
-                   if isinstance(member, property) and not name.startswith("_")}
+        fields = {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in ("raw", "raw_condition", "raw_actions")
+        }
+        derived = {
+            name: plain(getattr(value, name))
+            for name, member in vars(type(value)).items()
+            if isinstance(member, property) and not name.startswith("_")
+        }
         return fields | derived
     if isinstance(value, bytes | bytearray):
         return bytes(value).hex()
@@ -71,8 +91,10 @@ def summary(message: SettingsMessage) -> str:
     if isinstance(record, SearchFolderDefinition):
         return f"search folder {record.name!r} over {len(record.folder_entry_ids)} folder(s)"
     if isinstance(record, JunkEmailRule):
-        return (f"{len(record.safe_senders)} safe senders, {len(record.safe_recipients)} safe recipients, "
-                f"{len(record.blocked_senders)} blocked")
+        return (
+            f"{len(record.safe_senders)} safe senders, {len(record.safe_recipients)} safe recipients, "
+            f"{len(record.blocked_senders)} blocked"
+        )
     if isinstance(record, ExtendedRule):
         return f"rule {record.name!r} ({'on' if record.enabled else 'off'}, {len(record.actions)} actions)"
     if isinstance(record, RulesStream):
@@ -86,18 +108,29 @@ def summary(message: SettingsMessage) -> str:
 
 def document(message: SettingsMessage) -> dict[str, Any]:
     """The JSON written for one setting by `export`."""
-    return {"folder": "/".join(message.folder_path), "node_id": message.node_id,
-            "message_class": message.message_class, "kind": message.kind.value, "name": message.subject,
-            "configuration_name": message.configuration_name,
-            "problem": None if message.problem is None else str(message.problem),
-            "record": plain(message.record), "dictionary": plain(message.dictionary),
-            "streams": {f"0x{prop_id:04X}": len(data) for prop_id, data in message.raw.items()}}
+    return {
+        "folder": "/".join(message.folder_path),
+        "node_id": message.node_id,
+        "message_class": message.message_class,
+        "kind": message.kind.value,
+        "name": message.subject,
+        "configuration_name": message.configuration_name,
+        "problem": None if message.problem is None else str(message.problem),
+        "record": plain(message.record),
+        "dictionary": plain(message.dictionary),
+        "streams": {f"0x{prop_id:04X}": len(data) for prop_id, data in message.raw.items()},
+    }
 
 
 def listed(message: SettingsMessage) -> dict[str, Any]:
     """One setting as `inspect --json` lists it under its folder."""
-    return {"class": message.message_class, "kind": message.kind.value, "name": message.subject,
-            "summary": summary(message), "problem": None if message.problem is None else str(message.problem)}
+    return {
+        "class": message.message_class,
+        "kind": message.kind.value,
+        "name": message.subject,
+        "summary": summary(message),
+        "problem": None if message.problem is None else str(message.problem),
+    }
 
 
 def _file_stem(number: int, message: SettingsMessage) -> str:
@@ -113,14 +146,21 @@ def export_files(messages: list[SettingsMessage]) -> list[tuple[str, bytes]]:
     index = []
     for number, message in enumerate(messages, start=1):
         stem = _file_stem(number, message)
-        entry = {**document(message), "file": f"{stem}.json",
-                 "stream_files": {f"0x{prop_id:04X}": f"{stem}.{STREAM_NAMES.get(prop_id, f'{prop_id:04x}.bin')}"
-                                  for prop_id in message.raw}}
+        entry = {
+            **document(message),
+            "file": f"{stem}.json",
+            "stream_files": {
+                f"0x{prop_id:04X}": f"{stem}.{STREAM_NAMES.get(prop_id, f'{prop_id:04x}.bin')}"
+                for prop_id in message.raw
+            },
+        }
         files.append((entry["file"], json.dumps(entry, indent=2, ensure_ascii=False).encode("utf-8")))
         for prop_id, data in message.raw.items():
             files.append((entry["stream_files"][f"0x{prop_id:04X}"], data))
-        index.append({key: entry[key] for key in ("file", "folder", "message_class", "kind", "name", "problem")}
-                     | {"summary": summary(message)})
+        index.append(
+            {key: entry[key] for key in ("file", "folder", "message_class", "kind", "name", "problem")}
+            | {"summary": summary(message)}
+        )
     files.append(("settings.json", json.dumps(index, indent=2, ensure_ascii=False).encode("utf-8")))
     return files
 

@@ -40,8 +40,10 @@ class ConfigurationTarget:
     name: str
 
 
-TARGETS = {SettingKind.CATEGORY_LIST: ConfigurationTarget("calendar", "CategoryList"),
-           SettingKind.WORK_HOURS: ConfigurationTarget("calendar", "WorkHours")}
+TARGETS = {
+    SettingKind.CATEGORY_LIST: ConfigurationTarget("calendar", "CategoryList"),
+    SettingKind.WORK_HOURS: ConfigurationTarget("calendar", "WorkHours"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +65,15 @@ class SettingPlan:
     reason: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        return {"setting": self.kind.value, "folder": self.target.folder, "name": self.target.name,
-                "action": self.action.value, "added": list(self.added), "kept": list(self.kept),
-                "reason": self.reason}
+        return {
+            "setting": self.kind.value,
+            "folder": self.target.folder,
+            "name": self.target.name,
+            "action": self.action.value,
+            "added": list(self.added),
+            "kept": list(self.kept),
+            "reason": self.reason,
+        }
 
 
 class SelectionError(ValueError):
@@ -76,8 +84,7 @@ class SelectionError(ValueError):
         self.word = word
 
     def __str__(self) -> str:
-        return (f"unknown setting {self.word!r} (all, none, or a comma-separated list of "
-                f"{', '.join(SELECTABLE)})")
+        return f"unknown setting {self.word!r} (all, none, or a comma-separated list of {', '.join(SELECTABLE)})"
 
 
 def parse_selection(text: str) -> tuple[str, ...]:
@@ -127,25 +134,44 @@ def plan_setting(message: SettingsMessage, server: ServerConfiguration | None) -
         return SettingPlan(message.kind, target, SettingAction.SKIP, reason=f"unreadable: {message.problem}")
     if isinstance(record, CategoryList):
         if server is None or not server.xml:
-            return SettingPlan(message.kind, target, SettingAction.CREATE, record.raw,
-                               added=tuple(c.name for c in record.categories))
+            return SettingPlan(
+                message.kind, target, SettingAction.CREATE, record.raw, added=tuple(c.name for c in record.categories)
+            )
         try:
             merged, added, kept = merge_categories(record, server.xml)
         except ValueError as exc:
-            return SettingPlan(message.kind, target, SettingAction.KEEP,
-                               reason=f"the server's category list is kept: it cannot be read ({exc})")
+            return SettingPlan(
+                message.kind,
+                target,
+                SettingAction.KEEP,
+                reason=f"the server's category list is kept: it cannot be read ({exc})",
+            )
         if not added:
-            return SettingPlan(message.kind, target, SettingAction.KEEP, kept=kept,
-                               reason="every category is already on the server")
-        return SettingPlan(message.kind, target, SettingAction.UPDATE, merged, added=added, kept=kept,
-                           reason="missing categories added; those on the server keep their colours")
+            return SettingPlan(
+                message.kind, target, SettingAction.KEEP, kept=kept, reason="every category is already on the server"
+            )
+        return SettingPlan(
+            message.kind,
+            target,
+            SettingAction.UPDATE,
+            merged,
+            added=added,
+            kept=kept,
+            reason="missing categories added; those on the server keep their colours",
+        )
     if isinstance(record, WorkHours):
         if server is None or not server.xml:
             return SettingPlan(message.kind, target, SettingAction.CREATE, record.raw, added=("work hours",))
         same = server.xml == record.raw
-        return SettingPlan(message.kind, target, SettingAction.KEEP, kept=("work hours",),
-                           reason="already restored" if same else
-                           "the new mailbox has its own work hours (set since, or by its defaults): kept")
+        return SettingPlan(
+            message.kind,
+            target,
+            SettingAction.KEEP,
+            kept=("work hours",),
+            reason="already restored"
+            if same
+            else "the new mailbox has its own work hours (set since, or by its defaults): kept",
+        )
     return SettingPlan(message.kind, target, SettingAction.SKIP, reason="not a setting this restore writes")
 
 

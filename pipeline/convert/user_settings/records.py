@@ -13,8 +13,17 @@ from pipeline.convert.user_settings.rules import ExtendedRule, JunkEmailRule, Ru
 from pipeline.convert.user_settings.search_folders import SearchFolderDefinition
 from pipeline.convert.user_settings.shortcuts import NavigationShortcut
 
-Record = (CategoryList | WorkHours | RoamingDictionary | AutocompleteList | SearchFolderDefinition | ExtendedRule
-          | JunkEmailRule | RulesStream | NavigationShortcut)
+Record = (
+    CategoryList
+    | WorkHours
+    | RoamingDictionary
+    | AutocompleteList
+    | SearchFolderDefinition
+    | ExtendedRule
+    | JunkEmailRule
+    | RulesStream
+    | NavigationShortcut
+)
 
 
 class SettingKind(enum.StrEnum):

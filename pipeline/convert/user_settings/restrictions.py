@@ -16,11 +16,34 @@ from typing import Any
 from pipeline.convert.user_settings.binary import Cursor, SettingsFormatError, filetime
 
 AND, OR, NOT, CONTENT, PROPERTY, COMPARE_PROPS, BITMASK, SIZE, EXIST, SUB_OBJECT, COMMENT, COUNT = range(12)
-RESTRICTION_NAMES = ("and", "or", "not", "content", "property", "compare_props", "bitmask", "size", "exist",
-                     "sub_object", "comment", "count")
+RESTRICTION_NAMES = (
+    "and",
+    "or",
+    "not",
+    "content",
+    "property",
+    "compare_props",
+    "bitmask",
+    "size",
+    "exist",
+    "sub_object",
+    "comment",
+    "count",
+)
 #: Action types of [MS-OXORULE] 2.2.5.1.
-ACTION_NAMES = {1: "move", 2: "copy", 3: "reply", 4: "oof_reply", 5: "defer_action", 6: "bounce", 7: "forward",
-                8: "delegate", 9: "tag", 10: "delete", 11: "mark_as_read"}
+ACTION_NAMES = {
+    1: "move",
+    2: "copy",
+    3: "reply",
+    4: "oof_reply",
+    5: "defer_action",
+    6: "bounce",
+    7: "forward",
+    8: "delegate",
+    9: "tag",
+    10: "delete",
+    11: "mark_as_read",
+}
 MAX_DEPTH = 64
 
 
@@ -47,8 +70,9 @@ class Restriction:
         """(node, inside a NOT, the sub-object tag it is under) for this node and every node below it."""
         yield self, inside_not, sub_object
         for child in self.children:
-            yield from child.walk(inside_not or self.kind == "not",
-                                  self.tag if self.kind == "sub_object" else sub_object)
+            yield from child.walk(
+                inside_not or self.kind == "not", self.tag if self.kind == "sub_object" else sub_object
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,12 +104,20 @@ def read_extended_rule(properties: dict[int, object]) -> ExtendedRule:
     name, provider = properties.get(PR_RULE_MSG_NAME), properties.get(PR_RULE_MSG_PROVIDER)
     provider_data = properties.get(PR_RULE_MSG_PROVIDER_DATA)
     return ExtendedRule(
-        name=name if isinstance(name, str) else "", provider=provider if isinstance(provider, str) else None,
-        sequence=_int(properties.get(PR_RULE_MSG_SEQUENCE)), state=_int(properties.get(PR_RULE_MSG_STATE)),
-        level=_int(properties.get(PR_RULE_MSG_LEVEL)), user_flags=_int(properties.get(PR_RULE_MSG_USER_FLAGS)),
+        name=name if isinstance(name, str) else "",
+        provider=provider if isinstance(provider, str) else None,
+        sequence=_int(properties.get(PR_RULE_MSG_SEQUENCE)),
+        state=_int(properties.get(PR_RULE_MSG_STATE)),
+        level=_int(properties.get(PR_RULE_MSG_LEVEL)),
+        user_flags=_int(properties.get(PR_RULE_MSG_USER_FLAGS)),
         provider_data=provider_data if isinstance(provider_data, bytes) else None,
-        named_properties=named + named_actions, condition=condition, version=version, actions=actions,
-        raw_condition=raw_condition, raw_actions=raw_actions)
+        named_properties=named + named_actions,
+        condition=condition,
+        version=version,
+        actions=actions,
+        raw_condition=raw_condition,
+        raw_actions=raw_actions,
+    )
 
 
 def _addresses(condition: Restriction | None) -> tuple[list[str], list[str], list[str]]:
@@ -127,8 +135,9 @@ def _addresses(condition: Restriction | None) -> tuple[list[str], list[str], lis
                 value = value.rstrip(b"\0").decode("latin-1").partition(":")[2] or None
             if not isinstance(value, str) or not value.strip():
                 continue
-            target = (safe_recipients if sub_object == PR_MESSAGE_RECIPIENTS else safe_senders) if inside_not \
-                else blocked
+            target = (
+                (safe_recipients if sub_object == PR_MESSAGE_RECIPIENTS else safe_senders) if inside_not else blocked
+            )
             if value not in target:
                 target.append(value)
     return safe_senders, safe_recipients, blocked
@@ -138,11 +147,15 @@ def read_junk_rule(properties: dict[int, object]) -> JunkEmailRule:
     rule = read_extended_rule(properties)
     safe_senders, safe_recipients, blocked = _addresses(rule.condition)
     return JunkEmailRule(
-        rule=rule, safe_senders=tuple(safe_senders), safe_recipients=tuple(safe_recipients),
-        blocked_senders=tuple(blocked), include_contacts=_flag(properties.get(PR_JUNK_INCLUDE_CONTACTS)),
+        rule=rule,
+        safe_senders=tuple(safe_senders),
+        safe_recipients=tuple(safe_recipients),
+        blocked_senders=tuple(blocked),
+        include_contacts=_flag(properties.get(PR_JUNK_INCLUDE_CONTACTS)),
         threshold=_int(properties.get(PR_JUNK_THRESHOLD)),
         permanently_delete=_flag(properties.get(PR_JUNK_PERMANENTLY_DELETE)),
-        add_recipients_to_safe_senders=_flag(properties.get(PR_JUNK_ADD_RECIPS_TO_SSL)))
+        add_recipients_to_safe_senders=_flag(properties.get(PR_JUNK_ADD_RECIPS_TO_SSL)),
+    )
 
 
 def read_rules_stream(raw: bytes) -> RulesStream:

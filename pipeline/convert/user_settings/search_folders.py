@@ -20,6 +20,7 @@ from pipeline.convert.user_settings.restrictions import MAX_DEPTH, RESTRICTION_N
 
 DEFINITION_VERSION = 0x1004
 
+
 @dataclass(frozen=True, slots=True)
 class SearchFolderDefinition:
     name: str
@@ -48,8 +49,9 @@ def _short_text(cursor: Cursor, name: str) -> str:
     return cursor.take(2 * length, name).decode("utf-16-le", "replace").rstrip("\0")
 
 
-def parse_search_folder_definition(raw: bytes, name: str, template_id: int | None, search_folder_id: bytes | None,
-                                   storage_type: int | None) -> SearchFolderDefinition:
+def parse_search_folder_definition(
+    raw: bytes, name: str, template_id: int | None, search_folder_id: bytes | None, storage_type: int | None
+) -> SearchFolderDefinition:
     cursor = Cursor(raw, f"search folder definition {name!r}")
     version = cursor.u32("version")
     if version != DEFINITION_VERSION:
@@ -81,11 +83,24 @@ def parse_search_folder_definition(raw: bytes, name: str, template_id: int | Non
                 restriction = _restriction(cursor, 0)
             except SettingsFormatError as exc:  # kept as bytes: the rest of the definition is still read
                 problem, cursor.offset = str(exc), start
-    return SearchFolderDefinition(name=name, template_id=template_id, search_folder_id=search_folder_id,
-                                  storage_type=storage_type, version=version, flags=flags, numerical_search=numerical,
-                                  text_search=text, deep_search=deep, folder_list_text=folder_text,
-                                  folder_entry_ids=tuple(entry_ids), address_count=addresses, restriction=restriction,
-                                  criteria=cursor.take(cursor.remaining), raw=raw, restriction_problem=problem)
+    return SearchFolderDefinition(
+        name=name,
+        template_id=template_id,
+        search_folder_id=search_folder_id,
+        storage_type=storage_type,
+        version=version,
+        flags=flags,
+        numerical_search=numerical,
+        text_search=text,
+        deep_search=deep,
+        folder_list_text=folder_text,
+        folder_entry_ids=tuple(entry_ids),
+        address_count=addresses,
+        restriction=restriction,
+        criteria=cursor.take(cursor.remaining),
+        raw=raw,
+        restriction_problem=problem,
+    )
 
 
 def _value(cursor: Cursor) -> tuple[int, object]:

@@ -51,11 +51,16 @@ def read_shortcut(properties: dict[int, object], subject: str) -> NavigationShor
     link_type = _int(properties.get(PR_WLINK_TYPE))
     group = properties.get(PR_WLINK_GROUP_NAME)
     return NavigationShortcut(
-        name=subject, link_type=link_type, kind=LINK_TYPES.get(link_type or 0, f"type_{link_type}"),
-        section=_int(properties.get(PR_WLINK_SECTION)), group_name=group if isinstance(group, str) else None,
-        ordinal=_bytes(properties.get(PR_WLINK_ORDINAL)), folder_entry_id=_bytes(properties.get(PR_WLINK_ENTRYID)),
+        name=subject,
+        link_type=link_type,
+        kind=LINK_TYPES.get(link_type or 0, f"type_{link_type}"),
+        section=_int(properties.get(PR_WLINK_SECTION)),
+        group_name=group if isinstance(group, str) else None,
+        ordinal=_bytes(properties.get(PR_WLINK_ORDINAL)),
+        folder_entry_id=_bytes(properties.get(PR_WLINK_ENTRYID)),
         store_entry_id=_bytes(properties.get(PR_WLINK_STORE_ENTRYID)),
         folder_type=_bytes(properties.get(PR_WLINK_FOLDER_TYPE)),
         group_header_id=_bytes(properties.get(PR_WLINK_GROUP_HEADER_ID)),
         group_clsid=_bytes(properties.get(PR_WLINK_GROUP_CLSID)),
-        calendar_color=_int(properties.get(PR_WLINK_CALENDAR_COLOR)))
+        calendar_color=_int(properties.get(PR_WLINK_CALENDAR_COLOR)),
+    )

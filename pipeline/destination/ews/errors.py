@@ -32,32 +32,65 @@ _SIZE_STATUS = re.compile(r"\bCode: 413\b")
 
 def is_size_refusal(exc: BaseException) -> bool:
     """The server refused the request (or the item) for its size: split it, or report the item."""
-    return isinstance(exc, SIZE_ERRORS) or (isinstance(exc, ews.MalformedResponseError)
-                                            and bool(_SIZE_STATUS.search(str(exc))))
+    return isinstance(exc, SIZE_ERRORS) or (
+        isinstance(exc, ews.MalformedResponseError) and bool(_SIZE_STATUS.search(str(exc)))
+    )
 
 
 _TRANSIENT = (
-    ews.ErrorServerBusy, ews.ErrorTimeoutExpired, ews.ErrorInternalServerTransientError,
-    ews.ErrorMailboxStoreUnavailable, ews.ErrorMailboxMoveInProgress, ews.ErrorConnectionFailed,
-    ews.ErrorInternalServerError, ews.ErrorBatchProcessingStopped, ews.ErrorTooManyObjectsOpened,
-    ews.RateLimitError, ews.MalformedResponseError, ews.ErrorExceededConnectionCount,
-    requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
-    ConnectionError, TimeoutError, ThrottledLogin,
+    ews.ErrorServerBusy,
+    ews.ErrorTimeoutExpired,
+    ews.ErrorInternalServerTransientError,
+    ews.ErrorMailboxStoreUnavailable,
+    ews.ErrorMailboxMoveInProgress,
+    ews.ErrorConnectionFailed,
+    ews.ErrorInternalServerError,
+    ews.ErrorBatchProcessingStopped,
+    ews.ErrorTooManyObjectsOpened,
+    ews.RateLimitError,
+    ews.MalformedResponseError,
+    ews.ErrorExceededConnectionCount,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    ConnectionError,
+    TimeoutError,
+    ThrottledLogin,
 )
 _FATAL = (
-    ews.UnauthorizedError, ews.ErrorNonExistentMailbox, ews.ErrorImpersonateUserDenied,
-    ews.ErrorImpersonationDenied, ews.ErrorAccessDenied, ews.ErrorQuotaExceeded,
-    ews.ErrorMailboxConfiguration, ews.ErrorInvalidLicense, ews.AutoDiscoverFailed,
-    ews.ErrorNoPublicFolderReplicaAvailable, ews.ErrorInvalidSchemaVersionForMailboxVersion,
-    ews.ErrorInvalidServerVersion, ews.InvalidTypeError,
+    ews.UnauthorizedError,
+    ews.ErrorNonExistentMailbox,
+    ews.ErrorImpersonateUserDenied,
+    ews.ErrorImpersonationDenied,
+    ews.ErrorAccessDenied,
+    ews.ErrorQuotaExceeded,
+    ews.ErrorMailboxConfiguration,
+    ews.ErrorInvalidLicense,
+    ews.AutoDiscoverFailed,
+    ews.ErrorNoPublicFolderReplicaAvailable,
+    ews.ErrorInvalidSchemaVersionForMailboxVersion,
+    ews.ErrorInvalidServerVersion,
+    ews.InvalidTypeError,
 )
 _ITEM = (
-    ews.ErrorMessageSizeExceeded, ews.ErrorItemSave, ews.ErrorInvalidPropertySet, ews.ErrorCorruptData,
-    ews.ErrorMimeContentConversionFailed, ews.ErrorInvalidRecipients,
-    ews.ErrorInvalidExtendedPropertyValue, ews.ErrorInvalidValueForProperty, ews.ErrorItemCorrupt,
-    ews.ErrorCalendarInvalidRecurrence, ews.ErrorInvalidRecipientSubfilter, ews.ErrorDataSizeLimitExceeded,
-    ews.ErrorInvalidAttachmentId, ews.ErrorPropertyValidationFailure, ews.ErrorSchemaValidation,
-    ews.ErrorCalendarEndDateIsEarlierThanStartDate, ews.ErrorInvalidOperation, ews.ErrorMimeContentInvalid,
+    ews.ErrorMessageSizeExceeded,
+    ews.ErrorItemSave,
+    ews.ErrorInvalidPropertySet,
+    ews.ErrorCorruptData,
+    ews.ErrorMimeContentConversionFailed,
+    ews.ErrorInvalidRecipients,
+    ews.ErrorInvalidExtendedPropertyValue,
+    ews.ErrorInvalidValueForProperty,
+    ews.ErrorItemCorrupt,
+    ews.ErrorCalendarInvalidRecurrence,
+    ews.ErrorInvalidRecipientSubfilter,
+    ews.ErrorDataSizeLimitExceeded,
+    ews.ErrorInvalidAttachmentId,
+    ews.ErrorPropertyValidationFailure,
+    ews.ErrorSchemaValidation,
+    ews.ErrorCalendarEndDateIsEarlierThanStartDate,
+    ews.ErrorInvalidOperation,
+    ews.ErrorMimeContentInvalid,
     RequestTooLarge,  # HTTP 507/413/404.13: split the batch; an item too large alone fails
 )
 

@@ -40,29 +40,70 @@ from exchangelib.recurrence import (
 
 from pipeline import item_values as v
 
-SENSITIVITY = {v.Sensitivity.NORMAL: "Normal", v.Sensitivity.PERSONAL: "Personal", v.Sensitivity.PRIVATE: "Private",
-               v.Sensitivity.CONFIDENTIAL: "Confidential"}
+SENSITIVITY = {
+    v.Sensitivity.NORMAL: "Normal",
+    v.Sensitivity.PERSONAL: "Personal",
+    v.Sensitivity.PRIVATE: "Private",
+    v.Sensitivity.CONFIDENTIAL: "Confidential",
+}
 IMPORTANCE = {v.Importance.LOW: "Low", v.Importance.NORMAL: "Normal", v.Importance.HIGH: "High"}
-SHOW_AS = {v.ShowAs.FREE: "Free", v.ShowAs.TENTATIVE: "Tentative", v.ShowAs.BUSY: "Busy",
-           v.ShowAs.OUT_OF_OFFICE: "OOF", v.ShowAs.WORKING_ELSEWHERE: "WorkingElsewhere"}
-RESPONSE = {v.Response.UNKNOWN: "Unknown", v.Response.ORGANIZER: "Organizer", v.Response.TENTATIVE: "Tentative",
-            v.Response.ACCEPTED: "Accept", v.Response.DECLINED: "Decline",
-            v.Response.NO_RESPONSE: "NoResponseReceived"}
-TASK_STATUS = {v.TaskStatus.NOT_STARTED: "NotStarted", v.TaskStatus.IN_PROGRESS: "InProgress",
-               v.TaskStatus.COMPLETED: "Completed", v.TaskStatus.WAITING_ON_OTHERS: "WaitingOnOthers",
-               v.TaskStatus.DEFERRED: "Deferred"}
+SHOW_AS = {
+    v.ShowAs.FREE: "Free",
+    v.ShowAs.TENTATIVE: "Tentative",
+    v.ShowAs.BUSY: "Busy",
+    v.ShowAs.OUT_OF_OFFICE: "OOF",
+    v.ShowAs.WORKING_ELSEWHERE: "WorkingElsewhere",
+}
+RESPONSE = {
+    v.Response.UNKNOWN: "Unknown",
+    v.Response.ORGANIZER: "Organizer",
+    v.Response.TENTATIVE: "Tentative",
+    v.Response.ACCEPTED: "Accept",
+    v.Response.DECLINED: "Decline",
+    v.Response.NO_RESPONSE: "NoResponseReceived",
+}
+TASK_STATUS = {
+    v.TaskStatus.NOT_STARTED: "NotStarted",
+    v.TaskStatus.IN_PROGRESS: "InProgress",
+    v.TaskStatus.COMPLETED: "Completed",
+    v.TaskStatus.WAITING_ON_OTHERS: "WaitingOnOthers",
+    v.TaskStatus.DEFERRED: "Deferred",
+}
 WEEKDAY = {d: d.value.capitalize() for d in v.Weekday}  # 'Monday'
-RELATIVE_DAY = {**{v.RelativeDay(d.value): name for d, name in WEEKDAY.items()}, v.RelativeDay.DAY: "Day",
-                v.RelativeDay.WEEKDAY: "Weekday", v.RelativeDay.WEEKEND_DAY: "WeekendDay"}
-WEEK = {v.WeekIndex.FIRST: "First", v.WeekIndex.SECOND: "Second", v.WeekIndex.THIRD: "Third",
-        v.WeekIndex.FOURTH: "Fourth", v.WeekIndex.LAST: "Last"}
-PHONE = {v.PhoneKind.BUSINESS: "BusinessPhone", v.PhoneKind.BUSINESS_2: "BusinessPhone2",
-         v.PhoneKind.HOME: "HomePhone", v.PhoneKind.HOME_2: "HomePhone2", v.PhoneKind.MOBILE: "MobilePhone",
-         v.PhoneKind.BUSINESS_FAX: "BusinessFax", v.PhoneKind.HOME_FAX: "HomeFax", v.PhoneKind.OTHER_FAX: "OtherFax",
-         v.PhoneKind.PAGER: "Pager", v.PhoneKind.CAR: "CarPhone", v.PhoneKind.ASSISTANT: "AssistantPhone",
-         v.PhoneKind.CALLBACK: "Callback", v.PhoneKind.COMPANY_MAIN: "CompanyMainPhone", v.PhoneKind.ISDN: "Isdn",
-         v.PhoneKind.OTHER: "OtherTelephone", v.PhoneKind.PRIMARY: "PrimaryPhone", v.PhoneKind.RADIO: "RadioPhone",
-         v.PhoneKind.TELEX: "Telex", v.PhoneKind.TTY_TDD: "TtyTddPhone"}
+RELATIVE_DAY = {
+    **{v.RelativeDay(d.value): name for d, name in WEEKDAY.items()},
+    v.RelativeDay.DAY: "Day",
+    v.RelativeDay.WEEKDAY: "Weekday",
+    v.RelativeDay.WEEKEND_DAY: "WeekendDay",
+}
+WEEK = {
+    v.WeekIndex.FIRST: "First",
+    v.WeekIndex.SECOND: "Second",
+    v.WeekIndex.THIRD: "Third",
+    v.WeekIndex.FOURTH: "Fourth",
+    v.WeekIndex.LAST: "Last",
+}
+PHONE = {
+    v.PhoneKind.BUSINESS: "BusinessPhone",
+    v.PhoneKind.BUSINESS_2: "BusinessPhone2",
+    v.PhoneKind.HOME: "HomePhone",
+    v.PhoneKind.HOME_2: "HomePhone2",
+    v.PhoneKind.MOBILE: "MobilePhone",
+    v.PhoneKind.BUSINESS_FAX: "BusinessFax",
+    v.PhoneKind.HOME_FAX: "HomeFax",
+    v.PhoneKind.OTHER_FAX: "OtherFax",
+    v.PhoneKind.PAGER: "Pager",
+    v.PhoneKind.CAR: "CarPhone",
+    v.PhoneKind.ASSISTANT: "AssistantPhone",
+    v.PhoneKind.CALLBACK: "Callback",
+    v.PhoneKind.COMPANY_MAIN: "CompanyMainPhone",
+    v.PhoneKind.ISDN: "Isdn",
+    v.PhoneKind.OTHER: "OtherTelephone",
+    v.PhoneKind.PRIMARY: "PrimaryPhone",
+    v.PhoneKind.RADIO: "RadioPhone",
+    v.PhoneKind.TELEX: "Telex",
+    v.PhoneKind.TTY_TDD: "TtyTddPhone",
+}
 ADDRESS = {v.AddressKind.BUSINESS: "Business", v.AddressKind.HOME: "Home", v.AddressKind.OTHER: "Other"}
 
 #: Names this mapping gives for what build_item carries some other way (never an item type's field).
@@ -91,8 +132,14 @@ def _attendees(values: tuple[v.Attendee, ...]) -> list[EwsAttendee]:
 def _member(member: v.ListMember) -> Member:
     """A list member as a OneOff address, as Outlook stored it: MailboxType Mailbox (exchangelib's default)
     must name an account of the organisation, which outside members are not."""
-    return Member(mailbox=Mailbox(name=member.name or None, email_address=member.email or None,
-                                  routing_type=member.address_type or "SMTP", mailbox_type="OneOff"))
+    return Member(
+        mailbox=Mailbox(
+            name=member.name or None,
+            email_address=member.email or None,
+            routing_type=member.address_type or "SMTP",
+            mailbox_type="OneOff",
+        )
+    )
 
 
 def recurrence(spec: v.Recurrence, task: bool = False) -> Recurrence | TaskRecurrence:
@@ -102,18 +149,27 @@ def recurrence(spec: v.Recurrence, task: bool = False) -> Recurrence | TaskRecur
         case v.PatternKind.DAILY:
             pattern = DailyPattern(interval=rule.interval)
         case v.PatternKind.WEEKLY:
-            pattern = WeeklyPattern(interval=rule.interval, weekdays=[WEEKDAY[d] for d in rule.weekdays],
-                                    first_day_of_week=WEEKDAY[rule.first_day_of_week or v.Weekday.SUNDAY])
+            pattern = WeeklyPattern(
+                interval=rule.interval,
+                weekdays=[WEEKDAY[d] for d in rule.weekdays],
+                first_day_of_week=WEEKDAY[rule.first_day_of_week or v.Weekday.SUNDAY],
+            )
         case v.PatternKind.ABSOLUTE_MONTHLY:
             pattern = AbsoluteMonthlyPattern(interval=rule.interval, day_of_month=rule.day_of_month)
         case v.PatternKind.ABSOLUTE_YEARLY:
             pattern = AbsoluteYearlyPattern(day_of_month=rule.day_of_month, month=rule.month)
         case v.PatternKind.RELATIVE_MONTHLY:
-            pattern = RelativeMonthlyPattern(interval=rule.interval, weekday=RELATIVE_DAY[rule.day or v.RelativeDay.DAY],
-                                             week_number=WEEK[rule.week or v.WeekIndex.FIRST])
+            pattern = RelativeMonthlyPattern(
+                interval=rule.interval,
+                weekday=RELATIVE_DAY[rule.day or v.RelativeDay.DAY],
+                week_number=WEEK[rule.week or v.WeekIndex.FIRST],
+            )
         case v.PatternKind.RELATIVE_YEARLY:
-            pattern = RelativeYearlyPattern(weekday=RELATIVE_DAY[rule.day or v.RelativeDay.DAY],
-                                            week_number=WEEK[rule.week or v.WeekIndex.FIRST], month=rule.month)
+            pattern = RelativeYearlyPattern(
+                weekday=RELATIVE_DAY[rule.day or v.RelativeDay.DAY],
+                week_number=WEEK[rule.week or v.WeekIndex.FIRST],
+                month=rule.month,
+            )
         case _:
             assert_never(rule.kind)
     start = ews_time(spec.start)
@@ -131,8 +187,13 @@ def attachment(value: v.Attached) -> FileAttachment | ItemAttachment:
     """A file, or an embedded item as an item attachment holding a MIME message."""
     if isinstance(value, v.ItemAttachment):
         return ItemAttachment(name=value.name, item=Message(mime_content=value.mime))
-    return FileAttachment(name=value.name, content=value.content, content_type=value.content_type,
-                          content_id=value.content_id, is_inline=value.is_inline)
+    return FileAttachment(
+        name=value.name,
+        content=value.content,
+        content_type=value.content_type,
+        content_id=value.content_id,
+        is_inline=value.is_inline,
+    )
 
 
 def _common(item: v.TypedItem) -> dict[str, Any]:
@@ -159,17 +220,25 @@ def _common(item: v.TypedItem) -> dict[str, Any]:
 def _appointment(item: v.Appointment) -> dict[str, Any]:
     out = _common(item)
     out.update(is_all_day=item.is_all_day, start=ews_time(item.start), end=ews_time(item.end))
-    for name, value in ((START_ZONE, item.start_zone), (END_ZONE, item.end_zone),
-                        ("timezone_description", item.zone_description), ("location", item.location),
-                        ("uid", item.uid)):
+    for name, value in (
+        (START_ZONE, item.start_zone),
+        (END_ZONE, item.end_zone),
+        ("timezone_description", item.zone_description),
+        ("location", item.location),
+        ("uid", item.uid),
+    ):
         if value:
             out[name] = value
-    out.update(legacy_free_busy_status=SHOW_AS[item.show_as], is_meeting=item.is_meeting,
-               is_cancelled=item.is_cancelled)
+    out.update(
+        legacy_free_busy_status=SHOW_AS[item.show_as], is_meeting=item.is_meeting, is_cancelled=item.is_cancelled
+    )
     if item.organizer is not None:
         out["organizer"] = mailbox(item.organizer)
-    for name, people in (("required_attendees", item.attendees.required),
-                         ("optional_attendees", item.attendees.optional), ("resources", item.attendees.resources)):
+    for name, people in (
+        ("required_attendees", item.attendees.required),
+        ("optional_attendees", item.attendees.optional),
+        ("resources", item.attendees.resources),
+    ):
         if people:
             out[name] = _attendees(people)
     if item.series is not None:
@@ -177,12 +246,25 @@ def _appointment(item: v.Appointment) -> dict[str, Any]:
     return out
 
 
-_CONTACT_TEXT = {"display_name": "display_name", "given_name": "given_name", "surname": "surname",
-                 "middle_name": "middle_name", "generation": "generation", "initials": "initials",
-                 "nickname": "nickname", "company": "company_name", "job_title": "job_title",
-                 "department": "department", "office": "office", "profession": "profession", "manager": "manager",
-                 "assistant_name": "assistant_name", "spouse_name": "spouse_name",
-                 "business_homepage": "business_homepage", "file_as": "file_as"}
+_CONTACT_TEXT = {
+    "display_name": "display_name",
+    "given_name": "given_name",
+    "surname": "surname",
+    "middle_name": "middle_name",
+    "generation": "generation",
+    "initials": "initials",
+    "nickname": "nickname",
+    "company": "company_name",
+    "job_title": "job_title",
+    "department": "department",
+    "office": "office",
+    "profession": "profession",
+    "manager": "manager",
+    "assistant_name": "assistant_name",
+    "spouse_name": "spouse_name",
+    "business_homepage": "business_homepage",
+    "file_as": "file_as",
+}
 
 
 def _contact(item: v.Contact) -> dict[str, Any]:
@@ -193,9 +275,23 @@ def _contact(item: v.Contact) -> dict[str, Any]:
     if item.phones:
         out["phone_numbers"] = [PhoneNumber(label=PHONE[p.kind], phone_number=p.number) for p in item.phones]
     if item.addresses:
-        out["physical_addresses"] = [PhysicalAddress(**{k: val for k, val in (
-            ("label", ADDRESS[a.kind]), ("street", a.street), ("city", a.city), ("state", a.state),
-            ("zipcode", a.postal_code), ("country", a.country)) if val}) for a in item.addresses]
+        out["physical_addresses"] = [
+            PhysicalAddress(
+                **{
+                    k: val
+                    for k, val in (
+                        ("label", ADDRESS[a.kind]),
+                        ("street", a.street),
+                        ("city", a.city),
+                        ("state", a.state),
+                        ("zipcode", a.postal_code),
+                        ("country", a.country),
+                    )
+                    if val
+                }
+            )
+            for a in item.addresses
+        ]
     if item.mailing_address is not None:
         out["postal_address_index"] = ADDRESS[item.mailing_address]
     if item.birthday is not None:
@@ -223,8 +319,12 @@ def _distribution_list(item: v.DistributionList) -> dict[str, Any]:
 def _task(item: v.Task) -> dict[str, Any]:
     out = _common(item)
     out["status"] = TASK_STATUS[item.status]
-    for name, value in (("percent_complete", item.percent_complete), ("start_date", item.start_date),
-                        ("due_date", item.due_date), ("complete_date", item.completed)):
+    for name, value in (
+        ("percent_complete", item.percent_complete),
+        ("start_date", item.start_date),
+        ("due_date", item.due_date),
+        ("complete_date", item.completed),
+    ):
         if value is not None:
             out[name] = ews_time(value) if isinstance(value, dt.date) else value
     for name, minutes in (("actual_work", item.actual_minutes), ("total_work", item.estimated_minutes)):

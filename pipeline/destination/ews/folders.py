@@ -21,12 +21,21 @@ from pipeline.model import FolderRole, SourceFolder
 
 #: Default folder class by role when the OST's folder carries none (Outlook leaves Inbox without one).
 ROLE_CLASS = {
-    FolderRole.CALENDAR: "IPF.Appointment", FolderRole.CONTACTS: "IPF.Contact", FolderRole.TASKS: "IPF.Task",
-    FolderRole.NOTES: "IPF.StickyNote", FolderRole.JOURNAL: "IPF.Journal",
+    FolderRole.CALENDAR: "IPF.Appointment",
+    FolderRole.CONTACTS: "IPF.Contact",
+    FolderRole.TASKS: "IPF.Task",
+    FolderRole.NOTES: "IPF.StickyNote",
+    FolderRole.JOURNAL: "IPF.Journal",
 }
 #: What a folder class is called in a disambiguated name ('Notes (sticky notes)').
-KIND_LABEL = {"IPF.Appointment": "calendar", "IPF.Contact": "contacts", "IPF.Task": "tasks",
-              "IPF.StickyNote": "notes", "IPF.Journal": "journal", "IPF.Note": "mail"}
+KIND_LABEL = {
+    "IPF.Appointment": "calendar",
+    "IPF.Contact": "contacts",
+    "IPF.Task": "tasks",
+    "IPF.StickyNote": "notes",
+    "IPF.Journal": "journal",
+    "IPF.Note": "mail",
+}
 
 
 def folder_class(folder: SourceFolder) -> str:
@@ -141,13 +150,17 @@ class FolderMirror:
             target = self.base()
             if planned.holds_top_items and not self.target_root and target is not None:
                 target = self._find_or_create(target, planned.name, "IPF.Note")
-        elif (not self.target_root and planned.role is not FolderRole.NONE
-              and (special := self.distinguished(planned.server_role)) is not None):
+        elif (
+            not self.target_root
+            and planned.role is not FolderRole.NONE
+            and (special := self.distinguished(planned.server_role)) is not None
+        ):
             target = special
             self.stats.mapped += 1
         else:
             parent = parent if parent is not None else self.base()
-            target = None if parent is None else self._find_or_create(parent, planned.name,
-                                                                       folder_class(planned.source))
+            target = (
+                None if parent is None else self._find_or_create(parent, planned.name, folder_class(planned.source))
+            )
         self._by_node[planned.node_id] = target
         return target

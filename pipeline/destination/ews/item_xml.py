@@ -35,8 +35,19 @@ from pipeline.model import UploadItem
 _TYPES = (Message, ClassedMessage)
 #: Fields the fast path fills from the UploadItem (through exchangelib's own Field.clean and to_xml);
 #: a value for any other field of the type declines.
-_VALUE_FIELDS = {"mime_content", "item_class", "subject", "body", "sensitivity", "importance", "categories",
-                 "reminder_is_set", "reminder_minutes_before_start", "reminder_due_by", "is_read"}
+_VALUE_FIELDS = {
+    "mime_content",
+    "item_class",
+    "subject",
+    "body",
+    "sensitivity",
+    "importance",
+    "categories",
+    "reminder_is_set",
+    "reminder_minutes_before_start",
+    "reminder_due_by",
+    "is_read",
+}
 _EXT = f"{{{TNS}}}ExtendedProperty"
 _URI = f"{{{TNS}}}ExtendedFieldURI"
 _VALUE = f"{{{TNS}}}Value"
@@ -218,4 +229,3 @@ def prebuilt_item(upload: UploadItem, version: Any) -> Prebuilt | None:
     """The fast path's item for CreateItem, or None when build_item must make it."""
     element = item_element(upload, version)
     return None if element is None else Prebuilt(element, upload, version)
-

@@ -38,8 +38,14 @@ from pipeline.destination.ews.properties import ews_value, register
 from pipeline.model import UploadItem
 
 ITEM_TYPES: dict[str, type] = {
-    "message": Message, "calendar": CalendarItem, "contact": Contact, "distlist": DistributionList,
-    "task": Task, "post": PostItem, "note": Message, "journal": Message,
+    "message": Message,
+    "calendar": CalendarItem,
+    "contact": Contact,
+    "distlist": DistributionList,
+    "task": Task,
+    "post": PostItem,
+    "note": Message,
+    "journal": Message,
 }
 
 
@@ -109,14 +115,18 @@ def unsupported_fields(upload: UploadItem) -> list[str]:
         carried.add("file_as")
     if upload.kind == "journal":
         carried |= {"start", "end"}
-    return sorted(name for name, value in fields.items()
-                  if name not in known and name not in carried and _has_value(value))
+    return sorted(
+        name for name, value in fields.items() if name not in known and name not in carried and _has_value(value)
+    )
 
 
 def _text_limits(cls: Any) -> dict[str, int]:
     """Text fields of an item type with the most characters exchangelib lets through (subject: 255)."""
-    return {f.name: f.max_length for f in cls.FIELDS
-            if isinstance(getattr(f, "max_length", None), int) and not f.is_read_only}
+    return {
+        f.name: f.max_length
+        for f in cls.FIELDS
+        if isinstance(getattr(f, "max_length", None), int) and not f.is_read_only
+    }
 
 
 def too_long_fields(upload: UploadItem) -> list[tuple[str, int, int]]:
@@ -125,8 +135,11 @@ def too_long_fields(upload: UploadItem) -> list[tuple[str, int, int]]:
     Exchange keeps long subjects on mail (which travels as MIME), but exchangelib refuses a typed item's
     subject, names... over 255 characters with a ValueError: such a value is cut, and reported."""
     limits = _text_limits(_item_type(upload))
-    return [(name, len(value), limits[name]) for name, value in ews_fields(upload.value).items()
-            if name in limits and isinstance(value, str) and len(value) > limits[name]]
+    return [
+        (name, len(value), limits[name])
+        for name, value in ews_fields(upload.value).items()
+        if name in limits and isinstance(value, str) and len(value) > limits[name]
+    ]
 
 
 def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
@@ -139,7 +152,7 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
     attachments: list[Any] = list(fields.get(ATTACHMENTS) or [])
     for name, value in fields.items():
         if isinstance(value, str) and len(value) > limits.get(name, len(value)):
-            value = type(value)(value[:limits[name]])  # whole characters; reported by too_long_fields (cannot_carry)
+            value = type(value)(value[: limits[name]])  # whole characters; reported by too_long_fields (cannot_carry)
         if name == ATTACHMENTS or name not in known:
             continue  # the mapping may describe more than this server version's item type holds
         converted = _coerce(value, cls.get_field_by_fieldname(name))
@@ -158,8 +171,11 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
         _inclusive_end(kwargs)
     if cls is Contact and fields.get(PHOTO):
         # Contact.photo is read-only in EWS: the picture travels as an attachment flagged IsContactPhoto.
-        attachments.append(FileAttachment(name="ContactPicture.jpg", content=fields[PHOTO],
-                                          content_type="image/jpeg", is_contact_photo=True))
+        attachments.append(
+            FileAttachment(
+                name="ContactPicture.jpg", content=fields[PHOTO], content_type="image/jpeg", is_contact_photo=True
+            )
+        )
     item = cls(account=account, folder=folder, **kwargs)
     for attachment in attachments:
         item.attach(attachment)

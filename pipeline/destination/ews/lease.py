@@ -100,4 +100,4 @@ def _text(body: Any) -> str:
     """The JSON the holder wrote (an HTML body may come back wrapped in markup)."""
     text = str(body or "")
     start, end = text.find("{"), text.rfind("}")
-    return text[start:end + 1] if start >= 0 and end > start else text
+    return text[start : end + 1] if start >= 0 and end > start else text

@@ -63,6 +63,7 @@ class EwsMailbox:
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         """fn under the retry policy; each attempt first checks the run's lease fence (pipeline/lease.py)."""
+
         def attempt() -> Any:
             check_fence()
             return fn()
@@ -85,8 +86,7 @@ class EwsMailbox:
             held, self._lease = self._lease, None
             self._call(lambda: lease.release(held))
 
-    def folder(self, planned: PlannedFolder, parent: ServerFolder | None,
-               create: bool = True) -> ServerFolder | None:
+    def folder(self, planned: PlannedFolder, parent: ServerFolder | None, create: bool = True) -> ServerFolder | None:
         mirror = self._mirror if create else self._lookup
         handle = self._call(lambda: mirror.resolve(planned, parent.handle if parent is not None else None))
         return None if handle is None else ServerFolder(id=str(handle.id), name=handle.name or "", handle=handle)
@@ -95,7 +95,9 @@ class EwsMailbox:
         base = self._call(self._lookup.base)
         if base is None:
             return []
-        found = self._call(lambda: list(FolderCollection(account=self.account, folders=[base]).find_folders(depth=DEEP)))
+        found = self._call(
+            lambda: list(FolderCollection(account=self.account, folders=[base]).find_folders(depth=DEEP))
+        )
         return [ServerFolder(str(f.id), f.name or "", f) for f in found if not isinstance(f, Exception)]
 
     def stamps(self, folder: ServerFolder) -> list[Stamp]:
@@ -105,11 +107,18 @@ class EwsMailbox:
         """Hard-delete these items (copies reconciliation removes: never to Deleted Items, where a later
         rebuild of that folder would meet them)."""
         for start in range(0, len(server_ids), DELETE_BATCH):
-            chunk = [ItemId(id=i) for i in server_ids[start:start + DELETE_BATCH]]
+            chunk = [ItemId(id=i) for i in server_ids[start : start + DELETE_BATCH]]
+
             def delete(chunk: list[Any] = chunk) -> list[Any]:
-                return list(self.account.bulk_delete(
-                    chunk, delete_type=HARD_DELETE, send_meeting_cancellations=SEND_TO_NONE,
-                    affected_task_occurrences=ALL_OCCURRENCES, suppress_read_receipts=True))
+                return list(
+                    self.account.bulk_delete(
+                        chunk,
+                        delete_type=HARD_DELETE,
+                        send_meeting_cancellations=SEND_TO_NONE,
+                        affected_task_occurrences=ALL_OCCURRENCES,
+                        suppress_read_receipts=True,
+                    )
+                )
 
             results = self._call(delete)
             for result in results:
@@ -129,8 +138,7 @@ class EwsMailbox:
 
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
         def apply() -> list[ItemWarning]:
-            warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id,
-                                                                       upload))
+            warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id, upload))
             self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.fingerprint))
             return warnings
 

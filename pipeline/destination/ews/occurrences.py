@@ -37,14 +37,21 @@ from pipeline.item_values.item_warnings import ItemWarning
 from pipeline.item_values.item_warnings import occurrence as occurrence_warning
 from pipeline.model import UploadItem
 
-_WEEKDAYS = {Weekday.MONDAY: rrule.MO, Weekday.TUESDAY: rrule.TU, Weekday.WEDNESDAY: rrule.WE,
-             Weekday.THURSDAY: rrule.TH, Weekday.FRIDAY: rrule.FR, Weekday.SATURDAY: rrule.SA,
-             Weekday.SUNDAY: rrule.SU}
-_DAY_GROUPS = {RelativeDay.DAY: list(_WEEKDAYS.values()),
-               RelativeDay.WEEKDAY: [rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR],
-               RelativeDay.WEEKEND_DAY: [rrule.SA, rrule.SU]}
-_WEEK_NUMBERS = {WeekIndex.FIRST: 1, WeekIndex.SECOND: 2, WeekIndex.THIRD: 3, WeekIndex.FOURTH: 4,
-                 WeekIndex.LAST: -1}
+_WEEKDAYS = {
+    Weekday.MONDAY: rrule.MO,
+    Weekday.TUESDAY: rrule.TU,
+    Weekday.WEDNESDAY: rrule.WE,
+    Weekday.THURSDAY: rrule.TH,
+    Weekday.FRIDAY: rrule.FR,
+    Weekday.SATURDAY: rrule.SA,
+    Weekday.SUNDAY: rrule.SU,
+}
+_DAY_GROUPS = {
+    RelativeDay.DAY: list(_WEEKDAYS.values()),
+    RelativeDay.WEEKDAY: [rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR],
+    RelativeDay.WEEKEND_DAY: [rrule.SA, rrule.SU],
+}
+_WEEK_NUMBERS = {WeekIndex.FIRST: 1, WeekIndex.SECOND: 2, WeekIndex.THIRD: 3, WeekIndex.FOURTH: 4, WeekIndex.LAST: -1}
 #: Upper bound of occurrences enumerated to find an index (a daily series over 30 years).
 MAX_OCCURRENCES = 11_000
 
@@ -79,15 +86,21 @@ def _rule(pattern: Pattern, first: dt.datetime) -> rrule.rrule:
         by_day = -1 if day >= 31 else day
         if kind is PatternKind.ABSOLUTE_MONTHLY:
             return rrule.rrule(rrule.MONTHLY, bymonthday=by_day, **common)
-        return rrule.rrule(rrule.YEARLY, bymonth=pattern.month or first.month, bymonthday=by_day,
-                           **{**common, "interval": 1})
+        return rrule.rrule(
+            rrule.YEARLY, bymonth=pattern.month or first.month, bymonthday=by_day, **{**common, "interval": 1}
+        )
     relative = pattern.day or RelativeDay.DAY
     days = _DAY_GROUPS.get(relative) or [_WEEKDAYS[Weekday(relative.value)]]
     position = _WEEK_NUMBERS[pattern.week or WeekIndex.FIRST]
     if kind is PatternKind.RELATIVE_MONTHLY:
         return rrule.rrule(rrule.MONTHLY, byweekday=days, bysetpos=position, **common)
-    return rrule.rrule(rrule.YEARLY, bymonth=pattern.month or first.month, byweekday=days,
-                       bysetpos=position, **{**common, "interval": 1})
+    return rrule.rrule(
+        rrule.YEARLY,
+        bymonth=pattern.month or first.month,
+        byweekday=days,
+        bysetpos=position,
+        **{**common, "interval": 1},
+    )
 
 
 def occurrence_dates(upload: UploadItem) -> Iterator[dt.date]:
@@ -126,8 +139,9 @@ def _ews_time(value: dt.datetime) -> EWSDateTime:
     return EWSDateTime.from_datetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
 
 
-def _reach(master: CalendarItem, upload: UploadItem, original: dt.datetime, what: str,
-           warnings: list[ItemWarning]) -> CalendarItem | None:
+def _reach(
+    master: CalendarItem, upload: UploadItem, original: dt.datetime, what: str, warnings: list[ItemWarning]
+) -> CalendarItem | None:
     """The occurrence that originally started at `original`, fetched; None (with a warning unless it is
     simply deleted already, by an earlier run) when it cannot be had."""
     index = instance_index(upload, original)
@@ -149,10 +163,14 @@ def _reach(master: CalendarItem, upload: UploadItem, original: dt.datetime, what
 
 def _changes(change: ModifiedOccurrence) -> dict[str, Any]:
     """What a modified occurrence changes besides its times, as exchangelib names the fields."""
-    values = {"subject": change.subject, "location": change.location,
-              "legacy_free_busy_status": SHOW_AS[change.show_as] if change.show_as else None,
-              "reminder_is_set": change.reminder_is_set,
-              "reminder_minutes_before_start": change.reminder_minutes_before, "is_all_day": change.is_all_day}
+    values = {
+        "subject": change.subject,
+        "location": change.location,
+        "legacy_free_busy_status": SHOW_AS[change.show_as] if change.show_as else None,
+        "reminder_is_set": change.reminder_is_set,
+        "reminder_minutes_before_start": change.reminder_minutes_before,
+        "is_all_day": change.is_all_day,
+    }
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -177,19 +195,31 @@ def apply_exceptions(account: Any, folder: Any, server_id: str, upload: UploadIt
         for name, value in changes.items():
             setattr(occurrence, name, value)
         try:
-            occurrence.save(update_fields=["start", "end", *changes], conflict_resolution=ALWAYS_OVERWRITE,
-                            send_meeting_invitations=SEND_TO_NONE)
+            occurrence.save(
+                update_fields=["start", "end", *changes],
+                conflict_resolution=ALWAYS_OVERWRITE,
+                send_meeting_invitations=SEND_TO_NONE,
+            )
         except (ErrorOccurrenceCrossingBoundary, ErrorOccurrenceTimeSpanTooBig) as exc:
             # Exchange refuses a time that crosses or overlaps a neighbour: keep the pattern's time and the
             # other changes, and say so, rather than leave the series pending on every rerun.
-            warnings.append(occurrence_warning("modified", change.original_start, "kept at its pattern time",
-                                               f"the server refused its new time ({type(exc).__name__})"))
+            warnings.append(
+                occurrence_warning(
+                    "modified",
+                    change.original_start,
+                    "kept at its pattern time",
+                    f"the server refused its new time ({type(exc).__name__})",
+                )
+            )
             occurrence = _reach(master, upload, change.original_start, "modified", warnings)
             if occurrence is not None and changes:
                 for name, value in changes.items():
                     setattr(occurrence, name, value)
-                occurrence.save(update_fields=list(changes), conflict_resolution=ALWAYS_OVERWRITE,
-                                send_meeting_invitations=SEND_TO_NONE)
+                occurrence.save(
+                    update_fields=list(changes),
+                    conflict_resolution=ALWAYS_OVERWRITE,
+                    send_meeting_invitations=SEND_TO_NONE,
+                )
     return warnings
 
 
@@ -201,5 +231,8 @@ def finish(account: Any, folder: Any, server_id: str, identity: str) -> None:
     master.refresh()
     setattr(master, FINGERPRINT_FIELD, identity)
     setattr(master, PENDING_FIELD, False)
-    master.save(update_fields=[FINGERPRINT_FIELD, PENDING_FIELD], conflict_resolution=ALWAYS_OVERWRITE,
-                send_meeting_invitations=SEND_TO_NONE)
+    master.save(
+        update_fields=[FINGERPRINT_FIELD, PENDING_FIELD],
+        conflict_resolution=ALWAYS_OVERWRITE,
+        send_meeting_invitations=SEND_TO_NONE,
+    )

@@ -19,8 +19,19 @@ from pipeline.destination.ews.class_types import CLASSED_TYPES
 from pipeline.destination.ews.classed import ClassedMessage
 from pipeline.model import ExtendedProperty
 
-ITEM_CLASSES = (Message, ClassedMessage, CalendarItem, Contact, DistributionList, Task, PostItem,
-                MeetingRequest, MeetingResponse, MeetingCancellation, *CLASSED_TYPES)
+ITEM_CLASSES = (
+    Message,
+    ClassedMessage,
+    CalendarItem,
+    Contact,
+    DistributionList,
+    Task,
+    PostItem,
+    MeetingRequest,
+    MeetingResponse,
+    MeetingCancellation,
+    *CLASSED_TYPES,
+)
 FINGERPRINT_FIELD = "rebuild_fingerprint"
 PENDING_FIELD = "rebuild_series_pending"
 
@@ -74,7 +85,8 @@ def _stamp_field(prop: ExtendedProperty) -> str | None:
     if prop.tag is not None or (prop.propset_guid or "").lower() != fingerprint.PROPERTY_SET:
         return None
     return {fingerprint.PROPERTY_NAME: FINGERPRINT_FIELD, fingerprint.PENDING_PROPERTY_NAME: PENDING_FIELD}.get(
-        str(prop.name))
+        str(prop.name)
+    )
 
 
 def register_fingerprint() -> str:

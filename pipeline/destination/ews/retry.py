@@ -59,12 +59,18 @@ def retrying(policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -
         cause = getattr(exc, "cause", exc)
         hint = back_off_hint(cause) if cause else None
         seconds = max(base, min(hint or 0.0, MAX_HONOURED_BACKOFF))
-        log.info("retrying", attempt=state.attempt_number, wait_s=round(seconds, 2),
-                 reason=describe(cause) if cause else "")
+        log.info(
+            "retrying", attempt=state.attempt_number, wait_s=round(seconds, 2), reason=describe(cause) if cause else ""
+        )
         return seconds
 
-    return Retrying(stop=stop_after_attempt(policy.max_attempts), wait=wait,
-                    retry=retry_if_exception(lambda e: isinstance(e, Transient)), sleep=sleep, reraise=True)
+    return Retrying(
+        stop=stop_after_attempt(policy.max_attempts),
+        wait=wait,
+        retry=retry_if_exception(lambda e: isinstance(e, Transient)),
+        sleep=sleep,
+        reraise=True,
+    )
 
 
 def call(fn: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> T:
@@ -81,4 +87,3 @@ def call(fn: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None
     except Transient as exc:
         raise MailboxFatalError(f"the server kept failing after {policy.max_attempts} attempts: {exc}") from exc
     raise AssertionError("unreachable")
-

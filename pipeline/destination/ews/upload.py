@@ -46,8 +46,11 @@ def stamps(folder: Any) -> list[Stamp]:
     register_fingerprint()
     query = folder.all().only(FINGERPRINT_FIELD, PENDING_FIELD)
     query.page_size = FINGERPRINT_PAGE
-    return [read_stamp(value, pending, str(item_id))
-            for item_id, value, pending in query.values_list("id", FINGERPRINT_FIELD, PENDING_FIELD) if value]
+    return [
+        read_stamp(value, pending, str(item_id))
+        for item_id, value, pending in query.values_list("id", FINGERPRINT_FIELD, PENDING_FIELD)
+        if value
+    ]
 
 
 def stamped_fingerprints(folder: Any) -> list[str]:
@@ -64,15 +67,23 @@ def ids_stamped(folder: Any, identity: str) -> list[str]:
     register_fingerprint()
     query = folder.all().only(FINGERPRINT_FIELD)
     query.page_size = FINGERPRINT_PAGE
-    return [item_id for item_id, value in query.values_list("id", FINGERPRINT_FIELD)
-            if value and read_stamp(value).identity == identity]
+    return [
+        item_id
+        for item_id, value in query.values_list("id", FINGERPRINT_FIELD)
+        if value and read_stamp(value).identity == identity
+    ]
 
 
 class Uploader:
     """Sends batches into one folder at a time and reports an Outcome per item through on_outcomes."""
 
-    def __init__(self, account: Account, on_outcomes: Callable[[list[Outcome]], None],
-                 policy: retry.RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        account: Account,
+        on_outcomes: Callable[[list[Outcome]], None],
+        policy: retry.RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.account = account
         self.on_outcomes = on_outcomes
         self.policy = policy or retry.RetryPolicy()
@@ -114,10 +125,12 @@ class Uploader:
         except retry.Transient as exc:
             if not isinstance(exc.cause, _ItemsRefused):
                 # The server kept failing whole requests: stop this mailbox; the rerun resumes it.
-                raise MailboxFatalError(f"the server kept failing after {self.policy.max_attempts} attempts: "
-                                        f"{exc}") from exc
-            self.on_outcomes([_failed(u, FailureKind.GAVE_UP, f"after {self.policy.max_attempts} attempts: {exc}")
-                              for u in pending])
+                raise MailboxFatalError(
+                    f"the server kept failing after {self.policy.max_attempts} attempts: {exc}"
+                ) from exc
+            self.on_outcomes(
+                [_failed(u, FailureKind.GAVE_UP, f"after {self.policy.max_attempts} attempts: {exc}") for u in pending]
+            )
         except _SplitBatch:
             # exchangelib raises for the whole request when one item is refused (unless the error is one it
             # catches per item), although the server stored the others: those are done, the rest goes singly.
@@ -143,8 +156,13 @@ class Uploader:
         check_fence()  # building the items took a while: the lease may have passed meanwhile
         self.stats.requests += 1
         try:
-            results = self.account.bulk_create(folder=folder, items=items, message_disposition=SAVE_ONLY,
-                                               send_meeting_invitations=SEND_TO_NONE, chunk_size=len(items))
+            results = self.account.bulk_create(
+                folder=folder,
+                items=items,
+                message_disposition=SAVE_ONLY,
+                send_meeting_invitations=SEND_TO_NONE,
+                chunk_size=len(items),
+            )
         except Exception as exc:  # noqa: BLE001 - classified right below
             kind = classify(exc)
             if kind is ErrorKind.FATAL:
@@ -202,14 +220,16 @@ def _simpler(upload: UploadItem, cause: BaseException) -> UploadItem | None:
     reason = describe(cause)
     if upload.extra_extended:
         note = fallback("extra properties dropped", f"the server refused them ({reason})")
-        return dataclasses.replace(upload, extra_extended=[], warnings=[*upload.warnings, note],
-                                   fallbacks=[*upload.fallbacks, note])
+        return dataclasses.replace(
+            upload, extra_extended=[], warnings=[*upload.warnings, note], fallbacks=[*upload.fallbacks, note]
+        )
     value = upload.value
     if isinstance(value, MailMessage | StickyNote | JournalEntry) and value.item_class:
         note = fallback("kept as a plain message", f"the server refused class {upload.item_class} ({reason})")
         plain = dataclasses.replace(value, item_class=None)
-        return dataclasses.replace(upload, value=plain, warnings=[*upload.warnings, note],
-                                   fallbacks=[*upload.fallbacks, note])
+        return dataclasses.replace(
+            upload, value=plain, warnings=[*upload.warnings, note], fallbacks=[*upload.fallbacks, note]
+        )
     return None
 
 

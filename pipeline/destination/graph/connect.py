@@ -45,11 +45,11 @@ class GraphTarget:
 
     def __post_init__(self) -> None:
         if not self.tenant or not self.client_id:
-            raise GraphSetupError("the Graph destination needs --tenant and --client-id (or [graph] tenant, "
-                                  "client_id)")
+            raise GraphSetupError("the Graph destination needs --tenant and --client-id (or [graph] tenant, client_id)")
         if not self.secret and not self.cert_pem:
-            raise GraphSetupError(f"the Graph destination needs {ENV_SECRET}, or {ENV_CERT} with "
-                                  f"{ENV_THUMBPRINT}, in the environment")
+            raise GraphSetupError(
+                f"the Graph destination needs {ENV_SECRET}, or {ENV_CERT} with {ENV_THUMBPRINT}, in the environment"
+            )
 
 
 def credential_from_env(environ: Any = None) -> dict[str, str]:
@@ -72,8 +72,9 @@ def require_extra() -> None:
         import httpx  # noqa: F401
         import msal  # noqa: F401
     except ImportError:
-        raise GraphSetupError("the Graph destination needs the optional extra: pip install -e '.[graph]' "
-                              "(msal, httpx)") from None
+        raise GraphSetupError(
+            "the Graph destination needs the optional extra: pip install -e '.[graph]' (msal, httpx)"
+        ) from None
 
 
 class _LoopbackHttp:
@@ -110,10 +111,10 @@ class Tokens:
         options: dict[str, Any] = {}
         if target.sandbox:
             authority = authority.replace("http://", "https://", 1)
-            options = {"http_client": _LoopbackHttp(http), "instance_discovery": False,
-                       "validate_authority": False}
-        self._app = msal.ConfidentialClientApplication(target.client_id, client_credential=credential,
-                                                       authority=authority, **options)
+            options = {"http_client": _LoopbackHttp(http), "instance_discovery": False, "validate_authority": False}
+        self._app = msal.ConfidentialClientApplication(
+            target.client_id, client_credential=credential, authority=authority, **options
+        )
         self._lock = threading.Lock()
 
     def header(self) -> str:
@@ -123,6 +124,7 @@ class Tokens:
         if not token:
             from pipeline.destination.base import MailboxFatalError
 
-            raise MailboxFatalError(f"no Graph token: {result.get('error', '?')}: "
-                                    f"{str(result.get('error_description', ''))[:200]}")
+            raise MailboxFatalError(
+                f"no Graph token: {result.get('error', '?')}: {str(result.get('error_description', ''))[:200]}"
+            )
         return f"Bearer {token}"

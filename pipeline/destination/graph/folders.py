@@ -19,11 +19,19 @@ from pipeline.model import FolderRole
 
 MAIL, CALENDAR, CONTACTS, TODO = "mail", "calendar", "contacts", "todo"
 #: Roles with a Graph well-known mail folder name (Microsoft's mailFolder resource).
-WELL_KNOWN = {FolderRole.INBOX: "inbox", FolderRole.SENT: "sentitems", FolderRole.DELETED: "deleteditems",
-              FolderRole.DRAFTS: "drafts", FolderRole.JUNK: "junkemail", FolderRole.OUTBOX: "outbox",
-              FolderRole.CONVERSATION_HISTORY: "conversationhistory", FolderRole.SYNC_ISSUES: "syncissues",
-              FolderRole.CONFLICTS: "conflicts", FolderRole.LOCAL_FAILURES: "localfailures",
-              FolderRole.SERVER_FAILURES: "serverfailures"}
+WELL_KNOWN = {
+    FolderRole.INBOX: "inbox",
+    FolderRole.SENT: "sentitems",
+    FolderRole.DELETED: "deleteditems",
+    FolderRole.DRAFTS: "drafts",
+    FolderRole.JUNK: "junkemail",
+    FolderRole.OUTBOX: "outbox",
+    FolderRole.CONVERSATION_HISTORY: "conversationhistory",
+    FolderRole.SYNC_ISSUES: "syncissues",
+    FolderRole.CONFLICTS: "conflicts",
+    FolderRole.LOCAL_FAILURES: "localfailures",
+    FolderRole.SERVER_FAILURES: "serverfailures",
+}
 _CLASS_KIND = {"IPF.Appointment": CALENDAR, "IPF.Contact": CONTACTS, "IPF.Task": TODO}
 _ROLE_KIND = {FolderRole.CALENDAR: CALENDAR, FolderRole.CONTACTS: CONTACTS, FolderRole.TASKS: TODO}
 PAGE = {"$top": "1000"}
@@ -84,7 +92,9 @@ class GraphFolders:
             found = self.children(kind, parent).get(name_key(candidate))
             if found:
                 self.stats.found += 1
-                return ServerFolder(str(found[0]["id"]), str(found[0].get(prop) or candidate), Ref(kind, found[0]["id"]))
+                return ServerFolder(
+                    str(found[0]["id"]), str(found[0].get(prop) or candidate), Ref(kind, found[0]["id"])
+                )
             if not self.create:
                 return None
             path, _ = self._list_path(kind, parent)
@@ -149,8 +159,11 @@ class GraphFolders:
             target = self.base()
             if planned.holds_top_items and not self.target_root and target is not None:
                 target = self._find_or_create(MAIL, target.id, planned.name)
-        elif not self.target_root and planned.role in WELL_KNOWN and (known := self._well_known(
-                WELL_KNOWN[planned.role])) is not None:
+        elif (
+            not self.target_root
+            and planned.role in WELL_KNOWN
+            and (known := self._well_known(WELL_KNOWN[planned.role])) is not None
+        ):
             target = known
             self.stats.mapped += 1
         elif not self.target_root and kind != MAIL and planned.role in _ROLE_KIND and _ROLE_KIND[planned.role] == kind:
@@ -161,8 +174,9 @@ class GraphFolders:
             target = None if under is None else self._find_or_create(MAIL, under.id, planned.name)
         elif kind == CONTACTS:
             under_id = parent.handle.id if parent is not None and parent.handle.kind == CONTACTS else None
-            target = self._find_or_create(CONTACTS, under_id, self._prefixed(planned.name) if under_id is None
-                                          else planned.name)
+            target = self._find_or_create(
+                CONTACTS, under_id, self._prefixed(planned.name) if under_id is None else planned.name
+            )
         else:
             target = self._find_or_create(kind, None, self._prefixed(planned.name))
         self._by_node[planned.node_id] = target
@@ -179,8 +193,9 @@ class GraphFolders:
                 current = stack.pop()
                 for entries in self.children(MAIL, current).values():
                     for entry in entries:
-                        out.append(ServerFolder(str(entry["id"]), str(entry.get("displayName") or ""),
-                                                Ref(MAIL, entry["id"])))
+                        out.append(
+                            ServerFolder(str(entry["id"]), str(entry.get("displayName") or ""), Ref(MAIL, entry["id"]))
+                        )
                         if entry.get("childFolderCount"):
                             stack.append(str(entry["id"]))
         prefix = f"{self.target_root} - " if self.target_root else ""

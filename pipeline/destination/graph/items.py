@@ -121,8 +121,10 @@ def split_extended(props: list[ExtendedProperty], skip_tags: frozenset[int] = fr
 
 
 def stamps(upload: UploadItem) -> list[dict[str, str]]:
-    return [{"id": property_id(p), "value": wire_value(p.value)}
-            for p in fingerprint.stamp_properties(upload.fingerprint, upload.series_pending)]
+    return [
+        {"id": property_id(p), "value": wire_value(p.value)}
+        for p in fingerprint.stamp_properties(upload.fingerprint, upload.series_pending)
+    ]
 
 
 def _tag(upload: UploadItem, tag: int) -> Any:
@@ -170,8 +172,9 @@ def _address(text: str) -> dict[str, Any]:
 
 def _recipients(message: Any, header: str) -> list[dict[str, Any]]:
     values = message.get_all(header) or []
-    return [_address(email.utils.formataddr(pair)) for pair in email.utils.getaddresses([str(v) for v in values])
-            if pair[1]]
+    return [
+        _address(email.utils.formataddr(pair)) for pair in email.utils.getaddresses([str(v) for v in values]) if pair[1]
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +188,13 @@ class LargeAttachment:
     content_id: str = ""
 
     def session_body(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"attachmentType": "file", "name": self.name, "size": len(self.data),
-                                "contentType": self.content_type, "isInline": self.is_inline}
+        item: dict[str, Any] = {
+            "attachmentType": "file",
+            "name": self.name,
+            "size": len(self.data),
+            "contentType": self.content_type,
+            "isInline": self.is_inline,
+        }
         if self.content_id:
             item["contentId"] = self.content_id
         return {"AttachmentItem": item}
@@ -200,8 +208,12 @@ def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None)
     body: dict[str, Any] = {"subject": upload.subject}
     if upload.mime is not None:
         message = email.message_from_bytes(upload.mime, policy=email.policy.default)
-        for header, key in (("To", "toRecipients"), ("Cc", "ccRecipients"), ("Bcc", "bccRecipients"),
-                            ("Reply-To", "replyTo")):
+        for header, key in (
+            ("To", "toRecipients"),
+            ("Cc", "ccRecipients"),
+            ("Bcc", "bccRecipients"),
+            ("Reply-To", "replyTo"),
+        ):
             found = _recipients(message, header)
             if found:
                 body[key] = found
@@ -209,8 +221,10 @@ def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None)
             body["from"] = _address(str(message["From"]))
         part = message.get_body(preferencelist=("html", "plain"))
         if part is not None:
-            body["body"] = {"contentType": "html" if part.get_content_type() == "text/html" else "text",
-                            "content": part.get_content()}
+            body["body"] = {
+                "contentType": "html" if part.get_content_type() == "text/html" else "text",
+                "content": part.get_content(),
+            }
         attachments = []
         for item in message.iter_attachments():
             payload = item.get_payload(decode=True)
@@ -218,15 +232,26 @@ def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None)
             if len(data) > INLINE_ATTACHMENT_MAX:
                 if large is None:
                     raise ValueError(f"attachment over {INLINE_ATTACHMENT_MAX // 1048576} MB needs an upload session")
-                large.append(LargeAttachment(item.get_filename() or "attachment", item.get_content_type(), data,
-                                             item.get_content_disposition() == "inline",
-                                             str(item["Content-ID"] or "").strip("<>")))
+                large.append(
+                    LargeAttachment(
+                        item.get_filename() or "attachment",
+                        item.get_content_type(),
+                        data,
+                        item.get_content_disposition() == "inline",
+                        str(item["Content-ID"] or "").strip("<>"),
+                    )
+                )
                 continue
-            attachments.append({"@odata.type": "#microsoft.graph.fileAttachment",
-                                "name": item.get_filename() or "attachment", "contentType": item.get_content_type(),
-                                "contentBytes": base64.b64encode(data).decode("ascii"),
-                                "isInline": item.get_content_disposition() == "inline",
-                                **({"contentId": str(item["Content-ID"]).strip("<>")} if item["Content-ID"] else {})})
+            attachments.append(
+                {
+                    "@odata.type": "#microsoft.graph.fileAttachment",
+                    "name": item.get_filename() or "attachment",
+                    "contentType": item.get_content_type(),
+                    "contentBytes": base64.b64encode(data).decode("ascii"),
+                    "isInline": item.get_content_disposition() == "inline",
+                    **({"contentId": str(item["Content-ID"]).strip("<>")} if item["Content-ID"] else {}),
+                }
+            )
         if attachments:
             body["attachments"] = attachments
     elif isinstance(upload.value, TypedItem) and upload.value.body:
@@ -252,23 +277,48 @@ def json_message(upload: UploadItem, large: list[LargeAttachment] | None = None)
 
 
 # -- calendar ---------------------------------------------------------------------------------------
-_SHOW_AS = {ShowAs.FREE: "free", ShowAs.TENTATIVE: "tentative", ShowAs.BUSY: "busy", ShowAs.OUT_OF_OFFICE: "oof",
-            ShowAs.WORKING_ELSEWHERE: "workingElsewhere"}
-_SENSITIVITY = {Sensitivity.NORMAL: "normal", Sensitivity.PERSONAL: "personal", Sensitivity.PRIVATE: "private",
-                Sensitivity.CONFIDENTIAL: "confidential"}
+_SHOW_AS = {
+    ShowAs.FREE: "free",
+    ShowAs.TENTATIVE: "tentative",
+    ShowAs.BUSY: "busy",
+    ShowAs.OUT_OF_OFFICE: "oof",
+    ShowAs.WORKING_ELSEWHERE: "workingElsewhere",
+}
+_SENSITIVITY = {
+    Sensitivity.NORMAL: "normal",
+    Sensitivity.PERSONAL: "personal",
+    Sensitivity.PRIVATE: "private",
+    Sensitivity.CONFIDENTIAL: "confidential",
+}
 _IMPORTANCE = {Importance.LOW: "low", Importance.NORMAL: "normal", Importance.HIGH: "high"}
-_PATTERNS = {PatternKind.DAILY: "daily", PatternKind.WEEKLY: "weekly", PatternKind.ABSOLUTE_MONTHLY: "absoluteMonthly",
-             PatternKind.RELATIVE_MONTHLY: "relativeMonthly", PatternKind.ABSOLUTE_YEARLY: "absoluteYearly",
-             PatternKind.RELATIVE_YEARLY: "relativeYearly"}
+_PATTERNS = {
+    PatternKind.DAILY: "daily",
+    PatternKind.WEEKLY: "weekly",
+    PatternKind.ABSOLUTE_MONTHLY: "absoluteMonthly",
+    PatternKind.RELATIVE_MONTHLY: "relativeMonthly",
+    PatternKind.ABSOLUTE_YEARLY: "absoluteYearly",
+    PatternKind.RELATIVE_YEARLY: "relativeYearly",
+}
 _DAYS = {d: d.value for d in Weekday}  # Graph's dayOfWeek: "sunday" … "saturday"
-_RELATIVE_DAYS = {RelativeDay.DAY: list(_DAYS.values()),
-                  RelativeDay.WEEKDAY: ["monday", "tuesday", "wednesday", "thursday", "friday"],
-                  RelativeDay.WEEKEND_DAY: ["saturday", "sunday"]}
-_INDEX = {WeekIndex.FIRST: "first", WeekIndex.SECOND: "second", WeekIndex.THIRD: "third",
-          WeekIndex.FOURTH: "fourth", WeekIndex.LAST: "last"}
-_TASK_STATUS = {TaskStatus.NOT_STARTED: "notStarted", TaskStatus.IN_PROGRESS: "inProgress",
-                TaskStatus.COMPLETED: "completed", TaskStatus.WAITING_ON_OTHERS: "waitingOnOthers",
-                TaskStatus.DEFERRED: "deferred"}
+_RELATIVE_DAYS = {
+    RelativeDay.DAY: list(_DAYS.values()),
+    RelativeDay.WEEKDAY: ["monday", "tuesday", "wednesday", "thursday", "friday"],
+    RelativeDay.WEEKEND_DAY: ["saturday", "sunday"],
+}
+_INDEX = {
+    WeekIndex.FIRST: "first",
+    WeekIndex.SECOND: "second",
+    WeekIndex.THIRD: "third",
+    WeekIndex.FOURTH: "fourth",
+    WeekIndex.LAST: "last",
+}
+_TASK_STATUS = {
+    TaskStatus.NOT_STARTED: "notStarted",
+    TaskStatus.IN_PROGRESS: "inProgress",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.WAITING_ON_OTHERS: "waitingOnOthers",
+    TaskStatus.DEFERRED: "deferred",
+}
 
 
 def _body(body: Body) -> dict[str, str]:
@@ -333,9 +383,12 @@ def event(upload: UploadItem) -> dict[str, Any]:
     f = _value(upload, Appointment)
     zone_name, zone = _zone_name(f.start_zone)
     end_name, end_zone = _zone_name(f.end_zone or f.start_zone)
-    body: dict[str, Any] = {"subject": upload.subject or f.subject,
-                            "start": _when(f.start, zone_name, zone), "end": _when(f.end, end_name, end_zone),
-                            "isAllDay": f.is_all_day}
+    body: dict[str, Any] = {
+        "subject": upload.subject or f.subject,
+        "start": _when(f.start, zone_name, zone),
+        "end": _when(f.end, end_name, end_zone),
+        "isAllDay": f.is_all_day,
+    }
     if f.body:
         body["body"] = _body(f.body)
     if f.location:
@@ -367,21 +420,45 @@ def event(upload: UploadItem) -> dict[str, Any]:
 
 
 # -- contacts, lists, tasks -------------------------------------------------------------------------
-_CONTACT_TEXT = {"given_name": "givenName", "surname": "surname", "middle_name": "middleName",
-                 "nickname": "nickName", "generation": "generation", "initials": "initials",
-                 "display_name": "displayName", "file_as": "fileAs", "company": "companyName",
-                 "job_title": "jobTitle", "department": "department", "manager": "manager",
-                 "assistant_name": "assistantName", "profession": "profession",
-                 "spouse_name": "spouseName", "business_homepage": "businessHomePage"}
-_PHONES = {PhoneKind.BUSINESS: "businessPhones", PhoneKind.BUSINESS_2: "businessPhones",
-           PhoneKind.HOME: "homePhones", PhoneKind.HOME_2: "homePhones"}
-_ADDRESSES = {AddressKind.BUSINESS: "businessAddress", AddressKind.HOME: "homeAddress",
-              AddressKind.OTHER: "otherAddress"}
+_CONTACT_TEXT = {
+    "given_name": "givenName",
+    "surname": "surname",
+    "middle_name": "middleName",
+    "nickname": "nickName",
+    "generation": "generation",
+    "initials": "initials",
+    "display_name": "displayName",
+    "file_as": "fileAs",
+    "company": "companyName",
+    "job_title": "jobTitle",
+    "department": "department",
+    "manager": "manager",
+    "assistant_name": "assistantName",
+    "profession": "profession",
+    "spouse_name": "spouseName",
+    "business_homepage": "businessHomePage",
+}
+_PHONES = {
+    PhoneKind.BUSINESS: "businessPhones",
+    PhoneKind.BUSINESS_2: "businessPhones",
+    PhoneKind.HOME: "homePhones",
+    PhoneKind.HOME_2: "homePhones",
+}
+_ADDRESSES = {
+    AddressKind.BUSINESS: "businessAddress",
+    AddressKind.HOME: "homeAddress",
+    AddressKind.OTHER: "otherAddress",
+}
 
 
 def _postal(address: PostalAddress) -> dict[str, str]:
-    parts = (("street", address.street), ("city", address.city), ("state", address.state),
-             ("countryOrRegion", address.country), ("postalCode", address.postal_code))
+    parts = (
+        ("street", address.street),
+        ("city", address.city),
+        ("state", address.state),
+        ("countryOrRegion", address.country),
+        ("postalCode", address.postal_code),
+    )
     return {graph: value for graph, value in parts if value}
 
 
@@ -411,8 +488,11 @@ def contact(upload: UploadItem) -> dict[str, Any]:
         if f.im_address:
             body["imAddresses"] = [f.im_address]
     else:
-        body = {graph: str(getattr(f, key)) for key, graph in (("display_name", "displayName"),
-                                                               ("file_as", "fileAs")) if getattr(f, key)}
+        body = {
+            graph: str(getattr(f, key))
+            for key, graph in (("display_name", "displayName"), ("file_as", "fileAs"))
+            if getattr(f, key)
+        }
         body.setdefault("displayName", upload.subject)
         members = [f"{m.name or ''} <{m.email or ''}>".strip() for m in f.members]
         notes = "Distribution list members:\n" + "\n".join(members) + (f"\n\n{notes}" if notes else "")
@@ -437,8 +517,10 @@ def photo(upload: UploadItem) -> bytes | None:
 def _utc(value: dt.date | None) -> dict[str, str] | None:
     if isinstance(value, dt.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return {"dateTime": moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
-                "timeZone": "UTC"}
+        return {
+            "dateTime": moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+            "timeZone": "UTC",
+        }
     if isinstance(value, dt.date):
         return {"dateTime": f"{value.isoformat()}T00:00:00", "timeZone": "UTC"}
     return None
@@ -451,8 +533,12 @@ def todo_task(upload: UploadItem) -> dict[str, Any]:
         body["body"] = _body(f.body)
     body["importance"] = _IMPORTANCE[f.importance]
     reminder = f.reminder or Reminder()
-    for value, graph in ((f.due_date, "dueDateTime"), (f.start_date, "startDateTime"),
-                         (f.completed, "completedDateTime"), (reminder.due, "reminderDateTime")):
+    for value, graph in (
+        (f.due_date, "dueDateTime"),
+        (f.start_date, "startDateTime"),
+        (f.completed, "completedDateTime"),
+        (reminder.due, "reminderDateTime"),
+    ):
         when = _utc(value)
         if when:
             body[graph] = when
@@ -460,15 +546,20 @@ def todo_task(upload: UploadItem) -> dict[str, Any]:
         body["isReminderOn"] = True
     if f.categories:
         body["categories"] = list(f.categories)
-    body["extensions"] = [{"@odata.type": "#microsoft.graph.openTypeExtension", "extensionName": EXTENSION_NAME,
-                           "identity": upload.fingerprint}]
+    body["extensions"] = [
+        {
+            "@odata.type": "#microsoft.graph.openTypeExtension",
+            "extensionName": EXTENSION_NAME,
+            "identity": upload.fingerprint,
+        }
+    ]
     return body
 
 
 #: What each kind keeps over Graph, and what it cannot carry (reported as a warning on every such item).
 LOSSES = {
     "task": "To Do keeps title, body, status, dates, importance and categories; percent complete, effort, "
-            "owner, companies, recurrence and the MAPI properties are not kept",
+    "owner, companies, recurrence and the MAPI properties are not kept",
     "distlist": "kept as a contact listing the members in its notes (Graph has no personal lists)",
     "note": "kept as a message of class IPM.StickyNote in a mail folder (Graph has no sticky notes)",
     "journal": "kept as a message of class IPM.Activity in a mail folder (Graph has no journal)",
@@ -480,12 +571,20 @@ def cannot_carry(upload: UploadItem) -> list[ItemWarning]:
     if upload.kind in LOSSES:
         notes.append(warn.cannot_carry(f"over Graph, a {upload.kind}", LOSSES[upload.kind]))
     if isinstance(upload.value, Appointment) and upload.value.attendees:
-        notes.append(warn.cannot_carry("over Graph, meeting attendees are kept as display text only",
-                                       "creating them would invite them"))
+        notes.append(
+            warn.cannot_carry(
+                "over Graph, meeting attendees are kept as display text only", "creating them would invite them"
+            )
+        )
     if upload.extra_extended:
-        notes.append(warn.cannot_carry("over Graph, best-effort properties are not carried",
-                                       f"{len(upload.extra_extended)} of class {upload.item_class}"))
+        notes.append(
+            warn.cannot_carry(
+                "over Graph, best-effort properties are not carried",
+                f"{len(upload.extra_extended)} of class {upload.item_class}",
+            )
+        )
     if upload.kind == "message" and is_draft(upload):
-        notes.append(warn.cannot_carry("over Graph, an unsent draft is created from JSON",
-                                       "its MIME headers are not kept"))
+        notes.append(
+            warn.cannot_carry("over Graph, an unsent draft is created from JSON", "its MIME headers are not kept")
+        )
     return notes

@@ -37,8 +37,9 @@ class ScriptedTime:
 
 
 class Lanes:
-    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, limit: int, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.limit = limit
         self.clock = clock
         self.sleep = sleep

@@ -30,8 +30,7 @@ class HeldLease:
 
 def _find(http: GraphHttp) -> str | None:
     flt = f"displayName eq '{LEASE_FOLDER}'"
-    found = http.call("GET", "/mailFolders", params={"$filter": flt, "includeHiddenFolders": "true"},
-                      lane=Lane.LEASE)
+    found = http.call("GET", "/mailFolders", params={"$filter": flt, "includeHiddenFolders": "true"}, lane=Lane.LEASE)
     values = found.get("value") or []
     return str(values[0]["id"]) if values else None
 
@@ -40,8 +39,12 @@ def _holder(http: GraphHttp, folder_id: str, token: str | None = None) -> tuple[
     """(message id, holder) of the lease message, None when the folder is still empty. A creation whose
     answer was lost and sent again leaves two messages of one holder: the one naming `token` is preferred."""
     expand = f"singleValueExtendedProperties($filter=id eq '{LEASE_PROPERTY}')"
-    found = http.call("GET", f"/mailFolders/{folder_id}/messages",
-                      params={"$select": "id", "$expand": expand, "$top": "10"}, lane=Lane.LEASE)
+    found = http.call(
+        "GET",
+        f"/mailFolders/{folder_id}/messages",
+        params={"$select": "id", "$expand": expand, "$top": "10"},
+        lane=Lane.LEASE,
+    )
     first: tuple[str, LeaseHolder | None] | None = None
     for entry in found.get("value") or []:
         for prop in entry.get("singleValueExtendedProperties") or []:
@@ -61,8 +64,10 @@ def _delete(http: GraphHttp, folder_id: str) -> None:
 
 
 def _message(holder: LeaseHolder) -> dict[str, Any]:
-    return {"subject": "mailbox rebuild lease",
-            "singleValueExtendedProperties": [{"id": LEASE_PROPERTY, "value": holder.to_json()}]}
+    return {
+        "subject": "mailbox rebuild lease",
+        "singleValueExtendedProperties": [{"id": LEASE_PROPERTY, "value": holder.to_json()}],
+    }
 
 
 class _Store:
@@ -76,8 +81,9 @@ class _Store:
 
     def create(self) -> str | None:
         try:
-            made = self.http.call("POST", "/mailFolders", json_body={"displayName": LEASE_FOLDER, "isHidden": True},
-                                  lane=Lane.LEASE)
+            made = self.http.call(
+                "POST", "/mailFolders", json_body={"displayName": LEASE_FOLDER, "isHidden": True}, lane=Lane.LEASE
+            )
         except GraphError as exc:
             if exc.status == 409:
                 return None
@@ -86,8 +92,9 @@ class _Store:
 
     def write(self, folder_id: str, me: LeaseHolder) -> HeldLease | None:
         try:
-            message = self.http.call("POST", f"/mailFolders/{folder_id}/messages", json_body=_message(me),
-                                     lane=Lane.LEASE)
+            message = self.http.call(
+                "POST", f"/mailFolders/{folder_id}/messages", json_body=_message(me), lane=Lane.LEASE
+            )
         except GraphError as exc:
             if exc.status == 404:
                 return None
@@ -118,9 +125,12 @@ def renew(http: GraphHttp, lease: HeldLease, me: LeaseHolder) -> None:
     if found is None or current is None or current.token != me.token:
         raise LeaseLost(f"taken over by {current.describe() if current else 'another run'}")
     lease.message_id = found[0]  # ours, whichever copy of it the folder lists
-    http.call("PATCH", f"/messages/{lease.message_id}",
-              json_body={"singleValueExtendedProperties": [{"id": LEASE_PROPERTY, "value": me.to_json()}]},
-              lane=Lane.LEASE)
+    http.call(
+        "PATCH",
+        f"/messages/{lease.message_id}",
+        json_body={"singleValueExtendedProperties": [{"id": LEASE_PROPERTY, "value": me.to_json()}]},
+        lane=Lane.LEASE,
+    )
 
 
 def release(http: GraphHttp, lease: HeldLease) -> None:

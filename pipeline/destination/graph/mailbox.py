@@ -69,8 +69,7 @@ class GraphMailbox:
             held, self._lease = self._lease, None
             lease.release(self.http, held)
 
-    def folder(self, planned: PlannedFolder, parent: ServerFolder | None,
-               create: bool = True) -> ServerFolder | None:
+    def folder(self, planned: PlannedFolder, parent: ServerFolder | None, create: bool = True) -> ServerFolder | None:
         return (self._folders if create else self._lookup).resolve(planned, parent)
 
     def folders_below(self) -> list[ServerFolder]:
@@ -97,7 +96,9 @@ class GraphMailbox:
         expand = "singleValueExtendedProperties($filter=" + " or ".join(f"id eq '{w}'" for w in wanted) + ")"
         out = []
         for entry in self.http.pages(items_path(ref), {"$select": "id", "$expand": expand, "$top": PAGE}):
-            values = {_canonical(p["id"]): str(p.get("value")) for p in entry.get("singleValueExtendedProperties") or []}
+            values = {
+                _canonical(p["id"]): str(p.get("value")) for p in entry.get("singleValueExtendedProperties") or []
+            }
             out.append((str(entry["id"]), values))
         return out
 
@@ -138,8 +139,11 @@ class GraphMailbox:
 
     def find_stamped(self, folder: ServerFolder, identity: str) -> list[str]:
         wanted = {identity, identity + fingerprint.LEGACY_PENDING_SUFFIX}
-        return [server_id for server_id, values in self._stamped(folder)
-                if values.get(_canonical(items.FINGERPRINT_PROPERTY)) in wanted]
+        return [
+            server_id
+            for server_id, values in self._stamped(folder)
+            if values.get(_canonical(items.FINGERPRINT_PROPERTY)) in wanted
+        ]
 
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
         """Delete and change the series' occurrences through its instances, then clear the pending flag."""
@@ -147,10 +151,13 @@ class GraphMailbox:
 
         def apply() -> list[ItemWarning]:
             warnings = apply_exceptions(self.http, server_id, upload)
-            props = [{"id": items.FINGERPRINT_PROPERTY, "value": upload.fingerprint},
-                     {"id": items.PENDING_PROPERTY, "value": "false"}]
-            self.http.call("PATCH", item_path(folder.handle, server_id),
-                           json_body={"singleValueExtendedProperties": props})
+            props = [
+                {"id": items.FINGERPRINT_PROPERTY, "value": upload.fingerprint},
+                {"id": items.PENDING_PROPERTY, "value": "false"},
+            ]
+            self.http.call(
+                "PATCH", item_path(folder.handle, server_id), json_body={"singleValueExtendedProperties": props}
+            )
             return warnings
 
         return finished(upload, server_id, apply)
@@ -166,4 +173,3 @@ class GraphMailbox:
 def _canonical(property_id: str) -> str:
     """Property ids compared as Graph compares them: case and spacing aside."""
     return " ".join(property_id.lower().replace("{", "").replace("}", "").split())
-

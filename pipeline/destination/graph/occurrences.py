@@ -40,11 +40,17 @@ def apply_exceptions(http: GraphHttp, series_id: str, upload: UploadItem) -> lis
     wanted = deleted + [_utc(m.original_start).replace(microsecond=0) for m in modified]
     if not wanted:
         return []
-    window = {"startDateTime": (min(wanted) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "endDateTime": (max(wanted) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "$select": "id,originalStart,start,end", "$top": "1000"}
-    instances = {_parse(str(i["originalStart"])): str(i["id"])
-                 for i in http.pages(f"/events/{series_id}/instances", window) if i.get("originalStart")}
+    window = {
+        "startDateTime": (min(wanted) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "endDateTime": (max(wanted) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "$select": "id,originalStart,start,end",
+        "$top": "1000",
+    }
+    instances = {
+        _parse(str(i["originalStart"])): str(i["id"])
+        for i in http.pages(f"/events/{series_id}/instances", window)
+        if i.get("originalStart")
+    }
     warnings: list[ItemWarning] = []
     for original in deleted:
         instance = instances.get(original)

@@ -101,9 +101,16 @@ class Pacer:
 class GraphHttp:
     """Requests for one mailbox, relative to /v1.0/users/{mailbox} (or /beta/… for beta actions)."""
 
-    def __init__(self, target: GraphTarget, mailbox: str, policy: RetryPolicy | None = None,
-                 in_flight: int = MAX_IN_FLIGHT, sleep: Callable[[float], None] = time.sleep,
-                 client: httpx.Client | None = None, tokens: Any = None) -> None:
+    def __init__(
+        self,
+        target: GraphTarget,
+        mailbox: str,
+        policy: RetryPolicy | None = None,
+        in_flight: int = MAX_IN_FLIGHT,
+        sleep: Callable[[float], None] = time.sleep,
+        client: httpx.Client | None = None,
+        tokens: Any = None,
+    ) -> None:
         """client and tokens are made from target unless given (tests give scripted ones)."""
         self.target = target
         self.mailbox = mailbox
@@ -118,8 +125,10 @@ class GraphHttp:
             self.lanes = Lanes(min(in_flight, MAX_IN_FLIGHT), scripted.clock, scripted.sleep)
         secure = target.graph_url.startswith("https://")
         self.client = client or httpx.Client(
-            http2=secure, timeout=target.timeout,
-            limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight))
+            http2=secure,
+            timeout=target.timeout,
+            limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
+        )
         self.tokens = tokens or Tokens(target, self.client)
         self.pacer = Pacer()
         self.requests = 0
@@ -135,9 +144,18 @@ class GraphHttp:
             return f"{self.target.graph_url.rstrip('/')}/{version}/$batch"
         return f"{self.target.graph_url.rstrip('/')}/{version}/users/{self.mailbox}{path}"
 
-    def once(self, method: str, path: str, *, json_body: Any = None, content: bytes | None = None,
-             headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
-             beta: bool = False, lane: Lane = Lane.ITEMS) -> Any:
+    def once(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        beta: bool = False,
+        lane: Lane = Lane.ITEMS,
+    ) -> Any:
         """One request, no retry: the answer's JSON (None when empty), GraphError, or Unanswered; LeaseLost
         instead once the run's lease fence has passed (nothing is sent)."""
         check_fence()
@@ -152,8 +170,9 @@ class GraphHttp:
             with self._lock:
                 self.requests += 1
             try:
-                response = self.client.request(method, self.url(path, beta), json=json_body, content=content,
-                                               headers=all_headers, params=params)
+                response = self.client.request(
+                    method, self.url(path, beta), json=json_body, content=content, headers=all_headers, params=params
+                )
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 raise Unanswered(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
@@ -194,8 +213,10 @@ class GraphHttp:
 
     def put_range(self, url: str, chunk: bytes, start: int, total: int) -> None:
         """One range of an upload session (its URL is pre-authenticated: no token is sent), retried alike."""
-        headers = {"Content-Range": f"bytes {start}-{start + len(chunk) - 1}/{total}",
-                   "Content-Type": "application/octet-stream"}
+        headers = {
+            "Content-Range": f"bytes {start}-{start + len(chunk) - 1}/{total}",
+            "Content-Type": "application/octet-stream",
+        }
         for attempt in range(1, self.policy.max_attempts + 1):
             self.pacer.admit(len(chunk), self.sleep)
             check_fence()

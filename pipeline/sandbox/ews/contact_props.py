@@ -78,7 +78,7 @@ FROM_FIELDS: dict[str, tuple[str, str | None, str | None]] = {
     _lid(0x8005): ("FileAs", None, None),  # PidLidFileUnder
     _lid(0x8083): ("EmailAddresses", "EmailAddress1", None),  # PidLidEmail1EmailAddress
     _lid(0x8093): ("EmailAddresses", "EmailAddress2", None),
-    _lid(0x80a3): ("EmailAddresses", "EmailAddress3", None),
+    _lid(0x80A3): ("EmailAddresses", "EmailAddress3", None),
     _lid(0x8015): ("HasPicture", None, None),  # PidLidHasPicture
 }
 

@@ -49,17 +49,13 @@ class Context:
 
     def acting_mailbox(self) -> Mailbox:
         if self.mailbox is None:
-            raise ResponseError(
-                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
-            )
+            raise ResponseError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
         return self.mailbox
 
     def mailbox_by_address(self, address: str) -> Mailbox:
         mailbox = self.store.mailbox(address)
         if mailbox is None:
-            raise ResponseError(
-                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
-            )
+            raise ResponseError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
         if not self.may_open(mailbox):
             raise ResponseError("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         return mailbox
@@ -91,9 +87,7 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
         ctx.check_mailbox_faults(mailbox.address)
         folder = ctx.store.distinguished(conn, mailbox.id, elem.get("Id", ""))
         if folder is None:
-            raise ResponseError(
-                "ErrorFolderNotFound", "The specified folder could not be found in the store."
-            )
+            raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
         return folder
     if kind == "FolderId":
         try:
@@ -104,9 +98,7 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
         ctx.check_mailbox_faults(mailbox.address)
         folder = ctx.store.folder(conn, ref.row_id)
         if folder is None or folder.mailbox_id != ref.mailbox_id:
-            raise ResponseError(
-                "ErrorFolderNotFound", "The specified folder could not be found in the store."
-            )
+            raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
         return folder
     raise ResponseError("ErrorInvalidRequest", f"Unsupported folder reference {kind}.")
 

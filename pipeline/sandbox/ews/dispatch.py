@@ -57,11 +57,7 @@ _CONCURRENCY_TEXT = (
     "You have exceeded the available concurrent connections for your account. "
     "Try again once your other requests have completed."
 )
-_IIS_503 = (
-    b"<html><body><h1>Service Unavailable</h1>"
-    b"<p>HTTP Error 503. The service is unavailable.</p></body></html>"
-)
-
+_IIS_503 = b"<html><body><h1>Service Unavailable</h1><p>HTTP Error 503. The service is unavailable.</p></body></html>"
 
 
 _parsers = threading.local()
@@ -89,8 +85,14 @@ class Reply:
 class EwsFace:
     """The EWS face of one server: the store, its faults and counters, and the limits in force."""
 
-    def __init__(self, store: SandboxStore, faults: FaultEngine, stats: Stats, limits: Callable[[], Limits],
-                 validate: bool = True) -> None:
+    def __init__(
+        self,
+        store: SandboxStore,
+        faults: FaultEngine,
+        stats: Stats,
+        limits: Callable[[], Limits],
+        validate: bool = True,
+    ) -> None:
         self.store = store
         self.faults = faults
         self.stats = stats
@@ -125,7 +127,6 @@ class EwsFace:
         with self._active_lock:
             self._active[account.username] -= 1
 
-
     def own_mailbox(self, account: Account) -> Mailbox | None:
         name = account.username.split("\\")[-1]
         mailbox = self.store.mailbox(name)
@@ -149,8 +150,9 @@ class EwsFace:
         elements = [child for child in soap_body if isinstance(child.tag, str)] if soap_body is not None else []
         if len(elements) != 1:
             self.stats.add("schema_violations")
-            text = "The SOAP body must hold exactly one request element." if elements else \
-                "The request has no SOAP body."
+            text = (
+                "The SOAP body must hold exactly one request element." if elements else "The request has no SOAP body."
+            )
             return Reply(500, soap.schema_fault(text, 1, 1))
         request = elements[0]
         operation = etree.QName(request).localname
@@ -170,17 +172,16 @@ class EwsFace:
         if faults.http_status == 507:
             return Reply(507, b"", "text/html", close=True)
         if faults.http_status == 401:
-            return Reply(401, b"", "text/html", headers=[("WWW-Authenticate", "Negotiate"),
-                                                       ("WWW-Authenticate", "NTLM")])
+            return Reply(
+                401, b"", "text/html", headers=[("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")]
+            )
         if faults.throttle_ms is not None:
             return Reply(500, soap.server_busy_fault(faults.throttle_ms))
         if self.validate:
             violation = schema.validate(request)
             if violation is not None:
                 self.stats.add("schema_violations")
-                log.warning(
-                    "schema violation in %s: %.160s (line %s)", operation, violation.message, violation.line
-                )
+                log.warning("schema violation in %s: %.160s (line %s)", operation, violation.message, violation.line)
                 return Reply(500, soap.schema_fault(violation.message, violation.line, violation.column))
         try:
             mailbox, impersonating = self._acting_mailbox(account, impersonated, own)
@@ -257,9 +258,7 @@ class EwsFace:
             )
         mailbox = self.store.mailbox(impersonated) if impersonated else None
         if mailbox is None:
-            raise RequestFault(
-                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
-            )
+            raise RequestFault("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
         return mailbox, True
 
     @staticmethod

@@ -32,7 +32,8 @@ class FolderView:
         kept: dict[int, dict[str, tuple[str, list[str] | str]]] = {}
         for folder_id, key, ptype, value in self._conn.execute(
             "SELECT folder_id, key, ptype, value FROM folder_props WHERE folder_id IN "
-            "(SELECT id FROM folders WHERE mailbox_id=?)", (mailbox_id,)
+            "(SELECT id FROM folders WHERE mailbox_id=?)",
+            (mailbox_id,),
         ):
             kept.setdefault(folder_id, {})[key] = (ptype, json.loads(value) if ptype.endswith("Array") else value)
         self._kept[mailbox_id] = kept
@@ -41,12 +42,18 @@ class FolderView:
         """Item, unread and child counts of a folder (its computed properties are made of them)."""
         self._load(folder.mailbox_id)
         total, unread = self._counts[folder.mailbox_id].get(folder.id, (0, 0))
-        return computed.FolderFacts(total, unread, self._children[folder.mailbox_id].get(folder.id, 0),
-                                    self._kept[folder.mailbox_id].get(folder.id, {}))
+        return computed.FolderFacts(
+            total,
+            unread,
+            self._children[folder.mailbox_id].get(folder.id, 0),
+            self._kept[folder.mailbox_id].get(folder.id, {}),
+        )
 
     def render(self, folder: FolderRow, shape: shapes.Shape) -> str:
-        if shape.base == "IdOnly" and not shape.ext and not shape.fields.intersection(
-            {"TotalCount", "ChildFolderCount", "UnreadCount"}
+        if (
+            shape.base == "IdOnly"
+            and not shape.ext
+            and not shape.fields.intersection({"TotalCount", "ChildFolderCount", "UnreadCount"})
         ):
             return shapes.folder_xml(folder, shape, computed.FolderFacts(0, 0, 0))
         return shapes.folder_xml(folder, shape, self.facts(folder))

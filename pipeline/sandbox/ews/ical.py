@@ -29,8 +29,9 @@ _INDEX = {1: "1", 2: "2", 3: "3", 4: "4", -1: "-1"}
 
 
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace(
-        "\n", "\\n")
+    return (
+        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
+    )
 
 
 def _fold(line: str) -> str:
@@ -91,12 +92,23 @@ def vtimezone(tzid: str, zone: dt.tzinfo, year: int) -> list[str]:
     changes = _transitions(zone, year)
     if not changes:
         offset = _offset(dt.datetime(year, 1, 1, tzinfo=dt.UTC).astimezone(zone).utcoffset())
-        lines += ["BEGIN:STANDARD", "DTSTART:16010101T000000", f"TZOFFSETFROM:{offset}", f"TZOFFSETTO:{offset}",
-                  "END:STANDARD"]
+        lines += [
+            "BEGIN:STANDARD",
+            "DTSTART:16010101T000000",
+            f"TZOFFSETFROM:{offset}",
+            f"TZOFFSETTO:{offset}",
+            "END:STANDARD",
+        ]
     for local, before, after in changes:
         kind = "DAYLIGHT" if after > before else "STANDARD"
-        lines += [f"BEGIN:{kind}", f"DTSTART:1601{local:%m%d}T{local:%H%M%S}", f"TZOFFSETFROM:{_offset(before)}",
-                  f"TZOFFSETTO:{_offset(after)}", _yearly_rule(local), f"END:{kind}"]
+        lines += [
+            f"BEGIN:{kind}",
+            f"DTSTART:1601{local:%m%d}T{local:%H%M%S}",
+            f"TZOFFSETFROM:{_offset(before)}",
+            f"TZOFFSETTO:{_offset(after)}",
+            _yearly_rule(local),
+            f"END:{kind}",
+        ]
     return [*lines, "END:VTIMEZONE"]
 
 
@@ -190,8 +202,9 @@ def calendar_ics(item: ItemRow) -> bytes:
         event.append(f"ORGANIZER;CN={_escape(name or email)}:mailto:{email}")
     for role, field_name in (("REQ-PARTICIPANT", "RequiredAttendees"), ("OPT-PARTICIPANT", "OptionalAttendees")):
         for name, email in _people(fields, field_name):
-            event.append(f"ATTENDEE;ROLE={role};PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN={_escape(name or email)}"
-                         f":mailto:{email}")
+            event.append(
+                f"ATTENDEE;ROLE={role};PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN={_escape(name or email)}:mailto:{email}"
+            )
     body = series.field_text(fields, "Body")
     if body:
         event.append(f"DESCRIPTION:{_escape(body)}")
@@ -212,8 +225,13 @@ def calendar_ics(item: ItemRow) -> bytes:
     event.append(f"X-MICROSOFT-CDO-BUSYSTATUS:{_BUSY.get(busy, 'BUSY')}")
     if series.field_text(fields, "ReminderIsSet") in ("1", "true"):
         minutes = series.field_text(fields, "ReminderMinutesBeforeStart") or "15"
-        event += ["BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:REMINDER", f"TRIGGER;RELATED=START:-PT{minutes}M",
-                  "END:VALARM"]
+        event += [
+            "BEGIN:VALARM",
+            "ACTION:DISPLAY",
+            "DESCRIPTION:REMINDER",
+            f"TRIGGER;RELATED=START:-PT{minutes}M",
+            "END:VALARM",
+        ]
     lines += [*event, "END:VEVENT"]
     for original, change in sorted(exceptions.get("modified", {}).items()):
         changed = {**fields, **change.get("fields", {})}

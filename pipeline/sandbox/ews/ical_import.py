@@ -17,8 +17,15 @@ from pipeline.sandbox import timezones
 from pipeline.sandbox.ews.series import element, iso
 from pipeline.sandbox.ews.soap import T_NS
 
-_WEEKDAYS = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday",
-             "SA": "Saturday", "SU": "Sunday"}
+_WEEKDAYS = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
 _MONTHS = ("January February March April May June July August September October November December").split()
 
 
@@ -54,27 +61,37 @@ def _recurrence(rule: Any, start: dt.date) -> str:
         pattern = f"<t:DailyRecurrence><t:Interval>{interval}</t:Interval></t:DailyRecurrence>"
     elif freq == "WEEKLY":
         days = days or _WEEKDAYS[("MO", "TU", "WE", "TH", "FR", "SA", "SU")[start.weekday()]]
-        pattern = (f"<t:WeeklyRecurrence><t:Interval>{interval}</t:Interval><t:DaysOfWeek>{days}</t:DaysOfWeek>"
-                   "</t:WeeklyRecurrence>")
+        pattern = (
+            f"<t:WeeklyRecurrence><t:Interval>{interval}</t:Interval><t:DaysOfWeek>{days}</t:DaysOfWeek>"
+            "</t:WeeklyRecurrence>"
+        )
     elif freq == "MONTHLY":
         day = (rule.get("BYMONTHDAY") or [start.day])[0]
-        pattern = (f"<t:AbsoluteMonthlyRecurrence><t:Interval>{interval}</t:Interval><t:DayOfMonth>"
-                   f"{31 if day == -1 else day}</t:DayOfMonth></t:AbsoluteMonthlyRecurrence>")
+        pattern = (
+            f"<t:AbsoluteMonthlyRecurrence><t:Interval>{interval}</t:Interval><t:DayOfMonth>"
+            f"{31 if day == -1 else day}</t:DayOfMonth></t:AbsoluteMonthlyRecurrence>"
+        )
     elif freq == "YEARLY":
         month = (rule.get("BYMONTH") or [start.month])[0]
         day = (rule.get("BYMONTHDAY") or [start.day])[0]
-        pattern = (f"<t:AbsoluteYearlyRecurrence><t:DayOfMonth>{day}</t:DayOfMonth><t:Month>{_MONTHS[month - 1]}"
-                   "</t:Month></t:AbsoluteYearlyRecurrence>")
+        pattern = (
+            f"<t:AbsoluteYearlyRecurrence><t:DayOfMonth>{day}</t:DayOfMonth><t:Month>{_MONTHS[month - 1]}"
+            "</t:Month></t:AbsoluteYearlyRecurrence>"
+        )
     else:
         raise IcsError(f"RRULE FREQ={freq or '?'} is not imported")
     if rule.get("COUNT"):
-        boundary = (f"<t:NumberedRecurrence><t:StartDate>{start.isoformat()}</t:StartDate>"
-                    f"<t:NumberOfOccurrences>{rule['COUNT'][0]}</t:NumberOfOccurrences></t:NumberedRecurrence>")
+        boundary = (
+            f"<t:NumberedRecurrence><t:StartDate>{start.isoformat()}</t:StartDate>"
+            f"<t:NumberOfOccurrences>{rule['COUNT'][0]}</t:NumberOfOccurrences></t:NumberedRecurrence>"
+        )
     elif rule.get("UNTIL"):
         until = rule["UNTIL"][0]
         until_date = until.date() if isinstance(until, dt.datetime) else until
-        boundary = (f"<t:EndDateRecurrence><t:StartDate>{start.isoformat()}</t:StartDate>"
-                    f"<t:EndDate>{until_date.isoformat()}</t:EndDate></t:EndDateRecurrence>")
+        boundary = (
+            f"<t:EndDateRecurrence><t:StartDate>{start.isoformat()}</t:StartDate>"
+            f"<t:EndDate>{until_date.isoformat()}</t:EndDate></t:EndDateRecurrence>"
+        )
     else:
         boundary = f"<t:NoEndRecurrence><t:StartDate>{start.isoformat()}</t:StartDate></t:NoEndRecurrence>"
     return pattern + boundary
@@ -117,7 +134,8 @@ def fields_from_ics(data: bytes) -> tuple[str | None, dict[str, str]]:
         fields["Location"] = element("Location", _esc(str(event["LOCATION"])))
     if event.get("DESCRIPTION"):
         fields["Body"] = element("Body", _esc(str(event["DESCRIPTION"]))).replace(
-            "<t:Body ", '<t:Body BodyType="Text" ', 1)
+            "<t:Body ", '<t:Body BodyType="Text" ', 1
+        )
     if event.get("UID"):
         fields["UID"] = element("UID", _esc(str(event["UID"])))
     if event.get("RRULE") is not None:

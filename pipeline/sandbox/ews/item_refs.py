@@ -81,9 +81,7 @@ def resolve(ctx: Context, elem: etree._Element) -> Ref:
             ids.parse_item_id(text)
         except ids.MalformedId as exc:
             raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
-        raise ResponseError(
-            "ErrorCalendarCannotUseIdForOccurrenceId", "The Id can't be used as an occurrence id."
-        )
+        raise ResponseError("ErrorCalendarCannotUseIdForOccurrenceId", "The Id can't be used as an occurrence id.")
     mailbox_id, row_id = parse_ref(ctx, elem)
     return Ref(mailbox_id, row_id)
 
@@ -116,8 +114,8 @@ def occurrence(master: ItemRow, ref: Ref) -> tuple[Series, dt.datetime]:
             raise NOT_FOUND
     if series.iso(original) in (master.exceptions or {}).get("deleted", []):
         raise ResponseError(
-            "ErrorCalendarOccurrenceIsDeletedFromRecurrence", "Occurrence with this index was previously deleted "
-            "from the recurrence."
+            "ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+            "Occurrence with this index was previously deleted from the recurrence.",
         )
     return found, original
 

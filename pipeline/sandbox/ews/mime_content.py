@@ -21,8 +21,13 @@ from pipeline.sandbox import mime
 
 _HEADERS = BytesHeaderParser(policy=policy.compat32)
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-_CONTENT_HEADERS = ("content-type", "content-transfer-encoding", "content-disposition", "content-id",
-                    "content-description")
+_CONTENT_HEADERS = (
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+    "content-id",
+    "content-description",
+)
 
 
 def added(data: bytes, stored: list[tuple[int, str]]) -> list[int]:
@@ -49,9 +54,11 @@ def _part(att: mime.Attachment) -> bytes:
         head = f"Content-Type: message/rfc822\r\nContent-Disposition: attachment; {_param('filename', att.name)}\r\n"
         return head.encode("ascii") + b"\r\n" + content
     encoded = base64.encodebytes(content).replace(b"\n", b"\r\n")
-    head = (f"Content-Type: {att.content_type}; {_param('name', att.name)}\r\n"
-            f"Content-Disposition: {'inline' if att.is_inline else 'attachment'}; {_param('filename', att.name)}\r\n"
-            "Content-Transfer-Encoding: base64\r\n")
+    head = (
+        f"Content-Type: {att.content_type}; {_param('name', att.name)}\r\n"
+        f"Content-Disposition: {'inline' if att.is_inline else 'attachment'}; {_param('filename', att.name)}\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+    )
     if att.content_id:
         head += f"Content-ID: <{att.content_id}>\r\n"
     return head.encode("ascii") + b"\r\n" + encoded
@@ -81,7 +88,7 @@ def with_attachments(data: bytes, extra: list[mime.Attachment]) -> bytes:
         if closing is not None:
             marker = b"\r\n--" + boundary.encode("latin-1") + b"\r\n"
             added_parts = b"".join(marker + _part(att) for att in extra)
-            return data[: len(data) - len(body) + closing.start()] + added_parts + body[closing.start():]
+            return data[: len(data) - len(body) + closing.start()] + added_parts + body[closing.start() :]
     fields = _header_lines(head)
     moved = [f for f in fields if f.split(b":", 1)[0].strip().lower().decode("latin-1") in _CONTENT_HEADERS]
     kept = [f for f in fields if f not in moved]
@@ -91,7 +98,7 @@ def with_attachments(data: bytes, extra: list[mime.Attachment]) -> bytes:
         out += b"MIME-Version: 1.0\r\n"
     out += f'Content-Type: multipart/mixed; boundary="{new_boundary}"\r\n\r\n'.encode("ascii")
     marker = f"--{new_boundary}\r\n".encode("ascii")
-    first = (b"\r\n".join(moved) + b"\r\n" if moved else b"Content-Type: text/plain; charset=us-ascii\r\n")
+    first = b"\r\n".join(moved) + b"\r\n" if moved else b"Content-Type: text/plain; charset=us-ascii\r\n"
     out += marker + first + b"\r\n" + body
     for att in extra:
         out += b"\r\n" + marker + _part(att)

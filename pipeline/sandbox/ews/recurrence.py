@@ -155,8 +155,9 @@ def parse(recurrence: etree._Element | str) -> Pattern:
     number = _int(range_elem, "NumberOfOccurrences", 1, 999) if range_kind == "numbered" else None
     if end_date is not None and end_date < start_date:
         raise RecurrenceError("ErrorRecurrenceHasNoOccurrence", "The recurrence range has no occurrence.")
-    return Pattern(kind, interval, days, first_day, day_of_month, week_index, month, range_kind, start_date,
-                   end_date, number)
+    return Pattern(
+        kind, interval, days, first_day, day_of_month, week_index, month, range_kind, start_date, end_date, number
+    )
 
 
 def _add_months(day: dt.date, months: int) -> tuple[int, int]:

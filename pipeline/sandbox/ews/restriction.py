@@ -57,8 +57,20 @@ MAX_NODES = 255
 MAX_DEPTH = 20
 
 _EXPRESSIONS = frozenset(
-    {"And", "Or", "Not", "Exists", "Excludes", "Contains", "IsEqualTo", "IsNotEqualTo", "IsGreaterThan",
-     "IsGreaterThanOrEqualTo", "IsLessThan", "IsLessThanOrEqualTo"}
+    {
+        "And",
+        "Or",
+        "Not",
+        "Exists",
+        "Excludes",
+        "Contains",
+        "IsEqualTo",
+        "IsNotEqualTo",
+        "IsGreaterThan",
+        "IsGreaterThanOrEqualTo",
+        "IsLessThan",
+        "IsLessThanOrEqualTo",
+    }
 )
 
 
@@ -264,9 +276,7 @@ def order_by(sort_order: etree._Element | None) -> tuple[str, list[Any]]:
             continue
         uri_text = path.get("FieldURI", "")
         if uri_text not in ITEM_COLUMNS:
-            raise RestrictionError(
-                f"sorting on {uri_text} is not supported", "ErrorUnsupportedPathForSortGroup"
-            )
+            raise RestrictionError(f"sorting on {uri_text} is not supported", "ErrorUnsupportedPathForSortGroup")
         column, kind = ITEM_COLUMNS[uri_text]
         clauses.append(f"{column}{' COLLATE NOCASE' if kind == 'text' else ''} {direction}")
     clauses.append("items.id ASC")

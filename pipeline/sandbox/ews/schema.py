@@ -46,8 +46,7 @@ def get_schema() -> etree.XMLSchema | None:
             folder = schema_dir()
             if folder is None:
                 log.warning(
-                    "EWS schema not found (set %s or provide ../shared/ews-schema): "
-                    "request validation is off",
+                    "EWS schema not found (set %s or provide ../shared/ews-schema): request validation is off",
                     ENV_VAR,
                 )
             else:

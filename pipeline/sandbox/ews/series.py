@@ -147,8 +147,9 @@ def _occurrence_times(found: Series, original: dt.datetime, change: dict[str, An
     return iso(original), iso(original + found.duration)
 
 
-def _info_xml(name: str, item: ItemRow, mailbox_id: int, found: Series, original: dt.datetime,
-              change: dict[str, Any] | None) -> str:
+def _info_xml(
+    name: str, item: ItemRow, mailbox_id: int, found: Series, original: dt.datetime, change: dict[str, Any] | None
+) -> str:
     start, end = _occurrence_times(found, original, change)
     version = item.version + int((change or {}).get("version", 0))
     return (
@@ -188,9 +189,7 @@ def calendar_fields(item: ItemRow, mailbox_id: int, wants: Callable[[str], bool]
         found = None
     out: dict[str, str] = {}
     if wants("CalendarItemType"):
-        out["CalendarItemType"] = (
-            element("CalendarItemType", "RecurringMaster" if found else "Single")
-        )
+        out["CalendarItemType"] = element("CalendarItemType", "RecurringMaster" if found else "Single")
     if wants("IsRecurring"):
         # Exchange documents IsRecurring as false on the organizer's own master (and keeps it so).
         out["IsRecurring"] = "<t:IsRecurring>false</t:IsRecurring>"
@@ -284,8 +283,11 @@ def summary(item: ItemRow) -> dict[str, Any]:
             elem = etree.fromstring(xml)
             entry[snake(name)] = (elem.text or "") if len(elem) == 0 else xml
         modified.append(entry)
-    return {"recurrence": described, "deleted_occurrences": sorted(exceptions.deleted),
-            "modified_occurrences": modified}
+    return {
+        "recurrence": described,
+        "deleted_occurrences": sorted(exceptions.deleted),
+        "modified_occurrences": modified,
+    }
 
 
 def snake(name: str) -> str:

@@ -108,8 +108,12 @@ class Shape:
     @property
     def needs_fields(self) -> bool:
         """Whether stored typed-item fields can be asked for (not for IdOnly with core properties only)."""
-        return (self.base != "IdOnly" or bool(self.fields - CORE_FIELDS) or self.include_mime
-                or any(u.key == computed.IS_RECURRING or u.key in contact_props.FROM_FIELDS for u in self.ext))
+        return (
+            self.base != "IdOnly"
+            or bool(self.fields - CORE_FIELDS)
+            or self.include_mime
+            or any(u.key == computed.IS_RECURRING or u.key in contact_props.FROM_FIELDS for u in self.ext)
+        )
 
     @property
     def ext_keys(self) -> list[str]:
@@ -198,11 +202,7 @@ def folder_xml(folder: FolderRow, shape: Shape, facts: computed.FolderFacts) -> 
             "<t:Delete>true</t:Delete><t:Modify>true</t:Modify><t:Read>true</t:Read>"
             "<t:ViewPrivateItems>true</t:ViewPrivateItems></t:EffectiveRights>"
         )
-    if (
-        element != "CalendarFolder"
-        and element != "ContactsFolder"
-        and (everything or "UnreadCount" in shape.fields)
-    ):
+    if element != "CalendarFolder" and element != "ContactsFolder" and (everything or "UnreadCount" in shape.fields):
         parts.append(f"<t:UnreadCount>{counts[1]}</t:UnreadCount>")
     parts.append(f"</t:{element}>")
     return "".join(parts)
@@ -324,14 +324,11 @@ def item_xml(item: ItemRow, shape: Shape, folder_mailbox_id: int) -> str:
         kept = item.ext.get(uri.key)
         value: list[str] | str | None = computed.item_value(item, uri.key, mid)
         if value is None:
-            value = _derived_ext(item, uri.key) if uri.key == props.TAG_MESSAGE_FLAGS or kept is None \
-                else kept.value
+            value = _derived_ext(item, uri.key) if uri.key == props.TAG_MESSAGE_FLAGS or kept is None else kept.value
         if value is None and item.kind in ("Contact", "DistributionList"):
             value = contact_props.mapi_value(item.fields, uri.key)
         if value is not None:
-            out.append(
-                (rank, f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>")
-            )
+            out.append((rank, f"<t:ExtendedProperty>{uri.to_xml()}{extended.value_xml(value)}</t:ExtendedProperty>"))
     out.sort(key=lambda pair: pair[0])
     return f"<t:{item.kind}>" + "".join(x for _, x in out) + f"</t:{item.kind}>"
 
@@ -362,11 +359,7 @@ def _attachments_xml(item: ItemRow, mailbox_id: int) -> str:
     for pos, att in zip(positions, item.attachments, strict=True):
         kind = "ItemAttachment" if att.content_type == "message/rfc822" else "FileAttachment"
         att_id = attachment_id(base, pos)
-        inline = (
-            ""
-            if kind == "ItemAttachment"
-            else f"<t:IsInline>{'true' if att.is_inline else 'false'}</t:IsInline>"
-        )
+        inline = "" if kind == "ItemAttachment" else f"<t:IsInline>{'true' if att.is_inline else 'false'}</t:IsInline>"
         cid = f"<t:ContentId>{esc(att.content_id)}</t:ContentId>" if att.content_id else ""
         parts.append(
             f'<t:{kind}><t:AttachmentId Id="{att_id}"/><t:Name>{esc(att.name)}</t:Name>'

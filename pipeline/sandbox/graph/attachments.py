@@ -27,8 +27,11 @@ def upload_session(g: GraphState, call: Call, mailbox_id: int, ref: str) -> Grap
     unknown = metadata.unknown_properties("attachmentItem", attachment)
     if unknown:
         g.stats.add("schema_violations")
-        raise GraphError(400, "RequestBodyRead", f"The property '{unknown[0]}' does not exist on type "
-                                                 "'microsoft.graph.attachmentItem'.")
+        raise GraphError(
+            400,
+            "RequestBodyRead",
+            f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.attachmentItem'.",
+        )
     with g.store.connection() as conn:
         item = items.stored_item(g, conn, mailbox_id, ref, ("Message",))
     try:
@@ -36,20 +39,40 @@ def upload_session(g: GraphState, call: Call, mailbox_id: int, ref: str) -> Grap
     except (TypeError, ValueError) as exc:
         raise GraphError(400, "ErrorInvalidRequest", "AttachmentItem.size must be a number.") from exc
     if 0 < size < MIN_BYTES:
-        raise GraphError(400, "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
-                         "Attachment size must be greater than the minimum size.")
+        raise GraphError(
+            400,
+            "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize",
+            "Attachment size must be greater than the minimum size.",
+        )
     try:
-        token = g.uploads.open(Session(call.app, call.segments[1].lower(), mailbox_id, item.id, str(attachment.get("name") or "attachment"),
-                                          str(attachment.get("contentType") or "application/octet-stream"),
-                                          size, bool(attachment.get("isInline")),
-                                          str(attachment.get("contentId") or ""), time.monotonic() + 900,
-                                          call.version, call.base))
+        token = g.uploads.open(
+            Session(
+                call.app,
+                call.segments[1].lower(),
+                mailbox_id,
+                item.id,
+                str(attachment.get("name") or "attachment"),
+                str(attachment.get("contentType") or "application/octet-stream"),
+                size,
+                bool(attachment.get("isInline")),
+                str(attachment.get("contentId") or ""),
+                time.monotonic() + 900,
+                call.version,
+                call.base,
+            )
+        )
     except UploadError as exc:
         raise GraphError(exc.status, exc.code, str(exc)) from exc
     g.stats.add("graph:upload_sessions")
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=900)
-    return json_reply(201, {"uploadUrl": f"{call.base}{UPLOAD_PREFIX}{token}",
-                       "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%SZ"), "nextExpectedRanges": ["0-"]})
+    return json_reply(
+        201,
+        {
+            "uploadUrl": f"{call.base}{UPLOAD_PREFIX}{token}",
+            "expirationDateTime": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "nextExpectedRanges": ["0-"],
+        },
+    )
 
 
 def upload(g: GraphState, token: str, headers: dict[str, str], data: bytes) -> GraphReply:
@@ -60,8 +83,14 @@ def upload(g: GraphState, token: str, headers: dict[str, str], data: bytes) -> G
         throttled = g.throttle.enter(session.app, session.mailbox, len(data))
         if throttled is not None:
             g.stats.add(f"graph:429:{throttled.reason}")
-            return error_reply(GraphError(429, "ApplicationThrottled", f"Application is over its {throttled.reason} "
-                                     "limit.", [("Retry-After", str(int(throttled.retry_after)))]))
+            return error_reply(
+                GraphError(
+                    429,
+                    "ApplicationThrottled",
+                    f"Application is over its {throttled.reason} limit.",
+                    [("Retry-After", str(int(throttled.retry_after)))],
+                )
+            )
     try:
         done = g.uploads.put(token, headers.get("content-range", ""), data)
     except UploadError as exc:
@@ -74,17 +103,33 @@ def upload(g: GraphState, token: str, headers: dict[str, str], data: bytes) -> G
         return json_reply(200, {"nextExpectedRanges": [g.uploads.next_expected(token)]})
     content = bytes(done.received)
     with g.store.write() as conn:
-        position = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?",
-                                (done.item_id,)).fetchone()[0]
-        conn.execute("INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
-                     "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)",
-                     (done.item_id, position, done.name, done.content_type, len(content),
-                      hashlib.sha256(content).hexdigest(), int(done.is_inline), done.content_id, content))
-        conn.execute("UPDATE items SET has_attachments=1, size=size+?, version=version+1 WHERE id=?",
-                     (len(content), done.item_id))
-    location = (f"{done.base}/{done.version}/users/{done.mailbox}/messages/"
-                f"{shapes.graph_id(ids.item_id(done.mailbox_id, done.item_id))}/attachments/"
-                f"{shapes.attachment_id(done.mailbox_id, done.item_id, position)}")
+        position = conn.execute(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?", (done.item_id,)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
+            "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                done.item_id,
+                position,
+                done.name,
+                done.content_type,
+                len(content),
+                hashlib.sha256(content).hexdigest(),
+                int(done.is_inline),
+                done.content_id,
+                content,
+            ),
+        )
+        conn.execute(
+            "UPDATE items SET has_attachments=1, size=size+?, version=version+1 WHERE id=?",
+            (len(content), done.item_id),
+        )
+    location = (
+        f"{done.base}/{done.version}/users/{done.mailbox}/messages/"
+        f"{shapes.graph_id(ids.item_id(done.mailbox_id, done.item_id))}/attachments/"
+        f"{shapes.attachment_id(done.mailbox_id, done.item_id, position)}"
+    )
     return GraphReply(201, headers=[("Location", location)])
 
 
@@ -94,8 +139,11 @@ def listing(g: GraphState, call: Call, mailbox_id: int, ref: str, attachment: st
     `attachment` (`…/attachments/{id}`, where an upload session's Location points) that one alone."""
     with g.store.connection() as conn:
         item = items.stored_item(g, conn, mailbox_id, ref, ("Message", "Item", "PostItem", "MeetingRequest"))
-        rows = conn.execute("SELECT position, name, content_type, size, is_inline, content_id, content "
-                            "FROM attachments WHERE item_id=? ORDER BY position", (item.id,)).fetchall()
+        rows = conn.execute(
+            "SELECT position, name, content_type, size, is_inline, content_id, content "
+            "FROM attachments WHERE item_id=? ORDER BY position",
+            (item.id,),
+        ).fetchall()
     if attachment is not None:
         rows = [r for r in rows if shapes.attachment_id(mailbox_id, item.id, r[0]) == attachment]
         if not rows:
@@ -105,11 +153,21 @@ def listing(g: GraphState, call: Call, mailbox_id: int, ref: str, attachment: st
         embedded = content_type == "message/rfc822"
         value: dict[str, Any] = {
             "@odata.type": "#microsoft.graph.itemAttachment" if embedded else "#microsoft.graph.fileAttachment",
-            "id": shapes.attachment_id(mailbox_id, item.id, position), "lastModifiedDateTime": item.modified,
-            "name": name, "contentType": content_type, "size": size, "isInline": bool(is_inline)}
+            "id": shapes.attachment_id(mailbox_id, item.id, position),
+            "lastModifiedDateTime": item.modified,
+            "name": name,
+            "contentType": content_type,
+            "size": size,
+            "isInline": bool(is_inline),
+        }
         if not embedded:
-            value.update({"contentId": content_id or None, "contentLocation": None,
-                          "contentBytes": base64.b64encode(content or b"").decode("ascii")})
+            value.update(
+                {
+                    "contentId": content_id or None,
+                    "contentLocation": None,
+                    "contentBytes": base64.b64encode(content or b"").decode("ascii"),
+                }
+            )
         state.check_answer(g, "itemAttachment" if embedded else "fileAttachment", value)
         values.append(value)
     return json_reply(200, values[0] if attachment is not None else {"value": values})

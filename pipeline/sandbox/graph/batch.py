@@ -35,16 +35,20 @@ def _sub_call(call: Call, entry: dict[str, Any]) -> Call:
 
 
 def _answer(rid: str, reply: GraphReply) -> dict[str, Any]:
-    answer: dict[str, Any] = {"id": rid, "status": reply.status,
-                              "headers": {"Content-Type": reply.content_type, **dict(reply.headers)}}
+    answer: dict[str, Any] = {
+        "id": rid,
+        "status": reply.status,
+        "headers": {"Content-Type": reply.content_type, **dict(reply.headers)},
+    }
     if reply.body:
         answer["body"] = json.loads(reply.body)
     return answer
 
 
 def _failed_dependency(rid: str, failed: str) -> dict[str, Any]:
-    reply = error_reply(GraphError(424, "FailedDependency",
-                                   f"The request was not run: the request '{failed}' it depends on failed."))
+    reply = error_reply(
+        GraphError(424, "FailedDependency", f"The request was not run: the request '{failed}' it depends on failed.")
+    )
     return _answer(rid, reply)
 
 
@@ -105,4 +109,3 @@ def batch(g: GraphState, call: Call, guarded: Callable[[Call, bool], GraphReply]
                 rid = running.pop(future)
                 answers[rid] = _answer(rid, future.result())
     return json_reply(200, {"responses": [answers[rid] for rid in entries]})
-

@@ -22,11 +22,21 @@ def photo(g: GraphState, call: Call, mailbox_id: int, ref: str) -> GraphReply:
         item = items.stored_item(g, conn, mailbox_id, ref, ("Contact",))
     with g.store.write() as conn:
         conn.execute("DELETE FROM attachments WHERE item_id=? AND name='ContactPicture.jpg'", (item.id,))
-        position = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?",
-                                (item.id,)).fetchone()[0]
-        conn.execute("INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
-                     "content_id, content) VALUES (?,?,?,?,?,?,0,'',?)",
-                     (item.id, position, "ContactPicture.jpg", call.headers["content-type"], len(call.body),
-                      hashlib.sha256(call.body).hexdigest(), call.body))
+        position = conn.execute(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?", (item.id,)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
+            "content_id, content) VALUES (?,?,?,?,?,?,0,'',?)",
+            (
+                item.id,
+                position,
+                "ContactPicture.jpg",
+                call.headers["content-type"],
+                len(call.body),
+                hashlib.sha256(call.body).hexdigest(),
+                call.body,
+            ),
+        )
         conn.execute("UPDATE items SET has_attachments=1, version=version+1 WHERE id=?", (item.id,))
     return GraphReply(200)

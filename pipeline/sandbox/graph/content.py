@@ -20,8 +20,11 @@ def message_mime(g: GraphState, item: ItemRow) -> bytes:
     its attachments."""
     with g.store.connection() as conn:
         row = g.store.load_items(conn, [item.id], with_mime=True, ext_keys=()).get(item.id)
-        attachments = conn.execute("SELECT name, content_type, is_inline, content_id, content FROM attachments "
-                                   "WHERE item_id=? ORDER BY position", (item.id,)).fetchall()
+        attachments = conn.execute(
+            "SELECT name, content_type, is_inline, content_id, content FROM attachments "
+            "WHERE item_id=? ORDER BY position",
+            (item.id,),
+        ).fetchall()
     if row is not None and row.mime:
         return row.mime
     message = EmailMessage(policy=email.policy.SMTP)
@@ -29,15 +32,21 @@ def message_mime(g: GraphState, item: ItemRow) -> bytes:
     when = item.sent or item.received or item.created
     if when:
         message["Date"] = email.utils.format_datetime(
-            dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(dt.UTC))
+            dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(dt.UTC)
+        )
     if item.message_id:
         message["Message-ID"] = item.message_id
     message.set_content("")
     for name, content_type, is_inline, content_id, content in attachments:
         maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
-        message.add_attachment(content or b"", maintype=maintype, subtype=subtype or "octet-stream",
-                               filename=name, disposition="inline" if is_inline else "attachment",
-                               cid=f"<{content_id}>" if content_id else None)
+        message.add_attachment(
+            content or b"",
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=name,
+            disposition="inline" if is_inline else "attachment",
+            cid=f"<{content_id}>" if content_id else None,
+        )
     return message.as_bytes()
 
 

@@ -46,8 +46,14 @@ def instances(g: GraphState, call: Call, mailbox_id: int, ref: str) -> GraphRepl
     values = []
     for entry in found:
         original = dt.datetime.fromisoformat(entry["originalStart"].replace("Z", "+00:00"))
-        values.append({"id": shapes.graph_id(ids.occurrence_id(mailbox_id, item.id, original)),
-                       "seriesMasterId": master, "subject": entry.pop("subject", item.subject or ""), **entry})
+        values.append(
+            {
+                "id": shapes.graph_id(ids.occurrence_id(mailbox_id, item.id, original)),
+                "seriesMasterId": master,
+                "subject": entry.pop("subject", item.subject or ""),
+                **entry,
+            }
+        )
     return listing.page(g, call, values)
 
 

@@ -13,9 +13,20 @@ from dataclasses import dataclass
 from pipeline.sandbox import props
 
 #: Graph's property type names and the EWS ones the store keeps (MS-OXPROPS names on both sides).
-_TYPES = {"integer": "Integer", "long": "Long", "short": "Short", "boolean": "Boolean", "string": "String",
-          "systemtime": "SystemTime", "binary": "Binary", "double": "Double", "float": "Float",
-          "currency": "Currency", "clsid": "CLSID", "applicationtime": "ApplicationTime"}
+_TYPES = {
+    "integer": "Integer",
+    "long": "Long",
+    "short": "Short",
+    "boolean": "Boolean",
+    "string": "String",
+    "systemtime": "SystemTime",
+    "binary": "Binary",
+    "double": "Double",
+    "float": "Float",
+    "currency": "Currency",
+    "clsid": "CLSID",
+    "applicationtime": "ApplicationTime",
+}
 _TAG = re.compile(r"^(\w+)\s+0x([0-9a-f]{1,4})$", re.IGNORECASE)
 _NAMED = re.compile(r"^(\w+)\s+\{?([0-9a-f-]{36})\}?\s+(name|id)\s+(.+)$", re.IGNORECASE)
 _ANY = re.compile(r"^singleValueExtendedProperties/any\(\s*(\w+)\s*:\s*(.*)\)$", re.IGNORECASE | re.DOTALL)

@@ -56,8 +56,15 @@ class GraphFace:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.tokens = TokenIssuer(app.data_dir, app.store)
-        self.state = GraphState(app.store, app.stats, app.data_dir, lambda: app.limits, Throttle(GraphLimits()),
-                                Uploads(), SentLog(app.data_dir, app.store, app.stats))
+        self.state = GraphState(
+            app.store,
+            app.stats,
+            app.data_dir,
+            lambda: app.limits,
+            Throttle(GraphLimits()),
+            Uploads(),
+            SentLog(app.data_dir, app.store, app.stats),
+        )
         self.wirelog = WireLog()
         with app.store.connection() as conn:
             conn.executescript(_SIDE_TABLES)
@@ -72,7 +79,7 @@ class GraphFace:
         if len(segments) in (4, 5) and segments[1] in ("oauth2", "v2.0"):
             return None  # the token endpoint (credentials in the body) and msal's discovery document
         if parts.path.startswith(UPLOAD_PREFIX):
-            if method == "PUT" and self.state.uploads.owner(parts.path[len(UPLOAD_PREFIX):]) is None:
+            if method == "PUT" and self.state.uploads.owner(parts.path[len(UPLOAD_PREFIX) :]) is None:
                 return error_reply(GraphError(404, "ItemNotFound", "The upload session does not exist or has expired."))
             return None
         if not segments or segments[0] not in VERSIONS:
@@ -86,8 +93,9 @@ class GraphFace:
     def too_large(limit: int) -> GraphReply:
         """A body over the server's request limit, refused as Graph's front end does: 413 with Graph's error
         JSON (the status is documented for Graph, learn.microsoft.com/graph/errors; the code is assumed)."""
-        return error_reply(GraphError(413, "RequestEntityTooLarge",
-                                 f"The request body exceeds the maximum of {limit} bytes."))
+        return error_reply(
+            GraphError(413, "RequestEntityTooLarge", f"The request body exceeds the maximum of {limit} bytes.")
+        )
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes, base: str) -> GraphReply:
         parts = urlsplit(target)
@@ -103,9 +111,18 @@ class GraphFace:
             if method != "PUT":
                 return error_reply(GraphError(405, "ErrorInvalidRequest", "Upload URLs take PUT."))
             arrived = time.time()
-            reply = attachments.upload(self.state, parts.path[len(UPLOAD_PREFIX):], headers, body)
-            self.wirelog.add({"at": arrived, "done": time.time(), "method": method, "path": "sandbox-upload",
-                              "user": None, "status": reply.status, "folder": None})
+            reply = attachments.upload(self.state, parts.path[len(UPLOAD_PREFIX) :], headers, body)
+            self.wirelog.add(
+                {
+                    "at": arrived,
+                    "done": time.time(),
+                    "method": method,
+                    "path": "sandbox-upload",
+                    "user": None,
+                    "status": reply.status,
+                    "folder": None,
+                }
+            )
             return reply
         if not segments or segments[0] not in VERSIONS:
             return error_reply(GraphError(400, "BadRequest", f"Invalid version: {segments[0] if segments else ''}"))
@@ -127,10 +144,19 @@ class GraphFace:
         if mailbox_id is None and len(call.segments) > 1:  # refused before routing: the folder it aimed at
             found = self.state.store.mailbox(call.segments[1].lower())
             mailbox_id = found.id if found is not None else None
-        self.wirelog.add({"at": arrived, "done": time.time(), "method": call.method, "path": "/".join(rest),
-                          "user": call.segments[1].lower() if len(call.segments) > 1 else None,
-                          "status": reply.status, "dropped": reply.drop, "batch": in_batch,
-                          "folder": folder_name(self.state, mailbox_id, rest, reply)})
+        self.wirelog.add(
+            {
+                "at": arrived,
+                "done": time.time(),
+                "method": call.method,
+                "path": "/".join(rest),
+                "user": call.segments[1].lower() if len(call.segments) > 1 else None,
+                "status": reply.status,
+                "dropped": reply.drop,
+                "batch": in_batch,
+                "folder": folder_name(self.state, mailbox_id, rest, reply),
+            }
+        )
         return reply
 
     def _answer(self, call: Call, in_batch: bool) -> tuple[GraphReply, int | None]:
@@ -144,8 +170,14 @@ class GraphFace:
         throttled = self.state.throttle.enter(call.app, user, upload)
         if throttled is not None:
             self.app.stats.add(f"graph:429:{throttled.reason}")
-            return error_reply(GraphError(429, "ApplicationThrottled", f"Application is over its {throttled.reason} limit.",
-                                     [("Retry-After", str(int(throttled.retry_after)))])), None
+            return error_reply(
+                GraphError(
+                    429,
+                    "ApplicationThrottled",
+                    f"Application is over its {throttled.reason} limit.",
+                    [("Retry-After", str(int(throttled.retry_after)))],
+                )
+            ), None
         mailbox_id: int | None = None
         try:
             faults = self.app.faults.decide(operation, user)
@@ -154,12 +186,23 @@ class GraphFace:
             if faults.delay:  # per request, $batch parts too (they run up to 4 at once, as on Graph)
                 time.sleep(faults.delay)
             if faults.http_status:
-                return error_reply(GraphError(faults.http_status, "ServiceUnavailable" if faults.http_status == 503
-                                         else "InternalServerError", "Injected fault.",
-                                         [("Retry-After", "1")] if faults.http_status == 503 else [])), None
+                return error_reply(
+                    GraphError(
+                        faults.http_status,
+                        "ServiceUnavailable" if faults.http_status == 503 else "InternalServerError",
+                        "Injected fault.",
+                        [("Retry-After", "1")] if faults.http_status == 503 else [],
+                    )
+                ), None
             if faults.throttle_ms is not None:
-                return error_reply(GraphError(429, "ApplicationThrottled", "Injected throttling.",
-                                         [("Retry-After", str(max(1, round(faults.throttle_ms / 1000))))])), None
+                return error_reply(
+                    GraphError(
+                        429,
+                        "ApplicationThrottled",
+                        "Injected throttling.",
+                        [("Retry-After", str(max(1, round(faults.throttle_ms / 1000))))],
+                    )
+                ), None
             if faults.error_code:
                 return error_reply(GraphError(500, faults.error_code, f"Injected fault {faults.error_code}.")), None
             mailbox = self.state.store.mailbox(user)
@@ -188,9 +231,26 @@ class GraphFace:
             return "Graph:createImportMime"
         if call.method == "POST" and last in ("messages", "events", "contacts", "tasks"):
             return f"Graph:create{last[:-1].title()}"
-        nouns = [s for s in rest if s in ("mailFolders", "childFolders", "messages", "calendars", "calendar",
-                                           "events", "contactFolders", "contacts", "todo", "lists", "tasks")]
+        nouns = [
+            s
+            for s in rest
+            if s
+            in (
+                "mailFolders",
+                "childFolders",
+                "messages",
+                "calendars",
+                "calendar",
+                "events",
+                "contactFolders",
+                "contacts",
+                "todo",
+                "lists",
+                "tasks",
+            )
+        ]
         return f"Graph:{call.method}:{'/'.join(nouns)}"
+
     def _route(self, call: Call, mailbox_id: int, rest: list[str]) -> GraphReply:
         method = call.method
         head = rest[0] if rest else ""

@@ -17,9 +17,25 @@ from pipeline.sandbox.rows import FolderRow
 from pipeline.sandbox.store import FolderExists
 
 #: Graph's well-known mail folder names that this store has (Microsoft's list, mailFolder resource).
-WELL_KNOWN = {"inbox", "drafts", "sentitems", "deleteditems", "junkemail", "outbox", "msgfolderroot",
-              "conversationhistory", "syncissues", "conflicts", "localfailures", "serverfailures",
-              "searchfolders", "recoverableitemsdeletions", "archive", "clutter", "scheduled"}
+WELL_KNOWN = {
+    "inbox",
+    "drafts",
+    "sentitems",
+    "deleteditems",
+    "junkemail",
+    "outbox",
+    "msgfolderroot",
+    "conversationhistory",
+    "syncissues",
+    "conflicts",
+    "localfailures",
+    "serverfailures",
+    "searchfolders",
+    "recoverableitemsdeletions",
+    "archive",
+    "clutter",
+    "scheduled",
+}
 
 
 _NAME_EQ = re.compile(r"^(displayName|name)\s+eq\s+'((?:[^']|'')*)'$", re.IGNORECASE)
@@ -48,8 +64,15 @@ def resolve_folder(g: GraphState, conn: sqlite3.Connection, mailbox_id: int, ref
     return folder
 
 
-def folder_page(g: GraphState, call: Call, conn: sqlite3.Connection, mailbox_id: int, parent: FolderRow,
-                 classes: tuple[str, ...] | None, deep: bool = False) -> GraphReply:
+def folder_page(
+    g: GraphState,
+    call: Call,
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    parent: FolderRow,
+    classes: tuple[str, ...] | None,
+    deep: bool = False,
+) -> GraphReply:
     folders = g.store.all_folders(conn, mailbox_id)
     hidden = {r[0] for r in conn.execute("SELECT folder_id FROM graph_hidden")}
     counts = g.store.counts(conn, mailbox_id)
@@ -65,8 +88,13 @@ def folder_page(g: GraphState, call: Call, conn: sqlite3.Connection, mailbox_id:
             more = children.get(current.id, [])
             below.extend(more)
             stack.extend(more)
-    wanted = [f for f in below if not f.is_search and in_class(f, classes)
-              and (f.id not in hidden or call.query.get("includeHiddenFolders") == "true")]
+    wanted = [
+        f
+        for f in below
+        if not f.is_search
+        and in_class(f, classes)
+        and (f.id not in hidden or call.query.get("includeHiddenFolders") == "true")
+    ]
     name_filter = call.query.get("$filter")
     if name_filter:
         match = _NAME_EQ.match(name_filter.strip())
@@ -74,36 +102,64 @@ def folder_page(g: GraphState, call: Call, conn: sqlite3.Connection, mailbox_id:
             raise GraphError(400, "BadRequest", "Unsupported $filter on folders.")
         name = match.group(2).replace("''", "'").casefold()
         wanted = [f for f in wanted if f.name.casefold() == name]
-    values = [folder_json(g, mailbox_id, f, counts, len(children.get(f.id, [])), f.id in hidden, classes)
-              for f in wanted]
+    values = [
+        folder_json(g, mailbox_id, f, counts, len(children.get(f.id, [])), f.id in hidden, classes) for f in wanted
+    ]
     return listing.page(g, call, values)
 
 
-def folder_json(g: GraphState, mailbox_id: int, folder: FolderRow, counts: dict, children: int, hidden: bool,
-                 classes: tuple[str, ...] | None) -> dict[str, Any]:
+def folder_json(
+    g: GraphState,
+    mailbox_id: int,
+    folder: FolderRow,
+    counts: dict,
+    children: int,
+    hidden: bool,
+    classes: tuple[str, ...] | None,
+) -> dict[str, Any]:
     answer = folder_shape(g, mailbox_id, folder, counts, children, hidden, classes)
-    entity = "mailFolder" if classes is None or classes == (None,) else {
-        CALENDAR: "calendar", CONTACT: "contactFolder", TASK: "todoTaskList"}.get(classes[0] or "", "mailFolder")
+    entity = (
+        "mailFolder"
+        if classes is None or classes == (None,)
+        else {CALENDAR: "calendar", CONTACT: "contactFolder", TASK: "todoTaskList"}.get(classes[0] or "", "mailFolder")
+    )
     state.check_answer(g, entity, answer)
     return answer
 
 
-def folder_shape(g: GraphState, mailbox_id: int, folder: FolderRow, counts: dict, children: int, hidden: bool,
-                  classes: tuple[str, ...] | None) -> dict[str, Any]:
+def folder_shape(
+    g: GraphState,
+    mailbox_id: int,
+    folder: FolderRow,
+    counts: dict,
+    children: int,
+    hidden: bool,
+    classes: tuple[str, ...] | None,
+) -> dict[str, Any]:
     data = shapes.folder_json(mailbox_id, folder, counts, children, hidden)
     if classes is None or classes == (None,):
         return data
     if CALENDAR in classes:
-        return {"id": data["id"], "name": folder.name, "canEdit": True, "isDefaultCalendar":
-                folder.distinguished_id == "calendar"}
+        return {
+            "id": data["id"],
+            "name": folder.name,
+            "canEdit": True,
+            "isDefaultCalendar": folder.distinguished_id == "calendar",
+        }
     if TASK in classes:
-        return {"id": data["id"], "displayName": folder.name, "isOwner": True, "isShared": False,
-                "wellknownListName": "defaultList" if folder.distinguished_id == "tasks" else "none"}
+        return {
+            "id": data["id"],
+            "displayName": folder.name,
+            "isOwner": True,
+            "isShared": False,
+            "wellknownListName": "defaultList" if folder.distinguished_id == "tasks" else "none",
+        }
     return {"id": data["id"], "displayName": folder.name, "parentFolderId": data["parentFolderId"]}
 
 
-def create_folder(g: GraphState, call: Call, mailbox_id: int, parent: FolderRow, folder_class: str | None,
-                   entity: str, name_key: str) -> GraphReply:
+def create_folder(
+    g: GraphState, call: Call, mailbox_id: int, parent: FolderRow, folder_class: str | None, entity: str, name_key: str
+) -> GraphReply:
     body = state.read_body(g, call, entity)
     name = str(body.get(name_key) or "").strip()
     if not name:
@@ -116,8 +172,12 @@ def create_folder(g: GraphState, call: Call, mailbox_id: int, parent: FolderRow,
         if body.get("isHidden"):
             conn.execute("INSERT INTO graph_hidden(folder_id) VALUES (?)", (folder.id,))
     g.stats.add("folders_created")
-    return json_reply(201, folder_json(g, mailbox_id, folder, {}, 0, bool(body.get("isHidden")),
-                                        (folder_class,) if folder_class in KIND else None))
+    return json_reply(
+        201,
+        folder_json(
+            g, mailbox_id, folder, {}, 0, bool(body.get("isHidden")), (folder_class,) if folder_class in KIND else None
+        ),
+    )
 
 
 def mail_folders(g: GraphState, call: Call, mailbox_id: int, rest: list[str]) -> GraphReply:
@@ -133,8 +193,9 @@ def mail_folders(g: GraphState, call: Call, mailbox_id: int, rest: list[str]) ->
         elif len(rest) == 1 and method == "GET":
             hidden = conn.execute("SELECT 1 FROM graph_hidden WHERE folder_id=?", (folder.id,)).fetchone()
             kids = conn.execute("SELECT COUNT(*) FROM folders WHERE parent_id=?", (folder.id,)).fetchone()[0]
-            return json_reply(200, folder_json(g, mailbox_id, folder, g.store.counts(conn, mailbox_id), kids,
-                                                bool(hidden), None))
+            return json_reply(
+                200, folder_json(g, mailbox_id, folder, g.store.counts(conn, mailbox_id), kids, bool(hidden), None)
+            )
         elif len(rest) == 1 and method == "DELETE":
             return delete_folder(g, conn, mailbox_id, folder)
         elif len(rest) == 2 and rest[1] == "messages":
@@ -190,8 +251,15 @@ def collection(g: GraphState, call: Call, mailbox_id: int, rest: list[str], fold
             if method == "POST":
                 parent = resolve_folder(g, conn, mailbox_id, "msgfolderroot") if folder_class != CONTACT else default
                 entity = {CALENDAR: "calendar", CONTACT: "contactFolder", TASK: "todoTaskList"}[folder_class]
-                return create_folder(g, call, mailbox_id, parent, folder_class, entity,
-                                           "name" if folder_class == CALENDAR else "displayName")
+                return create_folder(
+                    g,
+                    call,
+                    mailbox_id,
+                    parent,
+                    folder_class,
+                    entity,
+                    "name" if folder_class == CALENDAR else "displayName",
+                )
             raise GraphError(405, "ErrorInvalidRequest", f"{method} is not supported here.")
         else:
             folder = resolve_folder(g, conn, mailbox_id, rest[1])

@@ -55,11 +55,15 @@ def mapped_ext(body: dict[str, Any]) -> list[ExtValue]:
 def write_ext(conn: sqlite3.Connection, item_id: int, ext: list[ExtValue]) -> None:
     for value in ext:
         if isinstance(value.value, list):
-            conn.execute("INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",
-                         (item_id, value.key, value.ptype, json.dumps(value.value), None))
+            conn.execute(
+                "INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",
+                (item_id, value.key, value.ptype, json.dumps(value.value), None),
+            )
         else:
-            conn.execute("INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",
-                         (item_id, value.key, value.ptype, value.value, props.numeric(value.ptype, value.value)))
+            conn.execute(
+                "INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",
+                (item_id, value.key, value.ptype, value.value, props.numeric(value.ptype, value.value)),
+            )
 
 
 _T = 'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"'
@@ -107,8 +111,18 @@ def serve_item(g: GraphState, call: Call, mailbox_id: int, ref: str, kind: str) 
         item = stored_item(g, conn, mailbox_id, ref, kinds)
         stored = listing.stored_bodies(g, conn, [item.id]).get(item.id)
     if call.method == "GET":
-        return json_reply(200, listing.item_json(g, mailbox_id, item, listing.expanded_properties(g, call), listing.selected_fields(g, call, kind), stored,
-                                          listing.wants_extensions(call)))
+        return json_reply(
+            200,
+            listing.item_json(
+                g,
+                mailbox_id,
+                item,
+                listing.expanded_properties(g, call),
+                listing.selected_fields(g, call, kind),
+                stored,
+                listing.wants_extensions(call),
+            ),
+        )
     if call.method == "DELETE":
         if kind == "CalendarItem" and stored and json.loads(stored).get("attendees"):
             g.sent.log(mailbox_id, "event.cancel", {"id": ref})
@@ -123,8 +137,9 @@ def serve_item(g: GraphState, call: Call, mailbox_id: int, ref: str, kind: str) 
     raise GraphError(405, "ErrorInvalidRequest", f"{call.method} is not supported here.")
 
 
-def patch(g: GraphState, mailbox_id: int, item: ItemRow, body: dict[str, Any], stored: str | None,
-           kind: str) -> GraphReply:
+def patch(
+    g: GraphState, mailbox_id: int, item: ItemRow, body: dict[str, Any], stored: str | None, kind: str
+) -> GraphReply:
     ext = ext_values(body)
     ext += mapped_ext(body)
     columns: dict[str, Any] = {}
@@ -138,8 +153,11 @@ def patch(g: GraphState, mailbox_id: int, item: ItemRow, body: dict[str, Any], s
         if value.key == props.TAG_MESSAGE_CLASS and isinstance(value.value, str):
             columns["item_class"] = value.value
         if value.key == props.TAG_MESSAGE_FLAGS:
-            raise GraphError(400, "ErrorInvalidPropertyUpdateSentMessage",
-                             "PR_MESSAGE_FLAGS can only be set when the item is created.")
+            raise GraphError(
+                400,
+                "ErrorInvalidPropertyUpdateSentMessage",
+                "PR_MESSAGE_FLAGS can only be set when the item is created.",
+            )
     if kind == "CalendarItem" and body.get("attendees"):
         g.sent.log(mailbox_id, "event.update", {"attendees": body["attendees"]})
     subject = body.get("subject", body.get("title", body.get("displayName")))
@@ -147,13 +165,16 @@ def patch(g: GraphState, mailbox_id: int, item: ItemRow, body: dict[str, Any], s
         columns["subject"] = str(subject)
     with g.store.write() as conn:
         sets = ", ".join(f"{k}=?" for k in columns)
-        conn.execute(f"UPDATE items SET {sets + ', ' if sets else ''}modified=?, version=version+1 WHERE id=?",
-                     [*columns.values(), now_iso(), item.id])
+        conn.execute(
+            f"UPDATE items SET {sets + ', ' if sets else ''}modified=?, version=version+1 WHERE id=?",
+            [*columns.values(), now_iso(), item.id],
+        )
         write_ext(conn, item.id, ext)
         if kind != "Message":
             merged = {**(json.loads(stored) if stored else {}), **body}
-            conn.execute("INSERT OR REPLACE INTO graph_items(item_id, body) VALUES (?,?)",
-                         (item.id, json.dumps(merged)))
+            conn.execute(
+                "INSERT OR REPLACE INTO graph_items(item_id, body) VALUES (?,?)", (item.id, json.dumps(merged))
+            )
         found = g.store.load_items(conn, [item.id], ext_keys=None)[item.id]
         new_stored = listing.stored_bodies(g, conn, [item.id]).get(item.id)
     return json_reply(200, listing.item_json(g, mailbox_id, found, None, None, new_stored))
@@ -182,16 +203,29 @@ def create_typed(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow, 
             if key not in ("@odata.type", "extensionName", "id") and isinstance(value, str | int | bool):
                 ext.append(ExtValue(f"name:{OPEN_EXTENSIONS}:{name}.{key}", "String", str(value)))
     if folder_class == CALENDAR and body.get("attendees"):
-        g.sent.log(mailbox_id, "event.invitations", {"subject": body.get("subject"),
-                                                        "attendees": body["attendees"]})
-    subject = body.get("subject") if folder_class == CALENDAR else body.get(
-        "title" if folder_class == TASK else "displayName")
+        g.sent.log(mailbox_id, "event.invitations", {"subject": body.get("subject"), "attendees": body["attendees"]})
+    subject = (
+        body.get("subject")
+        if folder_class == CALENDAR
+        else body.get("title" if folder_class == TASK else "displayName")
+    )
     by_key = {e.key: e for e in ext}  # PR_CLIENT_SUBMIT_TIME and PR_MESSAGE_DELIVERY_TIME, as on any item
     sent, received = by_key.get(props.TAG_SUBMIT_TIME), by_key.get(props.TAG_DELIVERY_TIME)
-    item = NewItem(folder_id=folder.id, kind=KIND[folder_class], item_class=CLASS[folder_class],
-                   subject=str(subject or ""), is_draft=False, is_read=True,
-                   sent=str(sent.value) if sent else None, received=str(received.value) if received else None,
-                   size=len(call.body), mime=None, fields=_ews_fields(folder_class, body), ext=ext, attachments=[])
+    item = NewItem(
+        folder_id=folder.id,
+        kind=KIND[folder_class],
+        item_class=CLASS[folder_class],
+        subject=str(subject or ""),
+        is_draft=False,
+        is_read=True,
+        sent=str(sent.value) if sent else None,
+        received=str(received.value) if received else None,
+        size=len(call.body),
+        mime=None,
+        fields=_ews_fields(folder_class, body),
+        ext=ext,
+        attachments=[],
+    )
     row = insert(g, mailbox_id, item, body)
     g.stats.add("items_created")
     return json_reply(201, listing.item_json(g, mailbox_id, row, None, None, json.dumps(body)))

@@ -11,5 +11,4 @@ ENTITY = {CALENDAR: "event", CONTACT: "contact", TASK: "todoTask"}
 #: Where open extensions' values are kept (a property set of their own).
 OPEN_EXTENSIONS = "00000000-0000-0000-0000-000000000000"
 #: Every item kind of the store; a message id may name any but the typed collections' kinds.
-ALL_KINDS = ("Message", "Item", "PostItem", "MeetingRequest", "CalendarItem", "Contact", "Task",
-             "DistributionList")
+ALL_KINDS = ("Message", "Item", "PostItem", "MeetingRequest", "CalendarItem", "Contact", "Task", "DistributionList")

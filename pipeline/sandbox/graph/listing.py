@@ -32,20 +32,28 @@ def wants_extensions(call: Call) -> bool:
     return call.query.get("$expand", "").strip().lower().startswith("extensions")
 
 
-def page(g: GraphState, call: Call, values: list[dict[str, Any]], total: int | None = None,
-          skip: int = 0, top: int | None = None) -> GraphReply:
+def page(
+    g: GraphState,
+    call: Call,
+    values: list[dict[str, Any]],
+    total: int | None = None,
+    skip: int = 0,
+    top: int | None = None,
+) -> GraphReply:
     answer: dict[str, Any] = {"value": values}
     if top is not None and total is not None and skip + top < total:
         query = dict(call.query)
         query["$skip"] = str(skip + top)
         path = "/".join(quote(s, safe="") for s in ["", call.version, *call.segments])
-        answer["@odata.nextLink"] = (f"{call.base}{path}?"
-                                     + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items()))
+        answer["@odata.nextLink"] = f"{call.base}{path}?" + "&".join(
+            f"{k}={quote(v, safe='')}" for k, v in query.items()
+        )
     return json_reply(200, answer)
 
 
-def items_page(g: GraphState, call: Call, conn: sqlite3.Connection, mailbox_id: int, folder: FolderRow,
-                kind: str) -> GraphReply:
+def items_page(
+    g: GraphState, call: Call, conn: sqlite3.Connection, mailbox_id: int, folder: FolderRow, kind: str
+) -> GraphReply:
     limits = g.throttle.limits
     try:
         top = int(call.query.get("$top", "10"))
@@ -65,12 +73,13 @@ def items_page(g: GraphState, call: Call, conn: sqlite3.Connection, mailbox_id: 
         marks = ",".join("?" * len(parsed.values))
         if parsed.prop.ptype == "String":
             conn.create_function("graph_fold", 1, _fold, deterministic=True)
-            sql += (" AND EXISTS (SELECT 1 FROM ext_props e WHERE e.item_id=i.id AND e.key=? "
-                    f"AND graph_fold(e.value) IN ({marks}))")
+            sql += (
+                " AND EXISTS (SELECT 1 FROM ext_props e WHERE e.item_id=i.id AND e.key=? "
+                f"AND graph_fold(e.value) IN ({marks}))"
+            )
             params += [parsed.prop.key, *(_fold(v) for v in parsed.values)]
         else:
-            sql += (" AND EXISTS (SELECT 1 FROM ext_props e WHERE e.item_id=i.id AND e.key=? "
-                    f"AND e.value IN ({marks}))")
+            sql += f" AND EXISTS (SELECT 1 FROM ext_props e WHERE e.item_id=i.id AND e.key=? AND e.value IN ({marks}))"
             params += [parsed.prop.key, *parsed.values]
     total = conn.execute(sql.replace("SELECT id", "SELECT COUNT(*)", 1), params).fetchone()[0]
     row_ids = [r[0] for r in conn.execute(sql + " ORDER BY id LIMIT ? OFFSET ?", [*params, top, skip])]
@@ -78,8 +87,11 @@ def items_page(g: GraphState, call: Call, conn: sqlite3.Connection, mailbox_id: 
     rows = g.store.load_items(conn, row_ids, ext_keys=None)
     bodies = stored_bodies(g, conn, row_ids) if kind != "Message" else {}
     select = selected_fields(g, call, kind)
-    values = [item_json(g, mailbox_id, rows[r], wanted, select, bodies.get(r), wants_extensions(call))
-              for r in row_ids if r in rows]
+    values = [
+        item_json(g, mailbox_id, rows[r], wanted, select, bodies.get(r), wants_extensions(call))
+        for r in row_ids
+        if r in rows
+    ]
     return page(g, call, values, total, skip, top)
 
 
@@ -105,27 +117,44 @@ def selected_fields(g: GraphState, call: Call, kind: str) -> set[str] | None:
     if metadata.available():
         unknown = sorted(names - metadata.properties(entity))
         if unknown:
-            raise GraphError(400, "BadRequest", f"Could not find a property named '{unknown[0]}' on type "
-                                                f"'microsoft.graph.{entity}'.")
+            raise GraphError(
+                400, "BadRequest", f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.{entity}'."
+            )
     return names | {"id"}
 
 
 def stored_bodies(g: GraphState, conn: sqlite3.Connection, row_ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     for start in range(0, len(row_ids), 500):
-        chunk = row_ids[start:start + 500]
+        chunk = row_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        out.update(dict(conn.execute(f"SELECT item_id, body FROM graph_items WHERE item_id IN ({marks})",
-                                     chunk).fetchall()))
+        out.update(
+            dict(conn.execute(f"SELECT item_id, body FROM graph_items WHERE item_id IN ({marks})", chunk).fetchall())
+        )
     return out
 
 
-def item_json(g: GraphState, mailbox_id: int, item: ItemRow, wanted: list[extprops.PropertyId] | None,
-               select: set[str] | None, stored: str | None, extensions: bool = False) -> dict[str, Any]:
-    data = shapes.message_json(mailbox_id, item) if item.kind not in KIND.values() else \
-        shapes.typed_json(mailbox_id, item, stored)
-    state.check_answer(g, {"Message": "message", "CalendarItem": "event", "Contact": "contact",
-                        "Task": "todoTask"}.get(item.kind, "message"), data)
+def item_json(
+    g: GraphState,
+    mailbox_id: int,
+    item: ItemRow,
+    wanted: list[extprops.PropertyId] | None,
+    select: set[str] | None,
+    stored: str | None,
+    extensions: bool = False,
+) -> dict[str, Any]:
+    data = (
+        shapes.message_json(mailbox_id, item)
+        if item.kind not in KIND.values()
+        else shapes.typed_json(mailbox_id, item, stored)
+    )
+    state.check_answer(
+        g,
+        {"Message": "message", "CalendarItem": "event", "Contact": "contact", "Task": "todoTask"}.get(
+            item.kind, "message"
+        ),
+        data,
+    )
     if select is not None:
         data = {k: v for k, v in data.items() if k in select}
         if "internetMessageHeaders" in select and item.kind not in KIND.values():  # only when selected
@@ -137,8 +166,9 @@ def item_json(g: GraphState, mailbox_id: int, item: ItemRow, wanted: list[extpro
         prefix = f"name:{OPEN_EXTENSIONS}:"
         for key, value in item.ext.items():
             if key.startswith(prefix):
-                name, _, prop = key[len(prefix):].rpartition(".")
-                found.setdefault(name, {"@odata.type": "#microsoft.graph.openTypeExtension",
-                                        "extensionName": name, "id": name})[prop] = value.value
+                name, _, prop = key[len(prefix) :].rpartition(".")
+                found.setdefault(
+                    name, {"@odata.type": "#microsoft.graph.openTypeExtension", "extensionName": name, "id": name}
+                )[prop] = value.value
         data["extensions"] = list(found.values())
     return data

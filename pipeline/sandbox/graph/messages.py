@@ -24,10 +24,17 @@ def _file_attachments(values: list[dict[str, Any]]) -> list[mime.Attachment]:
             data = base64.b64decode(str(value.get("contentBytes") or ""))
         except (binascii.Error, ValueError) as exc:
             raise GraphError(400, "ErrorInvalidAttachment", "contentBytes is not valid base64.") from exc
-        out.append(mime.Attachment(str(value.get("name") or "attachment"),
-                                   str(value.get("contentType") or "application/octet-stream"), len(data),
-                                   hashlib.sha256(data).hexdigest(), bool(value.get("isInline")),
-                                   str(value.get("contentId") or ""), data))
+        out.append(
+            mime.Attachment(
+                str(value.get("name") or "attachment"),
+                str(value.get("contentType") or "application/octet-stream"),
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+                bool(value.get("isInline")),
+                str(value.get("contentId") or ""),
+                data,
+            )
+        )
     return out
 
 
@@ -55,12 +62,22 @@ def create_message(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow
     sent = by_key.get(props.TAG_SUBMIT_TIME)
     received = by_key.get(props.TAG_DELIVERY_TIME)
     attachments = _file_attachments(body.get("attachments") or [])
-    item = NewItem(folder_id=folder.id, kind="Message",
-                   item_class=str(klass.value) if klass else "IPM.Note", subject=str(body.get("subject") or ""),
-                   is_draft=is_draft, is_read=is_read, sent=str(sent.value) if sent else None,
-                   received=str(received.value) if received else None, size=len(call.body), mime=None,
-                   fields={}, ext=ext, attachments=attachments,
-                   message_id=str(body["internetMessageId"]) if body.get("internetMessageId") else None)
+    item = NewItem(
+        folder_id=folder.id,
+        kind="Message",
+        item_class=str(klass.value) if klass else "IPM.Note",
+        subject=str(body.get("subject") or ""),
+        is_draft=is_draft,
+        is_read=is_read,
+        sent=str(sent.value) if sent else None,
+        received=str(received.value) if received else None,
+        size=len(call.body),
+        mime=None,
+        fields={},
+        ext=ext,
+        attachments=attachments,
+        message_id=str(body["internetMessageId"]) if body.get("internetMessageId") else None,
+    )
     row = items.insert(g, mailbox_id, item)
     g.stats.add("items_created")
     g.stats.add("graph:drafts_created" if is_draft else "graph:json_nondrafts")
@@ -80,12 +97,26 @@ def import_mime(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow) -
     except Exception as exc:  # noqa: BLE001 - any parser failure is a conversion failure
         raise GraphError(400, "ErrorMimeContentConversionFailed", "MIME content conversion failed.") from exc
     # Content conversion promotes X- headers to named properties of PS_INTERNET_HEADERS (MS-OXCMAIL).
-    ext = [ExtValue(f"name:00020386-0000-0000-c000-000000000046:{name}", "String", value)
-           for name, value in _x_headers(data)]
-    item = NewItem(folder_id=folder.id, kind="Message", item_class=parsed.item_class, subject=parsed.subject,
-                   is_draft=False, is_read=False, sent=parsed.date_sent,
-                   received=parsed.date_received or now_iso(), size=len(data), mime=data, fields={}, ext=ext,
-                   attachments=parsed.attachments, message_id=parsed.message_id)
+    ext = [
+        ExtValue(f"name:00020386-0000-0000-c000-000000000046:{name}", "String", value)
+        for name, value in _x_headers(data)
+    ]
+    item = NewItem(
+        folder_id=folder.id,
+        kind="Message",
+        item_class=parsed.item_class,
+        subject=parsed.subject,
+        is_draft=False,
+        is_read=False,
+        sent=parsed.date_sent,
+        received=parsed.date_received or now_iso(),
+        size=len(data),
+        mime=data,
+        fields={},
+        ext=ext,
+        attachments=parsed.attachments,
+        message_id=parsed.message_id,
+    )
     row = items.insert(g, mailbox_id, item)
     g.stats.add("items_created")
     g.stats.add("graph:imported")

@@ -34,11 +34,11 @@ def _load() -> dict[str, tuple[str | None, set[str]]]:
     with _lock:
         if _types is None:
             found: dict[str, tuple[str | None, set[str]]] = {}
-            for _, elem in etree.iterparse(str(path()), events=("end",),
-                                           tag=(f"{_EDM}EntityType", f"{_EDM}ComplexType")):
+            for _, elem in etree.iterparse(
+                str(path()), events=("end",), tag=(f"{_EDM}EntityType", f"{_EDM}ComplexType")
+            ):
                 base = elem.get("BaseType")
-                names = {c.get("Name") or "" for c in elem
-                         if c.tag in (f"{_EDM}Property", f"{_EDM}NavigationProperty")}
+                names = {c.get("Name") or "" for c in elem if c.tag in (f"{_EDM}Property", f"{_EDM}NavigationProperty")}
                 found[elem.get("Name") or ""] = (base.split(".")[-1] if base else None, names)
                 elem.clear()
             _types = found

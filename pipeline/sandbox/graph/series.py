@@ -15,8 +15,15 @@ from dateutil import rrule
 
 from pipeline.sandbox import timezones
 
-_DAYS = {"monday": rrule.MO, "tuesday": rrule.TU, "wednesday": rrule.WE, "thursday": rrule.TH,
-         "friday": rrule.FR, "saturday": rrule.SA, "sunday": rrule.SU}
+_DAYS = {
+    "monday": rrule.MO,
+    "tuesday": rrule.TU,
+    "wednesday": rrule.WE,
+    "thursday": rrule.TH,
+    "friday": rrule.FR,
+    "saturday": rrule.SA,
+    "sunday": rrule.SU,
+}
 _INDEX = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 MAX_INSTANCES = 11_000
 
@@ -55,19 +62,33 @@ def expand(event: dict[str, Any]) -> list[dt.datetime]:
     if kind == "daily":
         rule = rrule.rrule(rrule.DAILY, **common)
     elif kind == "weekly":
-        rule = rrule.rrule(rrule.WEEKLY, byweekday=days or None,
-                           wkst=_DAYS.get(str(pattern.get("firstDayOfWeek") or "sunday"), rrule.SU), **common)
+        rule = rrule.rrule(
+            rrule.WEEKLY,
+            byweekday=days or None,
+            wkst=_DAYS.get(str(pattern.get("firstDayOfWeek") or "sunday"), rrule.SU),
+            **common,
+        )
     elif kind == "absoluteMonthly":
         rule = rrule.rrule(rrule.MONTHLY, bymonthday=int(pattern.get("dayOfMonth") or begin.day), **common)
     elif kind == "relativeMonthly":
-        rule = rrule.rrule(rrule.MONTHLY, byweekday=days, bysetpos=_INDEX.get(pattern.get("index") or "first", 1),
-                           **common)
+        rule = rrule.rrule(
+            rrule.MONTHLY, byweekday=days, bysetpos=_INDEX.get(pattern.get("index") or "first", 1), **common
+        )
     elif kind == "absoluteYearly":
-        rule = rrule.rrule(rrule.YEARLY, bymonth=int(pattern.get("month") or begin.month),
-                           bymonthday=int(pattern.get("dayOfMonth") or begin.day), **common)
+        rule = rrule.rrule(
+            rrule.YEARLY,
+            bymonth=int(pattern.get("month") or begin.month),
+            bymonthday=int(pattern.get("dayOfMonth") or begin.day),
+            **common,
+        )
     elif kind == "relativeYearly":
-        rule = rrule.rrule(rrule.YEARLY, bymonth=int(pattern.get("month") or begin.month), byweekday=days,
-                           bysetpos=_INDEX.get(pattern.get("index") or "first", 1), **common)
+        rule = rrule.rrule(
+            rrule.YEARLY,
+            bymonth=int(pattern.get("month") or begin.month),
+            byweekday=days,
+            bysetpos=_INDEX.get(pattern.get("index") or "first", 1),
+            **common,
+        )
     else:
         raise SeriesError(f"unknown recurrence pattern {kind!r}")
     end_date = None
@@ -105,8 +126,12 @@ def instances(event: dict[str, Any], window_start: dt.datetime, window_end: dt.d
         end = dt.datetime.fromisoformat(change["end"]) if change else original + duration
         if start < window_start or start >= window_end:
             continue
-        entry = {"originalStart": key, "type": "exception" if change else "occurrence",
-                 "start": {"dateTime": iso(start), "timeZone": "UTC"}, "end": {"dateTime": iso(end), "timeZone": "UTC"}}
+        entry = {
+            "originalStart": key,
+            "type": "exception" if change else "occurrence",
+            "start": {"dateTime": iso(start), "timeZone": "UTC"},
+            "end": {"dateTime": iso(end), "timeZone": "UTC"},
+        }
         if change and change.get("subject") is not None:
             entry["subject"] = change["subject"]
         out.append(entry)

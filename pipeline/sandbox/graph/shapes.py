@@ -35,8 +35,9 @@ def attachment_id(mailbox_id: int, row_id: int, position: int) -> str:
     return graph_id(base64.b64encode(f"{ids.item_id(mailbox_id, row_id)}:{position}".encode()).decode("ascii"))
 
 
-def folder_json(mailbox_id: int, folder: FolderRow, counts: dict[int, tuple[int, int]], children: int,
-                hidden: bool) -> dict[str, Any]:
+def folder_json(
+    mailbox_id: int, folder: FolderRow, counts: dict[int, tuple[int, int]], children: int, hidden: bool
+) -> dict[str, Any]:
     total, unread = counts.get(folder.id, (0, 0))
     return {
         "id": graph_id(ids.folder_id(mailbox_id, folder.id)),
@@ -81,19 +82,22 @@ def message_json(mailbox_id: int, item: ItemRow) -> dict[str, Any]:
     status = FLAG_NAMES.get(int(flag.value), "notFlagged") if flag and isinstance(flag.value, str) else "notFlagged"
     importance = item.ext.get(IMPORTANCE)
     out = common(mailbox_id, item)
-    out.update({
-        "subject": item.subject or "",
-        "receivedDateTime": _time(item.received),
-        "sentDateTime": _time(item.sent),
-        "isRead": item.is_read,
-        "isDraft": item.is_draft,
-        "hasAttachments": item.has_attachments,
-        "internetMessageId": item.message_id,
-        "parentFolderId": graph_id(ids.folder_id(mailbox_id, item.folder_id)),
-        "importance": IMPORTANCES.get(int(importance.value), "normal")
-        if importance and isinstance(importance.value, str) else "normal",
-        "flag": {"flagStatus": status},
-    })
+    out.update(
+        {
+            "subject": item.subject or "",
+            "receivedDateTime": _time(item.received),
+            "sentDateTime": _time(item.sent),
+            "isRead": item.is_read,
+            "isDraft": item.is_draft,
+            "hasAttachments": item.has_attachments,
+            "internetMessageId": item.message_id,
+            "parentFolderId": graph_id(ids.folder_id(mailbox_id, item.folder_id)),
+            "importance": IMPORTANCES.get(int(importance.value), "normal")
+            if importance and isinstance(importance.value, str)
+            else "normal",
+            "flag": {"flagStatus": status},
+        }
+    )
     return out
 
 
@@ -118,8 +122,14 @@ def typed_json(mailbox_id: int, item: ItemRow, stored: str | None) -> dict[str, 
 def task_defaults(item: ItemRow) -> dict[str, Any]:
     """What To Do fills in on a todoTask the client did not set (the response of
     learn.microsoft.com/graph/api/todotasklist-post-tasks answers every one of them)."""
-    return {"importance": "normal", "isReminderOn": False, "status": "notStarted", "hasAttachments": False,
-            "body": {"content": "", "contentType": "text"}, "bodyLastModifiedDateTime": item.created}
+    return {
+        "importance": "normal",
+        "isReminderOn": False,
+        "status": "notStarted",
+        "hasAttachments": False,
+        "body": {"content": "", "contentType": "text"},
+        "bodyLastModifiedDateTime": item.created,
+    }
 
 
 def python_value(ptype: str, value: str) -> Any:

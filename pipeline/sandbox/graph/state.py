@@ -49,14 +49,21 @@ def read_body(g: GraphState, call: Call, entity: str | None = None) -> dict[str,
         unknown = metadata.unknown_properties(entity, body)
         if unknown:
             g.stats.add("schema_violations")
-            raise GraphError(400, "RequestBodyRead", f"The property '{unknown[0]}' does not exist on type "
-                                                     f"'microsoft.graph.{entity}'.")
+            raise GraphError(
+                400,
+                "RequestBodyRead",
+                f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.{entity}'.",
+            )
         for prop in body.get("singleValueExtendedProperties") or []:
             extra = metadata.unknown_properties("singleValueLegacyExtendedProperty", prop)
             if extra:
                 g.stats.add("schema_violations")
-                raise GraphError(400, "RequestBodyRead", f"The property '{extra[0]}' does not exist on "
-                                                         "type 'microsoft.graph.singleValueLegacyExtendedProperty'.")
+                raise GraphError(
+                    400,
+                    "RequestBodyRead",
+                    f"The property '{extra[0]}' does not exist on "
+                    "type 'microsoft.graph.singleValueLegacyExtendedProperty'.",
+                )
     return body
 
 

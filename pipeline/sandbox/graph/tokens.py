@@ -55,8 +55,12 @@ class TokenIssuer:
         claims = {"appid": client_id.lower(), "exp": int(time.time()) + LIFETIME, "roles": ["Mail.ReadWrite"]}
         payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
         signature = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
-        return 200, {"token_type": "Bearer", "expires_in": LIFETIME, "ext_expires_in": LIFETIME,
-                     "access_token": f"{payload}.{signature}"}
+        return 200, {
+            "token_type": "Bearer",
+            "expires_in": LIFETIME,
+            "ext_expires_in": LIFETIME,
+            "access_token": f"{payload}.{signature}",
+        }
 
     def check(self, header: str) -> str | None:
         """The app id a bearer token was issued to, or None (absent, forged or expired)."""
@@ -83,6 +87,9 @@ def _error(code: str, text: str) -> dict:
 def openid_configuration(base: str, tenant: str) -> dict[str, Any]:
     """msal's discovery document for `tenant`: where the token endpoint is."""
     secure = base.replace("http://", "https://")
-    return {"token_endpoint": f"{secure}/{tenant}/oauth2/v2.0/token",
-            "authorization_endpoint": f"{secure}/{tenant}/oauth2/v2.0/authorize",
-            "issuer": f"{secure}/{tenant}/v2.0", "token_endpoint_auth_methods_supported": ["client_secret_post"]}
+    return {
+        "token_endpoint": f"{secure}/{tenant}/oauth2/v2.0/token",
+        "authorization_endpoint": f"{secure}/{tenant}/oauth2/v2.0/authorize",
+        "issuer": f"{secure}/{tenant}/v2.0",
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+    }

@@ -67,8 +67,13 @@ class Uploads:
             if not match:
                 raise UploadError(400, "InvalidContentRangeHeader", "Content-Range must be 'bytes a-b/total'.")
             first, last, total = (int(g) for g in match.groups())
-            if total != session.size or first != len(session.received) or last < first or \
-                    last - first + 1 != len(data) or last >= total:
+            if (
+                total != session.size
+                or first != len(session.received)
+                or last < first
+                or last - first + 1 != len(data)
+                or last >= total
+            ):
                 raise UploadError(416, "InvalidRange", f"expected bytes {len(session.received)}- of {session.size}")
             session.received.extend(data)
             if len(session.received) < session.size:

@@ -50,6 +50,9 @@ def json_reply(status: int, value: Any, headers: list[tuple[str, str]] | None = 
 
 
 def error_reply(exc: GraphError) -> GraphReply:
-    inner = {"code": exc.code, "message": exc.message,
-             "innerError": {"date": now_iso(), "request-id": hashlib.sha1(exc.message.encode()).hexdigest()[:16]}}
+    inner = {
+        "code": exc.code,
+        "message": exc.message,
+        "innerError": {"date": now_iso(), "request-id": hashlib.sha1(exc.message.encode()).hexdigest()[:16]},
+    }
     return json_reply(exc.status, {"error": inner}, exc.headers)

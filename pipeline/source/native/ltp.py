@@ -96,8 +96,9 @@ def bth_leaves(heap: Heap, header_hid: int) -> tuple[int, int, list[bytes]]:
     return key_size, data_size, out
 
 
-def _bth_walk(heap: Heap, hid: int, level: int, key_size: int, data_size: int, out: list[bytes],
-              seen: set[int]) -> None:
+def _bth_walk(
+    heap: Heap, hid: int, level: int, key_size: int, data_size: int, out: list[bytes], seen: set[int]
+) -> None:
     if hid in seen:  # read again, an index listing one leaf thousands of times would multiply it
         raise NdbError(f"BTH: heap item {hid:#x} listed more than once")
     seen.add(hid)
@@ -118,8 +119,11 @@ def bth_records(heap: Heap, header_hid: int) -> tuple[int, int, list[tuple[int, 
     key_size, data_size, leaves = bth_leaves(heap, header_hid)
     kfmt = {2: "<H", 4: "<I", 8: "<Q"}[key_size]
     size = key_size + data_size
-    out = [(struct.unpack_from(kfmt, leaf, off)[0], leaf[off + key_size:off + size])
-           for leaf in leaves for off in range(0, len(leaf), size)]
+    out = [
+        (struct.unpack_from(kfmt, leaf, off)[0], leaf[off + key_size : off + size])
+        for leaf in leaves
+        for off in range(0, len(leaf), size)
+    ]
     return key_size, data_size, out
 
 
@@ -131,9 +135,13 @@ def _hnid_value(heap: Heap, hnid: int, subnode: SubnodeReader) -> bytes | None:
     return heap.item(hnid)
 
 
-def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReader,
-                     deferred: dict[int, tuple[int, int]] | None = None,
-                     wanted: Container[int] | None = None) -> dict[int, RawValue]:
+def property_context(
+    blocks: list[bytes],
+    index_bits: int,
+    subnode: SubnodeReader,
+    deferred: dict[int, tuple[int, int]] | None = None,
+    wanted: Container[int] | None = None,
+) -> dict[int, RawValue]:
     """Every property of a PC: prop id -> (type, raw value bytes or None).
 
     With `deferred`, the values kept in subnodes of the properties already in it (by prop id) are not
@@ -169,7 +177,7 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
             elif not slot & 0x1F:
                 index = slot >> 5
                 if slot < limit and 0 < index < count and offsets[index - 1] <= offsets[index] <= size:
-                    value = first[offsets[index - 1]:offsets[index]]
+                    value = first[offsets[index - 1] : offsets[index]]
                 else:
                     value = item(slot)
                 taken += len(value)
@@ -191,8 +199,9 @@ def property_context(blocks: list[bytes], index_bits: int, subnode: SubnodeReade
 
 
 @lru_cache(maxsize=256)
-def _layout(descriptors: bytes, row_size: int, ceb: int) -> tuple[tuple[tuple[int, int, int, int, int], ...],
-                                                                 tuple[tuple[int, int, int, int, int, int, bool], ...]]:
+def _layout(
+    descriptors: bytes, row_size: int, ceb: int
+) -> tuple[tuple[tuple[int, int, int, int, int], ...], tuple[tuple[int, int, int, int, int, int, bool], ...]]:
     """A table's columns (prop id, type, offset, width, cell-existence bit) from its TCOLDESCs, and per column
     what Table.row() needs: (prop id, type, start, end, its cell-existence byte and bit mask, held in the row
     itself). Kept by descriptors: the tables of one kind (every message's recipient table) share one layout,
@@ -212,8 +221,14 @@ class Table:
 
     __slots__ = ("_heap", "_subnode", "columns", "row_ids", "_rows", "_ceb", "_cells")
 
-    def __init__(self, blocks: list[bytes], index_bits: int, subnode: SubnodeReader,
-                 subnode_blocks: Callable[[int], list[bytes]], ansi: bool) -> None:
+    def __init__(
+        self,
+        blocks: list[bytes],
+        index_bits: int,
+        subnode: SubnodeReader,
+        subnode_blocks: Callable[[int], list[bytes]],
+        ansi: bool,
+    ) -> None:
         heap = self._heap = Heap(blocks, index_bits)
         self._subnode = subnode
         if heap.client_sig != _TC_SIG:
@@ -226,7 +241,7 @@ class Table:
         if len(info) < 22 + 8 * count:
             raise NdbError("table context: column descriptions run past TCINFO")
         #: (prop id, type, offset in the row, width, cell-existence bit)
-        self.columns, self._cells = _layout(info[22:22 + 8 * count], row_size, _ib1)
+        self.columns, self._cells = _layout(info[22 : 22 + 8 * count], row_size, _ib1)
         self._ceb = _ib1
         _k, _d, index = bth_records(heap, row_index_hid) if row_index_hid else (4, 4, [])
         fmt = "<H" if ansi else "<I"
@@ -250,13 +265,14 @@ class Table:
             if block >= len(matrix) or (slot + 1) * row_size > len(matrix[block]):
                 raise NdbError(f"table context: row {row_index} is missing from the row matrix")
             self.row_ids.append(row_id)
-            self._rows.append(matrix[block][slot * row_size:(slot + 1) * row_size])
+            self._rows.append(matrix[block][slot * row_size : (slot + 1) * row_size])
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def row(self, index: int, wanted: Container[int] | None = None,
-            seen: set[int] | None = None) -> dict[int, RawValue]:
+    def row(
+        self, index: int, wanted: Container[int] | None = None, seen: set[int] | None = None
+    ) -> dict[int, RawValue]:
         """Every column of one row (or those `wanted` holds), as libpff reads it (cells marked absent hold
         no value). With `seen`, the heap items and subnodes its cells name are added to it, and one already
         there is damage (cells of many rows sharing one big value)."""

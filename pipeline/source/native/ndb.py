@@ -224,12 +224,12 @@ class NodeDatabase:
         h = self.data
         if self.geometry.ansi:
             crc = struct.unpack_from("<I", h, 4)[0]
-            if crc != weak_crc32(h[8:8 + 471]):
+            if crc != weak_crc32(h[8 : 8 + 471]):
                 raise DamagedBlock("damaged header, CRC mismatch")
             nbt_bid, nbt_ib, bbt_bid, bbt_ib = struct.unpack_from("<IIII", h, 184)
         else:
             crc, crc_full = struct.unpack_from("<I", h, 4)[0], struct.unpack_from("<I", h, 524)[0]
-            if crc != weak_crc32(h[8:8 + 471]) or crc_full != weak_crc32(h[8:8 + 516]):
+            if crc != weak_crc32(h[8 : 8 + 471]) or crc_full != weak_crc32(h[8 : 8 + 516]):
                 raise DamagedBlock("damaged header, CRC mismatch")
             nbt_bid, nbt_ib, bbt_bid, bbt_ib = struct.unpack_from("<QQQQ", h, 216)
         return (nbt_bid, nbt_ib), (bbt_bid, bbt_ib)
@@ -297,7 +297,7 @@ class NodeDatabase:
         pad = cb - struct.calcsize(fields)
         if pad >= 0:  # one unpack call per page, not per entry: with seal() checking in C, opening the
             # 2.2 GB bulk OST takes a quarter fewer instructions
-            return struct.iter_unpack(f"{fields}{pad}x", self.data[ib:ib + count * cb])
+            return struct.iter_unpack(f"{fields}{pad}x", self.data[ib : ib + count * cb])
         return (struct.unpack_from(fields, self.data, off) for off in range(ib, ib + count * cb, cb))
 
     # -- blocks ---------------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ class NodeDatabase:
             tcb, sig, tbid, crc = self._trailer(d, t)
         else:
             tcb, sig, crc, tbid = self._trailer(d, t)
-        raw = d[ib:ib + cb]
+        raw = d[ib : ib + cb]
         self._mapped += cb if cb > _FAULT_AROUND else _FAULT_AROUND  # a small block maps its neighbours too
         if self._mapped > _RELEASE_EVERY:
             self._release()
@@ -416,8 +416,9 @@ class NodeDatabase:
             raise DamagedTree(bid, "a data block where an XBLOCK belongs")
         head = self.block(bid)
         if len(head) < 8 or head[0] != _BTYPE_XBLOCK or head[1] not in levels:
-            raise DamagedTree(bid, "not an XBLOCK" if 1 in levels and 2 in levels else
-                              "not an XBLOCK of the level its XXBLOCK needs")
+            raise DamagedTree(
+                bid, "not an XBLOCK" if 1 in levels and 2 in levels else "not an XBLOCK of the level its XXBLOCK needs"
+            )
         level, (count, total) = head[1], struct.unpack_from("<HI", head, 2)
         if count == 0:
             raise DamagedTree(bid, "lists no block")

@@ -36,7 +36,7 @@ def parse_replica_heap(heap: Heap) -> dict[int, bytes]:
     if top:
         _walk(heap, top, levels, pairs, 0)
     array = heap.item(array_hid) if array_hid else b""
-    listed = {index: array[index * _GUID:(index + 1) * _GUID] for index in range(len(array) // _GUID)}
+    listed = {index: array[index * _GUID : (index + 1) * _GUID] for index in range(len(array) // _GUID)}
     listed = {index: guid for index, guid in listed.items() if any(guid)}  # an unused REPLID: all zeros
     if listed and listed != pairs:
         raise NdbError("replica map: its index and its array disagree")
@@ -49,7 +49,7 @@ def _walk(heap: Heap, hid: int, level: int, out: dict[int, bytes], depth: int) -
     data = heap.item(hid)
     size = _GUID + (4 if level else 2)
     for offset in range(0, len(data) - size + 1, size):
-        guid = data[offset:offset + _GUID]
+        guid = data[offset : offset + _GUID]
         if level:
             _walk(heap, struct.unpack_from("<I", data, offset + _GUID)[0], level - 1, out, depth + 1)
         else:

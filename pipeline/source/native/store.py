@@ -44,15 +44,26 @@ _NID_TYPE_FOLDER, _NID_TYPE_MESSAGE = 0x02, 0x04
 #: libpff's ANSI code page when the file names none; the pff reader ends up with the same.
 _DEFAULT_CODEPAGE = "cp1252"
 #: What the address book reads of a recipient (parties()): what a Recipient is made of.
-_PARTY_RECIPIENT_PROPS = frozenset({mapi.PR_RECIPIENT_TYPE, mapi.PR_DISPLAY_NAME, mapi.PR_EMAIL_ADDRESS,
-                                    mapi.PR_ADDRTYPE, mapi.PR_SMTP_ADDRESS})
+_PARTY_RECIPIENT_PROPS = frozenset(
+    {mapi.PR_RECIPIENT_TYPE, mapi.PR_DISPLAY_NAME, mapi.PR_EMAIL_ADDRESS, mapi.PR_ADDRTYPE, mapi.PR_SMTP_ADDRESS}
+)
 #: What the address book reads of a contact (parties()): its three e-mail entries (PSETID_ADDRESS LIDs).
-_PARTY_LIDS = frozenset({
-    mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
-    mapi.LID_EMAIL1_DISPLAY_NAME, mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL2_ADDRTYPE,
-    mapi.LID_EMAIL2_ORIGINAL_DISPLAY_NAME, mapi.LID_EMAIL2_DISPLAY_NAME, mapi.LID_EMAIL3_EMAIL_ADDRESS,
-    mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME, mapi.LID_EMAIL3_DISPLAY_NAME,
-})
+_PARTY_LIDS = frozenset(
+    {
+        mapi.LID_EMAIL1_EMAIL_ADDRESS,
+        mapi.LID_EMAIL1_ADDRTYPE,
+        mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
+        mapi.LID_EMAIL1_DISPLAY_NAME,
+        mapi.LID_EMAIL2_EMAIL_ADDRESS,
+        mapi.LID_EMAIL2_ADDRTYPE,
+        mapi.LID_EMAIL2_ORIGINAL_DISPLAY_NAME,
+        mapi.LID_EMAIL2_DISPLAY_NAME,
+        mapi.LID_EMAIL3_EMAIL_ADDRESS,
+        mapi.LID_EMAIL3_ADDRTYPE,
+        mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME,
+        mapi.LID_EMAIL3_DISPLAY_NAME,
+    }
+)
 T = TypeVar("T")
 #: What node access raises for a damaged part of the file (reported, and the walk goes on).
 _DAMAGE = (NdbError, struct.error, ValueError, IndexError)
@@ -95,19 +106,26 @@ class _Node:
     def sub_blocks(self, nid: int) -> list[bytes]:
         return self._db.data_blocks(self._sub_data(nid), self.allowance)
 
-    def props(self, deferred: dict[int, tuple[int, int]] | None = None,
-              wanted: Container[int] | None = None) -> dict[int, RawValue]:
+    def props(
+        self, deferred: dict[int, tuple[int, int]] | None = None, wanted: Container[int] | None = None
+    ) -> dict[int, RawValue]:
         db = self._db
-        return property_context(db.data_blocks(self.bid_data, self.allowance), db.geometry.hid_index_bits,
-                                self.sub_stream, deferred, wanted)
+        return property_context(
+            db.data_blocks(self.bid_data, self.allowance), db.geometry.hid_index_bits, self.sub_stream, deferred, wanted
+        )
 
     def sub_size(self, nid: int) -> int:
         return self._db.stream_size(self._sub_data(nid))
 
     def table(self) -> Table:
         db = self._db
-        return Table(db.data_blocks(self.bid_data, self.allowance), db.geometry.hid_index_bits, self.sub_stream,
-                     self.sub_blocks, db.geometry.ansi)
+        return Table(
+            db.data_blocks(self.bid_data, self.allowance),
+            db.geometry.hid_index_bits,
+            self.sub_stream,
+            self.sub_blocks,
+            db.geometry.ansi,
+        )
 
 
 def read_replica_map(db: NodeDatabase) -> ReplicaMap:
@@ -147,11 +165,22 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
             store_cp, how = codepages.store_codepage(self._override, self._sampled_codepages())
             codec = codepages.codec(store_cp) or _DEFAULT_CODEPAGE
         self._orphan_ids = self._orphan_nids()
-        self.info = SourceInfo(self.path, header.kind, header.format, header.version, header.encryption, codec,
-                               size, len(self._orphan_ids), how)
+        self.info = SourceInfo(
+            self.path,
+            header.kind,
+            header.format,
+            header.version,
+            header.encryption,
+            codec,
+            size,
+            len(self._orphan_ids),
+            how,
+        )
         self._names, self._names_damaged = self._load_name_map()  # damaged: why it could not be read, or ''
         self._party_ids = self._party_prop_ids()
-        self._moment_ids = MOMENT_PROPS | frozenset(pid for pid, key in self._names.names.items() if key in MOMENT_NAMES)
+        self._moment_ids = MOMENT_PROPS | frozenset(
+            pid for pid, key in self._names.names.items() if key in MOMENT_NAMES
+        )
         self._contents: dict[int, Table | Exception | None] = {}
         self._load_tree()
 
@@ -176,8 +205,11 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         named properties is refused by parties() as well."""
         if self._names_damaged:
             return PARTY_PROPS | frozenset(range(0x8000, 0x10000))
-        return PARTY_PROPS | frozenset(pid for pid, (guid, name) in self._names.names.items()
-                                       if guid == mapi.PSETID_ADDRESS and name in _PARTY_LIDS)
+        return PARTY_PROPS | frozenset(
+            pid
+            for pid, (guid, name) in self._names.names.items()
+            if guid == mapi.PSETID_ADDRESS and name in _PARTY_LIDS
+        )
 
     def _sampled_codepages(self) -> Iterator[int | None]:
         """The code page each message node names (PR_MESSAGE_CODEPAGE, then PR_INTERNET_CPID), in NBT order."""
@@ -204,8 +236,9 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
     def _orphan_nids(self) -> list[int]:
         """Message nodes whose parent folder is not in the NBT: no folder lists them."""
         nodes = self._db.nodes
-        return [n.nid for n in nodes.values()
-                if n.nid & 0x1F == _NID_TYPE_MESSAGE and n.parent and n.parent not in nodes]
+        return [
+            n.nid for n in nodes.values() if n.nid & 0x1F == _NID_TYPE_MESSAGE and n.parent and n.parent not in nodes
+        ]
 
     def replica_map(self) -> ReplicaMap:
         """The store's REPLID -> REPLGUID mapping (an OST's node 0x801; empty for a PST)."""
@@ -258,8 +291,9 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         return len(table.row_ids) if table is not None else 0
 
     # -- items: node access -------------------------------------------------------------------------
-    def _walk(self, folder: SourceFolder, read: Callable[[_Node, int], T], start: int = 0,
-              stop: int | None = None) -> Iterator[T | SourceError]:
+    def _walk(
+        self, folder: SourceFolder, read: Callable[[_Node, int], T], start: int = 0, stop: int | None = None
+    ) -> Iterator[T | SourceError]:
         try:
             table = self._contents_table(folder.node_id)
         except _DAMAGE as exc:
@@ -276,8 +310,14 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
             return
         yield from self._rows(folder, table, read)
 
-    def _rows(self, folder: SourceFolder, table: Table | None, read: Callable[[_Node, int], T], start: int = 0,
-              stop: int | None = None) -> Iterator[T | SourceError]:
+    def _rows(
+        self,
+        folder: SourceFolder,
+        table: Table | None,
+        read: Callable[[_Node, int], T],
+        start: int = 0,
+        stop: int | None = None,
+    ) -> Iterator[T | SourceError]:
         """read() of each message a folder's table lists, from start to stop; a row that fails is a SourceError."""
         if table is None:
             return
@@ -285,8 +325,9 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         for index in range(start, len(ids) if stop is None else min(stop, len(ids))):
             yield self._row(folder, ids, index, read)
 
-    def _walk_at(self, folder: SourceFolder, read: Callable[[_Node, int], T],
-                 indexes: Sequence[int]) -> Iterator[T | SourceError]:
+    def _walk_at(
+        self, folder: SourceFolder, read: Callable[[_Node, int], T], indexes: Sequence[int]
+    ) -> Iterator[T | SourceError]:
         try:
             table = self._contents_table(folder.node_id)
         except _DAMAGE as exc:
@@ -297,8 +338,9 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
             if 0 <= index < len(ids):
                 yield self._row(folder, ids, index, read)
 
-    def _row(self, folder: SourceFolder, ids: Sequence[int], index: int,
-             read: Callable[[_Node, int], T]) -> T | SourceError:
+    def _row(
+        self, folder: SourceFolder, ids: Sequence[int], index: int, read: Callable[[_Node, int], T]
+    ) -> T | SourceError:
         """read() of one row of a folder's table; a row that fails is a SourceError."""
         node_id = ids[index]
         try:
@@ -322,8 +364,16 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         the columns of its recipient table a Recipient is made of are read; their values are those items()
         gives."""
         props, named, codepage, cpid = self._message_props(node.props(wanted=self._party_ids))
-        return SourceItem(nid, folder_path, props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note", props, named,
-                          self._recipients(node, codepage, _PARTY_RECIPIENT_PROPS), [], codepage=cpid)
+        return SourceItem(
+            nid,
+            folder_path,
+            props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note",
+            props,
+            named,
+            self._recipients(node, codepage, _PARTY_RECIPIENT_PROPS),
+            [],
+            codepage=cpid,
+        )
 
     def _moment(self, node: _Node, nid: int) -> Moment:
         """Only the property context's values a moment is made of (no body, no subnode of other values)."""
@@ -373,8 +423,7 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
             result.append(recipient_record(decode_values(row, codepage)))
         return result
 
-    def _attachments(self, node: _Node, folder_path: tuple[str, ...], codepage: str,
-                     depth: int) -> list[Attachment]:
+    def _attachments(self, node: _Node, folder_path: tuple[str, ...], codepage: str, depth: int) -> list[Attachment]:
         if NID_ATTACHMENT_TABLE not in node.subnodes():
             return []
         table = node.sub(NID_ATTACHMENT_TABLE).table()
@@ -394,8 +443,9 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         return result
 
     @staticmethod
-    def _data(handle: _Node, raw: dict[int, RawValue],
-              deferred: dict[int, tuple[int, int]]) -> tuple[int | None, int, Callable[[], bytes]]:
+    def _data(
+        handle: _Node, raw: dict[int, RawValue], deferred: dict[int, tuple[int, int]]
+    ) -> tuple[int | None, int, Callable[[], bytes]]:
         """PR_ATTACH_DATA_BIN/OBJ: (type, size, read); data kept in a subnode is read (and checked) on demand."""
         if mapi.PR_ATTACH_DATA_BIN in deferred:
             sub_type, nid = deferred[mapi.PR_ATTACH_DATA_BIN]
@@ -409,8 +459,9 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
             return ptype, handle.sub_size(obj), lambda: handle.sub_stream(obj)
         return ptype, len(data), lambda: data
 
-    def _embedded_opener(self, handle: _Node, raw: dict[int, RawValue], folder_path: tuple[str, ...],
-                         depth: int) -> Callable[[], SourceItem | None]:
+    def _embedded_opener(
+        self, handle: _Node, raw: dict[int, RawValue], folder_path: tuple[str, ...], depth: int
+    ) -> Callable[[], SourceItem | None]:
         ptype, data = raw.get(mapi.PR_ATTACH_DATA_BIN, (None, None))
 
         def open_it() -> SourceItem | None:
@@ -418,15 +469,26 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
                 return None
             (nid,) = struct.unpack_from("<I", data)
             return self.read_message(handle.sub(nid), nid, folder_path, depth + 1)
+
         return open_it
 
 
 def _unreadable(index: int, error: Exception) -> Attachment:
     """An attachment whose own nodes cannot be read: listed, and reading it raises what went wrong."""
+
     def fail() -> bytes:
         raise error
-    return Attachment(index=index, method=mapi.ATTACH_BY_VALUE, filename=None, mime_type=None, content_id=None,
-                      size=0, is_inline=False, _read=fail)
+
+    return Attachment(
+        index=index,
+        method=mapi.ATTACH_BY_VALUE,
+        filename=None,
+        mime_type=None,
+        content_id=None,
+        size=0,
+        is_inline=False,
+        _read=fail,
+    )
 
 
 def _one_line(exc: BaseException) -> str:

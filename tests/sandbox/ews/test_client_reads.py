@@ -33,8 +33,13 @@ ENVELOPE = (
 
 
 def _post(url: str, body: str) -> str:
-    answer = requests.post(url, data=ENVELOPE.format(body).encode(), auth=ALICE, timeout=30,
-                           headers={"Content-Type": "text/xml; charset=utf-8"})
+    answer = requests.post(
+        url,
+        data=ENVELOPE.format(body).encode(),
+        auth=ALICE,
+        timeout=30,
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+    )
     assert answer.status_code == 200, answer.text[:500]
     return answer.text
 
@@ -45,17 +50,29 @@ def test_calendar_item_mime_content_is_icalendar_with_its_series(sandbox, alice,
     berlin = EWSTimeZone("Europe/Berlin")
     start = EWSDateTime(2024, 3, 18, 9, 0, tzinfo=berlin)
     item = CalendarItem(
-        account=alice, folder=alice.calendar, subject=f"sync-{unique}", location="Room 42",
-        start=start, end=start + dt.timedelta(minutes=30),
-        recurrence=Recurrence(pattern=WeeklyPattern(interval=1, weekdays=["Monday"]),
-                              boundary=NumberedPattern(start=start.date(), number=4)),
+        account=alice,
+        folder=alice.calendar,
+        subject=f"sync-{unique}",
+        location="Room 42",
+        start=start,
+        end=start + dt.timedelta(minutes=30),
+        recurrence=Recurrence(
+            pattern=WeeklyPattern(interval=1, weekdays=["Monday"]),
+            boundary=NumberedPattern(start=start.date(), number=4),
+        ),
     )
     item.save()
-    _post(sandbox.url, f'<m:DeleteItem DeleteType="HardDelete" SendMeetingCancellations="SendToNone"><m:ItemIds>'
-          f'<t:OccurrenceItemId RecurringMasterId="{item.id}" InstanceIndex="2"/></m:ItemIds></m:DeleteItem>')
-    got = _post(sandbox.url, f'<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
-                f'<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds>'
-                f'<t:ItemId Id="{item.id}"/></m:ItemIds></m:GetItem>')
+    _post(
+        sandbox.url,
+        f'<m:DeleteItem DeleteType="HardDelete" SendMeetingCancellations="SendToNone"><m:ItemIds>'
+        f'<t:OccurrenceItemId RecurringMasterId="{item.id}" InstanceIndex="2"/></m:ItemIds></m:DeleteItem>',
+    )
+    got = _post(
+        sandbox.url,
+        f"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>"
+        f"<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds>"
+        f'<t:ItemId Id="{item.id}"/></m:ItemIds></m:GetItem>',
+    )
     found = re.search(r"<t:MimeContent[^>]*>([^<]+)</t:MimeContent>", got)
     assert found, got[-1500:]
     ics = base64.b64decode(found.group(1))
@@ -71,19 +88,28 @@ def test_calendar_item_mime_content_is_icalendar_with_its_series(sandbox, alice,
     excluded = {d.dt.astimezone(dt.UTC) for d in event["EXDATE"].dts}
     shown = [d.astimezone(ZoneInfo("Europe/Berlin")) for d in rule if d.astimezone(dt.UTC) not in excluded]
     assert [(d.date(), d.hour) for d in shown] == [
-        (dt.date(2024, 3, 18), 9), (dt.date(2024, 4, 1), 9), (dt.date(2024, 4, 8), 9)]
+        (dt.date(2024, 3, 18), 9),
+        (dt.date(2024, 4, 1), 9),
+        (dt.date(2024, 4, 8), 9),
+    ]
 
 
 def test_contact_fields_read_as_mapi_properties(sandbox, alice, unique):
     """Ledger: contact-mapi. Names, phones, a work address and an e-mail written as typed fields come back
     under their MS-OXOCNTC tags (what DavMail turns into a vCard)."""
     contact = Contact(
-        account=alice, folder=alice.contacts, display_name=f"Zoë{unique} Müller", given_name=f"Zoë{unique}",
+        account=alice,
+        folder=alice.contacts,
+        display_name=f"Zoë{unique} Müller",
+        given_name=f"Zoë{unique}",
         surname="Müller",
-        company_name="Beispiel GmbH", job_title="Engineer",
+        company_name="Beispiel GmbH",
+        job_title="Engineer",
         email_addresses=[EmailAddress(label="EmailAddress1", email=f"zoe-{unique}@example.de")],
-        phone_numbers=[PhoneNumber(label="BusinessPhone", phone_number="+49 30 1234567"),
-                       PhoneNumber(label="MobilePhone", phone_number="+49 170 1234567")],
+        phone_numbers=[
+            PhoneNumber(label="BusinessPhone", phone_number="+49 30 1234567"),
+            PhoneNumber(label="MobilePhone", phone_number="+49 170 1234567"),
+        ],
         physical_addresses=[PhysicalAddress(label="Business", street="Hauptstraße 5", city="Berlin")],
     )
     contact.save()
@@ -99,16 +125,22 @@ def test_contact_fields_read_as_mapi_properties(sandbox, alice, unique):
         'DistinguishedPropertySetId="Address" PropertyId="32899" PropertyType="String"': f"zoe-{unique}@example.de",
     }
     uris = "".join(f"<t:ExtendedFieldURI {attrs}/>" for attrs in asked)
-    got = _post(sandbox.url, f"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
-                f"{uris}</t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id=\"{contact.id}\"/>"
-                f"</m:ItemIds></m:GetItem>")
+    got = _post(
+        sandbox.url,
+        f"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        f'{uris}</t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id="{contact.id}"/>'
+        f"</m:ItemIds></m:GetItem>",
+    )
     for attrs, value in asked.items():
         pattern = re.escape(f"<t:ExtendedFieldURI {attrs}/><t:Value>{value}</t:Value>")
         assert re.search(pattern, got), f"{attrs} should read {value!r}: {got[:1500]}"
     # A tag the contact does not have is absent, not empty (Exchange leaves unset properties out).
-    home = _post(sandbox.url, f'<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>'
-                 f'<t:ExtendedFieldURI PropertyTag="0x3A09" PropertyType="String"/></t:AdditionalProperties>'
-                 f'</m:ItemShape><m:ItemIds><t:ItemId Id="{contact.id}"/></m:ItemIds></m:GetItem>')
+    home = _post(
+        sandbox.url,
+        f"<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        f'<t:ExtendedFieldURI PropertyTag="0x3A09" PropertyType="String"/></t:AdditionalProperties>'
+        f'</m:ItemShape><m:ItemIds><t:ItemId Id="{contact.id}"/></m:ItemIds></m:GetItem>',
+    )
     assert "0x3A09" not in home.split("</t:ItemId>", 1)[-1]
 
 
@@ -122,10 +154,13 @@ def test_calendar_item_created_from_icalendar_gets_its_fields(sandbox, alice, un
         "DTEND;TZID=W. Europe Standard Time:20240610T110000\r\n"
         "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=4\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    answer = _post(sandbox.url, '<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId>'
-                   '<t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem>'
-                   f"<t:MimeContent>{base64.b64encode(ics.encode()).decode()}</t:MimeContent>"
-                   "</t:CalendarItem></m:Items></m:CreateItem>")
+    answer = _post(
+        sandbox.url,
+        '<m:CreateItem SendMeetingInvitations="SendToNone"><m:SavedItemFolderId>'
+        '<t:DistinguishedFolderId Id="calendar"/></m:SavedItemFolderId><m:Items><t:CalendarItem>'
+        f"<t:MimeContent>{base64.b64encode(ics.encode()).decode()}</t:MimeContent>"
+        "</t:CalendarItem></m:Items></m:CreateItem>",
+    )
     assert 'ResponseClass="Success"' in answer, answer[-800:]
     item = alice.calendar.get(subject=f"ics-{unique}")
     assert item.location == "Room 5"

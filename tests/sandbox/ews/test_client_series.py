@@ -28,22 +28,43 @@ UTC = dt.UTC
 def _upload(unique: str, moved_end: dt.datetime | None = None) -> UploadItem:
     start = dt.datetime(2024, 1, 1, 8, tzinfo=UTC)  # 09:00 in Berlin
     recurrence = {
-        "pattern": "weekly", "interval": 1, "weekdays": ["Monday", "Wednesday", "Friday"],
-        "first_day_of_week": "Monday", "start": dt.date(2024, 1, 1), "end": None, "count": 10,
+        "pattern": "weekly",
+        "interval": 1,
+        "weekdays": ["Monday", "Wednesday", "Friday"],
+        "first_day_of_week": "Monday",
+        "start": dt.date(2024, 1, 1),
+        "end": None,
+        "count": 10,
         "deleted_occurrences": [dt.datetime(2024, 1, 5, 8, tzinfo=UTC)],
         "modified_occurrences": [
-            {"original_start": dt.datetime(2024, 1, 10, 8, tzinfo=UTC), "start": dt.datetime(2024, 1, 10, 14, tzinfo=UTC),
-             "end": moved_end or dt.datetime(2024, 1, 10, 15, 30, tzinfo=UTC), "subject": f"moved-{unique}",
-             "location": "Room 9",
-             "has_exceptional_body": False},
+            {
+                "original_start": dt.datetime(2024, 1, 10, 8, tzinfo=UTC),
+                "start": dt.datetime(2024, 1, 10, 14, tzinfo=UTC),
+                "end": moved_end or dt.datetime(2024, 1, 10, 15, 30, tzinfo=UTC),
+                "subject": f"moved-{unique}",
+                "location": "Room 9",
+                "has_exceptional_body": False,
+            },
         ],
     }
-    fields = {"subject": f"series-{unique}", "start": start, "end": start + dt.timedelta(hours=1),
-              "location": "Room 1", "start_timezone": "W. Europe Standard Time",
-              "end_timezone": "W. Europe Standard Time", "recurrence": recurrence}
-    return UploadItem(kind="calendar", item_class="IPM.Appointment", folder_path=("Calendar",),
-                      fingerprint=f"fp-{unique}", subject=f"series-{unique}", source_node_id=1,
-                      value=typed("calendar", fields))
+    fields = {
+        "subject": f"series-{unique}",
+        "start": start,
+        "end": start + dt.timedelta(hours=1),
+        "location": "Room 1",
+        "start_timezone": "W. Europe Standard Time",
+        "end_timezone": "W. Europe Standard Time",
+        "recurrence": recurrence,
+    }
+    return UploadItem(
+        kind="calendar",
+        item_class="IPM.Appointment",
+        folder_path=("Calendar",),
+        fingerprint=f"fp-{unique}",
+        subject=f"series-{unique}",
+        source_node_id=1,
+        value=typed("calendar", fields),
+    )
 
 
 def _create_master(account, upload: UploadItem) -> str:
@@ -65,8 +86,13 @@ def test_apply_exceptions_and_finish(alice, store, unique):
     assert stored["recurrence"]["pattern"] == "weekly" and stored["recurrence"]["count"] == 10
     assert stored["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
     assert stored["modified_occurrences"] == [
-        {"original_start": "2024-01-10T08:00:00Z", "start": "2024-01-10T14:00:00Z", "end": "2024-01-10T15:30:00Z",
-         "subject": f"moved-{unique}", "location": "Room 9"},
+        {
+            "original_start": "2024-01-10T08:00:00Z",
+            "start": "2024-01-10T14:00:00Z",
+            "end": "2024-01-10T15:30:00Z",
+            "subject": f"moved-{unique}",
+            "location": "Room 9",
+        },
     ]
     key = f"name:{fingerprint.PROPERTY_SET}:{fingerprint.PROPERTY_NAME}"
     assert stored["extended_properties"][key] == f"fp-{unique}"
@@ -114,12 +140,21 @@ def test_refused_occurrence_time_is_reported_and_the_series_completes(alice, sto
     warnings = occurrences.apply_exceptions(alice, alice.calendar, server_id, upload)
     occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
     # one heading for every refused occurrence (what the report counts), the date among the particulars
-    assert [(w.heading, w.detail) for w in warnings] == [(
-        "modified occurrence kept at its pattern time",
-        "2024-01-10, the server refused its new time (ErrorOccurrenceTimeSpanTooBig)")]
+    assert [(w.heading, w.detail) for w in warnings] == [
+        (
+            "modified occurrence kept at its pattern time",
+            "2024-01-10, the server refused its new time (ErrorOccurrenceTimeSpanTooBig)",
+        )
+    ]
     [stored] = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["modified_occurrences"] == [
-        {"original_start": "2024-01-10T08:00:00Z", "start": "2024-01-10T08:00:00Z", "end": "2024-01-10T09:00:00Z",
-         "subject": f"moved-{unique}", "location": "Room 9"}]
+        {
+            "original_start": "2024-01-10T08:00:00Z",
+            "start": "2024-01-10T08:00:00Z",
+            "end": "2024-01-10T09:00:00Z",
+            "subject": f"moved-{unique}",
+            "location": "Room 9",
+        }
+    ]
     assert stored["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
     assert ids_stamped(alice.calendar, f"fp-{unique}") == [server_id]

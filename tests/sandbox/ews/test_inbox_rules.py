@@ -34,11 +34,18 @@ def _clear(alice) -> None:
 def test_a_rule_with_conditions_exceptions_and_actions_reads_back(alice, target, unique):
     """Ledger: inbox-rules."""
     _clear(alice)
-    rule = Rule(account=alice, display_name=f"Receipts {unique}", priority=1, is_enabled=True,
-                conditions=Conditions(contains_subject_strings=["receipt", "invoice"],
-                                      from_addresses=[Address(email_address="orders@shop.example")]),
-                exceptions=Exceptions(contains_subject_strings=["refund"]),
-                actions=Actions(move_to_folder=target, mark_as_read=True))
+    rule = Rule(
+        account=alice,
+        display_name=f"Receipts {unique}",
+        priority=1,
+        is_enabled=True,
+        conditions=Conditions(
+            contains_subject_strings=["receipt", "invoice"],
+            from_addresses=[Address(email_address="orders@shop.example")],
+        ),
+        exceptions=Exceptions(contains_subject_strings=["refund"]),
+        actions=Actions(move_to_folder=target, mark_as_read=True),
+    )
     rule.save()
     [back] = alice.rules
     assert back.id == rule.id and back.display_name == f"Receipts {unique}" and back.is_enabled
@@ -62,45 +69,60 @@ def _update(operations: str, remove_blob: str = "true") -> ET.Element:
         'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">'
         '<s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body>'
         f"<m:UpdateInboxRules><m:RemoveOutlookRuleBlob>{remove_blob}</m:RemoveOutlookRuleBlob>"
-        f"<m:Operations>{operations}</m:Operations></m:UpdateInboxRules></s:Body></s:Envelope>")
+        f"<m:Operations>{operations}</m:Operations></m:UpdateInboxRules></s:Body></s:Envelope>"
+    )
     return body
 
 
 def _post(sandbox, body: str) -> ET.Element:
-    answer = requests.post(sandbox.url, data=body.encode(), auth=ALICE,
-                           headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+    answer = requests.post(
+        sandbox.url, data=body.encode(), auth=ALICE, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30
+    )
     return ET.fromstring(answer.content).find(f".//{M}UpdateInboxRulesResponse")
 
 
 def _rule(name: str, actions: str, conditions: str = "") -> str:
-    return (f"<t:CreateRuleOperation><t:Rule><t:DisplayName>{name}</t:DisplayName><t:Priority>1</t:Priority>"
-            f"<t:IsEnabled>true</t:IsEnabled>{conditions}<t:Actions>{actions}</t:Actions></t:Rule>"
-            "</t:CreateRuleOperation>")
+    return (
+        f"<t:CreateRuleOperation><t:Rule><t:DisplayName>{name}</t:DisplayName><t:Priority>1</t:Priority>"
+        f"<t:IsEnabled>true</t:IsEnabled>{conditions}<t:Actions>{actions}</t:Actions></t:Rule>"
+        "</t:CreateRuleOperation>"
+    )
 
 
 def test_exchanges_validation_errors_per_operation(sandbox, alice):
     """Ledger: inbox-rules."""
     _clear(alice)
     missing_folder = '<t:MoveToFolder><t:FolderId Id="U0JYRgAAAAEAAAAAAAOGoA=="/></t:MoveToFolder>'
-    bad_address = ('<t:Conditions><t:FromAddresses><t:Address><t:EmailAddress>not an address</t:EmailAddress>'
-                   "</t:Address></t:FromAddresses></t:Conditions>")
-    sizes = ("<t:Conditions><t:WithinSizeRange><t:MinimumSize>10</t:MinimumSize><t:MaximumSize>5</t:MaximumSize>"
-             "</t:WithinSizeRange></t:Conditions>")
-    body = _update(_rule("ok", "<t:MarkAsRead>true</t:MarkAsRead>")
-                   + _rule("no folder", missing_folder)
-                   + _rule("bad address", "<t:Delete>true</t:Delete>", bad_address)
-                   + _rule("sizes", "<t:Delete>true</t:Delete>", sizes)
-                   + "<t:DeleteRuleOperation><t:RuleId>AAAA</t:RuleId></t:DeleteRuleOperation>")
+    bad_address = (
+        "<t:Conditions><t:FromAddresses><t:Address><t:EmailAddress>not an address</t:EmailAddress>"
+        "</t:Address></t:FromAddresses></t:Conditions>"
+    )
+    sizes = (
+        "<t:Conditions><t:WithinSizeRange><t:MinimumSize>10</t:MinimumSize><t:MaximumSize>5</t:MaximumSize>"
+        "</t:WithinSizeRange></t:Conditions>"
+    )
+    body = _update(
+        _rule("ok", "<t:MarkAsRead>true</t:MarkAsRead>")
+        + _rule("no folder", missing_folder)
+        + _rule("bad address", "<t:Delete>true</t:Delete>", bad_address)
+        + _rule("sizes", "<t:Delete>true</t:Delete>", sizes)
+        + "<t:DeleteRuleOperation><t:RuleId>AAAA</t:RuleId></t:DeleteRuleOperation>"
+    )
     response = _post(sandbox, body)
     assert response.get("ResponseClass") == "Error"
     assert response.findtext(f"{M}ResponseCode") == "ErrorInboxRulesValidationError"
-    found = {int(e.findtext(f"{T}OperationIndex")): [(v.findtext(f"{T}FieldURI"), v.findtext(f"{T}ErrorCode"))
-                                                     for v in e.iter(f"{T}Error")]
-             for e in response.iter(f"{T}RuleOperationError")}
-    assert found == {1: [("Action:MoveToFolder", "FolderDoesNotExist")],
-                     2: [("Condition:FromAddresses", "InvalidAddress")],
-                     3: [("Condition:WithinSizeRange", "InvalidSizeRange")],
-                     4: [("RuleId", "RuleNotFound")]}
+    found = {
+        int(e.findtext(f"{T}OperationIndex")): [
+            (v.findtext(f"{T}FieldURI"), v.findtext(f"{T}ErrorCode")) for v in e.iter(f"{T}Error")
+        ]
+        for e in response.iter(f"{T}RuleOperationError")
+    }
+    assert found == {
+        1: [("Action:MoveToFolder", "FolderDoesNotExist")],
+        2: [("Condition:FromAddresses", "InvalidAddress")],
+        3: [("Condition:WithinSizeRange", "InvalidSizeRange")],
+        4: [("RuleId", "RuleNotFound")],
+    }
     assert alice.rules == []  # all or nothing: the valid first operation was not applied either
     with pytest.raises(ErrorInboxRulesValidationError):  # MissingAction
         _missing_action(alice)
@@ -125,8 +147,9 @@ def test_the_outlook_rules_blob(sandbox, alice, store):
     assert alice.rules == []
     from exchangelib.services.inbox_rules import CreateInboxRule
 
-    rule = Rule(account=alice, display_name="with blob", priority=1, is_enabled=True,
-                actions=Actions(mark_as_read=True))
+    rule = Rule(
+        account=alice, display_name="with blob", priority=1, is_enabled=True, actions=Actions(mark_as_read=True)
+    )
     with pytest.raises(ErrorOutlookRuleBlobExists):
         CreateInboxRule(account=alice).get(rule=rule, remove_outlook_rule_blob=False)
     rule.save()  # RemoveOutlookRuleBlob=true

@@ -45,10 +45,7 @@ def _folder(account, name):
 def test_mime_items_with_extended_properties_round_trip(alice, store, unique):
     folder = _folder(alice, f"mime-{unique}")
     payload = b"\x00\x01binary attachment\xff" * 50
-    mimes = [
-        mime_message(f"msg-{unique}-{i}", 2000, attachment=payload if i == 0 else None, index=i)
-        for i in range(5)
-    ]
+    mimes = [mime_message(f"msg-{unique}-{i}", 2000, attachment=payload if i == 0 else None, index=i) for i in range(5)]
     items = [
         Message(
             folder=folder,
@@ -169,12 +166,8 @@ def test_typed_items_with_extended_properties(alice, store, unique):
         percent_complete=Decimal(50),
         sbx_source_key=f"task-{unique}",
     )
-    assert not any(
-        isinstance(r, Exception) for r in alice.bulk_create(folder=alice.calendar, items=[calendar])
-    )
-    assert not any(
-        isinstance(r, Exception) for r in alice.bulk_create(folder=alice.contacts, items=[contact, group])
-    )
+    assert not any(isinstance(r, Exception) for r in alice.bulk_create(folder=alice.calendar, items=[calendar]))
+    assert not any(isinstance(r, Exception) for r in alice.bulk_create(folder=alice.contacts, items=[contact, group]))
     assert not any(isinstance(r, Exception) for r in alice.bulk_create(folder=alice.tasks, items=[task]))
 
     got_cal = alice.calendar.get(sbx_source_key=f"cal-{unique}")
@@ -220,9 +213,7 @@ def test_find_by_extended_property_with_paging_over_1000(alice, unique):
     keys = [m.sbx_source_key for m in query]
     assert len(keys) == 1100 and len(set(keys)) == 1100
     assert folder.filter(sbx_batch="other").count() == 5
-    ordered = list(
-        folder.filter(sbx_batch="big").order_by("-sbx_serial").values_list("sbx_serial", flat=True)[:3]
-    )
+    ordered = list(folder.filter(sbx_batch="big").order_by("-sbx_serial").values_list("sbx_serial", flat=True)[:3])
     assert ordered == [1099, 1098, 1097]
     assert folder.filter(sbx_serial__gte=1095).count() == 5
     assert folder.filter(sbx_source_key=f"{unique}-00042").get().sbx_source_key == f"{unique}-00042"
@@ -263,19 +254,14 @@ def test_find_page_is_capped_at_1000(sandbox, alice, unique):
         headers={"Content-Type": "text/xml; charset=utf-8"},
     ).text
     assert answer.count("<t:ItemId ") == 1000
-    assert re.search(
-        r'IndexedPagingOffset="1000" TotalItemsInView="1005" IncludesLastItemInRange="false"', answer
-    )
+    assert re.search(r'IndexedPagingOffset="1000" TotalItemsInView="1005" IncludesLastItemInRange="false"', answer)
 
 
 def test_delete_and_update(alice, store, unique):
     folder = _folder(alice, f"del-{unique}")
     results = alice.bulk_create(
         folder=folder,
-        items=[
-            Message(folder=folder, mime_content=mime_message(f"d{i}-{unique}"), is_read=False)
-            for i in range(4)
-        ],
+        items=[Message(folder=folder, mime_content=mime_message(f"d{i}-{unique}"), is_read=False) for i in range(4)],
     )
     items = list(folder.all().only("is_read", "subject"))
     for item in items:

@@ -11,8 +11,10 @@ import pytest
 from exchangelib import Message
 from exchangelib.errors import ErrorMimeContentConversionFailed
 
-HEAD = ("From: Bob Sender <bob@example.com>\r\nTo: Alice Example\r\n <alice@sandbox.local>\r\n"
-        "Date: Mon, 03 Jan 2022 10:00:00 +0100\r\nMIME-Version: 1.0\r\n")
+HEAD = (
+    "From: Bob Sender <bob@example.com>\r\nTo: Alice Example\r\n <alice@sandbox.local>\r\n"
+    "Date: Mon, 03 Jan 2022 10:00:00 +0100\r\nMIME-Version: 1.0\r\n"
+)
 BODY = "Content-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n"
 
 
@@ -26,8 +28,7 @@ def test_folded_subject_and_address_are_unfolded(alice, unique):
 
 
 def test_encoded_words_across_folds_decode(alice, unique):
-    mime = (HEAD + f"Subject: {unique} =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\n =?utf-8?q?_aus_K=C3=B6ln?=\r\n"
-            + BODY).encode()
+    mime = (HEAD + f"Subject: {unique} =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\n =?utf-8?q?_aus_K=C3=B6ln?=\r\n" + BODY).encode()
     item = Message(folder=alice.inbox, mime_content=mime)
     item.save()
     assert alice.inbox.get(id=item.id).subject == f"{unique} grüße aus Köln"
@@ -38,8 +39,10 @@ def test_raw_8bit_header_bytes_are_refused(alice, unique, where):
     if where == "top":
         mime = (HEAD + f"Subject: {unique} probe é\r\n" + BODY).encode("utf-8")
     else:
-        mime = (HEAD + f"Subject: {unique}\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n"
-                "Content-Type: text/plain; name=\"café.txt\"\r\n\r\ntext\r\n--b1--\r\n").encode("utf-8")
+        mime = (
+            HEAD + f"Subject: {unique}\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n"
+            'Content-Type: text/plain; name="café.txt"\r\n\r\ntext\r\n--b1--\r\n'
+        ).encode("utf-8")
     with pytest.raises(ErrorMimeContentConversionFailed, match="8-bit"):
         Message(folder=alice.inbox, mime_content=mime).save()
     assert not list(alice.inbox.filter(subject__contains=unique))

@@ -78,25 +78,37 @@ def test_convert_id_checks_only_the_mailbox_address_format(sandbox, alice):
     (learn.microsoft.com/exchange/client-developer/web-service-reference/convertid-operation). DavMail sends
     its root folder's id with a placeholder address and reads its own address from the answer."""
     root = alice.root.id
-    body = soap(sandbox.url, '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
-                f'<t:AlternateId Format="EwsId" Id="{root}" Mailbox="nobody@placeholder.invalid"/>'
-                f'<t:AlternateId Format="EwsId" Id="{root}" Mailbox="not an address"/>'
-                "</m:SourceIds></m:ConvertId>")
+    body = soap(
+        sandbox.url,
+        '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
+        f'<t:AlternateId Format="EwsId" Id="{root}" Mailbox="nobody@placeholder.invalid"/>'
+        f'<t:AlternateId Format="EwsId" Id="{root}" Mailbox="not an address"/>'
+        "</m:SourceIds></m:ConvertId>",
+    )
     assert codes(body) == ["NoError", "ErrorInvalidSmtpAddress"]
     converted = body.find(f".//{M}AlternateId")
     assert converted.get("Mailbox") == ALICE[0] and converted.get("Id") == root
 
-    hexed = soap(sandbox.url, '<m:ConvertId DestinationFormat="HexEntryId"><m:SourceIds>'
-                 f'<t:AlternateId Format="EwsId" Id="{root}" Mailbox="{ALICE[0]}"/></m:SourceIds></m:ConvertId>')
+    hexed = soap(
+        sandbox.url,
+        '<m:ConvertId DestinationFormat="HexEntryId"><m:SourceIds>'
+        f'<t:AlternateId Format="EwsId" Id="{root}" Mailbox="{ALICE[0]}"/></m:SourceIds></m:ConvertId>',
+    )
     entry = hexed.find(f".//{M}AlternateId").get("Id")
     assert len(bytes.fromhex(entry)) == 46  # a folder entry id (MS-OXCDATA 2.2.4.1)
-    back = soap(sandbox.url, '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
-                f'<t:AlternateId Format="HexEntryId" Id="{entry}" Mailbox="{ALICE[0]}"/></m:SourceIds></m:ConvertId>')
+    back = soap(
+        sandbox.url,
+        '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
+        f'<t:AlternateId Format="HexEntryId" Id="{entry}" Mailbox="{ALICE[0]}"/></m:SourceIds></m:ConvertId>',
+    )
     assert back.find(f".//{M}AlternateId").get("Id") == root
     short = base64.b64encode(b"SBXF" + (1).to_bytes(4, "big") + (1).to_bytes(8, "big")).decode()  # an old id
-    renewed = soap(sandbox.url, '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
-                   f'<t:AlternateId Format="EwsId" Id="{short}" Mailbox="{ALICE[0]}"/>'
-                   '<t:AlternateId Format="EwsId" Id="DUMMY" Mailbox="a@b.example"/></m:SourceIds></m:ConvertId>')
+    renewed = soap(
+        sandbox.url,
+        '<m:ConvertId DestinationFormat="EwsId"><m:SourceIds>'
+        f'<t:AlternateId Format="EwsId" Id="{short}" Mailbox="{ALICE[0]}"/>'
+        '<t:AlternateId Format="EwsId" Id="DUMMY" Mailbox="a@b.example"/></m:SourceIds></m:ConvertId>',
+    )
     assert codes(renewed) == ["NoError", "ErrorInvalidIdMalformed"]
     assert len(renewed.find(f".//{M}AlternateId").get("Id")) == 120
 
@@ -121,27 +133,44 @@ def test_ids_have_exchanges_length_and_layout(alice, unique):
 # -- computed properties ---------------------------------------------------------------------------
 
 
-FOLDER_PROPS = (tag("0x3602", "Integer") + tag("0x3603", "Integer") + tag("0x360A", "Boolean")
-                + tag("0x3008", "SystemTime") + tag("0x670A", "SystemTime") + tag("0x6751", "Integer")
-                + tag("0x6752", "Integer"))
-ITEM_PROPS = (tag("0x0E23", "Integer") + tag("0x0FF9", "Binary") + tag("0x3007", "SystemTime")
-              + tag("0x3008", "SystemTime") + tag("0x001A", "String"))
+FOLDER_PROPS = (
+    tag("0x3602", "Integer")
+    + tag("0x3603", "Integer")
+    + tag("0x360A", "Boolean")
+    + tag("0x3008", "SystemTime")
+    + tag("0x670A", "SystemTime")
+    + tag("0x6751", "Integer")
+    + tag("0x6752", "Integer")
+)
+ITEM_PROPS = (
+    tag("0x0E23", "Integer")
+    + tag("0x0FF9", "Binary")
+    + tag("0x3007", "SystemTime")
+    + tag("0x3008", "SystemTime")
+    + tag("0x001A", "String")
+)
 
 
 def _get_folder(url: str, folder_id: str) -> etree._Element:
-    body = soap(url, "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
-                f"{FOLDER_PROPS}</t:AdditionalProperties></m:FolderShape><m:FolderIds>"
-                f'<t:FolderId Id="{folder_id}"/></m:FolderIds></m:GetFolder>')
+    body = soap(
+        url,
+        "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        f"{FOLDER_PROPS}</t:AdditionalProperties></m:FolderShape><m:FolderIds>"
+        f'<t:FolderId Id="{folder_id}"/></m:FolderIds></m:GetFolder>',
+    )
     assert codes(body) == ["NoError"]
     return body.find(f".//{M}Folders")[0]
 
 
 def _find_items(url: str, folder_id: str, restriction: str = "", order: str = "Ascending") -> list[etree._Element]:
-    body = soap(url, '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
-                f"<t:AdditionalProperties>{ITEM_PROPS}</t:AdditionalProperties></m:ItemShape>"
-                f"{restriction}<m:SortOrder><t:FieldOrder Order=\"{order}\">{tag('0x0E23', 'Integer')}"
-                "</t:FieldOrder></m:SortOrder>"
-                f'<m:ParentFolderIds><t:FolderId Id="{folder_id}"/></m:ParentFolderIds></m:FindItem>')
+    body = soap(
+        url,
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+        f"<t:AdditionalProperties>{ITEM_PROPS}</t:AdditionalProperties></m:ItemShape>"
+        f'{restriction}<m:SortOrder><t:FieldOrder Order="{order}">{tag("0x0E23", "Integer")}'
+        "</t:FieldOrder></m:SortOrder>"
+        f'<m:ParentFolderIds><t:FolderId Id="{folder_id}"/></m:ParentFolderIds></m:FindItem>',
+    )
     assert codes(body) == ["NoError"]
     return list(body.find(f".//{T}Items"))
 
@@ -204,36 +233,53 @@ def test_find_item_filters_on_message_class_and_is_recurring(sandbox, alice, uni
     how-to-use-search-filters-with-ews-in-exchange)."""
     folder = folder_id_of(alice, "classes", unique)
     Message(folder=folder, subject="note").save()
-    created = soap(sandbox.url, '<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId>'
-                   f'<t:FolderId Id="{folder.id}"/></m:SavedItemFolderId><m:Items><t:Message>'
-                   "<t:ItemClass>IPM.Note.Custom</t:ItemClass><t:Subject>custom</t:Subject></t:Message>"
-                   "</m:Items></m:CreateItem>")
+    created = soap(
+        sandbox.url,
+        '<m:CreateItem MessageDisposition="SaveOnly"><m:SavedItemFolderId>'
+        f'<t:FolderId Id="{folder.id}"/></m:SavedItemFolderId><m:Items><t:Message>'
+        "<t:ItemClass>IPM.Note.Custom</t:ItemClass><t:Subject>custom</t:Subject></t:Message>"
+        "</m:Items></m:CreateItem>",
+    )
     assert codes(created) == ["NoError"]
-    by_class = _find_items(sandbox.url, folder.id, _restriction(
-        f'<t:IsEqualTo>{tag("0x001A", "String")}<t:FieldURIOrConstant><t:Constant Value="ipm.note"/>'
-        "</t:FieldURIOrConstant></t:IsEqualTo>"))
+    by_class = _find_items(
+        sandbox.url,
+        folder.id,
+        _restriction(
+            f'<t:IsEqualTo>{tag("0x001A", "String")}<t:FieldURIOrConstant><t:Constant Value="ipm.note"/>'
+            "</t:FieldURIOrConstant></t:IsEqualTo>"
+        ),
+    )
     assert [ext_values(i)["0x001a"] for i in by_class] == ["IPM.Note"]
 
     tz = EWSTimeZone("UTC")
     start = EWSDateTime(2031, 3, 3, 9, tzinfo=tz)
     calendar = alice.calendar
 
-    recurring = CalendarItem(folder=calendar, subject=f"series {unique}", start=start,
-                             end=start + dt.timedelta(hours=1),
-                             recurrence=Recurrence(pattern=DailyPattern(interval=1),
-                                                   boundary=NumberedPattern(start=start.date(), number=3)))
+    recurring = CalendarItem(
+        folder=calendar,
+        subject=f"series {unique}",
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        recurrence=Recurrence(pattern=DailyPattern(interval=1), boundary=NumberedPattern(start=start.date(), number=3)),
+    )
     single = CalendarItem(folder=calendar, subject=f"single {unique}", start=start, end=start + dt.timedelta(hours=1))
     recurring.save()
     single.save()
-    is_recurring = ('<t:ExtendedFieldURI DistinguishedPropertySetId="Appointment" PropertyId="33315" '
-                    'PropertyType="Boolean"/>')
-    body = soap(sandbox.url, '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
-                "</m:ItemShape>" + _restriction(
-                    f"<t:And><t:IsEqualTo>{is_recurring}<t:FieldURIOrConstant><t:Constant Value=\"true\"/>"
-                    "</t:FieldURIOrConstant></t:IsEqualTo><t:Contains ContainmentMode=\"Substring\" "
-                    'ContainmentComparison="IgnoreCase"><t:FieldURI FieldURI="item:Subject"/>'
-                    f'<t:Constant Value="{unique}"/></t:Contains></t:And>')
-                + '<m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds></m:FindItem>')
+    is_recurring = (
+        '<t:ExtendedFieldURI DistinguishedPropertySetId="Appointment" PropertyId="33315" PropertyType="Boolean"/>'
+    )
+    body = soap(
+        sandbox.url,
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape>'
+        "</m:ItemShape>"
+        + _restriction(
+            f'<t:And><t:IsEqualTo>{is_recurring}<t:FieldURIOrConstant><t:Constant Value="true"/>'
+            '</t:FieldURIOrConstant></t:IsEqualTo><t:Contains ContainmentMode="Substring" '
+            'ContainmentComparison="IgnoreCase"><t:FieldURI FieldURI="item:Subject"/>'
+            f'<t:Constant Value="{unique}"/></t:Contains></t:And>'
+        )
+        + '<m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds></m:FindItem>',
+    )
     assert [i.find(f"{T}ItemId").get("Id") for i in body.find(f".//{T}Items")] == [recurring.id]
 
 
@@ -245,11 +291,16 @@ def test_find_folder_restriction_on_extended_properties(sandbox, alice, unique):
     full.save()
     Folder(parent=parent, name="empty").save()
     Message(folder=full, subject="x").save()
-    body = soap(sandbox.url, '<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>Default</t:BaseShape>'
-                "</m:FolderShape>" + _restriction(
-                    f'<t:IsGreaterThan>{tag("0x3602", "Integer")}<t:FieldURIOrConstant><t:Constant Value="0"/>'
-                    "</t:FieldURIOrConstant></t:IsGreaterThan>")
-                + f'<m:ParentFolderIds><t:FolderId Id="{parent.id}"/></m:ParentFolderIds></m:FindFolder>')
+    body = soap(
+        sandbox.url,
+        '<m:FindFolder Traversal="Shallow"><m:FolderShape><t:BaseShape>Default</t:BaseShape>'
+        "</m:FolderShape>"
+        + _restriction(
+            f'<t:IsGreaterThan>{tag("0x3602", "Integer")}<t:FieldURIOrConstant><t:Constant Value="0"/>'
+            "</t:FieldURIOrConstant></t:IsGreaterThan>"
+        )
+        + f'<m:ParentFolderIds><t:FolderId Id="{parent.id}"/></m:ParentFolderIds></m:FindFolder>',
+    )
     assert codes(body) == ["NoError"]
     assert [f.findtext(f"{T}DisplayName") for f in body.find(f".//{T}Folders")] == ["full"]
 
@@ -293,16 +344,22 @@ def test_update_and_move_folder(sandbox, alice, unique):
     old_id = folder.id
     folder.move(other)
     assert [f.id for f in other.children] == [old_id]
-    body = soap(sandbox.url, f'<m:MoveFolder><m:ToFolderId><t:FolderId Id="{other.id}"/></m:ToFolderId>'
-                '<m:FolderIds><t:DistinguishedFolderId Id="drafts"/></m:FolderIds></m:MoveFolder>')
+    body = soap(
+        sandbox.url,
+        f'<m:MoveFolder><m:ToFolderId><t:FolderId Id="{other.id}"/></m:ToFolderId>'
+        '<m:FolderIds><t:DistinguishedFolderId Id="drafts"/></m:FolderIds></m:MoveFolder>',
+    )
     assert codes(body) == ["ErrorMoveDistinguishedFolder"]
     with pytest.raises(ErrorMoveDistinguishedFolder):
         alice.drafts.move(other)
-    rename = soap(sandbox.url, "<m:UpdateFolder><m:FolderChanges><t:FolderChange>"
-                  f'<t:FolderId Id="{other.id}"/><t:Updates><t:SetFolderField>'
-                  '<t:FieldURI FieldURI="folder:DisplayName"/>'
-                  f"<t:Folder><t:DisplayName>uf {unique}</t:DisplayName></t:Folder></t:SetFolderField></t:Updates>"
-                  "</t:FolderChange></m:FolderChanges></m:UpdateFolder>")
+    rename = soap(
+        sandbox.url,
+        "<m:UpdateFolder><m:FolderChanges><t:FolderChange>"
+        f'<t:FolderId Id="{other.id}"/><t:Updates><t:SetFolderField>'
+        '<t:FieldURI FieldURI="folder:DisplayName"/>'
+        f"<t:Folder><t:DisplayName>uf {unique}</t:DisplayName></t:Folder></t:SetFolderField></t:Updates>"
+        "</t:FolderChange></m:FolderChanges></m:UpdateFolder>",
+    )
     assert codes(rename) == ["ErrorFolderExists"]
 
 
@@ -331,32 +388,53 @@ def test_get_user_availability(sandbox, alice, unique):
     (learn.microsoft.com/exchange/client-developer/web-service-reference/getuseravailability-operation)."""
     tz = EWSTimeZone("Europe/Berlin")
     start = EWSDateTime(2032, 5, 10, 9, tzinfo=tz)
-    CalendarItem(folder=alice.calendar, subject=f"busy {unique}", start=start, end=start + dt.timedelta(hours=1),
-                 recurrence=Recurrence(pattern=DailyPattern(interval=1),
-                                       boundary=NumberedPattern(start=start.date(), number=2))).save()
-    CalendarItem(folder=alice.calendar, subject=f"free {unique}", start=start + dt.timedelta(hours=3),
-                 end=start + dt.timedelta(hours=4), legacy_free_busy_status="Free").save()
+    CalendarItem(
+        folder=alice.calendar,
+        subject=f"busy {unique}",
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        recurrence=Recurrence(pattern=DailyPattern(interval=1), boundary=NumberedPattern(start=start.date(), number=2)),
+    ).save()
+    CalendarItem(
+        folder=alice.calendar,
+        subject=f"free {unique}",
+        start=start + dt.timedelta(hours=3),
+        end=start + dt.timedelta(hours=4),
+        legacy_free_busy_status="Free",
+    ).save()
     # Central European time as a SerializableTimeZone: UTC = local - 60 min, daylight (-60 more) from the
     # last Sunday of March 02:00 to the last Sunday of October 03:00.
-    zone = ("<t:TimeZone><t:Bias>-60</t:Bias><t:StandardTime><t:Bias>0</t:Bias><t:Time>03:00:00</t:Time>"
-            "<t:DayOrder>5</t:DayOrder><t:Month>10</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:StandardTime>"
-            "<t:DaylightTime><t:Bias>-60</t:Bias><t:Time>02:00:00</t:Time><t:DayOrder>5</t:DayOrder>"
-            "<t:Month>3</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:DaylightTime></t:TimeZone>")
-    mailbox = ("<t:MailboxData><t:Email><t:Address>{}</t:Address></t:Email><t:AttendeeType>Required"
-               "</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData>")
-    body = soap(sandbox.url, f"<m:GetUserAvailabilityRequest>{zone}<m:MailboxDataArray>{mailbox.format(ALICE[0])}"
-                f"{mailbox.format('nobody@sandbox.local')}</m:MailboxDataArray><t:FreeBusyViewOptions>"
-                "<t:TimeWindow><t:StartTime>2032-05-10T00:00:00</t:StartTime><t:EndTime>2032-05-12T00:00:00"
-                "</t:EndTime></t:TimeWindow><t:MergedFreeBusyIntervalInMinutes>30</t:MergedFreeBusyIntervalInMinutes>"
-                "<t:RequestedView>DetailedMerged</t:RequestedView></t:FreeBusyViewOptions>"
-                "</m:GetUserAvailabilityRequest>")
+    zone = (
+        "<t:TimeZone><t:Bias>-60</t:Bias><t:StandardTime><t:Bias>0</t:Bias><t:Time>03:00:00</t:Time>"
+        "<t:DayOrder>5</t:DayOrder><t:Month>10</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:StandardTime>"
+        "<t:DaylightTime><t:Bias>-60</t:Bias><t:Time>02:00:00</t:Time><t:DayOrder>5</t:DayOrder>"
+        "<t:Month>3</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:DaylightTime></t:TimeZone>"
+    )
+    mailbox = (
+        "<t:MailboxData><t:Email><t:Address>{}</t:Address></t:Email><t:AttendeeType>Required"
+        "</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData>"
+    )
+    body = soap(
+        sandbox.url,
+        f"<m:GetUserAvailabilityRequest>{zone}<m:MailboxDataArray>{mailbox.format(ALICE[0])}"
+        f"{mailbox.format('nobody@sandbox.local')}</m:MailboxDataArray><t:FreeBusyViewOptions>"
+        "<t:TimeWindow><t:StartTime>2032-05-10T00:00:00</t:StartTime><t:EndTime>2032-05-12T00:00:00"
+        "</t:EndTime></t:TimeWindow><t:MergedFreeBusyIntervalInMinutes>30</t:MergedFreeBusyIntervalInMinutes>"
+        "<t:RequestedView>DetailedMerged</t:RequestedView></t:FreeBusyViewOptions>"
+        "</m:GetUserAvailabilityRequest>",
+    )
     assert codes(body) == ["NoError", "ErrorMailRecipientNotFound"]
     view = body.find(f".//{M}FreeBusyView")
-    events = [(e.findtext(f"{T}StartTime"), e.findtext(f"{T}EndTime"), e.findtext(f"{T}BusyType"))
-              for e in view.iter(f"{T}CalendarEvent") if unique in (e.findtext(f".//{T}Subject") or "")]
-    assert events == [("2032-05-10T09:00:00", "2032-05-10T10:00:00", "Busy"),
-                      ("2032-05-10T12:00:00", "2032-05-10T13:00:00", "Free"),
-                      ("2032-05-11T09:00:00", "2032-05-11T10:00:00", "Busy")]
+    events = [
+        (e.findtext(f"{T}StartTime"), e.findtext(f"{T}EndTime"), e.findtext(f"{T}BusyType"))
+        for e in view.iter(f"{T}CalendarEvent")
+        if unique in (e.findtext(f".//{T}Subject") or "")
+    ]
+    assert events == [
+        ("2032-05-10T09:00:00", "2032-05-10T10:00:00", "Busy"),
+        ("2032-05-10T12:00:00", "2032-05-10T13:00:00", "Free"),
+        ("2032-05-11T09:00:00", "2032-05-11T10:00:00", "Busy"),
+    ]
     merged = view.findtext(f"{T}MergedFreeBusy")
     assert len(merged) == 96 and merged[18:20] == "22" and merged[66:68] == "22"
     assert set(merged[:18] + merged[20:66] + merged[68:]) == {"0"}  # the free hour stays 0
@@ -368,18 +446,28 @@ def test_expand_dl_and_get_user_photo(sandbox, alice, unique):
     web-service-reference/expanddl-operation). GetUserPhoto for a user without a photo: ErrorItemNotFound
     "The photo wasn't found." (learn.microsoft.com/exchange/client-developer/web-service-reference/
     getuserphoto-operation; the code as Exchange answers it behind Graph, microsoftgraph/microsoft-graph-docs#2248)."""
-    dl = DistributionList(folder=alice.contacts, display_name=f"team {unique}", members=[
-        Member(mailbox=Mailbox(email_address="x@example.com", name="X", mailbox_type="OneOff")),
-        Member(mailbox=Mailbox(email_address=BOB[0], mailbox_type="Mailbox"))])
+    dl = DistributionList(
+        folder=alice.contacts,
+        display_name=f"team {unique}",
+        members=[
+            Member(mailbox=Mailbox(email_address="x@example.com", name="X", mailbox_type="OneOff")),
+            Member(mailbox=Mailbox(email_address=BOB[0], mailbox_type="Mailbox")),
+        ],
+    )
     dl.save()
     body = soap(sandbox.url, f'<m:ExpandDL><m:Mailbox><t:ItemId Id="{dl.id}"/></m:Mailbox></m:ExpandDL>')
     assert codes(body) == ["NoError"]
     assert sorted(e.text for e in body.iter(f"{T}EmailAddress")) == sorted(["x@example.com", BOB[0]])
-    unknown = soap(sandbox.url, "<m:ExpandDL><m:Mailbox><t:EmailAddress>group@sandbox.local</t:EmailAddress>"
-                   "</m:Mailbox></m:ExpandDL>")
+    unknown = soap(
+        sandbox.url,
+        "<m:ExpandDL><m:Mailbox><t:EmailAddress>group@sandbox.local</t:EmailAddress></m:Mailbox></m:ExpandDL>",
+    )
     assert codes(unknown) == ["ErrorNameResolutionNoResults"]
-    photo = soap(sandbox.url, f"<m:GetUserPhoto><m:Email>{ALICE[0]}</m:Email><m:SizeRequested>HR48x48"
-                 "</m:SizeRequested></m:GetUserPhoto>", version="Exchange2013")
+    photo = soap(
+        sandbox.url,
+        f"<m:GetUserPhoto><m:Email>{ALICE[0]}</m:Email><m:SizeRequested>HR48x48</m:SizeRequested></m:GetUserPhoto>",
+        version="Exchange2013",
+    )
     assert codes(photo) == ["ErrorItemNotFound"]
 
 
@@ -387,25 +475,33 @@ def test_get_user_availability_bounds(sandbox):
     """Ledger: availability. "The maximum value for this time period is 42 days ... requests beyond the maximum
     value will return an error" (learn.microsoft.com/exchange/client-developer/web-service-reference/timewindow);
     the merged interval is 5 to 1440 minutes (.../mergedfreebusyintervalinminutes)."""
+
     def ask(end: str, minutes: int) -> requests.Response:
-        period = ("<t:Bias>0</t:Bias><t:Time>00:00:00</t:Time><t:DayOrder>1</t:DayOrder><t:Month>0</t:Month>"
-                  "<t:DayOfWeek>Sunday</t:DayOfWeek>")
-        body = (f"<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>0</t:Bias><t:StandardTime>{period}"
-                f"</t:StandardTime><t:DaylightTime>{period}</t:DaylightTime></t:TimeZone><m:MailboxDataArray>"
-                f"<t:MailboxData><t:Email><t:Address>{ALICE[0]}</t:Address></t:Email><t:AttendeeType>Required"
-                "</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData>"
-                "</m:MailboxDataArray><t:FreeBusyViewOptions><t:TimeWindow>"
-                f"<t:StartTime>2032-01-01T00:00:00</t:StartTime><t:EndTime>{end}</t:EndTime></t:TimeWindow>"
-                f"<t:MergedFreeBusyIntervalInMinutes>{minutes}</t:MergedFreeBusyIntervalInMinutes>"
-                "<t:RequestedView>MergedOnly</t:RequestedView></t:FreeBusyViewOptions>"
-                "</m:GetUserAvailabilityRequest>")
-        envelope = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope '
-                    'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
-                    'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
-                    'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
-                    f"<s:Body>{body}</s:Body></s:Envelope>")
-        return requests.post(sandbox.url, data=envelope.encode(), auth=ALICE, timeout=20,
-                             headers={"Content-Type": "text/xml"})
+        period = (
+            "<t:Bias>0</t:Bias><t:Time>00:00:00</t:Time><t:DayOrder>1</t:DayOrder><t:Month>0</t:Month>"
+            "<t:DayOfWeek>Sunday</t:DayOfWeek>"
+        )
+        body = (
+            f"<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>0</t:Bias><t:StandardTime>{period}"
+            f"</t:StandardTime><t:DaylightTime>{period}</t:DaylightTime></t:TimeZone><m:MailboxDataArray>"
+            f"<t:MailboxData><t:Email><t:Address>{ALICE[0]}</t:Address></t:Email><t:AttendeeType>Required"
+            "</t:AttendeeType><t:ExcludeConflicts>false</t:ExcludeConflicts></t:MailboxData>"
+            "</m:MailboxDataArray><t:FreeBusyViewOptions><t:TimeWindow>"
+            f"<t:StartTime>2032-01-01T00:00:00</t:StartTime><t:EndTime>{end}</t:EndTime></t:TimeWindow>"
+            f"<t:MergedFreeBusyIntervalInMinutes>{minutes}</t:MergedFreeBusyIntervalInMinutes>"
+            "<t:RequestedView>MergedOnly</t:RequestedView></t:FreeBusyViewOptions>"
+            "</m:GetUserAvailabilityRequest>"
+        )
+        envelope = (
+            '<?xml version="1.0" encoding="utf-8"?><s:Envelope '
+            'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
+            'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
+            f"<s:Body>{body}</s:Body></s:Envelope>"
+        )
+        return requests.post(
+            sandbox.url, data=envelope.encode(), auth=ALICE, timeout=20, headers={"Content-Type": "text/xml"}
+        )
 
     assert ask("2032-02-12T00:00:00", 30).status_code == 200  # exactly 42 days
     too_long = ask("2032-02-12T00:00:01", 30)
@@ -423,18 +519,21 @@ def test_mime_content_shows_attachments_added_later(sandbox, alice, unique):
     from email import policy
 
     folder = folder_id_of(alice, "mime", unique)
-    for original in (b"Subject: plain\r\nFrom: a@example.com\r\nContent-Type: text/plain\r\n\r\nhello\r\n",
-                     b"Subject: mixed\r\nFrom: a@example.com\r\nMIME-Version: 1.0\r\n"
-                     b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n'
-                     b"hello\r\n--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; "
-                     b'filename="first.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b1--\r\n'):
+    for original in (
+        b"Subject: plain\r\nFrom: a@example.com\r\nContent-Type: text/plain\r\n\r\nhello\r\n",
+        b"Subject: mixed\r\nFrom: a@example.com\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n'
+        b"hello\r\n--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+        b'filename="first.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b1--\r\n',
+    ):
         message = Message(folder=folder, mime_content=original)
         message.save()
         fresh = next(alice.fetch(ids=[(message.id, None)]))
         assert fresh.mime_content == original  # nothing added yet: byte for byte what was sent
         fresh.attach(FileAttachment(name="résumé.pdf", content=b"%PDF-1.4 added"))
-        parsed = email.message_from_bytes(next(alice.fetch(ids=[(message.id, None)])).mime_content,
-                                          policy=policy.default)
+        parsed = email.message_from_bytes(
+            next(alice.fetch(ids=[(message.id, None)])).mime_content, policy=policy.default
+        )
         files = {part.get_filename(): part.get_content() for part in parsed.iter_attachments()}
         assert files["résumé.pdf"] == b"%PDF-1.4 added"
         assert parsed["Subject"] in ("plain", "mixed") and parsed.get_body(("plain",)).get_content().strip() == "hello"

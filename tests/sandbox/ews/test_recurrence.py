@@ -55,8 +55,12 @@ if "sbx_fingerprint" not in {f.name for f in CalendarItem.FIELDS}:
 
 def _create(account, subject, start, end, pattern, boundary, **extra):
     item = CalendarItem(
-        folder=account.calendar, subject=subject, start=start, end=end,
-        recurrence=Recurrence(pattern=pattern, boundary=boundary), **extra,
+        folder=account.calendar,
+        subject=subject,
+        start=start,
+        end=end,
+        recurrence=Recurrence(pattern=pattern, boundary=boundary),
+        **extra,
     )
     result = account.bulk_create(account.calendar, [item])[0]
     assert not isinstance(result, Exception), result
@@ -80,9 +84,13 @@ def _utc(*args):
 
 def _weekly(alice, unique, count=10):
     return _create(
-        alice, f"weekly-{unique}", _berlin(2024, 1, 1, 9), _berlin(2024, 1, 1, 10),
+        alice,
+        f"weekly-{unique}",
+        _berlin(2024, 1, 1, 9),
+        _berlin(2024, 1, 1, 10),
         WeeklyPattern(interval=1, weekdays=["Monday", "Wednesday", "Friday"], first_day_of_week="Monday"),
-        NumberedPattern(start=dt.date(2024, 1, 1), number=count), sbx_fingerprint=f"fp-{unique}~series-pending",
+        NumberedPattern(start=dt.date(2024, 1, 1), number=count),
+        sbx_fingerprint=f"fp-{unique}~series-pending",
     )
 
 
@@ -99,7 +107,9 @@ def test_weekly_master_and_occurrences(alice, store, unique):
     third = master.occurrence(3).refresh()
     assert (third.type, third.subject) == ("Occurrence", f"weekly-{unique}")
     assert (third.start, third.end, third.original_start) == (
-        _utc(2024, 1, 5, 8), _utc(2024, 1, 5, 9), _utc(2024, 1, 5, 8)
+        _utc(2024, 1, 5, 8),
+        _utc(2024, 1, 5, 9),
+        _utc(2024, 1, 5, 8),
     )
     assert third.id != master.id and third.is_recurring
     again = CalendarItem(account=alice, folder=alice.calendar, id=third.id, changekey=third.changekey).refresh()
@@ -152,24 +162,36 @@ def test_modify_occurrence(alice, store, unique):
     second.end = EWSDateTime(2024, 1, 3, 14, 30, tzinfo=EWS_UTC)
     second.subject = f"moved-{unique}"
     second.location = "Room 7"
-    second.save(update_fields=["start", "end", "subject", "location"], conflict_resolution=ALWAYS_OVERWRITE,
-                send_meeting_invitations=SEND_TO_NONE)
+    second.save(
+        update_fields=["start", "end", "subject", "location"],
+        conflict_resolution=ALWAYS_OVERWRITE,
+        send_meeting_invitations=SEND_TO_NONE,
+    )
     master.refresh()
     [changed] = master.modified_occurrences
     assert (changed.start, changed.end, changed.original_start) == (
-        _utc(2024, 1, 3, 13), _utc(2024, 1, 3, 14, 30), _utc(2024, 1, 3, 8)
+        _utc(2024, 1, 3, 13),
+        _utc(2024, 1, 3, 14, 30),
+        _utc(2024, 1, 3, 8),
     )
     assert changed.id == second.id
     again = master.occurrence(2).refresh()
     assert (again.type, again.subject, again.location) == ("Exception", f"moved-{unique}", "Room 7")
     assert (again.start, again.end, again.original_start) == (
-        _utc(2024, 1, 3, 13), _utc(2024, 1, 3, 14, 30), _utc(2024, 1, 3, 8)
+        _utc(2024, 1, 3, 13),
+        _utc(2024, 1, 3, 14, 30),
+        _utc(2024, 1, 3, 8),
     )
     assert master.subject == f"weekly-{unique}"
     assert master.occurrence(3).refresh().subject == f"weekly-{unique}"
     [stored] = _stored(store, f"weekly-{unique}")["modified_occurrences"]
-    assert stored == {"original_start": "2024-01-03T08:00:00Z", "start": "2024-01-03T13:00:00Z",
-                      "end": "2024-01-03T14:30:00Z", "subject": f"moved-{unique}", "location": "Room 7"}
+    assert stored == {
+        "original_start": "2024-01-03T08:00:00Z",
+        "start": "2024-01-03T13:00:00Z",
+        "end": "2024-01-03T14:30:00Z",
+        "subject": f"moved-{unique}",
+        "location": "Room 7",
+    }
 
 
 def test_occurrence_cannot_cross_its_neighbours(alice, unique):
@@ -179,16 +201,18 @@ def test_occurrence_cannot_cross_its_neighbours(alice, unique):
     second.start = EWSDateTime(2024, 1, 5, 13, tzinfo=EWS_UTC)  # the day of occurrence 3
     second.end = EWSDateTime(2024, 1, 5, 14, tzinfo=EWS_UTC)
     with pytest.raises(ErrorOccurrenceCrossingBoundary):
-        second.save(update_fields=["start", "end"], conflict_resolution=ALWAYS_OVERWRITE,
-                    send_meeting_invitations=SEND_TO_NONE)
+        second.save(
+            update_fields=["start", "end"], conflict_resolution=ALWAYS_OVERWRITE, send_meeting_invitations=SEND_TO_NONE
+        )
 
 
 def test_master_fingerprint_update_and_find(alice, unique):
     master = _weekly(alice, unique)
     master.occurrence(2).refresh().delete(send_meeting_cancellations=SEND_TO_NONE)
     master.sbx_fingerprint = f"fp-{unique}"
-    master.save(update_fields=["sbx_fingerprint"], conflict_resolution=ALWAYS_OVERWRITE,
-                send_meeting_invitations=SEND_TO_NONE)
+    master.save(
+        update_fields=["sbx_fingerprint"], conflict_resolution=ALWAYS_OVERWRITE, send_meeting_invitations=SEND_TO_NONE
+    )
     found = alice.calendar.get(sbx_fingerprint=f"fp-{unique}")
     assert found.id == master.id and found.type == "RecurringMaster"
     assert [d.start for d in found.deleted_occurrences] == [_utc(2024, 1, 3, 8)]
@@ -198,8 +222,12 @@ def test_master_fingerprint_update_and_find(alice, unique):
 
 def test_series_follows_wall_clock_across_dst(alice, unique):
     master = _create(
-        alice, f"dst-{unique}", _berlin(2024, 3, 25, 9), _berlin(2024, 3, 25, 10),
-        DailyPattern(interval=7), EndDatePattern(start=dt.date(2024, 3, 18), end=dt.date(2024, 4, 8)),
+        alice,
+        f"dst-{unique}",
+        _berlin(2024, 3, 25, 9),
+        _berlin(2024, 3, 25, 10),
+        DailyPattern(interval=7),
+        EndDatePattern(start=dt.date(2024, 3, 18), end=dt.date(2024, 4, 8)),
     )
     # Mondays 18 and 25 Mar (CET), 1 and 8 Apr (CEST from 31 Mar); the master moves to the range's first day.
     assert master.start == _utc(2024, 3, 18, 8)
@@ -215,26 +243,51 @@ def test_series_follows_wall_clock_across_dst(alice, unique):
     ("pattern", "boundary", "start", "expected"),
     [
         # Day 31 falls on the last day of shorter months.
-        (AbsoluteMonthlyPattern(interval=1, day_of_month=31), NumberedPattern(start=dt.date(2024, 1, 31), number=4),
-         (2024, 1, 31), [(2024, 1, 31), (2024, 2, 29), (2024, 3, 31), (2024, 4, 30)]),
+        (
+            AbsoluteMonthlyPattern(interval=1, day_of_month=31),
+            NumberedPattern(start=dt.date(2024, 1, 31), number=4),
+            (2024, 1, 31),
+            [(2024, 1, 31), (2024, 2, 29), (2024, 3, 31), (2024, 4, 30)],
+        ),
         # Last Friday of every other month.
-        (RelativeMonthlyPattern(interval=2, weekday=5, week_number=5),
-         NumberedPattern(start=dt.date(2024, 1, 1), number=3), (2024, 1, 26),
-         [(2024, 1, 26), (2024, 3, 29), (2024, 5, 31)]),
+        (
+            RelativeMonthlyPattern(interval=2, weekday=5, week_number=5),
+            NumberedPattern(start=dt.date(2024, 1, 1), number=3),
+            (2024, 1, 26),
+            [(2024, 1, 26), (2024, 3, 29), (2024, 5, 31)],
+        ),
         # Second weekday of the month.
-        (RelativeMonthlyPattern(interval=1, weekday=9, week_number=2),
-         NumberedPattern(start=dt.date(2024, 6, 1), number=2), (2024, 6, 4), [(2024, 6, 4), (2024, 7, 2)]),
-        (AbsoluteYearlyPattern(day_of_month=29, month=2), NumberedPattern(start=dt.date(2024, 2, 29), number=3),
-         (2024, 2, 29), [(2024, 2, 29), (2025, 2, 28), (2026, 2, 28)]),
+        (
+            RelativeMonthlyPattern(interval=1, weekday=9, week_number=2),
+            NumberedPattern(start=dt.date(2024, 6, 1), number=2),
+            (2024, 6, 4),
+            [(2024, 6, 4), (2024, 7, 2)],
+        ),
+        (
+            AbsoluteYearlyPattern(day_of_month=29, month=2),
+            NumberedPattern(start=dt.date(2024, 2, 29), number=3),
+            (2024, 2, 29),
+            [(2024, 2, 29), (2025, 2, 28), (2026, 2, 28)],
+        ),
         # First Sunday of November, without end.
-        (RelativeYearlyPattern(weekday=7, week_number=1, month=11), NoEndPattern(start=dt.date(2024, 1, 1)),
-         (2024, 11, 3), [(2024, 11, 3), (2025, 11, 2), (2026, 11, 1)]),
+        (
+            RelativeYearlyPattern(weekday=7, week_number=1, month=11),
+            NoEndPattern(start=dt.date(2024, 1, 1)),
+            (2024, 11, 3),
+            [(2024, 11, 3), (2025, 11, 2), (2026, 11, 1)],
+        ),
     ],
     ids=["monthly-31", "relative-monthly-last-friday", "second-weekday", "yearly-feb-29", "yearly-no-end"],
 )
 def test_monthly_and_yearly_patterns(alice, unique, pattern, boundary, start, expected):
-    master = _create(alice, f"pattern-{unique}", EWSDateTime(*start, 12, tzinfo=EWS_UTC),
-                     EWSDateTime(*start, 13, tzinfo=EWS_UTC), pattern, boundary)
+    master = _create(
+        alice,
+        f"pattern-{unique}",
+        EWSDateTime(*start, 12, tzinfo=EWS_UTC),
+        EWSDateTime(*start, 13, tzinfo=EWS_UTC),
+        pattern,
+        boundary,
+    )
     for index, day in enumerate(expected, start=1):
         assert master.occurrence(index).refresh().start == _utc(*day, 12), index
     if isinstance(boundary, NoEndPattern):
@@ -250,15 +303,16 @@ def test_sandbox_ls_shows_series(alice, sandbox_dir, unique, capsys):
     master.occurrence(3).refresh().delete(send_meeting_cancellations=SEND_TO_NONE)
     second = master.occurrence(2).refresh()
     second.subject = f"moved-{unique}"
-    second.save(update_fields=["subject"], conflict_resolution=ALWAYS_OVERWRITE,
-                send_meeting_invitations=SEND_TO_NONE)
+    second.save(update_fields=["subject"], conflict_resolution=ALWAYS_OVERWRITE, send_meeting_invitations=SEND_TO_NONE)
     capsys.readouterr()
     assert main(["sandbox", "ls", "--mailbox", ALICE[0], "--data", str(sandbox_dir)]) == 0
     out = capsys.readouterr().out
     assert "recurrence: pattern=weekly, interval=1, days=['Monday', 'Wednesday', 'Friday']" in out
     assert "deleted occurrence 2024-01-05T08:00:00Z" in out
-    assert (f"modified occurrence 2024-01-03T08:00:00Z -> 2024-01-03T08:00:00Z..2024-01-03T09:00:00Z  "
-            f"subject='moved-{unique}'") in out
+    assert (
+        f"modified occurrence 2024-01-03T08:00:00Z -> 2024-01-03T08:00:00Z..2024-01-03T09:00:00Z  "
+        f"subject='moved-{unique}'"
+    ) in out
     assert main(["sandbox", "ls", "--mailbox", ALICE[0], "--data", str(sandbox_dir), "--json"]) == 0
     [shown] = [i for i in json.loads(capsys.readouterr().out)["items"] if i["subject"] == f"weekly-{unique}"]
     assert shown["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
@@ -276,8 +330,9 @@ def _soap_body(url: str, body: str):
         '<s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header>'
         f"<s:Body>{body}</s:Body></s:Envelope>"
     )
-    answer = requests.post(url, data=envelope.encode(), auth=ALICE, timeout=30,
-                           headers={"Content-Type": "text/xml; charset=utf-8"})
+    answer = requests.post(
+        url, data=envelope.encode(), auth=ALICE, timeout=30, headers={"Content-Type": "text/xml; charset=utf-8"}
+    )
     return etree.fromstring(answer.content).find("{http://schemas.xmlsoap.org/soap/envelope/}Body")[0]
 
 
@@ -287,10 +342,11 @@ def test_series_responses_follow_the_schema(sandbox, alice, unique):
     master.occurrence(3).refresh().delete(send_meeting_cancellations=SEND_TO_NONE)
     second = master.occurrence(2).refresh()
     second.location = "Room 2"
-    second.save(update_fields=["location"], conflict_resolution=ALWAYS_OVERWRITE,
-                send_meeting_invitations=SEND_TO_NONE)
-    names = ("CalendarItemType IsRecurring FirstOccurrence LastOccurrence ModifiedOccurrences DeletedOccurrences "
-             "Recurrence OriginalStart RecurrenceId Start End Location StartTimeZone").split()
+    second.save(update_fields=["location"], conflict_resolution=ALWAYS_OVERWRITE, send_meeting_invitations=SEND_TO_NONE)
+    names = (
+        "CalendarItemType IsRecurring FirstOccurrence LastOccurrence ModifiedOccurrences DeletedOccurrences "
+        "Recurrence OriginalStart RecurrenceId Start End Location StartTimeZone"
+    ).split()
     extra = "".join(f'<t:FieldURI FieldURI="calendar:{n}"/>' for n in names)
     for ids_xml in (
         f'<t:ItemId Id="{master.id}"/>',

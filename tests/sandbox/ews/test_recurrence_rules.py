@@ -61,16 +61,22 @@ def test_relative_monthly_last_weekend_day():
 @pytest.mark.parametrize(
     ("body", "rng", "code"),
     [
-        ("<t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek></t:DaysOfWeek></t:WeeklyRecurrence>",
-         "<t:NoEndRecurrence><t:StartDate>2024-01-01</t:StartDate></t:NoEndRecurrence>",
-         "ErrorCalendarInvalidDayForWeeklyRecurrence"),
-        ("<t:DailyRecurrence><t:Interval>0</t:Interval></t:DailyRecurrence>",
-         "<t:NoEndRecurrence><t:StartDate>2024-01-01</t:StartDate></t:NoEndRecurrence>",
-         "ErrorCalendarInvalidRecurrence"),
-        ("<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence>",
-         "<t:EndDateRecurrence><t:StartDate>2024-01-02</t:StartDate><t:EndDate>2024-01-01</t:EndDate>"
-         "</t:EndDateRecurrence>",
-         "ErrorRecurrenceHasNoOccurrence"),
+        (
+            "<t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek></t:DaysOfWeek></t:WeeklyRecurrence>",
+            "<t:NoEndRecurrence><t:StartDate>2024-01-01</t:StartDate></t:NoEndRecurrence>",
+            "ErrorCalendarInvalidDayForWeeklyRecurrence",
+        ),
+        (
+            "<t:DailyRecurrence><t:Interval>0</t:Interval></t:DailyRecurrence>",
+            "<t:NoEndRecurrence><t:StartDate>2024-01-01</t:StartDate></t:NoEndRecurrence>",
+            "ErrorCalendarInvalidRecurrence",
+        ),
+        (
+            "<t:DailyRecurrence><t:Interval>1</t:Interval></t:DailyRecurrence>",
+            "<t:EndDateRecurrence><t:StartDate>2024-01-02</t:StartDate><t:EndDate>2024-01-01</t:EndDate>"
+            "</t:EndDateRecurrence>",
+            "ErrorRecurrenceHasNoOccurrence",
+        ),
     ],
 )
 def test_invalid_recurrences(body, rng, code):

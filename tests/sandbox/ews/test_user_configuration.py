@@ -11,9 +11,11 @@ import pytest
 from exchangelib import Folder
 from exchangelib.errors import ErrorInvalidRequest, ErrorItemNotFound, ErrorItemSave
 
-CATEGORIES = (b'<?xml version="1.0" encoding="utf-8"?><categories xmlns="CategoryList.xsd">'
-              b'<category name="Red Category" color="0" keyboardShortcut="1"/>'
-              b'<category name="Project &amp; more" color="7" keyboardShortcut="0"/></categories>')
+CATEGORIES = (
+    b'<?xml version="1.0" encoding="utf-8"?><categories xmlns="CategoryList.xsd">'
+    b'<category name="Red Category" color="0" keyboardShortcut="1"/>'
+    b'<category name="Project &amp; more" color="7" keyboardShortcut="0"/></categories>'
+)
 
 
 @pytest.fixture
@@ -29,8 +31,14 @@ def test_create_get_update_delete_round_trip(folder, alice, unique):
     name = f"Rebuild.{unique}"
     with pytest.raises(ErrorItemNotFound):
         folder.get_user_configuration(name=name)
-    dictionary = {"piRemindDefault": 15, True: "yes", 7: False, b"\x01\x02": 200,
-                  "when": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=alice.default_timezone), "list": ("a", "b")}
+    dictionary = {
+        "piRemindDefault": 15,
+        True: "yes",
+        7: False,
+        b"\x01\x02": 200,
+        "when": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=alice.default_timezone),
+        "list": ("a", "b"),
+    }
     folder.create_user_configuration(name=name, dictionary=dictionary, xml_data=CATEGORIES, binary_data=b"\0\1\2")
     config = folder.get_user_configuration(name=name)
     assert config.dictionary == dictionary

@@ -19,9 +19,11 @@ from pipeline.sandbox.graph.tokens import add_app  # noqa: E402
 from pipeline.sandbox.store import SandboxStore  # noqa: E402
 
 USER = "carol@sandbox.local"
-MIME = (b"From: Bob <bob@example.com>\r\nTo: carol@sandbox.local\r\nSubject: with headers\r\n"
-        b"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <headers@example.com>\r\n"
-        b"X-Custom-Thing: yes\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody text\r\n")
+MIME = (
+    b"From: Bob <bob@example.com>\r\nTo: carol@sandbox.local\r\nSubject: with headers\r\n"
+    b"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <headers@example.com>\r\n"
+    b"X-Custom-Thing: yes\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody text\r\n"
+)
 THREE_MB = 3 * 1024 * 1024
 
 
@@ -38,11 +40,18 @@ def face(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(face):
-    token = httpx.post(f"{face.graph_url}/contoso/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": "app-doc", "client_secret": "secret-doc",
-        "scope": "https://graph.microsoft.com/.default"}).json()["access_token"]
-    with httpx.Client(base_url=f"{face.graph_url}/v1.0/users/{USER}", headers={"Authorization": f"Bearer {token}"},
-                      timeout=60) as c:
+    token = httpx.post(
+        f"{face.graph_url}/contoso/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "app-doc",
+            "client_secret": "secret-doc",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    ).json()["access_token"]
+    with httpx.Client(
+        base_url=f"{face.graph_url}/v1.0/users/{USER}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as c:
         yield c
 
 
@@ -91,19 +100,28 @@ def test_batch_depends_on_answers_424_for_a_failed_dependency(client):
     that request fails with status code 424 (Failed Dependency)"; requests run in dependsOn order."""
     base = f"/users/{USER}"
     requests = [
-        {"id": "1", "method": "POST", "url": f"{base}/mailFolders/drafts/messages",
-         "headers": {"Content-Type": "application/json"}, "body": {"subject": "batched first"}},
+        {
+            "id": "1",
+            "method": "POST",
+            "url": f"{base}/mailFolders/drafts/messages",
+            "headers": {"Content-Type": "application/json"},
+            "body": {"subject": "batched first"},
+        },
         {"id": "2", "method": "GET", "url": f"{base}/messages/not-an-id", "dependsOn": ["1"]},
         {"id": "3", "method": "GET", "url": f"{base}/mailFolders/drafts", "dependsOn": ["2"]},
         {"id": "4", "method": "GET", "url": f"{base}/mailFolders/inbox", "dependsOn": ["1"]},
     ]
-    answer = httpx.post(str(client.base_url).split("/users/")[0] + "/$batch", headers=client.headers,
-                        json={"requests": requests})
+    answer = httpx.post(
+        str(client.base_url).split("/users/")[0] + "/$batch", headers=client.headers, json={"requests": requests}
+    )
     assert answer.status_code == 200
     status = {r["id"]: r["status"] for r in answer.json()["responses"]}
     assert status["1"] == 201 and status["2"] in (400, 404) and status["3"] == 424 and status["4"] == 200
-    unknown = httpx.post(str(client.base_url).split("/users/")[0] + "/$batch", headers=client.headers,
-                         json={"requests": [{**requests[3], "dependsOn": ["9"]}]})
+    unknown = httpx.post(
+        str(client.base_url).split("/users/")[0] + "/$batch",
+        headers=client.headers,
+        json={"requests": [{**requests[3], "dependsOn": ["9"]}]},
+    )
     assert unknown.status_code == 400
 
 
@@ -126,7 +144,9 @@ def test_batch_runs_independent_requests_at_once(face, client):
         ordered = time.monotonic() - began
     finally:
         face.set_faults({})
-    assert {r["status"] for r in answer.json()["responses"]} == {200} == {r["status"] for r in answer2.json()["responses"]}
+    assert (
+        {r["status"] for r in answer.json()["responses"]} == {200} == {r["status"] for r in answer2.json()["responses"]}
+    )
     assert loose < 1.8, f"4 independent parts took {loose:.2f} s: run one after another"
     assert ordered >= 2.4, f"4 chained parts took {ordered:.2f} s: dependsOn not waited for"
 
@@ -140,15 +160,17 @@ def test_upload_sessions_refuse_small_files_and_answer_location(client):
     small = client.post(url, json={"AttachmentItem": {"attachmentType": "file", "name": "s.bin", "size": 1000}})
     assert small.status_code == 400
     data = bytes(range(256)) * (THREE_MB // 256 + 10)
-    session = client.post(url, json={"AttachmentItem": {"attachmentType": "file", "name": "big.bin",
-                                                        "size": len(data)}})
+    session = client.post(
+        url, json={"AttachmentItem": {"attachmentType": "file", "name": "big.bin", "size": len(data)}}
+    )
     assert session.status_code == 201
     upload = session.json()["uploadUrl"]
     half = len(data) // 2
     first = httpx.put(upload, content=data[:half], headers={"Content-Range": f"bytes 0-{half - 1}/{len(data)}"})
     assert first.status_code == 200 and first.json()["nextExpectedRanges"] == [f"{half}-"]
-    last = httpx.put(upload, content=data[half:],
-                     headers={"Content-Range": f"bytes {half}-{len(data) - 1}/{len(data)}"})
+    last = httpx.put(
+        upload, content=data[half:], headers={"Content-Range": f"bytes {half}-{len(data) - 1}/{len(data)}"}
+    )
     assert last.status_code == 201
     location = last.headers["Location"]
     assert f"/messages/{message['id']}/attachments/" in location
@@ -162,11 +184,26 @@ def test_upload_sessions_refuse_small_files_and_answer_location(client):
 def test_list_attachments_gives_file_attachments_with_their_bytes(client):
     """learn.microsoft.com/graph/api/message-list-attachments: `GET /users/{id}/messages/{id}/attachments`
     answers the attachments as fileAttachment objects (name, contentType, size, isInline, contentBytes)."""
-    message = client.post("/mailFolders/drafts/messages", json={"subject": "two files", "attachments": [
-        {"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.txt", "contentType": "text/plain",
-         "contentBytes": base64.b64encode(b"first").decode()},
-        {"@odata.type": "#microsoft.graph.fileAttachment", "name": "b.bin", "contentType": "application/octet-stream",
-         "contentBytes": base64.b64encode(b"\x00\x01second").decode()}]}).json()
+    message = client.post(
+        "/mailFolders/drafts/messages",
+        json={
+            "subject": "two files",
+            "attachments": [
+                {
+                    "@odata.type": "#microsoft.graph.fileAttachment",
+                    "name": "a.txt",
+                    "contentType": "text/plain",
+                    "contentBytes": base64.b64encode(b"first").decode(),
+                },
+                {
+                    "@odata.type": "#microsoft.graph.fileAttachment",
+                    "name": "b.bin",
+                    "contentType": "application/octet-stream",
+                    "contentBytes": base64.b64encode(b"\x00\x01second").decode(),
+                },
+            ],
+        },
+    ).json()
     answer = client.get(f"/messages/{message['id']}/attachments")
     assert answer.status_code == 200
     found = {a["name"]: a for a in answer.json()["value"]}
@@ -178,8 +215,11 @@ def test_list_attachments_gives_file_attachments_with_their_bytes(client):
 def test_post_events_creates_in_the_default_calendar(client):
     """learn.microsoft.com/graph/api/user-post-events: `POST /users/{id}/events` creates the event in the
     user's default calendar and answers 201 with the event."""
-    body = {"subject": "on the default calendar", "start": {"dateTime": "2024-05-01T10:00:00", "timeZone": "UTC"},
-            "end": {"dateTime": "2024-05-01T11:00:00", "timeZone": "UTC"}}
+    body = {
+        "subject": "on the default calendar",
+        "start": {"dateTime": "2024-05-01T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2024-05-01T11:00:00", "timeZone": "UTC"},
+    }
     answer = client.post("/events", json=body)
     assert answer.status_code == 201 and answer.json()["subject"] == body["subject"]
     listed = client.get("/calendar/events", params={"$top": "100"}).json()["value"]
@@ -190,8 +230,10 @@ def test_filter_on_an_extended_string_property_ignores_case(client):
     """learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get ($filter on value) with OData's
     string comparison as Graph evaluates it on Exchange: without regard to case."""
     prop = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name Color"
-    made = client.post("/mailFolders/drafts/messages", json={
-        "subject": "green", "singleValueExtendedProperties": [{"id": prop, "value": "Green"}]}).json()
+    made = client.post(
+        "/mailFolders/drafts/messages",
+        json={"subject": "green", "singleValueExtendedProperties": [{"id": prop, "value": "Green"}]},
+    ).json()
     for literal in ("Green", "green", "GREEN"):
         flt = f"singleValueExtendedProperties/any(ep: ep/id eq '{prop}' and ep/value eq '{literal}')"
         found = client.get("/mailFolders/drafts/messages", params={"$filter": flt}).json()["value"]

@@ -20,9 +20,11 @@ from pipeline.sandbox.store import SandboxStore  # noqa: E402
 
 USER = "alice@sandbox.local"
 FP = "String {74594eaa-9d20-45ad-b806-df062a3740a3} Name RebuildFingerprint"
-MIME = (b"From: Bob <bob@example.com>\r\nTo: alice@sandbox.local\r\nSubject: imported\r\n"
-        b"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <imported@example.com>\r\n"
-        b"X-Rebuild-Fingerprint: fp-imported\r\n\r\nhello\r\n")
+MIME = (
+    b"From: Bob <bob@example.com>\r\nTo: alice@sandbox.local\r\nSubject: imported\r\n"
+    b"Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nMessage-ID: <imported@example.com>\r\n"
+    b"X-Rebuild-Fingerprint: fp-imported\r\n\r\nhello\r\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +39,24 @@ def face(tmp_path_factory):
 
 
 def token(face, secret: str = "secret-1") -> httpx.Response:
-    return httpx.post(f"{face.graph_url}/contoso/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": "app-1", "client_secret": secret,
-        "scope": "https://graph.microsoft.com/.default"})
+    return httpx.post(
+        f"{face.graph_url}/contoso/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "app-1",
+            "client_secret": secret,
+            "scope": "https://graph.microsoft.com/.default",
+        },
+    )
 
 
 @pytest.fixture(scope="module")
 def client(face):
     answer = token(face)
     assert answer.status_code == 200
-    with httpx.Client(base_url=face.graph_url, headers={"Authorization": f"Bearer {answer.json()['access_token']}"},
-                      timeout=30) as c:
+    with httpx.Client(
+        base_url=face.graph_url, headers={"Authorization": f"Bearer {answer.json()['access_token']}"}, timeout=30
+    ) as c:
         yield c
 
 
@@ -62,25 +71,46 @@ def test_created_messages_are_drafts_unless_flags_say_sent_and_imported_ones_are
     base = f"/v1.0/users/{USER}/mailFolders/inbox"
     draft = client.post(f"{base}/messages", json={"subject": "plain json"}).json()
     assert draft["isDraft"] is True
-    sent = client.post(f"{base}/messages", json={"subject": "flags", "singleValueExtendedProperties": [
-        {"id": "Integer 0x0E07", "value": "1"}, {"id": "SystemTime 0x0E06", "value": "2023-05-06T07:08:09Z"}]}).json()
+    sent = client.post(
+        f"{base}/messages",
+        json={
+            "subject": "flags",
+            "singleValueExtendedProperties": [
+                {"id": "Integer 0x0E07", "value": "1"},
+                {"id": "SystemTime 0x0E06", "value": "2023-05-06T07:08:09Z"},
+            ],
+        },
+    ).json()
     assert sent["isDraft"] is False and sent["isRead"] is True and sent["receivedDateTime"] == "2023-05-06T07:08:09Z"
-    assert client.post(f"/v1.0/users/{USER}/mailFolders/inbox/importMime", content=base64.b64encode(MIME),
-                       headers={"Content-Type": "text/plain"}).status_code == 400  # beta only
-    imported = client.post(f"/beta/users/{USER}/mailFolders/inbox/importMime", content=base64.b64encode(MIME),
-                           headers={"Content-Type": "text/plain"})
+    assert (
+        client.post(
+            f"/v1.0/users/{USER}/mailFolders/inbox/importMime",
+            content=base64.b64encode(MIME),
+            headers={"Content-Type": "text/plain"},
+        ).status_code
+        == 400
+    )  # beta only
+    imported = client.post(
+        f"/beta/users/{USER}/mailFolders/inbox/importMime",
+        content=base64.b64encode(MIME),
+        headers={"Content-Type": "text/plain"},
+    )
     assert imported.status_code == 201
     body = imported.json()
     assert body["isDraft"] is False and body["internetMessageId"] == "<imported@example.com>"
     assert body["sentDateTime"] == "2024-01-01T10:00:00Z"
     # Content conversion keeps the X- header as a PS_INTERNET_HEADERS named property, which $filter finds.
     header = "String {00020386-0000-0000-c000-000000000046} Name X-Rebuild-Fingerprint"
-    found = client.get(f"{base}/messages", params={
-        "$filter": f"singleValueExtendedProperties/any(ep: ep/id eq '{header}' and ep/value eq 'fp-imported')"}).json()
+    found = client.get(
+        f"{base}/messages",
+        params={"$filter": f"singleValueExtendedProperties/any(ep: ep/id eq '{header}' and ep/value eq 'fp-imported')"},
+    ).json()
     assert [m["id"] for m in found["value"]] == [body["id"]]
     # PR_MESSAGE_FLAGS cannot be changed after creation.
-    answer = client.patch(f"/v1.0/users/{USER}/messages/{body['id']}",
-                          json={"singleValueExtendedProperties": [{"id": "Integer 0x0E07", "value": "8"}]})
+    answer = client.patch(
+        f"/v1.0/users/{USER}/messages/{body['id']}",
+        json={"singleValueExtendedProperties": [{"id": "Integer 0x0E07", "value": "8"}]},
+    )
     assert answer.status_code == 400
 
 
@@ -113,8 +143,10 @@ def test_concurrency_beyond_the_budget_is_429_with_retry_after(face, client):
     face.set_faults({"rules": [{"kind": "delay", "seconds": 0.5, "operations": ["Graph:GET:mailFolders"]}]})
     answers: list[httpx.Response] = []
     try:
-        threads = [threading.Thread(target=lambda: answers.append(client.get(f"/v1.0/users/{USER}/mailFolders/inbox")))
-                   for _ in range(6)]
+        threads = [
+            threading.Thread(target=lambda: answers.append(client.get(f"/v1.0/users/{USER}/mailFolders/inbox")))
+            for _ in range(6)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -124,8 +156,9 @@ def test_concurrency_beyond_the_budget_is_429_with_retry_after(face, client):
         face.set_graph({"concurrency": 4})
     throttled = [a for a in answers if a.status_code == 429]
     assert len([a for a in answers if a.status_code == 200]) >= 2 and throttled
-    assert all(a.headers["Retry-After"] == "3" and "MailboxConcurrency" in a.json()["error"]["message"]
-               for a in throttled)
+    assert all(
+        a.headers["Retry-After"] == "3" and "MailboxConcurrency" in a.json()["error"]["message"] for a in throttled
+    )
 
 
 def test_request_budget_answers_429_until_the_window_passes(face, client):
@@ -147,32 +180,50 @@ def test_bodies_are_checked_against_the_v1_metadata(face, client):
 
 def test_an_event_with_attendees_is_logged_as_sent_and_one_without_is_not(face, client):
     before = len(face.graph_sent())
-    when = {"start": {"dateTime": "2024-01-01T10:00:00", "timeZone": "UTC"},
-            "end": {"dateTime": "2024-01-01T11:00:00", "timeZone": "UTC"}}
+    when = {
+        "start": {"dateTime": "2024-01-01T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2024-01-01T11:00:00", "timeZone": "UTC"},
+    }
     assert client.post(f"/v1.0/users/{USER}/calendar/events", json={"subject": "alone", **when}).status_code == 201
     assert len(face.graph_sent()) == before
     attendees = [{"emailAddress": {"address": "bob@example.com"}, "type": "required"}]
-    assert client.post(f"/v1.0/users/{USER}/calendar/events",
-                       json={"subject": "meeting", "attendees": attendees, **when}).status_code == 201
+    assert (
+        client.post(
+            f"/v1.0/users/{USER}/calendar/events", json={"subject": "meeting", "attendees": attendees, **when}
+        ).status_code
+        == 201
+    )
     sent = face.graph_sent()
     assert len(sent) == before + 1 and sent[-1]["what"] == "event.invitations"
 
 
 def test_series_instances_can_be_deleted_and_changed(client):
-    series = client.post(f"/v1.0/users/{USER}/calendar/events", json={
-        "subject": "weekly", "start": {"dateTime": "2024-03-04T09:00:00", "timeZone": "W. Europe Standard Time"},
-        "end": {"dateTime": "2024-03-04T09:30:00", "timeZone": "W. Europe Standard Time"},
-        "recurrence": {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
-                       "range": {"type": "numbered", "startDate": "2024-03-04", "numberOfOccurrences": 6}}}).json()
+    series = client.post(
+        f"/v1.0/users/{USER}/calendar/events",
+        json={
+            "subject": "weekly",
+            "start": {"dateTime": "2024-03-04T09:00:00", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2024-03-04T09:30:00", "timeZone": "W. Europe Standard Time"},
+            "recurrence": {
+                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+                "range": {"type": "numbered", "startDate": "2024-03-04", "numberOfOccurrences": 6},
+            },
+        },
+    ).json()
     window = {"startDateTime": "2024-01-01T00:00:00Z", "endDateTime": "2025-01-01T00:00:00Z"}
     url = f"/v1.0/users/{USER}/events/{series['id']}/instances"
     instances = client.get(url, params=window).json()["value"]
     # 09:00 in Berlin: 08:00 UTC before the switch to summer time on 31 March, 07:00 after.
     assert [i["originalStart"][11:16] for i in instances] == ["08:00"] * 4 + ["07:00"] * 2
     assert client.delete(f"/v1.0/users/{USER}/events/{instances[1]['id']}").status_code == 204
-    moved = client.patch(f"/v1.0/users/{USER}/events/{instances[2]['id']}", json={
-        "subject": "moved", "start": {"dateTime": "2024-03-18T12:00:00", "timeZone": "UTC"},
-        "end": {"dateTime": "2024-03-18T12:30:00", "timeZone": "UTC"}})
+    moved = client.patch(
+        f"/v1.0/users/{USER}/events/{instances[2]['id']}",
+        json={
+            "subject": "moved",
+            "start": {"dateTime": "2024-03-18T12:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2024-03-18T12:30:00", "timeZone": "UTC"},
+        },
+    )
     assert moved.status_code == 200
     after = client.get(url, params=window).json()["value"]
     assert len(after) == 5 and [i["subject"] for i in after].count("moved") == 1
@@ -201,13 +252,17 @@ def test_upload_budget_answers_429_and_upload_sessions_take_ranges_in_order(face
     message = client.post(f"/v1.0/users/{USER}/mailFolders/drafts/messages", json={"subject": "with a file"}).json()
     size = 3 * 1024 * 1024 + 10  # upload sessions take 3 MB and more (test_documented.py)
     data = bytes(n % 251 for n in range(size))
-    session = client.post(f"/v1.0/users/{USER}/messages/{message['id']}/attachments/createUploadSession",
-                          json={"AttachmentItem": {"attachmentType": "file", "name": "f.bin", "size": size}}).json()
+    session = client.post(
+        f"/v1.0/users/{USER}/messages/{message['id']}/attachments/createUploadSession",
+        json={"AttachmentItem": {"attachmentType": "file", "name": "f.bin", "size": size}},
+    ).json()
     url = session["uploadUrl"]
     half = size // 2
     tail = {"Content-Range": f"bytes {half}-{size - 1}/{size}"}
     assert httpx.put(url, content=data[half:], headers=tail).status_code == 416
-    assert httpx.put(url, content=data[:half], headers={"Content-Range": f"bytes 0-{half - 1}/{size}"}).status_code == 200
+    assert (
+        httpx.put(url, content=data[:half], headers={"Content-Range": f"bytes 0-{half - 1}/{size}"}).status_code == 200
+    )
     assert httpx.put(url, content=data[half:], headers=tail).status_code == 201
     store = SandboxStore(face.data_dir)
     try:

@@ -43,13 +43,26 @@ def _file_or_item(elem: etree._Element) -> tuple[Attachment, bool]:
             content = base64.b64decode(elem.findtext(f"{T}Content") or "", validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ResponseError("ErrorInvalidRequest", "The attachment content is not base64.") from exc
-        att = Attachment(name, elem.findtext(f"{T}ContentType") or "application/octet-stream", len(content),
-                         hashlib.sha256(content).hexdigest(), _truthy(elem, "IsInline"),
-                         elem.findtext(f"{T}ContentId") or "", content)
+        att = Attachment(
+            name,
+            elem.findtext(f"{T}ContentType") or "application/octet-stream",
+            len(content),
+            hashlib.sha256(content).hexdigest(),
+            _truthy(elem, "IsInline"),
+            elem.findtext(f"{T}ContentId") or "",
+            content,
+        )
         return att, _truthy(elem, "IsContactPhoto")
-    item = next((c for c in elem if isinstance(c.tag, str) and local(c) not in
-                 ("Name", "ContentType", "ContentId", "ContentLocation", "Size", "LastModifiedTime", "IsInline")),
-                None)
+    item = next(
+        (
+            c
+            for c in elem
+            if isinstance(c.tag, str)
+            and local(c)
+            not in ("Name", "ContentType", "ContentId", "ContentLocation", "Size", "LastModifiedTime", "IsInline")
+        ),
+        None,
+    )
     if item is None:
         raise ResponseError("ErrorMissingItemForCreateItemAttachment", "An item attachment needs its item.")
     mime_text = item.findtext(f"{T}MimeContent")
@@ -61,8 +74,9 @@ def _file_or_item(elem: etree._Element) -> tuple[Attachment, bool]:
     else:
         subject = (item.findtext(f"{T}Subject") or name).replace("\r", " ").replace("\n", " ")
         content = f"Subject: {subject}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    return Attachment(name or "Untitled", "message/rfc822", len(content), hashlib.sha256(content).hexdigest(),
-                      False, "", content), False
+    return Attachment(
+        name or "Untitled", "message/rfc822", len(content), hashlib.sha256(content).hexdigest(), False, "", content
+    ), False
 
 
 def _touch(conn: sqlite3.Connection, row_id: int, grow: int) -> int:
@@ -86,13 +100,16 @@ def create_attachment(ctx: Context, request: etree._Element) -> str:
             if parent is None:
                 raise ResponseError("ErrorInvalidRequest", "ParentItemId is required.")
             mailbox_id, row_id = parse_ref(ctx, parent)
-            row = conn.execute("SELECT kind, size, fields FROM items WHERE id=? AND mailbox_id=?",
-                               (row_id, mailbox_id)).fetchone()
+            row = conn.execute(
+                "SELECT kind, size, fields FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
+            ).fetchone()
             if row is None:
                 raise NOT_FOUND
         except ResponseError as exc:
-            return soap.operation_response("CreateAttachment", [
-                soap.error("CreateAttachment", exc.code, exc.text, "<m:Attachments/>") for _ in wanted or [0]])
+            return soap.operation_response(
+                "CreateAttachment",
+                [soap.error("CreateAttachment", exc.code, exc.text, "<m:Attachments/>") for _ in wanted or [0]],
+            )
         kind, size = row[0], row[1]
         root = ids.item_id(mailbox_id, row_id)
         for elem in wanted:
@@ -100,13 +117,23 @@ def create_attachment(ctx: Context, request: etree._Element) -> str:
                 att, photo = _file_or_item(elem)
                 if size + att.size > ctx.limits.max_item_bytes:
                     raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
-                position = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM attachments WHERE item_id=?",
-                                        (row_id,)).fetchone()[0]
+                position = conn.execute(
+                    "SELECT COALESCE(MAX(position), -1) + 1 FROM attachments WHERE item_id=?", (row_id,)
+                ).fetchone()[0]
                 conn.execute(
                     "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
                     "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (row_id, position, att.name, att.content_type, att.size, att.sha256, int(att.is_inline),
-                     att.content_id, att.content),
+                    (
+                        row_id,
+                        position,
+                        att.name,
+                        att.content_type,
+                        att.size,
+                        att.sha256,
+                        int(att.is_inline),
+                        att.content_id,
+                        att.content,
+                    ),
                 )
                 if photo and kind == "Contact":
                     fields = json.loads(conn.execute("SELECT fields FROM items WHERE id=?", (row_id,)).fetchone()[0])
@@ -115,12 +142,14 @@ def create_attachment(ctx: Context, request: etree._Element) -> str:
                 size += att.size
                 version = _touch(conn, row_id, att.size)
                 element = "ItemAttachment" if att.content_type == "message/rfc822" else "FileAttachment"
-                messages.append(soap.success(
-                    "CreateAttachment",
-                    f'<m:Attachments><t:{element}><t:AttachmentId Id="{attachment_id(root, position)}" '
-                    f'RootItemId="{root}" RootItemChangeKey="{ids.change_key(version, row_id)}"/>'
-                    f"</t:{element}></m:Attachments>",
-                ))
+                messages.append(
+                    soap.success(
+                        "CreateAttachment",
+                        f'<m:Attachments><t:{element}><t:AttachmentId Id="{attachment_id(root, position)}" '
+                        f'RootItemId="{root}" RootItemChangeKey="{ids.change_key(version, row_id)}"/>'
+                        f"</t:{element}></m:Attachments>",
+                    )
+                )
             except ResponseError as exc:
                 messages.append(soap.error("CreateAttachment", exc.code, exc.text, "<m:Attachments/>"))
     return soap.operation_response("CreateAttachment", messages)
@@ -145,10 +174,12 @@ def delete_attachment(ctx: Context, request: etree._Element) -> str:
                 conn.execute("DELETE FROM attachments WHERE item_id=? AND position=?", (item_ref.row_id, position))
                 version = _touch(conn, item_ref.row_id, -int(found[0]))
                 root = ids.item_id(item_ref.mailbox_id, item_ref.row_id)
-                messages.append(soap.success(
-                    "DeleteAttachment",
-                    f'<m:RootItemId RootItemId="{root}" RootItemChangeKey="{ids.change_key(version, item_ref.row_id)}"/>',
-                ))
+                messages.append(
+                    soap.success(
+                        "DeleteAttachment",
+                        f'<m:RootItemId RootItemId="{root}" RootItemChangeKey="{ids.change_key(version, item_ref.row_id)}"/>',
+                    )
+                )
             except ResponseError as exc:
                 messages.append(soap.error("DeleteAttachment", exc.code, exc.text))
     return soap.operation_response("DeleteAttachment", messages)

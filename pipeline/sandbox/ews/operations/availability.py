@@ -87,11 +87,17 @@ def _transition(elem: etree._Element | None) -> _Transition | None:
         return None
     try:
         at = dt.time.fromisoformat((elem.findtext(f"{T}Time") or "00:00:00").strip()).replace(tzinfo=None)
-        return _Transition(int(elem.findtext(f"{T}Bias") or 0), int(elem.findtext(f"{T}Month") or 0),
-                           int(elem.findtext(f"{T}DayOrder") or 1),
-                           _DAYS.index((elem.findtext(f"{T}DayOfWeek") or "Sunday").strip()), at)
+        return _Transition(
+            int(elem.findtext(f"{T}Bias") or 0),
+            int(elem.findtext(f"{T}Month") or 0),
+            int(elem.findtext(f"{T}DayOrder") or 1),
+            _DAYS.index((elem.findtext(f"{T}DayOfWeek") or "Sunday").strip()),
+            at,
+        )
     except ValueError as exc:
-        raise RequestFault("ErrorInvalidRequest", f"The time zone's {etree.QName(elem).localname} is not valid.") from exc
+        raise RequestFault(
+            "ErrorInvalidRequest", f"The time zone's {etree.QName(elem).localname} is not valid."
+        ) from exc
 
 
 def _zone(elem: etree._Element | None) -> _Zone:
@@ -131,8 +137,9 @@ def _events(ctx: Context, mailbox_id: int, start: dt.datetime, end: dt.datetime)
         calendar = ctx.store.distinguished(conn, mailbox_id, "calendar")
         if calendar is None:
             return
-        row_ids = [r[0] for r in conn.execute(
-            "SELECT id FROM items WHERE folder_id=? AND kind='CalendarItem'", (calendar.id,))]
+        row_ids = [
+            r[0] for r in conn.execute("SELECT id FROM items WHERE folder_id=? AND kind='CalendarItem'", (calendar.id,))
+        ]
         rows = ctx.store.load_items(conn, row_ids)
     for item in rows.values():
         busy = series.field_text(item.fields, "LegacyFreeBusyStatus") or "Busy"
@@ -172,8 +179,7 @@ def _merged(events: list[_Event], start: dt.datetime, end: dt.datetime, minutes:
     at = start
     while at < end:
         upto = min(at + step, end)
-        digits.append(max((_BUSY_DIGIT.get(e.busy, 2) for e in events if e.start < upto and e.end > at),
-                          default=0))
+        digits.append(max((_BUSY_DIGIT.get(e.busy, 2) for e in events if e.start < upto and e.end > at), default=0))
         at = upto
     return "".join(str(d) for d in digits)
 
@@ -186,8 +192,10 @@ def _view(zone: _Zone, events: list[_Event], view: str, start: dt.datetime, end:
         detailed = view.startswith("Detailed")
         parts.append("<t:CalendarEventArray>")
         for event in sorted(events, key=lambda e: e.start):
-            parts.append(f"<t:CalendarEvent><t:StartTime>{_local_text(zone, event.start)}</t:StartTime>"
-                         f"<t:EndTime>{_local_text(zone, event.end)}</t:EndTime><t:BusyType>{event.busy}</t:BusyType>")
+            parts.append(
+                f"<t:CalendarEvent><t:StartTime>{_local_text(zone, event.start)}</t:StartTime>"
+                f"<t:EndTime>{_local_text(zone, event.end)}</t:EndTime><t:BusyType>{event.busy}</t:BusyType>"
+            )
             if detailed:
                 parts.append(
                     "<t:CalendarEventDetails>"
@@ -225,8 +233,9 @@ def get_user_availability(ctx: Context, request: etree._Element) -> str:
         minutes = 0
     view = (options.findtext(f"{T}RequestedView") or "FreeBusy").strip()
     if "Merged" in view and not MIN_INTERVAL <= minutes <= MAX_INTERVAL:
-        raise RequestFault("ErrorInvalidRequest",
-                           f"MergedFreeBusyIntervalInMinutes must be between {MIN_INTERVAL} and {MAX_INTERVAL}.")
+        raise RequestFault(
+            "ErrorInvalidRequest", f"MergedFreeBusyIntervalInMinutes must be between {MIN_INTERVAL} and {MAX_INTERVAL}."
+        )
     answers = []
     holder = request.find(f"{M}MailboxDataArray")
     for data in holder if holder is not None else []:
@@ -248,5 +257,7 @@ def get_user_availability(ctx: Context, request: etree._Element) -> str:
             f"</m:ResponseCode></m:ResponseMessage>{_view(zone, events, view, start, end, minutes)}"
             "</m:FreeBusyResponse>"
         )
-    return (f'<m:GetUserAvailabilityResponse xmlns:m="{soap.M_NS}" xmlns:t="{soap.T_NS}">'
-            f"<m:FreeBusyResponseArray>{''.join(answers)}</m:FreeBusyResponseArray></m:GetUserAvailabilityResponse>")
+    return (
+        f'<m:GetUserAvailabilityResponse xmlns:m="{soap.M_NS}" xmlns:t="{soap.T_NS}">'
+        f"<m:FreeBusyResponseArray>{''.join(answers)}</m:FreeBusyResponseArray></m:GetUserAvailabilityResponse>"
+    )

@@ -101,13 +101,9 @@ def _mime_fields(parsed: mime.ParsedMime) -> dict[str, str]:
     if parsed.in_reply_to:
         fields["InReplyTo"] = f"<t:InReplyTo>{soap.esc(parsed.in_reply_to)}</t:InReplyTo>"
     if parsed.cc:
-        fields["DisplayCc"] = (
-            f"<t:DisplayCc>{soap.esc('; '.join(a.name or a.email for a in parsed.cc))}</t:DisplayCc>"
-        )
+        fields["DisplayCc"] = f"<t:DisplayCc>{soap.esc('; '.join(a.name or a.email for a in parsed.cc))}</t:DisplayCc>"
     if parsed.to:
-        fields["DisplayTo"] = (
-            f"<t:DisplayTo>{soap.esc('; '.join(a.name or a.email for a in parsed.to))}</t:DisplayTo>"
-        )
+        fields["DisplayTo"] = f"<t:DisplayTo>{soap.esc('; '.join(a.name or a.email for a in parsed.to))}</t:DisplayTo>"
     if parsed.sender:
         fields["Sender"] = f"<t:Sender>{shapes.mailbox_xml(parsed.sender[0])}</t:Sender>"
     for name, addresses in (
@@ -123,9 +119,7 @@ def _mime_fields(parsed: mime.ParsedMime) -> dict[str, str]:
     if parsed.from_:
         fields["From"] = f"<t:From>{shapes.mailbox_xml(parsed.from_[0])}</t:From>"
     if parsed.message_id:
-        fields["InternetMessageId"] = (
-            f"<t:InternetMessageId>{soap.esc(parsed.message_id)}</t:InternetMessageId>"
-        )
+        fields["InternetMessageId"] = f"<t:InternetMessageId>{soap.esc(parsed.message_id)}</t:InternetMessageId>"
     if parsed.references:
         fields["References"] = f"<t:References>{soap.esc(parsed.references)}</t:References>"
     if parsed.reply_to:
@@ -143,9 +137,7 @@ def _attachments(container: etree._Element) -> list[mime.Attachment]:
             try:
                 data = binascii.a2b_base64(elem.findtext(f"{T}Content") or "")
             except (binascii.Error, ValueError) as exc:
-                raise ResponseError(
-                    "ErrorInvalidAttachment", "Attachment content is not valid base64."
-                ) from exc
+                raise ResponseError("ErrorInvalidAttachment", "Attachment content is not valid base64.") from exc
             content_type = elem.findtext(f"{T}ContentType") or "application/octet-stream"
             inline = (elem.findtext(f"{T}IsInline") or "").strip().lower() in ("true", "1")
             cid = elem.findtext(f"{T}ContentId") or ""
@@ -160,9 +152,7 @@ def _attachments(container: etree._Element) -> list[mime.Attachment]:
         else:
             raise ResponseError("ErrorInvalidAttachment", f"Unsupported attachment kind {kind}.")
         found.append(
-            mime.Attachment(
-                name, content_type, len(data), hashlib.sha256(data).hexdigest(), inline, cid, data
-            )
+            mime.Attachment(name, content_type, len(data), hashlib.sha256(data).hexdigest(), inline, cid, data)
         )
     return found
 
@@ -189,16 +179,15 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
         except mime.MimeHeaderError as exc:
             raise ResponseError("ErrorMimeContentConversionFailed", f"MIME content conversion failed: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - any parser failure is Exchange's conversion failure
-            raise ResponseError(
-                "ErrorMimeContentConversionFailed", "MIME content conversion failed."
-            ) from exc
+            raise ResponseError("ErrorMimeContentConversionFailed", "MIME content conversion failed.") from exc
         fields.update(_mime_fields(parsed))
         if kind == "CalendarItem" and ical_import.is_icalendar(mime_bytes):
             try:
                 ics_subject, ics_fields = ical_import.fields_from_ics(mime_bytes)
             except ical_import.IcsError as exc:
-                raise ResponseError("ErrorMimeContentConversionFailed", f"MIME content conversion failed: {exc}") \
-                    from exc
+                raise ResponseError(
+                    "ErrorMimeContentConversionFailed", f"MIME content conversion failed: {exc}"
+                ) from exc
             fields.update(ics_fields)  # the typed fields of the request, read next, win over these
             if ics_subject is not None:
                 parsed = dataclasses.replace(parsed, subject=ics_subject)
@@ -265,9 +254,7 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     is_read = True if read_state is None else read_state
     given_class = explicit.get("ItemClass") or ext_text(props.TAG_MESSAGE_CLASS)
     if given_class and not classes.consistent(kind, given_class):
-        raise ResponseError(
-            "ErrorObjectTypeChanged", f"Item class {given_class} is not consistent with a {kind} item."
-        )
+        raise ResponseError("ErrorObjectTypeChanged", f"Item class {given_class} is not consistent with a {kind} item.")
     item_class = (
         given_class
         or (parsed.item_class if parsed and kind in DRAFT_KINDS else None)
@@ -283,9 +270,7 @@ def prepare(ctx: Context, elem: etree._Element, folder: FolderRow, sent_copy: bo
     message_id = parsed.message_id if parsed else None
     if message_id is None and "InternetMessageId" in fields:
         message_id = etree.fromstring(fields["InternetMessageId"]).text
-    size = (len(mime_bytes) if mime_bytes is not None else typed_size + 200) + sum(
-        a.size for a in attachments
-    )
+    size = (len(mime_bytes) if mime_bytes is not None else typed_size + 200) + sum(a.size for a in attachments)
     if size > ctx.limits.max_item_bytes:
         raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
     if parsed is not None:
@@ -339,11 +324,7 @@ def create_item(ctx: Context, request: etree._Element) -> str:
                     folder = folder_cache.get("saved") or resolve_folder(ctx, conn, refs[0])
                     folder_cache["saved"] = folder
                 else:
-                    target = (
-                        "sentitems"
-                        if disposition == "SendAndSaveCopy"
-                        else DEFAULT_FOLDER.get(kind, "drafts")
-                    )
+                    target = "sentitems" if disposition == "SendAndSaveCopy" else DEFAULT_FOLDER.get(kind, "drafts")
                     folder = folder_cache.get(target) or _distinguished(ctx, conn, target)
                     folder_cache[target] = folder
                 mailbox = folder.mailbox_id
@@ -377,9 +358,7 @@ def create_item(ctx: Context, request: etree._Element) -> str:
         if slot.item.attachments:
             attachments_xml = (
                 "<t:Attachments>"
-                + "".join(
-                    shapes.attachment_id_xml(item_id, n, a) for n, a in enumerate(slot.item.attachments)
-                )
+                + "".join(shapes.attachment_id_xml(item_id, n, a) for n, a in enumerate(slot.item.attachments))
                 + "</t:Attachments>"
             )
         messages.append(

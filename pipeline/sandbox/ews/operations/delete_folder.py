@@ -33,20 +33,14 @@ def delete_folder(ctx: Context, request: etree._Element) -> str:
             try:
                 folder = resolve_folder(ctx, conn, ref)
                 if folder.distinguished_id:
-                    raise ResponseError(
-                        "ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted."
-                    )
+                    raise ResponseError("ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted.")
                 trash = ctx.store.distinguished(conn, folder.mailbox_id, "deleteditems")
                 if delete_type == "MoveToDeletedItems" and trash is not None and folder.parent_id != trash.id:
-                    conn.execute(
-                        "UPDATE folders SET parent_id=?, version=version+1 WHERE id=?", (trash.id, folder.id)
-                    )
+                    conn.execute("UPDATE folders SET parent_id=?, version=version+1 WHERE id=?", (trash.id, folder.id))
                 else:
                     ids = _subtree(conn, folder.id)
                     marks = ",".join("?" * len(ids))
-                    items = [
-                        r[0] for r in conn.execute(f"SELECT id FROM items WHERE folder_id IN ({marks})", ids)
-                    ]
+                    items = [r[0] for r in conn.execute(f"SELECT id FROM items WHERE folder_id IN ({marks})", ids)]
                     ctx.store.delete_items(conn, items)
                     conn.execute(f"DELETE FROM folders WHERE id IN ({marks})", ids)
                 messages.append(soap.success("DeleteFolder"))

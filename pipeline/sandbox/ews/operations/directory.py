@@ -33,7 +33,9 @@ def _mailbox_xml(mailbox: etree._Element) -> str:
         if text is not None:
             parts.append(f"<t:{name}>{soap.esc(text)}</t:{name}>")
     if mailbox.findtext(f"{T}RoutingType") is None:
-        parts.insert(2 if mailbox.findtext(f"{T}EmailAddress") is not None else 1, "<t:RoutingType>SMTP</t:RoutingType>")
+        parts.insert(
+            2 if mailbox.findtext(f"{T}EmailAddress") is not None else 1, "<t:RoutingType>SMTP</t:RoutingType>"
+        )
     return "<t:Mailbox>" + "".join(parts) + "</t:Mailbox>"
 
 
@@ -54,8 +56,9 @@ def expand_dl(ctx: Context, request: etree._Element) -> str:
             raise ResponseError("ErrorInvalidItemForOperationExpandDL", "Only distribution lists can be expanded.")
         members = [m for m in _members(item.fields) if local(m) == "Mailbox"]
         body = "".join(_mailbox_xml(m) for m in members)
-        inner = (f'<m:DLExpansion TotalItemsInView="{len(members)}" IncludesLastItemInRange="true">{body}'
-                 "</m:DLExpansion>")
+        inner = (
+            f'<m:DLExpansion TotalItemsInView="{len(members)}" IncludesLastItemInRange="true">{body}</m:DLExpansion>'
+        )
         message = soap.success("ExpandDL", inner)
     except ResponseError as exc:
         message = soap.error("ExpandDL", exc.code, exc.text)

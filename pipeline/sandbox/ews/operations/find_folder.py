@@ -47,8 +47,7 @@ def _eval(folder: FolderRow, node: etree._Element, view: FolderView) -> bool:
             uri = extended.parse_uri(path)
         except PropertyError as exc:
             raise RestrictionError(str(exc), "ErrorInvalidExtendedProperty") from exc
-        return _compare_ext(kind, uri.ptype, computed.folder_value(folder, uri.key, view.facts(folder)),
-                            expected, node)
+        return _compare_ext(kind, uri.ptype, computed.folder_value(folder, uri.key, view.facts(folder)), expected, node)
     uri_text = path.get("FieldURI", "")
     values = {"folder:DisplayName": folder.name, "folder:FolderClass": folder.folder_class}
     if uri_text not in values:
@@ -77,8 +76,7 @@ _COMPARE = {
 }
 
 
-def _compare_ext(kind: str, ptype: str, actual: list[str] | str | None, expected: str,
-                 node: etree._Element) -> bool:
+def _compare_ext(kind: str, ptype: str, actual: list[str] | str | None, expected: str, node: etree._Element) -> bool:
     """A comparison on a folder's extended property: as for items, a folder without the property never
     matches (not even IsNotEqualTo); strings compare case-insensitively, numbers as numbers."""
     if kind == "Exists":

@@ -31,9 +31,7 @@ def find_item(ctx: Context, request: etree._Element) -> str:
     except (RestrictionError, PropertyError) as exc:
         code = getattr(exc, "code", "ErrorInvalidExtendedProperty")
         refs = folder_refs(request.find(f"{M}ParentFolderIds"))
-        return soap.operation_response(
-            "FindItem", [soap.error("FindItem", code, str(exc)) for _ in refs or [0]]
-        )
+        return soap.operation_response("FindItem", [soap.error("FindItem", code, str(exc)) for _ in refs or [0]])
     lagging = ctx.limits.search_lag_s > 0 and request.find(f"{M}Restriction") is not None
     page = request.find(f"{M}IndexedPageItemView")
     if page is None:
@@ -78,9 +76,7 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                     with_attachments=shape.wants("Attachments"),
                     with_fields=shape.needs_fields,
                 )
-                body = "".join(
-                    shapes.item_xml(rows[i], shape, folder.mailbox_id) for i in row_ids if i in rows
-                )
+                body = "".join(shapes.item_xml(rows[i], shape, folder.mailbox_id) for i in row_ids if i in rows)
                 last = offset + len(row_ids) >= total
                 messages.append(soap.success("FindItem", _root_xml(body, offset + len(row_ids), total, last)))
             except ResponseError as exc:
@@ -90,8 +86,9 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                     raise
                 # The backstop behind restriction.MAX_DEPTH: a restriction SQLite cannot take is one the
                 # sandbox cannot evaluate, answered as such, never as an internal error.
-                messages.append(soap.error("FindItem", "ErrorRestrictionTooComplex",
-                                           f"The restriction cannot be evaluated: {exc}"))
+                messages.append(
+                    soap.error("FindItem", "ErrorRestrictionTooComplex", f"The restriction cannot be evaluated: {exc}")
+                )
     ctx.count("items_found", sum(m.count("<t:ItemId ") for m in messages))
     return soap.operation_response("FindItem", messages)
 

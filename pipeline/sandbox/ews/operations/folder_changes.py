@@ -68,8 +68,10 @@ def _set_field(conn: sqlite3.Connection, folder: FolderRow, update: etree._Eleme
         except props.PropertyError as exc:
             raise ResponseError("ErrorInvalidExtendedPropertyValue", str(exc)) from exc
         text = json.dumps(value) if isinstance(value, list) else value
-        conn.execute("INSERT OR REPLACE INTO folder_props(folder_id, key, ptype, value) VALUES (?,?,?,?)",
-                     (folder.id, uri.key, uri.ptype, text))
+        conn.execute(
+            "INSERT OR REPLACE INTO folder_props(folder_id, key, ptype, value) VALUES (?,?,?,?)",
+            (folder.id, uri.key, uri.ptype, text),
+        )
         return
     field = path.get("FieldURI", "")
     if field == "folder:DisplayName":
@@ -82,8 +84,7 @@ def _set_field(conn: sqlite3.Connection, folder: FolderRow, update: etree._Eleme
         if local(update) == "DeleteFolderField" or wanted != folder.folder_class:
             raise ResponseError("ErrorObjectTypeChanged", "The folder class cannot be changed.")
         return
-    raise ResponseError("ErrorInvalidPropertySet",
-                        f"{field or local(path)} cannot be set on a folder here.")
+    raise ResponseError("ErrorInvalidPropertySet", f"{field or local(path)} cannot be set on a folder here.")
 
 
 @operation("UpdateFolder")
@@ -146,17 +147,20 @@ def move_folder(ctx: Context, request: etree._Element) -> str:
                 if folder.mailbox_id != target.mailbox_id:
                     raise ResponseError("ErrorCrossMailboxMoveCopy", "Folders cannot move between mailboxes.")
                 if _is_under(conn, target.id, folder.id):
-                    raise ResponseError("ErrorMoveCopyFailed",
-                                        "A folder cannot be moved under itself or one of its subfolders.")
+                    raise ResponseError(
+                        "ErrorMoveCopyFailed", "A folder cannot be moved under itself or one of its subfolders."
+                    )
                 if folder.parent_id != target.id:
-                    clash = conn.execute("SELECT 1 FROM folders WHERE parent_id=? AND name_key=?",
-                                         (target.id, folder_key(folder.name))).fetchone()
+                    clash = conn.execute(
+                        "SELECT 1 FROM folders WHERE parent_id=? AND name_key=?", (target.id, folder_key(folder.name))
+                    ).fetchone()
                     if clash:
                         raise ResponseError("ErrorFolderExists", "A folder with the specified name already exists.")
-                    conn.execute(f"UPDATE folders SET changed={_NOW} WHERE id IN (?, ?)",
-                                 (folder.parent_id, target.id))
-                    conn.execute(f"UPDATE folders SET parent_id=?, version=version+1, changed={_NOW} WHERE id=?",
-                                 (target.id, folder.id))
+                    conn.execute(f"UPDATE folders SET changed={_NOW} WHERE id IN (?, ?)", (folder.parent_id, target.id))
+                    conn.execute(
+                        f"UPDATE folders SET parent_id=?, version=version+1, changed={_NOW} WHERE id=?",
+                        (target.id, folder.id),
+                    )
                 messages.append(_answer("MoveFolder", conn, ctx, folder.id))
             except ResponseError as exc:
                 messages.append(soap.error("MoveFolder", exc.code, exc.text, "<m:Folders/>"))

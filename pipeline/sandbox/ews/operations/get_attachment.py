@@ -20,9 +20,7 @@ from pipeline.sandbox.ews.registry import operation
 _NOT_FOUND = ResponseError("ErrorInvalidAttachmentId", "The attachment could not be found.")
 
 
-def _content(
-    ctx: Context, conn: sqlite3.Connection, row_id: int, position: int
-) -> tuple[mime.Attachment, bytes]:
+def _content(ctx: Context, conn: sqlite3.Connection, row_id: int, position: int) -> tuple[mime.Attachment, bytes]:
     att = ctx.store.attachment(conn, row_id, position)
     if att is None:
         raise _NOT_FOUND

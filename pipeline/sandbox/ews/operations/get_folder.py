@@ -23,9 +23,7 @@ def get_folder(ctx: Context, request: etree._Element) -> str:
         for ref in folder_refs(request.find(f"{M}FolderIds")):
             try:
                 folder = resolve_folder(ctx, conn, ref)
-                messages.append(
-                    soap.success("GetFolder", f"<m:Folders>{view.render(folder, shape)}</m:Folders>")
-                )
+                messages.append(soap.success("GetFolder", f"<m:Folders>{view.render(folder, shape)}</m:Folders>"))
             except ResponseError as exc:
                 messages.append(soap.error("GetFolder", exc.code, exc.text, "<m:Folders/>"))
     return soap.operation_response("GetFolder", messages)

@@ -25,8 +25,9 @@ def _current_attachments(ctx: Context, conn: sqlite3.Connection, row: ItemRow) -
     """Attachments added after the item's MIME was stored join its MimeContent (mime_content.py)."""
     if row.mime is None or not row.has_attachments:
         return
-    rows = conn.execute("SELECT position, sha256, content IS NOT NULL FROM attachments WHERE item_id=? "
-                        "ORDER BY position", (row.id,)).fetchall()
+    rows = conn.execute(
+        "SELECT position, sha256, content IS NOT NULL FROM attachments WHERE item_id=? ORDER BY position", (row.id,)
+    ).fetchall()
     if not any(r[2] for r in rows):  # all cut from the MIME itself (CreateItem keeps no copy of those)
         return
     stored = [(r[0], r[1]) for r in rows]
@@ -81,8 +82,6 @@ def get_item(ctx: Context, request: etree._Element) -> str:
                 messages.append(soap.error("GetItem", exc.code, exc.text, "<m:Items/>"))
                 continue
             row = series.occurrence_row(row, found, original)
-        messages.append(
-            soap.success("GetItem", f"<m:Items>{shapes.item_xml(row, shape, entry.mailbox_id)}</m:Items>")
-        )
+        messages.append(soap.success("GetItem", f"<m:Items>{shapes.item_xml(row, shape, entry.mailbox_id)}</m:Items>"))
     ctx.count("items_read", len(rows))
     return soap.operation_response("GetItem", messages)

@@ -28,13 +28,38 @@ from pipeline.sandbox.ews.soap import T_NS
 
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _ADDRESS_FIELDS = ("FromAddresses", "SentToAddresses")
-_BOOLEANS = {"IsEnabled", "IsNotSupported", "IsInError", "HasAttachments", "IsApprovalRequest",
-             "IsAutomaticForward", "IsAutomaticReply", "IsEncrypted", "IsMeetingRequest", "IsMeetingResponse", "IsNDR",
-             "IsPermissionControlled", "IsReadReceipt", "IsSigned", "IsVoicemail", "NotSentToMe", "SentCcMe",
-             "SentOnlyToMe", "SentToMe", "SentToOrCcMe", "Delete", "MarkAsRead", "PermanentDelete",
-             "StopProcessingRules"}
-_RECIPIENT_ACTIONS = ("ForwardAsAttachmentToRecipients", "ForwardToRecipients", "RedirectToRecipients",
-                      "SendSMSAlertToRecipients")
+_BOOLEANS = {
+    "IsEnabled",
+    "IsNotSupported",
+    "IsInError",
+    "HasAttachments",
+    "IsApprovalRequest",
+    "IsAutomaticForward",
+    "IsAutomaticReply",
+    "IsEncrypted",
+    "IsMeetingRequest",
+    "IsMeetingResponse",
+    "IsNDR",
+    "IsPermissionControlled",
+    "IsReadReceipt",
+    "IsSigned",
+    "IsVoicemail",
+    "NotSentToMe",
+    "SentCcMe",
+    "SentOnlyToMe",
+    "SentToMe",
+    "SentToOrCcMe",
+    "Delete",
+    "MarkAsRead",
+    "PermanentDelete",
+    "StopProcessingRules",
+}
+_RECIPIENT_ACTIONS = (
+    "ForwardAsAttachmentToRecipients",
+    "ForwardToRecipients",
+    "RedirectToRecipients",
+    "SendSMSAlertToRecipients",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +87,39 @@ def _predicates(ctx: Context, conn, rule: etree._Element, part: str, found: list
     for name in _ADDRESS_FIELDS:
         for address in predicates.findall(f"{T}{name}/{T}Address/{T}EmailAddress"):
             if not _ADDRESS.fullmatch((address.text or "").strip()):
-                found.append(Invalid(f"{prefix}:{name}", "InvalidAddress", "The e-mail address is not valid.",
-                                     address.text or ""))
+                found.append(
+                    Invalid(
+                        f"{prefix}:{name}", "InvalidAddress", "The e-mail address is not valid.", address.text or ""
+                    )
+                )
     sizes = predicates.find(f"{T}WithinSizeRange")
     if sizes is not None:
         low, high = (int(sizes.findtext(f"{T}{n}") or 0) for n in ("MinimumSize", "MaximumSize"))
         if low < 0 or high < 0:
-            found.append(Invalid(f"{prefix}:WithinSizeRange", "SizeLessThanZero", "A size is less than zero.",
-                                 f"{low}-{high}"))
+            found.append(
+                Invalid(f"{prefix}:WithinSizeRange", "SizeLessThanZero", "A size is less than zero.", f"{low}-{high}")
+            )
         elif sizes.find(f"{T}MaximumSize") is not None and low > high:
-            found.append(Invalid(f"{prefix}:WithinSizeRange", "InvalidSizeRange",
-                                 "The minimum size is larger than the maximum.", f"{low}-{high}"))
+            found.append(
+                Invalid(
+                    f"{prefix}:WithinSizeRange",
+                    "InvalidSizeRange",
+                    "The minimum size is larger than the maximum.",
+                    f"{low}-{high}",
+                )
+            )
     dates = predicates.find(f"{T}WithinDateRange")
     if dates is not None:
         start, end = (_date(dates.findtext(f"{T}{n}")) for n in ("StartDateTime", "EndDateTime"))
         if start and end and start > end:
-            found.append(Invalid(f"{prefix}:WithinDateRange", "InvalidDateRange",
-                                 "The start date is after the end date.", f"{start}-{end}"))
+            found.append(
+                Invalid(
+                    f"{prefix}:WithinDateRange",
+                    "InvalidDateRange",
+                    "The start date is after the end date.",
+                    f"{start}-{end}",
+                )
+            )
 
 
 def _actions(ctx: Context, conn, rule: etree._Element, found: list[Invalid]) -> None:
@@ -108,8 +149,9 @@ def _actions(ctx: Context, conn, rule: etree._Element, found: list[Invalid]) -> 
     for name in _RECIPIENT_ACTIONS:
         for address in actions.findall(f"{T}{name}/{T}Address/{T}EmailAddress"):
             if not _ADDRESS.fullmatch((address.text or "").strip()):
-                found.append(Invalid(f"Action:{name}", "InvalidAddress", "The e-mail address is not valid.",
-                                     address.text or ""))
+                found.append(
+                    Invalid(f"Action:{name}", "InvalidAddress", "The e-mail address is not valid.", address.text or "")
+                )
 
 
 def _check_rule(ctx: Context, conn, rule: etree._Element, found: list[Invalid]) -> None:
@@ -176,8 +218,9 @@ def get_inbox_rules(ctx: Context, request: etree._Element) -> str:
     with ctx.store.connection() as conn:
         blob = settings.outlook_rule_blob(conn, mailbox.id) is not None
         rules = settings.rules(conn, mailbox.id)
-    inner = (f"<m:OutlookRuleBlobExists>{'true' if blob else 'false'}</m:OutlookRuleBlobExists>"
-             + ("<m:InboxRules>" + "".join(_answer(r) for r in rules) + "</m:InboxRules>" if rules else ""))
+    inner = f"<m:OutlookRuleBlobExists>{'true' if blob else 'false'}</m:OutlookRuleBlobExists>" + (
+        "<m:InboxRules>" + "".join(_answer(r) for r in rules) + "</m:InboxRules>" if rules else ""
+    )
     return _top("GetInboxRules", "Success", "NoError", "", inner)
 
 
@@ -185,8 +228,10 @@ def _top(name: str, klass: str, code: str, text: str, inner: str = "") -> str:
     """These two answer in the response element itself, not in ResponseMessages."""
     message = f"<m:MessageText>{soap.esc(text)}</m:MessageText>" if klass == "Error" else ""
     link = "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>" if klass == "Error" else ""
-    return (f'<m:{name}Response xmlns:m="{soap.M_NS}" xmlns:t="{T_NS}" ResponseClass="{klass}">{message}'
-            f"<m:ResponseCode>{code}</m:ResponseCode>{link}{inner}</m:{name}Response>")
+    return (
+        f'<m:{name}Response xmlns:m="{soap.M_NS}" xmlns:t="{T_NS}" ResponseClass="{klass}">{message}'
+        f"<m:ResponseCode>{code}</m:ResponseCode>{link}{inner}</m:{name}Response>"
+    )
 
 
 def _errors_xml(errors: dict[int, list[Invalid]]) -> str:
@@ -194,9 +239,11 @@ def _errors_xml(errors: dict[int, list[Invalid]]) -> str:
     for index, found in sorted(errors.items()):
         parts.append(f"<t:RuleOperationError><t:OperationIndex>{index}</t:OperationIndex><t:ValidationErrors>")
         for error in found:
-            parts.append(f"<t:Error><t:FieldURI>{error.field}</t:FieldURI><t:ErrorCode>{error.code}</t:ErrorCode>"
-                         f"<t:ErrorMessage>{soap.esc(error.message)}</t:ErrorMessage>"
-                         f"<t:FieldValue>{soap.esc(error.value)}</t:FieldValue></t:Error>")
+            parts.append(
+                f"<t:Error><t:FieldURI>{error.field}</t:FieldURI><t:ErrorCode>{error.code}</t:ErrorCode>"
+                f"<t:ErrorMessage>{soap.esc(error.message)}</t:ErrorMessage>"
+                f"<t:FieldValue>{soap.esc(error.value)}</t:FieldValue></t:Error>"
+            )
         parts.append("</t:ValidationErrors></t:RuleOperationError>")
     parts.append("</m:RuleOperationErrors>")
     return "".join(parts)
@@ -213,8 +260,12 @@ def update_inbox_rules(ctx: Context, request: etree._Element) -> str:
     operations = list(request.find(f"{M}Operations"))
     with ctx.store.write() as conn:
         if not remove_blob and settings.outlook_rule_blob(conn, mailbox.id) is not None:
-            return _top("UpdateInboxRules", "Error", "ErrorOutlookRuleBlobExists",
-                        "The Outlook rules blob exists; set RemoveOutlookRuleBlob to remove it.")
+            return _top(
+                "UpdateInboxRules",
+                "Error",
+                "ErrorOutlookRuleBlobExists",
+                "The Outlook rules blob exists; set RemoveOutlookRuleBlob to remove it.",
+            )
         rows = {r.id: r for r in settings.rules(conn, mailbox.id)}
         errors: dict[int, list[Invalid]] = {}
         planned: list[tuple[str, int | None, etree._Element | None]] = []
@@ -223,19 +274,26 @@ def update_inbox_rules(ctx: Context, request: etree._Element) -> str:
             found: list[Invalid] = []
             kind = local(op)
             rule = op.find(f"{T}Rule")
-            rule_id_text = (rule.findtext(f"{T}RuleId") if rule is not None else op.findtext(f"{T}RuleId"))
+            rule_id_text = rule.findtext(f"{T}RuleId") if rule is not None else op.findtext(f"{T}RuleId")
             row_id = None
             if kind == "CreateRuleOperation":
                 if rule_id_text:
-                    found.append(Invalid("RuleId", "CreateWithRuleId", "A new rule cannot have a RuleId.",
-                                         rule_id_text))
+                    found.append(
+                        Invalid("RuleId", "CreateWithRuleId", "A new rule cannot have a RuleId.", rule_id_text)
+                    )
             else:
                 row_id = _rule_row(mailbox.id, rule_id_text, rows)
                 if row_id is None:
                     found.append(Invalid("RuleId", "RuleNotFound", "The rule was not found.", rule_id_text or ""))
                 elif row_id in touched:
-                    found.append(Invalid("RuleId", "DuplicatedOperationOnTheSameRule",
-                                         "Two operations change the same rule.", rule_id_text or ""))
+                    found.append(
+                        Invalid(
+                            "RuleId",
+                            "DuplicatedOperationOnTheSameRule",
+                            "Two operations change the same rule.",
+                            rule_id_text or "",
+                        )
+                    )
                 else:
                     touched.add(row_id)
             if rule is not None:
@@ -244,8 +302,13 @@ def update_inbox_rules(ctx: Context, request: etree._Element) -> str:
                 errors[index] = found
             planned.append((kind, row_id, rule))
         if errors:
-            return _top("UpdateInboxRules", "Error", "ErrorInboxRulesValidationError",
-                        "Validation error(s) occurred while updating the inbox rules.", _errors_xml(errors))
+            return _top(
+                "UpdateInboxRules",
+                "Error",
+                "ErrorInboxRulesValidationError",
+                "Validation error(s) occurred while updating the inbox rules.",
+                _errors_xml(errors),
+            )
         for kind, row_id, rule in planned:
             if kind == "DeleteRuleOperation" and row_id is not None:
                 settings.delete_rule(conn, row_id)

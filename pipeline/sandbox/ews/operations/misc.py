@@ -33,8 +33,7 @@ def resolve_names(ctx: Context, request: etree._Element) -> str:
         for m in matches[:100]
     )
     inner = (
-        f'<m:ResolutionSet TotalItemsInView="{len(matches)}" IncludesLastItemInRange="true">'
-        f"{entries}</m:ResolutionSet>"
+        f'<m:ResolutionSet TotalItemsInView="{len(matches)}" IncludesLastItemInRange="true">{entries}</m:ResolutionSet>'
     )
     if len(matches) > 1:
         return soap.operation_response(
@@ -54,4 +53,3 @@ def get_server_time_zones(ctx: Context, request: etree._Element) -> str:
     return soap.operation_response(
         "GetServerTimeZones", [soap.success("GetServerTimeZones", "<m:TimeZoneDefinitions/>")]
     )
-

@@ -31,15 +31,19 @@ def _move_or_copy(ctx: Context, request: etree._Element, name: str) -> str:
             try:
                 ref = item_refs.resolve(ctx, elem)
                 if ref.is_occurrence:
-                    raise ResponseError("ErrorCalendarCannotMoveOrCopyOccurrence",
-                                        "Occurrences of a recurring series cannot be moved or copied.")
-                row = conn.execute("SELECT kind, folder_id FROM items WHERE id=? AND mailbox_id=?",
-                                   (ref.row_id, ref.mailbox_id)).fetchone()
+                    raise ResponseError(
+                        "ErrorCalendarCannotMoveOrCopyOccurrence",
+                        "Occurrences of a recurring series cannot be moved or copied.",
+                    )
+                row = conn.execute(
+                    "SELECT kind, folder_id FROM items WHERE id=? AND mailbox_id=?", (ref.row_id, ref.mailbox_id)
+                ).fetchone()
                 if row is None:
                     raise item_refs.NOT_FOUND
                 if ref.mailbox_id != target.mailbox_id:
-                    raise ResponseError("ErrorCrossMailboxMoveCopy",
-                                        "Moving or copying items between mailboxes is not supported here.")
+                    raise ResponseError(
+                        "ErrorCrossMailboxMoveCopy", "Moving or copying items between mailboxes is not supported here."
+                    )
                 if name == "MoveItem":
                     (new_row,) = ctx.store.move_items(conn, [ref.row_id], target.id)
                 else:
@@ -47,13 +51,17 @@ def _move_or_copy(ctx: Context, request: etree._Element, name: str) -> str:
                 version = conn.execute("SELECT version FROM items WHERE id=?", (new_row,)).fetchone()[0]
                 inner = ""
                 if return_ids:
-                    inner = (f'<t:{row[0]}><t:ItemId Id="{ids.item_id(target.mailbox_id, new_row)}" '
-                             f'ChangeKey="{ids.change_key(version, new_row)}"/></t:{row[0]}>')
+                    inner = (
+                        f'<t:{row[0]}><t:ItemId Id="{ids.item_id(target.mailbox_id, new_row)}" '
+                        f'ChangeKey="{ids.change_key(version, new_row)}"/></t:{row[0]}>'
+                    )
                 messages.append(soap.success(name, f"<m:Items>{inner}</m:Items>"))
             except ResponseError as exc:
                 messages.append(soap.error(name, exc.code, exc.text, "<m:Items/>"))
-    ctx.count("items_moved" if name == "MoveItem" else "items_copied",
-              sum(1 for m in messages if 'ResponseClass="Success"' in m))
+    ctx.count(
+        "items_moved" if name == "MoveItem" else "items_copied",
+        sum(1 for m in messages if 'ResponseClass="Success"' in m),
+    )
     return soap.operation_response(name, messages)
 
 

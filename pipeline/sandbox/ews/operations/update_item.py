@@ -91,8 +91,9 @@ def _apply(ctx: Context, db: sqlite3.Connection, row_id: int, updates: etree._El
         except RecurrenceError as exc:
             raise ResponseError(exc.code, str(exc)) from exc
         after = _series(fields)
-        if before is not None and (after is None or (after.pattern, after.zone, after.clock)
-                                   != (before.pattern, before.zone, before.clock)):
+        if before is not None and (
+            after is None or (after.pattern, after.zone, after.clock) != (before.pattern, before.zone, before.clock)
+        ):
             ctx.store.set_exceptions(db, row_id, None)
     db.execute(
         "UPDATE items SET fields=?, version=version+1, touched=?, "
@@ -145,9 +146,7 @@ def update_item(ctx: Context, request: etree._Element) -> str:
                     )
                 )
             except props.PropertyError as exc:
-                messages.append(
-                    soap.error("UpdateItem", "ErrorInvalidExtendedPropertyValue", str(exc), "<m:Items/>")
-                )
+                messages.append(soap.error("UpdateItem", "ErrorInvalidExtendedPropertyValue", str(exc), "<m:Items/>"))
             except ResponseError as exc:
                 messages.append(soap.error("UpdateItem", exc.code, exc.text, "<m:Items/>"))
     return soap.operation_response("UpdateItem", messages)
@@ -170,15 +169,14 @@ def _shortest_gap(found: Series, limit: int = 400) -> dt.timedelta | None:
     return gap
 
 
-def _check_boundaries(found: Series, exceptions: series.Exceptions, original: dt.datetime, start: dt.datetime,
-                      end: dt.datetime) -> None:
+def _check_boundaries(
+    found: Series, exceptions: series.Exceptions, original: dt.datetime, start: dt.datetime, end: dt.datetime
+) -> None:
     """Exchange's rules for moving an occurrence: it ends after it starts, stays strictly between the days of
     its neighbours (as they now are: ErrorOccurrenceCrossingBoundary), lasts less than the pattern's shortest
     gap and overlaps no neighbour (ErrorOccurrenceTimeSpanTooBig)."""
     if end < start:
-        raise ResponseError(
-            "ErrorCalendarEndDateIsEarlierThanStartDate", "EndDate is earlier than StartDate"
-        )
+        raise ResponseError("ErrorCalendarEndDateIsEarlierThanStartDate", "EndDate is earlier than StartDate")
     if (start, end) == (original, original + found.duration):
         return  # not moved: the pattern itself placed it
     before, after = found.neighbours(original)
@@ -215,7 +213,11 @@ def _update_occurrence(ctx: Context, db: sqlite3.Connection, ref: Ref, updates: 
     exceptions = series.Exceptions.load(master.exceptions)
     key = series.iso(original)
     change: dict[str, Any] = exceptions.modified.get(key) or {
-        "start": key, "end": series.iso(original + found.duration), "fields": {}, "ext": {}, "version": 0,
+        "start": key,
+        "end": series.iso(original + found.duration),
+        "fields": {},
+        "ext": {},
+        "version": 0,
     }
     for update in updates if updates is not None else []:
         kind, path = local(update), update[0]
@@ -251,14 +253,12 @@ def _update_occurrence(ctx: Context, db: sqlite3.Connection, ref: Ref, updates: 
             change["subject"] = value_elem.text or ""
         else:
             change["fields"][name] = etree.tostring(value_elem, encoding="unicode")
-    _check_boundaries(found, exceptions, original, series.parse_time(change["start"]),
-                      series.parse_time(change["end"]))
+    _check_boundaries(found, exceptions, original, series.parse_time(change["start"]), series.parse_time(change["end"]))
     change["version"] = int(change.get("version", 0)) + 1
     exceptions.modified[key] = change
     ctx.store.set_exceptions(db, ref.row_id, exceptions.dump())
     db.execute(
-        "UPDATE items SET version=version+1, touched=?, modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') "
-        "WHERE id=?",
+        "UPDATE items SET version=version+1, touched=?, modified=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?",
         (time.time(), ref.row_id),
     )
     version = master.version + 1 + change["version"]

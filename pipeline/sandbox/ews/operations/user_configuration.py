@@ -30,8 +30,13 @@ from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.rows import FolderRow
 
 _NAME = re.compile(r"[A-Za-z0-9.]{1,236}")
-_INT_RANGES = {"Byte": (0, 255), "Integer32": (-(2**31), 2**31 - 1), "UnsignedInteger32": (0, 2**32 - 1),
-               "Integer64": (-(2**63), 2**63 - 1), "UnsignedInteger64": (0, 2**64 - 1)}
+_INT_RANGES = {
+    "Byte": (0, 255),
+    "Integer32": (-(2**31), 2**31 - 1),
+    "UnsignedInteger32": (0, 2**32 - 1),
+    "Integer64": (-(2**63), 2**63 - 1),
+    "UnsignedInteger64": (0, 2**64 - 1),
+}
 _ALL_PARTS = {"Id", "Dictionary", "XmlData", "BinaryData"}
 
 
@@ -54,8 +59,9 @@ def _check_value(kind: str, values: list[str]) -> None:
             elif kind == "ByteArray":
                 base64.b64decode(value, validate=True)
         except (ValueError, binascii.Error) as exc:
-            raise ResponseError("ErrorInvalidValueForProperty",
-                                f"The value '{value[:40]}' is not a valid {kind}.") from exc
+            raise ResponseError(
+                "ErrorInvalidValueForProperty", f"The value '{value[:40]}' is not a valid {kind}."
+            ) from exc
     if kind not in ("StringArray", "ByteArray") and len(values) != 1:
         raise ResponseError("ErrorInvalidValueForProperty", f"A {kind} holds one value.")
 
@@ -113,18 +119,25 @@ def _object_xml(kind: str, values: list[str]) -> str:
 
 
 def _render(config: settings.UserConfiguration, folder: FolderRow, parts: set[str]) -> str:
-    out = [f"<m:UserConfiguration><t:UserConfigurationName Name={soap.attr(config.name)}>"
-           f'<t:FolderId Id="{ids.folder_id(folder.mailbox_id, folder.id)}" '
-           f'ChangeKey="{ids.change_key(folder.version)}"/></t:UserConfigurationName>']
+    out = [
+        f"<m:UserConfiguration><t:UserConfigurationName Name={soap.attr(config.name)}>"
+        f'<t:FolderId Id="{ids.folder_id(folder.mailbox_id, folder.id)}" '
+        f'ChangeKey="{ids.change_key(folder.version)}"/></t:UserConfigurationName>'
+    ]
     if "Id" in parts:
-        out.append(f'<t:ItemId Id="{ids.configuration_id(config.mailbox_id, config.id)}" '
-                   f'ChangeKey="{ids.change_key(config.version, config.id)}"/>')
+        out.append(
+            f'<t:ItemId Id="{ids.configuration_id(config.mailbox_id, config.id)}" '
+            f'ChangeKey="{ids.change_key(config.version, config.id)}"/>'
+        )
     if "Dictionary" in parts and config.dictionary is not None:
         out.append("<t:Dictionary>")
         for (key_kind, key_values), value in config.dictionary:
             out.append(f"<t:DictionaryEntry><t:DictionaryKey>{_object_xml(key_kind, key_values)}</t:DictionaryKey>")
-            out.append('<t:DictionaryValue xsi:nil="true"/>' if value is None
-                       else f"<t:DictionaryValue>{_object_xml(*value)}</t:DictionaryValue>")
+            out.append(
+                '<t:DictionaryValue xsi:nil="true"/>'
+                if value is None
+                else f"<t:DictionaryValue>{_object_xml(*value)}</t:DictionaryValue>"
+            )
             out.append("</t:DictionaryEntry>")
         out.append("</t:Dictionary>")
     if "XmlData" in parts and config.xml is not None:
@@ -153,8 +166,11 @@ def get_user_configuration(ctx: Context, request: etree._Element) -> str:
 
 def _parts(config_elem: etree._Element) -> tuple[dict[str, Any], set[str]]:
     present = {local(child) for child in config_elem}
-    values = {"dictionary": _dictionary(config_elem.find(f"{T}Dictionary")),
-              "xml": _base64(config_elem.find(f"{T}XmlData")), "binary": _base64(config_elem.find(f"{T}BinaryData"))}
+    values = {
+        "dictionary": _dictionary(config_elem.find(f"{T}Dictionary")),
+        "xml": _base64(config_elem.find(f"{T}XmlData")),
+        "binary": _base64(config_elem.find(f"{T}BinaryData")),
+    }
     named = {"Dictionary": "dictionary", "XmlData": "xml", "BinaryData": "binary"}
     return values, {named[p] for p in present if p in named}
 
@@ -170,7 +186,9 @@ def _changed(ctx: Context, operation: str, change: Callable[[sqlite3.Connection]
     return soap.operation_response(operation, [message])
 
 
-def _given(ctx: Context, conn: sqlite3.Connection, request: etree._Element) -> tuple[Any, str, dict[str, Any], set[str]]:
+def _given(
+    ctx: Context, conn: sqlite3.Connection, request: etree._Element
+) -> tuple[Any, str, dict[str, Any], set[str]]:
     """The folder and name of the UserConfiguration a create or update names, its values and which parts it
     holds."""
     config_elem = request.find(f"{M}UserConfiguration")
@@ -192,8 +210,10 @@ def create_user_configuration(ctx: Context, request: etree._Element) -> str:
         folder, name, values, _ = _given(ctx, conn, request)
         if settings.configuration(conn, folder.id, name) is not None:
             raise ResponseError("ErrorItemSave", "The user configuration object already exists.")
-        settings.create_configuration(conn, folder.mailbox_id, folder.id, name, values["dictionary"],
-                                      values["xml"], values["binary"])
+        settings.create_configuration(
+            conn, folder.mailbox_id, folder.id, name, values["dictionary"], values["xml"], values["binary"]
+        )
+
     return _changed(ctx, "CreateUserConfiguration", create)
 
 
@@ -203,6 +223,7 @@ def update_user_configuration(ctx: Context, request: etree._Element) -> str:
         folder, name, values, present = _given(ctx, conn, request)
         config = _existing(conn, folder.id, name)
         settings.update_configuration(conn, config.id, replace=present, **values)  # type: ignore[arg-type]
+
     return _changed(ctx, "UpdateUserConfiguration", update)
 
 
@@ -211,4 +232,5 @@ def delete_user_configuration(ctx: Context, request: etree._Element) -> str:
     def delete(conn: sqlite3.Connection) -> None:
         folder, name = _target(ctx, conn, request.find(f"{M}UserConfigurationName"))
         settings.delete_configuration(conn, _existing(conn, folder.id, name).id)
+
     return _changed(ctx, "DeleteUserConfiguration", delete)
