@@ -91,6 +91,29 @@ def normalize_name(name: str | None) -> str:
     return text[:MAX_NAME].rstrip() or UNNAMED
 
 
+#: The names Exchange gives its well-known folders in an English mailbox (a new mailbox made by an admin is
+#: English until its user first logs on): a role folder goes to the server's folder of that name, whatever the
+#: store calls it, so a plain folder at the top with that name would be found on the server as the same folder.
+SERVER_NAMES = {
+    FolderRole.INBOX: "Inbox",
+    FolderRole.SENT: "Sent Items",
+    FolderRole.DELETED: "Deleted Items",
+    FolderRole.DRAFTS: "Drafts",
+    FolderRole.CALENDAR: "Calendar",
+    FolderRole.CONTACTS: "Contacts",
+    FolderRole.TASKS: "Tasks",
+    FolderRole.NOTES: "Notes",
+    FolderRole.JOURNAL: "Journal",
+    FolderRole.JUNK: "Junk Email",
+    FolderRole.CONFLICTS: "Conflicts",
+    FolderRole.SYNC_ISSUES: "Sync Issues",
+    FolderRole.LOCAL_FAILURES: "Local Failures",
+    FolderRole.SERVER_FAILURES: "Server Failures",
+    FolderRole.RSS: "RSS Feeds",
+    FolderRole.CONVERSATION_HISTORY: "Conversation History",
+}
+
+
 def _with_suffix(name: str, n: int) -> str:
     suffix = f" ({n})"
     return name[: MAX_NAME - len(suffix)].rstrip() + suffix
@@ -101,6 +124,10 @@ def plan_folders(folders: Iterable[SourceFolder]) -> dict[int, PlannedFolder]:
     folders = list(folders)
     by_id = {f.node_id: f for f in folders}
     plan: dict[int, PlannedFolder] = {}
+    # At the top, the server's own names of the well-known folders the store's role folders go to are taken
+    # too: a German store's plain 'Inbox' beside its 'Posteingang' (the inbox) must not land in the server's
+    # Inbox, where two source folders would share one server folder (and one another's identical items).
+    reserved = {name_key(SERVER_NAMES[f.role]) for f in folders if f.role in SERVER_NAMES and not f.outside_ipm}
     taken: dict[int | None, set[str]] = {}
     for folder in _roles_first(folders):
         if folder.outside_ipm:
@@ -118,9 +145,10 @@ def plan_folders(folders: Iterable[SourceFolder]) -> dict[int, PlannedFolder]:
         if parent_folder is not None and parent_folder.node_id in plan and parent_folder.path:
             parent = parent_folder.node_id
         siblings = taken.setdefault(parent, set())
+        avoid = reserved if parent is None and folder.role not in SERVER_NAMES else set()
         base = normalize_name(folder.display_name or (folder.path[-1] if folder.path else ""))
         name, n = base, 1
-        while name_key(name) in siblings:
+        while name_key(name) in siblings or name_key(name) in avoid:
             n += 1
             name = _with_suffix(base, n)
         siblings.add(name_key(name))
