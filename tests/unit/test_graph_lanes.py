@@ -116,3 +116,19 @@ def test_a_request_whose_wait_outlasted_the_fence_is_never_sent():
     with bound(fence), pytest.raises(LeaseExpired):
         http.call("PATCH", "/messages/x", json_body={}, lane=Lane.LEASE)
     assert seen == [] and 9 <= sum(sleeps) <= 10  # gave up the wait when the fence passed, not 20 s later
+
+
+def test_a_batch_takes_as_many_slots_as_graph_runs_its_parts_at_once():
+    """Graph runs up to 4 parts of a $batch at once and counts each against the mailbox's 4 concurrent
+    requests (learn.microsoft.com/graph/json-batching, /graph/throttling-limits): while a 4-wide batch is in
+    flight no other request of the mailbox starts, and a 2-wide one leaves two slots."""
+    lanes = Lanes(4)
+    started = threading.Event()
+    with lanes.slot(width=4):
+        thread = threading.Thread(target=lambda: (lanes.slot().__enter__(), started.set()), daemon=True)
+        thread.start()
+        assert not started.wait(0.3)  # no slot while the batch holds all four
+    assert started.wait(2)  # the batch left: the request goes
+    other = Lanes(4)
+    with other.slot(width=2), other.slot(), other.slot():  # two parts and two single requests: four in all
+        pass

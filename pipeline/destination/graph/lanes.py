@@ -58,28 +58,30 @@ class Lanes:
         with self._cond:
             return max(0.0, self._hold_until - self.clock())
 
-    def _enter(self, lane: Lane, check: Callable[[], None]) -> None:
+    def _enter(self, lane: Lane, check: Callable[[], None], width: int) -> None:
         while True:
             check()
             with self._cond:
                 held = self._hold_until - self.clock()
                 if held <= 0:
-                    if self._in_flight < self.limit and not (lane is Lane.ITEMS and self._lease_waiting):
-                        self._in_flight += 1
+                    if self._in_flight + width <= self.limit and not (lane is Lane.ITEMS and self._lease_waiting):
+                        self._in_flight += width
                         return
                     self._cond.wait(1.0)  # woken by a request leaving, or the lease taking its slot
                     continue
             self.sleep(min(held, CHECK_EVERY))  # the Retry-After, outside the lock, looking at `check` now and then
 
     @contextmanager
-    def slot(self, lane: Lane = Lane.ITEMS, check: Callable[[], None] = lambda: None) -> Iterator[None]:
+    def slot(self, lane: Lane = Lane.ITEMS, check: Callable[[], None] = lambda: None, width: int = 1) -> Iterator[None]:
         """One request in flight, once its lane may send; `check` (the lease fence) is called while waiting
-        and may raise to give up the wait."""
+        and may raise to give up the wait. `width`: the mailbox's concurrent requests it takes (a $batch whose
+        parts Graph runs several at once counts as that many: Graph's per-mailbox limit counts the parts)."""
+        width = max(1, min(width, self.limit))
         if lane is Lane.LEASE:
             with self._cond:
                 self._lease_waiting += 1
         try:
-            self._enter(lane, check)
+            self._enter(lane, check, width)
         finally:
             if lane is Lane.LEASE:
                 with self._cond:
@@ -89,5 +91,5 @@ class Lanes:
             yield
         finally:
             with self._cond:
-                self._in_flight -= 1
+                self._in_flight -= width
                 self._cond.notify_all()

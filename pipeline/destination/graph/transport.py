@@ -32,6 +32,8 @@ for _name in ("httpx", "httpcore", "hpack"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 MAX_IN_FLIGHT = 4
+#: $batch parts Graph runs at once (learn.microsoft.com/graph/json-batching; each counts against MAX_IN_FLIGHT).
+BATCH_PARALLEL = 4
 #: Bytes uploaded per window per mailbox (Graph's 150 MB per 5 minutes), paced on our side.
 UPLOAD_BUDGET = 150 * 1024 * 1024
 UPLOAD_WINDOW = 300.0
@@ -155,6 +157,7 @@ class GraphHttp:
         params: dict[str, str] | None = None,
         beta: bool = False,
         lane: Lane = Lane.ITEMS,
+        width: int = 1,
     ) -> Any:
         """One request, no retry: the answer's JSON (None when empty), GraphError, or Unanswered; LeaseLost
         instead once the run's lease fence has passed (nothing is sent)."""
@@ -163,7 +166,7 @@ class GraphHttp:
         if size > 64 * 1024 and lane is Lane.ITEMS:
             self.pacer.admit(size, self.sleep)
         all_headers = {"Authorization": self.tokens.header(), **(headers or {})}
-        with self.lanes.slot(lane, check_fence):
+        with self.lanes.slot(lane, check_fence, width):
             check_fence()  # the wait for a slot or a Retry-After may have outlasted the fence
             if lane is Lane.LEASE and method != "GET":
                 note_lease_write()
@@ -276,7 +279,9 @@ class GraphHttp:
         while pending:
             attempt += 1
             wire = [{**r, "url": f"/users/{self.mailbox}{r['url']}"} for r in pending.values()]
-            result = self.call("POST", "/$batch", json_body={"requests": wire})
+            # Graph runs up to BATCH_PARALLEL parts at once, each counted against the mailbox's concurrency:
+            # the batch takes that many of this mailbox's slots, so parts and other requests never exceed it
+            result = self.call("POST", "/$batch", json_body={"requests": wire}, width=min(len(wire), BATCH_PARALLEL))
             retry_after = 0.0
             for answer in result.get("responses") or []:
                 rid = str(answer.get("id"))
