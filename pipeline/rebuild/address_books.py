@@ -170,13 +170,6 @@ def survey_row(task: SurveyTask) -> Survey:
         return Survey(task.line)
 
 
-def _quiet_child() -> None:
-    """Ctrl-C and SIGTERM belong to the parent (a terminal or systemd sends them to the whole group)."""
-    from pipeline.processes.interrupts import ignore_stop_signals
-
-    ignore_stop_signals()
-
-
 def survey(tasks: list[SurveyTask], workers: int = 1) -> list[Survey]:
     """Every row surveyed (in worker processes when there are many), in the rows' order."""
     from concurrent.futures import ProcessPoolExecutor
@@ -184,10 +177,11 @@ def survey(tasks: list[SurveyTask], workers: int = 1) -> list[Survey]:
     if workers > 1 and len(tasks) > 2 * workers:  # below that, starting processes costs more than it saves
         import multiprocessing
 
-        from pipeline.processes.interrupts import children_ignore_sigint
+        from pipeline.processes.interrupts import children_ignore_sigint, ignore_stop_signals
 
+        # Ctrl-C and SIGTERM belong to the parent (a terminal or systemd sends them to the whole group)
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_child
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_stop_signals
         ) as pool:
             with children_ignore_sigint():
                 futures = [pool.submit(survey_row, task) for task in tasks]
