@@ -53,6 +53,30 @@ def eml_summary(root: Path, skip_levels: int = 0) -> dict[str, list[tuple[str, t
     return {k: sorted(v) for k, v in out.items()}
 
 
+def settled_readpst(pst: Path, out: Path, tries: int = 5) -> None:
+    """readpst's export of pst into out, taken once two runs in a row agree.
+
+    readpst 0.6 now and then leaves an attachment out of a message (measured: 2 of 40 runs of Outlook.pst,
+    each a different attachment, never the same one twice), so one run is no oracle; two equal runs are.
+    """
+    previous = None
+    for attempt in range(tries):
+        target = out / f"run{attempt}"
+        target.mkdir()
+        subprocess.run(
+            ["readpst", "-e", "-q", "-o", str(target), str(pst)], check=True, capture_output=True, timeout=120
+        )
+        summary = eml_summary(target, skip_levels=1)
+        if summary == previous:
+            for child in target.iterdir():
+                shutil.move(str(child), str(out / child.name))
+            for attempt_dir in out.glob("run*"):
+                shutil.rmtree(attempt_dir)
+            return
+        previous = summary
+    raise AssertionError(f"readpst gave a different export on each of {tries} runs of {pst.name}")
+
+
 @pytest.fixture(scope="module")
 def outlook_export(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("outlook")
@@ -63,12 +87,7 @@ def outlook_export(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def test_outlook_pst_agrees_with_readpst(samples: Path, outlook_export: Path, tmp_path: Path) -> None:
     if shutil.which("readpst") is None:
         pytest.skip("readpst (Debian pst-utils) is not installed")
-    subprocess.run(
-        ["readpst", "-e", "-q", "-o", str(tmp_path), str(samples / "Outlook.pst")],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    settled_readpst(samples / "Outlook.pst", tmp_path)
     theirs = eml_summary(tmp_path, skip_levels=1)  # readpst adds a top directory named after the store
     ours = eml_summary(outlook_export)
     assert sum(len(v) for v in ours.values()) == 11
@@ -93,12 +112,7 @@ def test_message_ids_outside_rfc_5322_as_readpst_writes_them(
     """Outlook.pst's ids have two '@' ('<…$@razzaq@xp.local>'): kept, as Exchange and readpst write them."""
     if shutil.which("readpst") is None:
         pytest.skip("readpst (Debian pst-utils) is not installed")
-    subprocess.run(
-        ["readpst", "-e", "-q", "-o", str(tmp_path), str(samples / "Outlook.pst")],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    settled_readpst(samples / "Outlook.pst", tmp_path)
     theirs = message_ids(tmp_path)
     assert sum(1 for _, mid in theirs if mid and mid.count("@") == 2) >= 6
     assert message_ids(outlook_export) == theirs
