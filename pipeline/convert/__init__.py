@@ -6,13 +6,13 @@ appointments, contacts, lists, tasks, notes and journal entries typed values (pi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from pipeline import mapi, props
 from pipeline.convert import addresses, preserved, typed_attachments
 from pipeline.convert.addressbook import AddressBook, resolved
-from pipeline.convert.typed_values import typed
-from pipeline.item_values import MailMessage
+from pipeline.item_values import MailMessage, TypedItem
 from pipeline.item_values.item_warnings import ItemWarning, WarningKind, said
 from pipeline.model import Attachment, ExtendedProperty, SourceItem, UploadItem
 
@@ -133,38 +133,35 @@ def convert_item(
         upload.value = MailMessage(result.data, own_class, unknown=kind == "unknown")
         return upload
     upload.kind = kind
-    from pipeline.convert.addresses import domain_hint
-
-    hint = domain_hint(item, domain)
+    hint = addresses.domain_hint(item, domain)
+    value: TypedItem
+    warnings: list[str] = []
     skip = None
     if kind == "calendar":
-        from pipeline.convert.calendar import calendar_fields
+        from pipeline.convert.calendar import appointment
 
-        fields, warnings = calendar_fields(item, hint)
+        value, warnings = appointment(item, hint)
         skip = _is_exception_message
     elif kind == "contact":
-        from pipeline.convert.contacts import contact_fields
+        from pipeline.convert.contacts import contact
 
-        fields, warnings = contact_fields(item)
+        value, warnings = contact(item)
         skip = _is_photo
     elif kind == "distlist":
-        from pipeline.convert.distlists import distlist_fields
+        from pipeline.convert.distlists import distribution_list
 
-        fields, warnings = distlist_fields(item)
+        value, warnings = distribution_list(item)
     elif kind == "task":
-        from pipeline.convert.tasks import task_fields
+        from pipeline.convert.tasks import task
 
-        fields, warnings = task_fields(item)
+        value, warnings = task(item)
     else:
-        from pipeline.convert.notes import journal_fields, note_fields
+        from pipeline.convert.notes import journal_entry, sticky_note
 
-        fields, extra = note_fields(item) if kind == "note" else journal_fields(item)
+        value, extra = sticky_note(item) if kind == "note" else journal_entry(item)
         upload.extended.extend(extra)
-        warnings = []
     files, file_warnings = typed_attachments.typed_attachments(item, skip, domain)
-    if files:
-        fields["attachments"] = files
-    upload.value = typed(kind, fields)
+    upload.value = dataclasses.replace(value, attachments=files) if files else value
     upload.warnings.extend(said(w) for w in warnings + file_warnings)
     return upload
 

@@ -1,18 +1,20 @@
-"""Appointments and meetings described as fields (with recurrence, exceptions and deleted occurrences),
-which typed_values.py makes an Appointment; item_files.py writes the iCalendar `rebuild export` keeps.
+"""Appointments and meetings as typed `Appointment` values (with recurrence, exceptions and deleted
+occurrences); item_files.py writes the iCalendar `rebuild export` keeps, and a meeting message's
+text/calendar part.
 
-EWS CalendarItem fields, not iCalendar MIME, are the upload path: Exchange's iCalendar import drops
-per-occurrence exceptions and attendee state, while typed fields keep them.
+Typed values, not iCalendar MIME, are the upload path: Exchange's iCalendar import drops per-occurrence
+exceptions and attendee state, while EWS CalendarItem fields (and Graph's event) keep them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
+from pipeline import item_values as v
 from pipeline import mapi, props
-from pipeline.convert import addresses, item_files, people, recurrence, typed_values
-from pipeline.convert.common import base_fields
+from pipeline.convert import addresses, item_files, people, recurrence
+from pipeline.convert.common import body, common
 from pipeline.convert.item_files import Itip
 from pipeline.convert.timezones import TimeZone, item_timezone
 from pipeline.model import SourceItem
@@ -41,9 +43,9 @@ def _local_date(moment: datetime, zone: TimeZone | None) -> date:
     return (zone.to_local(moment) if zone else moment.astimezone(UTC).replace(tzinfo=None)).date()
 
 
-def calendar_fields(item: SourceItem, domain: str) -> tuple[dict[str, Any], list[str]]:
+def appointment(item: SourceItem, domain: str) -> tuple[v.Appointment, list[str]]:
+    """The appointment (its series and exceptions included) and what could not be carried, in words."""
     warnings: list[str] = []
-    fields = base_fields(item)
     start = props.named_time(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_START_WHOLE) or props.named_time(
         item, mapi.PSETID_COMMON, mapi.LID_COMMON_START
     )
@@ -60,57 +62,59 @@ def calendar_fields(item: SourceItem, domain: str) -> tuple[dict[str, Any], list
     zone = item_timezone(item)
     end_zone = item_timezone(item, end=True)
     all_day = bool(props.named_bool(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_SUB_TYPE))
-    fields["is_all_day"] = all_day
+    first: datetime | date = start
+    last: datetime | date = end
     if all_day:
-        fields["start"] = _local_date(start, zone)
-        fields["end"] = max(_local_date(end, end_zone or zone), fields["start"] + timedelta(days=1))
-    else:
-        fields["start"], fields["end"] = start, end
-    if zone and zone.key_name:
-        fields["start_timezone"] = zone.key_name
-    if end_zone and end_zone.key_name:
-        fields["end_timezone"] = end_zone.key_name
-    description = props.named_text(item, mapi.PSETID_APPOINTMENT, mapi.LID_TIMEZONE_DESCRIPTION)
-    if description:
-        fields["timezone_description"] = description
-        # Without a TZDEFINITION the description is all we have; some writers put the key name there.
-        if "start_timezone" not in fields and not description.lstrip().startswith("("):
-            fields["start_timezone"] = fields.setdefault("end_timezone", description)
-    location = props.named_text(item, mapi.PSETID_APPOINTMENT, mapi.LID_LOCATION)
-    if location:
-        fields["location"] = location
+        first = _local_date(start, zone)
+        last = max(_local_date(end, end_zone or zone), first + timedelta(days=1))
+    start_key = zone.key_name if zone and zone.key_name else None
+    end_key = end_zone.key_name if end_zone and end_zone.key_name else None
+    description = props.named_text(item, mapi.PSETID_APPOINTMENT, mapi.LID_TIMEZONE_DESCRIPTION) or None
+    # Without a TZDEFINITION the description is all we have; some writers put the key name there.
+    if description and start_key is None and not description.lstrip().startswith("("):
+        end_key = end_key or description
+        start_key = end_key
     busy = props.named_int(item, mapi.PSETID_APPOINTMENT, mapi.LID_BUSY_STATUS)
-    fields["legacy_free_busy_status"] = BUSY_STATUS.get(busy if busy is not None else 2, "Busy")
     state = props.named_int(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_STATE_FLAGS) or 0
-    fields["is_meeting"] = bool(state & ASF_MEETING)
-    fields["is_cancelled"] = bool(state & ASF_CANCELED)
-    uid = global_uid(item)
-    if uid:
-        fields["uid"] = uid
-    organizer = people.mailbox(addresses.sent_representing(item, domain))
-    if organizer and fields["is_meeting"]:
-        fields["organizer"] = organizer
-    fields.update({k: v for k, v in people.attendees(item, domain).items() if v})
+    is_meeting = bool(state & ASF_MEETING)
+    series = None
     blob = props.binary(item.named_prop(mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_RECUR))
     recurring = props.named_bool(item, mapi.PSETID_APPOINTMENT, mapi.LID_RECURRING)
     if blob and recurring is not False:
         try:
             rec = recurrence.parse(blob, props.codec_for(props.item_codepage(item)))
-            fields["recurrence"] = recurrence.describe(rec, zone)
-            _exception_bodies(item, fields["recurrence"], zone)
+            series = _exception_bodies(item, recurrence.series(rec, zone))
         except recurrence.RecurrenceError as exc:
             warnings.append(f"recurrence not carried: {exc}")
     elif recurring:
         warnings.append("recurring appointment without a recurrence pattern; uploaded as a single item")
-    return fields, warnings
+    value = v.Appointment(
+        **common(item),
+        start=first,
+        end=last,
+        is_all_day=all_day,
+        start_zone=start_key,
+        end_zone=end_key,
+        zone_description=description,
+        location=props.named_text(item, mapi.PSETID_APPOINTMENT, mapi.LID_LOCATION) or None,
+        show_as=BUSY_STATUS.get(busy if busy is not None else 2, v.ShowAs.BUSY),
+        is_meeting=is_meeting,
+        is_cancelled=bool(state & ASF_CANCELED),
+        uid=global_uid(item),
+        organizer=people.person(addresses.sent_representing(item, domain)) if is_meeting else None,
+        attendees=people.attendees(item, domain),
+        series=series,
+    )
+    return value, warnings
 
 
-def _exception_bodies(item: SourceItem, described: dict[str, Any], zone: TimeZone | None) -> None:
+def _exception_bodies(item: SourceItem, series: v.Series) -> v.Series:
     """Modified occurrences whose body differs keep it in an embedded exception message; match it by
-    PidLidExceptionReplaceTime (the original start, UTC) and copy its body."""
-    wanted = {entry["original_start"]: entry for entry in described["modified_occurrences"]}
+    PidLidExceptionReplaceTime (the original start, UTC) and copy its body and attendees."""
+    modified = list(series.modified)
+    wanted = {entry.original_start: index for index, entry in enumerate(modified)}
     if not wanted:
-        return
+        return series
     for att in item.attachments:
         if att.method != mapi.ATTACH_EMBEDDED_MSG:
             continue
@@ -121,16 +125,18 @@ def _exception_bodies(item: SourceItem, described: dict[str, Any], zone: TimeZon
         if inner is None:
             continue
         replace = props.named_time(inner, mapi.PSETID_APPOINTMENT, mapi.LID_EXCEPTION_REPLACE_TIME)
-        entry = wanted.get(replace) if replace else None
-        if entry is None:
+        index = wanted.get(replace) if replace else None
+        if index is None:
             continue
-        inner_fields = base_fields(inner)
-        if entry.get("has_exceptional_body") and inner_fields.get("body"):
-            entry["body"] = inner_fields["body"]
-            entry["body_type"] = inner_fields.get("body_type", "text")
+        entry = modified[index]
+        inner_body = body(inner)
+        if entry.has_exceptional_body and inner_body is not None:
+            entry = dataclasses.replace(entry, body=inner_body)
         inner_people = people.attendees(inner, "rebuild.invalid")
-        if any(inner_people.values()):
-            entry.update({k: v for k, v in inner_people.items() if v})
+        if inner_people:
+            entry = dataclasses.replace(entry, attendees=inner_people)
+        modified[index] = entry
+    return dataclasses.replace(series, modified=tuple(modified))
 
 
 #: Meeting messages and the iTIP method of the text/calendar part a client acts on (RFC 5546; the classes of
@@ -142,7 +148,7 @@ MEETING_METHODS = (
     ("IPM.Schedule.Meeting.Resp.Neg", "REPLY"),
     ("IPM.Schedule.Meeting.Resp.Tent", "REPLY"),
 )
-_REPLIES = {"pos": "Accept", "neg": "Decline", "tent": "Tentative"}
+_REPLIES = {"pos": v.Response.ACCEPTED, "neg": v.Response.DECLINED, "tent": v.Response.TENTATIVE}
 
 
 def meeting_method(message_class: str) -> str | None:
@@ -164,22 +170,22 @@ def meeting_ics(item: SourceItem, domain: str) -> tuple[str, bytes] | None:
     method = meeting_method(item_class)
     if method is None:
         return None
-    fields, warnings = calendar_fields(item, domain)
-    if not fields.get("uid") or any(w.startswith("appointment has no start time") for w in warnings):
+    value, warnings = appointment(item, domain)
+    if not value.uid or any(w.startswith("appointment has no start time") for w in warnings):
         return None  # no meeting a calendar could match, or none with a time of its own
-    fields.pop("body", None)  # the body travels in its own part
-    sender = people.mailbox(addresses.sent_representing(item, domain))
+    sender = people.person(addresses.sent_representing(item, domain))
     if method == "REPLY":
         # A response goes from an attendee (its sender) to the organizer (its recipient).
-        organizer = (fields.get("required_attendees") or [None])[0]
+        organizer = value.attendees.required[0].person if value.attendees.required else None
         if sender is None or organizer is None:
             return None
-        reply = dict(sender, response_type=_REPLIES[item_class.lower().split(".")[4]])
-        fields.update(organizer=organizer, required_attendees=[reply], optional_attendees=[], resources=[])
+        reply = v.Attendee(sender, _REPLIES[item_class.lower().split(".")[4]])
+        value = dataclasses.replace(value, organizer=organizer, attendees=v.Attendees((reply,)))
     elif sender is not None:
-        fields["organizer"] = sender
+        value = dataclasses.replace(value, organizer=sender)
+    value = dataclasses.replace(value, body=None)  # the body travels in its own part
     sequence = props.named_int(item, mapi.PSETID_APPOINTMENT, mapi.LID_APPOINTMENT_SEQUENCE) or 0
-    stamp = props.time(item, mapi.PR_CLIENT_SUBMIT_TIME) or props.time(item, mapi.PR_CREATION_TIME) or fields["start"]
+    stamp = props.time(item, mapi.PR_CLIENT_SUBMIT_TIME) or props.time(item, mapi.PR_CREATION_TIME) or value.start
     if not isinstance(stamp, datetime):
         stamp = datetime.combine(stamp, datetime.min.time(), tzinfo=UTC)
     itip = Itip(
@@ -188,4 +194,4 @@ def meeting_ics(item: SourceItem, domain: str) -> tuple[str, bytes] | None:
         sequence,
         "CANCELLED" if method == "CANCEL" else None,
     )
-    return method, item_files.to_ics(typed_values.appointment(fields), itip=itip)
+    return method, item_files.to_ics(value, itip=itip)

@@ -1,39 +1,38 @@
-"""Contacts described as fields (names, e-mail addresses, phones, postal addresses, photo), which
-typed_values.py makes a Contact; item_files.py writes the vCard 3.0 `rebuild export` keeps.
-
-Field and label names follow exchangelib (EmailAddress 'EmailAddress1'.., PhoneNumber labels,
-PhysicalAddress 'Business'/'Home'/'Other') so the uploader builds its objects without a table of its own.
+"""Contacts as typed `Contact` values (names, e-mail addresses, phones, postal addresses, photo);
+item_files.py writes the vCard 3.0 `rebuild export` keeps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from pipeline import item_values as v
 from pipeline import mapi, props
 from pipeline.convert import dates
-from pipeline.convert.common import base_fields
+from pipeline.convert.common import common
 from pipeline.model import SourceItem
 
 PHONES = {
-    "BusinessPhone": mapi.PR_BUSINESS_TELEPHONE_NUMBER,
-    "BusinessPhone2": mapi.PR_BUSINESS2_TELEPHONE_NUMBER,
-    "HomePhone": mapi.PR_HOME_TELEPHONE_NUMBER,
-    "HomePhone2": mapi.PR_HOME2_TELEPHONE_NUMBER,
-    "MobilePhone": mapi.PR_MOBILE_TELEPHONE_NUMBER,
-    "BusinessFax": mapi.PR_BUSINESS_FAX_NUMBER,
-    "HomeFax": mapi.PR_HOME_FAX_NUMBER,
-    "OtherFax": mapi.PR_PRIMARY_FAX_NUMBER,
-    "Pager": mapi.PR_PAGER_TELEPHONE_NUMBER,
-    "CarPhone": mapi.PR_CAR_TELEPHONE_NUMBER,
-    "AssistantPhone": mapi.PR_ASSISTANT_TELEPHONE_NUMBER,
-    "Callback": mapi.PR_CALLBACK_TELEPHONE_NUMBER,
-    "CompanyMainPhone": mapi.PR_COMPANY_MAIN_PHONE_NUMBER,
-    "Isdn": mapi.PR_ISDN_NUMBER,
-    "OtherTelephone": mapi.PR_OTHER_TELEPHONE_NUMBER,
-    "PrimaryPhone": mapi.PR_PRIMARY_TELEPHONE_NUMBER,
-    "RadioPhone": mapi.PR_RADIO_TELEPHONE_NUMBER,
-    "Telex": mapi.PR_TELEX_NUMBER,
-    "TtyTddPhone": mapi.PR_TTYTDD_PHONE_NUMBER,
+    v.PhoneKind.BUSINESS: mapi.PR_BUSINESS_TELEPHONE_NUMBER,
+    v.PhoneKind.BUSINESS_2: mapi.PR_BUSINESS2_TELEPHONE_NUMBER,
+    v.PhoneKind.HOME: mapi.PR_HOME_TELEPHONE_NUMBER,
+    v.PhoneKind.HOME_2: mapi.PR_HOME2_TELEPHONE_NUMBER,
+    v.PhoneKind.MOBILE: mapi.PR_MOBILE_TELEPHONE_NUMBER,
+    v.PhoneKind.BUSINESS_FAX: mapi.PR_BUSINESS_FAX_NUMBER,
+    v.PhoneKind.HOME_FAX: mapi.PR_HOME_FAX_NUMBER,
+    v.PhoneKind.OTHER_FAX: mapi.PR_PRIMARY_FAX_NUMBER,
+    v.PhoneKind.PAGER: mapi.PR_PAGER_TELEPHONE_NUMBER,
+    v.PhoneKind.CAR: mapi.PR_CAR_TELEPHONE_NUMBER,
+    v.PhoneKind.ASSISTANT: mapi.PR_ASSISTANT_TELEPHONE_NUMBER,
+    v.PhoneKind.CALLBACK: mapi.PR_CALLBACK_TELEPHONE_NUMBER,
+    v.PhoneKind.COMPANY_MAIN: mapi.PR_COMPANY_MAIN_PHONE_NUMBER,
+    v.PhoneKind.ISDN: mapi.PR_ISDN_NUMBER,
+    v.PhoneKind.OTHER: mapi.PR_OTHER_TELEPHONE_NUMBER,
+    v.PhoneKind.PRIMARY: mapi.PR_PRIMARY_TELEPHONE_NUMBER,
+    v.PhoneKind.RADIO: mapi.PR_RADIO_TELEPHONE_NUMBER,
+    v.PhoneKind.TELEX: mapi.PR_TELEX_NUMBER,
+    v.PhoneKind.TTY_TDD: mapi.PR_TTYTDD_PHONE_NUMBER,
 }
 SIMPLE = {
     "given_name": mapi.PR_GIVEN_NAME,
@@ -42,7 +41,7 @@ SIMPLE = {
     "generation": mapi.PR_GENERATION,
     "initials": mapi.PR_INITIALS,
     "nickname": mapi.PR_NICKNAME,
-    "company_name": mapi.PR_COMPANY_NAME,
+    "company": mapi.PR_COMPANY_NAME,
     "job_title": mapi.PR_TITLE,
     "department": mapi.PR_DEPARTMENT_NAME,
     "office": mapi.PR_OFFICE_LOCATION,
@@ -54,25 +53,25 @@ SIMPLE = {
     "display_name": mapi.PR_DISPLAY_NAME,
 }
 ADDRESSES = {
-    "Business": (
+    v.AddressKind.BUSINESS: (
         ("street", mapi.LID_WORK_ADDRESS_STREET),
         ("city", mapi.LID_WORK_ADDRESS_CITY),
         ("state", mapi.LID_WORK_ADDRESS_STATE),
-        ("zipcode", mapi.LID_WORK_ADDRESS_POSTAL_CODE),
+        ("postal_code", mapi.LID_WORK_ADDRESS_POSTAL_CODE),
         ("country", mapi.LID_WORK_ADDRESS_COUNTRY),
     ),
-    "Home": (
+    v.AddressKind.HOME: (
         ("street", mapi.PR_HOME_ADDRESS_STREET),
         ("city", mapi.PR_HOME_ADDRESS_CITY),
         ("state", mapi.PR_HOME_ADDRESS_STATE_OR_PROVINCE),
-        ("zipcode", mapi.PR_HOME_ADDRESS_POSTAL_CODE),
+        ("postal_code", mapi.PR_HOME_ADDRESS_POSTAL_CODE),
         ("country", mapi.PR_HOME_ADDRESS_COUNTRY),
     ),
-    "Other": (
+    v.AddressKind.OTHER: (
         ("street", mapi.PR_OTHER_ADDRESS_STREET),
         ("city", mapi.PR_OTHER_ADDRESS_CITY),
         ("state", mapi.PR_OTHER_ADDRESS_STATE_OR_PROVINCE),
-        ("zipcode", mapi.PR_OTHER_ADDRESS_POSTAL_CODE),
+        ("postal_code", mapi.PR_OTHER_ADDRESS_POSTAL_CODE),
         ("country", mapi.PR_OTHER_ADDRESS_COUNTRY),
     ),
 }
@@ -81,15 +80,15 @@ BUSINESS_TAGGED = {
     "street": mapi.PR_STREET_ADDRESS,
     "city": mapi.PR_LOCALITY,
     "state": mapi.PR_STATE_OR_PROVINCE,
-    "zipcode": mapi.PR_POSTAL_CODE,
+    "postal_code": mapi.PR_POSTAL_CODE,
     "country": mapi.PR_COUNTRY,
 }
 EMAILS = (
-    ("EmailAddress1", mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, mapi.LID_EMAIL1_DISPLAY_NAME),
-    ("EmailAddress2", mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL2_ADDRTYPE, mapi.LID_EMAIL2_DISPLAY_NAME),
-    ("EmailAddress3", mapi.LID_EMAIL3_EMAIL_ADDRESS, mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_DISPLAY_NAME),
+    (1, mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, mapi.LID_EMAIL1_DISPLAY_NAME),
+    (2, mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL2_ADDRTYPE, mapi.LID_EMAIL2_DISPLAY_NAME),
+    (3, mapi.LID_EMAIL3_EMAIL_ADDRESS, mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_DISPLAY_NAME),
 )
-POSTAL_INDEX = {1: "Home", 2: "Business", 3: "Other"}
+POSTAL_INDEX = {1: v.AddressKind.HOME, 2: v.AddressKind.BUSINESS, 3: v.AddressKind.OTHER}
 
 
 def photo(item: SourceItem) -> bytes | None:
@@ -103,66 +102,56 @@ def photo(item: SourceItem) -> bytes | None:
     return None
 
 
-def contact_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
-    warnings: list[str] = []
-    fields = base_fields(item)
-    fields.pop("reminder_is_set", None)
-    for name, tag in SIMPLE.items():
-        value = props.text(item, tag)
+def _email(item: SourceItem, slot: int, lid: int, type_lid: int, name_lid: int) -> v.ContactEmail | None:
+    address = props.named_text(item, mapi.PSETID_ADDRESS, lid)
+    if not address:
+        return None
+    kind = props.named_text(item, mapi.PSETID_ADDRESS, type_lid)
+    display = props.named_text(item, mapi.PSETID_ADDRESS, name_lid)
+    return v.ContactEmail(slot, address, display or None, kind if kind and kind.upper() != "SMTP" else None)
+
+
+def _postal(item: SourceItem, kind: v.AddressKind, parts: tuple[tuple[str, int], ...]) -> v.PostalAddress | None:
+    found: dict[str, str] = {}
+    for key, ident in parts:
+        value = props.named_text(item, mapi.PSETID_ADDRESS, ident) if ident >= 0x8000 else props.text(item, ident)
+        if not value and kind is v.AddressKind.BUSINESS:
+            value = props.text(item, BUSINESS_TAGGED[key])
         if value:
-            fields[name] = value
-    file_as = props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_FILE_UNDER)
-    if file_as:
-        fields["file_as"] = file_as
-    emails = []
-    for label, lid, type_lid, name_lid in EMAILS:
-        address = props.named_text(item, mapi.PSETID_ADDRESS, lid)
-        if address:
-            entry = {"label": label, "email": address}
-            kind = props.named_text(item, mapi.PSETID_ADDRESS, type_lid)
-            if kind and kind.upper() != "SMTP":
-                entry["address_type"] = kind
-            display = props.named_text(item, mapi.PSETID_ADDRESS, name_lid)
-            if display:
-                entry["name"] = display
-            emails.append(entry)
-    if emails:
-        fields["email_addresses"] = emails
-    phones = [
-        {"label": label, "phone_number": value} for label, tag in PHONES.items() if (value := props.text(item, tag))
-    ]
-    if phones:
-        fields["phone_numbers"] = phones
-    addresses = []
-    for label, parts in ADDRESSES.items():
-        postal: dict[str, Any] = {"label": label}
-        for key, ident in parts:
-            value = props.named_text(item, mapi.PSETID_ADDRESS, ident) if ident >= 0x8000 else props.text(item, ident)
-            if not value and label == "Business":
-                value = props.text(item, BUSINESS_TAGGED[key])
-            if value:
-                postal[key] = value
-        if len(postal) > 1:
-            addresses.append(postal)
-    if addresses:
-        fields["physical_addresses"] = addresses
+            found[key] = value
+    return v.PostalAddress(kind, **found) if found else None
+
+
+def contact(item: SourceItem) -> tuple[v.Contact, list[str]]:
+    """The contact and what could not be carried (nothing today), in words."""
+    fields = common(item)
+    reminder = fields["reminder"]
+    if reminder is not None:  # a contact's reminder flag is not carried, its times are
+        reminder = dataclasses.replace(reminder, is_set=None)
+        fields["reminder"] = None if reminder == v.Reminder() else reminder
+    emails = tuple(e for slot in EMAILS if (e := _email(item, *slot)) is not None)
+    postal = tuple(a for kind, parts in ADDRESSES.items() if (a := _postal(item, kind, parts)) is not None)
+    day = {
+        name: dates.calendar_date(item.prop(tag), item.named_prop(mapi.PSETID_ADDRESS, lid))
+        for name, tag, lid in (
+            ("birthday", mapi.PR_BIRTHDAY, dates.LID_BIRTHDAY_LOCAL),
+            ("anniversary", mapi.PR_WEDDING_ANNIVERSARY, dates.LID_WEDDING_ANNIVERSARY_LOCAL),
+        )
+    }
+    names: dict[str, Any] = {name: props.text(item, tag) or None for name, tag in SIMPLE.items()}
     index = props.named_int(item, mapi.PSETID_ADDRESS, mapi.LID_POSTAL_ADDRESS_ID)
-    if index in POSTAL_INDEX:
-        fields["postal_address_index"] = POSTAL_INDEX[index]
-    for name, tag, lid in (
-        ("birthday", mapi.PR_BIRTHDAY, dates.LID_BIRTHDAY_LOCAL),
-        ("wedding_anniversary", mapi.PR_WEDDING_ANNIVERSARY, dates.LID_WEDDING_ANNIVERSARY_LOCAL),
-    ):
-        day = dates.calendar_date(item.prop(tag), item.named_prop(mapi.PSETID_ADDRESS, lid))
-        if day:
-            fields[name] = day
-    children = props.string_list(item.prop(mapi.PR_CHILDRENS_NAMES), props.item_codepage(item))
-    if children:
-        fields["children"] = children
-    im = props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_INSTANT_MESSAGING_ADDRESS)
-    if im:
-        fields["im_addresses"] = [{"label": "ImAddress1", "address": im}]
-    picture = photo(item)
-    if picture:
-        fields["photo"] = picture
-    return fields, warnings
+    value = v.Contact(
+        **fields,
+        **names,
+        file_as=props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_FILE_UNDER) or None,
+        emails=emails,
+        phones=tuple(v.Phone(kind, number) for kind, tag in PHONES.items() if (number := props.text(item, tag))),
+        addresses=postal,
+        mailing_address=POSTAL_INDEX.get(index) if index is not None else None,
+        birthday=day["birthday"] or None,
+        anniversary=day["anniversary"] or None,
+        children=tuple(props.string_list(item.prop(mapi.PR_CHILDRENS_NAMES), props.item_codepage(item)) or ()),
+        im_address=props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_INSTANT_MESSAGING_ADDRESS) or None,
+        photo=photo(item),
+    )
+    return value, []

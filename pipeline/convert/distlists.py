@@ -1,4 +1,4 @@
-"""Distribution lists as EWS DistributionList fields: display name and members, read from the
+"""Distribution lists as typed `DistributionList` values: display name and members, read from the
 one-off entry ids Outlook keeps for every member (PidLidDistributionListOneOffMembers).
 
 Members that point at contacts of the old store keep their name and address; the link itself to the
@@ -7,11 +7,12 @@ old contact cannot survive the move (its entry id means nothing in the new mailb
 
 from __future__ import annotations
 
+import dataclasses
 import struct
-from typing import Any
 
+from pipeline import item_values as v
 from pipeline import mapi, props
-from pipeline.convert.common import base_fields
+from pipeline.convert.common import common
 from pipeline.model import SourceItem
 
 ONE_OFF_PROVIDER = bytes.fromhex("812b1fa4bea310199d6e00dd010f5402")
@@ -37,17 +38,17 @@ def _strings(data: bytes, count: int, unicode: bool) -> list[str]:
     return out
 
 
-def parse_one_off(entry_id: bytes) -> dict[str, Any] | None:
+def parse_one_off(entry_id: bytes) -> v.ListMember | None:
     """A One-Off EntryID (MS-OXCDATA 2.2.5.1): flags, provider UID, version, flags, then the
     display name, address type and address as NUL-terminated strings (UTF-16 with MAPI_UNICODE)."""
     if len(entry_id) < 24 or entry_id[4:20] != ONE_OFF_PROVIDER:
         return None
     (flags,) = struct.unpack_from("<H", entry_id, 22)
     name, kind, address = _strings(entry_id[24:], 3, bool(flags & MAPI_UNICODE))
-    return {"name": name or None, "email": address or None, "address_type": kind or None}
+    return v.ListMember(name or None, address or None, kind or None)
 
 
-def members(item: SourceItem) -> tuple[list[dict[str, Any]], list[str]]:
+def members(item: SourceItem) -> tuple[list[v.ListMember], list[str]]:
     warnings: list[str] = []
     one_offs = item.named_prop(mapi.PSETID_ADDRESS, mapi.LID_DISTRIBUTION_LIST_ONE_OFF_MEMBERS) or []
     linked = item.named_prop(mapi.PSETID_ADDRESS, mapi.LID_DISTRIBUTION_LIST_MEMBERS) or []
@@ -60,27 +61,27 @@ def members(item: SourceItem) -> tuple[list[dict[str, Any]], list[str]]:
         if isinstance(linked, list) and index < len(linked):
             link = props.binary(linked[index]) or b""
             if link[4:20] == WRAPPED_PROVIDER:
-                parsed["linked_contact"] = True
+                parsed = dataclasses.replace(parsed, linked_contact=True)
         out.append(parsed)
     if not out and linked:
         warnings.append("distribution list members are only entry ids of the old store; not carried")
     return out, warnings
 
 
-def distlist_fields(item: SourceItem) -> tuple[dict[str, Any], list[str]]:
-    fields = base_fields(item)
-    for key in ("reminder_is_set", "reminder_minutes_before_start", "reminder_due_by"):
-        fields.pop(key, None)  # a DistributionList has no reminder in EWS
+def distribution_list(item: SourceItem) -> tuple[v.DistributionList, list[str]]:
+    """The list (with no reminder: EWS's DistributionList has none) and the members it could not carry."""
+    fields = common(item)
+    fields["reminder"] = None
     name = (
         props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_DISTRIBUTION_LIST_NAME)
         or props.text(item, mapi.PR_DISPLAY_NAME)
-        or fields.get("subject")
-        or ""
+        or fields["subject"]
     )
-    fields["display_name"] = name
-    file_as = props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_FILE_UNDER)
-    if file_as:
-        fields["file_as"] = file_as
     found, warnings = members(item)
-    fields["members"] = found
-    return fields, warnings
+    value = v.DistributionList(
+        **fields,
+        display_name=name,
+        file_as=props.named_text(item, mapi.PSETID_ADDRESS, mapi.LID_FILE_UNDER) or None,
+        members=tuple(found),
+    )
+    return value, warnings

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline import item_values as v
 from pipeline import mapi, props
-from pipeline.convert.common import base_fields
+from pipeline.convert.common import common
 from pipeline.model import ExtendedProperty, SourceItem
 
 NOTE_PROPS = (
@@ -42,27 +43,28 @@ def _named(item: SourceItem, guid: str, spec: tuple[tuple[int, str], ...]) -> li
     return out
 
 
-def note_fields(item: SourceItem) -> tuple[dict[str, Any], list[ExtendedProperty]]:
-    fields = base_fields(item)
-    fields["item_class"] = props.message_class(item)
-    return fields, _named(item, mapi.PSETID_NOTE, NOTE_PROPS)
+def sticky_note(item: SourceItem) -> tuple[v.StickyNote, list[ExtendedProperty]]:
+    """The note, and its colour, size and position as extended properties."""
+    value = v.StickyNote(**common(item), item_class=props.message_class(item))
+    return value, _named(item, mapi.PSETID_NOTE, NOTE_PROPS)
 
 
-def journal_fields(item: SourceItem) -> tuple[dict[str, Any], list[ExtendedProperty]]:
-    fields = base_fields(item)
-    fields["item_class"] = props.message_class(item)
-    for name, lid in (("start", mapi.LID_LOG_START), ("end", mapi.LID_LOG_END)):
-        value = props.named_time(item, mapi.PSETID_LOG, lid)
-        if value is not None:
-            fields[name] = value
+def journal_entry(item: SourceItem) -> tuple[v.JournalEntry, list[ExtendedProperty]]:
+    """The entry, and its type, times, duration and companions as extended properties."""
+    value = v.JournalEntry(
+        **common(item),
+        item_class=props.message_class(item),
+        start=props.named_time(item, mapi.PSETID_LOG, mapi.LID_LOG_START),
+        end=props.named_time(item, mapi.PSETID_LOG, mapi.LID_LOG_END),
+    )
     extra = _named(item, mapi.PSETID_LOG, JOURNAL_PROPS)
     for lid in (mapi.LID_COMMON_START, mapi.LID_COMMON_END):
-        value = props.named_time(item, mapi.PSETID_COMMON, lid)
-        if value is not None:
-            extra.append(ExtendedProperty("SystemTime", value, propset_guid=mapi.PSETID_COMMON, name=lid))
+        moment = props.named_time(item, mapi.PSETID_COMMON, lid)
+        if moment is not None:
+            extra.append(ExtendedProperty("SystemTime", moment, propset_guid=mapi.PSETID_COMMON, name=lid))
     companions = props.string_list(item.named_prop(mapi.PSETID_COMMON, mapi.LID_COMMON_CONTACTS))
     if companions:
         extra.append(
             ExtendedProperty("StringArray", companions, propset_guid=mapi.PSETID_COMMON, name=mapi.LID_COMMON_CONTACTS)
         )
-    return fields, extra
+    return value, extra

@@ -1,36 +1,38 @@
-"""Attendees, organizers and members as plain dicts ({name, email, ...}) the uploader maps to
-exchangelib Attendee / Mailbox objects; shared by calendar, task and distribution list conversion.
+"""Attendees, organizers and senders as the item values' `Person` and `Attendees`; shared by calendar
+conversion and the meeting messages' iCalendar part.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from pipeline import item_values as v
 from pipeline import mapi, props
 from pipeline.convert import addresses
 from pipeline.model import Recipient, SourceItem
 
-RESPONSE_TYPES = {0: "Unknown", 1: "Organizer", 2: "Tentative", 3: "Accept", 4: "Decline", 5: "NoResponseReceived"}
+RESPONSES = {
+    0: v.Response.UNKNOWN,
+    1: v.Response.ORGANIZER,
+    2: v.Response.TENTATIVE,
+    3: v.Response.ACCEPTED,
+    4: v.Response.DECLINED,
+    5: v.Response.NO_RESPONSE,
+}
 RECIP_ORGANIZER = 0x0002
-RECIP_SENDABLE = 0x0001
 
 
-def mailbox(party: addresses.Party | None) -> dict[str, Any] | None:
+def person(party: addresses.Party | None) -> v.Person | None:
+    """A party with a name or an address; None for one with neither."""
     if party is None or not (party.name or party.address):
         return None
-    entry: dict[str, Any] = {"name": party.name, "email": party.address}
-    if party.original:
-        entry["legacy_dn"] = party.original
-    return entry
+    return v.Person(party.name or None, party.address or None, party.original or None)
 
 
-def attendee(r: Recipient, domain: str, codepage: int | None) -> dict[str, Any] | None:
-    entry = mailbox(addresses.recipient(r, domain, codepage))
-    if entry is None:
+def attendee(r: Recipient, domain: str, codepage: int | None) -> v.Attendee | None:
+    who = person(addresses.recipient(r, domain, codepage))
+    if who is None:
         return None
     status = props.as_int(r.properties.get(mapi.PR_RECIPIENT_TRACK_STATUS))
-    entry["response_type"] = RESPONSE_TYPES.get(status or 0, "Unknown")
-    return entry
+    return v.Attendee(who, RESPONSES.get(status or 0, v.Response.UNKNOWN))
 
 
 def is_organizer(r: Recipient) -> bool:
@@ -38,15 +40,14 @@ def is_organizer(r: Recipient) -> bool:
     return bool(flags & RECIP_ORGANIZER)
 
 
-def attendees(item: SourceItem, domain: str) -> dict[str, list[dict[str, Any]]]:
+def attendees(item: SourceItem, domain: str) -> v.Attendees:
     """required / optional / resources from the recipient table (to, cc, bcc), organizer row left out."""
     codepage = props.item_codepage(item)
-    out: dict[str, list[dict[str, Any]]] = {"required_attendees": [], "optional_attendees": [], "resources": []}
-    key = {"to": "required_attendees", "cc": "optional_attendees", "bcc": "resources"}
+    rows: dict[str, list[v.Attendee]] = {"to": [], "cc": [], "bcc": []}
     for r in item.recipients:
-        if is_organizer(r) or r.kind not in key:
+        if is_organizer(r) or r.kind not in rows:
             continue
         entry = attendee(r, domain, codepage)
         if entry is not None:
-            out[key[r.kind]].append(entry)
-    return out
+            rows[r.kind].append(entry)
+    return v.Attendees(tuple(rows["to"]), tuple(rows["cc"]), tuple(rows["bcc"]))

@@ -1,5 +1,6 @@
 """PidLidAppointmentRecur (MS-OXOCAL 2.2.1.44): the series pattern, its range, deleted occurrences
-and modified occurrences (exceptions), turned into a plain description the uploader maps to EWS.
+and modified occurrences (exceptions), turned into the item values' `Series` (an appointment's) or
+`Recurrence` (a task's).
 
 Times inside the blob are local to the series' zone in minutes since 1601-01-01, hence `TimeZone`.
 """
@@ -11,11 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline import item_values as v
 from pipeline.convert.timezones import UTC_ZONE, TimeZone
 
 EPOCH_1601 = datetime(1601, 1, 1)
-WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-WEEK_NUMBERS = {1: "First", 2: "Second", 3: "Third", 4: "Fourth", 5: "Last"}
+WEEKDAYS = tuple(v.Weekday)  # Sunday first, as the day mask's bits
+WEEK_NUMBERS = {
+    1: v.WeekIndex.FIRST,
+    2: v.WeekIndex.SECOND,
+    3: v.WeekIndex.THIRD,
+    4: v.WeekIndex.FOURTH,
+    5: v.WeekIndex.LAST,
+}
 END_BY_DATE, END_AFTER_N, END_NEVER, END_NEVER_OLD = 0x2021, 0x2022, 0x2023, 0xFFFFFFFF
 FREQ_DAILY, FREQ_WEEKLY, FREQ_MONTHLY, FREQ_YEARLY = 0x200A, 0x200B, 0x200C, 0x200D
 PATTERN_DAY, PATTERN_WEEK, PATTERN_MONTH, PATTERN_MONTH_NTH, PATTERN_MONTH_END = 0, 1, 2, 3, 4
@@ -23,7 +31,14 @@ HJ_PATTERNS = (0x0A, 0x0B, 0x0C)
 ARO_SUBJECT, ARO_MEETINGTYPE, ARO_REMINDERDELTA, ARO_REMINDER = 0x01, 0x02, 0x04, 0x08
 ARO_LOCATION, ARO_BUSYSTATUS, ARO_ATTACHMENT, ARO_SUBTYPE = 0x10, 0x20, 0x40, 0x80
 ARO_APPTCOLOR, ARO_EXCEPTIONAL_BODY = 0x100, 0x200
-BUSY_STATUS = {0: "Free", 1: "Tentative", 2: "Busy", 3: "OOF", 4: "WorkingElsewhere"}
+#: PidLidBusyStatus
+BUSY_STATUS = {
+    0: v.ShowAs.FREE,
+    1: v.ShowAs.TENTATIVE,
+    2: v.ShowAs.BUSY,
+    3: v.ShowAs.OUT_OF_OFFICE,
+    4: v.ShowAs.WORKING_ELSEWHERE,
+}
 
 
 class RecurrenceError(ValueError):
@@ -55,7 +70,7 @@ class ExceptionInfo:
 
 @dataclass(slots=True)
 class Recurrence:
-    """The parsed blob (local times) before conversion to the uploader's description."""
+    """The parsed blob (local times) before it becomes a typed Recurrence or Series."""
 
     frequency: int
     pattern_type: int
@@ -170,95 +185,84 @@ def parse(data: bytes, codec: str = "cp1252") -> Recurrence:
     return rec
 
 
-def _weekdays(mask: int) -> list[str]:
-    return [name for bit, name in enumerate(WEEKDAYS) if mask & (1 << bit)]
+def _weekdays(mask: int) -> tuple[v.Weekday, ...]:
+    return tuple(day for bit, day in enumerate(WEEKDAYS) if mask & (1 << bit))
 
 
-def _relative_weekday(mask: int) -> str:
-    """A MonthNth day mask as EWS names it: one weekday, or Day / Weekday / WeekendDay."""
+def _relative_day(mask: int) -> v.RelativeDay:
+    """A MonthNth day mask: one weekday, or any day / weekday / weekend day."""
     if mask == 0x7F:
-        return "Day"
+        return v.RelativeDay.DAY
     if mask == 0x3E:
-        return "Weekday"
+        return v.RelativeDay.WEEKDAY
     if mask == 0x41:
-        return "WeekendDay"
+        return v.RelativeDay.WEEKEND_DAY
     days = _weekdays(mask)
-    return days[0] if days else "Day"
+    return v.RelativeDay(days[0].value) if days else v.RelativeDay.DAY
 
 
-def pattern(rec: Recurrence) -> dict[str, Any]:
-    """The pattern part of the description, in exchangelib's vocabulary."""
+def pattern(rec: Recurrence) -> v.Pattern:
+    """How the series repeats; RecurrenceError for what no destination can say (Hijri calendars)."""
     if rec.pattern_type in HJ_PATTERNS:
         raise RecurrenceError("Hijri calendar recurrences have no EWS equivalent")
     if rec.pattern_type == PATTERN_DAY:
-        return {"pattern": "daily", "interval": max(1, rec.period // 1440)}
+        return v.Pattern(v.PatternKind.DAILY, max(1, rec.period // 1440))
     if rec.pattern_type == PATTERN_WEEK:
-        interval = max(1, rec.period)
-        return {
-            "pattern": "weekly",
-            "interval": interval,
-            "weekdays": _weekdays(rec.day_mask),
-            "first_day_of_week": WEEKDAYS[rec.first_dow % 7],
-        }
+        return v.Pattern(
+            v.PatternKind.WEEKLY,
+            max(1, rec.period),
+            weekdays=_weekdays(rec.day_mask),
+            first_day_of_week=WEEKDAYS[rec.first_dow % 7],
+        )
     yearly = rec.frequency == FREQ_YEARLY
     month = rec.start_date.month
     if rec.pattern_type in (PATTERN_MONTH, PATTERN_MONTH_END):
         day = 31 if rec.pattern_type == PATTERN_MONTH_END else rec.day_of_month
         if yearly:
-            return {"pattern": "absolute_yearly", "day_of_month": day, "month": month}
-        return {"pattern": "absolute_monthly", "interval": max(1, rec.period), "day_of_month": day}
+            return v.Pattern(v.PatternKind.ABSOLUTE_YEARLY, day_of_month=day, month=month)
+        return v.Pattern(v.PatternKind.ABSOLUTE_MONTHLY, max(1, rec.period), day_of_month=day)
     if rec.pattern_type == PATTERN_MONTH_NTH:
-        base = {"weekday": _relative_weekday(rec.day_mask), "week_number": WEEK_NUMBERS.get(rec.nth, "Last")}
+        relative, week = _relative_day(rec.day_mask), WEEK_NUMBERS.get(rec.nth, v.WeekIndex.LAST)
         if yearly:
-            return {"pattern": "relative_yearly", **base, "month": month}
-        return {"pattern": "relative_monthly", "interval": max(1, rec.period), **base}
+            return v.Pattern(v.PatternKind.RELATIVE_YEARLY, day=relative, week=week, month=month)
+        return v.Pattern(v.PatternKind.RELATIVE_MONTHLY, max(1, rec.period), day=relative, week=week)
     raise RecurrenceError(f"unknown recurrence pattern type {rec.pattern_type}")
 
 
-def describe(rec: Recurrence, zone: TimeZone | None) -> dict[str, Any]:
-    """The plain dict the uploader maps to exchangelib Recurrence, plus deleted/modified occurrences.
+def recurrence(rec: Recurrence) -> v.Recurrence:
+    """The pattern and its range (an appointment's or a task's): until a date, a count, or no end."""
+    return v.Recurrence(
+        pattern(rec),
+        rec.start_date.date(),
+        rec.end_date.date() if rec.end_type == END_BY_DATE else None,
+        rec.occurrence_count if rec.end_type == END_AFTER_N else None,
+    )
 
-    Keys: pattern fields (see `pattern`), start (date), end (date or None), count (int or None),
-    deleted_occurrences (UTC datetimes of the original starts), modified_occurrences (dicts).
-    """
+
+def series(rec: Recurrence, zone: TimeZone | None) -> v.Series:
+    """An appointment's recurrence with its deleted occurrences (original starts, UTC, the days an
+    exception moved left out) and its modified occurrences."""
     zone = zone or UTC_ZONE
-    out = pattern(rec)
-    out["start"] = rec.start_date.date()
-    out["end"] = None
-    out["count"] = None
-    if rec.end_type == END_BY_DATE:
-        out["end"] = rec.end_date.date()
-    elif rec.end_type == END_AFTER_N:
-        out["count"] = rec.occurrence_count
     modified_days = {info.original_start.date() for info in rec.exceptions}
-    out["deleted_occurrences"] = [
+    deleted = tuple(
         zone.to_utc(datetime.combine(day.date(), datetime.min.time()) + timedelta(minutes=rec.start_offset))
         for day in rec.deleted_dates
         if day.date() not in modified_days
-    ]
-    out["modified_occurrences"] = [_exception(info, zone) for info in rec.exceptions]
-    return out
+    )
+    return v.Series(recurrence(rec), deleted, tuple(_exception(info, zone) for info in rec.exceptions))
 
 
-def _exception(info: ExceptionInfo, zone: TimeZone) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "original_start": zone.to_utc(info.original_start),
-        "start": zone.to_utc(info.start),
-        "end": zone.to_utc(info.end),
-    }
-    if info.subject is not None:
-        entry["subject"] = info.subject
-    if info.location is not None:
-        entry["location"] = info.location
-    if info.busy_status is not None:
-        entry["legacy_free_busy_status"] = BUSY_STATUS.get(info.busy_status, "Busy")
-    if info.reminder_set is not None:
-        entry["reminder_is_set"] = info.reminder_set
-    if info.reminder_delta is not None:
-        entry["reminder_minutes_before_start"] = info.reminder_delta
-    if info.is_all_day is not None:
-        entry["is_all_day"] = info.is_all_day
-    if info.meeting_type is not None:
-        entry["meeting_type"] = info.meeting_type
-    entry["has_exceptional_body"] = bool(info.flags & ARO_EXCEPTIONAL_BODY)
-    return entry
+def _exception(info: ExceptionInfo, zone: TimeZone) -> v.ModifiedOccurrence:
+    return v.ModifiedOccurrence(
+        zone.to_utc(info.original_start),
+        zone.to_utc(info.start),
+        zone.to_utc(info.end),
+        subject=info.subject,
+        location=info.location,
+        show_as=BUSY_STATUS.get(info.busy_status, v.ShowAs.BUSY) if info.busy_status is not None else None,
+        reminder_is_set=info.reminder_set,
+        reminder_minutes_before=info.reminder_delta,
+        is_all_day=info.is_all_day,
+        meeting_type=info.meeting_type,
+        has_exceptional_body=bool(info.flags & ARO_EXCEPTIONAL_BODY),
+    )

@@ -1,4 +1,4 @@
-"""Attachments of the typed items (appointment, contact, task, ...) as plain values for the destinations:
+"""Attachments of the typed items (appointment, contact, task, ...) as the item values' attachments:
 files as they are, an embedded message as RFC 5322 bytes written by the MIME writer (mime.py).
 
 Apart from attachments.py, which builds the MIME parts the mail writer itself uses.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pipeline import item_values as v
 from pipeline import mapi, props
 from pipeline.convert import mime
 from pipeline.convert.attachments import attachment_name, content_id, mime_type, reference_shortcut, safe_read
@@ -16,12 +17,11 @@ from pipeline.model import Attachment, SourceItem
 
 def typed_attachments(
     item: SourceItem, skip: Callable[[Attachment], bool] | None = None, domain: str | None = None
-) -> tuple[list[dict[str, object]], list[str]]:
-    """Attachments of a typed item (appointment, contact, task...) as plain dicts for EWS
-    FileAttachment ({name, content_type, content, content_id, is_inline}) or ItemAttachment
-    ({name, item_mime}: the embedded message as RFC 5322 bytes)."""
+) -> tuple[tuple[v.Attached, ...], list[str]]:
+    """Attachments of a typed item (appointment, contact, task...): files, and embedded messages as
+    RFC 5322 bytes; with what could not be read, in words."""
     codepage = props.item_codepage(item)
-    out: list[dict[str, object]] = []
+    out: list[v.Attached] = []
     warnings: list[str] = []
     for att in item.attachments:
         if skip is not None and skip(att):
@@ -36,7 +36,7 @@ def typed_attachments(
             if inner is not None:
                 result = mime.to_mime(inner, domain)
                 warnings.extend(result.warnings)
-                out.append({"name": name or props.text(inner, mapi.PR_SUBJECT) or "item", "item_mime": result.data})
+                out.append(v.ItemAttachment(name or props.text(inner, mapi.PR_SUBJECT) or "item", result.data))
                 continue
         data = safe_read(att, warnings)
         if att.method in (mapi.ATTACH_BY_REFERENCE, mapi.ATTACH_BY_REF_RESOLVE, mapi.ATTACH_BY_REF_ONLY) and not data:
@@ -44,13 +44,5 @@ def typed_attachments(
         if not name:
             name = f"attachment-{att.index}"
         maintype, subtype = mime_type(att, name)
-        out.append(
-            {
-                "name": name,
-                "content_type": f"{maintype}/{subtype}",
-                "content": data,
-                "content_id": content_id(att),
-                "is_inline": bool(att.is_inline),
-            }
-        )
-    return out, warnings
+        out.append(v.FileAttachment(name, f"{maintype}/{subtype}", data or b"", content_id(att), bool(att.is_inline)))
+    return tuple(out), warnings

@@ -13,8 +13,8 @@ from pipeline.convert import convert_item
 from pipeline.convert.item_files import to_ics
 from pipeline.convert.recurrence import END_AFTER_N, END_BY_DATE, FREQ_MONTHLY, FREQ_WEEKLY
 from pipeline.convert.timezones import parse_tzdefinition
-from pipeline.convert.typed_values import typed
 from pipeline.item_values import (
+    Appointment,
     Attendee,
     Body,
     PatternKind,
@@ -198,7 +198,9 @@ def test_an_appointment_without_a_uid_exports_the_same_uid_every_time():
     """Its UID comes from its identity (it came from an object address, which changes from run to run)."""
     from datetime import UTC, datetime
 
-    fields = {"subject": "s", "start": datetime(2026, 1, 5, 9, tzinfo=UTC), "end": datetime(2026, 1, 5, 10, tzinfo=UTC)}
-    first, again = to_ics(typed("calendar", fields), "ab12#2"), to_ics(typed("calendar", fields), "ab12#2")
+    value = Appointment(
+        subject="s", start=datetime(2026, 1, 5, 9, tzinfo=UTC), end=datetime(2026, 1, 5, 10, tzinfo=UTC)
+    )
+    first, again = to_ics(value, "ab12#2"), to_ics(value, "ab12#2")
     assert first == again and b"UID:rebuild-ab12-2\r\n" in first
-    assert b"UID:rebuild-cd34-1" in to_ics(typed("calendar", fields), "cd34#1")
+    assert b"UID:rebuild-cd34-1" in to_ics(value, "cd34#1")

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
+from pipeline import item_values as v
 from pipeline import mapi
-from pipeline.convert.typed_values import typed
 from pipeline.destination.graph import items
 from pipeline.model import ExtendedProperty, UploadItem
 from pipeline.settings import load_settings
@@ -17,7 +17,7 @@ from tests.conftest import run_cli
 MIME = b"From: a@b.c\r\nTo: Bob <bob@example.com>\r\nSubject: s\r\n\r\nhi\r\n"
 
 
-def upload(kind: str = "message", flags: int = mapi.MSGFLAG_READ, **fields) -> UploadItem:
+def upload(kind: str = "message", flags: int = mapi.MSGFLAG_READ, value: v.ItemValue | None = None) -> UploadItem:
     return UploadItem(
         kind=kind,
         item_class="IPM.Note",
@@ -26,7 +26,7 @@ def upload(kind: str = "message", flags: int = mapi.MSGFLAG_READ, **fields) -> U
         subject="s",
         source_node_id=1,
         mime=MIME,
-        value=typed(kind, fields, MIME),
+        value=value or v.MailMessage(MIME),
         extended=[
             ExtendedProperty("Integer", flags, tag=mapi.PR_MESSAGE_FLAGS),
             ExtendedProperty("Integer", 2, tag=mapi.PR_FLAG_STATUS),
@@ -73,22 +73,18 @@ def test_import_mime_adds_only_the_identity_header():
 
 
 def test_event_never_carries_attendees_but_keeps_who_was_invited():
+    weekly = v.Pattern(v.PatternKind.WEEKLY, 1, (v.Weekday.MONDAY,), first_day_of_week=v.Weekday.SUNDAY)
     item = upload(
         "calendar",
-        start=dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.UTC),
-        end=dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC),
-        start_timezone="W. Europe Standard Time",
-        required_attendees=[{"name": "Bob", "email": "bob@example.com"}],
-        optional_attendees=[{"name": "Carol", "email": "carol@example.com"}],
-        recurrence={
-            "pattern": "weekly",
-            "interval": 1,
-            "weekdays": ["Monday"],
-            "first_day_of_week": "Sunday",
-            "start": dt.date(2024, 3, 4),
-            "end": None,
-            "count": 10,
-        },
+        value=v.Appointment(
+            start=dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.UTC),
+            end=dt.datetime(2024, 3, 4, 9, 0, tzinfo=dt.UTC),
+            start_zone="W. Europe Standard Time",
+            attendees=v.Attendees(
+                (v.Attendee(v.Person("Bob", "bob@example.com")),), (v.Attendee(v.Person("Carol", "carol@example.com")),)
+            ),
+            series=v.Series(v.Recurrence(weekly, dt.date(2024, 3, 4), count=10)),
+        ),
     )
     body = items.event(item)
     assert "attendees" not in body
@@ -107,7 +103,8 @@ def test_event_never_carries_attendees_but_keeps_who_was_invited():
 
 
 def test_todo_task_carries_its_identity_in_an_open_extension():
-    body = items.todo_task(upload("task", status="InProgress", due_date=dt.datetime(2024, 3, 8, tzinfo=dt.UTC)))
+    task = v.Task(status=v.TaskStatus.IN_PROGRESS, due_date=dt.datetime(2024, 3, 8, tzinfo=dt.UTC))
+    body = items.todo_task(upload("task", value=task))
     assert body["status"] == "inProgress" and body["dueDateTime"] == {
         "dateTime": "2024-03-08T00:00:00",
         "timeZone": "UTC",

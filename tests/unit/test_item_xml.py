@@ -18,9 +18,9 @@ from exchangelib.util import create_element, set_xml_value
 from exchangelib.version import Build, Version
 from lxml import etree
 
+from pipeline import item_values as v
 from pipeline import mapi
 from pipeline.convert import convert_item
-from pipeline.convert.typed_values import typed
 from pipeline.destination.ews.item_xml import Prebuilt, item_element, prebuilt_item
 from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import register_fingerprint
@@ -113,18 +113,19 @@ def message(
     mime: bytes | None = b"Subject: x\r\n\r\nhi\r\n",
     extra: tuple[ExtendedProperty, ...] = (),
     pending: bool = False,
-    **fields,
+    item_class: str | None = None,
+    value: v.ItemValue | None = None,
 ) -> UploadItem:
     register_fingerprint()
     return UploadItem(
         kind=kind,
-        item_class=fields.get("item_class", "IPM.Note"),
+        item_class=item_class or "IPM.Note",
         folder_path=("Inbox",),
         fingerprint="0123abcd#3",
         subject="s",
         source_node_id=7,
         mime=mime,
-        value=typed(kind, fields, mime),
+        value=value or v.MailMessage(mime or b"", item_class),
         extended=list(props),
         extra_extended=list(extra),
         series_pending=pending,
@@ -196,15 +197,15 @@ def test_notes_and_journal_entries_equal_exchangelibs():
             kind="note",
             mime=None,
             item_class="IPM.StickyNote",
-            subject="note \x01 😀",
-            body="<p>x</p>",
-            body_type="html",
-            sensitivity="Private",
-            importance="High",
-            categories=["a", "b"],
-            reminder_is_set=True,
-            reminder_minutes_before_start=15,
-            reminder_due_by=WHEN,
+            value=v.StickyNote(
+                item_class="IPM.StickyNote",
+                subject="note \x01 😀",
+                body=v.Body("<p>x</p>", html=True),
+                sensitivity=v.Sensitivity.PRIVATE,
+                importance=v.Importance.HIGH,
+                categories=("a", "b"),
+                reminder=v.Reminder(True, 15, WHEN),
+            ),
         )
     )
     assert_same(
@@ -212,14 +213,15 @@ def test_notes_and_journal_entries_equal_exchangelibs():
             kind="journal",
             mime=None,
             item_class="IPM.Activity",
-            subject="call",
-            body="text",
-            body_type="text",
-            sensitivity="Normal",
-            importance="Low",
-            start=WHEN,
-            end=WHEN,
-            attachments=[],
+            value=v.JournalEntry(
+                item_class="IPM.Activity",
+                subject="call",
+                body=v.Body("text"),
+                sensitivity=v.Sensitivity.NORMAL,
+                importance=v.Importance.LOW,
+                start=WHEN,
+                end=WHEN,
+            ),
         )
     )
 
@@ -241,13 +243,13 @@ def test_notes_and_journal_entries_equal_exchangelibs():
             kind="note",
             mime=None,
             item_class="IPM.StickyNote",
-            subject="s",
-            attachments=[{"name": "a.txt", "content": b"x"}],
+            value=v.StickyNote(subject="s", attachments=(v.FileAttachment("a.txt", "application/octet-stream", b"x"),)),
         ),
-        message(kind="note", mime=None, item_class="IPM.StickyNote", subject="x" * 256),  # exchangelib refuses
+        # exchangelib refuses a subject past 255 characters
+        message(kind="note", mime=None, item_class="IPM.StickyNote", value=v.StickyNote(subject="x" * 256)),
         # (a message with recipient fields beside its MIME, once a case here, cannot be made any more: a typed
         # MailMessage holds its MIME and its class only)
-        message(kind="calendar", mime=None, subject="s", start=WHEN, end=WHEN),
+        message(kind="calendar", mime=None, value=v.Appointment(subject="s", start=WHEN, end=WHEN)),
     ],
 )
 def test_what_the_fast_path_leaves_to_exchangelib(upload):
@@ -259,7 +261,7 @@ def test_prebuilt_items_take_their_place_in_the_request_beside_built_ones():
     version = VERSIONS[2]
     first, second = (
         message(tag("Integer", 1, 0x0E07)),
-        message(kind="calendar", mime=None, subject="s", start=WHEN, end=WHEN),
+        message(kind="calendar", mime=None, value=v.Appointment(subject="s", start=WHEN, end=WHEN)),
     )
     fast = prebuilt_item(first, version)
     assert isinstance(fast, Prebuilt)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.convert.typed_values import typed
+from pipeline import item_values as v
 from pipeline.destination.ews.occurrences import instance_index
 from pipeline.model import UploadItem
 
 
-def series(recurrence: dict, start: dt.datetime, zone: str | None = None) -> UploadItem:
-    fields = {"start": start, "end": start + dt.timedelta(hours=1), "recurrence": recurrence}
-    if zone:
-        fields["start_timezone"] = zone
+def series(
+    pattern: v.Pattern,
+    start: dt.datetime,
+    zone: str | None = None,
+    *,
+    first: dt.date,
+    end: dt.date | None = None,
+    count: int | None = None,
+    deleted: tuple[dt.datetime, ...] = (),
+) -> UploadItem:
+    repeats = v.Series(v.Recurrence(pattern, first, end, count), deleted)
     return UploadItem(
         kind="calendar",
         item_class="IPM.Appointment",
@@ -20,23 +27,22 @@ def series(recurrence: dict, start: dt.datetime, zone: str | None = None) -> Upl
         fingerprint="f",
         subject="s",
         source_node_id=1,
-        value=typed("calendar", fields),
+        value=v.Appointment(start=start, end=start + dt.timedelta(hours=1), start_zone=zone, series=repeats),
     )
 
 
 def test_weekly_mon_wed_fri():
     upload = series(
-        {
-            "pattern": "weekly",
-            "interval": 1,
-            "weekdays": ["Monday", "Wednesday", "Friday"],
-            "first_day_of_week": "Sunday",
-            "start": dt.date(2024, 1, 1),
-            "end": None,
-            "count": 10,
-            "deleted_occurrences": [dt.datetime(2024, 1, 5, 9, tzinfo=dt.UTC)],
-        },
+        v.Pattern(
+            v.PatternKind.WEEKLY,
+            1,
+            (v.Weekday.MONDAY, v.Weekday.WEDNESDAY, v.Weekday.FRIDAY),
+            first_day_of_week=v.Weekday.SUNDAY,
+        ),
         dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC),
+        first=dt.date(2024, 1, 1),
+        count=10,
+        deleted=(dt.datetime(2024, 1, 5, 9, tzinfo=dt.UTC),),
     )
     assert upload.has_series_exceptions
     assert instance_index(upload, dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC)) == 1
@@ -50,9 +56,11 @@ def test_daily_every_other_day_in_a_time_zone():
     # 23:30 in New York is the next day in UTC: the index must follow the local date.
     start = dt.datetime(2024, 3, 1, 4, 30, tzinfo=dt.UTC)  # 2024-02-29 23:30 EST
     upload = series(
-        {"pattern": "daily", "interval": 2, "start": dt.date(2024, 2, 29), "end": dt.date(2024, 3, 31), "count": None},
+        v.Pattern(v.PatternKind.DAILY, 2),
         start,
         "Eastern Standard Time",
+        first=dt.date(2024, 2, 29),
+        end=dt.date(2024, 3, 31),
     )
     assert instance_index(upload, start) == 1
     assert instance_index(upload, dt.datetime(2024, 3, 3, 4, 30, tzinfo=dt.UTC)) == 2
@@ -60,27 +68,15 @@ def test_daily_every_other_day_in_a_time_zone():
 
 def test_relative_monthly_last_friday_and_absolute_yearly():
     upload = series(
-        {
-            "pattern": "relative_monthly",
-            "interval": 1,
-            "weekday": "Friday",
-            "week_number": "Last",
-            "start": dt.date(2024, 1, 26),
-            "end": None,
-            "count": 12,
-        },
+        v.Pattern(v.PatternKind.RELATIVE_MONTHLY, 1, day=v.RelativeDay.FRIDAY, week=v.WeekIndex.LAST),
         dt.datetime(2024, 1, 26, 15, tzinfo=dt.UTC),
+        first=dt.date(2024, 1, 26),
+        count=12,
     )
     assert instance_index(upload, dt.datetime(2024, 3, 29, 15, tzinfo=dt.UTC)) == 3
     upload = series(
-        {
-            "pattern": "absolute_yearly",
-            "day_of_month": 14,
-            "month": 2,
-            "start": dt.date(2020, 2, 14),
-            "end": None,
-            "count": None,
-        },
+        v.Pattern(v.PatternKind.ABSOLUTE_YEARLY, day_of_month=14, month=2),
         dt.datetime(2020, 2, 14, 12, tzinfo=dt.UTC),
+        first=dt.date(2020, 2, 14),
     )
     assert instance_index(upload, dt.datetime(2023, 2, 14, 12, tzinfo=dt.UTC)) == 4

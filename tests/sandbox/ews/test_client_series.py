@@ -13,7 +13,7 @@ import datetime as dt
 from exchangelib import CalendarItem
 
 from pipeline import fingerprint
-from pipeline.convert.typed_values import typed
+from pipeline import item_values as v
 from pipeline.destination.ews import occurrences
 from pipeline.destination.ews.items import build_item
 from pipeline.destination.ews.properties import FINGERPRINT_FIELD, PENDING_FIELD, register_fingerprint
@@ -27,35 +27,30 @@ UTC = dt.UTC
 
 def _upload(unique: str, moved_end: dt.datetime | None = None) -> UploadItem:
     start = dt.datetime(2024, 1, 1, 8, tzinfo=UTC)  # 09:00 in Berlin
-    recurrence = {
-        "pattern": "weekly",
-        "interval": 1,
-        "weekdays": ["Monday", "Wednesday", "Friday"],
-        "first_day_of_week": "Monday",
-        "start": dt.date(2024, 1, 1),
-        "end": None,
-        "count": 10,
-        "deleted_occurrences": [dt.datetime(2024, 1, 5, 8, tzinfo=UTC)],
-        "modified_occurrences": [
-            {
-                "original_start": dt.datetime(2024, 1, 10, 8, tzinfo=UTC),
-                "start": dt.datetime(2024, 1, 10, 14, tzinfo=UTC),
-                "end": moved_end or dt.datetime(2024, 1, 10, 15, 30, tzinfo=UTC),
-                "subject": f"moved-{unique}",
-                "location": "Room 9",
-                "has_exceptional_body": False,
-            },
-        ],
-    }
-    fields = {
-        "subject": f"series-{unique}",
-        "start": start,
-        "end": start + dt.timedelta(hours=1),
-        "location": "Room 1",
-        "start_timezone": "W. Europe Standard Time",
-        "end_timezone": "W. Europe Standard Time",
-        "recurrence": recurrence,
-    }
+    pattern = v.Pattern(
+        v.PatternKind.WEEKLY,
+        1,
+        (v.Weekday.MONDAY, v.Weekday.WEDNESDAY, v.Weekday.FRIDAY),
+        first_day_of_week=v.Weekday.MONDAY,
+    )
+    moved = v.ModifiedOccurrence(
+        dt.datetime(2024, 1, 10, 8, tzinfo=UTC),
+        dt.datetime(2024, 1, 10, 14, tzinfo=UTC),
+        moved_end or dt.datetime(2024, 1, 10, 15, 30, tzinfo=UTC),
+        subject=f"moved-{unique}",
+        location="Room 9",
+    )
+    value = v.Appointment(
+        subject=f"series-{unique}",
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        location="Room 1",
+        start_zone="W. Europe Standard Time",
+        end_zone="W. Europe Standard Time",
+        series=v.Series(
+            v.Recurrence(pattern, dt.date(2024, 1, 1), count=10), (dt.datetime(2024, 1, 5, 8, tzinfo=UTC),), (moved,)
+        ),
+    )
     return UploadItem(
         kind="calendar",
         item_class="IPM.Appointment",
@@ -63,7 +58,7 @@ def _upload(unique: str, moved_end: dt.datetime | None = None) -> UploadItem:
         fingerprint=f"fp-{unique}",
         subject=f"series-{unique}",
         source_node_id=1,
-        value=typed("calendar", fields),
+        value=value,
     )
 
 
