@@ -160,3 +160,36 @@ def test_the_identity_of_an_item_is_not_computed_by_the_conversion():
     targets = _graph(_modules())["pipeline.fingerprint"]
     assert "pipeline.props" in targets
     assert {t for t in targets if t == "pipeline.convert" or t.startswith("pipeline.convert.")} == set()
+
+
+def _ews_only_field_names() -> set[str]:
+    """exchangelib's own field names for the typed kinds (read from exchangelib, not from our mapping) that
+    are not also a name of the item values: the words only EWS's vocabulary has ('legacy_free_busy_status',
+    'company_name', 'reminder_minutes_before_start', ...); compound names only, so 'size' or 'type' pass."""
+    import dataclasses
+
+    from exchangelib import CalendarItem, Contact, DistributionList, Task
+
+    from pipeline import item_values as v
+
+    ews = {f.name for kind in (CalendarItem, Contact, DistributionList, Task) for f in kind.FIELDS}
+    values = [getattr(v, name) for name in v.__all__ if dataclasses.is_dataclass(getattr(v, name))]
+    ours = {f.name for kind in values for f in dataclasses.fields(kind)}
+    return {name for name in ews - ours if not name.startswith("_") and "_" in name}
+
+
+def test_only_the_ews_destination_speaks_exchangelibs_field_names():
+    """Convert builds the typed item values; exchangelib's field names live in destination/ews alone (the
+    sandbox, a separate program, names EWS's wire elements its own way)."""
+    words = _ews_only_field_names()
+    assert {"legacy_free_busy_status", "company_name", "required_attendees", "total_work"} <= words
+    speakers: dict[str, set[str]] = {}
+    for name, path in _modules().items():
+        if name.startswith(("pipeline.destination.ews.", "pipeline.sandbox.")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in words:
+                speakers.setdefault(name, set()).add(node.value)
+            elif isinstance(node, ast.keyword) and node.arg in words:
+                speakers.setdefault(name, set()).add(node.arg)
+    assert speakers == {}
