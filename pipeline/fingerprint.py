@@ -107,8 +107,8 @@ def canonical(item: SourceItem) -> dict[str, object]:
     goid = _hex(item.named_prop(mapi.PSETID_MEETING, mapi.LID_GLOBAL_OBJECT_ID))
     if goid:
         fields["goid"] = goid
-    for lid in (mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL3_EMAIL_ADDRESS):
-        email = props.named_text(item, mapi.PSETID_ADDRESS, lid)
+    for lids in mapi.CONTACT_EMAILS:
+        email = props.named_text(item, mapi.PSETID_ADDRESS, lids.address)
         if email:
             emails = fields.setdefault("emails", [])
             assert isinstance(emails, list)

@@ -5,6 +5,8 @@ Pure constants (no pypff, no exchangelib), so source/, convert/ and target/ can 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # Property types (the low 16 bits of a property tag).
 PT_SHORT = 0x0002
 PT_LONG = 0x0003
@@ -280,6 +282,29 @@ LID_EMAIL2_ORIGINAL_DISPLAY_NAME = 0x8094
 LID_EMAIL3_DISPLAY_NAME = 0x80A0
 LID_EMAIL3_ADDRTYPE = 0x80A2
 LID_EMAIL3_ORIGINAL_DISPLAY_NAME = 0x80A4
+
+
+class ContactEmailLids(NamedTuple):
+    """The four PSETID_ADDRESS properties of one of a contact's three e-mail entries ([MS-OXOCNTC] 2.2.1.2)."""
+
+    address: int
+    address_type: int
+    original_display_name: int
+    display_name: int
+
+
+#: A contact's e-mail entries 1, 2 and 3, in Outlook's order: one home for the twelve LIDs.
+CONTACT_EMAILS = (
+    ContactEmailLids(
+        LID_EMAIL1_EMAIL_ADDRESS, LID_EMAIL1_ADDRTYPE, LID_EMAIL1_ORIGINAL_DISPLAY_NAME, LID_EMAIL1_DISPLAY_NAME
+    ),
+    ContactEmailLids(
+        LID_EMAIL2_EMAIL_ADDRESS, LID_EMAIL2_ADDRTYPE, LID_EMAIL2_ORIGINAL_DISPLAY_NAME, LID_EMAIL2_DISPLAY_NAME
+    ),
+    ContactEmailLids(
+        LID_EMAIL3_EMAIL_ADDRESS, LID_EMAIL3_ADDRTYPE, LID_EMAIL3_ORIGINAL_DISPLAY_NAME, LID_EMAIL3_DISPLAY_NAME
+    ),
+)
 LID_WORK_ADDRESS_STREET = 0x8045
 LID_WORK_ADDRESS_CITY = 0x8046
 LID_WORK_ADDRESS_STATE = 0x8047

@@ -34,26 +34,6 @@ _PARTIES = (
         mapi.PR_SENT_REPRESENTING_NAME,
     ),
 )
-_CONTACT_EMAILS = (
-    (
-        mapi.LID_EMAIL1_EMAIL_ADDRESS,
-        mapi.LID_EMAIL1_ADDRTYPE,
-        mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
-        mapi.LID_EMAIL1_DISPLAY_NAME,
-    ),
-    (
-        mapi.LID_EMAIL2_EMAIL_ADDRESS,
-        mapi.LID_EMAIL2_ADDRTYPE,
-        mapi.LID_EMAIL2_ORIGINAL_DISPLAY_NAME,
-        mapi.LID_EMAIL2_DISPLAY_NAME,
-    ),
-    (
-        mapi.LID_EMAIL3_EMAIL_ADDRESS,
-        mapi.LID_EMAIL3_ADDRTYPE,
-        mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME,
-        mapi.LID_EMAIL3_DISPLAY_NAME,
-    ),
-)
 
 
 def is_legacy_dn(value: str | None) -> bool:
@@ -182,12 +162,12 @@ def learn(book: AddressBook, item: SourceItem, sent_folder: bool = False) -> Non
         smtp = r.smtp_address or _text(r.properties.get(mapi.PR_SMTP_ADDRESS))
         book.add(r.email, smtp, r.display_name)
     if props.message_class(item).lower().startswith("ipm.contact"):
-        for email_lid, _type_lid, original_lid, display_lid in _CONTACT_EMAILS:
-            email = _text(item.named_prop(mapi.PSETID_ADDRESS, email_lid))
+        for lids in mapi.CONTACT_EMAILS:
+            email = _text(item.named_prop(mapi.PSETID_ADDRESS, lids.address))
             if not is_legacy_dn(email):
                 continue
-            original = _text(item.named_prop(mapi.PSETID_ADDRESS, original_lid))
-            display = _text(item.named_prop(mapi.PSETID_ADDRESS, display_lid))
+            original = _text(item.named_prop(mapi.PSETID_ADDRESS, lids.original_display_name))
+            display = _text(item.named_prop(mapi.PSETID_ADDRESS, lids.display_name))
             smtp = original if is_smtp(original) else None
             book.add(email, smtp, (display or "").split(" (")[0] or None)
 

@@ -69,27 +69,30 @@ def _text(item: SourceItem, prop_id: int) -> str | None:
     return props.text(item, prop_id)
 
 
+#: The name, address, address type and SMTP address tags of the two parties an item names of itself.
+_SENDER = (mapi.PR_SENDER_NAME, mapi.PR_SENDER_EMAIL_ADDRESS, mapi.PR_SENDER_ADDRTYPE, mapi.PR_SENDER_SMTP_ADDRESS)
+_SENT_REPRESENTING = (
+    mapi.PR_SENT_REPRESENTING_NAME,
+    mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS,
+    mapi.PR_SENT_REPRESENTING_ADDRTYPE,
+    mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS,
+)
+
+
+def _party(item: SourceItem, tags: tuple[int, int, int, int], domain: str) -> Party:
+    name, email, addrtype, smtp = (_text(item, tag) for tag in tags)
+    return resolve(name, email, addrtype, smtp, domain)
+
+
 def sender(item: SourceItem, domain: str) -> Party | None:
     """PR_SENDER_*: who actually sent the message."""
-    party = resolve(
-        _text(item, mapi.PR_SENDER_NAME),
-        _text(item, mapi.PR_SENDER_EMAIL_ADDRESS),
-        _text(item, mapi.PR_SENDER_ADDRTYPE),
-        _text(item, mapi.PR_SENDER_SMTP_ADDRESS),
-        domain,
-    )
+    party = _party(item, _SENDER, domain)
     return party if party.name or party.address else None
 
 
 def sent_representing(item: SourceItem, domain: str) -> Party | None:
     """PR_SENT_REPRESENTING_*: on whose behalf (the From header); falls back to the sender."""
-    party = resolve(
-        _text(item, mapi.PR_SENT_REPRESENTING_NAME),
-        _text(item, mapi.PR_SENT_REPRESENTING_EMAIL_ADDRESS),
-        _text(item, mapi.PR_SENT_REPRESENTING_ADDRTYPE),
-        _text(item, mapi.PR_SENT_REPRESENTING_SMTP_ADDRESS),
-        domain,
-    )
+    party = _party(item, _SENT_REPRESENTING, domain)
     if party.address:
         return party
     # Exchange often caches only the name of the represented party: the sender's address stands in,

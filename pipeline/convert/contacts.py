@@ -83,11 +83,6 @@ BUSINESS_TAGGED = {
     "postal_code": mapi.PR_POSTAL_CODE,
     "country": mapi.PR_COUNTRY,
 }
-EMAILS = (
-    (1, mapi.LID_EMAIL1_EMAIL_ADDRESS, mapi.LID_EMAIL1_ADDRTYPE, mapi.LID_EMAIL1_DISPLAY_NAME),
-    (2, mapi.LID_EMAIL2_EMAIL_ADDRESS, mapi.LID_EMAIL2_ADDRTYPE, mapi.LID_EMAIL2_DISPLAY_NAME),
-    (3, mapi.LID_EMAIL3_EMAIL_ADDRESS, mapi.LID_EMAIL3_ADDRTYPE, mapi.LID_EMAIL3_DISPLAY_NAME),
-)
 POSTAL_INDEX = {1: v.AddressKind.HOME, 2: v.AddressKind.BUSINESS, 3: v.AddressKind.OTHER}
 
 
@@ -102,12 +97,12 @@ def photo(item: SourceItem) -> bytes | None:
     return None
 
 
-def _email(item: SourceItem, slot: int, lid: int, type_lid: int, name_lid: int) -> v.ContactEmail | None:
-    address = props.named_text(item, mapi.PSETID_ADDRESS, lid)
+def _email(item: SourceItem, slot: int, lids: mapi.ContactEmailLids) -> v.ContactEmail | None:
+    address = props.named_text(item, mapi.PSETID_ADDRESS, lids.address)
     if not address:
         return None
-    kind = props.named_text(item, mapi.PSETID_ADDRESS, type_lid)
-    display = props.named_text(item, mapi.PSETID_ADDRESS, name_lid)
+    kind = props.named_text(item, mapi.PSETID_ADDRESS, lids.address_type)
+    display = props.named_text(item, mapi.PSETID_ADDRESS, lids.display_name)
     return v.ContactEmail(slot, address, display or None, kind if kind and kind.upper() != "SMTP" else None)
 
 
@@ -129,7 +124,7 @@ def contact(item: SourceItem) -> tuple[v.Contact, list[str]]:
     if reminder is not None:  # a contact's reminder flag is not carried, its times are
         reminder = dataclasses.replace(reminder, is_set=None)
         fields["reminder"] = None if reminder == v.Reminder() else reminder
-    emails = tuple(e for slot in EMAILS if (e := _email(item, *slot)) is not None)
+    emails = tuple(e for slot, lids in enumerate(mapi.CONTACT_EMAILS, 1) if (e := _email(item, slot, lids)) is not None)
     postal = tuple(a for kind, parts in ADDRESSES.items() if (a := _postal(item, kind, parts)) is not None)
     day = {
         name: dates.calendar_date(item.prop(tag), item.named_prop(mapi.PSETID_ADDRESS, lid))

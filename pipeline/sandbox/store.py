@@ -38,6 +38,28 @@ from pipeline.sandbox.rows import (
     now_iso,
 )
 
+#: One attachment row (attachment_row's values), for CreateItem's bulk insert and CreateAttachment alike.
+INSERT_ATTACHMENT = (
+    "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
+    "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+
+
+def attachment_row(item_id: int, position: int, att: Attachment) -> tuple[Any, ...]:
+    """The values of INSERT_ATTACHMENT for one attachment of an item."""
+    return (
+        item_id,
+        position,
+        att.name,
+        att.content_type,
+        att.size,
+        att.sha256,
+        int(att.is_inline),
+        att.content_id,
+        att.content,
+    )
+
+
 DB_NAME = "sandbox.sqlite"
 
 
@@ -320,20 +342,7 @@ class SandboxStore:
                     ext_rows.append((row_id, ext.key, ext.ptype, json.dumps(ext.value), None))
                 else:
                     ext_rows.append((row_id, ext.key, ext.ptype, ext.value, props.numeric(ext.ptype, ext.value)))
-            for pos, att in enumerate(item.attachments):
-                att_rows.append(
-                    (
-                        row_id,
-                        pos,
-                        att.name,
-                        att.content_type,
-                        att.size,
-                        att.sha256,
-                        int(att.is_inline),
-                        att.content_id,
-                        att.content,
-                    )
-                )
+            att_rows.extend(attachment_row(row_id, pos, att) for pos, att in enumerate(item.attachments))
         if ext_rows:
             conn.executemany(
                 "INSERT OR REPLACE INTO ext_props(item_id, key, ptype, value, num) VALUES (?,?,?,?,?)",
@@ -341,8 +350,7 @@ class SandboxStore:
             )
         if att_rows:
             conn.executemany(
-                "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
-                "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)",
+                INSERT_ATTACHMENT,
                 att_rows,
             )
         return ids

@@ -103,6 +103,28 @@ def moment_of(nid: int, props: Mapping[int, Any], named: Mapping[NamedKey, Any])
     )
 
 
+def parties_of(
+    nid: int,
+    folder_path: tuple[str, ...],
+    props: dict[int, Any],
+    named: dict[NamedKey, Any],
+    recipients: list[Recipient],
+    codepage: int | None = None,
+) -> SourceItem:
+    """The slim item the address book learns from (PARTY_PROPS, the contact's e-mail entries, the recipient
+    table; no body, no attachment), as both readers build it."""
+    return SourceItem(
+        nid,
+        folder_path,
+        props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note",
+        props,
+        named,
+        recipients,
+        [],
+        codepage=codepage,
+    )
+
+
 class MessageStore(ABC, Generic[F, M, R]):
     """A Source (pipeline/source/base.py) made of the shared messaging steps and a reader's node access.
 

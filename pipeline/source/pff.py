@@ -28,6 +28,7 @@ from pipeline.source.messaging import (
     MessageStore,
     Orphan,
     moment_of,
+    parties_of,
 )
 from pipeline.source.values import attachment_record, decode_value, python_codepage, recipient_record
 
@@ -244,15 +245,7 @@ class PffSource(MessageStore[Any, Any, Any]):
                     named[key] = decode_value(entry.value_type, entry.data, codepage)
                 continue
             props[entry.entry_type] = decode_value(entry.value_type, entry.data, codepage)
-        return SourceItem(
-            nid,
-            folder_path,
-            props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note",
-            props,
-            named,
-            self._recipients(message, codepage),
-            [],
-        )
+        return parties_of(nid, folder_path, props, named, self._recipients(message, codepage))
 
     def _moment(self, message: Any, nid: int) -> Moment:
         props: dict[int, Any] = {}

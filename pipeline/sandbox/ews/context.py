@@ -5,6 +5,7 @@ faults) and folder references resolved with their access checks.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -75,6 +76,18 @@ def local(elem: etree._Element) -> str:
     return etree.QName(elem).localname
 
 
+def checked_ref(ctx: Context, elem: etree._Element, parse: Callable[[str], ids.RowRef]) -> ids.RowRef:
+    """The row an id element's Id names (parse: ids.parse_folder_id or parse_item_id), after the checks every
+    id passes: well formed (ErrorInvalidIdMalformed), and of a mailbox the caller may open, with its faults."""
+    try:
+        ref = parse(elem.get("Id", ""))
+    except ids.MalformedId as exc:
+        raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
+    mailbox = ctx.mailbox_by_id(ref.mailbox_id)
+    ctx.check_mailbox_faults(mailbox.address)
+    return ref
+
+
 def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element) -> FolderRow:
     """A FolderId or DistinguishedFolderId element of the request -> the folder row, with access checks."""
     kind = local(elem)
@@ -90,12 +103,7 @@ def resolve_folder(ctx: Context, conn: sqlite3.Connection, elem: etree._Element)
             raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
         return folder
     if kind == "FolderId":
-        try:
-            ref = ids.parse_folder_id(elem.get("Id", ""))
-        except ids.MalformedId as exc:
-            raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
-        mailbox = ctx.mailbox_by_id(ref.mailbox_id)
-        ctx.check_mailbox_faults(mailbox.address)
+        ref = checked_ref(ctx, elem, ids.parse_folder_id)
         folder = ctx.store.folder(conn, ref.row_id)
         if folder is None or folder.mailbox_id != ref.mailbox_id:
             raise ResponseError("ErrorFolderNotFound", "The specified folder could not be found in the store.")

@@ -13,7 +13,7 @@ from lxml import etree
 
 from pipeline.sandbox import ids
 from pipeline.sandbox.ews import series
-from pipeline.sandbox.ews.context import Context, local
+from pipeline.sandbox.ews.context import Context, checked_ref, local
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.recurrence import RecurrenceError, Series
 from pipeline.sandbox.ews.shapes import parse_attachment_id
@@ -39,12 +39,7 @@ class Ref:
 
 def parse_ref(ctx: Context, elem: etree._Element) -> tuple[int, int]:
     """(mailbox id, item row id) of an ItemId element, after the mailbox access check."""
-    try:
-        ref = ids.parse_item_id(elem.get("Id", ""))
-    except ids.MalformedId as exc:
-        raise ResponseError("ErrorInvalidIdMalformed", "Id is malformed.") from exc
-    mailbox = ctx.mailbox_by_id(ref.mailbox_id)
-    ctx.check_mailbox_faults(mailbox.address)
+    ref = checked_ref(ctx, elem, ids.parse_item_id)
     return ref.mailbox_id, ref.row_id
 
 

@@ -30,6 +30,7 @@ from pipeline.source.messaging import (
     MessageStore,
     Orphan,
     moment_of,
+    parties_of,
 )
 from pipeline.source.native.ltp import RawValue, Table, property_context
 from pipeline.source.native.ndb import Allowance, DamagedBlock, NdbError, NodeDatabase, UnsupportedFile
@@ -48,22 +49,7 @@ _PARTY_RECIPIENT_PROPS = frozenset(
     {mapi.PR_RECIPIENT_TYPE, mapi.PR_DISPLAY_NAME, mapi.PR_EMAIL_ADDRESS, mapi.PR_ADDRTYPE, mapi.PR_SMTP_ADDRESS}
 )
 #: What the address book reads of a contact (parties()): its three e-mail entries (PSETID_ADDRESS LIDs).
-_PARTY_LIDS = frozenset(
-    {
-        mapi.LID_EMAIL1_EMAIL_ADDRESS,
-        mapi.LID_EMAIL1_ADDRTYPE,
-        mapi.LID_EMAIL1_ORIGINAL_DISPLAY_NAME,
-        mapi.LID_EMAIL1_DISPLAY_NAME,
-        mapi.LID_EMAIL2_EMAIL_ADDRESS,
-        mapi.LID_EMAIL2_ADDRTYPE,
-        mapi.LID_EMAIL2_ORIGINAL_DISPLAY_NAME,
-        mapi.LID_EMAIL2_DISPLAY_NAME,
-        mapi.LID_EMAIL3_EMAIL_ADDRESS,
-        mapi.LID_EMAIL3_ADDRTYPE,
-        mapi.LID_EMAIL3_ORIGINAL_DISPLAY_NAME,
-        mapi.LID_EMAIL3_DISPLAY_NAME,
-    }
-)
+_PARTY_LIDS = frozenset(lid for entry in mapi.CONTACT_EMAILS for lid in entry)
 T = TypeVar("T")
 #: What node access raises for a damaged part of the file (reported, and the walk goes on).
 _DAMAGE = (NdbError, struct.error, ValueError, IndexError)
@@ -364,15 +350,8 @@ class NativeSource(MessageStore[int, _Node, dict[int, RawValue]]):
         the columns of its recipient table a Recipient is made of are read; their values are those items()
         gives."""
         props, named, codepage, cpid = self._message_props(node.props(wanted=self._party_ids))
-        return SourceItem(
-            nid,
-            folder_path,
-            props.get(mapi.PR_MESSAGE_CLASS) or "IPM.Note",
-            props,
-            named,
-            self._recipients(node, codepage, _PARTY_RECIPIENT_PROPS),
-            [],
-            codepage=cpid,
+        return parties_of(
+            nid, folder_path, props, named, self._recipients(node, codepage, _PARTY_RECIPIENT_PROPS), cpid
         )
 
     def _moment(self, node: _Node, nid: int) -> Moment:

@@ -27,6 +27,7 @@ from pipeline.sandbox.ews.item_refs import NOT_FOUND, attachment_ref, parse_ref
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.ews.shapes import attachment_id
 from pipeline.sandbox.mime import Attachment
+from pipeline.sandbox.store import INSERT_ATTACHMENT, attachment_row
 
 _NO_ATTACHMENT = ResponseError("ErrorInvalidAttachmentId", "The attachment could not be found.")
 
@@ -120,21 +121,7 @@ def create_attachment(ctx: Context, request: etree._Element) -> str:
                 position = conn.execute(
                     "SELECT COALESCE(MAX(position), -1) + 1 FROM attachments WHERE item_id=?", (row_id,)
                 ).fetchone()[0]
-                conn.execute(
-                    "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
-                    "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (
-                        row_id,
-                        position,
-                        att.name,
-                        att.content_type,
-                        att.size,
-                        att.sha256,
-                        int(att.is_inline),
-                        att.content_id,
-                        att.content,
-                    ),
-                )
+                conn.execute(INSERT_ATTACHMENT, attachment_row(row_id, position, att))
                 if photo and kind == "Contact":
                     fields = json.loads(conn.execute("SELECT fields FROM items WHERE id=?", (row_id,)).fetchone()[0])
                     fields["HasPicture"] = "<t:HasPicture>true</t:HasPicture>"
