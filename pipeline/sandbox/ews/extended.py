@@ -24,9 +24,13 @@ class ExtendedUri:
         return "<t:ExtendedFieldURI " + " ".join(f"{k}={attr(v)}" for k, v in self.attrs) + "/>"
 
 
-def _number(text: str) -> int:
-    text = text.strip()
-    return int(text, 16) if text.lower().startswith("0x") else int(text)
+def _hex(text: str, attribute: str) -> str:
+    """A PropertyTag or PropertyId, hex ('0x8005') or decimal, as the key writes it: 0x and four hex digits."""
+    value = text.strip()
+    try:
+        return f"0x{int(value, 16) if value.lower().startswith('0x') else int(value):04x}"
+    except ValueError as exc:
+        raise PropertyError(f"bad {attribute} {text!r}") from exc
 
 
 def parse_uri(elem: etree._Element) -> ExtendedUri:
@@ -36,10 +40,7 @@ def parse_uri(elem: etree._Element) -> ExtendedUri:
     attrs = tuple((k, v) for k, v in elem.attrib.items())
     tag = get("PropertyTag")
     if tag is not None:
-        try:
-            return ExtendedUri(f"tag:0x{_number(tag):04x}", ptype, attrs)
-        except ValueError as exc:
-            raise PropertyError(f"bad PropertyTag {tag!r}") from exc
+        return ExtendedUri(f"tag:{_hex(tag, 'PropertyTag')}", ptype, attrs)
     set_name = get("DistinguishedPropertySetId")
     if set_name is not None:
         guid = DISTINGUISHED_SETS.get(set_name)
@@ -54,10 +55,7 @@ def parse_uri(elem: etree._Element) -> ExtendedUri:
         return ExtendedUri(f"name:{guid}:{name}", ptype, attrs)
     pid = get("PropertyId")
     if pid is not None:
-        try:
-            return ExtendedUri(f"id:{guid}:0x{_number(pid):04x}", ptype, attrs)
-        except ValueError as exc:
-            raise PropertyError(f"bad PropertyId {pid!r}") from exc
+        return ExtendedUri(f"id:{guid}:{_hex(pid, 'PropertyId')}", ptype, attrs)
     raise PropertyError("ExtendedFieldURI with a property set needs PropertyName or PropertyId")
 
 
