@@ -12,6 +12,7 @@ import time
 
 from lxml import etree
 
+from pipeline.sandbox import search_folders
 from pipeline.sandbox.ews import shapes, soap
 from pipeline.sandbox.ews.context import Context, M, folder_refs, resolve_folder
 from pipeline.sandbox.ews.errors import ResponseError
@@ -45,6 +46,8 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                     continue
                 base_sql = f"FROM items WHERE folder_id=? AND {where.where}"
                 params = [folder.id, *where.params]
+                if folder.is_search:  # its base folders' items its own restriction matches, found when asked
+                    base_sql, params = _search_folder_sql(conn, folder.id, where.where, where.params)
                 if lagging:
                     base_sql += " AND touched <= ?"
                     params.append(time.time() - ctx.limits.search_lag_s)
@@ -91,6 +94,19 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                 )
     ctx.count("items_found", sum(m.count("<t:ItemId ") for m in messages))
     return soap.operation_response("FindItem", messages)
+
+
+def _search_folder_sql(conn: sqlite3.Connection, folder_id: int, where: str, params: list) -> tuple[str, list]:
+    criteria = search_folders.of_folder(conn, folder_id)
+    if criteria is None:  # a search folder without criteria (Exchange's own, or made without any) lists nothing
+        return "FROM items WHERE 0", []
+    folders = search_folders.searched(conn, criteria)
+    own = to_sql(etree.fromstring(criteria.restriction))
+    marks = ",".join("?" * len(folders)) or "NULL"
+    return (
+        f"FROM items WHERE folder_id IN ({marks}) AND ({own.where}) AND {where}",
+        [*folders, *own.params, *params],
+    )
 
 
 def needs_mime(shape: shapes.Shape) -> bool:
