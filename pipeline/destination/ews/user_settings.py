@@ -28,7 +28,8 @@ class EwsConfigurations:
                 found = self._folder(target).get_user_configuration(name=target.name, properties="All")
             except ErrorItemNotFound:
                 return None
-            return ServerConfiguration(xml=found.xml_data, binary=found.binary_data)
+            words = {str(k): v for k, v in (found.dictionary or {}).items() if isinstance(v, str)}
+            return ServerConfiguration(xml=found.xml_data, binary=found.binary_data, dictionary=words)
 
         return self._call(get)
 
@@ -38,3 +39,11 @@ class EwsConfigurations:
             self._call(lambda: folder.create_user_configuration(name=target.name, xml_data=xml))
         else:
             self._call(lambda: folder.update_user_configuration(name=target.name, xml_data=xml))
+
+    def write_binary(
+        self, target: ConfigurationTarget, binary: bytes, dictionary: dict[str, str], create: bool
+    ) -> None:
+        """A configuration's binary data and its dictionary, in one request (the stamp travels with the data)."""
+        folder = self._folder(target)
+        call = folder.create_user_configuration if create else folder.update_user_configuration
+        self._call(lambda: call(name=target.name, dictionary=dictionary, binary_data=binary))

@@ -48,7 +48,7 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                 params = [folder.id, *where.params]
                 if folder.is_search:  # its base folders' items its own restriction matches, found when asked
                     base_sql, params = _search_folder_sql(conn, folder.id, where.where, where.params)
-                if lagging:
+                if lagging or (folder.is_search and ctx.limits.search_lag_s > 0):  # a search folder's results too
                     base_sql += " AND touched <= ?"
                     params.append(time.time() - ctx.limits.search_lag_s)
                 total = conn.execute(f"SELECT COUNT(*) {base_sql}", params).fetchone()[0]
