@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.convert.user_settings.autocomplete import (
@@ -45,7 +45,14 @@ from pipeline.convert.user_settings.autocomplete import (
     AutocompleteList,
     parse_autocomplete,
 )
-from pipeline.convert.user_settings.binary import filetime_of
+from pipeline.convert.user_settings.binary import SettingsFormatError, filetime_of
+from pipeline.convert.user_settings.merge import (
+    AUTOCOMPLETE_TARGET,
+    ServerConfiguration,
+    SettingAction,
+    SettingPlan,
+)
+from pipeline.convert.user_settings.records import SettingsMessage
 
 PR_ENTRYID = 0x0FFF
 PR_RECORD_KEY = 0x0FF9
@@ -207,3 +214,71 @@ def digest(data: bytes) -> str:
 
 
 __all__ = ["NicknameMerge", "ResolvedEntry", "digest", "merge_nicknames", "resolve", "write_autocomplete"]
+
+
+#: The dictionary entry that stamps the stream the restore wrote (its SHA-256), beside it in the same object.
+STAMP = "MailboxRebuild.Written"
+
+
+@dataclass(frozen=True, slots=True)
+class NicknamePlan:
+    """What to do with the nickname cache: the plan for the report, and the stream and stamp to write."""
+
+    plan: SettingPlan
+    data: bytes | None = None  # None: nothing to write
+    stamp: dict[str, str] = field(default_factory=dict)
+
+
+def plan_autocomplete(
+    message: SettingsMessage, server: ServerConfiguration | None, lookup: Callable[[str], str | None]
+) -> NicknamePlan:
+    """Decide from the source's list and the server's Autocomplete object (and its stamp):
+    - none on the server: the source's list, resolved, is created (stamped);
+    - the server's own list (no stamp of ours): merged, the server's entries winning (stamped when written);
+    - ours, unchanged since (its bytes match our stamp): merged again, which on a rerun adds nothing;
+    - ours, changed since (Outlook or the user rewrote it: the bytes no longer match the stamp): kept as it is.
+    """
+    kind, target = message.kind, AUTOCOMPLETE_TARGET
+    record = message.record
+    if not isinstance(record, AutocompleteList):
+        return NicknamePlan(SettingPlan(kind, target, SettingAction.SKIP, reason=f"unreadable: {message.problem}"))
+    binary = server.binary if server is not None else None
+    stamp = (server.dictionary or {}).get(STAMP) if server is not None else None
+    if binary and stamp and stamp != digest(binary):
+        return NicknamePlan(
+            SettingPlan(
+                kind,
+                target,
+                SettingAction.KEEP,
+                kept=("autocomplete list",),
+                reason="changed on the new server since it was restored: not overwritten",
+            )
+        )
+    try:
+        merged = merge_nicknames(record, binary, lookup)
+    except SettingsFormatError as exc:
+        return NicknamePlan(
+            SettingPlan(
+                kind, target, SettingAction.KEEP, reason=f"the server's list is kept: it cannot be read ({exc})"
+            )
+        )
+    details: dict[str, object] = {
+        "resolved": {how: sum(1 for r in merged.resolved if r.how == how) for how in (CACHED, BOOK, SMTP, UNRESOLVED)},
+        "unresolved": list(merged.unresolved),
+    }
+    if not merged.added:
+        reason = "already restored" if stamp else "every entry is already on the server"
+        return NicknamePlan(
+            SettingPlan(kind, target, SettingAction.KEEP, kept=merged.kept, reason=reason, details=details)
+        )
+    action = SettingAction.CREATE if server is None else SettingAction.UPDATE
+    reason = "" if server is None else "missing entries added; the server's own entries keep their counts and weights"
+    if merged.unresolved:
+        reason = (
+            reason + "; " if reason else ""
+        ) + f"{len(merged.unresolved)} X500 entries unresolved, kept as they were"
+    return NicknamePlan(
+        SettingPlan(kind, target, action, added=merged.added, kept=merged.kept, reason=reason, details=details),
+        merged.data,
+        {**(server.dictionary or {} if server is not None else {}), STAMP: digest(merged.data)},
+    )

@@ -1,0 +1,202 @@
+"""The rest of the user's environment, restored for run.py: the nickname cache, search folders, the junk
+e-mail lists and navigation shortcuts (issue 23). run.py hands over what it holds (the settings read from the
+associated messages, the source's look-ups, the rebuilt folders, the address book, the mailbox); the
+decisions are convert/user_settings' pure functions, the calls the destination's.
+
+How a rerun, and a user's change on the new server, are respected (each setting says so in the report):
+- autocomplete: the stream we write carries a stamp (its SHA-256 in the same configuration's dictionary,
+  written in the same request). Bytes that no longer match our stamp were rewritten since (by Outlook, as
+  the user typed): kept untouched. Otherwise the source's entries are merged in by address, the server's
+  entry winning, so a rerun adds nothing and writes nothing.
+- search folders: one of the same name under the search folders root (ours from an earlier run, or the
+  user's own) is never touched; a rerun creates nothing. (One the user deleted comes back on a rerun: the
+  server keeps no trace of the deletion.)
+- junk e-mail lists: a PowerShell script (EWS writes none of them); shortcuts: listed, not restored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.convert.user_settings.junk_script import JunkLists, junk_lists, powershell
+from pipeline.convert.user_settings.merge import AUTOCOMPLETE_TARGET, ConfigurationTarget, SettingAction, SettingPlan
+from pipeline.convert.user_settings.nicknames import plan_autocomplete
+from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
+from pipeline.convert.user_settings.rules import JunkEmailRule
+from pipeline.convert.user_settings.search_criteria import SearchFolderCriteria, Unmapped, criteria
+from pipeline.convert.user_settings.search_folders import SearchFolderDefinition
+from pipeline.convert.user_settings.shortcuts import NavigationShortcut
+from pipeline.model import SourceFolder
+
+#: The kinds this module restores (merge.SELECTABLE names them for --settings).
+KINDS = (SettingKind.AUTOCOMPLETE, SettingKind.SEARCH_FOLDER, SettingKind.JUNK_RULE, SettingKind.SHORTCUT)
+JUNK_SCRIPT = "junk-email.ps1"
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """What the restore needs from the run: the source's look-ups, its folders, the rebuilt ones (node id ->
+    server folder id), the address book's answer for a DN, the mailbox, and where reports go."""
+
+    folders: list[SourceFolder]
+    rebuilt: dict[int, str]
+    folder_by_entry_id: Callable[[bytes], int | None]
+    property_name: Callable[[int], tuple[str, int | str] | None]
+    lookup: Callable[[str], str | None]
+    mailbox: Any  # the destination's Mailbox: configurations(), search_folders() where it has them
+    address: str
+    write_script: Callable[[str, bytes], str] | None = None  # (file name, bytes) -> where it was written
+    fatal: tuple[type[BaseException], ...] = ()  # what stops the mailbox (lease lost, interrupted...): re-raised
+
+
+def _below(folders: list[SourceFolder], rebuilt: dict[int, str]) -> Callable[[int], list[int]]:
+    parents = {f.node_id: f.parent_node_id for f in folders}
+
+    def below(root: int) -> list[int]:
+        found = []
+        for folder in folders:
+            node: int | None = folder.node_id
+            seen: set[int] = set()
+            while node is not None and node not in seen:
+                if node == root:
+                    if folder.node_id in rebuilt:
+                        found.append(folder.node_id)
+                    break
+                seen.add(node)
+                node = parents.get(node)
+        return found
+
+    return below
+
+
+def _plan(kind: SettingKind, target: ConfigurationTarget, action: SettingAction, reason: str, **more: Any) -> dict:
+    return SettingPlan(kind, target, action, reason=reason, details=more).as_dict()
+
+
+def restore_autocomplete(message: SettingsMessage, given: Restored) -> dict:
+    configurations = getattr(given.mailbox, "configurations", None)
+    if configurations is None:
+        return _plan(message.kind, AUTOCOMPLETE_TARGET, SettingAction.SKIP, "this destination cannot write it yet")
+    store = configurations()
+    decided = plan_autocomplete(message, store.read(AUTOCOMPLETE_TARGET), given.lookup)
+    if decided.data is not None:
+        store.write_binary(
+            AUTOCOMPLETE_TARGET, decided.data, decided.stamp, create=decided.plan.action is SettingAction.CREATE
+        )
+    return decided.plan.as_dict()
+
+
+def restore_search_folders(messages: list[SettingsMessage], given: Restored) -> list[dict]:
+    plans: list[dict] = []
+    factory = getattr(given.mailbox, "search_folders", None)
+    paths = {f.node_id: "/".join(f.path) for f in given.folders}
+    below = _below(given.folders, given.rebuilt)
+    store, existing = None, None
+    for message in messages:
+        definition = message.record
+        target = ConfigurationTarget("searchfolders", message.subject)
+        if not isinstance(definition, SearchFolderDefinition):
+            plans.append(_plan(message.kind, target, SettingAction.SKIP, f"unreadable: {message.problem}"))
+            continue
+        mapped = criteria(definition, given.folder_by_entry_id, given.property_name, below)
+        if isinstance(mapped, Unmapped):
+            plans.append(_plan(message.kind, target, SettingAction.SKIP, mapped.reason))
+            continue
+        if factory is None:
+            plans.append(_plan(message.kind, target, SettingAction.SKIP, "this destination cannot write it yet"))
+            continue
+        if store is None:
+            store = factory()
+            existing = store.names()
+        assert existing is not None
+        searched = [paths.get(n, str(n)) or "(top of the mailbox)" for n in mapped.folders]
+        if definition.name.casefold() in existing:
+            plans.append(
+                _plan(
+                    message.kind,
+                    target,
+                    SettingAction.KEEP,
+                    f"search folder {definition.name!r} is on the server already (restored earlier, or the user's "
+                    "own): not touched",
+                )
+            )
+            continue
+        assert isinstance(mapped, SearchFolderCriteria)
+        existing[definition.name.casefold()] = store.create(mapped, [given.rebuilt[n] for n in mapped.folders])
+        plans.append(
+            SettingPlan(
+                message.kind,
+                target,
+                SettingAction.CREATE,
+                added=(definition.name,),
+                reason=f"search folder {definition.name!r} over {len(searched)} rebuilt folder(s)",
+                details={"folders": searched},
+            ).as_dict()
+        )
+    return plans
+
+
+def restore_junk(message: SettingsMessage, given: Restored) -> dict:
+    rule = message.record
+    target = ConfigurationTarget("inbox", "JunkEmailRule")
+    if not isinstance(rule, JunkEmailRule):
+        return _plan(message.kind, target, SettingAction.SKIP, f"unreadable: {message.problem}")
+    lists: JunkLists = junk_lists(given.address, rule)
+    counts = {"trusted": len(lists.trusted), "blocked": len(lists.blocked)}
+    if lists.empty:
+        return _plan(
+            message.kind, target, SettingAction.SKIP, "the junk e-mail lists are empty: nothing to restore", **counts
+        )
+    where = given.write_script(JUNK_SCRIPT, powershell([lists]).encode("utf-8-sig")) if given.write_script else None
+    reason = "EWS writes no junk e-mail list: run the script in the Exchange Management Shell"
+    return _plan(message.kind, target, SettingAction.SKIP, reason, script=where, **counts)
+
+
+def restore_shortcut(message: SettingsMessage, given: Restored) -> dict:
+    shortcut = message.record
+    target = ConfigurationTarget("commonviews", message.subject)
+    if not isinstance(shortcut, NavigationShortcut):
+        return _plan(message.kind, target, SettingAction.SKIP, f"unreadable: {message.problem}")
+    node = given.folder_by_entry_id(shortcut.folder_entry_id) if shortcut.folder_entry_id else None
+    if shortcut.kind == "group_header":
+        why = "a group of Outlook's navigation pane: Outlook makes its default groups itself"
+    elif node is not None and node in given.rebuilt:
+        why = (
+            f"the {shortcut.kind.replace('_', ' ')} it opens is rebuilt; the shortcut (an associated item of Common "
+            "Views pointing at the new folder's entry id) is not written yet: add it again in Outlook"
+        )
+    else:
+        why = f"the {shortcut.kind.replace('_', ' ')} it opens was not rebuilt"
+    return _plan(message.kind, target, SettingAction.SKIP, why)
+
+
+def restore(messages: Iterable[SettingsMessage], selected: tuple[SettingKind, ...], given: Restored) -> list[dict]:
+    """Every selected setting of these kinds, in KINDS' order: the report's entries (SettingPlan.as_dict)."""
+    chosen = [m for m in messages if m.kind in selected and m.kind in KINDS]
+    plans: list[dict] = []
+
+    def guarded(kind: SettingKind, step: Callable[[], list[dict]]) -> None:
+        try:
+            plans.extend(step())
+        except given.fatal:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one setting refused: reported as failed, the mailbox goes on
+            plans.append({"setting": kind.value, "action": "failed", "reason": f"{type(exc).__name__}: {exc}"})
+
+    autocomplete = [m for m in chosen if m.kind is SettingKind.AUTOCOMPLETE]
+    if autocomplete:
+        guarded(SettingKind.AUTOCOMPLETE, lambda: [restore_autocomplete(autocomplete[0], given)])
+    searches = [m for m in chosen if m.kind is SettingKind.SEARCH_FOLDER]
+    if searches:
+        guarded(SettingKind.SEARCH_FOLDER, lambda: restore_search_folders(searches, given))
+    for message in chosen:
+        if message.kind is SettingKind.JUNK_RULE:
+            guarded(message.kind, lambda m=message: [restore_junk(m, given)])
+        elif message.kind is SettingKind.SHORTCUT:
+            guarded(message.kind, lambda m=message: [restore_shortcut(m, given)])
+    return plans
+
+
+__all__ = ["KINDS", "Restored", "restore"]
