@@ -150,7 +150,7 @@ def restore_junk(message: SettingsMessage, given: Restored) -> dict:
             message.kind, target, SettingAction.SKIP, "the junk e-mail lists are empty: nothing to restore", **counts
         )
     where = given.write_script(JUNK_SCRIPT, powershell([lists]).encode("utf-8-sig")) if given.write_script else None
-    reason = "EWS writes no junk e-mail list: run the script in the Exchange Management Shell"
+    reason = "EWS writes no junk e-mail list: run " + (where or JUNK_SCRIPT) + " in the Exchange Management Shell"
     return _plan(message.kind, target, SettingAction.SKIP, reason, script=where, **counts)
 
 
@@ -162,6 +162,8 @@ def restore_shortcut(message: SettingsMessage, given: Restored) -> dict:
     node = given.folder_by_entry_id(shortcut.folder_entry_id) if shortcut.folder_entry_id else None
     if shortcut.kind == "group_header":
         why = "a group of Outlook's navigation pane: Outlook makes its default groups itself"
+    elif shortcut.kind == "search_folder":
+        why = "it opens a search folder (restored as a search folder where its definition maps); the shortcut is not written yet"
     elif node is not None and node in given.rebuilt:
         why = (
             f"the {shortcut.kind.replace('_', ' ')} it opens is rebuilt; the shortcut (an associated item of Common "
