@@ -6,8 +6,11 @@ folder's listing compared with every item of the mailbox filtered in Python by w
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import struct
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from exchangelib.folders import SHALLOW, FolderCollection
 from exchangelib.folders.known_folders import SearchFolders
 from exchangelib.protocol import FailFast
 
+import fixtures
 from tests.conftest import own_sandbox, run_cli
 
 SERVICE, PASSWORD = "svc-environment", "S3cret-for-environment"
@@ -198,3 +202,61 @@ def test_autocomplete_and_search_folders_restored_and_left_alone(samples: Path, 
     assert kept["action"] == "kept" and "changed on the new server" in kept["reason"]
     after = alice.inbox.get_user_configuration(name="Autocomplete", properties="All")
     assert (after.binary_data, after.changekey) == (mine, changed.changekey)
+
+
+SETTINGS_SPEC = Path(fixtures.__file__).parent / "specs" / "settings.toml"
+
+
+def spec_associated(kind: str) -> dict:
+    spec = tomllib.loads(SETTINGS_SPEC.read_text(encoding="utf-8"))
+    found = [a for f in spec["folders"] for a in f.get("associated", []) if a["kind"] == kind]
+    return found[0]
+
+
+def test_fixture_unresolved_x500_kept_junk_lists_as_a_script_text_search_listed(sandbox, tmp_path: Path):
+    """The settings fixture: its autocomplete list (an SMTP entry, an X500 entry with its SMTP cached, one without)
+    and junk rule, judged against the fixture's spec; `rebuild x500` lists the DN nothing resolves."""
+    ost = fixtures.cached("settings", format="ost")
+    handle, _ = sandbox
+    alice = account(handle)
+    result = rebuild(handle, tmp_path / "state", ost)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["settings"]
+    addresses = spec_associated("autocomplete")["addresses"]
+    gone = next(a["email"] for a in addresses if a["email"].startswith("/") and "smtp" not in a)
+    [autocomplete] = [e for e in report if e["setting"] == "autocomplete"]
+    assert autocomplete["unresolved"] == [gone] and autocomplete["action"] == "created"
+
+    rows = nickname_cache(alice.inbox.get_user_configuration(name="Autocomplete", properties="All").binary_data)
+    expected = [(a["name"], a.get("smtp") or a["email"]) for a in addresses]
+    assert [(r[0x3001001F], r[0x3003001F]) for r in rows] == expected
+    assert [r[0x3002001F] for r in rows] == ["SMTP", "SMTP", "EX"]  # the unresolved one kept as it was
+
+    junk = spec_associated("junk_rule")
+    [entry] = [e for e in report if e["setting"] == "junk_rule"]
+    assert entry["action"] == "not restored" and "EWS writes no junk e-mail list" in entry["reason"]
+    script = Path(entry["script"]).read_bytes()
+    assert script.startswith(b"\xef\xbb\xbf")
+    line = next(ln for ln in script.decode("utf-8-sig").splitlines() if ln.startswith("Set-MailboxJunk"))
+    trusted = ",".join(f"'{a}'" for a in junk["safe_senders"] + junk["safe_recipients"])
+    blocked = ",".join(f"'{a}'" for a in junk["blocked_senders"])
+    assert f"-Identity '{ALICE}'" in line
+    assert (
+        f"-TrustedSendersAndDomains @{{Add={trusted}}}" in line
+        and f"-BlockedSendersAndDomains @{{Add={blocked}}}" in line
+    )
+    if os.name != "nt":
+        assert Path(entry["script"]).stat().st_mode & 0o077 == 0
+
+    searches = {e["name"]: e for e in report if e["setting"] == "search_folder"}
+    assert searches["Invoices"]["action"] == "not restored" and "text search" in searches["Invoices"]["reason"]
+    assert searches["Unread Mail"]["action"] == "created"
+    assert set(search_folders(alice)) >= {"Unread Mail"} and "Invoices" not in search_folders(alice)
+
+    out = tmp_path / "x500"
+    x500 = run_cli("x500", "--ost", str(ost), "--mailbox", ALICE, "--out", str(out))
+    with (out / "x500-unresolved.csv").open(encoding="utf-8", newline="") as fh:
+        unresolved = list(csv.DictReader(fh))
+    assert [(r["legacy_dn"], r["proxy_address"], r["in_autocomplete_of"]) for r in unresolved] == [
+        (gone, f"X500:{gone}", ALICE)
+    ], x500.stdout + x500.stderr
