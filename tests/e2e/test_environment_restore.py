@@ -213,9 +213,9 @@ def spec_associated(kind: str) -> dict:
     return found[0]
 
 
-def test_fixture_unresolved_x500_kept_junk_lists_as_a_script_text_search_listed(sandbox, tmp_path: Path):
+def test_fixture_unresolved_x500_kept_junk_lists_as_a_script_search_folders_by_the_spec(sandbox, tmp_path: Path):
     """The settings fixture: its autocomplete list (an SMTP entry, an X500 entry with its SMTP cached, one without)
-    and junk rule, judged against the fixture's spec; `rebuild x500` lists the DN nothing resolves."""
+    junk rule and search folders, judged against the fixture's spec; `rebuild x500` lists the DN nothing resolves."""
     ost = fixtures.cached("settings", format="ost")
     handle, _ = sandbox
     alice = account(handle)
@@ -249,9 +249,22 @@ def test_fixture_unresolved_x500_kept_junk_lists_as_a_script_text_search_listed(
         assert Path(entry["script"]).stat().st_mode & 0o077 == 0
 
     searches = {e["name"]: e for e in report if e["setting"] == "search_folder"}
-    assert searches["Invoices"]["action"] == "not restored" and "text search" in searches["Invoices"]["reason"]
-    assert searches["Unread Mail"]["action"] == "created"
-    assert set(search_folders(alice)) >= {"Unread Mail"} and "Invoices" not in search_folders(alice)
+    assert {name: e["action"] for name, e in searches.items()} == {"Unread Mail": "created", "Invoices": "created"}
+    # the spec's folders and, searched deep (fixtures write deep search), the folders under them
+    assert sorted(searches["Invoices"]["folders"]) == ["Inbox", "Inbox/Newsletters", "Inbox/Receipts"]
+    spec = tomllib.loads(SETTINGS_SPEC.read_text(encoding="utf-8"))
+    inbox = next(f for f in spec["folders"] if f.get("role") == "inbox")
+    found = search_folders(alice)
+    unread = {i.subject for i in found["Unread Mail"].all().only("subject")}
+    assert unread == {i["subject"] for i in inbox["items"] if i.get("read") is False}
+    assert {i.subject for i in found["Invoices"].all().only("subject")} == {
+        i["subject"] for i in inbox["items"] if "invoice" in i["subject"].lower()
+    }
+    receipt = alice.inbox / "Receipts"
+    from exchangelib import Message
+
+    Message(account=alice, folder=receipt, subject="Your INVOICE 42").save()
+    assert {i.subject for i in found["Invoices"].all().only("subject")} >= {"Your INVOICE 42"}
 
     out = tmp_path / "x500"
     x500 = run_cli("x500", "--ost", str(ost), "--mailbox", ALICE, "--out", str(out))

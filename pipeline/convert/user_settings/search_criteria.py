@@ -1,7 +1,8 @@
 """A search folder definition ([MS-OXOSRCH]) as criteria a server can take: the restriction mapped to neutral
 conditions, and the folders it searches as source folders (node ids), rebuilt folders on the server.
 
-Mapped: AND, OR, NOT; content restrictions (full string, substring, prefix; case and non-spacing options);
+The restriction is the definition's criteria whole (Outlook writes the words of a text search into it as
+content restrictions; the text fields of the header only fill its dialog). Mapped: AND, OR, NOT; content restrictions (full string, substring, prefix; case and non-spacing options);
 property comparisons (<, <=, >, >=, =, <>); EXIST; BITMASK (= 0 and <> 0). Known properties get the names
 both EWS and Graph have (message class, read flag, categories); others travel as property tags or named
 properties ({guid, name}), resolved through the store's name map. Not mapped: sub-object, compare-props,
@@ -24,6 +25,7 @@ from pipeline.convert.user_settings.restrictions import Restriction
 from pipeline.convert.user_settings.search_folders import SearchFolderDefinition
 
 PR_MESSAGE_CLASS = 0x001A
+PR_SUBJECT = 0x0037
 PR_PARENT_ENTRYID = 0x0E09
 PR_MESSAGE_FLAGS = 0x0E07
 MSGFLAG_READ = 0x1
@@ -36,7 +38,7 @@ FL_IGNORECASE, FL_IGNORENONSPACE, FL_LOOSE = 0x10000, 0x20000, 0x40000
 
 @dataclass(frozen=True, slots=True)
 class Property:
-    """What a condition tests: a `known` name ('item_class', 'is_read', 'categories'), else a property by
+    """What a condition tests: a `known` name ('item_class', 'subject', 'is_read', 'categories'), else a property by
     tag (`tag`, with its MAPI type) or by name (`guid` and `name`, with its MAPI type)."""
 
     known: str | None = None
@@ -88,6 +90,8 @@ def _property(tag: int, names: Callable[[int], tuple[str, int | str] | None]) ->
     prop_id, ptype = tag >> 16, tag & 0xFFFF
     if prop_id == PR_MESSAGE_CLASS:
         return Property(known="item_class", ptype=ptype)
+    if prop_id == PR_SUBJECT:
+        return Property(known="subject", ptype=ptype)
     if prop_id < 0x8000:
         return Property(tag=prop_id, ptype=ptype)
     named = names(prop_id)
@@ -166,8 +170,6 @@ def criteria(
     named property id to (guid, name), `below` a node id to the rebuilt folders at and under it."""
     if definition.restriction_problem or (definition.restriction is None and definition.criteria.strip(b"\0")):
         return Unmapped(definition.name, f"its criteria cannot be read ({definition.restriction_problem or 'bytes'})")
-    if definition.text_search:
-        return Unmapped(definition.name, "a text search (Outlook's instant search criteria) has no server form")
     roots = [folder_of(entry_id) for entry_id in definition.folder_entry_ids]
     if not roots or None in roots:
         return Unmapped(definition.name, "it searches folders that are not in this file")

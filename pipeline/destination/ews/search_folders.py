@@ -6,8 +6,8 @@ service machinery (its session, retries and error classes).
 The criteria (convert/user_settings/search_criteria.py) map to EWS search expressions: and/or/not; compare
 to IsEqualTo and its kin; contains to Contains with ContainmentMode and ContainmentComparison; exists to
 Exists; bitmask = 0 to Excludes, <> 0 to Exists and Not(Excludes) (MAPI's BMR_NEZ never matches an item
-without the property). The message class, read flag and categories are item:ItemClass, message:IsRead and
-item:Categories; other properties ExtendedFieldURIs.
+without the property). The message class, subject, read flag and categories are item:ItemClass, item:Subject,
+message:IsRead and item:Categories; other properties ExtendedFieldURIs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ from lxml import etree
 
 from pipeline.convert.user_settings.search_criteria import Condition, Property, SearchFolderCriteria
 
-_KNOWN = {"item_class": "item:ItemClass", "is_read": "message:IsRead", "categories": "item:Categories"}
+_KNOWN = {
+    "item_class": "item:ItemClass",
+    "subject": "item:Subject",
+    "is_read": "message:IsRead",
+    "categories": "item:Categories",
+}
 _TYPES = {
     0x0002: "Short",
     0x0003: "Integer",
