@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pipeline.convert.user_settings.junk_script import JunkLists, junk_lists, powershell
@@ -174,6 +175,12 @@ def restore_shortcut(message: SettingsMessage, given: Restored) -> dict:
     return _plan(message.kind, target, SettingAction.SKIP, why)
 
 
+def _as_list(
+    step: Callable[[SettingsMessage, Restored], dict], message: SettingsMessage, given: Restored
+) -> list[dict]:
+    return [step(message, given)]
+
+
 def restore(messages: Iterable[SettingsMessage], selected: tuple[SettingKind, ...], given: Restored) -> list[dict]:
     """Every selected setting of these kinds, in KINDS' order: the report's entries (SettingPlan.as_dict)."""
     chosen = [m for m in messages if m.kind in selected and m.kind in KINDS]
@@ -194,10 +201,9 @@ def restore(messages: Iterable[SettingsMessage], selected: tuple[SettingKind, ..
     if searches:
         guarded(SettingKind.SEARCH_FOLDER, lambda: restore_search_folders(searches, given))
     for message in chosen:
-        if message.kind is SettingKind.JUNK_RULE:
-            guarded(message.kind, lambda m=message: [restore_junk(m, given)])
-        elif message.kind is SettingKind.SHORTCUT:
-            guarded(message.kind, lambda m=message: [restore_shortcut(m, given)])
+        if message.kind in (SettingKind.JUNK_RULE, SettingKind.SHORTCUT):
+            one = restore_junk if message.kind is SettingKind.JUNK_RULE else restore_shortcut
+            guarded(message.kind, partial(_as_list, one, message, given))
     return plans
 
 
