@@ -78,9 +78,9 @@ def _plan(kind: SettingKind, target: ConfigurationTarget, action: SettingAction,
 
 def restore_autocomplete(message: SettingsMessage, given: Restored) -> dict:
     configurations = getattr(given.mailbox, "configurations", None)
-    if configurations is None:
+    store = configurations() if configurations is not None else None
+    if store is None or not hasattr(store, "write_binary"):
         return _plan(message.kind, AUTOCOMPLETE_TARGET, SettingAction.SKIP, "this destination cannot write it yet")
-    store = configurations()
     decided = plan_autocomplete(message, store.read(AUTOCOMPLETE_TARGET), given.lookup)
     if decided.data is not None:
         store.write_binary(

@@ -136,7 +136,7 @@ def test_autocomplete_and_search_folders_restored_and_left_alone(samples: Path, 
     ost = samples / "SampleOstFile.ost"
     handle, _ = sandbox
     alice = account(handle)
-    alice.inbox.create_user_configuration(name="Autocomplete", binary_data=server_list())
+    alice.inbox.create_user_configuration(name="Autocomplete", dictionary={"Keep": 7}, binary_data=server_list())
 
     first = rebuild(handle, tmp_path / "state", ost)
     assert first.returncode == 0, first.stderr
@@ -152,6 +152,7 @@ def test_autocomplete_and_search_folders_restored_and_left_alone(samples: Path, 
     # The nickname cache: the server's own entry first, with its weight; the X500 entry now an SMTP entry.
     stream = alice.inbox.get_user_configuration(name="Autocomplete", properties="All")
     rows = nickname_cache(stream.binary_data)
+    assert stream.dictionary["Keep"] == 7  # the object's other parts untouched
     assert [r[0x3003001F] for r in rows] == ["bob@corp.example", X500_SMTP]
     assert struct.unpack_from("<i", rows[0][0x60040003])[0] == 777
     restored = rows[1]
