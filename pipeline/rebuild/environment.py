@@ -167,8 +167,9 @@ def restore_shortcut(message: SettingsMessage, given: Restored) -> dict:
         why = "it opens a search folder (restored as a search folder where its definition maps); the shortcut is not written yet"
     elif node is not None and node in given.rebuilt:
         why = (
-            f"the {shortcut.kind.replace('_', ' ')} it opens is rebuilt; the shortcut (an associated item of Common "
-            "Views pointing at the new folder's entry id) is not written yet: add it again in Outlook"
+            f"the {shortcut.kind.replace('_', ' ')} it opens is rebuilt; the shortcut is not written yet (EWS can "
+            "create it as an associated item of Common Views, but it must name the new folder's and the new "
+            "store's entry ids): add it again in Outlook"
         )
     else:
         why = f"the {shortcut.kind.replace('_', ' ')} it opens was not rebuilt"

@@ -128,7 +128,10 @@ def folder_of(entry_id: bytes) -> int | None:
 
 
 def names(prop_id: int):
-    return {0x8020: ("00020329-0000-0000-c000-000000000046", "Keywords"), 0x8101: ("00062008-0000-0000-c000-000000000046", 0x8516)}.get(prop_id)
+    return {
+        0x8020: ("00020329-0000-0000-c000-000000000046", "Keywords"),
+        0x8101: ("00062008-0000-0000-c000-000000000046", 0x8516),
+    }.get(prop_id)
 
 
 def below(node: int) -> list[int]:
@@ -191,3 +194,9 @@ def test_the_create_folder_request_is_valid_ews():
     assert 'PropertySetId="00062008-0000-0000-c000-000000000046" PropertyId="34070"' in text
     assert 'Constant Value="2024-05-01T00:00:00Z"' in text
     assert text.count("<t:FolderId ") == 3
+
+
+def test_a_term_excluding_a_folder_not_in_the_file_is_moot():
+    parent_not_elsewhere = Restriction("property", tag=0x0E090102, value=b"ELSEWHERE", op=5)
+    mapped = criteria(definition(Restriction("and", (parent_not_elsewhere,))), folder_of, names, below)
+    assert isinstance(mapped, SearchFolderCriteria) and mapped.condition is None and mapped.folders == (1, 2, 3, 4)

@@ -144,9 +144,8 @@ def _excluded_parents(
         return None, set()
     if node.kind == "property" and node.tag == (PR_PARENT_ENTRYID << 16 | 0x0102) and node.op == 5:
         folder = folder_of(node.value) if isinstance(node.value, bytes) else None
-        if folder is not None:
-            return None, {folder}
-        return node, set()
+        # A folder not in this file is not rebuilt, so none of its items is searched: the term is moot.
+        return None, ({folder} if folder is not None else set())
     if node.kind != "and":
         return node, set()
     kept, excluded = [], set()
