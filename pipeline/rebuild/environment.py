@@ -11,7 +11,10 @@ How a rerun, and a user's change on the new server, are respected (each setting 
 - search folders: one of the same name under the search folders root (ours from an earlier run, or the
   user's own) is never touched; a rerun creates nothing. (One the user deleted comes back on a rerun: the
   server keeps no trace of the deletion.)
-- junk e-mail lists: a PowerShell script (EWS writes none of them); shortcuts: listed, not restored.
+- shortcuts: a link to a rebuilt folder is written again (an associated item of Common Views naming the new
+  folder's entry id); one pointing at that folder already, ours or the user's, is kept. (One the user deleted
+  comes back on a rerun, as a search folder does.)
+- junk e-mail lists: a PowerShell script (EWS writes none of them).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
 from pipeline.convert.user_settings.rules import JunkEmailRule
 from pipeline.convert.user_settings.search_criteria import SearchFolderCriteria, Unmapped, criteria
 from pipeline.convert.user_settings.search_folders import SearchFolderDefinition
-from pipeline.convert.user_settings.shortcuts import NavigationShortcut
+from pipeline.convert.user_settings.shortcuts import NavigationShortcut, link_properties
 from pipeline.model import SourceFolder
 
 #: The kinds this module restores (merge.SELECTABLE names them for --settings).
@@ -155,25 +158,59 @@ def restore_junk(message: SettingsMessage, given: Restored) -> dict:
     return _plan(message.kind, target, SettingAction.SKIP, reason, script=where, **counts)
 
 
-def restore_shortcut(message: SettingsMessage, given: Restored) -> dict:
-    shortcut = message.record
-    target = ConfigurationTarget("commonviews", message.subject)
-    if not isinstance(shortcut, NavigationShortcut):
-        return _plan(message.kind, target, SettingAction.SKIP, f"unreadable: {message.problem}")
-    node = given.folder_by_entry_id(shortcut.folder_entry_id) if shortcut.folder_entry_id else None
-    if shortcut.kind == "group_header":
-        why = "a group of Outlook's navigation pane: Outlook makes its default groups itself"
-    elif shortcut.kind == "search_folder":
-        why = "it opens a search folder (restored as a search folder where its definition maps); the shortcut is not written yet"
-    elif node is not None and node in given.rebuilt:
-        why = (
-            f"the {shortcut.kind.replace('_', ' ')} it opens is rebuilt; the shortcut is not written yet (EWS can "
-            "create it as an associated item of Common Views, but it must name the new folder's and the new "
-            "store's entry ids): add it again in Outlook"
+def restore_shortcuts(messages: list[SettingsMessage], given: Restored) -> list[dict]:
+    """A link to a folder that was rebuilt is written again, pointing at the new folder (a link to that folder
+    already in Common Views, ours from an earlier run or the user's own, is kept); the others are listed."""
+    plans: list[dict] = []
+    factory = getattr(given.mailbox, "shortcuts", None)
+    store, linked = None, None
+    for message in messages:
+        shortcut = message.record
+        target = ConfigurationTarget("commonviews", message.subject)
+        if not isinstance(shortcut, NavigationShortcut):
+            plans.append(_plan(message.kind, target, SettingAction.SKIP, f"unreadable: {message.problem}"))
+            continue
+        node = given.folder_by_entry_id(shortcut.folder_entry_id) if shortcut.folder_entry_id else None
+        if shortcut.kind == "group_header":
+            why = "a group of Outlook's navigation pane: Outlook makes its default groups itself"
+        elif shortcut.kind == "search_folder":
+            why = "it opens a search folder (restored as a search folder where its definition maps), not a folder"
+        elif shortcut.kind != "folder" or node is None or node not in given.rebuilt:
+            why = f"the {shortcut.kind.replace('_', ' ')} it opens was not rebuilt"
+        elif factory is None:
+            why = "this destination cannot write it yet"
+        else:
+            why = ""
+        if why:
+            plans.append(_plan(message.kind, target, SettingAction.SKIP, why))
+            continue
+        assert node is not None and factory is not None
+        if store is None:
+            store = factory()
+            linked = store.linked()
+        assert linked is not None
+        entry_id, store_entry_id = store.entry_ids(given.rebuilt[node])
+        if not entry_id or not store_entry_id:
+            plans.append(
+                _plan(message.kind, target, SettingAction.SKIP, "the server did not give the folder's entry ids")
+            )
+            continue
+        if entry_id in linked:
+            reason = "a shortcut to that folder is there already (restored earlier, or the user's own): kept"
+            plans.append(_plan(message.kind, target, SettingAction.KEEP, reason))
+            continue
+        store.create(shortcut.name, link_properties(shortcut, entry_id, store_entry_id))
+        linked.add(entry_id)
+        plans.append(
+            SettingPlan(
+                message.kind,
+                target,
+                SettingAction.CREATE,
+                added=(shortcut.name,),
+                reason=f"shortcut {shortcut.name!r} to the rebuilt folder",
+            ).as_dict()
         )
-    else:
-        why = f"the {shortcut.kind.replace('_', ' ')} it opens was not rebuilt"
-    return _plan(message.kind, target, SettingAction.SKIP, why)
+    return plans
 
 
 def _as_list(
@@ -202,9 +239,11 @@ def restore(messages: Iterable[SettingsMessage], selected: tuple[SettingKind, ..
     if searches:
         guarded(SettingKind.SEARCH_FOLDER, lambda: restore_search_folders(searches, given))
     for message in chosen:
-        if message.kind in (SettingKind.JUNK_RULE, SettingKind.SHORTCUT):
-            one = restore_junk if message.kind is SettingKind.JUNK_RULE else restore_shortcut
-            guarded(message.kind, partial(_as_list, one, message, given))
+        if message.kind is SettingKind.JUNK_RULE:
+            guarded(message.kind, partial(_as_list, restore_junk, message, given))
+    shortcuts = [m for m in chosen if m.kind is SettingKind.SHORTCUT]
+    if shortcuts:
+        guarded(SettingKind.SHORTCUT, lambda: restore_shortcuts(shortcuts, given))
     return plans
 
 

@@ -23,6 +23,7 @@ from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.search_folders import EwsSearchFolders
 from pipeline.destination.ews.sender import Sender
+from pipeline.destination.ews.shortcuts import EwsShortcuts
 from pipeline.destination.ews.upload import ids_stamped, stamps
 from pipeline.destination.ews.user_settings import EwsConfigurations
 from pipeline.destination.series import finished
@@ -152,6 +153,10 @@ class EwsMailbox:
     def search_folders(self) -> EwsSearchFolders:
         """The mailbox's search folders (the user's settings restore: search folder definitions)."""
         return EwsSearchFolders(self.account, self._call)
+
+    def shortcuts(self) -> EwsShortcuts:
+        """The mailbox's navigation shortcuts (the user's settings restore)."""
+        return EwsShortcuts(self.account, self._call)
 
     def close(self) -> None:
         """exchangelib keeps a connection pool per protocol; nothing of ours to release."""

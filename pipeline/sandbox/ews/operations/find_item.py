@@ -41,10 +41,15 @@ def find_item(ctx: Context, request: etree._Element) -> str:
         for ref in folder_refs(request.find(f"{M}ParentFolderIds")):
             try:
                 folder = resolve_folder(ctx, conn, ref)
-                if traversal != "Shallow":
+                if traversal not in ("Shallow", "Associated"):
                     messages.append(soap.success("FindItem", _root_xml("", 0, 0, True)))
                     continue
-                base_sql = f"FROM items WHERE folder_id=? AND {where.where}"
+                # Shallow: the folder's contents; Associated: its folder-associated items (FAI) alone
+                fai = "IN" if traversal == "Associated" else "NOT IN"
+                base_sql = (
+                    f"FROM items WHERE folder_id=? AND items.id {fai} (SELECT item_id FROM associated_items) "
+                    f"AND {where.where}"
+                )
                 params = [folder.id, *where.params]
                 if folder.is_search:  # its base folders' items its own restriction matches, found when asked
                     base_sql, params = _search_folder_sql(conn, folder.id, where.where, where.params)
@@ -104,7 +109,8 @@ def _search_folder_sql(conn: sqlite3.Connection, folder_id: int, where: str, par
     own = to_sql(etree.fromstring(criteria.restriction))
     marks = ",".join("?" * len(folders)) or "NULL"
     return (
-        f"FROM items WHERE folder_id IN ({marks}) AND ({own.where}) AND {where}",
+        f"FROM items WHERE folder_id IN ({marks}) AND items.id NOT IN (SELECT item_id FROM associated_items) "
+        f"AND ({own.where}) AND {where}",
         [*folders, *own.params, *params],
     )
 
