@@ -14,9 +14,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials
+from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials, ExtendedProperty, Message
 from exchangelib.folders import SHALLOW, FolderCollection
 from exchangelib.folders.known_folders import SearchFolders
+from exchangelib.properties import EWS_ID, HEX_ENTRY_ID, AlternateId
 from exchangelib.protocol import FailFast
 
 import fixtures
@@ -127,6 +128,31 @@ def every_item(alice: Account) -> list[tuple[str, object]]:
     return found
 
 
+class WlinkEntryId(ExtendedProperty):
+    property_tag = 0x684C
+    property_type = "Binary"
+
+
+def links(alice: Account) -> dict[str, bytes]:
+    """Subject -> PidTagWlinkEntryId of the WunderBar links in Common Views' associated contents."""
+    [views] = [f for f in alice.root.children if (f.name or "").casefold() == "common views"]
+    assert list(views.all().depth("Shallow")) == []  # associated items are not the folder's contents
+    Message.register("wlink_entry_id", WlinkEntryId)
+    try:
+        found = views.all().depth("Associated").only("subject", "item_class", "wlink_entry_id")
+        return {m.subject: m.wlink_entry_id for m in found if m.item_class == "IPM.Microsoft.WunderBar.Link"}
+    finally:
+        Message.deregister("wlink_entry_id")
+
+
+def entry_id(alice: Account, folder) -> bytes:
+    """The folder's entry id as ConvertId gives it (HexEntryId), not as our client read it."""
+    [converted] = alice.protocol.convert_ids(
+        [AlternateId(id=folder.id, format=EWS_ID, mailbox=ALICE)], destination_format=HEX_ENTRY_ID
+    )
+    return bytes.fromhex(converted.id)
+
+
 def listed(folder) -> set[str]:
     return {item.id for item in folder.all().only("subject")}
 
@@ -147,7 +173,14 @@ def test_autocomplete_and_search_folders_restored_and_left_alone(samples: Path, 
     [autocomplete] = by_setting["autocomplete"]
     assert autocomplete["action"] == "merged" and autocomplete["added"] == [X500_SMTP], autocomplete
     assert {e["action"] for e in by_setting["search_folder"]} == {"created"}
-    assert {e["action"] for e in by_setting["shortcut"]} == {"not restored"}
+    restored_links = {e["name"] for e in by_setting["shortcut"] if e["action"] == "created"}
+    assert restored_links == {"Inbox", "Sent Items", "Calendar"}, by_setting["shortcut"]
+    written = links(alice)
+    assert written == {
+        "Inbox": entry_id(alice, alice.inbox),
+        "Sent Items": entry_id(alice, alice.sent),
+        "Calendar": entry_id(alice, alice.calendar),
+    }
 
     # The nickname cache: the server's own entry first, with its weight; the X500 entry now an SMTP entry.
     stream = alice.inbox.get_user_configuration(name="Autocomplete", properties="All")
@@ -195,6 +228,7 @@ def test_autocomplete_and_search_folders_restored_and_left_alone(samples: Path, 
     now = alice.inbox.get_user_configuration(name="Autocomplete", properties="All")
     assert (now.binary_data, now.dictionary, now.changekey) == (stream.binary_data, stream.dictionary, stream.changekey)
     assert {name: f.id for name, f in search_folders(alice).items()} == {name: f.id for name, f in found.items()}
+    assert links(alice) == written  # no second link
 
 
 SETTINGS_SPEC = Path(fixtures.__file__).parent / "specs" / "settings.toml"

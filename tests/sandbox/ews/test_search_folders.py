@@ -1,6 +1,6 @@
 """Search folders: CreateFolder of a SearchFolder with SearchParameters, written here as raw XML and sent through
-exchangelib's service plumbing, then read with plain exchangelib (FindItem on the search folder). Ledger:
-search-folders. The oracle: the items the test itself made, and which of them the criteria select."""
+exchangelib's service plumbing, then read with plain exchangelib (FindItem on the search folder), and associated items. Ledgers:
+search-folders, associated-items. The oracle: the items the test itself made, and which of them the criteria select."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from exchangelib import Folder, Message
 from exchangelib.errors import ErrorFolderNotFound
+from exchangelib.folders import FolderCollection
 from exchangelib.services.common import EWSAccountService
 from exchangelib.util import MNS, TNS
 from lxml import etree
@@ -87,3 +88,31 @@ def test_a_base_folder_that_does_not_exist_and_a_restriction_it_cannot_evaluate(
     )
     with pytest.raises(Exception, match="Categories"):
         create_search_folder(alice, f"Bad {unique}", unsupported, [top.id], "Shallow")
+
+
+class CreateItemRaw(EWSAccountService):
+    SERVICE_NAME = "CreateItem"
+    element_container_name = f"{{{MNS}}}Items"
+
+    def call(self, payload: Any) -> Any:
+        return self._get_elements(payload=payload)
+
+
+def test_an_associated_item_is_apart_from_the_folders_contents(alice, tree):
+    """Ledger: associated-items."""
+    top, _ = tree
+    Message(account=alice, folder=top, subject="content").save()
+    text = (
+        f'<m:CreateItem xmlns:m="{MNS}" xmlns:t="{TNS}" MessageDisposition="SaveOnly"><m:SavedItemFolderId>'
+        f'<t:FolderId Id="{top.id}"/></m:SavedItemFolderId><m:Items><t:Message>'
+        "<t:ItemClass>IPM.Microsoft.WunderBar.Link</t:ItemClass><t:Subject>a link</t:Subject>"
+        "<t:IsAssociated>true</t:IsAssociated></t:Message></m:Items></m:CreateItem>"
+    )
+    [answer] = list(CreateItemRaw(account=alice).call(etree.fromstring(text)))
+    assert not isinstance(answer, Exception), answer
+    assert subjects(top) == {"content"}
+    assert {i.subject for i in top.all().depth("Associated").only("subject")} == {"a link"}
+    [fresh] = [
+        f for f in FolderCollection(account=alice, folders=[alice.msg_folder_root]).find_folders() if f.id == top.id
+    ]
+    assert fresh.total_count == 1  # the folder's contents only
