@@ -58,14 +58,50 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_x500, needs_state="if-given")  # a log file only with an explicit --state
 
 
+@dataclass(frozen=True, slots=True)
+class UnresolvedRow:
+    """An X500 entry of a mailbox's autocomplete list that neither the entry nor any address book resolves:
+    the person it names needs this proxy on their new mailbox, which only the admin can tell."""
+
+    found_in: str  # the mailbox whose autocomplete list holds it
+    display_name: str
+    legacy_dn: str
+    source: str
+
+
 def proxies_of(ost: Path, mailbox: str, codepage: int | None = None) -> list[ProxyRow]:
     """The mailbox owner's legacyExchangeDN(s) found in its OST, first-seen spelling, no duplicates."""
+    return survey_of(ost, mailbox, codepage)[0]
+
+
+def survey_of(ost: Path, mailbox: str, codepage: int | None = None) -> tuple[list[ProxyRow], list[UnresolvedRow]]:
+    """The owner's DN(s), and the autocomplete list's X500 entries nothing resolves to SMTP (as the run's
+    restore resolves them: the entry's cached address, then the store's address book)."""
+    from pipeline.convert.user_settings import SettingKind, read_setting
+    from pipeline.convert.user_settings.autocomplete import AutocompleteList
+    from pipeline.convert.user_settings.nicknames import UNRESOLVED, resolve
+    from pipeline.model import SourceItem
     from pipeline.rebuild.address_books import build_book
     from pipeline.source import open_source
 
+    unresolved: list[UnresolvedRow] = []
     with open_source(ost, codepage=codepage) as source:
-        book = build_book(source, source.folders(), mailbox)
-    return [ProxyRow(mailbox, dn, str(ost)) for dn in sorted(book.owner_dns(), key=str.casefold)]
+        folders = source.folders()
+        book = build_book(source, folders, mailbox)
+        owners = {dn.casefold() for dn in book.owner_dns()}
+        for folder in folders:
+            for entry in source.associated(folder):
+                if not isinstance(entry, SourceItem) or not entry.message_class.lower().endswith("autocomplete"):
+                    continue
+                message = read_setting(entry)
+                if message.kind is not SettingKind.AUTOCOMPLETE or not isinstance(message.record, AutocompleteList):
+                    continue
+                for one in message.record.entries:
+                    found = resolve(one, lambda dn: book.lookup(dn)[0])
+                    if found.how == UNRESOLVED and found.legacy_dn and found.legacy_dn.casefold() not in owners:
+                        unresolved.append(UnresolvedRow(mailbox, one.display_name or "", found.legacy_dn, str(ost)))
+    owner_rows = [ProxyRow(mailbox, dn, str(ost)) for dn in sorted(book.owner_dns(), key=str.casefold)]
+    return owner_rows, unresolved
 
 
 def _ps_quote(text: str) -> str:
@@ -89,6 +125,15 @@ def powershell(rows: list[ProxyRow], when: datetime | None = None) -> str:
         added = ",".join(_ps_quote(p) for p in proxies)
         lines.append(f"Set-Mailbox -Identity {_ps_quote(mailbox)} -EmailAddresses @{{add={added}}}")
     return "\r\n".join(lines) + "\r\n"
+
+
+def unresolved_csv(rows: list[UnresolvedRow]) -> str:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["new_mailbox", "display_name", "legacy_dn", "proxy_address", "in_autocomplete_of", "found_in"])
+    for row in rows:  # new_mailbox left for the admin: who this person is on the new server
+        writer.writerow(["", row.display_name, row.legacy_dn, f"X500:{row.legacy_dn}", row.found_in, row.source])
+    return out.getvalue()
 
 
 def csv_text(rows: list[ProxyRow]) -> str:
@@ -115,21 +160,25 @@ def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
     else:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
     rows: list[ProxyRow] = []
+    others: list[UnresolvedRow] = []
     missing = []
     for ost, mailbox in jobs:
         try:
-            found = proxies_of(ost, mailbox, args.codepage)
+            found, unresolved = survey_of(ost, mailbox, args.codepage)
         except SourceOpenError as exc:
             raise UsageError(str(exc)) from None
         if not found:
             missing.append(mailbox)
         rows.extend(found)
+        others.extend(unresolved)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with Folder.open(out) as folder:  # a link planted at either name is replaced, never written through
         folder.replace("x500.csv", csv_text(rows).encode("utf-8"))
         # UTF-8 with a BOM: Windows PowerShell 5.1 reads a BOM-less script as the ANSI code page.
         folder.replace("x500.ps1", powershell(rows).encode("utf-8-sig"))
+        if others:  # autocomplete entries no book resolves: the admin names their new mailboxes
+            folder.replace("x500-unresolved.csv", unresolved_csv(others).encode("utf-8"))
     for row in rows:
         print(f"{row.mailbox}: {row.proxy}")
     for mailbox in missing:
@@ -138,4 +187,9 @@ def cmd_x500(args: argparse.Namespace, settings: Any) -> int:
             file=sys.stderr,
         )
     print(f"wrote {out / 'x500.csv'} and {out / 'x500.ps1'} ({len(rows)} proxy address(es))")
+    if others:
+        print(
+            f"wrote {out / 'x500-unresolved.csv'}: {len(others)} autocomplete entr(ies) by an old DN no address book "
+            "resolves (fill in new_mailbox; each needs its X500 proxy there)"
+        )
     return EXIT_FAILURES if missing else EXIT_OK

@@ -48,6 +48,7 @@ from pipeline.item_values.item_warnings import ItemWarning, left_out
 from pipeline.lease import MARGIN_EXTRA, Fence, LeaseHolder, LeaseKeeper, LeaseLost, bind
 from pipeline.model import FolderRole, SourceError, SourceFolder, SourceItem, UploadItem
 from pipeline.processes.conversion_pool import Converted, ConvertQueue, default_workers
+from pipeline.rebuild import environment
 from pipeline.rebuild.address_books import Stopped, codepage_note, convert_options
 from pipeline.rebuild.large_items import (
     MIB,
@@ -63,6 +64,7 @@ from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
 from pipeline.source import Source, SourceOpenError, open_source
+from pipeline.state.filenames import Folder, descend, safe_name
 from pipeline.state.journal import ItemRecord, Journal, source_identity
 from pipeline.state.problems import state_problem
 
@@ -473,6 +475,8 @@ class MailboxRun:
                     )
         configurations = getattr(self._mailbox, "configurations", None)
         for message in wanted(messages, self.options.settings):
+            if message.kind not in TARGETS:
+                continue  # the rest of the environment: rebuild/environment.py, below
             target = TARGETS[message.kind]
             if configurations is None:
                 plan = SettingPlan(
@@ -503,6 +507,37 @@ class MailboxRun:
                     continue
             self.summary.settings.append(plan.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
+        self._restore_environment(source, folders, messages)
+
+    def _restore_environment(self, source: Source, folders: list[SourceFolder], messages: list) -> None:
+        """Autocomplete, search folders, junk e-mail lists, shortcuts (rebuild/environment.py says how)."""
+        book = self._convert_options.book if self._convert_options is not None else None
+        selected = tuple(SELECTABLE[name] for name in self.options.settings)
+        given = environment.Restored(
+            folders=folders,
+            rebuilt={node: found.id for node, found in self._server.items() if found is not None},
+            folder_by_entry_id=getattr(source, "folder_by_entry_id", lambda entry_id: None),
+            property_name=getattr(source, "property_name", lambda prop_id: None),
+            lookup=lambda dn: book.lookup(dn)[0] if book is not None else None,
+            mailbox=self._mailbox,
+            address=self.options.mailbox,
+            write_script=self._write_script,
+            fatal=(MailboxFatalError, LeaseLost, Stopped, Interrupted),
+        )
+        for entry in environment.restore(messages, selected, given):
+            if entry.get("action") == "failed":
+                self.summary.failed["setting"] += 1
+            self.summary.settings.append(entry)
+            log.info("setting", mailbox=self.options.mailbox, setting=entry.get("setting"), action=entry.get("action"))
+
+    def _write_script(self, name: str, data: bytes) -> str:
+        """A script the report names, owner-only under <reports>/settings/<mailbox>/; its path."""
+        reports = self.settings.reports_dir
+        reports.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mailbox_folder = safe_name(self.options.mailbox, file=False)
+        with Folder.open(reports) as top, descend(top, ("settings", mailbox_folder), 0o700) as folder:
+            folder.replace(name, data, 0o600)
+        return str(reports / "settings" / mailbox_folder / name)
 
     def _steps(
         self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder], selection: BoundSelection

@@ -81,6 +81,30 @@ def folder_entry_id(mailbox_id: int, row_id: int) -> bytes:
     return b"\0\0\0\0" + guid + struct.pack("<H", _TYPE_FOLDER) + guid + _counter(row_id)
 
 
+#: [MS-OXCDATA] 2.2.4.3: the provider UID of store entry ids, and the wrapped one of a private mailbox.
+STORE_PROVIDER_UID = bytes.fromhex("38A1BB1005E5101AA1BB08002B2A56C2")
+PRIVATE_MAILBOX_UID = bytes.fromhex("1B55FA20AA6611CD9BC800AA002FC45A")
+
+
+def store_entry_id(mailbox_id: int, address: str) -> bytes:
+    """PR_STORE_ENTRYID of a mailbox ([MS-OXCDATA] 2.2.4.3): flags, provider UID, version, flag, "emsmdb.dll",
+    wrapped flags, the private-mailbox UID, type 0x0C, the server's short name and the mailbox's DN."""
+    local = address.partition("@")[0] or f"mailbox{mailbox_id}"
+    dn = f"/o=Sandbox/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn={local}"
+    return (
+        b"\0\0\0\0"
+        + STORE_PROVIDER_UID
+        + b"\0\0"
+        + b"emsmdb.dll\0"
+        + b"\0\0\0\0"
+        + PRIVATE_MAILBOX_UID
+        + struct.pack("<I", 0x0C)
+        + b"sandbox\0"
+        + dn.encode("ascii", "replace")
+        + b"\0"
+    )
+
+
 def item_entry_id(mailbox_id: int, row_id: int) -> bytes:
     """PR_ENTRYID of a message (70 bytes); the folder part is left zero (it would change with a move)."""
     guid = mailbox_guid(mailbox_id).bytes

@@ -16,6 +16,7 @@ TABLES = """
 CREATE TABLE IF NOT EXISTS accounts(
     username TEXT PRIMARY KEY, salt BLOB NOT NULL, pw_hash BLOB NOT NULL, nt_hash BLOB NOT NULL,
     impersonation INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS associated_items(item_id INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS mailboxes(
     id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS folders(
@@ -63,6 +64,9 @@ CREATE TRIGGER IF NOT EXISTS items_inserted AFTER INSERT ON items BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS folders_inserted AFTER INSERT ON folders WHEN NEW.changed IS NULL BEGIN
     UPDATE folders SET changed=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id=NEW.id;
+END;
+CREATE TRIGGER IF NOT EXISTS associated_items_deleted AFTER DELETE ON items BEGIN
+    DELETE FROM associated_items WHERE item_id=OLD.id;
 END;
 CREATE TRIGGER IF NOT EXISTS folders_deleted AFTER DELETE ON folders BEGIN
     DELETE FROM folder_props WHERE folder_id=OLD.id;

@@ -280,7 +280,8 @@ class SandboxStore:
     def counts(self, conn: sqlite3.Connection, mailbox_id: int) -> dict[int, tuple[int, int]]:
         """folder id -> (total items, unread items), one query for the whole mailbox."""
         rows = conn.execute(
-            "SELECT folder_id, COUNT(*), SUM(1 - is_read) FROM items WHERE mailbox_id=? GROUP BY folder_id",
+            "SELECT folder_id, COUNT(*), SUM(1 - is_read) FROM items WHERE mailbox_id=? "
+            "AND id NOT IN (SELECT item_id FROM associated_items) GROUP BY folder_id",  # a folder's contents only
             (mailbox_id,),
         ).fetchall()
         return {r[0]: (r[1], r[2] or 0) for r in rows}

@@ -21,7 +21,7 @@ from pipeline.props import as_time
 from pipeline.source import codepages
 from pipeline.source.base import ItemSummary, Moment, SourceInfo
 from pipeline.source.namemap import NameMap, parse_name_map
-from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
+from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, entryid_nid, folder_tree, server_role
 from pipeline.source.values import strip_subject_prefix_marker
 
 NID_MESSAGE_STORE = 0x21
@@ -284,6 +284,23 @@ class MessageStore(ABC, Generic[F, M, R]):
             here = (*chain, name) if nid != ROOT_NID else ()
             stack.extend((child, nid, here) for child in reversed(children))
         self._folders, self.role_evidence = folder_tree(raw, store_props, facts)
+        self._by_counter = {f.global_counter: f.node_id for f in facts.values() if f.global_counter}
+
+    def folder_by_entry_id(self, entry_id: bytes) -> int | None:
+        """The node id of the folder an entry id of this store names (a search folder's list, a shortcut),
+        None when no folder of the file has it."""
+        nid = entryid_nid(entry_id, getattr(self, "_by_counter", None))
+        if nid is not None and nid in self._folder_handles:
+            return nid
+        role = server_role(entry_id)  # one of the first folders, numbered by the OST itself
+        found = [f.node_id for f in self._folders if role is not None and f.role is role]
+        return found[0] if len(found) == 1 else None
+
+    def property_name(self, prop_id: int) -> tuple[str, int | str] | None:
+        """What a named property id (0x8000 and above) of this store stands for: (property set GUID, LID or
+        name), None when the name-to-id map does not say."""
+        names = getattr(self, "_names", None)
+        return names.resolve(prop_id) if names is not None else None
 
     def folders(self) -> list[SourceFolder]:
         """Every folder, parents before children, system and search folders included."""

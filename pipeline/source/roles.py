@@ -72,6 +72,26 @@ class FolderFacts:
 PR_LTID = 0x67F4  # OST folders: replica id (2) + Exchange global counter (6) of the folder id
 
 
+#: The folder ids (global counters) Exchange gives the first folders of a new mailbox, as the server entry ids
+#: of SampleOstFile.ost (Exchange 2010) show them in its search folder definitions and shortcuts. An OST numbers
+#: these folders itself (their PR_LTID has replica id 0), so no cached folder carries the server's counter;
+#: `server_role` is the fallback for such an entry id, used only when no folder of the file has its counter.
+SERVER_FIRST_FIDS = {
+    0x11: FolderRole.IPM_SUBTREE,
+    0x14: FolderRole.INBOX,
+    0x15: FolderRole.OUTBOX,
+    0x16: FolderRole.SENT,
+    0x17: FolderRole.DELETED,
+}
+
+
+def server_role(entry_id: Any) -> FolderRole | None:
+    """The role of one of a mailbox's first folders, named by a server entry id no cached folder carries."""
+    if not isinstance(entry_id, bytes | bytearray) or len(entry_id) < 44:
+        return None
+    return SERVER_FIRST_FIDS.get(int.from_bytes(entry_id[38:44], "big"))
+
+
 def entryid_nid(entry_id: Any, by_counter: dict[bytes, int] | None = None) -> int | None:
     """The folder node an entry id points at.
 

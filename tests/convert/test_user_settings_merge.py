@@ -34,7 +34,7 @@ def colours(xml: bytes) -> dict[str, int]:
 
 
 def test_the_selection():
-    assert parse_selection("all") == ("categories", "workhours")
+    assert parse_selection("all") == ("categories", "workhours", "autocomplete", "searchfolders", "junk", "shortcuts")
     assert parse_selection("none") == parse_selection("") == ()
     assert parse_selection("WorkHours, categories") == ("categories", "workhours")
     with pytest.raises(SelectionError, match="unknown setting 'rules'"):

@@ -91,3 +91,11 @@ class Cursor:
         text = self.take(end - self.offset, name).decode("latin-1")
         self.take(1)
         return text
+
+
+def filetime_of(value: datetime | None) -> int:
+    """The FILETIME of an aware datetime (0 for None): the inverse of `filetime`."""
+    if value is None:
+        return 0
+    delta = value - _FILETIME_EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10

@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
 
 from pipeline.convert.user_settings.configuration import CategoryList, WorkHours, parse_category_list
 from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
 
 #: The names --settings takes, and the kinds they restore.
-SELECTABLE = {"categories": SettingKind.CATEGORY_LIST, "workhours": SettingKind.WORK_HOURS}
+SELECTABLE = {
+    "categories": SettingKind.CATEGORY_LIST,
+    "workhours": SettingKind.WORK_HOURS,
+    "autocomplete": SettingKind.AUTOCOMPLETE,  # these four: rebuild/environment.py
+    "searchfolders": SettingKind.SEARCH_FOLDER,
+    "junk": SettingKind.JUNK_RULE,
+    "shortcuts": SettingKind.SHORTCUT,
+}
 
 
 class SettingAction(enum.StrEnum):
@@ -44,6 +51,8 @@ TARGETS = {
     SettingKind.CATEGORY_LIST: ConfigurationTarget("calendar", "CategoryList"),
     SettingKind.WORK_HOURS: ConfigurationTarget("calendar", "WorkHours"),
 }
+#: Where the nickname cache lives (restored by rebuild/environment.py, not through TARGETS' loop).
+AUTOCOMPLETE_TARGET = ConfigurationTarget("inbox", "Autocomplete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class ServerConfiguration:
 
     xml: bytes | None = None
     binary: bytes | None = None
+    dictionary: dict[str, str] | None = None  # the string entries of its dictionary (the restore's stamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +73,10 @@ class SettingPlan:
     added: tuple[str, ...] = ()
     kept: tuple[str, ...] = ()  # what the server already had, left as it is
     reason: str = ""
+    details: dict[str, object] = field(default_factory=dict)  # more for the report (JSON-ready), by name
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        return self.details | {
             "setting": self.kind.value,
             "folder": self.target.folder,
             "name": self.target.name,

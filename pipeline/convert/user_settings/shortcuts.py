@@ -37,6 +37,36 @@ class NavigationShortcut:
     group_header_id: bytes | None  # for a group header: its id; a search folder link: the search folder's id
     group_clsid: bytes | None
     calendar_color: int | None
+    flags: int | None = None  # PidTagWlinkFlags
+
+
+#: The properties a link written again carries: its own, as read, with the new folder's and store's entry ids.
+#: (property id, EWS property type, NavigationShortcut field or None for the two new entry ids)
+LINK_PROPERTIES = (
+    (PR_WLINK_TYPE, "Integer", "link_type"),
+    (PR_WLINK_FLAGS, "Integer", "flags"),
+    (PR_WLINK_ORDINAL, "Binary", "ordinal"),
+    (PR_WLINK_ENTRYID, "Binary", None),
+    (PR_WLINK_STORE_ENTRYID, "Binary", None),
+    (PR_WLINK_FOLDER_TYPE, "Binary", "folder_type"),
+    (PR_WLINK_GROUP_CLSID, "Binary", "group_clsid"),
+    (PR_WLINK_GROUP_NAME, "String", "group_name"),
+    (PR_WLINK_SECTION, "Integer", "section"),
+    (PR_WLINK_CALENDAR_COLOR, "Integer", "calendar_color"),
+)
+
+
+def link_properties(
+    shortcut: NavigationShortcut, entry_id: bytes, store_entry_id: bytes
+) -> list[tuple[int, str, int | str | bytes]]:
+    """(property id, EWS type, value) of the link pointing at the rebuilt folder: [MS-OXOCFG] 2.2.9's
+    properties as the source had them, the entry ids the new server's; an absent one is left out."""
+    found: list[tuple[int, str, int | str | bytes]] = []
+    for prop_id, kind, name in LINK_PROPERTIES:
+        value = getattr(shortcut, name) if name else (entry_id if prop_id == PR_WLINK_ENTRYID else store_entry_id)
+        if value is not None:
+            found.append((prop_id, kind, value))
+    return found
 
 
 def _bytes(value: object) -> bytes | None:
@@ -63,4 +93,5 @@ def read_shortcut(properties: dict[int, object], subject: str) -> NavigationShor
         group_header_id=_bytes(properties.get(PR_WLINK_GROUP_HEADER_ID)),
         group_clsid=_bytes(properties.get(PR_WLINK_GROUP_CLSID)),
         calendar_color=_int(properties.get(PR_WLINK_CALENDAR_COLOR)),
+        flags=_int(properties.get(PR_WLINK_FLAGS)),
     )

@@ -21,7 +21,9 @@ from pipeline.destination.ews.folders import FolderMirror
 from pipeline.destination.ews.items import too_long_fields, unsupported_fields
 from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.destination.ews.retry import RetryPolicy
+from pipeline.destination.ews.search_folders import EwsSearchFolders
 from pipeline.destination.ews.sender import Sender
+from pipeline.destination.ews.shortcuts import EwsShortcuts
 from pipeline.destination.ews.upload import ids_stamped, stamps
 from pipeline.destination.ews.user_settings import EwsConfigurations
 from pipeline.destination.series import finished
@@ -147,6 +149,14 @@ class EwsMailbox:
     def configurations(self) -> EwsConfigurations:
         """The mailbox's user configurations (the user's settings restore: category list, work hours)."""
         return EwsConfigurations(self.account, self._call)
+
+    def search_folders(self) -> EwsSearchFolders:
+        """The mailbox's search folders (the user's settings restore: search folder definitions)."""
+        return EwsSearchFolders(self.account, self._call)
+
+    def shortcuts(self) -> EwsShortcuts:
+        """The mailbox's navigation shortcuts (the user's settings restore)."""
+        return EwsShortcuts(self.account, self._call)
 
     def close(self) -> None:
         """exchangelib keeps a connection pool per protocol; nothing of ours to release."""

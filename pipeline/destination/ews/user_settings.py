@@ -18,6 +18,7 @@ class EwsConfigurations:
 
     def __init__(self, account: Any, call: Callable[[Callable[[], Any]], Any]) -> None:
         self.account, self._call = account, call
+        self._dictionaries: dict[ConfigurationTarget, dict[Any, Any]] = {}  # as read, every entry whatever its type
 
     def _folder(self, target: ConfigurationTarget) -> Any:
         return getattr(self.account, _FOLDERS[target.folder])
@@ -28,7 +29,9 @@ class EwsConfigurations:
                 found = self._folder(target).get_user_configuration(name=target.name, properties="All")
             except ErrorItemNotFound:
                 return None
-            return ServerConfiguration(xml=found.xml_data, binary=found.binary_data)
+            self._dictionaries[target] = dict(found.dictionary or {})
+            words = {str(k): v for k, v in (found.dictionary or {}).items() if isinstance(v, str)}
+            return ServerConfiguration(xml=found.xml_data, binary=found.binary_data, dictionary=words)
 
         return self._call(get)
 
@@ -38,3 +41,13 @@ class EwsConfigurations:
             self._call(lambda: folder.create_user_configuration(name=target.name, xml_data=xml))
         else:
             self._call(lambda: folder.update_user_configuration(name=target.name, xml_data=xml))
+
+    def write_binary(
+        self, target: ConfigurationTarget, binary: bytes, dictionary: dict[str, str], create: bool
+    ) -> None:
+        """A configuration's binary data and its dictionary, in one request (the stamp travels with the data).
+        The dictionary as read is sent back whole with these entries set: an update replaces it."""
+        folder = self._folder(target)
+        dictionary = {**self._dictionaries.get(target, {}), **dictionary}
+        call = folder.create_user_configuration if create else folder.update_user_configuration
+        self._call(lambda: call(name=target.name, dictionary=dictionary, binary_data=binary))

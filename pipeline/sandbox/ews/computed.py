@@ -82,6 +82,7 @@ class FolderFacts:
     children: int
     #: Extended properties a client wrote on the folder (UpdateFolder), by key: (type, value).
     kept: dict[str, tuple[str, list[str] | str]] = field(default_factory=dict)
+    address: str = ""  # the mailbox's address (its store entry id names it)
 
 
 def folder_value(folder: FolderRow, key: str, facts: FolderFacts) -> list[str] | str | None:
@@ -113,4 +114,6 @@ def _folder_computed(folder: FolderRow, key: str, facts: FolderFacts) -> str | N
         return str(folder.last_article)
     if key == "tag:0x0fff":
         return base64.b64encode(ids.folder_entry_id(folder.mailbox_id, folder.id)).decode("ascii")
+    if key == "tag:0x0ffb" and facts.address:
+        return base64.b64encode(ids.store_entry_id(folder.mailbox_id, facts.address)).decode("ascii")
     return None

@@ -20,6 +20,7 @@ class FolderView:
         self._counts: dict[int, dict[int, tuple[int, int]]] = {}
         self._children: dict[int, dict[int, int]] = {}
         self._kept: dict[int, dict[int, dict[str, tuple[str, list[str] | str]]]] = {}
+        self._addresses: dict[int, str] = {}
 
     def _load(self, mailbox_id: int) -> None:
         if mailbox_id in self._counts:
@@ -37,6 +38,8 @@ class FolderView:
         ):
             kept.setdefault(folder_id, {})[key] = (ptype, json.loads(value) if ptype.endswith("Array") else value)
         self._kept[mailbox_id] = kept
+        found = self._conn.execute("SELECT address FROM mailboxes WHERE id=?", (mailbox_id,)).fetchone()
+        self._addresses[mailbox_id] = found[0] if found else ""
 
     def facts(self, folder: FolderRow) -> computed.FolderFacts:
         """Item, unread and child counts of a folder (its computed properties are made of them)."""
@@ -47,6 +50,7 @@ class FolderView:
             unread,
             self._children[folder.mailbox_id].get(folder.id, 0),
             self._kept[folder.mailbox_id].get(folder.id, {}),
+            self._addresses[folder.mailbox_id],
         )
 
     def render(self, folder: FolderRow, shape: shapes.Shape) -> str:

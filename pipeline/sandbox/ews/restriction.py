@@ -127,6 +127,10 @@ def _leaf(elem: etree._Element, local: str, columns: dict[str, tuple[str, str]],
             raise RestrictionError("extended properties in folder restrictions are not supported")
         return _ext_leaf(elem, local, extended.parse_uri(path))
     uri = path.get("FieldURI", "")
+    if uri == "item:Categories" and table == "items":
+        if local != "Exists":  # a multi-valued property: Exchange takes Exists; the sandbox no comparison
+            raise RestrictionError(f"{local} on item:Categories is not supported", "ErrorUnsupportedPathForQuery")
+        return Sql("json_extract(items.fields, '$.Categories') IS NOT NULL")
     if uri not in columns:
         raise RestrictionError(f"restriction on {uri} is not supported", "ErrorUnsupportedPathForQuery")
     column, kind = columns[uri]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from pipeline.sandbox import ids
+from pipeline.sandbox import ids, search_folders
 from pipeline.sandbox.ews import shapes, soap
 from pipeline.sandbox.ews.context import Context, M, T, folder_refs, local, resolve_folder
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.registry import operation
+from pipeline.sandbox.ews.restriction import RestrictionError, to_sql
 from pipeline.sandbox.store import FolderExists
 
 DEFAULT_CLASSES = {
@@ -54,6 +55,11 @@ def create_folder(ctx: Context, request: etree._Element) -> str:
                 )
                 continue
             try:
+                criteria = _search_parameters(ctx, conn, elem) if kind == "SearchFolder" else None
+            except ResponseError as exc:
+                messages.append(soap.error("CreateFolder", exc.code, exc.text, "<m:Folders/>"))
+                continue
+            try:
                 folder = ctx.store.create_folder(conn, parent.mailbox_id, parent.id, name, folder_class)
             except FolderExists:
                 messages.append(
@@ -68,6 +74,9 @@ def create_folder(ctx: Context, request: etree._Element) -> str:
             if kind == "SearchFolder":
                 folder.is_search = True
                 conn.execute("UPDATE folders SET is_search=1 WHERE id=?", (folder.id,))
+                if criteria is not None:
+                    restriction, bases, traversal = criteria
+                    search_folders.save(conn, search_folders.SearchParameters(folder.id, restriction, bases, traversal))
             element = shapes.folder_element(folder)
             messages.append(
                 soap.success(
@@ -78,3 +87,21 @@ def create_folder(ctx: Context, request: etree._Element) -> str:
             )
     ctx.count("folders_created", sum(1 for m in messages if 'ResponseClass="Success"' in m))
     return soap.operation_response("CreateFolder", messages)
+
+
+def _search_parameters(ctx: Context, conn, elem: etree._Element) -> tuple[str, tuple[int, ...], str] | None:
+    """A SearchFolder's SearchParameters: its restriction (checked as FindItem would evaluate it), its base
+    folders (each resolved with the access checks of any folder reference) and the traversal (Shallow by
+    default, as the schema's SearchFolderTraversalType leaves it optional)."""
+    parameters = elem.find(f"{T}SearchParameters")
+    if parameters is None:
+        return None
+    restriction = parameters.find(f"{T}Restriction")
+    try:
+        to_sql(restriction)
+    except RestrictionError as exc:
+        raise ResponseError(exc.code, str(exc)) from exc
+    bases = tuple(resolve_folder(ctx, conn, ref).id for ref in folder_refs(parameters.find(f"{T}BaseFolderIds")))
+    if not bases:
+        raise ResponseError("ErrorInvalidRequest", "A search folder needs at least one base folder.")
+    return etree.tostring(restriction).decode(), bases, parameters.get("Traversal", "Shallow")

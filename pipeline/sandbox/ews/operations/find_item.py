@@ -12,6 +12,7 @@ import time
 
 from lxml import etree
 
+from pipeline.sandbox import search_folders
 from pipeline.sandbox.ews import shapes, soap
 from pipeline.sandbox.ews.context import Context, M, folder_refs, resolve_folder
 from pipeline.sandbox.ews.errors import ResponseError
@@ -40,12 +41,19 @@ def find_item(ctx: Context, request: etree._Element) -> str:
         for ref in folder_refs(request.find(f"{M}ParentFolderIds")):
             try:
                 folder = resolve_folder(ctx, conn, ref)
-                if traversal != "Shallow":
+                if traversal not in ("Shallow", "Associated"):
                     messages.append(soap.success("FindItem", _root_xml("", 0, 0, True)))
                     continue
-                base_sql = f"FROM items WHERE folder_id=? AND {where.where}"
+                # Shallow: the folder's contents; Associated: its folder-associated items (FAI) alone
+                fai = "IN" if traversal == "Associated" else "NOT IN"
+                base_sql = (
+                    f"FROM items WHERE folder_id=? AND items.id {fai} (SELECT item_id FROM associated_items) "
+                    f"AND {where.where}"
+                )
                 params = [folder.id, *where.params]
-                if lagging:
+                if folder.is_search:  # its base folders' items its own restriction matches, found when asked
+                    base_sql, params = _search_folder_sql(conn, folder.id, where.where, where.params)
+                if lagging or (folder.is_search and ctx.limits.search_lag_s > 0):  # a search folder's results too
                     base_sql += " AND touched <= ?"
                     params.append(time.time() - ctx.limits.search_lag_s)
                 total = conn.execute(f"SELECT COUNT(*) {base_sql}", params).fetchone()[0]
@@ -91,6 +99,20 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                 )
     ctx.count("items_found", sum(m.count("<t:ItemId ") for m in messages))
     return soap.operation_response("FindItem", messages)
+
+
+def _search_folder_sql(conn: sqlite3.Connection, folder_id: int, where: str, params: list) -> tuple[str, list]:
+    criteria = search_folders.of_folder(conn, folder_id)
+    if criteria is None:  # a search folder without criteria (Exchange's own, or made without any) lists nothing
+        return "FROM items WHERE 0", []
+    folders = search_folders.searched(conn, criteria)
+    own = to_sql(etree.fromstring(criteria.restriction))
+    marks = ",".join("?" * len(folders)) or "NULL"
+    return (
+        f"FROM items WHERE folder_id IN ({marks}) AND items.id NOT IN (SELECT item_id FROM associated_items) "
+        f"AND ({own.where}) AND {where}",
+        [*folders, *own.params, *params],
+    )
 
 
 def needs_mime(shape: shapes.Shape) -> bool:
