@@ -342,9 +342,9 @@ def create_item(ctx: Context, request: etree._Element) -> str:
         # Parsing happened above, outside the write lock; the batch is one transaction.
         with ctx.store.write() as conn:
             row_ids = ctx.store.insert_items(conn, mailbox or 0, [s.item for s in to_store if s.item])
-            for slot, row_id in zip(to_store, row_ids, strict=True):  # folder-associated: the folder's FAI table
+            for slot, stored in zip(to_store, row_ids, strict=True):  # folder-associated: the folder's FAI table
                 if (elements[slot.index].findtext(f"{T}IsAssociated") or "").strip().lower() in ("true", "1"):
-                    conn.execute("INSERT OR IGNORE INTO associated_items(item_id) VALUES (?)", (row_id,))
+                    conn.execute("INSERT OR IGNORE INTO associated_items(item_id) VALUES (?)", (stored,))
     by_index = {s.index: row_id for s, row_id in zip(to_store, row_ids, strict=True)}
     messages = []
     for slot in prepared:
