@@ -21,7 +21,7 @@ from pipeline.props import as_time
 from pipeline.source import codepages
 from pipeline.source.base import ItemSummary, Moment, SourceInfo
 from pipeline.source.namemap import NameMap, parse_name_map
-from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, folder_tree
+from pipeline.source.roles import PR_LTID, ROOT_NID, FolderFacts, entryid_nid, folder_tree
 from pipeline.source.values import strip_subject_prefix_marker
 
 NID_MESSAGE_STORE = 0x21
@@ -226,6 +226,7 @@ class MessageStore(ABC, Generic[F, M, R]):
         root = self._root()
         self._folder_handles = {}
         facts: dict[int, FolderFacts] = {}
+        server_numbered: list[int] = []
         raw: dict[int, tuple[str, str, int, int | None, int]] = {}
         stack: list[tuple[F, int | None, tuple[str, ...]]] = [(root, None, ())]
         while stack:
@@ -242,6 +243,8 @@ class MessageStore(ABC, Generic[F, M, R]):
             name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
             container_class = props.get(mapi.PR_CONTAINER_CLASS) or ""
             ltid = props.get(PR_LTID)
+            if isinstance(ltid, int) and ltid & 0xFFFF:
+                server_numbered.append(nid)
             facts[nid] = FolderFacts(
                 nid,
                 parent,
@@ -262,10 +265,26 @@ class MessageStore(ABC, Generic[F, M, R]):
             here = (*chain, name) if nid != ROOT_NID else ()
             stack.extend((child, nid, here) for child in reversed(children))
         self._folders, self.role_evidence = folder_tree(raw, store_props, facts)
+        # folders the server numbered (replica id not 0; Outlook's own local folders have 0): the counters a
+        # server entry id in the user's settings is matched on, without a local folder's number colliding
+        self._server_counters = {facts[nid].global_counter: nid for nid in server_numbered if nid in facts}
 
     def folders(self) -> list[SourceFolder]:
         """Every folder, parents before children, system and search folders included."""
         return list(self._folders)
+
+    def folder_of_entry_id(self, entry_id: bytes) -> SourceFolder | None:
+        """The folder a folder entry id of this store names (a PST's NID form, or an OST's long-term form
+        matched on the folder's global counter), None when no folder of the file has it: what the user's
+        settings (search folder scopes, rule targets) point at."""
+        nid = entryid_nid(entry_id, getattr(self, "_server_counters", None))
+        return next((f for f in self._folders if f.node_id == nid), None) if nid is not None else None
+
+    def property_name(self, prop_id: int) -> tuple[str, int | str] | None:
+        """(property set GUID, LID or name) of a named property id (0x8000 and above) in this store's
+        name-to-id map; None when the map does not have it."""
+        names = getattr(self, "_names", None)
+        return names.resolve(prop_id) if names is not None else None
 
     # -- items --------------------------------------------------------------------------------------
     def items(
