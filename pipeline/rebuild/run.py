@@ -31,6 +31,7 @@ from pipeline.convert.user_settings.merge import (
     wanted,
 )
 from pipeline.destination.base import (
+    SETTING_FAILED,
     BatchSender,
     Destination,
     Failure,
@@ -41,6 +42,7 @@ from pipeline.destination.base import (
     Outcome,
     OutcomeState,
     ServerFolder,
+    SettingsLinks,
 )
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
@@ -59,6 +61,7 @@ from pipeline.rebuild.large_items import (
     with_note,
 )
 from pipeline.rebuild.order import Order, Windows, folder_steps, plan
+from pipeline.rebuild.settings_links import folder_lookup, property_lookup, subtree_id
 from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
@@ -471,8 +474,14 @@ class MailboxRun:
                             "reason": entry.reason,
                         }
                     )
+        restore = getattr(self._mailbox, "restore_settings", None)
+        if restore is not None:  # a destination that restores the settings itself (Graph)
+            self._restore_settings_with(restore, messages, source)
+            return
         configurations = getattr(self._mailbox, "configurations", None)
         for message in wanted(messages, self.options.settings):
+            if message.kind not in TARGETS:
+                continue  # not restored over EWS by this version
             target = TARGETS[message.kind]
             if configurations is None:
                 plan = SettingPlan(
@@ -503,6 +512,21 @@ class MailboxRun:
                     continue
             self.summary.settings.append(plan.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
+
+    def _restore_settings_with(self, restore: Callable[..., Any], messages: list[Any], source: Source) -> None:
+        """The settings through the destination's own restore, given where the source's folders are now
+        (rebuild/settings_links.py); each outcome reported, a failed one counted."""
+        assert self._mailbox is not None
+        links = SettingsLinks(
+            folder_lookup(source, self._plan, self._server, self._mailbox),
+            property_lookup(source),
+            subtree_id(self._plan, self._server),
+        )
+        for outcome in restore(messages, self.options.settings, links):
+            if outcome.action == SETTING_FAILED:
+                self.summary.failed["setting"] += 1
+            self.summary.settings.append(outcome.as_dict())
+            log.info("setting", mailbox=self.options.mailbox, setting=outcome.setting, action=outcome.action)
 
     def _steps(
         self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder], selection: BoundSelection

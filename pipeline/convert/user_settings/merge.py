@@ -22,7 +22,12 @@ from pipeline.convert.user_settings.configuration import CategoryList, WorkHours
 from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
 
 #: The names --settings takes, and the kinds they restore.
-SELECTABLE = {"categories": SettingKind.CATEGORY_LIST, "workhours": SettingKind.WORK_HOURS}
+SELECTABLE = {
+    "categories": SettingKind.CATEGORY_LIST,
+    "workhours": SettingKind.WORK_HOURS,
+    "searchfolders": SettingKind.SEARCH_FOLDER,
+    "rules": SettingKind.EXTENDED_RULE,
+}
 
 
 class SettingAction(enum.StrEnum):
