@@ -520,7 +520,7 @@ class MailboxRun:
         links = SettingsLinks(
             folder_lookup(source, self._plan, self._server, self._mailbox),
             property_lookup(source),
-            subtree_id(self._plan, self._server),
+            subtree_id(self._plan, self._server, self._mailbox),
         )
         for outcome in restore(messages, self.options.settings, links):
             if outcome.action == SETTING_FAILED:

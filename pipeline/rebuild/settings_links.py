@@ -39,9 +39,13 @@ def property_lookup(source: Source) -> Callable[[int], tuple[str, int | str] | N
     return resolve if resolve is not None else (lambda _prop_id: None)
 
 
-def subtree_id(plan: dict[int, PlannedFolder], server: dict[int, ServerFolder | None]) -> str | None:
-    """The rebuilt IPM subtree (the top of the mailbox, or the target root), when this run resolved it."""
+def subtree_id(
+    plan: dict[int, PlannedFolder], server: dict[int, ServerFolder | None], mailbox: Mailbox
+) -> str | None:
+    """The rebuilt IPM subtree (the top of the mailbox, or the target root), looked up when this run did not
+    resolve it (top-level folders are planned without a parent)."""
     for node_id, planned in plan.items():
-        if planned.role is FolderRole.IPM_SUBTREE and server.get(node_id) is not None:
-            return server[node_id].id  # type: ignore[union-attr]
+        if planned.role is FolderRole.IPM_SUBTREE:
+            found = server[node_id] if node_id in server else mailbox.folder(planned, None, create=False)
+            return found.id if found is not None else None
     return None

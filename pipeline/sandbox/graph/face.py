@@ -28,6 +28,7 @@ from pipeline.sandbox.graph import (
     items,
     messages,
     metadata,
+    outlook_settings,
     shapes,
     state,
 )
@@ -247,6 +248,9 @@ class GraphFace:
                 "todo",
                 "lists",
                 "tasks",
+                "masterCategories",
+                "mailboxSettings",
+                "messageRules",
             )
         ]
         return f"Graph:{call.method}:{'/'.join(nouns)}"
@@ -254,8 +258,18 @@ class GraphFace:
     def _route(self, call: Call, mailbox_id: int, rest: list[str]) -> GraphReply:
         method = call.method
         head = rest[0] if rest else ""
+        if head == "mailFolders" and rest[2:3] == ["messageRules"]:
+            with self.state.store.connection() as conn:
+                inbox = folders.resolve_folder(self.state, conn, mailbox_id, "inbox")
+                if folders.resolve_folder(self.state, conn, mailbox_id, rest[1]).id != inbox.id:
+                    raise GraphError(400, "ErrorInvalidRequest", "Rules are kept on the Inbox only.")
+            return outlook_settings.message_rules(self.state, call, mailbox_id, rest[3:])
         if head == "mailFolders":
             return folders.mail_folders(self.state, call, mailbox_id, rest[1:])
+        if rest[:2] == ["outlook", "masterCategories"]:
+            return outlook_settings.categories(self.state, call, mailbox_id, rest[2:])
+        if head == "mailboxSettings":
+            return outlook_settings.mailbox_settings_resource(self.state, call, mailbox_id, rest[1:])
         if head == "messages" and len(rest) == 2:
             return items.serve_item(self.state, call, mailbox_id, rest[1], "Message")
         if head == "messages" and rest[2:] == ["$value"] and method == "GET":
