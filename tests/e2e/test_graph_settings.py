@@ -6,7 +6,6 @@ libpff reads from the sample (parsed here with ElementTree), the work hours from
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 pytest.importorskip("httpx", reason="the Graph extra is not installed: pip install -e '.[graph]'")
 pytest.importorskip("msal", reason="the Graph extra is not installed: pip install -e '.[graph]'")
 
-from tests.e2e.test_graph import ALICE, graph_sandbox, rebuild, summary_of  # noqa: E402, F401
+from tests.e2e.test_graph import ALICE, graph_sandbox, rebuild, summary_of  # noqa: E402, F401 (the fixture too)
 from tests.graph_oracle import PlainGraph  # noqa: E402
 from tests.source.libpff_fai import associated_contents  # noqa: E402
 
@@ -62,7 +61,7 @@ def snapshot(graph: PlainGraph) -> dict:
 
 
 @pytest.mark.samples
-def test_settings_over_graph_restored_and_left_alone_on_rerun(samples: Path, graph_sandbox, tmp_path: Path):
+def test_settings_over_graph_restored_and_left_alone_on_rerun(samples: Path, graph_sandbox, tmp_path: Path):  # noqa: F811
     ost = samples / "SampleOstFile.ost"
     expected = {
         e.get("name"): f"preset{e.get('color')}"
