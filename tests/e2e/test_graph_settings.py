@@ -129,3 +129,93 @@ def test_settings_over_graph_restored_and_left_alone_on_rerun(samples: Path, gra
     restorable = ("category_list", "work_hours", "search_folder")
     assert {e["action"] for e in again["settings"] if e["setting"] in restorable} == {"kept"}
     assert snapshot(graph) == before  # property by property: nothing written again
+
+
+def expected_predicates(spec) -> dict:
+    """A fixture rule's conditions as Graph's messageRulePredicates, from the spec alone."""
+    out: dict = {}
+    if spec.sender:
+        out["senderContains"] = list(spec.sender)
+    if spec.subject:
+        out["subjectContains"] = list(spec.subject)
+    if spec.sent_to:
+        out["recipientContains"] = list(spec.sent_to)
+    if spec.has_attachment:
+        out["hasAttachments"] = True
+    if spec.importance:
+        out["importance"] = spec.importance
+    return out
+
+
+def test_fixture_settings_over_graph_rules_as_the_spec_says(graph_sandbox, tmp_path: Path):  # noqa: F811
+    import fixtures
+    from fixtures.spec import load_spec
+
+    spec = load_spec("settings")
+    pst, _ = fixtures.cached_build("settings", "pst", "permute")
+    handle, _ = graph_sandbox
+    graph = PlainGraph(handle.graph_url, ALICE)
+    args = ("--ost", str(pst), "--mailbox", ALICE, "--json")
+    first = summary_of(rebuild(handle, tmp_path / "state", *args))
+    actions = {(e["setting"], e["name"]): e for e in first["settings"]}
+    assert actions[("extended_rule", "")]["action"] == "created" and actions[("extended_rule", "")]["left"] == []
+    [junk] = [e for e in first["settings"] if e["setting"] == "junk_rule"]  # no Graph API: listed, counted
+    assert junk["action"] == "not restored" and "Set-MailboxJunkEmailConfiguration" in junk["reason"]
+    assert junk["left"] == ["2 safe senders, 1 safe recipients, 2 blocked senders"]
+
+    settings = [s for f in spec.folders for s in f.associated]
+    [categories] = [s.categories for s in settings if s.kind == "category_list"]
+    found = {c["displayName"]: c["color"] for c in graph.get("/outlook/masterCategories")["value"]}
+    assert found == {c.name: "none" if c.color < 0 else f"preset{c.color}" for c in categories}
+    [hours] = [s for s in settings if s.kind == "work_hours"]
+    working = graph.get("/mailboxSettings")["workingHours"]
+    assert (working["daysOfWeek"], working["startTime"][:8], working["endTime"][:8], working["timeZone"]) == (
+        [d.lower() for d in hours.days],
+        hours.start,
+        hours.end,
+        {"name": hours.time_zone},
+    )
+
+    inbox = graph.get("/mailFolders/inbox")["id"]
+    below = {f["displayName"]: f["id"] for f in graph.all(f"/mailFolders/{inbox}/childFolders")}
+    rules = {r["displayName"]: r for r in graph.get("/mailFolders/inbox/messageRules")["value"]}
+    expected_rules = [s.rule for s in settings if s.kind == "rule"]
+    assert set(rules) == {r.name for r in expected_rules}
+    for rule in expected_rules:
+        got = rules[rule.name]
+        assert (got["sequence"], got["isEnabled"]) == (rule.sequence, rule.enabled), rule.name
+        assert got["conditions"] == expected_predicates(rule.conditions), rule.name
+        assert (got.get("exceptions") or {}) == (expected_predicates(rule.exceptions) if rule.exceptions else {})
+        wanted = {"stopProcessingRules": True}  # the fixture's rules carry ST_EXIT_LEVEL (state 0x31/0x30)
+        if rule.move_to:
+            wanted["moveToFolder"] = below[rule.move_to.rpartition("/")[2]]
+        if rule.copy_to:
+            wanted["copyToFolder"] = below[rule.copy_to.rpartition("/")[2]]
+        if rule.mark_read:
+            wanted["markAsRead"] = True
+        if rule.delete:
+            wanted["delete"] = True
+        if rule.importance:
+            wanted["markImportance"] = rule.importance
+        assert got["actions"] == wanted, rule.name
+
+    folders = {f["displayName"]: f for f in graph.all("/mailFolders/searchfolders/childFolders")}
+    listed = {
+        name: {m["subject"] for m in graph.all(f"/mailFolders/{folders[name]['id']}/messages")}
+        for name in ("Unread Mail", "Invoices")
+    }
+    inbox_items = [i for f in spec.folders if f.name == "Inbox" for i in f.items]
+    assert listed == {
+        "Unread Mail": {i.subject for i in inbox_items if not i.read},
+        "Invoices": {i.subject for i in inbox_items if "invoice" in i.subject.lower()},
+    }
+
+    before = snapshot(graph)
+    again = summary_of(rebuild(handle, tmp_path / "state", *args))
+    assert {
+        e["action"] for e in again["settings"] if e["setting"] != "junk_rule" and e["setting"] != "autocomplete"
+    } <= {
+        "kept",
+        "not restored",
+    }
+    assert snapshot(graph) == before
