@@ -101,10 +101,25 @@ class GraphSettings:
         if SettingKind.CATEGORY_LIST in kinds and by_kind.get(SettingKind.CATEGORY_LIST):
             first = by_kind[SettingKind.CATEGORY_LIST][0]
             steps.append((first.kind, lambda m=first: self._categories(m), self.CATEGORIES))
+        options = [(m.configuration_name or "", m.dictionary) for m in by_kind.get(SettingKind.CONFIGURATION, [])]
         if SettingKind.WORK_HOURS in kinds and by_kind.get(SettingKind.WORK_HOURS):
             first = by_kind[SettingKind.WORK_HOURS][0]
-            options = [(m.configuration_name or "", m.dictionary) for m in by_kind.get(SettingKind.CONFIGURATION, [])]
             steps.append((first.kind, lambda m=first, o=options: self._work_hours(m, o), self.MAILBOX_SETTINGS))
+        elif SettingKind.WORK_HOURS in kinds and settings_map.left_options(options):
+            left = settings_map.left_options(options)
+            steps.append(
+                (
+                    SettingKind.CONFIGURATION,
+                    lambda left=left: GraphSettingOutcome(
+                        SettingKind.CONFIGURATION.value,
+                        self.MAILBOX_SETTINGS,
+                        SettingAction.SKIP,
+                        left=left,
+                        reason="calendar options without a WorkHours object: no v1.0 resource takes them",
+                    ),
+                    self.MAILBOX_SETTINGS,
+                )
+            )
         if SettingKind.SEARCH_FOLDER in kinds:
             existing: dict[str, dict[str, Any]] | None = None
             for message in by_kind.get(SettingKind.SEARCH_FOLDER, []):
