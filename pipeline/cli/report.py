@@ -62,7 +62,9 @@ def render_summary(summary: Any) -> str:
     for setting in getattr(s, "settings", []):  # the user's settings (--settings): what was done, and why
         done = ", ".join(f"{key} {len(setting[key])}" for key in ("added", "kept", "left") if setting.get(key))
         lines.append(
-            f"  setting {setting['setting']}: {setting['action']}"
+            f"  setting {setting['setting']}"
+            + (f" {shown(setting['title'])!r}" if setting.get("title") else "")
+            + f": {setting['action']}"
             + (f" ({done})" if done else "")
             + (f"; {shown(setting['reason'])}" if setting.get("reason") else "")
         )

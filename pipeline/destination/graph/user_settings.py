@@ -76,6 +76,7 @@ class GraphSettingOutcome:
             "kept": list(self.kept),
             "left": list(self.left),
             "reason": self.reason,
+            **({"title": self.name} if self.name and self.setting == SettingKind.SEARCH_FOLDER.value else {}),
         }
 
 
@@ -146,8 +147,8 @@ class GraphSettings:
                 yield GraphSettingOutcome(step_kind.value, resource, SETTING_FAILED, reason=str(exc), error=exc)
         everything = set(selected) >= set(KINDS)  # --settings all: what no name selects is listed too
         for kind, reason in NO_API.items() if everything else ():
-            for message in by_kind.get(kind, []):
-                yield _left_alone(message, reason)
+            if by_kind.get(kind):
+                yield _left_alone(kind, by_kind[kind], reason)
 
     # -- categories -----------------------------------------------------------------------------------
     def _categories(self, message: SettingsMessage) -> GraphSettingOutcome:
@@ -296,14 +297,18 @@ def _rules_stream(message: SettingsMessage) -> GraphSettingOutcome:
     )
 
 
-def _left_alone(message: SettingsMessage, reason: str) -> GraphSettingOutcome:
-    record = message.record
-    what = message.subject or message.message_class
-    if isinstance(record, AutocompleteList):
-        what = f"{len(record.entries)} autocomplete entries"
-    elif isinstance(record, JunkEmailRule):
-        what = (
-            f"{len(record.safe_senders)} safe senders, {len(record.safe_recipients)} safe recipients, "
-            f"{len(record.blocked_senders)} blocked senders"
-        )
-    return GraphSettingOutcome(message.kind.value, "", SettingAction.SKIP, message.subject, left=(what,), reason=reason)
+def _left_alone(kind: SettingKind, messages: list[SettingsMessage], reason: str) -> GraphSettingOutcome:
+    """The messages of one kind no v1.0 API takes: one outcome, a line each."""
+    left = []
+    for message in messages:
+        record = message.record
+        what = message.subject or message.message_class
+        if isinstance(record, AutocompleteList):
+            what = f"{len(record.entries)} autocomplete entries"
+        elif isinstance(record, JunkEmailRule):
+            what = (
+                f"{len(record.safe_senders)} safe senders, {len(record.safe_recipients)} safe recipients, "
+                f"{len(record.blocked_senders)} blocked senders"
+            )
+        left.append(what)
+    return GraphSettingOutcome(kind.value, "", SettingAction.SKIP, left=tuple(left), reason=reason)
