@@ -2,20 +2,21 @@
 settings (`mailboxSettings`: work hours, time zone, language, formats, automatic replies) and inbox rules
 (`mailFolders/inbox/messageRules`), validated as Graph validates them and checked against the v1.0 metadata.
 
-The master category list is the calendar's CategoryList user configuration, the object the EWS face and
-Outlook read (one store, two faces); mailbox settings and message rules are kept as their JSON beside the
-store (tables made on first use).
+The master category list and the work hours are the calendar's CategoryList and WorkHours user
+configurations, the objects the EWS face and Outlook read (one store, two faces); the other mailbox settings
+and message rules are kept as their JSON beside the store (tables made on first use).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import sqlite3
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from pipeline.sandbox import mailbox_settings, timezones
 from pipeline.sandbox.graph import state
@@ -149,9 +150,65 @@ def _add_category(g: GraphState, call: Call, mailbox_id: int) -> GraphReply:
 
 
 # -- mailboxSettings -------------------------------------------------------------------------------------
-def _settings(conn: sqlite3.Connection, mailbox_id: int) -> dict[str, Any]:
+_WH = "{WorkingHours.xsd}"
+
+
+def _hours_from_xml(xml: bytes) -> dict[str, Any] | None:
+    """workingHours from the calendar's WorkHours configuration (WorkingHours.xsd), None if unreadable."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    hours = root.find(f".//{_WH}WorkHoursVersion1")
+    if hours is None:
+        return None
+
+    def text(path: str) -> str:
+        return (hours.findtext(path) or "").strip()
+
+    start, end = text(f"{_WH}TimeSlot/{_WH}Start"), text(f"{_WH}TimeSlot/{_WH}End")
+    return {
+        "daysOfWeek": [d.lower() for d in text(f"{_WH}WorkDays").split()],
+        "startTime": f"{start[:8]}.0000000" if start else None,
+        "endTime": f"{end[:8]}.0000000" if end else None,
+        "timeZone": {"name": text(f"{_WH}TimeZone/{_WH}Name")},
+    }
+
+
+def _hours_xml(hours: dict[str, Any]) -> bytes:
+    """The WorkHours configuration Outlook reads, from workingHours: the zone's standard bias (minutes, UTC =
+    local + bias) and its daylight saving delta, its name, the day's slot and the days."""
+    name = str((hours.get("timeZone") or {}).get("name") or "UTC")
+    zone = timezones.zone(name)
+    offsets = [zone.utcoffset(dt.datetime(2025, month, 1)) or dt.timedelta() for month in (1, 7)]
+    standard, daylight = min(offsets), max(offsets)
+    bias = -int(standard.total_seconds() // 60)
+    delta = -int((daylight - standard).total_seconds() // 60)
+    days = " ".join(str(d).capitalize() for d in hours.get("daysOfWeek") or [])
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><Root xmlns="WorkingHours.xsd"><WorkHoursVersion1><TimeZone>'
+        f"<Bias>{bias}</Bias><Standard><Bias>0</Bias></Standard><DaylightSavings><Bias>{delta}</Bias>"
+        f"</DaylightSavings><Name>{escape(name)}</Name></TimeZone><TimeSlot>"
+        f"<Start>{str(hours.get('startTime') or '08:00:00')[:8]}</Start>"
+        f"<End>{str(hours.get('endTime') or '17:00:00')[:8]}</End></TimeSlot>"
+        f"<WorkDays>{escape(days)}</WorkDays></WorkHoursVersion1></Root>"
+    ).encode()
+
+
+def _work_hours_configuration(g: GraphState, conn: sqlite3.Connection, mailbox_id: int) -> tuple[Any, Any]:
+    calendar = g.store.distinguished(conn, mailbox_id, "calendar")
+    found = mailbox_settings.configuration(conn, calendar.id, "WorkHours") if calendar is not None else None
+    return calendar, found
+
+
+def _settings(g: GraphState, conn: sqlite3.Connection, mailbox_id: int) -> dict[str, Any]:
     row = _ready(conn).execute("SELECT body FROM graph_mailbox_settings WHERE mailbox_id=?", (mailbox_id,)).fetchone()
-    return {**json.loads(json.dumps(DEFAULTS)), **(json.loads(row[0]) if row else {})}
+    current = {**json.loads(json.dumps(DEFAULTS)), **(json.loads(row[0]) if row else {})}
+    _, found = _work_hours_configuration(g, conn, mailbox_id)
+    hours = _hours_from_xml(found.xml) if found is not None and found.xml else None
+    if hours is not None:  # the calendar's WorkHours object, as Outlook and the EWS face see it
+        current["workingHours"] = hours
+    return current
 
 
 def _zone(name: Any) -> str:
@@ -186,7 +243,7 @@ def _check_hours(g: GraphState, hours: Any) -> dict[str, Any]:
 def mailbox_settings_resource(g: GraphState, call: Call, mailbox_id: int, rest: list[str]) -> GraphReply:
     if call.method == "GET":
         with g.store.connection() as conn:
-            current = _settings(conn, mailbox_id)
+            current = _settings(g, conn, mailbox_id)
         if rest:
             if rest[0] not in current:
                 raise GraphError(400, "BadRequest", f"Resource not found for the segment '{rest[0]}'.")
@@ -204,15 +261,23 @@ def mailbox_settings_resource(g: GraphState, call: Call, mailbox_id: int, rest: 
         if "workingHours" in body:
             _check_hours(g, body["workingHours"])
         with g.store.write() as conn:
-            current = _settings(conn, mailbox_id)
-            stored = {k: v for k, v in current.items() if v != DEFAULTS.get(k)}
-            stored.update({k: v for k, v in body.items() if not k.startswith("@")})
+            current = _settings(g, conn, mailbox_id)
+            stored = {k: v for k, v in current.items() if v != DEFAULTS.get(k) and k != "workingHours"}
+            stored.update({k: v for k, v in body.items() if not k.startswith("@") and k != "workingHours"})
+            if "workingHours" in body:  # kept where Outlook keeps them: the calendar's WorkHours object
+                hours = {**current["workingHours"], **body["workingHours"]}
+                calendar, found = _work_hours_configuration(g, conn, mailbox_id)
+                xml = _hours_xml(hours)
+                if found is None:
+                    mailbox_settings.create_configuration(conn, mailbox_id, calendar.id, "WorkHours", None, xml, None)
+                else:
+                    mailbox_settings.update_configuration(conn, found.id, xml=xml, replace={"xml"})
             conn.execute(
                 "INSERT INTO graph_mailbox_settings(mailbox_id, body) VALUES (?,?) "
                 "ON CONFLICT(mailbox_id) DO UPDATE SET body=excluded.body",
                 (mailbox_id, json.dumps(stored)),
             )
-            answer = _settings(conn, mailbox_id)
+            answer = _settings(g, conn, mailbox_id)
         g.stats.add("graph:mailboxSettings:patched")
         return json_reply(200, answer)
     raise GraphError(405, "ErrorInvalidRequest", f"{call.method} is not supported here.")

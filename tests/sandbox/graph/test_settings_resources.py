@@ -64,22 +64,27 @@ def test_master_categories(client, face):
         400,
         "RequestBodyRead",
     )
-    store = SandboxStore(face.data_dir)
-    try:
-        from pipeline.sandbox import mailbox_settings
-
-        with store.connection() as conn:
-            mailbox = store.mailbox(USER)
-            calendar = store.distinguished(conn, mailbox.id, "calendar")
-            xml = mailbox_settings.configuration(conn, calendar.id, "CategoryList").xml
-    finally:
-        store.close()
+    xml = calendar_configuration(face, "CategoryList")
     assert b'name="Projekt X" color="7"' in xml
 
 
-def test_mailbox_settings(client):
+def calendar_configuration(face, name: str) -> bytes | None:
+    from pipeline.sandbox import mailbox_settings
+
+    store = SandboxStore(face.data_dir)
+    try:
+        with store.connection() as conn:
+            calendar = store.distinguished(conn, store.mailbox(USER).id, "calendar")
+            found = mailbox_settings.configuration(conn, calendar.id, name)
+    finally:
+        store.close()
+    return found.xml if found is not None else None
+
+
+def test_mailbox_settings(client, face):
     """learn.microsoft.com/graph/api/user-update-mailboxsettings: PATCH the working hours and time zone; the
-    other settings are kept; a time zone Exchange does not know is refused."""
+    other settings are kept; a time zone Exchange does not know is refused. The work hours are the calendar's
+    WorkHours object (WorkingHours.xsd), as the EWS face and Outlook read it."""
     before = client.get("/mailboxSettings").json()
     assert before["workingHours"]["daysOfWeek"] == ["monday", "tuesday", "wednesday", "thursday", "friday"]
     hours = {
@@ -93,6 +98,16 @@ def test_mailbox_settings(client):
     after = client.get("/mailboxSettings").json()
     assert after["workingHours"] == hours and after["timeZone"] == "Pakistan Standard Time"
     assert after["language"] == before["language"]
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(calendar_configuration(face, "WorkHours"))
+    ns = {"w": "WorkingHours.xsd"}
+    assert root.findtext(".//w:TimeZone/w:Name", namespaces=ns) == "Pakistan Standard Time"
+    assert root.findtext(".//w:TimeZone/w:Bias", namespaces=ns) == "-300"  # UTC = local + bias
+    assert (root.findtext(".//w:Start", namespaces=ns), root.findtext(".//w:WorkDays", namespaces=ns)) == (
+        "09:30:00",
+        "Monday Tuesday",
+    )
     assert _error(client.patch("/mailboxSettings", json={"timeZone": "Mars Standard Time"})) == (
         400,
         "ErrorInvalidTimeZone",
