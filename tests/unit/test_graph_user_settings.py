@@ -12,7 +12,7 @@ from pipeline.convert.user_settings.configuration import Category, CategoryList,
 from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
 from pipeline.convert.user_settings.rules import JunkEmailRule
 from pipeline.destination.base import SettingsLinks
-from pipeline.destination.graph.transport import GraphError
+from pipeline.destination.graph.transport import GraphError, Unanswered
 from pipeline.destination.graph.user_settings import GraphSettings
 
 LINKS = SettingsLinks(lambda _e: None, lambda _p: None, "ROOT")
@@ -22,7 +22,7 @@ ALL = ("categories", "workhours", "searchfolders", "rules")
 class Server:
     """Answers GETs from `state`, records writes; `refuse` maps (method, path) to the error it raises."""
 
-    def __init__(self, refuse: dict[tuple[str, str], GraphError] | None = None) -> None:
+    def __init__(self, refuse: dict[tuple[str, str], Exception] | None = None) -> None:
         self.refuse = refuse or {}
         self.writes: list[tuple[str, str, Any]] = []
         self.state: dict[str, Any] = {
@@ -86,3 +86,10 @@ def test_a_fatal_answer_stops_the_restore_and_a_narrow_selection_lists_nothing_e
         list(GraphSettings(server).restore([HOURS], ALL, LINKS))  # type: ignore[arg-type]
     quiet = list(GraphSettings(Server()).restore([CATEGORIES, JUNK], ("categories",), LINKS))  # type: ignore[arg-type]
     assert [o.setting for o in quiet] == ["category_list"]
+
+
+def test_an_unanswered_write_is_a_failed_setting_that_a_rerun_settles():
+    server = Server({("POST", "/outlook/masterCategories"): Unanswered("ReadTimeout")})
+    outcomes = list(GraphSettings(server).restore([CATEGORIES, HOURS], ALL, LINKS))  # type: ignore[arg-type]
+    assert [(o.setting, o.action) for o in outcomes] == [("category_list", "failed"), ("work_hours", "created")]
+    assert outcomes[0].reason == "no answer: ReadTimeout"

@@ -25,7 +25,7 @@ from pipeline.destination.base import SETTING_FAILED, SettingsLinks
 from pipeline.destination.graph import rules as rule_map
 from pipeline.destination.graph import settings_map
 from pipeline.destination.graph.search_filters import to_filter
-from pipeline.destination.graph.transport import ErrorKind, GraphError, GraphHttp
+from pipeline.destination.graph.transport import ErrorKind, GraphError, GraphHttp, Unanswered
 
 #: --settings names (convert/user_settings/merge.py SELECTABLE) and the kinds each restores over Graph.
 KINDS = {
@@ -98,14 +98,14 @@ class GraphSettings:
         by_kind: dict[SettingKind, list[SettingsMessage]] = {}
         for message in messages:
             by_kind.setdefault(message.kind, []).append(message)
-        steps: list[tuple[SettingKind, Callable[[], GraphSettingOutcome], str]] = []
+        steps: list[tuple[SettingKind, Callable[[], GraphSettingOutcome], str, str]] = []
         if SettingKind.CATEGORY_LIST in kinds and by_kind.get(SettingKind.CATEGORY_LIST):
             first = by_kind[SettingKind.CATEGORY_LIST][0]
-            steps.append((first.kind, lambda m=first: self._categories(m), self.CATEGORIES))
+            steps.append((first.kind, lambda m=first: self._categories(m), self.CATEGORIES, ""))
         options = [(m.configuration_name or "", m.dictionary) for m in by_kind.get(SettingKind.CONFIGURATION, [])]
         if SettingKind.WORK_HOURS in kinds and by_kind.get(SettingKind.WORK_HOURS):
             first = by_kind[SettingKind.WORK_HOURS][0]
-            steps.append((first.kind, lambda m=first, o=options: self._work_hours(m, o), self.MAILBOX_SETTINGS))
+            steps.append((first.kind, lambda m=first, o=options: self._work_hours(m, o), self.MAILBOX_SETTINGS, ""))
         elif SettingKind.WORK_HOURS in kinds and settings_map.left_options(options):
             left = settings_map.left_options(options)
             steps.append(
@@ -119,6 +119,7 @@ class GraphSettings:
                         reason="calendar options without a WorkHours object: no v1.0 resource takes them",
                     ),
                     self.MAILBOX_SETTINGS,
+                    "",
                 )
             )
         if SettingKind.SEARCH_FOLDER in kinds:
@@ -131,20 +132,22 @@ class GraphSettings:
                         existing = self._search_folders()
                     return self._search_folder(m, existing, links)
 
-                steps.append((message.kind, one, self.SEARCH_FOLDERS))
+                steps.append((message.kind, one, self.SEARCH_FOLDERS, message.subject))
         if kinds & {SettingKind.EXTENDED_RULE, SettingKind.RULES_STREAM}:
             rules = by_kind.get(SettingKind.EXTENDED_RULE, [])
             if rules:
-                steps.append((SettingKind.EXTENDED_RULE, lambda r=rules: self._rules(r, links), self.RULES))
+                steps.append((SettingKind.EXTENDED_RULE, lambda r=rules: self._rules(r, links), self.RULES, ""))
             for stream in by_kind.get(SettingKind.RULES_STREAM, []):
-                steps.append((stream.kind, lambda m=stream: _rules_stream(m), self.RULES))
-        for step_kind, step, resource in steps:
+                steps.append((stream.kind, lambda m=stream: _rules_stream(m), self.RULES, ""))
+        for step_kind, step, resource, name in steps:
             try:
                 yield step()
             except GraphError as exc:
                 if exc.kind is ErrorKind.FATAL:
                     raise
-                yield GraphSettingOutcome(step_kind.value, resource, SETTING_FAILED, reason=str(exc), error=exc)
+                yield GraphSettingOutcome(step_kind.value, resource, SETTING_FAILED, name, reason=str(exc), error=exc)
+            except Unanswered as exc:  # it may have landed: a rerun finds it by name, and writes nothing twice
+                yield GraphSettingOutcome(step_kind.value, resource, SETTING_FAILED, name, reason=f"no answer: {exc}")
         everything = set(selected) >= set(KINDS)  # --settings all: what no name selects is listed too
         for kind, reason in NO_API.items() if everything else ():
             if by_kind.get(kind):
