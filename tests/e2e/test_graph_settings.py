@@ -94,16 +94,13 @@ def test_settings_over_graph_restored_and_left_alone_on_rerun(samples: Path, gra
     hours = ET.fromstring(source_xml(ost, "IPM.Configuration.WorkHours"))
     handle, _ = graph_sandbox
     graph = PlainGraph(handle.graph_url, ALICE)
-    user_own = graph.http.post("/outlook/masterCategories", json={"displayName": "red category", "color": "preset9"})
-    assert user_own.status_code == 201, user_own.text
 
     args = ("--ost", str(ost), "--mailbox", ALICE, "--json", "--only", "role:deleteditems")
     first = summary_of(rebuild(handle, tmp_path / "state", *args))
     by_setting = {}
     for entry in first["settings"]:
         by_setting.setdefault(entry["setting"], []).append(entry)
-    assert [e["action"] for e in by_setting["category_list"]] == ["merged"]
-    assert by_setting["category_list"][0]["kept"] == ["Red Category"]
+    assert [e["action"] for e in by_setting["category_list"]] == ["created"]
     assert [e["action"] for e in by_setting["work_hours"]] == ["created"]
     assert any("IPM.Configuration.Calendar" in line for line in by_setting["work_hours"][0]["left"])
     assert sorted(e["name"] for e in by_setting["search_folder"]) == sorted(SEARCH_FOLDERS)
@@ -113,9 +110,9 @@ def test_settings_over_graph_restored_and_left_alone_on_rerun(samples: Path, gra
     assert "Set-MailboxJunkEmailConfiguration" in by_setting["junk_rule"][0]["reason"]
     assert first["failed"].get("setting", 0) == 0
 
-    # categories: the 6 with the colours of the source's XML; the one the user had keeps its colour
+    # categories: the 6 with the colours of the source's XML
     found = {c["displayName"]: c["color"] for c in graph.get("/outlook/masterCategories")["value"]}
-    assert found == {"red category": "preset9", **{k: v for k, v in expected.items() if k != "Red Category"}}
+    assert found == expected
     # work hours and time zone, from the WorkHours XML
     settings = graph.get("/mailboxSettings")
     working = settings["workingHours"]
@@ -185,9 +182,13 @@ def test_fixture_settings_over_graph_rules_as_the_spec_says(graph_sandbox, tmp_p
     pst, _ = fixtures.cached_build("settings", "pst", "permute")
     handle, _ = graph_sandbox
     graph = PlainGraph(handle.graph_url, ALICE)
+    user_own = graph.http.post("/outlook/masterCategories", json={"displayName": "personal", "color": "preset20"})
+    assert user_own.status_code == 201, user_own.text
     args = ("--ost", str(pst), "--mailbox", ALICE, "--json")
     first = summary_of(rebuild(handle, tmp_path / "state", *args))
     actions = {(e["setting"], e["name"]): e for e in first["settings"]}
+    merged = actions[("category_list", "")]
+    assert (merged["action"], merged["kept"]) == ("merged", ["Personal"])  # names compare as Outlook does
     assert actions[("extended_rule", "")]["action"] == "created" and actions[("extended_rule", "")]["left"] == []
     [junk] = [e for e in first["settings"] if e["setting"] == "junk_rule"]  # no Graph API: listed, counted
     assert junk["action"] == "not restored" and "Set-MailboxJunkEmailConfiguration" in junk["reason"]
@@ -196,7 +197,10 @@ def test_fixture_settings_over_graph_rules_as_the_spec_says(graph_sandbox, tmp_p
     settings = [s for f in spec.folders for s in f.associated]
     [categories] = [s.categories for s in settings if s.kind == "category_list"]
     found = {c["displayName"]: c["color"] for c in graph.get("/outlook/masterCategories")["value"]}
-    assert found == {c.name: "none" if c.color < 0 else f"preset{c.color}" for c in categories}
+    assert found == {
+        "personal": "preset20",  # on the server already: keeps the user's colour
+        **{c.name: "none" if c.color < 0 else f"preset{c.color}" for c in categories if c.name != "Personal"},
+    }
     [hours] = [s for s in settings if s.kind == "work_hours"]
     working = graph.get("/mailboxSettings")["workingHours"]
     assert (working["daysOfWeek"], working["startTime"][:8], working["endTime"][:8], working["timeZone"]) == (
