@@ -244,12 +244,13 @@ def test_fixture_settings_over_graph_rules_as_the_spec_says(graph_sandbox, tmp_p
         "Invoices": {i.subject for i in inbox_items if "invoice" in i.subject.lower()},
     }
 
+    # the user changes their work hours on the new server: a rerun keeps them, and writes nothing at all
+    changed = {**working, "startTime": "10:00:00.0000000"}
+    assert graph.http.patch("/mailboxSettings", json={"workingHours": changed}).status_code == 200
     before = snapshot(graph)
     again = summary_of(rebuild(handle, tmp_path / "state", *args))
-    assert {
-        e["action"] for e in again["settings"] if e["setting"] != "junk_rule" and e["setting"] != "autocomplete"
-    } <= {
-        "kept",
-        "not restored",
-    }
+    by_setting = {e["setting"]: e for e in again["settings"]}
+    assert by_setting["work_hours"]["action"] == "kept" and "own work hours" in by_setting["work_hours"]["reason"]
+    assert {e["action"] for e in again["settings"]} <= {"kept", "not restored"}
     assert snapshot(graph) == before
+    assert graph.get("/mailboxSettings")["workingHours"]["startTime"].startswith("10:00")
