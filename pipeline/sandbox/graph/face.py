@@ -47,6 +47,10 @@ VERSIONS = ("v1.0", "beta")
 _SIDE_TABLES = """
 CREATE TABLE IF NOT EXISTS graph_hidden(folder_id INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS graph_items(item_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS graph_search_folders(folder_id INTEGER PRIMARY KEY, filter TEXT NOT NULL,
+    sources TEXT NOT NULL, nested INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS graph_mailbox_settings(mailbox_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS graph_message_rules(id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, body TEXT NOT NULL);
 """
 
 

@@ -4,7 +4,7 @@ settings (`mailboxSettings`: work hours, time zone, language, formats, automatic
 
 The master category list and the work hours are the calendar's CategoryList and WorkHours user
 configurations, the objects the EWS face and Outlook read (one store, two faces); the other mailbox settings
-and message rules are kept as their JSON beside the store (tables made on first use).
+and message rules are kept as their JSON beside the store (tables the face makes at start).
 """
 
 from __future__ import annotations
@@ -24,11 +24,6 @@ from pipeline.sandbox.graph.folders import resolve_folder
 from pipeline.sandbox.graph.state import GraphState
 from pipeline.sandbox.graph.wire import Call, GraphError, GraphReply, json_reply
 
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS graph_mailbox_settings(mailbox_id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS graph_message_rules(id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, "
-    "body TEXT NOT NULL)",
-)
 COLORS = {"none", *(f"preset{n}" for n in range(25))}
 DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,7})?)?$")
@@ -56,12 +51,6 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 _READ_ONLY_SETTINGS = {"userPurpose"}
-
-
-def _ready(conn: sqlite3.Connection) -> sqlite3.Connection:
-    for statement in _TABLES:
-        conn.execute(statement)
-    return conn
 
 
 def _bad(message: str, code: str = "ErrorInvalidRequest") -> GraphError:
@@ -202,7 +191,7 @@ def _work_hours_configuration(g: GraphState, conn: sqlite3.Connection, mailbox_i
 
 
 def _settings(g: GraphState, conn: sqlite3.Connection, mailbox_id: int) -> dict[str, Any]:
-    row = _ready(conn).execute("SELECT body FROM graph_mailbox_settings WHERE mailbox_id=?", (mailbox_id,)).fetchone()
+    row = conn.execute("SELECT body FROM graph_mailbox_settings WHERE mailbox_id=?", (mailbox_id,)).fetchone()
     current = {**json.loads(json.dumps(DEFAULTS)), **(json.loads(row[0]) if row else {})}
     _, found = _work_hours_configuration(g, conn, mailbox_id)
     hours = _hours_from_xml(found.xml) if found is not None and found.xml else None
@@ -324,7 +313,7 @@ def _check_rule(g: GraphState, conn: sqlite3.Connection, mailbox_id: int, body: 
 
 
 def _rules(conn: sqlite3.Connection, mailbox_id: int) -> list[tuple[int, dict[str, Any]]]:
-    rows = _ready(conn).execute("SELECT id, body FROM graph_message_rules WHERE mailbox_id=?", (mailbox_id,))
+    rows = conn.execute("SELECT id, body FROM graph_message_rules WHERE mailbox_id=?", (mailbox_id,))
     found = [(r[0], json.loads(r[1])) for r in rows]
     return sorted(found, key=lambda r: (r[1].get("sequence") or 0, r[0]))
 
@@ -347,7 +336,7 @@ def message_rules(g: GraphState, call: Call, mailbox_id: int, rest: list[str]) -
         body = state.read_body(g, call, "messageRule")
         with g.store.write() as conn:
             _check_rule(g, conn, mailbox_id, body, new=True)
-            cursor = _ready(conn).execute(
+            cursor = conn.execute(
                 "INSERT INTO graph_message_rules(mailbox_id, body) VALUES (?,?)", (mailbox_id, json.dumps(body))
             )
             row_id = int(cursor.lastrowid or 0)

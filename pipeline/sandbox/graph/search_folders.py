@@ -1,6 +1,6 @@
 """Mail search folders on the Graph face (`mailSearchFolder`): created as a child of a mail folder (the
 well-known `searchfolders` one, as Microsoft's example does) with a `filterQuery`, `sourceFolderIds` and
-`includeNestedFolders`; listed among the child folders with those properties; and their `messages` are
+`includeNestedFolders` (kept in graph_search_folders, made by the face at start); listed among the child folders with those properties; and their `messages` are
 what the filter matches, evaluated when asked (odata_filter.py) over the source folders' messages (and
 their subfolders' when nested), as Exchange keeps a search folder's contents up to date.
 """
@@ -20,15 +20,6 @@ from pipeline.sandbox.rows import FolderRow
 from pipeline.sandbox.store import FolderExists
 
 SEARCH_TYPE = "#microsoft.graph.mailSearchFolder"
-_TABLE = (
-    "CREATE TABLE IF NOT EXISTS graph_search_folders(folder_id INTEGER PRIMARY KEY, filter TEXT NOT NULL, "
-    "sources TEXT NOT NULL, nested INTEGER NOT NULL)"
-)
-
-
-def _ready(conn: sqlite3.Connection) -> sqlite3.Connection:
-    conn.execute(_TABLE)
-    return conn
 
 
 def is_search_body(body: dict[str, Any]) -> bool:
@@ -36,7 +27,7 @@ def is_search_body(body: dict[str, Any]) -> bool:
 
 
 def definitions(conn: sqlite3.Connection) -> dict[int, tuple[str, list[str], bool]]:
-    rows = _ready(conn).execute("SELECT folder_id, filter, sources, nested FROM graph_search_folders")
+    rows = conn.execute("SELECT folder_id, filter, sources, nested FROM graph_search_folders")
     return {r[0]: (r[1], json.loads(r[2]), bool(r[3])) for r in rows}
 
 
@@ -76,7 +67,7 @@ def create(g: GraphState, call: Call, mailbox_id: int, parent: FolderRow, resolv
         except FolderExists as exc:
             raise GraphError(409, "ErrorFolderExists", "A folder with the specified name already exists.") from exc
         conn.execute("UPDATE folders SET is_search=1 WHERE id=?", (folder.id,))
-        _ready(conn).execute(
+        conn.execute(
             "INSERT INTO graph_search_folders(folder_id, filter, sources, nested) VALUES (?,?,?,?)",
             (folder.id, query, json.dumps(sources), int(nested)),
         )
