@@ -115,6 +115,8 @@ def messages(
         skip = int(call.query.get("$skip", "0"))
     except ValueError as exc:
         raise GraphError(400, "BadRequest", "Invalid $top or $skip.") from exc
+    if top < 1 or top > g.throttle.limits.page_max:
+        raise GraphError(400, "ErrorInvalidUrlQuery", f"$top must be between 1 and {g.throttle.limits.page_max}.")
     marks = ",".join("?" * len(scope))
     row_ids = [r[0] for r in conn.execute(f"SELECT id FROM items WHERE folder_id IN ({marks}) ORDER BY id", scope)]
     rows = g.store.load_items(conn, row_ids, ext_keys=None)
