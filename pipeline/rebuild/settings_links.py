@@ -18,14 +18,14 @@ from pipeline.source import Source
 def folder_lookup(
     source: Source, plan: dict[int, PlannedFolder], server: dict[int, ServerFolder | None], mailbox: Mailbox
 ) -> Callable[[bytes], str | None]:
-    by_entry_id = getattr(source, "folder_of_entry_id", None)
+    by_entry_id = getattr(source, "folder_by_entry_id", None)
 
     def folder_id(entry_id: bytes) -> str | None:
-        found = by_entry_id(entry_id) if by_entry_id is not None else None
-        if found is None or found.node_id not in plan:
+        node_id = by_entry_id(entry_id) if by_entry_id is not None else None
+        if node_id is None or node_id not in plan:
             return None
         parent: ServerFolder | None = None
-        for step in chain(plan, found.node_id):
+        for step in chain(plan, node_id):
             parent = server[step.node_id] if step.node_id in server else mailbox.folder(step, parent, create=False)
             if parent is None:
                 return None
@@ -39,9 +39,7 @@ def property_lookup(source: Source) -> Callable[[int], tuple[str, int | str] | N
     return resolve if resolve is not None else (lambda _prop_id: None)
 
 
-def subtree_id(
-    plan: dict[int, PlannedFolder], server: dict[int, ServerFolder | None], mailbox: Mailbox
-) -> str | None:
+def subtree_id(plan: dict[int, PlannedFolder], server: dict[int, ServerFolder | None], mailbox: Mailbox) -> str | None:
     """The rebuilt IPM subtree (the top of the mailbox, or the target root), looked up when this run did not
     resolve it (top-level folders are planned without a parent)."""
     for node_id, planned in plan.items():

@@ -126,6 +126,14 @@ class Source(Protocol):
         none from a reader that cannot reach them (libpff's Python binding has no call for them)."""
         ...
 
+    def folder_by_entry_id(self, entry_id: bytes) -> int | None:
+        """The node id of the folder an entry id of this store names; None when no folder of the file has it."""
+        ...
+
+    def property_name(self, prop_id: int) -> tuple[str, int | str] | None:
+        """A named property id (0x8000 and above) as (property set GUID, LID or name); None when unknown."""
+        ...
+
     def replica_map(self) -> ReplicaMap:
         """The store's REPLID -> REPLGUID mapping (source/cache_identity.py): what turns an OST item's message id
         into the server item's source key. Empty, saying why, for a PST or when it cannot be read."""

@@ -158,6 +158,12 @@ class FakeSource:
     def associated(self, folder: SourceFolder) -> Iterator[Entry]:
         return iter(self._associated.get(folder.node_id, []))
 
+    def folder_by_entry_id(self, entry_id: bytes) -> int | None:
+        return None  # a fake store has no entry ids
+
+    def property_name(self, prop_id: int) -> tuple[str, int | str] | None:
+        return None
+
     def close(self) -> None:
         self.closed = True
 

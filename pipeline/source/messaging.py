@@ -273,12 +273,12 @@ class MessageStore(ABC, Generic[F, M, R]):
         """Every folder, parents before children, system and search folders included."""
         return list(self._folders)
 
-    def folder_of_entry_id(self, entry_id: bytes) -> SourceFolder | None:
-        """The folder a folder entry id of this store names (a PST's NID form, or an OST's long-term form
-        matched on the folder's global counter), None when no folder of the file has it: what the user's
-        settings (search folder scopes, rule targets) point at."""
+    def folder_by_entry_id(self, entry_id: bytes) -> int | None:
+        """The node id of the folder a folder entry id of this store names (a PST's NID form, or an OST's
+        long-term form matched on the folder's global counter), None when no folder of the file has it: what
+        the user's settings (search folder scopes, rule targets) point at."""
         nid = entryid_nid(entry_id, getattr(self, "_server_counters", None))
-        return next((f for f in self._folders if f.node_id == nid), None) if nid is not None else None
+        return nid if nid is not None and nid in self._folder_handles else None
 
     def property_name(self, prop_id: int) -> tuple[str, int | str] | None:
         """(property set GUID, LID or name) of a named property id (0x8000 and above) in this store's
