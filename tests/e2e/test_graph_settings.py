@@ -132,7 +132,15 @@ def test_settings_over_graph_restored_and_left_alone_on_rerun(samples: Path, gra
     folders = {f["displayName"]: f for f in graph.all("/mailFolders/searchfolders/childFolders")}
     assert set(SEARCH_FOLDERS) <= set(folders)
     mail = all_mail(graph)
-    junk_or_drafts = {graph.get(f"/mailFolders/{n}")["id"] for n in ("junkemail", "drafts")}
+    # Outlook's "Unread Mail" leaves out Deleted Items, Outbox, Drafts and Junk E-mail (server folder ids 0x17,
+    # 0x15, 0x1F, 0x51 in the sample's definition); one the restore could not find in the OST (Outlook numbers
+    # Deleted Items and Outbox locally) must be in the report as left, and is then not left out
+    [unread_entry] = [e for e in by_setting["search_folder"] if e["name"] == "Unread Mail"]
+    left_text = " ".join(unread_entry["left"])
+    excluded = {"drafts", "junkemail"} | {
+        role for role, fid in (("deleteditems", "000000000017"), ("outbox", "000000000015")) if fid not in left_text
+    }
+    left_out = {graph.get(f"/mailFolders/{n}")["id"] for n in excluded}
     classes = item_classes(handle)  # plain exchangelib over the EWS face of the same store
     [chosen] = [m for m in mail if classes[(m["subject"], m["isRead"])] == {"IPM.Note"} and m["isRead"]][:1]
     patched = graph.http.patch(f"/messages/{chosen['id']}", json={"isRead": False, "categories": ["Blue Category"]})
@@ -146,12 +154,11 @@ def test_settings_over_graph_restored_and_left_alone_on_rerun(samples: Path, gra
         m["id"]
         for m in mail
         if not m["isRead"]
-        and m["parentFolderId"] not in junk_or_drafts
+        and m["parentFolderId"] not in left_out
         and not {c.casefold() for c in classes[(m["subject"], False)]} & NOT_MAIL
     }
-    # and the two unread meeting items: the definition's exclusion of Deleted Items names a server folder the
-    # OST numbers locally (left, and said so in the report)
-    assert chosen["id"] in unread and len(unread) == 3
+    if "deleteditems" not in excluded:  # the two unread meeting requests, and the item just marked unread
+        assert chosen["id"] in unread and len(unread) == 3
     assert listed("Unread Mail") == unread
     assert listed("Categorized Mail") == {m["id"] for m in mail if m["categories"]} == {chosen["id"]}
 
