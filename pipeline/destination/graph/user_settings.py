@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.convert.user_settings.autocomplete import AutocompleteList
 from pipeline.convert.user_settings.configuration import CategoryList, WorkHours
-from pipeline.convert.user_settings.merge import SettingAction
+from pipeline.convert.user_settings.merge import SELECTABLE, SettingAction
 from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
 from pipeline.convert.user_settings.rules import ExtendedRule, JunkEmailRule, RulesStream
 from pipeline.convert.user_settings.search_folders import SearchFolderDefinition
@@ -149,8 +149,9 @@ class GraphSettings:
             except Unanswered as exc:  # it may have landed: a rerun finds it by name, and writes nothing twice
                 yield GraphSettingOutcome(step_kind.value, resource, SETTING_FAILED, name, reason=f"no answer: {exc}")
         everything = set(selected) >= set(KINDS)  # --settings all: what no name selects is listed too
-        for kind, reason in NO_API.items() if everything else ():
-            if by_kind.get(kind):
+        named = {SELECTABLE.get(name) for name in selected}  # e.g. "junk", "autocomplete": listed, not written
+        for kind, reason in NO_API.items():
+            if (everything or kind in named) and by_kind.get(kind):
                 yield _left_alone(kind, by_kind[kind], reason)
 
     # -- categories -----------------------------------------------------------------------------------
