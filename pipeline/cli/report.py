@@ -60,12 +60,15 @@ def render_summary(summary: Any) -> str:
     if len(items) > WARNINGS_SHOWN:
         lines.append(f"  ... and {len(items) - WARNINGS_SHOWN} more items with warnings (see the JSON report)")
     for setting in getattr(s, "settings", []):  # the user's settings (--settings): what was done, and why
-        done = ", ".join(f"{key} {len(setting[key])}" for key in ("added", "kept") if setting.get(key))
+        done = ", ".join(f"{key} {len(setting[key])}" for key in ("added", "kept", "left") if setting.get(key))
         lines.append(
-            f"  setting {setting['setting']}: {setting['action']}"
+            f"  setting {setting['setting']}"
+            + (f" {shown(setting['title'])!r}" if setting.get("title") else "")
+            + f": {setting['action']}"
             + (f" ({done})" if done else "")
             + (f"; {shown(setting['reason'])}" if setting.get("reason") else "")
         )
+        lines.extend(f"    left: {shown(line)}" for line in (setting.get("left") or [])[:WARNINGS_SHOWN])
     if s.duplicates_removed or s.restored:
         lines.append(
             f"  reconciled with the server: {s.duplicates_removed} extra copies removed, {s.restored} items "

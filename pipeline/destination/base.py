@@ -101,6 +101,21 @@ class ServerFolder:
     handle: Any = field(default=None, compare=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class SettingsLinks:
+    """What a destination that restores the user's settings itself (Graph: `restore_settings`) needs of the
+    source and the run: the rebuilt folder's server id for a folder entry id of the source store, the
+    (property set, name) of the store's named property ids, and the rebuilt top of the mailbox."""
+
+    folder_id: Callable[[bytes], str | None]
+    property_name: Callable[[int], tuple[str, int | str] | None]
+    scope_default: str | None = None
+
+
+#: The action of a setting the server refused (beside merge.py's SettingAction values).
+SETTING_FAILED = "failed"
+
+
 @dataclass
 class FolderStats:
     mapped: int = 0  # roles mapped onto the server's well-known folders

@@ -31,6 +31,7 @@ from pipeline.convert.user_settings.merge import (
     wanted,
 )
 from pipeline.destination.base import (
+    SETTING_FAILED,
     BatchSender,
     Destination,
     Failure,
@@ -41,6 +42,7 @@ from pipeline.destination.base import (
     Outcome,
     OutcomeState,
     ServerFolder,
+    SettingsLinks,
 )
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
@@ -60,6 +62,7 @@ from pipeline.rebuild.large_items import (
     with_note,
 )
 from pipeline.rebuild.order import Order, Windows, folder_steps, plan
+from pipeline.rebuild.settings_links import folder_lookup, property_lookup, subtree_id
 from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
@@ -473,6 +476,10 @@ class MailboxRun:
                             "reason": entry.reason,
                         }
                     )
+        restore = getattr(self._mailbox, "restore_settings", None)
+        if restore is not None:  # a destination that restores the settings itself (Graph)
+            self._restore_settings_with(restore, messages, source)
+            return
         configurations = getattr(self._mailbox, "configurations", None)
         for message in wanted(messages, self.options.settings):
             if message.kind not in TARGETS:
@@ -538,6 +545,21 @@ class MailboxRun:
         with Folder.open(reports) as top, descend(top, ("settings", mailbox_folder), 0o700) as folder:
             folder.replace(name, data, 0o600)
         return str(reports / "settings" / mailbox_folder / name)
+
+    def _restore_settings_with(self, restore: Callable[..., Any], messages: list[Any], source: Source) -> None:
+        """The settings through the destination's own restore, given where the source's folders are now
+        (rebuild/settings_links.py); each outcome reported, a failed one counted."""
+        assert self._mailbox is not None
+        links = SettingsLinks(
+            folder_lookup(source, self._plan, self._server, self._mailbox),
+            property_lookup(source),
+            subtree_id(self._plan, self._server, self._mailbox),
+        )
+        for outcome in restore(messages, self.options.settings, links):
+            if outcome.action == SETTING_FAILED:
+                self.summary.failed["setting"] += 1
+            self.summary.settings.append(outcome.as_dict())
+            log.info("setting", mailbox=self.options.mailbox, setting=outcome.setting, action=outcome.action)
 
     def _steps(
         self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder], selection: BoundSelection

@@ -64,9 +64,12 @@ def folder_tree(store: SandboxStore, address: str) -> list[dict[str, Any]]:
     ]
 
 
-def items(store: SandboxStore, address: str, path: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def items(
+    store: SandboxStore, address: str, path: Sequence[str] | None = None, associated: bool = False
+) -> list[dict[str, Any]]:
     """Every item of the mailbox (or of the folder at `path`) with MIME, properties and attachments;
-    calendar series add `recurrence` (a summary), `deleted_occurrences` and `modified_occurrences`."""
+    calendar series add `recurrence` (a summary), `deleted_occurrences` and `modified_occurrences`. A folder's
+    associated (FAI) messages — configurations, shortcuts — are no contents: listed only with associated=True."""
     mailbox = store.mailbox(address)
     if mailbox is None:
         raise KeyError(address)
@@ -83,6 +86,9 @@ def items(store: SandboxStore, address: str, path: Sequence[str] | None = None) 
             row_ids = [
                 r[0] for r in conn.execute("SELECT id FROM items WHERE folder_id=? ORDER BY id", (folder_ids[0],))
             ]
+        if not associated:
+            hidden = {r[0] for r in conn.execute("SELECT item_id FROM associated_items")}
+            row_ids = [row_id for row_id in row_ids if row_id not in hidden]
         rows = store.load_items(conn, row_ids, with_mime=True, ext_keys=None, with_attachments=True)
     result = []
     for row_id in row_ids:

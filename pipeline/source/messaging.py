@@ -248,6 +248,7 @@ class MessageStore(ABC, Generic[F, M, R]):
         root = self._root()
         self._folder_handles = {}
         facts: dict[int, FolderFacts] = {}
+        server_numbered: list[int] = []
         raw: dict[int, tuple[str, str, int, int | None, int]] = {}
         stack: list[tuple[F, int | None, tuple[str, ...]]] = [(root, None, ())]
         while stack:
@@ -264,6 +265,8 @@ class MessageStore(ABC, Generic[F, M, R]):
             name = props.get(mapi.PR_DISPLAY_NAME) or ("" if nid == ROOT_NID else f"(folder {nid})")
             container_class = props.get(mapi.PR_CONTAINER_CLASS) or ""
             ltid = props.get(PR_LTID)
+            if isinstance(ltid, int) and ltid & 0xFFFF:
+                server_numbered.append(nid)
             facts[nid] = FolderFacts(
                 nid,
                 parent,
@@ -284,27 +287,31 @@ class MessageStore(ABC, Generic[F, M, R]):
             here = (*chain, name) if nid != ROOT_NID else ()
             stack.extend((child, nid, here) for child in reversed(children))
         self._folders, self.role_evidence = folder_tree(raw, store_props, facts)
-        self._by_counter = {f.global_counter: f.node_id for f in facts.values() if f.global_counter}
-
-    def folder_by_entry_id(self, entry_id: bytes) -> int | None:
-        """The node id of the folder an entry id of this store names (a search folder's list, a shortcut),
-        None when no folder of the file has it."""
-        nid = entryid_nid(entry_id, getattr(self, "_by_counter", None))
-        if nid is not None and nid in self._folder_handles:
-            return nid
-        role = server_role(entry_id)  # one of the first folders, numbered by the OST itself
-        found = [f.node_id for f in self._folders if role is not None and f.role is role]
-        return found[0] if len(found) == 1 else None
-
-    def property_name(self, prop_id: int) -> tuple[str, int | str] | None:
-        """What a named property id (0x8000 and above) of this store stands for: (property set GUID, LID or
-        name), None when the name-to-id map does not say."""
-        names = getattr(self, "_names", None)
-        return names.resolve(prop_id) if names is not None else None
+        # folders the server numbered (replica id not 0; Outlook's own local folders have 0): the counters a
+        # server entry id in the user's settings is matched on, without a local folder's number colliding
+        self._server_counters = {facts[nid].global_counter: nid for nid in server_numbered if nid in facts}
 
     def folders(self) -> list[SourceFolder]:
         """Every folder, parents before children, system and search folders included."""
         return list(self._folders)
+
+    def folder_by_entry_id(self, entry_id: bytes) -> int | None:
+        """The node id of the folder a folder entry id of this store names (a PST's NID form, or an OST's
+        long-term form matched on the folder's global counter; one of a mailbox's first folders, which an OST
+        numbers itself, by the counter Exchange gives it: roles.server_role), None when no folder of the file
+        has it: what the user's settings (search folder scopes, rule targets, shortcuts) point at."""
+        nid = entryid_nid(entry_id, getattr(self, "_server_counters", None))
+        if nid is not None and nid in self._folder_handles:
+            return nid
+        role = server_role(entry_id)
+        found = [f.node_id for f in self._folders if role is not None and f.role is role]
+        return found[0] if len(found) == 1 else None
+
+    def property_name(self, prop_id: int) -> tuple[str, int | str] | None:
+        """(property set GUID, LID or name) of a named property id (0x8000 and above) in this store's
+        name-to-id map; None when the map does not have it."""
+        names = getattr(self, "_names", None)
+        return names.resolve(prop_id) if names is not None else None
 
     # -- items --------------------------------------------------------------------------------------
     def items(

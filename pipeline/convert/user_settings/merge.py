@@ -25,10 +25,11 @@ from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
 SELECTABLE = {
     "categories": SettingKind.CATEGORY_LIST,
     "workhours": SettingKind.WORK_HOURS,
-    "autocomplete": SettingKind.AUTOCOMPLETE,  # these four: rebuild/environment.py
+    "autocomplete": SettingKind.AUTOCOMPLETE,  # these four over EWS: rebuild/environment.py
     "searchfolders": SettingKind.SEARCH_FOLDER,
     "junk": SettingKind.JUNK_RULE,
     "shortcuts": SettingKind.SHORTCUT,
+    "rules": SettingKind.EXTENDED_RULE,
 }
 
 

@@ -8,15 +8,17 @@ JSON message whose large attachments never all arrived is deleted and made again
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from pipeline import fingerprint
-from pipeline.destination.base import FolderStats, Outcome, ServerFolder
+from pipeline.convert.user_settings.records import SettingsMessage
+from pipeline.destination.base import FolderStats, Outcome, ServerFolder, SettingsLinks
 from pipeline.destination.graph import items, lease
 from pipeline.destination.graph.connect import GraphTarget, require_extra
 from pipeline.destination.graph.folders import TODO, GraphFolders, Ref
 from pipeline.destination.graph.sender import GraphSender, Imports, Leftovers, item_path, items_path
 from pipeline.destination.graph.transport import GraphError, GraphHttp, RetryPolicy
+from pipeline.destination.graph.user_settings import GraphSettingOutcome, GraphSettings
 from pipeline.destination.series import finished
 from pipeline.fingerprint import Stamp, read_stamp
 from pipeline.folder_plan import PlannedFolder
@@ -161,6 +163,13 @@ class GraphMailbox:
             return warnings
 
         return finished(upload, server_id, apply)
+
+    def restore_settings(
+        self, messages: list[SettingsMessage], selected: tuple[str, ...], links: SettingsLinks
+    ) -> Iterator[GraphSettingOutcome]:
+        """The user's settings (categories, work hours, search folders, rules) over Graph, one outcome each
+        (destination/graph/user_settings.py)."""
+        return GraphSettings(self.http).restore(messages, selected, links)
 
     def close(self) -> None:
         self.http.close()

@@ -28,6 +28,7 @@ from pipeline.sandbox.graph import (
     items,
     messages,
     metadata,
+    outlook_settings,
     shapes,
     state,
 )
@@ -46,6 +47,10 @@ VERSIONS = ("v1.0", "beta")
 _SIDE_TABLES = """
 CREATE TABLE IF NOT EXISTS graph_hidden(folder_id INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS graph_items(item_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS graph_search_folders(folder_id INTEGER PRIMARY KEY, filter TEXT NOT NULL,
+    sources TEXT NOT NULL, nested INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS graph_mailbox_settings(mailbox_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS graph_message_rules(id INTEGER PRIMARY KEY, mailbox_id INTEGER NOT NULL, body TEXT NOT NULL);
 """
 
 
@@ -247,6 +252,9 @@ class GraphFace:
                 "todo",
                 "lists",
                 "tasks",
+                "masterCategories",
+                "mailboxSettings",
+                "messageRules",
             )
         ]
         return f"Graph:{call.method}:{'/'.join(nouns)}"
@@ -254,8 +262,18 @@ class GraphFace:
     def _route(self, call: Call, mailbox_id: int, rest: list[str]) -> GraphReply:
         method = call.method
         head = rest[0] if rest else ""
+        if head == "mailFolders" and rest[2:3] == ["messageRules"]:
+            with self.state.store.connection() as conn:
+                inbox = folders.resolve_folder(self.state, conn, mailbox_id, "inbox")
+                if folders.resolve_folder(self.state, conn, mailbox_id, rest[1]).id != inbox.id:
+                    raise GraphError(400, "ErrorInvalidRequest", "Rules are kept on the Inbox only.")
+            return outlook_settings.message_rules(self.state, call, mailbox_id, rest[3:])
         if head == "mailFolders":
             return folders.mail_folders(self.state, call, mailbox_id, rest[1:])
+        if rest[:2] == ["outlook", "masterCategories"]:
+            return outlook_settings.categories(self.state, call, mailbox_id, rest[2:])
+        if head == "mailboxSettings":
+            return outlook_settings.mailbox_settings_resource(self.state, call, mailbox_id, rest[1:])
         if head == "messages" and len(rest) == 2:
             return items.serve_item(self.state, call, mailbox_id, rest[1], "Message")
         if head == "messages" and rest[2:] == ["$value"] and method == "GET":

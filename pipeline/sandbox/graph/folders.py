@@ -4,12 +4,13 @@ and the typed collections calendars, contactFolders and To Do lists over the sam
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from typing import Any
 
 from pipeline.sandbox import ids
-from pipeline.sandbox.graph import items, listing, messages, shapes, state
+from pipeline.sandbox.graph import items, listing, messages, search_folders, shapes, state
 from pipeline.sandbox.graph.kinds import CALENDAR, CONTACT, KIND, TASK
 from pipeline.sandbox.graph.state import GraphState
 from pipeline.sandbox.graph.wire import Call, GraphError, GraphReply, json_reply
@@ -88,10 +89,11 @@ def folder_page(
             more = children.get(current.id, [])
             below.extend(more)
             stack.extend(more)
+    searchable = search_folders.definitions(conn) if classes is None else {}
     wanted = [
         f
         for f in below
-        if not f.is_search
+        if (not f.is_search or f.id in searchable)
         and in_class(f, classes)
         and (f.id not in hidden or call.query.get("includeHiddenFolders") == "true")
     ]
@@ -104,6 +106,10 @@ def folder_page(
         wanted = [f for f in wanted if f.name.casefold() == name]
     values = [
         folder_json(g, mailbox_id, f, counts, len(children.get(f.id, [])), f.id in hidden, classes) for f in wanted
+    ]
+    values = [
+        search_folders.shape(v, searchable[f.id]) if f.id in searchable else v
+        for f, v in zip(wanted, values, strict=True)
     ]
     return listing.page(g, call, values)
 
@@ -189,18 +195,21 @@ def mail_folders(g: GraphState, call: Call, mailbox_id: int, rest: list[str]) ->
             if method == "GET":
                 return folder_page(g, call, conn, mailbox_id, folder, None)
             if method == "POST":
+                if search_folders.is_search_body(_peek(call)):
+                    return search_folders.create(g, call, mailbox_id, folder, resolve_folder)
                 return create_folder(g, call, mailbox_id, folder, "IPF.Note", "mailFolder", "displayName")
         elif len(rest) == 1 and method == "GET":
             hidden = conn.execute("SELECT 1 FROM graph_hidden WHERE folder_id=?", (folder.id,)).fetchone()
             kids = conn.execute("SELECT COUNT(*) FROM folders WHERE parent_id=?", (folder.id,)).fetchone()[0]
-            return json_reply(
-                200, folder_json(g, mailbox_id, folder, g.store.counts(conn, mailbox_id), kids, bool(hidden), None)
-            )
+            answer = folder_json(g, mailbox_id, folder, g.store.counts(conn, mailbox_id), kids, bool(hidden), None)
+            definition = search_folders.definitions(conn).get(folder.id) if folder.is_search else None
+            return json_reply(200, search_folders.shape(answer, definition) if definition else answer)
         elif len(rest) == 1 and method == "DELETE":
             return delete_folder(g, conn, mailbox_id, folder)
         elif len(rest) == 2 and rest[1] == "messages":
             if method == "GET":
-                return listing.items_page(g, call, conn, mailbox_id, folder, "Message")
+                found = search_folders.messages(g, call, conn, mailbox_id, folder) if folder.is_search else None
+                return found or listing.items_page(g, call, conn, mailbox_id, folder, "Message")
             if method == "POST":
                 return messages.create_message(g, call, mailbox_id, folder)
         elif len(rest) == 2 and rest[1] == "importMime" and method == "POST":
@@ -208,6 +217,15 @@ def mail_folders(g: GraphState, call: Call, mailbox_id: int, rest: list[str]) ->
                 raise GraphError(400, "BadRequest", "Resource not found for the segment 'importMime'.")
             return messages.import_mime(g, call, mailbox_id, folder)
     raise GraphError(405, "ErrorInvalidRequest", f"{method} is not supported here.")
+
+
+def _peek(call: Call) -> dict[str, Any]:
+    """The request body as JSON when it is an object (read_body refuses it properly later), else {}."""
+    try:
+        body = json.loads(call.body or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def delete_folder(g: GraphState, conn: sqlite3.Connection, mailbox_id: int, folder: FolderRow) -> GraphReply:

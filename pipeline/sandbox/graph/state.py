@@ -67,6 +67,17 @@ def read_body(g: GraphState, call: Call, entity: str | None = None) -> dict[str,
     return body
 
 
+def check_body(g: GraphState, entity: str, part: dict[str, Any]) -> None:
+    """A nested object of a request body (a complex type) against the metadata: 400 RequestBodyRead on a
+    property the type does not declare, as for the body itself."""
+    unknown = metadata.unknown_properties(entity, part)
+    if unknown:
+        g.stats.add("schema_violations")
+        raise GraphError(
+            400, "RequestBodyRead", f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.{entity}'."
+        )
+
+
 def check_answer(g: GraphState, entity: str, data: dict[str, Any]) -> None:
     """What the face answers must be what the metadata declares too (counted as schema violations)."""
     unknown = metadata.unknown_properties(entity, data)
