@@ -46,7 +46,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "mailbox of a users CSV (--map users.csv).",
     )
     read = group(p, READ)
-    read.add_argument("--ost", metavar="PATH", help="the user's OST (or PST) file (required without --map)")
+    read.add_argument(
+        "--ost",
+        metavar="PATH",
+        action="append",
+        help="the user's OST (or PST) file (required without --map); repeated: every cache of the mailbox "
+        "(desktop and laptop OSTs, archive PSTs), merged: each item once, in its newest state",
+    )
+    read.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge even with one --ost: a further file of a mailbox an earlier merge run rebuilt (items "
+        "already there are found wherever they are, and given this file's newer states)",
+    )
     add_reader_flag(read)
     add_codepage_flag(read)
     read.add_argument(
@@ -282,9 +294,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
     if args.engine == "temporal":
         raise UsageError("--engine temporal takes --map users.csv")
-    ost = check_inputs(args.ost, args.mailbox)
+    ost, *more = [check_inputs(path, args.mailbox) for path in args.ost]
+    twice = sorted({str(p) for p in more if [ost, *more].count(p) > 1})
+    if twice:
+        raise UsageError(f"--ost {twice[0]} is given twice")
     _checked_since(flags)
-    row = MappingRow(line=0, ost=ost, mailbox=args.mailbox)
+    row = MappingRow(line=0, ost=ost, mailbox=args.mailbox, more=tuple(more))
     executor = LocalExecutor(settings, 1)
     with terminate_requests(), make_progress(not flags.as_json, per_folder=not flags.as_json) as progress:
         if flags.dry_run:  # (SIGTERM stops as Ctrl-C does)

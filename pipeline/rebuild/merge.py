@@ -39,26 +39,40 @@ from pipeline.state.merge_index import CopyRow, MergeIndex, state_json
 
 #: The prefix of a stamp written by a merge run (the one-file run's stamps are bare fingerprints).
 STAMP_PREFIX = "m1:"
+CONTENT = "ct:"  # a content identity's prefix (a source key's: 'sk:'; state/merge_index.py)
 _NEWNESS_SEP = "/"
+_CONTENT_SEP = "|"
 
 
 @dataclass(frozen=True, slots=True)
 class MergeStamp:
-    """What a merged server item carries in its identity property: 'm1:<identity>/<newness>'."""
+    """What a merged server item carries in its identity property: 'm1:<identity>|<content>/<newness>' (the
+    content key only beside a source key: a content identity is its content key), so that a later file
+    without source keys (an Outlook-made PST) finds an item stored from an OST, and the reverse."""
 
     identity: str
+    content: str
     newness: str
 
     def __str__(self) -> str:
-        return f"{STAMP_PREFIX}{self.identity}{_NEWNESS_SEP}{self.newness}"
+        content = "" if self.identity == f"{CONTENT}{self.content}" else f"{_CONTENT_SEP}{self.content}"
+        return f"{STAMP_PREFIX}{self.identity}{content}{_NEWNESS_SEP}{self.newness}"
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """What the server item is found by: its identity, and its content identity."""
+        return tuple(dict.fromkeys((self.identity, f"{CONTENT}{self.content}")))
 
     @classmethod
     def parse(cls, value: str) -> MergeStamp | None:
         """The merge stamp in a stamp's value, None for any other (a one-file run's fingerprint)."""
         if not value.startswith(STAMP_PREFIX):
             return None
-        identity, sep, newness = value[len(STAMP_PREFIX) :].rpartition(_NEWNESS_SEP)
-        return cls(identity, newness) if sep and identity else None
+        head, sep, newness = value[len(STAMP_PREFIX) :].rpartition(_NEWNESS_SEP)
+        identity, _, content = head.partition(_CONTENT_SEP)
+        if not sep or not identity:
+            return None
+        return cls(identity, content or identity.removeprefix(CONTENT), newness)
 
 
 def _state(text: str) -> ItemState:
@@ -172,18 +186,17 @@ class MergePlan:
         for folder_id, folder_name, stamps in stamps_by_folder:
             for stamp in stamps:
                 merged = MergeStamp.parse(stamp.identity)
-                if merged is not None:
-                    identity, newness = merged.identity, merged.newness
-                else:
+                if merged is None:
                     candidates = legacy.get(stamp.identity, [])
                     if not candidates:
                         self.unrecognised += 1
                         continue
-                    here = [i for i, folder in candidates if folder.rsplit("/", 1)[-1] == folder_name]
-                    identity, newness = (here or [candidates[0][0]])[0], ""
-                self.server.setdefault(identity, []).append(
-                    OnServer(stamp.server_id, folder_id, newness, stamp.identity, stamp.pending)
-                )
+                    here = [c for c in candidates if c[1].rsplit("/", 1)[-1] == folder_name]
+                    identity, _, content = (here or candidates)[0]
+                    merged = MergeStamp(identity, content, "")  # older than any copy's state
+                found = OnServer(stamp.server_id, folder_id, merged.newness, stamp.identity, stamp.pending)
+                for key in merged.keys:
+                    self.server.setdefault(key, []).append(found)
 
     def decide(self, file: int, node: int, target_folder_id: str | None) -> Decision:
         """What to do with this copy, walked in this file, to go into this server folder."""
@@ -193,16 +206,16 @@ class MergePlan:
             return Decision(Verdict.UNKNOWN)
         if (winner.file, winner.node) != (file, node):
             return Decision(Verdict.NOT_WINNER)
-        stamp = MergeStamp(winner.identity, winner.newness)
+        stamp = MergeStamp(winner.identity, winner.content, winner.newness)
         state = _state(winner.state)
-        held = [s for s in self.server.get(winner.identity, []) if not s.pending]
+        held = [s for key in stamp.keys for s in self.server.get(key, []) if not s.pending]
         if not held:
             return Decision(Verdict.UPLOAD, stamp, state)
         best = max(held, key=lambda s: (s.newness, s.folder_id == target_folder_id))
         if best.newness >= winner.newness and best.folder_id == target_folder_id:
             return Decision(Verdict.PRESENT, stamp, state, best)
         if best.newness > winner.newness:  # the server holds a newer state than any file of this set
-            return Decision(Verdict.PRESENT, MergeStamp(winner.identity, best.newness), state, best)
+            return Decision(Verdict.PRESENT, MergeStamp(winner.identity, winner.content, best.newness), state, best)
         return Decision(Verdict.UPDATE, stamp, state, best)
 
 

@@ -650,8 +650,12 @@ class MailboxRun:
     def _settled(self, folder: SourceFolder, selection: BoundSelection) -> bool:
         """A folder the journal says is complete (its timeline is not read: the first visit confirms it with
         the server, and a folder the server does not confirm is then walked whole, in store order)."""
-        return self._merge is None and selection.selection.whole and self.journal.folder_done(
-            self.options.mailbox, self._plan[folder.node_id].folder_key, self.source_id, folder.item_count
+        return (
+            self._merge is None
+            and selection.selection.whole
+            and self.journal.folder_done(
+                self.options.mailbox, self._plan[folder.node_id].folder_key, self.source_id, folder.item_count
+            )
         )
 
     def _mark_usable(self) -> None:

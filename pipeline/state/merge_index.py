@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.state.filenames import safe_name
+from pipeline.state.private import tighten
 
 SCHEMA = """
 CREATE TABLE files (
@@ -81,6 +82,7 @@ class Winner:
     state: str
     folder: str
     holders: int
+    content: str  # the winning copy's content key: how a cache without source keys finds the item
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class MergeIndex:
         self._db.execute("PRAGMA journal_mode=OFF")  # rebuilt on every run: nothing to recover
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(SCHEMA)
+        tighten(path.parent)  # 0700 and 0600 whatever the umask (nothing on Windows: the folder's ACL decides)
 
     def close(self) -> None:
         self._db.close()
@@ -155,7 +158,9 @@ class MergeIndex:
         db = self._db
         db.execute("BEGIN")
         db.execute("CREATE INDEX IF NOT EXISTS copies_content ON copies(content)")
-        db.execute("UPDATE files SET recency = COALESCE((SELECT max(moment) FROM copies c WHERE c.file = files.file), '')")
+        db.execute(
+            "UPDATE files SET recency = COALESCE((SELECT max(moment) FROM copies c WHERE c.file = files.file), '')"
+        )
         db.execute("UPDATE copies SET identity = 'sk:' || skey WHERE skey IS NOT NULL")
         db.execute(
             "UPDATE copies SET identity = COALESCE((SELECT 'sk:' || min(o.skey) FROM copies o"
@@ -184,16 +189,20 @@ class MergeIndex:
 
     def winner(self, identity: str) -> Winner | None:
         row = self._db.execute(
-            "SELECT identity, file, node, newness, state, folder, holders FROM winners WHERE identity=?", (identity,)
+            "SELECT w.identity, w.file, w.node, w.newness, w.state, w.folder, w.holders, c.content FROM winners w"
+            " JOIN copies c ON c.file = w.file AND c.node = w.node WHERE w.identity=?",
+            (identity,),
         ).fetchone()
         return Winner(*row) if row else None
 
-    def by_legacy(self) -> dict[str, list[tuple[str, str]]]:
-        """legacy identity -> [(identity across caches, folder path)] of every copy: what a mailbox stamped by
-        the one-file run holds, recognised."""
-        out: dict[str, list[tuple[str, str]]] = {}
-        for legacy, identity, folder in self._db.execute("SELECT legacy, identity, folder FROM copies"):
-            out.setdefault(legacy, []).append((identity, folder))
+    def by_legacy(self) -> dict[str, list[tuple[str, str, str]]]:
+        """legacy identity -> [(identity across caches, folder path, content key)] of every copy: what a mailbox
+        stamped by the one-file run holds, recognised."""
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for legacy, identity, folder, content in self._db.execute(
+            "SELECT legacy, identity, folder, content FROM copies"
+        ):
+            out.setdefault(legacy, []).append((identity, folder, content))
         return out
 
     def counts(self) -> tuple[int, int]:

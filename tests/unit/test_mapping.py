@@ -56,8 +56,32 @@ def test_every_error_with_its_line(tmp_path: Path):
     assert "no such file" in by_line[3][0]
     assert any("already on line 2" in m for m in by_line[4])
     assert any("not an OST/PST" in m for m in by_line[5]) and any("SMTP" in m for m in by_line[5])
-    assert any("mailbox ALICE@corp.example is already on line 2" in m for m in by_line[6])
+    assert by_line[6] == ["ost 'a.ost' is already on line 2"]  # one file, one mailbox
     assert errors[0].render(csv).startswith(f"{csv}:3: ")
+
+
+def test_a_mailbox_with_several_files_is_one_row_whose_columns_must_agree(tmp_path: Path):
+    """One row per file: a mailbox's rows become one job (its first file, then the others in order); rows
+    that differ in another column than the file refuse that mailbox, naming all its lines."""
+    for name in ("desk.ost", "lap.ost", "arch.pst", "b.ost", "b2.ost"):
+        fake_ost(tmp_path / name)
+    csv = tmp_path / "users.csv"
+    csv.write_text(
+        "ost,mailbox,target_root\n"
+        "desk.ost,alice@corp.example,\n"
+        "b.ost,bob@corp.example,Old\n"
+        "lap.ost,Alice@corp.example,\n"
+        "b2.ost,bob@corp.example,New\n"
+        "arch.pst,alice@corp.example,\n",
+        encoding="utf-8",
+    )
+    rows, errors = load_mapping(csv)
+    assert [(r.line, r.ost.name, [p.name for p in r.more], r.lines) for r in rows] == [
+        (2, "desk.ost", ["lap.ost", "arch.pst"], (4, 6))
+    ]
+    assert [(e.line, e.message) for e in errors] == [
+        (3, "mailbox bob@corp.example: lines 3, 5 disagree on target_root (the rows of one mailbox may differ in their ost only)")
+    ]
 
 
 def test_unknown_column_and_bad_encoding(tmp_path: Path):

@@ -1,0 +1,139 @@
+"""The merge run (rebuild/merge.py) against the in-memory destination: several caches of one mailbox.
+
+The oracle is the cache set's own spec (fixtures/caches.py `expected`: each server item once, in the folder
+and state of its newest copy), computed for whichever files a case gives; what the fake server holds is read
+from its store: each item's folder, and its read state, flag status and categories as uploaded (the
+extended properties sent) or as a later merge run changed them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import pytest
+
+import fixtures
+from fixtures.caches import CacheSet, cache_specs, expected, load_cache_set
+from pipeline.destination.fake import FakeDestination, FakeItem
+from pipeline.rebuild.run import MailboxRun, RunOptions
+from pipeline.settings import load_settings
+from pipeline.state.journal import Journal
+
+MAILBOX = "alice@corp.example"
+ROLE_NAMES = {"inbox": "Inbox", "sentitems": "Sent", "drafts": "Drafts"}  # the fake server's role folders
+FLAGS = {None: 0, "complete": 1, "followup": 2}
+
+
+@pytest.fixture(scope="module")
+def caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cache-set")
+    out = {}
+    for name, (fmt, spec) in cache_specs(load_cache_set("alice")).items():
+        out[name] = folder / f"{name}.{fmt}"
+        fixtures.build(spec, out[name], format=fmt)
+    return out
+
+
+def only_caches(cache_set: CacheSet, names: set[str]) -> CacheSet:
+    items = [dataclasses.replace(i, copies=[c for c in i.copies if c.cache in names]) for i in cache_set.items]
+    return dataclasses.replace(cache_set, items=items)
+
+
+def expectation(names: set[str]) -> dict[str, tuple]:
+    """subject -> (folder, read, flag status, categories) the spec says the merged mailbox holds."""
+    cache_set = load_cache_set("alice")
+    out = {}
+    for e in expected(only_caches(cache_set, names)):
+        role = cache_set.folders[e.folder]
+        out[e.subject] = (ROLE_NAMES.get(role, e.folder), e.read, FLAGS[e.flag], tuple(sorted(e.categories)))
+    return out
+
+
+def _state(item: FakeItem) -> tuple[bool, int, tuple[str, ...]]:
+    if item.changes:
+        state = item.changes[-1].state
+        return state.read, state.flag, tuple(sorted(state.categories))
+    assert item.upload is not None
+    read, flag, categories = False, 0, ()
+    for prop in item.upload.extended:
+        if prop.tag == 0x0E07:
+            read = bool(prop.value & 1)
+        elif prop.tag == 0x1090:
+            flag = prop.value
+        elif prop.name == "Keywords":
+            categories = tuple(sorted(prop.value))
+    return read, flag, categories
+
+
+def held(fake: FakeDestination) -> dict[str, tuple]:
+    """subject -> (folder, read, flag, categories) on the fake server; a subject held twice fails."""
+    out: dict[str, tuple] = {}
+    for item in fake.store.items[MAILBOX]:
+        assert item.subject not in out, f"{item.subject!r} held twice"
+        out[item.subject] = (fake.store.path(MAILBOX, item.folder), *_state(item))
+    return out
+
+
+def merge(caches: dict[str, Path], names: list[str], fake: FakeDestination, state: Path, merge: bool = True):  # noqa: ANN201
+    settings = load_settings({"state_dir": str(state), "batch_items": 2}, {})
+    paths = [caches[n] for n in names]
+    options = RunOptions(paths[0], MAILBOX, more=tuple(paths[1:]), merge=merge)
+    with Journal(state / "journal.sqlite") as journal:
+        summary = MailboxRun(options, settings, fake, journal).run()
+    assert summary.status == "ok", summary.fatal or summary.failures
+    return summary
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(["desktop", "laptop", "archive"])))
+def test_every_order_of_the_three_files_gives_the_merged_mailbox_and_a_rerun_changes_nothing(
+    caches: dict[str, Path], tmp_path: Path, order: tuple[str, ...]
+):
+    fake = FakeDestination()
+    summary = merge(caches, list(order), fake, tmp_path)
+    want = expectation({"desktop", "laptop", "archive"})
+    assert held(fake) == want
+    assert summary.uploaded == len(want) and summary.merge["identities"] == len(want)
+    assert summary.merge["passed_over"] == summary.merge["copies"] - len(want)
+    before = [(i.id, i.folder, i.stamp) for i in fake.store.items[MAILBOX]]
+    again = merge(caches, list(order), fake, tmp_path)
+    assert (again.uploaded, again.updated, again.present) == (0, 0, len(want))
+    assert [(i.id, i.folder, i.stamp) for i in fake.store.items[MAILBOX]] == before
+
+
+@pytest.mark.parametrize(
+    "order", [("laptop", "desktop", "archive"), ("desktop", "laptop", "archive"), ("archive", "laptop", "desktop")]
+)
+def test_files_given_one_at_a_time_end_as_all_at_once(caches: dict[str, Path], tmp_path: Path, order: tuple[str, ...]):
+    """Each later file finds what is there wherever it is: the plan moved to Projects by the desktop stays
+    there when the older laptop copy comes later, the invoice re-flagged on the laptop gets its flag when the
+    laptop comes after the desktop (an UpdateItem, never a second copy)."""
+    fake = FakeDestination()
+    given: set[str] = set()
+    updated = 0
+    for name in order:
+        given.add(name)
+        summary = merge(caches, [name], fake, tmp_path)
+        updated += summary.updated
+        assert held(fake) == expectation(given)
+    assert held(fake) == expectation({"desktop", "laptop", "archive"})
+    if order[0] == "laptop":
+        assert updated >= 2  # the plan moved to Projects, the report's and the sent mail's newer copies
+    again = merge(caches, list(order), fake, tmp_path)
+    assert (again.uploaded, again.updated) == (0, 0)
+
+
+def test_a_mailbox_rebuilt_from_one_file_by_the_one_file_run_then_merged_has_no_duplicate(
+    caches: dict[str, Path], tmp_path: Path
+):
+    """The upgrade: the one-file run's stamps (per-file fingerprints) are recognised by the merge run, which
+    restamps those items and gives them their newest state instead of adding copies."""
+    fake = FakeDestination()
+    merge(caches, ["laptop"], fake, tmp_path / "old", merge=False)
+    stamps = {i.stamp.identity for i in fake.store.items[MAILBOX]}
+    assert not any(s.startswith("m1:") for s in stamps)  # what the current version stamps
+    summary = merge(caches, ["desktop", "laptop"], fake, tmp_path / "new")
+    assert held(fake) == expectation({"desktop", "laptop"})
+    assert summary.merge["unrecognised_stamps"] == 0
+    assert all(i.stamp.identity.startswith("m1:") for i in fake.store.items[MAILBOX])  # restamped or new
