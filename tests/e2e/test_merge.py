@@ -1,0 +1,164 @@
+"""Issue 24 against the sandbox over HTTP: two OSTs and an archive PST of one mailbox, merged.
+
+The CLI runs as an admin would (a users CSV with one row per file, `--ost` repeated, `--merge` for a later
+single file). The oracle is a plain exchangelib listing written here (folder, subject, read, flag status,
+categories of every item under the message folder root) against the merged expectation computed from the
+cache set's spec (fixtures/caches.py), never the project's own reader or verify.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from exchangelib import IMPERSONATION, NTLM, Account, Configuration, Credentials, ExtendedProperty, FailFast, Message
+
+import fixtures
+from fixtures.caches import CacheSet, cache_specs, expected, load_cache_set
+from tests.e2e.conftest import ews_cli
+
+SERVICE, PASSWORD = "svc-merge", "merge-pw"
+ORDERS = list(itertools.permutations(["desktop", "laptop", "archive"]))
+ORDERED = [f"order{n}@corp.example" for n in range(len(ORDERS))]
+ONE_BY_ONE, UPGRADED = "onebyone@corp.example", "upgraded@corp.example"
+MAILBOXES = [*ORDERED, ONE_BY_ONE, UPGRADED]
+FLAGS = {None: 0, "complete": 1, "followup": 2}
+
+
+class _FlagStatus(ExtendedProperty):
+    property_tag = 0x1090
+    property_type = "Integer"
+
+
+class _Keywords(ExtendedProperty):
+    """The categories as Exchange keeps them (the sandbox's EWS face does not echo them as Categories)."""
+
+    distinguished_property_set_id = "PublicStrings"
+    property_name = "Keywords"
+    property_type = "StringArray"
+
+
+@pytest.fixture(scope="module")
+def caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("caches")
+    out = {}
+    for name, (fmt, spec) in cache_specs(load_cache_set("alice")).items():
+        out[name] = folder / f"{name}.{fmt}"
+        fixtures.build(spec, out[name], format=fmt)
+    return out
+
+
+@pytest.fixture(scope="module")
+def flag_status() -> Any:
+    Message.register("merge_test_flag_status", _FlagStatus)
+    Message.register("merge_test_keywords", _Keywords)
+    yield
+    Message.deregister("merge_test_flag_status")
+    Message.deregister("merge_test_keywords")
+
+
+def expectation(names: set[str]) -> list[tuple]:
+    """(folder, subject, read, flag status, categories) of every item the spec's merge of these files holds."""
+    cache_set: CacheSet = load_cache_set("alice")
+    cache_set = dataclasses.replace(
+        cache_set,
+        items=[dataclasses.replace(i, copies=[c for c in i.copies if c.cache in names]) for i in cache_set.items],
+    )
+    return sorted(
+        (e.folder, e.subject, e.read, FLAGS[e.flag], tuple(sorted(e.categories))) for e in expected(cache_set)
+    )
+
+
+def listing(url: str, mailbox: str) -> list[tuple]:
+    """The mailbox through plain exchangelib: every item under the message folder root."""
+    config = Configuration(
+        service_endpoint=url, credentials=Credentials(SERVICE, PASSWORD), auth_type=NTLM, retry_policy=FailFast()
+    )
+    account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
+    found = []
+    for folder in account.msg_folder_root.walk():
+        for item in folder.all():
+            found.append(
+                (
+                    folder.name,
+                    item.subject,
+                    bool(item.is_read),
+                    item.merge_test_flag_status or 0,
+                    tuple(sorted(item.merge_test_keywords or [])),
+                )
+            )
+    return sorted(found)
+
+
+def cli(handle: Any, state: Path, *args: str) -> dict[str, Any]:
+    result = ews_cli(
+        handle, state, "run", *args, "--json", "--log-level", "warning",
+        username=SERVICE, password=PASSWORD, impersonate=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(result.stdout)
+    return data
+
+
+def summaries(data: Any) -> dict[str, dict[str, Any]]:
+    mailboxes = data if isinstance(data, list) else [data]
+    return {m["mailbox"]: m for m in mailboxes}
+
+
+def test_all_six_orders_in_one_csv_give_the_merged_mailbox_and_a_rerun_changes_nothing(
+    tmp_path: Path, sandbox: Any, caches: dict[str, Path], flag_status: None
+):
+    handle, _ = sandbox
+    users = tmp_path / "users.csv"
+    with users.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ost", "mailbox"])
+        for n, (mailbox, order) in enumerate(zip(ORDERED, ORDERS, strict=True)):
+            own = tmp_path / f"pc{n}"  # one file, one mailbox: each mailbox its own copies
+            own.mkdir()
+            writer.writerows([shutil.copy(caches[name], own), mailbox] for name in order)
+    state = tmp_path / "state"
+    first = summaries(cli(handle, state, "--map", str(users)))
+    want = expectation({"desktop", "laptop", "archive"})
+    for mailbox in ORDERED:
+        got = listing(handle.url, mailbox)
+        assert got == want, "\n".join(map(str, got))
+        assert first[mailbox]["uploaded"] == len(want) and first[mailbox]["status"] == "ok"
+        coverage = first[mailbox]["merge"]["coverage"]
+        assert {(Path(c["file"]).stem, c["folder"]) for c in coverage if c["only_here"]} == {
+            ("archive", "Archive2019"),
+            ("desktop", "Inbox"),
+            ("desktop", "Drafts"),
+        }
+    again = summaries(cli(handle, state, "--map", str(users)))
+    for mailbox in ORDERED:
+        assert (again[mailbox]["uploaded"], again[mailbox]["updated"]) == (0, 0), mailbox
+        assert listing(handle.url, mailbox) == want
+
+
+def test_one_file_at_a_time_and_the_upgrade_from_the_one_file_run(
+    tmp_path: Path, sandbox: Any, caches: dict[str, Path], flag_status: None
+):
+    """Three runs of one file each (the older laptop after the desktop: its older copies change nothing, the
+    invoice it re-flagged gets its flag by UpdateItem) end as all at once; a mailbox the one-file run rebuilt
+    from the laptop (per-file stamps), given the desktop and the laptop, holds each item once, moved and
+    updated to its newest state."""
+    handle, _ = sandbox
+    given: set[str] = set()
+    for name in ("desktop", "laptop", "archive"):
+        given.add(name)
+        cli(handle, tmp_path / "s1", "--ost", str(caches[name]), "--mailbox", ONE_BY_ONE, "--merge")
+        assert listing(handle.url, ONE_BY_ONE) == expectation(given), name
+    cli(handle, tmp_path / "s2", "--ost", str(caches["laptop"]), "--mailbox", UPGRADED)
+    assert listing(handle.url, UPGRADED) == expectation({"laptop"})
+    merged = summaries(
+        cli(handle, tmp_path / "s2", "--ost", str(caches["desktop"]), "--ost", str(caches["laptop"]), "--mailbox", UPGRADED)
+    )[UPGRADED]
+    assert listing(handle.url, UPGRADED) == expectation({"desktop", "laptop"})
+    assert merged["updated"] >= 1 and merged["merge"]["unrecognised_stamps"] == 0
