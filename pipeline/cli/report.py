@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.cli.merge_lines import merge_lines
 from pipeline.cli.progress import counted
 from pipeline.logs.terminal import shown
 from pipeline.rebuild.status import RunStatus
@@ -66,6 +67,7 @@ def render_summary(summary: Any) -> str:
             + (f" ({done})" if done else "")
             + (f"; {shown(setting['reason'])}" if setting.get("reason") else "")
         )
+    lines.extend(merge_lines(getattr(s, "merge", {}), getattr(s, "updated", 0)))
     if s.duplicates_removed or s.restored:
         lines.append(
             f"  reconciled with the server: {s.duplicates_removed} extra copies removed, {s.restored} items "

@@ -523,7 +523,10 @@ class MailboxRun:
     def _walk(self, source: Source, folders: list[SourceFolder], selection: BoundSelection) -> None:
         folder_skips: Counter[str] = Counter()
         total = sum(f.item_count for f in folders if not selection.folder_skip(f))
-        self.progress("start", {"mailbox": self.options.mailbox, "total": total})
+        if self._merge is not None:  # a merge run: one start, its total the items of the whole set
+            total = self._merge.index.counts()[1]
+        if self._merge is None or self._file == 0:
+            self.progress("start", {"mailbox": self.options.mailbox, "total": total})
         try:
             carried = []
             for folder in folders:

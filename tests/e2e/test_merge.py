@@ -111,22 +111,30 @@ def summaries(data: Any) -> dict[str, dict[str, Any]]:
     return {m["mailbox"]: m for m in mailboxes}
 
 
-def test_all_six_orders_in_one_csv_give_the_merged_mailbox_and_a_rerun_changes_nothing(
-    tmp_path: Path, sandbox: Any, caches: dict[str, Path], flag_status: None
+@pytest.mark.parametrize(
+    "orders",
+    [
+        pytest.param((0, 5), id="two-orders"),  # the default run: the set and its reverse (the newest first, last)
+        pytest.param(tuple(range(len(ORDERS))), id="all-six-orders", marks=pytest.mark.slow),
+    ],
+)
+def test_orders_in_one_csv_give_the_merged_mailbox_and_a_rerun_changes_nothing(
+    tmp_path: Path, sandbox: Any, caches: dict[str, Path], flag_status: None, orders: tuple[int, ...]
 ):
+    """Each order into a fresh mailbox, all in one --map run: every mailbox equals the spec's merge."""
     handle, _ = sandbox
     users = tmp_path / "users.csv"
     with users.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["ost", "mailbox"])
-        for n, (mailbox, order) in enumerate(zip(ORDERED, ORDERS, strict=True)):
+        for n in orders:
             own = tmp_path / f"pc{n}"  # one file, one mailbox: each mailbox its own copies
             own.mkdir()
-            writer.writerows([shutil.copy(caches[name], own), mailbox] for name in order)
+            writer.writerows([shutil.copy(caches[name], own), ORDERED[n]] for name in ORDERS[n])
     state = tmp_path / "state"
     first = summaries(cli(handle, state, "--map", str(users)))
     want = expectation({"desktop", "laptop", "archive"})
-    for mailbox in ORDERED:
+    for mailbox in (ORDERED[n] for n in orders):
         got = listing(handle.url, mailbox)
         assert got == want, "\n".join(map(str, got))
         assert first[mailbox]["uploaded"] == len(want) and first[mailbox]["status"] == "ok"
@@ -137,28 +145,45 @@ def test_all_six_orders_in_one_csv_give_the_merged_mailbox_and_a_rerun_changes_n
             ("desktop", "Drafts"),
         }
     again = summaries(cli(handle, state, "--map", str(users)))
-    for mailbox in ORDERED:
+    for mailbox in (ORDERED[n] for n in orders):
         assert (again[mailbox]["uploaded"], again[mailbox]["updated"]) == (0, 0), mailbox
         assert listing(handle.url, mailbox) == want
 
 
-def test_one_file_at_a_time_and_the_upgrade_from_the_one_file_run(
+@pytest.mark.slow
+def test_one_file_at_a_time_ends_as_all_at_once(
     tmp_path: Path, sandbox: Any, caches: dict[str, Path], flag_status: None
 ):
     """Three runs of one file each (the older laptop after the desktop: its older copies change nothing, the
-    invoice it re-flagged gets its flag by UpdateItem) end as all at once; a mailbox the one-file run rebuilt
-    from the laptop (per-file stamps), given the desktop and the laptop, holds each item once, moved and
-    updated to its newest state."""
+    invoice it re-flagged gets its flag by UpdateItem) end as all at once (tests/unit/test_merge_run.py runs
+    three orders of it on the fake destination in the default run)."""
     handle, _ = sandbox
     given: set[str] = set()
     for name in ("desktop", "laptop", "archive"):
         given.add(name)
         cli(handle, tmp_path / "s1", "--ost", str(caches[name]), "--mailbox", ONE_BY_ONE, "--merge")
         assert listing(handle.url, ONE_BY_ONE) == expectation(given), name
+
+
+def test_a_mailbox_rebuilt_by_the_one_file_run_then_given_a_second_file_has_no_duplicate(
+    tmp_path: Path, sandbox: Any, caches: dict[str, Path], flag_status: None
+):
+    """The upgrade: a mailbox the one-file run rebuilt from the laptop (per-file fingerprint stamps), given
+    the desktop and the laptop, holds each item once, moved and updated to its newest state."""
+    handle, _ = sandbox
     cli(handle, tmp_path / "s2", "--ost", str(caches["laptop"]), "--mailbox", UPGRADED)
     assert listing(handle.url, UPGRADED) == expectation({"laptop"})
     merged = summaries(
-        cli(handle, tmp_path / "s2", "--ost", str(caches["desktop"]), "--ost", str(caches["laptop"]), "--mailbox", UPGRADED)
+        cli(
+            handle,
+            tmp_path / "s2",
+            "--ost",
+            str(caches["desktop"]),
+            "--ost",
+            str(caches["laptop"]),
+            "--mailbox",
+            UPGRADED,
+        )
     )[UPGRADED]
     assert listing(handle.url, UPGRADED) == expectation({"desktop", "laptop"})
     assert merged["updated"] >= 1 and merged["merge"]["unrecognised_stamps"] == 0

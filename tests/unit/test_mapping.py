@@ -80,7 +80,10 @@ def test_a_mailbox_with_several_files_is_one_row_whose_columns_must_agree(tmp_pa
         (2, "desk.ost", ["lap.ost", "arch.pst"], (4, 6))
     ]
     assert [(e.line, e.message) for e in errors] == [
-        (3, "mailbox bob@corp.example: lines 3, 5 disagree on target_root (the rows of one mailbox may differ in their ost only)")
+        (
+            3,
+            "mailbox bob@corp.example: lines 3, 5 disagree on target_root (the rows of one mailbox may differ in their ost only)",
+        )
     ]
 
 
