@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "--merge",
         action="store_true",
         help="merge even with one --ost: a further file of a mailbox an earlier merge run rebuilt (items "
-        "already there are found wherever they are, and given this file's newer states)",
+        "already there are found wherever they are, and given this file's newer states) (default: off; on with "
+        "several --ost)",
     )
     add_reader_flag(read)
     add_codepage_flag(read)
