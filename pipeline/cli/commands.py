@@ -318,6 +318,11 @@ def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), flags.skip_invalid, open_sources=False)
+    merged = [row.mailbox for row in rows if row.more]
+    if merged:
+        raise UsageError(
+            f"{merged[0]} has several files: a merge job runs on this machine for now (without --engine temporal)"
+        )
     default_terminate()  # submitting and following have their own stop: SIGTERM ends it as it always did
     return temporal.run_map_temporal(flags, engine, settings, rows)
 
@@ -326,7 +331,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     """Many mailboxes on this machine: one mailbox's failure never stops the others."""
     from pipeline.cli.closing import finish
     from pipeline.cli.jobs import accepted, jobs, row_options
-    from pipeline.cli.mapping import load_mapping
+    from pipeline.cli.mapping import gate_further, load_mapping
     from pipeline.cli.progress import make_progress
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
@@ -339,6 +344,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     # Each file is opened once before anything is uploaded: the gate's check and its address book in one
     # survey (worker processes for many rows); the run reads the book the survey kept under its own key.
     rows, errors = load_mapping(path, survey_later=True)
+    rows = gate_further(rows, errors)  # a mailbox's other files (the survey opens its first)
     executor = LocalExecutor(settings, flags.workers)
     cache = settings.state_dir / "addressbooks"
     try:

@@ -191,3 +191,20 @@ def _sets(rows: list[MappingRow], errors: list[MappingError]) -> list[MappingRow
             continue
         out.append(replace(first, more=tuple(r.ost for r in rest), lines=tuple(r.line for r in rest)))
     return out
+
+
+def gate_further(rows: list[MappingRow], errors: list[MappingError]) -> list[MappingRow]:
+    """The gate for the further files of each mailbox, when load_mapping left the files to a survey that
+    opens each mailbox's first file only: a mailbox with a file the gate refuses is left out, its line listed."""
+    out = []
+    for row in rows:
+        refused = []
+        for path, line in zip(row.more, row.lines, strict=True):
+            try:
+                check_source(path)
+            except SourceOpenError as exc:
+                refused.append(MappingError(line, f"ost {path.name!r}: {str(exc).removeprefix(f'{path}: ')}"))
+        errors.extend(refused)
+        if not refused:
+            out.append(row)
+    return out

@@ -125,3 +125,23 @@ def test_hostile_csvs_end_in_errors_with_their_line(tmp_path: Path):
 def test_a_mapping_path_that_is_not_a_file(tmp_path: Path):
     _, errors = load_mapping(tmp_path)
     assert errors[0].message == "the mapping file is a directory, not a CSV file"
+
+
+def test_a_further_file_the_gate_refuses_leaves_its_mailbox_out_naming_its_line(tmp_path: Path):
+    """The local --map run leaves the files to its survey, which opens a mailbox's first file: the others go
+    through the gate here, before anything is uploaded."""
+    from pipeline.cli.mapping import gate_further
+
+    fake_ost(tmp_path / "desk.ost")
+    fake_ost(tmp_path / "b.ost")
+    (tmp_path / "lap.ost").write_bytes(b"not an outlook file" * 10)
+    csv = tmp_path / "users.csv"
+    csv.write_text(
+        "ost,mailbox\ndesk.ost,alice@corp.example\nb.ost,bob@corp.example\nlap.ost,alice@corp.example\n",
+        encoding="utf-8",
+    )
+    rows, errors = load_mapping(csv, survey_later=True)
+    assert errors == [] and [r.mailbox for r in rows] == ["alice@corp.example", "bob@corp.example"]
+    rows = gate_further(rows, errors)
+    assert [r.mailbox for r in rows] == ["bob@corp.example"]
+    assert [e.line for e in errors] == [4] and errors[0].message.startswith("ost 'lap.ost': ")
