@@ -159,6 +159,7 @@ class OnServer:
     newness: str  # '' for a one-file run's stamp: older than any copy's
     stamp: str
     pending: bool = False
+    identity: str = ""  # the identity across caches its stamp names (a one-file stamp: through the index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,9 @@ class MergePlan:
     files: tuple[Path, ...]
     server: dict[str, list[OnServer]] = field(default_factory=dict)
     unrecognised: int = 0  # one-file stamps that no copy of the set explains (left alone)
+    #: Further server items of an identity decide() found held already (e.g. one-file runs of two files put
+    #: a moved item in both folders): all but the one kept, for the run to delete at its end.
+    extras: list[OnServer] = field(default_factory=list)
 
     def read_server(self, stamps_by_folder: Iterable[tuple[str, str, list[Stamp]]]) -> None:
         """The mailbox's stamped items, by identity: merge stamps directly, a one-file run's fingerprints
@@ -194,7 +198,9 @@ class MergePlan:
                     here = [c for c in candidates if c[1].rsplit("/", 1)[-1] == folder_name]
                     identity, _, content = (here or candidates)[0]
                     merged = MergeStamp(identity, content, "")  # older than any copy's state
-                found = OnServer(stamp.server_id, folder_id, merged.newness, stamp.identity, stamp.pending)
+                found = OnServer(
+                    stamp.server_id, folder_id, merged.newness, stamp.identity, stamp.pending, merged.identity
+                )
                 for key in merged.keys:
                     self.server.setdefault(key, []).append(found)
 
@@ -211,7 +217,8 @@ class MergePlan:
         held = [s for key in stamp.keys for s in self.server.get(key, []) if not s.pending]
         if not held:
             return Decision(Verdict.UPLOAD, stamp, state)
-        best = max(held, key=lambda s: (s.newness, s.folder_id == target_folder_id))
+        best = max(held, key=lambda s: (s.newness, s.folder_id == target_folder_id, s.server_id))
+        self.extras.extend(s for s in held if s.identity == winner.identity and s.server_id != best.server_id)
         if best.newness >= winner.newness and best.folder_id == target_folder_id:
             return Decision(Verdict.PRESENT, stamp, state, best)
         if best.newness > winner.newness:  # the server holds a newer state than any file of this set

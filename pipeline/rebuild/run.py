@@ -432,9 +432,24 @@ class MailboxRun:
                     self._convert_options = self._options_for(source, folders, selection)
                     self.summary.codepage = self.summary.codepage or codepage_note(source.info)
                     self._walk(source, folders, selection)
+            self._remove_extras(plan)
             self.summary.merge = merge_report(plan, self._passed_over, self._moved)
         finally:
             index.close()
+
+    def _remove_extras(self, plan: MergePlan) -> None:
+        """Extra server copies of one identity (an item two one-file runs stored in two folders): deleted,
+        keeping the one the walk kept; only items whose stamp names that identity, never an unstamped one."""
+        if self._mailbox is None or not plan.extras:
+            return
+        by_folder: dict[str, set[str]] = {}
+        for extra in plan.extras:
+            by_folder.setdefault(extra.folder_id, set()).add(extra.server_id)
+        for folder_id, ids in sorted(by_folder.items()):
+            self._check_lease()
+            self._mailbox.delete_items(ServerFolder(folder_id, ""), sorted(ids))
+            self.summary.duplicates_removed += len(ids)
+            log.warning("extra copies removed", mailbox=self.options.mailbox, folder_id=folder_id, copies=len(ids))
 
     def _next_file(self, number: int, path: Path) -> None:
         """What the walk keeps per file (node ids, folder visits, reconciliation's expectations) started afresh."""

@@ -137,3 +137,18 @@ def test_a_mailbox_rebuilt_from_one_file_by_the_one_file_run_then_merged_has_no_
     assert held(fake) == expectation({"desktop", "laptop"})
     assert summary.merge["unrecognised_stamps"] == 0
     assert all(i.stamp.identity.startswith("m1:") for i in fake.store.items[MAILBOX])  # restamped or new
+
+
+def test_two_files_rebuilt_one_after_the_other_by_the_one_file_run_are_merged_to_one_copy_each(
+    caches: dict[str, Path], tmp_path: Path
+):
+    """Before the merge run, an admin rebuilt the desktop, then the laptop: the plan, moved between their
+    syncs, is there twice (Projects and Inbox). The merge run keeps the copy in the newest folder and
+    deletes the other (both stamped with identities the set explains; an unstamped item is never touched)."""
+    fake = FakeDestination()
+    merge(caches, ["desktop"], fake, tmp_path / "a", merge=False)
+    merge(caches, ["laptop"], fake, tmp_path / "b", merge=False)
+    assert sorted(i.subject for i in fake.store.items[MAILBOX]).count("Project plan") == 2
+    summary = merge(caches, ["desktop", "laptop"], fake, tmp_path / "c")
+    assert held(fake) == expectation({"desktop", "laptop"})
+    assert summary.duplicates_removed >= 1
