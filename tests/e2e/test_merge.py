@@ -187,3 +187,60 @@ def test_a_mailbox_rebuilt_by_the_one_file_run_then_given_a_second_file_has_no_d
     )[UPGRADED]
     assert listing(handle.url, UPGRADED) == expectation({"desktop", "laptop"})
     assert merged["updated"] >= 1 and merged["merge"]["unrecognised_stamps"] == 0
+
+
+KILLS = 3  # a bounded trial: runs of the three-file merge killed at random moments
+KILL_FAULTS = {
+    "seed": 7,
+    "rules": [
+        {"kind": "commit_then_drop", "rate": 0.2, "operations": ["CreateItem", "UpdateItem"]},
+        # slow writes keep each run long enough to be killed inside its uploads and updates
+        {"kind": "delay", "seconds": 0.4, "operations": ["CreateItem", "UpdateItem", "MoveItem"]},
+    ],
+}
+
+
+@pytest.mark.slow
+def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state(
+    tmp_path: Path, caches: dict[str, Path], flag_status: None
+):
+    """The desktop rebuilt alone, then the three-file merge killed (SIGKILL) up to KILLS times while it uploads
+    the laptop's and the archive's items and updates the invoice, then run to its end: 0 missing, 0 doubled,
+    states as the spec says."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO, own_sandbox
+
+    rng = random.Random(24)
+    mailbox, state = "killed@corp.example", tmp_path / "state"
+    files = [str(caches[name]) for name in ("desktop", "laptop", "archive")]
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [mailbox]) as (handle, _):
+        cli(handle, state, "--ost", files[0], "--mailbox", mailbox, "--merge")
+        handle.set_faults(KILL_FAULTS)
+        command = [sys.executable, "-m", "pipeline", "run", *(a for f in files for a in ("--ost", f))]
+        command += ["--mailbox", mailbox, "--server", handle.url, "--username", SERVICE, "--impersonate"]
+        command += ["--state", str(state), "--batch-items", "1", "--log-level", "warning"]
+        env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05"}
+        killed = 0
+        for _run in range(2 * KILLS):
+            if killed == KILLS:
+                break
+            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            deadline = time.monotonic() + rng.uniform(1.5, 3.5)
+            while time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.02)
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                killed += 1
+            process.communicate(timeout=120)
+        handle.set_faults({**KILL_FAULTS, "rules": KILL_FAULTS["rules"][:1]})
+        final = cli(handle, state, *(a for f in files for a in ("--ost", f)), "--mailbox", mailbox)
+        got = listing(handle.url, mailbox)
+    assert killed == KILLS, f"only {killed} runs were still running when their kill time came"
+    assert final["status"] == "ok"
+    assert got == expectation({"desktop", "laptop", "archive"})
