@@ -182,12 +182,16 @@ class MergePlan:
     #: Further server items of an identity decide() found held already (e.g. one-file runs of two files put
     #: a moved item in both folders): all but the one kept, for the run to delete at its end.
     extras: list[OnServer] = field(default_factory=list)
+    #: The stamps read before the walk, by server folder id: the walk's first look at a folder (run.py _known)
+    #: takes them from here instead of reading the folder again for every file.
+    stamps_by_folder: dict[str, list[Stamp]] = field(default_factory=dict)
 
     def read_server(self, stamps_by_folder: Iterable[tuple[str, str, list[Stamp]]]) -> None:
         """The mailbox's stamped items, by identity: merge stamps directly, a one-file run's fingerprints
         through the copies that would have been stamped with it (the same folder first)."""
         legacy = self.index.by_legacy()
         for folder_id, folder_name, stamps in stamps_by_folder:
+            self.stamps_by_folder[folder_id] = stamps
             for stamp in stamps:
                 merged = MergeStamp.parse(stamp.identity)
                 if merged is None:

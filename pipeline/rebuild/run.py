@@ -936,7 +936,12 @@ class MailboxRun:
         self._current = self._server_folder(planned)
         if self._current is not None:
             self._by_path[path] = self._current
-        stamps = self._mailbox.stamps(self._current) if self._current is not None else []
+        if self._current is None:
+            stamps = []
+        elif self._merge is not None and self._current.id in self._merge.stamps_by_folder:
+            stamps = self._merge.stamps_by_folder[self._current.id]  # read before the walk (merge.py)
+        else:
+            stamps = self._mailbox.stamps(self._current)
         return {s.identity for s in stamps if not s.pending}, {s.identity for s in stamps if s.pending}
 
     def _items(
