@@ -176,7 +176,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "Exit 1 when anything is missing or duplicated on the server.",
     )
     read = group(v, READ)
-    read.add_argument("--ost", metavar="PATH", help="the OST (or PST) file the run read (required without --map)")
+    read.add_argument(
+        "--ost",
+        metavar="PATH",
+        action="append",
+        help="the OST (or PST) file the run read (required without --map); repeated: a merge run's set, checked "
+        "against its merged expectation",
+    )
+    read.add_argument("--merge", action="store_true", help="check one --ost as a merge run's set of one (default: off)")
     add_reader_flag(read)
     add_codepage_flag(read)
     write = group(v, WRITE)
@@ -417,8 +424,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         return verify_map(flags, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
-    check_inputs(args.ost, args.mailbox)
-    options = row_options(MappingRow(line=0, ost=Path(args.ost), mailbox=args.mailbox), flags)
+    ost, *more = [check_inputs(path, args.mailbox) for path in args.ost]
+    options = row_options(MappingRow(line=0, ost=ost, mailbox=args.mailbox, more=tuple(more)), flags)
     with endpoint_for(settings, flags.impersonate, []) as endpoint:
         result = verify_mailbox(options, open_destination(endpoint, settings))
     if flags.as_json:

@@ -48,6 +48,7 @@ class VerifyResult:
     strays: list[StrayFolder] = field(default_factory=list)
     unreadable: int = 0
     pending: int = 0  # recurring series whose exceptions a killed run left unfinished (the rerun finishes them)
+    stale: int = 0  # a set's items on the server in an older state than their newest copy (verify_merge.py)
     fatal: str | None = None  # why nothing could be compared
     no_mailbox: bool = False  # the server has no mailbox at this address
 
@@ -75,6 +76,7 @@ class VerifyResult:
             and self.duplicated == 0
             and self.pending == 0
             and self.misplaced == 0
+            and self.stale == 0
             and not self.strays
         )
 
@@ -89,6 +91,7 @@ class VerifyResult:
             "misplaced": self.misplaced,
             "unreadable": self.unreadable,
             "pending": self.pending,
+            "stale": self.stale,
             "fatal": self.fatal,
             "no_mailbox": self.no_mailbox,
             "strays": [vars(s) for s in self.strays],
@@ -101,7 +104,12 @@ def verify_mailbox(options: RunOptions, destination: Destination) -> VerifyResul
     try:
         mailbox = destination.open(options.mailbox, options.target_root)
         try:
-            _verify(options, mailbox, result)
+            if options.merging:
+                from pipeline.rebuild.verify_merge import verify_set
+
+                verify_set(options, mailbox, result)
+            else:
+                _verify(options, mailbox, result)
         finally:
             mailbox.close()
     except NoSuchMailbox:
@@ -216,5 +224,6 @@ def render(result: VerifyResult) -> str:
         f"  total: missing {result.missing}, duplicated {result.duplicated}, in another folder "
         f"{result.misplaced}, extra {result.extra}, stray folders {len(result.strays)}, "
         f"unreadable in source {result.unreadable}, series pending {result.pending}"
+        + (f", in an older state {result.stale}" if result.stale else "")
     )
     return "\n".join(lines)

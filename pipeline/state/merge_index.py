@@ -195,6 +195,10 @@ class MergeIndex:
         ).fetchone()
         return Winner(*row) if row else None
 
+    def winners(self) -> Iterator[Winner]:
+        """Every identity's winning copy, by file and folder."""
+        return _winners(self._db)
+
     def by_legacy(self) -> dict[str, list[tuple[str, str, str]]]:
         """legacy identity -> [(identity across caches, folder path, content key)] of every copy: what a mailbox
         stamped by the one-file run holds, recognised."""
@@ -252,3 +256,11 @@ class MergeIndex:
 def state_json(read: bool, flag: int, categories: Iterable[str]) -> str:
     """The state a winning copy gives its server item, as the index keeps it (and sorts it for ties)."""
     return json.dumps({"read": int(read), "flag": flag, "categories": sorted(categories)}, sort_keys=True)
+
+
+def _winners(db: sqlite3.Connection) -> Iterator[Winner]:
+    query = (
+        "SELECT w.identity, w.file, w.node, w.newness, w.state, w.folder, w.holders, c.content FROM winners w"
+        " JOIN copies c ON c.file = w.file AND c.node = w.node ORDER BY w.file, w.folder, w.identity"
+    )
+    yield from (Winner(*row) for row in db.execute(query))

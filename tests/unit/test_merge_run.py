@@ -152,3 +152,26 @@ def test_two_files_rebuilt_one_after_the_other_by_the_one_file_run_are_merged_to
     summary = merge(caches, ["desktop", "laptop"], fake, tmp_path / "c")
     assert held(fake) == expectation({"desktop", "laptop"})
     assert summary.duplicates_removed >= 1
+
+
+def test_verify_of_the_set_checks_the_merged_expectation(caches: dict[str, Path], tmp_path: Path):
+    """`verify` given the set: OK after the merge; a missing item, an item in an older state (the desktop
+    alone, before the laptop's newer flag) and a doubled item are each found."""
+    from pipeline.rebuild.verify import verify_mailbox
+
+    names = ["desktop", "laptop", "archive"]
+    options = RunOptions(caches[names[0]], MAILBOX, more=tuple(caches[n] for n in names[1:]))
+    fake = FakeDestination()
+    merge(caches, names, fake, tmp_path)
+    result = verify_mailbox(options, fake)
+    assert result.ok and (result.missing, result.duplicated, result.misplaced, result.stale) == (0, 0, 0, 0)
+    assert sum(f.source for f in result.folders) == len(expectation(set(names)))
+    items = fake.store.items[MAILBOX]
+    items.append(dataclasses.replace(items[0], id="twin"))
+    items.pop(1)
+    result = verify_mailbox(options, fake)
+    assert not result.ok and (result.missing, result.duplicated) == (1, 1)
+    older = FakeDestination()
+    merge(caches, ["desktop"], older, tmp_path / "older")  # the invoice unflagged, as the desktop saw it
+    result = verify_mailbox(options, older)
+    assert result.stale == 1 and result.missing == 2  # the laptop's old thread, the archive's budget
