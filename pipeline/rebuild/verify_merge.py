@@ -18,7 +18,7 @@ from pipeline.destination.base import Mailbox, ServerFolder
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.rebuild.merge import OnServer, build_plan
 from pipeline.rebuild.run import RunOptions
-from pipeline.rebuild.verify import FolderCheck, VerifyResult
+from pipeline.rebuild.verify_result import FolderCheck, VerifyResult
 from pipeline.source import Source, open_source
 from pipeline.state.merge_index import MergeIndex
 
