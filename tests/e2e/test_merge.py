@@ -24,6 +24,7 @@ from fixtures.caches import CacheSet, cache_specs, expected, load_cache_set
 from pipeline.destination.ews.connect import Target
 from pipeline.destination.ews.mailbox import EwsDestination
 from pipeline.rebuild.run import MailboxRun, RunOptions
+from pipeline.rebuild.verify import verify_mailbox
 from pipeline.settings import load_settings
 from pipeline.state.journal import Journal
 from tests.e2e.conftest import ews_cli
@@ -166,15 +167,18 @@ def test_one_file_at_a_time_ends_as_all_at_once(
         assert listing(handle.url, ONE_BY_ONE) == expectation(given), name
 
 
+def destination(handle: Any) -> EwsDestination:
+    return EwsDestination(Target(server=handle.url, username=SERVICE, password=PASSWORD, impersonate=True))
+
+
 def run_here(handle: Any, state: Path, mailbox: str, files: list[Path], merge: bool = True) -> Any:
     """One run in this process (the default test run's budget), over HTTP to the sandbox through the EWS
     destination, as the CLI would make it."""
     settings = load_settings({"state_dir": str(state)}, {})
-    destination = EwsDestination(Target(server=handle.url, username=SERVICE, password=PASSWORD, impersonate=True))
     options = RunOptions(files[0], mailbox, more=tuple(files[1:]), merge=merge)
     state.mkdir(parents=True, exist_ok=True)
     with Journal(state / "journal.sqlite") as journal:
-        summary = MailboxRun(options, settings, destination, journal).run()
+        summary = MailboxRun(options, settings, destination(handle), journal).run()
     assert summary.status == "ok", summary.fatal or summary.failures
     return summary
 
@@ -194,6 +198,9 @@ def test_two_orders_give_one_mailbox_and_a_rerun_changes_nothing(
     again = run_here(handle, tmp_path / "state", ORDERED[0], [caches[name] for name in ORDERS[0]])
     assert (again.uploaded, again.updated, again.present) == (0, 0, len(want))
     assert listing(handle.url, ORDERED[0]) == want
+    files = [caches[name] for name in ORDERS[5]]  # `verify` of the set, in the other order, agrees
+    checked = verify_mailbox(RunOptions(files[0], ORDERED[0], more=tuple(files[1:])), destination(handle))
+    assert checked.ok and sum(f.source for f in checked.folders) == len(want), checked.as_dict()
 
 
 def test_a_mailbox_rebuilt_by_the_one_file_run_then_given_a_second_file_has_no_duplicate(
