@@ -31,10 +31,10 @@ from pipeline import mapi, props
 from pipeline.destination.base import ItemState
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import plan_folders
-from pipeline.model import SourceItem
+from pipeline.model import SourceError, SourceItem
 from pipeline.selection import BoundSelection
 from pipeline.source import Source
-from pipeline.source.cache_identity import ContentNumbers, cache_identity, cache_keys, content_key
+from pipeline.source.cache_identity import ContentNumbers, ReplicaMap, cache_identity, cache_keys, content_key
 from pipeline.state.merge_index import CopyRow, MergeIndex, state_json
 
 #: The prefix of a stamp written by a merge run (the one-file run's stamps are bare fingerprints).
@@ -42,6 +42,7 @@ STAMP_PREFIX = "m1:"
 CONTENT = "ct:"  # a content identity's prefix (a source key's: 'sk:'; state/merge_index.py)
 _NEWNESS_SEP = "/"
 _CONTENT_SEP = "|"
+RECOVERED = "Recovered items"  # the folder key of --recover's items (run.py RECOVERED_PLAN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +95,10 @@ def moment_of(item: SourceItem) -> str:
     return ""
 
 
-def index_file(index: MergeIndex, file: int, source: Source, selection: BoundSelection) -> int:
+def index_file(index: MergeIndex, file: int, source: Source, selection: BoundSelection, recovered: bool = False) -> int:
     """One file's copies into the index: every item of every carried folder, in the walk's order (the content
-    numbering and the one-file run's ordinals depend on it). Returns the items read; unreadable items are the
-    walk's to report."""
+    numbering and the one-file run's ordinals depend on it), and with `recovered` the items no folder lists
+    (the run's 'Recovered items'). Returns the items read; unreadable items are the walk's to report."""
     folders = source.folders()
     plan = plan_folders(folders)
     replicas = source.replica_map()
@@ -107,39 +108,56 @@ def index_file(index: MergeIndex, file: int, source: Source, selection: BoundSel
         if selection.folder_skip(folder):
             continue
         planned = plan[folder.node_id]
-        ordinals = Ordinals(planned.identity_scope)
-        rows = []
-        for entry in source.items(folder):
-            if not isinstance(entry, SourceItem):
-                continue
-            try:
-                print_ = fingerprint(entry)
-                keys = cache_keys(entry, replicas)
-                content = numbers.next(content_key(entry))
-            except Exception:  # noqa: BLE001 - a broken item: the walk reports it
-                continue
-            legacy = ordinals.next(print_)
-            identity = cache_identity(entry, keys, content)
-            has_change = keys.change_number is not None
-            rows.append(
-                CopyRow(
-                    entry.node_id,
-                    planned.folder_key,
-                    folder.node_id,
-                    identity.value if identity.kind == "source-key" else None,
-                    content,
-                    legacy,
-                    has_change,
-                    keys.change_number or 0,
-                    keys.modified.strftime("%Y-%m-%dT%H:%M:%S") if keys.modified else "",
-                    state_of(entry),
-                    moment_of(entry),
-                    entry.subject,
-                )
-            )
+        rows = _rows(
+            source.items(folder), planned.folder_key, folder.node_id, planned.identity_scope, replicas, numbers
+        )
+        index.add(file, rows)
+        count += len(rows)
+    if recovered:
+        rows = _rows(source.recovered(), RECOVERED, 0, "", replicas, numbers)
         index.add(file, rows)
         count += len(rows)
     return count
+
+
+def _rows(
+    entries: Iterable[SourceItem | SourceError],
+    folder_key: str,
+    folder_node: int,
+    scope: str,
+    replicas: ReplicaMap,
+    numbers: ContentNumbers,
+) -> list[CopyRow]:
+    ordinals = Ordinals(scope)
+    rows = []
+    for entry in entries:
+        if not isinstance(entry, SourceItem):
+            continue
+        try:
+            print_ = fingerprint(entry)
+            keys = cache_keys(entry, replicas)
+            content = numbers.next(content_key(entry))
+        except Exception:  # noqa: BLE001 - a broken item: the walk reports it
+            continue
+        legacy = ordinals.next(print_)
+        identity = cache_identity(entry, keys, content)
+        rows.append(
+            CopyRow(
+                entry.node_id,
+                folder_key,
+                folder_node,
+                identity.value if identity.kind == "source-key" else None,
+                content,
+                legacy,
+                keys.change_number is not None,
+                keys.change_number or 0,
+                keys.modified.strftime("%Y-%m-%dT%H:%M:%S") if keys.modified else "",
+                state_of(entry),
+                moment_of(entry),
+                entry.subject,
+            )
+        )
+    return rows
 
 
 class Verdict(StrEnum):
@@ -235,13 +253,14 @@ def build_plan(
     index: MergeIndex,
     open_file: Callable[[Path], Source],
     selection_of: Callable[[Source], BoundSelection],
+    recovered: bool = False,
 ) -> MergePlan:
     """Every file of the set indexed (in path order), then merged."""
     ordered = tuple(sorted(files, key=str))
     for number, path in enumerate(ordered):
         index.add_file(number, str(path))
         with open_file(path) as source:
-            index_file(index, number, source, selection_of(source))
+            index_file(index, number, source, selection_of(source), recovered)
     index.merge()
     return MergePlan(index, ordered)
 

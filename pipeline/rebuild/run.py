@@ -416,7 +416,13 @@ class MailboxRun:
 
         index = MergeIndex(index_path(self.settings.state_dir, opts.mailbox))
         try:
-            plan = self._merge = build_plan(opts.files, index, open_file, lambda s: opts.selection.bind(s.folders()))
+            plan = self._merge = build_plan(
+                opts.files,
+                index,
+                open_file,
+                lambda s: opts.selection.bind(s.folders()),
+                opts.recover and opts.store_part,
+            )
             self._open_mailbox()
             if self._mailbox is not None:
                 mailbox = self._mailbox
