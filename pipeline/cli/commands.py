@@ -303,7 +303,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.engine == "temporal":
         raise UsageError("--engine temporal takes --map users.csv")
     ost, *more = [check_inputs(path, args.mailbox) for path in args.ost]
-    twice = sorted({str(p) for p in more if [ost, *more].count(p) > 1})
+    given = [p.resolve() for p in (ost, *more)]
+    twice = sorted({str(p) for p, real in zip(more, given[1:], strict=True) if given.count(real) > 1})
     if twice:
         raise UsageError(f"--ost {twice[0]} is given twice")
     _checked_since(flags)
