@@ -207,13 +207,12 @@ class MergePlan:
     def read_server(self, stamps_by_folder: Iterable[tuple[str, str, list[Stamp]]]) -> None:
         """The mailbox's stamped items, by identity: merge stamps directly, a one-file run's fingerprints
         through the copies that would have been stamped with it (the same folder first)."""
-        legacy = self.index.by_legacy()
         for folder_id, folder_name, stamps in stamps_by_folder:
             self.stamps_by_folder[folder_id] = stamps
             for stamp in stamps:
                 merged = MergeStamp.parse(stamp.identity)
                 if merged is None:
-                    candidates = legacy.get(stamp.identity, [])
+                    candidates = self.index.by_legacy(stamp.identity)
                     if not candidates:
                         self.unrecognised += 1
                         continue

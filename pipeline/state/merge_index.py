@@ -181,6 +181,7 @@ class MergeIndex:
             "  FROM copies c JOIN files f ON f.file = c.file) WHERE place = 1"
         )
         db.execute("CREATE INDEX IF NOT EXISTS winners_copy ON winners(file, node)")
+        db.execute("CREATE INDEX IF NOT EXISTS copies_legacy ON copies(legacy)")
         db.execute("COMMIT")
 
     def identity_of(self, file: int, node: int) -> str | None:
@@ -199,15 +200,11 @@ class MergeIndex:
         """Every identity's winning copy, by file and folder."""
         return _winners(self._db)
 
-    def by_legacy(self) -> dict[str, list[tuple[str, str, str]]]:
-        """legacy identity -> [(identity across caches, folder path, content key)] of every copy: what a mailbox
-        stamped by the one-file run holds, recognised."""
-        out: dict[str, list[tuple[str, str, str]]] = {}
-        for legacy, identity, folder, content in self._db.execute(
-            "SELECT legacy, identity, folder, content FROM copies"
-        ):
-            out.setdefault(legacy, []).append((identity, folder, content))
-        return out
+    def by_legacy(self, legacy: str) -> list[tuple[str, str, str]]:
+        """(identity across caches, folder path, content key) of the copies the one-file run would have
+        stamped with this identity: what a mailbox it rebuilt holds, recognised."""
+        query = "SELECT identity, folder, content FROM copies WHERE legacy=? ORDER BY file, node"
+        return [tuple(row) for row in self._db.execute(query, (legacy,))]
 
     def counts(self) -> tuple[int, int]:
         """(copies read, identities)."""
