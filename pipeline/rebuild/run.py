@@ -493,7 +493,10 @@ class MailboxRun:
         assert on is not None and stamp is not None and state is not None
         update = getattr(self._mailbox, "update_state", None)
         if update is None:
-            failure = Failure(FailureKind.STATE, f"the {self.destination and self.destination.name} destination cannot")
+            name = self.destination.name if self.destination is not None else "this"
+            failure = Failure(
+                FailureKind.STATE, f"the {name} destination cannot update items yet: newer state kept out"
+            )
             self._fail(path, entry.message_class, entry.subject, failure, entry.node_id)
             return
         change = StateChange(on.server_id, self._current, state, str(stamp), move=on.folder_id != self._current.id)
