@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,37 @@ def test_verify_of_the_set_checks_the_merged_expectation(caches: dict[str, Path]
     merge(caches, ["desktop"], older, tmp_path / "older")  # the invoice unflagged, as the desktop saw it
     result = verify_mailbox(options, older)
     assert result.stale == 1 and result.missing == 2  # the laptop's old thread, the archive's budget
+
+
+def test_an_item_a_newer_cache_lacks_within_its_dates_is_kept_and_reported(tmp_path: Path):
+    """A cache cannot prove a deletion: the laptop still holds a mail of mid-November that the desktop, synced
+    later and holding November, lacks. It is restored, and listed as absent from a newer cache; the old
+    thread (before the desktop's first synchronized item) and the archive's items are not listed."""
+    import tomllib
+
+    data = tomllib.loads((Path(fixtures.__file__).parent / "specs" / "cache-sets" / "alice.toml").read_text())
+    data["items"].append(
+        {
+            "key": "gone",
+            "counter": 0x1005,
+            "subject": "Deleted on the desktop",
+            "sender": "Bob <bob@corp.example>",
+            "sent": datetime(2025, 11, 15, 9, 0),
+            "copies": [{"cache": "laptop", "folder": "Inbox", "change": 9}],
+        }
+    )
+    cache_set = load_cache_set(data)
+    files = {}
+    for name, (fmt, spec) in cache_specs(cache_set).items():
+        files[name] = tmp_path / f"{name}.{fmt}"
+        fixtures.build(spec, files[name], format=fmt)
+    fake = FakeDestination()
+    summary = merge(files, ["desktop", "laptop", "archive"], fake, tmp_path / "state")
+    assert "Deleted on the desktop" in held(fake)
+    assert summary.merge["absent_from_newer"] == 1
+    (absent,) = summary.merge["absent_items"]
+    assert (absent["subject"], absent["folder"], Path(absent["newer_file"]).name) == (
+        "Deleted on the desktop",
+        "Inbox",
+        "desktop.ost",
+    )
