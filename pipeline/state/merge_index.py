@@ -1,14 +1,16 @@
 """The merge index of one mailbox's cache set: one row per copy of an item in one file, kept in SQLite.
 
 rebuild/merge.py fills it with a cheap pass over every file of the set (identities, folder, read/flag/
-categories state, newness, date; never a body), then asks it which copy of each identity wins and what each
-file and folder holds. On disk (state dir, 0600) so that memory does not grow with the mailbox; rebuilt
-from the files on every run (a cache, never the word on what the server holds).
+categories state, newness, date; no attachment is read), then asks it which copy of each identity wins and
+what each file and folder holds. On disk (state dir, 0600) so that memory does not grow with the mailbox;
+one file per run, rebuilt from the files every time and removed at the end (a cache, never the word on
+what the server holds).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -99,7 +101,9 @@ class Coverage:
 
 
 def index_path(state_dir: Path, mailbox: str) -> Path:
-    return state_dir / "merge" / safe_name(f"{mailbox.casefold()}.sqlite")
+    """This process's index of the mailbox's set: its own file, so that a second run of the mailbox (which
+    the lease then stops) never touches the file of the run that holds it."""
+    return state_dir / "merge" / safe_name(f"{mailbox.casefold()}.{os.getpid()}.sqlite")
 
 
 class MergeIndex:
@@ -107,8 +111,14 @@ class MergeIndex:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for stale in (path, path.with_name(path.name + "-journal")):
-            stale.unlink(missing_ok=True)
+        prefix = path.name.rsplit(".", 2)[0] + "."
+        for old in path.parent.iterdir():  # killed runs' (a live run's too: see below)
+            middle = old.name.removeprefix(prefix).removesuffix(".sqlite")
+            if old.name.startswith(prefix) and old.name.endswith(".sqlite") and middle.isdigit():
+                try:
+                    old.unlink()  # POSIX: a live run keeps its open file; Windows refuses to remove an open one
+                except OSError:
+                    pass
         self.path = path
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=OFF")  # rebuilt on every run: nothing to recover
@@ -117,7 +127,12 @@ class MergeIndex:
         tighten(path.parent)  # 0700 and 0600 whatever the umask (nothing on Windows: the folder's ACL decides)
 
     def close(self) -> None:
+        """Closed and removed (nothing in it outlives the run: the next run reads the files again)."""
         self._db.close()
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:  # Windows: another handle still open; the next run of this process id replaces it
+            pass
 
     def add_file(self, file: int, path: str) -> None:
         self._db.execute("INSERT INTO files(file, path) VALUES (?, ?)", (file, path))
