@@ -127,7 +127,8 @@ def next_commands(summaries: list[Any], flags: RunFlags, settings: Settings) -> 
     if flags.map:
         source = ["--map", str(flags.map)]
     else:
-        source = ["--ost", str(summaries[0].source), "--mailbox", summaries[0].mailbox]
+        files = (getattr(summaries[0], "merge", None) or {}).get("files") or [str(summaries[0].source)]
+        source = [*(a for f in files for a in ("--ost", f)), "--mailbox", summaries[0].mailbox]  # a set: every file
     hints.append(command_line([*program(), "verify", *source, *_target_flags(flags, settings)]))
     if settings.uses_sandbox:
         for s in summaries[:3]:

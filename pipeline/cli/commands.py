@@ -46,7 +46,20 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "mailbox of a users CSV (--map users.csv).",
     )
     read = group(p, READ)
-    read.add_argument("--ost", metavar="PATH", help="the user's OST (or PST) file (required without --map)")
+    read.add_argument(
+        "--ost",
+        metavar="PATH",
+        action="append",
+        help="the user's OST (or PST) file (required without --map); repeated: every cache of the mailbox "
+        "(desktop and laptop OSTs, archive PSTs), merged: each item once, in its newest state",
+    )
+    read.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge even with one --ost: a further file of a mailbox an earlier merge run rebuilt (items "
+        "already there are found wherever they are, and given this file's newer states) (default: off; on with "
+        "several --ost)",
+    )
     add_reader_flag(read)
     add_codepage_flag(read)
     read.add_argument(
@@ -164,7 +177,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "Exit 1 when anything is missing or duplicated on the server.",
     )
     read = group(v, READ)
-    read.add_argument("--ost", metavar="PATH", help="the OST (or PST) file the run read (required without --map)")
+    read.add_argument(
+        "--ost",
+        metavar="PATH",
+        action="append",
+        help="the OST (or PST) file the run read (required without --map); repeated: a merge run's set, checked "
+        "against its merged expectation",
+    )
+    read.add_argument("--merge", action="store_true", help="check one --ost as a merge run's set of one (default: off)")
     add_reader_flag(read)
     add_codepage_flag(read)
     write = group(v, WRITE)
@@ -283,9 +303,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
     if args.engine == "temporal":
         raise UsageError("--engine temporal takes --map users.csv")
-    ost = check_inputs(args.ost, args.mailbox)
+    ost, *more = [check_inputs(path, args.mailbox) for path in args.ost]
+    given = [p.resolve() for p in (ost, *more)]
+    twice = sorted({str(p) for p, real in zip(more, given[1:], strict=True) if given.count(real) > 1})
+    if twice:
+        raise UsageError(f"--ost {twice[0]} is given twice")
     _checked_since(flags)
-    row = MappingRow(line=0, ost=ost, mailbox=args.mailbox)
+    row = MappingRow(line=0, ost=ost, mailbox=args.mailbox, more=tuple(more))
     executor = LocalExecutor(settings, 1)
     with terminate_requests(), make_progress(not flags.as_json, per_folder=not flags.as_json) as progress:
         if flags.dry_run:  # (SIGTERM stops as Ctrl-C does)
@@ -303,6 +327,11 @@ def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), flags.skip_invalid, open_sources=False)
+    merged = [row.mailbox for row in rows if row.more]
+    if merged:
+        raise UsageError(
+            f"{merged[0]} has several files: a merge job runs on this machine for now (without --engine temporal)"
+        )
     default_terminate()  # submitting and following have their own stop: SIGTERM ends it as it always did
     return temporal.run_map_temporal(flags, engine, settings, rows)
 
@@ -311,7 +340,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     """Many mailboxes on this machine: one mailbox's failure never stops the others."""
     from pipeline.cli.closing import finish
     from pipeline.cli.jobs import accepted, jobs, row_options
-    from pipeline.cli.mapping import load_mapping
+    from pipeline.cli.mapping import gate_further, load_mapping
     from pipeline.cli.progress import make_progress
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
@@ -324,6 +353,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     # Each file is opened once before anything is uploaded: the gate's check and its address book in one
     # survey (worker processes for many rows); the run reads the book the survey kept under its own key.
     rows, errors = load_mapping(path, survey_later=True)
+    rows = gate_further(rows, errors)  # a mailbox's other files (the survey opens its first)
     executor = LocalExecutor(settings, flags.workers)
     cache = settings.state_dir / "addressbooks"
     try:
@@ -396,8 +426,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         return verify_map(flags, settings)
     if not args.ost or not args.mailbox:
         raise UsageError("give --ost PATH and --mailbox ADDR (or --map users.csv)")
-    check_inputs(args.ost, args.mailbox)
-    options = row_options(MappingRow(line=0, ost=Path(args.ost), mailbox=args.mailbox), flags)
+    ost, *more = [check_inputs(path, args.mailbox) for path in args.ost]
+    options = row_options(MappingRow(line=0, ost=ost, mailbox=args.mailbox, more=tuple(more)), flags)
     with endpoint_for(settings, flags.impersonate, []) as endpoint:
         result = verify_mailbox(options, open_destination(endpoint, settings))
     if flags.as_json:

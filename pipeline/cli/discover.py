@@ -3,8 +3,8 @@
 Each file (by name: *.ost, *.pst, any case) passes the gate (a file that does not open is listed with the
 gate's one line), then pipeline/source/owner.py reads whose it is from the file alone. Written to --out:
 - users.csv: `ost,mailbox`, one row per file whose owner the file names: a mailbox whose desktop OST, laptop
-  OST and archive PSTs were all found has one row per file (several rows per mailbox; the CSV check of
-  `--map` still refuses a mailbox twice until a run takes several files of one mailbox);
+  OST and archive PSTs were all found has one row per file (several rows per mailbox: one merge job of
+  `--map`, rebuild/merge.py);
 - unassigned.csv: `ost,reason` for every other file (no owner found, two owners claimed, no SMTP address for
   the owner found, or the gate's refusal);
 - owners.csv: `ost,mailbox,legacy_dn,evidence`, what each decision rests on, for the admin's review.

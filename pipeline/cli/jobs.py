@@ -36,6 +36,8 @@ def row_options(row: MappingRow, flags: RunFlags, site_book: Path | None = None)
         x500_domain=flags.x500_domain,
         codepage=flags.codepage,
         site_book=site_book,
+        more=row.more,
+        merge=flags.merge,
     )
     return options if flags.settings is None else dataclasses.replace(options, settings=flags.settings)
 

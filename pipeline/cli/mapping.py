@@ -1,5 +1,9 @@
-"""The CSV mapping file for a whole server: one row per user (ost, mailbox, and optional settings).
+"""The CSV mapping file for a whole server: one row per file (ost, mailbox, and optional settings).
 
+A mailbox with several caches (desktop OST, laptop OST, archive PSTs) has one row per file: one file per row
+keeps every error line pointing at one file (a cell listing several files could not), and `rebuild
+discover` writes it so. The rows of one mailbox become one MappingRow (its first file in `ost`, the others
+in `more`: one merge job, rebuild/merge.py); their other columns must agree, or the file is refused.
 Every row is checked before any upload starts, and every error is listed with its line number.
 """
 
@@ -8,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.source import SourceOpenError
@@ -30,6 +34,8 @@ class MappingRow:
     only: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     ost_cell: str = ""  # the ost cell as written, for error lines
+    more: tuple[Path, ...] = ()  # the mailbox's other files (its further rows), for one merge job
+    lines: tuple[int, ...] = ()  # the lines of those further rows
 
     def refused(self, reason: str) -> MappingError:
         """This row's error line for a file the gate refused."""
@@ -97,7 +103,6 @@ def load_mapping(
         return [], errors
     reader.fieldnames = header
     rows: list[MappingRow] = []
-    seen_mailbox: dict[str, int] = {}
     seen_ost: dict[Path, int] = {}
     records = iter(reader)
     while True:
@@ -135,12 +140,8 @@ def load_mapping(
         impersonate = values.get("impersonate", "").lower()
         if impersonate not in _TRUE | _FALSE:
             row_errors.append(f"impersonate {values.get('impersonate')!r} is not yes/no/true/false/1/0")
-        key = mailbox.casefold()
-        if mailbox and key in seen_mailbox:
-            row_errors.append(f"mailbox {mailbox} is already on line {seen_mailbox[key]}")
         if ost_text and ost in seen_ost:
             row_errors.append(f"ost {ost_text!r} is already on line {seen_ost[ost]}")
-        seen_mailbox.setdefault(key, line)
         if ost_text:
             seen_ost.setdefault(ost, line)
         if row_errors:
@@ -158,6 +159,52 @@ def load_mapping(
                 ost_cell=ost_text,
             )
         )
+    rows = _sets(rows, errors)
     if not rows and not errors:
         errors.append(MappingError(1, "no rows: the file has a header but no users"))
     return rows, errors
+
+
+#: The columns the rows of one mailbox must agree on (everything but the file).
+AGREED = ("target_root", "impersonate", "only", "exclude")
+
+
+def _sets(rows: list[MappingRow], errors: list[MappingError]) -> list[MappingRow]:
+    """One row per mailbox: its further rows' files in `more`. Rows that disagree on another column are one
+    error on the mailbox's first line naming every line (the whole mailbox is left out)."""
+    by_mailbox: dict[str, list[MappingRow]] = {}
+    for row in rows:
+        by_mailbox.setdefault(row.mailbox.casefold(), []).append(row)
+    out = []
+    for group in by_mailbox.values():
+        first, rest = group[0], group[1:]
+        differ = [name for name in AGREED if any(getattr(r, name) != getattr(first, name) for r in rest)]
+        if differ:
+            lines = ", ".join(str(r.line) for r in group)
+            errors.append(
+                MappingError(
+                    first.line,
+                    f"mailbox {first.mailbox}: lines {lines} disagree on {', '.join(differ)} "
+                    "(the rows of one mailbox may differ in their ost only)",
+                )
+            )
+            continue
+        out.append(replace(first, more=tuple(r.ost for r in rest), lines=tuple(r.line for r in rest)))
+    return out
+
+
+def gate_further(rows: list[MappingRow], errors: list[MappingError]) -> list[MappingRow]:
+    """The gate for the further files of each mailbox, when load_mapping left the files to a survey that
+    opens each mailbox's first file only: a mailbox with a file the gate refuses is left out, its line listed."""
+    out = []
+    for row in rows:
+        refused = []
+        for path, line in zip(row.more, row.lines, strict=True):
+            try:
+                check_source(path)
+            except SourceOpenError as exc:
+                refused.append(MappingError(line, f"ost {path.name!r}: {str(exc).removeprefix(f'{path}: ')}"))
+        errors.extend(refused)
+        if not refused:
+            out.append(row)
+    return out

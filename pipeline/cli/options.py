@@ -33,6 +33,7 @@ class RunFlags:
     settings: tuple[str, ...] | None = None  # --settings, parsed (None: the default, all)
     create: bool = False  # the embedded sandbox: make mailboxes it lacks though it has others (typo guard)
     serve_port: int | None = None  # --map --serve: the live site page's port (None: not served)
+    merge: bool = False  # --merge: a merge run even with one file (rebuild/merge.py)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunFlags:
@@ -57,6 +58,7 @@ class RunFlags:
             settings=given.get("settings"),
             create=bool(given.get("create")),
             serve_port=given.get("port") if given.get("serve") else None,
+            merge=bool(given.get("merge")),
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.cli.merge_lines import merge_lines
 from pipeline.cli.progress import counted
 from pipeline.logs.terminal import shown
 from pipeline.rebuild.status import RunStatus
@@ -69,6 +70,7 @@ def render_summary(summary: Any) -> str:
             + (f"; {shown(setting['reason'])}" if setting.get("reason") else "")
         )
         lines.extend(f"    left: {shown(line)}" for line in (setting.get("left") or [])[:WARNINGS_SHOWN])
+    lines.extend(merge_lines(getattr(s, "merge", {}), getattr(s, "updated", 0)))
     if s.duplicates_removed or s.restored:
         lines.append(
             f"  reconciled with the server: {s.duplicates_removed} extra copies removed, {s.restored} items "

@@ -60,6 +60,7 @@ class FailureKind(enum.StrEnum):
     REFUSED = "refused"  # the server refused this item
     GAVE_UP = "gave up"  # transient refusals until the retry budget ran out
     VANISHED = "vanished"  # stored, then gone from the server before the run ended, twice over
+    STATE = "state not applied"  # a merge run's newer state for an item already there: update or move refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,26 @@ class BatchSender(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """What a merge run applies to an item already on the server: read, flag status, categories."""
+
+    read: bool
+    flag: int  # PR_FLAG_STATUS: 0 none, 1 complete, 2 flagged
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A server item given a newer state (and its new stamp), and moved into `target` when `move`."""
+
+    server_id: str
+    target: ServerFolder
+    state: ItemState
+    stamp: str
+    move: bool
+
+
 class Mailbox(Protocol):
     """One open mailbox on a destination."""
 
@@ -189,6 +210,10 @@ class Mailbox(Protocol):
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
         """Apply a series' deleted and modified occurrences, then clear its pending state (destination/series.py):
         UPLOADED, or PENDING when the rerun must finish it. Senders call it for each series they create."""
+
+    def update_state(self, change: StateChange) -> str:
+        """Apply a newer state to a stamped item, restamp it, and move it when asked (a merge run's later
+        file); returns the item's server id afterwards (a move gives it a new one)."""
 
     def close(self) -> None: ...
 

@@ -22,6 +22,7 @@ from pipeline.destination.base import (
     OutcomeState,
     SendStats,
     ServerFolder,
+    StateChange,
 )
 from pipeline.destination.lease import EMPTY, Empty
 from pipeline.destination.series import finished, finishing
@@ -43,6 +44,7 @@ class FakeItem:
     stamp: Stamp
     exceptions_applied: bool = False
     upload: UploadItem | None = field(default=None, repr=False)  # what was sent, for assertions
+    changes: list[StateChange] = field(default_factory=list)  # newer states a merge run applied, in order
 
 
 @dataclass
@@ -240,6 +242,18 @@ class FakeMailbox:
             return []
 
         return finished(upload, server_id, apply)
+
+    def update_state(self, change: StateChange) -> str:
+        self._tick()
+        for item in self.store.items[self.address]:
+            if item.id == change.server_id:
+                item.changes.append(change)
+                item.stamp = Stamp(change.stamp, item.stamp.pending)
+                if change.move and item.folder != change.target.id:
+                    item.folder = change.target.id
+                    item.id = f"i{next(self.store.ids)}"  # as Exchange: a moved item has a new id
+                return item.id
+        raise LookupError(f"no item {change.server_id} in the fake mailbox")
 
     def _tick(self) -> None:
         check_fence()  # as every real destination does before a request

@@ -27,6 +27,7 @@ def job_to_wire(job: MailboxJob, destination: str) -> dict[str, Any]:
     """The job as plain data; the endpoint (a dataclass of connection data) without any password."""
     options = dataclasses.asdict(job.options)
     options["ost"] = str(job.options.ost)
+    options["more"] = [str(path) for path in job.options.more]  # a merge job's other files
     options["since"] = job.options.since.isoformat() if job.options.since else None
     options["only"], options["exclude"] = list(job.options.only), list(job.options.exclude)
     endpoint = None
@@ -42,6 +43,7 @@ def job_from_wire(data: dict[str, Any], path_map: list[tuple[str, str]] | None =
         raise WireError(f"not a version {WIRE_VERSION} mailbox job")
     raw = dict(data["options"])
     raw["ost"] = Path(map_path(raw["ost"], path_map or []))
+    raw["more"] = tuple(Path(map_path(path, path_map or [])) for path in raw.get("more") or ())
     raw["since"] = datetime.fromisoformat(raw["since"]) if raw.get("since") else None
     raw["only"], raw["exclude"] = tuple(raw.get("only") or ()), tuple(raw.get("exclude") or ())
     if raw.get("settings") is not None:

@@ -43,6 +43,7 @@ from pipeline.destination.base import (
     OutcomeState,
     ServerFolder,
     SettingsLinks,
+    StateChange,
 )
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
 from pipeline.folder_plan import PlannedFolder, chain, plan_folders
@@ -61,6 +62,7 @@ from pipeline.rebuild.large_items import (
     strip_largest,
     with_note,
 )
+from pipeline.rebuild.merge import Decision, MergePlan, Verdict, build_plan, merge_report
 from pipeline.rebuild.order import Order, Windows, folder_steps, plan
 from pipeline.rebuild.settings_links import folder_lookup, property_lookup, subtree_id
 from pipeline.rebuild.status import RunStatus
@@ -69,6 +71,7 @@ from pipeline.settings import Settings
 from pipeline.source import Source, SourceOpenError, open_source
 from pipeline.state.filenames import Folder, descend, safe_name
 from pipeline.state.journal import ItemRecord, Journal, source_identity
+from pipeline.state.merge_index import MergeIndex, index_path
 from pipeline.state.problems import state_problem
 
 log = structlog.get_logger(__name__)
@@ -104,6 +107,17 @@ class RunOptions:
     codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
     site_book: Path | None = None  # --map: every user's address book merged (pipeline/rebuild/address_books.py)
     settings: tuple[str, ...] = tuple(SELECTABLE)  # --settings: the user's settings to restore (merge.py)
+    more: tuple[Path, ...] = ()  # the other files of the mailbox's set (a merge run: rebuild/merge.py)
+    merge: bool = False  # --merge: a merge run even with one file (a later file of a merged mailbox)
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file of the mailbox's set (`ost` first, as given)."""
+        return (self.ost, *self.more)
+
+    @property
+    def merging(self) -> bool:
+        return self.merge or bool(self.more)
 
     @property
     def selection(self) -> Selection:
@@ -134,6 +148,8 @@ class Summary:
     in_doubt_found: int = 0
     duplicates_removed: int = 0  # extra copies of one identity reconciliation deleted (one copy kept)
     restored: int = 0  # items stored earlier and found missing at the end, uploaded again
+    updated: int = 0  # a merge run: items already there given a newer state (moved when their folder changed)
+    merge: dict[str, Any] = field(default_factory=dict)  # a merge run: files, coverage, absent items (merge.py)
     settings: list[dict[str, Any]] = field(default_factory=list)  # the user's settings: SettingPlan.as_dict
     #: Seconds from the start until the mailbox was usable: the last item of the usable phases answered
     #: (rebuild/order.py); None when the run did not get that far, or ran in folder order.
@@ -200,6 +216,10 @@ class MailboxRun:
         self._counted: Counter[str] = Counter()  # items read per folder (path), over its visits
         self._started = time.monotonic()
         self._run_id = 0  # the journal's record of this run (0: a dry run keeps none)
+        self._merge: MergePlan | None = None  # a merge run's plan (rebuild/merge.py)
+        self._file = 0  # a merge run: the number of the file being walked
+        self._passed_over = 0  # a merge run: copies passed over for another file's newer copy
+        self._moved = 0  # a merge run: items moved into the folder of their newest copy
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -306,31 +326,20 @@ class MailboxRun:
     def run(self) -> Summary:
         started = self._started = time.monotonic()
         opts = self.options
-        run_id = 0
         try:
-            with open_source(opts.ost, recover=opts.recover, codepage=opts.codepage) as source:
-                self.source_id = source_identity(opts.ost)
-                folders = source.folders()
-                self._plan = plan_folders(folders)
-                selection = opts.selection.bind(folders)
-                self._convert_options = convert_options(
-                    source,
-                    folders,
-                    opts,
-                    lambda f: not selection.folder_skip(f),
-                    self.settings.state_dir / "addressbooks",
-                    self.source_id,
-                    self.should_stop,
-                )
-                self.summary.codepage = codepage_note(source.info)
-                if not opts.dry_run:
-                    assert self.destination is not None
-                    self._mailbox = self.destination.open(opts.mailbox, opts.target_root)
-                    self._mailbox.check_access()
-                    self._take_lease()  # before anything is written
-                    self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
-                run_id = self._run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
-                self._walk(source, folders, selection)
+            if opts.merging:
+                self._run_merge()
+            else:
+                with open_source(opts.ost, recover=opts.recover, codepage=opts.codepage) as source:
+                    self.source_id = source_identity(opts.ost)
+                    folders = source.folders()
+                    self._plan = plan_folders(folders)
+                    selection = opts.selection.bind(folders)
+                    self._convert_options = self._options_for(source, folders, selection)
+                    self.summary.codepage = codepage_note(source.info)
+                    self._open_mailbox()
+                    self._run_id = self.journal.start_run(opts.mailbox, str(opts.ost)) if not opts.dry_run else 0
+                    self._walk(source, folders, selection)
             self.summary.status = (
                 RunStatus.DRY_RUN
                 if opts.dry_run
@@ -367,10 +376,10 @@ class MailboxRun:
             self.summary.elapsed = round(time.monotonic() - started, 3)
             if self.summary.status is RunStatus.RUNNING:  # a BaseException on its way through (never "ok")
                 self.summary.status = RunStatus.CRASHED
-            if run_id:
+            if self._run_id:
                 try:
                     self.journal.finish_run(
-                        run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str)
+                        self._run_id, self.summary.status, json.dumps(self.summary.as_dict(), default=str)
                     )
                 except Exception as exc:  # noqa: BLE001 - `status` then calls the run crashed (its pid is gone)
                     log.warning(
@@ -379,6 +388,135 @@ class MailboxRun:
                         reason=crash_reason(exc, self.journal.path),
                     )
         return self.summary
+
+    def _options_for(self, source: Source, folders: list[SourceFolder], selection: BoundSelection) -> Any:
+        return convert_options(
+            source,
+            folders,
+            self.options,
+            lambda f: not selection.folder_skip(f),
+            self.settings.state_dir / "addressbooks",
+            self.source_id,
+            self.should_stop,
+        )
+
+    def _open_mailbox(self) -> None:
+        """The mailbox opened, its access proven, its lease taken (before anything is written), the sender made."""
+        if self.options.dry_run:
+            return
+        assert self.destination is not None
+        self._mailbox = self.destination.open(self.options.mailbox, self.options.target_root)
+        self._mailbox.check_access()
+        self._take_lease()
+        self._sender = self._mailbox.sender(self._record, self.settings.requests_in_flight)
+
+    # -- a merge run (several files of one mailbox: rebuild/merge.py) -----------------------------
+    def _run_merge(self) -> None:
+        """Every file of the set indexed, the server's stamps read, then the files walked one after another
+        (in path order), each identity uploaded from its winning copy or brought to its newest state."""
+        opts = self.options
+
+        def open_file(path: Path) -> Source:
+            return open_source(path, recover=opts.recover, codepage=opts.codepage)
+
+        index = MergeIndex(index_path(self.settings.state_dir, opts.mailbox))
+        try:
+            plan = self._merge = build_plan(
+                opts.files,
+                index,
+                open_file,
+                lambda s: opts.selection.bind(s.folders()),
+                opts.recover and opts.store_part,
+            )
+            self._open_mailbox()
+            if self._mailbox is not None:
+                mailbox = self._mailbox
+                plan.read_server((f.id, f.name, mailbox.stamps(f)) for f in mailbox.folders_below())
+            if not opts.dry_run:
+                self._run_id = self.journal.start_run(opts.mailbox, " + ".join(str(p) for p in plan.files))
+            for number, path in enumerate(plan.files):
+                with open_file(path) as source:
+                    self._next_file(number, path)
+                    folders = source.folders()
+                    self._plan = plan_folders(folders)
+                    selection = opts.selection.bind(folders)
+                    self._convert_options = self._options_for(source, folders, selection)
+                    self.summary.codepage = self.summary.codepage or codepage_note(source.info)
+                    self._walk(source, folders, selection)
+            self._remove_extras(plan)
+            self.summary.merge = merge_report(plan, self._passed_over, self._moved)
+        finally:
+            index.close()
+
+    def _remove_extras(self, plan: MergePlan) -> None:
+        """Extra server copies of one identity (an item two one-file runs stored in two folders): deleted,
+        keeping the one the walk kept; only items whose stamp names that identity, never an unstamped one."""
+        if self._mailbox is None or not plan.extras:
+            return
+        by_folder: dict[str, set[str]] = {}
+        for extra in plan.extras:
+            by_folder.setdefault(extra.folder_id, set()).add(extra.server_id)
+        for folder_id, ids in sorted(by_folder.items()):
+            self._check_lease()
+            self._mailbox.delete_items(ServerFolder(folder_id, ""), sorted(ids))
+            self.summary.duplicates_removed += len(ids)
+            log.warning("extra copies removed", mailbox=self.options.mailbox, folder_id=folder_id, copies=len(ids))
+
+    def _next_file(self, number: int, path: Path) -> None:
+        """What the walk keeps per file (node ids, folder visits, reconciliation's expectations) started afresh."""
+        self._file = number
+        self.source_id = source_identity(path)
+        self._server, self._current, self._by_path, self._walked = {}, None, {}, {}
+        self._expected, self._confirmed, self._ordinals, self._known_by_path = {}, set(), {}, {}
+        self._counted = Counter()
+
+    def _merged(self, entry: SourceItem, path: str, only: set[str] | None) -> str | None:
+        """A merge run's identity for this copy when it is to be sent (the stamp), else None: another file's
+        copy wins, or the server holds it (present, or brought to this copy's newer state and folder)."""
+        assert self._merge is not None
+        target = self._current.id if self._current is not None else None
+        decision = self._merge.decide(self._file, entry.node_id, target)
+        if decision.verdict is Verdict.UPLOAD:
+            return str(decision.stamp)
+        if only is not None:
+            return None  # reconciliation's second walk sends only what this run sent
+        if decision.verdict is Verdict.UNKNOWN:
+            failure = Failure(FailureKind.FINGERPRINT, "its identity could not be read in the merge index pass")
+            self._fail(path, entry.message_class, entry.subject, failure, entry.node_id)
+        elif decision.verdict is Verdict.NOT_WINNER:
+            self._passed_over += 1
+        elif decision.verdict is Verdict.PRESENT:
+            self.summary.present += 1
+        else:
+            self._apply_state(entry, path, decision)
+        return None
+
+    def _apply_state(self, entry: SourceItem, path: str, decision: Decision) -> None:
+        """The item already there given this copy's newer state, restamped, and moved into this folder."""
+        assert self._mailbox is not None and self._current is not None
+        on, stamp, state = decision.on_server, decision.stamp, decision.state
+        assert on is not None and stamp is not None and state is not None
+        update = getattr(self._mailbox, "update_state", None)
+        if update is None:
+            name = self.destination.name if self.destination is not None else "this"
+            failure = Failure(
+                FailureKind.STATE, f"the {name} destination cannot update items yet: newer state kept out"
+            )
+            self._fail(path, entry.message_class, entry.subject, failure, entry.node_id)
+            return
+        change = StateChange(on.server_id, self._current, state, str(stamp), move=on.folder_id != self._current.id)
+        self._check_lease()
+        try:
+            update(change)
+        except (MailboxFatalError, LeaseLost, Interrupted, Stopped):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one item's update refused: reported, the run goes on
+            failure = Failure(FailureKind.STATE, f"{type(exc).__name__}: {exc}")
+            self._fail(path, entry.message_class, entry.subject, failure, entry.node_id)
+            return
+        self.summary.updated += 1
+        self._moved += change.move
+        self._expected.setdefault(path, set()).add(change.stamp)
 
     def _count_in_flight(self) -> None:
         """After a crash or a fatal stop: the outcomes of the batches that were in flight are counted (and
@@ -414,7 +552,10 @@ class MailboxRun:
     def _walk(self, source: Source, folders: list[SourceFolder], selection: BoundSelection) -> None:
         folder_skips: Counter[str] = Counter()
         total = sum(f.item_count for f in folders if not selection.folder_skip(f))
-        self.progress("start", {"mailbox": self.options.mailbox, "total": total})
+        if self._merge is not None:  # a merge run: one start, its total the items of the whole set
+            total = self._merge.index.counts()[1]
+        if self._merge is None or self._file == 0:
+            self.progress("start", {"mailbox": self.options.mailbox, "total": total})
         try:
             carried = []
             for folder in folders:
@@ -593,8 +734,12 @@ class MailboxRun:
     def _settled(self, folder: SourceFolder, selection: BoundSelection) -> bool:
         """A folder the journal says is complete (its timeline is not read: the first visit confirms it with
         the server, and a folder the server does not confirm is then walked whole, in store order)."""
-        return selection.selection.whole and self.journal.folder_done(
-            self.options.mailbox, self._plan[folder.node_id].folder_key, self.source_id, folder.item_count
+        return (
+            self._merge is None
+            and selection.selection.whole
+            and self.journal.folder_done(
+                self.options.mailbox, self._plan[folder.node_id].folder_key, self.source_id, folder.item_count
+            )
         )
 
     def _mark_usable(self) -> None:
@@ -684,6 +829,7 @@ class MailboxRun:
             self._walked[path] = (folder, planned)
             if (
                 whole
+                and self._merge is None  # a merge run decides item by item, across files
                 and self.journal.folder_done(opts.mailbox, path, self.source_id, folder.item_count)
                 and self._journal_confirmed(path, planned)
             ):
@@ -730,7 +876,7 @@ class MailboxRun:
         server_id = self._current.id if self._current else None
 
         def record_folder() -> None:
-            if path not in self._incomplete:
+            if path not in self._incomplete and self._merge is None:
                 self.journal.set_folder(
                     opts.mailbox, path, self.source_id, count, done=count == folder.item_count, server_id=server_id
                 )
@@ -856,7 +1002,12 @@ class MailboxRun:
         self._current = self._server_folder(planned)
         if self._current is not None:
             self._by_path[path] = self._current
-        stamps = self._mailbox.stamps(self._current) if self._current is not None else []
+        if self._current is None:
+            stamps = []
+        elif self._merge is not None and self._current.id in self._merge.stamps_by_folder:
+            stamps = self._merge.stamps_by_folder[self._current.id]  # read before the walk (merge.py)
+        else:
+            stamps = self._mailbox.stamps(self._current)
         return {s.identity for s in stamps if not s.pending}, {s.identity for s in stamps if s.pending}
 
     def _items(
@@ -914,18 +1065,24 @@ class MailboxRun:
             count += 1
             if only is None:
                 self.summary.found += 1
-            try:
-                identity = ordinals.next(fingerprint(entry))  # every item counts, skipped ones too
-            except Exception as exc:  # noqa: BLE001 - a broken item must not stop the walk
-                if only is None:
-                    self._fail(
-                        path,
-                        entry.message_class,
-                        entry.subject,
-                        Failure(FailureKind.FINGERPRINT, f"{type(exc).__name__}: {exc}"),
-                        entry.node_id,
-                    )
-                continue
+            if self._merge is not None:
+                merged = self._merged(entry, path, only)
+                if merged is None:
+                    continue
+                identity = merged
+            else:
+                try:
+                    identity = ordinals.next(fingerprint(entry))  # every item counts, skipped ones too
+                except Exception as exc:  # noqa: BLE001 - a broken item must not stop the walk
+                    if only is None:
+                        self._fail(
+                            path,
+                            entry.message_class,
+                            entry.subject,
+                            Failure(FailureKind.FINGERPRINT, f"{type(exc).__name__}: {exc}"),
+                            entry.node_id,
+                        )
+                    continue
             if only is not None and identity not in only:
                 continue
             skip = selection.item_skip(entry)

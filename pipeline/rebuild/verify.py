@@ -9,8 +9,6 @@ of a folder). The same folder and item selection as the run (--only/--exclude/--
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
 from pipeline.destination.base import Destination, Mailbox, MailboxFatalError, NoSuchMailbox, ServerFolder
 from pipeline.fingerprint import Ordinals, fingerprint
@@ -18,82 +16,9 @@ from pipeline.folder_plan import PlannedFolder, chain, plan_folders
 from pipeline.logs.terminal import shown
 from pipeline.model import SourceError
 from pipeline.rebuild.run import RunOptions
+from pipeline.rebuild.verify_merge import verify_set
+from pipeline.rebuild.verify_result import FolderCheck, StrayFolder, VerifyResult
 from pipeline.source import open_source
-
-
-@dataclass
-class FolderCheck:
-    path: str
-    source: int
-    server: int
-    missing: int
-    duplicated: int
-    extra: int
-    misplaced: int = 0  # source items of this folder found in another server folder
-
-
-@dataclass
-class StrayFolder:
-    """A server folder under the rebuilt tree holding stamped items, that no source folder maps to."""
-
-    name: str
-    items: int
-
-
-@dataclass
-class VerifyResult:
-    mailbox: str
-    source: str
-    folders: list[FolderCheck] = field(default_factory=list)
-    strays: list[StrayFolder] = field(default_factory=list)
-    unreadable: int = 0
-    pending: int = 0  # recurring series whose exceptions a killed run left unfinished (the rerun finishes them)
-    fatal: str | None = None  # why nothing could be compared
-    no_mailbox: bool = False  # the server has no mailbox at this address
-
-    @property
-    def missing(self) -> int:
-        return sum(f.missing for f in self.folders)
-
-    @property
-    def duplicated(self) -> int:
-        return sum(f.duplicated for f in self.folders)
-
-    @property
-    def extra(self) -> int:
-        return sum(f.extra for f in self.folders)
-
-    @property
-    def misplaced(self) -> int:
-        return sum(f.misplaced for f in self.folders)
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.fatal is None
-            and self.missing == 0
-            and self.duplicated == 0
-            and self.pending == 0
-            and self.misplaced == 0
-            and not self.strays
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "mailbox": self.mailbox,
-            "source": self.source,
-            "ok": self.ok,
-            "missing": self.missing,
-            "duplicated": self.duplicated,
-            "extra": self.extra,
-            "misplaced": self.misplaced,
-            "unreadable": self.unreadable,
-            "pending": self.pending,
-            "fatal": self.fatal,
-            "no_mailbox": self.no_mailbox,
-            "strays": [vars(s) for s in self.strays],
-            "folders": [vars(f) for f in self.folders],
-        }
 
 
 def verify_mailbox(options: RunOptions, destination: Destination) -> VerifyResult:
@@ -101,7 +26,10 @@ def verify_mailbox(options: RunOptions, destination: Destination) -> VerifyResul
     try:
         mailbox = destination.open(options.mailbox, options.target_root)
         try:
-            _verify(options, mailbox, result)
+            if options.merging:
+                verify_set(options, mailbox, result)
+            else:
+                _verify(options, mailbox, result)
         finally:
             mailbox.close()
     except NoSuchMailbox:
@@ -216,5 +144,6 @@ def render(result: VerifyResult) -> str:
         f"  total: missing {result.missing}, duplicated {result.duplicated}, in another folder "
         f"{result.misplaced}, extra {result.extra}, stray folders {len(result.strays)}, "
         f"unreadable in source {result.unreadable}, series pending {result.pending}"
+        + (f", in an older state {result.stale}" if result.stale else "")
     )
     return "\n".join(lines)

@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 
 #: What a state directory holds; a directory holding only these is ours to tighten.
-STATE_ENTRIES = frozenset({"journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "logs", "reports", "sandbox"})
+STATE_ENTRIES = frozenset(
+    {"journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "logs", "reports", "sandbox", "merge"}
+)
 POSIX = os.name == "posix"
 
 

@@ -56,8 +56,35 @@ def test_every_error_with_its_line(tmp_path: Path):
     assert "no such file" in by_line[3][0]
     assert any("already on line 2" in m for m in by_line[4])
     assert any("not an OST/PST" in m for m in by_line[5]) and any("SMTP" in m for m in by_line[5])
-    assert any("mailbox ALICE@corp.example is already on line 2" in m for m in by_line[6])
+    assert by_line[6] == ["ost 'a.ost' is already on line 2"]  # one file, one mailbox
     assert errors[0].render(csv).startswith(f"{csv}:3: ")
+
+
+def test_a_mailbox_with_several_files_is_one_row_whose_columns_must_agree(tmp_path: Path):
+    """One row per file: a mailbox's rows become one job (its first file, then the others in order); rows
+    that differ in another column than the file refuse that mailbox, naming all its lines."""
+    for name in ("desk.ost", "lap.ost", "arch.pst", "b.ost", "b2.ost"):
+        fake_ost(tmp_path / name)
+    csv = tmp_path / "users.csv"
+    csv.write_text(
+        "ost,mailbox,target_root\n"
+        "desk.ost,alice@corp.example,\n"
+        "b.ost,bob@corp.example,Old\n"
+        "lap.ost,Alice@corp.example,\n"
+        "b2.ost,bob@corp.example,New\n"
+        "arch.pst,alice@corp.example,\n",
+        encoding="utf-8",
+    )
+    rows, errors = load_mapping(csv)
+    assert [(r.line, r.ost.name, [p.name for p in r.more], r.lines) for r in rows] == [
+        (2, "desk.ost", ["lap.ost", "arch.pst"], (4, 6))
+    ]
+    assert [(e.line, e.message) for e in errors] == [
+        (
+            3,
+            "mailbox bob@corp.example: lines 3, 5 disagree on target_root (the rows of one mailbox may differ in their ost only)",
+        )
+    ]
 
 
 def test_unknown_column_and_bad_encoding(tmp_path: Path):
@@ -98,3 +125,23 @@ def test_hostile_csvs_end_in_errors_with_their_line(tmp_path: Path):
 def test_a_mapping_path_that_is_not_a_file(tmp_path: Path):
     _, errors = load_mapping(tmp_path)
     assert errors[0].message == "the mapping file is a directory, not a CSV file"
+
+
+def test_a_further_file_the_gate_refuses_leaves_its_mailbox_out_naming_its_line(tmp_path: Path):
+    """The local --map run leaves the files to its survey, which opens a mailbox's first file: the others go
+    through the gate here, before anything is uploaded."""
+    from pipeline.cli.mapping import gate_further
+
+    fake_ost(tmp_path / "desk.ost")
+    fake_ost(tmp_path / "b.ost")
+    (tmp_path / "lap.ost").write_bytes(b"not an outlook file" * 10)
+    csv = tmp_path / "users.csv"
+    csv.write_text(
+        "ost,mailbox\ndesk.ost,alice@corp.example\nb.ost,bob@corp.example\nlap.ost,alice@corp.example\n",
+        encoding="utf-8",
+    )
+    rows, errors = load_mapping(csv, survey_later=True)
+    assert errors == [] and [r.mailbox for r in rows] == ["alice@corp.example", "bob@corp.example"]
+    rows = gate_further(rows, errors)
+    assert [r.mailbox for r in rows] == ["bob@corp.example"]
+    assert [e.line for e in errors] == [4] and errors[0].message.startswith("ost 'lap.ost': ")

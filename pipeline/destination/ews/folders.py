@@ -71,7 +71,7 @@ class FolderMirror:
         self.target_root = target_root
         self.create = create  # False: look up only (verify), a missing folder maps to None
         self.stats = FolderStats()
-        self._by_node: dict[int, Any] = {}
+        self._by_node: dict[tuple[int, str], Any] = {}
         self._children: dict[str, dict[str, list[Any]]] = {}
         self._distinguished = _distinguished_classes()
         self._base: Any = None
@@ -144,8 +144,9 @@ class FolderMirror:
     # -- the mapping ------------------------------------------------------------------------------
     def resolve(self, planned: PlannedFolder, parent: Any | None) -> Any | None:
         """The server folder for a planned folder whose parent is already resolved (None: at the top)."""
-        if planned.node_id in self._by_node:
-            return self._by_node[planned.node_id]
+        key = (planned.node_id, planned.folder_key)  # a merge run's files reuse node ids for other folders
+        if key in self._by_node:
+            return self._by_node[key]
         if planned.role is FolderRole.IPM_SUBTREE or not planned.source.path:
             target = self.base()
             if planned.holds_top_items and not self.target_root and target is not None:
@@ -162,5 +163,5 @@ class FolderMirror:
             target = (
                 None if parent is None else self._find_or_create(parent, planned.name, folder_class(planned.source))
             )
-        self._by_node[planned.node_id] = target
+        self._by_node[key] = target
         return target

@@ -14,7 +14,7 @@ from exchangelib.folders import DEEP, FolderCollection
 from exchangelib.items import ALL_OCCURRENCES, HARD_DELETE, SEND_TO_NONE
 from exchangelib.properties import ItemId
 
-from pipeline.destination.base import FolderStats, Outcome, ServerFolder
+from pipeline.destination.base import FolderStats, Outcome, ServerFolder, StateChange
 from pipeline.destination.ews import lease, occurrences, retry
 from pipeline.destination.ews.connect import Target, open_account
 from pipeline.destination.ews.folders import FolderMirror
@@ -24,6 +24,7 @@ from pipeline.destination.ews.retry import RetryPolicy
 from pipeline.destination.ews.search_folders import EwsSearchFolders
 from pipeline.destination.ews.sender import Sender
 from pipeline.destination.ews.shortcuts import EwsShortcuts
+from pipeline.destination.ews.state_update import update_state
 from pipeline.destination.ews.upload import ids_stamped, stamps
 from pipeline.destination.ews.user_settings import EwsConfigurations
 from pipeline.destination.series import finished
@@ -145,6 +146,10 @@ class EwsMailbox:
             return warnings
 
         return finished(upload, server_id, apply)
+
+    def update_state(self, change: StateChange) -> str:
+        """A merge run's newer state for an item already there (state_update.py), under the retry policy."""
+        return self._call(lambda: update_state(self.account, change))
 
     def configurations(self) -> EwsConfigurations:
         """The mailbox's user configurations (the user's settings restore: category list, work hours)."""

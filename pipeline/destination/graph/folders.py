@@ -59,7 +59,7 @@ class GraphFolders:
         self.target_root = target_root
         self.create = create
         self.stats = FolderStats()
-        self._by_node: dict[int, ServerFolder | None] = {}
+        self._by_node: dict[tuple[int, str], ServerFolder | None] = {}
         self._children: dict[tuple[str, str | None], dict[str, list[dict[str, Any]]]] = {}
         self._base: ServerFolder | None = None
         self._base_done = False
@@ -151,8 +151,9 @@ class GraphFolders:
 
     # -- the mapping ------------------------------------------------------------------------------
     def resolve(self, planned: PlannedFolder, parent: ServerFolder | None) -> ServerFolder | None:
-        if planned.node_id in self._by_node:
-            return self._by_node[planned.node_id]
+        key = (planned.node_id, planned.folder_key)  # a merge run's files reuse node ids for other folders
+        if key in self._by_node:
+            return self._by_node[key]
         kind = kind_of(planned)
         target: ServerFolder | None
         if planned.role is FolderRole.IPM_SUBTREE or not planned.source.path:
@@ -179,7 +180,7 @@ class GraphFolders:
             )
         else:
             target = self._find_or_create(kind, None, self._prefixed(planned.name))
-        self._by_node[planned.node_id] = target
+        self._by_node[key] = target
         return target
 
     def below(self) -> list[ServerFolder]:

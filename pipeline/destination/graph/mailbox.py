@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from pipeline import fingerprint
 from pipeline.convert.user_settings.records import SettingsMessage
-from pipeline.destination.base import FolderStats, Outcome, ServerFolder, SettingsLinks
+from pipeline.destination.base import FolderStats, Outcome, ServerFolder, SettingsLinks, StateChange
 from pipeline.destination.graph import items, lease
 from pipeline.destination.graph.connect import GraphTarget, require_extra
 from pipeline.destination.graph.folders import TODO, GraphFolders, Ref
@@ -146,6 +146,10 @@ class GraphMailbox:
             for server_id, values in self._stamped(folder)
             if values.get(_canonical(items.FINGERPRINT_PROPERTY)) in wanted
         ]
+
+    def update_state(self, change: StateChange) -> str:
+        """Not built over Graph yet: a merge run's newer state is reported as failed, never a second copy."""
+        raise GraphError(501, "NotImplemented", "newer states are not applied over Graph yet")
 
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
         """Delete and change the series' occurrences through its instances, then clear the pending flag."""
