@@ -98,7 +98,9 @@ def summary(message: SettingsMessage) -> str:
     if isinstance(record, ExtendedRule):
         return f"rule {record.name!r} ({'on' if record.enabled else 'off'}, {len(record.actions)} actions)"
     if isinstance(record, RulesStream):
-        return f"{record.size} bytes"
+        return f"{record.size} bytes, {len(record.rules)} rules" + (
+            f" (unreadable after: {record.problem})" if record.problem else ""
+        )
     if isinstance(record, NavigationShortcut):
         return f"{record.kind} {record.name!r}"
     if message.dictionary is not None:
