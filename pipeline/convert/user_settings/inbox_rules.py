@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 

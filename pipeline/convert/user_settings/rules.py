@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.convert.user_settings.binary import Cursor, SettingsFormatError
-
 from pipeline.convert.user_settings.restrictions import (
     NamedProperty,
     Restriction,
