@@ -101,6 +101,11 @@ class ServerFolder:
     handle: Any = field(default=None, compare=False, repr=False)
 
 
+class OutlookRulesBlobPresent(Exception):
+    """The new mailbox has Outlook's rules blob: writing inbox rules would delete it (and the client-only
+    rules it holds), so none is written."""
+
+
 @dataclass
 class FolderStats:
     mapped: int = 0  # roles mapped onto the server's well-known folders

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,13 @@ import structlog
 from pipeline.convert import convert_item
 from pipeline.convert.preserved import is_draft
 from pipeline.convert.user_settings import read_setting
+from pipeline.convert.user_settings.inbox_rules import (
+    RuleDecision,
+    RulePlan,
+    folder_nodes,
+    interpret,
+    plan_rules,
+)
 from pipeline.convert.user_settings.merge import (
     SELECTABLE,
     TARGETS,
@@ -30,6 +37,8 @@ from pipeline.convert.user_settings.merge import (
     plan_setting,
     wanted,
 )
+from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
+from pipeline.convert.user_settings.rules import ExtendedRule, RulesStream
 from pipeline.destination.base import (
     BatchSender,
     Destination,
@@ -40,6 +49,7 @@ from pipeline.destination.base import (
     MailboxFatalError,
     Outcome,
     OutcomeState,
+    OutlookRulesBlobPresent,
     ServerFolder,
 )
 from pipeline.fingerprint import Ordinals, Stamp, fingerprint
@@ -66,6 +76,10 @@ from pipeline.source import Source, SourceOpenError, open_source
 from pipeline.state.journal import ItemRecord, Journal, source_identity
 from pipeline.state.problems import state_problem
 
+BLOB_REASON = (
+    "the new mailbox has Outlook's rules blob (rules were edited in Outlook there): writing rules over EWS would"
+    " delete it and the client-only rules it holds, so none is written"
+)
 log = structlog.get_logger(__name__)
 
 RECOVERED_FOLDER = SourceFolder(
@@ -503,6 +517,82 @@ class MailboxRun:
                     continue
             self.summary.settings.append(plan.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
+        if "rules" in self.options.settings:
+            self._restore_rules(messages)
+
+    def _restore_rules(self, messages: list[SettingsMessage]) -> None:
+        """The inbox rules of the extended rule messages (inbox_rules.py says what each means and what a
+        restore writes), folder actions pointing at the rebuilt folders; every rule not restored is listed
+        with its text. A rule the server refuses is reported as failed; the others go on."""
+        rules, stream = [], None
+        for message in messages:
+            if message.kind is SettingKind.EXTENDED_RULE and isinstance(message.record, ExtendedRule):
+                rules.append(interpret(message.record))
+            elif message.kind is SettingKind.EXTENDED_RULE:
+                self.summary.settings.append(
+                    {
+                        "setting": "rule",
+                        "name": message.subject,
+                        "action": SettingAction.SKIP.value,
+                        "reason": f"{message.subject!r}: unreadable ({message.problem})",
+                    }
+                )
+            elif message.kind is SettingKind.RULES_STREAM and isinstance(message.record, RulesStream):
+                stream = stream or message.record
+        if not rules and (stream is None or not stream.rules):
+            return
+        factory = getattr(self._mailbox, "inbox_rules", None)
+        if factory is None:
+            for rule in rules:
+                self.summary.settings.append(
+                    RulePlan(
+                        rule.name, RuleDecision.SKIP, "this destination cannot write inbox rules yet", rule.text
+                    ).as_dict()
+                )
+            return
+        store = factory()
+        folders: dict[int, str] = {}
+        for node in {n for rule in rules for n in folder_nodes(rule)}:
+            planned = self._plan.get(node)
+            server = self._server_folder(planned) if planned is not None else None
+            if server is not None:
+                folders[node] = server.id
+        try:
+            server_rules, priority = store.existing()
+        except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the rules cannot be read: none written, reported
+            self.summary.failed["setting"] += 1
+            self.summary.settings.append(
+                {"setting": "rule", "action": "failed", "reason": f"reading the rules: {type(exc).__name__}: {exc}"}
+            )
+            return
+        blob = False
+        for decided in plan_rules(rules, stream, server_rules, lambda r: store.content_of(r, folders), folders):
+            if decided.decision is RuleDecision.CREATE and decided.rule is not None:
+                if blob:
+                    decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
+                else:
+                    priority += 1
+                    try:
+                        store.create(decided.rule, folders, priority)
+                    except OutlookRulesBlobPresent:
+                        blob = True
+                        decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
+                    except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one rule refused: reported, the others go on
+                        self.summary.failed["setting"] += 1
+                        self.summary.settings.append(
+                            {
+                                **decided.as_dict(),
+                                "action": "failed",
+                                "reason": f"{decided.name!r}: {type(exc).__name__}: {exc}",
+                            }
+                        )
+                        continue
+            self.summary.settings.append(decided.as_dict())
+            log.info("setting", mailbox=self.options.mailbox, setting="rule", action=decided.decision.value)
 
     def _steps(
         self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder], selection: BoundSelection

@@ -539,11 +539,14 @@ class RulePlan:
     left_out: tuple[str, ...] = field(default=())  # actions not restored with the rule
 
     def as_dict(self) -> dict[str, object]:
+        """As the run's summary lists it: one line each in the report, the rule's text where it was not
+        restored whole."""
+        whole = self.decision is not RuleDecision.SKIP and not self.left_out
         return {
             "setting": "rule",
             "name": self.name,
             "action": self.decision.value,
-            "reason": self.reason,
+            "reason": f"{self.name!r}: {self.reason}" if whole else f"{self.reason} -- {self.text}",
             "text": self.text,
             "left_out": list(self.left_out),
         }
@@ -554,15 +557,22 @@ def ordered(rules: list[InboxRule]) -> list[InboxRule]:
     return sorted(rules, key=lambda r: (r.sequence is None, r.sequence or 0, r.name.casefold()))
 
 
+def folder_nodes(rule: InboxRule) -> tuple[int, ...]:
+    """The source folders a rule's actions point at."""
+    return tuple(n for n in (rule.actions.move_to_folder, rule.actions.copy_to_folder) if n is not None)
+
+
 def plan_rules(
     rules: list[InboxRule],
     stream: RulesStream | None,
     server: Mapping[str, object],
     content: Callable[[InboxRule], object],
+    folders: Mapping[int, object],
 ) -> list[RulePlan]:
-    """Per source rule what to do, given the server's rules (`server`: name case-folded -> its content) and
-    `content`, what the server would hold for a rule we write (the destination says: it knows its form).
-    Rules only Outlook's stream names (no extended rule message holds them) are listed as not restored."""
+    """Per source rule what to do, given the server's rules (`server`: name case-folded -> its content),
+    `content`, what the server would hold for a rule we write (the destination says: it knows its form), and
+    the rebuilt folders (`folders`, by source node id). Rules only Outlook's stream names (no extended rule
+    message holds them) are listed as not restored."""
     plans: list[RulePlan] = []
     seen: set[str] = set()
     for rule in ordered(rules):
@@ -581,6 +591,11 @@ def plan_rules(
             plans.append(
                 RulePlan(rule.name, RuleDecision.SKIP, "another rule of the file has this name", rule.text, rule)
             )
+            continue
+        missing = [n for n in folder_nodes(rule) if n not in folders]
+        if missing:
+            why = f"its target folder (node {missing[0]}) is not among the rebuilt folders"
+            plans.append(RulePlan(rule.name, RuleDecision.SKIP, why, rule.text, rule))
             continue
         if key not in server:
             reason = "restored" + (f" without: {'; '.join(left)}" if left else "")

@@ -22,7 +22,11 @@ from pipeline.convert.user_settings.configuration import CategoryList, WorkHours
 from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
 
 #: The names --settings takes, and the kinds they restore.
-SELECTABLE = {"categories": SettingKind.CATEGORY_LIST, "workhours": SettingKind.WORK_HOURS}
+SELECTABLE = {
+    "categories": SettingKind.CATEGORY_LIST,
+    "workhours": SettingKind.WORK_HOURS,
+    "rules": SettingKind.EXTENDED_RULE,  # inbox rules: planned by inbox_rules.py, not a user configuration
+}
 
 
 class SettingAction(enum.StrEnum):
@@ -177,7 +181,7 @@ def plan_setting(message: SettingsMessage, server: ServerConfiguration | None) -
 
 def wanted(messages: list[SettingsMessage], selected: tuple[str, ...]) -> list[SettingsMessage]:
     """The source's settings the selection restores: the first of each selected kind (a store has one)."""
-    kinds = [SELECTABLE[name] for name in selected]
+    kinds = [SELECTABLE[name] for name in selected if SELECTABLE[name] in TARGETS]
     found: dict[SettingKind, SettingsMessage] = {}
     for message in messages:
         if message.kind in kinds and message.kind not in found:

@@ -21,6 +21,7 @@ from pipeline.destination.ews.folders import FolderMirror
 from pipeline.destination.ews.items import too_long_fields, unsupported_fields
 from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.destination.ews.retry import RetryPolicy
+from pipeline.destination.ews.rules import EwsInboxRules
 from pipeline.destination.ews.sender import Sender
 from pipeline.destination.ews.upload import ids_stamped, stamps
 from pipeline.destination.ews.user_settings import EwsConfigurations
@@ -147,6 +148,10 @@ class EwsMailbox:
     def configurations(self) -> EwsConfigurations:
         """The mailbox's user configurations (the user's settings restore: category list, work hours)."""
         return EwsConfigurations(self.account, self._call)
+
+    def inbox_rules(self) -> EwsInboxRules:
+        """The mailbox's inbox rules (the user's settings restore: rules, destination/ews/rules.py)."""
+        return EwsInboxRules(self.account, self._call)
 
     def close(self) -> None:
         """exchangelib keeps a connection pool per protocol; nothing of ours to release."""
