@@ -60,7 +60,7 @@ def expected_predicates(spec: ConditionSpec | None) -> dict[str, object]:
         found["within_date_range"] = tuple(
             d.strftime("%Y-%m-%dT%H:%M:%S") for d in (spec.received_after, spec.received_before)
         )
-    return {k: v for k, v in found.items() if v not in (None, False, [], ())}
+    return {k: v for k, v in found.items() if not empty(v)}
 
 
 def expected_actions(rule: RuleSpec, folder_ids: dict[str, str]) -> dict[str, object]:
@@ -75,7 +75,7 @@ def expected_actions(rule: RuleSpec, folder_ids: dict[str, str]) -> dict[str, ob
         "redirect_to_recipients": rule.redirect_to,
         "stop_processing_rules": rule.stop,
     }
-    return {k: v for k, v in found.items() if v not in (None, False, [], ())}
+    return {k: v for k, v in found.items() if not empty(v)}
 
 
 def _value(value: object) -> object:
@@ -97,7 +97,11 @@ def on_server(element) -> dict[str, object]:
     if element is None:
         return {}
     found = {f.name: getattr(element, f.name) for f in element.FIELDS}
-    return {k: _value(v) for k, v in found.items() if v not in (None, False, [], ())}
+    return {k: _value(v) for k, v in found.items() if not empty(v)}
+
+
+def empty(value: object) -> bool:
+    return value is None or value is False or (isinstance(value, list | tuple | str) and not value)
 
 
 def plain(value: object) -> object:
@@ -107,7 +111,13 @@ def plain(value: object) -> object:
 def snapshot(rules) -> list[tuple]:
     """Every property of every rule, for the rerun's comparison."""
     return sorted(
-        (r.id, r.display_name, r.priority, r.is_enabled, *(sorted(on_server(e).items()) for e in (r.conditions, r.exceptions, r.actions)))
+        (
+            r.id,
+            r.display_name,
+            r.priority,
+            r.is_enabled,
+            *(sorted(on_server(e).items()) for e in (r.conditions, r.exceptions, r.actions)),
+        )
         for r in rules
     )
 

@@ -8,6 +8,10 @@ that has one (the user edited rules in Outlook there) answers ErrorOutlookRuleBl
 written, and the report says why; true would delete the blob and with it the client-only rules the user made
 on the new mailbox. The source's own blob cannot travel over EWS (it is an associated message, which EWS does
 not create): `export` keeps it in _settings/, and the report lists the rules only it holds.
+
+exchangelib 5.6 writes WithinDateRange and WithinSizeRange with a DateRange/SizeRange element inside, which
+the schema refuses (types.xsd: StartDateTime/EndDateTime, MinimumSize/MaximumSize directly under them); the
+Conditions and Exceptions written here lift those children up. Reading them back works as it is.
 """
 
 from __future__ import annotations
@@ -31,9 +35,34 @@ from exchangelib.properties import (
     WithinSizeRange,
 )
 from exchangelib.services.inbox_rules import CreateInboxRule, GetInboxRules
+from exchangelib.util import TNS
 
 from pipeline.convert.user_settings.inbox_rules import InboxRule, RulePredicates
 from pipeline.destination.base import OutlookRulesBlobPresent
+
+_WRAPPED = (("WithinDateRange", "DateRange"), ("WithinSizeRange", "SizeRange"))
+
+
+def _unwrap(elem: Any) -> Any:
+    for outer, inner in _WRAPPED:
+        for holder in elem.findall(f"{{{TNS}}}{outer}"):
+            for wrapper in holder.findall(f"{{{TNS}}}{inner}"):
+                holder.remove(wrapper)
+                holder.extend(list(wrapper))
+    return elem
+
+
+class _Conditions(Conditions):
+    """Conditions as the schema takes them (see the module's note on ranges)."""
+
+    def to_xml(self, version: Any) -> Any:
+        return _unwrap(super().to_xml(version=version))
+
+
+class _Exceptions(Exceptions):
+    def to_xml(self, version: Any) -> Any:
+        return _unwrap(super().to_xml(version=version))
+
 
 _ADDRESS_FIELDS = {
     "from_addresses",
@@ -86,8 +115,8 @@ def to_ews(rule: InboxRule, folders: Mapping[int, str], priority: int) -> Rule:
         display_name=rule.name,
         priority=priority,
         is_enabled=rule.enabled,
-        conditions=_predicates(Conditions, rule.conditions),
-        exceptions=_predicates(Exceptions, rule.exceptions),
+        conditions=_predicates(_Conditions, rule.conditions),
+        exceptions=_predicates(_Exceptions, rule.exceptions),
         actions=Actions(**values),
     )
 
@@ -114,7 +143,7 @@ def _fields(element: Any) -> tuple[tuple[str, Any], ...]:
     found = []
     for f in element.FIELDS:
         value = getattr(element, f.name, None)
-        if value in (None, [], ()) or value is False:
+        if value is None or value is False or (isinstance(value, list | tuple) and not value):
             continue
         found.append((f.name, _plain(value)))
     return tuple(sorted(found))
