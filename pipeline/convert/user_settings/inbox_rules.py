@@ -13,7 +13,8 @@ An action no inbox rule can do is unexpressed too; the rule is restored with the
 `plan_rules` decides what a restore writes (pure): a rule whose name (compared case-insensitively, as Outlook
 and Exchange show them) is not on the server is created; one that is, with the same content, is kept (a rerun
 writes nothing); one that is, with other content, is the user's (changed on the new server since): kept,
-never overwritten. A rule the user deleted on the new server comes back on a rerun: the server keeps no
+never overwritten. Content is everything but the rule's id and priority (the user may reorder them), and
+is compared in the server's own form (the destination gives it: folder ids, canonical addresses). A rule the user deleted on the new server comes back on a rerun: the server keeps no
 record of the deletion to tell it from a rule never restored.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -565,59 +567,66 @@ def folder_nodes(rule: InboxRule) -> tuple[int, ...]:
 def plan_rules(
     rules: list[InboxRule],
     stream: RulesStream | None,
-    server: Mapping[str, object],
+    server: Mapping[str, list[object]],
     content: Callable[[InboxRule], object],
     folders: Mapping[int, object],
 ) -> list[RulePlan]:
-    """Per source rule what to do, given the server's rules (`server`: name case-folded -> its content),
-    `content`, what the server would hold for a rule we write (the destination says: it knows its form), and
-    the rebuilt folders (`folders`, by source node id). Rules only Outlook's stream names (no extended rule
-    message holds them) are listed as not restored."""
-    plans: list[RulePlan] = []
-    seen: set[str] = set()
-    for rule in ordered(rules):
-        key = rule.name.casefold()
-        seen.add(key)
+    """Per source rule what to do, given the server's rules (`server`: name case-folded -> the contents of the
+    rules of that name), `content`, what the server would hold for a rule we write (the destination says: it
+    knows its form), and the rebuilt folders (`folders`, by source node id).
+
+    Outlook lets two rules share a name, so names are matched as many to many: a source rule whose content
+    one of the server's rules of its name has is kept (already restored); the others of that name are then
+    matched with the server's remaining rules of the name (changed there: kept), and only those left over
+    are created. Rules only Outlook's stream names (more of a name than extended rule messages hold) are
+    listed as not restored."""
+    plans: dict[int, RulePlan] = {}
+    writable: dict[str, list[tuple[int, InboxRule]]] = {}
+    source = ordered(rules)
+    for index, rule in enumerate(source):
         if not rule.restorable:
             why = (
                 "a condition no inbox rule can test: " + "; ".join(rule.unexpressed_conditions)
                 if rule.unexpressed_conditions
                 else "no action an inbox rule can do"
             )
-            plans.append(RulePlan(rule.name, RuleDecision.SKIP, why, rule.text, rule))
-            continue
-        left = rule.unexpressed_actions
-        if key in seen and any(p.name.casefold() == key and p.rule is not rule for p in plans):
-            plans.append(
-                RulePlan(rule.name, RuleDecision.SKIP, "another rule of the file has this name", rule.text, rule)
-            )
+            plans[index] = RulePlan(rule.name, RuleDecision.SKIP, why, rule.text, rule)
             continue
         missing = [n for n in folder_nodes(rule) if n not in folders]
         if missing:
             why = f"its target folder (node {missing[0]}) is not among the rebuilt folders"
-            plans.append(RulePlan(rule.name, RuleDecision.SKIP, why, rule.text, rule))
+            plans[index] = RulePlan(rule.name, RuleDecision.SKIP, why, rule.text, rule)
             continue
-        if key not in server:
-            reason = "restored" + (f" without: {'; '.join(left)}" if left else "")
-            plans.append(RulePlan(rule.name, RuleDecision.CREATE, reason, rule.text, rule, left))
-        elif server[key] == content(rule):
-            plans.append(RulePlan(rule.name, RuleDecision.KEEP, "already restored", rule.text, rule, left))
-        else:
-            plans.append(
-                RulePlan(
-                    rule.name,
-                    RuleDecision.KEEP,
-                    "the new mailbox has a rule of this name with other content (changed there): not overwritten",
-                    rule.text,
-                    rule,
-                    left,
+        writable.setdefault(rule.name.casefold(), []).append((index, rule))
+    for key, group in writable.items():
+        remaining = list(server.get(key, []))
+        unmatched = []
+        for index, rule in group:
+            wanted = content(rule)
+            if wanted in remaining:
+                remaining.remove(wanted)
+                plans[index] = RulePlan(
+                    rule.name, RuleDecision.KEEP, "already restored", rule.text, rule, rule.unexpressed_actions
                 )
-            )
+            else:
+                unmatched.append((index, rule))
+        for index, rule in unmatched:
+            left = rule.unexpressed_actions
+            if remaining:
+                remaining.pop(0)
+                why = "the new mailbox has a rule of this name with other content (changed there): not overwritten"
+                plans[index] = RulePlan(rule.name, RuleDecision.KEEP, why, rule.text, rule, left)
+            else:
+                reason = "restored" + (f" without: {'; '.join(left)}" if left else "")
+                plans[index] = RulePlan(rule.name, RuleDecision.CREATE, reason, rule.text, rule, left)
+    found = [plans[i] for i in range(len(source))]
+    held = Counter(rule.name.casefold() for rule in source)
     for outlook in stream.rules if stream is not None else ():
-        if outlook.name.casefold() in seen:
+        key = outlook.name.casefold()
+        if held[key] > 0:
+            held[key] -= 1
             continue
-        seen.add(outlook.name.casefold())
-        plans.append(
+        found.append(
             RulePlan(
                 outlook.name,
                 RuleDecision.SKIP,
@@ -625,4 +634,4 @@ def plan_rules(
                 f"{outlook.name!r} ({'on' if outlook.enabled else 'off'}), kept in the exported rules stream",
             )
         )
-    return plans
+    return found

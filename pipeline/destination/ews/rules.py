@@ -72,7 +72,9 @@ _ADDRESS_FIELDS = {
     "redirect_to_recipients",
 }
 _FOLDER_FIELDS = {"move_to_folder", "copy_to_folder"}
-_MAX_SIZE_KIB = 2**31 - 1  # EWS takes both bounds; "at least N" is N up to the largest int
+#: EWS takes both bounds; "at least N" is written as N up to this. Kept well under 9,999,990 KiB, the maximum
+#: [MS-OXWSRULES] 4.6 shows failing validation (Outlook itself always writes both bounds).
+_MAX_SIZE_KIB = 999_999
 
 
 def _predicates(cls: type, predicates: RulePredicates) -> Any:
@@ -176,12 +178,14 @@ class EwsInboxRules:
 
         return self._call(get)
 
-    def existing(self) -> tuple[dict[str, object], int]:
-        """The server's rules (name case-folded -> content) and the highest priority they use."""
+    def existing(self) -> tuple[dict[str, list[object]], int]:
+        """The server's rules (name case-folded -> the contents of the rules of that name) and the highest
+        priority they use."""
         rules = self._read()
-        return {(r.display_name or "").casefold(): content(r) for r in rules}, max(
-            (r.priority or 0 for r in rules), default=0
-        )
+        found: dict[str, list[object]] = {}
+        for rule in rules:
+            found.setdefault((rule.display_name or "").casefold(), []).append(content(rule))
+        return found, max((r.priority or 0 for r in rules), default=0)
 
     def content_of(self, rule: InboxRule, folders: Mapping[int, str]) -> object:
         return content(to_ews(rule, folders, 1))
