@@ -1,0 +1,195 @@
+"""Rules read as inbox rules and the restore's decisions (pure): streams built byte by byte here from
+[MS-OXORULE] and [MS-OXCDATA] (the restriction and action layouts), Outlook's rules stream from the public
+description of its layout, and the sample's own rules stream; what no inbox rule can hold is text, never lost."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from pipeline.convert.user_settings.inbox_rules import (
+    InboxRule,
+    RuleActions,
+    RuleDecision,
+    RulePredicates,
+    interpret,
+    plan_rules,
+)
+from pipeline.convert.user_settings.rules import read_extended_rule, read_rules_stream
+
+SUBJECT, BODY, TO_ME, DISPLAY_TO = 0x0037001F, 0x1000001F, 0x0057000B, 0x0E04001F
+SUBSTRING_IGNORECASE, FULLSTRING = 0x00010001, 0x00000000
+
+
+def text(value: str) -> bytes:
+    return (value + "\0").encode("utf-16-le")
+
+
+def content(tag: int, word: str, fuzzy: int = SUBSTRING_IGNORECASE) -> bytes:
+    return bytes([0x03]) + struct.pack("<III", fuzzy, tag, tag) + text(word)
+
+
+def both(*parts: bytes) -> bytes:
+    return bytes([0x00]) + struct.pack("<I", len(parts)) + b"".join(parts)
+
+
+def either(*parts: bytes) -> bytes:
+    return bytes([0x01]) + struct.pack("<I", len(parts)) + b"".join(parts)
+
+
+def negate(part: bytes) -> bytes:
+    return bytes([0x02]) + part
+
+
+def flag(tag: int, value: bool) -> bytes:
+    return bytes([0x04, 0x04]) + struct.pack("<II", tag, tag) + bytes([value])
+
+
+def action(kind: int, data: bytes = b"", flavor: int = 0) -> bytes:
+    block = bytes([kind]) + struct.pack("<II", flavor, 0) + data
+    return struct.pack("<I", len(block)) + block
+
+
+def rule(condition: bytes, *actions: bytes, name: str = "R", state: int = 1, sequence: int = 10) -> InboxRule:
+    return interpret(
+        read_extended_rule(
+            {
+                0x65EC: name,
+                0x65E9: state,
+                0x65F3: sequence,
+                0x0E9A: struct.pack("<H", 0) + condition,
+                0x0E99: struct.pack("<HII", 0, 1, len(actions)) + b"".join(actions),
+            }
+        )
+    )
+
+
+MARK_READ = action(11)
+
+
+def test_conditions_exceptions_and_or_groups():
+    found = rule(
+        both(
+            either(content(SUBJECT, "a"), content(SUBJECT, "b")),
+            flag(TO_ME, True),
+            negate(either(content(BODY, "x"), content(SUBJECT, "y"))),
+        ),
+        MARK_READ,
+        state=0x11,
+    )
+    assert found.conditions == RulePredicates(contains_subject_strings=("a", "b"), sent_to_me=True)
+    assert found.exceptions == RulePredicates(contains_body_strings=("x",), contains_subject_strings=("y",))
+    assert found.actions == RuleActions(mark_as_read=True, stop_processing_rules=True)
+    assert found.restorable and found.enabled
+
+
+@pytest.mark.parametrize(
+    ("condition", "words"),
+    [
+        (content(SUBJECT, "exact", FULLSTRING), "subject is 'exact'"),  # an inbox rule only tests "contains"
+        (both(content(SUBJECT, "a"), content(SUBJECT, "b")), "contains subject strings twice"),  # both must hold
+        (negate(both(content(SUBJECT, "a"), content(BODY, "b"))), "except if (subject contains 'a' and body"),
+        (bytes([0x08]) + struct.pack("<I", 0x8002101F), "property 0x8002101F is set"),
+    ],
+)
+def test_a_condition_no_inbox_rule_tests_keeps_the_rule_out_with_its_text(condition: bytes, words: str):
+    found = rule(condition, MARK_READ, name="Kept out")
+    assert not found.restorable
+    assert any(words in part for part in found.unexpressed_conditions), found.unexpressed_conditions
+    [decided] = plan_rules([found], None, {}, lambda r: r, {})
+    assert decided.decision is RuleDecision.SKIP and words in decided.as_dict()["reason"]
+    assert "'Kept out'" in decided.as_dict()["reason"]
+
+
+def test_actions_an_inbox_rule_cannot_do_are_listed_and_the_rest_restored():
+    server_folder = b"\0" * 4 + b"\x11" * 16 + b"\x01\x00" + b"\x22" * 16 + b"\x33" * 6 + b"\0\0"  # 46 bytes
+    move = struct.pack("<I", 4) + b"\0" * 4 + struct.pack("<I", len(server_folder)) + server_folder
+    ex_recipient = (
+        struct.pack("<I", 1)
+        + b"\x01"
+        + struct.pack("<I", 2)
+        + struct.pack("<I", 0x3002001F)
+        + text("EX")
+        + struct.pack("<I", 0x3003001F)
+        + text("/o=Org/cn=Recipients/cn=bob")
+    )
+    found = rule(flag(TO_ME, True), MARK_READ, action(1, move), action(7, ex_recipient), action(6, b"\0" * 4))
+    assert found.actions == RuleActions(mark_as_read=True)
+    assert len(found.unexpressed_actions) == 3
+    assert "move to a folder this file does not hold" in found.unexpressed_actions[0]
+    assert "without an SMTP address" in found.unexpressed_actions[1]
+    assert found.unexpressed_actions[2] == "bounce with a non-delivery report"
+    [decided] = plan_rules([found], None, {}, lambda r: r, {})
+    assert decided.decision is RuleDecision.CREATE and decided.left_out == found.unexpressed_actions
+
+
+def test_decisions_same_changed_new_missing_folder_and_names_shared():
+    local_folder = b"\0" * 4 + b"\x11" * 16 + struct.pack("<I", 0x8062)
+    move = action(1, struct.pack("<I", 4) + b"\0" * 4 + struct.pack("<I", 24) + local_folder)
+    same = rule(flag(TO_ME, True), MARK_READ, name="Same", sequence=1)
+    changed = rule(flag(TO_ME, True), MARK_READ, name="Changed", sequence=2)
+    twin_a = rule(content(SUBJECT, "a"), MARK_READ, name="Twin", sequence=3)
+    twin_b = rule(content(SUBJECT, "b"), MARK_READ, name="twin", sequence=4)  # the same name, as Outlook allows
+    moving = rule(flag(TO_ME, True), move, name="Moving", sequence=5)
+
+    def what(r: InboxRule) -> object:
+        return (r.conditions, r.actions)
+
+    server = {"same": [what(same)], "changed": [("the user's own",)], "twin": [what(twin_b)]}
+    decided = plan_rules([moving, twin_b, changed, same, twin_a], None, server, what, {})
+    assert [(d.name, d.decision) for d in decided] == [  # in the rules' order (sequence)
+        ("Same", RuleDecision.KEEP),
+        ("Changed", RuleDecision.KEEP),
+        ("Twin", RuleDecision.CREATE),
+        ("twin", RuleDecision.KEEP),
+        ("Moving", RuleDecision.SKIP),
+    ]
+    assert decided[0].reason == "already restored" and "not overwritten" in decided[1].reason
+    assert "node 32866" in decided[4].reason  # 0x8062: its folder was not rebuilt
+    assert plan_rules([moving], None, {}, what, {0x8062: "server id"})[0].decision is RuleDecision.CREATE
+
+
+def outlook_stream(names: list[str], cut: int = 0) -> bytes:
+    """Outlook's rules stream as the public description lays it out (eleven words, a count, the rules)."""
+    out = struct.pack("<11I", 0x124F80, 0x124F80, 0, 0, 0, 1, 0, 0, 1, 1, 0) + struct.pack("<H", len(names))
+    for number, name in enumerate(names):
+        body = struct.pack("<HH", 2, 0x8001) + b"\x64\x00\x00\x00" * 3
+        out += b"\x80\x4f\x12\x06" + bytes([len(name)]) + name.encode("utf-16-le") + struct.pack("<I", number % 2)
+        out += struct.pack("<4I", 0, 1, 0, 1) + struct.pack("<I", len(body)) + body
+    out += struct.pack("<II", 0, 2) + b"\0" * 8 + struct.pack("<I", 0)
+    return out[: len(out) - cut] if cut else out
+
+
+def test_outlooks_rules_stream_names_its_rules_and_lists_the_client_only_ones():
+    stream = read_rules_stream(outlook_stream(["Sort", "Play a sound", "Sort"]))
+    assert [(r.name, r.enabled) for r in stream.rules] == [("Sort", False), ("Play a sound", True), ("Sort", False)]
+    assert stream.problem is None
+    held = rule(flag(TO_ME, True), MARK_READ, name="sort")
+    decided = plan_rules([held], stream, {}, lambda r: r, {})
+    assert [(d.name, d.decision) for d in decided] == [
+        ("sort", RuleDecision.CREATE),
+        ("Play a sound", RuleDecision.SKIP),
+        ("Sort", RuleDecision.SKIP),  # a second "Sort" no extended rule message holds
+    ]
+    assert "only in Outlook's rules stream" in decided[1].reason
+
+
+def test_a_cut_rules_stream_keeps_the_rules_before_the_cut():
+    whole = outlook_stream(["One", "Two"])
+    cut = whole[: whole.index("Two".encode("utf-16-le")) + 2]
+    stream = read_rules_stream(cut)
+    assert [r.name for r in stream.rules] == ["One"] and stream.problem and stream.raw == cut
+
+
+@pytest.mark.samples
+def test_the_samples_rules_stream_holds_no_rule(samples: Path):
+    from tests.source.libpff_fai import associated_contents
+
+    found = associated_contents(samples / "SampleOstFile.ost")
+    if found is None:
+        pytest.skip("libpff's shared library is not on this machine")
+    [raw] = [v[0x6802] for entries in found.values() for cls, v in entries if cls == "IPM.RuleOrganizer"]
+    stream = read_rules_stream(raw)
+    assert (stream.rules, stream.problem, len(raw)) == ((), None, 66)
