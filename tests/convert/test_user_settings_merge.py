@@ -34,11 +34,12 @@ def colours(xml: bytes) -> dict[str, int]:
 
 
 def test_the_selection():
-    assert parse_selection("all") == ("categories", "workhours")
+    assert parse_selection("all") == ("categories", "workhours", "rules")
     assert parse_selection("none") == parse_selection("") == ()
     assert parse_selection("WorkHours, categories") == ("categories", "workhours")
-    with pytest.raises(SelectionError, match="unknown setting 'rules'"):
-        parse_selection("categories,rules")
+    assert parse_selection("rules,categories") == ("categories", "rules")
+    with pytest.raises(SelectionError, match="unknown setting 'colours'"):
+        parse_selection("categories,colours")
 
 
 def test_categories_on_an_empty_server_travel_byte_for_byte():
