@@ -21,6 +21,7 @@ record of the deletion to tell it from a rule never restored.
 from __future__ import annotations
 
 import enum
+import re
 import struct
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -499,9 +500,24 @@ def _action(action: RuleAction, found: dict[str, Any]) -> str | None:
     return words.get(kind, f"action {kind}")
 
 
+_NAMED = re.compile(r"property 0x(8[0-9A-F]{3})[0-9A-F]{4}")
+
+
+def _named(text: str, rule: ExtendedRule) -> str:
+    """A named property's tag in a text replaced by its name (the streams map ids of 0x8000 and up)."""
+    names = {np.prop_id: np.name for np in rule.named_properties}
+
+    def name(match: re.Match[str]) -> str:
+        found = names.get(int(match.group(1), 16))
+        return f"named property {found!r}" if found is not None else match.group(0)
+
+    return _NAMED.sub(name, text)
+
+
 def interpret(rule: ExtendedRule) -> InboxRule:
     """An extended rule message as an inbox rule (pure; never raises)."""
     conditions, exceptions, unexpressed = read_condition(rule.condition)
+    unexpressed = tuple(_named(text, rule) for text in unexpressed)
     if (rule.state or 0) & ST_ONLY_WHEN_OOF:
         unexpressed += ("only while Out of Office is on",)
     found: dict[str, Any] = {}
