@@ -193,3 +193,22 @@ def test_the_samples_rules_stream_holds_no_rule(samples: Path):
     [raw] = [v[0x6802] for entries in found.values() for cls, v in entries if cls == "IPM.RuleOrganizer"]
     stream = read_rules_stream(raw)
     assert (stream.rules, stream.problem, len(raw)) == ((), None, 66)
+
+
+def test_an_exchange_sender_or_another_programs_rule_is_not_restored():
+    search_key = b"EX:/O=ORG/OU=EXCHANGE ADMINISTRATIVE GROUP/CN=RECIPIENTS/CN=BOB\0"
+    sender = bytes([0x04, 0x04]) + struct.pack("<II", 0x0C1D0102, 0x0C1D0102) + struct.pack("<I", len(search_key))
+    found = rule(sender + search_key, MARK_READ)
+    assert not found.restorable and "an Exchange address" in found.unexpressed_conditions[0]
+    other = interpret(
+        read_extended_rule(
+            {
+                0x65EC: "Delegates",
+                0x65EB: "Schedule+ EMS Interface",
+                0x65E9: 1,
+                0x0E9A: struct.pack("<H", 0) + flag(TO_ME, True),
+                0x0E99: struct.pack("<HII", 0, 1, 1) + MARK_READ,
+            }
+        )
+    )
+    assert not other.restorable and "provider 'Schedule+ EMS Interface'" in other.unexpressed_conditions[0]

@@ -253,6 +253,15 @@ def describe(node: Restriction) -> str:
     return f"{node.kind} restriction on {name}"
 
 
+def _smtp(node: Restriction) -> list[str]:
+    """The addresses a from/sent-to test names; an Exchange (X500) address is none an inbox rule can take."""
+    found = _strings(node.value)
+    for address in found:
+        if address.upper().startswith("EX:") or address.startswith("/"):
+            raise _Unexpressed(f"{describe(node)} (an Exchange address, no SMTP address known for it)")
+    return found
+
+
 def _words(node: Restriction, recipients: bool) -> tuple[str, list[str]]:
     fuzzy = (node.op or 0) & 0xFFFF
     if fuzzy != FL_SUBSTRING:
@@ -279,9 +288,9 @@ def _atom(node: Restriction, recipients: bool = False) -> list[tuple[str, Any]]:
         return [(name, words)]
     if kind == "property" and node.op == EQ:
         if pid in (PID_SENDER_SEARCH_KEY, PID_SENT_REPRESENTING_SEARCH_KEY) and not recipients:
-            return [("from_addresses", _strings(node.value))]
+            return [("from_addresses", _smtp(node))]
         if pid in (PID_SEARCH_KEY, PID_SMTP_ADDRESS, PID_EMAIL_ADDRESS) and (recipients or pid == PID_SEARCH_KEY):
-            return [("sent_to_addresses", _strings(node.value))]
+            return [("sent_to_addresses", _smtp(node))]
         if pid in _FLAGS and isinstance(node.value, bool):
             if pid == PID_TO_ME and node.value is False:
                 return [("not_sent_to_me", True)]
@@ -514,10 +523,17 @@ def _named(text: str, rule: ExtendedRule) -> str:
     return _NAMED.sub(name, text)
 
 
+#: The providers of the rules Outlook's (and Exchange's) rules organizer keeps: the user's inbox rules. Others
+#: (Out of Office, delegates' meeting forwarding, other programs') are theirs to keep.
+ORGANIZERS = {"RuleOrganizer", "Organizer2"}
+
+
 def interpret(rule: ExtendedRule) -> InboxRule:
     """An extended rule message as an inbox rule (pure; never raises)."""
     conditions, exceptions, unexpressed = read_condition(rule.condition)
     unexpressed = tuple(_named(text, rule) for text in unexpressed)
+    if rule.provider and rule.provider not in ORGANIZERS:
+        unexpressed += (f"a rule of provider {rule.provider!r}, not of the rules organizer",)
     if (rule.state or 0) & ST_ONLY_WHEN_OOF:
         unexpressed += ("only while Out of Office is on",)
     found: dict[str, Any] = {}
