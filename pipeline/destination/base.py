@@ -106,6 +106,23 @@ class OutlookRulesBlobPresent(Exception):
     rules it holds), so none is written."""
 
 
+class InboxRuleStore(Protocol):
+    """A mailbox's inbox rules, as the settings restore sees them (a Mailbox offering `inbox_rules()` gives
+    one): contents are opaque values the destination makes, compared for equality only."""
+
+    def existing(self) -> tuple[dict[str, list[object]], int]:
+        """The server's rules (name case-folded -> the contents of the rules of that name), highest priority."""
+        ...
+
+    def content_of(self, rule: Any, folders: dict[int, str]) -> object:
+        """What the server would hold for `rule` (an inbox_rules.InboxRule), folders by source node id."""
+        ...
+
+    def create(self, rule: Any, folders: dict[int, str], priority: int) -> None:
+        """Raises OutlookRulesBlobPresent when the mailbox keeps Outlook's rules blob."""
+        ...
+
+
 @dataclass
 class FolderStats:
     mapped: int = 0  # roles mapped onto the server's well-known folders
