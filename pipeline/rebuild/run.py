@@ -24,7 +24,6 @@ from pipeline.convert.preserved import is_draft
 from pipeline.convert.user_settings import read_setting
 from pipeline.convert.user_settings.inbox_rules import (
     RuleDecision,
-    RulePlan,
     folder_nodes,
     interpret,
     plan_rules,
@@ -44,6 +43,7 @@ from pipeline.destination.base import (
     Destination,
     Failure,
     FailureKind,
+    InboxRuleStore,
     Mailbox,
     MailboxBusy,
     MailboxFatalError,
@@ -542,15 +542,19 @@ class MailboxRun:
         if not rules and (stream is None or not stream.rules):
             return
         factory = getattr(self._mailbox, "inbox_rules", None)
-        if factory is None:
-            for rule in rules:
-                self.summary.settings.append(
-                    RulePlan(
-                        rule.name, RuleDecision.SKIP, "this destination cannot write inbox rules yet", rule.text
-                    ).as_dict()
-                )
+        if factory is None:  # every rule listed, with its text
+            anywhere = {n: "" for rule in rules for n in folder_nodes(rule)}
+            for decided in plan_rules(rules, stream, {}, lambda r: None, anywhere):
+                if decided.decision is not RuleDecision.SKIP:
+                    decided = replace(
+                        decided,
+                        decision=RuleDecision.SKIP,
+                        reason="this destination cannot write inbox rules yet",
+                        left_out=(),
+                    )
+                self.summary.settings.append(decided.as_dict())
             return
-        store = factory()
+        store: InboxRuleStore = factory()
         folders: dict[int, str] = {}
         for node in {n for rule in rules for n in folder_nodes(rule)}:
             planned = self._plan.get(node)
