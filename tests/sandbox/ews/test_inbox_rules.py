@@ -209,3 +209,31 @@ def test_a_date_range_written_as_exchangelib_writes_it_fails_schema_validation(t
             rule.save()
         assert alice.rules == []
         assert handle.stats()["schema_violations"] == 1
+
+
+def test_rules_over_the_mailbox_quota_are_refused_whole(tmp_path):
+    """Ledger: inbox-rules-quota. A sandbox of its own with a quota of 2 KiB: rules are created until the next
+    would pass it, which is ErrorRulesOverQuota and changes nothing."""
+    from exchangelib.errors import ErrorRulesOverQuota
+
+    from pipeline.sandbox import embedded
+    from pipeline.sandbox.limits import Limits
+    from tests.sandbox.helpers import connect, populate
+
+    populate(tmp_path).close()
+    with embedded.start(tmp_path, limits=Limits(rules_quota_bytes=2048)) as handle:
+        alice = connect(handle.url, ALICE)
+        made = 0
+        with pytest.raises(ErrorRulesOverQuota):
+            for number in range(50):
+                Rule(
+                    account=alice,
+                    display_name=f"Rule {number}",
+                    priority=number + 1,
+                    is_enabled=True,
+                    conditions=Conditions(contains_subject_strings=[f"word {number}" * 10]),
+                    actions=Actions(mark_as_read=True),
+                ).save()
+                made += 1
+        assert 0 < made < 50
+        assert [r.display_name for r in alice.rules] == [f"Rule {n}" for n in range(made)]
