@@ -106,6 +106,11 @@ class OutlookRulesBlobPresent(Exception):
     rules it holds), so none is written."""
 
 
+class InboxRulesQuotaFull(Exception):
+    """The new mailbox's inbox rules would pass its rules quota (Exchange's RulesQuota): the rule is not
+    written, nor any after it."""
+
+
 class InboxRuleStore(Protocol):
     """A mailbox's inbox rules, as the settings restore sees them (a Mailbox offering `inbox_rules()` gives
     one): contents are opaque values the destination makes, compared for equality only."""
@@ -119,7 +124,8 @@ class InboxRuleStore(Protocol):
         ...
 
     def create(self, rule: Any, folders: dict[int, str], priority: int) -> None:
-        """Raises OutlookRulesBlobPresent when the mailbox keeps Outlook's rules blob."""
+        """Raises OutlookRulesBlobPresent when the mailbox keeps Outlook's rules blob, InboxRulesQuotaFull when
+        the rule does not fit in the mailbox's rules quota."""
         ...
 
 

@@ -43,6 +43,7 @@ from pipeline.destination.base import (
     Destination,
     Failure,
     FailureKind,
+    InboxRulesQuotaFull,
     InboxRuleStore,
     Mailbox,
     MailboxBusy,
@@ -79,6 +80,10 @@ from pipeline.state.problems import state_problem
 BLOB_REASON = (
     "the new mailbox has Outlook's rules blob (rules were edited in Outlook there): writing rules over EWS would"
     " delete it and the client-only rules it holds, so none is written"
+)
+QUOTA_REASON = (
+    "the new mailbox's rules quota is full (Exchange's RulesQuota: Set-Mailbox -RulesQuota, up to 256 KB);"
+    " a rerun after it is raised restores the rest"
 )
 log = structlog.get_logger(__name__)
 
@@ -571,18 +576,20 @@ class MailboxRun:
                 {"setting": "rule", "action": "failed", "reason": f"reading the rules: {type(exc).__name__}: {exc}"}
             )
             return
-        blob = False
+        blob = quota = False
         for decided in plan_rules(rules, stream, server_rules, lambda r: store.content_of(r, folders), folders):
             if decided.decision is RuleDecision.CREATE and decided.rule is not None:
                 if blob:
                     decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
-                else:
+                elif not quota:
                     priority += 1
                     try:
                         store.create(decided.rule, folders, priority)
                     except OutlookRulesBlobPresent:
                         blob = True
                         decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
+                    except InboxRulesQuotaFull:
+                        quota = True
                     except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
                         raise
                     except Exception as exc:  # noqa: BLE001 - one rule refused: reported, the others go on
@@ -595,6 +602,12 @@ class MailboxRun:
                             }
                         )
                         continue
+                if quota:  # this rule and every one after it: failed, a rerun after a larger quota adds them
+                    self.summary.failed["setting"] += 1
+                    self.summary.settings.append(
+                        {**decided.as_dict(), "action": "failed", "reason": f"{QUOTA_REASON} -- {decided.text}"}
+                    )
+                    continue
             self.summary.settings.append(decided.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting="rule", action=decided.decision.value)
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exchangelib import EWSDateTime
-from exchangelib.errors import ErrorOutlookRuleBlobExists
+from exchangelib.errors import ErrorOutlookRuleBlobExists, ErrorRulesOverQuota
 from exchangelib.properties import (
     Actions,
     Address,
@@ -38,7 +38,7 @@ from exchangelib.services.inbox_rules import CreateInboxRule, GetInboxRules
 from exchangelib.util import TNS
 
 from pipeline.convert.user_settings.inbox_rules import InboxRule, RulePredicates
-from pipeline.destination.base import OutlookRulesBlobPresent
+from pipeline.destination.base import InboxRulesQuotaFull, OutlookRulesBlobPresent
 
 _WRAPPED = (("WithinDateRange", "DateRange"), ("WithinSizeRange", "SizeRange"))
 
@@ -191,13 +191,29 @@ class EwsInboxRules:
         return content(to_ews(rule, folders, 1))
 
     def create(self, rule: InboxRule, folders: Mapping[int, str], priority: int) -> None:
-        """Creates one rule, Outlook's blob kept (OutlookRulesBlobPresent when the mailbox has one)."""
+        """Creates one rule, Outlook's blob kept (OutlookRulesBlobPresent when the mailbox has one;
+        InboxRulesQuotaFull when it does not fit). A request sent again after a lost answer first looks for
+        the rule it may have made (same name and content), so a retry never makes it twice."""
         made = to_ews(rule, folders, priority)
+        wanted = content(made)
+        attempts = 0
 
         def send() -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                rules = list(GetInboxRules(account=self.account).call())
+                name = rule.name.casefold()
+                if any(
+                    not isinstance(r, Exception) and (r.display_name or "").casefold() == name and content(r) == wanted
+                    for r in rules
+                ):
+                    return
             try:
                 CreateInboxRule(account=self.account).get(rule=made, remove_outlook_rule_blob=False)
             except ErrorOutlookRuleBlobExists as exc:
                 raise OutlookRulesBlobPresent(str(exc)) from exc
+            except ErrorRulesOverQuota as exc:
+                raise InboxRulesQuotaFull(str(exc)) from exc
 
         self._call(send)
