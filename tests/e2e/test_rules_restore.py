@@ -17,6 +17,7 @@ from exchangelib.protocol import FailFast
 import fixtures
 from fixtures.spec import ConditionSpec, RuleSpec, load_spec
 from pipeline.sandbox import mailbox_settings
+from pipeline.sandbox.limits import Limits
 from pipeline.sandbox.store import SandboxStore
 from tests.conftest import own_sandbox, run_cli
 
@@ -210,23 +211,39 @@ def test_rules_restored_as_the_spec_says_left_alone_on_rerun(sandbox, tmp_path: 
     assert "already restored" in again["Receipts from shops"]["reason"]
 
 
-def test_a_mailbox_with_outlooks_rules_blob_keeps_it_and_gets_no_rule(sandbox, tmp_path: Path):
+def test_outlooks_blob_kept_and_rules_past_the_quota_reported_failed(tmp_path: Path):
+    """One sandbox whose RulesQuota holds a few rules. Bob's mailbox has Outlook's rules blob: no rule is
+    written, the blob is kept, the report says why. Alice's: the rules that fit are created in order, the rest
+    are failed (exit 1) with the reason and their text; nothing is half written."""
     ost, _ = fixtures.cached_build("rules", "ost", "permute")
-    handle, data = sandbox
-    store = SandboxStore(data)
-    try:
-        mailbox = store.mailbox(BOB)
-        with store.write() as conn:
-            mailbox_settings.set_outlook_rule_blob(conn, mailbox.id, b"\x80O\x12\x00users-own")
-    finally:
-        store.close()
-    lines = rule_lines(rebuild(handle, tmp_path / "state", ost, BOB))
-    assert account(handle, BOB).rules == []
-    assert {s["action"] for s in lines.values()} == {"not restored"}
-    assert all("rules blob" in lines[n]["reason"] for n in lines if n not in NOT_RESTORED)
-    store = SandboxStore(data)
-    try:
-        with store.connection() as conn:
-            assert mailbox_settings.outlook_rule_blob(conn, store.mailbox(BOB).id) == b"\x80O\x12\x00users-own"
-    finally:
-        store.close()
+    data = tmp_path / "data"
+    with own_sandbox(data, {SERVICE: (PASSWORD, True)}, [ALICE, BOB], limits=Limits(rules_quota_bytes=3000)) as (
+        handle,
+        _,
+    ):
+        store = SandboxStore(data)
+        try:
+            with store.write() as conn:
+                mailbox_settings.set_outlook_rule_blob(conn, store.mailbox(BOB).id, b"\x80O\x12\x00users-own")
+        finally:
+            store.close()
+        lines = rule_lines(rebuild(handle, tmp_path / "state-bob", ost, BOB))
+        assert account(handle, BOB).rules == []
+        assert {s["action"] for s in lines.values()} == {"not restored"}
+        assert all("rules blob" in lines[n]["reason"] for n in lines if n not in NOT_RESTORED)
+        store = SandboxStore(data)
+        try:
+            with store.connection() as conn:
+                assert mailbox_settings.outlook_rule_blob(conn, store.mailbox(BOB).id) == b"\x80O\x12\x00users-own"
+        finally:
+            store.close()
+
+        result = rebuild(handle, tmp_path / "state-alice", ost, ALICE)
+        assert result.returncode == 1, result.stderr
+        lines = {s["name"]: s for s in json.loads(result.stdout)["settings"] if s["setting"] == "rule"}
+        created = [n for n, s in lines.items() if s["action"] == "created"]
+        failed = [n for n, s in lines.items() if s["action"] == "failed"]
+        order = [r.name for r in sorted(RULES, key=lambda r: r.sequence) if r.name not in NOT_RESTORED]
+        assert created and failed and created + failed == order  # the first ones fit, the rest do not
+        assert all("rules quota" in lines[n]["reason"] and n in lines[n]["reason"] for n in failed)
+        assert sorted(r.display_name for r in account(handle, ALICE).rules) == sorted(created)
