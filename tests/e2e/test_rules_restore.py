@@ -164,7 +164,7 @@ def rule_lines(result) -> dict[str, dict]:
 
 @pytest.fixture
 def sandbox(tmp_path: Path):
-    with own_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)}, [ALICE, BOB]) as running:
+    with own_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)}, [ALICE, BOB], in_process=True) as running:
         yield running
 
 
@@ -217,7 +217,9 @@ def test_outlooks_blob_kept_and_rules_past_the_quota_reported_failed(tmp_path: P
     are failed (exit 1) with the reason and their text; nothing is half written."""
     ost, _ = fixtures.cached_build("rules", "ost", "permute")
     data = tmp_path / "data"
-    with own_sandbox(data, {SERVICE: (PASSWORD, True)}, [ALICE, BOB], limits=Limits(rules_quota_bytes=3000)) as (
+    with own_sandbox(
+        data, {SERVICE: (PASSWORD, True)}, [ALICE, BOB], limits=Limits(rules_quota_bytes=3000), in_process=True
+    ) as (
         handle,
         _,
     ):

@@ -192,7 +192,7 @@ def test_a_date_range_written_as_exchangelib_writes_it_fails_schema_validation(t
     from tests.sandbox.helpers import connect, populate
 
     populate(tmp_path).close()
-    with embedded.start(tmp_path) as handle:
+    with embedded.start(tmp_path, in_process=True) as handle:
         alice = connect(handle.url, ALICE)
         start = EWSDateTime.from_datetime(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
         rule = Rule(
@@ -221,7 +221,7 @@ def test_rules_over_the_mailbox_quota_are_refused_whole(tmp_path):
     from tests.sandbox.helpers import connect, populate
 
     populate(tmp_path).close()
-    with embedded.start(tmp_path, limits=Limits(rules_quota_bytes=2048)) as handle:
+    with embedded.start(tmp_path, in_process=True, limits=Limits(rules_quota_bytes=2048)) as handle:
         alice = connect(handle.url, ALICE)
         made = 0
         with pytest.raises(ErrorRulesOverQuota):
