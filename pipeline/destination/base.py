@@ -119,11 +119,12 @@ class InboxRuleStore(Protocol):
         """The server's rules (name case-folded -> the contents of the rules of that name), highest priority."""
         ...
 
-    def content_of(self, rule: Any, folders: dict[int, str]) -> object:
-        """What the server would hold for `rule` (an inbox_rules.InboxRule), folders by source node id."""
+    def content_of(self, rule: Any, folders: dict[bytes, str]) -> object:
+        """What the server would hold for `rule` (an inbox_rules.InboxRule); `folders` maps the source's
+        folder entry ids to server folder ids."""
         ...
 
-    def create(self, rule: Any, folders: dict[int, str], priority: int) -> None:
+    def create(self, rule: Any, folders: dict[bytes, str], priority: int) -> None:
         """Raises OutlookRulesBlobPresent when the mailbox keeps Outlook's rules blob, InboxRulesQuotaFull when
         the rule does not fit in the mailbox's rules quota."""
         ...

@@ -24,7 +24,7 @@ from pipeline.convert.preserved import is_draft
 from pipeline.convert.user_settings import read_setting
 from pipeline.convert.user_settings.inbox_rules import (
     RuleDecision,
-    folder_nodes,
+    folder_targets,
     interpret,
     plan_rules,
 )
@@ -74,6 +74,7 @@ from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
 from pipeline.source import Source, SourceOpenError, open_source
+from pipeline.source.roles import entryid_nid
 from pipeline.state.journal import ItemRecord, Journal, source_identity
 from pipeline.state.problems import state_problem
 
@@ -523,9 +524,9 @@ class MailboxRun:
             self.summary.settings.append(plan.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
         if "rules" in self.options.settings:
-            self._restore_rules(messages)
+            self._restore_rules(messages, folders)
 
-    def _restore_rules(self, messages: list[SettingsMessage]) -> None:
+    def _restore_rules(self, messages: list[SettingsMessage], folders: list[SourceFolder]) -> None:
         """The inbox rules of the extended rule messages (inbox_rules.py says what each means and what a
         restore writes), folder actions pointing at the rebuilt folders; every rule not restored is listed
         with its text. A rule the server refuses is reported as failed; the others go on."""
@@ -546,10 +547,13 @@ class MailboxRun:
                 stream = stream or message.record
         if not rules and (stream is None or not stream.rules):
             return
+        by_counter = {f.global_counter: f.node_id for f in folders if f.global_counter}
+        paths = {f.node_id: "/".join(f.path) for f in folders}
+        nodes = {e: entryid_nid(e, by_counter) for rule in rules for e in folder_targets(rule)}
+        names = {e: paths[n] for e, n in nodes.items() if n in paths}
         factory = getattr(self._mailbox, "inbox_rules", None)
         if factory is None:  # every rule listed, with its text
-            anywhere = {n: "" for rule in rules for n in folder_nodes(rule)}
-            for decided in plan_rules(rules, stream, {}, lambda r: None, anywhere):
+            for decided in plan_rules(rules, stream, {}, lambda r: None, dict.fromkeys(nodes, ""), names):
                 if decided.decision is not RuleDecision.SKIP:
                     decided = replace(
                         decided,
@@ -560,12 +564,12 @@ class MailboxRun:
                 self.summary.settings.append(decided.as_dict())
             return
         store: InboxRuleStore = factory()
-        folders: dict[int, str] = {}
-        for node in {n for rule in rules for n in folder_nodes(rule)}:
-            planned = self._plan.get(node)
+        targets: dict[bytes, str] = {}
+        for entry_id, node in nodes.items():
+            planned = self._plan.get(node) if node is not None else None
             server = self._server_folder(planned) if planned is not None else None
             if server is not None:
-                folders[node] = server.id
+                targets[entry_id] = server.id
         try:
             server_rules, priority = store.existing()
         except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
@@ -577,14 +581,14 @@ class MailboxRun:
             )
             return
         blob = quota = False
-        for decided in plan_rules(rules, stream, server_rules, lambda r: store.content_of(r, folders), folders):
+        for decided in plan_rules(rules, stream, server_rules, lambda r: store.content_of(r, targets), targets, names):
             if decided.decision is RuleDecision.CREATE and decided.rule is not None:
                 if blob:
                     decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
                 elif not quota:
                     priority += 1
                     try:
-                        store.create(decided.rule, folders, priority)
+                        store.create(decided.rule, targets, priority)
                     except OutlookRulesBlobPresent:
                         blob = True
                         decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import enum
 import re
-import struct
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -130,11 +129,11 @@ class RulePredicates:
 
 @dataclass(frozen=True, slots=True)
 class RuleActions:
-    """What an inbox rule does, named as EWS's ActionsType names it; folders as the source's folder node ids
-    (the restore points them at the rebuilt folders)."""
+    """What an inbox rule does, named as EWS's ActionsType names it; folders as the rule holds them, folder
+    entry ids of the source (the run finds their folders, and the restore points them at the rebuilt ones)."""
 
-    move_to_folder: int | None = None
-    copy_to_folder: int | None = None
+    move_to_folder: bytes | None = None
+    copy_to_folder: bytes | None = None
     delete: bool | None = None  # to Deleted Items
     permanent_delete: bool | None = None
     mark_as_read: bool | None = None
@@ -174,13 +173,19 @@ class InboxRule:
 
     @property
     def text(self) -> str:
-        """The rule in one line, for the report: what it tests, except when, what it does (and what it cannot)."""
+        return self.render({})
+
+    def render(self, folder_names: Mapping[bytes, str]) -> str:
+        """The rule in one line, for the report: what it tests, except when, what it does (and what it cannot);
+        folders by the names given (their source paths), else by entry id."""
         parts = [f"{self.name!r} ({'on' if self.enabled else 'off'})"]
         tests = [_phrase(k, v) for k, v in self.conditions.as_dict().items()] + list(self.unexpressed_conditions)
         parts.append("if " + (" and ".join(tests) if tests else "any message"))
         if not self.exceptions.empty:
             parts.append("except if " + " or ".join(_phrase(k, v) for k, v in self.exceptions.as_dict().items()))
-        does = [_phrase(k, v) for k, v in self.actions.as_dict().items()] + list(self.unexpressed_actions)
+        does = [
+            _phrase(k, folder_names.get(v, v) if isinstance(v, bytes) else v) for k, v in self.actions.as_dict().items()
+        ] + list(self.unexpressed_actions)
         parts.append("then " + (", ".join(does) if does else "nothing"))
         return " ".join(parts)
 
@@ -194,8 +199,10 @@ def _phrase(name: str, value: object) -> str:
     if isinstance(value, tuple):
         low, high = value
         return f"{words} {low if low is not None else '…'}-{high if high is not None else '…'}"
+    if isinstance(value, bytes):
+        return f"{words} (folder entry id {value.hex()})"
     if name in ("move_to_folder", "copy_to_folder"):
-        return f"{words} (folder node {value})"
+        return f"{words} {value!r}"
     return f"{words} {value}"
 
 
@@ -451,22 +458,13 @@ def _recipients(data: bytes) -> list[str]:
     return found
 
 
-def folder_node(entry_id: bytes | None) -> int | None:
-    """The folder node id an OST/PST folder entry id names ([MS-PST] 2.2.3.3: flags, the store's UID, the
-    NID); None for other forms (a server's long-term folder id names no node of this file)."""
-    if entry_id is None or len(entry_id) != 24:
-        return None
-    return struct.unpack_from("<I", entry_id, 20)[0]
-
-
 def _action(action: RuleAction, found: dict[str, Any]) -> str | None:
     """Adds what one action does to `found`; returns its text when no inbox rule can do it."""
     kind = action.kind
     if kind in ("move", "copy"):
-        node = folder_node(action.folder_entry_id)
-        if node is None:
-            return f"{kind} to a folder this file does not hold (entry id {(action.folder_entry_id or b'').hex()})"
-        found["move_to_folder" if kind == "move" else "copy_to_folder"] = node
+        if not action.folder_entry_id:
+            return f"{kind} to a folder the rule does not name"
+        found["move_to_folder" if kind == "move" else "copy_to_folder"] = bytes(action.folder_entry_id)
         return None
     if kind == "delete":
         found["permanent_delete"] = True
@@ -591,9 +589,9 @@ def ordered(rules: list[InboxRule]) -> list[InboxRule]:
     return sorted(rules, key=lambda r: (r.sequence is None, r.sequence or 0, r.name.casefold()))
 
 
-def folder_nodes(rule: InboxRule) -> tuple[int, ...]:
-    """The source folders a rule's actions point at."""
-    return tuple(n for n in (rule.actions.move_to_folder, rule.actions.copy_to_folder) if n is not None)
+def folder_targets(rule: InboxRule) -> tuple[bytes, ...]:
+    """The folder entry ids a rule's actions point at."""
+    return tuple(e for e in (rule.actions.move_to_folder, rule.actions.copy_to_folder) if e is not None)
 
 
 def plan_rules(
@@ -601,17 +599,20 @@ def plan_rules(
     stream: RulesStream | None,
     server: Mapping[str, list[object]],
     content: Callable[[InboxRule], object],
-    folders: Mapping[int, object],
+    folders: Mapping[bytes, object],
+    folder_names: Mapping[bytes, str] | None = None,
 ) -> list[RulePlan]:
     """Per source rule what to do, given the server's rules (`server`: name case-folded -> the contents of the
     rules of that name), `content`, what the server would hold for a rule we write (the destination says: it
-    knows its form), and the rebuilt folders (`folders`, by source node id).
+    knows its form), and the rebuilt folders (`folders`, by the entry ids rules name them with; their source
+    paths in `folder_names`, for the report).
 
     Outlook lets two rules share a name, so names are matched as many to many: a source rule whose content
     one of the server's rules of its name has is kept (already restored); the others of that name are then
     matched with the server's remaining rules of the name (changed there: kept), and only those left over
     are created. Rules only Outlook's stream names (more of a name than extended rule messages hold) are
     listed as not restored."""
+    names = folder_names or {}
     plans: dict[int, RulePlan] = {}
     writable: dict[str, list[tuple[int, InboxRule]]] = {}
     source = ordered(rules)
@@ -622,12 +623,12 @@ def plan_rules(
                 if rule.unexpressed_conditions
                 else "no action an inbox rule can do"
             )
-            plans[index] = RulePlan(rule.name, RuleDecision.SKIP, why, rule.text, rule)
+            plans[index] = RulePlan(rule.name, RuleDecision.SKIP, why, rule.render(names), rule)
             continue
-        missing = [n for n in folder_nodes(rule) if n not in folders]
+        missing = [e for e in folder_targets(rule) if e not in folders]
         if missing:
-            why = f"its target folder (node {missing[0]}) is not among the rebuilt folders"
-            plans[index] = RulePlan(rule.name, RuleDecision.SKIP, why, rule.text, rule)
+            why = "its target folder is not one this file holds, or was not rebuilt"
+            plans[index] = RulePlan(rule.name, RuleDecision.SKIP, why, rule.render(names), rule)
             continue
         writable.setdefault(rule.name.casefold(), []).append((index, rule))
     for key, group in writable.items():
@@ -638,7 +639,7 @@ def plan_rules(
             if wanted in remaining:
                 remaining.remove(wanted)
                 plans[index] = RulePlan(
-                    rule.name, RuleDecision.KEEP, "already restored", rule.text, rule, rule.unexpressed_actions
+                    rule.name, RuleDecision.KEEP, "already restored", rule.render(names), rule, rule.unexpressed_actions
                 )
             else:
                 unmatched.append((index, rule))
@@ -647,10 +648,10 @@ def plan_rules(
             if remaining:
                 remaining.pop(0)
                 why = "the new mailbox has a rule of this name with other content (changed there): not overwritten"
-                plans[index] = RulePlan(rule.name, RuleDecision.KEEP, why, rule.text, rule, left)
+                plans[index] = RulePlan(rule.name, RuleDecision.KEEP, why, rule.render(names), rule, left)
             else:
                 reason = "restored" + (f" without: {'; '.join(left)}" if left else "")
-                plans[index] = RulePlan(rule.name, RuleDecision.CREATE, reason, rule.text, rule, left)
+                plans[index] = RulePlan(rule.name, RuleDecision.CREATE, reason, rule.render(names), rule, left)
     found = [plans[i] for i in range(len(source))]
     held = Counter(rule.name.casefold() for rule in source)
     for outlook in stream.rules if stream is not None else ():

@@ -101,9 +101,9 @@ def _predicates(cls: type, predicates: RulePredicates) -> Any:
     return cls(**values)
 
 
-def to_ews(rule: InboxRule, folders: Mapping[int, str], priority: int) -> Rule:
-    """The exchangelib Rule for an inbox rule, folder actions pointing at the rebuilt folders (`folders`:
-    source node id -> server folder id: every folder the rule names is in it, plan_rules saw to that)."""
+def to_ews(rule: InboxRule, folders: Mapping[bytes, str], priority: int) -> Rule:
+    """The exchangelib Rule for an inbox rule, folder actions pointing at the rebuilt folders (`folders`: the
+    source's folder entry id -> server folder id: every folder the rule names is in it, plan_rules saw to that)."""
     values: dict[str, Any] = {}
     for name, value in rule.actions.as_dict().items():
         if name in _FOLDER_FIELDS:
@@ -187,10 +187,10 @@ class EwsInboxRules:
             found.setdefault((rule.display_name or "").casefold(), []).append(content(rule))
         return found, max((r.priority or 0 for r in rules), default=0)
 
-    def content_of(self, rule: InboxRule, folders: Mapping[int, str]) -> object:
+    def content_of(self, rule: InboxRule, folders: Mapping[bytes, str]) -> object:
         return content(to_ews(rule, folders, 1))
 
-    def create(self, rule: InboxRule, folders: Mapping[int, str], priority: int) -> None:
+    def create(self, rule: InboxRule, folders: Mapping[bytes, str], priority: int) -> None:
         """Creates one rule, Outlook's blob kept (OutlookRulesBlobPresent when the mailbox has one;
         InboxRulesQuotaFull when it does not fit). A request sent again after a lost answer first looks for
         the rule it may have made (same name and content), so a retry never makes it twice."""
