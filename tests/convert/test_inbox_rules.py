@@ -213,3 +213,27 @@ def test_an_exchange_sender_or_another_programs_rule_is_not_restored():
         )
     )
     assert not other.restorable and "provider 'Schedule+ EMS Interface'" in other.unexpressed_conditions[0]
+
+
+@pytest.mark.samples
+def test_a_real_osts_rule_names_its_folder_by_a_long_term_id_the_run_finds(samples: Path):
+    """SampleOstFile.ost's junk e-mail rule moves to a folder by the server's 46-byte long-term entry id; the
+    folder's global counter on SourceFolder (PR_LTID) finds it: the file's junk folder, by its name."""
+    from pipeline.convert.user_settings import read_setting
+    from pipeline.source import open_source
+    from pipeline.source.roles import entryid_nid
+
+    with open_source(samples / "SampleOstFile.ost") as source:
+        folders = source.folders()
+        junk = [
+            read_setting(item).record
+            for folder in folders
+            for item in source.associated(folder)
+            if not hasattr(item, "reason") and item.message_class == "IPM.ExtendedRule.Message"
+        ]
+    [rule] = [r for r in junk if r is not None]
+    [move] = [a for a in rule.rule.actions if a.kind == "move"]
+    assert len(move.folder_entry_id) == 46
+    by_counter = {f.global_counter: f.node_id for f in folders if f.global_counter}
+    [target] = [f for f in folders if f.node_id == entryid_nid(move.folder_entry_id, by_counter)]
+    assert target.display_name == "Junk E-Mail"  # as this file spells it
