@@ -106,7 +106,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         type=_settings_flag,
         metavar="all|none|LIST",
         help="the user's settings to restore after the items, merged with the mailbox's own: all, "
-        "none, or a comma-separated list of categories, workhours (default all)",
+        "none, or a comma-separated list of categories, workhours, rules (default all)",
     )
     safety = group(p, SAFETY)
     safety.add_argument(
