@@ -237,3 +237,54 @@ def test_a_real_osts_rule_names_its_folder_by_a_long_term_id_the_run_finds(sampl
     by_counter = {f.global_counter: f.node_id for f in folders if f.global_counter}
     [target] = [f for f in folders if f.node_id == entryid_nid(move.folder_entry_id, by_counter)]
     assert target.display_name == "Junk E-Mail"  # as this file spells it
+
+
+def stream_text(value: str) -> bytes:
+    return bytes([len(value)]) + value.encode("utf-16-le")
+
+
+def stream_person(address: str) -> bytes:
+    """An XR_PropValArray with a display name and an SMTP address (index of 16 bytes each, then the strings)."""
+    name, smtp = text("Someone"), text(address)
+    index = struct.pack("<IIII", 0x3001001F, 0, 32, 0) + struct.pack("<IIII", 0x39FE001F, 0, 32 + len(name), 0)
+    block = index + name + smtp
+    return struct.pack("<III", 0, 2, len(block)) + block
+
+
+def test_a_stream_rules_elements_read_as_text_until_an_unknown_one():
+    from pipeline.convert.user_settings.rules_stream import read_rule_elements
+
+    elements = [
+        struct.pack("<IIII", 0x190, 1, 0, 1),  # after the message arrives
+        struct.pack("<IIII", 0x64, 1, 0, 1),
+        struct.pack("<II", 0xCD, 2)
+        + struct.pack("<I", 0)
+        + stream_text("invoice")
+        + struct.pack("<I", 0)
+        + stream_text("bill"),
+        struct.pack("<IIII", 0xCB, 1, 0, 1) + stream_person("boss@example.com") + struct.pack("<II", 1, 0),
+        struct.pack("<III", 0x12C, 1, 0)
+        + struct.pack("<I", 4)
+        + b"\x01" * 4
+        + struct.pack("<I", 4)
+        + b"\x02" * 4
+        + stream_text("Receipts")
+        + struct.pack("<I", 0),
+        struct.pack("<II", 0x148, 0),  # print it: only Outlook can
+        struct.pack("<II", 0x142, 0),
+    ]
+    body = struct.pack("<HH", len(elements), 0x8001) + struct.pack("<H", 0x8001).join(elements)
+    said = read_rule_elements(body)
+    assert said.problem is None
+    assert said.elements == (
+        "with 'invoice' or 'bill' in the subject",
+        "from 'boss@example.com'",
+        "move it to the 'Receipts' folder",
+        "print it",
+        "stop processing more rules",
+    )
+    unknown = struct.pack("<HH", 3, 0x8001) + struct.pack("<H", 0x8001).join(
+        [elements[2], struct.pack("<II", 0x999, 0), elements[5]]
+    )
+    cut = read_rule_elements(unknown)
+    assert cut.elements == ("with 'invoice' or 'bill' in the subject",) and "0x999" in (cut.problem or "")

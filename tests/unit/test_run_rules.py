@@ -30,3 +30,5 @@ def test_every_rule_is_listed_when_the_destination_cannot_write_rules(tmp_path: 
     assert {s["action"] for s in lines} == {"not restored"}
     for line in lines:
         assert line["name"] in line["reason"], line  # the rule's text, one line each
+    [client_only] = [s for s in lines if s["name"] in stream_only]
+    assert "on this computer only, print it" in client_only["reason"]  # what the fixture writes in the stream

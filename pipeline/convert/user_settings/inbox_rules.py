@@ -664,7 +664,10 @@ def plan_rules(
                 outlook.name,
                 RuleDecision.SKIP,
                 "only in Outlook's rules stream (a client-only rule, run by Outlook itself): not an inbox rule",
-                f"{outlook.name!r} ({'on' if outlook.enabled else 'off'}), kept in the exported rules stream",
+                f"{outlook.name!r} ({'on' if outlook.enabled else 'off'}): "
+                + (", ".join(outlook.elements) or "its conditions and actions not read")
+                + (f" (read up to: {outlook.problem})" if outlook.problem else "")
+                + "; kept in the exported rules stream",
             )
         )
     return found

@@ -5,7 +5,7 @@ its rules listed by name and state (`OutlookRule`). The stream's layout, as publ
 descriptions give it: a header of eleven 32-bit words and a 16-bit rule count; per rule three marker bytes, a
 locator byte, the name (an 8-bit count of UTF-16 units, 0xFF then a 16-bit count for long ones), a 32-bit
 "active" word, four 32-bit words, and a 32-bit byte count of everything else the rule holds (its conditions
-and actions, which have no lengths of their own: not decoded here, kept as bytes). The meaning of a rule is
+and actions, which have no lengths of their own: read as text by rules_stream.py, kept as bytes). The meaning of a rule is
 read from its extended rule message (inbox_rules.py); the stream tells which rules Outlook has that no
 extended rule message holds (client-only rules).
 
@@ -27,6 +27,7 @@ from pipeline.convert.user_settings.restrictions import (
     parse_actions,
     parse_condition,
 )
+from pipeline.convert.user_settings.rules_stream import read_rule_elements
 
 PR_RULE_MSG_STATE = 0x65E9
 PR_RULE_MSG_USER_FLAGS = 0x65EA
@@ -91,7 +92,9 @@ class OutlookRule:
 
     name: str
     enabled: bool
-    raw: bytes  # the rule's conditions and actions, undecoded
+    raw: bytes  # the rule's conditions and actions
+    elements: tuple[str, ...] = ()  # what they say, as text (rules_stream.py), as far as they could be read
+    problem: str | None = None  # where reading its elements stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +201,8 @@ def read_rules_stream(raw: bytes) -> RulesStream:
             active = cursor.u32("rule active")
             cursor.take(16, "rule header")
             body = cursor.take(cursor.u32("rule byte count"), "rule body")
-            rules.append(OutlookRule(name=name, enabled=active != 0, raw=body))
+            said = read_rule_elements(body)
+            rules.append(OutlookRule(name, active != 0, body, said.elements, said.problem))
     except SettingsFormatError as exc:
         return RulesStream(size=len(raw), raw=raw, rules=tuple(rules), problem=str(exc))
     return RulesStream(size=len(raw), raw=raw, rules=tuple(rules))
