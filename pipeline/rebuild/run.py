@@ -22,12 +22,7 @@ import structlog
 from pipeline.convert import convert_item
 from pipeline.convert.preserved import is_draft
 from pipeline.convert.user_settings import read_setting
-from pipeline.convert.user_settings.inbox_rules import (
-    RuleDecision,
-    folder_targets,
-    interpret,
-    plan_rules,
-)
+from pipeline.convert.user_settings.inbox_rules import interpret
 from pipeline.convert.user_settings.merge import (
     SELECTABLE,
     TARGETS,
@@ -37,6 +32,7 @@ from pipeline.convert.user_settings.merge import (
     wanted,
 )
 from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
+from pipeline.convert.user_settings.rule_plan import RuleDecision, folder_targets, plan_rules
 from pipeline.convert.user_settings.rules import ExtendedRule, RulesStream
 from pipeline.destination.base import (
     BatchSender,
@@ -527,7 +523,7 @@ class MailboxRun:
             self._restore_rules(messages, folders)
 
     def _restore_rules(self, messages: list[SettingsMessage], folders: list[SourceFolder]) -> None:
-        """The inbox rules of the extended rule messages (inbox_rules.py says what each means and what a
+        """The inbox rules of the extended rule messages (inbox_rules.py says what each means, rule_plan.py what a
         restore writes), folder actions pointing at the rebuilt folders; every rule not restored is listed
         with its text. A rule the server refuses is reported as failed; the others go on."""
         rules, stream = [], None

@@ -9,14 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.convert.user_settings.inbox_rules import (
-    InboxRule,
-    RuleActions,
-    RuleDecision,
-    RulePredicates,
-    interpret,
-    plan_rules,
-)
+from pipeline.convert.user_settings.inbox_rules import InboxRule, RuleActions, RulePredicates, interpret
+from pipeline.convert.user_settings.rule_plan import RuleDecision, plan_rules
 from pipeline.convert.user_settings.rules import read_extended_rule, read_rules_stream
 
 SUBJECT, BODY, TO_ME, DISPLAY_TO = 0x0037001F, 0x1000001F, 0x0057000B, 0x0E04001F
