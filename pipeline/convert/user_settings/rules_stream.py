@@ -164,9 +164,9 @@ def _element(cursor: Cursor) -> str | None:
         return _TEXT[kind].format(repr(_text(cursor, "text")))
     if kind in _LEVELS:
         cursor.take(8, "element marker")
-        words, levels = _LEVELS[kind]
+        phrase, levels = _LEVELS[kind]
         level = cursor.u32("level")
-        return words.format(levels[level] if level < len(levels) else f"level {level}")
+        return phrase.format(levels[level] if level < len(levels) else f"level {level}")
     if kind in (0xE0, 0x20C):
         cursor.take(8, "element marker")
         low, high = cursor.u32("minimum KB"), cursor.u32("maximum KB")
