@@ -282,3 +282,10 @@ def test_a_stream_rules_elements_read_as_text_until_an_unknown_one():
     )
     cut = read_rule_elements(unknown)
     assert cut.elements == ("with 'invoice' or 'bill' in the subject",) and "0x999" in (cut.problem or "")
+
+
+def test_an_odd_restriction_is_a_condition_not_restored_never_an_error():
+    multi = 0x00171003  # PR_IMPORTANCE as a multi-valued long: no rule writes it, a damaged one may
+    odd = bytes([0x04, 0x04]) + struct.pack("<III", multi, multi, 2) + struct.pack("<ii", 1, 2)
+    found = rule(odd, MARK_READ)
+    assert not found.restorable and found.unexpressed_conditions

@@ -295,9 +295,9 @@ def _atom(node: Restriction, recipients: bool = False) -> list[tuple[str, Any]]:
                 return [("not_sent_to_me", True)]
             if node.value:
                 return [(_FLAGS[pid], True)]
-        if pid == PID_IMPORTANCE and node.value in IMPORTANCE:
+        if pid == PID_IMPORTANCE and isinstance(node.value, int) and node.value in IMPORTANCE:
             return [("importance", IMPORTANCE[node.value])]
-        if pid == PID_SENSITIVITY and node.value in SENSITIVITY:
+        if pid == PID_SENSITIVITY and isinstance(node.value, int) and node.value in SENSITIVITY:
             return [("sensitivity", SENSITIVITY[node.value])]
         if pid == PID_MESSAGE_CLASS and node.value == AUTO_REPLY_CLASS:
             return [("is_automatic_reply", True)]
@@ -469,7 +469,7 @@ def _action(action: RuleAction, found: dict[str, Any]) -> str | None:
             tag, value = tagged_value(Cursor(action.data, "tag action"))
         except SettingsFormatError as exc:
             return f"set a property (unreadable: {exc})"
-        if _pid(tag) == PID_IMPORTANCE and value in IMPORTANCE:
+        if _pid(tag) == PID_IMPORTANCE and isinstance(value, int) and value in IMPORTANCE:
             found["mark_importance"] = IMPORTANCE[value]
             return None
         return f"set property 0x{tag:08X} to {value!r}"
@@ -519,8 +519,13 @@ ORGANIZERS = {"RuleOrganizer", "Organizer2"}
 
 
 def interpret(rule: ExtendedRule) -> InboxRule:
-    """An extended rule message as an inbox rule (pure; never raises)."""
-    conditions, exceptions, unexpressed = read_condition(rule.condition)
+    """An extended rule message as an inbox rule (pure; never raises: a restriction of a shape this reading
+    does not expect is a condition it cannot express, so the rule is listed, not restored)."""
+    try:
+        conditions, exceptions, unexpressed = read_condition(rule.condition)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        conditions, exceptions = RulePredicates(), RulePredicates()
+        unexpressed = (f"a condition this reader cannot interpret ({type(exc).__name__})",)
     unexpressed = tuple(_named(text, rule) for text in unexpressed)
     if rule.provider and rule.provider not in ORGANIZERS:
         unexpressed += (f"a rule of provider {rule.provider!r}, not of the rules organizer",)
