@@ -249,3 +249,16 @@ def test_outlooks_blob_kept_and_rules_past_the_quota_reported_failed(tmp_path: P
         assert created and failed and created + failed == order  # the first ones fit, the rest do not
         assert all("rules quota" in lines[n]["reason"] and n in lines[n]["reason"] for n in failed)
         assert sorted(r.display_name for r in account(handle, ALICE).rules) == sorted(created)
+
+
+def test_a_rule_committed_but_never_answered_is_not_made_twice(sandbox, tmp_path: Path):
+    """The sandbox stores the first UpdateInboxRules, then drops the connection unanswered: the run sends it
+    again only after looking for the rule it may have made, so each rule is on the server once."""
+    ost, _ = fixtures.cached_build("rules", "ost", "permute")
+    handle, _ = sandbox
+    handle.set_faults({"rules": [{"kind": "commit_then_drop", "operations": ["UpdateInboxRules"], "count": 1}]})
+    lines = rule_lines(rebuild(handle, tmp_path / "state", ost, ALICE))
+    names = [r.display_name for r in account(handle, ALICE).rules]
+    expected = sorted(r.name for r in RULES if r.name not in NOT_RESTORED)
+    assert sorted(names) == expected  # once each
+    assert {n for n, s in lines.items() if s["action"] == "created"} == set(expected)
