@@ -520,12 +520,16 @@ class MailboxRun:
             self.summary.settings.append(plan.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
         if "rules" in self.options.settings:
-            self._restore_rules(messages, folders)
+            by_counter = {f.global_counter: f.node_id for f in folders if f.global_counter}
+            self._restore_rules(messages, folders, lambda entry_id: entryid_nid(entry_id, by_counter))
 
-    def _restore_rules(self, messages: list[SettingsMessage], folders: list[SourceFolder]) -> None:
+    def _restore_rules(
+        self, messages: list[SettingsMessage], folders: list[SourceFolder], folder_of: Callable[[bytes], int | None]
+    ) -> None:
         """The inbox rules of the extended rule messages (inbox_rules.py says what each means, rule_plan.py what a
-        restore writes), folder actions pointing at the rebuilt folders; every rule not restored is listed
-        with its text. A rule the server refuses is reported as failed; the others go on."""
+        restore writes), folder actions pointing at the rebuilt folders (`folder_of`: the node of the folder a
+        rule's entry id names); every rule not restored is listed with its text. A rule the server refuses is
+        reported as failed; the others go on."""
         rules, stream = [], None
         for message in messages:
             if message.kind is SettingKind.EXTENDED_RULE and isinstance(message.record, ExtendedRule):
@@ -543,9 +547,8 @@ class MailboxRun:
                 stream = stream or message.record
         if not rules and (stream is None or not stream.rules):
             return
-        by_counter = {f.global_counter: f.node_id for f in folders if f.global_counter}
         paths = {f.node_id: "/".join(f.path) for f in folders}
-        nodes = {e: entryid_nid(e, by_counter) for rule in rules for e in folder_targets(rule)}
+        nodes = {e: folder_of(e) for rule in rules for e in folder_targets(rule)}
         names = {e: paths[n] for e, n in nodes.items() if n in paths}
         factory = getattr(self._mailbox, "inbox_rules", None)
         if factory is None:  # every rule listed, with its text
