@@ -66,6 +66,8 @@ class SourceFolder:
     parent_node_id: int | None = None
     subfolder_count: int = 0
     outside_ipm: bool = False  # True for folders that are not under the IPM subtree
+    global_counter: bytes | None = None  # Exchange OSTs: the folder id's global counter (PR_LTID), which the
+    # server's long-term folder entry ids in rules and search folders name it by (roles.entryid_nid)
 
     @property
     def path_str(self) -> str:

@@ -117,6 +117,35 @@ class SettingsLinks:
 SETTING_FAILED = "failed"
 
 
+class OutlookRulesBlobPresent(Exception):
+    """The new mailbox has Outlook's rules blob: writing inbox rules would delete it (and the client-only
+    rules it holds), so none is written."""
+
+
+class InboxRulesQuotaFull(Exception):
+    """The new mailbox's inbox rules would pass its rules quota (Exchange's RulesQuota): the rule is not
+    written, nor any after it."""
+
+
+class InboxRuleStore(Protocol):
+    """A mailbox's inbox rules, as the settings restore sees them (a Mailbox offering `inbox_rules()` gives
+    one): contents are opaque values the destination makes, compared for equality only."""
+
+    def existing(self) -> tuple[dict[str, list[object]], int]:
+        """The server's rules (name case-folded -> the contents of the rules of that name), highest priority."""
+        ...
+
+    def content_of(self, rule: Any, folders: dict[bytes, str]) -> object:
+        """What the server would hold for `rule` (an inbox_rules.InboxRule); `folders` maps the source's
+        folder entry ids to server folder ids."""
+        ...
+
+    def create(self, rule: Any, folders: dict[bytes, str], priority: int) -> None:
+        """Raises OutlookRulesBlobPresent when the mailbox keeps Outlook's rules blob, InboxRulesQuotaFull when
+        the rule does not fit in the mailbox's rules quota."""
+        ...
+
+
 @dataclass
 class FolderStats:
     mapped: int = 0  # roles mapped onto the server's well-known folders

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import structlog
 from pipeline.convert import convert_item
 from pipeline.convert.preserved import is_draft
 from pipeline.convert.user_settings import read_setting
+from pipeline.convert.user_settings.inbox_rules import interpret
 from pipeline.convert.user_settings.merge import (
     SELECTABLE,
     TARGETS,
@@ -30,17 +31,23 @@ from pipeline.convert.user_settings.merge import (
     plan_setting,
     wanted,
 )
+from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
+from pipeline.convert.user_settings.rule_plan import RuleDecision, folder_targets, plan_rules
+from pipeline.convert.user_settings.rules import ExtendedRule, RulesStream
 from pipeline.destination.base import (
     SETTING_FAILED,
     BatchSender,
     Destination,
     Failure,
     FailureKind,
+    InboxRulesQuotaFull,
+    InboxRuleStore,
     Mailbox,
     MailboxBusy,
     MailboxFatalError,
     Outcome,
     OutcomeState,
+    OutlookRulesBlobPresent,
     ServerFolder,
     SettingsLinks,
     StateChange,
@@ -69,11 +76,20 @@ from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
 from pipeline.source import Source, SourceOpenError, open_source
+from pipeline.source.roles import entryid_nid
 from pipeline.state.filenames import Folder, descend, safe_name
 from pipeline.state.journal import ItemRecord, Journal, source_identity
 from pipeline.state.merge_index import MergeIndex, index_path
 from pipeline.state.problems import state_problem
 
+BLOB_REASON = (
+    "the new mailbox has Outlook's rules blob (rules were edited in Outlook there): writing rules over EWS would"
+    " delete it and the client-only rules it holds, so none is written"
+)
+QUOTA_REASON = (
+    "the new mailbox's rules quota is full (Exchange's RulesQuota: Set-Mailbox -RulesQuota, up to 256 KB);"
+    " a rerun after it is raised restores the rest"
+)
 log = structlog.get_logger(__name__)
 
 RECOVERED_FOLDER = SourceFolder(
@@ -656,6 +672,9 @@ class MailboxRun:
             self.summary.settings.append(plan.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=plan.kind.value, action=plan.action.value)
         self._restore_environment(source, folders, messages)
+        if "rules" in self.options.settings:
+            by_counter = {f.global_counter: f.node_id for f in folders if f.global_counter}
+            self._restore_rules(messages, folders, lambda entry_id: entryid_nid(entry_id, by_counter))
 
     def _restore_environment(self, source: Source, folders: list[SourceFolder], messages: list) -> None:
         """Autocomplete, search folders, junk e-mail lists, shortcuts (rebuild/environment.py says how)."""
@@ -701,6 +720,97 @@ class MailboxRun:
                 self.summary.failed["setting"] += 1
             self.summary.settings.append(outcome.as_dict())
             log.info("setting", mailbox=self.options.mailbox, setting=outcome.setting, action=outcome.action)
+
+    def _restore_rules(
+        self, messages: list[SettingsMessage], folders: list[SourceFolder], folder_of: Callable[[bytes], int | None]
+    ) -> None:
+        """The inbox rules of the extended rule messages (inbox_rules.py says what each means, rule_plan.py what a
+        restore writes), folder actions pointing at the rebuilt folders (`folder_of`: the node of the folder a
+        rule's entry id names); every rule not restored is listed with its text. A rule the server refuses is
+        reported as failed; the others go on."""
+        rules, stream = [], None
+        for message in messages:
+            if message.kind is SettingKind.EXTENDED_RULE and isinstance(message.record, ExtendedRule):
+                rules.append(interpret(message.record))
+            elif message.kind is SettingKind.EXTENDED_RULE:
+                self.summary.settings.append(
+                    {
+                        "setting": "rule",
+                        "name": message.subject,
+                        "action": SettingAction.SKIP.value,
+                        "reason": f"{message.subject!r}: unreadable ({message.problem})",
+                    }
+                )
+            elif message.kind is SettingKind.RULES_STREAM and isinstance(message.record, RulesStream):
+                stream = stream or message.record
+        if not rules and (stream is None or not stream.rules):
+            return
+        paths = {f.node_id: "/".join(f.path) for f in folders}
+        nodes = {e: folder_of(e) for rule in rules for e in folder_targets(rule)}
+        names = {e: paths[n] for e, n in nodes.items() if n in paths}
+        factory = getattr(self._mailbox, "inbox_rules", None)
+        if factory is None:  # every rule listed, with its text
+            for decided in plan_rules(rules, stream, {}, lambda r: None, dict.fromkeys(nodes, ""), names):
+                if decided.decision is not RuleDecision.SKIP:
+                    decided = replace(
+                        decided,
+                        decision=RuleDecision.SKIP,
+                        reason="this destination cannot write inbox rules yet",
+                        left_out=(),
+                    )
+                self.summary.settings.append(decided.as_dict())
+            return
+        store: InboxRuleStore = factory()
+        targets: dict[bytes, str] = {}
+        for entry_id, node in nodes.items():
+            planned = self._plan.get(node) if node is not None else None
+            server = self._server_folder(planned) if planned is not None else None
+            if server is not None:
+                targets[entry_id] = server.id
+        try:
+            server_rules, priority = store.existing()
+        except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the rules cannot be read: none written, reported
+            self.summary.failed["setting"] += 1
+            self.summary.settings.append(
+                {"setting": "rule", "action": "failed", "reason": f"reading the rules: {type(exc).__name__}: {exc}"}
+            )
+            return
+        blob = quota = False
+        for decided in plan_rules(rules, stream, server_rules, lambda r: store.content_of(r, targets), targets, names):
+            if decided.decision is RuleDecision.CREATE and decided.rule is not None:
+                if blob:
+                    decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
+                elif not quota:
+                    priority += 1
+                    try:
+                        store.create(decided.rule, targets, priority)
+                    except OutlookRulesBlobPresent:
+                        blob = True
+                        decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
+                    except InboxRulesQuotaFull:
+                        quota = True
+                    except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one rule refused: reported, the others go on
+                        self.summary.failed["setting"] += 1
+                        self.summary.settings.append(
+                            {
+                                **decided.as_dict(),
+                                "action": "failed",
+                                "reason": f"{decided.name!r}: {type(exc).__name__}: {exc}",
+                            }
+                        )
+                        continue
+                if quota:  # this rule and every one after it: failed, a rerun after a larger quota adds them
+                    self.summary.failed["setting"] += 1
+                    self.summary.settings.append(
+                        {**decided.as_dict(), "action": "failed", "reason": f"{QUOTA_REASON} -- {decided.text}"}
+                    )
+                    continue
+            self.summary.settings.append(decided.as_dict())
+            log.info("setting", mailbox=self.options.mailbox, setting="rule", action=decided.decision.value)
 
     def _steps(
         self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder], selection: BoundSelection

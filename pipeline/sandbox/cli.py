@@ -79,6 +79,11 @@ def _add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
         type=float,
         help="seconds a new or changed item stays invisible to restricted FindItem (default 0)",
     )
+    p.add_argument(
+        "--rules-quota-bytes",
+        type=int,
+        help="RulesQuota: the room a mailbox's inbox rules may take (default 65536, Exchange's 64 KB)",
+    )
     p.add_argument("--max-item-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument("--max-request-bytes", type=int, help=argparse.SUPPRESS)
     p.add_argument(
@@ -168,6 +173,8 @@ def cmd_serve(args: argparse.Namespace, settings: Any) -> int:
         limits = dataclasses.replace(limits, max_concurrency=args.max_concurrency)
     if args.search_lag_s is not None:
         limits = dataclasses.replace(limits, search_lag_s=args.search_lag_s)
+    if args.rules_quota_bytes is not None:
+        limits = dataclasses.replace(limits, rules_quota_bytes=args.rules_quota_bytes)
     if args.config and cmd_load(argparse.Namespace(file=args.config, data=args.data), settings, quiet=True):
         return 2
     try:

@@ -213,6 +213,8 @@ def _start_process(
             str(limits.max_concurrency),
             "--search-lag-s",
             str(limits.search_lag_s),
+            "--rules-quota-bytes",
+            str(limits.rules_quota_bytes),
         ]
     # A session of its own: the terminal's Ctrl-C is meant for `rebuild`, which lets the batches in flight
     # finish against this server; the server ends when its stdin closes or its parent dies.

@@ -32,7 +32,7 @@ KINDS = {
     "reset": "read the request, then reset the TCP connection without answering",
     "delay": "sleep `seconds` before answering",
     "item_error": "fail single items of CreateItem with `code` (default ErrorInternalServerTransientError)",
-    "commit_then_drop": "store a CreateItem's items, then close the connection with no answer",
+    "commit_then_drop": "store a CreateItem's items (or an UpdateInboxRules' rules), then close the connection with no answer",
     "error": "answer every response message of the request with `code` (e.g. ErrorMailboxStoreUnavailable)",
 }
 _REQUEST_KINDS = ("reset", "http_503", "http_500", "http_507_close", "http_401_throttle", "throttle", "error")
@@ -244,7 +244,7 @@ class FaultEngine:
                 if rule.kind == "item_error" or not rule.applies(operation, mailbox):
                     continue
                 if rule.kind == "commit_then_drop" and not (
-                    operation == "CreateItem" or operation.startswith("Graph:create")
+                    operation in ("CreateItem", "UpdateInboxRules") or operation.startswith("Graph:create")
                 ):
                     continue
                 if not rule.fire():

@@ -36,6 +36,9 @@ class Limits:
     max_concurrency: int = field(default_factory=lambda: int(_env_float("REBUILD_SANDBOX_MAX_CONCURRENCY", 27)))
     #: Seconds during which a new or changed item is invisible to a FindItem with a Restriction.
     search_lag_s: float = field(default_factory=lambda: _env_float("REBUILD_SANDBOX_SEARCH_LAG_S", 0.0))
+    #: RulesQuota (Set-Mailbox): the room a mailbox's inbox rules may take, 64 KB by default on premises
+    #: (settable up to 256 KB); measured here as the rules' stored XML (how Exchange counts is not documented).
+    rules_quota_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:
         if self.oversize_answer not in OVERSIZE_ANSWERS:

@@ -265,5 +265,6 @@ def folder_tree(
     for nid, (name, cls, count, parent, subs) in raw.items():
         role = roles.get(nid, (FolderRole.NONE, ""))[0]
         outside = subtree is None or not is_below(nid, subtree, facts)
-        folders.append(SourceFolder(nid, paths[nid], name, cls, role, count, parent, subs, outside))
+        counter = facts[nid].global_counter if nid in facts else None
+        folders.append(SourceFolder(nid, paths[nid], name, cls, role, count, parent, subs, outside, counter))
     return folders, {nid: how for nid, (_, how) in roles.items()}

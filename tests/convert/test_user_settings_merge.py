@@ -45,6 +45,7 @@ def test_the_selection():
     )
     assert parse_selection("none") == parse_selection("") == ()
     assert parse_selection("WorkHours, categories") == ("categories", "workhours")
+    assert parse_selection("rules,categories") == ("categories", "rules")
     with pytest.raises(SelectionError, match="unknown setting 'colours'"):
         parse_selection("categories,colours")
 

@@ -231,7 +231,7 @@ def test_fixture_settings_over_graph_rules_as_the_spec_says(graph_sandbox, tmp_p
         assert (got["sequence"], got["isEnabled"]) == (rule.sequence, rule.enabled), rule.name
         assert got["conditions"] == expected_predicates(rule.conditions), rule.name
         assert (got.get("exceptions") or {}) == (expected_predicates(rule.exceptions) if rule.exceptions else {})
-        wanted = {"stopProcessingRules": True}  # the fixture's rules carry ST_EXIT_LEVEL (state 0x31/0x30)
+        wanted: dict = {"stopProcessingRules": True} if rule.stop else {}  # ST_EXIT_LEVEL in the rule's state
         if rule.move_to:
             wanted["moveToFolder"] = below[rule.move_to.rpartition("/")[2]]
         if rule.copy_to:

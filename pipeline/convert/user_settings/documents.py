@@ -12,6 +12,7 @@ from typing import Any
 from pipeline.convert.user_settings import read_setting
 from pipeline.convert.user_settings.autocomplete import AutocompleteList
 from pipeline.convert.user_settings.configuration import CategoryList, WorkHours
+from pipeline.convert.user_settings.inbox_rules import interpret
 from pipeline.convert.user_settings.records import SettingsMessage
 from pipeline.convert.user_settings.restrictions import Restriction
 from pipeline.convert.user_settings.rules import ExtendedRule, JunkEmailRule, RulesStream
@@ -96,9 +97,19 @@ def summary(message: SettingsMessage) -> str:
             f"{len(record.blocked_senders)} blocked"
         )
     if isinstance(record, ExtendedRule):
-        return f"rule {record.name!r} ({'on' if record.enabled else 'off'}, {len(record.actions)} actions)"
+        inbox = interpret(record)
+        restore = (
+            "an inbox rule"
+            if inbox.restorable and not inbox.unexpressed_actions
+            else "an inbox rule without: " + "; ".join(inbox.unexpressed_actions)
+            if inbox.restorable
+            else "not an inbox rule: " + "; ".join(inbox.unexpressed_conditions or ("no action one can do",))
+        )
+        return f"rule {record.name!r} ({'on' if record.enabled else 'off'}, {len(record.actions)} actions; {restore})"
     if isinstance(record, RulesStream):
-        return f"{record.size} bytes"
+        return f"{record.size} bytes, {len(record.rules)} rules" + (
+            f" (unreadable after: {record.problem})" if record.problem else ""
+        )
     if isinstance(record, NavigationShortcut):
         return f"{record.kind} {record.name!r}"
     if message.dictionary is not None:
@@ -117,6 +128,7 @@ def document(message: SettingsMessage) -> dict[str, Any]:
         "configuration_name": message.configuration_name,
         "problem": None if message.problem is None else str(message.problem),
         "record": plain(message.record),
+        "inbox_rule": plain(interpret(message.record)) if isinstance(message.record, ExtendedRule) else None,
         "dictionary": plain(message.dictionary),
         "streams": {f"0x{prop_id:04X}": len(data) for prop_id, data in message.raw.items()},
     }

@@ -189,7 +189,7 @@ def plan_setting(message: SettingsMessage, server: ServerConfiguration | None) -
 
 def wanted(messages: list[SettingsMessage], selected: tuple[str, ...]) -> list[SettingsMessage]:
     """The source's settings the selection restores: the first of each selected kind (a store has one)."""
-    kinds = [SELECTABLE[name] for name in selected]
+    kinds = [SELECTABLE[name] for name in selected if SELECTABLE[name] in TARGETS]
     found: dict[SettingKind, SettingsMessage] = {}
     for message in messages:
         if message.kind in kinds and message.kind not in found:

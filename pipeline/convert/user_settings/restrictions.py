@@ -140,6 +140,10 @@ def _scalar(cursor: Cursor, kind: int) -> Any:
     raise cursor.fail(f"property type 0x{kind:04X} in a restriction")
 
 
+#: A TaggedPropertyValue ([MS-OXCDATA] 2.11.4) read from a cursor: (tag, value); for action data too.
+tagged_value = _tagged_value
+
+
 def read_restriction(cursor: Cursor, depth: int = 0) -> Restriction:
     if depth > MAX_DEPTH:
         raise cursor.fail(f"restriction nested deeper than {MAX_DEPTH}")

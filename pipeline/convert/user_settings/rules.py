@@ -1,6 +1,13 @@
 """Rules kept as folder-associated messages: extended rules of [MS-OXORULE] 2.2.4 (IPM.ExtendedRule.Message),
 among them the junk e-mail rule of [MS-OXCSPAM] with its safe and blocked senders, and Outlook's own rules
-stream (IPM.RuleOrganizer, PR_RW_RULES_STREAM 0x6802), which no Microsoft spec describes: kept as bytes.
+stream (IPM.RuleOrganizer, PR_RW_RULES_STREAM 0x6802), which no Microsoft spec describes: kept as bytes, and
+its rules listed by name and state (`OutlookRule`). The stream's layout, as public reverse-engineered
+descriptions give it: a header of eleven 32-bit words and a 16-bit rule count; per rule three marker bytes, a
+locator byte, the name (an 8-bit count of UTF-16 units, 0xFF then a 16-bit count for long ones), a 32-bit
+"active" word, four 32-bit words, and a 32-bit byte count of everything else the rule holds (its conditions
+and actions, which have no lengths of their own: read as text by rules_stream.py, kept as bytes). The meaning of a rule is
+read from its extended rule message (inbox_rules.py); the stream tells which rules Outlook has that no
+extended rule message holds (client-only rules).
 
 How the junk rule's lists are told apart: [MS-OXCSPAM] builds its condition as "blocked senders, or a spam
 confidence level above the threshold, and not a trusted party". So an address compared with a sender
@@ -12,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.convert.user_settings.binary import Cursor, SettingsFormatError
 from pipeline.convert.user_settings.restrictions import (
     NamedProperty,
     Restriction,
@@ -19,6 +27,7 @@ from pipeline.convert.user_settings.restrictions import (
     parse_actions,
     parse_condition,
 )
+from pipeline.convert.user_settings.rules_stream import read_rule_elements
 
 PR_RULE_MSG_STATE = 0x65E9
 PR_RULE_MSG_USER_FLAGS = 0x65EA
@@ -78,11 +87,25 @@ class JunkEmailRule:
 
 
 @dataclass(frozen=True, slots=True)
+class OutlookRule:
+    """One rule of Outlook's rules stream: its name, whether Outlook shows it active, its bytes."""
+
+    name: str
+    enabled: bool
+    raw: bytes  # the rule's conditions and actions
+    elements: tuple[str, ...] = ()  # what they say, as text (rules_stream.py), as far as they could be read
+    problem: str | None = None  # where reading its elements stopped
+
+
+@dataclass(frozen=True, slots=True)
 class RulesStream:
-    """Outlook's rules organizer stream: undocumented by Microsoft, kept byte for byte."""
+    """Outlook's rules organizer stream: undocumented by Microsoft, kept byte for byte; `rules` as far as
+    they could be read (`problem` says where reading stopped, the rules before it kept)."""
 
     size: int
     raw: bytes
+    rules: tuple[OutlookRule, ...] = ()
+    problem: str | None = None  # where reading stopped, as SettingsFormatError words it
 
 
 def _int(value: object) -> int | None:
@@ -158,5 +181,28 @@ def read_junk_rule(properties: dict[int, object]) -> JunkEmailRule:
     )
 
 
+def _length(cursor: Cursor, name: str) -> int:
+    length = cursor.u8(name)
+    return cursor.u16(name) if length == 0xFF else length
+
+
 def read_rules_stream(raw: bytes) -> RulesStream:
-    return RulesStream(size=len(raw), raw=raw)
+    """The stream with its rules' names and states; a stream that does not follow the layout keeps the rules
+    read before the fault and says where it stopped (never raises)."""
+    cursor = Cursor(raw, "rules stream")
+    rules: list[OutlookRule] = []
+    try:
+        cursor.take(44, "stream header")
+        count = cursor.u16("rule count")
+        for _ in range(count):
+            cursor.take(3, "rule marker")
+            cursor.u8("rule locator")
+            name = cursor.take(2 * _length(cursor, "rule name length"), "rule name").decode("utf-16-le", "replace")
+            active = cursor.u32("rule active")
+            cursor.take(16, "rule header")
+            body = cursor.take(cursor.u32("rule byte count"), "rule body")
+            said = read_rule_elements(body)
+            rules.append(OutlookRule(name, active != 0, body, said.elements, said.problem))
+    except SettingsFormatError as exc:
+        return RulesStream(size=len(raw), raw=raw, rules=tuple(rules), problem=str(exc))
+    return RulesStream(size=len(raw), raw=raw, rules=tuple(rules))

@@ -21,6 +21,7 @@ from pipeline.destination.ews.folders import FolderMirror
 from pipeline.destination.ews.items import too_long_fields, unsupported_fields
 from pipeline.destination.ews.properties import register_fingerprint
 from pipeline.destination.ews.retry import RetryPolicy
+from pipeline.destination.ews.rules import EwsInboxRules
 from pipeline.destination.ews.search_folders import EwsSearchFolders
 from pipeline.destination.ews.sender import Sender
 from pipeline.destination.ews.shortcuts import EwsShortcuts
@@ -162,6 +163,10 @@ class EwsMailbox:
     def shortcuts(self) -> EwsShortcuts:
         """The mailbox's navigation shortcuts (the user's settings restore)."""
         return EwsShortcuts(self.account, self._call)
+
+    def inbox_rules(self) -> EwsInboxRules:
+        """The mailbox's inbox rules (the user's settings restore: rules, destination/ews/rules.py)."""
+        return EwsInboxRules(self.account, self._call)
 
     def close(self) -> None:
         """exchangelib keeps a connection pool per protocol; nothing of ours to release."""

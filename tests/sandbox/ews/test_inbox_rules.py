@@ -156,3 +156,84 @@ def test_the_outlook_rules_blob(sandbox, alice, store):
     with store.connection() as conn:
         assert mailbox_settings.outlook_rule_blob(conn, mailbox.id) is None
     _clear(alice)
+
+
+def test_two_rules_may_share_a_name(alice, unique):
+    """Ledger: inbox-rule-names. Outlook lets two rules share a name and RuleValidationErrorCodeType has no code
+    for it: both are kept, each with its own RuleId."""
+    _clear(alice)
+    for word in ("first", "second"):
+        Rule(
+            account=alice,
+            display_name=f"Same {unique}",
+            priority=1 if word == "first" else 2,
+            is_enabled=True,
+            conditions=Conditions(contains_subject_strings=[word]),
+            actions=Actions(mark_as_read=True),
+        ).save()
+    found = alice.rules
+    assert [r.display_name for r in found] == [f"Same {unique}"] * 2
+    assert [r.conditions.contains_subject_strings for r in found] == [["first"], ["second"]]
+    assert found[0].id != found[1].id
+    _clear(alice)
+
+
+def test_a_date_range_written_as_exchangelib_writes_it_fails_schema_validation(tmp_path):
+    """Ledger: inbox-rule-names (schema): exchangelib 5.6 puts a DateRange element inside WithinDateRange, which
+    types.xsd does not allow; the request is refused whole and no rule is made. A sandbox of its own (the
+    shared one must count no violation)."""
+    import datetime as dt
+
+    from exchangelib import EWSDateTime
+    from exchangelib.errors import ErrorSchemaValidation
+    from exchangelib.properties import WithinDateRange
+
+    from pipeline.sandbox import embedded
+    from tests.sandbox.helpers import connect, populate
+
+    populate(tmp_path).close()
+    with embedded.start(tmp_path, in_process=True) as handle:
+        alice = connect(handle.url, ALICE)
+        start = EWSDateTime.from_datetime(dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+        rule = Rule(
+            account=alice,
+            display_name="Dated",
+            priority=1,
+            is_enabled=True,
+            conditions=Conditions(
+                within_date_range=WithinDateRange(start_date_time=start, end_date_time=start + dt.timedelta(days=1))
+            ),
+            actions=Actions(mark_as_read=True),
+        )
+        with pytest.raises(ErrorSchemaValidation):
+            rule.save()
+        assert alice.rules == []
+        assert handle.stats()["schema_violations"] == 1
+
+
+def test_rules_over_the_mailbox_quota_are_refused_whole(tmp_path):
+    """Ledger: inbox-rules-quota. A sandbox of its own with a quota of 2 KiB: rules are created until the next
+    would pass it, which is ErrorRulesOverQuota and changes nothing."""
+    from exchangelib.errors import ErrorRulesOverQuota
+
+    from pipeline.sandbox import embedded
+    from pipeline.sandbox.limits import Limits
+    from tests.sandbox.helpers import connect, populate
+
+    populate(tmp_path).close()
+    with embedded.start(tmp_path, in_process=True, limits=Limits(rules_quota_bytes=2048)) as handle:
+        alice = connect(handle.url, ALICE)
+        made = 0
+        with pytest.raises(ErrorRulesOverQuota):
+            for number in range(50):
+                Rule(
+                    account=alice,
+                    display_name=f"Rule {number}",
+                    priority=number + 1,
+                    is_enabled=True,
+                    conditions=Conditions(contains_subject_strings=[f"word {number}" * 10]),
+                    actions=Actions(mark_as_read=True),
+                ).save()
+                made += 1
+        assert 0 < made < 50
+        assert [r.display_name for r in alice.rules] == [f"Rule {n}" for n in range(made)]

@@ -6,7 +6,8 @@ answers them), and answered in priority order with its RuleId. UpdateInboxRules 
 or none: any invalid one makes the whole response ErrorInboxRulesValidationError with a RuleOperationError
 per failed operation (OperationIndex, then FieldURI, ErrorCode, ErrorMessage, FieldValue for each error).
 RemoveOutlookRuleBlob true deletes Outlook's rules blob; false (or absent) while the blob exists is
-ErrorOutlookRuleBlobExists, and nothing changes.
+ErrorOutlookRuleBlobExists, and nothing changes. Rules that would take more than the mailbox's RulesQuota
+(`Limits.rules_quota_bytes`, their stored XML counted) are ErrorRulesOverQuota, and nothing changes.
 """
 
 from __future__ import annotations
@@ -308,6 +309,19 @@ def update_inbox_rules(ctx: Context, request: etree._Element) -> str:
                 "ErrorInboxRulesValidationError",
                 "Validation error(s) occurred while updating the inbox rules.",
                 _errors_xml(errors),
+            )
+        after: dict[object, int] = {row_id: len(row.xml.encode()) for row_id, row in rows.items()}
+        for index, (kind, row_id, rule) in enumerate(planned):
+            if kind == "DeleteRuleOperation" and row_id is not None:
+                after.pop(row_id, None)
+            elif rule is not None:
+                after[row_id if row_id is not None else f"new {index}"] = len(_stored(rule).encode())
+        if sum(after.values()) > ctx.limits.rules_quota_bytes:
+            return _top(
+                "UpdateInboxRules",
+                "Error",
+                "ErrorRulesOverQuota",
+                "The rules quota of the mailbox is exceeded.",
             )
         for kind, row_id, rule in planned:
             if kind == "DeleteRuleOperation" and row_id is not None:
