@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ import structlog
 from pipeline.convert import convert_item
 from pipeline.convert.preserved import is_draft
 from pipeline.convert.user_settings import read_setting
-from pipeline.convert.user_settings.inbox_rules import interpret
 from pipeline.convert.user_settings.merge import (
     SELECTABLE,
     TARGETS,
@@ -31,23 +30,18 @@ from pipeline.convert.user_settings.merge import (
     plan_setting,
     wanted,
 )
-from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
-from pipeline.convert.user_settings.rule_plan import RuleDecision, folder_targets, plan_rules
-from pipeline.convert.user_settings.rules import ExtendedRule, RulesStream
+from pipeline.convert.user_settings.records import SettingsMessage
 from pipeline.destination.base import (
     SETTING_FAILED,
     BatchSender,
     Destination,
     Failure,
     FailureKind,
-    InboxRulesQuotaFull,
-    InboxRuleStore,
     Mailbox,
     MailboxBusy,
     MailboxFatalError,
     Outcome,
     OutcomeState,
-    OutlookRulesBlobPresent,
     ServerFolder,
     SettingsLinks,
     StateChange,
@@ -71,6 +65,7 @@ from pipeline.rebuild.large_items import (
 )
 from pipeline.rebuild.merge import Decision, MergePlan, Verdict, build_plan, merge_report
 from pipeline.rebuild.order import Order, Windows, folder_steps, plan
+from pipeline.rebuild.rules_restore import restore_rules
 from pipeline.rebuild.settings_links import folder_lookup, property_lookup, subtree_id
 from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
@@ -82,14 +77,6 @@ from pipeline.state.journal import ItemRecord, Journal, source_identity
 from pipeline.state.merge_index import MergeIndex, index_path
 from pipeline.state.problems import state_problem
 
-BLOB_REASON = (
-    "the new mailbox has Outlook's rules blob (rules were edited in Outlook there): writing rules over EWS would"
-    " delete it and the client-only rules it holds, so none is written"
-)
-QUOTA_REASON = (
-    "the new mailbox's rules quota is full (Exchange's RulesQuota: Set-Mailbox -RulesQuota, up to 256 KB);"
-    " a rerun after it is raised restores the rest"
-)
 log = structlog.get_logger(__name__)
 
 RECOVERED_FOLDER = SourceFolder(
@@ -724,93 +711,19 @@ class MailboxRun:
     def _restore_rules(
         self, messages: list[SettingsMessage], folders: list[SourceFolder], folder_of: Callable[[bytes], int | None]
     ) -> None:
-        """The inbox rules of the extended rule messages (inbox_rules.py says what each means, rule_plan.py what a
-        restore writes), folder actions pointing at the rebuilt folders (`folder_of`: the node of the folder a
-        rule's entry id names); every rule not restored is listed with its text. A rule the server refuses is
-        reported as failed; the others go on."""
-        rules, stream = [], None
-        for message in messages:
-            if message.kind is SettingKind.EXTENDED_RULE and isinstance(message.record, ExtendedRule):
-                rules.append(interpret(message.record))
-            elif message.kind is SettingKind.EXTENDED_RULE:
-                self.summary.settings.append(
-                    {
-                        "setting": "rule",
-                        "name": message.subject,
-                        "action": SettingAction.SKIP.value,
-                        "reason": f"{message.subject!r}: unreadable ({message.problem})",
-                    }
-                )
-            elif message.kind is SettingKind.RULES_STREAM and isinstance(message.record, RulesStream):
-                stream = stream or message.record
-        if not rules and (stream is None or not stream.rules):
-            return
-        paths = {f.node_id: "/".join(f.path) for f in folders}
-        nodes = {e: folder_of(e) for rule in rules for e in folder_targets(rule)}
-        names = {e: paths[n] for e, n in nodes.items() if n in paths}
-        factory = getattr(self._mailbox, "inbox_rules", None)
-        if factory is None:  # every rule listed, with its text
-            for decided in plan_rules(rules, stream, {}, lambda r: None, dict.fromkeys(nodes, ""), names):
-                if decided.decision is not RuleDecision.SKIP:
-                    decided = replace(
-                        decided,
-                        decision=RuleDecision.SKIP,
-                        reason="this destination cannot write inbox rules yet",
-                        left_out=(),
-                    )
-                self.summary.settings.append(decided.as_dict())
-            return
-        store: InboxRuleStore = factory()
-        targets: dict[bytes, str] = {}
-        for entry_id, node in nodes.items():
-            planned = self._plan.get(node) if node is not None else None
+        """The inbox rules (rebuild/rules_restore.py says how); a rule the server refused counts as failed."""
+
+        def server_id(node: int) -> str | None:
+            planned = self._plan.get(node)
             server = self._server_folder(planned) if planned is not None else None
-            if server is not None:
-                targets[entry_id] = server.id
-        try:
-            server_rules, priority = store.existing()
-        except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the rules cannot be read: none written, reported
-            self.summary.failed["setting"] += 1
-            self.summary.settings.append(
-                {"setting": "rule", "action": "failed", "reason": f"reading the rules: {type(exc).__name__}: {exc}"}
-            )
-            return
-        blob = quota = False
-        for decided in plan_rules(rules, stream, server_rules, lambda r: store.content_of(r, targets), targets, names):
-            if decided.decision is RuleDecision.CREATE and decided.rule is not None:
-                if blob:
-                    decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
-                elif not quota:
-                    priority += 1
-                    try:
-                        store.create(decided.rule, targets, priority)
-                    except OutlookRulesBlobPresent:
-                        blob = True
-                        decided = replace(decided, decision=RuleDecision.SKIP, reason=BLOB_REASON)
-                    except InboxRulesQuotaFull:
-                        quota = True
-                    except (MailboxFatalError, LeaseLost, Stopped, Interrupted):
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - one rule refused: reported, the others go on
-                        self.summary.failed["setting"] += 1
-                        self.summary.settings.append(
-                            {
-                                **decided.as_dict(),
-                                "action": "failed",
-                                "reason": f"{decided.name!r}: {type(exc).__name__}: {exc}",
-                            }
-                        )
-                        continue
-                if quota:  # this rule and every one after it: failed, a rerun after a larger quota adds them
-                    self.summary.failed["setting"] += 1
-                    self.summary.settings.append(
-                        {**decided.as_dict(), "action": "failed", "reason": f"{QUOTA_REASON} -- {decided.text}"}
-                    )
-                    continue
-            self.summary.settings.append(decided.as_dict())
-            log.info("setting", mailbox=self.options.mailbox, setting="rule", action=decided.decision.value)
+            return server.id if server is not None else None
+
+        fatal = (MailboxFatalError, LeaseLost, Stopped, Interrupted)
+        for entry in restore_rules(messages, folders, folder_of, self._mailbox, server_id, fatal):
+            if entry.get("action") == "failed":
+                self.summary.failed["setting"] += 1
+            self.summary.settings.append(entry)
+            log.info("setting", mailbox=self.options.mailbox, setting="rule", action=entry.get("action"))
 
     def _steps(
         self, source: Source, folders: list[SourceFolder], carried: list[SourceFolder], selection: BoundSelection
