@@ -1,0 +1,163 @@
+"""Issue 24 over Microsoft Graph: two OSTs and an archive PST of one mailbox merged into the sandbox's Graph face.
+
+Runs go in this process (the default run's budget; tests/e2e/test_graph.py runs the CLI as a process) through
+the Graph destination over real HTTP. The oracle is a plain-HTTP Graph listing written here (folder, subject,
+isRead, flag.flagStatus, categories of every message under the message folder root, by Graph's documented
+URLs), against the merged expectation computed from the cache set's spec (fixtures/caches.py), never the
+project's own reader, client or verify.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("httpx", reason="the Graph extra is not installed: pip install -e '.[graph]'")
+pytest.importorskip("msal", reason="the Graph extra is not installed: pip install -e '.[graph]'")
+
+import fixtures  # noqa: E402
+from fixtures.caches import cache_specs, load_cache_set  # noqa: E402
+from tests.conftest import own_sandbox  # noqa: E402
+from tests.e2e.test_merge import ORDERS, expectation  # noqa: E402
+from tests.graph_oracle import CLIENT_ID, SECRET, TENANT, PlainGraph  # noqa: E402
+
+FLAGS = {"notFlagged": 0, "complete": 1, "flagged": 2}
+MAILBOXES = [
+    "g-order0@corp.example",
+    "g-order5@corp.example",
+    "g-onebyone@corp.example",
+    "g-moved@corp.example",
+    "g-move@corp.example",
+]
+
+
+@pytest.fixture(scope="module")
+def caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("graph-caches")
+    out = {}
+    for name, (fmt, spec) in cache_specs(load_cache_set("alice")).items():
+        out[name] = folder / f"{name}.{fmt}"
+        fixtures.build(spec, out[name], format=fmt)
+    return out
+
+
+@pytest.fixture(scope="module")
+def graph_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from pipeline.sandbox.graph.tokens import add_app
+    from pipeline.sandbox.store import SandboxStore
+
+    data = tmp_path_factory.mktemp("graph-merge-sandbox")
+    store = SandboxStore(data)
+    add_app(store, CLIENT_ID, SECRET)
+    store.close()
+    with own_sandbox(data, {}, MAILBOXES) as (handle, _):
+        yield handle
+
+
+def listing(base: str, mailbox: str) -> list[tuple]:
+    """(folder, subject, read, flag status, categories) of every message in every mail folder under the
+    message folder root, through plain Graph HTTP (childFolders walked by hand)."""
+    graph = PlainGraph(base, mailbox)
+    found = []
+    stack = [("msgfolderroot", "")]
+    while stack:
+        folder_id, name = stack.pop()
+        for child in graph.all(f"/mailFolders/{folder_id}/childFolders", includeHiddenFolders="true"):
+            if not child.get("isHidden"):
+                stack.append((child["id"], child["displayName"]))
+        if folder_id == "msgfolderroot":
+            continue
+        for m in graph.all(f"/mailFolders/{folder_id}/messages"):
+            found.append(
+                (name, m["subject"], m["isRead"], FLAGS[m["flag"]["flagStatus"]], tuple(sorted(m["categories"])))
+            )
+    return sorted(found)
+
+
+def run_graph(handle: Any, state: Path, mailbox: str, files: list[Path], merge: bool = True) -> Any:
+    """One run in this process through the Graph destination, over HTTP to the sandbox's Graph face."""
+    from pipeline.destination.graph.connect import GraphTarget
+    from pipeline.destination.graph.mailbox import GraphDestination
+    from pipeline.rebuild.run import MailboxRun, RunOptions
+    from pipeline.settings import load_settings
+    from pipeline.state.journal import Journal
+
+    target = GraphTarget(
+        graph_url=handle.graph_url,
+        login_url=handle.graph_url,
+        tenant=TENANT,
+        client_id=CLIENT_ID,
+        secret=SECRET,
+        sandbox=True,
+    )
+    settings = load_settings({"state_dir": str(state)}, {})
+    options = RunOptions(files[0], mailbox, more=tuple(files[1:]), merge=merge)
+    state.mkdir(parents=True, exist_ok=True)
+    with Journal(state / "journal.sqlite") as journal:
+        summary = MailboxRun(options, settings, GraphDestination(target), journal).run()
+    assert summary.status == "ok", summary.fatal or summary.failures
+    return summary
+
+
+def test_two_orders_over_graph_give_the_merged_mailbox_and_a_rerun_changes_nothing(
+    tmp_path: Path, graph_sandbox: Any, caches: dict[str, Path]
+):
+    """The set and its reverse, each into a fresh Graph mailbox: each item once, in its newest folder and
+    state; the two mailboxes alike; the same files again upload and change nothing."""
+    want = expectation({"desktop", "laptop", "archive"})
+    for n, mailbox in ((0, MAILBOXES[0]), (5, MAILBOXES[1])):
+        first = run_graph(graph_sandbox, tmp_path / "state", mailbox, [caches[name] for name in ORDERS[n]])
+        assert listing(graph_sandbox.graph_url, mailbox) == want, ORDERS[n]
+        assert first.uploaded == len(want) and first.failed_total == 0
+    again = run_graph(graph_sandbox, tmp_path / "state", MAILBOXES[0], [caches[name] for name in ORDERS[5]])
+    assert (again.uploaded, again.updated, again.present) == (0, 0, len(want))
+    assert listing(graph_sandbox.graph_url, MAILBOXES[0]) == want
+
+
+@pytest.mark.parametrize(
+    ("mailbox", "order"),
+    [
+        # the laptop's older copies first: the desktop's run moves the plan into Projects (POST …/move)
+        (MAILBOXES[2], ("laptop", "desktop", "archive")),
+        # the desktop first: the laptop's run re-flags and files the invoice (PATCH), the rest stays
+        (MAILBOXES[3], ("desktop", "laptop", "archive")),
+    ],
+)
+def test_one_file_at_a_time_over_graph_ends_as_all_at_once(
+    tmp_path: Path, graph_sandbox: Any, caches: dict[str, Path], mailbox: str, order: tuple[str, ...]
+):
+    """Three runs of one file each end in the merged mailbox (items updated and moved, never a second copy);
+    a rerun of the whole set changes nothing."""
+    given: set[str] = set()
+    updated = 0
+    for name in order:
+        given.add(name)
+        summary = run_graph(graph_sandbox, tmp_path / "state", mailbox, [caches[name]])
+        assert summary.failed_total == 0, summary.failures
+        updated += summary.updated
+        assert listing(graph_sandbox.graph_url, mailbox) == expectation(given), name
+    assert updated >= 1, "a later file's newer state was applied to an item already there"
+    again = run_graph(graph_sandbox, tmp_path / "state", mailbox, [caches[name] for name in order])
+    assert (again.uploaded, again.updated) == (0, 0)
+    assert listing(graph_sandbox.graph_url, mailbox) == expectation(set(order))
+
+
+def test_a_move_over_graph_is_graphs_own(graph_sandbox: Any):
+    """The sandbox's move as Graph documents it, through plain HTTP: 201 with the message under a new id in
+    its new folder, the old id then 404 ErrorItemNotFound; an unknown parameter refused (metadata)."""
+    graph = PlainGraph(graph_sandbox.graph_url, MAILBOXES[4])
+    made = graph.http.post("/mailFolders/inbox/messages", json={"subject": "to be moved"})
+    assert made.status_code == 201, made.text
+    old = made.json()["id"]
+    bad = graph.http.post(f"/messages/{old}/move", json={"folderId": "drafts"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "RequestBodyRead"
+    moved = graph.http.post(f"/messages/{old}/move", json={"destinationId": "drafts"})
+    assert moved.status_code == 201, moved.text
+    drafts = graph.get("/mailFolders/drafts", **{"$select": "id"})["id"]
+    assert moved.json()["id"] != old and moved.json()["parentFolderId"] == drafts
+    gone = graph.http.post(f"/messages/{old}/move", json={"destinationId": "inbox"})
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "ErrorItemNotFound"
+    deleted = graph.http.delete(f"/messages/{moved.json()['id']}")
+    assert deleted.status_code == 204
