@@ -161,3 +161,43 @@ def test_a_move_over_graph_is_graphs_own(graph_sandbox: Any):
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "ErrorItemNotFound"
     deleted = graph.http.delete(f"/messages/{moved.json()['id']}")
     assert deleted.status_code == 204
+
+
+def test_the_sandbox_patches_states_as_graph_does(graph_sandbox: Any):
+    """Through plain HTTP: a message's flag and categories set, then cleared by notFlagged and []; an event's
+    categories and PR_FLAG_STATUS; a To Do task's open extension replaced by PATCH of the extension."""
+    graph = PlainGraph(graph_sandbox.graph_url, MAILBOXES[4])
+    message = graph.http.post("/mailFolders/inbox/messages", json={"subject": "states"}).json()["id"]
+    set_ = {"isRead": False, "flag": {"flagStatus": "flagged"}, "categories": ["Red"]}
+    assert graph.http.patch(f"/messages/{message}", json=set_).status_code == 200
+    got = graph.get(f"/messages/{message}")
+    assert (got["isRead"], got["flag"]["flagStatus"], got["categories"]) == (False, "flagged", ["Red"])
+    cleared = graph.http.patch(f"/messages/{message}", json={"flag": {"flagStatus": "notFlagged"}, "categories": []})
+    assert cleared.status_code == 200
+    got = graph.get(f"/messages/{message}")
+    assert (got["flag"]["flagStatus"], got["categories"]) == ("notFlagged", [])
+
+    event = graph.http.post(
+        "/events",
+        json={
+            "subject": "e",
+            "start": {"dateTime": "2025-01-01T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2025-01-01T11:00:00", "timeZone": "UTC"},
+        },
+    ).json()["id"]
+    flag = "Integer 0x1090"
+    body = {"categories": ["Blue"], "singleValueExtendedProperties": [{"id": flag, "value": "2"}]}
+    assert graph.http.patch(f"/events/{event}", json=body).status_code == 200
+    got = graph.get(f"/events/{event}", **{"$expand": f"singleValueExtendedProperties($filter=id eq '{flag}')"})
+    assert got["categories"] == ["Blue"] and got["singleValueExtendedProperties"][0]["value"] == "2"
+    refused = graph.http.patch(f"/events/{event}", json={"flag": {"flagStatus": "flagged"}})
+    assert refused.status_code == 400, "an event has no flag in Graph's metadata"
+
+    (tasks,) = [t for t in graph.all("/todo/lists") if t.get("wellknownListName") == "defaultList"]
+    extension = {"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "x.y", "identity": "one"}
+    task = graph.http.post(f"/todo/lists/{tasks['id']}/tasks", json={"title": "t", "extensions": [extension]})
+    path = f"/todo/lists/{tasks['id']}/tasks/{task.json()['id']}"
+    assert graph.http.patch(f"{path}/extensions/x.y", json={"identity": "two"}).status_code == 200
+    (got_ext,) = graph.get(path, **{"$expand": "extensions"})["extensions"]
+    assert got_ext["identity"] == "two"
+    assert graph.http.patch(f"{path}/extensions/none.such", json={"identity": "x"}).status_code == 404
