@@ -145,7 +145,7 @@ def test_one_file_at_a_time_over_graph_ends_as_all_at_once(
 
 
 def test_a_move_over_graph_is_graphs_own(graph_sandbox: Any):
-    """The sandbox's move as Graph documents it, through plain HTTP: 201 with the message under a new id in
+    """Ledger: graph-move. The sandbox's move as Graph documents it, through plain HTTP: 201 with the message under a new id in
     its new folder, the old id then 404 ErrorItemNotFound; an unknown parameter refused (metadata)."""
     graph = PlainGraph(graph_sandbox.graph_url, MAILBOXES[4])
     made = graph.http.post("/mailFolders/inbox/messages", json={"subject": "to be moved"})
@@ -164,7 +164,7 @@ def test_a_move_over_graph_is_graphs_own(graph_sandbox: Any):
 
 
 def test_the_sandbox_patches_states_as_graph_does(graph_sandbox: Any):
-    """Through plain HTTP: a message's flag and categories set, then cleared by notFlagged and []; an event's
+    """Ledger: graph-patch-states, graph-extension-update. Through plain HTTP: a message's flag and categories set, then cleared by notFlagged and []; an event's
     categories and PR_FLAG_STATUS; a To Do task's open extension replaced by PATCH of the extension."""
     graph = PlainGraph(graph_sandbox.graph_url, MAILBOXES[4])
     message = graph.http.post("/mailFolders/inbox/messages", json={"subject": "states"}).json()["id"]
