@@ -205,7 +205,7 @@ def patch_extension(g: GraphState, call: Call, mailbox_id: int, ref: str, name: 
         ]
         write_ext(conn, item.id, values)
         conn.execute("UPDATE items SET modified=?, version=version+1 WHERE id=?", (now_iso(), item.id))
-    answer = {"@odata.type": "#microsoft.graph.openTypeExtension", "extensionName": name, "id": name}
+    answer: dict[str, Any] = {"@odata.type": "#microsoft.graph.openTypeExtension", "extensionName": name, "id": name}
     answer.update({v.key[len(prefix) :]: v.value for v in values})
     return json_reply(200, answer)
 
