@@ -30,6 +30,7 @@ MAILBOXES = [
     "g-onebyone@corp.example",
     "g-moved@corp.example",
     "g-move@corp.example",
+    "g-upgraded@corp.example",
 ]
 
 
@@ -201,3 +202,20 @@ def test_the_sandbox_patches_states_as_graph_does(graph_sandbox: Any):
     (got_ext,) = graph.get(path, **{"$expand": "extensions"})["extensions"]
     assert got_ext["identity"] == "two"
     assert graph.http.patch(f"{path}/extensions/none.such", json={"identity": "x"}).status_code == 404
+
+
+def test_mailboxes_rebuilt_by_one_file_runs_over_graph_are_merged_without_duplicates(
+    tmp_path: Path, graph_sandbox: Any, caches: dict[str, Path]
+):
+    """The upgrade over Graph: the laptop, then the desktop, each rebuilt by the one-file run (per-file
+    fingerprints; the moved plan lands in both Inbox and Projects), then the merge of both: each item once,
+    the extra copy deleted, states as the spec says."""
+    mailbox = MAILBOXES[5]
+    run_graph(graph_sandbox, tmp_path / "state", mailbox, [caches["laptop"]], merge=False)
+    assert listing(graph_sandbox.graph_url, mailbox) == expectation({"laptop"})
+    run_graph(graph_sandbox, tmp_path / "state", mailbox, [caches["desktop"]], merge=False)
+    subjects = [entry[1] for entry in listing(graph_sandbox.graph_url, mailbox)]
+    assert subjects.count("Project plan") == 2, "the one-file runs keep a copy in each folder"
+    merged = run_graph(graph_sandbox, tmp_path / "state", mailbox, [caches["desktop"], caches["laptop"]])
+    assert listing(graph_sandbox.graph_url, mailbox) == expectation({"desktop", "laptop"})
+    assert merged.duplicates_removed >= 1 and merged.merge["unrecognised_stamps"] == 0
