@@ -244,7 +244,7 @@ class FaultEngine:
                 if rule.kind == "item_error" or not rule.applies(operation, mailbox):
                     continue
                 if rule.kind == "commit_then_drop" and not (
-                    operation == "CreateItem" or operation.startswith("Graph:create")
+                    operation == "CreateItem" or operation.startswith(("Graph:create", "Graph:move"))
                 ):
                     continue
                 if not rule.fire():

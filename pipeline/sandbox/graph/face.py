@@ -235,6 +235,8 @@ class GraphFace:
         last = rest[-1] if rest else ""
         if call.method == "POST" and last == "importMime":
             return "Graph:createImportMime"
+        if call.method == "POST" and last in ("move", "copy") and rest[:1] == ["messages"]:
+            return f"Graph:{last}Message"  # a move stores the message anew: commit-then-drop hits it too
         if call.method == "POST" and last in ("messages", "events", "contacts", "tasks"):
             return f"Graph:create{last[:-1].title()}"
         nouns = [
