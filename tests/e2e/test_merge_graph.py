@@ -234,3 +234,74 @@ def test_mailboxes_rebuilt_by_one_file_runs_over_graph_are_merged_without_duplic
     merged = run_graph(graph_sandbox, tmp_path / "state", mailbox, [caches["desktop"], caches["laptop"]])
     assert listing(graph_sandbox.graph_url, mailbox) == expectation({"desktop", "laptop"})
     assert merged.duplicates_removed >= 1 and merged.merge["unrecognised_stamps"] == 0
+
+
+KILLS = 10
+KILL_FAULTS = {
+    "seed": 24,
+    "rules": [
+        {"kind": "commit_then_drop", "rate": 0.2, "operations": ["Graph:createImportMime", "Graph:moveMessage"]},
+        # slow writes keep each run long enough to be killed inside its uploads, updates and moves
+        {
+            "kind": "delay",
+            "seconds": 0.3,
+            "operations": [
+                "Graph:createImportMime",
+                "Graph:createMessage",
+                "Graph:PATCH:messages",
+                "Graph:moveMessage",
+            ],
+        },
+    ],
+}
+
+
+@pytest.mark.slow
+def test_killed_merge_runs_over_graph_then_a_rerun_leave_each_item_once_in_its_newest_state(
+    tmp_path: Path, caches: dict[str, Path]
+):
+    """The laptop rebuilt alone, then the three-file merge as a process (SIGKILL, no clean-up) killed up to
+    KILLS times at random moments while it uploads, updates and moves, then run to its end: 0 missing,
+    0 doubled, states as the spec says."""
+    import os
+    import random
+    import subprocess
+    import sys
+    import time
+
+    from pipeline.sandbox.graph.tokens import add_app
+    from pipeline.sandbox.store import SandboxStore
+    from tests.conftest import REPO
+
+    rng = random.Random(24)
+    mailbox, state, data = "g-killed@corp.example", tmp_path / "state", tmp_path / "sandbox"
+    store = SandboxStore(data)
+    add_app(store, CLIENT_ID, SECRET)
+    store.close()
+    with own_sandbox(data, {}, [mailbox]) as (handle, _):
+        command = [sys.executable, "-m", "pipeline", "run", "--destination", "graph", "--graph-url", handle.graph_url]
+        command += ["--tenant", TENANT, "--client-id", CLIENT_ID, "--state", str(state), "--mailbox", mailbox]
+        command += ["--batch-items", "1", "--log-level", "error"]
+        env = {**os.environ, "REBUILD_GRAPH_SECRET": SECRET, "REBUILD_BACKOFF_INITIAL": "0.05"}
+        first = subprocess.run([*command, "--ost", str(caches["laptop"]), "--merge"], cwd=REPO, env=env, timeout=300)
+        assert first.returncode == 0
+        handle.set_faults(KILL_FAULTS)
+        merge = [*command, *(a for name in ("desktop", "laptop", "archive") for a in ("--ost", str(caches[name])))]
+        killed = 0
+        for _run in range(2 * KILLS):
+            if killed == KILLS:
+                break
+            process = subprocess.Popen(merge, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + rng.uniform(1.0, 3.0)
+            while time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.02)
+            if process.poll() is None:
+                process.kill()  # SIGKILL on POSIX, TerminateProcess on Windows
+                killed += 1
+            process.wait(timeout=120)
+        handle.set_faults({})
+        final = subprocess.run([*merge, "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        got = listing(handle.graph_url, mailbox)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert killed >= 1, "no run was still running when its kill time came"
+    assert got == expectation({"desktop", "laptop", "archive"})
