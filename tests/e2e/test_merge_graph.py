@@ -31,6 +31,7 @@ MAILBOXES = [
     "g-moved@corp.example",
     "g-move@corp.example",
     "g-upgraded@corp.example",
+    *(f"g-order{n}@corp.example" for n in (1, 2, 3, 4)),
 ]
 
 
@@ -115,6 +116,18 @@ def test_two_orders_over_graph_give_the_merged_mailbox_and_a_rerun_changes_nothi
     again = run_graph(graph_sandbox, tmp_path / "state", MAILBOXES[0], [caches[name] for name in ORDERS[5]])
     assert (again.uploaded, again.updated, again.present) == (0, 0, len(want))
     assert listing(graph_sandbox.graph_url, MAILBOXES[0]) == want
+
+
+@pytest.mark.slow
+def test_the_other_four_orders_over_graph_give_the_same_mailbox(
+    tmp_path: Path, graph_sandbox: Any, caches: dict[str, Path]
+):
+    """The four orders the default run leaves out, each into a fresh Graph mailbox: the same merged mailbox."""
+    want = expectation({"desktop", "laptop", "archive"})
+    for n in (1, 2, 3, 4):
+        mailbox = f"g-order{n}@corp.example"
+        run_graph(graph_sandbox, tmp_path / "state", mailbox, [caches[name] for name in ORDERS[n]])
+        assert listing(graph_sandbox.graph_url, mailbox) == want, ORDERS[n]
 
 
 #: The move's answer lost after the sandbox committed it (every move of the mailbox): found in the target by
