@@ -3,7 +3,8 @@
 Identities are read back per folder (the stamp properties through $expand, pages of 1000 by
 @odata.nextLink; To Do tasks through their open extension); an imported message whose finishing PATCH
 never happened (a killed run) is remembered and finished by the next send instead of imported again, and a
-JSON message whose large attachments never all arrived is deleted and made again.
+JSON message whose large attachments never all arrived is deleted and made again. A merge run's newer
+state is applied by state_update.py.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ class GraphMailbox:
         self._lease: lease.HeldLease | None = None
         self._imports = Imports(import_mime)
         self._leftovers = Leftovers()
-        #: The folder of every item whose stamp was read (a merge run's update needs the item's own kind),
-        #: and the folders seen, by id (a folder named by id alone, as run.py's removal of extra copies does).
-        self._where: dict[str, Ref] = {}
+        #: The folder of each event, contact and task whose stamp was read (a merge run's update needs the
+        #: item's own kind; any other item is a message: only these are kept, so mail costs no memory), and
+        #: the folders seen, by id (a folder named by id alone, as run.py's removal of extra copies does).
+        self._typed: dict[str, Ref] = {}
         self._seen: dict[str, Ref] = {}
 
     @property
@@ -122,7 +124,8 @@ class GraphMailbox:
         unfinished: dict[str, list[str]] = {}
         half_made: dict[str, list[str]] = {}
         for server_id, values in self._stamped(folder):
-            self._where[server_id] = folder.handle
+            if folder.handle.kind != MAIL:
+                self._typed[server_id] = folder.handle
             identity = values.get(_canonical(items.FINGERPRINT_PROPERTY))
             if identity and values.get(_canonical(items.ATTACHMENTS_PENDING)) == "true":
                 half_made.setdefault(identity, []).append(server_id)  # made again by the next send
@@ -165,11 +168,8 @@ class GraphMailbox:
     def update_state(self, change: StateChange) -> str:
         """The newer state PATCHed, and the message moved when asked (destination/graph/state_update.py);
         StateNotApplied when Graph refuses, or has no move for such an item."""
-        server_id = state_update.update_state(self.http, change, self._where.get(change.server_id))
-        if server_id != change.server_id:
-            self._where.pop(change.server_id, None)
-        self._where[server_id] = change.target.handle
-        return server_id
+        where = self._typed.get(change.server_id, Ref(MAIL, None))
+        return state_update.update_state(self.http, change, where)
 
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
         """Delete and change the series' occurrences through its instances, then clear the pending flag."""

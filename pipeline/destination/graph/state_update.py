@@ -57,11 +57,10 @@ def update_body(kind: str, change: StateChange) -> dict[str, Any]:
     return body
 
 
-def update_state(http: GraphHttp, change: StateChange, where: Ref | None) -> str:
-    """Apply change to its item, which lies in the folder `where` (None: unknown, taken as the target's kind);
-    the item's id afterwards. StateNotApplied when Graph refuses a step or cannot move such an item."""
+def update_state(http: GraphHttp, change: StateChange, current: Ref) -> str:
+    """Apply change to its item, which lies in a folder of `current`'s kind; the item's id afterwards.
+    StateNotApplied when Graph refuses a step or cannot move such an item."""
     target: Ref = change.target.handle
-    current = where or target
     if change.move and (current.kind != MAIL or target.kind != MAIL):
         what = "a message into another kind of folder" if MAIL in (current.kind, target.kind) else "this item"
         raise StateNotApplied(
