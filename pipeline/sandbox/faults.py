@@ -244,7 +244,8 @@ class FaultEngine:
                 if rule.kind == "item_error" or not rule.applies(operation, mailbox):
                     continue
                 if rule.kind == "commit_then_drop" and not (
-                    operation in ("CreateItem", "UpdateInboxRules") or operation.startswith("Graph:create")
+                    operation in ("CreateItem", "UpdateInboxRules")
+                    or operation.startswith(("Graph:create", "Graph:move"))
                 ):
                     continue
                 if not rule.fire():

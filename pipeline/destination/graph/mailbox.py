@@ -3,7 +3,8 @@
 Identities are read back per folder (the stamp properties through $expand, pages of 1000 by
 @odata.nextLink; To Do tasks through their open extension); an imported message whose finishing PATCH
 never happened (a killed run) is remembered and finished by the next send instead of imported again, and a
-JSON message whose large attachments never all arrived is deleted and made again.
+JSON message whose large attachments never all arrived is deleted and made again. A merge run's newer
+state is applied by state_update.py.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Callable, Iterator
 from pipeline import fingerprint
 from pipeline.convert.user_settings.records import SettingsMessage
 from pipeline.destination.base import FolderStats, Outcome, ServerFolder, SettingsLinks, StateChange
-from pipeline.destination.graph import items, lease
+from pipeline.destination.graph import items, lease, state_update
 from pipeline.destination.graph.connect import GraphTarget, require_extra
-from pipeline.destination.graph.folders import TODO, GraphFolders, Ref
+from pipeline.destination.graph.folders import MAIL, TODO, GraphFolders, Ref
 from pipeline.destination.graph.sender import GraphSender, Imports, Leftovers, item_path, items_path
 from pipeline.destination.graph.transport import GraphError, GraphHttp, RetryPolicy
 from pipeline.destination.graph.user_settings import GraphSettingOutcome, GraphSettings
@@ -51,6 +52,11 @@ class GraphMailbox:
         self._lease: lease.HeldLease | None = None
         self._imports = Imports(import_mime)
         self._leftovers = Leftovers()
+        #: The folder of each event, contact and task whose stamp was read (a merge run's update needs the
+        #: item's own kind; any other item is a message: only these are kept, so mail costs no memory), and
+        #: the folders seen, by id (a folder named by id alone, as run.py's removal of extra copies does).
+        self._typed: dict[str, Ref] = {}
+        self._seen: dict[str, Ref] = {}
 
     @property
     def folder_stats(self) -> FolderStats:
@@ -72,10 +78,19 @@ class GraphMailbox:
             lease.release(self.http, held)
 
     def folder(self, planned: PlannedFolder, parent: ServerFolder | None, create: bool = True) -> ServerFolder | None:
-        return (self._folders if create else self._lookup).resolve(planned, parent)
+        found = (self._folders if create else self._lookup).resolve(planned, parent)
+        if found is not None:
+            self._seen[found.id] = found.handle
+        return found
 
     def folders_below(self) -> list[ServerFolder]:
-        return self._lookup.below()
+        found = self._lookup.below()
+        self._seen.update((f.id, f.handle) for f in found)
+        return found
+
+    def _ref(self, folder: ServerFolder) -> Ref:
+        """The folder's Graph reference (a folder named by id alone: one seen before, else a mail folder)."""
+        return folder.handle or self._seen.get(folder.id) or Ref(MAIL, folder.id)
 
     # -- identities -------------------------------------------------------------------------------
     def _stamped(self, folder: ServerFolder) -> list[tuple[str, dict[str, str]]]:
@@ -109,6 +124,8 @@ class GraphMailbox:
         unfinished: dict[str, list[str]] = {}
         half_made: dict[str, list[str]] = {}
         for server_id, values in self._stamped(folder):
+            if folder.handle.kind != MAIL:
+                self._typed[server_id] = folder.handle
             identity = values.get(_canonical(items.FINGERPRINT_PROPERTY))
             if identity and values.get(_canonical(items.ATTACHMENTS_PENDING)) == "true":
                 half_made.setdefault(identity, []).append(server_id)  # made again by the next send
@@ -126,9 +143,10 @@ class GraphMailbox:
 
     def delete_items(self, folder: ServerFolder, server_ids: list[str]) -> None:
         """Delete these items (copies reconciliation removes); already gone is fine."""
+        ref = self._ref(folder)
         for server_id in server_ids:
             try:
-                self.http.call("DELETE", item_path(folder.handle, server_id))
+                self.http.call("DELETE", item_path(ref, server_id))
             except GraphError as exc:
                 if exc.status != 404:
                     raise
@@ -148,8 +166,10 @@ class GraphMailbox:
         ]
 
     def update_state(self, change: StateChange) -> str:
-        """Not built over Graph yet: a merge run's newer state is reported as failed, never a second copy."""
-        raise GraphError(501, "NotImplemented", "newer states are not applied over Graph yet")
+        """The newer state PATCHed, and the message moved when asked (destination/graph/state_update.py);
+        StateNotApplied when Graph refuses, or has no move for such an item."""
+        where = self._typed.get(change.server_id, Ref(MAIL, None))
+        return state_update.update_state(self.http, change, where)
 
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
         """Delete and change the series' occurrences through its instances, then clear the pending flag."""

@@ -28,6 +28,7 @@ from pipeline.sandbox.graph import (
     items,
     messages,
     metadata,
+    move,
     outlook_settings,
     shapes,
     state,
@@ -234,6 +235,8 @@ class GraphFace:
         last = rest[-1] if rest else ""
         if call.method == "POST" and last == "importMime":
             return "Graph:createImportMime"
+        if call.method == "POST" and last in ("move", "copy") and rest[:1] == ["messages"]:
+            return f"Graph:{last}Message"  # a move stores the message anew: commit-then-drop hits it too
         if call.method == "POST" and last in ("messages", "events", "contacts", "tasks"):
             return f"Graph:create{last[:-1].title()}"
         nouns = [
@@ -274,6 +277,8 @@ class GraphFace:
             return outlook_settings.categories(self.state, call, mailbox_id, rest[2:])
         if head == "mailboxSettings":
             return outlook_settings.mailbox_settings_resource(self.state, call, mailbox_id, rest[1:])
+        if head == "messages" and len(rest) == 3 and rest[2] in ("move", "copy") and method == "POST":
+            return move.move_or_copy(self.state, call, mailbox_id, rest[1], rest[2])
         if head == "messages" and len(rest) == 2:
             return items.serve_item(self.state, call, mailbox_id, rest[1], "Message")
         if head == "messages" and rest[2:] == ["$value"] and method == "GET":
@@ -305,6 +310,8 @@ class GraphFace:
         if rest[:2] == ["todo", "lists"]:
             if len(rest) == 5 and rest[3] == "tasks":
                 return items.serve_item(self.state, call, mailbox_id, rest[4], "Task")
+            if len(rest) == 7 and rest[3] == "tasks" and rest[5] == "extensions" and method == "PATCH":
+                return items.patch_extension(self.state, call, mailbox_id, rest[4], rest[6])
             return folders.collection(self.state, call, mailbox_id, rest[1:], TASK)
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{head}'.")
 

@@ -142,6 +142,13 @@ def patch(
 ) -> GraphReply:
     ext = ext_values(body)
     ext += mapped_ext(body)
+    # Clearing, as Exchange does: flagStatus notFlagged removes PR_FLAG_STATUS, an empty list the categories.
+    cleared = []
+    if isinstance(body.get("flag"), dict) and body["flag"].get("flagStatus") == "notFlagged":
+        cleared.append(shapes.FLAG_STATUS)
+    if body.get("categories") == []:
+        cleared.append(shapes.KEYWORDS)
+        ext = [e for e in ext if e.key != shapes.KEYWORDS]
     columns: dict[str, Any] = {}
     if "isRead" in body:
         columns["is_read"] = int(bool(body["isRead"]))
@@ -170,6 +177,8 @@ def patch(
             [*columns.values(), now_iso(), item.id],
         )
         write_ext(conn, item.id, ext)
+        for key in cleared:
+            conn.execute("DELETE FROM ext_props WHERE item_id=? AND key=?", (item.id, key))
         if kind != "Message":
             merged = {**(json.loads(stored) if stored else {}), **body}
             conn.execute(
@@ -178,6 +187,27 @@ def patch(
         found = g.store.load_items(conn, [item.id], ext_keys=None)[item.id]
         new_stored = listing.stored_bodies(g, conn, [item.id]).get(item.id)
     return json_reply(200, listing.item_json(g, mailbox_id, found, None, None, new_stored))
+
+
+def patch_extension(g: GraphState, call: Call, mailbox_id: int, ref: str, name: str) -> GraphReply:
+    """`PATCH …/tasks/{id}/extensions/{name}`: an open extension's values replaced (learn.microsoft.com/graph/
+    api/opentypeextension-update); 404 when the item has no extension of that name."""
+    body = state.read_body(g, call)  # an open type: any property may be added
+    prefix = f"name:{OPEN_EXTENSIONS}:{name}."
+    with g.store.write() as conn:
+        item = stored_item(g, conn, mailbox_id, ref, ("Task",))
+        if not any(key.startswith(prefix) for key in item.ext):
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        values = [
+            ExtValue(f"{prefix}{key}", "String", str(value))
+            for key, value in body.items()
+            if key not in ("@odata.type", "extensionName", "id") and isinstance(value, str | int | bool)
+        ]
+        write_ext(conn, item.id, values)
+        conn.execute("UPDATE items SET modified=?, version=version+1 WHERE id=?", (now_iso(), item.id))
+    answer: dict[str, Any] = {"@odata.type": "#microsoft.graph.openTypeExtension", "extensionName": name, "id": name}
+    answer.update({v.key[len(prefix) :]: v.value for v in values})
+    return json_reply(200, answer)
 
 
 def insert(g: GraphState, mailbox_id: int, item: NewItem, body: dict[str, Any] | None = None) -> ItemRow:

@@ -65,3 +65,27 @@ def unknown_properties(type_name: str, body: dict) -> list[str]:
     if not declared:
         return []
     return [k for k in body if not k.startswith(_ANNOTATION_PREFIX) and "@" not in k and k not in declared]
+
+
+_actions: dict[tuple[str, str], dict[str, bool]] | None = None
+
+
+def action_parameters(name: str, binding: str) -> dict[str, bool] | None:
+    """The parameters (name -> required) of the action `name` bound to the entity type `binding` (its
+    binding parameter aside); None when the metadata declares no such action (or is absent)."""
+    global _actions
+    if not available():
+        return None
+    with _lock:
+        if _actions is None:
+            found: dict[tuple[str, str], dict[str, bool]] = {}
+            for _, elem in etree.iterparse(str(path()), events=("end",), tag=f"{_EDM}Action"):
+                params = [p for p in elem if p.tag == f"{_EDM}Parameter"]
+                if elem.get("IsBound") == "true" and params:
+                    bound = (params[0].get("Type") or "").split(".")[-1]
+                    found[(elem.get("Name") or "", bound)] = {
+                        p.get("Name") or "": p.get("Nullable") == "false" for p in params[1:]
+                    }
+                elem.clear()
+            _actions = found
+    return _actions.get((name, binding))
