@@ -152,6 +152,7 @@ def test_options_of_a_pst(samples: Path, sandbox, tmp_path):
     handle, _ = sandbox
     pst = samples / "Outlook.pst"
     source = source_configurations(pst)
+    assert {"Calendar", "AvailabilityOptions", "RssRule", "HomeTimeZone"} <= set(source)
     done = rebuild(handle, tmp_path / "state", pst, BOB)
     assert done.returncode == 0, done.stderr
     report = {s.get("name"): s for s in json.loads(done.stdout)["settings"] if s["setting"] == "configuration"}
