@@ -120,7 +120,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         metavar="all|none|LIST",
         help="the user's settings to restore after the items, merged with the mailbox's own: all, "
         "none, or a comma-separated list of categories, workhours, autocomplete, searchfolders, junk, "
-        "shortcuts, rules (default all)",
+        "shortcuts, rules, options (default all)",
     )
     safety = group(p, SAFETY)
     safety.add_argument(

@@ -15,6 +15,8 @@ How a rerun, and a user's change on the new server, are respected (each setting 
   folder's entry id); one pointing at that folder already, ours or the user's, is kept. (One the user deleted
   comes back on a rerun, as a search folder does.)
 - junk e-mail lists: a PowerShell script (EWS writes none of them).
+- the other configuration objects (calendar, availability and other options): convert/user_settings/options.py
+  says which are written and why; one is written only where the mailbox has none of its name, then kept.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from pipeline.convert.user_settings.junk_script import JunkLists, junk_lists, powershell
 from pipeline.convert.user_settings.merge import AUTOCOMPLETE_TARGET, ConfigurationTarget, SettingAction, SettingPlan
 from pipeline.convert.user_settings.nicknames import plan_autocomplete
+from pipeline.convert.user_settings.options import decision, elsewhere, left_plan, not_writable, plan_option
 from pipeline.convert.user_settings.records import SettingKind, SettingsMessage
 from pipeline.convert.user_settings.rules import JunkEmailRule
 from pipeline.convert.user_settings.search_criteria import SearchFolderCriteria, Unmapped, criteria
@@ -35,7 +38,13 @@ from pipeline.convert.user_settings.shortcuts import NavigationShortcut, link_pr
 from pipeline.model import SourceFolder
 
 #: The kinds this module restores (merge.SELECTABLE names them for --settings).
-KINDS = (SettingKind.AUTOCOMPLETE, SettingKind.SEARCH_FOLDER, SettingKind.JUNK_RULE, SettingKind.SHORTCUT)
+KINDS = (
+    SettingKind.AUTOCOMPLETE,
+    SettingKind.SEARCH_FOLDER,
+    SettingKind.JUNK_RULE,
+    SettingKind.SHORTCUT,
+    SettingKind.CONFIGURATION,
+)
 JUNK_SCRIPT = "junk-email.ps1"
 
 
@@ -213,6 +222,27 @@ def restore_shortcuts(messages: list[SettingsMessage], given: Restored) -> list[
     return plans
 
 
+def restore_option(message: SettingsMessage, given: Restored) -> dict:
+    """One of the other configuration objects, in the folder it sat in (by that folder's role): created where
+    the mailbox has none of its name if options.py restores it, else listed with the reason."""
+    name = message.configuration_name or ""
+    folder = next((f.role.value for f in given.folders if tuple(f.path) == tuple(message.folder_path)), None)
+    if not decision(name)[0]:
+        return left_plan(message, folder).as_dict()
+    unwritable = not_writable(message, folder)
+    if unwritable is not None:
+        return unwritable.as_dict()
+    target = ConfigurationTarget(folder or "", name)
+    configurations = getattr(given.mailbox, "configurations", None)
+    store = configurations() if configurations is not None else None
+    if store is None or not hasattr(store, "create_parts"):
+        return _plan(message.kind, target, SettingAction.SKIP, "this destination cannot write it yet")
+    option = plan_option(message, folder, store.read(target))
+    if option.plan.action is SettingAction.CREATE:
+        store.create_parts(target, option.dictionary, option.xml, option.binary)
+    return option.plan.as_dict()
+
+
 def _as_list(
     step: Callable[[SettingsMessage, Restored], dict], message: SettingsMessage, given: Restored
 ) -> list[dict]:
@@ -244,6 +274,9 @@ def restore(messages: Iterable[SettingsMessage], selected: tuple[SettingKind, ..
     shortcuts = [m for m in chosen if m.kind is SettingKind.SHORTCUT]
     if shortcuts:
         guarded(SettingKind.SHORTCUT, lambda: restore_shortcuts(shortcuts, given))
+    for message in chosen:  # the other configuration objects (CategoryList, WorkHours: run.py's own loop)
+        if message.kind is SettingKind.CONFIGURATION and not elsewhere(message.configuration_name or ""):
+            guarded(message.kind, partial(_as_list, restore_option, message, given))
     return plans
 
 

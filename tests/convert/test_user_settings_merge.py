@@ -42,6 +42,7 @@ def test_the_selection():
         "junk",
         "shortcuts",
         "rules",
+        "options",
     )
     assert parse_selection("none") == parse_selection("") == ()
     assert parse_selection("WorkHours, categories") == ("categories", "workhours")

@@ -30,6 +30,7 @@ SELECTABLE = {
     "junk": SettingKind.JUNK_RULE,
     "shortcuts": SettingKind.SHORTCUT,
     "rules": SettingKind.EXTENDED_RULE,
+    "options": SettingKind.CONFIGURATION,  # the other configuration objects: options.py says which, and why
 }
 
 
@@ -63,6 +64,7 @@ class ServerConfiguration:
     xml: bytes | None = None
     binary: bytes | None = None
     dictionary: dict[str, str] | None = None  # the string entries of its dictionary (the restore's stamp)
+    values: dict[object, object] | None = None  # every entry of its dictionary, as read (options.py compares them)
 
 
 @dataclass(frozen=True, slots=True)

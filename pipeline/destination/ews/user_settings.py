@@ -1,5 +1,8 @@
 """The user's settings on an EWS mailbox: user configuration objects read and written with exchangelib
-(`Folder.get/create/update_user_configuration`), in the distinguished folder the plan names."""
+(`Folder.get/create/update_user_configuration`), in the distinguished folder the plan names.
+
+A dictionary is written with each entry's own EWS type (options.py's TypedValue): exchangelib names a Python
+int Integer64, so the other integer types travel as int subclasses registered with its TypeValueField."""
 
 from __future__ import annotations
 
@@ -7,10 +10,50 @@ from collections.abc import Callable
 from typing import Any
 
 from exchangelib.errors import ErrorItemNotFound
+from exchangelib.fields import TypeValueField
 
 from pipeline.convert.user_settings.merge import ConfigurationTarget, ServerConfiguration
+from pipeline.convert.user_settings.options import TypedValue
 
-_FOLDERS = {"calendar": "calendar", "inbox": "inbox", "contacts": "contacts", "root": "root"}
+_FOLDERS = {
+    "calendar": "calendar",
+    "inbox": "inbox",
+    "contacts": "contacts",
+    "root": "root",
+    "tasks": "tasks",
+    "notes": "notes",
+    "journal": "journal",
+}
+
+
+class _Integer32(int):
+    pass
+
+
+class _UnsignedInteger32(int):
+    pass
+
+
+class _UnsignedInteger64(int):
+    pass
+
+
+_INTEGERS: dict[str, type[int]] = {
+    "Integer32": _Integer32,
+    "UnsignedInteger32": _UnsignedInteger32,
+    "UnsignedInteger64": _UnsignedInteger64,
+}
+for _name, _cls in _INTEGERS.items():
+    TypeValueField.TYPES_MAP_REVERSED.setdefault(_cls, _name)
+
+
+def _value(typed: TypedValue) -> Any:
+    """A TypedValue as exchangelib writes it with that type (Byte: one byte; Integer64: a plain int)."""
+    if typed.ews_type == "Byte":
+        return int(typed.value).to_bytes(1, "little")
+    if typed.ews_type in _INTEGERS:
+        return _INTEGERS[typed.ews_type](typed.value)
+    return typed.value
 
 
 class EwsConfigurations:
@@ -31,7 +74,8 @@ class EwsConfigurations:
                 return None
             self._dictionaries[target] = dict(found.dictionary or {})
             words = {str(k): v for k, v in (found.dictionary or {}).items() if isinstance(v, str)}
-            return ServerConfiguration(xml=found.xml_data, binary=found.binary_data, dictionary=words)
+            values = dict(found.dictionary) if found.dictionary else None
+            return ServerConfiguration(xml=found.xml_data, binary=found.binary_data, dictionary=words, values=values)
 
         return self._call(get)
 
@@ -51,3 +95,19 @@ class EwsConfigurations:
         dictionary = {**self._dictionaries.get(target, {}), **dictionary}
         call = folder.create_user_configuration if create else folder.update_user_configuration
         self._call(lambda: call(name=target.name, dictionary=dictionary, binary_data=binary))
+
+    def create_parts(
+        self,
+        target: ConfigurationTarget,
+        dictionary: tuple[tuple[TypedValue, TypedValue], ...] | None,
+        xml: bytes | None,
+        binary: bytes | None,
+    ) -> None:
+        """A new configuration with the parts as read from the source, in one request (none written half)."""
+        folder = self._folder(target)
+        entries = {_value(k): _value(v) for k, v in dictionary} if dictionary else None
+        self._call(
+            lambda: folder.create_user_configuration(
+                name=target.name, dictionary=entries, xml_data=xml, binary_data=binary
+            )
+        )

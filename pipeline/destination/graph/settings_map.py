@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.convert.user_settings.configuration import CategoryList, RoamingDictionary, WorkHours
+from pipeline.convert.user_settings.options import DECISIONS
 
 #: Exchange's work hours of a new mailbox (what Outlook on the web shows before the user changes them).
 DEFAULT_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 DEFAULT_START, DEFAULT_END = "08:00:00", "17:00:00"
-#: Configuration objects Outlook keeps beside the work hours that Graph v1.0 has no resource for.
-NOT_IN_GRAPH = ("Calendar", "AvailabilityOptions", "HomeTimeZone")
+#: Configuration objects the EWS restore writes (options.py) that Graph v1.0 has no resource for.
+NOT_IN_GRAPH = tuple(name for name, (restored, _) in DECISIONS.items() if restored)
 
 
 @dataclass(frozen=True, slots=True)

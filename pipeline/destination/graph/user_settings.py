@@ -107,7 +107,7 @@ class GraphSettings:
         if SettingKind.WORK_HOURS in kinds and by_kind.get(SettingKind.WORK_HOURS):
             first = by_kind[SettingKind.WORK_HOURS][0]
             steps.append((first.kind, partial(self._work_hours, first, options), self.MAILBOX_SETTINGS, ""))
-        elif SettingKind.WORK_HOURS in kinds and settings_map.left_options(options):
+        elif (SettingKind.WORK_HOURS in kinds or "options" in selected) and settings_map.left_options(options):
             left = settings_map.left_options(options)
             steps.append(
                 (
@@ -118,7 +118,7 @@ class GraphSettings:
                         self.MAILBOX_SETTINGS,
                         SettingAction.SKIP,
                         left=left,
-                        reason="calendar options without a WorkHours object: no v1.0 resource takes them",
+                        reason="configuration objects no v1.0 resource takes (EWS UpdateUserConfiguration does)",
                     ),
                     self.MAILBOX_SETTINGS,
                     "",
