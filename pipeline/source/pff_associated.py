@@ -9,6 +9,7 @@ wheels) `unavailable()` gives the one-line reason and the libpff reader reports 
 from __future__ import annotations
 
 import ctypes
+from functools import cache
 from typing import Any
 
 from pipeline.source import libpff_capi
@@ -28,6 +29,7 @@ class AssociatedContentsError(OSError):
         self.reason = reason
 
 
+@cache
 def unavailable() -> str | None:
     """Why the libpff reader cannot reach associated contents on this machine, or None when it can."""
     try:

@@ -11,6 +11,7 @@ associated contents" in its export_handle.c; `pffexport -m all` writes none).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ import pytest
 import fixtures
 from fixtures.spec import load_spec
 from pipeline.model import SourceError, SourceItem
-from pipeline.source import pff_associated
+from pipeline.source import libpff_capi, pff_associated
 from pipeline.source.native import NativeSource
 from pipeline.source.pff import PffSource
+from tests.conftest import run_cli
 from tests.source.libpff_fai import UNREADABLE, associated_contents
 from tests.source.parity import item_view
 
@@ -117,3 +119,33 @@ def _walk(folders: Any) -> Any:
     for folder in folders:
         yield folder
         yield from _walk(folder.folders)
+
+
+@pytest.mark.samples
+def test_inspect_lists_the_same_settings_with_either_reader(samples: Path):
+    """Through the CLI, as an admin runs it: `inspect --reader libpff` lists the settings native lists."""
+    listed = {}
+    for reader in ("native", "libpff"):
+        result = run_cli("inspect", "--ost", str(samples / "SampleOstFile.ost"), "--json", "--reader", reader)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        listed[reader] = {f["path"]: f["settings"] for f in report["folders"] if f["settings"]}
+    assert listed["libpff"] == listed["native"]
+    assert sum(len(s) for s in listed["libpff"].values()) == 21  # the issue's count
+
+
+def test_a_function_pypff_does_not_export_is_a_reason_not_a_crash():
+    with pytest.raises(libpff_capi.CApiUnavailable) as caught:
+        libpff_capi.function("libpff_no_such_function", ())
+    assert caught.value.name == "libpff_no_such_function" and "does not export it" in caught.value.reason
+
+
+def test_without_the_c_api_the_libpff_reader_says_why_once(monkeypatch):
+    """Where pypff exports no libpff function (a Windows wheel), the libpff reader hands over one error
+    naming the reason, never an empty answer that looks like a store without settings, never a crash."""
+    reason = "libpff's libpff_folder_get_sub_associated_content is not reachable: pypff does not export it"
+    monkeypatch.setattr(pff_associated, "unavailable", lambda: reason)
+    with PffSource(fixtures.cached("settings", "ost", "permute")) as pff:
+        found = [entry for folder in pff.folders() for entry in pff.associated(folder)]
+    [error] = found
+    assert isinstance(error, SourceError) and error.what == "associated contents" and reason in error.reason
