@@ -22,7 +22,7 @@ class CApiUnavailable(RuntimeError):
     """The pypff extension module does not export the libpff function needed (`name`), for `reason`."""
 
     def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"libpff's {name} is not reachable: {reason}")
+        super().__init__(f"{name} is not reachable through pypff: {reason}")
         self.name = name
         self.reason = reason
 

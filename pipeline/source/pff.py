@@ -228,7 +228,11 @@ class PffSource(MessageStore[Any, Any, Any]):
             if not self._associated_reported:
                 self._associated_reported = True
                 yield SourceError(
-                    folder.path, None, "associated contents", f"the libpff reader reads none here: {reason}"
+                    folder.path,
+                    None,
+                    "associated contents",
+                    "the libpff reader cannot read associated contents (settings) here, the native reader can: "
+                    + reason,
                 )
             return
         try:

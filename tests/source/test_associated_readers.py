@@ -143,7 +143,7 @@ def test_a_function_pypff_does_not_export_is_a_reason_not_a_crash():
 def test_without_the_c_api_the_libpff_reader_says_why_once(monkeypatch):
     """Where pypff exports no libpff function (a Windows wheel), the libpff reader hands over one error
     naming the reason, never an empty answer that looks like a store without settings, never a crash."""
-    reason = "libpff's libpff_folder_get_sub_associated_content is not reachable: pypff does not export it"
+    reason = "libpff_folder_get_sub_associated_content is not reachable through pypff: pypff does not export it"
     monkeypatch.setattr(pff_associated, "unavailable", lambda: reason)
     with PffSource(fixtures.cached("settings", "ost", "permute")) as pff:
         found = [entry for folder in pff.folders() for entry in pff.associated(folder)]
