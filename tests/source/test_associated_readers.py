@@ -149,3 +149,29 @@ def test_without_the_c_api_the_libpff_reader_says_why_once(monkeypatch):
         found = [entry for folder in pff.folders() for entry in pff.associated(folder)]
     [error] = found
     assert isinstance(error, SourceError) and error.what == "associated contents" and reason in error.reason
+
+
+def test_without_the_c_api_an_embedded_message_is_unreadable_not_a_crash(monkeypatch):
+    """The same fallback for embedded messages (embedded.py shares libpff_capi.py): the attachment stays,
+    its message reads as unreadable (None), as one libpff cannot open."""
+
+    def embedded_of(path: Path) -> list[Any]:
+        with PffSource(path) as pff:
+            return [
+                attachment.embedded()
+                for folder in pff.folders()
+                for item in pff.items(folder)
+                if isinstance(item, SourceItem)
+                for attachment in item.attachments
+                if attachment.method == 5
+            ]
+
+    path = fixtures.cached("small", "pst", "permute")
+    assert embedded_of(path) and all(e is not None for e in embedded_of(path))  # with the C API
+
+    def unexported(name: str, *args: Any) -> Any:
+        raise libpff_capi.CApiUnavailable(name, "pypff does not export it")
+
+    monkeypatch.setattr(libpff_capi, "function", unexported)
+    found = embedded_of(path)
+    assert found and all(e is None for e in found)
