@@ -123,7 +123,8 @@ class Source(Protocol):
 
     def associated(self, folder: SourceFolder) -> Iterator[SourceItem | SourceError]:
         """The folder's associated (FAI) messages (views, rules, configuration objects), `associated` set;
-        none from a reader that cannot reach them (libpff's Python binding has no call for them)."""
+        a reader that cannot reach them says so with a SourceError (the libpff reader where pypff exports
+        no libpff C API: pff_associated.py)."""
         ...
 
     def folder_by_entry_id(self, entry_id: bytes) -> int | None:

@@ -1,72 +1,55 @@
 """Access to embedded messages (attach method 5), which pypff's Python API does not offer.
 
-The installed extension module exports the libpff C API and pypff's own object constructor, so we call
-libpff_attachment_get_item() through ctypes and wrap the result as a pypff.message.
+libpff_attachment_get_item() is called through ctypes (libpff_capi.py) and its result wrapped as a
+pypff.message; where pypff does not export libpff's C API (Windows wheels) an embedded message cannot be
+opened and is reported like any unreadable one.
 """
 
 from __future__ import annotations
 
 import ctypes
-from functools import cache
 from typing import Any
 
-import pypff
+from pipeline.source import libpff_capi
+
+_ITEM_OUT = (ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p))
+_TYPE_OUT = (ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_void_p))
 
 
 class EmbeddedMessageError(RuntimeError):
     """libpff could not open the embedded message of an attachment."""
 
 
-@cache
-def _api() -> tuple[Any, int]:
-    lib = ctypes.PyDLL(pypff.__file__)
-    lib.libpff_attachment_get_item.argtypes = [
-        ctypes.c_void_p,
-        ctypes.POINTER(ctypes.c_void_p),
-        ctypes.POINTER(ctypes.c_void_p),
-    ]
-    lib.libpff_attachment_get_item.restype = ctypes.c_int
-    lib.libpff_attachment_get_type.argtypes = [
-        ctypes.c_void_p,
-        ctypes.POINTER(ctypes.c_int),
-        ctypes.POINTER(ctypes.c_void_p),
-    ]
-    lib.libpff_attachment_get_type.restype = ctypes.c_int
-    lib.libpff_error_free.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
-    lib.libpff_error_free.restype = ctypes.c_int
-    lib.pypff_item_new.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.py_object]
-    lib.pypff_item_new.restype = ctypes.py_object
-    message_type = ctypes.addressof(ctypes.c_void_p.in_dll(lib, "pypff_message_type_object"))
-    return lib, message_type
-
-
 def _item_pointer(obj: Any) -> int:
-    """The libpff_item_t* held by a pypff item object (its first field after PyObject_HEAD)."""
-    if not isinstance(obj, pypff.item):
-        raise TypeError("not a pypff item")
-    pointer = ctypes.c_void_p.from_address(id(obj) + object.__basicsize__).value
-    if not pointer:
-        raise EmbeddedMessageError("attachment has no libpff item")
-    return pointer
+    try:
+        return libpff_capi.item_pointer(obj)
+    except ValueError:
+        raise EmbeddedMessageError("attachment has no libpff item") from None
 
 
 def attachment_type(attachment: Any) -> str:
     """libpff's attachment type: 'd' data, 'i' item (embedded message), 'r' reference, '\\0' unknown."""
-    lib, _ = _api()
+    try:
+        get_type = libpff_capi.function("libpff_attachment_get_type", _TYPE_OUT)
+    except libpff_capi.CApiUnavailable:
+        return "\0"
     value = ctypes.c_int(0)
     error = ctypes.c_void_p()
-    if lib.libpff_attachment_get_type(_item_pointer(attachment), ctypes.byref(value), ctypes.byref(error)) != 1:
-        lib.libpff_error_free(ctypes.byref(error))
+    if get_type(_item_pointer(attachment), ctypes.byref(value), ctypes.byref(error)) != 1:
+        libpff_capi.free_error(error)
         return "\0"
     return chr(value.value) if value.value else "\0"
 
 
 def open_embedded(attachment: Any) -> Any:
     """The embedded message of a method-5 attachment as a pypff.message (keeps the attachment alive)."""
-    lib, message_type = _api()
+    try:
+        get_item = libpff_capi.function("libpff_attachment_get_item", _ITEM_OUT)
+    except libpff_capi.CApiUnavailable as exc:
+        raise EmbeddedMessageError(str(exc)) from None
     sub_item = ctypes.c_void_p()
     error = ctypes.c_void_p()
-    if lib.libpff_attachment_get_item(_item_pointer(attachment), ctypes.byref(sub_item), ctypes.byref(error)) != 1:
-        lib.libpff_error_free(ctypes.byref(error))
+    if get_item(_item_pointer(attachment), ctypes.byref(sub_item), ctypes.byref(error)) != 1:
+        libpff_capi.free_error(error)
         raise EmbeddedMessageError("libpff could not open the embedded message")
-    return lib.pypff_item_new(message_type, sub_item, attachment)
+    return libpff_capi.as_message(sub_item, attachment)

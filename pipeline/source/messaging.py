@@ -187,9 +187,10 @@ class MessageStore(ABC, Generic[F, M, R]):
     ) -> Iterator[T | SourceError]:
         """read(message, node id) for the messages at these row indexes, in the order given."""
 
+    @abstractmethod
     def _walk_associated(self, folder: SourceFolder, read: Callable[[M, int], T]) -> Iterator[T | SourceError]:
-        """read() of each row of the folder's associated contents table (none where a reader cannot reach it)."""
-        return iter(())
+        """read() of each row of the folder's associated contents table; what cannot be read (the table, a row,
+        or the reader's way to it) becomes a SourceError."""
 
     @abstractmethod
     def _orphans(self) -> Iterator[Orphan]:

@@ -15,7 +15,7 @@ import pypff
 
 from pipeline import mapi
 from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
-from pipeline.source import codepages, embedded
+from pipeline.source import codepages, embedded, pff_associated
 from pipeline.source.base import ItemSummary, Moment, SourceInfo, SourceOpenError
 from pipeline.source.cache_identity import ReplicaMap
 from pipeline.source.header import whole_file
@@ -33,6 +33,10 @@ from pipeline.source.messaging import (
 from pipeline.source.values import attachment_record, decode_value, python_codepage, recipient_record
 
 T = TypeVar("T")
+
+#: [MS-PST] 2.2.2.1: a search folder's node id type. A search folder has no associated contents table
+#: (2.4.8.6 lists its nodes); libpff hands out the rows of its search contents table (0x10) instead, or fails.
+NID_TYPE_SEARCH_FOLDER = 0x03
 
 
 def libpff_reason(chain: str) -> str:
@@ -91,6 +95,7 @@ class PffSource(MessageStore[Any, Any, Any]):
             )
         self.recover = recover
         self.errors: list[SourceError] = []
+        self._associated_reported = False  # the unreachable C API is reported once
         self._names, _damaged = self._load_name_map()
         try:
             self._load_tree()
@@ -210,6 +215,45 @@ class PffSource(MessageStore[Any, Any, Any]):
             return read(message, node_id)
         except Exception as exc:  # noqa: BLE001 - whatever breaks on one item, the walk goes on
             return SourceError(folder.path, node_id, "item", f"item #{index}: {_one_line(exc)}")
+
+    def _walk_associated(self, folder: SourceFolder, read: Callable[[Any, int], T]) -> Iterator[T | SourceError]:
+        """read() of each of the folder's associated messages, through libpff's C API (pff_associated.py).
+        Where that API is not reachable the reason is one SourceError, on the first folder asked, never
+        an empty answer that looks like a store without settings."""
+        handle = self._folder_handles.get(folder.node_id)
+        if handle is None or folder.node_id & 0x1F == NID_TYPE_SEARCH_FOLDER:
+            return  # a search folder has no associated contents table; libpff would list its search results
+        reason = pff_associated.unavailable()
+        if reason is not None:
+            if not self._associated_reported:
+                self._associated_reported = True
+                yield SourceError(
+                    folder.path,
+                    None,
+                    "associated contents",
+                    "the libpff reader cannot read associated contents (settings) here, the native reader can: "
+                    + reason,
+                )
+            return
+        try:
+            count = pff_associated.count(handle)
+        except Exception as exc:  # noqa: BLE001 - reported as the folder's error
+            yield SourceError(folder.path, folder.node_id, "associated contents", _one_line(exc))
+            return
+        for index in range(count):
+            yield self._associated_row(folder, handle, index, read)
+
+    @staticmethod
+    def _associated_row(
+        folder: SourceFolder, handle: Any, index: int, read: Callable[[Any, int], T]
+    ) -> T | SourceError:
+        node_id = None
+        try:
+            message = pff_associated.entry(handle, index)
+            node_id = message.identifier
+            return read(message, node_id)
+        except Exception as exc:  # noqa: BLE001 - whatever breaks on one entry, the walk goes on
+            return SourceError(folder.path, node_id, "item", f"associated #{index}: {_one_line(exc)}")
 
     def _orphans(self) -> Iterator[Orphan]:
         """The orphan items libpff recovers from the file's free space."""
