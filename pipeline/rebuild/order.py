@@ -46,6 +46,16 @@ class Phase(enum.IntEnum):
         return self <= Phase.RECENT
 
 
+class Span(enum.StrEnum):
+    """Which phases one run of a mailbox covers. A site (`--map`) runs each mailbox twice: USABLE (phases
+    1-4) for every mailbox first, then REST, which walks the whole plan again (what the first round stored is
+    found on the server, and counted present) and goes on into phase 5. One mailbox alone runs ALL."""
+
+    ALL = "all"
+    USABLE = "usable"
+    REST = "rest"
+
+
 @dataclass(frozen=True, slots=True)
 class Windows:
     """How far back phases 3 and 4 reach, in days before the anchor (settings usable_mail_days and

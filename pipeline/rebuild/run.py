@@ -58,7 +58,7 @@ from pipeline.rebuild.large_items import (
     strip_largest,
     with_note,
 )
-from pipeline.rebuild.order import Order, Windows, folder_steps, plan
+from pipeline.rebuild.order import Order, Span, Windows, folder_steps, plan
 from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
@@ -99,6 +99,7 @@ class RunOptions:
     codepage: int | None = None  # --codepage: the Windows code page of an ANSI store's 8-bit strings
     site_book: Path | None = None  # --map: every user's address book merged (pipeline/rebuild/address_books.py)
     settings: tuple[str, ...] = tuple(SELECTABLE)  # --settings: the user's settings to restore (merge.py)
+    span: Span = Span.ALL  # usable first across a site: phases 1-4 only, or the rest (order.py, local.py)
 
     @property
     def selection(self) -> Selection:
@@ -424,14 +425,14 @@ class MailboxRun:
                     continue
                 carried.append(folder)
             self._steps(source, folders, carried, selection)
-            if self.options.recover and self.options.store_part:
+            if self.options.recover and self.options.store_part and self.options.span is not Span.USABLE:
                 self._do_folder(RECOVERED_FOLDER, RECOVERED_PLAN, source.recovered(), selection)
             if self._sender is not None:
                 self._sender.wait()  # every outcome handled and every folder recorded
                 self._reconcile(source, selection)
                 if self.settings.order == Order.FOLDERS:
                     self._restore_settings(source, folders)  # usable first: with the tree (_steps)
-            for error in source.errors if self.options.store_part else ():
+            for error in source.errors if self.options.store_part and self.options.span is not Span.USABLE else ():
                 self.summary.source_errors += 1
                 self._fail(
                     "/".join(error.folder_path),
@@ -521,12 +522,15 @@ class MailboxRun:
             if self._mailbox is not None:
                 for folder in carried:  # phase 1: the whole tree before any item, and the user's settings
                     self._server_folder(self._plan[folder.node_id])
-                self._restore_settings(source, folders)
+                if self.options.span is not Span.REST:  # a site's second round: the first restored them
+                    self._restore_settings(source, folders)
         usable_marked = self.settings.order == Order.FOLDERS
         for step in steps:
             if not usable_marked and not step.phase.usable:
                 self._mark_usable()
                 usable_marked = True
+            if self.options.span is Span.USABLE and not step.phase.usable:
+                return  # the rest in the site's second round (execution/local.py)
             folder = by_id[step.node_id]
             entries = source.items(folder) if step.indexes is None else source.items_at(folder, step.indexes)
             self._do_folder(folder, self._plan[folder.node_id], entries, selection, last=step.last)
