@@ -1,5 +1,6 @@
 """A big mailbox in parts: consecutive folders grouped into runs of about N items, and the parts' summaries
-added back into one. Plain dicts and the standard library only, so Temporal's workflow code can use it.
+added back into one; and the two rounds of a usable-first site (the usable phases, then the rest: rounds.py)
+as one summary. Plain dicts and the standard library only, so Temporal's workflow code can use it.
 
 A part is a list of folder node ids, in the store's folder order; a folder is never split. Every folder of
 the store is in exactly one part (skipped ones too, so each is counted once); the first part also reports
@@ -84,4 +85,32 @@ def merge_summaries(first: dict[str, Any] | None, then: dict[str, Any]) -> dict[
     merged["fatal"] = then.get("fatal") or first.get("fatal")
     merged["attempt"] = max(int(first.get("attempt") or 0), int(then.get("attempt") or 0))
     merged["parts"] = [*(first.get("parts") or []), *(then.get("parts") or [])]
+    return merged
+
+
+#: Summary fields the second round of a usable-first site cannot have seen in the first (what was written once).
+_ROUND_ADDED = ("uploaded", "bytes_uploaded", "retries", "in_doubt_found", "duplicates_removed", "restored")
+#: How a first round must end for its mailbox to go on to the second.
+GOES_ON = ("ok", "failed-items")
+
+
+def merge_rounds(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
+    """One mailbox's summary (Summary.as_dict() shape) from its usable round and the round after it. The
+    second walked every item again, so what it found, skipped and failed is the mailbox's; what the first
+    stored it counted present, and is counted uploaded; what was written once (warnings, drafts, address
+    resolutions, settings) adds up; usable_after is the first round's (seconds from its start)."""
+    merged = dict(then)
+    for key in _ROUND_ADDED:
+        merged[key] = (first.get(key) or 0) + (then.get(key) or 0)
+    merged["present"] = max(0, (then.get("present") or 0) - (first.get("uploaded") or 0))
+    for key in ("warnings", "addresses"):
+        merged[key] = _add_counts(first.get(key) or {}, then.get(key) or {})
+    merged["warning_items"] = [*(first.get("warning_items") or []), *(then.get("warning_items") or [])][:WARNING_ITEMS]
+    for key in ("drafts", "settings"):
+        merged[key] = [*(first.get(key) or []), *(then.get(key) or [])]
+    merged["codepage"] = then.get("codepage") or first.get("codepage")
+    merged["usable_after"] = first.get("usable_after")
+    merged["elapsed"] = round(float(first.get("elapsed") or 0) + float(then.get("elapsed") or 0), 3)
+    if "parts" in first or "parts" in then:
+        merged["parts"] = [*(first.get("parts") or []), *(then.get("parts") or [])]
     return merged

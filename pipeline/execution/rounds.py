@@ -13,14 +13,16 @@ from collections import Counter
 from collections.abc import Sequence
 
 from pipeline.execution.base import MailboxJob
+from pipeline.execution.parts import GOES_ON as GOING_ON
+from pipeline.execution.parts import merge_rounds
+from pipeline.execution.wire import summary_from_wire
 from pipeline.rebuild.order import Order, Span
 from pipeline.rebuild.run import Summary
 from pipeline.rebuild.status import RunStatus
 from pipeline.settings import Settings
 
 #: How a first round must end for its mailbox to go on to the second.
-GOES_ON = frozenset({RunStatus.OK, RunStatus.FAILED_ITEMS})
-WARNING_ITEMS = 200  # as the run keeps them
+GOES_ON = frozenset(RunStatus(status) for status in GOING_ON)
 
 
 def in_rounds(jobs: Sequence[MailboxJob], settings: Settings) -> bool:
@@ -52,21 +54,8 @@ def goes_on(job: MailboxJob, summary: Summary) -> bool:
 
 
 def merged(first: Summary, then: Summary) -> Summary:
-    """One mailbox's summary from its two rounds. The second walked every item again, so what it found,
-    skipped and failed is the mailbox's; the first's uploads it counted present are counted uploaded; what
-    was written only once (warnings, drafts, address resolutions, settings) is added up; usable_after is the
-    first round's (seconds from its start)."""
-    out = dataclasses.replace(then)
-    out.uploaded = first.uploaded + then.uploaded
-    out.present = max(0, then.present - first.uploaded)
-    out.warnings = Counter(first.warnings) + Counter(then.warnings)
-    out.warning_items = [*first.warning_items, *then.warning_items][:WARNING_ITEMS]
-    out.addresses = Counter(first.addresses) + Counter(then.addresses)
-    out.drafts = [*first.drafts, *then.drafts]
-    out.settings = [*first.settings, *then.settings]
-    out.codepage = then.codepage or first.codepage
-    for name in ("bytes_uploaded", "retries", "in_doubt_found", "duplicates_removed", "restored"):
-        setattr(out, name, getattr(first, name) + getattr(then, name))
-    out.usable_after = first.usable_after
-    out.elapsed = round(first.elapsed + then.elapsed, 3)
+    """One mailbox's summary from its two rounds (parts.merge_rounds says how)."""
+    out = summary_from_wire(merge_rounds(first.as_dict(), then.as_dict()))
+    out.status = RunStatus(out.status)
+    out.addresses = Counter(out.addresses)
     return out

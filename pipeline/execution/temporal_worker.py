@@ -40,6 +40,7 @@ from pipeline.execution.temporal_workflow import (
     NOT_HERE,
     PLAN_ACTIVITY,
     MailboxWorkflow,
+    SiteGateWorkflow,
     SlotWorkflow,
 )
 from pipeline.execution.wire import job_from_wire
@@ -223,7 +224,7 @@ async def _serve(
         worker = Worker(
             client,
             task_queue=settings.temporal_task_queue,
-            workflows=[MailboxWorkflow, SlotWorkflow],
+            workflows=[MailboxWorkflow, SlotWorkflow, SiteGateWorkflow],
             activities=[activities.plan_mailbox, activities.rebuild_mailbox],
             activity_executor=pool,
             max_concurrent_activities=mailboxes,
