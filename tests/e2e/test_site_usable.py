@@ -80,12 +80,12 @@ def builds() -> list:
     return [fixtures.cached_build(spec(i), "ost", "permute") for i in range(len(USERS))]
 
 
-def mapping(folder: Path, builds: list) -> Path:
+def mapping(folder: Path, builds: list, users: tuple[str, ...] = USERS) -> Path:
     path = folder / "users.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["ost", "mailbox"])
-        for (ost, _), address in zip(builds, USERS, strict=True):
+        for (ost, _), address in zip(builds, users, strict=True):
             writer.writerow([str(ost), address])
     return path
 
@@ -270,3 +270,63 @@ def test_a_site_run_killed_among_the_usable_items_resumes_there_and_ends_exact(t
     assert len(creates) == total - sum(before.values()), "the rerun sent again what the killed run had stored"
     after = [(s, at) for _m, s, at in rows if at > killed_at]
     assert max(at for s, at in after if is_usable(s)) < min(at for s, at in after if s.startswith("old "))
+
+
+@pytest.mark.slow  # ~12 s: a dev server, two workers and a gate; test_temporal.py runs the gate by default
+def test_temporal_site_every_mailbox_usable_before_any_old_mail_two_workers_and_part_items_small(
+    tmp_path: Path, builds
+):
+    """The same site through Temporal (a dev server, two workers, EWS, two mailboxes in parts of 20 items):
+    every mailbox's usable items stored before any old one, each item once; the summaries carry the
+    usable-at time. Two mailboxes keep it short; the gate's handling of a refused mailbox and of a server's
+    cap is in test_temporal.py."""
+    builds, site = builds[:2], USERS[:2]
+    from tests.temporal_server import dev_server, temporal_missing
+
+    if temporal_missing() is not None:
+        pytest.skip(str(temporal_missing()))
+    users = mapping(tmp_path, builds, site)
+    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.5"}
+    with (
+        dev_server(tmp_path / "temporal") as server,
+        own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, list(site)) as (handle, data),
+    ):
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "pipeline", "worker", "--temporal", server.address, "--state"]
+                + [str(tmp_path / f"state-{n}"), "--log-level", "warning"],
+                cwd=REPO,
+                env=env,
+                stdout=(tmp_path / f"worker-{n}.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            for n in range(2)
+        ]
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "pipeline", "run", "--map", str(users), "--engine", "temporal"]
+                + ["--temporal", server.address, "--wait", "--json", "--server", handle.url, "--username", SERVICE]
+                + ["--impersonate", "--state", str(tmp_path / "submitter")],
+                cwd=REPO,
+                env={**env, "REBUILD_TEMPORAL_PART_ITEMS": "20"},
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                worker.wait(timeout=30)
+        rows = stored(data)
+        for (_, manifest), address in zip(builds, site, strict=True):
+            assert listed(handle, address) == expected(manifest), address  # 0 missing, 0 doubled
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    usable = [at for _m, subject, at in rows if is_usable(subject)]
+    rest = [at for _m, subject, at in rows if subject.startswith("old ")]
+    assert max(usable) < min(rest), "an old item was stored before every mailbox's usable items"
+    summaries = {s["mailbox"]: s for s in json.loads(result.stdout)}
+    for address, (_, manifest) in zip(site, builds, strict=True):
+        assert summaries[address]["status"] == "ok", summaries[address]
+        assert summaries[address]["uploaded"] == len(manifest.items), summaries[address]
+        assert summaries[address]["usable_after"] is not None
