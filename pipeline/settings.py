@@ -51,6 +51,8 @@ class GraphSettings:
     client_id: str = ""
     request_timeout: int = 120
     import_mime: str = "yes"  # yes: mail through the beta importMime action; no: JSON creation only
+    upload_budget_mb: int = 150  # Graph's upload budget per app and mailbox: MB per upload_window seconds,
+    upload_window: int = 300  # spent in the run's order (usable first), paced on our side
 
     @property
     def uses_sandbox(self) -> bool:

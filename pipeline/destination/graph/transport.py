@@ -132,7 +132,9 @@ class GraphHttp:
             limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
         )
         self.tokens = tokens or Tokens(target, self.client)
-        self.pacer = Pacer()
+        self.pacer = Pacer(
+            int(getattr(target, "upload_budget", UPLOAD_BUDGET)), float(getattr(target, "upload_window", UPLOAD_WINDOW))
+        )
         self.requests = 0
         self.retries = 0
         self.throttled = 0
@@ -163,7 +165,7 @@ class GraphHttp:
         instead once the run's lease fence has passed (nothing is sent)."""
         check_fence()
         size = len(content) if content is not None else len(json.dumps(json_body)) if json_body is not None else 0
-        if size > 64 * 1024 and lane is Lane.ITEMS:
+        if size and lane is Lane.ITEMS and method != "GET":  # every upload counts against Graph's budget
             self.pacer.admit(size, self.sleep)
         all_headers = {"Authorization": self.tokens.header(), **(headers or {})}
         with self.lanes.slot(lane, check_fence, width):
