@@ -2,9 +2,11 @@
 added back into one; and the two rounds of a usable-first site (the usable phases, then the rest: rounds.py)
 as one summary. Plain dicts and the standard library only, so Temporal's workflow code can use it.
 
-A part is a list of folder node ids, in the store's folder order; a folder is never split. Every folder of
-the store is in exactly one part (skipped ones too, so each is counted once); the first part also reports
-the store's own errors and uploads the recovered items.
+A part is a list of folder node ids, in the store's folder order. Every folder of the store is in exactly
+one part (skipped ones too, so each is counted once); the first part also reports the store's own errors
+and uploads the recovered items. A folder bigger than a part whose items span several years (its "years":
+items per year, rebuild/order.py years_of) is split by year instead (split_parts): parts of its own, each a
+range of consecutive years, newest first, so that no part is unbounded.
 """
 
 from __future__ import annotations
@@ -52,6 +54,54 @@ def parts_of(folders: list[dict[str, Any]], part_items: int) -> list[list[int]]:
     if current or not parts:
         parts.append(current)
     return parts
+
+
+def split_parts(folders: list[dict[str, Any]], part_items: int) -> list[dict[str, Any]]:
+    """Parts as {"folders": node ids, "ranges": [] or one order.YearRange as a dict}: whole folders grouped as
+    parts_of groups them, and each big folder with years split into ranges of about part_items items."""
+    parts: list[dict[str, Any]] = []
+    group: list[dict[str, Any]] = []
+    for folder in folders:
+        years = {int(year): int(n) for year, n in (folder.get("years") or {}).items()}
+        if int(folder["items"]) > part_items and len(years) > 1:
+            if group:
+                parts += [{"folders": p, "ranges": []} for p in parts_of(group, part_items)]
+                group = []
+            parts += _year_parts(int(folder["node_id"]), years, part_items)
+        else:
+            group.append(folder)
+    if group or not parts:
+        parts += [{"folders": p, "ranges": []} for p in parts_of(group, part_items)]
+    return parts
+
+
+def _year_parts(node_id: int, years: dict[int, int], part_items: int) -> list[dict[str, Any]]:
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    count = 0
+    for year in sorted(years, reverse=True):  # newest first, as phase 5 goes
+        current.append(year)
+        count += years[year]
+        if count >= part_items:
+            chunks.append(current)
+            current, count = [], 0
+    if current:
+        chunks.append(current)
+    return [
+        {
+            "folders": [node_id],
+            "ranges": [
+                {
+                    "node_id": node_id,
+                    "lo": min(chunk),
+                    "hi": max(chunk),
+                    "newest": n == 0,
+                    "oldest": n == len(chunks) - 1,
+                }
+            ],
+        }
+        for n, chunk in enumerate(chunks)
+    ]
 
 
 def _add_counts(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:

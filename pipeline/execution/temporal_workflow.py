@@ -2,9 +2,9 @@
 
 Workflow code is replayed, so this module imports only temporalio, the standard library and parts.py (it
 is loaded in Temporal's workflow sandbox). The work is done by activities (temporal_worker.py):
-`plan_mailbox` lists the store's folders with their item counts, then `rebuild_mailbox` runs once per
-part (consecutive folders of about `part_items` items, parts.py), heartbeating its progress. A killed
-worker's part is retried on another worker once its heartbeat times out, the parts already done stay
+`plan_mailbox` lists the store's folders with their item counts (a big folder's items per year), then
+`rebuild_mailbox` runs once per part (consecutive folders of about `part_items` items, or one big folder's
+range of years: parts.py), heartbeating its progress. A killed worker's part is retried on another worker once its heartbeat times out, the parts already done stay
 done (the history holds their summaries), and the mailbox lease and the server-side identities make the
 retried part exact.
 
@@ -31,7 +31,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pipeline.execution.parts import GOES_ON, merge_rounds, merge_summaries, parts_of
+    from pipeline.execution.parts import GOES_ON, merge_rounds, merge_summaries, split_parts
 
 WORKFLOW = "MailboxRebuild"
 SLOT_WORKFLOW = "MailboxSlot"
@@ -140,15 +140,16 @@ class MailboxWorkflow:
                     slot = None
                 await self._wait_for_site(site)
                 slot = await self._take_slot(job)
-            parts = parts_of(plan["folders"], int(job.get("part_items") or DEFAULT_PART_ITEMS))
+            parts = split_parts(plan["folders"], int(job.get("part_items") or DEFAULT_PART_ITEMS))
             result: dict[str, Any] | None = None
-            for index, folders in enumerate(parts):
+            for index, share in enumerate(parts):
                 before = (result["uploaded"] + result["present"]) if result else 0
                 part = {
                     **job,
                     "options": {
                         **job["options"],
-                        "folders": folders,
+                        "folders": share["folders"],
+                        "ranges": share["ranges"],
                         "store_part": index == 0,
                         "span": "rest" if first is not None else job["options"].get("span", "all"),
                     },

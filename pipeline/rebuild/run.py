@@ -58,7 +58,7 @@ from pipeline.rebuild.large_items import (
     strip_largest,
     with_note,
 )
-from pipeline.rebuild.order import Order, Span, Windows, folder_steps, plan
+from pipeline.rebuild.order import Order, Span, Windows, YearRange, folder_steps, plan
 from pipeline.rebuild.status import RunStatus
 from pipeline.selection import BoundSelection, Selection
 from pipeline.settings import Settings
@@ -100,6 +100,7 @@ class RunOptions:
     site_book: Path | None = None  # --map: every user's address book merged (pipeline/rebuild/address_books.py)
     settings: tuple[str, ...] = tuple(SELECTABLE)  # --settings: the user's settings to restore (merge.py)
     span: Span = Span.ALL  # usable first across a site: phases 1-4 only, or the rest (order.py, local.py)
+    ranges: tuple[YearRange, ...] = ()  # big folders split across runs: this run's years of each (a part)
 
     @property
     def selection(self) -> Selection:
@@ -524,6 +525,9 @@ class MailboxRun:
                     self._server_folder(self._plan[folder.node_id])
                 if self.options.span is not Span.REST:  # a site's second round: the first restored them
                     self._restore_settings(source, folders)
+        if self.options.ranges:  # a part of a split folder: only its years (the folder is recorded by none)
+            ranges = {r.node_id: r for r in self.options.ranges}
+            steps = [s for s in steps if s.node_id not in ranges or ranges[s.node_id].covers(s)]
         usable_marked = self.settings.order == Order.FOLDERS
         for step in steps:
             if not usable_marked and not step.phase.usable:
@@ -635,6 +639,9 @@ class MailboxRun:
                 and self._journal_confirmed(path, planned)
             ):
                 self._confirmed.add(path)
+                share = next((r for r in opts.ranges if r.node_id == folder.node_id), None)
+                if share is not None and not share.newest:
+                    return  # a folder split across parts is counted once, by its newest part
                 self.summary.found += folder.item_count
                 self.summary.present += folder.item_count
                 log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)

@@ -176,3 +176,77 @@ def test_a_mailbox_in_two_rounds_holds_its_usable_items_after_the_first_and_all_
     for key in ("found", "uploaded", "present", "failed_total"):
         assert merged[key] == whole.as_dict()[key], key
     assert merged["status"] == "ok" and merged["usable_after"] == first.usable_after is not None
+
+
+def test_a_big_folder_with_years_is_split_into_ranges_newest_first_and_the_rest_grouped():
+    from pipeline.execution.parts import split_parts
+
+    folders = [
+        {"node_id": 1, "items": 3},
+        {"node_id": 2, "items": 250, "years": {"2021": 40, "2022": 60, "2023": 100, "2024": 50}},
+        {"node_id": 3, "items": 5},
+        {"node_id": 4, "items": 300, "years": {"2024": 300}},  # one year: nothing to split it by
+    ]
+    parts = split_parts(folders, 100)
+    assert [p["folders"] for p in parts] == [[1], [2], [2], [3, 4]]
+    assert [(r["lo"], r["hi"], r["newest"], r["oldest"]) for p in parts for r in p["ranges"]] == [
+        (2023, 2024, True, False),
+        (2021, 2022, False, True),
+    ]
+
+
+SPLIT_SPEC = {
+    "store": {"name": "Split", "seed": 26},
+    "folders": [
+        {
+            "name": "Inbox",
+            "role": "inbox",
+            "items": [
+                {"kind": "mail", "subject": f"mail {year} {i}", "body": "x", "received": f"{year}-0{1 + i}-10T09:00:00"}
+                for year in (2021, 2022, 2023, 2024)
+                for i in range(5)
+            ]
+            + [{"kind": "mail", "subject": "same 0", "body": "y", "received": "2022-05-05T05:05:05"}] * 2,
+        },
+        {"name": "Contacts", "role": "contacts", "items": [{"kind": "contact", "subject": "people 0"}]},
+    ],
+}
+
+
+def test_a_folder_split_by_year_across_parts_after_the_usable_round_holds_each_item_once(tmp_path: Path):
+    """The usable round, then the rest as the workflow runs it: the big Inbox in year ranges (parts of 6
+    items), each part its own run; every item once (two that the fingerprint cannot tell apart, twice), and
+    the merged summary is the one-round run's."""
+    from pipeline.execution.base import MailboxJob
+    from pipeline.execution.parts import split_parts
+    from pipeline.execution.wire import job_from_wire, job_to_wire
+    from pipeline.rebuild.order import Span, years_of
+
+    ost, manifest = fixtures.cached_build(SPLIT_SPEC, "ost", "permute")
+    settings = load_settings({"state_dir": str(tmp_path), "batch_items": 3}, {})
+    with open_source(ost) as source:
+        plan = [
+            {"node_id": f.node_id, "items": f.item_count, "years": years_of(f, source.timeline(f))}
+            for f in source.folders()
+        ]
+    parts = split_parts(plan, 6)
+    assert sum(bool(p["ranges"]) for p in parts) >= 3
+    fake = FakeDestination()
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        first = MailboxRun(RunOptions(ost, MAILBOX, span=Span.USABLE), settings, fake, journal).run()
+        rest = None
+        for index, share in enumerate(parts):
+            wire = job_to_wire(MailboxJob(RunOptions(ost, MAILBOX)), "ews")  # as a worker receives its part
+            wire["options"].update(folders=share["folders"], ranges=share["ranges"], store_part=index == 0, span="rest")
+            options = job_from_wire(wire).options
+            summary = MailboxRun(options, settings, fake, journal).run()
+            rest = merge_summaries(rest, json.loads(json.dumps(summary.as_dict(), default=str)))
+    held = Counter(s for subjects in fake.store.listing(MAILBOX).values() for s in subjects)
+    assert held == Counter(item.subject for item in manifest.items)
+    with Journal(tmp_path / "whole.sqlite") as journal:
+        whole = MailboxRun(RunOptions(ost, MAILBOX), settings, FakeDestination(), journal).run()
+    assert rest is not None
+    merged = merge_rounds(json.loads(json.dumps(first.as_dict(), default=str)), rest)
+    for key in ("found", "uploaded", "present", "failed_total"):
+        assert merged[key] == whole.as_dict()[key], key
+    assert merged["status"] == "ok"
