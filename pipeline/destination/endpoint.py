@@ -103,6 +103,8 @@ def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = Fals
                 sandbox=loopback,
                 upload_budget=graph.upload_budget_mb * 1024 * 1024,
                 upload_window=graph.upload_window,
+                request_budget=graph.requests_per_window,
+                request_window=graph.request_window,
                 **credential_from_env(),
             )
             return
@@ -124,4 +126,6 @@ def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = Fals
             sandbox=True,
             upload_budget=graph.upload_budget_mb * 1024 * 1024,
             upload_window=graph.upload_window,
+            request_budget=graph.requests_per_window,
+            request_window=graph.request_window,
         )
