@@ -27,6 +27,7 @@ _ADDED = (
 _COUNTERS = ("skipped", "failed", "warnings")
 _STATUS_RANK = {
     "ok": 0,
+    "usable": 0,
     "dry-run": 0,
     "failed-items": 1,
     "interrupted": 2,
@@ -141,7 +142,7 @@ def merge_summaries(first: dict[str, Any] | None, then: dict[str, Any]) -> dict[
 #: Summary fields the second round of a usable-first site cannot have seen in the first (what was written once).
 _ROUND_ADDED = ("uploaded", "bytes_uploaded", "retries", "in_doubt_found", "duplicates_removed", "restored")
 #: How a first round must end for its mailbox to go on to the second.
-GOES_ON = ("ok", "failed-items")
+GOES_ON = ("usable", "failed-items")
 
 
 def merge_rounds(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:

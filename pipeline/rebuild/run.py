@@ -333,6 +333,8 @@ class MailboxRun:
                 if opts.dry_run
                 else RunStatus.FAILED_ITEMS
                 if self.summary.failed_total
+                else RunStatus.USABLE
+                if opts.span is Span.USABLE
                 else RunStatus.OK
             )
         except (Interrupted, Stopped):

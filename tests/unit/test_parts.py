@@ -168,6 +168,7 @@ def test_a_mailbox_in_two_rounds_holds_its_usable_items_after_the_first_and_all_
     with Journal(tmp_path / "journal.sqlite") as journal:
         first = MailboxRun(RunOptions(ost, MAILBOX, span=Span.USABLE), settings, fake, journal).run()
         assert held() == Counter(f"recent {i}" for i in range(4)) + Counter(["people 0"])
+        assert first.status == "usable"  # not "ok": the journal and `status` must not call the mailbox done
         then = MailboxRun(RunOptions(ost, MAILBOX, span=Span.REST), settings, fake, journal).run()
     assert held() == Counter(item.subject for item in manifest.items)  # each once
     with Journal(tmp_path / "whole.sqlite") as journal:
