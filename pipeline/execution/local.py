@@ -2,8 +2,8 @@
 
 Reading and converting are CPU-bound Python, so parallel mailboxes run in worker processes (threads were
 measured at x1.2 at most). Several mailboxes in usable-first order run in two rounds (rounds.py): every
-mailbox's first round is done before any second one starts. Ctrl-C and SIGTERM (pipeline/processes/interrupts.py) let the batches in flight finish, then
-say how to resume.
+mailbox's first round is done before any second one starts. Ctrl-C and SIGTERM
+(pipeline/processes/interrupts.py) let the batches in flight finish, then say how to resume.
 """
 
 from __future__ import annotations
