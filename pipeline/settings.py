@@ -51,6 +51,10 @@ class GraphSettings:
     client_id: str = ""
     request_timeout: int = 120
     import_mime: str = "yes"  # yes: mail through the beta importMime action; no: JSON creation only
+    upload_budget_mb: int = 150  # Graph's upload budget per app and mailbox: MB per upload_window seconds,
+    upload_window: int = 300  # spent in the run's order (usable first), paced on our side
+    requests_per_window: int = 10_000  # Graph's request budget per app and mailbox, per request_window
+    request_window: int = 600  # seconds (paced on our side too, a share kept for the lease's renewals)
 
     @property
     def uses_sandbox(self) -> bool:

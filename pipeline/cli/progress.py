@@ -61,7 +61,10 @@ class PlainProgress:
                 data["mailbox"], {"total": 0, "done": 0, "bytes": 0, "start": time.monotonic()}
             )
             if event == "start":
-                entry["total"] = data["total"]
+                if entry.get("started"):  # a site's second round of the mailbox (execution/rounds.py)
+                    entry["total"] = data["total"]
+                    return
+                entry.update(total=data["total"], started=True)
                 print(f"{shown(data['mailbox'])}: {counted(data['total'], 'item')} to read", file=self.stream)
                 self._last = time.monotonic()
                 return
@@ -135,7 +138,10 @@ class RichProgress:
         with self._lock:
             mailbox = data["mailbox"]
             if event == "start":
-                self._tasks[mailbox] = self._progress.add_task(escape(shown(mailbox)), total=data["total"], rate="")
+                if mailbox in self._tasks:  # a site's second round of the mailbox (execution/rounds.py)
+                    self._progress.update(self._tasks[mailbox], total=data["total"])
+                else:
+                    self._tasks[mailbox] = self._progress.add_task(escape(shown(mailbox)), total=data["total"], rate="")
                 total = sum(t.total or 0 for t in self._progress.tasks if t.id != self._overall)
                 self._progress.update(self._overall, total=total)
                 return

@@ -101,6 +101,10 @@ def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = Fals
                 timeout=graph.request_timeout,
                 import_mime=graph.import_mime == "yes",
                 sandbox=loopback,
+                upload_budget=graph.upload_budget_mb * 1024 * 1024,
+                upload_window=graph.upload_window,
+                request_budget=graph.requests_per_window,
+                request_window=graph.request_window,
                 **credential_from_env(),
             )
             return
@@ -120,4 +124,8 @@ def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = Fals
             timeout=graph.request_timeout,
             import_mime=graph.import_mime == "yes",
             sandbox=True,
+            upload_budget=graph.upload_budget_mb * 1024 * 1024,
+            upload_window=graph.upload_window,
+            request_budget=graph.requests_per_window,
+            request_window=graph.request_window,
         )

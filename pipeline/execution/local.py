@@ -1,8 +1,9 @@
 """The local executor: mailboxes rebuilt on this machine, one at a time in a thread or several in processes.
 
 Reading and converting are CPU-bound Python, so parallel mailboxes run in worker processes (threads were
-measured at x1.2 at most). Ctrl-C and SIGTERM (pipeline/processes/interrupts.py) let the batches in flight finish, then
-say how to resume.
+measured at x1.2 at most). Several mailboxes in usable-first order run in two rounds (rounds.py): every
+mailbox's first round is done before any second one starts. Ctrl-C and SIGTERM
+(pipeline/processes/interrupts.py) let the batches in flight finish, then say how to resume.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import structlog
 
 from pipeline.errors import StateError
+from pipeline.execution import rounds
 from pipeline.execution.base import MailboxJob, Progress
 from pipeline.processes.interrupts import children_ignore_sigint, ignore_stop_signals, stop_requested
 from pipeline.rebuild.run import MailboxRun, Summary, crash_reason
@@ -50,6 +52,8 @@ def rebuild_one(job: MailboxJob, settings: Settings, progress: Progress, should_
                 status=RunStatus.CRASHED,
                 fatal=crash_reason(exc, settings.journal_path),
             )
+    if rounds.goes_on(job, summary):
+        return summary  # its second round says when the mailbox is finished
     progress(
         "finished",
         {
@@ -105,37 +109,100 @@ class LocalExecutor:
         settings = self.settings
         if stop_requested():  # SIGTERM before any mailbox started: nothing to finish
             return [Summary(job.mailbox, str(job.options.ost), status=RunStatus.INTERRUPTED) for job in jobs]
-        drain: Callable[[], None] | None = None
-        if self.mailbox_workers <= 1 or len(jobs) <= 1:
-            stop: Any = threading.Event()
-            pool: Any = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbox")
-            futures: dict[Future, MailboxJob] = {
-                pool.submit(rebuild_one, job, settings, progress, stop.is_set): job for job in jobs
-            }
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            stop, events = ctx.Event(), ctx.Queue()
-            # Each mailbox process converts in-process: the parallelism is across mailboxes.
-            child_settings = dataclasses.replace(settings, convert_processes=1)
-            # The account's concurrent requests are shared out among the processes (EWSMaxConcurrency).
-            jobs = [_share_connections(job, self.mailbox_workers) for job in jobs]
-            pool = ProcessPoolExecutor(
-                max_workers=self.mailbox_workers,
-                mp_context=ctx,
-                initializer=_init_child,
-                initargs=(stop, events, child_settings),
+        two = rounds.in_rounds(jobs, settings)
+        first_jobs = [rounds.first_round(job) for job in jobs] if two else list(jobs)
+        with _Pool(self.mailbox_workers, len(jobs), settings, progress) as pool:
+            first = pool.run(first_jobs)
+            results = first
+            if two and not pool.stopped():
+                later = {job.mailbox: rounds.second_round(job, first[job.mailbox]) for job in first_jobs}
+                second = pool.run([job for job in later.values() if job is not None])
+                results = {
+                    mailbox: rounds.merged(summary, second[mailbox]) if mailbox in second else summary
+                    for mailbox, summary in first.items()
+                }
+            stopped = pool.stopped()
+        ordered = [
+            _ended(results.get(job.mailbox), job, stopped)
+            or Summary(job.mailbox, str(job.options.ost), status=RunStatus.INTERRUPTED)
+            for job in first_jobs
+        ]
+        if stopped:
+            print(
+                "rebuild: interrupted; the journal is consistent. Run the same command again to resume.",
+                file=sys.stderr,
             )
+        return ordered
+
+
+def _ended(summary: Summary | None, job: MailboxJob, stopped: bool) -> Summary | None:
+    """A mailbox's final summary: a first round that would have gone on, but the run was stopped, is interrupted."""
+    if summary is not None and stopped and rounds.goes_on(job, summary):
+        summary.status = RunStatus.INTERRUPTED
+    return summary
+
+
+class _Pool:
+    """The mailbox workers of one submit: a thread for one at a time, else spawned processes; `run` runs a
+    wave of jobs to its end (a stop lets the batches in flight finish) and hands back a summary per mailbox."""
+
+    def __init__(self, workers: int, jobs: int, settings: Settings, progress: Progress) -> None:
+        self.settings = settings
+        self.progress = progress
+        self.processes = workers > 1 and jobs > 1
+        self.workers = workers
+        self._drain: Callable[[], None] | None = None
+        if not self.processes:
+            self.stop: Any = threading.Event()
+            self.pool: Any = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbox")
+            return
+        ctx = multiprocessing.get_context("spawn")
+        self.stop, events = ctx.Event(), ctx.Queue()
+        # Each mailbox process converts in-process: the parallelism is across mailboxes.
+        self.child_settings = dataclasses.replace(settings, convert_processes=1)
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_child,
+            initargs=(self.stop, events, self.child_settings),
+        )
+
+        def drain() -> None:
+            while True:
+                try:
+                    event, data = events.get_nowait()
+                except queue.Empty:
+                    return
+                progress(event, data)
+
+        self._drain = drain
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self._drain:
+            self._drain()
+
+    def stopped(self) -> bool:
+        return self.stop.is_set() or stop_requested()
+
+    def run(self, jobs: Sequence[MailboxJob]) -> dict[str, Summary]:
+        if not jobs:
+            return {}
+        if self.processes:
+            # The account's concurrent requests are shared out among the processes (EWSMaxConcurrency).
+            shared = [_share_connections(job, self.workers) for job in jobs]
             with children_ignore_sigint():  # processes start here: a Ctrl-C while they import is the parent's
-                futures = {pool.submit(_child_rebuild, job, child_settings): job for job in jobs}
-
-            def drain() -> None:
-                while True:
-                    try:
-                        event, data = events.get_nowait()
-                    except queue.Empty:
-                        return
-                    progress(event, data)
-
+                futures: dict[Future, MailboxJob] = {
+                    self.pool.submit(_child_rebuild, job, self.child_settings): job for job in shared
+                }
+        else:
+            futures = {
+                self.pool.submit(rebuild_one, job, self.settings, self.progress, self.stop.is_set): job for job in jobs
+            }
+        drain = self._drain
         try:
             while wait(futures, timeout=0.2).not_done:
                 if drain:
@@ -143,7 +210,7 @@ class LocalExecutor:
                 if stop_requested():
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
-            stop.set()
+            self.stop.set()
             how = "SIGTERM" if stop_requested() else "Ctrl-C"
             print(
                 f"\nrebuild: stopping: finishing the batches in flight ({how} again to abort at once)...",
@@ -152,11 +219,12 @@ class LocalExecutor:
             while wait(futures, timeout=0.2).not_done:
                 if drain:
                     drain()
-        pool.shutdown(wait=True, cancel_futures=True)
         if drain:
             drain()
         results: dict[str, Summary] = {}
         for future, job in futures.items():
+            if future.cancelled():
+                continue
             try:
                 results[job.mailbox] = future.result()
             except Exception as exc:  # noqa: BLE001 - a worker process that died takes only its mailbox
@@ -166,13 +234,4 @@ class LocalExecutor:
                     status=RunStatus.CRASHED,
                     fatal=f"worker process: {type(exc).__name__}: {exc}",
                 )
-        ordered = [
-            results.get(job.mailbox) or Summary(job.mailbox, str(job.options.ost), status=RunStatus.INTERRUPTED)
-            for job in jobs
-        ]
-        if stop.is_set() or stop_requested():
-            print(
-                "rebuild: interrupted; the journal is consistent. Run the same command again to resume.",
-                file=sys.stderr,
-            )
-        return ordered
+        return results

@@ -4,13 +4,15 @@ submit() starts a MailboxRebuild workflow per job, its id the mailbox address (l
 the MailboxJob as plain data (wire.py: no password). A mailbox whose workflow is still running is not
 started twice; one that finished is started again (a rerun: the server's identities make it exact).
 With wait, it follows the workflows' heartbeats with the same progress display as the local executor
-and returns their summaries; mailbox_states() is what `rebuild status --temporal` lists.
+and returns their summaries; mailbox_states() is what `rebuild status --temporal` lists. Several mailboxes
+in usable-first order are one site: a SiteGate workflow holds every mailbox's rest until all are usable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +21,15 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from pipeline.execution import rounds
 from pipeline.execution.base import MailboxJob, Progress
-from pipeline.execution.temporal_workflow import FATAL, WORKFLOW
+from pipeline.execution.temporal_workflow import (
+    DEFAULT_SITE_WAIT_SECONDS,
+    FATAL,
+    WORKFLOW,
+    SiteGateWorkflow,
+    site_gate_id,
+)
 from pipeline.execution.wire import job_to_wire, summary_from_wire
 from pipeline.rebuild.run import Summary
 from pipeline.rebuild.status import RunStatus
@@ -165,11 +174,14 @@ class TemporalExecutor:
     async def _submit(self, jobs: Sequence[MailboxJob], progress: Progress) -> list[Summary]:
         client = await connect(self.address, self.namespace)
         handles: dict[str, WorkflowHandle] = {}
+        site = await self._site_gate(client, jobs)
         for job in jobs:
             payload = job_to_wire(job, self.settings.destination)
             payload["heartbeat_seconds"] = self.settings.temporal_heartbeat_seconds
             payload["mailboxes_per_server"] = self.settings.temporal_mailboxes_per_server
             payload["part_items"] = self.settings.temporal_part_items
+            if site is not None:
+                payload["site"] = site
             wid = workflow_id(job.mailbox)
             try:
                 handles[job.mailbox] = await client.start_workflow(
@@ -178,6 +190,8 @@ class TemporalExecutor:
             except WorkflowAlreadyStartedError:
                 self.already_running.append(job.mailbox)
                 handles[job.mailbox] = client.get_workflow_handle(wid)
+                if site is not None:  # started by an earlier submission: its gate is another; this one waits not
+                    await client.get_workflow_handle(site_gate_id(site["id"])).signal(SiteGateWorkflow.usable, wid)
         if not self.wait:
             return [
                 Summary(
@@ -188,6 +202,21 @@ class TemporalExecutor:
                 for job in jobs
             ]
         return await self._follow(client, jobs, handles, progress)
+
+    async def _site_gate(self, client: Client, jobs: Sequence[MailboxJob]) -> dict[str, Any] | None:
+        """A usable-first site (several mailboxes to upload): its gate started, and what each job carries of
+        it (temporal_workflow.py: every mailbox's usable phases before any mailbox's rest); None otherwise."""
+        if not rounds.in_rounds(jobs, self.settings):
+            return None
+        gate = uuid.uuid4().hex
+        site: dict[str, Any] = {"id": gate, "wait_seconds": DEFAULT_SITE_WAIT_SECONDS}
+        await client.start_workflow(
+            SiteGateWorkflow.run,
+            {**site, "mailboxes": [workflow_id(job.mailbox) for job in jobs]},
+            id=site_gate_id(gate),
+            task_queue=self.settings.temporal_task_queue,
+        )
+        return site
 
     async def _follow(
         self, client: Client, jobs: Sequence[MailboxJob], handles: dict[str, WorkflowHandle], progress: Progress

@@ -35,14 +35,17 @@ from pipeline.execution.temporal_workflow import (
     ACTIVITY,
     BUSY,
     DEFAULT_HEARTBEAT_SECONDS,
+    DEFAULT_PART_ITEMS,
     FATAL,
     INTERRUPTED,
     NOT_HERE,
     PLAN_ACTIVITY,
     MailboxWorkflow,
+    SiteGateWorkflow,
     SlotWorkflow,
 )
 from pipeline.execution.wire import job_from_wire
+from pipeline.rebuild.order import years_of
 from pipeline.rebuild.run import Summary
 from pipeline.rebuild.status import RunStatus
 from pipeline.settings import Settings
@@ -113,14 +116,27 @@ class MailboxActivities:
                 open_source(job.options.ost, recover=job.options.recover) as source,
             ):
                 folders = source.folders()
+                selection = job.options.selection.bind(folders)
+                part_items = int(data.get("part_items") or DEFAULT_PART_ITEMS)
+                years = {  # a big folder is split by year (parts.split_parts): its items per year
+                    f.node_id: years_of(f, source.timeline(f))
+                    for f in folders
+                    if f.item_count > part_items and not selection.folder_skip(f)
+                }
         except SourceOpenError as exc:
             summary = Summary(job.mailbox, str(job.options.ost), status=RunStatus.FATAL, fatal=str(exc))
             raise ApplicationError(
                 str(exc), {**summary.as_dict(), "worker": self.identity}, type=FATAL, non_retryable=True
             ) from None
-        selection = job.options.selection.bind(folders)
         return {
-            "folders": [{"node_id": f.node_id, "items": f.item_count} for f in folders],
+            "folders": [
+                {
+                    "node_id": f.node_id,
+                    "items": f.item_count,
+                    "years": {str(y): n for y, n in years.get(f.node_id, {}).items()},
+                }
+                for f in folders
+            ],
             "total": sum(f.item_count for f in folders if not selection.folder_skip(f)),
         }
 
@@ -223,7 +239,7 @@ async def _serve(
         worker = Worker(
             client,
             task_queue=settings.temporal_task_queue,
-            workflows=[MailboxWorkflow, SlotWorkflow],
+            workflows=[MailboxWorkflow, SlotWorkflow, SiteGateWorkflow],
             activities=[activities.plan_mailbox, activities.rebuild_mailbox],
             activity_executor=pool,
             max_concurrent_activities=mailboxes,

@@ -2,9 +2,9 @@
 
 Workflow code is replayed, so this module imports only temporalio, the standard library and parts.py (it
 is loaded in Temporal's workflow sandbox). The work is done by activities (temporal_worker.py):
-`plan_mailbox` lists the store's folders with their item counts, then `rebuild_mailbox` runs once per
-part (consecutive folders of about `part_items` items, parts.py), heartbeating its progress. A killed
-worker's part is retried on another worker once its heartbeat times out, the parts already done stay
+`plan_mailbox` lists the store's folders with their item counts (a big folder's items per year), then
+`rebuild_mailbox` runs once per part (consecutive folders of about `part_items` items, or one big folder's
+range of years: parts.py), heartbeating its progress. A killed worker's part is retried on another worker once its heartbeat times out, the parts already done stay
 done (the history holds their summaries), and the mailbox lease and the server-side identities make the
 retried part exact.
 
@@ -12,6 +12,12 @@ Mailboxes in flight per destination server are capped across all workers: before
 mailbox workflow holds one of the server's N slots, a child workflow whose id names the server and the
 slot number (Temporal runs one workflow per id, so at most N are held). The slot is released when the
 mailbox workflow ends, however it ends (the child closes with its parent).
+
+Usable first across a site (`--map`, order usable-first): each mailbox first runs its usable phases (1-4,
+rebuild/order.py) in one activity, then tells the site's gate (a SiteGate workflow the submitter started)
+and gives its slot back; once every mailbox of the site has told it (or after `wait_seconds`, a mailbox
+that never does), the gate lets them all go on, and each takes a slot again for its parts with the rest
+(execution/rounds.py says why the second round walks the usable items again: found on the server).
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pipeline.execution.parts import merge_summaries, parts_of
+    from pipeline.execution.parts import GOES_ON, merge_rounds, merge_summaries, split_parts
 
 WORKFLOW = "MailboxRebuild"
 SLOT_WORKFLOW = "MailboxSlot"
+SITE_WORKFLOW = "SiteGate"
+#: How long a site's gate waits for every mailbox's usable phases before letting the others go on anyway.
+DEFAULT_SITE_WAIT_SECONDS = 6 * 3600
 ACTIVITY = "rebuild_mailbox"
 PLAN_ACTIVITY = "plan_mailbox"
 DEFAULT_PART_ITEMS = 5000
@@ -61,31 +70,105 @@ class SlotWorkflow:
         self.released = True
 
 
+def site_gate_id(site: str) -> str:
+    return f"rebuild-site:{site}"
+
+
+@workflow.defn(name=SITE_WORKFLOW)
+class SiteGateWorkflow:
+    """A site's gate: collects the mailbox workflows whose usable phases are over (signal `usable`), then,
+    once all have come (or after wait_seconds), signals every one of them to go on."""
+
+    def __init__(self) -> None:
+        self.reported: set[str] = set()
+
+    @workflow.run
+    async def run(self, site: dict[str, Any]) -> None:
+        mailboxes = set(site["mailboxes"])
+        try:
+            await workflow.wait_condition(
+                lambda: mailboxes <= self.reported,
+                timeout=timedelta(seconds=int(site.get("wait_seconds") or DEFAULT_SITE_WAIT_SECONDS)),
+            )
+        except TimeoutError:
+            workflow.logger.warning("site gate: going on without %d mailboxes", len(mailboxes - self.reported))
+        for mailbox in sorted(mailboxes):
+            try:
+                await workflow.get_external_workflow_handle(mailbox).signal(MailboxWorkflow.go_on)
+            except Exception:  # noqa: BLE001 - closed already (it failed, or was terminated): nothing to tell
+                continue
+
+    @workflow.signal
+    def usable(self, mailbox: str) -> None:
+        self.reported.add(mailbox)
+
+
 @workflow.defn(name=WORKFLOW)
 class MailboxWorkflow:
     """Plans the mailbox, then runs its parts one after the other (one writer per mailbox); fails with the
-    one-line reason when one is fatal."""
+    one-line reason when one is fatal. In a usable-first site, its usable phases first, then the gate."""
+
+    def __init__(self) -> None:
+        self.going_on = False
+
+    @workflow.signal
+    def go_on(self) -> None:
+        self.going_on = True
 
     @workflow.run
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
         slot = await self._take_slot(job)
         try:
             plan = await self._activity(PLAN_ACTIVITY, job, None)
-            parts = parts_of(plan["folders"], int(job.get("part_items") or DEFAULT_PART_ITEMS))
+            first: dict[str, Any] | None = None
+            site = job.get("site") if not job["options"].get("dry_run") else None
+            if site:
+                try:
+                    usable = {
+                        **job,
+                        "options": {**job["options"], "span": "usable"},
+                        "part": {"index": 0, "count": 1, "before": 0, "total": plan["total"]},
+                    }
+                    first = await self._activity(ACTIVITY, usable, None)
+                finally:  # the gate waits for no mailbox that stopped
+                    gate = workflow.get_external_workflow_handle(site_gate_id(str(site["id"])))
+                    await gate.signal(SiteGateWorkflow.usable, workflow.info().workflow_id)
+                if first.get("status") not in GOES_ON:
+                    return first
+                if slot is not None:  # the other mailboxes' usable phases may need the server's slots
+                    await slot.signal(SlotWorkflow.release)
+                    slot = None
+                await self._wait_for_site(site)
+                slot = await self._take_slot(job)
+            parts = split_parts(plan["folders"], int(job.get("part_items") or DEFAULT_PART_ITEMS))
             result: dict[str, Any] | None = None
-            for index, folders in enumerate(parts):
+            for index, share in enumerate(parts):
                 before = (result["uploaded"] + result["present"]) if result else 0
                 part = {
                     **job,
-                    "options": {**job["options"], "folders": folders, "store_part": index == 0},
+                    "options": {
+                        **job["options"],
+                        "folders": share["folders"],
+                        "ranges": share["ranges"],
+                        "store_part": index == 0,
+                        "span": "rest" if first is not None else job["options"].get("span", "all"),
+                    },
                     "part": {"index": index, "count": len(parts), "before": before, "total": plan["total"]},
                 }
                 result = merge_summaries(result, await self._activity(ACTIVITY, part, result))
             assert result is not None
-            return result
+            return merge_rounds(first, result) if first is not None else result
         finally:
             if slot is not None:
                 await slot.signal(SlotWorkflow.release)
+
+    async def _wait_for_site(self, site: dict[str, Any]) -> None:
+        """Until the gate says every mailbox of the site is usable (or a while longer than it waits)."""
+        wait = int(site.get("wait_seconds") or DEFAULT_SITE_WAIT_SECONDS) + 60
+        try:
+            await workflow.wait_condition(lambda: self.going_on, timeout=timedelta(seconds=wait))
+        except TimeoutError:
+            workflow.logger.warning("site gate never answered: going on")
 
     async def _take_slot(self, job: dict[str, Any]) -> ChildWorkflowHandle | None:
         """One of the destination server's slots (None when uncapped), waiting until one is free."""

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from pipeline.execution.base import MailboxJob
+from pipeline.rebuild.order import Span, YearRange
 from pipeline.rebuild.run import RunOptions, Summary
 
 WIRE_VERSION = 1
@@ -50,6 +51,8 @@ def job_from_wire(data: dict[str, Any], path_map: list[tuple[str, str]] | None =
         raw["settings"] = tuple(raw["settings"])
     if raw.get("folders") is not None:
         raw["folders"] = tuple(int(n) for n in raw["folders"])
+    raw["span"] = Span(raw.get("span") or Span.ALL)
+    raw["ranges"] = tuple(YearRange(**r) for r in raw.get("ranges") or ())
     known = {f.name for f in dataclasses.fields(RunOptions)}
     options = RunOptions(**{k: v for k, v in raw.items() if k in known})
     endpoint = data.get("endpoint")

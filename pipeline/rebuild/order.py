@@ -19,6 +19,7 @@ reports it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,16 @@ class Phase(enum.IntEnum):
         return self <= Phase.RECENT
 
 
+class Span(enum.StrEnum):
+    """Which phases one run of a mailbox covers. A site (`--map`) runs each mailbox twice: USABLE (phases
+    1-4) for every mailbox first, then REST, which walks the whole plan again (what the first round stored is
+    found on the server, and counted present) and goes on into phase 5. One mailbox alone runs ALL."""
+
+    ALL = "all"
+    USABLE = "usable"
+    REST = "rest"
+
+
 @dataclass(frozen=True, slots=True)
 class Windows:
     """How far back phases 3 and 4 reach, in days before the anchor (settings usable_mail_days and
@@ -64,6 +75,27 @@ class Step:
     phase: Phase
     indexes: tuple[int, ...] | None
     last: bool = False
+    year: int | None = None  # phase 5: the year of its items (None: the rows without a time, or a whole folder)
+
+
+@dataclass(frozen=True, slots=True)
+class YearRange:
+    """The share of one big folder a run covers when the folder is split across runs (Temporal's parts,
+    execution/parts.py): its phase-5 steps of the years lo..hi; the newest range also its usable steps, the
+    oldest also its rows without a time (and the whole folder when the run's order has no years)."""
+
+    node_id: int
+    lo: int
+    hi: int
+    newest: bool = False
+    oldest: bool = False
+
+    def covers(self, step: Step) -> bool:
+        if step.phase.usable:
+            return self.newest
+        if step.year is None:
+            return self.oldest
+        return self.lo <= step.year <= self.hi
 
 
 _FIRST = (FolderRole.INBOX, FolderRole.SENT, FolderRole.DRAFTS)
@@ -151,7 +183,7 @@ def plan(
             (steps if calendar else recent).append(Step(folder.node_id, phase, tuple(i for _w, i in rows)))
         for year, rows in later.items():
             by_year.setdefault(year, []).append(
-                Step(folder.node_id, Phase.REST, tuple(i for _w, i in _newest_first(rows)))
+                Step(folder.node_id, Phase.REST, tuple(i for _w, i in _newest_first(rows)), year=year)
             )
         if failed:
             tail.append(Step(folder.node_id, Phase.REST, tuple(failed)))
@@ -172,7 +204,7 @@ def _mark_last(steps: list[Step]) -> list[Step]:
     seen: set[int] = set()
     marked: list[Step] = []
     for step in reversed(steps):
-        marked.append(step if step.node_id in seen else Step(step.node_id, step.phase, step.indexes, last=True))
+        marked.append(step if step.node_id in seen else dataclasses.replace(step, last=True))
         seen.add(step.node_id)
     return marked[::-1]
 
@@ -180,3 +212,17 @@ def _mark_last(steps: list[Step]) -> list[Step]:
 def folder_steps(folders: Iterable[SourceFolder]) -> list[Step]:
     """`--order folders`: each folder once, whole, in the store's order."""
     return [Step(f.node_id, Phase.REST, None, last=True) for f in folders]
+
+
+def years_of(folder: SourceFolder, moments: Iterable[Moment | SourceError]) -> dict[int, int]:
+    """Items per year of a folder's timeline, as plan() places them (an appointment by its end): what a
+    big folder is split by (execution/parts.py)."""
+    calendar = _is_calendar(folder)
+    years: dict[int, int] = {}
+    for moment in moments:
+        if isinstance(moment, SourceError):
+            continue
+        when = (moment.end or moment.when) if calendar else moment.when
+        if when is not None:
+            years[when.year] = years.get(when.year, 0) + 1
+    return years

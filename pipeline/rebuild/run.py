@@ -64,7 +64,7 @@ from pipeline.rebuild.large_items import (
     with_note,
 )
 from pipeline.rebuild.merge import Decision, MergePlan, Verdict, build_plan, merge_report
-from pipeline.rebuild.order import Order, Windows, folder_steps, plan
+from pipeline.rebuild.order import Order, Span, Windows, YearRange, folder_steps, plan
 from pipeline.rebuild.rules_restore import restore_rules
 from pipeline.rebuild.settings_links import folder_lookup, property_lookup, subtree_id
 from pipeline.rebuild.status import RunStatus
@@ -112,6 +112,8 @@ class RunOptions:
     settings: tuple[str, ...] = tuple(SELECTABLE)  # --settings: the user's settings to restore (merge.py)
     more: tuple[Path, ...] = ()  # the other files of the mailbox's set (a merge run: rebuild/merge.py)
     merge: bool = False  # --merge: a merge run even with one file (a later file of a merged mailbox)
+    span: Span = Span.ALL  # usable first across a site: phases 1-4 only, or the rest (order.py, local.py)
+    ranges: tuple[YearRange, ...] = ()  # big folders split across runs: this run's years of each (a part)
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -348,6 +350,8 @@ class MailboxRun:
                 if opts.dry_run
                 else RunStatus.FAILED_ITEMS
                 if self.summary.failed_total
+                else RunStatus.USABLE
+                if opts.span is Span.USABLE
                 else RunStatus.OK
             )
         except (Interrupted, Stopped):
@@ -573,14 +577,14 @@ class MailboxRun:
                     continue
                 carried.append(folder)
             self._steps(source, folders, carried, selection)
-            if self.options.recover and self.options.store_part:
+            if self.options.recover and self.options.store_part and self.options.span is not Span.USABLE:
                 self._do_folder(RECOVERED_FOLDER, RECOVERED_PLAN, source.recovered(), selection)
             if self._sender is not None:
                 self._sender.wait()  # every outcome handled and every folder recorded
                 self._reconcile(source, selection)
                 if self.settings.order == Order.FOLDERS:
                     self._restore_settings(source, folders)  # usable first: with the tree (_steps)
-            for error in source.errors if self.options.store_part else ():
+            for error in source.errors if self.options.store_part and self.options.span is not Span.USABLE else ():
                 self.summary.source_errors += 1
                 self._fail(
                     "/".join(error.folder_path),
@@ -742,12 +746,18 @@ class MailboxRun:
             if self._mailbox is not None:
                 for folder in carried:  # phase 1: the whole tree before any item, and the user's settings
                     self._server_folder(self._plan[folder.node_id])
-                self._restore_settings(source, folders)
+                if self.options.span is not Span.REST:  # a site's second round: the first restored them
+                    self._restore_settings(source, folders)
+        if self.options.ranges:  # a part of a split folder: only its years (the folder is recorded by none)
+            ranges = {r.node_id: r for r in self.options.ranges}
+            steps = [s for s in steps if s.node_id not in ranges or ranges[s.node_id].covers(s)]
         usable_marked = self.settings.order == Order.FOLDERS
         for step in steps:
             if not usable_marked and not step.phase.usable:
                 self._mark_usable()
                 usable_marked = True
+            if self.options.span is Span.USABLE and not step.phase.usable:
+                return  # the rest in the site's second round (execution/local.py)
             folder = by_id[step.node_id]
             entries = source.items(folder) if step.indexes is None else source.items_at(folder, step.indexes)
             self._do_folder(folder, self._plan[folder.node_id], entries, selection, last=step.last)
@@ -857,6 +867,9 @@ class MailboxRun:
                 and self._journal_confirmed(path, planned)
             ):
                 self._confirmed.add(path)
+                share = next((r for r in opts.ranges if r.node_id == folder.node_id), None)
+                if share is not None and not share.newest:
+                    return  # a folder split across parts is counted once, by its newest part
                 self.summary.found += folder.item_count
                 self.summary.present += folder.item_count
                 log.info("folder already complete", mailbox=opts.mailbox, folder=path, items=folder.item_count)

@@ -14,6 +14,7 @@ class RunStatus(enum.StrEnum):
     RUNNING = "running"  # not ended (yet): never the status of a summary that was handed back
     OK = "ok"  # reached its end, every item on the server
     FAILED_ITEMS = "failed-items"  # reached its end, some items failed (listed in the report)
+    USABLE = "usable"  # a site's first round reached its end: phases 1-4 done, the rest in its second round
     DRY_RUN = "dry-run"
     INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM: the batches in flight finished, the lease was released
     BUSY = "busy"  # another run holds the mailbox's lease; nothing was written

@@ -26,6 +26,8 @@ BENCHES = (
     "concurrency",
     "graph",
     "temporal",
+    "usable",
+    "usable-site",
 )  # upload includes the rerun figure
 FULL = {"items": 20000, "memory_mb": (250, 500, 1000), "mailbox_items": 250, "profile_items": 1000}
 QUICK = {"items": 1000, "memory_mb": (25, 50, 100), "mailbox_items": 60, "profile_items": 300}
@@ -87,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         from tests.bench import graph
 
         graph.run(results, args.work / "graph", min(items, 1000))
+    if "usable" in wanted or "usable-site" in wanted:  # usable first (issue 25): one mailbox over Graph, a site
+        from tests.bench import usable
+
+        for which, name in (("single", "usable"), ("site", "usable-site")):
+            if name in wanted:
+                usable.run(results, args.work, args.quick, which)
     print(f"\n== results ({time.perf_counter() - started:.0f}s; ratio = value / baseline measured in the same run)")
     print(results.table())
     results.dump(args.work / "results.json")

@@ -118,3 +118,31 @@ def test_uploads_are_paced_under_the_byte_budget():
     started = time.monotonic()
     pacer.admit(30, sleep)  # 120 bytes would be over it: waits until the first upload leaves the window
     assert waited and time.monotonic() - started >= 0.25
+
+
+def test_item_requests_stay_under_the_request_budget_less_the_lease_share_and_the_lease_is_not_paced():
+    """A budget of 10 requests per 0.4 s: items (each $batch part counted) get 5 of them (5 kept for the
+    lease); the 6th item request waits for the window, a lease request never does. The oracle is when
+    the scripted server saw each request."""
+    from pipeline.destination.graph.lanes import Lane
+
+    seen: list[tuple[float, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((time.monotonic(), request.url.path))
+        return httpx.Response(200, json={"responses": [{"id": "1", "status": 201, "body": {}}]})
+
+    target = GraphTarget(
+        "https://graph.example", "https://login.example", "t", "c", secret="s", request_budget=10, request_window=0.4
+    )
+    http = GraphHttp(
+        target, "a@b.example", client=httpx.Client(transport=httpx.MockTransport(handler)), tokens=_Tokens()
+    )
+    started = time.monotonic()
+    http.call("POST", "/$batch", json_body={"requests": [{"id": str(n)} for n in range(3)]})  # 3 parts
+    http.call("POST", "/mailFolders/inbox/messages", json_body={})
+    http.call("GET", "/mailFolders/inbox")  # 5: the items' share is spent
+    http.call("PATCH", "/mailFolders/lease/messages/x", json_body={}, lane=Lane.LEASE)
+    assert seen[-1][0] - started < 0.3  # the lease went at once
+    http.call("GET", "/mailFolders/inbox")
+    assert seen[-1][0] - started >= 0.35  # the 6th item request waited for the window

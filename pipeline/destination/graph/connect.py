@@ -42,6 +42,10 @@ class GraphTarget:
     timeout: float = 120.0
     import_mime: bool = True  # try the beta importMime action (global cloud); JSON creation otherwise
     sandbox: bool = False  # the login URL is the local sandbox's (http on loopback)
+    upload_budget: int = 150 * 1024 * 1024  # bytes uploaded per upload_window seconds per mailbox (Graph's)
+    upload_window: float = 300.0
+    request_budget: int = 10_000  # requests per request_window seconds per mailbox (Graph's)
+    request_window: float = 600.0
 
     def __post_init__(self) -> None:
         if not self.tenant or not self.client_id:

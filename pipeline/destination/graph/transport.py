@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,9 @@ BATCH_PARALLEL = 4
 #: Bytes uploaded per window per mailbox (Graph's 150 MB per 5 minutes), paced on our side.
 UPLOAD_BUDGET = 150 * 1024 * 1024
 UPLOAD_WINDOW = 300.0
+#: Requests per window per app and mailbox (Graph's 10,000 per 10 minutes), paced on our side.
+REQUEST_BUDGET = 10_000
+REQUEST_WINDOW = 600.0
 
 
 class ErrorKind(enum.Enum):
@@ -80,21 +84,24 @@ class RetryPolicy:
 
 
 class Pacer:
-    """Keeps the bytes uploaded in any window under the budget by waiting before a request."""
+    """Keeps what is sent in any window (bytes uploaded, or requests) under a budget by waiting before a
+    request; a request bigger than the whole budget goes alone."""
 
     def __init__(self, budget: int = UPLOAD_BUDGET, window: float = UPLOAD_WINDOW) -> None:
         self.budget, self.window = budget, window
-        self._sent: list[tuple[float, int]] = []
+        self._sent: deque[tuple[float, int]] = deque()
+        self._used = 0
         self._lock = threading.Lock()
 
     def admit(self, size: int, sleep: Callable[[float], None] = time.sleep) -> None:
         while True:
             with self._lock:
                 now = time.monotonic()
-                self._sent = [(t, n) for t, n in self._sent if t > now - self.window]
-                used = sum(n for _, n in self._sent)
-                if not self._sent or used + size <= self.budget:
+                while self._sent and self._sent[0][0] <= now - self.window:
+                    self._used -= self._sent.popleft()[1]
+                if not self._sent or self._used + size <= self.budget:
                     self._sent.append((now, size))
+                    self._used += size
                     return
                 wait = self._sent[0][0] + self.window - now
             sleep(max(wait, 0.05))
@@ -132,7 +139,15 @@ class GraphHttp:
             limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
         )
         self.tokens = tokens or Tokens(target, self.client)
-        self.pacer = Pacer()
+        self.pacer = Pacer(
+            int(getattr(target, "upload_budget", UPLOAD_BUDGET)), float(getattr(target, "upload_window", UPLOAD_WINDOW))
+        )
+        # Graph's requests per window: the items' requests are kept under it less a share for the lease's
+        # renewals, which are not paced, so that a renewal never meets a Retry-After the items caused
+        budget = int(getattr(target, "request_budget", REQUEST_BUDGET))
+        self.request_pacer = Pacer(
+            max(1, budget - max(5, budget // 50)), float(getattr(target, "request_window", REQUEST_WINDOW))
+        )
         self.requests = 0
         self.retries = 0
         self.throttled = 0
@@ -163,8 +178,11 @@ class GraphHttp:
         instead once the run's lease fence has passed (nothing is sent)."""
         check_fence()
         size = len(content) if content is not None else len(json.dumps(json_body)) if json_body is not None else 0
-        if size > 64 * 1024 and lane is Lane.ITEMS:
-            self.pacer.admit(size, self.sleep)
+        if lane is Lane.ITEMS:
+            parts = len(json_body.get("requests") or ()) if path == "/$batch" and isinstance(json_body, dict) else 1
+            self.request_pacer.admit(max(1, parts), self.sleep)  # each part of a $batch counts
+            if size and method != "GET":  # every upload counts against Graph's budget
+                self.pacer.admit(size, self.sleep)
         all_headers = {"Authorization": self.tokens.header(), **(headers or {})}
         with self.lanes.slot(lane, check_fence, width):
             check_fence()  # the wait for a slot or a Retry-After may have outlasted the fence
