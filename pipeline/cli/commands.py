@@ -327,11 +327,6 @@ def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), flags.skip_invalid, open_sources=False)
-    merged = [row.mailbox for row in rows if row.more]
-    if merged:
-        raise UsageError(
-            f"{merged[0]} has several files: a merge job runs on this machine for now (without --engine temporal)"
-        )
     default_terminate()  # submitting and following have their own stop: SIGTERM ends it as it always did
     return temporal.run_map_temporal(flags, engine, settings, rows)
 

@@ -96,10 +96,9 @@ class MailboxActivities:
         self.identity = identity
 
     def _here(self, job: MailboxJob) -> None:
-        if not job.options.ost.is_file():  # another worker may see it (its share, its --path-map)
-            raise ApplicationError(
-                f"{job.options.ost}: no such file on worker {self.identity} (--path-map?)", type=NOT_HERE
-            )
+        for path in job.options.files:  # (every file of a mailbox's set)
+            if not path.is_file():  # another worker may see it (its share, its --path-map)
+                raise ApplicationError(f"{path}: no such file on worker {self.identity} (--path-map?)", type=NOT_HERE)
 
     @activity.defn(name=PLAN_ACTIVITY)
     def plan_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -107,22 +106,23 @@ class MailboxActivities:
         job = job_from_wire(data, self.path_map)
         self._here(job)
         heartbeat = float(data.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
+        planned, total = [], 0
         try:
-            with (
-                heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True}, heartbeat),
-                open_source(job.options.ost, recover=job.options.recover) as source,
-            ):
-                folders = source.folders()
+            with heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True}, heartbeat):
+                for path in job.options.files:  # a set: every file's folders (execution/set_parts.py)
+                    with open_source(path, recover=job.options.recover) as source:
+                        folders = source.folders()
+                    selection = job.options.selection.bind(folders)
+                    planned.append([{"node_id": f.node_id, "items": f.item_count} for f in folders])
+                    total += sum(f.item_count for f in folders if not selection.folder_skip(f))
         except SourceOpenError as exc:
             summary = Summary(job.mailbox, str(job.options.ost), status=RunStatus.FATAL, fatal=str(exc))
             raise ApplicationError(
                 str(exc), {**summary.as_dict(), "worker": self.identity}, type=FATAL, non_retryable=True
             ) from None
-        selection = job.options.selection.bind(folders)
-        return {
-            "folders": [{"node_id": f.node_id, "items": f.item_count} for f in folders],
-            "total": sum(f.item_count for f in folders if not selection.folder_skip(f)),
-        }
+        if job.options.merging:  # a set: one workflow, its parts across the files (total: copies, not items)
+            return {"files": planned, "total": total}
+        return {"folders": planned[0], "total": total}
 
     @activity.defn(name=ACTIVITY)
     def rebuild_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:

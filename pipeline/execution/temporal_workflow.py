@@ -25,7 +25,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pipeline.execution.parts import merge_summaries, parts_of
+    from pipeline.execution.parts import merge_summaries
+    from pipeline.execution.set_parts import part_options
 
 WORKFLOW = "MailboxRebuild"
 SLOT_WORKFLOW = "MailboxSlot"
@@ -71,13 +72,13 @@ class MailboxWorkflow:
         slot = await self._take_slot(job)
         try:
             plan = await self._activity(PLAN_ACTIVITY, job, None)
-            parts = parts_of(plan["folders"], int(job.get("part_items") or DEFAULT_PART_ITEMS))
+            parts = part_options(plan, int(job.get("part_items") or DEFAULT_PART_ITEMS))  # a set's too
             result: dict[str, Any] | None = None
-            for index, folders in enumerate(parts):
+            for index, overlay in enumerate(parts):
                 before = (result["uploaded"] + result["present"]) if result else 0
                 part = {
                     **job,
-                    "options": {**job["options"], "folders": folders, "store_part": index == 0},
+                    "options": {**job["options"], **overlay},
                     "part": {"index": index, "count": len(parts), "before": before, "total": plan["total"]},
                 }
                 result = merge_summaries(result, await self._activity(ACTIVITY, part, result))
