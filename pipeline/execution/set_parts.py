@@ -41,8 +41,9 @@ def set_parts(files: list[list[dict[str, Any]]], part_items: int) -> list[dict[s
     current: list[dict[str, Any]] = []
     count = 0
     for number, folders in enumerate(files):
-        entry: dict[str, Any] = {"file": number, "folders": [], "store": True}
-        current.append(entry)
+        first: dict[str, Any] = {"file": number, "folders": [], "store": True}
+        current.append(first)
+        entry: dict[str, Any] | None = first
         for folder in folders:
             if entry is None:
                 entry = {"file": number, "folders": [], "store": False}

@@ -314,11 +314,11 @@ def merge_plan(
         index = MergeIndex(index_path(state_dir, options.mailbox))
         try:
             build_plan(options.files, index, open_file, selection_of, options.recover)
+            if kept_path is not None and options.keep_index:
+                index = index.publish(kept_path)
         except BaseException:
             index.close()
             raise
-        if kept_path is not None and options.keep_index:
-            index = index.publish(kept_path)
     try:
         yield MergePlan(index, tuple(sorted(options.files, key=str)))
     finally:

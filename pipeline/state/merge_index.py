@@ -151,6 +151,8 @@ class MergeIndex:
             os.replace(self.path, path)
         except OSError:  # Windows: a stalled attempt of the same part holds the kept one open; it is the same
             self.path.unlink(missing_ok=True)
+            if not path.is_file():
+                raise
         prefix = path.name.split(".set-", 1)[0] + ".set-"
         for old in path.parent.iterdir():
             if old.name.startswith(prefix) and old.name.endswith(".sqlite") and old != path:
