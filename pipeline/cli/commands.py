@@ -327,11 +327,6 @@ def _run_map_temporal(flags: RunFlags, engine: TemporalFlags, settings: Settings
 
     assert flags.map is not None
     rows = checked_rows(Path(flags.map), flags.skip_invalid, open_sources=False)
-    merged = [row.mailbox for row in rows if row.more]
-    if merged:
-        raise UsageError(
-            f"{merged[0]} has several files: a merge job runs on this machine for now (without --engine temporal)"
-        )
     default_terminate()  # submitting and following have their own stop: SIGTERM ends it as it always did
     return temporal.run_map_temporal(flags, engine, settings, rows)
 
@@ -340,7 +335,7 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     """Many mailboxes on this machine: one mailbox's failure never stops the others."""
     from pipeline.cli.closing import finish
     from pipeline.cli.jobs import accepted, jobs, row_options
-    from pipeline.cli.mapping import gate_further, load_mapping
+    from pipeline.cli.mapping import load_mapping, refusals
     from pipeline.cli.progress import make_progress
     from pipeline.destination.endpoint import endpoint_for
     from pipeline.execution.local import LocalExecutor
@@ -352,15 +347,16 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
     path = Path(flags.map)
     # Each file is opened once before anything is uploaded: the gate's check and its address book in one
     # survey (worker processes for many rows); the run reads the book the survey kept under its own key.
+    # A mailbox's set is surveyed file by file (each once): its run finds every file's book kept.
     rows, errors = load_mapping(path, survey_later=True)
-    rows = gate_further(rows, errors)  # a mailbox's other files (the survey opens its first)
     executor = LocalExecutor(settings, flags.workers)
     cache = settings.state_dir / "addressbooks"
     try:
         found = survey(
             [
-                SurveyTask(r.line, r.ost, r.mailbox, row_options(r, flags).selection, flags.codepage, cache)
+                SurveyTask(line, ost, r.mailbox, row_options(r, flags).selection, flags.codepage, cache)
                 for r in rows
+                for line, ost in r.files
             ],
             executor.mailbox_workers,
         )
@@ -372,12 +368,13 @@ def run_map(flags: RunFlags, settings: Settings) -> int:
         )
         return EXIT_FAILURES
     refused = {one.line: one.refused for one in found if one.refused is not None}
-    errors += [row.refused(refused[row.line]) for row in rows if row.line in refused]
-    rows = accepted(path, [row for row in rows if row.line not in refused], errors, flags.skip_invalid)
+    rows, more_errors = refusals(rows, refused)
+    rows = accepted(path, rows, errors + more_errors, flags.skip_invalid)
+    kept = {line for r in rows for line, _ in r.files}
     book = site_book(
-        [one for one in found if one.line not in refused],
+        [one for one in found if one.line in kept],
         cache,
-        json.dumps(sorted(f"{r.ost}|{r.mailbox}" for r in rows)),
+        json.dumps(sorted(f"{ost}|{r.mailbox}" for r in rows for _, ost in r.files)),
     )
     site = LiveSite(path.name, [r.mailbox for r in rows])
     with (

@@ -72,9 +72,15 @@ def common_flags(state_made: bool = True) -> argparse.ArgumentParser:
     return common
 
 
-def add_source_flags(parser: argparse.ArgumentParser, required: bool = True) -> None:
+def add_source_flags(parser: argparse.ArgumentParser, required: bool = True, repeated: str = "") -> None:
+    """repeated: the help's words for a repeated --ost (a mailbox's set of files), where the command takes one."""
     g = group(parser, READ)
-    g.add_argument("--ost", metavar="PATH", required=required, help="the OST or PST file to read")
+    if repeated:
+        g.add_argument(
+            "--ost", metavar="PATH", required=required, action="append", help=f"the OST or PST file to read; {repeated}"
+        )
+    else:
+        g.add_argument("--ost", metavar="PATH", required=required, help="the OST or PST file to read")
     add_recover_flag(g, "also read")
     add_reader_flag(g)
 

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     no_state = common_flags(state_made=False)  # inspect and export: a state directory only when one is given
     p = sub.add_parser("inspect", parents=[no_state], help="show the folder tree and counts of an OST/PST")
-    add_source_flags(p)
+    add_source_flags(p, repeated="repeated: a mailbox's set of files, each shown, then their merged view")
     p.add_argument("--json", action="store_true", help="print JSON, its shape documented in the README (default: text)")
     p.set_defaults(func=_cmd_inspect, needs_state="if-given")  # a log file only with an explicit --state
 
@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.cli.inspect import run_inspect
 
-    return run_inspect(args.ost, as_json=args.json, recover=args.recover)
+    if len(args.ost) > 1:  # a mailbox's set of files (cli/inspect_set.py)
+        from pipeline.cli.inspect_set import run_inspect_set
+
+        return run_inspect_set(args.ost, as_json=args.json, recover=args.recover)
+    return run_inspect(args.ost[0], as_json=args.json, recover=args.recover)
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:

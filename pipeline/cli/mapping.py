@@ -37,6 +37,11 @@ class MappingRow:
     more: tuple[Path, ...] = ()  # the mailbox's other files (its further rows), for one merge job
     lines: tuple[int, ...] = ()  # the lines of those further rows
 
+    @property
+    def files(self) -> tuple[tuple[int, Path], ...]:
+        """(line, file) of every file of the mailbox's set, its first row's first."""
+        return ((self.line, self.ost), *zip(self.lines, self.more, strict=True))
+
     def refused(self, reason: str) -> MappingError:
         """This row's error line for a file the gate refused."""
         return MappingError(self.line, f"ost {self.ost_cell!r}: {reason}")
@@ -193,18 +198,19 @@ def _sets(rows: list[MappingRow], errors: list[MappingError]) -> list[MappingRow
     return out
 
 
-def gate_further(rows: list[MappingRow], errors: list[MappingError]) -> list[MappingRow]:
-    """The gate for the further files of each mailbox, when load_mapping left the files to a survey that
-    opens each mailbox's first file only: a mailbox with a file the gate refuses is left out, its line listed."""
-    out = []
+def refusals(rows: list[MappingRow], refused: dict[int, str]) -> tuple[list[MappingRow], list[MappingError]]:
+    """The mailboxes none of whose files the survey refused (refused: line -> the gate's reason), and an error
+    line per refused file: a mailbox with one refused file is left out whole (its set is one job)."""
+    kept, errors = [], []
     for row in rows:
-        refused = []
-        for path, line in zip(row.more, row.lines, strict=True):
-            try:
-                check_source(path)
-            except SourceOpenError as exc:
-                refused.append(MappingError(line, f"ost {path.name!r}: {str(exc).removeprefix(f'{path}: ')}"))
-        errors.extend(refused)
-        if not refused:
-            out.append(row)
-    return out
+        found = [
+            row.refused(refused[line])
+            if line == row.line
+            else MappingError(line, f"ost {path.name!r}: {refused[line]}")
+            for line, path in row.files
+            if line in refused
+        ]
+        errors.extend(found)
+        if not found:
+            kept.append(row)
+    return kept, errors

@@ -22,6 +22,13 @@ def merge_lines(merge: dict[str, Any], updated: int) -> list[str]:
     ]
     if merge.get("unrecognised_stamps"):
         lines.append(f"  {merge['unrecognised_stamps']} stamped server items no file of the set explains (left alone)")
+    return lines + coverage_lines(merge)
+
+
+def coverage_lines(merge: dict[str, Any]) -> list[str]:
+    """Per file and folder what it brings (the run's closing lines and `inspect` of a set show the same), and
+    the items kept though a newer cache lacks them."""
+    lines = []
     rows = [("file", "folder", "items", "won", "only here", "dates held")]
     for c in merge["coverage"]:
         dates = f"{c['oldest'][:10]} .. {c['newest'][:10]}" if c["oldest"] else "-"

@@ -23,6 +23,8 @@ _ADDED = (
     "retries",
     "in_doubt_found",
     "failed_total",
+    "updated",
+    "duplicates_removed",
 )
 _COUNTERS = ("skipped", "failed", "warnings")
 _STATUS_RANK = {
@@ -136,6 +138,11 @@ def merge_summaries(first: dict[str, Any] | None, then: dict[str, Any]) -> dict[
     merged["fatal"] = then.get("fatal") or first.get("fatal")
     merged["attempt"] = max(int(first.get("attempt") or 0), int(then.get("attempt") or 0))
     merged["parts"] = [*(first.get("parts") or []), *(then.get("parts") or [])]
+    if first.get("merge") and then.get("merge"):  # a set's parts: each reports the whole set, its own walk
+        merged["merge"] = {
+            **then["merge"],
+            **{key: first["merge"].get(key, 0) + then["merge"].get(key, 0) for key in ("passed_over", "moved")},
+        }
     return merged
 
 

@@ -99,10 +99,9 @@ class MailboxActivities:
         self.identity = identity
 
     def _here(self, job: MailboxJob) -> None:
-        if not job.options.ost.is_file():  # another worker may see it (its share, its --path-map)
-            raise ApplicationError(
-                f"{job.options.ost}: no such file on worker {self.identity} (--path-map?)", type=NOT_HERE
-            )
+        for path in job.options.files:  # (every file of a mailbox's set)
+            if not path.is_file():  # another worker may see it (its share, its --path-map)
+                raise ApplicationError(f"{path}: no such file on worker {self.identity} (--path-map?)", type=NOT_HERE)
 
     @activity.defn(name=PLAN_ACTIVITY)
     def plan_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -110,35 +109,38 @@ class MailboxActivities:
         job = job_from_wire(data, self.path_map)
         self._here(job)
         heartbeat = float(data.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
+        planned, total = [], 0
         try:
-            with (
-                heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True}, heartbeat),
-                open_source(job.options.ost, recover=job.options.recover) as source,
-            ):
-                folders = source.folders()
-                selection = job.options.selection.bind(folders)
+            with heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True}, heartbeat):
                 part_items = int(data.get("part_items") or DEFAULT_PART_ITEMS)
-                years = {  # a big folder is split by year (parts.split_parts): its items per year
-                    f.node_id: years_of(f, source.timeline(f))
-                    for f in folders
-                    if f.item_count > part_items and not selection.folder_skip(f)
-                }
+                for path in job.options.files:  # a set: every file's folders (execution/set_parts.py)
+                    with open_source(path, recover=job.options.recover) as source:
+                        folders = source.folders()
+                        selection = job.options.selection.bind(folders)
+                        years = {  # one file's big folder is split by year (parts.split_parts): its items per year
+                            f.node_id: years_of(f, source.timeline(f))
+                            for f in folders
+                            if not job.options.merging and f.item_count > part_items and not selection.folder_skip(f)
+                        }
+                    planned.append(
+                        [
+                            {
+                                "node_id": f.node_id,
+                                "items": f.item_count,
+                                "years": {str(y): n for y, n in years.get(f.node_id, {}).items()},
+                            }
+                            for f in folders
+                        ]
+                    )
+                    total += sum(f.item_count for f in folders if not selection.folder_skip(f))
         except SourceOpenError as exc:
             summary = Summary(job.mailbox, str(job.options.ost), status=RunStatus.FATAL, fatal=str(exc))
             raise ApplicationError(
                 str(exc), {**summary.as_dict(), "worker": self.identity}, type=FATAL, non_retryable=True
             ) from None
-        return {
-            "folders": [
-                {
-                    "node_id": f.node_id,
-                    "items": f.item_count,
-                    "years": {str(y): n for y, n in years.get(f.node_id, {}).items()},
-                }
-                for f in folders
-            ],
-            "total": sum(f.item_count for f in folders if not selection.folder_skip(f)),
-        }
+        if job.options.merging:  # a set: one workflow, its parts across the files (total: copies, not items)
+            return {"files": planned, "total": total}
+        return {"folders": planned[0], "total": total}
 
     @activity.defn(name=ACTIVITY)
     def rebuild_mailbox(self, data: dict[str, Any]) -> dict[str, Any]:

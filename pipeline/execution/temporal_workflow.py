@@ -31,7 +31,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pipeline.execution.parts import GOES_ON, merge_rounds, merge_summaries, split_parts
+    from pipeline.execution.parts import GOES_ON, merge_rounds, merge_summaries
+    from pipeline.execution.set_parts import part_options
 
 WORKFLOW = "MailboxRebuild"
 SLOT_WORKFLOW = "MailboxSlot"
@@ -122,7 +123,10 @@ class MailboxWorkflow:
             plan = await self._activity(PLAN_ACTIVITY, job, None)
             first: dict[str, Any] | None = None
             site = job.get("site") if not job["options"].get("dry_run") else None
-            if site:
+            if site and "files" in plan:  # a set: its parts decide against its index, not in rounds (said)
+                gate = workflow.get_external_workflow_handle(site_gate_id(str(site["id"])))
+                await gate.signal(SiteGateWorkflow.usable, workflow.info().workflow_id)
+            elif site:
                 try:
                     usable = {
                         **job,
@@ -140,17 +144,15 @@ class MailboxWorkflow:
                     slot = None
                 await self._wait_for_site(site)
                 slot = await self._take_slot(job)
-            parts = split_parts(plan["folders"], int(job.get("part_items") or DEFAULT_PART_ITEMS))
+            parts = part_options(plan, int(job.get("part_items") or DEFAULT_PART_ITEMS))  # a set's too
             result: dict[str, Any] | None = None
-            for index, share in enumerate(parts):
+            for index, overlay in enumerate(parts):
                 before = (result["uploaded"] + result["present"]) if result else 0
                 part = {
                     **job,
                     "options": {
                         **job["options"],
-                        "folders": share["folders"],
-                        "ranges": share["ranges"],
-                        "store_part": index == 0,
+                        **overlay,
                         "span": "rest" if first is not None else job["options"].get("span", "all"),
                     },
                     "part": {"index": index, "count": len(parts), "before": before, "total": plan["total"]},

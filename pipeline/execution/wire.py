@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from pipeline.execution.base import MailboxJob
+from pipeline.rebuild.merge import FilePart
 from pipeline.rebuild.order import Span, YearRange
 from pipeline.rebuild.run import RunOptions, Summary
 
@@ -53,6 +54,10 @@ def job_from_wire(data: dict[str, Any], path_map: list[tuple[str, str]] | None =
         raw["folders"] = tuple(int(n) for n in raw["folders"])
     raw["span"] = Span(raw.get("span") or Span.ALL)
     raw["ranges"] = tuple(YearRange(**r) for r in raw.get("ranges") or ())
+    if raw.get("set_part") is not None:  # a part of a set's workflow (execution/set_parts.py)
+        raw["set_part"] = tuple(
+            FilePart(int(p["file"]), tuple(int(n) for n in p["folders"]), bool(p["store"])) for p in raw["set_part"]
+        )
     known = {f.name for f in dataclasses.fields(RunOptions)}
     options = RunOptions(**{k: v for k, v in raw.items() if k in known})
     endpoint = data.get("endpoint")

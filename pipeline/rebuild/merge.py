@@ -20,8 +20,11 @@ absent or equal.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -35,7 +38,8 @@ from pipeline.model import SourceError, SourceItem
 from pipeline.selection import BoundSelection
 from pipeline.source import Source
 from pipeline.source.cache_identity import ContentNumbers, ReplicaMap, cache_identity, cache_keys, content_key
-from pipeline.state.merge_index import CopyRow, MergeIndex, state_json
+from pipeline.state.journal import source_identity
+from pipeline.state.merge_index import CopyRow, MergeIndex, index_path, kept_index_path, state_json
 
 #: The prefix of a stamp written by a merge run (the one-file run's stamps are bare fingerprints).
 STAMP_PREFIX = "m1:"
@@ -43,6 +47,15 @@ CONTENT = "ct:"  # a content identity's prefix (a source key's: 'sk:'; state/mer
 _NEWNESS_SEP = "/"
 _CONTENT_SEP = "|"
 RECOVERED = "Recovered items"  # the folder key of --recover's items (run.py RECOVERED_PLAN)
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """What one part of a set run in parts (Temporal: execution/set_parts.py) does in one file of the set."""
+
+    file: int  # the file's place in RunOptions.files (the order given: the same on every worker)
+    folders: tuple[int, ...]  # node ids of the folders the part walks
+    store: bool  # the part does the file's store duties: its errors, recovered items, settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +275,66 @@ def build_plan(
             index_file(index, number, source, selection_of(source), recovered)
     index.merge()
     return MergePlan(index, ordered)
+
+
+def set_signature(options: Any) -> str:
+    """Names a set's index: every file's copy (path, size, modification time) and what the index pass reads
+    (selection, --recover, --codepage). A changed file or flag is another index."""
+    selection = options.selection
+    text = json.dumps(
+        [
+            INDEX_VERSION,
+            sorted(source_identity(path) for path in options.files),
+            list(selection.only),
+            list(selection.exclude),
+            selection.since.isoformat() if selection.since else None,
+            selection.include_sync_issues,
+            options.recover,
+            options.codepage,
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+INDEX_VERSION = 1  # of what the kept index holds: a change makes every kept index unread
+
+
+@contextlib.contextmanager
+def merge_plan(
+    options: Any, state_dir: Path, open_file: Callable[[Path], Source], selection_of: Callable[[Source], BoundSelection]
+) -> Iterator[MergePlan]:
+    """The set's plan for this run. A whole run builds its index and removes it at the end; a part of a set
+    run in parts (options.set_part) reads the one an earlier part on this worker kept, or builds and keeps
+    it, and the set's last part (not options.keep_index) removes it."""
+    kept_path = (
+        None if options.set_part is None else kept_index_path(state_dir, options.mailbox, set_signature(options))
+    )
+    index = MergeIndex.kept(kept_path) if kept_path is not None else None
+    if index is None:
+        index = MergeIndex(index_path(state_dir, options.mailbox))
+        try:
+            build_plan(options.files, index, open_file, selection_of, options.recover)
+            if kept_path is not None and options.keep_index:
+                index = index.publish(kept_path)
+        except BaseException:
+            index.close()
+            raise
+    try:
+        yield MergePlan(index, tuple(sorted(options.files, key=str)))
+    finally:
+        index.close(remove=not options.keep_index)
+
+
+def file_options(options: Any, path: Path) -> Any:
+    """The run's options for walking this file of the set: as they are for a whole run; for a part, its
+    folders of this file and whether it does the file's store duties (None: the part has nothing here)."""
+    if options.set_part is None:
+        return options
+    number = options.files.index(path)
+    for part in options.set_part:
+        if part.file == number:
+            return dataclasses.replace(options, folders=part.folders, store_part=part.store)
+    return None
 
 
 def merge_report(plan: MergePlan, passed_over: int, moved: int) -> dict[str, Any]:

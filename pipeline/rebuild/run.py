@@ -63,7 +63,7 @@ from pipeline.rebuild.large_items import (
     strip_largest,
     with_note,
 )
-from pipeline.rebuild.merge import Decision, MergePlan, Verdict, build_plan, merge_report
+from pipeline.rebuild.merge import Decision, FilePart, MergePlan, Verdict, file_options, merge_plan, merge_report
 from pipeline.rebuild.order import Order, Span, Windows, YearRange, folder_steps, plan
 from pipeline.rebuild.rules_restore import restore_rules
 from pipeline.rebuild.settings_links import folder_lookup, property_lookup, subtree_id
@@ -74,7 +74,6 @@ from pipeline.source import Source, SourceOpenError, open_source
 from pipeline.source.roles import entryid_nid
 from pipeline.state.filenames import Folder, descend, safe_name
 from pipeline.state.journal import ItemRecord, Journal, source_identity
-from pipeline.state.merge_index import MergeIndex, index_path
 from pipeline.state.problems import state_problem
 
 log = structlog.get_logger(__name__)
@@ -114,6 +113,9 @@ class RunOptions:
     merge: bool = False  # --merge: a merge run even with one file (a later file of a merged mailbox)
     span: Span = Span.ALL  # usable first across a site: phases 1-4 only, or the rest (order.py, local.py)
     ranges: tuple[YearRange, ...] = ()  # big folders split across runs: this run's years of each (a part)
+    #: A part of a set run in parts (Temporal: execution/set_parts.py): per file, its folders; None: whole
+    set_part: tuple[FilePart, ...] | None = None
+    keep_index: bool = False  # a set's part with more to come: the set's merge index kept for them (merge.py)
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -225,6 +227,7 @@ class MailboxRun:
         self._file = 0  # a merge run: the number of the file being walked
         self._passed_over = 0  # a merge run: copies passed over for another file's newer copy
         self._moved = 0  # a merge run: items moved into the folder of their newest copy
+        self._walks = 0  # files walked so far (a merge run walks several)
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _record(self, outcomes: list[Outcome]) -> None:
@@ -426,15 +429,8 @@ class MailboxRun:
         def open_file(path: Path) -> Source:
             return open_source(path, recover=opts.recover, codepage=opts.codepage)
 
-        index = MergeIndex(index_path(self.settings.state_dir, opts.mailbox))
-        try:
-            plan = self._merge = build_plan(
-                opts.files,
-                index,
-                open_file,
-                lambda s: opts.selection.bind(s.folders()),
-                opts.recover and opts.store_part,
-            )
+        with merge_plan(opts, self.settings.state_dir, open_file, lambda s: opts.selection.bind(s.folders())) as plan:
+            self._merge = plan
             self._open_mailbox()
             if self._mailbox is not None:
                 mailbox = self._mailbox
@@ -442,18 +438,23 @@ class MailboxRun:
             if not opts.dry_run:
                 self._run_id = self.journal.start_run(opts.mailbox, " + ".join(str(p) for p in plan.files))
             for number, path in enumerate(plan.files):
-                with open_file(path) as source:
-                    self._next_file(number, path)
-                    folders = source.folders()
-                    self._plan = plan_folders(folders)
-                    selection = opts.selection.bind(folders)
-                    self._convert_options = self._options_for(source, folders, selection)
-                    self.summary.codepage = self.summary.codepage or codepage_note(source.info)
-                    self._walk(source, folders, selection)
+                here = file_options(opts, path)  # a part of a set: this file's folders in it (None: none)
+                if here is None:
+                    continue
+                self.options = here
+                try:
+                    with open_file(path) as source:
+                        self._next_file(number, path)
+                        folders = source.folders()
+                        self._plan = plan_folders(folders)
+                        selection = opts.selection.bind(folders)
+                        self._convert_options = self._options_for(source, folders, selection)
+                        self.summary.codepage = self.summary.codepage or codepage_note(source.info)
+                        self._walk(source, folders, selection)
+                finally:
+                    self.options = opts
             self._remove_extras(plan)
             self.summary.merge = merge_report(plan, self._passed_over, self._moved)
-        finally:
-            index.close()
 
     def _remove_extras(self, plan: MergePlan) -> None:
         """Extra server copies of one identity (an item two one-file runs stored in two folders): deleted,
@@ -561,7 +562,8 @@ class MailboxRun:
         total = sum(f.item_count for f in folders if not selection.folder_skip(f))
         if self._merge is not None:  # a merge run: one start, its total the items of the whole set
             total = self._merge.index.counts()[1]
-        if self._merge is None or self._file == 0:
+        self._walks += 1
+        if self._merge is None or self._walks == 1:  # a merge run: one start, for the first file walked
             self.progress("start", {"mailbox": self.options.mailbox, "total": total})
         try:
             carried = []

@@ -100,6 +100,12 @@ class Coverage:
     newest: str
 
 
+def kept_index_path(state_dir: Path, mailbox: str, signature: str) -> Path:
+    """The index of a set run in parts (Temporal, execution/set_parts.py), kept between the parts a worker
+    runs: named for the set (its files' copies and the selection), so that a changed file is a new index."""
+    return state_dir / "merge" / safe_name(f"{mailbox.casefold()}.set-{signature}.sqlite")
+
+
 def index_path(state_dir: Path, mailbox: str) -> Path:
     """This process's index of the mailbox's set: its own file, so that a second run of the mailbox (which
     the lease then stops) never touches the file of the run that holds it."""
@@ -126,9 +132,45 @@ class MergeIndex:
         self._db.executescript(SCHEMA)
         tighten(path.parent)  # 0700 and 0600 whatever the umask (nothing on Windows: the folder's ACL decides)
 
-    def close(self) -> None:
-        """Closed and removed (nothing in it outlives the run: the next run reads the files again)."""
+    @classmethod
+    def kept(cls, path: Path) -> MergeIndex | None:
+        """A finished index kept by an earlier part of the set (read only), None when there is none."""
+        if not path.is_file():
+            return None
+        index = cls.__new__(cls)
+        index.path = path
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        index._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        return index
+
+    def publish(self, path: Path) -> MergeIndex:
+        """This finished index kept under `path` for the set's later parts (put in place whole: a part that
+        finds the file finds it complete), reopened from there read only."""
         self._db.close()
+        try:
+            os.replace(self.path, path)
+        except OSError:  # Windows: a stalled attempt of the same part holds the kept one open; it is the same
+            self.path.unlink(missing_ok=True)
+            if not path.is_file():
+                raise
+        prefix = path.name.split(".set-", 1)[0] + ".set-"
+        for old in path.parent.iterdir():
+            if old.name.startswith(prefix) and old.name.endswith(".sqlite") and old != path:
+                # another version of the set's files: never to be read again
+                try:
+                    old.unlink()
+                except OSError:
+                    pass
+        kept = MergeIndex.kept(path)
+        assert kept is not None
+        return kept
+
+    def close(self, remove: bool = True) -> None:
+        """Closed and removed (nothing in it outlives the run: the next run reads the files again), unless
+        kept for the later parts of a set."""
+        self._db.close()
+        if not remove:
+            return
         try:
             self.path.unlink(missing_ok=True)
         except OSError:  # Windows: another handle still open; the next run of this process id replaces it

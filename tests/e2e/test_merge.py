@@ -8,11 +8,15 @@ cache set's spec (fixtures/caches.py), never the project's own reader or verify.
 
 from __future__ import annotations
 
+import copy as copy_module
 import csv
 import dataclasses
 import itertools
 import json
 import shutil
+import subprocess
+import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +73,10 @@ def flag_status() -> Any:
     Message.deregister("merge_test_keywords")
 
 
-def expectation(names: set[str]) -> list[tuple]:
-    """(folder, subject, read, flag status, categories) of every item the spec's merge of these files holds."""
-    cache_set: CacheSet = load_cache_set("alice")
+def expectation(names: set[str], data: dict[str, Any] | None = None) -> list[tuple]:
+    """(folder, subject, read, flag status, categories) of every item the spec's merge of these files holds
+    (alice's set, or the set `data` describes)."""
+    cache_set: CacheSet = load_cache_set(data if data is not None else "alice")
     cache_set = dataclasses.replace(
         cache_set,
         items=[dataclasses.replace(i, copies=[c for c in i.copies if c.cache in names]) for i in cache_set.items],
@@ -216,7 +221,7 @@ def test_a_mailbox_rebuilt_by_the_one_file_run_then_given_a_second_file_has_no_d
     assert merged.updated >= 1 and merged.merge["unrecognised_stamps"] == 0
 
 
-KILLS = 3  # a bounded trial: at most 3 runs of the three-file merge killed at random moments
+KILLS = 3  # the bounded trial: at most 3 runs of the three-file merge killed at random moments
 KILL_FAULTS = {
     "seed": 7,
     "rules": [
@@ -225,24 +230,51 @@ KILL_FAULTS = {
         {"kind": "delay", "seconds": 0.4, "operations": ["CreateItem", "UpdateItem", "MoveItem"]},
     ],
 }
+ROUNDS = 6  # the issue's trial: alice's set six times over (48 items), so that 10 kills land inside the work
+
+
+def repeated_set(rounds: int) -> dict[str, Any]:
+    """alice's cache set with every item `rounds` times (its own counters, keys and subjects): more work for
+    the kills to land in, the same kinds of copies (moved, re-flagged, local-only, archive-only)."""
+    with (Path(fixtures.__file__).parent / "specs" / "cache-sets" / "alice.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    items = []
+    for n in range(rounds):
+        for item in data["items"]:
+            copy = copy_module.deepcopy(item)
+            copy["key"] = f"{item['key']}-{n}"
+            copy["counter"] = item["counter"] + n * 0x10000
+            copy["subject"] = f"{item['subject']} #{n}"
+            items.append(copy)
+    return {**data, "items": items}
+
+
+def build_set(data: dict[str, Any], folder: Path) -> dict[str, Path]:
+    out = {}
+    for name, (fmt, spec) in cache_specs(load_cache_set(data)).items():
+        out[name] = folder / f"{name}.{fmt}"
+        fixtures.build(spec, out[name], format=fmt)
+    return out
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kills", [KILLS, 10])
 def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state(
-    tmp_path: Path, caches: dict[str, Path], flag_status: None
+    tmp_path: Path, caches: dict[str, Path], flag_status: None, kills: int
 ):
-    """The desktop rebuilt alone, then the three-file merge killed (SIGKILL) up to KILLS times while it uploads
-    the laptop's and the archive's items and updates the invoice, then run to its end: 0 missing, 0 doubled,
-    states as the spec says."""
+    """The desktop rebuilt alone, then the three-file merge killed (SIGKILL) `kills` times while it uploads
+    the laptop's and the archive's items and updates the re-flagged ones, then run to its end: 0 missing,
+    0 doubled, states as the spec says. 3 kills on alice's set; 10 (the issue's trial) on it six times over."""
     import os
     import random
-    import signal
-    import subprocess
     import sys
-    import time
 
     from tests.conftest import REPO, own_sandbox
+    from tests.e2e.kill_loop import kill_runs
 
+    data = repeated_set(ROUNDS) if kills > KILLS else None
+    if data is not None:
+        caches = build_set(data, tmp_path / "caches")
     rng = random.Random(24)
     mailbox, state = "killed@corp.example", tmp_path / "state"
     files = [str(caches[name]) for name in ("desktop", "laptop", "archive")]
@@ -253,22 +285,20 @@ def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state
         command += ["--mailbox", mailbox, "--server", handle.url, "--username", SERVICE, "--impersonate"]
         command += ["--state", str(state), "--batch-items", "1", "--log-level", "warning"]
         env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05"}
-        killed = 0
-        for _run in range(2 * KILLS):
-            if killed == KILLS:
-                break
-            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            deadline = time.monotonic() + rng.uniform(1.5, 3.5)
-            while time.monotonic() < deadline and process.poll() is None:
-                time.sleep(0.02)
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                killed += 1
-            process.communicate(timeout=120)
+
+        def start() -> subprocess.Popen:
+            return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        killed = kill_runs(start, kills, (1.5, 3.5), rng)
         handle.set_faults({**KILL_FAULTS, "rules": KILL_FAULTS["rules"][:1]})
         final = cli(handle, state, *(a for f in files for a in ("--ost", f)), "--mailbox", mailbox)
         got = listing(handle.url, mailbox)
-    # later runs have less left to do and may end before their kill time: at least one kill landed mid-run
-    assert killed >= 1, "no run was still running when its kill time came"
+    want = expectation({"desktop", "laptop", "archive"}, data)
+    if kills > KILLS:
+        assert killed == kills, f"only {killed} runs were still running when their kill time came"
+    else:  # later runs have less left to do and may end before their kill time: at least one kill landed
+        assert killed >= 1, "no run was still running when its kill time came"
     assert final["status"] == "ok"
-    assert got == expectation({"desktop", "laptop", "archive"})
+    missing, doubled = Counter(want) - Counter(got), Counter(got) - Counter(want)
+    assert not missing and not doubled, f"{sum(missing.values())} missing or wrong, {sum(doubled.values())} extra"
+    assert got == want

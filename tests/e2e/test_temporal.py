@@ -386,3 +386,67 @@ def test_wait_fatal_mailbox_and_one_mailbox_per_server(tmp_path: Path, temporal:
     assert len(spans) == 8, spans
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert start >= end, f"two mailboxes of one server in flight at once: {spans}"
+
+
+def test_a_set_of_three_files_is_one_workflow_in_parts_ending_as_the_local_run(tmp_path: Path, temporal: str):
+    """Issue 24 on Temporal: alice's desktop OST, laptop OST and archive PST (three rows of one mailbox) are
+    one workflow, run in parts of 3 items across the files; the mailbox ends as the local merge run's (run
+    here into another mailbox) and as the spec's merge says (plain exchangelib listing of folder, subject,
+    read, flag, categories against fixtures/caches.py's expectation)."""
+    from exchangelib import Message
+
+    from tests.e2e import test_merge
+
+    with (Path(__file__).parent.parent.parent / "fixtures" / "specs" / "cache-sets" / "alice.toml").open("rb") as fh:
+        import tomllib
+
+        data = tomllib.load(fh)
+    caches = test_merge.build_set(data, tmp_path / "caches")
+    mailbox, local = "set@sets.example", "local@sets.example"
+    mapping = tmp_path / "users.csv"
+    with mapping.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ost", "mailbox", "impersonate"])
+        writer.writerows([str(caches[name]), mailbox, "yes"] for name in ("laptop", "archive", "desktop"))
+    Message.register("merge_test_flag_status", test_merge._FlagStatus)
+    Message.register("merge_test_keywords", test_merge._Keywords)
+    accounts = {test_merge.SERVICE: (test_merge.PASSWORD, True)}
+    try:
+        with own_sandbox(tmp_path / "sandbox", accounts, [mailbox, local]) as (handle, _):
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "pipeline", "worker", "--temporal", temporal, "--state", str(tmp_path / "w")],
+                cwd=REPO,
+                env={**os.environ, **WORKER_ENV, "REBUILD_PASSWORD": test_merge.PASSWORD},
+                stdout=(tmp_path / "worker.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                result = run_cli(
+                    "run", "--map", str(mapping), "--engine", "temporal", "--temporal", temporal, "--wait",
+                    "--json", "--server", handle.url, "--username", test_merge.SERVICE,
+                    "--state", str(tmp_path / "submitter"),
+                    env={"REBUILD_TEMPORAL_PART_ITEMS": "3", "REBUILD_PASSWORD": test_merge.PASSWORD},
+                    timeout=180,
+                )  # fmt: skip
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=30)
+            test_merge.run_here(
+                handle, tmp_path / "local", local, [caches[n] for n in ("desktop", "archive", "laptop")]
+            )
+            got, here = test_merge.listing(handle.url, mailbox), test_merge.listing(handle.url, local)
+    finally:
+        Message.deregister("merge_test_flag_status")
+        Message.deregister("merge_test_keywords")
+    assert result.returncode == 0, result.stdout + result.stderr + (tmp_path / "worker.log").read_text()[-3000:]
+    (summary,) = json.loads(result.stdout)
+    want = test_merge.expectation({"desktop", "laptop", "archive"})
+    assert got == want, "\n".join(map(str, got))
+    assert here == got
+    # one workflow for the set, in several parts; its report names the three files and their coverage
+    (run,) = workflows(temporal, {mailbox})[mailbox]
+    assert len(run["result"]["parts"]) >= 3, run["result"]["parts"]
+    assert summary["status"] == "ok" and summary["uploaded"] == len(want), summary
+    assert sorted(Path(f).stem for f in summary["merge"]["files"]) == ["archive", "desktop", "laptop"]
+    # the set's merge index was kept between the parts of the worker, and removed by the last one
+    assert not list((tmp_path / "w" / "merge").glob("*.sqlite"))

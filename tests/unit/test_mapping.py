@@ -127,14 +127,13 @@ def test_a_mapping_path_that_is_not_a_file(tmp_path: Path):
     assert errors[0].message == "the mapping file is a directory, not a CSV file"
 
 
-def test_a_further_file_the_gate_refuses_leaves_its_mailbox_out_naming_its_line(tmp_path: Path):
-    """The local --map run leaves the files to its survey, which opens a mailbox's first file: the others go
-    through the gate here, before anything is uploaded."""
-    from pipeline.cli.mapping import gate_further
+def test_a_further_file_the_survey_refuses_leaves_its_mailbox_out_naming_its_line(tmp_path: Path):
+    """The local --map run leaves the files to its survey, which opens every file of a mailbox's set: one
+    refused file leaves the whole set out, the error naming that file's own line."""
+    from pipeline.cli.mapping import refusals
 
     fake_ost(tmp_path / "desk.ost")
     fake_ost(tmp_path / "b.ost")
-    (tmp_path / "lap.ost").write_bytes(b"not an outlook file" * 10)
     csv = tmp_path / "users.csv"
     csv.write_text(
         "ost,mailbox\ndesk.ost,alice@corp.example\nb.ost,bob@corp.example\nlap.ost,alice@corp.example\n",
@@ -142,6 +141,9 @@ def test_a_further_file_the_gate_refuses_leaves_its_mailbox_out_naming_its_line(
     )
     rows, errors = load_mapping(csv, survey_later=True)
     assert errors == [] and [r.mailbox for r in rows] == ["alice@corp.example", "bob@corp.example"]
-    rows = gate_further(rows, errors)
-    assert [r.mailbox for r in rows] == ["bob@corp.example"]
-    assert [e.line for e in errors] == [4] and errors[0].message.startswith("ost 'lap.ost': ")
+    assert [(line, path.name) for line, path in rows[0].files] == [(2, "desk.ost"), (4, "lap.ost")]
+    kept, errors = refusals(rows, {4: "not an Outlook data file"})
+    assert [r.mailbox for r in kept] == ["bob@corp.example"]
+    assert [(e.line, e.message) for e in errors] == [(4, "ost 'lap.ost': not an Outlook data file")]
+    kept, errors = refusals(rows, {2: "truncated"})
+    assert [r.mailbox for r in kept] == ["bob@corp.example"] and errors[0].line == 2
