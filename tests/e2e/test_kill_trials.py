@@ -7,12 +7,8 @@ trials keeps the default test command bounded.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +17,9 @@ from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET, fingerprint
 from pipeline.model import SourceItem
 from pipeline.selection import system_skip as skip_reason
 from pipeline.source import open_source
-from tests.conftest import REPO, own_sandbox, sandbox_items
+from tests.conftest import own_sandbox, sandbox_items, start_cli
+from tests.e2e.conftest import ews_args
+from tests.e2e.kills import kill, stopped_runs
 
 TRIALS = 20  # runs killed in the middle of their work
 MAX_RUNS = 40  # runs started at most (one that finishes before its kill time does not count)
@@ -64,35 +62,11 @@ def expected_fingerprints(ost: Path) -> Counter:
     return wanted
 
 
-def rebuild_process(handle, state: Path, ost: Path) -> subprocess.Popen:
-    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.5"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--ost",
-            str(ost),
-            "--mailbox",
-            MAILBOX,
-            "--server",
-            handle.url,
-            "--username",
-            SERVICE,
-            "--impersonate",
-            "--state",
-            str(state),
-            "--batch-items",
-            "3",
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+def rebuild_process(handle, state: Path, ost: Path) -> subprocess.Popen[str]:
+    connection = ews_args(handle, state, username=SERVICE, impersonate=True)
+    run = ["run", "--ost", str(ost), "--mailbox", MAILBOX, *connection, "--batch-items", "3", "--log-level", "warning"]
+    return start_cli(
+        *run, env={"REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.5"}
     )
 
 
@@ -102,17 +76,11 @@ def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path):
     state = tmp_path / "state"
     killed = 0
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX], faults=FAULTS) as (handle, data):
-        for _run in range(MAX_RUNS):
+        runs = stopped_runs(lambda: rebuild_process(handle, state, ost), kill, rng, (0.9, 2.2), most=MAX_RUNS)
+        for run in runs:
+            killed += run.signalled
             if killed == TRIALS:
                 break
-            process = rebuild_process(handle, state, ost)
-            deadline = time.monotonic() + rng.uniform(0.9, 2.2)
-            while time.monotonic() < deadline and process.poll() is None:
-                time.sleep(0.02)
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                killed += 1
-            process.communicate(timeout=60)
         # The final rerun keeps commit-then-drop and throttling, without the slowing delay.
         handle.set_faults({**FAULTS, "rules": [r for r in FAULTS["rules"] if r["kind"] != "delay"]})
         final = rebuild_process(handle, state, ost)
