@@ -3,16 +3,22 @@
 Each run is started, given a moment drawn from the trial's seeded random source, and stopped then (SIGKILL,
 SIGTERM, whatever the trial's `stop` does) unless it has ended by itself before; the trial reads each run's
 end and counts the ones that make its fixed number of trials. Never a timed assertion: the moments only
-decide where in its work a run is stopped.
+decide where in its work a run is stopped. A moment counts from the start, or from when the run first
+stored an item (`when_it_stores`, read from the sandbox's own database): then the stop lands mid-upload
+however slow the machine is to start a run.
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+LEASE_FOLDER = "Mailbox rebuild lease"  # where a run keeps its lease (README): not an item of the mailbox
 
 
 @dataclass(frozen=True)
@@ -56,3 +62,31 @@ def stopped_runs(
 def kill(process: subprocess.Popen[str]) -> None:
     """No clean-up at all: SIGKILL on POSIX, TerminateProcess on Windows."""
     process.kill()
+
+
+def stored_items(data: Path, mailbox: str) -> int:
+    """How many items the sandbox holds for the mailbox outside the lease folder (its database, read only)."""
+    db = sqlite3.connect(f"{(data / 'sandbox.sqlite').as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM items i JOIN folders f ON f.id = i.folder_id JOIN mailboxes m ON m.id = i.mailbox_id"
+            " WHERE m.address = ? AND f.name <> ?",
+            (mailbox, LEASE_FOLDER),
+        ).fetchone()
+    finally:
+        db.close()
+    return int(count)
+
+
+def when_it_stores(data: Path, mailbox: str, limit: float = 60) -> Callable[[subprocess.Popen[str]], None]:
+    """A `ready` for `stopped_runs`: returns once the mailbox holds an item more than just after the run was
+    started (a Python process stores nothing in its first 0.3 s), or the run has ended, or after `limit` s."""
+
+    def ready(process: subprocess.Popen[str]) -> None:
+        time.sleep(0.3)  # a request the previous run left in flight has landed by now; this run stores nothing so soon
+        before = stored_items(data, mailbox)
+        deadline = time.monotonic() + limit
+        while process.poll() is None and time.monotonic() < deadline and stored_items(data, mailbox) <= before:
+            time.sleep(0.05)
+
+    return ready
