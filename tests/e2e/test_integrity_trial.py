@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -144,9 +145,12 @@ def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _data):
         # a part of the mailbox first (the journal holds it), then the rest under faults and kills: one bulk folder
         # of 625 items and the twins, so the killed runs have uploads in flight for the faults to meet, whatever
-        # order a run goes in
+        # order a run goes in. The part goes in the shipped batches of 50: no fault is on yet.
         partial = rebuild(
-            handle, state, ost, "--exclude", "Posteingang/Projekte", "--exclude", "Posteingang/Bulk 1-001"
+            handle,
+            state,
+            ost,
+            *["--exclude", "Posteingang/Projekte", "--exclude", "Posteingang/Bulk 1-001", "--batch-items", "50"],
         )
         out, err = partial.communicate(timeout=600)
         assert partial.returncode == 0, out + err
@@ -173,8 +177,11 @@ def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_
             rebuild(handle, tmp_path / "one", ost, env_extra=short),
             rebuild(handle, tmp_path / "two", ost, env_extra=short),
         ]
+        deadline = time.monotonic() + 600
+        while all(p.poll() is None for p in pair) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        handle.set_faults({})  # one has ended, refused or done: the other need not be slowed any more
         results = [(p.wait(timeout=600), *p.communicate()) for p in pair]
-        handle.set_faults({})
         found, top = listing(handle.url)
 
     codes = sorted(code for code, _, _ in results)
