@@ -8,10 +8,8 @@ identities the fixture's items have; the runs' own words are only checked for th
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,7 +21,8 @@ from exchangelib.items import Message
 
 import fixtures
 from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET
-from tests.conftest import REPO, own_sandbox
+from tests.conftest import own_sandbox, start_cli
+from tests.e2e.connection import ews_args
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="SIGSTOP/SIGCONT are POSIX signals")
 
@@ -63,9 +62,8 @@ def server_stamps(url: str, mailbox: str) -> Counter:
     return found
 
 
-def start(handle, state: Path, ost: Path, mailbox: str, skew_s: int = 0) -> subprocess.Popen:
+def start(handle, state: Path, ost: Path, mailbox: str, skew_s: int = 0) -> subprocess.Popen[str]:
     env = {
-        **os.environ,
         "REBUILD_PASSWORD": PASSWORD,
         "REBUILD_LEASE_SECONDS": str(LEASE_S),
         "REBUILD_EWS_REQUEST_TIMEOUT": str(TIMEOUT_S),
@@ -73,34 +71,9 @@ def start(handle, state: Path, ost: Path, mailbox: str, skew_s: int = 0) -> subp
         "REBUILD_BACKOFF_INITIAL": "0.05",
         "REBUILD_BACKOFF_MAX": "0.5",
     }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--ost",
-            str(ost),
-            "--mailbox",
-            mailbox,
-            "--server",
-            handle.url,
-            "--username",
-            SERVICE,
-            "--impersonate",
-            "--state",
-            str(state),
-            "--batch-items",
-            "4",
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    connection = ews_args(handle, state, username=SERVICE, impersonate=True)
+    run = ["run", "--ost", str(ost), "--mailbox", mailbox, *connection, "--batch-items", "4", "--log-level", "warning"]
+    return start_cli(*run, env=env)
 
 
 def wait_for_items(url: str, mailbox: str, at_least: int, process: subprocess.Popen, limit: float = 60) -> None:

@@ -21,7 +21,7 @@ from exchangelib.folders import SHALLOW, FolderCollection
 
 import fixtures
 from tests.conftest import own_sandbox, start_cli
-from tests.e2e.conftest import ews_args
+from tests.e2e.connection import ews_args
 from tests.e2e.kills import kill, stopped_runs
 
 KILLS = 20

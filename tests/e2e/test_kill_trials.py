@@ -24,7 +24,7 @@ from pipeline.model import SourceItem
 from pipeline.selection import system_skip as skip_reason
 from pipeline.source import open_source
 from tests.conftest import own_sandbox, sandbox_items, start_cli
-from tests.e2e.conftest import ews_args
+from tests.e2e.connection import ews_args
 from tests.e2e.kills import kill, stopped_runs, stored_items, when_it_stores
 
 MAX_RUNS = 40  # runs started at most (one that finishes before its kill time does not count)

@@ -17,7 +17,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,8 +26,8 @@ from exchangelib import IMPERSONATION, NTLM, Account, Configuration, Credentials
 from exchangelib.folders import SHALLOW, FolderCollection
 
 import fixtures
-from tests.conftest import REPO, own_sandbox, start_cli
-from tests.e2e.conftest import ews_args
+from tests.conftest import own_sandbox, run_cli, start_cli
+from tests.e2e.connection import ews_args
 from tests.e2e.kills import stopped_runs
 
 SIGTERMS = 10  # runs stopped in the middle of their work
@@ -109,13 +108,7 @@ def catches_sigterm(pid: int, timeout: float = 20.0) -> None:
 
 
 def status_json(state: Path) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "status", "--state", str(state), "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("status", "--state", str(state), "--json", timeout=60)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     entries = {e["mailbox"]: e for e in json.loads(result.stdout)}
     return entries.get(MAILBOX, {})
