@@ -26,8 +26,6 @@ import pytest
 from tests.conftest import own_sandbox, run_cli
 from tests.e2e.connection import ews_args, graph_app, graph_args, graph_env
 
-__all__ = ["ews_args", "ews_cli", "graph_args", "graph_cli", "graph_env", "own_graph_sandbox", "sandbox"]
-
 
 def _accounts(module: Any) -> dict[str, tuple[str, bool]]:
     accounts = getattr(module, "ACCOUNTS", None)

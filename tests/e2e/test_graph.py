@@ -19,7 +19,8 @@ pytest.importorskip("httpx", reason="the Graph extra is not installed: pip insta
 pytest.importorskip("msal", reason="the Graph extra is not installed: pip install -e '.[graph]'")
 
 from tests.conftest import sandbox_items, start_cli  # noqa: E402
-from tests.e2e.conftest import ews_cli, graph_args, graph_cli, graph_env, own_graph_sandbox  # noqa: E402
+from tests.e2e.conftest import ews_cli, graph_cli, own_graph_sandbox  # noqa: E402
+from tests.e2e.connection import graph_args, graph_env  # noqa: E402
 from tests.graph_oracle import PlainGraph, ews_listing, stamp  # noqa: E402
 
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
