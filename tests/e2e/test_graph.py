@@ -21,6 +21,7 @@ pytest.importorskip("msal", reason="the Graph extra is not installed: pip instal
 from tests.conftest import sandbox_items, start_cli  # noqa: E402
 from tests.e2e.conftest import ews_cli, graph_cli, own_graph_sandbox  # noqa: E402
 from tests.e2e.connection import graph_args, graph_env  # noqa: E402
+from tests.e2e.kills import kill, stopped_runs, when_it_stores  # noqa: E402
 from tests.graph_oracle import PlainGraph, ews_listing, stamp  # noqa: E402
 
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
@@ -194,18 +195,16 @@ def _kill_trials(tmp_path: Path, handle, ost: Path, mailbox: str, kills: int, st
     state = tmp_path / "state"
     rng = random.Random(11)
     args = ["run", "--log-level", "error", "--ost", str(ost), "--mailbox", mailbox, "--batch-items", "3"]
-    stored = 0
-    for _ in range(kills):
-        process = start_cli(*args, *graph_args(handle, state), env=graph_env(), quiet=True)
-        deadline = time.monotonic() + 60
-        while process.poll() is None and time.monotonic() < deadline:  # kill once it has stored something new
-            if len(sandbox_items(handle.data_dir, mailbox)) > stored:
-                time.sleep(rng.uniform(0.0, 0.6))
-                break
-            time.sleep(0.05)
-        process.kill()  # SIGKILL on POSIX, TerminateProcess on Windows: no clean-up runs
-        process.wait()
-        stored = len(sandbox_items(handle.data_dir, mailbox))
+    runs = stopped_runs(  # each killed 0-0.6 s after it stored its first item (SIGKILL: no clean-up runs)
+        lambda: start_cli(*args, *graph_args(handle, state), env=graph_env(), quiet=True),
+        kill,
+        rng,
+        (0.0, 0.6),
+        most=kills,
+        ready=when_it_stores(handle.data_dir, mailbox),
+    )
+    signalled = [run.signalled for run in runs]  # all `kills` runs, one after another
+    assert any(signalled), "every run ended before its kill: nothing was killed mid-upload"
     handle.set_faults({})
     final = graph_cli(handle, state, *args, "--json")
     summary = json.loads(final.stdout)
