@@ -43,6 +43,22 @@ def samples() -> Path:
     return SAMPLES
 
 
+def cli_command(*args: str) -> list[str]:
+    """The `rebuild ARGS` command line, as this interpreter runs it."""
+    return [sys.executable, "-m", "pipeline", *args]
+
+
+def start_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, quiet: bool = False
+) -> subprocess.Popen[str]:
+    """Start `rebuild ARGS` as a real process, for trials that stop it midway: its output piped as text (for
+    `communicate`), or thrown away when quiet."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        cli_command(*args), cwd=cwd or REPO, env={**os.environ, **(env or {})}, stdout=output, stderr=output, text=True
+    )
+
+
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,
@@ -53,7 +69,7 @@ def run_cli(
     """Run `rebuild` as a real process, the way an admin does."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
+        cli_command(*args),
         capture_output=True,
         text=True,
         env=full_env,

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.connection import ews_args
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 # The package's bytecode, as an installed copy has it (pip compiles at install): this machine's environment
@@ -160,22 +162,8 @@ def sandbox(work: Path, mailboxes: list[str]) -> Iterator[Any]:
 
 
 def rebuild_cmd(handle: Any, state: Path, *args: str) -> list[str]:
-    return [
-        PYTHON,
-        "-m",
-        "pipeline",
-        "run",
-        "--server",
-        handle.url,
-        "--username",
-        SERVICE,
-        "--impersonate",
-        "--state",
-        str(state),
-        "--log-level",
-        "warning",
-        *args,
-    ]
+    connection = ews_args(handle, state, username=SERVICE, impersonate=True)
+    return [PYTHON, "-m", "pipeline", "run", *connection, "--log-level", "warning", *args]
 
 
 def cli_env() -> dict[str, str]:

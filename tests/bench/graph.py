@@ -13,8 +13,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tests.bench.common import PASSWORD, PYTHON, SERVICE, Results, run_timed, sandbox
+from tests.bench.common import PYTHON, Results, cli_env, rebuild_cmd, run_timed, sandbox
 from tests.bench.data import built, bulk_spec
+from tests.e2e.connection import graph_args, graph_env
 
 CLIENT_ID, SECRET, TENANT = "bench-app", "bench-app-Secret", "bench"
 
@@ -56,51 +57,15 @@ def run(results: Results, work: Path, items: int, latency: float = 0.05) -> None
             for state in (work / f"ews-state{round_}", work / f"graph-state{round_}"):
                 shutil.rmtree(state, ignore_errors=True)  # a fresh journal: every item is uploaded
             handle.set_faults({"rules": [{"kind": "delay", "seconds": delay}]} if delay else {})
-            ews_cmd = [
-                PYTHON,
-                "-m",
-                "pipeline",
-                "run",
-                "--server",
-                handle.url,
-                "--username",
-                SERVICE,
-                "--impersonate",
-                "--state",
-                str(work / f"ews-state{round_}"),
-                "--log-level",
-                "warning",
-                "--ost",
-                str(ost),
-                "--mailbox",
-                mailboxes[2 * round_],
-                "--json",
-            ]
+            ews_state, graph_state = work / f"ews-state{round_}", work / f"graph-state{round_}"
+            ews_cmd = rebuild_cmd(handle, ews_state, "--ost", str(ost), "--mailbox", mailboxes[2 * round_], "--json")
             graph_cmd = [
-                PYTHON,
-                "-m",
-                "pipeline",
-                "run",
-                "--destination",
-                "graph",
-                "--graph-url",
-                handle.graph_url,
-                "--tenant",
-                TENANT,
-                "--client-id",
-                CLIENT_ID,
-                "--state",
-                str(work / f"graph-state{round_}"),
-                "--log-level",
-                "warning",
-                "--ost",
-                str(ost),
-                "--mailbox",
-                mailboxes[2 * round_ + 1],
-                "--json",
+                *[PYTHON, "-m", "pipeline", "run"],
+                *graph_args(handle, graph_state, tenant=TENANT, client_id=CLIENT_ID),
+                *["--log-level", "warning", "--ost", str(ost), "--mailbox", mailboxes[2 * round_ + 1], "--json"],
             ]
-            ews_wall, ews = _run(ews_cmd, {"REBUILD_PASSWORD": PASSWORD})
-            graph_wall, graph = _run(graph_cmd, {"REBUILD_GRAPH_SECRET": SECRET})
+            ews_wall, ews = _run(ews_cmd, cli_env())
+            graph_wall, graph = _run(graph_cmd, graph_env(SECRET))
             what = f"{items} items, server latency {delay * 1000:.0f} ms"
             results.add(
                 "graph",

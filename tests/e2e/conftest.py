@@ -7,12 +7,15 @@ fixture builds that server for each test:
 - `MAILBOXES`: the mailboxes that exist; default `USERS`, else `[MAILBOX]`, else `[USER]`/`[OWNER]`.
 - `SANDBOX_OPTIONS`: keyword options for the server's start (limits=, faults=); default none.
 
-`ews_cli` runs `rebuild` as a real process against such a server, with the credentials in the environment
-(never on the command line), as an admin would.
+`ews_cli` and `graph_cli` run `rebuild` as a real process against such a server's EWS or Graph face, with
+the credentials in the environment (never on the command line), as an admin would; their flags and
+environment come from tests/e2e/connection.py (also for trials that start the process themselves).
+`own_graph_sandbox` is a sandbox with the tests' Graph app (tests/graph_oracle.py's) registered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import own_sandbox, run_cli
+from tests.e2e.connection import ews_args, graph_app, graph_args, graph_env
 
 
 def _accounts(module: Any) -> dict[str, tuple[str, bool]]:
@@ -63,13 +67,30 @@ def ews_cli(
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """`rebuild ARGS` against the sandbox's EWS face, logged in as username (password from the environment)."""
-    connection = [
-        "--server",
-        handle.url,
-        "--username",
-        username,
-        *(["--impersonate"] if impersonate else []),
-        "--state",
-        str(state),
-    ]
+    connection = ews_args(handle, state, username=username, impersonate=impersonate)
     return run_cli(*args, *connection, env={"REBUILD_PASSWORD": password, **(env or {})}, timeout=timeout)
+
+
+def graph_cli(
+    handle: Any, state: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`rebuild ARGS` against the sandbox's Graph face as the tests' app (its secret from the environment)."""
+    return run_cli(*args, *graph_args(handle, state), env=graph_env(**(env or {})), timeout=timeout)
+
+
+@contextlib.contextmanager
+def own_graph_sandbox(
+    data: Path, accounts: dict[str, tuple[str, bool]], mailboxes: list[str], **start_options: Any
+) -> Iterator[tuple[Any, Path]]:
+    """`own_sandbox` with the tests' Graph app registered in its store: (handle, data folder)."""
+    from pipeline.sandbox.graph.tokens import add_app
+    from pipeline.sandbox.store import SandboxStore
+
+    _, client_id, secret = graph_app()
+    store = SandboxStore(data)
+    try:
+        add_app(store, client_id, secret)
+    finally:
+        store.close()
+    with own_sandbox(data, accounts, mailboxes, **start_options) as running:
+        yield running

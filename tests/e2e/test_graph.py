@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,8 +18,11 @@ import pytest
 pytest.importorskip("httpx", reason="the Graph extra is not installed: pip install -e '.[graph]'")
 pytest.importorskip("msal", reason="the Graph extra is not installed: pip install -e '.[graph]'")
 
-from tests.conftest import REPO, own_sandbox, run_cli  # noqa: E402
-from tests.graph_oracle import CLIENT_ID, SECRET, TENANT, PlainGraph, ews_listing, stamp  # noqa: E402
+from tests.conftest import sandbox_items, start_cli  # noqa: E402
+from tests.e2e.conftest import ews_cli, graph_cli, own_graph_sandbox  # noqa: E402
+from tests.e2e.connection import graph_args, graph_env  # noqa: E402
+from tests.e2e.kills import kill, stopped_runs, when_it_stores  # noqa: E402
+from tests.graph_oracle import PlainGraph, ews_listing, stamp  # noqa: E402
 
 SERVICE, PASSWORD = "svc-rebuild", "S3cret-for-tests"
 ALICE, BOB = "alice@corp.example", "bob@corp.example"
@@ -41,36 +43,12 @@ SMALL = {
 
 @pytest.fixture
 def graph_sandbox(tmp_path: Path):
-    from pipeline.sandbox.graph.tokens import add_app
-    from pipeline.sandbox.store import SandboxStore
-
-    data = tmp_path / "sandbox-data"
-    store = SandboxStore(data)
-    add_app(store, CLIENT_ID, SECRET)
-    store.close()
-    with own_sandbox(data, {SERVICE: (PASSWORD, True)}, [ALICE, BOB]) as (handle, data):
-        yield handle, data
+    with own_graph_sandbox(tmp_path / "sandbox-data", {SERVICE: (PASSWORD, True)}, [ALICE, BOB]) as running:
+        yield running
 
 
 def rebuild(handle, state: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return run_cli(
-        "run",
-        "--destination",
-        "graph",
-        "--graph-url",
-        handle.graph_url,
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--state",
-        str(state),
-        "--log-level",
-        "warning",
-        *args,
-        env={"REBUILD_GRAPH_SECRET": SECRET},
-        timeout=timeout,
-    )
+    return graph_cli(handle, state, "run", "--log-level", "warning", *args, timeout=timeout)
 
 
 def summary_of(result: subprocess.CompletedProcess[str]) -> dict:
@@ -153,24 +131,7 @@ def test_small_fixture_over_graph(tmp_path: Path, graph_sandbox, small_ost: Path
     lost = summary_of(rebuild(handle, state, "--ost", str(small_ost), "--mailbox", ALICE, "--json"))
     assert lost["uploaded"] == 0 and lost["present"] == 18
     assert graph_stamps(graph) == stamps
-    verify = run_cli(
-        "verify",
-        "--destination",
-        "graph",
-        "--graph-url",
-        handle.graph_url,
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--state",
-        str(state),
-        "--ost",
-        str(small_ost),
-        "--mailbox",
-        ALICE,
-        env={"REBUILD_GRAPH_SECRET": SECRET},
-    )
+    verify = graph_cli(handle, state, "verify", "--ost", str(small_ost), "--mailbox", ALICE)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -233,47 +194,19 @@ def _kill_trials(tmp_path: Path, handle, ost: Path, mailbox: str, kills: int, st
     handle.set_faults({"seed": 5, "rules": rules})
     state = tmp_path / "state"
     rng = random.Random(11)
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "run",
-        "--destination",
-        "graph",
-        "--graph-url",
-        handle.graph_url,
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--state",
-        str(state),
-        "--log-level",
-        "error",
-        "--ost",
-        str(ost),
-        "--mailbox",
-        mailbox,
-        "--batch-items",
-        "3",
-    ]
-    env = {**__import__("os").environ, "REBUILD_GRAPH_SECRET": SECRET}
-    from tests.conftest import sandbox_items
-
-    stored = 0
-    for _ in range(kills):
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while process.poll() is None and time.monotonic() < deadline:  # kill once it has stored something new
-            if len(sandbox_items(handle.data_dir, mailbox)) > stored:
-                time.sleep(rng.uniform(0.0, 0.6))
-                break
-            time.sleep(0.05)
-        process.kill()  # SIGKILL on POSIX, TerminateProcess on Windows: no clean-up runs
-        process.wait()
-        stored = len(sandbox_items(handle.data_dir, mailbox))
+    args = ["run", "--log-level", "error", "--ost", str(ost), "--mailbox", mailbox, "--batch-items", "3"]
+    runs = stopped_runs(  # each killed 0-0.6 s after it stored its first item (SIGKILL: no clean-up runs)
+        lambda: start_cli(*args, *graph_args(handle, state), env=graph_env(), quiet=True),
+        kill,
+        rng,
+        (0.0, 0.6),
+        most=kills,
+        ready=when_it_stores(handle.data_dir, mailbox),
+    )
+    signalled = [run.signalled for run in runs]  # all `kills` runs, one after another
+    assert any(signalled), "every run ended before its kill: nothing was killed mid-upload"
     handle.set_faults({})
-    final = subprocess.run(command + ["--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    final = graph_cli(handle, state, *args, "--json")
     summary = json.loads(final.stdout)
     assert final.returncode == 0, final.stderr[-2000:]
     assert summary["failed_total"] == 0
@@ -306,21 +239,18 @@ def test_samples_same_folders_and_counts_as_over_ews(tmp_path: Path, graph_sandb
     lists the same folders, counts, drafts and read states for both."""
     handle, _ = graph_sandbox
     source = samples / name
-    over_ews = run_cli(
+    over_ews = ews_cli(
+        handle,
+        tmp_path / "ews-state",
         "run",
-        "--server",
-        handle.url,
-        "--username",
-        SERVICE,
-        "--impersonate",
-        "--state",
-        str(tmp_path / "ews-state"),
         "--ost",
         str(source),
         "--mailbox",
         BOB,
         "--json",
-        env={"REBUILD_PASSWORD": PASSWORD},
+        username=SERVICE,
+        password=PASSWORD,
+        impersonate=True,
     )
     assert over_ews.returncode == 0, over_ews.stderr[-2000:]
     summary = summary_of(rebuild(handle, tmp_path / "state", "--ost", str(source), "--mailbox", ALICE, "--json"))
@@ -328,7 +258,6 @@ def test_samples_same_folders_and_counts_as_over_ews(tmp_path: Path, graph_sandb
     ews_side = ews_listing(handle.url, SERVICE, PASSWORD, BOB)
     graph_side = ews_listing(handle.url, SERVICE, PASSWORD, ALICE)
     assert graph_side == ews_side
-    from tests.conftest import sandbox_items
 
     def states(mailbox: str) -> Counter:
         return Counter(
@@ -353,31 +282,11 @@ def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox,
         "Graph:createTask",
     ]  # slow enough (18 × 0.8 s, 4 at a time) for the second run to meet it
     handle.set_faults({"rules": [{"kind": "delay", "seconds": 0.8, "operations": creations}]})
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "run",
-        "--destination",
-        "graph",
-        "--graph-url",
-        handle.graph_url,
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--state",
-        str(tmp_path / "first"),
-        "--log-level",
-        "error",
-        "--ost",
-        str(small_ost),
-        "--mailbox",
-        ALICE,
-    ]
     short_lease = {"REBUILD_LEASE_SECONDS": "10", "REBUILD_GRAPH_REQUEST_TIMEOUT": "3"}
-    env = {**__import__("os").environ, "REBUILD_GRAPH_SECRET": SECRET, **short_lease}
-    first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = ["run", "--ost", str(small_ost), "--mailbox", ALICE]
+    first = start_cli(
+        *args, "--log-level", "error", *graph_args(handle, tmp_path / "first"), env=graph_env(**short_lease), quiet=True
+    )
     try:
         graph = PlainGraph(handle.graph_url, ALICE)
         deadline = time.monotonic() + 60
@@ -386,26 +295,7 @@ def test_a_second_run_of_the_same_mailbox_is_busy(tmp_path: Path, graph_sandbox,
         )["value"]:
             assert time.monotonic() < deadline and first.poll() is None, "the first run never took its lease"
             time.sleep(0.05)
-        second = run_cli(
-            "run",
-            "--destination",
-            "graph",
-            "--graph-url",
-            handle.graph_url,
-            "--tenant",
-            TENANT,
-            "--client-id",
-            CLIENT_ID,
-            "--state",
-            str(tmp_path / "second"),
-            "--log-level",
-            "warning",
-            "--ost",
-            str(small_ost),
-            "--mailbox",
-            ALICE,
-            env={"REBUILD_GRAPH_SECRET": SECRET, **short_lease},
-        )
+        second = graph_cli(handle, tmp_path / "second", *args, "--log-level", "warning", env=short_lease)
         assert second.returncode == 3, second.stdout + second.stderr
         said = second.stdout + second.stderr  # the closing summary names the holder
         assert "another run holds this mailbox" in said and f"pid {first.pid}" in said
@@ -428,26 +318,11 @@ def test_an_import_never_finished_is_finished_by_the_rerun_not_imported_again(
         {"rules": [{"kind": "error", "code": "ErrorInternalServerError", "operations": ["Graph:PATCH:messages"]}]}
     )
     env_fast = {"REBUILD_MAX_ATTEMPTS": "2", "REBUILD_BACKOFF_INITIAL": "0.05"}
-    first = run_cli(
-        "run",
-        "--destination",
-        "graph",
-        "--graph-url",
-        handle.graph_url,
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--state",
-        str(tmp_path / "state"),
-        "--log-level",
-        "error",
-        "--ost",
-        str(small_ost),
-        "--mailbox",
-        ALICE,
-        "--json",
-        env={"REBUILD_GRAPH_SECRET": SECRET, **env_fast},
+    first = graph_cli(
+        handle,
+        tmp_path / "state",
+        *["run", "--log-level", "error", "--ost", str(small_ost), "--mailbox", ALICE, "--json"],
+        env=env_fast,
     )
     assert first.returncode == 1
     unfinished = json.loads(first.stdout)["failed_total"]
@@ -550,24 +425,7 @@ def test_target_root_keeps_everything_apart_from_the_live_folders(tmp_path: Path
     assert len(graph.all(f"/contactFolders/{contacts['id']}/contacts")) == 2
     (tasks,) = [t for t in graph.all("/todo/lists") if t["displayName"] == f"{root} - Aufgaben"]
     assert len(graph.all(f"/todo/lists/{tasks['id']}/tasks")) == 1
-    verify = run_cli(
-        "verify",
-        "--destination",
-        "graph",
-        "--graph-url",
-        handle.graph_url,
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--state",
-        str(tmp_path / "state"),
-        "--ost",
-        str(small_ost),
-        "--mailbox",
-        BOB,
-        "--target-root",
-        root,
-        env={"REBUILD_GRAPH_SECRET": SECRET},
+    verify = graph_cli(
+        handle, tmp_path / "state", "verify", "--ost", str(small_ost), "--mailbox", BOB, "--target-root", root
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -9,12 +9,9 @@ no stray folder. Of the two simultaneous runs exactly one is refused, naming the
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,7 +20,9 @@ from exchangelib import IMPERSONATION, NTLM, Account, Configuration, Credentials
 from exchangelib.folders import SHALLOW, FolderCollection
 
 import fixtures
-from tests.conftest import REPO, own_sandbox
+from tests.conftest import own_sandbox, start_cli
+from tests.e2e.connection import ews_args
+from tests.e2e.kills import kill, stopped_runs
 
 KILLS = 20
 MAX_RUNS = 40
@@ -131,42 +130,10 @@ def listing(url: str) -> tuple[Counter, list[str]]:
 
 
 def rebuild(handle, state: Path, ost: Path, *extra: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "REBUILD_PASSWORD": PASSWORD,
-        "REBUILD_BACKOFF_INITIAL": "0.05",
-        "REBUILD_BACKOFF_MAX": "0.5",
-        **(env_extra or {}),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--ost",
-            str(ost),
-            "--mailbox",
-            MAILBOX,
-            "--server",
-            handle.url,
-            "--username",
-            SERVICE,
-            "--impersonate",
-            "--state",
-            str(state),
-            "--batch-items",
-            "5",
-            "--log-level",
-            "warning",
-            *extra,
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    connection = ews_args(handle, state, username=SERVICE, impersonate=True)
+    run = ["run", "--ost", str(ost), "--mailbox", MAILBOX, *connection, "--batch-items", "5", "--log-level", "warning"]
+    env = {"REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.5"}
+    return start_cli(*run, *extra, env={**env, **(env_extra or {})})
 
 
 def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_path: Path):
@@ -178,25 +145,21 @@ def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _data):
         # a part of the mailbox first (the journal holds it), then the rest under faults and kills: one bulk folder
         # of 625 items and the twins, so the killed runs have uploads in flight for the faults to meet, whatever
-        # order a run goes in
+        # order a run goes in. The part goes in the shipped batches of 50: no fault is on yet.
         partial = rebuild(
-            handle, state, ost, "--exclude", "Posteingang/Projekte", "--exclude", "Posteingang/Bulk 1-001"
+            handle,
+            state,
+            ost,
+            *["--exclude", "Posteingang/Projekte", "--exclude", "Posteingang/Bulk 1-001", "--batch-items", "50"],
         )
         out, err = partial.communicate(timeout=600)
         assert partial.returncode == 0, out + err
         handle.set_faults(FAULTS)
         kills = 0
-        for _ in range(MAX_RUNS):
+        for run in stopped_runs(lambda: rebuild(handle, state, ost), kill, rng, (0.9, 2.5), most=MAX_RUNS):
+            kills += run.signalled
             if kills == KILLS:
                 break
-            process = rebuild(handle, state, ost)
-            deadline = time.monotonic() + rng.uniform(0.9, 2.5)
-            while time.monotonic() < deadline and process.poll() is None:
-                time.sleep(0.02)
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                kills += 1
-            process.communicate(timeout=60)
         assert kills == KILLS, f"only {kills} runs were still running when killed"
         stats = handle.stats()  # the faults the killed runs met
         handle.set_faults({**FAULTS, "rules": [r for r in FAULTS["rules"] if r["kind"] != "delay"]})
@@ -214,8 +177,11 @@ def test_partial_killed_lost_and_simultaneous_runs_leave_exactly_the_source(tmp_
             rebuild(handle, tmp_path / "one", ost, env_extra=short),
             rebuild(handle, tmp_path / "two", ost, env_extra=short),
         ]
+        deadline = time.monotonic() + 600
+        while all(p.poll() is None for p in pair) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        handle.set_faults({})  # one has ended, refused or done: the other need not be slowed any more
         results = [(p.wait(timeout=600), *p.communicate()) for p in pair]
-        handle.set_faults({})
         found, top = listing(handle.url)
 
     codes = sorted(code for code, _, _ in results)

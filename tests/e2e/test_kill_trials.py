@@ -1,46 +1,56 @@
-"""Rerun safety: runs killed with SIGKILL at random moments, with commit-then-drop and throttling on, against a
-sandbox as strict as Exchange: restricted searches lag 2 s behind writes, 10 requests at once per account.
+"""Rerun safety: runs killed with SIGKILL at random moments of their uploads, with commit-then-drop and
+throttling on, against a sandbox as strict as Exchange: restricted searches lag 2 s behind writes, 10 requests
+at once per account.
 
-In the end the mailbox holds exactly one copy of every item, nothing missing. A fixed, seeded count of
-trials keeps the default test command bounded.
+In the end the mailbox holds exactly one copy of every item, nothing missing. Each kill comes a random
+0-0.4 s after the run stored its first item (read from the sandbox's database), so every one lands mid-upload
+whatever the machine's load (counted from the run's start, kills on a loaded machine once all came before the
+first upload). A fixed, seeded count of trials keeps the default test command bounded: 10 kills of runs
+over 400 items there, 20 over 800 with `-m slow`; tests/e2e/test_integrity_trial.py kills 20 more runs at
+moments counted from their start.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 import fixtures
 from pipeline.fingerprint import PROPERTY_NAME, PROPERTY_SET, fingerprint
 from pipeline.model import SourceItem
 from pipeline.selection import system_skip as skip_reason
 from pipeline.source import open_source
-from tests.conftest import REPO, own_sandbox, sandbox_items
+from tests.conftest import own_sandbox, sandbox_items, start_cli
+from tests.e2e.connection import ews_args
+from tests.e2e.kills import kill, stopped_runs, stored_items, when_it_stores
 
-TRIALS = 20  # runs killed in the middle of their work
 MAX_RUNS = 40  # runs started at most (one that finishes before its kill time does not count)
 SERVICE, PASSWORD, MAILBOX = "svc-rebuild", "kill-trials-pw", "victim@corp.example"
-SPEC = {
-    "store": {"name": "Kill trials", "seed": 11},
-    "folders": [{"name": "Inbox", "role": "inbox"}, {"name": "Sent Items", "role": "sentitems"}],
-    "bulk": [
-        {
-            "count": 1500,
-            "size_min": 500,
-            "size_max": 3000,
-            "folders": 3,
-            "seed": 5,
-            "parent": "Inbox",
-            "attachment_ratio": 0.2,
-        }
-    ],
-}
+
+
+def spec(count: int) -> dict:
+    """The trial's OST: `count` bulk items (a fifth with attachments) in three inbox subfolders."""
+    return {
+        "store": {"name": "Kill trials", "seed": 11},
+        "folders": [{"name": "Inbox", "role": "inbox"}, {"name": "Sent Items", "role": "sentitems"}],
+        "bulk": [
+            {
+                "count": count,
+                "size_min": 500,
+                "size_max": 3000,
+                "folders": 3,
+                "seed": 5,
+                "parent": "Inbox",
+                "attachment_ratio": 0.2,
+            }
+        ],
+    }
+
+
 FAULTS = {
     "seed": 42,
     "search_lag_s": 2,
@@ -64,62 +74,43 @@ def expected_fingerprints(ost: Path) -> Counter:
     return wanted
 
 
-def rebuild_process(handle, state: Path, ost: Path) -> subprocess.Popen:
-    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.5"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--ost",
-            str(ost),
-            "--mailbox",
-            MAILBOX,
-            "--server",
-            handle.url,
-            "--username",
-            SERVICE,
-            "--impersonate",
-            "--state",
-            str(state),
-            "--batch-items",
-            "3",
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+def rebuild_process(handle, state: Path, ost: Path) -> subprocess.Popen[str]:
+    connection = ews_args(handle, state, username=SERVICE, impersonate=True)
+    run = ["run", "--ost", str(ost), "--mailbox", MAILBOX, *connection, "--batch-items", "3", "--log-level", "warning"]
+    return start_cli(
+        *run, env={"REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.5"}
     )
 
 
-def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path):
-    ost = fixtures.cached(SPEC, format="ost")
+# (kills, items): each killed run stores 10-40 items before its kill, so the items outnumber what the kills can
+# store by far and every run is still uploading when its moment comes; the final rerun has the rest to do.
+@pytest.mark.parametrize(("kills", "items"), [(10, 400), pytest.param(20, 800, marks=pytest.mark.slow)])
+def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path, kills: int, items: int):
+    ost = fixtures.cached(spec(items), format="ost")
     rng = random.Random(2026)
     state = tmp_path / "state"
     killed = 0
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX], faults=FAULTS) as (handle, data):
-        for _run in range(MAX_RUNS):
-            if killed == TRIALS:
+        runs = stopped_runs(
+            lambda: rebuild_process(handle, state, ost),
+            kill,
+            rng,
+            (0.0, 0.4),
+            most=MAX_RUNS,
+            ready=when_it_stores(data, MAILBOX),
+        )
+        for run in runs:
+            killed += run.signalled
+            if killed == kills:
                 break
-            process = rebuild_process(handle, state, ost)
-            deadline = time.monotonic() + rng.uniform(0.9, 2.2)
-            while time.monotonic() < deadline and process.poll() is None:
-                time.sleep(0.02)
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                killed += 1
-            process.communicate(timeout=60)
+        left_by_kills = stored_items(data, MAILBOX)
         # The final rerun keeps commit-then-drop and throttling, without the slowing delay.
         handle.set_faults({**FAULTS, "rules": [r for r in FAULTS["rules"] if r["kind"] != "delay"]})
         final = rebuild_process(handle, state, ost)
         out, err = final.communicate(timeout=600)
         stats = handle.stats()
     assert final.returncode == 0, out + err
-    assert killed == TRIALS, f"only {killed} runs were still running when killed"
+    assert killed == kills, f"only {killed} runs were still running when killed"
     injected = stats["faults"]["injected"]  # since start-up, across the rule change
     assert injected["commit_then_drop"] > 0 and injected["throttle"] > 0, stats
     assert stats["schema_violations"] == 0
@@ -132,3 +123,4 @@ def test_killed_runs_then_rerun_leave_exactly_one_copy(tmp_path: Path):
     assert not duplicates, f"{len(duplicates)} items stored more than once"
     assert set(wanted) - set(on_server) == set(), "items missing after the final rerun"
     assert len(wanted) >= 200
+    assert 0 < left_by_kills < len(wanted), "the killed runs stored nothing, or everything: no kill was mid-upload"

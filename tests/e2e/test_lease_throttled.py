@@ -12,9 +12,7 @@ renewal). The run itself is only asked for its exit code. Short leases keep each
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,8 +23,8 @@ pytest.importorskip("httpx", reason="the Graph extra is not installed: pip insta
 pytest.importorskip("msal", reason="the Graph extra is not installed: pip install -e '.[graph]'")
 
 import fixtures  # noqa: E402
-from tests.conftest import REPO, own_sandbox  # noqa: E402
-from tests.graph_oracle import CLIENT_ID, SECRET, TENANT  # noqa: E402
+from tests.conftest import own_sandbox  # noqa: E402
+from tests.e2e.conftest import ews_cli, graph_cli, own_graph_sandbox  # noqa: E402
 
 MAILBOX = "throttled@corp.example"
 LEASE_FOLDER = "Mailbox rebuild lease"  # the folder the lease lives in, as the README names it
@@ -46,36 +44,13 @@ def ost() -> Path:
 
 def run(handle, state: Path, ost: Path, lease_s: int, timeout_s: int) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
-        "REBUILD_GRAPH_SECRET": SECRET,
         "REBUILD_LEASE_SECONDS": str(lease_s),
         "REBUILD_GRAPH_REQUEST_TIMEOUT": str(timeout_s),
         "REBUILD_BACKOFF_INITIAL": "0.2",
         "REBUILD_BACKOFF_MAX": "2",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "run",
-        "--destination",
-        "graph",
-        "--graph-url",
-        handle.graph_url,
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--state",
-        str(state),
-        "--log-level",
-        "warning",
-        "--ost",
-        str(ost),
-        "--mailbox",
-        MAILBOX,
-    ]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    args = ["run", "--log-level", "warning", "--ost", str(ost), "--mailbox", MAILBOX]
+    return graph_cli(handle, state, *args, env=env, timeout=120)
 
 
 def lease_and_writes(log: list[dict]) -> tuple[list[float], list[dict]]:
@@ -103,14 +78,7 @@ def late_writes(log: list[dict], lease_s: int) -> list[str]:
 
 
 def graph_sandbox(tmp_path: Path):
-    from pipeline.sandbox.graph.tokens import add_app
-    from pipeline.sandbox.store import SandboxStore
-
-    data = tmp_path / "sandbox-data"
-    store = SandboxStore(data)
-    add_app(store, CLIENT_ID, SECRET)
-    store.close()
-    return own_sandbox(data, {}, [MAILBOX])
+    return own_graph_sandbox(tmp_path / "sandbox-data", {}, [MAILBOX])
 
 
 def test_under_a_tight_graph_budget_the_lease_is_renewed_and_never_lapses_while_the_run_writes(
@@ -215,40 +183,21 @@ def test_in_an_ews_back_off_storm_the_run_never_writes_outside_its_lease(tmp_pat
         watcher = StoreWatcher(data, mailbox)
         watcher.start()
         env = {
-            **os.environ,
-            "REBUILD_PASSWORD": PASSWORD,
             "REBUILD_LEASE_SECONDS": str(lease_s),
             "REBUILD_EWS_REQUEST_TIMEOUT": str(timeout_s),
             "REBUILD_BACKOFF_INITIAL": "0.2",
             "REBUILD_BACKOFF_MAX": "2",
         }
+        args = ["run", "--ost", str(ost), "--mailbox", mailbox, "--batch-items", "2", "--log-level", "warning"]
         try:
-            result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pipeline",
-                    "run",
-                    "--ost",
-                    str(ost),
-                    "--mailbox",
-                    mailbox,
-                    "--server",
-                    handle.url,
-                    "--username",
-                    SERVICE,
-                    "--impersonate",
-                    "--state",
-                    str(tmp_path / "state"),
-                    "--batch-items",
-                    "2",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=REPO,
+            result = ews_cli(
+                handle,
+                tmp_path / "state",
+                *args,
+                username=SERVICE,
+                password=PASSWORD,
+                impersonate=True,
                 env=env,
-                capture_output=True,
-                text=True,
                 timeout=120,
             )
         finally:

@@ -17,7 +17,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,7 +26,9 @@ from exchangelib import IMPERSONATION, NTLM, Account, Configuration, Credentials
 from exchangelib.folders import SHALLOW, FolderCollection
 
 import fixtures
-from tests.conftest import REPO, own_sandbox
+from tests.conftest import own_sandbox, run_cli, start_cli
+from tests.e2e.connection import ews_args
+from tests.e2e.kills import stopped_runs
 
 SIGTERMS = 10  # runs stopped in the middle of their work
 MAX_RUNS = 20  # runs started at most (one that finishes before its signal does not count)
@@ -79,38 +80,11 @@ def listing(url: str) -> Counter:
     return found
 
 
-def rebuild(url: str, state: Path, ost: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.3"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--ost",
-            str(ost),
-            "--mailbox",
-            MAILBOX,
-            "--server",
-            url,
-            "--username",
-            SERVICE,
-            "--impersonate",
-            "--state",
-            str(state),
-            "--batch-items",
-            "3",
-            "--json",
-            "--log-level",
-            "warning",
-            *extra,
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def rebuild(handle, state: Path, ost: Path, *extra: str) -> subprocess.Popen[str]:
+    connection = ews_args(handle, state, username=SERVICE, impersonate=True)
+    run = ["run", "--ost", str(ost), "--mailbox", MAILBOX, *connection, "--batch-items", "3", "--json"]
+    env = {"REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05", "REBUILD_BACKOFF_MAX": "0.3"}
+    return start_cli(*run, "--log-level", "warning", *extra, env=env)
 
 
 def catches_sigterm(pid: int, timeout: float = 20.0) -> None:
@@ -134,13 +108,7 @@ def catches_sigterm(pid: int, timeout: float = 20.0) -> None:
 
 
 def status_json(state: Path) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "status", "--state", str(state), "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("status", "--state", str(state), "--json", timeout=60)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     entries = {e["mailbox"]: e for e in json.loads(result.stdout)}
     return entries.get(MAILBOX, {})
@@ -160,33 +128,30 @@ def test_sigterm_at_random_points_then_rerun_leaves_exactly_the_source(tmp_path:
     state = tmp_path / "state"
     stopped = 0
     with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX], faults=SLOW) as (handle, _):
-        for _run in range(MAX_RUNS):
-            if stopped == SIGTERMS:
-                break
-            reports = set((state / "reports").glob("run-*.json"))
-            started = time.monotonic()
-            process = rebuild(handle.url, state, ost)
-            catches_sigterm(process.pid)  # a signal before the interpreter runs our code ends any program
-            deadline = time.monotonic() + rng.uniform(0.0, 2.5)
-            while time.monotonic() < deadline and process.poll() is None:
-                time.sleep(0.02)
-            signalled = process.poll() is None
-            if signalled:
-                process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=120)
+        reports = set((state / "reports").glob("run-*.json"))
+        for run in stopped_runs(
+            lambda: rebuild(handle, state, ost),
+            lambda process: process.send_signal(signal.SIGTERM),
+            rng,
+            (0.0, 2.5),
+            most=MAX_RUNS,
+            ready=lambda process: catches_sigterm(process.pid),  # a signal before our code runs ends any program
+        ):
+            out, err = run.out, run.err
             assert "Traceback" not in err, err
             # the previous SIGTERM released the lease: this run (its rerun) was never refused as busy
-            assert process.returncode != EXIT_BUSY, err
-            assert out.strip(), (process.returncode, err[-3000:])  # the summary, as JSON
+            assert run.returncode != EXIT_BUSY, err
+            assert out.strip(), (run.returncode, err[-3000:])  # the summary, as JSON
             summary = json.loads(out)
             report = newest_report(state, reports)
+            reports = set((state / "reports").glob("run-*.json"))
             assert [r["mailbox"] for r in report] == [MAILBOX]
-            if not signalled or summary["status"] == "ok":
-                assert process.returncode == 0 and summary["status"] == report[0]["status"] == "ok", err
+            if not run.signalled or summary["status"] == "ok":
+                assert run.returncode == 0 and summary["status"] == report[0]["status"] == "ok", err
                 continue  # finished before its signal: not a trial
             stopped += 1
-            assert time.monotonic() - started < 60, "the stop took too long"
-            assert process.returncode == EXIT_FAILURES, (process.returncode, err)
+            assert time.monotonic() - run.began < 60, "the stop took too long"
+            assert run.returncode == EXIT_FAILURES, (run.returncode, err)
             assert summary["status"] == report[0]["status"] == "interrupted", (summary, err)
             assert report[0]["uploaded"] == summary["uploaded"]
             last = status_json(state).get("last_run", {})
@@ -194,10 +159,11 @@ def test_sigterm_at_random_points_then_rerun_leaves_exactly_the_source(tmp_path:
                 assert last.get("status") == "interrupted", last
                 assert last.get("uploaded") == summary["uploaded"], (last, summary)
             assert last.get("status") not in ("running", "ok") or summary["elapsed"] == 0, last
+            if stopped == SIGTERMS:
+                break
         assert stopped == SIGTERMS, f"only {stopped} runs were still running when signalled"
         handle.set_faults({"rules": []})
-        started = time.monotonic()
-        final = rebuild(handle.url, state, ost)
+        final = rebuild(handle, state, ost)
         out, err = final.communicate(timeout=600)
         assert final.returncode == 0, out + err
         assert json.loads(out)["status"] == "ok"
@@ -230,7 +196,7 @@ def test_state_disk_full_is_one_line_a_crashed_status_and_an_exact_rerun(tmp_pat
     try:
         state = disk / "state"
         with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [MAILBOX]) as (handle, _):
-            full = rebuild(handle.url, state, ost, "--log-level", "info")
+            full = rebuild(handle, state, ost, "--log-level", "info")
             out, err = full.communicate(timeout=300)
             assert "Traceback" not in out + err and "Logging error" not in err, err[-3000:]
             assert full.returncode == EXIT_FAILURES, (full.returncode, out, err[-3000:])
@@ -244,7 +210,7 @@ def test_state_disk_full_is_one_line_a_crashed_status_and_an_exact_rerun(tmp_pat
                 json.loads(report.read_text("utf-8"))
 
             subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)  # space freed
-            rerun = rebuild(handle.url, state, ost)
+            rerun = rebuild(handle, state, ost)
             out, err = rerun.communicate(timeout=600)
             assert rerun.returncode == 0, out + err
             assert json.loads(out)["status"] == "ok"
