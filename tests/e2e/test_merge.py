@@ -270,7 +270,7 @@ def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state
     import sys
 
     from tests.conftest import REPO, own_sandbox
-    from tests.e2e.kill_loop import kill_runs
+    from tests.e2e.kills import kill, stopped_runs
 
     data = repeated_set(ROUNDS) if kills > KILLS else None
     if data is not None:
@@ -286,10 +286,16 @@ def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state
         command += ["--state", str(state), "--batch-items", "1", "--log-level", "warning"]
         env = {**os.environ, "REBUILD_PASSWORD": PASSWORD, "REBUILD_BACKOFF_INITIAL": "0.05"}
 
-        def start() -> subprocess.Popen:
-            return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        def start() -> subprocess.Popen[str]:
+            return subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
 
-        killed = kill_runs(start, kills, (1.5, 3.5), rng)
+        killed = 0
+        for run in stopped_runs(start, kill, rng, (1.5, 3.5), most=2 * kills):
+            killed += run.signalled
+            if killed == kills:
+                break
         handle.set_faults({**KILL_FAULTS, "rules": KILL_FAULTS["rules"][:1]})
         final = cli(handle, state, *(a for f in files for a in ("--ost", f)), "--mailbox", mailbox)
         got = listing(handle.url, mailbox)
