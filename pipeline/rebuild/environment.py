@@ -89,6 +89,10 @@ def _plan(kind: SettingKind, target: ConfigurationTarget, action: SettingAction,
     return SettingPlan(kind, target, action, reason=reason, details=more).as_dict()
 
 
+def _created(kind: SettingKind, target: ConfigurationTarget, name: str, reason: str, **more: Any) -> dict:
+    return SettingPlan(kind, target, SettingAction.CREATE, added=(name,), reason=reason, details=more).as_dict()
+
+
 def _readable(
     messages: list[SettingsMessage], record: type[R], folder: str, plans: list[dict]
 ) -> Iterator[tuple[SettingsMessage, R, ConfigurationTarget]]:
@@ -147,16 +151,8 @@ def restore_search_folders(messages: list[SettingsMessage], given: Restored) -> 
             continue
         assert isinstance(mapped, SearchFolderCriteria)
         existing[definition.name.casefold()] = store.create(mapped, [given.rebuilt[n] for n in mapped.folders])
-        plans.append(
-            SettingPlan(
-                message.kind,
-                target,
-                SettingAction.CREATE,
-                added=(definition.name,),
-                reason=f"search folder {definition.name!r} over {len(searched)} rebuilt folder(s)",
-                details={"folders": searched},
-            ).as_dict()
-        )
+        reason = f"search folder {definition.name!r} over {len(searched)} rebuilt folder(s)"
+        plans.append(_created(message.kind, target, definition.name, reason, folders=searched))
     return plans
 
 
@@ -214,15 +210,7 @@ def restore_shortcuts(messages: list[SettingsMessage], given: Restored) -> list[
             continue
         store.create(shortcut.name, link_properties(shortcut, entry_id, store_entry_id))
         linked.add(entry_id)
-        plans.append(
-            SettingPlan(
-                message.kind,
-                target,
-                SettingAction.CREATE,
-                added=(shortcut.name,),
-                reason=f"shortcut {shortcut.name!r} to the rebuilt folder",
-            ).as_dict()
-        )
+        plans.append(_created(message.kind, target, shortcut.name, f"shortcut {shortcut.name!r} to the rebuilt folder"))
     return plans
 
 
