@@ -23,7 +23,7 @@ from pipeline.sandbox import ids
 from pipeline.sandbox.ews import soap
 from pipeline.sandbox.ews.context import Context, M, T, local
 from pipeline.sandbox.ews.errors import ResponseError
-from pipeline.sandbox.ews.item_refs import NOT_FOUND, attachment_ref, parse_ref
+from pipeline.sandbox.ews.item_refs import attachment_ref, item_row, parse_ref
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.ews.shapes import attachment_id
 from pipeline.sandbox.mime import Attachment
@@ -101,11 +101,7 @@ def create_attachment(ctx: Context, request: etree._Element) -> str:
             if parent is None:
                 raise ResponseError("ErrorInvalidRequest", "ParentItemId is required.")
             mailbox_id, row_id = parse_ref(ctx, parent)
-            row = conn.execute(
-                "SELECT kind, size, fields FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
-            ).fetchone()
-            if row is None:
-                raise NOT_FOUND
+            row = item_row(conn, mailbox_id, row_id, "kind, size, fields")
         except ResponseError as exc:
             return soap.operation_response(
                 "CreateAttachment",
