@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,13 +140,19 @@ def render_text(report: dict[str, Any]) -> str:
 
 
 def run_inspect(path: str, as_json: bool = False, recover: bool = False) -> int:
+    return answer(lambda: build_report(path, recover=recover), render_text, as_json)
+
+
+def answer(build: Callable[[], dict[str, Any]], render: Callable[[dict[str, Any]], str], as_json: bool) -> int:
+    """Build a report and print it (as JSON or as text); a file that cannot be opened is one line and
+    EXIT_USAGE, a report with errors EXIT_FAILURES (inspect_set.py answers the same way)."""
     try:
-        report = build_report(path, recover=recover)
+        report = build()
     except SourceOpenError as exc:
         print(f"rebuild: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if as_json:
         sys.stdout.write(json_for_terminal(json.dumps(report, indent=2, ensure_ascii=False)) + "\n")
     else:
-        print(render_text(report))
+        print(render(report))
     return EXIT_FAILURES if report["errors"] else EXIT_OK

@@ -7,20 +7,19 @@ index and merge_report, over the folders a run carries). Nothing is written but 
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.inspect import build_report, render_text
+from pipeline.cli.inspect import answer, build_report, render_text
 from pipeline.cli.merge_lines import coverage_lines
-from pipeline.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE
-from pipeline.logs.terminal import json_for_terminal, shown
+from pipeline.errors import EXIT_USAGE
+from pipeline.logs.terminal import shown
 from pipeline.rebuild.merge import build_plan, merge_report
 from pipeline.selection import Selection
-from pipeline.source import Source, SourceOpenError
+from pipeline.source import Source
 from pipeline.source.gate import open_checked
 from pipeline.state.merge_index import MergeIndex
 
@@ -91,13 +90,4 @@ def run_inspect_set(paths: list[str], as_json: bool = False, recover: bool = Fal
     if twice:
         print(f"rebuild: error: --ost {shown(twice)} is given twice", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        report = build_set_report(given, recover=recover)
-    except SourceOpenError as exc:
-        print(f"rebuild: error: {shown(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    if as_json:
-        sys.stdout.write(json_for_terminal(json.dumps(report, indent=2, ensure_ascii=False)) + "\n")
-    else:
-        print(render_set_text(report))
-    return EXIT_FAILURES if report["errors"] else EXIT_OK
+    return answer(lambda: build_set_report(given, recover=recover), render_set_text, as_json)

@@ -14,10 +14,11 @@ import csv
 import io
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.convert.powershell import opening, quote, quoted_list, script
 from pipeline.errors import EXIT_FAILURES, EXIT_OK
 from pipeline.state.filenames import Folder
 
@@ -104,27 +105,24 @@ def survey_of(ost: Path, mailbox: str, codepage: int | None = None) -> tuple[lis
     return owner_rows, unresolved
 
 
-def _ps_quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def powershell(rows: list[ProxyRow], when: datetime | None = None) -> str:
     """One Set-Mailbox line per mailbox adding all its X500 proxies (idempotent: Exchange ignores a proxy
     the mailbox already has)."""
-    stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        f"# Written by `rebuild x500` on {stamp}. Run in the Exchange Management Shell.",
-        "# Adds each mailbox's old legacyExchangeDN as an X500 proxy address, so that replies to mail",
-        "# sent before the rebuild reach the new mailbox.",
-        "$ErrorActionPreference = 'Stop'",
-    ]
+    lines = opening(
+        "`rebuild x500`",
+        "Exchange Management Shell",
+        (
+            "Adds each mailbox's old legacyExchangeDN as an X500 proxy address, so that replies to mail",
+            "sent before the rebuild reach the new mailbox.",
+        ),
+        when,
+    )
     by_mailbox: dict[str, list[str]] = {}
     for row in rows:
         by_mailbox.setdefault(row.mailbox, []).append(row.proxy)
     for mailbox, proxies in by_mailbox.items():
-        added = ",".join(_ps_quote(p) for p in proxies)
-        lines.append(f"Set-Mailbox -Identity {_ps_quote(mailbox)} -EmailAddresses @{{add={added}}}")
-    return "\r\n".join(lines) + "\r\n"
+        lines.append(f"Set-Mailbox -Identity {quote(mailbox)} -EmailAddresses @{{add={quoted_list(proxies)}}}")
+    return script(lines)
 
 
 def unresolved_csv(rows: list[UnresolvedRow]) -> str:

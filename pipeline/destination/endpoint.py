@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pipeline.errors import UsageError
-from pipeline.settings import Settings
+from pipeline.settings import GraphSettings, Settings
+
+if TYPE_CHECKING:
+    from pipeline.destination.graph.connect import GraphTarget
 
 EMBEDDED_TENANT = "sandbox"
 
@@ -78,12 +81,27 @@ def _is_loopback(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
+def _graph_target(graph: GraphSettings, **where: Any) -> GraphTarget:
+    """A GraphTarget to where it goes (URLs, tenant, credential), with what the [graph] settings give it
+    whichever server it reaches: the request timeout, importMime, and the budgets it paces itself by."""
+    from pipeline.destination.graph.connect import GraphTarget  # the Graph extra is optional
+
+    return GraphTarget(
+        **where,
+        timeout=graph.request_timeout,
+        import_mime=graph.import_mime == "yes",
+        upload_budget=graph.upload_budget_mb * 1024 * 1024,
+        upload_window=graph.upload_window,
+        request_budget=graph.requests_per_window,
+        request_window=graph.request_window,
+    )
+
+
 @contextlib.contextmanager
 def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = False) -> Iterator[Any]:
     """Graph: Exchange Online (or any Graph URL), or the embedded sandbox's Graph face."""
     from pipeline.destination.graph.connect import (
         GraphSetupError,
-        GraphTarget,
         credential_from_env,
         require_extra,
     )
@@ -93,18 +111,13 @@ def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = Fals
         require_extra()
         if not graph.uses_sandbox:
             loopback = _is_loopback(graph.server)
-            yield GraphTarget(
+            yield _graph_target(
+                graph,
                 graph_url=graph.server,
                 login_url=graph.server if loopback else graph.login,
                 tenant=graph.tenant,
                 client_id=graph.client_id,
-                timeout=graph.request_timeout,
-                import_mime=graph.import_mime == "yes",
                 sandbox=loopback,
-                upload_budget=graph.upload_budget_mb * 1024 * 1024,
-                upload_window=graph.upload_window,
-                request_budget=graph.requests_per_window,
-                request_window=graph.request_window,
                 **credential_from_env(),
             )
             return
@@ -115,17 +128,12 @@ def graph_endpoint(settings: Settings, mailboxes: list[str], create: bool = Fals
 
     client_id, secret = _checked(graph_app, settings, mailboxes, create)
     with start(settings.sandbox_dir) as handle:
-        yield GraphTarget(
+        yield _graph_target(
+            graph,
             graph_url=handle.graph_url,
             login_url=handle.graph_url,
             tenant=EMBEDDED_TENANT,
             client_id=client_id,
             secret=secret,
-            timeout=graph.request_timeout,
-            import_mime=graph.import_mime == "yes",
             sandbox=True,
-            upload_budget=graph.upload_budget_mb * 1024 * 1024,
-            upload_window=graph.upload_window,
-            request_budget=graph.requests_per_window,
-            request_window=graph.request_window,
         )

@@ -21,10 +21,10 @@ How a rerun, and a user's change on the new server, are respected (each setting 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.convert.user_settings.junk_script import JunkLists, junk_lists, powershell
 from pipeline.convert.user_settings.merge import AUTOCOMPLETE_TARGET, ConfigurationTarget, SettingAction, SettingPlan
@@ -46,6 +46,7 @@ KINDS = (
     SettingKind.CONFIGURATION,
 )
 JUNK_SCRIPT = "junk-email.ps1"
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,23 @@ def _plan(kind: SettingKind, target: ConfigurationTarget, action: SettingAction,
     return SettingPlan(kind, target, action, reason=reason, details=more).as_dict()
 
 
+def _created(kind: SettingKind, target: ConfigurationTarget, name: str, reason: str, **more: Any) -> dict:
+    return SettingPlan(kind, target, SettingAction.CREATE, added=(name,), reason=reason, details=more).as_dict()
+
+
+def _readable(
+    messages: list[SettingsMessage], record: type[R], folder: str, plans: list[dict]
+) -> Iterator[tuple[SettingsMessage, R, ConfigurationTarget]]:
+    """Each message whose record was read as a `record`, with its target in `folder`; the others are planned
+    as skipped (unreadable, with the reason) in `plans`."""
+    for message in messages:
+        target = ConfigurationTarget(folder, message.subject)
+        if isinstance(message.record, record):
+            yield message, message.record, target
+        else:
+            plans.append(_plan(message.kind, target, SettingAction.SKIP, f"unreadable: {message.problem}"))
+
+
 def restore_autocomplete(message: SettingsMessage, given: Restored) -> dict:
     configurations = getattr(given.mailbox, "configurations", None)
     store = configurations() if configurations is not None else None
@@ -107,12 +125,7 @@ def restore_search_folders(messages: list[SettingsMessage], given: Restored) -> 
     paths = {f.node_id: "/".join(f.path) for f in given.folders}
     below = _below(given.folders, given.rebuilt)
     store, existing = None, None
-    for message in messages:
-        definition = message.record
-        target = ConfigurationTarget("searchfolders", message.subject)
-        if not isinstance(definition, SearchFolderDefinition):
-            plans.append(_plan(message.kind, target, SettingAction.SKIP, f"unreadable: {message.problem}"))
-            continue
+    for message, definition, target in _readable(messages, SearchFolderDefinition, "searchfolders", plans):
         mapped = criteria(definition, given.folder_by_entry_id, given.property_name, below)
         if isinstance(mapped, Unmapped):
             plans.append(_plan(message.kind, target, SettingAction.SKIP, mapped.reason))
@@ -138,16 +151,8 @@ def restore_search_folders(messages: list[SettingsMessage], given: Restored) -> 
             continue
         assert isinstance(mapped, SearchFolderCriteria)
         existing[definition.name.casefold()] = store.create(mapped, [given.rebuilt[n] for n in mapped.folders])
-        plans.append(
-            SettingPlan(
-                message.kind,
-                target,
-                SettingAction.CREATE,
-                added=(definition.name,),
-                reason=f"search folder {definition.name!r} over {len(searched)} rebuilt folder(s)",
-                details={"folders": searched},
-            ).as_dict()
-        )
+        reason = f"search folder {definition.name!r} over {len(searched)} rebuilt folder(s)"
+        plans.append(_created(message.kind, target, definition.name, reason, folders=searched))
     return plans
 
 
@@ -173,12 +178,7 @@ def restore_shortcuts(messages: list[SettingsMessage], given: Restored) -> list[
     plans: list[dict] = []
     factory = getattr(given.mailbox, "shortcuts", None)
     store, linked = None, None
-    for message in messages:
-        shortcut = message.record
-        target = ConfigurationTarget("commonviews", message.subject)
-        if not isinstance(shortcut, NavigationShortcut):
-            plans.append(_plan(message.kind, target, SettingAction.SKIP, f"unreadable: {message.problem}"))
-            continue
+    for message, shortcut, target in _readable(messages, NavigationShortcut, "commonviews", plans):
         node = given.folder_by_entry_id(shortcut.folder_entry_id) if shortcut.folder_entry_id else None
         if shortcut.kind == "group_header":
             why = "a group of Outlook's navigation pane: Outlook makes its default groups itself"
@@ -210,15 +210,7 @@ def restore_shortcuts(messages: list[SettingsMessage], given: Restored) -> list[
             continue
         store.create(shortcut.name, link_properties(shortcut, entry_id, store_entry_id))
         linked.add(entry_id)
-        plans.append(
-            SettingPlan(
-                message.kind,
-                target,
-                SettingAction.CREATE,
-                added=(shortcut.name,),
-                reason=f"shortcut {shortcut.name!r} to the rebuilt folder",
-            ).as_dict()
-        )
+        plans.append(_created(message.kind, target, shortcut.name, f"shortcut {shortcut.name!r} to the rebuilt folder"))
     return plans
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pipeline.destination.base import Destination, Mailbox, MailboxFatalError, NoSuchMailbox, ServerFolder
+from pipeline.destination.base import Destination, Mailbox, MailboxFatalError, NoSuchMailbox
 from pipeline.fingerprint import Ordinals, fingerprint
-from pipeline.folder_plan import PlannedFolder, chain, plan_folders
+from pipeline.folder_plan import plan_folders
 from pipeline.logs.terminal import shown
 from pipeline.model import SourceError
 from pipeline.rebuild.run import RunOptions
-from pipeline.rebuild.verify_merge import verify_set
+from pipeline.rebuild.verify_merge import ExistingFolders, verify_set
 from pipeline.rebuild.verify_result import FolderCheck, StrayFolder, VerifyResult
 from pipeline.source import open_source
 
@@ -47,19 +47,7 @@ def _verify(options: RunOptions, mailbox: Mailbox, result: VerifyResult) -> None
         folders = source.folders()
         plan = plan_folders(folders)
         selection = options.selection.bind(folders)
-        resolved: dict[int, ServerFolder | None] = {}
-
-        def server_folder(planned: PlannedFolder) -> ServerFolder | None:
-            parent: ServerFolder | None = None
-            for step in chain(plan, planned.node_id):
-                if step.node_id not in resolved:
-                    resolved[step.node_id] = (
-                        mailbox.folder(step, parent, create=False)
-                        if parent is not None or step.parent is None
-                        else None
-                    )
-                parent = resolved[step.node_id]
-            return parent
+        server_folder = ExistingFolders(plan, mailbox)
 
         wanted_by: dict[str, Counter[str]] = {}  # by server folder
         have_by: dict[str, Counter[str]] = {}
@@ -89,7 +77,7 @@ def _verify(options: RunOptions, mailbox: Mailbox, result: VerifyResult) -> None
             wanted_by[key], have_by[key], labels[key] = wanted, have, folder.path_str
         for planned in plan.values():  # folders outside the selection explain their own items too
             server_folder(planned)
-        mapped = {f.id for f in resolved.values() if f is not None}
+        mapped = {f.id for f in server_folder.resolved.values() if f is not None}
         result.strays = [
             StrayFolder(f.name, n)
             for f in mailbox.folders_below()

@@ -83,6 +83,28 @@ def _held(server: dict[str, list[OnServer]], identity: str, content: str) -> lis
     return list(found.values())
 
 
+class ExistingFolders:
+    """A planned folder -> its server folder, never created (None when it or a parent is absent); each
+    folder of the plan is looked up once, and `resolved` keeps what was found (verify.py uses it too)."""
+
+    def __init__(self, plan: dict[int, PlannedFolder], mailbox: Mailbox) -> None:
+        self.plan = plan
+        self.mailbox = mailbox
+        self.resolved: dict[int, ServerFolder | None] = {}
+
+    def __call__(self, planned: PlannedFolder) -> ServerFolder | None:
+        parent: ServerFolder | None = None
+        for step in chain(self.plan, planned.node_id):
+            if step.node_id not in self.resolved:
+                self.resolved[step.node_id] = (
+                    self.mailbox.folder(step, parent, create=False)
+                    if parent is not None or step.parent is None
+                    else None
+                )
+            parent = self.resolved[step.node_id]
+        return parent
+
+
 def _targets(
     files: tuple[Path, ...], mailbox: Mailbox, open_file: Callable[[Path], Source]
 ) -> dict[tuple[int, str], ServerFolder | None]:
@@ -91,20 +113,7 @@ def _targets(
     for number, path in enumerate(files):
         with open_file(path) as source:
             plan = plan_folders(source.folders())
-        resolved: dict[int, ServerFolder | None] = {}
-
-        def server_folder(planned: PlannedFolder, plan: dict = plan, resolved: dict = resolved) -> ServerFolder | None:
-            parent: ServerFolder | None = None
-            for step in chain(plan, planned.node_id):
-                if step.node_id not in resolved:
-                    resolved[step.node_id] = (
-                        mailbox.folder(step, parent, create=False)
-                        if parent is not None or step.parent is None
-                        else None
-                    )
-                parent = resolved[step.node_id]
-            return parent
-
+        server_folder = ExistingFolders(plan, mailbox)
         for planned in plan.values():
             out[(number, planned.folder_key)] = server_folder(planned)
     return out

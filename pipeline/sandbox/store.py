@@ -60,6 +60,15 @@ def attachment_row(item_id: int, position: int, att: Attachment) -> tuple[Any, .
     )
 
 
+def append_attachment(conn: sqlite3.Connection, item_id: int, att: Attachment) -> int:
+    """Insert one attachment after the item's last (DeleteAttachment leaves gaps); its stored position."""
+    position = conn.execute(
+        "SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?", (item_id,)
+    ).fetchone()[0]
+    conn.execute(INSERT_ATTACHMENT, attachment_row(item_id, position, att))
+    return int(position)
+
+
 DB_NAME = "sandbox.sqlite"
 
 

@@ -84,8 +84,22 @@ _PROPERTY_NAMES = {
 _RELOPS = ("<", "<=", ">", ">=", "=", "!=")
 
 
+class _FieldsSet:
+    """What RulePredicates and RuleActions share: the fields set, by name (what a comparison or a report
+    looks at), and whether none is."""
+
+    __slots__ = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, ())}  # type: ignore[arg-type]
+
+    @property
+    def empty(self) -> bool:
+        return not self.as_dict()
+
+
 @dataclass(frozen=True, slots=True)
-class RulePredicates:
+class RulePredicates(_FieldsSet):
     """Conditions (or exceptions) of an inbox rule, named as EWS's RulePredicatesType names them; every set
     field must hold. Strings are matched as substrings, ignoring case; sizes in KiB."""
 
@@ -110,17 +124,9 @@ class RulePredicates:
     within_size_range: tuple[int | None, int | None] | None = None  # (minimum, maximum) KiB
     within_date_range: tuple[datetime | None, datetime | None] | None = None  # (after, before)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The fields set, by name (what a comparison or a report looks at)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, ())}
-
-    @property
-    def empty(self) -> bool:
-        return not self.as_dict()
-
 
 @dataclass(frozen=True, slots=True)
-class RuleActions:
+class RuleActions(_FieldsSet):
     """What an inbox rule does, named as EWS's ActionsType names it; folders as the rule holds them, folder
     entry ids of the source (the run finds their folders, and the restore points them at the rebuilt ones)."""
 
@@ -134,13 +140,6 @@ class RuleActions:
     forward_as_attachment_to_recipients: tuple[str, ...] = ()
     redirect_to_recipients: tuple[str, ...] = ()
     stop_processing_rules: bool | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, ())}
-
-    @property
-    def empty(self) -> bool:
-        return not self.as_dict()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ safe recipients are trusted as well (Exchange keeps one trusted list for both).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from pipeline.convert.powershell import opening, quote, quoted_list, script
 from pipeline.convert.user_settings.rules import JunkEmailRule
 
 
@@ -43,33 +44,27 @@ def junk_lists(mailbox: str, rule: JunkEmailRule) -> JunkLists:
     return JunkLists(mailbox, tuple(trusted), tuple(dict.fromkeys(rule.blocked_senders)), rule.include_contacts)
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _list(values: tuple[str, ...]) -> str:
-    return ",".join(_quote(v) for v in values)
-
-
 def powershell(lists: list[JunkLists], when: datetime | None = None) -> str:
     """One Set-MailboxJunkEmailConfiguration line per mailbox with anything to set (CRLF, as Windows keeps
     scripts; the caller writes it as UTF-8 with a BOM, which Windows PowerShell 5.1 needs)."""
-    stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        f"# Written by rebuild on {stamp}. Run in the Exchange Management Shell (or Exchange Online PowerShell).",
-        "# Adds each mailbox's junk e-mail safe and blocked senders, read from its old junk e-mail rule; addresses",
-        "# the mailbox has already are kept once. EWS has no call that writes these lists.",
-        "$ErrorActionPreference = 'Stop'",
-    ]
+    lines = opening(
+        "rebuild",
+        "Exchange Management Shell (or Exchange Online PowerShell)",
+        (
+            "Adds each mailbox's junk e-mail safe and blocked senders, read from its old junk e-mail rule; addresses",
+            "the mailbox has already are kept once. EWS has no call that writes these lists.",
+        ),
+        when,
+    )
     for one in lists:
         if one.empty:
             continue
-        parts = [f"Set-MailboxJunkEmailConfiguration -Identity {_quote(one.mailbox)}"]
+        parts = [f"Set-MailboxJunkEmailConfiguration -Identity {quote(one.mailbox)}"]
         if one.trusted:
-            parts.append(f"-TrustedSendersAndDomains @{{Add={_list(one.trusted)}}}")
+            parts.append(f"-TrustedSendersAndDomains @{{Add={quoted_list(one.trusted)}}}")
         if one.blocked:
-            parts.append(f"-BlockedSendersAndDomains @{{Add={_list(one.blocked)}}}")
+            parts.append(f"-BlockedSendersAndDomains @{{Add={quoted_list(one.blocked)}}}")
         if one.contacts_trusted is not None:
             parts.append(f"-ContactsTrusted ${str(one.contacts_trusted).lower()}")
         lines.append(" ".join(parts))
-    return "\r\n".join(lines) + "\r\n"
+    return script(lines)

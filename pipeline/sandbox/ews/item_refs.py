@@ -7,7 +7,9 @@ Shared by GetItem, DeleteItem and UpdateItem, which all answer per id and need t
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -116,6 +118,15 @@ def occurrence(master: ItemRow, ref: Ref) -> tuple[Series, dt.datetime]:
 
 
 NOT_FOUND = ResponseError("ErrorItemNotFound", "The specified object was not found in the store.")
+
+
+def item_row(conn: sqlite3.Connection, mailbox_id: int, row_id: int, columns: str) -> Any:
+    """These columns (our own constant SQL, never the request's) of the mailbox's item; NOT_FOUND when the
+    mailbox has no item of that id."""
+    row = conn.execute(f"SELECT {columns} FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)).fetchone()
+    if row is None:
+        raise NOT_FOUND
+    return row
 
 
 def attachment_ref(ctx: Context, text: str) -> tuple[ids.RowRef, int]:

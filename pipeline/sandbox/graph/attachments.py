@@ -15,23 +15,18 @@ import time
 from typing import Any
 
 from pipeline.sandbox import ids
-from pipeline.sandbox.graph import items, metadata, shapes, state
+from pipeline.sandbox.graph import items, shapes, state
 from pipeline.sandbox.graph.state import GraphState
 from pipeline.sandbox.graph.uploads import MIN_BYTES, UPLOAD_PREFIX, Session, UploadError
 from pipeline.sandbox.graph.wire import Call, GraphError, GraphReply, error_reply, json_reply
+from pipeline.sandbox.mime import Attachment
+from pipeline.sandbox.store import append_attachment
 
 
 def upload_session(g: GraphState, call: Call, mailbox_id: int, ref: str) -> GraphReply:
     body = state.read_body(g, call)
     attachment = body.get("AttachmentItem") or {}
-    unknown = metadata.unknown_properties("attachmentItem", attachment)
-    if unknown:
-        g.stats.add("schema_violations")
-        raise GraphError(
-            400,
-            "RequestBodyRead",
-            f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.attachmentItem'.",
-        )
+    state.check_body(g, "attachmentItem", attachment)
     with g.store.connection() as conn:
         item = items.stored_item(g, conn, mailbox_id, ref, ("Message",))
     try:
@@ -83,14 +78,7 @@ def upload(g: GraphState, token: str, headers: dict[str, str], data: bytes) -> G
         throttled = g.throttle.enter(session.app, session.mailbox, len(data))
         if throttled is not None:
             g.stats.add(f"graph:429:{throttled.reason}")
-            return error_reply(
-                GraphError(
-                    429,
-                    "ApplicationThrottled",
-                    f"Application is over its {throttled.reason} limit.",
-                    [("Retry-After", str(int(throttled.retry_after)))],
-                )
-            )
+            return throttled.reply()
     try:
         done = g.uploads.put(token, headers.get("content-range", ""), data)
     except UploadError as exc:
@@ -103,20 +91,15 @@ def upload(g: GraphState, token: str, headers: dict[str, str], data: bytes) -> G
         return json_reply(200, {"nextExpectedRanges": [g.uploads.next_expected(token)]})
     content = bytes(done.received)
     with g.store.write() as conn:
-        position = conn.execute(
-            "SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?", (done.item_id,)
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
-            "content_id, content) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                done.item_id,
-                position,
+        position = append_attachment(
+            conn,
+            done.item_id,
+            Attachment(
                 done.name,
                 done.content_type,
                 len(content),
                 hashlib.sha256(content).hexdigest(),
-                int(done.is_inline),
+                done.is_inline,
                 done.content_id,
                 content,
             ),

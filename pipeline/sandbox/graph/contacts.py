@@ -4,11 +4,13 @@ ContactPicture.jpg.
 
 from __future__ import annotations
 
-import hashlib
+from hashlib import sha256
 
 from pipeline.sandbox.graph import items
 from pipeline.sandbox.graph.state import GraphState
 from pipeline.sandbox.graph.wire import Call, GraphError, GraphReply
+from pipeline.sandbox.mime import Attachment
+from pipeline.sandbox.store import append_attachment
 
 
 def photo(g: GraphState, call: Call, mailbox_id: int, ref: str) -> GraphReply:
@@ -22,20 +24,12 @@ def photo(g: GraphState, call: Call, mailbox_id: int, ref: str) -> GraphReply:
         item = items.stored_item(g, conn, mailbox_id, ref, ("Contact",))
     with g.store.write() as conn:
         conn.execute("DELETE FROM attachments WHERE item_id=? AND name='ContactPicture.jpg'", (item.id,))
-        position = conn.execute(
-            "SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE item_id=?", (item.id,)
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO attachments(item_id, position, name, content_type, size, sha256, is_inline, "
-            "content_id, content) VALUES (?,?,?,?,?,?,0,'',?)",
-            (
-                item.id,
-                position,
-                "ContactPicture.jpg",
-                call.headers["content-type"],
-                len(call.body),
-                hashlib.sha256(call.body).hexdigest(),
-                call.body,
+        photo = call.body
+        append_attachment(
+            conn,
+            item.id,
+            Attachment(
+                "ContactPicture.jpg", call.headers["content-type"], len(photo), sha256(photo).hexdigest(), content=photo
             ),
         )
         conn.execute("UPDATE items SET has_attachments=1, version=version+1 WHERE id=?", (item.id,))

@@ -176,14 +176,7 @@ class GraphFace:
         throttled = self.state.throttle.enter(call.app, user, upload)
         if throttled is not None:
             self.app.stats.add(f"graph:429:{throttled.reason}")
-            return error_reply(
-                GraphError(
-                    429,
-                    "ApplicationThrottled",
-                    f"Application is over its {throttled.reason} limit.",
-                    [("Retry-After", str(int(throttled.retry_after)))],
-                )
-            ), None
+            return throttled.reply(), None
         mailbox_id: int | None = None
         try:
             faults = self.app.faults.decide(operation, user)

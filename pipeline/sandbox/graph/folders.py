@@ -123,7 +123,7 @@ def folder_json(
     hidden: bool,
     classes: tuple[str, ...] | None,
 ) -> dict[str, Any]:
-    answer = folder_shape(g, mailbox_id, folder, counts, children, hidden, classes)
+    answer = folder_shape(folder, shapes.folder_json(mailbox_id, folder, counts, children, hidden), classes)
     entity = (
         "mailFolder"
         if classes is None or classes == (None,)
@@ -133,16 +133,9 @@ def folder_json(
     return answer
 
 
-def folder_shape(
-    g: GraphState,
-    mailbox_id: int,
-    folder: FolderRow,
-    counts: dict,
-    children: int,
-    hidden: bool,
-    classes: tuple[str, ...] | None,
-) -> dict[str, Any]:
-    data = shapes.folder_json(mailbox_id, folder, counts, children, hidden)
+def folder_shape(folder: FolderRow, data: dict[str, Any], classes: tuple[str, ...] | None) -> dict[str, Any]:
+    """A folder as the resource of its class shows it (calendar, todoTaskList, contactFolder), from its
+    mailFolder shape `data`."""
     if classes is None or classes == (None,):
         return data
     if CALENDAR in classes:

@@ -223,6 +223,13 @@ def check_size(g: GraphState, size: int) -> None:
         raise GraphError(413, "ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
 
 
+def sent_received(by_key: dict[str, ExtValue]) -> tuple[str | None, str | None]:
+    """When an item was sent and received, from PR_CLIENT_SUBMIT_TIME and PR_MESSAGE_DELIVERY_TIME among
+    its extended properties (by key)."""
+    sent, received = by_key.get(props.TAG_SUBMIT_TIME), by_key.get(props.TAG_DELIVERY_TIME)
+    return (str(sent.value) if sent else None, str(received.value) if received else None)
+
+
 def create_typed(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow, folder_class: str) -> GraphReply:
     body = state.read_body(g, call, ENTITY[folder_class])
     check_size(g, len(call.body))
@@ -239,8 +246,7 @@ def create_typed(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow, 
         if folder_class == CALENDAR
         else body.get("title" if folder_class == TASK else "displayName")
     )
-    by_key = {e.key: e for e in ext}  # PR_CLIENT_SUBMIT_TIME and PR_MESSAGE_DELIVERY_TIME, as on any item
-    sent, received = by_key.get(props.TAG_SUBMIT_TIME), by_key.get(props.TAG_DELIVERY_TIME)
+    sent, received = sent_received({e.key: e for e in ext})  # as on any item
     item = NewItem(
         folder_id=folder.id,
         kind=KIND[folder_class],
@@ -248,8 +254,8 @@ def create_typed(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow, 
         subject=str(subject or ""),
         is_draft=False,
         is_read=True,
-        sent=str(sent.value) if sent else None,
-        received=str(received.value) if received else None,
+        sent=sent,
+        received=received,
         size=len(call.body),
         mime=None,
         fields=_ews_fields(folder_class, body),

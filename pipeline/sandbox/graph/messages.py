@@ -59,8 +59,7 @@ def create_message(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow
         if "isRead" not in body:
             is_read = bool(int(flags.value) & props.MSGFLAG_READ)
     klass = by_key.get(props.TAG_MESSAGE_CLASS)
-    sent = by_key.get(props.TAG_SUBMIT_TIME)
-    received = by_key.get(props.TAG_DELIVERY_TIME)
+    sent, received = items.sent_received(by_key)
     attachments = _file_attachments(body.get("attachments") or [])
     item = NewItem(
         folder_id=folder.id,
@@ -69,8 +68,8 @@ def create_message(g: GraphState, call: Call, mailbox_id: int, folder: FolderRow
         subject=str(body.get("subject") or ""),
         is_draft=is_draft,
         is_read=is_read,
-        sent=str(sent.value) if sent else None,
-        received=str(received.value) if received else None,
+        sent=sent,
+        received=received,
         size=len(call.body),
         mime=None,
         fields={},

@@ -46,24 +46,9 @@ def read_body(g: GraphState, call: Call, entity: str | None = None) -> dict[str,
     if not isinstance(body, dict):
         raise GraphError(400, "RequestBodyRead", "The request body must be a JSON object.")
     if entity is not None:
-        unknown = metadata.unknown_properties(entity, body)
-        if unknown:
-            g.stats.add("schema_violations")
-            raise GraphError(
-                400,
-                "RequestBodyRead",
-                f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.{entity}'.",
-            )
+        check_body(g, entity, body)
         for prop in body.get("singleValueExtendedProperties") or []:
-            extra = metadata.unknown_properties("singleValueLegacyExtendedProperty", prop)
-            if extra:
-                g.stats.add("schema_violations")
-                raise GraphError(
-                    400,
-                    "RequestBodyRead",
-                    f"The property '{extra[0]}' does not exist on "
-                    "type 'microsoft.graph.singleValueLegacyExtendedProperty'.",
-                )
+            check_body(g, "singleValueLegacyExtendedProperty", prop)
     return body
 
 

@@ -11,6 +11,8 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 
+from pipeline.sandbox.graph.wire import GraphError, GraphReply, error_reply
+
 
 @dataclass(frozen=True, slots=True)
 class GraphLimits:
@@ -39,6 +41,17 @@ class GraphLimits:
 class Throttled:
     reason: str  # MailboxConcurrency | ApplicationRequests | UploadBytes
     retry_after: float
+
+    def reply(self) -> GraphReply:
+        """The 429 Graph answers beyond this limit, with its Retry-After."""
+        return error_reply(
+            GraphError(
+                429,
+                "ApplicationThrottled",
+                f"Application is over its {self.reason} limit.",
+                [("Retry-After", str(int(self.retry_after)))],
+            )
+        )
 
 
 @dataclass

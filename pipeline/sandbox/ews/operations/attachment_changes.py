@@ -23,11 +23,11 @@ from pipeline.sandbox import ids
 from pipeline.sandbox.ews import soap
 from pipeline.sandbox.ews.context import Context, M, T, local
 from pipeline.sandbox.ews.errors import ResponseError
-from pipeline.sandbox.ews.item_refs import NOT_FOUND, attachment_ref, parse_ref
+from pipeline.sandbox.ews.item_refs import attachment_ref, item_row, parse_ref
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.ews.shapes import attachment_id
 from pipeline.sandbox.mime import Attachment
-from pipeline.sandbox.store import INSERT_ATTACHMENT, attachment_row
+from pipeline.sandbox.store import append_attachment
 
 _NO_ATTACHMENT = ResponseError("ErrorInvalidAttachmentId", "The attachment could not be found.")
 
@@ -101,11 +101,7 @@ def create_attachment(ctx: Context, request: etree._Element) -> str:
             if parent is None:
                 raise ResponseError("ErrorInvalidRequest", "ParentItemId is required.")
             mailbox_id, row_id = parse_ref(ctx, parent)
-            row = conn.execute(
-                "SELECT kind, size, fields FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
-            ).fetchone()
-            if row is None:
-                raise NOT_FOUND
+            row = item_row(conn, mailbox_id, row_id, "kind, size, fields")
         except ResponseError as exc:
             return soap.operation_response(
                 "CreateAttachment",
@@ -118,10 +114,7 @@ def create_attachment(ctx: Context, request: etree._Element) -> str:
                 att, photo = _file_or_item(elem)
                 if size + att.size > ctx.limits.max_item_bytes:
                     raise ResponseError("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.")
-                position = conn.execute(
-                    "SELECT COALESCE(MAX(position), -1) + 1 FROM attachments WHERE item_id=?", (row_id,)
-                ).fetchone()[0]
-                conn.execute(INSERT_ATTACHMENT, attachment_row(row_id, position, att))
+                position = append_attachment(conn, row_id, att)
                 if photo and kind == "Contact":
                     fields = json.loads(conn.execute("SELECT fields FROM items WHERE id=?", (row_id,)).fetchone()[0])
                     fields["HasPicture"] = "<t:HasPicture>true</t:HasPicture>"

@@ -13,7 +13,7 @@ from lxml import etree
 from pipeline.sandbox.ews import series, soap
 from pipeline.sandbox.ews.context import Context, M
 from pipeline.sandbox.ews.errors import ResponseError
-from pipeline.sandbox.ews.item_refs import NOT_FOUND, Ref, item_refs, occurrence, resolve
+from pipeline.sandbox.ews.item_refs import NOT_FOUND, Ref, item_refs, item_row, occurrence, resolve
 from pipeline.sandbox.ews.registry import operation
 
 
@@ -50,11 +50,7 @@ def delete_item(ctx: Context, request: etree._Element) -> str:
                     messages.append(soap.success("DeleteItem"))
                     continue
                 mailbox_id, row_id = found.mailbox_id, found.row_id
-                row = conn.execute(
-                    "SELECT folder_id FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
-                ).fetchone()
-                if row is None:
-                    raise NOT_FOUND
+                row = item_row(conn, mailbox_id, row_id, "folder_id")
                 target = None
                 if delete_type == "SoftDelete":
                     target = ctx.store.distinguished(conn, mailbox_id, "recoverableitemsdeletions")

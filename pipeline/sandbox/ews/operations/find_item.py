@@ -19,6 +19,7 @@ from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.ews.restriction import RestrictionError, order_by, to_sql
 from pipeline.sandbox.props import PropertyError
+from pipeline.sandbox.rows import ItemRow
 
 
 @operation("FindItem")
@@ -76,14 +77,7 @@ def find_item(ctx: Context, request: etree._Element) -> str:
                         [*params, *order_params, limit, offset],
                     )
                 ]
-                rows = ctx.store.load_items(
-                    conn,
-                    row_ids,
-                    with_mime=needs_mime(shape),
-                    ext_keys=shape.ext_keys,
-                    with_attachments=shape.wants("Attachments"),
-                    with_fields=shape.needs_fields,
-                )
+                rows = load_for_shape(ctx, conn, row_ids, shape)
                 body = "".join(shapes.item_xml(rows[i], shape, folder.mailbox_id) for i in row_ids if i in rows)
                 last = offset + len(row_ids) >= total
                 messages.append(soap.success("FindItem", _root_xml(body, offset + len(row_ids), total, last)))
@@ -117,6 +111,21 @@ def _search_folder_sql(conn: sqlite3.Connection, folder_id: int, where: str, par
 
 def needs_mime(shape: shapes.Shape) -> bool:
     return shape.include_mime or shape.base == "AllProperties" or bool(shape.fields & {"Body", "TextBody"})
+
+
+def load_for_shape(
+    ctx: Context, conn: sqlite3.Connection, row_ids: list[int], shape: shapes.Shape, *, with_fields: bool = False
+) -> dict[int, ItemRow]:
+    """The rows with what this ItemShape shows (MIME, extended properties, attachments, fields) and no more:
+    FindItem and GetItem load alike."""
+    return ctx.store.load_items(
+        conn,
+        row_ids,
+        with_mime=needs_mime(shape),
+        ext_keys=shape.ext_keys,
+        with_attachments=shape.wants("Attachments"),
+        with_fields=shape.needs_fields or with_fields,
+    )
 
 
 def _root_xml(body: str, next_offset: int, total: int, last: bool) -> str:

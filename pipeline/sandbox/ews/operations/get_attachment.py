@@ -14,7 +14,7 @@ from pipeline.sandbox import mime
 from pipeline.sandbox.ews import soap
 from pipeline.sandbox.ews.context import Context, M, local
 from pipeline.sandbox.ews.errors import ResponseError
-from pipeline.sandbox.ews.item_refs import NOT_FOUND, attachment_ref
+from pipeline.sandbox.ews.item_refs import attachment_ref, item_row
 from pipeline.sandbox.ews.registry import operation
 
 _NOT_FOUND = ResponseError("ErrorInvalidAttachmentId", "The attachment could not be found.")
@@ -45,14 +45,7 @@ def get_attachment(ctx: Context, request: etree._Element) -> str:
         for ref in refs:
             try:
                 item_ref, position = attachment_ref(ctx, ref.get("Id", ""))
-                if (
-                    conn.execute(
-                        "SELECT 1 FROM items WHERE id=? AND mailbox_id=?",
-                        (item_ref.row_id, item_ref.mailbox_id),
-                    ).fetchone()
-                    is None
-                ):
-                    raise NOT_FOUND
+                item_row(conn, item_ref.mailbox_id, item_ref.row_id, "1")
                 att, data = _content(ctx, conn, item_ref.row_id, position)
                 att_id = ref.get("Id", "")
                 if att.content_type == "message/rfc822":

@@ -15,7 +15,7 @@ from pipeline.sandbox.ews import mime_content, series, shapes, soap
 from pipeline.sandbox.ews.context import Context, M
 from pipeline.sandbox.ews.errors import ResponseError
 from pipeline.sandbox.ews.item_refs import NOT_FOUND, Ref, item_refs, occurrence, resolve
-from pipeline.sandbox.ews.operations.find_item import needs_mime
+from pipeline.sandbox.ews.operations.find_item import load_for_shape
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.props import PropertyError
 from pipeline.sandbox.rows import ItemRow
@@ -55,14 +55,7 @@ def get_item(ctx: Context, request: etree._Element) -> str:
     wanted = [r.row_id for r in resolved if isinstance(r, Ref)]
     any_occurrence = any(isinstance(r, Ref) and r.is_occurrence for r in resolved)
     with ctx.store.connection() as conn:
-        rows = ctx.store.load_items(
-            conn,
-            wanted,
-            with_mime=needs_mime(shape),
-            ext_keys=shape.ext_keys,
-            with_attachments=shape.wants("Attachments"),
-            with_fields=shape.needs_fields or any_occurrence,
-        )
+        rows = load_for_shape(ctx, conn, wanted, shape, with_fields=any_occurrence)
         if shape.include_mime:
             for stored in rows.values():
                 _current_attachments(ctx, conn, stored)

@@ -35,11 +35,7 @@ def _move_or_copy(ctx: Context, request: etree._Element, name: str) -> str:
                         "ErrorCalendarCannotMoveOrCopyOccurrence",
                         "Occurrences of a recurring series cannot be moved or copied.",
                     )
-                row = conn.execute(
-                    "SELECT kind, folder_id FROM items WHERE id=? AND mailbox_id=?", (ref.row_id, ref.mailbox_id)
-                ).fetchone()
-                if row is None:
-                    raise item_refs.NOT_FOUND
+                row = item_refs.item_row(conn, ref.mailbox_id, ref.row_id, "kind, folder_id")
                 if ref.mailbox_id != target.mailbox_id:
                     raise ResponseError(
                         "ErrorCrossMailboxMoveCopy", "Moving or copying items between mailboxes is not supported here."

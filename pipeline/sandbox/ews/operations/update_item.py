@@ -22,7 +22,7 @@ from pipeline.sandbox import ids, props
 from pipeline.sandbox.ews import extended, series, soap
 from pipeline.sandbox.ews.context import Context, T, local
 from pipeline.sandbox.ews.errors import ResponseError
-from pipeline.sandbox.ews.item_refs import ITEM_REFS, NOT_FOUND, Ref, occurrence, resolve
+from pipeline.sandbox.ews.item_refs import ITEM_REFS, NOT_FOUND, Ref, item_row, occurrence, resolve
 from pipeline.sandbox.ews.recurrence import RecurrenceError, Series
 from pipeline.sandbox.ews.registry import operation
 from pipeline.sandbox.ews.shapes import INDEXED_ELEMENTS
@@ -119,11 +119,7 @@ def update_item(ctx: Context, request: etree._Element) -> str:
                     messages.append(_update_occurrence(ctx, conn, target, change.find(f"{T}Updates")))
                     continue
                 mailbox_id, row_id = target.mailbox_id, target.row_id
-                row = conn.execute(
-                    "SELECT kind, version FROM items WHERE id=? AND mailbox_id=?", (row_id, mailbox_id)
-                ).fetchone()
-                if row is None:
-                    raise NOT_FOUND
+                row = item_row(conn, mailbox_id, row_id, "kind, version")
                 given_key = ref.get("ChangeKey") if local(ref) == "ItemId" else None
                 if given_key and not overwrite and given_key != ids.change_key(row[1], row_id):
                     raise ResponseError("ErrorIrresolvableConflict", _CONFLICT_TEXT)
