@@ -222,7 +222,7 @@ class UploadItem:
     kind: str
     item_class: str
     folder_path: tuple[str, ...]
-    fingerprint: str
+    identity: str  # fingerprint + ordinal among equals (pipeline.fingerprint), stamped on the server
     subject: str
     source_node_id: int
     mime: bytes | None = None

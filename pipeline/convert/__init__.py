@@ -100,7 +100,7 @@ def convert_item(
         kind="message",
         item_class=item_class,
         folder_path=path,
-        fingerprint=identity,
+        identity=identity,
         subject=props.text(item, mapi.PR_SUBJECT) or "",
         source_node_id=item.node_id,
         address_sources=dict(address_sources),

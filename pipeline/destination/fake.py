@@ -295,7 +295,7 @@ class FakeSender:
                 folder.id,
                 upload.subject,
                 upload.item_class,
-                Stamp(upload.fingerprint, upload.series_pending),
+                Stamp(upload.identity, upload.series_pending),
                 upload=upload,
             )
             mailbox.store.items[mailbox.address].append(item)
@@ -304,7 +304,7 @@ class FakeSender:
             faults.drop_answers -= 1
             self.stats.retries += 1
             present = {s.identity for s in mailbox.stamps(folder)}  # the in-doubt check before a resend
-            found = [u for u, _ in stored if u.fingerprint in present]
+            found = [u for u, _ in stored if u.identity in present]
             self.stats.in_doubt_found += len(found)
             outcomes.extend(Outcome(u, OutcomeState.PRESENT) for u in found)
         else:

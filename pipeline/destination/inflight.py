@@ -58,7 +58,7 @@ class InFlight:
             self.drain()
         for upload in batch:
             if upload.series_pending:
-                self._series_folders[upload.fingerprint] = folder
+                self._series_folders[upload.identity] = folder
         number = self._sent
         self._sent += 1
         with self._batches_lock:
@@ -103,9 +103,7 @@ class InFlight:
                 outcomes = self.outcomes.get_nowait()
             except queue.Empty:
                 break
-            self.handle(
-                [finishing(o, self._series_folders.pop(o.item.fingerprint, None), self.finish) for o in outcomes]
-            )
+            self.handle([finishing(o, self._series_folders.pop(o.item.identity, None), self.finish) for o in outcomes])
         if self._fatal is not None:
             fatal = self._fatal
             if isinstance(fatal, MailboxFatalError | LeaseLost):

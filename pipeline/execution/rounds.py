@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from pipeline.execution.base import MailboxJob
-from pipeline.execution.parts import GOES_ON as GOING_ON
-from pipeline.execution.parts import merge_rounds
+from pipeline.execution.mailbox_parts import GOES_ON as GOING_ON
+from pipeline.execution.mailbox_parts import merge_rounds
 from pipeline.execution.wire import summary_from_wire
 from pipeline.rebuild.order import Order, Span
 from pipeline.rebuild.run import Summary

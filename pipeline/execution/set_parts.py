@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.execution.parts import split_parts
+from pipeline.execution.mailbox_parts import split_parts
 
 
 def part_options(plan: dict[str, Any], part_items: int) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pipeline.execution.parts import GOES_ON, merge_rounds, merge_summaries
+    from pipeline.execution.mailbox_parts import GOES_ON, merge_rounds, merge_summaries
     from pipeline.execution.set_parts import part_options
 
 WORKFLOW = "MailboxRebuild"

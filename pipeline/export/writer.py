@@ -77,7 +77,7 @@ def item_payload(upload: UploadItem) -> tuple[str, bytes]:
     if upload.mime is not None:
         return ".eml", upload.mime
     if isinstance(upload.value, Appointment):
-        return ".ics", item_files.to_ics(upload.value, upload.fingerprint)
+        return ".ics", item_files.to_ics(upload.value, upload.identity)
     if isinstance(upload.value, Contact):
         return ".vcf", item_files.to_vcard(upload.value)
     return ".json", item_files.item_document(
@@ -174,7 +174,7 @@ class Exporter:
                 "node_id": item.node_id,
                 "kind": upload.kind,
                 "item_class": upload.item_class,
-                "fingerprint": upload.fingerprint,
+                "fingerprint": upload.identity,
                 "warnings": [str(w) for w in upload.warnings],
             }
         )

@@ -81,7 +81,7 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class YearRange:
     """The share of one big folder a run covers when the folder is split across runs (Temporal's parts,
-    execution/parts.py): its phase-5 steps of the years lo..hi; the newest range also its usable steps, the
+    execution/mailbox_parts.py): its phase-5 steps of the years lo..hi; the newest range also its usable steps, the
     oldest also its rows without a time (and the whole folder when the run's order has no years)."""
 
     node_id: int
@@ -216,7 +216,7 @@ def folder_steps(folders: Iterable[SourceFolder]) -> list[Step]:
 
 def years_of(folder: SourceFolder, moments: Iterable[Moment | SourceError]) -> dict[int, int]:
     """Items per year of a folder's timeline, as plan() places them (an appointment by its end): what a
-    big folder is split by (execution/parts.py)."""
+    big folder is split by (execution/mailbox_parts.py)."""
     calendar = _is_calendar(folder)
     years: dict[int, int] = {}
     for moment in moments:

@@ -245,13 +245,13 @@ class MailboxRun:
                 else:
                     self.summary.uploaded += 1
                 self.summary.bytes_uploaded += upload.size
-                self._expected.setdefault(folder, set()).add(upload.fingerprint)
+                self._expected.setdefault(folder, set()).add(upload.identity)
                 if outcome.state is OutcomeState.PENDING:
                     self._incomplete.add(folder)  # the rerun must look again
             elif outcome.state is OutcomeState.PRESENT:
                 if not self._restoring:
                     self.summary.present += 1
-                self._expected.setdefault(folder, set()).add(upload.fingerprint)
+                self._expected.setdefault(folder, set()).add(upload.identity)
             else:
                 self._fail(
                     folder,
@@ -263,7 +263,7 @@ class MailboxRun:
             records.append(
                 ItemRecord(
                     folder,
-                    upload.fingerprint,
+                    upload.identity,
                     upload.source_node_id,
                     upload.item_class,
                     str(outcome.state),
@@ -286,7 +286,7 @@ class MailboxRun:
     def _finish_pending(self, upload: UploadItem) -> None:
         """A series a killed run created but did not finish: find it by its stamp and finish it."""
         assert self._mailbox is not None and self._current is not None
-        ids = self._mailbox.find_stamped(self._current, upload.fingerprint)
+        ids = self._mailbox.find_stamped(self._current, upload.identity)
         if not ids:
             return
         for extra in ids[1:]:
@@ -569,7 +569,7 @@ class MailboxRun:
             carried = []
             for folder in folders:
                 if self.options.folders is not None and folder.node_id not in self.options.folders:
-                    continue  # another part of the mailbox, run separately (execution/parts.py)
+                    continue  # another part of the mailbox, run separately (execution/mailbox_parts.py)
                 reason = selection.folder_skip(folder)
                 if reason:
                     folder_skips[str(reason)] += 1
@@ -1188,7 +1188,7 @@ class MailboxRun:
             self.summary.skipped["dry run: would upload"] += 1
             return None
         if upload.has_series_exceptions:
-            if upload.fingerprint in pending:
+            if upload.identity in pending:
                 self._finish_pending(upload)
                 return None
             upload.series_pending = True
@@ -1207,7 +1207,7 @@ class MailboxRun:
         if self.settings.large_items == LargeItems.STRIP and (found := strip_largest(entry, upload.size, limit)):
             smaller, dropped = found
             try:
-                saved = save_left_out(self.settings.reports_dir, self.options.mailbox, upload.fingerprint, dropped)
+                saved = save_left_out(self.settings.reports_dir, self.options.mailbox, upload.identity, dropped)
             except OSError as exc:  # a full disk, a planted link: never sent without its attachments kept
                 reason = exc.strerror or str(exc)
                 failure = Failure(
@@ -1220,7 +1220,7 @@ class MailboxRun:
                 return None
             note = note_for(saved)
             stripped = convert_item(
-                with_note(smaller, note), upload.folder_path, self._convert_options, identity=upload.fingerprint
+                with_note(smaller, note), upload.folder_path, self._convert_options, identity=upload.identity
             )
             if stripped.size <= limit:
                 stripped.warnings.append(left_out(len(saved)))
@@ -1249,7 +1249,7 @@ def _stub(item: SourceItem, folder: SourceFolder, identity: str) -> UploadItem:
         kind="message",
         item_class=item.message_class,
         folder_path=folder.path,
-        fingerprint=identity,
+        identity=identity,
         subject=item.subject,
         source_node_id=item.node_id,
     )

@@ -15,7 +15,7 @@ import pypff
 
 from pipeline import mapi
 from pipeline.model import Attachment, NamedKey, Recipient, SourceError, SourceFolder, SourceItem
-from pipeline.source import codepages, embedded, pff_associated
+from pipeline.source import codepages, pff_associated, pff_embedded
 from pipeline.source.base import ItemSummary, Moment, SourceInfo, SourceOpenError
 from pipeline.source.cache_identity import ReplicaMap
 from pipeline.source.header import whole_file
@@ -382,9 +382,9 @@ class PffSource(MessageStore[Any, Any, Any]):
             result = None
             if depth < MAX_EMBED_DEPTH:
                 try:
-                    message = embedded.open_embedded(handle)
+                    message = pff_embedded.open_embedded(handle)
                     result = self.read_message(message, message.identifier, folder_path, depth + 1)
-                except (OSError, embedded.EmbeddedMessageError, ValueError):
+                except (OSError, pff_embedded.EmbeddedMessageError, ValueError):
                     result = None
             opened.append(result)
             return result

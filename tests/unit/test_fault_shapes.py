@@ -95,7 +95,7 @@ def upload(n: int) -> UploadItem:
         kind="message",
         item_class="IPM.Note",
         folder_path=("Inbox",),
-        fingerprint=f"fp{n}",
+        identity=f"fp{n}",
         subject=f"s{n}",
         source_node_id=n,
         mime=b"Subject: s\r\n\r\nbody\r\n",
@@ -156,14 +156,14 @@ def test_http_503_then_the_items_found_stored_are_not_resent(ews):
     )
     uploader.send(folder, [upload(1), upload(2)])
     assert sent == ["CreateItem", "FindItem", "CreateItem"]
-    assert {o.item.fingerprint: o.state for o in outcomes} == {"fp1": "present", "fp2": "uploaded"}
+    assert {o.item.identity: o.state for o in outcomes} == {"fp1": "present", "fp2": "uploaded"}
 
 
 def test_per_item_size_exceeded_is_recorded_for_that_item_only(ews):
     mock, uploader, folder, outcomes, _ = ews
     script(mock, [(200, create_response("NoError", "ErrorMessageSizeExceeded", "NoError"))])
     uploader.send(folder, [upload(1), upload(2), upload(3)])
-    states = {o.item.fingerprint: o.state for o in outcomes}
+    states = {o.item.identity: o.state for o in outcomes}
     assert states == {"fp1": "uploaded", "fp2": "failed", "fp3": "uploaded"}
 
 

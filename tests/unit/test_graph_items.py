@@ -22,7 +22,7 @@ def upload(kind: str = "message", flags: int = mapi.MSGFLAG_READ, value: v.ItemV
         kind=kind,
         item_class="IPM.Note",
         folder_path=("Inbox",),
-        fingerprint="abc#2",
+        identity="abc#2",
         subject="s",
         source_node_id=1,
         mime=MIME,

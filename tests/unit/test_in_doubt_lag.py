@@ -24,7 +24,7 @@ def upload(n: int) -> UploadItem:
         kind="message",
         item_class="IPM.Note",
         folder_path=("Inbox",),
-        fingerprint=f"lag-fp{n}",
+        identity=f"lag-fp{n}",
         subject=f"lag {n}",
         source_node_id=n,
         mime=mime,

@@ -14,7 +14,7 @@ from pipeline.model import UploadItem
 
 def upload(name: str) -> UploadItem:
     return UploadItem(
-        kind="message", item_class="IPM.Note", folder_path=(name,), fingerprint=name, subject=name, source_node_id=1
+        kind="message", item_class="IPM.Note", folder_path=(name,), identity=name, subject=name, source_node_id=1
     )
 
 

@@ -49,7 +49,7 @@ def upload(value: v.ItemValue) -> UploadItem:
         kind=str(value.kind),
         item_class="IPM.X",
         folder_path=("F",),
-        fingerprint="fp#1",
+        identity="fp#1",
         subject="s",
         source_node_id=1,
         mime=value.mime if isinstance(value, v.MailMessage) else None,

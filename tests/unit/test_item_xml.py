@@ -121,7 +121,7 @@ def message(
         kind=kind,
         item_class=item_class or "IPM.Note",
         folder_path=("Inbox",),
-        fingerprint="0123abcd#3",
+        identity="0123abcd#3",
         subject="s",
         source_node_id=7,
         mime=mime,

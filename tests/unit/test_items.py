@@ -27,7 +27,7 @@ def upload(kind: str, cls: str, value: v.ItemValue) -> UploadItem:
         kind=kind,
         item_class=cls,
         folder_path=("F",),
-        fingerprint="fp",
+        identity="fp",
         subject="s",
         source_node_id=1,
         value=value,

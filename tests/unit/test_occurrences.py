@@ -24,7 +24,7 @@ def series(
         kind="calendar",
         item_class="IPM.Appointment",
         folder_path=("Calendar",),
-        fingerprint="f",
+        identity="f",
         subject="s",
         source_node_id=1,
         value=v.Appointment(start=start, end=start + dt.timedelta(hours=1), start_zone=zone, series=repeats),

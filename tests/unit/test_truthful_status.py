@@ -70,7 +70,7 @@ class SlowSender(InFlight):
                     folder.id,
                     upload.subject,
                     upload.item_class,
-                    Stamp(upload.fingerprint, upload.series_pending),
+                    Stamp(upload.identity, upload.series_pending),
                     upload=upload,
                 )
                 self.mailbox.store.items[self.mailbox.address].append(item)

@@ -19,7 +19,7 @@ def item(n: int, size: int = 10) -> UploadItem:
         kind="message",
         item_class="IPM.Note",
         folder_path=("Inbox",),
-        fingerprint=f"fp{n}",
+        identity=f"fp{n}",
         subject=f"s{n}",
         source_node_id=n,
         mime=b"x" * size,
@@ -43,7 +43,7 @@ class FakeServer:
         if action == "busy":
             raise ews.ErrorServerBusy("busy", back_off=0.01)
         if action == "drop":  # commit-then-drop: stored, but the client hears nothing
-            self.stored.extend(u.fingerprint for u in items)
+            self.stored.extend(u.identity for u in items)
             raise ConnectionResetError("connection reset by peer")
         if action == "too-big-second":
             results = []
@@ -51,8 +51,8 @@ class FakeServer:
                 if i == 1:
                     results.append(ews.ErrorMessageSizeExceeded("too large"))
                 else:
-                    self.stored.append(u.fingerprint)
-                    results.append(type("R", (), {"id": f"id-{u.fingerprint}"})())
+                    self.stored.append(u.identity)
+                    results.append(type("R", (), {"id": f"id-{u.identity}"})())
             return results
         if action == "refuse-class":
             return [
@@ -72,8 +72,8 @@ class FakeServer:
             raise ews.ErrorAccessDenied("no")
         if action == "schema":
             raise ews.ErrorSchemaValidation("bad request")
-        self.stored.extend(u.fingerprint for u in items)
-        return [type("R", (), {"id": f"id-{u.fingerprint}"})() for u in items]
+        self.stored.extend(u.identity for u in items)
+        return [type("R", (), {"id": f"id-{u.identity}"})() for u in items]
 
 
 class FakeFolder:
@@ -121,7 +121,7 @@ def test_commit_then_drop_makes_no_duplicate():
     uploader, server, folder, outcomes = make(["drop"])
     uploader.send(folder, [item(1), item(2)])
     assert sorted(server.stored) == ["fp1", "fp2"]
-    assert {o.item.fingerprint: o.state for o in outcomes} == {"fp1": "present", "fp2": "present"}
+    assert {o.item.identity: o.state for o in outcomes} == {"fp1": "present", "fp2": "present"}
     assert server.calls == 1
     assert uploader.stats.in_doubt_found == 2
 
@@ -151,7 +151,7 @@ def test_item_refused_every_time_is_recorded_and_the_run_goes_on():
 def test_one_item_too_large_the_rest_lands():
     uploader, server, folder, outcomes = make(["too-big-second"])
     uploader.send(folder, [item(1), item(2), item(3)])
-    states = {o.item.fingerprint: o.state for o in outcomes}
+    states = {o.item.identity: o.state for o in outcomes}
     assert states == {"fp1": "uploaded", "fp2": "failed", "fp3": "uploaded"}
     assert "ErrorMessageSizeExceeded" in next(o.error for o in outcomes if o.state == "failed")
 
@@ -159,7 +159,7 @@ def test_one_item_too_large_the_rest_lands():
 def test_request_refused_for_content_is_split_to_find_the_culprit():
     uploader, server, folder, outcomes = make(["schema", "ok", "schema", "ok"])
     uploader.send(folder, [item(1), item(2), item(3)])
-    states = {o.item.fingerprint: o.state for o in outcomes}
+    states = {o.item.identity: o.state for o in outcomes}
     assert states == {"fp1": "uploaded", "fp2": "failed", "fp3": "uploaded"}
 
 
@@ -175,7 +175,7 @@ def test_batcher_bounds_count_and_bytes():
     assert [len(b) for b in full] == [3, 3]
     batcher = Batcher(max_items=100, max_bytes=100)
     assert batcher.add(item(1, size=60)) is None
-    assert [u.fingerprint for u in batcher.add(item(2, size=60))] == ["fp1"]
+    assert [u.identity for u in batcher.add(item(2, size=60))] == ["fp1"]
 
 
 def test_refused_extra_properties_are_dropped_and_the_item_lands():

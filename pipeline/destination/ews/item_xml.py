@@ -144,7 +144,7 @@ def _values(upload: UploadItem, cls: Any) -> dict[str, Any] | None:
         values[register(prop)] = list(prop.value) if isinstance(prop.value, tuple) else prop.value
         if prop.tag == 0x0E07 and isinstance(prop.value, int):
             values["is_read"] = bool(prop.value & 0x1)
-    for prop in fingerprint.stamp_properties(upload.fingerprint, upload.series_pending):
+    for prop in fingerprint.stamp_properties(upload.identity, upload.series_pending):
         values[register(prop)] = prop.value
     return values
 

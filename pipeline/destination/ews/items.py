@@ -164,7 +164,7 @@ def build_item(upload: UploadItem, account: Any, folder: Any) -> Any:
         kwargs[register(prop)] = ews_value(prop.value)
         if prop.tag == 0x0E07 and "is_read" in known and isinstance(prop.value, int):
             kwargs["is_read"] = bool(prop.value & 0x1)  # IsRead too: servers differ in honouring the flags
-    for prop in fingerprint.stamp_properties(upload.fingerprint, upload.series_pending):
+    for prop in fingerprint.stamp_properties(upload.identity, upload.series_pending):
         kwargs[register(prop)] = prop.value
     if cls is CalendarItem:
         _localize(kwargs, fields)

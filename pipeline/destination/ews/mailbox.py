@@ -143,7 +143,7 @@ class EwsMailbox:
     def complete_series(self, folder: ServerFolder, server_id: str, upload: UploadItem) -> Outcome:
         def apply() -> list[ItemWarning]:
             warnings = self._call(lambda: occurrences.apply_exceptions(self.account, folder.handle, server_id, upload))
-            self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.fingerprint))
+            self._call(lambda: occurrences.finish(self.account, folder.handle, server_id, upload.identity))
             return warnings
 
         return finished(upload, server_id, apply)

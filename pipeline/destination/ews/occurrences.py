@@ -58,7 +58,7 @@ MAX_OCCURRENCES = 11_000
 
 def _appointment(upload: UploadItem) -> Appointment:
     if not isinstance(upload.value, Appointment) or upload.value.series is None:
-        raise TypeError(f"{upload.item_class} {upload.fingerprint} is not a recurring series")
+        raise TypeError(f"{upload.item_class} {upload.identity} is not a recurring series")
     return upload.value
 
 

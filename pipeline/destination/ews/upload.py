@@ -200,13 +200,13 @@ class Uploader:
     def _drop_in_doubt(self, folder: Any, pending: list[UploadItem]) -> list[UploadItem]:
         """Before a resend: the items the server stored although we never heard back are done."""
         try:
-            present = self.present_among(folder, [u.fingerprint for u in pending])
+            present = self.present_among(folder, [u.identity for u in pending])
         except Exception as exc:
             retry.raise_classified(exc)
         if present:
             self.stats.in_doubt_found += len(present)
-            self.on_outcomes([Outcome(u, OutcomeState.PRESENT) for u in pending if u.fingerprint in present])
-        return [u for u in pending if u.fingerprint not in present]
+            self.on_outcomes([Outcome(u, OutcomeState.PRESENT) for u in pending if u.identity in present])
+        return [u for u in pending if u.identity not in present]
 
 
 def _refusal(exc: BaseException) -> FailureKind:

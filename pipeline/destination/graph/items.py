@@ -123,7 +123,7 @@ def split_extended(props: list[ExtendedProperty], skip_tags: frozenset[int] = fr
 def stamps(upload: UploadItem) -> list[dict[str, str]]:
     return [
         {"id": property_id(p), "value": wire_value(p.value)}
-        for p in fingerprint.stamp_properties(upload.fingerprint, upload.series_pending)
+        for p in fingerprint.stamp_properties(upload.identity, upload.series_pending)
     ]
 
 
@@ -148,7 +148,7 @@ def is_draft(upload: UploadItem) -> bool:
 def mime_for_import(upload: UploadItem) -> bytes:
     """The item's MIME with the identity header first (the rest byte for byte)."""
     assert upload.mime is not None
-    return f"{IDENTITY_HEADER}: {upload.fingerprint}\r\n".encode("ascii") + upload.mime
+    return f"{IDENTITY_HEADER}: {upload.identity}\r\n".encode("ascii") + upload.mime
 
 
 def after_import(upload: UploadItem) -> dict[str, Any]:
@@ -550,7 +550,7 @@ def todo_task(upload: UploadItem) -> dict[str, Any]:
         {
             "@odata.type": "#microsoft.graph.openTypeExtension",
             "extensionName": EXTENSION_NAME,
-            "identity": upload.fingerprint,
+            "identity": upload.identity,
         }
     ]
     return body

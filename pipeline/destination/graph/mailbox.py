@@ -178,7 +178,7 @@ class GraphMailbox:
         def apply() -> list[ItemWarning]:
             warnings = apply_exceptions(self.http, server_id, upload)
             props = [
-                {"id": items.FINGERPRINT_PROPERTY, "value": upload.fingerprint},
+                {"id": items.FINGERPRINT_PROPERTY, "value": upload.identity},
                 {"id": items.PENDING_PROPERTY, "value": "false"},
             ]
             self.http.call(

@@ -147,12 +147,12 @@ class Creator:
     # -- creation ---------------------------------------------------------------------------------
     def _create(self, ref: Ref, folder: ServerFolder, upload: UploadItem) -> tuple[Outcome, str | None]:
         """(the outcome, or the id of an imported message still to be finished by a PATCH)."""
-        half = self.leftovers.imported.get(folder.id, {}).get(upload.fingerprint)
+        half = self.leftovers.imported.get(folder.id, {}).get(upload.identity)
         if half:
             with self.lock:
                 server_id = half.pop(0)
             return Outcome(upload, OutcomeState.UPLOADED, server_id=server_id), server_id
-        for doomed in self.leftovers.half_made.get(folder.id, {}).pop(upload.fingerprint, []):
+        for doomed in self.leftovers.half_made.get(folder.id, {}).pop(upload.identity, []):
             try:  # its large attachments never all arrived: made again below
                 self.http.call("DELETE", item_path(ref, doomed))
             except GraphError as exc:
@@ -272,11 +272,11 @@ class Creator:
                 for extension in entry.get("extensions") or []:
                     if (
                         extension.get("extensionName") == items.EXTENSION_NAME
-                        and extension.get("identity") == upload.fingerprint
+                        and extension.get("identity") == upload.identity
                     ):
                         return str(entry["id"])
             return None
-        literal = upload.fingerprint.replace("'", "''")
+        literal = upload.identity.replace("'", "''")
         flt = f"singleValueExtendedProperties/any(ep: ep/id eq '{identity_property}' and ep/value eq '{literal}')"
         found = self.http.call("GET", items_path(ref), params={"$filter": flt, "$select": "id", "$top": "10"})
         values = found.get("value") or []

@@ -55,7 +55,7 @@ def _upload(unique: str, moved_end: dt.datetime | None = None) -> UploadItem:
         kind="calendar",
         item_class="IPM.Appointment",
         folder_path=("Calendar",),
-        fingerprint=f"fp-{unique}",
+        identity=f"fp-{unique}",
         subject=f"series-{unique}",
         source_node_id=1,
         value=value,
@@ -75,7 +75,7 @@ def test_apply_exceptions_and_finish(alice, store, unique):
     assert upload.has_series_exceptions
     server_id = _create_master(alice, upload)
     assert occurrences.apply_exceptions(alice, alice.calendar, server_id, upload) == []
-    occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
+    occurrences.finish(alice, alice.calendar, server_id, upload.identity)
 
     [stored] = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["recurrence"]["pattern"] == "weekly" and stored["recurrence"]["count"] == 10
@@ -113,7 +113,7 @@ def test_rerun_is_idempotent(alice, store, unique):
     server_id = _create_master(alice, upload)
     assert occurrences.apply_exceptions(alice, alice.calendar, server_id, upload) == []
     assert occurrences.apply_exceptions(alice, alice.calendar, server_id, upload) == []
-    occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
+    occurrences.finish(alice, alice.calendar, server_id, upload.identity)
     [stored] = [i for i in views.items(store, ALICE[0], ("Calendar",)) if i["subject"] == f"series-{unique}"]
     assert stored["deleted_occurrences"] == ["2024-01-05T08:00:00Z"]
     assert len(stored["modified_occurrences"]) == 1
@@ -133,7 +133,7 @@ def test_refused_occurrence_time_is_reported_and_the_series_completes(alice, sto
     upload = _upload(unique, moved_end=dt.datetime(2024, 1, 12, 9, tzinfo=UTC))  # past occurrence 6 (Fri 12 Jan)
     server_id = _create_master(alice, upload)
     warnings = occurrences.apply_exceptions(alice, alice.calendar, server_id, upload)
-    occurrences.finish(alice, alice.calendar, server_id, upload.fingerprint)
+    occurrences.finish(alice, alice.calendar, server_id, upload.identity)
     # one heading for every refused occurrence (what the report counts), the date among the particulars
     assert [(w.heading, w.detail) for w in warnings] == [
         (

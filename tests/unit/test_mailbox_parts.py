@@ -11,7 +11,7 @@ from pathlib import Path
 
 import fixtures
 from pipeline.destination.fake import FakeDestination
-from pipeline.execution.parts import merge_rounds, merge_summaries, parts_of
+from pipeline.execution.mailbox_parts import merge_rounds, merge_summaries, parts_of
 from pipeline.rebuild.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
 from pipeline.source import open_source
@@ -180,7 +180,7 @@ def test_a_mailbox_in_two_rounds_holds_its_usable_items_after_the_first_and_all_
 
 
 def test_a_big_folder_with_years_is_split_into_ranges_newest_first_and_the_rest_grouped():
-    from pipeline.execution.parts import split_parts
+    from pipeline.execution.mailbox_parts import split_parts
 
     folders = [
         {"node_id": 1, "items": 3},
@@ -219,7 +219,7 @@ def test_a_folder_split_by_year_across_parts_after_the_usable_round_holds_each_i
     items), each part its own run; every item once (two that the fingerprint cannot tell apart, twice), and
     the merged summary is the one-round run's."""
     from pipeline.execution.base import MailboxJob
-    from pipeline.execution.parts import split_parts
+    from pipeline.execution.mailbox_parts import split_parts
     from pipeline.execution.wire import job_from_wire, job_to_wire
     from pipeline.rebuild.order import Span, years_of
 
