@@ -13,6 +13,8 @@ starts with "p2 " … "p5 ", and its date puts it in its window); where a run is
 fixture manifest through a plain exchangelib listing written here. After each kill, once the requests the dead
 run left in flight are committed, the earlier phases are all on the server, the phase killed in part, the later
 ones not at all, and nothing twice (so each run resumed where the last one stopped, sending nothing again).
+At the end the last run's summary and the journal (as `rebuild status` reads it) say complete, and the last
+run found present exactly what the killed runs had stored.
 """
 
 from __future__ import annotations
