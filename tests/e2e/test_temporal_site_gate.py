@@ -103,9 +103,7 @@ def test_site_usable_rounds_plan_themselves_and_the_gate_opens_in_one_task_bigge
     spans = [c[2] for c in calls]
     assert spans == ["usable"] * len(SIZES) + ["rest"] * len(SIZES), calls  # every usable round before any rest
     signals = [
-        e
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED
     ]
     told = [e.signal_external_workflow_execution_initiated_event_attributes for e in signals]
     assert [t.workflow_execution.workflow_id for t in told] == sorted(SIZES, key=lambda m: -SIZES[m])
