@@ -10,7 +10,9 @@ retried part exact.
 
 Mailboxes in flight per destination server are capped across all workers: before its activity, a
 mailbox workflow holds one of the server's N slots, a child workflow whose id names the server and the
-slot number (Temporal runs one workflow per id, so at most N are held). The slot is released when the
+slot number (Temporal runs one workflow per id, so at most N are held). It tries the slot its submitter
+suggested first (the mailbox's place in the submission, modulo N: no two of one submission collide while
+they fit), then the others in a random order. The slot is released when the
 mailbox workflow ends, however it ends (the child closes with its parent).
 
 Usable first across a site (`--map`, order usable-first): each mailbox first runs its usable phases (1-4,
@@ -44,6 +46,8 @@ SITE_WORKFLOW = "SiteGate"
 DEFAULT_SITE_WAIT_SECONDS = 6 * 3600
 #: workflow.patched ids: the usable round plans its mailbox itself; the gate lets every mailbox go at once.
 PLANNED_IN_USABLE, GATE_AT_ONCE = "usable-round-plans", "site-gate-at-once"
+#: workflow.patched id: a mailbox tries the slot its submitter suggested first (job "slot_hint").
+SLOT_HINT = "slot-hint"
 ACTIVITY = "rebuild_mailbox"
 PLAN_ACTIVITY = "plan_mailbox"
 DEFAULT_PART_ITEMS = 5000
@@ -224,6 +228,10 @@ class MailboxWorkflow:
         while True:
             numbers = list(range(cap))
             workflow.random().shuffle(numbers)
+            hint = job.get("slot_hint")
+            if hint is not None and workflow.patched(SLOT_HINT):  # its own first: no collision within a submission
+                numbers.remove(int(hint) % cap)
+                numbers.insert(0, int(hint) % cap)
             for number in numbers:
                 try:
                     return await workflow.start_child_workflow(
