@@ -1,11 +1,7 @@
 """The Temporal workflow of one mailbox: its id is the mailbox address, its input a MailboxJob as plain data.
 
-Workflow code is replayed, so this module imports only temporalio, the standard library and parts.py, and
-calls nothing that is not deterministic (no clock, random, I/O: workflow.now/random/sleep only). It runs
-outside Temporal's workflow sandbox (sandboxed=False): the sandbox re-imports the module for every workflow
-run and proxies its calls, CPU taken from the activities on the same worker; on 2 shared cores the site
-bench measured Temporal/local 1.09 with it, 1.03 without (tests/bench/README.md). Replays on another
-worker (tests/e2e/test_temporal.py kills one) still catch a workflow that does not replay. The work is done by activities (temporal_worker.py):
+Workflow code is replayed, so this module imports only temporalio, the standard library and parts.py (it
+is loaded in Temporal's workflow sandbox). The work is done by activities (temporal_worker.py):
 `plan_mailbox` lists the store's folders with their item counts (a big folder's items per year), then
 `rebuild_mailbox` runs once per part (consecutive folders of about `part_items` items, or one big folder's
 range of years: parts.py), heartbeating its progress. A killed worker's part is retried on another worker once its heartbeat times out, the parts already done stay
@@ -68,7 +64,7 @@ def slot_id(server: str, number: int) -> str:
     return f"rebuild-slot:{server.strip().lower()}#{number}"
 
 
-@workflow.defn(name=SLOT_WORKFLOW, sandboxed=False)
+@workflow.defn(name=SLOT_WORKFLOW)
 class SlotWorkflow:
     """One of a destination server's slots, held until released (or until its mailbox workflow closes)."""
 
@@ -88,7 +84,7 @@ def site_gate_id(site: str) -> str:
     return f"rebuild-site:{site}"
 
 
-@workflow.defn(name=SITE_WORKFLOW, sandboxed=False)
+@workflow.defn(name=SITE_WORKFLOW)
 class SiteGateWorkflow:
     """A site's gate: collects the mailbox workflows whose usable phases are over (signal `usable`), then,
     once all have come (or after wait_seconds), signals every one of them to go on."""
@@ -130,7 +126,7 @@ class SiteGateWorkflow:
         self.sizes[mailbox] = int(items or 0)
 
 
-@workflow.defn(name=WORKFLOW, sandboxed=False)
+@workflow.defn(name=WORKFLOW)
 class MailboxWorkflow:
     """Plans the mailbox, then runs its parts one after the other (one writer per mailbox); fails with the
     one-line reason when one is fatal. In a usable-first site, its usable phases first, then the gate."""
