@@ -175,10 +175,11 @@ class TemporalExecutor:
         client = await connect(self.address, self.namespace)
         handles: dict[str, WorkflowHandle] = {}
         site = await self._site_gate(client, jobs)
-        for job in jobs:
+        for number, job in enumerate(jobs):
             payload = job_to_wire(job, self.settings.destination)
             payload["heartbeat_seconds"] = self.settings.temporal_heartbeat_seconds
             payload["mailboxes_per_server"] = self.settings.temporal_mailboxes_per_server
+            payload["slot_hint"] = number  # the slot it tries first (temporal_workflow.py)
             payload["part_items"] = self.settings.temporal_part_items
             if site is not None:
                 payload["site"] = site

@@ -2,7 +2,8 @@
 
 It runs the mailbox workflows and their activities: `plan_mailbox` (the store's folders and item counts)
 and `rebuild_mailbox`, one MailboxRun per part of a mailbox (the same code as the local executor, in a
-thread of this process), heartbeating its progress (items done/total, failures, this worker's identity). Correctness never rests on this worker's journal: the
+thread of this process; a site's usable round plans the mailbox too), heartbeating its progress (items
+done/total, failures, this worker's identity). Correctness never rests on this worker's journal: the
 mailbox lease and the identities stamped on the server decide what is done, so another worker resumes a
 killed one's mailbox exactly. Ctrl-C (or SIGTERM) lets the batches in flight finish, then the mailbox is
 handed back to Temporal for another worker.
@@ -109,30 +110,33 @@ class MailboxActivities:
         job = job_from_wire(data, self.path_map)
         self._here(job)
         heartbeat = float(data.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
+        with heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True}, heartbeat):
+            return self._plan(job, int(data.get("part_items") or DEFAULT_PART_ITEMS))
+
+    def _plan(self, job: MailboxJob, part_items: int) -> dict[str, Any]:
+        """plan_mailbox's answer (also the usable round's "plan" in a site: the workflow's first activity)."""
         planned, total = [], 0
         try:
-            with heartbeating(lambda: {"mailbox": job.mailbox, "worker": self.identity, "planning": True}, heartbeat):
-                part_items = int(data.get("part_items") or DEFAULT_PART_ITEMS)
-                for path in job.options.files:  # a set: every file's folders (execution/set_parts.py)
-                    with open_source(path, recover=job.options.recover) as source:
-                        folders = source.folders()
-                        selection = job.options.selection.bind(folders)
-                        years = {  # one file's big folder is split by year (parts.split_parts): its items per year
-                            f.node_id: years_of(f, source.timeline(f))
-                            for f in folders
-                            if not job.options.merging and f.item_count > part_items and not selection.folder_skip(f)
+            for path in job.options.files:  # a set: every file's folders (execution/set_parts.py)
+                with open_source(path, recover=job.options.recover) as source:
+                    folders = source.folders()
+                    selection = job.options.selection.bind(folders)
+                    years = {  # one file's big folder is split by year (parts.split_parts): its items per year
+                        f.node_id: years_of(f, source.timeline(f))
+                        for f in folders
+                        if not job.options.merging and f.item_count > part_items and not selection.folder_skip(f)
+                    }
+                planned.append(
+                    [
+                        {
+                            "node_id": f.node_id,
+                            "items": f.item_count,
+                            "years": {str(y): n for y, n in years.get(f.node_id, {}).items()},
                         }
-                    planned.append(
-                        [
-                            {
-                                "node_id": f.node_id,
-                                "items": f.item_count,
-                                "years": {str(y): n for y, n in years.get(f.node_id, {}).items()},
-                            }
-                            for f in folders
-                        ]
-                    )
-                    total += sum(f.item_count for f in folders if not selection.folder_skip(f))
+                        for f in folders
+                    ]
+                )
+                total += sum(f.item_count for f in folders if not selection.folder_skip(f))
         except SourceOpenError as exc:
             summary = Summary(job.mailbox, str(job.options.ost), status=RunStatus.FATAL, fatal=str(exc))
             raise ApplicationError(
@@ -184,7 +188,12 @@ class MailboxActivities:
         log.info(
             "mailbox part taken", mailbox=job.mailbox, part=state["part"], attempt=info.attempt, worker=self.identity
         )
+        plan: dict[str, Any] | None = None
         with heartbeating(details, heartbeat):
+            if data.get("plan"):  # a site's usable round plans its mailbox too (one activity, not two)
+                plan = self._plan(job, int(data.get("part_items") or DEFAULT_PART_ITEMS))
+                with lock:
+                    state["total"] = state["total"] or plan["total"]
             summary = rebuild_one(job, self.settings, progress, should_stop)
         result = summary.as_dict()
         if len(summary.failures) > FAILURES_SENT:
@@ -203,6 +212,8 @@ class MailboxActivities:
             )
         result["worker"] = self.identity
         result["attempt"] = info.attempt
+        if plan is not None:
+            result["plan"] = plan
         result["parts"] = [
             {
                 "part": state["part"],

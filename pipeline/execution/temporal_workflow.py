@@ -10,18 +10,23 @@ retried part exact.
 
 Mailboxes in flight per destination server are capped across all workers: before its activity, a
 mailbox workflow holds one of the server's N slots, a child workflow whose id names the server and the
-slot number (Temporal runs one workflow per id, so at most N are held). The slot is released when the
+slot number (Temporal runs one workflow per id, so at most N are held). It tries the slot its submitter
+suggested first (the mailbox's place in the submission, modulo N: no two of one submission collide while
+they fit), then the others in a random order. The slot is released when the
 mailbox workflow ends, however it ends (the child closes with its parent).
 
 Usable first across a site (`--map`, order usable-first): each mailbox first runs its usable phases (1-4,
-rebuild/order.py) in one activity, then tells the site's gate (a SiteGate workflow the submitter started)
-and gives its slot back; once every mailbox of the site has told it (or after `wait_seconds`, a mailbox
-that never does), the gate lets them all go on, and each takes a slot again for its parts with the rest
+rebuild/order.py) in one activity, which also plans the mailbox (one activity, not two, before the gate),
+then tells the site's gate (a SiteGate workflow the submitter started) and gives its slot back; once every
+mailbox of the site has told it (or after `wait_seconds`, a mailbox that never does), the gate lets them
+all go on at once (biggest first), and each takes a slot again for its parts with the rest
 (execution/rounds.py says why the second round walks the usable items again: found on the server).
+Workflows started before these two changes replay as they ran (workflow.patched).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +44,10 @@ SLOT_WORKFLOW = "MailboxSlot"
 SITE_WORKFLOW = "SiteGate"
 #: How long a site's gate waits for every mailbox's usable phases before letting the others go on anyway.
 DEFAULT_SITE_WAIT_SECONDS = 6 * 3600
+#: workflow.patched ids: the usable round plans its mailbox itself; the gate lets every mailbox go at once.
+PLANNED_IN_USABLE, GATE_AT_ONCE = "usable-round-plans", "site-gate-at-once"
+#: workflow.patched id: a mailbox tries the slot its submitter suggested first (job "slot_hint").
+SLOT_HINT = "slot-hint"
 ACTIVITY = "rebuild_mailbox"
 PLAN_ACTIVITY = "plan_mailbox"
 DEFAULT_PART_ITEMS = 5000
@@ -82,6 +91,7 @@ class SiteGateWorkflow:
 
     def __init__(self) -> None:
         self.reported: set[str] = set()
+        self.sizes: dict[str, int] = {}
 
     @workflow.run
     async def run(self, site: dict[str, Any]) -> None:
@@ -93,15 +103,27 @@ class SiteGateWorkflow:
             )
         except TimeoutError:
             workflow.logger.warning("site gate: going on without %d mailboxes", len(mailboxes - self.reported))
-        for mailbox in sorted(mailboxes):
-            try:
-                await workflow.get_external_workflow_handle(mailbox).signal(MailboxWorkflow.go_on)
-            except Exception:  # noqa: BLE001 - closed already (it failed, or was terminated): nothing to tell
-                continue
+        if not workflow.patched(GATE_AT_ONCE):  # a gate started before: one signal after the other
+            for mailbox in sorted(mailboxes):
+                await self._go_on(mailbox)
+            return
+        # every signal in one workflow task (not one task each), the biggest mailbox's first: the rest
+        # round's activities are queued about in that order, so the longest starts first (a shorter makespan)
+        order = sorted(mailboxes, key=lambda mailbox: (-self.sizes.get(mailbox, 0), mailbox))
+        await asyncio.gather(*(self._go_on(mailbox) for mailbox in order))
+
+    @staticmethod
+    async def _go_on(mailbox: str) -> None:
+        try:
+            await workflow.get_external_workflow_handle(mailbox).signal(MailboxWorkflow.go_on)
+        except Exception:  # noqa: BLE001 - closed already (it failed, or was terminated): nothing to tell
+            return
 
     @workflow.signal
-    def usable(self, mailbox: str) -> None:
+    def usable(self, mailbox: str, items: int = 0) -> None:
+        """mailbox's usable phases are over (or it stopped); items: its size, to let the biggest go first."""
         self.reported.add(mailbox)
+        self.sizes[mailbox] = int(items or 0)
 
 
 @workflow.defn(name=WORKFLOW)
@@ -120,23 +142,19 @@ class MailboxWorkflow:
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
         slot = await self._take_slot(job)
         try:
-            plan = await self._activity(PLAN_ACTIVITY, job, None)
             first: dict[str, Any] | None = None
             site = job.get("site") if not job["options"].get("dry_run") else None
-            if site and "files" in plan:  # a set: its parts decide against its index, not in rounds (said)
-                gate = workflow.get_external_workflow_handle(site_gate_id(str(site["id"])))
-                await gate.signal(SiteGateWorkflow.usable, workflow.info().workflow_id)
-            elif site:
-                try:
-                    usable = {
-                        **job,
-                        "options": {**job["options"], "span": "usable"},
-                        "part": {"index": 0, "count": 1, "before": 0, "total": plan["total"]},
-                    }
-                    first = await self._activity(ACTIVITY, usable, None)
-                finally:  # the gate waits for no mailbox that stopped
-                    gate = workflow.get_external_workflow_handle(site_gate_id(str(site["id"])))
-                    await gate.signal(SiteGateWorkflow.usable, workflow.info().workflow_id)
+            options = job["options"]
+            if site and not (options.get("merge") or options.get("more")) and workflow.patched(PLANNED_IN_USABLE):
+                first = await self._usable_round(job, site, None)  # one activity: the plan and the usable phases
+                plan = first.pop("plan", None) or await self._activity(PLAN_ACTIVITY, job, None)  # (an older worker)
+            else:
+                plan = await self._activity(PLAN_ACTIVITY, job, None)
+                if site and "files" in plan:  # a set: its parts decide against its index, not in rounds (said)
+                    await self._tell_gate(site, plan)
+                elif site:
+                    first = await self._usable_round(job, site, plan)
+            if first is not None:
                 if first.get("status") not in GOES_ON:
                     return first
                 if slot is not None:  # the other mailboxes' usable phases may need the server's slots
@@ -164,6 +182,34 @@ class MailboxWorkflow:
             if slot is not None:
                 await slot.signal(SlotWorkflow.release)
 
+    async def _usable_round(
+        self, job: dict[str, Any], site: dict[str, Any], plan: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The mailbox's usable phases in one activity (which plans the mailbox too when plan is None: the
+        result's "plan"), then the site's gate told, however the activity ended (it waits for no mailbox
+        that stopped)."""
+        usable = {
+            **job,
+            "options": {**job["options"], "span": "usable"},
+            "part": {"index": 0, "count": 1, "before": 0, "total": plan["total"] if plan else 0},
+        }
+        if plan is None:
+            usable["plan"] = True
+        first: dict[str, Any] = {}
+        try:
+            first = await self._activity(ACTIVITY, usable, None)
+        finally:
+            await self._tell_gate(site, plan or first.get("plan"))
+        return first
+
+    async def _tell_gate(self, site: dict[str, Any], plan: dict[str, Any] | None) -> None:
+        gate = workflow.get_external_workflow_handle(site_gate_id(str(site["id"])))
+        me = workflow.info().workflow_id
+        if workflow.patched(GATE_AT_ONCE):  # with the mailbox's size, for the gate's order
+            await gate.signal(SiteGateWorkflow.usable, args=[me, int((plan or {}).get("total") or 0)])
+        else:
+            await gate.signal(SiteGateWorkflow.usable, me)
+
     async def _wait_for_site(self, site: dict[str, Any]) -> None:
         """Until the gate says every mailbox of the site is usable (or a while longer than it waits)."""
         wait = int(site.get("wait_seconds") or DEFAULT_SITE_WAIT_SECONDS) + 60
@@ -182,6 +228,10 @@ class MailboxWorkflow:
         while True:
             numbers = list(range(cap))
             workflow.random().shuffle(numbers)
+            hint = job.get("slot_hint")
+            if hint is not None and workflow.patched(SLOT_HINT):  # its own first: no collision within a submission
+                numbers.remove(int(hint) % cap)
+                numbers.insert(0, int(hint) % cap)
             for number in numbers:
                 try:
                     return await workflow.start_child_workflow(

@@ -28,7 +28,7 @@ from tests.bench.common import (
 from tests.bench.concurrency import users_csv
 
 
-def _workers(address: str, folder: Path, count: int) -> list[subprocess.Popen]:
+def _workers(address: str, folder: Path, count: int, env: dict[str, str] | None = None) -> list[subprocess.Popen]:
     return [
         subprocess.Popen(
             [
@@ -44,7 +44,7 @@ def _workers(address: str, folder: Path, count: int) -> list[subprocess.Popen]:
                 "warning",
             ],
             cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO), **cli_env()},
+            env={**os.environ, "PYTHONPATH": str(REPO), **cli_env(), **(env or {})},
             stdout=(folder / f"worker-{n}.log").open("w"),
             stderr=subprocess.STDOUT,
         )

@@ -245,8 +245,11 @@ def site(results: Results, work: Path, base: int, rounds: int) -> None:
             folder.mkdir()
             # alternating which goes first, so a trend in the machine's load falls on both alike
             for which in ("local", "temporal") if n % 2 == 0 else ("temporal", "local"):
+                # a task queue of the round's own: a poll the last round's stopped workers left on the server
+                # may still take a task, which then waits out a heartbeat timeout (30 s) before its retry
+                env = {**cli_env(), "REBUILD_TEMPORAL_TASK_QUEUE": f"bench-usable-{n}"}
                 with sandbox(folder / which, addresses) as handle:
-                    workers = _workers(server.address, folder / which, 2) if which == "temporal" else []
+                    workers = _workers(server.address, folder / which, 2, env) if which == "temporal" else []
                     try:
                         if workers:
                             time.sleep(3)  # the workers start and poll before the clock starts, as on a site
@@ -256,7 +259,7 @@ def site(results: Results, work: Path, base: int, rounds: int) -> None:
                         else:
                             args += ["--workers", "2"]
                         started = time.time()
-                        measured = run_timed(rebuild_cmd(handle, folder / which / "state", *args), env=cli_env())
+                        measured = run_timed(rebuild_cmd(handle, folder / which / "state", *args), env=env)
                         rows = stored_times(handle.data_dir)
                     finally:
                         _stop(workers)
