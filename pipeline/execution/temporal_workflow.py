@@ -160,6 +160,7 @@ class MailboxWorkflow:
                 if slot is not None:  # the other mailboxes' usable phases may need the server's slots
                     await slot.signal(SlotWorkflow.release)
                     slot = None
+                assert site is not None  # a usable round is run for a site only
                 await self._wait_for_site(site)
                 slot = await self._take_slot(job)
             parts = part_options(plan, int(job.get("part_items") or DEFAULT_PART_ITEMS))  # a set's too
@@ -206,7 +207,8 @@ class MailboxWorkflow:
         gate = workflow.get_external_workflow_handle(site_gate_id(str(site["id"])))
         me = workflow.info().workflow_id
         if workflow.patched(GATE_AT_ONCE):  # with the mailbox's size, for the gate's order
-            await gate.signal(SiteGateWorkflow.usable, args=[me, int((plan or {}).get("total") or 0)])
+            # by name: two arguments, which the typed overloads of ExternalWorkflowHandle.signal do not take
+            await gate.signal("usable", args=[me, int((plan or {}).get("total") or 0)])
         else:
             await gate.signal(SiteGateWorkflow.usable, me)
 
