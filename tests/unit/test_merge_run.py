@@ -210,3 +210,25 @@ def test_an_item_a_newer_cache_lacks_within_its_dates_is_kept_and_reported(tmp_p
         "Inbox",
         "desktop.ost",
     )
+
+
+def test_a_set_in_a_sites_two_rounds_ends_as_the_set_run_whole(caches: dict[str, Path], tmp_path: Path):
+    """A usable-first --map runs a mailbox's set as two runs (execution/rounds.py: phases 1-4, then the rest):
+    the second finds what the first stored and sends it no second time; the mailbox is the spec's merge."""
+    from pipeline.rebuild.order import Span
+
+    fake = FakeDestination()
+    settings = load_settings({"state_dir": str(tmp_path), "batch_items": 2}, {})
+    paths = [caches[n] for n in ("laptop", "archive", "desktop")]
+    base = RunOptions(paths[0], MAILBOX, more=tuple(paths[1:]))
+    summaries = []
+    for span in (Span.USABLE, Span.REST):
+        with Journal(tmp_path / "journal.sqlite") as journal:
+            summaries.append(MailboxRun(dataclasses.replace(base, span=span), settings, fake, journal).run())
+    first, rest = summaries
+    assert (first.status, rest.status) == ("usable", "ok"), (first.fatal, rest.fatal)
+    want = expectation({"desktop", "laptop", "archive"})
+    assert held(fake) == want
+    assert first.uploaded + rest.uploaded == len(want)
+    assert first.uploaded > 0 and rest.uploaded > 0  # each round had its own share to send
+    assert rest.present >= first.uploaded
