@@ -23,6 +23,21 @@ def ews_args(handle: Any, state: Path, *, username: str, impersonate: bool = Fal
     ]
 
 
+def ews_account(handle: Any, address: str, *, username: str, password: str) -> Any:
+    """A plain exchangelib account on the sandbox's EWS face, impersonating address as username: the tests'
+    own look at the server (Basic auth, no retries), never the project's destination code."""
+    from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials
+    from exchangelib.protocol import FailFast
+
+    config = Configuration(
+        service_endpoint=handle.url,
+        credentials=Credentials(username, password),
+        auth_type=BASIC,
+        retry_policy=FailFast(),
+    )
+    return Account(address, config=config, autodiscover=False, access_type=IMPERSONATION)
+
+
 def graph_app() -> tuple[str, str, str]:
     """(tenant, client id, secret) of the tests' Graph app (tests/graph_oracle.py's); imported here, not above,
     since the oracle needs httpx (the graph extra) and EWS tests run without it."""

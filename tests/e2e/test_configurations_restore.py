@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials
+from exchangelib import Account
 from exchangelib.errors import ErrorItemNotFound
-from exchangelib.protocol import FailFast
 
 from tests.conftest import own_sandbox, run_cli
+from tests.e2e.connection import ews_account, ews_args
 from tests.source.libpff_fai import associated_contents
 
 SERVICE, PASSWORD = "svc-configurations", "S3cret-for-configurations"
@@ -39,19 +39,14 @@ def sandbox(tmp_path: Path):
         yield running
 
 
-def account(handle, address: str) -> Account:
-    config = Configuration(
-        service_endpoint=handle.url,
-        credentials=Credentials(SERVICE, PASSWORD),
-        auth_type=BASIC,
-        retry_policy=FailFast(),
-    )
-    return Account(address, config=config, autodiscover=False, access_type=IMPERSONATION)
+def account(handle, address: str):
+    return ews_account(handle, address, username=SERVICE, password=PASSWORD)
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str):
     return run_cli(
-        *("run", "--server", handle.url, "--username", SERVICE, "--impersonate", "--state", str(state)),
+        "run",
+        *ews_args(handle, state, username=SERVICE, impersonate=True),
         *("--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json"),
         *("--only", "role:calendar", "--settings", "options"),
         env={"REBUILD_PASSWORD": PASSWORD},

@@ -14,14 +14,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials, ExtendedProperty, Message
+from exchangelib import Account, ExtendedProperty, Message
 from exchangelib.folders import SHALLOW, FolderCollection
 from exchangelib.folders.known_folders import SearchFolders
 from exchangelib.properties import EWS_ID, HEX_ENTRY_ID, AlternateId
-from exchangelib.protocol import FailFast
 
 import fixtures
 from tests.conftest import own_sandbox, run_cli
+from tests.e2e.connection import ews_account, ews_args
 
 SERVICE, PASSWORD = "svc-environment", "S3cret-for-environment"
 ALICE = "alice@corp.example"
@@ -74,26 +74,14 @@ def sandbox(tmp_path: Path):
         yield running
 
 
-def account(handle) -> Account:
-    config = Configuration(
-        service_endpoint=handle.url,
-        credentials=Credentials(SERVICE, PASSWORD),
-        auth_type=BASIC,
-        retry_policy=FailFast(),
-    )
-    return Account(ALICE, config=config, autodiscover=False, access_type=IMPERSONATION)
+def account(handle):
+    return ews_account(handle, ALICE, username=SERVICE, password=PASSWORD)
 
 
 def rebuild(handle, state: Path, ost: Path, *args: str):
     return run_cli(
         "run",
-        "--server",
-        handle.url,
-        "--username",
-        SERVICE,
-        "--impersonate",
-        "--state",
-        str(state),
+        *ews_args(handle, state, username=SERVICE, impersonate=True),
         "--log-level",
         "warning",
         "--ost",

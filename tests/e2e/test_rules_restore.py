@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials
-from exchangelib.protocol import FailFast
 
 import fixtures
 from fixtures.spec import ConditionSpec, RuleSpec, load_spec
@@ -21,6 +19,7 @@ from pipeline.sandbox import mailbox_settings
 from pipeline.sandbox.limits import Limits
 from pipeline.sandbox.store import SandboxStore
 from tests.conftest import own_sandbox, run_cli
+from tests.e2e.connection import ews_account, ews_args
 
 SERVICE, PASSWORD = "svc-rules", "S3cret-for-rules"
 ALICE, BOB = "alice@rules.example", "bob@rules.example"
@@ -124,26 +123,14 @@ def snapshot(rules) -> list[tuple]:
     )
 
 
-def account(handle, address: str) -> Account:
-    config = Configuration(
-        service_endpoint=handle.url,
-        credentials=Credentials(SERVICE, PASSWORD),
-        auth_type=BASIC,
-        retry_policy=FailFast(),
-    )
-    return Account(address, config=config, autodiscover=False, access_type=IMPERSONATION)
+def account(handle, address: str):
+    return ews_account(handle, address, username=SERVICE, password=PASSWORD)
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str):
     return run_cli(
         "run",
-        "--server",
-        handle.url,
-        "--username",
-        SERVICE,
-        "--impersonate",
-        "--state",
-        str(state),
+        *ews_args(handle, state, username=SERVICE, impersonate=True),
         "--log-level",
         "warning",
         "--ost",

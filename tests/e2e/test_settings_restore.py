@@ -9,11 +9,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from exchangelib import BASIC, IMPERSONATION, Account, Configuration, Credentials
 from exchangelib.errors import ErrorItemNotFound
-from exchangelib.protocol import FailFast
 
 from tests.conftest import own_sandbox, run_cli
+from tests.e2e.connection import ews_account, ews_args
 from tests.source.libpff_fai import associated_contents
 
 SERVICE, PASSWORD = "svc-settings", "S3cret-for-settings"
@@ -32,26 +31,14 @@ def sandbox(tmp_path: Path):
         yield running
 
 
-def account(handle, address: str) -> Account:
-    config = Configuration(
-        service_endpoint=handle.url,
-        credentials=Credentials(SERVICE, PASSWORD),
-        auth_type=BASIC,
-        retry_policy=FailFast(),
-    )
-    return Account(address, config=config, autodiscover=False, access_type=IMPERSONATION)
+def account(handle, address: str):
+    return ews_account(handle, address, username=SERVICE, password=PASSWORD)
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str, *args: str):
     return run_cli(
         "run",
-        "--server",
-        handle.url,
-        "--username",
-        SERVICE,
-        "--impersonate",
-        "--state",
-        str(state),
+        *ews_args(handle, state, username=SERVICE, impersonate=True),
         "--log-level",
         "warning",
         "--ost",
