@@ -24,7 +24,7 @@ import pytest
 from exchangelib import IMPERSONATION, NTLM, Account, Configuration, Credentials, ExtendedProperty, FailFast, Message
 
 import fixtures
-from fixtures.caches import CacheSet, cache_specs, expected, load_cache_set
+from fixtures.caches import CacheSet, build_caches, expected, load_cache_set
 from pipeline.destination.ews.connect import Target
 from pipeline.destination.ews.mailbox import EwsDestination
 from pipeline.rebuild.run import MailboxRun, RunOptions
@@ -57,11 +57,7 @@ class _Keywords(ExtendedProperty):
 @pytest.fixture(scope="module")
 def caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("caches")
-    out = {}
-    for name, (fmt, spec) in cache_specs(load_cache_set("alice")).items():
-        out[name] = folder / f"{name}.{fmt}"
-        fixtures.build(spec, out[name], format=fmt)
-    return out
+    return build_caches(load_cache_set("alice"), folder)
 
 
 @pytest.fixture(scope="module")
@@ -249,14 +245,6 @@ def repeated_set(rounds: int) -> dict[str, Any]:
     return {**data, "items": items}
 
 
-def build_set(data: dict[str, Any], folder: Path) -> dict[str, Path]:
-    out = {}
-    for name, (fmt, spec) in cache_specs(load_cache_set(data)).items():
-        out[name] = folder / f"{name}.{fmt}"
-        fixtures.build(spec, out[name], format=fmt)
-    return out
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kills", [KILLS, 10])
 def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state(
@@ -274,7 +262,7 @@ def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state
 
     data = repeated_set(ROUNDS) if kills > KILLS else None
     if data is not None:
-        caches = build_set(data, tmp_path / "caches")
+        caches = build_caches(load_cache_set(data), tmp_path / "caches")
     rng = random.Random(24)
     mailbox, state = "killed@corp.example", tmp_path / "state"
     files = [str(caches[name]) for name in ("desktop", "laptop", "archive")]

@@ -17,8 +17,7 @@ import pytest
 pytest.importorskip("httpx", reason="the Graph extra is not installed: pip install -e '.[graph]'")
 pytest.importorskip("msal", reason="the Graph extra is not installed: pip install -e '.[graph]'")
 
-import fixtures  # noqa: E402
-from fixtures.caches import cache_specs, load_cache_set  # noqa: E402
+from fixtures.caches import build_caches, load_cache_set  # noqa: E402
 from tests.conftest import own_sandbox  # noqa: E402
 from tests.e2e.test_merge import ORDERS, expectation  # noqa: E402
 from tests.graph_oracle import CLIENT_ID, SECRET, TENANT, PlainGraph  # noqa: E402
@@ -38,11 +37,7 @@ MAILBOXES = [
 @pytest.fixture(scope="module")
 def caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("graph-caches")
-    out = {}
-    for name, (fmt, spec) in cache_specs(load_cache_set("alice")).items():
-        out[name] = folder / f"{name}.{fmt}"
-        fixtures.build(spec, out[name], format=fmt)
-    return out
+    return build_caches(load_cache_set("alice"), folder)
 
 
 @pytest.fixture(scope="module")

@@ -396,13 +396,14 @@ def test_a_set_of_three_files_is_one_workflow_in_parts_ending_as_the_local_run(t
     read, flag, categories against fixtures/caches.py's expectation)."""
     from exchangelib import Message
 
+    from fixtures.caches import build_caches, load_cache_set
     from tests.e2e import test_merge
 
     with (Path(__file__).parent.parent.parent / "fixtures" / "specs" / "cache-sets" / "alice.toml").open("rb") as fh:
         import tomllib
 
         data = tomllib.load(fh)
-    caches = test_merge.build_set(data, tmp_path / "caches")
+    caches = build_caches(load_cache_set(data), tmp_path / "caches")
     mailbox, local = "set@sets.example", "local@sets.example"
     mapping = tmp_path / "users.csv"
     with mapping.open("w", newline="", encoding="utf-8") as fh:

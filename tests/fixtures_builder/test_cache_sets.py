@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from fixtures.caches import cache_specs, expected, load_cache_set
+from fixtures.caches import build_caches, expected, load_cache_set
 from pipeline import mapi
 from pipeline.source import open_source
 from pipeline.source.cache_identity import identities
@@ -39,11 +39,7 @@ def _spec() -> dict:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("caches")
-    out = {}
-    for name, (fmt, spec) in cache_specs(load_cache_set(_spec())).items():
-        out[name] = folder / f"{name}.{fmt}"
-        fixtures.build(spec, out[name], format=fmt)
-    return out
+    return build_caches(load_cache_set(_spec()), folder)
 
 
 def _mid(replid: int, counter: int) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from fixtures.caches import CacheSet, cache_specs, expected, load_cache_set
+from fixtures.caches import CacheSet, build_caches, expected, load_cache_set
 from pipeline.destination.fake import FakeDestination, FakeItem
 from pipeline.rebuild.run import MailboxRun, RunOptions
 from pipeline.settings import load_settings
@@ -30,11 +30,7 @@ FLAGS = {None: 0, "complete": 1, "followup": 2}
 @pytest.fixture(scope="module")
 def caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("cache-set")
-    out = {}
-    for name, (fmt, spec) in cache_specs(load_cache_set("alice")).items():
-        out[name] = folder / f"{name}.{fmt}"
-        fixtures.build(spec, out[name], format=fmt)
-    return out
+    return build_caches(load_cache_set("alice"), folder)
 
 
 def only_caches(cache_set: CacheSet, names: set[str]) -> CacheSet:
@@ -196,10 +192,7 @@ def test_an_item_a_newer_cache_lacks_within_its_dates_is_kept_and_reported(tmp_p
         }
     )
     cache_set = load_cache_set(data)
-    files = {}
-    for name, (fmt, spec) in cache_specs(cache_set).items():
-        files[name] = tmp_path / f"{name}.{fmt}"
-        fixtures.build(spec, files[name], format=fmt)
+    files = build_caches(cache_set, tmp_path)
     fake = FakeDestination()
     summary = merge(files, ["desktop", "laptop", "archive"], fake, tmp_path / "state")
     assert "Deleted on the desktop" in held(fake)
