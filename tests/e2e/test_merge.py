@@ -226,7 +226,7 @@ KILL_FAULTS = {
         {"kind": "delay", "seconds": 0.4, "operations": ["CreateItem", "UpdateItem", "MoveItem"]},
     ],
 }
-ROUNDS = 6  # the issue's trial: alice's set six times over (48 items), so that 10 kills land inside the work
+ROUNDS = 25  # the issue's trial: alice's set 25 times over (200 items), so that 10 kills land inside the work
 
 
 def repeated_set(rounds: int) -> dict[str, Any]:
@@ -252,13 +252,13 @@ def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state
 ):
     """The desktop rebuilt alone, then the three-file merge killed (SIGKILL) `kills` times while it uploads
     the laptop's and the archive's items and updates the re-flagged ones, then run to its end: 0 missing,
-    0 doubled, states as the spec says. 3 kills on alice's set; 10 (the issue's trial) on it six times over."""
+    0 doubled, states as the spec says. 3 kills on alice's set; 10 (the issue's trial) on it 25 times over."""
     import os
     import random
     import sys
 
     from tests.conftest import REPO, own_sandbox
-    from tests.e2e.kills import kill, stopped_runs
+    from tests.e2e.kills import kill, stopped_runs, when_it_stores
 
     data = repeated_set(ROUNDS) if kills > KILLS else None
     if data is not None:
@@ -266,7 +266,7 @@ def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state
     rng = random.Random(24)
     mailbox, state = "killed@corp.example", tmp_path / "state"
     files = [str(caches[name]) for name in ("desktop", "laptop", "archive")]
-    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [mailbox]) as (handle, _):
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [mailbox]) as (handle, sandbox_data):
         cli(handle, state, "--ost", files[0], "--mailbox", mailbox, "--merge")
         handle.set_faults(KILL_FAULTS)
         command = [sys.executable, "-m", "pipeline", "run", *(a for f in files for a in ("--ost", f))]
@@ -280,7 +280,9 @@ def test_killed_merge_runs_then_a_rerun_leave_each_item_once_in_its_newest_state
             )
 
         killed = 0
-        for run in stopped_runs(start, kill, rng, (1.5, 3.5), most=2 * kills):
+        # each kill 0-0.4 s after the run stored an item (kills.when_it_stores): mid-upload however fast the machine
+        ready = when_it_stores(sandbox_data, mailbox)
+        for run in stopped_runs(start, kill, rng, (0.0, 0.4), most=2 * kills, ready=ready):
             killed += run.signalled
             if killed == kills:
                 break
