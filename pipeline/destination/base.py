@@ -95,11 +95,13 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class ServerFolder:
-    """A folder on the destination: id for the journal, handle for the destination's own use."""
+    """A folder on the destination: id for the journal, handle for the destination's own use; created: this
+    open mailbox created it (it held nothing then, and only the lease holder writes into it since)."""
 
     id: str
     name: str
     handle: Any = field(default=None, compare=False, repr=False)
+    created: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,8 +68,10 @@ def take(
     empty_since: float | None = None
     watched: tuple[tuple[str, int], float] | None = None  # (the record's version, when first seen)
     rounds = 0
+    look = False  # the first round creates before it looks: a free mailbox (the usual case) needs no listing
     while rounds < ATTEMPTS:
-        folder = store.find()
+        folder = store.find() if look else None
+        look = True
         if folder is None:
             rounds += 1
             folder = store.create()

@@ -220,6 +220,7 @@ class MailboxRun:
         self._convert_options: Any = None
         self._ordinals: dict[str, Ordinals] = {}  # per folder (path), across the visits of a usable-first run
         self._known_by_path: dict[str, tuple[set[str], set[str]]] = {}  # the server's stamps, read on a first visit
+        self._unread: set[str] = set()  # folders counted empty: their stamps not read on the first visit
         self._counted: Counter[str] = Counter()  # items read per folder (path), over its visits
         self._started = time.monotonic()
         self._run_id = 0  # the journal's record of this run (0: a dry run keeps none)
@@ -476,7 +477,7 @@ class MailboxRun:
         self.source_id = source_identity(path)
         self._server, self._current, self._by_path, self._walked = {}, None, {}, {}
         self._expected, self._confirmed, self._ordinals, self._known_by_path = {}, set(), {}, {}
-        self._counted = Counter()
+        self._counted, self._unread = Counter(), set()
 
     def _merged(self, entry: SourceItem, path: str, only: set[str] | None) -> str | None:
         """A merge run's identity for this copy when it is to be sent (the stamp), else None: another file's
@@ -583,7 +584,8 @@ class MailboxRun:
                 self._do_folder(RECOVERED_FOLDER, RECOVERED_PLAN, source.recovered(), selection)
             if self._sender is not None:
                 self._sender.wait()  # every outcome handled and every folder recorded
-                self._reconcile(source, selection)
+                if self.options.span is not Span.USABLE:  # a site's first round: its second walks every folder
+                    self._reconcile(source, selection)  # again and reads it back at its end (rounds.py)
                 if self.settings.order == Order.FOLDERS:
                     self._restore_settings(source, folders)  # usable first: with the tree (_steps)
             for error in source.errors if self.options.store_part and self.options.span is not Span.USABLE else ():
@@ -894,7 +896,12 @@ class MailboxRun:
             ordinals = Ordinals(planned.identity_scope)  # the second walk is a whole walk in store order
         else:
             if first:
-                self._known_by_path[path] = self._known(path, planned)
+                # an empty folder's stamps are not read: nothing to compare them with (_items reads them if
+                # an item turns up after all)
+                empty = folder.item_count == 0 and folder is not RECOVERED_FOLDER
+                self._known_by_path[path] = self._known(path, planned, read=not empty)
+                if empty:
+                    self._unread.add(path)
                 self._ordinals[path] = Ordinals(planned.identity_scope)
             else:
                 self._current = self._by_path.get(path)
@@ -1031,17 +1038,19 @@ class MailboxRun:
         walked = self._walked.get(path)
         return bool(self._expected.get(path)) or walked is None or walked[0].item_count > 0
 
-    def _known(self, path: str, planned: PlannedFolder) -> tuple[set[str], set[str]]:
+    def _known(self, path: str, planned: PlannedFolder, read: bool = True) -> tuple[set[str], set[str]]:
         """Identities already in the folder, and those of series still pending. The server's stamps are the
-        final word; without a destination (dry run) the journal says what earlier runs stored."""
+        final word (not read: none); without a destination (dry run) the journal says what earlier runs stored."""
         self._current = None
         if self._mailbox is None:
             return self.journal.done_fingerprints(self.options.mailbox, path), set()
         self._current = self._server_folder(planned)
         if self._current is not None:
             self._by_path[path] = self._current
-        if self._current is None:
+        if self._current is None or not read:
             stamps = []
+        elif self._current.created:
+            stamps = []  # this run created it, empty; nobody else writes into it (the lease): nothing to read
         elif self._merge is not None and self._current.id in self._merge.stamps_by_folder:
             stamps = self._merge.stamps_by_folder[self._current.id]  # read before the walk (merge.py)
         else:
@@ -1085,6 +1094,11 @@ class MailboxRun:
             batch_size += upload.size
 
         for entry in entries:
+            if path in self._unread and only is None:  # counted empty, yet it lists an item: the stamps now
+                self._unread.discard(path)
+                more_known, more_pending = self._known(path, planned)
+                known.update(more_known)
+                pending.update(more_pending)
             if self.should_stop():
                 if present:
                     self._record(present)

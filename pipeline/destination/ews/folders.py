@@ -10,12 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from exchangelib import Account
-from exchangelib.errors import ErrorFolderExists, ErrorFolderNotFound
-from exchangelib.folders import SHALLOW, Folder, FolderCollection
+from exchangelib.errors import ErrorFolderExists
+from exchangelib.folders import SHALLOW, FolderCollection
 from exchangelib.folders.known_folders import WellknownFolder
+from exchangelib.folders.queryset import MISSING_FOLDER_ERRORS
+from exchangelib.properties import DistinguishedFolderId
+from exchangelib.properties import Mailbox as ExchangeMailbox
 from exchangelib.util import safe_xml_value
 
 from pipeline.destination.base import FolderStats
+from pipeline.destination.ews.folder_calls import create_folder
 from pipeline.folder_plan import PlannedFolder, name_key
 from pipeline.model import FolderRole, SourceFolder
 
@@ -27,6 +31,10 @@ ROLE_CLASS = {
     FolderRole.NOTES: "IPF.StickyNote",
     FolderRole.JOURNAL: "IPF.Journal",
 }
+#: The roles whose well-known folder a store's folder maps onto (the others are never uploaded as such).
+WELL_KNOWN_ROLES = frozenset(
+    role.value for role in FolderRole if role.is_uploadable and role not in (FolderRole.IPM_SUBTREE, FolderRole.NONE)
+)
 #: What a folder class is called in a disambiguated name ('Notes (sticky notes)').
 KIND_LABEL = {
     "IPF.Appointment": "calendar",
@@ -75,6 +83,8 @@ class FolderMirror:
         self._children: dict[str, dict[str, list[Any]]] = {}
         self._distinguished = _distinguished_classes()
         self._base: Any = None
+        self._well_known: dict[str, Any] | None = None  # role -> folder, None, or the error it answered
+        self.created_ids: set[str] = set()  # the folders this mirror created (empty when created)
 
     # -- server look-ups --------------------------------------------------------------------------
     def _children_of(self, parent: Any) -> dict[str, list[Any]]:
@@ -108,9 +118,8 @@ class FolderMirror:
         raise RuntimeError(f"no free folder name for {name!r} under {parent.name!r}")
 
     def _create(self, parent: Any, name: str, cls: str) -> Any:
-        folder = Folder(parent=parent, name=name, folder_class=cls)
         try:
-            folder.save()
+            folder = create_folder(parent, name, cls)
         except ErrorFolderExists:
             # Created meanwhile (a crash between the server's commit and our bookkeeping): look again.
             self._children.pop(parent.id, None)
@@ -120,6 +129,7 @@ class FolderMirror:
             self.stats.found += 1
             return existing[0]
         self.stats.created += 1
+        self.created_ids.add(str(folder.id))
         self._children.setdefault(parent.id, {}).setdefault(name_key(name), []).append(folder)
         return folder
 
@@ -133,13 +143,40 @@ class FolderMirror:
         return self._base
 
     def distinguished(self, role: FolderRole) -> Any | None:
-        cls = self._distinguished.get(role.value)
-        if cls is None:
+        """The server's well-known folder for role, or None (this server has none: created by name). The
+        first call asks for every well-known folder a store's role can name, in one GetFolder."""
+        if role.value not in self._distinguished:
             return None
-        try:
-            return self.account.root.get_default_folder(cls)
-        except ErrorFolderNotFound:
-            return None  # this server has no such well-known folder: the folder is created by name
+        if self._well_known is None:
+            self._well_known = self._resolve_well_known()
+        found = self._well_known.get(role.value)
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def _resolve_well_known(self) -> dict[str, Any]:
+        account = self.account
+        root = account.root
+        classes = [
+            self._distinguished[role.value]
+            for role in FolderRole
+            if role.value in self._distinguished and role.value in WELL_KNOWN_ROLES
+        ]
+        classes = [cls for cls in classes if cls.get_folder_allowed and cls.supports_version(account.version)]
+        asked = [
+            cls(
+                _distinguished_id=DistinguishedFolderId(
+                    id=cls.DISTINGUISHED_FOLDER_ID, mailbox=ExchangeMailbox(email_address=account.primary_smtp_address)
+                ),
+                root=root,
+            )
+            for cls in classes
+        ]
+        found: dict[str, Any] = {}
+        answers = FolderCollection(account=account, folders=asked).resolve()
+        for cls, answer in zip(classes, answers, strict=True):
+            found[cls.DISTINGUISHED_FOLDER_ID] = None if isinstance(answer, MISSING_FOLDER_ERRORS) else answer
+        return found
 
     # -- the mapping ------------------------------------------------------------------------------
     def resolve(self, planned: PlannedFolder, parent: Any | None) -> Any | None:

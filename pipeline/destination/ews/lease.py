@@ -8,15 +8,17 @@ folder is deleted by its id (a second taker's delete of the same id fails harmle
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from exchangelib import Body, Message
 from exchangelib.errors import ErrorFolderExists, ErrorFolderNotFound, ErrorItemNotFound
-from exchangelib.folders import SHALLOW, Folder, FolderCollection
+from exchangelib.folders import SHALLOW, FolderCollection
 from exchangelib.items import ALWAYS_OVERWRITE, HARD_DELETE
 
 from pipeline.destination import lease as protocol
+from pipeline.destination.ews.folder_calls import create_folder, delete_folder
 from pipeline.destination.lease import EMPTY, LEASE_FOLDER, Empty
 from pipeline.lease import LeaseHolder, LeaseLost, note_lease_write
 
@@ -30,52 +32,65 @@ class HeldLease:
 
 
 class _Store:
-    """The lease folder in the account's non-IPM root (destination/lease.py takes it)."""
+    """The lease folder in the account's non-IPM root (destination/lease.py takes it); each step a request
+    of its own under `call` (the mailbox's retry policy), as over Graph: a refused step is retried alone,
+    not the whole taking (which would then find its own empty folder and wait out its grace)."""
 
-    def __init__(self, account: Any) -> None:
+    def __init__(self, account: Any, call: Callable[[Callable[[], Any]], Any]) -> None:
         self.account = account
+        self.call = call
 
     def find(self) -> Any | None:
-        account = self.account
-        for child in FolderCollection(account=account, folders=[account.root]).find_folders(depth=SHALLOW):
+        def listing() -> list[Any]:
+            root = self.account.root
+            return list(FolderCollection(account=self.account, folders=[root]).find_folders(depth=SHALLOW))
+
+        for child in self.call(listing):
             if not isinstance(child, Exception) and (child.name or "").lower() == LEASE_FOLDER.lower():
                 return child
         return None
 
     def create(self) -> Any | None:
         try:
-            folder = Folder(parent=self.account.root, name=LEASE_FOLDER, folder_class="IPF.Note")
-            folder.save()
+            return self.call(lambda: create_folder(self.account.root, LEASE_FOLDER, "IPF.Note"))
         except ErrorFolderExists:
             return None
-        return folder
 
     def write(self, folder: Any, me: LeaseHolder) -> HeldLease | None:
+        item = Message(account=self.account, folder=folder, subject=LEASE_SUBJECT, body=Body(me.to_json()))
         try:
-            item = Message(account=self.account, folder=folder, subject=LEASE_SUBJECT, body=Body(me.to_json()))
-            item.save()
+            self.call(item.save)
         except (ErrorFolderNotFound, ErrorItemNotFound):
             return None
         return HeldLease(folder, item)
 
     def read(self, folder: Any) -> LeaseHolder | Empty | None:
-        items = [i for i in folder.all().only("subject", "body") if not isinstance(i, Exception)]
+        items = [
+            i for i in self.call(lambda: list(folder.all().only("subject", "body"))) if not isinstance(i, Exception)
+        ]
         return LeaseHolder.from_json(_text(items[0].body)) if items else EMPTY
 
     def delete(self, folder: Any) -> None:
-        _delete(folder)
+        self.call(lambda: _delete(folder))
 
 
 def _delete(folder: Any) -> None:
     try:
-        folder.delete(delete_type=HARD_DELETE)
+        delete_folder(folder, HARD_DELETE)
     except (ErrorFolderNotFound, ErrorItemNotFound):
         pass  # another taker deleted it first
 
 
-def take(account: Any, me: LeaseHolder, force: bool = False, sleep: Any = time.sleep) -> HeldLease:
-    """Take the mailbox's lease for `me`, or raise MailboxBusy naming the live holder."""
-    return protocol.take(_Store(account), me, force, sleep)
+def take(
+    account: Any,
+    me: LeaseHolder,
+    force: bool = False,
+    sleep: Any = time.sleep,
+    call: Callable[[Callable[[], Any]], Any] = lambda step: step(),
+) -> HeldLease:
+    """Take the mailbox's lease for `me`, or raise MailboxBusy naming the live holder; each request under
+    `call` (the mailbox's retry policy)."""
+    return protocol.take(_Store(account, call), me, force, sleep)
 
 
 def renew(lease: HeldLease, me: LeaseHolder) -> None:

@@ -78,7 +78,7 @@ class EwsMailbox:
         self._call(lambda: self.account.msg_folder_root)
 
     def take_lease(self, holder: LeaseHolder, force: bool = False) -> None:
-        self._lease = self._call(lambda: lease.take(self.account, holder, force))
+        self._lease = lease.take(self.account, holder, force, call=self._call)
 
     def renew_lease(self, holder: LeaseHolder) -> None:
         if self._lease is not None:
@@ -93,7 +93,10 @@ class EwsMailbox:
     def folder(self, planned: PlannedFolder, parent: ServerFolder | None, create: bool = True) -> ServerFolder | None:
         mirror = self._mirror if create else self._lookup
         handle = self._call(lambda: mirror.resolve(planned, parent.handle if parent is not None else None))
-        return None if handle is None else ServerFolder(id=str(handle.id), name=handle.name or "", handle=handle)
+        if handle is None:
+            return None
+        created = str(handle.id) in self._mirror.created_ids
+        return ServerFolder(id=str(handle.id), name=handle.name or "", handle=handle, created=created)
 
     def folders_below(self) -> list[ServerFolder]:
         base = self._call(self._lookup.base)

@@ -113,7 +113,7 @@ class GraphFolders:
                 self.stats.renamed += 1
             self.stats.created += 1
             self._children.setdefault((kind, parent), {}).setdefault(name_key(candidate), []).append(made)
-            return ServerFolder(str(made["id"]), candidate, Ref(kind, made["id"]))
+            return ServerFolder(str(made["id"]), candidate, Ref(kind, made["id"]), created=True)
         raise GraphError(409, "ErrorFolderExists", f"no free folder name for {name!r}")
 
     def _well_known(self, name: str) -> ServerFolder | None:
