@@ -1047,6 +1047,7 @@ class MailboxRun:
         self._current = self._server_folder(planned)
         if self._current is not None:
             self._by_path[path] = self._current
+        stamps: list[Stamp]
         if self._current is None or not read:
             stamps = []
         elif self._current.created:

@@ -55,8 +55,8 @@ def _base_class(cls: str) -> str:
     return ".".join((cls or "IPF.Note").split(".")[:2])
 
 
-def _distinguished_classes() -> dict[str, type]:
-    found: dict[str, type] = {}
+def _distinguished_classes() -> dict[str, Any]:
+    found: dict[str, Any] = {}
     stack = list(WellknownFolder.__subclasses__())
     while stack:
         cls = stack.pop()
