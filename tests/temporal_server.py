@@ -14,7 +14,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +70,8 @@ class DevServer:
 
 
 @contextlib.contextmanager
-def dev_server(folder: Path, timeout: float = 60) -> Iterator[DevServer]:
-    """`temporal server start-dev` on 127.0.0.1 (headless, its state in folder)."""
+def dev_server(folder: Path, timeout: float = 60, extra: Sequence[str] = ()) -> Iterator[DevServer]:
+    """`temporal server start-dev` on 127.0.0.1 (headless, its state in folder; extra: more of its flags)."""
     binary = temporal_binary()
     assert binary is not None, temporal_missing()
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,6 +92,7 @@ def dev_server(folder: Path, timeout: float = 60) -> Iterator[DevServer]:
             str(folder / "temporal.sqlite"),
             "--log-level",
             "error",
+            *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -210,7 +210,8 @@ class TemporalExecutor:
         if not rounds.in_rounds(jobs, self.settings):
             return None
         gate = uuid.uuid4().hex
-        site: dict[str, Any] = {"id": gate, "wait_seconds": DEFAULT_SITE_WAIT_SECONDS}
+        # count: the site's mailboxes (when they fit in the server's slots, each keeps its slot at the gate)
+        site: dict[str, Any] = {"id": gate, "wait_seconds": DEFAULT_SITE_WAIT_SECONDS, "count": len(jobs)}
         await client.start_workflow(
             SiteGateWorkflow.run,
             {**site, "mailboxes": [workflow_id(job.mailbox) for job in jobs]},

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import importlib
 import os
 import signal
 import socket
@@ -281,9 +282,30 @@ async def _serve(
         await worker.run()
 
 
+#: What a mailbox's first activity loads (the readers, the destinations), loaded before the first poll.
+WARM_MODULES = (
+    "pipeline.source.native",
+    "pipeline.source.gate",
+    "pipeline.convert.contacts",
+    "pipeline.destination.ews.mailbox",
+    "pipeline.destination.graph.mailbox",  # (the graph extra: absent is fine)
+)
+
+
+def warm_up() -> None:
+    """Load the code a mailbox runs before taking one: a worker is a service, and the first mailbox each
+    worker takes spent a third of a small usable round importing it (measured on the usable-site bench)."""
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
 def run_worker(
     settings: Settings, address: str, namespace: str, mailboxes: int, path_map: list[tuple[str, str]]
 ) -> None:
     """Serve until stopped (Ctrl-C or SIGTERM); RuntimeError when the server cannot be reached."""
     Journal(settings.journal_path).close()  # schema and WAL mode set up before any mailbox starts
+    warm_up()
     asyncio.run(_serve(settings, address, namespace, mailboxes, path_map))

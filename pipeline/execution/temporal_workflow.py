@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
@@ -48,6 +48,11 @@ DEFAULT_SITE_WAIT_SECONDS = 6 * 3600
 PLANNED_IN_USABLE, GATE_AT_ONCE = "usable-round-plans", "site-gate-at-once"
 #: workflow.patched id: a mailbox tries the slot its submitter suggested first (job "slot_hint").
 SLOT_HINT = "slot-hint"
+#: workflow.patched ids: the gate gives each mailbox's rest a task-queue priority by its size (the biggest
+#: first); a mailbox of a site that fits in the server's slots keeps its slot through the gate.
+REST_PRIORITY, KEEPS_SLOT = "site-rest-priority", "site-keeps-slot"
+#: Temporal's priority keys run from 1 (first) to 5 by default (the server's default maximum).
+PRIORITY_KEYS = 5
 ACTIVITY = "rebuild_mailbox"
 PLAN_ACTIVITY = "plan_mailbox"
 DEFAULT_PART_ITEMS = 5000
@@ -84,6 +89,14 @@ def site_gate_id(site: str) -> str:
     return f"rebuild-site:{site}"
 
 
+def rest_priority(rank: int, mailboxes: int) -> int:
+    """The task-queue priority key of the rest round of a site's mailbox ranked `rank` by size (0: the
+    biggest) among `mailboxes`: 2 for the biggest quarter to PRIORITY_KEYS for the smallest (1 is left for
+    usable rounds)."""
+    levels = PRIORITY_KEYS - 1
+    return 2 + min(levels - 1, rank * levels // max(1, mailboxes))
+
+
 @workflow.defn(name=SITE_WORKFLOW)
 class SiteGateWorkflow:
     """A site's gate: collects the mailbox workflows whose usable phases are over (signal `usable`), then,
@@ -107,15 +120,25 @@ class SiteGateWorkflow:
             for mailbox in sorted(mailboxes):
                 await self._go_on(mailbox)
             return
-        # every signal in one workflow task (not one task each), the biggest mailbox's first: the rest
-        # round's activities are queued about in that order, so the longest starts first (a shorter makespan)
         order = sorted(mailboxes, key=lambda mailbox: (-self.sizes.get(mailbox, 0), mailbox))
+        if workflow.patched(REST_PRIORITY):
+            # the biggest mailbox first, each signal sent once the one before was (a task each: a few ms),
+            # with a priority by size: the first rest rounds go straight to the idle workers in that order,
+            # the others wait in the task queue in it (its own order is not first come, first served)
+            for rank, mailbox in enumerate(order):
+                await self._go_on(mailbox, rest_priority(rank, len(order)))
+            return
+        # (before: every signal in one workflow task, the biggest mailbox's first)
         await asyncio.gather(*(self._go_on(mailbox) for mailbox in order))
 
     @staticmethod
-    async def _go_on(mailbox: str) -> None:
+    async def _go_on(mailbox: str, priority: int | None = None) -> None:
+        handle = workflow.get_external_workflow_handle(mailbox)
         try:
-            await workflow.get_external_workflow_handle(mailbox).signal(MailboxWorkflow.go_on)
+            if priority is None:
+                await handle.signal(MailboxWorkflow.go_on)
+            else:
+                await handle.signal("go_on", args=[priority])
         except Exception:  # noqa: BLE001 - closed already (it failed, or was terminated): nothing to tell
             return
 
@@ -133,10 +156,12 @@ class MailboxWorkflow:
 
     def __init__(self) -> None:
         self.going_on = False
+        self.priority: int | None = None  # the rest round's task-queue priority, as the site's gate says
 
     @workflow.signal
-    def go_on(self) -> None:
+    def go_on(self, priority: int | None = None) -> None:
         self.going_on = True
+        self.priority = priority
 
     @workflow.run
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -157,12 +182,14 @@ class MailboxWorkflow:
             if first is not None:
                 if first.get("status") not in GOES_ON:
                     return first
-                if slot is not None:  # the other mailboxes' usable phases may need the server's slots
+                assert site is not None  # a usable round is run for a site only
+                keep = workflow.patched(KEEPS_SLOT) and 0 < int(site.get("count") or 0) <= _cap(job)
+                if slot is not None and not keep:  # the other mailboxes' usable phases may need the slots
                     await slot.signal(SlotWorkflow.release)
                     slot = None
-                assert site is not None  # a usable round is run for a site only
                 await self._wait_for_site(site)
-                slot = await self._take_slot(job)
+                if slot is None:
+                    slot = await self._take_slot(job)
             parts = part_options(plan, int(job.get("part_items") or DEFAULT_PART_ITEMS))  # a set's too
             result: dict[str, Any] | None = None
             for index, overlay in enumerate(parts):
@@ -176,7 +203,8 @@ class MailboxWorkflow:
                     },
                     "part": {"index": index, "count": len(parts), "before": before, "total": plan["total"]},
                 }
-                result = merge_summaries(result, await self._activity(ACTIVITY, part, result))
+                rest = Priority(priority_key=self.priority) if first is not None and self.priority else None
+                result = merge_summaries(result, await self._activity(ACTIVITY, part, result, rest))
             assert result is not None
             return merge_rounds(first, result) if first is not None else result
         finally:
@@ -222,7 +250,7 @@ class MailboxWorkflow:
 
     async def _take_slot(self, job: dict[str, Any]) -> ChildWorkflowHandle | None:
         """One of the destination server's slots (None when uncapped), waiting until one is free."""
-        cap = int(job.get("mailboxes_per_server") or 0)
+        cap = _cap(job)
         server = str((job.get("endpoint") or {}).get("server") or "")
         if cap <= 0 or not server:
             return None
@@ -247,7 +275,9 @@ class MailboxWorkflow:
             await workflow.sleep(wait)
             wait = min(wait * 1.5, SLOT_WAIT_MAX)
 
-    async def _activity(self, name: str, job: dict[str, Any], done: dict[str, Any] | None) -> dict[str, Any]:
+    async def _activity(
+        self, name: str, job: dict[str, Any], done: dict[str, Any] | None, priority: Priority | None = None
+    ) -> dict[str, Any]:
         """Run an activity until it succeeds; a fatal one fails the workflow with its one-line reason and
         the summary of everything done so far (done: the earlier parts')."""
         heartbeat = int(job.get("heartbeat_seconds") or DEFAULT_HEARTBEAT_SECONDS)
@@ -264,6 +294,7 @@ class MailboxWorkflow:
                     non_retryable_error_types=[FATAL],
                 ),
                 result_type=dict,
+                **({"priority": priority} if priority is not None else {}),
             )
         except ActivityError as err:
             cause = err.cause
@@ -273,3 +304,8 @@ class MailboxWorkflow:
                     details[0] = merge_summaries(done, details[0])
                 raise ApplicationError(cause.message, *details, type=FATAL, non_retryable=True) from None
             raise
+
+
+def _cap(job: dict[str, Any]) -> int:
+    """Mailboxes in flight per destination server (0: no cap)."""
+    return int(job.get("mailboxes_per_server") or 0)
