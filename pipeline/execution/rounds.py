@@ -3,7 +3,9 @@
 
 The second round walks the mailbox's whole plan again: what the first stored is read back from the server
 (its stamps) and counted present, so nothing is sent twice and the journal's folder records come out as
-a one-round run's would. Only a first round that reached its end, failed items or not, has a second.
+a one-round run's would; its last step reads every folder back (rebuild/run.py's reconciliation), the
+first's items included, so the first round leaves that step to it. Only a first round that reached its
+end, failed items or not, has a second.
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ mailbox workflow ends, however it ends (the child closes with its parent).
 
 Usable first across a site (`--map`, order usable-first): each mailbox first runs its usable phases (1-4,
 rebuild/order.py) in one activity, which also plans the mailbox (one activity, not two, before the gate),
-then tells the site's gate (a SiteGate workflow the submitter started) and gives its slot back; once every
-mailbox of the site has told it (or after `wait_seconds`, a mailbox that never does), the gate lets them
-all go on at once (biggest first), and each takes a slot again for its parts with the rest
+then tells the site's gate (a SiteGate workflow the submitter started) and gives its slot back (unless
+the site fits in the server's slots); once every mailbox of the site has told it (or after `wait_seconds`,
+a mailbox that never does), the gate lets them go on, the biggest first, each with a task-queue priority
+by its size, and each takes a slot again (if it gave it back) for its parts with the rest
 (execution/rounds.py says why the second round walks the usable items again: found on the server).
-Workflows started before these two changes replay as they ran (workflow.patched).
+Workflows started before these changes replay as they ran (workflow.patched).
 """
 
 from __future__ import annotations

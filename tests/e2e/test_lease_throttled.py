@@ -128,7 +128,14 @@ def test_a_run_whose_renewals_are_all_refused_stops_writing_before_its_lease_exp
 
 
 SERVICE, PASSWORD = "svc-storm", "storm-pw"
-STORM = {"seed": 26, "rules": [{"kind": "throttle", "back_off_ms": 2000, "rate": 0.3}]}
+# (every CreateItem answered 2 s late: the run lasts past its lease's renewals whichever requests the storm hits)
+STORM = {
+    "seed": 26,
+    "rules": [
+        {"kind": "throttle", "back_off_ms": 2000, "rate": 0.3},
+        {"kind": "delay", "seconds": 2.0, "operations": ["CreateItem"]},
+    ],
+}
 
 
 class StoreWatcher(threading.Thread):
