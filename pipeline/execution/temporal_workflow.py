@@ -295,7 +295,7 @@ class MailboxWorkflow:
                     non_retryable_error_types=[FATAL],
                 ),
                 result_type=dict,
-                **({"priority": priority} if priority is not None else {}),
+                priority=priority or Priority.default,
             )
         except ActivityError as err:
             cause = err.cause
