@@ -251,3 +251,14 @@ def test_a_folder_split_by_year_across_parts_after_the_usable_round_holds_each_i
     for key in ("found", "uploaded", "present", "failed_total"):
         assert merged[key] == whole.as_dict()[key], key
     assert merged["status"] == "ok"
+
+
+def test_rest_priorities_go_from_2_for_the_biggest_quarter_to_5_for_the_smallest():
+    """Temporal's priority keys run 1 (first) to 5 by default; 1 is left to usable rounds."""
+    from pipeline.execution.temporal_workflow import rest_priority
+
+    assert [rest_priority(rank, 8) for rank in range(8)] == [2, 2, 3, 3, 4, 4, 5, 5]
+    assert [rest_priority(rank, 3) for rank in range(3)] == [2, 3, 4]
+    assert rest_priority(0, 1) == 2
+    keys = [rest_priority(rank, 500) for rank in range(500)]
+    assert keys == sorted(keys) and set(keys) == {2, 3, 4, 5} and keys.count(2) == 125

@@ -460,3 +460,40 @@ def test_a_series_left_pending_is_finished_by_the_rerun(tmp_path: Path):
     assert [i.subject for i in fake.store.items[MAILBOX]] == ["Weekly sync", "Dentist"]
     assert not series.stamp.pending and series.exceptions_applied
     assert verify_mailbox(RunOptions(ost, MAILBOX), fake).ok
+
+
+def test_a_folder_counted_empty_that_lists_items_reads_the_servers_stamps_before_sending(
+    ost: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A folder whose count says 0 has its stamps read only when an item turns up after all (a damaged
+    count): a rerun without the journal finds the Inbox's items on the server and sends none again."""
+    import contextlib
+
+    import pipeline.rebuild.run as run_module
+
+    fake = FakeDestination()
+    assert rebuild(ost, tmp_path, fake).status == "ok"
+    real = run_module.open_source
+
+    class CountedEmpty:
+        def __init__(self, source: object) -> None:
+            self._source = source
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._source, name)
+
+        def folders(self) -> list:
+            return [
+                dataclasses.replace(f, item_count=0) if f.path[-1:] == ("Posteingang",) else f
+                for f in self._source.folders()
+            ]
+
+    @contextlib.contextmanager
+    def counted_empty(*args: object, **kwargs: object):
+        with real(*args, **kwargs) as source:
+            yield CountedEmpty(source)
+
+    monkeypatch.setattr(run_module, "open_source", counted_empty)
+    again = rebuild(ost, tmp_path, fake, journal_name="lost.sqlite")
+    assert again.status == "ok" and again.uploaded == 0 and again.duplicates_removed == 0, again
+    assert fake.store.listing(MAILBOX) == EXPECTED
