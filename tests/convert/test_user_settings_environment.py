@@ -4,7 +4,6 @@ nicknames.py, search_criteria.py), judged by the fixture spec's values, a stream
 
 from __future__ import annotations
 
-import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from pipeline.convert.user_settings.restrictions import Restriction
 from pipeline.convert.user_settings.search_criteria import SearchFolderCriteria, Unmapped, criteria
 from pipeline.convert.user_settings.search_folders import SearchFolderDefinition
 from pipeline.model import SourceItem
+from tests.nickname_oracle import nickname_rows
 
 DN_BOB = "/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=bob"
 DN_CAROL = "/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=carol"
@@ -41,29 +41,10 @@ def source(spec: SettingSpec = SPEC):
     return read_setting(SourceItem(1, ("Inbox",), cls, {0x001A: cls, 0x7C09: data}, {}, [], [], associated=True))
 
 
-def rows(data: bytes) -> list[dict[int, object]]:
-    """[MS-OXOCFG] 2.2.5.2 again, small: (tag -> value) per row, strings decoded."""
-    _sig, _major, _minor, count = struct.unpack_from("<4I", data, 0)
-    at, found = 16, []
-    for _ in range(count):
-        (n,), at = struct.unpack_from("<I", data, at), at + 4
-        row: dict[int, object] = {}
-        for _ in range(n):
-            tag = struct.unpack_from("<I", data, at)[0]
-            value, at = data[at + 8 : at + 16], at + 16
-            if tag & 0xFFFF in (0x001F, 0x0102):
-                size = struct.unpack_from("<I", data, at)[0]
-                value, at = data[at + 4 : at + 4 + size], at + 4 + size
-                value = value.decode("utf-16-le").rstrip("\0") if tag & 0xFFFF == 0x001F else value
-            row[tag] = value
-        found.append(row)
-    return found
-
-
 def test_an_empty_server_gets_every_entry_the_book_resolving_what_it_knows():
     decided = plan_autocomplete(source(), None, lookup)
     assert decided.plan.action is SettingAction.CREATE
-    written = rows(decided.data)
+    written = nickname_rows(decided.data)
     assert [(r[0x3001001F], r[0x3002001F], r[0x3003001F]) for r in written] == [
         ("Alice", "SMTP", "alice@example.com"),
         ("Bob", "SMTP", "bob@contoso.com"),
@@ -79,7 +60,7 @@ def test_the_servers_entry_wins_and_a_rerun_writes_nothing():
     own = nickname_cache(SettingSpec(kind="autocomplete", addresses=[Address("Bobby (new)", "BOB@contoso.com")]))
     decided = plan_autocomplete(source(), ServerConfiguration(binary=own), lookup)
     assert decided.plan.action is SettingAction.UPDATE and decided.plan.kept == ("bob@contoso.com",)
-    written = rows(decided.data)
+    written = nickname_rows(decided.data)
     assert [r[0x3001001F] for r in written] == ["Bobby (new)", "Alice", "Carol"]  # the server's entry, first
     again = plan_autocomplete(source(), ServerConfiguration(binary=decided.data, dictionary=decided.stamp), lookup)
     assert again.plan.action is SettingAction.KEEP and again.data is None and again.plan.reason == "already restored"

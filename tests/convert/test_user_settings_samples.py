@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.convert.user_settings import SettingKind, SettingsMessage, read_setting
 from pipeline.source import open_source
+from tests.nickname_oracle import nickname_rows
 from tests.source.libpff_fai import UNREADABLE, associated_contents
 
 pytestmark = pytest.mark.samples
@@ -111,33 +112,11 @@ def test_work_hours_as_elementtree_reads_them(ost, ost_by_libpff):
     assert record.bias_minutes == -300 and record.raw == xml
 
 
-def _nickname_cache(data: bytes) -> list[dict[int, object]]:
-    """[MS-OXOCFG] 2.2.5.2, written again here: signature, versions, rows of (tag, reserved, 8-byte value,
-    and for strings and binaries a size and the bytes)."""
-    signature, major, _minor, rows = struct.unpack_from("<4I", data, 0)
-    assert (signature, major) == (0xBAADF00D, 12)
-    at, found = 16, []
-    for _ in range(rows):
-        (count,), at = struct.unpack_from("<I", data, at), at + 4
-        row: dict[int, object] = {}
-        for _ in range(count):
-            tag = struct.unpack_from("<I", data, at)[0]
-            value, at = data[at + 8 : at + 16], at + 16
-            if tag & 0xFFFF in (0x001F, 0x0102, 0x001E):
-                size = struct.unpack_from("<I", data, at)[0]
-                value, at = data[at + 4 : at + 4 + size], at + 4 + size
-                if tag & 0xFFFF == 0x001F:
-                    value = value.decode("utf-16-le").rstrip("\0")
-            row[tag] = value
-        found.append(row)
-    return found
-
-
 def test_the_autocomplete_entry_with_an_x500_dn(ost, ost_by_libpff):
     message = one(ost, SettingKind.AUTOCOMPLETE)
     data = libpff_stream(ost_by_libpff, "IPM.Configuration.Autocomplete", 0x7C09)
     assert len(data) == 1595 and message.binary == data and message.record.raw == data
-    oracle = _nickname_cache(data)
+    oracle = nickname_rows(data)
     assert [(r[0x3001001F], r[0x3002001F], r[0x3003001F], r[0x39FE001F]) for r in oracle] == [
         (e.display_name, e.address_type, e.email_address, e.smtp_address) for e in message.record.entries
     ]

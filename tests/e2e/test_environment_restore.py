@@ -22,6 +22,7 @@ from exchangelib.properties import EWS_ID, HEX_ENTRY_ID, AlternateId
 import fixtures
 from tests.conftest import own_sandbox, run_cli
 from tests.e2e.connection import ews_account, ews_args
+from tests.nickname_oracle import nickname_rows
 
 SERVICE, PASSWORD = "svc-environment", "S3cret-for-environment"
 ALICE = "alice@corp.example"
@@ -29,28 +30,6 @@ X500_SMTP = "saqib.razzaq@ex2010.local"  # the SMTP address Outlook cached besid
 #: What "Unread Mail" leaves out ([MS-OXOSRCH]: Outlook's template): these classes, and these folders.
 NOT_MAIL = ("IPM.Appointment", "IPM.Contact", "IPM.DistList", "IPM.Activity", "IPM.StickyNote", "IPM.Task")
 NOT_SEARCHED = {"Deleted Items", "Junk E-Mail", "Drafts", "Outbox"}
-
-
-def nickname_cache(data: bytes) -> list[dict[int, object]]:
-    """[MS-OXOCFG] 2.2.5.2: signature 0xBAADF00D, major 12, minor, row count; per row a property count and per
-    property a tag, 4 reserved bytes, an 8-byte value; strings and binaries follow with a 32-bit size."""
-    signature, major, _minor, rows = struct.unpack_from("<4I", data, 0)
-    assert (signature, major) == (0xBAADF00D, 12)
-    at, found = 16, []
-    for _ in range(rows):
-        (count,), at = struct.unpack_from("<I", data, at), at + 4
-        row: dict[int, object] = {}
-        for _ in range(count):
-            tag = struct.unpack_from("<I", data, at)[0]
-            value, at = data[at + 8 : at + 16], at + 16
-            if tag & 0xFFFF in (0x001F, 0x0102, 0x001E):
-                size = struct.unpack_from("<I", data, at)[0]
-                value, at = data[at + 4 : at + 4 + size], at + 4 + size
-                if tag & 0xFFFF == 0x001F:
-                    value = value.decode("utf-16-le").rstrip("\0")
-            row[tag] = value
-        found.append(row)
-    return found
 
 
 def one_entry(name: str, address: str, weight: int) -> bytes:
@@ -172,7 +151,7 @@ def test_autocomplete_and_search_folders_restored_and_left_alone(samples: Path, 
 
     # The nickname cache: the server's own entry first, with its weight; the X500 entry now an SMTP entry.
     stream = alice.inbox.get_user_configuration(name="Autocomplete", properties="All")
-    rows = nickname_cache(stream.binary_data)
+    rows = nickname_rows(stream.binary_data)
     assert stream.dictionary["Keep"] == 7  # the object's other parts untouched
     assert [r[0x3003001F] for r in rows] == ["bob@corp.example", X500_SMTP]
     assert struct.unpack_from("<i", rows[0][0x60040003])[0] == 777
@@ -242,7 +221,7 @@ def test_fixture_unresolved_x500_kept_junk_lists_as_a_script_search_folders_by_t
     [autocomplete] = [e for e in report if e["setting"] == "autocomplete"]
     assert autocomplete["unresolved"] == [gone] and autocomplete["action"] == "created"
 
-    rows = nickname_cache(alice.inbox.get_user_configuration(name="Autocomplete", properties="All").binary_data)
+    rows = nickname_rows(alice.inbox.get_user_configuration(name="Autocomplete", properties="All").binary_data)
     expected = [(a["name"], a.get("smtp") or a["email"]) for a in addresses]
     assert [(r[0x3001001F], r[0x3003001F]) for r in rows] == expected
     assert [r[0x3002001F] for r in rows] == ["SMTP", "SMTP", "EX"]  # the unresolved one kept as it was

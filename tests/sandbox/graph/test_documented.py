@@ -14,9 +14,7 @@ import pytest
 
 httpx = pytest.importorskip("httpx", reason="httpx is not installed (pip install -e '.[graph]')")
 
-from pipeline.sandbox.embedded import start  # noqa: E402
-from pipeline.sandbox.graph.tokens import add_app  # noqa: E402
-from pipeline.sandbox.store import SandboxStore  # noqa: E402
+from tests.sandbox.graph.faces import graph_face, token  # noqa: E402
 
 USER = "carol@sandbox.local"
 MIME = (
@@ -29,28 +27,15 @@ THREE_MB = 3 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def face(tmp_path_factory):
-    data = tmp_path_factory.mktemp("graph-documented")
-    store = SandboxStore(data)
-    store.add_mailbox(USER)
-    add_app(store, "app-doc", "secret-doc")
-    store.close()
-    with start(data, in_process=True) as handle:
+    with graph_face(tmp_path_factory.mktemp("graph-documented"), USER, "app-doc", "secret-doc") as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
 def client(face):
-    token = httpx.post(
-        f"{face.graph_url}/contoso/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "app-doc",
-            "client_secret": "secret-doc",
-            "scope": "https://graph.microsoft.com/.default",
-        },
-    ).json()["access_token"]
+    access = token(face, "app-doc", "secret-doc").json()["access_token"]
     with httpx.Client(
-        base_url=f"{face.graph_url}/v1.0/users/{USER}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        base_url=f"{face.graph_url}/v1.0/users/{USER}", headers={"Authorization": f"Bearer {access}"}, timeout=60
     ) as c:
         yield c
 

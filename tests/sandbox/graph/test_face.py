@@ -13,10 +13,10 @@ import pytest
 httpx = pytest.importorskip("httpx", reason="httpx is not installed (pip install -e '.[graph]')")
 
 from pipeline.sandbox import views  # noqa: E402
-from pipeline.sandbox.embedded import start  # noqa: E402
 from pipeline.sandbox.graph import metadata  # noqa: E402
-from pipeline.sandbox.graph.tokens import add_app  # noqa: E402
 from pipeline.sandbox.store import SandboxStore  # noqa: E402
+from tests.sandbox.graph.faces import graph_face  # noqa: E402
+from tests.sandbox.graph.faces import token as app_token  # noqa: E402
 
 USER = "alice@sandbox.local"
 FP = "String {74594eaa-9d20-45ad-b806-df062a3740a3} Name RebuildFingerprint"
@@ -29,25 +29,12 @@ MIME = (
 
 @pytest.fixture(scope="module")
 def face(tmp_path_factory):
-    data = tmp_path_factory.mktemp("graph-face")
-    store = SandboxStore(data)
-    store.add_mailbox(USER)
-    add_app(store, "app-1", "secret-1")
-    store.close()
-    with start(data, in_process=True) as handle:
+    with graph_face(tmp_path_factory.mktemp("graph-face"), USER, "app-1", "secret-1") as handle:
         yield handle
 
 
 def token(face, secret: str = "secret-1") -> httpx.Response:
-    return httpx.post(
-        f"{face.graph_url}/contoso/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "app-1",
-            "client_secret": secret,
-            "scope": "https://graph.microsoft.com/.default",
-        },
-    )
+    return app_token(face, "app-1", secret)
 
 
 @pytest.fixture(scope="module")

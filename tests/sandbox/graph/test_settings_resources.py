@@ -11,37 +11,23 @@ import pytest
 
 httpx = pytest.importorskip("httpx", reason="httpx is not installed (pip install -e '.[graph]')")
 
-from pipeline.sandbox.embedded import start  # noqa: E402
-from pipeline.sandbox.graph.tokens import add_app  # noqa: E402
 from pipeline.sandbox.store import SandboxStore  # noqa: E402
+from tests.sandbox.graph.faces import graph_face, token  # noqa: E402
 
 USER = "dora@sandbox.local"
 
 
 @pytest.fixture(scope="module")
 def face(tmp_path_factory):
-    data = tmp_path_factory.mktemp("graph-settings")
-    store = SandboxStore(data)
-    store.add_mailbox(USER)
-    add_app(store, "app-settings", "secret-settings")
-    store.close()
-    with start(data, in_process=True) as handle:
+    with graph_face(tmp_path_factory.mktemp("graph-settings"), USER, "app-settings", "secret-settings") as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
 def client(face):
-    token = httpx.post(
-        f"{face.graph_url}/contoso/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": "app-settings",
-            "client_secret": "secret-settings",
-            "scope": "https://graph.microsoft.com/.default",
-        },
-    ).json()["access_token"]
+    access = token(face, "app-settings", "secret-settings").json()["access_token"]
     with httpx.Client(
-        base_url=f"{face.graph_url}/v1.0/users/{USER}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        base_url=f"{face.graph_url}/v1.0/users/{USER}", headers={"Authorization": f"Bearer {access}"}, timeout=60
     ) as c:
         yield c
 
