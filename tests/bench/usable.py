@@ -23,7 +23,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import statistics
 import time
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from typing import Any
 
 from tests.bench.common import PYTHON, REPO, Results, cli_env, rebuild_cmd, run_timed, sandbox
 from tests.bench.data import built
+from tests.store_oracle import stored_times
 
 NEWEST = datetime(2026, 6, 30, 9, 0)  # the newest item of every spec: the anchor of its "last 30 days"
 DAY = 86400
@@ -99,17 +99,6 @@ def two_years(items: int, seed: int, name: str, mean_bytes: int = 12_000, people
 
 def _usable(subject: str | None) -> bool:
     return bool(subject) and subject.startswith(("R ", "P "))
-
-
-def stored_times(data: Path) -> list[tuple[str, str, float]]:
-    """(mailbox, subject, when stored) of every item, from the sandbox store's own database."""
-    db = sqlite3.connect(data / "sandbox.sqlite")
-    try:
-        return db.execute(
-            "SELECT m.address, i.subject, i.touched FROM items i JOIN mailboxes m ON m.id = i.mailbox_id"
-        ).fetchall()
-    finally:
-        db.close()
 
 
 def _moments(rows: list[tuple[str, str, float]], started: float) -> tuple[float, float]:

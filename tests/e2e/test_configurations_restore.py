@@ -15,8 +15,9 @@ import requests
 from exchangelib import Account
 from exchangelib.errors import ErrorItemNotFound
 
-from tests.conftest import own_sandbox, run_cli
-from tests.e2e.connection import ews_account, ews_args
+from tests.conftest import own_sandbox
+from tests.e2e.conftest import ews_cli
+from tests.e2e.connection import ews_account
 from tests.source.libpff_fai import associated_contents
 
 SERVICE, PASSWORD = "svc-configurations", "S3cret-for-configurations"
@@ -44,12 +45,14 @@ def account(handle, address: str):
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str):
-    return run_cli(
-        "run",
-        *ews_args(handle, state, username=SERVICE, impersonate=True),
-        *("--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json"),
+    return ews_cli(
+        handle,
+        state,
+        *("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json"),
         *("--only", "role:calendar", "--settings", "options"),
-        env={"REBUILD_PASSWORD": PASSWORD},
+        username=SERVICE,
+        password=PASSWORD,
+        impersonate=True,
         timeout=600,
     )
 

@@ -21,7 +21,8 @@ from exchangelib.properties import EWS_ID, HEX_ENTRY_ID, AlternateId
 
 import fixtures
 from tests.conftest import own_sandbox, run_cli
-from tests.e2e.connection import ews_account, ews_args
+from tests.e2e.conftest import ews_cli
+from tests.e2e.connection import ews_account
 from tests.nickname_oracle import nickname_rows
 
 SERVICE, PASSWORD = "svc-environment", "S3cret-for-environment"
@@ -58,20 +59,14 @@ def account(handle):
 
 
 def rebuild(handle, state: Path, ost: Path, *args: str):
-    return run_cli(
-        "run",
-        *ews_args(handle, state, username=SERVICE, impersonate=True),
-        "--log-level",
-        "warning",
-        "--ost",
-        str(ost),
-        "--mailbox",
-        ALICE,
-        "--json",
-        "--settings",
-        "autocomplete,searchfolders,junk,shortcuts",
-        *args,
-        env={"REBUILD_PASSWORD": PASSWORD},
+    return ews_cli(
+        handle,
+        state,
+        *("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", ALICE, "--json"),
+        *("--settings", "autocomplete,searchfolders,junk,shortcuts", *args),
+        username=SERVICE,
+        password=PASSWORD,
+        impersonate=True,
         timeout=600,
     )
 

@@ -27,11 +27,10 @@ import fixtures
 from fixtures.caches import CacheSet, build_caches, expected, load_cache_set
 from pipeline.destination.ews.connect import Target
 from pipeline.destination.ews.mailbox import EwsDestination
-from pipeline.rebuild.run import MailboxRun, RunOptions
+from pipeline.rebuild.run import RunOptions
 from pipeline.rebuild.verify import verify_mailbox
-from pipeline.settings import load_settings
-from pipeline.state.journal import Journal
 from tests.e2e.conftest import ews_cli
+from tests.e2e.in_process import run_set
 
 SERVICE, PASSWORD = "svc-merge", "merge-pw"
 ORDERS = list(itertools.permutations(["desktop", "laptop", "archive"]))
@@ -173,15 +172,8 @@ def destination(handle: Any) -> EwsDestination:
 
 
 def run_here(handle: Any, state: Path, mailbox: str, files: list[Path], merge: bool = True) -> Any:
-    """One run in this process (the default test run's budget), over HTTP to the sandbox through the EWS
-    destination, as the CLI would make it."""
-    settings = load_settings({"state_dir": str(state)}, {})
-    options = RunOptions(files[0], mailbox, more=tuple(files[1:]), merge=merge)
-    state.mkdir(parents=True, exist_ok=True)
-    with Journal(state / "journal.sqlite") as journal:
-        summary = MailboxRun(options, settings, destination(handle), journal).run()
-    assert summary.status == "ok", summary.fatal or summary.failures
-    return summary
+    """One run in this process through the EWS destination (tests/e2e/in_process.py)."""
+    return run_set(destination(handle), state, mailbox, files, merge)
 
 
 def test_two_orders_give_one_mailbox_and_a_rerun_changes_nothing(

@@ -19,6 +19,7 @@ pytest.importorskip("msal", reason="the Graph extra is not installed: pip instal
 
 from fixtures.caches import build_caches, load_cache_set  # noqa: E402
 from tests.conftest import own_sandbox  # noqa: E402
+from tests.e2e.in_process import run_set  # noqa: E402
 from tests.e2e.test_merge import ORDERS, expectation  # noqa: E402
 from tests.graph_oracle import CLIENT_ID, SECRET, TENANT, PlainGraph  # noqa: E402
 
@@ -77,9 +78,6 @@ def run_graph(handle: Any, state: Path, mailbox: str, files: list[Path], merge: 
     """One run in this process through the Graph destination, over HTTP to the sandbox's Graph face."""
     from pipeline.destination.graph.connect import GraphTarget
     from pipeline.destination.graph.mailbox import GraphDestination
-    from pipeline.rebuild.run import MailboxRun, RunOptions
-    from pipeline.settings import load_settings
-    from pipeline.state.journal import Journal
 
     target = GraphTarget(
         graph_url=handle.graph_url,
@@ -89,13 +87,7 @@ def run_graph(handle: Any, state: Path, mailbox: str, files: list[Path], merge: 
         secret=SECRET,
         sandbox=True,
     )
-    settings = load_settings({"state_dir": str(state)}, {})
-    options = RunOptions(files[0], mailbox, more=tuple(files[1:]), merge=merge)
-    state.mkdir(parents=True, exist_ok=True)
-    with Journal(state / "journal.sqlite") as journal:
-        summary = MailboxRun(options, settings, GraphDestination(target), journal).run()
-    assert summary.status == "ok", summary.fatal or summary.failures
-    return summary
+    return run_set(GraphDestination(target), state, mailbox, files, merge)
 
 
 def test_two_orders_over_graph_give_the_merged_mailbox_and_a_rerun_changes_nothing(

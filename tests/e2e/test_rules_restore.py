@@ -18,8 +18,9 @@ from fixtures.spec import ConditionSpec, RuleSpec, load_spec
 from pipeline.sandbox import mailbox_settings
 from pipeline.sandbox.limits import Limits
 from pipeline.sandbox.store import SandboxStore
-from tests.conftest import own_sandbox, run_cli
-from tests.e2e.connection import ews_account, ews_args
+from tests.conftest import own_sandbox
+from tests.e2e.conftest import ews_cli
+from tests.e2e.connection import ews_account
 
 SERVICE, PASSWORD = "svc-rules", "S3cret-for-rules"
 ALICE, BOB = "alice@rules.example", "bob@rules.example"
@@ -128,19 +129,14 @@ def account(handle, address: str):
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str):
-    return run_cli(
-        "run",
-        *ews_args(handle, state, username=SERVICE, impersonate=True),
-        "--log-level",
-        "warning",
-        "--ost",
-        str(ost),
-        "--mailbox",
-        mailbox,
-        "--json",
-        "--settings",
-        "rules",
-        env={"REBUILD_PASSWORD": PASSWORD},
+    return ews_cli(
+        handle,
+        state,
+        *("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json"),
+        *("--settings", "rules"),
+        username=SERVICE,
+        password=PASSWORD,
+        impersonate=True,
         timeout=600,
     )
 

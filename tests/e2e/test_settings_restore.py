@@ -12,7 +12,8 @@ import pytest
 from exchangelib.errors import ErrorItemNotFound
 
 from tests.conftest import own_sandbox, run_cli
-from tests.e2e.connection import ews_account, ews_args
+from tests.e2e.conftest import ews_cli
+from tests.e2e.connection import ews_account
 from tests.source.libpff_fai import associated_contents
 
 SERVICE, PASSWORD = "svc-settings", "S3cret-for-settings"
@@ -36,20 +37,14 @@ def account(handle, address: str):
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str, *args: str):
-    return run_cli(
-        "run",
-        *ews_args(handle, state, username=SERVICE, impersonate=True),
-        "--log-level",
-        "warning",
-        "--ost",
-        str(ost),
-        "--mailbox",
-        mailbox,
-        "--json",
-        "--only",
-        "role:calendar",
-        *args,  # the settings come from every folder whatever --only says
-        env={"REBUILD_PASSWORD": PASSWORD},
+    return ews_cli(
+        handle,
+        state,
+        *("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json"),
+        *("--only", "role:calendar", *args),  # the settings come from every folder whatever --only says
+        username=SERVICE,
+        password=PASSWORD,
+        impersonate=True,
         timeout=600,
     )
 

@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ pytest.importorskip("msal", reason="the Graph extra is not installed: pip instal
 import fixtures  # noqa: E402
 from tests.conftest import REPO, own_sandbox  # noqa: E402
 from tests.graph_oracle import CLIENT_ID, SECRET, TENANT, ews_listing  # noqa: E402
+from tests.store_oracle import stored_times  # noqa: E402
 
 SERVICE, PASSWORD = "svc-site", "site-usable-pw"
 USERS = ("ann@corp.example", "ben@corp.example", "cid@corp.example", "dot@corp.example")
@@ -130,17 +130,6 @@ def command(handle, state: Path, users: Path) -> list[str]:
 ENV = {**os.environ, "REBUILD_GRAPH_SECRET": SECRET, "REBUILD_BACKOFF_INITIAL": "0.2", "REBUILD_BACKOFF_MAX": "2"}
 
 
-def stored(data: Path) -> list[tuple[str, str, float]]:
-    """(mailbox, subject, when the store took it) of every item, straight from the sandbox's database."""
-    db = sqlite3.connect(data / "sandbox.sqlite")
-    try:
-        return db.execute(
-            "SELECT m.address, i.subject, i.touched FROM items i JOIN mailboxes m ON m.id = i.mailbox_id"
-        ).fetchall()
-    finally:
-        db.close()
-
-
 def is_usable(subject: str) -> bool:
     return subject.startswith(("recent ", "people "))
 
@@ -194,7 +183,7 @@ def test_every_mailbox_is_usable_before_any_old_mail_goes_and_each_item_lands_on
         )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
         log = handle.graph_log()
-        rows = stored(data)
+        rows = stored_times(data)
         for (_, manifest), address in zip(builds, USERS, strict=True):
             assert listed(handle, address) == expected(manifest), address  # 0 missing, 0 doubled
     usable = [at for _mailbox, subject, at in rows if is_usable(subject)]
@@ -235,7 +224,7 @@ def test_a_site_run_killed_among_the_usable_items_resumes_there_and_ends_exact(t
         deadline = time.monotonic() + 60
         try:
             while time.monotonic() < deadline and process.poll() is None:
-                done = sum(is_usable(subject) for _m, subject, _at in stored(data))
+                done = sum(is_usable(subject) for _m, subject, _at in stored_times(data))
                 if 3 <= done < usable_total - 3:
                     break
                 time.sleep(0.05)
@@ -244,7 +233,7 @@ def test_a_site_run_killed_among_the_usable_items_resumes_there_and_ends_exact(t
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
         killed_at = time.time()
-        before = Counter((m, s) for m, s, _at in stored(data) if s != "mailbox rebuild lease")
+        before = Counter((m, s) for m, s, _at in stored_times(data) if s != "mailbox rebuild lease")
         assert any(is_usable(s) for _m, s in before) and not any(s.startswith("old ") for _m, s in before), (
             "the kill did not land among the usable items"
         )
@@ -254,7 +243,7 @@ def test_a_site_run_killed_among_the_usable_items_resumes_there_and_ends_exact(t
         )
         assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-3000:]
         log = handle.graph_log()
-        rows = stored(data)
+        rows = stored_times(data)
         for (_, manifest), address in zip(builds, USERS, strict=True):
             assert listed(handle, address) == expected(manifest), address  # 0 missing, 0 doubled
     creates = [
@@ -318,7 +307,7 @@ def test_temporal_site_every_mailbox_usable_before_any_old_mail_two_workers_and_
                 worker.send_signal(signal.SIGTERM)
             for worker in workers:
                 worker.wait(timeout=30)
-        rows = stored(data)
+        rows = stored_times(data)
         for (_, manifest), address in zip(builds, site, strict=True):
             assert listed(handle, address) == expected(manifest), address  # 0 missing, 0 doubled
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
