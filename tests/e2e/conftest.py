@@ -71,6 +71,15 @@ def ews_cli(
     return run_cli(*args, *connection, env={"REBUILD_PASSWORD": password, **(env or {})}, timeout=timeout)
 
 
+def ews_run(
+    handle: Any, state: Path, ost: Path, mailbox: str, *args: str, username: str, password: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`rebuild run` of one file into mailbox over the sandbox's EWS face, impersonating it as username, the
+    summary asked as JSON (args: the run's other flags)."""
+    run = ("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json", *args)
+    return ews_cli(handle, state, *run, username=username, password=password, impersonate=True, timeout=timeout)
+
+
 def graph_cli(
     handle: Any, state: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ from exchangelib import Account
 from exchangelib.errors import ErrorItemNotFound
 
 from tests.conftest import own_sandbox
-from tests.e2e.conftest import ews_cli
+from tests.e2e.conftest import ews_run
 from tests.e2e.connection import ews_account
 from tests.source.libpff_fai import associated_contents
 
@@ -45,15 +45,17 @@ def account(handle, address: str):
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str):
-    return ews_cli(
+    return ews_run(
         handle,
         state,
-        *("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json"),
-        *("--only", "role:calendar", "--settings", "options"),
+        ost,
+        mailbox,
+        "--only",
+        "role:calendar",
+        "--settings",
+        "options",
         username=SERVICE,
         password=PASSWORD,
-        impersonate=True,
-        timeout=600,
     )
 
 

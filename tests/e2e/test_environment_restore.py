@@ -21,7 +21,7 @@ from exchangelib.properties import EWS_ID, HEX_ENTRY_ID, AlternateId
 
 import fixtures
 from tests.conftest import own_sandbox, run_cli
-from tests.e2e.conftest import ews_cli
+from tests.e2e.conftest import ews_run
 from tests.e2e.connection import ews_account
 from tests.nickname_oracle import nickname_rows
 
@@ -59,15 +59,16 @@ def account(handle):
 
 
 def rebuild(handle, state: Path, ost: Path, *args: str):
-    return ews_cli(
+    return ews_run(
         handle,
         state,
-        *("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", ALICE, "--json"),
-        *("--settings", "autocomplete,searchfolders,junk,shortcuts", *args),
+        ost,
+        ALICE,
+        "--settings",
+        "autocomplete,searchfolders,junk,shortcuts",
+        *args,
         username=SERVICE,
         password=PASSWORD,
-        impersonate=True,
-        timeout=600,
     )
 
 

@@ -19,7 +19,7 @@ from pipeline.sandbox import mailbox_settings
 from pipeline.sandbox.limits import Limits
 from pipeline.sandbox.store import SandboxStore
 from tests.conftest import own_sandbox
-from tests.e2e.conftest import ews_cli
+from tests.e2e.conftest import ews_run
 from tests.e2e.connection import ews_account
 
 SERVICE, PASSWORD = "svc-rules", "S3cret-for-rules"
@@ -129,16 +129,7 @@ def account(handle, address: str):
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str):
-    return ews_cli(
-        handle,
-        state,
-        *("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json"),
-        *("--settings", "rules"),
-        username=SERVICE,
-        password=PASSWORD,
-        impersonate=True,
-        timeout=600,
-    )
+    return ews_run(handle, state, ost, mailbox, "--settings", "rules", username=SERVICE, password=PASSWORD)
 
 
 def rule_lines(result) -> dict[str, dict]:

@@ -12,7 +12,7 @@ import pytest
 from exchangelib.errors import ErrorItemNotFound
 
 from tests.conftest import own_sandbox, run_cli
-from tests.e2e.conftest import ews_cli
+from tests.e2e.conftest import ews_run
 from tests.e2e.connection import ews_account
 from tests.source.libpff_fai import associated_contents
 
@@ -37,16 +37,9 @@ def account(handle, address: str):
 
 
 def rebuild(handle, state: Path, ost: Path, mailbox: str, *args: str):
-    return ews_cli(
-        handle,
-        state,
-        *("run", "--log-level", "warning", "--ost", str(ost), "--mailbox", mailbox, "--json"),
-        *("--only", "role:calendar", *args),  # the settings come from every folder whatever --only says
-        username=SERVICE,
-        password=PASSWORD,
-        impersonate=True,
-        timeout=600,
-    )
+    return ews_run(
+        handle, state, ost, mailbox, "--only", "role:calendar", *args, username=SERVICE, password=PASSWORD
+    )  # the settings come from every folder whatever --only says
 
 
 def categories(xml: bytes) -> dict[str, int]:
