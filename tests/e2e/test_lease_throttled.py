@@ -222,3 +222,89 @@ def test_in_an_ews_back_off_storm_the_run_never_writes_outside_its_lease(tmp_pat
         if not [r for r in watcher.renewals if r <= w] or w > max(r for r in watcher.renewals if r <= w) + lease_s
     ]
     assert late == [], f"{len(late)} items appeared after the lease had expired"
+
+
+class LeaseRecords(threading.Thread):
+    """The most records the mailbox's lease folder held at once, from the sandbox's store every 0.1 s."""
+
+    def __init__(self, data: Path, mailbox: str) -> None:
+        super().__init__(daemon=True)
+        self.data, self.mailbox, self.most = data, mailbox, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        from pipeline.sandbox.store import SandboxStore
+
+        store = SandboxStore(self.data)
+        try:
+            while not self.done.is_set():
+                with store.connection() as conn:
+                    (count,) = conn.execute(
+                        "SELECT count(*) FROM items i JOIN folders f ON f.id=i.folder_id "
+                        "JOIN mailboxes m ON m.id=i.mailbox_id WHERE m.address=? AND f.name=?",
+                        (self.mailbox, LEASE_FOLDER),
+                    ).fetchone()
+                self.most = max(self.most, count)
+                time.sleep(0.1)
+        finally:
+            store.close()
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join(5)
+        return self.most
+
+
+def test_a_lease_write_whose_answer_is_lost_leaves_one_lease_record(tmp_path: Path, ost: Path):
+    """The first CreateItem (the lease's record) is committed, then its connection dropped: the run must not
+    write a second record beside it (a watcher could read the one renewals never touch and call the live
+    holder dead). The sandbox's store, watched every 0.1 s, never holds two records in the lease folder."""
+    mailbox = "lost-write@corp.example"
+    once = {  # (every CreateItem 0.5 s late: the lease lives long enough for the watcher to see it)
+        "rules": [
+            {"kind": "commit_then_drop", "operations": ["CreateItem"], "count": 1},
+            {"kind": "delay", "seconds": 0.5, "operations": ["CreateItem"]},
+        ]
+    }
+    with own_sandbox(tmp_path / "sandbox", {SERVICE: (PASSWORD, True)}, [mailbox], faults=once) as (handle, data):
+        records = LeaseRecords(data, mailbox)
+        records.start()
+        try:
+            result = ews_cli(
+                handle,
+                tmp_path / "state",
+                *("run", "--ost", str(ost), "--mailbox", mailbox, "--log-level", "warning"),
+                username=SERVICE,
+                password=PASSWORD,
+                impersonate=True,
+                env={"REBUILD_BACKOFF_INITIAL": "0.2", "REBUILD_BACKOFF_MAX": "1"},
+                timeout=120,
+            )
+        finally:
+            most = records.stop()
+        dropped = handle.stats()["faults"]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "commit_then_drop" in str(dropped), f"the answer was never dropped: {dropped}"
+    assert most == 1, f"{most} lease records at once"
+
+
+def test_over_graph_a_lease_write_whose_answer_is_lost_leaves_one_lease_record(tmp_path: Path, ost: Path):
+    """The same over Graph: the lease record's POST is committed, then its connection dropped."""
+    once = {
+        "rules": [
+            {"kind": "commit_then_drop", "operations": ["Graph:createMessage"], "count": 1},
+            {"kind": "delay", "seconds": 0.5, "operations": ["Graph:createImportMime"]},
+        ]
+    }
+    with graph_sandbox(tmp_path) as (handle, data):
+        handle.set_faults(once)
+        records = LeaseRecords(data, MAILBOX)
+        records.start()
+        try:
+            result = run(handle, tmp_path / "state", ost, 24, 3)
+        finally:
+            most = records.stop()
+        dropped = handle.stats()["faults"]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "commit_then_drop" in str(dropped), f"the answer was never dropped: {dropped}"
+    assert most == 1, f"{most} lease records at once"

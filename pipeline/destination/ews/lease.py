@@ -57,12 +57,37 @@ class _Store:
             return None
 
     def write(self, folder: Any, me: LeaseHolder) -> HeldLease | None:
-        item = Message(account=self.account, folder=folder, subject=LEASE_SUBJECT, body=Body(me.to_json()))
+        """Our record written into the folder, once: a write that failed in transit may have been stored, as
+        an upload whose answer was lost, so before it is sent again the folder is read and our record there
+        is the lease (a second record beside it would be one that renewals never touch: a watcher reading it
+        would call the live holder dead). None when the folder is gone (deleted as void meanwhile)."""
+        sent = False
+
+        def once() -> Any:
+            nonlocal sent
+            if sent:
+                mine = self._mine(folder, me)
+                if mine is not None:
+                    return mine
+            sent = True
+            item = Message(account=self.account, folder=folder, subject=LEASE_SUBJECT, body=Body(me.to_json()))
+            item.save()
+            return item
+
         try:
-            self.call(item.save)
+            return HeldLease(folder, self.call(once))
         except (ErrorFolderNotFound, ErrorItemNotFound):
             return None
-        return HeldLease(folder, item)
+
+    def _mine(self, folder: Any, me: LeaseHolder) -> Any | None:
+        """Our record in the folder, if one is there."""
+        for item in folder.all().only("subject", "body"):
+            if isinstance(item, Exception):
+                continue
+            holder = LeaseHolder.from_json(_text(item.body))
+            if holder is not None and holder.token == me.token:
+                return item
+        return None
 
     def read(self, folder: Any) -> LeaseHolder | Empty | None:
         items = [

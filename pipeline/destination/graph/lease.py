@@ -15,7 +15,7 @@ from typing import Any
 from pipeline import mapi
 from pipeline.destination import lease as protocol
 from pipeline.destination.graph.lanes import Lane
-from pipeline.destination.graph.transport import GraphError, GraphHttp
+from pipeline.destination.graph.transport import GraphError, GraphHttp, Unanswered
 from pipeline.destination.lease import EMPTY, LEASE_FOLDER, Empty
 from pipeline.lease import LeaseHolder, LeaseLost
 
@@ -91,12 +91,16 @@ class _Store:
         return str(made["id"])
 
     def write(self, folder_id: str, me: LeaseHolder) -> HeldLease | None:
+        """Never sent twice (as over EWS: a second record beside one whose answer was lost would be one that
+        renewals never touch); unanswered, it is None and the next round reads the folder."""
         try:
             message = self.http.call(
-                "POST", f"/mailFolders/{folder_id}/messages", json_body=_message(me), lane=Lane.LEASE
+                "POST", f"/mailFolders/{folder_id}/messages", json_body=_message(me), lane=Lane.LEASE, idempotent=False
             )
+        except Unanswered:
+            return None
         except GraphError as exc:
-            if exc.status == 404:
+            if exc.status == 404 or exc.status >= 500:  # (a 5xx, unretried: it may have been stored too)
                 return None
             raise
         return HeldLease(folder_id, str(message["id"]))
