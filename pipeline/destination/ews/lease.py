@@ -79,20 +79,21 @@ class _Store:
         except (ErrorFolderNotFound, ErrorItemNotFound):
             return None
 
+    @staticmethod
+    def _records(folder: Any) -> list[Any]:
+        """The records in the folder (one, or none while its creator writes it)."""
+        return [item for item in folder.all().only("subject", "body") if not isinstance(item, Exception)]
+
     def _mine(self, folder: Any, me: LeaseHolder) -> Any | None:
         """Our record in the folder, if one is there."""
-        for item in folder.all().only("subject", "body"):
-            if isinstance(item, Exception):
-                continue
+        for item in self._records(folder):
             holder = LeaseHolder.from_json(_text(item.body))
             if holder is not None and holder.token == me.token:
                 return item
         return None
 
     def read(self, folder: Any) -> LeaseHolder | Empty | None:
-        items = [
-            i for i in self.call(lambda: list(folder.all().only("subject", "body"))) if not isinstance(i, Exception)
-        ]
+        items = self.call(lambda: self._records(folder))
         return LeaseHolder.from_json(_text(items[0].body)) if items else EMPTY
 
     def delete(self, folder: Any) -> None:
